@@ -1,0 +1,28 @@
+/**
+ * The names of the IPC contract, kept free of imports so the sandboxed preload can bundle them
+ * alone. `contract.ts` gives each its argument schema and result type.
+ */
+export const CHANNELS = [
+  'app:info',
+  'dataset:create',
+  'dataset:open',
+  'dataset:close',
+  'dataset:current',
+  'dataset:info',
+  'dataset:recent',
+  'images:import',
+  'images:list',
+  'images:count',
+  'images:get',
+  'images:setStatus',
+  'classes:list',
+  'classes:create',
+  'jobs:cancel',
+  'dialog:pick',
+] as const;
+
+export type Channel = (typeof CHANNELS)[number];
+
+/** Events pushed from the main process to the renderer. */
+export const EVENT_NAMES = ['job:progress'] as const;
+export type EventName = (typeof EVENT_NAMES)[number];

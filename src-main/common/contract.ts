@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { IMAGE_STATUSES, SPLITS } from './model';
+import type { Channel, EventName } from './channels';
+export { CHANNELS, EVENT_NAMES } from './channels';
+export type { Channel, EventName } from './channels';
+import type {
+  AppInfo,
+  ClassRecord,
+  DatasetInfo,
+  DatasetSummary,
+  ImageDetail,
+  ImageListItem,
+  ImportReport,
+  JobProgress,
+  RecentDataset,
+} from './model';
+
+/**
+ * The one IPC contract. Each `'domain:verb'` entry names an argument schema (validated in the main
+ * process, whatever the transport) and a result type. The preload, the main-process handlers and
+ * the browser-mode transport are all driven by this map.
+ */
+const path = z.string().min(1, 'path is empty').max(4096, 'path is too long');
+const id = z.number().int().positive();
+const jobId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'job id must be 1-64 letters, digits, _ or -');
+const empty = z.object({}).strict();
+
+export const imageFilterSchema = z
+  .object({
+    status: z.enum(IMAGE_STATUSES).optional(),
+    classId: id.optional(),
+    split: z.enum([...SPLITS, 'none']).optional(),
+    hasPredictions: z.boolean().optional(),
+  })
+  .strict();
+
+export const argSchemas = {
+  'app:info': empty,
+  'dataset:create': z.object({ path, root: path.optional() }).strict(),
+  'dataset:open': z.object({ path }).strict(),
+  'dataset:close': empty,
+  'dataset:current': empty,
+  'dataset:info': empty,
+  'dataset:recent': empty,
+  'images:import': z
+    .object({
+      jobId,
+      paths: z.array(path).min(1, 'no paths given').max(100_000),
+      recursive: z.boolean().default(true),
+      allowOutsideRoot: z.boolean().default(false),
+    })
+    .strict(),
+  'images:list': z
+    .object({
+      filter: imageFilterSchema.default({}),
+      offset: z.number().int().min(0).default(0),
+      limit: z.number().int().min(1).max(1000).default(200),
+    })
+    .strict(),
+  'images:count': z.object({ filter: imageFilterSchema.default({}) }).strict(),
+  'images:get': z.object({ id }).strict(),
+  'images:setStatus': z.object({ ids: z.array(id).min(1).max(100_000), status: z.enum(IMAGE_STATUSES) }).strict(),
+  'classes:list': empty,
+  'classes:create': z
+    .object({
+      name: z.string().trim().min(1, 'class name is empty').max(200),
+      color: z
+        .string()
+        .regex(/^#[0-9a-fA-F]{6}$/, 'colour must be #rrggbb')
+        .optional(),
+      hotkey: z.string().max(16).optional(),
+    })
+    .strict(),
+  'jobs:cancel': z.object({ jobId }).strict(),
+  'dialog:pick': z
+    .object({ purpose: z.enum(['createDataset', 'openDataset', 'folder', 'files']), title: z.string().max(200).optional() })
+    .strict(),
+} as const satisfies Record<Channel, z.ZodType>;
+
+export interface Results {
+  'app:info': AppInfo;
+  'dataset:create': DatasetSummary;
+  'dataset:open': DatasetSummary;
+  'dataset:close': null;
+  'dataset:current': DatasetSummary | null;
+  'dataset:info': DatasetInfo;
+  'dataset:recent': RecentDataset[];
+  'images:import': ImportReport;
+  'images:list': { items: ImageListItem[]; offset: number };
+  'images:count': number;
+  'images:get': ImageDetail;
+  'images:setStatus': number;
+  'classes:list': ClassRecord[];
+  'classes:create': ClassRecord;
+  'jobs:cancel': boolean;
+  'dialog:pick': string[] | null;
+}
+
+/** Arguments as callers write them (defaults may be omitted). */
+export type Args<C extends Channel> = z.input<(typeof argSchemas)[C]>;
+/** Arguments as handlers receive them, after validation and defaults. */
+export type ParsedArgs<C extends Channel> = z.output<(typeof argSchemas)[C]>;
+export type ResultOf<C extends Channel> = Results[C];
+
+/** Events pushed from the main process to the renderer. */
+export interface Events {
+  'job:progress': JobProgress;
+}
+
+// Every channel has a schema and a result type, and nothing else does.
+type Same<A, B> = [Exclude<A, B>, Exclude<B, A>] extends [never, never] ? true : never;
+export const contractKeysMatch: Same<Channel, keyof Results> & Same<Channel, keyof typeof argSchemas> & Same<EventName, keyof Events> = true;

@@ -1,0 +1,163 @@
+/** Value sets of the dataset model, shared by the store, the services and the renderer. */
+export const IMAGE_STATUSES = ['new', 'in_progress', 'done', 'reviewed', 'rejected'] as const;
+export type ImageStatus = (typeof IMAGE_STATUSES)[number];
+
+export const SPLITS = ['train', 'val', 'test'] as const;
+export type Split = (typeof SPLITS)[number];
+
+export const ANNOTATION_KINDS = ['box', 'polygon', 'mask', 'point', 'obb', 'tag'] as const;
+export type AnnotationKind = (typeof ANNOTATION_KINDS)[number];
+
+export const ANNOTATION_SOURCES = ['human', 'model'] as const;
+export type AnnotationSource = (typeof ANNOTATION_SOURCES)[number];
+
+/** Where an image file stands relative to what was imported. */
+export type FileState = 'ok' | 'missing' | 'changed';
+
+/**
+ * Geometry in image pixels of the oriented image (what the user sees), origin top-left.
+ * Masks are run-length encoded column-major like COCO (`size` is [height, width]).
+ */
+export type Geometry =
+  | { kind: 'box'; x: number; y: number; w: number; h: number }
+  | { kind: 'polygon'; parts: number[][] }
+  | { kind: 'mask'; rle: { size: [number, number]; counts: number[] } }
+  | { kind: 'point'; x: number; y: number }
+  | { kind: 'obb'; cx: number; cy: number; w: number; h: number; angle: number }
+  | { kind: 'tag' };
+
+export interface ImageRecord {
+  id: number;
+  path: string;
+  external: boolean;
+  contentHash: string;
+  fileSize: number;
+  fileMtimeMs: number;
+  width: number;
+  height: number;
+  channels: number;
+  bitDepth: number;
+  format: string;
+  frames: number;
+  orientation: number;
+  status: ImageStatus;
+  split: Split | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ImageListItem {
+  id: number;
+  path: string;
+  width: number;
+  height: number;
+  bitDepth: number;
+  frames: number;
+  status: ImageStatus;
+  split: Split | null;
+  annotationCount: number;
+}
+
+export interface ImageFilter {
+  status?: ImageStatus;
+  classId?: number;
+  split?: Split | 'none';
+  hasPredictions?: boolean;
+}
+
+export interface ClassRecord {
+  id: number;
+  name: string;
+  color: string;
+  hotkey: string | null;
+  order: number;
+}
+
+export interface DatasetSummary {
+  path: string;
+  name: string;
+  root: string;
+  schemaVersion: number;
+  imageCount: number;
+}
+
+export interface DatasetInfo {
+  path: string;
+  root: string;
+  schemaVersion: number;
+  images: { total: number; byStatus: Record<ImageStatus, number>; bySplit: Record<Split | 'none', number> };
+  classes: { id: number; name: string; color: string; annotations: number }[];
+  annotations: {
+    total: number;
+    byKind: Record<AnnotationKind, number>;
+    bySource: Record<AnnotationSource, number>;
+  };
+  modelRuns: number;
+}
+
+export interface RecentDataset {
+  path: string;
+  name: string;
+  openedAt: number;
+}
+
+export type ImportProblemKind =
+  | 'empty'
+  | 'unsupported'
+  | 'corrupt'
+  | 'truncated'
+  | 'too_large'
+  | 'unreadable'
+  | 'outside_root'
+  | 'conflict';
+
+export interface ImportProblem {
+  file: string;
+  kind: ImportProblemKind;
+  reason: string;
+}
+
+export interface ImportDuplicate {
+  file: string;
+  /** The stored path (or the earlier file in this import) with the same content. */
+  duplicateOf: string;
+}
+
+export interface ImportReport {
+  cancelled: boolean;
+  scanned: number;
+  imported: number;
+  duplicates: ImportDuplicate[];
+  problems: ImportProblem[];
+  /** Files in scanned folders whose extension is not an image format; not errors. */
+  ignored: number;
+  /** Imported files outside the dataset root, stored by absolute path. */
+  external: number;
+  elapsedMs: number;
+}
+
+export type JobPhase = 'scanning' | 'probing' | 'writing' | 'done';
+
+export interface JobProgress {
+  jobId: string;
+  kind: 'import';
+  phase: JobPhase;
+  done: number;
+  total: number;
+  imported: number;
+  duplicates: number;
+  problems: number;
+  /** Estimated milliseconds left, null while unknown. */
+  etaMs: number | null;
+}
+
+export interface ImageDetail extends ImageRecord {
+  fileState: FileState;
+  annotationCount: number;
+}
+
+export interface AppInfo {
+  version: string;
+  mode: 'electron' | 'web';
+  nativeDialogs: boolean;
+}

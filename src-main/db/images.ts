@@ -1,0 +1,176 @@
+import type { ImageFilter, ImageListItem, ImageRecord, ImageStatus, Split } from '../common/model';
+import type { Db } from './open';
+
+interface ImageRow {
+  id: number;
+  path: string;
+  external: number;
+  content_hash: string;
+  file_size: number;
+  file_mtime_ms: number;
+  width: number;
+  height: number;
+  channels: number;
+  bit_depth: number;
+  format: string;
+  frames: number;
+  orientation: number;
+  status: ImageStatus;
+  split: Split | null;
+  created_at: number;
+  updated_at: number;
+}
+
+function toRecord(r: ImageRow): ImageRecord {
+  return {
+    id: r.id,
+    path: r.path,
+    external: r.external === 1,
+    contentHash: r.content_hash,
+    fileSize: r.file_size,
+    fileMtimeMs: r.file_mtime_ms,
+    width: r.width,
+    height: r.height,
+    channels: r.channels,
+    bitDepth: r.bit_depth,
+    format: r.format,
+    frames: r.frames,
+    orientation: r.orientation,
+    status: r.status,
+    split: r.split,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export type NewImage = Omit<ImageRecord, 'id' | 'status' | 'split' | 'createdAt' | 'updatedAt'>;
+
+/** Inserts images in one transaction; returns their ids in order. */
+export function insertImages(db: Db, images: readonly NewImage[], now = Date.now()): number[] {
+  const stmt = db.prepare(
+    `INSERT INTO images (path, external, content_hash, file_size, file_mtime_ms, width, height, channels,
+       bit_depth, format, frames, orientation, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const ids: number[] = [];
+  db.transaction(() => {
+    for (const im of images) {
+      const info = stmt.run(
+        im.path,
+        im.external ? 1 : 0,
+        im.contentHash,
+        im.fileSize,
+        Math.round(im.fileMtimeMs),
+        im.width,
+        im.height,
+        im.channels,
+        im.bitDepth,
+        im.format,
+        im.frames,
+        im.orientation,
+        now,
+        now,
+      );
+      ids.push(Number(info.lastInsertRowid));
+    }
+  })();
+  return ids;
+}
+
+export function getImage(db: Db, id: number): ImageRecord | undefined {
+  const row = db.prepare('SELECT * FROM images WHERE id = ?').get(id) as ImageRow | undefined;
+  return row ? toRecord(row) : undefined;
+}
+
+/** Existing images by content hash, for duplicate detection. */
+export function findByHashes(db: Db, hashes: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const stmt = db.prepare('SELECT path FROM images WHERE content_hash = ?').pluck();
+  for (const h of hashes) {
+    const p = stmt.get(h) as string | undefined;
+    if (p !== undefined) out.set(h, p);
+  }
+  return out;
+}
+
+export function findByPath(db: Db, path: string): ImageRecord | undefined {
+  const row = db.prepare('SELECT * FROM images WHERE path = ?').get(path) as ImageRow | undefined;
+  return row ? toRecord(row) : undefined;
+}
+
+function whereClause(filter: ImageFilter): { sql: string; params: unknown[] } {
+  const conds: string[] = [];
+  const params: unknown[] = [];
+  if (filter.status) {
+    conds.push('i.status = ?');
+    params.push(filter.status);
+  }
+  if (filter.split) {
+    if (filter.split === 'none') conds.push('i.split IS NULL');
+    else {
+      conds.push('i.split = ?');
+      params.push(filter.split);
+    }
+  }
+  if (filter.classId !== undefined) {
+    conds.push('EXISTS (SELECT 1 FROM annotations a WHERE a.image_id = i.id AND a.class_id = ?)');
+    params.push(filter.classId);
+  }
+  if (filter.hasPredictions !== undefined) {
+    conds.push(
+      `${filter.hasPredictions ? '' : 'NOT '}EXISTS (SELECT 1 FROM annotations a WHERE a.image_id = i.id AND a.source = 'model')`,
+    );
+  }
+  return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', params };
+}
+
+/** One page of the image grid, in import order, with the number of annotations of each image. */
+export function listImages(db: Db, filter: ImageFilter, offset: number, limit: number): ImageListItem[] {
+  const { sql, params } = whereClause(filter);
+  const rows = db
+    .prepare(
+      `SELECT i.id, i.path, i.width, i.height, i.bit_depth AS bitDepth, i.frames, i.status, i.split,
+              (SELECT count(*) FROM annotations a WHERE a.image_id = i.id) AS annotationCount
+       FROM images i ${sql}
+       ORDER BY i.id
+       LIMIT ? OFFSET ?`,
+    )
+    .all(...params, limit, offset) as ImageListItem[];
+  return rows;
+}
+
+export function countImages(db: Db, filter: ImageFilter): number {
+  const { sql, params } = whereClause(filter);
+  return db.prepare(`SELECT count(*) FROM images i ${sql}`).pluck().get(...params) as number;
+}
+
+export function countByStatus(db: Db): Record<ImageStatus, number> {
+  const out: Record<ImageStatus, number> = { new: 0, in_progress: 0, done: 0, reviewed: 0, rejected: 0 };
+  for (const r of db.prepare('SELECT status, count(*) AS n FROM images GROUP BY status').all() as {
+    status: ImageStatus;
+    n: number;
+  }[]) {
+    out[r.status] = r.n;
+  }
+  return out;
+}
+
+export function countBySplit(db: Db): Record<Split | 'none', number> {
+  const out: Record<Split | 'none', number> = { train: 0, val: 0, test: 0, none: 0 };
+  for (const r of db.prepare('SELECT split, count(*) AS n FROM images GROUP BY split').all() as {
+    split: Split | null;
+    n: number;
+  }[]) {
+    out[r.split ?? 'none'] = r.n;
+  }
+  return out;
+}
+
+export function setStatus(db: Db, ids: readonly number[], status: ImageStatus, now = Date.now()): number {
+  const stmt = db.prepare('UPDATE images SET status = ?, updated_at = ? WHERE id = ? AND status <> ?');
+  let changed = 0;
+  db.transaction(() => {
+    for (const id of ids) changed += stmt.run(status, now, id, status).changes;
+  })();
+  return changed;
+}

@@ -1,0 +1,246 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { AppError } from '../common/errors';
+import type { ImportDuplicate, ImportProblem, ImportReport, JobProgress } from '../common/model';
+import { findByHashes, findByPath, insertImages, type NewImage } from '../db/images';
+import type { Dataset } from './dataset';
+import { isInside, toStoredPath } from './paths';
+import { IMAGE_EXTENSIONS, probeImage, type ProbeResult } from './probe';
+
+/** 2.5 gigapixels: a 50,000 x 50,000 orthomosaic passes, a decompression bomb does not. */
+export const DEFAULT_MAX_PIXELS = 2_500_000_000;
+
+export interface ImportOptions {
+  paths: readonly string[];
+  recursive?: boolean;
+  /** Files outside the dataset root are refused unless the user agreed to store absolute paths. */
+  allowOutsideRoot?: boolean;
+  maxPixels?: number;
+  /** Files probed at once; probing is I/O and libvips thread-pool bound. */
+  concurrency?: number;
+  isCancelled?: () => boolean;
+  onProgress?: (p: Omit<JobProgress, 'jobId' | 'kind'>) => void;
+  /** Minimum milliseconds between progress reports. */
+  progressIntervalMs?: number;
+}
+
+interface Candidate {
+  file: string;
+  /** Named explicitly (not found by walking a folder): unsupported extensions are reported. */
+  explicit: boolean;
+}
+
+/**
+ * Imports image files into a dataset. Files are probed first (hash, size, depth, frames) and
+ * problems are collected per file; the accepted images are then written in one transaction, so
+ * an import that fails or is cancelled leaves the dataset as it was.
+ */
+export async function importImages(ds: Dataset, opts: ImportOptions): Promise<ImportReport> {
+  const t0 = Date.now();
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const cancelled = opts.isCancelled ?? (() => false);
+  const problems: ImportProblem[] = [];
+  const duplicates: ImportDuplicate[] = [];
+  let ignored = 0;
+
+  const report = (extra: Partial<ImportReport>): ImportReport => ({
+    cancelled: false,
+    scanned: 0,
+    imported: 0,
+    duplicates,
+    problems,
+    ignored,
+    external: 0,
+    elapsedMs: Date.now() - t0,
+    ...extra,
+  });
+
+  // 1. Expand folders and list files.
+  opts.onProgress?.({ phase: 'scanning', done: 0, total: 0, imported: 0, duplicates: 0, problems: 0, etaMs: null });
+  const candidates: Candidate[] = [];
+  for (const p of opts.paths) {
+    const abs = path.resolve(p);
+    let st: fs.Stats;
+    try {
+      st = await fs.promises.stat(abs);
+    } catch {
+      problems.push({ file: abs, kind: 'unreadable', reason: 'no such file or folder' });
+      continue;
+    }
+    if (!opts.allowOutsideRoot && !isInside(ds.root, abs)) {
+      throw new AppError(
+        'PATH_OUTSIDE_ROOT',
+        `${abs}: outside the dataset root ${ds.root}; allow absolute paths to import it from there`,
+        { path: abs, root: ds.root },
+      );
+    }
+    if (st.isDirectory()) {
+      const found = await walk(abs, opts.recursive ?? true, cancelled);
+      for (const f of found) {
+        if (IMAGE_EXTENSIONS.has(path.extname(f).toLowerCase())) candidates.push({ file: f, explicit: false });
+        else ignored++;
+      }
+    } else if (path.extname(abs).toLowerCase() === '.txt' || path.extname(abs).toLowerCase() === '.lst') {
+      candidates.push(...(await readList(abs)).map((file) => ({ file, explicit: true })));
+    } else {
+      candidates.push({ file: abs, explicit: true });
+    }
+    if (cancelled()) return report({ cancelled: true });
+  }
+
+  // Paths from lists must obey the same root rule as the arguments.
+  const accepted: Candidate[] = [];
+  const seenFiles = new Set<string>();
+  for (const c of candidates) {
+    if (seenFiles.has(c.file)) continue;
+    seenFiles.add(c.file);
+    if (!opts.allowOutsideRoot && !isInside(ds.root, c.file)) {
+      problems.push({ file: c.file, kind: 'outside_root', reason: `outside the dataset root ${ds.root}` });
+      continue;
+    }
+    if (c.explicit && !IMAGE_EXTENSIONS.has(path.extname(c.file).toLowerCase())) {
+      problems.push({ file: c.file, kind: 'unsupported', reason: `unsupported file type "${path.extname(c.file) || '(none)'}"` });
+      continue;
+    }
+    accepted.push(c);
+  }
+
+  // 2. Probe with bounded concurrency, in input order for stable ids.
+  const total = accepted.length;
+  const results: (ProbeResult | null)[] = new Array(total).fill(null);
+  let done = 0;
+  let next = 0;
+  let lastReport = 0;
+  const interval = opts.progressIntervalMs ?? 100;
+  const tProbe = Date.now();
+  const progress = (force = false): void => {
+    const now = Date.now();
+    if (!opts.onProgress || (!force && now - lastReport < interval)) return;
+    lastReport = now;
+    const rate = done / Math.max(1, now - tProbe);
+    opts.onProgress({
+      phase: 'probing',
+      done,
+      total,
+      imported: 0,
+      duplicates: duplicates.length,
+      problems: problems.length,
+      etaMs: done > 0 ? Math.round((total - done) / rate) : null,
+    });
+  };
+  const worker = async (): Promise<void> => {
+    while (next < total && !cancelled()) {
+      const i = next++;
+      const outcome = await probeImage(accepted[i]!.file, { maxPixels });
+      if (outcome.ok) results[i] = outcome.value;
+      else problems.push(outcome.problem);
+      done++;
+      progress();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 16, total)) }, worker));
+  if (cancelled()) return report({ cancelled: true, scanned: total });
+  progress(true);
+
+  // 3. Drop duplicates (within this import and against the dataset), then write all at once.
+  const probed = results.filter((r): r is ProbeResult => r !== null);
+  const existing = findByHashes(
+    ds.db,
+    probed.map((r) => r.contentHash),
+  );
+  const byHash = new Map<string, string>();
+  const rows: NewImage[] = [];
+  let external = 0;
+  for (const r of probed) {
+    const stored = toStoredPath(ds.root, r.file);
+    const dupOf = existing.get(r.contentHash) ?? byHash.get(r.contentHash);
+    if (dupOf !== undefined) {
+      duplicates.push({ file: r.file, duplicateOf: dupOf });
+      continue;
+    }
+    const samePath = findByPath(ds.db, stored.path);
+    if (samePath) {
+      problems.push({
+        file: r.file,
+        kind: 'conflict',
+        reason: `already in the dataset with different content (changed on disk since import, id ${samePath.id})`,
+      });
+      continue;
+    }
+    byHash.set(r.contentHash, stored.path);
+    if (stored.external) external++;
+    rows.push({
+      path: stored.path,
+      external: stored.external,
+      contentHash: r.contentHash,
+      fileSize: r.fileSize,
+      fileMtimeMs: r.fileMtimeMs,
+      width: r.width,
+      height: r.height,
+      channels: r.channels,
+      bitDepth: r.bitDepth,
+      format: r.format,
+      frames: r.frames,
+      orientation: r.orientation,
+    });
+  }
+  opts.onProgress?.({
+    phase: 'writing',
+    done: total,
+    total,
+    imported: 0,
+    duplicates: duplicates.length,
+    problems: problems.length,
+    etaMs: 0,
+  });
+  insertImages(ds.db, rows);
+  const final = report({ scanned: total, imported: rows.length, external });
+  opts.onProgress?.({
+    phase: 'done',
+    done: total,
+    total,
+    imported: rows.length,
+    duplicates: duplicates.length,
+    problems: problems.length,
+    etaMs: 0,
+  });
+  problems.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  return final;
+}
+
+async function walk(dir: string, recursive: boolean, cancelled: () => boolean): Promise<string[]> {
+  const out: string[] = [];
+  const stack = [dir];
+  while (stack.length && !cancelled()) {
+    const d = stack.pop()!;
+    let entries: fs.Dirent[];
+    try {
+      entries = await fs.promises.readdir(d, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const subdirs: string[] = [];
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) {
+        // The dataset's own cache folder is never imported.
+        if (!e.name.endsWith('-cache')) subdirs.push(p);
+      } else if (e.isFile()) out.push(p);
+    }
+    if (recursive) stack.push(...subdirs.reverse());
+  }
+  return out;
+}
+
+/** A list file names one image per line, relative to the list's folder; # starts a comment. */
+async function readList(file: string): Promise<string[]> {
+  const text = await fs.promises.readFile(file, 'utf8');
+  const dir = path.dirname(file);
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith('#'))
+    .map((l) => path.resolve(dir, l));
+}

@@ -1,0 +1,280 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import sharp, { type Metadata } from 'sharp';
+import type { ImportProblem } from '../common/model';
+
+/** Extensions offered to the importer when it walks folders. */
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.tif', '.tiff', '.webp', '.bmp']);
+
+/** libvips formats Tessera accepts, mapped to the name stored in the dataset. */
+const FORMATS: Record<string, string> = { jpeg: 'jpeg', png: 'png', tiff: 'tiff', webp: 'webp', bmp: 'bmp' };
+
+/** Files above this size are hashed as a stream and probed from disk instead of from memory. */
+const IN_MEMORY_LIMIT = 64 * 1024 * 1024;
+
+export interface ProbeResult {
+  file: string;
+  contentHash: string;
+  fileSize: number;
+  fileMtimeMs: number;
+  /** Size of the image as displayed, after EXIF orientation. */
+  width: number;
+  height: number;
+  channels: number;
+  bitDepth: number;
+  format: string;
+  frames: number;
+  orientation: number;
+}
+
+export interface ProbeOptions {
+  /** Largest accepted width x height x frames; bigger files are refused before decoding. */
+  maxPixels: number;
+}
+
+export type ProbeOutcome = { ok: true; value: ProbeResult } | { ok: false; problem: ImportProblem };
+
+function problem(file: string, kind: ImportProblem['kind'], reason: string): ProbeOutcome {
+  return { ok: false, problem: { file, kind, reason } };
+}
+
+const DEPTH_BITS: Record<string, number> = {
+  uchar: 8,
+  char: 8,
+  ushort: 16,
+  short: 16,
+  uint: 32,
+  int: 32,
+  float: 32,
+  complex: 64,
+  double: 64,
+  dpcomplex: 128,
+};
+
+/**
+ * Reads what the dataset needs to know about one image file without decoding its pixels:
+ * content hash, oriented size, channels, bit depth, frames. Refuses empty, truncated, unknown and
+ * over-sized files with a reason a user can act on.
+ */
+export async function probeImage(file: string, opts: ProbeOptions): Promise<ProbeOutcome> {
+  let stat: fs.Stats;
+  try {
+    stat = await fs.promises.stat(file);
+  } catch (e) {
+    return problem(file, 'unreadable', `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (!stat.isFile()) return problem(file, 'unreadable', 'not a regular file');
+  if (stat.size === 0) return problem(file, 'empty', 'empty file (0 bytes)');
+
+  let buffer: Buffer | undefined;
+  let contentHash: string;
+  try {
+    if (stat.size <= IN_MEMORY_LIMIT) {
+      buffer = await fs.promises.readFile(file);
+      contentHash = crypto.createHash('sha256').update(buffer).digest('hex');
+    } else {
+      contentHash = await hashStream(file);
+    }
+  } catch (e) {
+    return problem(file, 'unreadable', `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+
+  const base = { file, contentHash, fileSize: stat.size, fileMtimeMs: stat.mtimeMs };
+
+  if (buffer && isBmp(buffer)) {
+    const bmp = probeBmp(buffer);
+    if ('reason' in bmp) return problem(file, bmp.kind, bmp.reason);
+    if (bmp.width * bmp.height > opts.maxPixels) return tooLarge(file, bmp.width, bmp.height, 1, opts.maxPixels);
+    return { ok: true, value: { ...base, ...bmp, format: 'bmp', frames: 1, orientation: 1 } };
+  }
+
+  // PNG and JPEG state their size in a few header bytes: check the pixel guard before libvips
+  // sees a file that may claim billions of pixels.
+  const claimed = buffer ? headerSize(buffer) : null;
+  if (claimed && claimed.width * claimed.height > opts.maxPixels) {
+    return tooLarge(file, claimed.width, claimed.height, 1, opts.maxPixels);
+  }
+
+  let meta: Metadata;
+  try {
+    // limitInputPixels: false here because only the header is read; the guard below decides.
+    meta = await sharp(buffer ?? file, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/unsupported image format/i.test(msg)) return problem(file, 'unsupported', 'not a supported image (unrecognised content)');
+    const magic = buffer ? magicFormat(buffer) : null;
+    const cut = magic && buffer ? checkComplete(magic, buffer) : null;
+    if (cut) return problem(file, 'truncated', cut);
+    if (/premature end|unexpected end|truncated/i.test(msg)) return problem(file, 'truncated', `truncated image: ${firstLine(msg)}`);
+    return problem(file, 'corrupt', `cannot read image header (${firstLine(msg)})`);
+  }
+  const format = meta.format ? FORMATS[meta.format] : undefined;
+  if (!format) return problem(file, 'unsupported', `unsupported image format "${meta.format ?? 'unknown'}"`);
+  if (!meta.width || !meta.height) return problem(file, 'corrupt', 'image header has no size');
+
+  const frames = Math.max(1, meta.pages ?? 1);
+  if (meta.width * meta.height * frames > opts.maxPixels) {
+    return tooLarge(file, meta.width, meta.height, frames, opts.maxPixels);
+  }
+  if (buffer) {
+    const truncated = checkComplete(format, buffer);
+    if (truncated) return problem(file, 'truncated', truncated);
+  }
+
+  const orientation = meta.orientation ?? 1;
+  const swap = orientation >= 5 && orientation <= 8;
+  return {
+    ok: true,
+    value: {
+      ...base,
+      width: swap ? meta.height : meta.width,
+      height: swap ? meta.width : meta.height,
+      channels: meta.channels ?? 0,
+      bitDepth: DEPTH_BITS[meta.depth ?? 'uchar'] ?? 8,
+      format,
+      frames,
+      orientation,
+    },
+  };
+}
+
+function magicFormat(b: Buffer): 'jpeg' | 'png' | null {
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  if (b.length >= 8 && b.readUInt32BE(0) === 0x89504e47) return 'png';
+  return null;
+}
+
+function firstLine(msg: string): string {
+  return msg
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join('; ')
+    .slice(0, 300);
+}
+
+/** Width and height from a PNG IHDR or a JPEG start-of-frame, without decoding. */
+export function headerSize(b: Buffer): { width: number; height: number } | null {
+  if (b.length >= 24 && b.readUInt32BE(0) === 0x89504e47 && b.toString('ascii', 12, 16) === 'IHDR') {
+    return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
+  }
+  if (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8) {
+    let i = 2;
+    while (i + 9 < b.length) {
+      if (b[i] !== 0xff) return null;
+      const marker = b[i + 1]!;
+      if (marker === 0xff) {
+        i++;
+        continue;
+      }
+      // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+        return { height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7) };
+      }
+      if (marker === 0xda) return null;
+      if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+        i += 2;
+        continue;
+      }
+      i += 2 + b.readUInt16BE(i + 2);
+    }
+  }
+  return null;
+}
+
+function tooLarge(file: string, w: number, h: number, frames: number, max: number): ProbeOutcome {
+  const px = w * h * frames;
+  return problem(
+    file,
+    'too_large',
+    `${w}x${h}${frames > 1 ? `x${frames} frames` : ''} = ${px.toLocaleString('en')} pixels exceeds the limit of ${max.toLocaleString('en')} (raise it with the max-pixels setting if the file is trusted)`,
+  );
+}
+
+async function hashStream(file: string): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+function isBmp(b: Buffer): boolean {
+  return b.length >= 2 && b[0] === 0x42 && b[1] === 0x4d;
+}
+
+type BmpProbe = { width: number; height: number; channels: number; bitDepth: number } | { kind: 'corrupt' | 'unsupported' | 'truncated'; reason: string };
+
+/** BMP is not decoded by libvips; its header is small and fixed enough to read directly. */
+function probeBmp(b: Buffer): BmpProbe {
+  if (b.length < 30) return { kind: 'truncated', reason: 'truncated BMP: header incomplete' };
+  const dataOffset = b.readUInt32LE(10);
+  const headerSize = b.readUInt32LE(14);
+  if (headerSize < 40) return { kind: 'unsupported', reason: `unsupported BMP header (size ${headerSize}); only Windows BMP v3+ is read` };
+  const width = b.readInt32LE(18);
+  const height = Math.abs(b.readInt32LE(22));
+  const bpp = b.readUInt16LE(28);
+  const compression = b.readUInt32LE(30);
+  if (width <= 0 || height <= 0) return { kind: 'corrupt', reason: `BMP header has invalid size ${width}x${height}` };
+  if (![1, 8, 24, 32].includes(bpp)) return { kind: 'unsupported', reason: `unsupported BMP with ${bpp} bits per pixel (1, 8, 24 and 32 are read)` };
+  if (compression !== 0 && compression !== 3) return { kind: 'unsupported', reason: `unsupported compressed BMP (method ${compression})` };
+  const rowBytes = Math.ceil((width * bpp) / 32) * 4;
+  if (dataOffset + rowBytes * height > b.length) return { kind: 'truncated', reason: 'truncated BMP: pixel data is shorter than the header says' };
+  const channels = bpp === 32 ? 4 : bpp === 24 ? 3 : 1;
+  return { width, height, channels, bitDepth: bpp === 1 ? 1 : 8 };
+}
+
+/**
+ * Cheap structural checks for files cut short (a partial copy or download): the header is intact,
+ * so libvips would report a size, but the pixels end early. Returns the reason, or null.
+ */
+export function checkComplete(format: string, b: Buffer): string | null {
+  if (format === 'jpeg') return checkJpeg(b);
+  if (format === 'png') return checkPng(b);
+  if (format === 'webp') {
+    if (b.length >= 12 && b.toString('ascii', 0, 4) === 'RIFF') {
+      const riffSize = b.readUInt32LE(4) + 8;
+      if (riffSize > b.length) return `truncated WebP: ${b.length} of ${riffSize} bytes`;
+    }
+  }
+  return null;
+}
+
+function checkJpeg(b: Buffer): string | null {
+  // Walk marker segments up to the first start-of-scan so an EXIF thumbnail's end marker is not
+  // mistaken for the end of the image, then require an end-of-image marker after it.
+  let i = 2;
+  let sos = -1;
+  while (i + 4 <= b.length) {
+    if (b[i] !== 0xff) return 'corrupt JPEG: bad marker structure';
+    const marker = b[i + 1]!;
+    if (marker === 0xff) {
+      i++;
+      continue;
+    }
+    if (marker === 0xda) {
+      sos = i;
+      break;
+    }
+    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      i += 2;
+      continue;
+    }
+    const len = b.readUInt16BE(i + 2);
+    i += 2 + len;
+  }
+  if (sos < 0) return 'truncated JPEG: no image data (start of scan missing)';
+  for (let j = b.length - 2; j > sos; j--) {
+    if (b[j] === 0xff && b[j + 1] === 0xd9) return null;
+  }
+  return 'truncated JPEG: end-of-image marker missing (file cut short?)';
+}
+
+function checkPng(b: Buffer): string | null {
+  let i = 8;
+  while (i + 8 <= b.length) {
+    const len = b.readUInt32BE(i);
+    const type = b.toString('ascii', i + 4, i + 8);
+    if (type === 'IEND') return null;
+    i += 12 + len;
+  }
+  return 'truncated PNG: IEND chunk missing (file cut short?)';
+}

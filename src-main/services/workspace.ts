@@ -1,0 +1,127 @@
+import { AppError } from '../common/errors';
+import type { ParsedArgs, ResultOf, Channel, EventName, Events } from '../common/contract';
+import { insertClass, listClasses } from '../db/classes';
+import { countImages, getImage, listImages, setStatus } from '../db/images';
+import { listAnnotations } from '../db/annotations';
+import { Dataset } from './dataset';
+import { DEFAULT_MAX_PIXELS, importImages } from './importer';
+import { Jobs } from './jobs';
+import { Media } from './media';
+import { Settings } from './settings';
+
+export type Handlers = { [C in Channel]: (args: ParsedArgs<C>) => Promise<ResultOf<C>> | ResultOf<C> };
+
+export interface WorkspaceOptions {
+  /** Folder for per-user settings such as the recent list. */
+  configDir: string;
+  mode: 'electron' | 'web';
+  version: string;
+  emit: <E extends EventName>(event: E, payload: Events[E]) => void;
+  /** Native file dialogs, where the shell has them (Electron). */
+  pick?: (args: ParsedArgs<'dialog:pick'>) => Promise<string[] | null>;
+  maxPixels?: number;
+}
+
+const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45', '#469990', '#9a6324'];
+
+/**
+ * The use cases behind every contract entry, for one window: at most one dataset open at a time.
+ * Electron's IPC, the browser-mode transport and tests all call these same handlers.
+ */
+export class Workspace {
+  private dataset: Dataset | null = null;
+  private media: Media | null = null;
+  private readonly jobs = new Jobs();
+  private readonly settings: Settings;
+
+  constructor(private readonly opts: WorkspaceOptions) {
+    this.settings = new Settings(opts.configDir);
+  }
+
+  get current(): Dataset | null {
+    return this.dataset;
+  }
+
+  private need(): Dataset {
+    if (!this.dataset) throw new AppError('NO_DATASET_OPEN', 'no dataset is open');
+    return this.dataset;
+  }
+
+  mediaFor(): Media {
+    this.need();
+    return this.media!;
+  }
+
+  private use(ds: Dataset): void {
+    this.dataset?.close();
+    this.dataset = ds;
+    this.media = new Media(ds, this.opts.maxPixels ?? DEFAULT_MAX_PIXELS);
+    this.settings.addRecent({ path: ds.file, name: ds.name, openedAt: Date.now() });
+  }
+
+  close(): void {
+    this.dataset?.close();
+    this.dataset = null;
+    this.media = null;
+  }
+
+  readonly handlers: Handlers = {
+    'app:info': () => ({ version: this.opts.version, mode: this.opts.mode, nativeDialogs: Boolean(this.opts.pick) }),
+    'dataset:create': ({ path, root }) => {
+      this.use(Dataset.create(path, root));
+      return this.dataset!.summary();
+    },
+    'dataset:open': ({ path }) => {
+      this.use(Dataset.open(path));
+      return this.dataset!.summary();
+    },
+    'dataset:close': () => {
+      this.close();
+      return null;
+    },
+    'dataset:current': () => this.dataset?.summary() ?? null,
+    'dataset:info': () => this.need().info(),
+    'dataset:recent': () => this.settings.recent(),
+    'images:import': async ({ jobId, paths, recursive, allowOutsideRoot }) => {
+      const ds = this.need();
+      const job = this.jobs.start(jobId);
+      try {
+        return await importImages(ds, {
+          paths,
+          recursive,
+          allowOutsideRoot,
+          maxPixels: this.opts.maxPixels,
+          isCancelled: () => job.cancelled,
+          onProgress: (p) => this.opts.emit('job:progress', { jobId, kind: 'import', ...p }),
+        });
+      } finally {
+        job.finish();
+      }
+    },
+    'images:list': ({ filter, offset, limit }) => ({ items: listImages(this.need().db, filter, offset, limit), offset }),
+    'images:count': ({ filter }) => countImages(this.need().db, filter),
+    'images:get': ({ id }) => {
+      const ds = this.need();
+      const im = getImage(ds.db, id);
+      if (!im) throw new AppError('NOT_FOUND', `image ${id} is not in the dataset`, { id });
+      return { ...im, fileState: this.media!.fileState(im), annotationCount: listAnnotations(ds.db, id).length };
+    },
+    'images:setStatus': ({ ids, status }) => setStatus(this.need().db, ids, status),
+    'classes:list': () => listClasses(this.need().db),
+    'classes:create': ({ name, color, hotkey }) => {
+      const db = this.need().db;
+      const n = listClasses(db).length;
+      try {
+        return insertClass(db, { name, color: color ?? PALETTE[n % PALETTE.length]!, hotkey: hotkey ?? null });
+      } catch (e) {
+        if (/UNIQUE/.test((e as Error).message)) throw new AppError('INVALID_ARGUMENT', `a class named "${name}" already exists`, { name });
+        throw e;
+      }
+    },
+    'jobs:cancel': ({ jobId }) => this.jobs.cancel(jobId),
+    'dialog:pick': async (args) => {
+      if (!this.opts.pick) throw new AppError('UNSUPPORTED', 'file dialogs are only available in the desktop app; type a path instead');
+      return this.opts.pick(args);
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import type { Channel, EventName } from '../../src-main/common/channels';
+import type { PreloadApi, TesseraBridge } from '../../src-main/common/api';
+import type { Args, Events, ResultOf } from '../../src-main/common/contract';
+import type { ErrorCode, Result } from '../../src-main/common/errors';
+import { createSocketBridge } from './socket';
+
+/** A failed contract call, keeping the backend's error code so callers can branch on it. */
+export class BridgeError extends Error {
+  readonly code: ErrorCode;
+  readonly detail?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, detail?: Record<string, unknown>) {
+    super(message);
+    this.name = 'BridgeError';
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+function createPreloadBridge(preload: PreloadApi): TesseraBridge {
+  return {
+    api: preload.invoke,
+    on<E extends EventName>(event: E, listener: (payload: Events[E]) => void): () => void {
+      return preload.on(event, listener as (payload: unknown) => void);
+    },
+    mediaUrl: (kind, imageId) => `${preload.mediaScheme}://${kind}/${imageId}`,
+  };
+}
+
+function createBridge(): TesseraBridge {
+  const preload = (window as unknown as { tessera?: PreloadApi }).tessera;
+  if (preload) return createPreloadBridge(preload);
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  return createSocketBridge(`${scheme}://${location.host}/ws`);
+}
+
+export const bridge: TesseraBridge = createBridge();
+
+export function mediaUrl(kind: 'thumb' | 'view', imageId: number): string {
+  return bridge.mediaUrl(kind, imageId);
+}
+
+export function onEvent<E extends EventName>(event: E, listener: (payload: Events[E]) => void): () => void {
+  return bridge.on(event, listener);
+}
+
+/** Calls a contract channel and unwraps its Result, throwing BridgeError on failure. */
+export async function call<C extends Channel>(channel: C, args: Args<C>): Promise<ResultOf<C>> {
+  const fn = bridge.api[channel] as (a: Args<C>) => Promise<Result<ResultOf<C>>>;
+  let result: Result<ResultOf<C>>;
+  try {
+    result = await fn(args);
+  } catch (e) {
+    // Electron rejects (rather than resolving an error Result) when IPC itself fails.
+    throw new BridgeError('INTERNAL', e instanceof Error ? e.message : String(e));
+  }
+  if (result.ok) return result.value;
+  throw new BridgeError(result.error.code, result.error.message, result.error.detail);
+}
+
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export function errorCode(e: unknown): ErrorCode | null {
+  return e instanceof BridgeError ? e.code : null;
+}

@@ -1,0 +1,118 @@
+import type { AppInfo, DatasetSummary, RecentDataset } from '../../src-main/common/model';
+import { call, errorMessage } from '../bridge';
+import { DatasetState } from './dataset.svelte';
+import { ImportState } from './import.svelte';
+import { ViewerState } from './viewer.svelte';
+
+export type Screen = 'loading' | 'start' | 'dataset';
+export type PickPurpose = 'createDataset' | 'openDataset' | 'folder' | 'files';
+
+export interface StatusMessage {
+  text: string;
+  kind: 'info' | 'error';
+  at: number;
+}
+
+/** The window's UI state; one instance, shared by all components. */
+export class AppState {
+  info = $state.raw<AppInfo | null>(null);
+  screen = $state<Screen>('loading');
+  recent = $state.raw<RecentDataset[]>([]);
+  /** Last error or job message, for the status line. */
+  message = $state.raw<StatusMessage | null>(null);
+
+  readonly dataset = new DatasetState((e) => this.fail(e));
+  readonly importer = new ImportState({
+    onFinished: () => void this.dataset.refresh(),
+    onMessage: (text, kind) => this.say(text, kind),
+  });
+  readonly viewer = new ViewerState(this.dataset, (e) => this.fail(e));
+
+  get nativeDialogs(): boolean {
+    return this.info?.nativeDialogs ?? false;
+  }
+
+  say(text: string, kind: 'info' | 'error' = 'info'): void {
+    this.message = { text, kind, at: Date.now() };
+  }
+
+  fail(e: unknown): void {
+    this.say(errorMessage(e), 'error');
+  }
+
+  async init(): Promise<void> {
+    try {
+      const [info, current] = await Promise.all([call('app:info', {}), call('dataset:current', {})]);
+      this.info = info;
+      if (current) {
+        await this.enter(current);
+        return;
+      }
+    } catch (e) {
+      this.fail(e);
+    }
+    this.screen = 'start';
+    await this.loadRecent();
+  }
+
+  async loadRecent(): Promise<void> {
+    try {
+      this.recent = await call('dataset:recent', {});
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Throws on failure so the form that asked can show the reason next to itself. */
+  async createDataset(path: string, root?: string): Promise<void> {
+    const summary = await call('dataset:create', root ? { path, root } : { path });
+    await this.enter(summary);
+    this.say(`Created ${summary.path}`);
+  }
+
+  /** Throws on failure, like createDataset. */
+  async openDataset(path: string): Promise<void> {
+    const summary = await call('dataset:open', { path });
+    await this.enter(summary);
+    this.say(`Opened ${summary.path}`);
+  }
+
+  async closeDataset(): Promise<void> {
+    if (this.importer.running) {
+      this.say('Cancel or wait for the running import before closing the dataset.', 'error');
+      return;
+    }
+    try {
+      await call('dataset:close', {});
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    this.viewer.close();
+    this.importer.hide();
+    this.dataset.close();
+    this.screen = 'start';
+    this.message = null;
+    await this.loadRecent();
+  }
+
+  /** A native file dialog; null when cancelled or where there are none (browser mode). */
+  async pick(purpose: PickPurpose, title?: string): Promise<string[] | null> {
+    if (!this.nativeDialogs) return null;
+    try {
+      return await call('dialog:pick', title ? { purpose, title } : { purpose });
+    } catch (e) {
+      this.fail(e);
+      return null;
+    }
+  }
+
+  private async enter(summary: DatasetSummary): Promise<void> {
+    this.viewer.close();
+    this.importer.hide();
+    this.screen = 'dataset';
+    await this.dataset.open(summary);
+  }
+}
+
+export const app = new AppState();

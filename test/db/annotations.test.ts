@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import type { Geometry } from '../../src-main/common/model';
+import { countByKind, countBySource, insertAnnotations, listAnnotations } from '../../src-main/db/annotations';
+import { insertClass } from '../../src-main/db/classes';
+import { insertImages } from '../../src-main/db/images';
+import { insertModelRun } from '../../src-main/db/modelRuns';
+import { openDatabase } from '../../src-main/db/open';
+
+function setup() {
+  const db = openDatabase(':memory:', { create: true });
+  const img = (p: string) => ({ path: p, external: false, contentHash: p, fileSize: 1, fileMtimeMs: 0, width: 100, height: 80, channels: 3, bitDepth: 8, format: 'png', frames: 1, orientation: 1 });
+  const [a, b] = insertImages(db, [img('a.png'), img('b.png')]);
+  const cls = insertClass(db, { name: 'cell', color: '#ff0000' });
+  return { db, a: a!, b: b!, cls: cls.id };
+}
+
+describe('annotations store', () => {
+  it('returns ids in input order across multi-row chunks and reads every kind back exactly', () => {
+    const { db, a, b, cls } = setup();
+    const geoms: Geometry[] = [
+      { kind: 'box', x: 1.5, y: 2.25, w: 10, h: 20 },
+      { kind: 'polygon', parts: [[0, 0, 10, 0, 10, 10], [20, 20, 30, 20, 30, 30]] },
+      { kind: 'mask', rle: { size: [80, 100], counts: [5, 10, 7985] } },
+      { kind: 'point', x: 3, y: 4 },
+      { kind: 'obb', cx: 50, cy: 40, w: 20, h: 10, angle: 0.5 },
+      { kind: 'tag' },
+    ];
+    const items = Array.from({ length: 200 }, (_, i) => ({
+      imageId: i % 3 ? a : b,
+      classId: cls,
+      geometry: geoms[i % geoms.length]!,
+      source: 'human' as const,
+      attributes: { i },
+    }));
+    const ids = insertAnnotations(db, items);
+    expect(ids).toHaveLength(200);
+    expect(new Set(ids).size).toBe(200);
+    const byId = new Map([...listAnnotations(db, a), ...listAnnotations(db, b)].map((r) => [r.id, r]));
+    ids.forEach((id, i) => {
+      const r = byId.get(id)!;
+      expect(r.geometry).toEqual(items[i]!.geometry);
+      expect(r.attributes).toEqual({ i });
+      expect(r.kind).toBe(items[i]!.geometry.kind);
+      expect(r.version).toBe(1);
+    });
+    expect(countByKind(db)).toMatchObject({ box: 34, polygon: 34, tag: 33 });
+  });
+
+  it('keeps predictions apart with their model run, and a failed batch stores nothing', () => {
+    const { db, a, cls } = setup();
+    const run = insertModelRun(db, { model: 'yolov8n', provider: 'cpu', parameters: { conf: 0.25 } });
+    insertAnnotations(db, [{ imageId: a, classId: cls, geometry: { kind: 'point', x: 1, y: 1 }, source: 'model', modelRunId: run, score: 0.9 }]);
+    expect(countBySource(db)).toEqual({ human: 0, model: 1 });
+    const bad = Array.from({ length: 100 }, (_, i) => ({
+      imageId: i === 70 ? 12345 : a,
+      classId: cls,
+      geometry: { kind: 'point', x: i, y: i } as Geometry,
+      source: 'human' as const,
+    }));
+    expect(() => insertAnnotations(db, bad)).toThrow(/FOREIGN KEY/);
+    expect(countBySource(db)).toEqual({ human: 0, model: 1 });
+  });
+});

@@ -1,0 +1,134 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { AppError } from '../../src-main/common/errors';
+import { Dataset } from '../../src-main/services/dataset';
+import { importImages } from '../../src-main/services/importer';
+import { makeImages } from '../helpers/images';
+import { sharedPath, tempDir } from '../helpers/shared';
+
+let root: string;
+let ds: Dataset;
+
+beforeEach(() => {
+  root = tempDir();
+  ds = Dataset.create(path.join(root, 'set.tessera'));
+  return () => ds.close();
+});
+
+function rows(): { path: string; width: number; height: number; bit_depth: number; frames: number; format: string; orientation: number }[] {
+  return ds.db.prepare('SELECT * FROM images ORDER BY id').all() as never;
+}
+
+describe('importImages', () => {
+  it('imports every supported format from a folder tree and reports bad files per file', async () => {
+    const files = await makeImages(path.join(root, 'imgs', 'sub'));
+    fs.writeFileSync(path.join(root, 'imgs', 'zero.png'), '');
+    const jpg = fs.readFileSync(files['a.jpg']!);
+    fs.writeFileSync(path.join(root, 'imgs', 'cut.jpg'), jpg.subarray(0, jpg.length - 200));
+    fs.writeFileSync(path.join(root, 'imgs', 'noise.tif'), Buffer.from('II*\0 definitely not a tiff'));
+    fs.writeFileSync(path.join(root, 'imgs', 'readme.txt'), 'not an image, ignored in a folder walk');
+
+    const events: string[] = [];
+    const report = await importImages(ds, { paths: [path.join(root, 'imgs')], onProgress: (p) => events.push(p.phase) });
+
+    expect(report.imported).toBe(Object.keys(files).length);
+    expect(report.ignored).toBe(1);
+    expect(report.problems.map((p) => [path.basename(p.file), p.kind])).toEqual([
+      ['cut.jpg', 'truncated'],
+      ['noise.tif', 'unsupported'],
+      ['zero.png', 'empty'],
+    ]);
+    expect(events[0]).toBe('scanning');
+    expect(events.at(-1)).toBe('done');
+    const byName = new Map(rows().map((r) => [path.basename(r.path), r]));
+    expect(byName.get('g-rot.jpg')).toMatchObject({ width: 20, height: 60, orientation: 6 });
+    expect(byName.get('d16.png')).toMatchObject({ bit_depth: 16 });
+    expect(byName.get('f-pages.tif')).toMatchObject({ frames: 3 });
+    expect(byName.get('h.bmp')).toMatchObject({ format: 'bmp' });
+    // Paths are stored relative to the root, with forward slashes.
+    expect(byName.get('a.jpg')!.path).toBe('imgs/sub/a.jpg');
+  });
+
+  it('reports duplicates by content and never stores them twice', async () => {
+    const files = await makeImages(path.join(root, 'one'));
+    fs.mkdirSync(path.join(root, 'two'));
+    fs.copyFileSync(files['a.jpg']!, path.join(root, 'two', 'same-as-a.jpg'));
+    const first = await importImages(ds, { paths: [path.join(root, 'one'), path.join(root, 'two')] });
+    expect(first.duplicates).toEqual([{ file: path.join(root, 'two', 'same-as-a.jpg'), duplicateOf: 'one/a.jpg' }]);
+    const again = await importImages(ds, { paths: [path.join(root, 'one')] });
+    expect(again.imported).toBe(0);
+    expect(again.duplicates).toHaveLength(Object.keys(files).length);
+    expect(rows()).toHaveLength(Object.keys(files).length);
+  });
+
+  it('refuses paths outside the root unless allowed, then stores them as absolute paths', async () => {
+    const elsewhere = tempDir();
+    await makeImages(elsewhere);
+    await expect(importImages(ds, { paths: [elsewhere] })).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' } satisfies Partial<AppError>);
+    expect(rows()).toHaveLength(0);
+    const r = await importImages(ds, { paths: [elsewhere], allowOutsideRoot: true });
+    expect(r.external).toBe(r.imported);
+    expect(rows().every((x) => path.isAbsolute(x.path))).toBe(true);
+  });
+
+  it('writes nothing when cancelled', async () => {
+    await makeImages(path.join(root, 'imgs'));
+    let seen = 0;
+    const r = await importImages(ds, {
+      paths: [path.join(root, 'imgs')],
+      concurrency: 1,
+      progressIntervalMs: 0,
+      isCancelled: () => seen >= 3,
+      onProgress: (p) => {
+        if (p.phase === 'probing') seen = p.done;
+      },
+    });
+    expect(r.cancelled).toBe(true);
+    expect(rows()).toHaveLength(0);
+  });
+
+  it('writes nothing when the database write fails part way', async () => {
+    await makeImages(path.join(root, 'imgs'));
+    ds.db.exec(`CREATE TRIGGER fail_third BEFORE INSERT ON images WHEN (SELECT count(*) FROM images) >= 2
+                BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END`);
+    await expect(importImages(ds, { paths: [path.join(root, 'imgs')] })).rejects.toThrow(/disk full/);
+    expect(rows()).toHaveLength(0);
+  });
+
+  it('reads a list file of paths relative to the list, and reports unsupported files named in it', async () => {
+    const files = await makeImages(path.join(root, 'imgs'));
+    fs.writeFileSync(path.join(root, 'imgs', 'notes.gif'), 'x');
+    fs.writeFileSync(path.join(root, 'list.txt'), `# selected\nimgs/a.jpg\nimgs/b.png\n\nimgs/notes.gif\nimgs/gone.png\n`);
+    const r = await importImages(ds, { paths: [path.join(root, 'list.txt')] });
+    expect(r.imported).toBe(2);
+    expect(r.problems.map((p) => [path.basename(p.file), p.kind])).toEqual([
+      ['gone.png', 'unreadable'],
+      ['notes.gif', 'unsupported'],
+    ]);
+    expect(files['a.jpg']).toBeDefined();
+  });
+
+  it('progress reports counts and an ETA', async () => {
+    await makeImages(path.join(root, 'imgs'));
+    const probing: { done: number; total: number; etaMs: number | null }[] = [];
+    await importImages(ds, {
+      paths: [path.join(root, 'imgs')],
+      progressIntervalMs: 0,
+      concurrency: 1,
+      onProgress: (p) => p.phase === 'probing' && probing.push(p),
+    });
+    expect(probing.length).toBeGreaterThan(2);
+    expect(probing.at(-1)!.done).toBe(probing.at(-1)!.total);
+    expect(probing.slice(1).every((p) => p.etaMs !== null && p.etaMs >= 0)).toBe(true);
+  });
+
+  it('imports the 28 BCCD microscopy images from the shared data', async () => {
+    const bccd = sharedPath('datasets/bccd_voc/JPEGImages');
+    if (!bccd) return;
+    const r = await importImages(ds, { paths: [bccd], allowOutsideRoot: true });
+    expect(r.imported).toBe(28);
+    expect(r.problems).toEqual([]);
+    expect(new Set(rows().map((x) => `${x.width}x${x.height}`))).toEqual(new Set(['640x480']));
+  });
+});

@@ -1,0 +1,104 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { getImage } from '../../src-main/db/images';
+import { Dataset } from '../../src-main/services/dataset';
+import { importImages } from '../../src-main/services/importer';
+import { Media } from '../../src-main/services/media';
+import { makeImages } from '../helpers/images';
+import { sharedPath, tempDir } from '../helpers/shared';
+
+let root: string;
+let ds: Dataset;
+let media: Media;
+let files: Record<string, string>;
+
+function idOf(name: string): number {
+  return ds.db.prepare('SELECT id FROM images WHERE path LIKE ?').pluck().get(`%/${name}`) as number;
+}
+
+beforeEach(async () => {
+  root = tempDir();
+  ds = Dataset.create(path.join(root, 'set.tessera'));
+  media = new Media(ds, 1e9);
+  files = await makeImages(path.join(root, 'imgs'));
+  await importImages(ds, { paths: [path.join(root, 'imgs')] });
+  return () => ds.close();
+});
+
+describe('Media', () => {
+  it('makes thumbnails in the displayed orientation and caches them beside the dataset', async () => {
+    const t = await media.get('thumb', idOf('g-rot.jpg'));
+    expect(t.file.startsWith(`${ds.file}-cache`)).toBe(true);
+    const m = await sharp(t.file).metadata();
+    expect([m.width, m.height]).toEqual([20, 60]);
+    const again = await media.get('thumb', idOf('g-rot.jpg'));
+    expect(again.file).toBe(t.file);
+  });
+
+  it('serves displayable views of every format, oriented, at full resolution', async () => {
+    for (const [name, size] of [
+      ['a.jpg', [64, 48]],
+      ['g-rot.jpg', [20, 60]],
+      ['e8.tif', [50, 20]],
+      ['f-pages.tif', [20, 10]],
+      ['h.bmp', [8, 4]],
+      ['d16.png', [50, 20]],
+    ] as const) {
+      const v = await media.get('view', idOf(name));
+      expect(['image/jpeg', 'image/png', 'image/webp']).toContain(v.mime);
+      const m = await sharp(v.file).metadata();
+      expect([name, m.width, m.height]).toEqual([name, ...size]);
+    }
+  });
+
+  it('decodes BMP pixels faithfully', async () => {
+    const v = await media.get('view', idOf('h.bmp'));
+    const { data, info } = await sharp(v.file).raw().toBuffer({ resolveWithObject: true });
+    expect(info.channels).toBeGreaterThanOrEqual(3);
+    // The helper wrote pixel bytes (i * 5) % 256 in RGB order; the first pixel is 0, 5, 10.
+    expect([data[0], data[1], data[2]]).toEqual([0, 5, 10]);
+  });
+
+  it('a 16-bit image with a tiny value range does not display black', async () => {
+    const v = await media.get('view', idOf('d16.png'));
+    const stats = await sharp(v.file).stats();
+    expect(stats.channels[0]!.max).toBeGreaterThan(200);
+    const stardist = sharedPath('datasets/tiff16_stardist_dsb2018/img2d.tif');
+    if (!stardist) return;
+    await importImages(ds, { paths: [stardist], allowOutsideRoot: true });
+    const id = ds.db.prepare("SELECT id FROM images WHERE path LIKE '%img2d.tif'").pluck().get() as number;
+    const s2 = await sharp((await media.get('thumb', id)).file).stats();
+    expect(s2.channels[0]!.mean).toBeGreaterThan(10);
+  });
+
+  it('reports a missing file and a changed file, and recovers when the file returns', async () => {
+    const id = idOf('b.png');
+    const im = getImage(ds.db, id)!;
+    expect(media.fileState(im)).toBe('ok');
+    const file = files['b.png']!;
+    const saved = fs.readFileSync(file);
+    fs.unlinkSync(file);
+    expect(media.fileState(im)).toBe('missing');
+    await expect(media.get('thumb', id)).rejects.toMatchObject({ code: 'FILE_MISSING' });
+    fs.writeFileSync(file, Buffer.concat([saved, Buffer.from('x')]));
+    expect(media.fileState(im)).toBe('changed');
+    await expect(media.get('view', id)).rejects.toMatchObject({ code: 'FILE_CHANGED' });
+    fs.writeFileSync(file, saved);
+    expect(media.fileState(im)).toBe('ok'); // same bytes, new time: verified by hash
+  });
+
+  it('never follows a stored path or link out of the dataset root', async () => {
+    const id = idOf('a.jpg');
+    ds.db.prepare('UPDATE images SET path = ? WHERE id = ?').run('../../../etc/passwd', id);
+    await expect(media.get('view', id)).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' });
+    ds.db.prepare('UPDATE images SET path = ? WHERE id = ?').run('/etc/passwd', id);
+    await expect(media.get('view', id)).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' });
+    const outside = tempDir();
+    fs.copyFileSync(files['a.jpg']!, path.join(outside, 'a.jpg'));
+    fs.symlinkSync(outside, path.join(root, 'imgs', 'link'));
+    ds.db.prepare('UPDATE images SET path = ? WHERE id = ?').run('imgs/link/a.jpg', id);
+    await expect(media.get('view', id)).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' });
+  });
+});

@@ -1,0 +1,107 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { probeImage, type ProbeResult } from '../../src-main/services/probe';
+import { makeImages } from '../helpers/images';
+import { sharedPath, tempDir } from '../helpers/shared';
+
+const LIMIT = { maxPixels: 2_500_000_000 };
+let files: Record<string, string>;
+let dir: string;
+
+async function ok(file: string): Promise<ProbeResult> {
+  const r = await probeImage(file, LIMIT);
+  if (!r.ok) throw new Error(`${file}: ${r.problem.reason}`);
+  return r.value;
+}
+
+async function problem(file: string, maxPixels = LIMIT.maxPixels) {
+  const r = await probeImage(file, { maxPixels });
+  if (r.ok) throw new Error(`${file} was accepted`);
+  return r.problem;
+}
+
+beforeAll(async () => {
+  dir = tempDir();
+  files = await makeImages(dir);
+});
+
+describe('probeImage', () => {
+  it('reads size, channels, depth and format of each supported format', async () => {
+    expect(await ok(files['a.jpg']!)).toMatchObject({ width: 64, height: 48, channels: 3, bitDepth: 8, format: 'jpeg', frames: 1 });
+    expect(await ok(files['b.png']!)).toMatchObject({ width: 40, height: 30, bitDepth: 8, format: 'png' });
+    expect(await ok(files['c.webp']!)).toMatchObject({ width: 32, height: 32, format: 'webp' });
+    expect(await ok(files['d16.png']!)).toMatchObject({ width: 50, height: 20, channels: 1, bitDepth: 16, format: 'png' });
+    expect(await ok(files['e8.tif']!)).toMatchObject({ width: 50, height: 20, bitDepth: 8, format: 'tiff' });
+    expect(await ok(files['f-pages.tif']!)).toMatchObject({ width: 20, height: 10, frames: 3, format: 'tiff' });
+    expect(await ok(files['h.bmp']!)).toMatchObject({ width: 8, height: 4, channels: 3, format: 'bmp' });
+  });
+
+  it('gives the displayed (EXIF-oriented) size', async () => {
+    const r = await ok(files['g-rot.jpg']!);
+    expect(r.orientation).toBe(6);
+    expect([r.width, r.height]).toEqual([20, 60]);
+  });
+
+  it('hashes content, not names', async () => {
+    const copy = path.join(dir, 'copy-of-a.jpg');
+    fs.copyFileSync(files['a.jpg']!, copy);
+    expect((await ok(copy)).contentHash).toBe((await ok(files['a.jpg']!)).contentHash);
+    expect((await ok(files['b.png']!)).contentHash).not.toBe((await ok(files['a.jpg']!)).contentHash);
+  });
+
+  it('reports empty, truncated, corrupt and unsupported files with a reason', async () => {
+    const empty = path.join(dir, 'empty.jpg');
+    fs.writeFileSync(empty, '');
+    expect(await problem(empty)).toMatchObject({ kind: 'empty', reason: expect.stringContaining('0 bytes') });
+
+    const jpg = fs.readFileSync(files['a.jpg']!);
+    const cutJpg = path.join(dir, 'cut.jpg');
+    fs.writeFileSync(cutJpg, jpg.subarray(0, Math.floor(jpg.length * 0.6)));
+    expect(await problem(cutJpg)).toMatchObject({ kind: 'truncated', reason: expect.stringMatching(/JPEG/) });
+
+    const png = fs.readFileSync(files['b.png']!);
+    const cutPng = path.join(dir, 'cut.png');
+    fs.writeFileSync(cutPng, png.subarray(0, png.length - 20));
+    expect(await problem(cutPng)).toMatchObject({ kind: 'truncated', reason: expect.stringMatching(/PNG/) });
+
+    const garbage = path.join(dir, 'garbage.png');
+    fs.writeFileSync(garbage, Buffer.from('this is not an image at all, just text pretending'));
+    expect(await problem(garbage)).toMatchObject({ kind: 'unsupported' });
+
+    const gif = path.join(dir, 'anim.jpg');
+    const sharp = (await import('sharp')).default;
+    await sharp({ create: { width: 4, height: 4, channels: 3, background: '#fff' } }).gif().toFile(gif);
+    expect(await problem(gif)).toMatchObject({ kind: 'unsupported', reason: expect.stringContaining('gif') });
+  });
+
+  it('refuses a decompression bomb from its header alone', async () => {
+    // A PNG header that claims 200,000 x 200,000 pixels (40 gigapixels), with no pixel data.
+    const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const ihdr = Buffer.alloc(25);
+    ihdr.writeUInt32BE(13, 0);
+    ihdr.write('IHDR', 4, 'ascii');
+    ihdr.writeUInt32BE(200_000, 8);
+    ihdr.writeUInt32BE(200_000, 12);
+    ihdr[16] = 8; // bit depth
+    ihdr[17] = 2; // RGB
+    const { crc32 } = await import('node:zlib');
+    ihdr.writeUInt32BE(crc32(ihdr.subarray(4, 21)) >>> 0, 21);
+    const bomb = path.join(dir, 'bomb.png');
+    fs.writeFileSync(bomb, Buffer.concat([sig, ihdr]));
+    const p = await problem(bomb);
+    expect(p.kind).toBe('too_large');
+    expect(p.reason).toContain('200000x200000');
+    // The limit is configurable.
+    expect((await problem(files['a.jpg']!, 1000)).kind).toBe('too_large');
+  });
+
+  it('reads the 16-bit stardist TIFF and the multi-sample GeoTIFFs from the shared data', async () => {
+    const stardist = sharedPath('datasets/tiff16_stardist_dsb2018/img2d.tif');
+    if (!stardist) return;
+    expect(await ok(stardist)).toMatchObject({ width: 512, height: 512, bitDepth: 16, format: 'tiff' });
+    const rgba16 = sharedPath('datasets/geotiff_rasterio/RGBA.uint16.tif');
+    if (!rgba16) return;
+    expect(await ok(rgba16)).toMatchObject({ channels: 4, bitDepth: 16 });
+  });
+});
