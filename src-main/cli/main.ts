@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AppError, toErrorData } from '../common/errors';
 import type { ImportReport, JobProgress } from '../common/model';
 import { Dataset } from '../services/dataset';
-import { DEFAULT_MAX_PIXELS, importImages } from '../services/importer';
+import { importImages, maxPixelsSetting } from '../services/importer';
 
 /**
  * `tessera`: the headless command line over the same services as the app.
@@ -74,7 +74,7 @@ async function cmdImport(args: string[], io: CliIo): Promise<number> {
     'max-pixels': { type: 'string' },
   });
   if (positionals.length < 2) throw new AppError('INVALID_ARGUMENT', 'import takes a dataset path and at least one file or folder');
-  const maxPixels = values['max-pixels'] !== undefined ? Number(values['max-pixels']) : DEFAULT_MAX_PIXELS;
+  const maxPixels = values['max-pixels'] !== undefined ? Number(values['max-pixels']) : maxPixelsSetting();
   if (!Number.isFinite(maxPixels) || maxPixels <= 0) throw new AppError('INVALID_ARGUMENT', '--max-pixels must be a positive number');
   const ds = Dataset.open(positionals[0]!);
   let cancelled = false;

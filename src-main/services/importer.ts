@@ -10,6 +10,12 @@ import { IMAGE_EXTENSIONS, probeImage, type ProbeResult } from './probe';
 /** 2.5 gigapixels: a 50,000 x 50,000 orthomosaic passes, a decompression bomb does not. */
 export const DEFAULT_MAX_PIXELS = 2_500_000_000;
 
+/** The pixel guard, from TESSERA_MAX_PIXELS when set to a positive number. */
+export function maxPixelsSetting(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env['TESSERA_MAX_PIXELS']);
+  return Number.isFinite(v) && v > 0 ? v : DEFAULT_MAX_PIXELS;
+}
+
 export interface ImportOptions {
   paths: readonly string[];
   recursive?: boolean;
@@ -37,7 +43,7 @@ interface Candidate {
  */
 export async function importImages(ds: Dataset, opts: ImportOptions): Promise<ImportReport> {
   const t0 = Date.now();
-  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const maxPixels = opts.maxPixels ?? maxPixelsSetting();
   const cancelled = opts.isCancelled ?? (() => false);
   const problems: ImportProblem[] = [];
   const duplicates: ImportDuplicate[] = [];
@@ -169,20 +175,8 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
     }
     byHash.set(r.contentHash, stored.path);
     if (stored.external) external++;
-    rows.push({
-      path: stored.path,
-      external: stored.external,
-      contentHash: r.contentHash,
-      fileSize: r.fileSize,
-      fileMtimeMs: r.fileMtimeMs,
-      width: r.width,
-      height: r.height,
-      channels: r.channels,
-      bitDepth: r.bitDepth,
-      format: r.format,
-      frames: r.frames,
-      orientation: r.orientation,
-    });
+    const { file: _file, ...probe } = r;
+    rows.push({ ...probe, path: stored.path, external: stored.external });
   }
   opts.onProgress?.({
     phase: 'writing',

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import sharp, { type Metadata } from 'sharp';
-import type { ImportProblem } from '../common/model';
+import type { ImageRecord, ImportProblem } from '../common/model';
 
 /** Extensions offered to the importer when it walks folders. */
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.tif', '.tiff', '.webp', '.bmp']);
@@ -12,20 +12,11 @@ const FORMATS: Record<string, string> = { jpeg: 'jpeg', png: 'png', tiff: 'tiff'
 /** Files above this size are hashed as a stream and probed from disk instead of from memory. */
 const IN_MEMORY_LIMIT = 64 * 1024 * 1024;
 
-export interface ProbeResult {
-  file: string;
-  contentHash: string;
-  fileSize: number;
-  fileMtimeMs: number;
-  /** Size of the image as displayed, after EXIF orientation. */
-  width: number;
-  height: number;
-  channels: number;
-  bitDepth: number;
-  format: string;
-  frames: number;
-  orientation: number;
-}
+/** What the dataset stores about a file, with sizes of the image as displayed (EXIF-oriented). */
+export type ProbeResult = { file: string } & Pick<
+  ImageRecord,
+  'contentHash' | 'fileSize' | 'fileMtimeMs' | 'width' | 'height' | 'channels' | 'bitDepth' | 'format' | 'frames' | 'orientation'
+>;
 
 export interface ProbeOptions {
   /** Largest accepted width x height x frames; bigger files are refused before decoding. */

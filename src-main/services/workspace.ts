@@ -4,7 +4,7 @@ import { insertClass, listClasses } from '../db/classes';
 import { countImages, getImage, listImages, setStatus } from '../db/images';
 import { listAnnotations } from '../db/annotations';
 import { Dataset } from './dataset';
-import { DEFAULT_MAX_PIXELS, importImages } from './importer';
+import { importImages, maxPixelsSetting } from './importer';
 import { Jobs } from './jobs';
 import { Media } from './media';
 import { Settings } from './settings';
@@ -55,7 +55,7 @@ export class Workspace {
   private use(ds: Dataset): void {
     this.dataset?.close();
     this.dataset = ds;
-    this.media = new Media(ds, this.opts.maxPixels ?? DEFAULT_MAX_PIXELS);
+    this.media = new Media(ds, this.opts.maxPixels ?? maxPixelsSetting());
     this.settings.addRecent({ path: ds.file, name: ds.name, openedAt: Date.now() });
   }
 

@@ -96,6 +96,12 @@ export class AppState {
     await this.loadRecent();
   }
 
+  /** Opens the image at `index` of the filtered list; a finished import's report makes way for it. */
+  openImage(index: number): void {
+    if (this.importer.open && !this.importer.running && this.importer.phase === 'done') this.importer.hide();
+    void this.viewer.open(index);
+  }
+
   /** A native file dialog; null when cancelled or where there are none (browser mode). */
   async pick(purpose: PickPurpose, title?: string): Promise<string[] | null> {
     if (!this.nativeDialogs) return null;

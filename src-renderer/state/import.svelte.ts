@@ -1,5 +1,6 @@
 import type { ImportReport, JobProgress } from '../../src-main/common/model';
 import { call, errorCode, errorMessage, onEvent } from '../bridge';
+import { plural } from './format';
 
 export type ImportPhase = 'idle' | 'running' | 'confirmOutside' | 'done' | 'failed';
 
@@ -78,10 +79,9 @@ export class ImportState {
       const report = await call('images:import', { jobId, paths, recursive: this.recursive, allowOutsideRoot });
       this.report = report;
       this.phase = 'done';
-      const problems = report.problems.length;
       this.hooks.onMessage(
-        `${report.cancelled ? 'Import cancelled' : 'Import finished'}: ${report.imported} imported, ` +
-          `${report.duplicates.length} duplicates, ${problems} ${problems === 1 ? 'problem' : 'problems'}`,
+        `${report.cancelled ? 'Import cancelled' : 'Import finished'}: ${report.imported.toLocaleString('en-US')} imported, ` +
+          `${plural(report.duplicates.length, 'duplicate')}, ${plural(report.problems.length, 'problem')}`,
         'info',
       );
       this.hooks.onFinished(report);

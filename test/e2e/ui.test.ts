@@ -73,7 +73,7 @@ describe('renderer in browser mode', () => {
     await page.getByTestId('new-dataset-path').fill(datasetFile);
     await page.getByTestId('create-dataset').click();
     await page.getByTestId('import-open').waitFor();
-    expect(await page.title()).toBe('cells — Tessera');
+    await expect.poll(() => page.title()).toBe('cells — Tessera');
 
     // The images lie outside the root: the backend asks first, the UI offers absolute paths.
     await page.getByTestId('import-open').click();
@@ -108,7 +108,7 @@ describe('renderer in browser mode', () => {
     await viewer.waitFor({ timeout: 30_000 });
     expect(await attr(page, 'viewer', 'data-image-id')).toBe(firstId);
     await expect.poll(() => page.getByTestId('status-image-index').textContent()).toContain(`image 1 of ${EXPECTED_IMAGES}`);
-    expect(await page.title()).toMatch(/^cells — Tessera — .+\.jpg$/);
+    await expect.poll(() => page.title()).toMatch(/^cells — Tessera — .+\.jpg$/);
 
     const zoomOf = async (): Promise<number> => Number(await attr(page, 'viewer', 'data-zoom'));
     const fitZoom = await zoomOf();

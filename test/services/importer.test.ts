@@ -3,7 +3,7 @@ import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { AppError } from '../../src-main/common/errors';
 import { Dataset } from '../../src-main/services/dataset';
-import { importImages } from '../../src-main/services/importer';
+import { DEFAULT_MAX_PIXELS, importImages, maxPixelsSetting } from '../../src-main/services/importer';
 import { makeImages } from '../helpers/images';
 import { sharedPath, tempDir } from '../helpers/shared';
 
@@ -107,6 +107,19 @@ describe('importImages', () => {
       ['notes.gif', 'unsupported'],
     ]);
     expect(files['a.jpg']).toBeDefined();
+  });
+
+  it('takes the pixel guard from TESSERA_MAX_PIXELS and refuses larger images per file', async () => {
+    expect(maxPixelsSetting({})).toBe(DEFAULT_MAX_PIXELS);
+    expect(maxPixelsSetting({ TESSERA_MAX_PIXELS: 'lots' })).toBe(DEFAULT_MAX_PIXELS);
+    expect(maxPixelsSetting({ TESSERA_MAX_PIXELS: '1000' })).toBe(1000);
+    await makeImages(path.join(root, 'imgs'));
+    const r = await importImages(ds, { paths: [path.join(root, 'imgs')], maxPixels: 1000 });
+    // 64x48, 40x30, 32x32 and 20x60 exceed 1,000 pixels; 50x20 is exactly at the limit; 20x10x3 and 8x4 are below.
+    expect(r.problems.filter((p) => p.kind === 'too_large').map((p) => path.basename(p.file)).sort()).toEqual(
+      ['a.jpg', 'b.png', 'c.webp', 'g-rot.jpg'],
+    );
+    expect(r.imported).toBe(4);
   });
 
   it('progress reports counts and an ETA', async () => {
