@@ -91,7 +91,7 @@ async function cmdImport(args: string[], io: CliIo): Promise<number> {
       allowOutsideRoot: true,
       maxPixels,
       isCancelled: () => cancelled,
-      onProgress: io.tty && !values['json'] ? (p) => drawProgress(p, io) : undefined,
+      onProgress: io.tty && !values['json'] ? drawProgress : undefined,
     });
     if (io.tty && !values['json']) io.err('');
     io.out(values['json'] ? JSON.stringify(report, null, 2) : formatReport(report));
@@ -133,11 +133,11 @@ function cmdInfo(args: string[], io: CliIo): number {
   return 0;
 }
 
-function drawProgress(p: Omit<JobProgress, 'jobId' | 'kind'>, io: CliIo): void {
+/** One self-overwriting line on the terminal's stderr. */
+function drawProgress(p: Omit<JobProgress, 'jobId' | 'kind'>): void {
   const pct = p.total ? Math.floor((100 * p.done) / p.total) : 0;
   const eta = p.etaMs !== null ? ` eta ${Math.ceil(p.etaMs / 1000)}s` : '';
   process.stderr.write(`\r${p.phase} ${p.done}/${p.total} (${pct}%)${eta}   `);
-  void io;
 }
 
 function formatReport(r: ImportReport): string {

@@ -110,6 +110,10 @@ export function insertAnnotations(db: Db, items: readonly NewAnnotation[], now =
   return ids;
 }
 
+export function countAnnotationsOfImage(db: Db, imageId: number): number {
+  return db.prepare('SELECT count(*) FROM annotations WHERE image_id = ?').pluck().get(imageId) as number;
+}
+
 export function listAnnotations(db: Db, imageId: number): AnnotationRecord[] {
   const rows = db.prepare('SELECT * FROM annotations WHERE image_id = ? ORDER BY z, id').all(imageId) as AnnotationRow[];
   return rows.map(toRecord);

@@ -174,3 +174,8 @@ export function setStatus(db: Db, ids: readonly number[], status: ImageStatus, n
   })();
   return changed;
 }
+
+/** Records a new modification time for a file whose content was verified unchanged. */
+export function setFileMtime(db: Db, id: number, mtimeMs: number): void {
+  db.prepare('UPDATE images SET file_mtime_ms = ? WHERE id = ?').run(Math.round(mtimeMs), id);
+}

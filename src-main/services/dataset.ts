@@ -54,18 +54,25 @@ export class Dataset {
     return path.basename(this.file).replace(/\.(tessera|sqlite|db)$/i, '');
   }
 
-  /** Where thumbnails and other derived files live: next to the dataset, else in the user cache. */
+  private cache: string | null = null;
+
+  /**
+   * Where thumbnails and other derived files live: next to the dataset, or in the temp folder
+   * when the dataset's folder is read-only. Decided once per open dataset.
+   */
   get cacheDir(): string {
+    if (this.cache) return this.cache;
     const beside = `${this.file}-cache`;
     try {
       fs.mkdirSync(beside, { recursive: true });
       fs.accessSync(beside, fs.constants.W_OK);
-      return beside;
+      this.cache = beside;
     } catch {
       const alt = path.join(os.tmpdir(), 'tessera-cache', Buffer.from(this.file).toString('base64url').slice(-80));
       fs.mkdirSync(alt, { recursive: true });
-      return alt;
+      this.cache = alt;
     }
+    return this.cache;
   }
 
   summary(): DatasetSummary {

@@ -188,7 +188,7 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
     etaMs: 0,
   });
   insertImages(ds.db, rows);
-  const final = report({ scanned: total, imported: rows.length, external });
+  problems.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   opts.onProgress?.({
     phase: 'done',
     done: total,
@@ -198,8 +198,7 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
     problems: problems.length,
     etaMs: 0,
   });
-  problems.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
-  return final;
+  return report({ scanned: total, imported: rows.length, external });
 }
 
 async function walk(dir: string, recursive: boolean, cancelled: () => boolean): Promise<string[]> {

@@ -5,7 +5,7 @@ import sharp, { type Sharp } from 'sharp';
 import { decode as decodeBmp } from 'fast-bmp';
 import { AppError } from '../common/errors';
 import type { FileState, ImageRecord } from '../common/model';
-import { getImage } from '../db/images';
+import { getImage, setFileMtime } from '../db/images';
 import type { Dataset } from './dataset';
 import { resolveStoredPath } from './paths';
 import { applyWindow, percentileWindow } from './window';
@@ -40,7 +40,11 @@ export class Media {
     return resolveStoredPath(this.ds.root, im.path, im.external);
   }
 
-  /** Whether the file is still what was imported; hashes only when size or time differ. */
+  /**
+   * Whether the file is still what was imported. Only a changed modification time with an
+   * unchanged size costs a hash; when the content proves identical the new time is recorded,
+   * so the file is not hashed again on the next request.
+   */
   fileState(im: ImageRecord): FileState {
     let st: fs.Stats;
     try {
@@ -53,7 +57,9 @@ export class Media {
     if (st.size === im.fileSize && Math.round(st.mtimeMs) === im.fileMtimeMs) return 'ok';
     if (st.size !== im.fileSize) return 'changed';
     const hash = crypto.createHash('sha256').update(fs.readFileSync(this.imagePath(im))).digest('hex');
-    return hash === im.contentHash ? 'ok' : 'changed';
+    if (hash !== im.contentHash) return 'changed';
+    setFileMtime(this.ds.db, im.id, st.mtimeMs);
+    return 'ok';
   }
 
   async get(kind: MediaKind, imageId: number): Promise<MediaFile> {

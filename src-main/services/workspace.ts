@@ -2,7 +2,7 @@ import { AppError } from '../common/errors';
 import type { ParsedArgs, ResultOf, Channel, EventName, Events } from '../common/contract';
 import { insertClass, listClasses } from '../db/classes';
 import { countImages, getImage, listImages, setStatus } from '../db/images';
-import { listAnnotations } from '../db/annotations';
+import { countAnnotationsOfImage } from '../db/annotations';
 import { Dataset } from './dataset';
 import { importImages, maxPixelsSetting } from './importer';
 import { Jobs } from './jobs';
@@ -104,7 +104,7 @@ export class Workspace {
       const ds = this.need();
       const im = getImage(ds.db, id);
       if (!im) throw new AppError('NOT_FOUND', `image ${id} is not in the dataset`, { id });
-      return { ...im, fileState: this.media!.fileState(im), annotationCount: listAnnotations(ds.db, id).length };
+      return { ...im, fileState: this.media!.fileState(im), annotationCount: countAnnotationsOfImage(ds.db, id) };
     },
     'images:setStatus': ({ ids, status }) => setStatus(this.need().db, ids, status),
     'classes:list': () => listClasses(this.need().db),
