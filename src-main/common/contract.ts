@@ -3,7 +3,9 @@ import { IMAGE_STATUSES, SPLITS } from './model';
 import type { Channel, EventName } from './channels';
 export { CHANNELS, EVENT_NAMES } from './channels';
 export type { Channel, EventName } from './channels';
+import type { EditResult, HistoryState } from './editing';
 import type {
+  AnnotationRecord,
   AppInfo,
   ClassRecord,
   DatasetInfo,
@@ -24,6 +26,83 @@ const path = z.string().min(1, 'path is empty').max(4096, 'path is too long');
 const id = z.number().int().positive();
 const jobId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'job id must be 1-64 letters, digits, _ or -');
 const empty = z.object({}).strict();
+const finite = z.number().finite();
+const coord = finite.min(-1e7).max(1e7);
+
+/** Geometry in image pixels; validity beyond shape (area, vertex count) is checked by the service. */
+export const geometrySchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('box'), x: coord, y: coord, w: coord, h: coord }).strict(),
+  z
+    .object({
+      kind: z.literal('polygon'),
+      parts: z.array(z.array(coord).max(2_000_000)).min(1).max(10_000),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('mask'),
+      rle: z
+        .object({
+          size: z.tuple([z.number().int().min(1).max(1_000_000), z.number().int().min(1).max(1_000_000)]),
+          counts: z.array(z.number().int().min(0)).max(50_000_000),
+        })
+        .strict(),
+    })
+    .strict(),
+  z.object({ kind: z.literal('point'), x: coord, y: coord }).strict(),
+  z.object({ kind: z.literal('obb'), cx: coord, cy: coord, w: coord, h: coord, angle: finite }).strict(),
+  z.object({ kind: z.literal('tag') }).strict(),
+]);
+
+const attributeValues = z.record(z.string().max(200), z.union([z.string().max(10_000), finite, z.boolean(), z.null()]));
+
+export const attributeDefSchema = z.discriminatedUnion('type', [
+  z.object({ name: z.string().min(1).max(200), type: z.literal('boolean'), default: z.boolean().optional() }).strict(),
+  z
+    .object({
+      name: z.string().min(1).max(200),
+      type: z.literal('number'),
+      min: finite.optional(),
+      max: finite.optional(),
+      step: finite.positive().optional(),
+      default: finite.optional(),
+    })
+    .strict(),
+  z
+    .object({
+      name: z.string().min(1).max(200),
+      type: z.literal('select'),
+      options: z.array(z.string().min(1).max(200)).min(1).max(1000),
+      default: z.string().optional(),
+    })
+    .strict(),
+  z.object({ name: z.string().min(1).max(200), type: z.literal('text'), default: z.string().max(10_000).optional() }).strict(),
+]);
+
+const draftSchema = z
+  .object({
+    classId: id.nullable(),
+    geometry: geometrySchema,
+    frame: z.number().int().min(0).optional(),
+    attributes: attributeValues.optional(),
+    z: z.number().int().optional(),
+  })
+  .strict();
+
+export const editOpSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('create'), draft: draftSchema }).strict(),
+  z
+    .object({
+      op: z.literal('update'),
+      id,
+      patch: z
+        .object({ classId: id.nullable().optional(), geometry: geometrySchema.optional(), attributes: attributeValues.optional(), z: z.number().int().optional() })
+        .strict(),
+      baseVersion: z.number().int().min(1).optional(),
+    })
+    .strict(),
+  z.object({ op: z.literal('delete'), id }).strict(),
+]);
 
 export const imageFilterSchema = z
   .object({
@@ -60,6 +139,14 @@ export const argSchemas = {
   'images:count': z.object({ filter: imageFilterSchema.default({}) }).strict(),
   'images:get': z.object({ id }).strict(),
   'images:setStatus': z.object({ ids: z.array(id).min(1).max(100_000), status: z.enum(IMAGE_STATUSES) }).strict(),
+  'images:findNext': z
+    .object({
+      filter: imageFilterSchema.default({}),
+      /** Start after this image (in filter order); from the beginning when omitted. */
+      afterId: id.optional(),
+      want: z.enum(['unlabeled', 'not_done']),
+    })
+    .strict(),
   'classes:list': empty,
   'classes:create': z
     .object({
@@ -71,6 +158,28 @@ export const argSchemas = {
       hotkey: z.string().max(16).optional(),
     })
     .strict(),
+  'classes:update': z
+    .object({
+      id,
+      name: z.string().trim().min(1, 'class name is empty').max(200).optional(),
+      color: z
+        .string()
+        .regex(/^#[0-9a-fA-F]{6}$/, 'colour must be #rrggbb')
+        .optional(),
+      hotkey: z.string().max(16).nullable().optional(),
+      attributes: z.array(attributeDefSchema).max(100).optional(),
+    })
+    .strict(),
+  'classes:reorder': z.object({ ids: z.array(id).min(1).max(10_000) }).strict(),
+  /** Deleting a class moves its annotations to `moveTo`, or deletes them when it is null. */
+  'classes:delete': z.object({ id, moveTo: id.nullable() }).strict(),
+  'annotations:list': z.object({ imageId: id }).strict(),
+  'annotations:edit': z
+    .object({ imageId: id, label: z.string().min(1).max(200), ops: z.array(editOpSchema).min(1).max(100_000) })
+    .strict(),
+  'annotations:undo': z.object({ imageId: id }).strict(),
+  'annotations:redo': z.object({ imageId: id }).strict(),
+  'annotations:history': z.object({ imageId: id }).strict(),
   'jobs:cancel': z.object({ jobId }).strict(),
   'dialog:pick': z
     .object({ purpose: z.enum(['createDataset', 'openDataset', 'folder', 'files']), title: z.string().max(200).optional() })
@@ -90,8 +199,17 @@ export interface Results {
   'images:count': number;
   'images:get': ImageDetail;
   'images:setStatus': number;
+  'images:findNext': { id: number; index: number } | null;
   'classes:list': ClassRecord[];
   'classes:create': ClassRecord;
+  'classes:update': ClassRecord;
+  'classes:reorder': ClassRecord[];
+  'classes:delete': { moved: number; deleted: number };
+  'annotations:list': AnnotationRecord[];
+  'annotations:edit': EditResult;
+  'annotations:undo': EditResult | null;
+  'annotations:redo': EditResult | null;
+  'annotations:history': HistoryState;
   'jobs:cancel': boolean;
   'dialog:pick': string[] | null;
 }

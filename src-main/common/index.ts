@@ -2,3 +2,4 @@ export * from './errors';
 export * from './model';
 export * from './contract';
 export * from './api';
+export * from './editing';

@@ -26,6 +26,31 @@ export type Geometry =
   | { kind: 'obb'; cx: number; cy: number; w: number; h: number; angle: number }
   | { kind: 'tag' };
 
+/** A stored annotation: a readonly value; edits produce a new value with `version` bumped. */
+export interface AnnotationRecord {
+  id: number;
+  imageId: number;
+  frame: number;
+  classId: number | null;
+  kind: AnnotationKind;
+  geometry: Geometry;
+  source: AnnotationSource;
+  modelRunId: number | null;
+  score: number | null;
+  attributes: Record<string, unknown>;
+  z: number;
+  createdAt: number;
+  updatedAt: number;
+  version: number;
+}
+
+/** Per-class attribute definitions, edited in the class panel (e.g. occluded, severity 1-5). */
+export type AttributeDef =
+  | { name: string; type: 'boolean'; default?: boolean }
+  | { name: string; type: 'number'; min?: number; max?: number; step?: number; default?: number }
+  | { name: string; type: 'select'; options: string[]; default?: string }
+  | { name: string; type: 'text'; default?: string };
+
 export interface ImageRecord {
   id: number;
   path: string;
@@ -71,6 +96,8 @@ export interface ClassRecord {
   color: string;
   hotkey: string | null;
   order: number;
+  /** Attribute definitions for annotations of this class. */
+  attributes: AttributeDef[];
 }
 
 export interface DatasetSummary {

@@ -1,4 +1,6 @@
-import type { AnnotationKind, AnnotationSource, Geometry } from '../common/model';
+import type { AnnotationKind, AnnotationRecord, AnnotationSource, Geometry } from '../common/model';
+
+export type { AnnotationRecord };
 import type { Db } from './open';
 
 export interface NewAnnotation {
@@ -13,22 +15,6 @@ export interface NewAnnotation {
   z?: number;
 }
 
-export interface AnnotationRecord {
-  id: number;
-  imageId: number;
-  frame: number;
-  classId: number | null;
-  kind: AnnotationKind;
-  geometry: Geometry;
-  source: AnnotationSource;
-  modelRunId: number | null;
-  score: number | null;
-  attributes: Record<string, unknown>;
-  z: number;
-  createdAt: number;
-  updatedAt: number;
-  version: number;
-}
 
 interface AnnotationRow {
   id: number;

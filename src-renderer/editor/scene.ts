@@ -1,0 +1,66 @@
+import type { Geometry } from '../../src-main/common/model';
+
+/**
+ * The boundary between the editor (framework-free state and tools) and the canvas (Konva
+ * drawing). The editor produces these plain values; `canvas/` draws them and reports pointer
+ * events in image pixels. Neither side knows the other's internals.
+ */
+
+/** One annotation as drawn on the static layer. Coordinates are image pixels. */
+export interface SceneShape {
+  id: number;
+  geometry: Geometry;
+  /** #rrggbb of the class (or a neutral colour without class). */
+  color: string;
+  /** Predictions are drawn dashed so they are told apart from human labels. */
+  prediction: boolean;
+  /** Drawn with a warning outline (e.g. a self-intersecting polygon). */
+  flagged: boolean;
+}
+
+/** Handles and the tool in progress, drawn on the overlay layer above the static shapes. */
+export interface Overlay {
+  /** Ids drawn highlighted (selected), and whose handles are shown. */
+  selected: readonly number[];
+  /** Shapes currently being dragged or edited are drawn here instead of on the static layer. */
+  live: readonly SceneShape[];
+  /** The shape a tool is creating (e.g. the box being dragged, the open polygon). */
+  preview: { geometry: Geometry; color: string; open?: boolean } | null;
+  /** Vertex and resize handles, image pixels; drawn at a constant screen size. */
+  handles: readonly { x: number; y: number; kind: 'vertex' | 'resize' | 'edge' | 'close' }[];
+  /** Rubber-band selection rectangle. */
+  marquee: { x: number; y: number; w: number; h: number } | null;
+  /** Brush cursor for the mask tools. */
+  brush: { x: number; y: number; radius: number; erase: boolean } | null;
+}
+
+export const EMPTY_OVERLAY: Overlay = { selected: [], live: [], preview: null, handles: [], marquee: null, brush: null };
+
+/** A pointer event as the editor receives it: position in image pixels of the oriented image. */
+export interface EditorPointerEvent {
+  x: number;
+  y: number;
+  /** 0 primary, 1 middle, 2 secondary. */
+  button: number;
+  shift: boolean;
+  ctrl: boolean;
+  alt: boolean;
+  /** Screen pixels per image pixel, so tools can use screen-sized tolerances (e.g. 6 px to hit a vertex). */
+  zoom: number;
+}
+
+/** What a canvas offers the editor and the UI. Implemented by canvas/ImageViewer. */
+export interface SceneView {
+  /** Replaces every shape on the static layer. */
+  setShapes(shapes: readonly SceneShape[]): void;
+  /** Updates or removes some shapes; must not redraw the others (the benchmark counts this). */
+  updateShapes(changed: readonly SceneShape[], removed: readonly number[]): void;
+  /** Ids hidden from the static layer (hidden by the user, or drawn live on the overlay). */
+  setHidden(ids: ReadonlySet<number>): void;
+  setOverlay(overlay: Overlay): void;
+  onPointer(handler: (type: 'down' | 'move' | 'up', e: EditorPointerEvent) => void): () => void;
+  /** Whether the left button pans (no drawing tool active) or goes to the editor. */
+  setLeftButtonPans(pans: boolean): void;
+  /** Counters for the canvas benchmark: how often and how long the static layer was drawn. */
+  stats(): { staticDraws: number; shapesDrawn: number; lastStaticDrawMs: number };
+}
