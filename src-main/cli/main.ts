@@ -1,9 +1,14 @@
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AppError, toErrorData } from '../common/errors';
+import { EXPORT_FORMATS, FORMATS, type ExportFormat, type ExportReport, type FormatName, type InterchangeReport } from '../common/formats/types';
 import type { ImportReport, JobProgress } from '../common/model';
 import { Dataset } from '../services/dataset';
 import { importImages, maxPixelsSetting } from '../services/importer';
+import { detectFormat } from '../services/interchange/detect';
+import { exportDataset } from '../services/interchange/exportDataset';
+import { importDataset, inspectDataset } from '../services/interchange/importDataset';
+import { assignSplits } from '../services/interchange/splits';
 
 /**
  * `tessera`: the headless command line over the same services as the app.
@@ -18,8 +23,16 @@ export interface CliIo {
 
 const USAGE = `usage:
   tessera init <db> [--root DIR]
-  tessera import <db> <path...> [--json] [--no-recursive] [--max-pixels N]
-  tessera info <db> [--json]`;
+  tessera import <db> <path...> [--format auto|images|${FORMATS.join('|')}] [--dry-run] [--json]
+                 [--no-recursive] [--max-pixels N]
+  tessera export <db> <outdir> --format ${EXPORT_FORMATS.join('|')}
+                 [--split 0.8,0.1,0.1 [--seed N]] [--only all|done|reviewed] [--with-predictions]
+                 [--images copy|link|none] [--strict] [--coco-segmentation polygon|rle] [--json]
+  tessera info <db> [--json]
+
+import --format auto (the default) imports annotations when every path is recognised as an
+annotated dataset (COCO, YOLO, VOC, labelme, CVAT), and image files only when none is; each
+annotated path is imported in its own transaction.`;
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -29,6 +42,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return cmdInit(rest, io);
       case 'import':
         return await cmdImport(rest, io);
+      case 'export':
+        return await cmdExport(rest, io);
       case 'info':
         return cmdInfo(rest, io);
       case undefined:
@@ -43,7 +58,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   } catch (e) {
     const d = toErrorData(e);
     io.err(`tessera: ${d.code === 'INTERNAL' ? 'error' : d.code}: ${d.message.split('\n')[0]}`);
-    return d.code === 'INVALID_ARGUMENT' ? 2 : 1;
+    return d.code === 'INVALID_ARGUMENT' ? 2 : d.code === 'CANCELLED' ? 130 : 1;
   }
 }
 
@@ -67,37 +82,147 @@ function cmdInit(args: string[], io: CliIo): number {
   return 0;
 }
 
-async function cmdImport(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(args, {
-    json: { type: 'boolean', default: false },
-    'no-recursive': { type: 'boolean', default: false },
-    'max-pixels': { type: 'string' },
-  });
-  if (positionals.length < 2) throw new AppError('INVALID_ARGUMENT', 'import takes a dataset path and at least one file or folder');
-  const maxPixels = values['max-pixels'] !== undefined ? Number(values['max-pixels']) : maxPixelsSetting();
-  if (!Number.isFinite(maxPixels) || maxPixels <= 0) throw new AppError('INVALID_ARGUMENT', '--max-pixels must be a positive number');
-  const ds = Dataset.open(positionals[0]!);
+const IMPORT_FORMATS = ['auto', 'images', ...FORMATS] as const;
+
+/** Ctrl-C cancels the running job: the import or export then writes nothing. */
+async function withSigint<T>(run: (cancelled: () => boolean) => Promise<T>): Promise<T> {
   let cancelled = false;
   const onSigint = (): void => {
     cancelled = true;
   };
   process.once('SIGINT', onSigint);
   try {
-    const report = await importImages(ds, {
-      paths: positionals.slice(1).map((p) => path.resolve(p)),
-      recursive: !values['no-recursive'],
+    return await run(() => cancelled);
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
+async function cmdImport(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, {
+    json: { type: 'boolean', default: false },
+    'no-recursive': { type: 'boolean', default: false },
+    'max-pixels': { type: 'string' },
+    format: { type: 'string', default: 'auto' },
+    'dry-run': { type: 'boolean', default: false },
+  });
+  if (positionals.length < 2) throw new AppError('INVALID_ARGUMENT', 'import takes a dataset path and at least one file or folder');
+  const maxPixels = values['max-pixels'] !== undefined ? Number(values['max-pixels']) : maxPixelsSetting();
+  if (!Number.isFinite(maxPixels) || maxPixels <= 0) throw new AppError('INVALID_ARGUMENT', '--max-pixels must be a positive number');
+  const format = values['format'] as string;
+  if (!(IMPORT_FORMATS as readonly string[]).includes(format)) {
+    throw new AppError('INVALID_ARGUMENT', `--format must be one of ${IMPORT_FORMATS.join(', ')}`);
+  }
+  const dryRun = values['dry-run'] as boolean;
+  const json = values['json'] as boolean;
+  const ds = Dataset.open(positionals[0]!);
+  try {
+    const paths = positionals.slice(1).map((p) => path.resolve(p));
+    let formats: FormatName[] | null = null;
+    if (format === 'auto') {
+      const found = await Promise.all(paths.map((p) => detectFormat(p)));
+      const known = found.filter((f) => f !== null);
+      if (known.length === paths.length) formats = known.map((f) => f.reader.name);
+      else if (known.length > 0) {
+        const odd = paths[found.findIndex((f) => f === null)]!;
+        throw new AppError('INVALID_ARGUMENT', `${odd}: no annotation format found, while other paths hold annotations; import them separately or pass --format`);
+      }
+    } else if (format !== 'images') formats = paths.map(() => format as FormatName);
+
+    if (formats === null) {
+      if (dryRun) throw new AppError('INVALID_ARGUMENT', `--dry-run applies to annotation imports, and no annotation format was found in ${paths.join(', ')}`);
+      return await importImageFiles(ds, paths, { recursive: !values['no-recursive'], maxPixels, json }, io);
+    }
+    const reports: InterchangeReport[] = [];
+    await withSigint(async (cancelled) => {
+      for (const [i, p] of paths.entries()) {
+        // Paths typed on the command line are the user's choice, as for image imports.
+        const opts = { path: p, format: formats[i]!, allowOutsideRoot: true, maxPixels, isCancelled: cancelled };
+        reports.push(dryRun ? await inspectDataset(ds, opts) : await importDataset(ds, opts));
+      }
+    });
+    if (json) io.out(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2));
+    else io.out(reports.map(formatInterchangeReport).join('\n\n'));
+    return 0;
+  } finally {
+    ds.close();
+  }
+}
+
+async function importImageFiles(ds: Dataset, paths: string[], o: { recursive: boolean; maxPixels: number; json: boolean }, io: CliIo): Promise<number> {
+  const report = await withSigint((cancelled) =>
+    importImages(ds, {
+      paths,
+      recursive: o.recursive,
       // Paths typed on the command line are the user's choice: outside the root they are
       // stored as absolute paths, and the report counts them.
       allowOutsideRoot: true,
-      maxPixels,
-      isCancelled: () => cancelled,
-      onProgress: io.tty && !values['json'] ? drawProgress : undefined,
-    });
-    if (io.tty && !values['json']) io.err('');
-    io.out(values['json'] ? JSON.stringify(report, null, 2) : formatReport(report));
-    return report.cancelled ? 130 : 0;
+      maxPixels: o.maxPixels,
+      isCancelled: cancelled,
+      onProgress: io.tty && !o.json ? drawProgress : undefined,
+    }),
+  );
+  if (io.tty && !o.json) io.err('');
+  io.out(o.json ? JSON.stringify(report, null, 2) : formatReport(report));
+  return report.cancelled ? 130 : 0;
+}
+
+function parseRatios(s: string): [number, number, number] {
+  const parts = s.split(',').map((x) => Number(x.trim()));
+  if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x) || x < 0) || parts[0]! + parts[1]! + parts[2]! <= 0) {
+    throw new AppError('INVALID_ARGUMENT', `--split takes three non-negative ratios for train, val and test, e.g. 0.8,0.1,0.1 (got "${s}")`);
+  }
+  return parts as [number, number, number];
+}
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new AppError('INVALID_ARGUMENT', `--${name} must be one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+async function cmdExport(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, {
+    format: { type: 'string' },
+    split: { type: 'string' },
+    seed: { type: 'string' },
+    only: { type: 'string', default: 'all' },
+    'with-predictions': { type: 'boolean', default: false },
+    images: { type: 'string', default: 'copy' },
+    strict: { type: 'boolean', default: false },
+    'coco-segmentation': { type: 'string', default: 'polygon' },
+    json: { type: 'boolean', default: false },
+  });
+  if (positionals.length !== 2) throw new AppError('INVALID_ARGUMENT', 'export takes a dataset path and an output folder');
+  if (values['format'] === undefined) throw new AppError('INVALID_ARGUMENT', `export needs --format ${EXPORT_FORMATS.join('|')}`);
+  const format = oneOf<ExportFormat>('format', values['format'] as string, EXPORT_FORMATS);
+  const only = oneOf('only', values['only'] as string, ['all', 'done', 'reviewed'] as const);
+  const images = oneOf('images', values['images'] as string, ['copy', 'link', 'none'] as const);
+  const cocoSegmentation = oneOf('coco-segmentation', values['coco-segmentation'] as string, ['polygon', 'rle'] as const);
+  const ratios = values['split'] !== undefined ? parseRatios(values['split'] as string) : null;
+  if (values['seed'] !== undefined && !ratios) throw new AppError('INVALID_ARGUMENT', '--seed applies to --split');
+  const seed = values['seed'] !== undefined ? Number(values['seed']) : 0;
+  if (!Number.isSafeInteger(seed)) throw new AppError('INVALID_ARGUMENT', '--seed must be a whole number');
+  const json = values['json'] as boolean;
+  const ds = Dataset.open(positionals[0]!);
+  try {
+    const splits = ratios ? assignSplits(ds, { ratios, seed, stratify: true, only }) : null;
+    const report = await withSigint((cancelled) =>
+      exportDataset(ds, {
+        outDir: path.resolve(positionals[1]!),
+        format,
+        only,
+        withPredictions: values['with-predictions'] as boolean,
+        images,
+        strict: values['strict'] as boolean,
+        cocoSegmentation,
+        isCancelled: cancelled,
+        onProgress: io.tty && !json ? ({ done, total }) => process.stderr.write(`\rexporting ${done}/${total}   `) : undefined,
+      }),
+    );
+    if (io.tty && !json) io.err('');
+    io.out(json ? JSON.stringify(splits ? { ...report, splits } : report, null, 2) : formatExportReport(report, splits));
+    return 0;
   } finally {
-    process.removeListener('SIGINT', onSigint);
     ds.close();
   }
 }
@@ -148,5 +273,36 @@ function formatReport(r: ImportReport): string {
   if (r.external) lines.push(`${r.external} image(s) lie outside the dataset root and are stored by absolute path`);
   for (const d of r.duplicates) lines.push(`duplicate  ${d.file} (same content as ${d.duplicateOf})`);
   for (const p of r.problems) lines.push(`skipped    ${p.file}: ${p.reason}`);
+  return lines.join('\n');
+}
+
+function formatInterchangeReport(r: InterchangeReport): string {
+  const kinds = Object.entries(r.annotations.byKind)
+    .filter(([, n]) => (n ?? 0) > 0)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  const lines = [
+    `${r.dryRun ? 'dry run, nothing written: would import' : 'imported'} ${r.format} from ${r.source}` +
+      (r.dryRun ? '' : ` in ${(r.elapsedMs / 1000).toFixed(1)} s`),
+    `images      ${r.images.total} listed: ${r.images.matched} already in the dataset, ${r.images.added} new, ${r.images.missing} missing`,
+    `annotations ${r.annotations.total}${kinds ? ` (${kinds})` : ''}`,
+    `classes     ${r.classes.map((c) => `${c.name} ${c.annotations}${c.isNew ? ' (new)' : ''}`).join(', ') || 'none'}`,
+  ];
+  const counters = Object.entries(r.counters).filter(([, n]) => n > 0);
+  if (counters.length) lines.push(`counters    ${counters.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  for (const p of r.problems) lines.push(`${p.severity.padEnd(11)} ${p.file}${p.where ? ` (${p.where})` : ''}: ${p.message}`);
+  return lines.join('\n');
+}
+
+function formatExportReport(r: ExportReport, splits: Record<string, number> | null): string {
+  const bySplit = Object.entries(r.bySplit)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  const lines = [
+    `exported ${r.images} image(s) and ${r.annotations} annotation(s) as ${r.format} to ${r.outDir} in ${(r.elapsedMs / 1000).toFixed(1)} s`,
+    `splits      ${bySplit}${splits ? ' (assigned now)' : ''}`,
+    `files       ${r.files} annotation file(s), ${r.emptyLabelFiles} empty label file(s) for images without annotations`,
+  ];
+  for (const w of r.warnings) lines.push(`warning     ${w.kind} x${w.count}: ${w.message}`);
   return lines.join('\n');
 }

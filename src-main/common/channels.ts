@@ -26,6 +26,10 @@ export const CHANNELS = [
   'annotations:undo',
   'annotations:redo',
   'annotations:history',
+  'interchange:inspect',
+  'interchange:import',
+  'interchange:export',
+  'splits:assign',
   'jobs:cancel',
   'dialog:pick',
 ] as const;

@@ -4,6 +4,7 @@ import type { Channel, EventName } from './channels';
 export { CHANNELS, EVENT_NAMES } from './channels';
 export type { Channel, EventName } from './channels';
 import type { EditResult, HistoryState } from './editing';
+import { EXPORT_FORMATS, FORMATS, type ExportReport, type InterchangeReport } from './formats/types';
 import type {
   AnnotationRecord,
   AppInfo,
@@ -180,6 +181,42 @@ export const argSchemas = {
   'annotations:undo': z.object({ imageId: id }).strict(),
   'annotations:redo': z.object({ imageId: id }).strict(),
   'annotations:history': z.object({ imageId: id }).strict(),
+  /** Dry run: reads an annotated dataset (file or folder) and reports what an import would do. */
+  'interchange:inspect': z
+    .object({ path, format: z.enum([...FORMATS, 'auto']).default('auto'), allowOutsideRoot: z.boolean().default(false) })
+    .strict(),
+  /** Imports an annotated dataset in one transaction (images, classes, annotations), or nothing. */
+  'interchange:import': z
+    .object({
+      jobId,
+      path,
+      format: z.enum([...FORMATS, 'auto']).default('auto'),
+      allowOutsideRoot: z.boolean().default(false),
+    })
+    .strict(),
+  'interchange:export': z
+    .object({
+      jobId,
+      outDir: path,
+      format: z.enum(EXPORT_FORMATS),
+      only: z.enum(['all', 'done', 'reviewed']).default('all'),
+      withPredictions: z.boolean().default(false),
+      images: z.enum(['copy', 'link', 'none']).default('copy'),
+      /** Refuse shapes the target cannot hold instead of converting them with a counted warning. */
+      strict: z.boolean().default(false),
+      /** COCO: write polygons as polygons (default) or every shape as RLE. */
+      cocoSegmentation: z.enum(['polygon', 'rle']).default('polygon'),
+    })
+    .strict(),
+  /** Assigns train/val/test by ratios, seeded, stratified by class presence; stored in the dataset. */
+  'splits:assign': z
+    .object({
+      ratios: z.tuple([finite.min(0), finite.min(0), finite.min(0)]).refine((r) => r[0] + r[1] + r[2] > 0, 'ratios sum to zero'),
+      seed: z.number().int().default(0),
+      stratify: z.boolean().default(true),
+      only: z.enum(['all', 'done', 'reviewed']).default('all'),
+    })
+    .strict(),
   'jobs:cancel': z.object({ jobId }).strict(),
   'dialog:pick': z
     .object({ purpose: z.enum(['createDataset', 'openDataset', 'folder', 'files']), title: z.string().max(200).optional() })
@@ -210,6 +247,10 @@ export interface Results {
   'annotations:undo': EditResult | null;
   'annotations:redo': EditResult | null;
   'annotations:history': HistoryState;
+  'interchange:inspect': InterchangeReport;
+  'interchange:import': InterchangeReport;
+  'interchange:export': ExportReport;
+  'splits:assign': Record<'train' | 'val' | 'test' | 'none', number>;
   'jobs:cancel': boolean;
   'dialog:pick': string[] | null;
 }

@@ -1,19 +1,23 @@
-import type { AnnotationRecord, Geometry } from './model';
+import type { AnnotationRecord, AttributeValue, Geometry } from './model';
 
 /**
  * Edits of one image's annotations, as the editor sends them. One `annotations:edit` call is one
  * user action: applied in one transaction and recorded as one journal entry, so undo and redo
  * (which survive a restart) revert or re-apply it whole.
  */
+export type { AttributeValue } from './model';
+
 export interface AnnotationDraft {
   classId: number | null;
   geometry: Geometry;
   frame?: number;
-  attributes?: Record<string, unknown>;
+  attributes?: Record<string, AttributeValue>;
   z?: number;
 }
 
-export type AnnotationPatch = Partial<Pick<AnnotationRecord, 'classId' | 'geometry' | 'attributes' | 'z'>>;
+export type AnnotationPatch = Partial<Pick<AnnotationRecord, 'classId' | 'geometry' | 'z'>> & {
+  attributes?: Record<string, AttributeValue>;
+};
 
 export type EditOp =
   | { op: 'create'; draft: AnnotationDraft }

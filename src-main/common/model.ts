@@ -26,6 +26,9 @@ export type Geometry =
   | { kind: 'obb'; cx: number; cy: number; w: number; h: number; angle: number }
   | { kind: 'tag' };
 
+/** Values an annotation attribute can hold (see AttributeDef). */
+export type AttributeValue = string | number | boolean | null;
+
 /** A stored annotation: a readonly value; edits produce a new value with `version` bumped. */
 export interface AnnotationRecord {
   id: number;
@@ -37,7 +40,7 @@ export interface AnnotationRecord {
   source: AnnotationSource;
   modelRunId: number | null;
   score: number | null;
-  attributes: Record<string, unknown>;
+  attributes: Record<string, AttributeValue>;
   z: number;
   createdAt: number;
   updatedAt: number;
@@ -167,7 +170,7 @@ export type JobPhase = 'scanning' | 'probing' | 'writing' | 'done';
 
 export interface JobProgress {
   jobId: string;
-  kind: 'import';
+  kind: 'import' | 'interchange-import' | 'export';
   phase: JobPhase;
   done: number;
   total: number;

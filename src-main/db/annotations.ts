@@ -1,7 +1,8 @@
-import type { AnnotationKind, AnnotationRecord, AnnotationSource, Geometry } from '../common/model';
+import type { AnnotationKind, AnnotationRecord, AnnotationSource, AttributeValue, Geometry } from '../common/model';
+
+import type { Db } from './open';
 
 export type { AnnotationRecord };
-import type { Db } from './open';
 
 export interface NewAnnotation {
   imageId: number;
@@ -11,10 +12,12 @@ export interface NewAnnotation {
   source: AnnotationSource;
   modelRunId?: number | null;
   score?: number | null;
-  attributes?: Record<string, unknown>;
+  attributes?: Record<string, AttributeValue>;
   z?: number;
 }
 
+/** A full annotation value; without `id` SQLite assigns one (ids are never reused, see migration 2). */
+export type AnnotationValue = Omit<AnnotationRecord, 'id'> & { id?: number };
 
 interface AnnotationRow {
   id: number;
@@ -44,7 +47,7 @@ function toRecord(r: AnnotationRow): AnnotationRecord {
     source: r.source,
     modelRunId: r.model_run_id,
     score: r.score,
-    attributes: JSON.parse(r.attributes) as Record<string, unknown>,
+    attributes: JSON.parse(r.attributes) as Record<string, AttributeValue>,
     z: r.z,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -125,4 +128,80 @@ export function countBySource(db: Db): Record<AnnotationSource, number> {
     out[r.source] = r.n;
   }
   return out;
+}
+
+const LOOKUP_CHUNK = 500;
+
+/** The stored annotations with these ids, whichever image they are on; missing ids are absent. */
+export function getAnnotationsByIds(db: Db, ids: readonly number[]): Map<number, AnnotationRecord> {
+  const out = new Map<number, AnnotationRecord>();
+  const unique = [...new Set(ids)];
+  for (let start = 0; start < unique.length; start += LOOKUP_CHUNK) {
+    const part = unique.slice(start, start + LOOKUP_CHUNK);
+    const rows = db
+      .prepare(`SELECT * FROM annotations WHERE id IN (${part.map(() => '?').join(', ')})`)
+      .all(...part) as AnnotationRow[];
+    for (const r of rows) out.set(r.id, toRecord(r));
+  }
+  return out;
+}
+
+function valueParams(a: AnnotationValue): unknown[] {
+  return [
+    a.imageId,
+    a.frame,
+    a.classId,
+    a.geometry.kind,
+    JSON.stringify(a.geometry),
+    a.source,
+    a.modelRunId,
+    a.score,
+    JSON.stringify(a.attributes),
+    a.z,
+    a.createdAt,
+    a.updatedAt,
+    a.version,
+  ];
+}
+
+/**
+ * Inserts full values, every field as given (timestamps and version included); a value with an
+ * `id` is stored under that id. Returns the ids in order.
+ */
+export function insertAnnotationValues(db: Db, values: readonly AnnotationValue[]): number[] {
+  const stmt = db.prepare(
+    `INSERT INTO annotations (id, image_id, frame, class_id, kind, geometry, source, model_run_id, score, attributes, z,
+       created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  return db.transaction(() => values.map((v) => Number(stmt.run(v.id ?? null, ...valueParams(v)).lastInsertRowid)))();
+}
+
+/** Overwrites stored annotations with full values (matched by id); returns how many rows it wrote. */
+export function replaceAnnotations(db: Db, records: readonly AnnotationRecord[]): number {
+  const stmt = db.prepare(
+    `UPDATE annotations SET image_id = ?, frame = ?, class_id = ?, kind = ?, geometry = ?, source = ?, model_run_id = ?,
+       score = ?, attributes = ?, z = ?, created_at = ?, updated_at = ?, version = ? WHERE id = ?`,
+  );
+  return db.transaction(() => records.reduce((n, r) => n + stmt.run(...valueParams(r), r.id).changes, 0))();
+}
+
+export function deleteAnnotationsByIds(db: Db, ids: readonly number[]): number {
+  const stmt = db.prepare('DELETE FROM annotations WHERE id = ?');
+  return db.transaction(() => ids.reduce((n, id) => n + stmt.run(id).changes, 0))();
+}
+
+/** Images holding at least one annotation of the class. */
+export function imagesWithClass(db: Db, classId: number): number[] {
+  return db.prepare('SELECT DISTINCT image_id FROM annotations WHERE class_id = ?').pluck().all(classId) as number[];
+}
+
+/** Gives every annotation of class `from` the class `to`, as an edit of each value (version bumped). */
+export function moveAnnotationsToClass(db: Db, from: number, to: number, now = Date.now()): number {
+  return db
+    .prepare('UPDATE annotations SET class_id = ?, updated_at = ?, version = version + 1 WHERE class_id = ?')
+    .run(to, now, from).changes;
+}
+
+export function deleteAnnotationsOfClass(db: Db, classId: number): number {
+  return db.prepare('DELETE FROM annotations WHERE class_id = ?').run(classId).changes;
 }

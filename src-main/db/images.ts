@@ -179,3 +179,40 @@ export function setStatus(db: Db, ids: readonly number[], status: ImageStatus, n
 export function setFileMtime(db: Db, id: number, mtimeMs: number): void {
   db.prepare('UPDATE images SET file_mtime_ms = ? WHERE id = ?').run(Math.round(mtimeMs), id);
 }
+
+/** An image being edited for the first time leaves 'new'; any later status is the user's choice. */
+export function markInProgress(db: Db, id: number, now = Date.now()): boolean {
+  return db.prepare("UPDATE images SET status = 'in_progress', updated_at = ? WHERE id = ? AND status = 'new'").run(now, id).changes === 1;
+}
+
+export type NextWant = 'unlabeled' | 'not_done';
+
+const WANT_SQL: Record<NextWant, string> = {
+  unlabeled: 'NOT EXISTS (SELECT 1 FROM annotations a WHERE a.image_id = i.id)',
+  not_done: "i.status NOT IN ('done', 'reviewed')",
+};
+
+/**
+ * The first image of the filter's list (in `listImages` order, by id) after `afterId` that is
+ * `want`, wrapping round to the start and stopping before `afterId` itself; with its position in
+ * the filtered list.
+ */
+export function findNextImage(
+  db: Db,
+  filter: ImageFilter,
+  afterId: number | undefined,
+  want: NextWant,
+): { id: number; index: number } | null {
+  const { sql, params } = whereClause(filter);
+  const where = (extra: string) => `${sql ? `${sql} AND` : 'WHERE'} ${extra}`;
+  const first = (range: string, bound: number) =>
+    db
+      .prepare(`SELECT i.id FROM images i ${where(`${WANT_SQL[want]} AND ${range}`)} ORDER BY i.id LIMIT 1`)
+      .pluck()
+      .get(...params, bound) as number | undefined;
+  const after = afterId ?? 0;
+  const id = first('i.id > ?', after) ?? (after > 0 ? first('i.id < ?', after) : undefined);
+  if (id === undefined) return null;
+  const index = db.prepare(`SELECT count(*) FROM images i ${where('i.id < ?')}`).pluck().get(...params, id) as number;
+  return { id, index };
+}

@@ -1,9 +1,17 @@
+import type { AnnotationRecord } from '../common/model';
 import type { Db } from './open';
 
 /**
  * The edit journal: the undo/redo history of each image, kept in the dataset so it survives a
- * restart. `forward` and `backward` are opaque JSON payloads owned by the editor.
+ * restart. `forward` and `backward` are JSON payloads; the annotation service writes both as
+ * `JournalChange[]` (see services/annotations.ts), and `imagesWithHistoryOfClass` reads that shape.
  */
+/** One annotation's state on one side of an edit: its full value, or null where it does not exist. */
+export interface JournalChange {
+  id: number;
+  value: AnnotationRecord | null;
+}
+
 export interface JournalEntry {
   id: number;
   imageId: number;
@@ -69,4 +77,31 @@ export function peekRedo(db: Db, imageId: number): JournalEntry | undefined {
 
 export function markUndone(db: Db, id: number, undone: boolean): void {
   db.prepare('UPDATE edit_journal SET undone = ? WHERE id = ?').run(undone ? 1 : 0, id);
+}
+
+/** Marks an entry undone or redone, and stores payloads rewritten while applying it. */
+export function setEntryState(db: Db, id: number, undone: boolean, payloads: { forward: unknown; backward: unknown }): void {
+  db.prepare('UPDATE edit_journal SET undone = ?, forward = ?, backward = ? WHERE id = ?').run(
+    undone ? 1 : 0,
+    JSON.stringify(payloads.forward),
+    JSON.stringify(payloads.backward),
+    id,
+  );
+}
+
+/** Forgets the whole undo and redo history of these images. */
+export function clearHistory(db: Db, imageIds: readonly number[]): number {
+  const stmt = db.prepare('DELETE FROM edit_journal WHERE image_id = ?');
+  return db.transaction(() => imageIds.reduce((n, id) => n + stmt.run(id).changes, 0))();
+}
+
+/**
+ * Images whose history holds an annotation value of the class on either side. Payloads of
+ * another shape match nothing: the CASE keeps json_extract away from elements that are not objects.
+ */
+export function imagesWithHistoryOfClass(db: Db, classId: number): number[] {
+  const side = (col: string) =>
+    `SELECT j.image_id FROM edit_journal j, json_each(j.${col}) e
+     WHERE CASE WHEN e.type = 'object' THEN json_extract(e.value, '$.value.classId') END = ?`;
+  return db.prepare(`${side('forward')} UNION ${side('backward')}`).pluck().all(classId, classId) as number[];
 }

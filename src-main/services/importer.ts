@@ -113,40 +113,18 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
 
   // 2. Probe with bounded concurrency, in input order for stable ids.
   const total = accepted.length;
-  const results: (ProbeResult | null)[] = new Array(total).fill(null);
-  let done = 0;
-  let next = 0;
-  let lastReport = 0;
-  const interval = opts.progressIntervalMs ?? 100;
-  const tProbe = Date.now();
-  const progress = (force = false): void => {
-    const now = Date.now();
-    if (!opts.onProgress || (!force && now - lastReport < interval)) return;
-    lastReport = now;
-    const rate = done / Math.max(1, now - tProbe);
-    opts.onProgress({
-      phase: 'probing',
-      done,
-      total,
-      imported: 0,
-      duplicates: duplicates.length,
-      problems: problems.length,
-      etaMs: done > 0 ? Math.round((total - done) / rate) : null,
-    });
-  };
-  const worker = async (): Promise<void> => {
-    while (next < total && !cancelled()) {
-      const i = next++;
-      const outcome = await probeImage(accepted[i]!.file, { maxPixels });
-      if (outcome.ok) results[i] = outcome.value;
-      else problems.push(outcome.problem);
-      done++;
-      progress();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 16, total)) }, worker));
+  const results = await probeFiles(
+    accepted.map((c) => c.file),
+    {
+      maxPixels,
+      concurrency: opts.concurrency,
+      isCancelled: cancelled,
+      progressIntervalMs: opts.progressIntervalMs,
+      onProblem: (p) => problems.push(p),
+      onProgress: opts.onProgress && ((p) => opts.onProgress!({ ...p, duplicates: duplicates.length, problems: problems.length })),
+    },
+  );
   if (cancelled()) return report({ cancelled: true, scanned: total });
-  progress(true);
 
   // 3. Drop duplicates (within this import and against the dataset), then write all at once.
   const probed = results.filter((r): r is ProbeResult => r !== null);
@@ -175,8 +153,7 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
     }
     byHash.set(r.contentHash, stored.path);
     if (stored.external) external++;
-    const { file: _file, ...probe } = r;
-    rows.push({ ...probe, path: stored.path, external: stored.external });
+    rows.push(imageRow(r, stored));
   }
   opts.onProgress?.({
     phase: 'writing',
@@ -199,6 +176,70 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
     etaMs: 0,
   });
   return report({ scanned: total, imported: rows.length, external });
+}
+
+export interface ProbeFilesOptions {
+  maxPixels: number;
+  concurrency?: number;
+  isCancelled?: () => boolean;
+  /** Minimum milliseconds between progress reports. */
+  progressIntervalMs?: number;
+  onProblem: (p: ImportProblem) => void;
+  onProgress?: (p: Omit<JobProgress, 'jobId' | 'kind'>) => void;
+}
+
+/**
+ * The probe phase, shared by the image import and the annotated-dataset import: probes files
+ * with bounded concurrency and returns results aligned with `files` (null where the file was
+ * refused, reported through `onProblem`, or not reached because the job was cancelled).
+ */
+export async function probeFiles(files: readonly string[], opts: ProbeFilesOptions): Promise<(ProbeResult | null)[]> {
+  const cancelled = opts.isCancelled ?? (() => false);
+  const total = files.length;
+  const results: (ProbeResult | null)[] = new Array(total).fill(null);
+  let done = 0;
+  let next = 0;
+  let failed = 0;
+  let lastReport = 0;
+  const interval = opts.progressIntervalMs ?? 100;
+  const tProbe = Date.now();
+  const progress = (force = false): void => {
+    const now = Date.now();
+    if (!opts.onProgress || (!force && now - lastReport < interval)) return;
+    lastReport = now;
+    const rate = done / Math.max(1, now - tProbe);
+    opts.onProgress({
+      phase: 'probing',
+      done,
+      total,
+      imported: 0,
+      duplicates: 0,
+      problems: failed,
+      etaMs: done > 0 ? Math.round((total - done) / rate) : null,
+    });
+  };
+  const worker = async (): Promise<void> => {
+    while (next < total && !cancelled()) {
+      const i = next++;
+      const outcome = await probeImage(files[i]!, { maxPixels: opts.maxPixels });
+      if (outcome.ok) results[i] = outcome.value;
+      else {
+        failed++;
+        opts.onProblem(outcome.problem);
+      }
+      done++;
+      progress();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 16, total)) }, worker));
+  if (!cancelled()) progress(true);
+  return results;
+}
+
+/** The row the write phase inserts for a probed file stored at `stored`. */
+export function imageRow(probe: ProbeResult, stored: { path: string; external: boolean }): NewImage {
+  const { file: _file, ...rest } = probe;
+  return { ...rest, path: stored.path, external: stored.external };
 }
 
 async function walk(dir: string, recursive: boolean, cancelled: () => boolean): Promise<string[]> {

@@ -1,10 +1,15 @@
 import { AppError } from '../common/errors';
 import type { ParsedArgs, ResultOf, Channel, EventName, Events } from '../common/contract';
 import { insertClass, listClasses } from '../db/classes';
-import { countImages, getImage, listImages, setStatus } from '../db/images';
+import { countImages, findNextImage, getImage, listImages, setStatus } from '../db/images';
 import { countAnnotationsOfImage } from '../db/annotations';
+import { editAnnotations, historyState, listImageAnnotations, redoEdit, undoEdit } from './annotations';
+import { deleteClass, reorderClasses, updateClassInfo } from './classes';
 import { Dataset } from './dataset';
 import { importImages, maxPixelsSetting } from './importer';
+import { exportDataset } from './interchange/exportDataset';
+import { importDataset, inspectDataset } from './interchange/importDataset';
+import { assignSplits } from './interchange/splits';
 import { Jobs } from './jobs';
 import { Media } from './media';
 import { Settings } from './settings';
@@ -118,6 +123,51 @@ export class Workspace {
         throw e;
       }
     },
+    'images:findNext': ({ filter, afterId, want }) => findNextImage(this.need().db, filter, afterId, want),
+    'classes:update': (args) => updateClassInfo(this.need(), args),
+    'classes:reorder': ({ ids }) => reorderClasses(this.need(), ids),
+    'classes:delete': ({ id, moveTo }) => deleteClass(this.need(), id, moveTo),
+    'annotations:list': ({ imageId }) => listImageAnnotations(this.need(), imageId),
+    'annotations:edit': (args) => editAnnotations(this.need(), args),
+    'annotations:undo': ({ imageId }) => undoEdit(this.need(), imageId),
+    'annotations:redo': ({ imageId }) => redoEdit(this.need(), imageId),
+    'annotations:history': ({ imageId }) => historyState(this.need(), imageId),
+    'interchange:inspect': ({ path, format, allowOutsideRoot }) =>
+      inspectDataset(this.need(), { path, format, allowOutsideRoot, maxPixels: this.opts.maxPixels }),
+    'interchange:import': async ({ jobId, path, format, allowOutsideRoot }) => {
+      const ds = this.need();
+      const job = this.jobs.start(jobId);
+      try {
+        return await importDataset(ds, {
+          path,
+          format,
+          allowOutsideRoot,
+          maxPixels: this.opts.maxPixels,
+          isCancelled: () => job.cancelled,
+          onProgress: (p) => this.opts.emit('job:progress', { jobId, kind: 'interchange-import', ...p }),
+        });
+      } finally {
+        job.finish();
+      }
+    },
+    'interchange:export': async ({ jobId, ...opts }) => {
+      const ds = this.need();
+      const job = this.jobs.start(jobId);
+      const progress = (phase: 'writing' | 'done', done: number, total: number) =>
+        this.opts.emit('job:progress', { jobId, kind: 'export', phase, done, total, imported: done, duplicates: 0, problems: 0, etaMs: null });
+      try {
+        const report = await exportDataset(ds, {
+          ...opts,
+          isCancelled: () => job.cancelled,
+          onProgress: ({ done, total }) => progress('writing', done, total),
+        });
+        progress('done', report.images, report.images);
+        return report;
+      } finally {
+        job.finish();
+      }
+    },
+    'splits:assign': (args) => assignSplits(this.need(), args),
     'jobs:cancel': ({ jobId }) => this.jobs.cancel(jobId),
     'dialog:pick': async (args) => {
       if (!this.opts.pick) throw new AppError('UNSUPPORTED', 'file dialogs are only available in the desktop app; type a path instead');

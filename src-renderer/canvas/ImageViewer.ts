@@ -1,6 +1,12 @@
 // Core plus the shapes actually used keeps the renderer bundle small; `konva` itself pulls in every shape.
 import Konva from 'konva/lib/Core';
 import { Image as KonvaImage } from 'konva/lib/shapes/Image';
+import type { Context } from 'konva/lib/Context';
+import type { Rect } from '../../src-main/common/geometry/shapes';
+import { EMPTY_OVERLAY, type EditorPointerEvent, type Overlay, type SceneShape, type SceneView } from '../editor/scene';
+import { OverlayPainter } from './paintOverlay';
+import { StaticScene, type StaticStats } from './StaticScene';
+import { exposeForTests, forgetForTests } from './testHooks';
 
 export interface Point {
   x: number;
@@ -17,25 +23,45 @@ export const WHEEL_STEP = 1.15;
 /** Above this zoom pixels are drawn as crisp squares, which is what labelling at pixel level needs. */
 const SMOOTHING_LIMIT = 2;
 const FIT_MARGIN = 0.98;
+/** Milliseconds without a zoom change after which cached annotation bitmaps are repainted sharp. */
+const ZOOM_SETTLE_MS = 150;
+
+type PointerHandler = (type: 'down' | 'move' | 'up', e: EditorPointerEvent) => void;
 
 const clampZoom = (z: number): number => Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, z));
 
 /**
- * A pan/zoom view of one image. The stage's scale and position are the view transform, so every
- * layer (image, annotations, overlay) is drawn in image pixel coordinates.
+ * A pan/zoom view of one image and its annotations. The stage's scale and position are the view
+ * transform, so every layer (image, annotations, overlay) is drawn in image pixel coordinates.
+ * Annotations come from the editor as plain values (SceneView); pointer input goes back to it in
+ * image pixels. Hit testing is the editor's, so no Konva node listens for events.
  */
-export class ImageViewer {
+export class ImageViewer implements SceneView {
   private readonly stage: Konva.Stage;
   private readonly imageLayer: Konva.Layer;
+  /** The static layer: annotations not being edited. */
   readonly annotationLayer: Konva.Layer;
+  /** Handles, live shapes and the tool in progress. */
   readonly overlayLayer: Konva.Layer;
   private readonly imageNode: KonvaImage;
+  private readonly scene: StaticScene;
+  private readonly overlayPainter = new OverlayPainter();
+  private overlay: Overlay = EMPTY_OVERLAY;
   private readonly resizeObserver: ResizeObserver;
   private image: HTMLImageElement | null = null;
+  private shownUrl: string | null = null;
   private loadToken = 0;
   // While true the view follows container resizes by refitting; any explicit zoom or pan ends it.
   private fitted = true;
   private destroyed = false;
+  private settleTimer: ReturnType<typeof setTimeout> | null = null;
+
+  private readonly pointerHandlers = new Set<PointerHandler>();
+  private leftButtonPans = true;
+  private spaceHeld = false;
+  /** The press in progress: a pan (with the last pointer position) or one forwarded to the editor. */
+  private press: { pointerId: number; button: number; pan: { x: number; y: number } | null } | null = null;
+  private readonly cleanup: (() => void)[] = [];
 
   constructor(
     private readonly container: HTMLDivElement,
@@ -45,26 +71,89 @@ export class ImageViewer {
       container,
       width: Math.max(1, container.clientWidth),
       height: Math.max(1, container.clientHeight),
-      draggable: true,
+      listening: false,
     });
     this.imageLayer = new Konva.Layer({ listening: false });
-    this.annotationLayer = new Konva.Layer();
+    // Annotations are shown with an image only (see load).
+    this.annotationLayer = new Konva.Layer({ listening: false, visible: false });
     this.overlayLayer = new Konva.Layer({ listening: false });
     this.imageNode = new KonvaImage({ image: undefined, x: 0, y: 0 });
     this.imageLayer.add(this.imageNode);
     this.stage.add(this.imageLayer, this.annotationLayer, this.overlayLayer);
+    this.scene = new StaticScene(this.annotationLayer, () => this.visibleRect(), (s) => this.publishStats(s));
+    this.overlayLayer.add(
+      new Konva.Shape({
+        listening: false,
+        perfectDrawEnabled: false,
+        sceneFunc: (ctx: Context) => this.paintOverlay(ctx._context),
+      }),
+    );
 
-    this.stage.on('wheel', (e) => this.onWheel(e.evt));
-    this.stage.on('dragstart', () => {
-      this.fitted = false;
-      container.style.cursor = 'grabbing';
+    // Input is read from the DOM rather than through Konva: the routing (editor or pan) depends on
+    // the button and on Space, and pointer capture keeps a drag alive outside the container.
+    this.listen(container, 'wheel', (e) => this.onWheel(e), { passive: false });
+    this.listen(container, 'pointerdown', (e) => this.onPointerDown(e));
+    this.listen(container, 'pointermove', (e) => this.onPointerMove(e));
+    this.listen(container, 'pointerup', (e) => this.onPointerUp(e));
+    this.listen(container, 'pointercancel', (e) => this.onPointerUp(e));
+    // A middle press pans; the browser's own use of it (autoscroll, pasting) must not start.
+    this.listen(container, 'mousedown', (e) => {
+      if (e.button === 1) e.preventDefault();
     });
-    this.stage.on('dragend', () => {
-      container.style.cursor = '';
-    });
+    // Right-drag pans, so the context menu would only get in the way.
+    this.listen(container, 'contextmenu', (e) => e.preventDefault());
+    this.listen(window, 'keydown', (e) => this.onSpace(e, true));
+    this.listen(window, 'keyup', (e) => this.onSpace(e, false));
+    this.listen(window, 'blur', () => this.onSpace(null, false));
 
     this.resizeObserver = new ResizeObserver(() => this.onResize());
     this.resizeObserver.observe(container);
+    exposeForTests(this);
+  }
+
+  private listen<K extends keyof HTMLElementEventMap>(
+    target: HTMLElement | Window,
+    type: K,
+    fn: (e: HTMLElementEventMap[K]) => void,
+    opts?: AddEventListenerOptions,
+  ): void {
+    const h = fn as EventListener;
+    target.addEventListener(type, h, opts);
+    this.cleanup.push(() => target.removeEventListener(type, h, opts));
+  }
+
+  // --- SceneView -------------------------------------------------------------------------------
+
+  setShapes(shapes: readonly SceneShape[]): void {
+    this.scene.setShapes(shapes);
+    this.overlayLayer.batchDraw();
+  }
+
+  updateShapes(changed: readonly SceneShape[], removed: readonly number[]): void {
+    this.scene.updateShapes(changed, removed);
+    this.overlayLayer.batchDraw();
+  }
+
+  setHidden(ids: ReadonlySet<number>): void {
+    this.scene.setHidden(ids);
+  }
+
+  setOverlay(overlay: Overlay): void {
+    this.overlay = overlay;
+    this.overlayLayer.batchDraw();
+  }
+
+  onPointer(handler: PointerHandler): () => void {
+    this.pointerHandlers.add(handler);
+    return () => this.pointerHandlers.delete(handler);
+  }
+
+  setLeftButtonPans(pans: boolean): void {
+    this.leftButtonPans = pans;
+  }
+
+  stats(): StaticStats {
+    return this.scene.stats();
   }
 
   /**
@@ -73,6 +162,12 @@ export class ImageViewer {
    */
   async load(url: string): Promise<boolean> {
     const token = ++this.loadToken;
+    // Asked again for the image on screen (its list entry was refreshed, e.g. its status changed
+    // with an edit): keep the user's zoom and position rather than decoding and fitting again.
+    if (this.image && url === this.shownUrl) return true;
+    // The next image's annotations usually arrive before its pixels; painting them over the old
+    // image at the old zoom would be wasted work, repeated once the new image is fitted.
+    this.annotationLayer.visible(false);
     const img = new Image();
     img.decoding = 'async';
     img.src = url;
@@ -84,9 +179,11 @@ export class ImageViewer {
     }
     if (token !== this.loadToken || this.destroyed) return false;
     this.image = img;
+    this.shownUrl = url;
     this.imageNode.image(img);
     this.imageNode.size({ width: img.naturalWidth, height: img.naturalHeight });
     this.fit();
+    this.annotationLayer.visible(true);
     return true;
   }
 
@@ -94,6 +191,8 @@ export class ImageViewer {
   clear(): void {
     this.loadToken++;
     this.image = null;
+    this.shownUrl = null;
+    this.annotationLayer.visible(false);
     this.imageNode.image(undefined);
     this.imageLayer.batchDraw();
   }
@@ -150,16 +249,54 @@ export class ImageViewer {
   destroy(): void {
     this.destroyed = true;
     this.loadToken++;
+    if (this.settleTimer !== null) clearTimeout(this.settleTimer);
+    for (const off of this.cleanup) off();
+    forgetForTests(this);
     this.resizeObserver.disconnect();
     this.stage.destroy();
   }
 
   private setView(zoom: number, pos: Point): void {
+    const zoomChanged = zoom !== this.stage.scaleX();
     this.stage.scale({ x: zoom, y: zoom });
     this.stage.position(pos);
     this.imageLayer.imageSmoothingEnabled(zoom < SMOOTHING_LIMIT);
+    this.annotationLayer.imageSmoothingEnabled(zoom < SMOOTHING_LIMIT);
+    if (zoomChanged) {
+      this.scene.zooming();
+      if (this.settleTimer !== null) clearTimeout(this.settleTimer);
+      this.settleTimer = setTimeout(() => {
+        this.settleTimer = null;
+        this.scene.settle();
+      }, ZOOM_SETTLE_MS);
+    }
     this.stage.batchDraw();
     this.opts.onZoom?.(zoom);
+  }
+
+  /** The part of the image on screen, image pixels. */
+  private visibleRect(): Rect {
+    const a = this.stageToImage({ x: 0, y: 0 });
+    const z = this.getZoom();
+    return { x: a.x, y: a.y, w: this.stage.width() / z, h: this.stage.height() / z };
+  }
+
+  private paintOverlay(ctx: CanvasRenderingContext2D): void {
+    const dpr = this.overlayLayer.getCanvas().getPixelRatio();
+    const m = ctx.getTransform();
+    this.overlayPainter.paint(ctx, this.overlay, dpr / Math.hypot(m.a, m.b), (id) => this.scene.get(id));
+  }
+
+  /** Counters on the container element, where tests and the benchmark read them without a hook. */
+  private publishStats(s: StaticStats): void {
+    const d = this.container.dataset;
+    const put = (k: string, v: string) => {
+      if (d[k] !== v) d[k] = v;
+    };
+    put('staticDraws', String(s.staticDraws));
+    put('shapesDrawn', String(s.shapesDrawn));
+    put('shapeCount', String(this.scene.shapeCount));
+    put('chunkCount', String(this.scene.chunkCount));
   }
 
   private onWheel(evt: WheelEvent): void {
@@ -168,8 +305,71 @@ export class ImageViewer {
     // One fixed step per event rather than scaling by deltaY: wheel deltas differ wildly between
     // platforms and devices, and a predictable step is what users of image tools expect.
     const factor = evt.deltaY < 0 ? WHEEL_STEP : 1 / WHEEL_STEP;
-    const pointer = this.stage.getPointerPosition() ?? undefined;
-    this.zoomBy(factor, pointer);
+    this.zoomBy(factor, this.stagePoint(evt));
+  }
+
+  private stagePoint(e: MouseEvent): Point {
+    const r = this.container.getBoundingClientRect();
+    return { x: e.clientX - r.left, y: e.clientY - r.top };
+  }
+
+  private toEditor(e: PointerEvent, button: number): EditorPointerEvent {
+    const p = this.stageToImage(this.stagePoint(e));
+    return { x: p.x, y: p.y, button, shift: e.shiftKey, ctrl: e.ctrlKey || e.metaKey, alt: e.altKey, zoom: this.getZoom() };
+  }
+
+  private emit(type: 'down' | 'move' | 'up', e: EditorPointerEvent): void {
+    for (const h of this.pointerHandlers) h(type, e);
+  }
+
+  private onPointerDown(e: PointerEvent): void {
+    if (this.press) return;
+    const pan = e.button === 1 || e.button === 2 || (e.button === 0 && (this.leftButtonPans || this.spaceHeld));
+    if (!pan && e.button !== 0) return;
+    this.container.setPointerCapture(e.pointerId);
+    if (pan) {
+      this.press = { pointerId: e.pointerId, button: e.button, pan: { x: e.clientX, y: e.clientY } };
+      this.container.style.cursor = 'grabbing';
+    } else {
+      this.press = { pointerId: e.pointerId, button: 0, pan: null };
+      this.emit('down', this.toEditor(e, 0));
+    }
+  }
+
+  private onPointerMove(e: PointerEvent): void {
+    const press = this.press;
+    if (press && press.pointerId !== e.pointerId) return;
+    if (press?.pan) {
+      const dx = e.clientX - press.pan.x;
+      const dy = e.clientY - press.pan.y;
+      if (dx === 0 && dy === 0) return;
+      press.pan = { x: e.clientX, y: e.clientY };
+      this.fitted = false;
+      this.stage.position({ x: this.stage.x() + dx, y: this.stage.y() + dy });
+      this.stage.batchDraw();
+      return;
+    }
+    // A hover reports button -1 (as the DOM does), so tools can tell it from a drag.
+    this.emit('move', this.toEditor(e, press ? press.button : -1));
+  }
+
+  private onPointerUp(e: PointerEvent): void {
+    const press = this.press;
+    // pointerup comes once the last button is released, whichever it is, so it always ends the press.
+    if (!press || press.pointerId !== e.pointerId) return;
+    this.press = null;
+    if (this.container.hasPointerCapture(e.pointerId)) this.container.releasePointerCapture(e.pointerId);
+    if (press.pan) this.container.style.cursor = this.spaceHeld ? 'grab' : '';
+    else this.emit('up', this.toEditor(e, press.button));
+  }
+
+  private onSpace(e: KeyboardEvent | null, down: boolean): void {
+    if (e && (e.code !== 'Space' || isTyping(e.target))) return;
+    // Holding Space must not also press the focused button or scroll the page.
+    e?.preventDefault();
+    if (this.spaceHeld === down) return;
+    this.spaceHeld = down;
+    if (!this.press) this.container.style.cursor = down ? 'grab' : '';
   }
 
   private onResize(): void {
@@ -188,4 +388,9 @@ export class ImageViewer {
       this.setView(z, { x: w / 2 - centre.x * z, y: h / 2 - centre.y * z });
     }
   }
+}
+
+function isTyping(target: EventTarget | null): boolean {
+  if (!(target instanceof HTMLElement)) return false;
+  return target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName);
 }

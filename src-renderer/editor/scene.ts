@@ -16,6 +16,8 @@ export interface SceneShape {
   prediction: boolean;
   /** Drawn with a warning outline (e.g. a self-intersecting polygon). */
   flagged: boolean;
+  /** Stacking order (higher is drawn above); shapes arrive sorted by z then id, this is for partial updates. */
+  z?: number;
 }
 
 /** Handles and the tool in progress, drawn on the overlay layer above the static shapes. */
@@ -32,6 +34,12 @@ export interface Overlay {
   marquee: { x: number; y: number; w: number; h: number } | null;
   /** Brush cursor for the mask tools. */
   brush: { x: number; y: number; radius: number; erase: boolean } | null;
+  /**
+   * The mask stroke being painted, as the path of the brush centre (flat x, y pairs, image
+   * pixels): drawn as a round-capped line `radius` wide on each side, so painting stays cheap at
+   * any image size. The mask it extends stays on the static layer until the stroke is stored.
+   */
+  stroke?: { points: readonly number[]; radius: number; erase: boolean; color: string } | null;
 }
 
 export const EMPTY_OVERLAY: Overlay = { selected: [], live: [], preview: null, handles: [], marquee: null, brush: null };
@@ -40,7 +48,7 @@ export const EMPTY_OVERLAY: Overlay = { selected: [], live: [], preview: null, h
 export interface EditorPointerEvent {
   x: number;
   y: number;
-  /** 0 primary, 1 middle, 2 secondary. */
+  /** 0 primary, 1 middle, 2 secondary; -1 for a move with no button pressed (hover), as the browser reports it. */
   button: number;
   shift: boolean;
   ctrl: boolean;

@@ -1,6 +1,7 @@
 import type { AppInfo, DatasetSummary, RecentDataset } from '../../src-main/common/model';
 import { call, errorMessage } from '../bridge';
 import { DatasetState } from './dataset.svelte';
+import { ExportState } from './export.svelte';
 import { ImportState } from './import.svelte';
 import { ViewerState } from './viewer.svelte';
 
@@ -24,6 +25,10 @@ export class AppState {
   readonly dataset = new DatasetState((e) => this.fail(e));
   readonly importer = new ImportState({
     onFinished: () => void this.dataset.refresh(),
+    onMessage: (text, kind) => this.say(text, kind),
+  });
+  readonly exporter = new ExportState({
+    onSplitsChanged: () => void this.dataset.refresh(),
     onMessage: (text, kind) => this.say(text, kind),
   });
   readonly viewer = new ViewerState(this.dataset, (e) => this.fail(e));
@@ -82,6 +87,10 @@ export class AppState {
       this.say('Cancel or wait for the running import before closing the dataset.', 'error');
       return;
     }
+    if (this.exporter.running || this.exporter.assigning) {
+      this.say('Cancel or wait for the running export before closing the dataset.', 'error');
+      return;
+    }
     try {
       await call('dataset:close', {});
     } catch (e) {
@@ -90,6 +99,7 @@ export class AppState {
     }
     this.viewer.close();
     this.importer.hide();
+    this.exporter.hide();
     this.dataset.close();
     this.screen = 'start';
     this.message = null;

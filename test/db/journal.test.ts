@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { insertImages } from '../../src-main/db/images';
-import { appendEdit, markUndone, peekRedo, peekUndo } from '../../src-main/db/journal';
+import { appendEdit, clearHistory, imagesWithHistoryOfClass, markUndone, peekRedo, peekUndo, setEntryState } from '../../src-main/db/journal';
 import { openDatabase } from '../../src-main/db/open';
 import { tempDir } from '../helpers/shared';
 
@@ -24,6 +24,29 @@ describe('edit journal', () => {
     appendEdit(db, { imageId: img!, label: 'delete box', forward: {}, backward: {} });
     expect(peekRedo(db, img!)).toBeUndefined();
     expect(peekUndo(db, img!)?.label).toBe('delete box');
+    db.close();
+  });
+
+  it('finds the images whose history holds a class, on either side, ignoring payloads of other shapes', () => {
+    const db = openDatabase(':memory:', { create: true });
+    const img = (p: string) => ({ path: p, external: false, contentHash: p, fileSize: 1, fileMtimeMs: 0, width: 4, height: 4, channels: 3, bitDepth: 8, format: 'png', frames: 1, orientation: 1 });
+    const [a, b, c, d] = insertImages(db, [img('a'), img('b'), img('c'), img('d')]) as [number, number, number, number];
+    const value = (classId: number | null) => ({ id: 1, value: { classId, kind: 'tag' } });
+    appendEdit(db, { imageId: a, label: 'after side', forward: [value(7)], backward: [{ id: 1, value: null }] });
+    appendEdit(db, { imageId: b, label: 'before side', forward: [value(3)], backward: [value(7)] });
+    appendEdit(db, { imageId: c, label: 'other class', forward: [value(70)], backward: [value(null)] });
+    appendEdit(db, { imageId: d, label: 'foreign', forward: ['text', 7, { classId: 7 }, [7]], backward: { value: { classId: 7 } } });
+    expect(imagesWithHistoryOfClass(db, 7).sort()).toEqual([a, b].sort());
+
+    const entry = peekUndo(db, c)!;
+    setEntryState(db, entry.id, true, { forward: [value(71)], backward: [] });
+    expect(peekUndo(db, c)).toBeUndefined();
+    expect(peekRedo(db, c)).toMatchObject({ id: entry.id, forward: [value(71)], backward: [] });
+
+    expect(clearHistory(db, [a, b])).toBe(2);
+    expect(peekUndo(db, a)).toBeUndefined();
+    expect(peekUndo(db, b)).toBeUndefined();
+    expect(peekUndo(db, d)?.label).toBe('foreign');
     db.close();
   });
 });

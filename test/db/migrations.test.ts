@@ -3,6 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/shared';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src-main/db/migrations';
 import { openDatabase, type Db } from '../../src-main/db/open';
+import { insertAnnotations, listAnnotations } from '../../src-main/db/annotations';
+import { getClass, listClasses } from '../../src-main/db/classes';
+import { insertImages } from '../../src-main/db/images';
+import { appendEdit, peekUndo } from '../../src-main/db/journal';
+import { insertModelRun } from '../../src-main/db/modelRuns';
 
 function schemaOf(db: Db): string[] {
   return (
@@ -41,6 +46,53 @@ describe('migrations', () => {
     const db = openDatabase(file);
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'zz'").pluck().get()).toBe(0);
+    db.close();
+  });
+
+  it('a version-1 dataset with data migrates to version 2 keeping every row, ids included', () => {
+    const file = path.join(tempDir(), 'v1.tessera');
+    const v1 = openDatabase(file, { create: true, migrations: MIGRATIONS.filter((m) => m.version === 1) });
+    const img = (p: string) => ({ path: p, external: false, contentHash: p, fileSize: 10, fileMtimeMs: 5, width: 30, height: 20, channels: 3, bitDepth: 8, format: 'png', frames: 1, orientation: 1 });
+    const [a, b] = insertImages(v1, [img('a.png'), img('b.png')]);
+    v1.prepare("UPDATE images SET status = 'done', split = 'val' WHERE id = ?").run(b);
+    // Version 1 has no attributes column, so classes are written as version 1 wrote them.
+    v1.prepare("INSERT INTO classes (name, color, hotkey, sort_order, created_at) VALUES ('cell', '#ff0000', '1', 0, 7), ('nucleus', '#00ff00', NULL, 1, 8)").run();
+    const [cell, nucleus] = v1.prepare('SELECT id FROM classes ORDER BY id').pluck().all() as number[];
+    const run = insertModelRun(v1, { model: 'm', provider: 'cpu' });
+    insertAnnotations(v1, [
+      { imageId: a!, classId: cell!, geometry: { kind: 'box', x: 1, y: 2, w: 3, h: 4 }, source: 'human', attributes: { occluded: true }, z: 2 },
+      { imageId: a!, classId: nucleus!, geometry: { kind: 'polygon', parts: [[0, 0, 5, 0, 5, 5]] }, source: 'model', modelRunId: run, score: 0.75 },
+      { imageId: b!, classId: null, geometry: { kind: 'mask', rle: { size: [20, 30], counts: [10, 5, 585] } }, source: 'human' },
+      { imageId: b!, classId: cell!, geometry: { kind: 'tag' }, source: 'human' },
+    ]);
+    // A gap in the ids (a deleted annotation) must survive the table rebuild.
+    v1.prepare('DELETE FROM annotations WHERE id = (SELECT min(id) + 2 FROM annotations)').run();
+    appendEdit(v1, { imageId: a!, label: 'old edit', forward: { x: 1 }, backward: { x: 0 } });
+    const dump = (db: Db, table: string) => db.prepare(`SELECT * FROM ${table} ORDER BY 1`).all();
+    const before = Object.fromEntries(['images', 'annotations', 'model_runs', 'edit_journal', 'meta'].map((t) => [t, dump(v1, t)]));
+    const classesBefore = dump(v1, 'classes');
+    const annotationsBefore = listAnnotations(v1, a!).concat(listAnnotations(v1, b!));
+    v1.close();
+
+    const db = openDatabase(file);
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    for (const [table, rows] of Object.entries(before)) expect(dump(db, table)).toEqual(rows);
+    expect(dump(db, 'classes')).toEqual(classesBefore.map((c) => ({ ...(c as object), attributes: '[]' })));
+    expect(listAnnotations(db, a!).concat(listAnnotations(db, b!))).toEqual(annotationsBefore);
+    expect(annotationsBefore).toHaveLength(3);
+    expect(listClasses(db).map((c) => [c.name, c.order, c.attributes])).toEqual([
+      ['cell', 0, []],
+      ['nucleus', 1, []],
+    ]);
+    expect(getClass(db, cell!)).toEqual({ id: cell, name: 'cell', color: '#ff0000', hotkey: '1', order: 0, attributes: [] });
+    expect(peekUndo(db, a!)).toMatchObject({ label: 'old edit', forward: { x: 1 } });
+    expect(db.pragma('foreign_key_check')).toEqual([]);
+
+    // From now on an id freed at the top is never handed out again.
+    const top = db.prepare('SELECT max(id) FROM annotations').pluck().get() as number;
+    db.prepare('DELETE FROM annotations WHERE id = ?').run(top);
+    const [next] = insertAnnotations(db, [{ imageId: a!, classId: null, geometry: { kind: 'point', x: 1, y: 1 }, source: 'human' }]);
+    expect(next).toBe(top + 1);
     db.close();
   });
 });

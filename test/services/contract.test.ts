@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { argSchemas, CHANNELS, EVENT_NAMES } from '../../src-main/common/contract';
+import { SCHEMA_VERSION } from '../../src-main/db/migrations';
 import { dispatch } from '../../src-main/services/dispatch';
 import { Workspace } from '../../src-main/services/workspace';
 import { repoRoot, tempDir } from '../helpers/shared';
@@ -47,7 +48,7 @@ describe('the IPC contract', () => {
     const ws = workspace();
     const file = path.join(dir, 'd.tessera');
     const created = await dispatch(ws.handlers, 'dataset:create', { path: file });
-    expect(created).toMatchObject({ ok: true, value: { path: file, imageCount: 0, schemaVersion: 1 } });
+    expect(created).toMatchObject({ ok: true, value: { path: file, imageCount: 0, schemaVersion: SCHEMA_VERSION } });
     expect(await dispatch(ws.handlers, 'dataset:create', { path: file })).toMatchObject({ ok: false, error: { code: 'DATASET_EXISTS' } });
 
     const { makeImages } = await import('../helpers/images');

@@ -1,0 +1,874 @@
+import { geometryBBox, polygonToRle, ringSignedArea, rleArea, rleBBox, rleFromString, rleToString, validateGeometry } from '../geometry';
+import type { AttributeValue, Geometry, Split } from '../model';
+import { safeRelativeKey } from './paths';
+import type { ExportClass, ExportImage, FormatProblem, InterchangeAnnotation, InterchangeDataset, InterchangeImage } from './types';
+
+/**
+ * COCO instances (cocodataset.org/#format-data), as parsed objects. Geometry needs no
+ * conversion: COCO's pixel coordinates have their origin at the top-left corner of the top-left
+ * pixel, like Tessera's, and its RLE is the one Tessera stores masks in.
+ */
+
+/** Annotation keys with a meaning in COCO; any other key is kept as an attribute. */
+export const COCO_ANNOTATION_KEYS = ['id', 'image_id', 'category_id', 'segmentation', 'area', 'bbox', 'iscrowd', 'score', 'attributes'] as const;
+const RESERVED = new Set<string>(COCO_ANNOTATION_KEYS);
+
+export interface CocoReadOptions {
+  /** The annotation file, as problems name it. */
+  file: string;
+  /** Split of every image in this file (from its name, e.g. instances_val2017.json). */
+  split?: Split;
+  /**
+   * Folder (forward slashes, relative to the import's base folder) that `file_name` values are
+   * relative to. `file_name` must stay inside it; the prefix is put in front of the key.
+   */
+  keyPrefix?: string;
+  /**
+   * Parsed COCO results files (arrays of {image_id, category_id, bbox or segmentation, score})
+   * whose detections belong to this file's images and categories; they are read as annotations
+   * with a score and their problems are named after their own file.
+   */
+  results?: { doc: unknown; file: string }[];
+}
+
+type Id = number | string;
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** COCO ids are integers; some tools write strings. Floats, booleans and empty strings are not ids. */
+function isId(v: unknown): v is Id {
+  return (typeof v === 'number' && Number.isSafeInteger(v)) || (typeof v === 'string' && v.length > 0);
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'missing';
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  return Array.isArray(v) ? 'an array' : 'an object';
+}
+
+function compareIds(a: Id, b: Id): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'number') return -1;
+  if (typeof b === 'number') return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Sets an own property even for the name "__proto__", which plain assignment would take as the prototype. */
+function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}
+
+function scalarOrString(v: unknown): AttributeValue {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
+  return JSON.stringify(v) ?? null;
+}
+
+/** A polygon part: finite numbers, an even count, at least three points. Returns a reason when not. */
+function polygonPartProblem(part: unknown): string | null {
+  if (!Array.isArray(part)) return `a polygon part must be an array of numbers, not ${describe(part)}`;
+  for (let i = 0; i < part.length; i++) {
+    const n = part[i];
+    if (typeof n !== 'number' || !Number.isFinite(n)) return `coordinate ${i} is ${describe(n)}, not a finite number`;
+  }
+  if (part.length % 2 !== 0) return `a polygon part has an odd number of coordinates (${part.length})`;
+  if (part.length < 6) return `a polygon part needs at least 3 points, it has ${part.length / 2}`;
+  return null;
+}
+
+type RleResult = { rle: { size: [number, number]; counts: number[] } } | { problem: string };
+
+/** Uncompressed (counts list) or compressed (counts string) COCO RLE, checked to cover its size exactly. */
+export function parseCocoRle(seg: Obj): RleResult {
+  const size = seg['size'];
+  if (!Array.isArray(size) || size.length !== 2 || !size.every((n) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0)) {
+    return { problem: `RLE size must be [height, width] as two non-negative integers, not ${JSON.stringify(size) ?? 'missing'}` };
+  }
+  const [h, w] = size as [number, number];
+  const counts = seg['counts'];
+  let runs: number[];
+  if (typeof counts === 'string') {
+    try {
+      runs = rleFromString(counts, [h, w]).counts;
+    } catch (e) {
+      return { problem: `RLE counts string is malformed: ${(e as Error).message}` };
+    }
+  } else if (Array.isArray(counts)) {
+    const bad = counts.findIndex((c) => typeof c !== 'number' || !Number.isSafeInteger(c) || c < 0);
+    if (bad >= 0) return { problem: `RLE run ${bad} is ${describe(counts[bad])}, not a non-negative integer` };
+    runs = counts as number[];
+  } else {
+    return { problem: `RLE counts must be a list of runs or a compressed string, not ${describe(counts)}` };
+  }
+  let total = 0;
+  for (const c of runs) total += c;
+  if (total !== h * w) return { problem: `RLE runs cover ${total} pixels, not ${h * w} (${h}x${w})` };
+  return { rle: { size: [h, w], counts: runs } };
+}
+
+/** Line and column (1-based) of a character offset, for messages people can act on. */
+export function lineColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let start = 0;
+  const end = Math.min(offset, text.length);
+  for (let i = 0; i < end; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      start = i + 1;
+    }
+  }
+  return { line, column: end - start + 1 };
+}
+
+/**
+ * Offset of the first syntax error in `text`, or -1 when it is valid JSON. V8's messages give a
+ * position only for some errors, so a failed JSON.parse is located here instead. Iterative, so
+ * deeply nested input cannot overflow the stack.
+ */
+export function jsonSyntaxErrorOffset(text: string): number {
+  let i = 0;
+  const n = text.length;
+  const stack: ('{' | '[')[] = [];
+  const ws = () => {
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c === 32 || c === 9 || c === 10 || c === 13) i++;
+      else break;
+    }
+  };
+  const str = (): boolean => {
+    if (text[i] !== '"') return false;
+    i++;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c === 34) {
+        i++;
+        return true;
+      }
+      if (c < 32) return false;
+      if (c === 92) {
+        const e = text[i + 1];
+        if (e === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) return false;
+          i += 6;
+        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
+        else return false;
+      } else i++;
+    }
+    return false;
+  };
+  const num = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+  // A value, then what may follow it; returns false at the first error, leaving `i` on it.
+  const value = (): boolean | 'open' => {
+    ws();
+    const c = text[i];
+    if (c === '{' || c === '[') {
+      stack.push(c);
+      i++;
+      ws();
+      if (text[i] === (c === '{' ? '}' : ']')) {
+        stack.pop();
+        i++;
+        return true;
+      }
+      if (c === '{') {
+        if (!str()) return false;
+        ws();
+        if (text[i] !== ':') return false;
+        i++;
+      }
+      return 'open';
+    }
+    if (c === '"') return str();
+    for (const lit of ['true', 'false', 'null']) {
+      if (text.startsWith(lit, i)) {
+        i += lit.length;
+        return true;
+      }
+    }
+    num.lastIndex = i;
+    const m = num.exec(text);
+    if (!m) return false;
+    i += m[0].length;
+    return true;
+  };
+  // `value` returns 'open' after entering a container whose first member is to be read next.
+  let r: boolean | 'open' = value();
+  for (;;) {
+    if (r === false) return i;
+    if (r === 'open') {
+      r = value();
+      continue;
+    }
+    ws();
+    const top = stack[stack.length - 1];
+    if (top === undefined) return i < n ? i : -1;
+    if (text[i] === ',') {
+      i++;
+      if (top === '{') {
+        ws();
+        if (!str()) return i;
+        ws();
+        if (text[i] !== ':') return i;
+        i++;
+      }
+      r = value();
+    } else if (text[i] === (top === '{' ? '}' : ']')) {
+      stack.pop();
+      i++;
+      r = true;
+    } else return i;
+  }
+}
+
+/** Where a chunked JSON document stops being JSON; `offset` counts bytes, `column` bytes of its line. */
+export class JsonSyntaxError extends Error {
+  constructor(
+    readonly offset: number,
+    readonly line: number,
+    readonly column: number,
+    readonly found: string | null,
+  ) {
+    super(`is not valid JSON: ${found === null ? 'unexpected end of file' : `unexpected ${JSON.stringify(found)}`} at line ${line}, column ${column} (offset ${offset})`);
+  }
+}
+
+type ReaderState = 'start' | 'firstKey' | 'key' | 'colon' | 'value' | 'afterMember' | 'firstElement' | 'element' | 'afterElement' | 'end';
+
+interface Capture {
+  kind: 'string' | 'container' | 'scalar';
+  parts: Uint8Array[];
+  size: number;
+  depth: number;
+  inString: boolean;
+  escaped: boolean;
+  offset: number;
+  line: number;
+  column: number;
+}
+
+const utf8 = new TextDecoder('utf-8');
+const UTF8_BOM = [0xef, 0xbb, 0xbf];
+/**
+ * No COCO image or annotation comes near this; a value that grows past it is a string or bracket
+ * left open by a syntax error, located then rather than after buffering the rest of the file.
+ */
+const MAX_VALUE_BYTES = 64 * 2 ** 20;
+
+/**
+ * Parses a JSON document fed in byte chunks without ever holding its text whole: each member of
+ * the top-level object, and each element of a top-level array (COCO's images and annotations), is
+ * cut out by a byte scanner and parsed on its own. So files beyond V8's longest string (512 MiB;
+ * LVIS and Objects365 are larger) can be read, and the text is never resident next to its parsed
+ * form. The result equals JSON.parse's. Syntax errors throw a JsonSyntaxError with the position.
+ */
+export class ChunkedJsonReader {
+  private state: ReaderState = 'start';
+  private root: unknown = undefined;
+  private array: unknown[] | null = null;
+  private key = '';
+  private cap: Capture | null = null;
+  private onValue: (v: unknown) => void = () => undefined;
+  private offset = 0;
+  private line = 1;
+  private lineStart = 0;
+  /** Bytes of a byte order mark seen so far; -1 once past it. */
+  private bom = 0;
+
+  push(chunk: Uint8Array): void {
+    let i = 0;
+    // A UTF-8 byte order mark is not JSON but common in files saved on Windows; it may arrive split.
+    while (this.bom >= 0 && i < chunk.length) {
+      if (chunk[i] !== UTF8_BOM[this.bom]) {
+        if (this.bom > 0) throw new JsonSyntaxError(0, 1, 1, null);
+        this.bom = -1;
+        break;
+      }
+      i++;
+      if (++this.bom === 3) {
+        this.offset = this.lineStart = 3;
+        this.bom = -1;
+      }
+    }
+    let capStart = this.cap ? 0 : -1;
+    for (; i < chunk.length; i++) {
+      const b = chunk[i]!;
+      const cap = this.cap;
+      if (cap) {
+        let done = false;
+        let include = true;
+        if (cap.kind === 'scalar') {
+          if (b === 0x2c || b === 0x5d || b === 0x7d || b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) {
+            done = true;
+            include = false;
+          }
+        } else if (cap.inString) {
+          if (cap.escaped) cap.escaped = false;
+          else if (b === 0x5c) cap.escaped = true;
+          else if (b === 0x22) {
+            cap.inString = false;
+            if (cap.kind === 'string') done = true;
+          }
+        } else if (b === 0x22) cap.inString = true;
+        else if (b === 0x7b || b === 0x5b) cap.depth++;
+        else if (b === 0x7d || b === 0x5d) {
+          cap.depth--;
+          if (cap.depth === 0) done = true;
+        }
+        if (!done) {
+          this.advance(b);
+          continue;
+        }
+        cap.parts.push(chunk.subarray(capStart, include ? i + 1 : i));
+        this.cap = null;
+        capStart = -1;
+        this.finish(cap);
+        if (include) {
+          this.advance(b);
+          continue;
+        }
+      }
+      if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) {
+        this.advance(b);
+        continue;
+      }
+      switch (this.state) {
+        case 'start':
+          if (b === 0x7b) {
+            this.root = {};
+            this.state = 'firstKey';
+          } else if (b === 0x5b) {
+            this.root = this.array = [];
+            this.state = 'firstElement';
+          } else {
+            this.begin(b, (v) => {
+              this.root = v;
+              this.state = 'end';
+            });
+            capStart = i;
+          }
+          break;
+        case 'firstKey':
+        case 'key':
+          if (b === 0x7d && this.state === 'firstKey') this.state = 'end';
+          else if (b === 0x22) {
+            this.begin(b, (v) => {
+              this.key = v as string;
+              this.state = 'colon';
+            });
+            capStart = i;
+          } else this.fail(chunk, i);
+          break;
+        case 'colon':
+          if (b === 0x3a) this.state = 'value';
+          else this.fail(chunk, i);
+          break;
+        case 'value':
+          if (b === 0x5b) {
+            this.array = [];
+            setOwn(this.root as Record<string, unknown>, this.key, this.array);
+            this.state = 'firstElement';
+          } else if (b === 0x5d || b === 0x7d || b === 0x2c || b === 0x3a) this.fail(chunk, i);
+          else {
+            this.begin(b, (v) => {
+              setOwn(this.root as Record<string, unknown>, this.key, v);
+              this.state = 'afterMember';
+            });
+            capStart = i;
+          }
+          break;
+        case 'afterMember':
+          if (b === 0x2c) this.state = 'key';
+          else if (b === 0x7d) this.state = 'end';
+          else this.fail(chunk, i);
+          break;
+        case 'firstElement':
+        case 'element':
+          if (b === 0x5d && this.state === 'firstElement') this.closeArray();
+          else if (b === 0x5d || b === 0x7d || b === 0x2c || b === 0x3a) this.fail(chunk, i);
+          else {
+            const arr = this.array!;
+            this.begin(b, (v) => {
+              arr.push(v);
+              this.state = 'afterElement';
+            });
+            capStart = i;
+          }
+          break;
+        case 'afterElement':
+          if (b === 0x2c) this.state = 'element';
+          else if (b === 0x5d) this.closeArray();
+          else this.fail(chunk, i);
+          break;
+        case 'end':
+          this.fail(chunk, i);
+      }
+      this.advance(b);
+    }
+    if (this.cap && capStart >= 0) {
+      this.cap.parts.push(chunk.subarray(capStart));
+      this.cap.size += chunk.length - capStart;
+      if (this.cap.size > MAX_VALUE_BYTES) {
+        this.locate(this.cap);
+        throw new JsonSyntaxError(this.cap.offset, this.cap.line, this.cap.column, `a value over ${MAX_VALUE_BYTES / 2 ** 20} MiB`);
+      }
+    }
+  }
+
+  /** The parsed document; throws a JsonSyntaxError when the input stopped short. */
+  end(): unknown {
+    if (this.cap?.kind === 'scalar') {
+      const cap = this.cap;
+      this.cap = null;
+      this.finish(cap);
+    }
+    if (this.cap) this.locate(this.cap);
+    if (this.state !== 'end') throw new JsonSyntaxError(this.offset, this.line, this.offset - this.lineStart + 1, null);
+    return this.root;
+  }
+
+  private advance(b: number): void {
+    this.offset++;
+    if (b === 0x0a) {
+      this.line++;
+      this.lineStart = this.offset;
+    }
+  }
+
+  private closeArray(): void {
+    this.array = null;
+    this.state = this.root === undefined || Array.isArray(this.root) ? 'end' : 'afterMember';
+  }
+
+  private begin(b: number, onValue: (v: unknown) => void): void {
+    this.cap = {
+      kind: b === 0x22 ? 'string' : b === 0x7b || b === 0x5b ? 'container' : 'scalar',
+      parts: [],
+      size: 0,
+      depth: b === 0x7b || b === 0x5b ? 1 : 0,
+      inString: b === 0x22,
+      escaped: false,
+      offset: this.offset,
+      line: this.line,
+      column: this.offset - this.lineStart + 1,
+    };
+    this.onValue = onValue;
+  }
+
+  private text(cap: Capture): string {
+    if (cap.parts.length === 1) return utf8.decode(cap.parts[0]!);
+    const bytes = new Uint8Array(cap.parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of cap.parts) {
+      bytes.set(p, o);
+      o += p.length;
+    }
+    return utf8.decode(bytes);
+  }
+
+  /** Throws the first syntax error inside a captured value (one that ended, or the input did); returns if there is none. */
+  private locate(cap: Capture, text = this.text(cap)): void {
+    const at = jsonSyntaxErrorOffset(text);
+    if (at < 0 || (at >= text.length && this.cap === cap)) return;
+    // Positions inside a value are counted in characters, which equal bytes for ASCII text.
+    const { line, column } = lineColumn(text, at);
+    throw new JsonSyntaxError(cap.offset + at, cap.line + line - 1, line === 1 ? cap.column + column - 1 : column, at >= text.length ? null : text.slice(at, at + 12));
+  }
+
+  private finish(cap: Capture): void {
+    const text = this.text(cap);
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      this.locate(cap, text);
+      throw new JsonSyntaxError(cap.offset, cap.line, cap.column, text.slice(0, 12));
+    }
+    this.onValue(v);
+  }
+
+  private fail(chunk: Uint8Array, i: number): never {
+    throw new JsonSyntaxError(this.offset, this.line, this.offset - this.lineStart + 1, utf8.decode(chunk.subarray(i, i + 12)));
+  }
+}
+
+interface Category {
+  id: Id;
+  name: string;
+}
+
+/**
+ * Reads one parsed COCO instances file. Every problem is reported with its JSON path and the bad
+ * item skipped; nothing throws. Categories become classes in category-id order (ids may have
+ * gaps; annotations carry names). When both `segmentation` and `bbox` are present the
+ * segmentation is the geometry, the bbox being derivable from it; `[]` segmentation falls back to
+ * the bbox. Keys beyond COCO's become attributes; an `attributes` object (the CVAT and Datumaro
+ * convention) is merged into them, its entries winning over same-named top-level keys.
+ * Coordinate and run arrays of the result are those of `doc` (not copied: a large file's parsed
+ * form is dropped after conversion, and copying would double the peak memory).
+ */
+export function cocoToInterchange(doc: unknown, opts: CocoReadOptions): InterchangeDataset {
+  const problems: FormatProblem[] = [];
+  const counters: Record<string, number> = {};
+  const out: InterchangeDataset = { format: 'coco', classes: [], images: [], problems, counters };
+  const err = (where: string, message: string) => problems.push({ file: opts.file, where, severity: 'error', message });
+  const warn = (where: string, message: string) => problems.push({ file: opts.file, where, severity: 'warning', message });
+
+  if (Array.isArray(doc)) {
+    err('$', 'is a COCO results list (detections without images or categories); open a folder holding it beside its ground-truth instances file instead');
+    return out;
+  }
+  if (!isObj(doc)) {
+    err('$', `must be a JSON object with images, annotations and categories, not ${describe(doc)}`);
+    return out;
+  }
+  const list = (key: string): unknown[] => {
+    const v = doc[key];
+    if (Array.isArray(v)) return v;
+    err(key, `must be an array, not ${describe(v)}`);
+    return [];
+  };
+
+  const categories = new Map<Id, Category>();
+  list('categories').forEach((c, i) => {
+    const where = `categories[${i}]`;
+    if (!isObj(c)) return err(where, `must be an object, not ${describe(c)}`);
+    if (!isId(c['id'])) return err(`${where}.id`, `must be an integer or a string, not ${describe(c['id'])}`);
+    if (typeof c['name'] !== 'string' || c['name'].trim() === '') return err(`${where}.name`, `must be a non-empty string, not ${describe(c['name'])}`);
+    if (categories.has(c['id'])) return err(`${where}.id`, `category id ${describe(c['id'])} is used twice; this one (${describe(c['name'])}) is skipped`);
+    categories.set(c['id'], { id: c['id'], name: c['name'] });
+  });
+  const seenNames = new Set<string>();
+  for (const c of [...categories.values()].sort((a, b) => compareIds(a.id, b.id))) {
+    if (seenNames.has(c.name)) warn('categories', `category name ${describe(c.name)} is used by more than one id; their annotations share one class`);
+    else out.classes.push(c.name);
+    seenNames.add(c.name);
+  }
+
+  const prefix = opts.keyPrefix ? opts.keyPrefix.replace(/\/+$/, '') : '';
+  const images = new Map<Id, InterchangeImage>();
+  const skippedImages = new Set<Id>();
+  const keys = new Set<string>();
+  list('images').forEach((im, i) => {
+    const where = `images[${i}]`;
+    if (!isObj(im)) return err(where, `must be an object, not ${describe(im)}`);
+    const id = im['id'];
+    if (!isId(id)) return err(`${where}.id`, `must be an integer or a string, not ${describe(id)}`);
+    if (images.has(id) || skippedImages.has(id)) return err(`${where}.id`, `image id ${describe(id)} is used twice; this image is skipped`);
+    const skip = (at: string, why: string) => {
+      skippedImages.add(id);
+      err(at, `${why}; the image and its annotations are skipped`);
+    };
+    const name = im['file_name'];
+    if (typeof name !== 'string') return skip(`${where}.file_name`, `must be a string, not ${describe(name)}`);
+    const rel = safeRelativeKey(name);
+    if (rel === null) return skip(`${where}.file_name`, `${describe(name)} is absolute, empty or leads outside the image folder`);
+    const key = prefix ? `${prefix}/${rel}` : rel;
+    if (keys.has(key)) return skip(`${where}.file_name`, `${describe(name)} is listed twice`);
+    const w = im['width'];
+    const h = im['height'];
+    const image: InterchangeImage = { file: key, tags: [], annotations: [] };
+    if (w === undefined && h === undefined) warn(where, 'has no width and height');
+    else {
+      for (const [k, v] of [['width', w], ['height', h]] as const) {
+        if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) return skip(`${where}.${k}`, `must be a positive integer, not ${describe(v)}`);
+      }
+      image.width = w as number;
+      image.height = h as number;
+    }
+    if (opts.split) image.split = opts.split;
+    const tags = im['tags'];
+    if (Array.isArray(tags) && tags.every((t) => typeof t === 'string')) image.tags = tags.slice() as string[];
+    keys.add(key);
+    images.set(id, image);
+    out.images.push(image);
+  });
+
+  const annotationIds = new Set<Id>();
+  // Results files (detections) hold annotations of this file's images with their own ids, if any.
+  const annotate = (a: unknown, where: string, file: string, result: boolean) => {
+    const err = (at: string, message: string) => problems.push({ file, where: at, severity: 'error', message });
+    const warn = (at: string, message: string) => problems.push({ file, where: at, severity: 'warning', message });
+    const inThis = result ? `the ground truth ${opts.file}` : 'this file';
+    if (!isObj(a)) return err(where, `must be an object, not ${describe(a)}`);
+    const id = a['id'];
+    if (result) {
+      if (typeof a['score'] !== 'number') return err(`${where}.score`, `a detection needs a score, not ${describe(a['score'])}`);
+    } else if (id === undefined) warn(`${where}.id`, 'is missing');
+    else if (!isId(id)) return err(`${where}.id`, `must be an integer or a string, not ${describe(id)}`);
+    else if (annotationIds.has(id)) return err(`${where}.id`, `annotation id ${describe(id)} is used twice; this one is skipped`);
+    else annotationIds.add(id);
+
+    const imageId = a['image_id'];
+    if (skippedImages.has(imageId as Id)) {
+      counters['annotationsOfSkippedImages'] = (counters['annotationsOfSkippedImages'] ?? 0) + 1;
+      return;
+    }
+    const image = isId(imageId) ? images.get(imageId) : undefined;
+    if (!image) return err(`${where}.image_id`, `${describe(imageId)} is not the id of an image in ${inThis}`);
+    const cat = isId(a['category_id']) ? categories.get(a['category_id']) : undefined;
+    if (!cat) return err(`${where}.category_id`, `${describe(a['category_id'])} is not the id of a category in ${inThis}`);
+
+    const crowdRaw = a['iscrowd'];
+    let crowd = false;
+    if (crowdRaw === 1 || crowdRaw === true) crowd = true;
+    else if (!(crowdRaw === undefined || crowdRaw === 0 || crowdRaw === false)) return err(`${where}.iscrowd`, `must be 0 or 1, not ${describe(crowdRaw)}`);
+
+    const score = a['score'];
+    if (score !== undefined && (typeof score !== 'number' || !Number.isFinite(score))) return err(`${where}.score`, `must be a number, not ${describe(score)}`);
+
+    const area = a['area'];
+    if (area !== undefined && (typeof area !== 'number' || !Number.isFinite(area) || area < 0)) warn(`${where}.area`, `must be a non-negative number, not ${describe(area)} (area is recomputed from the geometry)`);
+
+    const bboxRaw = a['bbox'];
+    let bbox: Geometry | null = null;
+    let bboxProblem: string | null = null;
+    if (bboxRaw !== undefined) {
+      const bad = Array.isArray(bboxRaw) ? bboxRaw.findIndex((n) => typeof n !== 'number' || !Number.isFinite(n)) : -1;
+      if (!Array.isArray(bboxRaw) || bboxRaw.length !== 4 || bad >= 0) {
+        const why = !Array.isArray(bboxRaw) ? describe(bboxRaw) : bboxRaw.length !== 4 ? `${bboxRaw.length} numbers` : `${describe(bboxRaw[bad])} at ${bad}`;
+        bboxProblem = `must be [x, y, width, height] as four finite numbers, not ${why}`;
+      } else {
+        const [x, y, w, h] = bboxRaw as [number, number, number, number];
+        if (w < 0 || h < 0) bboxProblem = `has a negative size (${w} x ${h})`;
+        else bbox = { kind: 'box', x, y, w, h };
+      }
+    }
+
+    const seg = a['segmentation'];
+    let geometry: Geometry | null = null;
+    if (Array.isArray(seg) && seg.length > 0) {
+      const parts: number[][] = [];
+      for (let j = 0; j < seg.length; j++) {
+        const why = polygonPartProblem(seg[j]);
+        if (why) err(`${where}.segmentation[${j}]`, seg.length > 1 ? `${why}; this part is skipped` : why);
+        else parts.push(seg[j] as number[]);
+      }
+      if (parts.length === 0) return err(`${where}.segmentation`, 'has no usable polygon part; the annotation is skipped');
+      geometry = { kind: 'polygon', parts };
+    } else if (isObj(seg)) {
+      const r = parseCocoRle(seg);
+      if ('problem' in r) return err(`${where}.segmentation`, r.problem);
+      geometry = { kind: 'mask', rle: r.rle };
+    } else if (seg !== undefined && !(Array.isArray(seg) && seg.length === 0)) {
+      return err(`${where}.segmentation`, `must be a list of polygons or an RLE object, not ${describe(seg)}`);
+    }
+    if (geometry === null) {
+      if (bboxProblem) return err(`${where}.bbox`, bboxProblem);
+      if (!bbox) return err(where, 'has neither a segmentation nor a bbox');
+      geometry = bbox;
+    } else if (bboxProblem) warn(`${where}.bbox`, `${bboxProblem} (not used: the segmentation is the geometry)`);
+
+    const size = image.width !== undefined && image.height !== undefined ? { width: image.width, height: image.height } : geometry.kind === 'mask' ? { width: geometry.rle.size[1], height: geometry.rle.size[0] } : { width: 1, height: 1 };
+    // A ring with a non-zero signed area has three vertices off one line, which is all
+    // validateGeometry asks of a polygon with finite coordinates; its slower checks (a Set of
+    // vertices per ring) only run for the rings that may fail them.
+    const plainPolygon = geometry.kind === 'polygon' && geometry.parts.every((p) => ringSignedArea(p) !== 0);
+    const invalid = plainPolygon ? null : validateGeometry(geometry, size);
+    if (invalid) return err(geometry.kind === 'box' ? `${where}.bbox` : `${where}.segmentation`, invalid);
+
+    const attributes: Record<string, AttributeValue> = {};
+    for (const [k, v] of Object.entries(a)) if (!RESERVED.has(k)) setOwn(attributes, k, scalarOrString(v));
+    const nested = a['attributes'];
+    if (isObj(nested)) for (const [k, v] of Object.entries(nested)) setOwn(attributes, k, scalarOrString(v));
+    else if (nested !== undefined) attributes['attributes'] = scalarOrString(nested);
+
+    const ann: InterchangeAnnotation = { label: cat.name, geometry, attributes, crowd };
+    if (score !== undefined) ann.score = score as number;
+    image.annotations.push(ann);
+  };
+  list('annotations').forEach((a, i) => annotate(a, `annotations[${i}]`, opts.file, false));
+  for (const r of opts.results ?? []) {
+    if (!Array.isArray(r.doc)) {
+      problems.push({ file: r.file, where: '$', severity: 'error', message: `must be a COCO results list (an array of detections), not ${describe(r.doc)}` });
+      continue;
+    }
+    r.doc.forEach((a, i) => annotate(a, `[${i}]`, r.file, true));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+export type CocoSegmentationMode = 'polygon' | 'rle';
+
+export interface CocoCategory {
+  id: number;
+  name: string;
+  supercategory: string;
+}
+
+export interface CocoImageEntry {
+  id: number;
+  file_name: string;
+  width: number;
+  height: number;
+  tags?: string[];
+}
+
+export type CocoSegmentation = number[][] | { size: [number, number]; counts: number[] | string };
+
+export interface CocoAnnotationEntry {
+  id: number;
+  image_id: number;
+  category_id: number;
+  segmentation: CocoSegmentation;
+  area: number;
+  bbox: [number, number, number, number];
+  iscrowd: 0 | 1;
+  score?: number;
+  attributes?: Record<string, AttributeValue>;
+  [extra: string]: unknown;
+}
+
+/** Category ids are the class position + 1: COCO reserves 0 for background in many tools. */
+export function cocoCategoryId(classIndex: number): number {
+  return classIndex + 1;
+}
+
+export function cocoCategories(classes: readonly ExportClass[]): CocoCategory[] {
+  return [...classes].sort((a, b) => a.index - b.index).map((c) => ({ id: cocoCategoryId(c.index), name: c.name, supercategory: '' }));
+}
+
+/**
+ * The start of a COCO file up to the opening of its `images` array. `images` comes first, as in
+ * the COCO releases, so a reader sniffing the first kilobytes sees it whatever the class count;
+ * categories close the file (see cocoFooter).
+ */
+export function cocoHeader(): string {
+  const info = { description: 'Exported by Tessera', version: '1.0' };
+  return `{"info":${JSON.stringify(info)},"licenses":[],"images":[`;
+}
+export const COCO_BETWEEN = '],"annotations":[';
+export function cocoFooter(classes: readonly ExportClass[]): string {
+  return `],"categories":${JSON.stringify(cocoCategories(classes))}}\n`;
+}
+
+export function cocoImageEntry(image: ExportImage, fileName: string): CocoImageEntry {
+  const e: CocoImageEntry = { id: image.id, file_name: fileName, width: image.width, height: image.height };
+  if (image.tags.length > 0) e.tags = image.tags.slice();
+  return e;
+}
+
+/** The vertex extent of polygon parts, or why they cannot be written. */
+function polygonExtent(parts: readonly (readonly number[])[]): { x: number; y: number; w: number; h: number } | string {
+  if (parts.length === 0) return 'a polygon needs at least one part';
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -Infinity;
+  let y1 = -Infinity;
+  for (const p of parts) {
+    if (p.length % 2 !== 0 || p.length < 6) return `a polygon part needs an even number of coordinates, at least 6 (it has ${p.length})`;
+    for (let i = 0; i < p.length; i += 2) {
+      const x = p[i]!;
+      const y = p[i + 1]!;
+      if (!Number.isFinite(x) || !Number.isFinite(y)) return 'coordinates must be finite numbers';
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+}
+
+/**
+ * Masks are written the way the COCO dataset itself stores them: crowd regions as an
+ * uncompressed counts list, every other mask as the compressed string.
+ */
+function rleSegmentation(rle: { size: [number, number]; counts: number[] }, crowd: boolean): CocoSegmentation {
+  return { size: [rle.size[0], rle.size[1]], counts: crowd ? rle.counts.slice() : rleToString(rle) };
+}
+
+export type CocoEntryResult = { entry: CocoAnnotationEntry } | { skip: { kind: string; message: string } };
+
+/**
+ * One annotation as a COCO entry. `area` is what COCO evaluation uses: boxes w*h, masks their
+ * pixel count, polygons the pixel count of pycocotools' rasterisation. `bbox` is the vertex extent
+ * for boxes and polygons (exact, where the rasterised extent would round to whole pixels) and
+ * COCO's toBbox for masks and polygons written as RLE. In 'rle' mode polygons are rasterised
+ * like pycocotools; boxes stay boxes (bbox with an empty segmentation) in both modes.
+ * Attributes become annotation keys, except names COCO uses, which go in an `attributes` object.
+ */
+export function cocoAnnotationEntry(ann: ExportImage['annotations'][number], image: ExportImage, mode: CocoSegmentationMode): CocoEntryResult {
+  const g = ann.geometry;
+  const crowd = ann.crowd === true;
+  let segmentation: CocoSegmentation;
+  let area: number;
+  let bbox: [number, number, number, number];
+  // Stored geometry was validated when it was stored; these checks are only what keeps the file
+  // well-formed (no NaN written as null, runs covering the image), cheap enough for millions.
+  const invalid = (why: string): CocoEntryResult => ({ skip: { kind: `invalid:${g.kind}`, message: `a ${g.kind} COCO cannot hold was skipped: ${why}` } });
+  switch (g.kind) {
+    case 'box': {
+      if (![g.x, g.y, g.w, g.h].every(Number.isFinite)) return invalid('coordinates must be finite numbers');
+      if (g.w === 0 || g.h === 0) return invalid(`zero area (${g.w} x ${g.h})`);
+      const r = geometryBBox(g);
+      segmentation = [];
+      area = r.w * r.h;
+      bbox = [r.x, r.y, r.w, r.h];
+      break;
+    }
+    case 'polygon': {
+      const r = polygonExtent(g.parts);
+      if (typeof r === 'string') return invalid(r);
+      let rle;
+      try {
+        rle = polygonToRle(g.parts, image.height, image.width);
+      } catch (e) {
+        return invalid((e as Error).message);
+      }
+      area = rleArea(rle);
+      if (mode === 'rle') {
+        segmentation = rleSegmentation(rle, crowd);
+        const m = rleBBox(rle);
+        bbox = [m.x, m.y, m.w, m.h];
+      } else {
+        segmentation = g.parts.map((p) => p.slice());
+        bbox = [r.x, r.y, r.w, r.h];
+      }
+      break;
+    }
+    case 'mask': {
+      const [h, w] = g.rle.size;
+      if (h !== image.height || w !== image.width) return invalid(`mask is ${w}x${h} but the image is ${image.width}x${image.height}`);
+      let total = 0;
+      for (const c of g.rle.counts) {
+        if (!Number.isSafeInteger(c) || c < 0) return invalid('mask runs must be non-negative whole numbers');
+        total += c;
+      }
+      if (total !== h * w) return invalid(`mask runs cover ${total} pixels, not ${h * w}`);
+      area = rleArea(g.rle);
+      if (area === 0) return invalid('the mask is empty');
+      segmentation = rleSegmentation(g.rle, crowd);
+      const r = rleBBox(g.rle);
+      bbox = [r.x, r.y, r.w, r.h];
+      break;
+    }
+    default:
+      return { skip: { kind: `unsupported:${g.kind}`, message: `COCO instances cannot hold a ${g.kind}; it was skipped` } };
+  }
+  const entry: CocoAnnotationEntry = {
+    id: ann.id,
+    image_id: image.id,
+    category_id: cocoCategoryId(ann.classIndex),
+    segmentation,
+    area,
+    bbox,
+    iscrowd: crowd ? 1 : 0,
+  };
+  if (ann.score !== undefined && ann.score !== null && Number.isFinite(ann.score)) entry.score = ann.score;
+  let nested: Record<string, AttributeValue> | undefined;
+  for (const [k, v] of Object.entries(ann.attributes)) {
+    if (RESERVED.has(k)) setOwn((nested ??= {}), k, v);
+    else setOwn(entry, k, v);
+  }
+  if (nested) entry.attributes = nested;
+  return { entry };
+}

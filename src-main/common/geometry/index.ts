@@ -1,0 +1,4 @@
+export * from './shapes';
+export * from './rle';
+export * from './raster';
+export * from './trace';

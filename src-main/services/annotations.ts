@@ -1,0 +1,332 @@
+import { AppError } from '../common/errors';
+import type { AnnotationDraft, EditOp, EditResult, HistoryState } from '../common/editing';
+import { validateGeometry } from '../common/geometry/shapes';
+import type { AnnotationRecord, ImageRecord } from '../common/model';
+import {
+  deleteAnnotationsByIds,
+  getAnnotationsByIds,
+  insertAnnotationValues,
+  listAnnotations,
+  replaceAnnotations,
+  type AnnotationValue,
+} from '../db/annotations';
+import { classIds } from '../db/classes';
+import { getImage, markInProgress } from '../db/images';
+import { appendEdit, clearHistory, peekRedo, peekUndo, setEntryState, type JournalChange, type JournalEntry } from '../db/journal';
+import type { Dataset } from './dataset';
+
+/**
+ * Editing one image's annotations, with an undo history kept in the dataset.
+ *
+ * Each edit is one transaction and one journal entry. The entry's `backward` and `forward` are
+ * aligned lists of `{id, value}`: the full annotation before and after (null where it does not
+ * exist), so undo and redo write whole values and never depend on diffs.
+ *
+ * Versions only grow, so the editor can tell two values of one id apart by version alone:
+ * - an edit that changes an annotation gives it version + 1 (once per edit, however many ops touch
+ *   it); `baseVersion` is compared with the version stored before the edit;
+ * - undo and redo write the recorded value with version = current version + 1;
+ * - a re-created annotation (undo of a delete, redo of a create) gets the same id and every recorded
+ *   field back, with version = the last version that id had + 1. When undo or redo removes an
+ *   annotation, the version it had is written into the entry so the next re-creation continues
+ *   from it.
+ * `updatedAt` is the time of the undo or redo; every other field is restored exactly.
+ *
+ * Class deletion is not part of this history; it clears the history of the images it affects
+ * (see services/classes.ts). An entry that no longer fits the stored annotations (changed by an
+ * import or pre-labeling, say) is refused with STALE_EDIT and that image's history is cleared.
+ */
+
+export interface EditArgs {
+  imageId: number;
+  label: string;
+  ops: readonly EditOp[];
+}
+
+function requireImage(ds: Dataset, imageId: number): ImageRecord {
+  const image = getImage(ds.db, imageId);
+  if (!image) throw new AppError('NOT_FOUND', `image ${imageId} is not in the dataset`, { imageId });
+  return image;
+}
+
+export function listImageAnnotations(ds: Dataset, imageId: number): AnnotationRecord[] {
+  requireImage(ds, imageId);
+  return listAnnotations(ds.db, imageId);
+}
+
+export function historyState(ds: Dataset, imageId: number): HistoryState {
+  requireImage(ds, imageId);
+  const undo = peekUndo(ds.db, imageId);
+  const redo = peekRedo(ds.db, imageId);
+  return { canUndo: Boolean(undo), canRedo: Boolean(redo), undoLabel: undo?.label ?? null, redoLabel: redo?.label ?? null };
+}
+
+/** Compares JSON values (geometry, attributes) regardless of key order. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  const keys = Object.keys(ra);
+  if (keys.length !== Object.keys(rb).length) return false;
+  return keys.every((k) => Object.hasOwn(rb, k) && sameJson(ra[k], rb[k]));
+}
+
+/** Only the fields an edit can change are compared: an unchanged patch must not bump the version. */
+function sameEditable(a: AnnotationRecord, b: AnnotationRecord): boolean {
+  return a.classId === b.classId && a.z === b.z && sameJson(a.geometry, b.geometry) && sameJson(a.attributes, b.attributes);
+}
+
+interface Touched {
+  id: number;
+  before: AnnotationRecord;
+  after: AnnotationRecord | null;
+}
+
+/** Validates every op against the stored state, then writes them all with one journal entry. */
+export function editAnnotations(ds: Dataset, args: EditArgs, now = Date.now()): EditResult {
+  const db = ds.db;
+  return db
+    .transaction((): EditResult => {
+      const image = requireImage(ds, args.imageId);
+      const classes = classIds(db);
+      const referenced = args.ops.flatMap((op) => (op.op === 'create' ? [] : [op.id]));
+      const stored = getAnnotationsByIds(db, referenced);
+      const touched = new Map<number, Touched>();
+      const drafts: AnnotationValue[] = [];
+      // Order of first appearance, so results list annotations in the order the ops named them.
+      const sequence: ({ existing: number } | { draft: number })[] = [];
+
+      const fail = (code: 'INVALID_GEOMETRY' | 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'STALE_EDIT', i: number, message: string, detail: Record<string, unknown> = {}) =>
+        new AppError(code, `op ${i}: ${message}`, { op: i, ...detail });
+      const checkGeometry = (i: number, g: AnnotationDraft['geometry']) => {
+        const reason = validateGeometry(g, image);
+        if (reason) throw fail('INVALID_GEOMETRY', i, reason, { reason });
+      };
+      const checkClass = (i: number, classId: number | null | undefined) => {
+        if (classId != null && !classes.has(classId)) throw fail('INVALID_ARGUMENT', i, `class ${classId} does not exist`, { classId });
+      };
+      const target = (i: number, id: number): Touched => {
+        const seen = touched.get(id);
+        if (seen) {
+          if (!seen.after) throw fail('NOT_FOUND', i, `annotation ${id} was deleted earlier in this edit`, { id });
+          return seen;
+        }
+        const record = stored.get(id);
+        if (!record || record.imageId !== image.id) {
+          throw fail('NOT_FOUND', i, `annotation ${id} is not an annotation of image ${image.id}`, { id });
+        }
+        const t: Touched = { id, before: record, after: record };
+        touched.set(id, t);
+        sequence.push({ existing: id });
+        return t;
+      };
+
+      args.ops.forEach((op, i) => {
+        switch (op.op) {
+          case 'create': {
+            const d = op.draft;
+            checkGeometry(i, d.geometry);
+            checkClass(i, d.classId);
+            const frame = d.frame ?? 0;
+            if (frame >= image.frames) {
+              throw fail('INVALID_ARGUMENT', i, `frame ${frame} does not exist (the image has ${image.frames})`, { frame });
+            }
+            sequence.push({ draft: drafts.length });
+            drafts.push({
+              imageId: image.id,
+              frame,
+              classId: d.classId,
+              kind: d.geometry.kind,
+              geometry: d.geometry,
+              source: 'human',
+              modelRunId: null,
+              score: null,
+              attributes: d.attributes ?? {},
+              z: d.z ?? 0,
+              createdAt: now,
+              updatedAt: now,
+              version: 1,
+            });
+            return;
+          }
+          case 'update': {
+            const t = target(i, op.id);
+            if (op.baseVersion !== undefined && op.baseVersion !== t.before.version) {
+              throw fail('STALE_EDIT', i, `annotation ${op.id} is at version ${t.before.version}, the edit was made on ${op.baseVersion}`, {
+                id: op.id,
+                version: t.before.version,
+              });
+            }
+            const p = op.patch;
+            if (p.geometry) checkGeometry(i, p.geometry);
+            checkClass(i, p.classId);
+            // Source, model run and score stay: editing a prediction does not make it a human one.
+            const cur = t.after!;
+            t.after = {
+              ...cur,
+              classId: p.classId === undefined ? cur.classId : p.classId,
+              geometry: p.geometry ?? cur.geometry,
+              kind: p.geometry?.kind ?? cur.kind,
+              attributes: p.attributes ?? cur.attributes,
+              z: p.z ?? cur.z,
+            };
+            return;
+          }
+          case 'delete':
+            target(i, op.id).after = null;
+            return;
+        }
+      });
+
+      const removed = [...touched.values()].filter((t) => t.after === null).map((t) => t.id);
+      const updated = [...touched.values()]
+        .filter((t): t is Touched & { after: AnnotationRecord } => t.after !== null && !sameEditable(t.before, t.after))
+        .map((t) => ({ ...t.after, version: t.before.version + 1, updatedAt: now }));
+      if (removed.length === 0 && updated.length === 0 && drafts.length === 0) {
+        // Nothing to undo, so no history entry; 0 is never a journal id.
+        return { journalId: 0, label: args.label, changed: [], deleted: [], created: [] };
+      }
+
+      deleteAnnotationsByIds(db, removed);
+      replaceAnnotations(db, updated);
+      const created = insertAnnotationValues(db, drafts);
+      const updatedIds = new Set(updated.map((u) => u.id));
+      const written = sequence.flatMap((s) => {
+        if ('draft' in s) return [created[s.draft]!];
+        const t = touched.get(s.existing)!;
+        return t.after === null || updatedIds.has(t.id) ? [t.id] : [];
+      });
+      const afterValues = getAnnotationsByIds(db, written);
+      const changes: { id: number; before: AnnotationRecord | null; after: AnnotationRecord | null }[] = written.map((id) => ({
+        id,
+        before: touched.get(id)?.before ?? null,
+        after: afterValues.get(id) ?? null,
+      }));
+      const journalId = appendEdit(
+        db,
+        {
+          imageId: image.id,
+          label: args.label,
+          forward: changes.map((c): JournalChange => ({ id: c.id, value: c.after })),
+          backward: changes.map((c): JournalChange => ({ id: c.id, value: c.before })),
+        },
+        now,
+      );
+      markInProgress(db, image.id, now);
+      return {
+        journalId,
+        label: args.label,
+        changed: changes.flatMap((c) => (c.after ? [c.after] : [])),
+        deleted: removed,
+        created,
+      };
+    })
+    .immediate();
+}
+
+/** Raised inside the transaction when an entry no longer fits the stored annotations. */
+class StaleHistory extends Error {}
+
+function parseChanges(payload: unknown): JournalChange[] {
+  const ok =
+    Array.isArray(payload) &&
+    payload.every(
+      (c) =>
+        typeof c === 'object' &&
+        c !== null &&
+        Number.isInteger((c as JournalChange).id) &&
+        ((c as JournalChange).value === null || typeof (c as JournalChange).value === 'object'),
+    );
+  if (!ok) throw new StaleHistory('the history entry was not written by this version of Tessera');
+  return payload as JournalChange[];
+}
+
+function isForeignKeyFailure(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+}
+
+/** Writes one side of an entry over the other, which must be what is stored now. */
+function applyEntry(ds: Dataset, imageId: number, entry: JournalEntry, direction: 'undo' | 'redo', now: number): EditResult {
+  const db = ds.db;
+  const forward = parseChanges(entry.forward);
+  const backward = parseChanges(entry.backward);
+  const [wanted, current] = direction === 'undo' ? [backward, forward] : [forward, backward];
+  if (wanted.length !== current.length || wanted.some((c, i) => c.id !== current[i]!.id)) {
+    throw new StaleHistory('the history entry is damaged');
+  }
+  const stored = getAnnotationsByIds(
+    db,
+    wanted.map((c) => c.id),
+  );
+  const removed: number[] = [];
+  const updates: AnnotationRecord[] = [];
+  const inserts: AnnotationRecord[] = [];
+  wanted.forEach((w, i) => {
+    const had = current[i]!.value;
+    const cur = stored.get(w.id);
+    if (had ? !cur || cur.imageId !== imageId : cur) {
+      throw new StaleHistory(`annotation ${w.id} was changed outside the editor`);
+    }
+    if (!w.value) {
+      removed.push(w.id);
+      // The next re-creation of this id continues from the version it had when removed.
+      current[i] = { id: w.id, value: { ...had!, version: cur!.version } };
+    } else if (cur) {
+      updates.push({ ...w.value, id: w.id, version: cur.version + 1, updatedAt: now });
+    } else {
+      inserts.push({ ...w.value, id: w.id, version: w.value.version + 1, updatedAt: now });
+    }
+  });
+
+  deleteAnnotationsByIds(db, removed);
+  replaceAnnotations(db, updates);
+  try {
+    insertAnnotationValues(db, inserts);
+  } catch (e) {
+    if (isForeignKeyFailure(e)) throw new StaleHistory('an annotation refers to a class or model run that no longer exists');
+    throw e;
+  }
+  setEntryState(db, entry.id, direction === 'undo', { forward, backward });
+  const after = getAnnotationsByIds(db, [...updates, ...inserts].map((r) => r.id));
+  return {
+    journalId: entry.id,
+    label: entry.label,
+    changed: wanted.flatMap((w) => after.get(w.id) ?? []),
+    deleted: removed,
+    created: inserts.map((r) => r.id),
+  };
+}
+
+function step(ds: Dataset, imageId: number, direction: 'undo' | 'redo', now: number): EditResult | null {
+  const db = ds.db;
+  requireImage(ds, imageId);
+  try {
+    return db
+      .transaction(() => {
+        const entry = direction === 'undo' ? peekUndo(db, imageId) : peekRedo(db, imageId);
+        return entry ? applyEntry(ds, imageId, entry, direction, now) : null;
+      })
+      .immediate();
+  } catch (e) {
+    if (!(e instanceof StaleHistory)) throw e;
+    // The entry can never apply again, and older entries sit behind it: the history is dropped.
+    clearHistory(db, [imageId]);
+    throw new AppError('STALE_EDIT', `image ${imageId}: cannot ${direction}: ${e.message}; its edit history was cleared`, { imageId });
+  }
+}
+
+/** Reverts the newest edit of the image that is not undone; null when there is none. */
+export function undoEdit(ds: Dataset, imageId: number, now = Date.now()): EditResult | null {
+  return step(ds, imageId, 'undo', now);
+}
+
+/** Re-applies the oldest undone edit of the image; null when there is none. */
+export function redoEdit(ds: Dataset, imageId: number, now = Date.now()): EditResult | null {
+  return step(ds, imageId, 'redo', now);
+}

@@ -1,0 +1,108 @@
+import { AppError } from '../common/errors';
+import type { AttributeDef, ClassRecord } from '../common/model';
+import { deleteAnnotationsOfClass, moveAnnotationsToClass } from '../db/annotations';
+import { deleteClassRow, findClassByName, getClass, listClasses, setClassOrder, updateClass } from '../db/classes';
+import { clearHistory, imagesWithHistoryOfClass } from '../db/journal';
+import type { Dataset } from './dataset';
+
+/**
+ * Class management. These changes are dataset-wide and are not part of any image's undo history.
+ * Deleting a class clears the history of every image whose history holds an annotation of that
+ * class: undoing such an entry would bring back an annotation of a class that no longer exists.
+ */
+
+export interface ClassUpdate {
+  id: number;
+  name?: string;
+  color?: string;
+  hotkey?: string | null;
+  attributes?: AttributeDef[];
+}
+
+function requireClass(ds: Dataset, id: number): ClassRecord {
+  const c = getClass(ds.db, id);
+  if (!c) throw new AppError('NOT_FOUND', `class ${id} does not exist`, { id });
+  return c;
+}
+
+/** Definitions the annotation panel could not honour are refused rather than stored. */
+function checkAttributes(defs: readonly AttributeDef[]): void {
+  const names = new Set<string>();
+  for (const d of defs) {
+    const bad = (why: string) => new AppError('INVALID_ARGUMENT', `attribute "${d.name}": ${why}`, { attribute: d.name });
+    if (names.has(d.name)) throw bad('is defined twice');
+    names.add(d.name);
+    if (d.type === 'number') {
+      if (d.min !== undefined && d.max !== undefined && d.min > d.max) throw bad(`min ${d.min} is above max ${d.max}`);
+      if (d.default !== undefined && ((d.min !== undefined && d.default < d.min) || (d.max !== undefined && d.default > d.max))) {
+        throw bad(`default ${d.default} is outside ${d.min ?? '-∞'}..${d.max ?? '∞'}`);
+      }
+    }
+    if (d.type === 'select') {
+      if (new Set(d.options).size !== d.options.length) throw bad('lists an option twice');
+      if (d.default !== undefined && !d.options.includes(d.default)) throw bad(`default "${d.default}" is not one of the options`);
+    }
+  }
+}
+
+export function updateClassInfo(ds: Dataset, u: ClassUpdate): ClassRecord {
+  const db = ds.db;
+  return db
+    .transaction(() => {
+      requireClass(ds, u.id);
+      if (u.name !== undefined) {
+        // The same rule as creation: names are unique without regard to case.
+        const other = findClassByName(db, u.name);
+        if (other && other.id !== u.id) throw new AppError('INVALID_ARGUMENT', `a class named "${other.name}" already exists`, { name: u.name });
+      }
+      if (u.attributes) checkAttributes(u.attributes);
+      updateClass(db, u.id, { name: u.name, color: u.color, hotkey: u.hotkey, attributes: u.attributes });
+      return getClass(db, u.id)!;
+    })
+    .immediate();
+}
+
+/** `ids` must name every class exactly once; the list comes back in that order. */
+export function reorderClasses(ds: Dataset, ids: readonly number[]): ClassRecord[] {
+  const db = ds.db;
+  return db
+    .transaction(() => {
+      const existing = new Set(listClasses(db).map((c) => c.id));
+      const given = new Set(ids);
+      const missing = [...existing].filter((id) => !given.has(id));
+      const unknown = ids.filter((id) => !existing.has(id));
+      if (given.size !== ids.length || missing.length || unknown.length) {
+        throw new AppError(
+          'INVALID_ARGUMENT',
+          `the new order must list every class exactly once (missing: ${missing.join(', ') || 'none'}; unknown: ${unknown.join(', ') || 'none'}; repeated: ${ids.length - given.size})`,
+          { missing, unknown },
+        );
+      }
+      setClassOrder(db, ids);
+      return listClasses(db);
+    })
+    .immediate();
+}
+
+/** Deletes the class, moving its annotations to `moveTo` or deleting them when it is null. */
+export function deleteClass(ds: Dataset, id: number, moveTo: number | null, now = Date.now()): { moved: number; deleted: number } {
+  const db = ds.db;
+  return db
+    .transaction(() => {
+      requireClass(ds, id);
+      if (moveTo !== null) {
+        if (moveTo === id) throw new AppError('INVALID_ARGUMENT', `cannot move the annotations of class ${id} to itself`, { moveTo });
+        if (!getClass(db, moveTo)) throw new AppError('INVALID_ARGUMENT', `class ${moveTo} to move annotations to does not exist`, { moveTo });
+      }
+      clearHistory(db, imagesWithHistoryOfClass(db, id));
+      const moved = moveTo === null ? 0 : moveAnnotationsToClass(db, id, moveTo, now);
+      const deleted = moveTo === null ? deleteAnnotationsOfClass(db, id) : 0;
+      deleteClassRow(db, id);
+      setClassOrder(
+        db,
+        listClasses(db).map((c) => c.id),
+      );
+      return { moved, deleted };
+    })
+    .immediate();
+}

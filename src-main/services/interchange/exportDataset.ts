@@ -1,0 +1,301 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { AppError } from '../../common/errors';
+import { CAPABILITIES, type ExportClass, type ExportFormat, type ExportImage, type ExportReport, type ExportWarning } from '../../common/formats/types';
+import type { Split } from '../../common/model';
+import { listClasses } from '../../db/classes';
+import { countKindsOutside, countScopeImages, readExportChunk, type ExportImageRow } from '../../db/export';
+import type { Dataset } from '../dataset';
+import { isInside, resolveStoredPath } from '../paths';
+import { conversionMessage, convertGeometry } from './convert';
+import type { FormatWriter, WriteContext } from './types';
+
+export interface ExportOptions {
+  outDir: string;
+  format: ExportFormat;
+  only: 'all' | 'done' | 'reviewed';
+  withPredictions: boolean;
+  images: 'copy' | 'link' | 'none';
+  strict: boolean;
+  cocoSegmentation: 'polygon' | 'rle';
+  isCancelled?: () => boolean;
+  onProgress?: (p: { done: number; total: number }) => void;
+}
+
+/** Finds the writer of a format; the default reads the registry (formats/index). */
+export type WriterLookup = (opts: Pick<ExportOptions, 'format' | 'cocoSegmentation'>) => Promise<FormatWriter>;
+
+/**
+ * The registry imports writers that live beside this file, so it is loaded on first use rather
+ * than at module load: neither side then depends on the other's initialisation order.
+ */
+const registryWriter: WriterLookup = async ({ format, cocoSegmentation }) => {
+  if (format === 'coco') {
+    const { cocoWriterWith } = await import('./formats/coco');
+    return cocoWriterWith({ segmentation: cocoSegmentation });
+  }
+  const { WRITERS } = await import('./formats/index');
+  const w = (WRITERS as Partial<Record<ExportFormat, FormatWriter>>)[format];
+  if (!w) throw new AppError('UNSUPPORTED', `no writer for export format ${format}`, { format });
+  return w;
+};
+
+/** Images read from SQLite per round trip; bounds memory whatever the dataset size. */
+const CHUNK = 256;
+
+/**
+ * Exports a dataset into a new folder in one format. Geometry the format cannot hold is converted
+ * (or, when strict, refused before anything is written), every conversion and drop is counted in
+ * the report, and the output appears only when complete: it is written into a temporary sibling
+ * folder and renamed into place, so a failed or cancelled export leaves nothing behind.
+ */
+export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor: WriterLookup = registryWriter): Promise<ExportReport> {
+  const t0 = Date.now();
+  const db = ds.db;
+  const outDir = path.resolve(opts.outDir);
+  checkOutDir(outDir);
+  const allowed = CAPABILITIES[opts.format];
+  if (!allowed) throw new AppError('INVALID_ARGUMENT', `unknown export format ${String(opts.format)}`, { format: opts.format });
+
+  if (opts.strict) {
+    const outside = countKindsOutside(db, opts.only, opts.withPredictions, allowed);
+    if (outside.first) {
+      const f = outside.first;
+      throw new AppError(
+        'INVALID_ARGUMENT',
+        `strict export to ${opts.format}: ${f.path}: annotation ${f.annotationId} is a ${f.kind}, which ${opts.format} cannot hold; ` +
+          `${outside.count} annotation(s) in all would need converting`,
+        { path: f.path, imageId: f.imageId, annotationId: f.annotationId, kind: f.kind, count: outside.count },
+      );
+    }
+  }
+
+  const writer = await writerFor(opts);
+  const classRecords = listClasses(db);
+  const classes: ExportClass[] = classRecords.map((c, index) => ({ index, name: c.name, color: c.color }));
+  const classIndex = new Map(classRecords.map((c, index) => [c.id, index]));
+
+  const warnings = new Map<string, ExportWarning>();
+  const ctx: WriteContext = {
+    warn(kind, message) {
+      const w = warnings.get(kind);
+      if (w) w.count++;
+      else warnings.set(kind, { kind, count: 1, message });
+    },
+  };
+
+  const total = countScopeImages(db, opts.only);
+  const bySplit: Record<Split | 'none', number> = { train: 0, val: 0, test: 0, none: 0 };
+  let imageCount = 0;
+  let annotationCount = 0;
+  const cancelled = opts.isCancelled ?? (() => false);
+
+  fs.mkdirSync(path.dirname(outDir), { recursive: true });
+  const tmp = path.join(path.dirname(outDir), `.${path.basename(outDir)}.export-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+  fs.mkdirSync(tmp);
+  const files = new ImageFiles(tmp, opts.images, ctx);
+  const names = new UniqueNames();
+  const sources = new Sources(ds.root);
+
+  async function* images(): AsyncGenerator<ExportImage> {
+    let after = 0;
+    for (;;) {
+      const chunk = readExportChunk(db, opts.only, opts.withPredictions, after, CHUNK);
+      if (chunk.images.length === 0) return;
+      for (const im of chunk.images) {
+        if (cancelled()) throw new AppError('CANCELLED', 'export cancelled');
+        after = im.id;
+        const tags: string[] = [];
+        const annotations: ExportImage['annotations'] = [];
+        let shapes = 0;
+        for (const a of chunk.annotations.get(im.id) ?? []) {
+          const index = a.classId === null ? undefined : classIndex.get(a.classId);
+          if (index === undefined) {
+            ctx.warn('unclassified', 'annotations without a class dropped: every format names a class per object');
+            continue;
+          }
+          const name = classes[index]!.name;
+          if (a.kind === 'tag') {
+            if (!tags.includes(name)) tags.push(name);
+            continue;
+          }
+          shapes++;
+          const c = convertGeometry(a.geometry, allowed, im.width, im.height);
+          if (c.conversion) ctx.warn(c.conversion, conversionMessage(c.conversion));
+          if (!c.geometry) {
+            if (c.conversion && !c.conversion.startsWith('unsupported:')) {
+              ctx.warn('empty-after-conversion', 'shapes too small to cover a pixel after conversion dropped');
+            }
+            continue;
+          }
+          const { iscrowd, ...attributes } = a.attributes;
+          annotations.push({
+            id: a.id,
+            classIndex: index,
+            label: name,
+            geometry: c.geometry,
+            attributes,
+            ...(iscrowd === true ? { crowd: true } : {}),
+            ...(a.score !== null ? { score: a.score } : {}),
+          });
+        }
+        if (shapes > 0 && annotations.length === 0) {
+          ctx.warn('dropped-all', `images whose every annotation was dropped in conversion to ${opts.format}: their label files are empty`);
+        }
+        const name = names.take(im);
+        const split = im.split;
+        const file = writer.imagePath(name, split);
+        const source = sources.resolve(im);
+        await files.put(im, source, file);
+        imageCount++;
+        annotationCount += annotations.length;
+        bySplit[split ?? 'none']++;
+        yield { id: im.id, file, source: source ?? '', width: im.width, height: im.height, split, tags, annotations };
+        if (opts.onProgress && (imageCount % 64 === 0 || imageCount === total)) opts.onProgress({ done: imageCount, total });
+      }
+    }
+  }
+
+  try {
+    const written = await writer.write(tmp, classes, images(), ctx);
+    if (cancelled()) throw new AppError('CANCELLED', 'export cancelled');
+    // rename() replaces an empty folder on POSIX but not on Windows; the check above allowed only an empty one.
+    if (fs.existsSync(outDir)) fs.rmdirSync(outDir);
+    fs.renameSync(tmp, outDir);
+    opts.onProgress?.({ done: imageCount, total });
+    return {
+      format: opts.format,
+      outDir,
+      images: imageCount,
+      annotations: annotationCount,
+      bySplit,
+      files: written.files,
+      emptyLabelFiles: written.emptyLabelFiles,
+      warnings: [...warnings.values()],
+      elapsedMs: Date.now() - t0,
+    };
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
+    throw e;
+  }
+}
+
+function checkOutDir(outDir: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(outDir);
+  } catch {
+    return;
+  }
+  if (!st.isDirectory()) throw new AppError('INVALID_ARGUMENT', `${outDir}: exists and is not a folder`, { path: outDir });
+  if (fs.readdirSync(outDir).length > 0) {
+    throw new AppError('INVALID_ARGUMENT', `${outDir}: folder is not empty; export into a new or empty folder`, { path: outDir });
+  }
+}
+
+/**
+ * Resolves stored image paths like resolveStoredPath (never outside the root, links included),
+ * with the root's real path looked up once instead of once per image.
+ */
+class Sources {
+  private realRoot: string;
+
+  constructor(private root: string) {
+    try {
+      this.realRoot = fs.realpathSync(root);
+    } catch {
+      this.realRoot = root;
+    }
+  }
+
+  /** The image's file on disk, or null when its stored path or a link leads outside the root. */
+  resolve(im: ExportImageRow): string | null {
+    if (im.external) {
+      try {
+        return resolveStoredPath(this.root, im.path, true);
+      } catch {
+        return null;
+      }
+    }
+    if (path.isAbsolute(im.path) || /^[a-zA-Z]:/.test(im.path)) return null;
+    const abs = path.resolve(this.root, im.path);
+    if (!isInside(this.root, abs)) return null;
+    let real: string;
+    try {
+      real = fs.realpathSync(abs);
+    } catch {
+      return abs; // missing on disk: copying reports it
+    }
+    return isInside(this.realRoot, real) ? abs : null;
+  }
+}
+
+/**
+ * Output file names: an image keeps its own name unless an earlier image of the export took its
+ * stem (two folders may both hold "img_001.jpg", and "a.jpg" and "a.png" would share the label
+ * file "a.txt"); then its id makes it unique. Compared without case, for case-insensitive file
+ * systems.
+ */
+class UniqueNames {
+  private used = new Set<string>();
+
+  take(im: ExportImageRow): string {
+    const base = im.path.replace(/\\/g, '/').split('/').pop() || `image_${im.id}`;
+    const ext = path.extname(base);
+    let stem = base.slice(0, base.length - ext.length);
+    if (this.used.has(stem.toLowerCase())) stem = `${stem}_${im.id}`;
+    while (this.used.has(stem.toLowerCase())) stem += '_';
+    this.used.add(stem.toLowerCase());
+    return stem + ext;
+  }
+}
+
+/** Puts image files into the export: copied, hard-linked, or not at all. */
+class ImageFiles {
+  private dirs = new Set<string>();
+
+  constructor(
+    private outDir: string,
+    private mode: ExportOptions['images'],
+    private ctx: WriteContext,
+  ) {}
+
+  async put(im: ExportImageRow, source: string | null, file: string): Promise<void> {
+    if (this.mode === 'none') return;
+    if (!source) {
+      this.ctx.warn('image-outside-root', 'image files whose stored path leads outside the dataset root were not copied');
+      return;
+    }
+    const dest = path.join(this.outDir, ...file.split('/'));
+    const dir = path.dirname(dest);
+    if (!this.dirs.has(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      this.dirs.add(dir);
+    }
+    try {
+      // Coordinates refer to the oriented image: a raw copy of a rotated JPEG would not match them.
+      if (im.orientation !== 1) await sharp(source).rotate().toFile(dest);
+      else if (this.mode === 'link') await linkOrCopy(source, dest);
+      else await fs.promises.copyFile(source, dest);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.ctx.warn('missing-image', 'image files missing on disk were not copied (their annotations are written)');
+        return;
+      }
+      throw new AppError('INTERNAL', `${im.path}: cannot write ${file}: ${(e as Error).message}`, { path: im.path });
+    }
+  }
+}
+
+async function linkOrCopy(source: string, dest: string): Promise<void> {
+  try {
+    await fs.promises.link(source, dest);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // Hard links cannot cross file systems (EXDEV) and some file systems refuse them outright.
+    if (code === 'EXDEV' || code === 'EPERM' || code === 'ENOTSUP' || code === 'EMLINK') await fs.promises.copyFile(source, dest);
+    else throw e;
+  }
+}

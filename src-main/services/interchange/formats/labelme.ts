@@ -1,0 +1,188 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import type { FormatProblem, InterchangeDataset, InterchangeImage } from '../../../common/formats/types';
+import { keyBaseName, safeRelativeKey } from '../../../common/formats/paths';
+import { labelmeMaskCrop, labelmeMaskPayloads, readLabelmeDocument, writeLabelmeDocument, type LabelmeBitmap } from '../../../common/formats/labelme';
+import type { FormatReader, FormatWriter } from '../types';
+import { isDir, isFile, listFiles, readTextFile, relKey } from './voc';
+
+/** A labelme file embeds the image, so it may be large; beyond this it is refused. */
+const MAX_JSON_BYTES = 512 * 1024 * 1024;
+
+function looksLikeLabelme(doc: unknown): boolean {
+  const r = doc as Record<string, unknown> | null;
+  return !!r && typeof r === 'object' && Array.isArray(r['shapes']) && 'imagePath' in r;
+}
+
+async function parseJson(abs: string, file: string): Promise<{ doc: unknown } | { problem: FormatProblem }> {
+  const r = await readTextFile(abs, file, MAX_JSON_BYTES);
+  if ('problem' in r) return r;
+  try {
+    return { doc: JSON.parse(r.text) as unknown };
+  } catch (e) {
+    return { problem: { file, severity: 'error', message: `malformed JSON: ${(e as Error).message}` } };
+  }
+}
+
+/** Pixels of a base64 PNG, first channel, nonzero = set. */
+async function decodePng(base64: string): Promise<LabelmeBitmap | string> {
+  try {
+    const buf = Buffer.from(base64, 'base64');
+    if (buf.length === 0) return 'the "mask" PNG is empty';
+    const { data, info } = await sharp(buf).raw().toBuffer({ resolveWithObject: true });
+    const out = new Uint8Array(info.width * info.height);
+    for (let i = 0, j = 0; i < out.length; i++, j += info.channels) out[i] = data[j]! ? 1 : 0;
+    return { width: info.width, height: info.height, data: out };
+  } catch (e) {
+    return `the "mask" PNG cannot be decoded (${(e as Error).message})`;
+  }
+}
+
+/**
+ * The image embedded in a labelme file (`imageData`, base64 of the original file's bytes), for
+ * an importer that finds the image file itself missing; null when the file embeds none.
+ */
+export async function labelmeEmbeddedImage(jsonFile: string): Promise<Buffer | null> {
+  const r = await parseJson(jsonFile, jsonFile);
+  if ('problem' in r) return null;
+  const data = (r.doc as Record<string, unknown> | null)?.['imageData'];
+  if (typeof data !== 'string' || data === '') return null;
+  const buf = Buffer.from(data, 'base64');
+  return buf.length ? buf : null;
+}
+
+export const labelmeReader: FormatReader = {
+  name: 'labelme',
+
+  async detect(input) {
+    try {
+      const files = isDir(input) ? (await listFiles(input, '.json')).slice(0, 3) : input.toLowerCase().endsWith('.json') ? [input] : [];
+      for (const f of files) {
+        const r = await parseJson(f, f);
+        if ('doc' in r && looksLikeLabelme(r.doc)) return 0.9;
+      }
+    } catch {
+      // Unreadable input is simply not this format; read() reports why.
+    }
+    return 0;
+  },
+
+  baseDir(input) {
+    return isDir(input) ? input : path.dirname(input);
+  },
+
+  async read(input) {
+    const dir = isDir(input);
+    if (!dir) await fs.promises.access(input, fs.constants.R_OK);
+    const base = this.baseDir(input);
+    const jsonFiles = dir ? await listFiles(input, '.json') : [input];
+    const problems: FormatProblem[] = [];
+    const counters: Record<string, number> = {};
+    const classes: string[] = [];
+    const seen = new Set<string>();
+    const images: InterchangeImage[] = [];
+    const byKey = new Map<string, string>();
+
+    for (const abs of jsonFiles) {
+      const file = relKey(base, abs);
+      const parsed = await parseJson(abs, file);
+      if ('problem' in parsed) {
+        problems.push(parsed.problem);
+        continue;
+      }
+      // Other JSON in the folder (a COCO file, settings) is not an error in a labelme folder.
+      if (dir && !looksLikeLabelme(parsed.doc)) {
+        counters['otherJsonFiles'] = (counters['otherJsonFiles'] ?? 0) + 1;
+        continue;
+      }
+      const masks = new Map<number, LabelmeBitmap | string>();
+      for (const m of labelmeMaskPayloads(parsed.doc)) masks.set(m.index, await decodePng(m.base64));
+      const res = readLabelmeDocument(parsed.doc, file, masks);
+      problems.push(...res.problems);
+      for (const [k, v] of Object.entries(res.counters)) counters[k] = (counters[k] ?? 0) + v;
+      if (res.problems.some((p) => p.severity === 'error' && p.where === undefined)) continue;
+      if (res.imagePath === null) {
+        problems.push({ file, where: 'imagePath', severity: 'error', message: 'no imagePath; the annotations cannot be tied to an image and are skipped' });
+        continue;
+      }
+      const jsonDir = path.posix.dirname(file);
+      const key = safeRelativeKey(jsonDir === '.' ? res.imagePath : `${jsonDir}/${res.imagePath}`);
+      if (key === null) {
+        problems.push({ file, where: 'imagePath', severity: 'error', message: `imagePath ${JSON.stringify(res.imagePath)} points outside the dataset folder; the image is skipped` });
+        continue;
+      }
+      const dup = byKey.get(key);
+      if (dup) {
+        problems.push({ file, where: 'imagePath', severity: 'error', message: `${key} is already described by ${dup}; this file is skipped` });
+        continue;
+      }
+      byKey.set(key, file);
+      if (!isFile(path.join(base, ...key.split('/')))) {
+        if (res.hasImageData) {
+          counters['embeddedImages'] = (counters['embeddedImages'] ?? 0) + 1;
+          problems.push({ file, where: 'imageData', severity: 'warning', message: `the image file ${key} is missing, but this file embeds the image (imageData); it can be written out from there` });
+        }
+      }
+      const img: InterchangeImage = { file: key, tags: res.tags, annotations: res.annotations };
+      if (res.width !== undefined && res.height !== undefined) {
+        img.width = res.width;
+        img.height = res.height;
+      }
+      for (const a of img.annotations) {
+        if (!seen.has(a.label)) {
+          seen.add(a.label);
+          classes.push(a.label);
+        }
+      }
+      images.push(img);
+    }
+    const out: InterchangeDataset = { format: 'labelme', classes, images, problems, counters };
+    return out;
+  },
+};
+
+async function encodePng(bitmap: LabelmeBitmap): Promise<string> {
+  const px = Buffer.alloc(bitmap.width * bitmap.height);
+  for (let i = 0; i < px.length; i++) px[i] = bitmap.data[i] ? 255 : 0;
+  const png = await sharp(px, { raw: { width: bitmap.width, height: bitmap.height, channels: 1 } }).png().toBuffer();
+  return png.toString('base64');
+}
+
+export const labelmeWriter: FormatWriter = {
+  format: 'labelme',
+
+  imagePath(name) {
+    return name;
+  },
+
+  async write(outDir, _classes, images, ctx) {
+    let files = 0;
+    let emptyLabelFiles = 0;
+    const used = new Set<string>();
+    for await (const img of images) {
+      const name = keyBaseName(img.file);
+      const dirKey = img.file.slice(0, img.file.length - name.length);
+      const stem = name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : name;
+      let jsonKey = `${dirKey}${stem}.json`;
+      if (used.has(jsonKey)) {
+        ctx.warn('labelme:renamed', 'two images share a file stem; the later annotation file is named after the whole image name');
+        jsonKey = `${dirKey}${name}.json`;
+      }
+      used.add(jsonKey);
+      const pngs = new Map<number, { x: number; y: number; width: number; height: number; base64: string }>();
+      for (const [i, a] of img.annotations.entries()) {
+        if (a.geometry.kind !== 'mask') continue;
+        const crop = labelmeMaskCrop(a.geometry.rle);
+        if (crop) pngs.set(i, { x: crop.x, y: crop.y, width: crop.bitmap.width, height: crop.bitmap.height, base64: await encodePng(crop.bitmap) });
+      }
+      const doc = writeLabelmeDocument({ imagePath: name, width: img.width, height: img.height, tags: img.tags }, img.annotations, (i) => pngs.get(i) ?? null, (k, m) => ctx.warn(k, m));
+      const abs = path.join(outDir, ...jsonKey.split('/'));
+      await fs.promises.mkdir(path.dirname(abs), { recursive: true });
+      await fs.promises.writeFile(abs, JSON.stringify(doc, null, 2) + '\n');
+      files++;
+      if (doc.shapes.length === 0) emptyLabelFiles++;
+    }
+    return { files, emptyLabelFiles };
+  },
+};

@@ -1,0 +1,594 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { AppError, isAppError } from '../../common/errors';
+import { safeRelativeKey } from '../../common/formats/paths';
+import type { FormatName, FormatProblem, InterchangeDataset, InterchangeImage, InterchangeReport } from '../../common/formats/types';
+import { validateGeometry } from '../../common/geometry/shapes';
+import { ANNOTATION_KINDS, SPLITS, type AttributeValue, type Geometry, type JobProgress, type Split } from '../../common/model';
+import { insertAnnotations, type NewAnnotation } from '../../db/annotations';
+import { findClassByName, insertClass, listClasses } from '../../db/classes';
+import { insertImages, type NewImage } from '../../db/images';
+import { annotationKeysOfImages, imagesByHashes, setImageSplits, takenPaths } from '../../db/interchange';
+import { finishModelRun, insertModelRun } from '../../db/modelRuns';
+import type { Dataset } from '../dataset';
+import { imageRow, maxPixelsSetting, probeFiles } from '../importer';
+import { isInside, toStoredPath } from '../paths';
+import type { ProbeResult } from '../probe';
+import { resolveReader } from './detect';
+import type { FormatReader } from './types';
+
+/**
+ * Importing an annotated dataset (COCO, YOLO, VOC, labelme, CVAT) into the open dataset.
+ *
+ * Everything is decided before anything is written: the reader turns the files into the neutral
+ * form, image files are probed and matched to the dataset by content, every annotation is checked
+ * against its image, and the plan is then written in one transaction. A dry run is the same plan
+ * without the write, so the report a user approves is the report of what happens.
+ */
+
+export interface InterchangeImportOptions {
+  /** The annotation file or folder. */
+  path: string;
+  format: FormatName | 'auto';
+  /** Images outside the dataset root are refused unless the user agreed to store absolute paths. */
+  allowOutsideRoot?: boolean;
+  maxPixels?: number;
+  concurrency?: number;
+  /** The formats to choose from; all registered readers by default. */
+  readers?: readonly FormatReader[];
+  isCancelled?: () => boolean;
+  onProgress?: (p: Omit<JobProgress, 'jobId' | 'kind'>) => void;
+  progressIntervalMs?: number;
+}
+
+/** Same colours as classes created by hand, continuing from the classes already there. */
+const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45', '#469990', '#9a6324'];
+
+/** Limits of what an edit may store (see the contract); an imported value must fit them too. */
+const MAX_COORD = 1e7;
+const MAX_NAME = 200;
+const MAX_ATTRIBUTE_TEXT = 10_000;
+
+interface PlannedAnnotation {
+  classKey: string;
+  geometry: Geometry;
+  attributes: Record<string, AttributeValue>;
+  score: number | null;
+}
+
+interface PlannedImage {
+  /** An image already in the dataset, or the index of a row this import adds. */
+  target: { existing: number } | { added: number };
+  split: Split | null;
+  annotations: PlannedAnnotation[];
+}
+
+interface PlannedClass {
+  key: string;
+  name: string;
+  existingId: number | null;
+  annotations: number;
+}
+
+export interface ImportPlan {
+  report: InterchangeReport;
+  newImages: NewImage[];
+  images: PlannedImage[];
+  /** In the file's order; new classes are created in this order. */
+  classes: PlannedClass[];
+  hasPredictions: boolean;
+  format: FormatName;
+  source: string;
+}
+
+/** Dry run: what an import of `opts.path` would do; writes nothing. */
+export async function inspectDataset(ds: Dataset, opts: InterchangeImportOptions): Promise<InterchangeReport> {
+  return (await planImport(ds, opts)).report;
+}
+
+/**
+ * Imports in one transaction: new images, classes, the model run for predictions, annotations
+ * and splits, or nothing at all when anything fails or the job is cancelled (AppError CANCELLED).
+ */
+export async function importDataset(ds: Dataset, opts: InterchangeImportOptions): Promise<InterchangeReport> {
+  const t0 = Date.now();
+  const plan = await planImport(ds, opts);
+  const cancelled = opts.isCancelled ?? (() => false);
+  if (cancelled()) throw cancelledError(plan.source);
+  const progress = (phase: 'writing' | 'done') =>
+    opts.onProgress?.({
+      phase,
+      done: plan.report.images.total,
+      total: plan.report.images.total,
+      imported: phase === 'done' ? plan.report.images.added : 0,
+      duplicates: plan.report.counters['duplicateAnnotations'] ?? 0,
+      problems: plan.report.problems.length,
+      etaMs: 0,
+    });
+  progress('writing');
+  try {
+    writePlan(ds, plan);
+  } catch (e) {
+    if (isAppError(e)) throw e;
+    throw new AppError('INTERNAL', `${plan.source}: import failed and nothing was written: ${(e as Error).message}`, { path: plan.source });
+  }
+  progress('done');
+  return { ...plan.report, dryRun: false, elapsedMs: Date.now() - t0 };
+}
+
+function cancelledError(source: string): AppError {
+  return new AppError('CANCELLED', `${source}: import cancelled; nothing was written`, { path: source });
+}
+
+function writePlan(ds: Dataset, plan: ImportPlan): void {
+  const db = ds.db;
+  db.transaction(() => {
+    const addedIds = insertImages(db, plan.newImages);
+    const classIds = new Map<string, number>();
+    let colour = listClasses(db).length;
+    for (const c of plan.classes) {
+      // Looked up again inside the transaction: a class made since the plan is reused, not doubled.
+      const id = c.existingId ?? findClassByName(db, c.name)?.id ?? insertClass(db, { name: c.name, color: PALETTE[colour++ % PALETTE.length]! }).id;
+      classIds.set(c.key, id);
+    }
+    const runId = plan.hasPredictions
+      ? insertModelRun(db, { model: `import ${path.basename(plan.source)}`, name: path.basename(plan.source), parameters: { format: plan.format, source: plan.source } })
+      : null;
+    const rows: NewAnnotation[] = [];
+    const splits: { id: number; split: Split }[] = [];
+    for (const im of plan.images) {
+      const imageId = 'existing' in im.target ? im.target.existing : addedIds[im.target.added]!;
+      if (im.split) splits.push({ id: imageId, split: im.split });
+      for (const a of im.annotations) {
+        const predicted = a.score !== null;
+        rows.push({
+          imageId,
+          classId: classIds.get(a.classKey)!,
+          geometry: a.geometry,
+          source: predicted ? 'model' : 'human',
+          modelRunId: predicted ? runId : null,
+          score: a.score,
+          attributes: a.attributes,
+        });
+      }
+    }
+    insertAnnotations(db, rows);
+    if (runId !== null) finishModelRun(db, runId, 'done');
+    setImageSplits(db, splits);
+  })();
+}
+
+/** SQLite's NOCASE folds ASCII letters only; class names are matched the same way. */
+function classKey(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
+/** JSON with object keys sorted, so the same geometry compares equal whoever built the object. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+function duplicateKey(classKeyOf: string, g: Geometry): string {
+  return `${classKeyOf}\u0000${g.kind}\u0000${canonicalJson(g)}`;
+}
+
+/**
+ * A value from a file, quoted for a message: short, and never by serialising it whole, since a
+ * damaged file can hold values nested deeper than JSON.stringify can recurse.
+ */
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}…` : v);
+  if (v === null || typeof v === 'number' || typeof v === 'boolean' || v === undefined) return String(v);
+  return Array.isArray(v) ? 'a list' : `a ${typeof v}`;
+}
+
+function validName(raw: unknown): string | null {
+  if (typeof raw !== 'string') return null;
+  const s = raw.trim();
+  return s.length > 0 && s.length <= MAX_NAME ? s : null;
+}
+
+/** Why a geometry from a file cannot be stored (beyond validateGeometry: shape and bounds), or null. */
+function checkGeometry(g: unknown, size: { width: number; height: number }): string | null {
+  if (g === null || typeof g !== 'object') return 'geometry is missing';
+  const kind = (g as { kind?: unknown }).kind;
+  if (!ANNOTATION_KINDS.includes(kind as Geometry['kind'])) return `unknown geometry kind ${describe(kind)}`;
+  const geo = g as Geometry;
+  try {
+    if (geo.kind === 'polygon' && (!Array.isArray(geo.parts) || geo.parts.some((p) => !Array.isArray(p)))) return 'polygon parts are not lists of coordinates';
+    if (geo.kind === 'mask' && (!geo.rle || !Array.isArray(geo.rle.size) || !Array.isArray(geo.rle.counts))) return 'mask has no run-length encoding';
+    const reason = validateGeometry(geo, size);
+    if (reason) return reason;
+  } catch (e) {
+    return `malformed geometry (${(e as Error).message})`;
+  }
+  const nums =
+    geo.kind === 'box' ? [geo.x, geo.y, geo.w, geo.h] : geo.kind === 'obb' ? [geo.cx, geo.cy, geo.w, geo.h] : geo.kind === 'point' ? [geo.x, geo.y] : geo.kind === 'polygon' ? geo.parts.flat() : [];
+  if (nums.some((n) => Math.abs(n) > MAX_COORD)) return `coordinates beyond ±${MAX_COORD} pixels`;
+  return null;
+}
+
+/** Only the fields of the kind: readers may hand over objects carrying more. */
+function normalizeGeometry(g: Geometry): Geometry {
+  switch (g.kind) {
+    case 'box':
+      return { kind: 'box', x: g.x, y: g.y, w: g.w, h: g.h };
+    case 'polygon':
+      return { kind: 'polygon', parts: g.parts.map((p) => [...p]) };
+    case 'mask':
+      return { kind: 'mask', rle: { size: [g.rle.size[0], g.rle.size[1]], counts: [...g.rle.counts] } };
+    case 'point':
+      return { kind: 'point', x: g.x, y: g.y };
+    case 'obb':
+      return { kind: 'obb', cx: g.cx, cy: g.cy, w: g.w, h: g.h, angle: g.angle };
+    case 'tag':
+      return { kind: 'tag' };
+  }
+}
+
+/** Attribute values as the dataset stores them; anything else is dropped and counted. */
+function cleanAttributes(raw: unknown): { attributes: Record<string, AttributeValue>; dropped: string[] } {
+  const attributes: Record<string, AttributeValue> = {};
+  const dropped: string[] = [];
+  if (raw === undefined || raw === null) return { attributes, dropped };
+  if (typeof raw !== 'object' || Array.isArray(raw)) return { attributes, dropped: ['(attributes are not a map)'] };
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    const ok =
+      k.length > 0 &&
+      k.length <= MAX_NAME &&
+      (v === null || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && v.length <= MAX_ATTRIBUTE_TEXT));
+    if (ok) attributes[k] = v as AttributeValue;
+    else dropped.push(k.slice(0, 50));
+  }
+  return { attributes, dropped };
+}
+
+/** `fn` over `items` with at most `limit` calls in flight; results in input order. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+function realpathOr(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+interface Entry {
+  key: string;
+  abs: string;
+  stated: { width?: unknown; height?: unknown }[];
+  split: Split | null;
+  tags: unknown[];
+  annotations: unknown[];
+}
+
+/** Steps 1-5 of an import: read, resolve and probe images, match classes, validate, drop duplicates. */
+export async function planImport(ds: Dataset, opts: InterchangeImportOptions): Promise<ImportPlan> {
+  try {
+    return await plan(ds, opts);
+  } catch (e) {
+    if (isAppError(e)) throw e;
+    // Whatever a damaged file provokes, the caller learns which input it was.
+    const input = path.resolve(opts.path);
+    throw new AppError('INTERNAL', `${input}: ${(e as Error).message ?? String(e)}`, { path: input });
+  }
+}
+
+async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<ImportPlan> {
+  const t0 = Date.now();
+  const cancelled = opts.isCancelled ?? (() => false);
+  const input = path.resolve(opts.path);
+  try {
+    await fs.promises.stat(input);
+  } catch {
+    throw new AppError('FILE_NOT_FOUND', `${input}: no such file or folder`, { path: input });
+  }
+  const reader = await resolveReader(input, opts.format, opts.readers);
+  opts.onProgress?.({ phase: 'scanning', done: 0, total: 0, imported: 0, duplicates: 0, problems: 0, etaMs: null });
+
+  let data: InterchangeDataset;
+  try {
+    data = await reader.read(input);
+  } catch (e) {
+    if (isAppError(e)) throw e;
+    throw new AppError('UNSUPPORTED_FORMAT', `${input}: cannot be read as ${reader.name}: ${(e as Error).message ?? String(e)}`, { path: input, format: reader.name });
+  }
+  if (cancelled()) throw cancelledError(input);
+  if (!data || !Array.isArray(data.images)) throw new AppError('INTERNAL', `${input}: the ${reader.name} reader returned no image list`, { path: input });
+
+  const baseDir = path.resolve(reader.baseDir(input));
+  if (!opts.allowOutsideRoot && !isInside(ds.root, baseDir)) {
+    throw new AppError('PATH_OUTSIDE_ROOT', `${baseDir}: outside the dataset root ${ds.root}; allow absolute paths to import it from there`, {
+      path: baseDir,
+      root: ds.root,
+    });
+  }
+  const realRoot = realpathOr(ds.root);
+  // Annotation problems name the file they were read from: the input itself when it is one file,
+  // otherwise the image's key (YOLO, VOC and labelme keep one annotation file per image).
+  const inputIsFile = (await fs.promises.stat(input)).isFile();
+  const sourceName = (key: string) => (inputIsFile ? path.basename(input) : key);
+
+  const problems: FormatProblem[] = Array.isArray(data.problems) ? data.problems.filter((p) => p && typeof p === 'object') : [];
+  const counters: Record<string, number> = {};
+  for (const [k, v] of Object.entries(data.counters ?? {})) if (typeof v === 'number' && Number.isFinite(v)) counters[k] = v;
+  const count = (k: string, n = 1) => {
+    if (n !== 0) counters[k] = (counters[k] ?? 0) + n;
+  };
+  const problem = (file: string, severity: FormatProblem['severity'], message: string, where?: string) =>
+    problems.push(where === undefined ? { file, severity, message } : { file, where, severity, message });
+  const images = { total: data.images.length, matched: 0, added: 0, missing: 0 };
+
+  // Resolve keys; the same file named twice is one image.
+  const entries = new Map<string, Entry>();
+  for (const [i, raw] of data.images.entries()) {
+    const im = raw as Partial<InterchangeImage> | null;
+    const annotations = Array.isArray(im?.annotations) ? im.annotations : [];
+    const tags = Array.isArray(im?.tags) ? im.tags : [];
+    const skip = (file: string, message: string) => {
+      problem(file, 'error', message, `image ${i + 1}`);
+      count('skippedImages');
+      count('skippedAnnotations', annotations.length + tags.length);
+    };
+    const rawKey = typeof im?.file === 'string' ? im.file : '';
+    const key = safeRelativeKey(rawKey);
+    if (key === null) {
+      skip(sourceName(rawKey || `image ${i + 1}`), `image path ${JSON.stringify(rawKey.slice(0, 200))} is absolute or leaves ${baseDir}`);
+      continue;
+    }
+    const abs = path.resolve(baseDir, key);
+    if (!isInside(baseDir, abs)) {
+      skip(sourceName(key), `image path ${key} leaves ${baseDir}`);
+      continue;
+    }
+    if (!opts.allowOutsideRoot && !isInside(ds.root, abs)) {
+      skip(sourceName(key), `image ${key} is outside the dataset root ${ds.root}`);
+      continue;
+    }
+    const split = SPLITS.includes(im?.split as Split) ? (im!.split as Split) : null;
+    if (im?.split !== undefined && im.split !== null && split === null) problem(sourceName(key), 'warning', `unknown split ${describe(im.split)} ignored`);
+    const e = entries.get(abs);
+    if (e) {
+      e.stated.push({ width: im?.width, height: im?.height });
+      e.split = split ?? e.split;
+      e.tags.push(...tags);
+      e.annotations.push(...annotations);
+    } else entries.set(abs, { key, abs, stated: [{ width: im?.width, height: im?.height }], split, tags: [...tags], annotations: [...annotations] });
+  }
+
+  // Existence and links, then the probe phase shared with the image import.
+  const present: Entry[] = [];
+  const listed = [...entries.values()];
+  const exists = await mapBounded(listed, 32, async (e) => {
+    try {
+      await fs.promises.stat(e.abs);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  for (const [i, e] of listed.entries()) {
+    if (!exists[i]) {
+      problem(sourceName(e.key), 'error', `image file ${e.key} not found in ${baseDir}`);
+      images.missing++;
+      count('skippedAnnotations', e.annotations.length + e.tags.length);
+      continue;
+    }
+    if (!opts.allowOutsideRoot && !isInside(realRoot, realpathOr(e.abs))) {
+      problem(sourceName(e.key), 'error', `image ${e.key} is a link leading outside the dataset root ${ds.root}`);
+      count('skippedImages');
+      count('skippedAnnotations', e.annotations.length + e.tags.length);
+      continue;
+    }
+    present.push(e);
+  }
+  if (cancelled()) throw cancelledError(input);
+  const probed = await probeFiles(
+    present.map((e) => e.abs),
+    {
+      maxPixels: opts.maxPixels ?? maxPixelsSetting(),
+      concurrency: opts.concurrency,
+      isCancelled: cancelled,
+      progressIntervalMs: opts.progressIntervalMs,
+      onProblem: (p) => {
+        const e = entries.get(p.file);
+        problem(sourceName(e?.key ?? path.basename(p.file)), 'error', `image ${e?.key ?? p.file}: ${p.reason}`);
+        count('skippedImages');
+        count('skippedAnnotations', (e?.annotations.length ?? 0) + (e?.tags.length ?? 0));
+      },
+      onProgress: opts.onProgress && ((p) => opts.onProgress!({ ...p, problems: problems.length })),
+    },
+  );
+  if (cancelled()) throw cancelledError(input);
+
+  // Match by content, or plan a new row.
+  const known = imagesByHashes(
+    ds.db,
+    probed.filter((r): r is ProbeResult => r !== null).map((r) => r.contentHash),
+  );
+  const stored = present.map((e) => toStoredPath(ds.root, e.abs));
+  const taken = takenPaths(
+    ds.db,
+    stored.map((s) => s.path),
+  );
+  const newImages: NewImage[] = [];
+  const addedByHash = new Map<string, number>();
+  const kept: { entry: Entry; target: PlannedImage['target']; width: number; height: number }[] = [];
+  for (const [i, e] of present.entries()) {
+    const r = probed[i];
+    if (!r) continue;
+    const bad = e.stated.find(
+      (s) => (s.width !== undefined && s.width !== null && s.width !== r.width) || (s.height !== undefined && s.height !== null && s.height !== r.height),
+    );
+    if (bad) {
+      problem(
+        sourceName(e.key),
+        'error',
+        `image ${e.key}: the file states ${String(bad.width)}x${String(bad.height)} but the image is ${r.width}x${r.height} (as displayed)`,
+      );
+      count('skippedImages');
+      count('skippedAnnotations', e.annotations.length + e.tags.length);
+      continue;
+    }
+    const existing = known.get(r.contentHash);
+    if (existing) {
+      images.matched++;
+      kept.push({ entry: e, target: { existing: existing.id }, width: existing.width, height: existing.height });
+      continue;
+    }
+    const planned = addedByHash.get(r.contentHash);
+    if (planned !== undefined) {
+      images.matched++;
+      kept.push({ entry: e, target: { added: planned }, width: r.width, height: r.height });
+      continue;
+    }
+    if (taken.has(stored[i]!.path)) {
+      problem(sourceName(e.key), 'error', `image ${e.key}: already in the dataset with different content (changed on disk since it was imported)`);
+      count('skippedImages');
+      count('skippedAnnotations', e.annotations.length + e.tags.length);
+      continue;
+    }
+    addedByHash.set(r.contentHash, newImages.length);
+    kept.push({ entry: e, target: { added: newImages.length }, width: r.width, height: r.height });
+    newImages.push(imageRow(r, stored[i]!));
+    images.added++;
+  }
+
+  // Classes: the file's list first, in its order, then labels and tags as they appear.
+  const existingClasses = new Map(listClasses(ds.db).map((c) => [classKey(c.name), c]));
+  const classes = new Map<string, PlannedClass>();
+  const useClass = (name: string): PlannedClass => {
+    const key = classKey(name);
+    let c = classes.get(key);
+    if (!c) {
+      const ex = existingClasses.get(key);
+      c = { key, name: ex?.name ?? name, existingId: ex?.id ?? null, annotations: 0 };
+      classes.set(key, c);
+    }
+    return c;
+  };
+  for (const raw of Array.isArray(data.classes) ? data.classes : []) {
+    const name = validName(raw);
+    if (name) useClass(name);
+    else problem(path.basename(input), 'warning', `class name ${describe(raw)} is empty, too long or not text; ignored`);
+  }
+
+  // What is already stored on matched images, to recognise a second import of the same file.
+  const classNameById = new Map(listClasses(ds.db).map((c) => [c.id, classKey(c.name)]));
+  const existingKeys = new Map<number, Set<string>>();
+  const matchedIds = kept.flatMap((k) => ('existing' in k.target ? [k.target.existing] : []));
+  for (const a of annotationKeysOfImages(ds.db, matchedIds)) {
+    let set = existingKeys.get(a.imageId);
+    if (!set) existingKeys.set(a.imageId, (set = new Set()));
+    let g: unknown;
+    try {
+      g = JSON.parse(a.geometry);
+    } catch {
+      continue;
+    }
+    set.add(duplicateKey(a.classId === null ? '' : (classNameById.get(a.classId) ?? ''), g as Geometry));
+  }
+
+  const byKind: Partial<Record<Geometry['kind'], number>> = {};
+  let total = 0;
+  let hasPredictions = false;
+  const planned: PlannedImage[] = [];
+  for (const k of kept) {
+    const e = k.entry;
+    const file = sourceName(e.key);
+    const seen = 'existing' in k.target ? (existingKeys.get(k.target.existing) ?? new Set<string>()) : new Set<string>();
+    const out: PlannedAnnotation[] = [];
+    const accept = (name: string, geometry: Geometry, attributes: Record<string, AttributeValue>, score: number | null) => {
+      const key = classKey(name);
+      // Only images already in the dataset can hold duplicates; new ones skip the serialising.
+      if (seen.size > 0 && seen.has(duplicateKey(key, geometry))) {
+        count('duplicateAnnotations');
+        return;
+      }
+      const c = useClass(name);
+      c.annotations++;
+      out.push({ classKey: key, geometry, attributes, score });
+      byKind[geometry.kind] = (byKind[geometry.kind] ?? 0) + 1;
+      total++;
+      if (score !== null) hasPredictions = true;
+    };
+    for (const [j, raw] of e.annotations.entries()) {
+      const where = `image ${e.key}, annotation ${j + 1}`;
+      const a = raw as { label?: unknown; geometry?: unknown; attributes?: unknown; crowd?: unknown; score?: unknown } | null;
+      const name = validName(a?.label);
+      if (!name) {
+        problem(file, 'error', `label ${describe(a?.label)} is empty, too long or not text; annotation skipped`, where);
+        count('skippedAnnotations');
+        continue;
+      }
+      const reason = checkGeometry(a!.geometry, k);
+      if (reason) {
+        problem(file, 'error', `${reason}; annotation skipped`, where);
+        count('skippedAnnotations');
+        continue;
+      }
+      let score: number | null = null;
+      if (a!.score !== undefined && a!.score !== null) {
+        if (typeof a!.score !== 'number' || !Number.isFinite(a!.score) || a!.score < 0 || a!.score > 1) {
+          problem(file, 'error', `score ${describe(a!.score)} is not a confidence between 0 and 1; annotation skipped`, where);
+          count('skippedAnnotations');
+          continue;
+        }
+        score = a!.score;
+      }
+      const { attributes, dropped } = cleanAttributes(a!.attributes);
+      if (dropped.length) {
+        problem(file, 'warning', `attribute(s) ${dropped.join(', ')} not stored: values must be text, finite numbers, true/false or null`, where);
+        count('droppedAttributes', dropped.length);
+      }
+      // Crowd regions are kept as an attribute so a COCO export can restore iscrowd.
+      if (a!.crowd === true) attributes['iscrowd'] = true;
+      accept(name, normalizeGeometry(a!.geometry as Geometry), attributes, score);
+    }
+    for (const raw of e.tags) {
+      const name = validName(raw);
+      if (!name) {
+        problem(file, 'error', `image tag ${describe(raw)} is empty, too long or not text; skipped`, `image ${e.key}`);
+        count('skippedAnnotations');
+        continue;
+      }
+      accept(name, { kind: 'tag' }, {}, null);
+    }
+    if (e.split) count('splitsSet');
+    planned.push({ target: k.target, split: e.split, annotations: out });
+  }
+
+  const report: InterchangeReport = {
+    format: reader.name,
+    source: input,
+    dryRun: true,
+    classes: [...classes.values()].map((c) => ({ name: c.name, annotations: c.annotations, isNew: c.existingId === null })),
+    images,
+    annotations: { total, byKind },
+    problems,
+    counters,
+    elapsedMs: Date.now() - t0,
+  };
+  return { report, newImages, images: planned, classes: [...classes.values()], hasPredictions, format: reader.name, source: input };
+}

@@ -1,0 +1,222 @@
+import type { Editor } from './Editor';
+import { chordOf, type KeyInput } from './keys';
+import type { ToolId } from './tools/Tool';
+
+/**
+ * What actions may act on besides the editor. The viewer and the app supply these; in unit tests
+ * they are left out or faked, and actions needing them are unavailable.
+ */
+export interface ActionContext {
+  editor: Editor;
+  view?: { fit(): void; oneToOne(): void; zoomIn(): void; zoomOut(): void };
+  nav?: {
+    next(): void;
+    previous(): void;
+    close(): void;
+    nextUnlabeled(): void;
+    nextNotDone(): void;
+    markDone(): void;
+  };
+  ui?: { toggleShortcuts(): void; closeShortcuts(): boolean };
+}
+
+export type ActionGroup = 'Tools' | 'Edit' | 'Selection' | 'Classes' | 'Mask' | 'View' | 'Image' | 'Help';
+
+/**
+ * One user operation (Excalidraw's action): the toolbar, the keyboard, the context menu and the
+ * shortcuts overlay all read these, so a key or a label is defined exactly once.
+ */
+export interface Action {
+  id: string;
+  label: string;
+  group: ActionGroup;
+  /** Canonical chords (see keys.ts chordOf), e.g. 'b', 'ctrl+z', 'shift+ctrl+z', '['. */
+  keys: readonly string[];
+  /** Whether the action can run now; disabled buttons and ignored keys otherwise. */
+  predicate?: (ctx: ActionContext) => boolean;
+  perform: (ctx: ActionContext) => unknown;
+  /** Offered in the right-click menu (selection commands). */
+  contextMenu?: boolean;
+  /** For tool actions: the tool they activate, so the toolbar can show which is active. */
+  tool?: ToolId;
+}
+
+const hasSelection = (c: ActionContext): boolean => c.editor.selection.length > 0;
+const hasImage = (c: ActionContext): boolean => c.editor.image !== null;
+const selectionHas = (kinds: readonly string[]) => (c: ActionContext) => c.editor.selectedRecords.some((a) => kinds.includes(a.kind));
+
+function toolAction(tool: ToolId, label: string, key: string): Action {
+  return { id: `tool.${tool}`, label, group: 'Tools', keys: [key], tool, perform: (c) => c.editor.setTool(tool) };
+}
+
+const CLASS_KEYS: Action[] = Array.from({ length: 9 }, (_, i) => ({
+  id: `class.${i + 1}`,
+  label: `Class ${i + 1}`,
+  group: 'Classes' as const,
+  keys: [String(i + 1)],
+  predicate: (c: ActionContext) => c.editor.classes.length > i,
+  perform: (c: ActionContext) => c.editor.pickClassByIndex(i),
+}));
+
+export const ACTIONS: readonly Action[] = [
+  toolAction('select', 'Select and edit', 'v'),
+  toolAction('box', 'Box', 'b'),
+  toolAction('polygon', 'Polygon', 'p'),
+  toolAction('brush', 'Mask brush', 'm'),
+  toolAction('eraser', 'Mask eraser', 'e'),
+  toolAction('point', 'Point', 'o'),
+  toolAction('pan', 'Pan', 'h'),
+
+  { id: 'undo', label: 'Undo', group: 'Edit', keys: ['ctrl+z'], predicate: (c) => c.editor.history.canUndo, perform: (c) => c.editor.undo() },
+  {
+    id: 'redo',
+    label: 'Redo',
+    group: 'Edit',
+    keys: ['shift+ctrl+z', 'ctrl+y'],
+    predicate: (c) => c.editor.history.canRedo,
+    perform: (c) => c.editor.redo(),
+  },
+  {
+    id: 'retry',
+    label: 'Retry saving',
+    group: 'Edit',
+    keys: ['ctrl+s'],
+    predicate: (c) => c.editor.pending.length > 0,
+    perform: (c) => c.editor.retryPending(),
+  },
+  {
+    id: 'finish',
+    label: 'Close the polygon',
+    group: 'Edit',
+    keys: ['enter'],
+    predicate: (c) => c.editor.tool.busy,
+    perform: (c) => c.editor.toolKey('enter'),
+  },
+  {
+    id: 'finishAsPart',
+    label: 'Close the polygon as a part of the selected one',
+    group: 'Edit',
+    keys: ['shift+enter'],
+    predicate: (c) => c.editor.tool.busy,
+    perform: (c) => c.editor.toolKey('shift+enter'),
+  },
+  {
+    id: 'backspace',
+    label: 'Remove the last vertex (while drawing), else delete',
+    group: 'Edit',
+    keys: ['backspace'],
+    predicate: (c) => c.editor.tool.busy || hasSelection(c),
+    perform: (c) => c.editor.toolKey('backspace') || c.editor.deleteSelected(),
+  },
+  {
+    id: 'delete',
+    label: 'Delete (the hovered vertex, else the selection)',
+    group: 'Edit',
+    keys: ['delete'],
+    predicate: hasSelection,
+    contextMenu: true,
+    perform: (c) => c.editor.toolKey('delete') || c.editor.deleteSelected(),
+  },
+  {
+    id: 'cancel',
+    label: 'Cancel the drawing, else deselect, else back to the grid',
+    group: 'Edit',
+    keys: ['escape'],
+    perform: (c) => {
+      if (c.editor.cancelGesture()) return;
+      if (c.ui?.closeShortcuts()) return;
+      if (c.editor.clearSelection()) return;
+      c.nav?.close();
+    },
+  },
+
+  { id: 'selectAll', label: 'Select all', group: 'Selection', keys: ['ctrl+a'], predicate: hasImage, perform: (c) => c.editor.selectAll() },
+  { id: 'duplicate', label: 'Duplicate', group: 'Selection', keys: ['ctrl+d'], predicate: hasSelection, contextMenu: true, perform: (c) => c.editor.duplicateSelected() },
+  { id: 'copy', label: 'Copy', group: 'Selection', keys: ['ctrl+c'], predicate: hasSelection, contextMenu: true, perform: (c) => c.editor.copySelected() },
+  { id: 'paste', label: 'Paste', group: 'Selection', keys: ['ctrl+v'], predicate: (c) => c.editor.clipboard !== null && hasImage(c), contextMenu: true, perform: (c) => c.editor.paste() },
+  { id: 'front', label: 'Bring to front', group: 'Selection', keys: ['ctrl+]'], predicate: hasSelection, contextMenu: true, perform: (c) => c.editor.bringToFront() },
+  { id: 'back', label: 'Send to back', group: 'Selection', keys: ['ctrl+['], predicate: hasSelection, contextMenu: true, perform: (c) => c.editor.sendToBack() },
+  { id: 'hide', label: 'Hide or show the selection', group: 'Selection', keys: ['shift+h'], predicate: hasSelection, contextMenu: true, perform: (c) => c.editor.toggleHiddenSelection() },
+  { id: 'showAll', label: 'Show all shapes', group: 'Selection', keys: ['alt+h'], predicate: hasImage, perform: (c) => c.editor.showAll() },
+  { id: 'lock', label: 'Lock or unlock the selection', group: 'Selection', keys: ['shift+l'], predicate: hasSelection, contextMenu: true, perform: (c) => c.editor.toggleLockedSelection() },
+  { id: 'unlockAll', label: 'Unlock all shapes', group: 'Selection', keys: ['alt+l'], predicate: hasImage, perform: (c) => c.editor.unlockAll() },
+  {
+    id: 'toMask',
+    label: 'Convert to mask',
+    group: 'Selection',
+    keys: ['shift+m'],
+    predicate: selectionHas(['polygon', 'box', 'obb']),
+    contextMenu: true,
+    perform: (c) => c.editor.convertSelection('mask'),
+  },
+  {
+    id: 'toPolygon',
+    label: 'Convert to polygon',
+    group: 'Selection',
+    keys: ['shift+p'],
+    predicate: selectionHas(['mask', 'box', 'obb']),
+    contextMenu: true,
+    perform: (c) => c.editor.convertSelection('polygon'),
+  },
+  {
+    id: 'boxFrom',
+    label: 'Box from shape',
+    group: 'Selection',
+    keys: ['shift+b'],
+    predicate: selectionHas(['polygon', 'mask', 'obb']),
+    contextMenu: true,
+    perform: (c) => c.editor.convertSelection('box'),
+  },
+
+  ...CLASS_KEYS,
+
+  { id: 'brushSmaller', label: 'Smaller brush', group: 'Mask', keys: ['['], perform: (c) => c.editor.setBrushRadius(c.editor.brushRadius * 0.8) },
+  { id: 'brushLarger', label: 'Larger brush', group: 'Mask', keys: [']'], perform: (c) => c.editor.setBrushRadius(Math.max(c.editor.brushRadius + 1, c.editor.brushRadius * 1.25)) },
+  { id: 'fillHoles', label: 'Fill holes of the mask', group: 'Mask', keys: ['shift+f'], predicate: selectionHas(['mask']), contextMenu: true, perform: (c) => c.editor.fillHolesOfSelection() },
+
+  { id: 'fit', label: 'Fit to window', group: 'View', keys: ['f', 'ctrl+0'], predicate: (c) => !!c.view, perform: (c) => c.view?.fit() },
+  { id: 'oneToOne', label: 'Actual pixels', group: 'View', keys: ['ctrl+1'], predicate: (c) => !!c.view, perform: (c) => c.view?.oneToOne() },
+  { id: 'zoomIn', label: 'Zoom in', group: 'View', keys: ['+', '='], predicate: (c) => !!c.view, perform: (c) => c.view?.zoomIn() },
+  { id: 'zoomOut', label: 'Zoom out', group: 'View', keys: ['-'], predicate: (c) => !!c.view, perform: (c) => c.view?.zoomOut() },
+
+  { id: 'next', label: 'Next image', group: 'Image', keys: ['arrowright', 'd'], predicate: (c) => !!c.nav, perform: (c) => c.nav?.next() },
+  { id: 'previous', label: 'Previous image', group: 'Image', keys: ['arrowleft', 'a'], predicate: (c) => !!c.nav, perform: (c) => c.nav?.previous() },
+  { id: 'markDone', label: 'Mark the image done', group: 'Image', keys: ['ctrl+enter'], predicate: (c) => !!c.nav && hasImage(c), perform: (c) => c.nav?.markDone() },
+  { id: 'nextUnlabeled', label: 'Next unlabeled image', group: 'Image', keys: ['n'], predicate: (c) => !!c.nav, perform: (c) => c.nav?.nextUnlabeled() },
+  { id: 'nextNotDone', label: 'Next image not done', group: 'Image', keys: ['shift+n'], predicate: (c) => !!c.nav, perform: (c) => c.nav?.nextNotDone() },
+
+  { id: 'shortcuts', label: 'Keyboard shortcuts', group: 'Help', keys: ['?'], predicate: (c) => !!c.ui, perform: (c) => c.ui?.toggleShortcuts() },
+];
+
+const BY_ID = new Map(ACTIONS.map((a) => [a.id, a]));
+const BY_CHORD = new Map<string, Action>();
+for (const a of ACTIONS) for (const k of a.keys) if (!BY_CHORD.has(k)) BY_CHORD.set(k, a);
+
+export function action(id: string): Action {
+  const a = BY_ID.get(id);
+  if (!a) throw new Error(`no action "${id}"`);
+  return a;
+}
+
+export function actionForChord(chord: string): Action | undefined {
+  return BY_CHORD.get(chord);
+}
+
+export function enabled(a: Action, ctx: ActionContext): boolean {
+  return a.predicate ? a.predicate(ctx) : true;
+}
+
+/** Runs the action a key press is bound to; returns whether one ran (so the caller can preventDefault). */
+export function handleKey(ctx: ActionContext, k: KeyInput): boolean {
+  const a = actionForChord(chordOf(k));
+  if (!a || !enabled(a, ctx)) return false;
+  void a.perform(ctx);
+  return true;
+}
+
+/** Every chord bound more than once, as 'chord: id, id'; empty when the bindings are unambiguous. */
+export function duplicateBindings(actions: readonly Action[] = ACTIONS): string[] {
+  const seen = new Map<string, string[]>();
+  for (const a of actions) for (const k of a.keys) seen.set(k, [...(seen.get(k) ?? []), a.id]);
+  return [...seen].filter(([, ids]) => ids.length > 1).map(([k, ids]) => `${k}: ${ids.join(', ')}`);
+}

@@ -1,0 +1,20 @@
+import type { Editor } from '../Editor';
+import { BoxTool } from './box';
+import { BrushTool } from './brush';
+import { PanTool } from './pan';
+import { PointTool } from './point';
+import { PolygonTool } from './polygon';
+import { SelectTool } from './select';
+import type { Tool, ToolId } from './Tool';
+
+export function createTools(editor: Editor): Record<ToolId, Tool> {
+  return {
+    select: new SelectTool(editor),
+    box: new BoxTool(editor),
+    polygon: new PolygonTool(editor),
+    brush: new BrushTool(editor, false),
+    eraser: new BrushTool(editor, true),
+    point: new PointTool(editor),
+    pan: new PanTool(editor),
+  };
+}

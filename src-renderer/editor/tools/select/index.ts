@@ -1,0 +1,275 @@
+import type { AnnotationRecord, Geometry } from '../../../../src-main/common/model';
+import { translateGeometry } from '../../masks';
+import type { EditorPointerEvent, Overlay } from '../../scene';
+import {
+  boxHandles,
+  insertVertex,
+  nearestEdge,
+  nearestVertex,
+  polygonHandles,
+  q,
+  resizeBox,
+  withoutVertex,
+  withVertex,
+  type Box,
+  type HandleId,
+  type Polygon,
+  type VertexRef,
+} from '../../shapes';
+import { HIT_PX, moved, Tool, ToolState } from '../Tool';
+
+/**
+ * Select tool: click picks the topmost shape (Shift adds or removes it), a drag on empty space
+ * selects by rectangle, a drag on a selected shape moves the selection (one edit). With one box
+ * selected its 8 handles resize it; with one polygon selected its vertices can be dragged, an
+ * edge clicked to insert a vertex, and a vertex removed with Alt+click or Delete while hovered.
+ */
+export class SelectTool extends Tool {
+  readonly id = 'select' as const;
+  /** The vertex of the selected polygon under the pointer, for Delete. */
+  hovered: { id: number; vertex: VertexRef } | null = null;
+  initial(): ToolState {
+    return new Idle(this);
+  }
+
+  deleteVertex(rec: AnnotationRecord, v: VertexRef): void {
+    if (rec.geometry.kind !== 'polygon') return;
+    const g = withoutVertex(rec.geometry, v);
+    if (!g) {
+      this.editor.refuse('A polygon needs at least 3 vertices: delete the shape instead');
+      return;
+    }
+    this.hovered = null;
+    void this.editor.updateGeometry(rec.id, g, 'Delete vertex');
+  }
+}
+
+function tol(e: EditorPointerEvent): number {
+  return HIT_PX / e.zoom;
+}
+
+function liveShape(tool: SelectTool, rec: AnnotationRecord, geometry: Geometry) {
+  return { ...tool.editor.toScene(rec), geometry };
+}
+
+class Idle extends ToolState<SelectTool> {
+  readonly name = 'idle';
+  override onEnter(): void {
+    this.editor.setToolOverlay({});
+  }
+
+  override onPointerMove(e: EditorPointerEvent): void {
+    const one = this.editor.singleSelected();
+    const before = this.tool.hovered;
+    this.tool.hovered = null;
+    if (one && one.geometry.kind === 'polygon' && this.editor.isEditable(one)) {
+      const v = nearestVertex(one.geometry, e.x, e.y, tol(e));
+      if (v) this.tool.hovered = { id: one.id, vertex: v };
+    }
+    if (JSON.stringify(before) !== JSON.stringify(this.tool.hovered)) this.editor.refreshOverlay();
+  }
+
+  override onPointerDown(e: EditorPointerEvent): void {
+    const one = this.editor.singleSelected();
+    if (one && this.editor.isEditable(one) && !e.shift) {
+      const g = one.geometry;
+      if (g.kind === 'box') {
+        const t = tol(e);
+        const h = boxHandles(g).find((p) => Math.hypot(p.x - e.x, p.y - e.y) <= t);
+        if (h) {
+          this.tool.transition(new ResizingBox(this.tool, one, g, h.id));
+          return;
+        }
+      } else if (g.kind === 'polygon') {
+        const v = nearestVertex(g, e.x, e.y, tol(e));
+        if (v) {
+          if (e.alt) this.tool.deleteVertex(one, v);
+          else this.tool.transition(new DraggingVertex(this.tool, one, g, v, e, false));
+          return;
+        }
+        const edge = nearestEdge(g, e.x, e.y, tol(e));
+        if (edge) {
+          const inserted = insertVertex(g, edge.part, edge.index, edge.x, edge.y);
+          this.tool.transition(new DraggingVertex(this.tool, one, inserted, { part: edge.part, index: edge.index + 1 }, e, true));
+          return;
+        }
+      }
+    }
+    const hit = this.editor.hitTest(e.x, e.y, e.zoom);
+    if (hit) {
+      if (e.shift) {
+        this.editor.select([hit.id], 'toggle');
+        return;
+      }
+      if (!this.editor.selection.includes(hit.id)) this.editor.select([hit.id]);
+      this.tool.transition(new PointingShapes(this.tool, e));
+      return;
+    }
+    this.tool.transition(new Marquee(this.tool, e));
+  }
+
+  override onKey(key: string): boolean {
+    if (key !== 'delete' && key !== 'backspace') return false;
+    const h = this.tool.hovered;
+    const rec = h ? this.editor.annotations.get(h.id) : undefined;
+    if (!h || !rec || !this.editor.selection.includes(h.id)) return false;
+    this.tool.deleteVertex(rec, h.vertex);
+    return true;
+  }
+}
+
+/** Pressed on a selected shape: a drag moves the selection, a click just selected it. */
+class PointingShapes extends ToolState<SelectTool> {
+  readonly name = 'pointing';
+  constructor(
+    tool: SelectTool,
+    private readonly start: EditorPointerEvent,
+  ) {
+    super(tool);
+  }
+  override onPointerMove(e: EditorPointerEvent): void {
+    if (moved(this.start, e, e.zoom)) this.tool.transition(new MovingShapes(this.tool, this.start, e));
+  }
+  override onPointerUp(): void {
+    this.tool.transition(new Idle(this.tool));
+  }
+}
+
+class MovingShapes extends ToolState<SelectTool> {
+  readonly name = 'moving';
+  private readonly recs: AnnotationRecord[];
+  private readonly hasMask: boolean;
+  constructor(
+    tool: SelectTool,
+    private readonly start: EditorPointerEvent,
+    private at: EditorPointerEvent,
+  ) {
+    super(tool);
+    this.recs = this.editor.selectedRecords.filter((a) => this.editor.isEditable(a));
+    this.hasMask = this.recs.some((a) => a.geometry.kind === 'mask');
+  }
+  /** Masks move by whole pixels, so everything moves by whole pixels when a mask is among them. */
+  private delta(e: EditorPointerEvent): [number, number] {
+    const dx = e.x - this.start.x;
+    const dy = e.y - this.start.y;
+    return this.hasMask ? [Math.round(dx), Math.round(dy)] : [q(dx), q(dy)];
+  }
+  override onEnter(): void {
+    this.draw();
+  }
+  private draw(): void {
+    if (!this.editor.image) return;
+    const [dx, dy] = this.delta(this.at);
+    this.editor.setToolOverlay(
+      { live: this.recs.map((a) => liveShape(this.tool, a, translateGeometry(a.geometry, dx, dy))), handles: [] },
+      this.recs.map((a) => a.id),
+    );
+  }
+  override onPointerMove(e: EditorPointerEvent): void {
+    const [odx, ody] = this.delta(this.at);
+    this.at = e;
+    const [dx, dy] = this.delta(e);
+    if (dx !== odx || dy !== ody) this.draw();
+  }
+  override onPointerUp(e: EditorPointerEvent): void {
+    const [dx, dy] = this.delta(e);
+    this.tool.transition(new Idle(this.tool));
+    void this.editor.moveShapes(
+      this.recs.map((a) => a.id),
+      dx,
+      dy,
+    );
+  }
+}
+
+class ResizingBox extends ToolState<SelectTool> {
+  readonly name = 'resizing';
+  private g: Box;
+  constructor(
+    tool: SelectTool,
+    private readonly rec: AnnotationRecord,
+    private readonly original: Box,
+    private readonly handle: HandleId,
+  ) {
+    super(tool);
+    this.g = original;
+  }
+  override onPointerMove(e: EditorPointerEvent): void {
+    const p = this.editor.clamp(e);
+    this.g = resizeBox(this.original, this.handle, p.x, p.y);
+    this.editor.setToolOverlay(
+      { live: [liveShape(this.tool, this.rec, this.g)], handles: boxHandles(this.g).map((h) => ({ x: h.x, y: h.y, kind: 'resize' as const })) },
+      [this.rec.id],
+    );
+  }
+  override onPointerUp(): void {
+    this.tool.transition(new Idle(this.tool));
+    const o = this.original;
+    if (this.g.x === o.x && this.g.y === o.y && this.g.w === o.w && this.g.h === o.h) return;
+    void this.editor.updateGeometry(this.rec.id, this.g, 'Resize box');
+  }
+}
+
+/** Dragging one vertex of the selected polygon; `inserted` when the press added it on an edge. */
+class DraggingVertex extends ToolState<SelectTool> {
+  readonly name = 'draggingVertex';
+  private g: Polygon;
+  private dragged = false;
+  constructor(
+    tool: SelectTool,
+    private readonly rec: AnnotationRecord,
+    private readonly base: Polygon,
+    private readonly vertex: VertexRef,
+    private readonly start: EditorPointerEvent,
+    private readonly inserted: boolean,
+  ) {
+    super(tool);
+    this.g = base;
+  }
+  override onEnter(): void {
+    if (this.inserted) this.draw();
+  }
+  private draw(): void {
+    this.editor.setToolOverlay({ live: [liveShape(this.tool, this.rec, this.g)], handles: polygonHandles(this.g) as Overlay['handles'] }, [this.rec.id]);
+  }
+  override onPointerMove(e: EditorPointerEvent): void {
+    if (!this.dragged && !moved(this.start, e, e.zoom)) return;
+    this.dragged = true;
+    const p = this.editor.clamp(e);
+    this.g = withVertex(this.base, this.vertex, p.x, p.y);
+    this.draw();
+  }
+  override onPointerUp(): void {
+    this.tool.transition(new Idle(this.tool));
+    if (!this.dragged && !this.inserted) return;
+    void this.editor.updateGeometry(this.rec.id, this.g, this.inserted ? 'Insert vertex' : 'Move vertex');
+  }
+}
+
+/** Rubber-band selection; a press and release without a drag on empty space clears the selection. */
+class Marquee extends ToolState<SelectTool> {
+  readonly name = 'marquee';
+  private rect: Overlay['marquee'] = null;
+  constructor(
+    tool: SelectTool,
+    private readonly start: EditorPointerEvent,
+  ) {
+    super(tool);
+  }
+  override onPointerMove(e: EditorPointerEvent): void {
+    if (!this.rect && !moved(this.start, e, e.zoom)) return;
+    const x = Math.min(this.start.x, e.x);
+    const y = Math.min(this.start.y, e.y);
+    this.rect = { x, y, w: Math.abs(e.x - this.start.x), h: Math.abs(e.y - this.start.y) };
+    this.editor.setToolOverlay({ marquee: this.rect });
+  }
+  override onPointerUp(): void {
+    const r = this.rect;
+    this.tool.transition(new Idle(this.tool));
+    if (!r) {
+      if (!this.start.shift) this.editor.clearSelection();
+      return;
+    }
+    this.editor.select(this.editor.idsInRect(r), this.start.shift ? 'add' : 'replace');
+  }
+}

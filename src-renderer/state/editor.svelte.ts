@@ -1,0 +1,270 @@
+import type { HistoryState } from '../../src-main/common/editing';
+import type { AnnotationRecord, AttributeDef, ClassRecord, ImageListItem } from '../../src-main/common/model';
+import { call, errorMessage } from '../bridge';
+import { ACTIONS, connectView, Editor, enabled, handleKey, type Action, type ActionContext, type EditorBackend, type ToolId } from '../editor';
+import type { SceneView } from '../editor/scene';
+import { app, type AppState } from './app.svelte';
+
+/** The editor's port over the bridge: the same contract entries the main process answers. */
+const bridgeBackend: EditorBackend = {
+  list: (imageId) => call('annotations:list', { imageId }),
+  edit: (imageId, label, ops) => call('annotations:edit', { imageId, label, ops }),
+  undo: (imageId) => call('annotations:undo', { imageId }),
+  redo: (imageId) => call('annotations:redo', { imageId }),
+  history: (imageId) => call('annotations:history', { imageId }),
+};
+
+export interface ViewControls {
+  fit(): void;
+  oneToOne(): void;
+  zoomBy(factor: number): void;
+}
+
+const ZOOM_STEP = 1.25;
+
+/**
+ * The editor as the panels see it: a reactive mirror of the framework-free Editor, refreshed on
+ * its `change` event, plus what lives outside one image (classes, image status, navigation).
+ */
+export class EditorState {
+  readonly editor = new Editor(bridgeBackend);
+  tool = $state<ToolId>('select');
+  activeClassId = $state<number | null>(null);
+  selection = $state.raw<readonly number[]>([]);
+  selected = $state.raw<AnnotationRecord[]>([]);
+  tags = $state.raw<AnnotationRecord[]>([]);
+  /** Annotations per class id on the current image (tags included), for the class panel. */
+  counts = $state.raw<ReadonlyMap<number | null, number>>(new Map());
+  history = $state.raw<HistoryState>({ canUndo: false, canRedo: false, undoLabel: null, redoLabel: null });
+  pendingCount = $state(0);
+  pendingError = $state<string | null>(null);
+  brushRadius = $state(this.editor.brushRadius);
+  hiddenClasses = $state.raw<ReadonlySet<number | null>>(new Set());
+  lockedClasses = $state.raw<ReadonlySet<number | null>>(new Set());
+  shortcutsOpen = $state(false);
+  traceTolerance = $state(this.editor.traceTolerance);
+  /** Bumped on every editor change so action predicates (read through `can`) are re-evaluated. */
+  tick = $state(0);
+
+  private ticks = 0;
+  private seenRevision = 0;
+  private badgeRevision = 0;
+  private statusChanged = false;
+  private view: ViewControls | null = null;
+  private loadedImage: number | null = null;
+
+  readonly ctx: ActionContext;
+
+  constructor(private readonly appState: AppState) {
+    const e = this.editor;
+    e.events.on('change', () => this.sync());
+    e.events.on('status', (s) => this.appState.say(s.text, s.kind));
+    this.ctx = {
+      editor: e,
+      view: {
+        fit: () => this.view?.fit(),
+        oneToOne: () => this.view?.oneToOne(),
+        zoomIn: () => this.view?.zoomBy(ZOOM_STEP),
+        zoomOut: () => this.view?.zoomBy(1 / ZOOM_STEP),
+      },
+      nav: {
+        next: () => this.appState.viewer.next(),
+        previous: () => this.appState.viewer.previous(),
+        close: () => this.appState.viewer.close(),
+        nextUnlabeled: () => void this.findNext('unlabeled'),
+        nextNotDone: () => void this.findNext('not_done'),
+        markDone: () => void this.markDone(),
+      },
+      ui: {
+        toggleShortcuts: () => (this.shortcutsOpen = !this.shortcutsOpen),
+        closeShortcuts: () => {
+          if (!this.shortcutsOpen) return false;
+          this.shortcutsOpen = false;
+          return true;
+        },
+      },
+    };
+  }
+
+  private sync(): void {
+    const e = this.editor;
+    if (e.revision !== this.badgeRevision) {
+      this.badgeRevision = e.revision;
+      // The backend moves an image out of 'new' with its first edit; the badge follows without a refetch.
+      const v = this.appState.viewer;
+      if (v.item && v.item.id === e.image?.id && v.item.status === 'new') v.item = { ...v.item, status: 'in_progress' };
+    }
+    this.tool = e.toolName;
+    this.activeClassId = e.activeClassId;
+    this.selection = [...e.selection];
+    this.selected = e.selectedRecords;
+    this.tags = e.tags;
+    const counts = new Map<number | null, number>();
+    for (const a of e.annotations.values()) counts.set(a.classId, (counts.get(a.classId) ?? 0) + 1);
+    this.counts = counts;
+    this.history = e.history;
+    this.pendingCount = e.pending.length;
+    this.pendingError = e.pending[0]?.error ?? null;
+    this.brushRadius = e.brushRadius;
+    this.hiddenClasses = new Set(e.hiddenClasses);
+    this.lockedClasses = new Set(e.lockedClasses);
+    // Written from a plain counter: `tick++` would read the state, and sync runs inside effects.
+    this.tick = ++this.ticks;
+  }
+
+  setTraceTolerance(px: number): void {
+    if (!Number.isFinite(px) || px < 0) return;
+    this.editor.traceTolerance = px;
+    this.traceTolerance = px;
+  }
+
+  /** Whether an action can run now (reactive through `tick`). */
+  can(a: Action): boolean {
+    void this.tick;
+    return enabled(a, this.ctx);
+  }
+
+  perform(a: Action): void {
+    if (enabled(a, this.ctx)) void a.perform(this.ctx);
+  }
+
+  /** Connects a canvas and the view controls the actions use; returns the disconnect. */
+  attach(view: SceneView, controls: ViewControls): () => void {
+    this.view = controls;
+    const off = connectView(this.editor, view);
+    return () => {
+      off();
+      if (this.view === controls) this.view = null;
+    };
+  }
+
+  /** Opens the image's annotations; a repeated call for the image already open does nothing. */
+  async open(item: ImageListItem): Promise<void> {
+    if (this.loadedImage === item.id) return;
+    this.loadedImage = item.id;
+    try {
+      await this.editor.load({ id: item.id, width: item.width, height: item.height });
+    } catch (e) {
+      this.appState.fail(e);
+    }
+  }
+
+  /**
+   * Back to the grid. Counts, statuses and class filters shown there are out of date once
+   * something was stored, so the grid's list is fetched again then (and only then).
+   */
+  close(): void {
+    this.loadedImage = null;
+    this.shortcutsOpen = false;
+    this.editor.unload();
+    if (this.editor.revision !== this.seenRevision || this.statusChanged) {
+      this.seenRevision = this.editor.revision;
+      this.statusChanged = false;
+      // Not when the whole dataset is closing: there is no list to refresh.
+      if (this.appState.dataset.summary) void this.appState.dataset.refresh();
+    }
+  }
+
+  setClasses(classes: readonly ClassRecord[]): void {
+    this.editor.setClasses(classes);
+  }
+
+  /** A key press from the window; returns whether an action took it. */
+  onKey(e: KeyboardEvent): boolean {
+    return handleKey(this.ctx, { key: e.key, ctrl: e.ctrlKey || e.metaKey, shift: e.shiftKey, alt: e.altKey });
+  }
+
+  toolActions(): Action[] {
+    return ACTIONS.filter((a) => a.tool !== undefined);
+  }
+
+  // ---- image status and navigation ---------------------------------------------------------
+
+  async markDone(): Promise<void> {
+    const v = this.appState.viewer;
+    const item = v.item;
+    if (!item) return;
+    try {
+      await call('images:setStatus', { ids: [item.id], status: 'done' });
+      this.statusChanged = true;
+      if (v.item?.id === item.id) v.item = { ...item, status: 'done' };
+      this.appState.say('Marked done');
+    } catch (e) {
+      this.appState.fail(e);
+    }
+  }
+
+  async findNext(want: 'unlabeled' | 'not_done'): Promise<void> {
+    const v = this.appState.viewer;
+    try {
+      const r = await call('images:findNext', { filter: this.appState.dataset.filter, afterId: v.item?.id, want });
+      if (!r || r.id === v.item?.id) {
+        this.appState.say(want === 'unlabeled' ? 'No other unlabeled image' : 'Every other image is done');
+        return;
+      }
+      await v.open(r.index);
+    } catch (e) {
+      this.appState.fail(e);
+    }
+  }
+
+  // ---- classes -----------------------------------------------------------------------------
+
+  private async reloadClasses(): Promise<void> {
+    const classes = await call('classes:list', {});
+    this.appState.dataset.classes = classes;
+    this.editor.setClasses(classes);
+  }
+
+  private async classCall(job: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await job();
+      await this.reloadClasses();
+      return true;
+    } catch (e) {
+      this.appState.say(errorMessage(e), 'error');
+      return false;
+    }
+  }
+
+  createClass(name: string, color?: string): Promise<boolean> {
+    return this.classCall(async () => {
+      const c = await call('classes:create', color ? { name, color } : { name });
+      this.editor.setActiveClass(c.id);
+    });
+  }
+
+  updateClass(id: number, patch: { name?: string; color?: string; attributes?: AttributeDef[] }): Promise<boolean> {
+    return this.classCall(() => call('classes:update', { id, ...patch }));
+  }
+
+  /** Moves a class one place up or down; hotkeys 1-9 follow the order. */
+  moveClass(id: number, by: -1 | 1): Promise<boolean> {
+    const ids = this.editor.classes.map((c) => c.id);
+    const i = ids.indexOf(id);
+    const j = i + by;
+    if (i < 0 || j < 0 || j >= ids.length) return Promise.resolve(false);
+    [ids[i], ids[j]] = [ids[j]!, ids[i]!];
+    return this.classCall(() => call('classes:reorder', { ids }));
+  }
+
+  /** Deletes a class, moving its annotations to `moveTo` or deleting them; the open image is reloaded. */
+  async deleteClass(id: number, moveTo: number | null): Promise<boolean> {
+    let result: { moved: number; deleted: number } | null = null;
+    const ok = await this.classCall(async () => {
+      result = await call('classes:delete', { id, moveTo });
+    });
+    if (ok && result) {
+      const r: { moved: number; deleted: number } = result;
+      this.appState.say(moveTo === null ? `Class deleted with ${r.deleted} annotations` : `Class deleted; ${r.moved} annotations moved`);
+      const item = this.appState.viewer.item;
+      if (item) {
+        this.loadedImage = null;
+        await this.open(item);
+      }
+    }
+    return ok;
+  }
+}
+
+export const editorState = new EditorState(app);

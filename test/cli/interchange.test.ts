@@ -1,0 +1,129 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../src-main/cli/main';
+import type { ExportReport, InterchangeReport } from '../../src-main/common/formats/types';
+import type { ImportReport } from '../../src-main/common/model';
+import { makeImages } from '../helpers/images';
+import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
+
+/** The CLI in this process (fast), with its output captured. */
+async function cli(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, { out: (s) => out.push(s), err: (s) => err.push(s), tty: false });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+function rowCounts(db: string): Record<string, number> {
+  const raw = new Database(db, { readonly: true });
+  try {
+    return Object.fromEntries(
+      ['images', 'classes', 'annotations', 'model_runs'].map((t) => [t, raw.prepare(`SELECT count(*) FROM ${t}`).pluck().get() as number]),
+    );
+  } finally {
+    raw.close();
+  }
+}
+
+describe('tessera import/export of annotated datasets', () => {
+  it('dry run, import, re-import and a split YOLO export of the BCCD VOC set', async () => {
+    const voc = sharedPath('datasets/bccd_voc');
+    if (!voc) return;
+    const dir = tempDir();
+    const db = path.join(dir, 'bccd.tessera');
+    expect((await cli('init', db, '--root', voc)).code).toBe(0);
+
+    const dry = await cli('import', db, voc, '--dry-run', '--json');
+    expect(dry.code, dry.err).toBe(0);
+    const planned = JSON.parse(dry.out) as InterchangeReport;
+    expect(planned).toMatchObject({ format: 'voc', dryRun: true, images: { total: 28, added: 28, matched: 0, missing: 0 } });
+    expect(rowCounts(db)).toEqual({ images: 0, classes: 0, annotations: 0, model_runs: 0 });
+
+    const imp = await cli('import', db, voc, '--json');
+    expect(imp.code, imp.err).toBe(0);
+    const done = JSON.parse(imp.out) as InterchangeReport;
+    expect(done.dryRun).toBe(false);
+    expect(done.annotations.total).toBe(planned.annotations.total);
+    expect(rowCounts(db)).toEqual({ images: 28, classes: 3, annotations: done.annotations.total, model_runs: 0 });
+
+    // Text output names the counts; a second import adds nothing.
+    const again = await cli('import', db, voc, '--format', 'voc');
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(/imported voc from .*bccd_voc/);
+    expect(again.out).toMatch(/annotations 0\b/);
+    expect(again.out).toContain(`duplicateAnnotations ${done.annotations.total}`);
+    expect(rowCounts(db).annotations).toBe(done.annotations.total);
+
+    const out = path.join(dir, 'yolo-out');
+    const exp = await cli('export', db, out, '--format', 'yolo', '--split', '0.8,0.1,0.1', '--seed', '7', '--images', 'none', '--json');
+    expect(exp.code, exp.err).toBe(0);
+    const report = JSON.parse(exp.out) as ExportReport & { splits: Record<'train' | 'val' | 'test' | 'none', number> };
+    expect(report.format).toBe('yolo');
+    expect(report.images).toBe(28);
+    expect(report.annotations).toBe(done.annotations.total);
+    expect(report.splits.train + report.splits.val + report.splits.test + report.splits.none).toBe(28);
+    expect(report.splits.train).toBeGreaterThan(report.splits.val);
+    expect(report.bySplit).toEqual(report.splits);
+    expect(fs.existsSync(path.join(out, 'data.yaml'))).toBe(true);
+    // Splits are stored: the dataset now says which image went where.
+    const raw = new Database(db, { readonly: true });
+    expect(raw.prepare("SELECT count(*) FROM images WHERE split = 'train'").pluck().get()).toBe(report.splits.train);
+    raw.close();
+  });
+
+  it('auto falls back to the image import for a folder without annotations', async () => {
+    const dir = tempDir();
+    await makeImages(path.join(dir, 'imgs'));
+    const db = path.join(dir, 'd.tessera');
+    expect((await cli('init', db)).code).toBe(0);
+    const dry = await cli('import', db, path.join(dir, 'imgs'), '--dry-run');
+    expect(dry.code).toBe(2);
+    expect(dry.err).toMatch(/^tessera: INVALID_ARGUMENT: --dry-run applies to annotation imports/);
+    const r = await cli('import', db, path.join(dir, 'imgs'), '--json');
+    expect(r.code, r.err).toBe(0);
+    expect((JSON.parse(r.out) as ImportReport).imported).toBe(8);
+    // An explicit annotation format on the same folder finds nothing to import, and says so per file.
+    const coco = await cli('import', db, path.join(dir, 'imgs'), '--format', 'coco', '--json');
+    expect(coco.code, coco.err).toBe(0);
+    expect((JSON.parse(coco.out) as InterchangeReport).annotations.total).toBe(0);
+  });
+
+  it('refuses bad arguments with exit 2 and one line', async () => {
+    const dir = tempDir();
+    const db = path.join(dir, 'd.tessera');
+    expect((await cli('init', db)).code).toBe(0);
+    for (const [args, pattern] of [
+      [['import', db, dir, '--format', 'kitti'], /--format must be one of auto, images, coco/],
+      [['export', db, path.join(dir, 'o')], /export needs --format/],
+      [['export', db, path.join(dir, 'o'), '--format', 'tfrecord'], /--format must be one of coco, yolo/],
+      [['export', db, path.join(dir, 'o'), '--format', 'coco', '--split', '0.8,0.2'], /--split takes three non-negative ratios/],
+      [['export', db, path.join(dir, 'o'), '--format', 'coco', '--seed', '3'], /--seed applies to --split/],
+      [['export', db, path.join(dir, 'o'), '--format', 'coco', '--only', 'some'], /--only must be one of all, done, reviewed/],
+    ] as const) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err.split('\n'), args.join(' ')).toHaveLength(1);
+      expect(r.err).toMatch(pattern);
+    }
+    expect(rowCounts(db)).toEqual({ images: 0, classes: 0, annotations: 0, model_runs: 0 });
+  });
+
+  it('the installed command imports a COCO file and exits non-zero naming a broken one', () => {
+    const coco = sharedPath('datasets/coco_tinycoco');
+    if (!coco) return;
+    const dir = tempDir();
+    const db = path.join(dir, 'c.tessera');
+    const bin = (...args: string[]) => spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'tessera.mjs'), ...args], { encoding: 'utf8', timeout: 60_000 });
+    expect(bin('init', db, '--root', coco).status).toBe(0);
+    const r = bin('import', db, path.join(coco, 'annotations', 'instances_train2017.json'), '--json');
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ format: 'coco', images: { added: 32 }, annotations: { total: 288 } });
+    const missing = bin('import', db, path.join(dir, 'nope.json'), '--format', 'coco');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.stderr).toMatch(/FILE_NOT_FOUND: .*nope\.json/);
+  });
+});

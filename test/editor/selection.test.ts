@@ -1,0 +1,204 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import type { AnnotationRecord } from '../../src-main/common/model';
+import { Editor } from '../../src-renderer/editor/Editor';
+import type { Overlay } from '../../src-renderer/editor/scene';
+import { callWs, createTestDataset, EditorDriver, workspaceBackend, type TestDataset } from '../helpers/editorDriver';
+
+let ds: TestDataset;
+let editor: Editor;
+let d: EditorDriver;
+
+beforeAll(async () => {
+  ds = await createTestDataset();
+});
+
+afterAll(() => {
+  ds.ws.close();
+  fs.rmSync(ds.dir, { recursive: true, force: true });
+});
+
+async function reset(imageId: number): Promise<void> {
+  const existing = await callWs(ds.ws, 'annotations:list', { imageId });
+  if (existing.length) await callWs(ds.ws, 'annotations:edit', { imageId, label: 'reset', ops: existing.map((a) => ({ op: 'delete' as const, id: a.id })) });
+}
+
+async function open(i: number): Promise<void> {
+  const im = ds.images[i]!;
+  await editor.load({ id: im.id, width: im.width, height: im.height });
+}
+
+function rows(i = 0): Promise<AnnotationRecord[]> {
+  return callWs(ds.ws, 'annotations:list', { imageId: ds.images[i]!.id });
+}
+
+/** Two overlapping boxes, the second drawn later (higher id and z), and a point. */
+async function drawThree(): Promise<AnnotationRecord[]> {
+  d.key('b');
+  d.drag(10, 10, 60, 60);
+  d.drag(40, 40, 90, 90);
+  d.key('o');
+  d.click(150, 120);
+  await d.settle();
+  d.key('v');
+  return rows();
+}
+
+beforeEach(async () => {
+  for (const i of [0, 1, 2]) await reset(ds.images[i]!.id);
+  editor = new Editor(workspaceBackend(ds.ws));
+  editor.setClasses(ds.classes);
+  await open(0);
+  d = new EditorDriver(editor);
+});
+
+describe('select tool', () => {
+  it('a click picks the topmost shape by z then id; Shift adds and removes; a click on nothing clears', async () => {
+    const [a, b, p] = await drawThree();
+    d.click(50, 50);
+    expect(editor.selection).toEqual([b!.id]);
+    d.click(20, 20);
+    expect(editor.selection).toEqual([a!.id]);
+    d.click(150, 121, { shift: true }); // within 6 screen px of the point
+    expect(editor.selection).toEqual([a!.id, p!.id]);
+    d.click(20, 20, { shift: true });
+    expect(editor.selection).toEqual([p!.id]);
+    d.click(180, 20);
+    expect(editor.selection).toEqual([]);
+  });
+
+  it('z-order: send to back and bring to front change which shape a click hits', async () => {
+    const [a, b] = await drawThree();
+    d.click(50, 50);
+    d.key('[', { ctrl: true });
+    await d.settle();
+    expect((await rows()).find((r) => r.id === b!.id)!.z).toBeLessThan(a!.z);
+    d.click(180, 20);
+    d.click(50, 50);
+    expect(editor.selection).toEqual([a!.id]);
+    d.click(75, 75); // only b is there
+    d.key(']', { ctrl: true });
+    await d.settle();
+    d.click(180, 20);
+    d.click(50, 50);
+    expect(editor.selection).toEqual([b!.id]);
+  });
+
+  it('a rectangle selects the shapes wholly inside it; dragging the selection moves all of it in one edit', async () => {
+    const [a, b, p] = await drawThree();
+    const overlays: Overlay[] = [];
+    editor.events.on('overlay', (o) => overlays.push(o));
+    d.drag(0, 0, 100, 100);
+    expect(overlays.some((o) => o.marquee !== null)).toBe(true);
+    expect(editor.selection).toEqual([a!.id, b!.id]);
+    d.drag(20, 20, 25, 30);
+    await d.settle();
+    const after = await rows();
+    expect(after.find((r) => r.id === a!.id)!.geometry).toEqual({ kind: 'box', x: 15, y: 20, w: 50, h: 50 });
+    expect(after.find((r) => r.id === b!.id)!.geometry).toEqual({ kind: 'box', x: 45, y: 50, w: 50, h: 50 });
+    expect(after.find((r) => r.id === p!.id)!.geometry).toEqual(p!.geometry);
+    expect(editor.history.undoLabel).toBe('Move 2 shapes');
+    d.key('z', { ctrl: true });
+    await d.settle();
+    expect((await rows()).map((r) => r.geometry)).toEqual([a!.geometry, b!.geometry, p!.geometry]);
+  });
+
+  it('Delete removes the selection; Ctrl+D duplicates it 10 px away, selecting the copies', async () => {
+    const [a, b] = await drawThree();
+    d.click(20, 20);
+    d.key('d', { ctrl: true });
+    await d.settle();
+    const all = await rows();
+    expect(all).toHaveLength(4);
+    const copy = all.find((r) => ![a!.id, b!.id].includes(r.id) && r.kind === 'box')!;
+    expect(copy.geometry).toEqual({ kind: 'box', x: 20, y: 20, w: 50, h: 50 });
+    expect(copy.z).toBeGreaterThan(b!.z);
+    expect(editor.selection).toEqual([copy.id]);
+    d.key('Delete');
+    await d.settle();
+    expect((await rows()).map((r) => r.id)).not.toContain(copy.id);
+    expect(editor.selection).toEqual([]);
+  });
+
+  it('copy on one image and paste on another keeps the geometry; masks only paste onto images of the same size', async () => {
+    d.key('m');
+    d.drag(100, 100, 120, 100);
+    await d.settle();
+    d.key('v');
+    d.key('a', { ctrl: true });
+    expect(editor.selection).toHaveLength(1);
+    d.key('b');
+    d.drag(10, 10, 60, 60);
+    await d.settle();
+    d.key('v');
+    d.key('a', { ctrl: true });
+    expect(d.key('c', { ctrl: true })).toBe(true);
+    const source = await rows(0);
+
+    await open(1);
+    d.key('v', { ctrl: true });
+    await d.settle();
+    const pasted = await rows(1);
+    expect(pasted.map((r) => r.geometry)).toEqual(source.map((r) => r.geometry));
+    expect(pasted.map((r) => r.classId)).toEqual(source.map((r) => r.classId));
+    expect([...editor.selection].sort()).toEqual(pasted.map((r) => r.id).sort());
+
+    await open(2); // 120 x 90: the mask does not fit
+    d.key('v', { ctrl: true });
+    await d.settle();
+    expect((await rows(2)).map((r) => r.geometry)).toEqual([{ kind: 'box', x: 10, y: 10, w: 50, h: 50 }]);
+    expect(d.statuses.some((s) => /did not fit/.test(s.text))).toBe(true);
+  });
+
+  it('digits change the class of the selection, or pick the class to draw with when nothing is selected', async () => {
+    const [a] = await drawThree();
+    d.click(20, 20);
+    d.key('3');
+    await d.settle();
+    expect((await rows()).find((r) => r.id === a!.id)!.classId).toBe(ds.classes[2]!.id);
+    d.key('Escape');
+    expect(editor.selection).toEqual([]);
+    d.key('2');
+    expect(editor.activeClassId).toBe(ds.classes[1]!.id);
+    d.key('o');
+    d.click(5, 5);
+    await d.settle();
+    expect((await rows()).at(-1)!.classId).toBe(ds.classes[1]!.id);
+    expect(d.key('9')).toBe(false); // only three classes
+  });
+
+  it('hidden and locked shapes (and classes) cannot be selected; they are UI state, not stored', async () => {
+    const [a, b] = await drawThree();
+    let hidden = new Set<number>();
+    editor.events.on('hidden', (ids) => (hidden = new Set(ids)));
+    d.click(50, 50);
+    d.key('h', { shift: true });
+    expect(hidden.has(b!.id)).toBe(true);
+    d.click(50, 50);
+    expect(editor.selection).toEqual([a!.id]);
+    d.key('l', { shift: true });
+    d.click(50, 50);
+    expect(editor.selection).toEqual([]);
+    d.key('h', { alt: true });
+    expect(hidden.size).toBe(0);
+    d.click(50, 50);
+    expect(editor.selection).toEqual([b!.id]);
+    editor.setClassHidden(ds.classes[0]!.id, true);
+    expect(editor.selection).toEqual([]);
+    expect(hidden.size).toBe(3);
+    expect((await rows()).map((r) => r.version)).toEqual([1, 1, 1]);
+  });
+
+  it('attributes of a shape and image tags are edits like any other', async () => {
+    const [a] = await drawThree();
+    await editor.setAttribute(a!.id, 'occluded', true);
+    expect((await rows()).find((r) => r.id === a!.id)!.attributes).toEqual({ occluded: true });
+    await editor.toggleTag(ds.classes[1]!.id);
+    const tags = (await rows()).filter((r) => r.kind === 'tag');
+    expect(tags.map((t) => t.classId)).toEqual([ds.classes[1]!.id]);
+    expect(editor.tags.map((t) => t.id)).toEqual([tags[0]!.id]);
+    await editor.toggleTag(ds.classes[1]!.id);
+    expect((await rows()).filter((r) => r.kind === 'tag')).toEqual([]);
+    expect(editor.tags).toEqual([]);
+  });
+});

@@ -1,0 +1,415 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AppError } from '../../../src-main/common/errors';
+import type { InterchangeDataset, InterchangeReport } from '../../../src-main/common/formats/types';
+import type { JobProgress } from '../../../src-main/common/model';
+import { Dataset } from '../../../src-main/services/dataset';
+import { dispatch } from '../../../src-main/services/dispatch';
+import { Workspace } from '../../../src-main/services/workspace';
+import { detectFormat, rankFormats, resolveReader } from '../../../src-main/services/interchange/detect';
+import { importDataset, inspectDataset } from '../../../src-main/services/interchange/importDataset';
+import type { FormatReader } from '../../../src-main/services/interchange/types';
+import { resolveStoredPath } from '../../../src-main/services/paths';
+import { makeImages } from '../../helpers/images';
+import { sharedPath, tempDir } from '../../helpers/shared';
+
+const open: Dataset[] = [];
+afterEach(() => {
+  for (const ds of open.splice(0)) ds.close();
+});
+
+function dataset(root: string): Dataset {
+  const ds = Dataset.create(path.join(tempDir(), 'set.tessera'), root);
+  open.push(ds);
+  return ds;
+}
+
+const TABLES = ['images', 'classes', 'annotations', 'model_runs', 'edit_journal', 'meta'] as const;
+
+function tableCounts(ds: Dataset): Record<string, number> {
+  return Object.fromEntries(TABLES.map((t) => [t, ds.db.prepare(`SELECT count(*) FROM ${t}`).pluck().get() as number]));
+}
+
+function perClassInDb(ds: Dataset): Record<string, number> {
+  const rows = ds.db
+    .prepare('SELECT c.name AS name, count(a.id) AS n FROM classes c LEFT JOIN annotations a ON a.class_id = c.id GROUP BY c.id')
+    .all() as { name: string; n: number }[];
+  return Object.fromEntries(rows.filter((r) => r.n > 0).map((r) => [r.name, r.n]));
+}
+
+function perClassInReport(r: InterchangeReport): Record<string, number> {
+  return Object.fromEntries(r.classes.filter((c) => c.annotations > 0).map((c) => [c.name, c.annotations]));
+}
+
+/** Imports, checks the rows written equal the report, then imports again and checks nothing is added. */
+async function importTwice(ds: Dataset, input: string, format: 'auto' | 'coco' | 'voc' | 'yolo' | 'labelme' | 'cvat' = 'auto') {
+  const before = tableCounts(ds);
+  const first = await importDataset(ds, { path: input, format });
+  const after = tableCounts(ds);
+  expect(first.dryRun).toBe(false);
+  expect(after['images']! - before['images']!).toBe(first.images.added);
+  expect(after['annotations']! - before['annotations']!).toBe(first.annotations.total);
+  expect(after['classes']! - before['classes']!).toBe(first.classes.filter((c) => c.isNew).length);
+  const second = await importDataset(ds, { path: input, format });
+  expect(tableCounts(ds)).toEqual(after);
+  expect(second.images.added).toBe(0);
+  expect(second.images.matched).toBe(first.images.added + first.images.matched);
+  expect(second.annotations.total).toBe(0);
+  expect(second.counters['duplicateAnnotations']).toBe(first.annotations.total);
+  expect(second.classes.every((c) => !c.isNew)).toBe(true);
+  return first;
+}
+
+describe('importing the shared datasets', () => {
+  it('COCO tinycoco: 32 images, 288 annotations, counts per class as in the file, crowd kept', async () => {
+    const dir = sharedPath('datasets/coco_tinycoco');
+    if (!dir) return;
+    const json = path.join(dir, 'annotations', 'instances_train2017.json');
+    const coco = JSON.parse(fs.readFileSync(json, 'utf8')) as {
+      categories: { id: number; name: string }[];
+      annotations: { category_id: number; iscrowd: number }[];
+    };
+    const expected: Record<string, number> = {};
+    for (const a of coco.annotations) {
+      const name = coco.categories.find((c) => c.id === a.category_id)!.name;
+      expected[name] = (expected[name] ?? 0) + 1;
+    }
+    const ds = dataset(dir);
+    expect((await detectFormat(json))?.reader.name).toBe('coco');
+    const r = await importTwice(ds, json);
+    expect(r.format).toBe('coco');
+    expect(r.images).toEqual({ total: 32, matched: 0, added: 32, missing: 0 });
+    expect(r.annotations.total).toBe(288);
+    expect(r.problems.filter((p) => p.severity === 'error')).toEqual([]);
+    expect(perClassInReport(r)).toEqual(expected);
+    expect(perClassInDb(ds)).toEqual(expected);
+    // Every category becomes a class, in the file's order, used or not.
+    expect(ds.db.prepare('SELECT name FROM classes ORDER BY sort_order').pluck().all()).toEqual(coco.categories.map((c) => c.name));
+    const crowd = ds.db.prepare("SELECT count(*) FROM annotations WHERE json_extract(attributes, '$.iscrowd') = 1").pluck().get();
+    expect(crowd).toBe(coco.annotations.filter((a) => a.iscrowd).length);
+    expect(ds.db.prepare("SELECT count(*) FROM annotations WHERE source <> 'human'").pluck().get()).toBe(0);
+    // Stored paths are relative to the root and resolve inside it.
+    for (const p of ds.db.prepare('SELECT path FROM images').pluck().all() as string[]) {
+      expect(p.startsWith('images/train2017/')).toBe(true);
+      expect(() => resolveStoredPath(ds.root, p, false)).not.toThrow();
+    }
+  });
+
+  it('Pascal VOC BCCD: boxes per class as the XML files list them', async () => {
+    const dir = sharedPath('datasets/bccd_voc');
+    if (!dir) return;
+    const expected: Record<string, number> = {};
+    const annDir = path.join(dir, 'Annotations');
+    for (const f of fs.readdirSync(annDir)) {
+      for (const m of fs.readFileSync(path.join(annDir, f), 'utf8').matchAll(/<object>\s*<name>([^<]+)<\/name>/g)) {
+        expected[m[1]!.trim()] = (expected[m[1]!.trim()] ?? 0) + 1;
+      }
+    }
+    const ds = dataset(dir);
+    const r = await importTwice(ds, dir);
+    expect(r.format).toBe('voc');
+    expect(r.images.added).toBe(28);
+    // Boxes the reader refuses (zero area) are reported as problems, never silently lost.
+    const refused = r.problems.filter((p) => p.severity === 'error').length;
+    const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+    expect(sum(perClassInDb(ds))).toBe(sum(expected) - refused);
+    expect(perClassInDb(ds)).toEqual(perClassInReport(r));
+    if (refused === 0) expect(perClassInDb(ds)).toEqual(expected);
+    expect(r.annotations.byKind).toEqual({ box: sum(expected) - refused });
+  });
+
+  it('YOLO OBB crop/weed: rotated boxes per class index as the label files list them', async () => {
+    const dir = sharedPath('datasets/agri_crop_weed_obb');
+    if (!dir) return;
+    const names = ['crop', 'weed'];
+    const expected: Record<string, number> = {};
+    for (const f of fs.readdirSync(path.join(dir, 'labels'))) {
+      for (const line of fs.readFileSync(path.join(dir, 'labels', f), 'utf8').split('\n')) {
+        if (line.trim()) expected[names[Number(line.trim().split(/\s+/)[0])]!] = (expected[names[Number(line.trim().split(/\s+/)[0])]!] ?? 0) + 1;
+      }
+    }
+    const ds = dataset(dir);
+    const r = await importTwice(ds, dir);
+    expect(r.format).toBe('yolo');
+    expect(r.images.added).toBe(30);
+    expect(perClassInDb(ds)).toEqual(expected);
+    expect(perClassInReport(r)).toEqual(expected);
+    expect(Object.keys(r.annotations.byKind)).toEqual(['obb']);
+  });
+
+  it('datumaro fixtures the readers recognise import, and import again adds nothing', async () => {
+    const fixtures = [
+      'datumaro_assets/coco_dataset/coco_instances',
+      'datumaro_assets/cvat_dataset/for_images/export_task/train.xml',
+      'datumaro_assets/cvat_dataset/for_images/export_project/annotations.xml',
+      'datumaro_assets/voc_dataset/voc_dataset1',
+      'datumaro_assets/yolo_dataset/strict',
+      'datumaro_cvat_fork_yolov8/yolo_dataset/yolov8_detection',
+      'datumaro_cvat_fork_yolov8/yolo_dataset/yolov8_segmentation',
+      'datumaro_cvat_fork_yolov8/yolo_dataset/yolov8_oriented_boxes',
+      'datumaro_cvat_fork_yolov8/yolo_dataset/yolo',
+    ];
+    let imported = 0;
+    for (const rel of fixtures) {
+      const input = sharedPath(`datasets/${rel}`);
+      if (!input) continue;
+      if (!(await detectFormat(input))) continue;
+      const ds = dataset(fs.statSync(input).isDirectory() ? input : path.dirname(input));
+      const r = await importTwice(ds, input);
+      expect(perClassInDb(ds), rel).toEqual(perClassInReport(r));
+      if (r.annotations.total > 0) imported++;
+    }
+    expect(imported).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('import guarantees', () => {
+  it('a dry run reports what the import then does, and writes nothing', async () => {
+    const dir = sharedPath('datasets/coco_tinycoco');
+    if (!dir) return;
+    const json = path.join(dir, 'annotations', 'instances_train2017.json');
+    const ds = dataset(dir);
+    const before = tableCounts(ds);
+    const dry = await inspectDataset(ds, { path: json, format: 'auto' });
+    expect(tableCounts(ds)).toEqual(before);
+    expect(dry.dryRun).toBe(true);
+    expect(dry.annotations.total).toBe(288);
+    expect(dry.classes.every((c) => c.isNew)).toBe(true);
+    const real = await importDataset(ds, { path: json, format: 'coco' });
+    const strip = (r: InterchangeReport) => ({ ...r, dryRun: null, elapsedMs: null });
+    expect(strip(real)).toEqual(strip(dry));
+  });
+
+  it('an import that fails while writing writes nothing at all', async () => {
+    const dir = sharedPath('datasets/coco_tinycoco');
+    if (!dir) return;
+    const ds = dataset(dir);
+    ds.db.exec(`CREATE TRIGGER fail_nth BEFORE INSERT ON annotations WHEN (SELECT count(*) FROM annotations) >= 200
+                BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END`);
+    const before = tableCounts(ds);
+    await expect(importDataset(ds, { path: path.join(dir, 'annotations', 'instances_train2017.json'), format: 'coco' })).rejects.toThrow(/disk full/);
+    expect(tableCounts(ds)).toEqual(before);
+  });
+
+  it('a cancelled import writes nothing and says so', async () => {
+    const dir = sharedPath('datasets/bccd_voc');
+    if (!dir) return;
+    const ds = dataset(dir);
+    let probed = 0;
+    const before = tableCounts(ds);
+    await expect(
+      importDataset(ds, {
+        path: dir,
+        format: 'voc',
+        concurrency: 1,
+        progressIntervalMs: 0,
+        isCancelled: () => probed >= 5,
+        onProgress: (p) => {
+          if (p.phase === 'probing') probed = p.done;
+        },
+      }),
+    ).rejects.toMatchObject({ code: 'CANCELLED' } satisfies Partial<AppError>);
+    expect(tableCounts(ds)).toEqual(before);
+  });
+
+  it('refuses a dataset outside the root unless allowed, then stores absolute paths', async () => {
+    const dir = sharedPath('datasets/bccd_voc');
+    if (!dir) return;
+    const ds = dataset(tempDir());
+    const before = tableCounts(ds);
+    await expect(importDataset(ds, { path: dir, format: 'voc' })).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' } satisfies Partial<AppError>);
+    await expect(inspectDataset(ds, { path: dir, format: 'voc' })).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' } satisfies Partial<AppError>);
+    expect(tableCounts(ds)).toEqual(before);
+    const r = await importDataset(ds, { path: dir, format: 'voc', allowOutsideRoot: true });
+    expect(r.images.added).toBe(28);
+    const rows = ds.db.prepare('SELECT path, external FROM images').all() as { path: string; external: number }[];
+    expect(rows.every((x) => x.external === 1 && path.isAbsolute(x.path) && x.path.startsWith(dir))).toBe(true);
+  });
+
+  it('names no format for a folder of plain images', async () => {
+    const root = tempDir();
+    await makeImages(path.join(root, 'imgs'));
+    const ds = dataset(root);
+    await expect(importDataset(ds, { path: path.join(root, 'imgs'), format: 'auto' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining(`no known annotation format found in ${path.join(root, 'imgs')}`),
+    });
+  });
+});
+
+describe('format detection', () => {
+  const reader = (name: 'coco' | 'voc' | 'yolo', detect: () => Promise<number>): FormatReader => ({
+    name,
+    detect,
+    baseDir: (p) => p,
+    read: async () => ({ format: name, classes: [], images: [], problems: [], counters: {} }),
+  });
+
+  it('takes the most confident reader at 0.5 or more; a reader that throws counts as 0', async () => {
+    const throws = reader('coco', async () => {
+      throw new Error('confused by a YAML file');
+    });
+    const unsure = reader('voc', async () => 0.4);
+    const sure = reader('yolo', async () => 0.8);
+    expect((await rankFormats('/x', [throws, unsure, sure])).map((d) => [d.reader.name, d.confidence])).toEqual([
+      ['yolo', 0.8],
+      ['voc', 0.4],
+      ['coco', 0],
+    ]);
+    expect((await detectFormat('/x', [throws, unsure, sure]))?.reader.name).toBe('yolo');
+    expect(await detectFormat('/x', [throws, unsure])).toBeNull();
+    await expect(resolveReader('/data/x', 'auto', [throws, unsure])).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: 'no known annotation format found in /data/x',
+    });
+    // An explicit format is taken at its word, whatever detection says.
+    expect((await resolveReader('/data/x', 'voc', [throws, unsure])).name).toBe('voc');
+  });
+});
+
+/** A reader handing the pipeline a fixed neutral dataset: the pipeline's rules, without a parser in between. */
+function fixedReader(base: string, data: Omit<InterchangeDataset, 'format'>): FormatReader {
+  return {
+    name: 'coco',
+    detect: async () => 1,
+    baseDir: () => base,
+    read: async () => structuredClone({ format: 'coco', ...data }),
+  };
+}
+
+describe('what the pipeline checks', () => {
+  it('refuses traversal keys and links out of the root, missing files and wrong sizes, and keeps the rest', async () => {
+    const root = tempDir();
+    const files = await makeImages(path.join(root, 'set', 'imgs'));
+    const outside = tempDir();
+    fs.copyFileSync(files['b.png']!, path.join(outside, 'secret.png'));
+    fs.symlinkSync(path.join(outside, 'secret.png'), path.join(root, 'set', 'imgs', 'link.png'));
+    const box = { label: 'cell', geometry: { kind: 'box', x: 1, y: 1, w: 5, h: 5 }, attributes: {} } as const;
+    const reader = fixedReader(path.join(root, 'set'), {
+      classes: ['cell'],
+      images: [
+        { file: '../../etc/passwd', tags: [], annotations: [box] },
+        { file: '/etc/passwd', tags: [], annotations: [box] },
+        { file: 'imgs/../../../x.png', tags: [], annotations: [box] },
+        { file: 'imgs/link.png', tags: [], annotations: [box] },
+        { file: 'imgs/gone.png', tags: [], annotations: [box, box] },
+        { file: 'imgs/a.jpg', width: 63, height: 48, tags: [], annotations: [box] },
+        { file: 'imgs/b.png', width: 40, height: 30, tags: [], annotations: [box] },
+        // Oriented size counts: stored 60x20, displayed 20x60.
+        { file: 'imgs/g-rot.jpg', width: 20, height: 60, tags: [], annotations: [box] },
+      ],
+      problems: [],
+      counters: {},
+    });
+    const ds = dataset(root);
+    const r = await importDataset(ds, { path: path.join(root, 'set'), format: 'coco', readers: [reader] });
+    expect(r.images).toEqual({ total: 8, matched: 0, added: 2, missing: 1 });
+    expect(r.annotations.total).toBe(2);
+    const errors = r.problems.filter((p) => p.severity === 'error').map((p) => p.message);
+    expect(errors).toHaveLength(6);
+    expect(errors.filter((m) => /absolute or leaves/.test(m))).toHaveLength(3);
+    expect(errors.some((m) => /link leading outside the dataset root/.test(m))).toBe(true);
+    expect(errors.some((m) => /gone\.png not found/.test(m))).toBe(true);
+    expect(errors.some((m) => /states 63x48 but the image is 64x48/.test(m))).toBe(true);
+    expect(r.counters['skippedAnnotations']).toBe(7);
+    expect((ds.db.prepare('SELECT path FROM images ORDER BY path').pluck().all() as string[])).toEqual(['set/imgs/b.png', 'set/imgs/g-rot.jpg']);
+  });
+
+  it('validates geometry against the image, matches classes without case, stores tags, predictions, crowd and splits', async () => {
+    const root = tempDir();
+    await makeImages(path.join(root, 'imgs'));
+    const ds = dataset(root);
+    ds.db.prepare("INSERT INTO classes (name, color, sort_order, created_at) VALUES ('Cell', '#000000', 0, 0)").run();
+    const reader = fixedReader(root, {
+      classes: ['cell', 'Nucleus', '', 'nucleus'],
+      images: [
+        {
+          file: 'imgs/b.png',
+          split: 'val',
+          tags: ['blurry'],
+          annotations: [
+            { label: 'CELL', geometry: { kind: 'box', x: 1, y: 1, w: 5, h: 5 }, attributes: { occluded: true, bad: Number.NaN }, crowd: true },
+            { label: 'nucleus', geometry: { kind: 'polygon', parts: [[0, 0, 10, 0, 10, 10]] }, attributes: {}, score: 0.75 },
+            { label: 'nucleus', geometry: { kind: 'box', x: 1, y: 1, w: 0, h: 5 }, attributes: {} },
+            { label: 'nucleus', geometry: { kind: 'point', x: Number.POSITIVE_INFINITY, y: 1 }, attributes: {} },
+            { label: 'nucleus', geometry: { kind: 'mask', rle: { size: [3, 3], counts: [4, 5] } }, attributes: {} },
+            { label: 'nucleus', geometry: { kind: 'box', x: 1, y: 1, w: 5, h: 5 }, attributes: {}, score: 7 },
+            { label: '   ', geometry: { kind: 'point', x: 1, y: 1 }, attributes: {} },
+          ],
+        },
+      ],
+      problems: [{ file: 'x.json', severity: 'warning', message: 'from the reader' }],
+      counters: { clampedCoordinates: 2 },
+    });
+    const r = await importDataset(ds, { path: root, format: 'coco', readers: [reader] });
+    expect(r.classes).toEqual([
+      { name: 'Cell', annotations: 1, isNew: false },
+      { name: 'Nucleus', annotations: 1, isNew: true },
+      { name: 'blurry', annotations: 1, isNew: true },
+    ]);
+    expect(r.annotations).toEqual({ total: 3, byKind: { box: 1, polygon: 1, tag: 1 } });
+    expect(r.counters).toMatchObject({ clampedCoordinates: 2, skippedAnnotations: 5, droppedAttributes: 1 });
+    expect(r.problems[0]).toEqual({ file: 'x.json', severity: 'warning', message: 'from the reader' });
+    const rows = ds.db
+      .prepare('SELECT c.name, a.kind, a.source, a.score, a.attributes, a.model_run_id AS run FROM annotations a JOIN classes c ON c.id = a.class_id ORDER BY a.id')
+      .all() as { name: string; kind: string; source: string; score: number | null; attributes: string; run: number | null }[];
+    expect(rows.map((x) => [x.name, x.kind, x.source, x.score, JSON.parse(x.attributes)])).toEqual([
+      ['Cell', 'box', 'human', null, { occluded: true, iscrowd: true }],
+      ['Nucleus', 'polygon', 'model', 0.75, {}],
+      ['blurry', 'tag', 'human', null, {}],
+    ]);
+    const run = ds.db.prepare('SELECT model, parameters, status FROM model_runs').get() as { model: string; parameters: string; status: string };
+    expect(run).toEqual({ model: `import ${path.basename(root)}`, parameters: JSON.stringify({ format: 'coco', source: root }), status: 'done' });
+    expect(ds.db.prepare('SELECT split FROM images').pluck().get()).toBe('val');
+    // The same file again: nothing new, not even a second model run.
+    const again = await importDataset(ds, { path: root, format: 'coco', readers: [reader] });
+    expect(again.annotations.total).toBe(0);
+    expect(again.counters['duplicateAnnotations']).toBe(3);
+    expect(ds.db.prepare('SELECT count(*) FROM model_runs').pluck().get()).toBe(1);
+  });
+});
+
+describe('the contract handlers', () => {
+  it('inspect, import with progress, cancel, split and export through the contract', async () => {
+    const voc = sharedPath('datasets/bccd_voc');
+    if (!voc) return;
+    const events: JobProgress[] = [];
+    const ws = new Workspace({ configDir: tempDir(), mode: 'web', version: 't', emit: (_e, p) => events.push(p) });
+    const dir = tempDir();
+    try {
+      expect(await dispatch(ws.handlers, 'dataset:create', { path: path.join(dir, 'w.tessera'), root: voc })).toMatchObject({ ok: true });
+      const inspected = await dispatch(ws.handlers, 'interchange:inspect', { path: voc });
+      expect(inspected).toMatchObject({ ok: true, value: { format: 'voc', dryRun: true, images: { added: 28 } } });
+
+      // Cancelled before it reaches the write: an error with a code, and nothing written.
+      const cancelled = dispatch(ws.handlers, 'interchange:import', { jobId: 'imp1', path: voc });
+      expect(await dispatch(ws.handlers, 'jobs:cancel', { jobId: 'imp1' })).toEqual({ ok: true, value: true });
+      expect(await cancelled).toMatchObject({ ok: false, error: { code: 'CANCELLED' } });
+      expect(ws.current!.info().images.total).toBe(0);
+
+      const imported = await dispatch(ws.handlers, 'interchange:import', { jobId: 'imp2', path: voc, format: 'voc' });
+      expect(imported).toMatchObject({ ok: true, value: { dryRun: false, images: { added: 28 } } });
+      const mine = events.filter((e) => e.jobId === 'imp2');
+      expect(mine.every((e) => e.kind === 'interchange-import')).toBe(true);
+      expect(mine.map((e) => e.phase)).toEqual(expect.arrayContaining(['scanning', 'probing', 'writing', 'done']));
+      expect(mine.at(-1)).toMatchObject({ phase: 'done', imported: 28 });
+
+      const splits = await dispatch(ws.handlers, 'splits:assign', { ratios: [0.5, 0.25, 0.25], seed: 1 });
+      expect(splits.ok).toBe(true);
+      const bySplit = (splits as { value: Record<'train' | 'val' | 'test' | 'none', number> }).value;
+      expect(bySplit.train + bySplit.val + bySplit.test + bySplit.none).toBe(28);
+      expect(bySplit.train).toBeGreaterThan(bySplit.test);
+
+      const out = path.join(dir, 'coco-out');
+      const exported = await dispatch(ws.handlers, 'interchange:export', { jobId: 'exp1', outDir: out, format: 'coco', images: 'none' });
+      expect(exported).toMatchObject({ ok: true, value: { format: 'coco', images: 28 } });
+      const exportEvents = events.filter((e) => e.jobId === 'exp1');
+      expect(exportEvents.length).toBeGreaterThan(0);
+      expect(exportEvents.every((e) => e.kind === 'export')).toBe(true);
+      expect(exportEvents.at(-1)).toMatchObject({ phase: 'done', done: 28, total: 28 });
+    } finally {
+      ws.close();
+    }
+  });
+});
