@@ -16,19 +16,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import type { ClassRecord, Geometry } from '../src-main/common/model';
 import { insertAnnotations } from '../src-main/db/annotations';
 import { insertModelRun } from '../src-main/db/modelRuns';
 import type { Overlay, SceneShape } from '../src-renderer/editor/scene';
-import { startWebServer } from '../src-main/web/server';
+import { mulberry32 } from '../src-main/common/random';
+import { CHROMIUM, openApp, startApp, staticDir } from '../test/helpers/browser';
+import { repoRoot } from '../test/helpers/shared';
+import { blobPolygons, columnSpanRle } from '../test/helpers/scenes';
 
 const { values } = parseArgs({ options: { shots: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const staticDir = path.join(repoRoot, 'out', 'renderer');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const W = 4000;
 const H = 3000;
 const VIEWPORT = { width: 1600, height: 1000 };
@@ -44,37 +43,18 @@ function pct(xs: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function polygonScene(n: number): SceneShape[] {
-  const r = rng(11);
-  const shapes: SceneShape[] = [];
-  for (let i = 0; i < n; i++) {
-    const cx = 50 + r() * (W - 100);
-    const cy = 50 + r() * (H - 100);
-    const radius = 12 + r() * 28;
-    const ring: number[] = [];
-    for (let k = 0; k < 30; k++) {
-      const a = (k / 30) * Math.PI * 2;
-      const rr = radius * (0.7 + 0.3 * r());
-      ring.push(Math.round((cx + rr * Math.cos(a)) * 10) / 10, Math.round((cy + rr * Math.sin(a)) * 10) / 10);
-    }
-    shapes.push({ id: i + 2, geometry: { kind: 'polygon', parts: [ring] }, color: PALETTE[i % PALETTE.length]!, prediction: i % 10 === 3, flagged: i % 50 === 7 });
-  }
-  return shapes;
+  return blobPolygons(n, 11, W, H).map((geometry, i) => ({
+    id: i + 2,
+    geometry,
+    color: PALETTE[i % PALETTE.length]!,
+    prediction: i % 10 === 3,
+    flagged: i % 50 === 7,
+  }));
 }
 
 function boxScene(n: number): SceneShape[] {
-  const r = rng(5);
+  const r = mulberry32(5);
   const shapes: SceneShape[] = [];
   for (let i = 0; i < n; i++) {
     const w = 8 + r() * 40;
@@ -88,19 +68,7 @@ function boxScene(n: number): SceneShape[] {
 
 /** A full-size mask: two overlapping ellipses, run-length encoded by column (COCO order). */
 function maskShape(id: number): SceneShape {
-  const counts: number[] = [];
-  let run = 0;
-  let on = false;
-  const push = (value: boolean, n: number) => {
-    if (n <= 0) return;
-    if (value !== on) {
-      counts.push(run);
-      run = 0;
-      on = value;
-    }
-    run += n;
-  };
-  for (let x = 0; x < W; x++) {
+  const rle = columnSpanRle(W, H, (x) => {
     let y0 = H;
     let y1 = H;
     for (const [cx, cy, rx, ry] of [
@@ -113,13 +81,9 @@ function maskShape(id: number): SceneShape {
       y0 = Math.min(y0, Math.max(0, Math.round(cy - half)));
       y1 = y1 === H ? Math.min(H, Math.round(cy + half)) : Math.max(y1, Math.min(H, Math.round(cy + half)));
     }
-    if (y0 >= H) y1 = H;
-    push(false, y0);
-    push(true, y1 - y0);
-    push(false, H - y1);
-  }
-  counts.push(run);
-  const geometry: Geometry = { kind: 'mask', rle: { size: [H, W], counts } };
+    return y0 >= H ? null : [y0, y1];
+  });
+  const geometry: Geometry = { kind: 'mask', rle };
   return { id, geometry, color: '#4363d8', prediction: false, flagged: false };
 }
 
@@ -372,13 +336,10 @@ async function main(): Promise<void> {
   }
   // Other work on the machine shows up as dropped frames in both columns; the load is printed.
   const loadAtStart = os.loadavg()[0]!;
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-canvas-bench-'));
-  const server = await startWebServer({ staticDir, configDir: path.join(tmp, 'config'), version: 'bench' });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
+  const app = await startApp({ tmpPrefix: 'tessera-canvas-bench-', version: 'bench' });
+  const { tmp, server } = app;
   try {
+    const browser = await app.browser();
     log('generating three 4000x3000 images and the dataset...');
     fs.mkdirSync(path.join(tmp, 'images'));
     const names = ['a-baseline', 'b-polygons', 'c-boxes'];
@@ -412,8 +373,7 @@ async function main(): Promise<void> {
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(server.url);
-    await page.goto(`http://127.0.0.1:${server.port}/?hooks=1`);
+    await openApp(page, server, { hooks: true });
 
     log('baseline: the image without shapes...');
     const imageOpen = await openImage(page, idOf('a-baseline'), 0);
@@ -488,9 +448,7 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   } finally {
-    await browser.close();
-    await server.close();
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await app.close();
   }
 }
 

@@ -35,6 +35,7 @@ const workspace = new Workspace({
   emit: <E extends EventName>(event: E, payload: Events[E]) => {
     if (win && !win.isDestroyed()) win.webContents.send(event, payload);
   },
+  showInFolder: (p) => shell.showItemInFolder(p),
   pick: async ({ purpose, title }) => {
     if (!win) return null;
     if (purpose === 'createDataset') {

@@ -32,6 +32,7 @@ export const CHANNELS = [
   'splits:assign',
   'jobs:cancel',
   'dialog:pick',
+  'app:showInFolder',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];

@@ -221,6 +221,8 @@ export const argSchemas = {
   'dialog:pick': z
     .object({ purpose: z.enum(['createDataset', 'openDataset', 'folder', 'files']), title: z.string().max(200).optional() })
     .strict(),
+  /** Shows a folder or file (e.g. an export's output) in the system file manager. */
+  'app:showInFolder': z.object({ path }).strict(),
 } as const satisfies Record<Channel, z.ZodType>;
 
 export interface Results {
@@ -253,6 +255,7 @@ export interface Results {
   'splits:assign': Record<'train' | 'val' | 'test' | 'none', number>;
   'jobs:cancel': boolean;
   'dialog:pick': string[] | null;
+  'app:showInFolder': null;
 }
 
 /** Arguments as callers write them (defaults may be omitted). */

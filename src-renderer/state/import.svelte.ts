@@ -1,7 +1,8 @@
 import type { ImportReport, JobProgress } from '../../src-main/common/model';
 import { FORMATS, type FormatName, type InterchangeReport } from '../../src-main/common/formats/types';
-import { BridgeError, call, errorCode, errorMessage, onEvent } from '../bridge';
+import { BridgeError, call, errorCode, errorMessage } from '../bridge';
 import { plural } from './format';
+import { JobTracker } from './job.svelte';
 
 export type ImportPhase = 'idle' | 'checking' | 'running' | 'confirmOutside' | 'done' | 'failed';
 
@@ -38,10 +39,6 @@ function nothingDetected(e: unknown): boolean {
   return typeof e.detail?.['path'] === 'string' && e.detail['format'] === undefined;
 }
 
-function newJobId(): string {
-  return `import-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
-}
-
 /**
  * One import at a time: what to import and in which format, the dry-run report of an annotated
  * dataset, the live progress and the final report.
@@ -52,7 +49,6 @@ export class ImportState {
   recursive = $state(true);
   format = $state<ImportFormat>('images');
   phase = $state<ImportPhase>('idle');
-  progress = $state.raw<JobProgress | null>(null);
   /** Final report of a plain image import. */
   report = $state.raw<ImportReport | null>(null);
   /** Final report of an annotated dataset import. */
@@ -60,7 +56,6 @@ export class ImportState {
   error = $state<string | null>(null);
   /** Said next to the form, e.g. that Auto-detect found no annotations and imports images only. */
   note = $state<string | null>(null);
-  cancelling = $state(false);
   /** What the outside-root confirmation will run again once agreed. */
   pendingAction = $state<Action>('import');
   private dryRunReport = $state.raw<InterchangeReport | null>(null);
@@ -70,9 +65,19 @@ export class ImportState {
   private outsideAgreedKey = $state<string | null>(null);
   // Auto-detect found no annotation format here, so importing means importing images.
   private imagesOnlyKey = $state<string | null>(null);
-  private jobId: string | null = null;
+  private readonly job: JobTracker;
 
-  constructor(private readonly hooks: ImportHooks) {}
+  constructor(private readonly hooks: ImportHooks) {
+    this.job = new JobTracker('import', (text) => hooks.onMessage(text, 'error'));
+  }
+
+  get progress(): JobProgress | null {
+    return this.job.progress;
+  }
+
+  get cancelling(): boolean {
+    return this.job.cancelling;
+  }
 
   get paths(): string[] {
     return this.pathsText
@@ -122,7 +127,7 @@ export class ImportState {
   reset(): void {
     if (this.busy) return;
     this.phase = 'idle';
-    this.progress = null;
+    this.job.progress = null;
     this.report = null;
     this.interchangeReport = null;
     this.error = null;
@@ -179,15 +184,8 @@ export class ImportState {
     await this.importImages(allowOutsideRoot || this.outsideAgreedKey === this.key);
   }
 
-  async cancel(): Promise<void> {
-    if (!this.jobId || this.cancelling) return;
-    this.cancelling = true;
-    try {
-      await call('jobs:cancel', { jobId: this.jobId });
-    } catch (e) {
-      this.cancelling = false;
-      this.hooks.onMessage(`Could not cancel: ${errorMessage(e)}`, 'error');
-    }
+  cancel(): Promise<void> {
+    return this.job.cancel();
   }
 
   private singlePath(): string | null {
@@ -236,27 +234,16 @@ export class ImportState {
 
   private async runJob(action: Action, work: (jobId: string) => Promise<void>): Promise<void> {
     const key = this.key;
-    const jobId = newJobId();
-    this.jobId = jobId;
     this.phase = 'running';
     this.error = null;
     this.note = null;
     this.report = null;
     this.interchangeReport = null;
-    this.cancelling = false;
-    this.progress = null;
-    const off = onEvent('job:progress', (p) => {
-      if (p.jobId === jobId) this.progress = p;
-    });
     try {
-      await work(jobId);
+      await this.job.run(work);
       this.phase = 'done';
     } catch (e) {
       this.afterFailure(e, action, key);
-    } finally {
-      off();
-      this.jobId = null;
-      this.cancelling = false;
     }
   }
 

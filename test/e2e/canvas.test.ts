@@ -2,14 +2,14 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import type { ClassRecord, Geometry } from '../../src-main/common/model';
 import { insertAnnotations } from '../../src-main/db/annotations';
 import { insertModelRun } from '../../src-main/db/modelRuns';
 import type { EditorPointerEvent, Overlay, SceneShape } from '../../src-renderer/editor/scene';
-import { startWebServer, type WebServer } from '../../src-main/web/server';
+import { chromiumOrSkip, startApp, type App } from '../helpers/browser';
+import { blobPolygons, columnSpanRle } from '../helpers/scenes';
 
 /**
  * The annotation canvas in the real renderer (browser mode, Chromium): 5,000 polygons and a
@@ -21,74 +21,23 @@ import { startWebServer, type WebServer } from '../../src-main/web/server';
  * pixels at two zoom levels and are routed by button (editor, or pan). The `?hooks=1` page handle
  * drives the canvas directly where the editor's own gestures would make the counts depend on it.
  */
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const staticDir = path.join(repoRoot, 'out', 'renderer');
-const CHROMIUM = '/usr/bin/chromium';
 const W = 4000;
 const H = 3000;
 const N_POLYGONS = 5000;
 
-const skipReason = fs.existsSync(CHROMIUM) ? null : `Chromium not found at ${CHROMIUM}`;
-const skip = skipReason !== null && !process.env.CI;
-if (skip) console.log(`[e2e/canvas] skipping the browser test: ${skipReason}`);
+const prerequisites = chromiumOrSkip('canvas');
 
 const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#42d4f4'];
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Irregular 30-vertex blobs spread over the image. */
-function polygons(n: number, seed: number): Geometry[] {
-  const r = rng(seed);
-  const out: Geometry[] = [];
-  for (let i = 0; i < n; i++) {
-    const cx = 50 + r() * (W - 100);
-    const cy = 50 + r() * (H - 100);
-    const radius = 12 + r() * 28;
-    const ring: number[] = [];
-    for (let k = 0; k < 30; k++) {
-      const a = (k / 30) * Math.PI * 2;
-      const rr = radius * (0.7 + 0.3 * r());
-      ring.push(Math.round((cx + rr * Math.cos(a)) * 10) / 10, Math.round((cy + rr * Math.sin(a)) * 10) / 10);
-    }
-    out.push({ kind: 'polygon', parts: [ring] });
-  }
-  return out;
-}
-
-/** A full-size mask holding an ellipse, run-length encoded column by column (COCO order). */
+/** A full-size mask holding an ellipse. */
 function ellipseMask(cx: number, cy: number, rx: number, ry: number): Geometry {
-  const counts: number[] = [];
-  let run = 0;
-  let on = false;
-  const push = (value: boolean, n: number) => {
-    if (n === 0) return;
-    if (value !== on) {
-      counts.push(run);
-      run = 0;
-      on = value;
-    }
-    run += n;
-  };
-  for (let x = 0; x < W; x++) {
+  const rle = columnSpanRle(W, H, (x) => {
     const dx = (x + 0.5 - cx) / rx;
-    const half = dx * dx < 1 ? ry * Math.sqrt(1 - dx * dx) : -1;
-    const y0 = half < 0 ? H : Math.max(0, Math.round(cy - half));
-    const y1 = half < 0 ? H : Math.min(H, Math.round(cy + half));
-    push(false, y0);
-    push(true, y1 - y0);
-    push(false, H - y1);
-  }
-  counts.push(run);
-  return { kind: 'mask', rle: { size: [H, W], counts } };
+    if (dx * dx >= 1) return null;
+    const half = ry * Math.sqrt(1 - dx * dx);
+    return [Math.max(0, Math.round(cy - half)), Math.min(H, Math.round(cy + half))];
+  });
+  return { kind: 'mask', rle };
 }
 
 /** A smooth gradient: shapes painted over it are easy to tell from the image in a screenshot. */
@@ -128,28 +77,20 @@ interface HookedWindow {
 }
 
 describe('annotation canvas in the renderer', () => {
-  let tmp = '';
-  let server: WebServer | null = null;
-  let browser: Browser | null = null;
+  let app: App | null = null;
 
   beforeAll(async () => {
-    if (skip) return;
-    if (!fs.existsSync(path.join(staticDir, 'index.html'))) {
-      throw new Error(`${staticDir}/index.html is missing: run \`npm run build\` before the e2e tests`);
-    }
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-canvas-'));
-    server = await startWebServer({ staticDir, configDir: path.join(tmp, 'config'), version: '0.0.0-test' });
+    if (prerequisites.skip) return;
+    app = await startApp({ tmpPrefix: 'tessera-canvas-' });
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    await app?.close();
   });
 
-  it.skipIf(skip)('paints 5,000 polygons once, blits on pan and zoom, repaints one chunk per edit, reports image pixels', async () => {
-    if (skipReason) throw new Error(`prerequisite missing under CI: ${skipReason}`);
-    const srv = server!;
+  it.skipIf(prerequisites.skip)('paints 5,000 polygons once, blits on pan and zoom, repaints one chunk per edit, reports image pixels', async () => {
+    prerequisites.assertPresent();
+    const { server: srv, tmp } = app!;
     const h = srv.workspace.handlers;
     const imagesDir = path.join(tmp, 'images');
     fs.mkdirSync(imagesDir);
@@ -162,7 +103,7 @@ describe('annotation canvas in the renderer', () => {
     const classes: ClassRecord[] = [];
     for (const [i, color] of PALETTE.entries()) classes.push(await h['classes:create']({ name: `class ${i}`, color }));
     // The mask first, in the first class's colour; every tenth polygon a model prediction.
-    const geoms = [ellipseMask(1200, 1500, 900, 1200), ...polygons(N_POLYGONS, 7)];
+    const geoms = [ellipseMask(1200, 1500, 900, 1200), ...blobPolygons(N_POLYGONS, 7, W, H)];
     const db = srv.workspace.current!.db;
     const run = insertModelRun(db, { model: 'test-model' });
     const records = geoms.map((geometry, i) => ({
@@ -180,19 +121,7 @@ describe('annotation canvas in the renderer', () => {
       flagged: false,
     }));
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
-    const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') pageErrors.push(`${m.text()} (${m.location().url})`);
-    });
-    await page.goto(srv.url);
-    // `?hooks=1` hands the viewer to page.evaluate; the token is already in the cookie.
-    await page.goto(`http://127.0.0.1:${srv.port}/?hooks=1`);
+    const { page, pageErrors } = await app!.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
     await page.getByTestId('grid-cell').first().click();
     await page.locator('[data-testid="viewer"][data-ready="true"]').waitFor({ timeout: 60_000 });
 

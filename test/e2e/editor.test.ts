@@ -2,28 +2,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { rleArea } from '../../src-main/common/geometry/rle';
 import type { Geometry } from '../../src-main/common/model';
-import { startWebServer, type WebServer } from '../../src-main/web/server';
+import { chromiumOrSkip, createDatasetViaUi, startApp, type App } from '../helpers/browser';
 
 /**
  * The annotation editor in the real renderer (browser mode, real services, Chromium): draw with
  * the mouse at several zooms and after panning, reload, and check the rows in the dataset file.
  */
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const staticDir = path.join(repoRoot, 'out', 'renderer');
-const CHROMIUM = '/usr/bin/chromium';
 const IMAGE_W = 400;
 const IMAGE_H = 300;
 
-const skipReason = fs.existsSync(CHROMIUM) ? null : `Chromium not found at ${CHROMIUM}`;
-// Outside CI a missing browser skips (and says why); in CI it must fail instead.
-const skip = skipReason !== null && !process.env.CI;
-if (skip) console.log(`[e2e/editor] skipping the browser test: ${skipReason}`);
+const prerequisites = chromiumOrSkip('editor');
 
 /** A few images with visible structure (cells on a gradient), so screenshots show something. */
 async function makeCellImages(dir: string): Promise<void> {
@@ -108,45 +101,23 @@ const zoomOf = async (page: Page): Promise<number> => Number(await page.getByTes
 const annotationCount = async (page: Page): Promise<number> => Number(await page.getByTestId('viewer').getAttribute('data-annotations'));
 
 describe('annotation editor in the browser', () => {
-  let tmp = '';
-  let server: WebServer | null = null;
-  let browser: Browser | null = null;
+  let app: App | null = null;
 
   beforeAll(async () => {
-    if (!fs.existsSync(path.join(staticDir, 'index.html'))) {
-      throw new Error(`${staticDir}/index.html is missing: run \`npm run build\` before the e2e tests`);
-    }
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-editor-e2e-'));
-    await makeCellImages(path.join(tmp, 'imgs'));
-    server = await startWebServer({ staticDir, configDir: path.join(tmp, 'config'), version: '0.0.0-test' });
+    app = await startApp({ tmpPrefix: 'tessera-editor-e2e-' });
+    await makeCellImages(path.join(app.tmp, 'imgs'));
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    await app?.close();
   });
 
-  it.skipIf(skip)('draws boxes, polygons and masks with the mouse and keys; the rows hold image pixels', async () => {
-    if (skipReason) throw new Error(`prerequisite missing under CI: ${skipReason}`);
-    const srv = server!;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
-    const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') pageErrors.push(`${m.text()} (${m.location().url})`);
-    });
-
-    await page.goto(srv.url);
-    const origin = new URL(page.url()).origin;
-    await page.goto(`${origin}/?hooks=1`);
+  it.skipIf(prerequisites.skip)('draws boxes, polygons and masks with the mouse and keys; the rows hold image pixels', async () => {
+    prerequisites.assertPresent();
+    const { tmp } = app!;
+    const { page, pageErrors } = await app!.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
     const datasetFile = path.join(tmp, 'cells.tessera');
-    await page.getByTestId('new-dataset-path').fill(datasetFile);
-    await page.getByTestId('create-dataset').click();
+    await createDatasetViaUi(page, datasetFile);
     await page.getByTestId('import-open').click();
     await page.getByTestId('import-paths').fill(path.join(tmp, 'imgs'));
     await page.getByTestId('import-start').click();

@@ -2,31 +2,22 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { XMLParser } from 'fast-xml-parser';
 import { parse as parseYaml } from 'yaml';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { startWebServer, type WebServer } from '../../src-main/web/server';
+import type { Page } from 'playwright-core';
+import { chromiumOrSkip, createDatasetViaUi, startApp, type App } from '../helpers/browser';
+import { sharedDir } from '../helpers/shared';
 
 /**
  * Dataset interchange through the real renderer in browser mode: a Pascal VOC dataset is checked
  * (dry run) and imported from the Import dialog, split from the Export dialog, and exported as
  * YOLO; what lands on disk is compared with the VOC files it came from.
  */
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const staticDir = path.join(repoRoot, 'out', 'renderer');
-const vocDir = path.resolve(repoRoot, '../shared/datasets/bccd_voc');
-const CHROMIUM = '/usr/bin/chromium';
+const vocDir = path.join(sharedDir, 'datasets/bccd_voc');
 const EXPECTED_IMAGES = 28;
 const SPLIT_NAMES = ['train', 'val', 'test'] as const;
 
-const missing: string[] = [];
-if (!fs.existsSync(path.join(vocDir, 'Annotations'))) missing.push(`VOC dataset not found at ${vocDir}`);
-if (!fs.existsSync(CHROMIUM)) missing.push(`Chromium not found at ${CHROMIUM}`);
-const skipReason = missing.length > 0 ? missing.join('; ') : null;
-// Outside CI a missing prerequisite skips (and says why); in CI it must fail instead.
-const skipUi = skipReason !== null && !process.env.CI;
-if (skipUi) console.log(`[e2e/interchange] skipping the browser test: ${skipReason}`);
+const prerequisites = chromiumOrSkip('interchange', [{ path: path.join(vocDir, 'Annotations'), what: 'VOC dataset' }]);
 
 interface VocImage {
   /** File name without extension, which is also the YOLO label file's. */
@@ -69,49 +60,27 @@ async function splitCounts(page: Page): Promise<Record<(typeof SPLIT_NAMES)[numb
 }
 
 describe('dataset interchange in the UI', () => {
-  let tmp = '';
-  let server: WebServer | null = null;
-  let browser: Browser | null = null;
+  let app: App | null = null;
 
   beforeAll(async () => {
-    if (!fs.existsSync(path.join(staticDir, 'index.html'))) {
-      throw new Error(`${staticDir}/index.html is missing: run \`npm run build\` before the e2e tests`);
-    }
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-interchange-'));
-    server = await startWebServer({ staticDir, configDir: path.join(tmp, 'config'), version: '0.0.0-test' });
+    app = await startApp({ tmpPrefix: 'tessera-interchange-' });
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    await app?.close();
   });
 
-  it.skipIf(skipUi)('checks and imports Pascal VOC, assigns splits and exports YOLO', async () => {
-    if (skipReason) throw new Error(`prerequisite missing under CI: ${skipReason}`);
-    const srv = server!;
+  it.skipIf(prerequisites.skip)('checks and imports Pascal VOC, assigns splits and exports YOLO', async () => {
+    prerequisites.assertPresent();
+    const { tmp } = app!;
     const voc = readVoc(vocDir);
     expect(voc).toHaveLength(EXPECTED_IMAGES);
     const perClass = counts(voc.flatMap((v) => v.labels));
     expect([...perClass.keys()].sort()).toEqual(['Platelets', 'RBC', 'WBC']);
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
-    const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
-    const page = await context.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') pageErrors.push(`${m.text()} (${m.location().url})`);
-    });
-
-    await page.goto(srv.url);
+    const { page, pageErrors } = await app!.newPage({ viewport: { width: 1600, height: 1000 } });
     const datasetFile = path.join(tmp, 'blood.tessera');
-    await page.getByTestId('new-dataset-path').fill(datasetFile);
-    await page.getByTestId('create-dataset').click();
-    await page.getByTestId('import-open').waitFor();
+    await createDatasetViaUi(page, datasetFile);
 
     // Dry run: the report names the classes (all new here) with their counts, and the images.
     await page.getByTestId('import-open').click();

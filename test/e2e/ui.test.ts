@@ -1,78 +1,46 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import WebSocket from 'ws';
-import { startWebServer, type WebServer } from '../../src-main/web/server';
+import { chromiumOrSkip, createDatasetViaUi, startApp, type App } from '../helpers/browser';
+import { sharedDir } from '../helpers/shared';
 
 /**
  * The real renderer, served in browser mode with the real services, driven through Chromium:
  * create a dataset, import a folder, browse the grid, open the viewer, and check what was
  * written to the dataset file.
  */
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const staticDir = path.join(repoRoot, 'out', 'renderer');
-const imagesDir = path.resolve(repoRoot, '../shared/datasets/bccd_voc/JPEGImages');
-const CHROMIUM = '/usr/bin/chromium';
+const imagesDir = path.join(sharedDir, 'datasets/bccd_voc/JPEGImages');
 const EXPECTED_IMAGES = 28;
 
-const missing: string[] = [];
-if (!fs.existsSync(imagesDir)) missing.push(`test images not found at ${imagesDir}`);
-if (!fs.existsSync(CHROMIUM)) missing.push(`Chromium not found at ${CHROMIUM}`);
-const skipReason = missing.length > 0 ? missing.join('; ') : null;
-// Outside CI a missing prerequisite skips (and says why); in CI it must fail instead.
-const skipUi = skipReason !== null && !process.env.CI;
-if (skipUi) console.log(`[e2e/ui] skipping the browser test: ${skipReason}`);
+const prerequisites = chromiumOrSkip('ui', [{ path: imagesDir, what: 'test images' }]);
 
 function attr(page: Page, testId: string, name: string): Promise<string | null> {
   return page.getByTestId(testId).getAttribute(name);
 }
 
 describe('renderer in browser mode', () => {
-  let tmp = '';
-  let server: WebServer | null = null;
-  let browser: Browser | null = null;
+  let app: App | null = null;
 
   beforeAll(async () => {
-    if (!fs.existsSync(path.join(staticDir, 'index.html'))) {
-      throw new Error(`${staticDir}/index.html is missing: run \`npm run build\` before the e2e tests`);
-    }
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-ui-'));
-    server = await startWebServer({ staticDir, configDir: path.join(tmp, 'config'), version: '0.0.0-test' });
+    app = await startApp({ tmpPrefix: 'tessera-ui-' });
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    await app?.close();
   });
 
-  it.skipIf(skipUi)('creates a dataset, imports a folder, shows the grid and the viewer', async () => {
-    if (skipReason) throw new Error(`prerequisite missing under CI: ${skipReason}`);
-    const srv = server!;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
-    const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
-    const page = await context.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') pageErrors.push(`${m.text()} (${m.location().url})`);
-    });
-
-    await page.goto(srv.url);
+  it.skipIf(prerequisites.skip)('creates a dataset, imports a folder, shows the grid and the viewer', async () => {
+    prerequisites.assertPresent();
+    const { tmp } = app!;
+    const { page, pageErrors } = await app!.newPage({ viewport: { width: 1600, height: 1000 } });
     expect(new URL(page.url()).search).toBe(''); // the token was traded for the cookie
 
     // Start screen: a new dataset with no root, so the root is the temp folder.
     const datasetFile = path.join(tmp, 'cells.tessera');
-    await page.getByTestId('new-dataset-path').fill(datasetFile);
-    await page.getByTestId('create-dataset').click();
-    await page.getByTestId('import-open').waitFor();
+    await createDatasetViaUi(page, datasetFile);
     await expect.poll(() => page.title()).toBe('cells — Tessera');
 
     // The images lie outside the root: the backend asks first, the UI offers absolute paths.
@@ -161,7 +129,7 @@ describe('renderer in browser mode', () => {
   });
 
   it('refuses requests and sockets without the token', async () => {
-    const srv = server!;
+    const srv = app!.server;
     const origin = `http://127.0.0.1:${srv.port}`;
     expect((await fetch(`${origin}/`)).status).toBe(403);
     expect((await fetch(`${origin}/?token=not-the-token`)).status).toBe(403);

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { EditResult } from '../../src-main/common/editing';
 import { Editor } from '../../src-renderer/editor/Editor';
 import type { EditorBackend } from '../../src-renderer/editor/backend';
 import type { SceneShape } from '../../src-renderer/editor/scene';
-import { callWs, createTestDataset, EditorDriver, newWorkspace, workspaceBackend, type TestDataset } from '../helpers/editorDriver';
+import { callWs, closeTestDataset, createTestDataset, EditorDriver, newWorkspace, workspaceBackend, type TestDataset } from '../helpers/editorDriver';
 
 let ds: TestDataset;
 
@@ -13,10 +12,7 @@ beforeAll(async () => {
   ds = await createTestDataset();
 });
 
-afterAll(() => {
-  ds.ws.close();
-  fs.rmSync(ds.dir, { recursive: true, force: true });
-});
+afterAll(() => closeTestDataset(ds));
 
 async function openEditor(backend: EditorBackend, image = ds.images[0]!): Promise<{ editor: Editor; d: EditorDriver }> {
   const editor = new Editor(backend);

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import fs from 'node:fs';
 import type { AnnotationRecord } from '../../src-main/common/model';
 import { Editor } from '../../src-renderer/editor/Editor';
 import type { Overlay } from '../../src-renderer/editor/scene';
-import { callWs, createTestDataset, EditorDriver, workspaceBackend, type TestDataset } from '../helpers/editorDriver';
+import { callWs, closeTestDataset, createTestDataset, EditorDriver, workspaceBackend, type TestDataset } from '../helpers/editorDriver';
 
 let ds: TestDataset;
 let editor: Editor;
@@ -13,10 +12,7 @@ beforeAll(async () => {
   ds = await createTestDataset();
 });
 
-afterAll(() => {
-  ds.ws.close();
-  fs.rmSync(ds.dir, { recursive: true, force: true });
-});
+afterAll(() => closeTestDataset(ds));
 
 async function reset(imageId: number): Promise<void> {
   const existing = await callWs(ds.ws, 'annotations:list', { imageId });

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import fs from 'node:fs';
 import { decodeMask, rleArea } from '../../src-main/common/geometry/rle';
 import { geometryArea } from '../../src-main/common/geometry/shapes';
 import type { AnnotationRecord, Geometry } from '../../src-main/common/model';
 import { Editor } from '../../src-renderer/editor/Editor';
-import { callWs, createTestDataset, EditorDriver, workspaceBackend, type TestDataset } from '../helpers/editorDriver';
+import { callWs, closeTestDataset, createTestDataset, EditorDriver, workspaceBackend, type TestDataset } from '../helpers/editorDriver';
 
 let ds: TestDataset;
 let editor: Editor;
@@ -51,10 +50,7 @@ beforeAll(async () => {
   imageId = ds.images[0]!.id;
 });
 
-afterAll(() => {
-  ds.ws.close();
-  fs.rmSync(ds.dir, { recursive: true, force: true });
-});
+afterAll(() => closeTestDataset(ds));
 
 beforeEach(async () => {
   const existing = await callWs(ds.ws, 'annotations:list', { imageId });

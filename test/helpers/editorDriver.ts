@@ -4,12 +4,13 @@ import sharp from 'sharp';
 import type { Args, Channel, ResultOf } from '../../src-main/common/contract';
 import type { ClassRecord, ImageListItem } from '../../src-main/common/model';
 import { dispatch } from '../../src-main/services/dispatch';
-import { Workspace } from '../../src-main/services/workspace';
+import type { Workspace } from '../../src-main/services/workspace';
 import type { EditorBackend } from '../../src-renderer/editor/backend';
 import { Editor, type EditorStatus } from '../../src-renderer/editor/Editor';
 import { handleKey, type ActionContext } from '../../src-renderer/editor/actions';
 import type { EditorPointerEvent } from '../../src-renderer/editor/scene';
 import { tempDir } from './shared';
+import { newWorkspace } from './workspace';
 
 /** A contract call through the real dispatch (validation included), unwrapped like the bridge does. */
 export async function callWs<C extends Channel>(ws: Workspace, channel: C, args: Args<C>): Promise<ResultOf<C>> {
@@ -44,9 +45,7 @@ export const TEST_IMAGES = [
   { name: 'c.png', width: 120, height: 90 },
 ];
 
-export function newWorkspace(configDir: string): Workspace {
-  return new Workspace({ configDir, mode: 'web', version: 'test', emit: () => {} });
-}
+export { newWorkspace };
 
 /** A real dataset file with three small images and the classes cell, nucleus, debris. */
 export async function createTestDataset(): Promise<TestDataset> {
@@ -67,6 +66,13 @@ export async function createTestDataset(): Promise<TestDataset> {
   for (const name of ['cell', 'nucleus', 'debris']) await callWs(ws, 'classes:create', { name });
   const classes = await callWs(ws, 'classes:list', {});
   return { dir, file, ws, images, classes };
+}
+
+/** Closes the dataset and removes its folder: the afterAll of every file that made one. */
+export function closeTestDataset(ds: TestDataset | undefined): void {
+  if (!ds) return;
+  ds.ws.close();
+  fs.rmSync(ds.dir, { recursive: true, force: true });
 }
 
 /**

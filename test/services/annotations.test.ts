@@ -1,35 +1,19 @@
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Args, Channel, ResultOf } from '../../src-main/common/contract';
-import type { ErrorData } from '../../src-main/common/errors';
+import type { Args } from '../../src-main/common/contract';
 import type { AnnotationRecord, Geometry, ImageDetail, ImageListItem } from '../../src-main/common/model';
 import { deleteAnnotationsByIds, insertAnnotations } from '../../src-main/db/annotations';
 import { insertModelRun } from '../../src-main/db/modelRuns';
-import { dispatch } from '../../src-main/services/dispatch';
-import { Workspace } from '../../src-main/services/workspace';
-import { makeImages } from '../helpers/images';
+import type { Workspace } from '../../src-main/services/workspace';
 import { tempDir } from '../helpers/shared';
+import { fails, importedDataset, makeImageDir, newWorkspace, ok } from '../helpers/workspace';
 
 /** An op as callers send it; attribute values are limited by the contract's schema. */
 type EditOp = Args<'annotations:edit'>['ops'][number];
 
-async function ok<C extends Channel>(ws: Workspace, c: C, args: Args<C>): Promise<ResultOf<C>> {
-  const r = await dispatch(ws.handlers, c, args);
-  if (!r.ok) throw new Error(`${c} failed: ${r.error.code}: ${r.error.message}`);
-  return r.value as ResultOf<C>;
-}
-
-async function fails<C extends Channel>(ws: Workspace, c: C, args: Args<C>): Promise<ErrorData> {
-  const r = await dispatch(ws.handlers, c, args);
-  if (r.ok) throw new Error(`${c} succeeded but was expected to fail`);
-  return r.error;
-}
-
 /** The source images are made once; each test gets its own dataset over a copy of the same files. */
 let imageDir: string;
 beforeAll(async () => {
-  imageDir = tempDir();
-  await makeImages(path.join(imageDir, 'imgs'));
+  imageDir = await makeImageDir();
 });
 
 interface Session {
@@ -44,12 +28,7 @@ interface Session {
 }
 
 async function session(): Promise<Session> {
-  const dir = tempDir();
-  const ws = new Workspace({ configDir: dir, mode: 'web', version: 'test', emit: () => {} });
-  const file = path.join(dir, 'd.tessera');
-  await ok(ws, 'dataset:create', { path: file, root: imageDir });
-  await ok(ws, 'images:import', { jobId: 'imp', paths: [path.join(imageDir, 'imgs')] });
-  const { items } = await ok(ws, 'images:list', {});
+  const { ws, file, items } = await importedDataset(imageDir);
   expect(items).toHaveLength(8);
   const img = items.find((i) => i.path.endsWith('a.jpg'))!;
   const other = items.find((i) => i.path.endsWith('b.png'))!;
@@ -427,7 +406,7 @@ describe('annotations:undo and annotations:redo', () => {
     const l1 = await ok(ws, 'annotations:list', { imageId: img.id });
     await ok(ws, 'dataset:close', {});
 
-    const ws2 = new Workspace({ configDir: tempDir(), mode: 'web', version: 'test', emit: () => {} });
+    const ws2 = newWorkspace(tempDir());
     await ok(ws2, 'dataset:open', { path: file });
     expect(await ok(ws2, 'annotations:history', { imageId: img.id })).toMatchObject({ canUndo: true, undoLabel: 'before restart' });
     expect((await ok(ws2, 'annotations:undo', { imageId: img.id }))!.created).toEqual([human]);

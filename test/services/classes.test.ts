@@ -1,39 +1,16 @@
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Args, Channel, ResultOf } from '../../src-main/common/contract';
-import type { ErrorData } from '../../src-main/common/errors';
 import type { AttributeDef } from '../../src-main/common/model';
 import { insertAnnotations } from '../../src-main/db/annotations';
-import { dispatch } from '../../src-main/services/dispatch';
-import { Workspace } from '../../src-main/services/workspace';
-import { makeImages } from '../helpers/images';
-import { tempDir } from '../helpers/shared';
-
-async function ok<C extends Channel>(ws: Workspace, c: C, args: Args<C>): Promise<ResultOf<C>> {
-  const r = await dispatch(ws.handlers, c, args);
-  if (!r.ok) throw new Error(`${c} failed: ${r.error.code}: ${r.error.message}`);
-  return r.value as ResultOf<C>;
-}
-
-async function fails<C extends Channel>(ws: Workspace, c: C, args: Args<C>): Promise<ErrorData> {
-  const r = await dispatch(ws.handlers, c, args);
-  if (r.ok) throw new Error(`${c} succeeded but was expected to fail`);
-  return r.error;
-}
+import type { Workspace } from '../../src-main/services/workspace';
+import { fails, importedDataset, makeImageDir, ok } from '../helpers/workspace';
 
 let imageDir: string;
 beforeAll(async () => {
-  imageDir = tempDir();
-  await makeImages(path.join(imageDir, 'imgs'));
+  imageDir = await makeImageDir();
 });
 
 async function session() {
-  const dir = tempDir();
-  const ws = new Workspace({ configDir: dir, mode: 'web', version: 'test', emit: () => {} });
-  const file = path.join(dir, 'd.tessera');
-  await ok(ws, 'dataset:create', { path: file, root: imageDir });
-  await ok(ws, 'images:import', { jobId: 'imp', paths: [path.join(imageDir, 'imgs')] });
-  const { items } = await ok(ws, 'images:list', {});
+  const { ws, file, items } = await importedDataset(imageDir);
   const [cell, nucleus, debris] = [
     await ok(ws, 'classes:create', { name: 'cell', color: '#112233', hotkey: '1' }),
     await ok(ws, 'classes:create', { name: 'nucleus' }),

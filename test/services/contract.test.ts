@@ -41,6 +41,19 @@ describe('the IPC contract', () => {
     });
     expect(await dispatch(ws.handlers, 'images:count', {})).toMatchObject({ ok: false, error: { code: 'NO_DATASET_OPEN' } });
     expect(await dispatch(ws.handlers, 'dialog:pick', { purpose: 'folder' })).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED' } });
+    expect(await dispatch(ws.handlers, 'app:showInFolder', { path: '/' })).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED' } });
+  });
+
+  it('shows only existing paths in the file manager, where the shell offers it', async () => {
+    const shown: string[] = [];
+    const ws = new Workspace({ configDir: tempDir(), mode: 'electron', version: 't', emit: () => {}, showInFolder: (p) => shown.push(p) });
+    const dir = tempDir();
+    expect(await dispatch(ws.handlers, 'app:showInFolder', { path: path.join(dir, 'nope') })).toMatchObject({
+      ok: false,
+      error: { code: 'FILE_NOT_FOUND' },
+    });
+    expect(await dispatch(ws.handlers, 'app:showInFolder', { path: dir })).toEqual({ ok: true, value: null });
+    expect(shown).toEqual([dir]);
   });
 
   it('runs a whole session through dispatch: create, import, list, count, status, reopen', async () => {

@@ -55,6 +55,16 @@ export function decodeMask(rle: Rle): Uint8Array {
   assertRle(rle);
   const [h, w] = rle.size;
   const out = new Uint8Array(h * w);
+  paintRle(out, w, rle, 1);
+  return out;
+}
+
+/**
+ * Paints the set pixels of a column-major RLE into a row-major image `width` wide, run by run,
+ * without decoding the mask into a buffer of its own (so label images take many masks cheaply).
+ */
+export function paintRle(out: Uint8Array | Uint16Array, width: number, rle: Rle, value: number): void {
+  const h = rle.size[0];
   const counts = rle.counts;
   let p = 0;
   for (let i = 0; i < counts.length; i++) {
@@ -65,7 +75,7 @@ export function decodeMask(rle: Rle): Uint8Array {
       let left = c;
       while (left > 0) {
         const take = Math.min(left, h - y);
-        for (let k = (y * w + x), end = k + take * w; k < end; k += w) out[k] = 1;
+        for (let k = y * width + x, end = k + take * width; k < end; k += width) out[k] = value;
         left -= take;
         x++;
         y = 0;
@@ -73,7 +83,6 @@ export function decodeMask(rle: Rle): Uint8Array {
     }
     p += c;
   }
-  return out;
 }
 
 /** Number of set pixels. */

@@ -2,6 +2,7 @@ import { AppError } from '../../common/errors';
 import { SPLITS, type Split } from '../../common/model';
 import { countScopeImages, imageClassPairs, setSplits, type ExportScope } from '../../db/export';
 import type { Dataset } from '../dataset';
+import { mulberry32 } from '../../common/random';
 
 export interface SplitOptions {
   /** train, val, test; normalised, so [8, 1, 1] and [0.8, 0.1, 0.1] are the same. */
@@ -10,18 +11,6 @@ export interface SplitOptions {
   /** Keep each class's images spread over the splits in the ratios (see assignSplits). */
   stratify: boolean;
   only: ExportScope;
-}
-
-/** mulberry32: a small seeded generator, so the same seed gives the same splits on every machine. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

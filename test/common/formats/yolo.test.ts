@@ -10,6 +10,7 @@ import {
   serialiseYoloLabels,
   type YoloTask,
 } from '../../../src-main/common/formats/yolo';
+import { mulberry32 } from '../../../src-main/common/random';
 
 const CLASSES = ['crop', 'weed', 'rock'];
 const parse = (text: string, task: YoloTask, width = 200, height = 100) => parseYoloLabels(text, { width, height, classes: CLASSES, task });
@@ -255,14 +256,8 @@ describe('serialiseYoloLabels', () => {
 
 describe('parseYoloLabels on mutated lines', () => {
   it('never throws, keeps only storable geometry and gives every problem its line', () => {
-    // A small deterministic generator (mulberry32) so a failure can be replayed.
-    let seed = 12345;
-    const rnd = () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    // Seeded so a failure can be replayed.
+    const rnd = mulberry32(12345);
     const tokens = ['0', '1', '2', '3', '-1', 'NaN', 'Infinity', '1e400', '', '0.5', '1.2', '-0.3', '2', '0x10', '1e-3', '.5', '5.', 'abc', '0.999999'];
     const base = ['0 0.5 0.5 0.2 0.2', '1 0.1 0.1 0.4 0.1 0.4 0.5', '2 0.1 0.1 0.3 0.1 0.3 0.4 0.1 0.4'];
     for (let i = 0; i < 1500; i++) {

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fillHoles, paintStroke, polygonToRle, rasterizePolygon } from '../../../src-main/common/geometry/raster';
 import { decodeMask, encodeMask, rleArea, rleBBox, rleToString } from '../../../src-main/common/geometry/rle';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../../src-main/common/random';
 
 /** Parses a picture of a mask: '#' set, '.' unset, one string per row. */
 function picture(rows: string[]): { m: Uint8Array; w: number; h: number } {
@@ -102,7 +92,7 @@ describe('paintStroke', () => {
   }
 
   it('sets exactly the pixels within the radius of the segment and reports their bounds', () => {
-    const rand = rng(5);
+    const rand = mulberry32(5);
     const w = 37;
     const h = 29;
     for (let k = 0; k < 150; k++) {

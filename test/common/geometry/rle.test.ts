@@ -14,18 +14,7 @@ import {
   type Rle,
 } from '../../../src-main/common/geometry/rle';
 import { geometryBBox } from '../../../src-main/common/geometry/shapes';
-
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32), so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../../src-main/common/random';
 
 /** A row-major mask of blobs: runs of set pixels long enough to cross rows and columns. */
 function randomMask(rand: () => number, width: number, height: number, density = 0.4): Uint8Array {
@@ -69,7 +58,7 @@ describe('encodeMask / decodeMask', () => {
 
   it('decodes to 0/1 row-major pixels and round-trips random masks of odd shapes', () => {
     expect([...decodeMask({ size: [2, 3], counts: [0, 2, 1, 2, 1] })]).toEqual([1, 0, 1, 1, 1, 0]);
-    const rand = rng(1);
+    const rand = mulberry32(1);
     for (const [w, h] of [
       [1, 1],
       [1, 17],
@@ -131,7 +120,7 @@ describe('COCO compressed strings', () => {
   });
 
   it('round-trips random runs, including large counts and negative differences', () => {
-    const rand = rng(7);
+    const rand = mulberry32(7);
     for (let k = 0; k < 200; k++) {
       const counts = Array.from({ length: 1 + Math.floor(rand() * 30) }, () => Math.floor(rand() ** 4 * 2 ** (1 + Math.floor(rand() * 34))));
       const size: [number, number] = [1, counts.reduce((a, b) => a + b, 0)];
@@ -168,7 +157,7 @@ describe('rleMerge, rleIou', () => {
   });
 
   it('agrees with pixel-by-pixel union and intersection on random masks', () => {
-    const rand = rng(3);
+    const rand = mulberry32(3);
     const w = 29;
     const h = 31;
     for (let k = 0; k < 20; k++) {
@@ -210,7 +199,7 @@ describe('rleBBox', () => {
   });
 
   it('equals the bounds of the decoded pixels and geometryBBox', () => {
-    const rand = rng(11);
+    const rand = mulberry32(11);
     for (let k = 0; k < 30; k++) {
       const w = 1 + Math.floor(rand() * 40);
       const h = 1 + Math.floor(rand() * 40);

@@ -20,17 +20,7 @@ import {
 } from '../../../src-main/common/geometry/shapes';
 import * as geometry from '../../../src-main/common/geometry';
 import type { Geometry } from '../../../src-main/common/model';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../../src-main/common/random';
 
 function maskOf(rows: string[]): Extract<Geometry, { kind: 'mask' }> {
   const w = rows[0]!.length;
@@ -167,7 +157,7 @@ describe('translateGeometry', () => {
   });
 
   it('agrees with shifting decoded pixels on random masks', () => {
-    const rand = rng(21);
+    const rand = mulberry32(21);
     for (let k = 0; k < 60; k++) {
       const w = 1 + Math.floor(rand() * 25);
       const h = 1 + Math.floor(rand() * 25);

@@ -2,17 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fillHoles, paintStroke, rasterizePolygon } from '../../../src-main/common/geometry/raster';
 import { polygonSelfIntersects, ringSignedArea } from '../../../src-main/common/geometry/shapes';
 import { distanceToSegment, simplifyRing, traceMask } from '../../../src-main/common/geometry/trace';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../../src-main/common/random';
 
 function picture(rows: string[]): { m: Uint8Array; w: number; h: number } {
   const w = rows[0]!.length;
@@ -70,7 +60,7 @@ describe('traceMask', () => {
   });
 
   it('round-trips random blobs and brush strokes (holes come back filled)', () => {
-    const rand = rng(9);
+    const rand = mulberry32(9);
     for (let k = 0; k < 40; k++) {
       const w = 5 + Math.floor(rand() * 30);
       const h = 5 + Math.floor(rand() * 30);

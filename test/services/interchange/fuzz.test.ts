@@ -9,6 +9,7 @@ import { detectFormat } from '../../../src-main/services/interchange/detect';
 import { importDataset } from '../../../src-main/services/interchange/importDataset';
 import { resolveStoredPath } from '../../../src-main/services/paths';
 import { tempDir } from '../../helpers/shared';
+import { mulberry32 } from '../../../src-main/common/random';
 
 /**
  * Mutated annotation files of every format go through the real readers and the real import.
@@ -20,17 +21,6 @@ import { tempDir } from '../../helpers/shared';
 const CASES_PER_FORMAT = 220;
 const CASE_TIMEOUT_MS = 5_000;
 const SEED = 20261127;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -353,7 +343,7 @@ describe('fuzzed annotation files', () => {
   });
 
   it(`${CASES_PER_FORMAT} mutations per format: a consistent import or a typed error naming the file, never a partial write`, async () => {
-    const r = prng(SEED);
+    const r = mulberry32(SEED);
     const outcomes = { imported: 0, refused: 0, withErrors: 0, predictions: 0 };
     const codes = new Map<string, number>();
     const examples: string[] = [];

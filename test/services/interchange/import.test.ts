@@ -370,6 +370,84 @@ describe('what the pipeline checks', () => {
   });
 });
 
+describe('polygon checks', () => {
+  it('accepts plain polygons and refuses each kind of bad one with its reason', async () => {
+    const root = tempDir();
+    await makeImages(path.join(root, 'imgs'));
+    const ds = dataset(root);
+    const poly = (...parts: number[][]) => ({ label: 'cell', geometry: { kind: 'polygon' as const, parts }, attributes: {} });
+    const reader = fixedReader(root, {
+      classes: ['cell'],
+      images: [
+        {
+          file: 'imgs/b.png',
+          tags: [],
+          annotations: [
+            poly([0, 0, 10, 0, 10, 10]),
+            poly([0, 0, 10, 0, 10, 10], [20, 20, 30, 20, 30, 25]),
+            poly([0, 0, 5, 5, 10, 10]),
+            poly([0, 0, 10, 0, 0, 0, 10, 0]),
+            poly([0, 0, 10, 0, 10]),
+            poly([0, 0, 2e7, 0, 10, 10]),
+            poly([0, 0, Number.NaN, 0, 10, 10]),
+            poly(),
+          ],
+        },
+      ],
+      problems: [],
+      counters: {},
+    });
+    const r = await importDataset(ds, { path: root, format: 'coco', readers: [reader] });
+    expect(r.annotations.total).toBe(2);
+    expect(r.problems.map((p) => p.message)).toEqual([
+      'polygon has zero area (all vertices on a line); annotation skipped',
+      'a polygon needs at least 3 distinct vertices; annotation skipped',
+      'polygon has an odd number of coordinates; annotation skipped',
+      'coordinates beyond ±10000000 pixels; annotation skipped',
+      'coordinates must be finite numbers; annotation skipped',
+      'a polygon needs at least one part; annotation skipped',
+    ]);
+  });
+});
+
+describe('large imports', () => {
+  /** Two images with 25,000 boxes each: more rows than one write batch holds. */
+  function manyBoxes(root: string): FormatReader {
+    const boxes = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ label: i % 2 ? 'cell' : 'nucleus', geometry: { kind: 'box' as const, x: i % 30, y: i % 20, w: 5, h: 5 }, attributes: {} }));
+    return fixedReader(root, {
+      classes: ['cell', 'nucleus'],
+      images: [
+        { file: 'imgs/a.jpg', split: 'train', tags: [], annotations: boxes(25_000) },
+        { file: 'imgs/b.png', split: 'val', tags: [], annotations: boxes(25_000) },
+      ],
+      problems: [],
+      counters: {},
+    });
+  }
+
+  it('writes annotations spread over several write batches, every one of them', async () => {
+    const root = tempDir();
+    await makeImages(path.join(root, 'imgs'));
+    const ds = dataset(root);
+    const r = await importDataset(ds, { path: root, format: 'coco', readers: [manyBoxes(root)] });
+    expect(r.annotations.total).toBe(50_000);
+    expect(perClassInDb(ds)).toEqual({ cell: 25_000, nucleus: 25_000 });
+    expect(ds.db.prepare('SELECT split FROM images ORDER BY path').pluck().all()).toEqual(['train', 'val']);
+  });
+
+  it('rolls back every written batch when a later step fails', async () => {
+    const root = tempDir();
+    await makeImages(path.join(root, 'imgs'));
+    const ds = dataset(root);
+    // Splits are set after all annotation batches: failing there must undo them all.
+    ds.db.exec(`CREATE TRIGGER fail_split BEFORE UPDATE OF split ON images BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END`);
+    const before = tableCounts(ds);
+    await expect(importDataset(ds, { path: root, format: 'coco', readers: [manyBoxes(root)] })).rejects.toThrow(/disk full/);
+    expect(tableCounts(ds)).toEqual(before);
+  });
+});
+
 describe('the contract handlers', () => {
   it('inspect, import with progress, cancel, split and export through the contract', async () => {
     const voc = sharedPath('datasets/bccd_voc');

@@ -5,7 +5,8 @@ import { insertAnnotations, type NewAnnotation } from '../../../src-main/db/anno
 import { insertClass } from '../../../src-main/db/classes';
 import { insertImages, setStatus } from '../../../src-main/db/images';
 import { Dataset } from '../../../src-main/services/dataset';
-import { allocate, assignSplits, mulberry32 } from '../../../src-main/services/interchange/splits';
+import { allocate, assignSplits } from '../../../src-main/services/interchange/splits';
+import { mulberry32 } from '../../../src-main/common/random';
 import { tempDir } from '../../helpers/shared';
 
 const open: Dataset[] = [];

@@ -7,7 +7,7 @@ import { safeRelativeKey } from '../../../common/formats/paths';
 import { CVAT_ARRAYS, CVAT_DOCUMENT_END, cvatSubsetToSplit, readCvatImage, readCvatMeta, writeCvatImage, writeCvatMeta, type CvatAttributeKinds } from '../../../common/formats/cvat';
 import { asArray, asRecord } from '../../../common/formats/voc';
 import type { FormatReader, FormatWriter } from '../types';
-import { head, isDir, isFile, listFiles, parseXml, readTextFile, relKey, rootElementName, xmlOrder } from './voc';
+import { folderOrParent, head, isDir, isFile, listFiles, openInput, readXmlFile, relKey, rootElementName, sniff, xmlOrder } from './shared';
 
 /** The CVAT XML files of a folder: annotations.xml, or else every top-level XML whose root is <annotations> (Datumaro's <subset>.xml). */
 async function cvatFiles(dir: string): Promise<string[]> {
@@ -21,27 +21,21 @@ async function cvatFiles(dir: string): Promise<string[]> {
 export const cvatReader: FormatReader = {
   name: 'cvat',
 
-  async detect(input) {
-    try {
+  detect(input) {
+    return sniff(async () => {
       const files = isDir(input) ? await cvatFiles(input) : input.toLowerCase().endsWith('.xml') ? [input] : [];
       for (const f of files.slice(0, 1)) {
         const text = await head(f);
         if (rootElementName(text) === 'annotations') return /<version>\s*1\.1\s*<\/version>/.test(text) ? 0.95 : 0.7;
       }
-    } catch {
-      // Unreadable input is simply not this format; read() reports why.
-    }
-    return 0;
+      return 0;
+    });
   },
 
-  baseDir(input) {
-    return isDir(input) ? input : path.dirname(input);
-  },
+  baseDir: folderOrParent,
 
   async read(input) {
-    const dir = isDir(input);
-    if (!dir) await fs.promises.access(input, fs.constants.R_OK);
-    const base = dir ? input : path.dirname(input);
+    const { dir, base } = await openInput(input);
     const files = dir ? await cvatFiles(input) : [input];
     const problems: FormatProblem[] = [];
     const counters: Record<string, number> = {};
@@ -58,12 +52,7 @@ export const cvatReader: FormatReader = {
 
     for (const abs of files) {
       const file = relKey(base, abs);
-      const text = await readTextFile(abs, file);
-      if ('problem' in text) {
-        problems.push(text.problem);
-        continue;
-      }
-      const parsed = parseXml(text.text, file, CVAT_ARRAYS, true);
+      const parsed = await readXmlFile(abs, file, CVAT_ARRAYS, true);
       if ('problem' in parsed) {
         problems.push(parsed.problem);
         continue;

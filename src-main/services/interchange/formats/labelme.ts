@@ -5,7 +5,7 @@ import type { FormatProblem, InterchangeDataset, InterchangeImage } from '../../
 import { keyBaseName, safeRelativeKey } from '../../../common/formats/paths';
 import { labelmeMaskCrop, labelmeMaskPayloads, readLabelmeDocument, writeLabelmeDocument, type LabelmeBitmap } from '../../../common/formats/labelme';
 import type { FormatReader, FormatWriter } from '../types';
-import { isDir, isFile, listFiles, readTextFile, relKey } from './voc';
+import { folderOrParent, isDir, isFile, listFiles, openInput, readTextFile, relKey, sniff } from './shared';
 
 /** A labelme file embeds the image, so it may be large; beyond this it is refused. */
 const MAX_JSON_BYTES = 512 * 1024 * 1024;
@@ -55,27 +55,21 @@ export async function labelmeEmbeddedImage(jsonFile: string): Promise<Buffer | n
 export const labelmeReader: FormatReader = {
   name: 'labelme',
 
-  async detect(input) {
-    try {
+  detect(input) {
+    return sniff(async () => {
       const files = isDir(input) ? (await listFiles(input, '.json')).slice(0, 3) : input.toLowerCase().endsWith('.json') ? [input] : [];
       for (const f of files) {
         const r = await parseJson(f, f);
         if ('doc' in r && looksLikeLabelme(r.doc)) return 0.9;
       }
-    } catch {
-      // Unreadable input is simply not this format; read() reports why.
-    }
-    return 0;
+      return 0;
+    });
   },
 
-  baseDir(input) {
-    return isDir(input) ? input : path.dirname(input);
-  },
+  baseDir: folderOrParent,
 
   async read(input) {
-    const dir = isDir(input);
-    if (!dir) await fs.promises.access(input, fs.constants.R_OK);
-    const base = this.baseDir(input);
+    const { dir, base } = await openInput(input);
     const jsonFiles = dir ? await listFiles(input, '.json') : [input];
     const problems: FormatProblem[] = [];
     const counters: Record<string, number> = {};

@@ -2,39 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import type { ExportClass, ExportImage } from '../../../common/formats/types';
-import type { Rle } from '../../../common/geometry';
+import { paintRle } from '../../../common/geometry';
 import type { Split } from '../../../common/model';
 import { toMask } from '../convert';
 import type { FormatWriter, WriteContext } from '../types';
 
 /** PNGs encoded at once: encoding runs on libvips threads, so a few in flight keep them busy. */
 const IN_FLIGHT = 4;
-
-/**
- * Paints the set pixels of a column-major RLE into a row-major label image, run by run, without
- * decoding the mask into a buffer of its own.
- */
-export function paintRle(out: Uint8Array | Uint16Array, width: number, rle: Rle, value: number): void {
-  const h = rle.size[0];
-  const counts = rle.counts;
-  let p = 0;
-  for (let i = 0; i < counts.length; i++) {
-    const c = counts[i]!;
-    if (i & 1 && c > 0) {
-      let x = Math.floor(p / h);
-      let y = p - x * h;
-      let left = c;
-      while (left > 0) {
-        const take = Math.min(left, h - y);
-        for (let k = y * width + x, end = k + take * width; k < end; k += width) out[k] = value;
-        left -= take;
-        x++;
-        y = 0;
-      }
-    }
-    p += c;
-  }
-}
 
 /** A one-channel PNG of 8 or 16 bits per pixel, as the array's element size says. */
 function labelPng(data: Uint8Array | Uint16Array, width: number, height: number): Sharp {

@@ -1,126 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import sharp from 'sharp';
 import type { Split } from '../../../common/model';
 import type { FormatProblem, InterchangeDataset, InterchangeImage } from '../../../common/formats/types';
 import { keyBaseName, safeRelativeKey } from '../../../common/formats/paths';
 import { parseVocImageSet, readVocDocument, writeVocXml } from '../../../common/formats/voc';
 import type { FormatReader, FormatWriter } from '../types';
+import { head, isDir, isFile, listFiles, readTextFile, readXmlFile, relKey, rootElementName, sniff } from './shared';
 
-/** Annotation files larger than this are refused rather than parsed into memory. */
-export const MAX_XML_BYTES = 256 * 1024 * 1024;
 const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.JPG', '.JPEG', '.PNG'];
-
-/** Forward-slash path of `p` relative to `base`. */
-export function relKey(base: string, p: string): string {
-  return path.relative(base, p).split(path.sep).join('/');
-}
-
-/**
- * Parses XML text into fast-xml-parser's object form: attributes unprefixed, every value a
- * string (so "0003" stays "0003"), entities decoded, and the named elements always arrays.
- * Malformed XML gives a problem with the parser's line instead of a half-read document.
- */
-export function parseXml(text: string, file: string, arrays: ReadonlySet<string>, captureMetaData = false): { doc: unknown } | { problem: FormatProblem } {
-  const valid = XMLValidator.validate(text);
-  if (valid !== true) {
-    return { problem: { file, where: `line ${valid.err.line}`, severity: 'error', message: `malformed XML: ${valid.err.msg}` } };
-  }
-  const parser = new XMLParser({
-    ignoreAttributes: false,
-    attributeNamePrefix: '',
-    parseTagValue: false,
-    parseAttributeValue: false,
-    trimValues: true,
-    htmlEntities: true,
-    isArray: (name, _path, _leaf, isAttribute) => !isAttribute && arrays.has(name),
-    captureMetaData,
-  });
-  try {
-    return { doc: parser.parse(text) };
-  } catch (e) {
-    return { problem: { file, severity: 'error', message: `malformed XML: ${(e as Error).message}` } };
-  }
-}
-
-// Typed as the boxed `Symbol` by the library; it is a plain symbol at run time.
-const META = XMLParser.getMetaDataSymbol() as unknown as symbol;
-
-/** Where an element parsed with captureMetaData starts in the text; undefined for text-only elements. */
-export function xmlOrder(element: unknown): number | undefined {
-  if (!element || typeof element !== 'object') return undefined;
-  const m = (element as Record<symbol, { startIndex?: number } | undefined>)[META];
-  return m?.startIndex;
-}
-
-/** Reads a text file, or gives the problem that stops it being read (too large, unreadable, not UTF-8 text). */
-export async function readTextFile(abs: string, file: string, maxBytes = MAX_XML_BYTES): Promise<{ text: string } | { problem: FormatProblem }> {
-  try {
-    const st = await fs.promises.stat(abs);
-    if (st.size > maxBytes) return { problem: { file, severity: 'error', message: `the file is ${st.size} bytes, more than the ${maxBytes} an annotation file may have` } };
-    const buf = await fs.promises.readFile(abs);
-    return { text: buf.toString('utf8').replace(/^\uFEFF/, '') };
-  } catch (e) {
-    return { problem: { file, severity: 'error', message: `cannot be read: ${(e as Error).message}` } };
-  }
-}
-
-/** Files under `dir` (recursively, hidden folders skipped) whose names end with `ext`, sorted. */
-export async function listFiles(dir: string, ext: string, recursive = true): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    let entries: fs.Dirent[];
-    try {
-      entries = await fs.promises.readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) {
-        if (recursive) await walk(p);
-      } else if (e.isFile() && e.name.toLowerCase().endsWith(ext)) out.push(p);
-    }
-  };
-  await walk(dir);
-  return out.sort();
-}
-
-export function isFile(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
-export function isDir(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-/** The first `bytes` of a file as text, for format sniffing. */
-export async function head(p: string, bytes = 4096): Promise<string> {
-  const fh = await fs.promises.open(p, 'r');
-  try {
-    const buf = Buffer.alloc(bytes);
-    const { bytesRead } = await fh.read(buf, 0, bytes, 0);
-    return buf.subarray(0, bytesRead).toString('utf8');
-  } finally {
-    await fh.close();
-  }
-}
-
-/** The first element of an XML text (skipping the declaration, comments and doctype). */
-export function rootElementName(text: string): string | null {
-  const m = /^(?:\s|<\?[^]*?\?>|<!--[^]*?-->|<!DOCTYPE[^>]*>)*<([A-Za-z_][\w.-]*)/.exec(text.replace(/^\uFEFF/, ''));
-  return m ? m[1]! : null;
-}
 
 const VOC_ARRAYS: ReadonlySet<string> = new Set(['object', 'part', 'attribute']);
 const SPLIT_FILES: readonly Split[] = ['train', 'val', 'test'];
@@ -146,8 +34,8 @@ export const vocReader: FormatReader = {
    * as VOC by its <bndbox>, and one with LabelMe's <pt>/<imagesize> rules the folder out; files
    * without objects leave it undecided.
    */
-  async detect(input) {
-    try {
+  detect(input) {
+    return sniff(async () => {
       const dir = isDir(input);
       if (!dir && !input.toLowerCase().endsWith('.xml')) return 0;
       const ann = path.join(input, 'Annotations');
@@ -161,10 +49,7 @@ export const vocReader: FormatReader = {
         undecided = true;
       }
       return undecided ? 0.5 : 0;
-    } catch {
-      // Unreadable input is simply not this format; read() reports why.
-      return 0;
-    }
+    });
   },
 
   baseDir(input) {
@@ -226,12 +111,7 @@ export const vocReader: FormatReader = {
 
     for (const abs of xmlFiles) {
       const file = relKey(base, abs);
-      const r = await readTextFile(abs, file);
-      if ('problem' in r) {
-        problems.push(r.problem);
-        continue;
-      }
-      const parsed = parseXml(r.text, file, VOC_ARRAYS);
+      const parsed = await readXmlFile(abs, file, VOC_ARRAYS);
       if ('problem' in parsed) {
         problems.push(parsed.problem);
         continue;
