@@ -35,6 +35,11 @@ export interface InterchangeImage {
   width?: number;
   height?: number;
   split?: Split;
+  /**
+   * The annotation file (relative to the imported folder) that embeds this image's bytes, when
+   * the image file itself is missing (labelme `imageData`); the importer writes it out from there.
+   */
+  embeddedIn?: string;
   /** Image-level labels (labelme flags, classification tags). */
   tags: string[];
   annotations: InterchangeAnnotation[];

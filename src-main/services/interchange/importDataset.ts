@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError, isAppError } from '../../common/errors';
@@ -81,6 +82,8 @@ interface PlannedClass {
 export interface ImportPlan {
   report: InterchangeReport;
   newImages: NewImage[];
+  /** Embedded images to write under the dataset root before the transaction (see EMBEDDED_FOLDER). */
+  extract: { from: string; to: string }[];
   images: PlannedImage[];
   /** In the file's order; new classes are created in this order. */
   classes: PlannedClass[];
@@ -114,14 +117,42 @@ export async function importDataset(ds: Dataset, opts: InterchangeImportOptions)
       etaMs: 0,
     });
   progress('writing');
+  const written = await extractEmbedded(plan);
   try {
     writePlan(ds, plan);
   } catch (e) {
+    // The rows are rolled back; the image files written for them go too.
+    for (const f of written) fs.rmSync(f, { force: true });
     if (isAppError(e)) throw e;
     throw new AppError('INTERNAL', `${plan.source}: import failed and nothing was written: ${(e as Error).message}`, { path: plan.source });
   }
   progress('done');
   return { ...plan.report, dryRun: false, elapsedMs: Date.now() - t0 };
+}
+
+/** Folder under the dataset root that receives images found only embedded in annotation files. */
+export const EMBEDDED_FOLDER = 'embedded-images';
+
+/** Copies extracted embedded images into place; returns the files it created. */
+async function extractEmbedded(plan: ImportPlan): Promise<string[]> {
+  const created: string[] = [];
+  try {
+    for (const { from, to } of plan.extract) {
+      const bytes = await fs.promises.readFile(from);
+      const existing = await fs.promises.readFile(to).catch(() => null);
+      if (existing) {
+        if (existing.equals(bytes)) continue;
+        throw new AppError('DATASET_EXISTS', `${to}: a different file is already there; move it away to import the embedded image`, { path: to });
+      }
+      await fs.promises.mkdir(path.dirname(to), { recursive: true });
+      await fs.promises.writeFile(to, bytes, { flag: 'wx' });
+      created.push(to);
+    }
+  } catch (e) {
+    for (const f of created) fs.rmSync(f, { force: true });
+    throw e;
+  }
+  return created;
 }
 
 function cancelledError(source: string): AppError {
@@ -312,6 +343,11 @@ function realpathOr(p: string): string {
 interface Entry {
   key: string;
   abs: string;
+  /** Annotation file embedding the image when the file is missing (labelme imageData). */
+  embeddedIn?: string;
+  /** For an embedded image: where it was extracted for probing, and where the import stores it. */
+  probeAt?: string;
+  storeAt?: string;
   stated: { width?: unknown; height?: unknown }[];
   split: Split | null;
   tags: unknown[];
@@ -409,7 +445,18 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
       e.split = split ?? e.split;
       e.tags.push(...tags);
       e.annotations.push(...annotations);
-    } else entries.set(abs, { key, abs, stated: [{ width: im?.width, height: im?.height }], split, tags: [...tags], annotations: [...annotations] });
+      e.embeddedIn ??= typeof im?.embeddedIn === 'string' ? im.embeddedIn : undefined;
+    } else {
+      entries.set(abs, {
+        key,
+        abs,
+        embeddedIn: typeof im?.embeddedIn === 'string' ? im.embeddedIn : undefined,
+        stated: [{ width: im?.width, height: im?.height }],
+        split,
+        tags: [...tags],
+        annotations: [...annotations],
+      });
+    }
   }
   // The entries hold what is still needed; each image's raw annotations are then dropped as soon
   // as they are planned, so a large file is not resident twice (read and planned) at the peak.
@@ -428,6 +475,21 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
     }
   });
   for (const [i, e] of listed.entries()) {
+    if (!exists[i] && e.embeddedIn && reader.embeddedImage) {
+      // The bytes go to the cache for probing (a dry run writes nothing into the dataset); the
+      // real import copies them under the root, in embedded-images/, before its transaction.
+      const bytes = await reader.embeddedImage(input, e.embeddedIn).catch(() => null);
+      if (bytes) {
+        const rel = e.key.split('/');
+        e.probeAt = path.join(ds.cacheDir, 'embedded', crypto.createHash('sha256').update(input).digest('hex').slice(0, 16), ...rel);
+        await fs.promises.mkdir(path.dirname(e.probeAt), { recursive: true });
+        await fs.promises.writeFile(e.probeAt, bytes);
+        e.storeAt = path.join(ds.root, EMBEDDED_FOLDER, ...rel);
+        count('embeddedImagesUsed');
+        present.push(e);
+        continue;
+      }
+    }
     if (!exists[i]) {
       problem(sourceName(e.key), 'error', `image file ${e.key} not found in ${baseDir}`);
       images.missing++;
@@ -444,7 +506,7 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
   }
   if (cancelled()) throw cancelledError(input);
   const probed = await probeFiles(
-    present.map((e) => e.abs),
+    present.map((e) => e.probeAt ?? e.abs),
     {
       maxPixels: opts.maxPixels ?? maxPixelsSetting(),
       concurrency: opts.concurrency,
@@ -466,12 +528,13 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
     ds.db,
     probed.filter((r): r is ProbeResult => r !== null).map((r) => r.contentHash),
   );
-  const stored = present.map((e) => toStoredPath(ds.root, e.abs));
+  const stored = present.map((e) => toStoredPath(ds.root, e.storeAt ?? e.abs));
   const taken = takenPaths(
     ds.db,
     stored.map((s) => s.path),
   );
   const newImages: NewImage[] = [];
+  const extract: { from: string; to: string }[] = [];
   const addedByHash = new Map<string, number>();
   const kept: { entry: Entry; target: PlannedImage['target']; width: number; height: number }[] = [];
   for (const [i, e] of present.entries()) {
@@ -511,6 +574,7 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
     addedByHash.set(r.contentHash, newImages.length);
     kept.push({ entry: e, target: { added: newImages.length }, width: r.width, height: r.height });
     newImages.push(imageRow(r, stored[i]!));
+    if (e.probeAt && e.storeAt) extract.push({ from: e.probeAt, to: e.storeAt });
     images.added++;
   }
 
@@ -631,5 +695,5 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
     counters,
     elapsedMs: Date.now() - t0,
   };
-  return { report, newImages, images: planned, classes: [...classes.values()], hasPredictions, format: reader.name, source: input };
+  return { report, newImages, extract, images: planned, classes: [...classes.values()], hasPredictions, format: reader.name, source: input };
 }

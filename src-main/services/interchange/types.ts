@@ -17,6 +17,8 @@ export interface FormatReader {
   read(input: string): Promise<InterchangeDataset>;
   /** The folder image keys are relative to. */
   baseDir(input: string): string;
+  /** The bytes of an image embedded in an annotation file (see InterchangeImage.embeddedIn). */
+  embeddedImage?(input: string, embeddedIn: string): Promise<Buffer | null>;
 }
 
 export interface WriteContext {

@@ -491,3 +491,43 @@ describe('the contract handlers', () => {
     }
   });
 });
+
+describe('labelme images found only embedded in their JSON', () => {
+  it('are used from imageData: a dry run writes nothing under the root, the import stores them in embedded-images/', async () => {
+    const root = tempDir();
+    const files = await makeImages(path.join(tempDir(), 'src'));
+    const bytes = fs.readFileSync(files['b.png']!); // 40 x 30
+    fs.mkdirSync(path.join(root, 'ann'));
+    fs.writeFileSync(
+      path.join(root, 'ann', 'cells.json'),
+      JSON.stringify({
+        version: '5.4.1',
+        flags: {},
+        shapes: [{ label: 'cell', points: [[2, 3], [12, 13]], shape_type: 'rectangle', group_id: null, flags: {} }],
+        imagePath: 'cells.png',
+        imageData: bytes.toString('base64'),
+        imageHeight: 30,
+        imageWidth: 40,
+      }),
+    );
+    const ds = dataset(root);
+    const dry = await inspectDataset(ds, { path: path.join(root, 'ann'), format: 'labelme' });
+    expect(dry.images).toMatchObject({ total: 1, added: 1, missing: 0 });
+    expect(dry.counters['embeddedImagesUsed']).toBe(1);
+    expect(fs.existsSync(path.join(root, 'embedded-images'))).toBe(false);
+    expect(tableCounts(ds)['images']).toBe(0);
+
+    const done = await importDataset(ds, { path: path.join(root, 'ann'), format: 'labelme' });
+    expect(done.images.added).toBe(1);
+    const row = ds.db.prepare('SELECT path, width, height, external FROM images').get() as { path: string; width: number; height: number; external: number };
+    expect(row).toEqual({ path: 'embedded-images/cells.png', width: 40, height: 30, external: 0 });
+    expect(fs.readFileSync(path.join(root, 'embedded-images', 'cells.png')).equals(bytes)).toBe(true);
+    const box = ds.db.prepare('SELECT geometry FROM annotations').pluck().get() as string;
+    expect(JSON.parse(box)).toMatchObject({ kind: 'box', w: 10, h: 10 });
+
+    // Importing again matches the stored image by content and writes nothing new.
+    const again = await importDataset(ds, { path: path.join(root, 'ann'), format: 'labelme' });
+    expect(again.images).toMatchObject({ added: 0, matched: 1 });
+    expect(tableCounts(ds)['images']).toBe(1);
+  });
+});

@@ -68,6 +68,11 @@ export const labelmeReader: FormatReader = {
 
   baseDir: folderOrParent,
 
+  embeddedImage(input, embeddedIn) {
+    const key = safeRelativeKey(embeddedIn);
+    return key === null ? Promise.resolve(null) : labelmeEmbeddedImage(path.join(folderOrParent(input), ...key.split('/')));
+  },
+
   async read(input) {
     const { dir, base } = await openInput(input);
     const jsonFiles = dir ? await listFiles(input, '.json') : [input];
@@ -115,10 +120,11 @@ export const labelmeReader: FormatReader = {
       if (!isFile(path.join(base, ...key.split('/')))) {
         if (res.hasImageData) {
           counters['embeddedImages'] = (counters['embeddedImages'] ?? 0) + 1;
-          problems.push({ file, where: 'imageData', severity: 'warning', message: `the image file ${key} is missing, but this file embeds the image (imageData); it can be written out from there` });
+          problems.push({ file, where: 'imageData', severity: 'warning', message: `the image file ${key} is missing; the image embedded in this file (imageData) is used instead` });
         }
       }
       const img: InterchangeImage = { file: key, tags: res.tags, annotations: res.annotations };
+      if (res.hasImageData && !isFile(path.join(base, ...key.split('/')))) img.embeddedIn = file;
       if (res.width !== undefined && res.height !== undefined) {
         img.width = res.width;
         img.height = res.height;
