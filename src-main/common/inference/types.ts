@@ -1,0 +1,60 @@
+/**
+ * Model manifests and detections: what pre-labeling needs to know about a model, and what every
+ * decoder produces. Pure types shared by inference/ (the only code running onnxruntime-node),
+ * the services, the CLI and the renderer.
+ */
+
+export const DECODER_FAMILIES = ['ultralytics', 'yolov5', 'yolox', 'end2end', 'rtdetr'] as const;
+/**
+ * - ultralytics: [1, 4+nc(+32), N] channels-first cx,cy,w,h in input pixels, class scores, no
+ *   objectness; segmentation adds prototypes [1,32,h,w].
+ * - yolov5: [1, N, 5+nc(+32)] rows cx,cy,w,h, objectness, class scores.
+ * - yolox: [1, N, 5+nc] raw grid offsets for strides 8/16/32, objectness, class scores.
+ * - end2end: [1, N, 6] x1,y1,x2,y2,score,class (NMS already applied; threshold only).
+ * - rtdetr: boxes [1, N, 4] normalised cxcywh and logits [1, N, nc]; no NMS.
+ */
+export type DecoderFamily = (typeof DECODER_FAMILIES)[number];
+
+export const MODEL_TASKS = ['detect', 'segment', 'classify', 'embed'] as const;
+export type ModelTask = (typeof MODEL_TASKS)[number];
+
+export interface ModelManifest {
+  id: string;
+  name: string;
+  task: ModelTask;
+  family: DecoderFamily;
+  /** Input tensor name; the first input when omitted. */
+  input?: string;
+  /** [height, width] of the network input, or 'dynamic' (then `defaultSize` is used). */
+  size: [number, number] | 'dynamic';
+  defaultSize?: [number, number];
+  colour: 'rgb' | 'bgr';
+  /** Pixel values are multiplied by this after conversion to float (1/255 or 1). */
+  scale: number;
+  mean?: [number, number, number];
+  std?: [number, number, number];
+  /** Letterbox padding value (0-255), or 'stretch' to resize without keeping the aspect ratio. */
+  letterbox: number | 'stretch';
+  classes: string[];
+  thresholds: { score: number; iou: number; maxDetections: number };
+  licence?: string;
+  /** Where the weights come from: a file path, or a URL downloaded on demand with its sha256. */
+  file?: string;
+  url?: string;
+  sha256?: string;
+  /** How images deeper than 8 bits are turned into the model input. */
+  highBitDepth?: 'window' | 'fixed' | 'minmax';
+}
+
+/** One detection in image pixels of the oriented image. */
+export interface Detection {
+  classIndex: number;
+  score: number;
+  box: { x: number; y: number; w: number; h: number };
+  /** Instance mask for segmentation models, COCO RLE over the whole image. */
+  mask?: { size: [number, number]; counts: number[] };
+}
+
+/** The execution providers Tessera may try, in the user's preference order. */
+export const PROVIDERS = ['cuda', 'dml', 'coreml', 'webgpu', 'cpu'] as const;
+export type Provider = (typeof PROVIDERS)[number];
