@@ -3,14 +3,18 @@ import { defineConfig } from 'electron-vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 // Native and large Node modules stay outside the bundles and load from node_modules at run time.
-const external = ['better-sqlite3', 'sharp', 'onnxruntime-node', 'fast-bmp', 'ws', 'zod'];
+const external = ['better-sqlite3', 'sharp', 'onnxruntime-node', 'fast-bmp', 'ws', 'zod', 'yaml', 'fast-xml-parser'];
 
 export default defineConfig({
   main: {
     build: {
       outDir: 'out/main',
       rollupOptions: {
-        input: { index: resolve(__dirname, 'src-main/app/index.ts') },
+        input: {
+          index: resolve(__dirname, 'src-main/app/index.ts'),
+          // Inference runs in a worker thread; the pool loads this bundle next to the main one.
+          inferenceWorker: resolve(__dirname, 'src-main/inference/worker.ts'),
+        },
         external,
       },
     },

@@ -9,6 +9,11 @@ import { detectFormat } from '../services/interchange/detect';
 import { exportDataset } from '../services/interchange/exportDataset';
 import { importDataset, inspectDataset } from '../services/interchange/importDataset';
 import { assignSplits } from '../services/interchange/splits';
+import { PROVIDERS, type ModelManifest } from '../common/inference/types';
+import { imageIdsForPrelabel } from '../db/prelabel';
+import { readManifestFile } from '../services/models';
+import { importCocoResults } from '../services/predictions';
+import { closeInferenceBackend, inferenceBackend, providerOrder, runPrelabel } from '../services/prelabel';
 
 /**
  * `tessera`: the headless command line over the same services as the app.
@@ -29,6 +34,10 @@ const USAGE = `usage:
                  [--split 0.8,0.1,0.1 [--seed N]] [--only all|done|reviewed] [--with-predictions]
                  [--images copy|link|none] [--strict] [--coco-segmentation polygon|rle] [--json]
   tessera info <db> [--json]
+  tessera prelabel <db> --model <manifest.json|model.onnx> [--images all|unlabeled] [--conf 0.25]
+                 [--iou 0.45] [--provider ${PROVIDERS.join('|')}] [--json]
+  tessera predictions import <db> <coco-results.json> --name <run> [--instances <instances.json>]
+                 [--json]
 
 import --format auto (the default) imports annotations when every path is recognised as an
 annotated dataset (COCO, YOLO, VOC, labelme, CVAT), and image files only when none is; each
@@ -46,6 +55,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await cmdExport(rest, io);
       case 'info':
         return cmdInfo(rest, io);
+      case 'prelabel':
+        return await cmdPrelabel(rest, io);
+      case 'predictions':
+        return cmdPredictions(rest, io);
       case undefined:
       case '-h':
       case '--help':
@@ -305,4 +318,96 @@ function formatExportReport(r: ExportReport, splits: Record<string, number> | nu
   ];
   for (const w of r.warnings) lines.push(`warning     ${w.kind} x${w.count}: ${w.message}`);
   return lines.join('\n');
+}
+
+/** A manifest file, or an .onnx file whose inspected manifest is used as proposed. */
+async function modelFromArg(arg: string): Promise<{ manifest: ModelManifest; file: string }> {
+  const abs = path.resolve(arg);
+  if (abs.toLowerCase().endsWith('.json')) {
+    const manifest = readManifestFile(abs);
+    if (!manifest.file) {
+      throw new AppError('INVALID_ARGUMENT', `${abs}: the manifest names no local file; download the model in the app first, or pass the .onnx file`, { path: abs });
+    }
+    return { manifest, file: manifest.file };
+  }
+  const inspection = await (await inferenceBackend()).inspect(abs);
+  if (!inspection.proposed) {
+    throw new AppError('UNSUPPORTED_FORMAT', `${abs}: ${inspection.problems.join('; ') || 'no decoder family fits its outputs'}`, { path: abs });
+  }
+  return { manifest: inspection.proposed, file: abs };
+}
+
+function unitArg(name: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new AppError('INVALID_ARGUMENT', `--${name} must be a number from 0 to 1`);
+  return n;
+}
+
+async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, {
+    model: { type: 'string' },
+    images: { type: 'string', default: 'all' },
+    conf: { type: 'string' },
+    iou: { type: 'string' },
+    provider: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  if (positionals.length !== 1) throw new AppError('INVALID_ARGUMENT', 'prelabel takes one dataset path');
+  if (!values['model']) throw new AppError('INVALID_ARGUMENT', 'prelabel needs --model <manifest.json|model.onnx>');
+  const images = oneOf('--images', values['images'] as string, ['all', 'unlabeled'] as const);
+  const provider = values['provider'] === undefined ? undefined : oneOf('--provider', values['provider'] as string, PROVIDERS);
+  const conf = unitArg('conf', values['conf']);
+  const iou = unitArg('iou', values['iou']);
+  const json = values['json'] as boolean;
+  const ds = Dataset.open(positionals[0]!);
+  try {
+    const { manifest, file } = await modelFromArg(values['model'] as string);
+    const { detector } = await inferenceBackend();
+    const summary = await withSigint((cancelled) =>
+      runPrelabel(
+        ds,
+        detector,
+        { manifest, modelFile: file, imageIds: imageIdsForPrelabel(ds.db, images === 'unlabeled'), conf, iou, skipLabeled: images === 'unlabeled', providers: providerOrder(provider) },
+        {
+          isCancelled: cancelled,
+          onProgress: io.tty && !json ? (p) => process.stderr.write(`\rpre-labeling ${p.done}/${p.total}   `) : undefined,
+        },
+      ),
+    );
+    if (io.tty && !json) io.err('');
+    for (const w of summary.warnings) io.err(`warning: ${w}`);
+    if (json) io.out(JSON.stringify(summary, null, 2));
+    else {
+      const ms = summary.msPerImage === null ? '-' : summary.msPerImage.toFixed(1);
+      io.out(
+        `run ${summary.runId}: ${summary.done} of ${summary.images} images pre-labeled (${summary.skipped} skipped, ${summary.failed} failed), ` +
+          `${summary.detections} detections, ${ms} ms per image, provider ${summary.provider ?? '-'}` +
+          (summary.cancelled ? `; cancelled, ${summary.pending} pending` : ''),
+      );
+    }
+    return summary.cancelled ? 130 : summary.failed > 0 ? 1 : 0;
+  } finally {
+    ds.close();
+    await closeInferenceBackend();
+  }
+}
+
+function cmdPredictions(args: string[], io: CliIo): number {
+  const [sub, ...rest] = args;
+  if (sub !== 'import') throw new AppError('INVALID_ARGUMENT', `unknown predictions command "${sub ?? ''}" (only "import")`);
+  const { values, positionals } = parse(rest, { name: { type: 'string' }, instances: { type: 'string' }, json: { type: 'boolean', default: false } });
+  if (positionals.length !== 2) throw new AppError('INVALID_ARGUMENT', 'predictions import takes a dataset path and a COCO results file');
+  if (!values['name']) throw new AppError('INVALID_ARGUMENT', 'predictions import needs --name <run>');
+  const ds = Dataset.open(positionals[0]!);
+  try {
+    const r = importCocoResults(ds, { file: positionals[1]!, name: values['name'] as string, instances: values['instances'] as string | undefined });
+    if (values['json']) io.out(JSON.stringify(r, null, 2));
+    else {
+      io.out(`run ${r.runId}: ${r.predictions} predictions on ${r.images} images` + (r.unmatchedResults ? `; ${r.unmatchedResults} results on ${r.unmatchedImageIds.length} unknown images skipped` : '') + (r.invalid ? `; ${r.invalid} invalid shapes skipped` : ''));
+    }
+    return 0;
+  } finally {
+    ds.close();
+  }
 }

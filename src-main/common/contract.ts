@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { IMAGE_STATUSES, SPLITS } from './model';
+import { PROVIDERS } from './inference/types';
+import type { ModelIo, ModelManifest } from './inference/types';
+import type { ClassMap, ModelEntry, PrelabelSummary, ReviewResult, TryResult } from './prelabel';
 import type { Channel, EventName } from './channels';
 export { CHANNELS, EVENT_NAMES } from './channels';
 export type { Channel, EventName } from './channels';
@@ -27,6 +30,8 @@ const path = z.string().min(1, 'path is empty').max(4096, 'path is too long');
 const id = z.number().int().positive();
 const jobId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'job id must be 1-64 letters, digits, _ or -');
 const empty = z.object({}).strict();
+const modelId = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'model id must be 1-100 letters, digits, ., _ or -');
+const unit = z.number().min(0).max(1);
 const finite = z.number().finite();
 const coord = finite.min(-1e7).max(1e7);
 
@@ -217,6 +222,46 @@ export const argSchemas = {
       only: z.enum(['all', 'done', 'reviewed']).default('all'),
     })
     .strict(),
+  'models:list': empty,
+  /** Reads an .onnx file's inputs, outputs and metadata and proposes a manifest. */
+  'models:inspect': z.object({ file: path }).strict(),
+  /** Adds a custom model; without a manifest the proposed one is used. Validated by the service. */
+  'models:add': z.object({ file: path, manifest: z.record(z.string(), z.unknown()).optional() }).strict(),
+  'models:download': z.object({ jobId, id: modelId }).strict(),
+  /** Runs a model on one image and returns the detections without storing them. */
+  'models:try': z
+    .object({ modelId, imageId: id, conf: unit.optional(), iou: unit.optional(), provider: z.enum(PROVIDERS).optional() })
+    .strict(),
+  /** Pre-labels many images as a background job (progress on 'prelabel:progress'); resumable. */
+  'prelabel:run': z
+    .object({
+      jobId,
+      modelId,
+      scope: z.union([
+        z.object({ imageIds: z.array(id).min(1).max(1_000_000) }).strict(),
+        z.object({ filter: imageFilterSchema.default({}), unlabeledOnly: z.boolean().default(false) }).strict(),
+      ]),
+      conf: unit.optional(),
+      iou: unit.optional(),
+      /** Skip images that hold human annotations. */
+      skipLabeled: z.boolean().default(true),
+      /** First provider to try; the CPU is always the fallback. */
+      provider: z.enum(PROVIDERS).optional(),
+    })
+    .strict(),
+  /** Continues a cancelled or interrupted run with its recorded parameters. */
+  'prelabel:resume': z.object({ jobId, runId: id }).strict(),
+  /** Accepts predictions as human annotations; `edits` change class or geometry while accepting. */
+  'predictions:accept': z
+    .object({
+      ids: z.array(id).max(1_000_000),
+      edits: z.array(z.object({ id, classId: id.nullable().optional(), geometry: geometrySchema.optional() }).strict()).max(100_000).default([]),
+    })
+    .strict(),
+  'predictions:reject': z.object({ ids: z.array(id).min(1).max(1_000_000) }).strict(),
+  'predictions:acceptAbove': z.object({ runId: id, imageId: id.optional(), threshold: unit }).strict(),
+  'classmap:get': z.object({ modelId }).strict(),
+  'classmap:set': z.object({ modelId, map: z.record(z.string().min(1).max(200), id.nullable()) }).strict(),
   'jobs:cancel': z.object({ jobId }).strict(),
   'dialog:pick': z
     .object({ purpose: z.enum(['createDataset', 'openDataset', 'folder', 'files']), title: z.string().max(200).optional() })
@@ -253,6 +298,19 @@ export interface Results {
   'interchange:import': InterchangeReport;
   'interchange:export': ExportReport;
   'splits:assign': Record<'train' | 'val' | 'test' | 'none', number>;
+  'models:list': ModelEntry[];
+  'models:inspect': ModelInspection;
+  'models:add': ModelEntry;
+  'models:download': ModelEntry;
+  'models:try': TryResult;
+  'prelabel:run': PrelabelSummary;
+  'prelabel:resume': PrelabelSummary;
+  'predictions:accept': ReviewResult;
+  'predictions:reject': ReviewResult;
+  'predictions:acceptAbove': ReviewResult;
+  /** `stored` is false while the map is the by-name default. */
+  'classmap:get': { map: ClassMap; stored: boolean };
+  'classmap:set': ClassMap;
   'jobs:cancel': boolean;
   'dialog:pick': string[] | null;
   'app:showInFolder': null;
@@ -267,6 +325,14 @@ export type ResultOf<C extends Channel> = Results[C];
 /** Events pushed from the main process to the renderer. */
 export interface Events {
   'job:progress': JobProgress;
+}
+
+/** What `models:inspect` reports: inputs, outputs, metadata, and a manifest when one fits. */
+export interface ModelInspection extends ModelIo {
+  metadata: Record<string, string>;
+  /** Null when the outputs fit no decoder family; `problems` then says what was expected. */
+  proposed: ModelManifest | null;
+  problems: string[];
 }
 
 // Every channel has a schema and a result type, and nothing else does.

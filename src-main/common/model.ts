@@ -170,7 +170,8 @@ export type JobPhase = 'scanning' | 'probing' | 'writing' | 'done';
 
 export interface JobProgress {
   jobId: string;
-  kind: 'import' | 'interchange-import' | 'export';
+  /** prelabel: done/total images, `imported` = predictions stored; model-download: bytes. */
+  kind: 'import' | 'interchange-import' | 'export' | 'prelabel' | 'model-download';
   phase: JobPhase;
   done: number;
   total: number;

@@ -14,6 +14,9 @@ import { assignSplits } from './interchange/splits';
 import { Jobs } from './jobs';
 import { Media } from './media';
 import { Settings } from './settings';
+import { ModelRegistry, defaultManifestDir, parseManifest } from './models';
+import { acceptAbove, acceptPredictions, getModelClassMap, rejectPredictions, setModelClassMap } from './predictions';
+import { inferenceBackend, jobProgress, providerOrder, resumePrelabel, runPrelabel, scopeImageIds, tryModel } from './prelabel';
 
 export type Handlers = { [C in Channel]: (args: ParsedArgs<C>) => Promise<ResultOf<C>> | ResultOf<C> };
 
@@ -65,6 +68,10 @@ export class Workspace {
     this.dataset = ds;
     this.media = new Media(ds, this.opts.maxPixels ?? maxPixelsSetting());
     this.settings.addRecent({ path: ds.file, name: ds.name, openedAt: Date.now() });
+  }
+
+  private models(): ModelRegistry {
+    return new ModelRegistry({ manifestDir: defaultManifestDir(), configDir: this.opts.configDir });
   }
 
   close(): void {
@@ -171,6 +178,77 @@ export class Workspace {
       }
     },
     'splits:assign': (args) => assignSplits(this.need(), args),
+    'models:list': () => this.models().list(),
+    'models:inspect': async ({ file }) => (await inferenceBackend()).inspect(file),
+    'models:add': async ({ file, manifest }) => {
+      // The file picked is the model's file, whatever the manifest given says.
+      if (manifest) return this.models().add(file, parseManifest({ ...manifest, file }, file));
+      const inspection = await (await inferenceBackend()).inspect(file);
+      if (!inspection.proposed) throw new AppError('UNSUPPORTED_FORMAT', `${file}: ${inspection.problems.join('; ') || 'no decoder family fits its outputs'}`, { file });
+      return this.models().add(file, inspection.proposed);
+    },
+    'models:download': async ({ jobId, id }) => {
+      const job = this.jobs.start(jobId);
+      try {
+        return await this.models().download(id, {
+          isCancelled: () => job.cancelled,
+          onProgress: ({ received, total }) =>
+            this.opts.emit('job:progress', { jobId, kind: 'model-download', phase: 'writing', done: received, total: total ?? 0, imported: 0, duplicates: 0, problems: 0, etaMs: null }),
+        });
+      } finally {
+        job.finish();
+      }
+    },
+    'models:try': async ({ modelId, imageId, conf, iou, provider }) => {
+      const ds = this.need();
+      const { manifest, path: modelFile } = this.models().requireFile(modelId);
+      const r = await tryModel(ds, (await inferenceBackend()).detector, { manifest, modelFile, imageId, conf, iou, providers: providerOrder(provider) });
+      return {
+        detections: r.detections.map((d) => ({ ...d, className: manifest.classes[d.classIndex] ?? `class ${d.classIndex}` })),
+        provider: r.provider,
+        ms: r.ms,
+        warnings: r.warnings ?? [],
+      };
+    },
+    'prelabel:run': async ({ jobId, modelId, scope, conf, iou, skipLabeled, provider }) => {
+      const ds = this.need();
+      const { manifest, path: modelFile } = this.models().requireFile(modelId);
+      const imageIds = scopeImageIds(ds, scope);
+      const { detector } = await inferenceBackend();
+      const job = this.jobs.start(jobId);
+      try {
+        const summary = await runPrelabel(
+          ds,
+          detector,
+          { manifest, modelFile, imageIds, conf, iou, skipLabeled, providers: providerOrder(provider) },
+          { isCancelled: () => job.cancelled, onProgress: (p) => this.opts.emit('job:progress', jobProgress(jobId, p)) },
+        );
+        this.opts.emit('job:progress', jobProgress(jobId, { ...summary, done: summary.images - summary.pending, total: summary.images, etaMs: 0 }, true));
+        return summary;
+      } finally {
+        job.finish();
+      }
+    },
+    'prelabel:resume': async ({ jobId, runId }) => {
+      const ds = this.need();
+      const { detector } = await inferenceBackend();
+      const job = this.jobs.start(jobId);
+      try {
+        const summary = await resumePrelabel(ds, detector, runId, {
+          isCancelled: () => job.cancelled,
+          onProgress: (p) => this.opts.emit('job:progress', jobProgress(jobId, p)),
+        });
+        this.opts.emit('job:progress', jobProgress(jobId, { ...summary, done: summary.images - summary.pending, total: summary.images, etaMs: 0 }, true));
+        return summary;
+      } finally {
+        job.finish();
+      }
+    },
+    'predictions:accept': ({ ids, edits }) => acceptPredictions(this.need(), ids, edits),
+    'predictions:reject': ({ ids }) => rejectPredictions(this.need(), ids),
+    'predictions:acceptAbove': (args) => acceptAbove(this.need(), args),
+    'classmap:get': ({ modelId }) => getModelClassMap(this.need(), modelId, this.models().get(modelId).manifest.classes),
+    'classmap:set': ({ modelId, map }) => setModelClassMap(this.need(), modelId, map),
     'jobs:cancel': ({ jobId }) => this.jobs.cancel(jobId),
     'dialog:pick': async (args) => {
       if (!this.opts.pick) throw new AppError('UNSUPPORTED', 'file dialogs are only available in the desktop app; type a path instead');

@@ -82,6 +82,11 @@ export class Editor {
   readonly lockedIds = new Set<number>();
   readonly hiddenClasses = new Set<number | null>();
   readonly lockedClasses = new Set<number | null>();
+  /**
+   * Predictions scoring below this are hidden (the review slider). Hiding rather than dropping
+   * them keeps the document equal to the dataset, so raising the slider again shows them at once.
+   */
+  predictionThreshold = 0;
   clipboard: ClipboardContent | null = null;
   brushRadius = DEFAULT_BRUSH_RADIUS;
   /** How far (image pixels) a traced outline may stray from the mask when converting to a polygon. */
@@ -215,7 +220,16 @@ export class Editor {
   }
 
   isVisible(a: AnnotationRecord): boolean {
-    return !this.hiddenIds.has(a.id) && !this.hiddenClasses.has(a.classId);
+    return !this.hiddenIds.has(a.id) && !this.hiddenClasses.has(a.classId) && !this.belowThreshold(a);
+  }
+
+  private belowThreshold(a: AnnotationRecord): boolean {
+    return a.source === 'model' && this.predictionThreshold > 0 && (a.score ?? 1) < this.predictionThreshold;
+  }
+
+  /** Visible predictions of the current image (those the slider lets through). */
+  get predictions(): AnnotationRecord[] {
+    return [...this.docs.values()].filter((a) => a.source === 'model' && this.isVisible(a));
   }
 
   isEditable(a: AnnotationRecord): boolean {
@@ -901,6 +915,31 @@ export class Editor {
     this.emitHidden();
     this.refreshOverlay();
     this.events.emit('change');
+  }
+
+  setPredictionThreshold(t: number): void {
+    if (!Number.isFinite(t)) return;
+    this.predictionThreshold = Math.min(1, Math.max(0, t));
+    this.selectionIds = this.selectionIds.filter((id) => this.isVisible(this.docs.get(id)!));
+    this.emitHidden();
+    this.refreshOverlay();
+    this.events.emit('change');
+  }
+
+  /**
+   * Fetches the open image's annotations again: pre-labeling and the review calls change them
+   * outside the editor's own edits, and the journal may have grown with them.
+   */
+  async reload(): Promise<void> {
+    const id = this.image?.id;
+    if (id === undefined) return;
+    await this.idle();
+    await this.reloadIf(id);
+    if (this.image?.id === id) {
+      this.revision++;
+      await this.refreshHistory();
+      this.events.emit('change');
+    }
   }
 
   setClassLocked(classId: number | null, locked: boolean): void {

@@ -18,9 +18,17 @@ export interface ActionContext {
     markDone(): void;
   };
   ui?: { toggleShortcuts(): void; closeShortcuts(): boolean };
+  /** Model-assisted labeling, supplied by state/models.svelte.ts; the review actions are unavailable without it. */
+  review?: {
+    canPrelabel(): boolean;
+    prelabelImage(): void;
+    accept(ids: readonly number[]): void;
+    reject(ids: readonly number[]): void;
+    acceptAbove(): void;
+  };
 }
 
-export type ActionGroup = 'Tools' | 'Edit' | 'Selection' | 'Classes' | 'Mask' | 'View' | 'Image' | 'Help';
+export type ActionGroup = 'Tools' | 'Edit' | 'Selection' | 'Classes' | 'Mask' | 'View' | 'Image' | 'Review' | 'Help';
 
 /**
  * One user operation (Excalidraw's action): the toolbar, the keyboard, the context menu and the
@@ -42,6 +50,8 @@ export interface Action {
 }
 
 const hasSelection = (c: ActionContext): boolean => c.editor.selection.length > 0;
+const selectedPredictionIds = (c: ActionContext): number[] => c.editor.selectedRecords.filter((a) => a.source === 'model').map((a) => a.id);
+const hasSelectedPrediction = (c: ActionContext): boolean => !!c.review && selectedPredictionIds(c).length > 0;
 const hasImage = (c: ActionContext): boolean => c.editor.image !== null;
 const selectionHas = (kinds: readonly string[]) => (c: ActionContext) => c.editor.selectedRecords.some((a) => kinds.includes(a.kind));
 
@@ -184,6 +194,42 @@ export const ACTIONS: readonly Action[] = [
   { id: 'markDone', label: 'Mark the image done', group: 'Image', keys: ['ctrl+enter'], predicate: (c) => !!c.nav && hasImage(c), perform: (c) => c.nav?.markDone() },
   { id: 'nextUnlabeled', label: 'Next unlabeled image', group: 'Image', keys: ['n'], predicate: (c) => !!c.nav, perform: (c) => c.nav?.nextUnlabeled() },
   { id: 'nextNotDone', label: 'Next image not done', group: 'Image', keys: ['shift+n'], predicate: (c) => !!c.nav, perform: (c) => c.nav?.nextNotDone() },
+
+  // 'a' already steps back an image, so accepting is Y (yes) and rejecting X, next to each other.
+  {
+    id: 'prelabel.image',
+    label: 'Pre-label this image with the model',
+    group: 'Review',
+    keys: ['shift+a'],
+    predicate: (c) => hasImage(c) && !!c.review?.canPrelabel(),
+    perform: (c) => c.review?.prelabelImage(),
+  },
+  {
+    id: 'prediction.accept',
+    label: 'Accept the selected predictions',
+    group: 'Review',
+    keys: ['y'],
+    predicate: hasSelectedPrediction,
+    contextMenu: true,
+    perform: (c) => c.review?.accept(selectedPredictionIds(c)),
+  },
+  {
+    id: 'prediction.reject',
+    label: 'Reject the selected predictions',
+    group: 'Review',
+    keys: ['x'],
+    predicate: hasSelectedPrediction,
+    contextMenu: true,
+    perform: (c) => c.review?.reject(selectedPredictionIds(c)),
+  },
+  {
+    id: 'prediction.acceptAbove',
+    label: 'Accept every prediction shown on this image',
+    group: 'Review',
+    keys: ['shift+y'],
+    predicate: (c) => !!c.review && c.editor.predictions.length > 0,
+    perform: (c) => c.review?.acceptAbove(),
+  },
 
   { id: 'shortcuts', label: 'Keyboard shortcuts', group: 'Help', keys: ['?'], predicate: (c) => !!c.ui, perform: (c) => c.ui?.toggleShortcuts() },
 ];

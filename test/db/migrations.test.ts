@@ -75,7 +75,7 @@ describe('migrations', () => {
     v1.close();
 
     const db = openDatabase(file);
-    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     for (const [table, rows] of Object.entries(before)) expect(dump(db, table)).toEqual(rows);
     expect(dump(db, 'classes')).toEqual(classesBefore.map((c) => ({ ...(c as object), attributes: '[]' })));
     expect(listAnnotations(db, a!).concat(listAnnotations(db, b!))).toEqual(annotationsBefore);

@@ -35,6 +35,10 @@ export interface ModelManifest {
   std?: [number, number, number];
   /** Letterbox padding value (0-255), or 'stretch' to resize without keeping the aspect ratio. */
   letterbox: number | 'stretch';
+  /** Placement of the image in a letterbox; 'center' when omitted. */
+  letterboxAlign?: LetterboxAlign;
+  /** Grid strides of a yolox head; [8, 16, 32] when omitted. */
+  strides?: number[];
   classes: string[];
   thresholds: { score: number; iou: number; maxDetections: number };
   licence?: string;
@@ -42,6 +46,8 @@ export interface ModelManifest {
   file?: string;
   url?: string;
   sha256?: string;
+  /** Free text for people: where the weights come from when there is no `url`, how to export them. */
+  notes?: string;
   /** How images deeper than 8 bits are turned into the model input. */
   highBitDepth?: 'window' | 'fixed' | 'minmax';
 }
@@ -58,3 +64,37 @@ export interface Detection {
 /** The execution providers Tessera may try, in the user's preference order. */
 export const PROVIDERS = ['cuda', 'dml', 'coreml', 'webgpu', 'cpu'] as const;
 export type Provider = (typeof PROVIDERS)[number];
+
+/**
+ * Where the resized image sits inside a letterboxed input. Ultralytics centres it; YOLOX's
+ * reference preprocessing puts it in the top-left corner and pads only right and bottom.
+ */
+export type LetterboxAlign = 'center' | 'topleft';
+
+/** Per-run changes to a manifest's default thresholds. */
+export interface DetectOverrides {
+  score?: number;
+  iou?: number;
+  maxDetections?: number;
+}
+
+/** A tensor's dimensions as the model declares them: a number, or a symbolic name when dynamic. */
+export type Dims = readonly (number | string)[];
+
+export interface ModelIo {
+  inputs: { name: string; dims: Dims }[];
+  outputs: { name: string; dims: Dims }[];
+}
+
+/** One model output after a run, in the layout onnxruntime returns (row-major, batch first). */
+export interface OutputTensor {
+  name: string;
+  dims: readonly number[];
+  data: Float32Array;
+}
+
+export interface DetectTimings {
+  preMs: number;
+  runMs: number;
+  postMs: number;
+}

@@ -1,7 +1,8 @@
 import { initial } from './0001-initial';
 import { editing } from './0002-editing';
+import { prelabel } from './0003-prelabel';
 import type { Migration } from './types';
 
 export type { Migration };
-export const MIGRATIONS: readonly Migration[] = [initial, editing];
+export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,64 @@
+import type { Detection, ModelManifest, Provider } from './inference/types';
+
+/** Pre-labeling and model registry DTOs shared by the services, the contract and the renderer. */
+
+export interface ModelEntry {
+  manifest: ModelManifest;
+  origin: 'builtin' | 'custom';
+  /** Absolute path of the weights when they are on disk, else null (download them first). */
+  path: string | null;
+  downloadable: boolean;
+}
+
+export interface DownloadProgress {
+  jobId?: string;
+  id: string;
+  received: number;
+  /** From Content-Length; null when the server does not say. */
+  total: number | null;
+}
+
+export interface PrelabelProgress {
+  jobId?: string;
+  runId: number;
+  done: number;
+  total: number;
+  detections: number;
+  /** Estimated milliseconds left, null while unknown. */
+  etaMs: number | null;
+  provider: Provider | null;
+}
+
+export interface PrelabelSummary {
+  runId: number;
+  model: string;
+  images: number;
+  done: number;
+  skipped: number;
+  failed: number;
+  pending: number;
+  detections: number;
+  /** Mean inference time per image in this session of the run. */
+  msPerImage: number | null;
+  /** The provider that actually ran (after any fallback). */
+  provider: Provider | null;
+  warnings: string[];
+  cancelled: boolean;
+}
+
+export interface TryResult {
+  detections: (Detection & { className: string })[];
+  provider: Provider;
+  ms: number;
+  warnings: string[];
+}
+
+export interface ReviewResult {
+  /** Ids now human annotations (accept) or removed (reject). */
+  ids: number[];
+  /** One journal entry per image touched, so each can be undone like an edit. */
+  images: { imageId: number; journalId: number }[];
+}
+
+/** Model class name -> dataset class id, or null for a class that is ignored. */
+export type ClassMap = Record<string, number | null>;

@@ -1,0 +1,118 @@
+import type { Db } from './open';
+
+/** Model runs as pre-labeling sees them: parameters, the provider that ran, and per-image progress. */
+
+export type RunImageState = 'pending' | 'done' | 'skipped' | 'failed';
+
+export interface ModelRunRecord {
+  id: number;
+  model: string;
+  name: string | null;
+  parameters: Record<string, unknown>;
+  provider: string | null;
+  status: 'running' | 'done' | 'failed' | 'cancelled';
+  startedAt: number;
+  finishedAt: number | null;
+}
+
+interface RunRow {
+  id: number;
+  model: string;
+  name: string | null;
+  parameters: string;
+  provider: string | null;
+  status: ModelRunRecord['status'];
+  started_at: number;
+  finished_at: number | null;
+}
+
+export function getModelRun(db: Db, id: number): ModelRunRecord | undefined {
+  const r = db.prepare('SELECT * FROM model_runs WHERE id = ?').get(id) as RunRow | undefined;
+  if (!r) return undefined;
+  return {
+    id: r.id,
+    model: r.model,
+    name: r.name,
+    parameters: JSON.parse(r.parameters) as Record<string, unknown>,
+    provider: r.provider,
+    status: r.status,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+export function setRunProvider(db: Db, id: number, provider: string): void {
+  db.prepare('UPDATE model_runs SET provider = ? WHERE id = ?').run(provider, id);
+}
+
+export function reopenRun(db: Db, id: number): void {
+  db.prepare("UPDATE model_runs SET status = 'running', finished_at = NULL WHERE id = ?").run(id);
+}
+
+export function addRunImages(db: Db, runId: number, imageIds: readonly number[]): void {
+  const stmt = db.prepare('INSERT OR IGNORE INTO model_run_images (run_id, image_id) VALUES (?, ?)');
+  db.transaction(() => {
+    for (const id of imageIds) stmt.run(runId, id);
+  })();
+}
+
+export function markRunImage(db: Db, runId: number, imageId: number, state: RunImageState, info: { detections?: number; ms?: number; error?: string } = {}): void {
+  db.prepare('UPDATE model_run_images SET state = ?, detections = ?, ms = ?, error = ? WHERE run_id = ? AND image_id = ?').run(
+    state,
+    info.detections ?? null,
+    info.ms ?? null,
+    info.error ?? null,
+    runId,
+    imageId,
+  );
+}
+
+/** Images of the run still to do, in id order. */
+export function pendingRunImages(db: Db, runId: number): number[] {
+  return db.prepare("SELECT image_id FROM model_run_images WHERE run_id = ? AND state = 'pending' ORDER BY image_id").pluck().all(runId) as number[];
+}
+
+export function runImageCounts(db: Db, runId: number): Record<RunImageState, number> {
+  const out: Record<RunImageState, number> = { pending: 0, done: 0, skipped: 0, failed: 0 };
+  for (const r of db.prepare('SELECT state, count(*) AS n FROM model_run_images WHERE run_id = ? GROUP BY state').all(runId) as { state: RunImageState; n: number }[]) {
+    out[r.state] = r.n;
+  }
+  return out;
+}
+
+/** Whether the image holds any human annotation (pre-labeling may skip those). */
+export function hasHumanAnnotations(db: Db, imageId: number): boolean {
+  return db.prepare("SELECT 1 FROM annotations WHERE image_id = ? AND source = 'human' LIMIT 1").get(imageId) !== undefined;
+}
+
+export function getClassMap(db: Db, model: string): Record<string, number | null> | undefined {
+  const v = db.prepare('SELECT map FROM class_maps WHERE model = ?').pluck().get(model) as string | undefined;
+  return v === undefined ? undefined : (JSON.parse(v) as Record<string, number | null>);
+}
+
+export function setClassMap(db: Db, model: string, map: Record<string, number | null>, now = Date.now()): void {
+  db.prepare(
+    'INSERT INTO class_maps (model, map, updated_at) VALUES (?, ?, ?) ON CONFLICT (model) DO UPDATE SET map = excluded.map, updated_at = excluded.updated_at',
+  ).run(model, JSON.stringify(map), now);
+}
+
+/** Model predictions selected by run, image and minimum score; all optional but the run or ids. */
+export function predictionIds(db: Db, q: { runId: number; imageId?: number; minScore: number }): number[] {
+  const sql =
+    "SELECT id FROM annotations WHERE source = 'model' AND model_run_id = ? AND score >= ?" + (q.imageId === undefined ? '' : ' AND image_id = ?') + ' ORDER BY image_id, id';
+  const params: unknown[] = [q.runId, q.minScore];
+  if (q.imageId !== undefined) params.push(q.imageId);
+  return db.prepare(sql).pluck().all(...params) as number[];
+}
+
+/** Image ids in id order, all or only those without any annotation. */
+export function imageIdsForPrelabel(db: Db, unlabeledOnly: boolean): number[] {
+  const sql = unlabeledOnly
+    ? "SELECT id FROM images i WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.image_id = i.id AND a.source = 'human') ORDER BY id"
+    : 'SELECT id FROM images ORDER BY id';
+  return db.prepare(sql).pluck().all() as number[];
+}
+
+export function setRunParameters(db: Db, id: number, parameters: Record<string, unknown>): void {
+  db.prepare('UPDATE model_runs SET parameters = ? WHERE id = ?').run(JSON.stringify(parameters), id);
+}

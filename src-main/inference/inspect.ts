@@ -1,0 +1,35 @@
+import fs from 'node:fs';
+import { proposeManifest } from '../common/inference/manifest';
+import { readOnnxMetadata } from '../common/inference/onnxMetadata';
+import type { ModelIo, ModelManifest } from '../common/inference/types';
+import { getSession } from './sessions';
+
+export interface ModelInspection extends ModelIo {
+  metadata: Record<string, string>;
+  /** Null when the outputs fit no decoder family; `problems` then says what was expected. */
+  proposed: ModelManifest | null;
+  problems: string[];
+}
+
+/**
+ * What "add a custom model" shows: inputs, outputs, Ultralytics metadata and a proposed
+ * manifest. The session is loaded on the CPU and cached, so the first test run reuses it.
+ */
+export async function inspectModel(file: string): Promise<ModelInspection> {
+  const { session } = await getSession(file, { providers: ['cpu'] });
+  const dimsOf = (m: (typeof session.inputMetadata)[number]): (number | string)[] => (m.isTensor ? [...m.shape] : []);
+  const io: ModelIo = {
+    inputs: session.inputMetadata.map((m) => ({ name: m.name, dims: dimsOf(m) })),
+    outputs: session.outputMetadata.map((m) => ({ name: m.name, dims: dimsOf(m) })),
+  };
+  const problems: string[] = [];
+  let metadata: Record<string, string> = {};
+  try {
+    metadata = readOnnxMetadata(await fs.promises.readFile(file));
+  } catch (e) {
+    problems.push(`${file}: metadata unreadable: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const p = proposeManifest(io, metadata, file);
+  if (p.manifest && metadata['license']) p.manifest.licence = metadata['license'];
+  return { ...io, metadata, proposed: p.manifest, problems: [...problems, ...p.problems] };
+}

@@ -1,0 +1,79 @@
+import ort from 'onnxruntime-node';
+import { AppError } from '../common/errors';
+import { PROVIDERS, type Provider } from '../common/inference/types';
+
+/** onnxruntime's names for Tessera's providers. */
+const ORT_NAME: Record<Provider, string> = { cuda: 'cuda', dml: 'dml', coreml: 'coreml', webgpu: 'webgpu', cpu: 'cpu' };
+
+export interface LoadedSession {
+  session: ort.InferenceSession;
+  /** The provider that actually runs the model. */
+  provider: Provider;
+  /** One line per provider tried before it that failed to load, with onnxruntime's reason. */
+  warnings: string[];
+}
+
+export interface SessionOptions {
+  /** Preference order; CPU is always tried last even when left out, and the warning says so. */
+  providers?: readonly Provider[];
+  intraOpThreads?: number;
+}
+
+const cache = new Map<string, Promise<LoadedSession>>();
+
+function keyOf(file: string, providers: readonly Provider[], threads: number | undefined): string {
+  return `${file}\u0000${providers.join(',')}\u0000${threads ?? ''}`;
+}
+
+/**
+ * A session for a model file, created once per file and provider order. Providers are tried in
+ * the given order; each that fails to load leaves a warning naming it and the reason, so a
+ * broken GPU setup is visible rather than a silent slowdown.
+ */
+export function getSession(file: string, opts: SessionOptions = {}): Promise<LoadedSession> {
+  const order = opts.providers && opts.providers.length > 0 ? [...opts.providers] : ['cpu' as const];
+  for (const p of order) if (!PROVIDERS.includes(p)) throw new Error(`unknown execution provider "${p}"`);
+  const key = keyOf(file, order, opts.intraOpThreads);
+  let s = cache.get(key);
+  if (!s) {
+    s = load(file, order, opts.intraOpThreads);
+    cache.set(key, s);
+    // A failed load must not stay cached: the file may be fixed and tried again.
+    s.catch(() => cache.delete(key));
+  }
+  return s;
+}
+
+async function load(file: string, order: Provider[], threads: number | undefined): Promise<LoadedSession> {
+  const warnings: string[] = [];
+  const tries = order.includes('cpu') ? order : [...order, 'cpu' as const];
+  let lastError: unknown;
+  for (const provider of tries) {
+    try {
+      const session = await ort.InferenceSession.create(file, {
+        executionProviders: [ORT_NAME[provider]],
+        graphOptimizationLevel: 'all',
+        ...(threads ? { intraOpNumThreads: threads } : {}),
+      });
+      if (!order.includes(provider)) warnings.push(`falling back to cpu, which is not in the provider list (${order.join(', ')})`);
+      return { session, provider, warnings };
+    } catch (e) {
+      lastError = e;
+      const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+      warnings.push(`${provider} failed to load: ${reason}`);
+      // A model that even the CPU cannot load is broken, not a provider problem.
+      if (provider === 'cpu') break;
+    }
+  }
+  const missing = lastError instanceof Error && /no such file|not exist|ENOENT/i.test(lastError.message);
+  const e = new AppError(missing ? 'FILE_NOT_FOUND' : 'UNSUPPORTED_FORMAT', `${file}: cannot load the model: ${warnings.join('; ')}`, { file });
+  e.cause = lastError;
+  throw e;
+}
+
+/** Releases every cached session (tests, and the app when models change). */
+export async function releaseSessions(): Promise<void> {
+  const all = [...cache.values()];
+  cache.clear();
+  await Promise.all(all.map(async (p) => (await p.catch(() => null))?.session.release()));
+}

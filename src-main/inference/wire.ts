@@ -1,0 +1,65 @@
+import type { ErrorData } from '../common/errors';
+import type { Detection, DetectOverrides, ModelManifest } from '../common/inference/types';
+import type { DetectResult, SessionKey } from './detect';
+
+/** Messages between InferencePool and its workers. */
+export interface DetectRequest {
+  id: number;
+  key: SessionKey;
+  imagePath: string;
+  manifest: ModelManifest;
+  overrides: DetectOverrides;
+}
+
+/**
+ * Detections packed into typed arrays whose buffers are transferred, not copied: a segmentation
+ * run carries one RLE per detection, and structured-cloning thousands of small arrays costs more
+ * than the run's own post-processing.
+ */
+export interface PackedDetections {
+  boxes: Float64Array;
+  scores: Float32Array;
+  classes: Int32Array;
+  /** For each detection, its RLE counts, or an empty array when it has no mask. */
+  maskCounts: Uint32Array[];
+  maskSize: [number, number] | null;
+}
+
+export type DetectReply =
+  | { id: number; ok: true; packed: PackedDetections; timings: DetectResult['timings']; provider: DetectResult['provider']; warnings: string[] }
+  | { id: number; ok: false; error: ErrorData & { stack?: string } };
+
+export function pack(dets: readonly Detection[]): { packed: PackedDetections; transfer: ArrayBuffer[] } {
+  const n = dets.length;
+  const boxes = new Float64Array(n * 4);
+  const scores = new Float32Array(n);
+  const classes = new Int32Array(n);
+  const maskCounts: Uint32Array[] = [];
+  let maskSize: [number, number] | null = null;
+  dets.forEach((d, i) => {
+    boxes.set([d.box.x, d.box.y, d.box.w, d.box.h], i * 4);
+    scores[i] = d.score;
+    classes[i] = d.classIndex;
+    maskCounts.push(d.mask ? Uint32Array.from(d.mask.counts) : new Uint32Array(0));
+    if (d.mask) maskSize = d.mask.size;
+  });
+  return {
+    packed: { boxes, scores, classes, maskCounts, maskSize },
+    transfer: [boxes.buffer, scores.buffer, classes.buffer, ...maskCounts.map((m) => m.buffer as ArrayBuffer)],
+  };
+}
+
+export function unpack(p: PackedDetections): Detection[] {
+  const out: Detection[] = [];
+  for (let i = 0; i < p.scores.length; i++) {
+    const d: Detection = {
+      classIndex: p.classes[i]!,
+      score: p.scores[i]!,
+      box: { x: p.boxes[i * 4]!, y: p.boxes[i * 4 + 1]!, w: p.boxes[i * 4 + 2]!, h: p.boxes[i * 4 + 3]! },
+    };
+    const counts = p.maskCounts[i];
+    if (p.maskSize && counts && counts.length > 0) d.mask = { size: p.maskSize, counts: Array.from(counts) };
+    out.push(d);
+  }
+  return out;
+}

@@ -1,0 +1,175 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { AppError } from '../common/errors';
+import { parseManifest } from '../common/inference/manifest';
+import type { ModelManifest } from '../common/inference/types';
+import type { DownloadProgress, ModelEntry } from '../common/prelabel';
+
+/**
+ * The model registry: manifests shipped in `models/*.json`, plus custom models the user added,
+ * remembered in `<configDir>/custom-models.json`. Weights named by URL are downloaded into
+ * `<configDir>/models/` and kept only when their sha256 matches the manifest.
+ */
+
+export type { DownloadProgress, ModelEntry };
+export { parseManifest };
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+  } catch (e) {
+    throw new AppError('INVALID_ARGUMENT', `${file}: cannot be read as JSON: ${(e as Error).message}`, { file });
+  }
+}
+
+export function readManifestFile(file: string): ModelManifest {
+  if (!fs.existsSync(file)) throw new AppError('FILE_NOT_FOUND', `${file}: does not exist`, { path: file });
+  const m = parseManifest(readJson(file), file);
+  // A relative weights path is relative to the manifest, so a manifest and its model travel together.
+  return m.file && !path.isAbsolute(m.file) ? { ...m, file: path.resolve(path.dirname(file), m.file) } : m;
+}
+
+export interface ModelRegistryOptions {
+  /** Folder of the shipped manifests (`models/`). */
+  manifestDir: string;
+  /** Per-user folder: custom model list and downloaded weights. */
+  configDir: string;
+}
+
+export class ModelRegistry {
+  constructor(private readonly opts: ModelRegistryOptions) {}
+
+  get cacheDir(): string {
+    return path.join(this.opts.configDir, 'models');
+  }
+
+  private get customFile(): string {
+    return path.join(this.opts.configDir, 'custom-models.json');
+  }
+
+  private builtin(): ModelManifest[] {
+    if (!fs.existsSync(this.opts.manifestDir)) return [];
+    return fs
+      .readdirSync(this.opts.manifestDir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .map((f) => readManifestFile(path.join(this.opts.manifestDir, f)));
+  }
+
+  private custom(): ModelManifest[] {
+    if (!fs.existsSync(this.customFile)) return [];
+    const list = readJson(this.customFile);
+    if (!Array.isArray(list)) throw new AppError('INVALID_ARGUMENT', `${this.customFile}: is not a list of manifests`, { file: this.customFile });
+    return list.map((m, i) => parseManifest(m, `${this.customFile}[${i}]`));
+  }
+
+  private entry(manifest: ModelManifest, origin: ModelEntry['origin']): ModelEntry {
+    const cached = path.join(this.cacheDir, `${manifest.id}.onnx`);
+    const onDisk = manifest.file && fs.existsSync(manifest.file) ? manifest.file : fs.existsSync(cached) ? cached : null;
+    return { manifest, origin, path: onDisk, downloadable: Boolean(manifest.url) };
+  }
+
+  /** Custom models come after the shipped ones; a custom id never shadows a shipped one. */
+  list(): ModelEntry[] {
+    return [...this.builtin().map((m) => this.entry(m, 'builtin')), ...this.custom().map((m) => this.entry(m, 'custom'))];
+  }
+
+  get(id: string): ModelEntry {
+    const e = this.list().find((x) => x.manifest.id === id);
+    if (!e) throw new AppError('NOT_FOUND', `model "${id}" is not in the registry`, { id });
+    return e;
+  }
+
+  /** The weights of a model, or a NOT_FOUND saying how to get them. */
+  requireFile(id: string): { manifest: ModelManifest; path: string } {
+    const e = this.get(id);
+    if (!e.path) {
+      throw new AppError('NOT_FOUND', e.downloadable ? `model "${id}" is not downloaded yet` : `model "${id}": its file ${e.manifest.file ?? ''} is missing`, { id });
+    }
+    return { manifest: e.manifest, path: e.path };
+  }
+
+  /** Remembers a custom model; its file must exist. Re-adding an id replaces that custom entry. */
+  add(file: string, manifest: ModelManifest): ModelEntry {
+    const abs = path.resolve(file);
+    if (!fs.existsSync(abs)) throw new AppError('FILE_NOT_FOUND', `${abs}: does not exist`, { path: abs });
+    const m = parseManifest({ ...manifest, file: abs }, abs);
+    if (this.builtin().some((b) => b.id === m.id)) throw new AppError('INVALID_ARGUMENT', `model id "${m.id}" is taken by a shipped model`, { id: m.id });
+    const rest = this.custom().filter((c) => c.id !== m.id);
+    fs.mkdirSync(this.opts.configDir, { recursive: true });
+    const tmp = `${this.customFile}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify([...rest, m], null, 2));
+    fs.renameSync(tmp, this.customFile);
+    return this.entry(m, 'custom');
+  }
+
+  /**
+   * Downloads a model's weights into the cache. The file is written beside its final name and
+   * renamed only once its sha256 matches, so a mismatch, a failure or a cancel leaves nothing.
+   */
+  async download(id: string, opts: { onProgress?: (p: DownloadProgress) => void; isCancelled?: () => boolean; fetch?: typeof fetch } = {}): Promise<ModelEntry> {
+    const e = this.get(id);
+    const { url } = e.manifest;
+    if (!url) throw new AppError('INVALID_ARGUMENT', `model "${id}" has no download URL`, { id });
+    fs.mkdirSync(this.cacheDir, { recursive: true });
+    const final = path.join(this.cacheDir, `${id}.onnx`);
+    const part = `${final}.part`;
+    // Without a checksum in the manifest the first download's is recorded and later ones must
+    // match it, so a replaced file upstream is noticed rather than silently used.
+    const recorded = path.join(this.cacheDir, `${id}.sha256`);
+    const sha256 = e.manifest.sha256 ?? (fs.existsSync(recorded) ? fs.readFileSync(recorded, 'utf8').trim() : null);
+    const doFetch = opts.fetch ?? fetch;
+    let res: Response;
+    try {
+      res = await doFetch(url, { redirect: 'follow' });
+    } catch (err) {
+      throw new AppError('FILE_NOT_FOUND', `model "${id}": cannot reach ${url}: ${(err as Error).message}`, { id, url });
+    }
+    if (!res.ok || !res.body) throw new AppError('FILE_NOT_FOUND', `model "${id}": ${url} answered HTTP ${res.status}`, { id, url, status: res.status });
+    const lengthHeader = Number(res.headers.get('content-length'));
+    const total = Number.isFinite(lengthHeader) && lengthHeader > 0 ? lengthHeader : null;
+    const hash = createHash('sha256');
+    let out: number | null = fs.openSync(part, 'w');
+    let received = 0;
+    try {
+      const reader = res.body.getReader();
+      opts.onProgress?.({ id, received, total });
+      for (;;) {
+        if (opts.isCancelled?.()) {
+          await reader.cancel();
+          throw new AppError('CANCELLED', `download of "${id}" cancelled`, { id });
+        }
+        const { done, value } = await reader.read();
+        if (done) break;
+        hash.update(value);
+        fs.writeSync(out!, value);
+        received += value.byteLength;
+        opts.onProgress?.({ id, received, total });
+      }
+      fs.closeSync(out!);
+      out = null;
+      const got = hash.digest('hex');
+      if (sha256 !== null && got !== sha256) {
+        throw new AppError('INVALID_ARGUMENT', `model "${id}": checksum mismatch (expected sha256 ${sha256}, got ${got}); the download was deleted`, {
+          id,
+          reason: 'sha256-mismatch',
+          expected: sha256,
+          actual: got,
+        });
+      }
+      if (sha256 === null) fs.writeFileSync(recorded, `${got}\n`);
+      fs.renameSync(part, final);
+    } catch (err) {
+      if (out !== null) fs.closeSync(out);
+      fs.rmSync(part, { force: true });
+      throw err;
+    }
+    return this.entry(e.manifest, e.origin);
+  }
+}
+
+/** Where the shipped manifests are: `TESSERA_MODELS_DIR`, else `models/` of the working folder. */
+export function defaultManifestDir(): string {
+  return process.env['TESSERA_MODELS_DIR'] ?? path.resolve('models');
+}

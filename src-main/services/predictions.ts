@@ -1,0 +1,290 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { AppError } from '../common/errors';
+import type { AnnotationRecord, Geometry } from '../common/model';
+import type { ClassMap, ReviewResult } from '../common/prelabel';
+import { validateGeometry } from '../common/geometry/shapes';
+import { deleteAnnotationsByIds, getAnnotationsByIds, insertAnnotations, replaceAnnotations, type NewAnnotation } from '../db/annotations';
+import { finishModelRun, insertModelRun } from '../db/modelRuns';
+import { classIds, findClassByName, insertClass, listClasses } from '../db/classes';
+import { getImage, markInProgress } from '../db/images';
+import { appendEdit, type JournalChange } from '../db/journal';
+import { getClassMap, predictionIds, setClassMap } from '../db/prelabel';
+import type { Dataset } from './dataset';
+
+/**
+ * Reviewing predictions. A prediction is an annotation with source 'model', a score and its run.
+ * Accepting one makes it a human annotation (the CHECK on annotations requires model_run_id NULL
+ * then), so the run and the score move into its attributes. Every image touched gets one
+ * transaction and one journal entry in the same shape as editor edits, so undo and redo of the
+ * annotation service revert an accept or a reject like any other edit.
+ */
+
+export interface PredictionEdit {
+  id: number;
+  classId?: number | null;
+  geometry?: Geometry;
+}
+
+export type { ClassMap, ReviewResult };
+
+function loadPredictions(ds: Dataset, ids: readonly number[]): Map<number, AnnotationRecord[]> {
+  const stored = getAnnotationsByIds(ds.db, ids);
+  const byImage = new Map<number, AnnotationRecord[]>();
+  for (const id of new Set(ids)) {
+    const a = stored.get(id);
+    if (!a) throw new AppError('NOT_FOUND', `annotation ${id} does not exist`, { id });
+    if (a.source !== 'model') throw new AppError('INVALID_ARGUMENT', `annotation ${id} is not a prediction`, { id });
+    const list = byImage.get(a.imageId) ?? [];
+    list.push(a);
+    byImage.set(a.imageId, list);
+  }
+  return byImage;
+}
+
+function journal(ds: Dataset, imageId: number, label: string, before: AnnotationRecord[], after: (AnnotationRecord | null)[], now: number): number {
+  const id = appendEdit(
+    ds.db,
+    {
+      imageId,
+      label,
+      forward: before.map((b, i): JournalChange => ({ id: b.id, value: after[i] ?? null })),
+      backward: before.map((b): JournalChange => ({ id: b.id, value: b })),
+    },
+    now,
+  );
+  markInProgress(ds.db, imageId, now);
+  return id;
+}
+
+/** Turns predictions into human annotations; `edits` apply a class or geometry change while accepting. */
+export function acceptPredictions(ds: Dataset, ids: readonly number[], edits: readonly PredictionEdit[] = [], now = Date.now()): ReviewResult {
+  const db = ds.db;
+  return db
+    .transaction((): ReviewResult => {
+      const byImage = loadPredictions(ds, [...ids, ...edits.map((e) => e.id)]);
+      const patch = new Map(edits.map((e) => [e.id, e]));
+      const classes = classIds(db);
+      const out: ReviewResult = { ids: [], images: [] };
+      for (const [imageId, before] of byImage) {
+        const image = getImage(db, imageId)!;
+        const after = before.map((a): AnnotationRecord => {
+          const e = patch.get(a.id);
+          if (e?.geometry) {
+            const reason = validateGeometry(e.geometry, image);
+            if (reason) throw new AppError('INVALID_GEOMETRY', `annotation ${a.id}: ${reason}`, { id: a.id, reason });
+          }
+          if (e?.classId != null && !classes.has(e.classId)) throw new AppError('INVALID_ARGUMENT', `class ${e.classId} does not exist`, { classId: e.classId });
+          const geometry = e?.geometry ?? a.geometry;
+          return {
+            ...a,
+            source: 'human',
+            modelRunId: null,
+            score: null,
+            classId: e?.classId === undefined ? a.classId : e.classId,
+            geometry,
+            kind: geometry.kind,
+            attributes: { ...a.attributes, acceptedFrom: a.modelRunId, score: a.score },
+            version: a.version + 1,
+            updatedAt: now,
+          };
+        });
+        replaceAnnotations(db, after);
+        const journalId = journal(ds, imageId, before.length === 1 ? 'Accept prediction' : `Accept ${before.length} predictions`, before, after, now);
+        out.ids.push(...after.map((a) => a.id));
+        out.images.push({ imageId, journalId });
+      }
+      return out;
+    })
+    .immediate();
+}
+
+/** Removes predictions (never human annotations), undoably. */
+export function rejectPredictions(ds: Dataset, ids: readonly number[], now = Date.now()): ReviewResult {
+  const db = ds.db;
+  return db
+    .transaction((): ReviewResult => {
+      const out: ReviewResult = { ids: [], images: [] };
+      for (const [imageId, before] of loadPredictions(ds, ids)) {
+        deleteAnnotationsByIds(db, before.map((a) => a.id));
+        const journalId = journal(ds, imageId, before.length === 1 ? 'Reject prediction' : `Reject ${before.length} predictions`, before, before.map(() => null), now);
+        out.ids.push(...before.map((a) => a.id));
+        out.images.push({ imageId, journalId });
+      }
+      return out;
+    })
+    .immediate();
+}
+
+/** Accepts every prediction of the run (or of one image of it) scoring at least `threshold`. */
+export function acceptAbove(ds: Dataset, q: { runId: number; imageId?: number; threshold: number }, now = Date.now()): ReviewResult {
+  const ids = predictionIds(ds.db, { runId: q.runId, imageId: q.imageId, minScore: q.threshold });
+  return ids.length === 0 ? { ids: [], images: [] } : acceptPredictions(ds, ids, [], now);
+}
+
+/**
+ * Model class name -> dataset class id, or null for a class the user chose to ignore. Names absent
+ * from a stored map are ignored too; with nothing stored, each model class goes to the dataset
+ * class of the same name (case-insensitive), created when first needed.
+ */
+
+export function getModelClassMap(ds: Dataset, modelId: string, modelClasses: readonly string[]): { map: ClassMap; stored: boolean } {
+  const stored = getClassMap(ds.db, modelId);
+  if (stored) return { map: stored, stored: true };
+  const byName = new Map(listClasses(ds.db).map((c) => [c.name.toLowerCase(), c.id]));
+  return { map: Object.fromEntries(modelClasses.map((n) => [n, byName.get(n.toLowerCase()) ?? null])), stored: false };
+}
+
+export function setModelClassMap(ds: Dataset, modelId: string, map: ClassMap): ClassMap {
+  const known = classIds(ds.db);
+  for (const [name, id] of Object.entries(map)) {
+    if (id !== null && !known.has(id)) throw new AppError('INVALID_ARGUMENT', `class ${id} (for "${name}") does not exist`, { name, classId: id });
+  }
+  setClassMap(ds.db, modelId, map);
+  return map;
+}
+
+const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45', '#469990', '#9a6324'];
+
+/**
+ * Resolves the dataset class for each model class index: the stored map when there is one,
+ * otherwise the same-named class, created on demand. Returns null for ignored classes.
+ */
+export function classResolver(ds: Dataset, modelId: string, modelClasses: readonly string[]): (index: number) => number | null {
+  const stored = getClassMap(ds.db, modelId);
+  const cache = new Map<number, number | null>();
+  return (index) => {
+    const hit = cache.get(index);
+    if (hit !== undefined) return hit;
+    const name = modelClasses[index] ?? `class ${index}`;
+    let id: number | null;
+    if (stored) id = stored[name] ?? null;
+    else {
+      const existing = findClassByName(ds.db, name);
+      id = existing
+        ? existing.id
+        : insertClass(ds.db, { name, color: PALETTE[listClasses(ds.db).length % PALETTE.length]!, hotkey: null }).id;
+    }
+    cache.set(index, id);
+    return id;
+  };
+}
+
+export interface ResultsImportReport {
+  runId: number;
+  predictions: number;
+  images: number;
+  /** Result image ids no dataset image matched, and how many results they held. */
+  unmatchedImageIds: number[];
+  unmatchedResults: number;
+  /** Results whose box or polygon could not be stored (empty, outside the image). */
+  invalid: number;
+}
+
+interface CocoResult {
+  image_id: number;
+  category_id: number;
+  bbox: [number, number, number, number];
+  score: number;
+  segmentation?: unknown;
+}
+
+function readJsonFile(file: string): unknown {
+  if (!fs.existsSync(file)) throw new AppError('FILE_NOT_FOUND', `${file}: does not exist`, { path: file });
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+  } catch (e) {
+    throw new AppError('UNSUPPORTED_FORMAT', `${file}: is not JSON: ${(e as Error).message}`, { file });
+  }
+}
+
+function isResult(r: unknown): r is CocoResult {
+  const o = r as Partial<CocoResult> | null;
+  return (
+    typeof o === 'object' && o !== null && Number.isInteger(o.image_id) && Number.isInteger(o.category_id) && typeof o.score === 'number' &&
+    Array.isArray(o.bbox) && o.bbox.length === 4 && o.bbox.every((v) => typeof v === 'number' && Number.isFinite(v))
+  );
+}
+
+/**
+ * Imports a COCO results list ([{image_id, category_id, bbox, score, segmentation?}]) as one model
+ * run. Image ids are matched through the instances file the results were made for (its
+ * file_name, against the dataset paths' file names) or, without one, to images whose file name
+ * is that number (COCO's 000000397133.jpg is image 397133). Categories get their instances-file
+ * names, or "category N"; missing classes are created. Polygon segmentations are kept as
+ * polygons, anything else as the box.
+ */
+export function importCocoResults(ds: Dataset, opts: { file: string; name: string; instances?: string }, now = Date.now()): ResultsImportReport {
+  const list = readJsonFile(opts.file);
+  if (!Array.isArray(list)) throw new AppError('UNSUPPORTED_FORMAT', `${opts.file}: is not a COCO results list (a JSON array)`, { file: opts.file });
+  list.forEach((r, i) => {
+    if (!isResult(r)) throw new AppError('UNSUPPORTED_FORMAT', `${opts.file}: result ${i} lacks image_id, category_id, bbox [x,y,w,h] or score`, { file: opts.file, index: i });
+  });
+  const results = list as CocoResult[];
+
+  const byBase = new Map<string, number>();
+  const byNumber = new Map<number, number>();
+  for (const row of ds.db.prepare('SELECT id, path FROM images').all() as { id: number; path: string }[]) {
+    const base = path.basename(row.path);
+    byBase.set(base.toLowerCase(), row.id);
+    const stem = base.replace(/\.[^.]+$/, '');
+    if (/^\d+$/.test(stem)) byNumber.set(Number(stem), row.id);
+  }
+  const imageOf = new Map<number, number | undefined>();
+  const categoryName = new Map<number, string>();
+  if (opts.instances) {
+    const inst = readJsonFile(opts.instances) as { images?: { id: number; file_name: string }[]; categories?: { id: number; name: string }[] };
+    if (!Array.isArray(inst?.images)) throw new AppError('UNSUPPORTED_FORMAT', `${opts.instances}: is not a COCO instances file (no images list)`, { file: opts.instances });
+    for (const im of inst.images) imageOf.set(im.id, byBase.get(path.basename(String(im.file_name)).toLowerCase()));
+    for (const c of inst.categories ?? []) categoryName.set(c.id, String(c.name));
+  }
+  const imageFor = (id: number) => (opts.instances ? imageOf.get(id) : byNumber.get(id));
+
+  return ds.db
+    .transaction((): ResultsImportReport => {
+      const runId = insertModelRun(ds.db, {
+        model: `import ${path.basename(opts.file)}`,
+        name: opts.name,
+        parameters: { format: 'coco-results', source: path.resolve(opts.file), instances: opts.instances ? path.resolve(opts.instances) : null },
+      }, now);
+      const classFor = new Map<number, number>();
+      const resolveClass = (cat: number): number => {
+        let id = classFor.get(cat);
+        if (id === undefined) {
+          const name = categoryName.get(cat) ?? `category ${cat}`;
+          id = findClassByName(ds.db, name)?.id ?? insertClass(ds.db, { name, color: PALETTE[listClasses(ds.db).length % PALETTE.length]! }).id;
+          classFor.set(cat, id);
+        }
+        return id;
+      };
+      const images = new Map<number, ReturnType<typeof getImage>>();
+      const rows: NewAnnotation[] = [];
+      const unmatched = new Set<number>();
+      let unmatchedResults = 0;
+      let invalid = 0;
+      for (const r of results) {
+        const imageId = imageFor(r.image_id);
+        if (imageId === undefined) {
+          unmatched.add(r.image_id);
+          unmatchedResults++;
+          continue;
+        }
+        if (!images.has(imageId)) images.set(imageId, getImage(ds.db, imageId));
+        const image = images.get(imageId)!;
+        const seg = r.segmentation;
+        const geometry: Geometry =
+          Array.isArray(seg) && seg.length > 0 && seg.every((p) => Array.isArray(p) && p.every((v) => typeof v === 'number'))
+            ? { kind: 'polygon', parts: seg as number[][] }
+            : { kind: 'box', x: r.bbox[0], y: r.bbox[1], w: r.bbox[2], h: r.bbox[3] };
+        if (validateGeometry(geometry, image)) {
+          invalid++;
+          continue;
+        }
+        rows.push({ imageId, classId: resolveClass(r.category_id), geometry, source: 'model', modelRunId: runId, score: r.score, attributes: { cocoCategory: r.category_id } });
+      }
+      insertAnnotations(ds.db, rows, now);
+      finishModelRun(ds.db, runId, 'done', now);
+      return { runId, predictions: rows.length, images: new Set(rows.map((r) => r.imageId)).size, unmatchedImageIds: [...unmatched].sort((a, b) => a - b), unmatchedResults, invalid };
+    })
+    .immediate();
+}

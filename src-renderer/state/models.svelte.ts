@@ -1,0 +1,248 @@
+import type { ModelInspection } from '../../src-main/common/contract';
+import type { ClassMap, ModelEntry, PrelabelSummary, TryResult } from '../../src-main/common/prelabel';
+import { call, errorMessage } from '../bridge';
+import { app as appState, type AppState } from './app.svelte';
+import { editorState, type EditorState } from './editor.svelte';
+import { JobTracker } from './job.svelte';
+
+export type PrelabelScope = 'image' | 'all' | 'filtered' | 'unlabeled';
+
+/**
+ * Model-assisted labeling as the viewer sees it: the chosen model, the custom-model dialog's
+ * steps, the class mapping, pre-label jobs, and the review calls on predictions.
+ */
+export class ModelsState {
+  models = $state.raw<ModelEntry[]>([]);
+  modelId = $state<string | null>(null);
+  /** The provider that actually ran the last inference, as the backend reported it. */
+  provider = $state<string | null>(null);
+  classMap = $state.raw<ClassMap>({});
+  /** Predictions under this score are hidden in the viewer. */
+  threshold = $state(0.25);
+  running = $state(false);
+  lastSummary = $state.raw<PrelabelSummary | null>(null);
+  lastRunId = $state<number | null>(null);
+  skipLabeled = $state(true);
+
+  // The custom-model dialog.
+  dialogOpen = $state(false);
+  file = $state('');
+  report = $state.raw<ModelInspection | null>(null);
+  tried = $state.raw<TryResult | null>(null);
+  /** The model the dialog added; trying it on the current image needs its id. */
+  added = $state.raw<ModelEntry | null>(null);
+  dialogError = $state<string | null>(null);
+  busy = $state(false);
+
+  readonly job: JobTracker;
+
+  constructor(
+    private readonly app: AppState,
+    private readonly es: EditorState,
+  ) {
+    this.job = new JobTracker('prelabel', (t) => this.app.say(t, 'error'));
+    // The review actions live in the editor's registry (keys, menu, help); their effects are ours.
+    es.ctx.review = {
+      canPrelabel: () => this.modelId !== null && !this.running,
+      prelabelImage: () => void this.prelabel('image'),
+      accept: (ids) => void this.accept(ids),
+      reject: (ids) => void this.reject(ids),
+      acceptAbove: () => void this.acceptAbove(),
+    };
+    es.editor.setPredictionThreshold(this.threshold);
+  }
+
+  get model(): ModelEntry | null {
+    return this.models.find((m) => m.manifest.id === this.modelId) ?? null;
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      const list = await call('models:list', {});
+      this.models = list;
+      // Only models whose weights are on disk can run; the others need downloading first.
+      if (this.modelId === null || !list.some((m) => m.manifest.id === this.modelId)) this.modelId = list.find((m) => m.path !== null)?.manifest.id ?? null;
+      await this.loadClassMap();
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  async choose(id: string): Promise<void> {
+    this.modelId = id;
+    await this.loadClassMap();
+  }
+
+  // ---- class mapping ------------------------------------------------------------------------
+
+  async loadClassMap(): Promise<void> {
+    const id = this.modelId;
+    if (!id) return;
+    try {
+      const r = await call('classmap:get', { modelId: id });
+      if (this.modelId === id) this.classMap = r.map;
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  async setMapping(modelClass: string, classId: number | null): Promise<void> {
+    const id = this.modelId;
+    if (!id) return;
+    const map = { ...this.classMap, [modelClass]: classId };
+    this.classMap = map;
+    try {
+      const stored = await call('classmap:set', { modelId: id, map });
+      if (this.modelId === id) this.classMap = stored;
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  // ---- the custom-model dialog --------------------------------------------------------------
+
+  openDialog(): void {
+    this.dialogOpen = true;
+    this.report = null;
+    this.tried = null;
+    this.added = null;
+    this.dialogError = null;
+  }
+
+  closeDialog(): void {
+    this.dialogOpen = false;
+  }
+
+  async browse(): Promise<void> {
+    const picked = await this.app.pick('files', 'Choose an ONNX model');
+    if (picked?.[0]) this.file = picked[0];
+  }
+
+  private async step(work: () => Promise<void>): Promise<void> {
+    this.busy = true;
+    this.dialogError = null;
+    try {
+      await work();
+    } catch (e) {
+      this.dialogError = errorMessage(e);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  inspect(): Promise<void> {
+    this.report = null;
+    this.tried = null;
+    return this.step(async () => {
+      this.report = await call('models:inspect', { file: this.file.trim() });
+    });
+  }
+
+  /** Adds the model as inspected (or tried); the new model becomes the chosen one. */
+  add(): Promise<void> {
+    return this.step(async () => {
+      // Without a manifest the service stores the one it proposed, which the dialog has shown.
+      const added = await call('models:add', { file: this.file.trim() });
+      await this.refresh();
+      await this.choose(added.manifest.id);
+      this.added = added;
+      this.app.say(`Model added: ${added.manifest.name}`);
+    });
+  }
+
+  /** Runs the just-added model on the current image without storing anything. */
+  tryOnImage(): Promise<void> {
+    const imageId = this.es.editor.image?.id;
+    const id = this.added?.manifest.id ?? this.modelId;
+    if (imageId === undefined || !id) return Promise.resolve();
+    return this.step(async () => {
+      this.tried = await call('models:try', { modelId: id, imageId, conf: this.threshold });
+      this.provider = this.tried.provider;
+    });
+  }
+
+  // ---- pre-labeling -------------------------------------------------------------------------
+
+  async prelabel(scope: PrelabelScope): Promise<void> {
+    const id = this.modelId;
+    if (!id || this.running) return;
+    const imageId = this.es.editor.image?.id;
+    if (scope === 'image' && imageId === undefined) return;
+    const scopeArg =
+      scope === 'image' && imageId !== undefined
+        ? { imageIds: [imageId] }
+        : { filter: scope === 'filtered' ? this.app.dataset.filter : {}, unlabeledOnly: scope === 'unlabeled' };
+    this.running = true;
+    try {
+      const summary = await this.job.run((jobId) =>
+        // The image asked for explicitly is pre-labeled even when it holds human labels.
+        call('prelabel:run', { jobId, modelId: id, scope: scopeArg, skipLabeled: scope === 'image' ? false : this.skipLabeled }),
+      );
+      this.lastSummary = summary;
+      if (summary.provider) this.provider = summary.provider;
+      this.lastRunId = summary.runId;
+      const warn = summary.warnings.length > 0 ? ` (${summary.warnings.join('; ')})` : '';
+      const what = `${summary.cancelled ? 'Cancelled after' : 'Pre-labeled'} ${summary.done} images: ${summary.detections} predictions${warn}`;
+      this.app.say(what, summary.failed > 0 || summary.warnings.length > 0 ? 'error' : 'info');
+      // Without a stored class mapping, model classes become dataset classes of the same name.
+      this.app.dataset.classes = await call('classes:list', {});
+      await this.es.editor.reload();
+      if (scope !== 'image') void this.app.dataset.refresh();
+    } catch (e) {
+      this.app.fail(e);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  // ---- review -------------------------------------------------------------------------------
+
+  private async review(work: () => Promise<unknown>, done: string | null): Promise<void> {
+    try {
+      await this.es.editor.idle();
+      await work();
+      if (done) this.app.say(done);
+    } catch (e) {
+      this.app.fail(e);
+    }
+    await this.es.editor.reload();
+  }
+
+  accept(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return Promise.resolve();
+    return this.review(() => call('predictions:accept', { ids: [...ids] }), ids.length === 1 ? 'Prediction accepted' : `${ids.length} predictions accepted`);
+  }
+
+  reject(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return Promise.resolve();
+    return this.review(() => call('predictions:reject', { ids: [...ids] }), ids.length === 1 ? 'Prediction rejected' : `${ids.length} predictions rejected`);
+  }
+
+  /** Accepts what the slider shows on this image: each visible prediction's run, at the slider's score. */
+  acceptAbove(): Promise<void> {
+    const imageId = this.es.editor.image?.id;
+    const runs = new Set(this.es.editor.predictions.map((a) => a.modelRunId).filter((r): r is number => r !== null));
+    if (imageId === undefined || runs.size === 0) return Promise.resolve();
+    return this.review(async () => {
+      for (const runId of runs) await call('predictions:acceptAbove', { runId, imageId, threshold: this.threshold });
+    }, `Accepted the predictions scoring ${this.threshold.toFixed(2)} or more`);
+  }
+
+  /** Accepts every prediction of the last run at or above the slider's score, on all its images. */
+  acceptRunAbove(): Promise<void> {
+    const runId = this.lastRunId;
+    if (runId === null) return Promise.resolve();
+    return this.review(async () => {
+      const r = await call('predictions:acceptAbove', { runId, threshold: this.threshold });
+      this.app.say(`Accepted ${r.ids.length} predictions of run ${runId} on ${r.images.length} images`);
+      void this.app.dataset.refresh();
+    }, null);
+  }
+
+  setThreshold(t: number): void {
+    this.threshold = t;
+    this.es.editor.setPredictionThreshold(t);
+  }
+}
+
+export const models = new ModelsState(appState, editorState);

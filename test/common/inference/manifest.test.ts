@@ -1,0 +1,133 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseManifest, proposeManifest } from '../../../src-main/common/inference/manifest';
+import { parseImgsz, parseUltralyticsNames, readOnnxMetadata } from '../../../src-main/common/inference/onnxMetadata';
+import type { ModelIo } from '../../../src-main/common/inference/types';
+import { repoRoot } from '../../helpers/shared';
+
+const modelsDir = path.join(repoRoot, 'models');
+const shipped = fs.readdirSync(modelsDir).filter((f) => f.endsWith('.json'));
+
+describe('parseManifest', () => {
+  it('accepts every shipped manifest', () => {
+    expect(shipped.sort()).toEqual(['rtdetr-l.json', 'yolo11n.json', 'yolov8n.json', 'yolov8s.json', 'yolox-nano.json', 'yolox-s.json']);
+    for (const f of shipped) {
+      const m = parseManifest(JSON.parse(fs.readFileSync(path.join(modelsDir, f), 'utf8')), `models/${f}`);
+      expect(m.id).toBe(f.replace(/\.json$/, ''));
+      expect(m.classes).toHaveLength(80);
+    }
+  });
+
+  const good = JSON.parse(fs.readFileSync(path.join(modelsDir, 'yolox-nano.json'), 'utf8'));
+  it.each([
+    [{ thresholds: { score: 0.25, iou: 1.5, maxDetections: 300 } }, 'thresholds.iou: Too big'],
+    [{ family: 'yolov9' }, 'family: Invalid option'],
+    [{ size: 'dynamic' }, 'defaultSize: required when size is "dynamic"'],
+    [{ task: 'segment' }, 'family: yolox has no segmentation head'],
+    [{ sha256: 'ABC' }, 'sha256: 64 lowercase hex digits'],
+    [{ extra: 1 }, '(root): Unrecognized key: "extra"'],
+    [{ url: undefined }, 'file: a manifest needs a file or a url'],
+    [{ classes: [] }, 'classes: Too small'],
+  ])('reports %j with the file and path', (patch, message) => {
+    expect(() => parseManifest({ ...good, ...patch }, 'models/bad.json')).toThrow(`models/bad.json: invalid model manifest: `);
+    expect(() => parseManifest({ ...good, ...patch }, 'models/bad.json')).toThrow(message);
+  });
+});
+
+const io = (inputs: (number | string)[], ...outputs: (number | string)[][]): ModelIo => ({
+  inputs: [{ name: 'images', dims: inputs }],
+  outputs: outputs.map((dims, i) => ({ name: `output${i}`, dims })),
+});
+
+describe('proposeManifest', () => {
+  it.each([
+    ['ultralytics detect', io([1, 3, 640, 640], [1, 84, 8400]), 'ultralytics', 'detect', 80],
+    ['ultralytics segment', io([1, 3, 320, 320], [1, 116, 2100], [1, 32, 80, 80]), 'ultralytics', 'segment', 80],
+    ['ultralytics, few classes', io([1, 3, 640, 640], [1, 6, 8400]), 'ultralytics', 'detect', 2],
+    ['yolox', io([1, 3, 416, 416], [1, 3549, 85]), 'yolox', 'detect', 80],
+    ['yolov5', io([1, 3, 640, 640], [1, 25200, 85]), 'yolov5', 'detect', 80],
+    ['yolov5 segment', io([1, 3, 640, 640], [1, 25200, 117], [1, 32, 160, 160]), 'yolov5', 'segment', 80],
+    ['end2end', io([1, 3, 640, 640], [1, 300, 6]), 'end2end', 'detect', 80],
+    ['rtdetr, one output', io([1, 3, 640, 640], [1, 300, 84]), 'rtdetr', 'detect', 80],
+    ['rtdetr, two outputs', io([1, 3, 640, 640], [1, 300, 91], [1, 300, 4]), 'rtdetr', 'detect', 91],
+  ])('%s', (_, shapes, family, task, nc) => {
+    const p = proposeManifest(shapes, {}, '/m/x.onnx');
+    expect(p.manifest).not.toBeNull();
+    expect([p.manifest!.family, p.manifest!.task, p.manifest!.classes.length]).toEqual([family, task, nc]);
+  });
+
+  it('takes conventions per family: yolox is BGR 0-255 top-left letterboxed, rtdetr stretches', () => {
+    const x = proposeManifest(io([1, 3, 416, 416], [1, 3549, 85]), {}, 'x.onnx').manifest!;
+    expect([x.colour, x.scale, x.letterbox, x.letterboxAlign, x.size]).toEqual(['bgr', 1, 114, 'topleft', [416, 416]]);
+    const u = proposeManifest(io([1, 3, 640, 640], [1, 84, 8400]), {}, 'u.onnx').manifest!;
+    expect([u.colour, u.scale, u.letterbox]).toEqual(['rgb', 1 / 255, 114]);
+    expect(proposeManifest(io([1, 3, 640, 640], [1, 300, 84]), {}, 'r.onnx').manifest!.letterbox).toBe('stretch');
+  });
+
+  it('reads Ultralytics names, imgsz and task from metadata, for dynamic inputs too', () => {
+    const p = proposeManifest(io([1, 3, 'height', 'width'], [1, 6, 'anchors']), { names: "{0: 'crop', 1: \"weed's\"}", imgsz: '[480, 640]', task: 'detect' }, 'farm.onnx');
+    expect(p.manifest).toMatchObject({ family: 'ultralytics', classes: ['crop', "weed's"], size: 'dynamic', defaultSize: [480, 640], id: 'farm' });
+    expect(p.problems).toEqual([]);
+  });
+
+  it('says when class names are guessed or disagree with the output', () => {
+    expect(proposeManifest(io([1, 3, 640, 640], [1, 84, 8400]), {}, 'u.onnx').problems.join()).toMatch(/assumed to be the 80 COCO classes/);
+    expect(proposeManifest(io([1, 3, 640, 640], [1, 7, 8400]), { names: "{0: 'a'}" }, 'u.onnx').problems.join()).toMatch(/metadata lists 1 names but the output holds 3 classes/);
+  });
+
+  it('explains shapes it cannot interpret instead of guessing', () => {
+    const p = proposeManifest(io([1, 3, 416, 416], [1, 1000, 1000, 3]), {}, '/m/odd.onnx');
+    expect(p.manifest).toBeNull();
+    expect(p.problems.at(-1)).toMatch(/^\/m\/odd\.onnx: cannot tell the decoder family from the outputs \(inputs images \[1, 3, 416, 416\]; outputs output0 \[1, 1000, 1000, 3\]\); expected .*\[1, 3549, 5\+nc\] \(yolox at 416x416\)/);
+    const q = proposeManifest(io([1, 1, 28, 28], [1, 10]), {}, 'mnist.onnx');
+    expect(q.manifest).toBeNull();
+    expect(q.problems[0]).toMatch(/mnist\.onnx: the first input is not an image batch \[1, 3, H, W\]/);
+  });
+});
+
+/** Protobuf writer for the test: only what ModelProto needs here. */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return out;
+}
+const bytesField = (field: number, payload: number[]): number[] => [...varint((field << 3) | 2), ...varint(payload.length), ...payload];
+const str = (s: string): number[] => [...new TextEncoder().encode(s)];
+const entry = (k: string, v: string): number[] => bytesField(14, [...bytesField(1, str(k)), ...bytesField(2, str(v))]);
+
+describe('readOnnxMetadata', () => {
+  it('skips other fields (varints, fixed, the graph) and reads every metadata entry', () => {
+    const graph = Array.from({ length: 300 }, (_, i) => i % 256);
+    const model = new Uint8Array([
+      ...varint((1 << 3) | 0), ...varint(8), // ir_version
+      ...bytesField(2, str('pytorch')), // producer_name
+      ...bytesField(7, graph), // graph
+      ...entry('task', 'segment'),
+      ...varint((20 << 3) | 5), 1, 2, 3, 4, // an unknown fixed32
+      ...varint((21 << 3) | 1), 1, 2, 3, 4, 5, 6, 7, 8, // an unknown fixed64
+      ...entry('names', "{0: 'person', 1: 'naïve'}"),
+    ]);
+    expect(readOnnxMetadata(model)).toEqual({ task: 'segment', names: "{0: 'person', 1: 'naïve'}" });
+  });
+
+  it('throws on a truncated file rather than returning partial metadata', () => {
+    const model = new Uint8Array(bytesField(7, Array.from({ length: 50 }, () => 0))).subarray(0, 20);
+    expect(() => readOnnxMetadata(model)).toThrow(/runs past the end/);
+  });
+
+  it('parses names and imgsz as Ultralytics writes them', () => {
+    expect(parseUltralyticsNames("{0: 'person', 1: 'traffic light', 2: \"it's\"}")).toEqual(['person', 'traffic light', "it's"]);
+    expect(parseUltralyticsNames('{}')).toEqual([]);
+    expect(parseUltralyticsNames("{0: 'a', 2: 'c'}")).toBeNull();
+    expect(parseUltralyticsNames("['a', 'b']")).toBeNull();
+    expect(parseImgsz('[320, 320]')).toEqual([320, 320]);
+    expect(parseImgsz('640')).toEqual([640, 640]);
+    expect(parseImgsz('none')).toBeNull();
+  });
+});

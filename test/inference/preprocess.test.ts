@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ModelManifest } from '../../src-main/common/inference/types';
+import { preprocess } from '../../src-main/inference/preprocess';
+import { tempDir } from '../helpers/shared';
+
+const base: ModelManifest = {
+  id: 't',
+  name: 't',
+  task: 'detect',
+  family: 'ultralytics',
+  size: [32, 32],
+  colour: 'rgb',
+  scale: 1 / 255,
+  letterbox: 114,
+  classes: ['a'],
+  thresholds: { score: 0.25, iou: 0.45, maxDetections: 10 },
+  file: 't.onnx',
+};
+const at = (t: Float32Array, c: number, y: number, x: number, size = 32): number => t[c * size * size + y * size + x]!;
+
+describe('preprocess', () => {
+  const dir = tempDir();
+  const red = path.join(dir, 'red.png');
+  const rotated = path.join(dir, 'rotated.jpg');
+  const deep = path.join(dir, 'deep.png');
+  beforeAll(async () => {
+    // 64x32 pure red: letterboxed into 32x32 it fills rows 8..23.
+    await sharp({ create: { width: 64, height: 32, channels: 3, background: { r: 255, g: 0, b: 0 } } }).png().toFile(red);
+    // Stored 64x32, EXIF orientation 6 (rotate 90° clockwise): the oriented image is 32x64.
+    await sharp({ create: { width: 64, height: 32, channels: 3, background: { r: 0, g: 0, b: 255 } } }).jpeg().withMetadata({ orientation: 6 }).toFile(rotated);
+    // 16-bit grey holding only 1000..3000: min-max must spread it over 0..255.
+    const px = new Uint16Array(32 * 32);
+    for (let i = 0; i < px.length; i++) px[i] = 1000 + Math.round((2000 * (i % 32)) / 31);
+    await sharp(px, { raw: { width: 32, height: 32, channels: 1, premultiplied: false } }).toColourspace('grey16').png().toFile(deep);
+  });
+
+  it('letterboxes into NCHW float32 with the pad value, scale and colour order', async () => {
+    const rgb = await preprocess(red, base, [32, 32]);
+    expect(rgb.tensor).toHaveLength(3 * 32 * 32);
+    expect(rgb.geometry).toMatchObject({ newW: 32, newH: 16, padLeft: 0, padTop: 8 });
+    expect([at(rgb.tensor, 0, 16, 16), at(rgb.tensor, 1, 16, 16), at(rgb.tensor, 2, 16, 16)]).toEqual([1, 0, 0]);
+    expect(at(rgb.tensor, 0, 0, 0)).toBeCloseTo(114 / 255, 6);
+    expect(at(rgb.tensor, 0, 31, 31)).toBeCloseTo(114 / 255, 6);
+    const bgr = await preprocess(red, { ...base, colour: 'bgr', scale: 1 }, [32, 32]);
+    expect([at(bgr.tensor, 0, 16, 16), at(bgr.tensor, 2, 16, 16), at(bgr.tensor, 0, 0, 0)]).toEqual([0, 255, 114]);
+    const norm = await preprocess(red, { ...base, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }, [32, 32]);
+    expect(at(norm.tensor, 0, 16, 16)).toBeCloseTo(2, 5);
+  });
+
+  it('stretches and aligns top-left when the manifest says so', async () => {
+    expect((await preprocess(red, { ...base, letterbox: 'stretch' }, [32, 32])).geometry).toMatchObject({ newW: 32, newH: 32, padTop: 0 });
+    const tl = await preprocess(red, { ...base, letterboxAlign: 'topleft' }, [32, 32]);
+    expect(tl.geometry).toMatchObject({ padTop: 0, padLeft: 0 });
+    expect(at(tl.tensor, 0, 0, 0)).toBe(1);
+    expect(at(tl.tensor, 0, 31, 0)).toBeCloseTo(114 / 255, 6);
+  });
+
+  it('applies EXIF orientation: geometry is in oriented pixels', async () => {
+    const r = await preprocess(rotated, base, [32, 32]);
+    expect([r.geometry.srcW, r.geometry.srcH]).toEqual([32, 64]);
+    expect(r.geometry).toMatchObject({ newW: 16, newH: 32, padLeft: 8 });
+    expect(at(r.tensor, 2, 16, 16)).toBeGreaterThan(0.9);
+  });
+
+  it('maps 16-bit images by min-max by default, or fixed by 65535', async () => {
+    const mm = await preprocess(deep, base, [32, 32]);
+    const row = Array.from({ length: 32 }, (_, x) => at(mm.tensor, 0, 16, x));
+    expect(Math.min(...row)).toBeCloseTo(0, 2);
+    expect(Math.max(...row)).toBeCloseTo(1, 2);
+    const fixed = await preprocess(deep, { ...base, highBitDepth: 'fixed' }, [32, 32]);
+    expect(at(fixed.tensor, 0, 16, 31)).toBeCloseTo(3000 / 65535, 3);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAppError } from '../../src-main/common/errors';
+import { COCO80 } from '../../src-main/common/inference/coco';
+import type { ModelManifest } from '../../src-main/common/inference/types';
+import { InferencePool } from '../../src-main/inference/pool';
+import { image, KITCHEN, shared, xywhIou } from './models';
+
+const present = Boolean(shared.yolov8n && shared.yolov8nSeg && shared.coco);
+
+const v8: ModelManifest = {
+  id: 'yolov8n-int8',
+  name: 'YOLOv8n int8',
+  task: 'detect',
+  family: 'ultralytics',
+  input: 'images',
+  size: [320, 320],
+  colour: 'rgb',
+  scale: 1 / 255,
+  letterbox: 114,
+  classes: [...COCO80],
+  thresholds: { score: 0.25, iou: 0.45, maxDetections: 300 },
+  file: 'yolov8n_int8.onnx',
+};
+
+describe.skipIf(!present)('InferencePool runs detection in a worker thread', () => {
+  let pool: InferencePool;
+  beforeAll(() => {
+    pool = new InferencePool({ size: 1 });
+  });
+  afterAll(() => pool.close());
+
+  it('detects in the worker, with masks carried across as transferred buffers', async () => {
+    const r = await pool.detect({ file: shared.yolov8n! }, image(KITCHEN), v8);
+    expect(r.provider).toBe('cpu');
+    expect(r.warnings).toEqual([]);
+    const person = r.detections.find((d) => d.classIndex === COCO80.indexOf('person'))!;
+    expect(xywhIou(person.box, [389, 70, 109, 278])).toBeGreaterThanOrEqual(0.7);
+    expect(Object.keys(r.timings).sort()).toEqual(['postMs', 'preMs', 'runMs']);
+
+    const seg = await pool.detect({ file: shared.yolov8nSeg! }, image(KITCHEN), { ...v8, task: 'segment' });
+    expect(seg.detections.length).toBeGreaterThan(0);
+    for (const d of seg.detections) {
+      expect(d.mask!.size).toEqual([427, 640]);
+      expect(d.mask!.counts.reduce((a, b) => a + b, 0)).toBe(427 * 640);
+    }
+  });
+
+  it('runs requests concurrently and keeps each answer with its request', async () => {
+    const [a, b] = await Promise.all([
+      pool.detect({ file: shared.yolov8n! }, image(KITCHEN), v8, { maxDetections: 1 }),
+      pool.detect({ file: shared.yolov8n! }, image(KITCHEN), v8, { maxDetections: 3 }),
+    ]);
+    expect(a.detections).toHaveLength(1);
+    expect(b.detections).toHaveLength(3);
+  });
+
+  it('brings errors back as AppError with their code and precise message', async () => {
+    let err: unknown;
+    try {
+      await pool.detect({ file: shared.yolov8n! }, image(KITCHEN), { ...v8, classes: ['a'] });
+    } catch (e) {
+      err = e;
+    }
+    expect(isAppError(err) && err.code).toBe('INVALID_ARGUMENT');
+    expect((err as Error).message).toContain('expected [1, 5, N], got [1, 84, 2100]');
+  });
+
+  it('reports providers that failed to load while running on the CPU', async () => {
+    const r = await pool.detect({ file: shared.yolov8n!, providers: ['cuda', 'cpu'] }, image(KITCHEN), v8);
+    expect(r.provider).toBe('cpu');
+    expect(r.warnings[0]).toMatch(/^cuda failed to load: /);
+  });
+});
+
+describe.skipIf(!present)('sharedPool', () => {
+  it('starts a fresh pool after the shared one was closed', async () => {
+    const { sharedPool, detect } = await import('../../src-main/inference/pool');
+    const first = sharedPool();
+    await first.close();
+    const r = await detect({ file: shared.yolov8n! }, image(KITCHEN), v8, { maxDetections: 1 });
+    expect(r.detections).toHaveLength(1);
+    expect(sharedPool()).not.toBe(first);
+    await sharedPool().close();
+  });
+});

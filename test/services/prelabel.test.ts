@@ -1,0 +1,188 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COCO80 } from '../../src-main/common/inference/coco';
+import type { ModelManifest } from '../../src-main/common/inference/types';
+import type { ImageListItem } from '../../src-main/common/model';
+import { insertAnnotations, listAnnotations } from '../../src-main/db/annotations';
+import { getModelRun, runImageCounts } from '../../src-main/db/prelabel';
+import { closeInferenceBackend, inferenceBackend, resumePrelabel, runPrelabel, tryModel, type Detector } from '../../src-main/services/prelabel';
+import { Workspace } from '../../src-main/services/workspace';
+import type { JobProgress } from '../../src-main/common/model';
+import { sharedPath, tempDir } from '../helpers/shared';
+import { newWorkspace, ok } from '../helpers/workspace';
+
+const model = sharedPath('models/yolov8n_int8.onnx');
+const images = sharedPath('datasets/coco_tinycoco/images/train2017');
+const NAMES = ['000000397133.jpg', '000000037777.jpg', '000000006818.jpg'];
+
+const manifest: ModelManifest = {
+  id: 'yolov8n-int8',
+  name: 'YOLOv8n int8',
+  task: 'detect',
+  family: 'ultralytics',
+  size: [320, 320],
+  colour: 'rgb',
+  scale: 1 / 255,
+  letterbox: 114,
+  classes: [...COCO80],
+  thresholds: { score: 0.25, iou: 0.45, maxDetections: 300 },
+  file: model ?? 'absent.onnx',
+};
+
+function iou(a: { x: number; y: number; w: number; h: number }, b: { x: number; y: number; w: number; h: number }): number {
+  const w = Math.max(0, Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x));
+  const h = Math.max(0, Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y));
+  return (w * h) / (a.w * a.h + b.w * b.h - w * h);
+}
+
+async function dataset(): Promise<{ ws: Workspace; items: ImageListItem[] }> {
+  const dir = tempDir();
+  const ws = newWorkspace(dir);
+  await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root: images! });
+  await ok(ws, 'images:import', { jobId: 'imp', paths: NAMES.map((n) => path.join(images!, n)) });
+  const { items } = await ok(ws, 'images:list', {});
+  return { ws, items };
+}
+
+/** The real onnxruntime detector, counting which images it was asked to run. */
+async function countingDetector(): Promise<{ detector: Detector; calls: string[] }> {
+  const real = (await inferenceBackend()).detector;
+  const calls: string[] = [];
+  return { calls, detector: { detect: (req) => (calls.push(path.basename(req.imagePath)), real.detect(req)) } };
+}
+
+describe.runIf(model && images)('pre-labeling with yolov8n_int8 on coco_tinycoco', () => {
+  let ws: Workspace;
+  let items: ImageListItem[];
+  beforeAll(async () => {
+    ({ ws, items } = await dataset());
+  });
+  afterAll(closeInferenceBackend);
+
+  it('stores predictions as model annotations, skips labeled images, never touches human ones, and records the run', async () => {
+    const db = ws.current!.db;
+    const labeled = items.find((i) => i.path === NAMES[2])!;
+    const cls = (await ok(ws, 'classes:create', { name: 'mine' })).id;
+    const [human] = insertAnnotations(db, [{ imageId: labeled.id, classId: cls, geometry: { kind: 'box', x: 1, y: 1, w: 9, h: 9 }, source: 'human' }]);
+    const { detector, calls } = await countingDetector();
+    const progress: number[] = [];
+    const s = await runPrelabel(
+      ws.current!,
+      detector,
+      { manifest, modelFile: model!, imageIds: items.map((i) => i.id), skipLabeled: true, conf: 0.3 },
+      { onProgress: (p) => progress.push(p.done) },
+    );
+    expect(s).toMatchObject({ images: 3, done: 2, skipped: 1, failed: 0, pending: 0, provider: 'cpu', cancelled: false });
+    expect(calls.sort()).toEqual([NAMES[0], NAMES[1]].sort());
+    expect(progress.at(-1)).toBe(3);
+    expect(s.msPerImage).toBeGreaterThan(0);
+
+    const first = listAnnotations(db, items.find((i) => i.path === NAMES[0])!.id);
+    expect(first.length).toBeGreaterThan(0);
+    expect(s.detections).toBe(listAnnotations(db, items.find((i) => i.path === NAMES[1])!.id).length + first.length);
+    for (const a of first) {
+      expect(a).toMatchObject({ source: 'model', modelRunId: s.runId, kind: 'box' });
+      expect(a.score).toBeGreaterThanOrEqual(0.3);
+    }
+    const person = ws.current!.db.prepare("SELECT id FROM classes WHERE name = 'person'").pluck().get() as number;
+    const people = first.filter((a) => a.classId === person && a.geometry.kind === 'box');
+    expect(Math.max(...people.map((a) => iou(a.geometry as { x: number; y: number; w: number; h: number }, { x: 389, y: 70, w: 109, h: 278 })))).toBeGreaterThanOrEqual(0.7);
+    expect(first.find((a) => a.attributes['modelClass'] === 'person')).toBeTruthy();
+
+    expect(listAnnotations(db, labeled.id).map((a) => a.id)).toEqual([human]);
+    const run = getModelRun(db, s.runId)!;
+    expect(run).toMatchObject({ model: 'yolov8n-int8', provider: 'cpu', status: 'done' });
+    expect(run.parameters).toMatchObject({ conf: 0.3, iou: 0.45, size: [320, 320], skipLabeled: true, classes: { person: person } });
+  });
+
+  it('a cancelled run resumes with what is pending and runs no image twice', async () => {
+    const db = ws.current!.db;
+    const { detector, calls } = await countingDetector();
+    const ids = items.filter((i) => i.path !== NAMES[2]).map((i) => i.id);
+    let runId = 0;
+    const first = await runPrelabel(ws.current!, detector, { manifest, modelFile: model!, imageIds: ids, skipLabeled: false }, { isCancelled: () => runId > 0 && runImageCounts(db, runId).done >= 1, onRun: (id) => (runId = id) });
+    expect(first).toMatchObject({ runId, cancelled: true, done: 1, pending: 1 });
+    expect(getModelRun(db, runId)!.status).toBe('cancelled');
+    const ofRun = () => db.prepare('SELECT count(*) FROM annotations WHERE model_run_id = ?').pluck().get(runId) as number;
+    const afterFirst = ofRun();
+
+    const resumed = await resumePrelabel(ws.current!, detector, runId);
+    expect(resumed).toMatchObject({ runId, cancelled: false, done: 2, pending: 0, images: 2 });
+    // The image run ahead before the cancel is run again on resume; the one done is not.
+    const doneFirst = items.find((i) => i.id === ids[0])!.path;
+    expect(calls.filter((c) => c === doneFirst)).toHaveLength(1);
+    expect(new Set(calls).size).toBe(2);
+    expect(ofRun()).toBe(afterFirst + resumed.detections);
+    expect(runImageCounts(db, runId)).toEqual({ pending: 0, done: 2, skipped: 0, failed: 0 });
+    expect(getModelRun(db, runId)!.status).toBe('done');
+  });
+
+  it('a model that does not fit its manifest fails the run with the decoder error, storing nothing', async () => {
+    const db = ws.current!.db;
+    const count = () => db.prepare('SELECT count(*) FROM annotations').pluck().get() as number;
+    const before = count();
+    let runId = 0;
+    const wrong: ModelManifest = { ...manifest, id: 'wrong', family: 'yolox', colour: 'bgr', scale: 1 };
+    const err = await runPrelabel(ws.current!, (await inferenceBackend()).detector, { manifest: wrong, modelFile: model!, imageIds: [items[0]!.id], skipLabeled: false }, { onRun: (id) => (runId = id) }).then(
+      () => null,
+      (e: Error & { code?: string }) => e,
+    );
+    expect(err?.code).toMatch(/INVALID_ARGUMENT|UNSUPPORTED/);
+    expect(err?.message).toMatch(/yolov8n_int8\.onnx/);
+    expect(getModelRun(db, runId)!.status).toBe('failed');
+    expect(count()).toBe(before);
+  });
+
+  it('trying a model on one image returns detections and stores nothing', async () => {
+    const db = ws.current!.db;
+    const count = () => db.prepare('SELECT count(*) FROM annotations').pluck().get() as number;
+    const before = count();
+    const r = await tryModel(ws.current!, (await inferenceBackend()).detector, { manifest, modelFile: model!, imageId: items[0]!.id });
+    expect(r.detections.length).toBeGreaterThan(0);
+    expect(r.provider).toBe('cpu');
+    expect(count()).toBe(before);
+    expect(fs.existsSync(model!)).toBe(true);
+  });
+});
+
+describe.runIf(model && images)('pre-labeling through the contract', () => {
+  afterAll(closeInferenceBackend);
+
+  it('adds a custom model, tries it, runs a job with progress events and resumes nothing twice', async () => {
+    const dir = tempDir();
+    const events: JobProgress[] = [];
+    const ws = new Workspace({ configDir: dir, mode: 'web', version: 'test', emit: (_e, p) => void events.push(p) });
+    await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root: images! });
+    await ok(ws, 'images:import', { jobId: 'imp', paths: NAMES.slice(0, 2).map((n) => path.join(images!, n)) });
+    const { items } = await ok(ws, 'images:list', {});
+
+    const { file: _f, ...rest } = manifest;
+    const added = await ok(ws, 'models:add', { file: model!, manifest: rest as Record<string, unknown> });
+    expect(added).toMatchObject({ origin: 'custom', path: model });
+    expect((await ok(ws, 'models:list', {})).some((e) => e.manifest.id === manifest.id)).toBe(true);
+
+    const tried = await ok(ws, 'models:try', { modelId: manifest.id, imageId: items[0]!.id, conf: 0.4 });
+    expect(tried.provider).toBe('cpu');
+    expect(tried.detections.some((d) => d.className === 'person')).toBe(true);
+    expect(ws.current!.db.prepare('SELECT count(*) FROM annotations').pluck().get()).toBe(0);
+
+    events.length = 0;
+    const s = await ok(ws, 'prelabel:run', { jobId: 'pl', modelId: manifest.id, scope: { filter: {}, unlabeledOnly: true }, conf: 0.4, provider: 'cpu' });
+    expect(s).toMatchObject({ images: 2, done: 2, provider: 'cpu' });
+    const mine = events.filter((e) => e.jobId === 'pl');
+    expect(mine.every((e) => e.kind === 'prelabel' && e.total === 2)).toBe(true);
+    expect(mine.at(-1)).toMatchObject({ phase: 'done', done: 2, imported: s.detections });
+    expect(mine.some((e) => e.etaMs !== null)).toBe(true);
+
+    // The by-name default map now names the classes pre-labeling created.
+    const cm = await ok(ws, 'classmap:get', { modelId: manifest.id });
+    expect(cm.stored).toBe(false);
+    expect(cm.map['person']).toEqual(expect.any(Number));
+
+    const again = await ok(ws, 'prelabel:resume', { jobId: 'pl2', runId: s.runId });
+    expect(again).toMatchObject({ done: 2, detections: 0 });
+    expect(ws.current!.db.prepare('SELECT count(*) FROM annotations').pluck().get()).toBe(s.detections);
+    ws.close();
+  });
+});
