@@ -37,6 +37,7 @@ export const CHANNELS = [
   'models:try',
   'prelabel:run',
   'prelabel:resume',
+  'prelabel:unfinished',
   'predictions:accept',
   'predictions:reject',
   'predictions:acceptAbove',

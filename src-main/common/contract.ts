@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { IMAGE_STATUSES, SPLITS } from './model';
 import { PROVIDERS } from './inference/types';
 import type { ModelIo, ModelManifest } from './inference/types';
-import type { ClassMap, ModelEntry, PrelabelSummary, ReviewResult, TryResult } from './prelabel';
+import type { ClassMap, ModelEntry, PrelabelSummary, ReviewResult, TryResult, UnfinishedRun } from './prelabel';
 import type { Channel, EventName } from './channels';
 export { CHANNELS, EVENT_NAMES } from './channels';
 export type { Channel, EventName } from './channels';
@@ -33,6 +33,15 @@ const empty = z.object({}).strict();
 const modelId = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'model id must be 1-100 letters, digits, ., _ or -');
 const unit = z.number().min(0).max(1);
 const finite = z.number().finite();
+const providerList = z.array(z.enum(PROVIDERS)).min(1).max(PROVIDERS.length);
+const tryOptions = {
+  imageId: id,
+  conf: unit.optional(),
+  iou: unit.optional(),
+  provider: z.enum(PROVIDERS).optional(),
+  /** The whole preference order; wins over `provider`. The CPU is still the last fallback. */
+  providers: providerList.optional(),
+};
 const coord = finite.min(-1e7).max(1e7);
 
 /** Geometry in image pixels; validity beyond shape (area, vertex count) is checked by the service. */
@@ -228,10 +237,15 @@ export const argSchemas = {
   /** Adds a custom model; without a manifest the proposed one is used. Validated by the service. */
   'models:add': z.object({ file: path, manifest: z.record(z.string(), z.unknown()).optional() }).strict(),
   'models:download': z.object({ jobId, id: modelId }).strict(),
-  /** Runs a model on one image and returns the detections without storing them. */
-  'models:try': z
-    .object({ modelId, imageId: id, conf: unit.optional(), iou: unit.optional(), provider: z.enum(PROVIDERS).optional() })
-    .strict(),
+  /**
+   * Runs a model on one image and returns the detections without storing them. A registered model
+   * is named by id; a file not yet added is tried with the given manifest or, without one, the
+   * proposed one, so a custom model can be judged before it is saved.
+   */
+  'models:try': z.union([
+    z.object({ modelId, ...tryOptions }).strict(),
+    z.object({ file: path, manifest: z.record(z.string(), z.unknown()).optional(), ...tryOptions }).strict(),
+  ]),
   /** Pre-labels many images as a background job (progress on 'prelabel:progress'); resumable. */
   'prelabel:run': z
     .object({
@@ -247,10 +261,14 @@ export const argSchemas = {
       skipLabeled: z.boolean().default(true),
       /** First provider to try; the CPU is always the fallback. */
       provider: z.enum(PROVIDERS).optional(),
+      /** The whole preference order; wins over `provider`. The CPU is still the last fallback. */
+      providers: providerList.optional(),
     })
     .strict(),
   /** Continues a cancelled or interrupted run with its recorded parameters. */
   'prelabel:resume': z.object({ jobId, runId: id }).strict(),
+  /** Runs of the open dataset that stopped with images left (cancelled, or cut off by a quit). */
+  'prelabel:unfinished': empty,
   /** Accepts predictions as human annotations; `edits` change class or geometry while accepting. */
   'predictions:accept': z
     .object({
@@ -305,6 +323,7 @@ export interface Results {
   'models:try': TryResult;
   'prelabel:run': PrelabelSummary;
   'prelabel:resume': PrelabelSummary;
+  'prelabel:unfinished': UnfinishedRun[];
   'predictions:accept': ReviewResult;
   'predictions:reject': ReviewResult;
   'predictions:acceptAbove': ReviewResult;

@@ -46,6 +46,17 @@ export interface PrelabelSummary {
   cancelled: boolean;
 }
 
+/** A model run that stopped with images left, which `prelabel:resume` can finish. */
+export interface UnfinishedRun {
+  runId: number;
+  modelId: string;
+  status: 'running' | 'cancelled';
+  /** Images still to run. */
+  pending: number;
+  /** Images settled: done, skipped or failed. */
+  done: number;
+}
+
 export interface TryResult {
   detections: (Detection & { className: string })[];
   provider: Provider;

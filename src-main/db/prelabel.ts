@@ -80,6 +80,24 @@ export function runImageCounts(db: Db, runId: number): Record<RunImageState, num
   return out;
 }
 
+/**
+ * Runs that stopped with images still to do: cancelled, or left 'running' by a crash or a quit.
+ * A run whose images are all settled is finished whatever its status says, so it is not listed.
+ */
+export function unfinishedRuns(db: Db): { runId: number; model: string; status: ModelRunRecord['status']; pending: number; done: number }[] {
+  return db
+    .prepare(
+      `SELECT r.id AS runId, r.model AS model, r.status AS status,
+              sum(i.state = 'pending') AS pending, sum(i.state <> 'pending') AS done
+         FROM model_runs r JOIN model_run_images i ON i.run_id = r.id
+        WHERE r.status IN ('running', 'cancelled')
+        GROUP BY r.id
+       HAVING pending > 0
+        ORDER BY r.id DESC`,
+    )
+    .all() as { runId: number; model: string; status: ModelRunRecord['status']; pending: number; done: number }[];
+}
+
 /** Whether the image holds any human annotation (pre-labeling may skip those). */
 export function hasHumanAnnotations(db: Db, imageId: number): boolean {
   return db.prepare("SELECT 1 FROM annotations WHERE image_id = ? AND source = 'human' LIMIT 1").get(imageId) !== undefined;

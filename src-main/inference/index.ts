@@ -1,5 +1,5 @@
 export { detect, InferencePool, sharedPool, type PoolOptions } from './pool';
 export { detectInProcess, type DetectResult, type SessionKey } from './detect';
 export { inspectModel, type ModelInspection } from './inspect';
-export { getSession, releaseSessions, type LoadedSession, type SessionOptions } from './sessions';
+export { float32Tensor, getSession, releaseSessions, type LoadedSession, type SessionOptions } from './sessions';
 export { preprocess, type Preprocessed } from './preprocess';

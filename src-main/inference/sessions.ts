@@ -77,3 +77,11 @@ export async function releaseSessions(): Promise<void> {
   cache.clear();
   await Promise.all(all.map(async (p) => (await p.catch(() => null))?.session.release()));
 }
+
+/**
+ * A float32 input tensor for `session.run`, so callers outside this folder (the benchmark) can
+ * feed a session without importing onnxruntime themselves.
+ */
+export function float32Tensor(data: Float32Array, dims: readonly number[]): ort.Tensor {
+  return new ort.Tensor('float32', data, dims);
+}

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import { AppError } from '../common/errors';
 import type { ParsedArgs, ResultOf, Channel, EventName, Events } from '../common/contract';
+import type { ModelManifest, Provider } from '../common/inference/types';
 import { insertClass, listClasses } from '../db/classes';
 import { countImages, findNextImage, getImage, listImages, setStatus } from '../db/images';
 import { countAnnotationsOfImage } from '../db/annotations';
+import { unfinishedRuns } from '../db/prelabel';
 import { editAnnotations, historyState, listImageAnnotations, redoEdit, undoEdit } from './annotations';
 import { deleteClass, reorderClasses, updateClassInfo } from './classes';
 import { Dataset } from './dataset';
@@ -33,6 +35,23 @@ export interface WorkspaceOptions {
   maxPixels?: number;
 }
 
+/**
+ * The order to try providers in: the user's whole list when given, else a first choice. The CPU
+ * always ends the list, so a missing GPU runtime is a fallback with a warning, never a failure.
+ */
+function providerPreference(a: { provider?: Provider | undefined; providers?: Provider[] | undefined }): Provider[] | undefined {
+  return a.providers ? [...new Set<Provider>([...a.providers, 'cpu'])] : providerOrder(a.provider);
+}
+
+/** The manifest for a model file: the one given (pointing at that file), else the proposed one. */
+async function manifestForFile(file: string, manifest: Record<string, unknown> | undefined): Promise<ModelManifest> {
+  // The file picked is the model's file, whatever the manifest given says.
+  if (manifest) return parseManifest({ ...manifest, file }, file);
+  const inspection = await (await inferenceBackend()).inspect(file);
+  if (!inspection.proposed) throw new AppError('UNSUPPORTED_FORMAT', `${file}: ${inspection.problems.join('; ') || 'no decoder family fits its outputs'}`, { file });
+  return { ...inspection.proposed, file };
+}
+
 const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45', '#469990', '#9a6324'];
 
 /**
@@ -43,6 +62,8 @@ export class Workspace {
   private dataset: Dataset | null = null;
   private media: Media | null = null;
   private readonly jobs = new Jobs();
+  /** Runs being worked on now: 'running' in the database, but not left unfinished. */
+  private readonly activeRuns = new Set<number>();
   private readonly settings: Settings;
 
   constructor(private readonly opts: WorkspaceOptions) {
@@ -180,13 +201,7 @@ export class Workspace {
     'splits:assign': (args) => assignSplits(this.need(), args),
     'models:list': () => this.models().list(),
     'models:inspect': async ({ file }) => (await inferenceBackend()).inspect(file),
-    'models:add': async ({ file, manifest }) => {
-      // The file picked is the model's file, whatever the manifest given says.
-      if (manifest) return this.models().add(file, parseManifest({ ...manifest, file }, file));
-      const inspection = await (await inferenceBackend()).inspect(file);
-      if (!inspection.proposed) throw new AppError('UNSUPPORTED_FORMAT', `${file}: ${inspection.problems.join('; ') || 'no decoder family fits its outputs'}`, { file });
-      return this.models().add(file, inspection.proposed);
-    },
+    'models:add': async ({ file, manifest }) => this.models().add(file, await manifestForFile(file, manifest)),
     'models:download': async ({ jobId, id }) => {
       const job = this.jobs.start(jobId);
       try {
@@ -199,10 +214,13 @@ export class Workspace {
         job.finish();
       }
     },
-    'models:try': async ({ modelId, imageId, conf, iou, provider }) => {
+    'models:try': async (args) => {
       const ds = this.need();
-      const { manifest, path: modelFile } = this.models().requireFile(modelId);
-      const r = await tryModel(ds, (await inferenceBackend()).detector, { manifest, modelFile, imageId, conf, iou, providers: providerOrder(provider) });
+      // An unsaved file is tried as it would be added, so what the dialog shows is what it saves.
+      const { manifest, path: modelFile } =
+        'modelId' in args ? this.models().requireFile(args.modelId) : await manifestForFile(args.file, args.manifest).then((m) => ({ manifest: m, path: args.file }));
+      const { imageId, conf, iou } = args;
+      const r = await tryModel(ds, (await inferenceBackend()).detector, { manifest, modelFile, imageId, conf, iou, providers: providerPreference(args) });
       return {
         detections: r.detections.map((d) => ({ ...d, className: manifest.classes[d.classIndex] ?? `class ${d.classIndex}` })),
         provider: r.provider,
@@ -210,22 +228,32 @@ export class Workspace {
         warnings: r.warnings ?? [],
       };
     },
-    'prelabel:run': async ({ jobId, modelId, scope, conf, iou, skipLabeled, provider }) => {
+    'prelabel:run': async ({ jobId, modelId, scope, conf, iou, skipLabeled, provider, providers }) => {
       const ds = this.need();
       const { manifest, path: modelFile } = this.models().requireFile(modelId);
       const imageIds = scopeImageIds(ds, scope);
       const { detector } = await inferenceBackend();
       const job = this.jobs.start(jobId);
+      let runId: number | null = null;
       try {
         const summary = await runPrelabel(
           ds,
           detector,
-          { manifest, modelFile, imageIds, conf, iou, skipLabeled, providers: providerOrder(provider) },
-          { isCancelled: () => job.cancelled, onProgress: (p) => this.opts.emit('job:progress', jobProgress(jobId, p)) },
+          { manifest, modelFile, imageIds, conf, iou, skipLabeled, providers: providerPreference({ provider, providers }) },
+          {
+            isCancelled: () => job.cancelled,
+            onProgress: (p) => this.opts.emit('job:progress', jobProgress(jobId, p)),
+            // Until this job ends, its run is in progress, not left unfinished.
+            onRun: (id) => {
+              runId = id;
+              this.activeRuns.add(id);
+            },
+          },
         );
         this.opts.emit('job:progress', jobProgress(jobId, { ...summary, done: summary.images - summary.pending, total: summary.images, etaMs: 0 }, true));
         return summary;
       } finally {
+        if (runId !== null) this.activeRuns.delete(runId);
         job.finish();
       }
     },
@@ -234,6 +262,7 @@ export class Workspace {
       const { detector } = await inferenceBackend();
       const job = this.jobs.start(jobId);
       try {
+        this.activeRuns.add(runId);
         const summary = await resumePrelabel(ds, detector, runId, {
           isCancelled: () => job.cancelled,
           onProgress: (p) => this.opts.emit('job:progress', jobProgress(jobId, p)),
@@ -241,9 +270,14 @@ export class Workspace {
         this.opts.emit('job:progress', jobProgress(jobId, { ...summary, done: summary.images - summary.pending, total: summary.images, etaMs: 0 }, true));
         return summary;
       } finally {
+        this.activeRuns.delete(runId);
         job.finish();
       }
     },
+    'prelabel:unfinished': () =>
+      unfinishedRuns(this.need().db)
+        .filter((r) => !this.activeRuns.has(r.runId))
+        .map((r) => ({ runId: r.runId, modelId: r.model, status: r.status === 'cancelled' ? 'cancelled' : 'running', pending: r.pending, done: r.done })),
     'predictions:accept': ({ ids, edits }) => acceptPredictions(this.need(), ids, edits),
     'predictions:reject': ({ ids }) => rejectPredictions(this.need(), ids),
     'predictions:acceptAbove': (args) => acceptAbove(this.need(), args),

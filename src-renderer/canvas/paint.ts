@@ -1,5 +1,5 @@
 import type { Geometry } from '../../src-main/common/model';
-import { obbCorners } from '../../src-main/common/geometry/shapes';
+import { geometryBBox, obbCorners } from '../../src-main/common/geometry/shapes';
 import type { SceneShape } from '../editor/scene';
 
 /**
@@ -15,6 +15,19 @@ export const WARN_COLOR = '#ffb000';
 const POINT_RIM = '#101114';
 const FILL_ALPHA = 0.2;
 const PREDICTION_FILL_ALPHA = 0.08;
+/** Score labels: CSS pixels, so they read the same at every zoom. */
+const SCORE_FONT_PX = 10;
+const SCORE_PAD_PX = 2;
+const SCORE_DARK = '#101114';
+const SCORE_LIGHT = '#ffffff';
+
+/** Dark text on light class colours and light on dark ones, so every tab stays readable. */
+function textOn(color: string): string {
+  const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(color);
+  if (!m) return SCORE_DARK;
+  const [r, g, b] = [m[1]!, m[2]!, m[3]!].map((h) => parseInt(h, 16) / 255) as [number, number, number];
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 ? SCORE_DARK : SCORE_LIGHT;
+}
 /** How far (CSS pixels) ink may reach outside a shape's geometric bounds. */
 export const INK_MARGIN_PX = HALO_PX / 2 + POINT_RADIUS_PX + 2;
 
@@ -81,6 +94,34 @@ export function paintGroup(ctx: CanvasRenderingContext2D, shapes: readonly Scene
   ctx.stroke();
   ctx.setLineDash([]);
   if (points > 0) paintPoints(ctx, shapes, first, px);
+  if (first.prediction) paintScores(ctx, shapes, px);
+}
+
+/**
+ * A prediction's score on a tab of its class colour, inside its top-left corner: inside, because
+ * a chunk's bitmap covers the shapes' bounds only, and a tab outside would be cut off. Points
+ * have no corner to hold one; their score is in the review panel.
+ */
+function paintScores(ctx: CanvasRenderingContext2D, shapes: readonly SceneShape[], px: number): void {
+  const font = SCORE_FONT_PX * px;
+  const pad = SCORE_PAD_PX * px;
+  ctx.font = `${font}px sans-serif`;
+  ctx.textBaseline = 'top';
+  for (const s of shapes) {
+    if (s.score === undefined || s.geometry.kind === 'point') continue;
+    const b = geometryBBox(s.geometry);
+    const text = s.score.toFixed(2);
+    const w = ctx.measureText(text).width + 2 * pad;
+    const h = font + 2 * pad;
+    // A label bigger than its shape would hide what it scores; zooming in brings it back.
+    if (w > b.w || h > b.h) continue;
+    ctx.fillStyle = s.color;
+    ctx.globalAlpha = 0.85;
+    ctx.fillRect(b.x, b.y, w, h);
+    ctx.globalAlpha = 1;
+    ctx.fillStyle = textOn(s.color);
+    ctx.fillText(text, b.x + pad, b.y + pad);
+  }
 }
 
 /** Points have no area to tint, so they are solid discs with a dark rim to stand out on any image. */

@@ -211,7 +211,9 @@ export class Editor {
       flagged = known ?? g.parts.some((ring) => polygonSelfIntersects(ring));
       if (known === undefined) this.flaggedCache.set(g, flagged);
     }
-    return { id: a.id, geometry: a.geometry, color: this.colorOf(a.classId), prediction: a.source === 'model', flagged, z: a.z };
+    const shape: SceneShape = { id: a.id, geometry: a.geometry, color: this.colorOf(a.classId), prediction: a.source === 'model', flagged, z: a.z };
+    if (shape.prediction && a.score !== null && a.score !== undefined) shape.score = a.score;
+    return shape;
   }
 
   /** Drawable shapes in stacking order (z, then id); tags are not drawn. */

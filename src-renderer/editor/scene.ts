@@ -14,6 +14,8 @@ export interface SceneShape {
   color: string;
   /** Predictions are drawn dashed so they are told apart from human labels. */
   prediction: boolean;
+  /** A prediction's confidence (0..1), labelled on the canvas; absent for human shapes. */
+  score?: number;
   /** Drawn with a warning outline (e.g. a self-intersecting polygon). */
   flagged: boolean;
   /** Stacking order (higher is drawn above); shapes arrive sorted by z then id, this is for partial updates. */

@@ -1,11 +1,52 @@
 import type { ModelInspection } from '../../src-main/common/contract';
-import type { ClassMap, ModelEntry, PrelabelSummary, TryResult } from '../../src-main/common/prelabel';
-import { call, errorMessage } from '../bridge';
+import type { Provider } from '../../src-main/common/inference/types';
+import type { ClassMap, ModelEntry, PrelabelSummary, TryResult, UnfinishedRun } from '../../src-main/common/prelabel';
+import { call, errorCode, errorMessage } from '../bridge';
 import { app as appState, type AppState } from './app.svelte';
 import { editorState, type EditorState } from './editor.svelte';
 import { JobTracker } from './job.svelte';
 
 export type PrelabelScope = 'image' | 'all' | 'filtered' | 'unlabeled';
+
+export interface ProviderChoice {
+  id: Provider;
+  label: string;
+  enabled: boolean;
+}
+
+// Written out rather than imported: the renderer takes only types from the main process's modules.
+// Only the CPU is on by default, as in the backend: the shipped runtime has no GPU providers, and
+// trying them would warn on every run until the user sets one up and ticks it.
+const DEFAULT_PROVIDERS: readonly ProviderChoice[] = [
+  { id: 'cuda', label: 'CUDA', enabled: false },
+  { id: 'dml', label: 'DirectML', enabled: false },
+  { id: 'coreml', label: 'CoreML', enabled: false },
+  { id: 'webgpu', label: 'WebGPU', enabled: false },
+  { id: 'cpu', label: 'CPU', enabled: true },
+];
+const PROVIDERS_KEY = 'tessera.providers';
+
+/**
+ * The saved preference, completed with any provider it lacks (a newer app may know more) and
+ * stripped of any it no longer knows, so a stale or hand-edited entry never breaks a run.
+ */
+function loadProviders(): ProviderChoice[] {
+  let saved: unknown = null;
+  try {
+    saved = JSON.parse(localStorage.getItem(PROVIDERS_KEY) ?? 'null');
+  } catch {
+    saved = null;
+  }
+  const out: ProviderChoice[] = [];
+  if (Array.isArray(saved)) {
+    for (const s of saved as { id?: unknown; enabled?: unknown }[]) {
+      const known = DEFAULT_PROVIDERS.find((d) => d.id === s?.id);
+      if (known && !out.some((o) => o.id === known.id)) out.push({ ...known, enabled: s.enabled === true });
+    }
+  }
+  for (const d of DEFAULT_PROVIDERS) if (!out.some((o) => o.id === d.id)) out.push({ ...d });
+  return out;
+}
 
 /**
  * Model-assisted labeling as the viewer sees it: the chosen model, the custom-model dialog's
@@ -23,6 +64,10 @@ export class ModelsState {
   lastSummary = $state.raw<PrelabelSummary | null>(null);
   lastRunId = $state<number | null>(null);
   skipLabeled = $state(true);
+  /** Execution providers in the order to try them; the backend still falls back to the CPU. */
+  providers = $state.raw<ProviderChoice[]>(loadProviders());
+  /** Warnings of the last inference (e.g. a provider that failed to load), shown until the next. */
+  warnings = $state.raw<string[]>([]);
 
   // The custom-model dialog.
   dialogOpen = $state(false);
@@ -34,13 +79,20 @@ export class ModelsState {
   dialogError = $state<string | null>(null);
   busy = $state(false);
 
+  /** Runs of this dataset that stopped with images left, offered for resuming. */
+  unfinished = $state.raw<UnfinishedRun[]>([]);
+  /** The model whose weights are being downloaded, if any. */
+  downloading = $state<string | null>(null);
+
   readonly job: JobTracker;
+  readonly downloadJob: JobTracker;
 
   constructor(
     private readonly app: AppState,
     private readonly es: EditorState,
   ) {
     this.job = new JobTracker('prelabel', (t) => this.app.say(t, 'error'));
+    this.downloadJob = new JobTracker('model-download', (t) => this.app.say(t, 'error'));
     // The review actions live in the editor's registry (keys, menu, help); their effects are ours.
     es.ctx.review = {
       canPrelabel: () => this.modelId !== null && !this.running,
@@ -63,8 +115,34 @@ export class ModelsState {
       // Only models whose weights are on disk can run; the others need downloading first.
       if (this.modelId === null || !list.some((m) => m.manifest.id === this.modelId)) this.modelId = list.find((m) => m.path !== null)?.manifest.id ?? null;
       await this.loadClassMap();
+      await this.loadUnfinished();
     } catch (e) {
       this.app.fail(e);
+    }
+  }
+
+  async loadUnfinished(): Promise<void> {
+    try {
+      this.unfinished = await call('prelabel:unfinished', {});
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  /** Fetches a shipped model's weights (checked against its sha256), then makes it the chosen one. */
+  async download(id: string): Promise<void> {
+    if (this.downloading) return;
+    this.downloading = id;
+    try {
+      const entry = await this.downloadJob.run((jobId) => call('models:download', { jobId, id }));
+      await this.refresh();
+      await this.choose(entry.manifest.id);
+      this.app.say(`Downloaded ${entry.manifest.name}`);
+    } catch (e) {
+      if (errorCode(e) === 'CANCELLED') this.app.say('Download cancelled; nothing was kept');
+      else this.app.fail(e);
+    } finally {
+      this.downloading = null;
     }
   }
 
@@ -133,12 +211,13 @@ export class ModelsState {
   inspect(): Promise<void> {
     this.report = null;
     this.tried = null;
+    this.added = null;
     return this.step(async () => {
       this.report = await call('models:inspect', { file: this.file.trim() });
     });
   }
 
-  /** Adds the model as inspected (or tried); the new model becomes the chosen one. */
+  /** Adds the model as inspected and tried; the new model becomes the chosen one. */
   add(): Promise<void> {
     return this.step(async () => {
       // Without a manifest the service stores the one it proposed, which the dialog has shown.
@@ -150,15 +229,46 @@ export class ModelsState {
     });
   }
 
-  /** Runs the just-added model on the current image without storing anything. */
+  /** Runs the inspected file on the current image without registering the model or storing anything. */
   tryOnImage(): Promise<void> {
     const imageId = this.es.editor.image?.id;
-    const id = this.added?.manifest.id ?? this.modelId;
-    if (imageId === undefined || !id) return Promise.resolve();
+    const file = this.file.trim();
+    if (imageId === undefined || !file) return Promise.resolve();
     return this.step(async () => {
-      this.tried = await call('models:try', { modelId: id, imageId, conf: this.threshold });
+      this.tried = await call('models:try', { file, imageId, conf: this.threshold, providers: this.providerOrder() });
       this.provider = this.tried.provider;
+      this.warnings = this.tried.warnings;
     });
+  }
+
+  // ---- execution providers ------------------------------------------------------------------
+
+  /** The enabled providers in order, or undefined (the backend's default) when none is. */
+  providerOrder(): Provider[] | undefined {
+    const on = this.providers.filter((p) => p.enabled).map((p) => p.id);
+    return on.length > 0 ? on : undefined;
+  }
+
+  private saveProviders(list: ProviderChoice[]): void {
+    this.providers = list;
+    try {
+      localStorage.setItem(PROVIDERS_KEY, JSON.stringify(list.map(({ id, enabled }) => ({ id, enabled }))));
+    } catch {
+      // Storage may be full or disabled; the choice then lasts for this session only.
+    }
+  }
+
+  setProviderEnabled(id: Provider, enabled: boolean): void {
+    this.saveProviders(this.providers.map((p) => (p.id === id ? { ...p, enabled } : p)));
+  }
+
+  moveProvider(id: Provider, by: -1 | 1): void {
+    const list = [...this.providers];
+    const i = list.findIndex((p) => p.id === id);
+    const j = i + by;
+    if (i < 0 || j < 0 || j >= list.length) return;
+    [list[i], list[j]] = [list[j]!, list[i]!];
+    this.saveProviders(list);
   }
 
   // ---- pre-labeling -------------------------------------------------------------------------
@@ -176,23 +286,51 @@ export class ModelsState {
     try {
       const summary = await this.job.run((jobId) =>
         // The image asked for explicitly is pre-labeled even when it holds human labels.
-        call('prelabel:run', { jobId, modelId: id, scope: scopeArg, skipLabeled: scope === 'image' ? false : this.skipLabeled }),
+        call('prelabel:run', {
+          jobId,
+          modelId: id,
+          scope: scopeArg,
+          skipLabeled: scope === 'image' ? false : this.skipLabeled,
+          providers: this.providerOrder(),
+        }),
       );
-      this.lastSummary = summary;
-      if (summary.provider) this.provider = summary.provider;
-      this.lastRunId = summary.runId;
-      const warn = summary.warnings.length > 0 ? ` (${summary.warnings.join('; ')})` : '';
-      const what = `${summary.cancelled ? 'Cancelled after' : 'Pre-labeled'} ${summary.done} images: ${summary.detections} predictions${warn}`;
-      this.app.say(what, summary.failed > 0 || summary.warnings.length > 0 ? 'error' : 'info');
-      // Without a stored class mapping, model classes become dataset classes of the same name.
-      this.app.dataset.classes = await call('classes:list', {});
-      await this.es.editor.reload();
-      if (scope !== 'image') void this.app.dataset.refresh();
+      await this.settle(summary, scope === 'image');
     } catch (e) {
       this.app.fail(e);
     } finally {
       this.running = false;
+      void this.loadUnfinished();
     }
+  }
+
+  /** Finishes a run that stopped (cancelled, or cut off by a quit) with its recorded parameters. */
+  async resume(runId: number): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const summary = await this.job.run((jobId) => call('prelabel:resume', { jobId, runId }));
+      await this.settle(summary, false);
+    } catch (e) {
+      this.app.fail(e);
+    } finally {
+      this.running = false;
+      void this.loadUnfinished();
+    }
+  }
+
+  /** Shows a run's outcome and brings the viewer, classes and grid up to date with it. */
+  private async settle(summary: PrelabelSummary, oneImage: boolean): Promise<void> {
+    this.lastSummary = summary;
+    if (summary.provider) this.provider = summary.provider;
+    this.warnings = summary.warnings;
+    this.lastRunId = summary.runId;
+    const warn = summary.warnings.length > 0 ? ` (${summary.warnings.join('; ')})` : '';
+    const what = `${summary.cancelled ? 'Cancelled after' : 'Pre-labeled'} ${summary.done} images: ${summary.detections} predictions${warn}`;
+    this.app.say(what, summary.failed > 0 || summary.warnings.length > 0 ? 'error' : 'info');
+    // Without a stored class mapping, model classes become dataset classes of the same name.
+    this.app.dataset.classes = await call('classes:list', {});
+    await this.es.editor.reload();
+    if (!oneImage) void this.app.dataset.refresh();
   }
 
   // ---- review -------------------------------------------------------------------------------

@@ -164,7 +164,7 @@ describe('pre-labeling and review in the browser', () => {
     expect(human.source).toBe('human');
     await page.keyboard.press('v');
 
-    // The custom-model dialog: inspect, add, try on this image.
+    // The custom-model dialog: inspect, try on this image, then add.
     await page.getByTestId('model-add-open').click();
     // A file that is no model is refused in words, not with an empty result.
     await page.getByTestId('model-file').fill(path.join(tmp, 'imgs', KITCHEN));
@@ -176,11 +176,14 @@ describe('pre-labeling and review in the browser', () => {
     await page.getByTestId('model-report').waitFor({ timeout: 60_000 });
     expect(await page.getByTestId('model-report').textContent()).toContain('output0');
     expect(await page.getByTestId('model-family').textContent()).toContain('ultralytics');
-    await page.getByTestId('model-add').click();
-    await page.getByTestId('model-try').waitFor({ timeout: 30_000 });
+    // Nothing is saved before the model has been tried on this image.
+    expect(await page.getByTestId('model-add').isDisabled()).toBe(true);
     await page.getByTestId('model-try').click();
     await expect.poll(async () => Number(await page.getByTestId('model-try-result').getAttribute('data-count')), { timeout: 60_000 }).toBeGreaterThan(0);
     expect(rows(datasetFile)).toHaveLength(1); // trying stores nothing
+    expect(await page.getByTestId('model-select').inputValue()).toBe(''); // nor registers the model
+    await page.getByTestId('model-add').click();
+    await page.getByTestId('model-added').waitFor({ timeout: 30_000 });
     await page.getByTestId('model-dialog-close').click();
     expect(await page.getByTestId('model-select').inputValue()).not.toBe('');
 

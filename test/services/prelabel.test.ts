@@ -10,7 +10,7 @@ import { closeInferenceBackend, inferenceBackend, resumePrelabel, runPrelabel, t
 import { Workspace } from '../../src-main/services/workspace';
 import type { JobProgress } from '../../src-main/common/model';
 import { sharedPath, tempDir } from '../helpers/shared';
-import { newWorkspace, ok } from '../helpers/workspace';
+import { fails, newWorkspace, ok } from '../helpers/workspace';
 
 const model = sharedPath('models/yolov8n_int8.onnx');
 const images = sharedPath('datasets/coco_tinycoco/images/train2017');
@@ -183,6 +183,62 @@ describe.runIf(model && images)('pre-labeling through the contract', () => {
     const again = await ok(ws, 'prelabel:resume', { jobId: 'pl2', runId: s.runId });
     expect(again).toMatchObject({ done: 2, detections: 0 });
     expect(ws.current!.db.prepare('SELECT count(*) FROM annotations').pluck().get()).toBe(s.detections);
+    ws.close();
+  });
+
+  it('lists runs left with pending images, cancelled or cut off by a quit, until they are resumed', async () => {
+    const dir = tempDir();
+    const ws = newWorkspace(dir);
+    await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root: images! });
+    await ok(ws, 'images:import', { jobId: 'imp', paths: NAMES.slice(0, 2).map((n) => path.join(images!, n)) });
+    const { file: _f, ...rest } = manifest;
+    await ok(ws, 'models:add', { file: model!, manifest: rest as Record<string, unknown> });
+    expect(await ok(ws, 'prelabel:unfinished', {})).toEqual([]);
+
+    const db = ws.current!.db;
+    const { items } = await ok(ws, 'images:list', {});
+    let runId = 0;
+    const { detector } = await inferenceBackend();
+    const first = await runPrelabel(
+      ws.current!,
+      detector,
+      { manifest, modelFile: model!, imageIds: items.map((i) => i.id), skipLabeled: false },
+      { isCancelled: () => runId > 0 && runImageCounts(db, runId).done >= 1, onRun: (id) => (runId = id) },
+    );
+    expect(first).toMatchObject({ cancelled: true, pending: 1 });
+    expect(await ok(ws, 'prelabel:unfinished', {})).toEqual([{ runId, modelId: manifest.id, status: 'cancelled', pending: 1, done: 1 }]);
+    // A run the app quit during stays 'running' in the file; it is unfinished all the same.
+    db.prepare("UPDATE model_runs SET status = 'running' WHERE id = ?").run(runId);
+    expect(await ok(ws, 'prelabel:unfinished', {})).toMatchObject([{ runId, status: 'running', pending: 1 }]);
+
+    await ok(ws, 'prelabel:resume', { jobId: 'pl2', runId });
+    expect(await ok(ws, 'prelabel:unfinished', {})).toEqual([]);
+    // A finished run with every image settled is never listed.
+    await ok(ws, 'prelabel:run', { jobId: 'pl3', modelId: manifest.id, scope: { filter: {}, unlabeledOnly: false } });
+    expect(await ok(ws, 'prelabel:unfinished', {})).toEqual([]);
+    ws.close();
+  });
+
+  it('tries a model file before it is added, with the proposed or a given manifest, storing and registering nothing', async () => {
+    const dir = tempDir();
+    const ws = newWorkspace(dir);
+    await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root: images! });
+    await ok(ws, 'images:import', { jobId: 'imp', paths: [path.join(images!, NAMES[0]!)] });
+    const { items } = await ok(ws, 'images:list', {});
+
+    const proposed = await ok(ws, 'models:try', { file: model!, imageId: items[0]!.id, conf: 0.4, providers: ['cpu'] });
+    expect(proposed.provider).toBe('cpu');
+    expect(proposed.detections.some((d) => d.className === 'person')).toBe(true);
+
+    const { file: _f, ...rest } = manifest;
+    const given = await ok(ws, 'models:try', { file: model!, manifest: { ...rest, classes: COCO80.map((c) => `m-${c}`) }, imageId: items[0]!.id, conf: 0.4 });
+    expect(given.detections.some((d) => d.className === 'm-person')).toBe(true);
+
+    expect(ws.current!.db.prepare('SELECT count(*) FROM annotations').pluck().get()).toBe(0);
+    expect((await ok(ws, 'models:list', {})).some((e) => e.origin === 'custom')).toBe(false);
+    // Naming both a registered id and a file is refused by the contract, as is naming neither.
+    expect((await fails(ws, 'models:try', { modelId: 'x', file: model!, imageId: items[0]!.id } as never)).code).toBe('INVALID_ARGUMENT');
+    expect((await fails(ws, 'models:try', { imageId: items[0]!.id } as never)).code).toBe('INVALID_ARGUMENT');
     ws.close();
   });
 });

@@ -1,0 +1,197 @@
+/**
+ * Pre-labeling benchmark (`npm run bench:prelabel`). On the 32 coco_tinycoco images, per model:
+ *   (a) raw `session.run` throughput on one fixed preprocessed tensor, in this thread: the ceiling
+ *   (b) end-to-end throughput of runPrelabel, from image file to stored annotations, through the
+ *       inference worker the app uses
+ *   (c) b / a
+ *   and p50/p95 of "pre-label this image" (runPrelabel with one image id, as `prelabel:run` does),
+ *   from request to stored result.
+ * Both sides use the same session options (onnxruntime's default intra-op threads unless
+ * --threads N). Targets: b/a >= 0.85 for yolov8n_int8, single-image p95 < 150 ms for both.
+ * Options: --rounds N (passes over the 32 images, default 7 = 224 inferences), --threads N,
+ * --json
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { COCO80 } from '../src-main/common/inference/coco';
+import { parseManifest } from '../src-main/common/inference/manifest';
+import type { DetectTimings, ModelManifest } from '../src-main/common/inference/types';
+import { float32Tensor, getSession, preprocess, releaseSessions } from '../src-main/inference/index';
+import { detect } from '../src-main/inference/pool';
+import { Dataset } from '../src-main/services/dataset';
+import { importImages } from '../src-main/services/importer';
+import { closeInferenceBackend, runPrelabel, type Detector } from '../src-main/services/prelabel';
+import { listImages } from '../src-main/db/images';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '7' },
+    threads: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const THREADS = values.threads ? Number(values.threads) : undefined;
+
+const root = path.resolve(import.meta.dirname, '..', '..', 'shared');
+const imagesDir = path.join(root, 'datasets', 'coco_tinycoco', 'images', 'train2017');
+const modelsDir = path.join(root, 'models');
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+function log(msg: string): void {
+  if (!values.json) process.stderr.write(`${msg}\n`);
+}
+
+function yolov8nInt8(): BenchModel {
+  const file = path.join(modelsDir, 'yolov8n_int8.onnx');
+  const manifest: ModelManifest = {
+    id: 'yolov8n-int8',
+    name: 'YOLOv8n int8',
+    task: 'detect',
+    family: 'ultralytics',
+    size: [320, 320],
+    colour: 'rgb',
+    scale: 1 / 255,
+    letterbox: 114,
+    classes: [...COCO80],
+    thresholds: { score: 0.25, iou: 0.45, maxDetections: 300 },
+    file,
+  };
+  return { manifest, file, size: [320, 320] };
+}
+
+function yoloxNano(): BenchModel {
+  const json = path.resolve(import.meta.dirname, '..', 'models', 'yolox-nano.json');
+  const file = path.join(modelsDir, 'yolox_nano.onnx');
+  return { manifest: { ...parseManifest(JSON.parse(fs.readFileSync(json, 'utf8')), json), file }, file, size: [416, 416] };
+}
+
+/**
+ * The detector inferenceBackend builds (the worker pool's detect), written out here so that the
+ * worker's own stage timings can be kept and --threads can reach its session key.
+ */
+function detectorFor(stages: DetectTimings[]): Detector {
+  return {
+    async detect(req) {
+      const r = await detect({ file: req.modelFile, providers: req.providers, ...(THREADS ? { intraOpThreads: THREADS } : {}) }, req.imagePath, req.manifest, { score: req.conf, iou: req.iou });
+      stages.push(r.timings);
+      return { detections: r.detections, provider: r.provider, ms: r.timings.preMs + r.timings.runMs + r.timings.postMs, warnings: r.warnings };
+    },
+  };
+}
+
+interface Row {
+  model: string;
+  rawPerS: number;
+  rawMedianMs: number;
+  e2ePerS: number;
+  ratio: number;
+  singleP50: number;
+  singleP95: number;
+  /** Median per-image stage times inside the worker during (b). */
+  stages: DetectTimings;
+}
+
+/** A model as the benchmark runs it: both test models have a fixed input size. */
+interface BenchModel {
+  manifest: ModelManifest;
+  file: string;
+  size: [number, number];
+}
+
+async function benchModel({ manifest: m, file, size }: BenchModel, files: string[], ds: Dataset, ids: number[]): Promise<Row> {
+  const n = files.length * ROUNDS;
+  // (a) raw session.run on one preprocessed tensor.
+  const { session } = await getSession(file, THREADS ? { intraOpThreads: THREADS } : {});
+  const inputName = m.input ?? session.inputNames[0]!;
+  const pre = await preprocess(path.join(imagesDir, files[0]!), m, size);
+  const feeds = { [inputName]: float32Tensor(pre.tensor, [1, 3, size[0], size[1]]) };
+  for (let i = 0; i < 10; i++) for (const t of Object.values(await session.run(feeds))) t.dispose();
+  const runs: number[] = [];
+  const a0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const out = await session.run(feeds);
+    runs.push(performance.now() - t);
+    for (const o of Object.values(out)) o.dispose();
+  }
+  const rawPerS = n / ((performance.now() - a0) / 1000);
+  // The raw session must not hold threads while the worker runs.
+  await releaseSessions();
+
+  // (b) runPrelabel over all images, ROUNDS times; the first pass loads the worker's session.
+  const stages: DetectTimings[] = [];
+  const detector = detectorFor(stages);
+  await runPrelabel(ds, detector, { manifest: m, modelFile: file, imageIds: ids.slice(0, 4), skipLabeled: false });
+  stages.length = 0;
+  const b0 = performance.now();
+  for (let r = 0; r < ROUNDS; r++) await runPrelabel(ds, detector, { manifest: m, modelFile: file, imageIds: ids, skipLabeled: false });
+  const e2ePerS = n / ((performance.now() - b0) / 1000);
+  const profile = { preMs: median(stages.map((s) => s.preMs)), runMs: median(stages.map((s) => s.runMs)), postMs: median(stages.map((s) => s.postMs)) };
+
+  // Single image, request to stored result, as `prelabel:run` with scope {imageIds: [id]}.
+  const single: number[] = [];
+  for (let r = 0; r < 2; r++) {
+    for (const id of ids) {
+      const t = performance.now();
+      await runPrelabel(ds, detector, { manifest: m, modelFile: file, imageIds: [id], skipLabeled: false });
+      single.push(performance.now() - t);
+    }
+  }
+  return {
+    model: path.basename(file, '.onnx'),
+    rawPerS,
+    rawMedianMs: median(runs),
+    e2ePerS,
+    ratio: e2ePerS / rawPerS,
+    singleP50: median(single),
+    singleP95: pct(single, 95),
+    stages: profile,
+  };
+}
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(imagesDir) || !fs.existsSync(modelsDir)) {
+    console.log(`skipped: ${imagesDir} or ${modelsDir} is absent`);
+    return;
+  }
+  const files = fs.readdirSync(imagesDir).filter((f) => /\.jpe?g$/i.test(f)).sort();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-prelabel-'));
+  const rows: Row[] = [];
+  try {
+    for (const m of [yolov8nInt8(), yoloxNano()]) {
+      // A fresh dataset per model, so stored predictions of one do not slow the other's writes.
+      const ds = Dataset.create(path.join(work, `${m.manifest.id}.tessera`), imagesDir);
+      await importImages(ds, { paths: [imagesDir] });
+      const ids = listImages(ds.db, {}, 0, 1000).map((i) => i.id);
+      log(`${m.manifest.id}: ${ids.length} images x ${ROUNDS} rounds, intra-op threads ${THREADS ?? 'default'}, ${os.availableParallelism()} cores`);
+      rows.push(await benchModel(m, files, ds, ids));
+      ds.close();
+    }
+  } finally {
+    await closeInferenceBackend();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  if (values.json) {
+    console.log(JSON.stringify({ threads: THREADS ?? null, rounds: ROUNDS, rows }, null, 2));
+    return;
+  }
+  const f = (x: number, d = 1) => x.toFixed(d);
+  console.log('| model | (a) raw session.run img/s (median ms) | (b) Tessera file→stored img/s | worker pre (incl. waiting on the run before it) / run / post ms | (c) b/a | single image p50 / p95 ms | targets |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const target = `${r.model === 'yolov8n_int8' ? `b/a ≥ 0.85 ${r.ratio >= 0.85 ? 'met' : 'MISSED'}; ` : ''}p95 < 150 ${r.singleP95 < 150 ? 'met' : 'MISSED'}`;
+    console.log(`| ${r.model} | ${f(r.rawPerS)} (${f(r.rawMedianMs)}) | ${f(r.e2ePerS)} | ${f(r.stages.preMs)} / ${f(r.stages.runMs)} / ${f(r.stages.postMs)} | ${f(r.ratio, 2)} | ${f(r.singleP50)} / ${f(r.singleP95)} | ${target} |`);
+  }
+}
+
+await main();
