@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import type { Page } from 'playwright-core';
 import { rleArea } from '../../src-main/common/geometry/rle';
 import type { Geometry } from '../../src-main/common/model';
-import { chromiumOrSkip, createDatasetViaUi, startApp, type App } from '../helpers/browser';
+import { chromiumOrSkip, createDatasetViaUi, startApp, type App, toPage } from '../helpers/browser';
 
 /**
  * The annotation editor in the real renderer (browser mode, real services, Chromium): draw with
@@ -65,19 +65,6 @@ function attributesOf(file: string, kind: string): unknown {
   }
 }
 
-/** Page coordinates of an image pixel, through the viewer's own transform (exposed with ?hooks=1). */
-async function toPage(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
-  const stage = await page.evaluate(
-    ([px, py]) => {
-      const viewer = (globalThis as unknown as { __tesseraCanvas: { imageToStage(p: { x: number; y: number }): { x: number; y: number } } })
-        .__tesseraCanvas;
-      return viewer.imageToStage({ x: px!, y: py! });
-    },
-    [x, y],
-  );
-  const box = (await page.locator('[data-testid="viewer"] .stage').boundingBox())!;
-  return { x: box.x + stage.x, y: box.y + stage.y };
-}
 
 async function mouseTo(page: Page, x: number, y: number, steps = 1): Promise<void> {
   const p = await toPage(page, x, y);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Page } from 'playwright-core';
 import type { Geometry } from '../../src-main/common/model';
-import { chromiumOrSkip, createDatasetViaUi, startApp, type App } from '../helpers/browser';
+import { chromiumOrSkip, createDatasetViaUi, startApp, type App, toPage } from '../helpers/browser';
 import { sharedDir } from '../helpers/shared';
 
 /**
@@ -51,18 +51,6 @@ function imageIdOf(file: string, name: string): number {
   }
 }
 
-async function toPage(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
-  const stage = await page.evaluate(
-    ([px, py]) => {
-      const viewer = (globalThis as unknown as { __tesseraCanvas: { imageToStage(p: { x: number; y: number }): { x: number; y: number } } })
-        .__tesseraCanvas;
-      return viewer.imageToStage({ x: px!, y: py! });
-    },
-    [x, y],
-  );
-  const box = (await page.locator('[data-testid="viewer"] .stage').boundingBox())!;
-  return { x: box.x + stage.x, y: box.y + stage.y };
-}
 
 async function clickAt(page: Page, x: number, y: number): Promise<void> {
   const p = await toPage(page, x, y);

@@ -126,3 +126,17 @@ export async function createDatasetViaUi(page: Page, file: string): Promise<void
   await page.getByTestId('create-dataset').click();
   await page.getByTestId('import-open').waitFor();
 }
+
+/** Page coordinates of an image pixel, through the viewer's own transform (exposed with ?hooks=1). */
+export async function toPage(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
+  const stage = await page.evaluate(
+    ([px, py]) => {
+      const viewer = (globalThis as unknown as { __tesseraCanvas: { imageToStage(p: { x: number; y: number }): { x: number; y: number } } })
+        .__tesseraCanvas;
+      return viewer.imageToStage({ x: px!, y: py! });
+    },
+    [x, y],
+  );
+  const box = (await page.locator('[data-testid="viewer"] .stage').boundingBox())!;
+  return { x: box.x + stage.x, y: box.y + stage.y };
+}

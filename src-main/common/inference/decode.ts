@@ -12,6 +12,26 @@ import type { Dims, ModelManifest, OutputTensor } from './types';
 export const fmtDims = (d: Dims): string => `[${d.join(', ')}]`;
 
 /** The error every mismatch between a model and its manifest raises. */
+
+// One reused result object: argmax runs once per candidate (thousands per image), so it allocates nothing.
+const argmaxResult = { value: 0, index: 0 };
+
+/** The largest of `count` values starting at `start`, `step` apart, and its position among them. */
+function argmax(d: ArrayLike<number>, start: number, count: number, step: number): { value: number; index: number } {
+  let best = -Infinity;
+  let index = 0;
+  for (let k = 0, p = start; k < count; k++, p += step) {
+    const v = d[p]!;
+    if (v > best) {
+      best = v;
+      index = k;
+    }
+  }
+  argmaxResult.value = best;
+  argmaxResult.index = index;
+  return argmaxResult;
+}
+
 export function modelMismatch(file: string, what: string, expected: string, actual: string, hint?: string): AppError {
   return new AppError(
     'INVALID_ARGUMENT',
@@ -84,15 +104,7 @@ function decodeUltralytics(outputs: readonly OutputTensor[], m: ModelManifest, o
   const d = pred.data;
   const c = makeCandidates(256);
   for (let j = 0; j < n; j++) {
-    let best = -Infinity;
-    let cls = 0;
-    for (let k = 0; k < nc; k++) {
-      const s = d[(4 + k) * n + j]!;
-      if (s > best) {
-        best = s;
-        cls = k;
-      }
-    }
+    const { value: best, index: cls } = argmax(d, 4 * n + j, nc, n);
     if (best < o.scoreThreshold) continue;
     const cx = d[j]!, cy = d[n + j]!, w = d[2 * n + j]!, h = d[3 * n + j]!;
     pushCandidate(c, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, best, cls, j);
@@ -119,15 +131,7 @@ function decodeYolov5(outputs: readonly OutputTensor[], m: ModelManifest, o: Dec
     const base = j * w5;
     const obj = d[base + 4]!;
     if (obj < o.scoreThreshold) continue;
-    let best = -Infinity;
-    let cls = 0;
-    for (let k = 0; k < nc; k++) {
-      const s = d[base + 5 + k]!;
-      if (s > best) {
-        best = s;
-        cls = k;
-      }
-    }
+    const { value: best, index: cls } = argmax(d, base + 5, nc, 1);
     const score = obj * best;
     if (score < o.scoreThreshold) continue;
     const cx = d[base]!, cy = d[base + 1]!, w = d[base + 2]!, h = d[base + 3]!;
@@ -171,15 +175,7 @@ function decodeYolox(outputs: readonly OutputTensor[], m: ModelManifest, o: Deco
         const base = j * w5;
         const obj = d[base + 4]!;
         if (obj < o.scoreThreshold) continue;
-        let best = -Infinity;
-        let cls = 0;
-        for (let k = 0; k < nc; k++) {
-          const v = d[base + 5 + k]!;
-          if (v > best) {
-            best = v;
-            cls = k;
-          }
-        }
+        const { value: best, index: cls } = argmax(d, base + 5, nc, 1);
         const score = obj * best;
         if (score < o.scoreThreshold) continue;
         const cx = (d[base]! + gx) * s;
@@ -253,16 +249,7 @@ function decodeRtdetr(outputs: readonly OutputTensor[], m: ModelManifest, o: Dec
   const [ih, iw] = o.inputSize;
   const c = makeCandidates(64);
   for (let j = 0; j < n; j++) {
-    let best = -Infinity;
-    let cls = 0;
-    const sb = j * scores.stride + scores.offset;
-    for (let k = 0; k < nc; k++) {
-      const v = scores.data[sb + k]!;
-      if (v > best) {
-        best = v;
-        cls = k;
-      }
-    }
+    const { value: best, index: cls } = argmax(scores.data, j * scores.stride + scores.offset, nc, 1);
     const score = scores.logits ? sigmoid(best) : best;
     if (score < o.scoreThreshold) continue;
     const bb = j * boxes.stride + boxes.offset;
