@@ -24,6 +24,7 @@ import { Dataset } from '../src-main/services/dataset';
 import { importImages } from '../src-main/services/importer';
 import { closeInferenceBackend, runPrelabel, type Detector } from '../src-main/services/prelabel';
 import { listImages } from '../src-main/db/images';
+import { median, pct } from './stats';
 
 const { values } = parseArgs({
   options: {
@@ -39,14 +40,6 @@ const root = path.resolve(import.meta.dirname, '..', '..', 'shared');
 const imagesDir = path.join(root, 'datasets', 'coco_tinycoco', 'images', 'train2017');
 const modelsDir = path.join(root, 'models');
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
 function log(msg: string): void {
   if (!values.json) process.stderr.write(`${msg}\n`);
 }

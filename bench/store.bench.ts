@@ -22,6 +22,7 @@ import { listImages } from '../src-main/db/images';
 import { Dataset } from '../src-main/services/dataset';
 import { importImages } from '../src-main/services/importer';
 import { IMAGE_STATUSES } from '../src-main/common/model';
+import { median, pct } from './stats';
 
 const { values } = parseArgs({
   options: {
@@ -33,14 +34,6 @@ const { values } = parseArgs({
 const N_IMAGES = Number(values.images);
 const N_ANN = Number(values.annotations);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
 function log(msg: string): void {
   if (!values.json) process.stderr.write(`${msg}\n`);
 }
