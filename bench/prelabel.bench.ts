@@ -15,7 +15,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { COCO80 } from '../src-main/common/inference/coco';
 import { parseManifest } from '../src-main/common/inference/manifest';
 import type { DetectTimings, ModelManifest } from '../src-main/common/inference/types';
 import { float32Tensor, getSession, preprocess, releaseSessions } from '../src-main/inference/index';
@@ -25,6 +24,7 @@ import { importImages } from '../src-main/services/importer';
 import { closeInferenceBackend, runPrelabel, type Detector } from '../src-main/services/prelabel';
 import { listImages } from '../src-main/db/images';
 import { median, pct } from './stats';
+import { yolov8nInt8Manifest } from '../test/helpers/models';
 
 const { values } = parseArgs({
   options: {
@@ -46,19 +46,7 @@ function log(msg: string): void {
 
 function yolov8nInt8(): BenchModel {
   const file = path.join(modelsDir, 'yolov8n_int8.onnx');
-  const manifest: ModelManifest = {
-    id: 'yolov8n-int8',
-    name: 'YOLOv8n int8',
-    task: 'detect',
-    family: 'ultralytics',
-    size: [320, 320],
-    colour: 'rgb',
-    scale: 1 / 255,
-    letterbox: 114,
-    classes: [...COCO80],
-    thresholds: { score: 0.25, iou: 0.45, maxDetections: 300 },
-    file,
-  };
+  const manifest = yolov8nInt8Manifest(file);
   return { manifest, file, size: [320, 320] };
 }
 

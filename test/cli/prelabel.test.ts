@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { COCO80 } from '../../src-main/common/inference/coco';
 import type { PrelabelSummary } from '../../src-main/common/prelabel';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
+import { yolov8nInt8Manifest } from '../helpers/models';
 
 const BIN = path.join(repoRoot, 'scripts', 'tessera.mjs');
 const model = sharedPath('models/yolov8n_int8.onnx');
@@ -31,19 +31,7 @@ describe.runIf(model && images)('tessera prelabel and predictions import', () =>
     const manifest = path.join(dir, 'yolov8n.json');
     fs.writeFileSync(
       manifest,
-      JSON.stringify({
-        id: 'yolov8n-int8',
-        name: 'YOLOv8n int8',
-        task: 'detect',
-        family: 'ultralytics',
-        size: [320, 320],
-        colour: 'rgb',
-        scale: 1 / 255,
-        letterbox: 114,
-        classes: COCO80,
-        thresholds: { score: 0.25, iou: 0.45, maxDetections: 300 },
-        file: model,
-      }),
+      JSON.stringify(yolov8nInt8Manifest(model!)),
     );
     const r = tessera('prelabel', db, '--model', manifest, '--conf', '0.3', '--provider', 'cpu', '--json');
     expect(r.err).toBe('');

@@ -4,23 +4,11 @@ import { COCO80 } from '../../src-main/common/inference/coco';
 import type { ModelManifest } from '../../src-main/common/inference/types';
 import { InferencePool } from '../../src-main/inference/pool';
 import { image, KITCHEN, shared, xywhIou } from './models';
+import { yolov8nInt8Manifest } from '../helpers/models';
 
 const present = Boolean(shared.yolov8n && shared.yolov8nSeg && shared.coco);
 
-const v8: ModelManifest = {
-  id: 'yolov8n-int8',
-  name: 'YOLOv8n int8',
-  task: 'detect',
-  family: 'ultralytics',
-  input: 'images',
-  size: [320, 320],
-  colour: 'rgb',
-  scale: 1 / 255,
-  letterbox: 114,
-  classes: [...COCO80],
-  thresholds: { score: 0.25, iou: 0.45, maxDetections: 300 },
-  file: 'yolov8n_int8.onnx',
-};
+const v8: ModelManifest = { ...yolov8nInt8Manifest('yolov8n_int8.onnx'), input: 'images' };
 
 describe.skipIf(!present)('InferencePool runs detection in a worker thread', () => {
   let pool: InferencePool;

@@ -11,24 +11,13 @@ import { Workspace } from '../../src-main/services/workspace';
 import type { JobProgress } from '../../src-main/common/model';
 import { sharedPath, tempDir } from '../helpers/shared';
 import { fails, newWorkspace, ok } from '../helpers/workspace';
+import { yolov8nInt8Manifest } from '../helpers/models';
 
 const model = sharedPath('models/yolov8n_int8.onnx');
 const images = sharedPath('datasets/coco_tinycoco/images/train2017');
 const NAMES = ['000000397133.jpg', '000000037777.jpg', '000000006818.jpg'];
 
-const manifest: ModelManifest = {
-  id: 'yolov8n-int8',
-  name: 'YOLOv8n int8',
-  task: 'detect',
-  family: 'ultralytics',
-  size: [320, 320],
-  colour: 'rgb',
-  scale: 1 / 255,
-  letterbox: 114,
-  classes: [...COCO80],
-  thresholds: { score: 0.25, iou: 0.45, maxDetections: 300 },
-  file: model ?? 'absent.onnx',
-};
+const manifest: ModelManifest = yolov8nInt8Manifest(model ?? 'absent.onnx');
 
 function iou(a: { x: number; y: number; w: number; h: number }, b: { x: number; y: number; w: number; h: number }): number {
   const w = Math.max(0, Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x));
