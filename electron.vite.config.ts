@@ -3,7 +3,9 @@ import { defineConfig } from 'electron-vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 // Native and large Node modules stay outside the bundles and load from node_modules at run time.
-const external = ['better-sqlite3', 'sharp', 'onnxruntime-node', 'fast-bmp', 'ws', 'zod', 'yaml', 'fast-xml-parser'];
+const external = ['better-sqlite3', 'sharp', 'onnxruntime-node', 'fast-bmp', 'ws', 'zod', 'yaml', 'fast-xml-parser', 'dicom-parser', 'jpeg-lossless-decoder-js', 'geotiff'];
+// The DICOM codecs are Emscripten builds that load their .wasm from beside their own script.
+const externalPatterns = [/^@cornerstonejs\/codec-/];
 
 export default defineConfig({
   main: {
@@ -15,7 +17,7 @@ export default defineConfig({
           // Inference runs in a worker thread; the pool loads this bundle next to the main one.
           inferenceWorker: resolve(__dirname, 'src-main/inference/worker.ts'),
         },
-        external,
+        external: [...external, ...externalPatterns],
       },
     },
   },

@@ -19,7 +19,8 @@ const CSP = [
   "script-src 'self'",
   "style-src 'self' 'unsafe-inline'",
   `img-src 'self' data: blob: ${MEDIA_SCHEME}:`,
-  "connect-src 'self'",
+  // Tiles are fetched (not <img>-loaded) so decoded pixels live only in the bounded tile cache.
+  `connect-src 'self' ${MEDIA_SCHEME}:`,
   "object-src 'none'",
   "base-uri 'none'",
   "frame-ancestors 'none'",

@@ -10,9 +10,14 @@ import { exportDataset } from '../services/interchange/exportDataset';
 import { importDataset, inspectDataset } from '../services/interchange/importDataset';
 import { assignSplits } from '../services/interchange/splits';
 import { PROVIDERS, type ModelManifest } from '../common/inference/types';
+import type { TilingOptions } from '../common/inference/tiling';
+import { tilingSchema } from '../common/contract';
 import { imageIdsForPrelabel } from '../db/prelabel';
 import { readManifestFile } from '../services/models';
 import { importCocoResults } from '../services/predictions';
+import { evaluateRun, resolveRun } from '../services/evaluation';
+import { COCO_STAT_NAMES, IOU_TYPES, type EvalResult, type IouType } from '../common/eval/types';
+import { IMAGE_STATUSES, SPLITS, type ImageFilter } from '../common/model';
 import { closeInferenceBackend, inferenceBackend, providerOrder, runPrelabel } from '../services/prelabel';
 
 /**
@@ -36,8 +41,11 @@ const USAGE = `usage:
   tessera info <db> [--json]
   tessera prelabel <db> --model <manifest.json|model.onnx> [--images all|unlabeled] [--conf 0.25]
                  [--iou 0.45] [--provider ${PROVIDERS.join('|')}] [--json]
+                 [--tile 640 [--overlap 0.2] [--full-pass]]
   tessera predictions import <db> <coco-results.json> --name <run> [--instances <instances.json>]
                  [--json]
+  tessera eval <db> --run <id|name> [--iou-type bbox|segm] [--split train|val|test|none]
+                 [--status STATUS] [--conf 0.5] [--iou 0.5] [--json]
 
 import --format auto (the default) imports annotations when every path is recognised as an
 annotated dataset (COCO, YOLO, VOC, labelme, CVAT), and image files only when none is; each
@@ -59,6 +67,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await cmdPrelabel(rest, io);
       case 'predictions':
         return cmdPredictions(rest, io);
+      case 'eval':
+        return cmdEval(rest, io);
       case undefined:
       case '-h':
       case '--help':
@@ -344,6 +354,19 @@ function unitArg(name: string, v: unknown): number | undefined {
   return n;
 }
 
+/** --tile N [--overlap F|PX] [--full-pass]: tiled inference, validated like the app's options. */
+function tilingArg(tile: unknown, overlap: unknown, fullPass: boolean): TilingOptions | undefined {
+  if (tile === undefined) {
+    if (overlap !== undefined || fullPass) throw new AppError('INVALID_ARGUMENT', '--overlap and --full-pass need --tile <size>');
+    return undefined;
+  }
+  const r = tilingSchema.safeParse({ size: Number(tile), ...(overlap !== undefined ? { overlap: Number(overlap) } : {}), fullPass });
+  if (!r.success) {
+    throw new AppError('INVALID_ARGUMENT', `--tile ${String(tile)}${overlap !== undefined ? ` --overlap ${String(overlap)}` : ''}: ${r.error.issues.map((i) => `${i.path.join('.') || 'tiling'}: ${i.message}`).join('; ')}`);
+  }
+  return r.data;
+}
+
 async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, {
     model: { type: 'string' },
@@ -352,8 +375,12 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
     iou: { type: 'string' },
     provider: { type: 'string' },
     json: { type: 'boolean', default: false },
+    tile: { type: 'string' },
+    overlap: { type: 'string' },
+    'full-pass': { type: 'boolean', default: false },
   });
   if (positionals.length !== 1) throw new AppError('INVALID_ARGUMENT', 'prelabel takes one dataset path');
+  const tiling = tilingArg(values['tile'], values['overlap'], values['full-pass'] as boolean);
   if (!values['model']) throw new AppError('INVALID_ARGUMENT', 'prelabel needs --model <manifest.json|model.onnx>');
   const images = oneOf('--images', values['images'] as string, ['all', 'unlabeled'] as const);
   const provider = values['provider'] === undefined ? undefined : oneOf('--provider', values['provider'] as string, PROVIDERS);
@@ -368,10 +395,11 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
       runPrelabel(
         ds,
         detector,
-        { manifest, modelFile: file, imageIds: imageIdsForPrelabel(ds.db, images === 'unlabeled'), conf, iou, skipLabeled: images === 'unlabeled', providers: providerOrder(provider) },
+        { manifest, modelFile: file, imageIds: imageIdsForPrelabel(ds.db, images === 'unlabeled'), conf, iou, skipLabeled: images === 'unlabeled', providers: providerOrder(provider), tiling },
         {
           isCancelled: cancelled,
-          onProgress: io.tty && !json ? (p) => process.stderr.write(`\rpre-labeling ${p.done}/${p.total}   `) : undefined,
+          onProgress:
+            io.tty && !json ? (p) => process.stderr.write(`\rpre-labeling ${p.done}/${p.total}` + (p.tiles ? ` (tile ${p.tiles.done}/${p.tiles.total})` : '') + '   ') : undefined,
         },
       ),
     );
@@ -406,6 +434,97 @@ function cmdPredictions(args: string[], io: CliIo): number {
     else {
       io.out(`run ${r.runId}: ${r.predictions} predictions on ${r.images} images` + (r.unmatchedResults ? `; ${r.unmatchedResults} results on ${r.unmatchedImageIds.length} unknown images skipped` : '') + (r.invalid ? `; ${r.invalid} invalid shapes skipped` : ''));
     }
+    return 0;
+  } finally {
+    ds.close();
+  }
+}
+
+/** COCOeval.summarize's wording of each stats entry. */
+const STAT_LINES: Record<(typeof COCO_STAT_NAMES)[number], [ap: boolean, iou: string, area: string, maxDets: number]> = {
+  AP: [true, '0.50:0.95', 'all', 100],
+  AP50: [true, '0.50', 'all', 100],
+  AP75: [true, '0.75', 'all', 100],
+  APs: [true, '0.50:0.95', 'small', 100],
+  APm: [true, '0.50:0.95', 'medium', 100],
+  APl: [true, '0.50:0.95', 'large', 100],
+  AR1: [false, '0.50:0.95', 'all', 1],
+  AR10: [false, '0.50:0.95', 'all', 10],
+  AR100: [false, '0.50:0.95', 'all', 100],
+  ARs: [false, '0.50:0.95', 'small', 100],
+  ARm: [false, '0.50:0.95', 'medium', 100],
+  ARl: [false, '0.50:0.95', 'large', 100],
+};
+
+function unitOption(values: Record<string, unknown>, name: string, fallback: number): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < 0 || v > 1) throw new AppError('INVALID_ARGUMENT', `--${name} must be a number from 0 to 1, not "${String(raw)}"`);
+  return v;
+}
+
+function formatEval(r: EvalResult): string[] {
+  const f = (v: number) => (v < 0 ? '   -1' : v.toFixed(3));
+  const lines = [`run ${r.runId} "${r.runName}", ${r.iouType}: ${r.images} images, ${r.groundTruths} ground truths, ${r.detections} detections`, ''];
+  COCO_STAT_NAMES.forEach((name, i) => {
+    const [ap, iou, area, maxDets] = STAT_LINES[name];
+    const title = ap ? 'Average Precision  (AP)' : 'Average Recall     (AR)';
+    lines.push(`${name.padEnd(6)} ${title} @[ IoU=${iou.padEnd(9)} | area=${area.padStart(6)} | maxDets=${String(maxDets).padStart(3)} ] = ${f(r.stats[i]!)}`);
+  });
+  const width = Math.max(5, ...r.perClass.map((c) => c.name.length));
+  lines.push('', `per class (AP over IoU 0.50:0.95; P/R/F1 at score >= ${r.scoreThreshold} and IoU >= ${r.iouThreshold}):`);
+  lines.push(`${'class'.padEnd(width)}     AP   AP50   AP75     GT   dets     TP     FP     FN      P      R     F1`);
+  for (const c of r.perClass) {
+    if (c.groundTruths === 0 && c.detections === 0) continue;
+    const n = (v: number) => String(v).padStart(6);
+    lines.push(
+      `${c.name.padEnd(width)} ${[c.ap, c.ap50, c.ap75].map((v) => f(v).padStart(6)).join(' ')} ${[c.groundTruths, c.detections, c.tp, c.fp, c.fn].map(n).join(' ')} ${[c.precision, c.recall, c.f1].map((v) => v.toFixed(3).padStart(6)).join(' ')}`,
+    );
+  }
+  const tp = r.perClass.reduce((a, c) => a + c.tp, 0);
+  const fp = r.perClass.reduce((a, c) => a + c.fp, 0);
+  const fn = r.perClass.reduce((a, c) => a + c.fn, 0);
+  const p = tp + fp > 0 ? tp / (tp + fp) : 0;
+  const rc = tp + fn > 0 ? tp / (tp + fn) : 0;
+  const f1 = p + rc > 0 ? (2 * p * rc) / (p + rc) : 0;
+  lines.push('', `all classes: precision ${p.toFixed(3)}, recall ${rc.toFixed(3)}, F1 ${f1.toFixed(3)} (TP ${tp}, FP ${fp}, FN ${fn})`);
+  if (r.confidence.best) lines.push(`best F1 ${r.confidence.best.f1.toFixed(3)} at score >= ${r.confidence.best.threshold.toFixed(2)}`);
+  return lines;
+}
+
+function cmdEval(args: string[], io: CliIo): number {
+  const { values, positionals } = parse(args, {
+    run: { type: 'string' },
+    'iou-type': { type: 'string', default: 'bbox' },
+    split: { type: 'string' },
+    status: { type: 'string' },
+    conf: { type: 'string' },
+    iou: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  if (positionals.length !== 1) throw new AppError('INVALID_ARGUMENT', 'eval takes one dataset path');
+  if (!values['run']) throw new AppError('INVALID_ARGUMENT', 'eval needs --run <id|name>');
+  const iouType = values['iou-type'] as string;
+  if (!(IOU_TYPES as readonly string[]).includes(iouType)) throw new AppError('INVALID_ARGUMENT', `--iou-type must be ${IOU_TYPES.join(' or ')}, not "${iouType}"`);
+  const filter: ImageFilter = {};
+  const split = values['split'] as string | undefined;
+  if (split !== undefined) {
+    if (!([...SPLITS, 'none'] as string[]).includes(split)) throw new AppError('INVALID_ARGUMENT', `--split must be one of ${[...SPLITS, 'none'].join(', ')}, not "${split}"`);
+    filter.split = split as ImageFilter['split'];
+  }
+  const status = values['status'] as string | undefined;
+  if (status !== undefined) {
+    if (!(IMAGE_STATUSES as readonly string[]).includes(status)) throw new AppError('INVALID_ARGUMENT', `--status must be one of ${IMAGE_STATUSES.join(', ')}, not "${status}"`);
+    filter.status = status as ImageFilter['status'];
+  }
+  const scoreThreshold = unitOption(values, 'conf', 0.5);
+  const iouThreshold = unitOption(values, 'iou', 0.5);
+  const ds = Dataset.open(positionals[0]!);
+  try {
+    const r = evaluateRun(ds, { runId: resolveRun(ds, values['run'] as string), iouType: iouType as IouType, filter, scoreThreshold, iouThreshold });
+    if (values['json']) io.out(JSON.stringify(r));
+    else for (const line of formatEval(r)) io.out(line);
     return 0;
   } finally {
     ds.close();

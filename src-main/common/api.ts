@@ -12,8 +12,8 @@ export type TesseraApi = {
 export interface TesseraBridge {
   api: TesseraApi;
   on<E extends EventName>(event: E, listener: (payload: Events[E]) => void): () => void;
-  /** URL of an image rendition the renderer may put in an <img> or Konva image. */
-  mediaUrl(kind: 'thumb' | 'view', imageId: number): string;
+  /** URL of an image rendition the renderer may put in an <img> or Konva image (`tile`: see tileUrl). */
+  mediaUrl(kind: 'thumb' | 'view' | 'tile', imageId: number): string;
 }
 
 /** The object the Electron preload exposes on `window.tessera`. */

@@ -1,13 +1,18 @@
 import { z } from 'zod';
-import { IMAGE_STATUSES, SPLITS } from './model';
+import { IMAGE_STATUSES, REVIEW_VERDICTS, SPLITS } from './model';
 import { PROVIDERS } from './inference/types';
 import type { ModelIo, ModelManifest } from './inference/types';
+import type { GeoReference } from './geo';
 import type { ClassMap, ModelEntry, PrelabelSummary, ReviewResult, TryResult, UnfinishedRun } from './prelabel';
 import type { Channel, EventName } from './channels';
 export { CHANNELS, EVENT_NAMES } from './channels';
 export type { Channel, EventName } from './channels';
 import type { EditResult, HistoryState } from './editing';
+import type { HealthReport } from './health';
+import { IOU_TYPES, type EvalResult, type EvalRunInfo } from './eval/types';
 import { EXPORT_FORMATS, FORMATS, type ExportReport, type InterchangeReport } from './formats/types';
+import type { PyramidInfo } from './pyramid';
+import type { ImagingInfo } from './imaging/info';
 import type {
   AnnotationRecord,
   AppInfo,
@@ -16,6 +21,8 @@ import type {
   DatasetSummary,
   ImageDetail,
   ImageListItem,
+  ImageReview,
+  ImageStatus,
   ImportReport,
   JobProgress,
   RecentDataset,
@@ -34,8 +41,22 @@ const modelId = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'model id must be 1-
 const unit = z.number().min(0).max(1);
 const finite = z.number().finite();
 const providerList = z.array(z.enum(PROVIDERS)).min(1).max(PROVIDERS.length);
+/**
+ * Tiled (sliced) inference: tile side in image pixels, overlap as a fraction of it (< 1) or in
+ * pixels (>= 1), and an optional extra pass over the whole image.
+ */
+export const tilingSchema = z
+  .object({
+    size: z.number().int().min(32).max(16384),
+    overlap: z.number().min(0).max(8192).default(0.2),
+    fullPass: z.boolean().default(false),
+  })
+  .strict()
+  .refine((t) => (t.overlap < 1 ? t.overlap * t.size : t.overlap) < t.size, 'overlap must be smaller than the tile');
+
 const tryOptions = {
   imageId: id,
+  tiling: tilingSchema.optional(),
   conf: unit.optional(),
   iou: unit.optional(),
   provider: z.enum(PROVIDERS).optional(),
@@ -125,6 +146,8 @@ export const imageFilterSchema = z
     classId: id.optional(),
     split: z.enum([...SPLITS, 'none']).optional(),
     hasPredictions: z.boolean().optional(),
+    labeled: z.boolean().optional(),
+    ids: z.array(id).max(100_000).optional(),
   })
   .strict();
 
@@ -136,6 +159,8 @@ export const argSchemas = {
   'dataset:current': empty,
   'dataset:info': empty,
   'dataset:recent': empty,
+  /** Statistics and problems of the open dataset's images and human annotations. */
+  'dataset:health': empty,
   'images:import': z
     .object({
       jobId,
@@ -153,15 +178,27 @@ export const argSchemas = {
     .strict(),
   'images:count': z.object({ filter: imageFilterSchema.default({}) }).strict(),
   'images:get': z.object({ id }).strict(),
+  /** The image's georeference (GeoTIFF), null when it has none. */
+  'images:geo': z.object({ id }).strict(),
   'images:setStatus': z.object({ ids: z.array(id).min(1).max(100_000), status: z.enum(IMAGE_STATUSES) }).strict(),
   'images:findNext': z
     .object({
       filter: imageFilterSchema.default({}),
       /** Start after this image (in filter order); from the beginning when omitted. */
       afterId: id.optional(),
-      want: z.enum(['unlabeled', 'not_done']),
+      want: z.enum(['unlabeled', 'not_done', 'done']),
     })
     .strict(),
+  /** Whether the image is shown from a tile pyramid, and whether that pyramid is built. */
+  'images:pyramid': z.object({ imageId: id }).strict(),
+  /** Builds the image's tile pyramid if it has none (progress on 'job:progress', cancellable). */
+  'images:buildPyramid': z.object({ jobId, imageId: id }).strict(),
+  /** A reviewer's verdict on a done (or already reviewed) image, with an optional comment. */
+  'images:review': z
+    .object({ id, verdict: z.enum(REVIEW_VERDICTS), comment: z.string().max(10_000).optional() })
+    .strict(),
+  /** Images per status among those matching the filter's other keys. */
+  'images:statusCounts': z.object({ filter: imageFilterSchema.default({}) }).strict(),
   'classes:list': empty,
   'classes:create': z
     .object({
@@ -263,6 +300,8 @@ export const argSchemas = {
       provider: z.enum(PROVIDERS).optional(),
       /** The whole preference order; wins over `provider`. The CPU is still the last fallback. */
       providers: providerList.optional(),
+      /** Tiled (sliced) inference; recorded in the model run's parameters. */
+      tiling: tilingSchema.optional(),
     })
     .strict(),
   /** Continues a cancelled or interrupted run with its recorded parameters. */
@@ -280,6 +319,28 @@ export const argSchemas = {
   'predictions:acceptAbove': z.object({ runId: id, imageId: id.optional(), threshold: unit }).strict(),
   'classmap:get': z.object({ modelId }).strict(),
   'classmap:set': z.object({ modelId, map: z.record(z.string().min(1).max(200), id.nullable()) }).strict(),
+  /** Model runs that can be evaluated against the human annotations. */
+  'eval:runs': empty,
+  /** COCO metrics, P/R/F1, confusion matrix and error lists of one run on the images in scope. */
+  'eval:run': z
+    .object({
+      runId: id,
+      iouType: z.enum(IOU_TYPES).default('bbox'),
+      filter: imageFilterSchema.default({}),
+      scoreThreshold: unit.default(0.5),
+      iouThreshold: unit.default(0.5),
+    })
+    .strict(),
+  /** Display window, presets, value range and pixel spacing of one frame of an image. */
+  'imaging:getWindow': z.object({ imageId: id, frame: z.number().int().min(0).max(1_000_000).default(0) }).strict(),
+  /** Remembers a display window for the image and its series; null goes back to the default. */
+  'imaging:setWindow': z
+    .object({
+      imageId: id,
+      frame: z.number().int().min(0).max(1_000_000).default(0),
+      window: z.object({ center: finite.min(-1e9).max(1e9), width: finite.min(1).max(1e9) }).strict().nullable(),
+    })
+    .strict(),
   'jobs:cancel': z.object({ jobId }).strict(),
   'dialog:pick': z
     .object({ purpose: z.enum(['createDataset', 'openDataset', 'folder', 'files']), title: z.string().max(200).optional() })
@@ -296,12 +357,18 @@ export interface Results {
   'dataset:current': DatasetSummary | null;
   'dataset:info': DatasetInfo;
   'dataset:recent': RecentDataset[];
+  'dataset:health': HealthReport;
   'images:import': ImportReport;
   'images:list': { items: ImageListItem[]; offset: number };
   'images:count': number;
   'images:get': ImageDetail;
   'images:setStatus': number;
   'images:findNext': { id: number; index: number } | null;
+  'images:pyramid': PyramidInfo;
+  'images:buildPyramid': PyramidInfo;
+  'images:review': ImageReview;
+  'images:statusCounts': Record<ImageStatus, number>;
+  'images:geo': GeoReference | null;
   'classes:list': ClassRecord[];
   'classes:create': ClassRecord;
   'classes:update': ClassRecord;
@@ -330,6 +397,10 @@ export interface Results {
   /** `stored` is false while the map is the by-name default. */
   'classmap:get': { map: ClassMap; stored: boolean };
   'classmap:set': ClassMap;
+  'eval:runs': EvalRunInfo[];
+  'eval:run': EvalResult;
+  'imaging:getWindow': ImagingInfo;
+  'imaging:setWindow': ImagingInfo;
   'jobs:cancel': boolean;
   'dialog:pick': string[] | null;
   'app:showInFolder': null;

@@ -91,6 +91,21 @@ export interface ImageFilter {
   classId?: number;
   split?: Split | 'none';
   hasPredictions?: boolean;
+  /** With (true) or without (false) any human annotation, tags included; predictions do not count. */
+  labeled?: boolean;
+  /** Only these images (e.g. the images a dataset health figure points at). */
+  ids?: number[];
+}
+
+/** Verdicts a reviewer gives a done image. */
+export const REVIEW_VERDICTS = ['reviewed', 'rejected'] as const;
+export type ReviewVerdict = (typeof REVIEW_VERDICTS)[number];
+
+/** An image's review state after a verdict. */
+export interface ImageReview {
+  id: number;
+  status: ImageStatus;
+  reviewComment: string | null;
 }
 
 export interface ClassRecord {
@@ -171,7 +186,7 @@ export type JobPhase = 'scanning' | 'probing' | 'writing' | 'done';
 export interface JobProgress {
   jobId: string;
   /** prelabel: done/total images, `imported` = predictions stored; model-download: bytes. */
-  kind: 'import' | 'interchange-import' | 'export' | 'prelabel' | 'model-download';
+  kind: 'import' | 'interchange-import' | 'export' | 'prelabel' | 'model-download' | 'pyramid';
   phase: JobPhase;
   done: number;
   total: number;
@@ -185,6 +200,8 @@ export interface JobProgress {
 export interface ImageDetail extends ImageRecord {
   fileState: FileState;
   annotationCount: number;
+  /** The reviewer's comment from the last verdict, kept until the next one. */
+  reviewComment: string | null;
 }
 
 export interface AppInfo {

@@ -27,6 +27,8 @@ export interface PrelabelProgress {
   /** Estimated milliseconds left, null while unknown. */
   etaMs: number | null;
   provider: Provider | null;
+  /** Tiled runs: tiles done and to do over the whole run. */
+  tiles?: { done: number; total: number };
 }
 
 export interface PrelabelSummary {

@@ -121,6 +121,14 @@ function whereClause(filter: ImageFilter): { sql: string; params: unknown[] } {
       `${filter.hasPredictions ? '' : 'NOT '}EXISTS (SELECT 1 FROM annotations a WHERE a.image_id = i.id AND a.source = 'model')`,
     );
   }
+  if (filter.labeled !== undefined) {
+    conds.push(`${filter.labeled ? '' : 'NOT '}EXISTS (SELECT 1 FROM annotations a WHERE a.image_id = i.id AND a.source = 'human')`);
+  }
+  if (filter.ids !== undefined) {
+    // One bound JSON array rather than one parameter per id: lists can be longer than SQLite's limit.
+    conds.push('i.id IN (SELECT value FROM json_each(?))');
+    params.push(JSON.stringify(filter.ids));
+  }
   return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', params };
 }
 
@@ -142,6 +150,20 @@ export function listImages(db: Db, filter: ImageFilter, offset: number, limit: n
 export function countImages(db: Db, filter: ImageFilter): number {
   const { sql, params } = whereClause(filter);
   return db.prepare(`SELECT count(*) FROM images i ${sql}`).pluck().get(...params) as number;
+}
+
+/** Images per status among those matching the filter's other keys (its status is ignored). */
+export function countByStatusWhere(db: Db, filter: ImageFilter): Record<ImageStatus, number> {
+  const { status: _ignored, ...rest } = filter;
+  const { sql, params } = whereClause(rest);
+  const out: Record<ImageStatus, number> = { new: 0, in_progress: 0, done: 0, reviewed: 0, rejected: 0 };
+  for (const r of db.prepare(`SELECT i.status, count(*) AS n FROM images i ${sql} GROUP BY i.status`).all(...params) as {
+    status: ImageStatus;
+    n: number;
+  }[]) {
+    out[r.status] = r.n;
+  }
+  return out;
 }
 
 export function countByStatus(db: Db): Record<ImageStatus, number> {
@@ -175,6 +197,15 @@ export function setStatus(db: Db, ids: readonly number[], status: ImageStatus, n
   return changed;
 }
 
+/** A reviewer's verdict and comment (null clears it); returns whether the image exists. */
+export function setReview(db: Db, id: number, status: ImageStatus, comment: string | null, now = Date.now()): boolean {
+  return db.prepare('UPDATE images SET status = ?, review_comment = ?, updated_at = ? WHERE id = ?').run(status, comment, now, id).changes === 1;
+}
+
+export function getReviewComment(db: Db, id: number): string | null {
+  return (db.prepare('SELECT review_comment FROM images WHERE id = ?').pluck().get(id) as string | null | undefined) ?? null;
+}
+
 /** Records a new modification time for a file whose content was verified unchanged. */
 export function setFileMtime(db: Db, id: number, mtimeMs: number): void {
   db.prepare('UPDATE images SET file_mtime_ms = ? WHERE id = ?').run(Math.round(mtimeMs), id);
@@ -185,11 +216,13 @@ export function markInProgress(db: Db, id: number, now = Date.now()): boolean {
   return db.prepare("UPDATE images SET status = 'in_progress', updated_at = ? WHERE id = ? AND status = 'new'").run(now, id).changes === 1;
 }
 
-export type NextWant = 'unlabeled' | 'not_done';
+export type NextWant = 'unlabeled' | 'not_done' | 'done';
 
 const WANT_SQL: Record<NextWant, string> = {
   unlabeled: 'NOT EXISTS (SELECT 1 FROM annotations a WHERE a.image_id = i.id)',
   not_done: "i.status NOT IN ('done', 'reviewed')",
+  // Waiting for review.
+  done: "i.status = 'done'",
 };
 
 /**

@@ -2,7 +2,7 @@ import ort from 'onnxruntime-node';
 import { fmtDims, modelMismatch, resolveInputSize } from '../common/inference/decode';
 import { postprocess } from '../common/inference/postprocess';
 import type { Detection, DetectOverrides, DetectTimings, ModelManifest, OutputTensor, Provider } from '../common/inference/types';
-import { preprocess } from './preprocess';
+import { preprocess, type ImageInput, type PixelOptions } from './preprocess';
 import { getSession, type SessionOptions } from './sessions';
 
 /** Which session runs a model: its file and the provider preference order. */
@@ -18,11 +18,11 @@ export interface DetectResult {
 }
 
 /**
- * One image through one model, in the calling thread: preprocess with sharp, session.run,
+ * One image (or one region of it) through one model, in the calling thread: preprocess with sharp, session.run,
  * decode + NMS + masks. The app and CLI call it through InferencePool (a worker thread); this
  * function is what the worker runs.
  */
-export async function detectInProcess(key: SessionKey, imagePath: string, manifest: ModelManifest, overrides: DetectOverrides = {}): Promise<DetectResult> {
+export async function detectInProcess(key: SessionKey, input: ImageInput, manifest: ModelManifest, overrides: DetectOverrides = {}, pixels: PixelOptions = {}): Promise<DetectResult> {
   const { session, provider, warnings } = await getSession(key.file, key);
   const inputName = manifest.input ?? session.inputNames[0]!;
   const meta = session.inputMetadata.find((m) => m.name === inputName);
@@ -31,8 +31,9 @@ export async function detectInProcess(key: SessionKey, imagePath: string, manife
   const inputSize = resolveInputSize(manifest, dims, key.file, inputName);
 
   const t0 = performance.now();
-  const pre = await preprocess(imagePath, manifest, inputSize);
+  const pre = await preprocess(input, manifest, inputSize, pixels);
   const t1 = performance.now();
+  if (pre.nodataOnly) return { detections: [], timings: { preMs: t1 - t0, runMs: 0, postMs: 0 }, provider, warnings };
   const feeds = { [inputName]: new ort.Tensor('float32', pre.tensor, [1, 3, inputSize[0], inputSize[1]]) };
   const results = await session.run(feeds);
   const t2 = performance.now();

@@ -2,4 +2,4 @@ export { detect, InferencePool, sharedPool, type PoolOptions } from './pool';
 export { detectInProcess, type DetectResult, type SessionKey } from './detect';
 export { inspectModel, type ModelInspection } from './inspect';
 export { float32Tensor, getSession, releaseSessions, type LoadedSession, type SessionOptions } from './sessions';
-export { preprocess, type Preprocessed } from './preprocess';
+export { preprocess, type ImageInput, type PixelOptions, type Preprocessed, type RawPixels } from './preprocess';

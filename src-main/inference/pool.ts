@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { AppError } from '../common/errors';
 import type { DetectOverrides, ModelManifest } from '../common/inference/types';
 import type { DetectResult, SessionKey } from './detect';
+import type { ImageInput, PixelOptions } from './preprocess';
 import { unpack, type DetectReply, type DetectRequest } from './wire';
 
 export interface PoolOptions {
@@ -61,7 +62,7 @@ export class InferencePool {
     return this.closed;
   }
 
-  detect(key: SessionKey, imagePath: string, manifest: ModelManifest, overrides: DetectOverrides = {}): Promise<DetectResult> {
+  detect(key: SessionKey, input: ImageInput, manifest: ModelManifest, overrides: DetectOverrides = {}, pixels: PixelOptions = {}): Promise<DetectResult> {
     if (this.closed) return Promise.reject(new AppError('CANCELLED', 'the inference pool is closed'));
     let best = 0;
     for (let i = 0; i < this.slots.length; i++) {
@@ -74,12 +75,14 @@ export class InferencePool {
     }
     const slot = this.slots[best] ?? this.spawn(best);
     const id = this.nextId++;
-    const req: DetectRequest = { id, key, imagePath, manifest, overrides };
+    const req: DetectRequest = { id, key, input, manifest, overrides, pixels };
     slot.inFlight++;
     slot.worker.ref();
+    // Decoded pixels are handed over, not copied: the caller builds them for this request.
+    const transfer = typeof input === 'object' && 'raw' in input ? [input.raw.data.buffer as ArrayBuffer] : [];
     return new Promise<DetectResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, slot: best });
-      slot.worker.postMessage(req);
+      slot.worker.postMessage(req, transfer);
     });
   }
 
@@ -142,6 +145,6 @@ export function sharedPool(): InferencePool {
  * Detects objects in one image off the main thread (see InferencePool). `key.file` is the model
  * file; `key.providers` the preference order, falling back to the CPU with warnings.
  */
-export function detect(key: SessionKey, imagePath: string, manifest: ModelManifest, overrides: DetectOverrides = {}): Promise<DetectResult> {
-  return sharedPool().detect(key, imagePath, manifest, overrides);
+export function detect(key: SessionKey, input: ImageInput, manifest: ModelManifest, overrides: DetectOverrides = {}, pixels: PixelOptions = {}): Promise<DetectResult> {
+  return sharedPool().detect(key, input, manifest, overrides, pixels);
 }

@@ -1,13 +1,31 @@
 import fs from 'node:fs';
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import { AppError } from '../common/errors';
 import { letterboxGeometry, type LetterboxGeometry } from '../common/inference/letterbox';
-import type { ModelManifest } from '../common/inference/types';
+import type { Tile } from '../common/inference/tiling';
+import type { ModelManifest, RawPixels } from '../common/inference/types';
 
 export interface Preprocessed {
   /** Float32 NCHW [1, 3, H, W]. */
   tensor: Float32Array;
   geometry: LetterboxGeometry;
+  /** Every sample of the input equals the nodata value: there is nothing to detect. */
+  nodataOnly?: boolean;
+}
+
+export type { RawPixels };
+
+/**
+ * What the model looks at: an image file (optionally one region of it, in oriented image pixels,
+ * for tiled inference) or pixels the caller decoded.
+ */
+export type ImageInput = string | { path: string; region?: Tile } | { raw: RawPixels };
+
+export interface PixelOptions {
+  /** Samples equal to this are "no data" (GeoTIFF); an input holding nothing else is not run. */
+  nodata?: number;
+  /** For images deeper than 8 bits: the sample range mapped onto 0-255, overriding the manifest rule. */
+  window?: { low: number; high: number };
 }
 
 /**
@@ -24,10 +42,10 @@ async function readImage(file: string): Promise<Buffer> {
 }
 
 /** Oriented size of an image from its header: EXIF orientations 5-8 swap width and height. */
-async function orientedSize(file: string, bytes: Buffer): Promise<{ width: number; height: number; deep: boolean }> {
+async function orientedSize(file: string, bytes: Buffer | string): Promise<{ width: number; height: number; deep: boolean }> {
   let meta: Metadata;
   try {
-    meta = await sharp(bytes).metadata();
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (e) {
     throw new AppError('CORRUPT_IMAGE', `${file}: cannot decode the image: ${e instanceof Error ? e.message : String(e)}`, { path: file });
   }
@@ -37,9 +55,18 @@ async function orientedSize(file: string, bytes: Buffer): Promise<{ width: numbe
   return { width: swap ? meta.height : meta.width, height: swap ? meta.width : meta.height, deep };
 }
 
-/** Maps 16-bit samples onto 0-255 as the manifest's `highBitDepth` rule says (default min-max). */
-function deepToByteScale(data: Uint16Array, rule: ModelManifest['highBitDepth']): { lo: number; k: number } {
-  if (rule === 'fixed') return { lo: 0, k: 255 / 65535 };
+/**
+ * Maps 16-bit samples onto 0-255 as the manifest's `highBitDepth` rule says (default min-max),
+ * measured on the pixels given. The services pass a window computed on the whole image instead
+ * (see services/prelabel.ts), so tiles of one image share it.
+ */
+function deepToByteScale(data: Uint16Array, m: ModelManifest): { lo: number; k: number } {
+  const rule = m.highBitDepth;
+  if (rule === 'fixed') {
+    const lo = m.window ? m.window.center - m.window.width / 2 : 0;
+    const hi = m.window ? m.window.center + m.window.width / 2 : 65535;
+    return { lo, k: 255 / (hi - lo) };
+  }
   let lo: number, hi: number;
   if (rule === 'window') {
     // The viewer's automatic window: 0.5 and 99.5 percentiles from a histogram.
@@ -78,13 +105,36 @@ function deepToByteScale(data: Uint16Array, rule: ModelManifest['highBitDepth'])
  * NCHW float32, RGB or BGR, value * scale, then (value - mean) / std. The letterbox padding is
  * written here rather than by sharp so that it carries the same 0-255 value for 16-bit images.
  */
-export async function preprocess(file: string, m: ModelManifest, inputSize: [number, number]): Promise<Preprocessed> {
+export async function preprocess(input: ImageInput, m: ModelManifest, inputSize: [number, number], opts: PixelOptions = {}): Promise<Preprocessed> {
   const [dstH, dstW] = inputSize;
-  const bytes = await readImage(file);
-  const src = await orientedSize(file, bytes);
+  let file: string;
+  let src: { width: number; height: number; deep: boolean };
+  let pipeline: Sharp;
+  if (typeof input === 'object' && 'raw' in input) {
+    const r = input.raw;
+    file = `${r.width}x${r.height} pixels`;
+    src = { width: r.width, height: r.height, deep: false };
+    pipeline = sharp(Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength), { raw: { width: r.width, height: r.height, channels: r.channels } });
+  } else {
+    file = typeof input === 'string' ? input : input.path;
+    const region = typeof input === 'string' ? undefined : input.region;
+    // A region of a large image is read by libvips from the file, which loads only what the
+    // region needs from tiled TIFFs; a whole image is read into memory once (see readImage).
+    if (region && !fs.existsSync(file)) throw new AppError('FILE_NOT_FOUND', `${file}: image not found`, { path: file });
+    const bytes = region ? file : await readImage(file);
+    src = await orientedSize(file, bytes);
+    pipeline = sharp(bytes, { limitInputPixels: false }).rotate();
+    if (region) {
+      if (region.x < 0 || region.y < 0 || region.x + region.w > src.width || region.y + region.h > src.height) {
+        throw new AppError('INVALID_ARGUMENT', `${file}: region ${region.w}x${region.h} at ${region.x},${region.y} is outside the ${src.width}x${src.height} image`, { path: file });
+      }
+      // extract() after rotate() cuts the oriented image, the one annotations use.
+      pipeline = pipeline.extract({ left: region.x, top: region.y, width: region.w, height: region.h });
+      src = { ...src, width: region.w, height: region.h };
+    }
+  }
   const g = letterboxGeometry(src.width, src.height, dstW, dstH, m.letterbox === 'stretch' ? 'stretch' : 'letterbox', m.letterboxAlign ?? 'center');
-  const pipeline = sharp(bytes)
-    .rotate()
+  pipeline = pipeline
     .removeAlpha()
     .resize(g.newW, g.newH, { fit: 'fill', kernel: 'linear' })
     .toColourspace(src.deep ? 'rgb16' : 'srgb')
@@ -107,7 +157,21 @@ export async function preprocess(file: string, m: ModelManifest, inputSize: [num
   // array type with no per-pixel branch; this loop is a measurable part of the per-image CPU.
   const deepPx = src.deep ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2) : null;
   const bytePx = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const { lo, k } = deepPx ? deepToByteScale(deepPx, m.highBitDepth) : { lo: 0, k: 1 };
+  if (opts.nodata !== undefined) {
+    const px = deepPx ?? bytePx;
+    const nd = opts.nodata;
+    let all = true;
+    for (let i = 0; i < px.length; i++) {
+      if (px[i] !== nd) {
+        all = false;
+        break;
+      }
+    }
+    // A resize with a linear kernel keeps a region of only nodata exactly nodata.
+    if (all) return { tensor: new Float32Array(3 * dstW * dstH), geometry: g, nodataOnly: true };
+  }
+  const w = opts.window;
+  const { lo, k } = deepPx ? (w ? { lo: w.low, k: w.high > w.low ? 255 / (w.high - w.low) : 0 } : deepToByteScale(deepPx, m)) : { lo: 0, k: 1 };
   const rowStride = g.newW * channels;
   const a = [0, 1, 2].map((c) => m.scale / std[c]!);
   const b = [0, 1, 2].map((c) => -mean[c]! / std[c]!);

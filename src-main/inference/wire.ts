@@ -1,14 +1,16 @@
 import type { ErrorData } from '../common/errors';
 import type { Detection, DetectOverrides, ModelManifest } from '../common/inference/types';
 import type { DetectResult, SessionKey } from './detect';
+import type { ImageInput, PixelOptions } from './preprocess';
 
 /** Messages between InferencePool and its workers. */
 export interface DetectRequest {
   id: number;
   key: SessionKey;
-  imagePath: string;
+  input: ImageInput;
   manifest: ModelManifest;
   overrides: DetectOverrides;
+  pixels: PixelOptions;
 }
 
 /**

@@ -13,7 +13,7 @@ port.on('message', (msg: DetectRequest | { close: true }) => {
     void releaseSessions().finally(() => port.close());
     return;
   }
-  detectInProcess(msg.key, msg.imagePath, msg.manifest, msg.overrides).then(
+  detectInProcess(msg.key, msg.input, msg.manifest, msg.overrides, msg.pixels).then(
     (r) => {
       const { packed, transfer } = pack(r.detections);
       const reply: DetectReply = { id: msg.id, ok: true, packed, timings: r.timings, provider: r.provider, warnings: r.warnings };

@@ -2,7 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../common/errors';
 import type { ImportDuplicate, ImportProblem, ImportReport, JobProgress } from '../common/model';
+import type { DicomMeta } from '../common/imaging/dicom';
 import { findByHashes, findByPath, insertImages, type NewImage } from '../db/images';
+import { setImagingMeta } from '../db/imaging';
+import { setGeoReferences } from '../db/geo';
+import type { GeoReference } from '../common/geo';
+import { probeGeoReference } from './geotiff';
 import type { Dataset } from './dataset';
 import { isInside, toStoredPath } from './paths';
 import { IMAGE_EXTENSIONS, probeImage, type ProbeResult } from './probe';
@@ -134,6 +139,8 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
   );
   const byHash = new Map<string, string>();
   const rows: NewImage[] = [];
+  const dicomOf: (DicomMeta | undefined)[] = [];
+  const fileOf: string[] = [];
   let external = 0;
   for (const r of probed) {
     const stored = toStoredPath(ds.root, r.file);
@@ -154,7 +161,12 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
     byHash.set(r.contentHash, stored.path);
     if (stored.external) external++;
     rows.push(imageRow(r, stored));
+    dicomOf.push(r.dicom);
+    fileOf.push(r.file);
   }
+  // GeoTIFF georeferences (tags only), read before the write transaction.
+  const geoOf: (GeoReference | null)[] = [];
+  for (let i = 0; i < rows.length; i++) geoOf.push(await probeGeoReference(fileOf[i]!, rows[i]!.format));
   opts.onProgress?.({
     phase: 'writing',
     done: total,
@@ -164,7 +176,17 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
     problems: problems.length,
     etaMs: 0,
   });
-  insertImages(ds.db, rows);
+  ds.db.transaction(() => {
+    const ids = insertImages(ds.db, rows);
+    ids.forEach((id, i) => {
+      const meta = dicomOf[i];
+      if (meta) setImagingMeta(ds.db, id, meta);
+    });
+    setGeoReferences(
+      ds.db,
+      ids.flatMap((imageId, i) => (geoOf[i] ? [{ imageId, geo: geoOf[i]! }] : [])),
+    );
+  })();
   problems.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   opts.onProgress?.({
     phase: 'done',
@@ -238,7 +260,7 @@ export async function probeFiles(files: readonly string[], opts: ProbeFilesOptio
 
 /** The row the write phase inserts for a probed file stored at `stored`. */
 export function imageRow(probe: ProbeResult, stored: { path: string; external: boolean }): NewImage {
-  const { file: _file, ...rest } = probe;
+  const { file: _file, dicom: _dicom, ...rest } = probe;
   return { ...rest, path: stored.path, external: stored.external };
 }
 

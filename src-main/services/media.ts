@@ -8,7 +8,10 @@ import type { FileState, ImageRecord } from '../common/model';
 import { getImage, setFileMtime } from '../db/images';
 import type { Dataset } from './dataset';
 import { resolveStoredPath } from './paths';
-import { applyWindow, percentileWindow } from './window';
+import { applyVoi, type VoiWindow } from '../common/imaging/window';
+import type { Raster } from '../common/imaging/raster';
+import { defaultWindow, needsWindow, rasterNeedsWindow } from './dicom/display';
+import { readRaster } from './raster';
 
 export type MediaKind = 'thumb' | 'view';
 
@@ -20,6 +23,17 @@ export interface MediaFile {
 
 export const THUMB_SIZE = 256;
 
+/** What a view or thumbnail request may ask for beyond the image id. */
+export interface MediaOptions {
+  /** Frame of a multi-frame image (DICOM frames, TIFF pages); 0 by default. */
+  frame?: number;
+  /** Display window for a high-bit-depth image; the remembered or automatic one by default. */
+  window?: VoiWindow;
+}
+
+/** Windowed views rendered for explicit windows (a drag makes many): the newest are kept. */
+const WINDOWED_KEEP = 96;
+
 /** Formats a browser shows as they are, when no orientation or depth conversion is needed. */
 const DIRECT: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
 
@@ -30,6 +44,8 @@ const DIRECT: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', w
  */
 export class Media {
   private readonly inflight = new Map<string, Promise<void>>();
+  /** Recently decoded frames, so a window drag does not decode the file for each step. */
+  private readonly rasters = new Map<string, Promise<Raster>>();
 
   constructor(
     private readonly ds: Dataset,
@@ -62,7 +78,7 @@ export class Media {
     return 'ok';
   }
 
-  async get(kind: MediaKind, imageId: number): Promise<MediaFile> {
+  async get(kind: MediaKind, imageId: number, opts: MediaOptions = {}): Promise<MediaFile> {
     const im = getImage(this.ds.db, imageId);
     if (!im) throw new AppError('NOT_FOUND', `image ${imageId} is not in the dataset`, { imageId });
     const state = this.fileState(im);
@@ -71,6 +87,11 @@ export class Media {
       throw new AppError('FILE_CHANGED', `${im.path}: file changed on disk since it was imported`, { imageId, path: im.path });
     }
     const src = this.imagePath(im);
+    const frame = opts.frame ?? 0;
+    if (frame >= Math.max(1, im.frames) || frame < 0) {
+      throw new AppError('INVALID_ARGUMENT', `${im.path}: frame ${frame} does not exist (the image has ${im.frames})`, { imageId, frame });
+    }
+    if (needsWindow(im) || frame > 0 || im.format === 'dicom') return this.windowed(kind, im, frame, opts.window);
     if (kind === 'view' && DIRECT[im.format] && im.orientation === 1 && im.bitDepth <= 8 && im.frames === 1) {
       return { file: src, mime: DIRECT[im.format]! };
     }
@@ -80,12 +101,64 @@ export class Media {
     return { file: out, mime: kind === 'thumb' ? 'image/webp' : 'image/png' };
   }
 
+  /** The decoded frame, shared by the requests of a window drag (the last few frames are kept). */
+  raster(im: ImageRecord, frame: number): Promise<Raster> {
+    const key = `${im.contentHash}:${frame}`;
+    let r = this.rasters.get(key);
+    if (r) {
+      this.rasters.delete(key);
+      this.rasters.set(key, r);
+      return r;
+    }
+    r = readRaster(this.ds, im, frame, this.limitInputPixels);
+    r.catch(() => this.rasters.delete(key));
+    this.rasters.set(key, r);
+    while (this.rasters.size > 4) this.rasters.delete(this.rasters.keys().next().value!);
+    return r;
+  }
+
+  /**
+   * A frame rendered through a display window: the requested one, else the image's default
+   * (remembered, file preset or automatic). Renders are cached by window, so a remembered
+   * window change gives a new file.
+   */
+  private async windowed(kind: MediaKind, im: ImageRecord, frame: number, requested?: VoiWindow): Promise<MediaFile> {
+    let decoded: Raster | null = null;
+    let win: VoiWindow | null = requested ?? null;
+    if (!win) {
+      if (needsWindow(im)) decoded = await this.raster(im, frame);
+      win = needsWindow(im) ? defaultWindow(this.ds.db, im, () => decoded!).window : null;
+    }
+    const ext = kind === 'thumb' ? 'webp' : 'png';
+    const tag = win ? `-w${fmt(win.center)}_${fmt(win.width)}` : '';
+    const dir = requested ? 'window' : kind;
+    const out = path.join(this.ds.cacheDir, dir, im.contentHash.slice(0, 2), `${im.contentHash}-f${frame}${tag}-${kind}.${ext}`);
+    if (!fs.existsSync(out)) {
+      await this.once(out, async () => {
+        const r = decoded ?? (await this.raster(im, frame));
+        const bytes = win && rasterNeedsWindow(r) ? applyVoi(r.data, r.channels, win, { invert: r.invert, alphaMax: r.bitDepth > 8 ? 65535 : 255 }) : (r.data as Uint8Array);
+        let img = sharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { raw: { width: r.width, height: r.height, channels: r.channels } });
+        img = kind === 'thumb' ? img.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }) : img.png({ compressionLevel: 1 });
+        writeAtomic(out, await img.toBuffer());
+        if (requested) pruneOldest(path.dirname(out), WINDOWED_KEEP);
+      });
+    }
+    return { file: out, mime: kind === 'thumb' ? 'image/webp' : 'image/png' };
+  }
+
+  private once(key: string, make: () => Promise<void>): Promise<void> {
+    const pending = this.inflight.get(key);
+    if (pending) return pending;
+    const job = make().finally(() => this.inflight.delete(key));
+    this.inflight.set(key, job);
+    return job;
+  }
+
   private render(kind: MediaKind, im: ImageRecord, src: string, out: string): Promise<void> {
     const pending = this.inflight.get(out);
     if (pending) return pending;
     const job = (async () => {
       let img = await this.open(im, src);
-      if (im.bitDepth > 8) img = await windowed(img);
       img = img.rotate(); // apply EXIF orientation
       if (kind === 'thumb') {
         img = img.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 });
@@ -117,19 +190,31 @@ export class Media {
   }
 }
 
-/**
- * Renders a high-bit-depth image to 8 bits through its automatic percentile window, so the
- * used range fills black..white. Orientation metadata is kept for the caller's rotate().
- */
-async function windowed(img: Sharp): Promise<Sharp> {
-  const meta = await img.metadata();
-  // Keep the file's own 16-bit interpretation: converting to sRGB first would scale the samples.
-  const space = meta.space === 'grey16' || meta.space === 'rgb16' ? meta.space : 'rgb16';
-  const { data, info } = await img.clone().toColourspace(space).raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
-  const samples = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
-  const w = percentileWindow(samples, info.channels);
-  const out = applyWindow(samples, info.channels, w);
-  return sharp(Buffer.from(out.buffer, out.byteOffset, out.byteLength), {
-    raw: { width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4 },
-  }).withMetadata({ orientation: meta.orientation ?? 1 });
+/** Window values in file names: a few decimals, no exponent. */
+function fmt(v: number): string {
+  return String(Math.round(v * 1000) / 1000);
+}
+
+function writeAtomic(out: string, buf: Buffer): void {
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  fs.writeFileSync(tmp, buf);
+  fs.renameSync(tmp, out);
+}
+
+/** Deletes the oldest files of a folder beyond `keep`. */
+function pruneOldest(dir: string, keep: number): void {
+  const files = fs.readdirSync(dir).filter((f) => !f.endsWith('.tmp'));
+  if (files.length <= keep) return;
+  const byAge = files
+    .map((f) => {
+      try {
+        return { f, t: fs.statSync(path.join(dir, f)).mtimeMs };
+      } catch {
+        return null;
+      }
+    })
+    .filter((x): x is { f: string; t: number } => x !== null)
+    .sort((a, b) => a.t - b.t);
+  for (const { f } of byAge.slice(0, byAge.length - keep)) fs.rmSync(path.join(dir, f), { force: true });
 }

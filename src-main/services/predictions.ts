@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../common/errors';
+import { parseCocoRle } from '../common/formats/coco';
 import type { AnnotationRecord, Geometry } from '../common/model';
 import type { ClassMap, ReviewResult } from '../common/prelabel';
 import { validateGeometry } from '../common/geometry/shapes';
@@ -177,14 +178,14 @@ export interface ResultsImportReport {
   /** Result image ids no dataset image matched, and how many results they held. */
   unmatchedImageIds: number[];
   unmatchedResults: number;
-  /** Results whose box or polygon could not be stored (empty, outside the image). */
+  /** Results whose box, polygon or mask could not be stored (empty, outside the image). */
   invalid: number;
 }
 
 interface CocoResult {
   image_id: number;
   category_id: number;
-  bbox: [number, number, number, number];
+  bbox?: [number, number, number, number];
   score: number;
   segmentation?: unknown;
 }
@@ -198,12 +199,33 @@ function readJsonFile(file: string): unknown {
   }
 }
 
+function isRleObject(seg: unknown): seg is Record<string, unknown> {
+  return typeof seg === 'object' && seg !== null && !Array.isArray(seg);
+}
+
+/** A results entry needs a box unless its segmentation is an RLE mask, which holds its own extent. */
 function isResult(r: unknown): r is CocoResult {
   const o = r as Partial<CocoResult> | null;
-  return (
-    typeof o === 'object' && o !== null && Number.isInteger(o.image_id) && Number.isInteger(o.category_id) && typeof o.score === 'number' &&
-    Array.isArray(o.bbox) && o.bbox.length === 4 && o.bbox.every((v) => typeof v === 'number' && Number.isFinite(v))
-  );
+  if (typeof o !== 'object' || o === null || !Number.isInteger(o.image_id) || !Number.isInteger(o.category_id) || typeof o.score !== 'number') return false;
+  if (o.bbox === undefined) return isRleObject(o.segmentation);
+  return Array.isArray(o.bbox) && o.bbox.length === 4 && o.bbox.every((v) => typeof v === 'number' && Number.isFinite(v));
+}
+
+/**
+ * The geometry a result is stored as, before it is checked against its image: a non-empty list
+ * of polygons stays a polygon, an RLE object (compressed counts string or counts list, read
+ * like the COCO dataset reader reads them) becomes a mask, anything else is the box.
+ */
+function resultGeometry(r: CocoResult, file: string, index: number): Geometry {
+  const seg = r.segmentation;
+  if (Array.isArray(seg) && seg.length > 0 && seg.every((p) => Array.isArray(p) && p.every((v) => typeof v === 'number'))) return { kind: 'polygon', parts: seg as number[][] };
+  if (isRleObject(seg)) {
+    const parsed = parseCocoRle(seg);
+    if ('problem' in parsed) throw new AppError('UNSUPPORTED_FORMAT', `${file}: result ${index}: segmentation: ${parsed.problem}`, { file, index, problem: parsed.problem });
+    return { kind: 'mask', rle: parsed.rle };
+  }
+  const [x, y, w, h] = r.bbox!;
+  return { kind: 'box', x, y, w, h };
 }
 
 /**
@@ -212,15 +234,18 @@ function isResult(r: unknown): r is CocoResult {
  * file_name, against the dataset paths' file names) or, without one, to images whose file name
  * is that number (COCO's 000000397133.jpg is image 397133). Categories get their instances-file
  * names, or "category N"; missing classes are created. Polygon segmentations are kept as
- * polygons, anything else as the box.
+ * polygons, RLE segmentations as masks (their size must be the image's [height, width]), and
+ * anything else as the box. A malformed or wrongly sized RLE refuses the whole file: nothing is
+ * stored.
  */
 export function importCocoResults(ds: Dataset, opts: { file: string; name: string; instances?: string }, now = Date.now()): ResultsImportReport {
   const list = readJsonFile(opts.file);
   if (!Array.isArray(list)) throw new AppError('UNSUPPORTED_FORMAT', `${opts.file}: is not a COCO results list (a JSON array)`, { file: opts.file });
   list.forEach((r, i) => {
-    if (!isResult(r)) throw new AppError('UNSUPPORTED_FORMAT', `${opts.file}: result ${i} lacks image_id, category_id, bbox [x,y,w,h] or score`, { file: opts.file, index: i });
+    if (!isResult(r)) throw new AppError('UNSUPPORTED_FORMAT', `${opts.file}: result ${i} lacks image_id, category_id, score, or a bbox [x,y,w,h] (which only an RLE segmentation may replace)`, { file: opts.file, index: i });
   });
   const results = list as CocoResult[];
+  const geometries = results.map((r, i) => resultGeometry(r, opts.file, i));
 
   const byBase = new Map<string, number>();
   const byNumber = new Map<number, number>();
@@ -262,7 +287,7 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
       const unmatched = new Set<number>();
       let unmatchedResults = 0;
       let invalid = 0;
-      for (const r of results) {
+      for (const [i, r] of results.entries()) {
         const imageId = imageFor(r.image_id);
         if (imageId === undefined) {
           unmatched.add(r.image_id);
@@ -271,11 +296,15 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
         }
         if (!images.has(imageId)) images.set(imageId, getImage(ds.db, imageId));
         const image = images.get(imageId)!;
-        const seg = r.segmentation;
-        const geometry: Geometry =
-          Array.isArray(seg) && seg.length > 0 && seg.every((p) => Array.isArray(p) && p.every((v) => typeof v === 'number'))
-            ? { kind: 'polygon', parts: seg as number[][] }
-            : { kind: 'box', x: r.bbox[0], y: r.bbox[1], w: r.bbox[2], h: r.bbox[3] };
+        const geometry = geometries[i]!;
+        if (geometry.kind === 'mask' && (geometry.rle.size[0] !== image.height || geometry.rle.size[1] !== image.width)) {
+          const [h, w] = geometry.rle.size;
+          throw new AppError(
+            'INVALID_GEOMETRY',
+            `${opts.file}: result ${i}: RLE size [${h}, ${w}] is not the [height, width] of image ${r.image_id} (${image.path}, [${image.height}, ${image.width}])`,
+            { file: opts.file, index: i, size: [h, w], imageSize: [image.height, image.width] },
+          );
+        }
         if (validateGeometry(geometry, image)) {
           invalid++;
           continue;

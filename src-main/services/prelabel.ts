@@ -1,5 +1,7 @@
 import { AppError } from '../common/errors';
-import type { Detection, ModelManifest, Provider } from '../common/inference/types';
+import type { Detection, ModelManifest, Provider, RawPixels } from '../common/inference/types';
+import { modelInputWindow, windowToBytes, type InputWindow } from '../common/inference/highBitDepth';
+import { mergeTiled, tileGrid, toImage, type Tile, type TileDetection, type TilingOptions } from '../common/inference/tiling';
 import type { Geometry, ImageFilter, ImageRecord, JobProgress } from '../common/model';
 import type { ModelInspection } from '../common/contract';
 import type { PrelabelProgress, PrelabelSummary } from '../common/prelabel';
@@ -18,8 +20,12 @@ import {
   setRunParameters,
   setRunProvider,
 } from '../db/prelabel';
+import { getGeo } from '../db/geo';
+import { getImagingMeta, getRememberedWindow } from '../db/imaging';
+import { rangeOfWindow } from '../common/imaging/window';
 import type { Dataset } from './dataset';
 import { resolveStoredPath } from './paths';
+import { readRaster } from './raster';
 import { classResolver } from './predictions';
 
 /**
@@ -38,6 +44,12 @@ export interface DetectRequest {
   iou: number;
   /** Preference order; the detector falls back along it to the CPU. */
   providers?: Provider[];
+  /** Only this region of the image (tiled inference), in oriented image pixels. */
+  region?: Tile;
+  /** Pixels to run instead of reading `imagePath` (images deeper than 8 bits, already windowed). */
+  raw?: RawPixels;
+  /** Samples of this value are "no data"; an input holding nothing else is not run. */
+  nodata?: number;
 }
 
 export interface DetectResult {
@@ -64,6 +76,8 @@ export interface PrelabelRunArgs {
   skipLabeled: boolean;
   providers?: Provider[];
   name?: string;
+  /** Tiled (sliced) inference; whole images when omitted. */
+  tiling?: TilingOptions;
 }
 
 export interface JobHooks {
@@ -83,6 +97,13 @@ interface RunParameters {
   providers: Provider[] | null;
   /** Model class name -> dataset class id (null: ignored), filled as classes are met. */
   classes: Record<string, number | null>;
+  /** Tile size and overlap when the run is tiled, else null (absent in runs older than tiling). */
+  tiling?: TilingOptions | null;
+  /**
+   * How pixels deeper than 8 bits became the model input: the manifest's rule, its fixed window,
+   * and the sample range used for each such image (image id -> [low, high]), filled as they run.
+   */
+  highBitDepth?: { mode: InputWindow['mode']; window: ModelManifest['window'] | null; images: Record<string, [number, number]> };
 }
 
 export function detectionGeometry(d: Detection): Geometry {
@@ -109,6 +130,8 @@ export async function runPrelabel(ds: Dataset, detector: Detector, args: Prelabe
     skipLabeled: args.skipLabeled,
     providers: args.providers ?? null,
     classes: {},
+    tiling: args.tiling ?? null,
+    highBitDepth: { mode: m.highBitDepth ?? 'window', window: m.window ?? null, images: {} },
   };
   const runId = ds.db.transaction(() => {
     const id = insertModelRun(ds.db, { model: m.id, name: args.name ?? m.name, parameters: { ...params } });
@@ -160,31 +183,51 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
   let cancelled = false;
   const started = Date.now();
   let processed = 0;
+  // Tiled runs count progress in tiles too: one image may take minutes.
+  const tiling = params.tiling ?? null;
+  const tilesOf = (id: number): number => {
+    const im = tiling ? getImage(db, id) : undefined;
+    return im ? tileGrid(im.width, im.height, tiling!).length + (tiling!.fullPass ? 1 : 0) : 0;
+  };
+  const tileCount = new Map(tiling ? pending.map((id) => [id, tilesOf(id)] as const) : []);
+  const tiles = tiling ? { done: 0, total: [...tileCount.values()].reduce((a, b) => a + b, 0) } : null;
+  // Tiles of settled images, and tiles done of images still in flight (this one and the next).
+  let tilesSettled = 0;
+  const tilesInFlight = new Map<number, number>();
+  const settleTiles = (imageId: number): void => {
+    if (!tiles) return;
+    tilesInFlight.delete(imageId);
+    tilesSettled += tileCount.get(imageId) ?? 0;
+    tiles.done = tilesSettled + [...tilesInFlight.values()].reduce((a, b) => a + b, 0);
+  };
   const report = () => {
     const doneNow = total - pending.length + processed;
-    const perImage = processed > 0 ? (Date.now() - started) / processed : null;
-    hooks.onProgress?.({ runId, done: doneNow, total, detections, etaMs: perImage === null ? null : Math.round(perImage * (pending.length - processed)), provider });
+    let etaMs: number | null = null;
+    if (tiles) {
+      if (tiles.done > 0) etaMs = Math.round(((Date.now() - started) / tiles.done) * (tiles.total - tiles.done));
+    } else if (processed > 0) etaMs = Math.round(((Date.now() - started) / processed) * (pending.length - processed));
+    hooks.onProgress?.({ runId, done: doneNow, total, detections, etaMs, provider, ...(tiles ? { tiles: { ...tiles } } : {}) });
   };
   report();
+  const onTile = (imageId: number): void => {
+    if (!tiles) return;
+    tilesInFlight.set(imageId, (tilesInFlight.get(imageId) ?? 0) + 1);
+    tiles.done = tilesSettled + [...tilesInFlight.values()].reduce((a, b) => a + b, 0);
+    report();
+  };
 
   try {
     // One image ahead: the next image is decoded and run in the inference worker while this
     // thread writes the current one's predictions.
-    type Outcome = { ok: true; result: DetectResult } | { ok: false; error: Error & { code?: string } };
+    type Outcome = { ok: true; result: ImageDetectResult } | { ok: false; error: Error & { code?: string } };
     const launch = (imageId: number): { image: ImageRecord; outcome: Promise<Outcome> } | 'gone' | 'skip' => {
       const image = getImage(db, imageId);
       // Deleted since the run began; its run_images row went with it (ON DELETE CASCADE).
       if (!image) return 'gone';
       if (params.skipLabeled && hasHumanAnnotations(db, imageId)) return 'skip';
-      const req: DetectRequest = {
-        manifest: params.manifest,
-        modelFile: params.modelFile,
-        imagePath: resolveStoredPath(ds.root, image.path, image.external),
-        conf: params.conf,
-        iou: params.iou,
-        providers: params.providers ?? undefined,
-      };
-      return { image, outcome: detector.detect(req).then((result): Outcome => ({ ok: true, result }), (error: Error): Outcome => ({ ok: false, error })) };
+      const q: ImageQuery = { manifest: params.manifest, modelFile: params.modelFile, conf: params.conf, iou: params.iou, providers: params.providers ?? undefined, tiling };
+      const outcome = detectImage(ds, detector, image, q, { onTile: () => onTile(imageId), isCancelled: hooks.isCancelled });
+      return { image, outcome: outcome.then((result): Outcome => ({ ok: true, result }), (error: Error): Outcome => ({ ok: false, error })) };
     };
     let next = pending.length > 0 ? launch(pending[0]!) : null;
     let failedInARow = 0;
@@ -198,11 +241,13 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
       next = k + 1 < pending.length ? launch(pending[k + 1]!) : null;
       if (current === 'gone') {
         processed++;
+        settleTiles(imageId);
         continue;
       }
       if (current === 'skip') {
         markRunImage(db, runId, imageId, 'skipped');
         processed++;
+        settleTiles(imageId);
         report();
         continue;
       }
@@ -210,6 +255,11 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
       const outcome = await current.outcome;
       if (!outcome.ok) {
         const err = outcome.error;
+        // Cancelled between two tiles of this image: it stays pending for a resume.
+        if (err.code === 'CANCELLED' && hooks.isCancelled?.()) {
+          cancelled = true;
+          break;
+        }
         failedInARow++;
         // A model that cannot run (wrong family or size, missing file) fails the run rather than
         // every image one by one; an image that cannot be read fails only itself.
@@ -217,12 +267,14 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
         markRunImage(db, runId, imageId, 'failed', { error: err.message });
         warnings.add(`${image.path}: ${err.message}`);
         processed++;
+        settleTiles(imageId);
         report();
         continue;
       }
       failedInARow = 0;
       const result = outcome.result;
       for (const w of result.warnings ?? []) warnings.add(w);
+      if (result.window && params.highBitDepth) params.highBitDepth.images[String(imageId)] = [result.window.low, result.window.high];
       if (provider !== result.provider) {
         provider = result.provider;
         setRunProvider(db, runId, provider);
@@ -246,6 +298,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
       ran++;
       inferMs += result.ms;
       processed++;
+      settleTiles(imageId);
       report();
     }
   } catch (e) {
@@ -253,7 +306,12 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
     throw e;
   } finally {
     const stored = getModelRun(db, runId)!.parameters;
-    setRunParameters(db, runId, { ...stored, classes: { ...(stored['classes'] as object | undefined), ...params.classes } });
+    const hbd = stored['highBitDepth'] as RunParameters['highBitDepth'] | undefined;
+    setRunParameters(db, runId, {
+      ...stored,
+      classes: { ...(stored['classes'] as object | undefined), ...params.classes },
+      ...(hbd && params.highBitDepth ? { highBitDepth: { ...hbd, images: { ...hbd.images, ...params.highBitDepth.images } } } : {}),
+    });
   }
   const counts = runImageCounts(db, runId);
   finishModelRun(db, runId, cancelled ? 'cancelled' : 'done');
@@ -274,18 +332,140 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
 }
 
 /** Runs a model on one image and returns what it found, storing nothing. */
-export async function tryModel(ds: Dataset, detector: Detector, q: { manifest: ModelManifest; modelFile: string; imageId: number; conf?: number; iou?: number; providers?: Provider[] }): Promise<DetectResult> {
+export async function tryModel(
+  ds: Dataset,
+  detector: Detector,
+  q: { manifest: ModelManifest; modelFile: string; imageId: number; conf?: number; iou?: number; providers?: Provider[]; tiling?: TilingOptions },
+): Promise<ImageDetectResult> {
   const image = getImage(ds.db, q.imageId);
   if (!image) throw new AppError('NOT_FOUND', `image ${q.imageId} is not in the dataset`, { id: q.imageId });
-  const r = await detector.detect({
+  const r = await detectImage(ds, detector, image, {
     manifest: q.manifest,
     modelFile: q.modelFile,
-    imagePath: resolveStoredPath(ds.root, image.path, image.external),
     conf: q.conf ?? q.manifest.thresholds.score,
     iou: q.iou ?? q.manifest.thresholds.iou,
     providers: q.providers,
+    tiling: q.tiling ?? null,
   });
   return { ...r, detections: r.detections.map((d) => clip(d, image.width, image.height)) };
+}
+
+/** One image's model settings, as a run or a try gives them. */
+export interface ImageQuery {
+  manifest: ModelManifest;
+  modelFile: string;
+  conf: number;
+  iou: number;
+  providers?: Provider[];
+  tiling: TilingOptions | null;
+}
+
+export interface ImageDetectResult extends DetectResult {
+  /** For images deeper than 8 bits: the sample range that became the model's 0..255. */
+  window?: InputWindow;
+  /** Tiles run (0 for a whole-image run); tiles holding only nodata are counted but not run. */
+  tiles: number;
+}
+
+/**
+ * The window the labeler sees the image through, when it is not the automatic one: the window
+ * remembered for the image or its series, else the DICOM file's first own preset.
+ */
+function displayWindow(ds: Dataset, image: ImageRecord): { low: number; high: number } | null {
+  const win = getRememberedWindow(ds.db, image.id)?.window ?? getImagingMeta(ds.db, image.id)?.windows[0] ?? null;
+  return win ? rangeOfWindow(win) : null;
+}
+
+/** Images whose samples need a window before a model sees them. */
+function isDeep(image: ImageRecord): boolean {
+  return image.bitDepth > 8 || image.format === 'dicom';
+}
+
+/** Every colour sample of the region equals `nodata`. */
+function nodataOnly(data: ArrayLike<number>, width: number, channels: number, region: Tile, nodata: number): boolean {
+  const colour = channels === 2 || channels === 4 ? channels - 1 : channels;
+  for (let y = region.y; y < region.y + region.h; y++) {
+    for (let i = (y * width + region.x) * channels, end = i + region.w * channels; i < end; i += channels) {
+      for (let c = 0; c < colour; c++) if (data[i + c] !== nodata) return false;
+    }
+  }
+  return true;
+}
+
+function crop(px: { data: Uint8Array; channels: 1 | 3 }, width: number, t: Tile): RawPixels {
+  const ch = px.channels;
+  const out = new Uint8Array(t.w * t.h * ch);
+  for (let y = 0; y < t.h; y++) out.set(px.data.subarray(((t.y + y) * width + t.x) * ch, ((t.y + y) * width + t.x + t.w) * ch), y * t.w * ch);
+  return { data: out, width: t.w, height: t.h, channels: ch };
+}
+
+/**
+ * Runs a model on one stored image: whole, or tile by tile with the detections merged (see
+ * common/inference/tiling.ts). Images deeper than 8 bits (and DICOM) are decoded here and put
+ * through one input window for the whole image (see common/inference/highBitDepth.ts), so every
+ * tile sees the same contrast; 8-bit images are read by the inference workers, a region each.
+ * GeoTIFF nodata: tiles holding only nodata are not run.
+ */
+export async function detectImage(
+  ds: Dataset,
+  detector: Detector,
+  image: ImageRecord,
+  q: ImageQuery,
+  hooks: { onTile?: () => void; isCancelled?: () => boolean } = {},
+): Promise<ImageDetectResult> {
+  const imagePath = resolveStoredPath(ds.root, image.path, image.external);
+  const geoNodata = getGeo(ds.db, image.id)?.nodata;
+  const nodata = geoNodata === null || geoNodata === undefined || !Number.isFinite(geoNodata) ? undefined : geoNodata;
+  const base = { manifest: q.manifest, modelFile: q.modelFile, imagePath, conf: q.conf, iou: q.iou, providers: q.providers };
+  let window: InputWindow | undefined;
+  let source: { bytes: { data: Uint8Array; channels: 1 | 3 }; samples: ArrayLike<number>; channels: number } | null = null;
+  if (isDeep(image)) {
+    const raster = await readRaster(ds, image, 0);
+    window = modelInputWindow(q.manifest, raster.data, raster.channels, displayWindow(ds, image));
+    source = { bytes: windowToBytes(raster.data, raster.channels, window, raster.invert ?? false), samples: raster.data, channels: raster.channels };
+  }
+  const W = image.width, H = image.height;
+  const whole: Tile = { x: 0, y: 0, w: W, h: H };
+  const request = (tile: Tile | null): DetectRequest | null => {
+    if (source) {
+      if (nodata !== undefined && nodataOnly(source.samples, W, source.channels, tile ?? whole, nodata)) return null;
+      return { ...base, raw: tile ? crop(source.bytes, W, tile) : crop(source.bytes, W, whole) };
+    }
+    return { ...base, ...(tile ? { region: tile } : {}), ...(nodata !== undefined ? { nodata } : {}) };
+  };
+  if (!q.tiling) {
+    const req = request(null);
+    if (!req) return { detections: [], provider: q.providers?.[0] ?? 'cpu', ms: 0, warnings: [], tiles: 0, ...(window ? { window } : {}) };
+    const r = await detector.detect(req);
+    return { ...r, tiles: 0, ...(window ? { window } : {}) };
+  }
+  const jobs: { tile: Tile; region: Tile | null }[] = tileGrid(W, H, q.tiling).map((t) => ({ tile: t, region: t }));
+  if (q.tiling.fullPass) jobs.push({ tile: whole, region: null });
+  const found: TileDetection[] = [];
+  const warnings = new Set<string>();
+  let provider: Provider | null = null;
+  const started = performance.now();
+  let next = 0;
+  // Two tiles in flight: the pool has at most two workers, and a third would only queue pixels.
+  const lane = async (): Promise<void> => {
+    while (next < jobs.length) {
+      if (hooks.isCancelled?.()) throw new AppError('CANCELLED', `${image.path}: cancelled between tiles`);
+      const job = jobs[next++]!;
+      const req = request(job.region);
+      if (req) {
+        const r = await detector.detect(req);
+        provider = r.provider;
+        for (const w of r.warnings ?? []) warnings.add(w);
+        for (const d of r.detections) found.push({ detection: job.region ? toImage(d, job.region, W, H) : d, tile: job.tile });
+      }
+      hooks.onTile?.();
+    }
+  };
+  await Promise.all([lane(), lane()]);
+  const detections = mergeTiled(found, { width: W, height: H, iou: q.iou, maxDetections: q.manifest.thresholds.maxDetections });
+  // Wall time of the image: tiles run two at a time, so their own times would add up to more.
+  const ms = performance.now() - started;
+  return { detections, provider: provider ?? q.providers?.[0] ?? 'cpu', ms, warnings: [...warnings], tiles: jobs.length, ...(window ? { window } : {}) };
 }
 
 /** The images a `prelabel:run` scope names, in id order. */
@@ -310,7 +490,9 @@ export function providerOrder(first: Provider | undefined): Provider[] | undefin
 
 /** Turns pre-labeling progress into the generic job progress the app's progress bar shows. */
 export function jobProgress(jobId: string, p: PrelabelProgress, finished = false): JobProgress {
-  return { jobId, kind: 'prelabel', phase: finished ? 'done' : 'writing', done: p.done, total: p.total, imported: p.detections, duplicates: 0, problems: 0, etaMs: p.etaMs };
+  // A tiled run counts tiles, so the bar moves while one large image is worked on.
+  const t = !finished && p.tiles ? p.tiles : { done: p.done, total: p.total };
+  return { jobId, kind: 'prelabel', phase: finished ? 'done' : 'writing', done: t.done, total: t.total, imported: p.detections, duplicates: 0, problems: 0, etaMs: p.etaMs };
 }
 
 /** What pre-labeling needs from the inference layer: detection and model inspection. */
@@ -331,7 +513,9 @@ export function inferenceBackend(): Promise<InferenceBackend> {
     return {
       detector: {
         async detect(req) {
-          const r = await detect({ file: req.modelFile, providers: req.providers }, req.imagePath, req.manifest, { score: req.conf, iou: req.iou });
+          const input = req.raw ? { raw: req.raw } : req.region ? { path: req.imagePath, region: req.region } : req.imagePath;
+          const pixels = req.nodata !== undefined ? { nodata: req.nodata } : {};
+          const r = await detect({ file: req.modelFile, providers: req.providers }, input, req.manifest, { score: req.conf, iou: req.iou }, pixels);
           return { detections: r.detections, provider: r.provider, ms: r.timings.preMs + r.timings.runMs + r.timings.postMs, warnings: r.warnings };
         },
       },

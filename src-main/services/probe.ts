@@ -1,10 +1,12 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import sharp, { type Metadata } from 'sharp';
+import type { DicomMeta } from '../common/imaging/dicom';
 import type { ImageRecord, ImportProblem } from '../common/model';
+import { probeDicom } from './dicom/probe';
 
 /** Extensions offered to the importer when it walks folders. */
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.tif', '.tiff', '.webp', '.bmp']);
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.tif', '.tiff', '.webp', '.bmp', '.dcm', '.dicom']);
 
 /** libvips formats Tessera accepts, mapped to the name stored in the dataset. */
 const FORMATS: Record<string, string> = { jpeg: 'jpeg', png: 'png', tiff: 'tiff', webp: 'webp', bmp: 'bmp' };
@@ -16,7 +18,10 @@ const IN_MEMORY_LIMIT = 64 * 1024 * 1024;
 export type ProbeResult = { file: string } & Pick<
   ImageRecord,
   'contentHash' | 'fileSize' | 'fileMtimeMs' | 'width' | 'height' | 'channels' | 'bitDepth' | 'format' | 'frames' | 'orientation'
->;
+> & {
+  /** DICOM metadata, kept in image_imaging. */
+  dicom?: DicomMeta;
+};
 
 export interface ProbeOptions {
   /** Largest accepted width x height x frames; bigger files are refused before decoding. */
@@ -71,6 +76,15 @@ export async function probeImage(file: string, opts: ProbeOptions): Promise<Prob
   }
 
   const base = { file, contentHash, fileSize: stat.size, fileMtimeMs: stat.mtimeMs };
+
+  if (await looksLikeDicom(file, buffer)) {
+    const dicom = await probeDicom(buffer ?? (await readWholeFile(file)), opts.maxPixels);
+    if (!dicom.ok) {
+      if (dicom.kind === 'too_large') return tooLarge(file, dicom.meta.columns, dicom.meta.rows, dicom.meta.frames, opts.maxPixels);
+      return problem(file, dicom.kind, dicom.reason);
+    }
+    return { ok: true, value: { ...base, ...dicom.image, dicom: dicom.meta } };
+  }
 
   if (buffer && isBmp(buffer)) {
     const bmp = probeBmp(buffer);
@@ -140,6 +154,22 @@ function statFile(file: string): Promise<fs.Stats> {
 
 function readWholeFile(file: string): Promise<Buffer> {
   return new Promise((resolve, reject) => fs.readFile(file, (e, b) => (e ? reject(e) : resolve(b))));
+}
+
+/** DICOM by its 'DICM' magic at offset 128, or by extension (files written without the Part 10 header). */
+async function looksLikeDicom(file: string, buffer: Buffer | undefined): Promise<boolean> {
+  if (/\.(dcm|dicom)$/i.test(file)) return true;
+  let head = buffer;
+  if (!head) {
+    const fd = await fs.promises.open(file, 'r');
+    try {
+      head = Buffer.alloc(132);
+      await fd.read(head, 0, 132, 0);
+    } finally {
+      await fd.close();
+    }
+  }
+  return head.length >= 132 && head.toString('latin1', 128, 132) === 'DICM';
 }
 
 function magicFormat(b: Buffer): 'jpeg' | 'png' | null {

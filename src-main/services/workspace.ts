@@ -3,18 +3,27 @@ import { AppError } from '../common/errors';
 import type { ParsedArgs, ResultOf, Channel, EventName, Events } from '../common/contract';
 import type { ModelManifest, Provider } from '../common/inference/types';
 import { insertClass, listClasses } from '../db/classes';
-import { countImages, findNextImage, getImage, listImages, setStatus } from '../db/images';
+import { countByStatusWhere, countImages, findNextImage, getImage, getReviewComment, listImages, setStatus } from '../db/images';
 import { countAnnotationsOfImage } from '../db/annotations';
+import { setRememberedWindow } from '../db/imaging';
+import type { ImagingInfo } from '../common/imaging/info';
+import type { ImageRecord } from '../common/model';
+import { imagingInfo } from './dicom/display';
 import { unfinishedRuns } from '../db/prelabel';
+import { getGeo } from '../db/geo';
 import { editAnnotations, historyState, listImageAnnotations, redoEdit, undoEdit } from './annotations';
 import { deleteClass, reorderClasses, updateClassInfo } from './classes';
 import { Dataset } from './dataset';
+import { datasetHealth } from './health';
+import { reviewImage } from './review';
 import { importImages, maxPixelsSetting } from './importer';
 import { exportDataset } from './interchange/exportDataset';
 import { importDataset, inspectDataset } from './interchange/importDataset';
 import { assignSplits } from './interchange/splits';
+import { evalRuns, evaluateRun } from './evaluation';
 import { Jobs } from './jobs';
 import { Media } from './media';
+import { Pyramids } from './pyramid';
 import { Settings } from './settings';
 import { ModelRegistry, defaultManifestDir, parseManifest } from './models';
 import { acceptAbove, acceptPredictions, getModelClassMap, rejectPredictions, setModelClassMap } from './predictions';
@@ -61,6 +70,7 @@ const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4
 export class Workspace {
   private dataset: Dataset | null = null;
   private media: Media | null = null;
+  private pyramids: Pyramids | null = null;
   private readonly jobs = new Jobs();
   /** Runs being worked on now: 'running' in the database, but not left unfinished. */
   private readonly activeRuns = new Set<number>();
@@ -84,11 +94,32 @@ export class Workspace {
     return this.media!;
   }
 
+  pyramidsFor(): Pyramids {
+    this.need();
+    return this.pyramids!;
+  }
+
   private use(ds: Dataset): void {
     this.dataset?.close();
     this.dataset = ds;
     this.media = new Media(ds, this.opts.maxPixels ?? maxPixelsSetting());
+    this.pyramids?.close();
+    this.pyramids = new Pyramids(ds, this.media, { limitInputPixels: this.opts.maxPixels ?? maxPixelsSetting() });
     this.settings.addRecent({ path: ds.file, name: ds.name, openedAt: Date.now() });
+  }
+
+  private imageOrThrow(imageId: number): ImageRecord {
+    const im = getImage(this.need().db, imageId);
+    if (!im) throw new AppError('NOT_FOUND', `image ${imageId} is not in the dataset`, { imageId });
+    return im;
+  }
+
+  private imagingInfo(imageId: number, frame: number): Promise<ImagingInfo> {
+    const im = this.imageOrThrow(imageId);
+    if (frame >= Math.max(1, im.frames)) {
+      throw new AppError('INVALID_ARGUMENT', `${im.path}: frame ${frame} does not exist (the image has ${im.frames})`, { imageId, frame });
+    }
+    return imagingInfo(this.need().db, im, () => this.mediaFor().raster(im, frame));
   }
 
   private models(): ModelRegistry {
@@ -99,6 +130,8 @@ export class Workspace {
     this.dataset?.close();
     this.dataset = null;
     this.media = null;
+    this.pyramids?.close();
+    this.pyramids = null;
   }
 
   readonly handlers: Handlers = {
@@ -118,6 +151,7 @@ export class Workspace {
     'dataset:current': () => this.dataset?.summary() ?? null,
     'dataset:info': () => this.need().info(),
     'dataset:recent': () => this.settings.recent(),
+    'dataset:health': () => datasetHealth(this.need()),
     'images:import': async ({ jobId, paths, recursive, allowOutsideRoot }) => {
       const ds = this.need();
       const job = this.jobs.start(jobId);
@@ -140,9 +174,17 @@ export class Workspace {
       const ds = this.need();
       const im = getImage(ds.db, id);
       if (!im) throw new AppError('NOT_FOUND', `image ${id} is not in the dataset`, { id });
-      return { ...im, fileState: this.media!.fileState(im), annotationCount: countAnnotationsOfImage(ds.db, id) };
+      return {
+        ...im,
+        fileState: this.media!.fileState(im),
+        annotationCount: countAnnotationsOfImage(ds.db, id),
+        reviewComment: getReviewComment(ds.db, id),
+      };
     },
     'images:setStatus': ({ ids, status }) => setStatus(this.need().db, ids, status),
+    'images:review': (args) => reviewImage(this.need(), args),
+    'images:statusCounts': ({ filter }) => countByStatusWhere(this.need().db, filter),
+    'images:geo': ({ id }) => getGeo(this.need().db, id),
     'classes:list': () => listClasses(this.need().db),
     'classes:create': ({ name, color, hotkey }) => {
       const db = this.need().db;
@@ -155,6 +197,23 @@ export class Workspace {
       }
     },
     'images:findNext': ({ filter, afterId, want }) => findNextImage(this.need().db, filter, afterId, want),
+    'images:pyramid': ({ imageId }) => this.pyramidsFor().info(imageId),
+    'images:buildPyramid': async ({ jobId, imageId }) => {
+      const pyramids = this.pyramidsFor();
+      const job = this.jobs.start(jobId);
+      const progress = (phase: 'writing' | 'done', done: number, total: number, etaMs: number | null) =>
+        this.opts.emit('job:progress', { jobId, kind: 'pyramid', phase, done, total, imported: done, duplicates: 0, problems: 0, etaMs });
+      try {
+        const info = await pyramids.ensure(imageId, {
+          isCancelled: () => job.cancelled,
+          onProgress: (p) => progress('writing', p.done, p.total, p.etaMs),
+        });
+        progress('done', 1, 1, 0);
+        return info;
+      } finally {
+        job.finish();
+      }
+    },
     'classes:update': (args) => updateClassInfo(this.need(), args),
     'classes:reorder': ({ ids }) => reorderClasses(this.need(), ids),
     'classes:delete': ({ id, moveTo }) => deleteClass(this.need(), id, moveTo),
@@ -219,8 +278,8 @@ export class Workspace {
       // An unsaved file is tried as it would be added, so what the dialog shows is what it saves.
       const { manifest, path: modelFile } =
         'modelId' in args ? this.models().requireFile(args.modelId) : await manifestForFile(args.file, args.manifest).then((m) => ({ manifest: m, path: args.file }));
-      const { imageId, conf, iou } = args;
-      const r = await tryModel(ds, (await inferenceBackend()).detector, { manifest, modelFile, imageId, conf, iou, providers: providerPreference(args) });
+      const { imageId, conf, iou, tiling } = args;
+      const r = await tryModel(ds, (await inferenceBackend()).detector, { manifest, modelFile, imageId, conf, iou, tiling, providers: providerPreference(args) });
       return {
         detections: r.detections.map((d) => ({ ...d, className: manifest.classes[d.classIndex] ?? `class ${d.classIndex}` })),
         provider: r.provider,
@@ -228,7 +287,7 @@ export class Workspace {
         warnings: r.warnings ?? [],
       };
     },
-    'prelabel:run': async ({ jobId, modelId, scope, conf, iou, skipLabeled, provider, providers }) => {
+    'prelabel:run': async ({ jobId, modelId, scope, conf, iou, skipLabeled, provider, providers, tiling }) => {
       const ds = this.need();
       const { manifest, path: modelFile } = this.models().requireFile(modelId);
       const imageIds = scopeImageIds(ds, scope);
@@ -239,7 +298,7 @@ export class Workspace {
         const summary = await runPrelabel(
           ds,
           detector,
-          { manifest, modelFile, imageIds, conf, iou, skipLabeled, providers: providerPreference({ provider, providers }) },
+          { manifest, modelFile, imageIds, conf, iou, skipLabeled, providers: providerPreference({ provider, providers }), tiling },
           {
             isCancelled: () => job.cancelled,
             onProgress: (p) => this.opts.emit('job:progress', jobProgress(jobId, p)),
@@ -283,6 +342,14 @@ export class Workspace {
     'predictions:acceptAbove': (args) => acceptAbove(this.need(), args),
     'classmap:get': ({ modelId }) => getModelClassMap(this.need(), modelId, this.models().get(modelId).manifest.classes),
     'classmap:set': ({ modelId, map }) => setModelClassMap(this.need(), modelId, map),
+    'eval:runs': () => evalRuns(this.need()),
+    'eval:run': (args) => evaluateRun(this.need(), args),
+    'imaging:getWindow': ({ imageId, frame }) => this.imagingInfo(imageId, frame),
+    'imaging:setWindow': ({ imageId, frame, window }) => {
+      this.imageOrThrow(imageId);
+      setRememberedWindow(this.need().db, imageId, window);
+      return this.imagingInfo(imageId, frame);
+    },
     'jobs:cancel': ({ jobId }) => this.jobs.cancel(jobId),
     'dialog:pick': async (args) => {
       if (!this.opts.pick) throw new AppError('UNSUPPORTED', 'file dialogs are only available in the desktop app; type a path instead');

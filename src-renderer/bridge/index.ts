@@ -40,6 +40,11 @@ export function mediaUrl(kind: 'thumb' | 'view', imageId: number): string {
   return bridge.mediaUrl(kind, imageId);
 }
 
+/** URL of one tile of an image's pyramid. */
+export function tileUrl(imageId: number, level: number, col: number, row: number): string {
+  return `${bridge.mediaUrl('tile', imageId)}/${level}/${col}/${row}`;
+}
+
 export function onEvent<E extends EventName>(event: E, listener: (payload: Events[E]) => void): () => void {
   return bridge.on(event, listener);
 }

@@ -6,6 +6,7 @@ import type { Rect } from '../../src-main/common/geometry/shapes';
 import { EMPTY_OVERLAY, type EditorPointerEvent, type Overlay, type SceneShape, type SceneView } from '../editor/scene';
 import { OverlayPainter } from './paintOverlay';
 import { StaticScene, type StaticStats } from './StaticScene';
+import { TileLayer, type TileSource, type TileStats } from './TileLayer';
 import { exposeForTests, forgetForTests } from './testHooks';
 
 export interface Point {
@@ -15,6 +16,8 @@ export interface Point {
 
 export interface ImageViewerOptions {
   onZoom?: (zoom: number) => void;
+  /** The image-pixel position under the pointer as it moves (status line), null when it leaves. */
+  onPointer?: (p: Point | null) => void;
 }
 
 export const MIN_ZOOM = 1 / 64;
@@ -27,6 +30,8 @@ const FIT_MARGIN = 0.98;
 const ZOOM_SETTLE_MS = 150;
 
 type PointerHandler = (type: 'down' | 'move' | 'up', e: EditorPointerEvent) => void;
+/** A right-button drag taken over from panning (window/level): offsets in screen pixels from the press. */
+export type RightDragHandler = (phase: 'start' | 'move' | 'end', dx: number, dy: number) => void;
 
 const clampZoom = (z: number): number => Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, z));
 
@@ -49,6 +54,10 @@ export class ImageViewer implements SceneView {
   private overlay: Overlay = EMPTY_OVERLAY;
   private readonly resizeObserver: ResizeObserver;
   private image: HTMLImageElement | null = null;
+  /** The image drawn from a tile pyramid instead, when it is too large for one bitmap. */
+  private tiles: TileLayer | null = null;
+  /** Full-resolution size of what is shown, either way; null while nothing is. */
+  private size: { width: number; height: number } | null = null;
   private shownUrl: string | null = null;
   private loadToken = 0;
   // While true the view follows container resizes by refitting; any explicit zoom or pan ends it.
@@ -60,7 +69,8 @@ export class ImageViewer implements SceneView {
   private leftButtonPans = true;
   private spaceHeld = false;
   /** The press in progress: a pan (with the last pointer position) or one forwarded to the editor. */
-  private press: { pointerId: number; button: number; pan: { x: number; y: number } | null } | null = null;
+  private press: { pointerId: number; button: number; pan: { x: number; y: number } | null; drag?: { x: number; y: number } } | null = null;
+  private rightDrag: RightDragHandler | null = null;
   private readonly cleanup: (() => void)[] = [];
 
   constructor(
@@ -94,6 +104,11 @@ export class ImageViewer implements SceneView {
     this.listen(container, 'wheel', (e) => this.onWheel(e), { passive: false });
     this.listen(container, 'pointerdown', (e) => this.onPointerDown(e));
     this.listen(container, 'pointermove', (e) => this.onPointerMove(e));
+    if (opts.onPointer) {
+      const report = opts.onPointer;
+      this.listen(container, 'pointermove', (e) => report(this.stageToImage(this.stagePoint(e))));
+      this.listen(container, 'pointerleave', () => report(null));
+    }
     this.listen(container, 'pointerup', (e) => this.onPointerUp(e));
     this.listen(container, 'pointercancel', (e) => this.onPointerUp(e));
     // A middle press pans; the browser's own use of it (autoscroll, pasting) must not start.
@@ -148,6 +163,11 @@ export class ImageViewer implements SceneView {
     return () => this.pointerHandlers.delete(handler);
   }
 
+  /** Routes right-button drags to `handler` instead of panning; null gives them back to panning. */
+  setRightDrag(handler: RightDragHandler | null): void {
+    this.rightDrag = handler;
+  }
+
   setLeftButtonPans(pans: boolean): void {
     this.leftButtonPans = pans;
   }
@@ -160,14 +180,15 @@ export class ImageViewer implements SceneView {
    * Shows the image at `url`, fitted. Resolves once it is drawn; rejects if it cannot be loaded.
    * A load superseded by a later one resolves false without touching the view.
    */
-  async load(url: string): Promise<boolean> {
+  async load(url: string, opts: { keepView?: boolean } = {}): Promise<boolean> {
     const token = ++this.loadToken;
+    const keep = opts.keepView === true && this.image !== null;
     // Asked again for the image on screen (its list entry was refreshed, e.g. its status changed
     // with an edit): keep the user's zoom and position rather than decoding and fitting again.
     if (this.image && url === this.shownUrl) return true;
     // The next image's annotations usually arrive before its pixels; painting them over the old
     // image at the old zoom would be wasted work, repeated once the new image is fitted.
-    this.annotationLayer.visible(false);
+    if (!keep) this.annotationLayer.visible(false);
     const img = new Image();
     img.decoding = 'async';
     img.src = url;
@@ -178,19 +199,62 @@ export class ImageViewer implements SceneView {
       throw new Error('the image could not be loaded or decoded');
     }
     if (token !== this.loadToken || this.destroyed) return false;
+    this.dropTiles();
     this.image = img;
+    this.size = { width: img.naturalWidth, height: img.naturalHeight };
     this.shownUrl = url;
     this.imageNode.image(img);
     this.imageNode.size({ width: img.naturalWidth, height: img.naturalHeight });
-    this.fit();
+    this.imageNode.visible(true);
+    // keepView: the same image re-rendered (another display window): zoom and position stay.
+    if (keep) this.imageLayer.batchDraw();
+    else this.fit();
     this.annotationLayer.visible(true);
     return true;
+  }
+
+  /**
+   * Shows an image from its tile pyramid, fitted: only tiles on screen are fetched, at the level
+   * the zoom needs. Resolves once the coarse overview is drawn; `key` identifies the image like
+   * load's URL does (asked again for the image on screen, the view is kept).
+   */
+  async loadTiled(key: string, source: TileSource): Promise<boolean> {
+    const token = ++this.loadToken;
+    if (this.tiles && key === this.shownUrl) return true;
+    this.annotationLayer.visible(false);
+    this.dropTiles();
+    this.image = null;
+    this.imageNode.image(undefined);
+    this.imageNode.visible(false);
+    this.size = { width: source.width, height: source.height };
+    this.shownUrl = key;
+    const tiles = new TileLayer(
+      this.imageLayer,
+      source,
+      () => ({ rect: this.visibleRect(), scale: this.getZoom() * this.imageLayer.getCanvas().getPixelRatio() }),
+      (s) => this.publishTileStats(s),
+    );
+    this.tiles = tiles;
+    this.fit();
+    await tiles.ready();
+    if (token !== this.loadToken || this.destroyed || this.tiles !== tiles) return false;
+    this.imageLayer.batchDraw();
+    this.annotationLayer.visible(true);
+    return true;
+  }
+
+  private dropTiles(): void {
+    if (!this.tiles) return;
+    this.tiles.destroy();
+    this.tiles = null;
   }
 
   /** Removes the image, e.g. when the next one turns out to be missing on disk. */
   clear(): void {
     this.loadToken++;
     this.image = null;
+    this.dropTiles();
+    this.size = null;
     this.shownUrl = null;
     this.annotationLayer.visible(false);
     this.imageNode.image(undefined);
@@ -198,7 +262,7 @@ export class ImageViewer implements SceneView {
   }
 
   get imageSize(): { width: number; height: number } | null {
-    return this.image ? { width: this.image.naturalWidth, height: this.image.naturalHeight } : null;
+    return this.size;
   }
 
   getZoom(): number {
@@ -234,6 +298,23 @@ export class ImageViewer implements SceneView {
     this.fitted = false;
   }
 
+  /**
+   * Centres `rect` (image pixels) and zooms so it fills the view with `margin` of its size around
+   * it; a tiny rect is shown with at least `minSize` image pixels of context.
+   */
+  zoomTo(rect: Rect, margin = 0.25, minSize = 48): void {
+    if (!this.size) return;
+    const w = this.stage.width();
+    const h = this.stage.height();
+    const rw = Math.max(rect.w * (1 + 2 * margin), minSize);
+    const rh = Math.max(rect.h * (1 + 2 * margin), minSize);
+    const zoom = clampZoom(Math.min(w / rw, h / rh));
+    const cx = rect.x + rect.w / 2;
+    const cy = rect.y + rect.h / 2;
+    this.setView(zoom, { x: w / 2 - cx * zoom, y: h / 2 - cy * zoom });
+    this.fitted = false;
+  }
+
   /** Image pixel coordinates to stage (container CSS pixel) coordinates. */
   imageToStage(p: Point): Point {
     const z = this.getZoom();
@@ -252,6 +333,7 @@ export class ImageViewer implements SceneView {
     if (this.settleTimer !== null) clearTimeout(this.settleTimer);
     for (const off of this.cleanup) off();
     forgetForTests(this);
+    this.dropTiles();
     this.resizeObserver.disconnect();
     this.stage.destroy();
   }
@@ -270,6 +352,7 @@ export class ImageViewer implements SceneView {
         this.scene.settle();
       }, ZOOM_SETTLE_MS);
     }
+    this.tiles?.update();
     this.stage.batchDraw();
     this.opts.onZoom?.(zoom);
   }
@@ -299,9 +382,18 @@ export class ImageViewer implements SceneView {
     put('chunkCount', String(this.scene.chunkCount));
   }
 
+  private publishTileStats(s: TileStats): void {
+    const d = this.container.dataset;
+    d['tileLevel'] = String(s.level);
+    d['tilesCached'] = String(s.cached);
+    d['tilesPending'] = String(s.pending);
+    d['tilesRequested'] = String(s.requested);
+    d['tileBytes'] = String(s.bytes);
+  }
+
   private onWheel(evt: WheelEvent): void {
     evt.preventDefault();
-    if (!this.image || evt.deltaY === 0) return;
+    if (!this.size || evt.deltaY === 0) return;
     // One fixed step per event rather than scaling by deltaY: wheel deltas differ wildly between
     // platforms and devices, and a predictable step is what users of image tools expect.
     const factor = evt.deltaY < 0 ? WHEEL_STEP : 1 / WHEEL_STEP;
@@ -324,6 +416,12 @@ export class ImageViewer implements SceneView {
 
   private onPointerDown(e: PointerEvent): void {
     if (this.press) return;
+    if (e.button === 2 && this.rightDrag) {
+      this.container.setPointerCapture(e.pointerId);
+      this.press = { pointerId: e.pointerId, button: 2, pan: null, drag: { x: e.clientX, y: e.clientY } };
+      this.rightDrag('start', 0, 0);
+      return;
+    }
     const pan = e.button === 1 || e.button === 2 || (e.button === 0 && (this.leftButtonPans || this.spaceHeld));
     if (!pan && e.button !== 0) return;
     this.container.setPointerCapture(e.pointerId);
@@ -339,6 +437,10 @@ export class ImageViewer implements SceneView {
   private onPointerMove(e: PointerEvent): void {
     const press = this.press;
     if (press && press.pointerId !== e.pointerId) return;
+    if (press?.drag) {
+      this.rightDrag?.('move', e.clientX - press.drag.x, e.clientY - press.drag.y);
+      return;
+    }
     if (press?.pan) {
       const dx = e.clientX - press.pan.x;
       const dy = e.clientY - press.pan.y;
@@ -346,6 +448,7 @@ export class ImageViewer implements SceneView {
       press.pan = { x: e.clientX, y: e.clientY };
       this.fitted = false;
       this.stage.position({ x: this.stage.x() + dx, y: this.stage.y() + dy });
+      this.tiles?.update();
       this.stage.batchDraw();
       return;
     }
@@ -359,7 +462,8 @@ export class ImageViewer implements SceneView {
     if (!press || press.pointerId !== e.pointerId) return;
     this.press = null;
     if (this.container.hasPointerCapture(e.pointerId)) this.container.releasePointerCapture(e.pointerId);
-    if (press.pan) this.container.style.cursor = this.spaceHeld ? 'grab' : '';
+    if (press.drag) this.rightDrag?.('end', e.clientX - press.drag.x, e.clientY - press.drag.y);
+    else if (press.pan) this.container.style.cursor = this.spaceHeld ? 'grab' : '';
     else this.emit('up', this.toEditor(e, press.button));
   }
 

@@ -26,6 +26,14 @@ export interface ActionContext {
     reject(ids: readonly number[]): void;
     acceptAbove(): void;
   };
+  /** Image review (state/review.svelte.ts): a verdict on the open image; unavailable without it. */
+  verdict?: {
+    /** The open image is done, reviewed or rejected, and no verdict is being sent. */
+    canJudge(): boolean;
+    accept(): void;
+    /** Opens the comment box; the rejection is sent from there. */
+    reject(): void;
+  };
 }
 
 export type ActionGroup = 'Tools' | 'Edit' | 'Selection' | 'Classes' | 'Mask' | 'View' | 'Image' | 'Review' | 'Help';
@@ -229,6 +237,24 @@ export const ACTIONS: readonly Action[] = [
     keys: ['shift+y'],
     predicate: (c) => !!c.review && c.editor.predictions.length > 0,
     perform: (c) => c.review?.acceptAbove(),
+  },
+
+  // Alt with Enter and Backspace: the same keys on every layout, and next to Ctrl+Enter (mark done).
+  {
+    id: 'image.accept',
+    label: 'Accept the image as reviewed',
+    group: 'Review',
+    keys: ['alt+enter'],
+    predicate: (c) => !!c.verdict?.canJudge(),
+    perform: (c) => c.verdict?.accept(),
+  },
+  {
+    id: 'image.reject',
+    label: 'Reject the image, with a comment',
+    group: 'Review',
+    keys: ['alt+backspace'],
+    predicate: (c) => !!c.verdict?.canJudge(),
+    perform: (c) => c.verdict?.reject(),
   },
 
   { id: 'shortcuts', label: 'Keyboard shortcuts', group: 'Help', keys: ['?'], predicate: (c) => !!c.ui, perform: (c) => c.ui?.toggleShortcuts() },

@@ -20,6 +20,7 @@ export const EXPORT_FORMAT_LABELS: Record<ExportFormat, string> = {
   labelme: 'labelme',
   cvat: 'CVAT XML',
   masks: 'Mask PNGs',
+  geojson: 'GeoJSON (GeoTIFF images)',
 };
 
 export interface ExportHooks {

@@ -64,6 +64,11 @@ export class ModelsState {
   lastSummary = $state.raw<PrelabelSummary | null>(null);
   lastRunId = $state<number | null>(null);
   skipLabeled = $state(true);
+  /** Tiled (sliced) inference for large images: tile side in pixels, overlap as a fraction, extra whole-image pass. */
+  tiled = $state(false);
+  tileSize = $state(640);
+  tileOverlap = $state(0.2);
+  tileFullPass = $state(false);
   /** Execution providers in the order to try them; the backend still falls back to the CPU. */
   providers = $state.raw<ProviderChoice[]>(loadProviders());
   /** Warnings of the last inference (e.g. a provider that failed to load), shown until the next. */
@@ -235,13 +240,21 @@ export class ModelsState {
     const file = this.file.trim();
     if (imageId === undefined || !file) return Promise.resolve();
     return this.step(async () => {
-      this.tried = await call('models:try', { file, imageId, conf: this.threshold, providers: this.providerOrder() });
+      this.tried = await call('models:try', { file, imageId, conf: this.threshold, providers: this.providerOrder(), tiling: this.tiling() });
       this.provider = this.tried.provider;
       this.warnings = this.tried.warnings;
     });
   }
 
   // ---- execution providers ------------------------------------------------------------------
+
+  /** The tiling options when "Tiled" is on, else undefined (whole images). */
+  tiling(): { size: number; overlap: number; fullPass: boolean } | undefined {
+    if (!this.tiled) return undefined;
+    const size = Math.round(Math.min(16384, Math.max(32, this.tileSize || 640)));
+    const overlap = Math.min(0.9, Math.max(0, this.tileOverlap || 0));
+    return { size, overlap, fullPass: this.tileFullPass };
+  }
 
   /** The enabled providers in order, or undefined (the backend's default) when none is. */
   providerOrder(): Provider[] | undefined {
@@ -292,6 +305,7 @@ export class ModelsState {
           scope: scopeArg,
           skipLabeled: scope === 'image' ? false : this.skipLabeled,
           providers: this.providerOrder(),
+          tiling: this.tiling(),
         }),
       );
       await this.settle(summary, scope === 'image');

@@ -16,6 +16,8 @@ export class ViewerState {
   detail = $state.raw<ImageDetail | null>(null);
   loadError = $state<string | null>(null);
   zoom = $state<number | null>(null);
+  /** Image-pixel position under the pointer, null when it is outside the viewer. */
+  pointer = $state.raw<{ x: number; y: number } | null>(null);
   /** The current image is loaded and drawn. */
   ready = $state(false);
 

@@ -3,6 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { runCli } from '../../src-main/cli/main';
+import { COCO_STAT_NAMES, type EvalResult } from '../../src-main/common/eval/types';
+import { polygonToRle, rleToString } from '../../src-main/common/geometry';
 import type { PrelabelSummary } from '../../src-main/common/prelabel';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
 import { yolov8nInt8Manifest } from '../helpers/models';
@@ -87,4 +90,66 @@ describe.runIf(model && images)('tessera prelabel and predictions import', () =>
     }
     expect(tessera('predictions', 'import', db, results).code).toBe(2);
   });
+});
+
+const tiny = sharedPath('datasets/coco_tinycoco');
+
+describe.runIf(tiny)('predictions import keeps RLE masks for segm evaluation', () => {
+  /** The CLI in this process, output captured. */
+  async function cli(...argv: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(argv, { out: (s) => out.push(s), err: (s) => err.push(s), tty: false });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  }
+
+  it('scores the ground truth\'s own masks, imported as RLE results, at AP 1 (tessera eval --iou-type segm)', async () => {
+    const instances = path.join(tiny!, 'annotations', 'instances_train2017.json');
+    const doc = JSON.parse(fs.readFileSync(instances, 'utf8')) as {
+      images: { id: number; width: number; height: number }[];
+      annotations: { image_id: number; category_id: number; bbox: number[]; iscrowd: number; segmentation: number[][] | { size: [number, number]; counts: number[] } }[];
+    };
+    const imageOf = new Map(doc.images.map((im) => [im.id, im]));
+    // Polygons rasterised and written as compressed RLE strings; crowd regions, already RLE in
+    // the file, as their uncompressed counts lists.
+    const results = doc.annotations.map((a) => {
+      const im = imageOf.get(a.image_id)!;
+      const segmentation = Array.isArray(a.segmentation)
+        ? ((rle) => ({ size: rle.size, counts: rleToString(rle) }))(polygonToRle(a.segmentation, im.height, im.width))
+        : a.segmentation;
+      return { image_id: a.image_id, category_id: a.category_id, bbox: a.bbox, score: 1, segmentation };
+    });
+    expect(results.filter((r) => typeof r.segmentation.counts === 'string')).toHaveLength(284);
+    expect(results.filter((r) => Array.isArray(r.segmentation.counts))).toHaveLength(4);
+
+    const dir = tempDir();
+    const db = path.join(dir, 'tiny.tessera');
+    const file = path.join(dir, 'gt_as_results.json');
+    fs.writeFileSync(file, JSON.stringify(results));
+    expect((await cli('init', db, '--root', tiny!)).code).toBe(0);
+    const imp = await cli('import', db, instances, '--json');
+    expect(imp.code, imp.err).toBe(0);
+    const pred = await cli('predictions', 'import', db, file, '--name', 'own masks', '--instances', instances, '--json');
+    expect(pred.code, pred.err).toBe(0);
+    expect(JSON.parse(pred.out)).toMatchObject({ predictions: 288, images: new Set(results.map((x) => x.image_id)).size, unmatchedResults: 0, invalid: 0 });
+    const raw = new Database(db, { readonly: true });
+    try {
+      expect(raw.prepare("SELECT kind, count(*) AS n FROM annotations WHERE source = 'model' GROUP BY kind").all()).toEqual([{ kind: 'mask', n: 288 }]);
+    } finally {
+      raw.close();
+    }
+
+    const r = await cli('eval', db, '--run', 'own masks', '--iou-type', 'segm', '--json');
+    expect(r.code, r.err).toBe(0);
+    const result = JSON.parse(r.out) as EvalResult;
+    expect(result).toMatchObject({ iouType: 'segm', images: 32, detections: 288 });
+    // COCO's precision carries an epsilon: a perfect AP comes out as 0.9999999999999998.
+    const stat = (name: (typeof COCO_STAT_NAMES)[number]) => result.stats[COCO_STAT_NAMES.indexOf(name)]!;
+    for (const name of ['AP', 'AP50', 'AP75', 'AR100'] as const) expect(Math.abs(stat(name) - 1), name).toBeLessThan(1e-12);
+    for (const name of ['APs', 'APm', 'APl', 'ARs', 'ARm', 'ARl'] as const) expect([1, -1].some((v) => Math.abs(stat(name) - v) < 1e-12), `${name} = ${stat(name)}`).toBe(true);
+    const scored = result.perClass.filter((c) => c.ap !== -1);
+    expect(scored.length).toBeGreaterThan(10);
+    for (const c of scored) expect(Math.abs(c.ap - 1), c.name).toBeLessThan(1e-12);
+    console.log(`segm AP of the ground truth's own masks on coco_tinycoco: ${stat('AP')}`);
+  }, 120_000);
 });

@@ -1,9 +1,13 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { encodeMask, rleToString } from '../../src-main/common/geometry/rle';
 import type { ImageListItem } from '../../src-main/common/model';
 import { insertAnnotations, listAnnotations } from '../../src-main/db/annotations';
 import { insertModelRun } from '../../src-main/db/modelRuns';
-import { getModelClassMap } from '../../src-main/services/predictions';
+import { getModelClassMap, importCocoResults } from '../../src-main/services/predictions';
 import type { Workspace } from '../../src-main/services/workspace';
+import { tempDir } from '../helpers/shared';
 import { fails, importedDataset, makeImageDir, ok } from '../helpers/workspace';
 
 let imageDir: string;
@@ -103,5 +107,122 @@ describe('reviewing predictions', () => {
     expect(getModelClassMap(ds, 'tiny', ['Cell', 'potted plant'])).toEqual({ map: { 'potted plant': s.other, Cell: null }, stored: true });
     expect(getModelClassMap(ds, 'another', ['cell']).stored).toBe(false);
     expect((await fails(s.ws, 'classmap:set', { modelId: 'tiny', map: { x: 4242 } })).code).toBe('INVALID_ARGUMENT');
+  });
+});
+
+/** A row-major 0/1 mask of a `w` x `h` image with the pixels `set(x, y)` picks. */
+function maskOf(w: number, h: number, set: (x: number, y: number) => boolean): Uint8Array {
+  const m = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) m[y * w + x] = set(x, y) ? 1 : 0;
+  return m;
+}
+
+function writeJson(dir: string, name: string, value: unknown): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, JSON.stringify(value));
+  return file;
+}
+
+describe('importing COCO results with RLE masks', () => {
+  /**
+   * Image a.jpg (64x48) with two ground-truth squares, 10x10 each: a cell at (0,0) and debris at
+   * (30,10). The results (image 1 = a.jpg through an instances file) are masks:
+   * - the cell minus a 4x7 corner, 72 of its 100 pixels: mask IoU 72/100 = 0.72, while its box is
+   *   the square's (box IoU 1), written as a compressed counts string;
+   * - the debris square moved 3 pixels right: 70 shared pixels of 130, IoU 7/13 = 0.538, written
+   *   as an uncompressed counts list and without a bbox (an RLE holds its own extent).
+   */
+  async function partialOverlap() {
+    const { ws, items } = await importedDataset(imageDir);
+    const a = items.find((i) => i.path.endsWith('a.jpg'))!;
+    expect([a.width, a.height]).toEqual([64, 48]);
+    const cell = (await ok(ws, 'classes:create', { name: 'cell' })).id;
+    const debris = (await ok(ws, 'classes:create', { name: 'debris' })).id;
+    const ds = ws.current!;
+    const square = (x0: number, y0: number) => maskOf(64, 48, (x, y) => x >= x0 && x < x0 + 10 && y >= y0 && y < y0 + 10);
+    insertAnnotations(ds.db, [
+      { imageId: a.id, classId: cell, geometry: { kind: 'mask', rle: encodeMask(square(0, 0), 64, 48) }, source: 'human' },
+      { imageId: a.id, classId: debris, geometry: { kind: 'mask', rle: encodeMask(square(30, 10), 64, 48) }, source: 'human' },
+    ]);
+    const cellPred = encodeMask(maskOf(64, 48, (x, y) => x < 10 && y < 10 && !(x >= 6 && y >= 3)), 64, 48);
+    const debrisPred = encodeMask(square(33, 10), 64, 48);
+    const dir = tempDir();
+    const instances = writeJson(dir, 'instances.json', { images: [{ id: 1, file_name: 'a.jpg', width: 64, height: 48 }], categories: [{ id: 1, name: 'cell' }, { id: 2, name: 'debris' }] });
+    const results = writeJson(dir, 'segm_results.json', [
+      { image_id: 1, category_id: 1, bbox: [0, 0, 10, 10], score: 0.9, segmentation: { size: cellPred.size, counts: rleToString(cellPred) } },
+      { image_id: 1, category_id: 2, score: 0.8, segmentation: { size: debrisPred.size, counts: debrisPred.counts } },
+    ]);
+    return { ws, ds, a, cell, debris, cellPred, debrisPred, instances, results };
+  }
+
+  it('stores compressed and uncompressed RLE results as masks, and mask IoU decides the evaluation', async () => {
+    const s = await partialOverlap();
+    const report = importCocoResults(s.ds, { file: s.results, name: 'masks', instances: s.instances });
+    expect(report).toMatchObject({ predictions: 2, images: 1, unmatchedResults: 0, invalid: 0 });
+    const stored = listAnnotations(s.ds.db, s.a.id).filter((x) => x.source === 'model');
+    expect(stored.map((x) => [x.classId, x.score, x.modelRunId, x.geometry])).toEqual([
+      [s.cell, 0.9, report.runId, { kind: 'mask', rle: s.cellPred }],
+      [s.debris, 0.8, report.runId, { kind: 'mask', rle: s.debrisPred }],
+    ]);
+
+    const segm = await ok(s.ws, 'eval:run', { runId: report.runId, iouType: 'segm', iouThreshold: 0.6 });
+    const cell = segm.perClass.find((c) => c.classId === s.cell)!;
+    const debris = segm.perClass.find((c) => c.classId === s.debris)!;
+    // One ground truth and one detection per class: AP is 1 at every COCO threshold (0.50, 0.55,
+    // ..., 0.95) the IoU reaches and 0 above, so AP@[.5:.95] is the share of thresholds reached.
+    // Cell, IoU 0.72: 0.50..0.70, 5 of 10. Debris, IoU 0.538: 0.50 only, 1 of 10.
+    // (Precision at each recall point carries COCO's epsilon, so 1 comes out as 0.9999999999999999.)
+    const near = (got: number, want: number) => expect(Math.abs(got - want)).toBeLessThan(1e-12);
+    near(cell.ap, 0.5);
+    near(cell.ap50, 1);
+    near(cell.ap75, 0);
+    near(debris.ap, 0.1);
+    near(debris.ap50, 1);
+    near(debris.ap75, 0);
+    near(segm.stats[0]!, (0.5 + 0.1) / 2);
+    near(segm.stats[1]!, 1);
+    near(segm.stats[2]!, 0);
+    // At IoU 0.6 the cell is found, the debris detection is a false positive and its square missed.
+    expect(cell).toMatchObject({ tp: 1, fp: 0, fn: 0 });
+    expect(debris).toMatchObject({ tp: 0, fp: 1, fn: 1 });
+    const miss = segm.errors.find((e) => e.kind === 'false_positive')!;
+    near(miss.iou, 70 / 130);
+
+    // Judged by boxes, the cell's prediction is its ground truth's square: IoU 1.
+    const bbox = await ok(s.ws, 'eval:run', { runId: report.runId, iouType: 'bbox' });
+    near(bbox.perClass.find((c) => c.classId === s.cell)!.ap, 1);
+  });
+
+  it('refuses an RLE whose size is not the image\'s, or that is malformed, and stores nothing', async () => {
+    const s = await partialOverlap();
+    const count = () => ({
+      runs: s.ds.db.prepare('SELECT count(*) FROM model_runs').pluck().get(),
+      annotations: s.ds.db.prepare('SELECT count(*) FROM annotations').pluck().get(),
+      classes: s.ds.db.prepare('SELECT count(*) FROM classes').pluck().get(),
+    });
+    const before = count();
+    const good = JSON.parse(fs.readFileSync(s.results, 'utf8')) as unknown[];
+    // [width, height] instead of COCO's [height, width]: the runs still cover 64 x 48 pixels.
+    const swapped = writeJson(path.dirname(s.results), 'swapped.json', [...good, { image_id: 1, category_id: 3, bbox: [0, 0, 5, 5], score: 0.5, segmentation: { size: [64, 48], counts: rleToString(s.cellPred) } }]);
+    const e = (() => {
+      try {
+        importCocoResults(s.ds, { file: swapped, name: 'wrong size', instances: s.instances });
+      } catch (err) {
+        return err as { code: string; message: string };
+      }
+      throw new Error('the import succeeded');
+    })();
+    expect(e.code).toBe('INVALID_GEOMETRY');
+    expect(e.message).toBe(`${swapped}: result 2: RLE size [64, 48] is not the [height, width] of image 1 (${s.a.path}, [48, 64])`);
+    expect(count()).toEqual(before);
+
+    const short = writeJson(path.dirname(s.results), 'short.json', [...good, { image_id: 1, category_id: 1, score: 0.5, segmentation: { size: [48, 64], counts: [100, 20] } }]);
+    expect(() => importCocoResults(s.ds, { file: short, name: 'short', instances: s.instances })).toThrow(`${short}: result 2: segmentation: RLE runs cover 120 pixels, not 3072 (48x64)`);
+    const garbled = writeJson(path.dirname(s.results), 'garbled.json', [{ image_id: 1, category_id: 1, score: 0.5, segmentation: { size: [48, 64], counts: 'ab\u0001' } }]);
+    expect(() => importCocoResults(s.ds, { file: garbled, name: 'garbled', instances: s.instances })).toThrow(/garbled\.json: result 0: segmentation: RLE counts string is malformed/);
+    // Without an RLE a result still needs its box.
+    const boxless = writeJson(path.dirname(s.results), 'boxless.json', [{ image_id: 1, category_id: 1, score: 0.5, segmentation: [[0, 0, 5, 0, 5, 5]] }]);
+    expect(() => importCocoResults(s.ds, { file: boxless, name: 'boxless', instances: s.instances })).toThrow(/boxless\.json: result 0 lacks/);
+    expect(count()).toEqual(before);
   });
 });

@@ -1,5 +1,6 @@
 import { geometryBBox, polygonToRle, ringSignedArea, rleArea, rleBBox, rleFromString, rleToString, validateGeometry } from '../geometry';
 import type { AttributeValue, Geometry, Split } from '../model';
+import { COCO_REFERENCE_ATTRIBUTE, cocoReference } from '../eval/reference';
 import { safeRelativeKey } from './paths';
 import type { ExportClass, ExportImage, FormatProblem, InterchangeAnnotation, InterchangeDataset, InterchangeImage } from './types';
 
@@ -677,6 +678,9 @@ export function cocoToInterchange(doc: unknown, opts: CocoReadOptions): Intercha
     const nested = a['attributes'];
     if (isObj(nested)) for (const [k, v] of Object.entries(nested)) setOwn(attributes, k, scalarOrString(v));
     else if (nested !== undefined) attributes['attributes'] = scalarOrString(nested);
+    // Crowd regions keep the file's area and box where they differ from the mask's (see reference.ts).
+    const reference = result || !crowd ? null : cocoReference(geometry, area, bboxRaw);
+    if (reference !== null) attributes[COCO_REFERENCE_ATTRIBUTE] = reference;
 
     const ann: InterchangeAnnotation = { label: cat.name, geometry, attributes, crowd };
     if (score !== undefined) ann.score = score as number;

@@ -10,7 +10,7 @@ export const FORMATS = ['coco', 'yolo', 'voc', 'labelme', 'cvat'] as const;
 export type FormatName = (typeof FORMATS)[number];
 
 /** Export targets: the formats plus the YOLO flavours and mask PNGs. */
-export const EXPORT_FORMATS = ['coco', 'yolo', 'yolo-seg', 'yolo-obb', 'voc', 'labelme', 'cvat', 'masks'] as const;
+export const EXPORT_FORMATS = ['coco', 'yolo', 'yolo-seg', 'yolo-obb', 'voc', 'labelme', 'cvat', 'masks', 'geojson'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface InterchangeAnnotation {
@@ -74,6 +74,8 @@ export const CAPABILITIES: Record<ExportFormat, readonly Geometry['kind'][]> = {
   labelme: ['box', 'polygon', 'point', 'mask'],
   cvat: ['box', 'polygon', 'point', 'mask'],
   masks: ['mask'],
+  /** GeoTIFF images only: shapes in the image's CRS (see services/geotiff.ts). */
+  geojson: ['box', 'polygon', 'point'],
 };
 
 /** One image as handed to a writer: everything already converted to kinds the target can hold. */
@@ -87,7 +89,7 @@ export interface ExportImage {
   height: number;
   split: Split | null;
   tags: string[];
-  annotations: (InterchangeAnnotation & { id: number; classIndex: number })[];
+  annotations: (InterchangeAnnotation & { id: number; classIndex: number; source?: 'human' | 'model' })[];
 }
 
 export interface ExportClass {

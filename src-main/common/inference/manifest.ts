@@ -3,7 +3,7 @@ import { AppError } from '../errors';
 import { COCO80 } from './coco';
 import { fmtDims, yoloxAnchorCount } from './decode';
 import { parseImgsz, parseUltralyticsNames } from './onnxMetadata';
-import { DECODER_FAMILIES, MODEL_TASKS, type DecoderFamily, type ModelIo, type ModelManifest, type ModelTask } from './types';
+import { DECODER_FAMILIES, HIGH_BIT_DEPTH_MODES, MODEL_TASKS, type DecoderFamily, type ModelIo, type ModelManifest, type ModelTask } from './types';
 
 const size = z.tuple([z.number().int().positive(), z.number().int().positive()]);
 const triple = z.tuple([z.number(), z.number(), z.number()]);
@@ -35,7 +35,8 @@ export const manifestSchema = z
     url: z.url({ protocol: /^https?$/ }).optional(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits').optional(),
     notes: z.string().optional(),
-    highBitDepth: z.enum(['window', 'fixed', 'minmax']).optional(),
+    highBitDepth: z.enum(HIGH_BIT_DEPTH_MODES).optional(),
+    window: z.object({ center: z.number(), width: z.number().positive() }).strict().optional(),
   })
   .strict()
   .superRefine((m, ctx) => {
@@ -44,6 +45,7 @@ export const manifestSchema = z
       ctx.addIssue({ code: 'custom', path: ['family'], message: `${m.family} has no segmentation head` });
     }
     if (m.strides && m.family !== 'yolox') ctx.addIssue({ code: 'custom', path: ['strides'], message: 'only yolox models use strides' });
+    if (m.window && m.highBitDepth !== 'fixed') ctx.addIssue({ code: 'custom', path: ['window'], message: 'only used with highBitDepth "fixed"' });
     if (!m.file && !m.url) ctx.addIssue({ code: 'custom', path: ['file'], message: 'a manifest needs a file or a url' });
   });
 

@@ -48,9 +48,18 @@ export interface ModelManifest {
   sha256?: string;
   /** Free text for people: where the weights come from when there is no `url`, how to export them. */
   notes?: string;
-  /** How images deeper than 8 bits are turned into the model input. */
-  highBitDepth?: 'window' | 'fixed' | 'minmax';
+  /**
+   * How images deeper than 8 bits (16-bit PNG/TIFF, DICOM) are turned into the model input:
+   * 'window' (default) through the image's display window, 'fixed' through `window` (the whole
+   * 16-bit range without it), 'minmax' from the image's lowest to its highest sample.
+   */
+  highBitDepth?: HighBitDepthMode;
+  /** The fixed window for `highBitDepth: 'fixed'`, in sample values (DICOM: modality values). */
+  window?: { center: number; width: number };
 }
+
+export const HIGH_BIT_DEPTH_MODES = ['window', 'fixed', 'minmax'] as const;
+export type HighBitDepthMode = (typeof HIGH_BIT_DEPTH_MODES)[number];
 
 /** One detection in image pixels of the oriented image. */
 export interface Detection {
@@ -59,6 +68,14 @@ export interface Detection {
   box: { x: number; y: number; w: number; h: number };
   /** Instance mask for segmentation models, COCO RLE over the whole image. */
   mask?: { size: [number, number]; counts: number[] };
+}
+
+/** 8-bit pixels already decoded (and windowed, for deeper images), row-major, interleaved. */
+export interface RawPixels {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: 1 | 3 | 4;
 }
 
 /** The execution providers Tessera may try, in the user's preference order. */

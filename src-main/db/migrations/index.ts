@@ -1,8 +1,10 @@
 import { initial } from './0001-initial';
 import { editing } from './0002-editing';
 import { prelabel } from './0003-prelabel';
+import { medical } from './0004-medical';
+import { geo } from './0005-geo';
 import type { Migration } from './types';
 
 export type { Migration };
-export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel];
+export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -7,10 +7,13 @@ import { CAPABILITIES, type ExportClass, type ExportFormat, type ExportImage, ty
 import type { Split } from '../../common/model';
 import { listClasses } from '../../db/classes';
 import { countKindsOutside, countScopeImages, readExportChunk, type ExportImageRow } from '../../db/export';
+import { getGeo } from '../../db/geo';
+import { geoJsonWriter } from '../geotiff';
 import type { Dataset } from '../dataset';
 import { isInside, resolveStoredPath } from '../paths';
 import { conversionMessage, convertGeometry } from './convert';
 import type { FormatWriter, WriteContext } from './types';
+import { isDicomPath, writeDeidentifiedDicom } from '../dicom/deidentify';
 
 export interface ExportOptions {
   outDir: string;
@@ -72,7 +75,8 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
     }
   }
 
-  const writer = await writerFor(opts);
+  // GeoJSON needs each image's georeference from the dataset, which the writer registry does not hold.
+  const writer = opts.format === 'geojson' ? geoJsonWriter((id) => getGeo(db, id)) : await writerFor(opts);
   const classRecords = listClasses(db);
   const classes: ExportClass[] = classRecords.map((c, index) => ({ index, name: c.name, color: c.color }));
   const classIndex = new Map(classRecords.map((c, index) => [c.id, index]));
@@ -137,6 +141,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
             label: name,
             geometry: c.geometry,
             attributes,
+            source: a.source,
             ...(iscrowd === true ? { crowd: true } : {}),
             ...(a.score !== null ? { score: a.score } : {}),
           });
@@ -276,7 +281,9 @@ class ImageFiles {
     }
     try {
       // Coordinates refer to the oriented image: a raw copy of a rotated JPEG would not match them.
-      if (im.orientation !== 1) await sharp(source).rotate().toFile(dest);
+      // DICOM leaves with patient and visit identifiers blanked, never as a copy or link.
+      if (isDicomPath(source)) await writeDeidentifiedDicom(source, dest);
+      else if (im.orientation !== 1) await sharp(source).rotate().toFile(dest);
       else if (this.mode === 'link') await linkOrCopy(source, dest);
       else await fs.promises.copyFile(source, dest);
     } catch (e) {

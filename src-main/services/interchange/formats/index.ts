@@ -13,7 +13,8 @@ import { yoloReader, yoloWriters } from './yolo';
  */
 export const READERS: readonly FormatReader[] = [cocoReader, cvatReader, labelmeReader, vocReader, yoloReader];
 
-export const WRITERS: Record<ExportFormat, FormatWriter> = {
+/** Writers that need nothing but the images; 'geojson' reads each image's georeference and is built by the exporter. */
+export const WRITERS: Record<Exclude<ExportFormat, 'geojson'>, FormatWriter> = {
   coco: cocoWriter,
   yolo: yoloWriters.yolo,
   'yolo-seg': yoloWriters['yolo-seg'],

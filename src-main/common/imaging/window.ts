@@ -1,0 +1,154 @@
+/**
+ * Display windows (DICOM "VOI LUT" windows, window/level) as pure functions: which sample
+ * values map to black..white when a high-bit-depth image is shown on an 8-bit screen.
+ */
+
+/** A window as DICOM states it: WindowCenter (level) and WindowWidth, in modality units. */
+export interface VoiWindow {
+  center: number;
+  width: number;
+}
+
+/** A named window: a file's own preset or a standard one. */
+export interface NamedWindow extends VoiWindow {
+  name: string;
+}
+
+/**
+ * Standard CT windows in Hounsfield units (center/width), as used by radiology viewers and
+ * teaching material (e.g. Radiopaedia's "Windowing (CT)" article; the same values ship as
+ * presets in OHIF/Cornerstone): lung -600/1500, mediastinum 50/350, bone 400/1800, brain 40/80,
+ * abdomen (soft tissue) 40/400.
+ */
+export const CT_PRESETS: readonly NamedWindow[] = [
+  { name: 'Lung', center: -600, width: 1500 },
+  { name: 'Mediastinum', center: 50, width: 350 },
+  { name: 'Bone', center: 400, width: 1800 },
+  { name: 'Brain', center: 40, width: 80 },
+  { name: 'Abdomen', center: 40, width: 400 },
+];
+
+/** Narrowest window accepted: DICOM requires WindowWidth >= 1. */
+export const MIN_WIDTH = 1;
+
+/**
+ * The DICOM linear VOI function (PS3.3 C.11.2.1.2.1) scaled to 0..1:
+ * x <= c - 0.5 - (w-1)/2 gives 0, x > c - 0.5 + (w-1)/2 gives 1, linear in between.
+ */
+export function voiLinear(x: number, win: VoiWindow): number {
+  const w = Math.max(MIN_WIDTH, win.width);
+  const c = win.center - 0.5;
+  const half = (w - 1) / 2;
+  if (x <= c - half) return 0;
+  if (x > c + half) return 1;
+  return w === 1 ? 1 : (x - c) / (w - 1) + 0.5;
+}
+
+/** The window whose linear VOI function maps `low` to black and `high` to white. */
+export function windowFromRange(low: number, high: number): VoiWindow {
+  const hi = high > low ? high : low + 1;
+  return { center: (low + hi) / 2 + 0.5, width: hi - low + 1 };
+}
+
+/** The sample range [low, high] that a window spreads over black..white (inverse of windowFromRange). */
+export function rangeOfWindow(win: VoiWindow): { low: number; high: number } {
+  const w = Math.max(MIN_WIDTH, win.width);
+  return { low: win.center - 0.5 - (w - 1) / 2, high: win.center - 0.5 + (w - 1) / 2 };
+}
+
+/**
+ * Maps samples through a window to 8-bit display values. `channels` says how samples are
+ * interleaved; a 4th channel is alpha and is scaled from the sample range instead. With `invert`
+ * (DICOM MONOCHROME1) the lowest values are white.
+ */
+export function applyVoi(
+  data: ArrayLike<number>,
+  channels: number,
+  win: VoiWindow,
+  opts: { invert?: boolean; alphaMax?: number } = {},
+): Uint8Array {
+  const out = new Uint8Array(data.length);
+  const w = Math.max(MIN_WIDTH, win.width);
+  const c = win.center - 0.5;
+  const lo = c - (w - 1) / 2;
+  const hi = c + (w - 1) / 2;
+  const scale = w === 1 ? 0 : 255 / (w - 1);
+  const invert = opts.invert === true;
+  const alpha = channels === 4 || channels === 2;
+  const alphaScale = 255 / (opts.alphaMax ?? 255);
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i]!;
+    if (alpha && i % channels === channels - 1) {
+      out[i] = Math.min(255, Math.round(x * alphaScale));
+      continue;
+    }
+    let y: number;
+    if (x <= lo) y = 0;
+    else if (x > hi) y = 255;
+    else y = w === 1 ? 255 : Math.round((x - c) * scale + 127.5);
+    out[i] = invert ? 255 - y : y;
+  }
+  return out;
+}
+
+/**
+ * The automatic window: the 0.5 and 99.5 percentiles of the colour samples (alpha excluded).
+ * Integer data with a range up to 65,536 values is counted exactly; wider or fractional data is
+ * binned into 65,536 steps over its range.
+ */
+export function percentileWindowOf(data: ArrayLike<number>, channels: number, lowPct = 0.5, highPct = 99.5): VoiWindow {
+  const colour = channels === 2 || channels === 4 ? channels - 1 : channels;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < data.length; i += channels) {
+    for (let k = 0; k < colour; k++) {
+      const v = data[i + k]!;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+  }
+  if (!Number.isFinite(min)) return windowFromRange(0, 1);
+  if (max === min) return windowFromRange(min, min + 1);
+  const bins = 65536;
+  const step = Math.max(1, (max - min) / (bins - 1));
+  const hist = new Uint32Array(bins);
+  let n = 0;
+  for (let i = 0; i < data.length; i += channels) {
+    for (let k = 0; k < colour; k++) {
+      const v = data[i + k]!;
+      if (v === v) hist[Math.floor((v - min) / step)]!++;
+    }
+    n += colour;
+  }
+  const lowRank = Math.floor((lowPct / 100) * (n - 1));
+  const highRank = Math.ceil((highPct / 100) * (n - 1));
+  let low = min;
+  let high = max;
+  let seen = 0;
+  let lowFound = false;
+  for (let b = 0; b < bins; b++) {
+    seen += hist[b]!;
+    if (!lowFound && seen > lowRank) {
+      low = min + b * step;
+      lowFound = true;
+    }
+    if (seen > highRank) {
+      high = min + b * step;
+      break;
+    }
+  }
+  return windowFromRange(low, high > low ? high : low + 1);
+}
+
+/** A window moved by a right-drag: horizontal motion changes the width, vertical the center. */
+export function dragWindow(start: VoiWindow, dx: number, dy: number, unitsPerPixel: number): VoiWindow {
+  return {
+    center: start.center + dy * unitsPerPixel,
+    width: Math.max(MIN_WIDTH, start.width + dx * unitsPerPixel),
+  };
+}
+
+/** How many sample units one pixel of drag is worth: a full sweep of ~500 px covers the range. */
+export function dragSensitivity(range: { low: number; high: number }): number {
+  return Math.max((range.high - range.low) / 500, 0.01);
+}

@@ -1,0 +1,113 @@
+import type { AnnotationKind, AttributeValue, Geometry } from '../common/model';
+import type { Db } from './open';
+
+/** Queries behind model evaluation: the runs that can be evaluated and the shapes to compare. */
+
+export interface EvalRunRow {
+  id: number;
+  name: string | null;
+  model: string;
+  status: string;
+  startedAt: number;
+  /** Images the run covered (pre-labeling's list, or those holding its predictions). */
+  images: number;
+  detections: number;
+}
+
+/** Every model run, newest first, with how many images and predictions it has. */
+export function listEvalRuns(db: Db): EvalRunRow[] {
+  return db
+    .prepare(
+      `SELECT r.id, r.name, r.model, r.status, r.started_at AS startedAt,
+              max((SELECT count(*) FROM model_run_images i WHERE i.run_id = r.id),
+                  (SELECT count(DISTINCT a.image_id) FROM annotations a WHERE a.model_run_id = r.id)) AS images,
+              (SELECT count(*) FROM annotations a WHERE a.model_run_id = r.id) AS detections
+         FROM model_runs r
+        ORDER BY r.id DESC`,
+    )
+    .all() as EvalRunRow[];
+}
+
+export interface EvalRunRecord {
+  id: number;
+  name: string | null;
+  model: string;
+}
+
+export function getEvalRun(db: Db, id: number): EvalRunRecord | undefined {
+  return db.prepare('SELECT id, name, model FROM model_runs WHERE id = ?').get(id) as EvalRunRecord | undefined;
+}
+
+/** Runs called `name`, newest first (names are not unique). */
+export function findEvalRunsByName(db: Db, name: string): EvalRunRecord[] {
+  return db.prepare('SELECT id, name, model FROM model_runs WHERE name = ? ORDER BY id DESC').all(name) as EvalRunRecord[];
+}
+
+export interface EvalImageRow {
+  id: number;
+  path: string;
+  width: number;
+  height: number;
+}
+
+export function getEvalImages(db: Db, ids: readonly number[]): EvalImageRow[] {
+  const stmt = db.prepare('SELECT id, path, width, height FROM images WHERE id = ?');
+  const out: EvalImageRow[] = [];
+  for (const id of ids) {
+    const r = stmt.get(id) as EvalImageRow | undefined;
+    if (r) out.push(r);
+  }
+  return out;
+}
+
+export interface EvalShape {
+  id: number;
+  imageId: number;
+  classId: number | null;
+  kind: AnnotationKind;
+  geometry: Geometry;
+  score: number | null;
+  attributes: Record<string, AttributeValue>;
+}
+
+interface ShapeRow {
+  id: number;
+  image_id: number;
+  class_id: number | null;
+  kind: AnnotationKind;
+  geometry: string;
+  score: number | null;
+  attributes: string;
+}
+
+/**
+ * The annotations of one image that evaluation compares, in id order (the order COCO's files
+ * list them): the human ones for ground truth, or the predictions of one run. Only the first
+ * frame: models run on it, and COCO has one image per entry.
+ */
+export function evalShapesOfImage(db: Db, imageId: number, from: { source: 'human' } | { runId: number }): EvalShape[] {
+  const rows = (
+    'runId' in from
+      ? db.prepare("SELECT id, image_id, class_id, kind, geometry, score, attributes FROM annotations WHERE image_id = ? AND source = 'model' AND model_run_id = ? AND frame = 0 ORDER BY id").all(imageId, from.runId)
+      : db.prepare("SELECT id, image_id, class_id, kind, geometry, score, attributes FROM annotations WHERE image_id = ? AND source = 'human' AND frame = 0 ORDER BY id").all(imageId)
+  ) as ShapeRow[];
+  return rows.map((r) => ({
+    id: r.id,
+    imageId: r.image_id,
+    classId: r.class_id,
+    kind: r.kind,
+    geometry: JSON.parse(r.geometry) as Geometry,
+    score: r.score,
+    attributes: JSON.parse(r.attributes) as Record<string, AttributeValue>,
+  }));
+}
+
+/**
+ * The images a pre-labeling run has finished, or null for a run without a per-image record
+ * (imported predictions), whose images are those in scope.
+ */
+export function runFinishedImages(db: Db, runId: number): Set<number> | null {
+  const recorded = db.prepare('SELECT count(*) FROM model_run_images WHERE run_id = ?').pluck().get(runId) as number;
+  if (recorded === 0) return null;
+  return new Set(db.prepare("SELECT image_id FROM model_run_images WHERE run_id = ? AND state = 'done'").pluck().all(runId) as number[]);
+}

@@ -1,0 +1,33 @@
+import type { GeoReference, GeoTransform } from '../common/geo';
+import { parseNodata } from '../common/geo';
+import type { Db } from './open';
+
+/** Georeferences of images (GeoTIFF); one row per georeferenced image. */
+
+interface GeoRow {
+  image_id: number;
+  transform: string;
+  epsg: number | null;
+  crs_name: string | null;
+  nodata: string | null;
+}
+
+function toGeo(r: GeoRow): GeoReference {
+  return { transform: JSON.parse(r.transform) as GeoTransform, epsg: r.epsg, crsName: r.crs_name, nodata: parseNodata(r.nodata) };
+}
+
+/** Writes (or replaces) the georeferences of images; callers wrap it with the images' insert. */
+export function setGeoReferences(db: Db, rows: readonly { imageId: number; geo: GeoReference }[]): void {
+  const stmt = db.prepare('INSERT OR REPLACE INTO image_geo (image_id, transform, epsg, crs_name, nodata) VALUES (?, ?, ?, ?, ?)');
+  db.transaction(() => {
+    for (const { imageId, geo } of rows) {
+      const nodata = geo.nodata === null ? null : Number.isNaN(geo.nodata) ? 'nan' : String(geo.nodata);
+      stmt.run(imageId, JSON.stringify(geo.transform), geo.epsg, geo.crsName, nodata);
+    }
+  })();
+}
+
+export function getGeo(db: Db, imageId: number): GeoReference | null {
+  const r = db.prepare('SELECT image_id, transform, epsg, crs_name, nodata FROM image_geo WHERE image_id = ?').get(imageId) as GeoRow | undefined;
+  return r ? toGeo(r) : null;
+}

@@ -1,0 +1,333 @@
+import zlib from 'node:zlib';
+import dicomParser, { type DataSet, type Element } from 'dicom-parser';
+import { SUPPORTED_TRANSFER_SYNTAXES, unsupportedSyntaxMessage, type DicomMeta } from '../../common/imaging/dicom';
+import type { Raster } from '../../common/imaging/raster';
+import type { NamedWindow } from '../../common/imaging/window';
+import { decodeJpeg2000, decodeJpegDct, decodeJpegLossless, decodeJpegLs, decodeRle, type DecodedSamples } from './codecs';
+
+const IMPLICIT_LE = '1.2.840.10008.1.2';
+const EXPLICIT_BE = '1.2.840.10008.1.2.2';
+
+/** Why a DICOM file cannot be shown; `kind` matches the importer's problem kinds. */
+export class DicomError extends Error {
+  constructor(
+    readonly kind: 'unsupported' | 'corrupt' | 'truncated',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A parsed DICOM file: its kept metadata and the data set the pixels are read from. */
+export interface DicomFile {
+  meta: DicomMeta;
+  dataSet: DataSet;
+}
+
+/** DICOM Part 10 files carry 'DICM' after a 128-byte preamble. */
+export function hasDicmMagic(b: Uint8Array): boolean {
+  return b.length >= 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d;
+}
+
+/**
+ * Parses a DICOM file and checks that Tessera can decode its pixels: a supported transfer syntax,
+ * pixel data present, a layout the decoders handle. Files without the Part 10 header (a bare data
+ * set, as some older tools write) are read as implicit VR little endian.
+ */
+export function parseDicom(bytes: Buffer): DicomFile {
+  let dataSet: DataSet;
+  try {
+    dataSet = dicomParser.parseDicom(bytes, {
+      ...(hasDicmMagic(bytes) ? {} : { TransferSyntaxUID: IMPLICIT_LE }),
+      inflater: (arr: Uint8Array, position: number) => {
+        const inflated = zlib.inflateRawSync(arr.subarray(position));
+        const full = Buffer.alloc(position + inflated.length);
+        full.set(arr.subarray(0, position), 0);
+        full.set(inflated, position);
+        return full;
+      },
+    } as dicomParser.ParseDicomOptions);
+  } catch (e) {
+    const msg = parserMessage(e);
+    if (/overrun|past end|end of buffer/i.test(msg)) throw new DicomError('truncated', `truncated DICOM: the data ends inside an element (${msg})`);
+    throw new DicomError('corrupt', `cannot parse DICOM (${msg})`);
+  }
+  const ts = (dataSet.string('x00020010') ?? IMPLICIT_LE).replace(/\0/g, '').trim();
+  if (!SUPPORTED_TRANSFER_SYNTAXES[ts]) throw new DicomError('unsupported', unsupportedSyntaxMessage(ts));
+  const pixel = dataSet.elements['x7fe00010'];
+  const rows = dataSet.uint16('x00280010') ?? 0;
+  const columns = dataSet.uint16('x00280011') ?? 0;
+  if (!hasDicmMagic(bytes) && !pixel && !dataSet.elements['x00080016'] && !dataSet.elements['x00080060']) {
+    throw new DicomError('unsupported', 'not a DICOM file (no DICM marker at byte 128 and no DICOM data set)');
+  }
+  if (!pixel || !rows || !columns) {
+    const sop = dataSet.string('x00080016');
+    const modality = dataSet.string('x00080060');
+    throw new DicomError('unsupported', `DICOM object without pixel data (${[modality, sop].filter(Boolean).join(', ') || 'no image'})`);
+  }
+  const meta = readMeta(dataSet, ts, rows, columns);
+  const supportedPi = ['MONOCHROME1', 'MONOCHROME2', 'RGB', 'PALETTE COLOR', 'YBR_FULL', 'YBR_FULL_422', 'YBR_RCT', 'YBR_ICT'];
+  if (!supportedPi.includes(meta.photometric)) {
+    throw new DicomError('unsupported', `unsupported photometric interpretation "${meta.photometric}"`);
+  }
+  if (![1, 8, 16, 32].includes(meta.bitsAllocated)) throw new DicomError('unsupported', `unsupported ${meta.bitsAllocated} bits allocated`);
+  if (meta.samplesPerPixel !== 1 && meta.samplesPerPixel !== 3) {
+    throw new DicomError('unsupported', `unsupported ${meta.samplesPerPixel} samples per pixel`);
+  }
+  return { meta, dataSet };
+}
+
+function parserMessage(e: unknown): string {
+  if (typeof e === 'string') return e;
+  if (e && typeof e === 'object' && 'exception' in e) return String((e as { exception: unknown }).exception);
+  return (e as Error)?.message ?? String(e);
+}
+
+function readMeta(ds: DataSet, ts: string, rows: number, columns: number): DicomMeta {
+  const str = (tag: string) => {
+    const s = ds.string(tag);
+    return s === undefined || s === '' ? null : s;
+  };
+  const num = (tag: string, i = 0) => {
+    const v = ds.floatString(tag, i);
+    return v === undefined || !Number.isFinite(v) ? null : v;
+  };
+  const windows: NamedWindow[] = [];
+  const nWindows = Math.min(ds.numStringValues('x00281050') ?? 0, ds.numStringValues('x00281051') ?? 0);
+  for (let i = 0; i < nWindows; i++) {
+    const center = num('x00281050', i);
+    const width = num('x00281051', i);
+    if (center === null || width === null || width < 1) continue;
+    windows.push({ name: ds.string('x00281055', i) || `File ${i + 1}`, center, width });
+  }
+  const spacing = (tag: string): [number, number] | null => {
+    const r = num(tag, 0);
+    const c = num(tag, 1);
+    return r && c && r > 0 && c > 0 ? [r, c] : null;
+  };
+  const bitsAllocated = ds.uint16('x00280100') ?? 16;
+  const bitsStored = ds.uint16('x00280101') ?? bitsAllocated;
+  return {
+    transferSyntax: ts,
+    sopClassUid: str('x00080016'),
+    modality: str('x00080060'),
+    photometric: (str('x00280004') ?? 'MONOCHROME2').toUpperCase(),
+    rows,
+    columns,
+    frames: Math.max(1, ds.intString('x00280008') ?? 1),
+    samplesPerPixel: ds.uint16('x00280002') ?? 1,
+    bitsAllocated,
+    bitsStored,
+    highBit: ds.uint16('x00280102') ?? bitsStored - 1,
+    pixelRepresentation: ds.uint16('x00280103') ?? 0,
+    planarConfiguration: ds.uint16('x00280006') ?? 0,
+    rescaleSlope: num('x00281053') ?? 1,
+    rescaleIntercept: num('x00281052') ?? 0,
+    rescaleType: str('x00281054'),
+    windows,
+    pixelSpacing: spacing('x00280030') ?? spacing('x00181164'),
+    seriesInstanceUid: str('x0020000e'),
+  };
+}
+
+/** Decodes one frame to a Raster: greyscale as modality values (Float32), colour as 8-bit RGB. */
+export async function decodeDicomFrame(file: DicomFile, frame: number): Promise<Raster> {
+  const { meta, dataSet } = file;
+  if (frame < 0 || frame >= meta.frames) throw new DicomError('corrupt', `frame ${frame} does not exist (the file has ${meta.frames})`);
+  const pixels = meta.rows * meta.columns;
+  const spp = meta.samplesPerPixel;
+  const pixel = dataSet.elements['x7fe00010']!;
+  let decoded: DecodedSamples;
+  try {
+    decoded = pixel.encapsulatedPixelData ? await decodeEncapsulated(file, pixel, frame) : { samples: nativeFrame(file, pixel, frame), rgb: false };
+  } catch (e) {
+    if (e instanceof DicomError) throw e;
+    throw new DicomError('corrupt', `cannot decode frame ${frame} (${parserMessage(e)})`);
+  }
+  let samples = decoded.samples;
+  const expected = pixels * (meta.photometric === 'YBR_FULL_422' && !pixel.encapsulatedPixelData ? 2 : spp);
+  if (samples.length < expected) throw new DicomError('corrupt', `frame ${frame} holds ${samples.length} samples, ${expected} expected`);
+
+  if (spp === 3) return colourRaster(meta, samples, decoded.rgb, !!pixel.encapsulatedPixelData);
+  if (meta.photometric === 'PALETTE COLOR') return paletteRaster(file, samples);
+
+  // Greyscale: sign, stored bits, rescale to modality values.
+  const out = new Float32Array(pixels);
+  const bits = meta.bitsAllocated === 1 ? 1 : Math.min(meta.bitsStored, meta.bitsAllocated);
+  const mask = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
+  const signBit = 2 ** (bits - 1);
+  const signed = meta.pixelRepresentation === 1;
+  const { rescaleSlope: slope, rescaleIntercept: intercept } = meta;
+  if (samples instanceof Int16Array) samples = new Uint16Array(samples.buffer, samples.byteOffset, samples.length);
+  for (let i = 0; i < pixels; i++) {
+    let v = samples[i]!;
+    if (bits < 32) v = v % (mask + 1); // drop bits above BitsStored (overlays, padding)
+    if (signed && v >= signBit) v -= 2 * signBit;
+    out[i] = v * slope + intercept;
+  }
+  return {
+    data: out,
+    width: meta.columns,
+    height: meta.rows,
+    channels: 1,
+    bitDepth: bits,
+    modality: true,
+    invert: meta.photometric === 'MONOCHROME1',
+  };
+}
+
+type Samples = Uint8Array | Uint16Array | Int16Array | Uint32Array;
+
+function nativeFrame(file: DicomFile, pixel: Element, frame: number): Samples {
+  const { meta, dataSet } = file;
+  const pixels = meta.rows * meta.columns;
+  const spp = meta.photometric === 'YBR_FULL_422' ? 2 : meta.samplesPerPixel;
+  const bytes = dataSet.byteArray;
+  if (meta.bitsAllocated === 1) {
+    // Bit-packed (e.g. segmentations): frames follow each other bit by bit, least significant bit first.
+    const first = frame * pixels;
+    const out = new Uint8Array(pixels);
+    for (let i = 0; i < pixels; i++) {
+      const bit = first + i;
+      const byte = bytes[pixel.dataOffset + (bit >> 3)];
+      if (byte === undefined) throw new DicomError('truncated', 'truncated DICOM: pixel data ends early');
+      out[i] = (byte >> (bit & 7)) & 1;
+    }
+    return out;
+  }
+  const bytesPer = meta.bitsAllocated / 8;
+  const length = pixels * spp * bytesPer;
+  const start = pixel.dataOffset + frame * length;
+  if (start + length > bytes.length || start + length > pixel.dataOffset + pixel.length) {
+    throw new DicomError('truncated', `truncated DICOM: pixel data ends before the end of frame ${frame}`);
+  }
+  const raw = Uint8Array.from(bytes.subarray(start, start + length)); // aligned copy
+  const bigEndian = meta.transferSyntax === EXPLICIT_BE;
+  if (bytesPer === 1) return raw;
+  if (bigEndian) {
+    for (let i = 0; i < raw.length; i += bytesPer) raw.subarray(i, i + bytesPer).reverse();
+  }
+  return bytesPer === 2 ? new Uint16Array(raw.buffer) : new Uint32Array(raw.buffer);
+}
+
+async function decodeEncapsulated(file: DicomFile, pixel: Element, frame: number): Promise<DecodedSamples> {
+  const { meta, dataSet } = file;
+  const fragments = pixel.fragments ?? [];
+  let bytes: Uint8Array;
+  if (meta.frames === 1) {
+    bytes = dicomParser.readEncapsulatedPixelDataFromFragments(dataSet, pixel, 0, fragments.length);
+  } else if (pixel.basicOffsetTable && pixel.basicOffsetTable.length === meta.frames) {
+    bytes = dicomParser.readEncapsulatedImageFrame(dataSet, pixel, frame);
+  } else if (fragments.length === meta.frames) {
+    bytes = dicomParser.readEncapsulatedPixelDataFromFragments(dataSet, pixel, frame, 1);
+  } else {
+    const table = dicomParser.createJPEGBasicOffsetTable(dataSet, pixel);
+    bytes = dicomParser.readEncapsulatedImageFrame(dataSet, pixel, frame, table);
+  }
+  const signed = meta.pixelRepresentation === 1;
+  switch (meta.transferSyntax) {
+    case '1.2.840.10008.1.2.5':
+      return decodeRle(bytes, meta.rows * meta.columns, meta.samplesPerPixel, meta.bitsAllocated);
+    case '1.2.840.10008.1.2.4.50':
+    case '1.2.840.10008.1.2.4.51':
+      return decodeJpegDct(bytes);
+    case '1.2.840.10008.1.2.4.57':
+    case '1.2.840.10008.1.2.4.70':
+      return decodeJpegLossless(bytes, meta.bitsAllocated);
+    case '1.2.840.10008.1.2.4.80':
+    case '1.2.840.10008.1.2.4.81':
+      return decodeJpegLs(bytes, signed);
+    case '1.2.840.10008.1.2.4.90':
+    case '1.2.840.10008.1.2.4.91':
+      return decodeJpeg2000(bytes, signed);
+    default:
+      throw new DicomError('unsupported', unsupportedSyntaxMessage(meta.transferSyntax));
+  }
+}
+
+/** Colour frames to interleaved 8-bit RGB: planar layouts interleaved, YBR converted. */
+function colourRaster(meta: DicomMeta, samples: Samples, alreadyRgb: boolean, encapsulated: boolean): Raster {
+  const pixels = meta.rows * meta.columns;
+  const out = new Uint8Array(pixels * 3);
+  const shift = meta.bitsAllocated > 8 ? meta.bitsStored - 8 : 0;
+  const at = (v: number) => (shift > 0 ? v >> shift : v);
+  // RLE stores colour by plane but its decoder interleaves; native data follows PlanarConfiguration.
+  const planar = !encapsulated && meta.planarConfiguration === 1;
+  let pi = meta.photometric;
+  if (alreadyRgb) pi = 'RGB';
+  // JPEG 2000 applies its own colour transform for YBR_RCT/YBR_ICT: the decoded samples are RGB.
+  if (pi === 'YBR_RCT' || pi === 'YBR_ICT') pi = 'RGB';
+  if (pi === 'YBR_FULL_422' && !encapsulated) {
+    // Two luma samples share one Cb/Cr pair: Y1 Y2 Cb Cr.
+    for (let i = 0; i < pixels; i += 2) {
+      const y1 = samples[i * 2]!;
+      const y2 = samples[i * 2 + 1]!;
+      const cb = samples[i * 2 + 2]!;
+      const cr = samples[i * 2 + 3]!;
+      ybrToRgb(y1, cb, cr, out, i * 3);
+      if (i + 1 < pixels) ybrToRgb(y2, cb, cr, out, (i + 1) * 3);
+    }
+  } else {
+    for (let i = 0; i < pixels; i++) {
+      const a = at(planar ? samples[i]! : samples[i * 3]!);
+      const b = at(planar ? samples[pixels + i]! : samples[i * 3 + 1]!);
+      const c = at(planar ? samples[2 * pixels + i]! : samples[i * 3 + 2]!);
+      if (pi === 'RGB') {
+        out[i * 3] = a;
+        out[i * 3 + 1] = b;
+        out[i * 3 + 2] = c;
+      } else ybrToRgb(a, b, c, out, i * 3);
+    }
+  }
+  return { data: out, width: meta.columns, height: meta.rows, channels: 3, bitDepth: 8 };
+}
+
+/** YBR_FULL to RGB (DICOM PS3.3 C.7.6.3.1.2, the JFIF/ITU-R BT.601 full-range equations). */
+export function ybrToRgb(y: number, cb: number, cr: number, out: Uint8Array, at: number): void {
+  const clamp = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
+  out[at] = clamp(y + 1.402 * (cr - 128));
+  out[at + 1] = clamp(y - 0.344136 * (cb - 128) - 0.714136 * (cr - 128));
+  out[at + 2] = clamp(y + 1.772 * (cb - 128));
+}
+
+/** PALETTE COLOR: each stored value indexes the red, green and blue lookup tables. */
+function paletteRaster(file: DicomFile, samples: Samples): Raster {
+  const { meta, dataSet } = file;
+  const lut = (c: 'x00281201' | 'x00281202' | 'x00281203', d: 'x00281101' | 'x00281102' | 'x00281103') => {
+    const el = dataSet.elements[c];
+    const descEl = dataSet.elements[d];
+    if (!el || !descEl) throw new DicomError('unsupported', 'palette colour image without its lookup tables (segmented palettes are not read)');
+    // The descriptor is US or SS by VR; entries == 0 means 65536.
+    const entries = dataSet.uint16(d, 0) || 65536;
+    const first = dataSet.uint16(d, 1) ?? 0;
+    const bits = dataSet.uint16(d, 2) ?? 16;
+    const values = new Uint16Array(entries);
+    const bytes = dataSet.byteArray;
+    const wordBytes = el.length >= entries * 2 ? 2 : 1;
+    for (let i = 0; i < entries; i++) {
+      const o = el.dataOffset + i * wordBytes;
+      values[i] = wordBytes === 2 ? dataSet.byteArrayParser.readUint16(bytes, o) : bytes[o]!;
+    }
+    // 16-bit entries are scaled to 8 bits; some writers state 16 bits but store 8-bit values.
+    let max = 0;
+    for (const v of values) max = Math.max(max, v);
+    const shift = bits > 8 && max > 255 ? bits - 8 : 0;
+    return { values, first, shift };
+  };
+  const r = lut('x00281201', 'x00281101');
+  const g = lut('x00281202', 'x00281102');
+  const b = lut('x00281203', 'x00281103');
+  const pixels = meta.rows * meta.columns;
+  const out = new Uint8Array(pixels * 3);
+  const look = (t: { values: Uint16Array; first: number; shift: number }, v: number) => {
+    const i = v <= t.first ? 0 : Math.min(v - t.first, t.values.length - 1);
+    return t.values[i]! >> t.shift;
+  };
+  for (let i = 0; i < pixels; i++) {
+    const v = samples[i]!;
+    out[i * 3] = look(r, v);
+    out[i * 3 + 1] = look(g, v);
+    out[i * 3 + 2] = look(b, v);
+  }
+  return { data: out, width: meta.columns, height: meta.rows, channels: 3, bitDepth: 8 };
+}

@@ -1,0 +1,47 @@
+import type { PyramidGeometry } from '../../src-main/common/pyramid';
+import { call, mediaUrl, tileUrl } from '../bridge';
+import { JobTracker } from './job.svelte';
+
+/** What the viewer needs to show an image either way: one bitmap, or tiles of its pyramid. */
+export interface ImageSurface {
+  load(url: string): Promise<boolean>;
+  loadTiled(key: string, source: PyramidGeometry & { url(level: number, col: number, row: number): string }): Promise<boolean>;
+}
+
+/**
+ * Opens an image in the viewer the right way for its size: ordinary images as they always were,
+ * gigapixel ones from their tile pyramid, building it first (with progress and Cancel) when it
+ * does not exist yet.
+ */
+export class PyramidView {
+  readonly job = new JobTracker('pyramid', (text) => (this.cancelError = text));
+  /** The image whose pyramid is being built for display, if any. */
+  building = $state<number | null>(null);
+  cancelError = $state<string | null>(null);
+
+  /** Shows `imageId`; false when superseded (`isCurrent` turned false) before it was drawn. */
+  async show(surface: ImageSurface, imageId: number, isCurrent: () => boolean): Promise<boolean> {
+    let info = await call('images:pyramid', { imageId });
+    if (info.state === 'none') return surface.load(mediaUrl('view', imageId));
+    if (info.state !== 'ready') {
+      this.building = imageId;
+      this.cancelError = null;
+      try {
+        info = await this.job.run((jobId) => call('images:buildPyramid', { jobId, imageId }));
+      } finally {
+        if (this.building === imageId) this.building = null;
+      }
+    }
+    if (!isCurrent()) return false;
+    const { width, height, tileSize, levels } = info;
+    return surface.loadTiled(`tiles:${imageId}`, { width, height, tileSize, levels, url: (l, c, r) => tileUrl(imageId, l, c, r) });
+  }
+
+  /** Warms the browser cache with an image's full view, unless it is one shown from tiles. */
+  async prefetch(imageId: number): Promise<void> {
+    const info = await call('images:pyramid', { imageId });
+    if (info.state === 'none') new Image().src = mediaUrl('view', imageId);
+  }
+}
+
+export const pyramidView = new PyramidView();

@@ -1,0 +1,114 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src-main/cli/main';
+import { COCO_STAT_NAMES, type EvalResult } from '../../src-main/common/eval/types';
+import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
+
+/**
+ * The reference: YOLOX-Nano's detections on coco_tinycoco and what pycocotools' COCOeval (bbox,
+ * default parameters) reports for them. Every number must come out within 1e-4.
+ */
+const tiny = sharedPath('datasets/coco_tinycoco');
+const oracleDir = sharedPath('oracles/coco_eval');
+const BIN = path.join(repoRoot, 'scripts', 'tessera.mjs');
+
+interface Oracle {
+  stats: Record<(typeof COCO_STAT_NAMES)[number], number>;
+  per_class_AP: Record<string, number>;
+}
+
+/** The CLI in this process, output captured. */
+async function cli(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, { out: (s) => out.push(s), err: (s) => err.push(s), tty: false });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/** The CLI as users run it, in its own process. */
+function tessera(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 180_000, maxBuffer: 64 * 1024 * 1024 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe.runIf(tiny && oracleDir)('tessera eval against the pycocotools reference', () => {
+  let db = '';
+  let oracle: Oracle;
+  const instances = () => path.join(tiny!, 'annotations', 'instances_train2017.json');
+
+  beforeAll(async () => {
+    oracle = JSON.parse(fs.readFileSync(path.join(oracleDir!, 'pycocotools_bbox_stats.json'), 'utf8')) as Oracle;
+    db = path.join(tempDir('tessera-eval-'), 'tiny.tessera');
+    expect((await cli('init', db, '--root', tiny!)).code).toBe(0);
+    const imp = await cli('import', db, instances(), '--json');
+    expect(imp.code, imp.err).toBe(0);
+    const pred = await cli('predictions', 'import', db, path.join(oracleDir!, 'yolox_nano_train2017_detections.json'), '--name', 'yolox-nano', '--instances', instances(), '--json');
+    expect(pred.code, pred.err).toBe(0);
+    expect(JSON.parse(pred.out)).toMatchObject({ runId: 1, images: 32, unmatchedResults: 0, invalid: 0 });
+  }, 120_000);
+
+  it('reproduces every stats number and every per-class AP within 1e-4 (tessera eval --json)', () => {
+    const r = tessera('eval', db, '--run', 'yolox-nano', '--json');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.out) as EvalResult;
+    expect(result).toMatchObject({ runId: 1, runName: 'yolox-nano', iouType: 'bbox', images: 32, detections: 1584 });
+    let maxDiff = 0;
+    COCO_STAT_NAMES.forEach((name, i) => {
+      const diff = Math.abs(result.stats[i]! - oracle.stats[name]);
+      maxDiff = Math.max(maxDiff, diff);
+      expect(result.stats[i], name).toBeGreaterThanOrEqual(oracle.stats[name] - 1e-4);
+      expect(result.stats[i], name).toBeLessThanOrEqual(oracle.stats[name] + 1e-4);
+    });
+    const names = Object.keys(oracle.per_class_AP);
+    expect(names).toHaveLength(80);
+    for (const name of names) {
+      // A class the dataset never saw (no ground truth, no detection) has no AP: -1.
+      const ap = result.perClass.find((c) => c.name === name)?.ap ?? -1;
+      const want = oracle.per_class_AP[name]!;
+      maxDiff = Math.max(maxDiff, Math.abs(ap - want));
+      expect(Math.abs(ap - want), `AP of ${name}: ${ap} vs ${want}`).toBeLessThanOrEqual(1e-4);
+    }
+    console.log(`tessera eval vs pycocotools on coco_tinycoco: max abs difference ${maxDiff.toExponential(2)} (the reference is rounded to 6 decimals)`);
+  });
+
+  it('prints the stats with their names, per-class AP and P/R/F1 at the chosen thresholds', async () => {
+    const r = await cli('eval', db, '--run', '1', '--conf', '0.4', '--iou', '0.6');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('run 1 "yolox-nano", bbox: 32 images');
+    expect(r.out).toMatch(/^AP {5}Average Precision {2}\(AP\) @\[ IoU=0\.50:0\.95 \| area= {3}all \| maxDets=100 \] = 0\.278$/m);
+    expect(r.out).toMatch(/^ARl {4}Average Recall {5}\(AR\) @\[ IoU=0\.50:0\.95 \| area= large \| maxDets=100 \] = 0\.651$/m);
+    expect(r.out).toContain('P/R/F1 at score >= 0.4 and IoU >= 0.6');
+    const person = r.out.split('\n').find((l) => l.startsWith('person '));
+    expect(person).toMatch(/^person\s+0\.292\s+/);
+    expect(r.out).toMatch(/^all classes: precision 0\.\d{3}, recall 0\.\d{3}, F1 0\.\d{3}/m);
+    expect(r.out).toMatch(/^best F1 0\.\d{3} at score >= 0\.\d\d$/m);
+  });
+
+  it('evaluates masks, a split with no images, and refuses unknown runs and options', async () => {
+    const segm = await cli('eval', db, '--run', 'yolox-nano', '--iou-type', 'segm', '--json');
+    expect(segm.code, segm.err).toBe(0);
+    const s = JSON.parse(segm.out) as EvalResult;
+    expect(s.iouType).toBe('segm');
+    // Boxes against polygon masks: lower than the box AP, but the same detections and images.
+    expect(s.stats[0]).toBeGreaterThan(0);
+    expect(s.stats[0]).toBeLessThan(0.278);
+    expect(s.images).toBe(32);
+
+    const none = await cli('eval', db, '--run', 'yolox-nano', '--split', 'val', '--json');
+    expect(none.code, none.err).toBe(0);
+    const n = JSON.parse(none.out) as EvalResult;
+    expect(n.images).toBe(0);
+    expect(n.stats).toEqual(new Array(12).fill(-1));
+
+    const missing = await cli('eval', db, '--run', 'nope');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/NOT_FOUND: .*no model run has the id or name "nope"/);
+    expect((await cli('eval', db, '--run', '1', '--iou-type', 'keypoints')).code).toBe(2);
+    expect((await cli('eval', db, '--run', '1', '--conf', '2')).code).toBe(2);
+    expect((await cli('eval', db)).code).toBe(2);
+  });
+});

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { minMaxWindow, modelInputWindow, percentileWindow, windowToBytes } from '../../../src-main/common/inference/highBitDepth';
+
+describe('model input windows for images deeper than 8 bits', () => {
+  // 1000 samples 0..999 in a 16-bit container.
+  const ramp = Uint16Array.from({ length: 1000 }, (_, i) => i);
+
+  it.each([
+    [{}, 'window', 4, 995],
+    [{ highBitDepth: 'window' as const }, 'window', 4, 995],
+    [{ highBitDepth: 'minmax' as const }, 'minmax', 0, 999],
+    [{ highBitDepth: 'fixed' as const }, 'fixed', 0, 65535],
+    [{ highBitDepth: 'fixed' as const, window: { center: 300, width: 200 } }, 'fixed', 200, 400],
+  ])('%j -> %s [%d, %d]', (rule, mode, low, high) => {
+    expect(modelInputWindow(rule, ramp, 1)).toEqual({ mode, low, high });
+  });
+
+  it('uses the display window the caller knows for "window"', () => {
+    expect(modelInputWindow({}, ramp, 1, { low: 10, high: 20 })).toEqual({ mode: 'window', low: 10, high: 20 });
+    expect(modelInputWindow({ highBitDepth: 'minmax' }, ramp, 1, { low: 10, high: 20 })).toEqual({ mode: 'minmax', low: 0, high: 999 });
+  });
+
+  it('handles float samples (DICOM modality values) and ignores alpha', () => {
+    const hu = Float32Array.from({ length: 2001 }, (_, i) => i - 1000);
+    expect(minMaxWindow(hu, 1)).toEqual({ low: -1000, high: 1000 });
+    const w = percentileWindow(hu, 1);
+    expect(w.low).toBe(-990);
+    expect(w.high).toBe(990);
+    // Grey + alpha: the alpha 65535 must not count.
+    const ga = Uint16Array.from([10, 65535, 20, 65535, 30, 65535]);
+    expect(minMaxWindow(ga, 2)).toEqual({ low: 10, high: 30 });
+  });
+
+  it('maps through the window to bytes, clamping, dropping alpha and inverting on request', () => {
+    const px = Uint16Array.from([0, 100, 200, 300, 9]);
+    expect(Array.from(windowToBytes(px, 1, { low: 100, high: 200 }).data)).toEqual([0, 0, 255, 255, 0]);
+    expect(Array.from(windowToBytes(px, 1, { low: 100, high: 200 }, true).data)).toEqual([255, 255, 0, 0, 255]);
+    const rgba = Uint16Array.from([0, 40, 100, 65535]);
+    expect(windowToBytes(rgba, 4, { low: 0, high: 100 })).toEqual({ data: Uint8Array.from([0, 102, 255]), channels: 3 });
+  });
+});

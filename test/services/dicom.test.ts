@@ -1,0 +1,410 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp, { type OutputInfo } from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Raster } from '../../src-main/common/imaging/raster';
+import { decodeDicomFrame, DicomError, parseDicom, ybrToRgb } from '../../src-main/services/dicom/dicom';
+import { decodeDctJpeg } from '../../src-main/services/dicom/jpegDct';
+import { Dataset } from '../../src-main/services/dataset';
+import { importImages } from '../../src-main/services/importer';
+import { resolveMedia } from '../../src-main/services/mediaRoute';
+import type { Workspace } from '../../src-main/services/workspace';
+import { sharedPath, tempDir } from '../helpers/shared';
+import { newWorkspace, ok } from '../helpers/workspace';
+
+const dir = sharedPath('datasets/dicom_pydicom');
+const d = describe.skipIf(!dir);
+
+function read(name: string): Buffer {
+  return fs.readFileSync(path.join(dir!, name));
+}
+
+async function decode(name: string | Buffer, frame = 0): Promise<Raster> {
+  return decodeDicomFrame(parseDicom(typeof name === 'string' ? read(name) : name), frame);
+}
+
+/**
+ * The value bytes of a top-level explicit-VR little-endian element, found by its tag and VR
+ * bytes in the file: a reading of the file that shares no code with the decoder.
+ */
+function rawElement(file: Buffer, group: number, element: number, vr: string): Buffer {
+  const tag = Buffer.alloc(6);
+  tag.writeUInt16LE(group, 0);
+  tag.writeUInt16LE(element, 2);
+  tag.write(vr, 4, 'latin1');
+  const at = file.lastIndexOf(tag);
+  if (at < 0) throw new Error(`tag ${group.toString(16)},${element.toString(16)} not found`);
+  const long = ['OB', 'OW', 'OF', 'SQ', 'UT', 'UN'].includes(vr);
+  const length = long ? file.readUInt32LE(at + 8) : file.readUInt16LE(at + 6);
+  const start = at + (long ? 12 : 8);
+  return file.subarray(start, start + length);
+}
+
+/** Every file of the folder and what must come of it: its geometry, or the reason it is refused. */
+const EXPECTED: Record<string, { width: number; height: number; frames: number; channels: 1 | 3 } | { refused: RegExp }> = {
+  'CT_small.dcm': { width: 128, height: 128, frames: 1, channels: 1 },
+  'JPEG2000.dcm': { width: 256, height: 1024, frames: 1, channels: 1 },
+  'JPGExtended.dcm': { width: 256, height: 1024, frames: 1, channels: 1 },
+  'MR_small.dcm': { width: 64, height: 64, frames: 1, channels: 1 },
+  'MR_small_RLE.dcm': { width: 64, height: 64, frames: 1, channels: 1 },
+  'MR_small_bigendian.dcm': { width: 64, height: 64, frames: 1, channels: 1 },
+  'MR_small_implicit.dcm': { width: 64, height: 64, frames: 1, channels: 1 },
+  'MR_small_jp2klossless.dcm': { width: 64, height: 64, frames: 1, channels: 1 },
+  'MR_small_jpeg_ls_lossless.dcm': { width: 64, height: 64, frames: 1, channels: 1 },
+  'SC_rgb_jpeg_dcmtk.dcm': { width: 100, height: 100, frames: 1, channels: 3 },
+  'SC_rgb_jpeg_gdcm.dcm': { width: 100, height: 100, frames: 1, channels: 3 },
+  'SC_rgb_rle.dcm': { width: 100, height: 100, frames: 1, channels: 3 },
+  'SC_rgb_rle_2frame.dcm': { width: 100, height: 100, frames: 2, channels: 3 },
+  'SC_rgb_small_odd.dcm': { width: 3, height: 3, frames: 1, channels: 3 },
+  'examples_overlay.dcm': { width: 484, height: 300, frames: 1, channels: 1 },
+  'examples_palette.dcm': { width: 800, height: 350, frames: 1, channels: 3 },
+  'examples_rgb_color.dcm': { width: 320, height: 240, frames: 1, channels: 3 },
+  'examples_ybr_color.dcm': { width: 320, height: 240, frames: 30, channels: 3 },
+  'image_dfl.dcm': { width: 512, height: 512, frames: 1, channels: 1 },
+  'liver_1frame.dcm': { width: 512, height: 512, frames: 1, channels: 1 },
+  'rtdose.dcm': { width: 10, height: 10, frames: 15, channels: 1 },
+  // An RT structure set (contours, no image), written without the Part 10 header.
+  'rtstruct.dcm': { refused: /^DICOM object without pixel data \(RTSTRUCT/ },
+};
+
+d('DICOM decoding of the pydicom test files', () => {
+  it('lists every file of the folder', () => {
+    const files = fs.readdirSync(dir!).filter((f) => f.endsWith('.dcm'));
+    expect(files.sort()).toEqual(Object.keys(EXPECTED).sort());
+  });
+
+  it.each(Object.entries(EXPECTED))('%s decodes to the stated geometry, or is refused with its reason', async (name, want) => {
+    if ('refused' in want) {
+      let error: unknown;
+      try {
+        parseDicom(read(name));
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(DicomError);
+      expect((error as Error).message).toMatch(want.refused);
+      return;
+    }
+    const file = parseDicom(read(name));
+    expect(file.meta.frames).toBe(want.frames);
+    const last = await decodeDicomFrame(file, want.frames - 1);
+    expect([last.width, last.height, last.channels]).toEqual([want.width, want.height, want.channels]);
+    expect(last.data.length).toBe(want.width * want.height * want.channels);
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of last.data) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    expect(hi).toBeGreaterThan(lo); // not a blank decode
+    await expect(decodeDicomFrame(file, want.frames)).rejects.toThrow(/does not exist/);
+  });
+
+  it('CT_small is in Hounsfield units: stored values plus the file intercept, with air, soft tissue and bone', async () => {
+    const bytes = read('CT_small.dcm');
+    const intercept = Number(rawElement(bytes, 0x0028, 0x1052, 'DS').toString('latin1').trim());
+    const slope = Number(rawElement(bytes, 0x0028, 0x1053, 'DS').toString('latin1').trim());
+    expect([slope, intercept]).toEqual([1, -1024]);
+    const raw = rawElement(bytes, 0x7fe0, 0x0010, 'OW');
+    const ct = await decode('CT_small.dcm');
+    expect(ct.modality).toBe(true);
+    expect(ct.data).toBeInstanceOf(Float32Array);
+    for (let i = 0; i < 128 * 128; i++) expect(ct.data[i]).toBe(raw.readInt16LE(i * 2) * slope + intercept);
+    expect(Array.from(ct.data.slice(0, 6))).toEqual([-849, -844, -858, -881, -885, -872]);
+    const hu = Array.from(ct.data);
+    const share = (f: (v: number) => boolean) => hu.filter(f).length / hu.length;
+    expect(Math.min(...hu)).toBeGreaterThanOrEqual(-1024); // nothing below air
+    expect(share((v) => v < -500)).toBeGreaterThan(0.1); // air and lung
+    expect(share((v) => v >= -100 && v <= 100)).toBeGreaterThan(0.3); // fat, water, soft tissue
+    expect(share((v) => v > 300)).toBeGreaterThan(0.01); // bone
+    expect(Math.max(...hu)).toBeLessThan(3072);
+    const meta = parseDicom(bytes).meta;
+    expect(meta.pixelSpacing).toEqual([0.661468, 0.661468]);
+    expect(meta.modality).toBe('CT');
+  });
+
+  it('the MR image gives identical pixels from all its encodings', async () => {
+    const reference = await decode('MR_small.dcm');
+    const raw = rawElement(read('MR_small.dcm'), 0x7fe0, 0x0010, 'OW');
+    for (let i = 0; i < 64 * 64; i++) expect(reference.data[i]).toBe(raw.readInt16LE(i * 2));
+    for (const variant of ['MR_small_implicit.dcm', 'MR_small_bigendian.dcm', 'MR_small_RLE.dcm', 'MR_small_jpeg_ls_lossless.dcm', 'MR_small_jp2klossless.dcm']) {
+      const r = await decode(variant);
+      expect(Array.from(r.data), variant).toEqual(Array.from(reference.data));
+    }
+    expect(parseDicom(read('MR_small.dcm')).meta.windows).toEqual([{ name: 'File 1', center: 600, width: 1600 }]);
+  });
+
+  it('12-bit JPEG Extended and lossy JPEG 2000 of the same NM image agree', async () => {
+    const ext = await decode('JPGExtended.dcm');
+    const j2k = await decode('JPEG2000.dcm');
+    expect(ext.bitDepth).toBe(12);
+    let sum = 0;
+    for (let i = 0; i < ext.data.length; i++) sum += Math.abs(ext.data[i]! - j2k.data[i]!);
+    expect(sum / ext.data.length).toBeLessThan(8);
+    let top = 0;
+    for (const v of ext.data) top = Math.max(top, v);
+    expect(top).toBeGreaterThan(255); // more than 8 bits survive
+  });
+
+  it('the 12-bit capable DCT decoder matches libjpeg-turbo on 8-bit baseline streams', async () => {
+    for (const name of ['SC_rgb_jpeg_dcmtk.dcm', 'examples_ybr_color.dcm']) {
+      const file = parseDicom(read(name));
+      const el = file.dataSet.elements['x7fe00010']!;
+      const frag = el.fragments![0]!;
+      const jpeg = file.dataSet.byteArray.subarray(frag.position, frag.position + frag.length);
+      const ours = decodeDctJpeg(jpeg);
+      const theirs = await decodeDicomFrame(file, 0); // libjpeg-turbo, YCbCr converted to RGB
+      const rgb = new Uint8Array(ours.samples.length);
+      for (let i = 0; i < rgb.length; i += 3) ybrToRgb(ours.samples[i]!, ours.samples[i + 1]!, ours.samples[i + 2]!, rgb, i);
+      let sum = 0;
+      for (let i = 0; i < rgb.length; i++) sum += Math.abs(rgb[i]! - theirs.data[i]!);
+      expect(sum / rgb.length, name).toBeLessThan(2);
+    }
+  });
+
+  it('colour: RLE, lossless JPEG and YBR_FULL baseline JPEG give the same test pattern', async () => {
+    const rle = await decode('SC_rgb_rle.dcm');
+    const lossless = await decode('SC_rgb_jpeg_gdcm.dcm');
+    const ybr = await decode('SC_rgb_jpeg_dcmtk.dcm');
+    expect(Array.from(lossless.data)).toEqual(Array.from(rle.data));
+    const at = (r: Raster, row: number) => Array.from(r.data.slice((row * 100 + 50) * 3, (row * 100 + 50) * 3 + 3));
+    // Ten bands: red, pink, green, light green, blue, light blue, black, dark grey, light grey, white.
+    const bands = [[255, 0, 0], [255, 128, 128], [0, 255, 0], [128, 255, 128], [0, 0, 255], [128, 128, 255], [0, 0, 0], [64, 64, 64], [192, 192, 192], [255, 255, 255]];
+    bands.forEach((rgb, i) => {
+      expect(at(rle, i * 10 + 5)).toEqual(rgb);
+      at(ybr, i * 10 + 5).forEach((v, k) => expect(Math.abs(v - rgb[k]!)).toBeLessThanOrEqual(6));
+    });
+    const two0 = await decode('SC_rgb_rle_2frame.dcm', 0);
+    const two1 = await decode('SC_rgb_rle_2frame.dcm', 1);
+    expect(Array.from(two0.data)).toEqual(Array.from(rle.data));
+    expect(Array.from(two1.data)).toEqual(Array.from(rle.data, (v) => 255 - v)); // the second frame is the negative
+  });
+
+  it('YBR_FULL to RGB follows the DICOM equations', () => {
+    const out = new Uint8Array(3);
+    ybrToRgb(128, 128, 128, out, 0);
+    expect(Array.from(out)).toEqual([128, 128, 128]);
+    ybrToRgb(76.245, 84.972, 255.5, out, 0); // pure red in YCbCr
+    expect(Array.from(out)).toEqual([255, 0, 0]);
+  });
+
+  it('palette colour goes through the file lookup tables', async () => {
+    const bytes = read('examples_palette.dcm');
+    const pal = await decode('examples_palette.dcm');
+    const px = rawElement(bytes, 0x7fe0, 0x0010, 'OW');
+    const luts = [0x1201, 0x1202, 0x1203].map((e) => rawElement(bytes, 0x0028, e, 'OW'));
+    const desc = [0x1101, 0x1102, 0x1103].map((e) => rawElement(bytes, 0x0028, e, 'US'));
+    for (const dsc of desc) expect(dsc.readUInt16LE(2)).toBe(0); // first mapped value
+    for (const i of [0, 1000, 140_000, 279_999, 123_456]) {
+      const index = px[i]!;
+      const want = luts.map((l) => l.readUInt16LE(index * 2) >> 8);
+      expect(Array.from(pal.data.slice(i * 3, i * 3 + 3))).toEqual(want);
+    }
+  });
+
+  it('MONOCHROME1 keeps the values and asks the display to invert', async () => {
+    const m2 = read('MR_small.dcm');
+    const at = m2.indexOf('MONOCHROME2');
+    const m1 = Buffer.from(m2);
+    m1.write('MONOCHROME1', at, 'latin1');
+    const a = await decode(m2);
+    const b = await decode(m1);
+    expect(a.invert).toBe(false);
+    expect(b.invert).toBe(true);
+    expect(Array.from(b.data)).toEqual(Array.from(a.data));
+  });
+
+  it('a segmentation with 1 bit per pixel unpacks to 0 and 1', async () => {
+    const seg = await decode('liver_1frame.dcm');
+    const values = new Set(seg.data);
+    expect([...values].sort()).toEqual([0, 1]);
+  });
+});
+
+d('unsupported transfer syntaxes', () => {
+  let tmp: string;
+  beforeAll(() => {
+    tmp = tempDir();
+  });
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it.each([
+    ['JPGExtended.dcm', '1.2.840.10008.1.2.4.51', '1.2.840.10008.1.2.4.55', 'JPEG Full Progression, Non-Hierarchical (Processes 10 & 12) (retired)'],
+    ['JPEG2000.dcm', '1.2.840.10008.1.2.4.91', '1.2.840.10008.1.2.4.93', 'JPEG 2000 Part 2 Multi-component Image Compression'],
+  ])('%s relabelled %s -> %s is refused by name', (name, from, to, label) => {
+    const bytes = Buffer.from(read(name));
+    const at = bytes.indexOf(from);
+    bytes.write(to, at, 'latin1');
+    expect(() => parseDicom(bytes)).toThrow(`unsupported transfer syntax ${to} (${label})`);
+  });
+
+  it('the importer reports unsupported and cut-short files per file and imports the rest', async () => {
+    const folder = path.join(tmp, 'mixed');
+    fs.mkdirSync(folder);
+    const mpeg = Buffer.from(read('JPGExtended.dcm'));
+    mpeg.write('1.2.840.10008.1.2.4.55', mpeg.indexOf('1.2.840.10008.1.2.4.51'), 'latin1');
+    fs.writeFileSync(path.join(folder, 'progressive.dcm'), mpeg);
+    fs.writeFileSync(path.join(folder, 'cut.dcm'), read('CT_small.dcm').subarray(0, 20_000));
+    fs.writeFileSync(path.join(folder, 'mr.dcm'), read('MR_small.dcm'));
+    fs.writeFileSync(path.join(folder, 'notes.dcm'), 'not an image at all, just text saved with the wrong name\n'.repeat(4));
+    const ds = Dataset.create(path.join(tmp, 'mixed.tessera'), tmp);
+    try {
+      const report = await importImages(ds, { paths: [folder] });
+      expect(report.imported).toBe(1);
+      expect(report.problems).toEqual([
+        { file: path.join(folder, 'cut.dcm'), kind: 'truncated', reason: expect.stringMatching(/^truncated DICOM: /) },
+        { file: path.join(folder, 'notes.dcm'), kind: 'unsupported', reason: 'not a DICOM file (no DICM marker at byte 128 and no DICOM data set)' },
+        {
+          file: path.join(folder, 'progressive.dcm'),
+          kind: 'unsupported',
+          reason: 'unsupported transfer syntax 1.2.840.10008.1.2.4.55 (JPEG Full Progression, Non-Hierarchical (Processes 10 & 12) (retired))',
+        },
+      ]);
+      // The pixel guard holds before any pixel is decoded: 30 frames of 320 x 240.
+      const big = await importImages(ds, { paths: [path.join(dir!, 'examples_ybr_color.dcm')], allowOutsideRoot: true, maxPixels: 1_000_000 });
+      expect(big.imported).toBe(0);
+      expect(big.problems[0]).toMatchObject({ kind: 'too_large', reason: expect.stringContaining('320x240x30 frames = 2,304,000 pixels') });
+    } finally {
+      ds.close();
+    }
+  });
+});
+
+d('importing and showing DICOM through the workspace', () => {
+  let ws: Workspace;
+  let root: string;
+  const ids = new Map<string, number>();
+
+  beforeAll(async () => {
+    root = tempDir();
+    ws = newWorkspace(root);
+    await ok(ws, 'dataset:create', { path: path.join(root, 'med.tessera'), root });
+    const report = await ok(ws, 'images:import', { jobId: 'dcm', paths: [dir!], allowOutsideRoot: true });
+    expect(report.imported).toBe(21);
+    expect(report.problems).toEqual([{ file: path.join(dir!, 'rtstruct.dcm'), kind: 'unsupported', reason: expect.stringMatching(/^DICOM object without pixel data/) }]);
+    const { items } = await ok(ws, 'images:list', { limit: 100 });
+    for (const it of items) ids.set(path.basename(it.path), it.id);
+  });
+  afterAll(() => ws.close());
+
+  async function viewPixels(pathname: string): Promise<{ data: Buffer; info: OutputInfo }> {
+    const r = await resolveMedia(ws, pathname);
+    if (!r.ok) throw new Error(`${pathname}: ${r.error.message}`);
+    return sharp(r.file).raw().toBuffer({ resolveWithObject: true });
+  }
+
+  it('stores frames, depth and the DICOM metadata needed, and no patient identifiers', async () => {
+    const two = await ok(ws, 'images:get', { id: ids.get('SC_rgb_rle_2frame.dcm')! });
+    expect([two.frames, two.format, two.channels]).toEqual([2, 'dicom', 3]);
+    const ybr = await ok(ws, 'images:get', { id: ids.get('examples_ybr_color.dcm')! });
+    expect(ybr.frames).toBe(30);
+    const ct = await ok(ws, 'images:get', { id: ids.get('CT_small.dcm')! });
+    expect([ct.width, ct.height, ct.bitDepth, ct.channels]).toEqual([128, 128, 16, 1]);
+    const db = ws.current!.db;
+    const stored = db.prepare('SELECT meta FROM image_imaging').pluck().all() as string[];
+    expect(stored).toHaveLength(21);
+    const patientNames = ['CT_small.dcm', 'MR_small.dcm'].map((f) => rawElement(read(f), 0x0010, 0x0010, 'PN').toString('latin1').trim());
+    expect(patientNames).toEqual(['CompressedSamples^CT1', 'CompressedSamples^MR1']);
+    const dbBytes = fs.readFileSync(ws.current!.file);
+    for (const name of patientNames) {
+      expect(stored.join('\n')).not.toContain(name);
+      expect(dbBytes.includes(Buffer.from(name))).toBe(false);
+    }
+  });
+
+  it('shows CT through the automatic window by default and through a requested window', async () => {
+    const id = ids.get('CT_small.dcm')!;
+    const info = await ok(ws, 'imaging:getWindow', { imageId: id });
+    expect(info.source).toBe('auto');
+    expect(info.unit).toBe('HU');
+    expect(info.pixelSpacing).toEqual([0.661468, 0.661468]);
+    expect(info.presets.map((p) => p.name)).toEqual(['Lung', 'Mediastinum', 'Bone', 'Brain', 'Abdomen']);
+    expect(info.range).toEqual({ low: -896, high: 1167 });
+    const auto = await viewPixels(`view/${id}`);
+    expect([auto.info.width, auto.info.height]).toEqual([128, 128]);
+    let mean = 0;
+    for (const v of auto.data) mean += v / auto.data.length;
+    expect(mean).toBeGreaterThan(30);
+    expect(mean).toBeLessThan(225);
+    // Lung window -600/1500: the first pixel, -849 HU, is ((-849 + 600.5) / 1499 + 0.5) * 255 = 85.2.
+    const lung = await viewPixels(`view/${id}/0/-600/1500`);
+    expect(lung.data[0]).toBe(85);
+    const thumb = await resolveMedia(ws, `thumb/${id}`);
+    expect(thumb.ok).toBe(true);
+  });
+
+  it('uses the file window, then remembers a chosen one per image and per series', async () => {
+    const mr = ids.get('MR_small.dcm')!;
+    const implicit = ids.get('MR_small_implicit.dcm')!;
+    const before = await ok(ws, 'imaging:getWindow', { imageId: implicit });
+    expect([before.source, before.window]).toEqual(['file', { center: 600, width: 1600 }]);
+    const set = await ok(ws, 'imaging:setWindow', { imageId: mr, window: { center: 900, width: 400 } });
+    expect([set.source, set.window]).toEqual(['image', { center: 900, width: 400 }]);
+    const sameSeries = await ok(ws, 'imaging:getWindow', { imageId: implicit });
+    expect([sameSeries.source, sameSeries.window]).toEqual(['series', { center: 900, width: 400 }]);
+    // The default view follows the remembered window.
+    const remembered = await viewPixels(`view/${implicit}`);
+    const explicit = await viewPixels(`view/${implicit}/0/900/400`);
+    expect(remembered.data.equals(explicit.data)).toBe(true);
+    const reset = await ok(ws, 'imaging:setWindow', { imageId: mr, window: null });
+    expect(reset.source).toBe('file');
+    expect((await ok(ws, 'imaging:getWindow', { imageId: implicit })).source).toBe('file');
+  });
+
+  it('shows each frame of a multi-frame file and refuses frames that do not exist', async () => {
+    const id = ids.get('SC_rgb_rle_2frame.dcm')!;
+    const f0 = await viewPixels(`view/${id}/0`);
+    const f1 = await viewPixels(`view/${id}/1`);
+    expect(Array.from(f0.data.subarray(0, 3))).toEqual([255, 0, 0]);
+    expect(Array.from(f1.data.subarray(0, 3))).toEqual([0, 255, 255]);
+    const bad = await resolveMedia(ws, `view/${id}/2`);
+    expect(bad.ok ? null : bad.error.code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('exports DICOM files with patient and visit identifiers blanked and the pixels unchanged', async () => {
+    const out = path.join(root, 'export');
+    const report = await ok(ws, 'interchange:export', { jobId: 'exp', outDir: out, format: 'coco', images: 'copy' });
+    expect(report.images).toBeGreaterThanOrEqual(21);
+    const written = new Map<string, string>();
+    const walk = (d: string): void => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(path.join(d, e.name));
+        else written.set(e.name, path.join(d, e.name));
+      }
+    };
+    walk(out);
+    for (const name of ['CT_small.dcm', 'MR_small_bigendian.dcm', 'MR_small_implicit.dcm', 'image_dfl.dcm', 'JPGExtended.dcm']) {
+      const original = read(name);
+      const exported = fs.readFileSync(written.get(name)!);
+      const before = parseDicom(original).dataSet;
+      const after = parseDicom(exported).dataSet;
+      const patient = before.string('x00100010');
+      if (patient) {
+        expect(after.string('x00100010') ?? '', name).toBe('');
+        if (name !== 'image_dfl.dcm') expect(exported.includes(Buffer.from(patient)), name).toBe(false);
+      }
+      for (const tag of ['x00100020', 'x00100030', 'x00080080', 'x00080090', 'x00080050']) expect(after.string(tag) ?? '', `${name} ${tag}`).toBe('');
+      expect(after.string('x0020000e')).toBe(before.string('x0020000e'));
+      const a = await decode(original);
+      const b = await decode(exported);
+      expect(Array.from(b.data), name).toEqual(Array.from(a.data));
+    }
+  });
+
+  it('displays MONOCHROME1 inverted', async () => {
+    const m2 = read('MR_small.dcm');
+    const m1 = Buffer.from(m2);
+    m1.write('MONOCHROME1', m2.indexOf('MONOCHROME2'), 'latin1');
+    m1.write('9', m1.indexOf('1.3.6.1.4.1.5962.1.3.4.1.20040826185059.5457') + 10, 'latin1'); // another series
+    const extra = path.join(root, 'm1');
+    fs.mkdirSync(extra);
+    fs.writeFileSync(path.join(extra, 'mono1.dcm'), m1);
+    await ok(ws, 'images:import', { jobId: 'm1', paths: [extra] });
+    const { items } = await ok(ws, 'images:list', { limit: 100 });
+    const id = items.find((i) => i.path.endsWith('mono1.dcm'))!.id;
+    expect((await ok(ws, 'imaging:getWindow', { imageId: id })).invert).toBe(true);
+    const a = await viewPixels(`view/${ids.get('MR_small.dcm')!}/0/600/1600`);
+    const b = await viewPixels(`view/${id}/0/600/1600`);
+    expect(Array.from(b.data)).toEqual(Array.from(a.data, (v) => 255 - v));
+  });
+});
