@@ -26,6 +26,8 @@ import { mulberry32 } from '../src-main/common/random';
 import { CHROMIUM, openApp, startApp, staticDir } from '../test/helpers/browser';
 import { repoRoot } from '../test/helpers/shared';
 import { blobPolygons, columnSpanRle } from '../test/helpers/scenes';
+import { pan, zoom, type Viewport } from './gestures';
+import { printTable } from './table';
 
 const { values } = parseArgs({ options: { shots: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
 const W = 4000;
@@ -162,36 +164,6 @@ async function recordFrames(page: Page, drive: () => Promise<void>): Promise<Fra
   return { gaps, staticMs };
 }
 
-interface Viewport {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
-/** A middle-button drag in small steps, paced like a mouse reporting at about 125 Hz. */
-async function pan(page: Page, box: Viewport, steps = 120): Promise<void> {
-  const cx = box.x + box.width / 2;
-  const cy = box.y + box.height / 2;
-  await page.mouse.move(cx, cy);
-  await page.mouse.down({ button: 'middle' });
-  for (let i = 1; i <= steps; i++) {
-    const t = (i / steps) * Math.PI * 2;
-    await page.mouse.move(cx + Math.sin(t) * 300, cy + Math.sin(2 * t) * 150);
-    await page.waitForTimeout(8);
-  }
-  await page.mouse.up({ button: 'middle' });
-}
-
-/** Wheel steps towards a point, paced like a quick wheel spin (one notch per 40 ms). */
-async function zoom(page: Page, box: Viewport, notches: number): Promise<void> {
-  await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.45);
-  for (let i = 0; i < Math.abs(notches); i++) {
-    await page.mouse.wheel(0, notches > 0 ? -100 : 100);
-    await page.waitForTimeout(40);
-  }
-}
-
 interface ScriptResult {
   panFit: Frames;
   zoomIn: Frames;
@@ -201,6 +173,8 @@ interface ScriptResult {
 }
 
 const ZOOM_NOTCHES = 18;
+/** Where the wheel zooms, as fractions of the viewer's width and height. */
+const ZOOM_AT = { x: 0.4, y: 0.45 };
 
 async function quiet(page: Page): Promise<void> {
   await page.waitForTimeout(500);
@@ -210,15 +184,15 @@ async function quiet(page: Page): Promise<void> {
 async function script(page: Page, box: Viewport): Promise<ScriptResult> {
   await page.getByTestId('viewer-fit').click();
   await quiet(page);
-  const panFit = await recordFrames(page, () => pan(page, box));
+  const panFit = await recordFrames(page, () => pan(page, box, 120));
   await page.getByTestId('viewer-fit').click();
   await quiet(page);
-  const zoomIn = await recordFrames(page, () => zoom(page, box, ZOOM_NOTCHES));
+  const zoomIn = await recordFrames(page, () => zoom(page, box, ZOOM_NOTCHES, ZOOM_AT));
   await quiet(page);
   const deepZoom = Number(await page.getByTestId('viewer').getAttribute('data-zoom'));
   const panDeep = await recordFrames(page, () => pan(page, box, 80));
   await quiet(page);
-  const zoomOut = await recordFrames(page, () => zoom(page, box, -ZOOM_NOTCHES));
+  const zoomOut = await recordFrames(page, () => zoom(page, box, -ZOOM_NOTCHES, ZOOM_AT));
   await page.getByTestId('viewer-fit').click();
   await quiet(page);
   return { panFit, zoomIn, panDeep, zoomOut, deepZoom };
@@ -402,7 +376,7 @@ async function main(): Promise<void> {
 
     log('20,000 boxes...');
     const boxOpen = await openImage(page, idOf('c-boxes'), 20_000);
-    const boxPan = await recordFrames(page, () => pan(page, box));
+    const boxPan = await recordFrames(page, () => pan(page, box, 120));
     if (values.shots) await page.screenshot({ path: path.join(os.tmpdir(), 'tessera-bench-boxes.png') });
 
     const ms = (xs: number[]) => (xs.length === 0 ? 'not drawn' : `${pct(xs, 50).toFixed(1)} / ${pct(xs, 95).toFixed(1)}`);
@@ -429,12 +403,7 @@ async function main(): Promise<void> {
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ rows, errors }, null, 2)}\n`);
     } else {
-      const head = ['metric', '5,000 polygons + mask', 'baseline (no shapes)', 'target'] as const;
-      const widths = head.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i]!.length)));
-      const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-      console.log(line(head));
-      console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-      for (const r of rows) console.log(line(r));
+      printTable(['metric', '5,000 polygons + mask', 'baseline (no shapes)', 'target'], rows);
       console.log(
         `\nChromium ${browser.version()} headless, --disable-gpu (software raster), viewport ${VIEWPORT.width}x${VIEWPORT.height}. ` +
           `Frames: requestAnimationFrame intervals in the page during each gesture, p50 / p95; in brackets the static ` +

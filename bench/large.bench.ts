@@ -23,7 +23,9 @@ import { Media } from '../src-main/services/media';
 import { Pyramids } from '../src-main/services/pyramid';
 import { CHROMIUM, openApp, startApp, staticDir } from '../test/helpers/browser';
 import { repoRoot } from '../test/helpers/shared';
+import { pan, zoom, type Viewport } from './gestures';
 import { median, pct } from './stats';
+import { printTable } from './table';
 
 const SIDE = 30_000;
 const VIEWPORT = { width: 1600, height: 1000 };
@@ -130,36 +132,10 @@ async function recordFrames(page: Page, drive: () => Promise<void>): Promise<num
   return gaps;
 }
 
-interface Box {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
-async function pan(page: Page, box: Box, steps: number): Promise<void> {
-  const cx = box.x + box.width / 2;
-  const cy = box.y + box.height / 2;
-  await page.mouse.move(cx, cy);
-  await page.mouse.down({ button: 'middle' });
-  for (let i = 1; i <= steps; i++) {
-    const t = (i / steps) * Math.PI * 2;
-    await page.mouse.move(cx + Math.sin(t) * 300, cy + Math.sin(2 * t) * 150);
-    await page.waitForTimeout(8);
-  }
-  await page.mouse.up({ button: 'middle' });
-}
-
-async function zoom(page: Page, box: Box, notches: number): Promise<void> {
-  await page.mouse.move(box.x + box.width * 0.45, box.y + box.height * 0.5);
-  for (let i = 0; i < Math.abs(notches); i++) {
-    await page.mouse.wheel(0, notches > 0 ? -100 : 100);
-    await page.waitForTimeout(40);
-  }
-}
-
 /** Fit is about 5 %; 28 wheel notches of 1.15 take it past 100 %, through every pyramid level. */
 const NOTCHES = 28;
+/** Where the wheel zooms, as fractions of the viewer's width and height. */
+const ZOOM_AT = { x: 0.45, y: 0.5 };
 
 interface Gestures {
   panFit: number[];
@@ -169,16 +145,16 @@ interface Gestures {
   deepZoom: number;
 }
 
-async function gestures(page: Page, box: Box, steps: number): Promise<Gestures> {
+async function gestures(page: Page, box: Viewport, steps: number): Promise<Gestures> {
   await page.getByTestId('viewer-fit').click();
   await page.waitForTimeout(300);
   const panFit = await recordFrames(page, () => pan(page, box, steps));
   await page.getByTestId('viewer-fit').click();
   await page.waitForTimeout(300);
-  const zoomIn = await recordFrames(page, () => zoom(page, box, NOTCHES));
+  const zoomIn = await recordFrames(page, () => zoom(page, box, NOTCHES, ZOOM_AT));
   const deepZoom = Number(await page.getByTestId('viewer').getAttribute('data-zoom'));
   const panDeep = await recordFrames(page, () => pan(page, box, steps));
-  const zoomOut = await recordFrames(page, () => zoom(page, box, -NOTCHES));
+  const zoomOut = await recordFrames(page, () => zoom(page, box, -NOTCHES, ZOOM_AT));
   return { panFit, zoomIn, panDeep, zoomOut, deepZoom };
 }
 
@@ -346,12 +322,7 @@ async function main(): Promise<void> {
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ rows, build, opens, tiledFrames, tiledMem, baseline, errors }, null, 2)}\n`);
     } else {
-      const head = ['metric', 'tiled (project)', 'one bitmap (baseline)', 'ratio', 'target'] as const;
-      const widths = head.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i]!.length)));
-      const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-      console.log(line(head));
-      console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-      for (const r of rows) console.log(line(r));
+      printTable(['metric', 'tiled (project)', 'one bitmap (baseline)', 'ratio', 'target'], rows);
       console.log(
         `\n${SIDE}x${SIDE} RGB JPEG, ${fileMb.toFixed(0)} MB, at ${IMAGE}. Chromium ${browser.version()} headless, --disable-gpu ` +
           `(software raster), viewport ${VIEWPORT.width}x${VIEWPORT.height}. Frames: requestAnimationFrame intervals during ` +

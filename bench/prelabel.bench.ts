@@ -22,7 +22,7 @@ import { float32Tensor, getSession, preprocess, releaseSessions } from '../src-m
 import { detect } from '../src-main/inference/pool';
 import { Dataset } from '../src-main/services/dataset';
 import { importImages } from '../src-main/services/importer';
-import { closeInferenceBackend, runPrelabel, type Detector } from '../src-main/services/prelabel';
+import { closeInferenceBackend, detectInput, runPrelabel, type Detector } from '../src-main/services/prelabel';
 import { listImages } from '../src-main/db/images';
 import { median, pct } from './stats';
 import { yolov8nInt8Manifest } from '../test/helpers/models';
@@ -64,7 +64,7 @@ function yoloxNano(): BenchModel {
 function detectorFor(stages: DetectTimings[]): Detector {
   return {
     async detect(req) {
-      const r = await detect({ file: req.modelFile, providers: req.providers, ...(THREADS ? { intraOpThreads: THREADS } : {}) }, req.imagePath, req.manifest, { score: req.conf, iou: req.iou });
+      const r = await detect({ file: req.modelFile, providers: req.providers, ...(THREADS ? { intraOpThreads: THREADS } : {}) }, detectInput(req), req.manifest, { score: req.conf, iou: req.iou });
       stages.push(r.timings);
       return { detections: r.detections, provider: r.provider, ms: r.timings.preMs + r.timings.runMs + r.timings.postMs, warnings: r.warnings };
     },

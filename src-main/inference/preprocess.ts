@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { AppError } from '../common/errors';
 import { letterboxGeometry, type LetterboxGeometry } from '../common/inference/letterbox';
+import { modelInputWindow } from '../common/inference/highBitDepth';
 import type { Tile } from '../common/inference/tiling';
 import type { ModelManifest, RawPixels } from '../common/inference/types';
 
@@ -55,50 +56,6 @@ async function orientedSize(file: string, bytes: Buffer | string): Promise<{ wid
   return { width: swap ? meta.height : meta.width, height: swap ? meta.width : meta.height, deep };
 }
 
-/**
- * Maps 16-bit samples onto 0-255 as the manifest's `highBitDepth` rule says (default min-max),
- * measured on the pixels given. The services pass a window computed on the whole image instead
- * (see services/prelabel.ts), so tiles of one image share it.
- */
-function deepToByteScale(data: Uint16Array, m: ModelManifest): { lo: number; k: number } {
-  const rule = m.highBitDepth;
-  if (rule === 'fixed') {
-    const lo = m.window ? m.window.center - m.window.width / 2 : 0;
-    const hi = m.window ? m.window.center + m.window.width / 2 : 65535;
-    return { lo, k: 255 / (hi - lo) };
-  }
-  let lo: number, hi: number;
-  if (rule === 'window') {
-    // The viewer's automatic window: 0.5 and 99.5 percentiles from a histogram.
-    const hist = new Uint32Array(65536);
-    for (let i = 0; i < data.length; i++) hist[data[i]!]!++;
-    const lowCount = data.length * 0.005, highCount = data.length * 0.995;
-    let acc = 0;
-    lo = 0;
-    hi = 65535;
-    let loSet = false;
-    for (let v = 0; v < 65536; v++) {
-      acc += hist[v]!;
-      if (!loSet && acc > lowCount) {
-        lo = v;
-        loSet = true;
-      }
-      if (acc >= highCount) {
-        hi = v;
-        break;
-      }
-    }
-  } else {
-    lo = 65535;
-    hi = 0;
-    for (let i = 0; i < data.length; i++) {
-      const v = data[i]!;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-  }
-  return { lo, k: hi > lo ? 255 / (hi - lo) : 0 };
-}
 
 /**
  * Decodes, orients (EXIF), resizes with sharp and lays the pixels out as the network wants:
@@ -170,8 +127,11 @@ export async function preprocess(input: ImageInput, m: ModelManifest, inputSize:
     // A resize with a linear kernel keeps a region of only nodata exactly nodata.
     if (all) return { tensor: new Float32Array(3 * dstW * dstH), geometry: g, nodataOnly: true };
   }
-  const w = opts.window;
-  const { lo, k } = deepPx ? (w ? { lo: w.low, k: w.high > w.low ? 255 / (w.high - w.low) : 0 } : deepToByteScale(deepPx, m)) : { lo: 0, k: 1 };
+  // The services pass the window of the whole image (see services/prelabel.ts), so all tiles of
+  // one image share it; called on its own, the manifest's rule is applied to these pixels.
+  const w = deepPx ? (opts.window ?? modelInputWindow(m, deepPx, channels)) : null;
+  const lo = w ? w.low : 0;
+  const k = w ? (w.high > w.low ? 255 / (w.high - w.low) : 0) : 1;
   const rowStride = g.newW * channels;
   const a = [0, 1, 2].map((c) => m.scale / std[c]!);
   const b = [0, 1, 2].map((c) => -mean[c]! / std[c]!);

@@ -4,6 +4,8 @@ import { fromFile } from 'geotiff';
 import { crsMember, epsgFromGeoKeys, geoTransformFromTags, geometryToGeoJson, parseNodata, type GeoReference } from '../common/geo';
 import type { ExportClass, ExportImage } from '../common/formats/types';
 import type { Split } from '../common/model';
+import { setGeoReferences } from '../db/geo';
+import type { Db } from '../db/open';
 import type { FormatWriter, WriteContext } from './interchange/types';
 
 /**
@@ -51,6 +53,25 @@ export async function probeGeoReference(file: string, format: string): Promise<G
   } catch {
     return null;
   }
+}
+
+/**
+ * Georeferences of images an import is about to add (any import: image files or an annotated
+ * dataset), by index, null where a file has none. Read before the insert's transaction, which
+ * then records them with storeGeoReferences.
+ */
+export async function probeGeoReferences(images: readonly { file: string; format: string }[]): Promise<(GeoReference | null)[]> {
+  const out: (GeoReference | null)[] = [];
+  for (const im of images) out.push(await probeGeoReference(im.file, im.format));
+  return out;
+}
+
+/** Records probed georeferences for the rows just inserted (`ids` in the probe's order); call inside the insert's transaction. */
+export function storeGeoReferences(db: Db, ids: readonly number[], geos: readonly (GeoReference | null)[]): void {
+  setGeoReferences(
+    db,
+    ids.flatMap((imageId, i) => (geos[i] ? [{ imageId, geo: geos[i]! }] : [])),
+  );
 }
 
 /**

@@ -5,9 +5,7 @@ import type { ImportDuplicate, ImportProblem, ImportReport, JobProgress } from '
 import type { DicomMeta } from '../common/imaging/dicom';
 import { findByHashes, findByPath, insertImages, type NewImage } from '../db/images';
 import { setImagingMeta } from '../db/imaging';
-import { setGeoReferences } from '../db/geo';
-import type { GeoReference } from '../common/geo';
-import { probeGeoReference } from './geotiff';
+import { probeGeoReferences, storeGeoReferences } from './geotiff';
 import type { Dataset } from './dataset';
 import { isInside, toStoredPath } from './paths';
 import { IMAGE_EXTENSIONS, probeImage, type ProbeResult } from './probe';
@@ -165,8 +163,7 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
     fileOf.push(r.file);
   }
   // GeoTIFF georeferences (tags only), read before the write transaction.
-  const geoOf: (GeoReference | null)[] = [];
-  for (let i = 0; i < rows.length; i++) geoOf.push(await probeGeoReference(fileOf[i]!, rows[i]!.format));
+  const geoOf = await probeGeoReferences(rows.map((r, i) => ({ file: fileOf[i]!, format: r.format })));
   opts.onProgress?.({
     phase: 'writing',
     done: total,
@@ -182,10 +179,7 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
       const meta = dicomOf[i];
       if (meta) setImagingMeta(ds.db, id, meta);
     });
-    setGeoReferences(
-      ds.db,
-      ids.flatMap((imageId, i) => (geoOf[i] ? [{ imageId, geo: geoOf[i]! }] : [])),
-    );
+    storeGeoReferences(ds.db, ids, geoOf);
   })();
   problems.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   opts.onProgress?.({

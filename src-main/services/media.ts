@@ -6,6 +6,7 @@ import { decode as decodeBmp } from 'fast-bmp';
 import { AppError } from '../common/errors';
 import type { FileState, ImageRecord } from '../common/model';
 import { getImage, setFileMtime } from '../db/images';
+import { getGeo } from '../db/geo';
 import type { Dataset } from './dataset';
 import { resolveStoredPath } from './paths';
 import { applyVoi, type VoiWindow } from '../common/imaging/window';
@@ -91,13 +92,16 @@ export class Media {
     if (frame >= Math.max(1, im.frames) || frame < 0) {
       throw new AppError('INVALID_ARGUMENT', `${im.path}: frame ${frame} does not exist (the image has ${im.frames})`, { imageId, frame });
     }
-    if (needsWindow(im) || frame > 0 || im.format === 'dicom') return this.windowed(kind, im, frame, opts.window);
+    // GeoTIFF nodata (GDAL_NODATA): those pixels are drawn transparent.
+    const nodata = im.format === 'tiff' ? (getGeo(this.ds.db, im.id)?.nodata ?? null) : null;
+    if (needsWindow(im) || frame > 0 || im.format === 'dicom') return this.windowed(kind, im, frame, opts.window, nodata);
     if (kind === 'view' && DIRECT[im.format] && im.orientation === 1 && im.bitDepth <= 8 && im.frames === 1) {
       return { file: src, mime: DIRECT[im.format]! };
     }
     const ext = kind === 'thumb' ? 'webp' : 'png';
-    const out = path.join(this.ds.cacheDir, kind, im.contentHash.slice(0, 2), `${im.contentHash}.${ext}`);
-    if (!fs.existsSync(out)) await this.render(kind, im, src, out);
+    const tag = nodata === null ? '' : '-nodata';
+    const out = path.join(this.ds.cacheDir, kind, im.contentHash.slice(0, 2), `${im.contentHash}${tag}.${ext}`);
+    if (!fs.existsSync(out)) await this.render(kind, im, src, out, nodata);
     return { file: out, mime: kind === 'thumb' ? 'image/webp' : 'image/png' };
   }
 
@@ -122,7 +126,7 @@ export class Media {
    * (remembered, file preset or automatic). Renders are cached by window, so a remembered
    * window change gives a new file.
    */
-  private async windowed(kind: MediaKind, im: ImageRecord, frame: number, requested?: VoiWindow): Promise<MediaFile> {
+  private async windowed(kind: MediaKind, im: ImageRecord, frame: number, requested: VoiWindow | undefined, nodata: number | null): Promise<MediaFile> {
     let decoded: Raster | null = null;
     let win: VoiWindow | null = requested ?? null;
     if (!win) {
@@ -130,14 +134,18 @@ export class Media {
       win = needsWindow(im) ? defaultWindow(this.ds.db, im, () => decoded!).window : null;
     }
     const ext = kind === 'thumb' ? 'webp' : 'png';
-    const tag = win ? `-w${fmt(win.center)}_${fmt(win.width)}` : '';
+    const tag = (win ? `-w${fmt(win.center)}_${fmt(win.width)}` : '') + (nodata === null ? '' : '-nodata');
     const dir = requested ? 'window' : kind;
     const out = path.join(this.ds.cacheDir, dir, im.contentHash.slice(0, 2), `${im.contentHash}-f${frame}${tag}-${kind}.${ext}`);
     if (!fs.existsSync(out)) {
       await this.once(out, async () => {
         const r = decoded ?? (await this.raster(im, frame));
         const bytes = win && rasterNeedsWindow(r) ? applyVoi(r.data, r.channels, win, { invert: r.invert, alphaMax: r.bitDepth > 8 ? 65535 : 255 }) : (r.data as Uint8Array);
-        let img = sharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { raw: { width: r.width, height: r.height, channels: r.channels } });
+        // Nodata is matched on the stored samples, before the window maps them to display values.
+        const shown = nodata === null ? null : maskNodata(r.data, bytes, r.channels, nodata);
+        let img = shown
+          ? sharp(Buffer.from(shown.data.buffer, shown.data.byteOffset, shown.data.byteLength), { raw: { width: r.width, height: r.height, channels: shown.channels } })
+          : sharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { raw: { width: r.width, height: r.height, channels: r.channels } });
         img = kind === 'thumb' ? img.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }) : img.png({ compressionLevel: 1 });
         writeAtomic(out, await img.toBuffer());
         if (requested) pruneOldest(path.dirname(out), WINDOWED_KEEP);
@@ -154,12 +162,13 @@ export class Media {
     return job;
   }
 
-  private render(kind: MediaKind, im: ImageRecord, src: string, out: string): Promise<void> {
+  private render(kind: MediaKind, im: ImageRecord, src: string, out: string, nodata: number | null): Promise<void> {
     const pending = this.inflight.get(out);
     if (pending) return pending;
     const job = (async () => {
       let img = await this.open(im, src);
       img = img.rotate(); // apply EXIF orientation
+      if (nodata !== null) img = await this.masked(im, img, nodata, kind === 'thumb');
       if (kind === 'thumb') {
         img = img.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 });
       } else {
@@ -177,6 +186,28 @@ export class Media {
     return job;
   }
 
+  /**
+   * The oriented 8-bit pixels with nodata made transparent, decoded in memory. A thumbnail is
+   * reduced first: its colours by the usual resize, its nodata test on a nearest-neighbour
+   * reduction of the same size, whose samples are still the stored values.
+   */
+  private async masked(im: ImageRecord, img: Sharp, nodata: number, thumb: boolean): Promise<Sharp> {
+    const reduce = (s: Sharp, kernel?: 'nearest') => (thumb ? s.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true, kernel }) : s);
+    const decode = <T>(p: Promise<T>) =>
+      p.catch((e: Error) => {
+        throw new AppError('CORRUPT_IMAGE', `${im.path}: cannot decode (${e.message})`, { imageId: im.id, path: im.path });
+      });
+    const [{ data, info }, samples] = await Promise.all([
+      decode(reduce(img.clone()).raw().toBuffer({ resolveWithObject: true })),
+      thumb ? decode(reduce(img.clone(), 'nearest').raw().toBuffer()) : null,
+    ]);
+    const shown = maskNodata(samples && samples.length === data.length ? samples : data, data, info.channels, nodata);
+    const raw = shown ? shown.data : data;
+    return sharp(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength), {
+      raw: { width: info.width, height: info.height, channels: shown ? shown.channels : info.channels },
+    });
+  }
+
   private async open(im: ImageRecord, src: string): Promise<Sharp> {
     if (im.format === 'bmp') {
       const decoded = decodeBmp(await fs.promises.readFile(src));
@@ -188,6 +219,41 @@ export class Media {
     }
     return sharp(src, { limitInputPixels: this.limitInputPixels, page: 0 });
   }
+}
+
+/**
+ * Display bytes with the pixels whose every colour sample (in `samples`, the stored values) equals
+ * `nodata` made transparent: an alpha channel is added (or the existing one cleared there). Null
+ * when no pixel is nodata, so such an image is shown as it is. NaN nodata matches NaN samples.
+ */
+export function maskNodata(
+  samples: ArrayLike<number>,
+  display: Uint8Array,
+  channels: number,
+  nodata: number,
+): { data: Uint8Array; channels: 2 | 4 } | null {
+  const hasAlpha = channels === 2 || channels === 4;
+  const colour = hasAlpha ? channels - 1 : channels;
+  const pixels = Math.floor(samples.length / channels);
+  const isNodata = Number.isNaN(nodata) ? (v: number) => Number.isNaN(v) : (v: number) => v === nodata;
+  let out: Uint8Array | null = null;
+  const outChannels = colour + 1;
+  for (let p = 0; p < pixels; p++) {
+    const base = p * channels;
+    let all = true;
+    for (let c = 0; c < colour && all; c++) all = isNodata(samples[base + c]!);
+    if (!all) continue;
+    if (!out) {
+      // First nodata pixel: copy the display bytes with an opaque (or the stored) alpha.
+      out = new Uint8Array(pixels * outChannels);
+      for (let q = 0; q < pixels; q++) {
+        for (let c = 0; c < colour; c++) out[q * outChannels + c] = display[q * channels + c]!;
+        out[q * outChannels + colour] = hasAlpha ? display[q * channels + colour]! : 255;
+      }
+    }
+    out[p * outChannels + colour] = 0;
+  }
+  return out ? { data: out, channels: outChannels as 2 | 4 } : null;
 }
 
 /** Window values in file names: a few decimals, no exponent. */

@@ -26,6 +26,7 @@ import { rangeOfWindow } from '../common/imaging/window';
 import type { Dataset } from './dataset';
 import { resolveStoredPath } from './paths';
 import { readRaster } from './raster';
+import type { ImageInput } from '../inference/preprocess';
 import { classResolver } from './predictions';
 
 /**
@@ -495,6 +496,13 @@ export function jobProgress(jobId: string, p: PrelabelProgress, finished = false
   return { jobId, kind: 'prelabel', phase: finished ? 'done' : 'writing', done: t.done, total: t.total, imported: p.detections, duplicates: 0, problems: 0, etaMs: p.etaMs };
 }
 
+/** What the inference layer reads for a request: decoded pixels, a region of the file, or the whole file. */
+export function detectInput(req: DetectRequest): ImageInput {
+  if (req.raw) return { raw: req.raw };
+  if (req.region) return { path: req.imagePath, region: req.region };
+  return req.imagePath;
+}
+
 /** What pre-labeling needs from the inference layer: detection and model inspection. */
 export interface InferenceBackend {
   detector: Detector;
@@ -513,7 +521,7 @@ export function inferenceBackend(): Promise<InferenceBackend> {
     return {
       detector: {
         async detect(req) {
-          const input = req.raw ? { raw: req.raw } : req.region ? { path: req.imagePath, region: req.region } : req.imagePath;
+          const input = detectInput(req);
           const pixels = req.nodata !== undefined ? { nodata: req.nodata } : {};
           const r = await detect({ file: req.modelFile, providers: req.providers }, input, req.manifest, { score: req.conf, iou: req.iou }, pixels);
           return { detections: r.detections, provider: r.provider, ms: r.timings.preMs + r.timings.runMs + r.timings.postMs, warnings: r.warnings };

@@ -3,12 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { AppError } from '../common/errors';
+import { percentileRange } from '../common/imaging/window';
 import type { ImageRecord } from '../common/model';
 import { pyramidLevels, tileGrid, totalTiles, type PyramidGeometry, type PyramidInfo } from '../common/pyramid';
 import { getImage } from '../db/images';
+import { getGeo } from '../db/geo';
 import type { Dataset } from './dataset';
 import type { Media, MediaFile } from './media';
-import { percentileWindow } from './window';
 
 export const TILE_SIZE = 256;
 /** Images of at least this many pixels are shown from a pyramid (TESSERA_PYRAMID_PIXELS). */
@@ -35,9 +36,13 @@ export interface BuildWatcher {
   isCancelled?: () => boolean;
 }
 
+type TileFormat = 'jpeg' | 'webp';
+
 interface Meta extends PyramidGeometry {
-  format: 'jpeg';
+  format: TileFormat;
 }
+
+const TILE_MIME: Record<TileFormat, string> = { jpeg: 'image/jpeg', webp: 'image/webp' };
 
 interface Build {
   promise: Promise<void>;
@@ -119,13 +124,13 @@ export class Pyramids {
     if (!ok(col, grid.cols) || !ok(row, grid.rows)) {
       throw new AppError('INVALID_ARGUMENT', `tile ${col},${row} is outside the ${grid.cols}x${grid.rows} grid of level ${level}`, { imageId, level, col, row });
     }
-    const file = path.join(this.dir(im), 'p_files', String(level), `${col}_${row}.jpeg`);
+    const file = path.join(this.dir(im), 'p_files', String(level), `${col}_${row}.${meta.format}`);
     if (!fs.existsSync(file)) {
       // The cache folder may have been deleted meanwhile: look at the disk again next time.
       this.metas.delete(im.contentHash);
       throw new AppError('NOT_FOUND', `${im.path}: tile ${level}/${col}_${row} is missing from the pyramid`, { imageId, level, col, row });
     }
-    return { file, mime: 'image/jpeg' };
+    return { file, mime: TILE_MIME[meta.format] };
   }
 
   /** Stops every build, e.g. when the dataset closes. */
@@ -149,11 +154,25 @@ export class Pyramids {
     try {
       const m = JSON.parse(fs.readFileSync(path.join(this.dir(im), 'pyramid.json'), 'utf8')) as Meta;
       if (m.width !== im.width || m.height !== im.height) return null;
+      // A pyramid of the other tile format (made before nodata was masked) is built again.
+      if ((m.format ?? 'jpeg') !== (this.nodataMask(im) === null ? 'jpeg' : 'webp')) return null;
       this.metas.set(im.contentHash, m);
       return m;
     } catch {
       return null;
     }
+  }
+
+  /**
+   * The GeoTIFF nodata value that tiles show as transparent, or null. Masking runs as a libvips
+   * pass of its own (bounded memory, like the tiles), which can only test equality with the
+   * extremes of an 8-bit sample: nodata 0 or 255, on images without an alpha channel. Other
+   * nodata values, and images over 8 bits, keep JPEG tiles with nodata shown as stored.
+   */
+  private nodataMask(im: ImageRecord): 0 | 255 | null {
+    if (im.format !== 'tiff' || im.bitDepth > 8 || (im.channels !== 1 && im.channels !== 3)) return null;
+    const nodata = getGeo(this.ds.db, im.id)?.nodata;
+    return nodata === 0 || nodata === 255 ? nodata : null;
   }
 
   private async build(im: ImageRecord, b: Build): Promise<void> {
@@ -171,20 +190,39 @@ export class Pyramids {
       // barely move) and applied as one linear map to 16 bits, which libvips then writes as 8.
       const { data, info } = await sharp(file, { limitInputPixels: this.opts.limitInputPixels, page: 0 })
         .resize(2048, 2048, { fit: 'inside', withoutEnlargement: true })
+        // The file's own 16-bit samples: without this, libvips would convert grey to sRGB first.
+        .toColourspace(im.channels === 1 ? 'grey16' : 'rgb16')
         .raw({ depth: 'ushort' })
         .toBuffer({ resolveWithObject: true });
-      const w = percentileWindow(new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2), info.channels);
+      const w = percentileRange(new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2), info.channels);
       const k = 65535 / (w.high - w.low);
       img = img.linear(k, -w.low * k);
     }
-    const writing = img
-      .rotate() // EXIF orientation: tiles show the pixels annotation coordinates refer to
-      // Full chroma: small coloured objects are what labellers look for, and 4:2:0 smears them at coarse levels.
-      .jpeg({ quality: TILE_QUALITY, chromaSubsampling: '4:4:4' })
-      .tile({ size: TILE_SIZE, overlap: 0, depth: 'onetile', layout: 'dz' })
-      .toFile(path.join(tmp, 'p'));
-
+    const nodata = this.nodataMask(im);
+    const maskFile = path.join(tmp, 'nodata-mask.tif');
     let stopped: 'cancelled' | 'closed' | null = null;
+    const writing = (async () => {
+      if (nodata !== null) {
+        // Alpha 0 where every sample is nodata: a band OR of "sample >= 1" (nodata 0), or the
+        // inverted band AND of "sample >= 255" (nodata 255), written as a one-band tiled TIFF
+        // in the displayed orientation and joined to the pixels as their alpha channel.
+        let mask = sharp(file, { limitInputPixels: this.opts.limitInputPixels, page: 0 }).rotate();
+        mask =
+          nodata === 0
+            ? mask.threshold(1, { grayscale: false }).bandbool('or').toColourspace('b-w')
+            : mask.threshold(255, { grayscale: false }).bandbool('and').toColourspace('b-w').negate({ alpha: false });
+        await mask.tiff({ compression: 'lzw', tile: true }).toFile(maskFile);
+        if (stopped) throw new AppError('CANCELLED', `${im.path}: tile pyramid build cancelled`, { imageId: im.id });
+        img = img.joinChannel(maskFile);
+      }
+      img = img.rotate(); // EXIF orientation: tiles show the pixels annotation coordinates refer to
+      // Full chroma: small coloured objects are what labellers look for, and 4:2:0 smears them at
+      // coarse levels. WebP keeps the nodata alpha (lossless alpha, lossy colour like the JPEG);
+      // effort 1 halves the encode time of the default for slightly larger tiles.
+      img = nodata === null ? img.jpeg({ quality: TILE_QUALITY, chromaSubsampling: '4:4:4' }) : img.webp({ quality: TILE_QUALITY, effort: 1 });
+      return img.tile({ size: TILE_SIZE, overlap: 0, depth: 'onetile', layout: 'dz' }).toFile(path.join(tmp, 'p'));
+    })();
+
     let polls = 0;
     const timer = setInterval(() => {
       if (stopped) return;
@@ -206,7 +244,8 @@ export class Pyramids {
         throw new AppError('CORRUPT_IMAGE', `${im.path}: decodes to ${info.width}x${info.height}, not the ${im.width}x${im.height} recorded at import`, { imageId: im.id });
       }
       if (stopped) throw new AppError('CANCELLED', `${im.path}: tile pyramid build cancelled`, { imageId: im.id });
-      const meta: Meta = { ...geometry, format: 'jpeg' };
+      const meta: Meta = { ...geometry, format: nodata === null ? 'jpeg' : 'webp' };
+      fs.rmSync(maskFile, { force: true });
       fs.writeFileSync(path.join(tmp, 'pyramid.json'), JSON.stringify(meta));
       b.last = { done: total, total, etaMs: 0 };
       for (const w of b.watchers) w.onProgress?.(b.last);

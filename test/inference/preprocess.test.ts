@@ -65,11 +65,14 @@ describe('preprocess', () => {
     expect(at(r.tensor, 2, 16, 16)).toBeGreaterThan(0.9);
   });
 
-  it('maps 16-bit images by min-max by default, or fixed by 65535', async () => {
+  it('maps 16-bit images through the automatic window by default, by min-max, or fixed by 65535', async () => {
     const mm = await preprocess(deep, base, [32, 32]);
     const row = Array.from({ length: 32 }, (_, x) => at(mm.tensor, 0, 16, x));
     expect(Math.min(...row)).toBeCloseTo(0, 2);
     expect(Math.max(...row)).toBeCloseTo(1, 2);
+    const minmax = await preprocess(deep, { ...base, highBitDepth: 'minmax' }, [32, 32]);
+    expect(at(minmax.tensor, 0, 16, 0)).toBe(0);
+    expect(at(minmax.tensor, 0, 16, 31)).toBeCloseTo(1, 6);
     const fixed = await preprocess(deep, { ...base, highBitDepth: 'fixed' }, [32, 32]);
     expect(at(fixed.tensor, 0, 16, 31)).toBeCloseTo(3000 / 65535, 3);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crsToPixel, epsgFromGeoKeys, geoTransformFromTags, parseNodata, pixelToCrs, type GeoTransform } from '../../src-main/common/geo';
 import { insertAnnotations } from '../../src-main/db/annotations';
@@ -7,6 +8,8 @@ import { getModelRun } from '../../src-main/db/prelabel';
 import { insertModelRun } from '../../src-main/db/modelRuns';
 import { preprocess } from '../../src-main/inference/preprocess';
 import { readGeoReference } from '../../src-main/services/geotiff';
+import { Media } from '../../src-main/services/media';
+import { Pyramids } from '../../src-main/services/pyramid';
 import { closeInferenceBackend, inferenceBackend, runPrelabel } from '../../src-main/services/prelabel';
 import { Workspace } from '../../src-main/services/workspace';
 import { yolov8nInt8Manifest } from '../helpers/models';
@@ -144,6 +147,39 @@ describe.runIf(dir)('GeoTIFF in a dataset', () => {
     expect(pred.geometry.coordinates[0][2][1]).toBeCloseTo(2826915 - 180 * 300.041782729805, 6);
   });
 
+  it('pyramid tiles of a nodata GeoTIFF are WebP with nodata transparent; others stay JPEG', async () => {
+    const ds = ws.current!;
+    const pyramids = new Pyramids(ds, new Media(ds, 1e9), { thresholdPixels: 1000, limitInputPixels: 1e9 });
+    const info = await pyramids.ensure(imageId);
+    expect(info.state).toBe('ready');
+    const top = info.levels - 1; // full resolution
+    const corner = pyramids.tile(imageId, top, 0, 0);
+    expect(corner.mime).toBe('image/webp');
+    const a = await sharp(corner.file).raw().toBuffer({ resolveWithObject: true });
+    expect(a.info.channels).toBe(4);
+    expect(a.data[3]).toBe(0); // pixel (0, 0): nodata
+    // Pixel (395, 359) is in tile (1, 1) at (139, 103): data, opaque, its colour kept (lossy WebP).
+    const mid = await sharp(pyramids.tile(imageId, top, 1, 1).file).raw().toBuffer({ resolveWithObject: true });
+    const src = await sharp(path.join(dir!, 'RGB.byte.tif')).extract({ left: 395, top: 359, width: 1, height: 1 }).raw().toBuffer();
+    const at = (103 * mid.info.width + 139) * 4;
+    expect(mid.data[at + 3]).toBe(255);
+    for (let c = 0; c < 3; c++) expect(Math.abs(mid.data[at + c]! - src[c]!)).toBeLessThan(24);
+    // Transparent tile pixels are exactly the file's all-zero pixels over the whole top-left tile.
+    const whole = await sharp(path.join(dir!, 'RGB.byte.tif')).extract({ left: 0, top: 0, width: 256, height: 256 }).raw().toBuffer();
+    let wrong = 0;
+    for (let p = 0; p < 256 * 256; p++) {
+      const nodata = whole[p * 3] === 0 && whole[p * 3 + 1] === 0 && whole[p * 3 + 2] === 0;
+      if ((a.data[p * 4 + 3] === 0) !== nodata) wrong++;
+    }
+    expect(wrong).toBe(0);
+    // world.byte.tif sets no nodata: JPEG tiles as for any large image.
+    const { items } = await ok(ws, 'images:list', {});
+    const world = items.find((i) => i.path === 'world.byte.tif')!.id;
+    await pyramids.ensure(world);
+    expect(pyramids.tile(world, pyramids.info(world).levels - 1, 0, 0).mime).toBe('image/jpeg');
+    pyramids.close();
+  });
+
   it('does not run the model on tiles holding only nodata', async () => {
     const file = path.join(dir!, 'RGB.byte.tif');
     const m = yolov8nInt8Manifest('unused.onnx');
@@ -165,5 +201,31 @@ describe.runIf(dir)('GeoTIFF in a dataset', () => {
     });
     expect(s.done).toBe(1);
     expect(getModelRun(ws.current!.db, s.runId)!.parameters['tiling']).toEqual({ size: 384, overlap: 32 });
+  });
+});
+
+describe.runIf(dir)('GeoTIFF in an annotated-dataset import', () => {
+  it('a COCO dataset whose image is a GeoTIFF stores the georeference like the image import does', async () => {
+    // A copy of the GeoTIFF in a temporary COCO dataset (never in the repository).
+    const work = tempDir();
+    const src = path.join(work, 'coco');
+    fs.mkdirSync(src, { recursive: true });
+    fs.copyFileSync(path.join(dir!, 'RGB.byte.tif'), path.join(src, 'scene.tif'));
+    fs.writeFileSync(
+      path.join(src, 'annotations.json'),
+      JSON.stringify({
+        images: [{ id: 7, file_name: 'scene.tif', width: 791, height: 718 }],
+        categories: [{ id: 1, name: 'field' }],
+        annotations: [{ id: 1, image_id: 7, category_id: 1, bbox: [100, 120, 40, 30], area: 1200, iscrowd: 0 }],
+      }),
+    );
+    const ws = newWorkspace(work);
+    await ok(ws, 'dataset:create', { path: path.join(work, 'd.tessera'), root: src });
+    const report = await ok(ws, 'interchange:import', { jobId: 'i', path: path.join(src, 'annotations.json'), format: 'coco' });
+    expect(report.images.added).toBe(1);
+    const { items } = await ok(ws, 'images:list', {});
+    expect(items.map((i) => i.path)).toEqual(['scene.tif']);
+    const g = await ok(ws, 'images:geo', { id: items[0]!.id });
+    expect(g).toEqual({ transform: RGB_BYTE, epsg: 32618, crsName: 'WGS 84 / UTM zone 18N', nodata: 0 });
   });
 });

@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { getImage } from '../../src-main/db/images';
 import { Dataset } from '../../src-main/services/dataset';
 import { importImages } from '../../src-main/services/importer';
-import { Media } from '../../src-main/services/media';
+import { maskNodata, Media } from '../../src-main/services/media';
 import { makeImages } from '../helpers/images';
 import { sharedPath, tempDir } from '../helpers/shared';
 
@@ -71,6 +71,54 @@ describe('Media', () => {
     const id = ds.db.prepare("SELECT id FROM images WHERE path LIKE '%img2d.tif'").pluck().get() as number;
     const s2 = await sharp((await media.get('thumb', id)).file).stats();
     expect(s2.channels[0]!.mean).toBeGreaterThan(10);
+  });
+
+  it('shows GeoTIFF nodata pixels as transparent in views and thumbnails; images without nodata are unchanged', async () => {
+    const rgb = sharedPath('datasets/geotiff_rasterio/RGB.byte.tif');
+    if (!rgb) return;
+    await importImages(ds, { paths: [rgb], allowOutsideRoot: true });
+    const id = ds.db.prepare("SELECT id FROM images WHERE path LIKE '%RGB.byte.tif'").pluck().get() as number;
+    const view = await media.get('view', id);
+    expect(view.mime).toBe('image/png');
+    const { data, info } = await sharp(view.file).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([791, 718, 4]);
+    const alphaAt = (x: number, y: number) => data[(y * info.width + x) * 4 + 3];
+    expect(alphaAt(0, 0)).toBe(0); // the scene is a rotated footprint: its corners are nodata (0)
+    expect(alphaAt(395, 359)).toBe(255);
+    // Transparent exactly where the file's three samples are all 0, opaque elsewhere, colours kept.
+    const src = await sharp(rgb).raw().toBuffer({ resolveWithObject: true });
+    let nodata = 0;
+    let mismatched = 0;
+    for (let p = 0; p < info.width * info.height; p++) {
+      const s = src.data.subarray(p * 3, p * 3 + 3);
+      const isNodata = s[0] === 0 && s[1] === 0 && s[2] === 0;
+      if (isNodata) nodata++;
+      if (data[p * 4 + 3] !== (isNodata ? 0 : 255) || data[p * 4] !== s[0] || data[p * 4 + 1] !== s[1] || data[p * 4 + 2] !== s[2]) mismatched++;
+    }
+    expect(nodata).toBeGreaterThan(1000);
+    expect(mismatched).toBe(0);
+    const thumb = await sharp((await media.get('thumb', id)).file).raw().toBuffer({ resolveWithObject: true });
+    expect([thumb.info.width, thumb.info.channels]).toEqual([256, 4]);
+    expect(thumb.data[3]).toBe(0);
+    expect(thumb.data[(Math.floor(thumb.info.height / 2) * 256 + 128) * 4 + 3]).toBe(255);
+
+    // No nodata: the TIFF view stays opaque RGB/grey, a JPEG is still served as the file itself.
+    const plain = await media.get('view', idOf('e8.tif'));
+    expect((await sharp(plain.file).metadata()).hasAlpha).toBe(false);
+    expect((await media.get('view', idOf('a.jpg'))).file).toBe(files['a.jpg']);
+  });
+
+  it('masks nodata on stored samples, not on display values; NaN nodata matches NaN; alpha is kept', () => {
+    // 16-bit grey samples 0, 500, 0 shown through a window as 0, 128, 0: only stored 0 is nodata.
+    const m = maskNodata(new Uint16Array([0, 500, 7]), new Uint8Array([0, 128, 0]), 1, 0)!;
+    expect(m.channels).toBe(2);
+    expect(Array.from(m.data)).toEqual([0, 0, 128, 255, 0, 255]);
+    const f = maskNodata(new Float32Array([NaN, NaN, NaN, 1, NaN, 2]), new Uint8Array(6).fill(9), 3, NaN)!;
+    expect(Array.from(f.data)).toEqual([9, 9, 9, 0, 9, 9, 9, 255]);
+    // RGBA: the stored alpha stays where the pixel is data; a pixel counts only when every colour sample matches.
+    const a = maskNodata(new Uint8Array([5, 5, 5, 200, 5, 0, 5, 100]), new Uint8Array([5, 5, 5, 200, 5, 0, 5, 100]), 4, 5)!;
+    expect(Array.from(a.data)).toEqual([5, 5, 5, 0, 5, 0, 5, 100]);
+    expect(maskNodata(new Uint8Array([1, 2, 3]), new Uint8Array([1, 2, 3]), 3, 0)).toBeNull();
   });
 
   it('reports a missing file and a changed file, and recovers when the file returns', async () => {

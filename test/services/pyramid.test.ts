@@ -6,7 +6,7 @@ import { levelScale, levelSize, pyramidLevels, tileGrid, totalTiles } from '../.
 import { resolveMedia } from '../../src-main/services/mediaRoute';
 import { isTiledTiff, TILE_SIZE } from '../../src-main/services/pyramid';
 import type { Workspace } from '../../src-main/services/workspace';
-import { tempDir } from '../helpers/shared';
+import { sharedPath, tempDir } from '../helpers/shared';
 import { newWorkspace, ok } from '../helpers/workspace';
 
 const W = 9000;
@@ -158,28 +158,61 @@ describe('tile pyramid', () => {
     expect((await ok(ws, 'images:buildPyramid', { jobId: 'again', imageId })).state).toBe('ready');
   });
 
-  it('shows a 16-bit image holding only 0..235 through the automatic window, not black', async () => {
+  it('shows a 16-bit image holding only 0..235 through the automatic window, not black or white', async () => {
+    const ext = 'png';
     const w = 1200;
     const h = 700;
     const px = new Uint16Array(w * h);
     for (let i = 0; i < px.length; i++) px[i] = Math.round(((i % w) * 235) / (w - 1));
-    const file = path.join(dir, 'imgs', 'dim16.png');
+    const file = path.join(dir, 'imgs', `dim16.${ext}`);
     // A Uint16Array gives sharp 16-bit samples.
-    await sharp(px, { raw: { width: w, height: h, channels: 1 } }).toColourspace('grey16').png().toFile(file);
-    await ok(ws, 'images:import', { jobId: 'imp16', paths: [file] });
-    const id = (await ok(ws, 'images:list', {})).items.find((it) => it.path.endsWith('dim16.png'))!.id;
+    const grey = sharp(px, { raw: { width: w, height: h, channels: 1 } }).toColourspace('grey16');
+    await (ext === 'png' ? grey.png() : grey.tiff()).toFile(file);
+    await ok(ws, 'images:import', { jobId: `imp16${ext}`, paths: [file] });
+    const id = (await ok(ws, 'images:list', {})).items.find((it) => it.path.endsWith(`dim16.${ext}`))!.id;
     process.env['TESSERA_PYRAMID_PIXELS'] = String(w * h);
     try {
-      const info = await ok(ws, 'images:buildPyramid', { jobId: 'p16', imageId: id });
+      const info = await ok(ws, 'images:buildPyramid', { jobId: `p16${ext}`, imageId: id });
       expect(info).toMatchObject({ state: 'ready', levels: pyramidLevels(w, h, TILE_SIZE) });
       const r = await resolveMedia(ws, `tile/${id}/${info.levels - 1}/4/1`);
       if (!r.ok) throw new Error(r.error.message);
       // Columns 1024..1199: input 200..235, the top of the window, so near white.
       const stats = await sharp(r.file).stats();
       expect(stats.channels[0]!.mean).toBeGreaterThan(200);
+      // Columns 0..255: input 0..50, the bottom fifth of the window: dark, but not all black.
       const left = await resolveMedia(ws, `tile/${id}/${info.levels - 1}/0/0`);
       if (!left.ok) throw new Error(left.error.message);
-      expect((await sharp(left.file).stats()).channels[0]!.max).toBeGreaterThan(40);
+      const l = (await sharp(left.file).stats()).channels[0]!;
+      expect(l.max).toBeGreaterThan(40);
+      expect(l.min).toBeLessThan(10);
+      expect(l.mean).toBeLessThan(80);
+    } finally {
+      process.env['TESSERA_PYRAMID_PIXELS'] = String(50_000_000);
+    }
+  });
+
+  it('tiles a real 16-bit grey TIFF through the same window as its view', async () => {
+    const src = sharedPath('datasets/tiff16_stardist_dsb2018/img2d.tif');
+    if (!src) return;
+    const file = path.join(dir, 'imgs', 'stardist16.tif');
+    fs.copyFileSync(src, file);
+    await ok(ws, 'images:import', { jobId: 'impsd', paths: [file] });
+    const im = (await ok(ws, 'images:list', {})).items.find((it) => it.path.endsWith('stardist16.tif'))!;
+    process.env['TESSERA_PYRAMID_PIXELS'] = String(im.width * im.height);
+    try {
+      const info = await ok(ws, 'images:buildPyramid', { jobId: 'psd', imageId: im.id });
+      const view = await resolveMedia(ws, `view/${im.id}`);
+      const tile = await resolveMedia(ws, `tile/${im.id}/${info.levels - 1}/0/0`);
+      if (!view.ok || !tile.ok) throw new Error('no view or tile');
+      const a = await sharp(view.file).extract({ left: 0, top: 0, width: TILE_SIZE, height: TILE_SIZE }).greyscale().raw().toBuffer();
+      const b = await sharp(tile.file).greyscale().raw().toBuffer();
+      let diff = 0;
+      for (let i = 0; i < a.length; i++) diff += Math.abs(a[i]! - b[i]!);
+      // JPEG tiles of a noisy microscopy image: a few levels of compression error, nothing more.
+      expect(diff / a.length).toBeLessThan(6);
+      const st = (await sharp(tile.file).stats()).channels[0]!;
+      expect(st.mean).toBeGreaterThan(5);
+      expect(st.mean).toBeLessThan(250);
     } finally {
       process.env['TESSERA_PYRAMID_PIXELS'] = String(50_000_000);
     }

@@ -64,6 +64,14 @@ async function bigImage(dir: string): Promise<string> {
   return file;
 }
 
+/** A workspace in `dir` with a dataset over `root` holding the one image `file`. */
+async function withImage(dir: string, file: string, root: string): Promise<{ ws: Workspace; imageId: number }> {
+  const ws = newWorkspace(dir);
+  await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root });
+  await ok(ws, 'images:import', { jobId: 'imp', paths: [file] });
+  return { ws, imageId: (await ok(ws, 'images:list', {})).items[0]!.id };
+}
+
 function boxOf(g: Geometry): Box {
   if (g.kind === 'box') return g;
   if (g.kind === 'mask') return rleBBox(g.rle);
@@ -76,11 +84,7 @@ describe.runIf(model && photo)('tiled inference with yolov8n_int8 on a photo pas
   const manifest: ModelManifest = yolov8nInt8Manifest(model ?? 'absent.onnx');
   beforeAll(async () => {
     const dir = tempDir();
-    const file = await bigImage(dir);
-    ws = newWorkspace(dir);
-    await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root: dir });
-    await ok(ws, 'images:import', { jobId: 'imp', paths: [file] });
-    imageId = (await ok(ws, 'images:list', {})).items[0]!.id;
+    ({ ws, imageId } = await withImage(dir, await bigImage(dir), dir));
   });
   afterAll(closeInferenceBackend);
 
@@ -148,11 +152,7 @@ describe.runIf(segModel && photo)('tiled inference with yolov8n-seg_int8: masks 
   const manifest: ModelManifest = { ...yolov8nInt8Manifest(segModel ?? 'absent.onnx'), id: 'yolov8n-seg-int8', task: 'segment', size: [320, 320] };
   beforeAll(async () => {
     const dir = tempDir();
-    const file = await bigImage(dir);
-    ws = newWorkspace(dir);
-    await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root: dir });
-    await ok(ws, 'images:import', { jobId: 'imp', paths: [file] });
-    imageId = (await ok(ws, 'images:list', {})).items[0]!.id;
+    ({ ws, imageId } = await withImage(dir, await bigImage(dir), dir));
   });
   afterAll(closeInferenceBackend);
 
@@ -176,11 +176,7 @@ describe.runIf(model && deep)('what models see of a 16-bit image (stardist img2d
   let ws: Workspace;
   let imageId: number;
   beforeAll(async () => {
-    const dir = tempDir();
-    ws = newWorkspace(dir);
-    await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root: path.dirname(deep!) });
-    await ok(ws, 'images:import', { jobId: 'imp', paths: [deep!] });
-    imageId = (await ok(ws, 'images:list', {})).items[0]!.id;
+    ({ ws, imageId } = await withImage(tempDir(), deep!, path.dirname(deep!)));
   });
   afterAll(closeInferenceBackend);
 

@@ -91,24 +91,55 @@ export function applyVoi(
   return out;
 }
 
-/**
- * The automatic window: the 0.5 and 99.5 percentiles of the colour samples (alpha excluded).
- * Integer data with a range up to 65,536 values is counted exactly; wider or fractional data is
- * binned into 65,536 steps over its range.
- */
-export function percentileWindowOf(data: ArrayLike<number>, channels: number, lowPct = 0.5, highPct = 99.5): VoiWindow {
-  const colour = channels === 2 || channels === 4 ? channels - 1 : channels;
-  let min = Infinity;
-  let max = -Infinity;
+/** A sample range [low, high]: the values that map to black and white. */
+export interface SampleRange {
+  low: number;
+  high: number;
+}
+
+/** How many of the interleaved channels are colour: the last of 2 or 4 is alpha. */
+export function colourChannels(channels: number): number {
+  return channels === 2 || channels === 4 ? channels - 1 : channels;
+}
+
+/** Smallest and largest colour sample (alpha and NaN excluded); null when there are none. */
+function extent(data: ArrayLike<number>, channels: number): SampleRange | null {
+  const colour = colourChannels(channels);
+  let low = Infinity;
+  let high = -Infinity;
   for (let i = 0; i < data.length; i += channels) {
     for (let k = 0; k < colour; k++) {
       const v = data[i + k]!;
-      if (v < min) min = v;
-      if (v > max) max = v;
+      if (v < low) low = v;
+      if (v > high) high = v;
     }
   }
-  if (!Number.isFinite(min)) return windowFromRange(0, 1);
-  if (max === min) return windowFromRange(min, min + 1);
+  return Number.isFinite(low) ? { low, high } : null;
+}
+
+/** Smallest and largest colour sample (alpha excluded), possibly equal; 0..1 without samples. */
+export function sampleRangeOf(data: ArrayLike<number>, channels: number): SampleRange {
+  return extent(data, channels) ?? { low: 0, high: 1 };
+}
+
+/** The min-max window: lowest to highest colour sample, at least one unit wide. */
+export function minMaxRange(data: ArrayLike<number>, channels: number): SampleRange {
+  const { low, high } = sampleRangeOf(data, channels);
+  return { low, high: high > low ? high : low + 1 };
+}
+
+/**
+ * The automatic window as a sample range: the 0.5 and 99.5 percentiles of the colour samples
+ * (alpha excluded), at ranks floor/ceil of pct * (n - 1), at least one unit wide. Integer data
+ * with a range up to 65,536 values is counted exactly in a histogram; wider or fractional data
+ * is binned into 65,536 steps over its range (a value stands for its bin's lower edge).
+ */
+export function percentileRange(data: ArrayLike<number>, channels: number, lowPct = 0.5, highPct = 99.5): SampleRange {
+  const span = extent(data, channels);
+  if (!span) return { low: 0, high: 1 };
+  const { low: min, high: max } = span;
+  if (max === min) return { low: min, high: min + 1 };
+  const colour = colourChannels(channels);
   const bins = 65536;
   const step = Math.max(1, (max - min) / (bins - 1));
   const hist = new Uint32Array(bins);
@@ -137,7 +168,13 @@ export function percentileWindowOf(data: ArrayLike<number>, channels: number, lo
       break;
     }
   }
-  return windowFromRange(low, high > low ? high : low + 1);
+  return { low, high: high > low ? high : low + 1 };
+}
+
+/** The automatic window (see percentileRange) as a DICOM center/width window. */
+export function percentileWindowOf(data: ArrayLike<number>, channels: number, lowPct = 0.5, highPct = 99.5): VoiWindow {
+  const { low, high } = percentileRange(data, channels, lowPct, highPct);
+  return windowFromRange(low, high);
 }
 
 /** A window moved by a right-drag: horizontal motion changes the width, vertical the center. */

@@ -1,7 +1,7 @@
 import type { DicomMeta } from '../../common/imaging/dicom';
 import type { ImagingInfo, WindowSource } from '../../common/imaging/info';
 import type { Raster } from '../../common/imaging/raster';
-import { CT_PRESETS, percentileWindowOf, type NamedWindow, type VoiWindow } from '../../common/imaging/window';
+import { CT_PRESETS, percentileWindowOf, sampleRangeOf, type NamedWindow, type VoiWindow } from '../../common/imaging/window';
 import type { ImageRecord } from '../../common/model';
 import { getImagingMeta, getRememberedWindow } from '../../db/imaging';
 import type { Db } from '../../db/open';
@@ -16,21 +16,6 @@ export function needsWindow(im: Pick<ImageRecord, 'format' | 'bitDepth' | 'chann
 /** Whether the raster's samples go through a window (8-bit colour DICOM does not). */
 export function rasterNeedsWindow(r: Raster): boolean {
   return r.modality === true || !(r.data instanceof Uint8Array);
-}
-
-/** Smallest and largest colour sample (alpha excluded). */
-export function sampleRange(r: Raster): { low: number; high: number } {
-  const colour = r.channels === 4 ? 3 : r.channels;
-  let low = Infinity;
-  let high = -Infinity;
-  for (let i = 0; i < r.data.length; i += r.channels) {
-    for (let k = 0; k < colour; k++) {
-      const v = r.data[i + k]!;
-      if (v < low) low = v;
-      if (v > high) high = v;
-    }
-  }
-  return Number.isFinite(low) ? { low, high } : { low: 0, high: 1 };
 }
 
 /**
@@ -77,5 +62,5 @@ export async function imagingInfo(db: Db, im: ImageRecord, raster: () => Promise
   if (!windowed) return base;
   const r = await raster();
   const { window, source } = defaultWindow(db, im, () => r);
-  return { ...base, window, source, range: sampleRange(r) };
+  return { ...base, window, source, range: sampleRangeOf(r.data, r.channels) };
 }

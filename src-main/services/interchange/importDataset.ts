@@ -13,6 +13,8 @@ import { annotationKeysOfImages, imagesByHashes, setImageSplits, takenPaths } fr
 import { finishModelRun, insertModelRun } from '../../db/modelRuns';
 import type { Dataset } from '../dataset';
 import { imageRow, maxPixelsSetting, probeFiles } from '../importer';
+import { probeGeoReferences, storeGeoReferences } from '../geotiff';
+import type { GeoReference } from '../../common/geo';
 import { isInside, toStoredPath } from '../paths';
 import type { ProbeResult } from '../probe';
 import { resolveReader } from './detect';
@@ -82,6 +84,8 @@ interface PlannedClass {
 export interface ImportPlan {
   report: InterchangeReport;
   newImages: NewImage[];
+  /** The file each new image is read from (for its georeference), in newImages' order. */
+  newImageFiles: string[];
   /** Embedded images to write under the dataset root before the transaction (see EMBEDDED_FOLDER). */
   extract: { from: string; to: string }[];
   images: PlannedImage[];
@@ -116,10 +120,11 @@ export async function importDataset(ds: Dataset, opts: InterchangeImportOptions)
       problems: plan.report.problems.length,
       etaMs: 0,
     });
+  const geos = await probeGeoReferences(plan.newImages.map((r, i) => ({ file: plan.newImageFiles[i]!, format: r.format })));
   progress('writing');
   const written = await extractEmbedded(plan);
   try {
-    writePlan(ds, plan);
+    writePlan(ds, plan, geos);
   } catch (e) {
     // The rows are rolled back; the image files written for them go too.
     for (const f of written) fs.rmSync(f, { force: true });
@@ -159,10 +164,11 @@ function cancelledError(source: string): AppError {
   return new AppError('CANCELLED', `${source}: import cancelled; nothing was written`, { path: source });
 }
 
-function writePlan(ds: Dataset, plan: ImportPlan): void {
+function writePlan(ds: Dataset, plan: ImportPlan, geos: readonly (GeoReference | null)[]): void {
   const db = ds.db;
   db.transaction(() => {
     const addedIds = insertImages(db, plan.newImages);
+    storeGeoReferences(db, addedIds, geos);
     const classIds = new Map<string, number>();
     let colour = listClasses(db).length;
     for (const c of plan.classes) {
@@ -534,6 +540,7 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
     stored.map((s) => s.path),
   );
   const newImages: NewImage[] = [];
+  const newImageFiles: string[] = [];
   const extract: { from: string; to: string }[] = [];
   const addedByHash = new Map<string, number>();
   const kept: { entry: Entry; target: PlannedImage['target']; width: number; height: number }[] = [];
@@ -574,6 +581,7 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
     addedByHash.set(r.contentHash, newImages.length);
     kept.push({ entry: e, target: { added: newImages.length }, width: r.width, height: r.height });
     newImages.push(imageRow(r, stored[i]!));
+    newImageFiles.push(e.probeAt ?? e.abs);
     if (e.probeAt && e.storeAt) extract.push({ from: e.probeAt, to: e.storeAt });
     images.added++;
   }
@@ -695,5 +703,5 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
     counters,
     elapsedMs: Date.now() - t0,
   };
-  return { report, newImages, extract, images: planned, classes: [...classes.values()], hasPredictions, format: reader.name, source: input };
+  return { report, newImages, newImageFiles, extract, images: planned, classes: [...classes.values()], hasPredictions, format: reader.name, source: input };
 }

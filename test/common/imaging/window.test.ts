@@ -1,13 +1,18 @@
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import {
   applyVoi,
   CT_PRESETS,
   dragWindow,
+  minMaxRange,
+  percentileRange,
   percentileWindowOf,
   rangeOfWindow,
+  sampleRangeOf,
   voiLinear,
   windowFromRange,
 } from '../../../src-main/common/imaging/window';
+import { sharedPath } from '../../helpers/shared';
 import { areaMm2, unsupportedSyntaxMessage } from '../../../src-main/common/imaging/dicom';
 
 describe('DICOM linear VOI function', () => {
@@ -106,6 +111,67 @@ describe('automatic percentile window', () => {
     const w = percentileWindowOf(new Float32Array(10).fill(-7), 1);
     expect(w.width).toBeGreaterThanOrEqual(1);
     expect(voiLinear(-7, w)).toBe(0);
+  });
+});
+
+describe('automatic window as a sample range (tile pyramids, model input)', () => {
+  it('spans the 0.5-99.5 percentiles of the used range', () => {
+    const s = new Uint16Array(1000);
+    for (let i = 0; i < s.length; i++) s[i] = i % 236;
+    s[0] = 60000; // a hot pixel does not stretch the window
+    const w = percentileRange(s, 1);
+    expect(w.low).toBeLessThanOrEqual(2);
+    expect(w.high).toBeGreaterThanOrEqual(230);
+    expect(w.high).toBeLessThan(240);
+    const out = applyVoi(s, 1, windowFromRange(w.low, w.high));
+    expect(Math.max(...out)).toBe(255);
+    expect(out[1]).toBeLessThan(5);
+  });
+
+  it('ignores alpha when choosing the window and keeps it opaque', () => {
+    const s = new Uint16Array([100, 65535, 200, 65535, 300, 65535]);
+    const w = percentileRange(s, 2);
+    expect(w).toEqual({ low: 100, high: 300 });
+    const out = Array.from(applyVoi(s, 2, windowFromRange(w.low, w.high), { alphaMax: 65535 }));
+    expect([out[0], out[1], out[3], out[4], out[5]]).toEqual([0, 255, 255, 255, 255]);
+    expect(Math.abs(out[2]! - 127.5)).toBeLessThanOrEqual(0.5);
+  });
+
+  it('a flat image gets a non-empty window', () => {
+    const w = percentileRange(new Uint16Array(10).fill(7), 1);
+    expect(w.high).toBeGreaterThan(w.low);
+  });
+
+  it('agrees with the DICOM center/width form the viewer uses', () => {
+    const s = Uint16Array.from({ length: 5000 }, (_, i) => (i * 7919) % 4001);
+    const w = percentileRange(s, 1);
+    expect(rangeOfWindow(percentileWindowOf(s, 1))).toEqual(w);
+    // Ranks floor/ceil of pct * (n - 1): 0..999 gives 4 and 995.
+    expect(percentileRange(Uint16Array.from({ length: 1000 }, (_, i) => i), 1)).toEqual({ low: 4, high: 995 });
+  });
+
+  it('shows the stardist 16-bit TIFF (samples 0..235) with full contrast, not black', async () => {
+    const file = sharedPath('datasets/tiff16_stardist_dsb2018/img2d.tif');
+    if (!file) return;
+    const { data, info } = await sharp(file).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+    const s = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
+    // Divided by 257 as an 8-bit display would, every sample is black.
+    expect(s.every((v) => v >> 8 === 0)).toBe(true);
+    const w = percentileRange(s, info.channels);
+    expect(w.high).toBeLessThanOrEqual(236);
+    const out = applyVoi(s, info.channels, windowFromRange(w.low, w.high));
+    expect(out.some((v) => v === 255)).toBe(true);
+    expect(out.filter((v) => v >= 128).length / out.length).toBeGreaterThan(0.01);
+  });
+});
+
+describe('min-max range', () => {
+  it('spans lowest to highest colour sample, alpha excluded, at least one unit wide', () => {
+    expect(minMaxRange(Float32Array.from([-3.5, 2, 7.25]), 1)).toEqual({ low: -3.5, high: 7.25 });
+    expect(sampleRangeOf(Uint16Array.from([1, 2, 3, 65535]), 4)).toEqual({ low: 1, high: 3 });
+    expect(minMaxRange(new Uint16Array(4).fill(9), 1)).toEqual({ low: 9, high: 10 });
+    expect(sampleRangeOf(new Uint16Array(4).fill(9), 1)).toEqual({ low: 9, high: 9 });
+    expect(minMaxRange(new Float32Array(0), 1)).toEqual({ low: 0, high: 1 });
   });
 });
 

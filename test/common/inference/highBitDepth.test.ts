@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { minMaxWindow, modelInputWindow, percentileWindow, windowToBytes } from '../../../src-main/common/inference/highBitDepth';
+import { minMaxRange, percentileRange } from '../../../src-main/common/imaging/window';
+import { modelInputWindow, windowToBytes } from '../../../src-main/common/inference/highBitDepth';
 
 describe('model input windows for images deeper than 8 bits', () => {
   // 1000 samples 0..999 in a 16-bit container.
@@ -22,13 +23,13 @@ describe('model input windows for images deeper than 8 bits', () => {
 
   it('handles float samples (DICOM modality values) and ignores alpha', () => {
     const hu = Float32Array.from({ length: 2001 }, (_, i) => i - 1000);
-    expect(minMaxWindow(hu, 1)).toEqual({ low: -1000, high: 1000 });
-    const w = percentileWindow(hu, 1);
+    expect(minMaxRange(hu, 1)).toEqual({ low: -1000, high: 1000 });
+    const w = percentileRange(hu, 1);
     expect(w.low).toBe(-990);
     expect(w.high).toBe(990);
     // Grey + alpha: the alpha 65535 must not count.
     const ga = Uint16Array.from([10, 65535, 20, 65535, 30, 65535]);
-    expect(minMaxWindow(ga, 2)).toEqual({ low: 10, high: 30 });
+    expect(minMaxRange(ga, 2)).toEqual({ low: 10, high: 30 });
   });
 
   it('maps through the window to bytes, clamping, dropping alpha and inverting on request', () => {
