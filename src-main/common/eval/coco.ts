@@ -1,5 +1,5 @@
 import { rleArea, rleBBox, rleIntersectionArea, type Rle } from '../geometry/rle';
-import type { IouType } from './types';
+import type { ConfidenceCurve, IouType } from './types';
 
 /**
  * COCO detection evaluation as the reference COCO API defines it (pycocotools' COCOeval:
@@ -584,13 +584,8 @@ export function classCountsAt(
   });
 }
 
-export interface ConfidenceSweep {
-  thresholds: number[];
-  precision: number[];
-  recall: number[];
-  f1: number[];
-  best: { threshold: number; f1: number } | null;
-}
+/** The overall P/R/F1 sweep: the same shape the evaluation result carries. */
+export type ConfidenceSweep = ConfidenceCurve;
 
 /**
  * Precision, recall and F1 of all categories together at each threshold (default 0, 0.01, ...,
