@@ -28,6 +28,8 @@ export interface ExportImageRow {
   height: number;
   orientation: number;
   split: Split | null;
+  /** Stored format ('dicom', 'jpeg', ...): decides how the file leaves the dataset. */
+  format: string;
 }
 
 export interface ExportAnnotationRow {
@@ -63,7 +65,7 @@ export function readExportChunk(db: Db, scope: ExportScope, withPredictions: boo
   const annotations = new Map<number, ExportAnnotationRow[]>();
   for (const r of db
     .prepare(
-      `SELECT id, path, external, width, height, orientation, split FROM images
+      `SELECT id, path, external, width, height, orientation, split, format FROM images
        WHERE id > ? AND ${scopeSql(scope)} ORDER BY id LIMIT ?`,
     )
     .iterate(afterId, limit) as IterableIterator<{
@@ -74,6 +76,7 @@ export function readExportChunk(db: Db, scope: ExportScope, withPredictions: boo
     height: number;
     orientation: number;
     split: Split | null;
+    format: string;
   }>) {
     images.push({ ...r, external: r.external === 1 });
     annotations.set(r.id, []);

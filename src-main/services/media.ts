@@ -12,7 +12,7 @@ import { resolveStoredPath } from './paths';
 import { applyVoi, type VoiWindow } from '../common/imaging/window';
 import type { Raster } from '../common/imaging/raster';
 import { defaultWindow, needsWindow, rasterNeedsWindow } from './dicom/display';
-import { readRaster } from './raster';
+import { fullDecodePixelsSetting, readRaster, readRasterPart } from './raster';
 
 export type MediaKind = 'thumb' | 'view';
 
@@ -34,6 +34,15 @@ export interface MediaOptions {
 
 /** Windowed views rendered for explicit windows (a drag makes many): the newest are kept. */
 const WINDOWED_KEEP = 96;
+/** ...and together they stay under this many bytes. */
+const WINDOWED_KEEP_BYTES = 256 * 1024 * 1024;
+/** A windowed render younger than this is never pruned: its request may still be sending it. */
+const WINDOWED_MIN_AGE_MS = 10_000;
+/** Decoded frames kept for window drags, by count and by estimated size. */
+const RASTERS_KEEP = 4;
+const RASTERS_KEEP_BYTES = 512 * 1024 * 1024;
+/** The longer side of the reduced copy a large image's window, range and thumbnail come from. */
+export const REDUCED_SIDE = 2048;
 
 /** Formats a browser shows as they are, when no orientation or depth conversion is needed. */
 const DIRECT: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
@@ -46,12 +55,28 @@ const DIRECT: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', w
 export class Media {
   private readonly inflight = new Map<string, Promise<void>>();
   /** Recently decoded frames, so a window drag does not decode the file for each step. */
-  private readonly rasters = new Map<string, Promise<Raster>>();
+  private readonly rasters = new Map<string, { raster: Promise<Raster>; bytes: number }>();
 
   constructor(
     private readonly ds: Dataset,
     private readonly limitInputPixels: number,
+    private readonly opts: {
+      /** Images this predicate holds for (those shown from a tile pyramid) are never decoded whole here. */
+      reduce?: (im: ImageRecord) => boolean;
+      /** Nor images above this many pixels; TESSERA_FULL_DECODE_PIXELS by default. */
+      fullDecodePixels?: number;
+    } = {},
   ) {}
+
+  /**
+   * Whether the image is too large to decode whole for a thumbnail or its display window: those
+   * come from a reduced copy libvips makes with bounded memory. DICOM and BMP, which libvips
+   * cannot read, are decoded whole (their size is bounded when they are decoded).
+   */
+  isLarge(im: ImageRecord): boolean {
+    if (im.format === 'dicom' || im.format === 'bmp') return false;
+    return im.width * im.height > (this.opts.fullDecodePixels ?? fullDecodePixelsSetting()) || (this.opts.reduce?.(im) ?? false);
+  }
 
   imagePath(im: ImageRecord): string {
     return resolveStoredPath(this.ds.root, im.path, im.external);
@@ -107,18 +132,38 @@ export class Media {
 
   /** The decoded frame, shared by the requests of a window drag (the last few frames are kept). */
   raster(im: ImageRecord, frame: number): Promise<Raster> {
-    const key = `${im.contentHash}:${frame}`;
-    let r = this.rasters.get(key);
-    if (r) {
+    return this.cached(`${im.contentHash}:${frame}`, im.width * im.height * im.channels * sampleBytes(im), () => readRaster(this.ds, im, frame, this.limitInputPixels));
+  }
+
+  /**
+   * The samples a display window and value range are computed from: the decoded frame, or for a
+   * large image (see isLarge) a copy reduced to REDUCED_SIDE, whose percentiles barely differ.
+   */
+  statsRaster(im: ImageRecord, frame: number): Promise<Raster> {
+    if (!this.isLarge(im)) return this.raster(im, frame);
+    const scale = Math.min(1, REDUCED_SIDE / Math.max(im.width, im.height));
+    const bytes = Math.ceil(im.width * scale) * Math.ceil(im.height * scale) * im.channels * sampleBytes(im);
+    return this.cached(`${im.contentHash}:${frame}:reduced`, bytes, () => readRasterPart(this.ds, im, frame, { maxSide: REDUCED_SIDE }, this.limitInputPixels));
+  }
+
+  private cached(key: string, bytes: number, read: () => Promise<Raster>): Promise<Raster> {
+    const hit = this.rasters.get(key);
+    if (hit) {
       this.rasters.delete(key);
-      this.rasters.set(key, r);
-      return r;
+      this.rasters.set(key, hit);
+      return hit.raster;
     }
-    r = readRaster(this.ds, im, frame, this.limitInputPixels);
-    r.catch(() => this.rasters.delete(key));
-    this.rasters.set(key, r);
-    while (this.rasters.size > 4) this.rasters.delete(this.rasters.keys().next().value!);
-    return r;
+    const raster = read();
+    raster.catch(() => this.rasters.delete(key));
+    this.rasters.set(key, { raster, bytes });
+    // The newest stays even when it alone is over the byte bound: a drag over it reuses it.
+    let total = [...this.rasters.values()].reduce((a, r) => a + r.bytes, 0);
+    while (this.rasters.size > 1 && (this.rasters.size > RASTERS_KEEP || total > RASTERS_KEEP_BYTES)) {
+      const oldest = this.rasters.keys().next().value!;
+      total -= this.rasters.get(oldest)!.bytes;
+      this.rasters.delete(oldest);
+    }
+    return raster;
   }
 
   /**
@@ -127,20 +172,26 @@ export class Media {
    * window change gives a new file.
    */
   private async windowed(kind: MediaKind, im: ImageRecord, frame: number, requested: VoiWindow | undefined, nodata: number | null): Promise<MediaFile> {
+    // A large image's thumbnail, like its window, comes from the reduced copy.
+    const reduced = kind === 'thumb' && this.isLarge(im);
     let decoded: Raster | null = null;
     let win: VoiWindow | null = requested ?? null;
     if (!win) {
-      if (needsWindow(im)) decoded = await this.raster(im, frame);
+      if (needsWindow(im)) decoded = await this.statsRaster(im, frame);
       win = needsWindow(im) ? defaultWindow(this.ds.db, im, () => decoded!).window : null;
+      if (!reduced && this.isLarge(im)) decoded = null;
     }
     const ext = kind === 'thumb' ? 'webp' : 'png';
     const tag = (win ? `-w${fmt(win.center)}_${fmt(win.width)}` : '') + (nodata === null ? '' : '-nodata');
     const dir = requested ? 'window' : kind;
     const out = path.join(this.ds.cacheDir, dir, im.contentHash.slice(0, 2), `${im.contentHash}-f${frame}${tag}-${kind}.${ext}`);
-    if (!fs.existsSync(out)) {
+    if (fs.existsSync(out)) {
+      // A render served again counts as new, so pruning for another request leaves it alone.
+      if (requested) touch(out);
+    } else {
       await this.once(out, async () => {
-        const r = decoded ?? (await this.raster(im, frame));
-        const bytes = win && rasterNeedsWindow(r) ? applyVoi(r.data, r.channels, win, { invert: r.invert, alphaMax: r.bitDepth > 8 ? 65535 : 255 }) : (r.data as Uint8Array);
+        const r = decoded ?? (await (reduced ? this.statsRaster(im, frame) : this.raster(im, frame)));
+        const bytes = win && rasterNeedsWindow(r) ? applyVoi(r.data, r.channels, win, { invert: r.invert, alphaMax: alphaMaxOf(r) }) : (r.data as Uint8Array);
         // Nodata is matched on the stored samples, before the window maps them to display values.
         const shown = nodata === null ? null : maskNodata(r.data, bytes, r.channels, nodata);
         let img = shown
@@ -148,7 +199,7 @@ export class Media {
           : sharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { raw: { width: r.width, height: r.height, channels: r.channels } });
         img = kind === 'thumb' ? img.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }) : img.png({ compressionLevel: 1 });
         writeAtomic(out, await img.toBuffer());
-        if (requested) pruneOldest(path.dirname(out), WINDOWED_KEEP);
+        if (requested) pruneWindowed(path.join(this.ds.cacheDir, 'window'), out);
       });
     }
     return { file: out, mime: kind === 'thumb' ? 'image/webp' : 'image/png' };
@@ -268,19 +319,70 @@ function writeAtomic(out: string, buf: Buffer): void {
   fs.renameSync(tmp, out);
 }
 
-/** Deletes the oldest files of a folder beyond `keep`. */
-function pruneOldest(dir: string, keep: number): void {
-  const files = fs.readdirSync(dir).filter((f) => !f.endsWith('.tmp'));
-  if (files.length <= keep) return;
-  const byAge = files
-    .map((f) => {
+/**
+ * The sample value of an opaque pixel. 16-bit alpha usually spans 0..65535, but GeoTIFFs often
+ * store a 0/255 mask band beside 16-bit colour: an alpha band holding nothing above 255 is that.
+ */
+function alphaMaxOf(r: Raster): number {
+  if (r.bitDepth <= 8 || r.channels !== 4) return 255;
+  for (let i = r.channels - 1; i < r.data.length; i += r.channels) if (r.data[i]! > 255) return 65535;
+  return 255;
+}
+
+function touch(file: string): void {
+  try {
+    const now = new Date();
+    fs.utimesSync(file, now, now);
+  } catch {
+    // pruned meanwhile: the caller's existence check raced; the request renders it again next time
+  }
+}
+
+/** Bytes per stored sample as a decoded raster holds it (DICOM greyscale as floats). */
+function sampleBytes(im: ImageRecord): number {
+  if (im.format === 'dicom' && im.channels === 1) return 4;
+  return im.bitDepth > 16 ? 4 : im.bitDepth > 8 ? 2 : 1;
+}
+
+/**
+ * Bounds the renders for explicit windows (all images, all subfolders) to the newest
+ * WINDOWED_KEEP files and WINDOWED_KEEP_BYTES. Renders younger than WINDOWED_MIN_AGE_MS and
+ * `keep` (just returned to a request) are never deleted.
+ */
+export function pruneWindowed(dir: string, keep: string, now = Date.now()): void {
+  const files: { file: string; t: number; size: number }[] = [];
+  let subs: string[];
+  try {
+    subs = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const sub of subs) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(path.join(dir, sub));
+    } catch {
+      continue;
+    }
+    for (const f of names) {
+      if (f.endsWith('.tmp')) continue;
+      const file = path.join(dir, sub, f);
       try {
-        return { f, t: fs.statSync(path.join(dir, f)).mtimeMs };
+        const st = fs.statSync(file);
+        if (st.isFile()) files.push({ file, t: st.mtimeMs, size: st.size });
       } catch {
-        return null;
+        // removed by another request meanwhile
       }
-    })
-    .filter((x): x is { f: string; t: number } => x !== null)
-    .sort((a, b) => a.t - b.t);
-  for (const { f } of byAge.slice(0, byAge.length - keep)) fs.rmSync(path.join(dir, f), { force: true });
+    }
+  }
+  files.sort((a, b) => b.t - a.t); // newest first
+  let count = 0;
+  let bytes = 0;
+  for (const f of files) {
+    count++;
+    bytes += f.size;
+    if (count <= WINDOWED_KEEP && bytes <= WINDOWED_KEEP_BYTES) continue;
+    if (f.file === keep || now - f.t < WINDOWED_MIN_AGE_MS) continue;
+    fs.rmSync(f.file, { force: true });
+  }
 }

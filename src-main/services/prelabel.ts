@@ -25,7 +25,10 @@ import { getImagingMeta, getRememberedWindow } from '../db/imaging';
 import { rangeOfWindow } from '../common/imaging/window';
 import type { Dataset } from './dataset';
 import { resolveStoredPath } from './paths';
-import { readRaster } from './raster';
+import { fullDecodePixelsSetting, readRaster, readRasterPart } from './raster';
+import { needsWindow, rasterNeedsWindow } from './dicom/display';
+import { maxPixelsSetting } from './importer';
+import type { Raster } from '../common/imaging/raster';
 import type { ImageInput } from '../inference/preprocess';
 import { classResolver } from './predictions';
 
@@ -182,6 +185,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
   let ran = 0;
   let inferMs = 0;
   let cancelled = false;
+  let ended = false;
   const started = Date.now();
   let processed = 0;
   // Tiled runs count progress in tiles too: one image may take minutes.
@@ -195,8 +199,10 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
   // Tiles of settled images, and tiles done of images still in flight (this one and the next).
   let tilesSettled = 0;
   const tilesInFlight = new Map<number, number>();
+  const settled = new Set<number>();
   const settleTiles = (imageId: number): void => {
     if (!tiles) return;
+    settled.add(imageId);
     tilesInFlight.delete(imageId);
     tilesSettled += tileCount.get(imageId) ?? 0;
     tiles.done = tilesSettled + [...tilesInFlight.values()].reduce((a, b) => a + b, 0);
@@ -211,8 +217,9 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
   };
   report();
   const onTile = (imageId: number): void => {
-    if (!tiles) return;
-    tilesInFlight.set(imageId, (tilesInFlight.get(imageId) ?? 0) + 1);
+    // A tile finishing after its image settled (failed, say) is already counted.
+    if (!tiles || settled.has(imageId)) return;
+    tilesInFlight.set(imageId, Math.min(tileCount.get(imageId) ?? 0, (tilesInFlight.get(imageId) ?? 0) + 1));
     tiles.done = tilesSettled + [...tilesInFlight.values()].reduce((a, b) => a + b, 0);
     report();
   };
@@ -227,7 +234,8 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
       if (!image) return 'gone';
       if (params.skipLabeled && hasHumanAnnotations(db, imageId)) return 'skip';
       const q: ImageQuery = { manifest: params.manifest, modelFile: params.modelFile, conf: params.conf, iou: params.iou, providers: params.providers ?? undefined, tiling };
-      const outcome = detectImage(ds, detector, image, q, { onTile: () => onTile(imageId), isCancelled: hooks.isCancelled });
+      // The image run ahead stops between tiles once the run itself has ended (failed, say).
+      const outcome = detectImage(ds, detector, image, q, { onTile: () => onTile(imageId), isCancelled: () => ended || (hooks.isCancelled?.() ?? false) });
       return { image, outcome: outcome.then((result): Outcome => ({ ok: true, result }), (error: Error): Outcome => ({ ok: false, error })) };
     };
     let next = pending.length > 0 ? launch(pending[0]!) : null;
@@ -306,6 +314,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
     finishModelRun(db, runId, 'failed');
     throw e;
   } finally {
+    ended = true;
     const stored = getModelRun(db, runId)!.parameters;
     const hbd = stored['highBitDepth'] as RunParameters['highBitDepth'] | undefined;
     setRunParameters(db, runId, {
@@ -377,9 +386,26 @@ function displayWindow(ds: Dataset, image: ImageRecord): { low: number; high: nu
   return win ? rangeOfWindow(win) : null;
 }
 
-/** Images whose samples need a window before a model sees them. */
-function isDeep(image: ImageRecord): boolean {
-  return image.bitDepth > 8 || image.format === 'dicom';
+/**
+ * Images decoded here rather than read by the inference workers: samples deeper than 8 bits need
+ * a window first, and the workers cannot read DICOM (8-bit colour DICOM is fed as stored).
+ */
+function decodedHere(image: ImageRecord): boolean {
+  return needsWindow(image) || image.format === 'dicom';
+}
+
+/** The side of the reduced copy a large deep image's input window comes from. */
+const WINDOW_SAMPLE_SIDE = 2048;
+
+/** Model input bytes of a decoded raster: windowed when its samples need one, else as stored. */
+function inputBytes(r: Raster, window: InputWindow | undefined): { data: Uint8Array; channels: 1 | 3 } {
+  if (window && rasterNeedsWindow(r)) return windowToBytes(r.data, r.channels, window, r.invert ?? false);
+  const data = r.data as Uint8Array;
+  if (r.channels !== 4) return { data, channels: r.channels as 1 | 3 };
+  const pixels = data.length / 4;
+  const rgb = new Uint8Array(pixels * 3);
+  for (let p = 0; p < pixels; p++) for (let c = 0; c < 3; c++) rgb[p * 3 + c] = data[p * 4 + c]!;
+  return { data: rgb, channels: 3 };
 }
 
 /** Every colour sample of the region equals `nodata`. */
@@ -404,7 +430,9 @@ function crop(px: { data: Uint8Array; channels: 1 | 3 }, width: number, t: Tile)
  * Runs a model on one stored image: whole, or tile by tile with the detections merged (see
  * common/inference/tiling.ts). Images deeper than 8 bits (and DICOM) are decoded here and put
  * through one input window for the whole image (see common/inference/highBitDepth.ts), so every
- * tile sees the same contrast; 8-bit images are read by the inference workers, a region each.
+ * tile sees the same contrast; 8-bit colour DICOM is fed as stored; 8-bit images are read by the
+ * inference workers, a region each. A deep image over TESSERA_FULL_DECODE_PIXELS gets its window
+ * from a reduced copy and is decoded one tile at a time; it runs only tiled.
  * GeoTIFF nodata: tiles holding only nodata are not run.
  */
 export async function detectImage(
@@ -420,14 +448,34 @@ export async function detectImage(
   const base = { manifest: q.manifest, modelFile: q.modelFile, imagePath, conf: q.conf, iou: q.iou, providers: q.providers };
   let window: InputWindow | undefined;
   let source: { bytes: { data: Uint8Array; channels: 1 | 3 }; samples: ArrayLike<number>; channels: number } | null = null;
-  if (isDeep(image)) {
-    const raster = await readRaster(ds, image, 0);
-    window = modelInputWindow(q.manifest, raster.data, raster.channels, displayWindow(ds, image));
-    source = { bytes: windowToBytes(raster.data, raster.channels, window, raster.invert ?? false), samples: raster.data, channels: raster.channels };
-  }
   const W = image.width, H = image.height;
   const whole: Tile = { x: 0, y: 0, w: W, h: H };
-  const request = (tile: Tile | null): DetectRequest | null => {
+  // A deep image too large to decode whole is windowed from a reduced copy and decoded a tile at a time.
+  const byRegion = decodedHere(image) && image.format !== 'dicom' && image.format !== 'bmp' && W * H > fullDecodePixelsSetting();
+  if (byRegion) {
+    if (!q.tiling) {
+      throw new AppError('IMAGE_TOO_LARGE', `${image.path}: ${W}x${H} pixels at ${image.bitDepth} bits is too large to run whole; run it tiled (tile size and overlap)`, { imageId: image.id });
+    }
+    const reduced = await readRasterPart(ds, image, 0, { maxSide: WINDOW_SAMPLE_SIDE }, maxPixelsSetting());
+    if (rasterNeedsWindow(reduced)) window = modelInputWindow(q.manifest, reduced.data, reduced.channels, displayWindow(ds, image), nodata);
+  } else if (decodedHere(image)) {
+    const raster = await readRaster(ds, image, 0);
+    if (rasterNeedsWindow(raster)) window = modelInputWindow(q.manifest, raster.data, raster.channels, displayWindow(ds, image), nodata);
+    source = { bytes: inputBytes(raster, window), samples: raster.data, channels: raster.channels };
+  }
+  let skippedFullPass = false;
+  const request = async (tile: Tile | null): Promise<DetectRequest | null> => {
+    if (byRegion) {
+      // The whole image at once is what this image cannot have: the full pass is left out.
+      if (!tile) {
+        skippedFullPass = true;
+        return null;
+      }
+      const r = await readRasterPart(ds, image, 0, { region: tile }, maxPixelsSetting());
+      if (nodata !== undefined && nodataOnly(r.data, r.width, r.channels, { x: 0, y: 0, w: r.width, h: r.height }, nodata)) return null;
+      const bytes = inputBytes(r, window);
+      return { ...base, raw: { data: bytes.data, width: r.width, height: r.height, channels: bytes.channels } };
+    }
     if (source) {
       if (nodata !== undefined && nodataOnly(source.samples, W, source.channels, tile ?? whole, nodata)) return null;
       return { ...base, raw: tile ? crop(source.bytes, W, tile) : crop(source.bytes, W, whole) };
@@ -435,7 +483,7 @@ export async function detectImage(
     return { ...base, ...(tile ? { region: tile } : {}), ...(nodata !== undefined ? { nodata } : {}) };
   };
   if (!q.tiling) {
-    const req = request(null);
+    const req = await request(null);
     if (!req) return { detections: [], provider: q.providers?.[0] ?? 'cpu', ms: 0, warnings: [], tiles: 0, ...(window ? { window } : {}) };
     const r = await detector.detect(req);
     return { ...r, tiles: 0, ...(window ? { window } : {}) };
@@ -447,22 +495,35 @@ export async function detectImage(
   let provider: Provider | null = null;
   const started = performance.now();
   let next = 0;
+  // Set by the first lane that fails, so the other starts no further tile.
+  let stop = false;
   // Two tiles in flight: the pool has at most two workers, and a third would only queue pixels.
   const lane = async (): Promise<void> => {
-    while (next < jobs.length) {
-      if (hooks.isCancelled?.()) throw new AppError('CANCELLED', `${image.path}: cancelled between tiles`);
-      const job = jobs[next++]!;
-      const req = request(job.region);
-      if (req) {
-        const r = await detector.detect(req);
-        provider = r.provider;
-        for (const w of r.warnings ?? []) warnings.add(w);
-        for (const d of r.detections) found.push({ detection: job.region ? toImage(d, job.region, W, H) : d, tile: job.tile });
+    try {
+      while (!stop && next < jobs.length) {
+        if (hooks.isCancelled?.()) throw new AppError('CANCELLED', `${image.path}: cancelled between tiles`);
+        const job = jobs[next++]!;
+        const req = await request(job.region);
+        if (stop) return;
+        if (req) {
+          const r = await detector.detect(req);
+          if (stop) return;
+          provider = r.provider;
+          for (const w of r.warnings ?? []) warnings.add(w);
+          for (const d of r.detections) found.push({ detection: job.region ? toImage(d, job.region, W, H) : d, tile: job.tile });
+        }
+        hooks.onTile?.();
       }
-      hooks.onTile?.();
+    } catch (e) {
+      stop = true;
+      throw e;
     }
   };
-  await Promise.all([lane(), lane()]);
+  // Both lanes have ended once this image settles: nothing of it runs on behind the caller.
+  const lanes = await Promise.allSettled([lane(), lane()]);
+  const failed = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+  if (failed) throw failed.reason;
+  if (skippedFullPass) warnings.add(`${image.path}: too large for a full-image pass at ${image.bitDepth} bits; only its tiles were run`);
   const detections = mergeTiled(found, { width: W, height: H, iou: q.iou, maxDetections: q.manifest.thresholds.maxDetections });
   // Wall time of the image: tiles run two at a time, so their own times would add up to more.
   const ms = performance.now() - started;

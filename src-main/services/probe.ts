@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { fromArrayBuffer, fromFile } from 'geotiff';
 import sharp, { type Metadata } from 'sharp';
 import type { DicomMeta } from '../common/imaging/dicom';
 import type { ImageRecord, ImportProblem } from '../common/model';
@@ -117,7 +118,11 @@ export async function probeImage(file: string, opts: ProbeOptions): Promise<Prob
   if (!format) return problem(file, 'unsupported', `unsupported image format "${meta.format ?? 'unknown'}"`);
   if (!meta.width || !meta.height) return problem(file, 'corrupt', 'image header has no size');
 
-  const frames = Math.max(1, meta.pages ?? 1);
+  let frames = Math.max(1, meta.pages ?? 1);
+  if (format === 'tiff' && frames > 1) {
+    // A page directory libvips reads but `geotiff` does not keeps libvips' page count.
+    frames = await tiffFrames(buffer ?? file, frames).catch(() => frames);
+  }
   if (meta.width * meta.height * frames > opts.maxPixels) {
     return tooLarge(file, meta.width, meta.height, frames, opts.maxPixels);
   }
@@ -141,6 +146,37 @@ export async function probeImage(file: string, opts: ProbeOptions): Promise<Prob
       orientation,
     },
   };
+}
+
+/** NewSubfileType bits of a page that is not a frame: 1 reduced resolution (an overview), 4 a transparency mask. */
+const NOT_A_FRAME = 0x1 | 0x4;
+
+/**
+ * How many of a multi-page TIFF's pages are frames: the leading run of full-resolution pages,
+ * page 0's size and not marked as an overview or a mask (NewSubfileType). A cloud-optimised
+ * GeoTIFF stores its overviews (and masks) as further pages; those are not frames. Frame i is
+ * page i, so counting stops at the first page that is not one. Only the page directories are
+ * read, through the `geotiff` package.
+ */
+async function tiffFrames(source: Buffer | string, pages: number): Promise<number> {
+  const tiff =
+    typeof source === 'string' ? await fromFile(source) : await fromArrayBuffer(source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength) as ArrayBuffer);
+  try {
+    const first = await tiff.getImage(0);
+    const width = first.getWidth();
+    const height = first.getHeight();
+    let frames = 0;
+    for (let i = 0; i < pages; i++) {
+      const page = i === 0 ? first : await tiff.getImage(i);
+      const fd = page.fileDirectory;
+      const subfile = fd.hasTag('NewSubfileType') ? Number(await fd.loadValue('NewSubfileType')) : 0;
+      if (page.getWidth() !== width || page.getHeight() !== height || (subfile & NOT_A_FRAME) !== 0) break;
+      frames++;
+    }
+    return Math.max(1, frames);
+  } finally {
+    if (typeof source === 'string') await tiff.close();
+  }
 }
 
 /*

@@ -10,6 +10,8 @@ import { getImage } from '../db/images';
 import { getGeo } from '../db/geo';
 import type { Dataset } from './dataset';
 import type { Media, MediaFile } from './media';
+import { sixteenBitSamples } from './raster';
+import { geoNodata } from './dicom/display';
 
 export const TILE_SIZE = 256;
 /** Images of at least this many pixels are shown from a pyramid (TESSERA_PYRAMID_PIXELS). */
@@ -70,6 +72,8 @@ export class Pyramids {
 
   /** Whether this image is shown from tiles rather than as one bitmap. */
   needsPyramid(im: ImageRecord): boolean {
+    // libvips cannot read DICOM; its frames are shown whole, their size bounded at decoding.
+    if (im.format === 'dicom') return false;
     if (im.width * im.height >= (this.opts.thresholdPixels ?? pyramidPixelsSetting())) return true;
     if (im.format === 'tiff' && Math.max(im.width, im.height) > TILED_TIFF_SIDE) return isTiledTiff(this.media.imagePath(im));
     return false;
@@ -185,23 +189,24 @@ export class Pyramids {
     const started = Date.now();
     const file = this.media.imagePath(im);
     let img = sharp(file, { limitInputPixels: this.opts.limitInputPixels, page: 0 });
-    if (im.bitDepth > 8) {
-      // The automatic 0.5-99.5 % window small images get, taken from a reduced copy (percentiles
-      // barely move) and applied as one linear map to 16 bits, which libvips then writes as 8.
-      const { data, info } = await sharp(file, { limitInputPixels: this.opts.limitInputPixels, page: 0 })
-        .resize(2048, 2048, { fit: 'inside', withoutEnlargement: true })
-        // The file's own 16-bit samples: without this, libvips would convert grey to sRGB first.
-        .toColourspace(im.channels === 1 ? 'grey16' : 'rgb16')
-        .raw({ depth: 'ushort' })
-        .toBuffer({ resolveWithObject: true });
-      const w = percentileRange(new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2), info.channels);
-      const k = 65535 / (w.high - w.low);
-      img = img.linear(k, -w.low * k);
-    }
     const nodata = this.nodataMask(im);
     const maskFile = path.join(tmp, 'nodata-mask.tif');
     let stopped: 'cancelled' | 'closed' | null = null;
     const writing = (async () => {
+      if (im.bitDepth > 8) {
+        // The automatic 0.5-99.5 % window small images get, taken from a reduced copy (percentiles
+        // barely move) and applied as one linear map to 16 bits, which libvips then writes as 8.
+        const reduced = sharp(file, { limitInputPixels: this.opts.limitInputPixels, page: 0 });
+        const meta = await reduced.metadata();
+        const { data, info } = await sixteenBitSamples(reduced.resize(2048, 2048, { fit: 'inside', withoutEnlargement: true }), meta)
+          // The file's own 16-bit samples: without this, libvips would convert grey to sRGB first.
+          .raw({ depth: 'ushort' })
+          .toBuffer({ resolveWithObject: true });
+        if (stopped) throw new AppError('CANCELLED', `${im.path}: tile pyramid build cancelled`, { imageId: im.id });
+        const w = percentileRange(new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2), info.channels, { nodata: geoNodata(this.ds.db, im) });
+        const k = 65535 / (w.high - w.low);
+        img = img.linear(k, -w.low * k);
+      }
       if (nodata !== null) {
         // Alpha 0 where every sample is nodata: a band OR of "sample >= 1" (nodata 0), or the
         // inverted band AND of "sample >= 255" (nodata 255), written as a one-band tiled TIFF

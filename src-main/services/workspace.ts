@@ -102,7 +102,8 @@ export class Workspace {
   private use(ds: Dataset): void {
     this.dataset?.close();
     this.dataset = ds;
-    this.media = new Media(ds, this.opts.maxPixels ?? maxPixelsSetting());
+    // Images shown from tiles are never decoded whole for their thumbnail or display window.
+    this.media = new Media(ds, this.opts.maxPixels ?? maxPixelsSetting(), { reduce: (im) => this.pyramids?.needsPyramid(im) ?? false });
     this.pyramids?.close();
     this.pyramids = new Pyramids(ds, this.media, { limitInputPixels: this.opts.maxPixels ?? maxPixelsSetting() });
     this.settings.addRecent({ path: ds.file, name: ds.name, openedAt: Date.now() });
@@ -119,7 +120,7 @@ export class Workspace {
     if (frame >= Math.max(1, im.frames)) {
       throw new AppError('INVALID_ARGUMENT', `${im.path}: frame ${frame} does not exist (the image has ${im.frames})`, { imageId, frame });
     }
-    return imagingInfo(this.need().db, im, () => this.mediaFor().raster(im, frame));
+    return imagingInfo(this.need().db, im, () => this.mediaFor().statsRaster(im, frame));
   }
 
   private models(): ModelRegistry {

@@ -23,6 +23,8 @@ export interface ImageViewerOptions {
 export const MIN_ZOOM = 1 / 64;
 export const MAX_ZOOM = 64;
 export const WHEEL_STEP = 1.15;
+/** A press that moves at most this many screen pixels before release is a click, not a drag. */
+export const CLICK_SLOP_PX = 4;
 /** Above this zoom pixels are drawn as crisp squares, which is what labelling at pixel level needs. */
 const SMOOTHING_LIMIT = 2;
 const FIT_MARGIN = 0.98;
@@ -184,8 +186,13 @@ export class ImageViewer implements SceneView {
     const token = ++this.loadToken;
     const keep = opts.keepView === true && this.image !== null;
     // Asked again for the image on screen (its list entry was refreshed, e.g. its status changed
-    // with an edit): keep the user's zoom and position rather than decoding and fitting again.
-    if (this.image && url === this.shownUrl) return true;
+    // with an edit, or the user came back to it before the next one was drawn): keep the user's
+    // zoom and position rather than decoding and fitting again. shownUrl is only set once drawn,
+    // so the image is on screen; a load this one supersedes may have hidden its annotations.
+    if (this.image && url === this.shownUrl) {
+      this.annotationLayer.visible(true);
+      return true;
+    }
     // The next image's annotations usually arrive before its pixels; painting them over the old
     // image at the old zoom would be wasted work, repeated once the new image is fitted.
     if (!keep) this.annotationLayer.visible(false);
@@ -220,7 +227,15 @@ export class ImageViewer implements SceneView {
    */
   async loadTiled(key: string, source: TileSource): Promise<boolean> {
     const token = ++this.loadToken;
-    if (this.tiles && key === this.shownUrl) return true;
+    if (this.tiles && key === this.shownUrl) {
+      // The same pyramid, drawn or still loading its overview: wait for that rather than start
+      // again; this call is now the one that shows the annotations (a load it superseded gave up).
+      const tiles = this.tiles;
+      await tiles.ready();
+      if (token !== this.loadToken || this.destroyed || this.tiles !== tiles) return false;
+      this.annotationLayer.visible(true);
+      return true;
+    }
     this.annotationLayer.visible(false);
     this.dropTiles();
     this.image = null;

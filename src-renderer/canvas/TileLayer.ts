@@ -58,6 +58,9 @@ export class TileLayer {
   private destroyed = false;
   private readonly pinnedLevels: number;
   private firstView: (() => void) | null = null;
+  private firstViewDrawn: Promise<void> | null = null;
+  /** Aborts the tile fetches in flight when the layer is destroyed. */
+  private readonly abort = new AbortController();
 
   constructor(
     private readonly layer: Konva.Layer,
@@ -82,9 +85,11 @@ export class TileLayer {
 
   /** Resolves once the coarse levels are loaded, so the first view shows the whole image. */
   ready(): Promise<void> {
+    // Every caller waits for the same overview; destroying the layer releases them all.
+    if (this.destroyed) return Promise.resolve();
     this.update();
-    if (this.pinnedLoaded()) return Promise.resolve();
-    return new Promise((resolve) => (this.firstView = resolve));
+    this.firstViewDrawn ??= this.pinnedLoaded() ? Promise.resolve() : new Promise((resolve) => (this.firstView = resolve));
+    return this.firstViewDrawn;
   }
 
   /** Called after every change of the view: asks for the tiles now on screen, nearest first. */
@@ -113,6 +118,7 @@ export class TileLayer {
 
   destroy(): void {
     this.destroyed = true;
+    this.abort.abort();
     this.shape.destroy();
     for (const b of this.cache.values()) b.close();
     this.cache.clear();
@@ -164,7 +170,7 @@ export class TileLayer {
   private async fetch(t: Tile, k: string): Promise<void> {
     let bitmap: ImageBitmap | null = null;
     try {
-      bitmap = await loadBitmap(this.source.url(t.level, t.col, t.row));
+      bitmap = await loadBitmap(this.source.url(t.level, t.col, t.row), this.abort.signal);
     } catch {
       this.failed.add(k);
     }
@@ -262,8 +268,8 @@ export class TileLayer {
  * scheme in the desktop app, which the CSP opens to fetch), so the bytes go straight into the
  * bitmap and no <img> keeps its own decoded copy in the page's image caches.
  */
-async function loadBitmap(url: string): Promise<ImageBitmap> {
-  const res = await fetch(url);
+async function loadBitmap(url: string, signal: AbortSignal): Promise<ImageBitmap> {
+  const res = await fetch(url, { signal });
   if (!res.ok) throw new Error(`tile ${url}: ${res.status}`);
   return createImageBitmap(await res.blob());
 }

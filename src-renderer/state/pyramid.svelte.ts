@@ -11,25 +11,37 @@ export interface ImageSurface {
 /**
  * Opens an image in the viewer the right way for its size: ordinary images as they always were,
  * gigapixel ones from their tile pyramid, building it first (with progress and Cancel) when it
- * does not exist yet.
+ * does not exist yet. Each build has its own job: one left running in the background when the
+ * viewer moves on (coming back joins it) never mixes its progress or its Cancel with the next.
  */
 export class PyramidView {
-  readonly job = new JobTracker('pyramid', (text) => (this.cancelError = text));
+  /** The job of the build shown in the viewer (the latest one started). */
+  job = $state.raw(this.tracker());
   /** The image whose pyramid is being built for display, if any. */
   building = $state<number | null>(null);
   cancelError = $state<string | null>(null);
 
+  private tracker(): JobTracker {
+    const job: JobTracker = new JobTracker('pyramid', (text) => {
+      if (this.job === job) this.cancelError = text;
+    });
+    return job;
+  }
+
   /** Shows `imageId`; false when superseded (`isCurrent` turned false) before it was drawn. */
   async show(surface: ImageSurface, imageId: number, isCurrent: () => boolean): Promise<boolean> {
     let info = await call('images:pyramid', { imageId });
+    if (!isCurrent()) return false;
     if (info.state === 'none') return surface.load(mediaUrl('view', imageId));
     if (info.state !== 'ready') {
+      const job = this.tracker();
+      this.job = job;
       this.building = imageId;
       this.cancelError = null;
       try {
-        info = await this.job.run((jobId) => call('images:buildPyramid', { jobId, imageId }));
+        info = await job.run((jobId) => call('images:buildPyramid', { jobId, imageId }));
       } finally {
-        if (this.building === imageId) this.building = null;
+        if (this.building === imageId && this.job === job) this.building = null;
       }
     }
     if (!isCurrent()) return false;

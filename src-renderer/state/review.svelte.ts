@@ -13,8 +13,8 @@ const JUDGEABLE: readonly ImageStatus[] = ['done', 'reviewed', 'rejected'];
 export class ReviewState {
   /** Review mode: a verdict moves on to the next done image. */
   active = $state(false);
-  /** The rejection comment box is open. */
-  commenting = $state(false);
+  /** The image the open rejection comment box is about; null while no box is open. */
+  commentFor = $state<number | null>(null);
   comment = $state('');
   busy = $state(false);
   /** Done images left in the filter, while reviewing. */
@@ -29,6 +29,11 @@ export class ReviewState {
       accept: () => void this.judge('reviewed'),
       reject: () => this.beginReject(),
     };
+  }
+
+  /** The rejection comment box is open, for the image on screen. */
+  get commenting(): boolean {
+    return this.commentFor !== null && this.commentFor === this.app.viewer.item?.id;
   }
 
   get canJudge(): boolean {
@@ -57,18 +62,25 @@ export class ReviewState {
   }
 
   beginReject(): void {
-    if (!this.canJudge) return;
-    this.comment = this.app.viewer.detail?.reviewComment ?? '';
-    this.commenting = true;
+    const item = this.app.viewer.item;
+    if (!item || !this.canJudge) return;
+    const detail = this.app.viewer.detail;
+    this.comment = detail?.id === item.id ? (detail.reviewComment ?? '') : '';
+    this.commentFor = item.id;
   }
 
   closeComment(): void {
-    this.commenting = false;
+    this.commentFor = null;
     this.comment = '';
   }
 
-  confirmReject(): Promise<void> {
-    return this.judge('rejected', this.comment);
+  /** Rejects the image the box was opened for; a box left open while another image came up is only closed. */
+  async confirmReject(): Promise<void> {
+    if (!this.commenting) {
+      this.closeComment();
+      return;
+    }
+    await this.judge('rejected', this.comment);
   }
 
   /** The next done image after the open one, leaving this one as it is. */

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src-main/cli/main';
 import { COCO_STAT_NAMES, type EvalResult } from '../../src-main/common/eval/types';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
@@ -35,12 +35,14 @@ function tessera(...args: string[]) {
 
 describe.runIf(tiny && oracleDir)('tessera eval against the pycocotools reference', () => {
   let db = '';
+  let tmp = '';
   let oracle: Oracle;
   const instances = () => path.join(tiny!, 'annotations', 'instances_train2017.json');
 
   beforeAll(async () => {
     oracle = JSON.parse(fs.readFileSync(path.join(oracleDir!, 'pycocotools_bbox_stats.json'), 'utf8')) as Oracle;
-    db = path.join(tempDir('tessera-eval-'), 'tiny.tessera');
+    tmp = tempDir('tessera-eval-');
+    db = path.join(tmp, 'tiny.tessera');
     expect((await cli('init', db, '--root', tiny!)).code).toBe(0);
     const imp = await cli('import', db, instances(), '--json');
     expect(imp.code, imp.err).toBe(0);
@@ -48,6 +50,10 @@ describe.runIf(tiny && oracleDir)('tessera eval against the pycocotools referenc
     expect(pred.code, pred.err).toBe(0);
     expect(JSON.parse(pred.out)).toMatchObject({ runId: 1, images: 32, unmatchedResults: 0, invalid: 0 });
   }, 120_000);
+
+  afterAll(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
 
   it('reproduces every stats number and every per-class AP within 1e-4 (tessera eval --json)', () => {
     const r = tessera('eval', db, '--run', 'yolox-nano', '--json');

@@ -1,6 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
@@ -71,6 +70,8 @@ interface HookedWindow {
     onPointer(h: (type: string, e: EditorPointerEvent) => void): () => void;
     setOverlay(o: Overlay): void;
     imageToStage(p: { x: number; y: number }): { x: number; y: number };
+    load(url: string): Promise<boolean>;
+    annotationLayer: { visible(): boolean };
   };
   __pointerLog?: { type: string; e: EditorPointerEvent }[];
   __scene?: SceneShape[];
@@ -159,7 +160,6 @@ describe('annotation canvas in the renderer', () => {
     expect(c1.shapesDrawn).toBe(N_POLYGONS + 1);
     expect(c1.chunkCount).toBeGreaterThanOrEqual(10);
     expect(c1.staticDraws).toBe(c1.chunkCount);
-    await page.screenshot({ path: path.join(os.tmpdir(), 'tessera-canvas-fit.png') });
 
     // The shapes reached the screen: compared with the same view with every shape hidden, the
     // mask tints its ellipse and the polygons much of the rest.
@@ -350,7 +350,6 @@ describe('annotation canvas in the renderer', () => {
     const p2 = (await takeLog()).at(-1)!.e;
     expectPanned(await panBy(() => page.mouse.down(), () => page.mouse.up()), p2);
 
-    await page.screenshot({ path: path.join(os.tmpdir(), 'tessera-canvas-zoomed.png') });
 
     // A handle keeps its screen size at any zoom: count its white pixels at fit and zoomed in.
     const handleAt = { x: 2000, y: 1500 };
@@ -380,6 +379,51 @@ describe('annotation canvas in the renderer', () => {
     const zoomedIn = await handlePixels();
     expect(atFit).toBeGreaterThanOrEqual(30);
     expect(Math.abs(zoomedIn - atFit)).toBeLessThanOrEqual(atFit * 0.15);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it.skipIf(prerequisites.skip)('shows the annotations again after going to another image and back before it was drawn', async () => {
+    prerequisites.assertPresent();
+    const { server: srv, tmp } = app!;
+    const h = srv.workspace.handlers;
+    const dir = path.join(tmp, 'two');
+    fs.mkdirSync(dir);
+    for (const [name, r] of [['a.png', 200], ['b.png', 40]] as const) {
+      await sharp({ create: { width: 800, height: 600, channels: 3, background: { r, g: 90, b: 90 } } }).png().toFile(path.join(dir, name));
+    }
+    await h['dataset:create']({ path: path.join(tmp, 'two.tessera'), root: tmp });
+    expect((await h['images:import']({ jobId: 'two', paths: [dir], recursive: true, allowOutsideRoot: false })).imported).toBe(2);
+    const [a, b] = (await h['images:list']({ filter: {}, offset: 0, limit: 10 })).items;
+    const cls = await h['classes:create']({ name: 'thing', color: '#ffffff' });
+    for (const im of [a!, b!]) {
+      await h['annotations:edit']({ imageId: im.id, label: 'box', ops: [{ op: 'create', draft: { classId: cls.id, geometry: { kind: 'box', x: 100, y: 100, w: 600, h: 400 } } }] });
+    }
+
+    const { page, pageErrors } = await app!.newPage({ viewport: { width: 1000, height: 700 }, hooks: true });
+    await page.getByTestId('grid-cell').first().click();
+    await page.locator(`[data-testid="viewer"][data-image-id="${a!.id}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
+    await expect.poll(() => page.locator('[data-testid="viewer"] [data-shape-count]').getAttribute('data-shape-count')).toBe('1');
+
+    // A -> B -> A in one task: B's pixels cannot be decoded before A is asked for again, so the
+    // load of B gives up and the second request for A, the image still on screen, must show the
+    // annotations B's load hid.
+    const outcome = await page.evaluate(
+      async ([ua, ub]) => {
+        const v = (globalThis as unknown as HookedWindow).__tesseraCanvas!;
+        const toB = v.load(ub);
+        const backToA = v.load(ua);
+        return { toB: await toB, backToA: await backToA, annotationsShown: v.annotationLayer.visible() };
+      },
+      [`/media/view/${a!.id}`, `/media/view/${b!.id}`] as const,
+    );
+    expect(outcome).toEqual({ toB: false, backToA: true, annotationsShown: true });
+
+    // Through the app: to the next image and back; the annotations come back with it.
+    await page.getByRole('button', { name: 'Next ›' }).click();
+    await page.locator(`[data-testid="viewer"][data-image-id="${b!.id}"]`).waitFor();
+    await page.getByRole('button', { name: '‹ Prev' }).click();
+    await page.locator(`[data-testid="viewer"][data-image-id="${a!.id}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
+    await expect.poll(() => page.evaluate(() => (globalThis as unknown as HookedWindow).__tesseraCanvas!.annotationLayer.visible())).toBe(true);
     expect(pageErrors).toEqual([]);
   });
 });

@@ -92,6 +92,24 @@ describe('DICOM window/level in the browser', () => {
       }
     }).toBeCloseTo(1500 + 100 * step, 3);
 
+    // A right click that jitters a few pixels opens the menu and leaves the window as it was,
+    // on screen and remembered.
+    const settled = await values(page);
+    await page.mouse.move(start.x, start.y);
+    await page.mouse.down({ button: 'right' });
+    await page.mouse.move(start.x + 3, start.y + 2, { steps: 2 });
+    await page.mouse.up({ button: 'right' });
+    await page.getByTestId('context-menu').waitFor();
+    await expect.poll(() => values(page)).toEqual(settled);
+    await expect.poll(() => shownUrl(page)).toMatch(new RegExp(`/${ct}/0/${Math.round(settled.center * 100) / 100}/${Math.round(settled.width * 100) / 100}$`));
+    const db = openDatabase(file);
+    try {
+      expect(getRememberedWindow(db, ct)?.window.width).toBeCloseTo(1500 + 100 * step, 3);
+      expect(getRememberedWindow(db, ct)?.window.center).toBeCloseTo(-600 + 50 * step, 3);
+    } finally {
+      db.close();
+    }
+
     // Select the box: its area in mm² from the pixel spacing (0.661468 mm both ways).
     await page.getByTestId('tool-select').focus();
     await page.keyboard.press('v');

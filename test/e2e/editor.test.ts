@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
@@ -160,7 +159,6 @@ describe('annotation editor in the browser', () => {
       await clickAt(page, x, y);
     await page.keyboard.press('Enter');
     await expect.poll(() => annotationCount(page)).toBe(2);
-    await page.screenshot({ path: path.join(os.tmpdir(), 'tessera-editor-drawn.png') });
 
     // Reload and reopen: the shapes come back from the dataset.
     await page.reload();
@@ -199,7 +197,6 @@ describe('annotation editor in the browser', () => {
     await mouseTo(page, 60, 230);
     await page.mouse.down();
     await mouseTo(page, 260, 230, 25);
-    await page.screenshot({ path: path.join(os.tmpdir(), 'tessera-editor-stroke.png') });
     await page.mouse.up();
     await expect.poll(() => annotationCount(page)).toBe(3);
     const mask = rows(datasetFile).find((r) => r.kind === 'mask')!;
@@ -217,7 +214,6 @@ describe('annotation editor in the browser', () => {
     await page.keyboard.press('?');
     await page.getByTestId('shortcuts').waitFor();
     expect(await page.getByTestId('shortcuts').textContent()).toContain('Shift+Ctrl+Z');
-    await page.screenshot({ path: path.join(os.tmpdir(), 'tessera-editor-help.png') });
     await page.keyboard.press('Escape');
     await expect.poll(() => page.getByTestId('shortcuts').count()).toBe(0);
 
@@ -226,7 +222,6 @@ describe('annotation editor in the browser', () => {
     await page.getByTestId('attribute-panel').getByText('box #').waitFor();
     await page.keyboard.press('Control+Enter');
     await expect.poll(() => page.getByTestId('image-status').textContent()).toBe('Done');
-    await page.screenshot({ path: path.join(os.tmpdir(), 'tessera-editor.png') });
 
     // 'N' goes to the next image without annotations; 'A' comes back (the viewer's keys are registry actions too).
     await page.keyboard.press('n');
@@ -270,7 +265,6 @@ describe('annotation editor in the browser', () => {
     await page.getByTestId('class-delete-confirm').click();
     await expect.poll(() => page.getByTestId('class-row').count()).toBe(1);
     await expect.poll(() => rows(datasetFile).filter((r) => r.kind !== 'tag').map((r) => r.class_id)).toEqual([classIds[1], classIds[1]]);
-    await page.screenshot({ path: path.join(os.tmpdir(), 'tessera-editor-panels.png') });
 
     // Back to the grid: Escape first drops the selection, then leaves; the grid is fetched again.
     await page.getByTestId('tool-select').focus();

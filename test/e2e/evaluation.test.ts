@@ -91,9 +91,9 @@ describe('model evaluation in the browser', () => {
     await page.getByTestId('eval-open').click();
     await expect.poll(() => page.getByTestId('eval-run-select').locator('option').first().textContent()).toContain('yolox nano');
 
+    // Enter in the threshold field runs with the value just typed (see scoreThreshold below).
     await page.getByTestId('eval-score').fill(String(SCORE_THRESHOLD));
-    await page.getByTestId('eval-score').press('Tab');
-    await page.getByTestId('eval-run').click();
+    await page.getByTestId('eval-score').press('Enter');
     await page.getByTestId('eval-stats').waitFor({ timeout: 60_000 });
 
     // The 12 COCO stats with their names; the box AP is the reference COCO API's.
@@ -166,7 +166,8 @@ describe('model evaluation in the browser', () => {
     const target = falsePositives.filter((e) => e.area > 400 && e.area < 20_000 && e.score! < 0.25).sort((a, b) => b.score! - a.score!)[0]!;
     expect(target).toBeDefined();
     const row = page.locator(`[data-testid="error-row"][data-annotation-id="${target.annotationId}"]`);
-    await row.locator('td').first().click();
+    // Opened from the keyboard: the row's button takes Enter.
+    await row.getByTestId('error-open').press('Enter');
     const viewer = page.locator(`[data-testid="viewer"][data-ready="true"][data-image-id="${target.imageId}"]`);
     await viewer.waitFor({ timeout: 30_000 });
     const fileName = path.basename(target.image);

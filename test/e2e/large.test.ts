@@ -45,6 +45,18 @@ function boxes(file: string): Extract<Geometry, { kind: 'box' }>[] {
   }
 }
 
+/** Page-side globals the test reaches; the root tsconfig has no DOM types. */
+interface PageGlobals {
+  __progressShown?: boolean;
+  __tesseraCanvas?: {
+    load(url: string): Promise<boolean>;
+    loadTiled(key: string, source: { width: number; height: number; tileSize: number; levels: number; url(l: number, c: number, r: number): string }): Promise<boolean>;
+    annotationLayer: { visible(): boolean };
+  };
+  document: { body: object; querySelector(selector: string): object | null };
+  MutationObserver: new (callback: () => void) => { observe(target: object, options: { childList: boolean; subtree: boolean }): void; disconnect(): void };
+}
+
 const viewerAttr = async (page: Page, name: string): Promise<number> => Number(await page.getByTestId('viewer').locator('.stage').getAttribute(name));
 
 /** The screenshot's colour at an image pixel, through the viewer's transform. */
@@ -89,12 +101,42 @@ describe('gigapixel images in the browser', () => {
     await page.getByTestId('import-start').click();
     await expect.poll(() => page.getByTestId('import-summary').textContent(), { timeout: 30_000 }).toContain('1 imported');
 
+    // The build's progress may come and go between two polls: an observer installed before the
+    // click records whether it was ever shown.
+    await page.evaluate(() => {
+      const g = globalThis as unknown as PageGlobals;
+      g.__progressShown = false;
+      const observer = new g.MutationObserver(() => {
+        if (g.document.querySelector('[data-testid="pyramid-progress"]') === null) return;
+        g.__progressShown = true;
+        observer.disconnect();
+      });
+      observer.observe(g.document.body, { childList: true, subtree: true });
+    });
     await page.getByTestId('grid-cell').first().click();
     // The build shows its progress, then the viewer opens from tiles.
-    await page.getByTestId('pyramid-progress').waitFor({ timeout: 30_000 });
     await page.locator('[data-testid="viewer"][data-ready="true"]').waitFor({ timeout: 60_000 });
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).__progressShown)).toBe(true);
     const levels = pyramidLevels(W, H, 256);
     expect(await viewerAttr(page, 'data-tile-level')).toBeLessThan(levels - 1);
+
+    // Asked for the same pyramid again while its overview is still loading (or after another
+    // image's load started), the viewer waits for it and shows the annotation layer again.
+    const imageId = Number(await page.getByTestId('viewer').getAttribute('data-image-id'));
+    const again = await page.evaluate(
+      async ([id, geometry]) => {
+        const v = (globalThis as unknown as PageGlobals).__tesseraCanvas!;
+        const source = { ...geometry, url: (l: number, c: number, r: number) => `/media/tile/${id}/${l}/${c}/${r}` };
+        const first = v.loadTiled('again', source);
+        const second = v.loadTiled('again', source);
+        const sameKey = { first: await first, second: await second, shown: v.annotationLayer.visible() };
+        const other = v.load(`/media/thumb/${id}`);
+        const back = await v.loadTiled('again', source);
+        return { sameKey, other: await other, back, shown: v.annotationLayer.visible() };
+      },
+      [imageId, { width: W, height: H, tileSize: 256, levels }] as const,
+    );
+    expect(again).toEqual({ sameKey: { first: false, second: true, shown: true }, other: false, back: true, shown: true });
 
     // Classes first, so the box has one.
     await page.getByTestId('class-new-name').fill('plant');

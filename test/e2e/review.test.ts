@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Page } from 'playwright-core';
@@ -77,12 +76,25 @@ describe('review and dataset health in the browser', () => {
     await viewerOn(page, done[1]!);
     await expect.poll(() => page.getByTestId('review-remaining').textContent()).toBe('2 done left');
 
-    // Reject with a comment typed into the box; Enter sends it.
-    await page.getByTestId('review-reject').click();
+    // Reject with the registry's key opens the comment box; a box left open while another image
+    // comes up is discarded, so its comment can never land on that image.
+    await page.keyboard.press('Alt+Backspace');
     const box = page.getByTestId('review-comment-input');
     await box.waitFor();
+    await box.fill('meant for the previous image');
+    await page.getByRole('button', { name: 'Next ›' }).click();
+    await viewerOn(page, done[2]!);
+    await box.waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: '‹ Prev' }).click();
+    await viewerOn(page, done[1]!);
+    expect(await box.count()).toBe(0);
+
+    // Reject with a comment typed into the box; Enter sends it.
+    await page.getByRole('button', { name: '‹ Prev' }).blur();
+    await page.keyboard.press('Alt+Backspace');
+    await box.waitFor();
+    expect(await box.inputValue()).toBe('');
     await box.fill('the box misses half the cell');
-    await page.screenshot({ path: path.join(os.tmpdir(), 'tessera-review.png') });
     await box.press('Enter');
     await viewerOn(page, done[2]!);
     await expect.poll(() => page.getByTestId('review-remaining').textContent()).toBe('1 done left');
@@ -112,7 +124,6 @@ describe('review and dataset health in the browser', () => {
     const cellBar = page.getByTestId(`health-class-${cell}`);
     await expect.poll(() => cellBar.getAttribute('data-value')).toBe('3');
     expect(await page.getByTestId(`health-class-${debris}`).getAttribute('data-value')).toBe('1');
-    await page.screenshot({ path: path.join(os.tmpdir(), 'tessera-health.png') });
     expect(await page.getByTestId('health-unlabeled').textContent()).toContain('4 images');
     await cellBar.click();
     await expect.poll(() => page.getByTestId('image-count').textContent()).toBe('3 images');

@@ -1,8 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import sharp, { type OutputInfo } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Raster } from '../../src-main/common/imaging/raster';
+import dicomParser from 'dicom-parser';
+import { deidentifyDicom } from '../../src-main/services/dicom/deidentify';
 import { decodeDicomFrame, DicomError, parseDicom, ybrToRgb } from '../../src-main/services/dicom/dicom';
 import { decodeDctJpeg } from '../../src-main/services/dicom/jpegDct';
 import { Dataset } from '../../src-main/services/dataset';
@@ -391,6 +394,51 @@ d('importing and showing DICOM through the workspace', () => {
     }
   });
 
+  it('blanks dates, times, descriptions, comments, request and visit attributes, file meta AE titles and icon images', async () => {
+    const out = path.join(root, 'export-deid');
+    await ok(ws, 'interchange:export', { jobId: 'deid', outDir: out, format: 'coco', images: 'copy' });
+    const written = new Map<string, string>();
+    const walk = (d: string): void => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(path.join(d, e.name));
+        else written.set(e.name, path.join(d, e.name));
+      }
+    };
+    walk(out);
+    const blanked: Record<string, string[]> = {
+      'MR_small.dcm': ['x00080012', 'x00080013', 'x00080020', 'x00080030', 'x00204000', 'x00020016'],
+      'MR_small_implicit.dcm': ['x00080012', 'x00080013', 'x00204000'],
+      'CT_small.dcm': ['x00080021', 'x00080022', 'x00080023', 'x00080031', 'x00080032', 'x00080033'],
+      'JPGExtended.dcm': ['x00181030', 'x00204000'],
+      'examples_overlay.dcm': ['x00181030', 'x00204000', 'x00321060', 'x00324000', 'x00321033', 'x00082111', 'x00180010', 'x00181000', 'x00200010', 'x00081010'],
+      'examples_palette.dcm': ['x0008002a', 'x00080022', 'x00080032'],
+      'examples_ybr_color.dcm': ['x00400244', 'x00400245', 'x00020016'],
+    };
+    for (const [name, tags] of Object.entries(blanked)) {
+      const before = parseDicom(read(name)).dataSet;
+      const after = dicomParser.parseDicom(fs.readFileSync(written.get(name)!));
+      for (const tag of tags) {
+        expect(before.string(tag)?.trim() ?? '', `${name} ${tag} has a value to blank`).not.toBe('');
+        expect(after.string(tag)?.trim() ?? '', `${name} ${tag}`).toBe('');
+      }
+    }
+    const overlay = dicomParser.parseDicom(fs.readFileSync(written.get('examples_overlay.dcm')!));
+    // RequestAttributesSequence: every value of its item.
+    const request = overlay.elements['x00400275']!.items![0]!.dataSet!;
+    for (const tag of ['x00400007', 'x00400009', 'x00401001']) expect(request.string(tag)?.trim() ?? '', tag).toBe('');
+    // The icon's pixels and the overlay plane are zeroed; the image pixels are unchanged.
+    const icon = overlay.elements['x00880200']!.items![0]!.dataSet!.elements['x7fe00010']!;
+    expect(overlay.byteArray.subarray(icon.dataOffset, icon.dataOffset + icon.length).every((b) => b === 0)).toBe(true);
+    const plane = overlay.elements['x60003000']!;
+    expect(overlay.byteArray.subarray(plane.dataOffset, plane.dataOffset + plane.length).every((b) => b === 0)).toBe(true);
+    // A sequence of the patient group (OtherPatientIDsSequence) is emptied item by item.
+    const ct = dicomParser.parseDicom(fs.readFileSync(written.get('CT_small.dcm')!));
+    for (const item of ct.elements['x00101002']!.items!) expect(item.dataSet!.string('x00100020')?.trim() ?? '').toBe('');
+    const a = await decode(read('examples_overlay.dcm'));
+    const b = await decode(fs.readFileSync(written.get('examples_overlay.dcm')!));
+    expect(Array.from(b.data)).toEqual(Array.from(a.data));
+  });
+
   it('displays MONOCHROME1 inverted', async () => {
     const m2 = read('MR_small.dcm');
     const m1 = Buffer.from(m2);
@@ -406,5 +454,144 @@ d('importing and showing DICOM through the workspace', () => {
     const a = await viewPixels(`view/${ids.get('MR_small.dcm')!}/0/600/1600`);
     const b = await viewPixels(`view/${id}/0/600/1600`);
     expect(Array.from(b.data)).toEqual(Array.from(a.data, (v) => 255 - v));
+  });
+});
+
+d('DICOM recognised by content and crafted DICOM files', () => {
+  let tmp: string;
+  beforeAll(() => {
+    tmp = tempDir();
+  });
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  /** A copy of a sample with Rows and Columns (US, explicit VR little endian) set as given. */
+  function withSize(name: string, rows: number, columns: number): Buffer {
+    const bytes = Buffer.from(read(name));
+    rawElement(bytes, 0x0028, 0x0010, 'US').writeUInt16LE(rows, 0);
+    rawElement(bytes, 0x0028, 0x0011, 'US').writeUInt16LE(columns, 0);
+    return bytes;
+  }
+
+  it('exports a DICOM file named like a TIFF, or with no extension, with the patient name blanked', async () => {
+    const root = path.join(tmp, 'renamed');
+    fs.mkdirSync(path.join(root, 'imgs'), { recursive: true });
+    const mr = read('MR_small.dcm');
+    const other = Buffer.from(mr);
+    other[0] = 1; // another file for the importer (the preamble is free), the same data set
+    fs.writeFileSync(path.join(root, 'imgs', 'mr_small.tif'), mr);
+    fs.writeFileSync(path.join(root, 'imgs', 'mr_small'), other);
+    const ws = newWorkspace(root);
+    try {
+      await ok(ws, 'dataset:create', { path: path.join(root, 'renamed.tessera'), root });
+      const report = await ok(ws, 'images:import', { jobId: 'ren', paths: [path.join(root, 'imgs', 'mr_small.tif')] });
+      expect(report.imported).toBe(1);
+      // A COCO file may name an image without an extension: the importer reads its content.
+      const coco = { images: [{ id: 1, file_name: 'imgs/mr_small', width: 64, height: 64 }], annotations: [], categories: [{ id: 1, name: 'lesion' }] };
+      fs.writeFileSync(path.join(root, 'coco.json'), JSON.stringify(coco));
+      const fromCoco = await ok(ws, 'interchange:import', { jobId: 'ren-coco', path: path.join(root, 'coco.json'), format: 'coco' });
+      expect(fromCoco.images, JSON.stringify(fromCoco)).toMatchObject({ added: 1 });
+      const out = path.join(root, 'export');
+      await ok(ws, 'interchange:export', { jobId: 'ren-exp', outDir: out, format: 'coco', images: 'copy' });
+      const exported = fs.readdirSync(out, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && e.name.startsWith('mr_small'));
+      expect(exported.map((e) => path.extname(e.name)).sort()).toEqual(['', '.tif']);
+      const name = rawElement(mr, 0x0010, 0x0010, 'PN').toString('latin1').trim();
+      expect(name).toBe('CompressedSamples^MR1');
+      for (const e of exported) {
+        const bytes = fs.readFileSync(path.join(e.parentPath, e.name));
+        expect(dicomParser.parseDicom(bytes).string('x00100010')?.trim() ?? '', e.name).toBe('');
+        expect(bytes.includes(Buffer.from(name)), e.name).toBe(false);
+      }
+    } finally {
+      ws.close();
+    }
+  });
+
+  it('refuses a frame too large to decode in memory at import, naming its size, and imports the rest', async () => {
+    const folder = path.join(tmp, 'huge');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, 'huge_rle.dcm'), withSize('MR_small_RLE.dcm', 50000, 50000));
+    fs.writeFileSync(path.join(folder, 'huge_native.dcm'), withSize('MR_small.dcm', 50000, 50000));
+    fs.writeFileSync(path.join(folder, 'mr.dcm'), read('MR_small.dcm'));
+    const ds = Dataset.create(path.join(tmp, 'huge.tessera'), tmp);
+    try {
+      const t0 = performance.now();
+      // max-pixels (sized for streamed decoding) lets 2.5 G pixels through: the in-memory cap refuses them.
+      const report = await importImages(ds, { paths: [folder], maxPixels: 4_000_000_000 });
+      expect(performance.now() - t0).toBeLessThan(5000);
+      expect(report.imported).toBe(1);
+      const reason = expect.stringMatching(/^DICOM frame of 50000x50000 = 2,500,000,000 pixels is too large to decode in memory \(limit 268,435,456 pixels per frame\)$/);
+      expect(report.problems).toEqual([
+        { file: path.join(folder, 'huge_native.dcm'), kind: 'unsupported', reason },
+        { file: path.join(folder, 'huge_rle.dcm'), kind: 'unsupported', reason },
+      ]);
+    } finally {
+      ds.close();
+    }
+  });
+
+  it('refuses a frame whose decoding would hold more than the in-memory byte limit', async () => {
+    // 16384 x 16384 is exactly the pixel limit; three 8-bit RLE planes, samples and RGB output exceed 2 GiB.
+    const file = parseDicom(withSize('SC_rgb_rle.dcm', 16384, 16384));
+    await expect(decodeDicomFrame(file, 0)).rejects.toThrow(
+      /^DICOM frame of 16384x16384 with 3 x 8-bit samples needs 2,415,919,104 bytes to decode, above the limit of 2,147,483,648$/,
+    );
+  });
+
+  it.each([
+    ['JPGExtended.dcm', 'JPEG', 256, 1024],
+    ['SC_rgb_jpeg_dcmtk.dcm', 'JPEG', 100, 100],
+    ['SC_rgb_jpeg_gdcm.dcm', 'JPEG lossless', 100, 100],
+    ['MR_small_jpeg_ls_lossless.dcm', 'JPEG-LS', 64, 64],
+    ['MR_small_jp2klossless.dcm', 'JPEG 2000', 64, 64],
+    ['JPEG2000.dcm', 'JPEG 2000', 256, 1024],
+  ])('%s: a codestream of another size than Rows x Columns is refused before decoding', async (name, kind, width, height) => {
+    const file = parseDicom(withSize(name, height / 2, width));
+    let error: unknown;
+    try {
+      await decodeDicomFrame(file, 0);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(DicomError);
+    expect((error as DicomError).kind).toBe('corrupt');
+    expect((error as Error).message).toBe(
+      `frame 0: the ${kind} codestream is ${width}x${height} but the data set states ${width}x${height / 2} (Columns x Rows)`,
+    );
+  });
+
+  it('refuses a deflated data set that inflates past the limit, when reading and when de-identifying', () => {
+    const dfl = read('image_dfl.dcm');
+    expect(parseDicom(dfl).meta.rows).toBe(512);
+    const message = 'deflated data set inflates to more than 100,000 bytes, the limit for a DICOM file';
+    expect(() => parseDicom(dfl, { maxInflatedBytes: 100_000 })).toThrow(message);
+    expect(() => deidentifyDicom(dfl, { maxInflatedBytes: 100_000 })).toThrow(message);
+    // A bomb: 64 MiB of zeros deflate to a few kilobytes behind the same file meta information.
+    // The file meta group ends FileMetaInformationGroupLength (0002,0000 UL) bytes after that element.
+    const groupLength = rawElement(dfl, 0x0002, 0x0000, 'UL').readUInt32LE(0);
+    const dataAt = 132 + 12 + groupLength;
+    expect(dfl.subarray(132, dataAt).includes(Buffer.from('1.2.840.10008.1.2.1.99'))).toBe(true);
+    const bomb = Buffer.concat([dfl.subarray(0, dataAt), zlib.deflateRawSync(Buffer.alloc(64 * 1024 * 1024))]);
+    expect(bomb.length).toBeLessThan(200_000);
+    expect(() => parseDicom(bomb, { maxInflatedBytes: 16 * 1024 * 1024 })).toThrow(/^deflated data set inflates to more than 16,777,216 bytes/);
+  });
+
+  it('a NumberOfFrames that is not a number refuses that file only', async () => {
+    const bytes = Buffer.from(read('SC_rgb_rle_2frame.dcm'));
+    rawElement(bytes, 0x0028, 0x0008, 'IS').write('x ', 0, 'latin1');
+    expect(() => parseDicom(bytes)).toThrow('NumberOfFrames (0028,0008) is "x", not a whole number');
+    const folder = path.join(tmp, 'frames');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, 'bad_frames.dcm'), bytes);
+    fs.writeFileSync(path.join(folder, 'mr.dcm'), read('MR_small.dcm'));
+    const ds = Dataset.create(path.join(tmp, 'frames.tessera'), tmp);
+    try {
+      const report = await importImages(ds, { paths: [folder] });
+      expect(report.imported).toBe(1);
+      expect(report.problems).toEqual([
+        { file: path.join(folder, 'bad_frames.dcm'), kind: 'corrupt', reason: 'NumberOfFrames (0028,0008) is "x", not a whole number' },
+      ]);
+    } finally {
+      ds.close();
+    }
   });
 });

@@ -6,7 +6,9 @@ import { crsToPixel, epsgFromGeoKeys, geoTransformFromTags, parseNodata, pixelTo
 import { insertAnnotations } from '../../src-main/db/annotations';
 import { getModelRun } from '../../src-main/db/prelabel';
 import { insertModelRun } from '../../src-main/db/modelRuns';
+import { detectInProcess } from '../../src-main/inference/detect';
 import { preprocess } from '../../src-main/inference/preprocess';
+import { releaseSessions } from '../../src-main/inference/sessions';
 import { readGeoReference } from '../../src-main/services/geotiff';
 import { Media } from '../../src-main/services/media';
 import { Pyramids } from '../../src-main/services/pyramid';
@@ -180,7 +182,7 @@ describe.runIf(dir)('GeoTIFF in a dataset', () => {
     pyramids.close();
   });
 
-  it('does not run the model on tiles holding only nodata', async () => {
+  it('marks a region holding only nodata in preprocessing', async () => {
     const file = path.join(dir!, 'RGB.byte.tif');
     const m = yolov8nInt8Manifest('unused.onnx');
     // The scene is a rotated Landsat footprint: the top-left corner is nodata (0), the centre is not.
@@ -188,6 +190,22 @@ describe.runIf(dir)('GeoTIFF in a dataset', () => {
     const centre = await preprocess({ path: file, region: { x: 360, y: 320, w: 64, h: 64 } }, m, [320, 320], { nodata: 0 });
     expect(corner.nodataOnly).toBe(true);
     expect(centre.nodataOnly).toBeFalsy();
+  });
+
+  it.runIf(model)('does not run the model on tiles holding only nodata', async () => {
+    const file = path.join(dir!, 'RGB.byte.tif');
+    const m = yolov8nInt8Manifest(model!);
+    const run = (region: { x: number; y: number; w: number; h: number }) => detectInProcess({ file: model! }, { path: file, region }, m, {}, { nodata: 0 });
+    try {
+      // The session runs for the centre tile (some time spent in it), never for the nodata corner.
+      const centre = await run({ x: 360, y: 320, w: 64, h: 64 });
+      const corner = await run({ x: 0, y: 0, w: 64, h: 64 });
+      expect(centre.timings.runMs).toBeGreaterThan(0);
+      expect(corner.timings.runMs).toBe(0);
+      expect(corner.detections).toEqual([]);
+    } finally {
+      await releaseSessions();
+    }
   });
 
   it.runIf(model)('a tiled run over the GeoTIFF completes and records its tiling', async () => {

@@ -136,6 +136,16 @@ describe('importImages', () => {
     expect(probing.slice(1).every((p) => p.etaMs !== null && p.etaMs >= 0)).toBe(true);
   });
 
+  it('imports a cloud-optimised GeoTIFF as one frame, its overview pages not counted against the pixel limit', async () => {
+    const cog = sharedPath('datasets/geotiff_rasterio/cogeo.tif');
+    if (!cog) return;
+    // 1024 x 1024 with 13 overview and mask pages: as 14 frames it would be over this limit.
+    const r = await importImages(ds, { paths: [cog], allowOutsideRoot: true, maxPixels: 2 * 1024 * 1024 });
+    expect(r.problems).toEqual([]);
+    expect(r.imported).toBe(1);
+    expect(rows()).toMatchObject([{ width: 1024, height: 1024, frames: 1, format: 'tiff' }]);
+  });
+
   it('imports the 28 BCCD microscopy images from the shared data', async () => {
     const bccd = sharedPath('datasets/bccd_voc/JPEGImages');
     if (!bccd) return;

@@ -5,7 +5,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { getImage } from '../../src-main/db/images';
 import { Dataset } from '../../src-main/services/dataset';
 import { importImages } from '../../src-main/services/importer';
-import { maskNodata, Media } from '../../src-main/services/media';
+import { maskNodata, Media, pruneWindowed } from '../../src-main/services/media';
+import { readRaster } from '../../src-main/services/raster';
 import { makeImages } from '../helpers/images';
 import { sharedPath, tempDir } from '../helpers/shared';
 
@@ -150,5 +151,116 @@ describe('Media', () => {
     fs.symlinkSync(outside, path.join(root, 'imgs', 'link'));
     ds.db.prepare('UPDATE images SET path = ? WHERE id = ?').run('imgs/link/a.jpg', id);
     await expect(media.get('view', id)).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' });
+  });
+});
+
+describe('Media of large and multi-band high-bit-depth images', () => {
+  /** A 3000 x 1000 16-bit grey PNG holding 1000..1999 by column, imported into the dataset. */
+  async function wide16(): Promise<number> {
+    const w = 3000;
+    const h = 1000;
+    const px = new Uint16Array(w * h);
+    for (let i = 0; i < px.length; i++) px[i] = 1000 + Math.floor((i % w) / 3);
+    const file = path.join(root, 'imgs', 'wide16.png');
+    await sharp(px, { raw: { width: w, height: h, channels: 1 } }).toColourspace('grey16').png().toFile(file);
+    await importImages(ds, { paths: [file] });
+    return idOf('wide16.png');
+  }
+
+  it('takes a large image window, range and thumbnail from a reduced copy, and leaves small images as they were', async () => {
+    const id = await wide16();
+    const im = getImage(ds.db, id)!;
+    const capped = new Media(ds, 1e9, { fullDecodePixels: 1_000_000 });
+    expect(capped.isLarge(im)).toBe(true);
+    const reduced = await capped.statsRaster(im, 0);
+    expect([reduced.width, reduced.height, reduced.channels]).toEqual([2048, 683, 1]);
+    expect(reduced.data).toBeInstanceOf(Uint16Array);
+    // The percentile window of the reduced copy is that of the full frame, within a sample or two.
+    const full = await media.raster(im, 0);
+    expect(full.width).toBe(3000);
+    const { percentileRange } = await import('../../src-main/common/imaging/window');
+    const a = percentileRange(full.data, 1);
+    const b = percentileRange(reduced.data, 1);
+    expect(Math.abs(a.low - b.low)).toBeLessThanOrEqual(3);
+    expect(Math.abs(a.high - b.high)).toBeLessThanOrEqual(3);
+    // The thumbnail: a left-to-right ramp through that window, dark at the left, bright at the right.
+    const t = await sharp((await capped.get('thumb', id)).file).greyscale().raw().toBuffer({ resolveWithObject: true });
+    expect([t.info.width, t.info.height]).toEqual([256, 85]);
+    const row = 40 * t.info.width * t.info.channels;
+    expect(t.data[row + 2]!).toBeLessThan(20);
+    expect(t.data[row + (t.info.width - 3) * t.info.channels]!).toBeGreaterThan(235);
+    // A predicate (images shown from tiles) reduces too; without either, nothing changes.
+    expect(new Media(ds, 1e9, { reduce: (x) => x.id === id }).isLarge(im)).toBe(true);
+    expect(media.isLarge(im)).toBe(false);
+    expect(await media.statsRaster(im, 0)).toBe(full);
+  });
+
+  it('shows 16-bit RGBA GeoTIFF bands as RGB with alpha: raster, view and thumbnail', async () => {
+    const src = sharedPath('datasets/geotiff_rasterio/RGBA.uint16.tif');
+    if (!src) return;
+    await importImages(ds, { paths: [src], allowOutsideRoot: true });
+    const id = ds.db.prepare("SELECT id FROM images WHERE path LIKE '%RGBA.uint16.tif'").pluck().get() as number;
+    const im = getImage(ds.db, id)!;
+    const r = await readRaster(ds, im);
+    expect([r.width, r.height, r.channels, r.bitDepth]).toEqual([634, 411, 4, 16]);
+    expect(r.data).toBeInstanceOf(Uint16Array);
+    // The file's own samples, band by band.
+    const raw = await sharp(src).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer();
+    const stored = new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
+    expect(stored.length).toBe(r.data.length);
+    let diff = 0;
+    for (let i = 0; i < stored.length; i += 997) diff += Math.abs(stored[i]! - r.data[i]!);
+    expect(diff).toBe(0);
+    const view = await media.get('view', id);
+    const v = await sharp(view.file).raw().toBuffer({ resolveWithObject: true });
+    expect([v.info.width, v.info.height, v.info.channels]).toEqual([634, 411, 4]);
+    // The file's alpha band is a 0/255 mask beside 16-bit colour: shown as transparent and opaque.
+    let mismatched = 0;
+    let opaque = 0;
+    for (let p = 0; p < 634 * 411; p++) {
+      const want = stored[p * 4 + 3] === 0 ? 0 : 255;
+      if (v.data[p * 4 + 3] !== want) mismatched++;
+      if (want === 255) opaque++;
+    }
+    expect(mismatched).toBe(0);
+    expect(opaque).toBeGreaterThan(100_000);
+    expect(opaque).toBeLessThan(634 * 411 - 100_000);
+    const thumb = await sharp((await media.get('thumb', id)).file).metadata();
+    expect([thumb.width, thumb.channels]).toEqual([256, 4]);
+  });
+
+  it('bounds the renders for explicit windows across the whole folder, never deleting young or just-returned ones', () => {
+    const dir = path.join(root, 'cache-window');
+    const old = Date.now() / 1000 - 3600;
+    const made: string[] = [];
+    for (let i = 0; i < 120; i++) {
+      const sub = path.join(dir, i % 2 ? 'ab' : 'cd');
+      fs.mkdirSync(sub, { recursive: true });
+      const f = path.join(sub, `r${i}.png`);
+      fs.writeFileSync(f, 'x');
+      fs.utimesSync(f, old + i, old + i); // r0 oldest
+      made.push(f);
+    }
+    const young = path.join(dir, 'ab', 'young.png');
+    fs.writeFileSync(young, 'x');
+    const returned = made[0]!;
+    pruneWindowed(dir, returned);
+    const left = made.filter((f) => fs.existsSync(f));
+    // 96 kept: the young one, the 95 newest old ones, and the one just returned.
+    expect(fs.existsSync(young)).toBe(true);
+    expect(fs.existsSync(returned)).toBe(true);
+    expect(left.length).toBe(96);
+    expect(fs.existsSync(made[119]!)).toBe(true);
+    expect(fs.existsSync(made[10]!)).toBe(false);
+  });
+
+  it('a render for an explicit window served again counts as new, so pruning spares it', async () => {
+    const id = idOf('d16.png');
+    const first = await media.get('view', id, { window: { center: 100, width: 50 } });
+    const old = Date.now() / 1000 - 3600;
+    fs.utimesSync(first.file, old, old);
+    const again = await media.get('view', id, { window: { center: 100, width: 50 } });
+    expect(again.file).toBe(first.file);
+    expect(Date.now() - fs.statSync(again.file).mtimeMs).toBeLessThan(60_000);
   });
 });

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { probeImage, type ProbeResult } from '../../src-main/services/probe';
 import { makeImages } from '../helpers/images';
@@ -35,6 +36,24 @@ describe('probeImage', () => {
     expect(await ok(files['e8.tif']!)).toMatchObject({ width: 50, height: 20, bitDepth: 8, format: 'tiff' });
     expect(await ok(files['f-pages.tif']!)).toMatchObject({ width: 20, height: 10, frames: 3, format: 'tiff' });
     expect(await ok(files['h.bmp']!)).toMatchObject({ width: 8, height: 4, channels: 3, format: 'bmp' });
+  });
+
+  it('counts the full-resolution pages of a TIFF as frames, not its overviews or masks', async () => {
+    // A libvips pyramid: 512x512 followed by 256, 128, ... overview pages.
+    const pyramid = path.join(dir, 'pyramid.tif');
+    await sharp({ create: { width: 512, height: 512, channels: 3, background: '#336699' } })
+      .tiff({ tile: true, tileWidth: 64, tileHeight: 64, pyramid: true })
+      .toFile(pyramid);
+    expect((await sharp(pyramid).metadata()).pages).toBeGreaterThan(1);
+    expect(await ok(pyramid)).toMatchObject({ width: 512, height: 512, frames: 1 });
+    // Equal pages stay frames (f-pages.tif: 3 pages of 20x10).
+    expect(await ok(files['f-pages.tif']!)).toMatchObject({ frames: 3 });
+
+    const cog = sharedPath('datasets/geotiff_rasterio/cogeo.tif');
+    if (!cog) return;
+    // 14 pages: the image, its mask, 6 overviews and 6 overview masks.
+    expect((await sharp(cog).metadata()).pages).toBe(14);
+    expect(await probeImage(cog, { maxPixels: 2 * 1024 * 1024 })).toMatchObject({ ok: true, value: { width: 1024, height: 1024, frames: 1 } });
   });
 
   it('gives the displayed (EXIF-oriented) size', async () => {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ImageRecord } from '../../src-main/common/model';
 import { levelScale, levelSize, pyramidLevels, tileGrid, totalTiles } from '../../src-main/common/pyramid';
 import { resolveMedia } from '../../src-main/services/mediaRoute';
 import { isTiledTiff, TILE_SIZE } from '../../src-main/services/pyramid';
@@ -56,6 +57,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   ws?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
   if (savedThreshold === undefined) delete process.env['TESSERA_PYRAMID_PIXELS'];
   else process.env['TESSERA_PYRAMID_PIXELS'] = savedThreshold;
 });
@@ -174,6 +176,11 @@ describe('tile pyramid', () => {
     try {
       const info = await ok(ws, 'images:buildPyramid', { jobId: `p16${ext}`, imageId: id });
       expect(info).toMatchObject({ state: 'ready', levels: pyramidLevels(w, h, TILE_SIZE) });
+      // Shown from tiles, so its display window comes from a reduced copy, not a whole decode.
+      expect(ws.mediaFor().isLarge((await ok(ws, 'images:get', { id })) as unknown as ImageRecord)).toBe(true);
+      const win = await ok(ws, 'imaging:getWindow', { imageId: id });
+      expect(win.range!.high).toBeGreaterThanOrEqual(230);
+      expect(win.range!.high).toBeLessThanOrEqual(235);
       const r = await resolveMedia(ws, `tile/${id}/${info.levels - 1}/4/1`);
       if (!r.ok) throw new Error(r.error.message);
       // Columns 1024..1199: input 200..235, the top of the window, so near white.
@@ -218,8 +225,44 @@ describe('tile pyramid', () => {
     }
   });
 
+  it('never routes DICOM to a pyramid, whatever its size (libvips cannot read it)', async () => {
+    const im = { ...(await ok(ws, 'images:get', { id: imageId })) } as unknown as ImageRecord;
+    const pyramids = ws.pyramidsFor();
+    expect(pyramids.needsPyramid(im)).toBe(true);
+    expect(pyramids.needsPyramid({ ...im, format: 'dicom', width: 12_000, height: 12_000 })).toBe(false);
+  });
+
+  it('a 16-bit file that fails to decode gives CORRUPT_IMAGE and leaves no build folder', async () => {
+    const w = 600;
+    const h = 400;
+    const px = new Uint16Array(w * h);
+    for (let i = 0; i < px.length; i++) px[i] = (i * 7919) % 60000;
+    const file = path.join(dir, 'imgs', 'broken16.png');
+    await sharp(px, { raw: { width: w, height: h, channels: 1 } }).toColourspace('grey16').png().toFile(file);
+    await ok(ws, 'images:import', { jobId: 'impbroken', paths: [file] });
+    const id = (await ok(ws, 'images:list', {})).items.find((it) => it.path.endsWith('broken16.png'))!.id;
+    const im = await ok(ws, 'images:get', { id });
+    // Garbage over the compressed pixels, with size and time kept, so the file still counts as imported.
+    const st = fs.statSync(file);
+    const bytes = fs.readFileSync(file);
+    bytes.fill(0xa5, 200, bytes.length - 100);
+    fs.writeFileSync(file, bytes);
+    fs.utimesSync(file, st.atime, st.mtime);
+    process.env['TESSERA_PYRAMID_PIXELS'] = String(w * h);
+    try {
+      await expect(ws.pyramidsFor().ensure(im.id)).rejects.toMatchObject({ code: 'CORRUPT_IMAGE' });
+      const cache = path.join(dir, 'd.tessera-cache', 'pyramid', im.contentHash.slice(0, 2));
+      const left = fs.existsSync(cache) ? fs.readdirSync(cache).filter((f) => f.startsWith(im.contentHash)) : [];
+      expect(left).toEqual([]);
+    } finally {
+      process.env['TESSERA_PYRAMID_PIXELS'] = String(50_000_000);
+    }
+  });
+
   it('serves only tile addresses inside the grid', async () => {
-    const info = await ok(ws, 'images:pyramid', { imageId });
+    // Built here unless an earlier test already did, so this test also runs on its own.
+    const info = await ws.pyramidsFor().ensure(imageId);
+    expect(info.state).toBe('ready');
     const g = { width: W, height: H, tileSize: TILE_SIZE, levels: info.levels };
     const top = info.levels - 1;
     const grid = tileGrid(g, top);

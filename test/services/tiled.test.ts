@@ -9,6 +9,8 @@ import { tileGrid } from '../../src-main/common/inference/tiling';
 import type { ModelManifest } from '../../src-main/common/inference/types';
 import type { Geometry, JobProgress } from '../../src-main/common/model';
 import { listAnnotations } from '../../src-main/db/annotations';
+import { getImage } from '../../src-main/db/images';
+import { readRaster } from '../../src-main/services/raster';
 import { getModelRun } from '../../src-main/db/prelabel';
 import { closeInferenceBackend, inferenceBackend, jobProgress, runPrelabel, tryModel } from '../../src-main/services/prelabel';
 import { Workspace } from '../../src-main/services/workspace';
@@ -121,6 +123,32 @@ describe.runIf(model && photo)('tiled inference with yolov8n_int8 on a photo pas
     expect([...new Set(tiles)]).toEqual([0, 1, 2, 3, 4, 5, 6]);
     const params = getModelRun(ws.current!.db, s.runId)!.parameters;
     expect(params['tiling']).toEqual(TILING);
+  });
+
+  it('a failed tile stops the image: no further tile starts and progress never passes the total', async () => {
+    const real = (await inferenceBackend()).detector;
+    let calls = 0;
+    const detector = {
+      detect: (req: Parameters<typeof real.detect>[0]) => {
+        calls++;
+        return calls === 1 ? Promise.reject(new Error('tile failed on purpose')) : real.detect(req);
+      },
+    };
+    const progress: { done: number; total: number }[] = [];
+    const s = await runPrelabel(
+      ws.current!,
+      detector,
+      { manifest, modelFile: model!, imageIds: [imageId], skipLabeled: false, tiling: TILING },
+      { onProgress: (p) => p.tiles && progress.push({ ...p.tiles }) },
+    );
+    expect(s.failed).toBe(1);
+    expect(s.warnings.join('\n')).toContain('tile failed on purpose');
+    // The other lane finishes the tile it had begun and starts no other, even later on.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(calls).toBe(2);
+    expect(progress.length).toBeGreaterThan(1);
+    for (const p of progress) expect(p.done).toBeLessThanOrEqual(p.total);
+    expect(progress.at(-1)).toEqual({ done: 6, total: 6 });
   });
 
   it('without the merging rule the same tiles would give the person more than once', async () => {
@@ -274,5 +302,92 @@ describe.runIf(model && photo)('tessera prelabel --tile', () => {
     sql.close();
     expect(params.tiling).toEqual({ size: 640, overlap: 0.2, fullPass: true });
     expect(persons.filter((b) => iou(b, shift(PERSON)) > 0.3)).toHaveLength(1);
+  });
+});
+
+describe.runIf(model && deep)('pre-labeling a deep image too large to decode whole', () => {
+  let ws: Workspace;
+  let imageId: number;
+  const saved = process.env['TESSERA_FULL_DECODE_PIXELS'];
+  beforeAll(async () => {
+    ({ ws, imageId } = await withImage(tempDir(), deep!, path.dirname(deep!)));
+  });
+  afterAll(async () => {
+    if (saved === undefined) delete process.env['TESSERA_FULL_DECODE_PIXELS'];
+    else process.env['TESSERA_FULL_DECODE_PIXELS'] = saved;
+    await closeInferenceBackend();
+  });
+
+  /** The raw input of each tile (by its place), for a run under the given full-decode cap. */
+  async function tileInputs(cap: number | null, tiling: { size: number; overlap: number; fullPass: boolean } | undefined) {
+    if (cap === null) delete process.env['TESSERA_FULL_DECODE_PIXELS'];
+    else process.env['TESSERA_FULL_DECODE_PIXELS'] = String(cap);
+    const real = (await inferenceBackend()).detector;
+    const seen = new Map<string, Uint8Array>();
+    const detector = {
+      detect: (req: Parameters<typeof real.detect>[0]) => {
+        expect(req.raw).toBeDefined();
+        seen.set(`${req.raw!.width}x${req.raw!.height}#${seen.size}`, req.raw!.data.slice());
+        return real.detect(req);
+      },
+    };
+    // A fixed window, so the input does not depend on which samples it was computed from.
+    const manifest = { ...yolov8nInt8Manifest(model!), highBitDepth: 'fixed' as const, window: { center: 100, width: 200 } };
+    const s = await runPrelabel(ws.current!, detector, { manifest, modelFile: model!, imageIds: [imageId], skipLabeled: false, ...(tiling ? { tiling } : {}) });
+    return { s, seen };
+  }
+
+  it('refuses an untiled run on it with a message that suggests tiling', async () => {
+    const { s, seen } = await tileInputs(1000, undefined);
+    expect(s.failed).toBe(1);
+    expect(seen.size).toBe(0);
+    expect(s.warnings.join('\n')).toMatch(/too large to run whole; run it tiled/);
+    const row = ws.current!.db.prepare('SELECT error FROM model_run_images WHERE run_id = ? AND image_id = ?').get(s.runId, imageId) as { error: string };
+    expect(row.error).toContain('tiled');
+  });
+
+  it('decodes it a tile at a time, giving each tile the same input as a whole decode would', async () => {
+    const tiling = { size: 128, overlap: 0.1, fullPass: false };
+    const whole = await tileInputs(null, tiling);
+    const byRegion = await tileInputs(1000, tiling);
+    expect(byRegion.s.done).toBe(1);
+    expect(byRegion.seen.size).toBe(whole.seen.size);
+    expect(byRegion.seen.size).toBeGreaterThan(1);
+    // Tiles run two at a time, so they are compared as a set of inputs.
+    const key = (b: Uint8Array) => Buffer.from(b).toString('base64');
+    expect(new Set([...byRegion.seen.values()].map(key))).toEqual(new Set([...whole.seen.values()].map(key)));
+  });
+});
+
+const colourDicom = sharedPath('datasets/dicom_pydicom/examples_rgb_color.dcm');
+
+describe.runIf(model && colourDicom)('pre-labeling 8-bit colour DICOM', () => {
+  afterAll(closeInferenceBackend);
+
+  it('feeds the stored colours to the model, not a contrast-stretched copy', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'rgb.dcm');
+    fs.copyFileSync(colourDicom!, file);
+    const { ws, imageId } = await withImage(dir, file, dir);
+    const real = (await inferenceBackend()).detector;
+    let input: Uint8Array | null = null;
+    const detector = {
+      detect: (req: Parameters<typeof real.detect>[0]) => {
+        input = req.raw ? req.raw.data.slice() : null;
+        return real.detect(req);
+      },
+    };
+    const s = await runPrelabel(ws.current!, detector, { manifest: yolov8nInt8Manifest(model!), modelFile: model!, imageIds: [imageId], skipLabeled: false });
+    expect(s.done).toBe(1);
+    const im = getImage(ws.current!.db, imageId)!;
+    const stored = await readRaster(ws.current!, im);
+    expect(stored.data).toBeInstanceOf(Uint8Array);
+    expect(stored.channels).toBe(3);
+    expect(input).not.toBeNull();
+    expect(Buffer.from(input!).equals(Buffer.from(stored.data as Uint8Array))).toBe(true);
+    // No input window is recorded for it.
+    const hbd = getModelRun(ws.current!.db, s.runId)!.parameters['highBitDepth'] as { images: Record<string, unknown> };
+    expect(hbd.images[String(imageId)]).toBeUndefined();
+    ws.close();
   });
 });

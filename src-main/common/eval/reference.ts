@@ -32,35 +32,50 @@ export function cocoBBox(g: Geometry): Bbox {
   return [r.x, r.y, r.w, r.h];
 }
 
-/** FNV-1a of the geometry's values: the same shape gives the same text whatever its object's key order. */
+/**
+ * FNV-1a of the geometry's values joined with commas: the same shape gives the same text whatever
+ * its object's key order. The text is hashed piece by piece, so a mask of millions of RLE counts
+ * is neither spread into an argument list nor joined into one string.
+ */
 export function geometryFingerprint(g: Geometry): string {
-  const values: (string | number)[] = [g.kind];
+  let h = 0x811c9dc5;
+  let length = 0;
+  const add = (v: string | number): void => {
+    const s = length === 0 ? String(v) : `,${v}`;
+    for (let i = 0; i < s.length; i++) {
+      h ^= s.charCodeAt(i);
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    length += s.length;
+  };
+  const addAll = (vs: ArrayLike<number>): void => {
+    for (let i = 0; i < vs.length; i++) add(vs[i]!);
+  };
+  add(g.kind);
   switch (g.kind) {
     case 'box':
-      values.push(g.x, g.y, g.w, g.h);
+      addAll([g.x, g.y, g.w, g.h]);
       break;
     case 'obb':
-      values.push(g.cx, g.cy, g.w, g.h, g.angle);
+      addAll([g.cx, g.cy, g.w, g.h, g.angle]);
       break;
     case 'point':
-      values.push(g.x, g.y);
+      addAll([g.x, g.y]);
       break;
     case 'polygon':
-      for (const p of g.parts) values.push(p.length, ...p);
+      for (const p of g.parts) {
+        add(p.length);
+        addAll(p);
+      }
       break;
     case 'mask':
-      values.push(g.rle.size[0], g.rle.size[1], g.rle.counts.length, ...g.rle.counts);
+      addAll([g.rle.size[0], g.rle.size[1], g.rle.counts.length]);
+      addAll(g.rle.counts);
       break;
     case 'tag':
       break;
   }
-  let h = 0x811c9dc5;
-  const s = values.join(',');
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return `${g.kind}:${s.length}:${h.toString(16).padStart(8, '0')}`;
+  return `${g.kind}:${length}:${h.toString(16).padStart(8, '0')}`;
 }
 
 /**

@@ -102,54 +102,82 @@ export function colourChannels(channels: number): number {
   return channels === 2 || channels === 4 ? channels - 1 : channels;
 }
 
-/** Smallest and largest colour sample (alpha and NaN excluded); null when there are none. */
-function extent(data: ArrayLike<number>, channels: number): SampleRange | null {
+/** Smallest and largest colour sample (alpha, NaN and `nodata` excluded), and whether every one is a whole number; null when there are none. */
+function extent(data: ArrayLike<number>, channels: number, nodata?: number | null): (SampleRange & { integer: boolean }) | null {
   const colour = colourChannels(channels);
+  const skip = nodata ?? NaN;
+  // Integer typed arrays hold whole numbers; float arrays are checked sample by sample.
+  let integer = true;
+  let check = !ArrayBuffer.isView(data) || data instanceof Float32Array || data instanceof Float64Array;
   let low = Infinity;
   let high = -Infinity;
   for (let i = 0; i < data.length; i += channels) {
     for (let k = 0; k < colour; k++) {
       const v = data[i + k]!;
+      if (v === skip) continue;
       if (v < low) low = v;
       if (v > high) high = v;
+      if (check && Math.floor(v) !== v && v === v) {
+        integer = false;
+        check = false;
+      }
     }
   }
-  return Number.isFinite(low) ? { low, high } : null;
+  if (!Number.isFinite(low)) return null;
+  return { low, high, integer };
 }
 
-/** Smallest and largest colour sample (alpha excluded), possibly equal; 0..1 without samples. */
-export function sampleRangeOf(data: ArrayLike<number>, channels: number): SampleRange {
-  return extent(data, channels) ?? { low: 0, high: 1 };
+/**
+ * Smallest and largest colour sample (alpha excluded), possibly equal; 0..1 without samples.
+ * Samples equal to `nodata` (a GeoTIFF's GDAL_NODATA) are left out.
+ */
+export function sampleRangeOf(data: ArrayLike<number>, channels: number, nodata?: number | null): SampleRange {
+  const span = extent(data, channels, nodata);
+  return span ? { low: span.low, high: span.high } : { low: 0, high: 1 };
 }
 
-/** The min-max window: lowest to highest colour sample, at least one unit wide. */
-export function minMaxRange(data: ArrayLike<number>, channels: number): SampleRange {
-  const { low, high } = sampleRangeOf(data, channels);
+/** The min-max window: lowest to highest colour sample (nodata left out), at least one unit wide. */
+export function minMaxRange(data: ArrayLike<number>, channels: number, nodata?: number | null): SampleRange {
+  const { low, high } = sampleRangeOf(data, channels, nodata);
   return { low, high: high > low ? high : low + 1 };
+}
+
+/** Which percentiles the automatic window spans, and a sample value to leave out. */
+export interface PercentileOptions {
+  /** Percentile mapped to black; 0.5 by default. */
+  lowPct?: number;
+  /** Percentile mapped to white; 99.5 by default. */
+  highPct?: number;
+  /** A value that marks "no data" (a GeoTIFF's GDAL_NODATA): such samples are not counted. */
+  nodata?: number | null;
 }
 
 /**
  * The automatic window as a sample range: the 0.5 and 99.5 percentiles of the colour samples
- * (alpha excluded), at ranks floor/ceil of pct * (n - 1), at least one unit wide. Integer data
- * with a range up to 65,536 values is counted exactly in a histogram; wider or fractional data
- * is binned into 65,536 steps over its range (a value stands for its bin's lower edge).
+ * (alpha, NaN and `nodata` excluded), at ranks floor/ceil of pct * (n - 1), at least one unit
+ * wide. Integer data with a range up to 65,536 values is counted exactly in a histogram; wider or
+ * fractional data is binned into 65,536 equal steps over its range (a value stands for its bin's
+ * lower edge, so the result is within range / 65,535 of the exact percentile).
  */
-export function percentileRange(data: ArrayLike<number>, channels: number, lowPct = 0.5, highPct = 99.5): SampleRange {
-  const span = extent(data, channels);
+export function percentileRange(data: ArrayLike<number>, channels: number, opts: PercentileOptions = {}): SampleRange {
+  const { lowPct = 0.5, highPct = 99.5, nodata } = opts;
+  const span = extent(data, channels, nodata);
   if (!span) return { low: 0, high: 1 };
   const { low: min, high: max } = span;
   if (max === min) return { low: min, high: min + 1 };
   const colour = colourChannels(channels);
+  const skip = nodata ?? NaN;
   const bins = 65536;
-  const step = Math.max(1, (max - min) / (bins - 1));
+  const step = span.integer && max - min < bins ? 1 : (max - min) / (bins - 1);
   const hist = new Uint32Array(bins);
   let n = 0;
   for (let i = 0; i < data.length; i += channels) {
     for (let k = 0; k < colour; k++) {
       const v = data[i + k]!;
-      if (v === v) hist[Math.floor((v - min) / step)]!++;
+      if (v !== v || v === skip) continue;
+      hist[Math.min(bins - 1, Math.floor((v - min) / step))]!++;
+      n++;
     }
-    n += colour;
   }
   const lowRank = Math.floor((lowPct / 100) * (n - 1));
   const highRank = Math.ceil((highPct / 100) * (n - 1));
@@ -172,8 +200,8 @@ export function percentileRange(data: ArrayLike<number>, channels: number, lowPc
 }
 
 /** The automatic window (see percentileRange) as a DICOM center/width window. */
-export function percentileWindowOf(data: ArrayLike<number>, channels: number, lowPct = 0.5, highPct = 99.5): VoiWindow {
-  const { low, high } = percentileRange(data, channels, lowPct, highPct);
+export function percentileWindowOf(data: ArrayLike<number>, channels: number, opts: PercentileOptions = {}): VoiWindow {
+  const { low, high } = percentileRange(data, channels, opts);
   return windowFromRange(low, high);
 }
 

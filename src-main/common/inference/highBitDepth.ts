@@ -24,16 +24,22 @@ type Samples = Uint8Array | Uint16Array | Float32Array;
  * current display window when the caller knows one; the 'window' rule falls back to the
  * percentile window without it.
  */
-export function modelInputWindow(m: Pick<ModelManifest, 'highBitDepth' | 'window'>, data: Samples, channels: number, display?: { low: number; high: number } | null): InputWindow {
+export function modelInputWindow(
+  m: Pick<ModelManifest, 'highBitDepth' | 'window'>,
+  data: Samples,
+  channels: number,
+  display?: { low: number; high: number } | null,
+  nodata?: number | null,
+): InputWindow {
   const mode = m.highBitDepth ?? 'window';
   if (mode === 'fixed') {
     if (m.window) return { mode, low: m.window.center - m.window.width / 2, high: m.window.center + m.window.width / 2 };
     if (data instanceof Uint16Array) return { mode, low: 0, high: 65535 };
     if (data instanceof Uint8Array) return { mode, low: 0, high: 255 };
-    return { mode, ...minMaxRange(data, channels) };
+    return { mode, ...minMaxRange(data, channels, nodata) };
   }
-  if (mode === 'minmax') return { mode, ...minMaxRange(data, channels) };
-  return { mode, ...(display ?? percentileRange(data, channels)) };
+  if (mode === 'minmax') return { mode, ...minMaxRange(data, channels, nodata) };
+  return { mode, ...(display ?? percentileRange(data, channels, { nodata })) };
 }
 
 /**

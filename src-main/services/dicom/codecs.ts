@@ -28,13 +28,25 @@ const charls = lazy<'JpegLSDecoder'>(() => import('@cornerstonejs/codec-charls/d
 const openjpeg = lazy<'J2KDecoder'>(() => import('@cornerstonejs/codec-openjpeg/decodewasmjs'));
 const libjpeg = lazy<'JPEGDecoder'>(() => import('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs'));
 
-/** Runs one Emscripten decoder over `bytes`, copying the result out of WASM memory. */
-function runWasm(Decoder: new () => EmscriptenDecoder, bytes: Uint8Array, signed: boolean): DecodedSamples['samples'] {
+/** The size a frame's data set states (Columns x Rows); decoded frames must have it. */
+export interface FrameSize {
+  width: number;
+  height: number;
+}
+
+/**
+ * Runs one Emscripten decoder over `bytes`, copying the result out of WASM memory. A decoded
+ * size other than `expected` is refused before the copy.
+ */
+function runWasm(Decoder: new () => EmscriptenDecoder, bytes: Uint8Array, signed: boolean, expected?: FrameSize): DecodedSamples['samples'] {
   const decoder = new Decoder();
   try {
     decoder.getEncodedBuffer(bytes.length).set(bytes);
     decoder.decode();
     const info = decoder.getFrameInfo();
+    if (expected && (info.width !== expected.width || info.height !== expected.height)) {
+      throw new Error(`decoded ${info.width}x${info.height}, the data set states ${expected.width}x${expected.height}`);
+    }
     const out = decoder.getDecodedBuffer();
     const copy = new Uint8Array(out.length);
     copy.set(out);
@@ -45,14 +57,14 @@ function runWasm(Decoder: new () => EmscriptenDecoder, bytes: Uint8Array, signed
   }
 }
 
-export async function decodeJpegLs(bytes: Uint8Array, signed: boolean): Promise<DecodedSamples> {
+export async function decodeJpegLs(bytes: Uint8Array, signed: boolean, expected?: FrameSize): Promise<DecodedSamples> {
   const m = await charls();
-  return { samples: runWasm(m.JpegLSDecoder, bytes, signed), rgb: false };
+  return { samples: runWasm(m.JpegLSDecoder, bytes, signed, expected), rgb: false };
 }
 
-export async function decodeJpeg2000(bytes: Uint8Array, signed: boolean): Promise<DecodedSamples> {
+export async function decodeJpeg2000(bytes: Uint8Array, signed: boolean, expected?: FrameSize): Promise<DecodedSamples> {
   const m = await openjpeg();
-  return { samples: runWasm(m.J2KDecoder, bytes, signed), rgb: false };
+  return { samples: runWasm(m.J2KDecoder, bytes, signed, expected), rgb: false };
 }
 
 /** JPEG lossless (process 14, any predictor) at any precision up to 16 bits. */
@@ -67,15 +79,62 @@ export async function decodeJpegLossless(bytes: Uint8Array, bitsAllocated: numbe
  * JPEG baseline and extended DCT. 8-bit streams go to libjpeg-turbo (which also converts YCbCr
  * colour to RGB); 12-bit streams, which libjpeg-turbo's 8-bit build refuses, to jpegDct.ts.
  */
-export async function decodeJpegDct(bytes: Uint8Array): Promise<DecodedSamples> {
+export async function decodeJpegDct(bytes: Uint8Array, expected?: FrameSize): Promise<DecodedSamples> {
   if (jpegPrecision(bytes) > 8) {
     const { decodeDctJpeg } = await import('./jpegDct');
-    const img = decodeDctJpeg(bytes);
+    const img = decodeDctJpeg(bytes, expected);
     return { samples: img.samples, rgb: false };
   }
   const m = await libjpeg();
-  const samples = runWasm(m.JPEGDecoder, bytes, false);
+  const samples = runWasm(m.JPEGDecoder, bytes, false, expected);
   return { samples, rgb: true };
+}
+
+/**
+ * The image size a codestream's header states, read before any decoder allocates for it: the
+ * start-of-frame of JPEG (all processes, JPEG-LS's SOF55 included) or the SIZ marker of JPEG 2000
+ * (a bare codestream or one inside JP2 boxes). Null when no size is stated up front (a JPEG
+ * height left to a DNL marker, an unrecognised stream): the decoded size is checked then.
+ */
+export function codestreamSize(b: Uint8Array): FrameSize | null {
+  if (b.length < 4) return null;
+  const u16 = (i: number) => (b[i]! << 8) | b[i + 1]!;
+  const u32 = (i: number) => ((b[i]! << 24) >>> 0) + (b[i + 1]! << 16) + (b[i + 2]! << 8) + b[i + 3]!;
+  if (u16(0) === 0xffd8) {
+    let i = 2;
+    while (i + 8 < b.length) {
+      if (b[i] !== 0xff) return null;
+      const marker = b[i + 1]!;
+      if (marker === 0xff) {
+        i++;
+        continue;
+      }
+      const sof = (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) || marker === 0xf7;
+      if (sof) {
+        const height = u16(i + 5);
+        const width = u16(i + 7);
+        return height && width ? { width, height } : null;
+      }
+      if (marker === 0xda || marker === 0xd9) return null;
+      if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+        i += 2;
+        continue;
+      }
+      i += 2 + u16(i + 2);
+    }
+    return null;
+  }
+  // JPEG 2000: SOC (FF4F) then SIZ (FF51): Lsiz, Rsiz, Xsiz, Ysiz, XOsiz, YOsiz (ISO 15444-1 A.5.1).
+  const limit = Math.min(b.length - 22, 4096);
+  for (let i = 0; i < limit; i++) {
+    if (b[i] === 0xff && b[i + 1] === 0x4f && b[i + 2] === 0xff && b[i + 3] === 0x51) {
+      const siz = i + 2;
+      const width = u32(siz + 6) - u32(siz + 14);
+      const height = u32(siz + 10) - u32(siz + 18);
+      return width > 0 && height > 0 ? { width, height } : null;
+    }
+  }
+  return null;
 }
 
 /** Sample precision stated by a JPEG stream's start-of-frame marker (8 when none is found). */

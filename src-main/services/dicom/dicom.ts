@@ -3,7 +3,7 @@ import dicomParser, { type DataSet, type Element } from 'dicom-parser';
 import { SUPPORTED_TRANSFER_SYNTAXES, unsupportedSyntaxMessage, type DicomMeta } from '../../common/imaging/dicom';
 import type { Raster } from '../../common/imaging/raster';
 import type { NamedWindow } from '../../common/imaging/window';
-import { decodeJpeg2000, decodeJpegDct, decodeJpegLossless, decodeJpegLs, decodeRle, type DecodedSamples } from './codecs';
+import { codestreamSize, decodeJpeg2000, decodeJpegDct, decodeJpegLossless, decodeJpegLs, decodeRle, type DecodedSamples } from './codecs';
 
 const IMPLICIT_LE = '1.2.840.10008.1.2';
 const EXPLICIT_BE = '1.2.840.10008.1.2.2';
@@ -24,6 +24,43 @@ export interface DicomFile {
   dataSet: DataSet;
 }
 
+/**
+ * DICOM frames are decoded whole in memory (no streaming, unlike libvips), with a few copies along
+ * the way: codec output, RLE byte planes, the Float32 modality raster. These caps bound one frame
+ * whatever the file claims; the importer's max-pixels setting bounds the whole file on top.
+ */
+export const MAX_FRAME_PIXELS = 2 ** 28;
+/** Bytes held at once while one frame is decoded (see `frameWorkingBytes`). */
+export const MAX_FRAME_BYTES = 2 ** 31;
+/** Largest inflated size of a deflated data set: it holds every frame's native pixels. */
+export const MAX_INFLATED_BYTES = 2 ** 30;
+
+export interface ParseOptions {
+  /** Largest inflated size accepted for a deflated data set; MAX_INFLATED_BYTES by default. */
+  maxInflatedBytes?: number;
+}
+
+/**
+ * Inflates a deflated data set (the bytes after `position`) behind the unchanged file meta
+ * information. Refuses, without allocating it, an output above `maxBytes`: a few kilobytes of
+ * deflate stream can claim gigabytes.
+ */
+export function inflateDataSet(arr: Uint8Array, position: number, maxBytes = MAX_INFLATED_BYTES): Buffer {
+  let inflated: Buffer;
+  try {
+    inflated = zlib.inflateRawSync(arr.subarray(position), { maxOutputLength: maxBytes });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new DicomError('unsupported', `deflated data set inflates to more than ${maxBytes.toLocaleString('en')} bytes, the limit for a DICOM file`);
+    }
+    throw new DicomError('corrupt', `cannot inflate the deflated data set (${(e as Error).message})`);
+  }
+  const full = Buffer.alloc(position + inflated.length);
+  full.set(arr.subarray(0, position), 0);
+  full.set(inflated, position);
+  return full;
+}
+
 /** DICOM Part 10 files carry 'DICM' after a 128-byte preamble. */
 export function hasDicmMagic(b: Uint8Array): boolean {
   return b.length >= 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d;
@@ -34,20 +71,15 @@ export function hasDicmMagic(b: Uint8Array): boolean {
  * pixel data present, a layout the decoders handle. Files without the Part 10 header (a bare data
  * set, as some older tools write) are read as implicit VR little endian.
  */
-export function parseDicom(bytes: Buffer): DicomFile {
+export function parseDicom(bytes: Buffer, opts: ParseOptions = {}): DicomFile {
   let dataSet: DataSet;
   try {
     dataSet = dicomParser.parseDicom(bytes, {
       ...(hasDicmMagic(bytes) ? {} : { TransferSyntaxUID: IMPLICIT_LE }),
-      inflater: (arr: Uint8Array, position: number) => {
-        const inflated = zlib.inflateRawSync(arr.subarray(position));
-        const full = Buffer.alloc(position + inflated.length);
-        full.set(arr.subarray(0, position), 0);
-        full.set(inflated, position);
-        return full;
-      },
+      inflater: (arr: Uint8Array, position: number) => inflateDataSet(arr, position, opts.maxInflatedBytes),
     } as dicomParser.ParseDicomOptions);
   } catch (e) {
+    if (e instanceof DicomError) throw e;
     const msg = parserMessage(e);
     if (/overrun|past end|end of buffer/i.test(msg)) throw new DicomError('truncated', `truncated DICOM: the data ends inside an element (${msg})`);
     throw new DicomError('corrupt', `cannot parse DICOM (${msg})`);
@@ -114,7 +146,7 @@ function readMeta(ds: DataSet, ts: string, rows: number, columns: number): Dicom
     photometric: (str('x00280004') ?? 'MONOCHROME2').toUpperCase(),
     rows,
     columns,
-    frames: Math.max(1, ds.intString('x00280008') ?? 1),
+    frames: numberOfFrames(ds),
     samplesPerPixel: ds.uint16('x00280002') ?? 1,
     bitsAllocated,
     bitsStored,
@@ -130,10 +162,53 @@ function readMeta(ds: DataSet, ts: string, rows: number, columns: number): Dicom
   };
 }
 
+/** NumberOfFrames (IS): absent means one frame; a value that is not a number makes the file unreadable. */
+function numberOfFrames(ds: DataSet): number {
+  const el = ds.elements['x00280008'];
+  if (!el || el.length === 0) return 1;
+  const text = (ds.string('x00280008') ?? '').trim();
+  if (text === '') return 1;
+  const n = Number(text);
+  if (!Number.isInteger(n)) throw new DicomError('corrupt', `NumberOfFrames (0028,0008) is "${text.slice(0, 32)}", not a whole number`);
+  return Math.max(1, n);
+}
+
+/**
+ * Bytes held at once while one frame is decoded: the codec's samples, RLE's byte planes as large,
+ * and the output raster (Float32 greyscale or 8-bit RGB).
+ */
+export function frameWorkingBytes(meta: DicomMeta): number {
+  const pixels = meta.rows * meta.columns;
+  const sampleBytes = pixels * meta.samplesPerPixel * Math.max(1, Math.ceil(meta.bitsAllocated / 8));
+  const planes = meta.transferSyntax === '1.2.840.10008.1.2.5' ? sampleBytes : 0;
+  const out = pixels * (meta.samplesPerPixel === 3 || meta.photometric === 'PALETTE COLOR' ? 3 : 4);
+  return sampleBytes + planes + out;
+}
+
+/** Refuses a frame too large to decode in memory, before any of it is allocated. */
+export function checkFrameSize(meta: DicomMeta): void {
+  const pixels = meta.rows * meta.columns;
+  const size = `${meta.columns}x${meta.rows}`;
+  if (pixels > MAX_FRAME_PIXELS) {
+    throw new DicomError(
+      'unsupported',
+      `DICOM frame of ${size} = ${pixels.toLocaleString('en')} pixels is too large to decode in memory (limit ${MAX_FRAME_PIXELS.toLocaleString('en')} pixels per frame)`,
+    );
+  }
+  const bytes = frameWorkingBytes(meta);
+  if (bytes > MAX_FRAME_BYTES) {
+    throw new DicomError(
+      'unsupported',
+      `DICOM frame of ${size} with ${meta.samplesPerPixel} x ${meta.bitsAllocated}-bit samples needs ${bytes.toLocaleString('en')} bytes to decode, above the limit of ${MAX_FRAME_BYTES.toLocaleString('en')}`,
+    );
+  }
+}
+
 /** Decodes one frame to a Raster: greyscale as modality values (Float32), colour as 8-bit RGB. */
 export async function decodeDicomFrame(file: DicomFile, frame: number): Promise<Raster> {
   const { meta, dataSet } = file;
   if (frame < 0 || frame >= meta.frames) throw new DicomError('corrupt', `frame ${frame} does not exist (the file has ${meta.frames})`);
+  checkFrameSize(meta);
   const pixels = meta.rows * meta.columns;
   const spp = meta.samplesPerPixel;
   const pixel = dataSet.elements['x7fe00010']!;
@@ -225,21 +300,36 @@ async function decodeEncapsulated(file: DicomFile, pixel: Element, frame: number
     bytes = dicomParser.readEncapsulatedImageFrame(dataSet, pixel, frame, table);
   }
   const signed = meta.pixelRepresentation === 1;
+  const size = { width: meta.columns, height: meta.rows };
+  // A codestream's own header states the size its decoder allocates: it must match the data set.
+  const checkHeader = (kind: string) => {
+    const header = codestreamSize(bytes);
+    if (header && (header.width !== size.width || header.height !== size.height)) {
+      throw new DicomError(
+        'corrupt',
+        `frame ${frame}: the ${kind} codestream is ${header.width}x${header.height} but the data set states ${size.width}x${size.height} (Columns x Rows)`,
+      );
+    }
+  };
   switch (meta.transferSyntax) {
     case '1.2.840.10008.1.2.5':
       return decodeRle(bytes, meta.rows * meta.columns, meta.samplesPerPixel, meta.bitsAllocated);
     case '1.2.840.10008.1.2.4.50':
     case '1.2.840.10008.1.2.4.51':
-      return decodeJpegDct(bytes);
+      checkHeader('JPEG');
+      return decodeJpegDct(bytes, size);
     case '1.2.840.10008.1.2.4.57':
     case '1.2.840.10008.1.2.4.70':
+      checkHeader('JPEG lossless');
       return decodeJpegLossless(bytes, meta.bitsAllocated);
     case '1.2.840.10008.1.2.4.80':
     case '1.2.840.10008.1.2.4.81':
-      return decodeJpegLs(bytes, signed);
+      checkHeader('JPEG-LS');
+      return decodeJpegLs(bytes, signed, size);
     case '1.2.840.10008.1.2.4.90':
     case '1.2.840.10008.1.2.4.91':
-      return decodeJpeg2000(bytes, signed);
+      checkHeader('JPEG 2000');
+      return decodeJpeg2000(bytes, signed, size);
     default:
       throw new DicomError('unsupported', unsupportedSyntaxMessage(meta.transferSyntax));
   }

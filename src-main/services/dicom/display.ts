@@ -3,6 +3,7 @@ import type { ImagingInfo, WindowSource } from '../../common/imaging/info';
 import type { Raster } from '../../common/imaging/raster';
 import { CT_PRESETS, percentileWindowOf, sampleRangeOf, type NamedWindow, type VoiWindow } from '../../common/imaging/window';
 import type { ImageRecord } from '../../common/model';
+import { getGeo } from '../../db/geo';
 import { getImagingMeta, getRememberedWindow } from '../../db/imaging';
 import type { Db } from '../../db/open';
 
@@ -18,6 +19,11 @@ export function rasterNeedsWindow(r: Raster): boolean {
   return r.modality === true || !(r.data instanceof Uint8Array);
 }
 
+/** A GeoTIFF's nodata value: its samples stay out of automatic windows and value ranges. */
+export function geoNodata(db: Db, im: ImageRecord): number | null {
+  return im.format === 'tiff' ? (getGeo(db, im.id)?.nodata ?? null) : null;
+}
+
 /**
  * The default window: remembered for the image, else for its series, else the file's first
  * WindowCenter/Width, else the automatic 0.5-99.5 % percentile window of the pixels.
@@ -29,7 +35,7 @@ export function defaultWindow(db: Db, im: ImageRecord, raster: () => Raster): { 
   const file = meta?.windows[0];
   if (file) return { window: { center: file.center, width: file.width }, source: 'file' };
   const r = raster();
-  return { window: percentileWindowOf(r.data, r.channels), source: 'auto' };
+  return { window: percentileWindowOf(r.data, r.channels, { nodata: geoNodata(db, im) }), source: 'auto' };
 }
 
 /** Presets offered for an image: the file's own windows, then the CT ones for CT in HU. */
@@ -62,5 +68,5 @@ export async function imagingInfo(db: Db, im: ImageRecord, raster: () => Promise
   if (!windowed) return base;
   const r = await raster();
   const { window, source } = defaultWindow(db, im, () => r);
-  return { ...base, window, source, range: sampleRangeOf(r.data, r.channels) };
+  return { ...base, window, source, range: sampleRangeOf(r.data, r.channels, geoNodata(db, im)) };
 }

@@ -82,7 +82,7 @@ function buildHuffman(counts: Uint8Array, values: Uint8Array): Huffman {
   return { maxCode, valPtr, minCode, values };
 }
 
-export function decodeDctJpeg(data: Uint8Array): DctImage {
+export function decodeDctJpeg(data: Uint8Array, expected?: { width: number; height: number }): DctImage {
   let pos = 0;
   const u16 = () => {
     const v = (data[pos]! << 8) | data[pos + 1]!;
@@ -139,6 +139,11 @@ export function decodeDctJpeg(data: Uint8Array): DctImage {
           comps.push({ id, h: hv >> 4, v: hv & 15, tq, blocksPerLine: 0, blocksPerColumn: 0, plane: new Float32Array(0), pred: 0, dc: null, ac: null });
         }
         if (!width || !height) throw new Error('JPEG frame without a size (DNL is not supported)');
+        // Checked before the planes are allocated: every start-of-frame, not only the first.
+        if (expected && (width !== expected.width || height !== expected.height)) {
+          throw new Error(`JPEG frame is ${width}x${height}, the data set states ${expected.width}x${expected.height}`);
+        }
+        if (frame) throw new Error('JPEG stream with more than one frame header');
         const hMax = Math.max(...comps.map((c) => c.h));
         const vMax = Math.max(...comps.map((c) => c.v));
         const mcusPerLine = Math.ceil(width / (8 * hMax));

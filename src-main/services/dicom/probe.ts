@@ -1,6 +1,6 @@
 import type { DicomMeta } from '../../common/imaging/dicom';
 import type { ImageRecord } from '../../common/model';
-import { decodeDicomFrame, DicomError, parseDicom } from './dicom';
+import { checkFrameSize, decodeDicomFrame, DicomError, parseDicom } from './dicom';
 
 export type DicomProbe =
   | { ok: true; meta: DicomMeta; image: Pick<ImageRecord, 'width' | 'height' | 'channels' | 'bitDepth' | 'format' | 'frames' | 'orientation'> }
@@ -11,11 +11,14 @@ export type DicomProbe =
 /**
  * What the importer needs of a DICOM file. The first frame is decoded too, so a file whose
  * pixels cannot be read is refused at import with its reason instead of failing in the viewer.
+ * A frame above the in-memory caps of dicom.ts is refused, with its size, before decoding.
  */
 export async function probeDicom(bytes: Buffer, maxPixels: number): Promise<DicomProbe> {
   try {
     const file = parseDicom(bytes);
     if (file.meta.rows * file.meta.columns * file.meta.frames > maxPixels) return { ok: false, kind: 'too_large', meta: file.meta };
+    // `maxPixels` is sized for libvips, which streams; DICOM frames are decoded whole in memory.
+    checkFrameSize(file.meta);
     const raster = await decodeDicomFrame(file, 0);
     const { meta } = file;
     return {

@@ -13,7 +13,7 @@ import type { Dataset } from '../dataset';
 import { isInside, resolveStoredPath } from '../paths';
 import { conversionMessage, convertGeometry } from './convert';
 import type { FormatWriter, WriteContext } from './types';
-import { isDicomPath, writeDeidentifiedDicom } from '../dicom/deidentify';
+import { writeDeidentifiedDicom } from '../dicom/deidentify';
 
 export interface ExportOptions {
   outDir: string;
@@ -281,8 +281,9 @@ class ImageFiles {
     }
     try {
       // Coordinates refer to the oriented image: a raw copy of a rotated JPEG would not match them.
-      // DICOM leaves with patient and visit identifiers blanked, never as a copy or link.
-      if (isDicomPath(source)) await writeDeidentifiedDicom(source, dest);
+      // DICOM leaves with patient and visit identifiers blanked, never as a copy or link. The
+      // stored format decides (the importer recognises DICOM by content, whatever the name).
+      if (im.format === 'dicom') await writeDeidentifiedDicom(source, dest);
       else if (im.orientation !== 1) await sharp(source).rotate().toFile(dest);
       else if (this.mode === 'link') await linkOrCopy(source, dest);
       else await fs.promises.copyFile(source, dest);

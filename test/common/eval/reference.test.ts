@@ -66,3 +66,50 @@ describe('the area and box COCO evaluation judges a ground truth on', () => {
     expect(polygon!.attributes).toEqual({});
   });
 });
+
+describe('geometry fingerprints', () => {
+  /** FNV-1a of the values joined with commas: the text stored fingerprints were made from. */
+  function joinedFingerprint(kind: string, values: (string | number)[]): string {
+    const s = values.join(',');
+    let h = 0x811c9dc5;
+    for (let i = 0; i < s.length; i++) {
+      h ^= s.charCodeAt(i);
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    return `${kind}:${s.length}:${h.toString(16).padStart(8, '0')}`;
+  }
+
+  it('are FNV-1a of the joined values, so fingerprints kept in datasets still match', () => {
+    expect(geometryFingerprint(crowdMask)).toBe(joinedFingerprint('mask', ['mask', 10, 5, 3, 0, 20, 30]));
+    expect(geometryFingerprint(square)).toBe(joinedFingerprint('polygon', ['polygon', 8, 1.25, 1, 11.25, 1, 11.25, 6, 1.25, 6]));
+    expect(geometryFingerprint({ kind: 'obb', cx: 1, cy: -2, w: 3.5, h: 4, angle: 0.1 })).toBe(joinedFingerprint('obb', ['obb', 1, -2, 3.5, 4, 0.1]));
+    expect(geometryFingerprint({ kind: 'tag' })).toBe(joinedFingerprint('tag', ['tag']));
+  });
+
+  // Runs of 2 over a 1000x600 image: 300,000 counts, more than a call's argument list holds.
+  const big: Geometry = { kind: 'mask', rle: { size: [600, 1000], counts: Array.from({ length: 300_000 }, () => 2) } };
+
+  it('take a crowd mask of 300,000 RLE counts', () => {
+    const f = geometryFingerprint(big);
+    expect(f).toMatch(/^mask:\d+:[0-9a-f]{8}$/);
+    const edited: Geometry = { kind: 'mask', rle: { size: [600, 1000], counts: [...big.rle.counts.slice(0, -2), 1, 3] } };
+    expect(geometryFingerprint(edited)).not.toBe(f);
+    const ref = cocoReference(big, 123_456, [0, 0, 999, 599])!;
+    expect(readCocoReference({ [COCO_REFERENCE_ATTRIBUTE]: ref }, big)).toEqual({ area: 123_456, bbox: [0, 0, 999, 599] });
+  });
+
+  it('let the COCO reader keep the file values of such a crowd mask', () => {
+    const ds = cocoToInterchange(
+      {
+        images: [{ id: 1, file_name: 'a.jpg', width: 1000, height: 600 }],
+        categories: [{ id: 1, name: 'person' }],
+        annotations: [{ id: 1, image_id: 1, category_id: 1, segmentation: big.rle, area: 123_456, bbox: [0, 0, 999, 599], iscrowd: 1 }],
+      },
+      { file: 'instances.json' },
+    );
+    expect(ds.problems).toEqual([]);
+    const [crowd] = ds.images[0]!.annotations;
+    expect(crowd!.geometry).toEqual(big);
+    expect(readCocoReference(crowd!.attributes, crowd!.geometry)).toEqual({ area: 123_456, bbox: [0, 0, 999, 599] });
+  });
+});

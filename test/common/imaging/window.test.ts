@@ -165,6 +165,62 @@ describe('automatic window as a sample range (tile pyramids, model input)', () =
   });
 });
 
+describe('automatic window on fractional data and with nodata', () => {
+  it('bins fractional data over its own range (0.05..0.30 is not stretched to 1.05)', () => {
+    // PET/MR with a fractional rescale: values 0.05..0.30 in steps of 0.00025.
+    const s = Float32Array.from({ length: 1001 }, (_, i) => 0.05 + i * 0.00025);
+    const w = percentileRange(s, 1);
+    // Ranks floor/ceil of pct * 1000: samples 5 and 995.
+    expect(w.low).toBeCloseTo(s[5]!, 4);
+    expect(w.high).toBeCloseTo(s[995]!, 4);
+    expect(w.high).toBeLessThan(0.3);
+    const out = applyVoi(s, 1, percentileWindowOf(s, 1));
+    expect(out[0]).toBe(0);
+    expect(out[1000]).toBe(255);
+    expect(Math.abs(out[500]! - 128)).toBeLessThanOrEqual(1);
+  });
+
+  it('counts integer data stored as floats exactly, as before', () => {
+    const ints = Array.from({ length: 1000 }, (_, i) => i);
+    expect(percentileRange(Float32Array.from(ints), 1)).toEqual({ low: 4, high: 995 });
+    expect(percentileRange(ints, 1)).toEqual({ low: 4, high: 995 });
+    const hu = Float32Array.from({ length: 4000 }, (_, i) => -1024 + ((i * 7919) % 4096));
+    expect(percentileRange(hu, 1)).toEqual(percentileRange(Int16Array.from(hu), 1));
+  });
+
+  it('leaves NaN out of the ranks', () => {
+    const s = Float32Array.from({ length: 2000 }, (_, i) => (i < 1000 ? i / 1000 : NaN));
+    const w = percentileRange(s, 1);
+    expect(w.low).toBeCloseTo(0.004, 4);
+    expect(w.high).toBeCloseTo(0.995, 4);
+  });
+
+  it('skips a nodata value when asked', () => {
+    // A float GeoTIFF: half the pixels are nodata -9999, the rest 0.1..0.6.
+    const s = Float32Array.from({ length: 2000 }, (_, i) => (i % 2 ? -9999 : 0.1 + (i / 2) * 0.0005));
+    const plain = percentileRange(s, 1);
+    expect(plain.low).toBe(-9999);
+    const w = percentileRange(s, 1, { nodata: -9999 });
+    expect(w.low).toBeGreaterThanOrEqual(0.1);
+    expect(w.low).toBeLessThan(0.11);
+    expect(w.high).toBeGreaterThan(0.59);
+    expect(w.high).toBeLessThanOrEqual(0.6);
+    expect(rangeOfWindow(percentileWindowOf(s, 1, { nodata: -9999 })).low).toBeCloseTo(w.low, 10);
+    expect(sampleRangeOf(s, 1, -9999)).toEqual({ low: s[0], high: s[1998] });
+    expect(minMaxRange(s, 1, -9999).low).toBe(s[0]);
+    // Integer nodata 0 on 16-bit data: the window is that of the other samples.
+    const u = Uint16Array.from({ length: 1000 }, (_, i) => (i < 500 ? 0 : 1000 + i));
+    expect(percentileRange(u, 1, { nodata: 0 })).toEqual(percentileRange(u.subarray(500), 1));
+    // Only nodata: no samples, the default range.
+    expect(percentileRange(new Float32Array(5).fill(-9999), 1, { nodata: -9999 })).toEqual({ low: 0, high: 1 });
+  });
+
+  it('takes other percentiles', () => {
+    const s = Uint16Array.from({ length: 1001 }, (_, i) => i);
+    expect(percentileRange(s, 1, { lowPct: 2, highPct: 98 })).toEqual({ low: 20, high: 980 });
+  });
+});
+
 describe('min-max range', () => {
   it('spans lowest to highest colour sample, alpha excluded, at least one unit wide', () => {
     expect(minMaxRange(Float32Array.from([-3.5, 2, 7.25]), 1)).toEqual({ low: -3.5, high: 7.25 });

@@ -32,6 +32,16 @@ describe('model input windows for images deeper than 8 bits', () => {
     expect(minMaxRange(ga, 2)).toEqual({ low: 10, high: 30 });
   });
 
+  it('leaves a GeoTIFF nodata value out of the automatic and min-max windows', () => {
+    // An elevation model: 1 in 20 samples is nodata -9999, the rest 100..2999.
+    const dem = Float32Array.from({ length: 2000 }, (_, i) => (i % 20 === 0 ? -9999 : 100 + ((i * 37) % 2900)));
+    const auto = modelInputWindow({}, dem, 1, null, -9999);
+    expect(auto.low).toBeGreaterThanOrEqual(100);
+    expect(modelInputWindow({ highBitDepth: 'minmax' }, dem, 1, null, -9999).low).toBeGreaterThanOrEqual(100);
+    // Without the nodata value the window reaches down to it and flattens the terrain.
+    expect(modelInputWindow({}, dem, 1).low).toBe(-9999);
+  });
+
   it('maps through the window to bytes, clamping, dropping alpha and inverting on request', () => {
     const px = Uint16Array.from([0, 100, 200, 300, 9]);
     expect(Array.from(windowToBytes(px, 1, { low: 100, high: 200 }).data)).toEqual([0, 0, 255, 255, 0]);
