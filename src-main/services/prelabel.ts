@@ -26,6 +26,7 @@ import { rangeOfWindow } from '../common/imaging/window';
 import type { Dataset } from './dataset';
 import { resolveStoredPath } from './paths';
 import { fullDecodePixelsSetting, readRaster, readRasterPart } from './raster';
+import { pyramidPixelsSetting } from './pyramid';
 import { needsWindow, rasterNeedsWindow } from './dicom/display';
 import { maxPixelsSetting } from './importer';
 import type { Raster } from '../common/imaging/raster';
@@ -450,8 +451,10 @@ export async function detectImage(
   let source: { bytes: { data: Uint8Array; channels: 1 | 3 }; samples: ArrayLike<number>; channels: number } | null = null;
   const W = image.width, H = image.height;
   const whole: Tile = { x: 0, y: 0, w: W, h: H };
-  // A deep image too large to decode whole is windowed from a reduced copy and decoded a tile at a time.
-  const byRegion = decodedHere(image) && image.format !== 'dicom' && image.format !== 'bmp' && W * H > fullDecodePixelsSetting();
+  // A deep image too large to decode whole is windowed from a reduced copy and decoded a tile at a
+  // time. Untiled, it is decoded whole up to the size shown from a pyramid, and refused beyond.
+  const large = decodedHere(image) && image.format !== 'dicom' && image.format !== 'bmp' && W * H > fullDecodePixelsSetting();
+  const byRegion = large && (q.tiling !== null || W * H >= pyramidPixelsSetting());
   if (byRegion) {
     if (!q.tiling) {
       throw new AppError('IMAGE_TOO_LARGE', `${image.path}: ${W}x${H} pixels at ${image.bitDepth} bits is too large to run whole; run it tiled (tile size and overlap)`, { imageId: image.id });

@@ -152,8 +152,8 @@ export async function probeImage(file: string, opts: ProbeOptions): Promise<Prob
 const NOT_A_FRAME = 0x1 | 0x4;
 
 /**
- * How many of a multi-page TIFF's pages are frames: the leading run of full-resolution pages,
- * page 0's size and not marked as an overview or a mask (NewSubfileType). A cloud-optimised
+ * How many of a multi-page TIFF's pages are frames: the leading run of pages not marked as an
+ * overview or a mask (NewSubfileType). A cloud-optimised
  * GeoTIFF stores its overviews (and masks) as further pages; those are not frames. Frame i is
  * page i, so counting stops at the first page that is not one. Only the page directories are
  * read, through the `geotiff` package.
@@ -162,15 +162,14 @@ async function tiffFrames(source: Buffer | string, pages: number): Promise<numbe
   const tiff =
     typeof source === 'string' ? await fromFile(source) : await fromArrayBuffer(source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength) as ArrayBuffer);
   try {
-    const first = await tiff.getImage(0);
-    const width = first.getWidth();
-    const height = first.getHeight();
     let frames = 0;
     for (let i = 0; i < pages; i++) {
-      const page = i === 0 ? first : await tiff.getImage(i);
+      const page = await tiff.getImage(i);
       const fd = page.fileDirectory;
       const subfile = fd.hasTag('NewSubfileType') ? Number(await fd.loadValue('NewSubfileType')) : 0;
-      if (page.getWidth() !== width || page.getHeight() !== height || (subfile & NOT_A_FRAME) !== 0) break;
+      // Pages of another size are frames too (a scan of letter and legal pages); only pages the
+      // file marks as reduced-resolution overviews or masks are not.
+      if ((subfile & NOT_A_FRAME) !== 0) break;
       frames++;
     }
     return Math.max(1, frames);

@@ -427,8 +427,13 @@ d('importing and showing DICOM through the workspace', () => {
     const request = overlay.elements['x00400275']!.items![0]!.dataSet!;
     for (const tag of ['x00400007', 'x00400009', 'x00401001']) expect(request.string(tag)?.trim() ?? '', tag).toBe('');
     // The icon's pixels and the overlay plane are zeroed; the image pixels are unchanged.
-    const icon = overlay.elements['x00880200']!.items![0]!.dataSet!.elements['x7fe00010']!;
+    const iconItem = overlay.elements['x00880200']!.items![0]!.dataSet!;
+    const icon = iconItem.elements['x7fe00010']!;
     expect(overlay.byteArray.subarray(icon.dataOffset, icon.dataOffset + icon.length).every((b) => b === 0)).toBe(true);
+    // ...while the icon stays a readable image: its rows, columns and bits are kept.
+    const original = dicomParser.parseDicom(read('examples_overlay.dcm')).elements['x00880200']!.items![0]!.dataSet!;
+    for (const tag of ['x00280010', 'x00280011', 'x00280100']) expect(iconItem.uint16(tag), tag).toBe(original.uint16(tag));
+    expect(iconItem.uint16('x00280010')).toBeGreaterThan(0);
     const plane = overlay.elements['x60003000']!;
     expect(overlay.byteArray.subarray(plane.dataOffset, plane.dataOffset + plane.length).every((b) => b === 0)).toBe(true);
     // A sequence of the patient group (OtherPatientIDsSequence) is emptied item by item.

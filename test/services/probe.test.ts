@@ -48,6 +48,11 @@ describe('probeImage', () => {
     expect(await ok(pyramid)).toMatchObject({ width: 512, height: 512, frames: 1 });
     // Equal pages stay frames (f-pages.tif: 3 pages of 20x10).
     expect(await ok(files['f-pages.tif']!)).toMatchObject({ frames: 3 });
+    // So do pages of different sizes that are not marked as overviews (a letter page, then a legal one).
+    const mixed = path.join(dir, 'mixed-pages.tif');
+    fs.writeFileSync(mixed, greyTiff([[100, 80], [90, 80], [100, 80]]));
+    expect((await sharp(mixed).metadata()).pages).toBe(3);
+    expect(await ok(mixed)).toMatchObject({ width: 100, height: 80, frames: 3 });
 
     const cog = sharedPath('datasets/geotiff_rasterio/cogeo.tif');
     if (!cog) return;
@@ -124,3 +129,37 @@ describe('probeImage', () => {
     expect(await ok(rgba16)).toMatchObject({ channels: 4, bitDepth: 16 });
   });
 });
+
+/** An uncompressed little-endian TIFF of 8-bit grey pages of the given [width, height], one strip each. */
+function greyTiff(pages: [number, number][]): Buffer {
+  const ENTRIES = 9;
+  const ifdSize = 2 + ENTRIES * 12 + 4;
+  const pixels = pages.map(([w, h]) => w * h);
+  const total = 8 + pages.reduce((n, _, i) => n + ifdSize + pixels[i]!, 0);
+  const b = Buffer.alloc(total);
+  b.write('II', 0, 'latin1');
+  b.writeUInt16LE(42, 2);
+  let at = 8;
+  b.writeUInt32LE(at, 4);
+  pages.forEach(([w, h], i) => {
+    const ifd = at;
+    const data = ifd + ifdSize;
+    const next = i + 1 < pages.length ? data + pixels[i]! : 0;
+    const tags: [number, number, number][] = [
+      [256, 3, w], [257, 3, h], [258, 3, 8], [259, 3, 1], [262, 3, 1], [273, 4, data], [277, 3, 1], [278, 3, h], [279, 4, pixels[i]!],
+    ];
+    b.writeUInt16LE(ENTRIES, ifd);
+    tags.forEach(([tag, type, value], k) => {
+      const e = ifd + 2 + k * 12;
+      b.writeUInt16LE(tag, e);
+      b.writeUInt16LE(type, e + 2);
+      b.writeUInt32LE(1, e + 4);
+      if (type === 3) b.writeUInt16LE(value, e + 8);
+      else b.writeUInt32LE(value, e + 8);
+    });
+    b.writeUInt32LE(next, ifd + 2 + ENTRIES * 12);
+    b.fill(i * 60 + 40, data, data + pixels[i]!);
+    at = data + pixels[i]!;
+  });
+  return b;
+}

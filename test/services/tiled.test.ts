@@ -337,13 +337,26 @@ describe.runIf(model && deep)('pre-labeling a deep image too large to decode who
     return { s, seen };
   }
 
-  it('refuses an untiled run on it with a message that suggests tiling', async () => {
+  it('runs it untiled, decoded whole, while it is smaller than the images shown from a pyramid', async () => {
     const { s, seen } = await tileInputs(1000, undefined);
-    expect(s.failed).toBe(1);
-    expect(seen.size).toBe(0);
-    expect(s.warnings.join('\n')).toMatch(/too large to run whole; run it tiled/);
-    const row = ws.current!.db.prepare('SELECT error FROM model_run_images WHERE run_id = ? AND image_id = ?').get(s.runId, imageId) as { error: string };
-    expect(row.error).toContain('tiled');
+    expect(s.done).toBe(1);
+    expect([...seen.keys()]).toEqual(['512x512#0']);
+  });
+
+  it('refuses an untiled run on one shown from a pyramid, with a message that suggests tiling', async () => {
+    const savedPyramid = process.env['TESSERA_PYRAMID_PIXELS'];
+    process.env['TESSERA_PYRAMID_PIXELS'] = '2000';
+    try {
+      const { s, seen } = await tileInputs(1000, undefined);
+      expect(s.failed).toBe(1);
+      expect(seen.size).toBe(0);
+      expect(s.warnings.join('\n')).toMatch(/too large to run whole; run it tiled/);
+      const row = ws.current!.db.prepare('SELECT error FROM model_run_images WHERE run_id = ? AND image_id = ?').get(s.runId, imageId) as { error: string };
+      expect(row.error).toContain('tiled');
+    } finally {
+      if (savedPyramid === undefined) delete process.env['TESSERA_PYRAMID_PIXELS'];
+      else process.env['TESSERA_PYRAMID_PIXELS'] = savedPyramid;
+    }
   });
 
   it('decodes it a tile at a time, giving each tile the same input as a whole decode would', async () => {

@@ -295,8 +295,16 @@ function blank(ds: DataSet, out: Buffer, all = false): void {
       for (const item of el.items) if (item.dataSet) blank(item.dataSet, out, remove || isPrivate(tag));
       continue;
     }
+    // An icon's compressed pixels come in fragments: each is zeroed.
+    if (all && tag === 'x7fe00010' && el.fragments) {
+      for (const f of el.fragments) out.fill(0, f.position, f.position + f.length);
+      continue;
+    }
     if (el.length <= 0 || el.length === 0xffffffff || el.vr === 'SQ') continue;
     if (tag === 'x7fe00010' && !all) continue;
+    // Inside a wholly blanked item, group lengths and the pixel description (rows, columns, bits,
+    // photometric interpretation) stay, so readers still parse it; its pixels and the rest go.
+    if (all && (tag.endsWith('0000') || tag.startsWith('x0028'))) continue;
     if (!remove && !isPrivate(tag)) continue;
     // Text VRs get spaces; without a stated VR (implicit files) the listed attributes are text.
     const text = el.vr ? TEXT_VRS.has(el.vr) : !isPrivate(tag) && !all;
