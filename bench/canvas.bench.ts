@@ -23,10 +23,12 @@ import { insertAnnotations } from '../src-main/db/annotations';
 import { insertModelRun } from '../src-main/db/modelRuns';
 import type { Overlay, SceneShape } from '../src-renderer/editor/scene';
 import { mulberry32 } from '../src-main/common/random';
-import { CHROMIUM, openApp, startApp, staticDir } from '../test/helpers/browser';
+import { CHROMIUM, startApp, staticDir } from '../test/helpers/browser';
 import { repoRoot } from '../test/helpers/shared';
 import { blobPolygons, columnSpanRle } from '../test/helpers/scenes';
 import { pan, zoom, type Viewport } from './gestures';
+import { openBenchPage } from './page';
+import { loadNote, reportPageErrors, runBench } from './report';
 import { printTable } from './table';
 
 const { values } = parseArgs({ options: { shots: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
@@ -341,13 +343,7 @@ async function main(): Promise<void> {
     const polyIds = store(idOf('b-polygons'), polys);
     store(idOf('c-boxes'), boxScene(20_000));
 
-    const context = await browser.newContext({ viewport: VIEWPORT });
-    // tsx keeps function names with a `__name` helper that functions sent to the page lack.
-    await context.addInitScript({ content: 'globalThis.__name = (f) => f;' });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await openApp(page, server, { hooks: true });
+    const { page, errors } = await openBenchPage(browser, server, VIEWPORT);
 
     log('baseline: the image without shapes...');
     const imageOpen = await openImage(page, idOf('a-baseline'), 0);
@@ -409,19 +405,13 @@ async function main(): Promise<void> {
           `Frames: requestAnimationFrame intervals in the page during each gesture, p50 / p95; in brackets the static ` +
           `layer's own draw time (blits and repaints) in the frames that drew it. Open and drag times: wall clock ` +
           `from the Playwright input to the first animation frame that shows the result. ` +
-          `Load average (1 min) at start / end: ${loadAtStart.toFixed(1)} / ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores.`,
+          loadNote(loadAtStart),
       );
     }
-    if (errors.length > 0) {
-      console.error(`page errors (${errors.length}): ${[...new Set(errors)].slice(0, 3).join('; ')}`);
-      process.exitCode = 1;
-    }
+    reportPageErrors(errors);
   } finally {
     await app.close();
   }
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+runBench(main);

@@ -21,10 +21,12 @@ import sharp from 'sharp';
 import { Dataset } from '../src-main/services/dataset';
 import { Media } from '../src-main/services/media';
 import { Pyramids } from '../src-main/services/pyramid';
-import { CHROMIUM, openApp, startApp, staticDir } from '../test/helpers/browser';
+import { CHROMIUM, startApp, staticDir } from '../test/helpers/browser';
 import { repoRoot } from '../test/helpers/shared';
 import { pan, zoom, type Viewport } from './gestures';
 import { median, pct } from './stats';
+import { openBenchPage } from './page';
+import { loadNote, reportPageErrors, runBench } from './report';
 import { printTable } from './table';
 
 const SIDE = 30_000;
@@ -219,15 +221,7 @@ async function main(): Promise<void> {
     log(`  ${(build.ms / 1000).toFixed(1)} s, peak RSS ${build.maxRssMb.toFixed(0)} MB`);
 
     const browser = await app.browser();
-    const newPage = async (): Promise<{ page: Page; errors: string[] }> => {
-      const context = await browser.newContext({ viewport: VIEWPORT });
-      await context.addInitScript({ content: 'globalThis.__name = (f) => f;' });
-      const page = await context.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await openApp(page, server, { hooks: true });
-      return { page, errors };
-    };
+    const newPage = (): Promise<{ page: Page; errors: string[] }> => openBenchPage(browser, server, VIEWPORT);
     const openFromGrid = async (page: Page): Promise<{ firstMs: number; completeMs: number }> => {
       const cell = page.locator(`[data-testid="grid-cell"][data-image-id="${imageId}"]`);
       await cell.waitFor({ timeout: 90_000 });
@@ -328,19 +322,13 @@ async function main(): Promise<void> {
           `(software raster), viewport ${VIEWPORT.width}x${VIEWPORT.height}. Frames: requestAnimationFrame intervals during ` +
           `each gesture (Playwright mouse drag and wheel), p50 / p95. Open: click in the grid → viewer ready (first view) ` +
           `and → no tile pending; each open in a fresh browser context (no HTTP cache). Ratio: baseline / project. ` +
-          `Load average (1 min) at start / end: ${loadAtStart.toFixed(1)} / ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores.`,
+          loadNote(loadAtStart),
       );
     }
-    if (errors.length > 0) {
-      console.error(`page errors (${errors.length}): ${[...new Set(errors)].slice(0, 3).join('; ')}`);
-      process.exitCode = 1;
-    }
+    reportPageErrors(errors);
   } finally {
     await app.close();
   }
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+runBench(main);

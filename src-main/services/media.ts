@@ -2,17 +2,15 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
-import { decode as decodeBmp } from 'fast-bmp';
 import { AppError } from '../common/errors';
 import type { FileState, ImageRecord } from '../common/model';
 import { getImage, setFileMtime } from '../db/images';
-import { getGeo } from '../db/geo';
 import type { Dataset } from './dataset';
 import { resolveStoredPath } from './paths';
 import { applyVoi, type VoiWindow } from '../common/imaging/window';
 import type { Raster } from '../common/imaging/raster';
-import { defaultWindow, needsWindow, rasterNeedsWindow } from './dicom/display';
-import { fullDecodePixelsSetting, readRaster, readRasterPart } from './raster';
+import { decodedForDisplay, defaultWindow, geoNodata, needsWindow, rasterNeedsWindow } from './dicom/display';
+import { fullDecodePixelsSetting, openImage, readRaster, readRasterPart, REDUCED_SIDE, requireFrame, vipsReadable } from './raster';
 
 export type MediaKind = 'thumb' | 'view';
 
@@ -41,8 +39,6 @@ const WINDOWED_MIN_AGE_MS = 10_000;
 /** Decoded frames kept for window drags, by count and by estimated size. */
 const RASTERS_KEEP = 4;
 const RASTERS_KEEP_BYTES = 512 * 1024 * 1024;
-/** The longer side of the reduced copy a large image's window, range and thumbnail come from. */
-export const REDUCED_SIDE = 2048;
 
 /** Formats a browser shows as they are, when no orientation or depth conversion is needed. */
 const DIRECT: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
@@ -74,7 +70,7 @@ export class Media {
    * cannot read, are decoded whole (their size is bounded when they are decoded).
    */
   isLarge(im: ImageRecord): boolean {
-    if (im.format === 'dicom' || im.format === 'bmp') return false;
+    if (!vipsReadable(im)) return false;
     return im.width * im.height > (this.opts.fullDecodePixels ?? fullDecodePixelsSetting()) || (this.opts.reduce?.(im) ?? false);
   }
 
@@ -88,9 +84,10 @@ export class Media {
    * so the file is not hashed again on the next request.
    */
   fileState(im: ImageRecord): FileState {
+    const file = this.imagePath(im);
     let st: fs.Stats;
     try {
-      st = fs.statSync(this.imagePath(im));
+      st = fs.statSync(file);
     } catch (e) {
       if (e instanceof AppError) throw e;
       return 'missing';
@@ -98,36 +95,37 @@ export class Media {
     if (!st.isFile()) return 'missing';
     if (st.size === im.fileSize && Math.round(st.mtimeMs) === im.fileMtimeMs) return 'ok';
     if (st.size !== im.fileSize) return 'changed';
-    const hash = crypto.createHash('sha256').update(fs.readFileSync(this.imagePath(im))).digest('hex');
-    if (hash !== im.contentHash) return 'changed';
+    if (hashFile(file) !== im.contentHash) return 'changed';
     setFileMtime(this.ds.db, im.id, st.mtimeMs);
     return 'ok';
+  }
+
+  /** Throws FILE_MISSING or FILE_CHANGED unless the file is still what was imported. */
+  requireUnchanged(im: ImageRecord): void {
+    const state = this.fileState(im);
+    if (state === 'missing') throw new AppError('FILE_MISSING', `${im.path}: file is missing on disk`, { imageId: im.id, path: im.path });
+    if (state === 'changed') {
+      throw new AppError('FILE_CHANGED', `${im.path}: file changed on disk since it was imported`, { imageId: im.id, path: im.path });
+    }
   }
 
   async get(kind: MediaKind, imageId: number, opts: MediaOptions = {}): Promise<MediaFile> {
     const im = getImage(this.ds.db, imageId);
     if (!im) throw new AppError('NOT_FOUND', `image ${imageId} is not in the dataset`, { imageId });
-    const state = this.fileState(im);
-    if (state === 'missing') throw new AppError('FILE_MISSING', `${im.path}: file is missing on disk`, { imageId, path: im.path });
-    if (state === 'changed') {
-      throw new AppError('FILE_CHANGED', `${im.path}: file changed on disk since it was imported`, { imageId, path: im.path });
-    }
+    this.requireUnchanged(im);
     const src = this.imagePath(im);
     const frame = opts.frame ?? 0;
-    if (frame >= Math.max(1, im.frames) || frame < 0) {
-      throw new AppError('INVALID_ARGUMENT', `${im.path}: frame ${frame} does not exist (the image has ${im.frames})`, { imageId, frame });
-    }
+    requireFrame(im, frame);
     // GeoTIFF nodata (GDAL_NODATA): those pixels are drawn transparent.
-    const nodata = im.format === 'tiff' ? (getGeo(this.ds.db, im.id)?.nodata ?? null) : null;
-    if (needsWindow(im) || frame > 0 || im.format === 'dicom') return this.windowed(kind, im, frame, opts.window, nodata);
+    const nodata = geoNodata(this.ds.db, im);
+    if (decodedForDisplay(im) || frame > 0) return this.windowed(kind, im, frame, opts.window, nodata);
     if (kind === 'view' && DIRECT[im.format] && im.orientation === 1 && im.bitDepth <= 8 && im.frames === 1) {
       return { file: src, mime: DIRECT[im.format]! };
     }
-    const ext = kind === 'thumb' ? 'webp' : 'png';
     const tag = nodata === null ? '' : '-nodata';
-    const out = path.join(this.ds.cacheDir, kind, im.contentHash.slice(0, 2), `${im.contentHash}${tag}.${ext}`);
-    if (!fs.existsSync(out)) await this.render(kind, im, src, out, nodata);
-    return { file: out, mime: kind === 'thumb' ? 'image/webp' : 'image/png' };
+    const out = path.join(this.ds.cacheDir, kind, im.contentHash.slice(0, 2), `${im.contentHash}${tag}.${EXT[kind]}`);
+    if (!fs.existsSync(out)) await this.once(out, () => this.render(kind, im, src, out, nodata));
+    return { file: out, mime: MIME[kind] };
   }
 
   /** The decoded frame, shared by the requests of a window drag (the last few frames are kept). */
@@ -181,10 +179,9 @@ export class Media {
       win = needsWindow(im) ? defaultWindow(this.ds.db, im, () => decoded!).window : null;
       if (!reduced && this.isLarge(im)) decoded = null;
     }
-    const ext = kind === 'thumb' ? 'webp' : 'png';
     const tag = (win ? `-w${fmt(win.center)}_${fmt(win.width)}` : '') + (nodata === null ? '' : '-nodata');
     const dir = requested ? 'window' : kind;
-    const out = path.join(this.ds.cacheDir, dir, im.contentHash.slice(0, 2), `${im.contentHash}-f${frame}${tag}-${kind}.${ext}`);
+    const out = path.join(this.ds.cacheDir, dir, im.contentHash.slice(0, 2), `${im.contentHash}-f${frame}${tag}-${kind}.${EXT[kind]}`);
     if (fs.existsSync(out)) {
       // A render served again counts as new, so pruning for another request leaves it alone.
       if (requested) touch(out);
@@ -197,14 +194,14 @@ export class Media {
         let img = shown
           ? sharp(Buffer.from(shown.data.buffer, shown.data.byteOffset, shown.data.byteLength), { raw: { width: r.width, height: r.height, channels: shown.channels } })
           : sharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { raw: { width: r.width, height: r.height, channels: r.channels } });
-        img = kind === 'thumb' ? img.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }) : img.png({ compressionLevel: 1 });
-        writeAtomic(out, await img.toBuffer());
+        writeAtomic(out, await encode(img, kind).toBuffer());
         if (requested) pruneWindowed(path.join(this.ds.cacheDir, 'window'), out);
       });
     }
-    return { file: out, mime: kind === 'thumb' ? 'image/webp' : 'image/png' };
+    return { file: out, mime: MIME[kind] };
   }
 
+  /** Runs `make` once for concurrent requests of the same output file. */
   private once(key: string, make: () => Promise<void>): Promise<void> {
     const pending = this.inflight.get(key);
     if (pending) return pending;
@@ -213,28 +210,17 @@ export class Media {
     return job;
   }
 
-  private render(kind: MediaKind, im: ImageRecord, src: string, out: string, nodata: number | null): Promise<void> {
-    const pending = this.inflight.get(out);
-    if (pending) return pending;
-    const job = (async () => {
-      let img = await this.open(im, src);
-      img = img.rotate(); // apply EXIF orientation
-      if (nodata !== null) img = await this.masked(im, img, nodata, kind === 'thumb');
-      if (kind === 'thumb') {
-        img = img.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 });
-      } else {
-        img = img.png({ compressionLevel: 1 });
-      }
-      const buf = await img.toBuffer().catch((e: Error) => {
+  /** A thumbnail or view of an image shown as stored (apart from orientation and nodata). */
+  private async render(kind: MediaKind, im: ImageRecord, src: string, out: string, nodata: number | null): Promise<void> {
+    let img = await openImage(im, src, 0, this.limitInputPixels);
+    img = img.rotate(); // apply EXIF orientation
+    if (nodata !== null) img = await this.masked(im, img, nodata, kind === 'thumb');
+    const buf = await encode(img, kind)
+      .toBuffer()
+      .catch((e: Error) => {
         throw new AppError('CORRUPT_IMAGE', `${im.path}: cannot decode (${e.message})`, { imageId: im.id, path: im.path });
       });
-      fs.mkdirSync(path.dirname(out), { recursive: true });
-      const tmp = `${out}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-      fs.writeFileSync(tmp, buf);
-      fs.renameSync(tmp, out);
-    })().finally(() => this.inflight.delete(out));
-    this.inflight.set(out, job);
-    return job;
+    writeAtomic(out, buf);
   }
 
   /**
@@ -257,18 +243,6 @@ export class Media {
     return sharp(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength), {
       raw: { width: info.width, height: info.height, channels: shown ? shown.channels : info.channels },
     });
-  }
-
-  private async open(im: ImageRecord, src: string): Promise<Sharp> {
-    if (im.format === 'bmp') {
-      const decoded = decodeBmp(await fs.promises.readFile(src));
-      const channels = decoded.channels as 1 | 2 | 3 | 4;
-      const data = decoded.data as Uint8Array;
-      return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), {
-        raw: { width: decoded.width, height: decoded.height, channels },
-      });
-    }
-    return sharp(src, { limitInputPixels: this.limitInputPixels, page: 0 });
   }
 }
 
@@ -305,6 +279,27 @@ export function maskNodata(
     out[p * outChannels + colour] = 0;
   }
   return out ? { data: out, channels: outChannels as 2 | 4 } : null;
+}
+
+const EXT: Record<MediaKind, string> = { thumb: 'webp', view: 'png' };
+const MIME: Record<MediaKind, string> = { thumb: 'image/webp', view: 'image/png' };
+
+/** The encoding of a thumbnail (reduced WebP) or a view (full-size PNG, fast compression). */
+function encode(img: Sharp, kind: MediaKind): Sharp {
+  return kind === 'thumb' ? img.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }) : img.png({ compressionLevel: 1 });
+}
+
+/** SHA-256 of a file, read a mebibyte at a time so a large image is never held whole. */
+function hashFile(file: string): string {
+  const hash = crypto.createHash('sha256');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest('hex');
 }
 
 /** Window values in file names: a few decimals, no exponent. */

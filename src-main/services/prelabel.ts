@@ -20,14 +20,12 @@ import {
   setRunParameters,
   setRunProvider,
 } from '../db/prelabel';
-import { getGeo } from '../db/geo';
-import { getImagingMeta, getRememberedWindow } from '../db/imaging';
 import { rangeOfWindow } from '../common/imaging/window';
 import type { Dataset } from './dataset';
 import { resolveStoredPath } from './paths';
-import { fullDecodePixelsSetting, readRaster, readRasterPart } from './raster';
+import { fullDecodePixelsSetting, readRaster, readRasterPart, REDUCED_SIDE, vipsReadable } from './raster';
 import { pyramidPixelsSetting } from './pyramid';
-import { needsWindow, rasterNeedsWindow } from './dicom/display';
+import { chosenWindow, decodedForDisplay, geoNodata, rasterNeedsWindow } from './dicom/display';
 import { maxPixelsSetting } from './importer';
 import type { Raster } from '../common/imaging/raster';
 import type { ImageInput } from '../inference/preprocess';
@@ -201,12 +199,15 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
   let tilesSettled = 0;
   const tilesInFlight = new Map<number, number>();
   const settled = new Set<number>();
+  const recountTiles = (t: { done: number }): void => {
+    t.done = tilesSettled + [...tilesInFlight.values()].reduce((a, b) => a + b, 0);
+  };
   const settleTiles = (imageId: number): void => {
     if (!tiles) return;
     settled.add(imageId);
     tilesInFlight.delete(imageId);
     tilesSettled += tileCount.get(imageId) ?? 0;
-    tiles.done = tilesSettled + [...tilesInFlight.values()].reduce((a, b) => a + b, 0);
+    recountTiles(tiles);
   };
   const report = () => {
     const doneNow = total - pending.length + processed;
@@ -221,7 +222,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
     // A tile finishing after its image settled (failed, say) is already counted.
     if (!tiles || settled.has(imageId)) return;
     tilesInFlight.set(imageId, Math.min(tileCount.get(imageId) ?? 0, (tilesInFlight.get(imageId) ?? 0) + 1));
-    tiles.done = tilesSettled + [...tilesInFlight.values()].reduce((a, b) => a + b, 0);
+    recountTiles(tiles);
     report();
   };
 
@@ -383,20 +384,9 @@ export interface ImageDetectResult extends DetectResult {
  * remembered for the image or its series, else the DICOM file's first own preset.
  */
 function displayWindow(ds: Dataset, image: ImageRecord): { low: number; high: number } | null {
-  const win = getRememberedWindow(ds.db, image.id)?.window ?? getImagingMeta(ds.db, image.id)?.windows[0] ?? null;
-  return win ? rangeOfWindow(win) : null;
+  const chosen = chosenWindow(ds.db, image);
+  return chosen ? rangeOfWindow(chosen.window) : null;
 }
-
-/**
- * Images decoded here rather than read by the inference workers: samples deeper than 8 bits need
- * a window first, and the workers cannot read DICOM (8-bit colour DICOM is fed as stored).
- */
-function decodedHere(image: ImageRecord): boolean {
-  return needsWindow(image) || image.format === 'dicom';
-}
-
-/** The side of the reduced copy a large deep image's input window comes from. */
-const WINDOW_SAMPLE_SIDE = 2048;
 
 /** Model input bytes of a decoded raster: windowed when its samples need one, else as stored. */
 function inputBytes(r: Raster, window: InputWindow | undefined): { data: Uint8Array; channels: 1 | 3 } {
@@ -444,24 +434,28 @@ export async function detectImage(
   hooks: { onTile?: () => void; isCancelled?: () => boolean } = {},
 ): Promise<ImageDetectResult> {
   const imagePath = resolveStoredPath(ds.root, image.path, image.external);
-  const geoNodata = getGeo(ds.db, image.id)?.nodata;
-  const nodata = geoNodata === null || geoNodata === undefined || !Number.isFinite(geoNodata) ? undefined : geoNodata;
+  const stored = geoNodata(ds.db, image);
+  const nodata = stored !== null && Number.isFinite(stored) ? stored : undefined;
   const base = { manifest: q.manifest, modelFile: q.modelFile, imagePath, conf: q.conf, iou: q.iou, providers: q.providers };
   let window: InputWindow | undefined;
   let source: { bytes: { data: Uint8Array; channels: 1 | 3 }; samples: ArrayLike<number>; channels: number } | null = null;
   const W = image.width, H = image.height;
   const whole: Tile = { x: 0, y: 0, w: W, h: H };
+  // Images decoded here rather than read by the inference workers: samples deeper than 8 bits
+  // need a window first, and the workers cannot read DICOM (8-bit colour DICOM is fed as stored).
+  const decodedHere = decodedForDisplay(image);
   // A deep image too large to decode whole is windowed from a reduced copy and decoded a tile at a
   // time. Untiled, it is decoded whole up to the size shown from a pyramid, and refused beyond.
-  const large = decodedHere(image) && image.format !== 'dicom' && image.format !== 'bmp' && W * H > fullDecodePixelsSetting();
+  const large = decodedHere && vipsReadable(image) && W * H > fullDecodePixelsSetting();
   const byRegion = large && (q.tiling !== null || W * H >= pyramidPixelsSetting());
+  const limitInputPixels = maxPixelsSetting();
   if (byRegion) {
     if (!q.tiling) {
       throw new AppError('IMAGE_TOO_LARGE', `${image.path}: ${W}x${H} pixels at ${image.bitDepth} bits is too large to run whole; run it tiled (tile size and overlap)`, { imageId: image.id });
     }
-    const reduced = await readRasterPart(ds, image, 0, { maxSide: WINDOW_SAMPLE_SIDE }, maxPixelsSetting());
+    const reduced = await readRasterPart(ds, image, 0, { maxSide: REDUCED_SIDE }, limitInputPixels);
     if (rasterNeedsWindow(reduced)) window = modelInputWindow(q.manifest, reduced.data, reduced.channels, displayWindow(ds, image), nodata);
-  } else if (decodedHere(image)) {
+  } else if (decodedHere) {
     const raster = await readRaster(ds, image, 0);
     if (rasterNeedsWindow(raster)) window = modelInputWindow(q.manifest, raster.data, raster.channels, displayWindow(ds, image), nodata);
     source = { bytes: inputBytes(raster, window), samples: raster.data, channels: raster.channels };
@@ -474,7 +468,7 @@ export async function detectImage(
         skippedFullPass = true;
         return null;
       }
-      const r = await readRasterPart(ds, image, 0, { region: tile }, maxPixelsSetting());
+      const r = await readRasterPart(ds, image, 0, { region: tile }, limitInputPixels);
       if (nodata !== undefined && nodataOnly(r.data, r.width, r.channels, { x: 0, y: 0, w: r.width, h: r.height }, nodata)) return null;
       const bytes = inputBytes(r, window);
       return { ...base, raw: { data: bytes.data, width: r.width, height: r.height, channels: bytes.channels } };

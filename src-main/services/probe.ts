@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { fromArrayBuffer, fromFile } from 'geotiff';
 import sharp, { type Metadata } from 'sharp';
 import type { DicomMeta } from '../common/imaging/dicom';
+import { jpegFrameSize } from '../common/imaging/jpeg';
 import type { ImageRecord, ImportProblem } from '../common/model';
 import { probeDicom } from './dicom/probe';
 
@@ -222,33 +223,12 @@ function firstLine(msg: string): string {
     .slice(0, 300);
 }
 
-/** Width and height from a PNG IHDR or a JPEG start-of-frame, without decoding. */
+/** Width and height from a PNG IHDR or a JPEG start-of-frame (see jpegFrameSize), without decoding. */
 export function headerSize(b: Buffer): { width: number; height: number } | null {
   if (b.length >= 24 && b.readUInt32BE(0) === 0x89504e47 && b.toString('ascii', 12, 16) === 'IHDR') {
     return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
   }
-  if (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8) {
-    let i = 2;
-    while (i + 9 < b.length) {
-      if (b[i] !== 0xff) return null;
-      const marker = b[i + 1]!;
-      if (marker === 0xff) {
-        i++;
-        continue;
-      }
-      // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
-      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-        return { height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7) };
-      }
-      if (marker === 0xda) return null;
-      if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
-        i += 2;
-        continue;
-      }
-      i += 2 + b.readUInt16BE(i + 2);
-    }
-  }
-  return null;
+  return jpegFrameSize(b);
 }
 
 function tooLarge(file: string, w: number, h: number, frames: number, max: number): ProbeOutcome {

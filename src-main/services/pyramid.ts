@@ -7,10 +7,9 @@ import { percentileRange } from '../common/imaging/window';
 import type { ImageRecord } from '../common/model';
 import { pyramidLevels, tileGrid, totalTiles, type PyramidGeometry, type PyramidInfo } from '../common/pyramid';
 import { getImage } from '../db/images';
-import { getGeo } from '../db/geo';
 import type { Dataset } from './dataset';
 import type { Media, MediaFile } from './media';
-import { sixteenBitSamples } from './raster';
+import { REDUCED_SIDE, sixteenBitSamples, vipsReadable } from './raster';
 import { geoNodata } from './dicom/display';
 
 export const TILE_SIZE = 256;
@@ -62,6 +61,11 @@ export class Pyramids {
   private readonly builds = new Map<string, Build>();
   /** Finished pyramids by content hash, so serving a tile costs no extra file read. */
   private readonly metas = new Map<string, Meta>();
+  /**
+   * Whether a large TIFF is stored in tiles, by content hash: the media renderer asks for every
+   * view and thumbnail, and the answer otherwise costs reading the file's header each time.
+   */
+  private readonly tiled = new Map<string, boolean>();
   private closed = false;
 
   constructor(
@@ -72,11 +76,16 @@ export class Pyramids {
 
   /** Whether this image is shown from tiles rather than as one bitmap. */
   needsPyramid(im: ImageRecord): boolean {
-    // libvips cannot read DICOM; its frames are shown whole, their size bounded at decoding.
-    if (im.format === 'dicom') return false;
+    // libvips cannot read DICOM or BMP: they are shown whole (DICOM frames are bounded at decoding).
+    if (!vipsReadable(im)) return false;
     if (im.width * im.height >= (this.opts.thresholdPixels ?? pyramidPixelsSetting())) return true;
-    if (im.format === 'tiff' && Math.max(im.width, im.height) > TILED_TIFF_SIDE) return isTiledTiff(this.media.imagePath(im));
-    return false;
+    if (im.format !== 'tiff' || Math.max(im.width, im.height) <= TILED_TIFF_SIDE) return false;
+    const known = this.tiled.get(im.contentHash);
+    if (known !== undefined) return known;
+    const tiled = tiffTiling(this.media.imagePath(im));
+    // An unreadable file is looked at again next time.
+    if (tiled !== null) this.tiled.set(im.contentHash, tiled);
+    return tiled ?? false;
   }
 
   info(imageId: number): PyramidInfo {
@@ -96,9 +105,7 @@ export class Pyramids {
    */
   async ensure(imageId: number, watcher: BuildWatcher = {}): Promise<PyramidInfo> {
     const im = this.image(imageId);
-    const state = this.media.fileState(im);
-    if (state === 'missing') throw new AppError('FILE_MISSING', `${im.path}: file is missing on disk`, { imageId, path: im.path });
-    if (state === 'changed') throw new AppError('FILE_CHANGED', `${im.path}: file changed on disk since it was imported`, { imageId, path: im.path });
+    this.media.requireUnchanged(im);
     if (!this.needsPyramid(im) || this.readMeta(im)) return this.info(imageId);
     let build = this.builds.get(im.contentHash);
     if (!build) {
@@ -175,7 +182,7 @@ export class Pyramids {
    */
   private nodataMask(im: ImageRecord): 0 | 255 | null {
     if (im.format !== 'tiff' || im.bitDepth > 8 || (im.channels !== 1 && im.channels !== 3)) return null;
-    const nodata = getGeo(this.ds.db, im.id)?.nodata;
+    const nodata = geoNodata(this.ds.db, im);
     return nodata === 0 || nodata === 255 ? nodata : null;
   }
 
@@ -198,7 +205,7 @@ export class Pyramids {
         // barely move) and applied as one linear map to 16 bits, which libvips then writes as 8.
         const reduced = sharp(file, { limitInputPixels: this.opts.limitInputPixels, page: 0 });
         const meta = await reduced.metadata();
-        const { data, info } = await sixteenBitSamples(reduced.resize(2048, 2048, { fit: 'inside', withoutEnlargement: true }), meta)
+        const { data, info } = await sixteenBitSamples(reduced.resize(REDUCED_SIDE, REDUCED_SIDE, { fit: 'inside', withoutEnlargement: true }), meta)
           // The file's own 16-bit samples: without this, libvips would convert grey to sRGB first.
           .raw({ depth: 'ushort' })
           .toBuffer({ resolveWithObject: true });
@@ -340,6 +347,11 @@ function removeQuietly(p: string): void {
 
 /** Whether a TIFF stores its first image in tiles (TileWidth, tag 322, in the first IFD). */
 export function isTiledTiff(file: string): boolean {
+  return tiffTiling(file) ?? false;
+}
+
+/** As isTiledTiff, but null when the file cannot be read. */
+function tiffTiling(file: string): boolean | null {
   let fd: number | null = null;
   try {
     fd = fs.openSync(file, 'r');
@@ -367,7 +379,7 @@ export function isTiledTiff(file: string): boolean {
     }
     return false;
   } catch {
-    return false;
+    return null;
   } finally {
     if (fd !== null) fs.closeSync(fd);
   }

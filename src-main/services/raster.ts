@@ -18,9 +18,7 @@ export type { Raster } from '../common/imaging/raster';
  * and `invert` for MONOCHROME1; DICOM colour (RGB, YBR, palette) gives 8-bit RGB.
  */
 export async function readRaster(ds: Dataset, im: ImageRecord, frame = 0, limitInputPixels?: number): Promise<Raster> {
-  if (!Number.isInteger(frame) || frame < 0 || frame >= Math.max(1, im.frames)) {
-    throw new AppError('INVALID_ARGUMENT', `${im.path}: frame ${frame} does not exist (the image has ${im.frames})`, { imageId: im.id, frame });
-  }
+  requireFrame(im, frame);
   const src = resolveStoredPath(ds.root, im.path, im.external);
   try {
     if (im.format === 'dicom') return await readDicom(src, frame);
@@ -29,6 +27,20 @@ export async function readRaster(ds: Dataset, im: ImageRecord, frame = 0, limitI
     throw decodeError(im, src, e);
   }
 }
+
+/** Throws INVALID_ARGUMENT unless `frame` is one of the image's frames (a single-frame image has frame 0). */
+export function requireFrame(im: Pick<ImageRecord, 'id' | 'path' | 'frames'>, frame: number): void {
+  if (!Number.isInteger(frame) || frame < 0 || frame >= Math.max(1, im.frames)) {
+    throw new AppError('INVALID_ARGUMENT', `${im.path}: frame ${frame} does not exist (the image has ${im.frames})`, { imageId: im.id, frame });
+  }
+}
+
+/**
+ * The longer side of the reduced copy the percentiles of a large image come from (its display
+ * window and value range, its pyramid's window, its model input window): they barely differ from
+ * those of the whole image.
+ */
+export const REDUCED_SIDE = 2048;
 
 /** Images above this many pixels are not decoded whole for display statistics or inference (TESSERA_FULL_DECODE_PIXELS). */
 export const DEFAULT_FULL_DECODE_PIXELS = 32_000_000;
@@ -47,18 +59,38 @@ export type RasterPart = { region: { x: number; y: number; w: number; h: number 
  * images too large to decode whole). DICOM, which libvips cannot read, is decoded whole.
  */
 export async function readRasterPart(ds: Dataset, im: ImageRecord, frame: number, part: RasterPart, limitInputPixels?: number): Promise<Raster> {
-  if (im.format === 'dicom' || im.format === 'bmp') {
+  if (!vipsReadable(im)) {
     throw new AppError('INVALID_ARGUMENT', `${im.path}: parts of ${im.format} images are not decoded separately`, { imageId: im.id });
   }
-  if (!Number.isInteger(frame) || frame < 0 || frame >= Math.max(1, im.frames)) {
-    throw new AppError('INVALID_ARGUMENT', `${im.path}: frame ${frame} does not exist (the image has ${im.frames})`, { imageId: im.id, frame });
-  }
+  requireFrame(im, frame);
   const src = resolveStoredPath(ds.root, im.path, im.external);
   try {
     return await readWithSharp(im, src, frame, limitInputPixels, part);
   } catch (e) {
     throw decodeError(im, src, e);
   }
+}
+
+/**
+ * Whether libvips reads the file itself, so parts or reduced copies of it can be decoded with
+ * bounded memory. DICOM and BMP are decoded by their own decoders, always whole.
+ */
+export function vipsReadable(im: Pick<ImageRecord, 'format'>): boolean {
+  return im.format !== 'dicom' && im.format !== 'bmp';
+}
+
+/**
+ * A sharp pipeline over one page of a stored image that is not DICOM: BMP, which libvips cannot
+ * read, is decoded first and handed over as raw pixels. Without a limit, sharp's own default
+ * (0x3FFF squared pixels) applies.
+ */
+export async function openImage(im: ImageRecord, src: string, page: number, limitInputPixels = 268402689): Promise<Sharp> {
+  if (im.format !== 'bmp') return sharp(src, { limitInputPixels, page });
+  const decoded = decodeBmp(await fs.promises.readFile(src));
+  const data = decoded.data as Uint8Array;
+  return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), {
+    raw: { width: decoded.width, height: decoded.height, channels: decoded.channels as 1 | 2 | 3 | 4 },
+  });
 }
 
 /** One DICOM frame: greyscale as modality values (rescale applied), colour as 8-bit RGB. */
@@ -78,16 +110,7 @@ function decodeError(im: ImageRecord, src: string, e: unknown): AppError {
 }
 
 async function readWithSharp(im: ImageRecord, src: string, frame: number, limitInputPixels?: number, part?: RasterPart): Promise<Raster> {
-  let img: Sharp;
-  if (im.format === 'bmp') {
-    const decoded = decodeBmp(await fs.promises.readFile(src));
-    const data = decoded.data as Uint8Array;
-    img = sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), {
-      raw: { width: decoded.width, height: decoded.height, channels: decoded.channels as 1 | 2 | 3 | 4 },
-    });
-  } else {
-    img = sharp(src, { limitInputPixels: limitInputPixels ?? 268402689, page: frame });
-  }
+  let img = await openImage(im, src, frame, limitInputPixels);
   const meta = await img.metadata();
   img = img.rotate(); // EXIF orientation: the raster is in annotation coordinates
   if (part && 'region' in part) img = img.extract({ left: part.region.x, top: part.region.y, width: part.region.w, height: part.region.h });
@@ -122,7 +145,7 @@ async function readWithSharp(im: ImageRecord, src: string, frame: number, limitI
 /** libvips interpretations that are colour spaces it can convert from. */
 const COLOUR_SPACES = new Set(['srgb', 'rgb', 'rgb16', 'scrgb', 'cmyk', 'lab', 'labs', 'lch', 'cmc', 'xyz', 'yxy', 'hsv']);
 
-export function isColourSpace(space: string | undefined): boolean {
+function isColourSpace(space: string | undefined): boolean {
   return space !== undefined && COLOUR_SPACES.has(space);
 }
 

@@ -24,6 +24,7 @@ import { evalRuns, evaluateRun } from './evaluation';
 import { Jobs } from './jobs';
 import { Media } from './media';
 import { Pyramids } from './pyramid';
+import { requireFrame } from './raster';
 import { Settings } from './settings';
 import { ModelRegistry, defaultManifestDir, parseManifest } from './models';
 import { acceptAbove, acceptPredictions, getModelClassMap, rejectPredictions, setModelClassMap } from './predictions';
@@ -102,10 +103,11 @@ export class Workspace {
   private use(ds: Dataset): void {
     this.dataset?.close();
     this.dataset = ds;
+    const limitInputPixels = this.opts.maxPixels ?? maxPixelsSetting();
     // Images shown from tiles are never decoded whole for their thumbnail or display window.
-    this.media = new Media(ds, this.opts.maxPixels ?? maxPixelsSetting(), { reduce: (im) => this.pyramids?.needsPyramid(im) ?? false });
+    this.media = new Media(ds, limitInputPixels, { reduce: (im) => this.pyramids?.needsPyramid(im) ?? false });
     this.pyramids?.close();
-    this.pyramids = new Pyramids(ds, this.media, { limitInputPixels: this.opts.maxPixels ?? maxPixelsSetting() });
+    this.pyramids = new Pyramids(ds, this.media, { limitInputPixels });
     this.settings.addRecent({ path: ds.file, name: ds.name, openedAt: Date.now() });
   }
 
@@ -117,9 +119,7 @@ export class Workspace {
 
   private imagingInfo(imageId: number, frame: number): Promise<ImagingInfo> {
     const im = this.imageOrThrow(imageId);
-    if (frame >= Math.max(1, im.frames)) {
-      throw new AppError('INVALID_ARGUMENT', `${im.path}: frame ${frame} does not exist (the image has ${im.frames})`, { imageId, frame });
-    }
+    requireFrame(im, frame);
     return imagingInfo(this.need().db, im, () => this.mediaFor().statsRaster(im, frame));
   }
 

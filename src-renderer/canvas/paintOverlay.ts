@@ -86,12 +86,7 @@ export class OverlayPainter {
       tracePath(ctx, s.geometry, px);
     }
     ctx.lineJoin = 'round';
-    ctx.strokeStyle = SELECT_HALO;
-    ctx.lineWidth = (LINE_PX + 3) * px;
-    ctx.stroke();
-    ctx.strokeStyle = s.color;
-    ctx.lineWidth = (LINE_PX + 0.5) * px;
-    ctx.stroke();
+    strokeOverHalo(ctx, SELECT_HALO, LINE_PX + 3, s.color, px);
   }
 
   private paintPreview(ctx: CanvasRenderingContext2D, p: NonNullable<Overlay['preview']>, px: number): void {
@@ -108,12 +103,7 @@ export class OverlayPainter {
       ctx.fill();
       ctx.globalAlpha = 1;
     }
-    ctx.strokeStyle = HANDLE_STROKE;
-    ctx.lineWidth = (LINE_PX + 2) * px;
-    ctx.stroke();
-    ctx.strokeStyle = p.color;
-    ctx.lineWidth = (LINE_PX + 0.5) * px;
-    ctx.stroke();
+    strokeOverHalo(ctx, HANDLE_STROKE, LINE_PX + 2, p.color, px);
   }
 
   private paintHandles(ctx: CanvasRenderingContext2D, handles: Overlay['handles'], px: number): void {
@@ -144,6 +134,16 @@ export class OverlayPainter {
       ctx.stroke();
     }
   }
+}
+
+/** Strokes the current path twice: a wider halo (`haloPx` screen pixels), then the shape's own line on top. */
+function strokeOverHalo(ctx: CanvasRenderingContext2D, halo: string, haloPx: number, color: string, px: number): void {
+  ctx.strokeStyle = halo;
+  ctx.lineWidth = haloPx * px;
+  ctx.stroke();
+  ctx.strokeStyle = color;
+  ctx.lineWidth = (LINE_PX + 0.5) * px;
+  ctx.stroke();
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Editor } from './Editor';
 import { chordOf, type KeyInput } from './keys';
+import type { ConvertTarget } from './masks';
 import type { ToolId } from './tools/Tool';
 
 /**
@@ -67,6 +68,34 @@ function toolAction(tool: ToolId, label: string, key: string): Action {
   return { id: `tool.${tool}`, label, group: 'Tools', keys: [key], tool, perform: (c) => c.editor.setTool(tool) };
 }
 
+/** Hands a key to the tool that is drawing (Enter closes the polygon, Shift+Enter as a part). */
+function toolKeyAction(id: string, label: string, key: string): Action {
+  return { id, label, group: 'Edit', keys: [key], predicate: (c) => c.editor.tool.busy, perform: (c) => c.editor.toolKey(key) };
+}
+
+/** Converts the selected shapes of the kinds `from` to `to`. */
+function convertAction(id: string, label: string, key: string, to: ConvertTarget, from: readonly string[]): Action {
+  return { id, label, group: 'Selection', keys: [key], predicate: selectionHas(from), contextMenu: true, perform: (c) => c.editor.convertSelection(to) };
+}
+
+/** Accepts or rejects the selected model predictions. */
+function predictionAction(verdict: 'accept' | 'reject', label: string, key: string): Action {
+  return {
+    id: `prediction.${verdict}`,
+    label,
+    group: 'Review',
+    keys: [key],
+    predicate: hasSelectedPrediction,
+    contextMenu: true,
+    perform: (c) => c.review?.[verdict](selectedPredictionIds(c)),
+  };
+}
+
+/** A verdict on the open image. */
+function imageVerdictAction(verdict: 'accept' | 'reject', label: string, key: string): Action {
+  return { id: `image.${verdict}`, label, group: 'Review', keys: [key], predicate: (c) => !!c.verdict?.canJudge(), perform: (c) => c.verdict?.[verdict]() };
+}
+
 const CLASS_KEYS: Action[] = Array.from({ length: 9 }, (_, i) => ({
   id: `class.${i + 1}`,
   label: `Class ${i + 1}`,
@@ -102,22 +131,8 @@ export const ACTIONS: readonly Action[] = [
     predicate: (c) => c.editor.pending.length > 0,
     perform: (c) => c.editor.retryPending(),
   },
-  {
-    id: 'finish',
-    label: 'Close the polygon',
-    group: 'Edit',
-    keys: ['enter'],
-    predicate: (c) => c.editor.tool.busy,
-    perform: (c) => c.editor.toolKey('enter'),
-  },
-  {
-    id: 'finishAsPart',
-    label: 'Close the polygon as a part of the selected one',
-    group: 'Edit',
-    keys: ['shift+enter'],
-    predicate: (c) => c.editor.tool.busy,
-    perform: (c) => c.editor.toolKey('shift+enter'),
-  },
+  toolKeyAction('finish', 'Close the polygon', 'enter'),
+  toolKeyAction('finishAsPart', 'Close the polygon as a part of the selected one', 'shift+enter'),
   {
     id: 'backspace',
     label: 'Remove the last vertex (while drawing), else delete',
@@ -158,33 +173,9 @@ export const ACTIONS: readonly Action[] = [
   { id: 'showAll', label: 'Show all shapes', group: 'Selection', keys: ['alt+h'], predicate: hasImage, perform: (c) => c.editor.showAll() },
   { id: 'lock', label: 'Lock or unlock the selection', group: 'Selection', keys: ['shift+l'], predicate: hasSelection, contextMenu: true, perform: (c) => c.editor.toggleLockedSelection() },
   { id: 'unlockAll', label: 'Unlock all shapes', group: 'Selection', keys: ['alt+l'], predicate: hasImage, perform: (c) => c.editor.unlockAll() },
-  {
-    id: 'toMask',
-    label: 'Convert to mask',
-    group: 'Selection',
-    keys: ['shift+m'],
-    predicate: selectionHas(['polygon', 'box', 'obb']),
-    contextMenu: true,
-    perform: (c) => c.editor.convertSelection('mask'),
-  },
-  {
-    id: 'toPolygon',
-    label: 'Convert to polygon',
-    group: 'Selection',
-    keys: ['shift+p'],
-    predicate: selectionHas(['mask', 'box', 'obb']),
-    contextMenu: true,
-    perform: (c) => c.editor.convertSelection('polygon'),
-  },
-  {
-    id: 'boxFrom',
-    label: 'Box from shape',
-    group: 'Selection',
-    keys: ['shift+b'],
-    predicate: selectionHas(['polygon', 'mask', 'obb']),
-    contextMenu: true,
-    perform: (c) => c.editor.convertSelection('box'),
-  },
+  convertAction('toMask', 'Convert to mask', 'shift+m', 'mask', ['polygon', 'box', 'obb']),
+  convertAction('toPolygon', 'Convert to polygon', 'shift+p', 'polygon', ['mask', 'box', 'obb']),
+  convertAction('boxFrom', 'Box from shape', 'shift+b', 'box', ['polygon', 'mask', 'obb']),
 
   ...CLASS_KEYS,
 
@@ -212,24 +203,8 @@ export const ACTIONS: readonly Action[] = [
     predicate: (c) => hasImage(c) && !!c.review?.canPrelabel(),
     perform: (c) => c.review?.prelabelImage(),
   },
-  {
-    id: 'prediction.accept',
-    label: 'Accept the selected predictions',
-    group: 'Review',
-    keys: ['y'],
-    predicate: hasSelectedPrediction,
-    contextMenu: true,
-    perform: (c) => c.review?.accept(selectedPredictionIds(c)),
-  },
-  {
-    id: 'prediction.reject',
-    label: 'Reject the selected predictions',
-    group: 'Review',
-    keys: ['x'],
-    predicate: hasSelectedPrediction,
-    contextMenu: true,
-    perform: (c) => c.review?.reject(selectedPredictionIds(c)),
-  },
+  predictionAction('accept', 'Accept the selected predictions', 'y'),
+  predictionAction('reject', 'Reject the selected predictions', 'x'),
   {
     id: 'prediction.acceptAbove',
     label: 'Accept every prediction shown on this image',
@@ -240,22 +215,8 @@ export const ACTIONS: readonly Action[] = [
   },
 
   // Alt with Enter and Backspace: the same keys on every layout, and next to Ctrl+Enter (mark done).
-  {
-    id: 'image.accept',
-    label: 'Accept the image as reviewed',
-    group: 'Review',
-    keys: ['alt+enter'],
-    predicate: (c) => !!c.verdict?.canJudge(),
-    perform: (c) => c.verdict?.accept(),
-  },
-  {
-    id: 'image.reject',
-    label: 'Reject the image, with a comment',
-    group: 'Review',
-    keys: ['alt+backspace'],
-    predicate: (c) => !!c.verdict?.canJudge(),
-    perform: (c) => c.verdict?.reject(),
-  },
+  imageVerdictAction('accept', 'Accept the image as reviewed', 'alt+enter'),
+  imageVerdictAction('reject', 'Reject the image, with a comment', 'alt+backspace'),
 
   { id: 'shortcuts', label: 'Keyboard shortcuts', group: 'Help', keys: ['?'], predicate: (c) => !!c.ui, perform: (c) => c.ui?.toggleShortcuts() },
 ];

@@ -26,6 +26,19 @@ async function decode(name: string | Buffer, frame = 0): Promise<Raster> {
   return decodeDicomFrame(parseDicom(typeof name === 'string' ? read(name) : name), frame);
 }
 
+/** Every file below `root`, by its base name (an export writes each name once). */
+function filesByName(root: string): Map<string, string> {
+  const written = new Map<string, string>();
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(d, e.name));
+      else written.set(e.name, path.join(d, e.name));
+    }
+  };
+  walk(root);
+  return written;
+}
+
 /**
  * The value bytes of a top-level explicit-VR little-endian element, found by its tag and VR
  * bytes in the file: a reading of the file that shares no code with the decoder.
@@ -368,14 +381,7 @@ d('importing and showing DICOM through the workspace', () => {
     const out = path.join(root, 'export');
     const report = await ok(ws, 'interchange:export', { jobId: 'exp', outDir: out, format: 'coco', images: 'copy' });
     expect(report.images).toBeGreaterThanOrEqual(21);
-    const written = new Map<string, string>();
-    const walk = (d: string): void => {
-      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-        if (e.isDirectory()) walk(path.join(d, e.name));
-        else written.set(e.name, path.join(d, e.name));
-      }
-    };
-    walk(out);
+    const written = filesByName(out);
     for (const name of ['CT_small.dcm', 'MR_small_bigendian.dcm', 'MR_small_implicit.dcm', 'image_dfl.dcm', 'JPGExtended.dcm']) {
       const original = read(name);
       const exported = fs.readFileSync(written.get(name)!);
@@ -397,14 +403,7 @@ d('importing and showing DICOM through the workspace', () => {
   it('blanks dates, times, descriptions, comments, request and visit attributes, file meta AE titles and icon images', async () => {
     const out = path.join(root, 'export-deid');
     await ok(ws, 'interchange:export', { jobId: 'deid', outDir: out, format: 'coco', images: 'copy' });
-    const written = new Map<string, string>();
-    const walk = (d: string): void => {
-      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-        if (e.isDirectory()) walk(path.join(d, e.name));
-        else written.set(e.name, path.join(d, e.name));
-      }
-    };
-    walk(out);
+    const written = filesByName(out);
     const blanked: Record<string, string[]> = {
       'MR_small.dcm': ['x00080012', 'x00080013', 'x00080020', 'x00080030', 'x00204000', 'x00020016'],
       'MR_small_implicit.dcm': ['x00080012', 'x00080013', 'x00204000'],

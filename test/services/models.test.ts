@@ -8,6 +8,7 @@ import { isAppError } from '../../src-main/common/errors';
 import type { ModelManifest } from '../../src-main/common/inference/types';
 import type { DownloadProgress } from '../../src-main/common/prelabel';
 import { ModelRegistry } from '../../src-main/services/models';
+import { ultralyticsDetectManifest } from '../helpers/models';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
 
 /** A model-sized body served in several chunks, so progress is reported more than once. */
@@ -38,19 +39,7 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
 function manifest(over: Partial<ModelManifest>): ModelManifest {
-  return {
-    id: 'tiny',
-    name: 'Tiny',
-    task: 'detect',
-    family: 'ultralytics',
-    size: [320, 320],
-    colour: 'rgb',
-    scale: 1 / 255,
-    letterbox: 114,
-    classes: ['person', 'bowl'],
-    thresholds: { score: 0.25, iou: 0.45, maxDetections: 300 },
-    ...over,
-  };
+  return ultralyticsDetectManifest({ id: 'tiny', name: 'Tiny', classes: ['person', 'bowl'], ...over });
 }
 
 function registryWith(manifests: ModelManifest[]): { reg: ModelRegistry; configDir: string } {

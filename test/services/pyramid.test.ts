@@ -225,11 +225,12 @@ describe('tile pyramid', () => {
     }
   });
 
-  it('never routes DICOM to a pyramid, whatever its size (libvips cannot read it)', async () => {
+  it('never routes DICOM or BMP to a pyramid, whatever its size (libvips cannot read them)', async () => {
     const im = { ...(await ok(ws, 'images:get', { id: imageId })) } as unknown as ImageRecord;
     const pyramids = ws.pyramidsFor();
     expect(pyramids.needsPyramid(im)).toBe(true);
     expect(pyramids.needsPyramid({ ...im, format: 'dicom', width: 12_000, height: 12_000 })).toBe(false);
+    expect(pyramids.needsPyramid({ ...im, format: 'bmp', width: 12_000, height: 12_000 })).toBe(false);
   });
 
   it('a 16-bit file that fails to decode gives CORRUPT_IMAGE and leaves no build folder', async () => {

@@ -12,7 +12,7 @@ import { listAnnotations } from '../../src-main/db/annotations';
 import { getImage } from '../../src-main/db/images';
 import { readRaster } from '../../src-main/services/raster';
 import { getModelRun } from '../../src-main/db/prelabel';
-import { closeInferenceBackend, inferenceBackend, jobProgress, runPrelabel, tryModel } from '../../src-main/services/prelabel';
+import { closeInferenceBackend, inferenceBackend, jobProgress, runPrelabel, tryModel, type Detector } from '../../src-main/services/prelabel';
 import { Workspace } from '../../src-main/services/workspace';
 import { yolov8nInt8Manifest } from '../helpers/models';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
@@ -72,6 +72,22 @@ async function withImage(dir: string, file: string, root: string): Promise<{ ws:
   await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root });
   await ok(ws, 'images:import', { jobId: 'imp', paths: [file] });
   return { ws, imageId: (await ok(ws, 'images:list', {})).items[0]!.id };
+}
+
+/** The shared detector, keeping a copy of the last raw input it was given. */
+async function recordingDetector(): Promise<{ detector: Detector; last: Uint8Array | null }> {
+  const real = (await inferenceBackend()).detector;
+  const recorder: { detector: Detector; last: Uint8Array | null } = {
+    last: null,
+    detector: {
+      detect: (req) => {
+        // Copied before the request hands the buffer to the worker.
+        recorder.last = req.raw ? req.raw.data.slice() : null;
+        return real.detect(req);
+      },
+    },
+  };
+  return recorder;
 }
 
 function boxOf(g: Geometry): Box {
@@ -210,21 +226,13 @@ describe.runIf(model && deep)('what models see of a 16-bit image (stardist img2d
 
   /** Runs pre-labeling under one rule and returns the recorded window and the bytes the model was given. */
   async function run(rule: Pick<ModelManifest, 'highBitDepth' | 'window'>): Promise<{ recorded: [number, number]; mode: string; bytes: Uint8Array }> {
-    const real = (await inferenceBackend()).detector;
-    let bytes: Uint8Array | null = null;
-    const detector = {
-      detect: (req: Parameters<typeof real.detect>[0]) => {
-        // Copied before the request hands the buffer to the worker.
-        bytes = req.raw ? req.raw.data.slice() : null;
-        return real.detect(req);
-      },
-    };
+    const recorder = await recordingDetector();
     const manifest = { ...yolov8nInt8Manifest(model!), ...rule };
-    const s = await runPrelabel(ws.current!, detector, { manifest, modelFile: model!, imageIds: [imageId], skipLabeled: false });
+    const s = await runPrelabel(ws.current!, recorder.detector, { manifest, modelFile: model!, imageIds: [imageId], skipLabeled: false });
     expect(s.done).toBe(1);
     const hbd = getModelRun(ws.current!.db, s.runId)!.parameters['highBitDepth'] as { mode: string; images: Record<string, [number, number]> };
-    expect(bytes).not.toBeNull();
-    return { recorded: hbd.images[String(imageId)]!, mode: hbd.mode, bytes: bytes! };
+    expect(recorder.last).not.toBeNull();
+    return { recorded: hbd.images[String(imageId)]!, mode: hbd.mode, bytes: recorder.last! };
   }
 
   const stats = (b: Uint8Array) => {
@@ -382,22 +390,15 @@ describe.runIf(model && colourDicom)('pre-labeling 8-bit colour DICOM', () => {
     const file = path.join(dir, 'rgb.dcm');
     fs.copyFileSync(colourDicom!, file);
     const { ws, imageId } = await withImage(dir, file, dir);
-    const real = (await inferenceBackend()).detector;
-    let input: Uint8Array | null = null;
-    const detector = {
-      detect: (req: Parameters<typeof real.detect>[0]) => {
-        input = req.raw ? req.raw.data.slice() : null;
-        return real.detect(req);
-      },
-    };
-    const s = await runPrelabel(ws.current!, detector, { manifest: yolov8nInt8Manifest(model!), modelFile: model!, imageIds: [imageId], skipLabeled: false });
+    const recorder = await recordingDetector();
+    const s = await runPrelabel(ws.current!, recorder.detector, { manifest: yolov8nInt8Manifest(model!), modelFile: model!, imageIds: [imageId], skipLabeled: false });
     expect(s.done).toBe(1);
     const im = getImage(ws.current!.db, imageId)!;
     const stored = await readRaster(ws.current!, im);
     expect(stored.data).toBeInstanceOf(Uint8Array);
     expect(stored.channels).toBe(3);
-    expect(input).not.toBeNull();
-    expect(Buffer.from(input!).equals(Buffer.from(stored.data as Uint8Array))).toBe(true);
+    expect(recorder.last).not.toBeNull();
+    expect(Buffer.from(recorder.last!).equals(Buffer.from(stored.data as Uint8Array))).toBe(true);
     // No input window is recorded for it.
     const hbd = getModelRun(ws.current!.db, s.runId)!.parameters['highBitDepth'] as { images: Record<string, unknown> };
     expect(hbd.images[String(imageId)]).toBeUndefined();

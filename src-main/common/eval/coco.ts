@@ -1,5 +1,5 @@
 import { rleArea, rleBBox, rleIntersectionArea, type Rle } from '../geometry/rle';
-import type { ConfidenceCurve, IouType } from './types';
+import type { ConfidenceCurve, DetectionCounts, IouType } from './types';
 
 /**
  * COCO detection evaluation as the reference COCO API defines it (pycocotools' COCOeval:
@@ -536,14 +536,8 @@ export function matchAtIou(gts: readonly CocoGroundTruth[], dts: readonly CocoDe
   return { dtMatch, dtIgnored, gtMatch, dtBestIou };
 }
 
-export interface ClassCounts {
+export interface ClassCounts extends DetectionCounts {
   categoryId: number;
-  tp: number;
-  fp: number;
-  fn: number;
-  precision: number;
-  recall: number;
-  f1: number;
 }
 
 function prf(tp: number, fp: number, fn: number): { precision: number; recall: number; f1: number } {

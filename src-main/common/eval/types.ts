@@ -32,7 +32,18 @@ export interface PrCurve {
   scores: number[];
 }
 
-export interface ClassMetrics {
+/** Matches counted at one score and IoU threshold, and the rates they give. */
+export interface DetectionCounts {
+  tp: number;
+  fp: number;
+  fn: number;
+  precision: number;
+  recall: number;
+  f1: number;
+}
+
+/** Per class; `tp` to `f1` are at the request's score and IoU thresholds. */
+export interface ClassMetrics extends DetectionCounts {
   classId: number;
   name: string;
   /** AP@[.5:.95], area all, 100 detections; -1 when the class has no ground truth. */
@@ -42,13 +53,6 @@ export interface ClassMetrics {
   /** Ground truths (not crowd) and detections of this class in scope. */
   groundTruths: number;
   detections: number;
-  /** At the request's score and IoU thresholds. */
-  tp: number;
-  fp: number;
-  fn: number;
-  precision: number;
-  recall: number;
-  f1: number;
   /** At IoU 0.5, area all, 100 detections. */
   pr: PrCurve;
 }

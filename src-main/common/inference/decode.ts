@@ -11,8 +11,6 @@ import type { Dims, ModelManifest, OutputTensor } from './types';
 
 export const fmtDims = (d: Dims): string => `[${d.join(', ')}]`;
 
-/** The error every mismatch between a model and its manifest raises. */
-
 // One reused result object: argmax runs once per candidate (thousands per image), so it allocates nothing.
 const argmaxResult = { value: 0, index: 0 };
 
@@ -32,6 +30,25 @@ function argmax(d: ArrayLike<number>, start: number, count: number, step: number
   return argmaxResult;
 }
 
+/**
+ * For rows laid out x, y, w, h, objectness, class scores (yolov5, yolox): the best class of the
+ * row at `base` and its score, objectness times that class's score; null when either is below
+ * `threshold`. The result is argmax's reused object, so read it before the next call.
+ */
+function objectnessClass(d: ArrayLike<number>, base: number, nc: number, threshold: number): { value: number; index: number } | null {
+  const obj = d[base + 4]!;
+  if (obj < threshold) return null;
+  const best = argmax(d, base + 5, nc, 1);
+  best.value *= obj;
+  return best.value < threshold ? null : best;
+}
+
+/** Adds a candidate given by its centre and size. */
+function pushCentred(c: Candidates, cx: number, cy: number, w: number, h: number, score: number, cls: number, row: number): void {
+  pushCandidate(c, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, score, cls, row);
+}
+
+/** The error every mismatch between a model and its manifest raises. */
 export function modelMismatch(file: string, what: string, expected: string, actual: string, hint?: string): AppError {
   return new AppError(
     'INVALID_ARGUMENT',
@@ -106,8 +123,7 @@ function decodeUltralytics(outputs: readonly OutputTensor[], m: ModelManifest, o
   for (let j = 0; j < n; j++) {
     const { value: best, index: cls } = argmax(d, 4 * n + j, nc, n);
     if (best < o.scoreThreshold) continue;
-    const cx = d[j]!, cy = d[n + j]!, w = d[2 * n + j]!, h = d[3 * n + j]!;
-    pushCandidate(c, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, best, cls, j);
+    pushCentred(c, d[j]!, d[n + j]!, d[2 * n + j]!, d[3 * n + j]!, best, cls, j);
   }
   return {
     candidates: c,
@@ -129,13 +145,9 @@ function decodeYolov5(outputs: readonly OutputTensor[], m: ModelManifest, o: Dec
   const c = makeCandidates(256);
   for (let j = 0; j < n; j++) {
     const base = j * w5;
-    const obj = d[base + 4]!;
-    if (obj < o.scoreThreshold) continue;
-    const { value: best, index: cls } = argmax(d, base + 5, nc, 1);
-    const score = obj * best;
-    if (score < o.scoreThreshold) continue;
-    const cx = d[base]!, cy = d[base + 1]!, w = d[base + 2]!, h = d[base + 3]!;
-    pushCandidate(c, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, score, cls, j);
+    const hit = objectnessClass(d, base, nc, o.scoreThreshold);
+    if (!hit) continue;
+    pushCentred(c, d[base]!, d[base + 1]!, d[base + 2]!, d[base + 3]!, hit.value, hit.index, j);
   }
   return {
     candidates: c,
@@ -173,16 +185,11 @@ function decodeYolox(outputs: readonly OutputTensor[], m: ModelManifest, o: Deco
     for (let gy = 0; gy < gh; gy++) {
       for (let gx = 0; gx < gw; gx++, j++) {
         const base = j * w5;
-        const obj = d[base + 4]!;
-        if (obj < o.scoreThreshold) continue;
-        const { value: best, index: cls } = argmax(d, base + 5, nc, 1);
-        const score = obj * best;
-        if (score < o.scoreThreshold) continue;
+        const hit = objectnessClass(d, base, nc, o.scoreThreshold);
+        if (!hit) continue;
         const cx = (d[base]! + gx) * s;
         const cy = (d[base + 1]! + gy) * s;
-        const w = Math.exp(d[base + 2]!) * s;
-        const h = Math.exp(d[base + 3]!) * s;
-        pushCandidate(c, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, score, cls, j);
+        pushCentred(c, cx, cy, Math.exp(d[base + 2]!) * s, Math.exp(d[base + 3]!) * s, hit.value, hit.index, j);
       }
     }
   }
@@ -253,8 +260,7 @@ function decodeRtdetr(outputs: readonly OutputTensor[], m: ModelManifest, o: Dec
     const score = scores.logits ? sigmoid(best) : best;
     if (score < o.scoreThreshold) continue;
     const bb = j * boxes.stride + boxes.offset;
-    const cx = boxes.data[bb]! * iw, cy = boxes.data[bb + 1]! * ih, w = boxes.data[bb + 2]! * iw, h = boxes.data[bb + 3]! * ih;
-    pushCandidate(c, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, score, cls, j);
+    pushCentred(c, boxes.data[bb]! * iw, boxes.data[bb + 1]! * ih, boxes.data[bb + 2]! * iw, boxes.data[bb + 3]! * ih, score, cls, j);
   }
   return { candidates: c, final: true };
 }

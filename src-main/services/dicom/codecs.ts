@@ -4,6 +4,8 @@
  * photometric). WASM codecs load once, on first use.
  */
 
+import { jpegFrameHeader, jpegFrameSize } from '../../common/imaging/jpeg';
+
 export interface DecodedSamples {
   /** Unsigned sample values as decoded; signed interpretation happens afterwards. */
   samples: Uint8Array | Uint16Array | Int16Array | Uint32Array;
@@ -100,30 +102,7 @@ export function codestreamSize(b: Uint8Array): FrameSize | null {
   if (b.length < 4) return null;
   const u16 = (i: number) => (b[i]! << 8) | b[i + 1]!;
   const u32 = (i: number) => ((b[i]! << 24) >>> 0) + (b[i + 1]! << 16) + (b[i + 2]! << 8) + b[i + 3]!;
-  if (u16(0) === 0xffd8) {
-    let i = 2;
-    while (i + 8 < b.length) {
-      if (b[i] !== 0xff) return null;
-      const marker = b[i + 1]!;
-      if (marker === 0xff) {
-        i++;
-        continue;
-      }
-      const sof = (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) || marker === 0xf7;
-      if (sof) {
-        const height = u16(i + 5);
-        const width = u16(i + 7);
-        return height && width ? { width, height } : null;
-      }
-      if (marker === 0xda || marker === 0xd9) return null;
-      if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
-        i += 2;
-        continue;
-      }
-      i += 2 + u16(i + 2);
-    }
-    return null;
-  }
+  if (u16(0) === 0xffd8) return jpegFrameSize(b);
   // JPEG 2000: SOC (FF4F) then SIZ (FF51): Lsiz, Rsiz, Xsiz, Ysiz, XOsiz, YOsiz (ISO 15444-1 A.5.1).
   const limit = Math.min(b.length - 22, 4096);
   for (let i = 0; i < limit; i++) {
@@ -139,22 +118,8 @@ export function codestreamSize(b: Uint8Array): FrameSize | null {
 
 /** Sample precision stated by a JPEG stream's start-of-frame marker (8 when none is found). */
 export function jpegPrecision(b: Uint8Array): number {
-  let i = 2;
-  while (i + 4 < b.length) {
-    if (b[i] !== 0xff) return 8;
-    const marker = b[i + 1]!;
-    if (marker === 0xff) {
-      i++;
-      continue;
-    }
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return b[i + 4]!;
-    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
-      i += 2;
-      continue;
-    }
-    i += 2 + ((b[i + 2]! << 8) | b[i + 3]!);
-  }
-  return 8;
+  const at = jpegFrameHeader(b);
+  return at < 0 ? 8 : b[at + 4]!;
 }
 
 /**

@@ -14,6 +14,14 @@ export function needsWindow(im: Pick<ImageRecord, 'format' | 'bitDepth' | 'chann
   return im.bitDepth > 8 || (im.format === 'dicom' && im.channels === 1);
 }
 
+/**
+ * Whether the image's pixels are decoded here for showing or for a model, rather than read as
+ * stored: samples that need a window, and DICOM, which neither browsers nor libvips read.
+ */
+export function decodedForDisplay(im: Pick<ImageRecord, 'format' | 'bitDepth' | 'channels'>): boolean {
+  return needsWindow(im) || im.format === 'dicom';
+}
+
 /** Whether the raster's samples go through a window (8-bit colour DICOM does not). */
 export function rasterNeedsWindow(r: Raster): boolean {
   return r.modality === true || !(r.data instanceof Uint8Array);
@@ -29,13 +37,22 @@ export function geoNodata(db: Db, im: ImageRecord): number | null {
  * WindowCenter/Width, else the automatic 0.5-99.5 % percentile window of the pixels.
  */
 export function defaultWindow(db: Db, im: ImageRecord, raster: () => Raster): { window: VoiWindow; source: WindowSource } {
+  const chosen = chosenWindow(db, im);
+  if (chosen) return chosen;
+  const r = raster();
+  return { window: percentileWindowOf(r.data, r.channels, { nodata: geoNodata(db, im) }), source: 'auto' };
+}
+
+/**
+ * The window chosen for the image rather than computed from its pixels: remembered for the image,
+ * else for its series, else the DICOM file's first WindowCenter/Width; null when none is.
+ */
+export function chosenWindow(db: Db, im: ImageRecord): { window: VoiWindow; source: 'image' | 'series' | 'file' } | null {
   const remembered = getRememberedWindow(db, im.id);
   if (remembered) return { window: remembered.window, source: remembered.scope };
   const meta = im.format === 'dicom' ? getImagingMeta(db, im.id) : null;
   const file = meta?.windows[0];
-  if (file) return { window: { center: file.center, width: file.width }, source: 'file' };
-  const r = raster();
-  return { window: percentileWindowOf(r.data, r.channels, { nodata: geoNodata(db, im) }), source: 'auto' };
+  return file ? { window: { center: file.center, width: file.width }, source: 'file' } : null;
 }
 
 /** Presets offered for an image: the file's own windows, then the CT ones for CT in HU. */

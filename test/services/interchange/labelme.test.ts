@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { ExportImage, InterchangeDataset } from '../../../src-main/common/formats/types';
 import { decodeMask } from '../../../src-main/common/geometry';
 import { labelmeEmbeddedImage, labelmeReader, labelmeWriter } from '../../../src-main/services/interchange/formats/labelme';
+import { expectContainedRead } from '../../helpers/interchange';
 import { tempDir } from '../../helpers/shared';
 
 async function png(width: number, height: number, pixels: number[]): Promise<Buffer> {
@@ -223,11 +224,7 @@ describe('labelme fuzz', () => {
       const text = JSON.stringify(d);
       fs.writeFileSync(file, rnd(10) === 0 ? text.slice(0, rnd(text.length)) : text);
       const ds = await labelmeReader.read(file);
-      for (const p of ds.problems) expect(p.file).toBe('f.json');
-      for (const img of ds.images) {
-        expect(img.file.startsWith('/') || img.file.split('/').includes('..') || img.file.includes('\\')).toBe(false);
-        for (const a of img.annotations) for (const v of Object.values(a.geometry)) if (typeof v === 'number') expect(Number.isFinite(v)).toBe(true);
-      }
+      expectContainedRead(ds, 'f.json');
     }
   });
 });

@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { ExportClass, ExportImage, InterchangeDataset } from '../../../src-main/common/formats/types';
 import { vocReader, vocWriter } from '../../../src-main/services/interchange/formats/voc';
+import { expectContainedRead } from '../../helpers/interchange';
 import { sharedPath, tempDir } from '../../helpers/shared';
 
 function toExport(ds: InterchangeDataset, writer: { imagePath(name: string, split: ExportImage['split']): string }, base: string): { classes: ExportClass[]; images: ExportImage[] } {
@@ -281,11 +282,7 @@ describe('Pascal VOC fuzz', () => {
       }
       fs.writeFileSync(file, text);
       const ds = await vocReader.read(file);
-      for (const p of ds.problems) expect(p.file).toBe('Annotations/f.xml');
-      for (const img of ds.images) {
-        expect(img.file.startsWith('/') || img.file.split('/').includes('..') || img.file.includes('\\')).toBe(false);
-        for (const a of img.annotations) for (const v of Object.values(a.geometry)) if (typeof v === 'number') expect(Number.isFinite(v)).toBe(true);
-      }
+      expectContainedRead(ds, 'Annotations/f.xml');
     }
   });
 });

@@ -16,6 +16,7 @@ import {
 import type { FormatProblem, InterchangeDataset } from '../../../common/formats/types';
 import type { Split } from '../../../common/model';
 import type { FormatReader, FormatWriter, WriteContext } from '../types';
+import { head } from './shared';
 
 /*
  * Layouts read (the common ones in the wild):
@@ -88,17 +89,6 @@ function imageFolderCandidates(jsonFile: string): string[] {
   return out;
 }
 
-async function readHead(file: string, bytes = SNIFF_BYTES): Promise<string> {
-  const fh = await fsp.open(file, 'r');
-  try {
-    const buf = Buffer.alloc(bytes);
-    const { bytesRead } = await fh.read(buf, 0, bytes, 0);
-    return buf.subarray(0, bytesRead).toString('utf8');
-  } finally {
-    await fh.close();
-  }
-}
-
 /**
  * How much the start of a json file looks like COCO instances. The three top-level keys may be
  * far apart (a large `images` array first), so `images` alone is enough for a middling score; the
@@ -119,7 +109,7 @@ function sniffScore(head: string, name: string): number {
 
 async function isCocoJson(file: string): Promise<number> {
   try {
-    return sniffScore(await readHead(file), path.basename(file));
+    return sniffScore(await head(file, SNIFF_BYTES), path.basename(file));
   } catch {
     return 0;
   }
@@ -256,13 +246,13 @@ async function resultsIn(folder: string, instances: string[]): Promise<{ paired:
     for (const name of names.sort()) {
       const f = path.join(dir, name);
       if (instances.includes(f)) continue;
-      let head: string;
+      let start: string;
       try {
-        head = await readHead(f, 256);
+        start = await head(f, 256);
       } catch {
         continue;
       }
-      if (!head.replace(/^\uFEFF/, '').trimStart().startsWith('[')) continue;
+      if (!start.replace(/^\uFEFF/, '').trimStart().startsWith('[')) continue;
       const owners = instances.length === 1 ? instances : instances.filter((gt) => {
         const sub = subsetOf(gt);
         return sub !== undefined && name.toLowerCase().includes(sub.toLowerCase());

@@ -5,7 +5,7 @@ import type { FormatProblem, InterchangeDataset, InterchangeImage } from '../../
 import { keyBaseName, safeRelativeKey } from '../../../common/formats/paths';
 import { labelmeMaskCrop, labelmeMaskPayloads, readLabelmeDocument, writeLabelmeDocument, type LabelmeBitmap } from '../../../common/formats/labelme';
 import type { FormatReader, FormatWriter } from '../types';
-import { folderOrParent, isDir, isFile, listFiles, openInput, readTextFile, relKey, sniff } from './shared';
+import { claimImage, folderOrParent, isDir, isFile, listFiles, openInput, readTextFile, relKey, sniff } from './shared';
 
 /** A labelme file embeds the image, so it may be large; beyond this it is refused. */
 const MAX_JSON_BYTES = 512 * 1024 * 1024;
@@ -111,12 +111,7 @@ export const labelmeReader: FormatReader = {
         problems.push({ file, where: 'imagePath', severity: 'error', message: `imagePath ${JSON.stringify(res.imagePath)} points outside the dataset folder; the image is skipped` });
         continue;
       }
-      const dup = byKey.get(key);
-      if (dup) {
-        problems.push({ file, where: 'imagePath', severity: 'error', message: `${key} is already described by ${dup}; this file is skipped` });
-        continue;
-      }
-      byKey.set(key, file);
+      if (!claimImage(byKey, key, file, 'imagePath', problems)) continue;
       if (!isFile(path.join(base, ...key.split('/')))) {
         if (res.hasImageData) {
           counters['embeddedImages'] = (counters['embeddedImages'] ?? 0) + 1;

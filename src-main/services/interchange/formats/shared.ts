@@ -99,6 +99,21 @@ export function isDir(p: string): boolean {
   }
 }
 
+/**
+ * For formats with one annotation file per image: records that `file` describes image `key`.
+ * False, with an error problem at `where`, when another file already described it; the later
+ * file is then skipped.
+ */
+export function claimImage(byKey: Map<string, string>, key: string, file: string, where: string, problems: FormatProblem[]): boolean {
+  const dup = byKey.get(key);
+  if (dup) {
+    problems.push({ file, where, severity: 'error', message: `${key} is already described by ${dup}; this file is skipped` });
+    return false;
+  }
+  byKey.set(key, file);
+  return true;
+}
+
 /** The first `bytes` of a file as text, for format sniffing. */
 export async function head(p: string, bytes = 4096): Promise<string> {
   const fh = await fs.promises.open(p, 'r');

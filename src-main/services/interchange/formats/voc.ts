@@ -6,7 +6,7 @@ import type { FormatProblem, InterchangeDataset, InterchangeImage } from '../../
 import { keyBaseName, safeRelativeKey } from '../../../common/formats/paths';
 import { parseVocImageSet, readVocDocument, writeVocXml } from '../../../common/formats/voc';
 import type { FormatReader, FormatWriter } from '../types';
-import { head, isDir, isFile, listFiles, readTextFile, readXmlFile, relKey, rootElementName, sniff } from './shared';
+import { claimImage, head, isDir, isFile, listFiles, readTextFile, readXmlFile, relKey, rootElementName, sniff } from './shared';
 
 const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.JPG', '.JPEG', '.PNG'];
 
@@ -138,12 +138,7 @@ export const vocReader: FormatReader = {
         if (res.file.filename !== null) problems.push({ file, where: 'filename', severity: 'error', message: `<filename> ${JSON.stringify(res.file.filename)} is not a usable path; the image is skipped` });
         continue;
       }
-      const dup = byKey.get(key);
-      if (dup) {
-        problems.push({ file, where: 'filename', severity: 'error', message: `${key} is already described by ${dup}; this file is skipped` });
-        continue;
-      }
-      byKey.set(key, file);
+      if (!claimImage(byKey, key, file, 'filename', problems)) continue;
       const img: InterchangeImage = { file: key, tags: [], annotations: res.file.annotations };
       if (res.file.width !== undefined) img.width = res.file.width;
       if (res.file.height !== undefined) img.height = res.file.height;
