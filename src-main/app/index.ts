@@ -5,7 +5,7 @@ import { app, BrowserWindow, dialog, net, protocol, session, shell } from 'elect
 import { MEDIA_SCHEME } from '../common/api';
 import type { EventName, Events } from '../common/contract';
 import { registerIpc } from '../ipc/register';
-import { resolveMedia } from '../services/mediaRoute';
+import { MEDIA_CACHE_CONTROL, resolveMedia } from '../services/mediaRoute';
 import { Workspace } from '../services/workspace';
 
 // Thin Electron shell: windows, the media protocol and wiring. Everything else is in services/.
@@ -98,7 +98,7 @@ app.whenReady().then(() => {
     if (!r.ok) return new Response(JSON.stringify(r.error), { status: r.status, headers: { 'content-type': 'application/json' } });
     if (!fs.existsSync(r.file)) return new Response('gone', { status: 404 });
     const res = await net.fetch(pathToFileURL(r.file).toString());
-    return new Response(res.body, { headers: { 'content-type': r.mime } });
+    return new Response(res.body, { headers: { 'content-type': r.mime, 'cache-control': MEDIA_CACHE_CONTROL, etag: r.etag } });
   });
 
   registerIpc(workspace, (sender) => win !== null && sender === win.webContents);

@@ -12,8 +12,12 @@ export type TesseraApi = {
 export interface TesseraBridge {
   api: TesseraApi;
   on<E extends EventName>(event: E, listener: (payload: Events[E]) => void): () => void;
-  /** URL of an image rendition the renderer may put in an <img> or Konva image (`tile`: see tileUrl). */
-  mediaUrl(kind: 'thumb' | 'view' | 'tile', imageId: number): string;
+  /**
+   * URL of an image rendition the renderer may put in an <img> or Konva image (`tile`: see
+   * tileUrl). `key` is the image's media address from the backend (ImageListItem.media), which
+   * names the dataset and the file's version.
+   */
+  mediaUrl(kind: 'thumb' | 'view' | 'tile', key: string): string;
 }
 
 /** The object the Electron preload exposes on `window.tessera`. */

@@ -11,6 +11,7 @@ export const CHANNELS = [
   'dataset:info',
   'dataset:recent',
   'dataset:health',
+  'dataset:allowExternal',
   'images:import',
   'images:list',
   'images:count',

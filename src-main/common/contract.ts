@@ -161,6 +161,8 @@ export const argSchemas = {
   'dataset:recent': empty,
   /** Statistics and problems of the open dataset's images and human annotations. */
   'dataset:health': empty,
+  /** Lets the open dataset read its images in these folders outside its own (from blockedFolders). */
+  'dataset:allowExternal': z.object({ folders: z.array(path).min(1).max(10_000) }).strict(),
   'images:import': z
     .object({
       jobId,
@@ -358,6 +360,7 @@ export interface Results {
   'dataset:info': DatasetInfo;
   'dataset:recent': RecentDataset[];
   'dataset:health': HealthReport;
+  'dataset:allowExternal': DatasetSummary;
   'images:import': ImportReport;
   'images:list': { items: ImageListItem[]; offset: number };
   'images:count': number;

@@ -12,7 +12,11 @@ export const ANNOTATION_SOURCES = ['human', 'model'] as const;
 export type AnnotationSource = (typeof ANNOTATION_SOURCES)[number];
 
 /** Where an image file stands relative to what was imported. */
-export type FileState = 'ok' | 'missing' | 'changed';
+/**
+ * Whether an image's file is still what was imported. `not_allowed`: it lies outside the dataset
+ * folder, in a folder the user has not allowed for this dataset, so it is not read at all.
+ */
+export type FileState = 'ok' | 'missing' | 'changed' | 'not_allowed';
 
 /**
  * Geometry in image pixels of the oriented image (what the user sees), origin top-left.
@@ -84,6 +88,12 @@ export interface ImageListItem {
   status: ImageStatus;
   split: Split | null;
   annotationCount: number;
+  /**
+   * The image's media address, `<dataset uuid>/<image id>/<version>`: the version follows the
+   * file's content hash, size and modification time, so no cache can hand back another dataset's
+   * or an older file's pixels for it. Renditions are asked for by this key only.
+   */
+  media: string;
 }
 
 export interface ImageFilter {
@@ -124,6 +134,13 @@ export interface DatasetSummary {
   root: string;
   schemaVersion: number;
   imageCount: number;
+  /** The dataset's identity (it names the dataset in media addresses). */
+  uuid: string;
+  /**
+   * Folders outside the dataset's folder that hold some of its images and that this user has not
+   * allowed it to read yet (see `dataset:allowExternal`); their images are not read until then.
+   */
+  blockedFolders: { folder: string; images: number }[];
 }
 
 export interface DatasetInfo {
@@ -199,6 +216,8 @@ export interface JobProgress {
 
 export interface ImageDetail extends ImageRecord {
   fileState: FileState;
+  /** The media address as of this call (see ImageListItem.media). */
+  media: string;
   annotationCount: number;
   /** The reviewer's comment from the last verdict, kept until the next one. */
   reviewComment: string | null;

@@ -132,19 +132,27 @@ function whereClause(filter: ImageFilter): { sql: string; params: unknown[] } {
   return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', params };
 }
 
+/** Stored paths of the images imported from outside the dataset root (absolute paths). */
+export function externalImagePaths(db: Db): string[] {
+  return db.prepare('SELECT path FROM images WHERE external = 1').pluck().all() as string[];
+}
+
+/** A grid entry as stored; its media address is added by the service that knows the files. */
+export type ImageListRow = Omit<ImageListItem, 'media'> & { external: boolean; contentHash: string };
+
 /** One page of the image grid, in import order, with the number of annotations of each image. */
-export function listImages(db: Db, filter: ImageFilter, offset: number, limit: number): ImageListItem[] {
+export function listImages(db: Db, filter: ImageFilter, offset: number, limit: number): ImageListRow[] {
   const { sql, params } = whereClause(filter);
   const rows = db
     .prepare(
-      `SELECT i.id, i.path, i.width, i.height, i.bit_depth AS bitDepth, i.frames, i.status, i.split,
+      `SELECT i.id, i.path, i.external, i.content_hash AS contentHash, i.width, i.height, i.bit_depth AS bitDepth, i.frames, i.status, i.split,
               (SELECT count(*) FROM annotations a WHERE a.image_id = i.id) AS annotationCount
        FROM images i ${sql}
        ORDER BY i.id
        LIMIT ? OFFSET ?`,
     )
-    .all(...params, limit, offset) as ImageListItem[];
-  return rows;
+    .all(...params, limit, offset) as (Omit<ImageListRow, 'external'> & { external: number })[];
+  return rows.map((r) => ({ ...r, external: r.external === 1 }));
 }
 
 export function countImages(db: Db, filter: ImageFilter): number {

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -5,17 +6,28 @@ import { AppError } from '../common/errors';
 import type { DatasetInfo, DatasetSummary } from '../common/model';
 import { annotationCountsByClass, listClasses } from '../db/classes';
 import { countByKind, countBySource } from '../db/annotations';
-import { countBySplit, countByStatus, countImages } from '../db/images';
+import { countBySplit, countByStatus, countImages, externalImagePaths } from '../db/images';
 import { getMeta, setMeta } from '../db/meta';
 import { countModelRuns } from '../db/modelRuns';
 import { openDatabase, schemaVersion, type Db } from '../db/open';
+import { resolveStoredPath } from './paths';
 
 /** An open dataset: its database, the folder image paths are relative to, and its cache. */
 export class Dataset {
+  /**
+   * Folders outside the root whose images may be read, when the caller restricts them (the app
+   * does, per user and dataset: a dataset file cannot grant itself access to other folders). Null
+   * trusts every absolute path the dataset holds, as the command line does for the dataset it is
+   * given.
+   */
+  externalAllowed: ((absFile: string) => boolean) | null = null;
+
   private constructor(
     readonly file: string,
     readonly db: Db,
     readonly root: string,
+    /** Stable identity of this dataset, part of every media address so no cache mixes datasets. */
+    readonly uuid: string,
   ) {}
 
   /** Creates a new dataset file. `root` defaults to the folder that holds the file. */
@@ -34,12 +46,13 @@ export class Dataset {
       db.transaction(() => {
         setMeta(db, 'root', storedRoot(abs, rootAbs));
         setMeta(db, 'created_at', String(Date.now()));
+        setMeta(db, 'uuid', crypto.randomUUID());
       })();
     } catch (e) {
       db.close();
       throw e;
     }
-    return new Dataset(abs, db, rootAbs);
+    return new Dataset(abs, db, rootAbs, getMeta(db, 'uuid')!);
   }
 
   static open(file: string): Dataset {
@@ -47,7 +60,23 @@ export class Dataset {
     const db = openDatabase(abs);
     const stored = getMeta(db, 'root') ?? '.';
     const root = path.resolve(path.dirname(abs), stored);
-    return new Dataset(abs, db, root);
+    return new Dataset(abs, db, root, datasetUuid(db, abs));
+  }
+
+  /**
+   * The image's file on disk. A relative path never leaves the root (see resolveStoredPath); an
+   * absolute one is read only where `externalAllowed` permits it.
+   */
+  imagePath(im: { path: string; external: boolean; id?: number }): string {
+    const file = resolveStoredPath(this.root, im.path, im.external);
+    if (im.external && this.externalAllowed && !this.externalAllowed(file)) {
+      throw new AppError('EXTERNAL_NOT_ALLOWED', `${file}: this dataset's image lies outside its folder, in a folder not allowed for it yet`, {
+        path: file,
+        folder: path.dirname(file),
+        ...(im.id === undefined ? {} : { imageId: im.id }),
+      });
+    }
+    return file;
   }
 
   get name(): string {
@@ -82,7 +111,28 @@ export class Dataset {
       root: this.root,
       schemaVersion: schemaVersion(this.db),
       imageCount: countImages(this.db, {}),
+      uuid: this.uuid,
+      blockedFolders: this.blockedFolders(),
     };
+  }
+
+  /** Folders outside the root holding images that `externalAllowed` refuses, with their image counts. */
+  blockedFolders(): { folder: string; images: number }[] {
+    const allowed = this.externalAllowed;
+    if (!allowed) return [];
+    const counts = new Map<string, number>();
+    for (const stored of externalImagePaths(this.db)) {
+      let file: string;
+      try {
+        file = resolveStoredPath(this.root, stored, true);
+      } catch {
+        continue; // not an absolute path: never read, whatever is allowed
+      }
+      if (allowed(file)) continue;
+      const folder = path.dirname(file);
+      counts.set(folder, (counts.get(folder) ?? 0) + 1);
+    }
+    return [...counts].map(([folder, images]) => ({ folder, images })).sort((a, b) => a.folder.localeCompare(b.folder));
   }
 
   info(): DatasetInfo {
@@ -106,6 +156,23 @@ export class Dataset {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+}
+
+/**
+ * The dataset's identity. Datasets made before it existed get one when first opened; a read-only
+ * file gets one derived from its path and creation time instead, stable across opens.
+ */
+function datasetUuid(db: Db, file: string): string {
+  const stored = getMeta(db, 'uuid');
+  if (stored) return stored;
+  const fresh = crypto.randomUUID();
+  try {
+    setMeta(db, 'uuid', fresh);
+    return fresh;
+  } catch {
+    const h = crypto.createHash('sha256').update(`${file}\0${getMeta(db, 'created_at') ?? ''}`).digest('hex');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
   }
 }
 

@@ -6,7 +6,6 @@ import { AppError } from '../common/errors';
 import type { FileState, ImageRecord } from '../common/model';
 import { getImage, setFileMtime } from '../db/images';
 import type { Dataset } from './dataset';
-import { resolveStoredPath } from './paths';
 import { applyVoi, type VoiWindow } from '../common/imaging/window';
 import type { Raster } from '../common/imaging/raster';
 import { decodedForDisplay, defaultWindow, geoNodata, needsWindow, rasterNeedsWindow } from './dicom/display';
@@ -75,7 +74,7 @@ export class Media {
   }
 
   imagePath(im: ImageRecord): string {
-    return resolveStoredPath(this.ds.root, im.path, im.external);
+    return this.ds.imagePath(im);
   }
 
   /**
@@ -84,7 +83,13 @@ export class Media {
    * so the file is not hashed again on the next request.
    */
   fileState(im: ImageRecord): FileState {
-    const file = this.imagePath(im);
+    let file: string;
+    try {
+      file = this.imagePath(im);
+    } catch (e) {
+      if (e instanceof AppError && e.code === 'EXTERNAL_NOT_ALLOWED') return 'not_allowed';
+      throw e;
+    }
     let st: fs.Stats;
     try {
       st = fs.statSync(file);
@@ -102,6 +107,7 @@ export class Media {
 
   /** Throws FILE_MISSING or FILE_CHANGED unless the file is still what was imported. */
   requireUnchanged(im: ImageRecord): void {
+    this.imagePath(im); // an image in a folder not allowed is refused as such
     const state = this.fileState(im);
     if (state === 'missing') throw new AppError('FILE_MISSING', `${im.path}: file is missing on disk`, { imageId: im.id, path: im.path });
     if (state === 'changed') {
@@ -120,12 +126,30 @@ export class Media {
     const nodata = geoNodata(this.ds.db, im);
     if (decodedForDisplay(im) || frame > 0) return this.windowed(kind, im, frame, opts.window, nodata);
     if (kind === 'view' && DIRECT[im.format] && im.orientation === 1 && im.bitDepth <= 8 && im.frames === 1) {
+      await this.requireImageFile(im, src);
       return { file: src, mime: DIRECT[im.format]! };
     }
     const tag = nodata === null ? '' : '-nodata';
     const out = path.join(this.ds.cacheDir, kind, im.contentHash.slice(0, 2), `${im.contentHash}${tag}.${EXT[kind]}`);
     if (!fs.existsSync(out)) await this.once(out, () => this.render(kind, im, src, out, nodata));
     return { file: out, mime: MIME[kind] };
+  }
+
+  /**
+   * A stored file is sent as it is only when libvips reads it as the image the row describes
+   * (format and size): a dataset row naming any other file, with a matching size and time, gets
+   * an error instead of the file's bytes.
+   */
+  private async requireImageFile(im: ImageRecord, src: string): Promise<void> {
+    const meta = await sharp(src, { limitInputPixels: this.limitInputPixels })
+      .metadata()
+      .catch(() => null);
+    if (!meta || meta.format !== im.format || meta.width !== im.width || meta.height !== im.height) {
+      throw new AppError('CORRUPT_IMAGE', `${im.path}: the file is not the ${im.format} image of ${im.width} × ${im.height} that was imported`, {
+        imageId: im.id,
+        path: im.path,
+      });
+    }
   }
 
   /** The decoded frame, shared by the requests of a window drag (the last few frames are kept). */

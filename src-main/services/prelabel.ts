@@ -22,7 +22,6 @@ import {
 } from '../db/prelabel';
 import { rangeOfWindow } from '../common/imaging/window';
 import type { Dataset } from './dataset';
-import { resolveStoredPath } from './paths';
 import { fullDecodePixelsSetting, readRaster, readRasterPart, REDUCED_SIDE, vipsReadable } from './raster';
 import { pyramidPixelsSetting } from './pyramid';
 import { chosenWindow, decodedForDisplay, geoNodata, rasterNeedsWindow } from './dicom/display';
@@ -433,7 +432,7 @@ export async function detectImage(
   q: ImageQuery,
   hooks: { onTile?: () => void; isCancelled?: () => boolean } = {},
 ): Promise<ImageDetectResult> {
-  const imagePath = resolveStoredPath(ds.root, image.path, image.external);
+  const imagePath = ds.imagePath(image);
   const stored = geoNodata(ds.db, image);
   const nodata = stored !== null && Number.isFinite(stored) ? stored : undefined;
   const base = { manifest: q.manifest, modelFile: q.modelFile, imagePath, conf: q.conf, iou: q.iou, providers: q.providers };

@@ -6,7 +6,6 @@ import type { Raster } from '../common/imaging/raster';
 import type { ImageRecord } from '../common/model';
 import type { Dataset } from './dataset';
 import { decodeDicomFrame, DicomError, parseDicom } from './dicom/dicom';
-import { resolveStoredPath } from './paths';
 
 export type { Raster } from '../common/imaging/raster';
 
@@ -19,7 +18,7 @@ export type { Raster } from '../common/imaging/raster';
  */
 export async function readRaster(ds: Dataset, im: ImageRecord, frame = 0, limitInputPixels?: number): Promise<Raster> {
   requireFrame(im, frame);
-  const src = resolveStoredPath(ds.root, im.path, im.external);
+  const src = ds.imagePath(im);
   try {
     if (im.format === 'dicom') return await readDicom(src, frame);
     return await readWithSharp(im, src, frame, limitInputPixels);
@@ -63,7 +62,7 @@ export async function readRasterPart(ds: Dataset, im: ImageRecord, frame: number
     throw new AppError('INVALID_ARGUMENT', `${im.path}: parts of ${im.format} images are not decoded separately`, { imageId: im.id });
   }
   requireFrame(im, frame);
-  const src = resolveStoredPath(ds.root, im.path, im.external);
+  const src = ds.imagePath(im);
   try {
     return await readWithSharp(im, src, frame, limitInputPixels, part);
   } catch (e) {

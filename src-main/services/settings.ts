@@ -4,9 +4,54 @@ import type { RecentDataset } from '../common/model';
 
 const MAX_RECENT = 12;
 
-/** Per-user settings kept outside any dataset: the list of recently opened datasets. */
+/** Folders outside a dataset's own folder that the user allowed it to read images from. */
+interface ExternalGrant {
+  dataset: string;
+  uuid: string;
+  folders: string[];
+}
+
+/**
+ * Per-user settings kept outside any dataset: the list of recently opened datasets, and the
+ * folders outside its root each dataset may read. The grants live here and not in the dataset
+ * file, so a dataset file made elsewhere cannot grant itself access to this computer's folders.
+ */
 export class Settings {
   constructor(private readonly dir: string) {}
+
+  private get grantsFile(): string {
+    return path.join(this.dir, 'external-folders.json');
+  }
+
+  private grants(): ExternalGrant[] {
+    try {
+      const data = JSON.parse(fs.readFileSync(this.grantsFile, 'utf8')) as unknown;
+      if (!Array.isArray(data)) return [];
+      return data.filter(
+        (g): g is ExternalGrant =>
+          typeof g === 'object' && g !== null && typeof g.dataset === 'string' && typeof g.uuid === 'string' && Array.isArray(g.folders) && g.folders.every((f: unknown) => typeof f === 'string'),
+      );
+    } catch {
+      return [];
+    }
+  }
+
+  /** Folders outside the root the dataset at `file` (with this identity) may read images from. */
+  externalFolders(file: string, uuid: string): string[] {
+    return this.grants().find((g) => g.dataset === file && g.uuid === uuid)?.folders ?? [];
+  }
+
+  /** Adds folders to the dataset's grant. Unlike the recent list, a failure to save is an error. */
+  allowExternal(file: string, uuid: string, folders: readonly string[]): void {
+    const all = this.grants();
+    const mine = all.find((g) => g.dataset === file && g.uuid === uuid);
+    const merged = [...new Set([...(mine?.folders ?? []), ...folders])].sort();
+    const next = [...all.filter((g) => g !== mine), { dataset: file, uuid, folders: merged }];
+    fs.mkdirSync(this.dir, { recursive: true });
+    const tmp = `${this.grantsFile}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(next, null, 2));
+    fs.renameSync(tmp, this.grantsFile);
+  }
 
   private get file(): string {
     return path.join(this.dir, 'recent.json');

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import nodePath from 'node:path';
 import { AppError } from '../common/errors';
 import type { ParsedArgs, ResultOf, Channel, EventName, Events } from '../common/contract';
 import type { ModelManifest, Provider } from '../common/inference/types';
@@ -23,6 +24,8 @@ import { assignSplits } from './interchange/splits';
 import { evalRuns, evaluateRun } from './evaluation';
 import { Jobs } from './jobs';
 import { Media } from './media';
+import { mediaKey } from './mediaRoute';
+import { isInside } from './paths';
 import { Pyramids } from './pyramid';
 import { requireFrame } from './raster';
 import { Settings } from './settings';
@@ -103,12 +106,48 @@ export class Workspace {
   private use(ds: Dataset): void {
     this.dataset?.close();
     this.dataset = ds;
+    this.trustExternal(ds);
     const limitInputPixels = this.opts.maxPixels ?? maxPixelsSetting();
     // Images shown from tiles are never decoded whole for their thumbnail or display window.
     this.media = new Media(ds, limitInputPixels, { reduce: (im) => this.pyramids?.needsPyramid(im) ?? false });
     this.pyramids?.close();
     this.pyramids = new Pyramids(ds, this.media, { limitInputPixels });
     this.settings.addRecent({ path: ds.file, name: ds.name, openedAt: Date.now() });
+  }
+
+  /** Images outside the root are read only from the folders this user allowed for this dataset. */
+  private trustExternal(ds: Dataset): void {
+    const folders = this.settings.externalFolders(ds.file, ds.uuid);
+    ds.externalAllowed = (file) => folders.some((f) => isInside(f, nodePath.dirname(file)));
+  }
+
+  /** Folders of the dataset's images outside its root, allowed or not. */
+  private externalFolderSet(ds: Dataset): Set<string> {
+    const saved = ds.externalAllowed;
+    ds.externalAllowed = () => false;
+    try {
+      return new Set(ds.blockedFolders().map((b) => b.folder));
+    } finally {
+      ds.externalAllowed = saved;
+    }
+  }
+
+  /**
+   * Runs an import that may add images from outside the root: the folders it adds are the ones the
+   * user just agreed to store by absolute path, so they are allowed for this dataset.
+   */
+  private async importing<T>(ds: Dataset, allowOutsideRoot: boolean, run: () => Promise<T>): Promise<T> {
+    if (!allowOutsideRoot) return run();
+    const before = this.externalFolderSet(ds);
+    try {
+      return await run();
+    } finally {
+      const added = [...this.externalFolderSet(ds)].filter((f) => !before.has(f));
+      if (added.length > 0 && this.dataset === ds) {
+        this.settings.allowExternal(ds.file, ds.uuid, added);
+        this.trustExternal(ds);
+      }
+    }
   }
 
   private imageOrThrow(imageId: number): ImageRecord {
@@ -121,6 +160,11 @@ export class Workspace {
     const im = this.imageOrThrow(imageId);
     requireFrame(im, frame);
     return imagingInfo(this.need().db, im, () => this.mediaFor().statsRaster(im, frame));
+  }
+
+  /** The open dataset's media address of an image now (see ImageListItem.media). */
+  mediaKey(imageId: number): string {
+    return mediaKey(this.need(), this.imageOrThrow(imageId));
   }
 
   private models(): ModelRegistry {
@@ -153,23 +197,41 @@ export class Workspace {
     'dataset:info': () => this.need().info(),
     'dataset:recent': () => this.settings.recent(),
     'dataset:health': () => datasetHealth(this.need()),
+    'dataset:allowExternal': ({ folders }) => {
+      const ds = this.need();
+      const blocked = new Set(ds.blockedFolders().map((b) => b.folder));
+      const unknown = folders.filter((f) => !blocked.has(f));
+      if (unknown.length > 0) {
+        throw new AppError('INVALID_ARGUMENT', `not a folder of this dataset's images waiting to be allowed: ${unknown.slice(0, 3).join(', ')}`, { folders: unknown.slice(0, 20) });
+      }
+      this.settings.allowExternal(ds.file, ds.uuid, folders);
+      this.trustExternal(ds);
+      return ds.summary();
+    },
     'images:import': async ({ jobId, paths, recursive, allowOutsideRoot }) => {
       const ds = this.need();
       const job = this.jobs.start(jobId);
       try {
-        return await importImages(ds, {
+        return await this.importing(ds, allowOutsideRoot, () => importImages(ds, {
           paths,
           recursive,
           allowOutsideRoot,
           maxPixels: this.opts.maxPixels,
           isCancelled: () => job.cancelled,
           onProgress: (p) => this.opts.emit('job:progress', { jobId, kind: 'import', ...p }),
-        });
+        }));
       } finally {
         job.finish();
       }
     },
-    'images:list': ({ filter, offset, limit }) => ({ items: listImages(this.need().db, filter, offset, limit), offset }),
+    'images:list': ({ filter, offset, limit }) => {
+      const ds = this.need();
+      const items = listImages(ds.db, filter, offset, limit).map(({ external, contentHash, ...item }) => ({
+        ...item,
+        media: mediaKey(ds, { id: item.id, path: item.path, external, contentHash }),
+      }));
+      return { items, offset };
+    },
     'images:count': ({ filter }) => countImages(this.need().db, filter),
     'images:get': ({ id }) => {
       const ds = this.need();
@@ -178,6 +240,7 @@ export class Workspace {
       return {
         ...im,
         fileState: this.media!.fileState(im),
+        media: mediaKey(ds, im),
         annotationCount: countAnnotationsOfImage(ds.db, id),
         reviewComment: getReviewComment(ds.db, id),
       };
@@ -229,14 +292,14 @@ export class Workspace {
       const ds = this.need();
       const job = this.jobs.start(jobId);
       try {
-        return await importDataset(ds, {
+        return await this.importing(ds, allowOutsideRoot, () => importDataset(ds, {
           path,
           format,
           allowOutsideRoot,
           maxPixels: this.opts.maxPixels,
           isCancelled: () => job.cancelled,
           onProgress: (p) => this.opts.emit('job:progress', { jobId, kind: 'interchange-import', ...p }),
-        });
+        }));
       } finally {
         job.finish();
       }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { EventName, Events } from '../common/contract';
 import { dispatch } from '../services/dispatch';
-import { resolveMedia } from '../services/mediaRoute';
+import { MEDIA_CACHE_CONTROL, resolveMedia } from '../services/mediaRoute';
 import { isInside } from '../services/paths';
 import { Workspace } from '../services/workspace';
 
@@ -102,7 +102,12 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
         res.writeHead(r.status, { 'content-type': 'application/json' });
         return void res.end(JSON.stringify(r.error));
       }
-      res.writeHead(200, { 'content-type': r.mime, 'cache-control': 'private, max-age=60' });
+      const headers = { 'cache-control': MEDIA_CACHE_CONTROL, etag: r.etag, 'x-content-type-options': 'nosniff' };
+      if (req.headers['if-none-match'] === r.etag) {
+        res.writeHead(304, headers);
+        return void res.end();
+      }
+      res.writeHead(200, { ...headers, 'content-type': r.mime });
       fs.createReadStream(r.file).pipe(res);
       return;
     }

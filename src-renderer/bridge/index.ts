@@ -23,7 +23,7 @@ function createPreloadBridge(preload: PreloadApi): TesseraBridge {
     on<E extends EventName>(event: E, listener: (payload: Events[E]) => void): () => void {
       return preload.on(event, listener as (payload: unknown) => void);
     },
-    mediaUrl: (kind, imageId) => `${preload.mediaScheme}://${kind}/${imageId}`,
+    mediaUrl: (kind, key) => `${preload.mediaScheme}://${kind}/${key}`,
   };
 }
 
@@ -36,13 +36,14 @@ function createBridge(): TesseraBridge {
 
 export const bridge: TesseraBridge = createBridge();
 
-export function mediaUrl(kind: 'thumb' | 'view', imageId: number): string {
-  return bridge.mediaUrl(kind, imageId);
+/** URL of an image's thumbnail or view; `key` is its media address (ImageListItem.media). */
+export function mediaUrl(kind: 'thumb' | 'view', key: string): string {
+  return bridge.mediaUrl(kind, key);
 }
 
 /** URL of one tile of an image's pyramid. */
-export function tileUrl(imageId: number, level: number, col: number, row: number): string {
-  return `${bridge.mediaUrl('tile', imageId)}/${level}/${col}/${row}`;
+export function tileUrl(key: string, level: number, col: number, row: number): string {
+  return `${bridge.mediaUrl('tile', key)}/${level}/${col}/${row}`;
 }
 
 export function onEvent<E extends EventName>(event: E, listener: (payload: Events[E]) => void): () => void {

@@ -72,6 +72,6 @@ export function createSocketBridge(url: string): TesseraBridge {
       set.add(l);
       return () => set.delete(l);
     },
-    mediaUrl: (kind, imageId) => `/media/${kind}/${imageId}`,
+    mediaUrl: (kind, key) => `/media/${kind}/${key}`,
   };
 }

@@ -1,6 +1,10 @@
+import type { ImageListItem } from '../../src-main/common/model';
 import type { PyramidGeometry } from '../../src-main/common/pyramid';
 import { call, mediaUrl, tileUrl } from '../bridge';
 import { JobTracker } from './job.svelte';
+
+/** An image as its renditions are asked for: its id and media address. */
+export type MediaImage = Pick<ImageListItem, 'id' | 'media'>;
 
 /** What the viewer needs to show an image either way: one bitmap, or tiles of its pyramid. */
 export interface ImageSurface {
@@ -28,11 +32,12 @@ export class PyramidView {
     return job;
   }
 
-  /** Shows `imageId`; false when superseded (`isCurrent` turned false) before it was drawn. */
-  async show(surface: ImageSurface, imageId: number, isCurrent: () => boolean): Promise<boolean> {
+  /** Shows the image; false when superseded (`isCurrent` turned false) before it was drawn. */
+  async show(surface: ImageSurface, image: MediaImage, isCurrent: () => boolean): Promise<boolean> {
+    const { id: imageId, media } = image;
     let info = await call('images:pyramid', { imageId });
     if (!isCurrent()) return false;
-    if (info.state === 'none') return surface.load(mediaUrl('view', imageId));
+    if (info.state === 'none') return surface.load(mediaUrl('view', media));
     if (info.state !== 'ready') {
       const job = this.tracker();
       this.job = job;
@@ -46,13 +51,13 @@ export class PyramidView {
     }
     if (!isCurrent()) return false;
     const { width, height, tileSize, levels } = info;
-    return surface.loadTiled(`tiles:${imageId}`, { width, height, tileSize, levels, url: (l, c, r) => tileUrl(imageId, l, c, r) });
+    return surface.loadTiled(`tiles:${imageId}`, { width, height, tileSize, levels, url: (l, c, r) => tileUrl(media, l, c, r) });
   }
 
   /** Warms the browser cache with an image's full view, unless it is one shown from tiles. */
-  async prefetch(imageId: number): Promise<void> {
-    const info = await call('images:pyramid', { imageId });
-    if (info.state === 'none') new Image().src = mediaUrl('view', imageId);
+  async prefetch(image: MediaImage): Promise<void> {
+    const info = await call('images:pyramid', { imageId: image.id });
+    if (info.state === 'none') new Image().src = mediaUrl('view', image.media);
   }
 }
 

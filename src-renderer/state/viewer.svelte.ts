@@ -24,6 +24,12 @@ export class ViewerState {
   readonly fileProblem = $derived.by((): ViewerProblem | null => {
     const d = this.detail;
     if (!d || d.fileState === 'ok') return null;
+    if (d.fileState === 'not_allowed') {
+      return {
+        title: 'Folder not allowed',
+        message: `${d.path} lies outside the dataset's folder, in a folder you have not allowed this dataset to read. Allow it from the notice above the grid if you trust this dataset.`,
+      };
+    }
     if (d.fileState === 'missing') {
       return {
         title: 'File missing',

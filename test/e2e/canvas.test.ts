@@ -414,7 +414,7 @@ describe('annotation canvas in the renderer', () => {
         const backToA = v.load(ua);
         return { toB: await toB, backToA: await backToA, annotationsShown: v.annotationLayer.visible() };
       },
-      [`/media/view/${a!.id}`, `/media/view/${b!.id}`] as const,
+      [`/media/view/${a!.media}`, `/media/view/${b!.media}`] as const,
     );
     expect(outcome).toEqual({ toB: false, backToA: true, annotationsShown: true });
 

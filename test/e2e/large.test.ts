@@ -123,6 +123,7 @@ describe('gigapixel images in the browser', () => {
     // Asked for the same pyramid again while its overview is still loading (or after another
     // image's load started), the viewer waits for it and shows the annotation layer again.
     const imageId = Number(await page.getByTestId('viewer').getAttribute('data-image-id'));
+    const key = app!.server.workspace.mediaKey(imageId);
     const again = await page.evaluate(
       async ([id, geometry]) => {
         const v = (globalThis as unknown as PageGlobals).__tesseraCanvas!;
@@ -134,7 +135,7 @@ describe('gigapixel images in the browser', () => {
         const back = await v.loadTiled('again', source);
         return { sameKey, other: await other, back, shown: v.annotationLayer.visible() };
       },
-      [imageId, { width: W, height: H, tileSize: 256, levels }] as const,
+      [key, { width: W, height: H, tileSize: 256, levels }] as const,
     );
     expect(again).toEqual({ sameKey: { first: false, second: true, shown: true }, other: false, back: true, shown: true });
 

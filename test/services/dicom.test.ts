@@ -336,16 +336,16 @@ d('importing and showing DICOM through the workspace', () => {
     expect(info.pixelSpacing).toEqual([0.661468, 0.661468]);
     expect(info.presets.map((p) => p.name)).toEqual(['Lung', 'Mediastinum', 'Bone', 'Brain', 'Abdomen']);
     expect(info.range).toEqual({ low: -896, high: 1167 });
-    const auto = await viewPixels(`view/${id}`);
+    const auto = await viewPixels(`view/${ws.mediaKey(id)}`);
     expect([auto.info.width, auto.info.height]).toEqual([128, 128]);
     let mean = 0;
     for (const v of auto.data) mean += v / auto.data.length;
     expect(mean).toBeGreaterThan(30);
     expect(mean).toBeLessThan(225);
     // Lung window -600/1500: the first pixel, -849 HU, is ((-849 + 600.5) / 1499 + 0.5) * 255 = 85.2.
-    const lung = await viewPixels(`view/${id}/0/-600/1500`);
+    const lung = await viewPixels(`view/${ws.mediaKey(id)}/0/-600/1500`);
     expect(lung.data[0]).toBe(85);
-    const thumb = await resolveMedia(ws, `thumb/${id}`);
+    const thumb = await resolveMedia(ws, `thumb/${ws.mediaKey(id)}`);
     expect(thumb.ok).toBe(true);
   });
 
@@ -359,8 +359,8 @@ d('importing and showing DICOM through the workspace', () => {
     const sameSeries = await ok(ws, 'imaging:getWindow', { imageId: implicit });
     expect([sameSeries.source, sameSeries.window]).toEqual(['series', { center: 900, width: 400 }]);
     // The default view follows the remembered window.
-    const remembered = await viewPixels(`view/${implicit}`);
-    const explicit = await viewPixels(`view/${implicit}/0/900/400`);
+    const remembered = await viewPixels(`view/${ws.mediaKey(implicit)}`);
+    const explicit = await viewPixels(`view/${ws.mediaKey(implicit)}/0/900/400`);
     expect(remembered.data.equals(explicit.data)).toBe(true);
     const reset = await ok(ws, 'imaging:setWindow', { imageId: mr, window: null });
     expect(reset.source).toBe('file');
@@ -369,11 +369,11 @@ d('importing and showing DICOM through the workspace', () => {
 
   it('shows each frame of a multi-frame file and refuses frames that do not exist', async () => {
     const id = ids.get('SC_rgb_rle_2frame.dcm')!;
-    const f0 = await viewPixels(`view/${id}/0`);
-    const f1 = await viewPixels(`view/${id}/1`);
+    const f0 = await viewPixels(`view/${ws.mediaKey(id)}/0`);
+    const f1 = await viewPixels(`view/${ws.mediaKey(id)}/1`);
     expect(Array.from(f0.data.subarray(0, 3))).toEqual([255, 0, 0]);
     expect(Array.from(f1.data.subarray(0, 3))).toEqual([0, 255, 255]);
-    const bad = await resolveMedia(ws, `view/${id}/2`);
+    const bad = await resolveMedia(ws, `view/${ws.mediaKey(id)}/2`);
     expect(bad.ok ? null : bad.error.code).toBe('INVALID_ARGUMENT');
   });
 
@@ -455,8 +455,8 @@ d('importing and showing DICOM through the workspace', () => {
     const { items } = await ok(ws, 'images:list', { limit: 100 });
     const id = items.find((i) => i.path.endsWith('mono1.dcm'))!.id;
     expect((await ok(ws, 'imaging:getWindow', { imageId: id })).invert).toBe(true);
-    const a = await viewPixels(`view/${ids.get('MR_small.dcm')!}/0/600/1600`);
-    const b = await viewPixels(`view/${id}/0/600/1600`);
+    const a = await viewPixels(`view/${ws.mediaKey(ids.get('MR_small.dcm')!)}/0/600/1600`);
+    const b = await viewPixels(`view/${ws.mediaKey(id)}/0/600/1600`);
     expect(Array.from(b.data)).toEqual(Array.from(a.data, (v) => 255 - v));
   });
 });

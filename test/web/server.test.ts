@@ -99,17 +99,19 @@ describe('browser-mode server', () => {
       value: { imported: 8 },
     });
     expect(events.some((e) => e.event === 'job:progress' && e.payload.jobId === 'web1')).toBe(true);
-    const list = (await call(ws, 4, 'images:list', { limit: 10 })) as { value: { items: { id: number; path: string }[] } };
+    const list = (await call(ws, 4, 'images:list', { limit: 10 })) as { value: { items: { id: number; path: string; media: string }[] } };
     const rot = list.value.items.find((i) => i.path.endsWith('g-rot.jpg'))!;
 
-    const thumb = await get(`/media/thumb/${rot.id}`, { cookie });
+    const thumb = await get(`/media/thumb/${rot.media}`, { cookie });
     expect(thumb.status).toBe(200);
     expect(thumb.headers['content-type']).toBe('image/webp');
     const sharp = (await import('sharp')).default;
     const m = await sharp(thumb.body).metadata();
     expect([m.width, m.height]).toEqual([20, 60]);
-    expect((await get(`/media/thumb/${rot.id}`)).status).toBe(403);
-    expect((await get('/media/view/999999', { cookie })).status).toBe(404);
+    expect((await get(`/media/thumb/${rot.media}`)).status).toBe(403);
+    expect((await get(`/media/view/${rot.media.replace(/\/\d+\//, '/999999/')}`, { cookie })).status).toBe(404);
+    // The bare id of the old address shape names no dataset and is refused.
+    expect((await get(`/media/thumb/${rot.id}`, { cookie })).status).toBe(400);
     expect((await get('/media/view/..%2F..%2Fetc', { cookie })).status).toBe(400);
     ws.close();
   });

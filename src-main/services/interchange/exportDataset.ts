@@ -101,7 +101,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   fs.mkdirSync(tmp);
   const files = new ImageFiles(tmp, opts.images, ctx);
   const names = new UniqueNames();
-  const sources = new Sources(ds.root);
+  const sources = new Sources(ds.root, ds.externalAllowed);
 
   async function* images(): AsyncGenerator<ExportImage> {
     let after = 0;
@@ -207,7 +207,10 @@ function checkOutDir(outDir: string): void {
 class Sources {
   private realRoot: string;
 
-  constructor(private root: string) {
+  constructor(
+    private root: string,
+    private externalAllowed: ((absFile: string) => boolean) | null = null,
+  ) {
     try {
       this.realRoot = fs.realpathSync(root);
     } catch {
@@ -219,7 +222,8 @@ class Sources {
   resolve(im: ExportImageRow): string | null {
     if (im.external) {
       try {
-        return resolveStoredPath(this.root, im.path, true);
+        const file = resolveStoredPath(this.root, im.path, true);
+        return this.externalAllowed && !this.externalAllowed(file) ? null : file;
       } catch {
         return null;
       }
