@@ -73,7 +73,10 @@ export class ViewerState {
     this.ready = false;
     try {
       const detail = await call('images:get', { id: item.id });
-      if (token === this.navToken) this.detail = detail;
+      if (token !== this.navToken) return;
+      this.detail = detail;
+      // The grid's thumbnail of a file found changed or missing says so too, not the old pixels.
+      if (detail.fileState !== 'ok') this.dataset.thumbProblems.set(detail.id, detail.fileState);
     } catch (e) {
       if (token === this.navToken) this.onError(e);
     }
