@@ -1,10 +1,12 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { AppError, toErrorData, type ErrorData } from '../common/errors';
 import type { ImageRecord } from '../common/model';
 import { getImage } from '../db/images';
 import type { Dataset } from './dataset';
 import type { MediaKind } from './media';
+import { isInside } from './paths';
 import type { Workspace } from './workspace';
 
 export type MediaResponse =
@@ -41,7 +43,11 @@ export function mediaVersion(ds: Dataset, im: Pick<ImageRecord, 'path' | 'extern
   const hash = im.contentHash.slice(0, 12);
   let st: fs.Stats;
   try {
-    st = fs.statSync(ds.imagePath(im));
+    // Only a name for the file's state: serving it checks the path fully (links included), so a
+    // grid page of addresses costs one stat per image.
+    const file = im.external ? ds.imagePath(im) : path.resolve(ds.root, im.path);
+    if (!im.external && !isInside(ds.root, file)) throw new Error('outside the root');
+    st = fs.statSync(file);
   } catch {
     return `${hash}-none`;
   }
