@@ -120,7 +120,7 @@ export class Workspace {
   private imagingInfo(imageId: number, frame: number): Promise<ImagingInfo> {
     const im = this.imageOrThrow(imageId);
     requireFrame(im, frame);
-    return imagingInfo(this.need().db, im, () => this.mediaFor().statsRaster(im, frame));
+    return imagingInfo(this.need().db, im, frame, () => this.mediaFor().statsRaster(im, frame));
   }
 
   private models(): ModelRegistry {
