@@ -200,7 +200,7 @@ export class Media {
     let win: VoiWindow | null = requested ?? null;
     if (!win) {
       if (needsWindow(im)) decoded = await this.statsRaster(im, frame);
-      win = needsWindow(im) ? defaultWindow(this.ds.db, im, () => decoded!).window : null;
+      win = needsWindow(im) ? defaultWindow(this.ds.db, im, frame, () => decoded!).window : null;
       if (!reduced && this.isLarge(im)) decoded = null;
     }
     const tag = (win ? `-w${fmt(win.center)}_${fmt(win.width)}` : '') + (nodata === null ? '' : '-nodata');

@@ -159,7 +159,7 @@ export class Workspace {
   private imagingInfo(imageId: number, frame: number): Promise<ImagingInfo> {
     const im = this.imageOrThrow(imageId);
     requireFrame(im, frame);
-    return imagingInfo(this.need().db, im, () => this.mediaFor().statsRaster(im, frame));
+    return imagingInfo(this.need().db, im, frame, () => this.mediaFor().statsRaster(im, frame));
   }
 
   /** The open dataset's media address of an image now (see ImageListItem.media). */

@@ -1,9 +1,11 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { getRememberedWindow } from '../../src-main/db/imaging';
 import { openDatabase } from '../../src-main/db/open';
 import { chromiumOrSkip, startApp, toPage, type App } from '../helpers/browser';
+import { enhancedDicom, storedPixels } from '../helpers/enhancedDicom';
 import { sharedPath } from '../helpers/shared';
 import { newWorkspace, ok } from '../helpers/workspace';
 
@@ -20,6 +22,22 @@ const values = async (page: Page) => {
   const el = page.getByTestId('window-values');
   return { center: Number(await el.getAttribute('data-center')), width: Number(await el.getAttribute('data-width')) };
 };
+
+/** Share of the pixels of the bitmap the viewer shows that are white (255, all channels); -1 before it has loaded. */
+const whiteShare = (page: Page) =>
+  page.evaluate(`(() => {
+    const image = globalThis.__tesseraCanvas.image;
+    if (!image || !image.complete || image.naturalWidth === 0) return -1;
+    const canvas = document.createElement('canvas');
+    canvas.width = image.naturalWidth;
+    canvas.height = image.naturalHeight;
+    const ctx = canvas.getContext('2d');
+    ctx.drawImage(image, 0, 0);
+    const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    let white = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i] === 255 && data[i + 1] === 255 && data[i + 2] === 255) white++;
+    return white / (data.length / 4);
+  })()`) as Promise<number>;
 
 /** The URL of the bitmap the viewer shows. */
 const shownUrl = (page: Page) =>
@@ -122,4 +140,70 @@ describe('DICOM window/level in the browser', () => {
     await expect.poll(() => values(page)).toEqual(auto);
     expect(pageErrors).toEqual([]);
   });
+});
+
+/**
+ * Enhanced (multi-frame) CT, built in the test with dcmjs from CT_small's pixels, with the
+ * rescale only in the Shared Functional Groups: shown in HU when its Rescale Type says HU, and
+ * never called HU when its Rescale Type is US (a derived perfusion map).
+ */
+describe('enhanced DICOM values in the browser', () => {
+  let app: App | null = null;
+
+  beforeAll(async () => {
+    if (!prerequisites.skip) app = await startApp({ tmpPrefix: 'tessera-dicom-enhanced-e2e-' });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it.skipIf(prerequisites.skip || !dicomDir)(
+    'enhanced CT: HU from the shared functional groups and a Brain preset that is not white; a US perfusion map is never called HU',
+    { timeout: 120_000 },
+    async () => {
+      prerequisites.assertPresent();
+      const { tmp } = app!;
+      // Two-frame enhanced CT objects from CT_small's pixels, rescale only in the functional groups.
+      const { samples, rows, columns } = storedPixels(path.join(dicomDir!, 'CT_small.dcm'));
+      const frames = [samples, Int16Array.from(samples).reverse()];
+      const ctFile = path.join(tmp, 'a-enhanced-ct.dcm');
+      const mapFile = path.join(tmp, 'b-perfusion-map.dcm');
+      fs.writeFileSync(ctFile, enhancedDicom({ rows, columns, frames, shared: { rescale: { intercept: -1024, slope: 1, type: 'HU' } } }));
+      fs.writeFileSync(mapFile, enhancedDicom({ rows, columns, frames, shared: { rescale: { intercept: 0, slope: 0.1, type: 'US' } } }));
+      const file = path.join(tmp, 'enhanced.tessera');
+      const ws = newWorkspace(path.join(tmp, 'prep-enhanced'));
+      await ok(ws, 'dataset:create', { path: file, root: tmp });
+      await ok(ws, 'images:import', { jobId: 'imp', paths: [ctFile, mapFile] });
+      const { items } = await ok(ws, 'images:list', {});
+      const ct = items.find((i) => i.path.endsWith('a-enhanced-ct.dcm'))!.id;
+      const map = items.find((i) => i.path.endsWith('b-perfusion-map.dcm'))!.id;
+      ws.close();
+
+      const { page, pageErrors } = await app!.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
+      await page.getByTestId('open-dataset-path').fill(file);
+      await page.getByTestId('open-dataset').click();
+      await page.locator(`[data-testid="grid-cell"][data-image-id="${ct}"]`).click();
+      await page.locator(`[data-testid="viewer"][data-image-id="${ct}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
+
+      // In HU, with the CT presets; Brain (40/80 HU) shows soft tissue grey, not a white square.
+      await expect.poll(() => page.getByTestId('window-unit').textContent()).toBe('HU');
+      expect(await page.getByTestId('window-preset').allTextContents()).toEqual(['Lung', 'Mediastinum', 'Bone', 'Brain', 'Abdomen']);
+      await page.getByTestId('window-preset').filter({ hasText: 'Brain' }).click();
+      await expect.poll(() => values(page)).toEqual({ center: 40, width: 80 });
+      await expect.poll(() => shownUrl(page)).toMatch(new RegExp(`/${ct}/0/40/80$`));
+      await expect.poll(() => whiteShare(page)).toBeGreaterThanOrEqual(0);
+      const white = await whiteShare(page);
+      expect(white).toBeLessThan(0.5);
+
+      // The perfusion map: no unit claimed, no HU presets, HU nowhere in the panel.
+      await page.keyboard.press('ArrowRight');
+      await page.locator(`[data-testid="viewer"][data-image-id="${map}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
+      await expect.poll(() => page.getByTestId('window-unit').textContent()).toBe('unspecified unit');
+      expect(await page.getByTestId('window-source').textContent()).toContain('automatic');
+      expect(await page.getByTestId('window-preset').count()).toBe(0);
+      expect(await page.getByTestId('window-panel').textContent()).not.toMatch(/\bHU\b/);
+      expect(pageErrors).toEqual([]);
+    },
+  );
 });

@@ -12,6 +12,9 @@ import { Dataset } from '../../src-main/services/dataset';
 import { importImages } from '../../src-main/services/importer';
 import { resolveMedia } from '../../src-main/services/mediaRoute';
 import type { Workspace } from '../../src-main/services/workspace';
+import { frameValues, valueUnit } from '../../src-main/common/imaging/dicom';
+import { applyVoi, percentileWindowOf, sampleRangeOf } from '../../src-main/common/imaging/window';
+import { enhancedDicom, storedPixels } from '../helpers/enhancedDicom';
 import { sharedPath, tempDir } from '../helpers/shared';
 import { newWorkspace, ok } from '../helpers/workspace';
 
@@ -597,5 +600,155 @@ d('DICOM recognised by content and crafted DICOM files', () => {
     } finally {
       ds.close();
     }
+  });
+});
+
+/**
+ * Enhanced (multi-frame) CT objects, which state their rescale and windows only in the Shared or
+ * Per-frame Functional Groups (Pixel Value Transformation, Frame VOI LUT), written with dcmjs
+ * from CT_small's stored pixels (HU = stored - 1024).
+ */
+d('enhanced CT: rescale, unit and windows from the functional groups', () => {
+  let ws: Workspace;
+  let root: string;
+  const ids = new Map<string, number>();
+  let stored: Int16Array;
+  /** CT_small in HU as its classic file gives it, and the same pixels mirrored as a second frame. */
+  let hu: Float32Array;
+  let huMirrored: Float32Array;
+  /** Pixels inside the scan circle; outside it the files below hold -2000 (stored), -3024 HU. */
+  let inside: boolean[];
+
+  const brain = { name: 'BRAIN', center: 40, width: 80 };
+  const bone = { name: 'BONE', center: 400, width: 1800 };
+  const lung = { name: 'LUNG', center: -600, width: 1500 };
+  const HU = { intercept: -1024, slope: 1, type: 'HU' };
+
+  beforeAll(async () => {
+    const ct = storedPixels(path.join(dir!, 'CT_small.dcm'));
+    stored = ct.samples;
+    const { rows, columns } = ct;
+    hu = (await decode('CT_small.dcm')).data as Float32Array;
+    const mirrored = Int16Array.from(stored).reverse();
+    huMirrored = Float32Array.from(hu).reverse();
+    inside = Array.from({ length: rows * columns }, (_, i) => Math.hypot((i % columns) - 63.5, Math.floor(i / columns) - 63.5) <= 64);
+    const outside = (fill: (i: number) => number) => Int16Array.from(stored, (v, i) => (inside[i] ? v : fill(i)));
+    root = tempDir();
+    const files: Record<string, Buffer> = {
+      'shared.dcm': enhancedDicom({ rows, columns, frames: [stored, mirrored], shared: { rescale: HU, windows: [brain, bone] } }),
+      // Frame 1 stores twice the value and says so by its slope: both frames are the same HU.
+      'perframe.dcm': enhancedDicom({
+        rows,
+        columns,
+        frames: [stored, Int16Array.from(stored, (v) => v * 2)],
+        perFrame: [
+          { rescale: HU, windows: [brain] },
+          { rescale: { intercept: -1024, slope: 0.5, type: 'HU' }, windows: [lung] },
+        ],
+      }),
+      // A derived perfusion map: values in unspecified units, no window in the file.
+      'perfusion.dcm': enhancedDicom({ rows, columns, frames: [stored, mirrored], shared: { rescale: { intercept: 0, slope: 0.1, type: 'US' } } }),
+      // The outside of the scan at -3024 HU, stated nowhere, and as a stated padding range.
+      'outside.dcm': enhancedDicom({ rows, columns, frames: [outside(() => -2000), mirrored], shared: { rescale: HU } }),
+      'padded.dcm': enhancedDicom({
+        rows,
+        columns,
+        frames: [outside((i) => (i % 2 ? -2000 : -1990)), mirrored],
+        shared: { rescale: HU },
+        paddingValue: -2000,
+        paddingRangeLimit: -1990,
+      }),
+    };
+    for (const [name, bytes] of Object.entries(files)) fs.writeFileSync(path.join(root, name), bytes);
+    ws = newWorkspace(root);
+    await ok(ws, 'dataset:create', { path: path.join(root, 'enhanced.tessera'), root });
+    const report = await ok(ws, 'images:import', { jobId: 'enh', paths: Object.keys(files).map((f) => path.join(root, f)) });
+    expect(report.problems).toEqual([]);
+    const { items } = await ok(ws, 'images:list', {});
+    for (const it of items) ids.set(path.basename(it.path), it.id);
+  });
+  afterAll(() => ws?.close());
+
+  /** The greyscale pixels the viewer is sent for a frame, through a window or the default one. */
+  async function shown(name: string, frame: number, window?: { center: number; width: number }): Promise<Buffer> {
+    const media = await ws.mediaFor().get('view', ids.get(name)!, { frame, ...(window ? { window } : {}) });
+    const { data, info } = await sharp(media.file).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([128, 128, 1]);
+    return data;
+  }
+  const windowed = (values: Float32Array, w: { center: number; width: number }) => Buffer.from(applyVoi(values, 1, w));
+  const whiteShare = (px: Buffer) => px.filter((v) => v === 255).length / px.length;
+
+  it('reads the rescale of the Shared Functional Groups: the frames decode to HU', async () => {
+    const file = parseDicom(fs.readFileSync(path.join(root, 'shared.dcm')));
+    expect(file.meta.frames).toBe(2);
+    expect([file.meta.rescaleSlope, file.meta.rescaleIntercept, file.meta.rescaleType]).toEqual([1, -1024, 'HU']);
+    expect(file.meta.windows).toEqual([brain, bone]);
+    expect(valueUnit(file.meta, 1)).toBe('HU');
+    expect(Array.from((await decodeDicomFrame(file, 0)).data)).toEqual(Array.from(hu));
+    expect(Array.from((await decodeDicomFrame(file, 1)).data)).toEqual(Array.from(huMirrored));
+  });
+
+  it('reads each frame its own rescale and windows from the Per-frame Functional Groups', async () => {
+    const file = parseDicom(fs.readFileSync(path.join(root, 'perframe.dcm')));
+    expect(frameValues(file.meta, 0)).toEqual({ rescaleSlope: 1, rescaleIntercept: -1024, rescaleType: 'HU', windows: [brain] });
+    expect(frameValues(file.meta, 1)).toEqual({ rescaleSlope: 0.5, rescaleIntercept: -1024, rescaleType: 'HU', windows: [lung] });
+    expect(Array.from((await decodeDicomFrame(file, 0)).data)).toEqual(Array.from(hu));
+    expect(Array.from((await decodeDicomFrame(file, 1)).data)).toEqual(Array.from(hu));
+  });
+
+  it('shows shared-group CT in HU: its file windows and the CT presets; Brain is not all white', async () => {
+    const id = ids.get('shared.dcm')!;
+    const info = await ok(ws, 'imaging:getWindow', { imageId: id, frame: 1 });
+    expect([info.unit, info.rescaleType, info.source, info.window]).toEqual(['HU', 'HU', 'file', { center: 40, width: 80 }]);
+    expect(info.presets.map((p) => p.name)).toEqual(['BRAIN', 'BONE', 'Lung', 'Mediastinum', 'Bone', 'Brain', 'Abdomen']);
+    expect(info.range).toEqual({ low: -896, high: 1167 });
+    // The default view is the file's brain window over HU; stored values would be all white.
+    const view = await shown('shared.dcm', 0);
+    expect(view.equals(windowed(hu, brain))).toBe(true);
+    expect(whiteShare(view)).toBeLessThan(0.5);
+    expect(whiteShare(windowed(Float32Array.from(stored), brain))).toBe(1);
+    const preset = await shown('shared.dcm', 1, { center: 40, width: 80 });
+    expect(preset.equals(windowed(huMirrored, brain))).toBe(true);
+  });
+
+  it('gives each frame of a per-frame object its own file window and presets', async () => {
+    const id = ids.get('perframe.dcm')!;
+    const f0 = await ok(ws, 'imaging:getWindow', { imageId: id, frame: 0 });
+    const f1 = await ok(ws, 'imaging:getWindow', { imageId: id, frame: 1 });
+    expect([f0.unit, f0.source, f0.window, f0.presets[0]]).toEqual(['HU', 'file', { center: 40, width: 80 }, brain]);
+    expect([f1.unit, f1.source, f1.window, f1.presets[0]]).toEqual(['HU', 'file', { center: -600, width: 1500 }, lung]);
+    expect(f1.range).toEqual({ low: -896, high: 1167 });
+    expect((await shown('perframe.dcm', 0)).equals(windowed(hu, brain))).toBe(true);
+    expect((await shown('perframe.dcm', 1)).equals(windowed(hu, lung))).toBe(true);
+  });
+
+  it('never calls a perfusion map with Rescale Type US HU and offers no HU presets for it', async () => {
+    const id = ids.get('perfusion.dcm')!;
+    for (const frame of [0, 1]) {
+      const info = await ok(ws, 'imaging:getWindow', { imageId: id, frame });
+      expect([info.unit, info.rescaleType, info.source]).toEqual([null, 'US', 'auto']);
+      expect(info.presets).toEqual([]);
+      expect(info.range!.low).toBeCloseTo(128 * 0.1, 4);
+      expect(info.range!.high).toBeCloseTo(2191 * 0.1, 4);
+    }
+  });
+
+  it('leaves the outside of the scan out of the automatic window, stated as padding or not', async () => {
+    const scan = Float32Array.from(hu.filter((_, i) => inside[i]));
+    const want = percentileWindowOf(scan, 1);
+    expect(want.center - want.width / 2).toBeGreaterThan(-1024);
+    for (const name of ['outside.dcm', 'padded.dcm']) {
+      const info = await ok(ws, 'imaging:getWindow', { imageId: ids.get(name)!, frame: 0 });
+      expect([name, info.source, info.window]).toEqual([name, 'auto', want]);
+      expect(info.range).toEqual(sampleRangeOf(scan, 1));
+      // The view goes through that window: the scan keeps its contrast, the outside is black.
+      const view = await shown(name, 0);
+      const values = (await decodeDicomFrame(parseDicom(fs.readFileSync(path.join(root, name))), 0)).data as Float32Array;
+      expect(view.equals(windowed(values, want))).toBe(true);
+    }
+    // Counting the -3024 HU corners would have put the window's black end there.
+    const all = (await decodeDicomFrame(parseDicom(fs.readFileSync(path.join(root, 'outside.dcm'))), 0)).data;
+    expect(percentileWindowOf(all, 1)).not.toEqual(want);
   });
 });

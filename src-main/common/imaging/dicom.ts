@@ -20,15 +20,62 @@ export interface DicomMeta {
   /** 0 unsigned, 1 two's complement. */
   pixelRepresentation: number;
   planarConfiguration: number;
+  /**
+   * Rescale and windows of the image, or for an enhanced (multi-frame functional groups) object
+   * those of its Shared Functional Groups; `perFrame` holds frame by frame values when the
+   * Per-frame Functional Groups state them. Read them for a frame with `frameValues`.
+   */
   rescaleSlope: number;
   rescaleIntercept: number;
-  /** RescaleType, e.g. HU; CT without it is in HU. */
+  /** RescaleType, e.g. HU, or US for unspecified; see `valueUnit` for the unit it gives. */
   rescaleType: string | null;
   /** WindowCenter/WindowWidth pairs of the file, with their explanations as names. */
   windows: NamedWindow[];
+  /**
+   * Each frame's rescale and windows when the Per-frame Functional Groups Sequence (5200,9230)
+   * states a Pixel Value Transformation (0028,9145) or Frame VOI LUT (0028,9132) for frames:
+   * per-frame values over shared ones over the top-level attributes. Absent otherwise.
+   */
+  perFrame?: FrameValues[];
+  /**
+   * Pixel Padding Value (0028,0120) and Pixel Padding Range Limit (0028,0121), as stored values
+   * (before the rescale): samples that are padding, not image. Absent or null when not stated.
+   */
+  paddingValue?: number | null;
+  paddingRangeLimit?: number | null;
   /** Millimetres per pixel as [row spacing (vertical), column spacing (horizontal)]. */
   pixelSpacing: [number, number] | null;
   seriesInstanceUid: string | null;
+}
+
+/** The rescale and display windows that apply to one frame. */
+export interface FrameValues {
+  rescaleSlope: number;
+  rescaleIntercept: number;
+  rescaleType: string | null;
+  windows: NamedWindow[];
+}
+
+/** CT Image Storage: the classic single-frame CT object, whose values are HU without a Rescale Type. */
+export const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
+
+/** The rescale and windows of `frame`: its per-frame values, else the image's (or shared) ones. */
+export function frameValues(meta: DicomMeta, frame = 0): FrameValues {
+  const own = meta.perFrame?.[frame];
+  if (own) return own;
+  return { rescaleSlope: meta.rescaleSlope, rescaleIntercept: meta.rescaleIntercept, rescaleType: meta.rescaleType, windows: meta.windows };
+}
+
+/**
+ * The unit of a frame's modality values, from its Rescale Type (0028,1054): `HU` only when the
+ * Rescale Type says so or, for classic CT Image Storage without one, by the CT convention
+ * (PS3.3 C.8.2.1). `US` (unspecified) and a missing Rescale Type elsewhere give null: no unit.
+ */
+export function valueUnit(meta: DicomMeta, frame = 0): string | null {
+  const type = frameValues(meta, frame).rescaleType?.trim().toUpperCase() || null;
+  if (type) return type === 'US' ? null : type;
+  const classicCt = meta.modality === 'CT' && (meta.sopClassUid === CT_IMAGE_STORAGE || meta.sopClassUid === null);
+  return classicCt ? 'HU' : null;
 }
 
 /** Transfer syntaxes Tessera decodes, by UID. */

@@ -11,17 +11,22 @@ export interface ImagingInfo {
   /** The window it is shown with now, and where that comes from; null when not windowed. */
   window: VoiWindow | null;
   source: WindowSource | null;
-  /** The file's WindowCenter/Width presets, then the standard CT ones for CT. */
+  /** The frame's WindowCenter/Width presets from the file, then the standard CT ones for CT in HU. */
   presets: NamedWindow[];
-  /** Smallest and largest sample of the frame, in the units windows use (e.g. HU). */
+  /** Smallest and largest sample of the frame (padding left out), in the units windows use (e.g. HU). */
   range: { low: number; high: number } | null;
   /** DICOM MONOCHROME1: low values shown white. */
   invert: boolean;
   /** Millimetres per pixel [row spacing, column spacing], when the file states it. */
   pixelSpacing: [number, number] | null;
   modality: string | null;
-  /** Unit of the sample values: 'HU' for CT, null when unknown. */
+  /**
+   * Unit of the frame's sample values from its Rescale Type: 'HU' only when stated (or for
+   * classic CT Image Storage, HU by convention); null when unknown or unspecified (US).
+   */
   unit: string | null;
+  /** The frame's Rescale Type as the file states it (e.g. 'US' for unspecified); null when absent. */
+  rescaleType: string | null;
   /** Whether a window set here is also remembered for the image's series. */
   hasSeries: boolean;
 }

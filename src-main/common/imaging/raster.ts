@@ -22,4 +22,9 @@ export interface Raster {
    * inverts the output (see common/imaging/window.ts).
    */
   invert?: boolean;
+  /**
+   * DICOM pixel padding (Pixel Padding Value and Range Limit) as a range of modality values:
+   * samples in it are not image and stay out of automatic windows and value ranges.
+   */
+  padding?: { low: number; high: number };
 }

@@ -102,10 +102,15 @@ export function colourChannels(channels: number): number {
   return channels === 2 || channels === 4 ? channels - 1 : channels;
 }
 
-/** Smallest and largest colour sample (alpha, NaN and `nodata` excluded), and whether every one is a whole number; null when there are none. */
-function extent(data: ArrayLike<number>, channels: number, nodata?: number | null): (SampleRange & { integer: boolean }) | null {
+/**
+ * Smallest and largest colour sample (alpha, NaN, `nodata` and samples within `exclude` left out),
+ * and whether every one is a whole number; null when there are none.
+ */
+function extent(data: ArrayLike<number>, channels: number, nodata?: number | null, exclude?: SampleRange | null): (SampleRange & { integer: boolean }) | null {
   const colour = colourChannels(channels);
   const skip = nodata ?? NaN;
+  const exLow = exclude?.low ?? NaN;
+  const exHigh = exclude?.high ?? NaN;
   // Integer typed arrays hold whole numbers; float arrays are checked sample by sample.
   let integer = true;
   let check = !ArrayBuffer.isView(data) || data instanceof Float32Array || data instanceof Float64Array;
@@ -114,7 +119,7 @@ function extent(data: ArrayLike<number>, channels: number, nodata?: number | nul
   for (let i = 0; i < data.length; i += channels) {
     for (let k = 0; k < colour; k++) {
       const v = data[i + k]!;
-      if (v === skip) continue;
+      if (v === skip || (v >= exLow && v <= exHigh)) continue;
       if (v < low) low = v;
       if (v > high) high = v;
       if (check && Math.floor(v) !== v && v === v) {
@@ -129,10 +134,10 @@ function extent(data: ArrayLike<number>, channels: number, nodata?: number | nul
 
 /**
  * Smallest and largest colour sample (alpha excluded), possibly equal; 0..1 without samples.
- * Samples equal to `nodata` (a GeoTIFF's GDAL_NODATA) are left out.
+ * Samples equal to `nodata` (a GeoTIFF's GDAL_NODATA) or within `exclude` (DICOM padding) are left out.
  */
-export function sampleRangeOf(data: ArrayLike<number>, channels: number, nodata?: number | null): SampleRange {
-  const span = extent(data, channels, nodata);
+export function sampleRangeOf(data: ArrayLike<number>, channels: number, nodata?: number | null, exclude?: SampleRange | null): SampleRange {
+  const span = extent(data, channels, nodata, exclude);
   return span ? { low: span.low, high: span.high } : { low: 0, high: 1 };
 }
 
@@ -150,6 +155,8 @@ export interface PercentileOptions {
   highPct?: number;
   /** A value that marks "no data" (a GeoTIFF's GDAL_NODATA): such samples are not counted. */
   nodata?: number | null;
+  /** Sample values that are not image (DICOM pixel padding, CT's outside-the-scan value): not counted. */
+  exclude?: SampleRange | null;
 }
 
 /**
@@ -160,13 +167,15 @@ export interface PercentileOptions {
  * lower edge, so the result is within range / 65,535 of the exact percentile).
  */
 export function percentileRange(data: ArrayLike<number>, channels: number, opts: PercentileOptions = {}): SampleRange {
-  const { lowPct = 0.5, highPct = 99.5, nodata } = opts;
-  const span = extent(data, channels, nodata);
+  const { lowPct = 0.5, highPct = 99.5, nodata, exclude } = opts;
+  const span = extent(data, channels, nodata, exclude);
   if (!span) return { low: 0, high: 1 };
   const { low: min, high: max } = span;
   if (max === min) return { low: min, high: min + 1 };
   const colour = colourChannels(channels);
   const skip = nodata ?? NaN;
+  const exLow = exclude?.low ?? NaN;
+  const exHigh = exclude?.high ?? NaN;
   const bins = 65536;
   const step = span.integer && max - min < bins ? 1 : (max - min) / (bins - 1);
   const hist = new Uint32Array(bins);
@@ -174,7 +183,7 @@ export function percentileRange(data: ArrayLike<number>, channels: number, opts:
   for (let i = 0; i < data.length; i += channels) {
     for (let k = 0; k < colour; k++) {
       const v = data[i + k]!;
-      if (v !== v || v === skip) continue;
+      if (v !== v || v === skip || (v >= exLow && v <= exHigh)) continue;
       hist[Math.min(bins - 1, Math.floor((v - min) / step))]!++;
       n++;
     }
@@ -197,6 +206,51 @@ export function percentileRange(data: ArrayLike<number>, channels: number, opts:
     }
   }
   return { low, high: high > low ? high : low + 1 };
+}
+
+/** When the smallest sample counts as a fill value rather than image (see minimumRun). */
+export interface MinimumRunOptions {
+  /** Least share of the colour samples that hold the smallest value; 0.005 (0.5 %) by default. */
+  minShare?: number;
+  /** Least gap from it to the next smallest value, as a share of the rest's range; 0.02 by default. */
+  minGap?: number;
+  nodata?: number | null;
+}
+
+/**
+ * A fill value at the bottom of the range: the smallest sample, when at least `minShare` of the
+ * samples hold it and the next smallest value lies more than `minGap` of the remaining range
+ * above it. That is how CT marks the area outside the reconstructed field of view (e.g. -2000
+ * or -3024) when the file states no Pixel Padding Value; counted in an automatic window, it
+ * stretches the window over a value no pixel of the scan has and washes the image out. Air
+ * clamped at the bottom of the scale (e.g. -1024 HU) continues into the values above it and is
+ * not such a run. Null when there is none.
+ */
+export function minimumRun(data: ArrayLike<number>, channels: number, opts: MinimumRunOptions = {}): number | null {
+  const { minShare = 0.005, minGap = 0.02, nodata } = opts;
+  const colour = colourChannels(channels);
+  const skip = nodata ?? NaN;
+  let min = Infinity;
+  let next = Infinity;
+  let max = -Infinity;
+  let atMin = 0;
+  let n = 0;
+  for (let i = 0; i < data.length; i += channels) {
+    for (let k = 0; k < colour; k++) {
+      const v = data[i + k]!;
+      if (v !== v || v === skip) continue;
+      n++;
+      if (v > max) max = v;
+      if (v < min) {
+        next = min;
+        min = v;
+        atMin = 1;
+      } else if (v === min) atMin++;
+      else if (v < next) next = v;
+    }
+  }
+  if (n === 0 || !Number.isFinite(next) || atMin < minShare * n) return null;
+  return next - min > minGap * (max - next) ? min : null;
 }
 
 /** The automatic window (see percentileRange) as a DICOM center/width window. */

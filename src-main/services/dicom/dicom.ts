@@ -1,6 +1,6 @@
 import zlib from 'node:zlib';
 import dicomParser, { type DataSet, type Element } from 'dicom-parser';
-import { SUPPORTED_TRANSFER_SYNTAXES, unsupportedSyntaxMessage, type DicomMeta } from '../../common/imaging/dicom';
+import { frameValues, SUPPORTED_TRANSFER_SYNTAXES, unsupportedSyntaxMessage, type DicomMeta, type FrameValues } from '../../common/imaging/dicom';
 import type { Raster } from '../../common/imaging/raster';
 import type { NamedWindow } from '../../common/imaging/window';
 import { codestreamSize, decodeJpeg2000, decodeJpegDct, decodeJpegLossless, decodeJpegLs, decodeRle, type DecodedSamples } from './codecs';
@@ -120,18 +120,7 @@ function readMeta(ds: DataSet, ts: string, rows: number, columns: number): Dicom
     const s = ds.string(tag);
     return s === undefined || s === '' ? null : s;
   };
-  const num = (tag: string, i = 0) => {
-    const v = ds.floatString(tag, i);
-    return v === undefined || !Number.isFinite(v) ? null : v;
-  };
-  const windows: NamedWindow[] = [];
-  const nWindows = Math.min(ds.numStringValues('x00281050') ?? 0, ds.numStringValues('x00281051') ?? 0);
-  for (let i = 0; i < nWindows; i++) {
-    const center = num('x00281050', i);
-    const width = num('x00281051', i);
-    if (center === null || width === null || width < 1) continue;
-    windows.push({ name: ds.string('x00281055', i) || `File ${i + 1}`, center, width });
-  }
+  const num = (tag: string, i = 0) => numberIn(ds, tag, i);
   const spacing = (tag: string): [number, number] | null => {
     const r = num(tag, 0);
     const c = num(tag, 1);
@@ -139,6 +128,11 @@ function readMeta(ds: DataSet, ts: string, rows: number, columns: number): Dicom
   };
   const bitsAllocated = ds.uint16('x00280100') ?? 16;
   const bitsStored = ds.uint16('x00280101') ?? bitsAllocated;
+  const pixelRepresentation = ds.uint16('x00280103') ?? 0;
+  const frames = numberOfFrames(ds);
+  const { image, perFrame } = valuesOf(ds, frames);
+  // US or SS by Pixel Representation; implicit VR files do not say which.
+  const padding = (tag: string) => (ds.elements[tag]?.length ? ((pixelRepresentation === 1 ? ds.int16(tag) : ds.uint16(tag)) ?? null) : null);
   return {
     transferSyntax: ts,
     sopClassUid: str('x00080016'),
@@ -146,20 +140,81 @@ function readMeta(ds: DataSet, ts: string, rows: number, columns: number): Dicom
     photometric: (str('x00280004') ?? 'MONOCHROME2').toUpperCase(),
     rows,
     columns,
-    frames: numberOfFrames(ds),
+    frames,
     samplesPerPixel: ds.uint16('x00280002') ?? 1,
     bitsAllocated,
     bitsStored,
     highBit: ds.uint16('x00280102') ?? bitsStored - 1,
-    pixelRepresentation: ds.uint16('x00280103') ?? 0,
+    pixelRepresentation,
     planarConfiguration: ds.uint16('x00280006') ?? 0,
-    rescaleSlope: num('x00281053') ?? 1,
-    rescaleIntercept: num('x00281052') ?? 0,
-    rescaleType: str('x00281054'),
-    windows,
+    ...image,
+    ...(perFrame ? { perFrame } : {}),
+    paddingValue: padding('x00280120'),
+    paddingRangeLimit: padding('x00280121'),
     pixelSpacing: spacing('x00280030') ?? spacing('x00181164'),
     seriesInstanceUid: str('x0020000e'),
   };
+}
+
+function numberIn(ds: DataSet, tag: string, i = 0): number | null {
+  const v = ds.floatString(tag, i);
+  return v === undefined || !Number.isFinite(v) ? null : v;
+}
+
+/** RescaleSlope/Intercept/Type as one data set states them; null when it has no RescaleIntercept or RescaleSlope. */
+function rescaleIn(ds: DataSet): Pick<FrameValues, 'rescaleSlope' | 'rescaleIntercept' | 'rescaleType'> | null {
+  const slope = numberIn(ds, 'x00281053');
+  const intercept = numberIn(ds, 'x00281052');
+  if (slope === null && intercept === null) return null;
+  const type = ds.string('x00281054');
+  return { rescaleSlope: slope ?? 1, rescaleIntercept: intercept ?? 0, rescaleType: type === undefined || type === '' ? null : type };
+}
+
+/** WindowCenter/WindowWidth pairs of one data set, named by their explanations; null when it has none. */
+function windowsIn(ds: DataSet): NamedWindow[] | null {
+  const n = Math.min(ds.numStringValues('x00281050') ?? 0, ds.numStringValues('x00281051') ?? 0);
+  if (n === 0) return null;
+  const windows: NamedWindow[] = [];
+  for (let i = 0; i < n; i++) {
+    const center = numberIn(ds, 'x00281050', i);
+    const width = numberIn(ds, 'x00281051', i);
+    if (center === null || width === null || width < 1) continue;
+    windows.push({ name: ds.string('x00281055', i) || `File ${i + 1}`, center, width });
+  }
+  return windows;
+}
+
+/** The first item's data set of a sequence, if any. */
+function item(ds: DataSet | undefined, tag: string): DataSet | undefined {
+  return ds?.elements[tag]?.items?.[0]?.dataSet;
+}
+
+/**
+ * Rescale and windows of a functional groups item (PS3.3 C.7.6.16): Pixel Value Transformation
+ * Sequence (0028,9145) and Frame VOI LUT Sequence (0028,9132).
+ */
+function groupValues(group: DataSet | undefined): { rescale: ReturnType<typeof rescaleIn>; windows: NamedWindow[] | null } {
+  const pvt = item(group, 'x00289145');
+  const voi = item(group, 'x00289132');
+  return { rescale: pvt ? rescaleIn(pvt) : null, windows: voi ? windowsIn(voi) : null };
+}
+
+/**
+ * The image's rescale and windows and, when the Per-frame Functional Groups state them, each
+ * frame's. Functional groups come first (shared, then per frame over shared); the top-level
+ * attributes are what classic objects use, and a fallback for enhanced ones that lack a group.
+ */
+function valuesOf(ds: DataSet, frames: number): { image: FrameValues; perFrame: FrameValues[] | null } {
+  const shared = groupValues(item(ds, 'x52009229'));
+  const image: FrameValues = {
+    ...(shared.rescale ?? rescaleIn(ds) ?? { rescaleSlope: 1, rescaleIntercept: 0, rescaleType: ds.string('x00281054') || null }),
+    windows: shared.windows ?? windowsIn(ds) ?? [],
+  };
+  const items = ds.elements['x52009230']?.items ?? [];
+  const own = items.slice(0, frames).map((it) => groupValues(it.dataSet));
+  if (!own.some((g) => g.rescale || g.windows)) return { image, perFrame: null };
+  const perFrame = own.map((g) => ({ ...image, ...(g.rescale ?? {}), windows: g.windows ?? image.windows }));
+  return { image, perFrame };
 }
 
 /** NumberOfFrames (IS): absent means one frame; a value that is not a number makes the file unreadable. */
@@ -232,7 +287,7 @@ export async function decodeDicomFrame(file: DicomFile, frame: number): Promise<
   const mask = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
   const signBit = 2 ** (bits - 1);
   const signed = meta.pixelRepresentation === 1;
-  const { rescaleSlope: slope, rescaleIntercept: intercept } = meta;
+  const { rescaleSlope: slope, rescaleIntercept: intercept } = frameValues(meta, frame);
   if (samples instanceof Int16Array) samples = new Uint16Array(samples.buffer, samples.byteOffset, samples.length);
   for (let i = 0; i < pixels; i++) {
     let v = samples[i]!;
@@ -248,7 +303,21 @@ export async function decodeDicomFrame(file: DicomFile, frame: number): Promise<
     bitDepth: bits,
     modality: true,
     invert: meta.photometric === 'MONOCHROME1',
+    ...(padding(meta, slope, intercept) ?? {}),
   };
+}
+
+/**
+ * The modality values of the stored padding values (Pixel Padding Value, up to Pixel Padding
+ * Range Limit when stated; PS3.3 C.7.5.1.1.2), as the raster's `padding` range.
+ */
+function padding(meta: DicomMeta, slope: number, intercept: number): Pick<Raster, 'padding'> | null {
+  const value = meta.paddingValue ?? null;
+  if (value === null) return null;
+  const limit = meta.paddingRangeLimit ?? value;
+  const a = Math.min(value, limit) * slope + intercept;
+  const b = Math.max(value, limit) * slope + intercept;
+  return { padding: { low: Math.min(a, b), high: Math.max(a, b) } };
 }
 
 type Samples = Uint8Array | Uint16Array | Int16Array | Uint32Array;

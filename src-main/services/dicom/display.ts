@@ -1,7 +1,7 @@
-import type { DicomMeta } from '../../common/imaging/dicom';
+import { frameValues, valueUnit, type DicomMeta } from '../../common/imaging/dicom';
 import type { ImagingInfo, WindowSource } from '../../common/imaging/info';
 import type { Raster } from '../../common/imaging/raster';
-import { CT_PRESETS, percentileWindowOf, sampleRangeOf, type NamedWindow, type VoiWindow } from '../../common/imaging/window';
+import { CT_PRESETS, minimumRun, percentileWindowOf, sampleRangeOf, type NamedWindow, type SampleRange, type VoiWindow } from '../../common/imaging/window';
 import type { ImageRecord } from '../../common/model';
 import { getGeo } from '../../db/geo';
 import { getImagingMeta, getRememberedWindow } from '../../db/imaging';
@@ -33,40 +33,60 @@ export function geoNodata(db: Db, im: ImageRecord): number | null {
 }
 
 /**
- * The default window: remembered for the image, else for its series, else the file's first
- * WindowCenter/Width, else the automatic 0.5-99.5 % percentile window of the pixels.
+ * Sample values of a frame that are not image, left out of its automatic window and value range:
+ * the DICOM Pixel Padding Value (and Range Limit), else for CT a run of the smallest value set
+ * apart from the rest (the outside-the-scan value, see minimumRun).
  */
-export function defaultWindow(db: Db, im: ImageRecord, raster: () => Raster): { window: VoiWindow; source: WindowSource } {
-  const chosen = chosenWindow(db, im);
+export function paddingOf(meta: DicomMeta | null, r: Raster, nodata: number | null): SampleRange | null {
+  if (!r.modality) return null;
+  if (r.padding) return r.padding;
+  if (meta?.modality !== 'CT') return null;
+  const run = minimumRun(r.data, r.channels, { nodata });
+  return run === null ? null : { low: run, high: run };
+}
+
+/**
+ * The default window of a frame: remembered for the image, else for its series, else the
+ * frame's first WindowCenter/Width in the file, else the automatic 0.5-99.5 % percentile window
+ * of the pixels, padding left out.
+ */
+export function defaultWindow(db: Db, im: ImageRecord, frame: number, raster: () => Raster): { window: VoiWindow; source: WindowSource } {
+  const chosen = chosenWindow(db, im, frame);
   if (chosen) return chosen;
   const r = raster();
-  return { window: percentileWindowOf(r.data, r.channels, { nodata: geoNodata(db, im) }), source: 'auto' };
+  const nodata = geoNodata(db, im);
+  const meta = im.format === 'dicom' ? getImagingMeta(db, im.id) : null;
+  return { window: percentileWindowOf(r.data, r.channels, { nodata, exclude: paddingOf(meta, r, nodata) }), source: 'auto' };
 }
 
 /**
  * The window chosen for the image rather than computed from its pixels: remembered for the image,
- * else for its series, else the DICOM file's first WindowCenter/Width; null when none is.
+ * else for its series, else the DICOM file's first WindowCenter/Width for the frame (an enhanced
+ * object's per-frame or shared Frame VOI LUT); null when none is.
  */
-export function chosenWindow(db: Db, im: ImageRecord): { window: VoiWindow; source: 'image' | 'series' | 'file' } | null {
+export function chosenWindow(db: Db, im: ImageRecord, frame = 0): { window: VoiWindow; source: 'image' | 'series' | 'file' } | null {
   const remembered = getRememberedWindow(db, im.id);
   if (remembered) return { window: remembered.window, source: remembered.scope };
   const meta = im.format === 'dicom' ? getImagingMeta(db, im.id) : null;
-  const file = meta?.windows[0];
+  const file = meta ? frameValues(meta, frame).windows[0] : undefined;
   return file ? { window: { center: file.center, width: file.width }, source: 'file' } : null;
 }
 
-/** Presets offered for an image: the file's own windows, then the CT ones for CT in HU. */
-export function windowPresets(meta: DicomMeta | null): NamedWindow[] {
-  const own = meta?.windows ?? [];
-  const ct = meta?.modality === 'CT' && (meta.rescaleType ?? 'HU') === 'HU';
-  return ct ? [...own, ...CT_PRESETS] : [...own];
+/**
+ * Presets offered for a frame: the file's own windows for it, then the CT ones (which are in
+ * HU) only when its values are in HU.
+ */
+export function windowPresets(meta: DicomMeta | null, frame = 0): NamedWindow[] {
+  if (!meta) return [];
+  const own = frameValues(meta, frame).windows;
+  return meta.modality === 'CT' && valueUnit(meta, frame) === 'HU' ? [...own, ...CT_PRESETS] : [...own];
 }
 
 /**
- * The viewer's view of an image's display: current window and its source, presets, value
- * range, pixel spacing. `raster` decodes the frame (shared with the media renderer's cache).
+ * The viewer's view of one frame's display: current window and its source, presets, value
+ * range and unit, pixel spacing. `raster` decodes the frame (shared with the media renderer's cache).
  */
-export async function imagingInfo(db: Db, im: ImageRecord, raster: () => Promise<Raster>): Promise<ImagingInfo> {
+export async function imagingInfo(db: Db, im: ImageRecord, frame: number, raster: () => Promise<Raster>): Promise<ImagingInfo> {
   const meta = im.format === 'dicom' ? getImagingMeta(db, im.id) : null;
   const windowed = needsWindow(im);
   const base: ImagingInfo = {
@@ -74,16 +94,18 @@ export async function imagingInfo(db: Db, im: ImageRecord, raster: () => Promise
     windowed,
     window: null,
     source: null,
-    presets: windowed ? windowPresets(meta) : [],
+    presets: windowed ? windowPresets(meta, frame) : [],
     range: null,
     invert: meta?.photometric === 'MONOCHROME1',
     pixelSpacing: meta?.pixelSpacing ?? null,
     modality: meta?.modality ?? null,
-    unit: meta?.modality === 'CT' ? (meta.rescaleType ?? 'HU') : (meta?.rescaleType ?? null),
+    unit: meta ? valueUnit(meta, frame) : null,
+    rescaleType: meta ? frameValues(meta, frame).rescaleType : null,
     hasSeries: Boolean(meta?.seriesInstanceUid),
   };
   if (!windowed) return base;
   const r = await raster();
-  const { window, source } = defaultWindow(db, im, () => r);
-  return { ...base, window, source, range: sampleRangeOf(r.data, r.channels, geoNodata(db, im)) };
+  const { window, source } = defaultWindow(db, im, frame, () => r);
+  const nodata = geoNodata(db, im);
+  return { ...base, window, source, range: sampleRangeOf(r.data, r.channels, nodata, paddingOf(meta, r, nodata)) };
 }

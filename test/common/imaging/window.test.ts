@@ -4,6 +4,7 @@ import {
   applyVoi,
   CT_PRESETS,
   dragWindow,
+  minimumRun,
   minMaxRange,
   percentileRange,
   percentileWindowOf,
@@ -13,7 +14,7 @@ import {
   windowFromRange,
 } from '../../../src-main/common/imaging/window';
 import { sharedPath } from '../../helpers/shared';
-import { areaMm2, unsupportedSyntaxMessage } from '../../../src-main/common/imaging/dicom';
+import { areaMm2, frameValues, unsupportedSyntaxMessage, valueUnit, type DicomMeta } from '../../../src-main/common/imaging/dicom';
 
 describe('DICOM linear VOI function', () => {
   // PS3.3 C.11.2.1.2.1 with c = 50, w = 350 (mediastinum): the ramp runs from
@@ -248,5 +249,84 @@ describe('DICOM helpers', () => {
   it('areas in mm² use row and column spacing', () => {
     expect(areaMm2(100, [0.5, 0.25])).toBeCloseTo(12.5, 10);
     expect(areaMm2(100, null)).toBeNull();
+  });
+});
+
+/**
+ * A CT slice: a scan circle with values -1000..1000 in steps of 1 (two samples each), and
+ * everything outside the reconstructed circle at `outside`.
+ */
+function ctSlice(outside: number, outsideCount: number): Float32Array {
+  const inside = Array.from({ length: 4002 }, (_, i) => -1000 + Math.floor(i / 2));
+  return Float32Array.from([...inside, ...Array.from({ length: outsideCount }, () => outside)]);
+}
+
+describe('padding and the outside-the-scan value in automatic windows', () => {
+  it('a run of -3024 outside the scan is found and left out, giving the window of the scan itself', () => {
+    const slice = ctSlice(-3024, 2000);
+    // Counted, the fill value becomes the window's black end and washes the scan out.
+    expect(percentileRange(slice, 1).low).toBe(-3024);
+    expect(minimumRun(slice, 1)).toBe(-3024);
+    const scan = percentileRange(slice.subarray(0, 4002), 1);
+    expect(percentileRange(slice, 1, { exclude: { low: -3024, high: -3024 } })).toEqual(scan);
+    expect(scan.low).toBeGreaterThan(-1000);
+    expect(sampleRangeOf(slice, 1, null, { low: -3024, high: -3024 })).toEqual({ low: -1000, high: 1000 });
+    // -2000 as well, and a whole padding range [-3024, -2000].
+    expect(minimumRun(ctSlice(-2000, 500), 1)).toBe(-2000);
+    const ranged = Float32Array.from([...ctSlice(-3024, 300), ...Array.from({ length: 300 }, (_, i) => -2000 - i)]);
+    expect(percentileRange(ranged, 1, { exclude: { low: -3024, high: -2000 } })).toEqual(scan);
+  });
+
+  it('air clamped at -1024 HU, a few stray low samples and a continuous bottom are not runs', () => {
+    const clamped = Float32Array.from([...Array.from({ length: 3000 }, () => -1024), ...ctSlice(-1023, 1)]);
+    expect(minimumRun(clamped, 1)).toBeNull();
+    expect(minimumRun(ctSlice(-3024, 10), 1)).toBeNull(); // 0.25 %: below the low percentile's rank
+    expect(minimumRun(ctSlice(-1000, 0), 1)).toBeNull();
+    expect(minimumRun(new Float32Array(0), 1)).toBeNull();
+    expect(minimumRun(Float32Array.of(5, 5, 5), 1)).toBeNull();
+  });
+});
+
+const meta = (over: Partial<DicomMeta>): DicomMeta => ({
+  transferSyntax: '1.2.840.10008.1.2.1',
+  sopClassUid: '1.2.840.10008.5.1.4.1.1.2',
+  modality: 'CT',
+  photometric: 'MONOCHROME2',
+  rows: 2,
+  columns: 2,
+  frames: 2,
+  samplesPerPixel: 1,
+  bitsAllocated: 16,
+  bitsStored: 16,
+  highBit: 15,
+  pixelRepresentation: 1,
+  planarConfiguration: 0,
+  rescaleSlope: 1,
+  rescaleIntercept: -1024,
+  rescaleType: null,
+  windows: [],
+  pixelSpacing: null,
+  seriesInstanceUid: null,
+  ...over,
+});
+
+describe('units of DICOM values', () => {
+  it('HU only when the Rescale Type says so, or for classic CT Image Storage without one', () => {
+    expect(valueUnit(meta({}))).toBe('HU');
+    expect(valueUnit(meta({ rescaleType: 'HU' }))).toBe('HU');
+    expect(valueUnit(meta({ rescaleType: 'US' }))).toBeNull();
+    expect(valueUnit(meta({ sopClassUid: '1.2.840.10008.5.1.4.1.1.2.1' }))).toBeNull();
+    expect(valueUnit(meta({ sopClassUid: '1.2.840.10008.5.1.4.1.1.2.1', rescaleType: 'HU' }))).toBe('HU');
+    expect(valueUnit(meta({ sopClassUid: '1.2.840.10008.5.1.4.1.1.4', modality: 'MR' }))).toBeNull();
+    expect(valueUnit(meta({ rescaleType: 'MGML' }))).toBe('MGML');
+  });
+
+  it('a frame of its own has its own rescale, unit and windows; others use the image values', () => {
+    const frame1 = { rescaleSlope: 0.5, rescaleIntercept: 0, rescaleType: 'US', windows: [{ name: 'MAP', center: 50, width: 100 }] };
+    const m = meta({ sopClassUid: '1.2.840.10008.5.1.4.1.1.2.1', rescaleType: 'HU', perFrame: [{ rescaleSlope: 1, rescaleIntercept: -1024, rescaleType: 'HU', windows: [] }, frame1] });
+    expect(frameValues(m, 1)).toEqual(frame1);
+    expect(valueUnit(m, 0)).toBe('HU');
+    expect(valueUnit(m, 1)).toBeNull();
+    expect(frameValues(meta({}), 1).rescaleIntercept).toBe(-1024);
   });
 });
