@@ -125,7 +125,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     if (given !== null) {
       // A browser that already holds the session keeps it: reopening a spent link is harmless.
       if (!spend(given) && !sessionOk(cookieToken(req))) {
-        return deny(res, 403, 'this link is not valid or was already used; ask the terminal running Tessera for a new one');
+        return deny(res, 403, 'this link was already used or is not valid: press Enter in the terminal that runs Tessera for a new one');
       }
       res.writeHead(302, {
         location: '/',
@@ -160,7 +160,10 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       'x-content-type-options': 'nosniff',
       'cache-control': 'no-cache',
     });
-    fs.createReadStream(file).pipe(res);
+    // A file removed after the check above ends this response, not the process.
+    fs.createReadStream(file)
+      .on('error', () => res.destroy())
+      .pipe(res);
   }
 
   // A bad frame (invalid UTF-8, too large, not masked) closes that socket with 1002/1007/1009 and
@@ -205,6 +208,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
   });
   port = (server.address() as { port: number }).port;
+  server.on('error', (e) => console.error('[tessera] browser-mode server:', e.message));
 
   return {
     url: `http://127.0.0.1:${port}/?token=${token}`,
