@@ -207,7 +207,7 @@ async function main(): Promise<void> {
   }
   const fileMb = fs.statSync(IMAGE).size / 2 ** 20;
 
-  const app = await startApp({ tmpPrefix: 'tessera-large-bench-', version: 'bench', roots: [IMAGE_DIR] });
+  const app = await startApp({ tmpPrefix: 'tessera-large-bench-', version: 'bench' });
   const { tmp, server } = app;
   try {
     const h = server.workspace.handlers;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { AppError } from '../common/errors';
 import type { Channel, ParsedArgs } from '../common/contract';
 import { isInside } from './paths';
-import type { Workspace } from './workspace';
+import type { Handlers, Workspace } from './workspace';
 
 /**
  * Browser mode confines every path the renderer names to folders its owner configured: whoever
@@ -55,13 +55,14 @@ export function requireAllowedPath(roots: readonly string[], p: string): void {
 }
 
 /**
- * Wraps the workspace's handlers so each path argument must lie in `roots`, and so must the image
- * folder of a dataset that is opened (a dataset file cannot point outside them either). Returns the
+ * The workspace's handlers as a caller confined to `roots` sees them: each path argument must lie
+ * in a root, and so must the image folder of a dataset that is opened (a dataset file cannot point
+ * outside them either). The workspace itself is left as it is for its owner. Also returns the
  * roots as real paths.
  */
-export function guardPaths(workspace: Workspace, roots: readonly string[]): string[] {
+export function confinedHandlers(workspace: Workspace, roots: readonly string[]): { handlers: Handlers; roots: string[] } {
   const real = [...new Set(roots.map(realPathOf))];
-  const handlers = workspace.handlers as Record<Channel, (a: unknown) => unknown>;
+  const handlers = { ...workspace.handlers } as Record<Channel, (a: unknown) => unknown>;
   for (const [channel, pathsOf] of Object.entries(PATH_ARGS) as [Channel, (a: unknown) => readonly string[]][]) {
     const inner = handlers[channel];
     handlers[channel] = async (args: unknown) => {
@@ -77,7 +78,7 @@ export function guardPaths(workspace: Workspace, roots: readonly string[]): stri
       return result;
     };
   }
-  return real;
+  return { handlers: handlers as Handlers, roots: real };
 }
 
 

@@ -8,7 +8,7 @@ import type { EventName, Events } from '../common/contract';
 import { dispatch } from '../services/dispatch';
 import { resolveMedia } from '../services/mediaRoute';
 import { isInside } from '../services/paths';
-import { guardPaths } from '../services/pathGuard';
+import { confinedHandlers } from '../services/pathGuard';
 import { Workspace } from '../services/workspace';
 
 /**
@@ -46,6 +46,7 @@ export interface WebServer {
   roots: readonly string[];
   /** Mints another one-time URL, e.g. for a second browser or after the first link was used. */
   newUrl(): string;
+  /** The services as the server's owner calls them (scripts, tests): not confined to `roots`. */
   workspace: Workspace;
   close(): Promise<void>;
 }
@@ -84,7 +85,8 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     for (const s of sockets) if (s.readyState === s.OPEN) s.send(msg);
   };
   const workspace = new Workspace({ configDir: opts.configDir, mode: 'web', version: opts.version, emit, maxPixels: opts.maxPixels });
-  const allowedRoots = guardPaths(workspace, roots);
+  // What arrives over the WebSocket is confined to the roots; the owner's `workspace` is not.
+  const confined = confinedHandlers(workspace, roots);
   let port = 0;
 
   const sessionOk = (candidate: string | undefined): boolean => {
@@ -196,7 +198,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
         }
         if (msg.t !== 'call' || typeof msg.id !== 'number' || typeof msg.channel !== 'string') return;
         const id = msg.id;
-        void dispatch(workspace.handlers, msg.channel, msg.args).then((result) => {
+        void dispatch(confined.handlers, msg.channel, msg.args).then((result) => {
           if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ t: 'result', id, result }));
         });
       });
@@ -214,7 +216,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     url: `http://127.0.0.1:${port}/?token=${token}`,
     port,
     token,
-    roots: allowedRoots,
+    roots: confined.roots,
     newUrl: () => {
       const t = newToken();
       unspent.add(digest(t));
