@@ -53,9 +53,8 @@ export interface WebServer {
 
 const COOKIE = 'tessera_session';
 /**
- * The largest messages the renderer sends are edits of many shapes, far below this. The cap bounds
- * what one message can make the server buffer: a larger one is refused by the WebSocket layer as
- * soon as its length (or its fragments' total) passes the cap.
+ * The cap bounds what one message can make the server buffer: a larger one is refused by the
+ * WebSocket layer as soon as its declared length (or its fragments' total) passes the cap.
  */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const MIME: Record<string, string> = {
