@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Browser mode: builds the renderer if needed and serves it with the real services on
-// 127.0.0.1, printing a URL that carries a one-time random token.
-//   npm run web [-- --port 5199] [--no-build] [--open <dataset>]
+// 127.0.0.1, printing a URL that carries a one-time random token (Enter prints a fresh one).
+// Paths the app may use are confined to the --root folders (default: the home folder).
+//   npm run web [-- --port 5199] [--no-build] [--root <folder>]...
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ const { values } = parseArgs({
     port: { type: 'string', default: '0' },
     'no-build': { type: 'boolean', default: false },
     'config-dir': { type: 'string' },
+    root: { type: 'string', multiple: true },
   },
 });
 
@@ -36,9 +38,14 @@ const server = await startWebServer({
   configDir: values['config-dir'] ?? path.join(os.homedir(), '.config', 'tessera-web'),
   version: pkg.version,
   port: Number(values.port),
+  roots: values.root ?? [os.homedir()],
 });
 console.log(`Tessera (browser mode) at ${server.url}`);
-console.log('Only this machine can connect; the token in the URL is required. Ctrl+C stops.');
+console.log(`Datasets, imports, exports and models are limited to: ${server.roots.join(', ')} (--root adds folders).`);
+console.log('Only this machine can connect; the link works once. Enter prints a new link; Ctrl+C stops.');
+if (process.stdin.isTTY) {
+  process.stdin.on('data', () => console.log(`New one-time link: ${server.newUrl()}`));
+}
 const stop = async () => {
   await server.close();
   process.exit(0);

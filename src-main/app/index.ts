@@ -7,6 +7,7 @@ import type { EventName, Events } from '../common/contract';
 import { registerIpc } from '../ipc/register';
 import { MEDIA_CACHE_CONTROL, resolveMedia } from '../services/mediaRoute';
 import { Workspace } from '../services/workspace';
+import { isAllowedExternalUrl, isTrustedSender, permissionAllowed, rendererEntry } from './security';
 
 // Thin Electron shell: windows, the media protocol and wiring. Everything else is in services/.
 
@@ -28,6 +29,12 @@ const CSP = [
 ].join('; ');
 
 let win: BrowserWindow | null = null;
+// A packaged app ignores ELECTRON_RENDERER_URL: only a development build loads a dev server.
+const entry = rendererEntry({
+  isPackaged: app.isPackaged,
+  devUrl: process.env['ELECTRON_RENDERER_URL'],
+  indexFile: path.join(__dirname, '../renderer/index.html'),
+});
 
 const workspace = new Workspace({
   configDir: app.getPath('userData'),
@@ -74,13 +81,13 @@ function createWindow(): void {
   });
   win.once('ready-to-show', () => win?.show());
   win.webContents.setWindowOpenHandler(({ url }) => {
-    if (/^https:\/\//.test(url)) void shell.openExternal(url);
+    if (isAllowedExternalUrl(url)) void shell.openExternal(url);
     return { action: 'deny' };
   });
   win.webContents.on('will-navigate', (e) => e.preventDefault());
-  const devUrl = process.env['ELECTRON_RENDERER_URL'];
-  if (devUrl) void win.loadURL(devUrl);
-  else void win.loadFile(path.join(__dirname, '../renderer/index.html'));
+  win.webContents.on('will-attach-webview', (e) => e.preventDefault());
+  if (entry.kind === 'url') void win.loadURL(entry.url);
+  else void win.loadFile(entry.file);
   win.on('closed', () => {
     win = null;
   });
@@ -90,7 +97,9 @@ app.whenReady().then(() => {
   session.defaultSession.webRequest.onHeadersReceived((details, cb) => {
     cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
   });
-  session.defaultSession.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
+  session.defaultSession.setPermissionRequestHandler((_wc, permission, cb) => cb(permissionAllowed(permission)));
+  session.defaultSession.setPermissionCheckHandler((_wc, permission) => permissionAllowed(permission));
+  session.defaultSession.setDevicePermissionHandler(() => false);
 
   protocol.handle(MEDIA_SCHEME, async (request) => {
     const url = new URL(request.url);
@@ -101,7 +110,16 @@ app.whenReady().then(() => {
     return new Response(res.body, { headers: { 'content-type': r.mime, 'cache-control': MEDIA_CACHE_CONTROL, etag: r.etag } });
   });
 
-  registerIpc(workspace, (sender) => win !== null && sender === win.webContents);
+  registerIpc(workspace, (event) =>
+    isTrustedSender(
+      {
+        fromAppWindow: win !== null && event.sender === win.webContents,
+        frameUrl: event.senderFrame?.url ?? null,
+        isMainFrame: event.senderFrame !== null && event.senderFrame.parent === null,
+      },
+      entry,
+    ),
+  );
   createWindow();
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createWindow();

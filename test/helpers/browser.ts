@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startWebServer, type WebServer } from '../../src-main/web/server';
-import { repoRoot } from './shared';
+import { repoRoot, sharedDir } from './shared';
 
 /**
  * What the end-to-end tests and the canvas benchmark share: the real renderer served in browser
@@ -51,9 +51,12 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }
 
-/** Opens the app: the token URL first (it trades the token for the cookie), then `?hooks=1` if asked. */
+/**
+ * Opens the app: a fresh one-time URL first (its token is traded for the session cookie), then
+ * `?hooks=1` if asked.
+ */
 export async function openApp(page: Page, server: WebServer, opts: { hooks?: boolean } = {}): Promise<void> {
-  await page.goto(server.url);
+  await page.goto(server.newUrl());
   // `?hooks=1` hands the viewer to page.evaluate; the token is already in the cookie.
   if (opts.hooks) await page.goto(`http://127.0.0.1:${server.port}/?hooks=1`);
 }
@@ -86,13 +89,21 @@ export function requireRenderer(): void {
   }
 }
 
-/** The built renderer served with the real services, over a config folder of its own. */
-export async function startApp(opts: { tmpPrefix: string; version?: string }): Promise<App> {
+/**
+ * The built renderer served with the real services, over a config folder of its own. Paths are
+ * confined to the temporary folder, ../shared and any further `roots`.
+ */
+export async function startApp(opts: { tmpPrefix: string; version?: string; roots?: readonly string[] }): Promise<App> {
   requireRenderer();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), opts.tmpPrefix));
   let server: WebServer;
   try {
-    server = await startWebServer({ staticDir, configDir: path.join(tmp, 'config'), version: opts.version ?? '0.0.0-test' });
+    server = await startWebServer({
+      staticDir,
+      configDir: path.join(tmp, 'config'),
+      version: opts.version ?? '0.0.0-test',
+      roots: [tmp, sharedDir, ...(opts.roots ?? [])],
+    });
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;

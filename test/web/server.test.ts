@@ -1,15 +1,19 @@
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startWebServer, type WebServer } from '../../src-main/web/server';
+import { Dataset } from '../../src-main/services/dataset';
 import { makeImages } from '../helpers/images';
 import { tempDir } from '../helpers/shared';
 
 let server: WebServer;
 let staticDir: string;
 let cookie: string;
+/** The one folder the server may use; everything the tests write goes below it. */
+let root: string;
 
 function get(pathname: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
@@ -48,7 +52,8 @@ function call(ws: WebSocket, id: number, channel: string, args: unknown): Promis
 beforeAll(async () => {
   staticDir = tempDir();
   fs.writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html><title>t</title>');
-  server = await startWebServer({ staticDir, configDir: tempDir(), version: 'test' });
+  root = tempDir();
+  server = await startWebServer({ staticDir, configDir: tempDir(), version: 'test', roots: [root] });
 });
 afterAll(() => server.close());
 
@@ -90,7 +95,7 @@ describe('browser-mode server', () => {
       const m = JSON.parse(String(d)) as { t: string; event: string; payload: { jobId: string } };
       if (m.t === 'event') events.push(m);
     });
-    const dir = tempDir();
+    const dir = fs.mkdtempSync(path.join(root, 'w-'));
     await makeImages(path.join(dir, 'imgs'));
     expect(await call(ws, 1, 'dataset:create', { path: path.join(dir, 'w.tessera') })).toMatchObject({ ok: true });
     expect(await call(ws, 2, 'dataset:create', { path: 7 })).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
@@ -114,5 +119,93 @@ describe('browser-mode server', () => {
     expect((await get(`/media/thumb/${rot.id}`, { cookie })).status).toBe(400);
     expect((await get('/media/view/..%2F..%2Fetc', { cookie })).status).toBe(400);
     ws.close();
+  });
+});
+
+describe('browser-mode URLs and tokens', () => {
+  it('answers 400 to a path with malformed percent-encoding', async () => {
+    const r = await get('/%zz', { cookie });
+    expect(r.status).toBe(400);
+    expect(r.body.toString()).toMatch(/percent-encoding/);
+    expect((await get('/a%E0%A4%A', { cookie })).status).toBe(400);
+  });
+
+  it('refuses a URL token once it has been traded for the session cookie', async () => {
+    // The first URL's token was spent by the exchange above.
+    expect((await get(`/?token=${server.token}`)).status).toBe(403);
+    const fresh = new URL(server.newUrl());
+    expect(fresh.origin).toBe(`http://127.0.0.1:${server.port}`);
+    const first = await get(`${fresh.pathname}${fresh.search}`);
+    expect(first.status).toBe(302);
+    const session = first.headers['set-cookie']![0]!.split(';')[0]!;
+    expect(session).not.toContain(fresh.searchParams.get('token')!);
+    expect((await get('/', { cookie: session })).status).toBe(200);
+    const again = await get(`${fresh.pathname}${fresh.search}`);
+    expect(again.status).toBe(403);
+    expect(again.headers['set-cookie']).toBeUndefined();
+    // A browser that already holds the session may reopen the spent link.
+    expect((await get(`${fresh.pathname}${fresh.search}`, { cookie: session })).status).toBe(302);
+    // Every minted URL carries a token of its own.
+    expect(new URL(server.newUrl()).searchParams.get('token')).not.toBe(fresh.searchParams.get('token'));
+  });
+});
+
+describe('browser-mode path confinement', () => {
+  let ws: WebSocket;
+  let id = 100;
+  const callOk = (channel: string, args: unknown) => call(ws, ++id, channel, args);
+  beforeAll(async () => {
+    ws = await connect({ cookie, origin: `http://127.0.0.1:${server.port}` });
+  });
+  afterAll(() => ws.close());
+
+  it('refuses datasets, imports and exports outside the allowed folders with PATH_NOT_ALLOWED', async () => {
+    // Only folders of the test's own are written to, also where the refusal is missing.
+    const outside = tempDir(); // a sibling of the root, not inside it
+    expect(await callOk('dataset:create', { path: path.join(outside, 'x.tessera') })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
+    expect(await callOk('dataset:create', { path: path.join(root, '..', path.basename(outside), 'x.tessera') })).toMatchObject({
+      ok: false,
+      error: { code: 'PATH_NOT_ALLOWED' },
+    });
+    expect(await callOk('dataset:create', { path: path.join(root, 'in.tessera'), root: '/' })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
+    expect(fs.readdirSync(outside)).toEqual([]);
+
+    // A permitted folder works: create, import, export.
+    const dir = fs.mkdtempSync(path.join(root, 'ok-'));
+    await makeImages(path.join(dir, 'imgs'));
+    expect(await callOk('dataset:create', { path: path.join(dir, 'ok.tessera') })).toMatchObject({ ok: true });
+    expect(await callOk('images:import', { jobId: 'conf1', paths: [path.join(dir, 'imgs')] })).toMatchObject({ ok: true, value: { imported: 8 } });
+    expect(await callOk('images:import', { jobId: 'conf2', paths: [os.homedir(), '/etc'], allowOutsideRoot: true })).toMatchObject({
+      ok: false,
+      error: { code: 'PATH_NOT_ALLOWED' },
+    });
+    const exportArgs = { format: 'yolo', images: 'none' };
+    expect(await callOk('interchange:export', { jobId: 'conf4', outDir: path.join(outside, 'out'), ...exportArgs })).toMatchObject({
+      ok: false,
+      error: { code: 'PATH_NOT_ALLOWED', message: expect.stringContaining(path.join(outside, 'out')) },
+    });
+    expect(fs.readdirSync(outside)).toEqual([]);
+    expect(await callOk('interchange:export', { jobId: 'conf5', outDir: path.join(dir, 'out'), ...exportArgs })).toMatchObject({ ok: true });
+    expect(fs.existsSync(path.join(dir, 'out', 'data.yaml'))).toBe(true);
+    expect(await callOk('interchange:inspect', { path: '/etc/passwd' })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
+    expect(await callOk('models:inspect', { file: '/etc/passwd' })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
+  });
+
+  it('follows links: a link inside the root that leads out of it is refused', async () => {
+    const outside = tempDir();
+    const link = path.join(root, 'link-out');
+    fs.symlinkSync(outside, link);
+    expect(await callOk('interchange:export', { jobId: 'conf6', outDir: path.join(link, 'out'), format: 'yolo', images: 'none' })).toMatchObject({
+      ok: false,
+      error: { code: 'PATH_NOT_ALLOWED' },
+    });
+    expect(fs.readdirSync(outside)).toEqual([]);
+  });
+
+  it('refuses to open a dataset whose image folder lies outside the allowed folders', async () => {
+    const file = path.join(root, 'points-out.tessera');
+    Dataset.create(file, tempDir()).close();
+    expect(await callOk('dataset:open', { path: file })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
+    expect(await callOk('dataset:current', {})).toMatchObject({ ok: true, value: null });
   });
 });

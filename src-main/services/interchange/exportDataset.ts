@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -14,6 +13,7 @@ import { isInside, resolveStoredPath } from '../paths';
 import { conversionMessage, convertGeometry } from './convert';
 import type { FormatWriter, WriteContext } from './types';
 import { writeDeidentifiedDicom } from '../dicom/deidentify';
+import { createExportTemp, releaseExportTemp, removeStaleExportTemps, sealExportTemp } from './exportTemp';
 
 export interface ExportOptions {
   outDir: string;
@@ -52,7 +52,8 @@ const CHUNK = 256;
  * Exports a dataset into a new folder in one format. Geometry the format cannot hold is converted
  * (or, when strict, refused before anything is written), every conversion and drop is counted in
  * the report, and the output appears only when complete: it is written into a temporary sibling
- * folder and renamed into place, so a failed or cancelled export leaves nothing behind.
+ * folder and renamed into place, so a failed or cancelled export leaves nothing behind; the
+ * temporary folders of exports that were killed are removed when the next export starts there.
  */
 export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor: WriterLookup = registryWriter): Promise<ExportReport> {
   const t0 = Date.now();
@@ -97,8 +98,8 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   const cancelled = opts.isCancelled ?? (() => false);
 
   fs.mkdirSync(path.dirname(outDir), { recursive: true });
-  const tmp = path.join(path.dirname(outDir), `.${path.basename(outDir)}.export-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
-  fs.mkdirSync(tmp);
+  removeStaleExportTemps(path.dirname(outDir));
+  const tmp = createExportTemp(outDir);
   const files = new ImageFiles(tmp, opts.images, ctx);
   const names = new UniqueNames();
   const sources = new Sources(ds.root, ds.externalAllowed);
@@ -168,6 +169,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
     if (cancelled()) throw new AppError('CANCELLED', 'export cancelled');
     // rename() replaces an empty folder on POSIX but not on Windows; the check above allowed only an empty one.
     if (fs.existsSync(outDir)) fs.rmdirSync(outDir);
+    sealExportTemp(tmp);
     fs.renameSync(tmp, outDir);
     opts.onProgress?.({ done: imageCount, total });
     return {
@@ -184,6 +186,8 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
     throw e;
+  } finally {
+    releaseExportTemp(tmp);
   }
 }
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -286,5 +287,35 @@ describe('exportDataset', () => {
     expect(rep.warnings).toEqual([expect.objectContaining({ kind: 'image-outside-root', count: 1 })]);
     expect(fs.existsSync(path.join(out, 'JPEGImages', 'link.png'))).toBe(false);
     expect(fs.existsSync(path.join(out, 'JPEGImages', 'two.png'))).toBe(true);
+  });
+});
+
+describe('temporary folders of killed exports', () => {
+  it('are removed by the next export into the same folder; live, foreign and look-alike folders are kept', async () => {
+    const f = await fixture();
+    const parent = path.join(f.dir, 'exports');
+    fs.mkdirSync(parent);
+    // The pid of a process that has ended, as after kill -9 of an exporting process.
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const temp = (name: string, pid: number, marker: boolean, file?: string): string => {
+      const dir = path.join(parent, `.${name}.export-${pid}-0badc0de`);
+      fs.mkdirSync(dir);
+      if (marker) fs.writeFileSync(path.join(dir, '.tessera-export.pid'), `${pid}\n`);
+      if (file) fs.writeFileSync(path.join(dir, file), 'partial');
+      return dir;
+    };
+    const killed = temp('first', deadPid, true, 'labels.xml');
+    const killedEarly = temp('second', deadPid, false); // killed before the marker was written
+    const earlierSamePid = temp('third', process.pid, true, 'a.xml'); // an earlier process with this pid
+    const live = temp('running', process.ppid, true, 'b.xml'); // another process, still exporting
+    const lookAlike = temp('mine', deadPid, false, 'notes.txt'); // a user's folder, no marker
+
+    const out = path.join(parent, 'voc');
+    const rep = await exportDataset(f.ds, opts(out));
+    expect(rep.images).toBe(5);
+    for (const gone of [killed, killedEarly, earlierSamePid]) expect(fs.existsSync(gone), gone).toBe(false);
+    for (const kept of [live, lookAlike]) expect(fs.existsSync(kept), kept).toBe(true);
+    expect(fs.readdirSync(out)).not.toContain('.tessera-export.pid');
+    expect(fs.readdirSync(parent).sort()).toEqual([path.basename(live), path.basename(lookAlike), 'voc'].sort());
   });
 });
