@@ -36,8 +36,19 @@ function createBridge(): TesseraBridge {
 
 export const bridge: TesseraBridge = createBridge();
 
-export function mediaUrl(kind: 'thumb' | 'view', imageId: number): string {
-  return bridge.mediaUrl(kind, imageId);
+/**
+ * URL of an image's view or thumbnail. Every address of an image's pixels is built here: a frame
+ * of a multi-frame image (DICOM frames, TIFF pages) and a display window are path segments after
+ * the id. Frame 0 without a window is the plain address, so it shares the browser's cache with
+ * thumbnails' prefetches and older links.
+ */
+export function mediaUrl(kind: 'thumb' | 'view', imageId: number, frame = 0, window?: { center: number; width: number }): string {
+  const base = bridge.mediaUrl(kind, imageId);
+  if (window) {
+    const r = (x: number) => Math.round(x * 100) / 100;
+    return `${base}/${frame}/${r(window.center)}/${r(Math.max(1, window.width))}`;
+  }
+  return frame === 0 ? base : `${base}/${frame}`;
 }
 
 /** URL of one tile of an image's pyramid. */

@@ -4,7 +4,7 @@ import { JobTracker } from './job.svelte';
 
 /** What the viewer needs to show an image either way: one bitmap, or tiles of its pyramid. */
 export interface ImageSurface {
-  load(url: string): Promise<boolean>;
+  load(url: string, opts?: { keepView?: boolean }): Promise<boolean>;
   loadTiled(key: string, source: PyramidGeometry & { url(level: number, col: number, row: number): string }): Promise<boolean>;
 }
 
@@ -28,11 +28,15 @@ export class PyramidView {
     return job;
   }
 
-  /** Shows `imageId`; false when superseded (`isCurrent` turned false) before it was drawn. */
-  async show(surface: ImageSurface, imageId: number, isCurrent: () => boolean): Promise<boolean> {
+  /**
+   * Shows `frame` of `imageId`; false when superseded (`isCurrent` turned false) before it was
+   * drawn. Another frame of the image on screen keeps the zoom and position.
+   */
+  async show(surface: ImageSurface, imageId: number, isCurrent: () => boolean, frame = 0, keepView = false): Promise<boolean> {
     let info = await call('images:pyramid', { imageId });
     if (!isCurrent()) return false;
-    if (info.state === 'none') return surface.load(mediaUrl('view', imageId));
+    if (info.state === 'none') return surface.load(mediaUrl('view', imageId, frame), { keepView });
+    if (frame > 0) throw new Error(`frame ${frame + 1} cannot be shown: this image is shown from a tile pyramid, which is built from its first frame only`);
     if (info.state !== 'ready') {
       const job = this.tracker();
       this.job = job;
