@@ -24,9 +24,14 @@ const PAGE_GREYS = [30, 220, 120];
 const pixel = (page: Page, x: number, y: number): Promise<number[]> =>
   page.evaluate(
     ([px, py]) => {
-      const img = (globalThis as unknown as { __tesseraCanvas: { image: HTMLImageElement | null } }).__tesseraCanvas.image;
+      // The test code is compiled without the DOM library: the page's objects are typed here.
+      type Img = { naturalWidth: number; naturalHeight: number };
+      type Ctx = { drawImage(i: Img, x: number, y: number): void; getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+      type Canvas = { width: number; height: number; getContext(kind: '2d'): Ctx | null };
+      const g = globalThis as unknown as { __tesseraCanvas: { image: Img | null }; document: { createElement(tag: 'canvas'): Canvas } };
+      const img = g.__tesseraCanvas.image;
       if (!img) return [];
-      const c = document.createElement('canvas');
+      const c = g.document.createElement('canvas');
       c.width = img.naturalWidth;
       c.height = img.naturalHeight;
       const ctx = c.getContext('2d')!;
