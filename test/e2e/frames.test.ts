@@ -13,7 +13,8 @@ import { newWorkspace, ok } from '../helpers/workspace';
  * negative of the first) and a 3-page TIFF. `.` and `,` step frames and the status line says
  * which; each frame shows its own pixels; a box drawn on frame 2 is stored on it and is not shown
  * on frame 1; the frame last viewed is remembered in the dataset (a new page, after leaving the
- * image, opens it there); the slider and Alt+wheel step frames too.
+ * image, opens it there); the slider and Alt+wheel step frames too; a display window dragged on
+ * a later frame of a 15-frame RT dose re-renders that frame.
  */
 const dicomDir = sharedPath('datasets/dicom_pydicom');
 const prerequisites = chromiumOrSkip('frames', dicomDir ? [] : [{ path: '../shared/datasets/dicom_pydicom', what: 'DICOM samples' }]);
@@ -76,11 +77,12 @@ describe('frames of multi-frame images in the browser', () => {
     const file = path.join(tmp, 'frames.tessera');
     const ws = newWorkspace(path.join(tmp, 'prep'));
     await ok(ws, 'dataset:create', { path: file, root: tmp });
-    await ok(ws, 'images:import', { jobId: 'imp', paths: [path.join(dicomDir!, 'SC_rgb_rle_2frame.dcm'), imgs], allowOutsideRoot: true });
+    await ok(ws, 'images:import', { jobId: 'imp', paths: [path.join(dicomDir!, 'SC_rgb_rle_2frame.dcm'), path.join(dicomDir!, 'rtdose.dcm'), imgs], allowOutsideRoot: true });
     const { items } = await ok(ws, 'images:list', {});
     const dcm = items.find((i) => i.path.endsWith('SC_rgb_rle_2frame.dcm'))!;
     const tif = items.find((i) => i.path.endsWith('stack.tif'))!;
-    expect([dcm.frames, tif.frames]).toEqual([2, 3]);
+    const dose = items.find((i) => i.path.endsWith('rtdose.dcm'))!;
+    expect([dcm.frames, tif.frames, dose.frames]).toEqual([2, 3, 15]);
     await ok(ws, 'classes:create', { name: 'cell' });
     ws.close();
 
@@ -172,6 +174,21 @@ describe('frames of multi-frame images in the browser', () => {
     await expect.poll(() => statusFrame(again.page)).toBe('frame 3 of 3');
     await expect.poll(() => attr(again.page, 'data-frame-shown')).toBe('2');
     expect((await pixel(again.page, 10, 10))[0]).toBeCloseTo(PAGE_GREYS[2]!, -1);
+
+    // A display window chosen on a later frame re-renders that frame, not the first.
+    await again.page.getByTestId('viewer-back').click();
+    await open(again.page, dose.id);
+    await again.page.keyboard.press('.');
+    await expect.poll(() => attr(again.page, 'data-frame-shown')).toBe('1');
+    await again.page.getByTestId('window-values').waitFor();
+    const start = await toPage(again.page, 5, 5);
+    await again.page.mouse.move(start.x, start.y);
+    await again.page.mouse.down({ button: 'right' });
+    await again.page.mouse.move(start.x + 60, start.y + 30, { steps: 6 });
+    await again.page.mouse.up({ button: 'right' });
+    const shownUrl = () =>
+      again.page.evaluate(() => (globalThis as unknown as { __tesseraCanvas: { image: { src: string } | null } }).__tesseraCanvas.image?.src ?? '');
+    await expect.poll(shownUrl).toMatch(new RegExp(`/${dose.id}/1/-?[\\d.]+/[\\d.]+$`));
     expect(again.pageErrors).toEqual([]);
   });
 });
