@@ -70,7 +70,7 @@ export class ViewerState {
       try {
         frame = await call('images:viewedFrame', { id: item.id });
       } catch {
-        // Not remembered (an older dataset opened read-only): the first frame.
+        // The remembered frame could not be read: the first frame, which is always there.
       }
       if (token !== this.navToken) return;
     }
