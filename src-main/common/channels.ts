@@ -23,6 +23,8 @@ export const CHANNELS = [
   'images:review',
   'images:statusCounts',
   'images:geo',
+  'images:viewedFrame',
+  'images:setViewedFrame',
   'classes:list',
   'classes:create',
   'classes:update',

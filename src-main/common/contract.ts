@@ -182,6 +182,10 @@ export const argSchemas = {
   'images:get': z.object({ id }).strict(),
   /** The image's georeference (GeoTIFF), null when it has none. */
   'images:geo': z.object({ id }).strict(),
+  /** The frame last viewed on a multi-frame image (0 when none was remembered). */
+  'images:viewedFrame': z.object({ id }).strict(),
+  /** Remembers the frame viewed on a multi-frame image; returns it. */
+  'images:setViewedFrame': z.object({ id, frame: z.number().int().min(0).max(1_000_000) }).strict(),
   'images:setStatus': z.object({ ids: z.array(id).min(1).max(100_000), status: z.enum(IMAGE_STATUSES) }).strict(),
   'images:findNext': z
     .object({
@@ -372,6 +376,8 @@ export interface Results {
   'images:review': ImageReview;
   'images:statusCounts': Record<ImageStatus, number>;
   'images:geo': GeoReference | null;
+  'images:viewedFrame': number;
+  'images:setViewedFrame': number;
   'classes:list': ClassRecord[];
   'classes:create': ClassRecord;
   'classes:update': ClassRecord;

@@ -41,6 +41,8 @@ export interface ExportAnnotationRow {
   score: number | null;
   attributes: Record<string, AttributeValue>;
   z: number;
+  /** Frame of a multi-frame image the shape was drawn on (0 for ordinary images and tags). */
+  frame: number;
 }
 
 export interface ExportChunk {
@@ -87,7 +89,7 @@ export function readExportChunk(db: Db, scope: ExportScope, withPredictions: boo
   // Images by rowid range, then their annotations through the image index: a sparse scope
   // (few done images) never reads the annotations of the images between them.
   const stmt = db.prepare(
-    `SELECT a.id, a.image_id, a.class_id, a.kind, a.geometry, a.source, a.score, a.attributes, a.z
+    `SELECT a.id, a.image_id, a.class_id, a.kind, a.geometry, a.source, a.score, a.attributes, a.z, a.frame
      FROM images i JOIN annotations a ON a.image_id = i.id
      WHERE i.id BETWEEN ? AND ? AND ${scopeSql(scope, 'i.')} AND ${sourceSql(withPredictions, 'a.')}
      ORDER BY a.image_id, a.z, a.id`,
@@ -102,6 +104,7 @@ export function readExportChunk(db: Db, scope: ExportScope, withPredictions: boo
     score: number | null;
     attributes: string;
     z: number;
+    frame: number;
   }>) {
     const list = annotations.get(r.image_id);
     if (!list) continue;
@@ -115,9 +118,26 @@ export function readExportChunk(db: Db, scope: ExportScope, withPredictions: boo
       // Most annotations have no attributes; skipping the parse of "{}" is measurable over millions.
       attributes: r.attributes === '{}' ? {} : (JSON.parse(r.attributes) as Record<string, AttributeValue>),
       z: r.z,
+      frame: r.frame,
     });
   }
   return { images, annotations };
+}
+
+/**
+ * The first classified shape of the scope drawn on a frame after the first (export order), and
+ * how many there are: the interchange formats describe one picture per image file, so these
+ * cannot be exported as drawn.
+ */
+export function countOnLaterFrames(db: Db, scope: ExportScope, withPredictions: boolean): { count: number; first: { imageId: number; path: string; annotationId: number; frame: number } | null } {
+  const where = `FROM images i JOIN annotations a ON a.image_id = i.id
+     WHERE ${scopeSql(scope, 'i.')} AND ${sourceSql(withPredictions, 'a.')} AND a.frame > 0 AND a.kind != 'tag' AND a.class_id IS NOT NULL`;
+  const count = db.prepare(`SELECT count(*) ${where}`).pluck().get() as number;
+  if (count === 0) return { count, first: null };
+  const first = db
+    .prepare(`SELECT i.id AS imageId, i.path AS path, a.id AS annotationId, a.frame AS frame ${where} ORDER BY i.id, a.z, a.id LIMIT 1`)
+    .get() as { imageId: number; path: string; annotationId: number; frame: number };
+  return { count, first };
 }
 
 export interface KindsOutside {

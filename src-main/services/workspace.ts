@@ -12,6 +12,7 @@ import type { ImageRecord } from '../common/model';
 import { imagingInfo } from './dicom/display';
 import { unfinishedRuns } from '../db/prelabel';
 import { getGeo } from '../db/geo';
+import { getViewedFrame, setViewedFrame } from '../db/frames';
 import { editAnnotations, historyState, listImageAnnotations, redoEdit, undoEdit } from './annotations';
 import { deleteClass, reorderClasses, updateClassInfo } from './classes';
 import { Dataset } from './dataset';
@@ -249,6 +250,19 @@ export class Workspace {
     'images:review': (args) => reviewImage(this.need(), args),
     'images:statusCounts': ({ filter }) => countByStatusWhere(this.need().db, filter),
     'images:geo': ({ id }) => getGeo(this.need().db, id),
+    'images:viewedFrame': ({ id }) => {
+      const db = this.need().db;
+      if (!getImage(db, id)) throw new AppError('NOT_FOUND', `image ${id} is not in the dataset`, { id });
+      return getViewedFrame(db, id);
+    },
+    'images:setViewedFrame': ({ id, frame }) => {
+      const db = this.need().db;
+      const im = getImage(db, id);
+      if (!im) throw new AppError('NOT_FOUND', `image ${id} is not in the dataset`, { id });
+      requireFrame(im, frame);
+      setViewedFrame(db, id, frame);
+      return frame;
+    },
     'classes:list': () => listClasses(this.need().db),
     'classes:create': ({ name, color, hotkey }) => {
       const db = this.need().db;

@@ -36,9 +36,19 @@ function createBridge(): TesseraBridge {
 
 export const bridge: TesseraBridge = createBridge();
 
-/** URL of an image's thumbnail or view; `key` is its media address (ImageListItem.media). */
-export function mediaUrl(kind: 'thumb' | 'view', key: string): string {
-  return bridge.mediaUrl(kind, key);
+/**
+ * URL of an image's view or thumbnail; `key` is its media address (ImageListItem.media), which
+ * names the dataset and the file's version. Every address of an image's pixels is built here: a
+ * frame of a multi-frame image (DICOM frames, TIFF pages) and a display window are path segments
+ * after the key.
+ */
+export function mediaUrl(kind: 'thumb' | 'view', key: string, frame = 0, window?: { center: number; width: number }): string {
+  const base = bridge.mediaUrl(kind, key);
+  if (window) {
+    const r = (x: number) => Math.round(x * 100) / 100;
+    return `${base}/${frame}/${r(window.center)}/${r(Math.max(1, window.width))}`;
+  }
+  return frame === 0 ? base : `${base}/${frame}`;
 }
 
 /** URL of one tile of an image's pyramid. */

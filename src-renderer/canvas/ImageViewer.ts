@@ -18,6 +18,11 @@ export interface ImageViewerOptions {
   onZoom?: (zoom: number) => void;
   /** The image-pixel position under the pointer as it moves (status line), null when it leaves. */
   onPointer?: (p: Point | null) => void;
+  /**
+   * Alt+wheel steps through the frames of a multi-frame image (down: next, up: previous); the
+   * plain wheel (and Ctrl+wheel, a trackpad pinch) keeps zooming. Returns whether it took the step.
+   */
+  onFrameWheel?: (by: 1 | -1) => boolean;
 }
 
 export const MIN_ZOOM = 1 / 64;
@@ -409,6 +414,7 @@ export class ImageViewer implements SceneView {
   private onWheel(evt: WheelEvent): void {
     evt.preventDefault();
     if (!this.size || evt.deltaY === 0) return;
+    if (evt.altKey && !evt.ctrlKey && this.opts.onFrameWheel?.(evt.deltaY > 0 ? 1 : -1)) return;
     // One fixed step per event rather than scaling by deltaY: wheel deltas differ wildly between
     // platforms and devices, and a predictable step is what users of image tools expect.
     const factor = evt.deltaY < 0 ? WHEEL_STEP : 1 / WHEEL_STEP;

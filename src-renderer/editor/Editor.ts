@@ -13,6 +13,8 @@ export interface EditorImage {
   id: number;
   width: number;
   height: number;
+  /** Frames of a multi-frame image (DICOM frames, TIFF pages); 1 when left out. */
+  frames?: number;
 }
 
 export interface EditorStatus {
@@ -72,6 +74,11 @@ const FINAL_CODES = new Set(['INVALID_GEOMETRY', 'INVALID_ARGUMENT', 'STALE_EDIT
 export class Editor {
   readonly events = new Emitter<EditorEvents>();
   image: EditorImage | null = null;
+  /**
+   * The frame being edited. Shapes belong to one frame: only the current frame's shapes are
+   * drawn, hit, selected and counted, and new shapes are stored on it. Tags belong to the image.
+   */
+  frame = 0;
   private docs = new Map<number, AnnotationRecord>();
   private classList: ClassRecord[] = [];
   private selectionIds: number[] = [];
@@ -149,11 +156,12 @@ export class Editor {
     } while (q !== this.queue);
   }
 
-  /** Opens an image: fetches its annotations and history; the selection and any gesture are dropped. */
-  async load(image: EditorImage): Promise<void> {
+  /** Opens an image (at `frame`): fetches its annotations and history; the selection and any gesture are dropped. */
+  async load(image: EditorImage, frame = 0): Promise<void> {
     const token = ++this.loadToken;
     this.tool.cancel();
     this.image = image;
+    this.frame = this.clampFrame(frame, image);
     this.docs = new Map();
     this.selectionIds = [];
     this.hiddenIds.clear();
@@ -180,10 +188,40 @@ export class Editor {
     this.loadToken++;
     this.tool.cancel();
     this.image = null;
+    this.frame = 0;
     this.docs = new Map();
     this.selectionIds = [];
     this.history = NO_HISTORY;
     this.emitScene();
+  }
+
+  get frames(): number {
+    return Math.max(1, this.image?.frames ?? 1);
+  }
+
+  private clampFrame(frame: number, image: EditorImage | null = this.image): number {
+    const n = Math.max(1, image?.frames ?? 1);
+    return Number.isInteger(frame) ? Math.max(0, Math.min(n - 1, frame)) : 0;
+  }
+
+  /**
+   * Edits another frame of the image: its shapes replace the scene, the gesture in progress is
+   * dropped and the selection cleared (shapes of other frames cannot be selected). Returns
+   * whether the frame changed.
+   */
+  setFrame(frame: number): boolean {
+    const f = this.clampFrame(frame);
+    if (f === this.frame) return false;
+    this.tool.cancel();
+    this.frame = f;
+    this.selectionIds = [];
+    this.emitScene();
+    return true;
+  }
+
+  /** Whether a record belongs to the frame being edited (tags belong to every frame). */
+  isOnFrame(a: AnnotationRecord): boolean {
+    return a.kind === 'tag' || a.frame === this.frame;
   }
 
   setClasses(classes: readonly ClassRecord[]): void {
@@ -216,13 +254,13 @@ export class Editor {
     return shape;
   }
 
-  /** Drawable shapes in stacking order (z, then id); tags are not drawn. */
+  /** Drawable shapes of the current frame in stacking order (z, then id); tags are not drawn. */
   private ordered(): AnnotationRecord[] {
-    return [...this.docs.values()].filter((a) => a.kind !== 'tag').sort((a, b) => a.z - b.z || a.id - b.id);
+    return [...this.docs.values()].filter((a) => a.kind !== 'tag' && a.frame === this.frame).sort((a, b) => a.z - b.z || a.id - b.id);
   }
 
   isVisible(a: AnnotationRecord): boolean {
-    return !this.hiddenIds.has(a.id) && !this.hiddenClasses.has(a.classId) && !this.belowThreshold(a);
+    return this.isOnFrame(a) && !this.hiddenIds.has(a.id) && !this.hiddenClasses.has(a.classId) && !this.belowThreshold(a);
   }
 
   private belowThreshold(a: AnnotationRecord): boolean {
@@ -395,7 +433,10 @@ export class Editor {
       next = this.selectionIds.filter((id) => !ids.includes(id));
       for (const id of ids) if (!this.selectionIds.includes(id)) next.push(id);
     }
-    next = next.filter((id) => this.docs.has(id));
+    next = next.filter((id) => {
+      const a = this.docs.get(id);
+      return a !== undefined && this.isOnFrame(a);
+    });
     if (next.join() === this.selectionIds.join()) return;
     this.selectionIds = next;
     this.refreshOverlay();
@@ -562,13 +603,14 @@ export class Editor {
         if (rec.z < maxZ) reorder = true;
       }
       this.docs.set(rec.id, rec);
-      if (rec.kind !== 'tag') changed.push(this.toScene(rec));
+      // Shapes of other frames are kept in the document but not drawn.
+      if (rec.kind !== 'tag' && rec.frame === this.frame) changed.push(this.toScene(rec));
     }
     for (const id of r.deleted) {
       const had = this.docs.get(id);
       if (!had) continue;
       this.docs.delete(id);
-      if (had.kind !== 'tag') removed.push(id);
+      if (had.kind !== 'tag' && had.frame === this.frame) removed.push(id);
     }
     this.selectionIds = this.selectionIds.filter((id) => this.docs.has(id));
     if (reorder) {
@@ -623,8 +665,12 @@ export class Editor {
       if (!r) {
         this.say(which === 'undo' ? 'Nothing to undo' : 'Nothing to redo');
       } else {
+        // History is per image: a step may change shapes of a frame not on screen; say which.
+        const touched = [...r.changed, ...r.deleted.map((id) => this.docs.get(id)).filter((a): a is AnnotationRecord => a !== undefined)];
+        const frames = new Set(touched.filter((a) => a.kind !== 'tag').map((a) => a.frame));
         this.apply(r);
-        this.say(`${which === 'undo' ? 'Undid' : 'Redid'}: ${r.label}`);
+        const elsewhere = frames.size > 0 && !frames.has(this.frame) ? ` (on frame ${[...frames].map((f) => f + 1).join(', ')})` : '';
+        this.say(`${which === 'undo' ? 'Undid' : 'Redid'}: ${r.label}${elsewhere}`);
       }
       await this.refreshHistory();
     });
@@ -676,7 +722,7 @@ export class Editor {
   create(geometry: Geometry, label: string): Promise<EditResult | null> {
     if (!this.accept(geometry)) return Promise.resolve(null);
     const z = this.topZ() + 1;
-    const draft: AnnotationDraft = { classId: this.activeClassId, geometry, z, attributes: this.defaultAttributes(this.activeClassId) };
+    const draft: AnnotationDraft = { classId: this.activeClassId, geometry, frame: this.frame, z, attributes: this.defaultAttributes(this.activeClassId) };
     return this.commit(label, [{ op: 'create', draft }], {
       select: 'created',
       live: [{ id: -1, geometry, color: this.colorOf(this.activeClassId), prediction: false, flagged: false, z }],
@@ -756,7 +802,8 @@ export class Editor {
         continue;
       }
       const classId = d.classId !== null && this.classById(d.classId) ? d.classId : null;
-      ops.push({ op: 'create', draft: { ...d, classId, geometry: g, z: ++z } });
+      // Pasted onto the frame being edited, wherever it was copied from.
+      ops.push({ op: 'create', draft: { ...d, classId, geometry: g, frame: this.frame, z: ++z } });
     }
     if (skipped) this.say(`${skipped} shape${skipped === 1 ? '' : 's'} did not fit this image and ${skipped === 1 ? 'was' : 'were'} not pasted`, 'error');
     if (ops.length === 0) return Promise.resolve(null);

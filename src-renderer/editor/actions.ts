@@ -17,6 +17,8 @@ export interface ActionContext {
     nextUnlabeled(): void;
     nextNotDone(): void;
     markDone(): void;
+    /** Steps through the frames of a multi-frame image; frame actions are unavailable without it. */
+    stepFrame?(by: number): void;
   };
   ui?: { toggleShortcuts(): void; closeShortcuts(): boolean };
   /** Model-assisted labeling, supplied by state/models.svelte.ts; the review actions are unavailable without it. */
@@ -62,6 +64,7 @@ const hasSelection = (c: ActionContext): boolean => c.editor.selection.length > 
 const selectedPredictionIds = (c: ActionContext): number[] => c.editor.selectedRecords.filter((a) => a.source === 'model').map((a) => a.id);
 const hasSelectedPrediction = (c: ActionContext): boolean => !!c.review && selectedPredictionIds(c).length > 0;
 const hasImage = (c: ActionContext): boolean => c.editor.image !== null;
+const hasFrames = (c: ActionContext): boolean => !!c.nav?.stepFrame && c.editor.frames > 1;
 const selectionHas = (kinds: readonly string[]) => (c: ActionContext) => c.editor.selectedRecords.some((a) => kinds.includes(a.kind));
 
 function toolAction(tool: ToolId, label: string, key: string): Action {
@@ -190,6 +193,15 @@ export const ACTIONS: readonly Action[] = [
 
   { id: 'next', label: 'Next image', group: 'Image', keys: ['arrowright', 'd'], predicate: (c) => !!c.nav, perform: (c) => c.nav?.next() },
   { id: 'previous', label: 'Previous image', group: 'Image', keys: ['arrowleft', 'a'], predicate: (c) => !!c.nav, perform: (c) => c.nav?.previous() },
+  {
+    id: 'previousFrame',
+    label: 'Previous frame (Alt+wheel)',
+    group: 'Image',
+    keys: [','],
+    predicate: hasFrames,
+    perform: (c) => c.nav?.stepFrame?.(-1),
+  },
+  { id: 'nextFrame', label: 'Next frame (Alt+wheel)', group: 'Image', keys: ['.'], predicate: hasFrames, perform: (c) => c.nav?.stepFrame?.(1) },
   { id: 'markDone', label: 'Mark the image done', group: 'Image', keys: ['ctrl+enter'], predicate: (c) => !!c.nav && hasImage(c), perform: (c) => c.nav?.markDone() },
   { id: 'nextUnlabeled', label: 'Next unlabeled image', group: 'Image', keys: ['n'], predicate: (c) => !!c.nav, perform: (c) => c.nav?.nextUnlabeled() },
   { id: 'nextNotDone', label: 'Next image not done', group: 'Image', keys: ['shift+n'], predicate: (c) => !!c.nav, perform: (c) => c.nav?.nextNotDone() },

@@ -33,7 +33,7 @@ export class EditorState {
   selection = $state.raw<readonly number[]>([]);
   selected = $state.raw<AnnotationRecord[]>([]);
   tags = $state.raw<AnnotationRecord[]>([]);
-  /** Annotations per class id on the current image (tags included), for the class panel. */
+  /** Annotations per class id on the current image's current frame (tags included), for the class panel. */
   counts = $state.raw<ReadonlyMap<number | null, number>>(new Map());
   history = $state.raw<HistoryState>({ canUndo: false, canRedo: false, undoLabel: null, redoLabel: null });
   pendingCount = $state(0);
@@ -74,6 +74,7 @@ export class EditorState {
         nextUnlabeled: () => void this.findNext('unlabeled'),
         nextNotDone: () => void this.findNext('not_done'),
         markDone: () => void this.markDone(),
+        stepFrame: (by) => this.appState.viewer.stepFrame(by),
       },
       ui: {
         toggleShortcuts: () => (this.shortcutsOpen = !this.shortcutsOpen),
@@ -100,7 +101,7 @@ export class EditorState {
     this.selected = e.selectedRecords;
     this.tags = e.tags;
     const counts = new Map<number | null, number>();
-    for (const a of e.annotations.values()) counts.set(a.classId, (counts.get(a.classId) ?? 0) + 1);
+    for (const a of e.annotations.values()) if (e.isOnFrame(a)) counts.set(a.classId, (counts.get(a.classId) ?? 0) + 1);
     this.counts = counts;
     this.history = e.history;
     this.pendingCount = e.pending.length;
@@ -138,12 +139,12 @@ export class EditorState {
     };
   }
 
-  /** Opens the image's annotations; a repeated call for the image already open does nothing. */
-  async open(item: ImageListItem): Promise<void> {
+  /** Opens the image's annotations at `frame`; a repeated call for the image already open does nothing. */
+  async open(item: ImageListItem, frame = 0): Promise<void> {
     if (this.loadedImage === item.id) return;
     this.loadedImage = item.id;
     try {
-      await this.editor.load({ id: item.id, width: item.width, height: item.height });
+      await this.editor.load({ id: item.id, width: item.width, height: item.height, frames: item.frames }, frame);
     } catch (e) {
       this.appState.fail(e);
     }
@@ -260,7 +261,7 @@ export class EditorState {
       const item = this.appState.viewer.item;
       if (item) {
         this.loadedImage = null;
-        await this.open(item);
+        await this.open(item, this.appState.viewer.frame);
       }
     }
     return ok;

@@ -8,7 +8,7 @@ export type MediaImage = Pick<ImageListItem, 'id' | 'media'>;
 
 /** What the viewer needs to show an image either way: one bitmap, or tiles of its pyramid. */
 export interface ImageSurface {
-  load(url: string): Promise<boolean>;
+  load(url: string, opts?: { keepView?: boolean }): Promise<boolean>;
   loadTiled(key: string, source: PyramidGeometry & { url(level: number, col: number, row: number): string }): Promise<boolean>;
 }
 
@@ -32,12 +32,16 @@ export class PyramidView {
     return job;
   }
 
-  /** Shows the image; false when superseded (`isCurrent` turned false) before it was drawn. */
-  async show(surface: ImageSurface, image: MediaImage, isCurrent: () => boolean): Promise<boolean> {
+  /**
+   * Shows `frame` of the image; false when superseded (`isCurrent` turned false) before it was
+   * drawn. Another frame of the image on screen keeps the zoom and position.
+   */
+  async show(surface: ImageSurface, image: MediaImage, isCurrent: () => boolean, frame = 0, keepView = false): Promise<boolean> {
     const { id: imageId, media } = image;
     let info = await call('images:pyramid', { imageId });
     if (!isCurrent()) return false;
-    if (info.state === 'none') return surface.load(mediaUrl('view', media));
+    if (info.state === 'none') return surface.load(mediaUrl('view', media, frame), { keepView });
+    if (frame > 0) throw new Error(`frame ${frame + 1} cannot be shown: this image is shown from a tile pyramid, which is built from its first frame only`);
     if (info.state !== 'ready') {
       const job = this.tracker();
       this.job = job;

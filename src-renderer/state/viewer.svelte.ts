@@ -20,6 +20,10 @@ export class ViewerState {
   pointer = $state.raw<{ x: number; y: number } | null>(null);
   /** The current image is loaded and drawn. */
   ready = $state(false);
+  /** The frame shown of a multi-frame image (DICOM frames, TIFF pages), from 0. */
+  frame = $state(0);
+  /** The frame whose pixels are on screen (null while one is loading). */
+  shownFrame = $state<number | null>(null);
 
   readonly fileProblem = $derived.by((): ViewerProblem | null => {
     const d = this.detail;
@@ -66,8 +70,20 @@ export class ViewerState {
     const token = ++this.navToken;
     const item = await this.dataset.getItem(index);
     if (token !== this.navToken || !item) return;
+    // A multi-frame image opens on the frame last viewed, so its pixels and shapes load once.
+    let frame = 0;
+    if (item.frames > 1) {
+      try {
+        frame = await call('images:viewedFrame', { id: item.id });
+      } catch {
+        // The remembered frame could not be read: the first frame, which is always there.
+      }
+      if (token !== this.navToken) return;
+    }
     this.index = index;
     this.item = item;
+    this.frame = Math.min(frame, item.frames - 1);
+    this.shownFrame = null;
     this.detail = null;
     this.loadError = null;
     this.ready = false;
@@ -93,6 +109,29 @@ export class ViewerState {
     void this.open(this.index - 1);
   }
 
+  /** Frames of the open image (1 for ordinary images). */
+  get frames(): number {
+    return Math.max(1, this.item?.frames ?? 1);
+  }
+
+  /**
+   * Shows another frame of the open image (clamped to the image's frames) and remembers it in
+   * the dataset, so coming back to the image shows it again. Returns whether the frame changed.
+   */
+  setFrame(frame: number): boolean {
+    const item = this.item;
+    if (!item) return false;
+    const f = Math.max(0, Math.min(this.frames - 1, Math.round(frame)));
+    if (f === this.frame) return false;
+    this.frame = f;
+    call('images:setViewedFrame', { id: item.id, frame: f }).catch((e: unknown) => this.onError(e));
+    return true;
+  }
+
+  stepFrame(by: number): boolean {
+    return this.setFrame(this.frame + by);
+  }
+
   setLoadError(imageId: number, e: unknown): void {
     if (this.item?.id === imageId) this.loadError = errorMessage(e);
   }
@@ -106,5 +145,7 @@ export class ViewerState {
     this.loadError = null;
     this.zoom = null;
     this.ready = false;
+    this.frame = 0;
+    this.shownFrame = null;
   }
 }

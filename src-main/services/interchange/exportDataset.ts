@@ -5,7 +5,7 @@ import { AppError } from '../../common/errors';
 import { CAPABILITIES, type ExportClass, type ExportFormat, type ExportImage, type ExportReport, type ExportWarning } from '../../common/formats/types';
 import type { Split } from '../../common/model';
 import { listClasses } from '../../db/classes';
-import { countKindsOutside, countScopeImages, readExportChunk, type ExportImageRow } from '../../db/export';
+import { countKindsOutside, countOnLaterFrames, countScopeImages, readExportChunk, type ExportImageRow } from '../../db/export';
 import { getGeo } from '../../db/geo';
 import { geoJsonWriter } from '../geotiff';
 import type { Dataset } from '../dataset';
@@ -74,6 +74,16 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
         { path: f.path, imageId: f.imageId, annotationId: f.annotationId, kind: f.kind, count: outside.count },
       );
     }
+    const later = countOnLaterFrames(db, opts.only, opts.withPredictions);
+    if (later.first) {
+      const f = later.first;
+      throw new AppError(
+        'INVALID_ARGUMENT',
+        `strict export to ${opts.format}: ${f.path}: annotation ${f.annotationId} is on frame ${f.frame + 1}, and ${opts.format} holds one picture per image file; ` +
+          `${later.count} annotation(s) in all are on frames after the first`,
+        { path: f.path, imageId: f.imageId, annotationId: f.annotationId, frame: f.frame, count: later.count },
+      );
+    }
   }
 
   // GeoJSON needs each image's georeference from the dataset, which the writer registry does not hold.
@@ -124,6 +134,12 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
           const name = classes[index]!.name;
           if (a.kind === 'tag') {
             if (!tags.includes(name)) tags.push(name);
+            continue;
+          }
+          // The exported file is one picture (a DICOM's or TIFF's first frame as image viewers
+          // show it): a shape drawn on another frame would land on the wrong pixels.
+          if (a.frame > 0) {
+            ctx.warn('later-frame', `shapes on frames after the first of multi-frame images dropped: ${opts.format} holds one picture per image file`);
             continue;
           }
           shapes++;

@@ -1,0 +1,194 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import sharp from 'sharp';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumOrSkip, startApp, toPage, type App } from '../helpers/browser';
+import { sharedPath } from '../helpers/shared';
+import { newWorkspace, ok } from '../helpers/workspace';
+
+/**
+ * Frames of multi-frame images in the real renderer: a 2-frame DICOM (the second frame is the
+ * negative of the first) and a 3-page TIFF. `.` and `,` step frames and the status line says
+ * which; each frame shows its own pixels; a box drawn on frame 2 is stored on it and is not shown
+ * on frame 1; the frame last viewed is remembered in the dataset (a new page, after leaving the
+ * image, opens it there); the slider and Alt+wheel step frames too; a display window dragged on
+ * a later frame of a 15-frame RT dose re-renders that frame.
+ */
+const dicomDir = sharedPath('datasets/dicom_pydicom');
+const prerequisites = chromiumOrSkip('frames', dicomDir ? [] : [{ path: '../shared/datasets/dicom_pydicom', what: 'DICOM samples' }]);
+
+const PAGE_GREYS = [30, 220, 120];
+
+/** RGB of one pixel of the bitmap the viewer shows (decoded by the browser, read back from a canvas). */
+const pixel = (page: Page, x: number, y: number): Promise<number[]> =>
+  page.evaluate(
+    ([px, py]) => {
+      // The test code is compiled without the DOM library: the page's objects are typed here.
+      type Img = { naturalWidth: number; naturalHeight: number };
+      type Ctx = { drawImage(i: Img, x: number, y: number): void; getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+      type Canvas = { width: number; height: number; getContext(kind: '2d'): Ctx | null };
+      const g = globalThis as unknown as { __tesseraCanvas: { image: Img | null }; document: { createElement(tag: 'canvas'): Canvas } };
+      const img = g.__tesseraCanvas.image;
+      if (!img) return [];
+      const c = g.document.createElement('canvas');
+      c.width = img.naturalWidth;
+      c.height = img.naturalHeight;
+      const ctx = c.getContext('2d')!;
+      ctx.drawImage(img, 0, 0);
+      return Array.from(ctx.getImageData(px!, py!, 1, 1).data.slice(0, 3));
+    },
+    [x, y],
+  );
+
+const attr = (page: Page, name: string) => page.getByTestId('viewer').getAttribute(name);
+const statusFrame = (page: Page) => page.getByTestId('status-frame').textContent({ timeout: 2_000 }).catch(() => null);
+
+function query<T>(file: string, sql: string): T[] {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(sql).all() as T[];
+  } finally {
+    db.close();
+  }
+}
+
+describe('frames of multi-frame images in the browser', () => {
+  let app: App | null = null;
+
+  beforeAll(async () => {
+    if (!prerequisites.skip) app = await startApp({ tmpPrefix: 'tessera-frames-e2e-' });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it.skipIf(prerequisites.skip || !dicomDir)('steps frames with keys, slider and Alt+wheel; boxes belong to their frame; the frame is remembered', { timeout: 180_000 }, async () => {
+    prerequisites.assertPresent();
+    const { tmp } = app!;
+    const imgs = path.join(tmp, 'imgs');
+    fs.mkdirSync(imgs);
+    const pages = await Promise.all(
+      PAGE_GREYS.map((v) => sharp({ create: { width: 120, height: 90, channels: 3, background: { r: v, g: v, b: v } } }).png().toBuffer()),
+    );
+    await sharp(pages, { join: { animated: true } }).tiff().toFile(path.join(imgs, 'stack.tif'));
+    const file = path.join(tmp, 'frames.tessera');
+    const ws = newWorkspace(path.join(tmp, 'prep'));
+    await ok(ws, 'dataset:create', { path: file, root: tmp });
+    await ok(ws, 'images:import', { jobId: 'imp', paths: [path.join(dicomDir!, 'SC_rgb_rle_2frame.dcm'), path.join(dicomDir!, 'rtdose.dcm'), imgs], allowOutsideRoot: true });
+    const { items } = await ok(ws, 'images:list', {});
+    const dcm = items.find((i) => i.path.endsWith('SC_rgb_rle_2frame.dcm'))!;
+    const tif = items.find((i) => i.path.endsWith('stack.tif'))!;
+    const dose = items.find((i) => i.path.endsWith('rtdose.dcm'))!;
+    expect([dcm.frames, tif.frames, dose.frames]).toEqual([2, 3, 15]);
+    await ok(ws, 'classes:create', { name: 'cell' });
+    ws.close();
+
+    const open = async (page: Page, id: number): Promise<void> => {
+      await page.locator(`[data-testid="grid-cell"][data-image-id="${id}"]`).click();
+      await page.locator(`[data-testid="viewer"][data-image-id="${id}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
+      await page.getByTestId('tool-select').focus();
+    };
+    const openPage = async () => {
+      const p = await app!.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
+      // The server keeps the dataset open: a later page starts in its grid.
+      const start = p.page.getByTestId('open-dataset-path');
+      await start.or(p.page.getByTestId('grid-cell').first()).first().waitFor();
+      if (await start.isVisible()) {
+        await start.fill(file);
+        await p.page.getByTestId('open-dataset').click();
+      }
+      return p;
+    };
+
+    const { page, pageErrors } = await openPage();
+    await open(page, dcm.id);
+
+    // Frame 1 of 2: the file's first frame (red band at the top left).
+    expect(await statusFrame(page)).toBe('frame 1 of 2');
+    await expect.poll(() => attr(page, 'data-frame-shown')).toBe('0');
+    const first = await pixel(page, 5, 5);
+    expect(first).toEqual([255, 0, 0]);
+
+    // `.`: frame 2 of 2, the negative of the first.
+    await page.keyboard.press('.');
+    await expect.poll(() => statusFrame(page)).toBe('frame 2 of 2');
+    await expect.poll(() => attr(page, 'data-frame-shown')).toBe('1');
+    expect(await pixel(page, 5, 5)).toEqual(first.map((v) => 255 - v));
+
+    // A box drawn on frame 2 is stored with frame index 1 and is not shown on frame 1.
+    await page.keyboard.press('b');
+    const from = await toPage(page, 20, 20);
+    const to = await toPage(page, 60, 70);
+    await page.mouse.move(from.x, from.y);
+    await page.mouse.down();
+    await page.mouse.move(to.x, to.y, { steps: 8 });
+    await page.mouse.up();
+    await expect.poll(() => query<{ frame: number }>(file, 'SELECT frame FROM annotations').map((r) => r.frame)).toEqual([1]);
+    await expect.poll(() => attr(page, 'data-annotations')).toBe('1');
+    await page.keyboard.press(',');
+    await expect.poll(() => statusFrame(page)).toBe('frame 1 of 2');
+    await expect.poll(() => attr(page, 'data-frame-shown')).toBe('0');
+    expect(await attr(page, 'data-annotations')).toBe('0');
+
+    // Back to frame 2, leave the image: the frame is remembered in the dataset.
+    await page.keyboard.press('.');
+    await expect.poll(() => attr(page, 'data-frame-shown')).toBe('1');
+    await page.getByTestId('viewer-back').click();
+    await page.getByTestId('grid-cell').first().waitFor();
+    await expect.poll(() => query<{ frame: number }>(file, `SELECT frame FROM image_viewed_frames WHERE image_id = ${dcm.id}`)).toEqual([{ frame: 1 }]);
+
+    // Reopened in this page, and in a new one: on frame 2, with its box.
+    await open(page, dcm.id);
+    await expect.poll(() => attr(page, 'data-frame-shown')).toBe('1');
+    expect(await statusFrame(page)).toBe('frame 2 of 2');
+    expect(await pixel(page, 5, 5)).toEqual(first.map((v) => 255 - v));
+    expect(await attr(page, 'data-annotations')).toBe('1');
+    expect(pageErrors).toEqual([]);
+    await page.context().close();
+
+    const again = await openPage();
+    await open(again.page, dcm.id);
+    await expect.poll(() => attr(again.page, 'data-frame-shown')).toBe('1');
+    expect(await statusFrame(again.page)).toBe('frame 2 of 2');
+    expect(await attr(again.page, 'data-annotations')).toBe('1');
+
+    // The TIFF's pages: Alt+wheel down steps forward (the plain wheel still zooms), the slider jumps.
+    await again.page.getByTestId('viewer-back').click();
+    await open(again.page, tif.id);
+    expect(await statusFrame(again.page)).toBe('frame 1 of 3');
+    expect((await pixel(again.page, 10, 10))[0]).toBeCloseTo(PAGE_GREYS[0]!, -1);
+    const zoom = await attr(again.page, 'data-zoom');
+    const mid = await toPage(again.page, 60, 45);
+    await again.page.mouse.move(mid.x, mid.y);
+    await again.page.keyboard.down('Alt');
+    await again.page.mouse.wheel(0, 100);
+    await again.page.keyboard.up('Alt');
+    await expect.poll(() => statusFrame(again.page)).toBe('frame 2 of 3');
+    await expect.poll(() => attr(again.page, 'data-frame-shown')).toBe('1');
+    expect((await pixel(again.page, 10, 10))[0]).toBeCloseTo(PAGE_GREYS[1]!, -1);
+    expect(await attr(again.page, 'data-zoom')).toBe(zoom);
+    await again.page.getByTestId('frame-slider').fill('3');
+    await expect.poll(() => statusFrame(again.page)).toBe('frame 3 of 3');
+    await expect.poll(() => attr(again.page, 'data-frame-shown')).toBe('2');
+    expect((await pixel(again.page, 10, 10))[0]).toBeCloseTo(PAGE_GREYS[2]!, -1);
+
+    // A display window chosen on a later frame re-renders that frame, not the first.
+    await again.page.getByTestId('viewer-back').click();
+    await open(again.page, dose.id);
+    await again.page.keyboard.press('.');
+    await expect.poll(() => attr(again.page, 'data-frame-shown')).toBe('1');
+    await again.page.getByTestId('window-values').waitFor();
+    const start = await toPage(again.page, 5, 5);
+    await again.page.mouse.move(start.x, start.y);
+    await again.page.mouse.down({ button: 'right' });
+    await again.page.mouse.move(start.x + 60, start.y + 30, { steps: 6 });
+    await again.page.mouse.up({ button: 'right' });
+    const shownUrl = () =>
+      again.page.evaluate(() => (globalThis as unknown as { __tesseraCanvas: { image: { src: string } | null } }).__tesseraCanvas.image?.src ?? '');
+    await expect.poll(shownUrl).toMatch(new RegExp(`/${dose.id}/[\\w-]+/1/-?[\\d.]+/[\\d.]+$`));
+    expect(again.pageErrors).toEqual([]);
+  });
+});
