@@ -58,7 +58,7 @@ describe('DICOM window/level in the browser', () => {
     prerequisites.assertPresent();
     const { tmp } = app!;
     const file = path.join(tmp, 'ct.tessera');
-    const ws = newWorkspace(path.join(tmp, 'prep'));
+    const ws = newWorkspace(app!.configDir);
     await ok(ws, 'dataset:create', { path: file, root: tmp });
     await ok(ws, 'images:import', { jobId: 'imp', paths: [path.join(dicomDir!, 'CT_small.dcm')], allowOutsideRoot: true });
     const { items } = await ok(ws, 'images:list', {});
@@ -172,7 +172,7 @@ describe('enhanced DICOM values in the browser', () => {
       fs.writeFileSync(ctFile, enhancedDicom({ rows, columns, frames, shared: { rescale: { intercept: -1024, slope: 1, type: 'HU' } } }));
       fs.writeFileSync(mapFile, enhancedDicom({ rows, columns, frames, shared: { rescale: { intercept: 0, slope: 0.1, type: 'US' } } }));
       const file = path.join(tmp, 'enhanced.tessera');
-      const ws = newWorkspace(path.join(tmp, 'prep-enhanced'));
+      const ws = newWorkspace(app!.configDir);
       await ok(ws, 'dataset:create', { path: file, root: tmp });
       await ok(ws, 'images:import', { jobId: 'imp', paths: [ctFile, mapFile] });
       const { items } = await ok(ws, 'images:list', {});

@@ -75,7 +75,7 @@ describe('frames of multi-frame images in the browser', () => {
     );
     await sharp(pages, { join: { animated: true } }).tiff().toFile(path.join(imgs, 'stack.tif'));
     const file = path.join(tmp, 'frames.tessera');
-    const ws = newWorkspace(path.join(tmp, 'prep'));
+    const ws = newWorkspace(app!.configDir);
     await ok(ws, 'dataset:create', { path: file, root: tmp });
     await ok(ws, 'images:import', { jobId: 'imp', paths: [path.join(dicomDir!, 'SC_rgb_rle_2frame.dcm'), path.join(dicomDir!, 'rtdose.dcm'), imgs], allowOutsideRoot: true });
     const { items } = await ok(ws, 'images:list', {});

@@ -74,6 +74,11 @@ export function collectPageErrors(page: Page): string[] {
 export interface App {
   /** A fresh temporary folder (the server's config lives in `config/` under it); close() removes it. */
   tmp: string;
+  /**
+   * The app's settings folder: a workspace preparing data for the test over this folder is the
+   * same user, so folders outside a dataset's root it imports from are allowed in the app too.
+   */
+  configDir: string;
   server: WebServer;
   /** Chromium, launched on first call; close() closes it. */
   browser(): Promise<Browser>;
@@ -111,6 +116,7 @@ export async function startApp(opts: { tmpPrefix: string; version?: string; root
   let browser: Browser | null = null;
   const app: App = {
     tmp,
+    configDir: path.join(tmp, 'config'),
     server,
     async browser() {
       browser ??= await launchChromium();
