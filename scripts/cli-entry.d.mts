@@ -1,0 +1,9 @@
+export interface CliEntry {
+  kind: 'build' | 'source';
+  /** The module to run: out/main/cli.js, or src-main/cli/bin.ts (through tsx). */
+  file: string;
+  /** Why the source runs; null for the build. */
+  reason: string | null;
+}
+
+export function cliEntry(root: string, mode?: string): CliEntry;
