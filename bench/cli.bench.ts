@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { cliEntry } from '../scripts/cli-entry.mjs';
+import { cliEntry } from '../scripts/build-state.mjs';
 import { runBench } from './report';
 import { median, pct } from './stats';
 import { printTable } from './table';

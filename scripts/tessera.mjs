@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // The `tessera` command: runs the CLI built with the app (out/main/cli.js) when that build is
-// current, else the TypeScript source (src-main/cli) through tsx; scripts/cli-entry.mjs holds the
+// current, else the TypeScript source (src-main/cli) through tsx; scripts/build-state.mjs holds the
 // rule. Either way it works straight after `npm install`.
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { cliEntry } from './cli-entry.mjs';
+import { cliEntry } from './build-state.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 let entry;

@@ -6,4 +6,6 @@ export interface CliEntry {
   reason: string | null;
 }
 
+export function newest(paths: string[], best?: { mtimeMs: number; file: string | null }): { mtimeMs: number; file: string | null };
+export function staleness(root: string, built: string, sources: string[]): string | null;
 export function cliEntry(root: string, mode?: string): CliEntry;
