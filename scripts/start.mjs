@@ -48,7 +48,8 @@ function openInBrowser(url) {
     console.log('No display to open a browser on: open the address above in a browser.');
     return;
   }
-  const child = spawn(cmd, args, { stdio: 'ignore', detached: true, windowsHide: true });
+  // cmd's own quoting: start's first quoted argument is the window title.
+  const child = spawn(cmd, args, { stdio: 'ignore', detached: true, windowsHide: true, windowsVerbatimArguments: process.platform === 'win32' && !chosen });
   child.on('error', () => console.log(`Could not run ${cmd}: open the address above in a browser.`));
   child.on('exit', (code) => {
     if (code !== 0) console.log(`${cmd} could not open a browser: open the address above in a browser.`);
