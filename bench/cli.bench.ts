@@ -53,8 +53,8 @@ async function main(): Promise<void> {
 
     const cases: { name: string; args: string[]; env?: NodeJS.ProcessEnv }[] = [
       { name: 'node -e 0 (baseline)', args: ['-e', '0'] },
-      { name: 'tessera --help (build)', args: [BIN, '--help'] },
-      { name: 'tessera info (build)', args: [BIN, 'info', db] },
+      { name: 'tessera --help (build)', args: [BIN, '--help'], env: { TESSERA_CLI: '' } },
+      { name: 'tessera info (build)', args: [BIN, 'info', db], env: { TESSERA_CLI: '' } },
       { name: 'tessera --help (source, tsx)', args: [BIN, '--help'], env: { TESSERA_CLI: 'source' } },
       { name: 'tessera info (source, tsx)', args: [BIN, 'info', db], env: { TESSERA_CLI: 'source' } },
     ];
