@@ -57,12 +57,12 @@ function openInBrowser(url) {
   child.unref();
 }
 
-/** The browser mode of scripts/web.mjs, built first if the renderer build is missing or older than its sources. */
+/** The browser mode of scripts/web.mjs, built first if the renderer build is missing or older than its sources (src-renderer and the src-main/common it imports). */
 function startBrowserMode(reason) {
   console.log(`tessera: ${reason}.`);
   console.log('Starting the browser mode instead (npm run web): the same app, served to a browser on this machine.');
   const args = [path.join(root, 'scripts', 'web.mjs')];
-  if (!staleness(root, 'out/renderer/index.html', ['src-renderer'])) args.push('--no-build');
+  if (!staleness(root, 'out/renderer/index.html', ['src-renderer', 'src-main/common'])) args.push('--no-build');
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['inherit', 'pipe', 'inherit'] });
   let opened = false;
   readline.createInterface({ input: child.stdout }).on('line', (line) => {
@@ -82,7 +82,7 @@ let reason = null;
 try {
   if (!electronInstalled()) {
     const failure = downloadElectron();
-    if (failure) reason = `the Electron runtime could not be downloaded (${failure})`;
+    if (failure) reason = `the Electron runtime could not be downloaded (${failure}; check the internet connection, a proxy, or ELECTRON_MIRROR)`;
   }
   if (!reason) {
     let binding;

@@ -90,7 +90,7 @@ afterEach(() => {
 describe.skipIf(process.platform === 'win32')('npm start without a downloadable Electron runtime', () => {
   beforeAll(() => {
     // The browser mode serves out/renderer; build it here if it is missing or older than its sources.
-    if (staleness(repoRoot, 'out/renderer/index.html', ['src-renderer'])) {
+    if (staleness(repoRoot, 'out/renderer/index.html', ['src-renderer', 'src-main/common'])) {
       const r = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build'], { cwd: repoRoot, stdio: 'ignore', timeout: 300_000 });
       expect(r.status).toBe(0);
     }
