@@ -16,8 +16,12 @@ export default defineConfig({
           index: resolve(__dirname, 'src-main/app/index.ts'),
           // Inference runs in a worker thread; the pool loads this bundle next to the main one.
           inferenceWorker: resolve(__dirname, 'src-main/inference/worker.ts'),
+          // The `tessera` command (scripts/tessera.mjs runs it when it is not older than src-main).
+          cli: resolve(__dirname, 'src-main/cli/bin.ts'),
         },
         external: [...external, ...externalPatterns],
+        // Shared chunks sit beside the entries, so the pool finds ./inferenceWorker.js from any of them.
+        output: { chunkFileNames: '[name]-[hash].js' },
       },
     },
   },

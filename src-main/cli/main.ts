@@ -4,21 +4,12 @@ import { AppError, toErrorData } from '../common/errors';
 import { EXPORT_FORMATS, FORMATS, type ExportFormat, type ExportReport, type FormatName, type InterchangeReport } from '../common/formats/types';
 import type { ImportReport, JobProgress } from '../common/model';
 import { Dataset } from '../services/dataset';
-import { importImages, maxPixelsSetting } from '../services/importer';
-import { detectFormat } from '../services/interchange/detect';
-import { exportDataset } from '../services/interchange/exportDataset';
-import { importDataset, inspectDataset } from '../services/interchange/importDataset';
-import { assignSplits } from '../services/interchange/splits';
 import { PROVIDERS, type ModelManifest } from '../common/inference/types';
 import type { TilingOptions } from '../common/inference/tiling';
-import { tilingSchema } from '../common/contract';
-import { imageIdsForPrelabel } from '../db/prelabel';
-import { readManifestFile } from '../services/models';
-import { importCocoResults } from '../services/predictions';
-import { evaluateRun, resolveRun } from '../services/evaluation';
 import { COCO_STAT_NAMES, IOU_TYPES, type EvalResult, type IouType } from '../common/eval/types';
 import { IMAGE_STATUSES, SPLITS, type ImageFilter } from '../common/model';
-import { closeInferenceBackend, inferenceBackend, providerOrder, runPrelabel } from '../services/prelabel';
+// Each command imports the services it needs when it runs, so that `--help` and `info` start
+// without loading the imaging, interchange and inference modules (sharp, onnxruntime-node).
 
 /**
  * `tessera`: the headless command line over the same services as the app.
@@ -66,9 +57,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'prelabel':
         return await cmdPrelabel(rest, io);
       case 'predictions':
-        return cmdPredictions(rest, io);
+        return await cmdPredictions(rest, io);
       case 'eval':
-        return cmdEval(rest, io);
+        return await cmdEval(rest, io);
       case undefined:
       case '-h':
       case '--help':
@@ -130,6 +121,9 @@ async function cmdImport(args: string[], io: CliIo): Promise<number> {
     'dry-run': { type: 'boolean', default: false },
   });
   if (positionals.length < 2) throw new AppError('INVALID_ARGUMENT', 'import takes a dataset path and at least one file or folder');
+  const { maxPixelsSetting } = await import('../services/importer');
+  const { detectFormat } = await import('../services/interchange/detect');
+  const { importDataset, inspectDataset } = await import('../services/interchange/importDataset');
   const maxPixels = values['max-pixels'] !== undefined ? Number(values['max-pixels']) : maxPixelsSetting();
   if (!Number.isFinite(maxPixels) || maxPixels <= 0) throw new AppError('INVALID_ARGUMENT', '--max-pixels must be a positive number');
   const format = values['format'] as string;
@@ -173,6 +167,7 @@ async function cmdImport(args: string[], io: CliIo): Promise<number> {
 }
 
 async function importImageFiles(ds: Dataset, paths: string[], o: { recursive: boolean; maxPixels: number; json: boolean }, io: CliIo): Promise<number> {
+  const { importImages } = await import('../services/importer');
   const report = await withSigint((cancelled) =>
     importImages(ds, {
       paths,
@@ -226,6 +221,8 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
   const seed = values['seed'] !== undefined ? Number(values['seed']) : 0;
   if (!Number.isSafeInteger(seed)) throw new AppError('INVALID_ARGUMENT', '--seed must be a whole number');
   const json = values['json'] as boolean;
+  const { assignSplits } = await import('../services/interchange/splits');
+  const { exportDataset } = await import('../services/interchange/exportDataset');
   const ds = Dataset.open(positionals[0]!);
   try {
     const splits = ratios ? assignSplits(ds, { ratios, seed, stratify: true, only }) : null;
@@ -334,12 +331,14 @@ function formatExportReport(r: ExportReport, splits: Record<string, number> | nu
 async function modelFromArg(arg: string): Promise<{ manifest: ModelManifest; file: string }> {
   const abs = path.resolve(arg);
   if (abs.toLowerCase().endsWith('.json')) {
+    const { readManifestFile } = await import('../services/models');
     const manifest = readManifestFile(abs);
     if (!manifest.file) {
       throw new AppError('INVALID_ARGUMENT', `${abs}: the manifest names no local file; download the model in the app first, or pass the .onnx file`, { path: abs });
     }
     return { manifest, file: manifest.file };
   }
+  const { inferenceBackend } = await import('../services/prelabel');
   const inspection = await (await inferenceBackend()).inspect(abs);
   if (!inspection.proposed) {
     throw new AppError('UNSUPPORTED_FORMAT', `${abs}: ${inspection.problems.join('; ') || 'no decoder family fits its outputs'}`, { path: abs });
@@ -355,11 +354,12 @@ function unitArg(name: string, v: unknown): number | undefined {
 }
 
 /** --tile N [--overlap F|PX] [--full-pass]: tiled inference, validated like the app's options. */
-function tilingArg(tile: unknown, overlap: unknown, fullPass: boolean): TilingOptions | undefined {
+async function tilingArg(tile: unknown, overlap: unknown, fullPass: boolean): Promise<TilingOptions | undefined> {
   if (tile === undefined) {
     if (overlap !== undefined || fullPass) throw new AppError('INVALID_ARGUMENT', '--overlap and --full-pass need --tile <size>');
     return undefined;
   }
+  const { tilingSchema } = await import('../common/contract');
   const r = tilingSchema.safeParse({ size: Number(tile), ...(overlap !== undefined ? { overlap: Number(overlap) } : {}), fullPass });
   if (!r.success) {
     throw new AppError('INVALID_ARGUMENT', `--tile ${String(tile)}${overlap !== undefined ? ` --overlap ${String(overlap)}` : ''}: ${r.error.issues.map((i) => `${i.path.join('.') || 'tiling'}: ${i.message}`).join('; ')}`);
@@ -380,13 +380,15 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
     'full-pass': { type: 'boolean', default: false },
   });
   if (positionals.length !== 1) throw new AppError('INVALID_ARGUMENT', 'prelabel takes one dataset path');
-  const tiling = tilingArg(values['tile'], values['overlap'], values['full-pass'] as boolean);
+  const tiling = await tilingArg(values['tile'], values['overlap'], values['full-pass'] as boolean);
   if (!values['model']) throw new AppError('INVALID_ARGUMENT', 'prelabel needs --model <manifest.json|model.onnx>');
   const images = oneOf('--images', values['images'] as string, ['all', 'unlabeled'] as const);
   const provider = values['provider'] === undefined ? undefined : oneOf('--provider', values['provider'] as string, PROVIDERS);
   const conf = unitArg('conf', values['conf']);
   const iou = unitArg('iou', values['iou']);
   const json = values['json'] as boolean;
+  const { closeInferenceBackend, inferenceBackend, providerOrder, runPrelabel } = await import('../services/prelabel');
+  const { imageIdsForPrelabel } = await import('../db/prelabel');
   const ds = Dataset.open(positionals[0]!);
   try {
     const { manifest, file } = await modelFromArg(values['model'] as string);
@@ -421,12 +423,13 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
   }
 }
 
-function cmdPredictions(args: string[], io: CliIo): number {
+async function cmdPredictions(args: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args;
   if (sub !== 'import') throw new AppError('INVALID_ARGUMENT', `unknown predictions command "${sub ?? ''}" (only "import")`);
   const { values, positionals } = parse(rest, { name: { type: 'string' }, instances: { type: 'string' }, json: { type: 'boolean', default: false } });
   if (positionals.length !== 2) throw new AppError('INVALID_ARGUMENT', 'predictions import takes a dataset path and a COCO results file');
   if (!values['name']) throw new AppError('INVALID_ARGUMENT', 'predictions import needs --name <run>');
+  const { importCocoResults } = await import('../services/predictions');
   const ds = Dataset.open(positionals[0]!);
   try {
     const r = importCocoResults(ds, { file: positionals[1]!, name: values['name'] as string, instances: values['instances'] as string | undefined });
@@ -493,7 +496,7 @@ function formatEval(r: EvalResult): string[] {
   return lines;
 }
 
-function cmdEval(args: string[], io: CliIo): number {
+async function cmdEval(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, {
     run: { type: 'string' },
     'iou-type': { type: 'string', default: 'bbox' },
@@ -520,6 +523,7 @@ function cmdEval(args: string[], io: CliIo): number {
   }
   const scoreThreshold = unitOption(values, 'conf', 0.5);
   const iouThreshold = unitOption(values, 'iou', 0.5);
+  const { evaluateRun, resolveRun } = await import('../services/evaluation');
   const ds = Dataset.open(positionals[0]!);
   try {
     const r = evaluateRun(ds, { runId: resolveRun(ds, values['run'] as string), iouType: iouType as IouType, filter, scoreThreshold, iouThreshold });

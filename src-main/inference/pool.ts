@@ -18,8 +18,9 @@ export interface PoolOptions {
 
 /**
  * From source (tests, the CLI through tsx) the worker is worker.ts started by workerEntry.mjs.
- * In the electron-vite build this module is bundled into out/main/index.js, and worker.ts must be
- * built beside it as its own entry named `inferenceWorker` (main.build.rollupOptions.input).
+ * In the electron-vite build this module is bundled into out/main (the app's and the CLI's
+ * entries and their shared chunks all sit there, see chunkFileNames), and worker.ts must be built
+ * beside it as its own entry named `inferenceWorker` (main.build.rollupOptions.input).
  */
 function defaultEntry(): URL {
   const here = new URL(import.meta.url);
