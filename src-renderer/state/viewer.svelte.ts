@@ -50,6 +50,8 @@ export class ViewerState {
   constructor(
     private readonly dataset: DatasetState,
     private readonly onError: (e: unknown) => void,
+    /** Another image is shown, or none: status messages about the last one are stale. */
+    private readonly onContextChange: () => void = () => {},
   ) {}
 
   get active(): boolean {
@@ -60,6 +62,7 @@ export class ViewerState {
     const token = ++this.navToken;
     const item = await this.dataset.getItem(index);
     if (token !== this.navToken || !item) return;
+    if (item.id !== this.item?.id) this.onContextChange();
     this.index = index;
     this.item = item;
     this.detail = null;
@@ -90,6 +93,7 @@ export class ViewerState {
 
   close(): void {
     this.navToken++;
+    if (this.index !== null) this.onContextChange();
     if (this.index !== null) this.dataset.returnTo(this.index);
     this.index = null;
     this.item = null;
