@@ -434,11 +434,6 @@ export class Editor {
     this.events.emit('change');
   }
 
-  /** Whether the selection is a shape just drawn, which class keys do not relabel. */
-  get selectionIsDrawn(): boolean {
-    return this.selectionDrawn && this.selectionIds.length > 0;
-  }
-
   clearSelection(): boolean {
     if (this.selectionIds.length === 0) return false;
     this.select([]);
