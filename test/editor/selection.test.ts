@@ -271,6 +271,12 @@ describe('select tool', () => {
     expect(after.find((r) => r.id === large!.id)!.geometry).toEqual(large!.geometry);
     expect(after.find((r) => r.id === medium!.id)!.geometry).toEqual(medium!.geometry);
     expect(editor.selection).toEqual([small!.id]);
+    // With several shapes selected, a click on an unselected smaller one picks it alone.
+    d.click(120, 120);
+    d.click(10, 10, { shift: true });
+    expect(editor.selection).toEqual([medium!.id, large!.id]);
+    d.click(92, 92);
+    expect(editor.selection).toEqual([small!.id]);
   });
 
   it('a right click selects the shape under the pointer (the smallest), keeping a selection it falls on', async () => {

@@ -105,9 +105,11 @@ class Idle extends ToolState<SelectTool> {
         this.editor.select([hit.id], 'toggle');
         return;
       }
-      // A press on a selected shape keeps the selection, so a drag moves it; a click without a
-      // drag decides on release (see PointingShapes). Either way it is a selection the user made.
-      const keep = hits.some((a) => this.editor.selection.includes(a.id));
+      // A press on the selection (its smallest shape there, or the one shape a repeated click
+      // cycled to) keeps it, so a drag moves it; a click without a drag decides on release (see
+      // PointingShapes). Either way it is a selection the user made.
+      const sel = this.editor.selection;
+      const keep = sel.includes(hit.id) || (sel.length === 1 && hits.some((a) => a.id === sel[0]));
       this.editor.select(keep ? this.editor.selection : [hit.id]);
       this.tool.transition(new PointingShapes(this.tool, e, keep ? hits : null));
       return;
