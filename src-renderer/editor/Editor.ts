@@ -165,6 +165,7 @@ export class Editor {
     this.image = image;
     this.docs = new Map();
     this.selectionIds = [];
+    this.selectionDrawn = false;
     this.hiddenIds.clear();
     this.lockedIds.clear();
     this.history = NO_HISTORY;
@@ -191,6 +192,7 @@ export class Editor {
     this.image = null;
     this.docs = new Map();
     this.selectionIds = [];
+    this.selectionDrawn = false;
     this.history = NO_HISTORY;
     this.emitScene();
   }
