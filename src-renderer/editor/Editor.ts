@@ -1,6 +1,6 @@
 import type { AnnotationDraft, AnnotationPatch, EditOp, EditResult, HistoryState } from '../../src-main/common/editing';
 import type { AnnotationRecord, AttributeValue, ClassRecord, Geometry } from '../../src-main/common/model';
-import { geometryBBox, hitTest, polygonSelfIntersects, validateGeometry } from '../../src-main/common/geometry/shapes';
+import { geometryArea, geometryBBox, hitTest, polygonSelfIntersects, validateGeometry } from '../../src-main/common/geometry/shapes';
 import { errorCodeOf, messageOf, type EditorBackend } from './backend';
 import { Emitter } from './emitter';
 import { convertGeometry, fillMaskHoles, translateGeometry, type ConvertTarget } from './masks';
@@ -27,8 +27,11 @@ export interface PendingAction {
   imageId: number;
   label: string;
   ops: EditOp[];
-  /** What to select once it is stored: the created shapes, or the given ids. */
-  select: 'created' | readonly number[] | null;
+  /**
+   * What to select once it is stored: the created shapes, the shapes a drawing tool just
+   * finished ('drawn': shown selected, but not a selection the class keys relabel), or the ids.
+   */
+  select: 'created' | 'drawn' | readonly number[] | null;
   /** How the action looks while it is in flight (drawn on the overlay). */
   live: readonly SceneShape[];
   error: string | null;
@@ -82,6 +85,12 @@ export class Editor {
   private docs = new Map<number, AnnotationRecord>();
   private classList: ClassRecord[] = [];
   private selectionIds: number[] = [];
+  /**
+   * The selection is the shape a drawing tool just finished rather than one the user picked: it
+   * is shown with its handles, but a class key sets the class of the next shape instead of
+   * relabelling it.
+   */
+  private selectionDrawn = false;
   private readonly tools: Record<ToolId, Tool>;
   private toolId: ToolId = 'select';
   activeClassId: number | null = null;
@@ -164,6 +173,7 @@ export class Editor {
     this.frame = this.clampFrame(frame, image);
     this.docs = new Map();
     this.selectionIds = [];
+    this.selectionDrawn = false;
     this.hiddenIds.clear();
     this.lockedIds.clear();
     this.history = NO_HISTORY;
@@ -191,6 +201,7 @@ export class Editor {
     this.frame = 0;
     this.docs = new Map();
     this.selectionIds = [];
+    this.selectionDrawn = false;
     this.history = NO_HISTORY;
     this.emitScene();
   }
@@ -285,15 +296,32 @@ export class Editor {
     return { x: Math.min(this.image.width, Math.max(0, p.x)), y: Math.min(this.image.height, Math.max(0, p.y)) };
   }
 
-  /** The topmost visible, unlocked shape at (x, y): highest z, then highest id. */
-  hitTest(x: number, y: number, zoom: number): AnnotationRecord | null {
+  /**
+   * Every visible, unlocked shape at (x, y), the one a click picks first: smallest area first (a
+   * small shape inside a large one stays reachable), equal areas topmost first (z, then id).
+   */
+  hitsAt(x: number, y: number, zoom: number): AnnotationRecord[] {
     const tol = HIT_PX / zoom;
-    const list = this.ordered();
-    for (let i = list.length - 1; i >= 0; i--) {
-      const a = list[i]!;
-      if (this.isEditable(a) && hitTest(a.geometry, x, y, tol)) return a;
-    }
-    return null;
+    const hits = this.ordered()
+      .filter((a) => this.isEditable(a) && hitTest(a.geometry, x, y, tol))
+      .map((a, i) => ({ a, i, area: geometryArea(a.geometry) }));
+    hits.sort((p, q) => p.area - q.area || q.i - p.i);
+    return hits.map((h) => h.a);
+  }
+
+  /** The shape a click at (x, y) picks: the smallest visible, unlocked shape there (see hitsAt). */
+  hitTest(x: number, y: number, zoom: number): AnnotationRecord | null {
+    return this.hitsAt(x, y, zoom)[0] ?? null;
+  }
+
+  /**
+   * A right click at (x, y): the shape there becomes the selection, so the context menu acts on
+   * it; a click on a shape already selected, or on nothing, keeps the selection.
+   */
+  selectForMenu(x: number, y: number, zoom: number): void {
+    const hits = this.hitsAt(x, y, zoom);
+    if (hits.length === 0 || hits.some((a) => this.selectionIds.includes(a.id))) return;
+    this.select([hits[0]!.id]);
   }
 
   // ---- events to the view ------------------------------------------------------------------
@@ -425,7 +453,10 @@ export class Editor {
 
   // ---- selection ---------------------------------------------------------------------------
 
+  /** Sets the selection as the user picked it (a click, a rectangle, Ctrl+A, the menu...). */
   select(ids: readonly number[], mode: 'replace' | 'add' | 'toggle' = 'replace'): void {
+    const wasDrawn = this.selectionDrawn;
+    this.selectionDrawn = false;
     let next: number[];
     if (mode === 'replace') next = [...ids];
     else if (mode === 'add') next = [...this.selectionIds, ...ids.filter((id) => !this.selectionIds.includes(id))];
@@ -437,7 +468,10 @@ export class Editor {
       const a = this.docs.get(id);
       return a !== undefined && this.isOnFrame(a);
     });
-    if (next.join() === this.selectionIds.join()) return;
+    if (next.join() === this.selectionIds.join()) {
+      if (wasDrawn) this.events.emit('change');
+      return;
+    }
     this.selectionIds = next;
     this.refreshOverlay();
     this.events.emit('change');
@@ -480,7 +514,7 @@ export class Editor {
   commit(
     label: string,
     ops: EditOp[],
-    opts: { select?: 'created' | readonly number[] | null; live?: readonly SceneShape[] } = {},
+    opts: { select?: 'created' | 'drawn' | readonly number[] | null; live?: readonly SceneShape[] } = {},
   ): Promise<EditResult | null> {
     if (!this.image || ops.length === 0) return Promise.resolve(null);
     if (this.pending.length > 0) {
@@ -531,7 +565,10 @@ export class Editor {
     if (this.image?.id === action.imageId) {
       this.apply(result);
       if (action.select === 'created') this.select(result.created);
-      else if (action.select) this.select(action.select);
+      else if (action.select === 'drawn') {
+        this.select(result.created);
+        this.selectionDrawn = true;
+      } else if (action.select) this.select(action.select);
       await this.refreshHistory();
     }
     return result;
@@ -724,7 +761,7 @@ export class Editor {
     const z = this.topZ() + 1;
     const draft: AnnotationDraft = { classId: this.activeClassId, geometry, frame: this.frame, z, attributes: this.defaultAttributes(this.activeClassId) };
     return this.commit(label, [{ op: 'create', draft }], {
-      select: 'created',
+      select: 'drawn',
       live: [{ id: -1, geometry, color: this.colorOf(this.activeClassId), prediction: false, flagged: false, z }],
     });
   }
@@ -831,10 +868,19 @@ export class Editor {
     if (sel.length === 0) return Promise.resolve(null);
     const name = this.classById(classId)?.name ?? 'no class';
     const ops: EditOp[] = sel.map((a) => ({ op: 'update', id: a.id, patch: { classId }, baseVersion: a.version }));
-    return this.commit(`Set class ${name}`, ops);
+    const what = sel.length === 1 ? `${sel[0]!.kind.charAt(0).toUpperCase()}${sel[0]!.kind.slice(1)} #${sel[0]!.id}` : `${sel.length} shapes`;
+    return this.commit(`Set class ${name}`, ops).then((r) => {
+      if (r) this.say(`${what} relabelled to ${name}`);
+      return r;
+    });
   }
 
-  /** Keys 1-9: with a selection, its class changes; without, the class to draw with is picked. */
+  /**
+   * Keys 1-9 pick the class the next shape is drawn with. Shapes the user selected (a click, a
+   * rectangle, Ctrl+A) are relabelled to it too, and the status line says so; the shape a drawing
+   * tool just finished is not such a selection, so drawing one shape after another of different
+   * classes never relabels the previous one.
+   */
   pickClassByIndex(index: number): Promise<EditResult | null> {
     const c = this.classList[index];
     if (!c) {
@@ -843,7 +889,7 @@ export class Editor {
     }
     this.activeClassId = c.id;
     this.events.emit('change');
-    if (this.editableSelection().length > 0) return this.setClassOfSelection(c.id);
+    if (!this.selectionDrawn && this.editableSelection().some((a) => a.classId !== c.id)) return this.setClassOfSelection(c.id);
     this.say(`Drawing class: ${c.name}`);
     return Promise.resolve(null);
   }

@@ -14,13 +14,17 @@ export interface StatusMessage {
   at: number;
 }
 
+/** How long a status message stays (ms): errors longer, so they can be read. A newer message or another image replaces it sooner. */
+export const MESSAGE_MS = { info: 8_000, error: 30_000 } as const;
+
 /** The window's UI state; one instance, shared by all components. */
 export class AppState {
   info = $state.raw<AppInfo | null>(null);
   screen = $state<Screen>('loading');
   recent = $state.raw<RecentDataset[]>([]);
-  /** Last error or job message, for the status line. */
+  /** Last error or job message, for the status line; it expires (MESSAGE_MS) and is dropped when another image opens. */
   message = $state.raw<StatusMessage | null>(null);
+  private messageTimer: ReturnType<typeof setTimeout> | null = null;
 
   readonly dataset = new DatasetState((e) => this.fail(e));
   readonly importer = new ImportState({
@@ -31,14 +35,31 @@ export class AppState {
     onSplitsChanged: () => void this.dataset.refresh(),
     onMessage: (text, kind) => this.say(text, kind),
   });
-  readonly viewer = new ViewerState(this.dataset, (e) => this.fail(e));
+  readonly viewer = new ViewerState(
+    this.dataset,
+    (e) => this.fail(e),
+    () => this.clearMessage(),
+  );
 
   get nativeDialogs(): boolean {
     return this.info?.nativeDialogs ?? false;
   }
 
   say(text: string, kind: 'info' | 'error' = 'info'): void {
-    this.message = { text, kind, at: Date.now() };
+    const m: StatusMessage = { text, kind, at: Date.now() };
+    this.message = m;
+    if (this.messageTimer !== null) clearTimeout(this.messageTimer);
+    this.messageTimer = setTimeout(() => {
+      this.messageTimer = null;
+      if (this.message === m) this.message = null;
+    }, MESSAGE_MS[kind]);
+  }
+
+  /** Drops the status message: what it said belongs to a context that is gone (another image, the grid). */
+  clearMessage(): void {
+    if (this.messageTimer !== null) clearTimeout(this.messageTimer);
+    this.messageTimer = null;
+    this.message = null;
   }
 
   fail(e: unknown): void {
@@ -102,7 +123,7 @@ export class AppState {
     this.exporter.hide();
     this.dataset.close();
     this.screen = 'start';
-    this.message = null;
+    this.clearMessage();
     await this.loadRecent();
   }
 

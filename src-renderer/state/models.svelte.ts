@@ -88,6 +88,8 @@ export class ModelsState {
   unfinished = $state.raw<UnfinishedRun[]>([]);
   /** The model whose weights are being downloaded, if any. */
   downloading = $state<string | null>(null);
+  /** Why the last download failed, shown in full next to that model's Download button. */
+  downloadError = $state.raw<{ id: string; text: string } | null>(null);
 
   readonly job: JobTracker;
   readonly downloadJob: JobTracker;
@@ -138,6 +140,7 @@ export class ModelsState {
   async download(id: string): Promise<void> {
     if (this.downloading) return;
     this.downloading = id;
+    this.downloadError = null;
     try {
       const entry = await this.downloadJob.run((jobId) => call('models:download', { jobId, id }));
       await this.refresh();
@@ -145,7 +148,10 @@ export class ModelsState {
       this.app.say(`Downloaded ${entry.manifest.name}`);
     } catch (e) {
       if (errorCode(e) === 'CANCELLED') this.app.say('Download cancelled; nothing was kept');
-      else this.app.fail(e);
+      else {
+        this.downloadError = { id, text: errorMessage(e) };
+        this.app.fail(e);
+      }
     } finally {
       this.downloading = null;
     }

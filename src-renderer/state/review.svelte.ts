@@ -101,10 +101,11 @@ export class ReviewState {
         v.item = { ...v.item, status: r.status };
         if (v.detail?.id === item.id) v.detail = { ...v.detail, status: r.status, reviewComment: r.reviewComment };
       }
-      this.app.say(verdict === 'reviewed' ? 'Image accepted' : 'Image rejected');
+      const said = verdict === 'reviewed' ? 'Image accepted' : 'Image rejected';
+      this.app.say(said);
       // Statuses shown by the grid and its counts are out of date now.
       await this.app.dataset.refresh();
-      if (this.active) await this.advance();
+      if (this.active) await this.advance(said);
     } catch (e) {
       this.app.fail(e);
     } finally {
@@ -112,7 +113,8 @@ export class ReviewState {
     }
   }
 
-  private async advance(): Promise<void> {
+  /** To the next done image; `note` (the verdict just given) is said again there, as opening it clears the status line. */
+  private async advance(note?: string): Promise<void> {
     const r = await this.findDone(this.app.viewer.item?.id);
     if (r === undefined) return;
     if (r === null || r.id === this.app.viewer.item?.id) {
@@ -121,6 +123,7 @@ export class ReviewState {
       return;
     }
     await this.app.viewer.open(r.index);
+    if (note) this.app.say(note);
     await this.countRemaining();
   }
 

@@ -60,6 +60,8 @@ export class ViewerState {
   constructor(
     private readonly dataset: DatasetState,
     private readonly onError: (e: unknown) => void,
+    /** Another image is shown, or none: status messages about the last one are stale. */
+    private readonly onContextChange: () => void = () => {},
   ) {}
 
   get active(): boolean {
@@ -80,6 +82,7 @@ export class ViewerState {
       }
       if (token !== this.navToken) return;
     }
+    if (item.id !== this.item?.id) this.onContextChange();
     this.index = index;
     this.item = item;
     this.frame = Math.min(frame, item.frames - 1);
@@ -138,6 +141,7 @@ export class ViewerState {
 
   close(): void {
     this.navToken++;
+    if (this.index !== null) this.onContextChange();
     if (this.index !== null) this.dataset.returnTo(this.index);
     this.index = null;
     this.item = null;

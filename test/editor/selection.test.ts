@@ -197,4 +197,102 @@ describe('select tool', () => {
     expect((await rows()).filter((r) => r.kind === 'tag')).toEqual([]);
     expect(editor.tags).toEqual([]);
   });
+
+  it('a class key right after drawing sets the class of the next shape; only a shape the user selected is relabelled, and the status line says so', async () => {
+    const [cell, nucleus, debris] = ds.classes;
+    d.key('1');
+    d.key('b');
+    d.drag(10, 10, 60, 60);
+    await d.settle();
+    const [first] = await rows();
+    expect(editor.selection).toEqual([first!.id]); // shown selected, with its handles
+    d.key('3');
+    await d.settle();
+    expect((await rows()).map((r) => r.classId)).toEqual([cell!.id]);
+    expect(editor.activeClassId).toBe(debris!.id);
+    expect(d.lastStatus).toEqual({ text: 'Drawing class: debris', kind: 'info' });
+    d.drag(100, 20, 150, 80);
+    await d.settle();
+    expect((await rows()).map((r) => r.classId)).toEqual([cell!.id, debris!.id]);
+
+    // Picked with the select tool, the first box is relabelled, and the status line names it.
+    d.key('v');
+    d.click(20, 20);
+    expect(editor.selection).toEqual([first!.id]);
+    d.key('2');
+    await d.settle();
+    expect((await rows()).map((r) => r.classId)).toEqual([nucleus!.id, debris!.id]);
+    expect(d.lastStatus).toEqual({ text: `Box #${first!.id} relabelled to nucleus`, kind: 'info' });
+    expect(editor.activeClassId).toBe(nucleus!.id);
+
+    // A click on the just-drawn shape that is still selected makes it the user's selection.
+    d.key('b');
+    d.drag(20, 100, 60, 140);
+    await d.settle();
+    const third = (await rows()).at(-1)!;
+    expect(third.classId).toBe(nucleus!.id);
+    d.key('v');
+    d.click(40, 120);
+    d.key('1');
+    await d.settle();
+    expect((await rows()).find((r) => r.id === third.id)!.classId).toBe(cell!.id);
+    expect(d.lastStatus!.text).toBe(`Box #${third.id} relabelled to cell`);
+  });
+
+  it('a click picks the smallest shape under the pointer; clicking again at the same place cycles through the stack', async () => {
+    // Drawn small, large, medium: the medium box is on top, the whole-image box above the small one.
+    d.key('b');
+    d.drag(80, 80, 100, 100);
+    d.drag(2, 2, 198, 148);
+    d.drag(60, 60, 130, 130);
+    await d.settle();
+    const [small, large, medium] = await rows();
+    d.key('v');
+    d.click(90, 90);
+    expect(editor.selection).toEqual([small!.id]);
+    d.click(90, 90);
+    expect(editor.selection).toEqual([medium!.id]);
+    d.click(91, 90); // the same place, within the click tolerance
+    expect(editor.selection).toEqual([large!.id]);
+    d.click(90, 90);
+    expect(editor.selection).toEqual([small!.id]);
+    // Elsewhere the smallest shape there comes first again.
+    d.click(120, 120);
+    expect(editor.selection).toEqual([medium!.id]);
+    d.click(10, 10);
+    expect(editor.selection).toEqual([large!.id]);
+    d.click(95, 85);
+    expect(editor.selection).toEqual([small!.id]);
+    // A drag on the selected small box moves it, not the boxes around it.
+    d.drag(90, 90, 95, 95);
+    await d.settle();
+    const after = await rows();
+    expect(after.find((r) => r.id === small!.id)!.geometry).toEqual({ kind: 'box', x: 85, y: 85, w: 20, h: 20 });
+    expect(after.find((r) => r.id === large!.id)!.geometry).toEqual(large!.geometry);
+    expect(after.find((r) => r.id === medium!.id)!.geometry).toEqual(medium!.geometry);
+    expect(editor.selection).toEqual([small!.id]);
+    // With several shapes selected, a click on an unselected smaller one picks it alone.
+    d.click(120, 120);
+    d.click(10, 10, { shift: true });
+    expect(editor.selection).toEqual([medium!.id, large!.id]);
+    d.click(92, 92);
+    expect(editor.selection).toEqual([small!.id]);
+  });
+
+  it('a right click selects the shape under the pointer (the smallest), keeping a selection it falls on', async () => {
+    d.key('b');
+    d.drag(80, 80, 100, 100);
+    d.drag(2, 2, 198, 148);
+    await d.settle();
+    const [small, large] = await rows();
+    d.key('Escape');
+    d.key('Escape');
+    expect(editor.selection).toEqual([]);
+    editor.selectForMenu(90, 90, 1);
+    expect(editor.selection).toEqual([small!.id]);
+    editor.selectForMenu(10, 10, 1);
+    expect(editor.selection).toEqual([large!.id]);
+    editor.selectForMenu(90, 90, 1); // the large box is selected and under the pointer: kept
+    expect(editor.selection).toEqual([large!.id]);
+  });
 });

@@ -19,7 +19,8 @@ import {
 import { HIT_PX, moved, Tool, ToolState } from '../Tool';
 
 /**
- * Select tool: click picks the topmost shape (Shift adds or removes it), a drag on empty space
+ * Select tool: click picks the smallest shape under the pointer, and clicking again at the same
+ * place the next larger one, round the stack (Shift adds or removes it), a drag on empty space
  * selects by rectangle, a drag on a selected shape moves the selection (one edit). With one box
  * selected its 8 handles resize it; with one polygon selected its vertices can be dragged, an
  * edge clicked to insert a vertex, and a vertex removed with Alt+click or Delete while hovered.
@@ -28,6 +29,8 @@ export class SelectTool extends Tool {
   readonly id = 'select' as const;
   /** The vertex of the selected polygon under the pointer, for Delete. */
   hovered: { id: number; vertex: VertexRef } | null = null;
+  /** Where the last click without a drag picked a shape (image pixels), for cycling through a stack. */
+  lastClick: { x: number; y: number } | null = null;
   initial(): ToolState {
     return new Idle(this);
   }
@@ -95,14 +98,20 @@ class Idle extends ToolState<SelectTool> {
         }
       }
     }
-    const hit = this.editor.hitTest(e.x, e.y, e.zoom);
+    const hits = this.editor.hitsAt(e.x, e.y, e.zoom);
+    const hit = hits[0];
     if (hit) {
       if (e.shift) {
         this.editor.select([hit.id], 'toggle');
         return;
       }
-      if (!this.editor.selection.includes(hit.id)) this.editor.select([hit.id]);
-      this.tool.transition(new PointingShapes(this.tool, e));
+      // A press on the selection (its smallest shape there, or the one shape a repeated click
+      // cycled to) keeps it, so a drag moves it; a click without a drag decides on release (see
+      // PointingShapes). Either way it is a selection the user made.
+      const sel = this.editor.selection;
+      const keep = sel.includes(hit.id) || (sel.length === 1 && hits.some((a) => a.id === sel[0]));
+      this.editor.select(keep ? this.editor.selection : [hit.id]);
+      this.tool.transition(new PointingShapes(this.tool, e, keep ? hits : null));
       return;
     }
     this.tool.transition(new Marquee(this.tool, e));
@@ -118,12 +127,17 @@ class Idle extends ToolState<SelectTool> {
   }
 }
 
-/** Pressed on a selected shape: a drag moves the selection, a click just selected it. */
+/**
+ * Pressed on a shape: a drag moves the selection. A click that just selected a shape leaves it
+ * so; a click on a shape already selected (`stack`: the shapes under the pointer, smallest
+ * first) picks the smallest there, or, repeated at the same place, the next one in the stack.
+ */
 class PointingShapes extends ToolState<SelectTool> {
   readonly name = 'pointing';
   constructor(
     tool: SelectTool,
     private readonly start: EditorPointerEvent,
+    private readonly stack: readonly AnnotationRecord[] | null,
   ) {
     super(tool);
   }
@@ -131,6 +145,17 @@ class PointingShapes extends ToolState<SelectTool> {
     if (moved(this.start, e, e.zoom)) this.tool.transition(new MovingShapes(this.tool, this.start, e));
   }
   override onPointerUp(): void {
+    const s = this.start;
+    const last = this.tool.lastClick;
+    this.tool.lastClick = { x: s.x, y: s.y };
+    const stack = this.stack;
+    const sel = this.editor.selection;
+    if (stack && sel.length === 1) {
+      const again = last !== null && Math.hypot(last.x - s.x, last.y - s.y) <= tol(s);
+      const i = stack.findIndex((a) => a.id === sel[0]);
+      const next = again && i >= 0 ? stack[(i + 1) % stack.length]! : stack[0]!;
+      this.editor.select([next.id]);
+    }
     this.tool.transition(new Idle(this.tool));
   }
 }
