@@ -103,4 +103,37 @@ describe('media of the current dataset only', () => {
     await expect.poll(() => thumb(page).textContent(), { timeout: 30_000 }).toBe('File changed');
     expect(pageErrors.filter((e) => !/409/.test(e))).toEqual([]);
   });
+
+  it.skipIf(prerequisites.skip)('reads images outside the dataset folder only after their folder is allowed', async () => {
+    prerequisites.assertPresent();
+    const { tmp } = app!;
+    const outside = path.join(tmp, 'elsewhere');
+    await flatPng(path.join(outside, 'far.png'), GREEN);
+    const root = path.join(tmp, 'received');
+    fs.mkdirSync(root);
+    const file = path.join(root, 'received.tessera');
+    // Made by someone else (another settings folder): nothing is allowed for this user yet.
+    const ws = newWorkspace(path.join(tmp, 'someone-else'));
+    await ok(ws, 'dataset:create', { path: file, root });
+    await ok(ws, 'images:import', { jobId: 'i', paths: [path.join(outside, 'far.png')], allowOutsideRoot: true });
+    ws.close();
+
+    await app!.server.workspace.handlers['dataset:close']({});
+    const { page, pageErrors } = await app!.newPage({ viewport: { width: 1000, height: 700 } });
+    await openDataset(page, file);
+    const notice = page.getByTestId('blocked-folders');
+    await expect.poll(() => notice.textContent()).toContain(outside);
+    await expect.poll(() => thumb(page).textContent()).toBe('Folder not allowed');
+    await page.getByTestId('grid-cell').first().click();
+    await expect.poll(() => page.locator('[data-testid="viewer"] .problem h2').textContent(), { timeout: 30_000 }).toBe('Folder not allowed');
+    await page.getByTestId('viewer-back').click();
+
+    await page.getByTestId('allow-folders').click();
+    await expect.poll(() => notice.count()).toBe(0);
+    await expect.poll(() => colourAt(thumb(page))).toEqual(GREEN);
+    await page.getByTestId('grid-cell').first().click();
+    await page.locator('[data-testid="viewer"][data-ready="true"]').waitFor({ timeout: 30_000 });
+    expect(await colourAt(stage(page))).toEqual(GREEN);
+    expect(pageErrors.filter((e) => !/403/.test(e))).toEqual([]);
+  });
 });
