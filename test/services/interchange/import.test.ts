@@ -531,3 +531,36 @@ describe('labelme images found only embedded in their JSON', () => {
     expect(tableCounts(ds)['images']).toBe(1);
   });
 });
+
+describe('inputs refused as a whole', () => {
+  it('an unreadable file, one whose images are not a list, or one with no usable image writes nothing, not even its classes', async () => {
+    const root = tempDir();
+    await makeImages(path.join(root, 'imgs'));
+    const ds = dataset(root);
+    const categories = Array.from({ length: 80 }, (_, i) => ({ id: i + 1, name: `class ${i + 1}` }));
+    const good = { images: [{ id: 1, file_name: 'imgs/b.png', width: 40, height: 30 }], annotations: [{ id: 1, image_id: 1, category_id: 3, bbox: [1, 1, 5, 5] }], categories };
+    const cases: [string, string, AppError['code'], RegExp][] = [
+      ['cut.json', JSON.stringify(good).slice(0, 100), 'UNSUPPORTED_FORMAT', /cut\.json: no image to import: cut\.json: is not valid JSON/],
+      ['not-a-list.json', JSON.stringify({ ...good, images: { id: 1 } }), 'UNSUPPORTED_FORMAT', /not-a-list\.json: no image to import: .*\(images\): must be an array/],
+      ['gone.json', JSON.stringify({ ...good, images: [{ id: 1, file_name: 'imgs/gone.png', width: 40, height: 30 }] }), 'FILE_MISSING', /gone\.json: none of its 1 images can be used: .*gone\.png not found/],
+    ];
+    const before = tableCounts(ds);
+    for (const [name, text, code, message] of cases) {
+      const file = path.join(root, name);
+      fs.writeFileSync(file, text);
+      const dry = await inspectDataset(ds, { path: file, format: 'coco' });
+      expect(dry.refused, name).toBeTruthy();
+      const e = (await importDataset(ds, { path: file, format: 'coco' }).catch((x: unknown) => x)) as AppError;
+      expect(e.code, name).toBe(code);
+      expect(e.message).toMatch(message);
+      expect(e.message).toMatch(/nothing was written$/);
+      expect(tableCounts(ds), name).toEqual(before);
+    }
+    // The same file with its image present imports, all 80 classes included.
+    const file = path.join(root, 'good.json');
+    fs.writeFileSync(file, JSON.stringify(good));
+    const done = await importDataset(ds, { path: file, format: 'coco' });
+    expect(done.refused).toBeUndefined();
+    expect(tableCounts(ds)).toMatchObject({ images: 1, classes: 80, annotations: 1 });
+  });
+});
