@@ -7,7 +7,7 @@ import type { FormatName, FormatProblem, InterchangeDataset, InterchangeImage, I
 import { ringSignedArea, validateGeometry } from '../../common/geometry/shapes';
 import { ANNOTATION_KINDS, SPLITS, type AttributeValue, type Geometry, type JobProgress, type Split } from '../../common/model';
 import { insertAnnotations, type NewAnnotation } from '../../db/annotations';
-import { findClassByName, insertClass, listClasses, nextClassOrder } from '../../db/classes';
+import { insertClasses, listClasses } from '../../db/classes';
 import { insertImages, type NewImage } from '../../db/images';
 import { annotationKeysOfImages, imagesByHashes, setImageSplits, takenPaths } from '../../db/interchange';
 import { finishModelRun, insertModelRun } from '../../db/modelRuns';
@@ -178,13 +178,21 @@ function writePlan(ds: Dataset, plan: ImportPlan, geos: readonly (GeoReference |
     const addedIds = insertImages(db, plan.newImages);
     storeGeoReferences(db, addedIds, geos);
     const classIds = new Map<string, number>();
-    let colour = listClasses(db).length;
-    let order = nextClassOrder(db);
+    // Looked up again inside the transaction: a class made since the plan is reused, not doubled.
+    const present = listClasses(db);
+    const byKey = new Map(present.map((c) => [classKey(c.name), c.id]));
+    const added: PlannedClass[] = [];
     for (const c of plan.classes) {
-      // Looked up again inside the transaction: a class made since the plan is reused, not doubled.
-      const id = c.existingId ?? findClassByName(db, c.name)?.id ?? insertClass(db, { name: c.name, color: PALETTE[colour++ % PALETTE.length]!, order: order++ }).id;
-      classIds.set(c.key, id);
+      const id = c.existingId ?? byKey.get(c.key);
+      if (id === undefined) added.push(c);
+      else classIds.set(c.key, id);
     }
+    const colour = present.length;
+    const newClassIds = insertClasses(
+      db,
+      added.map((c, i) => ({ name: c.name, color: PALETTE[(colour + i) % PALETTE.length]! })),
+    );
+    added.forEach((c, i) => classIds.set(c.key, newClassIds[i]!));
     const runId = plan.hasPredictions
       ? insertModelRun(db, { model: `import ${path.basename(plan.source)}`, name: path.basename(plan.source), parameters: { format: plan.format, source: plan.source } })
       : null;
