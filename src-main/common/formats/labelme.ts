@@ -107,6 +107,16 @@ export function labelmeMaskPayloads(doc: unknown): { index: number; base64: stri
   return out;
 }
 
+/**
+ * A value from a file, quoted for a message: short, and never by serialising it whole (String
+ * and JSON.stringify recurse, and a damaged file can nest lists 100,000 deep).
+ */
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  if (v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return Array.isArray(v) ? 'a list' : `a ${typeof v}`;
+}
+
 function isPrimitive(v: unknown): v is AttributeValue {
   return v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
 }
@@ -149,7 +159,7 @@ export function readLabelmeDocument(doc: unknown, file: string, masks: ReadonlyM
     result.width = width;
     result.height = height;
   } else if (root['imageWidth'] !== undefined || root['imageHeight'] !== undefined) {
-    problems.push({ file, where: 'imageWidth', severity: 'warning', message: `imageWidth/imageHeight (${String(root['imageWidth'])} x ${String(root['imageHeight'])}) are not positive whole numbers; the size is taken from the image file` });
+    problems.push({ file, where: 'imageWidth', severity: 'warning', message: `imageWidth/imageHeight (${describe(root['imageWidth'])} x ${describe(root['imageHeight'])}) are not positive whole numbers; the size is taken from the image file` });
   }
   const flags = root['flags'];
   if (flags && typeof flags === 'object' && !Array.isArray(flags)) {
@@ -169,7 +179,8 @@ export function readLabelmeDocument(doc: unknown, file: string, masks: ReadonlyM
       problems.push({ file, where, severity: 'error', message: 'a shape without a label; skipped' });
       return;
     }
-    const type = s['shape_type'] === undefined || s['shape_type'] === null ? 'polygon' : String(s['shape_type']);
+    const rawType = s['shape_type'];
+    const type = rawType === undefined || rawType === null ? 'polygon' : typeof rawType === 'string' ? rawType.slice(0, 60) : describe(rawType);
     const pts = s['points'];
     const points: [number, number][] = [];
     if (!Array.isArray(pts) || !pts.every((p) => Array.isArray(p) && p.length >= 2 && typeof p[0] === 'number' && typeof p[1] === 'number' && Number.isFinite(p[0]) && Number.isFinite(p[1]))) {
@@ -194,7 +205,7 @@ export function readLabelmeDocument(doc: unknown, file: string, masks: ReadonlyM
       attributes['group_id'] = gid;
       groupKey = `${label}\u0000${gid}`;
     } else if (gid !== null && gid !== undefined) {
-      problems.push({ file, where: `${where}.group_id`, severity: 'warning', message: `group_id ${JSON.stringify(gid)} is not a number; ignored` });
+      problems.push({ file, where: `${where}.group_id`, severity: 'warning', message: `group_id ${describe(gid)} is not a number; ignored` });
     }
     const need = (n: number, exact: boolean): boolean => {
       if (exact ? points.length === n : points.length >= n) return true;

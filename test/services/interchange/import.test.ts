@@ -630,3 +630,41 @@ describe('inputs refused as a whole', () => {
     expect(tableCounts(ds)).toMatchObject({ images: 1, classes: 80, annotations: 1 });
   });
 });
+
+describe('a labelme folder with one hostile file', () => {
+  it('a file of lists nested 100,000 deep is reported by name and the rest of the folder imports', async () => {
+    const root = tempDir();
+    await makeImages(path.join(root, 'imgs'));
+    const doc = (image: string, over: Record<string, unknown> = {}, shape: Record<string, unknown> = {}) => ({
+      version: '5.5.0',
+      flags: {},
+      imagePath: image,
+      imageData: null,
+      imageWidth: 40,
+      imageHeight: 30,
+      shapes: [{ label: 'cell', shape_type: 'rectangle', points: [[1, 1], [5, 5]], group_id: null, flags: {}, ...shape }],
+      ...over,
+    });
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const mark = '"__DEEP__"';
+    // Each of the fields whose value ended up in a message used to throw "Maximum call stack size exceeded".
+    const hostile: [string, string][] = [
+      ['w.json', JSON.stringify(doc('b.png', { imageWidth: '__DEEP__' }))],
+      ['t.json', JSON.stringify(doc('c.webp', { imageWidth: 32, imageHeight: 32 }, { shape_type: '__DEEP__' }))],
+      ['g.json', JSON.stringify(doc('d16.png', { imageWidth: 50, imageHeight: 20 }, { group_id: '__DEEP__' }))],
+    ];
+    fs.writeFileSync(path.join(root, 'imgs', 'a.json'), JSON.stringify(doc('a.jpg', { imageWidth: 64, imageHeight: 48 })));
+    for (const [name, text] of hostile) fs.writeFileSync(path.join(root, 'imgs', name), text.replace(mark, deep));
+    const ds = dataset(root);
+    const r = await importDataset(ds, { path: path.join(root, 'imgs'), format: 'labelme' });
+    expect(r.images.added).toBe(4);
+    expect(r.problems.map((p) => [p.file, p.where, p.severity])).toEqual([
+      ['g.json', 'shapes[0].group_id', 'warning'],
+      ['t.json', 'shapes[0]', 'warning'],
+      ['w.json', 'imageWidth', 'warning'],
+    ]);
+    expect(r.problems.every((p) => p.message.length < 300)).toBe(true);
+    // The rectangle of every file but the one whose shape type is unreadable.
+    expect(perClassInDb(ds)).toEqual({ cell: 3 });
+  });
+});

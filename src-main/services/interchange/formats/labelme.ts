@@ -83,35 +83,34 @@ export const labelmeReader: FormatReader = {
     const images: InterchangeImage[] = [];
     const byKey = new Map<string, string>();
 
-    for (const abs of jsonFiles) {
-      const file = relKey(base, abs);
+    const readOne = async (abs: string, file: string): Promise<void> => {
       const parsed = await parseJson(abs, file);
       if ('problem' in parsed) {
         problems.push(parsed.problem);
-        continue;
+        return;
       }
       // Other JSON in the folder (a COCO file, settings) is not an error in a labelme folder.
       if (dir && !looksLikeLabelme(parsed.doc)) {
         counters['otherJsonFiles'] = (counters['otherJsonFiles'] ?? 0) + 1;
-        continue;
+        return;
       }
       const masks = new Map<number, LabelmeBitmap | string>();
       for (const m of labelmeMaskPayloads(parsed.doc)) masks.set(m.index, await decodePng(m.base64));
       const res = readLabelmeDocument(parsed.doc, file, masks);
-      problems.push(...res.problems);
+      for (const p of res.problems) problems.push(p);
       for (const [k, v] of Object.entries(res.counters)) counters[k] = (counters[k] ?? 0) + v;
-      if (res.problems.some((p) => p.severity === 'error' && p.where === undefined)) continue;
+      if (res.problems.some((p) => p.severity === 'error' && p.where === undefined)) return;
       if (res.imagePath === null) {
         problems.push({ file, where: 'imagePath', severity: 'error', message: 'no imagePath; the annotations cannot be tied to an image and are skipped' });
-        continue;
+        return;
       }
       const jsonDir = path.posix.dirname(file);
       const key = safeRelativeKey(jsonDir === '.' ? res.imagePath : `${jsonDir}/${res.imagePath}`);
       if (key === null) {
         problems.push({ file, where: 'imagePath', severity: 'error', message: `imagePath ${JSON.stringify(res.imagePath)} points outside the dataset folder; the image is skipped` });
-        continue;
+        return;
       }
-      if (!claimImage(byKey, key, file, 'imagePath', problems)) continue;
+      if (!claimImage(byKey, key, file, 'imagePath', problems)) return;
       if (!isFile(path.join(base, ...key.split('/')))) {
         if (res.hasImageData) {
           counters['embeddedImages'] = (counters['embeddedImages'] ?? 0) + 1;
@@ -131,6 +130,16 @@ export const labelmeReader: FormatReader = {
         }
       }
       images.push(img);
+    };
+
+    for (const abs of jsonFiles) {
+      const file = relKey(base, abs);
+      try {
+        await readOne(abs, file);
+      } catch (e) {
+        // Whatever one damaged file provokes, it is reported and the others are read.
+        problems.push({ file, severity: 'error', message: `cannot be read: ${(e as Error).message ?? String(e)}; the file is skipped` });
+      }
     }
     const out: InterchangeDataset = { format: 'labelme', classes, images, problems, counters };
     return out;
