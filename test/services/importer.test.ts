@@ -27,6 +27,9 @@ describe('importImages', () => {
     const jpg = fs.readFileSync(files['a.jpg']!);
     fs.writeFileSync(path.join(root, 'imgs', 'cut.jpg'), jpg.subarray(0, jpg.length - 200));
     fs.writeFileSync(path.join(root, 'imgs', 'noise.tif'), Buffer.from('II*\0 definitely not a tiff'));
+    // A PNG that is a header and nothing else: listed as corrupt now, not when its thumbnail fails.
+    const png = fs.readFileSync(files['b.png']!);
+    fs.writeFileSync(path.join(root, 'imgs', 'header-only.png'), Buffer.concat([png.subarray(0, 33), png.subarray(png.length - 12)]));
     fs.writeFileSync(path.join(root, 'imgs', 'readme.txt'), 'not an image, ignored in a folder walk');
 
     const events: string[] = [];
@@ -36,6 +39,7 @@ describe('importImages', () => {
     expect(report.ignored).toBe(1);
     expect(report.problems.map((p) => [path.basename(p.file), p.kind])).toEqual([
       ['cut.jpg', 'truncated'],
+      ['header-only.png', 'corrupt'],
       ['noise.tif', 'unsupported'],
       ['zero.png', 'empty'],
     ]);
