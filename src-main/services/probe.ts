@@ -390,6 +390,7 @@ function checkPngData(b: Buffer, data: Buffer[]): Incomplete | null {
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return null; // more than enough
     return { kind: 'corrupt', reason: `PNG image data cannot be decompressed (${firstLine((e as Error).message)})` };
   }
-  if (got < expected) return { kind: 'truncated', reason: `truncated PNG: the image data holds ${got} of ${expected} bytes of pixels` };
+  // The file ends properly (IEND), so it was not cut short in a copy: it is made wrong.
+  if (got < expected) return { kind: 'corrupt', reason: `PNG image data incomplete: it holds ${got} of the ${expected} bytes of pixels its header promises` };
   return null;
 }

@@ -27,9 +27,10 @@ describe('importImages', () => {
     const jpg = fs.readFileSync(files['a.jpg']!);
     fs.writeFileSync(path.join(root, 'imgs', 'cut.jpg'), jpg.subarray(0, jpg.length - 200));
     fs.writeFileSync(path.join(root, 'imgs', 'noise.tif'), Buffer.from('II*\0 definitely not a tiff'));
-    // A PNG that is a header and nothing else: listed as corrupt now, not when its thumbnail fails.
+    // A PNG with a header and an empty IDAT chunk: listed as corrupt now, not when its thumbnail fails.
     const png = fs.readFileSync(files['b.png']!);
-    fs.writeFileSync(path.join(root, 'imgs', 'header-only.png'), Buffer.concat([png.subarray(0, 33), png.subarray(png.length - 12)]));
+    const emptyIdat = Buffer.from([0, 0, 0, 0, 0x49, 0x44, 0x41, 0x54, 0x35, 0xaf, 0x06, 0x1e]);
+    fs.writeFileSync(path.join(root, 'imgs', 'header-only.png'), Buffer.concat([png.subarray(0, 33), emptyIdat, png.subarray(png.length - 12)]));
     fs.writeFileSync(path.join(root, 'imgs', 'readme.txt'), 'not an image, ignored in a folder walk');
 
     const events: string[] = [];

@@ -123,19 +123,23 @@ describe('probeImage', () => {
       fs.writeFileSync(f, Buffer.concat([sig, chunk('IHDR', ihdr), ...parts]));
       return f;
     };
-    // Signature, header, a 8-byte text chunk and the end: 65 bytes, and no pixels at all.
-    const headerOnly = write('header-only.png', chunk('tEXt', Buffer.from('a\0bcdefg')), iend);
+    const data = deflateSync(rows);
+    // Signature, header, the first 8 bytes of the image data and the end: 65 bytes.
+    const headerOnly = write('header-only.png', chunk('IDAT', data.subarray(0, 8)), iend);
     expect(fs.statSync(headerOnly).size).toBe(65);
-    expect(await problem(headerOnly)).toMatchObject({ kind: 'corrupt', reason: expect.stringMatching(/no IDAT/) });
+    expect(await problem(headerOnly)).toMatchObject({ kind: 'corrupt', reason: expect.stringMatching(/^PNG image data incomplete: it holds \d+ of the 9264 bytes/) });
+    const empty = write('empty-idat.png', chunk('IDAT', Buffer.alloc(0)), iend);
+    expect(await problem(empty)).toMatchObject({ kind: 'corrupt', reason: expect.stringMatching(/no IDAT chunk with pixels/) });
+    const noIdat = write('no-idat.png', chunk('tEXt', Buffer.from('a\0bcdefg')), iend);
+    expect(await problem(noIdat)).toMatchObject({ kind: 'corrupt' });
     const half = write('half-rows.png', chunk('IDAT', deflateSync(rows.subarray(0, rows.length / 2))), iend);
-    expect(await problem(half)).toMatchObject({ kind: 'truncated', reason: `truncated PNG: the image data holds ${rows.length / 2} of ${rows.length} bytes of pixels` });
+    expect(await problem(half)).toMatchObject({ kind: 'corrupt', reason: `PNG image data incomplete: it holds ${rows.length / 2} of the ${rows.length} bytes of pixels its header promises` });
     const garbage = write('garbage-data.png', chunk('IDAT', Buffer.from('not a zlib stream at all')), iend);
     expect(await problem(garbage)).toMatchObject({ kind: 'corrupt', reason: expect.stringMatching(/cannot be decompressed/) });
     // Each of them is what a thumbnail then fails on.
-    for (const f of [headerOnly, half, garbage]) await expect(sharp(f).resize(8).toBuffer()).rejects.toThrow();
+    for (const f of [headerOnly, empty, noIdat, half, garbage]) await expect(sharp(f).resize(8).toBuffer()).rejects.toThrow();
 
     // Whole ones in one IDAT or several, interlaced, palette and 16-bit are still accepted.
-    const data = deflateSync(rows);
     expect(await ok(write('whole.png', chunk('IDAT', data), iend))).toMatchObject({ width: 64, height: 48 });
     expect(await ok(write('split.png', chunk('IDAT', data.subarray(0, 9)), chunk('IDAT', data.subarray(9)), iend))).toMatchObject({ width: 64 });
     const img = () => sharp({ create: { width: 333, height: 211, channels: 4, background: { r: 10, g: 200, b: 30, alpha: 0.5 } } });
