@@ -129,7 +129,7 @@ export async function probeImage(file: string, opts: ProbeOptions): Promise<Prob
     return tooLarge(file, meta.width, meta.height, frames, opts.maxPixels);
   }
   if (buffer) {
-    const incomplete = checkComplete(format, buffer);
+    const incomplete = checkComplete(format, buffer) ?? (format === 'png' ? checkPngData(buffer) : null);
     if (incomplete) return problem(file, incomplete.kind, incomplete.reason);
   }
 
@@ -327,10 +327,13 @@ function checkJpeg(b: Buffer): string | null {
 }
 
 /**
- * Decompressed image data up to this size is inflated to check that it is all there (a few
- * milliseconds); larger images get the structural checks only, as decoding them costs as much.
+ * Image data up to this size (decompressed) is inflated to check that it is all there, which
+ * takes microseconds; larger images get the ratio check only, since inflating costs what decoding
+ * does (on the main thread; a 256 x 256 RGB PNG would be probed at half the rate).
  */
-const PNG_INFLATE_CHECK_BYTES = 8 * 1024 * 1024;
+const PNG_INFLATE_CHECK_BYTES = 64 * 1024;
+/** Deflate cannot do better than about 1032:1 (a 258-byte match in 2 bits); this leaves a margin. */
+const MAX_DEFLATE_RATIO = 1100;
 
 const CHANNELS_OF_COLOUR_TYPE: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 /** Adam7 passes: x start, y start, x step, y step. */
@@ -358,39 +361,54 @@ function pngDataBytes(b: Buffer): number | null {
   return total;
 }
 
-function checkPng(b: Buffer): Incomplete | null {
+/** The IDAT chunks' contents of a PNG that ends with IEND, or null when it does not. */
+function pngImageData(b: Buffer): Buffer[] | null {
   let i = 8;
   const data: Buffer[] = [];
-  let dataBytes = 0;
   while (i + 8 <= b.length) {
     const len = b.readUInt32BE(i);
     const type = b.toString('ascii', i + 4, i + 8);
-    if (type === 'IEND') {
-      if (dataBytes === 0) return { kind: 'corrupt', reason: 'PNG without image data: a header but no IDAT chunk with pixels' };
-      return checkPngData(b, data);
-    }
-    if (type === 'IDAT') {
-      data.push(b.subarray(i + 8, Math.min(b.length, i + 8 + len)));
-      dataBytes += len;
-    }
+    if (type === 'IEND') return data;
+    if (type === 'IDAT' && len > 0) data.push(b.subarray(i + 8, Math.min(b.length, i + 8 + len)));
     i += 12 + len;
   }
-  return { kind: 'truncated', reason: 'truncated PNG: IEND chunk missing (file cut short?)' };
+  return null;
 }
 
-/** Whether the image data inflates to all the scanlines the header promises (small images only). */
-function checkPngData(b: Buffer, data: Buffer[]): Incomplete | null {
+/*
+ * The file ends properly (IEND), so a PNG failing the checks below was not cut short in a copy:
+ * it is made wrong, and only decoding it (a thumbnail) would say so.
+ */
+function checkPng(b: Buffer): Incomplete | null {
+  const data = pngImageData(b);
+  if (data === null) return { kind: 'truncated', reason: 'truncated PNG: IEND chunk missing (file cut short?)' };
+  if (data.length === 0) return { kind: 'corrupt', reason: 'PNG without image data: a header but no IDAT chunk with pixels' };
   const expected = pngDataBytes(b);
-  if (expected === null || expected > PNG_INFLATE_CHECK_BYTES) return null;
-  let got: number;
-  try {
-    // A sync flush returns what a cut-short stream holds instead of failing on its missing end.
-    got = zlib.inflateSync(Buffer.concat(data), { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: expected }).length;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return null; // more than enough
-    return { kind: 'corrupt', reason: `PNG image data cannot be decompressed (${firstLine((e as Error).message)})` };
+  const stored = data.reduce((n, d) => n + d.length, 0);
+  if (expected !== null && stored * MAX_DEFLATE_RATIO < expected) {
+    return { kind: 'corrupt', reason: `PNG image data incomplete: ${stored} compressed bytes cannot hold the ${expected} bytes of pixels its header promises` };
   }
-  // The file ends properly (IEND), so it was not cut short in a copy: it is made wrong.
-  if (got < expected) return { kind: 'corrupt', reason: `PNG image data incomplete: it holds ${got} of the ${expected} bytes of pixels its header promises` };
+  return null;
+}
+
+/** Whether a small PNG's image data inflates to all the scanlines its header promises. */
+function checkPngData(b: Buffer): Incomplete | null {
+  const expected = pngDataBytes(b);
+  const data = pngImageData(b);
+  if (expected === null || data === null || expected > PNG_INFLATE_CHECK_BYTES) return null;
+  // A sync flush gives what a stream without its end holds instead of failing on the missing end.
+  let inflated: Buffer | Error;
+  try {
+    inflated = zlib.inflateSync(Buffer.concat(data), { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: expected });
+  } catch (e) {
+    inflated = e as Error;
+  }
+  if (inflated instanceof Error) {
+    if ((inflated as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return null; // more than enough
+    return { kind: 'corrupt', reason: `PNG image data cannot be decompressed (${firstLine(inflated.message)})` };
+  }
+  if (inflated.length < expected) {
+    return { kind: 'corrupt', reason: `PNG image data incomplete: it holds ${inflated.length} of the ${expected} bytes of pixels its header promises` };
+  }
   return null;
 }

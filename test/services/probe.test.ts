@@ -124,10 +124,17 @@ describe('probeImage', () => {
       return f;
     };
     const data = deflateSync(rows);
-    // Signature, header, the first 8 bytes of the image data and the end: 65 bytes.
-    const headerOnly = write('header-only.png', chunk('IDAT', data.subarray(0, 8)), iend);
+    // Signature, the header of a 2 x 2 image, the first 8 bytes of its image data and the end: 65 bytes.
+    const tiny = Buffer.from(ihdr);
+    tiny.writeUInt32BE(2, 0);
+    tiny.writeUInt32BE(2, 4);
+    const headerOnly = path.join(dir, 'header-only.png');
+    fs.writeFileSync(headerOnly, Buffer.concat([sig, chunk('IHDR', tiny), chunk('IDAT', deflateSync(Buffer.from([0, 1, 2, 3, 4, 5, 6, 0, 7, 8, 9, 10, 11, 12])).subarray(0, 8)), iend]));
     expect(fs.statSync(headerOnly).size).toBe(65);
-    expect(await problem(headerOnly)).toMatchObject({ kind: 'corrupt', reason: expect.stringMatching(/^PNG image data incomplete: it holds \d+ of the 9264 bytes/) });
+    expect(await problem(headerOnly)).toMatchObject({ kind: 'corrupt', reason: expect.stringMatching(/^PNG image data incomplete: it holds \d+ of the 14 bytes of pixels its header promises/) });
+    // Far too little data for its size, found without inflating it.
+    const scrap = write('scrap.png', chunk('IDAT', data.subarray(0, 8)), iend);
+    expect(await problem(scrap)).toMatchObject({ kind: 'corrupt', reason: 'PNG image data incomplete: 8 compressed bytes cannot hold the 9264 bytes of pixels its header promises' });
     const empty = write('empty-idat.png', chunk('IDAT', Buffer.alloc(0)), iend);
     expect(await problem(empty)).toMatchObject({ kind: 'corrupt', reason: expect.stringMatching(/no IDAT chunk with pixels/) });
     const noIdat = write('no-idat.png', chunk('tEXt', Buffer.from('a\0bcdefg')), iend);
@@ -136,8 +143,15 @@ describe('probeImage', () => {
     expect(await problem(half)).toMatchObject({ kind: 'corrupt', reason: `PNG image data incomplete: it holds ${rows.length / 2} of the ${rows.length} bytes of pixels its header promises` });
     const garbage = write('garbage-data.png', chunk('IDAT', Buffer.from('not a zlib stream at all')), iend);
     expect(await problem(garbage)).toMatchObject({ kind: 'corrupt', reason: expect.stringMatching(/cannot be decompressed/) });
+    // A large image is not inflated to check it, but its data cannot be far shorter than deflate allows.
+    const bigHeader = Buffer.from(ihdr);
+    bigHeader.writeUInt32BE(4000, 0);
+    bigHeader.writeUInt32BE(4000, 4);
+    const bigFile = path.join(dir, 'big-short.png');
+    fs.writeFileSync(bigFile, Buffer.concat([sig, chunk('IHDR', bigHeader), chunk('IDAT', deflateSync(Buffer.alloc(4000 * 12001, 1)).subarray(0, 1000)), iend]));
+    expect(await problem(bigFile)).toMatchObject({ kind: 'corrupt', reason: 'PNG image data incomplete: 1000 compressed bytes cannot hold the 48004000 bytes of pixels its header promises' });
     // Each of them is what a thumbnail then fails on.
-    for (const f of [headerOnly, empty, noIdat, half, garbage]) await expect(sharp(f).resize(8).toBuffer()).rejects.toThrow();
+    for (const f of [headerOnly, scrap, empty, noIdat, half, garbage, bigFile]) await expect(sharp(f).resize(8).toBuffer()).rejects.toThrow();
 
     // Whole ones in one IDAT or several, interlaced, palette and 16-bit are still accepted.
     expect(await ok(write('whole.png', chunk('IDAT', data), iend))).toMatchObject({ width: 64, height: 48 });
