@@ -160,7 +160,10 @@ async function cmdImport(args: string[], io: CliIo): Promise<number> {
     });
     if (json) io.out(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2));
     else io.out(reports.map(formatInterchangeReport).join('\n\n'));
-    return 0;
+    // A dry run reports a refused input in full, and fails as its import would.
+    const refused = reports.filter((r) => r.refused);
+    for (const r of refused) io.err(`tessera: refused: ${r.source}: ${r.refused}`);
+    return refused.length > 0 ? 1 : 0;
   } finally {
     ds.close();
   }
@@ -182,7 +185,13 @@ async function importImageFiles(ds: Dataset, paths: string[], o: { recursive: bo
   );
   if (io.tty && !o.json) io.err('');
   io.out(o.json ? JSON.stringify(report, null, 2) : formatReport(report));
-  return report.cancelled ? 130 : 0;
+  if (report.cancelled) return 130;
+  // Nothing usable among the files named: a failure, not an empty success.
+  if (report.imported === 0 && report.duplicates.length === 0 && report.problems.length > 0) {
+    io.err(`tessera: nothing imported: ${report.problems[0]!.file}: ${report.problems[0]!.reason}${report.problems.length > 1 ? ` (${report.problems.length} problems in all)` : ''}`);
+    return 1;
+  }
+  return 0;
 }
 
 function parseRatios(s: string): [number, number, number] {

@@ -84,7 +84,10 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
       );
     }
     if (st.isDirectory()) {
-      const found = await walk(abs, opts.recursive ?? true, cancelled);
+      // Links are followed to files (and folders) inside the dataset root, or inside this folder
+      // when the user allowed paths outside the root; others are reported, never dropped silently.
+      const allowed = [realpathOr(ds.root), ...(opts.allowOutsideRoot ? [realpathOr(abs)] : [])];
+      const found = await walk(abs, { recursive: opts.recursive ?? true, cancelled, allowed, problems });
       for (const f of found) {
         if (IMAGE_EXTENSIONS.has(path.extname(f).toLowerCase())) candidates.push({ file: f, explicit: false });
         else ignored++;
@@ -258,11 +261,39 @@ export function imageRow(probe: ProbeResult, stored: { path: string; external: b
   return { ...rest, path: stored.path, external: stored.external };
 }
 
-async function walk(dir: string, recursive: boolean, cancelled: () => boolean): Promise<string[]> {
+function realpathOr(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+interface WalkOptions {
+  recursive: boolean;
+  cancelled: () => boolean;
+  /** Real paths that links may lead into. */
+  allowed: readonly string[];
+  /** Receives the links that are not followed, with the reason. */
+  problems: ImportProblem[];
+}
+
+/**
+ * The files below `dir`, in name order. Symbolic links are followed to files and folders inside
+ * the allowed roots; a loop, a dangling link, a link leading outside them, and a link back to a
+ * folder already walked are reported instead.
+ */
+async function walk(dir: string, o: WalkOptions): Promise<string[]> {
   const out: string[] = [];
   const stack = [dir];
-  while (stack.length && !cancelled()) {
+  const walked = new Set<string>();
+  const realStart = realpathOr(dir);
+  while (stack.length && !o.cancelled()) {
     const d = stack.pop()!;
+    // A folder reached twice (directly and through a link) is read once.
+    const real = realpathOr(d);
+    if (walked.has(real)) continue;
+    walked.add(real);
     let entries: fs.Dirent[];
     try {
       entries = await fs.promises.readdir(d, { withFileTypes: true });
@@ -278,10 +309,48 @@ async function walk(dir: string, recursive: boolean, cancelled: () => boolean): 
         // The dataset's own cache folder is never imported.
         if (!e.name.endsWith('-cache')) subdirs.push(p);
       } else if (e.isFile()) out.push(p);
+      else if (e.isSymbolicLink()) {
+        const target = await followLink(p, o);
+        if (target === 'file') out.push(p);
+        else if (target !== null && !e.name.endsWith('-cache')) {
+          // A link to a folder holding this one (an ancestor) would walk it again, and more.
+          if (walked.has(target.dir) || isInside(target.dir, realStart) || stack.some((s) => realpathOr(s) === target.dir)) {
+            o.problems.push({ file: p, kind: 'unreadable', reason: `a link back to the folder ${target.dir}, which holds or is a folder already being imported (a loop); not followed` });
+          } else subdirs.push(p);
+        }
+      }
     }
-    if (recursive) stack.push(...subdirs.reverse());
+    if (o.recursive) stack.push(...subdirs.reverse());
   }
   return out;
+}
+
+/** Where a symbolic link leads: a file, a folder (by real path), or null once reported. */
+async function followLink(link: string, o: WalkOptions): Promise<'file' | { dir: string } | null> {
+  let real: string;
+  try {
+    real = await fs.promises.realpath(link);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const to = await fs.promises.readlink(link).catch(() => '?');
+    const reason =
+      code === 'ELOOP'
+        ? `a symbolic link loop (-> ${to}): it never reaches a file`
+        : code === 'ENOENT'
+          ? `a dangling symbolic link: its target ${to} does not exist`
+          : `cannot follow the symbolic link to ${to} (${code ?? (e as Error).message})`;
+    o.problems.push({ file: link, kind: 'unreadable', reason });
+    return null;
+  }
+  if (!o.allowed.some((r) => isInside(r, real))) {
+    o.problems.push({ file: link, kind: 'outside_root', reason: `a symbolic link leading outside ${o.allowed.join(' and ')} (to ${real}); not followed` });
+    return null;
+  }
+  const st = await fs.promises.stat(real).catch(() => null);
+  if (st?.isFile()) return 'file';
+  if (st?.isDirectory()) return o.recursive ? { dir: real } : null;
+  o.problems.push({ file: link, kind: 'unreadable', reason: `a symbolic link to ${real}, which is not a regular file or folder` });
+  return null;
 }
 
 /** A list file names one image per line, relative to the list's folder; # starts a comment. */

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import { fromArrayBuffer, fromFile } from 'geotiff';
 import sharp, { type Metadata } from 'sharp';
 import type { DicomMeta } from '../common/imaging/dicom';
@@ -111,7 +112,7 @@ export async function probeImage(file: string, opts: ProbeOptions): Promise<Prob
     if (/unsupported image format/i.test(msg)) return problem(file, 'unsupported', 'not a supported image (unrecognised content)');
     const magic = buffer ? magicFormat(buffer) : null;
     const cut = magic && buffer ? checkComplete(magic, buffer) : null;
-    if (cut) return problem(file, 'truncated', cut);
+    if (cut) return problem(file, cut.kind, cut.reason);
     if (/premature end|unexpected end|truncated/i.test(msg)) return problem(file, 'truncated', `truncated image: ${firstLine(msg)}`);
     return problem(file, 'corrupt', `cannot read image header (${firstLine(msg)})`);
   }
@@ -128,8 +129,8 @@ export async function probeImage(file: string, opts: ProbeOptions): Promise<Prob
     return tooLarge(file, meta.width, meta.height, frames, opts.maxPixels);
   }
   if (buffer) {
-    const truncated = checkComplete(format, buffer);
-    if (truncated) return problem(file, 'truncated', truncated);
+    const incomplete = checkComplete(format, buffer) ?? (format === 'png' ? checkPngData(buffer) : null);
+    if (incomplete) return problem(file, incomplete.kind, incomplete.reason);
   }
 
   const orientation = meta.orientation ?? 1;
@@ -271,17 +272,25 @@ function probeBmp(b: Buffer): BmpProbe {
   return { width, height, channels, bitDepth: bpp === 1 ? 1 : 8 };
 }
 
+/** Why a file whose header reads is still no image: cut short, or without (usable) pixel data. */
+export interface Incomplete {
+  kind: 'truncated' | 'corrupt';
+  reason: string;
+}
+
 /**
- * Cheap structural checks for files cut short (a partial copy or download): the header is intact,
- * so libvips would report a size, but the pixels end early. Returns the reason, or null.
+ * Cheap structural checks for files cut short (a partial copy or download) or holding no pixels:
+ * the header is intact, so libvips would report a size, but the pixels end early or are missing,
+ * and only decoding (a thumbnail) would fail. Returns the problem, or null.
  */
-export function checkComplete(format: string, b: Buffer): string | null {
-  if (format === 'jpeg') return checkJpeg(b);
+export function checkComplete(format: string, b: Buffer): Incomplete | null {
+  const truncated = (reason: string | null): Incomplete | null => (reason ? { kind: 'truncated', reason } : null);
+  if (format === 'jpeg') return truncated(checkJpeg(b));
   if (format === 'png') return checkPng(b);
   if (format === 'webp') {
     if (b.length >= 12 && b.toString('ascii', 0, 4) === 'RIFF') {
       const riffSize = b.readUInt32LE(4) + 8;
-      if (riffSize > b.length) return `truncated WebP: ${b.length} of ${riffSize} bytes`;
+      if (riffSize > b.length) return truncated(`truncated WebP: ${b.length} of ${riffSize} bytes`);
     }
   }
   return null;
@@ -317,13 +326,89 @@ function checkJpeg(b: Buffer): string | null {
   return 'truncated JPEG: end-of-image marker missing (file cut short?)';
 }
 
-function checkPng(b: Buffer): string | null {
+/**
+ * Image data up to this size (decompressed) is inflated to check that it is all there, which
+ * takes microseconds; larger images get the ratio check only, since inflating costs what decoding
+ * does (on the main thread; a 256 x 256 RGB PNG would be probed at half the rate).
+ */
+const PNG_INFLATE_CHECK_BYTES = 64 * 1024;
+/** Deflate cannot do better than about 1032:1 (a 258-byte match in 2 bits); this leaves a margin. */
+const MAX_DEFLATE_RATIO = 1100;
+
+const CHANNELS_OF_COLOUR_TYPE: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+/** Adam7 passes: x start, y start, x step, y step. */
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
+
+/** Bytes of filtered scanlines a PNG's image data inflates to, from its IHDR; null when the header is odd. */
+function pngDataBytes(b: Buffer): number | null {
+  if (b.length < 29 || b.toString('ascii', 12, 16) !== 'IHDR') return null;
+  const width = b.readUInt32BE(16);
+  const height = b.readUInt32BE(20);
+  const bits = b[24]! * (CHANNELS_OF_COLOUR_TYPE[b[25]!] ?? 0);
+  if (!width || !height || !bits) return null;
+  const rows = (w: number, h: number) => (w > 0 && h > 0 ? h * (1 + Math.ceil((w * bits) / 8)) : 0);
+  if (b[28] !== 1) return rows(width, height);
+  let total = 0;
+  for (const [x0, y0, dx, dy] of ADAM7) total += rows(Math.ceil((width - x0) / dx), Math.ceil((height - y0) / dy));
+  return total;
+}
+
+/** The IDAT chunks' contents of a PNG that ends with IEND, or null when it does not. */
+function pngImageData(b: Buffer): Buffer[] | null {
   let i = 8;
+  const data: Buffer[] = [];
   while (i + 8 <= b.length) {
     const len = b.readUInt32BE(i);
     const type = b.toString('ascii', i + 4, i + 8);
-    if (type === 'IEND') return null;
+    if (type === 'IEND') return data;
+    if (type === 'IDAT' && len > 0) data.push(b.subarray(i + 8, Math.min(b.length, i + 8 + len)));
     i += 12 + len;
   }
-  return 'truncated PNG: IEND chunk missing (file cut short?)';
+  return null;
+}
+
+/*
+ * The file ends properly (IEND), so a PNG failing the checks below was not cut short in a copy:
+ * it is made wrong, and only decoding it (a thumbnail) would say so.
+ */
+function checkPng(b: Buffer): Incomplete | null {
+  const data = pngImageData(b);
+  if (data === null) return { kind: 'truncated', reason: 'truncated PNG: IEND chunk missing (file cut short?)' };
+  if (data.length === 0) return { kind: 'corrupt', reason: 'PNG without image data: a header but no IDAT chunk with pixels' };
+  const expected = pngDataBytes(b);
+  const stored = data.reduce((n, d) => n + d.length, 0);
+  if (expected !== null && stored * MAX_DEFLATE_RATIO < expected) {
+    return { kind: 'corrupt', reason: `PNG image data incomplete: ${stored} compressed bytes cannot hold the ${expected} bytes of pixels its header promises` };
+  }
+  return null;
+}
+
+/** Whether a small PNG's image data inflates to all the scanlines its header promises. */
+function checkPngData(b: Buffer): Incomplete | null {
+  const expected = pngDataBytes(b);
+  const data = pngImageData(b);
+  if (expected === null || data === null || expected > PNG_INFLATE_CHECK_BYTES) return null;
+  // A sync flush gives what a stream without its end holds instead of failing on the missing end.
+  let inflated: Buffer | Error;
+  try {
+    inflated = zlib.inflateSync(Buffer.concat(data), { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: expected });
+  } catch (e) {
+    inflated = e as Error;
+  }
+  if (inflated instanceof Error) {
+    if ((inflated as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return null; // more than enough
+    return { kind: 'corrupt', reason: `PNG image data cannot be decompressed (${firstLine(inflated.message)})` };
+  }
+  if (inflated.length < expected) {
+    return { kind: 'corrupt', reason: `PNG image data incomplete: it holds ${inflated.length} of the ${expected} bytes of pixels its header promises` };
+  }
+  return null;
 }

@@ -85,10 +85,69 @@ describe('tessera import/export of annotated datasets', () => {
     const r = await cli('import', db, path.join(dir, 'imgs'), '--json');
     expect(r.code, r.err).toBe(0);
     expect((JSON.parse(r.out) as ImportReport).imported).toBe(8);
-    // An explicit annotation format on the same folder finds nothing to import, and says so per file.
+    // An explicit annotation format on the same folder finds nothing to import: a failure naming
+    // the folder and why, with nothing written.
     const coco = await cli('import', db, path.join(dir, 'imgs'), '--format', 'coco', '--json');
-    expect(coco.code, coco.err).toBe(0);
-    expect((JSON.parse(coco.out) as InterchangeReport).annotations.total).toBe(0);
+    expect(coco.code).toBe(1);
+    expect(coco.err).toMatch(/imgs: no image to import: .*holds no COCO instances json.*nothing was written/);
+    const dryCoco = await cli('import', db, path.join(dir, 'imgs'), '--format', 'coco', '--dry-run', '--json');
+    expect(dryCoco.code).toBe(1);
+    expect((JSON.parse(dryCoco.out) as InterchangeReport).refused).toMatch(/holds no COCO instances json/);
+    expect(rowCounts(db)).toEqual({ images: 8, classes: 0, annotations: 0, model_runs: 0 });
+  });
+
+  it('exits non-zero and writes nothing for an unreadable or unusable annotation file', async () => {
+    const dir = tempDir();
+    await makeImages(path.join(dir, 'imgs'));
+    const db = path.join(dir, 'd.tessera');
+    expect((await cli('init', db)).code).toBe(0);
+    const empty = { images: 0, classes: 0, annotations: 0, model_runs: 0 };
+    const categories = Array.from({ length: 80 }, (_, i) => ({ id: i + 1, name: `class ${i + 1}` }));
+    const write = (name: string, doc: unknown) => {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, typeof doc === 'string' ? doc : JSON.stringify(doc));
+      return f;
+    };
+    const good = { images: [{ id: 1, file_name: 'imgs/b.png', width: 40, height: 30 }], annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [1, 1, 5, 5] }], categories };
+
+    // Cut short: not valid JSON, whether the format is named or detected.
+    const broken = write('broken.json', JSON.stringify(good).slice(0, 120));
+    for (const format of [['--format', 'coco'], []]) {
+      const r = await cli('import', db, broken, ...format);
+      expect(r.code, r.out).toBe(1);
+      expect(r.err.split('\n')).toHaveLength(1);
+      expect(r.err).toMatch(/broken\.json: .*is not valid JSON/);
+      expect(rowCounts(db)).toEqual(empty);
+    }
+    // `images` is not a list: its 80 categories are not created either.
+    const notList = write('not-a-list.json', { ...good, images: { id: 1, file_name: 'imgs/b.png' } });
+    const nl = await cli('import', db, notList, '--format', 'coco');
+    expect(nl.code).toBe(1);
+    expect(nl.err).toMatch(/not-a-list\.json: .*images.*must be an array/);
+    expect(rowCounts(db)).toEqual(empty);
+    // Every image missing: 0 usable images.
+    const missing = write('missing.json', { ...good, images: [{ id: 1, file_name: 'imgs/nope.png', width: 40, height: 30 }] });
+    const mi = await cli('import', db, missing, '--format', 'coco');
+    expect(mi.code).toBe(1);
+    expect(mi.err).toMatch(/missing\.json: none of its 1 images can be used: .*nope\.png not found/);
+    expect(rowCounts(db)).toEqual(empty);
+    // The dry run prints the whole report and fails the same way.
+    const dry = await cli('import', db, notList, '--format', 'coco', '--dry-run', '--json');
+    expect(dry.code).toBe(1);
+    const report = JSON.parse(dry.out) as InterchangeReport;
+    expect(report.refused).toMatch(/no image to import/);
+    expect(report.classes).toHaveLength(80);
+    expect(dry.err).toMatch(/refused: .*not-a-list\.json/);
+    // An image import of nothing but a broken file fails too.
+    fs.writeFileSync(path.join(dir, 'imgs', 'cut.png'), fs.readFileSync(path.join(dir, 'imgs', 'b.png')).subarray(0, 40));
+    const img = await cli('import', db, path.join(dir, 'imgs', 'cut.png'));
+    expect(img.code).toBe(1);
+    expect(img.err).toMatch(/nothing imported: .*cut\.png: truncated PNG/);
+    expect(rowCounts(db)).toEqual(empty);
+    // The good file still imports, with exit 0.
+    const ok = await cli('import', db, write('good.json', good), '--format', 'coco');
+    expect(ok.code, ok.err).toBe(0);
+    expect(rowCounts(db)).toEqual({ images: 1, classes: 80, annotations: 1, model_runs: 0 });
   });
 
   it('refuses bad arguments with exit 2 and one line', async () => {

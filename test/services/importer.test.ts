@@ -27,6 +27,10 @@ describe('importImages', () => {
     const jpg = fs.readFileSync(files['a.jpg']!);
     fs.writeFileSync(path.join(root, 'imgs', 'cut.jpg'), jpg.subarray(0, jpg.length - 200));
     fs.writeFileSync(path.join(root, 'imgs', 'noise.tif'), Buffer.from('II*\0 definitely not a tiff'));
+    // A PNG with a header and an empty IDAT chunk: listed as corrupt now, not when its thumbnail fails.
+    const png = fs.readFileSync(files['b.png']!);
+    const emptyIdat = Buffer.from([0, 0, 0, 0, 0x49, 0x44, 0x41, 0x54, 0x35, 0xaf, 0x06, 0x1e]);
+    fs.writeFileSync(path.join(root, 'imgs', 'header-only.png'), Buffer.concat([png.subarray(0, 33), emptyIdat, png.subarray(png.length - 12)]));
     fs.writeFileSync(path.join(root, 'imgs', 'readme.txt'), 'not an image, ignored in a folder walk');
 
     const events: string[] = [];
@@ -36,6 +40,7 @@ describe('importImages', () => {
     expect(report.ignored).toBe(1);
     expect(report.problems.map((p) => [path.basename(p.file), p.kind])).toEqual([
       ['cut.jpg', 'truncated'],
+      ['header-only.png', 'corrupt'],
       ['noise.tif', 'unsupported'],
       ['zero.png', 'empty'],
     ]);
@@ -94,6 +99,60 @@ describe('importImages', () => {
                 BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END`);
     await expect(importImages(ds, { paths: [path.join(root, 'imgs')] })).rejects.toThrow(/disk full/);
     expect(rows()).toHaveLength(0);
+  });
+
+  it('follows symbolic links to files and folders inside the root, and reports loops, dangling links and links leading out', async () => {
+    const files = await makeImages(path.join(root, 'imgs'));
+    fs.mkdirSync(path.join(root, 'elsewhere', 'more'), { recursive: true });
+    fs.copyFileSync(files['b.png']!, path.join(root, 'elsewhere', 'more', 'z.png'));
+    const sharp = (await import('sharp')).default;
+    await sharp({ create: { width: 9, height: 7, channels: 3, background: '#123456' } }).png().toFile(path.join(root, 'elsewhere', 'x.png'));
+    const outside = tempDir();
+    await sharp({ create: { width: 5, height: 5, channels: 3, background: '#654321' } }).png().toFile(path.join(outside, 'y.png'));
+    const link = (target: string, name: string) => fs.symlinkSync(target, path.join(root, 'imgs', name));
+    link('../elsewhere/x.png', 'x-link.png'); // a good image elsewhere in the root
+    link('../elsewhere/more', 'linked-dir'); // a folder elsewhere in the root
+    link('loop.png', 'loop.png'); // a link to itself
+    link('nope.jpg', 'dangling.jpg');
+    link(path.join(outside, 'y.png'), 'escape.png');
+    link('..', 'up'); // a folder link back to an ancestor
+
+    const report = await importImages(ds, { paths: [path.join(root, 'imgs')] });
+    expect(report.imported).toBe(Object.keys(files).length + 1);
+    const stored = rows().map((r) => r.path);
+    expect(stored).toContain('imgs/x-link.png');
+    expect(rows().find((r) => r.path === 'imgs/x-link.png')).toMatchObject({ width: 9, height: 7 });
+    // z.png has b.png's content: found through the folder link, and reported as its duplicate.
+    expect(report.duplicates).toEqual([{ file: path.join(root, 'imgs', 'linked-dir', 'z.png'), duplicateOf: 'imgs/b.png' }]);
+    expect(report.problems.map((p) => [path.basename(p.file), p.kind])).toEqual([
+      ['dangling.jpg', 'unreadable'],
+      ['escape.png', 'outside_root'],
+      ['loop.png', 'unreadable'],
+      ['up', 'unreadable'],
+    ]);
+    const reason = (name: string) => report.problems.find((p) => path.basename(p.file) === name)!.reason;
+    expect(reason('dangling.jpg')).toMatch(/dangling symbolic link: its target nope\.jpg does not exist/);
+    expect(reason('escape.png')).toMatch(/leading outside/);
+    expect(reason('loop.png')).toMatch(/symbolic link loop/);
+    expect(reason('up')).toMatch(/already being imported \(a loop\)/);
+    expect(stored.some((p) => p.includes('escape') || p.startsWith('imgs/up/'))).toBe(false);
+
+    // With paths outside the root allowed, a link may also lead anywhere inside the folder named.
+    const ext = tempDir();
+    fs.copyFileSync(path.join(outside, 'y.png'), path.join(ext, 'y.png'));
+    fs.mkdirSync(path.join(ext, 'pick'));
+    fs.symlinkSync('../y.png', path.join(ext, 'pick', 'y-link.png'));
+    fs.symlinkSync('/etc/hostname', path.join(ext, 'pick', 'host.png'));
+    const allowed = await importImages(ds, { paths: [path.join(ext, 'pick')], allowOutsideRoot: true });
+    expect(allowed.imported).toBe(0);
+    expect(allowed.problems.map((p) => [path.basename(p.file), p.kind])).toEqual([
+      ['host.png', 'outside_root'],
+      ['y-link.png', 'outside_root'],
+    ]);
+    const parent = await importImages(ds, { paths: [ext], allowOutsideRoot: true });
+    expect(parent.problems.map((p) => [path.basename(p.file), p.kind])).toEqual([['host.png', 'outside_root']]);
+    expect(parent.imported).toBe(1);
+    expect(parent.duplicates.map((d) => path.basename(d.file))).toEqual(['y-link.png']);
   });
 
   it('reads a list file of paths relative to the list, and reports unsupported files named in it', async () => {

@@ -99,6 +99,75 @@ describe('probeImage', () => {
     expect(await problem(gif)).toMatchObject({ kind: 'unsupported', reason: expect.stringContaining('gif') });
   });
 
+  it('refuses a PNG with a header but no or too little image data, which only a decode would notice', async () => {
+    const { crc32, deflateSync } = await import('node:zlib');
+    const chunk = (type: string, data: Buffer) => {
+      const out = Buffer.alloc(12 + data.length);
+      out.writeUInt32BE(data.length, 0);
+      out.write(type, 4, 'ascii');
+      data.copy(out, 8);
+      out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)) >>> 0, 8 + data.length);
+      return out;
+    };
+    const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(64, 0);
+    ihdr.writeUInt32BE(48, 4);
+    ihdr[8] = 8; // bit depth
+    ihdr[9] = 2; // RGB
+    const iend = chunk('IEND', Buffer.alloc(0));
+    const rows = Buffer.alloc(48 * (1 + 64 * 3), 7);
+    for (let y = 0; y < 48; y++) rows[y * (1 + 64 * 3)] = 0; // filter type none
+    const write = (name: string, ...parts: Buffer[]) => {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, Buffer.concat([sig, chunk('IHDR', ihdr), ...parts]));
+      return f;
+    };
+    const data = deflateSync(rows);
+    // Signature, the header of a 2 x 2 image, the first 8 bytes of its image data and the end: 65 bytes.
+    const tiny = Buffer.from(ihdr);
+    tiny.writeUInt32BE(2, 0);
+    tiny.writeUInt32BE(2, 4);
+    const headerOnly = path.join(dir, 'header-only.png');
+    fs.writeFileSync(headerOnly, Buffer.concat([sig, chunk('IHDR', tiny), chunk('IDAT', deflateSync(Buffer.from([0, 1, 2, 3, 4, 5, 6, 0, 7, 8, 9, 10, 11, 12])).subarray(0, 8)), iend]));
+    expect(fs.statSync(headerOnly).size).toBe(65);
+    expect(await problem(headerOnly)).toMatchObject({ kind: 'corrupt', reason: expect.stringMatching(/^PNG image data incomplete: it holds \d+ of the 14 bytes of pixels its header promises/) });
+    // Far too little data for its size, found without inflating it.
+    const scrap = write('scrap.png', chunk('IDAT', data.subarray(0, 8)), iend);
+    expect(await problem(scrap)).toMatchObject({ kind: 'corrupt', reason: 'PNG image data incomplete: 8 compressed bytes cannot hold the 9264 bytes of pixels its header promises' });
+    const empty = write('empty-idat.png', chunk('IDAT', Buffer.alloc(0)), iend);
+    expect(await problem(empty)).toMatchObject({ kind: 'corrupt', reason: expect.stringMatching(/no IDAT chunk with pixels/) });
+    const noIdat = write('no-idat.png', chunk('tEXt', Buffer.from('a\0bcdefg')), iend);
+    expect(await problem(noIdat)).toMatchObject({ kind: 'corrupt' });
+    const half = write('half-rows.png', chunk('IDAT', deflateSync(rows.subarray(0, rows.length / 2))), iend);
+    expect(await problem(half)).toMatchObject({ kind: 'corrupt', reason: `PNG image data incomplete: it holds ${rows.length / 2} of the ${rows.length} bytes of pixels its header promises` });
+    const garbage = write('garbage-data.png', chunk('IDAT', Buffer.from('not a zlib stream at all')), iend);
+    expect(await problem(garbage)).toMatchObject({ kind: 'corrupt', reason: expect.stringMatching(/cannot be decompressed/) });
+    // A large image is not inflated to check it, but its data cannot be far shorter than deflate allows.
+    const bigHeader = Buffer.from(ihdr);
+    bigHeader.writeUInt32BE(4000, 0);
+    bigHeader.writeUInt32BE(4000, 4);
+    const bigFile = path.join(dir, 'big-short.png');
+    fs.writeFileSync(bigFile, Buffer.concat([sig, chunk('IHDR', bigHeader), chunk('IDAT', deflateSync(Buffer.alloc(4000 * 12001, 1)).subarray(0, 1000)), iend]));
+    expect(await problem(bigFile)).toMatchObject({ kind: 'corrupt', reason: 'PNG image data incomplete: 1000 compressed bytes cannot hold the 48004000 bytes of pixels its header promises' });
+    // Each of them is what a thumbnail then fails on.
+    for (const f of [headerOnly, scrap, empty, noIdat, half, garbage, bigFile]) await expect(sharp(f).resize(8).toBuffer()).rejects.toThrow();
+
+    // Whole ones in one IDAT or several, interlaced, palette and 16-bit are still accepted.
+    expect(await ok(write('whole.png', chunk('IDAT', data), iend))).toMatchObject({ width: 64, height: 48 });
+    expect(await ok(write('split.png', chunk('IDAT', data.subarray(0, 9)), chunk('IDAT', data.subarray(9)), iend))).toMatchObject({ width: 64 });
+    const img = () => sharp({ create: { width: 333, height: 211, channels: 4, background: { r: 10, g: 200, b: 30, alpha: 0.5 } } });
+    for (const [name, png] of [
+      ['interlaced.png', img().png({ progressive: true })],
+      ['palette.png', img().png({ palette: true })],
+      ['rgb16.png', img().toColourspace('rgb16').png()],
+    ] as const) {
+      const f = path.join(dir, name);
+      await png.toFile(f);
+      expect(await ok(f)).toMatchObject({ width: 333, height: 211 });
+    }
+  });
+
   it('refuses a decompression bomb from its header alone', async () => {
     // A PNG header that claims 200,000 x 200,000 pixels (40 gigapixels), with no pixel data.
     const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);

@@ -95,16 +95,72 @@ export interface LabelmeReadResult {
   counters: Record<string, number>;
 }
 
+/** A mask shape's PNG for the caller to decode, with the sizes it must fit (see labelmeMaskTooLarge). */
+export interface LabelmeMaskPayload {
+  index: number;
+  base64: string;
+  /** The box its two points span, as readLabelmeDocument places it; null when the points are unusable. */
+  box: { width: number; height: number } | null;
+  /** imageWidth x imageHeight; null when not both positive whole numbers. */
+  image: { width: number; height: number } | null;
+}
+
 /** Indices of the mask shapes whose PNG the caller must decode, with the base64 text. */
-export function labelmeMaskPayloads(doc: unknown): { index: number; base64: string }[] {
-  const shapes = (doc as { shapes?: unknown } | null)?.shapes;
+export function labelmeMaskPayloads(doc: unknown): LabelmeMaskPayload[] {
+  const root = doc as { shapes?: unknown; imageWidth?: unknown; imageHeight?: unknown } | null;
+  const shapes = root?.shapes;
   if (!Array.isArray(shapes)) return [];
-  const out: { index: number; base64: string }[] = [];
+  const w = positiveInt(root?.imageWidth);
+  const h = positiveInt(root?.imageHeight);
+  const image = w !== undefined && h !== undefined ? { width: w, height: h } : null;
+  const out: LabelmeMaskPayload[] = [];
   shapes.forEach((s, index) => {
     const r = s as Record<string, unknown> | null;
-    if (r && typeof r === 'object' && r['shape_type'] === 'mask' && typeof r['mask'] === 'string') out.push({ index, base64: r['mask'] });
+    if (r && typeof r === 'object' && r['shape_type'] === 'mask' && typeof r['mask'] === 'string') out.push({ index, base64: r['mask'], box: maskBox(r['points']), image });
   });
   return out;
+}
+
+/** The inclusive pixel box of a mask shape's two points (labelme's [x1, y1], [x2, y2]), or null. */
+function maskBox(pts: unknown): { width: number; height: number } | null {
+  if (!Array.isArray(pts) || pts.length !== 2) return null;
+  const [a, b] = pts as unknown[];
+  const finite = (p: unknown): p is [number, number] => Array.isArray(p) && p.length >= 2 && Number.isFinite(p[0]) && Number.isFinite(p[1]);
+  if (!finite(a) || !finite(b)) return null;
+  return {
+    width: Math.abs(Math.trunc(Math.max(a[0], b[0])) - Math.trunc(Math.min(a[0], b[0]))) + 1,
+    height: Math.abs(Math.trunc(Math.max(a[1], b[1])) - Math.trunc(Math.min(a[1], b[1]))) + 1,
+  };
+}
+
+/**
+ * Why a mask PNG of the `declared` size (from its header) must not be decoded, or null. Decoding
+ * takes a byte per pixel at least, and a PNG of billions of zeros compresses to kilobytes: eight
+ * 16383 x 16383 masks in an 11 MB file took 4.4 GB. The PNG may not be larger than the image, nor
+ * than its shape's box (one pixel of slack for writers that round the points the other way);
+ * without a usable image size the shape is refused anyway, so nothing is decoded either.
+ */
+export function labelmeMaskTooLarge(payload: LabelmeMaskPayload, declared: { width: number; height: number }): string | null {
+  const { image, box } = payload;
+  const size = `${declared.width}x${declared.height}`;
+  if (!image || image.width * image.height > MAX_MASK_IMAGE_PIXELS) return 'the mask cannot be placed on this image; its PNG is not decoded';
+  if (declared.width > image.width || declared.height > image.height) {
+    return `the PNG declares ${size} pixels, more than the ${image.width}x${image.height} image; not decoded`;
+  }
+  if (box && (declared.width > box.width + 1 || declared.height > box.height + 1)) {
+    return `the PNG declares ${size} pixels, more than the ${box.width}x${box.height} box of its points; not decoded`;
+  }
+  return null;
+}
+
+/**
+ * A value from a file, quoted for a message: short, and never by serialising it whole (String
+ * and JSON.stringify recurse, and a damaged file can nest lists 100,000 deep).
+ */
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  if (v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return Array.isArray(v) ? 'a list' : `a ${typeof v}`;
 }
 
 function isPrimitive(v: unknown): v is AttributeValue {
@@ -149,7 +205,7 @@ export function readLabelmeDocument(doc: unknown, file: string, masks: ReadonlyM
     result.width = width;
     result.height = height;
   } else if (root['imageWidth'] !== undefined || root['imageHeight'] !== undefined) {
-    problems.push({ file, where: 'imageWidth', severity: 'warning', message: `imageWidth/imageHeight (${String(root['imageWidth'])} x ${String(root['imageHeight'])}) are not positive whole numbers; the size is taken from the image file` });
+    problems.push({ file, where: 'imageWidth', severity: 'warning', message: `imageWidth/imageHeight (${describe(root['imageWidth'])} x ${describe(root['imageHeight'])}) are not positive whole numbers; the size is taken from the image file` });
   }
   const flags = root['flags'];
   if (flags && typeof flags === 'object' && !Array.isArray(flags)) {
@@ -169,7 +225,8 @@ export function readLabelmeDocument(doc: unknown, file: string, masks: ReadonlyM
       problems.push({ file, where, severity: 'error', message: 'a shape without a label; skipped' });
       return;
     }
-    const type = s['shape_type'] === undefined || s['shape_type'] === null ? 'polygon' : String(s['shape_type']);
+    const rawType = s['shape_type'];
+    const type = rawType === undefined || rawType === null ? 'polygon' : typeof rawType === 'string' ? rawType.slice(0, 60) : describe(rawType);
     const pts = s['points'];
     const points: [number, number][] = [];
     if (!Array.isArray(pts) || !pts.every((p) => Array.isArray(p) && p.length >= 2 && typeof p[0] === 'number' && typeof p[1] === 'number' && Number.isFinite(p[0]) && Number.isFinite(p[1]))) {
@@ -194,7 +251,7 @@ export function readLabelmeDocument(doc: unknown, file: string, masks: ReadonlyM
       attributes['group_id'] = gid;
       groupKey = `${label}\u0000${gid}`;
     } else if (gid !== null && gid !== undefined) {
-      problems.push({ file, where: `${where}.group_id`, severity: 'warning', message: `group_id ${JSON.stringify(gid)} is not a number; ignored` });
+      problems.push({ file, where: `${where}.group_id`, severity: 'warning', message: `group_id ${describe(gid)} is not a number; ignored` });
     }
     const need = (n: number, exact: boolean): boolean => {
       if (exact ? points.length === n : points.length >= n) return true;

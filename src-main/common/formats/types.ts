@@ -111,6 +111,11 @@ export interface InterchangeReport {
   problems: FormatProblem[];
   counters: Record<string, number>;
   elapsedMs: number;
+  /**
+   * Set when the input is refused as a whole (unreadable, or not one image of it usable): why.
+   * A dry run still reports every problem; the import itself then writes nothing and fails.
+   */
+  refused?: string;
 }
 
 export interface ExportWarning {

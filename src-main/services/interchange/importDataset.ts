@@ -7,7 +7,7 @@ import type { FormatName, FormatProblem, InterchangeDataset, InterchangeImage, I
 import { ringSignedArea, validateGeometry } from '../../common/geometry/shapes';
 import { ANNOTATION_KINDS, SPLITS, type AttributeValue, type Geometry, type JobProgress, type Split } from '../../common/model';
 import { insertAnnotations, type NewAnnotation } from '../../db/annotations';
-import { findClassByName, insertClass, listClasses } from '../../db/classes';
+import { insertClasses, listClasses } from '../../db/classes';
 import { insertImages, type NewImage } from '../../db/images';
 import { annotationKeysOfImages, imagesByHashes, setImageSplits, takenPaths } from '../../db/interchange';
 import { finishModelRun, insertModelRun } from '../../db/modelRuns';
@@ -110,6 +110,14 @@ export async function importDataset(ds: Dataset, opts: InterchangeImportOptions)
   const plan = await planImport(ds, opts);
   const cancelled = opts.isCancelled ?? (() => false);
   if (cancelled()) throw cancelledError(plan.source);
+  if (plan.report.refused) {
+    const none = plan.report.images.total === 0;
+    throw new AppError(none ? 'UNSUPPORTED_FORMAT' : 'FILE_MISSING', `${plan.source}: ${plan.report.refused}; nothing was written`, {
+      path: plan.source,
+      format: plan.format,
+      problems: plan.report.problems.length,
+    });
+  }
   const progress = (phase: 'writing' | 'done') =>
     opts.onProgress?.({
       phase,
@@ -170,12 +178,21 @@ function writePlan(ds: Dataset, plan: ImportPlan, geos: readonly (GeoReference |
     const addedIds = insertImages(db, plan.newImages);
     storeGeoReferences(db, addedIds, geos);
     const classIds = new Map<string, number>();
-    let colour = listClasses(db).length;
+    // Looked up again inside the transaction: a class made since the plan is reused, not doubled.
+    const present = listClasses(db);
+    const byKey = new Map(present.map((c) => [classKey(c.name), c.id]));
+    const added: PlannedClass[] = [];
     for (const c of plan.classes) {
-      // Looked up again inside the transaction: a class made since the plan is reused, not doubled.
-      const id = c.existingId ?? findClassByName(db, c.name)?.id ?? insertClass(db, { name: c.name, color: PALETTE[colour++ % PALETTE.length]! }).id;
-      classIds.set(c.key, id);
+      const id = c.existingId ?? byKey.get(c.key);
+      if (id === undefined) added.push(c);
+      else classIds.set(c.key, id);
     }
+    const colour = present.length;
+    const newClassIds = insertClasses(
+      db,
+      added.map((c, i) => ({ name: c.name, color: PALETTE[(colour + i) % PALETTE.length]! })),
+    );
+    added.forEach((c, i) => classIds.set(c.key, newClassIds[i]!));
     const runId = plan.hasPredictions
       ? insertModelRun(db, { model: `import ${path.basename(plan.source)}`, name: path.basename(plan.source), parameters: { format: plan.format, source: plan.source } })
       : null;
@@ -358,6 +375,19 @@ interface Entry {
   split: Split | null;
   tags: unknown[];
   annotations: unknown[];
+}
+
+/**
+ * Why an input is refused as a whole, or null: an import that can use none of its images (the
+ * file is unreadable, lists none, or every one is missing or refused) would at most create the
+ * file's classes, which is not what anyone asked for. The first error says why.
+ */
+function refusal(listed: number, usable: number, problems: readonly FormatProblem[]): string | null {
+  if (usable > 0) return null;
+  const first = problems.find((p) => p.severity === 'error');
+  const why = first ? `: ${first.file}${first.where ? ` (${first.where})` : ''}: ${first.message}` : '';
+  const more = problems.length > 1 ? ` (${problems.length} problems in all)` : '';
+  return listed === 0 ? `no image to import${why}${more}` : `none of its ${listed} images can be used${why}${more}`;
 }
 
 /** Steps 1-5 of an import: read, resolve and probe images, match classes, validate, drop duplicates. */
@@ -692,6 +722,7 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
     e.tags = [];
   }
 
+  const refused = refusal(images.total, kept.length, problems);
   const report: InterchangeReport = {
     format: reader.name,
     source: input,
@@ -703,5 +734,6 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
     counters,
     elapsedMs: Date.now() - t0,
   };
+  if (refused) report.refused = refused;
   return { report, newImages, newImageFiles, extract, images: planned, classes: [...classes.values()], hasPredictions, format: reader.name, source: input };
 }

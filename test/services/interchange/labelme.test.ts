@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { ExportImage, InterchangeDataset } from '../../../src-main/common/formats/types';
@@ -172,6 +173,72 @@ describe('labelme problems', () => {
     const ds = await labelmeReader.read(path.join(dir, 'm.json'));
     expect(ds.problems).toEqual([expect.objectContaining({ file: 'm.json', where: 'shapes[0]', severity: 'error', message: expect.stringMatching(/cannot be decoded/) })]);
     expect(ds.images[0]!.annotations.map((a) => a.label)).toEqual(['p']);
+  });
+});
+
+/**
+ * A 1-bit greyscale PNG of width x height zeros, built by hand: a 16383 x 16383 one is 33 MB of
+ * rows that deflate to about 33 KB, while decoding it takes 268 MB a copy.
+ */
+function zeroPng(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    out.write(type, 4, 'ascii');
+    data.copy(out, 8);
+    out.writeUInt32BE(zlib.crc32(out.subarray(4, 8 + data.length)) >>> 0, 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 1; // bit depth
+  ihdr[9] = 0; // greyscale
+  const raw = Buffer.alloc((1 + Math.ceil(width / 8)) * height);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+describe('labelme mask sizes', () => {
+  it('refuses, without decoding, mask PNGs declaring more pixels than their box or the image, naming file and shape', async () => {
+    const dir = tempDir('tessera-labelme-bomb-');
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080' } }).png().toFile(path.join(dir, 'img.png'));
+    const huge = zeroPng(16383, 16383).toString('base64');
+    const small = (await png(4, 3, [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255])).toString('base64');
+    // 12 x 10 fits the 40 x 30 image but not its 4 x 3 box.
+    const wide = (await png(12, 10, new Array(120).fill(255))).toString('base64');
+    const doc = {
+      version: '5.5.0',
+      flags: {},
+      shapes: [
+        shape('mask', 'bomb', [[1, 1], [4, 3]], { mask: huge }),
+        shape('mask', 'bomb', [[0, 0], [39, 29]], { mask: huge }),
+        shape('mask', 'ok', [[10, 5], [13, 7]], { mask: small }),
+        shape('mask', 'wide', [[10, 5], [13, 7]], { mask: wide }),
+        shape('rectangle', 'box', [[1, 1], [5, 5]]),
+      ],
+      imagePath: 'img.png',
+      imageData: null,
+      imageHeight: 30,
+      imageWidth: 40,
+    };
+    const file = path.join(dir, 'img.json');
+    fs.writeFileSync(file, JSON.stringify(doc));
+    const t0 = Date.now();
+    const ds = await labelmeReader.read(dir);
+    // Decoding one of them took seconds and half a gigabyte.
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    expect(ds.problems).toEqual([
+      expect.objectContaining({ file: 'img.json', where: 'shapes[0]', severity: 'error', message: expect.stringMatching(/^mask "bomb": the PNG declares 16383x16383 pixels, more than the 40x30 image; not decoded/) }),
+      expect.objectContaining({ file: 'img.json', where: 'shapes[1]', severity: 'error', message: expect.stringMatching(/16383x16383 pixels, more than the 40x30 image/) }),
+      expect.objectContaining({ file: 'img.json', where: 'shapes[3]', severity: 'error', message: expect.stringMatching(/^mask "wide": the PNG declares 12x10 pixels, more than the 4x3 box of its points; not decoded/) }),
+    ]);
+    expect(ds.images[0]!.annotations.map((a) => [a.label, a.geometry.kind])).toEqual([
+      ['ok', 'mask'],
+      ['box', 'box'],
+    ]);
+    const ok = ds.images[0]!.annotations[0]!.geometry;
+    if (ok.kind !== 'mask') throw new Error('not a mask');
+    expect(Array.from(decodeMask(ok.rle)).reduce((a, b) => a + b, 0)).toBe(6);
   });
 });
 

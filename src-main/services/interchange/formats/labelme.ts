@@ -3,7 +3,16 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { FormatProblem, InterchangeDataset, InterchangeImage } from '../../../common/formats/types';
 import { keyBaseName, safeRelativeKey } from '../../../common/formats/paths';
-import { labelmeMaskCrop, labelmeMaskPayloads, readLabelmeDocument, writeLabelmeDocument, type LabelmeBitmap } from '../../../common/formats/labelme';
+import {
+  labelmeMaskCrop,
+  labelmeMaskPayloads,
+  labelmeMaskTooLarge,
+  readLabelmeDocument,
+  writeLabelmeDocument,
+  type LabelmeBitmap,
+  type LabelmeMaskPayload,
+} from '../../../common/formats/labelme';
+import { headerSize } from '../../probe';
 import type { FormatReader, FormatWriter } from '../types';
 import { claimImage, folderOrParent, isDir, isFile, listFiles, openInput, readTextFile, relKey, sniff } from './shared';
 
@@ -25,14 +34,31 @@ async function parseJson(abs: string, file: string): Promise<{ doc: unknown } | 
   }
 }
 
-/** Pixels of a base64 PNG, first channel, nonzero = set. */
-async function decodePng(base64: string): Promise<LabelmeBitmap | string> {
+/**
+ * Pixels of a mask shape's base64 PNG, first channel, nonzero = set; or why not. The size its
+ * header declares is checked against the shape and the image before anything is decoded.
+ */
+async function decodePng(payload: LabelmeMaskPayload): Promise<LabelmeBitmap | string> {
   try {
-    const buf = Buffer.from(base64, 'base64');
+    const buf = Buffer.from(payload.base64, 'base64');
     if (buf.length === 0) return 'the "mask" PNG is empty';
-    const { data, info } = await sharp(buf).raw().toBuffer({ resolveWithObject: true });
-    const out = new Uint8Array(info.width * info.height);
-    for (let i = 0, j = 0; i < out.length; i++, j += info.channels) out[i] = data[j]! ? 1 : 0;
+    const declared = headerSize(buf) ?? (await sharp(buf).metadata());
+    if (!declared.width || !declared.height) return 'the "mask" PNG states no size';
+    const refused = labelmeMaskTooLarge(payload, { width: declared.width, height: declared.height });
+    if (refused) return refused;
+    const { data, info } = await sharp(buf, { limitInputPixels: declared.width * declared.height })
+      .extractChannel(0)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    // One byte a pixel, in place; two for a 16-bit PNG.
+    const n = info.width * info.height;
+    const step = Math.max(1, Math.round(data.length / n));
+    const out = step === 1 ? data : new Uint8Array(n);
+    for (let i = 0, j = 0; i < n; i++, j += step) {
+      let v = 0;
+      for (let k = 0; k < step; k++) v |= data[j + k]!;
+      out[i] = v ? 1 : 0;
+    }
     return { width: info.width, height: info.height, data: out };
   } catch (e) {
     return `the "mask" PNG cannot be decoded (${(e as Error).message})`;
@@ -83,35 +109,34 @@ export const labelmeReader: FormatReader = {
     const images: InterchangeImage[] = [];
     const byKey = new Map<string, string>();
 
-    for (const abs of jsonFiles) {
-      const file = relKey(base, abs);
+    const readOne = async (abs: string, file: string): Promise<void> => {
       const parsed = await parseJson(abs, file);
       if ('problem' in parsed) {
         problems.push(parsed.problem);
-        continue;
+        return;
       }
       // Other JSON in the folder (a COCO file, settings) is not an error in a labelme folder.
       if (dir && !looksLikeLabelme(parsed.doc)) {
         counters['otherJsonFiles'] = (counters['otherJsonFiles'] ?? 0) + 1;
-        continue;
+        return;
       }
       const masks = new Map<number, LabelmeBitmap | string>();
-      for (const m of labelmeMaskPayloads(parsed.doc)) masks.set(m.index, await decodePng(m.base64));
+      for (const m of labelmeMaskPayloads(parsed.doc)) masks.set(m.index, await decodePng(m));
       const res = readLabelmeDocument(parsed.doc, file, masks);
-      problems.push(...res.problems);
+      for (const p of res.problems) problems.push(p);
       for (const [k, v] of Object.entries(res.counters)) counters[k] = (counters[k] ?? 0) + v;
-      if (res.problems.some((p) => p.severity === 'error' && p.where === undefined)) continue;
+      if (res.problems.some((p) => p.severity === 'error' && p.where === undefined)) return;
       if (res.imagePath === null) {
         problems.push({ file, where: 'imagePath', severity: 'error', message: 'no imagePath; the annotations cannot be tied to an image and are skipped' });
-        continue;
+        return;
       }
       const jsonDir = path.posix.dirname(file);
       const key = safeRelativeKey(jsonDir === '.' ? res.imagePath : `${jsonDir}/${res.imagePath}`);
       if (key === null) {
         problems.push({ file, where: 'imagePath', severity: 'error', message: `imagePath ${JSON.stringify(res.imagePath)} points outside the dataset folder; the image is skipped` });
-        continue;
+        return;
       }
-      if (!claimImage(byKey, key, file, 'imagePath', problems)) continue;
+      if (!claimImage(byKey, key, file, 'imagePath', problems)) return;
       if (!isFile(path.join(base, ...key.split('/')))) {
         if (res.hasImageData) {
           counters['embeddedImages'] = (counters['embeddedImages'] ?? 0) + 1;
@@ -131,6 +156,16 @@ export const labelmeReader: FormatReader = {
         }
       }
       images.push(img);
+    };
+
+    for (const abs of jsonFiles) {
+      const file = relKey(base, abs);
+      try {
+        await readOne(abs, file);
+      } catch (e) {
+        // Whatever one damaged file provokes, it is reported and the others are read.
+        problems.push({ file, severity: 'error', message: `cannot be read: ${(e as Error).message ?? String(e)}; the file is skipped` });
+      }
     }
     const out: InterchangeDataset = { format: 'labelme', classes, images, problems, counters };
     return out;

@@ -160,6 +160,39 @@ function namesFromText(text: string): string[] {
     .filter((l) => l !== '');
 }
 
+/**
+ * YAML.parse with its duplicate-key check done in one pass. The library compares each new map key
+ * with every earlier one, so a data.yaml whose `names` map has 100,000 entries took a minute;
+ * here each map's scalar keys go into a Set, with the library's notion of equal keys (same
+ * scalar value) and its message for the first repeat.
+ */
+export function parseYaml(text: string): unknown {
+  const lineCounter = new YAML.LineCounter();
+  const doc = YAML.parseDocument(text, { uniqueKeys: false, lineCounter });
+  if (doc.errors.length > 0) throw doc.errors[0];
+  let repeated: number | null = null;
+  YAML.visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        if (!YAML.isScalar(pair.key)) continue;
+        const v = pair.key.value;
+        if (seen.has(v) && !(typeof v === 'number' && Number.isNaN(v))) {
+          repeated = pair.key.range?.[0] ?? 0;
+          return YAML.visit.BREAK;
+        }
+        seen.add(v);
+      }
+      return undefined;
+    },
+  });
+  if (repeated !== null) {
+    const { line, col } = lineCounter.linePos(repeated);
+    throw new Error(`Map keys must be unique at line ${line}, column ${col}:`);
+  }
+  return doc.toJS({ maxAliasCount: 100 });
+}
+
 /** Class names from data.yaml `names` (a list, or a map index → name) or `nc`; gaps get their index as name. */
 function namesFromYaml(doc: Record<string, unknown>, file: string, problems: FormatProblem[]): string[] | null {
   const names = doc['names'];
@@ -455,7 +488,7 @@ class YoloReader implements FormatReader {
     const text = await readText(yamlFile);
     let doc: unknown;
     try {
-      doc = text === null ? null : YAML.parse(text, { maxAliasCount: 100 });
+      doc = text === null ? null : parseYaml(text);
     } catch (e) {
       problems.push({ file: yamlKey, severity: 'error', message: `not valid YAML (${(e as Error).message.split('\n')[0]})` });
       return null;
