@@ -56,7 +56,7 @@ describe('readLabelmeDocument', () => {
       ],
       { flags: { good: true, bad: false } },
     );
-    expect(labelmeMaskPayloads(d)).toEqual([{ index: 6, base64: 'ignored-by-this-module' }]);
+    expect(labelmeMaskPayloads(d)).toEqual([{ index: 6, base64: 'ignored-by-this-module', box: { width: 3, height: 2 }, image: { width: 30, height: 20 } }]);
     const r = readLabelmeDocument(d, 'a.json', new Map([[6, bmp]]));
     expect(r.tags).toEqual(['good']);
     expect([r.width, r.height, r.imagePath, r.hasImageData]).toEqual([30, 20, 'a.jpg', false]);
