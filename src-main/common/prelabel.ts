@@ -39,7 +39,14 @@ export interface PrelabelSummary {
   skipped: number;
   failed: number;
   pending: number;
+  /** Predictions stored for review. */
   detections: number;
+  /** Pending predictions of earlier runs of the model that this run replaced on its images. */
+  replaced: number;
+  /** Detections left out of review because a human shape of their class is already there. */
+  alreadyLabeled: number;
+  /** Detections left out of review because they were rejected before (same class, overlapping). */
+  alreadyRejected: number;
   /** Mean inference time per image in this session of the run. */
   msPerImage: number | null;
   /** The provider that actually ran (after any fallback). */
@@ -69,6 +76,8 @@ export interface TryResult {
 export interface ReviewResult {
   /** Ids now human annotations (accept) or removed (reject). */
   ids: number[];
+  /** Accept: predictions removed because the image already had that shape (same class, overlapping). */
+  duplicates?: number[];
   /** One journal entry per image touched, so each can be undone like an edit. */
   images: { imageId: number; journalId: number }[];
 }

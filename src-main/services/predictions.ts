@@ -10,7 +10,8 @@ import { finishModelRun, insertModelRun } from '../db/modelRuns';
 import { classIds, findClassByName, insertClass, listClasses } from '../db/classes';
 import { getImage, markInProgress } from '../db/images';
 import { appendEdit, type JournalChange } from '../db/journal';
-import { getClassMap, predictionIds, setClassMap } from '../db/prelabel';
+import { getClassMap, humanShapesOfImage, predictionIds, recordRejections, setClassMap, type KnownShape } from '../db/prelabel';
+import { shapeIou } from '../common/geometry/overlap';
 import type { Dataset } from './dataset';
 
 /**
@@ -19,7 +20,25 @@ import type { Dataset } from './dataset';
  * then), so the run and the score move into its attributes. Every image touched gets one
  * transaction and one journal entry in the same shape as editor edits, so undo and redo of the
  * annotation service revert an accept or a reject like any other edit.
+ *
+ * Accepting never stacks a copy on a shape the image already has: a prediction of the same class
+ * as a human shape (or as another prediction accepted in the same call) overlapping it at
+ * `duplicateIouSetting()` or more is removed instead of becoming a second shape. Rejected
+ * predictions are remembered, so a later run finding the same object leaves it out.
  */
+
+const DEFAULT_DUPLICATE_IOU = 0.9;
+
+/** The overlap at which a prediction is the same object as a shape of its class: TESSERA_DUPLICATE_IOU, else 0.9. */
+export function duplicateIouSetting(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env['TESSERA_DUPLICATE_IOU']);
+  return env['TESSERA_DUPLICATE_IOU'] !== undefined && Number.isFinite(v) && v > 0 && v <= 1 ? v : DEFAULT_DUPLICATE_IOU;
+}
+
+/** Whether `known` holds a shape of the same frame and class overlapping `shape` at `iou` or more. */
+export function sameObject(shape: KnownShape, known: readonly KnownShape[], iou: number, image: { width: number; height: number }): boolean {
+  return known.some((k) => k.frame === shape.frame && k.classId === shape.classId && shapeIou(k.geometry, shape.geometry, image.width, image.height) >= iou);
+}
 
 export interface PredictionEdit {
   id: number;
@@ -58,18 +77,32 @@ function journal(ds: Dataset, imageId: number, label: string, before: Annotation
   return id;
 }
 
-/** Turns predictions into human annotations; `edits` apply a class or geometry change while accepting. */
-export function acceptPredictions(ds: Dataset, ids: readonly number[], edits: readonly PredictionEdit[] = [], now = Date.now()): ReviewResult {
+/**
+ * Turns predictions into human annotations; `edits` apply a class or geometry change while
+ * accepting. A prediction that duplicates a shape of its class (see above) is removed instead;
+ * its id is listed in `duplicates`. Higher scores are accepted first, so of two copies the
+ * better-scored one stays.
+ */
+export function acceptPredictions(
+  ds: Dataset,
+  ids: readonly number[],
+  edits: readonly PredictionEdit[] = [],
+  now = Date.now(),
+  opts: { duplicateIou?: number } = {},
+): ReviewResult {
   const db = ds.db;
+  const iou = opts.duplicateIou ?? duplicateIouSetting();
   return db
     .transaction((): ReviewResult => {
       const byImage = loadPredictions(ds, [...ids, ...edits.map((e) => e.id)]);
       const patch = new Map(edits.map((e) => [e.id, e]));
       const classes = classIds(db);
-      const out: ReviewResult = { ids: [], images: [] };
-      for (const [imageId, before] of byImage) {
+      const out: ReviewResult = { ids: [], images: [], duplicates: [] };
+      for (const [imageId, unordered] of byImage) {
         const image = getImage(db, imageId)!;
-        const after = before.map((a): AnnotationRecord => {
+        const before = [...unordered].sort((a, b) => (b.score ?? 0) - (a.score ?? 0) || a.id - b.id);
+        const known = humanShapesOfImage(db, imageId);
+        const after = before.map((a): AnnotationRecord | null => {
           const e = patch.get(a.id);
           if (e?.geometry) {
             const reason = validateGeometry(e.geometry, image);
@@ -77,12 +110,16 @@ export function acceptPredictions(ds: Dataset, ids: readonly number[], edits: re
           }
           if (e?.classId != null && !classes.has(e.classId)) throw new AppError('INVALID_ARGUMENT', `class ${e.classId} does not exist`, { classId: e.classId });
           const geometry = e?.geometry ?? a.geometry;
+          const classId = e?.classId === undefined ? a.classId : e.classId;
+          const shape = { frame: a.frame, classId, geometry };
+          if (sameObject(shape, known, iou, image)) return null;
+          known.push(shape);
           return {
             ...a,
             source: 'human',
             modelRunId: null,
             score: null,
-            classId: e?.classId === undefined ? a.classId : e.classId,
+            classId,
             geometry,
             kind: geometry.kind,
             attributes: { ...a.attributes, acceptedFrom: a.modelRunId, score: a.score },
@@ -90,9 +127,14 @@ export function acceptPredictions(ds: Dataset, ids: readonly number[], edits: re
             updatedAt: now,
           };
         });
-        replaceAnnotations(db, after);
-        const journalId = journal(ds, imageId, before.length === 1 ? 'Accept prediction' : `Accept ${before.length} predictions`, before, after, now);
-        out.ids.push(...after.map((a) => a.id));
+        const kept = after.filter((a): a is AnnotationRecord => a !== null);
+        const dropped = before.filter((_, i) => after[i] === null).map((a) => a.id);
+        replaceAnnotations(db, kept);
+        deleteAnnotationsByIds(db, dropped);
+        const label = before.length === 1 ? 'Accept prediction' : `Accept ${before.length} predictions`;
+        const journalId = journal(ds, imageId, label, before, after, now);
+        out.ids.push(...kept.map((a) => a.id));
+        out.duplicates!.push(...dropped);
         out.images.push({ imageId, journalId });
       }
       return out;
@@ -108,6 +150,7 @@ export function rejectPredictions(ds: Dataset, ids: readonly number[], now = Dat
       const out: ReviewResult = { ids: [], images: [] };
       for (const [imageId, before] of loadPredictions(ds, ids)) {
         deleteAnnotationsByIds(db, before.map((a) => a.id));
+        recordRejections(db, before, now);
         const journalId = journal(ds, imageId, before.length === 1 ? 'Reject prediction' : `Reject ${before.length} predictions`, before, before.map(() => null), now);
         out.ids.push(...before.map((a) => a.id));
         out.images.push({ imageId, journalId });
@@ -117,10 +160,14 @@ export function rejectPredictions(ds: Dataset, ids: readonly number[], now = Dat
     .immediate();
 }
 
-/** Accepts every prediction of the run (or of one image of it) scoring at least `threshold`. */
-export function acceptAbove(ds: Dataset, q: { runId: number; imageId?: number; threshold: number }, now = Date.now()): ReviewResult {
-  const ids = predictionIds(ds.db, { runId: q.runId, imageId: q.imageId, minScore: q.threshold });
-  return ids.length === 0 ? { ids: [], images: [] } : acceptPredictions(ds, ids, [], now);
+/**
+ * Accepts every prediction of the runs (or of one image of them) scoring at least `threshold`,
+ * in one call: one journal entry per image however many runs the predictions come from.
+ */
+export function acceptAbove(ds: Dataset, q: { runId?: number; runIds?: readonly number[]; imageId?: number; threshold: number }, now = Date.now()): ReviewResult {
+  const runs = [...new Set([...(q.runId === undefined ? [] : [q.runId]), ...(q.runIds ?? [])])];
+  const ids = runs.flatMap((runId) => predictionIds(ds.db, { runId, imageId: q.imageId, minScore: q.threshold }));
+  return ids.length === 0 ? { ids: [], images: [], duplicates: [] } : acceptPredictions(ds, ids, [], now);
 }
 
 /**

@@ -3,8 +3,9 @@ import { editing } from './0002-editing';
 import { prelabel } from './0003-prelabel';
 import { medical } from './0004-medical';
 import { geo } from './0005-geo';
+import { predictions } from './0006-predictions';
 import type { Migration } from './types';
 
 export type { Migration };
-export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo];
+export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, predictions];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
