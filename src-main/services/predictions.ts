@@ -9,6 +9,7 @@ import { deleteAnnotationsByIds, getAnnotationsByIds, insertAnnotations, replace
 import { finishModelRun, insertModelRun } from '../db/modelRuns';
 import { classIds, findClassByName, insertClass, listClasses } from '../db/classes';
 import { getImage, markInProgress } from '../db/images';
+import { classesByCocoId, imagesByCocoId } from '../db/interchange';
 import { appendEdit, type JournalChange } from '../db/journal';
 import { getClassMap, humanShapesOfImage, predictionIds, recordRejections, setClassMap, type KnownShape } from '../db/prelabel';
 import { shapeIou } from '../common/geometry/overlap';
@@ -227,6 +228,10 @@ export interface ResultsImportReport {
   unmatchedResults: number;
   /** Results whose box, polygon or mask could not be stored (empty, outside the image). */
   invalid: number;
+  /** With `allowNewClasses`: category ids that matched no class, each made a class "category N". */
+  newCategoryIds: number[];
+  /** Results stored under such a new class. */
+  newCategoryResults: number;
 }
 
 interface CocoResult {
@@ -277,15 +282,18 @@ function resultGeometry(r: CocoResult, file: string, index: number): Geometry {
 
 /**
  * Imports a COCO results list ([{image_id, category_id, bbox, score, segmentation?}]) as one model
- * run. Image ids are matched through the instances file the results were made for (its
- * file_name, against the dataset paths' file names) or, without one, to images whose file name
- * is that number (COCO's 000000397133.jpg is image 397133). Categories get their instances-file
- * names, or "category N"; missing classes are created. Polygon segmentations are kept as
- * polygons, RLE segmentations as masks (their size must be the image's [height, width]), and
+ * run. With an instances file (the one the results were made for), image ids are matched through
+ * its file_name against the dataset paths' file names, and categories through its names. Without
+ * one, the ids a COCO import of the dataset remembered are used (see migration 6): image ids,
+ * else images whose file name is that number (COCO's 000000397133.jpg is image 397133), and
+ * category ids. A category id that matches no class refuses the file with the ids listed, unless
+ * `allowNewClasses` makes each a class "category N" (counted in the report): results under
+ * classes the ground truth does not use can only ever score zero. Polygon segmentations are kept
+ * as polygons, RLE segmentations as masks (their size must be the image's [height, width]), and
  * anything else as the box. A malformed or wrongly sized RLE refuses the whole file: nothing is
  * stored.
  */
-export function importCocoResults(ds: Dataset, opts: { file: string; name: string; instances?: string }, now = Date.now()): ResultsImportReport {
+export function importCocoResults(ds: Dataset, opts: { file: string; name: string; instances?: string; allowNewClasses?: boolean }, now = Date.now()): ResultsImportReport {
   const list = readJsonFile(opts.file);
   if (!Array.isArray(list)) throw new AppError('UNSUPPORTED_FORMAT', `${opts.file}: is not a COCO results list (a JSON array)`, { file: opts.file });
   list.forEach((r, i) => {
@@ -304,13 +312,35 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
   }
   const imageOf = new Map<number, number | undefined>();
   const categoryName = new Map<number, string>();
+  const remembered = { images: imagesByCocoId(ds.db), classes: classesByCocoId(ds.db) };
   if (opts.instances) {
     const inst = readJsonFile(opts.instances) as { images?: { id: number; file_name: string }[]; categories?: { id: number; name: string }[] };
     if (!Array.isArray(inst?.images)) throw new AppError('UNSUPPORTED_FORMAT', `${opts.instances}: is not a COCO instances file (no images list)`, { file: opts.instances });
     for (const im of inst.images) imageOf.set(im.id, byBase.get(path.basename(String(im.file_name)).toLowerCase()));
     for (const c of inst.categories ?? []) categoryName.set(c.id, String(c.name));
   }
-  const imageFor = (id: number) => (opts.instances ? imageOf.get(id) : byNumber.get(id));
+  const imageFor = (id: number) => (opts.instances ? imageOf.get(id) : (remembered.images.get(id) ?? byNumber.get(id)));
+  // The class each category id stands for without creating any: undefined when none.
+  const known = (cat: number): number | undefined => {
+    if (opts.instances) {
+      const name = categoryName.get(cat);
+      return name === undefined ? undefined : (findClassByName(ds.db, name)?.id ?? -1);
+    }
+    return remembered.classes.get(cat);
+  };
+  const unknown = [...new Set(results.filter((r) => imageFor(r.image_id) !== undefined).map((r) => r.category_id))].filter((c) => known(c) === undefined).sort((a, b) => a - b);
+  if (unknown.length > 0 && !opts.allowNewClasses) {
+    const shown = unknown.slice(0, 20).join(', ') + (unknown.length > 20 ? `, … (${unknown.length} in all)` : '');
+    const where = opts.instances ? `the categories of ${opts.instances}` : 'the COCO category ids this dataset remembers from its COCO import';
+    throw new AppError(
+      'INVALID_ARGUMENT',
+      `${opts.file}: category id${unknown.length === 1 ? '' : 's'} ${shown} match${unknown.length === 1 ? 'es' : ''} nothing in ${where}; ` +
+        (opts.instances ? '' : 'give the instances file the results were made for with --instances, or ') +
+        'pass --allow-new-classes to import them as new classes "category N" (which no ground truth uses, so they score zero). Nothing was imported.',
+      { file: opts.file, categoryIds: unknown },
+    );
+  }
+  const newCategories = new Set(unknown);
 
   return ds.db
     .transaction((): ResultsImportReport => {
@@ -323,12 +353,17 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
       const resolveClass = (cat: number): number => {
         let id = classFor.get(cat);
         if (id === undefined) {
-          const name = categoryName.get(cat) ?? `category ${cat}`;
-          id = findClassByName(ds.db, name)?.id ?? insertClass(ds.db, { name, color: PALETTE[listClasses(ds.db).length % PALETTE.length]! }).id;
+          const k = newCategories.has(cat) ? undefined : known(cat);
+          if (k !== undefined && k >= 0) id = k;
+          else {
+            const name = categoryName.get(cat) ?? `category ${cat}`;
+            id = findClassByName(ds.db, name)?.id ?? insertClass(ds.db, { name, color: PALETTE[listClasses(ds.db).length % PALETTE.length]! }).id;
+          }
           classFor.set(cat, id);
         }
         return id;
       };
+      let newCategoryResults = 0;
       const images = new Map<number, ReturnType<typeof getImage>>();
       const rows: NewAnnotation[] = [];
       const unmatched = new Set<number>();
@@ -356,11 +391,21 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
           invalid++;
           continue;
         }
+        if (newCategories.has(r.category_id)) newCategoryResults++;
         rows.push({ imageId, classId: resolveClass(r.category_id), geometry, source: 'model', modelRunId: runId, score: r.score, attributes: { cocoCategory: r.category_id } });
       }
       insertAnnotations(ds.db, rows, now);
       finishModelRun(ds.db, runId, 'done', now);
-      return { runId, predictions: rows.length, images: new Set(rows.map((r) => r.imageId)).size, unmatchedImageIds: [...unmatched].sort((a, b) => a - b), unmatchedResults, invalid };
+      return {
+        runId,
+        predictions: rows.length,
+        images: new Set(rows.map((r) => r.imageId)).size,
+        unmatchedImageIds: [...unmatched].sort((a, b) => a - b),
+        unmatchedResults,
+        invalid,
+        newCategoryIds: [...newCategories].filter((c) => classFor.has(c)),
+        newCategoryResults,
+      };
     })
     .immediate();
 }

@@ -266,7 +266,7 @@ describe('importing COCO results with RLE masks', () => {
     const before = count();
     const good = JSON.parse(fs.readFileSync(s.results, 'utf8')) as unknown[];
     // [width, height] instead of COCO's [height, width]: the runs still cover 64 x 48 pixels.
-    const swapped = writeJson(path.dirname(s.results), 'swapped.json', [...good, { image_id: 1, category_id: 3, bbox: [0, 0, 5, 5], score: 0.5, segmentation: { size: [64, 48], counts: rleToString(s.cellPred) } }]);
+    const swapped = writeJson(path.dirname(s.results), 'swapped.json', [...good, { image_id: 1, category_id: 1, bbox: [0, 0, 5, 5], score: 0.5, segmentation: { size: [64, 48], counts: rleToString(s.cellPred) } }]);
     const e = (() => {
       try {
         importCocoResults(s.ds, { file: swapped, name: 'wrong size', instances: s.instances });
