@@ -411,6 +411,8 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
       io.out(
         `run ${summary.runId}: ${summary.done} of ${summary.images} images pre-labeled (${summary.skipped} skipped, ${summary.failed} failed), ` +
           `${summary.detections} detections, ${ms} ms per image, provider ${summary.provider ?? '-'}` +
+          (summary.replaced ? `; ${summary.replaced} older predictions of this model replaced` : '') +
+          (summary.alreadyLabeled + summary.alreadyRejected ? `; ${summary.alreadyLabeled + summary.alreadyRejected} already labeled or rejected left out` : '') +
           (summary.cancelled ? `; cancelled, ${summary.pending} pending` : ''),
       );
     }
