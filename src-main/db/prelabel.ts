@@ -160,14 +160,16 @@ export function addPredictionHistory(db: Db, rows: readonly HistoryPrediction[],
 
 /**
  * Moves the pending predictions of other runs of `model` on one image into the history, as
- * replaced by `runId`; returns how many. Accepted predictions are human annotations and stay.
+ * replaced by `runId`; returns how many. Accepted predictions are human annotations and stay, and
+ * so do predictions the user changed without accepting yet (edited, or brought back by an undo:
+ * any version after the first).
  */
 export function supersedePredictions(db: Db, q: { model: string; runId: number; imageId: number }, now = Date.now()): number {
   const rows = db
     .prepare(
       `SELECT a.id, a.model_run_id AS runId, a.frame, a.class_id AS classId, a.geometry, a.score, a.attributes
          FROM annotations a JOIN model_runs r ON r.id = a.model_run_id
-        WHERE a.image_id = ? AND a.source = 'model' AND r.model = ? AND a.model_run_id <> ?`,
+        WHERE a.image_id = ? AND a.source = 'model' AND a.version = 1 AND r.model = ? AND a.model_run_id <> ?`,
     )
     .all(q.imageId, q.model, q.runId) as { id: number; runId: number; frame: number; classId: number | null; geometry: string; score: number | null; attributes: string }[];
   if (rows.length === 0) return 0;
@@ -209,9 +211,10 @@ export interface KnownShape {
   geometry: Geometry;
 }
 
-/** The human shapes of one image. */
-export function humanShapesOfImage(db: Db, imageId: number): KnownShape[] {
-  return (db.prepare("SELECT frame, class_id AS classId, geometry FROM annotations WHERE image_id = ? AND source = 'human'").all(imageId) as { frame: number; classId: number | null; geometry: string }[]).map(
+/** The human shapes of one image; with `edited`, also the predictions edited but not accepted yet. */
+export function humanShapesOfImage(db: Db, imageId: number, opts: { edited?: boolean } = {}): KnownShape[] {
+  const which = opts.edited ? "(source = 'human' OR version > 1)" : "source = 'human'";
+  return (db.prepare(`SELECT frame, class_id AS classId, geometry FROM annotations WHERE image_id = ? AND ${which}`).all(imageId) as { frame: number; classId: number | null; geometry: string }[]).map(
     (r) => ({ frame: r.frame, classId: r.classId, geometry: JSON.parse(r.geometry) as Geometry }),
   );
 }

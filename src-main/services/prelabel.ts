@@ -45,7 +45,8 @@ import { classResolver, duplicateIouSetting, sameObject } from './predictions';
  *
  * A run replaces, image by image as it writes them, the pending predictions earlier runs of the
  * same model left there; they move to the prediction history, where evaluation still finds them.
- * A detection of the same class as a human shape or a rejected prediction, overlapping it at
+ * Predictions the user edited stay. A detection of the same class as a human shape, an edited
+ * prediction or a rejected prediction, overlapping it at
  * `duplicateIouSetting()` or more, goes to the history too rather than back into review.
  */
 
@@ -308,7 +309,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
       const hidden: HistoryPrediction[] = [];
       db.transaction(() => {
         replaced += supersedePredictions(db, { model: params.manifest.id, runId, imageId });
-        const humans = humanShapesOfImage(db, imageId);
+        const humans = humanShapesOfImage(db, imageId, { edited: true });
         const rejected = rejectedShapesOfImage(db, imageId);
         for (const raw of result.detections) {
           const d = clip(raw, image.width, image.height);
