@@ -33,7 +33,7 @@ const USAGE = `usage:
   tessera prelabel <db> --model <manifest.json|model.onnx> [--images all|unlabeled] [--conf 0.25]
                  [--iou 0.45] [--provider ${PROVIDERS.join('|')}] [--json]
                  [--tile 640 [--overlap 0.2] [--full-pass]]
-  tessera predictions import <db> <coco-results.json> --name <run> [--instances <instances.json>]
+  tessera predictions import <db> <coco-results.json> --name <run> [--instances <instances.json>] [--allow-new-classes]
                  [--json]
   tessera eval <db> --run <id|name> [--iou-type bbox|segm] [--split train|val|test|none]
                  [--status STATUS] [--conf 0.5] [--iou 0.5] [--json]
@@ -422,6 +422,8 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
       io.out(
         `run ${summary.runId}: ${summary.done} of ${summary.images} images pre-labeled (${summary.skipped} skipped, ${summary.failed} failed), ` +
           `${summary.detections} detections, ${ms} ms per image, provider ${summary.provider ?? '-'}` +
+          (summary.replaced ? `; ${summary.replaced} older predictions of this model replaced` : '') +
+          (summary.alreadyLabeled + summary.alreadyRejected ? `; ${summary.alreadyLabeled + summary.alreadyRejected} already labeled or rejected left out` : '') +
           (summary.cancelled ? `; cancelled, ${summary.pending} pending` : ''),
       );
     }
@@ -435,13 +437,26 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
 async function cmdPredictions(args: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args;
   if (sub !== 'import') throw new AppError('INVALID_ARGUMENT', `unknown predictions command "${sub ?? ''}" (only "import")`);
-  const { values, positionals } = parse(rest, { name: { type: 'string' }, instances: { type: 'string' }, json: { type: 'boolean', default: false } });
+  const { values, positionals } = parse(rest, {
+    name: { type: 'string' },
+    instances: { type: 'string' },
+    'allow-new-classes': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  });
   if (positionals.length !== 2) throw new AppError('INVALID_ARGUMENT', 'predictions import takes a dataset path and a COCO results file');
   if (!values['name']) throw new AppError('INVALID_ARGUMENT', 'predictions import needs --name <run>');
   const { importCocoResults } = await import('../services/predictions');
   const ds = Dataset.open(positionals[0]!);
   try {
-    const r = importCocoResults(ds, { file: positionals[1]!, name: values['name'] as string, instances: values['instances'] as string | undefined });
+    const r = importCocoResults(ds, {
+      file: positionals[1]!,
+      name: values['name'] as string,
+      instances: values['instances'] as string | undefined,
+      allowNewClasses: values['allow-new-classes'] as boolean,
+    });
+    if (r.newCategoryIds.length > 0) {
+      io.err(`warning: ${r.newCategoryResults} results of ${r.newCategoryIds.length} category ids no class matched were imported as new classes: ${r.newCategoryIds.map((c) => `"category ${c}"`).join(', ')}`);
+    }
     if (values['json']) io.out(JSON.stringify(r, null, 2));
     else {
       io.out(`run ${r.runId}: ${r.predictions} predictions on ${r.images} images` + (r.unmatchedResults ? `; ${r.unmatchedResults} results on ${r.unmatchedImageIds.length} unknown images skipped` : '') + (r.invalid ? `; ${r.invalid} invalid shapes skipped` : ''));

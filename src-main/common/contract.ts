@@ -322,7 +322,11 @@ export const argSchemas = {
     })
     .strict(),
   'predictions:reject': z.object({ ids: z.array(id).min(1).max(1_000_000) }).strict(),
-  'predictions:acceptAbove': z.object({ runId: id, imageId: id.optional(), threshold: unit }).strict(),
+  /** Accepts the predictions of one run or several (`runIds`: one undo step per image for all of them). */
+  'predictions:acceptAbove': z
+    .object({ runId: id.optional(), runIds: z.array(id).min(1).max(10_000).optional(), imageId: id.optional(), threshold: unit })
+    .strict()
+    .refine((v) => v.runId !== undefined || v.runIds !== undefined, { message: 'needs runId or runIds' }),
   'classmap:get': z.object({ modelId }).strict(),
   'classmap:set': z.object({ modelId, map: z.record(z.string().min(1).max(200), id.nullable()) }).strict(),
   /** Model runs that can be evaluated against the human annotations. */

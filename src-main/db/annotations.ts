@@ -195,8 +195,15 @@ export function imagesWithClass(db: Db, classId: number): number[] {
   return db.prepare('SELECT DISTINCT image_id FROM annotations WHERE class_id = ?').pluck().all(classId) as number[];
 }
 
-/** Gives every annotation of class `from` the class `to`, as an edit of each value (version bumped). */
+/**
+ * Gives every annotation of class `from` the class `to`, as an edit of each value (version bumped).
+ * Kept predictions and rejections follow, and `to` takes over the COCO category id of `from`
+ * when it has none.
+ */
 export function moveAnnotationsToClass(db: Db, from: number, to: number, now = Date.now()): number {
+  db.prepare('UPDATE prediction_history SET class_id = ? WHERE class_id = ?').run(to, from);
+  db.prepare('UPDATE prediction_rejections SET class_id = ? WHERE class_id = ?').run(to, from);
+  db.prepare('UPDATE OR IGNORE coco_category_ids SET class_id = ? WHERE class_id = ?').run(to, from);
   return db
     .prepare('UPDATE annotations SET class_id = ?, updated_at = ?, version = version + 1 WHERE class_id = ?')
     .run(to, now, from).changes;

@@ -20,8 +20,10 @@ export function listEvalRuns(db: Db): EvalRunRow[] {
     .prepare(
       `SELECT r.id, r.name, r.model, r.status, r.started_at AS startedAt,
               max((SELECT count(*) FROM model_run_images i WHERE i.run_id = r.id),
-                  (SELECT count(DISTINCT a.image_id) FROM annotations a WHERE a.model_run_id = r.id)) AS images,
-              (SELECT count(*) FROM annotations a WHERE a.model_run_id = r.id) AS detections
+                  (SELECT count(*) FROM (SELECT a.image_id FROM annotations a WHERE a.model_run_id = r.id
+                                         UNION SELECT h.image_id FROM prediction_history h WHERE h.run_id = r.id))) AS images,
+              (SELECT count(*) FROM annotations a WHERE a.model_run_id = r.id)
+                + (SELECT count(*) FROM prediction_history h WHERE h.run_id = r.id) AS detections
          FROM model_runs r
         ORDER BY r.id DESC`,
     )
@@ -82,13 +84,25 @@ interface ShapeRow {
 
 /**
  * The annotations of one image that evaluation compares, in id order (the order COCO's files
- * list them): the human ones for ground truth, or the predictions of one run. Only the first
+ * list them): the human ones for ground truth, or the predictions of one run, those still pending
+ * review and those kept in the prediction history (replaced by a newer run, or found where a
+ * human or rejected shape already was; see migration 6), after them. Only the first
  * frame: models run on it, and COCO has one image per entry.
  */
 export function evalShapesOfImage(db: Db, imageId: number, from: { source: 'human' } | { runId: number }): EvalShape[] {
   const rows = (
     'runId' in from
-      ? db.prepare("SELECT id, image_id, class_id, kind, geometry, score, attributes FROM annotations WHERE image_id = ? AND source = 'model' AND model_run_id = ? AND frame = 0 ORDER BY id").all(imageId, from.runId)
+      ? db
+          .prepare(
+            `SELECT id, image_id, class_id, kind, geometry, score, attributes FROM (
+               SELECT 0 AS part, id, image_id, class_id, kind, geometry, score, attributes
+                 FROM annotations WHERE image_id = ? AND source = 'model' AND model_run_id = ? AND frame = 0
+               UNION ALL
+               SELECT 1 AS part, id, image_id, class_id, json_extract(geometry, '$.kind') AS kind, geometry, score, attributes
+                 FROM prediction_history WHERE image_id = ? AND run_id = ? AND frame = 0)
+             ORDER BY part, id`,
+          )
+          .all(imageId, from.runId, imageId, from.runId)
       : db.prepare("SELECT id, image_id, class_id, kind, geometry, score, attributes FROM annotations WHERE image_id = ? AND source = 'human' AND frame = 0 ORDER BY id").all(imageId)
   ) as ShapeRow[];
   return rows.map((r) => ({

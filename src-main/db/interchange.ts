@@ -63,3 +63,37 @@ export function setImageSplits(db: Db, items: readonly { id: number; split: Spli
   const stmt = db.prepare('UPDATE images SET split = ?, updated_at = ? WHERE id = ? AND split IS NOT ?');
   return db.transaction(() => items.reduce((n, it) => n + stmt.run(it.split, now, it.id, it.split).changes, 0))();
 }
+
+/**
+ * Remembers the ids a COCO source gave images and classes. The first source wins: an image or
+ * class that has an id keeps it, and an id already given to another image or class is not reused.
+ */
+export function rememberCocoIds(db: Db, images: readonly { id: number; cocoId: number }[], classes: readonly { id: number; cocoId: number }[]): void {
+  const im = db.prepare('INSERT OR IGNORE INTO coco_image_ids (image_id, coco_id) VALUES (?, ?)');
+  for (const r of images) im.run(r.id, r.cocoId);
+  const cl = db.prepare('INSERT OR IGNORE INTO coco_category_ids (class_id, coco_id) VALUES (?, ?)');
+  for (const r of classes) cl.run(r.id, r.cocoId);
+}
+
+/** COCO image id -> dataset image id, as COCO imports remembered them. */
+export function imagesByCocoId(db: Db): Map<number, number> {
+  return new Map((db.prepare('SELECT coco_id, image_id FROM coco_image_ids').raw().all() as [number, number][]).map(([c, i]) => [c, i]));
+}
+
+/** COCO category id -> dataset class id, as COCO imports remembered them. */
+export function classesByCocoId(db: Db): Map<number, number> {
+  return new Map((db.prepare('SELECT coco_id, class_id FROM coco_category_ids').raw().all() as [number, number][]).map(([c, i]) => [c, i]));
+}
+
+/**
+ * The COCO ids an export writes: remembered ones as they were, and for images and classes without
+ * one their dataset id (image) or position + 1 (class) shifted past the largest remembered id, so
+ * no two share one. With nothing remembered the ids are the dataset's own.
+ */
+export function cocoExportIds(db: Db): { image: (id: number) => number; category: (classId: number, index: number) => number } {
+  const images = new Map((db.prepare('SELECT image_id, coco_id FROM coco_image_ids').raw().all() as [number, number][]).map(([i, c]) => [i, c]));
+  const classes = new Map((db.prepare('SELECT class_id, coco_id FROM coco_category_ids').raw().all() as [number, number][]).map(([i, c]) => [i, c]));
+  const imageBase = Math.max(0, ...images.values());
+  const classBase = Math.max(0, ...classes.values());
+  return { image: (id) => images.get(id) ?? imageBase + id, category: (classId, index) => classes.get(classId) ?? classBase + index + 1 };
+}

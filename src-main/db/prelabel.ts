@@ -1,3 +1,4 @@
+import type { Geometry } from '../common/model';
 import type { Db } from './open';
 
 /** Model runs as pre-labeling sees them: parameters, the provider that ran, and per-image progress. */
@@ -133,4 +134,96 @@ export function imageIdsForPrelabel(db: Db, unlabeledOnly: boolean): number[] {
 
 export function setRunParameters(db: Db, id: number, parameters: Record<string, unknown>): void {
   db.prepare('UPDATE model_runs SET parameters = ? WHERE id = ?').run(JSON.stringify(parameters), id);
+}
+
+/** A prediction kept for evaluation but not offered for review (see migration 6). */
+export interface HistoryPrediction {
+  runId: number;
+  imageId: number;
+  frame?: number;
+  classId: number | null;
+  geometry: Geometry;
+  score: number | null;
+  attributes?: Record<string, unknown>;
+  reason: 'superseded' | 'labeled' | 'rejected';
+  replacedBy?: number | null;
+}
+
+export function addPredictionHistory(db: Db, rows: readonly HistoryPrediction[], now = Date.now()): void {
+  const stmt = db.prepare(
+    'INSERT INTO prediction_history (run_id, image_id, frame, class_id, geometry, score, attributes, reason, replaced_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  for (const r of rows) {
+    stmt.run(r.runId, r.imageId, r.frame ?? 0, r.classId, JSON.stringify(r.geometry), r.score, JSON.stringify(r.attributes ?? {}), r.reason, r.replacedBy ?? null, now);
+  }
+}
+
+/**
+ * Moves the pending predictions of other runs of `model` on one image into the history, as
+ * replaced by `runId`; returns how many. Accepted predictions are human annotations and stay, and
+ * so do predictions the user changed without accepting yet (edited, or brought back by an undo:
+ * any version after the first).
+ */
+export function supersedePredictions(db: Db, q: { model: string; runId: number; imageId: number }, now = Date.now()): number {
+  const rows = db
+    .prepare(
+      `SELECT a.id, a.model_run_id AS runId, a.frame, a.class_id AS classId, a.geometry, a.score, a.attributes
+         FROM annotations a JOIN model_runs r ON r.id = a.model_run_id
+        WHERE a.image_id = ? AND a.source = 'model' AND a.version = 1 AND r.model = ? AND a.model_run_id <> ?`,
+    )
+    .all(q.imageId, q.model, q.runId) as { id: number; runId: number; frame: number; classId: number | null; geometry: string; score: number | null; attributes: string }[];
+  if (rows.length === 0) return 0;
+  addPredictionHistory(
+    db,
+    rows.map((r) => ({
+      runId: r.runId,
+      imageId: q.imageId,
+      frame: r.frame,
+      classId: r.classId,
+      geometry: JSON.parse(r.geometry) as Geometry,
+      score: r.score,
+      attributes: JSON.parse(r.attributes) as Record<string, unknown>,
+      reason: 'superseded' as const,
+      replacedBy: q.runId,
+    })),
+    now,
+  );
+  const del = db.prepare('DELETE FROM annotations WHERE id = ?');
+  // A prediction rejected and brought back by an undo was pending again: its old rejection no longer counts.
+  const unreject = db.prepare('DELETE FROM prediction_rejections WHERE annotation_id = ?');
+  for (const r of rows) {
+    del.run(r.id);
+    unreject.run(r.id);
+  }
+  return rows.length;
+}
+
+/** Remembers rejected predictions, so a later run finding the same object leaves it out. */
+export function recordRejections(db: Db, rows: readonly { id: number; imageId: number; frame: number; classId: number | null; geometry: Geometry }[], now = Date.now()): void {
+  const stmt = db.prepare('INSERT OR REPLACE INTO prediction_rejections (annotation_id, image_id, frame, class_id, geometry, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+  for (const r of rows) stmt.run(r.id, r.imageId, r.frame, r.classId, JSON.stringify(r.geometry), now);
+}
+
+/** A shape of one image a new prediction is compared with. */
+export interface KnownShape {
+  frame: number;
+  classId: number | null;
+  geometry: Geometry;
+}
+
+/** The human shapes of one image; with `edited`, also the predictions edited but not accepted yet. */
+export function humanShapesOfImage(db: Db, imageId: number, opts: { edited?: boolean } = {}): KnownShape[] {
+  const which = opts.edited ? "(source = 'human' OR version > 1)" : "source = 'human'";
+  return (db.prepare(`SELECT frame, class_id AS classId, geometry FROM annotations WHERE image_id = ? AND ${which}`).all(imageId) as { frame: number; classId: number | null; geometry: string }[]).map(
+    (r) => ({ frame: r.frame, classId: r.classId, geometry: JSON.parse(r.geometry) as Geometry }),
+  );
+}
+
+/** The rejected predictions of one image that still count: those an undo has not brought back. */
+export function rejectedShapesOfImage(db: Db, imageId: number): KnownShape[] {
+  return (
+    db
+      .prepare('SELECT r.frame, r.class_id AS classId, r.geometry FROM prediction_rejections r WHERE r.image_id = ? AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.id = r.annotation_id)')
+      .all(imageId) as { frame: number; classId: number | null; geometry: string }[]
+  ).map((r) => ({ frame: r.frame, classId: r.classId, geometry: JSON.parse(r.geometry) as Geometry }));
 }

@@ -144,8 +144,12 @@ export function evaluateRun(ds: Dataset, req: EvalRequest): EvalResult {
 
   const gtCount = new Map<number, number>();
   const dtCount = new Map<number, number>();
+  const dtAbove = new Map<number, number>();
   for (const g of gts) if (!g.iscrowd) gtCount.set(g.categoryId, (gtCount.get(g.categoryId) ?? 0) + 1);
-  for (const d of dts) dtCount.set(d.categoryId, (dtCount.get(d.categoryId) ?? 0) + 1);
+  for (const d of dts) {
+    dtCount.set(d.categoryId, (dtCount.get(d.categoryId) ?? 0) + 1);
+    if (d.score >= scoreThreshold) dtAbove.set(d.categoryId, (dtAbove.get(d.categoryId) ?? 0) + 1);
+  }
   const perClass: ClassMetrics[] = classes.map((c) => {
     const k = kOf.get(c.id)!;
     const n = counts.get(c.id)!;
@@ -157,6 +161,7 @@ export function evaluateRun(ds: Dataset, req: EvalRequest): EvalResult {
       ap75: classAp(ev, k, 0.75),
       groundTruths: gtCount.get(c.id) ?? 0,
       detections: dtCount.get(c.id) ?? 0,
+      detectionsAtThreshold: dtAbove.get(c.id) ?? 0,
       tp: n.tp,
       fp: n.fp,
       fn: n.fn,

@@ -9,8 +9,10 @@ import { deleteAnnotationsByIds, getAnnotationsByIds, insertAnnotations, replace
 import { finishModelRun, insertModelRun } from '../db/modelRuns';
 import { classIds, findClassByName, insertClass, listClasses } from '../db/classes';
 import { getImage, markInProgress } from '../db/images';
+import { classesByCocoId, imagesByCocoId } from '../db/interchange';
 import { appendEdit, type JournalChange } from '../db/journal';
-import { getClassMap, predictionIds, setClassMap } from '../db/prelabel';
+import { getClassMap, humanShapesOfImage, predictionIds, recordRejections, setClassMap, type KnownShape } from '../db/prelabel';
+import { shapeIou } from '../common/geometry/overlap';
 import type { Dataset } from './dataset';
 
 /**
@@ -19,7 +21,25 @@ import type { Dataset } from './dataset';
  * then), so the run and the score move into its attributes. Every image touched gets one
  * transaction and one journal entry in the same shape as editor edits, so undo and redo of the
  * annotation service revert an accept or a reject like any other edit.
+ *
+ * Accepting never stacks a copy on a shape the image already has: a prediction of the same class
+ * as a human shape (or as another prediction accepted in the same call) overlapping it at
+ * `duplicateIouSetting()` or more is removed instead of becoming a second shape. Rejected
+ * predictions are remembered, so a later run finding the same object leaves it out.
  */
+
+const DEFAULT_DUPLICATE_IOU = 0.9;
+
+/** The overlap at which a prediction is the same object as a shape of its class: TESSERA_DUPLICATE_IOU, else 0.9. */
+export function duplicateIouSetting(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env['TESSERA_DUPLICATE_IOU']);
+  return env['TESSERA_DUPLICATE_IOU'] !== undefined && Number.isFinite(v) && v > 0 && v <= 1 ? v : DEFAULT_DUPLICATE_IOU;
+}
+
+/** Whether `known` holds a shape of the same frame and class overlapping `shape` at `iou` or more. */
+export function sameObject(shape: KnownShape, known: readonly KnownShape[], iou: number, image: { width: number; height: number }): boolean {
+  return known.some((k) => k.frame === shape.frame && k.classId === shape.classId && shapeIou(k.geometry, shape.geometry, image.width, image.height) >= iou);
+}
 
 export interface PredictionEdit {
   id: number;
@@ -58,18 +78,32 @@ function journal(ds: Dataset, imageId: number, label: string, before: Annotation
   return id;
 }
 
-/** Turns predictions into human annotations; `edits` apply a class or geometry change while accepting. */
-export function acceptPredictions(ds: Dataset, ids: readonly number[], edits: readonly PredictionEdit[] = [], now = Date.now()): ReviewResult {
+/**
+ * Turns predictions into human annotations; `edits` apply a class or geometry change while
+ * accepting. A prediction that duplicates a shape of its class (see above) is removed instead;
+ * its id is listed in `duplicates`. Higher scores are accepted first, so of two copies the
+ * better-scored one stays.
+ */
+export function acceptPredictions(
+  ds: Dataset,
+  ids: readonly number[],
+  edits: readonly PredictionEdit[] = [],
+  now = Date.now(),
+  opts: { duplicateIou?: number } = {},
+): ReviewResult {
   const db = ds.db;
+  const iou = opts.duplicateIou ?? duplicateIouSetting();
   return db
     .transaction((): ReviewResult => {
       const byImage = loadPredictions(ds, [...ids, ...edits.map((e) => e.id)]);
       const patch = new Map(edits.map((e) => [e.id, e]));
       const classes = classIds(db);
-      const out: ReviewResult = { ids: [], images: [] };
-      for (const [imageId, before] of byImage) {
+      const out: ReviewResult = { ids: [], images: [], duplicates: [] };
+      for (const [imageId, unordered] of byImage) {
         const image = getImage(db, imageId)!;
-        const after = before.map((a): AnnotationRecord => {
+        const before = [...unordered].sort((a, b) => (b.score ?? 0) - (a.score ?? 0) || a.id - b.id);
+        const known = humanShapesOfImage(db, imageId);
+        const after = before.map((a): AnnotationRecord | null => {
           const e = patch.get(a.id);
           if (e?.geometry) {
             const reason = validateGeometry(e.geometry, image);
@@ -77,12 +111,16 @@ export function acceptPredictions(ds: Dataset, ids: readonly number[], edits: re
           }
           if (e?.classId != null && !classes.has(e.classId)) throw new AppError('INVALID_ARGUMENT', `class ${e.classId} does not exist`, { classId: e.classId });
           const geometry = e?.geometry ?? a.geometry;
+          const classId = e?.classId === undefined ? a.classId : e.classId;
+          const shape = { frame: a.frame, classId, geometry };
+          if (sameObject(shape, known, iou, image)) return null;
+          known.push(shape);
           return {
             ...a,
             source: 'human',
             modelRunId: null,
             score: null,
-            classId: e?.classId === undefined ? a.classId : e.classId,
+            classId,
             geometry,
             kind: geometry.kind,
             attributes: { ...a.attributes, acceptedFrom: a.modelRunId, score: a.score },
@@ -90,9 +128,14 @@ export function acceptPredictions(ds: Dataset, ids: readonly number[], edits: re
             updatedAt: now,
           };
         });
-        replaceAnnotations(db, after);
-        const journalId = journal(ds, imageId, before.length === 1 ? 'Accept prediction' : `Accept ${before.length} predictions`, before, after, now);
-        out.ids.push(...after.map((a) => a.id));
+        const kept = after.filter((a): a is AnnotationRecord => a !== null);
+        const dropped = before.filter((_, i) => after[i] === null).map((a) => a.id);
+        replaceAnnotations(db, kept);
+        deleteAnnotationsByIds(db, dropped);
+        const label = before.length === 1 ? 'Accept prediction' : `Accept ${before.length} predictions`;
+        const journalId = journal(ds, imageId, label, before, after, now);
+        out.ids.push(...kept.map((a) => a.id));
+        out.duplicates!.push(...dropped);
         out.images.push({ imageId, journalId });
       }
       return out;
@@ -108,6 +151,7 @@ export function rejectPredictions(ds: Dataset, ids: readonly number[], now = Dat
       const out: ReviewResult = { ids: [], images: [] };
       for (const [imageId, before] of loadPredictions(ds, ids)) {
         deleteAnnotationsByIds(db, before.map((a) => a.id));
+        recordRejections(db, before, now);
         const journalId = journal(ds, imageId, before.length === 1 ? 'Reject prediction' : `Reject ${before.length} predictions`, before, before.map(() => null), now);
         out.ids.push(...before.map((a) => a.id));
         out.images.push({ imageId, journalId });
@@ -117,10 +161,14 @@ export function rejectPredictions(ds: Dataset, ids: readonly number[], now = Dat
     .immediate();
 }
 
-/** Accepts every prediction of the run (or of one image of it) scoring at least `threshold`. */
-export function acceptAbove(ds: Dataset, q: { runId: number; imageId?: number; threshold: number }, now = Date.now()): ReviewResult {
-  const ids = predictionIds(ds.db, { runId: q.runId, imageId: q.imageId, minScore: q.threshold });
-  return ids.length === 0 ? { ids: [], images: [] } : acceptPredictions(ds, ids, [], now);
+/**
+ * Accepts every prediction of the runs (or of one image of them) scoring at least `threshold`,
+ * in one call: one journal entry per image however many runs the predictions come from.
+ */
+export function acceptAbove(ds: Dataset, q: { runId?: number; runIds?: readonly number[]; imageId?: number; threshold: number }, now = Date.now()): ReviewResult {
+  const runs = [...new Set([...(q.runId === undefined ? [] : [q.runId]), ...(q.runIds ?? [])])];
+  const ids = runs.flatMap((runId) => predictionIds(ds.db, { runId, imageId: q.imageId, minScore: q.threshold }));
+  return ids.length === 0 ? { ids: [], images: [], duplicates: [] } : acceptPredictions(ds, ids, [], now);
 }
 
 /**
@@ -180,6 +228,10 @@ export interface ResultsImportReport {
   unmatchedResults: number;
   /** Results whose box, polygon or mask could not be stored (empty, outside the image). */
   invalid: number;
+  /** With `allowNewClasses`: category ids that matched no class, each made a class "category N". */
+  newCategoryIds: number[];
+  /** Results stored under such a new class. */
+  newCategoryResults: number;
 }
 
 interface CocoResult {
@@ -230,15 +282,18 @@ function resultGeometry(r: CocoResult, file: string, index: number): Geometry {
 
 /**
  * Imports a COCO results list ([{image_id, category_id, bbox, score, segmentation?}]) as one model
- * run. Image ids are matched through the instances file the results were made for (its
- * file_name, against the dataset paths' file names) or, without one, to images whose file name
- * is that number (COCO's 000000397133.jpg is image 397133). Categories get their instances-file
- * names, or "category N"; missing classes are created. Polygon segmentations are kept as
- * polygons, RLE segmentations as masks (their size must be the image's [height, width]), and
+ * run. With an instances file (the one the results were made for), image ids are matched through
+ * its file_name against the dataset paths' file names, and categories through its names. Without
+ * one, the ids a COCO import of the dataset remembered are used (see migration 6): image ids,
+ * else images whose file name is that number (COCO's 000000397133.jpg is image 397133), and
+ * category ids. A category id that matches no class refuses the file with the ids listed, unless
+ * `allowNewClasses` makes each a class "category N" (counted in the report): results under
+ * classes the ground truth does not use can only ever score zero. Polygon segmentations are kept
+ * as polygons, RLE segmentations as masks (their size must be the image's [height, width]), and
  * anything else as the box. A malformed or wrongly sized RLE refuses the whole file: nothing is
  * stored.
  */
-export function importCocoResults(ds: Dataset, opts: { file: string; name: string; instances?: string }, now = Date.now()): ResultsImportReport {
+export function importCocoResults(ds: Dataset, opts: { file: string; name: string; instances?: string; allowNewClasses?: boolean }, now = Date.now()): ResultsImportReport {
   const list = readJsonFile(opts.file);
   if (!Array.isArray(list)) throw new AppError('UNSUPPORTED_FORMAT', `${opts.file}: is not a COCO results list (a JSON array)`, { file: opts.file });
   list.forEach((r, i) => {
@@ -257,13 +312,35 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
   }
   const imageOf = new Map<number, number | undefined>();
   const categoryName = new Map<number, string>();
+  const remembered = { images: imagesByCocoId(ds.db), classes: classesByCocoId(ds.db) };
   if (opts.instances) {
     const inst = readJsonFile(opts.instances) as { images?: { id: number; file_name: string }[]; categories?: { id: number; name: string }[] };
     if (!Array.isArray(inst?.images)) throw new AppError('UNSUPPORTED_FORMAT', `${opts.instances}: is not a COCO instances file (no images list)`, { file: opts.instances });
     for (const im of inst.images) imageOf.set(im.id, byBase.get(path.basename(String(im.file_name)).toLowerCase()));
     for (const c of inst.categories ?? []) categoryName.set(c.id, String(c.name));
   }
-  const imageFor = (id: number) => (opts.instances ? imageOf.get(id) : byNumber.get(id));
+  const imageFor = (id: number) => (opts.instances ? imageOf.get(id) : (remembered.images.get(id) ?? byNumber.get(id)));
+  // The class each category id stands for without creating any: undefined when none.
+  const known = (cat: number): number | undefined => {
+    if (opts.instances) {
+      const name = categoryName.get(cat);
+      return name === undefined ? undefined : (findClassByName(ds.db, name)?.id ?? -1);
+    }
+    return remembered.classes.get(cat);
+  };
+  const unknown = [...new Set(results.filter((r) => imageFor(r.image_id) !== undefined).map((r) => r.category_id))].filter((c) => known(c) === undefined).sort((a, b) => a - b);
+  if (unknown.length > 0 && !opts.allowNewClasses) {
+    const shown = unknown.slice(0, 20).join(', ') + (unknown.length > 20 ? `, … (${unknown.length} in all)` : '');
+    const where = opts.instances ? `the categories of ${opts.instances}` : 'the COCO category ids this dataset remembers from its COCO import';
+    throw new AppError(
+      'INVALID_ARGUMENT',
+      `${opts.file}: category id${unknown.length === 1 ? '' : 's'} ${shown} match${unknown.length === 1 ? 'es' : ''} nothing in ${where}; ` +
+        (opts.instances ? '' : 'give the instances file the results were made for with --instances, or ') +
+        'pass --allow-new-classes to import them as new classes "category N" (which no ground truth uses, so they score zero). Nothing was imported.',
+      { file: opts.file, categoryIds: unknown },
+    );
+  }
+  const newCategories = new Set(unknown);
 
   return ds.db
     .transaction((): ResultsImportReport => {
@@ -276,12 +353,17 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
       const resolveClass = (cat: number): number => {
         let id = classFor.get(cat);
         if (id === undefined) {
-          const name = categoryName.get(cat) ?? `category ${cat}`;
-          id = findClassByName(ds.db, name)?.id ?? insertClass(ds.db, { name, color: PALETTE[listClasses(ds.db).length % PALETTE.length]! }).id;
+          const k = newCategories.has(cat) ? undefined : known(cat);
+          if (k !== undefined && k >= 0) id = k;
+          else {
+            const name = categoryName.get(cat) ?? `category ${cat}`;
+            id = findClassByName(ds.db, name)?.id ?? insertClass(ds.db, { name, color: PALETTE[listClasses(ds.db).length % PALETTE.length]! }).id;
+          }
           classFor.set(cat, id);
         }
         return id;
       };
+      let newCategoryResults = 0;
       const images = new Map<number, ReturnType<typeof getImage>>();
       const rows: NewAnnotation[] = [];
       const unmatched = new Set<number>();
@@ -309,11 +391,21 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
           invalid++;
           continue;
         }
+        if (newCategories.has(r.category_id)) newCategoryResults++;
         rows.push({ imageId, classId: resolveClass(r.category_id), geometry, source: 'model', modelRunId: runId, score: r.score, attributes: { cocoCategory: r.category_id } });
       }
       insertAnnotations(ds.db, rows, now);
       finishModelRun(ds.db, runId, 'done', now);
-      return { runId, predictions: rows.length, images: new Set(rows.map((r) => r.imageId)).size, unmatchedImageIds: [...unmatched].sort((a, b) => a - b), unmatchedResults, invalid };
+      return {
+        runId,
+        predictions: rows.length,
+        images: new Set(rows.map((r) => r.imageId)).size,
+        unmatchedImageIds: [...unmatched].sort((a, b) => a - b),
+        unmatchedResults,
+        invalid,
+        newCategoryIds: [...newCategories].filter((c) => classFor.has(c)),
+        newCategoryResults,
+      };
     })
     .immediate();
 }

@@ -10,9 +10,14 @@ import { insertAnnotations, type NewAnnotation } from '../db/annotations';
 import { getImage, listImages } from '../db/images';
 import { finishModelRun, insertModelRun } from '../db/modelRuns';
 import {
+  addPredictionHistory,
   addRunImages,
   getModelRun,
   hasHumanAnnotations,
+  humanShapesOfImage,
+  rejectedShapesOfImage,
+  supersedePredictions,
+  type HistoryPrediction,
   markRunImage,
   pendingRunImages,
   reopenRun,
@@ -28,7 +33,7 @@ import { chosenWindow, decodedForDisplay, geoNodata, rasterNeedsWindow } from '.
 import { maxPixelsSetting } from './importer';
 import type { Raster } from '../common/imaging/raster';
 import type { ImageInput } from '../inference/preprocess';
-import { classResolver } from './predictions';
+import { classResolver, duplicateIouSetting, sameObject } from './predictions';
 
 /**
  * Pre-labeling many images as a resumable job. The model run row records the model, the
@@ -36,6 +41,12 @@ import { classResolver } from './predictions';
  * done, so `resumePrelabel` after a restart continues with what is pending. Each image's
  * predictions and its "done" mark are written in one transaction: an interrupted run never holds
  * half an image, nor an image done twice. Human annotations are never touched.
+ *
+ * A run replaces, image by image as it writes them, the pending predictions earlier runs of the
+ * same model left there; they move to the prediction history, where evaluation still finds them.
+ * Predictions the user edited stay. A detection of the same class as a human shape, an edited
+ * prediction or a rejected prediction, overlapping it at
+ * `duplicateIouSetting()` or more, goes to the history too rather than back into review.
  */
 
 export interface DetectRequest {
@@ -180,6 +191,10 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
   const warnings = new Set<string>();
   let provider: Provider | null = (getModelRun(db, runId)?.provider as Provider | null) ?? null;
   let detections = 0;
+  let replaced = 0;
+  let alreadyLabeled = 0;
+  let alreadyRejected = 0;
+  const duplicateIou = duplicateIouSetting();
   let ran = 0;
   let inferMs = 0;
   let cancelled = false;
@@ -290,7 +305,11 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
         setRunProvider(db, runId, provider);
       }
       const rows: NewAnnotation[] = [];
+      const hidden: HistoryPrediction[] = [];
       db.transaction(() => {
+        replaced += supersedePredictions(db, { model: params.manifest.id, runId, imageId });
+        const humans = humanShapesOfImage(db, imageId, { edited: true });
+        const rejected = rejectedShapesOfImage(db, imageId);
         for (const raw of result.detections) {
           const d = clip(raw, image.width, image.height);
           const name = params.manifest.classes[d.classIndex] ?? `class ${d.classIndex}`;
@@ -299,11 +318,19 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
           if (classId === null) continue;
           const geometry = detectionGeometry(d);
           if (validateGeometry(geometry, image)) continue;
-          rows.push({ imageId, classId, geometry, source: 'model', modelRunId: runId, score: d.score, attributes: { modelClass: name } });
+          const shape = { frame: 0, classId, geometry };
+          const reason = sameObject(shape, humans, duplicateIou, image) ? 'labeled' : sameObject(shape, rejected, duplicateIou, image) ? 'rejected' : null;
+          if (reason) hidden.push({ runId, imageId, classId, geometry, score: d.score, attributes: { modelClass: name }, reason });
+          else rows.push({ imageId, classId, geometry, source: 'model', modelRunId: runId, score: d.score, attributes: { modelClass: name } });
         }
         insertAnnotations(db, rows);
-        markRunImage(db, runId, imageId, 'done', { detections: rows.length, ms: result.ms });
+        addPredictionHistory(db, hidden);
+        markRunImage(db, runId, imageId, 'done', { detections: rows.length + hidden.length, ms: result.ms });
       })();
+      for (const h of hidden) {
+        if (h.reason === 'labeled') alreadyLabeled++;
+        else alreadyRejected++;
+      }
       detections += rows.length;
       ran++;
       inferMs += result.ms;
@@ -335,6 +362,9 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
     failed: counts.failed,
     pending: counts.pending,
     detections,
+    replaced,
+    alreadyLabeled,
+    alreadyRejected,
     msPerImage: ran > 0 ? inferMs / ran : null,
     provider,
     warnings: [...warnings],

@@ -1,6 +1,6 @@
 import type { ModelInspection } from '../../src-main/common/contract';
 import type { Provider } from '../../src-main/common/inference/types';
-import type { ClassMap, ModelEntry, PrelabelSummary, TryResult, UnfinishedRun } from '../../src-main/common/prelabel';
+import { plural, prelabelSummaryText, type ClassMap, type ModelEntry, type PrelabelSummary, type TryResult, type UnfinishedRun } from '../../src-main/common/prelabel';
 import { call, errorCode, errorMessage } from '../bridge';
 import { app as appState, type AppState } from './app.svelte';
 import { editorState, type EditorState } from './editor.svelte';
@@ -63,6 +63,8 @@ export class ModelsState {
   running = $state(false);
   lastSummary = $state.raw<PrelabelSummary | null>(null);
   lastRunId = $state<number | null>(null);
+  /** The dataset (its file) open when the last run settled: its outcome is shown only in that dataset. */
+  private runDataset = $state<string | null>(null);
   skipLabeled = $state(true);
   /** Tiled (sliced) inference for large images: tile side in pixels, overlap as a fraction, extra whole-image pass. */
   tiled = $state(false);
@@ -111,11 +113,35 @@ export class ModelsState {
     es.editor.setPredictionThreshold(this.threshold);
   }
 
+  /** The last run's outcome and id, when it belongs to the dataset open now. */
+  get currentSummary(): PrelabelSummary | null {
+    return this.runDataset !== null && this.runDataset === this.openDataset() ? this.lastSummary : null;
+  }
+
+  get currentRunId(): number | null {
+    return this.runDataset !== null && this.runDataset === this.openDataset() ? this.lastRunId : null;
+  }
+
+  private openDataset(): string | null {
+    return this.app.dataset.summary?.path ?? null;
+  }
+
+  /** Forgets the last run's outcome when another dataset (or none) is open. */
+  private forgetOtherDataset(): void {
+    if (this.runDataset === this.openDataset()) return;
+    this.runDataset = null;
+    this.lastSummary = null;
+    this.lastRunId = null;
+    this.warnings = [];
+    this.unfinished = [];
+  }
+
   get model(): ModelEntry | null {
     return this.models.find((m) => m.manifest.id === this.modelId) ?? null;
   }
 
   async refresh(): Promise<void> {
+    this.forgetOtherDataset();
     try {
       const list = await call('models:list', {});
       this.models = list;
@@ -341,11 +367,12 @@ export class ModelsState {
   /** Shows a run's outcome and brings the viewer, classes and grid up to date with it. */
   private async settle(summary: PrelabelSummary, oneImage: boolean): Promise<void> {
     this.lastSummary = summary;
+    this.runDataset = this.openDataset();
     if (summary.provider) this.provider = summary.provider;
     this.warnings = summary.warnings;
     this.lastRunId = summary.runId;
     const warn = summary.warnings.length > 0 ? ` (${summary.warnings.join('; ')})` : '';
-    const what = `${summary.cancelled ? 'Cancelled after' : 'Pre-labeled'} ${summary.done} images: ${summary.detections} predictions${warn}`;
+    const what = `${prelabelSummaryText(summary)}${warn}`;
     this.app.say(what, summary.failed > 0 || summary.warnings.length > 0 ? 'error' : 'info');
     // Without a stored class mapping, model classes become dataset classes of the same name.
     this.app.dataset.classes = await call('classes:list', {});
@@ -368,7 +395,10 @@ export class ModelsState {
 
   accept(ids: readonly number[]): Promise<void> {
     if (ids.length === 0) return Promise.resolve();
-    return this.review(() => call('predictions:accept', { ids: [...ids] }), ids.length === 1 ? 'Prediction accepted' : `${ids.length} predictions accepted`);
+    return this.review(async () => {
+      const r = await call('predictions:accept', { ids: [...ids] });
+      this.app.say(acceptedText(r.ids.length, r.duplicates?.length ?? 0));
+    }, null);
   }
 
   reject(ids: readonly number[]): Promise<void> {
@@ -376,23 +406,27 @@ export class ModelsState {
     return this.review(() => call('predictions:reject', { ids: [...ids] }), ids.length === 1 ? 'Prediction rejected' : `${ids.length} predictions rejected`);
   }
 
-  /** Accepts what the slider shows on this image: each visible prediction's run, at the slider's score. */
+  /**
+   * Accepts what the slider shows on this image: the visible predictions of every run, at the
+   * slider's score, in one call, so one undo takes the whole accept back.
+   */
   acceptAbove(): Promise<void> {
     const imageId = this.es.editor.image?.id;
-    const runs = new Set(this.es.editor.predictions.map((a) => a.modelRunId).filter((r): r is number => r !== null));
-    if (imageId === undefined || runs.size === 0) return Promise.resolve();
+    const runs = [...new Set(this.es.editor.predictions.map((a) => a.modelRunId).filter((r): r is number => r !== null))];
+    if (imageId === undefined || runs.length === 0) return Promise.resolve();
     return this.review(async () => {
-      for (const runId of runs) await call('predictions:acceptAbove', { runId, imageId, threshold: this.threshold });
-    }, `Accepted the predictions scoring ${this.threshold.toFixed(2)} or more`);
+      const r = await call('predictions:acceptAbove', { runIds: runs, imageId, threshold: this.threshold });
+      this.app.say(`${acceptedText(r.ids.length, r.duplicates?.length ?? 0)} (scoring ${this.threshold.toFixed(2)} or more)`);
+    }, null);
   }
 
   /** Accepts every prediction of the last run at or above the slider's score, on all its images. */
   acceptRunAbove(): Promise<void> {
-    const runId = this.lastRunId;
+    const runId = this.currentRunId;
     if (runId === null) return Promise.resolve();
     return this.review(async () => {
       const r = await call('predictions:acceptAbove', { runId, threshold: this.threshold });
-      this.app.say(`Accepted ${r.ids.length} predictions of run ${runId} on ${r.images.length} images`);
+      this.app.say(`${acceptedText(r.ids.length, r.duplicates?.length ?? 0)} of run #${runId} on ${plural(r.images.length, 'image')}`);
       void this.app.dataset.refresh();
     }, null);
   }
@@ -401,6 +435,12 @@ export class ModelsState {
     this.threshold = t;
     this.es.editor.setPredictionThreshold(t);
   }
+}
+
+/** "Accepted 3 predictions; 2 were already there as shapes and were dropped". */
+function acceptedText(accepted: number, duplicates: number): string {
+  const dropped = duplicates > 0 ? `; ${plural(duplicates, 'duplicate')} of shapes already there dropped` : '';
+  return `Accepted ${plural(accepted, 'prediction')}${dropped}`;
 }
 
 export const models = new ModelsState(appState, editorState);

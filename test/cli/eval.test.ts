@@ -118,3 +118,70 @@ describe.runIf(tiny && oracleDir)('tessera eval against the pycocotools referenc
     expect((await cli('eval', db)).code).toBe(2);
   });
 });
+
+describe.runIf(tiny && oracleDir)('COCO ids remembered by a COCO import', () => {
+  let tmp = '';
+  afterAll(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('predictions import without --instances maps results through them, and eval reproduces the reference AP', async () => {
+    const oracle = JSON.parse(fs.readFileSync(path.join(oracleDir!, 'pycocotools_bbox_stats.json'), 'utf8')) as Oracle;
+    const instances = path.join(tiny!, 'annotations', 'instances_train2017.json');
+    tmp = tempDir('tessera-cocoids-');
+    const db = path.join(tmp, 'tiny.tessera');
+    expect((await cli('init', db, '--root', tiny!)).code).toBe(0);
+    const imp = await cli('import', db, instances, '--format', 'coco', '--json');
+    expect(imp.code, imp.err).toBe(0);
+    const pred = await cli('predictions', 'import', db, path.join(oracleDir!, 'yolox_nano_train2017_detections.json'), '--name', 'yolox-nano', '--json');
+    expect(pred.code, pred.err).toBe(0);
+    expect(pred.err).toBe('');
+    expect(JSON.parse(pred.out)).toMatchObject({ runId: 1, images: 32, unmatchedResults: 0, invalid: 0, newCategoryIds: [] });
+    // No class was made up for a category id.
+    const info = await cli('info', db, '--json');
+    expect(info.out).not.toMatch(/category \d+/);
+
+    const r = await cli('eval', db, '--run', 'yolox-nano', '--json');
+    expect(r.code, r.err).toBe(0);
+    const result = JSON.parse(r.out) as EvalResult;
+    expect(result).toMatchObject({ images: 32, detections: 1584 });
+    COCO_STAT_NAMES.forEach((name, i) => expect(Math.abs(result.stats[i]! - oracle.stats[name]), name).toBeLessThanOrEqual(1e-4));
+
+    // A results id that matches no category is refused with the ids named, and stores nothing.
+    const stray = path.join(tmp, 'stray_results.json');
+    fs.writeFileSync(stray, JSON.stringify([{ image_id: 397133, category_id: 1, bbox: [1, 1, 5, 5], score: 0.5 }, { image_id: 397133, category_id: 4242, bbox: [1, 1, 5, 5], score: 0.5 }]));
+    const refused = await cli('predictions', 'import', db, stray, '--name', 'stray');
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/stray_results\.json: category id 4242 matches nothing in the COCO category ids this dataset remembers/);
+    expect(JSON.parse((await cli('eval', db, '--run', 'yolox-nano', '--json')).out)).toMatchObject({ runId: 1 });
+    expect((await cli('eval', db, '--run', 'stray')).code).toBe(1);
+  }, 180_000);
+
+  it('a COCO export writes the source image and category ids again', async () => {
+    const instances = path.join(tiny!, 'annotations', 'instances_train2017.json');
+    const source = JSON.parse(fs.readFileSync(instances, 'utf8')) as { images: { id: number; file_name: string }[]; categories: { id: number; name: string }[]; annotations: { image_id: number; category_id: number }[] };
+    const dir = tempDir('tessera-cocoids-export-');
+    try {
+      const db = path.join(dir, 'tiny.tessera');
+      expect((await cli('init', db, '--root', tiny!)).code).toBe(0);
+      expect((await cli('import', db, instances, '--format', 'coco')).code).toBe(0);
+      const out = path.join(dir, 'out');
+      const ex = await cli('export', db, out, '--format', 'coco', '--images', 'none');
+      expect(ex.code, ex.err).toBe(0);
+      const files = fs.readdirSync(path.join(out, 'annotations')).filter((f) => f.endsWith('.json'));
+      const written = files.map((f) => JSON.parse(fs.readFileSync(path.join(out, 'annotations', f), 'utf8')) as typeof source);
+      const idOf = new Map(written.flatMap((w) => w.images.map((im) => [path.basename(im.file_name), im.id] as const)));
+      for (const im of source.images) expect(idOf.get(im.file_name), im.file_name).toBe(im.id);
+      const used = new Set(source.annotations.map((a) => a.category_id));
+      const catOf = new Map(written[0]!.categories.map((c) => [c.name, c.id]));
+      for (const c of source.categories) if (used.has(c.id)) expect(catOf.get(c.name), c.name).toBe(c.id);
+      const pairs = (doc: typeof source) => {
+        const name = new Map(doc.categories.map((c) => [c.id, c.name]));
+        return doc.annotations.map((a) => `${a.image_id}:${name.get(a.category_id)}`).sort();
+      };
+      expect(written.flatMap((w) => pairs(w)).sort()).toEqual(pairs(source));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});

@@ -73,13 +73,17 @@ describe.runIf(model && images)('tessera prelabel and predictions import', () =>
         { image_id: 42, category_id: 1, bbox: [1, 1, 5, 5], score: 0.5 },
       ]),
     );
-    const r = tessera('predictions', 'import', db, results, '--name', 'external', '--json');
-    expect(r.err).toBe('');
+    // The dataset was not imported from COCO: its classes have no category ids to match.
+    const refused = tessera('predictions', 'import', db, results, '--name', 'external', '--json');
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/detections_results\.json: category ids 1, 51 match nothing in the COCO category ids this dataset remembers .*--allow-new-classes.*Nothing was imported/);
+    const r = tessera('predictions', 'import', db, results, '--name', 'external', '--allow-new-classes', '--json');
+    expect(r.err).toBe('warning: 2 results of 2 category ids no class matched were imported as new classes: "category 1", "category 51"\n');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ runId: 1, predictions: 2, images: 1, unmatchedImageIds: [42], unmatchedResults: 1, invalid: 0 });
+    expect(JSON.parse(r.out)).toMatchObject({ runId: 1, predictions: 2, images: 1, unmatchedImageIds: [42], unmatchedResults: 1, invalid: 0, newCategoryIds: [1, 51], newCategoryResults: 2 });
     const raw = new Database(db, { readonly: true });
     try {
-      expect(raw.prepare('SELECT name, status FROM model_runs').get()).toEqual({ name: 'external', status: 'done' });
+      expect(raw.prepare('SELECT name, status FROM model_runs').all()).toEqual([{ name: 'external', status: 'done' }]);
       const rows = raw.prepare('SELECT a.kind, a.score, a.source, c.name, i.path FROM annotations a JOIN classes c ON c.id = a.class_id JOIN images i ON i.id = a.image_id ORDER BY a.id').all();
       expect(rows).toEqual([
         { kind: 'box', score: 0.91, source: 'model', name: 'category 1', path: NAMES[0] },

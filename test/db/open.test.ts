@@ -27,7 +27,26 @@ describe('openDatabase', () => {
     expect(db.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
     const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
     // sqlite_sequence holds the AUTOINCREMENT counter that keeps annotation ids from being reused.
-    expect(tables).toEqual(['annotations', 'class_maps', 'classes', 'edit_journal', 'image_geo', 'image_imaging', 'image_viewed_frames', 'image_windows', 'images', 'meta', 'model_run_images', 'model_runs', 'series_windows', 'sqlite_sequence']);
+    expect(tables).toEqual([
+      'annotations',
+      'class_maps',
+      'classes',
+      'coco_category_ids',
+      'coco_image_ids',
+      'edit_journal',
+      'image_geo',
+      'image_imaging',
+      'image_viewed_frames',
+      'image_windows',
+      'images',
+      'meta',
+      'model_run_images',
+      'model_runs',
+      'prediction_history',
+      'prediction_rejections',
+      'series_windows',
+      'sqlite_sequence',
+    ]);
     db.close();
     const again = openDatabase(file);
     expect(again.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);

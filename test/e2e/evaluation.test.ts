@@ -84,12 +84,28 @@ describe('model evaluation in the browser', () => {
     };
     expect(imported.predictions).toBeGreaterThan(100);
     const reference = JSON.parse(fs.readFileSync(REFERENCE, 'utf8')) as { stats: Record<string, number> };
+    // An older pre-labeling run that was cancelled before it stored anything.
+    const cancelledAt = new Date(2026, 0, 2, 3, 4).getTime();
+    {
+      const raw = new Database(datasetFile);
+      try {
+        raw.prepare("INSERT INTO model_runs (model, name, parameters, status, started_at, finished_at) VALUES ('yolov8n-int8', 'interrupted', '{}', 'cancelled', ?, ?)").run(cancelledAt, cancelledAt);
+      } finally {
+        raw.close();
+      }
+    }
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1500, height: 950 }, hooks: true });
     await page.getByTestId('open-dataset-path').fill(datasetFile);
     await page.getByTestId('open-dataset').click();
     await page.getByTestId('eval-open').click();
-    await expect.poll(() => page.getByTestId('eval-run-select').locator('option').first().textContent()).toContain('yolox nano');
+    await expect.poll(() => page.getByTestId('eval-run-option').count()).toBe(2);
+    // The newest run is chosen, whatever its id: the cancelled one started earlier.
+    expect(await page.getByTestId('eval-run-select').inputValue()).toBe('1');
+    // Each run with its number, start date and how it ended.
+    const optionText = (id: number) => page.locator(`[data-testid="eval-run-option"][data-run-id="${id}"]`).textContent();
+    expect(await optionText(1)).toMatch(/^#1 yolox nano · \d{4}-\d\d-\d\d \d\d:\d\d · import yolox_nano_train2017_detections\.json · 32 images, 1,584 detections$/);
+    expect(await optionText(2)).toBe('#2 interrupted · 2026-01-02 03:04 · yolov8n-int8 · 0 images, 0 detections · cancelled');
 
     // Enter in the threshold field runs with the value just typed (see scoreThreshold below).
     await page.getByTestId('eval-score').fill(String(SCORE_THRESHOLD));
@@ -108,6 +124,14 @@ describe('model evaluation in the browser', () => {
     const classRows = page.getByTestId('eval-class-row');
     expect(await classRows.count()).toBeGreaterThan(10);
     expect(Number(await page.locator('[data-testid="eval-class-row"][data-class="person"]').getAttribute('data-ap'))).toBeGreaterThan(0);
+    // Detections at every score (what AP ranks) and at the threshold (what P and R count), each labelled.
+    const headers = await page.locator('[data-testid="eval-classes"] thead th').allTextContents();
+    expect(headers).toEqual(expect.arrayContaining([expect.stringMatching(/^Det\. \(all\)/), expect.stringMatching(new RegExp(`^Det\\. ≥ ${SCORE_THRESHOLD}`))]));
+    const person = page.locator('[data-testid="eval-class-row"][data-class="person"]');
+    const all = Number(await person.getByTestId('eval-class-detections').textContent());
+    const above = Number(await person.getByTestId('eval-class-detections-above').textContent());
+    expect(above).toBeGreaterThan(0);
+    expect(above).toBeLessThan(all);
 
     // PR curves: one drawn path per class with ground truth, each with many points.
     const curves = page.locator('[data-testid="pr-plot"] svg path.curve');

@@ -81,7 +81,8 @@ describe('evaluating a model run against the human annotations', () => {
     expect(cell.precision).toBeCloseTo(2 / 3, 12);
     expect(cell.recall).toBeCloseTo(2 / 3, 12);
     expect(cell.f1).toBeCloseTo(2 / 3, 12);
-    expect(debris).toMatchObject({ groundTruths: 1, detections: 2, tp: 0, fp: 1, fn: 1, precision: 0, recall: 0, f1: 0 });
+    // Two debris detections in all (what AP ranks), one at or above the 0.5 score threshold (what P and R count).
+    expect(debris).toMatchObject({ groundTruths: 1, detections: 2, detectionsAtThreshold: 1, tp: 0, fp: 1, fn: 1, precision: 0, recall: 0, f1: 0 });
     // COCO AP of cell: detections 0.9 (TP), 0.7 (FP), 0.6 (TP) against 3 -> precision 1 to recall
     // 1/3, then 2/3 to recall 2/3: (34 * 1 + 33 * 2/3) / 101 at every IoU threshold (exact boxes).
     expect(cell.ap).toBeCloseTo((34 + 33 * (2 / 3)) / 101, 9);
@@ -109,7 +110,7 @@ describe('evaluating a model run against the human annotations', () => {
 
     // A lower score threshold brings the 0.3 debris in: a2 is found.
     const low = await ok(s.ws, 'eval:run', { runId: s.run, iouType: 'bbox', scoreThreshold: 0.25 });
-    expect(low.perClass.find((c) => c.classId === s.debris)).toMatchObject({ tp: 1, fp: 1, fn: 0 });
+    expect(low.perClass.find((c) => c.classId === s.debris)).toMatchObject({ detections: 2, detectionsAtThreshold: 2, tp: 1, fp: 1, fn: 0 });
     expect(low.errors.some((e) => e.kind === 'false_negative')).toBe(false);
     expect(low.confidence.thresholds).toHaveLength(101);
     expect(low.confidence.best).not.toBeNull();

@@ -5,7 +5,7 @@ import { encodeMask, rleToString } from '../../src-main/common/geometry/rle';
 import type { ImageListItem } from '../../src-main/common/model';
 import { insertAnnotations, listAnnotations } from '../../src-main/db/annotations';
 import { insertModelRun } from '../../src-main/db/modelRuns';
-import { getModelClassMap, importCocoResults } from '../../src-main/services/predictions';
+import { acceptPredictions, duplicateIouSetting, getModelClassMap, importCocoResults } from '../../src-main/services/predictions';
 import type { Workspace } from '../../src-main/services/workspace';
 import { tempDir } from '../helpers/shared';
 import { fails, importedDataset, makeImageDir, ok } from '../helpers/workspace';
@@ -110,6 +110,69 @@ describe('reviewing predictions', () => {
   });
 });
 
+describe('accepting never stacks duplicates', () => {
+  /** Human boxes on a.jpg, and the same objects found by two runs (identical predictions). */
+  async function twoRuns() {
+    const s = await scene();
+    const db = s.ws.current!.db;
+    const second = insertModelRun(db, { model: 'tiny', parameters: {}, provider: 'cpu' });
+    const human = insertAnnotations(db, [
+      { imageId: s.a.id, classId: s.cell, geometry: { kind: 'box', x: 30, y: 20, w: 20, h: 20 }, source: 'human' },
+      { imageId: s.a.id, classId: s.other, geometry: { kind: 'box', x: 0, y: 30, w: 12, h: 12 }, source: 'human' },
+    ]);
+    const found = (run: number) =>
+      insertAnnotations(db, [
+        // The human cell box, a pixel off: IoU 19*20 / (400 + 400 - 380) = 0.905.
+        { imageId: s.a.id, classId: s.cell, geometry: { kind: 'box', x: 31, y: 20, w: 20, h: 20 }, source: 'model', modelRunId: run, score: 0.95 },
+        // Where the "other" box is, but as a cell: a different class is no duplicate.
+        { imageId: s.a.id, classId: s.cell, geometry: { kind: 'box', x: 0, y: 30, w: 12, h: 12 }, source: 'model', modelRunId: run, score: 0.9 },
+        // A new object, found by both runs identically.
+        { imageId: s.a.id, classId: s.cell, geometry: { kind: 'box', x: 40, y: 0, w: 10, h: 10 }, source: 'model', modelRunId: run, score: run === s.run ? 0.7 : 0.8 },
+      ]);
+    return { ...s, second, humanBoxes: human, first: found(s.run), again: found(second) };
+  }
+
+  const humans = (ws: Workspace, imageId: number) => listAnnotations(ws.current!.db, imageId).filter((a) => a.source === 'human');
+  const exactDuplicates = (list: { classId: number | null; geometry: unknown }[]) => list.length - new Set(list.map((a) => JSON.stringify([a.classId, a.geometry]))).size;
+
+  it('accept-all over two runs adds each new object once, keeps the human boxes, and is one undo step', async () => {
+    const s = await twoRuns();
+    const before = humans(s.ws, s.a.id);
+    expect(before).toHaveLength(3);
+    const r = await ok(s.ws, 'predictions:acceptAbove', { runIds: [s.run, s.second], imageId: s.a.id, threshold: 0.5 });
+    expect(r.images).toHaveLength(1);
+    const after = humans(s.ws, s.a.id);
+    expect(exactDuplicates(after)).toBe(0);
+    // The three human boxes, the scene's two predictions over 0.5, the cell where "other" is, and
+    // the new object: seven shapes, not eleven.
+    expect(after).toHaveLength(7);
+    expect(after.filter((a) => (a.geometry as { x: number }).x === 40)).toHaveLength(1);
+    // Of the identical copies the better-scored one (the second run's) became the human shape.
+    expect(after.find((a) => (a.geometry as { x: number }).x === 40)!.attributes).toMatchObject({ acceptedFrom: s.second, score: 0.8 });
+    expect(r.duplicates!.sort()).toEqual([s.first[0]!, s.again[0]!, s.again[1]!, s.first[2]!].sort());
+    expect(listAnnotations(s.ws.current!.db, s.a.id).filter((a) => a.source === 'model' && a.score! >= 0.5)).toHaveLength(0);
+
+    await ok(s.ws, 'annotations:undo', { imageId: s.a.id });
+    expect(humans(s.ws, s.a.id)).toEqual(before);
+    expect(listAnnotations(s.ws.current!.db, s.a.id).filter((a) => a.source === 'model')).toHaveLength(9);
+  });
+
+  it('accepting one prediction over a human shape of its class at IoU >= 0.9 removes it instead; the threshold is configurable', async () => {
+    const s = await twoRuns();
+    const r = await ok(s.ws, 'predictions:accept', { ids: [s.first[0]!] });
+    expect(r.ids).toEqual([]);
+    expect(r.duplicates).toEqual([s.first[0]]);
+    expect(humans(s.ws, s.a.id)).toHaveLength(3);
+    expect(listAnnotations(s.ws.current!.db, s.a.id).some((a) => a.id === s.first[0])).toBe(false);
+    // At a stricter threshold the same overlap (0.905) is a different object.
+    const strict = acceptPredictions(s.ws.current!, [s.again[0]!], [], Date.now(), { duplicateIou: 0.95 });
+    expect(strict.ids).toEqual([s.again[0]]);
+    expect(duplicateIouSetting({ TESSERA_DUPLICATE_IOU: '0.75' })).toBe(0.75);
+    expect(duplicateIouSetting({})).toBe(0.9);
+    expect(duplicateIouSetting({ TESSERA_DUPLICATE_IOU: 'x' })).toBe(0.9);
+  });
+});
+
 /** A row-major 0/1 mask of a `w` x `h` image with the pixels `set(x, y)` picks. */
 function maskOf(w: number, h: number, set: (x: number, y: number) => boolean): Uint8Array {
   const m = new Uint8Array(w * h);
@@ -203,7 +266,7 @@ describe('importing COCO results with RLE masks', () => {
     const before = count();
     const good = JSON.parse(fs.readFileSync(s.results, 'utf8')) as unknown[];
     // [width, height] instead of COCO's [height, width]: the runs still cover 64 x 48 pixels.
-    const swapped = writeJson(path.dirname(s.results), 'swapped.json', [...good, { image_id: 1, category_id: 3, bbox: [0, 0, 5, 5], score: 0.5, segmentation: { size: [64, 48], counts: rleToString(s.cellPred) } }]);
+    const swapped = writeJson(path.dirname(s.results), 'swapped.json', [...good, { image_id: 1, category_id: 1, bbox: [0, 0, 5, 5], score: 0.5, segmentation: { size: [64, 48], counts: rleToString(s.cellPred) } }]);
     const e = (() => {
       try {
         importCocoResults(s.ds, { file: swapped, name: 'wrong size', instances: s.instances });

@@ -135,6 +135,63 @@ describe.runIf(model && images)('pre-labeling with yolov8n_int8 on coco_tinycoco
   });
 });
 
+describe.runIf(model && images)('running a model again on the same image', () => {
+  afterAll(closeInferenceBackend);
+
+  it('replaces its pending predictions, keeps the older run for evaluation, and brings back neither accepted nor rejected objects', async () => {
+    const { ws, items } = await dataset();
+    const db = ws.current!.db;
+    const image = items.find((i) => i.path === NAMES[0])!;
+    const { detector } = await countingDetector();
+    const args = { manifest, modelFile: model!, imageIds: [image.id], skipLabeled: false, conf: 0.15 };
+    const first = await runPrelabel(ws.current!, detector, args);
+    const found = listAnnotations(db, image.id).filter((a) => a.source === 'model');
+    expect(found.length).toBeGreaterThanOrEqual(4);
+    expect(first).toMatchObject({ detections: found.length, replaced: 0, alreadyLabeled: 0, alreadyRejected: 0 });
+    const [best, second, moved, ...rest] = [...found].sort((a, b) => b.score! - a.score!);
+    await ok(ws, 'predictions:accept', { ids: [best!.id] });
+    // A prediction moved by a pixel but not accepted yet is the user's work: it stays.
+    const g = moved!.geometry as { kind: 'box'; x: number; y: number; w: number; h: number };
+    await ok(ws, 'annotations:edit', { imageId: image.id, label: 'Move', ops: [{ op: 'update', id: moved!.id, patch: { geometry: { ...g, x: g.x + 1 } } }] });
+    await ok(ws, 'predictions:reject', { ids: [second!.id] });
+
+    const again = await runPrelabel(ws.current!, detector, args);
+    expect(again).toMatchObject({ replaced: rest.length, alreadyLabeled: 2, alreadyRejected: 1, detections: rest.length });
+    const now = listAnnotations(db, image.id);
+    // Only the new run's predictions are pending, one per object, and none on the accepted box;
+    // the edited one is still there as it was.
+    expect(now.filter((a) => a.source === 'model' && a.id !== moved!.id).every((a) => a.modelRunId === again.runId)).toBe(true);
+    expect(now.find((a) => a.id === moved!.id)).toMatchObject({ source: 'model', modelRunId: first.runId, geometry: { ...g, x: g.x + 1 } });
+    const key = (a: { classId: number | null; geometry: unknown }) => JSON.stringify([a.classId, a.geometry]);
+    expect(new Set(now.map(key)).size).toBe(now.length);
+    expect(now.filter((a) => key(a) === key(best!))).toHaveLength(1);
+    expect(now.some((a) => key(a) === key(second!))).toBe(false);
+    expect(now).toHaveLength(found.length - 1);
+
+    // The first run is still judged on everything it found but what review took from it.
+    const runs = await ok(ws, 'eval:runs', {});
+    expect(runs.find((r) => r.id === first.runId)).toMatchObject({ detections: rest.length + 1, images: 1 });
+    const e1 = await ok(ws, 'eval:run', { runId: first.runId, iouType: 'bbox' });
+    expect(e1.detections).toBe(rest.length + 1);
+    // The second run is judged on all it found, the objects review had settled included.
+    const e2 = await ok(ws, 'eval:run', { runId: again.runId, iouType: 'bbox' });
+    expect(e2.detections).toBe(found.length);
+
+    // An undo of the reject makes that object a prediction again: the rejection no longer counts,
+    // and like an edited one the restored prediction stays, so a third run does not repeat it.
+    await ok(ws, 'annotations:undo', { imageId: image.id });
+    const undone = listAnnotations(db, image.id).find((a) => a.id === second!.id)!;
+    expect(undone.source).toBe('model');
+    await ok(ws, 'predictions:reject', { ids: [undone.id] });
+    await ok(ws, 'annotations:undo', { imageId: image.id });
+    const third = await runPrelabel(ws.current!, detector, args);
+    expect(third).toMatchObject({ alreadyLabeled: 3, alreadyRejected: 0 });
+    expect(listAnnotations(db, image.id).find((a) => a.id === second!.id)).toMatchObject({ source: 'model', modelRunId: first.runId });
+    const last = listAnnotations(db, image.id);
+    expect(new Set(last.map(key)).size).toBe(last.length);
+  }, 120_000);
+});
+
 describe.runIf(model && images)('pre-labeling through the contract', () => {
   afterAll(closeInferenceBackend);
 

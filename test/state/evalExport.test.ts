@@ -15,8 +15,8 @@ const result: EvalResult = {
   iouThreshold: 0.5,
   stats: [0.1, 0.2, 0.3, -1, 0.5, 0.6, 0.7, 0.8, 0.9, -1, 0.11, 0.12],
   perClass: [
-    { classId: 1, name: 'cell, red', ap: 0.4, ap50: 0.6, ap75: 0.3, groundTruths: 2, detections: 3, tp: 1, fp: 2, fn: 1, precision: 1 / 3, recall: 0.5, f1: 0.4, pr },
-    { classId: 2, name: 'weed', ap: -1, ap50: -1, ap75: -1, groundTruths: 0, detections: 1, tp: 0, fp: 1, fn: 0, precision: 0, recall: 0, f1: 0, pr },
+    { classId: 1, name: 'cell, red', ap: 0.4, ap50: 0.6, ap75: 0.3, groundTruths: 2, detections: 3, detectionsAtThreshold: 3, tp: 1, fp: 2, fn: 1, precision: 1 / 3, recall: 0.5, f1: 0.4, pr },
+    { classId: 2, name: 'weed', ap: -1, ap50: -1, ap75: -1, groundTruths: 0, detections: 1, detectionsAtThreshold: 1, tp: 0, fp: 1, fn: 0, precision: 0, recall: 0, f1: 0, pr },
   ],
   confidence: { thresholds: [0, 0.5], precision: [0.25, 0.5], recall: [0.66, 0.33], f1: [0.36, 0.4], best: { threshold: 0.5, f1: 0.4 } },
   confusion: {

@@ -50,9 +50,11 @@ export interface ClassMetrics extends DetectionCounts {
   ap: number;
   ap50: number;
   ap75: number;
-  /** Ground truths (not crowd) and detections of this class in scope. */
+  /** Ground truths (not crowd) and detections of this class in scope, every score (what AP ranks). */
   groundTruths: number;
   detections: number;
+  /** Detections of this class at or above the score threshold (what P, R and F1 count). */
+  detectionsAtThreshold: number;
   /** At IoU 0.5, area all, 100 detections. */
   pr: PrCurve;
 }

@@ -545,11 +545,16 @@ export function cocoToInterchange(doc: unknown, opts: CocoReadOptions): Intercha
     categories.set(c['id'], { id: c['id'], name: c['name'] });
   });
   const seenNames = new Set<string>();
+  const cocoCategoryIds: Record<string, number> = {};
   for (const c of [...categories.values()].sort((a, b) => compareIds(a.id, b.id))) {
     if (seenNames.has(c.name)) warn('categories', `category name ${describe(c.name)} is used by more than one id; their annotations share one class`);
-    else out.classes.push(c.name);
+    else {
+      out.classes.push(c.name);
+      if (typeof c.id === 'number' && Number.isSafeInteger(c.id)) cocoCategoryIds[c.name] = c.id;
+    }
     seenNames.add(c.name);
   }
+  out.cocoCategoryIds = cocoCategoryIds;
 
   const prefix = opts.keyPrefix ? opts.keyPrefix.replace(/\/+$/, '') : '';
   const images = new Map<Id, InterchangeImage>();
@@ -574,6 +579,7 @@ export function cocoToInterchange(doc: unknown, opts: CocoReadOptions): Intercha
     const w = im['width'];
     const h = im['height'];
     const image: InterchangeImage = { file: key, tags: [], annotations: [] };
+    if (typeof id === 'number' && Number.isSafeInteger(id)) image.cocoId = id;
     if (w === undefined && h === undefined) warn(where, 'has no width and height');
     else {
       for (const [k, v] of [['width', w], ['height', h]] as const) {
@@ -737,7 +743,7 @@ export function cocoCategoryId(classIndex: number): number {
 }
 
 export function cocoCategories(classes: readonly ExportClass[]): CocoCategory[] {
-  return [...classes].sort((a, b) => a.index - b.index).map((c) => ({ id: cocoCategoryId(c.index), name: c.name, supercategory: '' }));
+  return [...classes].sort((a, b) => a.index - b.index).map((c) => ({ id: c.cocoId ?? cocoCategoryId(c.index), name: c.name, supercategory: '' }));
 }
 
 /**
@@ -755,7 +761,7 @@ export function cocoFooter(classes: readonly ExportClass[]): string {
 }
 
 export function cocoImageEntry(image: ExportImage, fileName: string): CocoImageEntry {
-  const e: CocoImageEntry = { id: image.id, file_name: fileName, width: image.width, height: image.height };
+  const e: CocoImageEntry = { id: image.cocoId ?? image.id, file_name: fileName, width: image.width, height: image.height };
   if (image.tags.length > 0) e.tags = image.tags.slice();
   return e;
 }
@@ -860,7 +866,7 @@ export function cocoAnnotationEntry(ann: ExportImage['annotations'][number], ima
   }
   const entry: CocoAnnotationEntry = {
     id: ann.id,
-    image_id: image.id,
+    image_id: image.cocoId ?? image.id,
     category_id: cocoCategoryId(ann.classIndex),
     segmentation,
     area,

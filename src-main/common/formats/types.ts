@@ -43,6 +43,8 @@ export interface InterchangeImage {
   /** Image-level labels (labelme flags, classification tags). */
   tags: string[];
   annotations: InterchangeAnnotation[];
+  /** The image's integer id in a COCO source, remembered so results made against that file map onto it. */
+  cocoId?: number;
 }
 
 export interface FormatProblem {
@@ -62,6 +64,8 @@ export interface InterchangeDataset {
   problems: FormatProblem[];
   /** Counted, non-fatal adjustments, e.g. { clampedCoordinates: 3 }. */
   counters: Record<string, number>;
+  /** COCO sources: class name -> its integer category id (the first, when ids share a name). */
+  cocoCategoryIds?: Record<string, number>;
 }
 
 /** What each export target can hold; the exporter converts or refuses anything else before writing. */
@@ -90,6 +94,8 @@ export interface ExportImage {
   split: Split | null;
   tags: string[];
   annotations: (InterchangeAnnotation & { id: number; classIndex: number; source?: 'human' | 'model' })[];
+  /** The id a COCO import gave the image, which a COCO export writes again. */
+  cocoId?: number;
 }
 
 export interface ExportClass {
@@ -97,6 +103,8 @@ export interface ExportClass {
   index: number;
   name: string;
   color: string;
+  /** The category id a COCO import gave the class, which a COCO export writes again. */
+  cocoId?: number;
 }
 
 /** What a dry run (and, after writing, a real import) reports. */

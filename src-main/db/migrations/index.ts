@@ -3,9 +3,10 @@ import { editing } from './0002-editing';
 import { prelabel } from './0003-prelabel';
 import { medical } from './0004-medical';
 import { geo } from './0005-geo';
+import { predictions } from './0006-predictions';
 import { frames } from './0007-frames';
 import type { Migration } from './types';
 
 export type { Migration };
-export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, frames];
+export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, predictions, frames];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

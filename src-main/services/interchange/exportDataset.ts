@@ -5,6 +5,7 @@ import { AppError } from '../../common/errors';
 import { CAPABILITIES, type ExportClass, type ExportFormat, type ExportImage, type ExportReport, type ExportWarning } from '../../common/formats/types';
 import type { Split } from '../../common/model';
 import { listClasses } from '../../db/classes';
+import { cocoExportIds } from '../../db/interchange';
 import { countKindsOutside, countOnLaterFrames, countScopeImages, readExportChunk, type ExportImageRow } from '../../db/export';
 import { getGeo } from '../../db/geo';
 import { geoJsonWriter } from '../geotiff';
@@ -89,7 +90,9 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   // GeoJSON needs each image's georeference from the dataset, which the writer registry does not hold.
   const writer = opts.format === 'geojson' ? geoJsonWriter((id) => getGeo(db, id)) : await writerFor(opts);
   const classRecords = listClasses(db);
-  const classes: ExportClass[] = classRecords.map((c, index) => ({ index, name: c.name, color: c.color }));
+  // COCO ids a COCO import remembered are written again, so they round-trip.
+  const cocoIds = cocoExportIds(db);
+  const classes: ExportClass[] = classRecords.map((c, index) => ({ index, name: c.name, color: c.color, cocoId: cocoIds.category(c.id, index) }));
   const classIndex = new Map(classRecords.map((c, index) => [c.id, index]));
 
   const warnings = new Map<string, ExportWarning>();
@@ -174,7 +177,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
         imageCount++;
         annotationCount += annotations.length;
         bySplit[split ?? 'none']++;
-        yield { id: im.id, file, source: source ?? '', width: im.width, height: im.height, split, tags, annotations };
+        yield { id: im.id, file, source: source ?? '', width: im.width, height: im.height, split, tags, annotations, cocoId: cocoIds.image(im.id) };
         if (opts.onProgress && (imageCount % 64 === 0 || imageCount === total)) opts.onProgress({ done: imageCount, total });
       }
     }

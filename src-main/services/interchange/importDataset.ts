@@ -9,7 +9,7 @@ import { ANNOTATION_KINDS, SPLITS, type AttributeValue, type Geometry, type JobP
 import { insertAnnotations, type NewAnnotation } from '../../db/annotations';
 import { insertClasses, listClasses } from '../../db/classes';
 import { insertImages, type NewImage } from '../../db/images';
-import { annotationKeysOfImages, imagesByHashes, setImageSplits, takenPaths } from '../../db/interchange';
+import { annotationKeysOfImages, imagesByHashes, rememberCocoIds, setImageSplits, takenPaths } from '../../db/interchange';
 import { finishModelRun, insertModelRun } from '../../db/modelRuns';
 import type { Dataset } from '../dataset';
 import { imageRow, maxPixelsSetting, probeFiles } from '../importer';
@@ -72,6 +72,8 @@ interface PlannedImage {
   target: { existing: number } | { added: number };
   split: Split | null;
   annotations: PlannedAnnotation[];
+  /** The image's id in a COCO source. */
+  cocoId?: number;
 }
 
 interface PlannedClass {
@@ -79,6 +81,8 @@ interface PlannedClass {
   name: string;
   existingId: number | null;
   annotations: number;
+  /** The class's category id in a COCO source. */
+  cocoId?: number;
 }
 
 export interface ImportPlan {
@@ -221,7 +225,17 @@ function writePlan(ds: Dataset, plan: ImportPlan, geos: readonly (GeoReference |
     insertAnnotations(db, rows);
     if (runId !== null) finishModelRun(db, runId, 'done');
     setImageSplits(db, splits);
+    rememberCocoIds(
+      db,
+      plan.images.flatMap((im) => (im.cocoId === undefined ? [] : [{ id: 'existing' in im.target ? im.target.existing : addedIds[im.target.added]!, cocoId: im.cocoId }])),
+      plan.classes.flatMap((c) => (c.cocoId === undefined ? [] : [{ id: classIds.get(c.key)!, cocoId: c.cocoId }])),
+    );
   })();
+}
+
+/** A COCO id worth remembering: an integer SQLite stores exactly. */
+function cocoIdOf(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined;
 }
 
 /** SQLite's NOCASE folds ASCII letters only; class names are matched the same way. */
@@ -375,6 +389,7 @@ interface Entry {
   split: Split | null;
   tags: unknown[];
   annotations: unknown[];
+  cocoId?: number;
 }
 
 /**
@@ -482,6 +497,7 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
       e.tags.push(...tags);
       e.annotations.push(...annotations);
       e.embeddedIn ??= typeof im?.embeddedIn === 'string' ? im.embeddedIn : undefined;
+      e.cocoId ??= cocoIdOf(im?.cocoId);
     } else {
       entries.set(abs, {
         key,
@@ -491,6 +507,7 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
         split,
         tags: [...tags],
         annotations: [...annotations],
+        cocoId: cocoIdOf(im?.cocoId),
       });
     }
   }
@@ -629,9 +646,13 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
     }
     return c;
   };
+  const cocoCategoryIds = data.cocoCategoryIds && typeof data.cocoCategoryIds === 'object' ? data.cocoCategoryIds : {};
   for (const raw of Array.isArray(data.classes) ? data.classes : []) {
     const name = validName(raw);
-    if (name) useClass(name);
+    if (name) {
+      const c = useClass(name);
+      c.cocoId ??= cocoIdOf(Object.hasOwn(cocoCategoryIds, raw as string) ? cocoCategoryIds[raw as string] : undefined);
+    }
     else problem(path.basename(input), 'warning', `class name ${describe(raw)} is empty, too long or not text; ignored`);
   }
 
@@ -717,7 +738,7 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
       accept(name, { kind: 'tag' }, {}, null);
     }
     if (e.split) count('splitsSet');
-    planned.push({ target: k.target, split: e.split, annotations: out });
+    planned.push({ target: k.target, split: e.split, annotations: out, ...(e.cocoId !== undefined ? { cocoId: e.cocoId } : {}) });
     e.annotations = [];
     e.tags = [];
   }

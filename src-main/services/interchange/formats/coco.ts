@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import {
   COCO_BETWEEN,
   cocoAnnotationEntry,
+  cocoCategoryId,
   cocoFooter,
   cocoHeader,
   cocoImageEntry,
@@ -269,8 +270,10 @@ function merge(parts: { label: string; data: InterchangeDataset }[]): Interchang
   const out: InterchangeDataset = { format: 'coco', classes: [], images: [], problems: [], counters: {} };
   const classes = new Set<string>();
   const keys = new Set<string>();
+  const cocoCategoryIds: Record<string, number> = {};
   for (const { label, data } of parts) {
     for (const c of data.classes) classes.add(c);
+    for (const [name, id] of Object.entries(data.cocoCategoryIds ?? {})) if (!(name in cocoCategoryIds)) cocoCategoryIds[name] = id;
     // A loop, not push(...): a broken file can have more problems than a call has arguments.
     for (const p of data.problems) out.problems.push(p);
     for (const [k, v] of Object.entries(data.counters)) out.counters[k] = (out.counters[k] ?? 0) + v;
@@ -285,6 +288,7 @@ function merge(parts: { label: string; data: InterchangeDataset }[]): Interchang
     }
   }
   out.classes = [...classes];
+  out.cocoCategoryIds = cocoCategoryIds;
   return out;
 }
 
@@ -439,6 +443,8 @@ export function cocoWriterWith(opts: { segmentation: CocoSegmentationMode }): Fo
       await fsp.mkdir(annDir, { recursive: true });
       const header = cocoHeader();
       const files = new Map<string, SplitFile>();
+      // Category ids a COCO import remembered are written again (see exportDataset.ts).
+      const categoryId = new Map(classes.map((c) => [c.index, c.cocoId ?? cocoCategoryId(c.index)]));
       const open = async (split: string): Promise<SplitFile> => {
         let f = files.get(split);
         if (!f) {
@@ -466,6 +472,7 @@ export function cocoWriterWith(opts: { segmentation: CocoSegmentationMode }): Fo
               ctx.warn(r.skip.kind, r.skip.message);
               continue;
             }
+            r.entry.category_id = categoryId.get(ann.classIndex) ?? r.entry.category_id;
             await f.temp.write((f.annotations++ ? ',' : '') + JSON.stringify(r.entry));
           }
         }
