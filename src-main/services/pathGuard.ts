@@ -16,6 +16,7 @@ import type { Handlers, Workspace } from './workspace';
 const PATH_ARGS: { [C in Channel]?: (a: ParsedArgs<C>) => readonly string[] } = {
   'dataset:create': (a) => (a.root === undefined ? [a.path] : [a.path, a.root]),
   'dataset:open': (a) => [a.path],
+  'dataset:allowExternal': (a) => a.folders,
   'images:import': (a) => a.paths,
   'interchange:inspect': (a) => [a.path],
   'interchange:import': (a) => [a.path],
