@@ -86,7 +86,9 @@ interface ShapeRow {
  * The annotations of one image that evaluation compares, in id order (the order COCO's files
  * list them): the human ones for ground truth, or the predictions of one run, those still pending
  * review and those kept in the prediction history (replaced by a newer run, or found where a
- * human or rejected shape already was; see migration 6), after them. Only the first
+ * human or rejected shape already was; see migration 6), after them. History rows have their
+ * own ids, which may equal an annotation's: they are given as negative ids, so nothing takes one
+ * for an annotation (see EvalError.replaced). Only the first
  * frame: models run on it, and COCO has one image per entry.
  */
 export function evalShapesOfImage(db: Db, imageId: number, from: { source: 'human' } | { runId: number }): EvalShape[] {
@@ -98,9 +100,9 @@ export function evalShapesOfImage(db: Db, imageId: number, from: { source: 'huma
                SELECT 0 AS part, id, image_id, class_id, kind, geometry, score, attributes
                  FROM annotations WHERE image_id = ? AND source = 'model' AND model_run_id = ? AND frame = 0
                UNION ALL
-               SELECT 1 AS part, id, image_id, class_id, json_extract(geometry, '$.kind') AS kind, geometry, score, attributes
+               SELECT 1 AS part, -id AS id, image_id, class_id, json_extract(geometry, '$.kind') AS kind, geometry, score, attributes
                  FROM prediction_history WHERE image_id = ? AND run_id = ? AND frame = 0)
-             ORDER BY part, id`,
+             ORDER BY part, abs(id)`,
           )
           .all(imageId, from.runId, imageId, from.runId)
       : db.prepare("SELECT id, image_id, class_id, kind, geometry, score, attributes FROM annotations WHERE image_id = ? AND source = 'human' AND frame = 0 ORDER BY id").all(imageId)

@@ -28,8 +28,10 @@ export function evalCsv(r: EvalResult, table: EvalTable): string {
       return csv([['stat', 'value'], ...COCO_STAT_NAMES.map((n, i) => [n, r.stats[i] ?? null])]);
     case 'classes':
       return csv([
-        ['class_id', 'class', 'ap', 'ap50', 'ap75', 'ground_truths', 'detections', 'tp', 'fp', 'fn', 'precision', 'recall', 'f1'],
-        ...r.perClass.map((c) => [c.classId, c.name, c.ap, c.ap50, c.ap75, c.groundTruths, c.detections, c.tp, c.fp, c.fn, c.precision, c.recall, c.f1]),
+        // `detections` counts every score (what AP uses); tp/fp/fn, precision, recall and F1 use
+        // the score threshold, as `detections_at_threshold` does.
+        ['class_id', 'class', 'ap', 'ap50', 'ap75', 'ground_truths', 'detections', 'detections_at_threshold', 'tp', 'fp', 'fn', 'precision', 'recall', 'f1'],
+        ...r.perClass.map((c) => [c.classId, c.name, c.ap, c.ap50, c.ap75, c.groundTruths, c.detections, c.detectionsAtThreshold, c.tp, c.fp, c.fn, c.precision, c.recall, c.f1]),
       ]);
     case 'confusion':
       return csv([['ground_truth \\ predicted', ...r.confusion.labels], ...r.confusion.matrix.map((row, i) => [r.confusion.labels[i] ?? '', ...row])]);
@@ -40,8 +42,8 @@ export function evalCsv(r: EvalResult, table: EvalTable): string {
       ]);
     case 'errors':
       return csv([
-        ['kind', 'image_id', 'image', 'annotation_id', 'other_annotation_id', 'class', 'other_class', 'score', 'iou', 'area', 'x', 'y', 'w', 'h'],
-        ...r.errors.map((e) => [e.kind, e.imageId, e.image, e.annotationId, e.otherAnnotationId, e.className, e.otherClassName, e.score, e.iou, e.area, ...e.bbox]),
+        ['kind', 'image_id', 'image', 'annotation_id', 'other_annotation_id', 'replaced', 'class', 'other_class', 'score', 'iou', 'area', 'x', 'y', 'w', 'h'],
+        ...r.errors.map((e) => [e.kind, e.imageId, e.image, e.annotationId, e.otherAnnotationId, e.replaced ? 1 : 0, e.className, e.otherClassName, e.score, e.iou, e.area, ...e.bbox]),
       ]);
   }
 }

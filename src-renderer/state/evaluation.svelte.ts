@@ -232,6 +232,7 @@ export class EvaluationState {
         this.appState.say(`Min. score lowered to ${t.toFixed(2)} to show this prediction`);
       }
       const [x, y, w, h] = e.bbox;
+      if (e.replaced) this.appState.say('This detection was replaced by a later run of the model (or found where a labeled or rejected shape was), so it is not on the image any more');
       this.focus = { imageId: e.imageId, rect: { x, y, w, h }, annotationId: e.annotationId };
       this.appState.openImage(index);
     } catch (err) {
@@ -247,6 +248,8 @@ export class EvaluationState {
   /** Which fixes make sense for an error: predictions are accepted or rejected, ground truth edited. */
   fixesFor(e: EvalError): FixAction['do'][] {
     if (e.kind === 'false_negative') return ['setClass', 'delete'];
+    // A replaced detection is not on the image any more: only the ground truth it hit can change.
+    if (e.replaced) return e.kind === 'wrong_class' && e.otherAnnotationId !== null ? ['relabelGroundTruth'] : [];
     return e.kind === 'wrong_class' && e.otherAnnotationId !== null
       ? ['accept', 'setClass', 'relabelGroundTruth', 'delete']
       : ['accept', 'setClass', 'delete'];
@@ -260,6 +263,7 @@ export class EvaluationState {
     const classes = this.appState.dataset.classes;
     const className = (id: number | null) => classes.find((c) => c.id === id)?.name ?? 'no class';
     const isPrediction = e.kind !== 'false_negative';
+    if (!this.fixesFor(e).includes(action.do)) return;
     try {
       let done: string;
       if (action.do === 'accept') {

@@ -173,6 +173,13 @@ describe.runIf(model && images)('running a model again on the same image', () =>
     expect(runs.find((r) => r.id === first.runId)).toMatchObject({ detections: rest.length + 1, images: 1 });
     const e1 = await ok(ws, 'eval:run', { runId: first.runId, iouType: 'bbox' });
     expect(e1.detections).toBe(rest.length + 1);
+    // Its replaced detections are listed as such, under negative ids that name no annotation: a
+    // history row's own id may equal an annotation's, and a fix must never reach that shape.
+    const live = new Set(listAnnotations(db, image.id).map((a) => a.id));
+    const listed = (await ok(ws, 'eval:run', { runId: first.runId, iouType: 'bbox', scoreThreshold: 0.1 })).errors.filter((e) => e.kind !== 'false_negative');
+    expect(listed.filter((e) => e.replaced)).toHaveLength(rest.length);
+    expect(listed.filter((e) => e.replaced).every((e) => e.annotationId < 0)).toBe(true);
+    expect(listed.filter((e) => !e.replaced).every((e) => live.has(e.annotationId))).toBe(true);
     // The second run is judged on all it found, the objects review had settled included.
     const e2 = await ok(ws, 'eval:run', { runId: again.runId, iouType: 'bbox' });
     expect(e2.detections).toBe(found.length);

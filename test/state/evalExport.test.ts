@@ -15,7 +15,7 @@ const result: EvalResult = {
   iouThreshold: 0.5,
   stats: [0.1, 0.2, 0.3, -1, 0.5, 0.6, 0.7, 0.8, 0.9, -1, 0.11, 0.12],
   perClass: [
-    { classId: 1, name: 'cell, red', ap: 0.4, ap50: 0.6, ap75: 0.3, groundTruths: 2, detections: 3, detectionsAtThreshold: 3, tp: 1, fp: 2, fn: 1, precision: 1 / 3, recall: 0.5, f1: 0.4, pr },
+    { classId: 1, name: 'cell, red', ap: 0.4, ap50: 0.6, ap75: 0.3, groundTruths: 2, detections: 3, detectionsAtThreshold: 2, tp: 1, fp: 2, fn: 1, precision: 1 / 3, recall: 0.5, f1: 0.4, pr },
     { classId: 2, name: 'weed', ap: -1, ap50: -1, ap75: -1, groundTruths: 0, detections: 1, detectionsAtThreshold: 1, tp: 0, fp: 1, fn: 0, precision: 0, recall: 0, f1: 0, pr },
   ],
   confidence: { thresholds: [0, 0.5], precision: [0.25, 0.5], recall: [0.66, 0.33], f1: [0.36, 0.4], best: { threshold: 0.5, f1: 0.4 } },
@@ -35,6 +35,7 @@ const result: EvalResult = {
       image: 'dir/a "b".png',
       annotationId: 11,
       otherAnnotationId: null,
+      replaced: false,
       classId: 2,
       className: 'weed',
       otherClassName: null,
@@ -87,9 +88,13 @@ describe('evaluation numbers as CSV and JSON', () => {
     const rows = parseCsv(evalCsv(result, 'classes'));
     expect(rows).toHaveLength(3);
     expect(rows[1]!.slice(0, 3)).toEqual(['1', 'cell, red', '0.4']);
-    expect(Number(rows[1]![10])).toBeCloseTo(1 / 3, 12);
+    const col = (name: string) => rows[0]!.indexOf(name);
+    expect(Number(rows[1]![col('precision')])).toBeCloseTo(1 / 3, 12);
+    // Both detection counts, each named for what it counts.
+    expect([rows[1]![col('detections')], rows[1]![col('detections_at_threshold')]]).toEqual(['3', '2']);
     const errors = parseCsv(evalCsv(result, 'errors'));
     expect(errors[1]!.slice(0, 3)).toEqual(['false_positive', '7', 'dir/a "b".png']);
+    expect(errors[1]![errors[0]!.indexOf('replaced')]).toBe('0');
     expect(errors[1]!.slice(-4)).toEqual(['1', '2', '10', '12']);
   });
 

@@ -91,6 +91,13 @@ export interface EvalError {
   annotationId: number;
   /** The ground truth a wrong-class detection overlaps, null otherwise. */
   otherAnnotationId: number | null;
+  /**
+   * The detection is no longer on the image: a newer run replaced it, or it was found where a
+   * human or rejected shape already was, so it is kept only in the run's history for evaluation.
+   * `annotationId` is then negative and names no annotation; such a detection cannot be accepted
+   * or rejected.
+   */
+  replaced: boolean;
   classId: number | null;
   className: string;
   /** For a wrong class: the ground truth's class. */
