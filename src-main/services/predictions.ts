@@ -196,11 +196,26 @@ export function setModelClassMap(ds: Dataset, modelId: string, map: ClassMap): C
 const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45', '#469990', '#9a6324'];
 
 /**
+ * The dataset class of a name, created (with the next palette colour) when there is none. The
+ * classes are counted once, so creating many stays linear.
+ */
+function classMaker(ds: Dataset): (name: string) => number {
+  let count: number | null = null;
+  return (name) => {
+    const existing = findClassByName(ds.db, name);
+    if (existing) return existing.id;
+    count ??= listClasses(ds.db).length;
+    return insertClass(ds.db, { name, color: PALETTE[count++ % PALETTE.length]!, hotkey: null }).id;
+  };
+}
+
+/**
  * Resolves the dataset class for each model class index: the stored map when there is one,
  * otherwise the same-named class, created on demand. Returns null for ignored classes.
  */
 export function classResolver(ds: Dataset, modelId: string, modelClasses: readonly string[]): (index: number) => number | null {
   const stored = getClassMap(ds.db, modelId);
+  const make = classMaker(ds);
   const cache = new Map<number, number | null>();
   return (index) => {
     const hit = cache.get(index);
@@ -209,10 +224,7 @@ export function classResolver(ds: Dataset, modelId: string, modelClasses: readon
     let id: number | null;
     if (stored) id = stored[name] ?? null;
     else {
-      const existing = findClassByName(ds.db, name);
-      id = existing
-        ? existing.id
-        : insertClass(ds.db, { name, color: PALETTE[listClasses(ds.db).length % PALETTE.length]!, hotkey: null }).id;
+      id = make(name);
     }
     cache.set(index, id);
     return id;
@@ -350,6 +362,7 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
         parameters: { format: 'coco-results', source: path.resolve(opts.file), instances: opts.instances ? path.resolve(opts.instances) : null },
       }, now);
       const classFor = new Map<number, number>();
+      const make = classMaker(ds);
       const resolveClass = (cat: number): number => {
         let id = classFor.get(cat);
         if (id === undefined) {
@@ -357,7 +370,7 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
           if (k !== undefined && k >= 0) id = k;
           else {
             const name = categoryName.get(cat) ?? `category ${cat}`;
-            id = findClassByName(ds.db, name)?.id ?? insertClass(ds.db, { name, color: PALETTE[listClasses(ds.db).length % PALETTE.length]! }).id;
+            id = make(name);
           }
           classFor.set(cat, id);
         }

@@ -5,8 +5,9 @@ import { medical } from './0004-medical';
 import { geo } from './0005-geo';
 import { predictions } from './0006-predictions';
 import { frames } from './0007-frames';
+import { classOrder } from './0008-class-order';
 import type { Migration } from './types';
 
 export type { Migration };
-export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, predictions, frames];
+export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, predictions, frames, classOrder];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
