@@ -29,7 +29,8 @@ import { rangeOfWindow } from '../common/imaging/window';
 import type { Dataset } from './dataset';
 import { fullDecodePixelsSetting, readRaster, readRasterPart, REDUCED_SIDE, vipsReadable } from './raster';
 import { pyramidPixelsSetting } from './pyramid';
-import { chosenWindow, decodedForDisplay, geoNodata, rasterNeedsWindow } from './dicom/display';
+import { chosenWindow, decodedForDisplay, geoNodata, paddingOf, rasterNeedsWindow } from './dicom/display';
+import { getImagingMeta } from '../db/imaging';
 import { maxPixelsSetting } from './importer';
 import type { Raster } from '../common/imaging/raster';
 import type { ImageInput } from '../inference/preprocess';
@@ -486,7 +487,11 @@ export async function detectImage(
     if (rasterNeedsWindow(reduced)) window = modelInputWindow(q.manifest, reduced.data, reduced.channels, displayWindow(ds, image), nodata);
   } else if (decodedHere) {
     const raster = await readRaster(ds, image, 0);
-    if (rasterNeedsWindow(raster)) window = modelInputWindow(q.manifest, raster.data, raster.channels, displayWindow(ds, image), nodata);
+    if (rasterNeedsWindow(raster)) {
+      // The model sees the image as the viewer shows it: padding and outside-the-scan values left out.
+      const padding = paddingOf(image.format === 'dicom' ? getImagingMeta(ds.db, image.id) : null, raster, nodata ?? null);
+      window = modelInputWindow(q.manifest, raster.data, raster.channels, displayWindow(ds, image), nodata, padding);
+    }
     source = { bytes: inputBytes(raster, window), samples: raster.data, channels: raster.channels };
   }
   let skippedFullPass = false;

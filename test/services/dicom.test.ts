@@ -13,13 +13,17 @@ import { importImages } from '../../src-main/services/importer';
 import { resolveMedia } from '../../src-main/services/mediaRoute';
 import type { Workspace } from '../../src-main/services/workspace';
 import { frameValues, valueUnit } from '../../src-main/common/imaging/dicom';
-import { applyVoi, percentileWindowOf, sampleRangeOf } from '../../src-main/common/imaging/window';
+import { applyVoi, percentileRange, percentileWindowOf, sampleRangeOf } from '../../src-main/common/imaging/window';
+import { getModelRun } from '../../src-main/db/prelabel';
+import { closeInferenceBackend, inferenceBackend, runPrelabel } from '../../src-main/services/prelabel';
+import { yolov8nInt8Manifest } from '../helpers/models';
 import { enhancedDicom, storedPixels } from '../helpers/enhancedDicom';
 import { sharedPath, tempDir } from '../helpers/shared';
 import { newWorkspace, ok } from '../helpers/workspace';
 
 const dir = sharedPath('datasets/dicom_pydicom');
 const d = describe.skipIf(!dir);
+const yolo = sharedPath('models/yolov8n_int8.onnx');
 
 function read(name: string): Buffer {
   return fs.readFileSync(path.join(dir!, name));
@@ -667,7 +671,10 @@ d('enhanced CT: rescale, unit and windows from the functional groups', () => {
     const { items } = await ok(ws, 'images:list', {});
     for (const it of items) ids.set(path.basename(it.path), it.id);
   });
-  afterAll(() => ws?.close());
+  afterAll(async () => {
+    ws?.close();
+    await closeInferenceBackend();
+  });
 
   /** The greyscale pixels the viewer is sent for a frame, through a window or the default one. */
   async function shown(name: string, frame: number, window?: { center: number; width: number }): Promise<Buffer> {
@@ -751,4 +758,17 @@ d('enhanced CT: rescale, unit and windows from the functional groups', () => {
     const all = (await decodeDicomFrame(parseDicom(fs.readFileSync(path.join(root, 'outside.dcm'))), 0)).data;
     expect(percentileWindowOf(all, 1)).not.toEqual(want);
   });
+
+  it.runIf(yolo)('pre-labels through the same window: the outside of the scan is left out of the model input too', async () => {
+    const scan = Float32Array.from(hu.filter((_, i) => inside[i]));
+    const want = percentileRange(scan, 1);
+    const { detector } = await inferenceBackend();
+    for (const name of ['outside.dcm', 'padded.dcm']) {
+      const imageId = ids.get(name)!;
+      const s = await runPrelabel(ws.current!, detector, { manifest: yolov8nInt8Manifest(yolo!), modelFile: yolo!, imageIds: [imageId], skipLabeled: false });
+      expect(s.done).toBe(1);
+      const hbd = getModelRun(ws.current!.db, s.runId)!.parameters['highBitDepth'] as { images: Record<string, [number, number]> };
+      expect([name, hbd.images[String(imageId)]]).toEqual([name, [want.low, want.high]]);
+    }
+  }, 120_000);
 });

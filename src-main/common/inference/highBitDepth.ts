@@ -1,4 +1,4 @@
-import { colourChannels, minMaxRange, percentileRange } from '../imaging/window';
+import { colourChannels, minMaxRange, percentileRange, sampleRangeOf, type SampleRange } from '../imaging/window';
 import type { HighBitDepthMode, ModelManifest } from './types';
 
 /**
@@ -22,7 +22,9 @@ type Samples = Uint8Array | Uint16Array | Float32Array;
 /**
  * The input window for an image's samples under the manifest's rule. `display` is the image's
  * current display window when the caller knows one; the 'window' rule falls back to the
- * percentile window without it.
+ * percentile window without it. Samples equal to `nodata` or within `exclude` (DICOM padding,
+ * CT's outside-the-scan value) are not image and stay out of the automatic and min-max windows,
+ * as they do out of the viewer's.
  */
 export function modelInputWindow(
   m: Pick<ModelManifest, 'highBitDepth' | 'window'>,
@@ -30,6 +32,7 @@ export function modelInputWindow(
   channels: number,
   display?: { low: number; high: number } | null,
   nodata?: number | null,
+  exclude?: SampleRange | null,
 ): InputWindow {
   const mode = m.highBitDepth ?? 'window';
   if (mode === 'fixed') {
@@ -38,8 +41,11 @@ export function modelInputWindow(
     if (data instanceof Uint8Array) return { mode, low: 0, high: 255 };
     return { mode, ...minMaxRange(data, channels, nodata) };
   }
-  if (mode === 'minmax') return { mode, ...minMaxRange(data, channels, nodata) };
-  return { mode, ...(display ?? percentileRange(data, channels, { nodata })) };
+  if (mode === 'minmax') {
+    const { low, high } = sampleRangeOf(data, channels, nodata, exclude);
+    return { mode, low, high: high > low ? high : low + 1 };
+  }
+  return { mode, ...(display ?? percentileRange(data, channels, { nodata, exclude })) };
 }
 
 /**

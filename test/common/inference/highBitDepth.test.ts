@@ -42,6 +42,16 @@ describe('model input windows for images deeper than 8 bits', () => {
     expect(modelInputWindow({}, dem, 1).low).toBe(-9999);
   });
 
+  it("leaves CT padding and the outside-the-scan value out, as the viewer's window does", () => {
+    // A CT slice: a fifth of it is -3024 outside the scan circle, the rest -1000..1000 HU.
+    const ct = Float32Array.from({ length: 5000 }, (_, i) => (i % 5 === 0 ? -3024 : -1000 + ((i * 41) % 2001)));
+    const padding = { low: -3024, high: -3024 };
+    expect(modelInputWindow({}, ct, 1, null, null, padding).low).toBeGreaterThanOrEqual(-1000);
+    expect(modelInputWindow({ highBitDepth: 'minmax' }, ct, 1, null, null, padding)).toEqual({ mode: 'minmax', low: -1000, high: 1000 });
+    // Counted, the padding pulls the window down to it and washes the tissue out.
+    expect(modelInputWindow({ highBitDepth: 'minmax' }, ct, 1).low).toBe(-3024);
+  });
+
   it('maps through the window to bytes, clamping, dropping alpha and inverting on request', () => {
     const px = Uint16Array.from([0, 100, 200, 300, 9]);
     expect(Array.from(windowToBytes(px, 1, { low: 100, high: 200 }).data)).toEqual([0, 0, 255, 255, 0]);
