@@ -129,7 +129,7 @@ describe('tessera import/export of annotated datasets', () => {
     const missing = write('missing.json', { ...good, images: [{ id: 1, file_name: 'imgs/nope.png', width: 40, height: 30 }] });
     const mi = await cli('import', db, missing, '--format', 'coco');
     expect(mi.code).toBe(1);
-    expect(mi.err).toMatch(/missing\.json: none of its 1 images can be used: .*nope\.png not found/);
+    expect(mi.err).toMatch(/missing\.json: its one image cannot be used: .*nope\.png not found/);
     expect(rowCounts(db)).toEqual(empty);
     // The dry run prints the whole report and fails the same way.
     const dry = await cli('import', db, notList, '--format', 'coco', '--dry-run', '--json');

@@ -402,7 +402,7 @@ function refusal(listed: number, usable: number, problems: readonly FormatProble
   const first = problems.find((p) => p.severity === 'error');
   const why = first ? `: ${first.file}${first.where ? ` (${first.where})` : ''}: ${first.message}` : '';
   const more = problems.length > 1 ? ` (${problems.length} problems in all)` : '';
-  return listed === 0 ? `no image to import${why}${more}` : `none of its ${listed} images can be used${why}${more}`;
+  return listed === 0 ? `no image to import${why}${more}` : listed === 1 ? `its one image cannot be used${why}${more}` : `none of its ${listed} images can be used${why}${more}`;
 }
 
 /** Steps 1-5 of an import: read, resolve and probe images, match classes, validate, drop duplicates. */

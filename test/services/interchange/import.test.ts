@@ -608,7 +608,7 @@ describe('inputs refused as a whole', () => {
     const cases: [string, string, AppError['code'], RegExp][] = [
       ['cut.json', JSON.stringify(good).slice(0, 100), 'UNSUPPORTED_FORMAT', /cut\.json: no image to import: cut\.json: is not valid JSON/],
       ['not-a-list.json', JSON.stringify({ ...good, images: { id: 1 } }), 'UNSUPPORTED_FORMAT', /not-a-list\.json: no image to import: .*\(images\): must be an array/],
-      ['gone.json', JSON.stringify({ ...good, images: [{ id: 1, file_name: 'imgs/gone.png', width: 40, height: 30 }] }), 'FILE_MISSING', /gone\.json: none of its 1 images can be used: .*gone\.png not found/],
+      ['gone.json', JSON.stringify({ ...good, images: [{ id: 1, file_name: 'imgs/gone.png', width: 40, height: 30 }] }), 'FILE_MISSING', /gone\.json: its one image cannot be used: .*gone\.png not found/],
     ];
     const before = tableCounts(ds);
     for (const [name, text, code, message] of cases) {
@@ -666,5 +666,29 @@ describe('a labelme folder with one hostile file', () => {
     expect(r.problems.every((p) => p.message.length < 300)).toBe(true);
     // The rectangle of every file but the one whose shape type is unreadable.
     expect(perClassInDb(ds)).toEqual({ cell: 3 });
+  });
+
+  it('follows links to annotation files and folders, and names a dangling link or a loop instead of dropping it', async () => {
+    const root = tempDir();
+    const ann = path.join(root, 'ann');
+    await makeImages(ann);
+    const doc = (image: string, w: number, h: number) => ({ version: '5.5.0', flags: {}, imagePath: image, imageData: null, imageWidth: w, imageHeight: h, shapes: [{ label: 'cell', shape_type: 'rectangle', points: [[1, 1], [5, 5]], group_id: null, flags: {} }] });
+    const kept = path.join(root, 'kept');
+    fs.mkdirSync(path.join(kept, 'more'), { recursive: true });
+    fs.writeFileSync(path.join(ann, 'a.json'), JSON.stringify(doc('a.jpg', 64, 48)));
+    fs.writeFileSync(path.join(kept, 'b.json'), JSON.stringify(doc('b.png', 40, 30)));
+    fs.mkdirSync(path.join(ann, 'sub'));
+    fs.writeFileSync(path.join(ann, 'sub', 'c.json'), JSON.stringify(doc('../c.webp', 32, 32)));
+    fs.symlinkSync(path.join(kept, 'b.json'), path.join(ann, 'b.json')); // a link to a file
+    fs.symlinkSync(path.join(ann, 'sub'), path.join(ann, 'again')); // a folder reached twice
+    fs.symlinkSync(ann, path.join(ann, 'sub', 'up')); // a loop of folders
+    fs.symlinkSync(path.join(root, 'gone.json'), path.join(ann, 'gone.json')); // dangling
+    fs.symlinkSync(path.join(ann, 'self.json'), path.join(ann, 'self.json')); // a link to itself
+    const ds = dataset(root);
+    const r = await importDataset(ds, { path: ann, format: 'labelme' });
+    expect(r.images.added).toBe(3);
+    expect(perClassInDb(ds)).toEqual({ cell: 3 });
+    expect(r.problems.filter((p) => p.severity === 'error').map((p) => p.file).sort()).toEqual(['gone.json', 'self.json']);
+    expect(r.problems.every((p) => /cannot be read/.test(p.message))).toBe(true);
   });
 });

@@ -61,10 +61,21 @@ export async function readTextFile(abs: string, file: string, maxBytes = MAX_XML
   }
 }
 
-/** Files under `dir` (recursively, hidden folders skipped) whose names end with `ext`, sorted. */
+/**
+ * Files under `dir` (recursively, hidden folders skipped) whose names end with `ext`, sorted.
+ * Symbolic links count by their name: a link to a file is listed, and a dangling one or a loop
+ * too, so reading it reports the file and why it cannot be read rather than dropping it
+ * silently. A link to a folder is followed when it stays inside `dir` and leads to a folder not
+ * walked yet, so a loop of folder links ends.
+ */
 export async function listFiles(dir: string, ext: string, recursive = true): Promise<string[]> {
   const out: string[] = [];
+  const realRoot = await fs.promises.realpath(dir).catch(() => path.resolve(dir));
+  const walked = new Set<string>();
   const walk = async (d: string): Promise<void> => {
+    const real = await fs.promises.realpath(d).catch(() => null);
+    if (real === null || walked.has(real)) return;
+    walked.add(real);
     let entries: fs.Dirent[];
     try {
       entries = await fs.promises.readdir(d, { withFileTypes: true });
@@ -74,9 +85,19 @@ export async function listFiles(dir: string, ext: string, recursive = true): Pro
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
       const p = path.join(d, e.name);
+      const named = e.name.toLowerCase().endsWith(ext);
       if (e.isDirectory()) {
         if (recursive) await walk(p);
-      } else if (e.isFile() && e.name.toLowerCase().endsWith(ext)) out.push(p);
+      } else if (e.isFile()) {
+        if (named) out.push(p);
+      } else if (e.isSymbolicLink()) {
+        const target = await fs.promises.realpath(p).catch(() => null);
+        const st = target === null ? null : await fs.promises.stat(target).catch(() => null);
+        if (st?.isDirectory()) {
+          const rel = path.relative(realRoot, target!);
+          if (recursive && !rel.startsWith('..') && !path.isAbsolute(rel)) await walk(p);
+        } else if (named) out.push(p);
+      }
     }
   };
   await walk(dir);
