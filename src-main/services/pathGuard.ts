@@ -72,7 +72,7 @@ export function confinedHandlers(workspace: Workspace, roots: readonly string[])
       if (channel === 'dataset:open' || channel === 'dataset:create') {
         const ds = workspace.current;
         if (ds && !real.some((r) => isInside(r, realPathOf(ds.root)))) {
-          workspace.close();
+          workspace.refuseCurrent();
           requireAllowedPath(real, ds.root);
         }
       }

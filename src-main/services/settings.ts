@@ -71,7 +71,15 @@ export class Settings {
   }
 
   addRecent(entry: RecentDataset): void {
-    const list = [entry, ...this.recent().filter((r) => r.path !== entry.path)].slice(0, MAX_RECENT);
+    this.writeRecent([entry, ...this.recent().filter((r) => r.path !== entry.path)].slice(0, MAX_RECENT));
+  }
+
+  removeRecent(file: string): void {
+    const list = this.recent();
+    if (list.some((r) => r.path === file)) this.writeRecent(list.filter((r) => r.path !== file));
+  }
+
+  private writeRecent(list: RecentDataset[]): void {
     try {
       fs.mkdirSync(this.dir, { recursive: true });
       const tmp = `${this.file}.${process.pid}.tmp`;

@@ -163,6 +163,13 @@ export class Workspace {
     return imagingInfo(this.need().db, im, frame, () => this.mediaFor().statsRaster(im, frame));
   }
 
+  /** Closes the open dataset and takes it off the recent list, e.g. when it may not be used here. */
+  refuseCurrent(): void {
+    const file = this.dataset?.file;
+    this.close();
+    if (file) this.settings.removeRecent(file);
+  }
+
   /** The open dataset's media address of an image now (see ImageListItem.media). */
   mediaKey(imageId: number): string {
     return mediaKey(this.need(), this.imageOrThrow(imageId));

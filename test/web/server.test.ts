@@ -207,5 +207,8 @@ describe('browser-mode path confinement', () => {
     Dataset.create(file, tempDir()).close();
     expect(await callOk('dataset:open', { path: file })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
     expect(await callOk('dataset:current', {})).toMatchObject({ ok: true, value: null });
+    // Nor is it offered again as a recent dataset.
+    const recent = (await callOk('dataset:recent', {})) as { value: { path: string }[] };
+    expect(recent.value.map((r) => r.path)).not.toContain(file);
   });
 });
