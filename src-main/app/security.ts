@@ -19,9 +19,13 @@ export function isAllowedExternalUrl(raw: string, hosts: readonly string[] = EXT
   return u.protocol === 'https:' && u.username === '' && u.password === '' && u.port === '' && hosts.includes(u.hostname);
 }
 
-/** The app asks for no permission (camera, notifications, clipboard reads, ...): all are refused. */
-export function permissionAllowed(_permission: string): boolean {
-  return false;
+/**
+ * The one permission the app uses: writing text to the clipboard ("Copy path" in the export
+ * panel), and only for the app's own page. Everything else (camera, notifications, clipboard
+ * reads, ...) and every other page is refused.
+ */
+export function permissionAllowed(permission: string, requestingUrl: string | undefined, entry: RendererEntry): boolean {
+  return permission === 'clipboard-sanitized-write' && requestingUrl !== undefined && isAppPage(requestingUrl, entry);
 }
 
 export type RendererEntry = { kind: 'url'; url: string } | { kind: 'file'; file: string };

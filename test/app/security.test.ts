@@ -55,10 +55,15 @@ describe('links opened in the system browser', () => {
 });
 
 describe('permissions', () => {
-  it('refuses every permission request and check', () => {
-    for (const p of ['media', 'notifications', 'geolocation', 'clipboard-read', 'clipboard-sanitized-write', 'openExternal', 'fullscreen', 'hid', 'serial', 'usb']) {
-      expect(permissionAllowed(p), p).toBe(false);
+  it('refuses every permission but writing to the clipboard, and that only to the app page', () => {
+    const entry = rendererEntry({ isPackaged: true, devUrl: undefined, indexFile: '/opt/tessera/out/renderer/index.html' });
+    const app = 'file:///opt/tessera/out/renderer/index.html';
+    for (const p of ['media', 'notifications', 'geolocation', 'clipboard-read', 'openExternal', 'fullscreen', 'hid', 'serial', 'usb']) {
+      expect(permissionAllowed(p, app, entry), p).toBe(false);
     }
+    expect(permissionAllowed('clipboard-sanitized-write', app, entry)).toBe(true);
+    expect(permissionAllowed('clipboard-sanitized-write', 'https://example.com/', entry)).toBe(false);
+    expect(permissionAllowed('clipboard-sanitized-write', undefined, entry)).toBe(false);
   });
 });
 
@@ -101,8 +106,8 @@ describe('who may call the services over IPC', () => {
   it('is wired into the Electron shell', () => {
     const shell = fs.readFileSync(path.join(repoRoot, 'src-main', 'app', 'index.ts'), 'utf8');
     expect(shell).toMatch(/setWindowOpenHandler\(\(\{ url \}\) => \{\s*if \(isAllowedExternalUrl\(url\)\) void shell\.openExternal\(url\)/);
-    expect(shell).toMatch(/setPermissionCheckHandler\(\(_wc, permission\) => permissionAllowed\(permission\)\)/);
-    expect(shell).toMatch(/setPermissionRequestHandler\(\(_wc, permission, cb\) => cb\(permissionAllowed\(permission\)\)\)/);
+    expect(shell).toMatch(/setPermissionCheckHandler\(\(_wc, permission, _origin, details\) => permissionAllowed\(permission, details\.requestingUrl, entry\)\)/);
+    expect(shell).toMatch(/setPermissionRequestHandler\(\(_wc, permission, cb, details\) => cb\(permissionAllowed\(permission, details\.requestingUrl, entry\)\)\)/);
     expect(shell).toMatch(/rendererEntry\(\{\s*isPackaged: app\.isPackaged/);
     expect(shell).not.toMatch(/loadURL\(devUrl\)/);
     expect(shell).toMatch(/isTrustedSender\(/);
