@@ -63,6 +63,7 @@ export function requireAllowedPath(roots: readonly string[], p: string): void {
  */
 export function confinedHandlers(workspace: Workspace, roots: readonly string[]): { handlers: Handlers; roots: string[] } {
   const real = [...new Set(roots.map(realPathOf))];
+  workspace.confineTo(real);
   const handlers = { ...workspace.handlers } as Record<Channel, (a: unknown) => unknown>;
   for (const [channel, pathsOf] of Object.entries(PATH_ARGS) as [Channel, (a: unknown) => readonly string[]][]) {
     const inner = handlers[channel];

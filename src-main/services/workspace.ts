@@ -26,6 +26,7 @@ import { evalRuns, evaluateRun } from './evaluation';
 import { Jobs } from './jobs';
 import { Media } from './media';
 import { mediaKey } from './mediaRoute';
+import { realPathOf } from './pathGuard';
 import { isInside } from './paths';
 import { Pyramids } from './pyramid';
 import { requireFrame } from './raster';
@@ -116,10 +117,32 @@ export class Workspace {
     this.settings.addRecent({ path: ds.file, name: ds.name, openedAt: Date.now() });
   }
 
-  /** Images outside the root are read only from the folders this user allowed for this dataset. */
+  /**
+   * Images outside the root are read only from the folders this user allowed for this dataset:
+   * those very folders, not what lies below them (the notice lists folders one by one).
+   */
   private trustExternal(ds: Dataset): void {
-    const folders = this.settings.externalFolders(ds.file, ds.uuid);
-    ds.externalAllowed = (file) => folders.some((f) => isInside(f, nodePath.dirname(file)));
+    const folders = new Set(this.settings.externalFolders(ds.file, ds.uuid));
+    ds.externalAllowed = (file) => folders.has(nodePath.dirname(file)) && this.withinConfinement(nodePath.dirname(file));
+  }
+
+  /** Browser mode's served folders (real paths); null where the user's own app reads anywhere. */
+  private confinement: readonly string[] | null = null;
+
+  /**
+   * Confines every image read outside a dataset's root to `roots` (real paths), whatever a grant
+   * says: browser mode serves only those folders. Also what an import may grant.
+   */
+  confineTo(roots: readonly string[]): void {
+    this.confinement = [...roots];
+    if (this.dataset) this.trustExternal(this.dataset);
+  }
+
+  private withinConfinement(folder: string): boolean {
+    const roots = this.confinement;
+    if (!roots) return true;
+    const real = realPathOf(folder);
+    return roots.some((r) => isInside(r, real));
   }
 
   /** Folders of the dataset's images outside its root, allowed or not. */
@@ -143,7 +166,9 @@ export class Workspace {
     try {
       return await run();
     } finally {
-      const added = [...this.externalFolderSet(ds)].filter((f) => !before.has(f));
+      // Files a list or an annotation file names outside the served folders are stored but never
+      // granted: they stay blocked until allowed, which browser mode refuses outside its folders.
+      const added = [...this.externalFolderSet(ds)].filter((f) => !before.has(f) && this.withinConfinement(f));
       if (added.length > 0 && this.dataset === ds) {
         this.settings.allowExternal(ds.file, ds.uuid, added);
         this.trustExternal(ds);

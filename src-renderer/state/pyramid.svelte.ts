@@ -55,7 +55,7 @@ export class PyramidView {
     }
     if (!isCurrent()) return false;
     const { width, height, tileSize, levels } = info;
-    return surface.loadTiled(`tiles:${imageId}`, { width, height, tileSize, levels, url: (l, c, r) => tileUrl(media, l, c, r) });
+    return surface.loadTiled(`tiles:${media}`, { width, height, tileSize, levels, url: (l, c, r) => tileUrl(media, l, c, r) });
   }
 
   /** Warms the browser cache with an image's full view, unless it is one shown from tiles. */

@@ -202,6 +202,23 @@ describe('browser-mode path confinement', () => {
     expect(fs.readdirSync(outside)).toEqual([]);
   });
 
+  it('never serves an image outside the allowed folders that a list file named', async () => {
+    const outside = tempDir();
+    await makeImages(outside);
+    const dir = fs.mkdtempSync(path.join(root, 'list-'));
+    fs.writeFileSync(path.join(dir, 'list.txt'), `${path.join(outside, 'a.jpg')}\n`);
+    expect(await callOk('dataset:create', { path: path.join(dir, 'l.tessera') })).toMatchObject({ ok: true });
+    // The list is inside the allowed folders; the file it names is not.
+    expect(await callOk('images:import', { jobId: 'list1', paths: [path.join(dir, 'list.txt')], allowOutsideRoot: true })).toMatchObject({ ok: true, value: { imported: 1 } });
+    const current = (await callOk('dataset:current', {})) as { value: { blockedFolders: { folder: string }[] } };
+    expect(current.value.blockedFolders.map((b) => b.folder)).toEqual([outside]);
+    const list = (await callOk('images:list', {})) as { value: { items: { media: string }[] } };
+    const media = list.value.items[0]!.media;
+    for (const kind of ['view', 'thumb']) expect((await get(`/media/${kind}/${media}`, { cookie })).status).toBe(403);
+    expect(await callOk('dataset:allowExternal', { folders: [outside] })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
+    expect((await get(`/media/view/${media}`, { cookie })).status).toBe(403);
+  });
+
   it('refuses to open a dataset whose image folder lies outside the allowed folders', async () => {
     const file = path.join(root, 'points-out.tessera');
     Dataset.create(file, tempDir()).close();
