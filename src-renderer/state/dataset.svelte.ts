@@ -84,6 +84,18 @@ export class DatasetState {
     }
   }
 
+  /** Gives an image of the fetched pages its current media address (e.g. after its file was touched). */
+  updateMedia(id: number, media: string): void {
+    for (const [page, items] of this.pages) {
+      const i = items.findIndex((it) => it.id === id);
+      if (i < 0) continue;
+      const next = items.slice();
+      next[i] = { ...items[i]!, media };
+      this.pages.set(page, next);
+      return;
+    }
+  }
+
   /** The item at `index` in filter order if its page is already here (reactive). */
   itemAt(index: number): ImageListItem | undefined {
     return this.pages.get(Math.floor(index / PAGE_SIZE))?.[index % PAGE_SIZE];

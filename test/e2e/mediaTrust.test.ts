@@ -136,4 +136,33 @@ describe('media of the current dataset only', () => {
     expect(await colourAt(stage(page))).toEqual(GREEN);
     expect(pageErrors.filter((e) => !/403/.test(e))).toEqual([]);
   });
+
+  it.skipIf(prerequisites.skip)('shows the thumbnail of a file only touched on disk, not an error', async () => {
+    prerequisites.assertPresent();
+    const { tmp } = app!;
+    const dir = path.join(tmp, 'many');
+    // Enough images (each its own, or they would be duplicates) that the last ones are off screen,
+    // so their thumbnails are asked for later.
+    for (let i = 0; i < 60; i++) await flatPng(path.join(dir, 'imgs', `p${String(i).padStart(2, '0')}.png`), i === 59 ? GREEN : [0, 0, 100 + i]);
+    const file = path.join(dir, 'many.tessera');
+    const ws = newWorkspace(app!.configDir);
+    await ok(ws, 'dataset:create', { path: file, root: dir });
+    await ok(ws, 'images:import', { jobId: 'i', paths: [path.join(dir, 'imgs')] });
+    ws.close();
+    await app!.server.workspace.handlers['dataset:close']({});
+
+    const { page, pageErrors } = await app!.newPage({ viewport: { width: 700, height: 450 } });
+    await openDataset(page, file);
+    const last = page.locator('[data-testid="grid-cell"][data-index="59"]');
+    expect(await last.count()).toBe(0);
+    // Touched: a new modification time, the same bytes.
+    const touched = path.join(dir, 'imgs', 'p59.png');
+    const st = fs.statSync(touched);
+    fs.utimesSync(touched, st.atime, new Date(st.mtimeMs + 60_000));
+    await page.getByTestId('grid').evaluate((el) => el.scrollTo(0, el.scrollHeight));
+    await last.waitFor();
+    await expect.poll(() => colourAt(last.locator('.thumb')), { timeout: 30_000 }).toEqual(GREEN);
+    expect(await last.locator('.placeholder').count()).toBe(0);
+    expect(pageErrors.filter((e) => !/409/.test(e))).toEqual([]);
+  });
 });
