@@ -29,6 +29,8 @@ export interface MediaOptions {
   window?: VoiWindow;
 }
 
+/** Files whose content was checked before being sent as they are, remembered at most. */
+const VERIFIED_KEEP = 4096;
 /** Windowed views rendered for explicit windows (a drag makes many): the newest are kept. */
 const WINDOWED_KEEP = 96;
 /** ...and together they stay under this many bytes. */
@@ -49,6 +51,8 @@ const DIRECT: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', w
  */
 export class Media {
   private readonly inflight = new Map<string, Promise<void>>();
+  /** Stored files (by path, size and time) whose content hash was checked before they were sent. */
+  private readonly verified = new Map<string, string>();
   /** Recently decoded frames, so a window drag does not decode the file for each step. */
   private readonly rasters = new Map<string, { raster: Promise<Raster>; bytes: number }>();
 
@@ -137,8 +141,10 @@ export class Media {
 
   /**
    * A stored file is sent as it is only when libvips reads it as the image the row describes
-   * (format and size): a dataset row naming any other file, with a matching size and time, gets
-   * an error instead of the file's bytes.
+   * (format and size) and its bytes are the ones whose hash the row holds: a dataset row naming
+   * any other file, with a matching size and time, gets an error instead of the file's bytes,
+   * and what is sent is exactly what was imported (and probed) as an image. The hash is taken
+   * once per file state.
    */
   private async requireImageFile(im: ImageRecord, src: string): Promise<void> {
     const meta = await sharp(src, { limitInputPixels: this.limitInputPixels })
@@ -150,6 +156,14 @@ export class Media {
         path: im.path,
       });
     }
+    const st = fs.statSync(src);
+    const state = `${src}\0${st.size}\0${st.mtimeMs}`;
+    if (this.verified.get(state) === im.contentHash) return;
+    if (hashFile(src) !== im.contentHash) {
+      throw new AppError('FILE_CHANGED', `${im.path}: the file's content is not the one that was imported`, { imageId: im.id, path: im.path });
+    }
+    if (this.verified.size >= VERIFIED_KEEP) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(state, im.contentHash);
   }
 
   /** The decoded frame, shared by the requests of a window drag (the last few frames are kept). */

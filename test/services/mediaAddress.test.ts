@@ -102,6 +102,16 @@ describe('media addresses', () => {
     expect(r.ok ? fs.readFileSync(r.file, 'utf8').slice(0, 6) : r.status).toBe(422);
     expect(await firstPixel(ws, `thumb/${ws.mediaKey(id)}`)).toBe('CORRUPT_IMAGE');
 
+    // A real picture of the imported format, size and byte size, with the row's time: still not
+    // the imported content, so its bytes are not sent.
+    const other = path.join(dir, 'imgs', 'other.png');
+    await flatPng(other, [200, 200, 0]);
+    const ost = fs.statSync(other);
+    db.prepare('UPDATE images SET path = ?, file_size = ?, file_mtime_ms = ? WHERE id = ?').run('imgs/other.png', ost.size, Math.round(ost.mtimeMs), id);
+    expect((await ok(ws, 'images:get', { id })).fileState).toBe('ok');
+    const swapped = await resolveMedia(ws, `view/${ws.mediaKey(id)}`);
+    expect(swapped.ok ? 'sent' : [swapped.status, swapped.error.code]).toEqual([409, 'FILE_CHANGED']);
+
     // The same row made absolute and external, as a crafted dataset file would have it: the
     // folder is not allowed for this dataset, so the file is not even looked at.
     const outside = tempDir();
