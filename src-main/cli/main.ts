@@ -151,19 +151,39 @@ async function cmdImport(args: string[], io: CliIo): Promise<number> {
       return await importImageFiles(ds, paths, { recursive: !values['no-recursive'], maxPixels, json }, io);
     }
     const reports: InterchangeReport[] = [];
+    // Each path is its own transaction: one refused leaves those before it imported, so every
+    // report is still printed, then every refusal.
+    const failures: { path: string; error: unknown }[] = [];
     await withSigint(async (cancelled) => {
       for (const [i, p] of paths.entries()) {
         // Paths typed on the command line are the user's choice, as for image imports.
         const opts = { path: p, format: formats[i]!, allowOutsideRoot: true, maxPixels, isCancelled: cancelled };
-        reports.push(dryRun ? await inspectDataset(ds, opts) : await importDataset(ds, opts));
+        try {
+          reports.push(dryRun ? await inspectDataset(ds, opts) : await importDataset(ds, opts));
+        } catch (e) {
+          failures.push({ path: p, error: e });
+          if (toErrorData(e).code === 'CANCELLED') break;
+        }
       }
     });
-    if (json) io.out(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2));
-    else io.out(reports.map(formatInterchangeReport).join('\n\n'));
+    if (reports.length === 0 && failures.length === 1) throw failures[0]!.error;
+    if (reports.length > 0) {
+      if (json) io.out(JSON.stringify(reports.length === 1 && paths.length === 1 ? reports[0] : reports, null, 2));
+      else io.out(reports.map(formatInterchangeReport).join('\n\n'));
+    }
     // A dry run reports a refused input in full, and fails as its import would.
     const refused = reports.filter((r) => r.refused);
     for (const r of refused) io.err(`tessera: refused: ${r.source}: ${r.refused}`);
-    return refused.length > 0 ? 1 : 0;
+    for (const f of failures) {
+      const d = toErrorData(f.error);
+      const message = d.message.split('\n')[0]!;
+      io.err(`tessera: ${d.code === 'INTERNAL' ? 'error' : d.code}: ${message.includes(f.path) ? message : `${f.path}: ${message}`}`);
+    }
+    if (failures.length > 0 && reports.length > 0 && !dryRun) {
+      io.err(`tessera: ${reports.length} of ${paths.length} paths imported (reported above); nothing was written from the ${failures.length === 1 ? 'one' : failures.length} that failed`);
+    }
+    if (failures.some((f) => toErrorData(f.error).code === 'CANCELLED')) return 130;
+    return refused.length > 0 || failures.length > 0 ? 1 : 0;
   } finally {
     ds.close();
   }

@@ -60,9 +60,10 @@ export function insertClass(
 }
 
 /**
- * Adds classes at the end of the list, in the given order; returns their ids. sort_order has no
- * index, so finding the end scans the table: it is found once here, not once per class, which
- * keeps an import of 50,000 categories linear. Call inside a transaction.
+ * Adds classes at the end of the list, in the given order; returns their ids. The end is found
+ * once here (MAX(sort_order), a lookup in the classes_sort_order index of migration 0008) and
+ * the classes numbered on from it with one prepared statement, which keeps an import of 50,000
+ * categories linear. Call inside a transaction.
  */
 export function insertClasses(
   db: Db,

@@ -281,7 +281,8 @@ interface WalkOptions {
 /**
  * The files below `dir`, in name order. Symbolic links are followed to files and folders inside
  * the allowed roots; a loop, a dangling link, a link leading outside them, and a link back to a
- * folder already walked are reported instead.
+ * folder already walked are reported instead, except that a link named like no image and not
+ * leading to a folder is ignored as any file that is not an image is.
  */
 async function walk(dir: string, o: WalkOptions): Promise<string[]> {
   const out: string[] = [];
@@ -313,9 +314,11 @@ async function walk(dir: string, o: WalkOptions): Promise<string[]> {
         const target = await followLink(p, o);
         if (target === 'file') out.push(p);
         else if (target !== null && !e.name.endsWith('-cache')) {
-          // A link to a folder holding this one (an ancestor) would walk it again, and more.
-          if (walked.has(target.dir) || isInside(target.dir, realStart) || stack.some((s) => realpathOr(s) === target.dir)) {
+          if (isInside(target.dir, real) || isInside(target.dir, realStart)) {
+            // A link to a folder holding this one (an ancestor) would walk it again, and more.
             o.problems.push({ file: p, kind: 'unreadable', reason: `a link back to the folder ${target.dir}, which holds or is a folder already being imported (a loop); not followed` });
+          } else if (walked.has(target.dir) || stack.some((s) => realpathOr(s) === target.dir)) {
+            o.problems.push({ file: p, kind: 'unreadable', reason: `a second route to the folder ${target.dir}, already imported through another path; not followed` });
           } else subdirs.push(p);
         }
       }
@@ -325,12 +328,18 @@ async function walk(dir: string, o: WalkOptions): Promise<string[]> {
   return out;
 }
 
-/** Where a symbolic link leads: a file, a folder (by real path), or null once reported. */
+/**
+ * Where a symbolic link leads: a file, a folder (by real path), or null once reported. A link
+ * whose name is not an image's that does not lead to a folder is only listed, by its name, and
+ * then ignored like any other file that is not an image: it is never reported.
+ */
 async function followLink(link: string, o: WalkOptions): Promise<'file' | { dir: string } | null> {
+  const image = IMAGE_EXTENSIONS.has(path.extname(link).toLowerCase());
   let real: string;
   try {
     real = await fs.promises.realpath(link);
   } catch (e) {
+    if (!image) return 'file';
     const code = (e as NodeJS.ErrnoException).code;
     const to = await fs.promises.readlink(link).catch(() => '?');
     const reason =
@@ -342,11 +351,12 @@ async function followLink(link: string, o: WalkOptions): Promise<'file' | { dir:
     o.problems.push({ file: link, kind: 'unreadable', reason });
     return null;
   }
+  const st = await fs.promises.stat(real).catch(() => null);
+  if (!image && !st?.isDirectory()) return 'file';
   if (!o.allowed.some((r) => isInside(r, real))) {
     o.problems.push({ file: link, kind: 'outside_root', reason: `a symbolic link leading outside ${o.allowed.join(' and ')} (to ${real}); not followed` });
     return null;
   }
-  const st = await fs.promises.stat(real).catch(() => null);
   if (st?.isFile()) return 'file';
   if (st?.isDirectory()) return o.recursive ? { dir: real } : null;
   o.problems.push({ file: link, kind: 'unreadable', reason: `a symbolic link to ${real}, which is not a regular file or folder` });

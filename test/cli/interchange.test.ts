@@ -150,6 +150,36 @@ describe('tessera import/export of annotated datasets', () => {
     expect(rowCounts(db)).toEqual({ images: 1, classes: 80, annotations: 1, model_runs: 0 });
   });
 
+  it('imports several annotation files one by one, printing every report and every refusal by file', async () => {
+    const dir = tempDir();
+    await makeImages(path.join(dir, 'imgs'));
+    const db = path.join(dir, 'd.tessera');
+    expect((await cli('init', db)).code).toBe(0);
+    const write = (name: string, doc: unknown) => {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, JSON.stringify(doc));
+      return f;
+    };
+    const categories = [{ id: 1, name: 'cell' }];
+    const a = write('a.json', { images: [{ id: 1, file_name: 'imgs/b.png', width: 40, height: 30 }], annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [1, 1, 5, 5] }], categories });
+    const b = write('b.json', { images: [{ id: 1, file_name: 'imgs/nope.png', width: 40, height: 30 }], annotations: [], categories });
+    const r = await cli('import', db, a, b, '--format', 'coco');
+    expect(r.code).toBe(1);
+    // a.json is committed: its report is printed, and the refusal names b.json.
+    expect(r.out).toMatch(/imported coco from .*a\.json/);
+    expect(r.err).toMatch(/FILE_MISSING: .*b\.json: its one image cannot be used: .*nope\.png not found/);
+    expect(r.err).toMatch(/1 of 2 paths imported/);
+    expect(rowCounts(db)).toMatchObject({ images: 1, annotations: 1 });
+    // Refused first, the other path is still imported and reported, in JSON as a list.
+    const c = write('c.json', { images: [{ id: 1, file_name: 'imgs/a.jpg', width: 64, height: 48 }], annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [2, 2, 5, 5] }], categories });
+    const j = await cli('import', db, b, c, '--format', 'coco', '--json');
+    expect(j.code).toBe(1);
+    const reports = JSON.parse(j.out) as InterchangeReport[];
+    expect(reports.map((x) => path.basename(x.source))).toEqual(['c.json']);
+    expect(j.err).toMatch(/b\.json: its one image cannot be used/);
+    expect(rowCounts(db)).toMatchObject({ images: 2, annotations: 2 });
+  });
+
   it('refuses bad arguments with exit 2 and one line', async () => {
     const dir = tempDir();
     const db = path.join(dir, 'd.tessera');

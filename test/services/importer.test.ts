@@ -155,6 +155,38 @@ describe('importImages', () => {
     expect(parent.duplicates.map((d) => path.basename(d.file))).toEqual(['y-link.png']);
   });
 
+  it('ignores links named like no image, dangling or leading anywhere, and names a second route to a folder as such', async () => {
+    const files = await makeImages(path.join(root, 'imgs'));
+    fs.writeFileSync(path.join(root, 'readme.md'), 'x');
+    const link = (target: string, name: string) => fs.symlinkSync(target, path.join(root, 'imgs', name));
+    link('nope.txt', 'notes.txt'); // dangling
+    link('/etc/hostname', 'hostname.txt'); // a file outside the root
+    link('self.log', 'self.log'); // a loop
+    link('../readme.md', 'readme.md');
+    const r = await importImages(ds, { paths: [path.join(root, 'imgs')] });
+    expect(r.problems).toEqual([]);
+    expect(r.imported).toBe(Object.keys(files).length);
+
+    // A folder holding nothing but such links imports nothing and reports nothing.
+    fs.mkdirSync(path.join(root, 'only-links'));
+    fs.symlinkSync('gone.txt', path.join(root, 'only-links', 'notes.txt'));
+    const none = await importImages(ds, { paths: [path.join(root, 'only-links')] });
+    expect(none.problems).toEqual([]);
+    expect(none.imported).toBe(0);
+
+    // A link in one subfolder to a sibling walked before it is a second route, not a loop.
+    const sharp = (await import('sharp')).default;
+    fs.mkdirSync(path.join(root, 'set', 'a'), { recursive: true });
+    fs.mkdirSync(path.join(root, 'set', 'b'));
+    await sharp({ create: { width: 9, height: 7, channels: 3, background: '#123456' } }).png().toFile(path.join(root, 'set', 'a', 'p.png'));
+    fs.symlinkSync('../a', path.join(root, 'set', 'b', 'to-a'));
+    const twice = await importImages(ds, { paths: [path.join(root, 'set')] });
+    expect(twice.imported).toBe(1);
+    expect(twice.problems.map((p) => [path.basename(p.file), p.kind])).toEqual([['to-a', 'unreadable']]);
+    expect(twice.problems[0]!.reason).toMatch(/already imported through another path; not followed/);
+    expect(twice.problems[0]!.reason).not.toMatch(/loop/);
+  });
+
   it('reads a list file of paths relative to the list, and reports unsupported files named in it', async () => {
     const files = await makeImages(path.join(root, 'imgs'));
     fs.writeFileSync(path.join(root, 'imgs', 'notes.gif'), 'x');

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppError } from '../../../src-main/common/errors';
 import type { InterchangeDataset, InterchangeReport } from '../../../src-main/common/formats/types';
@@ -668,7 +669,7 @@ describe('a labelme folder with one hostile file', () => {
     expect(perClassInDb(ds)).toEqual({ cell: 3 });
   });
 
-  it('follows links to annotation files and folders, and names a dangling link or a loop instead of dropping it', async () => {
+  it('follows links to annotation files but not to folders, and names a dangling link or a loop instead of dropping it', async () => {
     const root = tempDir();
     const ann = path.join(root, 'ann');
     await makeImages(ann);
@@ -684,11 +685,36 @@ describe('a labelme folder with one hostile file', () => {
     fs.symlinkSync(ann, path.join(ann, 'sub', 'up')); // a loop of folders
     fs.symlinkSync(path.join(root, 'gone.json'), path.join(ann, 'gone.json')); // dangling
     fs.symlinkSync(path.join(ann, 'self.json'), path.join(ann, 'self.json')); // a link to itself
+    // A hidden folder is not walked, and neither is a link to it.
+    fs.mkdirSync(path.join(ann, '.hidden'));
+    await sharp({ create: { width: 20, height: 10, channels: 3, background: '#808080' } }).png().toFile(path.join(ann, 'd.png'));
+    fs.writeFileSync(path.join(ann, '.hidden', 'd.json'), JSON.stringify(doc('../d.png', 20, 10)));
+    fs.symlinkSync(path.join(ann, '.hidden'), path.join(ann, 'visible'));
     const ds = dataset(root);
     const r = await importDataset(ds, { path: ann, format: 'labelme' });
     expect(r.images.added).toBe(3);
     expect(perClassInDb(ds)).toEqual({ cell: 3 });
     expect(r.problems.filter((p) => p.severity === 'error').map((p) => p.file).sort()).toEqual(['gone.json', 'self.json']);
     expect(r.problems.every((p) => /cannot be read/.test(p.message))).toBe(true);
+  });
+
+  it('names annotation files by their own folder, not by a link to it, so relative image paths resolve', async () => {
+    const root = tempDir();
+    const data = path.join(root, 'data');
+    fs.mkdirSync(path.join(data, 'images'), { recursive: true });
+    fs.mkdirSync(path.join(data, 'labels'));
+    fs.mkdirSync(path.join(data, 'aa'));
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080' } }).png().toFile(path.join(data, 'images', 'x.png'));
+    const doc = { version: '5.5.0', flags: {}, imagePath: '../images/x.png', imageData: null, imageWidth: 40, imageHeight: 30, shapes: [{ label: 'cell', shape_type: 'rectangle', points: [[1, 1], [5, 5]], group_id: null, flags: {} }] };
+    fs.writeFileSync(path.join(data, 'labels', 'x.json'), JSON.stringify(doc));
+    // Sorted before labels/, this link used to be walked first and name the file aa/shortcut/x.json.
+    fs.symlinkSync('../labels', path.join(data, 'aa', 'shortcut'));
+    const ds = dataset(root);
+    const r = await importDataset(ds, { path: data, format: 'labelme' });
+    expect(r.problems.filter((p) => p.severity === 'error')).toEqual([]);
+    expect(r.images.added).toBe(1);
+    expect(perClassInDb(ds)).toEqual({ cell: 1 });
+    const rows = ds.db.prepare('SELECT path FROM images').all() as { path: string }[];
+    expect(rows.map((x) => x.path)).toEqual(['data/images/x.png']);
   });
 });

@@ -242,6 +242,87 @@ describe('labelme mask sizes', () => {
   });
 });
 
+describe('labelme mask sizes against the real image', () => {
+  const bombDoc = (extra: Record<string, unknown>) => ({
+    version: '5.5.0',
+    flags: {},
+    shapes: Array.from({ length: 8 }, () => shape('mask', 'bomb', [[0, 0], [16382, 16382]], { mask: zeroPng(16383, 16383).toString('base64') })),
+    imagePath: 'img.png',
+    imageData: null,
+    imageHeight: 16383,
+    imageWidth: 16383,
+    ...extra,
+  });
+
+  it('refuses masks sized by an imageWidth/imageHeight the image file does not have, quickly, naming file and shape', async () => {
+    const dir = tempDir('tessera-labelme-statedsize-');
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080' } }).png().toFile(path.join(dir, 'img.png'));
+    fs.writeFileSync(path.join(dir, 'img.json'), JSON.stringify(bombDoc({})));
+    const t0 = Date.now();
+    const ds = await labelmeReader.read(dir);
+    // Decoding them took 15 s and 2.2 GB.
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    expect(ds.problems).toHaveLength(8);
+    ds.problems.forEach((p, i) =>
+      expect(p).toEqual(
+        expect.objectContaining({
+          file: 'img.json',
+          where: `shapes[${i}]`,
+          severity: 'error',
+          message: expect.stringMatching(/^mask "bomb": the file states a 16383x16383 image \(imageWidth x imageHeight\) but the image file img\.png is 40x30; the PNG is not decoded/),
+        }),
+      ),
+    );
+    expect(ds.images[0]!.annotations).toEqual([]);
+  });
+
+  it('takes the real size from the embedded image when the image file is missing', async () => {
+    const dir = tempDir('tessera-labelme-statedsize-embedded-');
+    const embedded = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080' } }).png().toBuffer();
+    fs.writeFileSync(path.join(dir, 'img.json'), JSON.stringify(bombDoc({ imageData: embedded.toString('base64') })));
+    const t0 = Date.now();
+    const ds = await labelmeReader.read(dir);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    const errors = ds.problems.filter((p) => p.severity === 'error');
+    expect(errors).toHaveLength(8);
+    expect(errors[7]).toEqual(expect.objectContaining({ file: 'img.json', where: 'shapes[7]', message: expect.stringMatching(/but the embedded image \(imageData\) is 40x30/) }));
+  });
+
+  it('applies EXIF orientation to the real size: a rotated JPEG with its turned size stated is accepted', async () => {
+    const dir = tempDir('tessera-labelme-oriented-');
+    // Stored 40 x 30, shown 30 x 40 (orientation 6: rotate 90 degrees).
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080' } }).withMetadata({ orientation: 6 }).jpeg().toFile(path.join(dir, 'img.jpg'));
+    const small = (await png(4, 3, [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255])).toString('base64');
+    const doc = { version: '5.5.0', flags: {}, shapes: [shape('mask', 'ok', [[10, 5], [13, 7]], { mask: small })], imagePath: 'img.jpg', imageData: null, imageHeight: 40, imageWidth: 30 };
+    fs.writeFileSync(path.join(dir, 'img.json'), JSON.stringify(doc));
+    const ds = await labelmeReader.read(dir);
+    expect(ds.problems).toEqual([]);
+    expect(ds.images[0]!.annotations.map((a) => a.geometry.kind)).toEqual(['mask']);
+  });
+
+  it('refuses masks once the decoded mask pixels of a file add up past the budget', async () => {
+    const dir = tempDir('tessera-labelme-budget-');
+    // A real 12000 x 12000 image (a PNG of zeros, kilobytes) with two image-sized masks: 288 megapixels.
+    fs.writeFileSync(path.join(dir, 'img.png'), zeroPng(12000, 12000));
+    const mask = zeroPng(12000, 12000).toString('base64');
+    const doc = {
+      version: '5.5.0',
+      flags: {},
+      shapes: [shape('mask', 'first', [[0, 0], [11999, 11999]], { mask }), shape('mask', 'second', [[0, 0], [11999, 11999]], { mask })],
+      imagePath: 'img.png',
+      imageData: null,
+      imageHeight: 12000,
+      imageWidth: 12000,
+    };
+    fs.writeFileSync(path.join(dir, 'img.json'), JSON.stringify(doc));
+    const ds = await labelmeReader.read(dir);
+    const errors = ds.problems.filter((p) => p.severity === 'error');
+    expect(errors).toEqual([
+      expect.objectContaining({ file: 'img.json', where: 'shapes[1]', message: expect.stringMatching(/^mask "second": the file's mask PNGs add up to more than 268,435,456 pixels; this 12000x12000 one is not decoded/) }),
+    ]);
+  }, 30_000);
+});
+
 describe('labelme fuzz', () => {
   it('never throws on mutated files, never yields a key outside the folder, and names the file in every problem', async () => {
     let seed = 5;

@@ -18,6 +18,11 @@ import { claimImage, folderOrParent, isDir, isFile, listFiles, openInput, readTe
 
 /** A labelme file embeds the image, so it may be large; beyond this it is refused. */
 const MAX_JSON_BYTES = 512 * 1024 * 1024;
+/**
+ * Mask PNGs one file may decode, in pixels all together: each is bounded by the image, but
+ * many image-sized masks add up (eight 16383 x 16383 masks took 15 s and 2.2 GB).
+ */
+export const MAX_MASK_PIXELS_PER_FILE = 2 ** 28;
 
 function looksLikeLabelme(doc: unknown): boolean {
   const r = doc as Record<string, unknown> | null;
@@ -38,7 +43,7 @@ async function parseJson(abs: string, file: string): Promise<{ doc: unknown } | 
  * Pixels of a mask shape's base64 PNG, first channel, nonzero = set; or why not. The size its
  * header declares is checked against the shape and the image before anything is decoded.
  */
-async function decodePng(payload: LabelmeMaskPayload): Promise<LabelmeBitmap | string> {
+async function decodePng(payload: LabelmeMaskPayload, budget: { left: number }): Promise<LabelmeBitmap | string> {
   try {
     const buf = Buffer.from(payload.base64, 'base64');
     if (buf.length === 0) return 'the "mask" PNG is empty';
@@ -46,6 +51,11 @@ async function decodePng(payload: LabelmeMaskPayload): Promise<LabelmeBitmap | s
     if (!declared.width || !declared.height) return 'the "mask" PNG states no size';
     const refused = labelmeMaskTooLarge(payload, { width: declared.width, height: declared.height });
     if (refused) return refused;
+    const pixels = declared.width * declared.height;
+    if (pixels > budget.left) {
+      return `the file's mask PNGs add up to more than ${MAX_MASK_PIXELS_PER_FILE.toLocaleString('en')} pixels; this ${declared.width}x${declared.height} one is not decoded`;
+    }
+    budget.left -= pixels;
     const { data, info } = await sharp(buf, { limitInputPixels: declared.width * declared.height })
       .extractChannel(0)
       .raw()
@@ -62,6 +72,37 @@ async function decodePng(payload: LabelmeMaskPayload): Promise<LabelmeBitmap | s
     return { width: info.width, height: info.height, data: out };
   } catch (e) {
     return `the "mask" PNG cannot be decoded (${(e as Error).message})`;
+  }
+}
+
+/**
+ * The real size of the image a labelme file annotates, as displayed (EXIF orientation applied):
+ * from the image file's header, or from the embedded imageData when the file is missing; null
+ * when neither can be read.
+ */
+async function realImageSize(doc: unknown, file: string, base: string): Promise<{ width: number; height: number; from: string } | null> {
+  const root = doc as Record<string, unknown>;
+  const imagePath = root['imagePath'];
+  let source: string | Buffer | null = null;
+  let from = 'the embedded image (imageData)';
+  if (typeof imagePath === 'string' && imagePath !== '') {
+    const jsonDir = path.posix.dirname(file);
+    const key = safeRelativeKey(jsonDir === '.' ? imagePath : `${jsonDir}/${imagePath}`);
+    const abs = key === null ? null : path.join(base, ...key.split('/'));
+    if (abs !== null && isFile(abs)) {
+      source = abs;
+      from = `the image file ${key}`;
+    }
+  }
+  if (source === null && typeof root['imageData'] === 'string' && root['imageData'] !== '') source = Buffer.from(root['imageData'], 'base64');
+  if (source === null) return null;
+  try {
+    // Only the header is read; no pixels are decoded.
+    const m = await sharp(source).metadata();
+    if (!m.width || !m.height) return null;
+    return (m.orientation ?? 1) >= 5 ? { width: m.height, height: m.width, from } : { width: m.width, height: m.height, from };
+  } catch {
+    return null;
   }
 }
 
@@ -121,7 +162,16 @@ export const labelmeReader: FormatReader = {
         return;
       }
       const masks = new Map<number, LabelmeBitmap | string>();
-      for (const m of labelmeMaskPayloads(parsed.doc)) masks.set(m.index, await decodePng(m));
+      const payloads = labelmeMaskPayloads(parsed.doc);
+      // The file's own imageWidth/imageHeight bound the masks only once the image agrees with
+      // them: a file may state any size, and masks of that size decode to that many bytes.
+      const real = payloads.length ? await realImageSize(parsed.doc, file, base) : null;
+      const budget = { left: MAX_MASK_PIXELS_PER_FILE };
+      for (const m of payloads) {
+        if (real && m.image && (m.image.width !== real.width || m.image.height !== real.height)) {
+          masks.set(m.index, `the file states a ${m.image.width}x${m.image.height} image (imageWidth x imageHeight) but ${real.from} is ${real.width}x${real.height}; the PNG is not decoded`);
+        } else masks.set(m.index, await decodePng(m, budget));
+      }
       const res = readLabelmeDocument(parsed.doc, file, masks);
       for (const p of res.problems) problems.push(p);
       for (const [k, v] of Object.entries(res.counters)) counters[k] = (counters[k] ?? 0) + v;

@@ -65,17 +65,13 @@ export async function readTextFile(abs: string, file: string, maxBytes = MAX_XML
  * Files under `dir` (recursively, hidden folders skipped) whose names end with `ext`, sorted.
  * Symbolic links count by their name: a link to a file is listed, and a dangling one or a loop
  * too, so reading it reports the file and why it cannot be read rather than dropping it
- * silently. A link to a folder is followed when it stays inside `dir` and leads to a folder not
- * walked yet, so a loop of folder links ends.
+ * silently. Links to folders are not followed: a folder inside `dir` is walked directly anyway,
+ * and reached through a link its files would be named by the link's path, against which
+ * relative image paths (`../images/x.png`) resolve wrongly.
  */
 export async function listFiles(dir: string, ext: string, recursive = true): Promise<string[]> {
   const out: string[] = [];
-  const realRoot = await fs.promises.realpath(dir).catch(() => path.resolve(dir));
-  const walked = new Set<string>();
   const walk = async (d: string): Promise<void> => {
-    const real = await fs.promises.realpath(d).catch(() => null);
-    if (real === null || walked.has(real)) return;
-    walked.add(real);
     let entries: fs.Dirent[];
     try {
       entries = await fs.promises.readdir(d, { withFileTypes: true });
@@ -90,13 +86,9 @@ export async function listFiles(dir: string, ext: string, recursive = true): Pro
         if (recursive) await walk(p);
       } else if (e.isFile()) {
         if (named) out.push(p);
-      } else if (e.isSymbolicLink()) {
-        const target = await fs.promises.realpath(p).catch(() => null);
-        const st = target === null ? null : await fs.promises.stat(target).catch(() => null);
-        if (st?.isDirectory()) {
-          const rel = path.relative(realRoot, target!);
-          if (recursive && !rel.startsWith('..') && !path.isAbsolute(rel)) await walk(p);
-        } else if (named) out.push(p);
+      } else if (e.isSymbolicLink() && named) {
+        const st = await fs.promises.stat(p).catch(() => null);
+        if (!st?.isDirectory()) out.push(p);
       }
     }
   };
