@@ -41,7 +41,7 @@ const server = await startWebServer({
   roots: values.root ?? [os.homedir()],
 });
 console.log(`Tessera (browser mode) at ${server.url}`);
-console.log(`Datasets, imports, exports and models are limited to: ${server.roots.join(', ')} (--root adds folders).`);
+console.log(`Datasets, imports, exports and models are limited to: ${server.roots.join(', ')} (--root DIR, once per folder, sets them).`);
 console.log('Only this machine can connect; the link works once. Enter prints a new link; Ctrl+C stops.');
 if (process.stdin.isTTY) {
   process.stdin.on('data', () => console.log(`New one-time link: ${server.newUrl()}`));
