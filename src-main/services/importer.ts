@@ -24,6 +24,8 @@ export interface ImportOptions {
   recursive?: boolean;
   /** Files outside the dataset root are refused unless the user agreed to store absolute paths. */
   allowOutsideRoot?: boolean;
+  /** Files this caller may read (browser mode: its served folders); every file when absent. */
+  confine?: (absFile: string) => boolean;
   maxPixels?: number;
   /** Files probed at once; probing is I/O and libvips thread-pool bound. */
   concurrency?: number;
@@ -108,6 +110,10 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
     seenFiles.add(c.file);
     if (!opts.allowOutsideRoot && !isInside(ds.root, c.file)) {
       problems.push({ file: c.file, kind: 'outside_root', reason: `outside the dataset root ${ds.root}` });
+      continue;
+    }
+    if (opts.confine && !opts.confine(realpathOr(c.file))) {
+      problems.push({ file: c.file, kind: 'outside_root', reason: 'outside the folders this server may use; not read' });
       continue;
     }
     if (c.explicit && !IMAGE_EXTENSIONS.has(path.extname(c.file).toLowerCase())) {

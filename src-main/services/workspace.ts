@@ -138,10 +138,15 @@ export class Workspace {
     if (this.dataset) this.trustExternal(this.dataset);
   }
 
-  private withinConfinement(folder: string): boolean {
+  /** What an import may read: anything, or in browser mode only files in the served folders. */
+  private get confine(): ((absFile: string) => boolean) | undefined {
+    return this.confinement ? (file) => this.withinConfinement(file) : undefined;
+  }
+
+  private withinConfinement(p: string): boolean {
     const roots = this.confinement;
     if (!roots) return true;
-    const real = realPathOf(folder);
+    const real = realPathOf(p);
     return roots.some((r) => isInside(r, real));
   }
 
@@ -249,6 +254,7 @@ export class Workspace {
           paths,
           recursive,
           allowOutsideRoot,
+          confine: this.confine,
           maxPixels: this.opts.maxPixels,
           isCancelled: () => job.cancelled,
           onProgress: (p) => this.opts.emit('job:progress', { jobId, kind: 'import', ...p }),
@@ -333,7 +339,7 @@ export class Workspace {
     'annotations:redo': ({ imageId }) => redoEdit(this.need(), imageId),
     'annotations:history': ({ imageId }) => historyState(this.need(), imageId),
     'interchange:inspect': ({ path, format, allowOutsideRoot }) =>
-      inspectDataset(this.need(), { path, format, allowOutsideRoot, maxPixels: this.opts.maxPixels }),
+      inspectDataset(this.need(), { path, format, allowOutsideRoot, confine: this.confine, maxPixels: this.opts.maxPixels }),
     'interchange:import': async ({ jobId, path, format, allowOutsideRoot }) => {
       const ds = this.need();
       const job = this.jobs.start(jobId);
@@ -342,6 +348,7 @@ export class Workspace {
           path,
           format,
           allowOutsideRoot,
+          confine: this.confine,
           maxPixels: this.opts.maxPixels,
           isCancelled: () => job.cancelled,
           onProgress: (p) => this.opts.emit('job:progress', { jobId, kind: 'interchange-import', ...p }),

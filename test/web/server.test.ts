@@ -14,6 +14,7 @@ let staticDir: string;
 let cookie: string;
 /** The one folder the server may use; everything the tests write goes below it. */
 let root: string;
+let configDir: string;
 
 function get(pathname: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
@@ -53,7 +54,8 @@ beforeAll(async () => {
   staticDir = tempDir();
   fs.writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html><title>t</title>');
   root = tempDir();
-  server = await startWebServer({ staticDir, configDir: tempDir(), version: 'test', roots: [root] });
+  configDir = tempDir();
+  server = await startWebServer({ staticDir, configDir, version: 'test', roots: [root] });
 });
 afterAll(() => server.close());
 
@@ -202,21 +204,41 @@ describe('browser-mode path confinement', () => {
     expect(fs.readdirSync(outside)).toEqual([]);
   });
 
-  it('never serves an image outside the allowed folders that a list file named', async () => {
+  it('never reads or serves an image outside the allowed folders that a list file names', async () => {
     const outside = tempDir();
     await makeImages(outside);
     const dir = fs.mkdtempSync(path.join(root, 'list-'));
     fs.writeFileSync(path.join(dir, 'list.txt'), `${path.join(outside, 'a.jpg')}\n`);
     expect(await callOk('dataset:create', { path: path.join(dir, 'l.tessera') })).toMatchObject({ ok: true });
-    // The list is inside the allowed folders; the file it names is not.
-    expect(await callOk('images:import', { jobId: 'list1', paths: [path.join(dir, 'list.txt')], allowOutsideRoot: true })).toMatchObject({ ok: true, value: { imported: 1 } });
-    const current = (await callOk('dataset:current', {})) as { value: { blockedFolders: { folder: string }[] } };
-    expect(current.value.blockedFolders.map((b) => b.folder)).toEqual([outside]);
+    // The list is inside the allowed folders; the file it names is not: reported, not read.
+    const r = (await callOk('images:import', { jobId: 'list1', paths: [path.join(dir, 'list.txt')], allowOutsideRoot: true })) as {
+      value: { imported: number; problems: { file: string; reason: string }[] };
+    };
+    expect(r.value.imported).toBe(0);
+    expect(r.value.problems).toEqual([expect.objectContaining({ file: path.join(outside, 'a.jpg'), reason: expect.stringMatching(/outside the folders this server may use/) })]);
+    expect(await callOk('dataset:allowExternal', { folders: [outside] })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
+  });
+
+  it('never grants or serves an image outside the allowed folders that reached the dataset another way', async () => {
+    const outside = tempDir();
+    await makeImages(outside);
+    const dir = fs.mkdtempSync(path.join(root, 'grant-'));
+    const file = path.join(dir, 'g.tessera');
+    // Made in the desktop app over the same settings, with an image from outside the folders
+    // browser mode serves: that folder is granted for the dataset.
+    Dataset.create(file, dir).close();
+    const { Workspace } = await import('../../src-main/services/workspace');
+    const own = new Workspace({ configDir, mode: 'electron', version: 'test', emit: () => {} });
+    await own.handlers['dataset:open']({ path: file });
+    await own.handlers['images:import']({ jobId: 'desk', paths: [path.join(outside, 'a.jpg')], recursive: true, allowOutsideRoot: true });
+    expect((await own.handlers['dataset:current']({}))!.blockedFolders).toEqual([]);
+    own.close();
+    // Browser mode does not honour the grant outside its folders.
+    expect(await callOk('dataset:open', { path: file })).toMatchObject({ ok: true, value: { blockedFolders: [{ folder: outside, images: 1 }] } });
     const list = (await callOk('images:list', {})) as { value: { items: { media: string }[] } };
     const media = list.value.items[0]!.media;
     for (const kind of ['view', 'thumb']) expect((await get(`/media/${kind}/${media}`, { cookie })).status).toBe(403);
     expect(await callOk('dataset:allowExternal', { folders: [outside] })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
-    expect((await get(`/media/view/${media}`, { cookie })).status).toBe(403);
   });
 
   it('refuses to open a dataset whose image folder lies outside the allowed folders', async () => {

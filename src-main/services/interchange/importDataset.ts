@@ -35,6 +35,8 @@ export interface InterchangeImportOptions {
   format: FormatName | 'auto';
   /** Images outside the dataset root are refused unless the user agreed to store absolute paths. */
   allowOutsideRoot?: boolean;
+  /** Files this caller may read (browser mode: its served folders); every file when absent. */
+  confine?: (absFile: string) => boolean;
   maxPixels?: number;
   concurrency?: number;
   /** The formats to choose from; all registered readers by default. */
@@ -551,6 +553,12 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
     }
     if (!opts.allowOutsideRoot && !isInside(realRoot, realpathOr(e.abs))) {
       problem(sourceName(e.key), 'error', `image ${e.key} is a link leading outside the dataset root ${ds.root}`);
+      count('skippedImages');
+      count('skippedAnnotations', e.annotations.length + e.tags.length);
+      continue;
+    }
+    if (opts.confine && !opts.confine(realpathOr(e.abs))) {
+      problem(sourceName(e.key), 'error', `image ${e.key} leads outside the folders this server may use; not read`);
       count('skippedImages');
       count('skippedAnnotations', e.annotations.length + e.tags.length);
       continue;
