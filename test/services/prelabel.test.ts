@@ -199,6 +199,36 @@ describe.runIf(model && images)('running a model again on the same image', () =>
   }, 120_000);
 });
 
+describe.runIf(model && images)('resuming an older run of a model', () => {
+  afterAll(closeInferenceBackend);
+
+  it('leaves the predictions of a newer run pending and keeps its own findings as replaced by the newer run', async () => {
+    const { ws, items } = await dataset();
+    const db = ws.current!.db;
+    const image = items.find((i) => i.path === NAMES[0])!;
+    const { detector } = await countingDetector();
+    const args = { manifest, modelFile: model!, imageIds: [image.id], skipLabeled: false, conf: 0.15 };
+    const older = await runPrelabel(ws.current!, detector, args, { isCancelled: () => true });
+    expect(older).toMatchObject({ cancelled: true, pending: 1, detections: 0 });
+    const newer = await runPrelabel(ws.current!, detector, args);
+    expect(newer.runId).toBeGreaterThan(older.runId);
+    const pending = () => listAnnotations(db, image.id).filter((a) => a.source === 'model');
+    const before = pending();
+    expect(before.length).toBeGreaterThanOrEqual(4);
+
+    const resumed = await resumePrelabel(ws.current!, detector, older.runId);
+    expect(resumed).toMatchObject({ runId: older.runId, done: 1, replaced: 0, detections: 0 });
+    // The newer run's predictions are untouched and are the only ones offered for review.
+    expect(pending()).toEqual(before);
+    const history = db.prepare('SELECT run_id AS runId, reason, replaced_by AS replacedBy, count(*) AS n FROM prediction_history GROUP BY run_id, reason, replaced_by').all();
+    expect(history).toEqual([{ runId: older.runId, reason: 'superseded', replacedBy: newer.runId, n: before.length }]);
+    // The older run is still judged on all it found.
+    const runs = await ok(ws, 'eval:runs', {});
+    expect(runs.find((r) => r.id === older.runId)).toMatchObject({ detections: before.length, images: 1 });
+    expect(runs.find((r) => r.id === newer.runId)).toMatchObject({ detections: before.length, images: 1 });
+  }, 120_000);
+});
+
 describe.runIf(model && images)('pre-labeling through the contract', () => {
   afterAll(closeInferenceBackend);
 
