@@ -5,7 +5,7 @@ import { COCO80 } from '../../src-main/common/inference/coco';
 import type { ModelManifest } from '../../src-main/common/inference/types';
 import type { ImageListItem } from '../../src-main/common/model';
 import { insertAnnotations, listAnnotations } from '../../src-main/db/annotations';
-import { getModelRun, runImageCounts } from '../../src-main/db/prelabel';
+import { getModelRun, rejectedShapesOfImage, runImageCounts } from '../../src-main/db/prelabel';
 import { closeInferenceBackend, inferenceBackend, resumePrelabel, runPrelabel, tryModel, type Detector } from '../../src-main/services/prelabel';
 import { Workspace } from '../../src-main/services/workspace';
 import type { JobProgress } from '../../src-main/common/model';
@@ -196,6 +196,46 @@ describe.runIf(model && images)('running a model again on the same image', () =>
     expect(listAnnotations(db, image.id).find((a) => a.id === second!.id)).toMatchObject({ source: 'model', modelRunId: first.runId });
     const last = listAnnotations(db, image.id);
     expect(new Set(last.map(key)).size).toBe(last.length);
+  }, 120_000);
+});
+
+describe.runIf(model && images)('deleting a prediction in the editor', () => {
+  afterAll(closeInferenceBackend);
+
+  it('rejects it for the next run of the model, and an undo of the delete takes the rejection back', async () => {
+    const { ws, items } = await dataset();
+    const db = ws.current!.db;
+    const image = items.find((i) => i.path === NAMES[0])!;
+    const { detector } = await countingDetector();
+    const args = { manifest, modelFile: model!, imageIds: [image.id], skipLabeled: false, conf: 0.15 };
+    const first = await runPrelabel(ws.current!, detector, args);
+    const found = listAnnotations(db, image.id).filter((a) => a.source === 'model');
+    expect(found.length).toBeGreaterThanOrEqual(4);
+    const [best] = [...found].sort((a, b) => b.score! - a.score!);
+    const key = (a: { classId: number | null; geometry: unknown }) => JSON.stringify([a.classId, a.geometry]);
+
+    // The Delete key: an editor edit, not predictions:reject.
+    await ok(ws, 'annotations:edit', { imageId: image.id, label: 'Delete', ops: [{ op: 'delete', id: best!.id }] });
+    const second = await runPrelabel(ws.current!, detector, args);
+    expect(second).toMatchObject({ replaced: found.length - 1, alreadyRejected: 1, alreadyLabeled: 0, detections: found.length - 1 });
+    expect(listAnnotations(db, image.id).some((a) => key(a) === key(best!))).toBe(false);
+
+    // Undone, the deleted prediction is back and pending; the rejection no longer counts, and like
+    // any restored prediction it stays, so the next run leaves its object out as already there.
+    const rejected = () => rejectedShapesOfImage(db, image.id).map(key);
+    expect(rejected()).toEqual([key(best!)]);
+    await ok(ws, 'annotations:undo', { imageId: image.id });
+    expect(rejected()).toEqual([]);
+    await ok(ws, 'annotations:redo', { imageId: image.id });
+    expect(rejected()).toEqual([key(best!)]);
+    await ok(ws, 'annotations:undo', { imageId: image.id });
+    expect(rejected()).toEqual([]);
+    expect(listAnnotations(db, image.id).find((a) => a.id === best!.id)).toMatchObject({ source: 'model', modelRunId: first.runId });
+    const third = await runPrelabel(ws.current!, detector, args);
+    expect(third).toMatchObject({ alreadyRejected: 0, alreadyLabeled: 1 });
+    const now = listAnnotations(db, image.id);
+    expect(now.filter((a) => key(a) === key(best!))).toHaveLength(1);
+    expect(new Set(now.map(key)).size).toBe(now.length);
   }, 120_000);
 });
 
