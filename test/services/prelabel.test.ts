@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COCO80 } from '../../src-main/common/inference/coco';
 import type { ModelManifest } from '../../src-main/common/inference/types';
@@ -236,6 +237,59 @@ describe.runIf(model && images)('deleting a prediction in the editor', () => {
     const now = listAnnotations(db, image.id);
     expect(now.filter((a) => key(a) === key(best!))).toHaveLength(1);
     expect(new Set(now.map(key)).size).toBe(now.length);
+  }, 120_000);
+});
+
+describe.runIf(model && images)('pre-labeling beside another writer of the dataset', () => {
+  afterAll(closeInferenceBackend);
+
+  it('writes an image\'s results after a write another connection commits while they are being written', async () => {
+    const { ws, items } = await dataset();
+    const db = ws.current!.db;
+    const ids = items.filter((i) => i.path !== NAMES[2]).map((i) => i.id);
+    const other = items.find((i) => i.path === NAMES[2])!;
+    const real = (await inferenceBackend()).detector;
+    // A run left with one image pending and its provider already known, so that nothing but the
+    // image's own transaction writes after its detection.
+    let runId = 0;
+    const first = await runPrelabel(ws.current!, real, { manifest, modelFile: model!, imageIds: ids, skipLabeled: false }, { isCancelled: () => runId > 0 && runImageCounts(db, runId).done >= 1, onRun: (id) => (runId = id) });
+    expect(first).toMatchObject({ done: 1, pending: 1 });
+
+    // Another connection (a second window, the command line) takes the write lock as the
+    // detection returns and commits a second later, while this one is writing the results.
+    const flag = new Int32Array(new SharedArrayBuffer(8));
+    const writer = new Worker(
+      `const { workerData } = require('node:worker_threads');
+       const Database = require(workerData.module);
+       const flag = new Int32Array(workerData.sab);
+       const db = new Database(workerData.file);
+       Atomics.wait(flag, 0, 0, 60000);
+       db.exec('BEGIN IMMEDIATE');
+       db.prepare('UPDATE images SET updated_at = updated_at + 1 WHERE id = ?').run(workerData.imageId);
+       Atomics.store(flag, 0, 2);
+       Atomics.notify(flag, 0);
+       Atomics.wait(flag, 1, 0, 1000);
+       db.exec('COMMIT');
+       db.close();`,
+      { eval: true, workerData: { sab: flag.buffer, file: ws.current!.file, imageId: other.id, module: require.resolve('better-sqlite3') } },
+    );
+    const exited = new Promise((resolve, reject) => writer.on('exit', resolve).on('error', reject));
+    const detector: Detector = {
+      detect: async (req) => {
+        const r = await real.detect(req);
+        Atomics.store(flag, 0, 1);
+        Atomics.notify(flag, 0);
+        expect(Atomics.wait(flag, 0, 1, 10_000)).not.toBe('timed-out');
+        return r;
+      },
+    };
+    const updatedBefore = db.prepare('SELECT updated_at FROM images WHERE id = ?').pluck().get(other.id) as number;
+    const resumed = await resumePrelabel(ws.current!, detector, runId);
+    await exited;
+    expect(resumed).toMatchObject({ done: 2, failed: 0, pending: 0 });
+    expect(resumed.detections).toBeGreaterThan(0);
+    expect(runImageCounts(db, runId)).toEqual({ pending: 0, done: 2, skipped: 0, failed: 0 });
+    expect(db.prepare('SELECT updated_at FROM images WHERE id = ?').pluck().get(other.id)).toBe(updatedBefore + 1);
   }, 120_000);
 });
 
