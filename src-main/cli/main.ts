@@ -475,7 +475,8 @@ async function cmdPredictions(args: string[], io: CliIo): Promise<number> {
       allowNewClasses: values['allow-new-classes'] as boolean,
     });
     if (r.newCategoryIds.length > 0) {
-      io.err(`warning: ${r.newCategoryResults} results of ${r.newCategoryIds.length} category ids no class matched were imported as new classes: ${r.newCategoryIds.map((c) => `"category ${c}"`).join(', ')}`);
+      const shown = r.newClassNames.slice(0, 20).map((n) => `"${n}"`).join(', ') + (r.newClassNames.length > 20 ? ', …' : '');
+      io.err(`warning: ${r.newCategoryResults} results of ${r.newCategoryIds.length} category ids no class matched were imported as new classes: ${shown}`);
     }
     if (values['json']) io.out(JSON.stringify(r, null, 2));
     else {

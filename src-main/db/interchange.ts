@@ -93,7 +93,13 @@ export function classesByCocoId(db: Db): Map<number, number> {
 export function cocoExportIds(db: Db): { image: (id: number) => number; category: (classId: number, index: number) => number } {
   const images = new Map((db.prepare('SELECT image_id, coco_id FROM coco_image_ids').raw().all() as [number, number][]).map(([i, c]) => [i, c]));
   const classes = new Map((db.prepare('SELECT class_id, coco_id FROM coco_category_ids').raw().all() as [number, number][]).map(([i, c]) => [i, c]));
-  const imageBase = Math.max(0, ...images.values());
-  const classBase = Math.max(0, ...classes.values());
+  // A loop, not Math.max(...ids): a dataset can remember more ids than a call takes arguments.
+  const largest = (ids: Iterable<number>) => {
+    let m = 0;
+    for (const v of ids) if (v > m) m = v;
+    return m;
+  };
+  const imageBase = largest(images.values());
+  const classBase = largest(classes.values());
   return { image: (id) => images.get(id) ?? imageBase + id, category: (classId, index) => classes.get(classId) ?? classBase + index + 1 };
 }

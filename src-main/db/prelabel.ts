@@ -159,17 +159,18 @@ export function addPredictionHistory(db: Db, rows: readonly HistoryPrediction[],
 }
 
 /**
- * Moves the pending predictions of other runs of `model` on one image into the history, as
- * replaced by `runId`; returns how many. Accepted predictions are human annotations and stay, and
- * so do predictions the user changed without accepting yet (edited, or brought back by an undo:
- * any version after the first).
+ * Moves the pending predictions of older runs of `model` (lower ids) on one image into the
+ * history, as replaced by `runId`; returns how many. A newer run's predictions stay: resuming an
+ * older run never replaces them (see newerRunOfImage). Accepted predictions are human
+ * annotations and stay, and so do predictions the user changed without accepting yet (edited, or
+ * brought back by an undo: any version after the first).
  */
 export function supersedePredictions(db: Db, q: { model: string; runId: number; imageId: number }, now = Date.now()): number {
   const rows = db
     .prepare(
       `SELECT a.id, a.model_run_id AS runId, a.frame, a.class_id AS classId, a.geometry, a.score, a.attributes
          FROM annotations a JOIN model_runs r ON r.id = a.model_run_id
-        WHERE a.image_id = ? AND a.source = 'model' AND a.version = 1 AND r.model = ? AND a.model_run_id <> ?`,
+        WHERE a.image_id = ? AND a.source = 'model' AND a.version = 1 AND r.model = ? AND a.model_run_id < ?`,
     )
     .all(q.imageId, q.model, q.runId) as { id: number; runId: number; frame: number; classId: number | null; geometry: string; score: number | null; attributes: string }[];
   if (rows.length === 0) return 0;
@@ -188,14 +189,22 @@ export function supersedePredictions(db: Db, q: { model: string; runId: number; 
     })),
     now,
   );
+  // Only first versions are replaced, and ids are never reused (AUTOINCREMENT), so none of these
+  // rows has a rejection: a rejected prediction brought back by an undo is at version 2 or more.
   const del = db.prepare('DELETE FROM annotations WHERE id = ?');
-  // A prediction rejected and brought back by an undo was pending again: its old rejection no longer counts.
-  const unreject = db.prepare('DELETE FROM prediction_rejections WHERE annotation_id = ?');
-  for (const r of rows) {
-    del.run(r.id);
-    unreject.run(r.id);
-  }
+  for (const r of rows) del.run(r.id);
   return rows.length;
+}
+
+/** The newest run of `model` after `runId` that finished the image, if any (a resumed older run defers to it). */
+export function newerRunOfImage(db: Db, q: { model: string; runId: number; imageId: number }): number | undefined {
+  return db
+    .prepare(
+      `SELECT max(r.id) FROM model_runs r JOIN model_run_images i ON i.run_id = r.id
+        WHERE r.model = ? AND r.id > ? AND i.image_id = ? AND i.state = 'done'`,
+    )
+    .pluck()
+    .get(q.model, q.runId, q.imageId) as number | null ?? undefined;
 }
 
 /** Remembers rejected predictions, so a later run finding the same object leaves it out. */

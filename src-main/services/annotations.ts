@@ -13,6 +13,7 @@ import {
 import { classIds } from '../db/classes';
 import { getImage, markInProgress } from '../db/images';
 import { appendEdit, clearHistory, peekRedo, peekUndo, setEntryState, type JournalChange, type JournalEntry } from '../db/journal';
+import { recordRejections } from '../db/prelabel';
 import type { Dataset } from './dataset';
 
 /**
@@ -194,6 +195,14 @@ export function editAnnotations(ds: Dataset, args: EditArgs, now = Date.now()): 
       }
 
       deleteAnnotationsByIds(db, removed);
+      // A prediction deleted in the editor is rejected like one rejected in review: the next run of
+      // the model leaves that object out. Undo brings the id back, and a rejection whose id exists
+      // again no longer counts (see rejectedShapesOfImage); redo deletes it, and it counts again.
+      recordRejections(
+        db,
+        removed.map((id) => touched.get(id)!.before).filter((a) => a.source === 'model'),
+        now,
+      );
       replaceAnnotations(db, updated);
       const created = insertAnnotationValues(db, drafts);
       const updatedIds = new Set(updated.map((u) => u.id));

@@ -240,8 +240,13 @@ export interface ResultsImportReport {
   unmatchedResults: number;
   /** Results whose box, polygon or mask could not be stored (empty, outside the image). */
   invalid: number;
-  /** With `allowNewClasses`: category ids that matched no class, each made a class "category N". */
+  /**
+   * With `allowNewClasses`: category ids that matched no class, each made a class (named as in the
+   * instances file, else "category N").
+   */
   newCategoryIds: number[];
+  /** The names of those new classes, in the same order. */
+  newClassNames: string[];
   /** Results stored under such a new class. */
   newCategoryResults: number;
 }
@@ -298,8 +303,9 @@ function resultGeometry(r: CocoResult, file: string, index: number): Geometry {
  * its file_name against the dataset paths' file names, and categories through its names. Without
  * one, the ids a COCO import of the dataset remembered are used (see migration 6): image ids,
  * else images whose file name is that number (COCO's 000000397133.jpg is image 397133), and
- * category ids. A category id that matches no class refuses the file with the ids listed, unless
- * `allowNewClasses` makes each a class "category N" (counted in the report): results under
+ * category ids. A category id that matches no class (with an instances file: one it lacks, or
+ * whose name no dataset class has) refuses the file with the ids listed, unless
+ * `allowNewClasses` makes each a class (counted in the report): results under
  * classes the ground truth does not use can only ever score zero. Polygon segmentations are kept
  * as polygons, RLE segmentations as masks (their size must be the image's [height, width]), and
  * anything else as the box. A malformed or wrongly sized RLE refuses the whole file: nothing is
@@ -333,22 +339,29 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
   }
   const imageFor = (id: number) => (opts.instances ? imageOf.get(id) : (remembered.images.get(id) ?? byNumber.get(id)));
   // The class each category id stands for without creating any: undefined when none.
+  // With an instances file, a category whose name no dataset class has is as unknown as one the
+  // file lacks: its results could only score zero.
   const known = (cat: number): number | undefined => {
     if (opts.instances) {
       const name = categoryName.get(cat);
-      return name === undefined ? undefined : (findClassByName(ds.db, name)?.id ?? -1);
+      return name === undefined ? undefined : findClassByName(ds.db, name)?.id;
     }
     return remembered.classes.get(cat);
   };
   const unknown = [...new Set(results.filter((r) => imageFor(r.image_id) !== undefined).map((r) => r.category_id))].filter((c) => known(c) === undefined).sort((a, b) => a - b);
   if (unknown.length > 0 && !opts.allowNewClasses) {
-    const shown = unknown.slice(0, 20).join(', ') + (unknown.length > 20 ? `, … (${unknown.length} in all)` : '');
-    const where = opts.instances ? `the categories of ${opts.instances}` : 'the COCO category ids this dataset remembers from its COCO import';
+    const named = (c: number) => (categoryName.has(c) ? `${c} (${categoryName.get(c)})` : String(c));
+    const shown = unknown.slice(0, 20).map(named).join(', ') + (unknown.length > 20 ? `, … (${unknown.length} in all)` : '');
+    const where = opts.instances
+      ? `no class of the dataset by name in ${opts.instances}` + (unknown.some((c) => !categoryName.has(c)) ? ' (an id shown without a name is not in its categories)' : '')
+      : 'nothing in the COCO category ids this dataset remembers from its COCO import';
     throw new AppError(
       'INVALID_ARGUMENT',
-      `${opts.file}: category id${unknown.length === 1 ? '' : 's'} ${shown} match${unknown.length === 1 ? 'es' : ''} nothing in ${where}; ` +
-        (opts.instances ? '' : 'give the instances file the results were made for with --instances, or ') +
-        'pass --allow-new-classes to import them as new classes "category N" (which no ground truth uses, so they score zero). Nothing was imported.',
+      `${opts.file}: category id${unknown.length === 1 ? '' : 's'} ${shown} match${unknown.length === 1 ? 'es' : ''} ${where}; ` +
+        (opts.instances
+          ? 'pass --allow-new-classes to import them as new classes named as in that file, else "category N" '
+          : 'give the instances file the results were made for with --instances, or pass --allow-new-classes to import them as new classes "category N" ') +
+        '(which no ground truth uses, so they score zero). Nothing was imported.',
       { file: opts.file, categoryIds: unknown },
     );
   }
@@ -367,7 +380,7 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
         let id = classFor.get(cat);
         if (id === undefined) {
           const k = newCategories.has(cat) ? undefined : known(cat);
-          if (k !== undefined && k >= 0) id = k;
+          if (k !== undefined) id = k;
           else {
             const name = categoryName.get(cat) ?? `category ${cat}`;
             id = make(name);
@@ -417,6 +430,7 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
         unmatchedResults,
         invalid,
         newCategoryIds: [...newCategories].filter((c) => classFor.has(c)),
+        newClassNames: [...newCategories].filter((c) => classFor.has(c)).map((c) => categoryName.get(c) ?? `category ${c}`),
         newCategoryResults,
       };
     })

@@ -15,6 +15,7 @@ import {
   getModelRun,
   hasHumanAnnotations,
   humanShapesOfImage,
+  newerRunOfImage,
   rejectedShapesOfImage,
   supersedePredictions,
   type HistoryPrediction,
@@ -307,8 +308,13 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
       }
       const rows: NewAnnotation[] = [];
       const hidden: HistoryPrediction[] = [];
+      // Immediate: the transaction reads before it writes, and a deferred one could not take the
+      // write lock once another connection had written in between (SQLITE_BUSY, not retried).
       db.transaction(() => {
         replaced += supersedePredictions(db, { model: params.manifest.id, runId, imageId });
+        // A resumed older run on an image a newer run of the model already did: what it finds is
+        // kept for its evaluation, as replaced by the newer run, and not offered for review again.
+        const newer = newerRunOfImage(db, { model: params.manifest.id, runId, imageId });
         const humans = humanShapesOfImage(db, imageId, { edited: true });
         const rejected = rejectedShapesOfImage(db, imageId);
         for (const raw of result.detections) {
@@ -320,17 +326,17 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
           const geometry = detectionGeometry(d);
           if (validateGeometry(geometry, image)) continue;
           const shape = { frame: 0, classId, geometry };
-          const reason = sameObject(shape, humans, duplicateIou, image) ? 'labeled' : sameObject(shape, rejected, duplicateIou, image) ? 'rejected' : null;
-          if (reason) hidden.push({ runId, imageId, classId, geometry, score: d.score, attributes: { modelClass: name }, reason });
+          const reason = sameObject(shape, humans, duplicateIou, image) ? 'labeled' : sameObject(shape, rejected, duplicateIou, image) ? 'rejected' : newer !== undefined ? 'superseded' : null;
+          if (reason) hidden.push({ runId, imageId, classId, geometry, score: d.score, attributes: { modelClass: name }, reason, replacedBy: reason === 'superseded' ? newer : undefined });
           else rows.push({ imageId, classId, geometry, source: 'model', modelRunId: runId, score: d.score, attributes: { modelClass: name } });
         }
         insertAnnotations(db, rows);
         addPredictionHistory(db, hidden);
         markRunImage(db, runId, imageId, 'done', { detections: rows.length + hidden.length, ms: result.ms });
-      })();
+      }).immediate();
       for (const h of hidden) {
         if (h.reason === 'labeled') alreadyLabeled++;
-        else alreadyRejected++;
+        else if (h.reason === 'rejected') alreadyRejected++;
       }
       detections += rows.length;
       ran++;

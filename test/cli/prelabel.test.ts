@@ -94,6 +94,20 @@ describe.runIf(model && images)('tessera prelabel and predictions import', () =>
     }
     expect(tessera('predictions', 'import', db, results).code).toBe(2);
   });
+
+  it('with --instances, refuses categories whose names no class has and imports them under those names when allowed', () => {
+    const { dir, db } = newDataset();
+    const results = path.join(dir, 'results.json');
+    const instances = path.join(dir, 'instances.json');
+    fs.writeFileSync(results, JSON.stringify([{ image_id: 5, category_id: 1, bbox: [389, 70, 109, 278], score: 0.91 }, { image_id: 5, category_id: 51, bbox: [31, 344, 68, 41], score: 0.7 }]));
+    fs.writeFileSync(instances, JSON.stringify({ images: [{ id: 5, file_name: NAMES[0] }], categories: [{ id: 1, name: 'person' }, { id: 51, name: 'bowl' }] }));
+    const refused = tessera('predictions', 'import', db, results, '--name', 'external', '--instances', instances);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain(`category ids 1 (person), 51 (bowl) match no class of the dataset by name in ${instances}; pass --allow-new-classes`);
+    const r = tessera('predictions', 'import', db, results, '--name', 'external', '--instances', instances, '--allow-new-classes');
+    expect(r.err).toBe('warning: 2 results of 2 category ids no class matched were imported as new classes: "person", "bowl"\n');
+    expect(r.code).toBe(0);
+  });
 });
 
 const tiny = sharedPath('datasets/coco_tinycoco');

@@ -290,6 +290,41 @@ describe('importing COCO results with RLE masks', () => {
   });
 });
 
+describe('importing COCO results with an instances file', () => {
+  it('refuses a category whose name no class has, listing it, and with allowNewClasses makes it a class and counts it', async () => {
+    const { ws, items } = await importedDataset(imageDir);
+    const ds = ws.current!;
+    const a = items.find((i) => i.path.endsWith('a.jpg'))!;
+    const cell = (await ok(ws, 'classes:create', { name: 'cell' })).id;
+    const dir = tempDir();
+    const instances = writeJson(dir, 'instances.json', {
+      images: [{ id: 1, file_name: 'a.jpg', width: 64, height: 48 }],
+      categories: [{ id: 1, name: 'Cell' }, { id: 7, name: 'platelet' }],
+    });
+    const results = writeJson(dir, 'results.json', [
+      { image_id: 1, category_id: 1, bbox: [0, 0, 10, 10], score: 0.9 },
+      { image_id: 1, category_id: 7, bbox: [20, 20, 5, 5], score: 0.8 },
+      { image_id: 1, category_id: 7, bbox: [30, 20, 5, 5], score: 0.7 },
+    ]);
+    const count = () => ({
+      runs: ds.db.prepare('SELECT count(*) FROM model_runs').pluck().get(),
+      annotations: ds.db.prepare('SELECT count(*) FROM annotations').pluck().get(),
+      classes: ds.db.prepare('SELECT count(*) FROM classes').pluck().get(),
+    });
+    const before = count();
+    expect(() => importCocoResults(ds, { file: results, name: 'refused', instances })).toThrow(
+      `${results}: category id 7 (platelet) matches no class of the dataset by name in ${instances}; pass --allow-new-classes to import them as new classes named as in that file`,
+    );
+    expect(count()).toEqual(before);
+
+    const report = importCocoResults(ds, { file: results, name: 'allowed', instances, allowNewClasses: true });
+    expect(report).toMatchObject({ predictions: 3, newCategoryIds: [7], newClassNames: ['platelet'], newCategoryResults: 2 });
+    const platelet = (await ok(ws, 'classes:list', {})).find((c) => c.name === 'platelet')!;
+    expect(listAnnotations(ds.db, a.id).map((x) => x.classId)).toEqual([cell, platelet.id, platelet.id]);
+    ws.close();
+  });
+});
+
 describe('importing results with many categories', () => {
   it('creates 20,000 classes in seconds, one per category, in the order first met', async () => {
     const { ws } = await importedDataset(imageDir);

@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COCO80 } from '../../src-main/common/inference/coco';
 import type { ModelManifest } from '../../src-main/common/inference/types';
 import type { ImageListItem } from '../../src-main/common/model';
 import { insertAnnotations, listAnnotations } from '../../src-main/db/annotations';
-import { getModelRun, runImageCounts } from '../../src-main/db/prelabel';
+import { getModelRun, rejectedShapesOfImage, runImageCounts } from '../../src-main/db/prelabel';
 import { closeInferenceBackend, inferenceBackend, resumePrelabel, runPrelabel, tryModel, type Detector } from '../../src-main/services/prelabel';
 import { Workspace } from '../../src-main/services/workspace';
 import type { JobProgress } from '../../src-main/common/model';
@@ -196,6 +197,129 @@ describe.runIf(model && images)('running a model again on the same image', () =>
     expect(listAnnotations(db, image.id).find((a) => a.id === second!.id)).toMatchObject({ source: 'model', modelRunId: first.runId });
     const last = listAnnotations(db, image.id);
     expect(new Set(last.map(key)).size).toBe(last.length);
+  }, 120_000);
+});
+
+describe.runIf(model && images)('deleting a prediction in the editor', () => {
+  afterAll(closeInferenceBackend);
+
+  it('rejects it for the next run of the model, and an undo of the delete takes the rejection back', async () => {
+    const { ws, items } = await dataset();
+    const db = ws.current!.db;
+    const image = items.find((i) => i.path === NAMES[0])!;
+    const { detector } = await countingDetector();
+    const args = { manifest, modelFile: model!, imageIds: [image.id], skipLabeled: false, conf: 0.15 };
+    const first = await runPrelabel(ws.current!, detector, args);
+    const found = listAnnotations(db, image.id).filter((a) => a.source === 'model');
+    expect(found.length).toBeGreaterThanOrEqual(4);
+    const [best] = [...found].sort((a, b) => b.score! - a.score!);
+    const key = (a: { classId: number | null; geometry: unknown }) => JSON.stringify([a.classId, a.geometry]);
+
+    // The Delete key: an editor edit, not predictions:reject.
+    await ok(ws, 'annotations:edit', { imageId: image.id, label: 'Delete', ops: [{ op: 'delete', id: best!.id }] });
+    const second = await runPrelabel(ws.current!, detector, args);
+    expect(second).toMatchObject({ replaced: found.length - 1, alreadyRejected: 1, alreadyLabeled: 0, detections: found.length - 1 });
+    expect(listAnnotations(db, image.id).some((a) => key(a) === key(best!))).toBe(false);
+
+    // Undone, the deleted prediction is back and pending; the rejection no longer counts, and like
+    // any restored prediction it stays, so the next run leaves its object out as already there.
+    const rejected = () => rejectedShapesOfImage(db, image.id).map(key);
+    expect(rejected()).toEqual([key(best!)]);
+    await ok(ws, 'annotations:undo', { imageId: image.id });
+    expect(rejected()).toEqual([]);
+    await ok(ws, 'annotations:redo', { imageId: image.id });
+    expect(rejected()).toEqual([key(best!)]);
+    await ok(ws, 'annotations:undo', { imageId: image.id });
+    expect(rejected()).toEqual([]);
+    expect(listAnnotations(db, image.id).find((a) => a.id === best!.id)).toMatchObject({ source: 'model', modelRunId: first.runId });
+    const third = await runPrelabel(ws.current!, detector, args);
+    expect(third).toMatchObject({ alreadyRejected: 0, alreadyLabeled: 1 });
+    const now = listAnnotations(db, image.id);
+    expect(now.filter((a) => key(a) === key(best!))).toHaveLength(1);
+    expect(new Set(now.map(key)).size).toBe(now.length);
+  }, 120_000);
+});
+
+describe.runIf(model && images)('pre-labeling beside another writer of the dataset', () => {
+  afterAll(closeInferenceBackend);
+
+  it('writes an image\'s results after a write another connection commits while they are being written', async () => {
+    const { ws, items } = await dataset();
+    const db = ws.current!.db;
+    const ids = items.filter((i) => i.path !== NAMES[2]).map((i) => i.id);
+    const other = items.find((i) => i.path === NAMES[2])!;
+    const real = (await inferenceBackend()).detector;
+    // A run left with one image pending and its provider already known, so that nothing but the
+    // image's own transaction writes after its detection.
+    let runId = 0;
+    const first = await runPrelabel(ws.current!, real, { manifest, modelFile: model!, imageIds: ids, skipLabeled: false }, { isCancelled: () => runId > 0 && runImageCounts(db, runId).done >= 1, onRun: (id) => (runId = id) });
+    expect(first).toMatchObject({ done: 1, pending: 1 });
+
+    // Another connection (a second window, the command line) takes the write lock as the
+    // detection returns and commits a second later, while this one is writing the results.
+    const flag = new Int32Array(new SharedArrayBuffer(8));
+    const writer = new Worker(
+      `const { workerData } = require('node:worker_threads');
+       const Database = require(workerData.module);
+       const flag = new Int32Array(workerData.sab);
+       const db = new Database(workerData.file);
+       Atomics.wait(flag, 0, 0, 60000);
+       db.exec('BEGIN IMMEDIATE');
+       db.prepare('UPDATE images SET updated_at = updated_at + 1 WHERE id = ?').run(workerData.imageId);
+       Atomics.store(flag, 0, 2);
+       Atomics.notify(flag, 0);
+       Atomics.wait(flag, 1, 0, 1000);
+       db.exec('COMMIT');
+       db.close();`,
+      { eval: true, workerData: { sab: flag.buffer, file: ws.current!.file, imageId: other.id, module: require.resolve('better-sqlite3') } },
+    );
+    const exited = new Promise((resolve, reject) => writer.on('exit', resolve).on('error', reject));
+    const detector: Detector = {
+      detect: async (req) => {
+        const r = await real.detect(req);
+        Atomics.store(flag, 0, 1);
+        Atomics.notify(flag, 0);
+        expect(Atomics.wait(flag, 0, 1, 10_000)).not.toBe('timed-out');
+        return r;
+      },
+    };
+    const updatedBefore = db.prepare('SELECT updated_at FROM images WHERE id = ?').pluck().get(other.id) as number;
+    const resumed = await resumePrelabel(ws.current!, detector, runId);
+    await exited;
+    expect(resumed).toMatchObject({ done: 2, failed: 0, pending: 0 });
+    expect(resumed.detections).toBeGreaterThan(0);
+    expect(runImageCounts(db, runId)).toEqual({ pending: 0, done: 2, skipped: 0, failed: 0 });
+    expect(db.prepare('SELECT updated_at FROM images WHERE id = ?').pluck().get(other.id)).toBe(updatedBefore + 1);
+  }, 120_000);
+});
+
+describe.runIf(model && images)('resuming an older run of a model', () => {
+  afterAll(closeInferenceBackend);
+
+  it('leaves the predictions of a newer run pending and keeps its own findings as replaced by the newer run', async () => {
+    const { ws, items } = await dataset();
+    const db = ws.current!.db;
+    const image = items.find((i) => i.path === NAMES[0])!;
+    const { detector } = await countingDetector();
+    const args = { manifest, modelFile: model!, imageIds: [image.id], skipLabeled: false, conf: 0.15 };
+    const older = await runPrelabel(ws.current!, detector, args, { isCancelled: () => true });
+    expect(older).toMatchObject({ cancelled: true, pending: 1, detections: 0 });
+    const newer = await runPrelabel(ws.current!, detector, args);
+    expect(newer.runId).toBeGreaterThan(older.runId);
+    const pending = () => listAnnotations(db, image.id).filter((a) => a.source === 'model');
+    const before = pending();
+    expect(before.length).toBeGreaterThanOrEqual(4);
+
+    const resumed = await resumePrelabel(ws.current!, detector, older.runId);
+    expect(resumed).toMatchObject({ runId: older.runId, done: 1, replaced: 0, detections: 0 });
+    // The newer run's predictions are untouched and are the only ones offered for review.
+    expect(pending()).toEqual(before);
+    const history = db.prepare('SELECT run_id AS runId, reason, replaced_by AS replacedBy, count(*) AS n FROM prediction_history GROUP BY run_id, reason, replaced_by').all();
+    expect(history).toEqual([{ runId: older.runId, reason: 'superseded', replacedBy: newer.runId, n: before.length }]);
+    // The older run is still judged on all it found.
+    const runs = await ok(ws, 'eval:runs', {});
+    expect(runs.find((r) => r.id === older.runId)).toMatchObject({ detections: before.length, images: 1 });
+    expect(runs.find((r) => r.id === newer.runId)).toMatchObject({ detections: before.length, images: 1 });
   }, 120_000);
 });
 

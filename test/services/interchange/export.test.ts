@@ -172,6 +172,28 @@ describe('exportDataset', () => {
     expect(reviewed.seen.map((i) => i.id)).toEqual([f.ids['a/two.png']]);
   });
 
+  it('exports a dataset that remembers 130,000 COCO image ids, unremembered images numbered past the largest', async () => {
+    const f = await fixture();
+    const n = 130_000;
+    // Image rows for the remembered ids, marked new, so an export of done images leaves them out.
+    f.ds.db
+      .prepare(
+        `WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?)
+         INSERT INTO images (path, content_hash, file_size, file_mtime_ms, width, height, channels, bit_depth, format, created_at, updated_at)
+         SELECT 'far/' || i || '.png', 'hash' || i, 1, 0, 10, 10, 3, 8, 'png', 0, 0 FROM k`,
+      )
+      .run(n);
+    f.ds.db.prepare("INSERT INTO coco_image_ids (image_id, coco_id) SELECT id, 1000 + id FROM images WHERE path LIKE 'far/%'").run();
+    const largest = f.ds.db.prepare('SELECT max(coco_id) FROM coco_image_ids').pluck().get() as number;
+    expect(f.ds.db.prepare('SELECT count(*) FROM coco_image_ids').pluck().get()).toBe(n);
+    const one = f.ids['a/one.png']!;
+    setStatus(f.ds.db, [one], 'done');
+    const a = recorder('coco');
+    const rep = await exportDataset(f.ds, opts(path.join(f.dir, 'big'), { format: 'coco', only: 'done' }), a.lookup);
+    expect(rep.images).toBe(1);
+    expect(a.seen.map((i) => [i.id, i.cocoId])).toEqual([[one, largest + one]]);
+  });
+
   it('converts what the format cannot hold and counts every conversion (real VOC writer)', async () => {
     const f = await fixture();
     const { cell, nucleus } = f.classes;
