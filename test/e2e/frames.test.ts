@@ -189,6 +189,53 @@ describe('frames of multi-frame images in the browser', () => {
     const shownUrl = () =>
       again.page.evaluate(() => (globalThis as unknown as { __tesseraCanvas: { image: { src: string } | null } }).__tesseraCanvas.image?.src ?? '');
     await expect.poll(shownUrl).toMatch(new RegExp(`/${dose.id}/[\\w-]+/1/-?[\\d.]+/[\\d.]+$`));
+
+    // A sweep of the slider over the frames faster than they render asks for one view at a time,
+    // the latest frame's next, so only a few of them and the last one; it asks for no pyramid,
+    // few windows, and remembers the frame once.
+    await expect.poll(() => attr(again.page, 'data-ready')).toBe('true');
+    const views: string[] = [];
+    again.page.on('request', (r) => {
+      // /media/view/<dataset>/<image id>/<version>/<frame>[/<center>/<width>]
+      const parts = new URL(r.url()).pathname.split('/');
+      if (parts[2] === 'view' && parts[4] === String(dose.id)) views.push(parts[6] ?? '0');
+    });
+    // The calls the page sends to the backend from now on, by channel (the socket's send, wrapped).
+    await again.page.evaluate(() => {
+      type Sock = { prototype: { send(this: unknown, data: string): void } };
+      const g = globalThis as unknown as { WebSocket: Sock; __calls: string[] };
+      g.__calls = [];
+      const send = g.WebSocket.prototype.send;
+      g.WebSocket.prototype.send = function (data: string) {
+        try {
+          const m = JSON.parse(data) as { t?: string; channel?: string };
+          if (m.t === 'call' && m.channel) g.__calls.push(m.channel);
+        } catch {
+          // not a call
+        }
+        send.call(this, data);
+      };
+    });
+    await again.page.evaluate(async () => {
+      type Slider = { value: string; dispatchEvent(e: unknown): boolean };
+      const g = globalThis as unknown as { document: { querySelector(s: string): Slider | null }; Event: new (type: string, init: { bubbles: boolean }) => unknown };
+      const slider = g.document.querySelector('[data-testid="frame-slider"]')!;
+      for (let f = 3; f <= 15; f++) {
+        slider.value = String(f);
+        slider.dispatchEvent(new g.Event('input', { bubbles: true }));
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    });
+    await expect.poll(() => attr(again.page, 'data-frame-shown')).toBe('14');
+    await again.page.getByTestId('window-values').waitFor();
+    await expect.poll(() => query<{ frame: number }>(file, `SELECT frame FROM image_viewed_frames WHERE image_id = ${dose.id}`)).toEqual([{ frame: 14 }]);
+    const calls = await again.page.evaluate(() => (globalThis as unknown as { __calls: string[] }).__calls);
+    const count = (c: string) => calls.filter((x) => x === c).length;
+    expect(views).toContain('14');
+    expect(new Set(views).size).toBeLessThanOrEqual(5);
+    expect(count('images:setViewedFrame')).toBe(1);
+    expect(count('images:pyramid')).toBe(0);
+    expect(count('imaging:getWindow')).toBeLessThanOrEqual(4);
     expect(again.pageErrors).toEqual([]);
   });
 });
