@@ -449,6 +449,15 @@ export class Editor {
   setActiveClass(id: number | null): void {
     this.activeClassId = id;
     this.events.emit('change');
+    this.dropDrawnOfOtherClass();
+  }
+
+  /**
+   * The active class changed: a just-drawn shape of another class stops being the selection, so
+   * the next brush stroke starts a mask of the new class instead of extending that one.
+   */
+  private dropDrawnOfOtherClass(): void {
+    if (this.selectionDrawn && this.selectedRecords.some((a) => a.classId !== this.activeClassId)) this.select([]);
   }
 
   setBrushRadius(r: number): void {
@@ -897,9 +906,7 @@ export class Editor {
     this.activeClassId = c.id;
     this.events.emit('change');
     if (!this.selectionDrawn && this.editableSelection().some((a) => a.classId !== c.id)) return this.setClassOfSelection(c.id);
-    // The just-drawn shape is of the previous class: it stops being the selection, so the next
-    // stroke of the brush starts a mask of the new class instead of extending that one.
-    if (this.selectionDrawn && this.selectedRecords.some((a) => a.classId !== c.id)) this.select([]);
+    this.dropDrawnOfOtherClass();
     this.say(`Drawing class: ${c.name}`);
     return Promise.resolve(null);
   }

@@ -287,6 +287,9 @@ describe('mask brush and eraser', () => {
     // The same class key again keeps the just-drawn mask, so the brush goes on extending it.
     d.key('3');
     expect(editor.selection).toEqual([all[1]!.id]);
+    // Another class made active otherwise (a class just created) drops it the same way.
+    editor.setActiveClass(cell!.id);
+    expect(editor.selection).toEqual([]);
   });
 
   it('fill holes sets the pixels enclosed by the mask', async () => {
