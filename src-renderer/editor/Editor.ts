@@ -171,6 +171,7 @@ export class Editor {
     this.tool.cancel();
     this.image = image;
     this.frame = this.clampFrame(frame, image);
+    this.forgetToolMemory();
     this.docs = new Map();
     this.selectionIds = [];
     this.selectionDrawn = false;
@@ -206,6 +207,11 @@ export class Editor {
     this.emitScene();
   }
 
+  /** What tools remember between gestures (the last click of the select tool) belongs to one image and frame. */
+  private forgetToolMemory(): void {
+    for (const t of Object.values(this.tools)) t.forget();
+  }
+
   get frames(): number {
     return Math.max(1, this.image?.frames ?? 1);
   }
@@ -225,6 +231,7 @@ export class Editor {
     if (f === this.frame) return false;
     this.tool.cancel();
     this.frame = f;
+    this.forgetToolMemory();
     this.selectionIds = [];
     this.emitScene();
     return true;
@@ -442,6 +449,15 @@ export class Editor {
   setActiveClass(id: number | null): void {
     this.activeClassId = id;
     this.events.emit('change');
+    this.dropDrawnOfOtherClass();
+  }
+
+  /**
+   * The active class changed: a just-drawn shape of another class stops being the selection, so
+   * the next brush stroke starts a mask of the new class instead of extending that one.
+   */
+  private dropDrawnOfOtherClass(): void {
+    if (this.selectionDrawn && this.selectedRecords.some((a) => a.classId !== this.activeClassId)) this.select([]);
   }
 
   setBrushRadius(r: number): void {
@@ -890,6 +906,7 @@ export class Editor {
     this.activeClassId = c.id;
     this.events.emit('change');
     if (!this.selectionDrawn && this.editableSelection().some((a) => a.classId !== c.id)) return this.setClassOfSelection(c.id);
+    this.dropDrawnOfOtherClass();
     this.say(`Drawing class: ${c.name}`);
     return Promise.resolve(null);
   }

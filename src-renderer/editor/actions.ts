@@ -19,6 +19,8 @@ export interface ActionContext {
     markDone(): void;
     /** Steps through the frames of a multi-frame image; frame actions are unavailable without it. */
     stepFrame?(by: number): void;
+    /** Frames that can be shown (fewer than the image's when it is shown from its tile pyramid). */
+    frames?(): number;
   };
   ui?: { toggleShortcuts(): void; closeShortcuts(): boolean };
   /** Model-assisted labeling, supplied by state/models.svelte.ts; the review actions are unavailable without it. */
@@ -64,7 +66,7 @@ const hasSelection = (c: ActionContext): boolean => c.editor.selection.length > 
 const selectedPredictionIds = (c: ActionContext): number[] => c.editor.selectedRecords.filter((a) => a.source === 'model').map((a) => a.id);
 const hasSelectedPrediction = (c: ActionContext): boolean => !!c.review && selectedPredictionIds(c).length > 0;
 const hasImage = (c: ActionContext): boolean => c.editor.image !== null;
-const hasFrames = (c: ActionContext): boolean => !!c.nav?.stepFrame && c.editor.frames > 1;
+const hasFrames = (c: ActionContext): boolean => !!c.nav?.stepFrame && Math.min(c.editor.frames, c.nav.frames?.() ?? Infinity) > 1;
 const selectionHas = (kinds: readonly string[]) => (c: ActionContext) => c.editor.selectedRecords.some((a) => kinds.includes(a.kind));
 
 function toolAction(tool: ToolId, label: string, key: string): Action {

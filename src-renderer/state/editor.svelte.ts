@@ -75,6 +75,7 @@ export class EditorState {
         nextNotDone: () => void this.findNext('not_done'),
         markDone: () => void this.markDone(),
         stepFrame: (by) => this.appState.viewer.stepFrame(by),
+        frames: () => this.appState.viewer.frames,
       },
       ui: {
         toggleShortcuts: () => (this.shortcutsOpen = !this.shortcutsOpen),

@@ -24,6 +24,8 @@ export class PyramidView {
   /** The image whose pyramid is being built for display, if any. */
   building = $state<number | null>(null);
   cancelError = $state<string | null>(null);
+  /** The image (id and media address) last found to have no pyramid: another frame of it asks no more. */
+  private plain: string | null = null;
 
   private tracker(): JobTracker {
     const job: JobTracker = new JobTracker('pyramid', (text) => {
@@ -34,14 +36,23 @@ export class PyramidView {
 
   /**
    * Shows `frame` of the image; false when superseded (`isCurrent` turned false) before it was
-   * drawn. Another frame of the image on screen keeps the zoom and position.
+   * drawn. Another frame of the image on screen keeps the zoom and position, and does not ask
+   * again whether the image has a pyramid. An image shown from its pyramid has its first frame
+   * only: `onTiled` is told, and another frame asked for is not shown (false).
    */
-  async show(surface: ImageSurface, image: MediaImage, isCurrent: () => boolean, frame = 0, keepView = false): Promise<boolean> {
+  async show(surface: ImageSurface, image: MediaImage, isCurrent: () => boolean, frame = 0, keepView = false, onTiled?: () => void): Promise<boolean> {
     const { id: imageId, media } = image;
+    const key = `${imageId}|${media}`;
+    if (keepView && this.plain === key) return surface.load(mediaUrl('view', media, frame), { keepView });
     let info = await call('images:pyramid', { imageId });
     if (!isCurrent()) return false;
-    if (info.state === 'none') return surface.load(mediaUrl('view', media, frame), { keepView });
-    if (frame > 0) throw new Error(`frame ${frame + 1} cannot be shown: this image is shown from a tile pyramid, which is built from its first frame only`);
+    if (info.state === 'none') {
+      this.plain = key;
+      return surface.load(mediaUrl('view', media, frame), { keepView });
+    }
+    if (this.plain === key) this.plain = null;
+    onTiled?.();
+    if (frame > 0) return false;
     if (info.state !== 'ready') {
       const job = this.tracker();
       this.job = job;

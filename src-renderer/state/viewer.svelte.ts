@@ -3,6 +3,9 @@ import { call, errorMessage } from '../bridge';
 import type { DatasetState } from './dataset.svelte';
 import { baseName } from './format';
 
+/** How long frame stepping pauses before the frame shown is remembered for the image. */
+export const VIEWED_FRAME_DELAY_MS = 300;
+
 export interface ViewerProblem {
   title: string;
   message: string;
@@ -24,6 +27,11 @@ export class ViewerState {
   frame = $state(0);
   /** The frame whose pixels are on screen (null while one is loading). */
   shownFrame = $state<number | null>(null);
+  /**
+   * The open image is shown from its tile pyramid, which is built from the first frame only:
+   * its other frames cannot be shown, so it counts as one frame (no frame bar, no frame keys).
+   */
+  tiled = $state(false);
 
   readonly fileProblem = $derived.by((): ViewerProblem | null => {
     const d = this.detail;
@@ -56,6 +64,8 @@ export class ViewerState {
 
   // Navigation is asynchronous (a page may need fetching); only the latest request may land.
   private navToken = 0;
+  /** The frame to remember for an image, written once stepping pauses (see setFrame). */
+  private frameWrite: { id: number; frame: number; timer: ReturnType<typeof setTimeout> } | null = null;
 
   constructor(
     private readonly dataset: DatasetState,
@@ -70,6 +80,7 @@ export class ViewerState {
 
   async open(index: number): Promise<void> {
     const token = ++this.navToken;
+    this.flushViewedFrame();
     const item = await this.dataset.getItem(index);
     if (token !== this.navToken || !item) return;
     // A multi-frame image opens on the frame last viewed, so its pixels and shapes load once.
@@ -87,6 +98,7 @@ export class ViewerState {
     this.item = item;
     this.frame = Math.min(frame, item.frames - 1);
     this.shownFrame = null;
+    this.tiled = false;
     this.detail = null;
     this.loadError = null;
     this.ready = false;
@@ -112,14 +124,16 @@ export class ViewerState {
     void this.open(this.index - 1);
   }
 
-  /** Frames of the open image (1 for ordinary images). */
+  /** Frames of the open image that can be shown (1 for ordinary images and those shown from tiles). */
   get frames(): number {
-    return Math.max(1, this.item?.frames ?? 1);
+    return this.tiled ? 1 : Math.max(1, this.item?.frames ?? 1);
   }
 
   /**
    * Shows another frame of the open image (clamped to the image's frames) and remembers it in
    * the dataset, so coming back to the image shows it again. Returns whether the frame changed.
+   * Stepping through frames writes the frame once it pauses for VIEWED_FRAME_DELAY_MS (or the
+   * image is left), not once per step.
    */
   setFrame(frame: number): boolean {
     const item = this.item;
@@ -127,8 +141,36 @@ export class ViewerState {
     const f = Math.max(0, Math.min(this.frames - 1, Math.round(frame)));
     if (f === this.frame) return false;
     this.frame = f;
-    call('images:setViewedFrame', { id: item.id, frame: f }).catch((e: unknown) => this.onError(e));
+    this.rememberFrame(item.id, f);
     return true;
+  }
+
+  /**
+   * The image is shown from its tile pyramid (see `tiled`): back on its first frame, which is
+   * what is shown; the remembered frame stays as it was.
+   */
+  setTiled(imageId: number): void {
+    if (this.item?.id !== imageId || this.tiled) return;
+    this.tiled = true;
+    if (this.frameWrite?.id === imageId) {
+      clearTimeout(this.frameWrite.timer);
+      this.frameWrite = null;
+    }
+    this.frame = 0;
+  }
+
+  private rememberFrame(id: number, frame: number): void {
+    if (this.frameWrite) clearTimeout(this.frameWrite.timer);
+    this.frameWrite = { id, frame, timer: setTimeout(() => this.flushViewedFrame(), VIEWED_FRAME_DELAY_MS) };
+  }
+
+  /** Writes the frame waiting to be remembered now (the image is left, the viewer closes). */
+  flushViewedFrame(): void {
+    const w = this.frameWrite;
+    if (!w) return;
+    clearTimeout(w.timer);
+    this.frameWrite = null;
+    call('images:setViewedFrame', { id: w.id, frame: w.frame }).catch((e: unknown) => this.onError(e));
   }
 
   stepFrame(by: number): boolean {
@@ -141,6 +183,7 @@ export class ViewerState {
 
   close(): void {
     this.navToken++;
+    this.flushViewedFrame();
     if (this.index !== null) this.onContextChange();
     if (this.index !== null) this.dataset.returnTo(this.index);
     this.index = null;
@@ -151,5 +194,6 @@ export class ViewerState {
     this.ready = false;
     this.frame = 0;
     this.shownFrame = null;
+    this.tiled = false;
   }
 }

@@ -189,6 +189,118 @@ describe('frames of multi-frame images in the browser', () => {
     const shownUrl = () =>
       again.page.evaluate(() => (globalThis as unknown as { __tesseraCanvas: { image: { src: string } | null } }).__tesseraCanvas.image?.src ?? '');
     await expect.poll(shownUrl).toMatch(new RegExp(`/${dose.id}/[\\w-]+/1/-?[\\d.]+/[\\d.]+$`));
+
+    // A sweep of the slider over the frames faster than they render asks for one view at a time,
+    // the latest frame's next, so only a few of them and the last one; it asks for no pyramid,
+    // few windows, and remembers the frame once.
+    await expect.poll(() => attr(again.page, 'data-ready')).toBe('true');
+    const views: string[] = [];
+    again.page.on('request', (r) => {
+      // /media/view/<dataset>/<image id>/<version>/<frame>[/<center>/<width>]
+      const parts = new URL(r.url()).pathname.split('/');
+      if (parts[2] === 'view' && parts[4] === String(dose.id)) views.push(parts[6] ?? '0');
+    });
+    // The calls the page sends to the backend from now on, by channel (the socket's send, wrapped).
+    await again.page.evaluate(() => {
+      type Sock = { prototype: { send(this: unknown, data: string): void } };
+      const g = globalThis as unknown as { WebSocket: Sock; __calls: string[] };
+      g.__calls = [];
+      const send = g.WebSocket.prototype.send;
+      g.WebSocket.prototype.send = function (data: string) {
+        try {
+          const m = JSON.parse(data) as { t?: string; channel?: string };
+          if (m.t === 'call' && m.channel) g.__calls.push(m.channel);
+        } catch {
+          // not a call
+        }
+        send.call(this, data);
+      };
+    });
+    await again.page.evaluate(async () => {
+      type Slider = { value: string; dispatchEvent(e: unknown): boolean };
+      const g = globalThis as unknown as { document: { querySelector(s: string): Slider | null }; Event: new (type: string, init: { bubbles: boolean }) => unknown };
+      const slider = g.document.querySelector('[data-testid="frame-slider"]')!;
+      for (let f = 3; f <= 15; f++) {
+        slider.value = String(f);
+        slider.dispatchEvent(new g.Event('input', { bubbles: true }));
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    });
+    await expect.poll(() => attr(again.page, 'data-frame-shown')).toBe('14');
+    await again.page.getByTestId('window-values').waitFor();
+    await expect.poll(() => query<{ frame: number }>(file, `SELECT frame FROM image_viewed_frames WHERE image_id = ${dose.id}`)).toEqual([{ frame: 14 }]);
+    const calls = await again.page.evaluate(() => (globalThis as unknown as { __calls: string[] }).__calls);
+    const count = (c: string) => calls.filter((x) => x === c).length;
+    expect(views).toContain('14');
+    expect(new Set(views).size).toBeLessThanOrEqual(5);
+    expect(count('images:setViewedFrame')).toBe(1);
+    expect(count('images:pyramid')).toBe(0);
+    expect(count('imaging:getWindow')).toBeLessThanOrEqual(4);
     expect(again.pageErrors).toEqual([]);
+  });
+});
+
+/**
+ * A multi-page TIFF large enough to be shown from its tile pyramid, which is built from its first
+ * page only: it opens on that page even when a later one was viewed last, with no frame bar, no
+ * frame in the status line, and `.` does nothing (no error).
+ */
+describe('a multi-frame image shown from its tile pyramid', () => {
+  let app: App | null = null;
+  const saved = process.env['TESSERA_PYRAMID_PIXELS'];
+
+  beforeAll(async () => {
+    // The server runs in this process and reads the threshold when an image is opened.
+    process.env['TESSERA_PYRAMID_PIXELS'] = String(20_000);
+    if (!prerequisites.skip) app = await startApp({ tmpPrefix: 'tessera-frames-tiled-e2e-' });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    if (saved === undefined) delete process.env['TESSERA_PYRAMID_PIXELS'];
+    else process.env['TESSERA_PYRAMID_PIXELS'] = saved;
+  });
+
+  it.skipIf(prerequisites.skip)('opens on the first frame with no frame bar, even when a later frame was viewed last', { timeout: 120_000 }, async () => {
+    prerequisites.assertPresent();
+    const { tmp } = app!;
+    const imgs = path.join(tmp, 'imgs');
+    fs.mkdirSync(imgs);
+    const pages = await Promise.all(
+      PAGE_GREYS.map((v) => sharp({ create: { width: 300, height: 200, channels: 3, background: { r: v, g: v, b: v } } }).png().toBuffer()),
+    );
+    await sharp(pages, { join: { animated: true } }).tiff().toFile(path.join(imgs, 'big.tif'));
+    const file = path.join(tmp, 'tiled.tessera');
+    const ws = newWorkspace(app!.configDir);
+    await ok(ws, 'dataset:create', { path: file, root: tmp });
+    await ok(ws, 'images:import', { jobId: 'imp', paths: [imgs] });
+    const { items } = await ok(ws, 'images:list', {});
+    const tif = items[0]!;
+    expect(tif.frames).toBe(3);
+    await ok(ws, 'images:setViewedFrame', { id: tif.id, frame: 2 });
+    ws.close();
+
+    const { page, pageErrors } = await app!.newPage({ viewport: { width: 1200, height: 800 }, hooks: true });
+    const start = page.getByTestId('open-dataset-path');
+    await start.or(page.getByTestId('grid-cell').first()).first().waitFor();
+    if (await start.isVisible()) {
+      await start.fill(file);
+      await page.getByTestId('open-dataset').click();
+    }
+    await page.locator(`[data-testid="grid-cell"][data-image-id="${tif.id}"]`).click();
+    await page.locator(`[data-testid="viewer"][data-image-id="${tif.id}"][data-ready="true"]`).waitFor({ timeout: 60_000 });
+    // Shown from tiles, not as one bitmap.
+    expect(await page.getByTestId('viewer').locator('.stage').getAttribute('data-tile-level')).not.toBeNull();
+    expect(await attr(page, 'data-frame')).toBe('0');
+    expect(await page.getByTestId('frame-bar').count()).toBe(0);
+    expect(await page.getByTestId('status-frame').count()).toBe(0);
+    expect(await page.locator('[data-testid="viewer"] [role="alert"]').count()).toBe(0);
+    await page.getByTestId('tool-select').focus();
+    await page.keyboard.press('.');
+    await page.waitForTimeout(500);
+    expect(await attr(page, 'data-frame')).toBe('0');
+    expect(await attr(page, 'data-ready')).toBe('true');
+    expect(await page.locator('[data-testid="viewer"] [role="alert"]').count()).toBe(0);
+    expect(pageErrors).toEqual([]);
   });
 });

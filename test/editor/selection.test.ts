@@ -279,6 +279,44 @@ describe('select tool', () => {
     expect(editor.selection).toEqual([small!.id]);
   });
 
+  it('a click after a shape was drawn where the last click was picks the new smallest shape, not the next in the stack', async () => {
+    d.key('b');
+    d.drag(2, 2, 198, 148);
+    await d.settle();
+    const [big] = await rows();
+    d.key('v');
+    d.click(50, 50);
+    expect(editor.selection).toEqual([big!.id]);
+    d.key('b');
+    d.drag(40, 40, 60, 60);
+    await d.settle();
+    const small = (await rows()).at(-1)!;
+    expect(editor.selection).toEqual([small.id]);
+    d.key('v');
+    d.click(50, 50);
+    expect(editor.selection).toEqual([small.id]);
+    d.click(50, 50); // now a repeated click: the next in the stack
+    expect(editor.selection).toEqual([big!.id]);
+  });
+
+  it('the last click is forgotten when another image is opened', async () => {
+    d.key('b');
+    d.drag(80, 80, 100, 100);
+    d.drag(2, 2, 198, 148);
+    await d.settle();
+    const [small, large] = await rows();
+    d.key('v');
+    d.click(90, 90);
+    expect(editor.selection).toEqual([small!.id]);
+    await open(1);
+    await open(0);
+    editor.select([small!.id]);
+    d.click(90, 90); // a first click on the selection: its smallest shape there, no cycling
+    expect(editor.selection).toEqual([small!.id]);
+    d.click(90, 90);
+    expect(editor.selection).toEqual([large!.id]);
+  });
+
   it('a right click selects the shape under the pointer (the smallest), keeping a selection it falls on', async () => {
     d.key('b');
     d.drag(80, 80, 100, 100);

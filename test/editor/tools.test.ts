@@ -239,6 +239,59 @@ describe('mask brush and eraser', () => {
     expect(await stored()).toEqual([]);
   });
 
+  it('the eraser erases the mask under the pointer when a point and a smaller box lie on it too', async () => {
+    d.key('m');
+    while (editor.brushRadius > 5) d.key('[');
+    d.drag(50, 50, 100, 50);
+    d.key('b');
+    d.drag(70, 40, 80, 60);
+    d.key('o');
+    d.click(75, 50);
+    await d.settle();
+    const [mask, box, point] = await stored();
+    expect([mask!.kind, box!.kind, point!.kind]).toEqual(['mask', 'box', 'point']);
+    editor.clearSelection();
+    d.key('e');
+    d.click(75, 50);
+    await d.settle();
+    expect(d.lastStatus?.text ?? '').not.toMatch(/Nothing to erase/);
+    const after = await stored();
+    const erased = after.find((a) => a.id === mask!.id)!;
+    const cut = capsulePixels(200, 150, 75, 50, 75, 50, 5);
+    const painted = capsulePixels(200, 150, 50, 50, 100, 50, 5);
+    expect(setPixels(erased.geometry)).toEqual(new Set([...painted].filter((p) => !cut.has(p))));
+    expect(after.find((a) => a.id === box!.id)!.geometry).toEqual(box!.geometry);
+    expect(after.find((a) => a.id === point!.id)!.geometry).toEqual(point!.geometry);
+  });
+
+  it('a class key after painting a mask makes the next stroke a new mask of that class', async () => {
+    const [cell, , debris] = ds.classes;
+    d.key('1');
+    d.key('m');
+    while (editor.brushRadius > 5) d.key('[');
+    d.drag(30, 30, 60, 30);
+    await d.settle();
+    const first = await only();
+    expect(editor.selection).toEqual([first.id]);
+    d.key('3');
+    expect(d.lastStatus).toEqual({ text: 'Drawing class: debris', kind: 'info' });
+    d.drag(120, 100, 150, 100);
+    await d.settle();
+    const all = await stored();
+    expect(all.map((a) => [a.kind, a.classId])).toEqual([
+      ['mask', cell!.id],
+      ['mask', debris!.id],
+    ]);
+    expect(setPixels(all[0]!.geometry)).toEqual(capsulePixels(200, 150, 30, 30, 60, 30, 5));
+    expect(setPixels(all[1]!.geometry)).toEqual(capsulePixels(200, 150, 120, 100, 150, 100, 5));
+    // The same class key again keeps the just-drawn mask, so the brush goes on extending it.
+    d.key('3');
+    expect(editor.selection).toEqual([all[1]!.id]);
+    // Another class made active otherwise (a class just created) drops it the same way.
+    editor.setActiveClass(cell!.id);
+    expect(editor.selection).toEqual([]);
+  });
+
   it('fill holes sets the pixels enclosed by the mask', async () => {
     d.key('m');
     while (editor.brushRadius > 3) d.key('[');

@@ -607,6 +607,25 @@ d('DICOM recognised by content and crafted DICOM files', () => {
   });
 });
 
+describe('pixel padding with a rescale that float32 cannot hold exactly', () => {
+  it('the padding range is the float32 value the padding samples decode to, and they stay out of the range and window', async () => {
+    const rows = 16;
+    const columns = 16;
+    // Half the image is padding (-32768), the rest a ramp 0..127.
+    const stored = Int16Array.from({ length: rows * columns }, (_, i) => (i % 2 ? -32768 : i >> 1));
+    const file = enhancedDicom({ rows, columns, frames: [stored], shared: { rescale: { intercept: 0, slope: 0.0123, type: 'US' } }, paddingValue: -32768 });
+    const r = await decodeDicomFrame(parseDicom(file), 0);
+    const data = r.data as Float32Array;
+    expect(data[1]).toBe(Math.fround(-32768 * 0.0123));
+    expect(data[1]).not.toBe(-32768 * 0.0123);
+    expect(r.padding).toEqual({ low: data[1], high: data[1] });
+    const image = data.filter((_, i) => i % 2 === 0);
+    expect(sampleRangeOf(data, 1, null, r.padding)).toEqual(sampleRangeOf(image, 1));
+    expect(sampleRangeOf(image, 1)).toEqual({ low: 0, high: Math.fround(127 * 0.0123) });
+    expect(percentileRange(data, 1, { exclude: r.padding })).toEqual(percentileRange(image, 1));
+  });
+});
+
 /**
  * Enhanced (multi-frame) CT objects, which state their rescale and windows only in the Shared or
  * Per-frame Functional Groups (Pixel Value Transformation, Frame VOI LUT), written with dcmjs

@@ -103,14 +103,23 @@ export function colourChannels(channels: number): number {
 }
 
 /**
+ * A value to compare samples of `data` with, as the array stores it: a Float32Array holds float32
+ * values, so a value computed in double precision (a rescaled padding value, a nodata of 0.1)
+ * is rounded to float32 first, or an exact comparison with the samples would miss it.
+ */
+function asStored(data: ArrayLike<number>, v: number): number {
+  return data instanceof Float32Array ? Math.fround(v) : v;
+}
+
+/**
  * Smallest and largest colour sample (alpha, NaN, `nodata` and samples within `exclude` left out),
  * and whether every one is a whole number; null when there are none.
  */
 function extent(data: ArrayLike<number>, channels: number, nodata?: number | null, exclude?: SampleRange | null): (SampleRange & { integer: boolean }) | null {
   const colour = colourChannels(channels);
-  const skip = nodata ?? NaN;
-  const exLow = exclude?.low ?? NaN;
-  const exHigh = exclude?.high ?? NaN;
+  const skip = asStored(data, nodata ?? NaN);
+  const exLow = asStored(data, exclude?.low ?? NaN);
+  const exHigh = asStored(data, exclude?.high ?? NaN);
   // Integer typed arrays hold whole numbers; float arrays are checked sample by sample.
   let integer = true;
   let check = !ArrayBuffer.isView(data) || data instanceof Float32Array || data instanceof Float64Array;
@@ -173,9 +182,9 @@ export function percentileRange(data: ArrayLike<number>, channels: number, opts:
   const { low: min, high: max } = span;
   if (max === min) return { low: min, high: min + 1 };
   const colour = colourChannels(channels);
-  const skip = nodata ?? NaN;
-  const exLow = exclude?.low ?? NaN;
-  const exHigh = exclude?.high ?? NaN;
+  const skip = asStored(data, nodata ?? NaN);
+  const exLow = asStored(data, exclude?.low ?? NaN);
+  const exHigh = asStored(data, exclude?.high ?? NaN);
   const bins = 65536;
   const step = span.integer && max - min < bins ? 1 : (max - min) / (bins - 1);
   const hist = new Uint32Array(bins);
@@ -229,7 +238,7 @@ export interface MinimumRunOptions {
 export function minimumRun(data: ArrayLike<number>, channels: number, opts: MinimumRunOptions = {}): number | null {
   const { minShare = 0.005, minGap = 0.02, nodata } = opts;
   const colour = colourChannels(channels);
-  const skip = nodata ?? NaN;
+  const skip = asStored(data, nodata ?? NaN);
   let min = Infinity;
   let next = Infinity;
   let max = -Infinity;

@@ -315,8 +315,10 @@ function padding(meta: DicomMeta, slope: number, intercept: number): Pick<Raster
   const value = meta.paddingValue ?? null;
   if (value === null) return null;
   const limit = meta.paddingRangeLimit ?? value;
-  const a = Math.min(value, limit) * slope + intercept;
-  const b = Math.max(value, limit) * slope + intercept;
+  // The samples are stored as float32 (see the rescale above): the bounds are too, so the
+  // padding samples compare equal to them whatever the slope.
+  const a = Math.fround(Math.min(value, limit) * slope + intercept);
+  const b = Math.fround(Math.max(value, limit) * slope + intercept);
   return { padding: { low: Math.min(a, b), high: Math.max(a, b) } };
 }
 

@@ -61,6 +61,9 @@ export abstract class Tool {
     next.onEnter();
   }
 
+  /** Drops what the tool remembers between gestures; called when another image or frame is shown. */
+  forget(): void {}
+
   activate(): void {
     this.transition(this.initial());
   }

@@ -277,6 +277,20 @@ describe('padding and the outside-the-scan value in automatic windows', () => {
     expect(percentileRange(ranged, 1, { exclude: { low: -3024, high: -2000 } })).toEqual(scan);
   });
 
+  it('a padding range computed in double precision still leaves out float32 samples of that value', () => {
+    // -32768 * 0.0123 is -403.0464 in double precision; stored as float32 it is -403.04638671875.
+    const pad = -32768 * 0.0123;
+    expect(Math.fround(pad)).not.toBe(pad);
+    const slice = Float32Array.from([...Array.from({ length: 400 }, (_, i) => i * 0.0123), ...Array.from({ length: 400 }, () => pad)]);
+    const scan = slice.subarray(0, 400);
+    const exclude = { low: pad, high: pad };
+    expect(sampleRangeOf(slice, 1, null, exclude)).toEqual(sampleRangeOf(scan, 1));
+    expect(percentileRange(slice, 1, { exclude })).toEqual(percentileRange(scan, 1));
+    // A nodata value given in double precision is matched the same way.
+    expect(sampleRangeOf(slice, 1, pad)).toEqual(sampleRangeOf(scan, 1));
+    expect(minimumRun(Float32Array.from([...scan, pad, pad]), 1, { nodata: pad })).toBeNull();
+  });
+
   it('air clamped at -1024 HU, a few stray low samples and a continuous bottom are not runs', () => {
     const clamped = Float32Array.from([...Array.from({ length: 3000 }, () => -1024), ...ctSlice(-1023, 1)]);
     expect(minimumRun(clamped, 1)).toBeNull();

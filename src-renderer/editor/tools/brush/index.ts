@@ -58,8 +58,8 @@ class Idle extends ToolState<BrushTool> {
     const one = this.editor.singleSelected();
     if (one && one.geometry.kind === 'mask' && this.editor.isEditable(one)) return one;
     if (!this.tool.erase) return null;
-    const hit = this.editor.hitTest(e.x, e.y, e.zoom);
-    return hit && hit.geometry.kind === 'mask' ? hit : null;
+    // The eraser works on masks only: a point or box over the mask does not stand in its way.
+    return this.editor.hitsAt(e.x, e.y, e.zoom).find((a) => a.geometry.kind === 'mask') ?? null;
   }
 }
 

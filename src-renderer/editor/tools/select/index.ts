@@ -29,8 +29,16 @@ export class SelectTool extends Tool {
   readonly id = 'select' as const;
   /** The vertex of the selected polygon under the pointer, for Delete. */
   hovered: { id: number; vertex: VertexRef } | null = null;
-  /** Where the last click without a drag picked a shape (image pixels), for cycling through a stack. */
-  lastClick: { x: number; y: number } | null = null;
+  /**
+   * Where the last click without a drag picked a shape (image pixels) and which shape it left
+   * selected, for cycling through a stack: a click cycles only while that shape is still the
+   * selection, so a shape drawn or picked since then is not skipped.
+   */
+  lastClick: { x: number; y: number; id: number } | null = null;
+  override forget(): void {
+    this.lastClick = null;
+    this.hovered = null;
+  }
   initial(): ToolState {
     return new Idle(this);
   }
@@ -147,15 +155,16 @@ class PointingShapes extends ToolState<SelectTool> {
   override onPointerUp(): void {
     const s = this.start;
     const last = this.tool.lastClick;
-    this.tool.lastClick = { x: s.x, y: s.y };
     const stack = this.stack;
     const sel = this.editor.selection;
     if (stack && sel.length === 1) {
-      const again = last !== null && Math.hypot(last.x - s.x, last.y - s.y) <= tol(s);
+      const again = last !== null && last.id === sel[0] && Math.hypot(last.x - s.x, last.y - s.y) <= tol(s);
       const i = stack.findIndex((a) => a.id === sel[0]);
       const next = again && i >= 0 ? stack[(i + 1) % stack.length]! : stack[0]!;
       this.editor.select([next.id]);
     }
+    const picked = this.editor.selection;
+    this.tool.lastClick = picked.length === 1 ? { x: s.x, y: s.y, id: picked[0]! } : null;
     this.tool.transition(new Idle(this.tool));
   }
 }
