@@ -136,18 +136,24 @@ describe.runIf(model && images)('pre-labeling with yolov8n_int8 on coco_tinycoco
   });
 });
 
+/** A dataset with the model run once on its first image, which finds at least 4 objects. */
+async function firstRun() {
+  const { ws, items } = await dataset();
+  const db = ws.current!.db;
+  const image = items.find((i) => i.path === NAMES[0])!;
+  const { detector } = await countingDetector();
+  const args = { manifest, modelFile: model!, imageIds: [image.id], skipLabeled: false, conf: 0.15 };
+  const first = await runPrelabel(ws.current!, detector, args);
+  const found = listAnnotations(db, image.id).filter((a) => a.source === 'model');
+  expect(found.length).toBeGreaterThanOrEqual(4);
+  return { ws, db, image, detector, args, first, found };
+}
+
 describe.runIf(model && images)('running a model again on the same image', () => {
   afterAll(closeInferenceBackend);
 
   it('replaces its pending predictions, keeps the older run for evaluation, and brings back neither accepted nor rejected objects', async () => {
-    const { ws, items } = await dataset();
-    const db = ws.current!.db;
-    const image = items.find((i) => i.path === NAMES[0])!;
-    const { detector } = await countingDetector();
-    const args = { manifest, modelFile: model!, imageIds: [image.id], skipLabeled: false, conf: 0.15 };
-    const first = await runPrelabel(ws.current!, detector, args);
-    const found = listAnnotations(db, image.id).filter((a) => a.source === 'model');
-    expect(found.length).toBeGreaterThanOrEqual(4);
+    const { ws, db, image, detector, args, first, found } = await firstRun();
     expect(first).toMatchObject({ detections: found.length, replaced: 0, alreadyLabeled: 0, alreadyRejected: 0 });
     const [best, second, moved, ...rest] = [...found].sort((a, b) => b.score! - a.score!);
     await ok(ws, 'predictions:accept', { ids: [best!.id] });
@@ -204,14 +210,7 @@ describe.runIf(model && images)('deleting a prediction in the editor', () => {
   afterAll(closeInferenceBackend);
 
   it('rejects it for the next run of the model, and an undo of the delete takes the rejection back', async () => {
-    const { ws, items } = await dataset();
-    const db = ws.current!.db;
-    const image = items.find((i) => i.path === NAMES[0])!;
-    const { detector } = await countingDetector();
-    const args = { manifest, modelFile: model!, imageIds: [image.id], skipLabeled: false, conf: 0.15 };
-    const first = await runPrelabel(ws.current!, detector, args);
-    const found = listAnnotations(db, image.id).filter((a) => a.source === 'model');
-    expect(found.length).toBeGreaterThanOrEqual(4);
+    const { ws, db, image, detector, args, first, found } = await firstRun();
     const [best] = [...found].sort((a, b) => b.score! - a.score!);
     const key = (a: { classId: number | null; geometry: unknown }) => JSON.stringify([a.classId, a.geometry]);
 
