@@ -32,8 +32,11 @@ export function letterboxGeometry(
     return { srcW, srcH, dstW, dstH, newW: dstW, newH: dstH, scaleX: dstW / srcW, scaleY: dstH / srcH, padLeft: 0, padTop: 0 };
   }
   const r = Math.min(dstW / srcW, dstH / srcH);
-  const newW = Math.max(1, Math.min(dstW, Math.round(srcW * r)));
-  const newH = Math.max(1, Math.min(dstH, Math.round(srcH * r)));
+  // The resized size as each reference computes it: Ultralytics' LetterBox (centred) rounds with
+  // Python's round(), half to even (212.5 -> 212); YOLOX's preproc (top-left) truncates with int().
+  const size = align === 'topleft' ? Math.floor : roundHalfEven;
+  const newW = Math.max(1, Math.min(dstW, size(srcW * r)));
+  const newH = Math.max(1, Math.min(dstH, size(srcH * r)));
   // Ultralytics splits odd padding as round(d/2 - 0.1) before and the rest after; matching it
   // keeps boxes identical to the reference pipeline to the pixel.
   // `|| 0` turns round(-0.1) = -0 into 0.
@@ -41,6 +44,14 @@ export function letterboxGeometry(
   const padTop = align === 'center' ? Math.round((dstH - newH) / 2 - 0.1) || 0 : 0;
   // The effective scale is the one actually applied after rounding the resized size.
   return { srcW, srcH, dstW, dstH, newW, newH, scaleX: newW / srcW, scaleY: newH / srcH, padLeft, padTop };
+}
+
+/** Python's round() of a float: to the nearest integer, a tie to the even one. */
+export function roundHalfEven(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  if (d !== 0.5) return d < 0.5 ? f : f + 1;
+  return f % 2 === 0 ? f : f + 1;
 }
 
 /** An x1,y1,x2,y2 box in input pixels back to image pixels, clipped to the image. */

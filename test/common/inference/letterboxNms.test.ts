@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inputBoxToImage, letterboxGeometry } from '../../../src-main/common/inference/letterbox';
+import { inputBoxToImage, letterboxGeometry, roundHalfEven } from '../../../src-main/common/inference/letterbox';
 import { boxIou, makeCandidates, nms, pushCandidate, topK } from '../../../src-main/common/inference/nms';
 
 describe('letterboxGeometry', () => {
@@ -10,14 +10,24 @@ describe('letterboxGeometry', () => {
     [427, 640, 320, 320, 214, 320, 53, 0],
     [100, 100, 320, 320, 320, 320, 0, 0],
     [1000, 10, 320, 320, 320, 3, 0, 158],
+    // Ultralytics rounds 212.5 half to even (Python's round): 212, padded 54 above and below.
+    [640, 425, 320, 320, 320, 212, 0, 54],
+    [425, 640, 320, 320, 212, 320, 54, 0],
+    // ...and 213.5 to 214.
+    [640, 427, 320, 320, 320, 214, 0, 53],
   ])('%ix%i into %ix%i centres a %ix%i image at (%i, %i)', (sw, sh, dw, dh, nw, nh, pl, pt) => {
     const g = letterboxGeometry(sw, sh, dw, dh);
     expect([g.newW, g.newH, g.padLeft, g.padTop]).toEqual([nw, nh, pl, pt]);
   });
 
-  it('puts the image top-left for yolox and pads only right and bottom', () => {
+  it('puts the image top-left for yolox, truncating its size as YOLOX does, and pads only right and bottom', () => {
+    // 427 * 0.65 = 277.55: YOLOX's int() gives 277 where rounding would give 278.
     const g = letterboxGeometry(640, 427, 416, 416, 'letterbox', 'topleft');
-    expect([g.padLeft, g.padTop, g.newW, g.newH]).toEqual([0, 0, 416, 278]);
+    expect([g.padLeft, g.padTop, g.newW, g.newH]).toEqual([0, 0, 416, 277]);
+  });
+
+  it("rounds like Python's round(): half to even, otherwise to the nearest", () => {
+    expect([0.5, 1.5, 2.5, 212.5, 213.5, 212.49, 212.51, 3].map(roundHalfEven)).toEqual([0, 2, 2, 212, 214, 212, 213, 3]);
   });
 
   it('stretches without padding, scaling each axis on its own', () => {
