@@ -4,7 +4,7 @@ import { AppError, toErrorData } from '../common/errors';
 import { EXPORT_FORMATS, FORMATS, type ExportFormat, type ExportReport, type FormatName, type InterchangeReport } from '../common/formats/types';
 import type { ImportReport, JobProgress } from '../common/model';
 import { Dataset } from '../services/dataset';
-import { PROVIDERS, type ModelManifest } from '../common/inference/types';
+import { MAX_THREADS, PROVIDERS, type ModelManifest } from '../common/inference/types';
 import type { TilingOptions } from '../common/inference/tiling';
 import { COCO_STAT_NAMES, IOU_TYPES, type EvalResult, type IouType } from '../common/eval/types';
 import { IMAGE_STATUSES, SPLITS, type ImageFilter } from '../common/model';
@@ -32,7 +32,7 @@ const USAGE = `usage:
   tessera info <db> [--json]
   tessera prelabel <db> --model <manifest.json|model.onnx> [--images all|unlabeled] [--conf 0.25]
                  [--iou 0.45] [--provider ${PROVIDERS.join('|')}] [--json]
-                 [--tile 640 [--overlap 0.2] [--full-pass]]
+                 [--tile 640 [--overlap 0.2] [--full-pass]] [--threads N] [--spin on|off]
   tessera predictions import <db> <coco-results.json> --name <run> [--instances <instances.json>] [--allow-new-classes]
                  [--json]
   tessera eval <db> --run <id|name> [--iou-type bbox|segm] [--split train|val|test|none]
@@ -40,7 +40,10 @@ const USAGE = `usage:
 
 import --format auto (the default) imports annotations when every path is recognised as an
 annotated dataset (COCO, YOLO, VOC, labelme, CVAT), and image files only when none is; each
-annotated path is imported in its own transaction.`;
+annotated path is imported in its own transaction.
+
+prelabel runs onnxruntime with one intra-op thread per physical core (--threads) whose idle
+threads spin (--spin on); --spin off when other work shares the machine.`;
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -382,6 +385,21 @@ function unitArg(name: string, v: unknown): number | undefined {
   return n;
 }
 
+/** --threads N: onnxruntime's intra-op threads, a whole number from 1 to MAX_THREADS. */
+function threadsArg(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(String(v)) || n < 1 || n > MAX_THREADS) throw new AppError('INVALID_ARGUMENT', `--threads must be a whole number from 1 to ${MAX_THREADS}, got "${String(v)}"`);
+  return n;
+}
+
+/** --spin on|off: whether onnxruntime's idle intra-op threads spin. */
+function spinArg(v: unknown): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'on' || v === 'off') return v === 'on';
+  throw new AppError('INVALID_ARGUMENT', `--spin must be on or off, got "${String(v)}"`);
+}
+
 /** --tile N [--overlap F|PX] [--full-pass]: tiled inference, validated like the app's options. */
 async function tilingArg(tile: unknown, overlap: unknown, fullPass: boolean): Promise<TilingOptions | undefined> {
   if (tile === undefined) {
@@ -407,8 +425,11 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
     tile: { type: 'string' },
     overlap: { type: 'string' },
     'full-pass': { type: 'boolean', default: false },
+    threads: { type: 'string' },
+    spin: { type: 'string' },
   });
   if (positionals.length !== 1) throw new AppError('INVALID_ARGUMENT', 'prelabel takes one dataset path');
+  const threadArgs = { threads: threadsArg(values['threads']), spinning: spinArg(values['spin']) };
   const tiling = await tilingArg(values['tile'], values['overlap'], values['full-pass'] as boolean);
   if (!values['model']) throw new AppError('INVALID_ARGUMENT', 'prelabel needs --model <manifest.json|model.onnx>');
   const images = oneOf('--images', values['images'] as string, ['all', 'unlabeled'] as const);
@@ -418,6 +439,9 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
   const json = values['json'] as boolean;
   const { closeInferenceBackend, inferenceBackend, providerOrder, runPrelabel } = await import('../services/prelabel');
   const { imageIdsForPrelabel } = await import('../db/prelabel');
+  const { threadSettings } = await import('../inference/threads');
+  // A batch run has the machine to itself: idle threads spin unless told otherwise.
+  const threads = threadSettings('batch', threadArgs);
   const ds = Dataset.open(positionals[0]!);
   try {
     const { manifest, file } = await modelFromArg(values['model'] as string);
@@ -426,7 +450,7 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
       runPrelabel(
         ds,
         detector,
-        { manifest, modelFile: file, imageIds: imageIdsForPrelabel(ds.db, images === 'unlabeled'), conf, iou, skipLabeled: images === 'unlabeled', providers: providerOrder(provider), tiling },
+        { manifest, modelFile: file, imageIds: imageIdsForPrelabel(ds.db, images === 'unlabeled'), conf, iou, skipLabeled: images === 'unlabeled', providers: providerOrder(provider), tiling, threads },
         {
           isCancelled: cancelled,
           onProgress:
@@ -442,6 +466,7 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
       io.out(
         `run ${summary.runId}: ${summary.done} of ${summary.images} images pre-labeled (${summary.skipped} skipped, ${summary.failed} failed), ` +
           `${summary.detections} detections, ${ms} ms per image, provider ${summary.provider ?? '-'}` +
+          ` (${threads.threads} thread${threads.threads === 1 ? '' : 's'}, spinning ${threads.spinning ? 'on' : 'off'})` +
           (summary.replaced ? `; ${summary.replaced} older predictions of this model replaced` : '') +
           (summary.alreadyLabeled + summary.alreadyRejected ? `; ${summary.alreadyLabeled + summary.alreadyRejected} already labeled or rejected left out` : '') +
           (summary.cancelled ? `; cancelled, ${summary.pending} pending` : ''),

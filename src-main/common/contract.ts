@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { IMAGE_STATUSES, REVIEW_VERDICTS, SPLITS } from './model';
-import { PROVIDERS } from './inference/types';
+import { MAX_THREADS, PROVIDERS } from './inference/types';
 import type { ModelIo, ModelManifest } from './inference/types';
 import type { GeoReference } from './geo';
 import type { ClassMap, ModelEntry, PrelabelSummary, ReviewResult, TryResult, UnfinishedRun } from './prelabel';
@@ -42,6 +42,14 @@ const unit = z.number().min(0).max(1);
 const finite = z.number().finite();
 const providerList = z.array(z.enum(PROVIDERS)).min(1).max(PROVIDERS.length);
 /**
+ * onnxruntime's intra-op threads (one per physical core when omitted) and whether idle threads
+ * spin (off when omitted: the app's UI shares the cores). Recorded in the model run's parameters.
+ */
+const threadOptions = {
+  threads: z.number().int().min(1).max(MAX_THREADS).optional(),
+  spinning: z.boolean().optional(),
+};
+/**
  * Tiled (sliced) inference: tile side in image pixels, overlap as a fraction of it (< 1) or in
  * pixels (>= 1), and an optional extra pass over the whole image.
  */
@@ -62,6 +70,7 @@ const tryOptions = {
   provider: z.enum(PROVIDERS).optional(),
   /** The whole preference order; wins over `provider`. The CPU is still the last fallback. */
   providers: providerList.optional(),
+  ...threadOptions,
 };
 const coord = finite.min(-1e7).max(1e7);
 
@@ -308,10 +317,11 @@ export const argSchemas = {
       providers: providerList.optional(),
       /** Tiled (sliced) inference; recorded in the model run's parameters. */
       tiling: tilingSchema.optional(),
+      ...threadOptions,
     })
     .strict(),
-  /** Continues a cancelled or interrupted run with its recorded parameters. */
-  'prelabel:resume': z.object({ jobId, runId: id }).strict(),
+  /** Continues a cancelled or interrupted run with its recorded parameters; thread settings are this machine's. */
+  'prelabel:resume': z.object({ jobId, runId: id, ...threadOptions }).strict(),
   /** Runs of the open dataset that stopped with images left (cancelled, or cut off by a quit). */
   'prelabel:unfinished': empty,
   /** Accepts predictions as human annotations; `edits` change class or geometry while accepting. */

@@ -1,6 +1,6 @@
 import ort from 'onnxruntime-node';
 import { AppError } from '../common/errors';
-import { PROVIDERS, type Provider } from '../common/inference/types';
+import { MAX_THREADS, PROVIDERS, type Provider } from '../common/inference/types';
 
 /** onnxruntime's names for Tessera's providers. */
 const ORT_NAME: Record<Provider, string> = { cuda: 'cuda', dml: 'dml', coreml: 'coreml', webgpu: 'webgpu', cpu: 'cpu' };
@@ -16,27 +16,38 @@ export interface LoadedSession {
 export interface SessionOptions {
   /** Preference order; CPU is always tried last even when left out, and the warning says so. */
   providers?: readonly Provider[];
+  /** onnxruntime's intra-op threads; its own default (one per physical core) when omitted. */
   intraOpThreads?: number;
+  /**
+   * Whether idle intra-op threads spin waiting for work (onnxruntime's default: they do). Off,
+   * they sleep: a run is a little slower on idle cores and much faster when another process wants
+   * them (see inference/threads.ts).
+   */
+  spinning?: boolean;
 }
 
 const cache = new Map<string, Promise<LoadedSession>>();
 
-function keyOf(file: string, providers: readonly Provider[], threads: number | undefined): string {
-  return `${file}\u0000${providers.join(',')}\u0000${threads ?? ''}`;
+function keyOf(file: string, providers: readonly Provider[], threads: number | undefined, spinning: boolean | undefined): string {
+  return `${file}\u0000${providers.join(',')}\u0000${threads ?? ''}\u0000${spinning ?? ''}`;
 }
 
 /**
- * A session for a model file, created once per file and provider order. Providers are tried in
+ * A session for a model file, created once per file, provider order and thread settings. Providers are tried in
  * the given order; each that fails to load leaves a warning naming it and the reason, so a
  * broken GPU setup is visible rather than a silent slowdown.
  */
 export function getSession(file: string, opts: SessionOptions = {}): Promise<LoadedSession> {
   const order = opts.providers && opts.providers.length > 0 ? [...opts.providers] : ['cpu' as const];
   for (const p of order) if (!PROVIDERS.includes(p)) throw new Error(`unknown execution provider "${p}"`);
-  const key = keyOf(file, order, opts.intraOpThreads);
+  const threads = opts.intraOpThreads;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS)) {
+    throw new AppError('INVALID_ARGUMENT', `intra-op threads must be a whole number from 1 to ${MAX_THREADS}, got ${threads}`);
+  }
+  const key = keyOf(file, order, threads, opts.spinning);
   let s = cache.get(key);
   if (!s) {
-    s = load(file, order, opts.intraOpThreads);
+    s = load(file, order, threads, opts.spinning);
     cache.set(key, s);
     // A failed load must not stay cached: the file may be fixed and tried again.
     s.catch(() => cache.delete(key));
@@ -44,7 +55,7 @@ export function getSession(file: string, opts: SessionOptions = {}): Promise<Loa
   return s;
 }
 
-async function load(file: string, order: Provider[], threads: number | undefined): Promise<LoadedSession> {
+async function load(file: string, order: Provider[], threads: number | undefined, spinning: boolean | undefined): Promise<LoadedSession> {
   const warnings: string[] = [];
   const tries = order.includes('cpu') ? order : [...order, 'cpu' as const];
   let lastError: unknown;
@@ -54,6 +65,9 @@ async function load(file: string, order: Provider[], threads: number | undefined
         executionProviders: [ORT_NAME[provider]],
         graphOptimizationLevel: 'all',
         ...(threads ? { intraOpNumThreads: threads } : {}),
+        // The Node binding passes `extra` on as session config entries (onnxruntime's
+        // onnxruntime_session_options_config_keys.h): here session.intra_op.allow_spinning.
+        ...(spinning !== undefined ? { extra: { session: { intra_op: { allow_spinning: spinning ? '1' : '0' } } } } : {}),
       });
       if (!order.includes(provider)) warnings.push(`falling back to cpu, which is not in the provider list (${order.join(', ')})`);
       return { session, provider, warnings };

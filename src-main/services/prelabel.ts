@@ -1,5 +1,5 @@
 import { AppError } from '../common/errors';
-import type { Detection, ModelManifest, Provider, RawPixels } from '../common/inference/types';
+import type { Detection, ModelManifest, Provider, RawPixels, ThreadSettings } from '../common/inference/types';
 import { modelInputWindow, windowToBytes, type InputWindow } from '../common/inference/highBitDepth';
 import { mergeTiled, tileGrid, toImage, type Tile, type TileDetection, type TilingOptions } from '../common/inference/tiling';
 import type { Geometry, ImageFilter, ImageRecord, JobProgress } from '../common/model';
@@ -36,6 +36,7 @@ import { maxPixelsSetting } from './importer';
 import type { Raster } from '../common/imaging/raster';
 import type { ImageInput } from '../inference/preprocess';
 import { classResolver, duplicateIouSetting, sameObject } from './predictions';
+import { threadSettings } from '../inference/threads';
 
 /**
  * Pre-labeling many images as a resumable job. The model run row records the model, the
@@ -59,6 +60,8 @@ export interface DetectRequest {
   iou: number;
   /** Preference order; the detector falls back along it to the CPU. */
   providers?: Provider[];
+  /** onnxruntime's intra-op threads and spinning; onnxruntime's defaults when omitted. */
+  threads?: ThreadSettings;
   /** Only this region of the image (tiled inference), in oriented image pixels. */
   region?: Tile;
   /** Pixels to run instead of reading `imagePath` (images deeper than 8 bits, already windowed). */
@@ -90,6 +93,8 @@ export interface PrelabelRunArgs {
   iou?: number;
   skipLabeled: boolean;
   providers?: Provider[];
+  /** Intra-op threads and spinning; the app's defaults (no spinning) when omitted. */
+  threads?: ThreadSettings;
   name?: string;
   /** Tiled (sliced) inference; whole images when omitted. */
   tiling?: TilingOptions;
@@ -110,6 +115,9 @@ interface RunParameters {
   size: ModelManifest['size'];
   skipLabeled: boolean;
   providers: Provider[] | null;
+  /** onnxruntime's intra-op threads and whether they spin (absent in runs older than these settings). */
+  threads?: number;
+  spinning?: boolean;
   /** Model class name -> dataset class id (null: ignored), filled as classes are met. */
   classes: Record<string, number | null>;
   /** Tile size and overlap when the run is tiled, else null (absent in runs older than tiling). */
@@ -119,6 +127,12 @@ interface RunParameters {
    * and the sample range used for each such image (image id -> [low, high]), filled as they run.
    */
   highBitDepth?: { mode: InputWindow['mode']; window: ModelManifest['window'] | null; images: Record<string, [number, number]> };
+}
+
+/** The thread settings a run records; a run older than them gets the app's defaults. */
+function runThreads(p: RunParameters): ThreadSettings {
+  const d = threadSettings('app');
+  return { threads: p.threads ?? d.threads, spinning: p.spinning ?? d.spinning };
 }
 
 export function detectionGeometry(d: Detection): Geometry {
@@ -144,6 +158,7 @@ export async function runPrelabel(ds: Dataset, detector: Detector, args: Prelabe
     size: m.size,
     skipLabeled: args.skipLabeled,
     providers: args.providers ?? null,
+    ...(args.threads ?? threadSettings('app')),
     classes: {},
     tiling: args.tiling ?? null,
     highBitDepth: { mode: m.highBitDepth ?? 'window', window: m.window ?? null, images: {} },
@@ -156,14 +171,22 @@ export async function runPrelabel(ds: Dataset, detector: Detector, args: Prelabe
   return continueRun(ds, detector, runId, params, hooks);
 }
 
-/** Continues a run with the parameters it was started with; done images are not run again. */
-export async function resumePrelabel(ds: Dataset, detector: Detector, runId: number, hooks: JobHooks = {}): Promise<PrelabelSummary> {
+/**
+ * Continues a run with the parameters it was started with; done images are not run again. The
+ * thread settings are the machine's rather than the run's: `threads` given replace the recorded
+ * ones (a run started on another computer, or from the command line, resumed in the app).
+ */
+export async function resumePrelabel(ds: Dataset, detector: Detector, runId: number, hooks: JobHooks = {}, threads?: ThreadSettings): Promise<PrelabelSummary> {
   const run = getModelRun(ds.db, runId);
   if (!run) throw new AppError('NOT_FOUND', `model run ${runId} does not exist`, { runId });
   const params = run.parameters as unknown as RunParameters;
   if (!params.manifest || !params.modelFile) throw new AppError('INVALID_ARGUMENT', `model run ${runId} was not a pre-labeling run (an import, say) and cannot be resumed`, { runId });
   if (active.has(`${ds.file}\u0000${runId}`)) throw new AppError('INVALID_ARGUMENT', `model run ${runId} is already running`, { runId });
   reopenRun(ds.db, runId);
+  if (threads) {
+    Object.assign(params, threads);
+    setRunParameters(ds.db, runId, { ...run.parameters, ...threads });
+  }
   return continueRun(ds, detector, runId, params, hooks);
 }
 
@@ -251,7 +274,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
       // Deleted since the run began; its run_images row went with it (ON DELETE CASCADE).
       if (!image) return 'gone';
       if (params.skipLabeled && hasHumanAnnotations(db, imageId)) return 'skip';
-      const q: ImageQuery = { manifest: params.manifest, modelFile: params.modelFile, conf: params.conf, iou: params.iou, providers: params.providers ?? undefined, tiling };
+      const q: ImageQuery = { manifest: params.manifest, modelFile: params.modelFile, conf: params.conf, iou: params.iou, providers: params.providers ?? undefined, threads: runThreads(params), tiling };
       // The image run ahead stops between tiles once the run itself has ended (failed, say).
       const outcome = detectImage(ds, detector, image, q, { onTile: () => onTile(imageId), isCancelled: () => ended || (hooks.isCancelled?.() ?? false) });
       return { image, outcome: outcome.then((result): Outcome => ({ ok: true, result }), (error: Error): Outcome => ({ ok: false, error })) };
@@ -383,7 +406,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
 export async function tryModel(
   ds: Dataset,
   detector: Detector,
-  q: { manifest: ModelManifest; modelFile: string; imageId: number; conf?: number; iou?: number; providers?: Provider[]; tiling?: TilingOptions },
+  q: { manifest: ModelManifest; modelFile: string; imageId: number; conf?: number; iou?: number; providers?: Provider[]; threads?: ThreadSettings; tiling?: TilingOptions },
 ): Promise<ImageDetectResult> {
   const image = getImage(ds.db, q.imageId);
   if (!image) throw new AppError('NOT_FOUND', `image ${q.imageId} is not in the dataset`, { id: q.imageId });
@@ -393,6 +416,7 @@ export async function tryModel(
     conf: q.conf ?? q.manifest.thresholds.score,
     iou: q.iou ?? q.manifest.thresholds.iou,
     providers: q.providers,
+    threads: q.threads ?? threadSettings('app'),
     tiling: q.tiling ?? null,
   });
   return { ...r, detections: r.detections.map((d) => clip(d, image.width, image.height)) };
@@ -405,6 +429,7 @@ export interface ImageQuery {
   conf: number;
   iou: number;
   providers?: Provider[];
+  threads?: ThreadSettings;
   tiling: TilingOptions | null;
 }
 
@@ -472,7 +497,7 @@ export async function detectImage(
   const imagePath = ds.imagePath(image);
   const stored = geoNodata(ds.db, image);
   const nodata = stored !== null && Number.isFinite(stored) ? stored : undefined;
-  const base = { manifest: q.manifest, modelFile: q.modelFile, imagePath, conf: q.conf, iou: q.iou, providers: q.providers };
+  const base = { manifest: q.manifest, modelFile: q.modelFile, imagePath, conf: q.conf, iou: q.iou, providers: q.providers, ...(q.threads ? { threads: q.threads } : {}) };
   let window: InputWindow | undefined;
   let source: { bytes: { data: Uint8Array; channels: 1 | 3 }; samples: ArrayLike<number>; channels: number } | null = null;
   const W = image.width, H = image.height;
@@ -621,7 +646,8 @@ export function inferenceBackend(): Promise<InferenceBackend> {
         async detect(req) {
           const input = detectInput(req);
           const pixels = req.nodata !== undefined ? { nodata: req.nodata } : {};
-          const r = await detect({ file: req.modelFile, providers: req.providers }, input, req.manifest, { score: req.conf, iou: req.iou }, pixels);
+          const threads = req.threads ? { intraOpThreads: req.threads.threads, spinning: req.threads.spinning } : {};
+          const r = await detect({ file: req.modelFile, providers: req.providers, ...threads }, input, req.manifest, { score: req.conf, iou: req.iou }, pixels);
           return { detections: r.detections, provider: r.provider, ms: r.timings.preMs + r.timings.runMs + r.timings.postMs, warnings: r.warnings };
         },
       },

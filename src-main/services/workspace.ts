@@ -34,6 +34,7 @@ import { Settings } from './settings';
 import { ModelRegistry, defaultManifestDir, parseManifest } from './models';
 import { acceptAbove, acceptPredictions, getModelClassMap, rejectPredictions, setModelClassMap } from './predictions';
 import { inferenceBackend, jobProgress, providerOrder, resumePrelabel, runPrelabel, scopeImageIds, tryModel } from './prelabel';
+import { threadSettings } from '../inference/threads';
 
 export type Handlers = { [C in Channel]: (args: ParsedArgs<C>) => Promise<ResultOf<C>> | ResultOf<C> };
 
@@ -396,7 +397,8 @@ export class Workspace {
       const { manifest, path: modelFile } =
         'modelId' in args ? this.models().requireFile(args.modelId) : await manifestForFile(args.file, args.manifest).then((m) => ({ manifest: m, path: args.file }));
       const { imageId, conf, iou, tiling } = args;
-      const r = await tryModel(ds, (await inferenceBackend()).detector, { manifest, modelFile, imageId, conf, iou, tiling, providers: providerPreference(args) });
+      const threads = threadSettings('app', args);
+      const r = await tryModel(ds, (await inferenceBackend()).detector, { manifest, modelFile, imageId, conf, iou, tiling, providers: providerPreference(args), threads });
       return {
         detections: r.detections.map((d) => ({ ...d, className: manifest.classes[d.classIndex] ?? `class ${d.classIndex}` })),
         provider: r.provider,
@@ -404,7 +406,7 @@ export class Workspace {
         warnings: r.warnings ?? [],
       };
     },
-    'prelabel:run': async ({ jobId, modelId, scope, conf, iou, skipLabeled, provider, providers, tiling }) => {
+    'prelabel:run': async ({ jobId, modelId, scope, conf, iou, skipLabeled, provider, providers, tiling, threads, spinning }) => {
       const ds = this.need();
       const { manifest, path: modelFile } = this.models().requireFile(modelId);
       const imageIds = scopeImageIds(ds, scope);
@@ -415,7 +417,7 @@ export class Workspace {
         const summary = await runPrelabel(
           ds,
           detector,
-          { manifest, modelFile, imageIds, conf, iou, skipLabeled, providers: providerPreference({ provider, providers }), tiling },
+          { manifest, modelFile, imageIds, conf, iou, skipLabeled, providers: providerPreference({ provider, providers }), tiling, threads: threadSettings('app', { threads, spinning }) },
           {
             isCancelled: () => job.cancelled,
             onProgress: (p) => this.opts.emit('job:progress', jobProgress(jobId, p)),
@@ -433,16 +435,22 @@ export class Workspace {
         job.finish();
       }
     },
-    'prelabel:resume': async ({ jobId, runId }) => {
+    'prelabel:resume': async ({ jobId, runId, threads, spinning }) => {
       const ds = this.need();
       const { detector } = await inferenceBackend();
       const job = this.jobs.start(jobId);
       try {
         this.activeRuns.add(runId);
-        const summary = await resumePrelabel(ds, detector, runId, {
-          isCancelled: () => job.cancelled,
-          onProgress: (p) => this.opts.emit('job:progress', jobProgress(jobId, p)),
-        });
+        const summary = await resumePrelabel(
+          ds,
+          detector,
+          runId,
+          {
+            isCancelled: () => job.cancelled,
+            onProgress: (p) => this.opts.emit('job:progress', jobProgress(jobId, p)),
+          },
+          threadSettings('app', { threads, spinning }),
+        );
         this.opts.emit('job:progress', jobProgress(jobId, { ...summary, done: summary.images - summary.pending, total: summary.images, etaMs: 0 }, true));
         return summary;
       } finally {

@@ -9,6 +9,7 @@ import { polygonToRle, rleToString } from '../../src-main/common/geometry';
 import type { PrelabelSummary } from '../../src-main/common/prelabel';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
 import { yolov8nInt8Manifest } from '../helpers/models';
+import { physicalCores } from '../../src-main/inference/threads';
 
 const BIN = path.join(repoRoot, 'scripts', 'tessera.mjs');
 const model = sharedPath('models/yolov8n_int8.onnx');
@@ -48,7 +49,8 @@ describe.runIf(model && images)('tessera prelabel and predictions import', () =>
     try {
       const run = raw.prepare('SELECT * FROM model_runs WHERE id = ?').get(s.runId) as { model: string; provider: string; status: string; parameters: string };
       expect(run).toMatchObject({ model: 'yolov8n-int8', provider: 'cpu', status: 'done' });
-      expect(JSON.parse(run.parameters)).toMatchObject({ conf: 0.3, iou: 0.45, size: [320, 320], providers: ['cpu'] });
+      // A command-line run has the machine to itself: one thread per physical core, spinning.
+      expect(JSON.parse(run.parameters)).toMatchObject({ conf: 0.3, iou: 0.45, size: [320, 320], providers: ['cpu'], threads: physicalCores(), spinning: true });
       const rows = raw.prepare('SELECT source, model_run_id AS run, score, kind FROM annotations').all() as { source: string; run: number; score: number; kind: string }[];
       expect(rows).toHaveLength(s.detections);
       expect(rows.every((x) => x.source === 'model' && x.run === s.runId && x.score >= 0.3 && x.kind === 'box')).toBe(true);
@@ -60,6 +62,31 @@ describe.runIf(model && images)('tessera prelabel and predictions import', () =>
     const text = tessera('prelabel', db, '--model', model!, '--images', 'unlabeled');
     expect(text.code).toBe(0);
     expect(text.out).toMatch(/^run 2: 3 of 3 images pre-labeled \(0 skipped, 0 failed\), \d+ detections, [\d.]+ ms per image, provider cpu/);
+  });
+
+  it('runs with the thread settings of --threads and --spin, records them, and refuses bad values naming the flag', () => {
+    const { db } = newDataset();
+    const r = tessera('prelabel', db, '--model', model!, '--threads', '1', '--spin', 'off');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/provider cpu \(1 thread, spinning off\)$/m);
+    const raw = new Database(db, { readonly: true });
+    try {
+      const params = raw.prepare('SELECT parameters FROM model_runs ORDER BY id DESC LIMIT 1').pluck().get() as string;
+      expect(JSON.parse(params)).toMatchObject({ threads: 1, spinning: false });
+    } finally {
+      raw.close();
+    }
+    for (const [flag, value, message] of [
+      ['--threads', '0', '--threads must be a whole number from 1 to 256, got "0"'],
+      ['--threads', '2.5', '--threads must be a whole number from 1 to 256, got "2.5"'],
+      ['--threads', 'many', '--threads must be a whole number from 1 to 256, got "many"'],
+      ['--spin', 'yes', '--spin must be on or off, got "yes"'],
+    ] as const) {
+      const bad = tessera('prelabel', db, '--model', model!, flag, value);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toBe(`tessera: INVALID_ARGUMENT: ${message}\n`);
+    }
   });
 
   it('imports COCO results as a model run, matching images by file name', () => {

@@ -9,6 +9,7 @@ import { insertAnnotations, listAnnotations } from '../../src-main/db/annotation
 import { getModelRun, rejectedShapesOfImage, runImageCounts } from '../../src-main/db/prelabel';
 import { closeInferenceBackend, inferenceBackend, resumePrelabel, runPrelabel, tryModel, type Detector } from '../../src-main/services/prelabel';
 import { Workspace } from '../../src-main/services/workspace';
+import { physicalCores } from '../../src-main/inference/threads';
 import type { JobProgress } from '../../src-main/common/model';
 import { sharedPath, tempDir } from '../helpers/shared';
 import { fails, newWorkspace, ok } from '../helpers/workspace';
@@ -415,6 +416,43 @@ describe.runIf(model && images)('pre-labeling through the contract', () => {
     // Naming both a registered id and a file is refused by the contract, as is naming neither.
     expect((await fails(ws, 'models:try', { modelId: 'x', file: model!, imageId: items[0]!.id } as never)).code).toBe('INVALID_ARGUMENT');
     expect((await fails(ws, 'models:try', { imageId: items[0]!.id } as never)).code).toBe('INVALID_ARGUMENT');
+    ws.close();
+  });
+});
+
+describe.runIf(model && images)('thread settings of pre-labeling through the contract', () => {
+  afterAll(closeInferenceBackend);
+
+  it('records the app\'s defaults (no spinning) in the run, or the settings asked for, and resumes with this machine\'s', async () => {
+    const dir = tempDir();
+    const ws = newWorkspace(dir);
+    await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root: images! });
+    await ok(ws, 'images:import', { jobId: 'imp', paths: [path.join(images!, NAMES[0]!)] });
+    const { file: _f, ...rest } = manifest;
+    await ok(ws, 'models:add', { file: model!, manifest: rest as Record<string, unknown> });
+    const scope = { filter: {}, unlabeledOnly: false };
+    const params = (runId: number) => getModelRun(ws.current!.db, runId)!.parameters;
+
+    const plain = await ok(ws, 'prelabel:run', { jobId: 'a', modelId: manifest.id, scope });
+    expect(plain.done).toBe(1);
+    expect(params(plain.runId)).toMatchObject({ threads: physicalCores(), spinning: false });
+
+    const asked = await ok(ws, 'prelabel:run', { jobId: 'b', modelId: manifest.id, scope, threads: 1, spinning: true });
+    expect(asked.done).toBe(1);
+    expect(params(asked.runId)).toMatchObject({ threads: 1, spinning: true });
+    // The same detections whatever the threads.
+    expect(asked.detections).toBe(plain.detections);
+
+    const tried = await ok(ws, 'models:try', { modelId: manifest.id, imageId: (await ok(ws, 'images:list', {})).items[0]!.id, threads: 2, spinning: false });
+    expect(tried.detections.length).toBe(plain.detections);
+
+    await ok(ws, 'prelabel:resume', { jobId: 'c', runId: asked.runId, threads: 2 });
+    expect(params(asked.runId)).toMatchObject({ threads: 2, spinning: false });
+
+    for (const bad of [{ threads: 0 }, { threads: 1.5 }, { threads: 257 }, { spinning: 'yes' }]) {
+      const e = await fails(ws, 'prelabel:run', { jobId: 'd', modelId: manifest.id, scope, ...(bad as object) });
+      expect(e.code).toBe('INVALID_ARGUMENT');
+    }
     ws.close();
   });
 });

@@ -83,6 +83,19 @@ export const PROVIDERS = ['cuda', 'dml', 'coreml', 'webgpu', 'cpu'] as const;
 export type Provider = (typeof PROVIDERS)[number];
 
 /**
+ * How onnxruntime runs a model on the CPU: intra-op threads, and whether its idle threads spin
+ * waiting for work. Spinning answers a little sooner when the cores are free, and slows every run
+ * several times over when another process (the app's own UI, say) wants a core.
+ */
+export interface ThreadSettings {
+  threads: number;
+  spinning: boolean;
+}
+
+/** The most intra-op threads a run may ask for. */
+export const MAX_THREADS = 256;
+
+/**
  * Where the resized image sits inside a letterboxed input. Ultralytics centres it; YOLOX's
  * reference preprocessing puts it in the top-left corner and pads only right and bottom.
  */
