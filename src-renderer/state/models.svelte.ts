@@ -49,6 +49,35 @@ function loadProviders(): ProviderChoice[] {
 }
 
 /**
+ * onnxruntime's CPU threads as the user set them on this computer: intra-op threads (null: one
+ * per physical core, the backend's choice) and whether idle threads spin. Spinning is off by
+ * default: a spinning thread holds its core between operators, and the UI shares those cores.
+ */
+export interface ThreadChoice {
+  threads: number | null;
+  spinning: boolean;
+}
+const THREADS_KEY = 'tessera.threads';
+/** The backend's limit (MAX_THREADS), written out for the same reason as the providers above. */
+const MAX_THREADS = 256;
+
+function validThreads(n: unknown): number | null {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_THREADS ? n : null;
+}
+
+/** The saved thread settings; anything stale or hand-edited falls back to the defaults. */
+function loadThreads(): ThreadChoice {
+  let saved: unknown = null;
+  try {
+    saved = JSON.parse(localStorage.getItem(THREADS_KEY) ?? 'null');
+  } catch {
+    saved = null;
+  }
+  const s = (saved && typeof saved === 'object' ? saved : {}) as { threads?: unknown; spinning?: unknown };
+  return { threads: validThreads(s.threads), spinning: s.spinning === true };
+}
+
+/**
  * Model-assisted labeling as the viewer sees it: the chosen model, the custom-model dialog's
  * steps, the class mapping, pre-label jobs, and the review calls on predictions.
  */
@@ -73,6 +102,8 @@ export class ModelsState {
   tileFullPass = $state(false);
   /** Execution providers in the order to try them; the backend still falls back to the CPU. */
   providers = $state.raw<ProviderChoice[]>(loadProviders());
+  /** CPU threads and spinning for every run and try, remembered per computer like the providers. */
+  cpuThreads = $state.raw<ThreadChoice>(loadThreads());
   /** Warnings of the last inference (e.g. a provider that failed to load), shown until the next. */
   warnings = $state.raw<string[]>([]);
 
@@ -272,7 +303,7 @@ export class ModelsState {
     const file = this.file.trim();
     if (imageId === undefined || !file) return Promise.resolve();
     return this.step(async () => {
-      this.tried = await call('models:try', { file, imageId, conf: this.threshold, providers: this.providerOrder(), tiling: this.tiling() });
+      this.tried = await call('models:try', { file, imageId, conf: this.threshold, providers: this.providerOrder(), tiling: this.tiling(), ...this.threadOptions() });
       this.provider = this.tried.provider;
       this.warnings = this.tried.warnings;
     });
@@ -316,6 +347,30 @@ export class ModelsState {
     this.saveProviders(list);
   }
 
+  /** The thread settings a call sends: spinning always (off unless chosen), threads when set. */
+  threadOptions(): { threads?: number; spinning: boolean } {
+    const { threads, spinning } = this.cpuThreads;
+    return threads === null ? { spinning } : { threads, spinning };
+  }
+
+  /** Sets the intra-op threads; anything but a whole number from 1 to 256 means automatic. */
+  setThreads(n: number | null): void {
+    this.saveThreads({ ...this.cpuThreads, threads: validThreads(n) });
+  }
+
+  setSpinning(spinning: boolean): void {
+    this.saveThreads({ ...this.cpuThreads, spinning });
+  }
+
+  private saveThreads(choice: ThreadChoice): void {
+    this.cpuThreads = choice;
+    try {
+      localStorage.setItem(THREADS_KEY, JSON.stringify(choice));
+    } catch {
+      // As for the providers: the choice then lasts for this session only.
+    }
+  }
+
   // ---- pre-labeling -------------------------------------------------------------------------
 
   async prelabel(scope: PrelabelScope): Promise<void> {
@@ -338,6 +393,7 @@ export class ModelsState {
           skipLabeled: scope === 'image' ? false : this.skipLabeled,
           providers: this.providerOrder(),
           tiling: this.tiling(),
+          ...this.threadOptions(),
         }),
       );
       await this.settle(summary, scope === 'image');
@@ -354,7 +410,7 @@ export class ModelsState {
     if (this.running) return;
     this.running = true;
     try {
-      const summary = await this.job.run((jobId) => call('prelabel:resume', { jobId, runId }));
+      const summary = await this.job.run((jobId) => call('prelabel:resume', { jobId, runId, ...this.threadOptions() }));
       await this.settle(summary, false);
     } catch (e) {
       this.app.fail(e);
