@@ -3,6 +3,7 @@ import sharp, { type Metadata, type Sharp } from 'sharp';
 import { AppError } from '../common/errors';
 import { letterboxGeometry, type LetterboxGeometry } from '../common/inference/letterbox';
 import { modelInputWindow } from '../common/inference/highBitDepth';
+import { resizeLinear16, resizeLinear8 } from '../common/inference/resize';
 import type { Tile } from '../common/inference/tiling';
 import type { ModelManifest, RawPixels } from '../common/inference/types';
 
@@ -58,12 +59,17 @@ async function orientedSize(file: string, bytes: Buffer | string): Promise<{ wid
 
 
 /**
- * Decodes, orients (EXIF), resizes with sharp and lays the pixels out as the network wants:
- * NCHW float32, RGB or BGR, value * scale, then (value - mean) / std. The letterbox padding is
- * written here rather than by sharp so that it carries the same 0-255 value for 16-bit images.
+ * Decodes, orients (EXIF), resizes and lays the pixels out as the network wants: NCHW float32,
+ * RGB or BGR, value * scale, then (value - mean) / std. The manifest's `resize` chooses the
+ * resize: 'cv2-linear' (default) decodes the full image with sharp, keeping 8-bit samples as
+ * stored (no ICC conversion, as cv2.imread), and resizes as cv2.resize INTER_LINEAR does (see
+ * common/inference/resize.ts); 'vips-linear' lets sharp resize (antialiased, with JPEG
+ * shrink-on-load). The letterbox padding is written here rather than by sharp so that it carries
+ * the same 0-255 value for 16-bit images.
  */
 export async function preprocess(input: ImageInput, m: ModelManifest, inputSize: [number, number], opts: PixelOptions = {}): Promise<Preprocessed> {
   const [dstH, dstW] = inputSize;
+  const cv2 = (m.resize ?? 'cv2-linear') === 'cv2-linear';
   let file: string;
   let src: { width: number; height: number; deep: boolean };
   let pipeline: Sharp;
@@ -80,7 +86,8 @@ export async function preprocess(input: ImageInput, m: ModelManifest, inputSize:
     if (region && !fs.existsSync(file)) throw new AppError('FILE_NOT_FOUND', `${file}: image not found`, { path: file });
     const bytes = region ? file : await readImage(file);
     src = await orientedSize(file, bytes);
-    pipeline = sharp(bytes, { limitInputPixels: false }).rotate();
+    // The reference reads 8-bit samples as stored: an embedded ICC profile is not applied.
+    pipeline = sharp(bytes, { limitInputPixels: false, ignoreIcc: cv2 && !src.deep }).rotate();
     if (region) {
       if (region.x < 0 || region.y < 0 || region.x + region.w > src.width || region.y + region.h > src.height) {
         throw new AppError('INVALID_ARGUMENT', `${file}: region ${region.w}x${region.h} at ${region.x},${region.y} is outside the ${src.width}x${src.height} image`, { path: file });
@@ -91,17 +98,26 @@ export async function preprocess(input: ImageInput, m: ModelManifest, inputSize:
     }
   }
   const g = letterboxGeometry(src.width, src.height, dstW, dstH, m.letterbox === 'stretch' ? 'stretch' : 'letterbox', m.letterboxAlign ?? 'center');
-  pipeline = pipeline
-    .removeAlpha()
-    .resize(g.newW, g.newH, { fit: 'fill', kernel: 'linear' })
-    .toColourspace(src.deep ? 'rgb16' : 'srgb')
-    .raw({ depth: src.deep ? 'ushort' : 'uchar' });
-  const { data, info } = await pipeline.toBuffer({ resolveWithObject: true }).catch((e: unknown) => {
+  pipeline = pipeline.removeAlpha();
+  if (!cv2) pipeline = pipeline.resize(g.newW, g.newH, { fit: 'fill', kernel: 'linear' });
+  pipeline = pipeline.toColourspace(src.deep ? 'rgb16' : 'srgb').raw({ depth: src.deep ? 'ushort' : 'uchar' });
+  const decoded = await pipeline.toBuffer({ resolveWithObject: true }).catch((e: unknown) => {
     throw new AppError('CORRUPT_IMAGE', `${file}: cannot decode the image: ${e instanceof Error ? e.message : String(e)}`, { path: file });
   });
+  const info = decoded.info;
   const channels = info.channels;
-  if (info.width !== g.newW || info.height !== g.newH || (channels !== 3 && channels !== 1)) {
-    throw new AppError('INTERNAL', `${file}: resize gave ${info.width}x${info.height}x${channels}, expected ${g.newW}x${g.newH}x3`);
+  const [expectW, expectH] = cv2 ? [src.width, src.height] : [g.newW, g.newH];
+  if (info.width !== expectW || info.height !== expectH || (channels !== 3 && channels !== 1)) {
+    throw new AppError('INTERNAL', `${file}: decoding gave ${info.width}x${info.height}x${channels}, expected ${expectW}x${expectH}x3`);
+  }
+  let data: Uint8Array | Uint16Array = src.deep
+    ? new Uint16Array(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength / 2)
+    : new Uint8Array(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength);
+  if (cv2) {
+    data =
+      data instanceof Uint16Array
+        ? resizeLinear16(data, info.width, info.height, channels, g.newW, g.newH)
+        : resizeLinear8(data, info.width, info.height, channels, g.newW, g.newH);
   }
   const plane = dstW * dstH;
   const tensor = new Float32Array(3 * plane);
@@ -112,8 +128,8 @@ export async function preprocess(input: ImageInput, m: ModelManifest, inputSize:
   const pad = m.letterbox === 'stretch' ? 0 : m.letterbox;
   // 8-bit and 16-bit pixels go through separate loops so that each inner loop reads one typed
   // array type with no per-pixel branch; this loop is a measurable part of the per-image CPU.
-  const deepPx = src.deep ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2) : null;
-  const bytePx = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const deepPx = data instanceof Uint16Array ? data : null;
+  const bytePx = data instanceof Uint8Array ? data : new Uint8Array(0);
   if (opts.nodata !== undefined) {
     const px = deepPx ?? bytePx;
     const nd = opts.nodata;

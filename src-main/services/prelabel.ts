@@ -151,7 +151,8 @@ function clip(d: Detection, width: number, height: number): Detection {
 export async function runPrelabel(ds: Dataset, detector: Detector, args: PrelabelRunArgs, hooks: JobHooks = {}): Promise<PrelabelSummary> {
   const m = args.manifest;
   const params: RunParameters = {
-    manifest: m,
+    // The resize method is written out so that the run records it, and a resumed run keeps it.
+    manifest: { ...m, resize: m.resize ?? 'cv2-linear' },
     modelFile: args.modelFile,
     conf: args.conf ?? m.thresholds.score,
     iou: args.iou ?? m.thresholds.iou,

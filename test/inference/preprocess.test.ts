@@ -58,6 +58,24 @@ describe('preprocess', () => {
     expect(at(tl.tensor, 0, 31, 0)).toBeCloseTo(114 / 255, 6);
   });
 
+  it("resizes as cv2.resize INTER_LINEAR by default, with libvips' antialiasing reduce when the manifest says 'vips-linear'", async () => {
+    // 1-pixel vertical stripes, 96x48, into 32x32 (newW 32): cv2 samples at 3x + 1, between a dark
+    // and a bright column, keeping the contrast; an antialiasing reduce averages it to grey.
+    const stripes = path.join(dir, 'stripes.png');
+    const px = Buffer.alloc(96 * 48 * 3);
+    for (let i = 0; i < 96 * 48; i++) px.fill(i % 2 ? 255 : 0, i * 3, i * 3 + 3);
+    await sharp(px, { raw: { width: 96, height: 48, channels: 3 } }).png().toFile(stripes);
+    const spread = (t: Float32Array): number => {
+      const row = Array.from({ length: 32 }, (_, x) => at(t, 0, 16, x));
+      return Math.max(...row) - Math.min(...row);
+    };
+    const cv2 = await preprocess(stripes, base, [32, 32]);
+    expect(cv2.geometry).toMatchObject({ newW: 32, newH: 16, padTop: 8 });
+    expect(spread(cv2.tensor)).toBe(1);
+    expect(spread((await preprocess(stripes, { ...base, resize: 'cv2-linear' }, [32, 32])).tensor)).toBe(1);
+    expect(spread((await preprocess(stripes, { ...base, resize: 'vips-linear' }, [32, 32])).tensor)).toBeLessThan(0.5);
+  });
+
   it('applies EXIF orientation: geometry is in oriented pixels', async () => {
     const r = await preprocess(rotated, base, [32, 32]);
     expect([r.geometry.srcW, r.geometry.srcH]).toEqual([32, 64]);

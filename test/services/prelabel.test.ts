@@ -84,7 +84,7 @@ describe.runIf(model && images)('pre-labeling with yolov8n_int8 on coco_tinycoco
     expect(listAnnotations(db, labeled.id).map((a) => a.id)).toEqual([human]);
     const run = getModelRun(db, s.runId)!;
     expect(run).toMatchObject({ model: 'yolov8n-int8', provider: 'cpu', status: 'done' });
-    expect(run.parameters).toMatchObject({ conf: 0.3, iou: 0.45, size: [320, 320], skipLabeled: true, classes: { person: person } });
+    expect(run.parameters).toMatchObject({ conf: 0.3, iou: 0.45, size: [320, 320], skipLabeled: true, classes: { person: person }, manifest: { resize: 'cv2-linear' } });
   });
 
   it('a cancelled run resumes with what is pending and runs no image twice', async () => {

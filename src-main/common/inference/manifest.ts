@@ -3,7 +3,7 @@ import { AppError } from '../errors';
 import { COCO80 } from './coco';
 import { fmtDims, yoloxAnchorCount } from './decode';
 import { parseImgsz, parseUltralyticsNames } from './onnxMetadata';
-import { DECODER_FAMILIES, HIGH_BIT_DEPTH_MODES, MODEL_TASKS, type DecoderFamily, type ModelIo, type ModelManifest, type ModelTask } from './types';
+import { DECODER_FAMILIES, HIGH_BIT_DEPTH_MODES, MODEL_TASKS, RESIZE_METHODS, type DecoderFamily, type ModelIo, type ModelManifest, type ModelTask } from './types';
 
 const size = z.tuple([z.number().int().positive(), z.number().int().positive()]);
 const triple = z.tuple([z.number(), z.number(), z.number()]);
@@ -23,6 +23,7 @@ export const manifestSchema = z
     std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).optional(),
     letterbox: z.union([z.number().min(0).max(255), z.literal('stretch')]),
     letterboxAlign: z.enum(['center', 'topleft']).optional(),
+    resize: z.enum(RESIZE_METHODS).optional(),
     strides: z.array(z.number().int().positive()).min(1).optional(),
     classes: z.array(z.string().min(1)).min(1),
     thresholds: z.object({

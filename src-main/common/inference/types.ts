@@ -37,6 +37,8 @@ export interface ModelManifest {
   letterbox: number | 'stretch';
   /** Placement of the image in a letterbox; 'center' when omitted. */
   letterboxAlign?: LetterboxAlign;
+  /** How the image is resized to the input; 'cv2-linear' (the reference's) when omitted. */
+  resize?: ResizeMethod;
   /** Grid strides of a yolox head; [8, 16, 32] when omitted. */
   strides?: number[];
   classes: string[];
@@ -100,6 +102,17 @@ export const MAX_THREADS = 256;
  * reference preprocessing puts it in the top-left corner and pads only right and bottom.
  */
 export type LetterboxAlign = 'center' | 'topleft';
+
+/**
+ * How an image is resized to the network input:
+ * - 'cv2-linear': OpenCV's `cv2.resize(..., interpolation=cv2.INTER_LINEAR)` on the full-size
+ *   decoded pixels, as stored (no ICC colour conversion, like `cv2.imread`): the preprocessing
+ *   Ultralytics, YOLOX and RT-DETR validate their models with, within one grey level.
+ * - 'vips-linear': libvips' linear reduce, which antialiases when shrinking and lets JPEGs be
+ *   decoded at a reduced size: faster on large photos, not the reference's pixels.
+ */
+export const RESIZE_METHODS = ['cv2-linear', 'vips-linear'] as const;
+export type ResizeMethod = (typeof RESIZE_METHODS)[number];
 
 /** Per-run changes to a manifest's default thresholds. */
 export interface DetectOverrides {

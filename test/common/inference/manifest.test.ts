@@ -19,6 +19,12 @@ describe('parseManifest', () => {
     }
   });
 
+  it('takes the resize method, the reference\'s by default', () => {
+    const m = parseManifest({ ...JSON.parse(fs.readFileSync(path.join(modelsDir, 'yolov8n.json'), 'utf8')), resize: 'vips-linear' }, 'models/yolov8n.json');
+    expect(m.resize).toBe('vips-linear');
+    expect(parseManifest(JSON.parse(fs.readFileSync(path.join(modelsDir, 'yolov8n.json'), 'utf8')), 'models/yolov8n.json').resize).toBeUndefined();
+  });
+
   const good = JSON.parse(fs.readFileSync(path.join(modelsDir, 'yolox-nano.json'), 'utf8'));
   it.each([
     [{ thresholds: { score: 0.25, iou: 1.5, maxDetections: 300 } }, 'thresholds.iou: Too big'],
@@ -29,6 +35,7 @@ describe('parseManifest', () => {
     [{ extra: 1 }, '(root): Unrecognized key: "extra"'],
     [{ url: undefined }, 'file: a manifest needs a file or a url'],
     [{ classes: [] }, 'classes: Too small'],
+    [{ resize: 'lanczos' }, 'resize: Invalid option: expected one of "cv2-linear"|"vips-linear"'],
   ])('reports %j with the file and path', (patch, message) => {
     expect(() => parseManifest({ ...good, ...patch }, 'models/bad.json')).toThrow(`models/bad.json: invalid model manifest: `);
     expect(() => parseManifest({ ...good, ...patch }, 'models/bad.json')).toThrow(message);
