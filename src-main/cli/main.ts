@@ -432,8 +432,8 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
   const threadArgs = { threads: threadsArg(values['threads']), spinning: spinArg(values['spin']) };
   const tiling = await tilingArg(values['tile'], values['overlap'], values['full-pass'] as boolean);
   if (!values['model']) throw new AppError('INVALID_ARGUMENT', 'prelabel needs --model <manifest.json|model.onnx>');
-  const images = oneOf('--images', values['images'] as string, ['all', 'unlabeled'] as const);
-  const provider = values['provider'] === undefined ? undefined : oneOf('--provider', values['provider'] as string, PROVIDERS);
+  const images = oneOf('images', values['images'] as string, ['all', 'unlabeled'] as const);
+  const provider = values['provider'] === undefined ? undefined : oneOf('provider', values['provider'] as string, PROVIDERS);
   const conf = unitArg('conf', values['conf']);
   const iou = unitArg('iou', values['iou']);
   const json = values['json'] as boolean;

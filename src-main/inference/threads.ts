@@ -48,10 +48,18 @@ export function physicalCores(): number {
 export type ThreadProfile = 'app' | 'batch';
 
 /**
+ * Physical cores a batch run needs before its idle threads spin by default. On fewer, decoding
+ * and the rest of the machine need those cores: on 2 cores, `npm run bench:threads` measured
+ * spinning 1.6–1.8× slower beside one busy neighbour, and slower alone in most runs.
+ */
+export const SPIN_MIN_CORES = 4;
+
+/**
  * The settings a session gets: the ones given, the rest from the profile. Both profiles use one
- * intra-op thread per physical core; only a batch run lets idle threads spin, since a spinning
- * thread steals the core from the UI (and from any other process) between the operators of a run.
+ * intra-op thread per physical core; only a batch run on a machine of SPIN_MIN_CORES or more lets
+ * idle threads spin, since a spinning thread steals the core from the UI (and from any other
+ * process) between the operators of a run.
  */
 export function threadSettings(profile: ThreadProfile, given: { threads?: number | undefined; spinning?: boolean | undefined } = {}): ThreadSettings {
-  return { threads: given.threads ?? physicalCores(), spinning: given.spinning ?? profile === 'batch' };
+  return { threads: given.threads ?? physicalCores(), spinning: given.spinning ?? (profile === 'batch' && physicalCores() >= SPIN_MIN_CORES) };
 }

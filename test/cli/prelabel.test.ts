@@ -9,7 +9,7 @@ import { polygonToRle, rleToString } from '../../src-main/common/geometry';
 import type { PrelabelSummary } from '../../src-main/common/prelabel';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
 import { yolov8nInt8Manifest } from '../helpers/models';
-import { physicalCores } from '../../src-main/inference/threads';
+import { physicalCores, SPIN_MIN_CORES } from '../../src-main/inference/threads';
 
 const BIN = path.join(repoRoot, 'scripts', 'tessera.mjs');
 const model = sharedPath('models/yolov8n_int8.onnx');
@@ -50,7 +50,7 @@ describe.runIf(model && images)('tessera prelabel and predictions import', () =>
       const run = raw.prepare('SELECT * FROM model_runs WHERE id = ?').get(s.runId) as { model: string; provider: string; status: string; parameters: string };
       expect(run).toMatchObject({ model: 'yolov8n-int8', provider: 'cpu', status: 'done' });
       // A command-line run has the machine to itself: one thread per physical core, spinning.
-      expect(JSON.parse(run.parameters)).toMatchObject({ conf: 0.3, iou: 0.45, size: [320, 320], providers: ['cpu'], threads: physicalCores(), spinning: true });
+      expect(JSON.parse(run.parameters)).toMatchObject({ conf: 0.3, iou: 0.45, size: [320, 320], providers: ['cpu'], threads: physicalCores(), spinning: physicalCores() >= SPIN_MIN_CORES });
       const rows = raw.prepare('SELECT source, model_run_id AS run, score, kind FROM annotations').all() as { source: string; run: number; score: number; kind: string }[];
       expect(rows).toHaveLength(s.detections);
       expect(rows.every((x) => x.source === 'model' && x.run === s.runId && x.score >= 0.3 && x.kind === 'box')).toBe(true);

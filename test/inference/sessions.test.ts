@@ -3,7 +3,7 @@ import os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAppError } from '../../src-main/common/errors';
 import { float32Tensor, getSession, releaseSessions } from '../../src-main/inference/sessions';
-import { physicalCores, threadSettings } from '../../src-main/inference/threads';
+import { physicalCores, SPIN_MIN_CORES, threadSettings } from '../../src-main/inference/threads';
 import { shared } from './models';
 
 /** Threads of this process (Linux): onnxruntime starts threads - 1 of its own per session. */
@@ -17,7 +17,7 @@ describe('thread settings for onnxruntime sessions', () => {
     expect(cores).toBeGreaterThanOrEqual(1);
     expect(cores).toBeLessThanOrEqual(os.availableParallelism());
     expect(threadSettings('app')).toEqual({ threads: cores, spinning: false });
-    expect(threadSettings('batch')).toEqual({ threads: cores, spinning: true });
+    expect(threadSettings('batch')).toEqual({ threads: cores, spinning: cores >= SPIN_MIN_CORES });
     expect(threadSettings('app', { threads: 3, spinning: true })).toEqual({ threads: 3, spinning: true });
     expect(threadSettings('batch', { spinning: false })).toEqual({ threads: cores, spinning: false });
   });
