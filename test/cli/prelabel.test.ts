@@ -7,6 +7,7 @@ import { runCli } from '../../src-main/cli/main';
 import { COCO_STAT_NAMES, type EvalResult } from '../../src-main/common/eval/types';
 import { polygonToRle, rleToString } from '../../src-main/common/geometry';
 import type { PrelabelSummary } from '../../src-main/common/prelabel';
+import { PROVIDERS } from '../../src-main/common/inference/types';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
 import { yolov8nInt8Manifest } from '../helpers/models';
 import { physicalCores, SPIN_MIN_CORES } from '../../src-main/inference/threads';
@@ -82,6 +83,8 @@ describe.runIf(model && images)('tessera prelabel and predictions import', () =>
       ['--threads', '2.5', '--threads must be a whole number from 1 to 256, got "2.5"'],
       ['--threads', 'many', '--threads must be a whole number from 1 to 256, got "many"'],
       ['--spin', 'yes', '--spin must be on or off, got "yes"'],
+      ['--images', 'some', '--images must be one of all, unlabeled'],
+      ['--provider', 'tpu', `--provider must be one of ${PROVIDERS.join(', ')}`],
     ] as const) {
       const bad = tessera('prelabel', db, '--model', model!, flag, value);
       expect(bad.code).toBe(2);
