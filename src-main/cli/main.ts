@@ -24,7 +24,7 @@ export interface CliIo {
 
 const USAGE = `usage:
   tessera init <db> [--root DIR]
-  tessera import <db> <path...> [--format auto|images|${FORMATS.join('|')}] [--dry-run] [--json]
+  tessera import <db> <path...> [--format auto|images|${FORMATS.join('|')}] [--dry-run [--probe]] [--json]
                  [--no-recursive] [--max-pixels N]
   tessera export <db> <outdir> --format ${EXPORT_FORMATS.join('|')}
                  [--split 0.8,0.1,0.1 [--seed N]] [--only all|done|reviewed] [--with-predictions]
@@ -40,10 +40,11 @@ const USAGE = `usage:
 
 import --format auto (the default) imports annotations when every path is recognised as an
 annotated dataset (COCO, YOLO, VOC, labelme, CVAT), and image files only when none is; each
-annotated path is imported in its own transaction.
+annotated path is imported in its own transaction. --dry-run checks that the images exist without
+opening them; --probe also opens each one, as the import does (hash, size, damaged files).
 
-prelabel runs onnxruntime with one intra-op thread per physical core (--threads) whose idle
-threads spin (--spin on); --spin off when other work shares the machine.`;
+prelabel runs onnxruntime with one intra-op thread per physical core (--threads); idle threads
+spin only on machines of 4 or more physical cores (--spin on|off overrides).`;
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -122,6 +123,7 @@ async function cmdImport(args: string[], io: CliIo): Promise<number> {
     'max-pixels': { type: 'string' },
     format: { type: 'string', default: 'auto' },
     'dry-run': { type: 'boolean', default: false },
+    probe: { type: 'boolean', default: false },
   });
   if (positionals.length < 2) throw new AppError('INVALID_ARGUMENT', 'import takes a dataset path and at least one file or folder');
   const { maxPixelsSetting } = await import('../services/importer');
@@ -160,7 +162,7 @@ async function cmdImport(args: string[], io: CliIo): Promise<number> {
     await withSigint(async (cancelled) => {
       for (const [i, p] of paths.entries()) {
         // Paths typed on the command line are the user's choice, as for image imports.
-        const opts = { path: p, format: formats[i]!, allowOutsideRoot: true, maxPixels, isCancelled: cancelled };
+        const opts = { path: p, format: formats[i]!, allowOutsideRoot: true, maxPixels, isCancelled: cancelled, probe: values['probe'] as boolean };
         try {
           reports.push(dryRun ? await inspectDataset(ds, opts) : await importDataset(ds, opts));
         } catch (e) {

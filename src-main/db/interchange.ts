@@ -26,6 +26,18 @@ export function imagesByHashes(db: Db, hashes: readonly string[]): Map<string, K
   return out;
 }
 
+/** Images already in the dataset, by stored path (the column is UNIQUE). */
+export function imagesByPaths(db: Db, paths: readonly string[]): Map<string, KnownImage> {
+  const out = new Map<string, KnownImage>();
+  const unique = [...new Set(paths)];
+  for (let start = 0; start < unique.length; start += LOOKUP_CHUNK) {
+    const part = unique.slice(start, start + LOOKUP_CHUNK);
+    const rows = db.prepare(`SELECT id, path, width, height, split FROM images WHERE path IN (${part.map(() => '?').join(', ')})`).all(...part) as KnownImage[];
+    for (const r of rows) out.set(r.path, r);
+  }
+  return out;
+}
+
 /** Stored paths already taken, among `paths`. */
 export function takenPaths(db: Db, paths: readonly string[]): Set<string> {
   const out = new Set<string>();

@@ -7,6 +7,7 @@ import type { DicomMeta } from '../common/imaging/dicom';
 import { jpegFrameSize } from '../common/imaging/jpeg';
 import type { ImageRecord, ImportProblem } from '../common/model';
 import { probeDicom } from './dicom/probe';
+import { readHeader } from './imageHeader';
 
 /** Extensions offered to the importer when it walks folders. */
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.tif', '.tiff', '.webp', '.bmp', '.dcm', '.dicom']);
@@ -101,6 +102,29 @@ export async function probeImage(file: string, opts: ProbeOptions): Promise<Prob
   const claimed = buffer ? headerSize(buffer) : null;
   if (claimed && claimed.width * claimed.height > opts.maxPixels) {
     return tooLarge(file, claimed.width, claimed.height, 1, opts.maxPixels);
+  }
+
+  // A well-formed PNG or 8-bit JPEG header states everything the dataset stores: libvips is not
+  // asked. The completeness checks below run all the same; a header this reader finds faulty or
+  // leaves alone goes to libvips, which reports it as before.
+  const header = buffer ? readHeader(buffer) : null;
+  if (buffer && header && !('reason' in header)) {
+    const incomplete = checkComplete(header.format, buffer) ?? (header.format === 'png' ? checkPngData(buffer) : null);
+    if (incomplete) return problem(file, incomplete.kind, incomplete.reason);
+    const swap = header.orientation >= 5 && header.orientation <= 8;
+    return {
+      ok: true,
+      value: {
+        ...base,
+        width: swap ? header.height : header.width,
+        height: swap ? header.width : header.height,
+        channels: header.channels,
+        bitDepth: header.bitDepth,
+        format: header.format,
+        frames: 1,
+        orientation: header.orientation,
+      },
+    };
   }
 
   let meta: Metadata;

@@ -216,3 +216,37 @@ describe('tessera import/export of annotated datasets', () => {
     expect(missing.stderr).toMatch(/FILE_NOT_FOUND: .*nope\.json/);
   });
 });
+
+describe('tessera import --dry-run --probe', () => {
+  it('opens the images only with --probe: an unreadable image is reported then, not in a plain dry run', async () => {
+    const dir = tempDir();
+    const files = await makeImages(path.join(dir, 'imgs'));
+    const jpg = fs.readFileSync(files['a.jpg']!);
+    fs.writeFileSync(path.join(dir, 'imgs', 'cut.jpg'), jpg.subarray(0, jpg.length - 30));
+    const db = path.join(dir, 'd.tessera');
+    expect((await cli('init', db, '--root', dir)).code).toBe(0);
+    const doc = {
+      images: [
+        { id: 1, file_name: 'imgs/a.jpg', width: 64, height: 48 },
+        { id: 2, file_name: 'imgs/cut.jpg', width: 64, height: 48 },
+      ],
+      annotations: [1, 2].map((k) => ({ id: k, image_id: k, category_id: 1, bbox: [1, 1, 5, 5] })),
+      categories: [{ id: 1, name: 'thing' }],
+    };
+    const json = path.join(dir, 'ann.json');
+    fs.writeFileSync(json, JSON.stringify(doc));
+
+    const plain = await cli('import', db, json, '--dry-run');
+    expect(plain.code, plain.err).toBe(0);
+    expect(plain.out).toMatch(/2 new, 0 missing/);
+    expect(plain.out).toMatch(/imagesNotProbed 2/);
+    expect(plain.out).not.toMatch(/cut\.jpg/);
+
+    const probed = await cli('import', db, json, '--dry-run', '--probe', '--json');
+    expect(probed.code, probed.err).toBe(0);
+    const report = JSON.parse(probed.out) as InterchangeReport;
+    expect(report.images).toMatchObject({ added: 1, missing: 0 });
+    expect(report.problems).toEqual([expect.objectContaining({ severity: 'error', message: expect.stringMatching(/cut\.jpg: truncated JPEG/) })]);
+    expect(rowCounts(db)).toEqual({ images: 0, classes: 0, annotations: 0, model_runs: 0 });
+  });
+});

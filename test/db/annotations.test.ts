@@ -46,6 +46,39 @@ describe('annotations store', () => {
     expect(countByKind(db)).toMatchObject({ box: 34, polygon: 34, tag: 33 });
   });
 
+  it('stores through multi-row statements exactly the rows that one-row statements store', () => {
+    const geoms: Geometry[] = [
+      { kind: 'box', x: 1.5, y: 2.25, w: 10, h: 20 },
+      { kind: 'polygon', parts: [[0, 0, 10, 0, 10, 10], [20, 20, 30, 20, 30, 30.125]] },
+      { kind: 'mask', rle: { size: [80, 100], counts: [5, 10, 7985] } },
+      { kind: 'point', x: 3, y: 4 },
+      { kind: 'obb', cx: 50, cy: 40, w: 20, h: 10, angle: 0.5 },
+      { kind: 'tag' },
+    ];
+    const now = 1_700_000_000_123;
+    const rowsOf = (multi: boolean) => {
+      const { db, a, b, cls } = setup();
+      const run = insertModelRun(db, { model: 'm', provider: 'cpu', parameters: {} });
+      // Two full 64-row statements and a shorter last one; every optional field set or left out.
+      const items = Array.from({ length: 64 * 2 + 7 }, (_, i) => ({
+        imageId: i % 3 ? a : b,
+        classId: i % 11 === 0 ? null : cls,
+        geometry: geoms[i % geoms.length]!,
+        source: i % 4 === 0 ? ('model' as const) : ('human' as const),
+        ...(i % 4 === 0 ? { modelRunId: run, score: (i % 10) / 10 } : {}),
+        ...(i % 5 === 0 ? { frame: i % 3, z: i } : {}),
+        ...(i % 2 === 0 ? { attributes: { i, note: `n${i}`, ok: i % 3 === 0, none: null } } : {}),
+      }));
+      const ids = multi ? insertAnnotations(db, items, now) : items.flatMap((it) => insertAnnotations(db, [it], now));
+      const rows = db.prepare('SELECT * FROM annotations ORDER BY id').all() as { id: number }[];
+      expect(rows.map((r) => r.id)).toEqual(ids);
+      return rows;
+    };
+    const single = rowsOf(false);
+    expect(single).toHaveLength(135);
+    expect(rowsOf(true)).toEqual(single);
+  });
+
   it('keeps predictions apart with their model run, and a failed batch stores nothing', () => {
     const { db, a, cls } = setup();
     const run = insertModelRun(db, { model: 'yolov8n', provider: 'cpu', parameters: { conf: 0.25 } });

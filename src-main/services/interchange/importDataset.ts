@@ -9,7 +9,7 @@ import { ANNOTATION_KINDS, SPLITS, type AttributeValue, type Geometry, type JobP
 import { insertAnnotations, type NewAnnotation } from '../../db/annotations';
 import { insertClasses, listClasses } from '../../db/classes';
 import { insertImages, type NewImage } from '../../db/images';
-import { annotationKeysOfImages, imagesByHashes, rememberCocoIds, setImageSplits, takenPaths } from '../../db/interchange';
+import { annotationKeysOfImages, imagesByHashes, imagesByPaths, rememberCocoIds, setImageSplits, takenPaths } from '../../db/interchange';
 import { finishModelRun, insertModelRun } from '../../db/modelRuns';
 import type { Dataset } from '../dataset';
 import { imageRow, maxPixelsSetting, probeFiles } from '../importer';
@@ -38,6 +38,13 @@ export interface InterchangeImportOptions {
   /** Files this caller may read (browser mode: its served folders); every file when absent. */
   confine?: (absFile: string) => boolean;
   maxPixels?: number;
+  /**
+   * Open every image file (content hash, size as displayed, truncation and corruption checks)
+   * before planning. An import always does; a dry run only when asked, and otherwise matches
+   * images to the dataset by stored path and takes their sizes from the dataset or the file's
+   * own width and height (counted as imagesNotProbed).
+   */
+  probe?: boolean;
   concurrency?: number;
   /** The formats to choose from; all registered readers by default. */
   readers?: readonly FormatReader[];
@@ -102,9 +109,12 @@ export interface ImportPlan {
   source: string;
 }
 
-/** Dry run: what an import of `opts.path` would do; writes nothing. */
+/**
+ * Dry run: what an import of `opts.path` would do; writes nothing. The image files are only
+ * checked for existence unless `opts.probe` asks for them to be opened too.
+ */
 export async function inspectDataset(ds: Dataset, opts: InterchangeImportOptions): Promise<InterchangeReport> {
-  return (await planImport(ds, opts)).report;
+  return (await planImport(ds, { ...opts, probe: opts.probe ?? false })).report;
 }
 
 /**
@@ -113,7 +123,7 @@ export async function inspectDataset(ds: Dataset, opts: InterchangeImportOptions
  */
 export async function importDataset(ds: Dataset, opts: InterchangeImportOptions): Promise<InterchangeReport> {
   const t0 = Date.now();
-  const plan = await planImport(ds, opts);
+  const plan = await planImport(ds, { ...opts, probe: true });
   const cancelled = opts.isCancelled ?? (() => false);
   if (cancelled()) throw cancelledError(plan.source);
   if (plan.report.refused) {
@@ -289,7 +299,9 @@ function checkGeometry(g: unknown, size: { width: number; height: number }): str
   try {
     if (geo.kind === 'polygon' && (!Array.isArray(geo.parts) || geo.parts.some((p) => !Array.isArray(p)))) return 'polygon parts are not lists of coordinates';
     if (geo.kind === 'mask' && (!geo.rle || !Array.isArray(geo.rle.size) || !Array.isArray(geo.rle.counts))) return 'mask has no run-length encoding';
-    const reason = validateGeometry(geo, size);
+    // Size unknown (a dry run without the image opened): a mask is checked against its own size.
+    const known = size.width > 0 && size.height > 0;
+    const reason = validateGeometry(geo, !known && geo.kind === 'mask' ? { width: geo.rle.size[1]!, height: geo.rle.size[0]! } : size);
     if (reason) return reason;
   } catch (e) {
     return `malformed geometry (${(e as Error).message})`;
@@ -566,7 +578,8 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
     present.push(e);
   }
   if (cancelled()) throw cancelledError(input);
-  const probed = await probeFiles(
+  const probe = opts.probe ?? true;
+  const probed = !probe ? [] : await probeFiles(
     present.map((e) => e.probeAt ?? e.abs),
     {
       maxPixels: opts.maxPixels ?? maxPixelsSetting(),
@@ -599,7 +612,35 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
   const extract: { from: string; to: string }[] = [];
   const addedByHash = new Map<string, number>();
   const kept: { entry: Entry; target: PlannedImage['target']; width: number; height: number }[] = [];
+  if (!probe) {
+    // Not opened: an image is in the dataset when its stored path is, and is as large as the
+    // dataset or the annotation file says (NaN when neither does: only masks need the size).
+    const byPath = imagesByPaths(
+      ds.db,
+      stored.map((s) => s.path),
+    );
+    for (const [i, e] of present.entries()) {
+      const known = byPath.get(stored[i]!.path);
+      const bad = known && e.stated.find((x) => (typeof x.width === 'number' && x.width !== known.width) || (typeof x.height === 'number' && x.height !== known.height));
+      if (known && bad) {
+        problem(sourceName(e.key), 'error', `image ${e.key}: the file states ${String(bad.width)}x${String(bad.height)} but the dataset has it as ${known.width}x${known.height}`);
+        count('skippedImages');
+        count('skippedAnnotations', e.annotations.length + e.tags.length);
+        continue;
+      }
+      if (known) {
+        images.matched++;
+        kept.push({ entry: e, target: { existing: known.id }, width: known.width, height: known.height });
+        continue;
+      }
+      const s = e.stated.find((x) => typeof x.width === 'number' && typeof x.height === 'number');
+      kept.push({ entry: e, target: { added: images.added }, width: s ? (s.width as number) : NaN, height: s ? (s.height as number) : NaN });
+      images.added++;
+    }
+    count('imagesNotProbed', present.length);
+  }
   for (const [i, e] of present.entries()) {
+    if (!probe) break;
     const r = probed[i];
     if (!r) continue;
     const bad = e.stated.find(

@@ -172,7 +172,8 @@ describe('import guarantees', () => {
     const json = path.join(dir, 'annotations', 'instances_train2017.json');
     const ds = dataset(dir);
     const before = tableCounts(ds);
-    const dry = await inspectDataset(ds, { path: json, format: 'auto' });
+    // Opening the images as the import does (probe): the report is then the import's own.
+    const dry = await inspectDataset(ds, { path: json, format: 'auto', probe: true });
     expect(tableCounts(ds)).toEqual(before);
     expect(dry.dryRun).toBe(true);
     expect(dry.annotations.total).toBe(288);
@@ -716,5 +717,54 @@ describe('a labelme folder with one hostile file', () => {
     expect(perClassInDb(ds)).toEqual({ cell: 1 });
     const rows = ds.db.prepare('SELECT path FROM images').all() as { path: string }[];
     expect(rows.map((x) => x.path)).toEqual(['data/images/x.png']);
+  });
+});
+
+describe('a dry run without --probe', () => {
+  it('does not open the image files: a damaged image is reported only when probing is asked for, and by the import', async () => {
+    const root = tempDir();
+    const files = await makeImages(path.join(root, 'imgs'));
+    // Cut short: its header still reads, its end is gone.
+    const png = fs.readFileSync(files['b.png']!);
+    fs.writeFileSync(path.join(root, 'imgs', 'cut.png'), png.subarray(0, png.length - 20));
+    const categories = [{ id: 1, name: 'cell' }];
+    const doc = {
+      images: [
+        { id: 1, file_name: 'imgs/b.png', width: 40, height: 30 },
+        { id: 2, file_name: 'imgs/cut.png', width: 40, height: 30 },
+        { id: 3, file_name: 'imgs/gone.png', width: 40, height: 30 },
+      ],
+      annotations: [1, 2, 3].map((k) => ({ id: k, image_id: k, category_id: 1, bbox: [1, 1, 5, 5] })),
+      categories,
+    };
+    const json = path.join(root, 'ann.json');
+    fs.writeFileSync(json, JSON.stringify(doc));
+    const ds = dataset(root);
+
+    const quick = await inspectDataset(ds, { path: json, format: 'coco' });
+    expect(quick.images).toEqual({ total: 3, matched: 0, added: 2, missing: 1 });
+    expect(quick.annotations.total).toBe(2);
+    expect(quick.counters['imagesNotProbed']).toBe(2);
+    expect(quick.problems.map((p) => p.message)).toEqual([expect.stringMatching(/gone\.png not found/)]);
+
+    const probed = await inspectDataset(ds, { path: json, format: 'coco', probe: true });
+    expect(probed.images).toEqual({ total: 3, matched: 0, added: 1, missing: 1 });
+    expect(probed.annotations.total).toBe(1);
+    expect(probed.counters['imagesNotProbed']).toBeUndefined();
+    expect(probed.problems.map((p) => p.message)).toEqual([expect.stringMatching(/gone\.png not found/), expect.stringMatching(/cut\.png: truncated PNG/)]);
+
+    const done = await importDataset(ds, { path: json, format: 'coco' });
+    expect({ ...done, dryRun: null, elapsedMs: null }).toEqual({ ...probed, dryRun: null, elapsedMs: null });
+    expect(tableCounts(ds)).toMatchObject({ images: 1, annotations: 1 });
+
+    // Images already stored are matched by path without opening them, and their annotations
+    // recognised as duplicates; a stated size the dataset contradicts is still refused.
+    const again = await inspectDataset(ds, { path: json, format: 'coco' });
+    expect(again.images).toMatchObject({ matched: 1, added: 1 });
+    expect(again.counters['duplicateAnnotations']).toBe(1);
+    fs.writeFileSync(json, JSON.stringify({ ...doc, images: [{ id: 1, file_name: 'imgs/b.png', width: 41, height: 30 }], annotations: doc.annotations.slice(0, 1) }));
+    const wrong = await inspectDataset(ds, { path: json, format: 'coco' });
+    expect(wrong.problems.map((p) => p.message)).toContainEqual(expect.stringMatching(/states 41x30 but the dataset has it as 40x30/));
+    expect(wrong.images).toMatchObject({ matched: 0, added: 0 });
   });
 });
