@@ -61,5 +61,7 @@ export const SPIN_MIN_CORES = 4;
  * process) between the operators of a run.
  */
 export function threadSettings(profile: ThreadProfile, given: { threads?: number | undefined; spinning?: boolean | undefined } = {}): ThreadSettings {
-  return { threads: given.threads ?? physicalCores(), spinning: given.spinning ?? (profile === 'batch' && physicalCores() >= SPIN_MIN_CORES) };
+  const threads = given.threads ?? physicalCores();
+  if (given.spinning !== undefined) return { threads, spinning: given.spinning };
+  return { threads, spinning: profile === 'batch' ? physicalCores() >= SPIN_MIN_CORES : false };
 }
