@@ -1,6 +1,7 @@
 import ort from 'onnxruntime-node';
 import { AppError } from '../common/errors';
 import { PROVIDERS, type Provider } from '../common/inference/types';
+import { sessionCacheKey, type WorkerStats } from './wire';
 
 /** onnxruntime's names for Tessera's providers. */
 const ORT_NAME: Record<Provider, string> = { cuda: 'cuda', dml: 'dml', coreml: 'coreml', webgpu: 'webgpu', cpu: 'cpu' };
@@ -19,11 +20,9 @@ export interface SessionOptions {
   intraOpThreads?: number;
 }
 
-const cache = new Map<string, Promise<LoadedSession>>();
-
-function keyOf(file: string, providers: readonly Provider[], threads: number | undefined): string {
-  return `${file}\u0000${providers.join(',')}\u0000${threads ?? ''}`;
-}
+const cache = new Map<string, { loaded: Promise<LoadedSession>; file: string; providers: Provider[]; threads: number | undefined }>();
+/** Model loads this thread has done (InferenceSession.create calls that succeeded). */
+let loads = 0;
 
 /**
  * A session for a model file, created once per file and provider order. Providers are tried in
@@ -33,15 +32,20 @@ function keyOf(file: string, providers: readonly Provider[], threads: number | u
 export function getSession(file: string, opts: SessionOptions = {}): Promise<LoadedSession> {
   const order = opts.providers && opts.providers.length > 0 ? [...opts.providers] : ['cpu' as const];
   for (const p of order) if (!PROVIDERS.includes(p)) throw new Error(`unknown execution provider "${p}"`);
-  const key = keyOf(file, order, opts.intraOpThreads);
+  const key = sessionCacheKey(file, order, opts.intraOpThreads);
   let s = cache.get(key);
   if (!s) {
-    s = load(file, order, opts.intraOpThreads);
+    s = { loaded: load(file, order, opts.intraOpThreads), file, providers: order, threads: opts.intraOpThreads };
     cache.set(key, s);
     // A failed load must not stay cached: the file may be fixed and tried again.
-    s.catch(() => cache.delete(key));
+    s.loaded.catch(() => cache.delete(key));
   }
-  return s;
+  return s.loaded;
+}
+
+/** What this thread has loaded: the number of model loads so far, and the sessions it holds. */
+export function sessionStats(): WorkerStats {
+  return { loads, sessions: [...cache.values()].map((s) => ({ file: s.file, providers: [...s.providers], intraOpThreads: s.threads ?? null })) };
 }
 
 async function load(file: string, order: Provider[], threads: number | undefined): Promise<LoadedSession> {
@@ -55,6 +59,7 @@ async function load(file: string, order: Provider[], threads: number | undefined
         graphOptimizationLevel: 'all',
         ...(threads ? { intraOpNumThreads: threads } : {}),
       });
+      loads++;
       if (!order.includes(provider)) warnings.push(`falling back to cpu, which is not in the provider list (${order.join(', ')})`);
       return { session, provider, warnings };
     } catch (e) {
@@ -75,7 +80,7 @@ async function load(file: string, order: Provider[], threads: number | undefined
 export async function releaseSessions(): Promise<void> {
   const all = [...cache.values()];
   cache.clear();
-  await Promise.all(all.map(async (p) => (await p.catch(() => null))?.session.release()));
+  await Promise.all(all.map(async (p) => (await p.loaded.catch(() => null))?.session.release()));
 }
 
 /**
