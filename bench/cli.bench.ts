@@ -11,7 +11,8 @@
  * Then pre-labeling start-up (bench/prelabelStartup.ts): `tessera prelabel` on one image with
  * yolov8n_int8 from spawn to exit, and the first detection of a first and a second job in one
  * process, beside the bare session.run of the model.
- * Options: --runs N (default 21), --prelabel-runs N (default 7, 0 leaves that part out), --json
+ * Options: --runs N (default 21), --prelabel-runs N (default 7, 0 leaves that part out),
+ * --baseline DIR (another checkout, built, whose `tessera prelabel` runs beside this one's), --json
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -27,7 +28,7 @@ import { printTable } from './table';
 import { prelabelStartup } from './prelabelStartup';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '21' }, 'prelabel-runs': { type: 'string', default: '7' }, json: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '21' }, 'prelabel-runs': { type: 'string', default: '7' }, baseline: { type: 'string' }, json: { type: 'boolean', default: false } } });
 const RUNS = Number(values.runs);
 const PRELABEL_RUNS = Number(values['prelabel-runs']);
 const BIN = path.join(root, 'scripts', 'tessera.mjs');
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
 
     const base = median(times[0]!);
     const results = cases.map((c, i) => ({ case: c.name, medianMs: median(times[i]!), p90Ms: pct(times[i]!, 90), vsBaseline: median(times[i]!) / base }));
-    const prelabel = PRELABEL_RUNS > 0 ? await prelabelStartup(root, BIN, dir, PRELABEL_RUNS, (s) => values.json || process.stderr.write(`${s}\n`)) : 'left out (--prelabel-runs 0)';
+    const prelabel = PRELABEL_RUNS > 0 ? await prelabelStartup(root, BIN, dir, PRELABEL_RUNS, (s) => values.json || process.stderr.write(`${s}\n`), values.baseline ? path.resolve(values.baseline, 'scripts', 'tessera.mjs') : undefined) : 'left out (--prelabel-runs 0)';
     if (values.json) {
       console.log(JSON.stringify({ runs: RUNS, targetMs: TARGET_MS, results, prelabel: { runs: PRELABEL_RUNS, rows: prelabel } }, null, 2));
     } else {

@@ -4,8 +4,10 @@
  *     (the build), from spawn to exit: with the .onnx file (inspected, then run) and with a
  *     manifest; and the same through the TypeScript source (tsx)
  *   - in this process, with the inference worker built beside the CLI: time to the first
- *     detection of a first job (worker start and model load included) and of a second job on the
- *     same worker, as the app runs them
+ *     detection of a first job (worker start and model load included), of a second job and of a
+ *     try of the same model on the same worker, as the app runs them (it fails if the worker
+ *     loaded the model more than once)
+ *   - with --baseline, another checkout's `tessera prelabel` (its own build) beside this one's
  *   - the bare `session.run` of the model on one preprocessed image, in this thread
  * Cases alternate round by round, so that the machine's load falls on all of them alike.
  */
@@ -14,10 +16,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { float32Tensor, getSession, preprocess, releaseSessions } from '../src-main/inference/index';
-import { InferencePool } from '../src-main/inference/pool';
 import { Dataset } from '../src-main/services/dataset';
 import { importImages } from '../src-main/services/importer';
-import { detectInput, runPrelabel, type Detector } from '../src-main/services/prelabel';
+import { createInferenceBackend } from '../src-main/services/inference';
+import { runPrelabel, tryModel } from '../src-main/services/prelabel';
 import { listImages } from '../src-main/db/images';
 import { yolov8nInt8Manifest } from '../test/helpers/models';
 import { median } from './stats';
@@ -29,17 +31,11 @@ export interface StartupRow {
   vsRun: number;
 }
 
-function detectorOf(pool: InferencePool): Detector {
-  return {
-    async detect(req) {
-      const r = await pool.detect({ file: req.modelFile, providers: req.providers }, detectInput(req), req.manifest, { score: req.conf, iou: req.iou });
-      return { detections: r.detections, provider: r.provider, ms: r.timings.preMs + r.timings.runMs + r.timings.postMs, warnings: r.warnings };
-    },
-  };
-}
-
-/** Null with a reason when the shared model or images are absent. */
-export async function prelabelStartup(root: string, bin: string, dir: string, runs: number, log: (s: string) => void): Promise<StartupRow[] | string> {
+/**
+ * The rows, or why there are none (the shared model or images are absent). `baseline`, another
+ * checkout's scripts/tessera.mjs with its own build, adds its `tessera prelabel` beside this one's.
+ */
+export async function prelabelStartup(root: string, bin: string, dir: string, runs: number, log: (s: string) => void, baseline?: string): Promise<StartupRow[] | string> {
   const shared = path.resolve(root, '..', 'shared');
   const model = path.join(shared, 'models', 'yolov8n_int8.onnx');
   const imagesDir = path.join(shared, 'datasets', 'coco_tinycoco', 'images', 'train2017');
@@ -55,14 +51,14 @@ export async function prelabelStartup(root: string, bin: string, dir: string, ru
   ds.close();
   const workerEntry = pathToFileURL(path.join(root, 'out', 'main', 'inferenceWorker.js'));
 
-  const spawn = (args: string[], env: NodeJS.ProcessEnv): number => {
+  const spawn = (args: string[], env: NodeJS.ProcessEnv, command = bin): number => {
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [command, ...args], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
     const ms = performance.now() - t0;
     if (r.status !== 0) throw new Error(`tessera ${args.join(' ')} exited with ${r.status}: ${r.stderr}`);
     return ms;
   };
-  const cli = (modelArg: string, env: NodeJS.ProcessEnv) => () => spawn(['prelabel', db, '--model', modelArg, '--json'], env);
+  const cli = (modelArg: string, env: NodeJS.ProcessEnv, command = bin) => () => spawn(['prelabel', db, '--model', modelArg, '--json'], env, command);
 
   // Bare session.run in this thread, on one preprocessed image.
   const { session } = await getSession(model);
@@ -78,48 +74,60 @@ export async function prelabelStartup(root: string, bin: string, dir: string, ru
   };
   for (let i = 0; i < 5; i++) await bareRun();
 
-  /** A first and a second one-image job on a fresh worker: time to each job's first detection. */
-  const twoJobs = async (): Promise<[number, number]> => {
-    const pool = new InferencePool({ size: 1, entry: workerEntry });
-    const detector = detectorOf(pool);
+  /**
+   * As the app runs them, on a fresh backend over the built worker: a first job (worker start,
+   * model load), a second job and a try of the same model, each timed to its first detection.
+   */
+  const jobs = async (): Promise<number[]> => {
+    const backend = createInferenceBackend({ size: 1, entry: workerEntry });
     const ds = Dataset.open(db);
     try {
       const job = async (): Promise<number> => {
         const t0 = performance.now();
         let first = 0;
-        await runPrelabel(ds, detector, { manifest, modelFile: model, imageIds: ids, skipLabeled: false }, { onProgress: (p) => void (p.done > 0 && first === 0 && (first = performance.now() - t0)) });
+        await runPrelabel(ds, backend.detector, { manifest, modelFile: model, imageIds: ids, skipLabeled: false }, { onProgress: (p) => void (p.done > 0 && first === 0 && (first = performance.now() - t0)) });
         return first;
       };
-      return [await job(), await job()];
+      const tryIt = async (): Promise<number> => {
+        const t0 = performance.now();
+        await tryModel(ds, backend.detector, { manifest, modelFile: model, imageId: ids[0]! });
+        return performance.now() - t0;
+      };
+      const times = [await job(), await job(), await tryIt()];
+      const stats = await backend.stats();
+      if (stats.loads !== 1) throw new Error(`the model was loaded ${stats.loads} times in one worker`);
+      return times;
     } finally {
       ds.close();
-      await pool.close();
+      await backend.close();
     }
   };
 
-  const cases: { name: string; run: () => number | Promise<number> | Promise<[number, number]> }[] = [
-    { name: 'tessera prelabel, 1 image, model.onnx (build)', run: cli(model, { TESSERA_CLI: 'build' }) },
-    { name: 'tessera prelabel, 1 image, manifest.json (build)', run: cli(manifestFile, { TESSERA_CLI: 'build' }) },
-    { name: 'tessera prelabel, 1 image, model.onnx (source, tsx)', run: cli(model, { TESSERA_CLI: 'source' }) },
-    { name: 'in process: first job, first detection (worker start + load)', run: twoJobs },
-    { name: 'bare session.run (this thread)', run: bareRun },
+  type Case = { names: string[]; run: () => number | Promise<number> | Promise<number[]> };
+  const cases: Case[] = [
+    ...(baseline ? [{ names: ['baseline checkout: tessera prelabel, 1 image, model.onnx (build)'], run: cli(model, { TESSERA_CLI: 'build' }, baseline) }] : []),
+    { names: ['tessera prelabel, 1 image, model.onnx (build)'], run: cli(model, { TESSERA_CLI: 'build' }) },
+    ...(baseline ? [{ names: ['baseline checkout: tessera prelabel, 1 image, manifest.json (build)'], run: cli(manifestFile, { TESSERA_CLI: 'build' }, baseline) }] : []),
+    { names: ['tessera prelabel, 1 image, manifest.json (build)'], run: cli(manifestFile, { TESSERA_CLI: 'build' }) },
+    { names: ['tessera prelabel, 1 image, model.onnx (source, tsx)'], run: cli(model, { TESSERA_CLI: 'source' }) },
+    {
+      names: ['in process: first job, first detection (worker start + load)', 'in process: second job, same worker, first detection', 'in process: try (one image) after them, same worker'],
+      run: jobs,
+    },
+    { names: ['bare session.run (this thread)'], run: bareRun },
   ];
-  const names = [...cases.map((c) => c.name)];
-  names.splice(4, 0, 'in process: second job on the same worker, first detection');
+  const names = cases.flatMap((c) => c.names);
   const times = names.map(() => [] as number[]);
   // One untimed round warms the file cache and tsx's compile cache.
   for (const c of cases) await c.run();
   for (let r = 0; r < runs; r++) {
     log(`prelabel start-up round ${r + 1}/${runs}`);
-    for (const [i, c] of cases.entries()) {
+    for (const c of cases) {
       const v = await c.run();
-      if (Array.isArray(v)) {
-        times[3]!.push(v[0]);
-        times[4]!.push(v[1]);
-      } else times[i < 3 ? i : 5]!.push(v);
+      (Array.isArray(v) ? v : [v]).forEach((ms, k) => times[names.indexOf(c.names[k]!)]!.push(ms));
     }
   }
   await releaseSessions();
-  const run = median(times[5]!);
+  const run = median(times.at(-1)!);
   return names.map((name, i) => ({ case: name, medianMs: median(times[i]!), vsRun: median(times[i]!) / run }));
 }
