@@ -396,6 +396,9 @@ describe.runIf(model && images)('pre-labeling through the contract', () => {
   });
 
   it('keeps the inference worker and the session it loaded across inspection, tries and jobs, and stops it when the workspace closes', async () => {
+    // This process's threads, where the system lists them (Linux).
+    const threads = (): number | null => (fs.existsSync('/proc/self/task') ? fs.readdirSync('/proc/self/task').length : null);
+    let threadsWithWorker: number | null = null;
     const dir = tempDir();
     const ws = newWorkspace(dir);
     try {
@@ -424,12 +427,14 @@ describe.runIf(model && images)('pre-labeling through the contract', () => {
       const other = (await ok(ws, 'images:list', {})).items[0]!;
       await ok(ws, 'prelabel:run', { jobId: 'c', modelId, scope: { imageIds: [other.id] } });
       expect(await ws.inferenceStats()).toMatchObject({ workers: 1, loads: 1 });
+      threadsWithWorker = threads();
     } finally {
       await ws.dispose();
     }
-    // Closed with the workspace: no worker thread is left running.
+    // Closed with the workspace: the worker thread and the threads its session ran are gone.
     expect(await ws.inferenceStats()).toEqual({ workers: 0, loads: 0, sessions: [] });
     expect(ws.current).toBeNull();
+    if (threadsWithWorker !== null) expect(threads()!).toBeLessThan(threadsWithWorker);
   }, 120_000);
 
   it('tries a model file before it is added, with the proposed or a given manifest, storing and registering nothing', async () => {
