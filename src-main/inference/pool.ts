@@ -11,8 +11,9 @@ export interface PoolOptions {
   /** Worker threads, 1 or 2: each holds its own sessions, and onnxruntime already uses every core. */
   size?: number;
   /**
-   * Module the workers run. The default starts worker.ts through tsx (tests, CLI, `npm run web`).
-   * A bundled app build passes the URL of its compiled worker chunk instead.
+   * Module the workers run. The default is the build's inferenceWorker.js when this module runs
+   * from the build (the app, the built CLI), else worker.ts through tsx (tests, the CLI from
+   * source, `npm run web`).
    */
   entry?: URL;
 }
