@@ -8,7 +8,11 @@
  *     fallback
  * The dataset is a new one with 3 small PNGs and a class. Target: the built `--help` and `info`
  * under 300 ms median.
- * Options: --runs N (default 21), --json
+ * Then pre-labeling start-up (bench/prelabelStartup.ts): `tessera prelabel` on one image with
+ * yolov8n_int8 from spawn to exit, and the first detection of a first and a second job in one
+ * process, beside the bare session.run of the model.
+ * Options: --runs N (default 21), --prelabel-runs N (default 7, 0 leaves that part out),
+ * --baseline DIR (another checkout, built, whose `tessera prelabel` runs beside this one's), --json
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,10 +25,12 @@ import { cliEntry } from '../scripts/build-state.mjs';
 import { runBench } from './report';
 import { median, pct } from './stats';
 import { printTable } from './table';
+import { prelabelStartup } from './prelabelStartup';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '21' }, json: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '21' }, 'prelabel-runs': { type: 'string', default: '7' }, baseline: { type: 'string' }, json: { type: 'boolean', default: false } } });
 const RUNS = Number(values.runs);
+const PRELABEL_RUNS = Number(values['prelabel-runs']);
 const BIN = path.join(root, 'scripts', 'tessera.mjs');
 const TARGET_MS = 300;
 
@@ -65,8 +71,9 @@ async function main(): Promise<void> {
 
     const base = median(times[0]!);
     const results = cases.map((c, i) => ({ case: c.name, medianMs: median(times[i]!), p90Ms: pct(times[i]!, 90), vsBaseline: median(times[i]!) / base }));
+    const prelabel = PRELABEL_RUNS > 0 ? await prelabelStartup(root, BIN, dir, PRELABEL_RUNS, (s) => values.json || process.stderr.write(`${s}\n`), values.baseline ? path.resolve(values.baseline, 'scripts', 'tessera.mjs') : undefined) : 'left out (--prelabel-runs 0)';
     if (values.json) {
-      console.log(JSON.stringify({ runs: RUNS, targetMs: TARGET_MS, results }, null, 2));
+      console.log(JSON.stringify({ runs: RUNS, targetMs: TARGET_MS, results, prelabel: { runs: PRELABEL_RUNS, rows: prelabel } }, null, 2));
     } else {
       console.log(`\ntessera start-up, ${RUNS} runs each, wall time per process (${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)})`);
       printTable(
@@ -75,6 +82,11 @@ async function main(): Promise<void> {
       );
       const [, help, info, srcHelp, srcInfo] = results;
       console.log(`build vs source: --help ${(srcHelp!.medianMs / help!.medianMs).toFixed(1)}x faster, info ${(srcInfo!.medianMs / info!.medianMs).toFixed(1)}x faster`);
+      if (typeof prelabel === 'string') console.log(`\npre-labeling start-up: ${prelabel}`);
+      else {
+        console.log(`\npre-labeling start-up, yolov8n_int8 on 1 coco_tinycoco image, ${PRELABEL_RUNS} runs each (load ${os.loadavg()[0]!.toFixed(1)})`);
+        printTable(['case', 'median ms', '÷ bare session.run'], prelabel.map((r) => [r.case, r.medianMs.toFixed(1), r.vsRun.toFixed(1)]));
+      }
     }
     if (results[1]!.medianMs >= TARGET_MS || results[2]!.medianMs >= TARGET_MS) process.exitCode = 1;
   } finally {

@@ -127,6 +127,7 @@ app.whenReady().then(() => {
 });
 
 app.on('window-all-closed', () => {
-  workspace.close();
+  // The inference workers and their sessions go with the last window; a new one starts them again.
+  void workspace.dispose();
   if (process.platform !== 'darwin') app.quit();
 });

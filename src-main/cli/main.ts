@@ -4,7 +4,8 @@ import { AppError, toErrorData } from '../common/errors';
 import { EXPORT_FORMATS, FORMATS, type ExportFormat, type ExportReport, type FormatName, type InterchangeReport } from '../common/formats/types';
 import type { ImportReport, JobProgress } from '../common/model';
 import { Dataset } from '../services/dataset';
-import { MAX_THREADS, PROVIDERS, type ModelManifest } from '../common/inference/types';
+import { MAX_THREADS, PROVIDERS, type ModelManifest, type Provider, type ThreadSettings } from '../common/inference/types';
+import type { InferenceBackend } from '../services/inference';
 import type { TilingOptions } from '../common/inference/tiling';
 import { COCO_STAT_NAMES, IOU_TYPES, type EvalResult, type IouType } from '../common/eval/types';
 import { IMAGE_STATUSES, SPLITS, type ImageFilter } from '../common/model';
@@ -361,8 +362,13 @@ function formatExportReport(r: ExportReport, splits: Record<string, number> | nu
   return lines.join('\n');
 }
 
-/** A manifest file, or an .onnx file whose inspected manifest is used as proposed. */
-async function modelFromArg(arg: string): Promise<{ manifest: ModelManifest; file: string }> {
+/**
+ * A manifest file, or an .onnx file whose inspected manifest is used as proposed. The model is
+ * inspected, or for a manifest its session loaded for `providers`, in the inference worker the run
+ * then uses, with the run's thread settings, so the file is loaded once. (Inspection loads on the
+ * CPU: a run on another provider loads its own session.)
+ */
+async function modelFromArg(arg: string, backend: InferenceBackend, providers: Provider[] | undefined, threads: ThreadSettings): Promise<{ manifest: ModelManifest; file: string }> {
   const abs = path.resolve(arg);
   if (abs.toLowerCase().endsWith('.json')) {
     const { readManifestFile } = await import('../services/models');
@@ -370,10 +376,11 @@ async function modelFromArg(arg: string): Promise<{ manifest: ModelManifest; fil
     if (!manifest.file) {
       throw new AppError('INVALID_ARGUMENT', `${abs}: the manifest names no local file; download the model in the app first, or pass the .onnx file`, { path: abs });
     }
+    // Loads while this thread opens the dataset; a failure is the run's to report.
+    backend.prepare(manifest.file, providers, threads).catch(() => undefined);
     return { manifest, file: manifest.file };
   }
-  const { inferenceBackend } = await import('../services/prelabel');
-  const inspection = await (await inferenceBackend()).inspect(abs);
+  const inspection = await backend.inspect(abs, threads);
   if (!inspection.proposed) {
     throw new AppError('UNSUPPORTED_FORMAT', `${abs}: ${inspection.problems.join('; ') || 'no decoder family fits its outputs'}`, { path: abs });
   }
@@ -439,15 +446,27 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
   const conf = unitArg('conf', values['conf']);
   const iou = unitArg('iou', values['iou']);
   const json = values['json'] as boolean;
-  const { closeInferenceBackend, inferenceBackend, providerOrder, runPrelabel } = await import('../services/prelabel');
-  const { imageIdsForPrelabel } = await import('../db/prelabel');
   const { threadSettings } = await import('../inference/threads');
   // A batch run has the machine to itself: idle threads spin unless told otherwise.
   const threads = threadSettings('batch', threadArgs);
-  const ds = Dataset.open(positionals[0]!);
+  // The inference worker starts, and inspects or loads the model with the run's thread settings,
+  // while this thread loads the rest and opens the dataset.
+  const { closeInferenceBackend, inferenceBackend, providerOrder } = await import('../services/inference');
+  const backend = await inferenceBackend();
+  const model = modelFromArg(values['model'] as string, backend, providerOrder(provider), threads);
+  model.catch(() => undefined);
+  let ds: Dataset;
   try {
-    const { manifest, file } = await modelFromArg(values['model'] as string);
-    const { detector } = await inferenceBackend();
+    ds = Dataset.open(positionals[0]!);
+  } catch (e) {
+    await closeInferenceBackend();
+    throw e;
+  }
+  try {
+    const { runPrelabel } = await import('../services/prelabel');
+    const { imageIdsForPrelabel } = await import('../db/prelabel');
+    const { manifest, file } = await model;
+    const { detector } = backend;
     const summary = await withSigint((cancelled) =>
       runPrelabel(
         ds,

@@ -1,4 +1,4 @@
-export { detect, InferencePool, sharedPool, type PoolOptions } from './pool';
+export { detect, InferencePool, sharedPool, type PoolOptions, type PoolStats } from './pool';
 export { detectInProcess, type DetectResult, type SessionKey } from './detect';
 export { inspectModel, type ModelInspection } from './inspect';
 export { float32Tensor, getSession, releaseSessions, type LoadedSession, type SessionOptions } from './sessions';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { proposeManifest } from '../common/inference/manifest';
 import { readOnnxMetadata } from '../common/inference/onnxMetadata';
 import type { ModelIo, ModelManifest } from '../common/inference/types';
-import { getSession } from './sessions';
+import { getSession, type SessionOptions } from './sessions';
 
 export interface ModelInspection extends ModelIo {
   metadata: Record<string, string>;
@@ -13,10 +13,12 @@ export interface ModelInspection extends ModelIo {
 
 /**
  * What "add a custom model" shows: inputs, outputs, Ultralytics metadata and a proposed
- * manifest. The session is loaded on the CPU and cached, so the first test run reuses it.
+ * manifest. The session is loaded on the CPU and cached, so the first test run reuses it when it
+ * asks for the same thread settings (`threads`: those of the runs to come); a run with other
+ * settings is another session, loaded again.
  */
-export async function inspectModel(file: string): Promise<ModelInspection> {
-  const { session } = await getSession(file, { providers: ['cpu'] });
+export async function inspectModel(file: string, threads: Pick<SessionOptions, 'intraOpThreads' | 'spinning'> = {}): Promise<ModelInspection> {
+  const { session } = await getSession(file, { providers: ['cpu'], ...threads });
   const dimsOf = (m: (typeof session.inputMetadata)[number]): (number | string)[] => (m.isTensor ? [...m.shape] : []);
   const io: ModelIo = {
     inputs: session.inputMetadata.map((m) => ({ name: m.name, dims: dimsOf(m) })),

@@ -3,15 +3,17 @@ import { Worker } from 'node:worker_threads';
 import { AppError } from '../common/errors';
 import type { DetectOverrides, ModelManifest } from '../common/inference/types';
 import type { DetectResult, SessionKey } from './detect';
+import type { ModelInspection } from './inspect';
 import type { ImageInput, PixelOptions } from './preprocess';
-import { unpack, type DetectReply, type DetectRequest } from './wire';
+import { sessionCacheKey, unpack, type DetectReply, type DetectRequest, type SessionInfo, type ValueReply, type WorkerRequest, type WorkerStats } from './wire';
 
 export interface PoolOptions {
   /** Worker threads, 1 or 2: each holds its own sessions, and onnxruntime already uses every core. */
   size?: number;
   /**
-   * Module the workers run. The default starts worker.ts through tsx (tests, CLI, `npm run web`).
-   * A bundled app build passes the URL of its compiled worker chunk instead.
+   * Module the workers run. The default is the build's inferenceWorker.js when this module runs
+   * from the build (the app, the built CLI), else worker.ts through tsx (tests, the CLI from
+   * source, `npm run web`).
    */
   entry?: URL;
 }
@@ -28,19 +30,38 @@ function defaultEntry(): URL {
 }
 
 interface Pending {
-  resolve: (r: DetectResult) => void;
+  /** Settles the caller's promise with the worker's successful reply. */
+  resolve: (reply: unknown) => void;
   reject: (e: Error) => void;
 }
 
 interface Slot {
   worker: Worker;
   inFlight: number;
+  /** Sessions asked of this worker (sessionCacheKey): requests for them go to it when it is free. */
+  sessions: Set<string>;
+  /** Those whose first request is still in flight: the worker is loading them. */
+  loading: Set<string>;
+}
+
+/** What the pool's workers hold (diagnostics): live threads, model loads so far, sessions held. */
+type OkValue<T> = ValueReply<T> & { ok: true };
+
+export interface PoolStats {
+  /** Worker threads running now. */
+  workers: number;
+  /** Model loads the running workers have done, inspection included. */
+  loads: number;
+  sessions: SessionInfo[];
 }
 
 /**
- * Runs detection off the calling thread in a small pool of worker threads. Each request goes to
- * the least busy worker; results come back with their buffers transferred. A worker that dies
- * fails its pending requests and is replaced on the next call.
+ * Runs detection and model inspection off the calling thread in a small pool of worker threads.
+ * The workers and their sessions live until close(): a model inspected or run once is not loaded
+ * again, whatever job asks for it next. A request goes to an idle worker that already holds its
+ * session, else to a worker not started yet, else to the least busy one; results come back with
+ * their buffers transferred. A worker that dies fails its pending requests and is replaced on the
+ * next call. Idle workers do not keep the process alive.
  */
 export class InferencePool {
   private readonly slots: (Slot | null)[];
@@ -63,42 +84,101 @@ export class InferencePool {
     return this.closed;
   }
 
+  /** Worker threads running now. */
+  get workers(): number {
+    return this.slots.filter((s) => s !== null).length;
+  }
+
   detect(key: SessionKey, input: ImageInput, manifest: ModelManifest, overrides: DetectOverrides = {}, pixels: PixelOptions = {}): Promise<DetectResult> {
-    if (this.closed) return Promise.reject(new AppError('CANCELLED', 'the inference pool is closed'));
-    let best = 0;
-    for (let i = 0; i < this.slots.length; i++) {
-      const s = this.slots[i];
-      if (!s) {
-        best = i;
-        break;
-      }
-      if (s.inFlight < this.slots[best]!.inFlight) best = i;
-    }
-    const slot = this.slots[best] ?? this.spawn(best);
-    const id = this.nextId++;
-    const req: DetectRequest = { id, key, input, manifest, overrides, pixels };
-    slot.inFlight++;
-    slot.worker.ref();
     // Decoded pixels are handed over, not copied: the caller builds them for this request.
     const transfer = typeof input === 'object' && 'raw' in input ? [input.raw.data.buffer as ArrayBuffer] : [];
-    return new Promise<DetectResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, slot: best });
-      slot.worker.postMessage(req, transfer);
+    return this.request<DetectReply & { ok: true }>(sessionCacheKey(key.file, key.providers, key.intraOpThreads, key.spinning), (id): DetectRequest => ({ id, kind: 'detect', key, input, manifest, overrides, pixels }), transfer).then(
+      (reply) => ({ detections: unpack(reply.packed), timings: reply.timings, provider: reply.provider, warnings: reply.warnings }),
+    );
+  }
+
+  /**
+   * Inspects a model in a worker (see inspectModel). Its CPU session stays loaded there with the
+   * thread settings given, so a run of the same file on the CPU with the same settings that
+   * follows does not load it again; a run with other settings loads its own session.
+   */
+  inspect(file: string, threads: Pick<SessionKey, 'intraOpThreads' | 'spinning'> = {}): Promise<ModelInspection> {
+    const session = sessionCacheKey(file, ['cpu'], threads.intraOpThreads, threads.spinning);
+    return this.request<OkValue<ModelInspection>>(session, (id) => ({ id, kind: 'inspect', file, ...(Object.keys(threads).length > 0 ? { threads } : {}) })).then((r) => r.value);
+  }
+
+  /**
+   * Starts a worker and loads a session there ahead of the first image, while the caller does
+   * other work; detect() with the same key then goes to that worker and finds it loaded.
+   */
+  prepare(key: SessionKey): Promise<void> {
+    return this.request<OkValue<null>>(sessionCacheKey(key.file, key.providers, key.intraOpThreads, key.spinning), (id) => ({ id, kind: 'prepare', key })).then(() => undefined);
+  }
+
+  /** What the running workers hold; starts none. */
+  async stats(): Promise<PoolStats> {
+    const live = this.slots.filter((s): s is Slot => s !== null);
+    const each = await Promise.all(
+      live.map((slot) => this.send<OkValue<WorkerStats>>(slot, this.slots.indexOf(slot), (id) => ({ id, kind: 'stats' }), []).then((r) => r.value)),
+    );
+    return { workers: live.length, loads: each.reduce((n, s) => n + s.loads, 0), sessions: each.flatMap((s) => s.sessions) };
+  }
+
+  /**
+   * The slot for a request on `session`: a worker holding it that is idle or loading it (another
+   * worker would only load it again), else one not started, else the least busy.
+   */
+  private pick(session: string): number {
+    let best = -1;
+    for (let i = 0; i < this.slots.length; i++) {
+      const s = this.slots[i];
+      if (s && s.sessions.has(session) && (s.inFlight === 0 || s.loading.has(session))) return i;
+    }
+    for (let i = 0; i < this.slots.length; i++) {
+      const s = this.slots[i];
+      if (!s) return i;
+      const b = best >= 0 ? this.slots[best]! : null;
+      if (!b || s.inFlight < b.inFlight || (s.inFlight === b.inFlight && s.sessions.has(session) && !b.sessions.has(session))) best = i;
+    }
+    return best;
+  }
+
+  private request<R>(session: string, build: (id: number) => WorkerRequest, transfer: ArrayBuffer[] = []): Promise<R> {
+    if (this.closed) return Promise.reject(new AppError('CANCELLED', 'the inference pool is closed'));
+    const index = this.pick(session);
+    const slot = this.slots[index] ?? this.spawn(index);
+    const sent = this.send<R>(slot, index, build, transfer);
+    if (!slot.sessions.has(session)) {
+      slot.sessions.add(session);
+      slot.loading.add(session);
+      const loaded = (): void => void slot.loading.delete(session);
+      sent.then(loaded, loaded);
+    }
+    return sent;
+  }
+
+  private send<R>(slot: Slot, index: number, build: (id: number) => WorkerRequest, transfer: ArrayBuffer[]): Promise<R> {
+    const id = this.nextId++;
+    slot.inFlight++;
+    slot.worker.ref();
+    return new Promise<R>((resolve, reject) => {
+      this.pending.set(id, { resolve: (reply) => resolve(reply as R), reject, slot: index });
+      slot.worker.postMessage(build(id), transfer);
     });
   }
 
   private spawn(index: number): Slot {
     const worker = new Worker(this.entry);
-    const slot: Slot = { worker, inFlight: 0 };
+    const slot: Slot = { worker, inFlight: 0, sessions: new Set(), loading: new Set() };
     this.slots[index] = slot;
-    worker.on('message', (reply: DetectReply) => {
+    worker.on('message', (reply: DetectReply | ValueReply<unknown>) => {
       const p = this.pending.get(reply.id);
       if (!p) return;
       this.pending.delete(reply.id);
       // An idle worker must not keep a CLI process alive.
       if (--slot.inFlight === 0) slot.worker.unref();
       if (reply.ok) {
-        p.resolve({ detections: unpack(reply.packed), timings: reply.timings, provider: reply.provider, warnings: reply.warnings });
+        p.resolve(reply);
       } else {
         const e = new AppError(reply.error.code, reply.error.message, reply.error.detail);
         if (reply.error.stack) e.stack = reply.error.stack;

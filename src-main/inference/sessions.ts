@@ -1,6 +1,7 @@
 import ort from 'onnxruntime-node';
 import { AppError } from '../common/errors';
 import { MAX_THREADS, PROVIDERS, type Provider } from '../common/inference/types';
+import { sessionCacheKey, type WorkerStats } from './wire';
 
 /** onnxruntime's names for Tessera's providers. */
 const ORT_NAME: Record<Provider, string> = { cuda: 'cuda', dml: 'dml', coreml: 'coreml', webgpu: 'webgpu', cpu: 'cpu' };
@@ -26,11 +27,9 @@ export interface SessionOptions {
   spinning?: boolean;
 }
 
-const cache = new Map<string, Promise<LoadedSession>>();
-
-function keyOf(file: string, providers: readonly Provider[], threads: number | undefined, spinning: boolean | undefined): string {
-  return `${file}\u0000${providers.join(',')}\u0000${threads ?? ''}\u0000${spinning ?? ''}`;
-}
+const cache = new Map<string, { loaded: Promise<LoadedSession>; file: string; providers: Provider[]; threads: number | undefined; spinning: boolean | undefined }>();
+/** Model loads this thread has done (InferenceSession.create calls that succeeded). */
+let loads = 0;
 
 /**
  * A session for a model file, created once per file, provider order and thread settings. Providers are tried in
@@ -44,15 +43,23 @@ export function getSession(file: string, opts: SessionOptions = {}): Promise<Loa
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS)) {
     throw new AppError('INVALID_ARGUMENT', `intra-op threads must be a whole number from 1 to ${MAX_THREADS}, got ${threads}`);
   }
-  const key = keyOf(file, order, threads, opts.spinning);
+  const key = sessionCacheKey(file, order, threads, opts.spinning);
   let s = cache.get(key);
   if (!s) {
-    s = load(file, order, threads, opts.spinning);
+    s = { loaded: load(file, order, threads, opts.spinning), file, providers: order, threads, spinning: opts.spinning };
     cache.set(key, s);
     // A failed load must not stay cached: the file may be fixed and tried again.
-    s.catch(() => cache.delete(key));
+    s.loaded.catch(() => cache.delete(key));
   }
-  return s;
+  return s.loaded;
+}
+
+/** What this thread has loaded: the number of model loads so far, and the sessions it holds. */
+export function sessionStats(): WorkerStats {
+  return {
+    loads,
+    sessions: [...cache.values()].map((s) => ({ file: s.file, providers: [...s.providers], intraOpThreads: s.threads ?? null, spinning: s.spinning ?? null })),
+  };
 }
 
 async function load(file: string, order: Provider[], threads: number | undefined, spinning: boolean | undefined): Promise<LoadedSession> {
@@ -69,6 +76,7 @@ async function load(file: string, order: Provider[], threads: number | undefined
         // onnxruntime_session_options_config_keys.h): here session.intra_op.allow_spinning.
         ...(spinning !== undefined ? { extra: { session: { intra_op: { allow_spinning: spinning ? '1' : '0' } } } } : {}),
       });
+      loads++;
       if (!order.includes(provider)) warnings.push(`falling back to cpu, which is not in the provider list (${order.join(', ')})`);
       return { session, provider, warnings };
     } catch (e) {
@@ -89,7 +97,7 @@ async function load(file: string, order: Provider[], threads: number | undefined
 export async function releaseSessions(): Promise<void> {
   const all = [...cache.values()];
   cache.clear();
-  await Promise.all(all.map(async (p) => (await p.catch(() => null))?.session.release()));
+  await Promise.all(all.map(async (p) => (await p.loaded.catch(() => null))?.session.release()));
 }
 
 /**

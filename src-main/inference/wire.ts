@@ -2,15 +2,66 @@ import type { ErrorData } from '../common/errors';
 import type { Detection, DetectOverrides, ModelManifest } from '../common/inference/types';
 import type { DetectResult, SessionKey } from './detect';
 import type { ImageInput, PixelOptions } from './preprocess';
+import type { SessionOptions } from './sessions';
 
 /** Messages between InferencePool and its workers. */
 export interface DetectRequest {
   id: number;
+  kind: 'detect';
   key: SessionKey;
   input: ImageInput;
   manifest: ModelManifest;
   overrides: DetectOverrides;
   pixels: PixelOptions;
+}
+
+/**
+ * Inspects a model file in the worker, whose CPU session the runs that follow then reuse: it is
+ * loaded with the thread settings given, which should be those of the runs to come.
+ */
+export interface InspectRequest {
+  id: number;
+  kind: 'inspect';
+  file: string;
+  threads?: Pick<SessionOptions, 'intraOpThreads' | 'spinning'>;
+}
+
+/** Loads a session ahead of the first image. */
+export interface PrepareRequest {
+  id: number;
+  kind: 'prepare';
+  key: SessionKey;
+}
+
+/** Asks a worker what it has loaded (diagnostics). */
+export interface StatsRequest {
+  id: number;
+  kind: 'stats';
+}
+
+export type WorkerRequest = DetectRequest | InspectRequest | PrepareRequest | StatsRequest | { close: true };
+
+/** One session a worker holds: its model file, provider order, intra-op threads and spinning (null: onnxruntime's default). */
+export interface SessionInfo {
+  file: string;
+  providers: string[];
+  intraOpThreads: number | null;
+  spinning: boolean | null;
+}
+
+/** What one worker has loaded: `loads` counts every model load it did, `sessions` those it holds now. */
+export interface WorkerStats {
+  loads: number;
+  sessions: SessionInfo[];
+}
+
+/**
+ * The identity of a session in a worker's cache, the same on both sides of the channel, so the
+ * pool can send a request to the worker that already holds its session. No providers means the CPU.
+ */
+export function sessionCacheKey(file: string, providers: readonly string[] | undefined, threads: number | undefined, spinning: boolean | undefined): string {
+  const order = providers && providers.length > 0 ? providers : ['cpu'];
+  return `${file}\u0000${order.join(',')}\u0000${threads ?? ''}\u0000${spinning ?? ''}`;
 }
 
 /**
@@ -30,6 +81,9 @@ export interface PackedDetections {
 export type DetectReply =
   | { id: number; ok: true; packed: PackedDetections; timings: DetectResult['timings']; provider: DetectResult['provider']; warnings: string[] }
   | { id: number; ok: false; error: ErrorData & { stack?: string } };
+
+/** The answer to an inspect or stats request. */
+export type ValueReply<T> = { id: number; ok: true; value: T } | { id: number; ok: false; error: ErrorData & { stack?: string } };
 
 export function pack(dets: readonly Detection[]): { packed: PackedDetections; transfer: ArrayBuffer[] } {
   const n = dets.length;

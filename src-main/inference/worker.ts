@@ -1,16 +1,44 @@
 import { parentPort } from 'node:worker_threads';
 import { toErrorData } from '../common/errors';
 import { detectInProcess } from './detect';
-import { releaseSessions } from './sessions';
-import { pack, type DetectReply, type DetectRequest } from './wire';
+import { inspectModel } from './inspect';
+import { getSession, releaseSessions, sessionStats } from './sessions';
+import { pack, type DetectReply, type ValueReply, type WorkerRequest } from './wire';
 
-/** Worker thread entry: runs detectInProcess for InferencePool, one message per image. */
+/**
+ * Worker thread entry for InferencePool: detection (detectInProcess, one message per image), model
+ * inspection, and what the worker holds. Sessions stay cached here between requests, so a model
+ * inspected or run once is not loaded again until the pool closes the worker.
+ */
 const port = parentPort;
 if (!port) throw new Error('src-main/inference/worker.ts must run in a worker thread');
 
-port.on('message', (msg: DetectRequest | { close: true }) => {
+function failure(id: number, e: unknown): ValueReply<never> {
+  return { id, ok: false, error: { ...toErrorData(e), ...(e instanceof Error && e.stack ? { stack: e.stack } : {}) } };
+}
+
+port.on('message', (msg: WorkerRequest) => {
   if ('close' in msg) {
     void releaseSessions().finally(() => port.close());
+    return;
+  }
+  if (msg.kind === 'stats') {
+    const reply: ValueReply<ReturnType<typeof sessionStats>> = { id: msg.id, ok: true, value: sessionStats() };
+    port.postMessage(reply);
+    return;
+  }
+  if (msg.kind === 'prepare') {
+    getSession(msg.key.file, msg.key).then(
+      () => port.postMessage({ id: msg.id, ok: true, value: null }),
+      (e: unknown) => port.postMessage(failure(msg.id, e)),
+    );
+    return;
+  }
+  if (msg.kind === 'inspect') {
+    inspectModel(msg.file, msg.threads).then(
+      (value) => port.postMessage({ id: msg.id, ok: true, value }),
+      (e: unknown) => port.postMessage(failure(msg.id, e)),
+    );
     return;
   }
   detectInProcess(msg.key, msg.input, msg.manifest, msg.overrides, msg.pixels).then(
@@ -19,9 +47,6 @@ port.on('message', (msg: DetectRequest | { close: true }) => {
       const reply: DetectReply = { id: msg.id, ok: true, packed, timings: r.timings, provider: r.provider, warnings: r.warnings };
       port.postMessage(reply, transfer);
     },
-    (e: unknown) => {
-      const reply: DetectReply = { id: msg.id, ok: false, error: { ...toErrorData(e), ...(e instanceof Error && e.stack ? { stack: e.stack } : {}) } };
-      port.postMessage(reply);
-    },
+    (e: unknown) => port.postMessage(failure(msg.id, e)),
   );
 });

@@ -34,7 +34,6 @@ import { chosenWindow, decodedForDisplay, geoNodata, paddingOf, rasterNeedsWindo
 import { getImagingMeta } from '../db/imaging';
 import { maxPixelsSetting } from './importer';
 import type { Raster } from '../common/imaging/raster';
-import type { ImageInput } from '../inference/preprocess';
 import { classResolver, duplicateIouSetting, sameObject } from './predictions';
 import { threadSettings } from '../inference/threads';
 
@@ -608,10 +607,6 @@ export function scopeImageIds(ds: Dataset, scope: { imageIds: readonly number[] 
   }
 }
 
-/** The provider preference order when the user names a first choice: it, then the CPU. */
-export function providerOrder(first: Provider | undefined): Provider[] | undefined {
-  return first ? [...new Set<Provider>([first, 'cpu'])] : undefined;
-}
 
 /** Turns pre-labeling progress into the generic job progress the app's progress bar shows. */
 export function jobProgress(jobId: string, p: PrelabelProgress, finished = false): JobProgress {
@@ -620,48 +615,4 @@ export function jobProgress(jobId: string, p: PrelabelProgress, finished = false
   return { jobId, kind: 'prelabel', phase: finished ? 'done' : 'writing', done: t.done, total: t.total, imported: p.detections, duplicates: 0, problems: 0, etaMs: p.etaMs };
 }
 
-/** What the inference layer reads for a request: decoded pixels, a region of the file, or the whole file. */
-export function detectInput(req: DetectRequest): ImageInput {
-  if (req.raw) return { raw: req.raw };
-  if (req.region) return { path: req.imagePath, region: req.region };
-  return req.imagePath;
-}
-
-/** What pre-labeling needs from the inference layer: detection and model inspection. */
-export interface InferenceBackend {
-  detector: Detector;
-  inspect(file: string): Promise<ModelInspection>;
-}
-
-let backend: Promise<InferenceBackend> | null = null;
-
-/**
- * The onnxruntime backend: detection in the inference layer's worker pool, off this thread. It is
- * loaded on first use so that commands and windows that never run a model do not load onnxruntime.
- */
-export function inferenceBackend(): Promise<InferenceBackend> {
-  backend ??= (async () => {
-    const { detect, inspectModel } = await import('../inference/index');
-    return {
-      detector: {
-        async detect(req) {
-          const input = detectInput(req);
-          const pixels = req.nodata !== undefined ? { nodata: req.nodata } : {};
-          const threads = req.threads ? { intraOpThreads: req.threads.threads, spinning: req.threads.spinning } : {};
-          const r = await detect({ file: req.modelFile, providers: req.providers, ...threads }, input, req.manifest, { score: req.conf, iou: req.iou }, pixels);
-          return { detections: r.detections, provider: r.provider, ms: r.timings.preMs + r.timings.runMs + r.timings.postMs, warnings: r.warnings };
-        },
-      },
-      inspect: inspectModel,
-    };
-  })();
-  return backend;
-}
-
-/** Stops the inference workers (the CLI must, or they keep the process alive). */
-export async function closeInferenceBackend(): Promise<void> {
-  if (!backend) return;
-  backend = null;
-  const { sharedPool } = await import('../inference/index');
-  await sharedPool().close();
-}
+export { closeInferenceBackend, createInferenceBackend, detectInput, inferenceBackend, providerOrder, type InferenceBackend } from './inference';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import nodePath from 'node:path';
 import { AppError } from '../common/errors';
 import type { ParsedArgs, ResultOf, Channel, EventName, Events } from '../common/contract';
-import type { ModelManifest, Provider } from '../common/inference/types';
+import type { ModelManifest, Provider, ThreadSettings } from '../common/inference/types';
 import { insertClass, listClasses } from '../db/classes';
 import { countByStatusWhere, countImages, findNextImage, getImage, getReviewComment, listImages, setStatus } from '../db/images';
 import { countAnnotationsOfImage } from '../db/annotations';
@@ -33,7 +33,8 @@ import { requireFrame } from './raster';
 import { Settings } from './settings';
 import { ModelRegistry, defaultManifestDir, parseManifest } from './models';
 import { acceptAbove, acceptPredictions, getModelClassMap, rejectPredictions, setModelClassMap } from './predictions';
-import { inferenceBackend, jobProgress, providerOrder, resumePrelabel, runPrelabel, scopeImageIds, tryModel } from './prelabel';
+import type { PoolStats } from '../inference/pool';
+import { createInferenceBackend, jobProgress, providerOrder, type InferenceBackend, resumePrelabel, runPrelabel, scopeImageIds, tryModel } from './prelabel';
 import { threadSettings } from '../inference/threads';
 
 export type Handlers = { [C in Channel]: (args: ParsedArgs<C>) => Promise<ResultOf<C>> | ResultOf<C> };
@@ -59,11 +60,15 @@ function providerPreference(a: { provider?: Provider | undefined; providers?: Pr
   return a.providers ? [...new Set<Provider>([...a.providers, 'cpu'])] : providerOrder(a.provider);
 }
 
-/** The manifest for a model file: the one given (pointing at that file), else the proposed one. */
-async function manifestForFile(file: string, manifest: Record<string, unknown> | undefined): Promise<ModelManifest> {
+/**
+ * The manifest for a model file: the one given (pointing at that file), else the proposed one.
+ * Inspection loads the model with the thread settings of the runs expected to follow (the app's
+ * defaults, or a try's own), so that a CPU run with them reuses its session.
+ */
+async function manifestForFile(inference: Promise<InferenceBackend>, file: string, manifest: Record<string, unknown> | undefined, threads: ThreadSettings = threadSettings('app')): Promise<ModelManifest> {
   // The file picked is the model's file, whatever the manifest given says.
   if (manifest) return parseManifest({ ...manifest, file }, file);
-  const inspection = await (await inferenceBackend()).inspect(file);
+  const inspection = await (await inference).inspect(file, threads);
   if (!inspection.proposed) throw new AppError('UNSUPPORTED_FORMAT', `${file}: ${inspection.problems.join('; ') || 'no decoder family fits its outputs'}`, { file });
   return { ...inspection.proposed, file };
 }
@@ -216,6 +221,30 @@ export class Workspace {
     this.media = null;
     this.pyramids?.close();
     this.pyramids = null;
+  }
+
+  /**
+   * The inference workers of this workspace, started on first use and kept across jobs and
+   * datasets, so that a model inspected, tried or run once is not loaded again (see InferencePool).
+   */
+  private inferenceBackend: InferenceBackend | null = null;
+
+  private async inference(): Promise<InferenceBackend> {
+    this.inferenceBackend ??= createInferenceBackend();
+    return this.inferenceBackend;
+  }
+
+  /** Diagnostics: the inference worker threads running, the model loads they did and the sessions they hold. */
+  async inferenceStats(): Promise<PoolStats> {
+    return this.inferenceBackend ? this.inferenceBackend.stats() : { workers: 0, loads: 0, sessions: [] };
+  }
+
+  /** Closes the dataset and stops the inference workers, releasing their sessions (the app is closing). */
+  async dispose(): Promise<void> {
+    this.close();
+    const b = this.inferenceBackend;
+    this.inferenceBackend = null;
+    if (b) await b.close();
   }
 
   readonly handlers: Handlers = {
@@ -377,8 +406,9 @@ export class Workspace {
     },
     'splits:assign': (args) => assignSplits(this.need(), args),
     'models:list': () => this.models().list(),
-    'models:inspect': async ({ file }) => (await inferenceBackend()).inspect(file),
-    'models:add': async ({ file, manifest }) => this.models().add(file, await manifestForFile(file, manifest)),
+    // Loaded with the app's thread settings, as the tries and runs that follow use by default.
+    'models:inspect': async ({ file }) => (await this.inference()).inspect(file, threadSettings('app')),
+    'models:add': async ({ file, manifest }) => this.models().add(file, await manifestForFile(this.inference(), file, manifest)),
     'models:download': async ({ jobId, id }) => {
       const job = this.jobs.start(jobId);
       try {
@@ -394,11 +424,13 @@ export class Workspace {
     'models:try': async (args) => {
       const ds = this.need();
       // An unsaved file is tried as it would be added, so what the dialog shows is what it saves.
-      const { manifest, path: modelFile } =
-        'modelId' in args ? this.models().requireFile(args.modelId) : await manifestForFile(args.file, args.manifest).then((m) => ({ manifest: m, path: args.file }));
-      const { imageId, conf, iou, tiling } = args;
       const threads = threadSettings('app', args);
-      const r = await tryModel(ds, (await inferenceBackend()).detector, { manifest, modelFile, imageId, conf, iou, tiling, providers: providerPreference(args), threads });
+      const { manifest, path: modelFile } =
+        'modelId' in args
+          ? this.models().requireFile(args.modelId)
+          : await manifestForFile(this.inference(), args.file, args.manifest, threads).then((m) => ({ manifest: m, path: args.file }));
+      const { imageId, conf, iou, tiling } = args;
+      const r = await tryModel(ds, (await this.inference()).detector, { manifest, modelFile, imageId, conf, iou, tiling, providers: providerPreference(args), threads });
       return {
         detections: r.detections.map((d) => ({ ...d, className: manifest.classes[d.classIndex] ?? `class ${d.classIndex}` })),
         provider: r.provider,
@@ -410,7 +442,7 @@ export class Workspace {
       const ds = this.need();
       const { manifest, path: modelFile } = this.models().requireFile(modelId);
       const imageIds = scopeImageIds(ds, scope);
-      const { detector } = await inferenceBackend();
+      const { detector } = await this.inference();
       const job = this.jobs.start(jobId);
       let runId: number | null = null;
       try {
@@ -437,7 +469,7 @@ export class Workspace {
     },
     'prelabel:resume': async ({ jobId, runId, threads, spinning }) => {
       const ds = this.need();
-      const { detector } = await inferenceBackend();
+      const { detector } = await this.inference();
       const job = this.jobs.start(jobId);
       try {
         this.activeRuns.add(runId);

@@ -235,7 +235,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       for (const s of sockets) s.terminate();
       wss.close();
       await new Promise<void>((r) => server.close(() => r()));
-      workspace.close();
+      await workspace.dispose();
     },
   };
 }

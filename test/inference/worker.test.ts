@@ -71,3 +71,64 @@ describe.skipIf(!present)('sharedPool', () => {
     await sharedPool().close();
   });
 });
+
+describe.skipIf(!present)('InferencePool keeps the sessions its workers loaded', () => {
+  it('inspects in the worker and runs on the session that inspection loaded: the file is loaded once', async () => {
+    // Two slots: a request for a model one worker holds goes to it rather than to a new worker.
+    const pool = new InferencePool({ size: 2 });
+    try {
+      expect(await pool.stats()).toEqual({ workers: 0, loads: 0, sessions: [] });
+      const inspection = await pool.inspect(shared.yolov8n!);
+      expect(inspection.proposed).toMatchObject({ family: 'ultralytics', size: [320, 320] });
+      const first = await pool.detect({ file: shared.yolov8n! }, image(KITCHEN), v8);
+      const second = await pool.detect({ file: shared.yolov8n!, providers: ['cpu'] }, image(KITCHEN), v8);
+      expect(second.detections).toEqual(first.detections);
+      expect(await pool.stats()).toEqual({ workers: 1, loads: 1, sessions: [{ file: shared.yolov8n!, providers: ['cpu'], intraOpThreads: null, spinning: null }] });
+      // Other options are another session: other threads, or the same threads with other spinning.
+      await pool.detect({ file: shared.yolov8n!, intraOpThreads: 1 }, image(KITCHEN), v8);
+      expect((await pool.stats()).loads).toBe(2);
+      await pool.detect({ file: shared.yolov8n!, intraOpThreads: 1, spinning: false }, image(KITCHEN), v8);
+      expect((await pool.stats()).loads).toBe(3);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('inspects with the thread settings of the runs to come: a run with them reuses that session', async () => {
+    const pool = new InferencePool({ size: 2 });
+    try {
+      await pool.inspect(shared.yolov8n!, { intraOpThreads: 1, spinning: false });
+      await pool.detect({ file: shared.yolov8n!, providers: ['cpu'], intraOpThreads: 1, spinning: false }, image(KITCHEN), v8);
+      expect(await pool.stats()).toEqual({ workers: 1, loads: 1, sessions: [{ file: shared.yolov8n!, providers: ['cpu'], intraOpThreads: 1, spinning: false }] });
+      // Spinning on is another session, loaded again.
+      await pool.detect({ file: shared.yolov8n!, intraOpThreads: 1, spinning: true }, image(KITCHEN), v8);
+      expect((await pool.stats()).loads).toBe(2);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('runs an image sent while its model is still loading on the worker loading it', async () => {
+    const pool = new InferencePool({ size: 2 });
+    try {
+      const loading = pool.prepare({ file: shared.yolov8n!, providers: ['cpu'] });
+      const r = await pool.detect({ file: shared.yolov8n!, providers: ['cpu'] }, image(KITCHEN), v8);
+      await loading;
+      expect(r.detections.length).toBeGreaterThan(0);
+      expect(await pool.stats()).toMatchObject({ workers: 1, loads: 1 });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('stops its workers on close: none left running, and later requests fail as cancelled', async () => {
+    const pool = new InferencePool({ size: 1 });
+    await pool.detect({ file: shared.yolov8n! }, image(KITCHEN), v8, { maxDetections: 1 });
+    expect(pool.workers).toBe(1);
+    await pool.close();
+    expect(pool.workers).toBe(0);
+    expect(await pool.stats()).toEqual({ workers: 0, loads: 0, sessions: [] });
+    const err = await pool.detect({ file: shared.yolov8n! }, image(KITCHEN), v8).catch((e: unknown) => e);
+    expect(isAppError(err) && err.code).toBe('CANCELLED');
+  });
+});

@@ -58,16 +58,27 @@ describe('which CLI the tessera command runs', () => {
   });
 });
 
-/** Runs the tessera command, listing the CommonJS modules it loaded (native add-ons and their packages). */
-function traced(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; out: string; err: string; packages: Set<string> } {
+/**
+ * Runs the tessera command, listing the CommonJS modules it loaded (native add-ons and their
+ * packages): in all its threads, in the main thread, and in its worker threads.
+ */
+function traced(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; out: string; err: string; packages: Set<string>; main: Set<string>; workers: Set<string>[] } {
   const dir = tempDir('tessera-trace-');
   const probe = path.join(dir, 'probe.cjs');
-  const list = path.join(dir, 'loaded.json');
-  fs.writeFileSync(probe, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, JSON.stringify(Object.keys(require.cache))));\n`);
+  // The preload runs in every thread (workers inherit execArgv); each writes its own list.
+  fs.writeFileSync(
+    probe,
+    `const wt = require('node:worker_threads');\n` +
+      `process.on('exit', () => require('node:fs').writeFileSync(require('node:path').join(${JSON.stringify(dir)}, 'loaded-' + (wt.isMainThread ? 'main' : 'worker-' + wt.threadId) + '.json'), JSON.stringify(Object.keys(require.cache))));\n`,
+  );
   const r = spawnSync(process.execPath, ['--require', probe, BIN, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, TESSERA_CLI: '', ...env } });
-  const loaded = JSON.parse(fs.readFileSync(list, 'utf8')) as string[];
-  const packages = new Set(loaded.map((f) => /node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(f)?.[1]).filter((p): p is string => p !== undefined));
-  return { code: r.status, out: r.stdout, err: r.stderr, packages };
+  const packagesOf = (file: string): Set<string> => {
+    const loaded = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as string[];
+    return new Set(loaded.map((f) => /node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(f)?.[1]).filter((p): p is string => p !== undefined));
+  };
+  const main = packagesOf('loaded-main.json');
+  const workers = fs.readdirSync(dir).filter((f) => f.startsWith('loaded-worker-')).map(packagesOf);
+  return { code: r.status, out: r.stdout, err: r.stderr, packages: new Set([main, ...workers].flatMap((p) => [...p])), main, workers };
 }
 
 describe('the built tessera command', () => {
@@ -118,5 +129,28 @@ describe('the built tessera command', () => {
     expect(JSON.parse(r.out)).toMatchObject({ images: 1, done: 1, failed: 0, provider: 'cpu' });
     expect(JSON.parse(r.out).detections).toBeGreaterThan(0);
     expect(r.packages.has('esbuild')).toBe(false);
+    // One worker ran the model; the main thread never loads onnxruntime.
+    expect(r.workers).toHaveLength(1);
+    expect(r.workers[0]!.has('onnxruntime-node')).toBe(true);
+    expect(r.main.has('onnxruntime-node')).toBe(false);
+  });
+
+  it.runIf(model && image)('inspects a model file given as .onnx in the inference worker, which then runs it: the main thread loads no onnxruntime', () => {
+    const dir = tempDir();
+    const db = path.join(dir, 'd.tessera');
+    expect(traced(['init', db, '--root', path.dirname(image!)]).code).toBe(0);
+    expect(traced(['import', db, image!]).code).toBe(0);
+    const r = traced(['prelabel', db, '--model', model!, '--json']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ images: 1, done: 1, failed: 0, provider: 'cpu' });
+    expect(r.main.has('onnxruntime-node')).toBe(false);
+    expect(r.workers).toHaveLength(1);
+    expect(r.workers[0]!.has('onnxruntime-node')).toBe(true);
+    expect(r.workers[0]!.has('esbuild')).toBe(false);
+    // The trace does see a worker started through tsx: the source path compiles in the worker too.
+    const src = traced(['prelabel', db, '--model', model!, '--json'], { TESSERA_CLI: 'source' });
+    expect(src.code).toBe(0);
+    expect(src.workers[0]!.has('esbuild')).toBe(true);
   });
 });

@@ -360,7 +360,7 @@ describe.runIf(model && images)('pre-labeling through the contract', () => {
     const again = await ok(ws, 'prelabel:resume', { jobId: 'pl2', runId: s.runId });
     expect(again).toMatchObject({ done: 2, detections: 0 });
     expect(ws.current!.db.prepare('SELECT count(*) FROM annotations').pluck().get()).toBe(s.detections);
-    ws.close();
+    await ws.dispose();
   });
 
   it('lists runs left with pending images, cancelled or cut off by a quit, until they are resumed', async () => {
@@ -393,8 +393,51 @@ describe.runIf(model && images)('pre-labeling through the contract', () => {
     // A finished run with every image settled is never listed.
     await ok(ws, 'prelabel:run', { jobId: 'pl3', modelId: manifest.id, scope: { filter: {}, unlabeledOnly: false } });
     expect(await ok(ws, 'prelabel:unfinished', {})).toEqual([]);
-    ws.close();
+    await ws.dispose();
   });
+
+  it('keeps the inference worker and the session it loaded across inspection, tries and jobs, and stops it when the workspace closes', async () => {
+    // This process's threads, where the system lists them (Linux).
+    const threads = (): number | null => (fs.existsSync('/proc/self/task') ? fs.readdirSync('/proc/self/task').length : null);
+    let threadsWithWorker: number | null = null;
+    const dir = tempDir();
+    const ws = newWorkspace(dir);
+    try {
+      await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root: images! });
+      await ok(ws, 'images:import', { jobId: 'imp', paths: NAMES.slice(0, 2).map((n) => path.join(images!, n)) });
+      const { items } = await ok(ws, 'images:list', {});
+      expect(await ws.inferenceStats()).toEqual({ workers: 0, loads: 0, sessions: [] });
+
+      const inspected = await ok(ws, 'models:inspect', { file: model! });
+      expect(inspected.proposed).toMatchObject({ family: 'ultralytics' });
+      const tried = await ok(ws, 'models:try', { file: model!, imageId: items[0]!.id, providers: ['cpu'] });
+      expect(tried.detections.length).toBeGreaterThan(0);
+      const added = await ok(ws, 'models:add', { file: model! });
+      const modelId = added.manifest.id;
+      const first = await ok(ws, 'prelabel:run', { jobId: 'a', modelId, scope: { imageIds: [items[0]!.id] }, provider: 'cpu' });
+      // A second job, and a try of the registered model, in the same workspace.
+      const second = await ok(ws, 'prelabel:run', { jobId: 'b', modelId, scope: { imageIds: [items[1]!.id] } });
+      expect([first.done, second.done]).toEqual([1, 1]);
+      await ok(ws, 'models:try', { modelId, imageId: items[1]!.id });
+      // The pool reports one worker that loaded the file once, inspection included: inspection
+      // loads with the app's thread settings, which the tries and jobs use.
+      expect(await ws.inferenceStats()).toEqual({ workers: 1, loads: 1, sessions: [{ file: model!, providers: ['cpu'], intraOpThreads: physicalCores(), spinning: false }] });
+      // Another dataset in the same window keeps the worker too.
+      ws.close();
+      await ok(ws, 'dataset:create', { path: path.join(dir, 'e.tessera'), root: images! });
+      await ok(ws, 'images:import', { jobId: 'imp2', paths: [path.join(images!, NAMES[2]!)] });
+      const other = (await ok(ws, 'images:list', {})).items[0]!;
+      await ok(ws, 'prelabel:run', { jobId: 'c', modelId, scope: { imageIds: [other.id] } });
+      expect(await ws.inferenceStats()).toMatchObject({ workers: 1, loads: 1 });
+      threadsWithWorker = threads();
+    } finally {
+      await ws.dispose();
+    }
+    // Closed with the workspace: the worker thread and the threads its session ran are gone.
+    expect(await ws.inferenceStats()).toEqual({ workers: 0, loads: 0, sessions: [] });
+    expect(ws.current).toBeNull();
+    if (threadsWithWorker !== null) expect(threads()!).toBeLessThan(threadsWithWorker);
+  }, 120_000);
 
   it('tries a model file before it is added, with the proposed or a given manifest, storing and registering nothing', async () => {
     const dir = tempDir();
@@ -416,7 +459,7 @@ describe.runIf(model && images)('pre-labeling through the contract', () => {
     // Naming both a registered id and a file is refused by the contract, as is naming neither.
     expect((await fails(ws, 'models:try', { modelId: 'x', file: model!, imageId: items[0]!.id } as never)).code).toBe('INVALID_ARGUMENT');
     expect((await fails(ws, 'models:try', { imageId: items[0]!.id } as never)).code).toBe('INVALID_ARGUMENT');
-    ws.close();
+    await ws.dispose();
   });
 });
 
