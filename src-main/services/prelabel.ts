@@ -3,7 +3,6 @@ import type { Detection, ModelManifest, Provider, RawPixels, ThreadSettings } fr
 import { modelInputWindow, windowToBytes, type InputWindow } from '../common/inference/highBitDepth';
 import { mergeTiled, tileGrid, toImage, type Tile, type TileDetection, type TilingOptions } from '../common/inference/tiling';
 import type { Geometry, ImageFilter, ImageRecord, JobProgress } from '../common/model';
-import type { ModelInspection } from '../common/contract';
 import type { PrelabelProgress, PrelabelSummary } from '../common/prelabel';
 import { validateGeometry } from '../common/geometry/shapes';
 import { insertAnnotations, type NewAnnotation } from '../db/annotations';
