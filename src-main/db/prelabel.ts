@@ -166,34 +166,16 @@ export function addPredictionHistory(db: Db, rows: readonly HistoryPrediction[],
  * brought back by an undo: any version after the first).
  */
 export function supersedePredictions(db: Db, q: { model: string; runId: number; imageId: number }, now = Date.now()): number {
-  const rows = db
-    .prepare(
-      `SELECT a.id, a.model_run_id AS runId, a.frame, a.class_id AS classId, a.geometry, a.score, a.attributes
-         FROM annotations a JOIN model_runs r ON r.id = a.model_run_id
-        WHERE a.image_id = ? AND a.source = 'model' AND a.version = 1 AND r.model = ? AND a.model_run_id < ?`,
-    )
-    .all(q.imageId, q.model, q.runId) as { id: number; runId: number; frame: number; classId: number | null; geometry: string; score: number | null; attributes: string }[];
-  if (rows.length === 0) return 0;
-  addPredictionHistory(
-    db,
-    rows.map((r) => ({
-      runId: r.runId,
-      imageId: q.imageId,
-      frame: r.frame,
-      classId: r.classId,
-      geometry: JSON.parse(r.geometry) as Geometry,
-      score: r.score,
-      attributes: JSON.parse(r.attributes) as Record<string, unknown>,
-      reason: 'superseded' as const,
-      replacedBy: q.runId,
-    })),
-    now,
-  );
+  // Moved as stored, in SQL: geometry and attributes are copied as text, never parsed and written again.
+  const pending = `FROM annotations a JOIN model_runs r ON r.id = a.model_run_id
+    WHERE a.image_id = ? AND a.source = 'model' AND a.version = 1 AND r.model = ? AND a.model_run_id < ?`;
+  db.prepare(
+    `INSERT INTO prediction_history (run_id, image_id, frame, class_id, geometry, score, attributes, reason, replaced_by, created_at)
+     SELECT a.model_run_id, a.image_id, a.frame, a.class_id, a.geometry, a.score, a.attributes, 'superseded', ?, ? ${pending} ORDER BY a.id`,
+  ).run(q.runId, now, q.imageId, q.model, q.runId);
   // Only first versions are replaced, and ids are never reused (AUTOINCREMENT), so none of these
   // rows has a rejection: a rejected prediction brought back by an undo is at version 2 or more.
-  const del = db.prepare('DELETE FROM annotations WHERE id = ?');
-  for (const r of rows) del.run(r.id);
-  return rows.length;
+  return db.prepare(`DELETE FROM annotations WHERE id IN (SELECT a.id ${pending})`).run(q.imageId, q.model, q.runId).changes;
 }
 
 /** The newest run of `model` after `runId` that finished the image, if any (a resumed older run defers to it). */
