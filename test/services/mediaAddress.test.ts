@@ -150,6 +150,16 @@ describe('media addresses', () => {
     const allowed = await ok(theirs, 'dataset:allowExternal', { folders: [path.join(outside, 'far')] });
     expect(allowed.blockedFolders).toEqual([]);
     expect(await firstPixel(theirs, `view/${theirs.mediaKey(item!.id)}`)).toEqual([90, 90, 90]);
+    // A folder is allowed, not what lies below it: a row pointing into a subfolder stays blocked.
+    const deeper = path.join(outside, 'far', 'private');
+    await flatPng(path.join(deeper, 'y.png'), [10, 10, 10]);
+    const st = fs.statSync(path.join(deeper, 'y.png'));
+    theirs.current!.db.prepare('UPDATE images SET path = ?, file_size = ?, file_mtime_ms = ? WHERE id = ?').run(path.join(deeper, 'y.png'), st.size, Math.round(st.mtimeMs), item!.id);
+    expect((await ok(theirs, 'images:get', { id: item!.id })).fileState).toBe('not_allowed');
+    expect(await firstPixel(theirs, `view/${theirs.mediaKey(item!.id)}`)).toBe('EXTERNAL_NOT_ALLOWED');
+    const far = path.join(outside, 'far', 'x.png');
+    const fst = fs.statSync(far);
+    theirs.current!.db.prepare('UPDATE images SET path = ?, file_size = ?, file_mtime_ms = ? WHERE id = ?').run(far, fst.size, Math.round(fst.mtimeMs), item!.id);
     theirs.close();
 
     // A copy of the dataset file elsewhere is another dataset file: the grant of the original
