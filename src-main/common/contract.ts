@@ -12,6 +12,7 @@ import type { HealthReport } from './health';
 import { IOU_TYPES, type EvalResult, type EvalRunInfo } from './eval/types';
 import { EXPORT_FORMATS, FORMATS, type ExportReport, type InterchangeReport } from './formats/types';
 import type { PyramidInfo } from './pyramid';
+import type { BoxesToMasksSummary, EncodeResult, SamInspection, SamModelEntry, SegmentMask, SegmentResult } from './segment';
 import type { ImagingInfo } from './imaging/info';
 import type {
   AnnotationRecord,
@@ -73,6 +74,11 @@ const tryOptions = {
   ...threadOptions,
 };
 const coord = finite.min(-1e7).max(1e7);
+const frame = z.number().int().min(0).max(1_000_000).default(0);
+const segmentBox = z.object({ x0: coord, y0: coord, x1: coord, y1: coord }).strict();
+const regionSchema = z
+  .object({ x: coord, y: coord, w: z.number().positive().max(1e7), h: z.number().positive().max(1e7) })
+  .strict();
 
 /** Geometry in image pixels; validity beyond shape (area, vertex count) is checked by the service. */
 export const geometrySchema = z.discriminatedUnion('kind', [
@@ -361,6 +367,70 @@ export const argSchemas = {
       window: z.object({ center: finite.min(-1e9).max(1e9), width: finite.min(1).max(1e9) }).strict().nullable(),
     })
     .strict(),
+  /** Prompt-driven segmentation models (SAM family): shipped manifests and custom pairs. */
+  'segment:models': empty,
+  /** Reads an encoder/decoder pair's inputs and outputs and proposes a family and a manifest. */
+  'segment:inspect': z.object({ encoder: path, decoder: path }).strict(),
+  /** Adds a custom encoder/decoder pair; without a manifest the proposed one is used. */
+  'segment:add': z.object({ encoder: path, decoder: path, manifest: z.record(z.string(), z.unknown()).optional() }).strict(),
+  /** Downloads both files of a shipped SAM-family model (progress on 'job:progress', cancellable). */
+  'segment:download': z.object({ jobId, id: modelId }).strict(),
+  /** Encodes an image (or a region of a large one) ahead of its first prompt; cached. */
+  'segment:encode': z.object({ imageId: id, frame, modelId, region: regionSchema.optional(), providers: providerList.optional() }).strict(),
+  /**
+   * Masks for a prompt: points and/or a box in image pixels. `refine` feeds the previous
+   * prompt's low-resolution mask of the same image and model back to the decoder.
+   */
+  'segment:decode': z
+    .object({
+      imageId: id,
+      frame,
+      modelId,
+      points: z.array(z.object({ x: coord, y: coord, label: z.union([z.literal(0), z.literal(1)]) }).strict()).max(64).default([]),
+      box: segmentBox.optional(),
+      refine: z.boolean().default(false),
+      region: regionSchema.optional(),
+      providers: providerList.optional(),
+    })
+    .strict()
+    .refine((v) => v.points.length > 0 || v.box !== undefined, 'a prompt needs a point or a box'),
+  /**
+   * Prompts the decoder with detector boxes (a run's box predictions, or chosen annotations) and
+   * stores each mask (or traced polygon) as a prediction of a new run linked to the boxes' run.
+   */
+  'segment:boxesToMasks': z
+    .object({
+      jobId,
+      modelId,
+      runId: id.optional(),
+      annotationIds: z.array(id).min(1).max(1_000_000).optional(),
+      as: z.enum(['mask', 'polygon']).default('mask'),
+      tolerance: finite.min(0).max(100).default(1),
+      providers: providerList.optional(),
+    })
+    .strict()
+    .refine((v) => v.runId !== undefined || v.annotationIds !== undefined, 'needs runId or annotationIds'),
+  /** Magic wand: the region around a pixel whose displayed value is within `tolerance` (0-255). */
+  'smart:wand': z
+    .object({ imageId: id, frame, x: coord, y: coord, tolerance: z.number().min(0).max(255).default(32), region: regionSchema.optional() })
+    .strict(),
+  /** GrabCut from a box in image pixels. */
+  'smart:grabcut': z.object({ imageId: id, frame, box: segmentBox, iterations: z.number().int().min(1).max(20).default(5) }).strict(),
+  /**
+   * Threshold (Otsu when omitted) and, with `split`, a distance-transform watershed that separates
+   * touching blobs: one mask per instance, in the box when given.
+   */
+  'smart:watershed': z
+    .object({
+      imageId: id,
+      frame,
+      threshold: z.number().min(0).max(255).optional(),
+      split: z.boolean().default(true),
+      minArea: z.number().int().min(0).max(1_000_000_000).default(20),
+      fillHoles: z.boolean().default(true),
+      box: segmentBox.optional(),
+    })
+    .strict(),
   'jobs:cancel': z.object({ jobId }).strict(),
   'dialog:pick': z
     .object({ purpose: z.enum(['createDataset', 'openDataset', 'folder', 'files']), title: z.string().max(200).optional() })
@@ -424,6 +494,16 @@ export interface Results {
   'eval:run': EvalResult;
   'imaging:getWindow': ImagingInfo;
   'imaging:setWindow': ImagingInfo;
+  'segment:models': SamModelEntry[];
+  'segment:inspect': SamInspection;
+  'segment:add': SamModelEntry;
+  'segment:download': SamModelEntry;
+  'segment:encode': EncodeResult;
+  'segment:decode': SegmentResult;
+  'segment:boxesToMasks': BoxesToMasksSummary;
+  'smart:wand': SegmentMask;
+  'smart:grabcut': SegmentMask;
+  'smart:watershed': { instances: SegmentMask[]; threshold: number };
   'jobs:cancel': boolean;
   'dialog:pick': string[] | null;
   'app:showInFolder': null;

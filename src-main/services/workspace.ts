@@ -507,6 +507,17 @@ export class Workspace {
       setRememberedWindow(this.need().db, imageId, window);
       return this.imagingInfo(imageId, frame);
     },
+    // Interactive segmentation (issue in progress): each handler is replaced by its service.
+    'segment:models': () => notYet('segment:models'),
+    'segment:inspect': () => notYet('segment:inspect'),
+    'segment:add': () => notYet('segment:add'),
+    'segment:download': () => notYet('segment:download'),
+    'segment:encode': () => notYet('segment:encode'),
+    'segment:decode': () => notYet('segment:decode'),
+    'segment:boxesToMasks': () => notYet('segment:boxesToMasks'),
+    'smart:wand': () => notYet('smart:wand'),
+    'smart:grabcut': () => notYet('smart:grabcut'),
+    'smart:watershed': () => notYet('smart:watershed'),
     'jobs:cancel': ({ jobId }) => this.jobs.cancel(jobId),
     'dialog:pick': async (args) => {
       if (!this.opts.pick) throw new AppError('UNSUPPORTED', 'file dialogs are only available in the desktop app; type a path instead');
@@ -520,4 +531,8 @@ export class Workspace {
       return null;
     },
   };
+}
+
+function notYet(channel: string): never {
+  throw new AppError('INTERNAL', `${channel} is not available yet`);
 }
