@@ -225,6 +225,9 @@ export class Workspace {
 
   /** Reads both files' inputs and outputs in the inference workers and decides their SAM family. */
   private async inspectSam(encoder: string, decoder: string): Promise<SamInspection> {
+    for (const [part, file] of [['encoder', encoder], ['decoder', decoder]] as const) {
+      if (!fs.existsSync(file)) throw new AppError('FILE_NOT_FOUND', `${file}: does not exist (the ${part})`, { path: file });
+    }
     const inference = await this.inference();
     const threads = threadSettings('app');
     const [enc, dec] = await Promise.all([inference.inspect(encoder, threads), inference.inspect(decoder, threads)]);

@@ -264,6 +264,10 @@ describe('segment:* contract entries', () => {
       const swapped = await ok(ws, 'segment:inspect', { encoder: decoderFile, decoder: encoderFile });
       expect(swapped.problems).toEqual([`encoder and decoder are swapped: ${decoderFile} takes the prompts (point_coords, point_labels, mask_input, has_mask_input, orig_im_size) and ${encoderFile} takes the image`]);
 
+      const missing = await fails(ws, 'segment:inspect', { encoder: path.join(tempDir(), 'none.onnx'), decoder: decoderFile });
+      expect(missing.code).toBe('FILE_NOT_FOUND');
+      expect(missing.message).toMatch(/none\.onnx: does not exist \(the encoder\)$/);
+
       const added = await ok(ws, 'segment:add', { encoder: encoderFile, decoder: decoderFile });
       expect(added).toMatchObject({ origin: 'custom', encoderPath: encoderFile, decoderPath: decoderFile, manifest: { id: 'sam_contract', family: 'sam' } });
       const named = await ok(ws, 'segment:add', { encoder: encoderFile, decoder: decoderFile, manifest: { ...manifest({ id: 'contract' }), name: 'Contract pair' } });
