@@ -1,0 +1,21 @@
+import type { ErrorData } from '../common/errors';
+import type { LabelsOut, MaskOut, Pixels, WatershedOptions } from './ops';
+
+/** Messages between VisionWorker and its thread. */
+export type VisionRequest =
+  | { id: number; op: 'wand'; pixels: Pixels; x: number; y: number; tolerance: number }
+  | { id: number; op: 'grabcut'; pixels: Pixels; box: { x: number; y: number; w: number; h: number }; iterations: number }
+  | { id: number; op: 'watershed'; pixels: Pixels; options: WatershedOptions }
+  /** Live Mats and WebAssembly heap size (tests check nothing leaks between calls). */
+  | { id: number; op: 'stats' };
+
+export interface VisionStats {
+  /** Bytes of the WebAssembly heap. */
+  heapBytes: number;
+  /** Calls served since the thread started. */
+  calls: number;
+}
+
+export type VisionReply =
+  | { id: number; ok: true; value: MaskOut | LabelsOut | VisionStats }
+  | { id: number; ok: false; error: ErrorData & { stack?: string } };
