@@ -14,6 +14,11 @@ export interface VisionStats {
   heapBytes: number;
   /** Calls served since the thread started. */
   calls: number;
+  /**
+   * Where in the heap a fresh 1 MB Mat lands: the same address call after call while every Mat
+   * made is freed, further on when some are not (the allocator cannot reuse their memory).
+   */
+  probeAddress: number;
 }
 
 export type VisionReply =

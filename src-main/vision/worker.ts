@@ -25,7 +25,10 @@ port.on('message', (msg: VisionRequest | { close: true }) => {
       const transfer: ArrayBuffer[] = [];
       try {
         if (msg.op === 'stats') {
-          reply = { id: msg.id, ok: true, value: { heapBytes: (cv as unknown as { HEAPU8: Uint8Array }).HEAPU8.length, calls } };
+          const probe = new cv.Mat(1024, 1024, cv.CV_8UC1);
+          const probeAddress = (probe.data as Uint8Array).byteOffset;
+          probe.delete();
+          reply = { id: msg.id, ok: true, value: { heapBytes: (cv as unknown as { HEAPU8: Uint8Array }).HEAPU8.length, calls, probeAddress } };
         } else {
           calls++;
           const value =
