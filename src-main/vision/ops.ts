@@ -3,7 +3,8 @@ import type { OpenCv } from './opencv';
 /**
  * The classical smart tools as OpenCV calls on displayed 8-bit pixels (grey or RGB, row-major).
  * Every Mat made here is deleted before returning, whatever happens: the WebAssembly heap does
- * not collect them, and the worker keeps one OpenCV instance for its whole life.
+ * not collect them, and the worker keeps one OpenCV instance for its whole life. A Mat's `data`
+ * views are read after the last OpenCV call that could grow the heap.
  */
 export interface Pixels {
   data: Uint8Array;
@@ -141,9 +142,9 @@ export interface WatershedOptions {
  * smoothed by a 5x5 Gaussian against pixel noise; the threshold (Otsu's unless given) splits it in two, and the side that covers less of the image is
  * the foreground (bright nuclei on a dark field, dark cells on a bright one). Holes may be filled
  * (outer contours drawn filled). Without `split`, each 8-connected component is an instance.
- * With it, touching blobs are separated by a marker-based watershed on the distance transform:
- * the markers are the distance transform's regional maxima (after a small blur, within a
- * neighbourhood of the blob's scale), so a dumbbell of two nuclei gets two markers.
+ * With it, touching blobs are separated by a marker-based watershed (cv.watershed) seeded at the
+ * distance transform's regional maxima (after a small blur, within 2 px of the highest distance
+ * in a neighbourhood the size of the typical blob), so a dumbbell of two nuclei gets two seeds.
  * Instances under `minArea` pixels are dropped; labels are renumbered 1..count.
  */
 export function watershed(cv: OpenCv, px: Pixels, o: WatershedOptions): LabelsOut {
@@ -176,7 +177,7 @@ export function watershed(cv: OpenCv, px: Pixels, o: WatershedOptions): LabelsOu
     if (!o.split) {
       count = cv.connectedComponents(bin, labels, 8, cv.CV_32S) - 1;
     } else {
-      count = splitTouching(cv, keep, bin, labels, o);
+      count = splitTouching(cv, keep, bin, grey, labels, o);
     }
     const out = relabel(labels.data32S as Int32Array, count, o.minArea);
     return { labels: out.labels, count: out.count, width: w, height: h, threshold };
@@ -184,10 +185,10 @@ export function watershed(cv: OpenCv, px: Pixels, o: WatershedOptions): LabelsOu
 }
 
 /**
- * Watershed of the foreground on its negated distance transform, seeded at the distance
- * transform's regional maxima; writes CV_32S labels (0 background, 1..n) and returns n.
+ * Marker-based watershed of the foreground, seeded at the distance transform's regional maxima;
+ * writes CV_32S labels (0 background, 1..n) and returns n.
  */
-function splitTouching(cv: OpenCv, keep: <M extends { delete(): void }>(m: M) => M, bin: Mat, labels: Mat, o: WatershedOptions): number {
+function splitTouching(cv: OpenCv, keep: <M extends { delete(): void }>(m: M) => M, bin: Mat, grey: Mat, labels: Mat, o: WatershedOptions): number {
   const dist = keep(new cv.Mat());
   cv.distanceTransform(bin, dist, cv.DIST_L2, 5);
   const w = bin.cols;
@@ -212,22 +213,27 @@ function splitTouching(cv: OpenCv, keep: <M extends { delete(): void }>(m: M) =>
   const markers = keep(new cv.Mat());
   const n = cv.connectedComponents(peaks, markers, 8, cv.CV_32S) - 1;
   // Markers: 1 for the background, 2.. for the peaks, 0 (unknown) for the rest of the foreground.
-  const mk = markers.data32S as Int32Array;
-  for (let i = 0; i < w * h; i++) mk[i] = fg[i] ? (mk[i]! > 0 ? mk[i]! + 1 : 0) : 1;
-  // The relief flooded is the negated distance, as 8-bit RGB (what cv.watershed takes).
-  const relief = keep(new cv.Mat());
-  cv.normalize(dist, relief, 0, 255, cv.NORM_MINMAX, cv.CV_8U);
-  cv.bitwise_not(relief, relief);
+  // Views into the heap are taken again after every OpenCV call: a call may grow the heap,
+  // which leaves earlier views on the old memory.
+  let mk = markers.data32S as Int32Array;
+  let inFg = bin.data as Uint8Array;
+  for (let i = 0; i < w * h; i++) mk[i] = inFg[i] ? (mk[i]! > 0 ? mk[i]! + 1 : 0) : 1;
+  // cv.watershed grows the markers in the order of the colour differences it meets (Meyer's
+  // flooding), so it is given the smoothed grey image itself, as RGB: the fronts of touching
+  // nuclei meet along the darker seam between them. (A distance map has the same small step
+  // everywhere and would let one front run along the ridge into its neighbour.)
   const relief3 = keep(new cv.Mat());
-  cv.cvtColor(relief, relief3, cv.COLOR_GRAY2RGB);
+  cv.cvtColor(grey, relief3, cv.COLOR_GRAY2RGB);
   cv.watershed(relief3, markers);
+  mk = markers.data32S as Int32Array;
+  inFg = bin.data as Uint8Array;
   // Ridge pixels (-1) between instances join the neighbour they touch first in scan order, so
   // instances keep their full extent; background (1) becomes 0.
   const out = new Int32Array(w * h);
   for (let i = 0; i < w * h; i++) {
     const v = mk[i]!;
     if (v >= 2) out[i] = v - 1;
-    else if (v === -1 && fg[i]) out[i] = ridgeNeighbour(mk, i, w, h);
+    else if (v === -1 && inFg[i]) out[i] = ridgeNeighbour(mk, i, w, h);
   }
   labels.create(h, w, cv.CV_32S);
   (labels.data32S as Int32Array).set(out);
