@@ -13,7 +13,7 @@ import type { Media } from './media';
 import { readRasterPart, requireFrame, vipsReadable, type Raster } from './raster';
 
 /**
- * The classical smart tools (magic wand, GrabCut, watershed) on the pixels the labeler sees: the
+ * The classical smart tools (magic wand, GrabCut, watershed, intelligent scissors) on the pixels the labeler sees: the
  * oriented frame as displayed, i.e. 8-bit images as stored and deeper ones (16-bit, float, DICOM)
  * through the frame's current display window, alpha left out. OpenCV runs in its own worker
  * thread (vision/); results are COCO RLE masks over the whole image.
@@ -198,4 +198,33 @@ export async function smartWatershed(deps: SmartDeps, a: ParsedArgs<'smart:water
   const pixels = await displayedPixels(deps, im, a.frame, area);
   const out = await deps.vision.watershed(pixels, { ...(a.threshold !== undefined ? { threshold: a.threshold } : {}), split: a.split, minArea: a.minArea, fillHoles: a.fillHoles });
   return { instances: placeLabels(out.labels, out.count, area, im), threshold: out.threshold };
+}
+
+/** Margin of the area the scissors search around their two points: a path may bulge out that far. */
+function scissorsMargin(from: { x: number; y: number }, to: { x: number; y: number }): number {
+  return Math.max(32, Math.round(0.5 * Math.hypot(to.x - from.x, to.y - from.y)));
+}
+
+/**
+ * Intelligent scissors: the path along edges from one point to the other, searched in the area
+ * the two points span plus a margin (a livewire segment rather than a whole-image map, so each
+ * call stays fast on large images).
+ */
+export async function smartScissors(deps: SmartDeps, a: ParsedArgs<'smart:scissors'>): Promise<ResultOf<'smart:scissors'>> {
+  const im = image(deps, a.imageId, a.frame);
+  for (const p of [a.from, a.to]) {
+    if (p.x < 0 || p.y < 0 || p.x >= im.width || p.y >= im.height) {
+      throw new AppError('INVALID_ARGUMENT', `${im.path}: point (${p.x}, ${p.y}) is outside the ${im.width}x${im.height} image`, { imageId: im.id });
+    }
+  }
+  const m = scissorsMargin(a.from, a.to);
+  const area = clip(im, Math.min(a.from.x, a.to.x) - m, Math.min(a.from.y, a.to.y) - m, Math.max(a.from.x, a.to.x) + m + 1, Math.max(a.from.y, a.to.y) + m + 1)!;
+  const pixels = await displayedPixels(deps, im, a.frame, area);
+  const out = await deps.vision.scissors(pixels, { x: a.from.x - area.x, y: a.from.y - area.y }, { x: a.to.x - area.x, y: a.to.y - area.y });
+  const points: number[] = new Array(out.points.length);
+  for (let i = 0; i < out.points.length; i += 2) {
+    points[i] = out.points[i]! + area.x + 0.5;
+    points[i + 1] = out.points[i + 1]! + area.y + 0.5;
+  }
+  return { points };
 }

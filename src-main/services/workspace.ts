@@ -37,7 +37,7 @@ import type { PoolStats } from '../inference/pool';
 import { createInferenceBackend, jobProgress, providerOrder, type InferenceBackend, resumePrelabel, runPrelabel, scopeImageIds, tryModel } from './prelabel';
 import { threadSettings } from '../inference/threads';
 import { VisionWorker } from '../vision/client';
-import { smartGrabcut, smartWand, smartWatershed, type SmartDeps } from './smart';
+import { smartGrabcut, smartScissors, smartWand, smartWatershed, type SmartDeps } from './smart';
 
 export type Handlers = { [C in Channel]: (args: ParsedArgs<C>) => Promise<ResultOf<C>> | ResultOf<C> };
 
@@ -534,6 +534,7 @@ export class Workspace {
     'smart:wand': (args) => smartWand(this.smart(), args),
     'smart:grabcut': (args) => smartGrabcut(this.smart(), args),
     'smart:watershed': (args) => smartWatershed(this.smart(), args),
+    'smart:scissors': (args) => smartScissors(this.smart(), args),
     'jobs:cancel': ({ jobId }) => this.jobs.cancel(jobId),
     'dialog:pick': async (args) => {
       if (!this.opts.pick) throw new AppError('UNSUPPORTED', 'file dialogs are only available in the desktop app; type a path instead');

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../common/errors';
-import type { LabelsOut, MaskOut, Pixels, WatershedOptions } from './ops';
+import type { LabelsOut, MaskOut, PathOut, Pixels, WatershedOptions } from './ops';
 import type { VisionReply, VisionRequest, VisionStats } from './wire';
 
 export interface VisionWorkerOptions {
@@ -60,6 +60,10 @@ export class VisionWorker {
 
   watershed(pixels: Pixels, options: WatershedOptions): Promise<LabelsOut> {
     return this.call({ op: 'watershed', pixels, options }, handOver(pixels));
+  }
+
+  scissors(pixels: Pixels, from: { x: number; y: number }, to: { x: number; y: number }): Promise<PathOut> {
+    return this.call({ op: 'scissors', pixels, from, to }, handOver(pixels));
   }
 
   /** The thread's WebAssembly heap size and calls served (starts it when not running). */

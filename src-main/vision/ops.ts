@@ -98,6 +98,43 @@ export function grabcut(cv: OpenCv, px: Pixels, box: { x: number; y: number; w: 
   });
 }
 
+/** A path of pixel centres as flat x, y pairs. */
+export interface PathOut {
+  points: Int32Array;
+}
+
+/**
+ * Intelligent scissors (cv.segmentation_IntelligentScissorsMB, the OpenCV port of livewire): the
+ * cheapest path from `from` to `to` where the cost is low on edges (Canny 32/100, gradient
+ * magnitude up to 200, OpenCV's defaults in its sample), `from` first.
+ */
+export function scissors(cv: OpenCv, px: Pixels, from: { x: number; y: number }, to: { x: number; y: number }): PathOut {
+  return withMats((keep) => {
+    const src = keep(matOf(cv, px));
+    const tool = keep(new (cv as unknown as { segmentation_IntelligentScissorsMB: new () => IntelligentScissors }).segmentation_IntelligentScissorsMB());
+    // The setters return the tool by reference, which the binding hands back as another handle on
+    // the same native object: each must be deleted, or the features applyImage computes leak.
+    keep(tool.setEdgeFeatureCannyParameters(32, 100));
+    keep(tool.setGradientMagnitudeMaxLimit(200));
+    keep(tool.applyImage(src));
+    tool.buildMap(new cv.Point(Math.floor(from.x), Math.floor(from.y)));
+    const contour = keep(new cv.Mat());
+    tool.getContour(new cv.Point(Math.floor(to.x), Math.floor(to.y)), contour);
+    // From the map's source (`from`) to the target, as CV_32SC2 points.
+    return { points: (contour.data32S as Int32Array).slice() };
+  });
+}
+
+/** The part of the binding's IntelligentScissorsMB the scissors use (the typings leave it out). */
+interface IntelligentScissors {
+  setEdgeFeatureCannyParameters(threshold1: number, threshold2: number): IntelligentScissors;
+  setGradientMagnitudeMaxLimit(limit: number): IntelligentScissors;
+  applyImage(image: Mat): IntelligentScissors;
+  buildMap(source: InstanceType<OpenCv['Point']>): void;
+  getContour(target: InstanceType<OpenCv['Point']>, contour: Mat, backward?: boolean): void;
+  delete(): void;
+}
+
 function largestComponent(cv: OpenCv, keep: <M extends { delete(): void }>(m: M) => M, binary: Mat): Uint8Array {
   const labels = keep(new cv.Mat());
   const stats = keep(new cv.Mat());

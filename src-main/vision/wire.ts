@@ -1,11 +1,12 @@
 import type { ErrorData } from '../common/errors';
-import type { LabelsOut, MaskOut, Pixels, WatershedOptions } from './ops';
+import type { LabelsOut, MaskOut, PathOut, Pixels, WatershedOptions } from './ops';
 
 /** Messages between VisionWorker and its thread. */
 export type VisionRequest =
   | { id: number; op: 'wand'; pixels: Pixels; x: number; y: number; tolerance: number }
   | { id: number; op: 'grabcut'; pixels: Pixels; box: { x: number; y: number; w: number; h: number }; iterations: number }
   | { id: number; op: 'watershed'; pixels: Pixels; options: WatershedOptions }
+  | { id: number; op: 'scissors'; pixels: Pixels; from: { x: number; y: number }; to: { x: number; y: number } }
   /** Live Mats and WebAssembly heap size (tests check nothing leaks between calls). */
   | { id: number; op: 'stats' };
 
@@ -22,5 +23,5 @@ export interface VisionStats {
 }
 
 export type VisionReply =
-  | { id: number; ok: true; value: MaskOut | LabelsOut | VisionStats }
+  | { id: number; ok: true; value: MaskOut | LabelsOut | PathOut | VisionStats }
   | { id: number; ok: false; error: ErrorData & { stack?: string } };

@@ -1,7 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { toErrorData } from '../common/errors';
 import { loadOpenCv } from './opencv';
-import { grabcut, wand, watershed } from './ops';
+import { grabcut, scissors, wand, watershed } from './ops';
 import type { VisionReply, VisionRequest } from './wire';
 
 /**
@@ -36,8 +36,10 @@ port.on('message', (msg: VisionRequest | { close: true }) => {
               ? wand(cv, msg.pixels, msg.x, msg.y, msg.tolerance)
               : msg.op === 'grabcut'
                 ? grabcut(cv, msg.pixels, msg.box, msg.iterations)
-                : watershed(cv, msg.pixels, msg.options);
-          transfer.push(('mask' in value ? value.mask : value.labels).buffer as ArrayBuffer);
+                : msg.op === 'watershed'
+                  ? watershed(cv, msg.pixels, msg.options)
+                  : scissors(cv, msg.pixels, msg.from, msg.to);
+          transfer.push(('mask' in value ? value.mask : 'labels' in value ? value.labels : value.points).buffer as ArrayBuffer);
           reply = { id: msg.id, ok: true, value };
         }
       } catch (e) {

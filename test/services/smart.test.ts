@@ -155,13 +155,32 @@ describe('magic wand on a synthetic image with known regions', () => {
     expect(split.threshold).toBe(plain.threshold);
   });
 
+  it('intelligent scissors follow the rectangle\'s edge between two points near it', async () => {
+    // From near the left edge to near the bottom edge of the red rectangle (x 10..49, y 20..49):
+    // the path hugs the edge, never cutting across the inside nor wandering into the background.
+    const r = await ok(ws, 'smart:scissors', { imageId: rgb, from: { x: 10, y: 25 }, to: { x: 40, y: 49 } });
+    const pts: [number, number][] = [];
+    for (let i = 0; i < r.points.length; i += 2) pts.push([r.points[i]!, r.points[i + 1]!]);
+    expect(pts[0]).toEqual([10.5, 25.5]);
+    expect(pts.at(-1)).toEqual([40.5, 49.5]);
+    expect(pts.length).toBeGreaterThan(40);
+    for (const [x, y] of pts) {
+      // Within a pixel of the left edge (x = 10) or of the bottom edge (y = 49).
+      const nearLeft = Math.abs(x - 10) <= 1.5 && y >= 19 && y <= 51;
+      const nearBottom = Math.abs(y - 49.5) <= 1.5 && x >= 8 && x <= 41;
+      expect(nearLeft || nearBottom, `(${x}, ${y}) is off the edge`).toBe(true);
+    }
+    // Consecutive points are neighbours: a connected path.
+    for (let i = 1; i < pts.length; i++) expect(Math.max(Math.abs(pts[i]![0] - pts[i - 1]![0]), Math.abs(pts[i]![1] - pts[i - 1]![1]))).toBe(1);
+  });
+
   it('refuses a point outside the image, naming the file', async () => {
     const e = await fails(ws, 'smart:wand', { imageId: rgb, x: 500, y: 5 });
     expect(e.code).toBe('INVALID_ARGUMENT');
     expect(e.message).toContain('shapes.png');
   });
 
-  it('frees its OpenCV matrices: a fresh Mat lands where it did before 120 more calls, and the heap does not grow', async () => {
+  it('frees its OpenCV matrices: a fresh Mat lands where it did before 160 more calls, and the heap does not grow', async () => {
     for (let i = 0; i < 3; i++) await ok(ws, 'smart:wand', { imageId: rgb, x: 0, y: 0, tolerance: 10 });
     await ok(ws, 'smart:grabcut', { imageId: rgb, box: { x0: 5, y0: 15, x1: 55, y1: 55 }, iterations: 2 });
     await ok(ws, 'smart:watershed', { imageId: rgb, split: true });
@@ -170,9 +189,10 @@ describe('magic wand on a synthetic image with known regions', () => {
       await ok(ws, 'smart:wand', { imageId: rgb, x: 0, y: 0, tolerance: 10 });
       await ok(ws, 'smart:grabcut', { imageId: rgb, box: { x0: 5, y0: 15, x1: 55, y1: 55 }, iterations: 2 });
       await ok(ws, 'smart:watershed', { imageId: rgb, split: true });
+      await ok(ws, 'smart:scissors', { imageId: rgb, from: { x: 10, y: 25 }, to: { x: 40, y: 49 } });
     }
     const after = await ws.vision().stats();
-    expect(after.calls).toBe(before.calls + 120);
+    expect(after.calls).toBe(before.calls + 160);
     expect(after.heapBytes).toBe(before.heapBytes);
     expect(after.probeAddress).toBe(before.probeAddress);
   });
