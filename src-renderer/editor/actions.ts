@@ -120,6 +120,7 @@ export const ACTIONS: readonly Action[] = [
   toolAction('point', 'Point', 'o'),
   toolAction('pan', 'Pan', 'h'),
   toolAction('wand', 'Magic wand (click; drag a box for GrabCut)', 'w'),
+  toolAction('scissors', 'Intelligent scissors (click anchors; the outline follows edges)', 'i'),
 
   { id: 'undo', label: 'Undo', group: 'Edit', keys: ['ctrl+z'], predicate: (c) => c.editor.history.canUndo, perform: (c) => c.editor.undo() },
   {

@@ -29,6 +29,7 @@ export interface SmartBackend {
   wand(a: { imageId: number; frame: number; x: number; y: number; tolerance: number }): Promise<SegmentMask>;
   grabcut(a: { imageId: number; frame: number; box: SegmentBox; iterations?: number }): Promise<SegmentMask>;
   watershed(a: { imageId: number; frame: number; box?: SegmentBox; split?: boolean }): Promise<{ instances: SegmentMask[]; threshold: number }>;
+  scissors(a: { imageId: number; frame: number; from: { x: number; y: number }; to: { x: number; y: number } }): Promise<{ points: number[] }>;
 }
 
 /** What the smart tools commit and how the wand compares colours. */

@@ -16,6 +16,7 @@ const bridgeBackend: EditorBackend = {
     wand: (a) => call('smart:wand', a),
     grabcut: (a) => call('smart:grabcut', a),
     watershed: (a) => call('smart:watershed', a),
+    scissors: (a) => call('smart:scissors', a),
   },
 };
 

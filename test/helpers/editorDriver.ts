@@ -31,6 +31,7 @@ export function workspaceBackend(ws: Workspace): EditorBackend {
       wand: (a) => callWs(ws, 'smart:wand', a),
       grabcut: (a) => callWs(ws, 'smart:grabcut', a),
       watershed: (a) => callWs(ws, 'smart:watershed', a),
+      scissors: (a) => callWs(ws, 'smart:scissors', a),
     },
   };
 }

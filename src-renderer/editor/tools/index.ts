@@ -6,6 +6,7 @@ import { PointTool } from './point';
 import { PolygonTool } from './polygon';
 import { SelectTool } from './select';
 import { WandTool } from './wand';
+import { ScissorsTool } from './scissors';
 import type { Tool, ToolId } from './Tool';
 
 export function createTools(editor: Editor): Record<ToolId, Tool> {
@@ -18,5 +19,6 @@ export function createTools(editor: Editor): Record<ToolId, Tool> {
     point: new PointTool(editor),
     pan: new PanTool(editor),
     wand: new WandTool(editor),
+    scissors: new ScissorsTool(editor),
   };
 }

@@ -9,8 +9,9 @@ import { setWandTolerance } from '../../src-renderer/editor/tools/wand';
 import { callWs, closeTestDataset, createTestDataset, EditorDriver, workspaceBackend, type TestDataset } from '../helpers/editorDriver';
 
 /**
- * The wand tool's state machine against the real smart tools (OpenCV in its worker, through the
- * workspace's handlers): click and box prompts, preview, Enter, Esc, undo, tolerance changes.
+ * The wand and scissors tools' state machines against the real smart tools (OpenCV in its worker,
+ * through the workspace's handlers): click and box prompts, preview, Enter, Esc, undo, tolerance
+ * changes, anchors along edges.
  */
 let ds: TestDataset;
 let editor: Editor;
@@ -116,5 +117,55 @@ describe('magic wand tool', () => {
     const [a] = await stored();
     expect(Math.abs(geometryArea(a!.geometry) - RECT.w * RECT.h)).toBeLessThan(0.03 * RECT.w * RECT.h);
     expect(editor.history.undoLabel).toBe('GrabCut');
+  });
+});
+
+describe('intelligent scissors tool', () => {
+  it('I picks it; anchors on three sides of the rectangle give its outline, closed along the fourth', async () => {
+    d.key('i');
+    expect(editor.toolName).toBe('scissors');
+    const livePoints = (): number => {
+      const g = editor.snapshot().overlay.preview?.geometry;
+      return g?.kind === 'polygon' ? g.parts[0]!.length / 2 : 0;
+    };
+    // Anchors just inside the left, bottom and right edges; the pointer waits each time for the
+    // path along the edge to come back before clicking.
+    const anchors: [number, number][] = [
+      [RECT.x, RECT.y + 5],
+      [RECT.x + 30, RECT.y + RECT.h - 1],
+      [RECT.x + RECT.w - 1, RECT.y + 10],
+    ];
+    d.click(...anchors[0]!);
+    expect(state()).toBe('tracing');
+    for (const [x, y] of anchors.slice(1)) {
+      const before = livePoints();
+      d.move(x, y);
+      await vi.waitFor(() => expect(livePoints()).toBeGreaterThan(before + 10), { timeout: 10_000 });
+      d.click(x, y);
+    }
+    d.key('Enter');
+    await vi.waitFor(async () => expect(await stored()).toHaveLength(1), { timeout: 10_000 });
+    const [a] = await stored();
+    expect(a!.kind).toBe('polygon');
+    expect(editor.history.undoLabel).toBe('Intelligent scissors');
+    // The outline runs along the edge pixels (inside or just outside), so its area is the
+    // rectangle's give or take a pixel's width around it.
+    const area = geometryArea(a!.geometry);
+    expect(area).toBeGreaterThan((RECT.w - 2) * (RECT.h - 2));
+    expect(area).toBeLessThan((RECT.w + 2) * (RECT.h + 2));
+  });
+
+  it('Backspace drops the last anchor and Esc the outline; nothing is stored', async () => {
+    d.key('i');
+    d.click(RECT.x, RECT.y + 5);
+    d.click(RECT.x + 30, RECT.y + RECT.h - 1);
+    expect(state()).toBe('tracing');
+    expect(editor.snapshot().overlay.handles).toHaveLength(2);
+    d.key('Backspace');
+    expect(editor.snapshot().overlay.handles).toHaveLength(1);
+    d.key('Escape');
+    expect(state()).toBe('idle');
+    await d.settle();
+    expect(await stored()).toEqual([]);
   });
 });
