@@ -10,7 +10,7 @@ import { chromiumOrSkip, createDatasetViaUi, startApp, type App, toPage } from '
 
 /**
  * The smart tools in the real renderer (browser mode, real services with OpenCV in its worker,
- * Chromium): magic wand clicks, a GrabCut box and "Split nuclei" on synthetic images whose
+ * Chromium): magic wand clicks, a GrabCut box, intelligent scissors and "Split nuclei" on synthetic images whose
  * regions have known areas; undo takes each commit back in one step.
  */
 const W = 400;
@@ -83,7 +83,7 @@ describe('smart tools in the browser', () => {
     await app?.close();
   });
 
-  it.skipIf(prerequisites.skip)('wand click commits a mask of the region, undo removes it; GrabCut box; Split nuclei in one undo step', async () => {
+  it.skipIf(prerequisites.skip)('wand click commits a mask of the region, undo removes it; GrabCut box; scissors outline; Split nuclei in one undo step', async () => {
     prerequisites.assertPresent();
     const { tmp } = app!;
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
@@ -151,6 +151,29 @@ describe('smart tools in the browser', () => {
     await expect.poll(() => annotationCount(page)).toBe(2);
     const cut = rows(datasetFile).at(-1)!.g as Extract<Geometry, { kind: 'mask' }>;
     expect(Math.abs(rleArea(cut.rle) - RECT.w * RECT.h)).toBeLessThan(0.03 * RECT.w * RECT.h);
+
+    // Intelligent scissors: anchors on three sides of the rectangle, closed along the fourth.
+    await page.keyboard.press('i');
+    await expect.poll(() => page.getByTestId('viewer').getAttribute('data-tool')).toBe('scissors');
+    for (const [x, y] of [
+      [RECT.x + 1, RECT.y + 5],
+      [RECT.x + 50, RECT.y + RECT.h - 1],
+      [RECT.x + RECT.w - 2, RECT.y + 10],
+    ] as const)
+      await clickAt(page, x, y);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => annotationCount(page), { timeout: 20_000 }).toBe(3);
+    const outline = rows(datasetFile).at(-1)!;
+    expect(outline.kind).toBe('polygon');
+    const ring = (outline.g as Extract<Geometry, { kind: 'polygon' }>).parts[0]!;
+    let twice = 0;
+    for (let i = 0; i < ring.length; i += 2) {
+      const j = (i + 2) % ring.length;
+      twice += ring[i]! * ring[j + 1]! - ring[j]! * ring[i + 1]!;
+    }
+    const area = Math.abs(twice) / 2;
+    expect(area).toBeGreaterThan((RECT.w - 3) * (RECT.h - 3));
+    expect(area).toBeLessThan((RECT.w + 3) * (RECT.h + 3));
 
     // Split nuclei on the second image: three instances (two of them touching), one undo step.
     await page.keyboard.press('d');

@@ -155,6 +155,18 @@ describe('intelligent scissors tool', () => {
     expect(area).toBeLessThan((RECT.w + 2) * (RECT.h + 2));
   });
 
+  it('clicks without waiting for the path still follow the edges: each segment gets its own path', async () => {
+    d.key('i');
+    d.click(RECT.x, RECT.y + 5);
+    d.click(RECT.x + 30, RECT.y + RECT.h - 1);
+    d.click(RECT.x + RECT.w - 1, RECT.y + 10);
+    d.key('Enter');
+    await vi.waitFor(async () => expect(await stored()).toHaveLength(1), { timeout: 10_000 });
+    const area = geometryArea((await stored())[0]!.geometry);
+    expect(area).toBeGreaterThan((RECT.w - 2) * (RECT.h - 2));
+    expect(area).toBeLessThan((RECT.w + 2) * (RECT.h + 2));
+  });
+
   it('Backspace drops the last anchor and Esc the outline; nothing is stored', async () => {
     d.key('i');
     d.click(RECT.x, RECT.y + 5);

@@ -49,6 +49,8 @@ class Tracing extends ToolState<ScissorsTool> {
   private queued: Pt | null = null;
   private active = true;
   private closing = false;
+  /** Paths asked for segments clicked before their path had come back. */
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(tool: ScissorsTool, start: Pt) {
     super(tool);
@@ -136,12 +138,28 @@ class Tracing extends ToolState<ScissorsTool> {
     // A double click, or a click on the last anchor, adds nothing.
     if (Math.hypot(e.x - this.last.x, e.y - this.last.y) * e.zoom <= HIT_PX / 2) return;
     const p = this.editor.clamp(e);
-    // The path shown is kept when it ends where the click is; else the segment is a straight line.
-    const snapped = this.live && Math.hypot(this.live.to.x - p.x, this.live.to.y - p.y) * e.zoom <= HIT_PX ? this.live.points : [p.x, p.y];
-    this.segments.push(snapped);
+    const from = this.last;
+    // The path shown is kept when it ends where the click is; else the segment is a straight line
+    // until its own path comes back.
+    const snapped = this.live && Math.hypot(this.live.to.x - p.x, this.live.to.y - p.y) * e.zoom <= HIT_PX;
+    const segment = snapped ? this.live!.points : [p.x, p.y];
+    this.segments.push(segment);
     this.anchors.push(p);
     this.live = null;
     this.draw();
+    if (!snapped) {
+      const job = this.path(from, p).then(
+        (points) => {
+          const i = this.segments.indexOf(segment);
+          if (!this.active || i < 0) return;
+          this.segments[i] = points;
+          this.draw();
+        },
+        () => {},
+      );
+      this.pending.add(job);
+      void job.finally(() => this.pending.delete(job));
+    }
   }
 
   override onKey(key: string): boolean {
@@ -168,6 +186,8 @@ class Tracing extends ToolState<ScissorsTool> {
     }
     if (this.closing) return;
     this.closing = true;
+    await Promise.all([...this.pending]);
+    if (!this.active) return;
     let back: number[];
     try {
       back = await this.path(this.last, this.anchors[0]!);
