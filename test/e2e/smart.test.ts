@@ -10,8 +10,8 @@ import { chromiumOrSkip, createDatasetViaUi, startApp, type App, toPage } from '
 
 /**
  * The smart tools in the real renderer (browser mode, real services with OpenCV in its worker,
- * Chromium): magic wand clicks, a GrabCut box, intelligent scissors and "Split nuclei" on synthetic images whose
- * regions have known areas; undo takes each commit back in one step.
+ * Chromium): magic wand clicks, a GrabCut box, intelligent scissors and "Split nuclei" on
+ * synthetic images whose regions have known areas; undo takes each commit back in one step.
  */
 const W = 400;
 const H = 300;
