@@ -3,7 +3,7 @@ import { defineConfig } from 'electron-vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 // Native and large Node modules stay outside the bundles and load from node_modules at run time.
-const external = ['better-sqlite3', 'sharp', 'onnxruntime-node', 'fast-bmp', 'ws', 'zod', 'yaml', 'fast-xml-parser', 'dicom-parser', 'jpeg-lossless-decoder-js', 'geotiff'];
+const external = ['better-sqlite3', 'sharp', 'onnxruntime-node', 'fast-bmp', 'ws', 'zod', 'yaml', 'fast-xml-parser', 'dicom-parser', 'jpeg-lossless-decoder-js', 'geotiff', '@techstark/opencv-js'];
 // The DICOM codecs are Emscripten builds that load their .wasm from beside their own script.
 const externalPatterns = [/^@cornerstonejs\/codec-/];
 
@@ -16,6 +16,8 @@ export default defineConfig({
           index: resolve(__dirname, 'src-main/app/index.ts'),
           // Inference runs in a worker thread; the pool loads this bundle next to the main one.
           inferenceWorker: resolve(__dirname, 'src-main/inference/worker.ts'),
+          // The smart tools' OpenCV (WebAssembly) runs in a worker thread of its own (vision/client.ts).
+          visionWorker: resolve(__dirname, 'src-main/vision/worker.ts'),
           // The `tessera` command (scripts/tessera.mjs runs it when it is not older than src-main).
           cli: resolve(__dirname, 'src-main/cli/bin.ts'),
         },

@@ -9,6 +9,7 @@ const RULES: { module: RegExp; allowed: RegExp; name: string }[] = [
   { name: 'better-sqlite3', module: /^better-sqlite3$/, allowed: /^src-main\/db\// },
   { name: 'onnxruntime-node', module: /^onnxruntime-(node|web|common)/, allowed: /^src-main\/inference\// },
   { name: 'konva', module: /^konva(\/|$)/, allowed: /^src-renderer\/canvas\// },
+  { name: '@techstark/opencv-js', module: /^@techstark\/opencv-js$/, allowed: /^src-main\/vision\// },
 ];
 
 function sources(dir: string): string[] {

@@ -67,6 +67,7 @@ export const CHANNELS = [
   'smart:wand',
   'smart:grabcut',
   'smart:watershed',
+  'smart:scissors',
   'dialog:pick',
   'app:showInFolder',
 ] as const;

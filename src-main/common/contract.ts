@@ -431,6 +431,13 @@ export const argSchemas = {
       box: segmentBox.optional(),
     })
     .strict(),
+  /**
+   * Intelligent scissors: the cheapest path along the image's edges from `from` to `to` (image
+   * pixels), searched within a margin around the two points.
+   */
+  'smart:scissors': z
+    .object({ imageId: id, frame, from: z.object({ x: coord, y: coord }).strict(), to: z.object({ x: coord, y: coord }).strict() })
+    .strict(),
   'jobs:cancel': z.object({ jobId }).strict(),
   'dialog:pick': z
     .object({ purpose: z.enum(['createDataset', 'openDataset', 'folder', 'files']), title: z.string().max(200).optional() })
@@ -504,6 +511,8 @@ export interface Results {
   'smart:wand': SegmentMask;
   'smart:grabcut': SegmentMask;
   'smart:watershed': { instances: SegmentMask[]; threshold: number };
+  /** The path as flat x, y pairs of pixel centres, from `from` to `to`. */
+  'smart:scissors': { points: number[] };
   'jobs:cancel': boolean;
   'dialog:pick': string[] | null;
   'app:showInFolder': null;

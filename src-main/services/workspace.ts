@@ -40,6 +40,8 @@ import { acceptAbove, acceptPredictions, getModelClassMap, rejectPredictions, se
 import type { PoolStats } from '../inference/pool';
 import { createInferenceBackend, jobProgress, providerOrder, type InferenceBackend, resumePrelabel, runPrelabel, scopeImageIds, tryModel } from './prelabel';
 import { threadSettings } from '../inference/threads';
+import { VisionWorker } from '../vision/client';
+import { smartGrabcut, smartScissors, smartWand, smartWatershed, type SmartDeps } from './smart';
 
 export type Handlers = { [C in Channel]: (args: ParsedArgs<C>) => Promise<ResultOf<C>> | ResultOf<C> };
 
@@ -276,12 +278,26 @@ export class Workspace {
     return this.inferenceBackend ? this.inferenceBackend.stats() : { workers: 0, loads: 0, sessions: [] };
   }
 
-  /** Closes the dataset and stops the inference workers, releasing their sessions (the app is closing). */
+  /** The smart tools' OpenCV thread, started on first use and kept (see VisionWorker). */
+  private visionWorker: VisionWorker | null = null;
+
+  vision(): VisionWorker {
+    this.visionWorker ??= new VisionWorker();
+    return this.visionWorker;
+  }
+
+  private smart(): SmartDeps {
+    return { ds: this.need(), media: this.mediaFor(), vision: this.vision() };
+  }
+
+  /** Closes the dataset and stops the inference and smart tools workers, releasing their sessions (the app is closing). */
   async dispose(): Promise<void> {
     this.close();
     const b = this.inferenceBackend;
     this.inferenceBackend = null;
-    if (b) await b.close();
+    const v = this.visionWorker;
+    this.visionWorker = null;
+    await Promise.all([b?.close(), v?.close()]);
   }
 
   readonly handlers: Handlers = {
@@ -564,9 +580,10 @@ export class Workspace {
     'segment:encode': () => notYet('segment:encode'),
     'segment:decode': () => notYet('segment:decode'),
     'segment:boxesToMasks': () => notYet('segment:boxesToMasks'),
-    'smart:wand': () => notYet('smart:wand'),
-    'smart:grabcut': () => notYet('smart:grabcut'),
-    'smart:watershed': () => notYet('smart:watershed'),
+    'smart:wand': (args) => smartWand(this.smart(), args),
+    'smart:grabcut': (args) => smartGrabcut(this.smart(), args),
+    'smart:watershed': (args) => smartWatershed(this.smart(), args),
+    'smart:scissors': (args) => smartScissors(this.smart(), args),
     'jobs:cancel': ({ jobId }) => this.jobs.cancel(jobId),
     'dialog:pick': async (args) => {
       if (!this.opts.pick) throw new AppError('UNSUPPORTED', 'file dialogs are only available in the desktop app; type a path instead');

@@ -6,6 +6,7 @@ import { Emitter } from './emitter';
 import { convertGeometry, fillMaskHoles, translateGeometry, type ConvertTarget } from './masks';
 import { EMPTY_OVERLAY, type EditorPointerEvent, type Overlay, type SceneShape } from './scene';
 import { boxHandles, insideRect, polygonHandles } from './shapes';
+import { DEFAULT_SMART, type SmartSettings } from './smart';
 import { HIT_PX, type Tool, type ToolId, type ToolOverlay } from './tools/Tool';
 import { createTools } from './tools';
 
@@ -107,6 +108,8 @@ export class Editor {
   brushRadius = DEFAULT_BRUSH_RADIUS;
   /** How far (image pixels) a traced outline may stray from the mask when converting to a polygon. */
   traceTolerance = 1;
+  /** The smart tools' settings: the wand's tolerance, and whether they commit masks or polygons. */
+  readonly smart: SmartSettings = { ...DEFAULT_SMART };
   history: HistoryState = NO_HISTORY;
   /** Failed actions waiting for a retry, oldest first. */
   pending: PendingAction[] = [];

@@ -1,6 +1,7 @@
 import type { Editor } from './Editor';
 import { chordOf, type KeyInput } from './keys';
 import type { ConvertTarget } from './masks';
+import { splitNuclei } from './smart';
 import type { ToolId } from './tools/Tool';
 
 /**
@@ -118,6 +119,8 @@ export const ACTIONS: readonly Action[] = [
   toolAction('eraser', 'Mask eraser', 'e'),
   toolAction('point', 'Point', 'o'),
   toolAction('pan', 'Pan', 'h'),
+  toolAction('wand', 'Magic wand (click; drag a box for GrabCut)', 'w'),
+  toolAction('scissors', 'Intelligent scissors (click anchors; the outline follows edges)', 'i'),
 
   { id: 'undo', label: 'Undo', group: 'Edit', keys: ['ctrl+z'], predicate: (c) => c.editor.history.canUndo, perform: (c) => c.editor.undo() },
   {
@@ -186,6 +189,14 @@ export const ACTIONS: readonly Action[] = [
 
   { id: 'brushSmaller', label: 'Smaller brush', group: 'Mask', keys: ['['], perform: (c) => c.editor.setBrushRadius(c.editor.brushRadius * 0.8) },
   { id: 'brushLarger', label: 'Larger brush', group: 'Mask', keys: [']'], perform: (c) => c.editor.setBrushRadius(Math.max(c.editor.brushRadius + 1, c.editor.brushRadius * 1.25)) },
+  {
+    id: 'splitNuclei',
+    label: 'Split nuclei (watershed) over the image or the selected box',
+    group: 'Mask',
+    keys: ['shift+w'],
+    predicate: (c) => hasImage(c) && !!c.editor.backend.smart,
+    perform: (c) => splitNuclei(c.editor),
+  },
   { id: 'fillHoles', label: 'Fill holes of the mask', group: 'Mask', keys: ['shift+f'], predicate: selectionHas(['mask']), contextMenu: true, perform: (c) => c.editor.fillHolesOfSelection() },
 
   { id: 'fit', label: 'Fit to window', group: 'View', keys: ['f', 'ctrl+0'], predicate: (c) => !!c.view, perform: (c) => c.view?.fit() },

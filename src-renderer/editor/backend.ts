@@ -1,5 +1,6 @@
 import type { EditOp, EditResult, HistoryState } from '../../src-main/common/editing';
 import type { AnnotationRecord } from '../../src-main/common/model';
+import type { SmartBackend } from './smart';
 
 /**
  * What the editor needs from the dataset, injected so the editor runs without a transport (under
@@ -13,6 +14,8 @@ export interface EditorBackend {
   undo(imageId: number): Promise<EditResult | null>;
   redo(imageId: number): Promise<EditResult | null>;
   history(imageId: number): Promise<HistoryState>;
+  /** The classical smart tools (magic wand, GrabCut, watershed); absent where there are none. */
+  smart?: SmartBackend;
 }
 
 export function errorCodeOf(e: unknown): string | null {

@@ -7,3 +7,5 @@ export { chordOf, chordLabel } from './keys';
 export type { KeyInput } from './keys';
 export { connectView } from './connect';
 export type { ToolId } from './tools/Tool';
+export { setWandTolerance } from './tools/wand';
+export type { SmartBackend, SmartSettings } from './smart';

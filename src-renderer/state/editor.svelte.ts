@@ -12,6 +12,12 @@ const bridgeBackend: EditorBackend = {
   undo: (imageId) => call('annotations:undo', { imageId }),
   redo: (imageId) => call('annotations:redo', { imageId }),
   history: (imageId) => call('annotations:history', { imageId }),
+  smart: {
+    wand: (a) => call('smart:wand', a),
+    grabcut: (a) => call('smart:grabcut', a),
+    watershed: (a) => call('smart:watershed', a),
+    scissors: (a) => call('smart:scissors', a),
+  },
 };
 
 export interface ViewControls {

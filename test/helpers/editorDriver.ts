@@ -27,6 +27,12 @@ export function workspaceBackend(ws: Workspace): EditorBackend {
     undo: (imageId) => callWs(ws, 'annotations:undo', { imageId }),
     redo: (imageId) => callWs(ws, 'annotations:redo', { imageId }),
     history: (imageId) => callWs(ws, 'annotations:history', { imageId }),
+    smart: {
+      wand: (a) => callWs(ws, 'smart:wand', a),
+      grabcut: (a) => callWs(ws, 'smart:grabcut', a),
+      watershed: (a) => callWs(ws, 'smart:watershed', a),
+      scissors: (a) => callWs(ws, 'smart:scissors', a),
+    },
   };
 }
 

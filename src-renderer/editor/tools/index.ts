@@ -5,6 +5,8 @@ import { PanTool } from './pan';
 import { PointTool } from './point';
 import { PolygonTool } from './polygon';
 import { SelectTool } from './select';
+import { WandTool } from './wand';
+import { ScissorsTool } from './scissors';
 import type { Tool, ToolId } from './Tool';
 
 export function createTools(editor: Editor): Record<ToolId, Tool> {
@@ -16,5 +18,7 @@ export function createTools(editor: Editor): Record<ToolId, Tool> {
     eraser: new BrushTool(editor, true),
     point: new PointTool(editor),
     pan: new PanTool(editor),
+    wand: new WandTool(editor),
+    scissors: new ScissorsTool(editor),
   };
 }
