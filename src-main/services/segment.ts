@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../common/errors';
-import { windowToBytes } from '../common/inference/highBitDepth';
 import type { Provider, RawPixels, ThreadSettings } from '../common/inference/types';
-import { rangeOfWindow } from '../common/imaging/window';
+import { applyVoi } from '../common/imaging/window';
 import type { Raster } from '../common/imaging/raster';
 import { traceMask } from '../common/geometry/trace';
 import type { AnnotationRecord, Geometry, ImageRecord } from '../common/model';
@@ -178,13 +177,10 @@ export class Segmenter {
     } else {
       raster = await readRaster(ds, im, frame);
     }
-    let bytes: { data: Uint8Array; channels: number };
-    if (rasterNeedsWindow(raster)) {
-      const win = rangeOfWindow(defaultWindow(ds.db, im, frame, () => raster).window);
-      bytes = windowToBytes(raster.data, raster.channels, win, raster.invert ?? false);
-    } else {
-      bytes = { data: raster.data as Uint8Array, channels: raster.channels };
-    }
+    // The same mapping the viewer draws the frame with (media.ts), alpha left for the encoder to drop.
+    const bytes = rasterNeedsWindow(raster)
+      ? { data: applyVoi(raster.data, raster.channels, defaultWindow(ds.db, im, frame, () => raster).window, { invert: raster.invert ?? false }), channels: raster.channels }
+      : { data: raster.data as Uint8Array, channels: raster.channels };
     const full = cut.x === 0 && cut.y === 0 && cut.w === raster.width && cut.h === raster.height;
     const data = full ? bytes.data : crop8(bytes, raster.width, cut);
     return { data, width: cut.w, height: cut.h, channels: bytes.channels as 1 | 3 | 4 };
