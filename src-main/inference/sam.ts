@@ -100,8 +100,8 @@ export interface SamDecodeValue {
   decodeMs: number;
   provider: Provider;
   warnings: string[];
-  /** What the decoder was fed as mask_input (refinement): has_mask_input and the sum of mask_input. */
-  fed: { hasMaskInput: number; maskInputSum: number };
+  /** What the decoder was fed for refinement: has_mask_input, and the cells of mask_input above 0 (inside the fed mask). */
+  fed: { hasMaskInput: number; maskInputInside: number };
 }
 
 /** Masks larger than this (long side) are decoded at this size and scaled up to the image. */
@@ -425,7 +425,7 @@ export async function samDecode(a: SamDecodeArgs): Promise<SamDecodeValue> {
     }
   }
   const { session, provider, warnings } = await getSession(a.model.decoder, a.model);
-  if (!e) return { found: false, cached: null, masks: [], runMs: 0, decodeMs: 0, provider, warnings, fed: { hasMaskInput: 0, maskInputSum: 0 } };
+  if (!e) return { found: false, cached: null, masks: [], runMs: 0, decodeMs: 0, provider, warnings, fed: { hasMaskInput: 0, maskInputInside: 0 } };
   checkDecoder(session, a.model.decoder);
   const { region, width, height } = e.frame;
   const { mw, mh } = maskFrame(region);
@@ -459,8 +459,8 @@ export async function samDecode(a: SamDecodeArgs): Promise<SamDecodeValue> {
   const lowData = low.data as Float32Array;
   const best = order[0] ?? 0;
   lowRes.set(a.key, lowData.slice(best * LOW_RES * LOW_RES, (best + 1) * LOW_RES * LOW_RES));
-  let maskInputSum = 0;
-  if (previous) for (let i = 0; i < previous.length; i++) maskInputSum += previous[i]!;
+  let maskInputInside = 0;
+  if (previous) for (let i = 0; i < previous.length; i++) if (previous[i]! > 0) maskInputInside++;
   for (const t of Object.values(out)) t.dispose();
-  return { found: true, cached, masks: value, runMs, decodeMs: performance.now() - t0, provider, warnings, fed: { hasMaskInput: previous ? 1 : 0, maskInputSum } };
+  return { found: true, cached, masks: value, runMs, decodeMs: performance.now() - t0, provider, warnings, fed: { hasMaskInput: previous ? 1 : 0, maskInputInside } };
 }

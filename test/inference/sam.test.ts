@@ -72,17 +72,20 @@ describe.runIf(pair)('SAM requests in the inference workers', () => {
     const base: SamDecodeArgs = { model, pre, key: 'refine-test', diskFile: null, points: [{ x: 20, y: 20, label: 1 }], refine: false };
     const first = await pool.samDecode({ ...base, refine: true });
     // Nothing to refine yet: zeros and has_mask_input 0.
-    expect(first.fed).toEqual({ hasMaskInput: 0, maskInputSum: 0 });
-    const second = await pool.samDecode({ ...base, refine: true, points: [{ x: 20, y: 20, label: 1 }, { x: 30, y: 20, label: 0 }] });
+    expect(first.fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
+    const cut = [{ x: 20, y: 20, label: 1 as const }, { x: 22, y: 20, label: 0 as const }];
+    const second = await pool.samDecode({ ...base, refine: true, points: cut });
+    // The single point's disk, radius 64 in the 1024 frame, is about 804 cells of 4×4 in the 256×256 mask.
     expect(second.fed.hasMaskInput).toBe(1);
-    expect(second.fed.maskInputSum).not.toBe(0);
-    const plain = await pool.samDecode(base);
-    expect(plain.fed).toEqual({ hasMaskInput: 0, maskInputSum: 0 });
-    // What is fed is the latest prompt's mask: here the single point's (the prompt just before),
-    // not the mask cut by the background point.
-    const third = await pool.samDecode({ ...base, refine: true });
+    expect(second.fed.maskInputInside).toBeGreaterThan(780);
+    expect(second.fed.maskInputInside).toBeLessThan(830);
+    // Then the mask the background point cut is what is fed.
+    const third = await pool.samDecode({ ...base, refine: true, points: cut });
     expect(third.fed.hasMaskInput).toBe(1);
-    expect(third.fed.maskInputSum).not.toBeCloseTo(second.fed.maskInputSum, 0);
+    expect(third.fed.maskInputInside).toBeLessThan(second.fed.maskInputInside - 100);
+    expect(third.fed.maskInputInside).toBeGreaterThan(0);
+    const plain = await pool.samDecode(base);
+    expect(plain.fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
   });
 
   it('answers `found: false` for an embedding it does not hold, and asks for pixels when encoding without them', async () => {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMask } from '../../src-main/common/geometry/rle';
 import type { SegmentBox, SegmentMask, SegmentPoint, SegmentRegion } from '../../src-main/common/segment';
@@ -80,7 +80,7 @@ async function encodes(w: Workspace): Promise<number> {
   return (await backend.samStats(path.join(pair!, 'sam_contract_encoder.onnx'))).encodes;
 }
 
-async function flat(file: string, width: number, height: number, extra: (s: sharp.Sharp) => sharp.Sharp = (s) => s.png()): Promise<void> {
+async function flat(file: string, width: number, height: number, extra: (s: Sharp) => Sharp = (s) => s.png()): Promise<void> {
   await extra(sharp({ create: { width, height, channels: 3, background: { r: 90, g: 120, b: 150 } } })).toFile(file);
 }
 
@@ -212,7 +212,7 @@ describe.runIf(pair)('the embedding cache on disk', () => {
     const good = fs.readFileSync(emb);
     // One flipped bit in the embedding: the checksum no longer matches.
     const flipped = Buffer.from(good);
-    flipped[flipped.length - 100] ^= 0x10;
+    flipped[flipped.length - 100] = flipped[flipped.length - 100]! ^ 0x10;
     // Cut short, and a file of another embedding (its key differs) under this name.
     const cut = good.subarray(0, good.length - 4096);
     const header = good.toString('latin1', 12, 12 + good.readUInt32LE(8));
