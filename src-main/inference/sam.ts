@@ -368,6 +368,26 @@ export function logitsToImageRle(
     run += len;
   };
   const { x: rx, y: ry, w: rw, h: rh } = region;
+  // One pass in memory order marks the inside cells and which columns and rows hold any, so the
+  // column-major pass below reads only the mask's own rows of the columns it touches.
+  const inside = new Uint8Array(mw * mh);
+  const colAny = new Uint8Array(mw);
+  let rowMin = mh, rowMax = -1;
+  for (let my = 0; my < mh; my++) {
+    const base = offset + my * mw;
+    let any = false;
+    for (let mx = 0; mx < mw; mx++) {
+      if (logits[base + mx]! > 0) {
+        inside[my * mw + mx] = 1;
+        colAny[mx] = 1;
+        any = true;
+      }
+    }
+    if (any) {
+      if (my < rowMin) rowMin = my;
+      rowMax = my;
+    }
+  }
   let area = 0;
   let minX = Infinity, minY = Infinity, maxX = -1, maxY = -1;
   let segsOf = -1;
@@ -381,13 +401,15 @@ export function logitsToImageRle(
     if (mx !== segsOf) {
       segsOf = mx;
       segs.length = 0;
-      let inside = false;
-      for (let my = 0; my <= mh; my++) {
-        const v = my < mh && logits[offset + my * mw + mx]! > 0;
-        if (v !== inside) {
-          // The first image row whose mask row is `my`.
-          segs.push(ry + Math.floor((my * rh + mh - 1) / mh));
-          inside = v;
+      if (colAny[mx]) {
+        let was = false;
+        for (let my = rowMin; my <= rowMax + 1; my++) {
+          const v = my <= rowMax && inside[my * mw + mx] === 1;
+          if (v !== was) {
+            // The first image row whose mask row is `my`.
+            segs.push(ry + Math.floor((my * rh + mh - 1) / mh));
+            was = v;
+          }
         }
       }
     }
