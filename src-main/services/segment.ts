@@ -17,6 +17,8 @@ import { readSamManifestFile } from './samModels';
 import { finishModelRun, insertModelRun } from '../db/modelRuns';
 import { addRunImages, getModelRun, markRunImage, predictionIds, setRunProvider } from '../db/prelabel';
 import type { SamDecodeArgs, SamDecodeValue, SamEncodeArgs, SamEncodeValue, SamFrame, SamModelKey, SamPreprocessing, SamSource } from '../inference/sam';
+import sharp from 'sharp';
+import { levelScale, levelSize, type PyramidGeometry } from '../common/pyramid';
 import type { Dataset } from './dataset';
 import { chosenWindow, decodedForDisplay, defaultWindow, rasterNeedsWindow } from './dicom/display';
 import { fullDecodePixelsSetting, readRaster, readRasterPart, requireFrame, vipsReadable } from './raster';
@@ -116,8 +118,72 @@ interface Plan {
   decodesHere: boolean;
 }
 
+/**
+ * A built tile pyramid of an image (see services/pyramid.ts): its geometry and the file of a tile.
+ * Its levels let a large region be encoded from a reduced copy rather than the full resolution.
+ */
+export interface PyramidLevels {
+  geometry: PyramidGeometry;
+  tile(level: number, col: number, row: number): string;
+}
+
+/**
+ * The coarsest pyramid level at which the region's long side is still at least `inputSize`, and
+ * the region widened to whole pixels of that level; null when only the full resolution is.
+ */
+export function levelForRegion(g: PyramidGeometry, region: SegmentRegion, inputSize: number): { level: number; scale: number; region: SegmentRegion } | null {
+  let best: number | null = null;
+  for (let level = g.levels - 2; level >= 0; level--) {
+    if (Math.max(region.w, region.h) / levelScale(g, level) < inputSize) break;
+    best = level;
+  }
+  if (best === null) return null;
+  const scale = levelScale(g, best);
+  const x0 = Math.floor(region.x / scale) * scale, y0 = Math.floor(region.y / scale) * scale;
+  const x1 = Math.min(g.width, Math.ceil((region.x + region.w) / scale) * scale), y1 = Math.min(g.height, Math.ceil((region.y + region.h) / scale) * scale);
+  return { level: best, scale, region: { x: x0, y: y0, w: x1 - x0, h: y1 - y0 } };
+}
+
+/** The pixels of a region (in image pixels, aligned to the level) assembled from one level's tiles, RGB. */
+export async function regionFromLevel(p: PyramidLevels, level: number, region: SegmentRegion): Promise<RawPixels> {
+  const g = p.geometry;
+  const scale = levelScale(g, level);
+  const size = levelSize(g, level);
+  const lx0 = region.x / scale, ly0 = region.y / scale;
+  const lx1 = Math.min(size.width, Math.ceil((region.x + region.w) / scale)), ly1 = Math.min(size.height, Math.ceil((region.y + region.h) / scale));
+  const w = lx1 - lx0, h = ly1 - ly0;
+  const out = new Uint8Array(w * h * 3);
+  const T = g.tileSize;
+  const tiles: Promise<void>[] = [];
+  for (let row = Math.floor(ly0 / T); row <= Math.floor((ly1 - 1) / T); row++) {
+    for (let col = Math.floor(lx0 / T); col <= Math.floor((lx1 - 1) / T); col++) {
+      tiles.push(
+        (async () => {
+          const { data, info } = await sharp(p.tile(level, col, row)).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+          const tx = col * T, ty = row * T;
+          const ix0 = Math.max(lx0, tx), iy0 = Math.max(ly0, ty), ix1 = Math.min(lx1, tx + info.width), iy1 = Math.min(ly1, ty + info.height);
+          for (let y = iy0; y < iy1; y++) {
+            const src = ((y - ty) * info.width + (ix0 - tx)) * info.channels;
+            out.set(data.subarray(src, src + (ix1 - ix0) * 3), ((y - ly0) * w + (ix0 - lx0)) * 3);
+          }
+        })(),
+      );
+    }
+  }
+  await Promise.all(tiles);
+  return { data: out, width: w, height: h, channels: 3 };
+}
+
 export class Segmenter {
-  constructor(private readonly backend: () => Promise<SamBackend>) {}
+  /**
+   * `levels` gives an image's built tile pyramid, when it has one: large regions (and large
+   * images encoded whole) are then read from the coarsest level that still has `inputSize` pixels
+   * on their long side.
+   */
+  constructor(
+    private readonly backend: () => Promise<SamBackend>,
+    private readonly levels: (ds: Dataset, im: ImageRecord) => PyramidLevels | null = () => null,
+  ) {}
 
   private image(ds: Dataset, imageId: number): ImageRecord {
     const im = getImage(ds.db, imageId);
@@ -133,7 +199,12 @@ export class Segmenter {
     }
     const im = this.image(ds, t.imageId);
     requireFrame(im, t.frame);
-    const region = encodedRegion(im, t.region);
+    let region = encodedRegion(im, t.region);
+    // 8-bit images with a built pyramid: a large region comes from a reduced level. (Deeper
+    // images go through the current display window, which the pyramid's tiles may not show.)
+    const pyramid = decodedForDisplay(im) || !vipsReadable(im) || t.frame !== 0 ? null : this.levels(ds, im);
+    const level = pyramid ? levelForRegion(pyramid.geometry, region, m.inputSize) : null;
+    if (level) region = level.region;
     const pre: SamPreprocessing = { family: m.family, inputSize: m.inputSize, mean: m.mean, std: m.std };
     const decoded = decodedForDisplay(im) || !vipsReadable(im);
     // The window is part of the identity: the display it was encoded through. An automatic window
@@ -147,6 +218,7 @@ export class Segmenter {
       `f${t.frame}`,
       `r${region.x},${region.y},${region.w},${region.h}`,
       windowTag,
+      level ? `L${level.scale}` : 'L1',
     ].join('|');
     const diskFile = path.join(ds.cacheDir, 'sam', im.contentHash.slice(0, 2), `${createHash('sha256').update(key).digest('hex').slice(0, 40)}.emb`);
     const threads = t.threads ? { intraOpThreads: t.threads.threads, spinning: t.threads.spinning } : {};
@@ -156,8 +228,11 @@ export class Segmenter {
       key,
       diskFile,
       frame: { region, width: im.width, height: im.height },
-      decodesHere: decoded,
-      source: async () => (decoded ? { raw: await this.displayedPixels(ds, im, t.frame, region, m.inputSize) } : { path: ds.imagePath(im), page: t.frame }),
+      decodesHere: decoded || level !== null,
+      source: async () => {
+        if (level && pyramid) return { raw: await regionFromLevel(pyramid, level.level, region) };
+        return decoded ? { raw: await this.displayedPixels(ds, im, t.frame, region, m.inputSize) } : { path: ds.imagePath(im), page: t.frame };
+      },
     };
   }
 

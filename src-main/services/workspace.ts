@@ -222,8 +222,16 @@ export class Workspace {
     return new SamModelRegistry({ manifestDir: nodePath.join(defaultManifestDir(), 'interactive'), configDir: this.opts.configDir });
   }
 
-  /** Interactive segmentation over this workspace's inference workers. */
-  private readonly segmenter = new Segmenter(() => this.inference());
+  /** Interactive segmentation over this workspace's inference workers, reading built pyramids' levels. */
+  private readonly segmenter = new Segmenter(
+    () => this.inference(),
+    (ds, im) => {
+      const pyramids = ds === this.dataset ? this.pyramids : null;
+      const info = pyramids?.info(im.id);
+      if (!pyramids || info?.state !== 'ready') return null;
+      return { geometry: { width: info.width, height: info.height, tileSize: info.tileSize, levels: info.levels }, tile: (level, col, row) => pyramids.tile(im.id, level, col, row).file };
+    },
+  );
 
   close(): void {
     this.dataset?.close();

@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InferencePool } from '../../src-main/inference/pool';
-import { logitsToImageRle, longestSide, maskFrame, promptTensors, type SamDecodeArgs } from '../../src-main/inference/sam';
+import { logitsToImageRle, longestSide, maskFrame, promptTensors, samInputTensor, type SamDecodeArgs } from '../../src-main/inference/sam';
+import sharp from 'sharp';
+import { tempDir } from '../helpers/shared';
 import { decodeMask, encodeMask } from '../../src-main/common/geometry/rle';
 import { sharedPath } from '../helpers/shared';
 
@@ -55,6 +57,41 @@ describe('SAM geometry', () => {
     }
     const none = logitsToImageRle(new Float32Array(4).fill(-1), 0, 2, 2, { x: 0, y: 0, w: 2, h: 2 }, 2, 2);
     expect(none).toEqual({ counts: Uint32Array.from([4]), area: 0, bbox: [0, 0, 0, 0] });
+  });
+});
+
+describe('SAM encoder input', () => {
+  const pre = { family: 'sam', inputSize: 1024, mean: [123.675, 116.28, 103.53] as [number, number, number], std: [58.395, 57.12, 57.375] as [number, number, number] };
+  /** The tensor's RGB (0-255 units) at an input pixel. */
+  const rgbAt = (t: Float32Array, x: number, y: number) => [0, 1, 2].map((c) => Math.round(t[c * 1024 * 1024 + y * 1024 + x]! * pre.std[c]! + pre.mean[c]!));
+
+  it('is the oriented image (EXIF), resized on its long side, normalised, padded with zeros; or a region of it', async () => {
+    // Shown 427 wide and 640 high with a red block at x 100..200, y 400..500; stored turned a
+    // quarter the other way with orientation 6.
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="427" height="640"><rect width="427" height="640" fill="rgb(40,80,120)"/><rect x="100" y="400" width="100" height="100" fill="rgb(250,0,0)"/></svg>`;
+    const file = path.join(tempDir(), 'turned.jpg');
+    const shown = await sharp(Buffer.from(svg)).png().toBuffer();
+    await sharp(shown).rotate(270).withMetadata({ orientation: 6 }).jpeg({ quality: 98 }).toFile(file);
+    expect((await sharp(file).metadata()).width).toBe(640);
+    const t = await samInputTensor({ path: file, page: 0 }, { x: 0, y: 0, w: 427, h: 640 }, pre);
+    const near = (got: number[], want: number[]) => expect(got.every((v, i) => Math.abs(v - want[i]!) <= 8), `${got} vs ${want}`).toBe(true);
+    near(rgbAt(t, 240, 720), [250, 0, 0]);
+    near(rgbAt(t, 80, 80), [40, 80, 120]);
+    // 427 · 1.6 + 0.5 → 683 columns of image, then zeros.
+    near(rgbAt(t, 682, 500), [40, 80, 120]);
+    expect([0, 1, 2].map((c) => t[c * 1024 * 1024 + 500 * 1024 + 683])).toEqual([0, 0, 0]);
+    expect([0, 1, 2].map((c) => t[c * 1024 * 1024 + 1023 * 1024 + 1023])).toEqual([0, 0, 0]);
+    // A 300×300 region at (50, 300): the block's centre (150, 450) lands at (100, 150)·1024/300.
+    const r = await samInputTensor({ path: file, page: 0 }, { x: 50, y: 300, w: 300, h: 300 }, pre);
+    near(rgbAt(r, 341, 512), [250, 0, 0]);
+    near(rgbAt(r, 100, 100), [40, 80, 120]);
+  });
+
+  it('takes grey pixels decoded by the caller to three equal channels', async () => {
+    const data = new Uint8Array(20 * 10).fill(200);
+    const t = await samInputTensor({ raw: { data, width: 20, height: 10, channels: 1 } }, { x: 0, y: 0, w: 20, h: 10 }, pre);
+    expect(rgbAt(t, 500, 200)).toEqual([200, 200, 200]);
+    expect(rgbAt(t, 500, 600)).toEqual(pre.mean.map(Math.round));
   });
 });
 

@@ -7,7 +7,7 @@ import type { SegmentBox, SegmentMask, SegmentPoint, SegmentRegion } from '../..
 import { insertAnnotations } from '../../src-main/db/annotations';
 import { insertModelRun } from '../../src-main/db/modelRuns';
 import { getModelRun } from '../../src-main/db/prelabel';
-import { Segmenter } from '../../src-main/services/segment';
+import { levelForRegion, regionFromLevel, Segmenter } from '../../src-main/services/segment';
 import type { Workspace } from '../../src-main/services/workspace';
 import { newWorkspace, ok } from '../helpers/workspace';
 import { sharedPath, tempDir } from '../helpers/shared';
@@ -236,7 +236,8 @@ describe.runIf(pair)('large and tiled images', () => {
   let modelId: string;
   beforeAll(async () => {
     ({ ws, ids, modelId } = await datasetWith(async (imgs) => {
-      await sharp({ create: { width: 6000, height: 5000, channels: 3, background: { r: 30, g: 60, b: 90 } } })
+      const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="6000" height="5000"><rect width="6000" height="5000" fill="rgb(30,60,90)"/><rect x="2000" y="1500" width="600" height="400" fill="rgb(250,0,0)"/><rect x="4000" y="2500" width="400" height="500" fill="rgb(0,250,0)"/></svg>`;
+      await sharp(Buffer.from(svg), { limitInputPixels: false })
         .tiff({ tile: true, tileWidth: 256, tileHeight: 256, pyramid: true, compression: 'deflate' })
         .toFile(path.join(imgs, 'slide.tif'));
     }));
@@ -261,6 +262,39 @@ describe.runIf(pair)('large and tiled images', () => {
     near(other.masks[0]!, expected(6000, 5000, points, undefined, { x: 0, y: 0, w: 3000, h: 3000 }));
   }, 120_000);
 
+  it('reads a large region from a level of the built pyramid', async () => {
+    const imageId = ids['slide.tif']!;
+    const info = await ok(ws, 'images:buildPyramid', { jobId: 'p', imageId });
+    expect(info.state).toBe('ready');
+    const region = { x: 1000, y: 500, w: 4096, h: 3072 };
+    const points: SegmentPoint[] = [{ x: 3000, y: 2000, label: 1 }];
+    const r = await ok(ws, 'segment:decode', { imageId, modelId, points, region });
+    expect(r.cached).toBe(false);
+    near(r.masks[0]!, expected(6000, 5000, points, undefined, region));
+    // The pixels of level 3 of 6 (a quarter of each side), assembled from its tiles with no gap.
+    const pyramids = ws.pyramidsFor();
+    const levels = { geometry: { width: 6000, height: 5000, tileSize: info.tileSize, levels: info.levels }, tile: (l: number, c: number, r: number) => pyramids.tile(imageId, l, c, r).file };
+    const px = await regionFromLevel(levels, 3, region);
+    expect([px.width, px.height, px.channels]).toEqual([1024, 768, 3]);
+    const at = (x: number, y: number) => Array.from(px.data.subarray((((y - region.y) / 4) * px.width + (x - region.x) / 4) * 3, (((y - region.y) / 4) * px.width + (x - region.x) / 4) * 3 + 3));
+    const close = (got: number[], want: number[]) => expect(got.every((v, i) => Math.abs(v - want[i]!) <= 12), `${got} vs ${want}`).toBe(true);
+    close(at(2300, 1700), [250, 0, 0]);
+    close(at(4200, 2800), [0, 250, 0]);
+    close(at(1200, 600), [30, 60, 90]);
+    close(at(5000, 3500), [30, 60, 90]);
+    let dark = 0;
+    for (let i = 0; i < px.data.length; i += 3) if (px.data[i]! + px.data[i + 1]! + px.data[i + 2]! < 40) dark++;
+    expect(dark).toBe(0);
+    // The embedding's key records the level's scale.
+    const cacheDir = ws.current!.cacheDir;
+    const keys = fs
+      .readdirSync(path.join(cacheDir, 'sam'), { recursive: true, withFileTypes: true })
+      .filter((d) => d.isFile() && d.name.endsWith('.emb'))
+      .map((d) => fs.readFileSync(path.join(d.parentPath, d.name)))
+      .map((b) => (JSON.parse(b.toString('utf8', 12, 12 + b.readUInt32LE(8))) as { key: string }).key);
+    expect(keys.filter((k) => k.includes('|r1000,500,4096,3072|') && k.endsWith('|L4'))).toHaveLength(1);
+  }, 120_000);
+
   it('encodes a large image whole, downscaled, with the mask in image pixels', async () => {
     const imageId = ids['slide.tif']!;
     const points: SegmentPoint[] = [{ x: 3000, y: 2000, label: 1 }];
@@ -273,6 +307,15 @@ describe.runIf(pair)('large and tiled images', () => {
     for (let i = 0; i < 4; i++) expect(Math.abs(m.bbox[i]! - want.bbox[i]!)).toBeLessThanOrEqual(2);
     expect(Math.abs(m.area - want.area) / want.area).toBeLessThan(0.01);
   }, 120_000);
+});
+
+describe('pyramid levels for large regions', () => {
+  const g = { width: 6000, height: 5000, tileSize: 256, levels: 6 };
+  it('picks the coarsest level keeping the input size on the long side, aligned to its pixels', () => {
+    expect(levelForRegion(g, { x: 0, y: 0, w: 6000, h: 5000 }, 1024)).toEqual({ level: 3, scale: 4, region: { x: 0, y: 0, w: 6000, h: 5000 } });
+    expect(levelForRegion(g, { x: 1001, y: 999, w: 2100, h: 1000 }, 1024)).toEqual({ level: 4, scale: 2, region: { x: 1000, y: 998, w: 2102, h: 1002 } });
+    expect(levelForRegion(g, { x: 0, y: 0, w: 2000, h: 1000 }, 1024)).toBeNull();
+  });
 });
 
 describe.runIf(pair && dicomDir)('DICOM frames', () => {
