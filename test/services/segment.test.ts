@@ -80,6 +80,20 @@ async function encodes(w: Workspace): Promise<number> {
   return (await backend.samStats(path.join(pair!, 'sam_contract_encoder.onnx'))).encodes;
 }
 
+/** Samples of decoded pixels that differ from the view the app shows of the frame (its PNG rendition). */
+async function unlikeShown(w: Workspace, imageId: number, frame: number, raw: { data: Uint8Array; width: number; height: number; channels: number }): Promise<number> {
+  const view = await w.mediaFor().get('view', imageId, { frame });
+  const shown = await sharp(view.file).raw().toBuffer({ resolveWithObject: true });
+  expect([raw.width, raw.height]).toEqual([shown.info.width, shown.info.height]);
+  let differ = 0;
+  for (let p = 0; p < raw.width * raw.height; p++) {
+    for (let c = 0; c < Math.min(3, shown.info.channels); c++) {
+      if (raw.data[p * raw.channels + (raw.channels >= 3 ? c : 0)]! !== shown.data[p * shown.info.channels + c]!) differ++;
+    }
+  }
+  return differ;
+}
+
 async function flat(file: string, width: number, height: number, extra: (s: Sharp) => Sharp = (s) => s.png()): Promise<void> {
   await extra(sharp({ create: { width, height, channels: 3, background: { r: 90, g: 120, b: 150 } } })).toFile(file);
 }
@@ -318,32 +332,25 @@ describe('pyramid levels for large regions', () => {
   });
 });
 
-describe.runIf(pair && dicomDir)('DICOM frames', () => {
+describe.runIf(pair && dicomDir)('DICOM frames and 16-bit images', () => {
   it('encodes the windowed frame the viewer shows, per frame', async () => {
     const { ws, ids, modelId } = await datasetWith(async (imgs) => {
       fs.copyFileSync(path.join(dicomDir!, 'MR_small.dcm'), path.join(imgs, 'MR_small.dcm'));
       fs.copyFileSync(path.join(dicomDir!, 'SC_rgb_rle_2frame.dcm'), path.join(imgs, 'two.dcm'));
+      // 16-bit grey spanning only 0..3000: shown (and encoded) through its automatic window.
+      const g16 = new Uint16Array(80 * 60);
+      for (let i = 0; i < g16.length; i++) g16[i] = (i * 37) % 3001;
+      await sharp(g16, { raw: { width: 80, height: 60, channels: 1 } }).toColourspace('grey16').png().toFile(path.join(imgs, 'deep.png'));
     });
     try {
       const ds = ws.current!;
       const model = ws.samModels().requireFiles(modelId);
       const seg = new Segmenter(() => Promise.reject(new Error('not used')));
-      for (const [name, frame] of [['MR_small.dcm', 0], ['two.dcm', 0], ['two.dcm', 1]] as const) {
+      for (const [name, frame] of [['MR_small.dcm', 0], ['two.dcm', 0], ['two.dcm', 1], ['deep.png', 0]] as const) {
         const imageId = ids[name]!;
         const src = await seg.plan(ds, model, { imageId, frame }).source();
         if (!('raw' in src)) throw new Error(`${name}: expected decoded pixels`);
-        const view = await ws.mediaFor().get('view', imageId, { frame });
-        const shown = await sharp(view.file).raw().toBuffer({ resolveWithObject: true });
-        expect([src.raw.width, src.raw.height], name).toEqual([shown.info.width, shown.info.height]);
-        const n = src.raw.width * src.raw.height;
-        let differ = 0;
-        for (let p = 0; p < n; p++) {
-          for (let c = 0; c < Math.min(3, shown.info.channels); c++) {
-            const mine = src.raw.data[p * src.raw.channels + (src.raw.channels >= 3 ? c : 0)]!;
-            if (mine !== shown.data[p * shown.info.channels + c]!) differ++;
-          }
-        }
-        expect(differ, `${name} frame ${frame}: samples unlike the display`).toBe(0);
+        expect(await unlikeShown(ws, imageId, frame, src.raw), `${name} frame ${frame}: samples unlike the display`).toBe(0);
       }
       const f0 = (await seg.plan(ds, model, { imageId: ids['two.dcm']!, frame: 0 }).source()) as { raw: { data: Uint8Array } };
       const f1 = (await seg.plan(ds, model, { imageId: ids['two.dcm']!, frame: 1 }).source()) as { raw: { data: Uint8Array } };
@@ -359,6 +366,13 @@ describe.runIf(pair && dicomDir)('DICOM frames', () => {
       expect([t0.cached, t1.cached]).toEqual([false, false]);
       const again = await ok(ws, 'segment:encode', { imageId: ids['two.dcm']!, frame: 1, modelId });
       expect(again.cached).toBe(true);
+      // Another display window is another picture to encode; the pixels follow the new window.
+      expect((await ok(ws, 'segment:encode', { imageId: mr, modelId })).cached).toBe(true);
+      await ok(ws, 'imaging:setWindow', { imageId: mr, frame: 0, window: { center: 300, width: 200 } });
+      expect((await ok(ws, 'segment:encode', { imageId: mr, modelId })).cached).toBe(false);
+      const narrow = await seg.plan(ds, model, { imageId: mr, frame: 0 }).source();
+      if (!('raw' in narrow)) throw new Error('expected decoded pixels');
+      expect(await unlikeShown(ws, mr, 0, narrow.raw)).toBe(0);
       const { dispatch } = await import('../../src-main/services/dispatch');
       const bad = await dispatch(ws.handlers, 'segment:decode', { imageId: mr, frame: 3, modelId, points });
       expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
