@@ -296,6 +296,36 @@ export async function samEncode(a: SamEncodeArgs): Promise<SamEncodeValue> {
   return { encodeMs, cached: null, provider, warnings: failed ? [...warnings, failed] : warnings };
 }
 
+/** An embedding computed in the encoder's thread, its data transferred to the decoder's. */
+export interface SamComputed {
+  data: Float32Array;
+  dims: number[];
+  encodeMs: number;
+  provider: Provider;
+  warnings: string[];
+}
+
+/**
+ * Encodes in this thread and hands the embedding back (written to the disk cache first) without
+ * keeping it: the thread that decodes keeps it (samPut). Encoding in a thread of its own means a
+ * long encoder run (the next image, encoded ahead) never holds up a prompt's decoding.
+ */
+export async function samCompute(a: SamEncodeArgs & { source: SamSource }): Promise<SamComputed> {
+  requireSam(a.pre, a.model.encoder);
+  const t0 = performance.now();
+  const { embedding, provider, warnings } = await encodeNow(a, a.source);
+  const encodeMs = performance.now() - t0;
+  const failed = a.diskFile ? writeDisk(a.diskFile, a.key, embedding) : null;
+  // A copy the channel can take over: onnxruntime's output may be a view on memory it owns.
+  return { data: embedding.data.slice(), dims: embedding.dims, encodeMs, provider, warnings: failed ? [...warnings, failed] : warnings };
+}
+
+/** Keeps an embedding computed elsewhere (samCompute) for the decoder. */
+export function samPut(a: { key: string; data: Float32Array; dims: number[]; frame: SamFrame }): void {
+  remember(a.key, { data: a.data, dims: a.dims, frame: a.frame });
+  lowRes.delete(a.key);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Decoder
 

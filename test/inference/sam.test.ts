@@ -8,6 +8,7 @@ import { decodeMask, encodeMask } from '../../src-main/common/geometry/rle';
 import { sharedPath } from '../helpers/shared';
 
 const pair = sharedPath('models/sam_contract');
+const slowModel = sharedPath('models/yolov8n_int8.onnx');
 
 describe('SAM geometry', () => {
   it('resizes the longest side as ResizeLongestSide does (int(x * s + 0.5))', () => {
@@ -141,5 +142,31 @@ describe.runIf(pair)('SAM requests in the inference workers', () => {
     await Promise.all(keys.map((key) => pool.samEncode({ model, pre, key, diskFile: null, frame, source: raw() })));
     const found = await Promise.all(keys.map((key) => pool.samDecode({ model, pre, key, diskFile: null, points: [{ x: 5, y: 5, label: 1 }], refine: false })));
     expect(found.map((f) => f.found)).toEqual([true, true, true, true]);
+  });
+});
+
+describe.runIf(pair && slowModel)('encoding ahead', () => {
+  it('does not hold up decoding: a prompt is answered while another image is being encoded', async () => {
+    const pool = new InferencePool({ size: 1 });
+    try {
+      const model = { encoder: path.join(pair!, 'sam_contract_encoder.onnx'), decoder: path.join(pair!, 'sam_contract_decoder.onnx') };
+      const pre = { family: 'sam', inputSize: 1024, mean: [123.675, 116.28, 103.53] as [number, number, number], std: [58.395, 57.12, 57.375] as [number, number, number] };
+      const frame = { region: { x: 0, y: 0, w: 64, h: 48 }, width: 64, height: 48 };
+      const raw = () => ({ raw: { data: new Uint8Array(64 * 48 * 3).fill(128), width: 64, height: 48, channels: 3 as const } });
+      await pool.samEncode({ model, pre, key: 'here', diskFile: null, frame, source: raw() });
+      // A slower "encoder" (a detector taking a 320 input) for the next images, one after another.
+      const slow = { model: { ...model, encoder: slowModel! }, pre: { ...pre, inputSize: 320 }, diskFile: null, frame };
+      await pool.samEncode({ ...slow, key: 'warm-up', source: raw() });
+      let encodedAt = 0;
+      const ahead = Promise.all(['next1', 'next2', 'next3', 'next4'].map((key) => pool.samEncode({ ...slow, key, source: raw() }))).then(() => (encodedAt = performance.now()));
+      await new Promise((r) => setTimeout(r, 20));
+      const decode = await pool.samDecode({ model, pre, key: 'here', diskFile: null, points: [{ x: 20, y: 20, label: 1 }], refine: false });
+      const decodedAt = performance.now();
+      expect(decode.found).toBe(true);
+      await ahead;
+      expect(encodedAt - decodedAt, 'the decode waited for the encoder').toBeGreaterThan(0);
+    } finally {
+      await pool.close();
+    }
   });
 });
