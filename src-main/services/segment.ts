@@ -12,6 +12,8 @@ import { getAnnotationsByIds, insertAnnotations, type NewAnnotation } from '../d
 import { findImagesByName, getImage } from '../db/images';
 import { insertClass, listClasses } from '../db/classes';
 import { SAM_MEAN, SAM_STD } from '../common/inference/samManifest';
+import { inspectSamPair } from '../common/inference/samFamily';
+import type { ModelIo } from '../common/inference/types';
 import { editAnnotations } from './annotations';
 import { readSamManifestFile } from './samModels';
 import { finishModelRun, insertModelRun } from '../db/modelRuns';
@@ -469,6 +471,20 @@ export function samModelFromArgs(a: { model?: string | undefined; encoder?: stri
     std: SAM_STD,
   };
   return { manifest, encoderPath, decoderPath };
+}
+
+/**
+ * The manifest of a pair given as two files: inspected (both files' inputs and outputs) and
+ * proposed by the family that fits them; a pair that fits none fails with what the closest
+ * family misses, naming the files.
+ */
+export async function inspectedPair(inspect: (file: string) => Promise<ModelIo>, files: SamModelFiles): Promise<SamModelFiles> {
+  const [enc, dec] = await Promise.all([inspect(files.encoderPath), inspect(files.decoderPath)]);
+  const found = inspectSamPair(enc, dec, { encoder: files.encoderPath, decoder: files.decoderPath });
+  if (!found.family || !found.proposed) {
+    throw new AppError('UNSUPPORTED_FORMAT', found.problems.join('; ') || `${files.encoderPath} + ${files.decoderPath}: no SAM family fits this pair`, { encoder: files.encoderPath, decoder: files.decoderPath, problems: found.problems });
+  }
+  return { ...files, manifest: found.proposed };
 }
 
 /** An image by id (digits) or by file name / path below the dataset root; an ambiguous name is refused. */

@@ -8,6 +8,7 @@ import { insertAnnotations } from '../../src-main/db/annotations';
 import { insertModelRun } from '../../src-main/db/modelRuns';
 import { getModelRun } from '../../src-main/db/prelabel';
 import { levelForRegion, regionFromLevel, Segmenter } from '../../src-main/services/segment';
+import { defaultSamManifestDir, SamModelRegistry } from '../../src-main/services/samModels';
 import type { Workspace } from '../../src-main/services/workspace';
 import { newWorkspace, ok } from '../helpers/workspace';
 import { sharedPath, tempDir } from '../helpers/shared';
@@ -334,7 +335,7 @@ describe('pyramid levels for large regions', () => {
 
 describe.runIf(pair && dicomDir)('DICOM frames and 16-bit images', () => {
   it('encodes the windowed frame the viewer shows, per frame', async () => {
-    const { ws, ids, modelId } = await datasetWith(async (imgs) => {
+    const { ws, ids, modelId, config } = await datasetWith(async (imgs) => {
       fs.copyFileSync(path.join(dicomDir!, 'MR_small.dcm'), path.join(imgs, 'MR_small.dcm'));
       fs.copyFileSync(path.join(dicomDir!, 'SC_rgb_rle_2frame.dcm'), path.join(imgs, 'two.dcm'));
       // 16-bit grey spanning only 0..3000: shown (and encoded) through its automatic window.
@@ -344,7 +345,7 @@ describe.runIf(pair && dicomDir)('DICOM frames and 16-bit images', () => {
     });
     try {
       const ds = ws.current!;
-      const model = ws.samModels().requireFiles(modelId);
+      const model = new SamModelRegistry({ manifestDir: defaultSamManifestDir(), configDir: config }).requireFiles(modelId);
       const seg = new Segmenter(() => Promise.reject(new Error('not used')));
       for (const [name, frame] of [['MR_small.dcm', 0], ['two.dcm', 0], ['two.dcm', 1], ['deep.png', 0]] as const) {
         const imageId = ids[name]!;
