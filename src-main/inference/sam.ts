@@ -208,9 +208,15 @@ function writeDisk(file: string, key: string, e: Embedding): string | null {
 // ---------------------------------------------------------------------------------------------
 // Encoder
 
-/** The encoder input: RGB resized (ResizeLongestSide), normalised, padded bottom/right with zeros, NCHW. */
-export async function samInputTensor(source: SamSource, region: SegmentRegion, pre: SamPreprocessing): Promise<Float32Array> {
-  const S = pre.inputSize;
+/**
+ * How an encoder takes the image: 'nchw' [1,3,S,S] normalised and padded here (Segment Anything's
+ * own preprocessing); 'hwc' [H,W,3] RGB 0-255 resized only, the model normalising and padding
+ * itself (samexporter's `--use-preprocess` exports, e.g. X-AnyLabeling's MobileSAM).
+ */
+export type SamInputLayout = 'nchw' | 'hwc';
+
+/** RGB pixels of the region resized so its long side is `inputSize` (ResizeLongestSide), interleaved. */
+async function resizedRgb(source: SamSource, region: SegmentRegion, S: number): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
   const { newW, newH } = longestSide(region.w, region.h, S);
   let img: Sharp;
   if ('raw' in source) {
@@ -236,7 +242,13 @@ export async function samInputTensor(source: SamSource, region: SegmentRegion, p
       throw new AppError('CORRUPT_IMAGE', `${name}: cannot decode the image: ${e instanceof Error ? e.message : String(e)}`);
     });
   if (info.width !== newW || info.height !== newH) throw new AppError('INTERNAL', `resizing gave ${info.width}x${info.height}, expected ${newW}x${newH}`);
-  const ch = info.channels;
+  return { data, width: newW, height: newH, channels: info.channels };
+}
+
+/** The encoder input: RGB resized (ResizeLongestSide), normalised, padded bottom/right with zeros, NCHW. */
+export async function samInputTensor(source: SamSource, region: SegmentRegion, pre: SamPreprocessing): Promise<Float32Array> {
+  const S = pre.inputSize;
+  const { data, width: newW, height: newH, channels: ch } = await resizedRgb(source, region, S);
   const plane = S * S;
   const tensor = new Float32Array(3 * plane);
   for (let c = 0; c < 3; c++) {
@@ -251,18 +263,42 @@ export async function samInputTensor(source: SamSource, region: SegmentRegion, p
   return tensor;
 }
 
+/** The input of an encoder that preprocesses itself: [newH, newW, 3] RGB 0-255, resized only. */
+export async function samInputHwc(source: SamSource, region: SegmentRegion, inputSize: number): Promise<{ data: Float32Array; dims: [number, number, 3] }> {
+  const { data, width, height, channels: ch } = await resizedRgb(source, region, inputSize);
+  const out = new Float32Array(width * height * 3);
+  for (let p = 0, i = 0; p < width * height; p++, i += ch) {
+    out[p * 3] = data[i]!;
+    out[p * 3 + 1] = data[ch >= 3 ? i + 1 : i]!;
+    out[p * 3 + 2] = data[ch >= 3 ? i + 2 : i]!;
+  }
+  return { data: out, dims: [height, width, 3] };
+}
+
+/** The layout an encoder's image input asks for, or null when it is neither. */
+export function inputLayout(shape: readonly (number | string)[], inputSize: number): SamInputLayout | null {
+  const fixedOr = (d: number | string | undefined, want: number) => typeof d !== 'number' || d < 0 || d === want;
+  if (shape.length === 4 && fixedOr(shape[0], 1) && shape[1] === 3 && fixedOr(shape[2], inputSize) && fixedOr(shape[3], inputSize)) return 'nchw';
+  if (shape.length === 3 && shape[2] === 3) return 'hwc';
+  return null;
+}
+
 async function encodeNow(a: SamEncodeArgs, source: SamSource): Promise<{ embedding: Embedding; provider: Provider; warnings: string[] }> {
   const { session, provider, warnings } = await getSession(a.model.encoder, a.model);
   const name = session.inputNames[0]!;
   const meta = session.inputMetadata[0];
   const S = a.pre.inputSize;
   const shape = meta && meta.isTensor ? meta.shape : [];
-  const fits = shape.length === 4 && [1, 3, S, S].every((d, i) => typeof shape[i] !== 'number' || shape[i] === d);
-  if (!fits) {
-    throw new AppError('UNSUPPORTED_FORMAT', `${a.model.encoder}: encoder input "${name}" is [${shape.join(',')}], expected float32 [1,3,${S},${S}] (the manifest's inputSize)`, { file: a.model.encoder });
+  const layout = meta && meta.isTensor && meta.type === 'float32' ? inputLayout(shape, S) : null;
+  if (!layout) {
+    const type = meta && meta.isTensor ? `${meta.type} ` : '';
+    throw new AppError('UNSUPPORTED_FORMAT', `${a.model.encoder}: encoder input "${name}" is ${type}[${shape.join(',')}], expected float32 [1,3,${S},${S}] (the manifest's inputSize) or [H,W,3]`, { file: a.model.encoder });
   }
-  const tensor = await samInputTensor(source, a.frame.region, a.pre);
-  const out = await session.run({ [name]: new ort.Tensor('float32', tensor, [1, 3, S, S]) });
+  const input =
+    layout === 'nchw'
+      ? new ort.Tensor('float32', await samInputTensor(source, a.frame.region, a.pre), [1, 3, S, S])
+      : await samInputHwc(source, a.frame.region, S).then((t) => new ort.Tensor('float32', t.data, t.dims));
+  const out = await session.run({ [name]: input });
   const outName = session.outputNames.includes('image_embeddings') ? 'image_embeddings' : session.outputNames[0]!;
   const t = out[outName]!;
   if (t.type !== 'float32') throw new AppError('UNSUPPORTED_FORMAT', `${a.model.encoder}: output "${outName}" is ${t.type}, expected float32`, { file: a.model.encoder });

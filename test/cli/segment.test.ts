@@ -145,7 +145,7 @@ describe.runIf(pair)('tessera segment with the SAM-contract pair', () => {
     fs.writeFileSync(wrongEnc, JSON.stringify({ id: 'wrong2', name: 'wrong', task: 'interactive', family: 'sam', encoder: { file: DEC }, decoder: { file: DEC }, inputSize: 1024, mean: [0, 0, 0], std: [1, 1, 1] }));
     const we = await cli('segment', db, '--image', 'street.jpg', '--model', wrongEnc, '--point', '1,1');
     expect(we.code).toBe(1);
-    expect(we.err).toContain(`${DEC}: encoder input "image_embeddings" is [1,256,64,64], expected float32 [1,3,1024,1024]`);
+    expect(we.err).toContain(`${DEC}: encoder input "image_embeddings" is float32 [1,256,64,64], expected float32 [1,3,1024,1024]`);
     const nofile = path.join(dir, 'missing.json');
     const m = await cli('segment', db, '--image', 'street.jpg', '--model', nofile, '--point', '1,1');
     expect(m.err).toContain(`FILE_NOT_FOUND: ${nofile}: does not exist`);

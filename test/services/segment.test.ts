@@ -11,6 +11,7 @@ import { levelForRegion, regionFromLevel, Segmenter } from '../../src-main/servi
 import { defaultSamManifestDir, SamModelRegistry } from '../../src-main/services/samModels';
 import type { Workspace } from '../../src-main/services/workspace';
 import { newWorkspace, ok } from '../helpers/workspace';
+import { FLOAT, INT64, onnxModel } from '../helpers/onnxModel';
 import { sharedPath, tempDir } from '../helpers/shared';
 
 const pair = sharedPath('models/sam_contract');
@@ -194,6 +195,45 @@ describe.runIf(pair)('segment:decode with a SAM-contract pair', () => {
     expect(unknown).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
     const missing = await dispatch(ws.handlers, 'segment:decode', { imageId: 99999, modelId, points: [{ x: 1, y: 1, label: 1 }] });
     expect(missing).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+  });
+});
+
+describe.runIf(pair)('an encoder that preprocesses itself ([H,W,3], as samexporter exports MobileSAM)', () => {
+  it('gets the resized RGB image, neither normalised nor padded, and its masks are placed as with the [1,3,S,S] encoder', async () => {
+    const config = tempDir();
+    // Its "embedding" is the mean of its input, spread over [1,256,64,64].
+    const encoder = path.join(config, 'hwc-encoder.onnx');
+    fs.writeFileSync(
+      encoder,
+      onnxModel({
+        inputs: [{ name: 'input_image', type: FLOAT, dims: ['H', 'W', 3] }],
+        outputs: [{ name: 'image_embeddings', type: FLOAT, dims: [1, 256, 64, 64] }],
+        nodes: [
+          { op: 'ReduceMean', inputs: ['input_image'], outputs: ['m'], ints: { axes: [0, 1, 2] } },
+          { op: 'Expand', inputs: ['m', 'shape'], outputs: ['image_embeddings'] },
+        ],
+        initializers: [{ name: 'shape', type: INT64, dims: [4], values: [1, 256, 64, 64] }],
+      }),
+    );
+    const { ws, ids, modelId } = await datasetWith(async (imgs) => flat(path.join(imgs, 'land.png'), 640, 427), config);
+    const custom = JSON.parse(fs.readFileSync(path.join(config, 'custom-sam-models.json'), 'utf8')) as { encoder: { file: string } }[];
+    custom[0]!.encoder.file = encoder;
+    fs.writeFileSync(path.join(config, 'custom-sam-models.json'), JSON.stringify(custom));
+    try {
+      const r = await ok(ws, 'segment:decode', { imageId: ids['land.png']!, modelId, points: [{ x: 400, y: 200, label: 1 }] });
+      expect(r.masks[0]).toMatchObject({ area: 5024, bbox: [360, 160, 80, 80] });
+      const emb = fs
+        .readdirSync(path.join(ws.current!.cacheDir, 'sam'), { recursive: true, withFileTypes: true })
+        .filter((d) => d.isFile() && d.name.endsWith('.emb'))
+        .map((d) => fs.readFileSync(path.join(d.parentPath, d.name)));
+      expect(emb).toHaveLength(1);
+      const body = emb[0]!.subarray(12 + emb[0]!.readUInt32LE(8));
+      // The flat colour (90, 120, 150) over 1024×683 pixels: mean 120. Zero padding to 1024×1024,
+      // or normalising, would give something else.
+      expect(body.readFloatLE(0)).toBeCloseTo(120, 3);
+    } finally {
+      await ws.dispose();
+    }
   });
 });
 
