@@ -42,6 +42,7 @@ import { createInferenceBackend, jobProgress, providerOrder, type InferenceBacke
 import { threadSettings } from '../inference/threads';
 import { VisionWorker } from '../vision/client';
 import { smartGrabcut, smartScissors, smartWand, smartWatershed, type SmartDeps } from './smart';
+import { boxesToMasks, Segmenter } from './segment';
 
 export type Handlers = { [C in Channel]: (args: ParsedArgs<C>) => Promise<ResultOf<C>> | ResultOf<C> };
 
@@ -253,6 +254,17 @@ export class Workspace {
     }
     return m;
   }
+
+  /** Interactive segmentation over this workspace's inference workers, reading built pyramids' levels. */
+  private readonly segmenter = new Segmenter(
+    () => this.inference(),
+    (ds, im) => {
+      const pyramids = ds === this.dataset ? this.pyramids : null;
+      const info = pyramids?.info(im.id);
+      if (!pyramids || info?.state !== 'ready') return null;
+      return { geometry: { width: info.width, height: info.height, tileSize: info.tileSize, levels: info.levels }, tile: (level, col, row) => pyramids.tile(im.id, level, col, row).file };
+    },
+  );
 
   close(): void {
     this.dataset?.close();
@@ -577,9 +589,38 @@ export class Workspace {
         job.finish();
       }
     },
-    'segment:encode': () => notYet('segment:encode'),
-    'segment:decode': () => notYet('segment:decode'),
-    'segment:boxesToMasks': () => notYet('segment:boxesToMasks'),
+    'segment:encode': ({ imageId, frame, modelId, region, providers }) =>
+      this.segmenter.encode(this.need(), this.samModels().requireFiles(modelId), { imageId, frame, region, providers: providerPreference({ providers }), threads: threadSettings('app') }),
+    'segment:decode': ({ imageId, frame, modelId, region, providers, points, box, refine }) =>
+      this.segmenter.decode(this.need(), this.samModels().requireFiles(modelId), { imageId, frame, region, providers: providerPreference({ providers }), threads: threadSettings('app'), points, box, refine }),
+    'segment:boxesToMasks': async ({ jobId, modelId, runId, annotationIds, as, tolerance, providers }) => {
+      const ds = this.need();
+      const model = this.samModels().requireFiles(modelId);
+      const job = this.jobs.start(jobId);
+      let newRun: number | null = null;
+      const progress = (done: number, total: number, created: number, finished: boolean) =>
+        this.opts.emit('job:progress', { jobId, kind: 'prelabel', phase: finished ? 'done' : 'writing', done, total, imported: created, duplicates: 0, problems: 0, etaMs: null });
+      try {
+        const summary = await boxesToMasks(
+          this.segmenter,
+          ds,
+          { model, runId, annotationIds, as, tolerance, providers: providerPreference({ providers }), threads: threadSettings('app') },
+          {
+            isCancelled: () => job.cancelled,
+            onProgress: (p) => progress(p.done, p.total, p.created, false),
+            onRun: (id) => {
+              newRun = id;
+              this.activeRuns.add(id);
+            },
+          },
+        );
+        progress(summary.boxes, summary.boxes, summary.created, true);
+        return summary;
+      } finally {
+        if (newRun !== null) this.activeRuns.delete(newRun);
+        job.finish();
+      }
+    },
     'smart:wand': (args) => smartWand(this.smart(), args),
     'smart:grabcut': (args) => smartGrabcut(this.smart(), args),
     'smart:watershed': (args) => smartWatershed(this.smart(), args),
@@ -597,8 +638,4 @@ export class Workspace {
       return null;
     },
   };
-}
-
-function notYet(channel: string): never {
-  throw new AppError('INTERNAL', `${channel} is not available yet`);
 }
