@@ -4,6 +4,7 @@ import { BrushTool } from './brush';
 import { PanTool } from './pan';
 import { PointTool } from './point';
 import { PolygonTool } from './polygon';
+import { SamTool } from './sam';
 import { SelectTool } from './select';
 import type { Tool, ToolId } from './Tool';
 
@@ -16,5 +17,6 @@ export function createTools(editor: Editor): Record<ToolId, Tool> {
     eraser: new BrushTool(editor, true),
     point: new PointTool(editor),
     pan: new PanTool(editor),
+    sam: new SamTool(editor),
   };
 }
