@@ -5,6 +5,7 @@ import type { DetectOverrides, ModelManifest } from '../common/inference/types';
 import type { DetectResult, SessionKey } from './detect';
 import type { ModelInspection } from './inspect';
 import type { ImageInput, PixelOptions } from './preprocess';
+import type { SamDecodeArgs, SamDecodeValue, SamEncodeArgs, SamEncodeValue } from './sam';
 import { sessionCacheKey, unpack, type DetectReply, type DetectRequest, type SessionInfo, type ValueReply, type WorkerRequest, type WorkerStats } from './wire';
 
 export interface PoolOptions {
@@ -113,6 +114,42 @@ export class InferencePool {
    */
   prepare(key: SessionKey): Promise<void> {
     return this.request<OkValue<null>>(sessionCacheKey(key.file, key.providers, key.intraOpThreads, key.spinning), (id) => ({ id, kind: 'prepare', key })).then(() => undefined);
+  }
+
+  /**
+   * Encodes an image for a SAM-family pair in the worker that holds the pair's embeddings (or
+   * finds the embedding cached there or on disk). Pixels decoded by the caller are handed over.
+   */
+  samEncode(args: SamEncodeArgs): Promise<SamEncodeValue> {
+    const transfer = args.source && 'raw' in args.source ? [args.source.raw.data.buffer as ArrayBuffer] : [];
+    return this.samRequest<OkValue<SamEncodeValue>>(args.model.encoder, (id) => ({ id, kind: 'samEncode', ...args }), transfer).then((r) => r.value);
+  }
+
+  /** Masks for a prompt, in the worker that holds the pair's embeddings. */
+  samDecode(args: SamDecodeArgs): Promise<SamDecodeValue> {
+    return this.samRequest<OkValue<SamDecodeValue>>(args.model.encoder, (id) => ({ id, kind: 'samDecode', ...args })).then((r) => r.value);
+  }
+
+  /** Images encoded and embeddings held by the worker of a SAM-family encoder (0 when none runs). */
+  async samStats(encoder: string): Promise<{ encodes: number; embeddings: number }> {
+    const index = this.samSlots.get(encoder);
+    const slot = index === undefined ? null : this.slots[index];
+    if (!slot) return { encodes: 0, embeddings: 0 };
+    return this.send<OkValue<{ encodes: number; embeddings: number }>>(slot, index!, (id) => ({ id, kind: 'samStats' }), []).then((r) => r.value);
+  }
+
+  /** The worker of each SAM-family encoder: its embeddings and refinement masks live there. */
+  private readonly samSlots = new Map<string, number>();
+
+  private samRequest<R>(encoder: string, build: (id: number) => WorkerRequest, transfer: ArrayBuffer[] = []): Promise<R> {
+    if (this.closed) return Promise.reject(new AppError('CANCELLED', 'the inference pool is closed'));
+    let index = this.samSlots.get(encoder);
+    if (index === undefined) {
+      index = this.pick(`sam\u0000${encoder}`);
+      this.samSlots.set(encoder, index);
+    }
+    const slot = this.slots[index] ?? this.spawn(index);
+    return this.send<R>(slot, index, build, transfer);
   }
 
   /** What the running workers hold; starts none. */

@@ -2,6 +2,7 @@ import type { ErrorData } from '../common/errors';
 import type { Detection, DetectOverrides, ModelManifest } from '../common/inference/types';
 import type { DetectResult, SessionKey } from './detect';
 import type { ImageInput, PixelOptions } from './preprocess';
+import type { SamDecodeArgs, SamEncodeArgs } from './sam';
 import type { SessionOptions } from './sessions';
 
 /** Messages between InferencePool and its workers. */
@@ -39,7 +40,25 @@ export interface StatsRequest {
   kind: 'stats';
 }
 
-export type WorkerRequest = DetectRequest | InspectRequest | PrepareRequest | StatsRequest | { close: true };
+/** Encodes an image for a SAM-family pair (or finds its embedding cached); see inference/sam.ts. */
+export interface SamEncodeRequest extends SamEncodeArgs {
+  id: number;
+  kind: 'samEncode';
+}
+
+/** Masks for a prompt on an embedding the worker holds; see inference/sam.ts. */
+export interface SamDecodeRequest extends SamDecodeArgs {
+  id: number;
+  kind: 'samDecode';
+}
+
+/** Asks a worker how many images it has encoded and how many embeddings it holds (diagnostics, tests). */
+export interface SamStatsRequest {
+  id: number;
+  kind: 'samStats';
+}
+
+export type WorkerRequest = DetectRequest | InspectRequest | PrepareRequest | StatsRequest | SamEncodeRequest | SamDecodeRequest | SamStatsRequest | { close: true };
 
 /** One session a worker holds: its model file, provider order, intra-op threads and spinning (null: onnxruntime's default). */
 export interface SessionInfo {

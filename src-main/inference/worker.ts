@@ -2,6 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import { toErrorData } from '../common/errors';
 import { detectInProcess } from './detect';
 import { inspectModel } from './inspect';
+import { samDecode, samEncode, samStats } from './sam';
 import { getSession, releaseSessions, sessionStats } from './sessions';
 import { pack, type DetectReply, type ValueReply, type WorkerRequest } from './wire';
 
@@ -30,6 +31,24 @@ port.on('message', (msg: WorkerRequest) => {
   if (msg.kind === 'prepare') {
     getSession(msg.key.file, msg.key).then(
       () => port.postMessage({ id: msg.id, ok: true, value: null }),
+      (e: unknown) => port.postMessage(failure(msg.id, e)),
+    );
+    return;
+  }
+  if (msg.kind === 'samStats') {
+    port.postMessage({ id: msg.id, ok: true, value: samStats() });
+    return;
+  }
+  if (msg.kind === 'samEncode') {
+    samEncode(msg).then(
+      (value) => port.postMessage({ id: msg.id, ok: true, value }),
+      (e: unknown) => port.postMessage(failure(msg.id, e)),
+    );
+    return;
+  }
+  if (msg.kind === 'samDecode') {
+    samDecode(msg).then(
+      (value) => port.postMessage({ id: msg.id, ok: true, value }, value.masks.map((m) => m.counts.buffer as ArrayBuffer)),
       (e: unknown) => port.postMessage(failure(msg.id, e)),
     );
     return;

@@ -3,6 +3,7 @@ import type { Provider, ThreadSettings } from '../common/inference/types';
 import { InferencePool, sharedPool, type PoolOptions, type PoolStats } from '../inference/pool';
 import type { ImageInput } from '../inference/preprocess';
 import type { DetectRequest, Detector } from './prelabel';
+import type { SamBackend } from './segment';
 
 /**
  * The inference backend of pre-labeling: detection and model inspection in the inference layer's
@@ -22,8 +23,8 @@ export function detectInput(req: DetectRequest): ImageInput {
   return req.imagePath;
 }
 
-/** What pre-labeling needs from the inference layer: detection and model inspection. */
-export interface InferenceBackend {
+/** What pre-labeling and interactive segmentation need from the inference layer: detection, model inspection, SAM-family pairs. */
+export interface InferenceBackend extends SamBackend {
   detector: Detector;
   /**
    * Inspects a model where it then runs, loading it on the CPU with `threads`, so that a CPU run of
@@ -61,6 +62,9 @@ function backendOver(pool: () => InferencePool): InferenceBackend {
     inspect: (file, threads) => pool().inspect(file, sessionThreads(threads)),
     prepare: (file, providers, threads) => pool().prepare({ file, providers, ...sessionThreads(threads) }),
     stats: () => pool().stats(),
+    samEncode: (args) => pool().samEncode(args),
+    samDecode: (args) => pool().samDecode(args),
+    samStats: (encoder) => pool().samStats(encoder),
     close: () => pool().close(),
   };
 }

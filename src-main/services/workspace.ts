@@ -36,6 +36,8 @@ import { acceptAbove, acceptPredictions, getModelClassMap, rejectPredictions, se
 import type { PoolStats } from '../inference/pool';
 import { createInferenceBackend, jobProgress, providerOrder, type InferenceBackend, resumePrelabel, runPrelabel, scopeImageIds, tryModel } from './prelabel';
 import { threadSettings } from '../inference/threads';
+import { SamModelRegistry } from './samModels';
+import { Segmenter } from './segment';
 
 export type Handlers = { [C in Channel]: (args: ParsedArgs<C>) => Promise<ResultOf<C>> | ResultOf<C> };
 
@@ -214,6 +216,14 @@ export class Workspace {
   private models(): ModelRegistry {
     return new ModelRegistry({ manifestDir: defaultManifestDir(), configDir: this.opts.configDir });
   }
+
+  /** Prompt-driven segmentation models (shipped in models/interactive/, custom pairs per user). */
+  samModels(): SamModelRegistry {
+    return new SamModelRegistry({ manifestDir: nodePath.join(defaultManifestDir(), 'interactive'), configDir: this.opts.configDir });
+  }
+
+  /** Interactive segmentation over this workspace's inference workers. */
+  private readonly segmenter = new Segmenter(() => this.inference());
 
   close(): void {
     this.dataset?.close();
@@ -512,8 +522,10 @@ export class Workspace {
     'segment:inspect': () => notYet('segment:inspect'),
     'segment:add': () => notYet('segment:add'),
     'segment:download': () => notYet('segment:download'),
-    'segment:encode': () => notYet('segment:encode'),
-    'segment:decode': () => notYet('segment:decode'),
+    'segment:encode': ({ imageId, frame, modelId, region, providers }) =>
+      this.segmenter.encode(this.need(), this.samModels().requireFiles(modelId), { imageId, frame, region, providers: providerPreference({ providers }), threads: threadSettings('app') }),
+    'segment:decode': ({ imageId, frame, modelId, region, providers, points, box, refine }) =>
+      this.segmenter.decode(this.need(), this.samModels().requireFiles(modelId), { imageId, frame, region, providers: providerPreference({ providers }), threads: threadSettings('app'), points, box, refine }),
     'segment:boxesToMasks': () => notYet('segment:boxesToMasks'),
     'smart:wand': () => notYet('smart:wand'),
     'smart:grabcut': () => notYet('smart:grabcut'),

@@ -1,0 +1,228 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { AppError } from '../common/errors';
+import { windowToBytes } from '../common/inference/highBitDepth';
+import type { Provider, RawPixels, ThreadSettings } from '../common/inference/types';
+import { rangeOfWindow } from '../common/imaging/window';
+import type { Raster } from '../common/imaging/raster';
+import type { ImageRecord } from '../common/model';
+import type { EncodeResult, SamManifest, SegmentBox, SegmentMask, SegmentPoint, SegmentRegion, SegmentResult } from '../common/segment';
+import { getImage } from '../db/images';
+import type { SamDecodeArgs, SamDecodeValue, SamEncodeArgs, SamEncodeValue, SamFrame, SamModelKey, SamPreprocessing, SamSource } from '../inference/sam';
+import type { Dataset } from './dataset';
+import { chosenWindow, decodedForDisplay, defaultWindow, rasterNeedsWindow } from './dicom/display';
+import { fullDecodePixelsSetting, readRaster, readRasterPart, requireFrame, vipsReadable } from './raster';
+
+/**
+ * Interactive segmentation with Segment Anything-contract pairs: which pixels the encoder sees
+ * (the displayed frame, windowed for 16-bit and DICOM, a region of a large image), the identity
+ * of an embedding in the worker's and the dataset's caches, and prompts in image pixels in,
+ * whole-image masks out. The models run in the inference workers (inference/sam.ts).
+ */
+
+/** What the inference layer offers this service (InferencePool's SAM requests). */
+export interface SamBackend {
+  samEncode(args: SamEncodeArgs): Promise<SamEncodeValue>;
+  samDecode(args: SamDecodeArgs): Promise<SamDecodeValue>;
+  samStats(encoder: string): Promise<{ encodes: number; embeddings: number }>;
+}
+
+/** A model ready to run: its manifest and both files. */
+export interface SamModelFiles {
+  manifest: SamManifest;
+  encoderPath: string;
+  decoderPath: string;
+}
+
+export interface SegmentTarget {
+  imageId: number;
+  frame: number;
+  region?: SegmentRegion | undefined;
+  providers?: Provider[] | undefined;
+  threads?: ThreadSettings | undefined;
+}
+
+export interface SegmentPrompt extends SegmentTarget {
+  points: SegmentPoint[];
+  box?: SegmentBox | undefined;
+  refine?: boolean;
+}
+
+/** Below this long side an image is encoded whole; a region asked of it is widened to the whole image. */
+export const WHOLE_IMAGE_SIDE = 4096;
+
+const identities = new Map<string, string>();
+
+/** Identity of a model file: its resolved path, size and modification time, hashed. */
+export function fileIdentity(file: string): string {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    throw new AppError('FILE_NOT_FOUND', `${file}: does not exist`, { path: file });
+  }
+  const raw = `${path.resolve(file)}\u0000${st.size}\u0000${st.mtimeMs}`;
+  let id = identities.get(raw);
+  if (!id) {
+    id = createHash('sha256').update(raw).digest('hex');
+    identities.set(raw, id);
+  }
+  return id;
+}
+
+/**
+ * The part of the image the encoder sees: the region asked for, cut to whole pixels inside the
+ * image; the whole image when none is given, or when the image is small enough to encode whole
+ * anyway (its embedding then serves every view of it).
+ */
+export function encodedRegion(im: Pick<ImageRecord, 'width' | 'height' | 'path'>, region: SegmentRegion | undefined): SegmentRegion {
+  const W = im.width, H = im.height;
+  if (!region || Math.max(W, H) <= WHOLE_IMAGE_SIDE) return { x: 0, y: 0, w: W, h: H };
+  const x0 = Math.max(0, Math.floor(region.x)), y0 = Math.max(0, Math.floor(region.y));
+  const x1 = Math.min(W, Math.ceil(region.x + region.w)), y1 = Math.min(H, Math.ceil(region.y + region.h));
+  if (x1 <= x0 || y1 <= y0) {
+    throw new AppError('INVALID_ARGUMENT', `${im.path}: region ${region.w}x${region.h} at ${region.x},${region.y} lies outside the ${W}x${H} image`);
+  }
+  return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+}
+
+function crop8(px: { data: Uint8Array; channels: number }, width: number, r: SegmentRegion): Uint8Array {
+  const ch = px.channels;
+  const out = new Uint8Array(r.w * r.h * ch);
+  for (let y = 0; y < r.h; y++) out.set(px.data.subarray(((r.y + y) * width + r.x) * ch, ((r.y + y) * width + r.x + r.w) * ch), y * r.w * ch);
+  return out;
+}
+
+/**
+ * An embedding's identity and where it comes from. `source` decodes the pixels only when the
+ * embedding has to be computed.
+ */
+interface Plan {
+  model: SamModelKey;
+  pre: SamPreprocessing;
+  key: string;
+  diskFile: string;
+  frame: SamFrame;
+  source: () => Promise<SamSource>;
+  /** Whether `source` decodes pixels in this thread (DICOM, deep images, BMP) rather than naming a file. */
+  decodesHere: boolean;
+}
+
+export class Segmenter {
+  constructor(private readonly backend: () => Promise<SamBackend>) {}
+
+  private image(ds: Dataset, imageId: number): ImageRecord {
+    const im = getImage(ds.db, imageId);
+    if (!im) throw new AppError('NOT_FOUND', `image ${imageId} is not in the dataset`, { imageId });
+    return im;
+  }
+
+  /** What the encoder sees of an image for a model, and the embedding's cache identity. */
+  plan(ds: Dataset, model: SamModelFiles, t: SegmentTarget): Plan {
+    const m = model.manifest;
+    if (m.family !== 'sam') {
+      throw new AppError('UNSUPPORTED', `segmentation model "${m.id}": the ${m.family} family is not decoded yet; only Segment Anything-contract pairs (family "sam") are`, { id: m.id, family: m.family });
+    }
+    const im = this.image(ds, t.imageId);
+    requireFrame(im, t.frame);
+    const region = encodedRegion(im, t.region);
+    const pre: SamPreprocessing = { family: m.family, inputSize: m.inputSize, mean: m.mean, std: m.std };
+    const decoded = decodedForDisplay(im) || !vipsReadable(im);
+    // The window is part of the identity: the display it was encoded through. An automatic window
+    // follows from the pixels, which the content hash and frame already name.
+    const chosen = decodedForDisplay(im) ? chosenWindow(ds.db, im, t.frame) : null;
+    const windowTag = chosen ? `w${chosen.window.center},${chosen.window.width}` : 'auto';
+    const key = [
+      fileIdentity(model.encoderPath),
+      `${m.inputSize};${m.mean.join(',')};${m.std.join(',')}`,
+      im.contentHash,
+      `f${t.frame}`,
+      `r${region.x},${region.y},${region.w},${region.h}`,
+      windowTag,
+    ].join('|');
+    const diskFile = path.join(ds.cacheDir, 'sam', im.contentHash.slice(0, 2), `${createHash('sha256').update(key).digest('hex').slice(0, 40)}.emb`);
+    const threads = t.threads ? { intraOpThreads: t.threads.threads, spinning: t.threads.spinning } : {};
+    return {
+      model: { encoder: model.encoderPath, decoder: model.decoderPath, ...(t.providers ? { providers: t.providers } : {}), ...threads },
+      pre,
+      key,
+      diskFile,
+      frame: { region, width: im.width, height: im.height },
+      decodesHere: decoded,
+      source: async () => (decoded ? { raw: await this.displayedPixels(ds, im, t.frame, region, m.inputSize) } : { path: ds.imagePath(im), page: t.frame }),
+    };
+  }
+
+  /**
+   * The frame's pixels as the viewer shows them, cut to the region: samples deeper than 8 bits and
+   * DICOM greyscale through the display window (remembered, the file's own, else automatic),
+   * MONOCHROME1 inverted. A frame too large to decode whole is read a region at a time, or reduced.
+   */
+  private async displayedPixels(ds: Dataset, im: ImageRecord, frame: number, region: SegmentRegion, inputSize: number): Promise<RawPixels> {
+    const whole = region.x === 0 && region.y === 0 && region.w === im.width && region.h === im.height;
+    const large = vipsReadable(im) && im.width * im.height > fullDecodePixelsSetting();
+    let raster: Raster;
+    let cut = region;
+    if (large) {
+      raster = whole ? await readRasterPart(ds, im, frame, { maxSide: Math.max(inputSize, 2048) }) : await readRasterPart(ds, im, frame, { region });
+      cut = { x: 0, y: 0, w: raster.width, h: raster.height };
+    } else {
+      raster = await readRaster(ds, im, frame);
+    }
+    let bytes: { data: Uint8Array; channels: number };
+    if (rasterNeedsWindow(raster)) {
+      const win = rangeOfWindow(defaultWindow(ds.db, im, frame, () => raster).window);
+      bytes = windowToBytes(raster.data, raster.channels, win, raster.invert ?? false);
+    } else {
+      bytes = { data: raster.data as Uint8Array, channels: raster.channels };
+    }
+    const full = cut.x === 0 && cut.y === 0 && cut.w === raster.width && cut.h === raster.height;
+    const data = full ? bytes.data : crop8(bytes, raster.width, cut);
+    return { data, width: cut.w, height: cut.h, channels: bytes.channels as 1 | 3 | 4 };
+  }
+
+  /**
+   * Encodes an image (or region) ahead of its first prompt; nothing to do when it is cached.
+   * Pixels decoded here (DICOM, deep images) are decoded only once the worker has said that the
+   * embedding is in neither cache.
+   */
+  async encode(ds: Dataset, model: SamModelFiles, t: SegmentTarget): Promise<EncodeResult> {
+    const p = this.plan(ds, model, t);
+    const backend = await this.backend();
+    const args = { model: p.model, pre: p.pre, key: p.key, diskFile: p.diskFile, frame: p.frame };
+    let r = await backend.samEncode({ ...args, source: p.decodesHere ? null : await p.source() });
+    if (r.needsSource) r = await backend.samEncode({ ...args, source: await p.source() });
+    return { encodeMs: r.encodeMs, cached: r.cached !== null, provider: r.provider, warnings: r.warnings };
+  }
+
+  /** Masks for a prompt in image pixels; encodes the image first when its embedding is not cached. */
+  async decode(ds: Dataset, model: SamModelFiles, q: SegmentPrompt): Promise<SegmentResult> {
+    if (q.points.length === 0 && !q.box) throw new AppError('INVALID_ARGUMENT', 'a prompt needs a point or a box');
+    const p = this.plan(ds, model, q);
+    const backend = await this.backend();
+    const args: SamDecodeArgs = { model: p.model, pre: p.pre, key: p.key, diskFile: p.diskFile, points: q.points, ...(q.box ? { box: q.box } : {}), refine: q.refine ?? false };
+    let t0 = performance.now();
+    let r = await backend.samDecode(args);
+    let encodeMs = 0;
+    let cached = r.cached !== null;
+    const warnings: string[] = [];
+    if (!r.found) {
+      const e = await backend.samEncode({ model: p.model, pre: p.pre, key: p.key, diskFile: p.diskFile, frame: p.frame, source: await p.source() });
+      if (e.needsSource) throw new AppError('INTERNAL', `image ${q.imageId}: the encoder asked for pixels it was given`);
+      encodeMs = e.encodeMs;
+      cached = e.cached !== null;
+      warnings.push(...e.warnings);
+      t0 = performance.now();
+      r = await backend.samDecode(args);
+      if (!r.found) throw new AppError('INTERNAL', `image ${q.imageId}: the embedding was not kept after encoding`);
+    }
+    const decodeMs = performance.now() - t0;
+    for (const w of r.warnings) if (!warnings.includes(w)) warnings.push(w);
+    return { masks: r.masks.map(toMask), encodeMs, decodeMs, cached, provider: r.provider, warnings };
+  }
+}
+
+export function toMask(m: SamDecodeValue['masks'][number]): SegmentMask {
+  return { rle: { size: m.size, counts: Array.from(m.counts) }, area: m.area, bbox: m.bbox, score: m.score };
+}
