@@ -1,0 +1,183 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rleArea, rleBBox } from '../../src-main/common/geometry/rle';
+import type { Workspace } from '../../src-main/services/workspace';
+import { Editor } from '../../src-renderer/editor/Editor';
+import type { SamTool, Segmenter } from '../../src-renderer/editor/tools/sam';
+import { callWs, EditorDriver, workspaceBackend } from '../helpers/editorDriver';
+import { sharedPath, tempDir } from '../helpers/shared';
+import { newWorkspace } from '../helpers/workspace';
+
+const pair = sharedPath('models/sam_contract');
+
+/**
+ * The segment tool driven like the canvas drives it (pointer events in image pixels, keys through
+ * the action registry), its decoder the real service over the SAM contract pair: the masks say
+ * whether each prompt reached the decoder as the user gave it.
+ */
+describe.runIf(pair)('segment tool', () => {
+  let root: string;
+  let ws: Workspace;
+  let editor: Editor;
+  let d: EditorDriver;
+  let tool: SamTool;
+  const prepared: number[] = [];
+  const MODEL = 'sam-contract-test';
+
+  beforeAll(async () => {
+    root = tempDir('tessera-samtool-');
+    const config = path.join(root, 'config');
+    fs.mkdirSync(config);
+    fs.writeFileSync(
+      path.join(config, 'custom-sam-models.json'),
+      JSON.stringify([
+        {
+          id: MODEL,
+          name: 'SAM contract',
+          task: 'interactive',
+          family: 'sam',
+          encoder: { file: path.join(pair!, 'sam_contract_encoder.onnx') },
+          decoder: { file: path.join(pair!, 'sam_contract_decoder.onnx') },
+          inputSize: 1024,
+          mean: [123.675, 116.28, 103.53],
+          std: [58.395, 57.12, 57.375],
+        },
+      ]),
+    );
+    fs.mkdirSync(path.join(root, 'imgs'));
+    await sharp({ create: { width: 640, height: 427, channels: 3, background: { r: 90, g: 120, b: 150 } } }).png().toFile(path.join(root, 'imgs', 'land.png'));
+    ws = newWorkspace(config);
+    await callWs(ws, 'dataset:create', { path: path.join(root, 'd.tessera') });
+    await callWs(ws, 'images:import', { jobId: 'imp', paths: [path.join(root, 'imgs')] });
+    await callWs(ws, 'classes:create', { name: 'object' });
+    const [item] = (await callWs(ws, 'images:list', {})).items;
+    editor = new Editor(workspaceBackend(ws));
+    const segmenter: Segmenter = {
+      decode: (p) => callWs(ws, 'segment:decode', { ...p, modelId: MODEL }),
+      prepare: (imageId) => prepared.push(imageId),
+      region: () => undefined,
+    };
+    editor.segmenter = segmenter;
+    editor.setClasses(await callWs(ws, 'classes:list', {}));
+    await editor.load({ id: item!.id, width: item!.width, height: item!.height });
+    d = new EditorDriver(editor);
+    tool = editor.samTool;
+  });
+
+  afterAll(() => {
+    ws?.close();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  async function answered(): Promise<{ x0: number; x1: number; y0: number; y1: number; area: number } | null> {
+    await expect.poll(() => tool.waiting, { timeout: 20_000 }).toBe(false);
+    const m = tool.mask;
+    if (!m) return null;
+    const b = rleBBox(m.rle);
+    return { x0: b.x, x1: b.x + b.w - 1, y0: b.y, y1: b.y + b.h - 1, area: rleArea(m.rle) };
+  }
+
+  it('S picks the tool and asks for the embedding of the image on screen', () => {
+    expect(d.key('s')).toBe(true);
+    expect(editor.toolName).toBe('sam');
+    expect(prepared).toEqual([editor.image!.id]);
+  });
+
+  it('a click, a right click and a box reach the decoder in image pixels; Esc drops the prompt', async () => {
+    d.click(400, 200);
+    expect(await answered()).toEqual({ x0: 360, x1: 439, y0: 160, y1: 239, area: 5024 });
+    expect(tool.info).toMatchObject({ index: 0, count: 1 });
+    // A right press is the background point (the canvas sends button 2 to a tool that takes it).
+    editor.pointer('down', { x: 430, y: 200, button: 2, shift: false, ctrl: false, alt: false, zoom: 1 });
+    editor.pointer('up', { x: 430, y: 200, button: 2, shift: false, ctrl: false, alt: false, zoom: 1 });
+    expect(await answered()).toEqual({ x0: 360, x1: 413, y0: 160, y1: 239, area: 2344 });
+    expect(tool.points.map((p) => p.label)).toEqual([1, 0]);
+    expect(d.key('Escape')).toBe(true);
+    expect(tool.mask).toBeNull();
+    expect(tool.busy).toBe(false);
+    d.drag(100, 100, 200, 150);
+    expect(await answered()).toEqual({ x0: 100, x1: 199, y0: 100, y1: 149, area: 5000 });
+    d.key('Escape');
+  });
+
+  it('Enter stores the mask as one traced polygon of the active class; undo removes it in one step', async () => {
+    d.click(400, 200);
+    d.click(430, 200, { alt: true });
+    expect((await answered())!.area).toBe(2344);
+    const vertices = tool.info!.vertices!;
+    expect(vertices).toBeGreaterThan(4);
+    expect(d.key('Enter')).toBe(true);
+    await d.settle();
+    const shapes = [...editor.annotations.values()];
+    expect(shapes).toHaveLength(1);
+    expect(shapes[0]!.geometry.kind).toBe('polygon');
+    expect(shapes[0]!.classId).toBe(editor.activeClassId);
+    const parts = (shapes[0]!.geometry as { parts: number[][] }).parts;
+    expect(parts.reduce((s, r) => s + r.length / 2, 0)).toBe(vertices);
+    expect(tool.busy).toBe(false);
+    expect(editor.history.undoLabel).toBe('Segment polygon');
+    await editor.undo();
+    expect(editor.annotations.size).toBe(0);
+    await editor.redo();
+    expect(editor.annotations.size).toBe(1);
+  });
+
+  it('a coarser tolerance gives fewer vertices; as a mask the RLE is stored as it came', async () => {
+    d.click(400, 200);
+    await answered();
+    tool.setTolerance(0);
+    const exact = tool.info!.vertices!;
+    tool.setTolerance(3);
+    expect(tool.info!.vertices!).toBeLessThan(exact);
+    tool.setCommitAs('mask');
+    expect(tool.info!.vertices).toBeNull();
+    d.key('Enter');
+    await d.settle();
+    const mask = [...editor.annotations.values()].find((a) => a.geometry.kind === 'mask');
+    expect(mask && rleArea((mask.geometry as { rle: Parameters<typeof rleArea>[0] }).rle)).toBe(5024);
+    tool.setCommitAs('polygon');
+    tool.setTolerance(1);
+  });
+
+  it('an answer to an older prompt is never shown, even when it arrives last', async () => {
+    // The real decoder answers both prompts; the first answer is held back until the second is shown.
+    const real = editor.segmenter!;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    editor.segmenter = {
+      ...real,
+      decode: async (p) => {
+        const n = ++calls;
+        const r = await real.decode(p);
+        if (n === 1) await held;
+        return r;
+      },
+    };
+    d.click(400, 200);
+    d.click(100, 300);
+    const both = await answered();
+    // Both points are foreground: the latest prompt's mask covers both disks.
+    expect(both!.x0).toBeLessThan(100);
+    expect(both!.x1).toBeGreaterThan(400);
+    release();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(calls).toBe(2);
+    expect(await answered()).toEqual(both);
+    editor.segmenter = real;
+    d.key('Escape');
+  });
+
+  it('a failed decode is said in the status line', async () => {
+    const real = editor.segmenter!;
+    editor.segmenter = { ...real, decode: (p) => callWs(ws, 'segment:decode', { ...p, modelId: 'no-such-model' }) };
+    d.click(400, 200);
+    await expect.poll(() => d.lastStatus?.text ?? '').toContain('Segmentation failed');
+    expect(d.lastStatus!.kind).toBe('error');
+    expect(d.lastStatus!.text).toContain('no-such-model');
+    editor.segmenter = real;
+    d.key('Escape');
+  });
+});
