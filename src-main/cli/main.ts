@@ -38,6 +38,9 @@ const USAGE = `usage:
                  [--json]
   tessera eval <db> --run <id|name> [--iou-type bbox|segm] [--split train|val|test|none]
                  [--status STATUS] [--conf 0.5] [--iou 0.5] [--json]
+  tessera segment <db> --image <id|file name> (--encoder <enc.onnx> --decoder <dec.onnx> | --model <manifest.json>)
+                 [--point x,y[,label]]... [--box x0,y0,x1,y1] [--frame N] [--as mask|polygon] [--tolerance 1]
+                 [--save --class NAME] [--provider ${PROVIDERS.join('|')}] [--json]
 
 import --format auto (the default) imports annotations when every path is recognised as an
 annotated dataset (COCO, YOLO, VOC, labelme, CVAT), and image files only when none is; each
@@ -45,7 +48,11 @@ annotated path is imported in its own transaction. --dry-run checks that the ima
 opening them; --probe also opens each one, as the import does (hash, size, damaged files).
 
 prelabel runs onnxruntime with one intra-op thread per physical core (--threads); idle threads
-spin only on machines of 4 or more physical cores (--spin on|off overrides).`;
+spin only on machines of 4 or more physical cores (--spin on|off overrides).
+
+segment prompts a Segment Anything-contract encoder/decoder pair on one image: points and boxes
+in image pixels, labels 1 (foreground, the default) or 0 (background); it prints the best mask
+(area, bbox, predicted IoU) and, with --save, stores it as an annotation of class NAME.`;
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -65,6 +72,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await cmdPredictions(rest, io);
       case 'eval':
         return await cmdEval(rest, io);
+      case 'segment':
+        return await cmdSegment(rest, io);
       case undefined:
       case '-h':
       case '--help':
@@ -623,5 +632,110 @@ async function cmdEval(args: string[], io: CliIo): Promise<number> {
     return 0;
   } finally {
     ds.close();
+  }
+}
+
+/** "x,y" or "x,y,label" in image pixels; the label is 1 (foreground, the default) or 0. */
+function pointArg(v: string): { x: number; y: number; label: 0 | 1 } {
+  const parts = v.split(',').map((p) => p.trim());
+  const n = parts.map(Number);
+  if ((parts.length !== 2 && parts.length !== 3) || n.some((x) => !Number.isFinite(x)) || (parts.length === 3 && n[2] !== 0 && n[2] !== 1)) {
+    throw new AppError('INVALID_ARGUMENT', `--point must be x,y or x,y,label with label 1 (foreground) or 0 (background), not "${v}"`);
+  }
+  return { x: n[0]!, y: n[1]!, label: parts.length === 3 ? (n[2] as 0 | 1) : 1 };
+}
+
+function boxArg(v: string): { x0: number; y0: number; x1: number; y1: number } {
+  const n = v.split(',').map((p) => Number(p.trim()));
+  if (n.length !== 4 || n.some((x) => !Number.isFinite(x)) || n[0] === n[2] || n[1] === n[3]) {
+    throw new AppError('INVALID_ARGUMENT', `--box must be x0,y0,x1,y1 (two opposite corners in image pixels), not "${v}"`);
+  }
+  return { x0: n[0]!, y0: n[1]!, x1: n[2]!, y1: n[3]! };
+}
+
+async function cmdSegment(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, {
+    image: { type: 'string' },
+    encoder: { type: 'string' },
+    decoder: { type: 'string' },
+    model: { type: 'string' },
+    point: { type: 'string', multiple: true },
+    box: { type: 'string' },
+    frame: { type: 'string', default: '0' },
+    as: { type: 'string', default: 'mask' },
+    tolerance: { type: 'string', default: '1' },
+    save: { type: 'boolean', default: false },
+    class: { type: 'string' },
+    provider: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  if (positionals.length !== 1) throw new AppError('INVALID_ARGUMENT', 'segment takes one dataset path');
+  if (!values['image']) throw new AppError('INVALID_ARGUMENT', 'segment needs --image <id|file name>');
+  const hasPair = values['encoder'] !== undefined || values['decoder'] !== undefined;
+  if (hasPair === (values['model'] !== undefined)) throw new AppError('INVALID_ARGUMENT', 'segment needs either --encoder <enc.onnx> and --decoder <dec.onnx>, or --model <manifest.json>');
+  if (hasPair && (!values['encoder'] || !values['decoder'])) throw new AppError('INVALID_ARGUMENT', `segment needs both --encoder and --decoder (${values['encoder'] ? '--decoder' : '--encoder'} is missing)`);
+  const points = ((values['point'] as string[] | undefined) ?? []).map(pointArg);
+  const box = values['box'] !== undefined ? boxArg(values['box'] as string) : undefined;
+  if (points.length === 0 && !box) throw new AppError('INVALID_ARGUMENT', 'segment needs a prompt: --point x,y[,label] and/or --box x0,y0,x1,y1');
+  const as = oneOf('as', values['as'] as string, ['mask', 'polygon'] as const);
+  const tolerance = Number(values['tolerance']);
+  if (!Number.isFinite(tolerance) || tolerance < 0 || tolerance > 100) throw new AppError('INVALID_ARGUMENT', '--tolerance must be a number of pixels from 0 to 100');
+  const frame = Number(values['frame']);
+  if (!Number.isInteger(frame) || frame < 0) throw new AppError('INVALID_ARGUMENT', `--frame must be a whole number from 0, not "${String(values['frame'])}"`);
+  const save = values['save'] as boolean;
+  const className = values['class'] as string | undefined;
+  if (save && !className) throw new AppError('INVALID_ARGUMENT', '--save needs --class NAME');
+  if (!save && className) throw new AppError('INVALID_ARGUMENT', '--class applies only with --save');
+  const provider = values['provider'] === undefined ? undefined : oneOf('provider', values['provider'] as string, PROVIDERS);
+  const json = values['json'] as boolean;
+
+  const { samModelFromArgs, Segmenter, maskToPolygon, findImageByRef, saveSegment } = await import('../services/segment');
+  const model = samModelFromArgs({ model: values['model'] as string | undefined, encoder: values['encoder'] as string | undefined, decoder: values['decoder'] as string | undefined });
+  const { closeInferenceBackend, inferenceBackend, providerOrder } = await import('../services/inference');
+  const { threadSettings } = await import('../inference/threads');
+  const ds = Dataset.open(positionals[0]!);
+  try {
+    const image = findImageByRef(ds, values['image'] as string);
+    const seg = new Segmenter(inferenceBackend);
+    const r = await seg.decode(ds, model, { imageId: image.id, frame, points, box, providers: providerOrder(provider), threads: threadSettings('batch') });
+    const best = r.masks[0]!;
+    const polygon = as === 'polygon' ? maskToPolygon(best, tolerance) : null;
+    for (const w of r.warnings) io.err(`warning: ${w}`);
+    let saved: { annotationId: number; classId: number; journalId: number } | null = null;
+    if (save) {
+      if (best.area === 0 || (as === 'polygon' && !polygon)) throw new AppError('INVALID_ARGUMENT', `${image.path}: the mask is empty; nothing was saved`, { imageId: image.id });
+      saved = saveSegment(ds, { imageId: image.id, frame, className: className!, geometry: polygon ? { kind: 'polygon', parts: polygon } : { kind: 'mask', rle: best.rle } });
+    }
+    const vertices = polygon ? polygon.reduce((n, p) => n + p.length / 2, 0) : null;
+    if (json) {
+      io.out(
+        JSON.stringify({
+          imageId: image.id,
+          area: best.area,
+          bbox: best.bbox,
+          score: best.score,
+          masks: r.masks.length,
+          provider: r.provider,
+          encodeMs: r.encodeMs,
+          decodeMs: r.decodeMs,
+          cached: r.cached,
+          as,
+          ...(polygon ? { polygon, vertices } : { rle: best.rle }),
+          ...(saved ? { saved } : {}),
+        }),
+      );
+    } else {
+      const [x, y, w, h] = best.bbox;
+      io.out(
+        `image ${image.id} ${image.path}: mask of ${best.area} px, bbox ${x},${y} ${w}x${h}, predicted IoU ${best.score.toFixed(3)}` +
+          (vertices !== null ? `, polygon of ${vertices} vertices` : '') +
+          `; provider ${r.provider}, encode ${r.encodeMs.toFixed(1)} ms${r.cached ? ' (cached)' : ''}, decode ${r.decodeMs.toFixed(1)} ms` +
+          (saved ? `; saved as annotation ${saved.annotationId} of class "${className}"` : ''),
+      );
+    }
+    return 0;
+  } finally {
+    ds.close();
+    await closeInferenceBackend();
   }
 }

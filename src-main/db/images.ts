@@ -257,3 +257,11 @@ export function findNextImage(
   const index = db.prepare(`SELECT count(*) FROM images i ${where('i.id < ?')}`).pluck().get(...params, id) as number;
   return { id, index };
 }
+
+/** Images whose stored path is `name` or ends in `/name` (a file name, or a path below the root), in id order. */
+export function findImagesByName(db: Db, name: string): ImageRecord[] {
+  const rows = db
+    .prepare("SELECT * FROM images WHERE path = ? OR substr(path, -length(?) - 1) = '/' || ? OR substr(path, -length(?) - 1) = '\\' || ? ORDER BY id")
+    .all(name, name, name, name, name) as ImageRow[];
+  return rows.map(toRecord);
+}

@@ -6,9 +6,17 @@ import { windowToBytes } from '../common/inference/highBitDepth';
 import type { Provider, RawPixels, ThreadSettings } from '../common/inference/types';
 import { rangeOfWindow } from '../common/imaging/window';
 import type { Raster } from '../common/imaging/raster';
-import type { ImageRecord } from '../common/model';
-import type { EncodeResult, SamManifest, SegmentBox, SegmentMask, SegmentPoint, SegmentRegion, SegmentResult } from '../common/segment';
-import { getImage } from '../db/images';
+import { traceMask } from '../common/geometry/trace';
+import type { AnnotationRecord, Geometry, ImageRecord } from '../common/model';
+import type { BoxesToMasksSummary, EncodeResult, SamManifest, SegmentBox, SegmentMask, SegmentPoint, SegmentRegion, SegmentResult } from '../common/segment';
+import { getAnnotationsByIds, insertAnnotations, type NewAnnotation } from '../db/annotations';
+import { findImagesByName, getImage } from '../db/images';
+import { insertClass, listClasses } from '../db/classes';
+import { SAM_MEAN, SAM_STD } from '../common/inference/samManifest';
+import { editAnnotations } from './annotations';
+import { readSamManifestFile } from './samModels';
+import { finishModelRun, insertModelRun } from '../db/modelRuns';
+import { addRunImages, getModelRun, markRunImage, predictionIds, setRunProvider } from '../db/prelabel';
 import type { SamDecodeArgs, SamDecodeValue, SamEncodeArgs, SamEncodeValue, SamFrame, SamModelKey, SamPreprocessing, SamSource } from '../inference/sam';
 import type { Dataset } from './dataset';
 import { chosenWindow, decodedForDisplay, defaultWindow, rasterNeedsWindow } from './dicom/display';
@@ -226,3 +234,198 @@ export class Segmenter {
 export function toMask(m: SamDecodeValue['masks'][number]): SegmentMask {
   return { rle: { size: m.size, counts: Array.from(m.counts) }, area: m.area, bbox: m.bbox, score: m.score };
 }
+
+/**
+ * The part of a whole-image mask inside its bbox, row-major (bw×bh), for tracing without
+ * decoding the whole image.
+ */
+export function cropMask(m: SegmentMask): { data: Uint8Array; x: number; y: number; w: number; h: number } {
+  const [x0, y0, bw, bh] = m.bbox;
+  const H = m.rle.size[0];
+  const data = new Uint8Array(bw * bh);
+  let p = 0;
+  m.rle.counts.forEach((c, i) => {
+    if (i & 1) {
+      for (let q = p; q < p + c; q++) {
+        const x = Math.floor(q / H) - x0, y = (q % H) - y0;
+        data[y * bw + x] = 1;
+      }
+    }
+    p += c;
+  });
+  return { data, x: x0, y: y0, w: bw, h: bh };
+}
+
+/** A mask as a polygon: traced (and simplified by `tolerance` pixels) in image pixels; null when nothing is left. */
+export function maskToPolygon(m: SegmentMask, tolerance: number): number[][] | null {
+  if (m.area === 0) return null;
+  const c = cropMask(m);
+  const parts = traceMask(c.data, c.w, c.h, tolerance)
+    .map((ring) => ring.map((v, i) => v + (i % 2 === 0 ? c.x : c.y)))
+    .filter((ring) => ring.length >= 6);
+  return parts.length > 0 ? parts : null;
+}
+
+export interface BoxesToMasksArgs {
+  model: SamModelFiles;
+  runId?: number | undefined;
+  annotationIds?: number[] | undefined;
+  as: 'mask' | 'polygon';
+  tolerance: number;
+  providers?: Provider[] | undefined;
+  threads?: ThreadSettings | undefined;
+}
+
+export interface BoxesToMasksHooks {
+  isCancelled?: () => boolean;
+  onProgress?: (p: { done: number; total: number; created: number }) => void;
+  /** Called with the new run's id as soon as it exists. */
+  onRun?: (runId: number) => void;
+}
+
+/**
+ * Detector boxes to masks: each box of a run's predictions (or of the chosen annotations) prompts
+ * the decoder, images one at a time (each encoded once); each image's masks (or traced polygons)
+ * are stored in one transaction as predictions of a new run whose parameters name the boxes' run.
+ * Empty masks are counted, not stored. Cancelling keeps what is stored and marks the run cancelled.
+ */
+export async function boxesToMasks(seg: Segmenter, ds: Dataset, a: BoxesToMasksArgs, hooks: BoxesToMasksHooks = {}): Promise<BoxesToMasksSummary> {
+  const db = ds.db;
+  const m = a.model.manifest;
+  if (a.runId !== undefined && !getModelRun(db, a.runId)) throw new AppError('NOT_FOUND', `model run ${a.runId} does not exist`, { runId: a.runId });
+  const ids = a.annotationIds ?? predictionIds(db, { runId: a.runId!, minScore: -Number.MAX_VALUE });
+  const found = getAnnotationsByIds(db, ids);
+  if (a.annotationIds) {
+    const missing = a.annotationIds.filter((id) => !found.has(id));
+    if (missing.length > 0) throw new AppError('NOT_FOUND', `annotations ${missing.slice(0, 10).join(', ')} do not exist`, { ids: missing.slice(0, 100) });
+  }
+  const boxes = ids.map((id) => found.get(id)!).filter((r) => r.geometry.kind === 'box');
+  if (boxes.length === 0) {
+    throw new AppError('INVALID_ARGUMENT', a.annotationIds ? 'none of the chosen annotations is a box' : `model run ${a.runId} has no box predictions`, { runId: a.runId });
+  }
+  const byImage = new Map<number, AnnotationRecord[]>();
+  for (const b of boxes) byImage.set(b.imageId, [...(byImage.get(b.imageId) ?? []), b]);
+  const sourceRuns = [...new Set(boxes.map((b) => b.modelRunId).filter((r): r is number => r != null))];
+  const parameters = {
+    task: 'boxes-to-masks',
+    sourceRunId: a.runId ?? (sourceRuns.length === 1 ? sourceRuns[0]! : null),
+    sourceRunIds: sourceRuns,
+    ...(a.annotationIds ? { annotationIds: a.annotationIds } : {}),
+    as: a.as,
+    ...(a.as === 'polygon' ? { tolerance: a.tolerance } : {}),
+    encoder: path.basename(a.model.encoderPath),
+    decoder: path.basename(a.model.decoderPath),
+    inputSize: m.inputSize,
+  };
+  const runId = db.transaction(() => {
+    const id = insertModelRun(db, { model: m.id, name: `${m.name}: masks from ${a.runId !== undefined ? `run ${a.runId}` : `${boxes.length} boxes`}`, parameters });
+    addRunImages(db, id, [...byImage.keys()]);
+    return id;
+  })();
+  hooks.onRun?.(runId);
+  let created = 0, empty = 0, done = 0, cancelled = false;
+  let provider: string | null = null;
+  try {
+    for (const [imageId, list] of byImage) {
+      if (hooks.isCancelled?.()) {
+        cancelled = true;
+        break;
+      }
+      const started = performance.now();
+      const items: NewAnnotation[] = [];
+      for (const b of list) {
+        const g = b.geometry as Extract<AnnotationRecord['geometry'], { kind: 'box' }>;
+        const r = await seg.decode(ds, a.model, { imageId, frame: b.frame, points: [], box: { x0: g.x, y0: g.y, x1: g.x + g.w, y1: g.y + g.h }, providers: a.providers, threads: a.threads });
+        provider ??= r.provider;
+        const best = r.masks[0];
+        const geometry: Geometry | null = !best || best.area === 0 ? null : a.as === 'mask' ? { kind: 'mask', rle: best.rle } : (() => {
+          const parts = maskToPolygon(best, a.tolerance);
+          return parts ? { kind: 'polygon' as const, parts } : null;
+        })();
+        if (!geometry) {
+          empty++;
+          continue;
+        }
+        items.push({ imageId, frame: b.frame, classId: b.classId, geometry, source: 'model', modelRunId: runId, score: b.score ?? best!.score });
+      }
+      db.transaction(() => {
+        insertAnnotations(db, items);
+        markRunImage(db, runId, imageId, 'done', { detections: items.length, ms: performance.now() - started });
+      })();
+      created += items.length;
+      done++;
+      hooks.onProgress?.({ done, total: byImage.size, created });
+    }
+  } catch (e) {
+    finishModelRun(db, runId, 'failed');
+    throw e;
+  }
+  if (provider) setRunProvider(db, runId, provider);
+  finishModelRun(db, runId, cancelled ? 'cancelled' : 'done');
+  return { runId, boxes: boxes.length, created, empty, cancelled };
+}
+
+/**
+ * A model from the command line: a manifest file, or an encoder/decoder pair with Segment
+ * Anything's preprocessing (1024, SAM mean and std). Missing files are named.
+ */
+export function samModelFromArgs(a: { model?: string | undefined; encoder?: string | undefined; decoder?: string | undefined }): SamModelFiles {
+  const exists = (f: string, what: string) => {
+    if (!fs.existsSync(f)) throw new AppError('FILE_NOT_FOUND', `${f}: ${what} does not exist`, { path: f });
+    if (!fs.statSync(f).isFile()) throw new AppError('INVALID_ARGUMENT', `${f}: ${what} is not a file`, { path: f });
+    return f;
+  };
+  if (a.model) {
+    const manifest = readSamManifestFile(path.resolve(a.model));
+    const need = (ref: SamManifest['encoder'], what: 'encoder' | 'decoder') => {
+      if (!ref.file) throw new AppError('INVALID_ARGUMENT', `${path.resolve(a.model!)}: the manifest names no local ${what} file; download the model in the app first, or pass --encoder and --decoder`, { path: a.model });
+      return exists(ref.file, `the manifest's ${what}`);
+    };
+    return { manifest, encoderPath: need(manifest.encoder, 'encoder'), decoderPath: need(manifest.decoder, 'decoder') };
+  }
+  const encoderPath = exists(path.resolve(a.encoder!), 'the encoder');
+  const decoderPath = exists(path.resolve(a.decoder!), 'the decoder');
+  const id = path.basename(encoderPath, path.extname(encoderPath)).toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'sam';
+  const manifest: SamManifest = {
+    id,
+    name: path.basename(encoderPath),
+    task: 'interactive',
+    family: 'sam',
+    encoder: { file: encoderPath },
+    decoder: { file: decoderPath },
+    inputSize: 1024,
+    mean: SAM_MEAN,
+    std: SAM_STD,
+  };
+  return { manifest, encoderPath, decoderPath };
+}
+
+/** An image by id (digits) or by file name / path below the dataset root; an ambiguous name is refused. */
+export function findImageByRef(ds: Dataset, ref: string): ImageRecord {
+  if (/^\d+$/.test(ref)) {
+    const im = getImage(ds.db, Number(ref));
+    if (im) return im;
+  }
+  const found = findImagesByName(ds.db, ref.replace(/\\/g, '/'));
+  if (found.length === 1) return found[0]!;
+  if (found.length === 0) throw new AppError('NOT_FOUND', `${ds.file}: no image ${/^\d+$/.test(ref) ? 'with id or' : ''} named "${ref}"`, { image: ref });
+  throw new AppError('INVALID_ARGUMENT', `"${ref}" names ${found.length} images (${found.slice(0, 5).map((i) => `${i.id} ${i.path}`).join(', ')}); give the id or a longer path`, { image: ref });
+}
+
+/**
+ * Stores a segmented shape as a human annotation of the named class (created when missing)
+ * through the editor's edit path: one transaction, one journal entry, undoable.
+ */
+export function saveSegment(ds: Dataset, a: { imageId: number; frame: number; className: string; geometry: Geometry }): { annotationId: number; classId: number; journalId: number } {
+  const name = a.className.trim();
+  if (!name) throw new AppError('INVALID_ARGUMENT', 'the class name is empty');
+  let cls = listClasses(ds.db).find((c) => c.name === name);
+  if (!cls) {
+    const n = listClasses(ds.db).length;
+    cls = insertClass(ds.db, { name, color: CLASS_COLOURS[n % CLASS_COLOURS.length]!, hotkey: null });
+  }
+  const r = editAnnotations(ds, { imageId: a.imageId, label: a.geometry.kind === 'polygon' ? 'Segment (polygon)' : 'Segment (mask)', ops: [{ op: 'create', draft: { classId: cls.id, geometry: a.geometry, frame: a.frame } }] });
+  return { annotationId: r.created[0]!, classId: cls.id, journalId: r.journalId };
+}
+
+const CLASS_COLOURS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45', '#469990', '#9a6324'];

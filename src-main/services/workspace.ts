@@ -37,7 +37,7 @@ import type { PoolStats } from '../inference/pool';
 import { createInferenceBackend, jobProgress, providerOrder, type InferenceBackend, resumePrelabel, runPrelabel, scopeImageIds, tryModel } from './prelabel';
 import { threadSettings } from '../inference/threads';
 import { SamModelRegistry } from './samModels';
-import { Segmenter } from './segment';
+import { boxesToMasks, Segmenter } from './segment';
 
 export type Handlers = { [C in Channel]: (args: ParsedArgs<C>) => Promise<ResultOf<C>> | ResultOf<C> };
 
@@ -526,7 +526,34 @@ export class Workspace {
       this.segmenter.encode(this.need(), this.samModels().requireFiles(modelId), { imageId, frame, region, providers: providerPreference({ providers }), threads: threadSettings('app') }),
     'segment:decode': ({ imageId, frame, modelId, region, providers, points, box, refine }) =>
       this.segmenter.decode(this.need(), this.samModels().requireFiles(modelId), { imageId, frame, region, providers: providerPreference({ providers }), threads: threadSettings('app'), points, box, refine }),
-    'segment:boxesToMasks': () => notYet('segment:boxesToMasks'),
+    'segment:boxesToMasks': async ({ jobId, modelId, runId, annotationIds, as, tolerance, providers }) => {
+      const ds = this.need();
+      const model = this.samModels().requireFiles(modelId);
+      const job = this.jobs.start(jobId);
+      let newRun: number | null = null;
+      const progress = (done: number, total: number, created: number, finished: boolean) =>
+        this.opts.emit('job:progress', { jobId, kind: 'prelabel', phase: finished ? 'done' : 'writing', done, total, imported: created, duplicates: 0, problems: 0, etaMs: null });
+      try {
+        const summary = await boxesToMasks(
+          this.segmenter,
+          ds,
+          { model, runId, annotationIds, as, tolerance, providers: providerPreference({ providers }), threads: threadSettings('app') },
+          {
+            isCancelled: () => job.cancelled,
+            onProgress: (p) => progress(p.done, p.total, p.created, false),
+            onRun: (id) => {
+              newRun = id;
+              this.activeRuns.add(id);
+            },
+          },
+        );
+        progress(summary.boxes, summary.boxes, summary.created, true);
+        return summary;
+      } finally {
+        if (newRun !== null) this.activeRuns.delete(newRun);
+        job.finish();
+      }
+    },
     'smart:wand': () => notYet('smart:wand'),
     'smart:grabcut': () => notYet('smart:grabcut'),
     'smart:watershed': () => notYet('smart:watershed'),
