@@ -202,8 +202,8 @@ export type JobPhase = 'scanning' | 'probing' | 'writing' | 'done';
 
 export interface JobProgress {
   jobId: string;
-  /** prelabel: done/total images, `imported` = predictions stored; model-download: bytes. */
-  kind: 'import' | 'interchange-import' | 'export' | 'prelabel' | 'model-download' | 'pyramid';
+  /** prelabel: done/total images, `imported` = predictions stored; model-download, sam-model-download: bytes (both files of a pair together). */
+  kind: 'import' | 'interchange-import' | 'export' | 'prelabel' | 'model-download' | 'sam-model-download' | 'pyramid';
   phase: JobPhase;
   done: number;
   total: number;

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../common/errors';
 import { parseManifest } from '../common/inference/manifest';
 import type { ModelManifest } from '../common/inference/types';
 import type { DownloadProgress, ModelEntry } from '../common/prelabel';
+import { fetchToFile, recordedSha256 } from './download';
 
 /**
  * The model registry: manifests shipped in `models/*.json`, plus custom models the user added,
@@ -118,50 +118,22 @@ export class ModelRegistry {
     // Without a checksum in the manifest the first download's is recorded and later ones must
     // match it, so a replaced file upstream is noticed rather than silently used.
     const recorded = path.join(this.cacheDir, `${id}.sha256`);
-    const sha256 = e.manifest.sha256 ?? (fs.existsSync(recorded) ? fs.readFileSync(recorded, 'utf8').trim() : null);
-    const doFetch = opts.fetch ?? fetch;
-    let res: Response;
+    const sha256 = e.manifest.sha256 ?? recordedSha256(recorded);
+    const got = await fetchToFile({
+      url,
+      part,
+      sha256,
+      what: `model "${id}"`,
+      detail: { id },
+      cancelMessage: `download of "${id}" cancelled`,
+      onProgress: (received, total) => opts.onProgress?.({ id, received, total }),
+      isCancelled: opts.isCancelled,
+      fetch: opts.fetch,
+    });
     try {
-      res = await doFetch(url, { redirect: 'follow' });
-    } catch (err) {
-      throw new AppError('FILE_NOT_FOUND', `model "${id}": cannot reach ${url}: ${(err as Error).message}`, { id, url });
-    }
-    if (!res.ok || !res.body) throw new AppError('FILE_NOT_FOUND', `model "${id}": ${url} answered HTTP ${res.status}`, { id, url, status: res.status });
-    const lengthHeader = Number(res.headers.get('content-length'));
-    const total = Number.isFinite(lengthHeader) && lengthHeader > 0 ? lengthHeader : null;
-    const hash = createHash('sha256');
-    let out: number | null = fs.openSync(part, 'w');
-    let received = 0;
-    try {
-      const reader = res.body.getReader();
-      opts.onProgress?.({ id, received, total });
-      for (;;) {
-        if (opts.isCancelled?.()) {
-          await reader.cancel();
-          throw new AppError('CANCELLED', `download of "${id}" cancelled`, { id });
-        }
-        const { done, value } = await reader.read();
-        if (done) break;
-        hash.update(value);
-        fs.writeSync(out!, value);
-        received += value.byteLength;
-        opts.onProgress?.({ id, received, total });
-      }
-      fs.closeSync(out!);
-      out = null;
-      const got = hash.digest('hex');
-      if (sha256 !== null && got !== sha256) {
-        throw new AppError('INVALID_ARGUMENT', `model "${id}": checksum mismatch (expected sha256 ${sha256}, got ${got}); the download was deleted`, {
-          id,
-          reason: 'sha256-mismatch',
-          expected: sha256,
-          actual: got,
-        });
-      }
-      if (sha256 === null) fs.writeFileSync(recorded, `${got}\n`);
+      if (sha256 === null) fs.writeFileSync(recorded, `${got.sha256}\n`);
       fs.renameSync(part, final);
     } catch (err) {
-      if (out !== null) fs.closeSync(out);
       fs.rmSync(part, { force: true });
       throw err;
     }

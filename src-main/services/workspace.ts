@@ -32,11 +32,14 @@ import { Pyramids } from './pyramid';
 import { requireFrame } from './raster';
 import { Settings } from './settings';
 import { ModelRegistry, defaultManifestDir, parseManifest } from './models';
+import { SamModelRegistry, defaultSamManifestDir } from './samModels';
+import { inspectSamPair } from '../common/inference/samFamily';
+import { parseSamManifest } from '../common/inference/samManifest';
+import type { SamInspection, SamManifest } from '../common/segment';
 import { acceptAbove, acceptPredictions, getModelClassMap, rejectPredictions, setModelClassMap } from './predictions';
 import type { PoolStats } from '../inference/pool';
 import { createInferenceBackend, jobProgress, providerOrder, type InferenceBackend, resumePrelabel, runPrelabel, scopeImageIds, tryModel } from './prelabel';
 import { threadSettings } from '../inference/threads';
-import { SamModelRegistry } from './samModels';
 import { boxesToMasks, Segmenter } from './segment';
 
 export type Handlers = { [C in Channel]: (args: ParsedArgs<C>) => Promise<ResultOf<C>> | ResultOf<C> };
@@ -217,9 +220,34 @@ export class Workspace {
     return new ModelRegistry({ manifestDir: defaultManifestDir(), configDir: this.opts.configDir });
   }
 
-  /** Prompt-driven segmentation models (shipped in models/interactive/, custom pairs per user). */
-  samModels(): SamModelRegistry {
-    return new SamModelRegistry({ manifestDir: nodePath.join(defaultManifestDir(), 'interactive'), configDir: this.opts.configDir });
+  private samModels(): SamModelRegistry {
+    return new SamModelRegistry({ manifestDir: defaultSamManifestDir(), configDir: this.opts.configDir });
+  }
+
+  /** Reads both files' inputs and outputs in the inference workers and decides their SAM family. */
+  private async inspectSam(encoder: string, decoder: string): Promise<SamInspection> {
+    const inference = await this.inference();
+    const threads = threadSettings('app');
+    const [enc, dec] = await Promise.all([inference.inspect(encoder, threads), inference.inspect(decoder, threads)]);
+    const encoderIo = { inputs: enc.inputs, outputs: enc.outputs };
+    const decoderIo = { inputs: dec.inputs, outputs: dec.outputs };
+    const found = inspectSamPair(encoderIo, decoderIo, { encoder, decoder });
+    return { encoder: encoderIo, decoder: decoderIo, family: found.family, proposed: found.proposed, problems: found.problems };
+  }
+
+  /** The manifest a custom pair is added with: the one given (checked against the files), else the proposed one. */
+  private async samManifestFor(encoder: string, decoder: string, given: Record<string, unknown> | undefined): Promise<SamManifest> {
+    const inspection = await this.inspectSam(encoder, decoder);
+    if (!inspection.family || !inspection.proposed) {
+      throw new AppError('UNSUPPORTED_FORMAT', inspection.problems.join('; ') || `${encoder} + ${decoder}: no SAM family fits this pair`, { encoder, decoder, problems: inspection.problems });
+    }
+    if (!given) return inspection.proposed;
+    // The files picked are the model's files, whatever the manifest given says.
+    const m = parseSamManifest({ ...given, encoder: { file: encoder }, decoder: { file: decoder } }, encoder);
+    if (m.family !== inspection.family) {
+      throw new AppError('INVALID_ARGUMENT', `${encoder} + ${decoder}: the manifest says family "${m.family}", but the files follow the "${inspection.family}" contract`, { encoder, decoder });
+    }
+    return m;
   }
 
   /** Interactive segmentation over this workspace's inference workers. */
@@ -518,10 +546,22 @@ export class Workspace {
       return this.imagingInfo(imageId, frame);
     },
     // Interactive segmentation (issue in progress): each handler is replaced by its service.
-    'segment:models': () => notYet('segment:models'),
-    'segment:inspect': () => notYet('segment:inspect'),
-    'segment:add': () => notYet('segment:add'),
-    'segment:download': () => notYet('segment:download'),
+    'segment:models': () => this.samModels().list(),
+    // Both files are loaded with the app's thread settings, as the encodes and decodes that follow use.
+    'segment:inspect': ({ encoder, decoder }) => this.inspectSam(encoder, decoder),
+    'segment:add': async ({ encoder, decoder, manifest }) => this.samModels().add(encoder, decoder, await this.samManifestFor(encoder, decoder, manifest)),
+    'segment:download': async ({ jobId, id }) => {
+      const job = this.jobs.start(jobId);
+      try {
+        return await this.samModels().download(id, {
+          isCancelled: () => job.cancelled,
+          onProgress: ({ received, total }) =>
+            this.opts.emit('job:progress', { jobId, kind: 'sam-model-download', phase: 'writing', done: received, total: total ?? 0, imported: 0, duplicates: 0, problems: 0, etaMs: null }),
+        });
+      } finally {
+        job.finish();
+      }
+    },
     'segment:encode': ({ imageId, frame, modelId, region, providers }) =>
       this.segmenter.encode(this.need(), this.samModels().requireFiles(modelId), { imageId, frame, region, providers: providerPreference({ providers }), threads: threadSettings('app') }),
     'segment:decode': ({ imageId, frame, modelId, region, providers, points, box, refine }) =>
