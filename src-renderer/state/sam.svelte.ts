@@ -71,9 +71,11 @@ export class SamState implements Segmenter {
       (list) => {
         this.models = list;
         this.listError = null;
-        // Keep the remembered choice while it exists; else the first model that is on disk.
-        if (!list.some((m) => m.manifest.id === this.modelId)) {
-          const first = list.find((m) => m.encoderPath && m.decoderPath) ?? list[0];
+        // Keep the user's choice while it exists; else the first model that is on disk.
+        const usable = (m: SamModelEntry) => m.encoderPath !== null && m.decoderPath !== null;
+        const explicit = this.modelId !== null && saved(MODEL_KEY) === this.modelId && list.some((m) => m.manifest.id === this.modelId);
+        if (!explicit && !list.some((m) => m.manifest.id === this.modelId && usable(m))) {
+          const first = list.find(usable) ?? list[0];
           this.modelId = first?.manifest.id ?? null;
         }
         return list;

@@ -112,17 +112,22 @@ describe('segment tool in the browser', () => {
     await expect.poll(() => page.getByTestId('class-row').count()).toBe(1);
     await page.getByTestId('tool-select').focus();
 
-    // No model yet: the tool says so in the status line and its toolbar.
+    // Only the shipped models, none downloaded: the tool says so in the status line and its toolbar.
     await page.keyboard.press('s');
     await expect.poll(() => viewer.getAttribute('data-tool')).toBe('sam');
-    await expect.poll(() => page.getByTestId('sam-encode').textContent()).toContain('No segmentation model');
-    await expect.poll(() => page.getByTestId('status-line').textContent()).toContain('No segmentation model');
+    await expect.poll(() => page.getByTestId('sam-encode').textContent()).toContain('is not downloaded');
+    await expect.poll(() => page.getByTestId('status-line').textContent()).toContain('is not downloaded');
+    await clickAt(page, 400, 200);
+    await expect.poll(() => page.getByTestId('status-line').textContent()).toContain('Segmentation failed');
 
-    // The contract pair as a custom model, added the way the model panel adds one.
+    // The contract pair as a custom model, added the way the model panel adds one, then chosen.
     const entry = await ok(server.workspace, 'segment:add', { encoder: ENCODER, decoder: DECODER });
+    await page.keyboard.press('Escape');
     await page.keyboard.press('v');
     await page.keyboard.press('s');
-    await expect.poll(() => page.getByTestId('sam-model').inputValue()).toBe(entry.manifest.id);
+    await expect.poll(() => page.locator(`[data-testid="sam-model"] option[value="${entry.manifest.id}"]`).count()).toBe(1);
+    await page.getByTestId('sam-model').selectOption(entry.manifest.id);
+    await page.getByTestId('tool-select').focus();
     await page.locator('[data-testid="sam-encode"][data-state="ready"]').waitFor({ timeout: 30_000 });
 
     // The README's three cases on the 640x427 image.
