@@ -121,7 +121,7 @@ class BareSam {
 const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '–');
 
 /** Click to painted mask in the page: `n` clicks at alternating places, each after Esc cleared the last mask. */
-async function clickToPaint(page: Page, n: number, bare: BareSam, bareMs: number[]): Promise<number[]> {
+async function clickToPaint(page: Page, n: number, bare: BareSam, bareMs: number[], upMs?: number[]): Promise<number[]> {
   const out: number[] = [];
   const spots: [number, number][] = [
     [400, 200],
@@ -135,10 +135,15 @@ async function clickToPaint(page: Page, n: number, bare: BareSam, bareMs: number
       document: { querySelector(s: string): { addEventListener(t: string, f: (e: { timeStamp: number }) => void, o: { capture: boolean }): void } };
     };
     g.__samDown = 0;
-    g.document.querySelector('[data-testid="viewer"] .stage').addEventListener('pointerdown', (e) => (g.__samDown = e.timeStamp), { capture: true });
+    const stage = g.document.querySelector('[data-testid="viewer"] .stage');
+    stage.addEventListener('pointerdown', (e) => (g.__samDown = e.timeStamp), { capture: true });
+    stage.addEventListener('pointerup', (e) => ((g as unknown as { __samUp: number }).__samUp = e.timeStamp), { capture: true });
   });
+  const previewShown = () =>
+    page.evaluate(() => (globalThis as unknown as { __tesseraCanvas: { overlayState: { preview: unknown } } }).__tesseraCanvas.overlayState.preview !== null);
   for (let i = 0; i < n; i++) {
-    await page.keyboard.press('Escape');
+    // Esc with no prompt would leave the image: only while a mask is shown.
+    if (await previewShown()) await page.keyboard.press('Escape');
     await page.waitForFunction(() => {
       const v = (globalThis as unknown as { __tesseraCanvas: { overlayState: { preview: unknown } } }).__tesseraCanvas;
       return v.overlayState.preview === null;
@@ -155,26 +160,28 @@ async function clickToPaint(page: Page, n: number, bare: BareSam, bareMs: number
     await page.mouse.up();
     const ms = await page.evaluate(
       () =>
-        new Promise<number>((resolve, reject) => {
+        new Promise<[number, number]>((resolve, reject) => {
           const g = globalThis as unknown as {
             __samDown: number;
+            __samUp: number;
             __tesseraCanvas: { overlayState: { preview: unknown }; previewPaintedAt: number };
             requestAnimationFrame(f: () => void): number;
           };
           const t0 = performance.now();
           const check = (): void => {
             const v = g.__tesseraCanvas;
-            if (v.overlayState.preview !== null && v.previewPaintedAt > g.__samDown) resolve(v.previewPaintedAt - g.__samDown);
+            if (v.overlayState.preview !== null && v.previewPaintedAt > g.__samDown) resolve([v.previewPaintedAt - g.__samDown, v.previewPaintedAt - g.__samUp]);
             else if (performance.now() - t0 > 10_000) reject(new Error('no mask painted within 10 s'));
             else g.requestAnimationFrame(check);
           };
           check();
         }),
     );
-    out.push(ms);
+    out.push(ms[0]);
+    upMs?.push(ms[1]);
     bareMs.push(await bare.decodeMs());
   }
-  await page.keyboard.press('Escape');
+  if (await previewShown()) await page.keyboard.press('Escape');
   return out;
 }
 
@@ -250,7 +257,8 @@ async function main(): Promise<void> {
     const clickBare: number[] = [];
     // Two warm-up clicks (first paint of the overlay, first decode on this embedding).
     await clickToPaint(page, 2, bare, []);
-    const clicks = await clickToPaint(page, CLICKS, bare, clickBare);
+    const releases: number[] = [];
+    const clicks = await clickToPaint(page, CLICKS, bare, clickBare, releases);
     reportPageErrors(errors);
 
     const row = (name: string, svc: number[], raw: number[]): string[] => [
@@ -264,10 +272,11 @@ async function main(): Promise<void> {
       row('encode, new image (segment:encode)', encSvc, encBare),
       row('encode, same image again (cached)', encCached, []),
       row('decode per prompt (segment:decode)', decSvc, decBare),
-      row('click → mask painted (Chromium)', clicks, clickBare),
+      row('click (pointerdown) → mask painted (Chromium)', clicks, clickBare),
+      row('release (pointerup) → mask painted (Chromium)', releases, clickBare),
     ];
     if (values.json) {
-      console.log(JSON.stringify({ encSvc, encReported, encBare, encCached, decSvc, decBare, clicks, clickBare, provider: 'cpu' }, null, 2));
+      console.log(JSON.stringify({ encSvc, encReported, encBare, encCached, decSvc, decBare, clicks, releases, clickBare, provider: 'cpu' }, null, 2));
     } else {
       console.log(`\nSAM-contract pair (${path.basename(ENCODER)}, ${path.basename(DECODER)}), ${W}x${H} images, ms p50 / p95:\n`);
       printTable(['stage', 'Tessera', 'bare session.run', 'ratio of medians', 'n'], rows);

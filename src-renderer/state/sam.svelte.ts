@@ -6,6 +6,7 @@ import { editorState, type EditorState } from './editor.svelte';
 
 const MODEL_KEY = 'tessera.segment.model';
 const COMMIT_KEY = 'tessera.segment.commitAs';
+const HOVER_KEY = 'tessera.segment.hover';
 
 function saved(key: string): string | null {
   try {
@@ -40,6 +41,7 @@ export class SamState implements Segmenter {
   waiting = $state(false);
   commitAs = $state<SamCommitKind>(saved(COMMIT_KEY) === 'mask' ? 'mask' : 'polygon');
   tolerance = $state(1);
+  hover = $state(saved(HOVER_KEY) !== 'off');
   /** Supplied by the viewer: the visible region of an image drawn from its tile pyramid, else undefined. */
   regionOf: (() => SegmentRegion | undefined) | null = null;
 
@@ -53,6 +55,7 @@ export class SamState implements Segmenter {
   ) {
     const tool = es.editor.samTool;
     tool.commitAs = this.commitAs;
+    tool.hoverPreview = this.hover;
     es.editor.segmenter = this;
     es.editor.events.on('change', () => {
       this.info = tool.info;
@@ -102,6 +105,12 @@ export class SamState implements Segmenter {
     this.commitAs = kind;
     save(COMMIT_KEY, kind);
     this.es.editor.samTool.setCommitAs(kind);
+  }
+
+  setHover(on: boolean): void {
+    this.hover = on;
+    save(HOVER_KEY, on ? 'on' : 'off');
+    this.es.editor.samTool.hoverPreview = on;
   }
 
   setTolerance(px: number): void {

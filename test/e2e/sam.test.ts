@@ -52,6 +52,15 @@ async function previewBounds(page: Page): Promise<Box | null> {
   return { x0: b.x, x1: b.x + b.w - 1, y0: b.y, y1: b.y + b.h - 1 };
 }
 
+/** The prompt points drawn on the overlay: foreground and background. */
+async function promptPoints(page: Page): Promise<{ fg: number; bg: number }> {
+  const kinds = await page.evaluate(() => {
+    const viewer = (globalThis as unknown as { __tesseraCanvas: { overlayState: { handles: readonly { kind: string }[] } } }).__tesseraCanvas;
+    return viewer.overlayState.handles.map((h) => h.kind);
+  });
+  return { fg: kinds.filter((k) => k === 'positive').length, bg: kinds.filter((k) => k === 'negative').length };
+}
+
 function near(got: Box | null, want: Box): boolean {
   return got !== null && Math.abs(got.x0 - want.x0) <= 1 && Math.abs(got.x1 - want.x1) <= 1 && Math.abs(got.y0 - want.y0) <= 1 && Math.abs(got.y1 - want.y1) <= 1;
 }
@@ -130,13 +139,17 @@ describe('segment tool in the browser', () => {
     await page.getByTestId('tool-select').focus();
     await page.locator('[data-testid="sam-encode"][data-state="ready"]').waitFor({ timeout: 30_000 });
 
-    // The README's three cases on the 640x427 image.
+    // The README's three cases on the 640x427 image (the hover preview off: each mask comes from a click).
+    await page.getByTestId('sam-hover').uncheck();
+    await page.getByTestId('tool-select').focus();
     await clickAt(page, 400, 200);
     await expect.poll(() => previewBounds(page), { timeout: 10_000 }).toSatisfy((b: Box | null) => near(b, { x0: 360, x1: 439, y0: 160, y1: 239 }));
+    expect(await promptPoints(page)).toEqual({ fg: 1, bg: 0 });
     await expect.poll(() => page.getByTestId('sam-info').textContent()).toMatch(/mask 1\/1 · IoU \d\.\d\d · \d+ vertices/);
     await clickAt(page, 430, 200, { button: 'right' });
     await expect.poll(() => previewBounds(page), { timeout: 10_000 }).toSatisfy((b: Box | null) => near(b, { x0: 360, x1: 413, y0: 160, y1: 239 }));
     // The right click was a background point, not the context menu.
+    expect(await promptPoints(page)).toEqual({ fg: 1, bg: 1 });
     expect(await page.getByTestId('context-menu').count()).toBe(0);
     await page.keyboard.press('Escape');
     await expect.poll(() => previewBounds(page)).toBeNull();
@@ -146,11 +159,20 @@ describe('segment tool in the browser', () => {
     await expect.poll(() => previewBounds(page)).toBeNull();
     expect(await annotationCount(page)).toBe(0);
 
+    // With the hover preview the mask follows the pointer before any click.
+    await page.getByTestId('sam-hover').check();
+    await page.getByTestId('tool-select').focus();
+    const hoverAt = await toPage(page, 200, 300);
+    await page.mouse.move(hoverAt.x, hoverAt.y);
+    await expect.poll(() => previewBounds(page), { timeout: 10_000 }).toSatisfy((b: Box | null) => near(b, { x0: 160, x1: 239, y0: 260, y1: 339 }));
+    expect(await promptPoints(page)).toEqual({ fg: 0, bg: 0 });
+
     // Click an object, Alt+click a background point, Enter stores a traced polygon of the class.
     await clickAt(page, 400, 200);
     await expect.poll(() => previewBounds(page), { timeout: 10_000 }).toSatisfy((b: Box | null) => near(b, { x0: 360, x1: 439, y0: 160, y1: 239 }));
     await clickAt(page, 430, 200, { alt: true });
     await expect.poll(() => previewBounds(page), { timeout: 10_000 }).toSatisfy((b: Box | null) => near(b, { x0: 360, x1: 413, y0: 160, y1: 239 }));
+    expect(await promptPoints(page)).toEqual({ fg: 1, bg: 1 });
     const vertices = Number((await page.getByTestId('sam-info').textContent())!.match(/(\d+) vertices/)![1]);
     await page.keyboard.press('Enter');
     await expect.poll(() => annotationCount(page)).toBe(1);
@@ -169,10 +191,12 @@ describe('segment tool in the browser', () => {
     expect(Math.abs(bb.y - 160)).toBeLessThanOrEqual(1);
     expect(Math.abs(bb.y + bb.h - 240)).toBeLessThanOrEqual(1);
 
-    // One undo step per committed shape, and redo brings it back.
+    // One undo step per committed shape, and redo brings it back (each key once the history says it can).
+    await expect.poll(() => page.getByTestId('action-undo').isEnabled()).toBe(true);
     await page.keyboard.press('Control+z');
     await expect.poll(() => annotationCount(page)).toBe(0);
     expect(await stored()).toEqual([]);
+    await expect.poll(() => page.getByTestId('action-redo').isEnabled()).toBe(true);
     await page.keyboard.press('Control+Shift+z');
     await expect.poll(() => annotationCount(page)).toBe(1);
     expect((await stored()).map((a) => a.geometry)).toEqual([poly!.geometry]);

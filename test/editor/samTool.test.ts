@@ -170,6 +170,56 @@ describe.runIf(pair)('segment tool', () => {
     d.key('Escape');
   });
 
+  it('the point of a press is sent before the release; a press that becomes a drag is a box only', async () => {
+    let sent: { points: number; box: boolean }[] = [];
+    const real = editor.segmenter!;
+    editor.segmenter = { ...real, decode: (p) => (sent.push({ points: p.points.length, box: p.box !== undefined }), real.decode(p)) };
+    d.down(400, 200);
+    expect(sent).toEqual([{ points: 1, box: false }]);
+    expect((await answered())!.area).toBe(5024);
+    d.up(400, 200);
+    expect(sent).toHaveLength(1);
+    expect(tool.points).toHaveLength(1);
+    d.key('Escape');
+    sent = [];
+    d.drag(100, 100, 200, 150);
+    expect(sent).toEqual([
+      { points: 1, box: false },
+      { points: 0, box: true },
+    ]);
+    expect(tool.points).toEqual([]);
+    expect(await answered()).toEqual({ x0: 100, x1: 199, y0: 100, y1: 149, area: 5000 });
+    editor.segmenter = real;
+    d.key('Escape');
+  });
+
+  it('hovering shows what a click would give; the click on that pixel takes the answer without asking again', async () => {
+    let sent = 0;
+    const real = editor.segmenter!;
+    editor.segmenter = { ...real, decode: (p) => (sent++, real.decode(p)) };
+    const hover = (x: number, y: number) => editor.pointer('move', { x, y, button: -1, shift: false, ctrl: false, alt: false, zoom: 1 });
+    hover(300, 200);
+    hover(350, 200);
+    hover(400, 200);
+    // One hover prompt at a time: the latest position is asked once the first is answered.
+    expect(sent).toBe(1);
+    await expect.poll(() => tool.mask && rleBBox(tool.mask.rle).x, { timeout: 20_000 }).toBe(360);
+    expect(sent).toBe(2);
+    expect(tool.busy).toBe(false);
+    expect(d.key('Enter')).toBe(false);
+    editor.pointer('down', { x: 400, y: 200, button: 0, shift: false, ctrl: false, alt: false, zoom: 1 });
+    editor.pointer('up', { x: 400, y: 200, button: 0, shift: false, ctrl: false, alt: false, zoom: 1 });
+    expect(sent).toBe(2);
+    expect(tool.busy).toBe(true);
+    expect(tool.waiting).toBe(false);
+    // The next prompt refines the hover's answer, which was the last one asked.
+    d.click(430, 200, { alt: true });
+    expect(sent).toBe(3);
+    expect((await answered())!.x1).toBe(413);
+    editor.segmenter = real;
+    d.key('Escape');
+  });
+
   it('a failed decode is said in the status line', async () => {
     const real = editor.segmenter!;
     editor.segmenter = { ...real, decode: (p) => callWs(ws, 'segment:decode', { ...p, modelId: 'no-such-model' }) };

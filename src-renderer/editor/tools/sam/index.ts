@@ -75,6 +75,15 @@ export class SamTool extends Tool {
   info: SamInfo | null = null;
   /** Waiting for the decoder's answer to the latest prompt. */
   waiting = false;
+  /** Show what a click would give while the pointer hovers, before the first prompt. */
+  hoverPreview = true;
+  /** The hover prompt in flight and the next position to ask for once it is answered (one at a time). */
+  private hoverBusy = false;
+  private hoverNext: { x: number; y: number } | null = null;
+  /** The last hover answer: a click on the same pixel takes it instead of asking again. */
+  private hoverAnswer: { x: number; y: number; masks: SegmentMask[] } | null = null;
+  /** What was shown before the point of the press in progress was sent, to go back to if the press becomes a drag. */
+  private beforePress: { candidates: SegmentMask[]; shown: number; answered: number; region: SegmentRegion | undefined } | null = null;
 
   initial(): ToolState {
     return new Idle(this);
@@ -137,6 +146,9 @@ export class SamTool extends Tool {
     this.traced = null;
     this.info = null;
     this.waiting = false;
+    this.hoverNext = null;
+    this.hoverAnswer = null;
+    this.beforePress = null;
   }
 
   addPoint(x: number, y: number, label: 0 | 1): void {
@@ -147,7 +159,92 @@ export class SamTool extends Tool {
       return;
     }
     this.points.push({ x, y, label });
+    const h = this.hoverAnswer;
+    if (label === 1 && this.points.length === 1 && !this.box && !this.hoverBusy && h && h.x === x && h.y === y) {
+      // The hover already asked the decoder this very prompt, and it was the last thing asked (so
+      // the low-resolution mask the next prompt refines is this one's).
+      this.seq++;
+      this.hoverAnswer = null;
+      this.region = this.editor.segmenter?.region();
+      this.accept(h.masks);
+      return;
+    }
     this.ask();
+  }
+
+  /**
+   * A press: its point is sent at once rather than at release, so the mask is usually there when
+   * the button comes up. If the press becomes a drag (a box), `retractPress` takes the point back.
+   */
+  press(e: EditorPointerEvent): void {
+    const img = this.editor.image;
+    if (!img || e.x < 0 || e.y < 0 || e.x >= img.width || e.y >= img.height) return;
+    this.beforePress = { candidates: this.candidates, shown: this.shown, answered: this.answered, region: this.region };
+    this.addPoint(e.x, e.y, e.button === 2 || e.alt ? 0 : 1);
+  }
+
+  /** Whether the press in progress sent a point. */
+  get pressed(): boolean {
+    return this.beforePress !== null;
+  }
+
+  /** The press became a drag: its point goes, and what was shown before it comes back. */
+  retractPress(): void {
+    const b = this.beforePress;
+    if (!b) return;
+    this.beforePress = null;
+    this.points.pop();
+    this.seq++;
+    this.waiting = false;
+    this.candidates = b.candidates;
+    this.shown = b.shown;
+    this.answered = b.answered;
+    this.region = b.region;
+    this.traced = null;
+    this.draw();
+    this.editor.events.emit('change');
+  }
+
+  /** The press ended as a click: its point stays. */
+  endPress(): void {
+    this.beforePress = null;
+  }
+
+  /** The pointer hovers with no prompt yet: show what a click there would give. */
+  hover(x: number, y: number): void {
+    const img = this.editor.image;
+    const seg = this.editor.segmenter;
+    if (!this.hoverPreview || !img || !seg || this.points.length > 0 || this.box) return;
+    if (x < 0 || y < 0 || x >= img.width || y >= img.height) return;
+    if (this.hoverBusy) {
+      this.hoverNext = { x, y };
+      return;
+    }
+    this.hoverBusy = true;
+    this.hoverNext = null;
+    const seq = ++this.seq;
+    const region = seg.region();
+    const done = (): void => {
+      this.hoverBusy = false;
+      const next = this.hoverNext;
+      if (next && this.points.length === 0 && !this.box) this.hover(next.x, next.y);
+    };
+    seg
+      .decode({ imageId: img.id, frame: this.editor.frame, points: [{ x, y, label: 1 }], refine: false, ...(region ? { region } : {}) })
+      .then(
+        (r) => {
+          if (seq === this.seq && this.points.length === 0 && !this.box) {
+            this.hoverAnswer = { x, y, masks: r.masks };
+            this.candidates = [...r.masks].sort((a, b) => b.score - a.score);
+            this.shown = 0;
+            this.traced = null;
+            this.draw();
+          }
+          done();
+        },
+        // A failing hover says nothing: the click that follows asks again and reports the error.
+        () => done(),
+      );
   }
 
   setBox(x0: number, y0: number, x1: number, y1: number): void {
@@ -193,14 +290,7 @@ export class SamTool extends Tool {
     seg.decode(prompt).then(
       (r) => {
         if (seq !== this.seq) return;
-        this.waiting = false;
-        this.answered++;
-        this.candidates = [...r.masks].sort((a, b) => b.score - a.score);
-        this.shown = 0;
-        this.traced = null;
-        if (this.candidates.length === 0 || this.candidates.every((m) => m.area === 0)) this.editor.say('The model found no mask for this prompt', 'error');
-        this.draw();
-        this.editor.events.emit('change');
+        this.accept(r.masks);
       },
       (e: unknown) => {
         if (seq !== this.seq) return;
@@ -209,6 +299,18 @@ export class SamTool extends Tool {
         this.editor.events.emit('change');
       },
     );
+  }
+
+  /** The answer to the latest prompt: candidates best predicted IoU first, the best shown. */
+  private accept(masks: readonly SegmentMask[]): void {
+    this.waiting = false;
+    this.answered++;
+    this.candidates = [...masks].sort((a, b) => b.score - a.score);
+    this.shown = 0;
+    this.traced = null;
+    if (this.candidates.length === 0 || this.candidates.every((m) => m.area === 0)) this.editor.say('The model found no mask for this prompt', 'error');
+    this.draw();
+    this.editor.events.emit('change');
   }
 
   private cycle(by: 1 | -1): boolean {
@@ -343,9 +445,12 @@ class Idle extends ToolState<SamTool> {
   override onPointerDown(e: EditorPointerEvent): void {
     this.tool.transition(new Pointing(this.tool, e));
   }
+  override onPointerMove(e: EditorPointerEvent): void {
+    if (e.button === -1) this.tool.hover(e.x, e.y);
+  }
 }
 
-/** Pressed, not moved yet: a click adds a point, a drag (left button) draws the box. */
+/** Pressed, not moved yet: the point is on its way to the decoder; a drag (left button) turns it into a box. */
 class Pointing extends ToolState<SamTool> {
   readonly name = 'pointing';
   constructor(
@@ -354,15 +459,24 @@ class Pointing extends ToolState<SamTool> {
   ) {
     super(tool);
   }
+  override onEnter(): void {
+    this.tool.press(this.start);
+  }
   override onPointerMove(e: EditorPointerEvent): void {
-    if (this.start.button === 0 && !this.start.alt && moved(this.start, e, e.zoom)) this.tool.transition(new Dragging(this.tool, this.start));
+    if (this.start.button === 0 && !this.start.alt && moved(this.start, e, e.zoom)) {
+      this.tool.retractPress();
+      this.tool.transition(new Dragging(this.tool, this.start));
+    }
   }
   override onPointerUp(): void {
-    const s = this.start;
+    const sent = this.tool.pressed;
+    this.tool.endPress();
     this.tool.transition(new Idle(this.tool));
-    this.tool.addPoint(s.x, s.y, s.button === 2 || s.alt ? 0 : 1);
+    // A press off the image sent nothing: say why on release.
+    if (!sent) this.tool.addPoint(this.start.x, this.start.y, this.start.button === 2 || this.start.alt ? 0 : 1);
   }
   override onCancel(): void {
+    this.tool.retractPress();
     this.tool.transition(new Idle(this.tool));
   }
 }
