@@ -9,8 +9,9 @@
  *     thresholding, run-length encoding, refinement from the second prompt on) beside the bare
  *     decoder `session.run` on fixed feeds
  *   - click to mask painted in Chromium: the real renderer in browser mode, real pointer events
- *     (Playwright's mouse), from the pointerdown's timestamp to the overlay paint that shows the
- *     new mask, beside the bare decoder run of the same model
+ *     (Playwright's mouse), from the pointerdown's (and the pointerup's) timestamp to the overlay
+ *     paint that shows the new mask, the hover preview off; and with it on, from a pointermove to
+ *     its mask painted; beside the bare decoder run of the same model
  * The two sides alternate round by round, so load from elsewhere falls on both. With the
  * contract pair the model time is near zero and the figures are Tessera's own overhead.
  * Target: click to painted mask p95 < 30 ms. Options: --images N (default 12), --prompts N
@@ -185,6 +186,44 @@ async function clickToPaint(page: Page, n: number, bare: BareSam, bareMs: number
   return out;
 }
 
+/** Hover preview: from a pointermove's timestamp to the paint of its mask, the pointer resting at each spot. */
+async function hoverToPaint(page: Page, n: number): Promise<number[]> {
+  const out: number[] = [];
+  await page.evaluate(() => {
+    const g = globalThis as unknown as {
+      __samMove: number;
+      document: { querySelector(s: string): { addEventListener(t: string, f: (e: { timeStamp: number }) => void, o: { capture: boolean }): void } };
+    };
+    g.__samMove = 0;
+    g.document.querySelector('[data-testid="viewer"] .stage').addEventListener('pointermove', (e) => (g.__samMove = e.timeStamp), { capture: true });
+  });
+  for (let i = 0; i < n; i++) {
+    // Spots 40 px apart: each hover's mask differs from the one before.
+    const p = await toPage(page, 120 + ((i * 40) % 400), 150 + ((i * 40) % 160));
+    await page.mouse.move(p.x, p.y);
+    const ms = await page.evaluate(
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const g = globalThis as unknown as {
+            __samMove: number;
+            __tesseraCanvas: { overlayState: { preview: unknown }; previewPaintedAt: number };
+            requestAnimationFrame(f: () => void): number;
+          };
+          const t0 = performance.now();
+          const check = (): void => {
+            const v = g.__tesseraCanvas;
+            if (v.overlayState.preview !== null && v.previewPaintedAt > g.__samMove) resolve(v.previewPaintedAt - g.__samMove);
+            else if (performance.now() - t0 > 10_000) reject(new Error('no hover mask painted within 10 s'));
+            else g.requestAnimationFrame(check);
+          };
+          check();
+        }),
+    );
+    out.push(ms);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   for (const f of [ENCODER, DECODER]) if (!fs.existsSync(f)) throw new Error(`${f} not found (--encoder, --decoder)`);
   if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (set CHROMIUM=...)`);
@@ -254,11 +293,18 @@ async function main(): Promise<void> {
     await page.getByTestId('tool-select').focus();
     await page.keyboard.press('s');
     await page.locator('[data-testid="sam-encode"][data-state="ready"]').waitFor({ timeout: 60_000 });
+    // Clicks are timed without the hover preview, which would have the mask ready before the press.
+    await page.getByTestId('sam-hover').uncheck();
+    await page.getByTestId('tool-select').focus();
     const clickBare: number[] = [];
     // Two warm-up clicks (first paint of the overlay, first decode on this embedding).
     await clickToPaint(page, 2, bare, []);
     const releases: number[] = [];
     const clicks = await clickToPaint(page, CLICKS, bare, clickBare, releases);
+    log(`Chromium: ${CLICKS} hover moves with the hover preview...`);
+    await page.getByTestId('sam-hover').check();
+    await page.getByTestId('tool-select').focus();
+    const hovers = await hoverToPaint(page, CLICKS);
     reportPageErrors(errors);
 
     const row = (name: string, svc: number[], raw: number[]): string[] => [
@@ -274,9 +320,10 @@ async function main(): Promise<void> {
       row('decode per prompt (segment:decode)', decSvc, decBare),
       row('click (pointerdown) → mask painted (Chromium)', clicks, clickBare),
       row('release (pointerup) → mask painted (Chromium)', releases, clickBare),
+      row('hover (pointermove) → mask painted (Chromium)', hovers, clickBare),
     ];
     if (values.json) {
-      console.log(JSON.stringify({ encSvc, encReported, encBare, encCached, decSvc, decBare, clicks, releases, clickBare, provider: 'cpu' }, null, 2));
+      console.log(JSON.stringify({ encSvc, encReported, encBare, encCached, decSvc, decBare, clicks, releases, hovers, clickBare, provider: 'cpu' }, null, 2));
     } else {
       console.log(`\nSAM-contract pair (${path.basename(ENCODER)}, ${path.basename(DECODER)}), ${W}x${H} images, ms p50 / p95:\n`);
       printTable(['stage', 'Tessera', 'bare session.run', 'ratio of medians', 'n'], rows);
