@@ -7,6 +7,9 @@ import type { EditorPointerEvent } from '../../scene';
 import { boxFromCorners, q } from '../../shapes';
 import { moved, Tool, ToolState, type ToolOverlay } from '../Tool';
 
+/** How long a prompt may wait for its mask before its points are drawn without it. */
+const PROMPT_DRAW_DELAY_MS = 50;
+
 /** One prompt sent to a prompt-driven model (image pixels of the oriented image). */
 export interface SegmentPrompt {
   imageId: number;
@@ -276,7 +279,14 @@ export class SamTool extends Tool {
     const img = this.editor.image;
     const seg = this.editor.segmenter;
     const seq = ++this.seq;
-    this.draw();
+    // The new prompt point (and "segmenting…") is shown with its mask: drawing now would start a
+    // frame that competes with the decoder for the CPU. Only a slow answer gets them shown first.
+    setTimeout(() => {
+      if (seq === this.seq && this.waiting) {
+        this.draw();
+        this.editor.events.emit('change');
+      }
+    }, PROMPT_DRAW_DELAY_MS);
     if (!img) return;
     if (!seg) {
       this.editor.refuse('Segmentation is not available here');
@@ -286,7 +296,6 @@ export class SamTool extends Tool {
     if (this.answered === 0 && this.points.length + (this.box ? 1 : 0) <= 1) this.region = seg.region();
     const prompt: SegmentPrompt = { imageId: img.id, frame: this.editor.frame, points: [...this.points], refine: this.answered > 0, ...(this.box ? { box: { ...this.box } } : {}), ...(this.region ? { region: this.region } : {}) };
     this.waiting = true;
-    this.editor.events.emit('change');
     seg.decode(prompt).then(
       (r) => {
         if (seq !== this.seq) return;
