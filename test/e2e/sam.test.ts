@@ -83,6 +83,13 @@ async function dragImage(page: Page, from: [number, number], to: [number, number
   await page.mouse.up();
 }
 
+/** Embedding files in a dataset's cache folder. */
+function embeddings(cacheDir: string): number {
+  const dir = path.join(cacheDir, 'sam');
+  if (!fs.existsSync(dir)) return 0;
+  return fs.readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.emb')).length;
+}
+
 const annotationCount = async (page: Page): Promise<number> => Number(await page.getByTestId('viewer').getAttribute('data-annotations'));
 
 describe('segment tool in the browser', () => {
@@ -138,6 +145,8 @@ describe('segment tool in the browser', () => {
     await page.getByTestId('sam-model').selectOption(entry.manifest.id);
     await page.getByTestId('tool-select').focus();
     await page.locator('[data-testid="sam-encode"][data-state="ready"]').waitFor({ timeout: 30_000 });
+    // The next image of the grid is encoded ahead: both embeddings land in the dataset's cache.
+    await expect.poll(() => embeddings(path.join(tmp, 'sam.tessera-cache')), { timeout: 30_000 }).toBe(2);
 
     // The README's three cases on the 640x427 image (the hover preview off: each mask comes from a click).
     await page.getByTestId('sam-hover').uncheck();
@@ -225,6 +234,71 @@ describe('segment tool in the browser', () => {
     await page.getByTestId('shortcuts').waitFor();
     expect(await page.getByTestId('shortcuts').textContent()).toMatch(/S\s*Segment/);
     await page.keyboard.press('Escape');
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe('segment tool on an image shown from its tile pyramid', () => {
+  let app: App | null = null;
+  const saved = process.env['TESSERA_PYRAMID_PIXELS'];
+  const W = 6000;
+  const H = 4000;
+
+  beforeAll(async () => {
+    // The server runs in this process and reads the threshold when an image is opened.
+    process.env['TESSERA_PYRAMID_PIXELS'] = String(10_000_000);
+    app = await startApp({ tmpPrefix: 'tessera-sam-pyramid-e2e-' });
+    fs.mkdirSync(path.join(app.tmp, 'imgs'));
+    await sharp({ create: { width: W, height: H, channels: 3, background: { r: 40, g: 70, b: 60 } } })
+      .jpeg({ quality: 80 })
+      .toFile(path.join(app.tmp, 'imgs', 'field.jpg'));
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    if (saved === undefined) delete process.env['TESSERA_PYRAMID_PIXELS'];
+    else process.env['TESSERA_PYRAMID_PIXELS'] = saved;
+  });
+
+  it.skipIf(prerequisites.skip)('encodes the part on screen and gives the mask in image pixels', async () => {
+    prerequisites.assertPresent();
+    const { tmp, server } = app!;
+    const { page, pageErrors } = await app!.newPage({ viewport: { width: 1200, height: 800 }, hooks: true });
+    await createDatasetViaUi(page, path.join(tmp, 'field.tessera'));
+    await page.getByTestId('import-open').click();
+    await page.getByTestId('import-paths').fill(path.join(tmp, 'imgs'));
+    await page.getByTestId('import-start').click();
+    await expect.poll(() => page.getByTestId('import-summary').textContent(), { timeout: 30_000 }).toContain('1 imported');
+    const entry = await ok(server.workspace, 'segment:add', { encoder: ENCODER, decoder: DECODER });
+    await page.getByTestId('grid-cell').first().click();
+    await page.locator('[data-testid="viewer"][data-ready="true"]').waitFor({ timeout: 120_000 });
+    expect(await page.evaluate(() => (globalThis as unknown as { __tesseraCanvas: { tiled: boolean } }).__tesseraCanvas.tiled)).toBe(true);
+    await page.getByTestId('viewer-one-to-one').click();
+    await page.getByTestId('tool-select').focus();
+    await page.keyboard.press('s');
+    await page.getByTestId('sam-model').selectOption(entry.manifest.id);
+    await page.getByTestId('sam-hover').uncheck();
+    await page.getByTestId('tool-select').focus();
+    await page.locator('[data-testid="sam-encode"][data-state="ready"]').waitFor({ timeout: 60_000 });
+
+    const region = await page.evaluate(() =>
+      (globalThis as unknown as { __tesseraCanvas: { visibleRegion(): { x: number; y: number; w: number; h: number } } }).__tesseraCanvas.visibleRegion(),
+    );
+    // At 1:1 the view shows about its own size of the image, far less than the whole.
+    expect(region.w).toBeLessThan(W / 3);
+    const [px, py] = [3000, 2000];
+    await clickAt(page, px, py);
+    // The contract's disk has radius 64 in the encoder's 1024 frame, which here is the region's.
+    const r = (64 * Math.max(region.w, region.h)) / 1024;
+    const want = { x0: Math.ceil(px - r - 0.5), x1: Math.floor(px + r - 0.5), y0: Math.ceil(py - r - 0.5), y1: Math.floor(py + r - 0.5) };
+    await expect.poll(() => previewBounds(page), { timeout: 60_000 }).toSatisfy((b: Box | null) => near(b, want));
+    await page.keyboard.press('Enter');
+    await expect.poll(() => annotationCount(page)).toBe(1);
+    const imageId = Number(await page.getByTestId('viewer').getAttribute('data-image-id'));
+    const [poly] = await ok(server.workspace, 'annotations:list', { imageId });
+    const bb = geometryBBox(poly!.geometry);
+    expect(Math.abs(bb.x - want.x0)).toBeLessThanOrEqual(1);
+    expect(Math.abs(bb.x + bb.w - (want.x1 + 1))).toBeLessThanOrEqual(1);
     expect(pageErrors).toEqual([]);
   });
 });
