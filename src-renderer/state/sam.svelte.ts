@@ -7,6 +7,8 @@ import { editorState, type EditorState } from './editor.svelte';
 const MODEL_KEY = 'tessera.segment.model';
 const COMMIT_KEY = 'tessera.segment.commitAs';
 const HOVER_KEY = 'tessera.segment.hover';
+/** How long the frame shown must stay before its embedding is computed ahead of a click. */
+const FRAME_SETTLE_MS = 200;
 
 function saved(key: string): string | null {
   try {
@@ -46,6 +48,8 @@ export class SamState implements Segmenter {
   regionOf: (() => SegmentRegion | undefined) | null = null;
 
   private listing: Promise<SamModelEntry[]> | null = null;
+  private prepared: { imageId: number; frame: number } | null = null;
+  private frameTimer: ReturnType<typeof setTimeout> | null = null;
   /** Embeddings asked for (model, image, frame, region), so moving between tools does not ask twice. */
   private readonly encoded = new Map<string, Promise<unknown>>();
 
@@ -140,6 +144,19 @@ export class SamState implements Segmenter {
   }
 
   prepare(imageId: number, frame: number): void {
+    if (this.frameTimer !== null) clearTimeout(this.frameTimer);
+    this.frameTimer = null;
+    // Stepping through the frames of a stack (keys, wheel) encodes the frame it stops on, not each one passed.
+    const frameChange = this.prepared !== null && this.prepared.imageId === imageId && this.prepared.frame !== frame;
+    this.prepared = { imageId, frame };
+    if (frameChange) {
+      this.frameTimer = setTimeout(() => {
+        this.frameTimer = null;
+        const e = this.es.editor;
+        if (e.image?.id === imageId && e.frame === frame && e.toolName === 'sam') void this.encodeNow(imageId, frame);
+      }, FRAME_SETTLE_MS);
+      return;
+    }
     void this.encodeNow(imageId, frame);
   }
 

@@ -6,7 +6,7 @@ import type { Page } from 'playwright-core';
 import { rleBBox, type Rle } from '../../src-main/common/geometry/rle';
 import { geometryBBox } from '../../src-main/common/geometry/shapes';
 import { chromiumOrSkip, createDatasetViaUi, startApp, toPage, type App } from '../helpers/browser';
-import { sharedDir } from '../helpers/shared';
+import { sharedDir, sharedPath } from '../helpers/shared';
 import { ok } from '../helpers/workspace';
 
 /**
@@ -299,6 +299,63 @@ describe('segment tool on an image shown from its tile pyramid', () => {
     const bb = geometryBBox(poly!.geometry);
     expect(Math.abs(bb.x - want.x0)).toBeLessThanOrEqual(1);
     expect(Math.abs(bb.x + bb.w - (want.x1 + 1))).toBeLessThanOrEqual(1);
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe('segment tool on a frame of a multi-frame DICOM', () => {
+  const dicomDir = sharedPath('datasets/dicom_pydicom');
+  let app: App | null = null;
+
+  beforeAll(async () => {
+    app = await startApp({ tmpPrefix: 'tessera-sam-dicom-e2e-' });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it.skipIf(prerequisites.skip || !dicomDir)('encodes the frame shown and stores the shape on it', async () => {
+    prerequisites.assertPresent();
+    const { tmp, server } = app!;
+    const file = path.join(tmp, 'frames.tessera');
+    await ok(server.workspace, 'dataset:create', { path: file, root: tmp });
+    await ok(server.workspace, 'images:import', { jobId: 'imp', paths: [path.join(dicomDir!, 'SC_rgb_rle_2frame.dcm')], allowOutsideRoot: true });
+    const [item] = (await ok(server.workspace, 'images:list', {})).items;
+    expect(item!.frames).toBe(2);
+    await ok(server.workspace, 'classes:create', { name: 'region' });
+    const entry = await ok(server.workspace, 'segment:add', { encoder: ENCODER, decoder: DECODER });
+    const { page, pageErrors } = await app!.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
+    const start = page.getByTestId('open-dataset-path');
+    await start.or(page.getByTestId('grid-cell').first()).first().waitFor();
+    if (await start.isVisible()) {
+      await start.fill(file);
+      await page.getByTestId('open-dataset').click();
+    }
+    await page.locator(`[data-testid="grid-cell"][data-image-id="${item!.id}"]`).click();
+    await page.locator('[data-testid="viewer"][data-ready="true"]').waitFor({ timeout: 30_000 });
+    await page.getByTestId('tool-select').focus();
+    await page.keyboard.press('s');
+    await page.getByTestId('sam-model').selectOption(entry.manifest.id);
+    await page.getByTestId('sam-hover').uncheck();
+    await page.getByTestId('tool-select').focus();
+    await page.locator('[data-testid="sam-encode"][data-state="ready"]').waitFor({ timeout: 30_000 });
+    const cache = `${file}-cache`;
+    await expect.poll(() => embeddings(cache), { timeout: 30_000 }).toBe(1);
+
+    // Frame 2: its own embedding (the display of that frame), asked for as the frame is shown.
+    await page.keyboard.press('.');
+    await expect.poll(() => page.getByTestId('viewer').getAttribute('data-frame-shown')).toBe('1');
+    await expect.poll(() => embeddings(cache), { timeout: 30_000 }).toBe(2);
+    const [cx, cy] = [Math.floor(item!.width / 2), Math.floor(item!.height / 2)];
+    await clickAt(page, cx, cy);
+    const r = (64 * Math.max(item!.width, item!.height)) / 1024;
+    const want = { x0: Math.ceil(cx - r - 0.5), x1: Math.floor(cx + r - 0.5), y0: Math.ceil(cy - r - 0.5), y1: Math.floor(cy + r - 0.5) };
+    await expect.poll(() => previewBounds(page), { timeout: 30_000 }).toSatisfy((b: Box | null) => near(b, { x0: Math.max(0, want.x0), x1: Math.min(item!.width - 1, want.x1), y0: Math.max(0, want.y0), y1: Math.min(item!.height - 1, want.y1) }));
+    await page.keyboard.press('Enter');
+    await expect.poll(() => annotationCount(page)).toBe(1);
+    const shapes = await ok(server.workspace, 'annotations:list', { imageId: item!.id });
+    expect(shapes.map((a) => [a.kind, a.frame])).toEqual([['polygon', 1]]);
     expect(pageErrors).toEqual([]);
   });
 });
