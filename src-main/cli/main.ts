@@ -689,12 +689,21 @@ async function cmdSegment(args: string[], io: CliIo): Promise<number> {
   const provider = values['provider'] === undefined ? undefined : oneOf('provider', values['provider'] as string, PROVIDERS);
   const json = values['json'] as boolean;
 
-  const { samModelFromArgs, Segmenter, maskToPolygon, findImageByRef, saveSegment } = await import('../services/segment');
-  const model = samModelFromArgs({ model: values['model'] as string | undefined, encoder: values['encoder'] as string | undefined, decoder: values['decoder'] as string | undefined });
+  const { samModelFromArgs, inspectedPair, Segmenter, maskToPolygon, findImageByRef, saveSegment } = await import('../services/segment');
+  const given = samModelFromArgs({ model: values['model'] as string | undefined, encoder: values['encoder'] as string | undefined, decoder: values['decoder'] as string | undefined });
   const { closeInferenceBackend, inferenceBackend, providerOrder } = await import('../services/inference');
   const { threadSettings } = await import('../inference/threads');
-  const ds = Dataset.open(positionals[0]!);
+  let ds: Dataset;
   try {
+    ds = Dataset.open(positionals[0]!);
+  } catch (e) {
+    await closeInferenceBackend();
+    throw e;
+  }
+  try {
+    const backend = await inferenceBackend();
+    // Two files are inspected for their family and input size; a manifest says them itself.
+    const model = hasPair ? await inspectedPair((file) => backend.inspect(file, threadSettings('batch')), given) : given;
     const image = findImageByRef(ds, values['image'] as string);
     const seg = new Segmenter(inferenceBackend);
     const r = await seg.decode(ds, model, { imageId: image.id, frame, points, box, providers: providerOrder(provider), threads: threadSettings('batch') });

@@ -5,7 +5,7 @@ import type { DetectOverrides, ModelManifest } from '../common/inference/types';
 import type { DetectResult, SessionKey } from './detect';
 import type { ModelInspection } from './inspect';
 import type { ImageInput, PixelOptions } from './preprocess';
-import type { SamDecodeArgs, SamDecodeValue, SamEncodeArgs, SamEncodeValue } from './sam';
+import type { SamComputed, SamDecodeArgs, SamDecodeValue, SamEncodeArgs, SamEncodeValue } from './sam';
 import { sessionCacheKey, unpack, type DetectReply, type DetectRequest, type SessionInfo, type ValueReply, type WorkerRequest, type WorkerStats } from './wire';
 
 export interface PoolOptions {
@@ -117,21 +117,50 @@ export class InferencePool {
   }
 
   /**
-   * Encodes an image for a SAM-family pair in the worker that holds the pair's embeddings (or
-   * finds the embedding cached there or on disk). Pixels decoded by the caller are handed over.
+   * The embedding of an image for a SAM-family pair: found in the memory or disk cache of the
+   * worker that decodes the pair's prompts, else computed in a thread of the encoder's own (so a
+   * long encoder run never holds up a decode) and handed to that worker. Without a source only
+   * the caches are looked at (`needsSource` when they miss). Pixels decoded by the caller are
+   * handed over; two requests for one embedding share its computation.
    */
-  samEncode(args: SamEncodeArgs): Promise<SamEncodeValue> {
-    const transfer = args.source && 'raw' in args.source ? [args.source.raw.data.buffer as ArrayBuffer] : [];
-    return this.samRequest<OkValue<SamEncodeValue>>(args.model.encoder, (id) => ({ id, kind: 'samEncode', ...args }), transfer).then((r) => r.value);
+  async samEncode(args: SamEncodeArgs): Promise<SamEncodeValue> {
+    const probe = await this.samRequest<OkValue<SamEncodeValue>>(args.model.encoder, (id) => ({ id, kind: 'samEncode', ...args, source: null })).then((r) => r.value);
+    if (!probe.needsSource || !args.source) return probe;
+    const source = args.source;
+    let computing = this.computing.get(args.key);
+    if (!computing) {
+      computing = (async (): Promise<SamEncodeValue> => {
+        const transfer = 'raw' in source ? [source.raw.data.buffer as ArrayBuffer] : [];
+        this.encoderPool ??= new InferencePool({ size: 1, entry: this.entry });
+        const c = await this.encoderPool.samRequest<OkValue<SamComputed>>(args.model.encoder, (id) => ({ id, kind: 'samCompute', ...args, source }), transfer).then((r) => r.value);
+        await this.samRequest<OkValue<null>>(args.model.encoder, (id) => ({ id, kind: 'samPut', key: args.key, data: c.data, dims: c.dims, frame: args.frame }), [c.data.buffer as ArrayBuffer]);
+        return { encodeMs: c.encodeMs, cached: null, provider: c.provider, warnings: c.warnings };
+      })();
+      this.computing.set(args.key, computing);
+      const done = (): void => void this.computing.delete(args.key);
+      computing.then(done, done);
+    }
+    return computing;
   }
+
+  /** Embeddings being computed now, by key. */
+  private readonly computing = new Map<string, Promise<SamEncodeValue>>();
+  /** The thread SAM-family encoders run in, apart from the workers that decode. */
+  private encoderPool: InferencePool | null = null;
 
   /** Masks for a prompt, in the worker that holds the pair's embeddings. */
   samDecode(args: SamDecodeArgs): Promise<SamDecodeValue> {
     return this.samRequest<OkValue<SamDecodeValue>>(args.model.encoder, (id) => ({ id, kind: 'samDecode', ...args })).then((r) => r.value);
   }
 
-  /** Images encoded and embeddings held by the worker of a SAM-family encoder (0 when none runs). */
+  /** Images encoded (in any thread) and embeddings held by the worker of a SAM-family encoder. */
   async samStats(encoder: string): Promise<{ encodes: number; embeddings: number }> {
+    const own = await this.samWorkerStats(encoder);
+    const enc = this.encoderPool ? await this.encoderPool.samWorkerStats(encoder) : { encodes: 0, embeddings: 0 };
+    return { encodes: own.encodes + enc.encodes, embeddings: own.embeddings };
+  }
+
+  private async samWorkerStats(encoder: string): Promise<{ encodes: number; embeddings: number }> {
     const index = this.samSlots.get(encoder);
     const slot = index === undefined ? null : this.slots[index];
     if (!slot) return { encodes: 0, embeddings: 0 };
@@ -238,6 +267,9 @@ export class InferencePool {
   /** Stops the workers, releasing their sessions; pending requests are rejected. */
   async close(): Promise<void> {
     this.closed = true;
+    const encoders = this.encoderPool;
+    this.encoderPool = null;
+    if (encoders) await encoders.close();
     await Promise.all(
       this.slots.map(async (s) => {
         if (!s) return;

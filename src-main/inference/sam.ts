@@ -100,8 +100,8 @@ export interface SamDecodeValue {
   decodeMs: number;
   provider: Provider;
   warnings: string[];
-  /** What the decoder was fed as mask_input (refinement): has_mask_input and the sum of mask_input. */
-  fed: { hasMaskInput: number; maskInputSum: number };
+  /** What the decoder was fed for refinement: has_mask_input, and the cells of mask_input above 0 (inside the fed mask). */
+  fed: { hasMaskInput: number; maskInputInside: number };
 }
 
 /** Masks larger than this (long side) are decoded at this size and scaled up to the image. */
@@ -208,9 +208,15 @@ function writeDisk(file: string, key: string, e: Embedding): string | null {
 // ---------------------------------------------------------------------------------------------
 // Encoder
 
-/** The encoder input: RGB resized (ResizeLongestSide), normalised, padded bottom/right with zeros, NCHW. */
-export async function samInputTensor(source: SamSource, region: SegmentRegion, pre: SamPreprocessing): Promise<Float32Array> {
-  const S = pre.inputSize;
+/**
+ * How an encoder takes the image: 'nchw' [1,3,S,S] normalised and padded here (Segment Anything's
+ * own preprocessing); 'hwc' [H,W,3] RGB 0-255 resized only, the model normalising and padding
+ * itself (samexporter's `--use-preprocess` exports, e.g. X-AnyLabeling's MobileSAM).
+ */
+export type SamInputLayout = 'nchw' | 'hwc';
+
+/** RGB pixels of the region resized so its long side is `inputSize` (ResizeLongestSide), interleaved. */
+async function resizedRgb(source: SamSource, region: SegmentRegion, S: number): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
   const { newW, newH } = longestSide(region.w, region.h, S);
   let img: Sharp;
   if ('raw' in source) {
@@ -236,7 +242,13 @@ export async function samInputTensor(source: SamSource, region: SegmentRegion, p
       throw new AppError('CORRUPT_IMAGE', `${name}: cannot decode the image: ${e instanceof Error ? e.message : String(e)}`);
     });
   if (info.width !== newW || info.height !== newH) throw new AppError('INTERNAL', `resizing gave ${info.width}x${info.height}, expected ${newW}x${newH}`);
-  const ch = info.channels;
+  return { data, width: newW, height: newH, channels: info.channels };
+}
+
+/** The encoder input: RGB resized (ResizeLongestSide), normalised, padded bottom/right with zeros, NCHW. */
+export async function samInputTensor(source: SamSource, region: SegmentRegion, pre: SamPreprocessing): Promise<Float32Array> {
+  const S = pre.inputSize;
+  const { data, width: newW, height: newH, channels: ch } = await resizedRgb(source, region, S);
   const plane = S * S;
   const tensor = new Float32Array(3 * plane);
   for (let c = 0; c < 3; c++) {
@@ -251,18 +263,42 @@ export async function samInputTensor(source: SamSource, region: SegmentRegion, p
   return tensor;
 }
 
+/** The input of an encoder that preprocesses itself: [newH, newW, 3] RGB 0-255, resized only. */
+export async function samInputHwc(source: SamSource, region: SegmentRegion, inputSize: number): Promise<{ data: Float32Array; dims: [number, number, 3] }> {
+  const { data, width, height, channels: ch } = await resizedRgb(source, region, inputSize);
+  const out = new Float32Array(width * height * 3);
+  for (let p = 0, i = 0; p < width * height; p++, i += ch) {
+    out[p * 3] = data[i]!;
+    out[p * 3 + 1] = data[ch >= 3 ? i + 1 : i]!;
+    out[p * 3 + 2] = data[ch >= 3 ? i + 2 : i]!;
+  }
+  return { data: out, dims: [height, width, 3] };
+}
+
+/** The layout an encoder's image input asks for, or null when it is neither. */
+export function inputLayout(shape: readonly (number | string)[], inputSize: number): SamInputLayout | null {
+  const fixedOr = (d: number | string | undefined, want: number) => typeof d !== 'number' || d < 0 || d === want;
+  if (shape.length === 4 && fixedOr(shape[0], 1) && shape[1] === 3 && fixedOr(shape[2], inputSize) && fixedOr(shape[3], inputSize)) return 'nchw';
+  if (shape.length === 3 && shape[2] === 3) return 'hwc';
+  return null;
+}
+
 async function encodeNow(a: SamEncodeArgs, source: SamSource): Promise<{ embedding: Embedding; provider: Provider; warnings: string[] }> {
   const { session, provider, warnings } = await getSession(a.model.encoder, a.model);
   const name = session.inputNames[0]!;
   const meta = session.inputMetadata[0];
   const S = a.pre.inputSize;
   const shape = meta && meta.isTensor ? meta.shape : [];
-  const fits = shape.length === 4 && [1, 3, S, S].every((d, i) => typeof shape[i] !== 'number' || shape[i] === d);
-  if (!fits) {
-    throw new AppError('UNSUPPORTED_FORMAT', `${a.model.encoder}: encoder input "${name}" is [${shape.join(',')}], expected float32 [1,3,${S},${S}] (the manifest's inputSize)`, { file: a.model.encoder });
+  const layout = meta && meta.isTensor && meta.type === 'float32' ? inputLayout(shape, S) : null;
+  if (!layout) {
+    const type = meta && meta.isTensor ? `${meta.type} ` : '';
+    throw new AppError('UNSUPPORTED_FORMAT', `${a.model.encoder}: encoder input "${name}" is ${type}[${shape.join(',')}], expected float32 [1,3,${S},${S}] (the manifest's inputSize) or [H,W,3]`, { file: a.model.encoder });
   }
-  const tensor = await samInputTensor(source, a.frame.region, a.pre);
-  const out = await session.run({ [name]: new ort.Tensor('float32', tensor, [1, 3, S, S]) });
+  const input =
+    layout === 'nchw'
+      ? new ort.Tensor('float32', await samInputTensor(source, a.frame.region, a.pre), [1, 3, S, S])
+      : await samInputHwc(source, a.frame.region, S).then((t) => new ort.Tensor('float32', t.data, t.dims));
+  const out = await session.run({ [name]: input });
   const outName = session.outputNames.includes('image_embeddings') ? 'image_embeddings' : session.outputNames[0]!;
   const t = out[outName]!;
   if (t.type !== 'float32') throw new AppError('UNSUPPORTED_FORMAT', `${a.model.encoder}: output "${outName}" is ${t.type}, expected float32`, { file: a.model.encoder });
@@ -294,6 +330,36 @@ export async function samEncode(a: SamEncodeArgs): Promise<SamEncodeValue> {
   const encodeMs = performance.now() - t0;
   const failed = a.diskFile ? writeDisk(a.diskFile, a.key, embedding) : null;
   return { encodeMs, cached: null, provider, warnings: failed ? [...warnings, failed] : warnings };
+}
+
+/** An embedding computed in the encoder's thread, its data transferred to the decoder's. */
+export interface SamComputed {
+  data: Float32Array;
+  dims: number[];
+  encodeMs: number;
+  provider: Provider;
+  warnings: string[];
+}
+
+/**
+ * Encodes in this thread and hands the embedding back (written to the disk cache first) without
+ * keeping it: the thread that decodes keeps it (samPut). Encoding in a thread of its own means a
+ * long encoder run (the next image, encoded ahead) never holds up a prompt's decoding.
+ */
+export async function samCompute(a: SamEncodeArgs & { source: SamSource }): Promise<SamComputed> {
+  requireSam(a.pre, a.model.encoder);
+  const t0 = performance.now();
+  const { embedding, provider, warnings } = await encodeNow(a, a.source);
+  const encodeMs = performance.now() - t0;
+  const failed = a.diskFile ? writeDisk(a.diskFile, a.key, embedding) : null;
+  // A copy the channel can take over: onnxruntime's output may be a view on memory it owns.
+  return { data: embedding.data.slice(), dims: embedding.dims, encodeMs, provider, warnings: failed ? [...warnings, failed] : warnings };
+}
+
+/** Keeps an embedding computed elsewhere (samCompute) for the decoder. */
+export function samPut(a: { key: string; data: Float32Array; dims: number[]; frame: SamFrame }): void {
+  remember(a.key, { data: a.data, dims: a.dims, frame: a.frame });
+  lowRes.delete(a.key);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -368,6 +434,26 @@ export function logitsToImageRle(
     run += len;
   };
   const { x: rx, y: ry, w: rw, h: rh } = region;
+  // One pass in memory order marks the inside cells and which columns and rows hold any, so the
+  // column-major pass below reads only the mask's own rows of the columns it touches.
+  const inside = new Uint8Array(mw * mh);
+  const colAny = new Uint8Array(mw);
+  let rowMin = mh, rowMax = -1;
+  for (let my = 0; my < mh; my++) {
+    const base = offset + my * mw;
+    let any = false;
+    for (let mx = 0; mx < mw; mx++) {
+      if (logits[base + mx]! > 0) {
+        inside[my * mw + mx] = 1;
+        colAny[mx] = 1;
+        any = true;
+      }
+    }
+    if (any) {
+      if (my < rowMin) rowMin = my;
+      rowMax = my;
+    }
+  }
   let area = 0;
   let minX = Infinity, minY = Infinity, maxX = -1, maxY = -1;
   let segsOf = -1;
@@ -381,13 +467,15 @@ export function logitsToImageRle(
     if (mx !== segsOf) {
       segsOf = mx;
       segs.length = 0;
-      let inside = false;
-      for (let my = 0; my <= mh; my++) {
-        const v = my < mh && logits[offset + my * mw + mx]! > 0;
-        if (v !== inside) {
-          // The first image row whose mask row is `my`.
-          segs.push(ry + Math.floor((my * rh + mh - 1) / mh));
-          inside = v;
+      if (colAny[mx]) {
+        let was = false;
+        for (let my = rowMin; my <= rowMax + 1; my++) {
+          const v = my <= rowMax && inside[my * mw + mx] === 1;
+          if (v !== was) {
+            // The first image row whose mask row is `my`.
+            segs.push(ry + Math.floor((my * rh + mh - 1) / mh));
+            was = v;
+          }
         }
       }
     }
@@ -425,7 +513,7 @@ export async function samDecode(a: SamDecodeArgs): Promise<SamDecodeValue> {
     }
   }
   const { session, provider, warnings } = await getSession(a.model.decoder, a.model);
-  if (!e) return { found: false, cached: null, masks: [], runMs: 0, decodeMs: 0, provider, warnings, fed: { hasMaskInput: 0, maskInputSum: 0 } };
+  if (!e) return { found: false, cached: null, masks: [], runMs: 0, decodeMs: 0, provider, warnings, fed: { hasMaskInput: 0, maskInputInside: 0 } };
   checkDecoder(session, a.model.decoder);
   const { region, width, height } = e.frame;
   const { mw, mh } = maskFrame(region);
@@ -459,8 +547,8 @@ export async function samDecode(a: SamDecodeArgs): Promise<SamDecodeValue> {
   const lowData = low.data as Float32Array;
   const best = order[0] ?? 0;
   lowRes.set(a.key, lowData.slice(best * LOW_RES * LOW_RES, (best + 1) * LOW_RES * LOW_RES));
-  let maskInputSum = 0;
-  if (previous) for (let i = 0; i < previous.length; i++) maskInputSum += previous[i]!;
+  let maskInputInside = 0;
+  if (previous) for (let i = 0; i < previous.length; i++) if (previous[i]! > 0) maskInputInside++;
   for (const t of Object.values(out)) t.dispose();
-  return { found: true, cached, masks: value, runMs, decodeMs: performance.now() - t0, provider, warnings, fed: { hasMaskInput: previous ? 1 : 0, maskInputSum } };
+  return { found: true, cached, masks: value, runMs, decodeMs: performance.now() - t0, provider, warnings, fed: { hasMaskInput: previous ? 1 : 0, maskInputInside } };
 }

@@ -2,7 +2,7 @@ import type { ErrorData } from '../common/errors';
 import type { Detection, DetectOverrides, ModelManifest } from '../common/inference/types';
 import type { DetectResult, SessionKey } from './detect';
 import type { ImageInput, PixelOptions } from './preprocess';
-import type { SamDecodeArgs, SamEncodeArgs } from './sam';
+import type { SamDecodeArgs, SamEncodeArgs, SamFrame, SamSource } from './sam';
 import type { SessionOptions } from './sessions';
 
 /** Messages between InferencePool and its workers. */
@@ -52,13 +52,30 @@ export interface SamDecodeRequest extends SamDecodeArgs {
   kind: 'samDecode';
 }
 
+/** Encodes in the worker and sends the embedding back without keeping it; see inference/sam.ts. */
+export interface SamComputeRequest extends SamEncodeArgs {
+  id: number;
+  kind: 'samCompute';
+  source: SamSource;
+}
+
+/** Hands the worker that decodes an embedding computed in another. */
+export interface SamPutRequest {
+  id: number;
+  kind: 'samPut';
+  key: string;
+  data: Float32Array;
+  dims: number[];
+  frame: SamFrame;
+}
+
 /** Asks a worker how many images it has encoded and how many embeddings it holds (diagnostics, tests). */
 export interface SamStatsRequest {
   id: number;
   kind: 'samStats';
 }
 
-export type WorkerRequest = DetectRequest | InspectRequest | PrepareRequest | StatsRequest | SamEncodeRequest | SamDecodeRequest | SamStatsRequest | { close: true };
+export type WorkerRequest = DetectRequest | InspectRequest | PrepareRequest | StatsRequest | SamEncodeRequest | SamDecodeRequest | SamComputeRequest | SamPutRequest | SamStatsRequest | { close: true };
 
 /** One session a worker holds: its model file, provider order, intra-op threads and spinning (null: onnxruntime's default). */
 export interface SessionInfo {

@@ -2,7 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import { toErrorData } from '../common/errors';
 import { detectInProcess } from './detect';
 import { inspectModel } from './inspect';
-import { samDecode, samEncode, samStats } from './sam';
+import { samCompute, samDecode, samEncode, samPut, samStats } from './sam';
 import { getSession, releaseSessions, sessionStats } from './sessions';
 import { pack, type DetectReply, type ValueReply, type WorkerRequest } from './wire';
 
@@ -44,6 +44,18 @@ port.on('message', (msg: WorkerRequest) => {
       (value) => port.postMessage({ id: msg.id, ok: true, value }),
       (e: unknown) => port.postMessage(failure(msg.id, e)),
     );
+    return;
+  }
+  if (msg.kind === 'samCompute') {
+    samCompute(msg).then(
+      (value) => port.postMessage({ id: msg.id, ok: true, value }, [value.data.buffer as ArrayBuffer]),
+      (e: unknown) => port.postMessage(failure(msg.id, e)),
+    );
+    return;
+  }
+  if (msg.kind === 'samPut') {
+    samPut(msg);
+    port.postMessage({ id: msg.id, ok: true, value: null });
     return;
   }
   if (msg.kind === 'samDecode') {

@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../common/errors';
-import { windowToBytes } from '../common/inference/highBitDepth';
 import type { Provider, RawPixels, ThreadSettings } from '../common/inference/types';
-import { rangeOfWindow } from '../common/imaging/window';
+import { applyVoi } from '../common/imaging/window';
 import type { Raster } from '../common/imaging/raster';
 import { traceMask } from '../common/geometry/trace';
 import type { AnnotationRecord, Geometry, ImageRecord } from '../common/model';
@@ -13,11 +12,15 @@ import { getAnnotationsByIds, insertAnnotations, type NewAnnotation } from '../d
 import { findImagesByName, getImage } from '../db/images';
 import { insertClass, listClasses } from '../db/classes';
 import { SAM_MEAN, SAM_STD } from '../common/inference/samManifest';
+import { inspectSamPair } from '../common/inference/samFamily';
+import type { ModelIo } from '../common/inference/types';
 import { editAnnotations } from './annotations';
 import { readSamManifestFile } from './samModels';
 import { finishModelRun, insertModelRun } from '../db/modelRuns';
 import { addRunImages, getModelRun, markRunImage, predictionIds, setRunProvider } from '../db/prelabel';
 import type { SamDecodeArgs, SamDecodeValue, SamEncodeArgs, SamEncodeValue, SamFrame, SamModelKey, SamPreprocessing, SamSource } from '../inference/sam';
+import sharp from 'sharp';
+import { levelScale, levelSize, type PyramidGeometry } from '../common/pyramid';
 import type { Dataset } from './dataset';
 import { chosenWindow, decodedForDisplay, defaultWindow, rasterNeedsWindow } from './dicom/display';
 import { fullDecodePixelsSetting, readRaster, readRasterPart, requireFrame, vipsReadable } from './raster';
@@ -117,8 +120,72 @@ interface Plan {
   decodesHere: boolean;
 }
 
+/**
+ * A built tile pyramid of an image (see services/pyramid.ts): its geometry and the file of a tile.
+ * Its levels let a large region be encoded from a reduced copy rather than the full resolution.
+ */
+export interface PyramidLevels {
+  geometry: PyramidGeometry;
+  tile(level: number, col: number, row: number): string;
+}
+
+/**
+ * The coarsest pyramid level at which the region's long side is still at least `inputSize`, and
+ * the region widened to whole pixels of that level; null when only the full resolution is.
+ */
+export function levelForRegion(g: PyramidGeometry, region: SegmentRegion, inputSize: number): { level: number; scale: number; region: SegmentRegion } | null {
+  let best: number | null = null;
+  for (let level = g.levels - 2; level >= 0; level--) {
+    if (Math.max(region.w, region.h) / levelScale(g, level) < inputSize) break;
+    best = level;
+  }
+  if (best === null) return null;
+  const scale = levelScale(g, best);
+  const x0 = Math.floor(region.x / scale) * scale, y0 = Math.floor(region.y / scale) * scale;
+  const x1 = Math.min(g.width, Math.ceil((region.x + region.w) / scale) * scale), y1 = Math.min(g.height, Math.ceil((region.y + region.h) / scale) * scale);
+  return { level: best, scale, region: { x: x0, y: y0, w: x1 - x0, h: y1 - y0 } };
+}
+
+/** The pixels of a region (in image pixels, aligned to the level) assembled from one level's tiles, RGB. */
+export async function regionFromLevel(p: PyramidLevels, level: number, region: SegmentRegion): Promise<RawPixels> {
+  const g = p.geometry;
+  const scale = levelScale(g, level);
+  const size = levelSize(g, level);
+  const lx0 = region.x / scale, ly0 = region.y / scale;
+  const lx1 = Math.min(size.width, Math.ceil((region.x + region.w) / scale)), ly1 = Math.min(size.height, Math.ceil((region.y + region.h) / scale));
+  const w = lx1 - lx0, h = ly1 - ly0;
+  const out = new Uint8Array(w * h * 3);
+  const T = g.tileSize;
+  const tiles: Promise<void>[] = [];
+  for (let row = Math.floor(ly0 / T); row <= Math.floor((ly1 - 1) / T); row++) {
+    for (let col = Math.floor(lx0 / T); col <= Math.floor((lx1 - 1) / T); col++) {
+      tiles.push(
+        (async () => {
+          const { data, info } = await sharp(p.tile(level, col, row)).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+          const tx = col * T, ty = row * T;
+          const ix0 = Math.max(lx0, tx), iy0 = Math.max(ly0, ty), ix1 = Math.min(lx1, tx + info.width), iy1 = Math.min(ly1, ty + info.height);
+          for (let y = iy0; y < iy1; y++) {
+            const src = ((y - ty) * info.width + (ix0 - tx)) * info.channels;
+            out.set(data.subarray(src, src + (ix1 - ix0) * 3), ((y - ly0) * w + (ix0 - lx0)) * 3);
+          }
+        })(),
+      );
+    }
+  }
+  await Promise.all(tiles);
+  return { data: out, width: w, height: h, channels: 3 };
+}
+
 export class Segmenter {
-  constructor(private readonly backend: () => Promise<SamBackend>) {}
+  /**
+   * `levels` gives an image's built tile pyramid, when it has one: large regions (and large
+   * images encoded whole) are then read from the coarsest level that still has `inputSize` pixels
+   * on their long side.
+   */
+  constructor(
+    private readonly backend: () => Promise<SamBackend>,
+    private readonly levels: (ds: Dataset, im: ImageRecord) => PyramidLevels | null = () => null,
+  ) {}
 
   private image(ds: Dataset, imageId: number): ImageRecord {
     const im = getImage(ds.db, imageId);
@@ -134,7 +201,12 @@ export class Segmenter {
     }
     const im = this.image(ds, t.imageId);
     requireFrame(im, t.frame);
-    const region = encodedRegion(im, t.region);
+    let region = encodedRegion(im, t.region);
+    // 8-bit images with a built pyramid: a large region comes from a reduced level. (Deeper
+    // images go through the current display window, which the pyramid's tiles may not show.)
+    const pyramid = decodedForDisplay(im) || !vipsReadable(im) || t.frame !== 0 ? null : this.levels(ds, im);
+    const level = pyramid ? levelForRegion(pyramid.geometry, region, m.inputSize) : null;
+    if (level) region = level.region;
     const pre: SamPreprocessing = { family: m.family, inputSize: m.inputSize, mean: m.mean, std: m.std };
     const decoded = decodedForDisplay(im) || !vipsReadable(im);
     // The window is part of the identity: the display it was encoded through. An automatic window
@@ -148,6 +220,7 @@ export class Segmenter {
       `f${t.frame}`,
       `r${region.x},${region.y},${region.w},${region.h}`,
       windowTag,
+      level ? `L${level.scale}` : 'L1',
     ].join('|');
     const diskFile = path.join(ds.cacheDir, 'sam', im.contentHash.slice(0, 2), `${createHash('sha256').update(key).digest('hex').slice(0, 40)}.emb`);
     const threads = t.threads ? { intraOpThreads: t.threads.threads, spinning: t.threads.spinning } : {};
@@ -157,8 +230,11 @@ export class Segmenter {
       key,
       diskFile,
       frame: { region, width: im.width, height: im.height },
-      decodesHere: decoded,
-      source: async () => (decoded ? { raw: await this.displayedPixels(ds, im, t.frame, region, m.inputSize) } : { path: ds.imagePath(im), page: t.frame }),
+      decodesHere: decoded || level !== null,
+      source: async () => {
+        if (level && pyramid) return { raw: await regionFromLevel(pyramid, level.level, region) };
+        return decoded ? { raw: await this.displayedPixels(ds, im, t.frame, region, m.inputSize) } : { path: ds.imagePath(im), page: t.frame };
+      },
     };
   }
 
@@ -178,13 +254,10 @@ export class Segmenter {
     } else {
       raster = await readRaster(ds, im, frame);
     }
-    let bytes: { data: Uint8Array; channels: number };
-    if (rasterNeedsWindow(raster)) {
-      const win = rangeOfWindow(defaultWindow(ds.db, im, frame, () => raster).window);
-      bytes = windowToBytes(raster.data, raster.channels, win, raster.invert ?? false);
-    } else {
-      bytes = { data: raster.data as Uint8Array, channels: raster.channels };
-    }
+    // The same mapping the viewer draws the frame with (media.ts), alpha left for the encoder to drop.
+    const bytes = rasterNeedsWindow(raster)
+      ? { data: applyVoi(raster.data, raster.channels, defaultWindow(ds.db, im, frame, () => raster).window, { invert: raster.invert ?? false }), channels: raster.channels }
+      : { data: raster.data as Uint8Array, channels: raster.channels };
     const full = cut.x === 0 && cut.y === 0 && cut.w === raster.width && cut.h === raster.height;
     const data = full ? bytes.data : crop8(bytes, raster.width, cut);
     return { data, width: cut.w, height: cut.h, channels: bytes.channels as 1 | 3 | 4 };
@@ -398,6 +471,20 @@ export function samModelFromArgs(a: { model?: string | undefined; encoder?: stri
     std: SAM_STD,
   };
   return { manifest, encoderPath, decoderPath };
+}
+
+/**
+ * The manifest of a pair given as two files: inspected (both files' inputs and outputs) and
+ * proposed by the family that fits them; a pair that fits none fails with what the closest
+ * family misses, naming the files.
+ */
+export async function inspectedPair(inspect: (file: string) => Promise<ModelIo>, files: SamModelFiles): Promise<SamModelFiles> {
+  const [enc, dec] = await Promise.all([inspect(files.encoderPath), inspect(files.decoderPath)]);
+  const found = inspectSamPair(enc, dec, { encoder: files.encoderPath, decoder: files.decoderPath });
+  if (!found.family || !found.proposed) {
+    throw new AppError('UNSUPPORTED_FORMAT', found.problems.join('; ') || `${files.encoderPath} + ${files.decoderPath}: no SAM family fits this pair`, { encoder: files.encoderPath, decoder: files.decoderPath, problems: found.problems });
+  }
+  return { ...files, manifest: found.proposed };
 }
 
 /** An image by id (digits) or by file name / path below the dataset root; an ambiguous name is refused. */

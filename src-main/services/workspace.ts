@@ -226,6 +226,9 @@ export class Workspace {
 
   /** Reads both files' inputs and outputs in the inference workers and decides their SAM family. */
   private async inspectSam(encoder: string, decoder: string): Promise<SamInspection> {
+    for (const [part, file] of [['encoder', encoder], ['decoder', decoder]] as const) {
+      if (!fs.existsSync(file)) throw new AppError('FILE_NOT_FOUND', `${file}: does not exist (the ${part})`, { path: file });
+    }
     const inference = await this.inference();
     const threads = threadSettings('app');
     const [enc, dec] = await Promise.all([inference.inspect(encoder, threads), inference.inspect(decoder, threads)]);
@@ -250,8 +253,16 @@ export class Workspace {
     return m;
   }
 
-  /** Interactive segmentation over this workspace's inference workers. */
-  private readonly segmenter = new Segmenter(() => this.inference());
+  /** Interactive segmentation over this workspace's inference workers, reading built pyramids' levels. */
+  private readonly segmenter = new Segmenter(
+    () => this.inference(),
+    (ds, im) => {
+      const pyramids = ds === this.dataset ? this.pyramids : null;
+      const info = pyramids?.info(im.id);
+      if (!pyramids || info?.state !== 'ready') return null;
+      return { geometry: { width: info.width, height: info.height, tileSize: info.tileSize, levels: info.levels }, tile: (level, col, row) => pyramids.tile(im.id, level, col, row).file };
+    },
+  );
 
   close(): void {
     this.dataset?.close();

@@ -128,12 +128,27 @@ describe.runIf(pair)('tessera segment with the SAM-contract pair', () => {
     // The encoder given as the decoder: it lacks the decoder's prompt inputs and mask outputs.
     const b = await cli('segment', db, '--image', 'street.jpg', '--encoder', ENC, '--decoder', ENC, '--point', '1,1');
     expect(b.code).toBe(1);
-    expect(b.err).toContain(`${ENC}: not a Segment Anything-contract decoder: it lacks inputs image_embeddings, point_coords`);
-    expect(b.err).toContain('outputs masks, iou_predictions, low_res_masks');
-    // The decoder given as the encoder: its input is not an image.
-    const c = await cli('segment', db, '--image', 'street.jpg', '--encoder', DEC, '--decoder', DEC, '--point', '1,1');
+    expect(b.err).toContain(`UNSUPPORTED_FORMAT: ${ENC} + ${ENC}: not a SAM-family pair`);
+    expect(b.err).toContain('decoder: no input "point_coords"');
+    expect(b.err).toContain('decoder: no output "masks"');
+    // Swapped files are named as such.
+    const c = await cli('segment', db, '--image', 'street.jpg', '--encoder', DEC, '--decoder', ENC, '--point', '1,1');
     expect(c.code).toBe(1);
-    expect(c.err).toContain(`${DEC}: encoder input "image_embeddings" is [1,256,64,64], expected float32 [1,3,1024,1024]`);
+    expect(c.err).toContain(`encoder and decoder are swapped: ${DEC} takes the prompts`);
+    // A manifest is taken at its word; the files are checked when they load.
+    const wrong = path.join(dir, 'wrong.json');
+    fs.writeFileSync(wrong, JSON.stringify({ id: 'wrong', name: 'wrong', task: 'interactive', family: 'sam', encoder: { file: ENC }, decoder: { file: ENC }, inputSize: 1024, mean: [0, 0, 0], std: [1, 1, 1] }));
+    const w = await cli('segment', db, '--image', 'street.jpg', '--model', wrong, '--point', '1,1');
+    expect(w.code).toBe(1);
+    expect(w.err).toContain(`${ENC}: not a Segment Anything-contract decoder: it lacks inputs image_embeddings, point_coords, point_labels, mask_input, has_mask_input, orig_im_size and outputs masks, iou_predictions, low_res_masks`);
+    const wrongEnc = path.join(dir, 'wrong-encoder.json');
+    fs.writeFileSync(wrongEnc, JSON.stringify({ id: 'wrong2', name: 'wrong', task: 'interactive', family: 'sam', encoder: { file: DEC }, decoder: { file: DEC }, inputSize: 1024, mean: [0, 0, 0], std: [1, 1, 1] }));
+    const we = await cli('segment', db, '--image', 'street.jpg', '--model', wrongEnc, '--point', '1,1');
+    expect(we.code).toBe(1);
+    expect(we.err).toContain(`${DEC}: encoder input "image_embeddings" is float32 [1,256,64,64], expected float32 [1,3,1024,1024]`);
+    const nofile = path.join(dir, 'missing.json');
+    const m = await cli('segment', db, '--image', 'street.jpg', '--model', nofile, '--point', '1,1');
+    expect(m.err).toContain(`FILE_NOT_FOUND: ${nofile}: does not exist`);
     const d = await cli('segment', db, '--image', 'nothere.png', '--encoder', ENC, '--decoder', DEC, '--point', '1,1');
     expect(d.code).toBe(1);
     expect(d.err).toMatch(/NOT_FOUND: .*no image .*"nothere.png"/);

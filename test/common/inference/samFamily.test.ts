@@ -114,6 +114,14 @@ describe('SAM family of an encoder/decoder pair', () => {
     expect(r.proposed).toMatchObject({ id: 'sam_vit_b', inputSize: 1024 });
   });
 
+  it('assumes 1024 for an encoder whose input size is not fixed, and says so', () => {
+    const enc: ModelIo = { ...nchwSamEncoder, inputs: [{ name: 'input_image', dims: ['batch', 3, 'height', 'width'] }] };
+    const r = inspectSamPair(enc, samDecoder, files('My_Model-Encoder.onnx', 'dec.onnx'));
+    expect(r.family).toBe('sam');
+    expect(r.proposed).toMatchObject({ id: 'my_model', name: 'My_Model', inputSize: 1024 });
+    expect(r.problems).toEqual(['encoder input input_image is [batch,3,height,width] (size not fixed): assuming 1024']);
+  });
+
   it('recognises the official EfficientViT-SAM export: 512 input, no mask input, low-resolution masks', () => {
     const r = inspectSamPair(evitEncoder, evitDecoder, files('l0_encoder.onnx', 'l0_decoder.onnx'));
     expect(r.problems).toEqual([]);

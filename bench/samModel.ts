@@ -1,0 +1,171 @@
+/**
+ * Timings of a Segment Anything-contract pair through Tessera beside the bare `session.run` of the
+ * same model files in the same process: encoder time per image and decoder time per prompt
+ * (p50/p95). The Tessera figures are the `segment:encode` / `segment:decode` handlers called as the
+ * app calls them (validation, the dataset, the worker thread, thresholding and COCO RLE of the
+ * whole image); the bare figures are `session.run` on this thread with tensors built beforehand.
+ * Calls alternate between the two so that load from elsewhere falls on both.
+ *
+ * `npx tsx bench/samModel.ts [--encoder enc.onnx --decoder dec.onnx] [--prompts 200] [--json]`
+ * (the shared contract pair by default).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { dispatch } from '../src-main/services/dispatch';
+import { Workspace } from '../src-main/services/workspace';
+import { float32Tensor, getSession } from '../src-main/inference/sessions';
+import { SAM_MEAN, SAM_STD } from '../src-main/common/inference/samManifest';
+import { pct } from './stats';
+
+export interface Spread {
+  p50: number;
+  p95: number;
+}
+
+export interface SamTimings {
+  image: { width: number; height: number };
+  prompts: number;
+  encode: { tessera: Spread; bareRun: Spread; images: number };
+  /** Per prompt: the handler as the app calls it, the service's own decodeMs, and bare session.run. */
+  decode: { tessera: Spread; reported: Spread; bareRun: Spread };
+  provider: string;
+}
+
+export interface SamTimingOptions {
+  encoder: string;
+  decoder: string;
+  /** Size of the images encoded (default 1280×853). */
+  width?: number;
+  height?: number;
+  /** Prompts decoded (default 200) and images encoded (default 5), after warm-up calls. */
+  prompts?: number;
+  images?: number;
+  inputSize?: number;
+}
+
+function spread(xs: number[]): Spread {
+  return { p50: pct(xs, 50), p95: pct(xs, 95) };
+}
+
+async function call<T>(ws: Workspace, channel: string, args: unknown): Promise<T> {
+  const r = await dispatch(ws.handlers, channel as never, args as never);
+  if (!r.ok) throw new Error(`${channel}: ${r.error.code}: ${r.error.message}`);
+  return r.value as T;
+}
+
+/** Encoder and decoder timings of a pair, through Tessera and bare (see the module comment). */
+export async function samModelTimings(o: SamTimingOptions): Promise<SamTimings> {
+  const W = o.width ?? 1280, H = o.height ?? 853;
+  const prompts = o.prompts ?? 200;
+  const images = o.images ?? 5;
+  const S = o.inputSize ?? 1024;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-sam-'));
+  const config = path.join(dir, 'config');
+  const imgs = path.join(dir, 'imgs');
+  fs.mkdirSync(config);
+  fs.mkdirSync(imgs);
+  const manifest = { id: 'bench-sam', name: 'bench', task: 'interactive', family: 'sam', encoder: { file: path.resolve(o.encoder) }, decoder: { file: path.resolve(o.decoder) }, inputSize: S, mean: SAM_MEAN, std: SAM_STD };
+  fs.writeFileSync(path.join(config, 'custom-sam-models.json'), JSON.stringify([manifest]));
+  // Distinct images (one more for warm-up), so that each encode is a real one.
+  for (let i = 0; i <= images; i++) {
+    await sharp({ create: { width: W, height: H, channels: 3, background: { r: 20 + i * 30, g: 100, b: 200 - i * 20 } } }).png().toFile(path.join(imgs, `im${i}.png`));
+  }
+  const ws = new Workspace({ configDir: config, mode: 'web', version: 'bench', emit: () => {} });
+  try {
+    await call(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root: dir });
+    await call(ws, 'images:import', { jobId: 'i', paths: [imgs] });
+    const { items } = await call<{ items: { id: number }[] }>(ws, 'images:list', {});
+
+    const enc = await getSession(path.resolve(o.encoder));
+    const dec = await getSession(path.resolve(o.decoder));
+    const encInput = float32Tensor(new Float32Array(3 * S * S), [1, 3, S, S]);
+    const encName = enc.session.inputNames[0]!;
+    const bareEncode = async (): Promise<number> => {
+      const t0 = performance.now();
+      await enc.session.run({ [encName]: encInput });
+      return performance.now() - t0;
+    };
+    const embedding = (await enc.session.run({ [encName]: encInput }))['image_embeddings'] ?? Object.values(await enc.session.run({ [encName]: encInput }))[0]!;
+    const s = S / Math.max(W, H);
+
+    const encodeT: number[] = [];
+    const encodeBare: number[] = [];
+    let provider = '';
+    for (const [i, im] of items.entries()) {
+      const t0 = performance.now();
+      const r = await call<{ cached: boolean; provider: string }>(ws, 'segment:encode', { imageId: im.id, modelId: 'bench-sam' });
+      const ms = performance.now() - t0;
+      provider = r.provider;
+      const bare = await bareEncode();
+      if (i > 0) {
+        encodeT.push(ms);
+        encodeBare.push(bare);
+      }
+    }
+
+    const imageId = items[1]!.id;
+    const tessera: number[] = [];
+    const reported: number[] = [];
+    const bareRun: number[] = [];
+    for (let i = 0; i < prompts + 10; i++) {
+      // Points spread over the image, with a background point every third prompt.
+      const x = (i * 97) % W, y = (i * 61) % H;
+      const points = [{ x, y, label: 1 }, ...(i % 3 === 0 ? [{ x: (x + 40) % W, y, label: 0 }] : [])];
+      const t0 = performance.now();
+      const r = await call<{ decodeMs: number; cached: boolean }>(ws, 'segment:decode', { imageId, modelId: 'bench-sam', points, refine: i % 2 === 1 });
+      const ms = performance.now() - t0;
+      if (!r.cached) throw new Error('the embedding was not cached');
+      const coords = new Float32Array([...points.flatMap((p) => [p.x * s, p.y * s]), 0, 0]);
+      const labels = new Float32Array([...points.map((p) => p.label), -1]);
+      const feeds = {
+        image_embeddings: embedding,
+        point_coords: float32Tensor(coords, [1, labels.length, 2]),
+        point_labels: float32Tensor(labels, [1, labels.length]),
+        mask_input: float32Tensor(new Float32Array(256 * 256), [1, 1, 256, 256]),
+        has_mask_input: float32Tensor(new Float32Array([0]), [1]),
+        orig_im_size: float32Tensor(new Float32Array([H, W]), [2]),
+      };
+      const b0 = performance.now();
+      await dec.session.run(feeds);
+      const bare = performance.now() - b0;
+      if (i >= 10) {
+        tessera.push(ms);
+        reported.push(r.decodeMs);
+        bareRun.push(bare);
+      }
+    }
+    return {
+      image: { width: W, height: H },
+      prompts,
+      encode: { tessera: spread(encodeT), bareRun: spread(encodeBare), images },
+      decode: { tessera: spread(tessera), reported: spread(reported), bareRun: spread(bareRun) },
+      provider,
+    };
+  } finally {
+    await ws.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
+  const { values } = parseArgs({ options: { encoder: { type: 'string' }, decoder: { type: 'string' }, prompts: { type: 'string', default: '200' }, json: { type: 'boolean', default: false } } });
+  const pairDir = path.resolve(import.meta.dirname, '..', '..', 'shared', 'models', 'sam_contract');
+  const encoder = values.encoder ?? path.join(pairDir, 'sam_contract_encoder.onnx');
+  const decoder = values.decoder ?? path.join(pairDir, 'sam_contract_decoder.onnx');
+  if (!fs.existsSync(encoder) || !fs.existsSync(decoder)) {
+    console.log(`skipped: ${encoder} or ${decoder} is not present`);
+    process.exit(0);
+  }
+  const t = await samModelTimings({ encoder, decoder, prompts: Number(values.prompts) });
+  if (values.json) console.log(JSON.stringify(t));
+  else {
+    const f = (x: Spread) => `p50 ${x.p50.toFixed(2)} ms, p95 ${x.p95.toFixed(2)} ms`;
+    console.log(`image ${t.image.width}x${t.image.height}, provider ${t.provider}`);
+    console.log(`encode per image (${t.encode.images}): Tessera ${f(t.encode.tessera)}; bare session.run ${f(t.encode.bareRun)}`);
+    console.log(`decode per prompt (${t.prompts}): Tessera handler ${f(t.decode.tessera)}; reported decodeMs ${f(t.decode.reported)}; bare session.run ${f(t.decode.bareRun)}`);
+  }
+  process.exit(0);
+}

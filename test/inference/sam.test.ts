@@ -1,0 +1,172 @@
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InferencePool } from '../../src-main/inference/pool';
+import { logitsToImageRle, longestSide, maskFrame, promptTensors, samInputTensor, type SamDecodeArgs } from '../../src-main/inference/sam';
+import sharp from 'sharp';
+import { tempDir } from '../helpers/shared';
+import { decodeMask, encodeMask } from '../../src-main/common/geometry/rle';
+import { sharedPath } from '../helpers/shared';
+
+const pair = sharedPath('models/sam_contract');
+const slowModel = sharedPath('models/yolov8n_int8.onnx');
+
+describe('SAM geometry', () => {
+  it('resizes the longest side as ResizeLongestSide does (int(x * s + 0.5))', () => {
+    expect(longestSide(640, 427, 1024)).toEqual({ scale: 1.6, newW: 1024, newH: 683 });
+    expect(longestSide(427, 640, 1024)).toMatchObject({ newW: 683, newH: 1024 });
+    expect(longestSide(300, 200, 1024)).toMatchObject({ newW: 1024, newH: 683 });
+    expect(longestSide(2000, 1500, 1024)).toMatchObject({ newW: 1024, newH: 768 });
+    expect(longestSide(1000, 999, 1024)).toMatchObject({ newW: 1024, newH: 1023 });
+  });
+
+  it('sends points in the 1024 frame, a box as labels 2 and 3, and a padding point without a box', () => {
+    const whole = { x: 0, y: 0, w: 640, h: 427 };
+    const a = promptTensors([{ x: 400, y: 200, label: 1 }, { x: 430, y: 200, label: 0 }], undefined, whole, 1024);
+    expect(Array.from(a.coords)).toEqual([640, 320, 688, 320, 0, 0]);
+    expect(Array.from(a.labels)).toEqual([1, 0, -1]);
+    const b = promptTensors([], { x0: 200, y0: 150, x1: 100, y1: 100 }, whole, 1024);
+    expect(Array.from(b.coords)).toEqual([160, 160, 320, 240]);
+    expect(Array.from(b.labels)).toEqual([2, 3]);
+    // In a region, prompts are relative to its corner and scaled by its long side.
+    const c = promptTensors([{ x: 2400, y: 1200, label: 1 }], undefined, { x: 2000, y: 1000, w: 2048, h: 1024 }, 1024);
+    expect(Array.from(c.coords)).toEqual([200, 100, 0, 0]);
+  });
+
+  it('decodes masks at the region size up to 4096 and scales larger ones', () => {
+    expect(maskFrame({ x: 0, y: 0, w: 640, h: 427 })).toEqual({ mw: 640, mh: 427 });
+    expect(maskFrame({ x: 0, y: 0, w: 8192, h: 6000 })).toEqual({ mw: 4096, mh: 3000 });
+  });
+
+  it('turns logits into whole-image COCO RLE, the same as encodeMask of the thresholded mask', () => {
+    const W = 37, H = 23;
+    // A region of the image at full resolution, and the same region at a third of it.
+    const region = { x: 5, y: 4, w: 24, h: 15 };
+    for (const [mw, mh] of [[24, 15], [8, 5]] as const) {
+      const logits = new Float32Array(mw * mh).map((_, i) => Math.sin(i * 1.7) + (i % 3 === 0 ? 0.5 : -0.2));
+      const r = logitsToImageRle(logits, 0, mw, mh, region, W, H);
+      const ref = new Uint8Array(W * H);
+      for (let y = region.y; y < region.y + region.h; y++) {
+        for (let x = region.x; x < region.x + region.w; x++) {
+          const mx = Math.floor(((x - region.x) * mw) / region.w), my = Math.floor(((y - region.y) * mh) / region.h);
+          ref[y * W + x] = logits[my * mw + mx]! > 0 ? 1 : 0;
+        }
+      }
+      expect(Array.from(r.counts)).toEqual(encodeMask(ref, W, H).counts);
+      expect(r.area).toBe(ref.reduce((n, v) => n + v, 0));
+      const back = decodeMask({ size: [H, W], counts: Array.from(r.counts) });
+      expect(Buffer.from(back).equals(Buffer.from(ref))).toBe(true);
+    }
+    const none = logitsToImageRle(new Float32Array(4).fill(-1), 0, 2, 2, { x: 0, y: 0, w: 2, h: 2 }, 2, 2);
+    expect(none).toEqual({ counts: Uint32Array.from([4]), area: 0, bbox: [0, 0, 0, 0] });
+  });
+});
+
+describe('SAM encoder input', () => {
+  const pre = { family: 'sam', inputSize: 1024, mean: [123.675, 116.28, 103.53] as [number, number, number], std: [58.395, 57.12, 57.375] as [number, number, number] };
+  /** The tensor's RGB (0-255 units) at an input pixel. */
+  const rgbAt = (t: Float32Array, x: number, y: number) => [0, 1, 2].map((c) => Math.round(t[c * 1024 * 1024 + y * 1024 + x]! * pre.std[c]! + pre.mean[c]!));
+
+  it('is the oriented image (EXIF), resized on its long side, normalised, padded with zeros; or a region of it', async () => {
+    // Shown 427 wide and 640 high with a red block at x 100..200, y 400..500; stored turned a
+    // quarter the other way with orientation 6.
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="427" height="640"><rect width="427" height="640" fill="rgb(40,80,120)"/><rect x="100" y="400" width="100" height="100" fill="rgb(250,0,0)"/></svg>`;
+    const file = path.join(tempDir(), 'turned.jpg');
+    const shown = await sharp(Buffer.from(svg)).png().toBuffer();
+    await sharp(shown).rotate(270).withMetadata({ orientation: 6 }).jpeg({ quality: 98 }).toFile(file);
+    expect((await sharp(file).metadata()).width).toBe(640);
+    const t = await samInputTensor({ path: file, page: 0 }, { x: 0, y: 0, w: 427, h: 640 }, pre);
+    const near = (got: number[], want: number[]) => expect(got.every((v, i) => Math.abs(v - want[i]!) <= 8), `${got} vs ${want}`).toBe(true);
+    near(rgbAt(t, 240, 720), [250, 0, 0]);
+    near(rgbAt(t, 80, 80), [40, 80, 120]);
+    // 427 · 1.6 + 0.5 → 683 columns of image, then zeros.
+    near(rgbAt(t, 682, 500), [40, 80, 120]);
+    expect([0, 1, 2].map((c) => t[c * 1024 * 1024 + 500 * 1024 + 683])).toEqual([0, 0, 0]);
+    expect([0, 1, 2].map((c) => t[c * 1024 * 1024 + 1023 * 1024 + 1023])).toEqual([0, 0, 0]);
+    // A 300×300 region at (50, 300): the block's centre (150, 450) lands at (100, 150)·1024/300.
+    const r = await samInputTensor({ path: file, page: 0 }, { x: 50, y: 300, w: 300, h: 300 }, pre);
+    near(rgbAt(r, 341, 512), [250, 0, 0]);
+    near(rgbAt(r, 100, 100), [40, 80, 120]);
+  });
+
+  it('takes grey pixels decoded by the caller to three equal channels', async () => {
+    const data = new Uint8Array(20 * 10).fill(200);
+    const t = await samInputTensor({ raw: { data, width: 20, height: 10, channels: 1 } }, { x: 0, y: 0, w: 20, h: 10 }, pre);
+    expect(rgbAt(t, 500, 200)).toEqual([200, 200, 200]);
+    expect(rgbAt(t, 500, 600)).toEqual(pre.mean.map(Math.round));
+  });
+});
+
+describe.runIf(pair)('SAM requests in the inference workers', () => {
+  const pool = new InferencePool({ size: 2 });
+  afterAll(() => pool.close());
+  const model = { encoder: path.join(pair!, 'sam_contract_encoder.onnx'), decoder: path.join(pair!, 'sam_contract_decoder.onnx') };
+  const pre = { family: 'sam', inputSize: 1024, mean: [123.675, 116.28, 103.53] as [number, number, number], std: [58.395, 57.12, 57.375] as [number, number, number] };
+  const frame = { region: { x: 0, y: 0, w: 64, h: 48 }, width: 64, height: 48 };
+  const raw = () => ({ raw: { data: new Uint8Array(64 * 48 * 3).fill(128), width: 64, height: 48, channels: 3 as const } });
+
+  it('feeds the previous low-resolution mask back as mask_input when refining, and zeros otherwise', async () => {
+    const e = await pool.samEncode({ model, pre, key: 'refine-test', diskFile: null, frame, source: raw() });
+    expect(e.cached).toBeNull();
+    const base: SamDecodeArgs = { model, pre, key: 'refine-test', diskFile: null, points: [{ x: 20, y: 20, label: 1 }], refine: false };
+    const first = await pool.samDecode({ ...base, refine: true });
+    // Nothing to refine yet: zeros and has_mask_input 0.
+    expect(first.fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
+    const cut = [{ x: 20, y: 20, label: 1 as const }, { x: 22, y: 20, label: 0 as const }];
+    const second = await pool.samDecode({ ...base, refine: true, points: cut });
+    // The single point's disk, radius 64 in the 1024 frame, is about 804 cells of 4×4 in the 256×256 mask.
+    expect(second.fed.hasMaskInput).toBe(1);
+    expect(second.fed.maskInputInside).toBeGreaterThan(780);
+    expect(second.fed.maskInputInside).toBeLessThan(830);
+    // Then the mask the background point cut is what is fed.
+    const third = await pool.samDecode({ ...base, refine: true, points: cut });
+    expect(third.fed.hasMaskInput).toBe(1);
+    expect(third.fed.maskInputInside).toBeLessThan(second.fed.maskInputInside - 100);
+    expect(third.fed.maskInputInside).toBeGreaterThan(0);
+    const plain = await pool.samDecode(base);
+    expect(plain.fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
+  });
+
+  it('answers `found: false` for an embedding it does not hold, and asks for pixels when encoding without them', async () => {
+    const d = await pool.samDecode({ model, pre, key: 'never-encoded', diskFile: null, points: [{ x: 1, y: 1, label: 1 }], refine: false });
+    expect(d.found).toBe(false);
+    const e = await pool.samEncode({ model, pre, key: 'never-encoded', diskFile: null, frame, source: null });
+    expect(e.needsSource).toBe(true);
+  });
+
+  it('refuses families it cannot decode yet, naming them', async () => {
+    await expect(pool.samEncode({ model, pre: { ...pre, family: 'sam2' }, key: 'x', diskFile: null, frame, source: raw() })).rejects.toThrow(/sam2 family is not decoded yet/);
+  });
+
+  it('keeps every request of one pair in one worker, where its embeddings are', async () => {
+    const keys = ['w1', 'w2', 'w3', 'w4'];
+    await Promise.all(keys.map((key) => pool.samEncode({ model, pre, key, diskFile: null, frame, source: raw() })));
+    const found = await Promise.all(keys.map((key) => pool.samDecode({ model, pre, key, diskFile: null, points: [{ x: 5, y: 5, label: 1 }], refine: false })));
+    expect(found.map((f) => f.found)).toEqual([true, true, true, true]);
+  });
+});
+
+describe.runIf(pair && slowModel)('encoding ahead', () => {
+  it('does not hold up decoding: a prompt is answered while another image is being encoded', async () => {
+    const pool = new InferencePool({ size: 1 });
+    try {
+      const model = { encoder: path.join(pair!, 'sam_contract_encoder.onnx'), decoder: path.join(pair!, 'sam_contract_decoder.onnx') };
+      const pre = { family: 'sam', inputSize: 1024, mean: [123.675, 116.28, 103.53] as [number, number, number], std: [58.395, 57.12, 57.375] as [number, number, number] };
+      const frame = { region: { x: 0, y: 0, w: 64, h: 48 }, width: 64, height: 48 };
+      const raw = () => ({ raw: { data: new Uint8Array(64 * 48 * 3).fill(128), width: 64, height: 48, channels: 3 as const } });
+      await pool.samEncode({ model, pre, key: 'here', diskFile: null, frame, source: raw() });
+      // A slower "encoder" (a detector taking a 320 input) for the next images, one after another.
+      const slow = { model: { ...model, encoder: slowModel! }, pre: { ...pre, inputSize: 320 }, diskFile: null, frame };
+      await pool.samEncode({ ...slow, key: 'warm-up', source: raw() });
+      let encodedAt = 0;
+      const ahead = Promise.all(['next1', 'next2', 'next3', 'next4'].map((key) => pool.samEncode({ ...slow, key, source: raw() }))).then(() => (encodedAt = performance.now()));
+      await new Promise((r) => setTimeout(r, 20));
+      const decode = await pool.samDecode({ model, pre, key: 'here', diskFile: null, points: [{ x: 20, y: 20, label: 1 }], refine: false });
+      const decodedAt = performance.now();
+      expect(decode.found).toBe(true);
+      await ahead;
+      expect(encodedAt - decodedAt, 'the decode waited for the encoder').toBeGreaterThan(0);
+    } finally {
+      await pool.close();
+    }
+  });
+});
