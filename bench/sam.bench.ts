@@ -2,20 +2,17 @@
  * Interactive segmentation benchmark (`npm run bench:sam`), with the SAM contract pair of
  * ../shared/models/sam_contract (or any Segment Anything-contract pair: --encoder, --decoder).
  * One run, Tessera beside the bare model:
- *   - encoder time per image: `segment:encode` through the workspace (inference worker, file
- *     decoding, preprocessing, disk cache write) on images not seen before, beside the bare
- *     encoder `session.run` on a fixed input tensor in this thread
- *   - decoder time per prompt: `segment:decode` (worker round trip, prompt tensors, run,
- *     thresholding, run-length encoding, refinement from the second prompt on) beside the bare
- *     decoder `session.run` on fixed feeds
+ *   - encoder time per image and decoder time per prompt through the `segment:encode` /
+ *     `segment:decode` handlers, each beside the bare `session.run` of the same file in this
+ *     thread (bench/samModel.ts, the backend's own timing, alternating the two)
  *   - click to mask painted in Chromium: the real renderer in browser mode, real pointer events
  *     (Playwright's mouse), from the pointerdown's (and the pointerup's) timestamp to the overlay
  *     paint that shows the new mask, the hover preview off; and with it on, from a pointermove to
  *     its mask painted; beside the bare decoder run of the same model
  * The two sides alternate round by round, so load from elsewhere falls on both. With the
  * contract pair the model time is near zero and the figures are Tessera's own overhead.
- * Target: click to painted mask p95 < 30 ms. Options: --images N (default 12), --prompts N
- * (default 60), --clicks N (default 40), --json
+ * Target: click to painted mask p95 < 30 ms. Options: --images N encoded (default 12),
+ * --prompts N (default 60), --clicks N (default 40), --json
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,13 +23,14 @@ import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import ort from 'onnxruntime-node';
 import { getSession, releaseSessions } from '../src-main/inference/index';
-import { dispatch } from '../src-main/services/dispatch';
-import type { Workspace } from '../src-main/services/workspace';
 import type { Args, Channel, ResultOf } from '../src-main/common/contract';
+import type { Workspace } from '../src-main/services/workspace';
+import { dispatch } from '../src-main/services/dispatch';
 import { CHROMIUM, startApp, staticDir, toPage } from '../test/helpers/browser';
 import { repoRoot, sharedDir } from '../test/helpers/shared';
 import { openBenchPage } from './page';
 import { loadNote, reportPageErrors, runBench } from './report';
+import { samModelTimings, type Spread } from './samModel';
 import { median, pct } from './stats';
 import { printTable } from './table';
 
@@ -73,13 +71,11 @@ async function makeImage(file: string, i: number): Promise<void> {
   await sharp(Buffer.from(svg)).png().toFile(file);
 }
 
-/** The bare pair in this thread: one encoder run on a fixed tensor, decoder runs on fixed feeds. */
+/** The bare decoder in this thread on fixed feeds (the embedding from one bare encoder run), timed beside each click. */
 class BareSam {
   private constructor(
-    private readonly encoder: ort.InferenceSession,
     private readonly decoder: ort.InferenceSession,
-    private readonly input: ort.Tensor,
-    private feeds: Record<string, ort.Tensor>,
+    private readonly feeds: Record<string, ort.Tensor>,
   ) {}
 
   static async load(): Promise<BareSam> {
@@ -99,15 +95,7 @@ class BareSam {
       has_mask_input: new ort.Tensor('float32', new Float32Array([0]), [1]),
       orig_im_size: new ort.Tensor('float32', new Float32Array([H, W]), [2]),
     };
-    return new BareSam(enc, dec, input, feeds);
-  }
-
-  async encodeMs(): Promise<number> {
-    const t0 = performance.now();
-    const out = await this.encoder.run({ [this.encoder.inputNames[0]!]: this.input });
-    const ms = performance.now() - t0;
-    for (const t of Object.values(out)) t.dispose();
-    return ms;
+    return new BareSam(dec, feeds);
   }
 
   async decodeMs(): Promise<number> {
@@ -236,53 +224,18 @@ async function main(): Promise<void> {
   const { tmp, server } = app;
   const ws = server.workspace;
   try {
-    log(`generating ${IMAGES} images of ${W}x${H} and the dataset...`);
+    log('encoder and decoder through the handlers, beside the bare runs (bench/samModel.ts)...');
+    const t = await samModelTimings({ encoder: ENCODER, decoder: DECODER, width: W, height: H, images: IMAGES, prompts: PROMPTS });
+
+    log(`the page's dataset: two images of ${W}x${H}...`);
     fs.mkdirSync(path.join(tmp, 'images'));
-    for (let i = 0; i < IMAGES; i++) await makeImage(path.join(tmp, 'images', `img-${String(i).padStart(3, '0')}.png`), i);
+    for (let i = 0; i < 2; i++) await makeImage(path.join(tmp, 'images', `img-${String(i).padStart(3, '0')}.png`), i);
     await call(ws, 'dataset:create', { path: path.join(tmp, 'bench.tessera'), root: tmp });
     await call(ws, 'images:import', { jobId: 'bench', paths: [path.join(tmp, 'images')] });
     const items = (await call(ws, 'images:list', { limit: IMAGES + 10 })).items;
     await call(ws, 'classes:create', { name: 'object' });
-    const model = await call(ws, 'segment:add', { encoder: ENCODER, decoder: DECODER });
-    const modelId = model.manifest.id;
+    await call(ws, 'segment:add', { encoder: ENCODER, decoder: DECODER });
     const bare = await BareSam.load();
-
-    // Warm-up: both sessions loaded on both sides before anything is timed.
-    await call(ws, 'segment:decode', { imageId: items[0]!.id, modelId, points: [{ x: 400, y: 200, label: 1 }] });
-    await bare.encodeMs();
-    await bare.decodeMs();
-
-    log('encoder: each image once through segment:encode, beside the bare run...');
-    const encSvc: number[] = [];
-    const encBare: number[] = [];
-    const encReported: number[] = [];
-    for (const it of items.slice(1)) {
-      const t0 = performance.now();
-      const r = await call(ws, 'segment:encode', { imageId: it.id, modelId });
-      encSvc.push(performance.now() - t0);
-      encReported.push(r.encodeMs);
-      encBare.push(await bare.encodeMs());
-    }
-    const encCached: number[] = [];
-    for (const it of items.slice(1)) {
-      const t0 = performance.now();
-      await call(ws, 'segment:encode', { imageId: it.id, modelId });
-      encCached.push(performance.now() - t0);
-    }
-
-    log('decoder: prompts through segment:decode, beside the bare run...');
-    const decSvc: number[] = [];
-    const decBare: number[] = [];
-    const img = items[1]!.id;
-    for (let i = 0; i < PROMPTS; i++) {
-      const first = i % 3 === 0;
-      const points: { x: number; y: number; label: 0 | 1 }[] = [{ x: 100 + ((i * 37) % 440), y: 80 + ((i * 23) % 260), label: 1 }];
-      if (!first) points.push({ x: 120 + ((i * 41) % 400), y: 90 + ((i * 31) % 240), label: 0 });
-      const t0 = performance.now();
-      await call(ws, 'segment:decode', { imageId: img, modelId, points, refine: !first });
-      decSvc.push(performance.now() - t0);
-      decBare.push(await bare.decodeMs());
-    }
 
     log(`Chromium: ${CLICKS} clicks with the segment tool...`);
     const browser = await app.browser();
@@ -307,23 +260,24 @@ async function main(): Promise<void> {
     const hovers = await hoverToPaint(page, CLICKS);
     reportPageErrors(errors);
 
-    const row = (name: string, svc: number[], raw: number[]): string[] => [
+    const spread = (xs: number[]): Spread => ({ p50: median(xs), p95: pct(xs, 95) });
+    const row = (name: string, svc: Spread, raw: Spread | null, n: number): string[] => [
       name,
-      `${f1(median(svc))} / ${f1(pct(svc, 95))}`,
-      raw.length ? `${f1(median(raw))} / ${f1(pct(raw, 95))}` : '–',
-      raw.length ? `${f1(median(svc) / median(raw))}×` : '–',
-      String(svc.length),
+      `${f1(svc.p50)} / ${f1(svc.p95)}`,
+      raw ? `${f1(raw.p50)} / ${f1(raw.p95)}` : '–',
+      raw ? `${f1(svc.p50 / raw.p50)}×` : '–',
+      String(n),
     ];
+    const bareDecode = spread(clickBare);
     const rows = [
-      row('encode, new image (segment:encode)', encSvc, encBare),
-      row('encode, same image again (cached)', encCached, []),
-      row('decode per prompt (segment:decode)', decSvc, decBare),
-      row('click (pointerdown) → mask painted (Chromium)', clicks, clickBare),
-      row('release (pointerup) → mask painted (Chromium)', releases, clickBare),
-      row('hover (pointermove) → mask painted (Chromium)', hovers, clickBare),
+      row('encode per image (segment:encode)', t.encode.tessera, t.encode.bareRun, t.encode.images),
+      row('decode per prompt (segment:decode)', t.decode.tessera, t.decode.bareRun, t.prompts),
+      row('click (pointerdown) → mask painted (Chromium)', spread(clicks), bareDecode, clicks.length),
+      row('release (pointerup) → mask painted (Chromium)', spread(releases), bareDecode, releases.length),
+      row('hover (pointermove) → mask painted (Chromium)', spread(hovers), bareDecode, hovers.length),
     ];
     if (values.json) {
-      console.log(JSON.stringify({ encSvc, encReported, encBare, encCached, decSvc, decBare, clicks, releases, hovers, clickBare, provider: 'cpu' }, null, 2));
+      console.log(JSON.stringify({ model: t, clicks, releases, hovers, clickBare }, null, 2));
     } else {
       console.log(`\nSAM-contract pair (${path.basename(ENCODER)}, ${path.basename(DECODER)}), ${W}x${H} images, ms p50 / p95:\n`);
       printTable(['stage', 'Tessera', 'bare session.run', 'ratio of medians', 'n'], rows);
