@@ -117,8 +117,8 @@ interface Embedding {
 /** Embeddings kept in this thread, most recently used last. */
 const MEMORY_SLOTS = 6;
 const embeddings = new Map<string, Embedding>();
-/** The low-resolution mask of the last prompt on each embedding, fed back when refining. */
-const lowRes = new Map<string, Float32Array>();
+/** The low-resolution mask of the last prompt on each embedding and the decoder that made it, fed back when refining. */
+const lowRes = new Map<string, { decoder: string; mask: Float32Array }>();
 const ZERO_MASK = new Float32Array(LOW_RES * LOW_RES);
 /** Encodes so far in this thread (tests check that a cached image is not encoded again). */
 let encodes = 0;
@@ -519,7 +519,9 @@ export async function samDecode(a: SamDecodeArgs): Promise<SamDecodeValue> {
   const { mw, mh } = maskFrame(region);
   const { coords, labels } = promptTensors(a.points, a.box, region, a.pre.inputSize);
   const n = labels.length;
-  const previous = a.refine ? lowRes.get(a.key) : undefined;
+  const last = a.refine ? lowRes.get(a.key) : undefined;
+  // Another decoder's mask is not what this one would refine.
+  const previous = last && last.decoder === a.model.decoder ? last.mask : undefined;
   const maskInput = previous ?? ZERO_MASK;
   const feeds = {
     image_embeddings: new ort.Tensor('float32', e.data, e.dims),
@@ -546,7 +548,7 @@ export async function samDecode(a: SamDecodeArgs): Promise<SamDecodeValue> {
   });
   const lowData = low.data as Float32Array;
   const best = order[0] ?? 0;
-  lowRes.set(a.key, lowData.slice(best * LOW_RES * LOW_RES, (best + 1) * LOW_RES * LOW_RES));
+  lowRes.set(a.key, { decoder: a.model.decoder, mask: lowData.slice(best * LOW_RES * LOW_RES, (best + 1) * LOW_RES * LOW_RES) });
   let maskInputInside = 0;
   if (previous) for (let i = 0; i < previous.length; i++) if (previous[i]! > 0) maskInputInside++;
   for (const t of Object.values(out)) t.dispose();

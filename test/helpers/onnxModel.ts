@@ -38,6 +38,8 @@ export interface Node {
   outputs: string[];
   /** Integer-list attributes (e.g. axes), as attribute name → values. */
   ints?: Record<string, number[]>;
+  /** Integer attributes (e.g. axis, to), as attribute name → value. */
+  int?: Record<string, number>;
 }
 
 export interface Initializer {
@@ -54,7 +56,10 @@ function valueInfo(v: ValueInfo): number[] {
 }
 
 function node(n: Node): number[] {
-  const attrs = Object.entries(n.ints ?? {}).flatMap(([name, values]) => bytes(5, [...str(1, name), ...values.flatMap((v) => int(8, v)), ...int(20, 7)]));
+  const attrs = [
+    ...Object.entries(n.ints ?? {}).flatMap(([name, values]) => bytes(5, [...str(1, name), ...values.flatMap((v) => int(8, v)), ...int(20, 7)])),
+    ...Object.entries(n.int ?? {}).flatMap(([name, v]) => bytes(5, [...str(1, name), ...int(3, v), ...int(20, 2)])),
+  ];
   return [...n.inputs.flatMap((i) => str(1, i)), ...n.outputs.flatMap((o) => str(2, o)), ...str(4, n.op), ...attrs];
 }
 

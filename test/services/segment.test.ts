@@ -237,6 +237,62 @@ describe.runIf(pair)('an encoder that preprocesses itself ([H,W,3], as samexport
   });
 });
 
+describe.runIf(pair)('a decoder returning several masks', () => {
+  it('returns them all, highest predicted IoU first, each over the whole image', async () => {
+    const config = tempDir();
+    // Three masks: the whole image, nothing, the whole image; predicted IoU 0.2, 0.9, 0.5.
+    const decoder = path.join(config, 'multi-decoder.onnx');
+    fs.writeFileSync(
+      decoder,
+      onnxModel({
+        inputs: [
+          { name: 'image_embeddings', type: FLOAT, dims: [1, 256, 64, 64] },
+          { name: 'point_coords', type: FLOAT, dims: [1, 'N', 2] },
+          { name: 'point_labels', type: FLOAT, dims: [1, 'N'] },
+          { name: 'mask_input', type: FLOAT, dims: [1, 1, 256, 256] },
+          { name: 'has_mask_input', type: FLOAT, dims: [1] },
+          { name: 'orig_im_size', type: FLOAT, dims: [2] },
+        ],
+        outputs: [
+          { name: 'masks', type: FLOAT, dims: [1, 3, 'H', 'W'] },
+          { name: 'iou_predictions', type: FLOAT, dims: [1, 3] },
+          { name: 'low_res_masks', type: FLOAT, dims: [1, 3, 256, 256] },
+        ],
+        nodes: [
+          { op: 'Cast', inputs: ['orig_im_size'], outputs: ['hw'], int: { to: INT64 } },
+          { op: 'Concat', inputs: ['lead', 'hw'], outputs: ['shape'], int: { axis: 0 } },
+          { op: 'Expand', inputs: ['c', 'shape'], outputs: ['masks'] },
+          { op: 'Expand', inputs: ['c', 'lowShape'], outputs: ['low_res_masks'] },
+          { op: 'Identity', inputs: ['iou'], outputs: ['iou_predictions'] },
+        ],
+        initializers: [
+          { name: 'lead', type: INT64, dims: [2], values: [1, 3] },
+          { name: 'lowShape', type: INT64, dims: [4], values: [1, 3, 256, 256] },
+          { name: 'c', type: FLOAT, dims: [1, 3, 1, 1], values: [1, -1, 2] },
+          { name: 'iou', type: FLOAT, dims: [1, 3], values: [0.2, 0.9, 0.5] },
+        ],
+      }),
+    );
+    const { ws, ids, modelId } = await datasetWith(async (imgs) => flat(path.join(imgs, 'land.png'), 640, 427), config);
+    const custom = JSON.parse(fs.readFileSync(path.join(config, 'custom-sam-models.json'), 'utf8')) as { decoder: { file: string } }[];
+    custom[0]!.decoder.file = decoder;
+    fs.writeFileSync(path.join(config, 'custom-sam-models.json'), JSON.stringify(custom));
+    try {
+      const r = await ok(ws, 'segment:decode', { imageId: ids['land.png']!, modelId, points: [{ x: 10, y: 10, label: 1 }] });
+      expect(r.masks.map((m) => [Number(m.score.toFixed(3)), m.area])).toEqual([
+        [0.9, 0],
+        [0.5, 640 * 427],
+        [0.2, 640 * 427],
+      ]);
+      expect(r.masks[0]!.bbox).toEqual([0, 0, 0, 0]);
+      expect(r.masks[1]!.bbox).toEqual([0, 0, 640, 427]);
+      expect(r.masks.every((m) => m.rle.size[0] === 427 && m.rle.size[1] === 640)).toBe(true);
+    } finally {
+      await ws.dispose();
+    }
+  });
+});
+
 describe.runIf(pair)('the embedding cache on disk', () => {
   it('is read back by a new workspace, and a corrupt or foreign file is ignored and rewritten', async () => {
     const config = tempDir();
