@@ -9,6 +9,42 @@ import type { SamTool, Segmenter } from '../../src-renderer/editor/tools/sam';
 import { callWs, EditorDriver, workspaceBackend } from '../helpers/editorDriver';
 import { sharedPath, tempDir } from '../helpers/shared';
 import { newWorkspace } from '../helpers/workspace';
+import { FLOAT, INT64, onnxModel } from '../helpers/onnxModel';
+
+/**
+ * A decoder of the Segment Anything contract that returns three masks whatever the prompt: the
+ * whole image, nothing, the whole image, with predicted IoU 0.2, 0.9 and 0.5.
+ */
+function threeMaskDecoder(): Uint8Array {
+  return onnxModel({
+    inputs: [
+      { name: 'image_embeddings', type: FLOAT, dims: [1, 256, 64, 64] },
+      { name: 'point_coords', type: FLOAT, dims: [1, 'N', 2] },
+      { name: 'point_labels', type: FLOAT, dims: [1, 'N'] },
+      { name: 'mask_input', type: FLOAT, dims: [1, 1, 256, 256] },
+      { name: 'has_mask_input', type: FLOAT, dims: [1] },
+      { name: 'orig_im_size', type: FLOAT, dims: [2] },
+    ],
+    outputs: [
+      { name: 'masks', type: FLOAT, dims: [1, 3, 'H', 'W'] },
+      { name: 'iou_predictions', type: FLOAT, dims: [1, 3] },
+      { name: 'low_res_masks', type: FLOAT, dims: [1, 3, 256, 256] },
+    ],
+    nodes: [
+      { op: 'Cast', inputs: ['orig_im_size'], outputs: ['hw'], int: { to: INT64 } },
+      { op: 'Concat', inputs: ['lead', 'hw'], outputs: ['shape'], int: { axis: 0 } },
+      { op: 'Expand', inputs: ['c', 'shape'], outputs: ['masks'] },
+      { op: 'Expand', inputs: ['c', 'lowShape'], outputs: ['low_res_masks'] },
+      { op: 'Identity', inputs: ['iou'], outputs: ['iou_predictions'] },
+    ],
+    initializers: [
+      { name: 'lead', type: INT64, dims: [2], values: [1, 3] },
+      { name: 'lowShape', type: INT64, dims: [4], values: [1, 3, 256, 256] },
+      { name: 'c', type: FLOAT, dims: [1, 3, 1, 1], values: [1, -1, 2] },
+      { name: 'iou', type: FLOAT, dims: [1, 3], values: [0.2, 0.9, 0.5] },
+    ],
+  });
+}
 
 const pair = sharedPath('models/sam_contract');
 
@@ -25,14 +61,26 @@ describe.runIf(pair)('segment tool', () => {
   let tool: SamTool;
   const prepared: number[] = [];
   const MODEL = 'sam-contract-test';
+  const MULTI = 'sam-three-masks';
 
   beforeAll(async () => {
     root = tempDir('tessera-samtool-');
     const config = path.join(root, 'config');
     fs.mkdirSync(config);
+    fs.writeFileSync(path.join(root, 'multi-decoder.onnx'), threeMaskDecoder());
+    const contract = {
+      name: 'SAM contract',
+      task: 'interactive',
+      family: 'sam',
+      encoder: { file: path.join(pair!, 'sam_contract_encoder.onnx') },
+      inputSize: 1024,
+      mean: [123.675, 116.28, 103.53],
+      std: [58.395, 57.12, 57.375],
+    };
     fs.writeFileSync(
       path.join(config, 'custom-sam-models.json'),
       JSON.stringify([
+        { ...contract, id: MULTI, name: 'three masks', decoder: { file: path.join(root, 'multi-decoder.onnx') } },
         {
           id: MODEL,
           name: 'SAM contract',
@@ -218,6 +266,34 @@ describe.runIf(pair)('segment tool', () => {
     expect((await answered())!.x1).toBe(413);
     editor.segmenter = real;
     d.key('Escape');
+  });
+
+  it('several candidates: best predicted IoU first, Tab and Shift+Tab step through them, Enter stores the one shown', async () => {
+    const real = editor.segmenter!;
+    editor.segmenter = { ...real, decode: (p) => callWs(ws, 'segment:decode', { ...p, modelId: MULTI }) };
+    tool.setCommitAs('mask');
+    d.click(400, 200);
+    await answered();
+    const shown = () => [tool.info!.index, tool.info!.count, Number(tool.info!.score.toFixed(2)), tool.info!.area];
+    // The best guess is empty here: nothing is painted and Enter has nothing to store.
+    expect(shown()).toEqual([0, 3, 0.9, 0]);
+    expect(tool.mask!.area).toBe(0);
+    expect(d.key('Tab')).toBe(true);
+    expect(shown()).toEqual([1, 3, 0.5, 640 * 427]);
+    d.key('Tab');
+    expect(shown()).toEqual([2, 3, 0.2, 640 * 427]);
+    d.key('Tab');
+    expect(shown()).toEqual([0, 3, 0.9, 0]);
+    d.key('Tab', { shift: true });
+    expect(shown()).toEqual([2, 3, 0.2, 640 * 427]);
+    const before = editor.annotations.size;
+    d.key('Enter');
+    await d.settle();
+    expect(editor.annotations.size).toBe(before + 1);
+    const stored = [...editor.annotations.values()].at(-1)!;
+    expect(rleArea((stored.geometry as { rle: Parameters<typeof rleArea>[0] }).rle)).toBe(640 * 427);
+    tool.setCommitAs('polygon');
+    editor.segmenter = real;
   });
 
   it('a failed decode is said in the status line', async () => {
