@@ -189,6 +189,30 @@ describe.runIf(pair)('segment tool', () => {
     tool.setTolerance(1);
   });
 
+  it('Enter before the latest prompt is answered stores that prompt\'s mask, not the older one shown', async () => {
+    const before = editor.annotations.size;
+    tool.setCommitAs('mask');
+    d.click(400, 200);
+    expect((await answered())!.area).toBe(5024);
+    // The background point's answer is held back until Enter has been pressed.
+    const real = editor.segmenter!;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    editor.segmenter = { ...real, decode: async (p) => { const r = await real.decode(p); await held; return r; } };
+    d.click(430, 200, { alt: true });
+    expect(tool.waiting).toBe(true);
+    expect(d.key('Enter')).toBe(true);
+    expect(editor.annotations.size).toBe(before);
+    release();
+    await expect.poll(() => editor.annotations.size, { timeout: 20_000 }).toBe(before + 1);
+    await d.settle();
+    const stored = [...editor.annotations.values()].at(-1)!;
+    expect(rleArea((stored.geometry as { rle: Parameters<typeof rleArea>[0] }).rle)).toBe(2344);
+    expect(tool.busy).toBe(false);
+    editor.segmenter = real;
+    tool.setCommitAs('polygon');
+  });
+
   it('an answer to an older prompt is never shown, even when it arrives last', async () => {
     // The real decoder answers both prompts; the first answer is held back until the second is shown.
     const real = editor.segmenter!;

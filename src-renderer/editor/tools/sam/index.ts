@@ -78,6 +78,8 @@ export class SamTool extends Tool {
   info: SamInfo | null = null;
   /** Waiting for the decoder's answer to the latest prompt. */
   waiting = false;
+  /** Enter came while the latest prompt was unanswered: its mask is stored when it arrives, not the older one shown. */
+  private commitPending = false;
   /** Show what a click would give while the pointer hovers, before the first prompt. */
   hoverPreview = true;
   /** The hover prompt in flight and the next position to ask for once it is answered (one at a time). */
@@ -124,7 +126,12 @@ export class SamTool extends Tool {
   override onKey(key: string): boolean {
     if (key === 'tab' || key === 'shift+tab') return this.cycle(key === 'tab' ? 1 : -1);
     if (key === 'enter') {
-      void this.commit();
+      if (this.waiting) {
+        this.commitPending = true;
+        this.editor.say('Storing the mask when it arrives');
+      } else {
+        void this.commit();
+      }
       return true;
     }
     if (key === 'backspace') return this.undoPrompt();
@@ -149,6 +156,7 @@ export class SamTool extends Tool {
     this.traced = null;
     this.info = null;
     this.waiting = false;
+    this.commitPending = false;
     this.hoverNext = null;
     this.hoverAnswer = null;
     this.beforePress = null;
@@ -304,6 +312,7 @@ export class SamTool extends Tool {
       (e: unknown) => {
         if (seq !== this.seq) return;
         this.waiting = false;
+        this.commitPending = false;
         this.editor.refuse(`Segmentation failed: ${messageOf(e)}`);
         this.editor.events.emit('change');
       },
@@ -320,6 +329,10 @@ export class SamTool extends Tool {
     if (this.candidates.length === 0 || this.candidates.every((m) => m.area === 0)) this.editor.say('The model found no mask for this prompt', 'error');
     this.draw();
     this.editor.events.emit('change');
+    if (this.commitPending) {
+      this.commitPending = false;
+      void this.commit();
+    }
   }
 
   private cycle(by: 1 | -1): boolean {
