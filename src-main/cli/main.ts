@@ -41,6 +41,8 @@ const USAGE = `usage:
   tessera segment <db> --image <id|file name> (--encoder <enc.onnx> --decoder <dec.onnx> | --model <manifest.json>)
                  [--point x,y[,label]]... [--box x0,y0,x1,y1] [--frame N] [--as mask|polygon] [--tolerance 1]
                  [--save --class NAME] [--provider ${PROVIDERS.join('|')}] [--json]
+  tessera segment <db> --from-run <runId> (--encoder <enc.onnx> --decoder <dec.onnx> | --model <manifest.json>)
+                 [--as mask|polygon] [--tolerance 1] [--provider ${PROVIDERS.join('|')}] [--json]
 
 import --format auto (the default) imports annotations when every path is recognised as an
 annotated dataset (COCO, YOLO, VOC, labelme, CVAT), and image files only when none is; each
@@ -52,7 +54,10 @@ spin only on machines of 4 or more physical cores (--spin on|off overrides).
 
 segment prompts a Segment Anything-contract encoder/decoder pair on one image: points and boxes
 in image pixels, labels 1 (foreground, the default) or 0 (background); it prints the best mask
-(area, bbox, predicted IoU) and, with --save, stores it as an annotation of class NAME.`;
+(area, bbox, predicted IoU) and, with --save, stores it as an annotation of class NAME.
+With --from-run it prompts the pair with every box prediction of that run instead and stores the
+masks (or polygons) as predictions of a new run, to review like a pre-label run; Ctrl+C stops it,
+keeping the images done.`;
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -656,6 +661,7 @@ function boxArg(v: string): { x0: number; y0: number; x1: number; y1: number } {
 async function cmdSegment(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, {
     image: { type: 'string' },
+    'from-run': { type: 'string' },
     encoder: { type: 'string' },
     decoder: { type: 'string' },
     model: { type: 'string' },
@@ -670,10 +676,13 @@ async function cmdSegment(args: string[], io: CliIo): Promise<number> {
     json: { type: 'boolean', default: false },
   });
   if (positionals.length !== 1) throw new AppError('INVALID_ARGUMENT', 'segment takes one dataset path');
-  if (!values['image']) throw new AppError('INVALID_ARGUMENT', 'segment needs --image <id|file name>');
+  const fromRun = values['from-run'] as string | undefined;
+  if (fromRun !== undefined && values['image'] !== undefined) throw new AppError('INVALID_ARGUMENT', 'segment takes either --image or --from-run, not both');
+  if (fromRun === undefined && !values['image']) throw new AppError('INVALID_ARGUMENT', 'segment needs --image <id|file name> (or --from-run <runId>)');
   const hasPair = values['encoder'] !== undefined || values['decoder'] !== undefined;
   if (hasPair === (values['model'] !== undefined)) throw new AppError('INVALID_ARGUMENT', 'segment needs either --encoder <enc.onnx> and --decoder <dec.onnx>, or --model <manifest.json>');
   if (hasPair && (!values['encoder'] || !values['decoder'])) throw new AppError('INVALID_ARGUMENT', `segment needs both --encoder and --decoder (${values['encoder'] ? '--decoder' : '--encoder'} is missing)`);
+  if (fromRun !== undefined) return segmentFromRun(positionals[0]!, fromRun, values, hasPair, io);
   const points = ((values['point'] as string[] | undefined) ?? []).map(pointArg);
   const box = values['box'] !== undefined ? boxArg(values['box'] as string) : undefined;
   if (points.length === 0 && !box) throw new AppError('INVALID_ARGUMENT', 'segment needs a prompt: --point x,y[,label] and/or --box x0,y0,x1,y1');
@@ -743,6 +752,61 @@ async function cmdSegment(args: string[], io: CliIo): Promise<number> {
       );
     }
     return 0;
+  } finally {
+    ds.close();
+    await closeInferenceBackend();
+  }
+}
+
+/** `segment --from-run`: every box prediction of a run prompts the pair; the masks become a new run. */
+async function segmentFromRun(db: string, fromRun: string, values: Record<string, unknown>, hasPair: boolean, io: CliIo): Promise<number> {
+  const runId = Number(fromRun);
+  if (!Number.isInteger(runId) || runId < 1) throw new AppError('INVALID_ARGUMENT', `--from-run must be a run id (a whole number from 1), not "${fromRun}"`);
+  for (const k of ['point', 'box', 'save', 'class'] as const) {
+    const v = values[k];
+    if (v !== undefined && v !== false) throw new AppError('INVALID_ARGUMENT', `--${k} does not apply with --from-run (the run's boxes are the prompts)`);
+  }
+  if (values['frame'] !== '0') throw new AppError('INVALID_ARGUMENT', '--frame does not apply with --from-run (each box has its frame)');
+  const as = oneOf('as', values['as'] as string, ['mask', 'polygon'] as const);
+  const tolerance = Number(values['tolerance']);
+  if (!Number.isFinite(tolerance) || tolerance < 0 || tolerance > 100) throw new AppError('INVALID_ARGUMENT', '--tolerance must be a number of pixels from 0 to 100');
+  const provider = values['provider'] === undefined ? undefined : oneOf('provider', values['provider'] as string, PROVIDERS);
+  const json = values['json'] as boolean;
+
+  const { samModelFromArgs, inspectedPair, Segmenter, boxesToMasks } = await import('../services/segment');
+  const given = samModelFromArgs({ model: values['model'] as string | undefined, encoder: values['encoder'] as string | undefined, decoder: values['decoder'] as string | undefined });
+  const { closeInferenceBackend, inferenceBackend, providerOrder } = await import('../services/inference');
+  const { threadSettings } = await import('../inference/threads');
+  let ds: Dataset;
+  try {
+    ds = Dataset.open(db);
+  } catch (e) {
+    await closeInferenceBackend();
+    throw e;
+  }
+  try {
+    const backend = await inferenceBackend();
+    const model = hasPair ? await inspectedPair((file) => backend.inspect(file, threadSettings('batch')), given) : given;
+    const seg = new Segmenter(inferenceBackend);
+    const progress = io.tty && !json;
+    const summary = await withSigint((cancelled) =>
+      boxesToMasks(
+        seg,
+        ds,
+        { model, runId, as, tolerance, providers: providerOrder(provider), threads: threadSettings('batch') },
+        { isCancelled: cancelled, onProgress: progress ? (p) => process.stderr.write(`\rmasks from boxes: image ${p.done}/${p.total}, ${p.created} created   `) : undefined },
+      ),
+    );
+    if (progress) io.err('');
+    if (json) io.out(JSON.stringify({ ...summary, sourceRunId: runId, as }, null, 2));
+    else {
+      io.out(
+        `run ${summary.runId}: ${summary.created} ${as === 'mask' ? 'masks' : 'polygons'} from ${summary.boxes} boxes of run ${runId}` +
+          (summary.empty ? ` (${summary.empty} empty, not stored)` : '') +
+          (summary.cancelled ? '; cancelled, the images done are kept' : ''),
+      );
+    }
+    return summary.cancelled ? 130 : 0;
   } finally {
     ds.close();
     await closeInferenceBackend();
