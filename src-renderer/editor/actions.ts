@@ -32,6 +32,14 @@ export interface ActionContext {
     reject(ids: readonly number[]): void;
     acceptAbove(): void;
   };
+  /**
+   * Detector boxes to masks (state/boxesToMasks.svelte.ts): the selected boxes prompt the chosen
+   * SAM model; unavailable without it.
+   */
+  masks?: {
+    canRun(): boolean;
+    fromBoxes(ids: readonly number[]): void;
+  };
   /** Image review (state/review.svelte.ts): a verdict on the open image; unavailable without it. */
   verdict?: {
     /** The open image is done, reviewed or rejected, and no verdict is being sent. */
@@ -66,6 +74,8 @@ export interface Action {
 const hasSelection = (c: ActionContext): boolean => c.editor.selection.length > 0;
 const selectedPredictionIds = (c: ActionContext): number[] => c.editor.selectedRecords.filter((a) => a.source === 'model').map((a) => a.id);
 const hasSelectedPrediction = (c: ActionContext): boolean => !!c.review && selectedPredictionIds(c).length > 0;
+/** Selected boxes that are stored (a box still being saved has no id the backend knows yet). */
+const selectedBoxIds = (c: ActionContext): number[] => c.editor.selectedRecords.filter((a) => a.kind === 'box' && a.id > 0).map((a) => a.id);
 const hasImage = (c: ActionContext): boolean => c.editor.image !== null;
 const hasFrames = (c: ActionContext): boolean => !!c.nav?.stepFrame && Math.min(c.editor.frames, c.nav.frames?.() ?? Infinity) > 1;
 const selectionHas = (kinds: readonly string[]) => (c: ActionContext) => c.editor.selectedRecords.some((a) => kinds.includes(a.kind));
@@ -213,6 +223,15 @@ export const ACTIONS: readonly Action[] = [
     keys: ['shift+w'],
     predicate: (c) => hasImage(c) && !!c.editor.backend.smart,
     perform: (c) => splitNuclei(c.editor),
+  },
+  {
+    id: 'masksFromBoxes',
+    label: 'Masks from the selected boxes (segment model)',
+    group: 'Mask',
+    keys: ['shift+s'],
+    predicate: (c) => !!c.masks?.canRun() && selectedBoxIds(c).length > 0,
+    contextMenu: true,
+    perform: (c) => c.masks?.fromBoxes(selectedBoxIds(c)),
   },
   { id: 'fillHoles', label: 'Fill holes of the mask', group: 'Mask', keys: ['shift+f'], predicate: selectionHas(['mask']), contextMenu: true, perform: (c) => c.editor.fillHolesOfSelection() },
 

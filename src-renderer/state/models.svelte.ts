@@ -436,6 +436,13 @@ export class ModelsState {
     if (!oneImage) void this.app.dataset.refresh();
   }
 
+  /** A run made outside pre-labeling (masks from boxes) becomes the run the panel reviews. */
+  showRun(runId: number): void {
+    this.lastSummary = null;
+    this.runDataset = this.openDataset();
+    this.lastRunId = runId;
+  }
+
   // ---- review -------------------------------------------------------------------------------
 
   private async review(work: () => Promise<unknown>, done: string | null): Promise<void> {

@@ -128,7 +128,7 @@ export class SamState implements Segmenter {
   }
 
   /** The chosen model, ready to run; throws with what the user has to do otherwise. */
-  private async ready(): Promise<SamModelEntry> {
+  async ready(): Promise<SamModelEntry> {
     let list = await this.loadModels();
     // A model added or downloaded since the list was read: read it again before giving up.
     if (!list.some((x) => x.manifest.id === this.modelId && x.encoderPath && x.decoderPath)) list = await this.loadModels(true);
