@@ -29,8 +29,7 @@ export class BoxesToMasksState {
   tolerance = $state(1);
   running = $state(false);
   /** What the last job did, shown until the next (in the dataset it ran in). */
-  lastText = $state<string | null>(null);
-  private lastDataset: string | null = null;
+  private last = $state.raw<{ text: string; dataset: string | null } | null>(null);
   readonly job: JobTracker;
 
   constructor(
@@ -48,7 +47,7 @@ export class BoxesToMasksState {
 
   /** The last outcome when it belongs to the dataset open now. */
   get summaryText(): string | null {
-    return this.lastDataset !== null && this.lastDataset === this.dataset() ? this.lastText : null;
+    return this.last !== null && this.last.dataset === this.dataset() ? this.last.text : null;
   }
 
   /** Reads the runs again; the chosen one stays while it exists, else the panel's last run, else the newest. */
@@ -96,8 +95,7 @@ export class BoxesToMasksState {
         call('segment:boxesToMasks', { jobId, modelId: model.manifest.id, ...scope, as, ...(as === 'polygon' ? { tolerance } : {}) }),
       );
       const text = boxesToMasksText(summary, source, as);
-      this.lastText = text;
-      this.lastDataset = this.dataset();
+      this.last = { text, dataset: this.dataset() };
       this.app.say(text, summary.cancelled ? 'error' : 'info');
       this.models.showRun(summary.runId);
       await this.es.editor.reload();
