@@ -587,30 +587,58 @@ export function familyPromptTensors(
   return { coords, labels };
 }
 
+/** Source indices and weights of a bilinear resampling along one axis (pixel centres aligned, clamped at the ends). */
+function bilinearAxis(n: number, inSize: number, outSize: number): { i0: Int32Array; i1: Int32Array; t: Float32Array } {
+  const i0 = new Int32Array(n), i1 = new Int32Array(n), t = new Float32Array(n);
+  const scale = inSize / outSize;
+  for (let d = 0; d < n; d++) {
+    const pos = Math.max(0, (d + 0.5) * scale - 0.5);
+    const lo = Math.min(Math.floor(pos), inSize - 1);
+    i0[d] = lo;
+    i1[d] = Math.min(lo + 1, inSize - 1);
+    t[d] = pos - lo;
+  }
+  return { i0, i1, t };
+}
+
+/** Output cells [first, last] whose two source indices reach into [lo, hi], widened by `margin`, within [0, n). */
+function reaching(axis: { i0: Int32Array; i1: Int32Array }, lo: number, hi: number, margin: number): [number, number] {
+  const n = axis.i0.length;
+  let first = 0;
+  while (first < n && axis.i1[first]! < lo) first++;
+  let last = n - 1;
+  while (last >= 0 && axis.i0[last]! > hi) last--;
+  return [Math.max(0, first - margin), Math.min(n - 1, last + margin)];
+}
+
+/** Outside every window: a logit that thresholds as outside. */
+const OUTSIDE = -1;
+
 /**
  * Bilinear resampling of one sw×sh plane (from `offset`) to dw×dh, as PyTorch's
  * F.interpolate(mode='bilinear', align_corners=False) and OpenCV's INTER_LINEAR compute it:
  * pixel centres aligned, source positions below 0 clamped to 0, the last row and column repeated.
- * Only the top-left cw×ch of the result is computed (a crop of it, as after padding).
+ * Only the top-left cw×ch of the result is computed (a crop of it, as after padding), and with
+ * `win` only the columns x0..x1 and rows y0..y1 of that (the rest reads OUTSIDE).
  */
-export function resizeBilinear(src: Float32Array, offset: number, sw: number, sh: number, dw: number, dh: number, cw = dw, ch = dh): Float32Array {
-  const axis = (n: number, inSize: number, outSize: number) => {
-    const i0 = new Int32Array(n), i1 = new Int32Array(n), t = new Float32Array(n);
-    const scale = inSize / outSize;
-    for (let d = 0; d < n; d++) {
-      const pos = Math.max(0, (d + 0.5) * scale - 0.5);
-      const lo = Math.min(Math.floor(pos), inSize - 1);
-      i0[d] = lo;
-      i1[d] = Math.min(lo + 1, inSize - 1);
-      t[d] = pos - lo;
-    }
-    return { i0, i1, t };
-  };
-  const xs = axis(cw, sw, dw), ys = axis(ch, sh, dh);
+export function resizeBilinear(
+  src: Float32Array,
+  offset: number,
+  sw: number,
+  sh: number,
+  dw: number,
+  dh: number,
+  cw = dw,
+  ch = dh,
+  win?: { x0: number; x1: number; y0: number; y1: number },
+): Float32Array {
+  const xs = bilinearAxis(cw, sw, dw), ys = bilinearAxis(ch, sh, dh);
   const out = new Float32Array(cw * ch);
-  for (let y = 0; y < ch; y++) {
+  const { x0, x1, y0, y1 } = win ?? { x0: 0, x1: cw - 1, y0: 0, y1: ch - 1 };
+  if (win) out.fill(OUTSIDE);
+  for (let y = y0; y <= y1; y++) {
     const r0 = offset + ys.i0[y]! * sw, r1 = offset + ys.i1[y]! * sw, ty = ys.t[y]!;
-    for (let x = 0; x < cw; x++) {
+    for (let x = x0; x <= x1; x++) {
       const a = xs.i0[x]!, b = xs.i1[x]!, tx = xs.t[x]!;
       const top = src[r0 + a]! + (src[r0 + b]! - src[r0 + a]!) * tx;
       const bottom = src[r1 + a]! + (src[r1 + b]! - src[r1 + a]!) * tx;
@@ -618,6 +646,23 @@ export function resizeBilinear(src: Float32Array, offset: number, sw: number, sh
     }
   }
   return out;
+}
+
+/** The smallest box (inclusive) of the plane's cells above 0, or null when none is. */
+function positiveBox(src: Float32Array, offset: number, w: number, h: number): { x0: number; x1: number; y0: number; y1: number } | null {
+  let x0 = w, x1 = -1, y0 = h, y1 = -1;
+  for (let y = 0; y < h; y++) {
+    const row = offset + y * w;
+    for (let x = 0; x < w; x++) {
+      if (src[row + x]! > 0) {
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        y1 = y;
+      }
+    }
+  }
+  return x1 < 0 ? null : { x0, x1, y0, y1 };
 }
 
 /**
@@ -629,16 +674,29 @@ export function resizeBilinear(src: Float32Array, offset: number, sw: number, sh
  * - efficientvit-sam: upsampled to the frame×frame square, cut to the part the image filled before
  *   padding, then resized to the region (run_efficientvit_sam_onnx.py, mask_postprocessing).
  * A mask already at mw×mh (a SAM 2 export taking orig_im_size) is taken as it is.
+ *
+ * Only what can come out above 0 is computed: a bilinear value is a weighted mean of its sources,
+ * so a cell none of whose sources is above 0 is not either. Between the two resizes of
+ * EfficientViT-SAM the first is computed one cell wider, so every second-stage cell that reads a
+ * possibly positive cell reads exact neighbours too; the thresholded mask is the same as with
+ * both resizes computed whole.
  */
 export function maskToFrame(family: string, logits: Float32Array, offset: number, sw: number, sh: number, region: SegmentRegion, mw: number, mh: number, frame: number): Float32Array {
   if (sw === mw && sh === mh) return logits.subarray(offset, offset + mw * mh);
-  if (family === 'sam2') return resizeBilinear(logits, offset, sw, sh, mw, mh);
-  if (family === 'efficientvit-sam') {
-    const { newW, newH } = longestSide(region.w, region.h, frame);
-    const square = resizeBilinear(logits, offset, sw, sh, frame, frame, newW, newH);
-    return resizeBilinear(square, 0, newW, newH, mw, mh);
-  }
-  throw new AppError('INTERNAL', `no mask postprocessing for the ${family} family`);
+  if (family !== 'sam2' && family !== 'efficientvit-sam') throw new AppError('INTERNAL', `no mask postprocessing for the ${family} family`);
+  const box = positiveBox(logits, offset, sw, sh);
+  if (!box) return new Float32Array(mw * mh).fill(OUTSIDE);
+  const windowOf = (cw: number, ch: number, inW: number, inH: number, outW: number, outH: number, b: typeof box, margin: number) => {
+    const [x0, x1] = reaching(bilinearAxis(cw, inW, outW), b.x0, b.x1, margin);
+    const [y0, y1] = reaching(bilinearAxis(ch, inH, outH), b.y0, b.y1, margin);
+    return { x0, x1, y0, y1 };
+  };
+  if (family === 'sam2') return resizeBilinear(logits, offset, sw, sh, mw, mh, mw, mh, windowOf(mw, mh, sw, sh, mw, mh, box, 0));
+  const { newW, newH } = longestSide(region.w, region.h, frame);
+  const reach = windowOf(newW, newH, sw, sh, frame, frame, box, 0);
+  const wide = windowOf(newW, newH, sw, sh, frame, frame, box, 1);
+  const square = resizeBilinear(logits, offset, sw, sh, frame, frame, newW, newH, wide);
+  return resizeBilinear(square, 0, newW, newH, mw, mh, mw, mh, windowOf(mw, mh, newW, newH, mw, mh, reach, 0));
 }
 
 const layouts = new Map<string, SamPairLayout>();

@@ -81,6 +81,31 @@ describe('SAM geometry', () => {
     expect(maskToFrame('sam2', same, 0, 200, 100, { x: 0, y: 0, w: 200, h: 100 }, 200, 100, 1024)).toEqual(same);
   });
 
+  it('computes only where a mask can be above 0, thresholding the same as the whole resizes', () => {
+    // Blobs of positive logits with a rough edge, in a field of small negative values.
+    const low = new Float32Array(256 * 256).map((_, i) => {
+      const x = i % 256, y = Math.floor(i / 256);
+      return Math.max(12 - Math.hypot(x - 70, y - 40), 6 - Math.hypot(x - 200, y - 150)) + 0.7 * Math.sin(x * 1.3 + y * 0.7);
+    });
+    const region = { x: 0, y: 0, w: 900, h: 500 };
+    const { newW, newH } = longestSide(900, 500, 1024);
+    const whole = {
+      sam2: resizeBilinear(low, 0, 256, 256, 900, 500),
+      'efficientvit-sam': resizeBilinear(resizeBilinear(low, 0, 256, 256, 1024, 1024, newW, newH), 0, newW, newH, 900, 500),
+    };
+    for (const family of ['sam2', 'efficientvit-sam'] as const) {
+      const got = maskToFrame(family, low, 0, 256, 256, region, 900, 500, 1024);
+      let inside = 0, differ = 0;
+      for (let i = 0; i < got.length; i++) {
+        if (whole[family][i]! > 0) inside++;
+        if (got[i]! > 0 !== whole[family][i]! > 0) differ++;
+      }
+      expect(inside, family).toBeGreaterThan(1000);
+      expect(differ, family).toBe(0);
+    }
+    expect(maskToFrame('sam2', new Float32Array(256 * 256).fill(-3), 0, 256, 256, region, 900, 500, 1024).every((v) => v <= 0)).toBe(true);
+  });
+
   it('decodes masks at the region size up to 4096 and scales larger ones', () => {
     expect(maskFrame({ x: 0, y: 0, w: 640, h: 427 })).toEqual({ mw: 640, mh: 427 });
     expect(maskFrame({ x: 0, y: 0, w: 8192, h: 6000 })).toEqual({ mw: 4096, mh: 3000 });
