@@ -11,10 +11,12 @@ import type { ModelIo } from '../common/inference/types';
 import { getSession } from './sessions';
 
 /**
- * Segment Anything-contract models in the worker thread: the encoder runs once per image (or
- * region) and its embedding stays here, in a small LRU and in a file of the dataset's cache, so
- * the per-prompt decoder only sends the prompt in and the mask's runs out; the 4 MB embedding
- * and the 256×256 low-resolution mask fed back for refinement never cross the channel.
+ * SAM-family models (Segment Anything / MobileSAM / SlimSAM, EfficientViT-SAM, SAM 2) in the
+ * worker thread: the encoder runs once per image (or region) and its outputs (one embedding, or
+ * SAM 2's three feature maps) stay here, in a small LRU and in a file of the dataset's cache, so
+ * the per-prompt decoder only sends the prompt in and the mask's runs out; the embedding and the
+ * 256×256 low-resolution mask fed back for refinement never cross the channel. Each family is
+ * fed and postprocessed as its reference code does (see familyPromptTensors and maskToFrame).
  */
 
 /** Which sessions run a SAM-family pair: the two files and the session settings. */
