@@ -4,6 +4,7 @@ import { InferencePool } from '../../src-main/inference/pool';
 import { familyPromptTensors, logitsToImageRle, longestSide, maskFrame, maskToFrame, promptTensors, resizeBilinear, samInputStretched, samInputTensor, type SamDecodeArgs } from '../../src-main/inference/sam';
 import sharp from 'sharp';
 import { tempDir } from '../helpers/shared';
+import { writeEfficientVitPair, writeSam2Pair } from '../helpers/samFamilyModels';
 import { decodeMask, encodeMask } from '../../src-main/common/geometry/rle';
 import { sharedPath } from '../helpers/shared';
 
@@ -262,5 +263,35 @@ describe.runIf(pair && slowModel)('encoding ahead', () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+describe('refinement with EfficientViT-SAM and SAM 2 pairs', () => {
+  const pool = new InferencePool({ size: 1 });
+  afterAll(() => pool.close());
+  const dir = tempDir();
+  const pre = (family: string, inputSize: number) => ({ family, inputSize, mean: [123.675, 116.28, 103.53] as [number, number, number], std: [58.395, 57.12, 57.375] as [number, number, number] });
+  const frame = { region: { x: 0, y: 0, w: 640, h: 480 }, width: 640, height: 480 };
+  const raw = () => ({ raw: { data: new Uint8Array(640 * 480 * 3).fill(100), width: 640, height: 480, channels: 3 as const } });
+
+  it('feeds SAM 2 the best low-resolution mask of the previous prompt as mask_input; EfficientViT-SAM takes none', async () => {
+    const sam2 = { model: writeSam2Pair(dir), pre: pre('sam2', 1024), key: 'sam2-refine', diskFile: null };
+    await pool.samEncode({ ...sam2, frame, source: raw() });
+    const base: SamDecodeArgs = { ...sam2, points: [{ x: 320, y: 240, label: 1 }], refine: true };
+    expect((await pool.samDecode(base)).fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
+    const second = await pool.samDecode(base);
+    // The best mask (IoU 0.9) is the disk of radius 64 in the frame: about π·16² = 804 cells of 4×4.
+    expect(second.fed.hasMaskInput).toBe(1);
+    expect(second.fed.maskInputInside).toBeGreaterThan(780);
+    expect(second.fed.maskInputInside).toBeLessThan(830);
+    expect((await pool.samDecode({ ...base, refine: false })).fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
+
+    const evit = { model: writeEfficientVitPair(dir), pre: pre('efficientvit-sam', 512), key: 'evit-refine', diskFile: null };
+    await pool.samEncode({ ...evit, frame, source: raw() });
+    const e: SamDecodeArgs = { ...evit, points: [{ x: 320, y: 240, label: 1 }], refine: true };
+    await pool.samDecode(e);
+    const again = await pool.samDecode(e);
+    expect(again.fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
+    expect(again.masks.map((m) => m.score)).toEqual([expect.closeTo(0.9, 5), expect.closeTo(0.3, 5)]);
   });
 });
