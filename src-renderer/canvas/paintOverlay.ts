@@ -8,6 +8,9 @@ const SELECT_HALO = '#ffffff';
 const HANDLE_FILL = '#ffffff';
 const HANDLE_STROKE = '#1b1d22';
 const CLOSE_COLOR = '#39d353';
+/** Prompt points of the segmentation tool: foreground and background. */
+const POSITIVE_COLOR = '#39d353';
+const NEGATIVE_COLOR = '#ff5a5a';
 const MARQUEE_COLOR = '#4da3ff';
 
 /**
@@ -109,7 +112,7 @@ export class OverlayPainter {
   private paintHandles(ctx: CanvasRenderingContext2D, handles: Overlay['handles'], px: number): void {
     if (handles.length === 0) return;
     // One path per handle kind: a polygon being edited can show hundreds of vertex handles.
-    for (const kind of ['edge', 'vertex', 'resize', 'close'] as const) {
+    for (const kind of ['edge', 'vertex', 'resize', 'close', 'positive', 'negative'] as const) {
       ctx.beginPath();
       let any = false;
       for (const h of handles) {
@@ -119,14 +122,14 @@ export class OverlayPainter {
           const r = 4 * px;
           ctx.rect(h.x - r, h.y - r, 2 * r, 2 * r);
         } else {
-          const r = (kind === 'edge' ? 3 : kind === 'close' ? 6 : 4) * px;
+          const r = (kind === 'edge' ? 3 : kind === 'close' || kind === 'positive' || kind === 'negative' ? 6 : 4) * px;
           ctx.moveTo(h.x + r, h.y);
           ctx.arc(h.x, h.y, r, 0, Math.PI * 2);
         }
       }
       if (!any) continue;
       ctx.globalAlpha = kind === 'edge' ? 0.7 : 1;
-      ctx.fillStyle = kind === 'close' ? CLOSE_COLOR : HANDLE_FILL;
+      ctx.fillStyle = kind === 'close' ? CLOSE_COLOR : kind === 'positive' ? POSITIVE_COLOR : kind === 'negative' ? NEGATIVE_COLOR : HANDLE_FILL;
       ctx.fill();
       ctx.globalAlpha = 1;
       ctx.strokeStyle = HANDLE_STROKE;

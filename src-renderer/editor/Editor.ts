@@ -9,6 +9,7 @@ import { boxHandles, insideRect, polygonHandles } from './shapes';
 import { DEFAULT_SMART, type SmartSettings } from './smart';
 import { HIT_PX, type Tool, type ToolId, type ToolOverlay } from './tools/Tool';
 import { createTools } from './tools';
+import type { SamTool, Segmenter } from './tools/sam';
 
 export interface EditorImage {
   id: number;
@@ -123,6 +124,8 @@ export class Editor {
   revision = 0;
   /** Last known pointer position, for the brush cursor after a key press. */
   lastPointer: EditorPointerEvent | null = null;
+  /** The prompt-driven segmentation model behind the segment tool; null where there is none. */
+  segmenter: Segmenter | null = null;
 
   constructor(readonly backend: EditorBackend) {
     this.tools = createTools(this);
@@ -157,6 +160,11 @@ export class Editor {
 
   get toolName(): ToolId {
     return this.toolId;
+  }
+
+  /** The segment tool, whose prompt and answer the toolbar shows. */
+  get samTool(): SamTool {
+    return this.tools.sam as SamTool;
   }
 
   /** Waits until every action sent so far has been answered (tests and shutdown). */
@@ -421,11 +429,11 @@ export class Editor {
     this.lastPointer = e;
     if (!this.image) return;
     if (type === 'down') {
-      // Secondary and middle buttons belong to the context menu and panning.
-      if (e.button !== 0) return;
+      // Secondary and middle buttons belong to the context menu and panning, unless the tool takes the secondary one.
+      if (e.button !== 0 && !(e.button === 2 && this.tool.takesSecondary)) return;
       this.tool.onPointerDown(e);
     } else if (type === 'move') this.tool.onPointerMove(e);
-    else if (e.button === 0) this.tool.onPointerUp(e);
+    else if (e.button === 0 || (e.button === 2 && this.tool.takesSecondary)) this.tool.onPointerUp(e);
   }
 
   /** Offers a key to the active tool's gesture (Enter, Backspace, Delete, Escape...). */

@@ -121,6 +121,7 @@ export const ACTIONS: readonly Action[] = [
   toolAction('pan', 'Pan', 'h'),
   toolAction('wand', 'Magic wand (click; drag a box for GrabCut)', 'w'),
   toolAction('scissors', 'Intelligent scissors (click anchors; the outline follows edges)', 'i'),
+  toolAction('sam', 'Segment: click (right click or Alt+click: background), drag a box', 's'),
 
   { id: 'undo', label: 'Undo', group: 'Edit', keys: ['ctrl+z'], predicate: (c) => c.editor.history.canUndo, perform: (c) => c.editor.undo() },
   {
@@ -139,7 +140,23 @@ export const ACTIONS: readonly Action[] = [
     predicate: (c) => c.editor.pending.length > 0,
     perform: (c) => c.editor.retryPending(),
   },
-  toolKeyAction('finish', 'Close the polygon', 'enter'),
+  toolKeyAction('finish', 'Close the polygon; store the segment mask', 'enter'),
+  {
+    id: 'samNext',
+    label: 'Next mask candidate of the segment tool',
+    group: 'Mask',
+    keys: ['tab'],
+    predicate: (c) => c.editor.toolName === 'sam' && c.editor.tool.busy,
+    perform: (c) => c.editor.toolKey('tab'),
+  },
+  {
+    id: 'samPrevious',
+    label: 'Previous mask candidate of the segment tool',
+    group: 'Mask',
+    keys: ['shift+tab'],
+    predicate: (c) => c.editor.toolName === 'sam' && c.editor.tool.busy,
+    perform: (c) => c.editor.toolKey('shift+tab'),
+  },
   toolKeyAction('finishAsPart', 'Close the polygon as a part of the selected one', 'shift+enter'),
   {
     id: 'backspace',

@@ -8,10 +8,15 @@ import type { SceneView } from './scene';
  */
 export function connectView(editor: Editor, view: SceneView): () => void {
   let pans: boolean | null = null;
+  let secondary: boolean | null = null;
   const syncPans = (): void => {
     if (editor.tool.pans !== pans) {
       pans = editor.tool.pans;
       view.setLeftButtonPans(pans);
+    }
+    if (editor.tool.takesSecondary !== secondary) {
+      secondary = editor.tool.takesSecondary;
+      view.setSecondaryToEditor?.(secondary);
     }
   };
   const offs = [

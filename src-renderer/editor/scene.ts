@@ -31,7 +31,7 @@ export interface Overlay {
   /** The shape a tool is creating (e.g. the box being dragged, the open polygon). */
   preview: { geometry: Geometry; color: string; open?: boolean } | null;
   /** Vertex and resize handles, image pixels; drawn at a constant screen size. */
-  handles: readonly { x: number; y: number; kind: 'vertex' | 'resize' | 'edge' | 'close' }[];
+  handles: readonly { x: number; y: number; kind: 'vertex' | 'resize' | 'edge' | 'close' | 'positive' | 'negative' }[];
   /** Rubber-band selection rectangle. */
   marquee: { x: number; y: number; w: number; h: number } | null;
   /** Brush cursor for the mask tools. */
@@ -71,6 +71,8 @@ export interface SceneView {
   onPointer(handler: (type: 'down' | 'move' | 'up', e: EditorPointerEvent) => void): () => void;
   /** Whether the left button pans (no drawing tool active) or goes to the editor. */
   setLeftButtonPans(pans: boolean): void;
+  /** Whether the right button goes to the editor (a tool that uses it) instead of panning. */
+  setSecondaryToEditor?(on: boolean): void;
   /** Counters for the canvas benchmark: how often and how long the static layer was drawn. */
   stats(): { staticDraws: number; shapesDrawn: number; lastStaticDrawMs: number };
 }

@@ -22,7 +22,7 @@ describe('editor/ boundaries', () => {
       for (const m of src.matchAll(/from\s*['"]([^'"]+)['"]/g)) {
         const spec = m[1]!;
         const resolved = path.relative(repoRoot, path.resolve(path.dirname(f), spec)).split(path.sep).join('/');
-        const ok = spec.startsWith('.') && (resolved.startsWith('src-renderer/editor/') || /^src-main\/common\/(model|editing|geometry\/\w+)$/.test(resolved));
+        const ok = spec.startsWith('.') && (resolved.startsWith('src-renderer/editor/') || /^src-main\/common\/(model|editing|segment|geometry\/\w+)$/.test(resolved));
         if (!ok) offenders.push(`${path.relative(repoRoot, f)} -> ${spec}`);
       }
       if (/\b(document|window)\.|\b(HTMLElement|KeyboardEvent|PointerEvent|MouseEvent)\b/.test(src.replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, ''))) {

@@ -83,6 +83,20 @@ describe('magic wand tool', () => {
     expect(await stored()).toEqual([]);
   });
 
+  it('Enter while the mask is being computed stores it when it arrives', async () => {
+    d.click(50, 40);
+    expect(state()).toBe('waiting');
+    d.key('Enter');
+    await vi.waitFor(() => expect(state()).toBe('idle'), { timeout: 10_000 });
+    await d.settle();
+    const [a, ...rest] = await stored();
+    expect(rest).toEqual([]);
+    expect(geometryArea(a!.geometry)).toBe(RECT.w * RECT.h);
+    d.key('z', { ctrl: true });
+    await d.settle();
+    expect(await stored()).toEqual([]);
+  });
+
   it('a tolerance change recomputes the mask shown', async () => {
     setWandTolerance(editor, 10);
     d.click(5, 5);

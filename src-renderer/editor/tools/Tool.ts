@@ -30,12 +30,14 @@ export abstract class ToolState<T extends Tool = Tool> {
   }
 }
 
-export type ToolId = 'select' | 'box' | 'polygon' | 'brush' | 'eraser' | 'point' | 'pan' | 'wand' | 'scissors';
+export type ToolId = 'select' | 'box' | 'polygon' | 'brush' | 'eraser' | 'point' | 'pan' | 'wand' | 'scissors' | 'sam';
 
 export abstract class Tool {
   abstract readonly id: ToolId;
   /** Whether the left button pans the view while this tool is active. */
   readonly pans: boolean = false;
+  /** Whether the secondary (right) button goes to the tool rather than to panning and the context menu. */
+  readonly takesSecondary: boolean = false;
   private state: ToolState | null = null;
 
   constructor(readonly editor: Editor) {}

@@ -4,6 +4,7 @@ import { BrushTool } from './brush';
 import { PanTool } from './pan';
 import { PointTool } from './point';
 import { PolygonTool } from './polygon';
+import { SamTool } from './sam';
 import { SelectTool } from './select';
 import { WandTool } from './wand';
 import { ScissorsTool } from './scissors';
@@ -20,5 +21,6 @@ export function createTools(editor: Editor): Record<ToolId, Tool> {
     pan: new PanTool(editor),
     wand: new WandTool(editor),
     scissors: new ScissorsTool(editor),
+    sam: new SamTool(editor),
   };
 }

@@ -18,6 +18,8 @@ export class WandTool extends Tool {
   prompt: Prompt | null = null;
   /** Bumped per request, so a late answer to an older prompt is ignored. */
   private token = 0;
+  /** Enter came while the mask was being computed: it is stored when it arrives. */
+  commitPending = false;
 
   initial(): ToolState {
     return new Idle(this);
@@ -25,6 +27,7 @@ export class WandTool extends Tool {
 
   override forget(): void {
     this.prompt = null;
+    this.commitPending = false;
     this.token++;
   }
 
@@ -48,6 +51,7 @@ export class WandTool extends Tool {
       return;
     }
     this.prompt = prompt;
+    this.commitPending = false;
     const token = ++this.token;
     const waiting = new Waiting(this);
     this.transition(waiting);
@@ -59,11 +63,17 @@ export class WandTool extends Tool {
     answer.then(
       (mask) => {
         if (token !== this.token || editor.image !== image || editor.frame !== frame) return;
+        if (this.commitPending) {
+          this.commitPending = false;
+          this.commit(mask);
+          return;
+        }
         this.transition(new Previewing(this, mask));
       },
       (e: unknown) => {
         if (token !== this.token) return;
         this.prompt = null;
+        this.commitPending = false;
         this.transition(new Idle(this));
         editor.refuse(`${prompt.kind === 'point' ? 'Magic wand' : 'GrabCut'} failed: ${e instanceof Error ? e.message : String(e)}`);
       },
@@ -148,12 +158,18 @@ class Dragging extends ToolState<WandTool> {
   }
 }
 
-/** The mask is being computed; the box of a GrabCut stays shown meanwhile. */
+/** The mask is being computed; the box of a GrabCut stays shown meanwhile. Enter stores it when it arrives. */
 class Waiting extends ToolState<WandTool> {
   readonly name = 'waiting';
   override onEnter(): void {
     const p = this.tool.prompt;
     if (p?.kind === 'box') this.tool.previewBox(p.box);
+    this.editor.say(`${p?.kind === 'box' ? 'GrabCut' : 'Magic wand'}: computing…`);
+  }
+  override onKey(key: string): boolean {
+    if (key !== 'enter') return false;
+    this.tool.commitPending = true;
+    return true;
   }
   override onPointerDown(e: EditorPointerEvent): void {
     this.tool.transition(new Pointing(this.tool, e));
