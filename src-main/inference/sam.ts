@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import sharp, { type Sharp } from 'sharp';
 import { AppError } from '../common/errors';
@@ -8,6 +9,7 @@ import type { Provider, RawPixels } from '../common/inference/types';
 import type { SegmentBox, SegmentPoint, SegmentRegion } from '../common/segment';
 import { inspectSamPair, type SamPairLayout } from '../common/inference/samFamily';
 import type { ModelIo } from '../common/inference/types';
+import { cacheCapBytes, prune, touch } from './samDiskCache';
 import { getSession } from './sessions';
 
 /**
@@ -201,14 +203,21 @@ function readDisk(file: string, key: string): Embedding | null {
       at += data.byteLength;
       return { name: String(t.name), data, dims: t.dims };
     });
+    touch(file);
     return { tensors, frame: header.frame as SamFrame };
   } catch {
     return null;
   }
 }
 
-/** Written beside its final name and renamed, so a reader never sees half a file. */
+/**
+ * Written beside its final name and renamed, so a reader never sees half a file; then the least
+ * recently used embeddings go until the cache is under its cap (samDiskCache.ts). A cap of 0
+ * keeps nothing on disk.
+ */
 function writeDisk(file: string, key: string, e: Embedding): string | null {
+  const cap = cacheCapBytes();
+  if (cap === 0) return null;
   try {
     const body = Buffer.concat(e.tensors.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)));
     const tensors = e.tensors.map((t) => ({ name: t.name, dims: t.dims }));
@@ -216,9 +225,10 @@ function writeDisk(file: string, key: string, e: Embedding): string | null {
     const len = Buffer.alloc(4);
     len.writeUInt32LE(header.length);
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    const tmp = `${file}.${process.pid}.${threadId}.${Date.now()}.tmp`;
     fs.writeFileSync(tmp, Buffer.concat([MAGIC, len, header, body]));
     fs.renameSync(tmp, file);
+    prune(path.dirname(path.dirname(file)), cap, file);
     return null;
   } catch (err) {
     return `${file}: the embedding could not be cached on disk: ${err instanceof Error ? err.message : String(err)}`;
