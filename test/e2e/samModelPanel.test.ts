@@ -21,10 +21,12 @@ import { ok } from '../helpers/workspace';
 const CONTRACT = path.join(sharedDir, 'models', 'sam_contract');
 const ENCODER = path.join(CONTRACT, 'sam_contract_encoder.onnx');
 const DECODER = path.join(CONTRACT, 'sam_contract_decoder.onnx');
+const DETECTOR = path.join(sharedDir, 'models', 'yolov8n_int8.onnx');
 
 const prerequisites = chromiumOrSkip('samModelPanel', [
   { path: ENCODER, what: 'the SAM contract encoder' },
   { path: DECODER, what: 'the SAM contract decoder' },
+  { path: DETECTOR, what: 'the YOLOv8n detector' },
 ]);
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -225,6 +227,23 @@ describe('segmentation models in the model panel', () => {
     expect(problems.some((p) => p.includes('encoder and decoder are swapped') && p.includes(DECODER))).toBe(true);
     expect(await dialog.getByTestId('sam-add-family').count()).toBe(0);
     expect(await dialog.getByTestId('sam-add').isDisabled()).toBe(true);
+
+    // A detector as the decoder misses most of the contract: every problem the service finds is listed.
+    await dialog.getByTestId('sam-add-encoder').fill(ENCODER);
+    await dialog.getByTestId('sam-add-decoder').fill(DETECTOR);
+    await dialog.getByTestId('sam-add-inspect').click();
+    const wrong = await ok(app!.server.workspace, 'segment:inspect', { encoder: ENCODER, decoder: DETECTOR });
+    expect(wrong.problems.length).toBeGreaterThan(1);
+    expect(wrong.problems).toContain('decoder: no input "point_labels"');
+    await expect.poll(() => dialog.getByTestId('sam-add-problems').locator('li').allTextContents(), { timeout: 30_000 }).toEqual(wrong.problems);
+    expect(await dialog.getByTestId('sam-add').isDisabled()).toBe(true);
+
+    // A file that is not there is named, with its part.
+    const absent = path.join(app!.tmp, 'absent.onnx');
+    await dialog.getByTestId('sam-add-encoder').fill(absent);
+    await dialog.getByTestId('sam-add-inspect').click();
+    await expect.poll(() => dialog.getByTestId('sam-add-error').textContent(), { timeout: 30_000 }).toContain(`${absent}: does not exist (the encoder)`);
+    expect(await dialog.getByTestId('sam-add').count()).toBe(0);
 
     // Typed the right way round: family sam, input 1024, and Add stores it.
     await dialog.getByTestId('sam-add-encoder').fill(ENCODER);
