@@ -39,6 +39,11 @@ export class SamModelsState {
     return this.sam.models;
   }
 
+  /** The segment tool's model. */
+  get chosenId(): string | null {
+    return this.sam.modelId;
+  }
+
   get listError(): string | null {
     return this.sam.listError;
   }

@@ -265,6 +265,7 @@ describe('segmentation models in the model panel', () => {
     // In the panel's list, on disk, and stored by the service with the proposed manifest.
     await expect.poll(() => row(page, id).getAttribute('data-on-disk')).toBe('true');
     expect(await row(page, id).getAttribute('data-origin')).toBe('custom');
+    expect(await row(page, id).getAttribute('data-chosen')).toBe('true');
     const stored = (await ok(app!.server.workspace, 'segment:models', {})).find((m) => m.manifest.id === id)!;
     expect(stored).toMatchObject({ origin: 'custom', encoderPath: ENCODER, decoderPath: DECODER, manifest: { family: 'sam', inputSize: 1024 } });
 
@@ -319,6 +320,7 @@ describe('segmentation models in the model panel', () => {
     await local.getByTestId('sam-download').click();
     await expect.poll(() => local.getAttribute('data-on-disk'), { timeout: 30_000 }).toBe('true');
     expect(onDisk().sort()).toEqual(['local-sam.decoder.onnx', 'local-sam.encoder.onnx']);
+    expect(await local.getAttribute('data-chosen')).toBe('true');
     await expect.poll(() => page.getByTestId('status-line').textContent()).toContain('Downloaded Local SAM');
     await segmentOnce('local-sam');
     // The failed downloads are the only errors the page saw (their resources failed to load).
