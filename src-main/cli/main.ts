@@ -52,7 +52,8 @@ opening them; --probe also opens each one, as the import does (hash, size, damag
 prelabel runs onnxruntime with one intra-op thread per physical core (--threads); idle threads
 spin only on machines of 4 or more physical cores (--spin on|off overrides).
 
-segment prompts a Segment Anything-contract encoder/decoder pair on one image: points and boxes
+segment prompts a SAM-family encoder/decoder pair (Segment Anything / MobileSAM / SlimSAM,
+EfficientViT-SAM, SAM 2; two files are inspected for their family) on one image: points and boxes
 in image pixels, labels 1 (foreground, the default) or 0 (background); it prints the best mask
 (area, bbox, predicted IoU) and, with --save, stores it as an annotation of class NAME.
 With --from-run it prompts the pair with every box prediction of that run instead and stores the

@@ -133,7 +133,7 @@ export class InferencePool {
         const transfer = 'raw' in source ? [source.raw.data.buffer as ArrayBuffer] : [];
         this.encoderPool ??= new InferencePool({ size: 1, entry: this.entry });
         const c = await this.encoderPool.samRequest<OkValue<SamComputed>>(args.model.encoder, (id) => ({ id, kind: 'samCompute', ...args, source }), transfer).then((r) => r.value);
-        await this.samRequest<OkValue<null>>(args.model.encoder, (id) => ({ id, kind: 'samPut', key: args.key, data: c.data, dims: c.dims, frame: args.frame }), [c.data.buffer as ArrayBuffer]);
+        await this.samRequest<OkValue<null>>(args.model.encoder, (id) => ({ id, kind: 'samPut', key: args.key, tensors: c.tensors, frame: args.frame }), c.tensors.map((t) => t.data.buffer as ArrayBuffer));
         return { encodeMs: c.encodeMs, cached: null, provider: c.provider, warnings: c.warnings };
       })();
       this.computing.set(args.key, computing);

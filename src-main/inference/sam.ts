@@ -1,18 +1,24 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import sharp, { type Sharp } from 'sharp';
 import { AppError } from '../common/errors';
 import type { Provider, RawPixels } from '../common/inference/types';
 import type { SegmentBox, SegmentPoint, SegmentRegion } from '../common/segment';
+import { inspectSamPair, type SamPairLayout } from '../common/inference/samFamily';
+import type { ModelIo } from '../common/inference/types';
+import { cacheCapBytes, prune, touch } from './samDiskCache';
 import { getSession } from './sessions';
 
 /**
- * Segment Anything-contract models in the worker thread: the encoder runs once per image (or
- * region) and its embedding stays here, in a small LRU and in a file of the dataset's cache, so
- * the per-prompt decoder only sends the prompt in and the mask's runs out; the 4 MB embedding
- * and the 256×256 low-resolution mask fed back for refinement never cross the channel.
+ * SAM-family models (Segment Anything / MobileSAM / SlimSAM, EfficientViT-SAM, SAM 2) in the
+ * worker thread: the encoder runs once per image (or region) and its outputs (one embedding, or
+ * SAM 2's three feature maps) stay here, in a small LRU and in a file of the dataset's cache, so
+ * the per-prompt decoder only sends the prompt in and the mask's runs out; the embedding and the
+ * 256×256 low-resolution mask fed back for refinement never cross the channel. Each family is
+ * fed and postprocessed as its reference code does (see familyPromptTensors and maskToFrame).
  */
 
 /** Which sessions run a SAM-family pair: the two files and the session settings. */
@@ -108,9 +114,16 @@ export interface SamDecodeValue {
 export const MAX_MASK_SIDE = 4096;
 const LOW_RES = 256;
 
-interface Embedding {
+/** One encoder output, by its name in the encoder. */
+export interface EmbeddingTensor {
+  name: string;
   data: Float32Array;
   dims: number[];
+}
+
+/** Every output of the encoder for one image (SAM 2 has three: two high-resolution feature maps and the embedding). */
+interface Embedding {
+  tensors: EmbeddingTensor[];
   frame: SamFrame;
 }
 
@@ -151,16 +164,19 @@ export function longestSide(w: number, h: number, side: number): { scale: number
   return { scale, newW: Math.floor(w * scale + 0.5), newH: Math.floor(h * scale + 0.5) };
 }
 
-function requireSam(pre: SamPreprocessing, file: string): void {
-  if (pre.family !== 'sam') {
-    throw new AppError('UNSUPPORTED', `${file}: the ${pre.family} family is not decoded yet; only Segment Anything-contract pairs (family "sam") are`, { family: pre.family });
+const FAMILIES = ['sam', 'efficientvit-sam', 'sam2'];
+
+function requireFamily(pre: SamPreprocessing, file: string): void {
+  if (!FAMILIES.includes(pre.family)) {
+    throw new AppError('UNSUPPORTED', `${file}: unknown SAM family "${pre.family}" (known: ${FAMILIES.join(', ')})`, { family: pre.family });
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Disk cache: magic, header length, JSON header (key, dims, frame, sha256 of the data), float32 data.
+// Disk cache: magic, header length, JSON header (key, frame, each tensor's name and dims, sha256 of
+// the data), then the tensors' float32 data one after another.
 
-const MAGIC = Buffer.from('TSAMEMB1');
+const MAGIC = Buffer.from('TSAMEMB2');
 
 function readDisk(file: string, key: string): Embedding | null {
   let buf: Buffer;
@@ -173,32 +189,46 @@ function readDisk(file: string, key: string): Embedding | null {
     if (buf.length < 12 || !buf.subarray(0, 8).equals(MAGIC)) return null;
     const headerLen = buf.readUInt32LE(8);
     if (12 + headerLen > buf.length) return null;
-    const header = JSON.parse(buf.subarray(12, 12 + headerLen).toString('utf8')) as { key?: unknown; dims?: unknown; frame?: unknown; sha256?: unknown };
-    if (header.key !== key || !Array.isArray(header.dims) || typeof header.sha256 !== 'string') return null;
-    const dims = header.dims as number[];
-    const n = dims.reduce((a, b) => a * b, 1);
+    const header = JSON.parse(buf.subarray(12, 12 + headerLen).toString('utf8')) as { key?: unknown; tensors?: unknown; frame?: unknown; sha256?: unknown };
+    if (header.key !== key || !Array.isArray(header.tensors) || header.tensors.length === 0 || typeof header.sha256 !== 'string') return null;
+    const specs = header.tensors as { name: string; dims: number[] }[];
+    const sizes = specs.map((t) => (Array.isArray(t.dims) ? t.dims.reduce((a, b) => a * b, 1) : NaN));
     const body = buf.subarray(12 + headerLen);
-    if (!Number.isInteger(n) || body.length !== n * 4) return null;
+    if (!sizes.every(Number.isInteger) || body.length !== sizes.reduce((a, b) => a + b, 0) * 4) return null;
     if (createHash('sha256').update(body).digest('hex') !== header.sha256) return null;
-    const data = new Float32Array(n);
-    new Uint8Array(data.buffer).set(body);
-    return { data, dims, frame: header.frame as SamFrame };
+    let at = 0;
+    const tensors = specs.map((t, i) => {
+      const data = new Float32Array(sizes[i]!);
+      new Uint8Array(data.buffer).set(body.subarray(at, at + data.byteLength));
+      at += data.byteLength;
+      return { name: String(t.name), data, dims: t.dims };
+    });
+    touch(file);
+    return { tensors, frame: header.frame as SamFrame };
   } catch {
     return null;
   }
 }
 
-/** Written beside its final name and renamed, so a reader never sees half a file. */
+/**
+ * Written beside its final name and renamed, so a reader never sees half a file; then the least
+ * recently used embeddings go until the cache is under its cap (samDiskCache.ts). A cap of 0
+ * keeps nothing on disk.
+ */
 function writeDisk(file: string, key: string, e: Embedding): string | null {
+  const cap = cacheCapBytes();
+  if (cap === 0) return null;
   try {
-    const body = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
-    const header = Buffer.from(JSON.stringify({ key, dims: e.dims, frame: e.frame, sha256: createHash('sha256').update(body).digest('hex') }));
+    const body = Buffer.concat(e.tensors.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)));
+    const tensors = e.tensors.map((t) => ({ name: t.name, dims: t.dims }));
+    const header = Buffer.from(JSON.stringify({ key, tensors, frame: e.frame, sha256: createHash('sha256').update(body).digest('hex') }));
     const len = Buffer.alloc(4);
     len.writeUInt32LE(header.length);
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    const tmp = `${file}.${process.pid}.${threadId}.${Date.now()}.tmp`;
     fs.writeFileSync(tmp, Buffer.concat([MAGIC, len, header, body]));
     fs.renameSync(tmp, file);
+    prune(path.dirname(path.dirname(file)), cap, file);
     return null;
   } catch (err) {
     return `${file}: the embedding could not be cached on disk: ${err instanceof Error ? err.message : String(err)}`;
@@ -215,9 +245,12 @@ function writeDisk(file: string, key: string, e: Embedding): string | null {
  */
 export type SamInputLayout = 'nchw' | 'hwc';
 
-/** RGB pixels of the region resized so its long side is `inputSize` (ResizeLongestSide), interleaved. */
-async function resizedRgb(source: SamSource, region: SegmentRegion, S: number): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
-  const { newW, newH } = longestSide(region.w, region.h, S);
+/**
+ * RGB pixels of the region resized so its long side is `S` (ResizeLongestSide), interleaved; or,
+ * with `stretch`, resized to S×S whatever its aspect ratio (SAM 2).
+ */
+async function resizedRgb(source: SamSource, region: SegmentRegion, S: number, stretch = false): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
+  const { newW, newH } = stretch ? { newW: S, newH: S } : longestSide(region.w, region.h, S);
   let img: Sharp;
   if ('raw' in source) {
     const r = source.raw;
@@ -263,6 +296,25 @@ export async function samInputTensor(source: SamSource, region: SegmentRegion, p
   return tensor;
 }
 
+/**
+ * SAM 2's encoder input (samexporter's SAM2ImageEncoder.prepare_input): the region stretched to
+ * S×S without keeping its aspect ratio, (x / 255 - mean) / std with ImageNet's mean and std
+ * (the manifest's, in 0-255 units: the same numbers times 255), NCHW; no padding.
+ */
+export async function samInputStretched(source: SamSource, region: SegmentRegion, pre: SamPreprocessing): Promise<Float32Array> {
+  const S = pre.inputSize;
+  const { data, channels: ch } = await resizedRgb(source, region, S, true);
+  const plane = S * S;
+  const tensor = new Float32Array(3 * plane);
+  for (let c = 0; c < 3; c++) {
+    const a = 1 / pre.std[c]!, b = -pre.mean[c]! / pre.std[c]!;
+    const sc = ch >= 3 ? c : 0;
+    const out = tensor.subarray(c * plane, (c + 1) * plane);
+    for (let o = 0, i = sc; o < plane; o++, i += ch) out[o] = data[i]! * a + b;
+  }
+  return tensor;
+}
+
 /** The input of an encoder that preprocesses itself: [newH, newW, 3] RGB 0-255, resized only. */
 export async function samInputHwc(source: SamSource, region: SegmentRegion, inputSize: number): Promise<{ data: Float32Array; dims: [number, number, 3] }> {
   const { data, width, height, channels: ch } = await resizedRgb(source, region, inputSize);
@@ -289,26 +341,32 @@ async function encodeNow(a: SamEncodeArgs, source: SamSource): Promise<{ embeddi
   const meta = session.inputMetadata[0];
   const S = a.pre.inputSize;
   const shape = meta && meta.isTensor ? meta.shape : [];
-  const layout = meta && meta.isTensor && meta.type === 'float32' ? inputLayout(shape, S) : null;
+  const found = meta && meta.isTensor && meta.type === 'float32' ? inputLayout(shape, S) : null;
+  // Only Segment Anything's own exports come in both layouts; EfficientViT-SAM and SAM 2 take [1,3,S,S].
+  const layout = found === 'hwc' && a.pre.family !== 'sam' ? null : found;
   if (!layout) {
     const type = meta && meta.isTensor ? `${meta.type} ` : '';
-    throw new AppError('UNSUPPORTED_FORMAT', `${a.model.encoder}: encoder input "${name}" is ${type}[${shape.join(',')}], expected float32 [1,3,${S},${S}] (the manifest's inputSize) or [H,W,3]`, { file: a.model.encoder });
+    const wanted = a.pre.family === 'sam' ? `float32 [1,3,${S},${S}] (the manifest's inputSize) or [H,W,3]` : `float32 [1,3,${S},${S}] (the manifest's inputSize)`;
+    throw new AppError('UNSUPPORTED_FORMAT', `${a.model.encoder}: encoder input "${name}" is ${type}[${shape.join(',')}], expected ${wanted}`, { file: a.model.encoder });
   }
   const input =
-    layout === 'nchw'
-      ? new ort.Tensor('float32', await samInputTensor(source, a.frame.region, a.pre), [1, 3, S, S])
-      : await samInputHwc(source, a.frame.region, S).then((t) => new ort.Tensor('float32', t.data, t.dims));
+    layout === 'hwc'
+      ? await samInputHwc(source, a.frame.region, S).then((t) => new ort.Tensor('float32', t.data, t.dims))
+      : new ort.Tensor('float32', a.pre.family === 'sam2' ? await samInputStretched(source, a.frame.region, a.pre) : await samInputTensor(source, a.frame.region, a.pre), [1, 3, S, S]);
   const out = await session.run({ [name]: input });
-  const outName = session.outputNames.includes('image_embeddings') ? 'image_embeddings' : session.outputNames[0]!;
-  const t = out[outName]!;
-  if (t.type !== 'float32') throw new AppError('UNSUPPORTED_FORMAT', `${a.model.encoder}: output "${outName}" is ${t.type}, expected float32`, { file: a.model.encoder });
+  // Every output is kept: the decoder's layout says which one feeds which of its inputs.
+  const tensors: EmbeddingTensor[] = session.outputNames.map((outName) => {
+    const t = out[outName]!;
+    if (t.type !== 'float32') throw new AppError('UNSUPPORTED_FORMAT', `${a.model.encoder}: output "${outName}" is ${t.type}, expected float32`, { file: a.model.encoder });
+    return { name: outName, data: t.data as Float32Array, dims: [...t.dims] };
+  });
   encodes++;
-  return { embedding: { data: t.data as Float32Array, dims: [...t.dims], frame: a.frame }, provider, warnings };
+  return { embedding: { tensors, frame: a.frame }, provider, warnings };
 }
 
 /** The embedding of an image: from memory, else from disk, else encoded (and cached in both). */
 export async function samEncode(a: SamEncodeArgs): Promise<SamEncodeValue> {
-  requireSam(a.pre, a.model.encoder);
+  requireFamily(a.pre, a.model.encoder);
   const t0 = performance.now();
   if (recall(a.key)) {
     const { provider, warnings } = await getSession(a.model.encoder, a.model);
@@ -334,8 +392,7 @@ export async function samEncode(a: SamEncodeArgs): Promise<SamEncodeValue> {
 
 /** An embedding computed in the encoder's thread, its data transferred to the decoder's. */
 export interface SamComputed {
-  data: Float32Array;
-  dims: number[];
+  tensors: EmbeddingTensor[];
   encodeMs: number;
   provider: Provider;
   warnings: string[];
@@ -347,18 +404,19 @@ export interface SamComputed {
  * long encoder run (the next image, encoded ahead) never holds up a prompt's decoding.
  */
 export async function samCompute(a: SamEncodeArgs & { source: SamSource }): Promise<SamComputed> {
-  requireSam(a.pre, a.model.encoder);
+  requireFamily(a.pre, a.model.encoder);
   const t0 = performance.now();
   const { embedding, provider, warnings } = await encodeNow(a, a.source);
   const encodeMs = performance.now() - t0;
   const failed = a.diskFile ? writeDisk(a.diskFile, a.key, embedding) : null;
-  // A copy the channel can take over: onnxruntime's output may be a view on memory it owns.
-  return { data: embedding.data.slice(), dims: embedding.dims, encodeMs, provider, warnings: failed ? [...warnings, failed] : warnings };
+  // Copies the channel can take over: onnxruntime's outputs may be views on memory it owns.
+  const tensors = embedding.tensors.map((t) => ({ name: t.name, data: t.data.slice(), dims: t.dims }));
+  return { tensors, encodeMs, provider, warnings: failed ? [...warnings, failed] : warnings };
 }
 
 /** Keeps an embedding computed elsewhere (samCompute) for the decoder. */
-export function samPut(a: { key: string; data: Float32Array; dims: number[]; frame: SamFrame }): void {
-  remember(a.key, { data: a.data, dims: a.dims, frame: a.frame });
+export function samPut(a: { key: string; tensors: EmbeddingTensor[]; frame: SamFrame }): void {
+  remember(a.key, { tensors: a.tensors, frame: a.frame });
   lowRes.delete(a.key);
 }
 
@@ -499,9 +557,186 @@ export function logitsToImageRle(
   return { counts: Uint32Array.from(counts), area, bbox };
 }
 
+/**
+ * The prompt of an EfficientViT-SAM or SAM 2 decoder: points, then the box's corners (labels 2, 3),
+ * no padding point (SAM 2's export appends its own; EfficientViT-SAM's demo sends none), in the
+ * `frame`-square the decoder's prompt encoder works in, each axis scaled on its own:
+ * - sam2: the image was stretched to the square, so x·frame/w and y·frame/h (samexporter's and
+ *   X-AnyLabeling's SAM2ImageDecoder.prepare_points);
+ * - efficientvit-sam: the image was resized on its long side, so x·newW/w and y·newH/h with newW,
+ *   newH the long-side size at `frame` (run_efficientvit_sam_onnx.py, SamDecoder.apply_coords).
+ */
+export function familyPromptTensors(
+  family: 'sam2' | 'efficientvit-sam',
+  points: readonly SegmentPoint[],
+  box: SegmentBox | undefined,
+  region: SegmentRegion,
+  frame: number,
+): { coords: Float32Array; labels: Float32Array } {
+  let sx: number, sy: number;
+  if (family === 'sam2') {
+    sx = frame / region.w;
+    sy = frame / region.h;
+  } else {
+    const { newW, newH } = longestSide(region.w, region.h, frame);
+    sx = newW / region.w;
+    sy = newH / region.h;
+  }
+  const n = points.length + (box ? 2 : 0);
+  const coords = new Float32Array(n * 2);
+  const labels = new Float32Array(n);
+  points.forEach((p, i) => {
+    coords[i * 2] = (p.x - region.x) * sx;
+    coords[i * 2 + 1] = (p.y - region.y) * sy;
+    labels[i] = p.label;
+  });
+  if (box) {
+    const k = points.length;
+    coords.set([(Math.min(box.x0, box.x1) - region.x) * sx, (Math.min(box.y0, box.y1) - region.y) * sy, (Math.max(box.x0, box.x1) - region.x) * sx, (Math.max(box.y0, box.y1) - region.y) * sy], k * 2);
+    labels[k] = 2;
+    labels[k + 1] = 3;
+  }
+  return { coords, labels };
+}
+
+/** Source indices and weights of a bilinear resampling along one axis (pixel centres aligned, clamped at the ends). */
+function bilinearAxis(n: number, inSize: number, outSize: number): { i0: Int32Array; i1: Int32Array; t: Float32Array } {
+  const i0 = new Int32Array(n), i1 = new Int32Array(n), t = new Float32Array(n);
+  const scale = inSize / outSize;
+  for (let d = 0; d < n; d++) {
+    const pos = Math.max(0, (d + 0.5) * scale - 0.5);
+    const lo = Math.min(Math.floor(pos), inSize - 1);
+    i0[d] = lo;
+    i1[d] = Math.min(lo + 1, inSize - 1);
+    t[d] = pos - lo;
+  }
+  return { i0, i1, t };
+}
+
+/** Output cells [first, last] whose two source indices reach into [lo, hi], widened by `margin`, within [0, n). */
+function reaching(axis: { i0: Int32Array; i1: Int32Array }, lo: number, hi: number, margin: number): [number, number] {
+  const n = axis.i0.length;
+  let first = 0;
+  while (first < n && axis.i1[first]! < lo) first++;
+  let last = n - 1;
+  while (last >= 0 && axis.i0[last]! > hi) last--;
+  return [Math.max(0, first - margin), Math.min(n - 1, last + margin)];
+}
+
+/** Outside every window: a logit that thresholds as outside. */
+const OUTSIDE = -1;
+
+/**
+ * Bilinear resampling of one sw×sh plane (from `offset`) to dw×dh, as PyTorch's
+ * F.interpolate(mode='bilinear', align_corners=False) and OpenCV's INTER_LINEAR compute it:
+ * pixel centres aligned, source positions below 0 clamped to 0, the last row and column repeated.
+ * Only the top-left cw×ch of the result is computed (a crop of it, as after padding), and with
+ * `win` only the columns x0..x1 and rows y0..y1 of that (the rest reads OUTSIDE).
+ */
+export function resizeBilinear(
+  src: Float32Array,
+  offset: number,
+  sw: number,
+  sh: number,
+  dw: number,
+  dh: number,
+  cw = dw,
+  ch = dh,
+  win?: { x0: number; x1: number; y0: number; y1: number },
+): Float32Array {
+  const xs = bilinearAxis(cw, sw, dw), ys = bilinearAxis(ch, sh, dh);
+  const out = new Float32Array(cw * ch);
+  const { x0, x1, y0, y1 } = win ?? { x0: 0, x1: cw - 1, y0: 0, y1: ch - 1 };
+  if (win) out.fill(OUTSIDE);
+  for (let y = y0; y <= y1; y++) {
+    const r0 = offset + ys.i0[y]! * sw, r1 = offset + ys.i1[y]! * sw, ty = ys.t[y]!;
+    for (let x = x0; x <= x1; x++) {
+      const a = xs.i0[x]!, b = xs.i1[x]!, tx = xs.t[x]!;
+      const top = src[r0 + a]! + (src[r0 + b]! - src[r0 + a]!) * tx;
+      const bottom = src[r1 + a]! + (src[r1 + b]! - src[r1 + a]!) * tx;
+      out[y * cw + x] = top + (bottom - top) * ty;
+    }
+  }
+  return out;
+}
+
+/** The smallest box (inclusive) of the plane's cells above 0, or null when none is. */
+function positiveBox(src: Float32Array, offset: number, w: number, h: number): { x0: number; x1: number; y0: number; y1: number } | null {
+  let x0 = w, x1 = -1, y0 = h, y1 = -1;
+  for (let y = 0; y < h; y++) {
+    const row = offset + y * w;
+    for (let x = 0; x < w; x++) {
+      if (src[row + x]! > 0) {
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        y1 = y;
+      }
+    }
+  }
+  return x1 < 0 ? null : { x0, x1, y0, y1 };
+}
+
+/**
+ * One mask of logits as the decoder gave it (sw×sh) brought to the mask frame (mw×mh over the
+ * encoded region), as each family's reference postprocessing does it:
+ * - sam: the decoder already returns it at orig_im_size;
+ * - sam2: the low-resolution mask covers the stretched square, so it is resized straight to the
+ *   region (samexporter's SAM2ImageDecoder.process_output, cv2.resize);
+ * - efficientvit-sam: upsampled to the frame×frame square, cut to the part the image filled before
+ *   padding, then resized to the region (run_efficientvit_sam_onnx.py, mask_postprocessing).
+ * A mask already at mw×mh (a SAM 2 export taking orig_im_size) is taken as it is.
+ *
+ * Only what can come out above 0 is computed: a bilinear value is a weighted mean of its sources,
+ * so a cell none of whose sources is above 0 is not either. Between the two resizes of
+ * EfficientViT-SAM the first is computed one cell wider, so every second-stage cell that reads a
+ * possibly positive cell reads exact neighbours too; the thresholded mask is the same as with
+ * both resizes computed whole.
+ */
+export function maskToFrame(family: string, logits: Float32Array, offset: number, sw: number, sh: number, region: SegmentRegion, mw: number, mh: number, frame: number): Float32Array {
+  if (sw === mw && sh === mh) return logits.subarray(offset, offset + mw * mh);
+  if (family !== 'sam2' && family !== 'efficientvit-sam') throw new AppError('INTERNAL', `no mask postprocessing for the ${family} family`);
+  const box = positiveBox(logits, offset, sw, sh);
+  if (!box) return new Float32Array(mw * mh).fill(OUTSIDE);
+  const windowOf = (cw: number, ch: number, inW: number, inH: number, outW: number, outH: number, b: typeof box, margin: number) => {
+    const [x0, x1] = reaching(bilinearAxis(cw, inW, outW), b.x0, b.x1, margin);
+    const [y0, y1] = reaching(bilinearAxis(ch, inH, outH), b.y0, b.y1, margin);
+    return { x0, x1, y0, y1 };
+  };
+  if (family === 'sam2') return resizeBilinear(logits, offset, sw, sh, mw, mh, mw, mh, windowOf(mw, mh, sw, sh, mw, mh, box, 0));
+  const { newW, newH } = longestSide(region.w, region.h, frame);
+  const reach = windowOf(newW, newH, sw, sh, frame, frame, box, 0);
+  const wide = windowOf(newW, newH, sw, sh, frame, frame, box, 1);
+  const square = resizeBilinear(logits, offset, sw, sh, frame, frame, newW, newH, wide);
+  return resizeBilinear(square, 0, newW, newH, mw, mh, mw, mh, windowOf(mw, mh, newW, newH, mw, mh, reach, 0));
+}
+
+const layouts = new Map<string, SamPairLayout>();
+
+/** How to feed the pair, from both sessions' inputs and outputs (common/inference/samFamily.ts); checked against the manifest's family. */
+async function pairLayout(a: SamDecodeArgs): Promise<SamPairLayout> {
+  const id = `${a.model.encoder}\u0000${a.model.decoder}`;
+  const known = layouts.get(id);
+  if (known && known.family === a.pre.family) return known;
+  const io = async (file: string): Promise<ModelIo> => {
+    const { session } = await getSession(file, a.model);
+    const dims = (m: (typeof session.inputMetadata)[number]) => (m.isTensor ? [...m.shape] : []);
+    return { inputs: session.inputMetadata.map((m) => ({ name: m.name, dims: dims(m) })), outputs: session.outputMetadata.map((m) => ({ name: m.name, dims: dims(m) })) };
+  };
+  const found = inspectSamPair(await io(a.model.encoder), await io(a.model.decoder), { encoder: a.model.encoder, decoder: a.model.decoder });
+  if (!found.layout) {
+    throw new AppError('UNSUPPORTED_FORMAT', found.problems.join('; '), { encoder: a.model.encoder, decoder: a.model.decoder, problems: found.problems });
+  }
+  if (found.layout.family !== a.pre.family) {
+    throw new AppError('UNSUPPORTED_FORMAT', `${a.model.encoder} + ${a.model.decoder}: the manifest says family "${a.pre.family}", but the files follow the "${found.layout.family}" contract`, { family: a.pre.family, found: found.layout.family });
+  }
+  layouts.set(id, found.layout);
+  return found.layout;
+}
+
 /** Masks for a prompt on an embedding this thread holds (or finds on disk); `found: false` when neither. */
 export async function samDecode(a: SamDecodeArgs): Promise<SamDecodeValue> {
-  requireSam(a.pre, a.model.decoder);
+  requireFamily(a.pre, a.model.decoder);
   const t0 = performance.now();
   let cached: SamDecodeValue['cached'] = 'memory';
   let e = recall(a.key);
@@ -514,41 +749,62 @@ export async function samDecode(a: SamDecodeArgs): Promise<SamDecodeValue> {
   }
   const { session, provider, warnings } = await getSession(a.model.decoder, a.model);
   if (!e) return { found: false, cached: null, masks: [], runMs: 0, decodeMs: 0, provider, warnings, fed: { hasMaskInput: 0, maskInputInside: 0 } };
-  checkDecoder(session, a.model.decoder);
+  if (a.pre.family === 'sam') checkDecoder(session, a.model.decoder);
+  const layout = await pairLayout(a);
+  const family = layout.family;
   const { region, width, height } = e.frame;
   const { mw, mh } = maskFrame(region);
-  const { coords, labels } = promptTensors(a.points, a.box, region, a.pre.inputSize);
+  const { coords, labels } = family === 'sam' ? promptTensors(a.points, a.box, region, a.pre.inputSize) : familyPromptTensors(family, a.points, a.box, region, layout.promptFrame);
   const n = labels.length;
-  const last = a.refine ? lowRes.get(a.key) : undefined;
+  const last = a.refine && layout.decoder.maskInput ? lowRes.get(a.key) : undefined;
   // Another decoder's mask is not what this one would refine.
   const previous = last && last.decoder === a.model.decoder ? last.mask : undefined;
-  const maskInput = previous ?? ZERO_MASK;
-  const feeds = {
-    image_embeddings: new ort.Tensor('float32', e.data, e.dims),
-    point_coords: new ort.Tensor('float32', coords, [1, n, 2]),
-    point_labels: new ort.Tensor('float32', labels, [1, n]),
-    mask_input: new ort.Tensor('float32', maskInput, [1, 1, LOW_RES, LOW_RES]),
-    has_mask_input: new ort.Tensor('float32', new Float32Array([previous ? 1 : 0]), [1]),
-    orig_im_size: new ort.Tensor('float32', new Float32Array([mh, mw]), [2]),
-  };
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [input, output] of Object.entries(layout.encoder.feeds)) {
+    // A single-output encoder's output may go by another name (the layout says which); a cached
+    // embedding of one tensor is that output.
+    const t = e.tensors.find((x) => x.name === output) ?? (e.tensors.length === 1 ? e.tensors[0] : undefined);
+    if (!t) throw new AppError('UNSUPPORTED_FORMAT', `${a.model.encoder}: the embedding has no "${output}" for the decoder's ${input} (it has ${e.tensors.map((x) => x.name).join(', ')})`, { file: a.model.encoder });
+    feeds[input] = new ort.Tensor('float32', t.data, t.dims);
+  }
+  feeds['point_coords'] = new ort.Tensor('float32', coords, [1, n, 2]);
+  feeds['point_labels'] = new ort.Tensor('float32', labels, [1, n]);
+  if (layout.decoder.maskInput) {
+    feeds['mask_input'] = new ort.Tensor('float32', previous ?? ZERO_MASK, [1, 1, LOW_RES, LOW_RES]);
+    feeds['has_mask_input'] = new ort.Tensor('float32', new Float32Array([previous ? 1 : 0]), [1]);
+  }
+  if (layout.decoder.origImSize) {
+    const meta = session.inputMetadata.find((m) => m.name === 'orig_im_size');
+    feeds['orig_im_size'] =
+      meta && meta.isTensor && meta.type === 'int64' ? new ort.Tensor('int64', BigInt64Array.from([BigInt(mh), BigInt(mw)]), [2]) : new ort.Tensor('float32', new Float32Array([mh, mw]), [2]);
+  }
   const r0 = performance.now();
   const out = await session.run(feeds);
   const runMs = performance.now() - r0;
-  const masks = out['masks']!, iou = out['iou_predictions']!, low = out['low_res_masks']!;
-  const M = masks.dims[1] ?? 1;
-  if (masks.dims.length !== 4 || masks.dims[2] !== mh || masks.dims[3] !== mw) {
+  const masks = out['masks']!, iou = out['iou_predictions']!;
+  const [, M = 1, sh = 0, sw = 0] = masks.dims;
+  if (masks.dims.length !== 4 || masks.dims[0] !== 1) {
+    throw new AppError('UNSUPPORTED_FORMAT', `${a.model.decoder}: masks came out [${masks.dims.join(',')}], expected [1,M,H,W]`, { file: a.model.decoder });
+  }
+  if (family === 'sam' && (sh !== mh || sw !== mw)) {
     throw new AppError('UNSUPPORTED_FORMAT', `${a.model.decoder}: masks came out [${masks.dims.join(',')}], expected [1,M,${mh},${mw}] (orig_im_size)`, { file: a.model.decoder });
   }
   const logits = masks.data as Float32Array;
   const scores = iou.data as Float32Array;
   const order = Array.from({ length: M }, (_, i) => i).sort((p, q) => scores[q]! - scores[p]!);
   const value: SamMaskValue[] = order.map((m) => {
-    const rle = logitsToImageRle(logits, m * mw * mh, mw, mh, region, width, height);
+    const frameLogits = maskToFrame(family, logits, m * sw * sh, sw, sh, region, mw, mh, layout.promptFrame);
+    const rle = logitsToImageRle(frameLogits, 0, mw, mh, region, width, height);
     return { ...rle, size: [height, width], score: scores[m]! };
   });
-  const lowData = low.data as Float32Array;
+  // The best mask's 256×256 logits, fed back as mask_input when refining.
+  const low = layout.decoder.lowResMasks ? out[layout.decoder.lowResMasks] : undefined;
   const best = order[0] ?? 0;
-  lowRes.set(a.key, { decoder: a.model.decoder, mask: lowData.slice(best * LOW_RES * LOW_RES, (best + 1) * LOW_RES * LOW_RES) });
+  if (low && low.dims.length === 4 && low.dims[2] === LOW_RES && low.dims[3] === LOW_RES) {
+    lowRes.set(a.key, { decoder: a.model.decoder, mask: (low.data as Float32Array).slice(best * LOW_RES * LOW_RES, (best + 1) * LOW_RES * LOW_RES) });
+  } else {
+    lowRes.delete(a.key);
+  }
   let maskInputInside = 0;
   if (previous) for (let i = 0; i < previous.length; i++) if (previous[i]! > 0) maskInputInside++;
   for (const t of Object.values(out)) t.dispose();

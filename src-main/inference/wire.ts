@@ -2,7 +2,7 @@ import type { ErrorData } from '../common/errors';
 import type { Detection, DetectOverrides, ModelManifest } from '../common/inference/types';
 import type { DetectResult, SessionKey } from './detect';
 import type { ImageInput, PixelOptions } from './preprocess';
-import type { SamDecodeArgs, SamEncodeArgs, SamFrame, SamSource } from './sam';
+import type { EmbeddingTensor, SamDecodeArgs, SamEncodeArgs, SamFrame, SamSource } from './sam';
 import type { SessionOptions } from './sessions';
 
 /** Messages between InferencePool and its workers. */
@@ -64,8 +64,8 @@ export interface SamPutRequest {
   id: number;
   kind: 'samPut';
   key: string;
-  data: Float32Array;
-  dims: number[];
+  /** Every encoder output, by name. */
+  tensors: EmbeddingTensor[];
   frame: SamFrame;
 }
 

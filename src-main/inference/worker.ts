@@ -48,7 +48,7 @@ port.on('message', (msg: WorkerRequest) => {
   }
   if (msg.kind === 'samCompute') {
     samCompute(msg).then(
-      (value) => port.postMessage({ id: msg.id, ok: true, value }, [value.data.buffer as ArrayBuffer]),
+      (value) => port.postMessage({ id: msg.id, ok: true, value }, value.tensors.map((t) => t.data.buffer as ArrayBuffer)),
       (e: unknown) => port.postMessage(failure(msg.id, e)),
     );
     return;

@@ -30,11 +30,35 @@ export interface FetchToFileOptions {
 
 /** Fetches `url` into `part`, checking its sha256 when one is expected; returns the hash and size. */
 export async function fetchToFile(o: FetchToFileOptions): Promise<{ sha256: string; bytes: number }> {
+  // A server that stops sending (or never answers) would otherwise hold a cancelled download
+  // until its next chunk: the request is aborted as soon as the cancel is seen.
+  const abort = new AbortController();
+  const isCancelled = o.isCancelled;
+  const watch = isCancelled
+    ? setInterval(() => {
+        if (isCancelled()) abort.abort();
+      }, CANCEL_POLL_MS)
+    : null;
+  try {
+    return await fetchInto(o, abort.signal);
+  } catch (err) {
+    if (abort.signal.aborted && !(err instanceof AppError)) throw new AppError('CANCELLED', o.cancelMessage, o.detail);
+    throw err;
+  } finally {
+    if (watch !== null) clearInterval(watch);
+  }
+}
+
+/** How often a download in flight looks at its cancel flag while it waits for the server. */
+const CANCEL_POLL_MS = 100;
+
+async function fetchInto(o: FetchToFileOptions, signal: AbortSignal): Promise<{ sha256: string; bytes: number }> {
   const doFetch = o.fetch ?? fetch;
   let res: Response;
   try {
-    res = await doFetch(o.url, { redirect: 'follow' });
+    res = await doFetch(o.url, { redirect: 'follow', signal });
   } catch (err) {
+    if (signal.aborted) throw new AppError('CANCELLED', o.cancelMessage, o.detail);
     throw new AppError('FILE_NOT_FOUND', `${o.what}: cannot reach ${o.url}: ${(err as Error).message}`, { ...o.detail, url: o.url });
   }
   if (!res.ok || !res.body) {

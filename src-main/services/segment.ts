@@ -26,7 +26,7 @@ import { chosenWindow, decodedForDisplay, defaultWindow, rasterNeedsWindow } fro
 import { fullDecodePixelsSetting, readRaster, readRasterPart, requireFrame, vipsReadable } from './raster';
 
 /**
- * Interactive segmentation with Segment Anything-contract pairs: which pixels the encoder sees
+ * Interactive segmentation with SAM-family pairs (Segment Anything, EfficientViT-SAM, SAM 2): which pixels the encoder sees
  * (the displayed frame, windowed for 16-bit and DICOM, a region of a large image), the identity
  * of an embedding in the worker's and the dataset's caches, and prompts in image pixels in,
  * whole-image masks out. The models run in the inference workers (inference/sam.ts).
@@ -196,9 +196,6 @@ export class Segmenter {
   /** What the encoder sees of an image for a model, and the embedding's cache identity. */
   plan(ds: Dataset, model: SamModelFiles, t: SegmentTarget): Plan {
     const m = model.manifest;
-    if (m.family !== 'sam') {
-      throw new AppError('UNSUPPORTED', `segmentation model "${m.id}": the ${m.family} family is not decoded yet; only Segment Anything-contract pairs (family "sam") are`, { id: m.id, family: m.family });
-    }
     const im = this.image(ds, t.imageId);
     requireFrame(im, t.frame);
     let region = encodedRegion(im, t.region);
@@ -215,7 +212,7 @@ export class Segmenter {
     const windowTag = chosen ? `w${chosen.window.center},${chosen.window.width}` : 'auto';
     const key = [
       fileIdentity(model.encoderPath),
-      `${m.inputSize};${m.mean.join(',')};${m.std.join(',')}`,
+      `${m.family};${m.inputSize};${m.mean.join(',')};${m.std.join(',')}`,
       im.contentHash,
       `f${t.frame}`,
       `r${region.x},${region.y},${region.w},${region.h}`,

@@ -8,6 +8,7 @@ import { runCli } from '../../src-main/cli/main';
 import { rleArea, rleBBox } from '../../src-main/common/geometry/rle';
 import { polygonToRle } from '../../src-main/common/geometry';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
+import { familyManifest, writeSam2Pair } from '../helpers/samFamilyModels';
 
 const BIN = path.join(repoRoot, 'scripts', 'tessera.mjs');
 const pair = sharedPath('models/sam_contract');
@@ -155,5 +156,34 @@ describe.runIf(pair)('tessera segment with the SAM-contract pair', () => {
     const e = await cli('segment', db, '--image', 'street.jpg', '--encoder', ENC, '--decoder', DEC, '--point', '1');
     expect(e.code).toBe(2);
     expect(e.err).toContain('--point must be x,y or x,y,label');
+  });
+});
+
+describe('tessera segment with a SAM 2 manifest', () => {
+  it('runs the pair the manifest names (files relative to it) on a portrait image, the mask where SAM 2 puts it', async () => {
+    const dir = tempDir();
+    writeSam2Pair(dir);
+    const manifest = path.join(dir, 'sam2-test.json');
+    fs.writeFileSync(manifest, JSON.stringify(familyManifest('sam2-test', 'sam2', { encoder: 'sam2_test.encoder.onnx', decoder: 'sam2_test.decoder.onnx' }, 1024)));
+    await sharp({ create: { width: 600, height: 1000, channels: 3, background: { r: 40, g: 90, b: 160 } } }).png().toFile(path.join(dir, 'tall.png'));
+    const db = path.join(dir, 'd.tessera');
+    expect((await cli('init', db, '--root', dir)).code).toBe(0);
+    expect((await cli('import', db, path.join(dir, 'tall.png'), '--json')).code).toBe(0);
+    const r = await cli('segment', db, '--image', 'tall.png', '--model', manifest, '--point', '300,200', '--json');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const p = JSON.parse(r.out) as SegmentJson & { masks: number };
+    // Radius 64 of the 1024×1024 frame, stretched back: 64·600/1024 = 37.5 px across x,
+    // 64·1000/1024 = 62.5 px across y, around (300, 200).
+    expect(p.masks).toBe(2);
+    expect(p.score).toBeCloseTo(0.9, 5);
+    const [x, y, w, h] = p.bbox;
+    for (const [got, want] of [[x, 262.5], [y, 137.5], [x + w, 337.5], [y + h, 262.5]] as const) expect(Math.abs(got - want), `${p.bbox}`).toBeLessThanOrEqual(1);
+    // An ellipse of those radii.
+    expect(Math.abs(p.area - Math.PI * 37.5 * 62.5) / (Math.PI * 37.5 * 62.5)).toBeLessThan(0.02);
+    // The same pair given as two files is inspected and found to be SAM 2.
+    const two = await cli('segment', db, '--image', 'tall.png', '--encoder', path.join(dir, 'sam2_test.encoder.onnx'), '--decoder', path.join(dir, 'sam2_test.decoder.onnx'), '--point', '300,200', '--json');
+    expect(two.code).toBe(0);
+    expect((JSON.parse(two.out) as SegmentJson).bbox).toEqual(p.bbox);
   });
 });

@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InferencePool } from '../../src-main/inference/pool';
-import { logitsToImageRle, longestSide, maskFrame, promptTensors, samInputTensor, type SamDecodeArgs } from '../../src-main/inference/sam';
+import { familyPromptTensors, logitsToImageRle, longestSide, maskFrame, maskToFrame, promptTensors, resizeBilinear, samInputStretched, samInputTensor, type SamDecodeArgs } from '../../src-main/inference/sam';
 import sharp from 'sharp';
 import { tempDir } from '../helpers/shared';
+import { writeEfficientVitPair, writeSam2Pair } from '../helpers/samFamilyModels';
 import { decodeMask, encodeMask } from '../../src-main/common/geometry/rle';
 import { sharedPath } from '../helpers/shared';
 
@@ -30,6 +31,80 @@ describe('SAM geometry', () => {
     // In a region, prompts are relative to its corner and scaled by its long side.
     const c = promptTensors([{ x: 2400, y: 1200, label: 1 }], undefined, { x: 2000, y: 1000, w: 2048, h: 1024 }, 1024);
     expect(Array.from(c.coords)).toEqual([200, 100, 0, 0]);
+  });
+
+  it('sends SAM 2 prompts stretched per axis into 1024×1024, with no padding point, a box as labels 2 and 3', () => {
+    const land = { x: 0, y: 0, w: 1600, h: 900 };
+    const a = familyPromptTensors('sam2', [{ x: 800, y: 450, label: 1 }, { x: 400, y: 900, label: 0 }], undefined, land, 1024);
+    expect(Array.from(a.coords)).toEqual([512, 512, 256, 1024]);
+    expect(Array.from(a.labels)).toEqual([1, 0]);
+    const b = familyPromptTensors('sam2', [{ x: 160, y: 90, label: 1 }], { x0: 1600, y0: 900, x1: 0, y1: 450 }, land, 1024);
+    expect(Array.from(b.coords)).toEqual([102.4, 102.4, 0, 512, 1024, 1024].map(Math.fround));
+    expect(Array.from(b.labels)).toEqual([1, 2, 3]);
+    // In a region: relative to its corner, stretched by its own sides.
+    const c = familyPromptTensors('sam2', [{ x: 2256, y: 1128, label: 1 }], undefined, { x: 2000, y: 1000, w: 2048, h: 512 }, 1024);
+    expect(Array.from(c.coords)).toEqual([128, 256]);
+  });
+
+  it('sends EfficientViT-SAM prompts into the 1024 frame of the long-side resize, each axis by its rounded size, with no padding point', () => {
+    // 1000×999: the long side becomes 1024, the short one int(999·1.024 + 0.5) = 1023.
+    const t = familyPromptTensors('efficientvit-sam', [{ x: 500, y: 999, label: 1 }], { x0: 0, y0: 0, x1: 1000, y1: 999 }, { x: 0, y: 0, w: 1000, h: 999 }, 1024);
+    expect(Array.from(t.coords)).toEqual([512, 1023, 0, 0, 1024, 1023]);
+    expect(Array.from(t.labels)).toEqual([1, 2, 3]);
+    const p = familyPromptTensors('efficientvit-sam', [{ x: 100, y: 640, label: 1 }], undefined, { x: 0, y: 0, w: 427, h: 640 }, 1024);
+    expect(Array.from(p.coords)).toEqual([Math.fround(100 * (683 / 427)), 1024]);
+    expect(Array.from(p.labels)).toEqual([1]);
+  });
+
+  it('resizes masks bilinearly with pixel centres aligned, as F.interpolate(align_corners=False) and cv2.resize do', () => {
+    const up = resizeBilinear(Float32Array.from([0, 1, 2, 3]), 0, 2, 2, 4, 4);
+    expect(Array.from(up)).toEqual([0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2, 2.25, 2.75, 3]);
+    // The top-left crop of the same resize, and a plane read from an offset.
+    expect(Array.from(resizeBilinear(Float32Array.from([9, 9, 0, 1, 2, 3]), 2, 2, 2, 4, 4, 2, 3))).toEqual([0, 0.25, 0.5, 0.75, 1.5, 1.75]);
+    const down = resizeBilinear(Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7]), 0, 4, 2, 2, 1);
+    expect(Array.from(down)).toEqual([2.5, 4.5]);
+  });
+
+  it("brings EfficientViT-SAM's low-resolution mask to the region: up to 1024, the padding cut off, down to the region", () => {
+    // A 200×100 region fills 1024×512 of the frame: the mask's top half. Logits = the row index
+    // in the 256 grid; frame row r reads (r + 0.5)/4 − 0.5, and the region's last row samples
+    // frame row 99.5·5.12 − 0.5 = 508.94 of the cut: 126.86. Without the cut it would be about 254.
+    const low = new Float32Array(256 * 256).map((_, i) => Math.floor(i / 256));
+    const m = maskToFrame('efficientvit-sam', low, 0, 256, 256, { x: 0, y: 0, w: 200, h: 100 }, 200, 100, 1024);
+    expect(m.length).toBe(200 * 100);
+    expect(m[99 * 200]).toBeCloseTo(126.86, 3);
+    expect(m[0]).toBeCloseTo(0.14, 3);
+    // SAM 2's covers the stretched square: the last row reads the last cells.
+    const s = maskToFrame('sam2', low, 0, 256, 256, { x: 0, y: 0, w: 200, h: 100 }, 200, 100, 1024);
+    expect(s[99 * 200]).toBeCloseTo(254.22, 2);
+    // A mask already at the region's size (a SAM 2 export taking orig_im_size) is kept as it is.
+    const same = new Float32Array(200 * 100).fill(3);
+    expect(maskToFrame('sam2', same, 0, 200, 100, { x: 0, y: 0, w: 200, h: 100 }, 200, 100, 1024)).toEqual(same);
+  });
+
+  it('computes only where a mask can be above 0, thresholding the same as the whole resizes', () => {
+    // Blobs of positive logits with a rough edge, in a field of small negative values.
+    const low = new Float32Array(256 * 256).map((_, i) => {
+      const x = i % 256, y = Math.floor(i / 256);
+      return Math.max(12 - Math.hypot(x - 70, y - 40), 6 - Math.hypot(x - 200, y - 150)) + 0.7 * Math.sin(x * 1.3 + y * 0.7);
+    });
+    const region = { x: 0, y: 0, w: 900, h: 500 };
+    const { newW, newH } = longestSide(900, 500, 1024);
+    const whole = {
+      sam2: resizeBilinear(low, 0, 256, 256, 900, 500),
+      'efficientvit-sam': resizeBilinear(resizeBilinear(low, 0, 256, 256, 1024, 1024, newW, newH), 0, newW, newH, 900, 500),
+    };
+    for (const family of ['sam2', 'efficientvit-sam'] as const) {
+      const got = maskToFrame(family, low, 0, 256, 256, region, 900, 500, 1024);
+      let inside = 0, differ = 0;
+      for (let i = 0; i < got.length; i++) {
+        if (whole[family][i]! > 0) inside++;
+        if (got[i]! > 0 !== whole[family][i]! > 0) differ++;
+      }
+      expect(inside, family).toBeGreaterThan(1000);
+      expect(differ, family).toBe(0);
+    }
+    expect(maskToFrame('sam2', new Float32Array(256 * 256).fill(-3), 0, 256, 256, region, 900, 500, 1024).every((v) => v <= 0)).toBe(true);
   });
 
   it('decodes masks at the region size up to 4096 and scales larger ones', () => {
@@ -88,6 +163,22 @@ describe('SAM encoder input', () => {
     near(rgbAt(r, 100, 100), [40, 80, 120]);
   });
 
+  it('stretches the image to the square for SAM 2, without padding, normalised with ImageNet mean and std', async () => {
+    // 400 wide, 800 high, a red block at x 100..200, y 600..800: stretched, it covers x 256..512, y 768..1024.
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="400" height="800"><rect width="400" height="800" fill="rgb(40,80,120)"/><rect x="100" y="600" width="100" height="200" fill="rgb(250,0,0)"/></svg>`;
+    const png = await sharp(Buffer.from(svg)).png().toBuffer();
+    const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const t = await samInputStretched({ raw: { data, width: info.width, height: info.height, channels: 3 } }, { x: 0, y: 0, w: 400, h: 800 }, { ...pre, family: 'sam2' });
+    expect(t.length).toBe(3 * 1024 * 1024);
+    const near = (got: number[], want: number[]) => expect(got.every((v, i) => Math.abs(v - want[i]!) <= 8), `${got} vs ${want}`).toBe(true);
+    near(rgbAt(t, 384, 1000), [250, 0, 0]);
+    near(rgbAt(t, 600, 1000), [40, 80, 120]);
+    near(rgbAt(t, 1023, 1023), [40, 80, 120]);
+    near(rgbAt(t, 384, 700), [40, 80, 120]);
+    // ImageNet's normalisation on 0-1 values is the manifest's on 0-255 values: (40/255 − 0.485)/0.229.
+    expect(t[1023 * 1024 + 1023]).toBeCloseTo((40 / 255 - 0.485) / 0.229, 2);
+  });
+
   it('takes grey pixels decoded by the caller to three equal channels', async () => {
     const data = new Uint8Array(20 * 10).fill(200);
     const t = await samInputTensor({ raw: { data, width: 20, height: 10, channels: 1 } }, { x: 0, y: 0, w: 20, h: 10 }, pre);
@@ -133,8 +224,12 @@ describe.runIf(pair)('SAM requests in the inference workers', () => {
     expect(e.needsSource).toBe(true);
   });
 
-  it('refuses families it cannot decode yet, naming them', async () => {
-    await expect(pool.samEncode({ model, pre: { ...pre, family: 'sam2' }, key: 'x', diskFile: null, frame, source: raw() })).rejects.toThrow(/sam2 family is not decoded yet/);
+  it('refuses a manifest whose family the pair does not follow, and families it does not know, naming them', async () => {
+    await pool.samEncode({ model, pre: { ...pre, family: 'sam2' }, key: 'as-sam2', diskFile: null, frame, source: raw() });
+    await expect(pool.samDecode({ model, pre: { ...pre, family: 'sam2' }, key: 'as-sam2', diskFile: null, points: [{ x: 1, y: 1, label: 1 }], refine: false })).rejects.toThrow(
+      /the manifest says family "sam2", but the files follow the "sam" contract/,
+    );
+    await expect(pool.samEncode({ model, pre: { ...pre, family: 'sam3' }, key: 'x', diskFile: null, frame, source: raw() })).rejects.toThrow(/unknown SAM family "sam3"/);
   });
 
   it('keeps every request of one pair in one worker, where its embeddings are', async () => {
@@ -168,5 +263,35 @@ describe.runIf(pair && slowModel)('encoding ahead', () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+describe('refinement with EfficientViT-SAM and SAM 2 pairs', () => {
+  const pool = new InferencePool({ size: 1 });
+  afterAll(() => pool.close());
+  const dir = tempDir();
+  const pre = (family: string, inputSize: number) => ({ family, inputSize, mean: [123.675, 116.28, 103.53] as [number, number, number], std: [58.395, 57.12, 57.375] as [number, number, number] });
+  const frame = { region: { x: 0, y: 0, w: 640, h: 480 }, width: 640, height: 480 };
+  const raw = () => ({ raw: { data: new Uint8Array(640 * 480 * 3).fill(100), width: 640, height: 480, channels: 3 as const } });
+
+  it('feeds SAM 2 the best low-resolution mask of the previous prompt as mask_input; EfficientViT-SAM takes none', async () => {
+    const sam2 = { model: writeSam2Pair(dir), pre: pre('sam2', 1024), key: 'sam2-refine', diskFile: null };
+    await pool.samEncode({ ...sam2, frame, source: raw() });
+    const base: SamDecodeArgs = { ...sam2, points: [{ x: 320, y: 240, label: 1 }], refine: true };
+    expect((await pool.samDecode(base)).fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
+    const second = await pool.samDecode(base);
+    // The best mask (IoU 0.9) is the disk of radius 64 in the frame: about π·16² = 804 cells of 4×4.
+    expect(second.fed.hasMaskInput).toBe(1);
+    expect(second.fed.maskInputInside).toBeGreaterThan(780);
+    expect(second.fed.maskInputInside).toBeLessThan(830);
+    expect((await pool.samDecode({ ...base, refine: false })).fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
+
+    const evit = { model: writeEfficientVitPair(dir), pre: pre('efficientvit-sam', 512), key: 'evit-refine', diskFile: null };
+    await pool.samEncode({ ...evit, frame, source: raw() });
+    const e: SamDecodeArgs = { ...evit, points: [{ x: 320, y: 240, label: 1 }], refine: true };
+    await pool.samDecode(e);
+    const again = await pool.samDecode(e);
+    expect(again.fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
+    expect(again.masks.map((m) => m.score)).toEqual([expect.closeTo(0.9, 5), expect.closeTo(0.3, 5)]);
   });
 });

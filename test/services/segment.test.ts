@@ -341,6 +341,41 @@ describe.runIf(pair)('the embedding cache on disk', () => {
   });
 });
 
+describe.runIf(pair)('the embedding cache on disk under a cap', () => {
+  it('keeps the most recently used embeddings within TESSERA_SAM_CACHE_MB and encodes an evicted one again', async () => {
+    const before = process.env['TESSERA_SAM_CACHE_MB'];
+    // One contract embedding is 4 MB: a 6 MB cap holds one of them.
+    process.env['TESSERA_SAM_CACHE_MB'] = '6';
+    try {
+      const config = tempDir();
+      const { ws, ids, modelId } = await datasetWith(async (imgs) => {
+        await flat(path.join(imgs, 'a.png'), 640, 427);
+        await flat(path.join(imgs, 'b.png'), 500, 400);
+      }, config);
+      const embs = (): string[] =>
+        fs
+          .readdirSync(path.join(ws.current!.cacheDir, 'sam'), { recursive: true, withFileTypes: true })
+          .filter((d) => d.isFile() && d.name.endsWith('.emb'))
+          .map((d) => path.join(d.parentPath, d.name));
+      try {
+        await ok(ws, 'segment:encode', { imageId: ids['a.png']!, modelId });
+        const [first] = embs();
+        expect(first).toBeDefined();
+        await ok(ws, 'segment:encode', { imageId: ids['b.png']!, modelId });
+        const left = embs();
+        expect(left).toHaveLength(1);
+        expect(left[0]).not.toBe(first);
+        expect(fs.existsSync(first!)).toBe(false);
+      } finally {
+        await ws.dispose();
+      }
+    } finally {
+      if (before === undefined) delete process.env['TESSERA_SAM_CACHE_MB'];
+      else process.env['TESSERA_SAM_CACHE_MB'] = before;
+    }
+  });
+});
+
 describe.runIf(pair)('large and tiled images', () => {
   let ws: Workspace;
   let ids: Record<string, number>;
