@@ -29,6 +29,10 @@ export class BoxesToMasksState {
   tolerance = $state(1);
   running = $state(false);
   /** What the last job did, shown until the next (in the dataset it ran in). */
+  /** The panel's last run when the list was last read: a newer one (a pre-label run just done) is chosen. */
+  private seenRun: number | null = null;
+  /** Runs made here hold masks, not boxes: they are never chosen as the source by themselves. */
+  private readonly made = new Set<number>();
   private last = $state.raw<{ text: string; dataset: string | null } | null>(null);
   readonly job: JobTracker;
 
@@ -60,10 +64,11 @@ export class BoxesToMasksState {
     try {
       const runs = (await call('eval:runs', {})).slice().sort((a, b) => b.id - a.id);
       this.runs = runs;
-      if (this.runId === null || !runs.some((r) => r.id === this.runId)) {
-        const last = this.models.currentRunId;
-        this.runId = runs.find((r) => r.id === last)?.id ?? runs[0]?.id ?? null;
-      }
+      const last = this.models.currentRunId;
+      const fresh = last !== null && last !== this.seenRun && !this.made.has(last) && runs.some((r) => r.id === last);
+      this.seenRun = last;
+      if (fresh) this.runId = last;
+      else if (this.runId === null || !runs.some((r) => r.id === this.runId)) this.runId = runs.find((r) => r.id === last)?.id ?? runs[0]?.id ?? null;
     } catch (e) {
       this.app.fail(e);
     }
@@ -97,6 +102,7 @@ export class BoxesToMasksState {
       const text = boxesToMasksText(summary, source, as);
       this.last = { text, dataset: this.dataset() };
       this.app.say(text, summary.cancelled ? 'error' : 'info');
+      this.made.add(summary.runId);
       this.models.showRun(summary.runId);
       await this.es.editor.reload();
       await this.loadRuns();

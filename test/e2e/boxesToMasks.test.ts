@@ -121,6 +121,9 @@ describe('masks from detector boxes in the browser', () => {
 
     // (a) The pre-label run from the model panel, with the pair chosen, as masks.
     await expect.poll(() => page.locator(`[data-testid="b2m-run"] option[value="${pre.runId}"]`).count()).toBe(1);
+    // The run of masks just made is listed but not offered as the source: the boxes' run stays chosen.
+    await expect.poll(() => page.locator(`[data-testid="b2m-run"] option[value="${oneRun}"]`).count()).toBe(1);
+    expect(await page.getByTestId('b2m-run').inputValue()).toBe(String(pre.runId));
     await page.getByTestId('b2m-run').selectOption(String(pre.runId));
     await expect.poll(() => page.locator(`[data-testid="b2m-model"] option[value="${entry.manifest.id}"]`).count()).toBe(1);
     await page.getByTestId('b2m-model').selectOption(entry.manifest.id);
