@@ -134,7 +134,7 @@ describe('masks from detector boxes in the browser', () => {
     await page.getByTestId('b2m-cancel').click();
     expect(await page.getByTestId('b2m-counts').textContent()).toMatch(/^\d+ \/ \d+ images, \d+ made$/);
     await expect.poll(() => page.getByTestId('b2m-summary').textContent(), { timeout: 60_000 }).toMatch(new RegExp(`^Masks from ${pre.detections} boxes of run #${pre.runId}: \\d+ masks? in run #\\d+.*; cancelled`));
-    expect(await page.getByTestId('b2m-progress').count()).toBe(0);
+    await expect.poll(() => page.getByTestId('b2m-progress').count()).toBe(0);
 
     // Started again and left to finish: every box has its mask (the contract fills each box).
     await page.getByTestId('b2m-start').click();
