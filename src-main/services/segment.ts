@@ -388,7 +388,7 @@ export async function boxesToMasks(seg: Segmenter, ds: Dataset, a: BoxesToMasksA
     inputSize: m.inputSize,
   };
   const runId = db.transaction(() => {
-    const id = insertModelRun(db, { model: m.id, name: `${m.name}: masks from ${a.runId !== undefined ? `run ${a.runId}` : `${boxes.length} boxes`}`, parameters });
+    const id = insertModelRun(db, { model: m.id, name: `${m.name}: masks from ${a.runId !== undefined ? `run ${a.runId}` : `${boxes.length} box${boxes.length === 1 ? '' : 'es'}`}`, parameters });
     addRunImages(db, id, [...byImage.keys()]);
     return id;
   })();

@@ -598,6 +598,8 @@ export class Workspace {
       const model = this.samModels().requireFiles(modelId);
       const job = this.jobs.start(jobId);
       let newRun: number | null = null;
+      // Progress counts images; the last figures reported are repeated when the job ends.
+      let last = { done: 0, total: 0 };
       const progress = (done: number, total: number, created: number, finished: boolean) =>
         this.opts.emit('job:progress', { jobId, kind: 'prelabel', phase: finished ? 'done' : 'writing', done, total, imported: created, duplicates: 0, problems: 0, etaMs: null });
       try {
@@ -607,14 +609,17 @@ export class Workspace {
           { model, runId, annotationIds, as, tolerance, providers: providerPreference({ providers }), threads: threadSettings('app') },
           {
             isCancelled: () => job.cancelled,
-            onProgress: (p) => progress(p.done, p.total, p.created, false),
+            onProgress: (p) => {
+              last = { done: p.done, total: p.total };
+              progress(p.done, p.total, p.created, false);
+            },
             onRun: (id) => {
               newRun = id;
               this.activeRuns.add(id);
             },
           },
         );
-        progress(summary.boxes, summary.boxes, summary.created, true);
+        progress(last.done, last.total, summary.created, true);
         return summary;
       } finally {
         if (newRun !== null) this.activeRuns.delete(newRun);

@@ -1,3 +1,4 @@
+import type { JobProgress } from '../../src-main/common/model';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
@@ -548,6 +549,7 @@ describe.runIf(pair)('boxes to masks', () => {
 
       const p = await ok(ws, 'segment:boxesToMasks', { jobId: 'b2p', modelId, annotationIds: [rows.length > 0 ? (db.prepare('SELECT id FROM annotations WHERE model_run_id = ? ORDER BY id').pluck().get(source) as number) : 0], as: 'polygon', tolerance: 0.5 });
       expect(p).toMatchObject({ boxes: 1, created: 1, empty: 0 });
+      expect(getModelRun(db, p.runId)!.name).toMatch(/: masks from 1 box$/);
       const poly = db.prepare('SELECT kind, geometry FROM annotations WHERE model_run_id = ?').get(p.runId) as { kind: string; geometry: string };
       expect(poly.kind).toBe('polygon');
       const parts = (JSON.parse(poly.geometry) as { parts: number[][] }).parts;
@@ -566,13 +568,16 @@ describe.runIf(pair)('boxes to masks', () => {
     fs.mkdirSync(imgs);
     for (const [n, w] of [['a', 320], ['b', 330], ['c', 340]] as const) await flat(path.join(imgs, `${n}.png`), w, 240);
     const modelId = registerContractPair(config);
+    const events: JobProgress[] = [];
     const { Workspace: W } = await import('../../src-main/services/workspace');
     ws = new W({
       configDir: config,
       mode: 'web',
       version: 'test',
       emit: (event, payload) => {
-        if (event === 'job:progress' && (payload as { jobId: string }).jobId === 'cancel-me') void ws.handlers['jobs:cancel']({ jobId: 'cancel-me' });
+        if (event !== 'job:progress' || (payload as { jobId: string }).jobId !== 'cancel-me') return;
+        events.push(payload as JobProgress);
+        void ws.handlers['jobs:cancel']({ jobId: 'cancel-me' });
       },
     });
     try {
@@ -584,6 +589,8 @@ describe.runIf(pair)('boxes to masks', () => {
       insertAnnotations(db, items.map((im) => ({ imageId: im.id, classId: null, geometry: { kind: 'box' as const, x: 10, y: 10, w: 50, h: 50 }, source: 'model' as const, modelRunId: source, score: 0.9 })));
       const s = await ok(ws, 'segment:boxesToMasks', { jobId: 'cancel-me', modelId, runId: source });
       expect(s).toMatchObject({ boxes: 3, created: 1, cancelled: true });
+      // Progress counts images, the last event too: one of three done when it stopped.
+      expect(events.at(-1)).toMatchObject({ phase: 'done', done: 1, total: 3, imported: 1 });
       expect(getModelRun(db, s.runId)!.status).toBe('cancelled');
       expect(db.prepare('SELECT count(*) FROM annotations WHERE model_run_id = ?').pluck().get(s.runId)).toBe(1);
     } finally {
