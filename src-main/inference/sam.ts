@@ -571,8 +571,9 @@ function windowToImageRle(
 /**
  * Thresholds (> 0) one mask of logits, mw×mh over `region`, into COCO RLE over the whole
  * width×height image, scaling up by nearest neighbour where the mask is smaller than the region.
- * One read-only pass finds the rows and columns holding cells above 0 (each row read from both
- * ends, its middle skipped once both ends are found); only that box is then marked and encoded.
+ * One read-only pass finds the rows and columns holding cells above 0 (a row of values below 0
+ * told by its sign bits alone, any other read from both ends, its middle skipped once both ends
+ * are found); only that box is then marked and encoded.
  */
 export function logitsToImageRle(
   logits: Float32Array,
@@ -584,8 +585,21 @@ export function logitsToImageRle(
   height: number,
 ): { counts: Uint32Array; area: number; bbox: [number, number, number, number] } {
   let x0 = mw, x1 = -1, y0 = mh, y1 = -1;
+  // The float's bits as integers: a row whose every value has the sign bit set (all below 0, or
+  // -0) ANDs to a negative number and holds nothing above 0, which one branch-free pass tells.
+  const bits = new Int32Array(logits.buffer, logits.byteOffset, logits.length);
   for (let my = 0; my < mh; my++) {
     const base = offset + my * mw;
+    let a0 = -1, a1 = -1, a2 = -1, a3 = -1;
+    let k = base;
+    for (const end = base + mw - 3; k < end; k += 4) {
+      a0 &= bits[k]!;
+      a1 &= bits[k + 1]!;
+      a2 &= bits[k + 2]!;
+      a3 &= bits[k + 3]!;
+    }
+    for (const end = base + mw; k < end; k++) a0 &= bits[k]!;
+    if ((a0 & a1 & a2 & a3) < 0) continue;
     let first = 0;
     while (first < mw && !(logits[base + first]! > 0)) first++;
     if (first === mw) continue;
