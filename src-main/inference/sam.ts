@@ -778,7 +778,8 @@ export function maskToFrame(family: string, logits: Float32Array, offset: number
  * resizeBilinear's values (the same arithmetic, so the same float32 results) for the output
  * cells x0..x1, y0..y1 only, as a (x1-x0+1)×(y1-y0+1) plane; the source is a window of the sw×sh
  * plane: its cells sx0.., sy0.. stored from `offset` with `stride` per row. Every source cell
- * the window reads must lie inside the source window.
+ * the window reads must lie inside the source window. Given bytes for `out`, it receives 1 where
+ * the value is above 0, else 0.
  */
 function resizeWindow(
   src: Float32Array,
@@ -791,18 +792,21 @@ function resizeWindow(
   dw: number,
   dh: number,
   win: { x0: number; x1: number; y0: number; y1: number },
-): Float32Array {
+  out: Float32Array | Uint8Array = new Float32Array((win.x1 - win.x0 + 1) * (win.y1 - win.y0 + 1)),
+): typeof out {
   const { x0, x1, y0, y1 } = win;
   const xs = bilinearAxis(x1 + 1, sw, dw), ys = bilinearAxis(y1 + 1, sh, dh);
   const w = x1 - x0 + 1;
-  const out = new Float32Array(w * (y1 - y0 + 1));
+  // Into bytes: whether the value, rounded to float32 as resizeBilinear stores it, is above 0.
+  const threshold = out instanceof Uint8Array;
   for (let y = y0; y <= y1; y++) {
     const r0 = offset + (ys.i0[y]! - sy0) * stride - sx0, r1 = offset + (ys.i1[y]! - sy0) * stride - sx0, ty = ys.t[y]!;
     for (let x = x0, o = (y - y0) * w; x <= x1; x++, o++) {
       const a = xs.i0[x]!, b = xs.i1[x]!, tx = xs.t[x]!;
       const top = src[r0 + a]! + (src[r0 + b]! - src[r0 + a]!) * tx;
       const bottom = src[r1 + a]! + (src[r1 + b]! - src[r1 + a]!) * tx;
-      out[o] = top + (bottom - top) * ty;
+      const v = top + (bottom - top) * ty;
+      out[o] = threshold ? (Math.fround(v) > 0 ? 1 : 0) : v;
     }
   }
   return out;
@@ -837,22 +841,21 @@ export function maskRle(
     const [y0, y1] = reaching(bilinearAxis(ch, inH, outH), b.y0, b.y1, margin);
     return { x0, x1, y0, y1 };
   };
+  const size = (b: { x0: number; x1: number; y0: number; y1: number }) => (b.x1 - b.x0 + 1) * (b.y1 - b.y0 + 1);
   let win: { x0: number; x1: number; y0: number; y1: number };
-  let values: Float32Array;
+  let inside: Uint8Array;
   if (family === 'sam2') {
     win = windowOf(mw, mh, sw, sh, mw, mh, box, 0);
-    values = resizeWindow(logits, offset, sw, 0, 0, sw, sh, mw, mh, win);
+    inside = resizeWindow(logits, offset, sw, 0, 0, sw, sh, mw, mh, win, new Uint8Array(size(win))) as Uint8Array;
   } else {
     const { newW, newH } = longestSide(region.w, region.h, frame);
     const reach = windowOf(newW, newH, sw, sh, frame, frame, box, 0);
     const wide = windowOf(newW, newH, sw, sh, frame, frame, box, 1);
-    const square = resizeWindow(logits, offset, sw, 0, 0, sw, sh, frame, frame, wide);
+    const square = resizeWindow(logits, offset, sw, 0, 0, sw, sh, frame, frame, wide) as Float32Array;
     win = windowOf(mw, mh, newW, newH, mw, mh, reach, 0);
-    values = resizeWindow(square, 0, wide.x1 - wide.x0 + 1, wide.x0, wide.y0, newW, newH, mw, mh, win);
+    inside = resizeWindow(square, 0, wide.x1 - wide.x0 + 1, wide.x0, wide.y0, newW, newH, mw, mh, win, new Uint8Array(size(win))) as Uint8Array;
   }
   const w = win.x1 - win.x0 + 1, h = win.y1 - win.y0 + 1;
-  const inside = new Uint8Array(w * h);
-  for (let i = 0; i < inside.length; i++) if (values[i]! > 0) inside[i] = 1;
   return windowToImageRle({ x0: win.x0, y0: win.y0, w, h, inside }, mw, mh, region, width, height);
 }
 
