@@ -161,3 +161,26 @@ describe('maskRle: the mask of each family at the cost of the mask, the same as 
     }
   });
 });
+
+describe('maskRle: work and memory follow the mask', () => {
+  it('encodes a small mask on a 50000×50000 frame in a fraction of the time a pass over the frame takes', () => {
+    // A frame-sized plane would be 2.5 G floats (10 GB) to fill, resize and scan: seconds at best.
+    const W = 50_000, H = 50_000;
+    const t0 = performance.now();
+    const low = new Float32Array(256 * 256).fill(-4);
+    // One positive cell at (100, 60) of the 256×256 mask.
+    low[60 * 256 + 100] = 4;
+    for (const family of ['sam2', 'efficientvit-sam']) {
+      const r = maskRle(family, low, 0, 256, 256, { x: 0, y: 0, w: W, h: H }, W, H, 1024, W, H);
+      expect(r.counts.reduce((n, c) => n + c, 0), family).toBe(W * H);
+      expect(r.area, family).toBeGreaterThan(0);
+      const [x, y, w, h] = r.bbox;
+      // The cell covers x 100/256..101/256 and y 60/256..61/256 of the frame; bilinear spreads it by under a cell.
+      expect(x, family).toBeGreaterThan((99 / 256) * W);
+      expect(x + w, family).toBeLessThan((102 / 256) * W);
+      expect(y, family).toBeGreaterThan((59 / 256) * H);
+      expect(y + h, family).toBeLessThan((62 / 256) * H);
+    }
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+});
