@@ -7,7 +7,9 @@
  * Calls alternate between the two so that load from elsewhere falls on both.
  *
  * `npx tsx bench/samModel.ts [--encoder enc.onnx --decoder dec.onnx] [--prompts 200] [--json]`
- * (the shared contract pair by default).
+ * (the shared contract pair by default). With `--families`: decoder time per prompt of each
+ * family (the contract pair, the tiny SAM 2 and EfficientViT-SAM pairs of the tests) at
+ * 640×427, 1920×1080 and 4000×3000, beside the bare session.run (familyDecodeTimings).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,7 +20,12 @@ import { dispatch } from '../src-main/services/dispatch';
 import { Workspace } from '../src-main/services/workspace';
 import { float32Tensor, getSession } from '../src-main/inference/sessions';
 import { SAM_MEAN, SAM_STD } from '../src-main/common/inference/samManifest';
+import ort from 'onnxruntime-node';
+import { familyPromptTensors, maskFrame, promptTensors, samCompute, samDecode, samPut } from '../src-main/inference/sam';
+import { writeEfficientVitPair, writeSam2Pair } from '../test/helpers/samFamilyModels';
+import type { SegmentPoint } from '../src-main/common/segment';
 import { pct } from './stats';
+import { printTable } from './table';
 
 export interface Spread {
   p50: number;
@@ -150,13 +157,121 @@ export async function samModelTimings(o: SamTimingOptions): Promise<SamTimings> 
   }
 }
 
+/** Per-prompt decoding of one family at one image size: the worker's samDecode beside the bare decoder run. */
+export interface FamilyDecodeTimings {
+  family: 'sam' | 'sam2' | 'efficientvit-sam';
+  image: { width: number; height: number };
+  prompts: number;
+  /** samDecode as the worker runs it: prompt tensors, session.run, mask postprocessing and RLE of every candidate. */
+  tessera: Spread;
+  /** session.run of the same decoder on the same embedding and prompt, called right after it in this thread. */
+  bareRun: Spread;
+  /** Per prompt, Tessera minus bare (the postprocessing and RLE of all masks). */
+  overhead: Spread;
+  masks: number;
+}
+
+/** The three family pairs: the Segment Anything contract pair and the tiny EfficientViT-SAM and SAM 2 pairs of the tests. */
+export function familyPairs(dir: string, contractDir: string): { family: FamilyDecodeTimings['family']; encoder: string; decoder: string; inputSize: number; mean: [number, number, number]; std: [number, number, number] }[] {
+  const mean: [number, number, number] = [123.675, 116.28, 103.53], std: [number, number, number] = [58.395, 57.12, 57.375];
+  const sam2 = writeSam2Pair(dir), evit = writeEfficientVitPair(dir);
+  return [
+    { family: 'sam', encoder: path.join(contractDir, 'sam_contract_encoder.onnx'), decoder: path.join(contractDir, 'sam_contract_decoder.onnx'), inputSize: 1024, mean: SAM_MEAN, std: SAM_STD },
+    { family: 'sam2', ...sam2, inputSize: 1024, mean, std },
+    { family: 'efficientvit-sam', ...evit, inputSize: 512, mean, std },
+  ];
+}
+
+/**
+ * Decoder time per prompt for each family at each image size, through the worker's samDecode
+ * (everything but the thread hop) and bare: session.run of the same session on the same
+ * embedding and prompt tensors. The two alternate prompt by prompt.
+ */
+export async function familyDecodeTimings(o: { dir: string; contractDir: string; sizes: [number, number][]; prompts: number }): Promise<FamilyDecodeTimings[]> {
+  const results: FamilyDecodeTimings[] = [];
+  for (const pair of familyPairs(o.dir, o.contractDir)) {
+    for (const [W, H] of o.sizes) {
+      const model = { encoder: pair.encoder, decoder: pair.decoder };
+      const pre = { family: pair.family, inputSize: pair.inputSize, mean: pair.mean, std: pair.std };
+      const region = { x: 0, y: 0, w: W, h: H };
+      const frame = { region, width: W, height: H };
+      const key = `bench-${pair.family}-${W}x${H}`;
+      const data = new Uint8Array(W * H * 3).map((_, i) => (i * 7) % 251);
+      const computed = await samCompute({ model, pre, key, diskFile: null, frame, source: { raw: { data, width: W, height: H, channels: 3 } } });
+      samPut({ key, tensors: computed.tensors, frame });
+      const dec = (await getSession(pair.decoder)).session;
+      const { mw, mh } = maskFrame(region);
+      const tessera: number[] = [], bareRun: number[] = [], overhead: number[] = [];
+      let masks = 0;
+      for (let i = 0; i < o.prompts + 5; i++) {
+        // Points spread over the image, a background point every third prompt.
+        const x = ((i * 97) % 89) * (W / 90) + 5, y = ((i * 61) % 83) * (H / 84) + 5;
+        const points: SegmentPoint[] = [{ x, y, label: 1 }, ...(i % 3 === 0 ? [{ x: Math.min(W - 1, x + W / 20), y, label: 0 as const }] : [])];
+        const t0 = performance.now();
+        const r = await samDecode({ model, pre, key, diskFile: null, points, refine: false });
+        const ms = performance.now() - t0;
+        if (!r.found) throw new Error(`${key}: the embedding was not found`);
+        masks = r.masks.length;
+        const { coords, labels } = pair.family === 'sam' ? promptTensors(points, undefined, region, pair.inputSize) : familyPromptTensors(pair.family, points, undefined, region, 1024);
+        const feeds: Record<string, ort.Tensor> = {};
+        for (const t of computed.tensors) if (dec.inputNames.includes(t.name)) feeds[t.name] = float32Tensor(t.data, t.dims);
+        feeds['point_coords'] = float32Tensor(coords, [1, labels.length, 2]);
+        feeds['point_labels'] = float32Tensor(labels, [1, labels.length]);
+        if (dec.inputNames.includes('mask_input')) {
+          feeds['mask_input'] = float32Tensor(new Float32Array(256 * 256), [1, 1, 256, 256]);
+          feeds['has_mask_input'] = float32Tensor(new Float32Array([0]), [1]);
+        }
+        if (dec.inputNames.includes('orig_im_size')) feeds['orig_im_size'] = float32Tensor(new Float32Array([mh, mw]), [2]);
+        const b0 = performance.now();
+        const out = await dec.run(feeds);
+        const bare = performance.now() - b0;
+        for (const t of Object.values(out)) t.dispose();
+        if (i >= 5) {
+          tessera.push(ms);
+          bareRun.push(bare);
+          overhead.push(ms - bare);
+        }
+      }
+      results.push({ family: pair.family, image: { width: W, height: H }, prompts: o.prompts, tessera: spread(tessera), bareRun: spread(bareRun), overhead: spread(overhead), masks });
+    }
+  }
+  return results;
+}
+
+/** The table of familyDecodeTimings, with the 50 ms per prompt target (p95) checked per row. */
+export function printFamilyTable(rows: FamilyDecodeTimings[]): void {
+  const f = (x: number) => x.toFixed(1);
+  console.log('\ndecode per prompt by family and image size (worker samDecode vs bare session.run), ms p50 / p95:\n');
+  printTable(
+    ['family', 'image', 'masks', 'Tessera', 'bare session.run', 'Tessera ÷ bare (p50)', 'overhead (Tessera − bare)', '< 50 ms (p95)'],
+    rows.map((r) => [r.family, `${r.image.width}x${r.image.height}`, String(r.masks), `${f(r.tessera.p50)} / ${f(r.tessera.p95)}`, `${f(r.bareRun.p50)} / ${f(r.bareRun.p95)}`, `${f(r.tessera.p50 / r.bareRun.p50)}×`, `${f(r.overhead.p50)} / ${f(r.overhead.p95)}`, r.tessera.p95 < 50 ? 'yes' : 'NO']),
+  );
+}
+
+export const FAMILY_SIZES: [number, number][] = [
+  [640, 427],
+  [1920, 1080],
+  [4000, 3000],
+];
+
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
-  const { values } = parseArgs({ options: { encoder: { type: 'string' }, decoder: { type: 'string' }, prompts: { type: 'string', default: '200' }, json: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { encoder: { type: 'string' }, decoder: { type: 'string' }, prompts: { type: 'string', default: '200' }, families: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
   const pairDir = path.resolve(import.meta.dirname, '..', '..', 'shared', 'models', 'sam_contract');
   const encoder = values.encoder ?? path.join(pairDir, 'sam_contract_encoder.onnx');
   const decoder = values.decoder ?? path.join(pairDir, 'sam_contract_decoder.onnx');
   if (!fs.existsSync(encoder) || !fs.existsSync(decoder)) {
     console.log(`skipped: ${encoder} or ${decoder} is not present`);
+    process.exit(0);
+  }
+  if (values.families) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-fam-'));
+    try {
+      const rows = await familyDecodeTimings({ dir, contractDir: pairDir, sizes: FAMILY_SIZES, prompts: Number(values.prompts) });
+      if (values.json) console.log(JSON.stringify(rows));
+      else printFamilyTable(rows);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
     process.exit(0);
   }
   const t = await samModelTimings({ encoder, decoder, prompts: Number(values.prompts) });

@@ -465,14 +465,23 @@ export function promptTensors(points: readonly SegmentPoint[], box: SegmentBox |
   return { coords, labels };
 }
 
+/** Mask cells x0..x0+w-1, y0..y0+h-1 of an mw×mh mask and which of them are inside (row-major); every other cell is outside. */
+interface InsideWindow {
+  x0: number;
+  y0: number;
+  w: number;
+  h: number;
+  inside: Uint8Array;
+}
+
 /**
- * Thresholds (> 0) one mask of logits, mw×mh over `region`, into COCO RLE over the whole
- * width×height image, scaling up by nearest neighbour where the mask is smaller than the region.
- * Works on runs per column, so a gigapixel image costs its width times the runs, not its pixels.
+ * COCO RLE over the whole width×height image of a mask given by the inside cells of a window of
+ * it (null: none), mw×mh over `region`, scaled up by nearest neighbour where the mask is smaller
+ * than the region. Works on runs per column and reads only the window, so the cost is the
+ * image's width plus the window's cells, not the image's pixels.
  */
-export function logitsToImageRle(
-  logits: Float32Array,
-  offset: number,
+function windowToImageRle(
+  win: InsideWindow | null,
   mw: number,
   mh: number,
   region: SegmentRegion,
@@ -492,24 +501,21 @@ export function logitsToImageRle(
     run += len;
   };
   const { x: rx, y: ry, w: rw, h: rh } = region;
-  // One pass in memory order marks the inside cells and which columns and rows hold any, so the
-  // column-major pass below reads only the mask's own rows of the columns it touches.
-  const inside = new Uint8Array(mw * mh);
-  const colAny = new Uint8Array(mw);
-  let rowMin = mh, rowMax = -1;
-  for (let my = 0; my < mh; my++) {
-    const base = offset + my * mw;
+  const { x0: wx, y0: wy, w: ww, h: wh, inside } = win ?? { x0: 0, y0: 0, w: 0, h: 0, inside: new Uint8Array(0) };
+  // Which window columns and rows hold any, so the column pass reads only the mask's own rows.
+  const colAny = new Uint8Array(ww);
+  let rowMin = wh, rowMax = -1;
+  for (let j = 0; j < wh; j++) {
     let any = false;
-    for (let mx = 0; mx < mw; mx++) {
-      if (logits[base + mx]! > 0) {
-        inside[my * mw + mx] = 1;
-        colAny[mx] = 1;
+    for (let i = 0, at = j * ww; i < ww; i++, at++) {
+      if (inside[at] === 1) {
+        colAny[i] = 1;
         any = true;
       }
     }
     if (any) {
-      if (my < rowMin) rowMin = my;
-      rowMax = my;
+      if (j < rowMin) rowMin = j;
+      rowMax = j;
     }
   }
   let area = 0;
@@ -525,17 +531,22 @@ export function logitsToImageRle(
     if (mx !== segsOf) {
       segsOf = mx;
       segs.length = 0;
-      if (colAny[mx]) {
+      const i = mx - wx;
+      if (i >= 0 && i < ww && colAny[i]) {
         let was = false;
-        for (let my = rowMin; my <= rowMax + 1; my++) {
-          const v = my <= rowMax && inside[my * mw + mx] === 1;
+        for (let j = rowMin; j <= rowMax + 1; j++) {
+          const v = j <= rowMax && inside[j * ww + i] === 1;
           if (v !== was) {
-            // The first image row whose mask row is `my`.
-            segs.push(ry + Math.floor((my * rh + mh - 1) / mh));
+            // The first image row whose mask row is `wy + j`.
+            segs.push(ry + Math.floor(((wy + j) * rh + mh - 1) / mh));
             was = v;
           }
         }
       }
+    }
+    if (segs.length === 0) {
+      push(0, height);
+      continue;
     }
     let y = 0;
     for (let i = 0; i < segs.length; i += 2) {
@@ -555,6 +566,58 @@ export function logitsToImageRle(
   counts.push(run);
   const bbox: [number, number, number, number] = area > 0 ? [minX, minY, maxX - minX + 1, maxY - minY + 1] : [0, 0, 0, 0];
   return { counts: Uint32Array.from(counts), area, bbox };
+}
+
+/**
+ * Thresholds (> 0) one mask of logits, mw×mh over `region`, into COCO RLE over the whole
+ * width×height image, scaling up by nearest neighbour where the mask is smaller than the region.
+ * One read-only pass finds the rows and columns holding cells above 0 (a row of values below 0
+ * told by its sign bits alone, any other read from both ends, its middle skipped once both ends
+ * are found); only that box is then marked and encoded.
+ */
+export function logitsToImageRle(
+  logits: Float32Array,
+  offset: number,
+  mw: number,
+  mh: number,
+  region: SegmentRegion,
+  width: number,
+  height: number,
+): { counts: Uint32Array; area: number; bbox: [number, number, number, number] } {
+  let x0 = mw, x1 = -1, y0 = mh, y1 = -1;
+  // The float's bits as integers: a row whose every value has the sign bit set (all below 0, or
+  // -0) ANDs to a negative number and holds nothing above 0, which one branch-free pass tells.
+  const bits = new Int32Array(logits.buffer, logits.byteOffset, logits.length);
+  for (let my = 0; my < mh; my++) {
+    const base = offset + my * mw;
+    let a0 = -1, a1 = -1, a2 = -1, a3 = -1;
+    let k = base;
+    for (const end = base + mw - 3; k < end; k += 4) {
+      a0 &= bits[k]!;
+      a1 &= bits[k + 1]!;
+      a2 &= bits[k + 2]!;
+      a3 &= bits[k + 3]!;
+    }
+    for (const end = base + mw; k < end; k++) a0 &= bits[k]!;
+    if ((a0 & a1 & a2 & a3) < 0) continue;
+    let first = 0;
+    while (first < mw && !(logits[base + first]! > 0)) first++;
+    if (first === mw) continue;
+    let last = mw - 1;
+    while (!(logits[base + last]! > 0)) last--;
+    if (first < x0) x0 = first;
+    if (last > x1) x1 = last;
+    if (my < y0) y0 = my;
+    y1 = my;
+  }
+  if (x1 < 0) return windowToImageRle(null, mw, mh, region, width, height);
+  const w = x1 - x0 + 1, h = y1 - y0 + 1;
+  const inside = new Uint8Array(w * h);
+  for (let j = 0; j < h; j++) {
+    const base = offset + (y0 + j) * mw + x0;
+    for (let i = 0, at = j * w; i < w; i++, at++) if (logits[base + i]! > 0) inside[at] = 1;
+  }
+  return windowToImageRle({ x0, y0, w, h, inside }, mw, mh, region, width, height);
 }
 
 /**
@@ -711,6 +774,91 @@ export function maskToFrame(family: string, logits: Float32Array, offset: number
   return resizeBilinear(square, 0, newW, newH, mw, mh, mw, mh, windowOf(mw, mh, newW, newH, mw, mh, reach, 0));
 }
 
+/**
+ * resizeBilinear's values (the same arithmetic, so the same float32 results) for the output
+ * cells x0..x1, y0..y1 only, as a (x1-x0+1)×(y1-y0+1) plane; the source is a window of the sw×sh
+ * plane: its cells sx0.., sy0.. stored from `offset` with `stride` per row. Every source cell
+ * the window reads must lie inside the source window. Given bytes for `out`, it receives 1 where
+ * the value is above 0, else 0.
+ */
+function resizeWindow(
+  src: Float32Array,
+  offset: number,
+  stride: number,
+  sx0: number,
+  sy0: number,
+  sw: number,
+  sh: number,
+  dw: number,
+  dh: number,
+  win: { x0: number; x1: number; y0: number; y1: number },
+  out: Float32Array | Uint8Array = new Float32Array((win.x1 - win.x0 + 1) * (win.y1 - win.y0 + 1)),
+): typeof out {
+  const { x0, x1, y0, y1 } = win;
+  const xs = bilinearAxis(x1 + 1, sw, dw), ys = bilinearAxis(y1 + 1, sh, dh);
+  const w = x1 - x0 + 1;
+  // Into bytes: whether the value, rounded to float32 as resizeBilinear stores it, is above 0.
+  const threshold = out instanceof Uint8Array;
+  for (let y = y0; y <= y1; y++) {
+    const r0 = offset + (ys.i0[y]! - sy0) * stride - sx0, r1 = offset + (ys.i1[y]! - sy0) * stride - sx0, ty = ys.t[y]!;
+    for (let x = x0, o = (y - y0) * w; x <= x1; x++, o++) {
+      const a = xs.i0[x]!, b = xs.i1[x]!, tx = xs.t[x]!;
+      const top = src[r0 + a]! + (src[r0 + b]! - src[r0 + a]!) * tx;
+      const bottom = src[r1 + a]! + (src[r1 + b]! - src[r1 + a]!) * tx;
+      const v = top + (bottom - top) * ty;
+      out[o] = threshold ? (Math.fround(v) > 0 ? 1 : 0) : v;
+    }
+  }
+  return out;
+}
+
+/**
+ * One candidate mask as the decoder gave it (sw×sh logits from `offset`) straight to COCO RLE
+ * over the whole width×height image: the same mask as logitsToImageRle(maskToFrame(...)), at a
+ * cost that follows the mask rather than the image. Both resizes are computed only over the
+ * window that can come out above 0 (maskToFrame says why that is exact), into buffers of the
+ * window's size, and only that window is thresholded and encoded.
+ */
+export function maskRle(
+  family: string,
+  logits: Float32Array,
+  offset: number,
+  sw: number,
+  sh: number,
+  region: SegmentRegion,
+  mw: number,
+  mh: number,
+  frame: number,
+  width: number,
+  height: number,
+): { counts: Uint32Array; area: number; bbox: [number, number, number, number] } {
+  if (sw === mw && sh === mh) return logitsToImageRle(logits, offset, mw, mh, region, width, height);
+  if (family !== 'sam2' && family !== 'efficientvit-sam') throw new AppError('INTERNAL', `no mask postprocessing for the ${family} family`);
+  const box = positiveBox(logits, offset, sw, sh);
+  if (!box) return windowToImageRle(null, mw, mh, region, width, height);
+  const windowOf = (cw: number, ch: number, inW: number, inH: number, outW: number, outH: number, b: typeof box, margin: number) => {
+    const [x0, x1] = reaching(bilinearAxis(cw, inW, outW), b.x0, b.x1, margin);
+    const [y0, y1] = reaching(bilinearAxis(ch, inH, outH), b.y0, b.y1, margin);
+    return { x0, x1, y0, y1 };
+  };
+  const size = (b: { x0: number; x1: number; y0: number; y1: number }) => (b.x1 - b.x0 + 1) * (b.y1 - b.y0 + 1);
+  let win: { x0: number; x1: number; y0: number; y1: number };
+  let inside: Uint8Array;
+  if (family === 'sam2') {
+    win = windowOf(mw, mh, sw, sh, mw, mh, box, 0);
+    inside = resizeWindow(logits, offset, sw, 0, 0, sw, sh, mw, mh, win, new Uint8Array(size(win))) as Uint8Array;
+  } else {
+    const { newW, newH } = longestSide(region.w, region.h, frame);
+    const reach = windowOf(newW, newH, sw, sh, frame, frame, box, 0);
+    const wide = windowOf(newW, newH, sw, sh, frame, frame, box, 1);
+    const square = resizeWindow(logits, offset, sw, 0, 0, sw, sh, frame, frame, wide) as Float32Array;
+    win = windowOf(mw, mh, newW, newH, mw, mh, reach, 0);
+    inside = resizeWindow(square, 0, wide.x1 - wide.x0 + 1, wide.x0, wide.y0, newW, newH, mw, mh, win, new Uint8Array(size(win))) as Uint8Array;
+  }
+  const w = win.x1 - win.x0 + 1, h = win.y1 - win.y0 + 1;
+  return windowToImageRle({ x0: win.x0, y0: win.y0, w, h, inside }, mw, mh, region, width, height);
+}
+
 const layouts = new Map<string, SamPairLayout>();
 
 /** How to feed the pair, from both sessions' inputs and outputs (common/inference/samFamily.ts); checked against the manifest's family. */
@@ -793,8 +941,7 @@ export async function samDecode(a: SamDecodeArgs): Promise<SamDecodeValue> {
   const scores = iou.data as Float32Array;
   const order = Array.from({ length: M }, (_, i) => i).sort((p, q) => scores[q]! - scores[p]!);
   const value: SamMaskValue[] = order.map((m) => {
-    const frameLogits = maskToFrame(family, logits, m * sw * sh, sw, sh, region, mw, mh, layout.promptFrame);
-    const rle = logitsToImageRle(frameLogits, 0, mw, mh, region, width, height);
+    const rle = maskRle(family, logits, m * sw * sh, sw, sh, region, mw, mh, layout.promptFrame, width, height);
     return { ...rle, size: [height, width], score: scores[m]! };
   });
   // The best mask's 256×256 logits, fed back as mask_input when refining.
