@@ -888,6 +888,28 @@ export function cocoAnnotationEntry(ann: ExportImage['annotations'][number], ima
 }
 
 /**
+ * The text of `parts` inside a polygon's stored JSON, which is JSON.stringify's: the same text
+ * JSON.stringify(parts) gives again, since its numbers are already the shortest that read back.
+ * Copying it spares formatting every coordinate anew. Null when the text holds anything but
+ * nested arrays of plain numbers (then the parts are formatted as usual).
+ */
+function storedParts(json: string): string | null {
+  const at = json.indexOf('"parts":[');
+  if (at < 0) return null;
+  const start = at + 8;
+  let depth = 0;
+  for (let i = start; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 91) depth++; // [
+    else if (c === 93) {
+      // ]
+      if (--depth === 0) return json.slice(start, i + 1);
+    } else if (!((c >= 48 && c <= 57) || c === 44 || c === 45 || c === 46 || c === 101 || c === 43)) return null; // digits , - . e +
+  }
+  return null;
+}
+
+/**
  * One annotation's entry as JSON text, the very text JSON.stringify gives for
  * cocoAnnotationEntry's entry (with `categoryId` as its category_id), built without the entry
  * object: an export writes millions. Annotations with attributes go through the object, whose
@@ -909,11 +931,13 @@ export function cocoAnnotationJson(
   const shape = cocoShape(ann.geometry, image, mode, crowd);
   if ('skip' in shape) return shape;
   const [x, y, w, h] = shape.bbox;
+  const g = ann.geometry;
+  const segmentation = (g.kind === 'polygon' && mode === 'polygon' && ann.geometryJson && storedParts(ann.geometryJson)) || JSON.stringify(shape.segmentation);
   // Every number here is finite (checked above), where String() and JSON.stringify agree.
   const score = ann.score !== undefined && ann.score !== null && Number.isFinite(ann.score) ? `,"score":${ann.score}` : '';
   return {
     json:
-      `{"id":${ann.id},"image_id":${image.cocoId ?? image.id},"category_id":${categoryId},"segmentation":${JSON.stringify(shape.segmentation)},` +
+      `{"id":${ann.id},"image_id":${image.cocoId ?? image.id},"category_id":${categoryId},"segmentation":${segmentation},` +
       `"area":${shape.area},"bbox":[${x},${y},${w},${h}],"iscrowd":${crowd ? 1 : 0}${score}}`,
   };
 }

@@ -163,6 +163,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
             crowd = iscrowd === true;
           }
           const out: ExportImage['annotations'][number] = { id: a.id, classIndex: index, label: name, geometry: c.geometry, attributes, source: a.source };
+          if (c.geometry === a.geometry) out.geometryJson = a.geometryJson;
           if (crowd) out.crowd = true;
           if (a.score !== null) out.score = a.score;
           annotations.push(out);

@@ -441,6 +441,11 @@ describe('COCO entries written', () => {
       { ...base, geometry: { kind: 'box', x: 1, y: 2, w: 3, h: 4 }, attributes: { note: 'a "b"', occluded: true } },
       { ...base, geometry: { kind: 'box', x: 1, y: 2, w: 3, h: 4 }, attributes: { area: 3, bbox: 'x', '7': 'seven' }, score: 0.5 },
     ];
+    // Polygons with their stored text, whose coordinates are copied; text that is not plain
+    // numbers (here spaced out) is not copied but formatted.
+    const parts = [[0.1 + 0.2, 1, 6, 1e-7, 5, 5.5], [7, 6, 9, -0, 9, 7.5, 7, 7.5]];
+    anns.push({ ...base, geometry: { kind: 'polygon', parts }, geometryJson: JSON.stringify({ kind: 'polygon', parts }) });
+    anns.push({ ...base, geometry: { kind: 'polygon', parts }, geometryJson: JSON.stringify({ kind: 'polygon', parts }, null, 1) });
     for (const mode of ['polygon', 'rle'] as const) {
       for (const ann of anns) {
         const r = cocoAnnotationEntry(ann, image, mode);
