@@ -105,13 +105,14 @@ export function readExportChunk(db: Db, scope: ExportScope, withPredictions: boo
   // (few done images) never reads the annotations of the images between them.
   const stmt = prepared(
     db,
-    `SELECT a.id, a.image_id, a.class_id, a.kind, a.geometry, a.source, a.score, a.attributes, a.z, a.frame
+    // The common values come back as NULL (no string made for each row): human source, no attributes.
+    `SELECT a.id, a.image_id, a.class_id, a.kind, a.geometry, NULLIF(a.source, 'human'), a.score, NULLIF(a.attributes, '{}'), a.z, a.frame
      FROM images i JOIN annotations a ON a.image_id = i.id
      WHERE i.id BETWEEN ? AND ? AND ${scopeSql(scope, 'i.')} AND ${sourceSql(withPredictions, 'a.')}
      ORDER BY a.image_id, a.z, a.id`,
   );
   // Rows as arrays (raw): no object with named keys per row, measurable over millions.
-  type Row = [number, number, number | null, AnnotationKind, string, AnnotationSource, number | null, string, number, number];
+  type Row = [number, number, number | null, AnnotationKind, string, AnnotationSource | null, number | null, string | null, number, number];
   for (const r of stmt.raw(true).iterate(first, last) as IterableIterator<Row>) {
     const list = annotations.get(r[1]);
     if (!list) continue;
@@ -120,10 +121,10 @@ export function readExportChunk(db: Db, scope: ExportScope, withPredictions: boo
       classId: r[2],
       kind: r[3],
       geometry: JSON.parse(r[4]) as Geometry,
-      source: r[5],
+      source: r[5] ?? 'human',
       score: r[6],
       // Most annotations have no attributes; skipping the parse of "{}" is measurable over millions.
-      attributes: r[7] === '{}' ? {} : (JSON.parse(r[7]) as Record<string, AttributeValue>),
+      attributes: r[7] === null ? {} : (JSON.parse(r[7]) as Record<string, AttributeValue>),
       z: r[8],
       frame: r[9],
       geometryJson: r[4],
