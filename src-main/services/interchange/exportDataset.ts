@@ -46,7 +46,11 @@ const registryWriter: WriterLookup = async ({ format, cocoSegmentation }) => {
   return w;
 };
 
-/** Images read from SQLite per round trip; bounds memory whatever the dataset size. */
+/**
+ * Images read from SQLite per round trip; bounds memory whatever the dataset size. Small, so that
+ * a chunk's parsed annotations die young: larger chunks outlive the young generation's
+ * collections and cost more in copying than the extra queries do.
+ */
 const CHUNK = 64;
 
 /**

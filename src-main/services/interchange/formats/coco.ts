@@ -368,7 +368,10 @@ class Sink {
     if (this.add(s)) await this.flush();
   }
 
-  /** Gathers `s` without waiting; true when enough is gathered that the caller should flush(). */
+  /**
+   * Gathers `s` without waiting; true when enough is gathered that the caller should flush().
+   * Flushed often: pieces kept longer survive into the old generation and slow collection.
+   */
   add(s: string): boolean {
     this.pending.push(s);
     this.pendingChars += s.length;
