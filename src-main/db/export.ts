@@ -1,4 +1,5 @@
 import type { AnnotationKind, AnnotationSource, AttributeValue, Geometry, ImageStatus, Split } from '../common/model';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './open';
 
 /** Which images an export or a split assignment covers. */
@@ -43,12 +44,27 @@ export interface ExportAnnotationRow {
   z: number;
   /** Frame of a multi-frame image the shape was drawn on (0 for ordinary images and tags). */
   frame: number;
+  /** `geometry` as stored: the JSON.stringify text it was written as (see annotations.ts). */
+  geometryJson: string;
 }
 
 export interface ExportChunk {
   images: ExportImageRow[];
   /** Annotations of each image of the chunk, by z then id (drawing order). */
   annotations: Map<number, ExportAnnotationRow[]>;
+}
+
+/**
+ * Statements of readExportChunk, prepared once per connection: an export calls it for every few
+ * dozen images, and preparing costs about as much as running it on a small chunk.
+ */
+const chunkStatements = new WeakMap<Db, Map<string, Statement>>();
+function prepared(db: Db, sql: string): Statement {
+  let byText = chunkStatements.get(db);
+  if (!byText) chunkStatements.set(db, (byText = new Map()));
+  let stmt = byText.get(sql);
+  if (!stmt) byText.set(sql, (stmt = db.prepare(sql)));
+  return stmt;
 }
 
 export function countScopeImages(db: Db, scope: ExportScope): number {
@@ -65,12 +81,11 @@ export function countScopeImages(db: Db, scope: ExportScope): number {
 export function readExportChunk(db: Db, scope: ExportScope, withPredictions: boolean, afterId: number, limit: number): ExportChunk {
   const images: ExportImageRow[] = [];
   const annotations = new Map<number, ExportAnnotationRow[]>();
-  for (const r of db
-    .prepare(
-      `SELECT id, path, external, width, height, orientation, split, format FROM images
+  for (const r of prepared(
+    db,
+    `SELECT id, path, external, width, height, orientation, split, format FROM images
        WHERE id > ? AND ${scopeSql(scope)} ORDER BY id LIMIT ?`,
-    )
-    .iterate(afterId, limit) as IterableIterator<{
+  ).iterate(afterId, limit) as IterableIterator<{
     id: number;
     path: string;
     external: number;
@@ -88,37 +103,31 @@ export function readExportChunk(db: Db, scope: ExportScope, withPredictions: boo
   const last = images[images.length - 1]!.id;
   // Images by rowid range, then their annotations through the image index: a sparse scope
   // (few done images) never reads the annotations of the images between them.
-  const stmt = db.prepare(
-    `SELECT a.id, a.image_id, a.class_id, a.kind, a.geometry, a.source, a.score, a.attributes, a.z, a.frame
+  const stmt = prepared(
+    db,
+    // The common values come back as NULL (no string made for each row): human source, no attributes.
+    `SELECT a.id, a.image_id, a.class_id, a.kind, a.geometry, NULLIF(a.source, 'human'), a.score, NULLIF(a.attributes, '{}'), a.z, a.frame
      FROM images i JOIN annotations a ON a.image_id = i.id
      WHERE i.id BETWEEN ? AND ? AND ${scopeSql(scope, 'i.')} AND ${sourceSql(withPredictions, 'a.')}
      ORDER BY a.image_id, a.z, a.id`,
   );
-  for (const r of stmt.iterate(first, last) as IterableIterator<{
-    id: number;
-    image_id: number;
-    class_id: number | null;
-    kind: AnnotationKind;
-    geometry: string;
-    source: AnnotationSource;
-    score: number | null;
-    attributes: string;
-    z: number;
-    frame: number;
-  }>) {
-    const list = annotations.get(r.image_id);
+  // Rows as arrays (raw): no object with named keys per row, measurable over millions.
+  type Row = [number, number, number | null, AnnotationKind, string, AnnotationSource | null, number | null, string | null, number, number];
+  for (const r of stmt.raw(true).iterate(first, last) as IterableIterator<Row>) {
+    const list = annotations.get(r[1]);
     if (!list) continue;
     list.push({
-      id: r.id,
-      classId: r.class_id,
-      kind: r.kind,
-      geometry: JSON.parse(r.geometry) as Geometry,
-      source: r.source,
-      score: r.score,
+      id: r[0],
+      classId: r[2],
+      kind: r[3],
+      geometry: JSON.parse(r[4]) as Geometry,
+      source: r[5] ?? 'human',
+      score: r[6],
       // Most annotations have no attributes; skipping the parse of "{}" is measurable over millions.
-      attributes: r.attributes === '{}' ? {} : (JSON.parse(r.attributes) as Record<string, AttributeValue>),
-      z: r.z,
-      frame: r.frame,
+      attributes: r[7] === null ? {} : (JSON.parse(r[7]) as Record<string, AttributeValue>),
+      z: r[8],
+      frame: r[9],
+      geometryJson: r[4],
     });
   }
   return { images, annotations };

@@ -1,4 +1,4 @@
-import { geometryBBox, polygonToRle, ringSignedArea, rleArea, rleBBox, rleFromString, rleToString, validateGeometry } from '../geometry';
+import { geometryBBox, polygonArea, polygonToRle, ringSignedArea, rleArea, rleBBox, rleFromString, rleToString, validateGeometry } from '../geometry';
 import type { AttributeValue, Geometry, Split } from '../model';
 import { COCO_REFERENCE_ATTRIBUTE, cocoReference } from '../eval/reference';
 import { safeRelativeKey } from './paths';
@@ -798,6 +798,64 @@ function rleSegmentation(rle: { size: [number, number]; counts: number[] }, crow
 
 export type CocoEntryResult = { entry: CocoAnnotationEntry } | { skip: { kind: string; message: string } };
 
+type CocoShape = { segmentation: CocoSegmentation; area: number; bbox: [number, number, number, number] } | { skip: { kind: string; message: string } };
+
+function invalidShape(g: Geometry, why: string): CocoShape {
+  return { skip: { kind: `invalid:${g.kind}`, message: `a ${g.kind} COCO cannot hold was skipped: ${why}` } };
+}
+
+/** Segmentation, area and bbox of one annotation's geometry (see cocoAnnotationEntry). */
+function cocoShape(g: Geometry, image: ExportImage, mode: CocoSegmentationMode, crowd: boolean): CocoShape {
+  // Stored geometry was validated when it was stored; these checks are only what keeps the file
+  // well-formed (no NaN written as null, runs covering the image), cheap enough for millions.
+  switch (g.kind) {
+    case 'box': {
+      if (!(Number.isFinite(g.x) && Number.isFinite(g.y) && Number.isFinite(g.w) && Number.isFinite(g.h))) return invalidShape(g, 'coordinates must be finite numbers');
+      if (g.w === 0 || g.h === 0) return invalidShape(g, `zero area (${g.w} x ${g.h})`);
+      const r = geometryBBox(g);
+      return { segmentation: [], area: r.w * r.h, bbox: [r.x, r.y, r.w, r.h] };
+    }
+    case 'polygon': {
+      const r = polygonExtent(g.parts);
+      if (typeof r === 'string') return invalidShape(g, r);
+      if (mode === 'rle') {
+        let rle;
+        try {
+          rle = polygonToRle(g.parts, image.height, image.width);
+        } catch (e) {
+          return invalidShape(g, (e as Error).message);
+        }
+        const m = rleBBox(rle);
+        return { segmentation: rleSegmentation(rle, crowd), area: rleArea(rle), bbox: [m.x, m.y, m.w, m.h] };
+      }
+      let area;
+      try {
+        area = polygonArea(g.parts, image.height, image.width);
+      } catch (e) {
+        return invalidShape(g, (e as Error).message);
+      }
+      // The parts themselves: cocoAnnotationEntry copies them, the JSON text needs no copy.
+      return { segmentation: g.parts as number[][], area, bbox: [r.x, r.y, r.w, r.h] };
+    }
+    case 'mask': {
+      const [h, w] = g.rle.size;
+      if (h !== image.height || w !== image.width) return invalidShape(g, `mask is ${w}x${h} but the image is ${image.width}x${image.height}`);
+      let total = 0;
+      for (const c of g.rle.counts) {
+        if (!Number.isSafeInteger(c) || c < 0) return invalidShape(g, 'mask runs must be non-negative whole numbers');
+        total += c;
+      }
+      if (total !== h * w) return invalidShape(g, `mask runs cover ${total} pixels, not ${h * w}`);
+      const area = rleArea(g.rle);
+      if (area === 0) return invalidShape(g, 'the mask is empty');
+      const r = rleBBox(g.rle);
+      return { segmentation: rleSegmentation(g.rle, crowd), area, bbox: [r.x, r.y, r.w, r.h] };
+    }
+    default:
+      return { skip: { kind: `unsupported:${g.kind}`, message: `COCO instances cannot hold a ${g.kind}; it was skipped` } };
+  }
+}
+
 /**
  * One annotation as a COCO entry. `area` is what COCO evaluation uses: boxes w*h, masks their
  * pixel count, polygons the pixel count of pycocotools' rasterisation. `bbox` is the vertex extent
@@ -807,70 +865,16 @@ export type CocoEntryResult = { entry: CocoAnnotationEntry } | { skip: { kind: s
  * Attributes become annotation keys, except names COCO uses, which go in an `attributes` object.
  */
 export function cocoAnnotationEntry(ann: ExportImage['annotations'][number], image: ExportImage, mode: CocoSegmentationMode): CocoEntryResult {
-  const g = ann.geometry;
   const crowd = ann.crowd === true;
-  let segmentation: CocoSegmentation;
-  let area: number;
-  let bbox: [number, number, number, number];
-  // Stored geometry was validated when it was stored; these checks are only what keeps the file
-  // well-formed (no NaN written as null, runs covering the image), cheap enough for millions.
-  const invalid = (why: string): CocoEntryResult => ({ skip: { kind: `invalid:${g.kind}`, message: `a ${g.kind} COCO cannot hold was skipped: ${why}` } });
-  switch (g.kind) {
-    case 'box': {
-      if (![g.x, g.y, g.w, g.h].every(Number.isFinite)) return invalid('coordinates must be finite numbers');
-      if (g.w === 0 || g.h === 0) return invalid(`zero area (${g.w} x ${g.h})`);
-      const r = geometryBBox(g);
-      segmentation = [];
-      area = r.w * r.h;
-      bbox = [r.x, r.y, r.w, r.h];
-      break;
-    }
-    case 'polygon': {
-      const r = polygonExtent(g.parts);
-      if (typeof r === 'string') return invalid(r);
-      let rle;
-      try {
-        rle = polygonToRle(g.parts, image.height, image.width);
-      } catch (e) {
-        return invalid((e as Error).message);
-      }
-      area = rleArea(rle);
-      if (mode === 'rle') {
-        segmentation = rleSegmentation(rle, crowd);
-        const m = rleBBox(rle);
-        bbox = [m.x, m.y, m.w, m.h];
-      } else {
-        segmentation = g.parts.map((p) => p.slice());
-        bbox = [r.x, r.y, r.w, r.h];
-      }
-      break;
-    }
-    case 'mask': {
-      const [h, w] = g.rle.size;
-      if (h !== image.height || w !== image.width) return invalid(`mask is ${w}x${h} but the image is ${image.width}x${image.height}`);
-      let total = 0;
-      for (const c of g.rle.counts) {
-        if (!Number.isSafeInteger(c) || c < 0) return invalid('mask runs must be non-negative whole numbers');
-        total += c;
-      }
-      if (total !== h * w) return invalid(`mask runs cover ${total} pixels, not ${h * w}`);
-      area = rleArea(g.rle);
-      if (area === 0) return invalid('the mask is empty');
-      segmentation = rleSegmentation(g.rle, crowd);
-      const r = rleBBox(g.rle);
-      bbox = [r.x, r.y, r.w, r.h];
-      break;
-    }
-    default:
-      return { skip: { kind: `unsupported:${g.kind}`, message: `COCO instances cannot hold a ${g.kind}; it was skipped` } };
-  }
+  const shape = cocoShape(ann.geometry, image, mode, crowd);
+  if ('skip' in shape) return shape;
   const entry: CocoAnnotationEntry = {
     id: ann.id,
     image_id: image.cocoId ?? image.id,
     category_id: cocoCategoryId(ann.classIndex),
-    segmentation,
-    area,
-    bbox,
+    segmentation: Array.isArray(shape.segmentation) ? shape.segmentation.map((p) => p.slice()) : shape.segmentation,
+    area: shape.area,
+    bbox: shape.bbox,
     iscrowd: crowd ? 1 : 0,
   };
   if (ann.score !== undefined && ann.score !== null && Number.isFinite(ann.score)) entry.score = ann.score;
@@ -881,4 +885,59 @@ export function cocoAnnotationEntry(ann: ExportImage['annotations'][number], ima
   }
   if (nested) entry.attributes = nested;
   return { entry };
+}
+
+/**
+ * The text of `parts` inside a polygon's stored JSON, which is JSON.stringify's: the same text
+ * JSON.stringify(parts) gives again, since its numbers are already the shortest that read back.
+ * Copying it spares formatting every coordinate anew. Null when the text holds anything but
+ * nested arrays of plain numbers (then the parts are formatted as usual).
+ */
+function storedParts(json: string): string | null {
+  const at = json.indexOf('"parts":[');
+  if (at < 0) return null;
+  const start = at + 8;
+  let depth = 0;
+  for (let i = start; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 91) depth++; // [
+    else if (c === 93) {
+      // ]
+      if (--depth === 0) return json.slice(start, i + 1);
+    } else if (!((c >= 48 && c <= 57) || c === 44 || c === 45 || c === 46 || c === 101 || c === 43)) return null; // digits , - . e +
+  }
+  return null;
+}
+
+/**
+ * One annotation's entry as JSON text, the very text JSON.stringify gives for
+ * cocoAnnotationEntry's entry (with `categoryId` as its category_id), built without the entry
+ * object: an export writes millions. Annotations with attributes go through the object, whose
+ * key order JSON.stringify decides.
+ */
+export function cocoAnnotationJson(
+  ann: ExportImage['annotations'][number],
+  image: ExportImage,
+  mode: CocoSegmentationMode,
+  categoryId: number,
+): { json: string } | { skip: { kind: string; message: string } } {
+  for (const _ in ann.attributes) {
+    const r = cocoAnnotationEntry(ann, image, mode);
+    if ('skip' in r) return r;
+    r.entry.category_id = categoryId;
+    return { json: JSON.stringify(r.entry) };
+  }
+  const crowd = ann.crowd === true;
+  const shape = cocoShape(ann.geometry, image, mode, crowd);
+  if ('skip' in shape) return shape;
+  const [x, y, w, h] = shape.bbox;
+  const g = ann.geometry;
+  const segmentation = (g.kind === 'polygon' && mode === 'polygon' && ann.geometryJson && storedParts(ann.geometryJson)) || JSON.stringify(shape.segmentation);
+  // Every number here is finite (checked above), where String() and JSON.stringify agree.
+  const score = ann.score !== undefined && ann.score !== null && Number.isFinite(ann.score) ? `,"score":${ann.score}` : '';
+  return {
+    json:
+      `{"id":${ann.id},"image_id":${image.cocoId ?? image.id},"category_id":${categoryId},"segmentation":${segmentation},` +
+      `"area":${shape.area},"bbox":[${x},${y},${w},${h}],"iscrowd":${crowd ? 1 : 0}${score}}`,
+  };
 }

@@ -93,7 +93,16 @@ export interface ExportImage {
   height: number;
   split: Split | null;
   tags: string[];
-  annotations: (InterchangeAnnotation & { id: number; classIndex: number; source?: 'human' | 'model' })[];
+  annotations: (InterchangeAnnotation & {
+    id: number;
+    classIndex: number;
+    source?: 'human' | 'model';
+    /**
+     * JSON.stringify(geometry) as the dataset stores it, when `geometry` is that stored value
+     * unconverted: a writer may copy its numbers rather than format them again.
+     */
+    geometryJson?: string;
+  })[];
   /** The id a COCO import gave the image, which a COCO export writes again. */
   cocoId?: number;
 }

@@ -263,8 +263,14 @@ export function parseYoloLabels(text: string, opts: YoloParseOptions): YoloParse
 export function formatYoloNumber(v: number): string {
   if (v === 0 || Math.abs(v) < 1e-15) return '0';
   let s = v.toPrecision(10);
-  if (/e/i.test(s)) s = v.toFixed(20);
-  if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
+  // Character tests rather than regular expressions: label files hold millions of numbers.
+  if (s.indexOf('e') >= 0) s = v.toFixed(20);
+  if (s.indexOf('.') >= 0) {
+    let end = s.length;
+    while (s.charCodeAt(end - 1) === 48) end--;
+    if (s.charCodeAt(end - 1) === 46) end--;
+    s = s.slice(0, end);
+  }
   return s === '-0' ? '0' : s;
 }
 

@@ -46,8 +46,12 @@ const registryWriter: WriterLookup = async ({ format, cocoSegmentation }) => {
   return w;
 };
 
-/** Images read from SQLite per round trip; bounds memory whatever the dataset size. */
-const CHUNK = 256;
+/**
+ * Images read from SQLite per round trip; bounds memory whatever the dataset size. Small, so that
+ * a chunk's parsed annotations die young: larger chunks outlive the young generation's
+ * collections and cost more in copying than the extra queries do.
+ */
+const CHUNK = 64;
 
 /**
  * Exports a dataset into a new folder in one format. Geometry the format cannot hold is converted
@@ -154,17 +158,19 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
             }
             continue;
           }
-          const { iscrowd, ...attributes } = a.attributes;
-          annotations.push({
-            id: a.id,
-            classIndex: index,
-            label: name,
-            geometry: c.geometry,
-            attributes,
-            source: a.source,
-            ...(iscrowd === true ? { crowd: true } : {}),
-            ...(a.score !== null ? { score: a.score } : {}),
-          });
+          // The row's attributes are its own object, so the common case (no iscrowd) needs no copy.
+          let attributes = a.attributes;
+          let crowd = false;
+          if ('iscrowd' in attributes) {
+            const { iscrowd, ...rest } = attributes;
+            attributes = rest;
+            crowd = iscrowd === true;
+          }
+          const out: ExportImage['annotations'][number] = { id: a.id, classIndex: index, label: name, geometry: c.geometry, attributes, source: a.source };
+          if (c.geometry === a.geometry) out.geometryJson = a.geometryJson;
+          if (crowd) out.crowd = true;
+          if (a.score !== null) out.score = a.score;
+          annotations.push(out);
         }
         if (shapes > 0 && annotations.length === 0) {
           ctx.warn('dropped-all', `images whose every annotation was dropped in conversion to ${opts.format}: their label files are empty`);
@@ -172,12 +178,27 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
         const name = names.take(im);
         const split = im.split;
         const file = writer.imagePath(name, split);
-        const source = sources.resolve(im);
-        await files.put(im, source, file);
+        // Resolving follows links on disk; an export without image files whose writer never
+        // reads them (most formats) need not do it for every image.
+        let resolved: string | null | undefined;
+        const source = () => (resolved === undefined ? (resolved = sources.resolve(im)) : resolved);
+        if (opts.images !== 'none') await files.put(im, source(), file);
         imageCount++;
         annotationCount += annotations.length;
         bySplit[split ?? 'none']++;
-        yield { id: im.id, file, source: source ?? '', width: im.width, height: im.height, split, tags, annotations, cocoId: cocoIds.image(im.id) };
+        yield {
+          id: im.id,
+          file,
+          get source() {
+            return source() ?? '';
+          },
+          width: im.width,
+          height: im.height,
+          split,
+          tags,
+          annotations,
+          cocoId: cocoIds.image(im.id),
+        };
         if (opts.onProgress && (imageCount % 64 === 0 || imageCount === total)) opts.onProgress({ done: imageCount, total });
       }
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   cocoAnnotationEntry,
+  cocoAnnotationJson,
   cocoCategories,
   cocoHeader,
   COCO_BETWEEN,
@@ -421,6 +422,38 @@ describe('COCO entries written', () => {
     expect(Object.keys(parsed)).toEqual(['info', 'licenses', 'images', 'annotations', 'categories']);
     expect(parsed.categories).toEqual([{ id: 1, name: 'a', supercategory: '' }]);
     expect(parsed.images).toEqual([{ id: 42, file_name: 'a.jpg', width: 10, height: 8, tags: ['dry'] }]);
+  });
+
+  it('writes as JSON text exactly what JSON.stringify writes for the entry, or skips the same', () => {
+    const rle = { size: [8, 10] as [number, number], counts: [10, 5, 65] };
+    const anns: ExportImage['annotations'] = [
+      { ...base, geometry: { kind: 'box', x: 1.25, y: 2, w: 3.5, h: 2 } },
+      { ...base, geometry: { kind: 'box', x: -0, y: 2, w: -3.5, h: 1 / 3 }, score: 0.25 },
+      { ...base, geometry: { kind: 'box', x: 1, y: 2, w: 0, h: 2 } },
+      { ...base, geometry: { kind: 'box', x: Number.NaN, y: 2, w: 1, h: 2 } },
+      { ...base, geometry: { kind: 'polygon', parts: [[1.5, 1, 6, 1.2, 5, 5.5], [7, 6, 9, 6, 9, 7.5, 7, 7.5]] }, score: Number.NaN },
+      { ...base, geometry: { kind: 'polygon', parts: [[1e-7, 1, 6, 1.2, 5, 1e21]] } },
+      { ...base, geometry: { kind: 'polygon', parts: [[1, 1, 2, 2]] } },
+      { ...base, geometry: { kind: 'mask', rle }, crowd: true },
+      { ...base, geometry: { kind: 'mask', rle } },
+      { ...base, geometry: { kind: 'point', x: 1, y: 2 } },
+      // Attributes: plain, named like COCO keys, and integer-like (which JSON.stringify puts first).
+      { ...base, geometry: { kind: 'box', x: 1, y: 2, w: 3, h: 4 }, attributes: { note: 'a "b"', occluded: true } },
+      { ...base, geometry: { kind: 'box', x: 1, y: 2, w: 3, h: 4 }, attributes: { area: 3, bbox: 'x', '7': 'seven' }, score: 0.5 },
+    ];
+    // Polygons with their stored text, whose coordinates are copied; text that is not plain
+    // numbers (here spaced out) is not copied but formatted.
+    const parts = [[0.1 + 0.2, 1, 6, 1e-7, 5, 5.5], [7, 6, 9, -0, 9, 7.5, 7, 7.5]];
+    anns.push({ ...base, geometry: { kind: 'polygon', parts }, geometryJson: JSON.stringify({ kind: 'polygon', parts }) });
+    anns.push({ ...base, geometry: { kind: 'polygon', parts }, geometryJson: JSON.stringify({ kind: 'polygon', parts }, null, 1) });
+    for (const mode of ['polygon', 'rle'] as const) {
+      for (const ann of anns) {
+        const r = cocoAnnotationEntry(ann, image, mode);
+        const j = cocoAnnotationJson(ann, image, mode, 11);
+        if ('skip' in r) expect(j).toEqual(r);
+        else expect(j).toEqual({ json: JSON.stringify({ ...r.entry, category_id: 11 }) });
+      }
+    }
   });
 
   it('writes a box as bbox with w*h area', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fillHoles, paintStroke, polygonToRle, rasterizePolygon } from '../../../src-main/common/geometry/raster';
+import { fillHoles, paintStroke, polygonArea, polygonToRle, rasterizePolygon } from '../../../src-main/common/geometry/raster';
 import { decodeMask, encodeMask, rleArea, rleBBox, rleToString } from '../../../src-main/common/geometry/rle';
 import { mulberry32 } from '../../../src-main/common/random';
 
@@ -71,6 +71,49 @@ describe('polygonToRle', () => {
     expect(encodeMask(m, 9, 8)).toEqual(encodeMask(decodeMask(polygonToRle(parts, 8, 9)), 9, 8));
     expect(m[1 * 9 + 2]).toBe(1);
     expect(m[7 * 9 + 8]).toBe(0);
+  });
+});
+
+describe('polygonArea', () => {
+  it('is the pixel count of polygonToRle for rings of every sort, including ones partly or wholly off the image', () => {
+    const rand = mulberry32(2024);
+    // Whole, half, tenth and arbitrary coordinates; repeated vertices; negative coordinates,
+    // whose rounding differs at edge ends; a few very long steep and flat edges.
+    const coord = (max: number) => {
+      const k = rand();
+      const v = rand() * (max + 30) - 15;
+      return k < 0.3 ? Math.round(v) : k < 0.55 ? Math.round(v * 2) / 2 : k < 0.8 ? Math.round(v * 10) / 10 : v;
+    };
+    let checked = 0;
+    for (let i = 0; i < 4000; i++) {
+      const w = 1 + Math.floor(rand() * 70);
+      const h = 1 + Math.floor(rand() * 70);
+      const parts: number[][] = [];
+      const nParts = rand() < 0.85 ? 1 : 2 + Math.floor(rand() * 2);
+      for (let p = 0; p < nParts; p++) {
+        const ring: number[] = [];
+        const n = 1 + Math.floor(rand() * 12);
+        for (let k = 0; k < n; k++) {
+          ring.push(coord(w), coord(h));
+          if (rand() < 0.1) ring.push(ring[ring.length - 2]!, ring[ring.length - 1]!);
+        }
+        parts.push(ring);
+      }
+      const expected = rleArea(polygonToRle(parts, h, w));
+      expect(polygonArea(parts, h, w), JSON.stringify({ parts, w, h })).toBe(expected);
+      if (expected > 0) checked++;
+    }
+    expect(checked).toBeGreaterThan(2500);
+    const tall = [2.5, -40, 3.7, 900.2, 1.2, 400];
+    const wide = [-40, 2.5, 900.2, 3.7, 400, 1.2];
+    expect(polygonArea([tall], 600, 8)).toBe(rleArea(polygonToRle([tall], 600, 8)));
+    expect(polygonArea([wide], 8, 600)).toBe(rleArea(polygonToRle([wide], 8, 600)));
+    expect(polygonArea([], 5, 5)).toBe(0);
+  });
+
+  it('refuses the coordinates polygonToRle refuses', () => {
+    expect(() => polygonArea([[0, 0, Number.NaN, 1, 2, 2]], 10, 10)).toThrow(RangeError);
+    expect(() => polygonArea([[0, 0, 1e12, 1, 2, 2]], 10, 10)).toThrow(RangeError);
   });
 });
 

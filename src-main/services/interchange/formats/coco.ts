@@ -4,7 +4,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import {
   COCO_BETWEEN,
-  cocoAnnotationEntry,
+  cocoAnnotationJson,
   cocoCategoryId,
   cocoFooter,
   cocoHeader,
@@ -356,16 +356,26 @@ class Sink {
   private failure: Error | null = null;
 
   constructor(readonly file: string) {
-    this.stream = fs.createWriteStream(file);
+    // A deep buffer lets the file system write while the next entries are built; waiting for
+    // each small write to drain would leave the export idle between them.
+    this.stream = fs.createWriteStream(file, { highWaterMark: 1 << 22 });
     this.stream.on('error', (e) => {
       this.failure = e;
     });
   }
 
   async write(s: string): Promise<void> {
+    if (this.add(s)) await this.flush();
+  }
+
+  /**
+   * Gathers `s` without waiting; true when enough is gathered that the caller should flush().
+   * Flushed often: pieces kept longer survive into the old generation and slow collection.
+   */
+  add(s: string): boolean {
     this.pending.push(s);
     this.pendingChars += s.length;
-    if (this.pendingChars >= 1 << 18) await this.flush();
+    return this.pendingChars >= 1 << 16;
   }
 
   async flush(): Promise<void> {
@@ -466,15 +476,17 @@ export function cocoWriterWith(opts: { segmentation: CocoSegmentationMode }): Fo
           }
           if (fileName === '') fileName = image.file;
           await f.final.write((f.images++ ? ',' : '') + JSON.stringify(cocoImageEntry(image, fileName)));
+          let full = false;
           for (const ann of image.annotations) {
-            const r = cocoAnnotationEntry(ann, image, opts.segmentation);
+            const r = cocoAnnotationJson(ann, image, opts.segmentation, categoryId.get(ann.classIndex) ?? cocoCategoryId(ann.classIndex));
             if ('skip' in r) {
               ctx.warn(r.skip.kind, r.skip.message);
               continue;
             }
-            r.entry.category_id = categoryId.get(ann.classIndex) ?? r.entry.category_id;
-            await f.temp.write((f.annotations++ ? ',' : '') + JSON.stringify(r.entry));
+            if (f.annotations++) full = f.temp.add(',') || full;
+            full = f.temp.add(r.json) || full;
           }
+          if (full) await f.temp.flush();
         }
         if (files.size === 0) await open('default');
         for (const f of files.values()) {
