@@ -13,7 +13,7 @@ import type { Handlers, Workspace } from './workspace';
  */
 
 /** The path arguments of each channel that takes any. */
-const PATH_ARGS: { [C in Channel]?: (a: ParsedArgs<C>) => readonly string[] } = {
+export const PATH_ARGS: { [C in Channel]?: (a: ParsedArgs<C>) => readonly string[] } = {
   'dataset:create': (a) => (a.root === undefined ? [a.path] : [a.path, a.root]),
   'dataset:open': (a) => [a.path],
   'dataset:allowExternal': (a) => a.folders,
@@ -24,6 +24,8 @@ const PATH_ARGS: { [C in Channel]?: (a: ParsedArgs<C>) => readonly string[] } = 
   'models:inspect': (a) => [a.file],
   'models:add': (a) => [a.file],
   'models:try': (a) => ('file' in a ? [a.file] : []),
+  'segment:inspect': (a) => [a.encoder, a.decoder],
+  'segment:add': (a) => [a.encoder, a.decoder],
   'app:showInFolder': (a) => [a.path],
 };
 

@@ -191,6 +191,12 @@ describe('browser-mode path confinement', () => {
     expect(fs.existsSync(path.join(dir, 'out', 'data.yaml'))).toBe(true);
     expect(await callOk('interchange:inspect', { path: '/etc/passwd' })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
     expect(await callOk('models:inspect', { file: '/etc/passwd' })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
+    // A SAM pair is two model files: either outside the roots is refused before anything reads it.
+    const inside = path.join(dir, 'enc.onnx');
+    for (const [encoder, decoder] of [['/etc/passwd', inside], [inside, '/etc/hostname']]) {
+      expect(await callOk('segment:inspect', { encoder, decoder })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
+      expect(await callOk('segment:add', { encoder, decoder })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
+    }
   });
 
   it('follows links: a link inside the root that leads out of it is refused', async () => {
