@@ -70,15 +70,19 @@ export async function splitNuclei(editor: Editor): Promise<EditResult | null> {
   const sel = editor.selectedRecords;
   const g = sel.length === 1 ? sel[0]!.geometry : null;
   const box = g?.kind === 'box' ? { x0: g.x, y0: g.y, x1: g.x + g.w, y1: g.y + g.h } : undefined;
+  const frame = editor.frame;
   let found: { instances: SegmentMask[]; threshold: number };
   try {
-    found = await smart.watershed({ imageId: image.id, frame: editor.frame, split: true, ...(box ? { box } : {}) });
+    found = await smart.watershed({ imageId: image.id, frame, split: true, ...(box ? { box } : {}) });
   } catch (e) {
     editor.refuse(`Split nuclei failed: ${e instanceof Error ? e.message : String(e)}`);
     return null;
   }
   // The image or frame changed while the watershed ran: its shapes belong to the other one.
-  if (editor.image !== image) return null;
+  if (editor.image !== image || editor.frame !== frame) {
+    editor.say(`Split nuclei: frame ${frame + 1} was left before the nuclei were found; nothing was stored`);
+    return null;
+  }
   if (found.instances.length === 0) {
     editor.say(`No nuclei found (threshold ${found.threshold})`);
     return null;
@@ -88,7 +92,7 @@ export async function splitNuclei(editor: Editor): Promise<EditResult | null> {
   for (const m of found.instances) {
     const geometry = smartGeometry(editor, m);
     if (!geometry || !editor.accept(geometry)) continue;
-    ops.push({ op: 'create', draft: { classId: editor.activeClassId, geometry, frame: editor.frame, z: ++z, attributes: editor.defaultAttributes(editor.activeClassId) } });
+    ops.push({ op: 'create', draft: { classId: editor.activeClassId, geometry, frame, z: ++z, attributes: editor.defaultAttributes(editor.activeClassId) } });
   }
   editor.say(`${ops.length} nuclei found (threshold ${found.threshold})`);
   return editor.commit(`Split nuclei (${ops.length})`, ops, { select: 'created' });

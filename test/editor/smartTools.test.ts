@@ -5,6 +5,7 @@ import { rleArea } from '../../src-main/common/geometry/rle';
 import { geometryArea } from '../../src-main/common/geometry/shapes';
 import type { AnnotationRecord } from '../../src-main/common/model';
 import { Editor } from '../../src-renderer/editor/Editor';
+import { splitNuclei } from '../../src-renderer/editor/smart';
 import { setWandTolerance } from '../../src-renderer/editor/tools/wand';
 import { callWs, closeTestDataset, createTestDataset, EditorDriver, workspaceBackend, type TestDataset } from '../helpers/editorDriver';
 
@@ -193,5 +194,23 @@ describe('intelligent scissors tool', () => {
     expect(state()).toBe('idle');
     await d.settle();
     expect(await stored()).toEqual([]);
+  });
+});
+
+describe('split nuclei', () => {
+  it('stores nothing when the frame changes while the watershed runs: the nuclei belong to the frame asked about', async () => {
+    // Shown as a stack of two frames: frame 1 is left for frame 2 before the answer comes.
+    await editor.load({ id: imageId, width: W, height: H, frames: 2 });
+    const pending = splitNuclei(editor);
+    expect(editor.setFrame(1)).toBe(true);
+    expect(await pending).toBeNull();
+    await d.settle();
+    expect(await stored()).toEqual([]);
+    // Staying on the frame, the rectangle is found and stored on it.
+    await editor.load({ id: imageId, width: W, height: H, frames: 2 });
+    expect(await splitNuclei(editor)).not.toBeNull();
+    const shapes = await stored();
+    expect(shapes.length).toBeGreaterThan(0);
+    expect(shapes.every((a) => a.frame === 0)).toBe(true);
   });
 });
