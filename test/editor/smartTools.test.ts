@@ -7,6 +7,7 @@ import type { AnnotationRecord } from '../../src-main/common/model';
 import { Editor } from '../../src-renderer/editor/Editor';
 import { splitNuclei } from '../../src-renderer/editor/smart';
 import { setWandTolerance } from '../../src-renderer/editor/tools/wand';
+import { sharedPath } from '../helpers/shared';
 import { callWs, closeTestDataset, createTestDataset, EditorDriver, workspaceBackend, type TestDataset } from '../helpers/editorDriver';
 
 /**
@@ -197,20 +198,28 @@ describe('intelligent scissors tool', () => {
   });
 });
 
-describe('split nuclei', () => {
+const stack = sharedPath('datasets/dicom_pydicom/SC_rgb_rle_2frame.dcm');
+
+describe.runIf(stack)('split nuclei', () => {
   it('stores nothing when the frame changes while the watershed runs: the nuclei belong to the frame asked about', async () => {
-    // Shown as a stack of two frames: frame 1 is left for frame 2 before the answer comes.
-    await editor.load({ id: imageId, width: W, height: H, frames: 2 });
+    await callWs(ds.ws, 'dataset:allowExternal', { folders: [path.dirname(stack!)] }).catch(() => null);
+    await callWs(ds.ws, 'images:import', { jobId: 'stack', paths: [stack!], allowOutsideRoot: true });
+    const item = (await callWs(ds.ws, 'images:list', {})).items.find((i) => i.path.endsWith('SC_rgb_rle_2frame.dcm'))!;
+    expect(item.frames).toBe(2);
+    const image = { id: item.id, width: item.width, height: item.height, frames: 2 };
+    const onStack = (): Promise<AnnotationRecord[]> => callWs(ds.ws, 'annotations:list', { imageId: item.id });
+    // Frame 1 is left for frame 2 before the answer comes: nothing is stored, on either frame.
+    await editor.load(image);
     const pending = splitNuclei(editor);
     expect(editor.setFrame(1)).toBe(true);
     expect(await pending).toBeNull();
     await d.settle();
-    expect(await stored()).toEqual([]);
-    // Staying on the frame, the rectangle is found and stored on it.
-    await editor.load({ id: imageId, width: W, height: H, frames: 2 });
+    expect(await onStack()).toEqual([]);
+    // Staying on the frame, what is found is stored on it.
+    await editor.load(image, 1);
     expect(await splitNuclei(editor)).not.toBeNull();
-    const shapes = await stored();
+    const shapes = await onStack();
     expect(shapes.length).toBeGreaterThan(0);
-    expect(shapes.every((a) => a.frame === 0)).toBe(true);
+    expect(shapes.every((a) => a.frame === 1)).toBe(true);
   });
 });
