@@ -81,42 +81,14 @@ export class Media {
     return this.ds.imagePath(im);
   }
 
-  /**
-   * Whether the file is still what was imported. Only a changed modification time with an
-   * unchanged size costs a hash; when the content proves identical the new time is recorded,
-   * so the file is not hashed again on the next request.
-   */
+  /** Whether the file is still what was imported (see imageFileState). */
   fileState(im: ImageRecord): FileState {
-    let file: string;
-    try {
-      file = this.imagePath(im);
-    } catch (e) {
-      if (e instanceof AppError && e.code === 'EXTERNAL_NOT_ALLOWED') return 'not_allowed';
-      throw e;
-    }
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(file);
-    } catch (e) {
-      if (e instanceof AppError) throw e;
-      return 'missing';
-    }
-    if (!st.isFile()) return 'missing';
-    if (st.size === im.fileSize && Math.round(st.mtimeMs) === im.fileMtimeMs) return 'ok';
-    if (st.size !== im.fileSize) return 'changed';
-    if (hashFile(file) !== im.contentHash) return 'changed';
-    setFileMtime(this.ds.db, im.id, st.mtimeMs);
-    return 'ok';
+    return imageFileState(this.ds, im);
   }
 
   /** Throws FILE_MISSING or FILE_CHANGED unless the file is still what was imported. */
   requireUnchanged(im: ImageRecord): void {
-    this.imagePath(im); // an image in a folder not allowed is refused as such
-    const state = this.fileState(im);
-    if (state === 'missing') throw new AppError('FILE_MISSING', `${im.path}: file is missing on disk`, { imageId: im.id, path: im.path });
-    if (state === 'changed') {
-      throw new AppError('FILE_CHANGED', `${im.path}: file changed on disk since it was imported`, { imageId: im.id, path: im.path });
-    }
+    requireImageUnchanged(this.ds, im);
   }
 
   async get(kind: MediaKind, imageId: number, opts: MediaOptions = {}): Promise<MediaFile> {
@@ -417,5 +389,43 @@ export function pruneWindowed(dir: string, keep: string, now = Date.now()): void
     if (count <= WINDOWED_KEEP && bytes <= WINDOWED_KEEP_BYTES) continue;
     if (f.file === keep || now - f.t < WINDOWED_MIN_AGE_MS) continue;
     fs.rmSync(f.file, { force: true });
+  }
+}
+
+/**
+ * Whether an image's file is still what was imported. Only a changed modification time with an
+ * unchanged size costs a hash; when the content proves identical the new time is recorded, so
+ * the file is not hashed again on the next request.
+ */
+export function imageFileState(ds: Dataset, im: ImageRecord): FileState {
+  let file: string;
+  try {
+    file = ds.imagePath(im);
+  } catch (e) {
+    if (e instanceof AppError && e.code === 'EXTERNAL_NOT_ALLOWED') return 'not_allowed';
+    throw e;
+  }
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    if (e instanceof AppError) throw e;
+    return 'missing';
+  }
+  if (!st.isFile()) return 'missing';
+  if (st.size === im.fileSize && Math.round(st.mtimeMs) === im.fileMtimeMs) return 'ok';
+  if (st.size !== im.fileSize) return 'changed';
+  if (hashFile(file) !== im.contentHash) return 'changed';
+  setFileMtime(ds.db, im.id, st.mtimeMs);
+  return 'ok';
+}
+
+/** Throws FILE_MISSING or FILE_CHANGED (or EXTERNAL_NOT_ALLOWED) unless the file is still what was imported. */
+export function requireImageUnchanged(ds: Dataset, im: ImageRecord): void {
+  ds.imagePath(im); // an image in a folder not allowed is refused as such
+  const state = imageFileState(ds, im);
+  if (state === 'missing') throw new AppError('FILE_MISSING', `${im.path}: file is missing on disk`, { imageId: im.id, path: im.path });
+  if (state === 'changed') {
+    throw new AppError('FILE_CHANGED', `${im.path}: file changed on disk since it was imported`, { imageId: im.id, path: im.path });
   }
 }

@@ -22,6 +22,7 @@ import type { SamDecodeArgs, SamDecodeValue, SamEncodeArgs, SamEncodeValue, SamF
 import sharp from 'sharp';
 import { levelScale, levelSize, type PyramidGeometry } from '../common/pyramid';
 import type { Dataset } from './dataset';
+import { requireImageUnchanged } from './media';
 import { chosenWindow, decodedForDisplay, defaultWindow, rasterNeedsWindow } from './dicom/display';
 import { fullDecodePixelsSetting, readRaster, readRasterPart, requireFrame, vipsReadable } from './raster';
 
@@ -197,6 +198,9 @@ export class Segmenter {
   plan(ds: Dataset, model: SamModelFiles, t: SegmentTarget): Plan {
     const m = model.manifest;
     const im = this.image(ds, t.imageId);
+    // The pixels must be the ones imported: a file edited since would be encoded under the old
+    // content hash, and its masks placed with the old size.
+    requireImageUnchanged(ds, im);
     requireFrame(im, t.frame);
     let region = encodedRegion(im, t.region);
     // 8-bit images with a built pyramid: a large region comes from a reduced level. (Deeper

@@ -54,6 +54,8 @@ function clip(im: ImageRecord, x0: number, y0: number, x1: number, y1: number): 
  * like the viewer does; a large image's area is decoded on its own where libvips can.
  */
 export async function displayedPixels(deps: SmartDeps, im: ImageRecord, frame: number, area: Area): Promise<Pixels> {
+  // Only the pixels imported: a file edited since would give a mask of another picture.
+  deps.media.requireUnchanged(im);
   const whole = area.x === 0 && area.y === 0 && area.w === im.width && area.h === im.height;
   const byPart = !whole && deps.media.isLarge(im) && vipsReadable(im);
   const r: Raster = byPart ? await readRasterPart(deps.ds, im, frame, { region: area }) : await deps.media.raster(im, frame);

@@ -11,7 +11,7 @@ import { getModelRun } from '../../src-main/db/prelabel';
 import { levelForRegion, regionFromLevel, Segmenter } from '../../src-main/services/segment';
 import { defaultSamManifestDir, SamModelRegistry } from '../../src-main/services/samModels';
 import type { Workspace } from '../../src-main/services/workspace';
-import { newWorkspace, ok } from '../helpers/workspace';
+import { fails, newWorkspace, ok } from '../helpers/workspace';
 import { FLOAT, INT64, onnxModel } from '../helpers/onnxModel';
 import { sharedPath, tempDir } from '../helpers/shared';
 
@@ -338,6 +338,26 @@ describe.runIf(pair)('the embedding cache on disk', () => {
       expect(c.masks[0]!.rle).toEqual(a.masks[0]!.rle);
       await ws2.dispose();
       expect(fs.readFileSync(emb).equals(good), `${what}: rewritten`).toBe(true);
+    }
+  });
+});
+
+describe.runIf(pair)('an image file changed since it was imported', () => {
+  it('is refused with FILE_CHANGED naming the file, not encoded under its old content hash', async () => {
+    const { ws, ids, modelId, root } = await datasetWith(async (imgs) => flat(path.join(imgs, 'edited.png'), 640, 427));
+    try {
+      const imageId = ids['edited.png']!;
+      const prompt = { imageId, modelId, points: [{ x: 400, y: 200, label: 1 as const }] };
+      expect((await ok(ws, 'segment:decode', prompt)).masks[0]!.area).toBe(5024);
+      // Cropped and saved under the same name: the embedding in memory belongs to the old pixels.
+      await flat(path.join(root, 'imgs', 'edited.png'), 320, 200);
+      for (const [c, args] of [['segment:decode', prompt], ['segment:encode', { imageId, modelId }]] as const) {
+        const e = await fails(ws, c, args as never);
+        expect(e.code, c).toBe('FILE_CHANGED');
+        expect(e.message, c).toContain('edited.png');
+      }
+    } finally {
+      await ws.dispose();
     }
   });
 });

@@ -198,6 +198,32 @@ describe('magic wand on a synthetic image with known regions', () => {
   });
 });
 
+describe('an image file changed since it was imported', () => {
+  it('is refused by the smart tools with FILE_CHANGED naming the file, never segmented', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'edited.png');
+    await sharp({ create: { width: 60, height: 40, channels: 3, background: { r: 200, g: 0, b: 0 } } }).png().toFile(file);
+    const { ws, ids } = await withImages([file], dir);
+    try {
+      const before = await ok(ws, 'smart:wand', { imageId: ids[0]!, x: 5, y: 5 });
+      expect(before.area).toBe(60 * 40);
+      // Cropped and saved under the same name.
+      await sharp({ create: { width: 30, height: 20, channels: 3, background: { r: 0, g: 0, b: 200 } } }).png().toFile(file);
+      for (const [c, args] of [
+        ['smart:wand', { imageId: ids[0]!, x: 5, y: 5 }],
+        ['smart:grabcut', { imageId: ids[0]!, box: { x0: 2, y0: 2, x1: 20, y1: 15 } }],
+        ['smart:watershed', { imageId: ids[0]! }],
+      ] as const) {
+        const e = await fails(ws, c, args as never);
+        expect(e.code, c).toBe('FILE_CHANGED');
+        expect(e.message, c).toContain('edited.png');
+      }
+    } finally {
+      await ws.dispose();
+    }
+  });
+});
+
 describe('the vision worker built by electron-vite', () => {
   const built = path.join(repoRoot, 'out/main/visionWorker.js');
   it.runIf(fs.existsSync(built))('loads OpenCV from out/main and gives the same wand mask as the source worker', async () => {
