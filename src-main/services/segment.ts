@@ -281,6 +281,7 @@ export class Segmenter {
   /** Masks for a prompt in image pixels; encodes the image first when its embedding is not cached. */
   async decode(ds: Dataset, model: SamModelFiles, q: SegmentPrompt): Promise<SegmentResult> {
     if (q.points.length === 0 && !q.box) throw new AppError('INVALID_ARGUMENT', 'a prompt needs a point or a box');
+    requireInside(this.image(ds, q.imageId), q);
     const p = this.plan(ds, model, q);
     const backend = await this.backend();
     const args: SamDecodeArgs = { model: p.model, pre: p.pre, key: p.key, diskFile: p.diskFile, points: q.points, ...(q.box ? { box: q.box } : {}), refine: q.refine ?? false };
@@ -302,6 +303,19 @@ export class Segmenter {
     const decodeMs = performance.now() - t0;
     for (const w of r.warnings) if (!warnings.includes(w)) warnings.push(w);
     return { masks: r.masks.map(toMask), encodeMs, decodeMs, cached, provider: r.provider, warnings };
+  }
+}
+
+/** Refuses prompt points outside the image and a box that does not overlap it, naming the file. */
+function requireInside(im: ImageRecord, q: { points: SegmentPoint[]; box?: SegmentBox | undefined }): void {
+  for (const pt of q.points) {
+    if (pt.x < 0 || pt.y < 0 || pt.x > im.width || pt.y > im.height) {
+      throw new AppError('INVALID_ARGUMENT', `${im.path}: point ${pt.x},${pt.y} lies outside the ${im.width}x${im.height} image`, { imageId: im.id });
+    }
+  }
+  const b = q.box;
+  if (b && (Math.max(b.x0, b.x1) <= 0 || Math.max(b.y0, b.y1) <= 0 || Math.min(b.x0, b.x1) >= im.width || Math.min(b.y0, b.y1) >= im.height)) {
+    throw new AppError('INVALID_ARGUMENT', `${im.path}: box ${b.x0},${b.y0},${b.x1},${b.y1} does not overlap the ${im.width}x${im.height} image`, { imageId: im.id });
   }
 }
 

@@ -156,6 +156,13 @@ describe.runIf(pair)('tessera segment with the SAM-contract pair', () => {
     const e = await cli('segment', db, '--image', 'street.jpg', '--encoder', ENC, '--decoder', DEC, '--point', '1');
     expect(e.code).toBe(2);
     expect(e.err).toContain('--point must be x,y or x,y,label');
+    // Prompts outside the image are refused, naming the image, rather than giving an edge blob.
+    const far = await cli('segment', db, '--image', 'street.jpg', '--encoder', ENC, '--decoder', DEC, '--point', '5000,5000');
+    expect(far.code).toBe(2);
+    expect(far.err).toMatch(/INVALID_ARGUMENT: .*street\.jpg: point 5000,5000 lies outside the \d+x\d+ image/);
+    const off = await cli('segment', db, '--image', 'street.jpg', '--encoder', ENC, '--decoder', DEC, '--box=-50,-50,-10,-10');
+    expect(off.code).toBe(2);
+    expect(off.err).toMatch(/street\.jpg: box -50,-50,-10,-10 does not overlap the \d+x\d+ image/);
   });
 });
 
