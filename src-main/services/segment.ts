@@ -466,7 +466,15 @@ export function samModelFromArgs(a: { model?: string | undefined; encoder?: stri
   if (a.model) {
     const manifest = readSamManifestFile(path.resolve(a.model));
     const need = (ref: SamManifest['encoder'], what: 'encoder' | 'decoder') => {
-      if (!ref.file) throw new AppError('INVALID_ARGUMENT', `${path.resolve(a.model!)}: the manifest names no local ${what} file; download the model in the app first, or pass --encoder and --decoder`, { path: a.model });
+      if (!ref.file) {
+        // A shipped manifest names URLs: the app downloads them into its settings folder, which
+        // the command line does not know; the files are passed by path instead.
+        throw new AppError(
+          'INVALID_ARGUMENT',
+          `${path.resolve(a.model!)}: the manifest names no local ${what} file, only ${ref.url ?? 'nothing'}; download the model in the app's model panel (it keeps the files as models/interactive/${manifest.id}.encoder.onnx and ${manifest.id}.decoder.onnx in the app's settings folder) and pass them with --encoder and --decoder`,
+          { path: a.model },
+        );
+      }
       return exists(ref.file, `the manifest's ${what}`);
     };
     return { manifest, encoderPath: need(manifest.encoder, 'encoder'), decoderPath: need(manifest.decoder, 'decoder') };

@@ -147,6 +147,12 @@ describe.runIf(pair)('tessera segment with the SAM-contract pair', () => {
     const we = await cli('segment', db, '--image', 'street.jpg', '--model', wrongEnc, '--point', '1,1');
     expect(we.code).toBe(1);
     expect(we.err).toContain(`${DEC}: encoder input "image_embeddings" is float32 [1,256,64,64], expected float32 [1,3,1024,1024]`);
+    // A shipped manifest names URLs only: the message says where the app keeps the downloaded files.
+    const shipped = path.join(repoRoot, 'models', 'interactive', 'mobile-sam.json');
+    const sh = await cli('segment', db, '--image', 'street.jpg', '--model', shipped, '--point', '1,1');
+    expect(sh.code).toBe(2);
+    expect(sh.err).toContain('names no local encoder file, only https://');
+    expect(sh.err).toContain('models/interactive/mobile-sam.encoder.onnx and mobile-sam.decoder.onnx');
     const nofile = path.join(dir, 'missing.json');
     const m = await cli('segment', db, '--image', 'street.jpg', '--model', nofile, '--point', '1,1');
     expect(m.err).toContain(`FILE_NOT_FOUND: ${nofile}: does not exist`);
