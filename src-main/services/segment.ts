@@ -529,13 +529,16 @@ export function findImageByRef(ds: Dataset, ref: string): ImageRecord {
 export function saveSegment(ds: Dataset, a: { imageId: number; frame: number; className: string; geometry: Geometry }): { annotationId: number; classId: number; journalId: number } {
   const name = a.className.trim();
   if (!name) throw new AppError('INVALID_ARGUMENT', 'the class name is empty');
-  let cls = listClasses(ds.db).find((c) => c.name === name);
-  if (!cls) {
-    const n = listClasses(ds.db).length;
-    cls = insertClass(ds.db, { name, color: CLASS_COLOURS[n % CLASS_COLOURS.length]!, hotkey: null });
-  }
-  const r = editAnnotations(ds, { imageId: a.imageId, label: a.geometry.kind === 'polygon' ? 'Segment (polygon)' : 'Segment (mask)', ops: [{ op: 'create', draft: { classId: cls.id, geometry: a.geometry, frame: a.frame } }] });
-  return { annotationId: r.created[0]!, classId: cls.id, journalId: r.journalId };
+  // One transaction: a class made for a shape that cannot be stored is not left behind.
+  return ds.db.transaction(() => {
+    let cls = listClasses(ds.db).find((c) => c.name === name);
+    if (!cls) {
+      const n = listClasses(ds.db).length;
+      cls = insertClass(ds.db, { name, color: CLASS_COLOURS[n % CLASS_COLOURS.length]!, hotkey: null });
+    }
+    const r = editAnnotations(ds, { imageId: a.imageId, label: a.geometry.kind === 'polygon' ? 'Segment (polygon)' : 'Segment (mask)', ops: [{ op: 'create', draft: { classId: cls.id, geometry: a.geometry, frame: a.frame } }] });
+    return { annotationId: r.created[0]!, classId: cls.id, journalId: r.journalId };
+  })();
 }
 
 const CLASS_COLOURS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45', '#469990', '#9a6324'];

@@ -8,7 +8,8 @@ import type { SegmentBox, SegmentMask, SegmentPoint, SegmentRegion } from '../..
 import { insertAnnotations } from '../../src-main/db/annotations';
 import { insertModelRun } from '../../src-main/db/modelRuns';
 import { getModelRun } from '../../src-main/db/prelabel';
-import { levelForRegion, regionFromLevel, Segmenter } from '../../src-main/services/segment';
+import { levelForRegion, regionFromLevel, saveSegment, Segmenter } from '../../src-main/services/segment';
+import { listClasses } from '../../src-main/db/classes';
 import { defaultSamManifestDir, SamModelRegistry } from '../../src-main/services/samModels';
 import type { Workspace } from '../../src-main/services/workspace';
 import { fails, newWorkspace, ok } from '../helpers/workspace';
@@ -356,6 +357,23 @@ describe.runIf(pair)('an image file changed since it was imported', () => {
         expect(e.code, c).toBe('FILE_CHANGED');
         expect(e.message, c).toContain('edited.png');
       }
+    } finally {
+      await ws.dispose();
+    }
+  });
+});
+
+describe.runIf(pair)('saving a segment', () => {
+  it('leaves no new class behind when the shape cannot be stored', async () => {
+    const { ws, ids } = await datasetWith(async (imgs) => flat(path.join(imgs, 'a.png'), 64, 48));
+    try {
+      const ds = ws.current!;
+      const before = listClasses(ds.db).map((c) => c.name);
+      // Frame 3 of a one-frame image: the edit is refused after the class would have been made.
+      expect(() => saveSegment(ds, { imageId: ids['a.png']!, frame: 3, className: 'ghost', geometry: { kind: 'polygon', parts: [[1, 1, 20, 1, 20, 20]] } })).toThrow();
+      expect(listClasses(ds.db).map((c) => c.name)).toEqual(before);
+      const ok1 = saveSegment(ds, { imageId: ids['a.png']!, frame: 0, className: 'cell', geometry: { kind: 'polygon', parts: [[1, 1, 20, 1, 20, 20]] } });
+      expect(listClasses(ds.db).find((c) => c.id === ok1.classId)?.name).toBe('cell');
     } finally {
       await ws.dispose();
     }
