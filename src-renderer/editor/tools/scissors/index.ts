@@ -155,7 +155,9 @@ class Tracing extends ToolState<ScissorsTool> {
           this.segments[i] = points;
           this.draw();
         },
-        () => {},
+        (e: unknown) => {
+          if (this.active) this.editor.say(`Scissors: no edge path between the anchors (${e instanceof Error ? e.message : String(e)}); that side stays straight`, 'error');
+        },
       );
       this.pending.add(job);
       void job.finally(() => this.pending.delete(job));
@@ -191,7 +193,8 @@ class Tracing extends ToolState<ScissorsTool> {
     let back: number[];
     try {
       back = await this.path(this.last, this.anchors[0]!);
-    } catch {
+    } catch (e) {
+      this.editor.say(`Scissors: no edge path back to the first anchor (${e instanceof Error ? e.message : String(e)}); the outline closes straight`, 'error');
       back = [];
     }
     if (!this.active) return;
