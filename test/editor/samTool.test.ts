@@ -328,7 +328,7 @@ describe.runIf(pair)('segment tool', () => {
     expect(sent).toBe(2);
     expect(tool.busy).toBe(true);
     expect(tool.waiting).toBe(false);
-    // The next prompt refines the hover's answer, which was the last one asked.
+    // The next prompt refines the hover's answer the click took.
     d.click(430, 200, { alt: true });
     expect(sent).toBe(3);
     expect((await answered())!.x1).toBe(413);

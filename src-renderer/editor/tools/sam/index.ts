@@ -200,8 +200,8 @@ export class SamTool extends Tool {
     this.points.push({ x, y, label });
     const h = this.hoverAnswer;
     if (label === 1 && this.points.length === 1 && !this.box && !this.hoverBusy && h && h.x === x && h.y === y) {
-      // The hover already asked the decoder this very prompt, and it was the last thing asked (so
-      // the low-resolution mask the next prompt refines is this one's).
+      // The hover already asked the decoder this very prompt: its answer (and the low-resolution
+      // mask the next prompt refines from) is this click's.
       this.seq++;
       this.hoverAnswer = null;
       this.region = this.editor.segmenter?.region();
