@@ -434,6 +434,24 @@ describe.runIf(pair)('segment tool', () => {
     done();
   });
 
+  it('the next prompt refines from the candidate Tab shows, not from the best one', async () => {
+    const real = editor.segmenter!;
+    const sent: SegmentPrompt[] = [];
+    editor.segmenter = { ...real, decode: (p) => (sent.push(p), callWs(ws, 'segment:decode', { ...p, modelId: MULTI })) };
+    d.click(400, 200);
+    await answered();
+    const best = tool.mask!;
+    d.key('Tab');
+    const picked = tool.mask!;
+    expect(picked.lowResId).toEqual(expect.any(String));
+    expect(picked.lowResId).not.toBe(best.lowResId);
+    d.click(300, 200);
+    expect(sent.at(-1)!.refineFrom).toBe(picked.lowResId);
+    await answered();
+    editor.segmenter = real;
+    d.key('Escape');
+  });
+
   it('a failed decode is said in the status line', async () => {
     const real = editor.segmenter!;
     editor.segmenter = { ...real, decode: (p) => callWs(ws, 'segment:decode', { ...p, modelId: 'no-such-model' }) };
