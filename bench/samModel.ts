@@ -117,12 +117,15 @@ export async function samModelTimings(o: SamTimingOptions): Promise<SamTimings> 
     const tessera: number[] = [];
     const reported: number[] = [];
     const bareRun: number[] = [];
+    let shown: string | undefined;
     for (let i = 0; i < prompts + 10; i++) {
       // Points spread over the image, with a background point every third prompt.
       const x = (i * 97) % W, y = (i * 61) % H;
       const points = [{ x, y, label: 1 }, ...(i % 3 === 0 ? [{ x: (x + 40) % W, y, label: 0 }] : [])];
       const t0 = performance.now();
-      const r = await call<{ decodeMs: number; cached: boolean }>(ws, 'segment:decode', { imageId, modelId: 'bench-sam', points, refine: i % 2 === 1 });
+      // Every other prompt refines the previous answer's best mask, as a second click does.
+      const r = await call<{ decodeMs: number; cached: boolean; masks: { lowResId?: string }[] }>(ws, 'segment:decode', { imageId, modelId: 'bench-sam', points, ...(i % 2 === 1 && shown ? { refineFrom: shown } : {}) });
+      shown = r.masks[0]?.lowResId;
       const ms = performance.now() - t0;
       if (!r.cached) throw new Error('the embedding was not cached');
       const coords = new Float32Array([...points.flatMap((p) => [p.x * s, p.y * s]), 0, 0]);
@@ -208,7 +211,7 @@ export async function familyDecodeTimings(o: { dir: string; contractDir: string;
         const x = ((i * 97) % 89) * (W / 90) + 5, y = ((i * 61) % 83) * (H / 84) + 5;
         const points: SegmentPoint[] = [{ x, y, label: 1 }, ...(i % 3 === 0 ? [{ x: Math.min(W - 1, x + W / 20), y, label: 0 as const }] : [])];
         const t0 = performance.now();
-        const r = await samDecode({ model, pre, key, diskFile: null, points, refine: false });
+        const r = await samDecode({ model, pre, key, diskFile: null, points });
         const ms = performance.now() - t0;
         if (!r.found) throw new Error(`${key}: the embedding was not found`);
         masks = r.masks.length;

@@ -378,8 +378,10 @@ export const argSchemas = {
   /** Encodes an image (or a region of a large one) ahead of its first prompt; cached. */
   'segment:encode': z.object({ imageId: id, frame, modelId, region: regionSchema.optional(), providers: providerList.optional() }).strict(),
   /**
-   * Masks for a prompt: points and/or a box in image pixels. `refine` feeds the previous
-   * prompt's low-resolution mask of the same image and model back to the decoder.
+   * Masks for a prompt: points and/or a box in image pixels. Each candidate of the answer carries
+   * the id of its low-resolution mask (`lowResId`, kept for the last few dozen candidates);
+   * `refineFrom` names the one of the answer on screen to feed it back to the decoder. An id no
+   * longer kept (or of another image or model) decodes without it and says so in `warnings`.
    */
   'segment:decode': z
     .object({
@@ -388,7 +390,7 @@ export const argSchemas = {
       modelId,
       points: z.array(z.object({ x: coord, y: coord, label: z.union([z.literal(0), z.literal(1)]) }).strict()).max(64).default([]),
       box: segmentBox.optional(),
-      refine: z.boolean().default(false),
+      refineFrom: z.string().min(1).max(64).optional(),
       region: regionSchema.optional(),
       providers: providerList.optional(),
     })

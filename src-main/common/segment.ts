@@ -100,6 +100,11 @@ export interface SegmentMask {
   bbox: [number, number, number, number];
   /** The decoder's predicted IoU (SAM), or 1 for tools that have none. */
   score: number;
+  /**
+   * Id of this candidate's low-resolution mask, kept a while by the decoder: a later prompt names
+   * it as `refineFrom` to have it fed back. Absent when the decoder gives none.
+   */
+  lowResId?: string;
 }
 
 /** The answer to a prompt: candidate masks, best predicted IoU first. */

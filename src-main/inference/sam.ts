@@ -73,7 +73,10 @@ export interface SamDecodeArgs {
   diskFile: string | null;
   points: SegmentPoint[];
   box?: SegmentBox;
-  refine: boolean;
+  /** The low-resolution mask to feed back as mask_input: the `lowResId` of a candidate of an earlier answer. */
+  refineFrom?: string | undefined;
+  /** Keep each candidate's low-resolution mask for a later prompt to refine from (answers then carry `lowResId`). */
+  keepLowRes?: boolean | undefined;
 }
 
 export interface SamEncodeValue {
@@ -93,6 +96,8 @@ export interface SamMaskValue {
   area: number;
   bbox: [number, number, number, number];
   score: number;
+  /** The id of this candidate's low-resolution mask kept in this thread, to refine from; absent when none is kept. */
+  lowResId?: string;
 }
 
 export interface SamDecodeValue {
@@ -130,8 +135,14 @@ interface Embedding {
 /** Embeddings kept in this thread, most recently used last. */
 const MEMORY_SLOTS = 6;
 const embeddings = new Map<string, Embedding>();
-/** The low-resolution mask of the last prompt on each embedding and the decoder that made it, fed back when refining. */
-const lowRes = new Map<string, { decoder: string; mask: Float32Array }>();
+/**
+ * Low-resolution masks of recent answers by id, most recently used last, fed back when a prompt
+ * names one to refine from: the caller says which answer it shows, so an answer it dropped or
+ * took back is never what the next prompt is conditioned on.
+ */
+const LOW_RES_SLOTS = 64;
+const lowRes = new Map<string, { key: string; decoder: string; mask: Float32Array }>();
+let lowResIds = 0;
 const ZERO_MASK = new Float32Array(LOW_RES * LOW_RES);
 /** Encodes so far in this thread (tests check that a cached image is not encoded again). */
 let encodes = 0;
@@ -146,7 +157,6 @@ function remember(key: string, e: Embedding): void {
   while (embeddings.size > MEMORY_SLOTS) {
     const oldest = embeddings.keys().next().value as string;
     embeddings.delete(oldest);
-    lowRes.delete(oldest);
   }
 }
 
@@ -384,7 +394,6 @@ export async function samEncode(a: SamEncodeArgs): Promise<SamEncodeValue> {
   }
   const { embedding, provider, warnings } = await encodeNow(a, a.source);
   remember(a.key, embedding);
-  lowRes.delete(a.key);
   const encodeMs = performance.now() - t0;
   const failed = a.diskFile ? writeDisk(a.diskFile, a.key, embedding) : null;
   return { encodeMs, cached: null, provider, warnings: failed ? [...warnings, failed] : warnings };
@@ -417,7 +426,6 @@ export async function samCompute(a: SamEncodeArgs & { source: SamSource }): Prom
 /** Keeps an embedding computed elsewhere (samCompute) for the decoder. */
 export function samPut(a: { key: string; tensors: EmbeddingTensor[]; frame: SamFrame }): void {
   remember(a.key, { tensors: a.tensors, frame: a.frame });
-  lowRes.delete(a.key);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -861,6 +869,23 @@ export function maskRle(
 
 const layouts = new Map<string, SamPairLayout>();
 
+/** The kept low-resolution mask `a.refineFrom` names, or undefined (and why, in `warnings`) when it is gone or belongs to another image or decoder. */
+function refinedMask(a: SamDecodeArgs, warnings: string[]): Float32Array | undefined {
+  const id = a.refineFrom!;
+  const kept = lowRes.get(id);
+  if (!kept) {
+    warnings.push(`the mask to refine from (${id}) is no longer kept: decoded without it`);
+    return undefined;
+  }
+  if (kept.key !== a.key || kept.decoder !== a.model.decoder) {
+    warnings.push(`the mask to refine from (${id}) belongs to another image or model: decoded without it`);
+    return undefined;
+  }
+  lowRes.delete(id);
+  lowRes.set(id, kept);
+  return kept.mask;
+}
+
 /** How to feed the pair, from both sessions' inputs and outputs (common/inference/samFamily.ts); checked against the manifest's family. */
 async function pairLayout(a: SamDecodeArgs): Promise<SamPairLayout> {
   const id = `${a.model.encoder}\u0000${a.model.decoder}`;
@@ -895,7 +920,8 @@ export async function samDecode(a: SamDecodeArgs): Promise<SamDecodeValue> {
       cached = 'disk';
     }
   }
-  const { session, provider, warnings } = await getSession(a.model.decoder, a.model);
+  const { session, provider, warnings: sessionWarnings } = await getSession(a.model.decoder, a.model);
+  const warnings = [...sessionWarnings];
   if (!e) return { found: false, cached: null, masks: [], runMs: 0, decodeMs: 0, provider, warnings, fed: { hasMaskInput: 0, maskInputInside: 0 } };
   if (a.pre.family === 'sam') checkDecoder(session, a.model.decoder);
   const layout = await pairLayout(a);
@@ -904,9 +930,7 @@ export async function samDecode(a: SamDecodeArgs): Promise<SamDecodeValue> {
   const { mw, mh } = maskFrame(region);
   const { coords, labels } = family === 'sam' ? promptTensors(a.points, a.box, region, a.pre.inputSize) : familyPromptTensors(family, a.points, a.box, region, layout.promptFrame);
   const n = labels.length;
-  const last = a.refine && layout.decoder.maskInput ? lowRes.get(a.key) : undefined;
-  // Another decoder's mask is not what this one would refine.
-  const previous = last && last.decoder === a.model.decoder ? last.mask : undefined;
+  const previous = layout.decoder.maskInput && a.refineFrom !== undefined ? refinedMask(a, warnings) : undefined;
   const feeds: Record<string, ort.Tensor> = {};
   for (const [input, output] of Object.entries(layout.encoder.feeds)) {
     // A single-output encoder's output may go by another name (the layout says which); a cached
@@ -944,13 +968,17 @@ export async function samDecode(a: SamDecodeArgs): Promise<SamDecodeValue> {
     const rle = maskRle(family, logits, m * sw * sh, sw, sh, region, mw, mh, layout.promptFrame, width, height);
     return { ...rle, size: [height, width], score: scores[m]! };
   });
-  // The best mask's 256×256 logits, fed back as mask_input when refining.
-  const low = layout.decoder.lowResMasks ? out[layout.decoder.lowResMasks] : undefined;
-  const best = order[0] ?? 0;
+  // Each candidate's 256×256 logits, kept under an id the answer carries, for a later prompt to refine from.
+  const low = a.keepLowRes && layout.decoder.lowResMasks ? out[layout.decoder.lowResMasks] : undefined;
   if (low && low.dims.length === 4 && low.dims[2] === LOW_RES && low.dims[3] === LOW_RES) {
-    lowRes.set(a.key, { decoder: a.model.decoder, mask: (low.data as Float32Array).slice(best * LOW_RES * LOW_RES, (best + 1) * LOW_RES * LOW_RES) });
-  } else {
-    lowRes.delete(a.key);
+    const kept = low.dims[1] ?? 0;
+    order.forEach((m, i) => {
+      if (m >= kept) return;
+      const id = `${threadId}-${++lowResIds}`;
+      lowRes.set(id, { key: a.key, decoder: a.model.decoder, mask: (low.data as Float32Array).slice(m * LOW_RES * LOW_RES, (m + 1) * LOW_RES * LOW_RES) });
+      value[i]!.lowResId = id;
+    });
+    while (lowRes.size > LOW_RES_SLOTS) lowRes.delete(lowRes.keys().next().value as string);
   }
   let maskInputInside = 0;
   if (previous) for (let i = 0; i < previous.length; i++) if (previous[i]! > 0) maskInputInside++;

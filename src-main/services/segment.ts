@@ -58,7 +58,10 @@ export interface SegmentTarget {
 export interface SegmentPrompt extends SegmentTarget {
   points: SegmentPoint[];
   box?: SegmentBox | undefined;
-  refine?: boolean;
+  /** The `lowResId` of the candidate shown for an earlier prompt: its low-resolution mask is fed back to the decoder. */
+  refineFrom?: string | undefined;
+  /** Keep the candidates' low-resolution masks for a later prompt to refine from (the answer's masks carry `lowResId`). */
+  keepLowRes?: boolean | undefined;
 }
 
 /** Below this long side an image is encoded whole; a region asked of it is widened to the whole image. */
@@ -284,7 +287,7 @@ export class Segmenter {
     requireInside(this.image(ds, q.imageId), q);
     const p = this.plan(ds, model, q);
     const backend = await this.backend();
-    const args: SamDecodeArgs = { model: p.model, pre: p.pre, key: p.key, diskFile: p.diskFile, points: q.points, ...(q.box ? { box: q.box } : {}), refine: q.refine ?? false };
+    const args: SamDecodeArgs = { model: p.model, pre: p.pre, key: p.key, diskFile: p.diskFile, points: q.points, ...(q.box ? { box: q.box } : {}), refineFrom: q.refineFrom, keepLowRes: q.keepLowRes };
     let t0 = performance.now();
     let r = await backend.samDecode(args);
     let encodeMs = 0;
@@ -320,7 +323,7 @@ function requireInside(im: ImageRecord, q: { points: SegmentPoint[]; box?: Segme
 }
 
 export function toMask(m: SamDecodeValue['masks'][number]): SegmentMask {
-  return { rle: { size: m.size, counts: Array.from(m.counts) }, area: m.area, bbox: m.bbox, score: m.score };
+  return { rle: { size: m.size, counts: Array.from(m.counts) }, area: m.area, bbox: m.bbox, score: m.score, ...(m.lowResId ? { lowResId: m.lowResId } : {}) };
 }
 
 /**

@@ -591,8 +591,8 @@ export class Workspace {
     },
     'segment:encode': ({ imageId, frame, modelId, region, providers }) =>
       this.segmenter.encode(this.need(), this.samModels().requireFiles(modelId), { imageId, frame, region, providers: providerPreference({ providers }), threads: threadSettings('app') }),
-    'segment:decode': ({ imageId, frame, modelId, region, providers, points, box, refine }) =>
-      this.segmenter.decode(this.need(), this.samModels().requireFiles(modelId), { imageId, frame, region, providers: providerPreference({ providers }), threads: threadSettings('app'), points, box, refine }),
+    'segment:decode': ({ imageId, frame, modelId, region, providers, points, box, refineFrom }) =>
+      this.segmenter.decode(this.need(), this.samModels().requireFiles(modelId), { imageId, frame, region, providers: providerPreference({ providers }), threads: threadSettings('app'), points, box, refineFrom, keepLowRes: true }),
     'segment:boxesToMasks': async ({ jobId, modelId, runId, annotationIds, as, tolerance, providers }) => {
       const ds = this.need();
       const model = this.samModels().requireFiles(modelId);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rleArea, rleBBox } from '../../src-main/common/geometry/rle';
 import type { Workspace } from '../../src-main/services/workspace';
 import { Editor } from '../../src-renderer/editor/Editor';
-import type { SamTool, Segmenter } from '../../src-renderer/editor/tools/sam';
+import type { SamTool, SegmentPrompt, Segmenter } from '../../src-renderer/editor/tools/sam';
 import { callWs, EditorDriver, workspaceBackend } from '../helpers/editorDriver';
 import { sharedPath, tempDir } from '../helpers/shared';
 import { newWorkspace } from '../helpers/workspace';
@@ -46,6 +46,47 @@ function threeMaskDecoder(): Uint8Array {
   });
 }
 
+/**
+ * A decoder of the Segment Anything contract whose one mask is the whole image and whose predicted
+ * IoU says what mask_input it was fed: 1 + 10 × the largest value of mask_input, and whose
+ * low-resolution mask is that score everywhere. A first prompt scores 1, one refined from it 11,
+ * one refined from that 111: the score names the answer the prompt was refined from.
+ */
+function echoDecoder(): Uint8Array {
+  return onnxModel({
+    inputs: [
+      { name: 'image_embeddings', type: FLOAT, dims: [1, 256, 64, 64] },
+      { name: 'point_coords', type: FLOAT, dims: [1, 'N', 2] },
+      { name: 'point_labels', type: FLOAT, dims: [1, 'N'] },
+      { name: 'mask_input', type: FLOAT, dims: [1, 1, 256, 256] },
+      { name: 'has_mask_input', type: FLOAT, dims: [1] },
+      { name: 'orig_im_size', type: FLOAT, dims: [2] },
+    ],
+    outputs: [
+      { name: 'masks', type: FLOAT, dims: [1, 1, 'H', 'W'] },
+      { name: 'iou_predictions', type: FLOAT, dims: [1, 1] },
+      { name: 'low_res_masks', type: FLOAT, dims: [1, 1, 256, 256] },
+    ],
+    nodes: [
+      { op: 'Cast', inputs: ['orig_im_size'], outputs: ['hw'], int: { to: INT64 } },
+      { op: 'Concat', inputs: ['lead', 'hw'], outputs: ['shape'], int: { axis: 0 } },
+      { op: 'Expand', inputs: ['one', 'shape'], outputs: ['masks'] },
+      { op: 'ReduceMax', inputs: ['mask_input'], outputs: ['fed'], int: { keepdims: 0 } },
+      { op: 'Mul', inputs: ['fed', 'ten'], outputs: ['fed10'] },
+      { op: 'Add', inputs: ['fed10', 'one'], outputs: ['score'] },
+      { op: 'Reshape', inputs: ['score', 'iouShape'], outputs: ['iou_predictions'] },
+      { op: 'Expand', inputs: ['score', 'lowShape'], outputs: ['low_res_masks'] },
+    ],
+    initializers: [
+      { name: 'lead', type: INT64, dims: [2], values: [1, 1] },
+      { name: 'lowShape', type: INT64, dims: [4], values: [1, 1, 256, 256] },
+      { name: 'iouShape', type: INT64, dims: [2], values: [1, 1] },
+      { name: 'one', type: FLOAT, dims: [], values: [1] },
+      { name: 'ten', type: FLOAT, dims: [], values: [10] },
+    ],
+  });
+}
+
 const pair = sharedPath('models/sam_contract');
 
 /**
@@ -62,12 +103,14 @@ describe.runIf(pair)('segment tool', () => {
   const prepared: number[] = [];
   const MODEL = 'sam-contract-test';
   const MULTI = 'sam-three-masks';
+  const ECHO = 'sam-echo';
 
   beforeAll(async () => {
     root = tempDir('tessera-samtool-');
     const config = path.join(root, 'config');
     fs.mkdirSync(config);
     fs.writeFileSync(path.join(root, 'multi-decoder.onnx'), threeMaskDecoder());
+    fs.writeFileSync(path.join(root, 'echo-decoder.onnx'), echoDecoder());
     const contract = {
       name: 'SAM contract',
       task: 'interactive',
@@ -81,6 +124,7 @@ describe.runIf(pair)('segment tool', () => {
       path.join(config, 'custom-sam-models.json'),
       JSON.stringify([
         { ...contract, id: MULTI, name: 'three masks', decoder: { file: path.join(root, 'multi-decoder.onnx') } },
+        { ...contract, id: ECHO, name: 'echo', decoder: { file: path.join(root, 'echo-decoder.onnx') } },
         {
           id: MODEL,
           name: 'SAM contract',
@@ -284,7 +328,7 @@ describe.runIf(pair)('segment tool', () => {
     expect(sent).toBe(2);
     expect(tool.busy).toBe(true);
     expect(tool.waiting).toBe(false);
-    // The next prompt refines the hover's answer, which was the last one asked.
+    // The next prompt refines the hover's answer the click took.
     d.click(430, 200, { alt: true });
     expect(sent).toBe(3);
     expect((await answered())!.x1).toBe(413);
@@ -318,6 +362,94 @@ describe.runIf(pair)('segment tool', () => {
     expect(rleArea((stored.geometry as { rle: Parameters<typeof rleArea>[0] }).rle)).toBe(640 * 427);
     tool.setCommitAs('polygon');
     editor.segmenter = real;
+  });
+
+  /** The segment tool on the echo decoder, every request it sends kept. */
+  function echo(): { sent: SegmentPrompt[]; done: () => void } {
+    const real = editor.segmenter!;
+    const sent: SegmentPrompt[] = [];
+    editor.segmenter = { ...real, decode: (p) => (sent.push(p), callWs(ws, 'segment:decode', { ...p, modelId: ECHO })) };
+    tool.hoverPreview = false;
+    return {
+      sent,
+      done: () => {
+        editor.segmenter = real;
+        tool.hoverPreview = true;
+        d.key('Escape');
+      },
+    };
+  }
+
+  it('a press that becomes a box refines from the answer shown before the press, not from the press\'s own answer', async () => {
+    const { sent, done } = echo();
+    d.click(400, 200);
+    await answered();
+    const first = tool.mask!;
+    expect(first.score).toBeCloseTo(1);
+    expect(first.lowResId).toEqual(expect.any(String));
+    // The press sends its point at once, refined from the answer shown, and is answered.
+    d.down(100, 100);
+    expect(sent.at(-1)).toMatchObject({ points: [{ x: 400, y: 200 }, { x: 100, y: 100 }], refineFrom: first.lowResId });
+    await answered();
+    expect(tool.mask!.score).toBeCloseTo(11);
+    // Then it becomes a drag: the point goes, the first answer is back, and the box refines from it.
+    d.move(150, 130);
+    expect(tool.mask).toBe(first);
+    d.move(200, 150).up(200, 150);
+    const box = sent.at(-1)!;
+    expect(box.box).toEqual({ x0: 100, y0: 100, x1: 200, y1: 150 });
+    expect(box.points).toEqual([{ x: 400, y: 200, label: 1 }]);
+    expect(box.refineFrom).toBe(first.lowResId);
+    await answered();
+    // 11: fed the first answer's mask (1), not the retracted press's (11, which would give 111).
+    expect(tool.mask!.score).toBeCloseTo(11);
+    done();
+  });
+
+  it('Backspace refines from the answer shown before the removed point, not from the one that had it', async () => {
+    const { sent, done } = echo();
+    d.click(400, 200);
+    await answered();
+    const first = tool.mask!;
+    d.click(430, 200, { alt: true });
+    await answered();
+    const second = tool.mask!;
+    expect(second.score).toBeCloseTo(11);
+    expect(second.lowResId).not.toBe(first.lowResId);
+    d.click(300, 200);
+    await answered();
+    expect(tool.mask!.score).toBeCloseTo(111);
+    expect(sent.at(-1)!.refineFrom).toBe(second.lowResId);
+    // Each Backspace shows the answer of the prompt before and refines from it: the score stays
+    // one refinement deeper than that answer (fed the removed point's answer it would grow).
+    expect(d.key('Backspace')).toBe(true);
+    expect(sent.at(-1)).toMatchObject({ points: [{ x: 400, y: 200 }, { x: 430, y: 200, label: 0 }], refineFrom: second.lowResId });
+    expect(tool.mask).toBe(second);
+    await answered();
+    expect(tool.mask!.score).toBeCloseTo(111);
+    expect(d.key('Backspace')).toBe(true);
+    expect(sent.at(-1)).toMatchObject({ points: [{ x: 400, y: 200 }], refineFrom: first.lowResId });
+    await answered();
+    expect(tool.mask!.score).toBeCloseTo(11);
+    done();
+  });
+
+  it('the next prompt refines from the candidate Tab shows, not from the best one', async () => {
+    const real = editor.segmenter!;
+    const sent: SegmentPrompt[] = [];
+    editor.segmenter = { ...real, decode: (p) => (sent.push(p), callWs(ws, 'segment:decode', { ...p, modelId: MULTI })) };
+    d.click(400, 200);
+    await answered();
+    const best = tool.mask!;
+    d.key('Tab');
+    const picked = tool.mask!;
+    expect(picked.lowResId).toEqual(expect.any(String));
+    expect(picked.lowResId).not.toBe(best.lowResId);
+    d.click(300, 200);
+    expect(sent.at(-1)!.refineFrom).toBe(picked.lowResId);
+    await answered();
+    editor.segmenter = real;
+    d.key('Escape');
   });
 
   it('a failed decode is said in the status line', async () => {

@@ -195,21 +195,23 @@ describe.runIf(pair)('SAM requests in the inference workers', () => {
   const frame = { region: { x: 0, y: 0, w: 64, h: 48 }, width: 64, height: 48 };
   const raw = () => ({ raw: { data: new Uint8Array(64 * 48 * 3).fill(128), width: 64, height: 48, channels: 3 as const } });
 
-  it('feeds the previous low-resolution mask back as mask_input when refining, and zeros otherwise', async () => {
+  it('feeds back as mask_input the low-resolution mask the prompt names, and zeros otherwise', async () => {
     const e = await pool.samEncode({ model, pre, key: 'refine-test', diskFile: null, frame, source: raw() });
     expect(e.cached).toBeNull();
-    const base: SamDecodeArgs = { model, pre, key: 'refine-test', diskFile: null, points: [{ x: 20, y: 20, label: 1 }], refine: false };
-    const first = await pool.samDecode({ ...base, refine: true });
-    // Nothing to refine yet: zeros and has_mask_input 0.
+    const base: SamDecodeArgs = { model, pre, key: 'refine-test', diskFile: null, points: [{ x: 20, y: 20, label: 1 }], keepLowRes: true };
+    const first = await pool.samDecode(base);
+    // Nothing to refine from: zeros and has_mask_input 0.
     expect(first.fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
+    const firstId = first.masks[0]!.lowResId!;
+    expect(firstId).toEqual(expect.any(String));
     const cut = [{ x: 20, y: 20, label: 1 as const }, { x: 22, y: 20, label: 0 as const }];
-    const second = await pool.samDecode({ ...base, refine: true, points: cut });
+    const second = await pool.samDecode({ ...base, refineFrom: firstId, points: cut });
     // The single point's disk, radius 64 in the 1024 frame, is about 804 cells of 4×4 in the 256×256 mask.
     expect(second.fed.hasMaskInput).toBe(1);
     expect(second.fed.maskInputInside).toBeGreaterThan(780);
     expect(second.fed.maskInputInside).toBeLessThan(830);
     // Then the mask the background point cut is what is fed.
-    const third = await pool.samDecode({ ...base, refine: true, points: cut });
+    const third = await pool.samDecode({ ...base, refineFrom: second.masks[0]!.lowResId!, points: cut });
     expect(third.fed.hasMaskInput).toBe(1);
     expect(third.fed.maskInputInside).toBeLessThan(second.fed.maskInputInside - 100);
     expect(third.fed.maskInputInside).toBeGreaterThan(0);
@@ -217,8 +219,47 @@ describe.runIf(pair)('SAM requests in the inference workers', () => {
     expect(plain.fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
   });
 
+  it('refines from the answer named, not from whatever the worker decoded last (a hover, a box job, a prompt taken back)', async () => {
+    await pool.samEncode({ model, pre, key: 'named', diskFile: null, frame, source: raw() });
+    const base: SamDecodeArgs = { model, pre, key: 'named', diskFile: null, points: [{ x: 20, y: 20, label: 1 }], keepLowRes: true };
+    const shown = await pool.samDecode(base);
+    const shownId = shown.masks[0]!.lowResId!;
+    const cut = [{ x: 20, y: 20, label: 1 as const }, { x: 22, y: 20, label: 0 as const }];
+    // The mask of a prompt taken back (its answer dropped), and a decode that keeps nothing (boxes to masks).
+    const retracted = await pool.samDecode({ ...base, refineFrom: shownId, points: cut });
+    const retractedInside = (await pool.samDecode({ ...base, refineFrom: retracted.masks[0]!.lowResId!, points: cut })).fed.maskInputInside;
+    const boxJob = await pool.samDecode({ ...base, keepLowRes: false, points: [], box: { x0: 40, y0: 30, x1: 60, y1: 45 } });
+    expect(boxJob.masks.every((m) => m.lowResId === undefined)).toBe(true);
+    const again = await pool.samDecode({ ...base, refineFrom: shownId, points: [...cut.slice(0, 1), { x: 30, y: 30, label: 1 }] });
+    expect(again.fed.hasMaskInput).toBe(1);
+    // The shown disk (about 804 cells), not the cut one the worker made last.
+    expect(again.fed.maskInputInside).toBeGreaterThan(780);
+    expect(again.fed.maskInputInside).toBeLessThan(830);
+    expect(retractedInside).toBeLessThan(again.fed.maskInputInside - 100);
+    expect(again.warnings).toEqual([]);
+  });
+
+  it('decodes without mask_input, and says why, for an id it no longer keeps or one of another image', async () => {
+    await pool.samEncode({ model, pre, key: 'evict-a', diskFile: null, frame, source: raw() });
+    await pool.samEncode({ model, pre, key: 'evict-b', diskFile: null, frame, source: raw() });
+    const base: SamDecodeArgs = { model, pre, key: 'evict-a', diskFile: null, points: [{ x: 20, y: 20, label: 1 }], keepLowRes: true };
+    const unknown = await pool.samDecode({ ...base, refineFrom: 'no-such-mask' });
+    expect(unknown.found).toBe(true);
+    expect(unknown.fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
+    expect(unknown.warnings.some((w) => /no-such-mask.*no longer kept/.test(w))).toBe(true);
+    const oldest = (await pool.samDecode(base)).masks[0]!.lowResId!;
+    const other = await pool.samDecode({ ...base, key: 'evict-b', refineFrom: oldest });
+    expect(other.fed.hasMaskInput).toBe(0);
+    expect(other.warnings.some((w) => /another image or model/.test(w))).toBe(true);
+    // 64 masks are kept: enough later answers push the oldest out.
+    for (let i = 0; i < 64; i++) await pool.samDecode({ ...base, points: [{ x: i % 64, y: 10, label: 1 }] });
+    const evicted = await pool.samDecode({ ...base, refineFrom: oldest });
+    expect(evicted.fed.hasMaskInput).toBe(0);
+    expect(evicted.warnings.some((w) => w.includes(`${oldest}) is no longer kept`))).toBe(true);
+  });
+
   it('answers `found: false` for an embedding it does not hold, and asks for pixels when encoding without them', async () => {
-    const d = await pool.samDecode({ model, pre, key: 'never-encoded', diskFile: null, points: [{ x: 1, y: 1, label: 1 }], refine: false });
+    const d = await pool.samDecode({ model, pre, key: 'never-encoded', diskFile: null, points: [{ x: 1, y: 1, label: 1 }] });
     expect(d.found).toBe(false);
     const e = await pool.samEncode({ model, pre, key: 'never-encoded', diskFile: null, frame, source: null });
     expect(e.needsSource).toBe(true);
@@ -226,7 +267,7 @@ describe.runIf(pair)('SAM requests in the inference workers', () => {
 
   it('refuses a manifest whose family the pair does not follow, and families it does not know, naming them', async () => {
     await pool.samEncode({ model, pre: { ...pre, family: 'sam2' }, key: 'as-sam2', diskFile: null, frame, source: raw() });
-    await expect(pool.samDecode({ model, pre: { ...pre, family: 'sam2' }, key: 'as-sam2', diskFile: null, points: [{ x: 1, y: 1, label: 1 }], refine: false })).rejects.toThrow(
+    await expect(pool.samDecode({ model, pre: { ...pre, family: 'sam2' }, key: 'as-sam2', diskFile: null, points: [{ x: 1, y: 1, label: 1 }] })).rejects.toThrow(
       /the manifest says family "sam2", but the files follow the "sam" contract/,
     );
     await expect(pool.samEncode({ model, pre: { ...pre, family: 'sam3' }, key: 'x', diskFile: null, frame, source: raw() })).rejects.toThrow(/unknown SAM family "sam3"/);
@@ -235,7 +276,7 @@ describe.runIf(pair)('SAM requests in the inference workers', () => {
   it('keeps every request of one pair in one worker, where its embeddings are', async () => {
     const keys = ['w1', 'w2', 'w3', 'w4'];
     await Promise.all(keys.map((key) => pool.samEncode({ model, pre, key, diskFile: null, frame, source: raw() })));
-    const found = await Promise.all(keys.map((key) => pool.samDecode({ model, pre, key, diskFile: null, points: [{ x: 5, y: 5, label: 1 }], refine: false })));
+    const found = await Promise.all(keys.map((key) => pool.samDecode({ model, pre, key, diskFile: null, points: [{ x: 5, y: 5, label: 1 }] })));
     expect(found.map((f) => f.found)).toEqual([true, true, true, true]);
   });
 });
@@ -255,7 +296,7 @@ describe.runIf(pair && slowModel)('encoding ahead', () => {
       let encodedAt = 0;
       const ahead = Promise.all(['next1', 'next2', 'next3', 'next4'].map((key) => pool.samEncode({ ...slow, key, source: raw() }))).then(() => (encodedAt = performance.now()));
       await new Promise((r) => setTimeout(r, 20));
-      const decode = await pool.samDecode({ model, pre, key: 'here', diskFile: null, points: [{ x: 20, y: 20, label: 1 }], refine: false });
+      const decode = await pool.samDecode({ model, pre, key: 'here', diskFile: null, points: [{ x: 20, y: 20, label: 1 }] });
       const decodedAt = performance.now();
       expect(decode.found).toBe(true);
       await ahead;
@@ -277,20 +318,21 @@ describe('refinement with EfficientViT-SAM and SAM 2 pairs', () => {
   it('feeds SAM 2 the best low-resolution mask of the previous prompt as mask_input; EfficientViT-SAM takes none', async () => {
     const sam2 = { model: writeSam2Pair(dir), pre: pre('sam2', 1024), key: 'sam2-refine', diskFile: null };
     await pool.samEncode({ ...sam2, frame, source: raw() });
-    const base: SamDecodeArgs = { ...sam2, points: [{ x: 320, y: 240, label: 1 }], refine: true };
-    expect((await pool.samDecode(base)).fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
-    const second = await pool.samDecode(base);
+    const base: SamDecodeArgs = { ...sam2, points: [{ x: 320, y: 240, label: 1 }], keepLowRes: true };
+    const first = await pool.samDecode(base);
+    expect(first.fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
+    const second = await pool.samDecode({ ...base, refineFrom: first.masks[0]!.lowResId! });
     // The best mask (IoU 0.9) is the disk of radius 64 in the frame: about π·16² = 804 cells of 4×4.
     expect(second.fed.hasMaskInput).toBe(1);
     expect(second.fed.maskInputInside).toBeGreaterThan(780);
     expect(second.fed.maskInputInside).toBeLessThan(830);
-    expect((await pool.samDecode({ ...base, refine: false })).fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
+    expect((await pool.samDecode({ ...base })).fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
 
     const evit = { model: writeEfficientVitPair(dir), pre: pre('efficientvit-sam', 512), key: 'evit-refine', diskFile: null };
     await pool.samEncode({ ...evit, frame, source: raw() });
-    const e: SamDecodeArgs = { ...evit, points: [{ x: 320, y: 240, label: 1 }], refine: true };
-    await pool.samDecode(e);
-    const again = await pool.samDecode(e);
+    const e: SamDecodeArgs = { ...evit, points: [{ x: 320, y: 240, label: 1 }], keepLowRes: true };
+    const once = await pool.samDecode(e);
+    const again = await pool.samDecode({ ...e, refineFrom: once.masks[0]?.lowResId ?? 'none' });
     expect(again.fed).toEqual({ hasMaskInput: 0, maskInputInside: 0 });
     expect(again.masks.map((m) => m.score)).toEqual([expect.closeTo(0.9, 5), expect.closeTo(0.3, 5)]);
   });

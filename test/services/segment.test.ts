@@ -153,6 +153,22 @@ describe.runIf(pair)('segment:decode with a SAM-contract pair', () => {
     expect(d.masks[0]!.rle).toEqual(c.masks[0]!.rle);
   });
 
+  it('names each candidate\'s low-resolution mask; refineFrom an id no longer kept decodes without it and warns', async () => {
+    const imageId = ids['land.png']!;
+    const a = await ok(ws, 'segment:decode', { imageId, modelId, points: [{ x: 400, y: 200, label: 1 }] });
+    const id = a.masks[0]!.lowResId!;
+    expect(id).toEqual(expect.any(String));
+    const b = await ok(ws, 'segment:decode', { imageId, modelId, points: [{ x: 400, y: 200, label: 1 }, { x: 430, y: 200, label: 0 }], refineFrom: id });
+    expect(b.warnings).toEqual([]);
+    expect(b.masks[0]!.lowResId).not.toBe(id);
+    const gone = await ok(ws, 'segment:decode', { imageId, modelId, points: [{ x: 400, y: 200, label: 1 }], refineFrom: 'gone' });
+    expect(gone.masks[0]).toMatchObject({ area: 5024, bbox: [360, 160, 80, 80] });
+    expect(gone.warnings).toEqual([expect.stringContaining('(gone) is no longer kept')]);
+    // The boolean of earlier versions is refused by name rather than ignored.
+    const old = await fails(ws, 'segment:decode', { imageId, modelId, points: [{ x: 400, y: 200, label: 1 }], refine: true } as never);
+    expect(old.code).toBe('INVALID_ARGUMENT');
+  });
+
   it('maps prompts for portrait images and long sides under and over 1024', async () => {
     const cases: [string, number, number, SegmentPoint[], SegmentBox | undefined][] = [
       ['portrait.png', 427, 640, [{ x: 200, y: 400, label: 1 }], undefined],

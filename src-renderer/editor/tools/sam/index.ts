@@ -16,8 +16,8 @@ export interface SegmentPrompt {
   frame: number;
   points: SegmentPoint[];
   box?: SegmentBox;
-  /** Feed the previous answer's low-resolution mask back to the decoder. */
-  refine: boolean;
+  /** The `lowResId` of the candidate shown for the prompt before: its low-resolution mask is fed back to the decoder. */
+  refineFrom?: string;
   region?: SegmentRegion;
 }
 
@@ -35,6 +35,14 @@ export interface Segmenter {
 }
 
 export type SamCommitKind = 'polygon' | 'mask';
+
+/** The answer on screen and how many prompts were answered: what taking a part of the prompt back returns to. */
+interface Shown {
+  candidates: SegmentMask[];
+  shown: number;
+  answered: number;
+  region: SegmentRegion | undefined;
+}
 
 /** What the toolbar shows about the answer on screen. */
 export interface SamInfo {
@@ -88,7 +96,13 @@ export class SamTool extends Tool {
   /** The last hover answer: a click on the same pixel takes it instead of asking again. */
   private hoverAnswer: { x: number; y: number; masks: SegmentMask[] } | null = null;
   /** What was shown before the point of the press in progress was sent, to go back to if the press becomes a drag. */
-  private beforePress: { candidates: SegmentMask[]; shown: number; answered: number; region: SegmentRegion | undefined } | null = null;
+  private beforePress: Shown | null = null;
+  /**
+   * What was shown before each point or box of the prompt was added, oldest first: taking one
+   * back (Backspace) shows that again and refines from its candidate, not from an answer to a
+   * prompt that still had the removed part.
+   */
+  private steps: { part: 'point' | 'box'; before: Shown }[] = [];
 
   initial(): ToolState {
     return new Idle(this);
@@ -160,6 +174,19 @@ export class SamTool extends Tool {
     this.hoverNext = null;
     this.hoverAnswer = null;
     this.beforePress = null;
+    this.steps = [];
+  }
+
+  private snapshot(): Shown {
+    return { candidates: this.candidates, shown: this.shown, answered: this.answered, region: this.region };
+  }
+
+  private restore(s: Shown): void {
+    this.candidates = s.candidates;
+    this.shown = s.shown;
+    this.answered = s.answered;
+    this.region = s.region;
+    this.traced = null;
   }
 
   addPoint(x: number, y: number, label: 0 | 1): void {
@@ -169,11 +196,12 @@ export class SamTool extends Tool {
       this.editor.refuse('A prompt point must lie on the image');
       return;
     }
+    this.steps.push({ part: 'point', before: this.snapshot() });
     this.points.push({ x, y, label });
     const h = this.hoverAnswer;
     if (label === 1 && this.points.length === 1 && !this.box && !this.hoverBusy && h && h.x === x && h.y === y) {
-      // The hover already asked the decoder this very prompt, and it was the last thing asked (so
-      // the low-resolution mask the next prompt refines is this one's).
+      // The hover already asked the decoder this very prompt: its answer (and the low-resolution
+      // mask the next prompt refines from) is this click's.
       this.seq++;
       this.hoverAnswer = null;
       this.region = this.editor.segmenter?.region();
@@ -190,7 +218,7 @@ export class SamTool extends Tool {
   press(e: EditorPointerEvent): void {
     const img = this.editor.image;
     if (!img || e.x < 0 || e.y < 0 || e.x >= img.width || e.y >= img.height) return;
-    this.beforePress = { candidates: this.candidates, shown: this.shown, answered: this.answered, region: this.region };
+    this.beforePress = this.snapshot();
     this.addPoint(e.x, e.y, e.button === 2 || e.alt ? 0 : 1);
   }
 
@@ -205,13 +233,10 @@ export class SamTool extends Tool {
     if (!b) return;
     this.beforePress = null;
     this.points.pop();
+    this.steps.pop();
     this.seq++;
     this.waiting = false;
-    this.candidates = b.candidates;
-    this.shown = b.shown;
-    this.answered = b.answered;
-    this.region = b.region;
-    this.traced = null;
+    this.restore(b);
     this.draw();
     this.editor.events.emit('change');
   }
@@ -241,7 +266,7 @@ export class SamTool extends Tool {
       if (next && this.points.length === 0 && !this.box) this.hover(next.x, next.y);
     };
     seg
-      .decode({ imageId: img.id, frame: this.editor.frame, points: [{ x, y, label: 1 }], refine: false, ...(region ? { region } : {}) })
+      .decode({ imageId: img.id, frame: this.editor.frame, points: [{ x, y, label: 1 }], ...(region ? { region } : {}) })
       .then(
         (r) => {
           if (seq === this.seq && this.points.length === 0 && !this.box) {
@@ -268,17 +293,37 @@ export class SamTool extends Tool {
       this.draw();
       return;
     }
+    // A new box replaces the old one: taking it back goes to what was shown before any box.
+    const old = this.steps.findIndex((s) => s.part === 'box');
+    this.steps.push(old >= 0 ? this.steps.splice(old, 1)[0]! : { part: 'box', before: this.snapshot() });
     this.box = { x0: g.x, y0: g.y, x1: g.x + g.w, y1: g.y + g.h };
     this.ask();
   }
 
-  /** Drops the last point (or the box when there are none) and asks again. */
+  /**
+   * Drops the last point (or the box when there are none) and asks again, refining from the
+   * answer shown before that part was added; when it was not the latest addition (a point added
+   * before the box), the prompt left was never answered and is asked afresh.
+   */
   private undoPrompt(): boolean {
-    if (this.points.length > 0) this.points.pop();
-    else if (this.box) this.box = null;
-    else return false;
-    if (this.points.length === 0 && !this.box) this.cancel();
-    else this.ask();
+    let part: 'point' | 'box';
+    if (this.points.length > 0) {
+      this.points.pop();
+      part = 'point';
+    } else if (this.box) {
+      this.box = null;
+      part = 'box';
+    } else return false;
+    if (this.points.length === 0 && !this.box) {
+      this.cancel();
+      return true;
+    }
+    let at = -1;
+    for (let i = this.steps.length - 1; i >= 0 && at < 0; i--) if (this.steps[i]!.part === part) at = i;
+    const step = at >= 0 ? this.steps.splice(at, 1)[0]! : undefined;
+    if (step && at === this.steps.length) this.restore(step.before);
+    else this.restore({ candidates: [], shown: 0, answered: 0, region: this.region });
+    this.ask();
     return true;
   }
 
@@ -302,7 +347,9 @@ export class SamTool extends Tool {
     }
     // The region is fixed for one prompt: panning while adding points must not change the frame the mask is refined in.
     if (this.answered === 0 && this.points.length + (this.box ? 1 : 0) <= 1) this.region = seg.region();
-    const prompt: SegmentPrompt = { imageId: img.id, frame: this.editor.frame, points: [...this.points], refine: this.answered > 0, ...(this.box ? { box: { ...this.box } } : {}), ...(this.region ? { region: this.region } : {}) };
+    // The candidate on screen (Tab may have picked another than the best) is the one refined.
+    const refineFrom = this.answered > 0 ? this.mask?.lowResId : undefined;
+    const prompt: SegmentPrompt = { imageId: img.id, frame: this.editor.frame, points: [...this.points], ...(refineFrom ? { refineFrom } : {}), ...(this.box ? { box: { ...this.box } } : {}), ...(this.region ? { region: this.region } : {}) };
     this.waiting = true;
     seg.decode(prompt).then(
       (r) => {
