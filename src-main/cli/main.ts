@@ -801,13 +801,15 @@ async function segmentFromRun(db: string, fromRun: string, values: Record<string
     if (progress) io.err('');
     if (json) io.out(JSON.stringify({ ...summary, sourceRunId: runId, as }, null, 2));
     else {
+      for (const w of summary.warnings) io.err(`warning: ${w}`);
       io.out(
         `run ${summary.runId}: ${summary.created} ${as === 'mask' ? 'masks' : 'polygons'} from ${summary.boxes} boxes of run ${runId}` +
           (summary.empty ? ` (${summary.empty} empty, not stored)` : '') +
+          (summary.failed ? `; ${summary.failed} image${summary.failed === 1 ? '' : 's'} failed` : '') +
           (summary.cancelled ? '; cancelled, the images done are kept' : ''),
       );
     }
-    return summary.cancelled ? 130 : 0;
+    return summary.cancelled ? 130 : summary.failed > 0 ? 1 : 0;
   } finally {
     ds.close();
     await closeInferenceBackend();

@@ -135,5 +135,9 @@ export interface BoxesToMasksSummary {
   created: number;
   /** Boxes whose mask came out empty: no prediction is made for them. */
   empty: number;
+  /** Images that could not be read or encoded: marked failed in the run, the others done. */
+  failed: number;
+  /** Each failed image's error (naming it) and the encoder's warnings, at most 20 and a count of the rest. */
+  warnings: string[];
   cancelled: boolean;
 }

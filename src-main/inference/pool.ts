@@ -5,7 +5,7 @@ import type { DetectOverrides, ModelManifest } from '../common/inference/types';
 import type { DetectResult, SessionKey } from './detect';
 import type { ModelInspection } from './inspect';
 import type { ImageInput, PixelOptions } from './preprocess';
-import type { SamComputed, SamDecodeArgs, SamDecodeValue, SamEncodeArgs, SamEncodeValue } from './sam';
+import type { SamComputed, SamDecodeArgs, SamDecodeValue, SamEncodeArgs, SamEncoderInfo, SamEncodeValue, SamModelKey } from './sam';
 import { sessionCacheKey, unpack, type DetectReply, type DetectRequest, type SessionInfo, type ValueReply, type WorkerRequest, type WorkerStats } from './wire';
 
 export interface PoolOptions {
@@ -124,15 +124,15 @@ export class InferencePool {
    * handed over; two requests for one embedding share its computation.
    */
   async samEncode(args: SamEncodeArgs): Promise<SamEncodeValue> {
-    const probe = await this.samRequest<OkValue<SamEncodeValue>>(args.model.encoder, (id) => ({ id, kind: 'samEncode', ...args, source: null })).then((r) => r.value);
+    const encoderInfo = await this.samEncoderInfo(args.model);
+    const probe = await this.samRequest<OkValue<SamEncodeValue>>(args.model.encoder, (id) => ({ id, kind: 'samEncode', ...args, encoderInfo, source: null })).then((r) => r.value);
     if (!probe.needsSource || !args.source) return probe;
     const source = args.source;
     let computing = this.computing.get(args.key);
     if (!computing) {
       computing = (async (): Promise<SamEncodeValue> => {
         const transfer = 'raw' in source ? [source.raw.data.buffer as ArrayBuffer] : [];
-        this.encoderPool ??= new InferencePool({ size: 1, entry: this.entry });
-        const c = await this.encoderPool.samRequest<OkValue<SamComputed>>(args.model.encoder, (id) => ({ id, kind: 'samCompute', ...args, source }), transfer).then((r) => r.value);
+        const c = await this.encoders().samRequest<OkValue<SamComputed>>(args.model.encoder, (id) => ({ id, kind: 'samCompute', ...args, source }), transfer).then((r) => r.value);
         await this.samRequest<OkValue<null>>(args.model.encoder, (id) => ({ id, kind: 'samPut', key: args.key, tensors: c.tensors, frame: args.frame }), c.tensors.map((t) => t.data.buffer as ArrayBuffer));
         return { encodeMs: c.encodeMs, cached: null, provider: c.provider, warnings: c.warnings };
       })();
@@ -148,9 +148,36 @@ export class InferencePool {
   /** The thread SAM-family encoders run in, apart from the workers that decode. */
   private encoderPool: InferencePool | null = null;
 
+  private encoders(): InferencePool {
+    this.encoderPool ??= new InferencePool({ size: 1, entry: this.entry });
+    return this.encoderPool;
+  }
+
+  /** Each encoder's info by session, read once in the encoder's thread. */
+  private readonly encoderInfos = new Map<string, Promise<SamEncoderInfo>>();
+
+  /**
+   * The encoder's provider, load warnings, inputs and outputs, from its session in the encoder's
+   * thread (loaded there once, where it encodes), so that the worker that decodes never loads
+   * the encoder only to report them or to read the pair's layout.
+   */
+  private samEncoderInfo(model: SamModelKey): Promise<SamEncoderInfo> {
+    const key = sessionCacheKey(model.encoder, model.providers, model.intraOpThreads, model.spinning);
+    let info = this.encoderInfos.get(key);
+    if (!info) {
+      const m: SamModelKey = { encoder: model.encoder, decoder: model.decoder, ...(model.providers ? { providers: model.providers } : {}), ...(model.intraOpThreads !== undefined ? { intraOpThreads: model.intraOpThreads } : {}), ...(model.spinning !== undefined ? { spinning: model.spinning } : {}) };
+      info = this.encoders().samRequest<OkValue<SamEncoderInfo>>(model.encoder, (id) => ({ id, kind: 'samEncoderInfo', model: m })).then((r) => r.value);
+      this.encoderInfos.set(key, info);
+      // A failed load is not remembered: the file may be fixed and tried again.
+      info.catch(() => this.encoderInfos.delete(key));
+    }
+    return info;
+  }
+
   /** Masks for a prompt, in the worker that holds the pair's embeddings. */
-  samDecode(args: SamDecodeArgs): Promise<SamDecodeValue> {
-    return this.samRequest<OkValue<SamDecodeValue>>(args.model.encoder, (id) => ({ id, kind: 'samDecode', ...args })).then((r) => r.value);
+  async samDecode(args: SamDecodeArgs): Promise<SamDecodeValue> {
+    const encoderInfo = await this.samEncoderInfo(args.model);
+    return this.samRequest<OkValue<SamDecodeValue>>(args.model.encoder, (id) => ({ id, kind: 'samDecode', ...args, encoderInfo })).then((r) => r.value);
   }
 
   /** Images encoded (in any thread) and embeddings held by the worker of a SAM-family encoder. */
@@ -181,13 +208,14 @@ export class InferencePool {
     return this.send<R>(slot, index, build, transfer);
   }
 
-  /** What the running workers hold; starts none. */
+  /** What the running workers hold, the SAM encoder's thread included; starts none. */
   async stats(): Promise<PoolStats> {
     const live = this.slots.filter((s): s is Slot => s !== null);
     const each = await Promise.all(
       live.map((slot) => this.send<OkValue<WorkerStats>>(slot, this.slots.indexOf(slot), (id) => ({ id, kind: 'stats' }), []).then((r) => r.value)),
     );
-    return { workers: live.length, loads: each.reduce((n, s) => n + s.loads, 0), sessions: each.flatMap((s) => s.sessions) };
+    const enc = this.encoderPool ? await this.encoderPool.stats() : { workers: 0, loads: 0, sessions: [] };
+    return { workers: live.length + enc.workers, loads: each.reduce((n, s) => n + s.loads, 0) + enc.loads, sessions: [...each.flatMap((s) => s.sessions), ...enc.sessions] };
   }
 
   /**

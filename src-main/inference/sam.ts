@@ -54,8 +54,21 @@ export interface SamFrame {
   height: number;
 }
 
+/**
+ * What the thread that decodes needs of the encoder without loading it: the provider its thread
+ * runs it on, that load's warnings, and its inputs and outputs (for the pair's layout). Read once
+ * in the encoder's thread (samEncoderInfo) and sent along with requests.
+ */
+export interface SamEncoderInfo {
+  provider: Provider;
+  warnings: string[];
+  io: ModelIo;
+}
+
 export interface SamEncodeArgs {
   model: SamModelKey;
+  /** The encoder as its thread loaded it; without it, this thread loads the encoder itself. */
+  encoderInfo?: SamEncoderInfo;
   pre: SamPreprocessing;
   /** Identity of the embedding: model, image content, frame, region and window. */
   key: string;
@@ -68,6 +81,8 @@ export interface SamEncodeArgs {
 
 export interface SamDecodeArgs {
   model: SamModelKey;
+  /** The encoder as its thread loaded it; without it, this thread loads the encoder itself. */
+  encoderInfo?: SamEncoderInfo;
   pre: SamPreprocessing;
   key: string;
   diskFile: string | null;
@@ -374,22 +389,38 @@ async function encodeNow(a: SamEncodeArgs, source: SamSource): Promise<{ embeddi
   return { embedding: { tensors, frame: a.frame }, provider, warnings };
 }
 
+/** The encoder's provider, load warnings, inputs and outputs, from its session in this thread. */
+export async function samEncoderInfo(model: SamModelKey): Promise<SamEncoderInfo> {
+  const { session, provider, warnings } = await getSession(model.encoder, model);
+  return { provider, warnings, io: sessionIo(session) };
+}
+
+function sessionIo(session: ort.InferenceSession): ModelIo {
+  const dims = (m: (typeof session.inputMetadata)[number]) => (m.isTensor ? [...m.shape] : []);
+  return { inputs: session.inputMetadata.map((m) => ({ name: m.name, dims: dims(m) })), outputs: session.outputMetadata.map((m) => ({ name: m.name, dims: dims(m) })) };
+}
+
+/** The encoder as sent by its thread; loaded here only when no info came (a caller without an encoder thread). */
+function encoderInfoOf(a: { model: SamModelKey; encoderInfo?: SamEncoderInfo | undefined }): Promise<SamEncoderInfo> {
+  return a.encoderInfo ? Promise.resolve(a.encoderInfo) : samEncoderInfo(a.model);
+}
+
 /** The embedding of an image: from memory, else from disk, else encoded (and cached in both). */
 export async function samEncode(a: SamEncodeArgs): Promise<SamEncodeValue> {
   requireFamily(a.pre, a.model.encoder);
   const t0 = performance.now();
   if (recall(a.key)) {
-    const { provider, warnings } = await getSession(a.model.encoder, a.model);
+    const { provider, warnings } = await encoderInfoOf(a);
     return { encodeMs: 0, cached: 'memory', provider, warnings };
   }
   const fromDisk = a.diskFile ? readDisk(a.diskFile, a.key) : null;
   if (fromDisk) {
     remember(a.key, fromDisk);
-    const { provider, warnings } = await getSession(a.model.encoder, a.model);
+    const { provider, warnings } = await encoderInfoOf(a);
     return { encodeMs: 0, cached: 'disk', provider, warnings };
   }
   if (!a.source) {
-    const { provider, warnings } = await getSession(a.model.encoder, a.model);
+    const { provider, warnings } = await encoderInfoOf(a);
     return { encodeMs: 0, cached: null, provider, warnings, needsSource: true };
   }
   const { embedding, provider, warnings } = await encodeNow(a, a.source);
@@ -891,12 +922,10 @@ async function pairLayout(a: SamDecodeArgs): Promise<SamPairLayout> {
   const id = `${a.model.encoder}\u0000${a.model.decoder}`;
   const known = layouts.get(id);
   if (known && known.family === a.pre.family) return known;
-  const io = async (file: string): Promise<ModelIo> => {
-    const { session } = await getSession(file, a.model);
-    const dims = (m: (typeof session.inputMetadata)[number]) => (m.isTensor ? [...m.shape] : []);
-    return { inputs: session.inputMetadata.map((m) => ({ name: m.name, dims: dims(m) })), outputs: session.outputMetadata.map((m) => ({ name: m.name, dims: dims(m) })) };
-  };
-  const found = inspectSamPair(await io(a.model.encoder), await io(a.model.decoder), { encoder: a.model.encoder, decoder: a.model.decoder });
+  // The encoder's inputs and outputs come from its own thread: this one never loads it.
+  const encoder = (await encoderInfoOf(a)).io;
+  const decoder = sessionIo((await getSession(a.model.decoder, a.model)).session);
+  const found = inspectSamPair(encoder, decoder, { encoder: a.model.encoder, decoder: a.model.decoder });
   if (!found.layout) {
     throw new AppError('UNSUPPORTED_FORMAT', found.problems.join('; '), { encoder: a.model.encoder, decoder: a.model.decoder, problems: found.problems });
   }

@@ -2,7 +2,7 @@ import type { ErrorData } from '../common/errors';
 import type { Detection, DetectOverrides, ModelManifest } from '../common/inference/types';
 import type { DetectResult, SessionKey } from './detect';
 import type { ImageInput, PixelOptions } from './preprocess';
-import type { EmbeddingTensor, SamDecodeArgs, SamEncodeArgs, SamFrame, SamSource } from './sam';
+import type { EmbeddingTensor, SamDecodeArgs, SamEncodeArgs, SamFrame, SamModelKey, SamSource } from './sam';
 import type { SessionOptions } from './sessions';
 
 /** Messages between InferencePool and its workers. */
@@ -69,13 +69,20 @@ export interface SamPutRequest {
   frame: SamFrame;
 }
 
+/** The encoder's provider, warnings, inputs and outputs, from its session in the worker that encodes; see inference/sam.ts. */
+export interface SamEncoderInfoRequest {
+  id: number;
+  kind: 'samEncoderInfo';
+  model: SamModelKey;
+}
+
 /** Asks a worker how many images it has encoded and how many embeddings it holds (diagnostics, tests). */
 export interface SamStatsRequest {
   id: number;
   kind: 'samStats';
 }
 
-export type WorkerRequest = DetectRequest | InspectRequest | PrepareRequest | StatsRequest | SamEncodeRequest | SamDecodeRequest | SamComputeRequest | SamPutRequest | SamStatsRequest | { close: true };
+export type WorkerRequest = DetectRequest | InspectRequest | PrepareRequest | StatsRequest | SamEncodeRequest | SamDecodeRequest | SamComputeRequest | SamPutRequest | SamStatsRequest | SamEncoderInfoRequest | { close: true };
 
 /** One session a worker holds: its model file, provider order, intra-op threads and spinning (null: onnxruntime's default). */
 export interface SessionInfo {

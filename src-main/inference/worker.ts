@@ -2,7 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import { toErrorData } from '../common/errors';
 import { detectInProcess } from './detect';
 import { inspectModel } from './inspect';
-import { samCompute, samDecode, samEncode, samPut, samStats } from './sam';
+import { samCompute, samDecode, samEncode, samEncoderInfo, samPut, samStats } from './sam';
 import { getSession, releaseSessions, sessionStats } from './sessions';
 import { pack, type DetectReply, type ValueReply, type WorkerRequest } from './wire';
 
@@ -49,6 +49,13 @@ port.on('message', (msg: WorkerRequest) => {
   if (msg.kind === 'samCompute') {
     samCompute(msg).then(
       (value) => port.postMessage({ id: msg.id, ok: true, value }, value.tensors.map((t) => t.data.buffer as ArrayBuffer)),
+      (e: unknown) => port.postMessage(failure(msg.id, e)),
+    );
+    return;
+  }
+  if (msg.kind === 'samEncoderInfo') {
+    samEncoderInfo(msg.model).then(
+      (value) => port.postMessage({ id: msg.id, ok: true, value }),
       (e: unknown) => port.postMessage(failure(msg.id, e)),
     );
     return;

@@ -128,16 +128,33 @@ export class SamModelRegistry {
   }
 
   /**
-   * Remembers a custom pair; both files must exist and are stored by absolute path. Re-adding an
-   * id replaces that custom entry; a shipped model's id is refused.
+   * Remembers a custom pair; both files must exist and are stored by absolute path. Re-adding the
+   * same two files under their id replaces that entry. An id taken by a shipped model, or by a
+   * custom entry of other files, is refused; with `proposedId` (an id proposed from the file
+   * names rather than chosen) the first free one of `id`, `id-2`, `id-3` … is taken instead.
    */
-  add(encoder: string, decoder: string, manifest: SamManifest): SamModelEntry {
+  add(encoder: string, decoder: string, manifest: SamManifest, opts: { proposedId?: boolean } = {}): SamModelEntry {
     const enc = path.resolve(encoder);
     const dec = path.resolve(decoder);
     for (const f of [enc, dec]) if (!fs.existsSync(f)) throw new AppError('FILE_NOT_FOUND', `${f}: does not exist`, { path: f });
-    const m = parseSamManifest({ ...manifest, encoder: { file: enc }, decoder: { file: dec } }, enc);
-    if (this.builtin().some((b) => b.id === m.id)) throw new AppError('INVALID_ARGUMENT', `segmentation model id "${m.id}" is taken by a shipped model`, { id: m.id });
-    const rest = this.custom().filter((c) => c.id !== m.id);
+    let m = parseSamManifest({ ...manifest, encoder: { file: enc }, decoder: { file: dec } }, enc);
+    const shipped = new Set(this.builtin().map((b) => b.id));
+    const custom = this.custom();
+    const sameFiles = (c: SamManifest) => c.encoder.file === enc && c.decoder.file === dec;
+    const free = (id: string) => !shipped.has(id) && custom.every((c) => c.id !== id || sameFiles(c));
+    if (opts.proposedId) {
+      let n = 1;
+      while (!free(n === 1 ? m.id : `${m.id}-${n}`)) n++;
+      if (n > 1) m = { ...m, id: `${m.id}-${n}` };
+    } else {
+      if (shipped.has(m.id)) throw new AppError('INVALID_ARGUMENT', `segmentation model id "${m.id}" is taken by a shipped model`, { id: m.id });
+      const other = custom.find((c) => c.id === m.id && !sameFiles(c));
+      if (other) {
+        const files = `${other.encoder.file ?? other.encoder.url ?? '?'} + ${other.decoder.file ?? other.decoder.url ?? '?'}`;
+        throw new AppError('INVALID_ARGUMENT', `segmentation model id "${m.id}" is taken by the custom pair ${files}; give the manifest another id`, { id: m.id, encoder: other.encoder.file ?? null, decoder: other.decoder.file ?? null });
+      }
+    }
+    const rest = custom.filter((c) => c.id !== m.id);
     fs.mkdirSync(this.opts.configDir, { recursive: true });
     // Written beside and renamed, so a crash mid-write never leaves a half list behind.
     const tmp = `${this.customFile}.${process.pid}.tmp`;

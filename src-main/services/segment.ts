@@ -378,7 +378,9 @@ export interface BoxesToMasksHooks {
  * Detector boxes to masks: each box of a run's predictions (or of the chosen annotations) prompts
  * the decoder, images one at a time (each encoded once); each image's masks (or traced polygons)
  * are stored in one transaction as predictions of a new run whose parameters name the boxes' run.
- * Empty masks are counted, not stored. Cancelling keeps what is stored and marks the run cancelled.
+ * Empty masks are counted, not stored. An image that cannot be read or encoded is marked failed
+ * (its error names it) and the run goes on; only an error of the model fails the run. Cancelling
+ * keeps what is stored and marks the run cancelled.
  */
 export async function boxesToMasks(seg: Segmenter, ds: Dataset, a: BoxesToMasksArgs, hooks: BoxesToMasksHooks = {}): Promise<BoxesToMasksSummary> {
   const db = ds.db;
@@ -414,8 +416,15 @@ export async function boxesToMasks(seg: Segmenter, ds: Dataset, a: BoxesToMasksA
     return id;
   })();
   hooks.onRun?.(runId);
-  let created = 0, empty = 0, done = 0, cancelled = false;
+  let created = 0, empty = 0, done = 0, failed = 0, ran = 0, failedInARow = 0, cancelled = false;
   let provider: string | null = null;
+  const warnings = new Set<string>();
+  let moreWarnings = 0;
+  const warn = (w: string): void => {
+    if (warnings.has(w)) return;
+    if (warnings.size < MAX_SUMMARY_WARNINGS) warnings.add(w);
+    else moreWarnings++;
+  };
   try {
     for (const [imageId, list] of byImage) {
       if (hooks.isCancelled?.()) {
@@ -424,21 +433,43 @@ export async function boxesToMasks(seg: Segmenter, ds: Dataset, a: BoxesToMasksA
       }
       const started = performance.now();
       const items: NewAnnotation[] = [];
-      for (const b of list) {
-        const g = b.geometry as Extract<AnnotationRecord['geometry'], { kind: 'box' }>;
-        const r = await seg.decode(ds, a.model, { imageId, frame: b.frame, points: [], box: { x0: g.x, y0: g.y, x1: g.x + g.w, y1: g.y + g.h }, providers: a.providers, threads: a.threads });
-        provider ??= r.provider;
-        const best = r.masks[0];
-        const geometry: Geometry | null = !best || best.area === 0 ? null : a.as === 'mask' ? { kind: 'mask', rle: best.rle } : (() => {
-          const parts = maskToPolygon(best, a.tolerance);
-          return parts ? { kind: 'polygon' as const, parts } : null;
-        })();
-        if (!geometry) {
-          empty++;
-          continue;
+      let boxEmpty = 0;
+      try {
+        for (const b of list) {
+          const g = b.geometry as Extract<AnnotationRecord['geometry'], { kind: 'box' }>;
+          const r = await seg.decode(ds, a.model, { imageId, frame: b.frame, points: [], box: { x0: g.x, y0: g.y, x1: g.x + g.w, y1: g.y + g.h }, providers: a.providers, threads: a.threads });
+          provider ??= r.provider;
+          for (const w of r.warnings) warn(w);
+          const best = r.masks[0];
+          const geometry: Geometry | null = !best || best.area === 0 ? null : a.as === 'mask' ? { kind: 'mask', rle: best.rle } : (() => {
+            const parts = maskToPolygon(best, a.tolerance);
+            return parts ? { kind: 'polygon' as const, parts } : null;
+          })();
+          if (!geometry) {
+            boxEmpty++;
+            continue;
+          }
+          items.push({ imageId, frame: b.frame, classId: b.classId, geometry, source: 'model', modelRunId: runId, score: b.score ?? best!.score });
         }
-        items.push({ imageId, frame: b.frame, classId: b.classId, geometry, source: 'model', modelRunId: runId, score: b.score ?? best!.score });
+      } catch (e) {
+        failedInARow++;
+        // A model that cannot run fails the run rather than every image one by one (and so does
+        // a run whose first images all fail); an image that cannot be read fails only itself.
+        const im = getImage(db, imageId);
+        const name = im?.path ?? `image ${imageId}`;
+        if (modelLevelError(e, a.model, name) || (ran === 0 && failedInARow >= 3)) throw e;
+        const message = e instanceof Error ? e.message : String(e);
+        const error = message.startsWith(`${name}: `) ? message : `${name}: ${message}`;
+        markRunImage(db, runId, imageId, 'failed', { error });
+        warn(error);
+        failed++;
+        done++;
+        hooks.onProgress?.({ done, total: byImage.size, created });
+        continue;
       }
+      failedInARow = 0;
+      ran++;
+      empty += boxEmpty;
       db.transaction(() => {
         insertAnnotations(db, items);
         markRunImage(db, runId, imageId, 'done', { detections: items.length, ms: performance.now() - started });
@@ -453,7 +484,28 @@ export async function boxesToMasks(seg: Segmenter, ds: Dataset, a: BoxesToMasksA
   }
   if (provider) setRunProvider(db, runId, provider);
   finishModelRun(db, runId, cancelled ? 'cancelled' : 'done');
-  return { runId, boxes: boxes.length, created, empty, cancelled };
+  const list = [...warnings];
+  if (moreWarnings > 0) list.push(`and ${moreWarnings} more`);
+  return { runId, boxes: boxes.length, created, empty, failed, warnings: list, cancelled };
+}
+
+/** Warnings listed in a summary at most (the images' own errors stay in the run's images). */
+export const MAX_SUMMARY_WARNINGS = 20;
+
+/**
+ * Whether an error of a boxes-to-masks image is the model's rather than the image's: the run was
+ * closed, the error names one of the model's files, or the model's format is not what the family
+ * needs (an image's own format errors name the image).
+ */
+function modelLevelError(e: unknown, model: SamModelFiles, image: string): boolean {
+  const code = e instanceof AppError ? e.code : (e as { code?: unknown } | null)?.code;
+  const message = e instanceof Error ? e.message : String(e);
+  if (code === 'CANCELLED') return true;
+  const files = [model.encoderPath, model.decoderPath, path.resolve(model.encoderPath), path.resolve(model.decoderPath)];
+  if (files.some((f) => message.includes(f))) return true;
+  const detail = (e as { detail?: Record<string, unknown> } | null)?.detail;
+  if (detail && Object.values(detail).some((v) => typeof v === 'string' && files.includes(v))) return true;
+  return (code === 'UNSUPPORTED_FORMAT' || code === 'UNSUPPORTED') && !message.includes(image);
 }
 
 /**

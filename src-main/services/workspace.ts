@@ -576,7 +576,7 @@ export class Workspace {
     'segment:models': () => this.samModels().list(),
     // Both files are loaded with the app's thread settings, as the encodes and decodes that follow use.
     'segment:inspect': ({ encoder, decoder }) => this.inspectSam(encoder, decoder),
-    'segment:add': async ({ encoder, decoder, manifest }) => this.samModels().add(encoder, decoder, await this.samManifestFor(encoder, decoder, manifest)),
+    'segment:add': async ({ encoder, decoder, manifest }) => this.samModels().add(encoder, decoder, await this.samManifestFor(encoder, decoder, manifest), { proposedId: !manifest }),
     'segment:download': async ({ jobId, id }) => {
       const job = this.jobs.start(jobId);
       try {

@@ -12,8 +12,9 @@ import { sam as samState, type SamState } from './sam.svelte';
 export function boxesToMasksText(s: BoxesToMasksSummary, source: string, as: 'mask' | 'polygon'): string {
   const made = plural(s.created, as === 'mask' ? 'mask' : 'polygon');
   const empty = s.empty > 0 ? ` (${s.empty} empty, not stored)` : '';
+  const failed = s.failed > 0 ? `; ${plural(s.failed, 'image')} failed: ${s.warnings.filter((w) => !w.startsWith('and ')).slice(0, 3).join('; ')}` : '';
   const stopped = s.cancelled ? '; cancelled, the images done are kept' : '';
-  return `Masks from ${plural(s.boxes, 'box', 'boxes')} ${source}: ${made} in run #${s.runId}${empty}${stopped}`;
+  return `Masks from ${plural(s.boxes, 'box', 'boxes')} ${source}: ${made} in run #${s.runId}${empty}${failed}${stopped}`;
 }
 
 /**
@@ -101,7 +102,7 @@ export class BoxesToMasksState {
       );
       const text = boxesToMasksText(summary, source, as);
       this.last = { text, dataset: this.dataset() };
-      this.app.say(text, summary.cancelled ? 'error' : 'info');
+      this.app.say(text, summary.cancelled || summary.failed > 0 ? 'error' : 'info');
       this.made.add(summary.runId);
       this.models.showRun(summary.runId);
       await this.es.editor.reload();

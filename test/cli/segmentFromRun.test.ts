@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src-main/cli/main';
 import { rleArea, rleBBox } from '../../src-main/common/geometry/rle';
@@ -9,6 +10,8 @@ import type { PrelabelSummary } from '../../src-main/common/prelabel';
 import type { BoxesToMasksSummary } from '../../src-main/common/segment';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
 import { yolov8nInt8Manifest } from '../helpers/models';
+import { insertAnnotations } from '../../src-main/db/annotations';
+import { insertModelRun } from '../../src-main/db/modelRuns';
 
 const BIN = path.join(repoRoot, 'scripts', 'tessera.mjs');
 const pair = sharedPath('models/sam_contract');
@@ -134,6 +137,36 @@ describe.runIf(pair && detector && images)('tessera segment --from-run with the 
     const e = await cli('segment', db, '--from-run', 'x', '--encoder', ENC, '--decoder', DEC);
     expect(e.code).toBe(2);
     expect(e.err).toContain('--from-run must be a run id');
+  }, 180_000);
+
+  it('marks an image whose file is gone failed, lists it in the summary and carries on (exit 1)', async () => {
+    const root = tempDir();
+    const names = ['a.png', 'b.png', 'c.png'];
+    // Different sizes: identical files would be imported once.
+    for (const [i, n] of names.entries()) await sharp({ create: { width: 320 + 10 * i, height: 240, channels: 3, background: { r: 90, g: 120, b: 150 } } }).png().toFile(path.join(root, n));
+    const db = path.join(tempDir(), 'd.tessera');
+    expect((await cli('init', db, '--root', root)).code).toBe(0);
+    expect((await cli('import', db, ...names.map((n) => path.join(root, n)), '--json')).code).toBe(0);
+    const handle = new Database(db);
+    let runId: number;
+    try {
+      runId = insertModelRun(handle, { model: 'detector', parameters: {} });
+      const ids = handle.prepare('SELECT id FROM images ORDER BY path').pluck().all() as number[];
+      insertAnnotations(handle, ids.map((imageId) => ({ imageId, classId: null, geometry: { kind: 'box' as const, x: 10, y: 10, w: 50, h: 50 }, source: 'model' as const, modelRunId: runId, score: 0.9 })));
+    } finally {
+      handle.close();
+    }
+    fs.rmSync(path.join(root, 'b.png'));
+    const r = await cli('segment', db, '--from-run', String(runId), '--encoder', ENC, '--decoder', DEC, '--json');
+    expect(r.code, `${r.out}\n${r.err}`).toBe(1);
+    const s = JSON.parse(r.out) as BoxesToMasksSummary;
+    expect(s).toMatchObject({ boxes: 3, created: 2, failed: 1, cancelled: false });
+    expect(s.warnings).toHaveLength(1);
+    expect(s.warnings[0]).toMatch(/^b\.png: .*b\.png/);
+    const plain = await cli('segment', db, '--from-run', String(runId), '--encoder', ENC, '--decoder', DEC);
+    expect(plain.code).toBe(1);
+    expect(plain.out).toMatch(/: 2 masks from 3 boxes of run \d+; 1 image failed$/);
+    expect(plain.err).toMatch(/^warning: b\.png: /);
   }, 180_000);
 
   it('stops at Ctrl+C from the package bin, keeping the images done and marking the run cancelled', async () => {

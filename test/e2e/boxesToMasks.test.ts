@@ -158,6 +158,31 @@ describe('masks from detector boxes in the browser', () => {
       const ids = new Set((await drawn(page)).filter((s) => s.kind === 'mask' && s.prediction).map((s) => s.id));
       return masksHere.every((x) => ids.has(x.id));
     }).toBe(true);
+
+    // An image whose file went away fails alone: the others get their masks and the outcome names it.
+    const { items } = await ok(server.workspace, 'images:list', { limit: 1000 });
+    let gone: (typeof items)[number] | undefined;
+    for (const im of items) {
+      if (im.id === imageId) continue;
+      const anns = await ok(server.workspace, 'annotations:list', { imageId: im.id });
+      if (anns.some((x) => x.modelRunId === pre.runId && x.kind === 'box')) {
+        gone = im;
+        break;
+      }
+    }
+    expect(gone).toBeDefined();
+    fs.rmSync(path.join(imgs, path.basename(gone!.path)));
+    // Its embedding must be computed again: the disk cache is emptied, and the worker keeps only
+    // the last few images' embeddings in memory (this one was among the first encoded).
+    fs.rmSync(path.join(server.workspace.current!.cacheDir, 'sam'), { recursive: true, force: true });
+    await page.getByTestId('b2m-run').selectOption(String(pre.runId));
+    await page.getByTestId('b2m-start').click();
+    await expect.poll(() => page.getByTestId('b2m-summary').textContent(), { timeout: 120_000 }).toContain('1 image failed');
+    const failedText = (await page.getByTestId('b2m-summary').textContent())!;
+    const goneName = gone!.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    expect(failedText).toMatch(new RegExp(`^Masks from ${pre.detections} boxes of run #${pre.runId}: \\d+ masks in run #\\d+.*; 1 image failed: ${goneName}: `));
+    const failedRun = Number(/masks in run #(\d+)/.exec(failedText)![1]);
+    expect((await ok(server.workspace, 'eval:runs', {})).find((r) => r.id === failedRun)).toMatchObject({ status: 'done' });
     expect(pageErrors).toEqual([]);
   });
 });

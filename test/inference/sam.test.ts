@@ -273,6 +273,26 @@ describe.runIf(pair)('SAM requests in the inference workers', () => {
     await expect(pool.samEncode({ model, pre: { ...pre, family: 'sam3' }, key: 'x', diskFile: null, frame, source: raw() })).rejects.toThrow(/unknown SAM family "sam3"/);
   });
 
+  it('loads the encoder in the encoder thread only: the worker that decodes reports its provider without loading it', async () => {
+    const own = new InferencePool({ size: 2 });
+    try {
+      const e = await own.samEncode({ model, pre, key: 'once', diskFile: null, frame, source: raw() });
+      expect(e).toMatchObject({ cached: null, provider: 'cpu' });
+      const d = await own.samDecode({ model, pre, key: 'once', diskFile: null, points: [{ x: 20, y: 20, label: 1 }], refine: false });
+      expect(d.found).toBe(true);
+      // Cached answers still name the encoder's provider.
+      expect(await own.samEncode({ model, pre, key: 'once', diskFile: null, frame, source: null })).toMatchObject({ cached: 'memory', provider: 'cpu', warnings: [] });
+      await own.samDecode({ model, pre, key: 'once', diskFile: null, points: [{ x: 30, y: 20, label: 1 }], refine: true });
+      const stats = await own.stats();
+      expect(stats.workers).toBe(2);
+      expect(stats.sessions.filter((x) => x.file === model.encoder)).toHaveLength(1);
+      expect(stats.sessions.filter((x) => x.file === model.decoder)).toHaveLength(1);
+      expect(stats.loads).toBe(2);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('keeps every request of one pair in one worker, where its embeddings are', async () => {
     const keys = ['w1', 'w2', 'w3', 'w4'];
     await Promise.all(keys.map((key) => pool.samEncode({ model, pre, key, diskFile: null, frame, source: raw() })));

@@ -281,6 +281,52 @@ describe('segment:* contract entries', () => {
     }
   }, 60_000);
 
+  it('gives a proposed id that is taken another suffix, re-adds the same files in place, and refuses a chosen id of other files', async () => {
+    if (!encoderFile || !decoderFile) return;
+    const copy = (from: string, name: string): string => {
+      const to = path.join(tempDir(), name);
+      fs.copyFileSync(from, to);
+      return to;
+    };
+    // Both propose "sam"; one encoder with two decoders proposes "mobile_sam" twice; "mobile-sam" is shipped.
+    const plain = copy(encoderFile, 'encoder.onnx');
+    const image = copy(encoderFile, 'image_encoder.onnx');
+    const mobile = copy(encoderFile, 'mobile_sam.encoder.onnx');
+    const dec2 = copy(decoderFile, 'other_decoder.onnx');
+    const shippedName = copy(encoderFile, 'mobile-sam.encoder.onnx');
+    const ws = new Workspace({ configDir: tempDir(), mode: 'web', version: 'test', emit: () => {} });
+    try {
+      const id = async (encoder: string, decoder: string) => (await ok(ws, 'segment:add', { encoder, decoder })).manifest.id;
+      expect(await id(plain, decoderFile)).toBe('sam');
+      expect(await id(image, decoderFile)).toBe('sam-2');
+      expect(await id(mobile, decoderFile)).toBe('mobile_sam');
+      expect(await id(mobile, dec2)).toBe('mobile_sam-2');
+      expect(await id(shippedName, decoderFile)).toBe('mobile-sam-2');
+      // The same two files again: the entry is replaced, not duplicated.
+      expect(await id(image, decoderFile)).toBe('sam-2');
+      const custom = (await ok(ws, 'segment:models', {})).filter((e) => e.origin === 'custom');
+      expect(custom.map((e) => [e.manifest.id, e.encoderPath, e.decoderPath])).toEqual([
+        ['sam', plain, decoderFile],
+        ['mobile_sam', mobile, decoderFile],
+        ['mobile_sam-2', mobile, dec2],
+        ['mobile-sam-2', shippedName, decoderFile],
+        ['sam-2', image, decoderFile],
+      ]);
+      // A chosen id taken by a custom pair of other files is refused, naming both of its files.
+      const taken = await fails(ws, 'segment:add', { encoder: image, decoder: dec2, manifest: { ...manifest({ id: 'sam' }), name: 'Mine' } });
+      expect(taken.code).toBe('INVALID_ARGUMENT');
+      expect(taken.message).toBe(`segmentation model id "sam" is taken by the custom pair ${plain} + ${decoderFile}; give the manifest another id`);
+      // Chosen for the same files, it renames the entry in place.
+      const renamed = await ok(ws, 'segment:add', { encoder: plain, decoder: decoderFile, manifest: { ...manifest({ id: 'sam' }), name: 'Renamed' } });
+      expect(renamed.manifest.name).toBe('Renamed');
+      const after = (await ok(ws, 'segment:models', {})).filter((e) => e.origin === 'custom');
+      expect(after).toHaveLength(5);
+      expect(after.find((e) => e.manifest.id === 'sam')).toMatchObject({ encoderPath: plain, manifest: { name: 'Renamed' } });
+    } finally {
+      await ws.dispose();
+    }
+  }, 60_000);
+
   it('downloads a shipped pair as a job with progress, and Cancel through jobs:cancel leaves nothing', async () => {
     if (!encoderFile || !decoderFile) return;
     const { manifestDir, configDir } = registryWith([manifest({ id: 'pair' })]);

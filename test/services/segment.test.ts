@@ -614,6 +614,57 @@ describe.runIf(pair)('boxes to masks', () => {
     }
   }, 120_000);
 
+  it('marks an image that cannot be read failed, naming it, and carries on with the others', async () => {
+    const { ws, ids, modelId, root } = await datasetWith(async (imgs) => {
+      for (const [n, w] of [['a', 320], ['b', 330], ['c', 340]] as const) await flat(path.join(imgs, `${n}.png`), w, 240);
+    });
+    try {
+      const db = ws.current!.db;
+      const source = insertModelRun(db, { model: 'detector', parameters: {} });
+      const order = ['a.png', 'b.png', 'c.png'].map((n) => ids[n]!);
+      insertAnnotations(db, order.map((imageId) => ({ imageId, classId: null, geometry: { kind: 'box' as const, x: 10, y: 10, w: 50, h: 50 }, source: 'model' as const, modelRunId: source, score: 0.9 })));
+      fs.rmSync(path.join(root, 'imgs', 'b.png'));
+      const s = await ok(ws, 'segment:boxesToMasks', { jobId: 'gone', modelId, runId: source });
+      expect(s).toMatchObject({ boxes: 3, created: 2, failed: 1, cancelled: false });
+      // A run with a failed image finishes as a pre-label run with one does.
+      expect(getModelRun(db, s.runId)!.status).toBe('done');
+      const states = db.prepare('SELECT image_id AS imageId, state, error FROM model_run_images WHERE run_id = ? ORDER BY image_id').all(s.runId) as { imageId: number; state: string; error: string | null }[];
+      expect(states.map((r) => [r.imageId, r.state])).toEqual(order.map((id) => [id, id === ids['b.png'] ? 'failed' : 'done']).sort((p, q) => (p[0] as number) - (q[0] as number)));
+      const error = states.find((r) => r.state === 'failed')!.error!;
+      expect(error, error).toMatch(/^imgs\/b\.png: /);
+      expect(s.warnings).toContain(error);
+      const masked = db.prepare('SELECT image_id FROM annotations WHERE model_run_id = ? ORDER BY image_id').pluck().all(s.runId);
+      expect(masked).toEqual([ids['a.png'], ids['c.png']].sort((p, q) => p! - q!));
+    } finally {
+      await ws.dispose();
+    }
+  }, 120_000);
+
+  it('fails the run when the model cannot be loaded', async () => {
+    const config = tempDir();
+    const { ws, ids, modelId } = await datasetWith(async (imgs) => {
+      await flat(path.join(imgs, 'a.png'), 320, 240);
+    }, config);
+    try {
+      const db = ws.current!.db;
+      const source = insertModelRun(db, { model: 'detector', parameters: {} });
+      insertAnnotations(db, [{ imageId: ids['a.png']!, classId: null, geometry: { kind: 'box' as const, x: 10, y: 10, w: 50, h: 50 }, source: 'model' as const, modelRunId: source, score: 0.9 }]);
+      // The same model id over a decoder that is not an ONNX model.
+      const junk = path.join(tempDir(), 'junk_decoder.onnx');
+      fs.writeFileSync(junk, 'not a model');
+      const file = path.join(config, 'custom-sam-models.json');
+      const list = JSON.parse(fs.readFileSync(file, 'utf8')) as { decoder: { file: string } }[];
+      list[0]!.decoder.file = junk;
+      fs.writeFileSync(file, JSON.stringify(list));
+      const refused = await fails(ws, 'segment:boxesToMasks', { jobId: 'bad', modelId, runId: source });
+      expect(refused.message).toContain(junk);
+      const run = db.prepare("SELECT status FROM model_runs WHERE parameters LIKE '%boxes-to-masks%' ORDER BY id DESC").pluck().get();
+      expect(run).toBe('failed');
+    } finally {
+      await ws.dispose();
+    }
+  }, 120_000);
+
   it('stops at Cancel, keeping the images done and marking the run cancelled', async () => {
     const config = tempDir();
     let ws!: Workspace;
