@@ -278,11 +278,11 @@ describe.runIf(pair)('SAM requests in the inference workers', () => {
     try {
       const e = await own.samEncode({ model, pre, key: 'once', diskFile: null, frame, source: raw() });
       expect(e).toMatchObject({ cached: null, provider: 'cpu' });
-      const d = await own.samDecode({ model, pre, key: 'once', diskFile: null, points: [{ x: 20, y: 20, label: 1 }], refine: false });
+      const d = await own.samDecode({ model, pre, key: 'once', diskFile: null, points: [{ x: 20, y: 20, label: 1 }], keepLowRes: true });
       expect(d.found).toBe(true);
       // Cached answers still name the encoder's provider.
       expect(await own.samEncode({ model, pre, key: 'once', diskFile: null, frame, source: null })).toMatchObject({ cached: 'memory', provider: 'cpu', warnings: [] });
-      await own.samDecode({ model, pre, key: 'once', diskFile: null, points: [{ x: 30, y: 20, label: 1 }], refine: true });
+      await own.samDecode({ model, pre, key: 'once', diskFile: null, points: [{ x: 30, y: 20, label: 1 }], refineFrom: d.masks[0]!.lowResId });
       const stats = await own.stats();
       expect(stats.workers).toBe(2);
       expect(stats.sessions.filter((x) => x.file === model.encoder)).toHaveLength(1);
