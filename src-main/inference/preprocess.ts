@@ -21,7 +21,18 @@ export type { RawPixels };
  * What the model looks at: an image file (optionally one region of it, in oriented image pixels,
  * for tiled inference) or pixels the caller decoded.
  */
-export type ImageInput = string | { path: string; region?: Tile } | { raw: RawPixels };
+export type ImageInput = string | { path: string; region?: Tile; size?: KnownSize } | { raw: RawPixels };
+
+/**
+ * What the caller already knows of an 8-bit image file (the dataset's record of it): its size
+ * after EXIF orientation. For a whole image resized 'cv2-linear' the header is then not read
+ * again; a file whose decoded size differs (changed since it was recorded) is read again as if
+ * nothing were known.
+ */
+export interface KnownSize {
+  width: number;
+  height: number;
+}
 
 export interface PixelOptions {
   /** Samples equal to this are "no data" (GeoTIFF); an input holding nothing else is not run. */
@@ -73,6 +84,7 @@ export async function preprocess(input: ImageInput, m: ModelManifest, inputSize:
   let file: string;
   let src: { width: number; height: number; deep: boolean };
   let pipeline: Sharp;
+  let known: KnownSize | undefined;
   if (typeof input === 'object' && 'raw' in input) {
     const r = input.raw;
     file = `${r.width}x${r.height} pixels`;
@@ -81,11 +93,14 @@ export async function preprocess(input: ImageInput, m: ModelManifest, inputSize:
   } else {
     file = typeof input === 'string' ? input : input.path;
     const region = typeof input === 'string' ? undefined : input.region;
+    // Only the full-size decode of a whole image ('cv2-linear') shows that the file changed since
+    // its size was known; libvips' resize and a region would take the stale size as given.
+    known = typeof input === 'string' || region || !cv2 ? undefined : input.size;
     // A region of a large image is read by libvips from the file, which loads only what the
     // region needs from tiled TIFFs; a whole image is read into memory once (see readImage).
     if (region && !fs.existsSync(file)) throw new AppError('FILE_NOT_FOUND', `${file}: image not found`, { path: file });
     const bytes = region ? file : await readImage(file);
-    src = await orientedSize(file, bytes);
+    src = known ? { width: known.width, height: known.height, deep: false } : await orientedSize(file, bytes);
     // The reference reads 8-bit samples as stored: an embedded ICC profile is not applied.
     pipeline = sharp(bytes, { limitInputPixels: false, ignoreIcc: cv2 && !src.deep }).rotate();
     if (region) {
@@ -107,6 +122,7 @@ export async function preprocess(input: ImageInput, m: ModelManifest, inputSize:
   const info = decoded.info;
   const channels = info.channels;
   const [expectW, expectH] = cv2 ? [src.width, src.height] : [g.newW, g.newH];
+  if (known && (info.width !== expectW || info.height !== expectH)) return preprocess(file, m, inputSize, opts);
   if (info.width !== expectW || info.height !== expectH || (channels !== 3 && channels !== 1)) {
     throw new AppError('INTERNAL', `${file}: decoding gave ${info.width}x${info.height}x${channels}, expected ${expectW}x${expectH}x3`);
   }

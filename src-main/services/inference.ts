@@ -20,6 +20,7 @@ export function providerOrder(first: Provider | undefined): Provider[] | undefin
 export function detectInput(req: DetectRequest): ImageInput {
   if (req.raw) return { raw: req.raw };
   if (req.region) return { path: req.imagePath, region: req.region };
+  if (req.size) return { path: req.imagePath, size: req.size };
   return req.imagePath;
 }
 

@@ -54,6 +54,8 @@ export interface DetectRequest {
   manifest: ModelManifest;
   modelFile: string;
   imagePath: string;
+  /** The image's size after EXIF orientation as the dataset records it, for an 8-bit file: its header need not be read again. */
+  size?: { width: number; height: number };
   conf: number;
   iou: number;
   /** Preference order; the detector falls back along it to the CPU. */
@@ -541,7 +543,8 @@ export async function detectImage(
       if (nodata !== undefined && nodataOnly(source.samples, W, source.channels, tile ?? whole, nodata)) return null;
       return { ...base, raw: tile ? crop(source.bytes, W, tile) : crop(source.bytes, W, whole) };
     }
-    return { ...base, ...(tile ? { region: tile } : {}), ...(nodata !== undefined ? { nodata } : {}) };
+    const size = image.bitDepth <= 8 ? { size: { width: W, height: H } } : {};
+    return { ...base, ...(tile ? { region: tile } : size), ...(nodata !== undefined ? { nodata } : {}) };
   };
   if (!q.tiling) {
     const req = await request(null);

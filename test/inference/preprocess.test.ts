@@ -83,6 +83,19 @@ describe('preprocess', () => {
     expect(at(r.tensor, 2, 16, 16)).toBeGreaterThan(0.9);
   });
 
+  it('takes the recorded oriented size instead of the header, and reads the file again when its size has changed since', async () => {
+    const fromHeader = await preprocess(rotated, base, [32, 32]);
+    const recorded = await preprocess({ path: rotated, size: { width: 32, height: 64 } }, base, [32, 32]);
+    expect(recorded.geometry).toEqual(fromHeader.geometry);
+    expect(recorded.tensor).toEqual(fromHeader.tensor);
+    // A record made before the file was replaced (or one ignoring the orientation): the decoded size wins.
+    const stale = await preprocess({ path: rotated, size: { width: 64, height: 32 } }, base, [32, 32]);
+    expect(stale.geometry).toEqual(fromHeader.geometry);
+    expect(stale.tensor).toEqual(fromHeader.tensor);
+    const vips = { ...base, resize: 'vips-linear' as const };
+    expect((await preprocess({ path: rotated, size: { width: 64, height: 32 } }, vips, [32, 32])).geometry).toEqual((await preprocess(rotated, vips, [32, 32])).geometry);
+  });
+
   it('maps 16-bit images through the automatic window by default, by min-max, or fixed by 65535', async () => {
     const mm = await preprocess(deep, base, [32, 32]);
     const row = Array.from({ length: 32 }, (_, x) => at(mm.tensor, 0, 16, x));

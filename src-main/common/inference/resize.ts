@@ -122,12 +122,14 @@ export function resizeLinear8(src: Uint8Array, sw: number, sh: number, cn: numbe
         const q = o1[x]!;
         const w0 = a0[x]!;
         const w1 = a1[x]!;
-        for (let c = 0; c < 3; c++) {
-          const h0 = src[r0 + p + c]! * w0 + src[r0 + q + c]! * w1;
-          const h1 = src[r1 + p + c]! * w0 + src[r1 + q + c]! * w1;
-          const v = ((((h0 >> 4) * b0) >> 16) + (((h1 >> 4) * b1) >> 16) + 2) >> 2;
-          out[o + c] = v > 255 ? 255 : v;
-        }
+        // The three samples written out: a loop over them is measurably slower in V8.
+        const ap = r0 + p, aq = r0 + q, bp = r1 + p, bq = r1 + q;
+        const v0 = ((((((src[ap]! * w0 + src[aq]! * w1) >> 4) * b0) >> 16) + ((((src[bp]! * w0 + src[bq]! * w1) >> 4) * b1) >> 16) + 2) >> 2);
+        const v1 = ((((((src[ap + 1]! * w0 + src[aq + 1]! * w1) >> 4) * b0) >> 16) + ((((src[bp + 1]! * w0 + src[bq + 1]! * w1) >> 4) * b1) >> 16) + 2) >> 2);
+        const v2 = ((((((src[ap + 2]! * w0 + src[aq + 2]! * w1) >> 4) * b0) >> 16) + ((((src[bp + 2]! * w0 + src[bq + 2]! * w1) >> 4) * b1) >> 16) + 2) >> 2);
+        out[o] = v0 > 255 ? 255 : v0;
+        out[o + 1] = v1 > 255 ? 255 : v1;
+        out[o + 2] = v2 > 255 ? 255 : v2;
       }
     }
     return out;
