@@ -166,8 +166,12 @@ export class ImageViewer implements SceneView {
   }
 
   setOverlay(overlay: Overlay): void {
+    const newPreview = (overlay.preview?.geometry ?? null) !== (this.overlay.preview?.geometry ?? null);
     this.overlay = overlay;
-    this.overlayLayer.batchDraw();
+    // A new preview (a tool's mask answer, at most one per prompt) is drawn at once: waiting for
+    // the next animation frame would show it a frame late whenever it arrives just after one.
+    if (newPreview) this.overlayLayer.draw();
+    else this.overlayLayer.batchDraw();
   }
 
   onPointer(handler: PointerHandler): () => void {
