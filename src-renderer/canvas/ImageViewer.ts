@@ -166,11 +166,13 @@ export class ImageViewer implements SceneView {
   }
 
   setOverlay(overlay: Overlay): void {
-    const newPreview = (overlay.preview?.geometry ?? null) !== (this.overlay.preview?.geometry ?? null);
+    const next = overlay.preview?.geometry ?? null;
+    const newMask = next?.kind === 'mask' && next !== (this.overlay.preview?.geometry ?? null);
     this.overlay = overlay;
-    // A new preview (a tool's mask answer, at most one per prompt) is drawn at once: waiting for
-    // the next animation frame would show it a frame late whenever it arrives just after one.
-    if (newPreview) this.overlayLayer.draw();
+    // A new mask preview (a tool's answer from the backend, at most one per prompt) is drawn at
+    // once: waiting for the next animation frame would show it a frame late whenever it arrives
+    // just after one. Previews that follow the pointer (boxes, outlines) keep to the frames.
+    if (newMask) this.overlayLayer.draw();
     else this.overlayLayer.batchDraw();
   }
 
