@@ -482,26 +482,34 @@ export function maskFrame(region: SegmentRegion): { mw: number; mh: number } {
   return { mw: Math.max(1, Math.round(region.w * k)), mh: Math.max(1, Math.round(region.h * k)) };
 }
 
-/** The prompt in the encoder's frame: points, then the box's corners (labels 2, 3) or a padding point. */
-export function promptTensors(points: readonly SegmentPoint[], box: SegmentBox | undefined, region: SegmentRegion, inputSize: number): { coords: Float32Array; labels: Float32Array } {
-  const s = inputSize / Math.max(region.w, region.h);
-  const n = points.length + (box ? 2 : 1);
+/**
+ * Prompt points and the box's corners (labels 2, 3) scaled from image pixels of the region into a
+ * decoder's frame, per axis; with `padding` and no box, a padding point (label -1) ends the list.
+ */
+function scaledPrompt(points: readonly SegmentPoint[], box: SegmentBox | undefined, region: SegmentRegion, sx: number, sy: number, padding: boolean): { coords: Float32Array; labels: Float32Array } {
+  const k = points.length;
+  const n = k + (box ? 2 : padding ? 1 : 0);
   const coords = new Float32Array(n * 2);
   const labels = new Float32Array(n);
   points.forEach((p, i) => {
-    coords[i * 2] = (p.x - region.x) * s;
-    coords[i * 2 + 1] = (p.y - region.y) * s;
+    coords[i * 2] = (p.x - region.x) * sx;
+    coords[i * 2 + 1] = (p.y - region.y) * sy;
     labels[i] = p.label;
   });
-  const k = points.length;
   if (box) {
-    coords.set([(Math.min(box.x0, box.x1) - region.x) * s, (Math.min(box.y0, box.y1) - region.y) * s, (Math.max(box.x0, box.x1) - region.x) * s, (Math.max(box.y0, box.y1) - region.y) * s], k * 2);
+    coords.set([(Math.min(box.x0, box.x1) - region.x) * sx, (Math.min(box.y0, box.y1) - region.y) * sy, (Math.max(box.x0, box.x1) - region.x) * sx, (Math.max(box.y0, box.y1) - region.y) * sy], k * 2);
     labels[k] = 2;
     labels[k + 1] = 3;
-  } else {
+  } else if (padding) {
     labels[k] = -1;
   }
   return { coords, labels };
+}
+
+/** The prompt in the encoder's frame: points, then the box's corners (labels 2, 3) or a padding point. */
+export function promptTensors(points: readonly SegmentPoint[], box: SegmentBox | undefined, region: SegmentRegion, inputSize: number): { coords: Float32Array; labels: Float32Array } {
+  const s = inputSize / Math.max(region.w, region.h);
+  return scaledPrompt(points, box, region, s, s, true);
 }
 
 /** Mask cells x0..x0+w-1, y0..y0+h-1 of an mw×mh mask and which of them are inside (row-major); every other cell is outside. */
@@ -684,21 +692,7 @@ export function familyPromptTensors(
     sx = newW / region.w;
     sy = newH / region.h;
   }
-  const n = points.length + (box ? 2 : 0);
-  const coords = new Float32Array(n * 2);
-  const labels = new Float32Array(n);
-  points.forEach((p, i) => {
-    coords[i * 2] = (p.x - region.x) * sx;
-    coords[i * 2 + 1] = (p.y - region.y) * sy;
-    labels[i] = p.label;
-  });
-  if (box) {
-    const k = points.length;
-    coords.set([(Math.min(box.x0, box.x1) - region.x) * sx, (Math.min(box.y0, box.y1) - region.y) * sy, (Math.max(box.x0, box.x1) - region.x) * sx, (Math.max(box.y0, box.y1) - region.y) * sy], k * 2);
-    labels[k] = 2;
-    labels[k + 1] = 3;
-  }
-  return { coords, labels };
+  return scaledPrompt(points, box, region, sx, sy, false);
 }
 
 /** Source indices and weights of a bilinear resampling along one axis (pixel centres aligned, clamped at the ends). */

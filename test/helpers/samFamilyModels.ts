@@ -165,3 +165,38 @@ export function familyManifest(id: string, family: 'sam2' | 'efficientvit-sam', 
     std: [58.395, 57.12, 57.375],
   };
 }
+
+/**
+ * A decoder of the Segment Anything contract that returns three masks whatever the prompt: the
+ * whole image, nothing, the whole image, with predicted IoU 0.2, 0.9 and 0.5.
+ */
+export function threeMaskDecoder(): Uint8Array {
+  return onnxModel({
+    inputs: [
+      { name: 'image_embeddings', type: FLOAT, dims: [1, 256, 64, 64] },
+      { name: 'point_coords', type: FLOAT, dims: [1, 'N', 2] },
+      { name: 'point_labels', type: FLOAT, dims: [1, 'N'] },
+      { name: 'mask_input', type: FLOAT, dims: [1, 1, 256, 256] },
+      { name: 'has_mask_input', type: FLOAT, dims: [1] },
+      { name: 'orig_im_size', type: FLOAT, dims: [2] },
+    ],
+    outputs: [
+      { name: 'masks', type: FLOAT, dims: [1, 3, 'H', 'W'] },
+      { name: 'iou_predictions', type: FLOAT, dims: [1, 3] },
+      { name: 'low_res_masks', type: FLOAT, dims: [1, 3, 256, 256] },
+    ],
+    nodes: [
+      { op: 'Cast', inputs: ['orig_im_size'], outputs: ['hw'], int: { to: INT64 } },
+      { op: 'Concat', inputs: ['lead', 'hw'], outputs: ['shape'], int: { axis: 0 } },
+      { op: 'Expand', inputs: ['c', 'shape'], outputs: ['masks'] },
+      { op: 'Expand', inputs: ['c', 'lowShape'], outputs: ['low_res_masks'] },
+      { op: 'Identity', inputs: ['iou'], outputs: ['iou_predictions'] },
+    ],
+    initializers: [
+      { name: 'lead', type: INT64, dims: [2], values: [1, 3] },
+      { name: 'lowShape', type: INT64, dims: [4], values: [1, 3, 256, 256] },
+      { name: 'c', type: FLOAT, dims: [1, 3, 1, 1], values: [1, -1, 2] },
+      { name: 'iou', type: FLOAT, dims: [1, 3], values: [0.2, 0.9, 0.5] },
+    ],
+  });
+}

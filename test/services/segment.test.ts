@@ -14,6 +14,7 @@ import { defaultSamManifestDir, SamModelRegistry } from '../../src-main/services
 import type { Workspace } from '../../src-main/services/workspace';
 import { fails, newWorkspace, ok } from '../helpers/workspace';
 import { FLOAT, INT64, onnxModel } from '../helpers/onnxModel';
+import { threeMaskDecoder } from '../helpers/samFamilyModels';
 import { sharedPath, tempDir } from '../helpers/shared';
 
 const pair = sharedPath('models/sam_contract');
@@ -260,37 +261,7 @@ describe.runIf(pair)('a decoder returning several masks', () => {
     const config = tempDir();
     // Three masks: the whole image, nothing, the whole image; predicted IoU 0.2, 0.9, 0.5.
     const decoder = path.join(config, 'multi-decoder.onnx');
-    fs.writeFileSync(
-      decoder,
-      onnxModel({
-        inputs: [
-          { name: 'image_embeddings', type: FLOAT, dims: [1, 256, 64, 64] },
-          { name: 'point_coords', type: FLOAT, dims: [1, 'N', 2] },
-          { name: 'point_labels', type: FLOAT, dims: [1, 'N'] },
-          { name: 'mask_input', type: FLOAT, dims: [1, 1, 256, 256] },
-          { name: 'has_mask_input', type: FLOAT, dims: [1] },
-          { name: 'orig_im_size', type: FLOAT, dims: [2] },
-        ],
-        outputs: [
-          { name: 'masks', type: FLOAT, dims: [1, 3, 'H', 'W'] },
-          { name: 'iou_predictions', type: FLOAT, dims: [1, 3] },
-          { name: 'low_res_masks', type: FLOAT, dims: [1, 3, 256, 256] },
-        ],
-        nodes: [
-          { op: 'Cast', inputs: ['orig_im_size'], outputs: ['hw'], int: { to: INT64 } },
-          { op: 'Concat', inputs: ['lead', 'hw'], outputs: ['shape'], int: { axis: 0 } },
-          { op: 'Expand', inputs: ['c', 'shape'], outputs: ['masks'] },
-          { op: 'Expand', inputs: ['c', 'lowShape'], outputs: ['low_res_masks'] },
-          { op: 'Identity', inputs: ['iou'], outputs: ['iou_predictions'] },
-        ],
-        initializers: [
-          { name: 'lead', type: INT64, dims: [2], values: [1, 3] },
-          { name: 'lowShape', type: INT64, dims: [4], values: [1, 3, 256, 256] },
-          { name: 'c', type: FLOAT, dims: [1, 3, 1, 1], values: [1, -1, 2] },
-          { name: 'iou', type: FLOAT, dims: [1, 3], values: [0.2, 0.9, 0.5] },
-        ],
-      }),
-    );
+    fs.writeFileSync(decoder, threeMaskDecoder());
     const { ws, ids, modelId } = await datasetWith(async (imgs) => flat(path.join(imgs, 'land.png'), 640, 427), config);
     const custom = JSON.parse(fs.readFileSync(path.join(config, 'custom-sam-models.json'), 'utf8')) as { decoder: { file: string } }[];
     custom[0]!.decoder.file = decoder;
