@@ -190,7 +190,8 @@ describe('SAM encoder input', () => {
 describe.runIf(pair)('SAM requests in the inference workers', () => {
   const pool = new InferencePool({ size: 2 });
   afterAll(() => pool.close());
-  const model = { encoder: path.join(pair!, 'sam_contract_encoder.onnx'), decoder: path.join(pair!, 'sam_contract_decoder.onnx') };
+  // Built while collecting, also when the shared pair is absent and the tests skip.
+  const model = { encoder: path.join(pair ?? '', 'sam_contract_encoder.onnx'), decoder: path.join(pair ?? '', 'sam_contract_decoder.onnx') };
   const pre = { family: 'sam', inputSize: 1024, mean: [123.675, 116.28, 103.53] as [number, number, number], std: [58.395, 57.12, 57.375] as [number, number, number] };
   const frame = { region: { x: 0, y: 0, w: 64, h: 48 }, width: 64, height: 48 };
   const raw = () => ({ raw: { data: new Uint8Array(64 * 48 * 3).fill(128), width: 64, height: 48, channels: 3 as const } });
