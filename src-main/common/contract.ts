@@ -103,6 +103,8 @@ export const geometrySchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('point'), x: coord, y: coord }).strict(),
   z.object({ kind: z.literal('obb'), cx: coord, cy: coord, w: coord, h: coord, angle: finite }).strict(),
   z.object({ kind: z.literal('tag') }).strict(),
+  z.object({ kind: z.literal('polyline'), points: z.array(coord).min(4).max(2_000_000) }).strict(),
+  z.object({ kind: z.literal('keypoints'), points: z.array(coord).min(3).max(30_000) }).strict(),
 ]);
 
 const attributeValues = z.record(z.string().max(200), z.union([z.string().max(10_000), finite, z.boolean(), z.null()]));

@@ -5,7 +5,7 @@ export type ImageStatus = (typeof IMAGE_STATUSES)[number];
 export const SPLITS = ['train', 'val', 'test'] as const;
 export type Split = (typeof SPLITS)[number];
 
-export const ANNOTATION_KINDS = ['box', 'polygon', 'mask', 'point', 'obb', 'tag'] as const;
+export const ANNOTATION_KINDS = ['box', 'polygon', 'mask', 'point', 'obb', 'tag', 'polyline', 'keypoints'] as const;
 export type AnnotationKind = (typeof ANNOTATION_KINDS)[number];
 
 export const ANNOTATION_SOURCES = ['human', 'model'] as const;
@@ -28,7 +28,14 @@ export type Geometry =
   | { kind: 'mask'; rle: { size: [number, number]; counts: number[] } }
   | { kind: 'point'; x: number; y: number }
   | { kind: 'obb'; cx: number; cy: number; w: number; h: number; angle: number }
-  | { kind: 'tag' };
+  | { kind: 'tag' }
+  /** An open line: flat `[x0, y0, x1, y1, ...]`, at least two distinct points. */
+  | { kind: 'polyline'; points: number[] }
+  /**
+   * Keypoints of one object, flat `[x, y, v, ...]` in the order of its class's keypoint names;
+   * `v` as in COCO: 0 not labelled (x = y = 0), 1 labelled but not visible, 2 labelled and visible.
+   */
+  | { kind: 'keypoints'; points: number[] };
 
 /** Values an annotation attribute can hold (see AttributeDef). */
 export type AttributeValue = string | number | boolean | null;
@@ -126,6 +133,18 @@ export interface ClassRecord {
   order: number;
   /** Attribute definitions for annotations of this class. */
   attributes: AttributeDef[];
+  /** Keypoint names and skeleton, for classes whose objects are keypoints (pose); else null. */
+  keypoints: KeypointSchema | null;
+}
+
+/**
+ * A class's keypoints: names in order, skeleton edges as pairs of 0-based indexes into `names`,
+ * and the pairs that swap on a horizontal flip (left/right eye...).
+ */
+export interface KeypointSchema {
+  names: string[];
+  skeleton: [number, number][];
+  flipPairs?: [number, number][];
 }
 
 export interface DatasetSummary {

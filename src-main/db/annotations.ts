@@ -109,7 +109,7 @@ export function listAnnotations(db: Db, imageId: number): AnnotationRecord[] {
 }
 
 export function countByKind(db: Db): Record<AnnotationKind, number> {
-  const out: Record<AnnotationKind, number> = { box: 0, polygon: 0, mask: 0, point: 0, obb: 0, tag: 0 };
+  const out: Record<AnnotationKind, number> = { box: 0, polygon: 0, mask: 0, point: 0, obb: 0, tag: 0, polyline: 0, keypoints: 0 };
   for (const r of db.prepare('SELECT kind, count(*) AS n FROM annotations GROUP BY kind').all() as {
     kind: AnnotationKind;
     n: number;

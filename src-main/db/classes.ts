@@ -1,7 +1,7 @@
-import type { AttributeDef, ClassRecord } from '../common/model';
+import type { AttributeDef, ClassRecord, KeypointSchema } from '../common/model';
 import type { Db } from './open';
 
-const SELECT = 'SELECT id, name, color, hotkey, sort_order, attributes FROM classes';
+const SELECT = 'SELECT id, name, color, hotkey, sort_order, attributes, keypoints FROM classes';
 
 interface ClassRow {
   id: number;
@@ -10,6 +10,7 @@ interface ClassRow {
   hotkey: string | null;
   sort_order: number;
   attributes: string;
+  keypoints: string | null;
 }
 
 function toRecord(r: ClassRow): ClassRecord {
@@ -20,6 +21,7 @@ function toRecord(r: ClassRow): ClassRecord {
     hotkey: r.hotkey,
     order: r.sort_order,
     attributes: JSON.parse(r.attributes) as AttributeDef[],
+    keypoints: r.keypoints === null ? null : (JSON.parse(r.keypoints) as KeypointSchema),
   };
 }
 

@@ -58,6 +58,8 @@ function shapeRle(g: Geometry, image: EvalImageRow): Rle | null {
       return g.rle.size[0] === image.height && g.rle.size[1] === image.width ? g.rle : null;
     case 'point':
     case 'tag':
+    case 'polyline':
+    case 'keypoints':
       return null;
   }
 }

@@ -78,14 +78,14 @@ describe('migrations', () => {
     const db = openDatabase(file);
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     for (const [table, rows] of Object.entries(before)) expect(dump(db, table)).toEqual(rows);
-    expect(dump(db, 'classes')).toEqual(classesBefore.map((c) => ({ ...(c as object), attributes: '[]' })));
+    expect(dump(db, 'classes')).toEqual(classesBefore.map((c) => ({ ...(c as object), attributes: '[]', keypoints: null })));
     expect(listAnnotations(db, a!).concat(listAnnotations(db, b!))).toEqual(annotationsBefore);
     expect(annotationsBefore).toHaveLength(3);
     expect(listClasses(db).map((c) => [c.name, c.order, c.attributes])).toEqual([
       ['cell', 0, []],
       ['nucleus', 1, []],
     ]);
-    expect(getClass(db, cell!)).toEqual({ id: cell, name: 'cell', color: '#ff0000', hotkey: '1', order: 0, attributes: [] });
+    expect(getClass(db, cell!)).toEqual({ id: cell, name: 'cell', color: '#ff0000', hotkey: '1', order: 0, attributes: [], keypoints: null });
     expect(peekUndo(db, a!)).toMatchObject({ label: 'old edit', forward: { x: 1 } });
     expect(db.pragma('foreign_key_check')).toEqual([]);
 
@@ -94,6 +94,25 @@ describe('migrations', () => {
     db.prepare('DELETE FROM annotations WHERE id = ?').run(top);
     const [next] = insertAnnotations(db, [{ imageId: a!, classId: null, geometry: { kind: 'point', x: 1, y: 1 }, source: 'human' }]);
     expect(next).toBe(top + 1);
+    db.close();
+  });
+
+  it('the shape-kinds rebuild (9) keeps ids and the counter, so an id freed at the top before it is not reused', () => {
+    const file = path.join(tempDir(), 'v8.tessera');
+    const v8 = openDatabase(file, { create: true, migrations: MIGRATIONS.filter((m) => m.version <= 8) });
+    const [a] = insertImages(v8, [{ path: 'a.png', external: false, contentHash: 'a', fileSize: 1, fileMtimeMs: 1, width: 10, height: 10, channels: 3, bitDepth: 8, format: 'png', frames: 1, orientation: 1 }]);
+    const ids = insertAnnotations(v8, [1, 2, 3].map((x) => ({ imageId: a!, classId: null, geometry: { kind: 'point' as const, x, y: x }, source: 'human' as const })));
+    v8.prepare('DELETE FROM annotations WHERE id = ?').run(ids[2]);
+    const rows = v8.prepare('SELECT * FROM annotations ORDER BY id').all();
+    v8.close();
+
+    const db = openDatabase(file);
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.prepare('SELECT * FROM annotations ORDER BY id').all()).toEqual(rows);
+    const [next] = insertAnnotations(db, [{ imageId: a!, classId: null, geometry: { kind: 'polyline', points: [0, 0, 5, 5] }, source: 'human' }]);
+    expect(next).toBe(ids[2]! + 1);
+    insertAnnotations(db, [{ imageId: a!, classId: null, geometry: { kind: 'keypoints', points: [1, 1, 2, 0, 0, 0] }, source: 'human' }]);
+    expect(() => db.prepare("UPDATE annotations SET kind = 'circle' WHERE id = ?").run(next)).toThrow(/CHECK/);
     db.close();
   });
 });

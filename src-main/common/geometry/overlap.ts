@@ -42,6 +42,8 @@ function areaRle(g: Geometry, width: number, height: number): Rle | null {
       return g.rle.size[0] === height && g.rle.size[1] === width ? g.rle : null;
     case 'point':
     case 'tag':
+    case 'polyline':
+    case 'keypoints':
       return null;
   }
 }

@@ -50,7 +50,13 @@ export function geometryArea(g: Geometry): number {
       return rleCountsArea(g.rle.counts);
     case 'point':
     case 'tag':
+    case 'polyline':
       return 0;
+    case 'keypoints': {
+      // COCO gives a keypoints-only object the area of the box around its labelled points.
+      const r = geometryBBox(g);
+      return r.w * r.h;
+    }
   }
 }
 
@@ -101,7 +107,18 @@ export function geometryBBox(g: Geometry): Rect {
       return { x: g.x, y: g.y, w: 0, h: 0 };
     case 'tag':
       return { x: 0, y: 0, w: 0, h: 0 };
+    case 'polyline':
+      return boundsOf(g.points);
+    case 'keypoints':
+      return boundsOf(labelledKeypoints(g.points));
   }
+}
+
+/** The x, y pairs of the labelled keypoints (visibility above 0) of a flat `[x, y, v, ...]` list. */
+export function labelledKeypoints(points: readonly number[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i + 2 < points.length; i += 3) if (points[i + 2]! > 0) out.push(points[i]!, points[i + 1]!);
+  return out;
 }
 
 /** Whether every vertex of a ring lies on one line (a zero signed area alone may be a symmetric bow tie). */
@@ -137,7 +154,9 @@ export function validateGeometry(g: Geometry, image: { width: number; height: nu
           ? [g.x, g.y]
           : g.kind === 'polygon'
             ? g.parts.flat()
-            : [];
+            : g.kind === 'polyline' || g.kind === 'keypoints'
+              ? g.points
+              : [];
   if (nums.some((n) => !Number.isFinite(n))) return 'coordinates must be finite numbers';
   switch (g.kind) {
     case 'box':
@@ -166,6 +185,19 @@ export function validateGeometry(g: Geometry, image: { width: number; height: nu
     case 'point':
     case 'tag':
       return null;
+    case 'polyline':
+      if (g.points.length % 2 !== 0) return 'a polyline has an odd number of coordinates';
+      if (distinctVertexCount(g.points) < 2) return 'a polyline needs at least 2 distinct points';
+      return null;
+    case 'keypoints': {
+      if (g.points.length % 3 !== 0) return 'keypoints must be x, y, visibility triples';
+      for (let i = 2; i < g.points.length; i += 3) {
+        const v = g.points[i]!;
+        if (v !== 0 && v !== 1 && v !== 2) return `keypoint ${(i - 2) / 3 + 1} has visibility ${v} (0, 1 or 2 expected)`;
+      }
+      if (labelledKeypoints(g.points).length === 0) return 'keypoints with none labelled cannot be stored';
+      return null;
+    }
   }
 }
 
@@ -264,6 +296,14 @@ export function translateGeometry(g: Geometry, dx: number, dy: number): Geometry
       return { kind: 'mask', rle: shiftRle(g.rle, Math.round(dx), Math.round(dy)) };
     case 'tag':
       return { kind: 'tag' };
+    case 'polyline':
+      return { kind: 'polyline', points: g.points.map((v, i) => v + (i & 1 ? dy : dx)) };
+    case 'keypoints':
+      // Unlabelled keypoints stay at (0, 0), as COCO writes them.
+      return {
+        kind: 'keypoints',
+        points: g.points.map((v, i) => (i % 3 === 2 || g.points[i - (i % 3) + 2] === 0 ? v : v + (i % 3 === 1 ? dy : dx))),
+      };
   }
 }
 
@@ -362,5 +402,16 @@ export function hitTest(g: Geometry, x: number, y: number, tolerancePx: number):
       return Math.hypot(g.x - x, g.y - y) <= tol;
     case 'tag':
       return false;
+    case 'polyline': {
+      for (let i = 0; i + 3 < g.points.length; i += 2) {
+        if (distanceToSegment(x, y, g.points[i]!, g.points[i + 1]!, g.points[i + 2]!, g.points[i + 3]!) <= tol) return true;
+      }
+      return false;
+    }
+    case 'keypoints': {
+      const p = labelledKeypoints(g.points);
+      for (let i = 0; i + 1 < p.length; i += 2) if (Math.hypot(p[i]! - x, p[i + 1]! - y) <= tol) return true;
+      return false;
+    }
   }
 }

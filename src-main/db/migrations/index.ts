@@ -6,8 +6,9 @@ import { geo } from './0005-geo';
 import { predictions } from './0006-predictions';
 import { frames } from './0007-frames';
 import { classOrder } from './0008-class-order';
+import { shapeKinds } from './0009-shape-kinds';
 import type { Migration } from './types';
 
 export type { Migration };
-export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, predictions, frames, classOrder];
+export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, predictions, frames, classOrder, shapeKinds];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

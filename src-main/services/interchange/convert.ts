@@ -24,6 +24,9 @@ const PREFERENCE: Record<ShapeKind, readonly ShapeKind[]> = {
   polygon: ['polygon', 'mask', 'box', 'obb'],
   mask: ['mask', 'polygon', 'box', 'obb'],
   point: ['point'],
+  // An open line and a skeleton have no faithful substitute: a target without them drops them, counted.
+  polyline: ['polyline'],
+  keypoints: ['keypoints'],
 };
 
 /** Why each conversion is or is not exact, for the export report. */
@@ -117,6 +120,8 @@ function convertTo(g: Geometry, to: ShapeKind, width: number, height: number): G
     case 'mask':
       return g.kind === 'box' || g.kind === 'polygon' || g.kind === 'obb' ? toMask(g, width, height) : null;
     case 'point':
+    case 'polyline':
+    case 'keypoints':
       return null;
   }
 }

@@ -349,6 +349,10 @@ function normalizeGeometry(g: Geometry): Geometry {
       return { kind: 'obb', cx: g.cx, cy: g.cy, w: g.w, h: g.h, angle: g.angle };
     case 'tag':
       return { kind: 'tag' };
+    case 'polyline':
+      return { kind: 'polyline', points: [...g.points] };
+    case 'keypoints':
+      return { kind: 'keypoints', points: [...g.points] };
   }
 }
 
