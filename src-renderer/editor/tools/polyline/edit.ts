@@ -5,10 +5,11 @@ import { insertPolylineVertex, nearestPolylineSegment, nearestPolylineVertex, po
 
 /**
  * Vertex editing of the one selected polyline, for the select tool: a press on a vertex drags it
- * (Alt+click removes it), a press on a segment inserts a vertex there and drags it. Null when the
- * press is on none of them.
+ * (Alt+click removes it); a click on a segment inserts a vertex there, while a drag from a
+ * segment is handed to `dragLine` (the select tool moves the line: a line has no inside to grab).
+ * Null when the press is on none of them.
  */
-export function polylineVertexGesture(tool: Tool, e: EditorPointerEvent): ToolState | null {
+export function polylineVertexGesture(tool: Tool, e: EditorPointerEvent, dragLine: (start: EditorPointerEvent, at: EditorPointerEvent) => ToolState): ToolState | null {
   const editor = tool.editor;
   const one = editor.singleSelected();
   if (!one || one.geometry.kind !== 'polyline' || !editor.isEditable(one) || e.shift) return null;
@@ -20,11 +21,32 @@ export function polylineVertexGesture(tool: Tool, e: EditorPointerEvent): ToolSt
       deletePolylineVertex(tool, one, v);
       return tool.initial();
     }
-    return new DraggingPolylineVertex(tool, one, g, v, e, false);
+    return new DraggingPolylineVertex(tool, one, g, v, e);
   }
   const seg = nearestPolylineSegment(g, e.x, e.y, tol);
-  if (seg) return new DraggingPolylineVertex(tool, one, insertPolylineVertex(g, seg.index, seg.x, seg.y), seg.index + 1, e, true);
+  if (seg) return new PressedOnSegment(tool, one, insertPolylineVertex(g, seg.index, seg.x, seg.y), e, dragLine);
   return null;
+}
+
+/** Pressed on a segment of the selected polyline: a release inserts the vertex, a drag moves the line. */
+class PressedOnSegment extends ToolState {
+  readonly name = 'pressedOnSegment';
+  constructor(
+    tool: Tool,
+    private readonly rec: AnnotationRecord,
+    private readonly inserted: Polyline,
+    private readonly start: EditorPointerEvent,
+    private readonly dragLine: (start: EditorPointerEvent, at: EditorPointerEvent) => ToolState,
+  ) {
+    super(tool);
+  }
+  override onPointerMove(e: EditorPointerEvent): void {
+    if (moved(this.start, e, e.zoom)) this.tool.transition(this.dragLine(this.start, e));
+  }
+  override onPointerUp(): void {
+    this.tool.transition(this.tool.initial());
+    void this.editor.updateGeometry(this.rec.id, this.inserted, 'Insert vertex');
+  }
 }
 
 export function deletePolylineVertex(tool: Tool, rec: AnnotationRecord, index: number): void {
@@ -47,13 +69,9 @@ class DraggingPolylineVertex extends ToolState {
     private readonly base: Polyline,
     private readonly index: number,
     private readonly start: EditorPointerEvent,
-    private readonly inserted: boolean,
   ) {
     super(tool);
     this.g = base;
-  }
-  override onEnter(): void {
-    if (this.inserted) this.draw();
   }
   private draw(): void {
     this.editor.setToolOverlay({ live: [{ ...this.editor.toScene(this.rec), geometry: this.g }], handles: polylineHandles(this.g) }, [this.rec.id]);
@@ -67,7 +85,7 @@ class DraggingPolylineVertex extends ToolState {
   }
   override onPointerUp(): void {
     this.tool.transition(this.tool.initial());
-    if (!this.dragged && !this.inserted) return;
-    void this.editor.updateGeometry(this.rec.id, this.g, this.inserted ? 'Insert vertex' : 'Move vertex');
+    if (!this.dragged) return;
+    void this.editor.updateGeometry(this.rec.id, this.g, 'Move vertex');
   }
 }

@@ -94,7 +94,7 @@ class Idle extends ToolState<SelectTool> {
   }
 
   override onPointerDown(e: EditorPointerEvent): void {
-    const edit = obbHandleGesture(this.tool, e) ?? polylineVertexGesture(this.tool, e);
+    const edit = obbHandleGesture(this.tool, e) ?? polylineVertexGesture(this.tool, e, (start, at) => new MovingShapes(this.tool, start, at));
     if (edit) {
       this.tool.transition(edit);
       return;
