@@ -1,16 +1,28 @@
 import type { Geometry } from '../../../../src-main/common/model';
-import { circleVertexCount } from '../../../../src-main/common/formats/labelme';
 import { q } from '../../shapes';
 
+/** The largest distance between an ellipse and its polygon, in pixels. */
+export const ELLIPSE_TOLERANCE = 0.25;
+
 /**
- * Ellipses and circles are stored as polygons, which every export format holds. The vertex count
- * keeps the outline within 0.25 px of the true ellipse (as labelme circles are read: see
- * circleVertexCount, at least 12, at most 360), and the vertices sit slightly outside the
- * ellipse, scaled so the polygon's area equals pi * a * b: an inscribed polygon would be short
- * of it, by 4.5 % with 12 vertices.
+ * Vertices of the polygon of an ellipse whose larger semi-axis is r: enough that a chord strays at
+ * most ELLIPSE_TOLERANCE from it (a chord over angle t strays r (1 - cos(t / 2)), and the ellipse is
+ * the circle of radius r squeezed along one axis, which only brings chords closer), a multiple of 4
+ * between 12 and 360, as labelme circles are read (formats/labelme circleVertexCount).
+ */
+export function ellipseVertexCount(r: number): number {
+  const n = r <= ELLIPSE_TOLERANCE ? 12 : Math.ceil(Math.PI / Math.acos(1 - ELLIPSE_TOLERANCE / r));
+  return Math.min(360, Math.max(12, Math.ceil(n / 4) * 4));
+}
+
+/**
+ * Ellipses and circles are stored as polygons, which every export format holds (see
+ * ellipseVertexCount). The vertices sit slightly outside the ellipse, scaled so the polygon's area
+ * equals pi * a * b: an inscribed polygon would be short of it, by 4.5 % with 12 vertices; the
+ * scaled polygon strays less than the inscribed one, on both sides.
  */
 export function ellipseRing(cx: number, cy: number, rx: number, ry: number): number[] {
-  const n = circleVertexCount(Math.max(rx, ry));
+  const n = ellipseVertexCount(Math.max(rx, ry));
   // An inscribed n-gon has (n / 2) sin(2 pi / n) of the pi a b; scaling by k multiplies that by k^2.
   const k = Math.sqrt((2 * Math.PI) / (n * Math.sin((2 * Math.PI) / n)));
   const ring: number[] = [];
