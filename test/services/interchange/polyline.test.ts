@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { geometryToGeoJson, type GeoTransform } from '../../../src-main/common/geo';
 import type { Geometry } from '../../../src-main/common/model';
 import { callWs, closeTestDataset, createTestDataset, newWorkspace, type TestDataset } from '../../helpers/editorDriver';
 
@@ -59,6 +60,11 @@ describe('polylines in exports', () => {
       ]);
     });
   }
+
+  it('GeoJSON writes a line string in the image CRS', () => {
+    const t: GeoTransform = [1000, 2, 0, 5000, 0, -2];
+    expect(geometryToGeoJson(line, t)).toEqual({ type: 'LineString', coordinates: [[1021, 4960], [1120, 4949.5], [1180, 4840], [1300, 4880]] });
+  });
 
   it('formats without lines drop them, counted in the export report', async () => {
     for (const format of ['coco', 'yolo', 'yolo-obb', 'voc'] as const) {
