@@ -82,7 +82,7 @@ describe('shape tools in the browser', () => {
     await app?.close();
   });
 
-  it.skipIf(prerequisites.skip)('draws, resizes and rotates a rotated box, exports it as YOLO-OBB with the expected corners, and undoes each step', async () => {
+  it.skipIf(prerequisites.skip)('draws, resizes and rotates a rotated box, draws and bends a polyline, draws an ellipse, exports YOLO-OBB with the expected corners, and undoes each step', async () => {
     prerequisites.assertPresent();
     const { tmp } = app!;
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
@@ -163,6 +163,16 @@ describe('shape tools in the browser', () => {
     expect(pts).toHaveLength(6);
     pts.forEach((c, i) => expect(Math.abs(c - linePts[i >> 1]![i & 1]!)).toBeLessThanOrEqual(1));
 
+    // The select tool drags its middle point; the others stay.
+    const linePoints = () => (rows(file).find((r) => r.kind === 'polyline')!.g as Extract<Geometry, { kind: 'polyline' }>).points;
+    await page.keyboard.press('v');
+    await dragImage(page, [pts[2]!, pts[3]!], [pts[2]! + 10, pts[3]! - 15]);
+    await expect.poll(() => linePoints()[2]).not.toBe(pts[2]);
+    const bent = linePoints();
+    expect(Math.abs(bent[2]! - (pts[2]! + 10))).toBeLessThanOrEqual(1);
+    expect(Math.abs(bent[3]! - (pts[3]! - 15))).toBeLessThanOrEqual(1);
+    expect([...bent.slice(0, 2), ...bent.slice(4)]).toEqual([...pts.slice(0, 2), ...pts.slice(4)]);
+
     // An ellipse (class 2): a polygon of the ellipse's area within 1 %.
     await page.keyboard.press('c');
     await expect.poll(() => page.getByTestId('viewer').getAttribute('data-tool')).toBe('ellipse');
@@ -236,6 +246,8 @@ describe('shape tools in the browser', () => {
     await page.getByTestId('tool-select').focus();
     await page.keyboard.press('Control+z');
     await expect.poll(() => rows(file).some((r) => r.kind === 'polygon')).toBe(false);
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => linePoints()).toEqual(pts);
     await page.keyboard.press('Control+z');
     await expect.poll(() => rows(file).some((r) => r.kind === 'polyline')).toBe(false);
     await page.keyboard.press('Control+z');
