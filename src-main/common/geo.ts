@@ -97,12 +97,13 @@ export function crsMember(epsg: number | null): { type: 'name'; properties: { na
 
 export type GeoJsonGeometry =
   | { type: 'Point'; coordinates: [number, number] }
+  | { type: 'LineString'; coordinates: [number, number][] }
   | { type: 'Polygon'; coordinates: [number, number][][] }
   | { type: 'MultiPolygon'; coordinates: [number, number][][][] };
 
 /**
  * A shape's geometry in the CRS. Boxes and polygons become polygons with closed rings (a
- * multi-part polygon becomes a MultiPolygon of its parts), points points. Other kinds must be
+ * multi-part polygon becomes a MultiPolygon of its parts), points points, polylines line strings. Other kinds must be
  * converted first (the exporter turns masks and rotated boxes into polygons); they give null.
  */
 export function geometryToGeoJson(g: Geometry, t: GeoTransform): GeoJsonGeometry | null {
@@ -123,6 +124,11 @@ export function geometryToGeoJson(g: Geometry, t: GeoTransform): GeoJsonGeometry
     }
     case 'point':
       return { type: 'Point', coordinates: at(g.x, g.y) };
+    case 'polyline': {
+      const pts: [number, number][] = [];
+      for (let i = 0; i + 1 < g.points.length; i += 2) pts.push(at(g.points[i]!, g.points[i + 1]!));
+      return { type: 'LineString', coordinates: pts };
+    }
     default:
       return null;
   }

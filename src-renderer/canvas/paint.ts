@@ -43,6 +43,9 @@ export function tracePath(ctx: CanvasRenderingContext2D, g: Geometry, px: number
     case 'obb':
       traceRing(ctx, obbCorners(g), closed);
       return;
+    case 'polyline':
+      traceRing(ctx, g.points, false);
+      return;
     case 'point': {
       const r = POINT_RADIUS_PX * px;
       ctx.moveTo(g.x + r, g.y);
@@ -72,9 +75,11 @@ export function paintGroup(ctx: CanvasRenderingContext2D, shapes: readonly Scene
   const first = shapes[0];
   if (!first) return;
   let points = 0;
+  let lines = 0;
   ctx.beginPath();
   for (const s of shapes) {
     if (s.geometry.kind === 'point') points++;
+    else if (s.geometry.kind === 'polyline') lines++;
     else tracePath(ctx, s.geometry, px);
   }
   ctx.lineJoin = 'bevel';
@@ -88,6 +93,8 @@ export function paintGroup(ctx: CanvasRenderingContext2D, shapes: readonly Scene
   ctx.globalAlpha = first.prediction ? PREDICTION_FILL_ALPHA : FILL_ALPHA;
   ctx.fill();
   ctx.globalAlpha = 1;
+  // Open lines have no inside to tint: they join the path after the fill, for the stroke only.
+  if (lines > 0) for (const s of shapes) if (s.geometry.kind === 'polyline') tracePath(ctx, s.geometry, px);
   ctx.strokeStyle = first.color;
   ctx.lineWidth = LINE_PX * px;
   ctx.setLineDash(first.prediction ? [6 * px, 4 * px] : []);

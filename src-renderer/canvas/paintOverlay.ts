@@ -1,6 +1,6 @@
 import type { Geometry } from '../../src-main/common/model';
 import { geometryBBox } from '../../src-main/common/geometry/shapes';
-import type { Overlay, SceneShape } from '../editor/scene';
+import { ROTATE_HANDLE_PX, type Overlay, type SceneShape } from '../editor/scene';
 import { MASK_ALPHA, rasterizeMask, type MaskRaster } from './maskRaster';
 import { LINE_PX, paintGroup, tracePath } from './paint';
 
@@ -111,6 +111,7 @@ export class OverlayPainter {
 
   private paintHandles(ctx: CanvasRenderingContext2D, handles: Overlay['handles'], px: number): void {
     if (handles.length === 0) return;
+    paintRotateHandles(ctx, handles, px);
     // One path per handle kind: a polygon being edited can show hundreds of vertex handles.
     for (const kind of ['edge', 'vertex', 'resize', 'close', 'positive', 'negative'] as const) {
       ctx.beginPath();
@@ -136,6 +137,26 @@ export class OverlayPainter {
       ctx.lineWidth = 1.2 * px;
       ctx.stroke();
     }
+  }
+}
+
+/** Rotate handles: a stem from the anchor out along (dx, dy), and a round knob at its end. */
+function paintRotateHandles(ctx: CanvasRenderingContext2D, handles: Overlay['handles'], px: number): void {
+  for (const h of handles) {
+    if (h.kind !== 'rotate') continue;
+    const kx = h.x + (h.dx ?? 0) * ROTATE_HANDLE_PX * px;
+    const ky = h.y + (h.dy ?? -1) * ROTATE_HANDLE_PX * px;
+    ctx.beginPath();
+    ctx.moveTo(h.x, h.y);
+    ctx.lineTo(kx, ky);
+    strokeOverHalo(ctx, HANDLE_STROKE, 3.5, HANDLE_FILL, px);
+    ctx.beginPath();
+    ctx.arc(kx, ky, 5 * px, 0, Math.PI * 2);
+    ctx.fillStyle = HANDLE_FILL;
+    ctx.fill();
+    ctx.strokeStyle = HANDLE_STROKE;
+    ctx.lineWidth = 1.2 * px;
+    ctx.stroke();
   }
 }
 

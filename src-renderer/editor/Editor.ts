@@ -10,6 +10,8 @@ import { DEFAULT_SMART, type SmartSettings } from './smart';
 import { HIT_PX, type Tool, type ToolId, type ToolOverlay } from './tools/Tool';
 import { createTools } from './tools';
 import type { SamTool, Segmenter } from './tools/sam';
+import { obbOverlayHandles } from './tools/obb/geometry';
+import { polylineHandles } from './tools/polyline/geometry';
 
 export interface EditorImage {
   id: number;
@@ -378,9 +380,11 @@ export class Editor {
 
   /** Handles of the selection, shown by the select tool when exactly one editable shape is selected. */
   selectionHandles(): Overlay['handles'] {
-    if (this.toolId !== 'select') return [];
     const one = this.singleSelected();
     if (!one || !this.isEditable(one)) return [];
+    if (one.geometry.kind === 'obb' && (this.toolId === 'select' || this.toolId === 'obb')) return obbOverlayHandles(one.geometry);
+    if (this.toolId !== 'select') return [];
+    if (one.geometry.kind === 'polyline') return polylineHandles(one.geometry);
     if (one.geometry.kind === 'box') return boxHandles(one.geometry).map((h) => ({ x: h.x, y: h.y, kind: 'resize' as const }));
     if (one.geometry.kind === 'polygon') return polygonHandles(one.geometry);
     return [];

@@ -132,6 +132,9 @@ export const ACTIONS: readonly Action[] = [
   toolAction('wand', 'Magic wand (click; drag a box for GrabCut)', 'w'),
   toolAction('scissors', 'Intelligent scissors (click anchors; the outline follows edges)', 'i'),
   toolAction('sam', 'Segment: click (right click or Alt+click: background), drag a box', 's'),
+  toolAction('obb', 'Rotated box (drag; then handles resize, the knob rotates, Shift snaps to 15°)', 'r'),
+  toolAction('polyline', 'Polyline (click points; Enter or double click ends)', 'l'),
+  toolAction('ellipse', 'Ellipse (drag; Shift for a circle), stored as a polygon', 'c'),
 
   { id: 'undo', label: 'Undo', group: 'Edit', keys: ['ctrl+z'], predicate: (c) => c.editor.history.canUndo, perform: (c) => c.editor.undo() },
   {

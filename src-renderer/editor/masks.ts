@@ -50,6 +50,8 @@ export function translateGeometry(g: Geometry, dx: number, dy: number): Geometry
       return { ...t, cx: q(t.cx), cy: q(t.cy) };
     case 'polygon':
       return { kind: 'polygon', parts: t.parts.map((ring) => ring.map(q)) };
+    case 'polyline':
+      return { kind: 'polyline', points: t.points.map(q) };
     default:
       return t;
   }

@@ -30,8 +30,11 @@ export interface Overlay {
   live: readonly SceneShape[];
   /** The shape a tool is creating (e.g. the box being dragged, the open polygon). */
   preview: { geometry: Geometry; color: string; open?: boolean } | null;
-  /** Vertex and resize handles, image pixels; drawn at a constant screen size. */
-  handles: readonly { x: number; y: number; kind: 'vertex' | 'resize' | 'edge' | 'close' | 'positive' | 'negative' }[];
+  /**
+   * Vertex and resize handles, image pixels; drawn at a constant screen size. A `rotate` handle
+   * is drawn on a stem from (x, y) a fixed number of screen pixels along the unit vector (dx, dy).
+   */
+  handles: readonly { x: number; y: number; kind: 'vertex' | 'resize' | 'edge' | 'close' | 'positive' | 'negative' | 'rotate'; dx?: number; dy?: number }[];
   /** Rubber-band selection rectangle. */
   marquee: { x: number; y: number; w: number; h: number } | null;
   /** Brush cursor for the mask tools. */
@@ -43,6 +46,9 @@ export interface Overlay {
    */
   stroke?: { points: readonly number[]; radius: number; erase: boolean; color: string } | null;
 }
+
+/** Screen pixels from a rotate handle's anchor to its knob, for the painter and the tools' hit tests alike. */
+export const ROTATE_HANDLE_PX = 24;
 
 export const EMPTY_OVERLAY: Overlay = { selected: [], live: [], preview: null, handles: [], marquee: null, brush: null };
 

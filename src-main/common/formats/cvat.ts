@@ -18,12 +18,12 @@ import { asArray, asRecord, attributeText, decimalFor, parseAttributeText, parse
  * (string), and every <attribute>, typed by the label's spec in <meta> (checkbox → boolean,
  * number → number, others → text) or, without a spec, by parseAttributeText. Polygons and masks
  * of one label sharing a group_id are one instance (as Datumaro exports them to COCO), joined.
- * <points> gives one point annotation per point; <tag> an image tag. <polyline>, <ellipse>,
- * <cuboid>, <skeleton> and video <track>s are reported and skipped.
+ * <points> gives one point annotation per point; <polyline> an open polyline; <tag> an image tag.
+ * <ellipse>, <cuboid>, <skeleton> and video <track>s are reported and skipped.
  */
 
 export const CVAT_XML_ATTRIBUTES = ['occluded', 'z_order', 'group_id', 'source'] as const;
-const UNSUPPORTED = ['polyline', 'ellipse', 'cuboid', 'skeleton'] as const;
+const UNSUPPORTED = ['ellipse', 'cuboid', 'skeleton'] as const;
 /** Elements fast-xml-parser must always give as arrays. */
 export const CVAT_ARRAYS: ReadonlySet<string> = new Set(['image', 'box', 'polygon', 'polyline', 'points', 'mask', 'tag', 'attribute', 'label', 'ellipse', 'cuboid', 'skeleton', 'track', 'task']);
 
@@ -270,6 +270,18 @@ export function readCvatImage(node: unknown, file: string, meta: CvatMeta, index
     for (let k = 0; k < pts.length; k += 2) push(n, { label: c.label, attributes: { ...c.attributes }, geometry: { kind: 'point', x: pts[k]!, y: pts[k + 1]! }, groupKey: null });
   });
 
+  asArray(img['polyline']).forEach((n, i) => {
+    const el = asRecord(n) ?? {};
+    const c = common(el, 'polyline', i);
+    if (!c) return;
+    const pts = parsePoints(xmlText(el['points']));
+    if (pts === null || pts.length < 4) {
+      problems.push({ file, where: c.where, severity: 'error', message: `polyline "${c.label}" needs at least 2 points given as "x,y;x,y;...", not ${JSON.stringify(el['points'] ?? null)}; skipped` });
+      return;
+    }
+    push(n, { label: c.label, attributes: c.attributes, geometry: { kind: 'polyline', points: pts }, groupKey: null });
+  });
+
   asArray(img['mask']).forEach((n, i) => {
     const el = asRecord(n) ?? {};
     const c = common(el, 'mask', i);
@@ -403,6 +415,12 @@ export function writeCvatImage(
       case 'point':
         el('points', [['points', `${num(geo.x)},${num(geo.y)}`]]);
         break;
+      case 'polyline': {
+        const pts: string[] = [];
+        for (let j = 0; j + 1 < geo.points.length; j += 2) pts.push(`${num(geo.points[j]!)},${num(geo.points[j + 1]!)}`);
+        el('polyline', [['points', pts.join(';')]]);
+        break;
+      }
       case 'mask': {
         const m = rleToCvatMask(geo.rle);
         if (!m) {

@@ -8,8 +8,8 @@ import type { FormatProblem, InterchangeAnnotation } from './types';
  * Shapes: rectangle → box; polygon → polygon; circle → polygon (see circleToRing) with the
  * attribute `labelme_shape: "circle"`, written back as a circle while its vertices still are
  * that approximation; point → point (and the multi-point `points` → one point each); mask → a
- * mask over the whole image. line and linestrip have no Tessera counterpart (there is no
- * polyline geometry, and a line has no area): they are reported as warnings and counted.
+ * mask over the whole image; linestrip (and line, its two-point case) → polyline, written back as
+ * linestrip.
  *
  * Shapes sharing a `group_id` and a label are one instance in labelme: polygons, rectangles and
  * circles join as parts of one polygon; if a mask is among them, everything is rasterised and
@@ -348,10 +348,16 @@ export function readLabelmeDocument(doc: unknown, file: string, masks: ReadonlyM
         return;
       }
       case 'line':
-      case 'linestrip':
-        problems.push({ file, where, severity: 'warning', message: `unsupported shape type ${type} ("${label}"): Tessera has no polyline annotation; skipped` });
-        bump('unsupportedShapes');
+      case 'linestrip': {
+        if (!need(2, type === 'line')) return;
+        if (new Set(points.map(([x, y]) => `${x},${y}`)).size < 2) {
+          problems.push({ file, where, severity: 'warning', message: `${type} "${label}" has fewer than 2 distinct points; skipped` });
+          bump('zeroLengthLines');
+          return;
+        }
+        add({ kind: 'polyline', points: points.flat() }, false);
         return;
+      }
       default:
         problems.push({ file, where, severity: 'warning', message: `unsupported shape type ${type} ("${label}"); skipped` });
         bump('unsupportedShapes');
@@ -486,6 +492,12 @@ export function writeLabelmeDocument(
       case 'point':
         shapes.push(shape('point', [[geo.x, geo.y]], groupId));
         return;
+      case 'polyline': {
+        const pts: number[][] = [];
+        for (let j = 0; j + 1 < geo.points.length; j += 2) pts.push([geo.points[j]!, geo.points[j + 1]!]);
+        shapes.push(shape('linestrip', pts, groupId));
+        return;
+      }
       case 'polygon': {
         if (geo.parts.length > 1 && groupId === null) groupId = nextGroup++;
         const circle = a.attributes[LABELME_CIRCLE_ATTRIBUTE] === 'circle' && geo.parts.length === 1 ? ringToCircle(geo.parts[0]!) : null;

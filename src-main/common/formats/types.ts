@@ -75,11 +75,11 @@ export const CAPABILITIES: Record<ExportFormat, readonly Geometry['kind'][]> = {
   'yolo-seg': ['polygon'],
   'yolo-obb': ['obb'],
   voc: ['box'],
-  labelme: ['box', 'polygon', 'point', 'mask'],
-  cvat: ['box', 'polygon', 'point', 'mask'],
+  labelme: ['box', 'polygon', 'point', 'mask', 'polyline'],
+  cvat: ['box', 'polygon', 'point', 'mask', 'polyline'],
   masks: ['mask'],
   /** GeoTIFF images only: shapes in the image's CRS (see services/geotiff.ts). */
-  geojson: ['box', 'polygon', 'point'],
+  geojson: ['box', 'polygon', 'point', 'polyline'],
 };
 
 /** One image as handed to a writer: everything already converted to kinds the target can hold. */

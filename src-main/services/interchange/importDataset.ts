@@ -307,7 +307,7 @@ function checkGeometry(g: unknown, size: { width: number; height: number }): str
     return `malformed geometry (${(e as Error).message})`;
   }
   const nums =
-    geo.kind === 'box' ? [geo.x, geo.y, geo.w, geo.h] : geo.kind === 'obb' ? [geo.cx, geo.cy, geo.w, geo.h] : geo.kind === 'point' ? [geo.x, geo.y] : geo.kind === 'polygon' ? geo.parts.flat() : [];
+    geo.kind === 'box' ? [geo.x, geo.y, geo.w, geo.h] : geo.kind === 'obb' ? [geo.cx, geo.cy, geo.w, geo.h] : geo.kind === 'point' ? [geo.x, geo.y] : geo.kind === 'polygon' ? geo.parts.flat() : geo.kind === 'polyline' ? geo.points : [];
   if (nums.some((n) => Math.abs(n) > MAX_COORD)) return `coordinates beyond ±${MAX_COORD} pixels`;
   return null;
 }

@@ -8,6 +8,9 @@ import { SamTool } from './sam';
 import { SelectTool } from './select';
 import { WandTool } from './wand';
 import { ScissorsTool } from './scissors';
+import { ObbTool } from './obb';
+import { PolylineTool } from './polyline';
+import { EllipseTool } from './ellipse';
 import type { Tool, ToolId } from './Tool';
 
 export function createTools(editor: Editor): Record<ToolId, Tool> {
@@ -22,5 +25,8 @@ export function createTools(editor: Editor): Record<ToolId, Tool> {
     wand: new WandTool(editor),
     scissors: new ScissorsTool(editor),
     sam: new SamTool(editor),
+    obb: new ObbTool(editor),
+    polyline: new PolylineTool(editor),
+    ellipse: new EllipseTool(editor),
   };
 }

@@ -57,7 +57,7 @@ describe('readCvatImage', () => {
     ]);
   });
 
-  it('reads boxes, rotated boxes, polygons, points, masks and tags with typed attributes', () => {
+  it('reads boxes, rotated boxes, polygons, points, polylines, masks and tags with typed attributes', () => {
     const r = readCvatImage(
       {
         id: '0',
@@ -71,7 +71,8 @@ describe('readCvatImage', () => {
         ],
         polygon: [{ label: 'person', points: '1,2;3,4;6,5', source: 'manual', attribute: [{ name: 'free', '#text': '12' }] }],
         points: [{ label: 'person', points: '1,2;3.5,4' }],
-        polyline: [{ label: 'person', points: '1,2;3,4' }],
+        polyline: [{ label: 'person', points: '1,2;3,4' }, { label: 'person', points: '1,2' }],
+        ellipse: [{ label: 'person', cx: '5', cy: '5', rx: '2', ry: '1' }],
         mask: [{ label: 'person', rle: '0, 2, 2', left: '18', top: '8', width: '2', height: '2' }],
         tag: [{ label: 'day' }],
       },
@@ -86,15 +87,20 @@ describe('readCvatImage', () => {
       ['person', 'polygon'],
       ['person', 'point'],
       ['person', 'point'],
+      ['person', 'polyline'],
       ['person', 'mask'],
     ]);
     expect(r.annotations[0]).toEqual({ label: 'car', geometry: { kind: 'box', x: 1.5, y: 2, w: 2.5, h: 4 }, attributes: { occluded: true, z_order: 2, parked: true, speed: 2.5, code: '0003' } });
     expect(r.annotations[1]!.geometry).toEqual({ kind: 'obb', cx: 2, cy: 1, w: 4, h: 2, angle: Math.PI / 2 });
     expect(r.annotations[2]!.attributes).toEqual({ source: 'manual', free: 12 });
     expect(r.annotations[4]!.geometry).toEqual({ kind: 'point', x: 3.5, y: 4 });
-    const m = decodeMask((r.annotations[5]!.geometry as { rle: { size: [number, number]; counts: number[] } }).rle);
+    expect(r.annotations[5]!.geometry).toEqual({ kind: 'polyline', points: [1, 2, 3, 4] });
+    const m = decodeMask((r.annotations[6]!.geometry as { rle: { size: [number, number]; counts: number[] } }).rle);
     expect([m[8 * 20 + 18], m[8 * 20 + 19], m[9 * 20 + 18], m[9 * 20 + 19]]).toEqual([1, 1, 0, 0]);
-    expect(r.problems).toEqual([expect.objectContaining({ where: 'image[name=a.jpg]', severity: 'warning', message: expect.stringMatching(/1 <polyline> shape skipped/) })]);
+    expect(r.problems).toEqual([
+      expect.objectContaining({ where: 'image[name=a.jpg]/polyline[2]', severity: 'error', message: expect.stringMatching(/polyline "person" needs at least 2 points/) }),
+      expect.objectContaining({ where: 'image[name=a.jpg]', severity: 'warning', message: expect.stringMatching(/1 <ellipse> shape skipped/) }),
+    ]);
     expect(r.counters).toEqual({ unsupportedShapes: 1 });
     expect(cvatSubsetToSplit(r.subset)).toBe('val');
   });
@@ -165,6 +171,7 @@ describe('writeCvatImage and writeCvatMeta', () => {
         { label: 'dot', geometry: { kind: 'point', x: 1, y: 1 }, attributes: {} },
         { label: 'blob', geometry: { kind: 'mask', rle }, attributes: {} },
         { label: 'o', geometry: { kind: 'obb', cx: 1, cy: 1, w: 1, h: 1, angle: 1 }, attributes: {} },
+        { label: 'lane', geometry: { kind: 'polyline', points: [0, 0, 1.5, 1, 2, 0] }, attributes: {} },
       ],
       (k) => skipped.push(k),
       seen,
@@ -177,6 +184,7 @@ describe('writeCvatImage and writeCvatMeta', () => {
     // Row-major inside the tight box x 0..1, y 0..1: pixels (0,0)=0, (1,0)=1, (0,1)=1, (1,1)=1.
     expect(xml).toContain('<mask label="blob" rle="1, 3" left="0" top="0" width="2" height="2"/>');
     expect(xml).toContain('<tag label="day" source="manual"/>');
+    expect(xml).toContain('<polyline label="lane" points="0,0;1.5,1;2,0"/>');
     expect(skipped).toEqual(['unsupported:obb']);
     const head = writeCvatMeta([{ name: 'car', color: '#ff0000' }, { name: 'dot' }], seen, 1);
     expect(head).toMatch(/<name>parked<\/name>\s*<mutable>False<\/mutable>\s*<input_type>checkbox<\/input_type>/);

@@ -65,22 +65,23 @@ describe('readLabelmeDocument', () => {
       ['poly', 'polygon'],
       ['round', 'polygon'],
       ['pt', 'point'],
+      ['line', 'polyline'],
+      ['line', 'polyline'],
       ['blob', 'mask'],
     ]);
     expect(r.annotations[0]).toEqual({ label: 'box', geometry: { kind: 'box', x: 2, y: 3, w: 8, h: 5 }, attributes: { occluded: true, description: 'left one' } });
     expect(r.annotations[1]!.attributes).toEqual({ grade: 3, note: 'n' });
     expect(r.annotations[2]!.attributes).toEqual({ labelme_shape: 'circle' });
-    const mask = r.annotations[4]!.geometry as { kind: 'mask'; rle: { size: [number, number]; counts: number[] } };
+    expect(r.annotations[4]!.geometry).toEqual({ kind: 'polyline', points: [0, 0, 1, 1, 2, 0] });
+    expect(r.annotations[5]!.geometry).toEqual({ kind: 'polyline', points: [0, 0, 1, 1] });
+    const mask = r.annotations[6]!.geometry as { kind: 'mask'; rle: { size: [number, number]; counts: number[] } };
     expect(mask.rle.size).toEqual([20, 30]);
     const px = decodeMask(mask.rle);
     const set: number[][] = [];
     px.forEach((v, i) => v && set.push([i % 30, Math.floor(i / 30)]));
     expect(set).toEqual([[5, 6], [6, 6], [6, 7], [7, 7]]);
-    expect(r.problems.map((p) => [p.where, p.severity, p.message.split(' (')[0]])).toEqual([
-      ['shapes[4]', 'warning', 'unsupported shape type linestrip'],
-      ['shapes[5]', 'warning', 'unsupported shape type line'],
-    ]);
-    expect(r.counters).toEqual({ circlesAsPolygons: 1, unsupportedShapes: 2 });
+    expect(r.problems).toEqual([]);
+    expect(r.counters).toEqual({ circlesAsPolygons: 1 });
   });
 
   it('joins shapes sharing label and group_id: polygons into parts, with a mask into one mask', () => {

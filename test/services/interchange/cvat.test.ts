@@ -39,17 +39,17 @@ describe('CVAT reader on the Datumaro fixtures', () => {
   const project = sharedPath('datasets/datumaro_assets/cvat_dataset/for_images/export_project');
   const task = sharedPath('datasets/datumaro_assets/cvat_dataset/for_images/export_task');
 
-  it.skipIf(!project)('reads a project export: subsets as splits and folders, typed attributes, points, skipped polylines', async () => {
+  it.skipIf(!project)('reads a project export: subsets as splits and folders, typed attributes, points, polylines', async () => {
     expect(await cvatReader.detect(project!)).toBeGreaterThan(0.9);
     expect(await vocReader.detect(project!)).toBe(0);
     const ds = await cvatReader.read(project!);
     expect(ds.classes).toEqual(['label1', 'label2']);
     expect(ds.images.map((i) => [i.file, i.split, i.width, i.height, i.annotations.length])).toEqual([
-      ['images/Test/img0.jpg', 'test', 8, 8, 1],
+      ['images/Test/img0.jpg', 'test', 8, 8, 2],
       ['images/Test/img1.jpg', 'test', 10, 10, 4],
-      ['images/Train/img0.jpg', 'train', 8, 8, 1],
+      ['images/Train/img0.jpg', 'train', 8, 8, 2],
       ['images/Train/img1.jpg', 'train', 10, 10, 4],
-      ['images/Validation/img0.jpg', 'val', 8, 8, 1],
+      ['images/Validation/img0.jpg', 'val', 8, 8, 2],
       ['images/Validation/img1.jpg', 'val', 10, 10, 4],
     ]);
     for (const img of ds.images) expect(fs.existsSync(path.join(project!, img.file))).toBe(true);
@@ -64,7 +64,8 @@ describe('CVAT reader on the Datumaro fixtures', () => {
       ['label2', { kind: 'point', x: 3, y: 4 }],
       ['label2', { kind: 'point', x: 5, y: 6 }],
     ]);
-    expect(ds.counters['unsupportedShapes']).toBe(3);
+    expect(ds.images[0]!.annotations[1]).toEqual({ label: 'label2', geometry: { kind: 'polyline', points: [1, 2, 3, 4, 5, 6, 7, 8] }, attributes: {} });
+    expect(ds.counters['unsupportedShapes']).toBeUndefined();
     expect(ds.problems.every((p) => p.severity === 'warning' && p.file === 'annotations.xml')).toBe(true);
   });
 
@@ -74,7 +75,7 @@ describe('CVAT reader on the Datumaro fixtures', () => {
       ['images/img0.jpg', 'train'],
       ['images/img1.jpg', 'train'],
     ]);
-    expect(ds.problems.filter((p) => p.severity === 'error').map((p) => p.where)).toEqual(['image[name=img1.jpg]/polygon[1]']);
+    expect(ds.problems.filter((p) => p.severity === 'error').map((p) => p.where)).toEqual(['image[name=img0.jpg]/polyline[1]', 'image[name=img1.jpg]/polygon[1]']);
     expect(ds.problems.filter((p) => p.severity === 'error')[0]!.file).toBe('train.xml');
   });
 

@@ -83,6 +83,7 @@ describe('labelme reader', () => {
       ['road', 'polygon'],
       ['wheel', 'polygon'],
       ['nose', 'point'],
+      ['lane', 'polyline'],
       ['stain', 'mask'],
     ]);
     expect(a.annotations[0]).toEqual({ label: 'car', geometry: { kind: 'box', x: 2, y: 3, w: 10.5, h: 6 }, attributes: { occluded: true } });
@@ -90,17 +91,15 @@ describe('labelme reader', () => {
     expect((a.annotations[2]!.geometry as { parts: number[][] }).parts).toHaveLength(2);
     expect(a.annotations[2]!.attributes).toEqual({ group_id: 7 });
     expect(a.annotations[3]!.attributes).toEqual({ labelme_shape: 'circle' });
-    const stain = decodeMask((a.annotations[5]!.geometry as { rle: { size: [number, number]; counts: number[] } }).rle);
+    expect(a.annotations[5]!.geometry).toEqual({ kind: 'polyline', points: [0, 0, 10, 10, 20, 0] });
+    const stain = decodeMask((a.annotations[6]!.geometry as { rle: { size: [number, number]; counts: number[] } }).rle);
     const set: string[] = [];
     stain.forEach((v, i) => v && set.push(`${i % 40},${Math.floor(i / 40)}`));
     expect(set).toEqual(['10,5', '10,6', '10,7', '11,7', '12,7', '13,7']);
-    expect(ds.classes).toEqual(['car', 'road', 'wheel', 'nose', 'stain']);
-    expect(ds.counters).toMatchObject({ unsupportedShapes: 1, groupsJoined: 1, circlesAsPolygons: 1, embeddedImages: 1 });
-    expect(ds.problems.map((p) => [p.file, p.where, p.severity])).toEqual([
-      ['a.json', 'shapes[6]', 'warning'],
-      ['more/b.json', 'imageData', 'warning'],
-    ]);
-    expect(ds.problems[0]!.message).toMatch(/unsupported shape type linestrip/);
+    expect(ds.classes).toEqual(['car', 'road', 'wheel', 'nose', 'lane', 'stain']);
+    expect(ds.counters).toMatchObject({ groupsJoined: 1, circlesAsPolygons: 1, embeddedImages: 1 });
+    expect(ds.counters['unsupportedShapes']).toBeUndefined();
+    expect(ds.problems.map((p) => [p.file, p.where, p.severity])).toEqual([['more/b.json', 'imageData', 'warning']]);
   });
 
   it('hands out the embedded image of a file whose image is missing', async () => {
@@ -120,8 +119,9 @@ describe('labelme reader', () => {
     const written = JSON.parse(fs.readFileSync(path.join(out, 'a.json'), 'utf8'));
     expect(written).toMatchObject({ imagePath: 'a.jpg', imageData: null, imageWidth: 40, imageHeight: 30, flags: { reviewed: true } });
     expect(written.version).toMatch(/^5\./);
-    expect(written.shapes.map((s: { shape_type: string }) => s.shape_type)).toEqual(['rectangle', 'polygon', 'polygon', 'polygon', 'circle', 'point', 'mask']);
-    const mask = written.shapes[6];
+    expect(written.shapes.map((s: { shape_type: string }) => s.shape_type)).toEqual(['rectangle', 'polygon', 'polygon', 'polygon', 'circle', 'point', 'linestrip', 'mask']);
+    expect(written.shapes[6].points).toEqual([[0, 0], [10, 10], [20, 0]]);
+    const mask = written.shapes[7];
     expect(mask.points).toEqual([[10, 5], [13, 7]]);
     const { info } = await sharp(Buffer.from(mask.mask, 'base64')).raw().toBuffer({ resolveWithObject: true });
     expect([info.width, info.height]).toEqual([4, 3]);

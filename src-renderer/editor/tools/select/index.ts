@@ -17,13 +17,18 @@ import {
   type VertexRef,
 } from '../../shapes';
 import { HIT_PX, moved, Tool, ToolState } from '../Tool';
+import { obbHandleGesture } from '../obb/edit';
+import { deletePolylineVertex, polylineVertexGesture } from '../polyline/edit';
+import { nearestPolylineVertex } from '../polyline/geometry';
 
 /**
  * Select tool: click picks the smallest shape under the pointer, and clicking again at the same
  * place the next larger one, round the stack (Shift adds or removes it), a drag on empty space
  * selects by rectangle, a drag on a selected shape moves the selection (one edit). With one box
  * selected its 8 handles resize it; with one polygon selected its vertices can be dragged, an
- * edge clicked to insert a vertex, and a vertex removed with Alt+click or Delete while hovered.
+ * edge clicked to insert a vertex, and a vertex removed with Alt+click or Delete while hovered;
+ * a polyline's vertices likewise. With one rotated box selected its handles resize and rotate it
+ * (see obb/edit).
  */
 export class SelectTool extends Tool {
   readonly id = 'select' as const;
@@ -44,6 +49,11 @@ export class SelectTool extends Tool {
   }
 
   deleteVertex(rec: AnnotationRecord, v: VertexRef): void {
+    if (rec.geometry.kind === 'polyline') {
+      this.hovered = null;
+      deletePolylineVertex(this, rec, v.index);
+      return;
+    }
     if (rec.geometry.kind !== 'polygon') return;
     const g = withoutVertex(rec.geometry, v);
     if (!g) {
@@ -76,11 +86,19 @@ class Idle extends ToolState<SelectTool> {
     if (one && one.geometry.kind === 'polygon' && this.editor.isEditable(one)) {
       const v = nearestVertex(one.geometry, e.x, e.y, tol(e));
       if (v) this.tool.hovered = { id: one.id, vertex: v };
+    } else if (one && one.geometry.kind === 'polyline' && this.editor.isEditable(one)) {
+      const index = nearestPolylineVertex(one.geometry, e.x, e.y, tol(e));
+      if (index !== null) this.tool.hovered = { id: one.id, vertex: { part: 0, index } };
     }
     if (JSON.stringify(before) !== JSON.stringify(this.tool.hovered)) this.editor.refreshOverlay();
   }
 
   override onPointerDown(e: EditorPointerEvent): void {
+    const edit = obbHandleGesture(this.tool, e) ?? polylineVertexGesture(this.tool, e, (start, at) => new MovingShapes(this.tool, start, at));
+    if (edit) {
+      this.tool.transition(edit);
+      return;
+    }
     const one = this.editor.singleSelected();
     if (one && this.editor.isEditable(one) && !e.shift) {
       const g = one.geometry;
