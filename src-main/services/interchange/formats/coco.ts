@@ -15,7 +15,7 @@ import {
   type CocoSegmentationMode,
 } from '../../../common/formats/coco';
 import type { FormatProblem, InterchangeDataset } from '../../../common/formats/types';
-import type { Split } from '../../../common/model';
+import type { KeypointSchema, Split } from '../../../common/model';
 import type { FormatReader, FormatWriter, WriteContext } from '../types';
 import { head } from './shared';
 
@@ -102,9 +102,10 @@ function sniffScore(head: string, name: string): number {
   const keys = ['images', 'annotations', 'categories'].filter(has).length;
   // Other JSON formats have `annotations` too (Segment Anything, VGG); COCO always has `images`.
   if (!has('images') && keys < 2) return 0;
-  if (has('segments_info') || has('caption') || has('keypoints') || /^(captions|person_keypoints|panoptic|image_info|stuff|labels)_/i.test(name)) return 0.2;
+  if (has('segments_info') || has('caption') || /^(captions|panoptic|image_info|stuff|labels)_/i.test(name)) return 0.2;
   let s = 0.5 + 0.1 * keys;
-  if (has('segmentation') || has('bbox') || /^instances_/i.test(name)) s += 0.15;
+  // Person keypoints files are instances with keypoints (read as keypoints objects and their outlines).
+  if (has('segmentation') || has('bbox') || has('keypoints') || /^(instances|person_keypoints)_/i.test(name)) s += 0.15;
   return Math.min(s, 0.95);
 }
 
@@ -271,8 +272,11 @@ function merge(parts: { label: string; data: InterchangeDataset }[]): Interchang
   const classes = new Set<string>();
   const keys = new Set<string>();
   const cocoCategoryIds: Record<string, number> = {};
+  const classKeypoints: Record<string, KeypointSchema> = {};
   for (const { label, data } of parts) {
     for (const c of data.classes) classes.add(c);
+    // The first file to give a class keypoints decides them; the import checks each object against them.
+    for (const [name, k] of Object.entries(data.classKeypoints ?? {})) if (!Object.hasOwn(classKeypoints, name)) classKeypoints[name] = k;
     for (const [name, id] of Object.entries(data.cocoCategoryIds ?? {})) if (!(name in cocoCategoryIds)) cocoCategoryIds[name] = id;
     // A loop, not push(...): a broken file can have more problems than a call has arguments.
     for (const p of data.problems) out.problems.push(p);
@@ -289,6 +293,7 @@ function merge(parts: { label: string; data: InterchangeDataset }[]): Interchang
   }
   out.classes = [...classes];
   out.cocoCategoryIds = cocoCategoryIds;
+  if (Object.keys(classKeypoints).length > 0) out.classKeypoints = classKeypoints;
   return out;
 }
 
