@@ -41,6 +41,7 @@ describe('classes:update', () => {
       hotkey: '1',
       order: 0,
       attributes: attrs,
+      keypoints: null,
     });
     expect(await ok(ws, 'classes:update', { id: cell, hotkey: null })).toMatchObject({ hotkey: null, name: 'Cell', attributes: attrs });
     expect(await ok(ws, 'classes:update', { id: cell, hotkey: 'c' })).toMatchObject({ hotkey: 'c' });
@@ -49,7 +50,7 @@ describe('classes:update', () => {
     await ok(ws, 'dataset:close', {});
     await ok(ws, 'dataset:open', { path: file });
     const list = await ok(ws, 'classes:list', {});
-    expect(list[0]).toEqual({ id: cell, name: 'Cell', color: '#abcdef', hotkey: 'c', order: 0, attributes: attrs });
+    expect(list[0]).toEqual({ id: cell, name: 'Cell', color: '#abcdef', hotkey: 'c', order: 0, attributes: attrs, keypoints: null });
     expect(list.slice(1).map((c) => c.attributes)).toEqual([[], []]);
   });
 

@@ -694,11 +694,13 @@ export function cocoToInterchange(doc: unknown, opts: CocoReadOptions): Intercha
         const kpAnn: InterchangeAnnotation = { label: cat.name, geometry: kp, attributes: attributesOf(a) };
         if (score !== undefined) kpAnn.score = score as number;
         image.annotations.push(kpAnn);
-        const seg0 = a['segmentation'];
-        const hasSeg = (Array.isArray(seg0) && seg0.length > 0) || isObj(seg0);
-        // A keypoints-only object (no outline, no box) is the keypoints alone.
-        if (!hasSeg && a['bbox'] === undefined) return;
       }
+      const seg0 = a['segmentation'];
+      const hasSeg = (Array.isArray(seg0) && seg0.length > 0) || isObj(seg0);
+      // A keypoints-only object (no outline, no box) is the keypoints alone; so is one whose box
+      // is just the box of its labelled keypoints (what a keypoints object is exported with).
+      if (!hasSeg && a['bbox'] === undefined) return;
+      if (!hasSeg && kp !== null && kp !== 'none' && sameBox(a['bbox'], geometryBBox(kp))) return;
     }
     const area = a['area'];
     if (area !== undefined && (typeof area !== 'number' || !Number.isFinite(area) || area < 0)) warn(`${where}.area`, `must be a non-negative number, not ${describe(area)} (area is recomputed from the geometry)`);
@@ -779,6 +781,10 @@ export function cocoToInterchange(doc: unknown, opts: CocoReadOptions): Intercha
     r.doc.forEach((a, i) => annotate(a, `[${i}]`, r.file, true));
   }
   return out;
+}
+
+function sameBox(raw: unknown, r: { x: number; y: number; w: number; h: number }): boolean {
+  return Array.isArray(raw) && raw.length === 4 && raw[0] === r.x && raw[1] === r.y && raw[2] === r.w && raw[3] === r.h;
 }
 
 /** Keys beyond COCO's, and the entries of an `attributes` object, as annotation attributes. */

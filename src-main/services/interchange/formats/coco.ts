@@ -56,9 +56,10 @@ function splitOf(name: string): Split | undefined {
   return undefined;
 }
 
-/** "instances_val2017" -> "val2017"; "_annotations.coco" (Roboflow) -> its folder's name. */
+/** "instances_val2017" (or "person_keypoints_val2017") -> "val2017"; "_annotations.coco" (Roboflow) -> its folder's name. */
 function subsetOf(jsonFile: string): string | undefined {
-  const stem = path.basename(jsonFile).replace(/\.json$/i, '');
+  // person_keypoints_<subset>: the task's own name holds an underscore.
+  const stem = path.basename(jsonFile).replace(/\.json$/i, '').replace(/^person_(?=keypoints_)/i, '');
   const i = stem.indexOf('_');
   // "default" is what Datumaro and Tessera's writer call the images of no split.
   if (i > 0 && i < stem.length - 1) return stem.slice(i + 1) === 'default' ? undefined : stem.slice(i + 1);
