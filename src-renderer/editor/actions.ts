@@ -2,6 +2,7 @@ import type { Editor } from './Editor';
 import { chordOf, type KeyInput } from './keys';
 import type { ConvertTarget } from './masks';
 import { splitNuclei } from './smart';
+import { SKIP_KEY } from './tools/keypoints';
 import type { ToolId } from './tools/Tool';
 
 /**
@@ -132,6 +133,7 @@ export const ACTIONS: readonly Action[] = [
   toolAction('wand', 'Magic wand (click; drag a box for GrabCut)', 'w'),
   toolAction('scissors', 'Intelligent scissors (click anchors; the outline follows edges)', 'i'),
   toolAction('sam', 'Segment: click (right click or Alt+click: background), drag a box', 's'),
+  toolAction('keypoints', 'Keypoints: click each in order (right click or Shift+click: not visible; J: skip; Enter: store)', 'k'),
 
   { id: 'undo', label: 'Undo', group: 'Edit', keys: ['ctrl+z'], predicate: (c) => c.editor.history.canUndo, perform: (c) => c.editor.undo() },
   {
@@ -166,6 +168,14 @@ export const ACTIONS: readonly Action[] = [
     keys: ['shift+tab'],
     predicate: (c) => c.editor.toolName === 'sam' && c.editor.tool.busy,
     perform: (c) => c.editor.toolKey('shift+tab'),
+  },
+  {
+    id: 'keypointSkip',
+    label: 'Skip the current keypoint (keypoints tool)',
+    group: 'Edit',
+    keys: [SKIP_KEY],
+    predicate: (c) => c.editor.toolName === 'keypoints',
+    perform: (c) => c.editor.toolKey(SKIP_KEY),
   },
   toolKeyAction('finishAsPart', 'Close the polygon as a part of the selected one', 'shift+enter'),
   {

@@ -1,6 +1,7 @@
 import type { Editor } from '../Editor';
 import { BoxTool } from './box';
 import { BrushTool } from './brush';
+import { KeypointsTool } from './keypoints';
 import { PanTool } from './pan';
 import { PointTool } from './point';
 import { PolygonTool } from './polygon';
@@ -22,5 +23,6 @@ export function createTools(editor: Editor): Record<ToolId, Tool> {
     wand: new WandTool(editor),
     scissors: new ScissorsTool(editor),
     sam: new SamTool(editor),
+    keypoints: new KeypointsTool(editor),
   };
 }

@@ -17,6 +17,7 @@ import {
   type VertexRef,
 } from '../../shapes';
 import { HIT_PX, moved, Tool, ToolState } from '../Tool';
+import { DraggingKeypoint, insideKeypointsBox, nearestKeypoint, toggledVisibility } from '../keypoints/drag';
 
 /**
  * Select tool: click picks the smallest shape under the pointer, and clicking again at the same
@@ -104,6 +105,13 @@ class Idle extends ToolState<SelectTool> {
           this.tool.transition(new DraggingVertex(this.tool, one, inserted, { part: edge.part, index: edge.index + 1 }, e, true));
           return;
         }
+      } else if (g.kind === 'keypoints') {
+        const k = nearestKeypoint(g, e.x, e.y, tol(e));
+        if (k !== null && e.alt) void this.editor.updateGeometry(one.id, toggledVisibility(g, k), 'Keypoint visibility');
+        else if (k !== null) this.tool.transition(new DraggingKeypoint(this.tool, one, g, k, e));
+        // Between its keypoints the object is grabbed whole, as a polygon is inside its outline.
+        else if (insideKeypointsBox(g, e.x, e.y, tol(e))) this.tool.transition(new PointingShapes(this.tool, e, null));
+        if (k !== null || insideKeypointsBox(g, e.x, e.y, tol(e))) return;
       }
     }
     const hits = this.editor.hitsAt(e.x, e.y, e.zoom);
