@@ -75,7 +75,13 @@ class Placing extends ToolState<KeypointsTool> {
   private draw(): void {
     const t = this.tool.target();
     this.editor.events.emit('change');
-    if ('why' in t || this.points.length === 0) {
+    if ('why' in t) {
+      this.editor.setToolOverlay({});
+      return;
+    }
+    // The status line names the next keypoint too, replacing any older message.
+    this.editor.say(`Keypoints: place ${this.tool.prompt()} · right click: not visible · J: skip · Enter: store · Esc: cancel`);
+    if (this.points.length === 0) {
       this.editor.setToolOverlay({});
       return;
     }
