@@ -28,6 +28,7 @@ export const CHANNELS = [
   'classes:list',
   'classes:create',
   'classes:update',
+  'classes:setKeypoints',
   'classes:reorder',
   'classes:delete',
   'annotations:list',

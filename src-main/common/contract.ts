@@ -8,6 +8,7 @@ import type { Channel, EventName } from './channels';
 export { CHANNELS, EVENT_NAMES } from './channels';
 export type { Channel, EventName } from './channels';
 import type { EditResult, HistoryState } from './editing';
+import { keypointSchemaProblem, MAX_KEYPOINT_NAME, MAX_KEYPOINTS } from './keypoints';
 import type { HealthReport } from './health';
 import { IOU_TYPES, type EvalResult, type EvalRunInfo } from './eval/types';
 import { EXPORT_FORMATS, FORMATS, type ExportReport, type InterchangeReport } from './formats/types';
@@ -108,6 +109,21 @@ export const geometrySchema = z.discriminatedUnion('kind', [
 ]);
 
 const attributeValues = z.record(z.string().max(200), z.union([z.string().max(10_000), finite, z.boolean(), z.null()]));
+
+const keypointIndex = z.number().int().min(0).max(MAX_KEYPOINTS - 1);
+const keypointPair = z.tuple([keypointIndex, keypointIndex]);
+/** A class's keypoint names and skeleton (0-based edges); see common/keypoints.ts. */
+export const keypointSchemaSchema = z
+  .object({
+    names: z.array(z.string().min(1, 'a keypoint name is empty').max(MAX_KEYPOINT_NAME)).min(1).max(MAX_KEYPOINTS),
+    skeleton: z.array(keypointPair).max(MAX_KEYPOINTS * MAX_KEYPOINTS),
+    flipPairs: z.array(keypointPair).max(MAX_KEYPOINTS).optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const problem = keypointSchemaProblem(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 export const attributeDefSchema = z.discriminatedUnion('type', [
   z.object({ name: z.string().min(1).max(200), type: z.literal('boolean'), default: z.boolean().optional() }).strict(),
@@ -245,6 +261,11 @@ export const argSchemas = {
       attributes: z.array(attributeDefSchema).max(100).optional(),
     })
     .strict(),
+  /**
+   * Sets (or, with null, clears) a class's keypoint schema. While the class has keypoint
+   * annotations the number of keypoints cannot change (names and edges can).
+   */
+  'classes:setKeypoints': z.object({ id, keypoints: keypointSchemaSchema.nullable() }).strict(),
   'classes:reorder': z.object({ ids: z.array(id).min(1).max(10_000) }).strict(),
   /** Deleting a class moves its annotations to `moveTo`, or deletes them when it is null. */
   'classes:delete': z.object({ id, moveTo: id.nullable() }).strict(),
@@ -476,6 +497,7 @@ export interface Results {
   'classes:list': ClassRecord[];
   'classes:create': ClassRecord;
   'classes:update': ClassRecord;
+  'classes:setKeypoints': ClassRecord;
   'classes:reorder': ClassRecord[];
   'classes:delete': { moved: number; deleted: number };
   'annotations:list': AnnotationRecord[];

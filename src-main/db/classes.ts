@@ -108,6 +108,16 @@ export function updateClass(db: Db, id: number, patch: ClassPatch): boolean {
   return db.prepare(`UPDATE classes SET ${sets.join(', ')} WHERE id = ?`).run(...params, id).changes === 1;
 }
 
+/** Stores (or clears, with null) a class's keypoint schema; returns false when no class has that id. */
+export function setClassKeypoints(db: Db, id: number, keypoints: KeypointSchema | null): boolean {
+  return db.prepare('UPDATE classes SET keypoints = ? WHERE id = ?').run(keypoints === null ? null : JSON.stringify(keypoints), id).changes === 1;
+}
+
+/** How many keypoint annotations (human and predicted) a class has across the dataset. */
+export function keypointAnnotationCount(db: Db, classId: number): number {
+  return db.prepare("SELECT count(*) FROM annotations WHERE class_id = ? AND kind = 'keypoints'").pluck().get(classId) as number;
+}
+
 /** Sets sort_order to each id's position in `ids`. */
 export function setClassOrder(db: Db, ids: readonly number[]): void {
   const stmt = db.prepare('UPDATE classes SET sort_order = ? WHERE id = ?');

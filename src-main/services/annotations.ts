@@ -1,7 +1,8 @@
 import { AppError } from '../common/errors';
 import type { AnnotationDraft, EditOp, EditResult, HistoryState } from '../common/editing';
 import { validateGeometry } from '../common/geometry/shapes';
-import type { AnnotationRecord, ImageRecord } from '../common/model';
+import { keypointsFit } from '../common/keypoints';
+import type { AnnotationRecord, ClassRecord, ImageRecord } from '../common/model';
 import {
   deleteAnnotationsByIds,
   getAnnotationsByIds,
@@ -10,7 +11,7 @@ import {
   replaceAnnotations,
   type AnnotationValue,
 } from '../db/annotations';
-import { classIds } from '../db/classes';
+import { classIds, listClasses } from '../db/classes';
 import { getImage, markInProgress } from '../db/images';
 import { appendEdit, clearHistory, peekRedo, peekUndo, setEntryState, type JournalChange, type JournalEntry } from '../db/journal';
 import { recordRejections } from '../db/prelabel';
@@ -189,6 +190,7 @@ export function editAnnotations(ds: Dataset, args: EditArgs, now = Date.now()): 
       const updated = [...touched.values()]
         .filter((t): t is Touched & { after: AnnotationRecord } => t.after !== null && !sameEditable(t.before, t.after))
         .map((t) => ({ ...t.after, version: t.before.version + 1, updatedAt: now }));
+      checkKeypointCounts(db, [...drafts, ...updated]);
       if (removed.length === 0 && updated.length === 0 && drafts.length === 0) {
         // Nothing to undo, so no history entry; 0 is never a journal id.
         return { journalId: 0, label: args.label, changed: [], deleted: [], created: [] };
@@ -237,6 +239,25 @@ export function editAnnotations(ds: Dataset, args: EditArgs, now = Date.now()): 
       };
     })
     .immediate();
+}
+
+/**
+ * Keypoints are stored by position, one triple per keypoint of their class's schema: an object
+ * of another length (or of a class without a schema) could not be drawn or exported by name.
+ */
+function checkKeypointCounts(db: Dataset['db'], values: readonly { classId: number | null; geometry: AnnotationRecord['geometry'] }[]): void {
+  let schemas: Map<number, ClassRecord> | null = null;
+  for (const v of values) {
+    if (v.geometry.kind !== 'keypoints' || v.classId === null) continue;
+    schemas ??= new Map(listClasses(db).map((c) => [c.id, c]));
+    const c = schemas.get(v.classId);
+    if (!c) continue;
+    const n = v.geometry.points.length / 3;
+    if (!c.keypoints) throw new AppError('INVALID_GEOMETRY', `class "${c.name}" has no keypoint schema, so it cannot hold keypoints`, { classId: c.id });
+    if (!keypointsFit(v.geometry.points, c.keypoints)) {
+      throw new AppError('INVALID_GEOMETRY', `class "${c.name}" has ${c.keypoints.names.length} keypoints, the object has ${n}`, { classId: c.id });
+    }
+  }
 }
 
 /** Raised inside the transaction when an entry no longer fits the stored annotations. */

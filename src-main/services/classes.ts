@@ -1,7 +1,8 @@
 import { AppError } from '../common/errors';
-import type { AttributeDef, ClassRecord } from '../common/model';
+import { keypointSchemaProblem } from '../common/keypoints';
+import type { AttributeDef, ClassRecord, KeypointSchema } from '../common/model';
 import { deleteAnnotationsOfClass, moveAnnotationsToClass } from '../db/annotations';
-import { deleteClassRow, findClassByName, getClass, listClasses, setClassOrder, updateClass } from '../db/classes';
+import { deleteClassRow, findClassByName, getClass, keypointAnnotationCount, listClasses, setClassKeypoints, setClassOrder, updateClass } from '../db/classes';
 import { clearHistory, imagesWithHistoryOfClass } from '../db/journal';
 import type { Dataset } from './dataset';
 
@@ -58,6 +59,47 @@ export function updateClassInfo(ds: Dataset, u: ClassUpdate): ClassRecord {
       if (u.attributes) checkAttributes(u.attributes);
       updateClass(db, u.id, { name: u.name, color: u.color, hotkey: u.hotkey, attributes: u.attributes });
       return getClass(db, u.id)!;
+    })
+    .immediate();
+}
+
+/**
+ * Sets or clears a class's keypoint schema. Annotations store one x, y, visibility triple per
+ * keypoint, by position: renaming keypoints and editing edges leaves them valid, but a change of
+ * the keypoint count (or clearing the schema) while the class has keypoint annotations would
+ * leave them unreadable, so it is refused, naming how many there are. When the count changes
+ * (no keypoint annotation left), the history of images whose history holds an annotation of the
+ * class is cleared, as on deleting a class: undoing a deletion would bring back an object of
+ * the old count.
+ */
+export function setKeypointSchema(ds: Dataset, id: number, keypoints: KeypointSchema | null): ClassRecord {
+  const db = ds.db;
+  return db
+    .transaction(() => {
+      const c = requireClass(ds, id);
+      if (keypoints) {
+        const problem = keypointSchemaProblem(keypoints);
+        if (problem) throw new AppError('INVALID_ARGUMENT', `class "${c.name}": ${problem}`, { id });
+      }
+      const before = c.keypoints?.names.length ?? 0;
+      const after = keypoints?.names.length ?? 0;
+      if (before !== after) {
+        const n = keypointAnnotationCount(db, id);
+        if (n > 0) {
+          const change = keypoints ? `change its keypoint count from ${before} to ${after}` : 'remove its keypoint schema';
+          throw new AppError(
+            'INVALID_ARGUMENT',
+            `class "${c.name}" has ${n} keypoint annotation${n === 1 ? '' : 's'} of ${before} keypoints: cannot ${change} (rename keypoints or edit edges instead, or delete those annotations first)`,
+            { id, annotations: n },
+          );
+        }
+        clearHistory(db, imagesWithHistoryOfClass(db, id));
+      }
+      const value: KeypointSchema | null = keypoints
+        ? { names: [...keypoints.names], skeleton: keypoints.skeleton.map(([a, b]) => [a, b]), ...(keypoints.flipPairs ? { flipPairs: keypoints.flipPairs.map(([a, b]) => [a, b] as [number, number]) } : {}) }
+        : null;
+      setClassKeypoints(db, id, value);
+      return getClass(db, id)!;
     })
     .immediate();
 }

@@ -14,7 +14,7 @@ import { unfinishedRuns } from '../db/prelabel';
 import { getGeo } from '../db/geo';
 import { getViewedFrame, setViewedFrame } from '../db/frames';
 import { editAnnotations, historyState, listImageAnnotations, redoEdit, undoEdit } from './annotations';
-import { deleteClass, reorderClasses, updateClassInfo } from './classes';
+import { deleteClass, reorderClasses, setKeypointSchema, updateClassInfo } from './classes';
 import { Dataset } from './dataset';
 import { datasetHealth } from './health';
 import { reviewImage } from './review';
@@ -426,6 +426,7 @@ export class Workspace {
       }
     },
     'classes:update': (args) => updateClassInfo(this.need(), args),
+    'classes:setKeypoints': ({ id, keypoints }) => setKeypointSchema(this.need(), id, keypoints),
     'classes:reorder': ({ ids }) => reorderClasses(this.need(), ids),
     'classes:delete': ({ id, moveTo }) => deleteClass(this.need(), id, moveTo),
     'annotations:list': ({ imageId }) => listImageAnnotations(this.need(), imageId),

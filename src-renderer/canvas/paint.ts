@@ -76,10 +76,12 @@ export function paintGroup(ctx: CanvasRenderingContext2D, shapes: readonly Scene
   if (!first) return;
   let points = 0;
   let lines = 0;
+  let keypoints = 0;
   ctx.beginPath();
   for (const s of shapes) {
     if (s.geometry.kind === 'point') points++;
     else if (s.geometry.kind === 'polyline') lines++;
+    else if (s.geometry.kind === 'keypoints') keypoints++;
     else tracePath(ctx, s.geometry, px);
   }
   ctx.lineJoin = 'bevel';
@@ -101,6 +103,7 @@ export function paintGroup(ctx: CanvasRenderingContext2D, shapes: readonly Scene
   ctx.stroke();
   ctx.setLineDash([]);
   if (points > 0) paintPoints(ctx, shapes, first, px);
+  if (keypoints > 0) paintKeypoints(ctx, shapes, first, px);
   if (first.prediction) paintScores(ctx, shapes, px);
 }
 
@@ -147,6 +150,59 @@ function paintPoints(ctx: CanvasRenderingContext2D, shapes: readonly SceneShape[
   ctx.strokeStyle = POINT_RIM;
   ctx.lineWidth = px;
   ctx.stroke();
+}
+
+/**
+ * Keypoints objects: skeleton edges between labelled keypoints as lines of the class colour,
+ * then the keypoints: visible ones (v 2) as solid discs with a dark rim, labelled but not visible
+ * ones (v 1) as hollow rings; unlabelled ones (v 0) are not drawn.
+ */
+function paintKeypoints(ctx: CanvasRenderingContext2D, shapes: readonly SceneShape[], style: SceneShape, px: number): void {
+  const r = POINT_RADIUS_PX * px;
+  ctx.beginPath();
+  for (const s of shapes) {
+    if (s.geometry.kind !== 'keypoints') continue;
+    const p = s.geometry.points;
+    for (const [a, b] of s.skeleton ?? []) {
+      if (!(p[3 * a + 2]! > 0 && p[3 * b + 2]! > 0)) continue;
+      ctx.moveTo(p[3 * a]!, p[3 * a + 1]!);
+      ctx.lineTo(p[3 * b]!, p[3 * b + 1]!);
+    }
+  }
+  ctx.strokeStyle = style.color;
+  ctx.lineWidth = LINE_PX * 1.5 * px;
+  ctx.setLineDash(style.prediction ? [6 * px, 4 * px] : []);
+  ctx.globalAlpha = style.prediction ? 0.6 : 1;
+  ctx.stroke();
+  ctx.setLineDash([]);
+  for (const visible of [true, false]) {
+    ctx.beginPath();
+    for (const s of shapes) {
+      if (s.geometry.kind !== 'keypoints') continue;
+      const p = s.geometry.points;
+      for (let i = 0; i + 2 < p.length; i += 3) {
+        if (p[i + 2] !== (visible ? 2 : 1)) continue;
+        ctx.moveTo(p[i]! + r, p[i + 1]!);
+        ctx.arc(p[i]!, p[i + 1]!, r, 0, Math.PI * 2);
+      }
+    }
+    if (style.flagged) {
+      ctx.strokeStyle = WARN_COLOR;
+      ctx.lineWidth = HALO_PX * px;
+      ctx.stroke();
+    }
+    if (visible) {
+      ctx.fillStyle = style.color;
+      ctx.fill();
+      ctx.strokeStyle = POINT_RIM;
+      ctx.lineWidth = px;
+    } else {
+      ctx.strokeStyle = style.color;
+      ctx.lineWidth = 2 * px;
+    }
+    ctx.stroke();
+  }
+  ctx.globalAlpha = 1;
 }
 
 /** Image pixels per CSS pixel for a context whose transform is image → device pixels. */

@@ -82,7 +82,7 @@ export class OverlayPainter {
 
   private paintSelected(ctx: CanvasRenderingContext2D, s: SceneShape, px: number): void {
     ctx.beginPath();
-    if (s.geometry.kind === 'mask') {
+    if (s.geometry.kind === 'mask' || s.geometry.kind === 'keypoints') {
       const b = geometryBBox(s.geometry);
       ctx.rect(b.x, b.y, b.w, b.h);
     } else {

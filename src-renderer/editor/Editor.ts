@@ -9,6 +9,7 @@ import { boxHandles, insideRect, polygonHandles } from './shapes';
 import { DEFAULT_SMART, type SmartSettings } from './smart';
 import { HIT_PX, type Tool, type ToolId, type ToolOverlay } from './tools/Tool';
 import { createTools } from './tools';
+import { keypointHandles } from './tools/keypoints/drag';
 import type { SamTool, Segmenter } from './tools/sam';
 import { obbOverlayHandles } from './tools/obb/geometry';
 import { polylineHandles } from './tools/polyline/geometry';
@@ -282,6 +283,7 @@ export class Editor {
     }
     const shape: SceneShape = { id: a.id, geometry: a.geometry, color: this.colorOf(a.classId), prediction: a.source === 'model', flagged, z: a.z };
     if (shape.prediction && a.score !== null && a.score !== undefined) shape.score = a.score;
+    if (g.kind === 'keypoints') shape.skeleton = this.classById(a.classId)?.keypoints?.skeleton ?? [];
     return shape;
   }
 
@@ -387,6 +389,7 @@ export class Editor {
     if (one.geometry.kind === 'polyline') return polylineHandles(one.geometry);
     if (one.geometry.kind === 'box') return boxHandles(one.geometry).map((h) => ({ x: h.x, y: h.y, kind: 'resize' as const }));
     if (one.geometry.kind === 'polygon') return polygonHandles(one.geometry);
+    if (one.geometry.kind === 'keypoints') return keypointHandles(one.geometry);
     return [];
   }
 

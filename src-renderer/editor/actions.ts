@@ -2,6 +2,7 @@ import type { Editor } from './Editor';
 import { chordOf, type KeyInput } from './keys';
 import type { ConvertTarget } from './masks';
 import { splitNuclei } from './smart';
+import { SKIP_KEY } from './tools/keypoints';
 import type { ToolId } from './tools/Tool';
 
 /**
@@ -135,6 +136,7 @@ export const ACTIONS: readonly Action[] = [
   toolAction('obb', 'Rotated box (drag; then handles resize, the knob rotates, Shift snaps to 15°)', 'r'),
   toolAction('polyline', 'Polyline (click points; Enter or double click ends)', 'l'),
   toolAction('ellipse', 'Ellipse (drag; Shift for a circle), stored as a polygon', 'c'),
+  toolAction('keypoints', 'Keypoints: click each in order (right click or Shift+click: not visible; J: skip; Enter: store)', 'k'),
 
   { id: 'undo', label: 'Undo', group: 'Edit', keys: ['ctrl+z'], predicate: (c) => c.editor.history.canUndo, perform: (c) => c.editor.undo() },
   {
@@ -169,6 +171,14 @@ export const ACTIONS: readonly Action[] = [
     keys: ['shift+tab'],
     predicate: (c) => c.editor.toolName === 'sam' && c.editor.tool.busy,
     perform: (c) => c.editor.toolKey('shift+tab'),
+  },
+  {
+    id: 'keypointSkip',
+    label: 'Skip the current keypoint (keypoints tool)',
+    group: 'Edit',
+    keys: [SKIP_KEY],
+    predicate: (c) => c.editor.toolName === 'keypoints',
+    perform: (c) => c.editor.toolKey(SKIP_KEY),
   },
   toolKeyAction('finishAsPart', 'Close the polygon as a part of the selected one', 'shift+enter'),
   {

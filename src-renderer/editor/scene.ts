@@ -20,6 +20,8 @@ export interface SceneShape {
   flagged: boolean;
   /** Stacking order (higher is drawn above); shapes arrive sorted by z then id, this is for partial updates. */
   z?: number;
+  /** Keypoints objects: their class's skeleton edges (0-based keypoint indexes), drawn as lines. */
+  skeleton?: readonly (readonly [number, number])[];
 }
 
 /** Handles and the tool in progress, drawn on the overlay layer above the static shapes. */

@@ -1,5 +1,5 @@
 import type { HistoryState } from '../../src-main/common/editing';
-import type { AnnotationRecord, AttributeDef, ClassRecord, ImageListItem } from '../../src-main/common/model';
+import type { AnnotationRecord, AttributeDef, ClassRecord, ImageListItem, KeypointSchema } from '../../src-main/common/model';
 import { call, errorMessage } from '../bridge';
 import { ACTIONS, connectView, Editor, enabled, handleKey, type Action, type ActionContext, type EditorBackend, type ToolId } from '../editor';
 import type { SceneView } from '../editor/scene';
@@ -244,6 +244,11 @@ export class EditorState {
 
   updateClass(id: number, patch: { name?: string; color?: string; attributes?: AttributeDef[] }): Promise<boolean> {
     return this.classCall(() => call('classes:update', { id, ...patch }));
+  }
+
+  /** Sets or clears a class's keypoint schema (refused while a change would break its keypoint objects). */
+  setClassKeypoints(id: number, keypoints: KeypointSchema | null): Promise<boolean> {
+    return this.classCall(() => call('classes:setKeypoints', { id, keypoints }));
   }
 
   /** Moves a class one place up or down; hotkeys 1-9 follow the order. */

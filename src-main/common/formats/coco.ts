@@ -1,5 +1,6 @@
 import { geometryBBox, polygonArea, polygonToRle, ringSignedArea, rleArea, rleBBox, rleFromString, rleToString, validateGeometry } from '../geometry';
-import type { AttributeValue, Geometry, Split } from '../model';
+import type { AttributeValue, Geometry, KeypointSchema, Split } from '../model';
+import { keypointSchemaProblem, MAX_KEYPOINTS } from '../keypoints';
 import { COCO_REFERENCE_ATTRIBUTE, cocoReference } from '../eval/reference';
 import { safeRelativeKey } from './paths';
 import type { ExportClass, ExportImage, FormatProblem, InterchangeAnnotation, InterchangeDataset, InterchangeImage } from './types';
@@ -11,7 +12,7 @@ import type { ExportClass, ExportImage, FormatProblem, InterchangeAnnotation, In
  */
 
 /** Annotation keys with a meaning in COCO; any other key is kept as an attribute. */
-export const COCO_ANNOTATION_KEYS = ['id', 'image_id', 'category_id', 'segmentation', 'area', 'bbox', 'iscrowd', 'score', 'attributes'] as const;
+export const COCO_ANNOTATION_KEYS = ['id', 'image_id', 'category_id', 'segmentation', 'area', 'bbox', 'iscrowd', 'score', 'attributes', 'keypoints', 'num_keypoints'] as const;
 const RESERVED = new Set<string>(COCO_ANNOTATION_KEYS);
 
 export interface CocoReadOptions {
@@ -501,6 +502,56 @@ export class ChunkedJsonReader {
 interface Category {
   id: Id;
   name: string;
+  /** Its JSON path, for problems. */
+  where: string;
+  /**
+   * From the category's `keypoints` and `skeleton`: absent without a `keypoints` list; names
+   * null while a list was given empty (named by number from the first annotation's length).
+   */
+  keypoints?: { names: string[] | null; skeleton: [number, number][]; problem?: string };
+}
+
+/**
+ * A category's `keypoints` (names) and `skeleton` (pairs numbered from 1, as COCO numbers
+ * keypoints). A skeleton naming keypoint 0 cannot be 1-based: it is read as 0-based, with a
+ * warning (Datumaro's fixtures write it so).
+ */
+function categoryKeypoints(c: Obj, where: string, warn: (at: string, m: string) => void): { names: string[] | null; skeleton: [number, number][] } | { problem: string } | undefined {
+  const names = c['keypoints'];
+  const skel = c['skeleton'];
+  if (names === undefined) {
+    if (skel !== undefined) warn(`${where}.skeleton`, 'is given without a keypoints list and is ignored');
+    return undefined;
+  }
+  if (!Array.isArray(names)) return { problem: `${where}.keypoints must be a list of keypoint names, not ${describe(names)}` };
+  const bad = names.findIndex((n) => typeof n !== 'string' || n.trim() === '');
+  if (bad >= 0) return { problem: `${where}.keypoints[${bad}] must be a non-empty name, not ${describe(names[bad])}` };
+  if (names.length > MAX_KEYPOINTS) return { problem: `${where}.keypoints has ${names.length} names; at most ${MAX_KEYPOINTS} are supported` };
+  const edges: [number, number][] = [];
+  if (skel !== undefined) {
+    if (!Array.isArray(skel)) return { problem: `${where}.skeleton must be a list of [a, b] pairs, not ${describe(skel)}` };
+    for (const [i, e] of skel.entries()) {
+      if (!Array.isArray(e) || e.length !== 2 || !e.every((k) => typeof k === 'number' && Number.isSafeInteger(k) && k >= 0)) {
+        return { problem: `${where}.skeleton[${i}] must be a pair of keypoint numbers (from 1), not ${Array.isArray(e) ? JSON.stringify(e) : describe(e)}` };
+      }
+      edges.push([e[0] as number, e[1] as number]);
+    }
+  }
+  const zeroBased = edges.some(([a, b]) => a === 0 || b === 0);
+  if (zeroBased) warn(`${where}.skeleton`, 'names keypoint 0, but COCO numbers keypoints from 1: read as numbered from 0');
+  const skeleton = edges.map(([a, b]) => (zeroBased ? [a, b] : [a - 1, b - 1]) as [number, number]);
+  return { names: names.length === 0 ? null : (names as string[]).map((n) => n.trim()), skeleton };
+}
+
+/** The category's schema once its keypoint count is known, or why it cannot be one. */
+function resolveSchema(cat: Category, where: string, count: number): KeypointSchema | string {
+  const k = cat.keypoints!;
+  if (k.problem) return k.problem;
+  if (k.names === null) k.names = Array.from({ length: count }, (_, i) => String(i + 1));
+  const schema = { names: k.names, skeleton: k.skeleton };
+  const problem = keypointSchemaProblem(schema);
+  if (problem) k.problem = `${where}: ${problem}`;
+  return k.problem ?? schema;
 }
 
 /**
@@ -542,7 +593,13 @@ export function cocoToInterchange(doc: unknown, opts: CocoReadOptions): Intercha
     if (!isId(c['id'])) return err(`${where}.id`, `must be an integer or a string, not ${describe(c['id'])}`);
     if (typeof c['name'] !== 'string' || c['name'].trim() === '') return err(`${where}.name`, `must be a non-empty string, not ${describe(c['name'])}`);
     if (categories.has(c['id'])) return err(`${where}.id`, `category id ${describe(c['id'])} is used twice; this one (${describe(c['name'])}) is skipped`);
-    categories.set(c['id'], { id: c['id'], name: c['name'] });
+    const cat: Category = { id: c['id'], name: c['name'], where };
+    const kp = categoryKeypoints(c, where, warn);
+    if (kp && 'problem' in kp) {
+      err(where, `${kp.problem}; the keypoints of its annotations are skipped`);
+      cat.keypoints = { names: [], skeleton: [], problem: kp.problem };
+    } else if (kp) cat.keypoints = kp;
+    categories.set(c['id'], cat);
   });
   const seenNames = new Set<string>();
   const cocoCategoryIds: Record<string, number> = {};
@@ -629,6 +686,22 @@ export function cocoToInterchange(doc: unknown, opts: CocoReadOptions): Intercha
     const score = a['score'];
     if (score !== undefined && (typeof score !== 'number' || !Number.isFinite(score))) return err(`${where}.score`, `must be a number, not ${describe(score)}`);
 
+    const kpRaw = a['keypoints'];
+    if (kpRaw !== undefined) {
+      const kp = readKeypoints(kpRaw, a['num_keypoints'], cat, cat.where, `${where}.keypoints`, err, warn, inThis);
+      if (kp === 'none') counters['keypointsNoneLabelled'] = (counters['keypointsNoneLabelled'] ?? 0) + 1;
+      else if (kp !== null) {
+        const kpAnn: InterchangeAnnotation = { label: cat.name, geometry: kp, attributes: attributesOf(a) };
+        if (score !== undefined) kpAnn.score = score as number;
+        image.annotations.push(kpAnn);
+      }
+      const seg0 = a['segmentation'];
+      const hasSeg = (Array.isArray(seg0) && seg0.length > 0) || isObj(seg0);
+      // A keypoints-only object (no outline, no box) is the keypoints alone; so is one whose box
+      // is just the box of its labelled keypoints (what a keypoints object is exported with).
+      if (!hasSeg && a['bbox'] === undefined) return;
+      if (!hasSeg && kp !== null && kp !== 'none' && sameBox(a['bbox'], geometryBBox(kp))) return;
+    }
     const area = a['area'];
     if (area !== undefined && (typeof area !== 'number' || !Number.isFinite(area) || area < 0)) warn(`${where}.area`, `must be a non-negative number, not ${describe(area)} (area is recomputed from the geometry)`);
 
@@ -679,11 +752,7 @@ export function cocoToInterchange(doc: unknown, opts: CocoReadOptions): Intercha
     const invalid = plainPolygon ? null : validateGeometry(geometry, size);
     if (invalid) return err(geometry.kind === 'box' ? `${where}.bbox` : `${where}.segmentation`, invalid);
 
-    const attributes: Record<string, AttributeValue> = {};
-    for (const [k, v] of Object.entries(a)) if (!RESERVED.has(k)) setOwn(attributes, k, scalarOrString(v));
-    const nested = a['attributes'];
-    if (isObj(nested)) for (const [k, v] of Object.entries(nested)) setOwn(attributes, k, scalarOrString(v));
-    else if (nested !== undefined) attributes['attributes'] = scalarOrString(nested);
+    const attributes = attributesOf(a);
     // Crowd regions keep the file's area and box where they differ from the mask's (see reference.ts).
     const reference = result || !crowd ? null : cocoReference(geometry, area, bboxRaw);
     if (reference !== null) attributes[COCO_REFERENCE_ATTRIBUTE] = reference;
@@ -693,6 +762,17 @@ export function cocoToInterchange(doc: unknown, opts: CocoReadOptions): Intercha
     image.annotations.push(ann);
   };
   list('annotations').forEach((a, i) => annotate(a, `annotations[${i}]`, opts.file, false));
+  const classKeypoints: Record<string, KeypointSchema> = {};
+  for (const c of [...categories.values()].sort((a, b) => compareIds(a.id, b.id))) {
+    const k = c.keypoints;
+    if (k && !k.problem && k.names !== null && k.names.length > 0 && !Object.hasOwn(classKeypoints, c.name)) {
+      const schema = { names: k.names, skeleton: k.skeleton };
+      const problem = keypointSchemaProblem(schema);
+      if (problem) err(c.where, problem);
+      else setOwn(classKeypoints, c.name, schema);
+    }
+  }
+  if (Object.keys(classKeypoints).length > 0) out.classKeypoints = classKeypoints;
   for (const r of opts.results ?? []) {
     if (!Array.isArray(r.doc)) {
       problems.push({ file: r.file, where: '$', severity: 'error', message: `must be a COCO results list (an array of detections), not ${describe(r.doc)}` });
@@ -701,6 +781,76 @@ export function cocoToInterchange(doc: unknown, opts: CocoReadOptions): Intercha
     r.doc.forEach((a, i) => annotate(a, `[${i}]`, r.file, true));
   }
   return out;
+}
+
+function sameBox(raw: unknown, r: { x: number; y: number; w: number; h: number }): boolean {
+  return Array.isArray(raw) && raw.length === 4 && raw[0] === r.x && raw[1] === r.y && raw[2] === r.w && raw[3] === r.h;
+}
+
+/** Keys beyond COCO's, and the entries of an `attributes` object, as annotation attributes. */
+function attributesOf(a: Obj): Record<string, AttributeValue> {
+  const attributes: Record<string, AttributeValue> = {};
+  for (const [k, v] of Object.entries(a)) if (!RESERVED.has(k)) setOwn(attributes, k, scalarOrString(v));
+  const nested = a['attributes'];
+  if (isObj(nested)) for (const [k, v] of Object.entries(nested)) setOwn(attributes, k, scalarOrString(v));
+  else if (nested !== undefined) attributes['attributes'] = scalarOrString(nested);
+  return attributes;
+}
+
+/**
+ * An annotation's `keypoints` ([x, y, v] per keypoint of its category) as a keypoints geometry;
+ * 'none' when no keypoint is labelled (COCO's crowd and tiny persons: nothing to draw), null
+ * after reporting a problem. Unlabelled keypoints (v 0) are stored at (0, 0), as COCO writes them.
+ */
+function readKeypoints(
+  raw: unknown,
+  numRaw: unknown,
+  cat: Category,
+  catWhere: string,
+  where: string,
+  err: (at: string, m: string) => void,
+  warn: (at: string, m: string) => void,
+  inThis: string,
+): Geometry | 'none' | null {
+  if (!cat.keypoints) {
+    err(where, `category ${describe(cat.name)} (id ${describe(cat.id)}) has no keypoints list in ${inThis}; the keypoints are skipped`);
+    return null;
+  }
+  if (!Array.isArray(raw)) {
+    err(where, `must be a list of x, y, visibility triples, not ${describe(raw)}; the keypoints are skipped`);
+    return null;
+  }
+  const bad = raw.findIndex((n) => typeof n !== 'number' || !Number.isFinite(n));
+  if (bad >= 0) {
+    err(where, `value ${bad} is ${describe(raw[bad])}, not a finite number; the keypoints are skipped`);
+    return null;
+  }
+  if (raw.length % 3 !== 0 || raw.length === 0) {
+    err(where, `has ${raw.length} numbers, not x, y, visibility triples; the keypoints are skipped`);
+    return null;
+  }
+  const schema = resolveSchema(cat, catWhere, raw.length / 3);
+  if (typeof schema === 'string') {
+    err(where, `${schema}; the keypoints are skipped`);
+    return null;
+  }
+  if (raw.length !== schema.names.length * 3) {
+    err(where, `has ${raw.length / 3} keypoints, but category ${describe(cat.name)} has ${schema.names.length} (${3 * schema.names.length} numbers expected); the keypoints are skipped`);
+    return null;
+  }
+  const points = (raw as number[]).slice();
+  let labelled = 0;
+  for (let i = 0; i < points.length; i += 3) {
+    const v = points[i + 2]!;
+    if (v !== 0 && v !== 1 && v !== 2) {
+      err(where, `keypoint ${i / 3 + 1} (${schema.names[i / 3]}) has visibility ${v}, not 0, 1 or 2; the keypoints are skipped`);
+      return null;
+    }
+    if (v === 0) points[i] = points[i + 1] = 0;
+    else labelled++;
+  }
+  if (numRaw !== undefined && numRaw !== labelled) warn(`${where.replace(/\.keypoints$/, '')}.num_keypoints`, `is ${describe(numRaw)}, but ${labelled} keypoints are labelled (the keypoints are what is kept)`);
+  return labelled === 0 ? 'none' : { kind: 'keypoints', points };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -712,6 +862,10 @@ export interface CocoCategory {
   id: number;
   name: string;
   supercategory: string;
+  /** Keypoint names, for classes with a keypoint schema. */
+  keypoints?: string[];
+  /** Edges between keypoints numbered from 1, as COCO numbers them. */
+  skeleton?: [number, number][];
 }
 
 export interface CocoImageEntry {
@@ -734,6 +888,9 @@ export interface CocoAnnotationEntry {
   iscrowd: 0 | 1;
   score?: number;
   attributes?: Record<string, AttributeValue>;
+  /** x, y, visibility per keypoint of the category (keypoints objects). */
+  keypoints?: number[];
+  num_keypoints?: number;
   [extra: string]: unknown;
 }
 
@@ -743,7 +900,16 @@ export function cocoCategoryId(classIndex: number): number {
 }
 
 export function cocoCategories(classes: readonly ExportClass[]): CocoCategory[] {
-  return [...classes].sort((a, b) => a.index - b.index).map((c) => ({ id: c.cocoId ?? cocoCategoryId(c.index), name: c.name, supercategory: '' }));
+  return [...classes]
+    .sort((a, b) => a.index - b.index)
+    .map((c) => {
+      const cat: CocoCategory = { id: c.cocoId ?? cocoCategoryId(c.index), name: c.name, supercategory: '' };
+      if (c.keypoints) {
+        cat.keypoints = c.keypoints.names.slice();
+        cat.skeleton = c.keypoints.skeleton.map(([a, b]) => [a + 1, b + 1]);
+      }
+      return cat;
+    });
 }
 
 /**
@@ -851,6 +1017,12 @@ function cocoShape(g: Geometry, image: ExportImage, mode: CocoSegmentationMode, 
       const r = rleBBox(g.rle);
       return { segmentation: rleSegmentation(g.rle, crowd), area, bbox: [r.x, r.y, r.w, r.h] };
     }
+    case 'keypoints': {
+      // A keypoints object has no outline of its own: its box is that of its labelled points.
+      if (g.points.some((n) => !Number.isFinite(n))) return invalidShape(g, 'coordinates must be finite numbers');
+      const r = geometryBBox(g);
+      return { segmentation: [], area: r.w * r.h, bbox: [r.x, r.y, r.w, r.h] };
+    }
     default:
       return { skip: { kind: `unsupported:${g.kind}`, message: `COCO instances cannot hold a ${g.kind}; it was skipped` } };
   }
@@ -877,6 +1049,13 @@ export function cocoAnnotationEntry(ann: ExportImage['annotations'][number], ima
     bbox: shape.bbox,
     iscrowd: crowd ? 1 : 0,
   };
+  const g = ann.geometry;
+  if (g.kind === 'keypoints') {
+    entry.keypoints = g.points.slice();
+    let n = 0;
+    for (let i = 2; i < g.points.length; i += 3) if (g.points[i]! > 0) n++;
+    entry.num_keypoints = n;
+  }
   if (ann.score !== undefined && ann.score !== null && Number.isFinite(ann.score)) entry.score = ann.score;
   let nested: Record<string, AttributeValue> | undefined;
   for (const [k, v] of Object.entries(ann.attributes)) {
@@ -921,6 +1100,13 @@ export function cocoAnnotationJson(
   mode: CocoSegmentationMode,
   categoryId: number,
 ): { json: string } | { skip: { kind: string; message: string } } {
+  // Keypoints objects are few (one per person) and go through the entry like attributes do.
+  if (ann.geometry.kind === 'keypoints') {
+    const r = cocoAnnotationEntry(ann, image, mode);
+    if ('skip' in r) return r;
+    r.entry.category_id = categoryId;
+    return { json: JSON.stringify(r.entry) };
+  }
   for (const _ in ann.attributes) {
     const r = cocoAnnotationEntry(ann, image, mode);
     if ('skip' in r) return r;

@@ -1,4 +1,4 @@
-import type { AttributeValue, Geometry, Split } from '../model';
+import type { AttributeValue, Geometry, KeypointSchema, Split } from '../model';
 
 /**
  * The neutral form every dataset format is read into and written from. Readers produce it from
@@ -66,11 +66,13 @@ export interface InterchangeDataset {
   counters: Record<string, number>;
   /** COCO sources: class name -> its integer category id (the first, when ids share a name). */
   cocoCategoryIds?: Record<string, number>;
+  /** Class name -> keypoint schema (0-based skeleton), for categories with keypoints (COCO). */
+  classKeypoints?: Record<string, KeypointSchema>;
 }
 
 /** What each export target can hold; the exporter converts or refuses anything else before writing. */
 export const CAPABILITIES: Record<ExportFormat, readonly Geometry['kind'][]> = {
-  coco: ['box', 'polygon', 'mask'],
+  coco: ['box', 'polygon', 'mask', 'keypoints'],
   yolo: ['box'],
   'yolo-seg': ['polygon'],
   'yolo-obb': ['obb'],
@@ -114,6 +116,8 @@ export interface ExportClass {
   color: string;
   /** The category id a COCO import gave the class, which a COCO export writes again. */
   cocoId?: number;
+  /** The class's keypoint names and skeleton (0-based), written with COCO categories. */
+  keypoints?: KeypointSchema | null;
 }
 
 /** What a dry run (and, after writing, a real import) reports. */

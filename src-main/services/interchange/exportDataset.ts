@@ -96,7 +96,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   const classRecords = listClasses(db);
   // COCO ids a COCO import remembered are written again, so they round-trip.
   const cocoIds = cocoExportIds(db);
-  const classes: ExportClass[] = classRecords.map((c, index) => ({ index, name: c.name, color: c.color, cocoId: cocoIds.category(c.id, index) }));
+  const classes: ExportClass[] = classRecords.map((c, index) => ({ index, name: c.name, color: c.color, cocoId: cocoIds.category(c.id, index), keypoints: c.keypoints }));
   const classIndex = new Map(classRecords.map((c, index) => [c.id, index]));
 
   const warnings = new Map<string, ExportWarning>();

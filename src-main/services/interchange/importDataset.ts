@@ -5,9 +5,10 @@ import { AppError, isAppError } from '../../common/errors';
 import { safeRelativeKey } from '../../common/formats/paths';
 import type { FormatName, FormatProblem, InterchangeDataset, InterchangeImage, InterchangeReport } from '../../common/formats/types';
 import { ringSignedArea, validateGeometry } from '../../common/geometry/shapes';
-import { ANNOTATION_KINDS, SPLITS, type AttributeValue, type Geometry, type JobProgress, type Split } from '../../common/model';
+import { ANNOTATION_KINDS, SPLITS, type AttributeValue, type Geometry, type JobProgress, type KeypointSchema, type Split } from '../../common/model';
 import { insertAnnotations, type NewAnnotation } from '../../db/annotations';
-import { insertClasses, listClasses } from '../../db/classes';
+import { insertClasses, listClasses, setClassKeypoints } from '../../db/classes';
+import { keypointSchemaProblem, keypointsFit } from '../../common/keypoints';
 import { insertImages, type NewImage } from '../../db/images';
 import { annotationKeysOfImages, imagesByHashes, imagesByPaths, rememberCocoIds, setImageSplits, takenPaths } from '../../db/interchange';
 import { finishModelRun, insertModelRun } from '../../db/modelRuns';
@@ -92,6 +93,18 @@ interface PlannedClass {
   annotations: number;
   /** The class's category id in a COCO source. */
   cocoId?: number;
+  /** The keypoint schema the dataset's class already has, if any. */
+  existingKeypoints?: KeypointSchema | null;
+  /** The keypoint schema the file gives the class (COCO category keypoints and skeleton). */
+  fileKeypoints?: KeypointSchema;
+}
+
+/**
+ * The schema a class's keypoint objects are checked against: the dataset's when the class has
+ * one (a file does not redefine a class's keypoints), else the file's, which the import stores.
+ */
+function keypointSchemaOf(c: PlannedClass): KeypointSchema | null {
+  return c.existingKeypoints ?? c.fileKeypoints ?? null;
 }
 
 export interface ImportPlan {
@@ -209,6 +222,11 @@ function writePlan(ds: Dataset, plan: ImportPlan, geos: readonly (GeoReference |
       added.map((c, i) => ({ name: c.name, color: PALETTE[(colour + i) % PALETTE.length]! })),
     );
     added.forEach((c, i) => classIds.set(c.key, newClassIds[i]!));
+    const presentKeypoints = new Map(present.map((c) => [c.id, c.keypoints]));
+    for (const c of plan.classes) {
+      const id = classIds.get(c.key)!;
+      if (c.fileKeypoints && !presentKeypoints.get(id)) setClassKeypoints(db, id, c.fileKeypoints);
+    }
     const runId = plan.hasPredictions
       ? insertModelRun(db, { model: `import ${path.basename(plan.source)}`, name: path.basename(plan.source), parameters: { format: plan.format, source: plan.source } })
       : null;
@@ -694,17 +712,28 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
     let c = classes.get(key);
     if (!c) {
       const ex = existingClasses.get(key);
-      c = { key, name: ex?.name ?? name, existingId: ex?.id ?? null, annotations: 0 };
+      c = { key, name: ex?.name ?? name, existingId: ex?.id ?? null, annotations: 0, existingKeypoints: ex?.keypoints ?? null };
       classes.set(key, c);
     }
     return c;
   };
   const cocoCategoryIds = data.cocoCategoryIds && typeof data.cocoCategoryIds === 'object' ? data.cocoCategoryIds : {};
+  const classKeypoints = data.classKeypoints && typeof data.classKeypoints === 'object' ? data.classKeypoints : {};
   for (const raw of Array.isArray(data.classes) ? data.classes : []) {
     const name = validName(raw);
     if (name) {
       const c = useClass(name);
       c.cocoId ??= cocoIdOf(Object.hasOwn(cocoCategoryIds, raw as string) ? cocoCategoryIds[raw as string] : undefined);
+      const k = Object.hasOwn(classKeypoints, raw as string) ? classKeypoints[raw as string] : undefined;
+      const problemOf = k ? keypointSchemaProblem(k) : null;
+      if (k && problemOf) problem(path.basename(input), 'error', `keypoints of class "${c.name}": ${problemOf}; not stored`);
+      else if (k && !c.fileKeypoints) {
+        c.fileKeypoints = k;
+        const ex = c.existingKeypoints;
+        if (ex && JSON.stringify(ex.names) !== JSON.stringify(k.names)) {
+          problem(path.basename(input), 'warning', `class "${c.name}" keeps its ${ex.names.length} keypoints (${ex.names.slice(0, 3).join(', ')}${ex.names.length > 3 ? ', ...' : ''}); the file's ${k.names.length} (${k.names.slice(0, 3).join(', ')}${k.names.length > 3 ? ', ...' : ''}) are not stored`);
+        }
+      }
     }
     else problem(path.basename(input), 'warning', `class name ${describe(raw)} is empty, too long or not text; ignored`);
   }
@@ -762,6 +791,20 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
         problem(file, 'error', `${reason}; annotation skipped`, where);
         count('skippedAnnotations');
         continue;
+      }
+      const g = a!.geometry as Geometry;
+      if (g.kind === 'keypoints') {
+        const schema = keypointSchemaOf(useClass(name));
+        const why = !schema
+          ? `class "${name}" has no keypoint schema (the file defines no keypoints for it)`
+          : !keypointsFit(g.points, schema)
+            ? `${g.points.length / 3} keypoints, but class "${name}" has ${schema.names.length}`
+            : null;
+        if (why) {
+          problem(file, 'error', `${why}; annotation skipped`, where);
+          count('skippedAnnotations');
+          continue;
+        }
       }
       let score: number | null = null;
       if (a!.score !== undefined && a!.score !== null) {

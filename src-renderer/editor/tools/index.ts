@@ -1,6 +1,7 @@
 import type { Editor } from '../Editor';
 import { BoxTool } from './box';
 import { BrushTool } from './brush';
+import { KeypointsTool } from './keypoints';
 import { PanTool } from './pan';
 import { PointTool } from './point';
 import { PolygonTool } from './polygon';
@@ -28,5 +29,6 @@ export function createTools(editor: Editor): Record<ToolId, Tool> {
     obb: new ObbTool(editor),
     polyline: new PolylineTool(editor),
     ellipse: new EllipseTool(editor),
+    keypoints: new KeypointsTool(editor),
   };
 }

@@ -15,7 +15,7 @@ import {
   type CocoSegmentationMode,
 } from '../../../common/formats/coco';
 import type { FormatProblem, InterchangeDataset } from '../../../common/formats/types';
-import type { Split } from '../../../common/model';
+import type { KeypointSchema, Split } from '../../../common/model';
 import type { FormatReader, FormatWriter, WriteContext } from '../types';
 import { head } from './shared';
 
@@ -56,9 +56,10 @@ function splitOf(name: string): Split | undefined {
   return undefined;
 }
 
-/** "instances_val2017" -> "val2017"; "_annotations.coco" (Roboflow) -> its folder's name. */
+/** "instances_val2017" (or "person_keypoints_val2017") -> "val2017"; "_annotations.coco" (Roboflow) -> its folder's name. */
 function subsetOf(jsonFile: string): string | undefined {
-  const stem = path.basename(jsonFile).replace(/\.json$/i, '');
+  // person_keypoints_<subset>: the task's own name holds an underscore.
+  const stem = path.basename(jsonFile).replace(/\.json$/i, '').replace(/^person_(?=keypoints_)/i, '');
   const i = stem.indexOf('_');
   // "default" is what Datumaro and Tessera's writer call the images of no split.
   if (i > 0 && i < stem.length - 1) return stem.slice(i + 1) === 'default' ? undefined : stem.slice(i + 1);
@@ -102,9 +103,10 @@ function sniffScore(head: string, name: string): number {
   const keys = ['images', 'annotations', 'categories'].filter(has).length;
   // Other JSON formats have `annotations` too (Segment Anything, VGG); COCO always has `images`.
   if (!has('images') && keys < 2) return 0;
-  if (has('segments_info') || has('caption') || has('keypoints') || /^(captions|person_keypoints|panoptic|image_info|stuff|labels)_/i.test(name)) return 0.2;
+  if (has('segments_info') || has('caption') || /^(captions|panoptic|image_info|stuff|labels)_/i.test(name)) return 0.2;
   let s = 0.5 + 0.1 * keys;
-  if (has('segmentation') || has('bbox') || /^instances_/i.test(name)) s += 0.15;
+  // Person keypoints files are instances with keypoints (read as keypoints objects and their outlines).
+  if (has('segmentation') || has('bbox') || has('keypoints') || /^(instances|person_keypoints)_/i.test(name)) s += 0.15;
   return Math.min(s, 0.95);
 }
 
@@ -271,8 +273,11 @@ function merge(parts: { label: string; data: InterchangeDataset }[]): Interchang
   const classes = new Set<string>();
   const keys = new Set<string>();
   const cocoCategoryIds: Record<string, number> = {};
+  const classKeypoints: Record<string, KeypointSchema> = {};
   for (const { label, data } of parts) {
     for (const c of data.classes) classes.add(c);
+    // The first file to give a class keypoints decides them; the import checks each object against them.
+    for (const [name, k] of Object.entries(data.classKeypoints ?? {})) if (!Object.hasOwn(classKeypoints, name)) classKeypoints[name] = k;
     for (const [name, id] of Object.entries(data.cocoCategoryIds ?? {})) if (!(name in cocoCategoryIds)) cocoCategoryIds[name] = id;
     // A loop, not push(...): a broken file can have more problems than a call has arguments.
     for (const p of data.problems) out.problems.push(p);
@@ -289,6 +294,7 @@ function merge(parts: { label: string; data: InterchangeDataset }[]): Interchang
   }
   out.classes = [...classes];
   out.cocoCategoryIds = cocoCategoryIds;
+  if (Object.keys(classKeypoints).length > 0) out.classKeypoints = classKeypoints;
   return out;
 }
 

@@ -20,6 +20,7 @@ import { HIT_PX, moved, Tool, ToolState } from '../Tool';
 import { obbHandleGesture } from '../obb/edit';
 import { deletePolylineVertex, polylineVertexGesture } from '../polyline/edit';
 import { nearestPolylineVertex } from '../polyline/geometry';
+import { DraggingKeypoint, insideKeypointsBox, nearestKeypoint, toggledVisibility } from '../keypoints/drag';
 
 /**
  * Select tool: click picks the smallest shape under the pointer, and clicking again at the same
@@ -122,6 +123,13 @@ class Idle extends ToolState<SelectTool> {
           this.tool.transition(new DraggingVertex(this.tool, one, inserted, { part: edge.part, index: edge.index + 1 }, e, true));
           return;
         }
+      } else if (g.kind === 'keypoints') {
+        const k = nearestKeypoint(g, e.x, e.y, tol(e));
+        if (k !== null && e.alt) void this.editor.updateGeometry(one.id, toggledVisibility(g, k), 'Keypoint visibility');
+        else if (k !== null) this.tool.transition(new DraggingKeypoint(this.tool, one, g, k, e));
+        // Between its keypoints the object is grabbed whole, as a polygon is inside its outline.
+        else if (insideKeypointsBox(g, e.x, e.y, tol(e))) this.tool.transition(new PointingShapes(this.tool, e, null));
+        if (k !== null || insideKeypointsBox(g, e.x, e.y, tol(e))) return;
       }
     }
     const hits = this.editor.hitsAt(e.x, e.y, e.zoom);
