@@ -38,6 +38,26 @@ export const manifestSchema = z
     notes: z.string().optional(),
     highBitDepth: z.enum(HIGH_BIT_DEPTH_MODES).optional(),
     window: z.object({ center: z.number(), width: z.number().positive() }).strict().optional(),
+    layout: z.enum(['nchw', 'nhwc']).optional(),
+    output: z.string().min(1).optional(),
+    labels: z.string().min(1).optional(),
+    cropFrom: z.number().int().positive().optional(),
+    activation: z.enum(['softmax', 'sigmoid', 'none']).optional(),
+    topK: z.number().int().positive().max(1000).optional(),
+    normalize: z.literal('zscore').optional(),
+    background: z.number().int().min(0).optional(),
+    instances: z
+      .object({ split: z.enum(['none', 'watershed']), minArea: z.number().min(0), fillHoles: z.boolean() })
+      .strict()
+      .optional(),
+    keypoints: z
+      .object({
+        names: z.array(z.string().min(1)).min(1).max(200),
+        skeleton: z.array(z.tuple([z.number().int().min(0), z.number().int().min(0)])),
+        flipPairs: z.array(z.tuple([z.number().int().min(0), z.number().int().min(0)])).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((m, ctx) => {

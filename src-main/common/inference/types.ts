@@ -15,7 +15,7 @@ export const DECODER_FAMILIES = ['ultralytics', 'yolov5', 'yolox', 'end2end', 'r
  */
 export type DecoderFamily = (typeof DECODER_FAMILIES)[number];
 
-export const MODEL_TASKS = ['detect', 'segment', 'classify', 'embed'] as const;
+export const MODEL_TASKS = ['detect', 'segment', 'classify', 'embed', 'semantic', 'obb', 'pose'] as const;
 export type ModelTask = (typeof MODEL_TASKS)[number];
 
 export interface ModelManifest {
@@ -58,6 +58,36 @@ export interface ModelManifest {
   highBitDepth?: HighBitDepthMode;
   /** The fixed window for `highBitDepth: 'fixed'`, in sample values (DICOM: modality values). */
   window?: { center: number; width: number };
+  /** Input tensor layout; 'nchw' when omitted ('nhwc' for e.g. TensorFlow-exported segmenters). */
+  layout?: 'nchw' | 'nhwc';
+  /** The output tensor read by classify, semantic and embed models; the first output when omitted. */
+  output?: string;
+  /**
+   * A labels file beside the manifest (JSON list of names, or text with one name per line),
+   * read into `classes` when the manifest is loaded.
+   */
+  labels?: string;
+  /** classify: resize the short side to this, then centre-crop `size` (ImageNet: 256 then 224); a plain resize when omitted. */
+  cropFrom?: number;
+  /**
+   * classify: 'softmax' over the classes (one label per image) or 'sigmoid' per class
+   * (multi-label); semantic: 'softmax' (argmax over the classes) or 'sigmoid' (one class, score
+   * above 0.5); 'none' when the outputs are already probabilities.
+   */
+  activation?: 'softmax' | 'sigmoid' | 'none';
+  /** classify: how many of the best classes are stored as tags (above the score threshold); 5 when omitted. */
+  topK?: number;
+  /** Per-image input normalisation after `scale`: 'zscore' (zero mean, unit variance), as microscopy U-Nets expect. */
+  normalize?: 'zscore';
+  /** semantic: the class index that stores no mask (VOC's background is 0); every class stores one when omitted. */
+  background?: number;
+  /**
+   * semantic: store instances instead of one mask per class: connected components, optionally
+   * split by a distance-transform watershed, holes filled, pieces under `minArea` pixels dropped.
+   */
+  instances?: { split: 'none' | 'watershed'; minArea: number; fillHoles: boolean };
+  /** pose: the keypoint names and skeleton of the model's class (COCO person when omitted). */
+  keypoints?: { names: string[]; skeleton: [number, number][]; flipPairs?: [number, number][] };
 }
 
 export const HIGH_BIT_DEPTH_MODES = ['window', 'fixed', 'minmax'] as const;
