@@ -9,6 +9,7 @@ import { OverlayPainter } from './paintOverlay';
 import { StaticScene, type StaticStats } from './StaticScene';
 import { TileLayer, type TileSource, type TileStats } from './TileLayer';
 import { exposeForTests, forgetForTests } from './testHooks';
+import { applyDisplayToLayer, sourcePixels, type DisplayLuts } from './display';
 
 export interface Point {
   x: number;
@@ -84,6 +85,8 @@ export class ImageViewer implements SceneView {
   private press: { pointerId: number; button: number; pan: { x: number; y: number } | null; drag?: { x: number; y: number } } | null = null;
   private rightDrag: RightDragHandler | null = null;
   private readonly cleanup: (() => void)[] = [];
+  /** Display adjustments (brightness, contrast, ...) applied to the drawn image layer; null: none. */
+  private displayLuts: DisplayLuts | null = null;
 
   constructor(
     private readonly container: HTMLDivElement,
@@ -102,6 +105,10 @@ export class ImageViewer implements SceneView {
     this.imageNode = new KonvaImage({ image: undefined, x: 0, y: 0 });
     this.imageLayer.add(this.imageNode);
     this.stage.add(this.imageLayer, this.annotationLayer, this.overlayLayer);
+    // Display adjustments go through the layer's pixels once it is drawn, whole image or tiles.
+    this.imageLayer.on('draw', () => {
+      if (this.displayLuts) applyDisplayToLayer(this.imageLayer.getCanvas()._canvas, this.displayLuts);
+    });
     this.scene = new StaticScene(this.annotationLayer, () => this.visibleRect(), (s) => this.publishStats(s));
     this.overlayLayer.add(
       new Konva.Shape({
@@ -205,6 +212,19 @@ export class ImageViewer implements SceneView {
     const y1 = Math.min(size.height, Math.ceil(r.y + r.h));
     if (x1 <= x0 || y1 <= y0) return null;
     return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+  }
+
+  /** Sets the lookup tables the image is drawn through (see common/imaging/display.ts); null draws it as it is. */
+  setDisplay(luts: DisplayLuts | null): void {
+    this.displayLuts = luts;
+    this.imageLayer.batchDraw();
+  }
+
+  /** The shown image's own pixels (before display adjustments), reduced to fit `maxSide`: for histograms. */
+  sourcePixels(maxSide = 1024): Promise<ImageData | null> {
+    if (this.image) return sourcePixels(this.image, maxSide);
+    if (this.tiles) return sourcePixels(this.tiles.source.url(0, 0, 0), maxSide);
+    return Promise.resolve(null);
   }
 
   /** Whether the image is drawn from its tile pyramid. */

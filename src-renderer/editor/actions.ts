@@ -132,6 +132,7 @@ export const ACTIONS: readonly Action[] = [
   toolAction('wand', 'Magic wand (click; drag a box for GrabCut)', 'w'),
   toolAction('scissors', 'Intelligent scissors (click anchors; the outline follows edges)', 'i'),
   toolAction('sam', 'Segment: click (right click or Alt+click: background), drag a box', 's'),
+  toolAction('ruler', 'Ruler: drag to measure (pixels, mm, metres); Esc clears', 'u'),
 
   { id: 'undo', label: 'Undo', group: 'Edit', keys: ['ctrl+z'], predicate: (c) => c.editor.history.canUndo, perform: (c) => c.editor.undo() },
   {

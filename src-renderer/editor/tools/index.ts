@@ -8,6 +8,7 @@ import { SamTool } from './sam';
 import { SelectTool } from './select';
 import { WandTool } from './wand';
 import { ScissorsTool } from './scissors';
+import { RulerTool } from './ruler';
 import type { Tool, ToolId } from './Tool';
 
 export function createTools(editor: Editor): Record<ToolId, Tool> {
@@ -22,5 +23,6 @@ export function createTools(editor: Editor): Record<ToolId, Tool> {
     wand: new WandTool(editor),
     scissors: new ScissorsTool(editor),
     sam: new SamTool(editor),
+    ruler: new RulerTool(editor),
   };
 }
