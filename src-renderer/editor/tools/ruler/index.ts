@@ -13,6 +13,22 @@ type Listener = (line: RulerLine | null) => void;
 
 const RULER_COLOR = '#ffd54a';
 
+/** Who is told of the ruler's line (the Display panel's readout): there is one editor, so one ruler. */
+const listeners = new Set<Listener>();
+let shown: RulerLine | null = null;
+
+/** Calls `fn` with the ruler's line now and at every change; returns the unsubscribe. */
+export function onRulerLine(fn: Listener): () => void {
+  listeners.add(fn);
+  fn(shown);
+  return () => listeners.delete(fn);
+}
+
+function publish(line: RulerLine | null): void {
+  shown = line;
+  for (const fn of listeners) fn(line);
+}
+
 /**
  * Ruler: drag a line to measure it (the Display panel shows its length in pixels, mm or
  * metres). A measurement, not an annotation: nothing is stored, and it stays until the next
@@ -20,7 +36,6 @@ const RULER_COLOR = '#ffd54a';
  */
 export class RulerTool extends Tool {
   readonly id = 'ruler' as const;
-  private readonly listeners = new Set<Listener>();
   private current_: RulerLine | null = null;
 
   initial(): ToolState {
@@ -30,13 +45,6 @@ export class RulerTool extends Tool {
   /** The line measured (or being dragged), null when there is none. */
   get line(): RulerLine | null {
     return this.current_;
-  }
-
-  /** Calls `fn` with every change of the line; returns the unsubscribe. */
-  subscribe(fn: Listener): () => void {
-    this.listeners.add(fn);
-    fn(this.current_);
-    return () => this.listeners.delete(fn);
   }
 
   show(line: RulerLine | null): void {
@@ -50,7 +58,7 @@ export class RulerTool extends Tool {
         ],
       });
     } else this.editor.setToolOverlay({});
-    for (const fn of this.listeners) fn(line);
+    publish(line);
   }
 
   override forget(): void {
@@ -60,7 +68,7 @@ export class RulerTool extends Tool {
   override deactivate(): void {
     super.deactivate();
     this.current_ = null;
-    for (const fn of this.listeners) fn(null);
+    publish(null);
   }
 }
 
