@@ -32,10 +32,8 @@ async function writeGrey16(p: string): Promise<void> {
   const w = 20, h = 10;
   const data = new Uint16Array(w * h);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[y * w + x] = 1000 * x + y;
-  await sharp(Buffer.from(data.buffer), { raw: { width: w, height: h, channels: 1, premultiplied: false } })
-    .toColourspace('grey16')
-    .png()
-    .toFile(p);
+  // A Uint16Array is taken as 16-bit samples.
+  await sharp(data, { raw: { width: w, height: h, channels: 1 } }).toColourspace('grey16').png().toFile(p);
 }
 
 beforeEach(async () => {
