@@ -122,6 +122,56 @@ describe('display controls, readout and ruler in the browser', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it.skipIf(prerequisites.skip)('adjusts an image shown from its tile pyramid, and reads its original values', { timeout: 180_000 }, async () => {
+    const saved = process.env['TESSERA_PYRAMID_PIXELS'];
+    // The server runs in this process and reads the threshold when an image is opened.
+    process.env['TESSERA_PYRAMID_PIXELS'] = String(100_000);
+    const tiledApp = await startApp({ tmpPrefix: 'tessera-display-tiled-e2e-' });
+    try {
+      const { tmp } = tiledApp;
+      const imgs = path.join(tmp, 'imgs');
+      fs.mkdirSync(imgs);
+      const half = (v: number) => sharp({ create: { width: 300, height: 400, channels: 3, background: { r: v, g: v, b: v } } }).png().toBuffer();
+      await sharp({ create: { width: 600, height: 400, channels: 3, background: { r: 0, g: 0, b: 0 } } })
+        .composite([
+          { input: await half(100), left: 0, top: 0 },
+          { input: await half(180), left: 300, top: 0 },
+        ])
+        .removeAlpha()
+        .png()
+        .toFile(path.join(imgs, 'big.png'));
+      const file = path.join(tmp, 'd.tessera');
+      const ws = newWorkspace(tiledApp.configDir);
+      await ok(ws, 'dataset:create', { path: file, root: tmp });
+      await ok(ws, 'images:import', { jobId: 'imp', paths: [imgs] });
+      const id = (await ok(ws, 'images:list', {})).items[0]!.id;
+      ws.close();
+      const { page, pageErrors } = await tiledApp.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
+      await page.getByTestId('open-dataset-path').fill(file);
+      await page.getByTestId('open-dataset').click();
+      await openImage(page, id);
+      expect(await page.evaluate(() => (globalThis as unknown as { __tesseraCanvas: { tiled: boolean } }).__tesseraCanvas.tiled)).toBe(true);
+      await expect.poll(async () => (await drawnPixel(page, 100, 200))[0]).toBeGreaterThan(95);
+      // Contrast 50: 100 → 72.5 and 180 → 232.5 on the tiles drawn (JPEG tiles: within 2 of the stored grey).
+      await page.getByTestId('display-contrast').fill('50');
+      await expect.poll(async () => (await drawnPixel(page, 100, 200))[0]).toBeLessThan(80);
+      expect(Math.abs((await drawnPixel(page, 100, 200))[1] - 72.5)).toBeLessThanOrEqual(4.5);
+      expect(Math.abs((await drawnPixel(page, 500, 200))[1] - 232.5)).toBeLessThanOrEqual(4.5);
+      // The histogram comes from the pyramid's overview; the readout from the original file.
+      await expect.poll(() => page.getByTestId('display-histogram').getAttribute('data-grey')).toBe('true');
+      const at = await toPage(page, 450.5, 123.5);
+      await page.mouse.move(at.x, at.y);
+      const readout = page.getByTestId('pixel-readout');
+      await expect.poll(() => readout.getAttribute('data-values')).toBe('180,180,180');
+      expect(await readout.getAttribute('data-x')).toBe('450');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await tiledApp.close();
+      if (saved === undefined) delete process.env['TESSERA_PYRAMID_PIXELS'];
+      else process.env['TESSERA_PYRAMID_PIXELS'] = saved;
+    }
+  });
+
   it.skipIf(prerequisites.skip || !ctFile)('shows the HU under the pointer and measures a ruler in mm on CT_small.dcm', { timeout: 120_000 }, async () => {
     prerequisites.assertPresent();
     // An app of its own: the first test's app reopens that test's dataset.
