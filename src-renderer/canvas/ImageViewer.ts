@@ -9,7 +9,7 @@ import { OverlayPainter } from './paintOverlay';
 import { StaticScene, type StaticStats } from './StaticScene';
 import { TileLayer, type TileSource, type TileStats } from './TileLayer';
 import { exposeForTests, forgetForTests } from './testHooks';
-import { applyDisplayToLayer, sourcePixels, type DisplayLuts } from './display';
+import { adjustedCopy, applyDisplayToLayer, sourcePixels, type DisplayLuts } from './display';
 
 export interface Point {
   x: number;
@@ -37,6 +37,8 @@ const SMOOTHING_LIMIT = 2;
 const FIT_MARGIN = 0.98;
 /** Milliseconds without a zoom change after which cached annotation bitmaps are repainted sharp. */
 const ZOOM_SETTLE_MS = 150;
+/** Images up to this many pixels are shown adjusted from a copy made once (see displayCopy). */
+const DISPLAY_COPY_PIXELS = 32_000_000;
 
 type PointerHandler = (type: 'down' | 'move' | 'up', e: EditorPointerEvent) => void;
 /** A right-button drag taken over from panning (window/level): offsets in screen pixels from the press. */
@@ -87,6 +89,8 @@ export class ImageViewer implements SceneView {
   private readonly cleanup: (() => void)[] = [];
   /** Display adjustments (brightness, contrast, ...) applied to the drawn image layer; null: none. */
   private displayLuts: DisplayLuts | null = null;
+  /** Whether the image node shows an adjusted copy of the image, so the layer needs no pass. */
+  private adjustedCopy = false;
 
   constructor(
     private readonly container: HTMLDivElement,
@@ -107,7 +111,7 @@ export class ImageViewer implements SceneView {
     this.stage.add(this.imageLayer, this.annotationLayer, this.overlayLayer);
     // Display adjustments go through the layer's pixels once it is drawn, whole image or tiles.
     this.imageLayer.on('draw', () => {
-      if (this.displayLuts) applyDisplayToLayer(this.imageLayer.getCanvas()._canvas, this.displayLuts);
+      if (this.displayLuts && !this.adjustedCopy) applyDisplayToLayer(this.imageLayer.getCanvas()._canvas, this.displayLuts);
     });
     this.scene = new StaticScene(this.annotationLayer, () => this.visibleRect(), (s) => this.publishStats(s));
     this.overlayLayer.add(
@@ -217,7 +221,22 @@ export class ImageViewer implements SceneView {
   /** Sets the lookup tables the image is drawn through (see common/imaging/display.ts); null draws it as it is. */
   setDisplay(luts: DisplayLuts | null): void {
     this.displayLuts = luts;
+    if (this.image) this.imageNode.image(this.displayCopy(this.image) ?? this.image);
     this.imageLayer.batchDraw();
+  }
+
+  /**
+   * The image put through the display tables once, for images up to DISPLAY_COPY_PIXELS: panning
+   * and zooming then redraw it at no extra cost. Null without adjustments, or for larger images,
+   * whose drawn layer goes through the tables at each draw instead (as tiles always do).
+   */
+  private displayCopy(img: HTMLImageElement): HTMLCanvasElement | null {
+    this.adjustedCopy = false;
+    const luts = this.displayLuts;
+    if (!luts || img.naturalWidth * img.naturalHeight > DISPLAY_COPY_PIXELS) return null;
+    const copy = adjustedCopy(img, luts);
+    this.adjustedCopy = copy !== null;
+    return copy;
   }
 
   /** The shown image's own pixels (before display adjustments), reduced to fit `maxSide`: for histograms. */
@@ -268,7 +287,7 @@ export class ImageViewer implements SceneView {
     this.image = img;
     this.size = { width: img.naturalWidth, height: img.naturalHeight };
     this.shownUrl = url;
-    this.imageNode.image(img);
+    this.imageNode.image(this.displayCopy(img) ?? img);
     this.imageNode.size({ width: img.naturalWidth, height: img.naturalHeight });
     this.imageNode.visible(true);
     // keepView: the same image re-rendered (another display window): zoom and position stay.
@@ -298,6 +317,7 @@ export class ImageViewer implements SceneView {
     this.dropTiles();
     this.image = null;
     this.imageNode.image(undefined);
+    this.adjustedCopy = false;
     this.imageNode.visible(false);
     this.size = { width: source.width, height: source.height };
     this.shownUrl = key;
@@ -331,6 +351,7 @@ export class ImageViewer implements SceneView {
     this.shownUrl = null;
     this.annotationLayer.visible(false);
     this.imageNode.image(undefined);
+    this.adjustedCopy = false;
     this.imageLayer.batchDraw();
   }
 

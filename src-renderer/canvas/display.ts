@@ -38,3 +38,17 @@ export async function sourcePixels(src: HTMLImageElement | string, maxSide: numb
   ctx.drawImage(img, 0, 0, w, h);
   return ctx.getImageData(0, 0, w, h);
 }
+
+/** A canvas holding the image put through the tables; null when a canvas cannot be had. */
+export function adjustedCopy(img: HTMLImageElement, luts: DisplayLuts): HTMLCanvasElement | null {
+  const canvas = document.createElement('canvas');
+  canvas.width = img.naturalWidth;
+  canvas.height = img.naturalHeight;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  if (!ctx || canvas.width === 0 || canvas.height === 0) return null;
+  ctx.drawImage(img, 0, 0);
+  const data = ctx.getImageData(0, 0, canvas.width, canvas.height);
+  applyDisplayLuts(data.data, luts);
+  ctx.putImageData(data, 0, 0);
+  return canvas;
+}
