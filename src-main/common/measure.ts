@@ -9,7 +9,7 @@ export interface RulerLength {
   pixels: number;
   mm: number | null;
   metres: number | null;
-  /** How the metres were found: through a projected CRS's units, or geodesic on the WGS 84 ellipsoid. */
+  /** How the metres were found: in a projected CRS's units, or geodesic on the WGS 84 ellipsoid (geographic CRS, Web Mercator). */
   metresBy: 'projected' | 'geodesic' | null;
 }
 
@@ -33,6 +33,12 @@ export function rulerLength(x0: number, y0: number, x1: number, y1: number, ctx:
       // X is longitude, Y latitude, in degrees.
       metres = geodesicDistance(a[1], a[0], b[1], b[0]);
       metresBy = 'geodesic';
+    } else if (ctx.geo.epsg !== null && WEB_MERCATOR.has(ctx.geo.epsg)) {
+      // Web Mercator's metres grow with latitude (by 1 / cos): the distance on the ground instead.
+      const [lon0, lat0] = fromWebMercator(a[0], a[1]);
+      const [lon1, lat1] = fromWebMercator(b[0], b[1]);
+      metres = geodesicDistance(lat0, lon0, lat1, lon1);
+      metresBy = 'geodesic';
     } else if (ctx.geo.epsg !== null) {
       metres = Math.hypot(b[0] - a[0], b[1] - a[1]);
       metresBy = 'projected';
@@ -43,11 +49,21 @@ export function rulerLength(x0: number, y0: number, x1: number, y1: number, ctx:
 
 /**
  * Whether an EPSG code names a geographic (longitude/latitude) CRS: EPSG gives geographic 2D
- * CRSs codes 4001..4999 (4326 WGS 84, 4269 NAD83, 4258 ETRS89 ...). Projected CRSs (UTM 326xx,
- * 3857 ...) are taken to be in metres, which nearly all that GeoTIFFs use are.
+ * CRSs codes 4001..4999 (4326 WGS 84, 4269 NAD83, 4258 ETRS89 ...). Projected CRSs (UTM 326xx
+ * ...) are taken to be in metres, which nearly all that GeoTIFFs use are; lengths in them are
+ * grid distances (UTM's scale factor, at most 0.04 % off within a zone, is not undone).
  */
 export function isGeographicEpsg(epsg: number | null | undefined): boolean {
   return epsg !== null && epsg !== undefined && epsg >= 4001 && epsg <= 4999;
+}
+
+/** Web (pseudo-) Mercator under its current and former codes. */
+const WEB_MERCATOR = new Set([3857, 3785, 900913, 102100]);
+
+/** Longitude and latitude in degrees of a Web Mercator point (spherical, radius 6 378 137 m). */
+export function fromWebMercator(x: number, y: number): [number, number] {
+  const deg = 180 / Math.PI;
+  return [(x / WGS84_A) * deg, (2 * Math.atan(Math.exp(y / WGS84_A)) - Math.PI / 2) * deg];
 }
 
 const WGS84_A = 6378137;

@@ -37,6 +37,16 @@ describe('ruler lengths', () => {
     expect(isGeographicEpsg(null)).toBe(false);
   });
 
+  it('measures Web Mercator on the ground, not in its latitude-stretched metres', () => {
+    // shade.tif's grid: 9.5546 m pixels at about 39.6°N, where a Mercator metre is cos(lat) on the ground.
+    const t: [number, number, number, number, number, number] = [-11858134.818413004, 9.5546285343, 0, 4813698.2926443005, 0, -9.5546285343];
+    const r = rulerLength(0, 512, 1000, 512, { geo: { transform: t, epsg: 3857 } });
+    expect(r.metresBy).toBe('geodesic');
+    const lat = (2 * Math.atan(Math.exp((4813698.2926443005 - 512 * 9.5546285343) / 6378137)) - Math.PI / 2);
+    // Along a parallel the ellipsoid's distance is within 0.5 % of the sphere's cos(lat) × Mercator metres.
+    expect(Math.abs(r.metres! / (1000 * 9.5546285343 * Math.cos(lat)) - 1)).toBeLessThan(0.005);
+  });
+
   it('gives no metres for a georeference without a CRS (units unknown)', () => {
     expect(rulerLength(0, 0, 10, 0, { geo: { transform: [0, 1, 0, 0, 0, -1], epsg: null } }).metres).toBeNull();
   });

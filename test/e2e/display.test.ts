@@ -7,6 +7,7 @@ import type { Page } from 'playwright-core';
 import { getDisplay } from '../../src-main/db/display';
 import { openDatabase } from '../../src-main/db/open';
 import { chromiumOrSkip, startApp, toPage, type App } from '../helpers/browser';
+import { fromFile } from 'geotiff';
 import { sharedPath } from '../helpers/shared';
 import { newWorkspace, ok } from '../helpers/workspace';
 
@@ -17,6 +18,7 @@ import { newWorkspace, ok } from '../helpers/workspace';
  * file by dicom-parser; a ruler on it measures mm with the file's pixel spacing.
  */
 const ctFile = sharedPath('datasets/dicom_pydicom/CT_small.dcm');
+const geoDir = sharedPath('datasets/geotiff_rasterio');
 const prerequisites = chromiumOrSkip('display', ctFile ? [] : [{ path: '../shared/datasets/dicom_pydicom/CT_small.dcm', what: 'DICOM CT sample' }]);
 
 /** The RGB drawn on the viewer's image layer at the centre of image pixel (x, y). */
@@ -169,6 +171,61 @@ describe('display controls, readout and ruler in the browser', () => {
       await tiledApp.close();
       if (saved === undefined) delete process.env['TESSERA_PYRAMID_PIXELS'];
       else process.env['TESSERA_PYRAMID_PIXELS'] = saved;
+    }
+  });
+
+  it.skipIf(prerequisites.skip || !geoDir)('measures a ruler in metres on a projected and on a geographic GeoTIFF', { timeout: 120_000 }, async () => {
+    const geoApp = await startApp({ tmpPrefix: 'tessera-display-geo-e2e-' });
+    try {
+      const file = path.join(geoApp.tmp, 'geo.tessera');
+      const ws = newWorkspace(geoApp.configDir);
+      await ok(ws, 'dataset:create', { path: file, root: geoApp.tmp });
+      const names = ['RGB.byte.tif', 'world.byte.tif'];
+      await ok(ws, 'images:import', { jobId: 'imp', paths: names.map((n) => path.join(geoDir!, n)), allowOutsideRoot: true });
+      const { items } = await ok(ws, 'images:list', {});
+      ws.close();
+      const { page, pageErrors } = await geoApp.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
+      await page.getByTestId('open-dataset-path').fill(file);
+      await page.getByTestId('open-dataset').click();
+      const measure = async (from: [number, number], to: [number, number]) => {
+        await page.getByTestId('tool-select').focus();
+        await page.keyboard.press('u');
+        const p0 = await toPage(page, from[0], from[1]);
+        const p1 = await toPage(page, to[0], to[1]);
+        await page.mouse.move(p0.x, p0.y);
+        await page.mouse.down();
+        await page.mouse.move(p1.x, p1.y, { steps: 4 });
+        await page.mouse.up();
+        const ruler = page.getByTestId('ruler-length');
+        await expect.poll(() => ruler.getAttribute('data-m')).not.toBeNull();
+        const line = (await ruler.getAttribute('data-line'))!.split(',').map(Number) as [number, number, number, number];
+        return { line, metres: Number(await ruler.getAttribute('data-m')), text: (await ruler.textContent()) ?? '' };
+      };
+
+      // UTM zone 18N (metres): the pixel size from the file, read here with geotiff.js.
+      const utm = await (await fromFile(path.join(geoDir!, 'RGB.byte.tif'))).getImage();
+      const [sx, sy] = utm.getResolution();
+      await openImage(page, items.find((i) => i.path.endsWith('RGB.byte.tif'))!.id);
+      const a = await measure([100, 100], [400, 500]);
+      expect(a.metres).toBeCloseTo(Math.hypot((a.line[2] - a.line[0]) * sx!, (a.line[3] - a.line[1]) * sy!), 3);
+      expect(a.metres).toBeGreaterThan(140_000);
+      expect(a.text).toContain('km');
+      await page.keyboard.press('Escape');
+
+      // WGS 84 longitude/latitude, 0.125° pixels from (-180, 75): 80 pixels east along 25°N is 10°.
+      await page.getByTestId('viewer-back').click();
+      await openImage(page, items.find((i) => i.path.endsWith('world.byte.tif'))!.id);
+      const b = await measure([1440, 400], [1520, 400]);
+      const lat = 75 - 0.125 * ((b.line[1] + b.line[3]) / 2);
+      const dLon = 0.125 * (b.line[2] - b.line[0]);
+      // The sphere's great circle (mean radius) is within 0.5 % of the ellipsoid's geodesic here.
+      const rad = Math.PI / 180;
+      const sphere = 2 * 6371008.8 * Math.asin(Math.cos(lat * rad) * Math.sin((dLon * rad) / 2));
+      expect(Math.abs(b.metres / sphere - 1)).toBeLessThan(0.005);
+      expect(b.text).toContain('geodesic');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await geoApp.close();
     }
   });
 
