@@ -91,6 +91,8 @@ export class ImageViewer implements SceneView {
   private displayLuts: DisplayLuts | null = null;
   /** Whether the image node shows an adjusted copy of the image, so the layer needs no pass. */
   private adjustedCopy = false;
+  private displayFrame: number | null = null;
+  private readonly shownHandlers = new Set<() => void>();
 
   constructor(
     private readonly container: HTMLDivElement,
@@ -221,8 +223,20 @@ export class ImageViewer implements SceneView {
   /** Sets the lookup tables the image is drawn through (see common/imaging/display.ts); null draws it as it is. */
   setDisplay(luts: DisplayLuts | null): void {
     this.displayLuts = luts;
-    if (this.image) this.imageNode.image(this.displayCopy(this.image) ?? this.image);
-    this.imageLayer.batchDraw();
+    // A slider sends many changes: the copy is made once per animation frame, for the latest.
+    if (this.displayFrame !== null) return;
+    this.displayFrame = requestAnimationFrame(() => {
+      this.displayFrame = null;
+      if (this.destroyed) return;
+      if (this.image) this.imageNode.image(this.displayCopy(this.image) ?? this.image);
+      this.imageLayer.batchDraw();
+    });
+  }
+
+  /** Calls `fn` each time another bitmap or pyramid is shown (another image, frame or display window). */
+  onShown(fn: () => void): () => void {
+    this.shownHandlers.add(fn);
+    return () => this.shownHandlers.delete(fn);
   }
 
   /**
@@ -294,6 +308,7 @@ export class ImageViewer implements SceneView {
     if (keep) this.imageLayer.batchDraw();
     else this.fit();
     this.annotationLayer.visible(true);
+    for (const fn of this.shownHandlers) fn();
     return true;
   }
 
@@ -333,6 +348,7 @@ export class ImageViewer implements SceneView {
     if (token !== this.loadToken || this.destroyed || this.tiles !== tiles) return false;
     this.imageLayer.batchDraw();
     this.annotationLayer.visible(true);
+    for (const fn of this.shownHandlers) fn();
     return true;
   }
 
@@ -424,6 +440,7 @@ export class ImageViewer implements SceneView {
   destroy(): void {
     this.destroyed = true;
     this.loadToken++;
+    if (this.displayFrame !== null) cancelAnimationFrame(this.displayFrame);
     if (this.settleTimer !== null) clearTimeout(this.settleTimer);
     for (const off of this.cleanup) off();
     forgetForTests(this);

@@ -274,6 +274,13 @@ async function huAndRuler(app: App): Promise<void> {
     await page.getByTestId('open-dataset').click();
     await openImage(page, ct);
 
+    // The histogram follows the display window: the lung window brightens the soft tissue.
+    const hist = page.getByTestId('display-histogram');
+    await expect.poll(() => hist.getAttribute('data-mean')).not.toBeNull();
+    const meanBefore = Number(await hist.getAttribute('data-mean'));
+    await page.getByTestId('window-preset').filter({ hasText: 'Lung' }).click();
+    await expect.poll(async () => Number(await hist.getAttribute('data-mean'))).toBeGreaterThan(meanBefore + 10);
+
     const readout = page.getByTestId('pixel-readout');
     for (const [x, y] of [[40, 50], [64, 64], [10, 100]] as const) {
       const at = await toPage(page, x + 0.5, y + 0.5);
