@@ -38,7 +38,7 @@ const FIT_MARGIN = 0.98;
 /** Milliseconds without a zoom change after which cached annotation bitmaps are repainted sharp. */
 const ZOOM_SETTLE_MS = 150;
 /** Images up to this many pixels are shown adjusted from a copy made once (see displayCopy). */
-const DISPLAY_COPY_PIXELS = 32_000_000;
+const DISPLAY_COPY_PIXELS = 16_000_000;
 
 type PointerHandler = (type: 'down' | 'move' | 'up', e: EditorPointerEvent) => void;
 /** A right-button drag taken over from panning (window/level): offsets in screen pixels from the press. */
