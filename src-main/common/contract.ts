@@ -15,6 +15,8 @@ import { EXPORT_FORMATS, FORMATS, type ExportReport, type InterchangeReport } fr
 import type { PyramidInfo } from './pyramid';
 import type { BoxesToMasksSummary, EncodeResult, SamInspection, SamModelEntry, SegmentMask, SegmentResult } from './segment';
 import type { ImagingInfo } from './imaging/info';
+import type { DisplayInfo } from './imaging/display';
+import type { PixelBlock } from './imaging/pixels';
 import type {
   AnnotationRecord,
   AppInfo,
@@ -390,6 +392,35 @@ export const argSchemas = {
       window: z.object({ center: finite.min(-1e9).max(1e9), width: finite.min(1).max(1e9) }).strict().nullable(),
     })
     .strict(),
+  /** The samples of a block of one frame as the original data holds them (cursor readout). */
+  'imaging:pixels': z
+    .object({
+      imageId: id,
+      frame: z.number().int().min(0).max(1_000_000).default(0),
+      x: z.number().int().min(0).max(1_000_000),
+      y: z.number().int().min(0).max(1_000_000),
+      w: z.number().int().min(1).max(64).default(1),
+      h: z.number().int().min(1).max(64).default(1),
+    })
+    .strict(),
+  /** Display adjustments of an image: its own, else the dataset's default. */
+  'display:get': z.object({ imageId: id }).strict(),
+  /** Remembers display adjustments for the image and as the dataset's default; null resets both. */
+  'display:set': z
+    .object({
+      imageId: id,
+      settings: z
+        .object({
+          brightness: finite.min(-100).max(100),
+          contrast: finite.min(-100).max(100),
+          gamma: finite.min(0.1).max(10),
+          invert: z.boolean(),
+          channels: z.tuple([z.boolean(), z.boolean(), z.boolean()]),
+        })
+        .strict()
+        .nullable(),
+    })
+    .strict(),
   /** Prompt-driven segmentation models (SAM family): shipped manifests and custom pairs. */
   'segment:models': empty,
   /** Reads an encoder/decoder pair's inputs and outputs and proposes a family and a manifest. */
@@ -527,6 +558,9 @@ export interface Results {
   'eval:run': EvalResult;
   'imaging:getWindow': ImagingInfo;
   'imaging:setWindow': ImagingInfo;
+  'imaging:pixels': PixelBlock;
+  'display:get': DisplayInfo;
+  'display:set': DisplayInfo;
   'segment:models': SamModelEntry[];
   'segment:inspect': SamInspection;
   'segment:add': SamModelEntry;

@@ -7,6 +7,8 @@ import { insertClass, listClasses } from '../db/classes';
 import { countByStatusWhere, countImages, findNextImage, getImage, getReviewComment, listImages, setStatus } from '../db/images';
 import { countAnnotationsOfImage } from '../db/annotations';
 import { setRememberedWindow } from '../db/imaging';
+import { getDisplay, setDisplay } from '../db/display';
+import { readPixelBlock } from './pixels';
 import type { ImagingInfo } from '../common/imaging/info';
 import type { ImageRecord } from '../common/model';
 import { imagingInfo } from './dicom/display';
@@ -572,6 +574,16 @@ export class Workspace {
       this.imageOrThrow(imageId);
       setRememberedWindow(this.need().db, imageId, window);
       return this.imagingInfo(imageId, frame);
+    },
+    'imaging:pixels': ({ imageId, frame, x, y, w, h }) => readPixelBlock(this.need(), this.mediaFor(), this.imageOrThrow(imageId), frame, { x, y, w, h }),
+    'display:get': ({ imageId }) => {
+      this.imageOrThrow(imageId);
+      return getDisplay(this.need().db, imageId);
+    },
+    'display:set': ({ imageId, settings }) => {
+      this.imageOrThrow(imageId);
+      setDisplay(this.need().db, imageId, settings);
+      return getDisplay(this.need().db, imageId);
     },
     // Interactive segmentation (issue in progress): each handler is replaced by its service.
     'segment:models': () => this.samModels().list(),

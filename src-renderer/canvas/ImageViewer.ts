@@ -9,6 +9,7 @@ import { OverlayPainter } from './paintOverlay';
 import { StaticScene, type StaticStats } from './StaticScene';
 import { TileLayer, type TileSource, type TileStats } from './TileLayer';
 import { exposeForTests, forgetForTests } from './testHooks';
+import { adjustedCopy, applyDisplayToLayer, sourcePixels, type DisplayLuts } from './display';
 
 export interface Point {
   x: number;
@@ -36,6 +37,8 @@ const SMOOTHING_LIMIT = 2;
 const FIT_MARGIN = 0.98;
 /** Milliseconds without a zoom change after which cached annotation bitmaps are repainted sharp. */
 const ZOOM_SETTLE_MS = 150;
+/** Images up to this many pixels are shown adjusted from a copy made once (see displayCopy). */
+const DISPLAY_COPY_PIXELS = 16_000_000;
 
 type PointerHandler = (type: 'down' | 'move' | 'up', e: EditorPointerEvent) => void;
 /** A right-button drag taken over from panning (window/level): offsets in screen pixels from the press. */
@@ -84,6 +87,12 @@ export class ImageViewer implements SceneView {
   private press: { pointerId: number; button: number; pan: { x: number; y: number } | null; drag?: { x: number; y: number } } | null = null;
   private rightDrag: RightDragHandler | null = null;
   private readonly cleanup: (() => void)[] = [];
+  /** Display adjustments (brightness, contrast, ...) applied to the drawn image layer; null: none. */
+  private displayLuts: DisplayLuts | null = null;
+  /** Whether the image node shows an adjusted copy of the image, so the layer needs no pass. */
+  private adjustedCopy = false;
+  private displayFrame: number | null = null;
+  private readonly shownHandlers = new Set<() => void>();
 
   constructor(
     private readonly container: HTMLDivElement,
@@ -102,6 +111,10 @@ export class ImageViewer implements SceneView {
     this.imageNode = new KonvaImage({ image: undefined, x: 0, y: 0 });
     this.imageLayer.add(this.imageNode);
     this.stage.add(this.imageLayer, this.annotationLayer, this.overlayLayer);
+    // Display adjustments go through the layer's pixels once it is drawn, whole image or tiles.
+    this.imageLayer.on('draw', () => {
+      if (this.displayLuts && !this.adjustedCopy) applyDisplayToLayer(this.imageLayer.getCanvas()._canvas, this.displayLuts);
+    });
     this.scene = new StaticScene(this.annotationLayer, () => this.visibleRect(), (s) => this.publishStats(s));
     this.overlayLayer.add(
       new Konva.Shape({
@@ -207,6 +220,46 @@ export class ImageViewer implements SceneView {
     return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
   }
 
+  /** Sets the lookup tables the image is drawn through (see common/imaging/display.ts); null draws it as it is. */
+  setDisplay(luts: DisplayLuts | null): void {
+    this.displayLuts = luts;
+    // A slider sends many changes: the copy is made once per animation frame, for the latest.
+    if (this.displayFrame !== null) return;
+    this.displayFrame = requestAnimationFrame(() => {
+      this.displayFrame = null;
+      if (this.destroyed) return;
+      if (this.image) this.imageNode.image(this.displayCopy(this.image) ?? this.image);
+      this.imageLayer.batchDraw();
+    });
+  }
+
+  /** Calls `fn` each time another bitmap or pyramid is shown (another image, frame or display window). */
+  onShown(fn: () => void): () => void {
+    this.shownHandlers.add(fn);
+    return () => this.shownHandlers.delete(fn);
+  }
+
+  /**
+   * The image put through the display tables once, for images up to DISPLAY_COPY_PIXELS: panning
+   * and zooming then redraw it at no extra cost. Null without adjustments, or for larger images,
+   * whose drawn layer goes through the tables at each draw instead (as tiles always do).
+   */
+  private displayCopy(img: HTMLImageElement): HTMLCanvasElement | null {
+    this.adjustedCopy = false;
+    const luts = this.displayLuts;
+    if (!luts || img.naturalWidth * img.naturalHeight > DISPLAY_COPY_PIXELS) return null;
+    const copy = adjustedCopy(img, luts);
+    this.adjustedCopy = copy !== null;
+    return copy;
+  }
+
+  /** The shown image's own pixels (before display adjustments), reduced to fit `maxSide`: for histograms. */
+  sourcePixels(maxSide = 1024): Promise<ImageData | null> {
+    if (this.image) return sourcePixels(this.image, maxSide);
+    if (this.tiles) return sourcePixels(this.tiles.source.url(0, 0, 0), maxSide);
+    return Promise.resolve(null);
+  }
+
   /** Whether the image is drawn from its tile pyramid. */
   get tiled(): boolean {
     return this.tiles !== null;
@@ -248,13 +301,14 @@ export class ImageViewer implements SceneView {
     this.image = img;
     this.size = { width: img.naturalWidth, height: img.naturalHeight };
     this.shownUrl = url;
-    this.imageNode.image(img);
+    this.imageNode.image(this.displayCopy(img) ?? img);
     this.imageNode.size({ width: img.naturalWidth, height: img.naturalHeight });
     this.imageNode.visible(true);
     // keepView: the same image re-rendered (another display window): zoom and position stay.
     if (keep) this.imageLayer.batchDraw();
     else this.fit();
     this.annotationLayer.visible(true);
+    for (const fn of this.shownHandlers) fn();
     return true;
   }
 
@@ -278,6 +332,7 @@ export class ImageViewer implements SceneView {
     this.dropTiles();
     this.image = null;
     this.imageNode.image(undefined);
+    this.adjustedCopy = false;
     this.imageNode.visible(false);
     this.size = { width: source.width, height: source.height };
     this.shownUrl = key;
@@ -293,6 +348,7 @@ export class ImageViewer implements SceneView {
     if (token !== this.loadToken || this.destroyed || this.tiles !== tiles) return false;
     this.imageLayer.batchDraw();
     this.annotationLayer.visible(true);
+    for (const fn of this.shownHandlers) fn();
     return true;
   }
 
@@ -311,6 +367,7 @@ export class ImageViewer implements SceneView {
     this.shownUrl = null;
     this.annotationLayer.visible(false);
     this.imageNode.image(undefined);
+    this.adjustedCopy = false;
     this.imageLayer.batchDraw();
   }
 
@@ -383,6 +440,7 @@ export class ImageViewer implements SceneView {
   destroy(): void {
     this.destroyed = true;
     this.loadToken++;
+    if (this.displayFrame !== null) cancelAnimationFrame(this.displayFrame);
     if (this.settleTimer !== null) clearTimeout(this.settleTimer);
     for (const off of this.cleanup) off();
     forgetForTests(this);

@@ -137,6 +137,7 @@ export const ACTIONS: readonly Action[] = [
   toolAction('polyline', 'Polyline (click points; Enter or double click ends)', 'l'),
   toolAction('ellipse', 'Ellipse (drag; Shift for a circle), stored as a polygon', 'c'),
   toolAction('keypoints', 'Keypoints: click each in order (right click or Shift+click: not visible; J: skip; Enter: store)', 'k'),
+  toolAction('ruler', 'Ruler: drag to measure (pixels, mm, metres); Esc clears', 'u'),
 
   { id: 'undo', label: 'Undo', group: 'Edit', keys: ['ctrl+z'], predicate: (c) => c.editor.history.canUndo, perform: (c) => c.editor.undo() },
   {

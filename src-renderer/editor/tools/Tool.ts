@@ -30,7 +30,7 @@ export abstract class ToolState<T extends Tool = Tool> {
   }
 }
 
-export type ToolId = 'select' | 'box' | 'polygon' | 'brush' | 'eraser' | 'point' | 'pan' | 'wand' | 'scissors' | 'sam' | 'obb' | 'polyline' | 'ellipse' | 'keypoints';
+export type ToolId = 'select' | 'box' | 'polygon' | 'brush' | 'eraser' | 'point' | 'pan' | 'wand' | 'scissors' | 'sam' | 'obb' | 'polyline' | 'ellipse' | 'keypoints' | 'ruler';
 
 export abstract class Tool {
   abstract readonly id: ToolId;

@@ -12,6 +12,7 @@ import { ScissorsTool } from './scissors';
 import { ObbTool } from './obb';
 import { PolylineTool } from './polyline';
 import { EllipseTool } from './ellipse';
+import { RulerTool } from './ruler';
 import type { Tool, ToolId } from './Tool';
 
 export function createTools(editor: Editor): Record<ToolId, Tool> {
@@ -30,5 +31,6 @@ export function createTools(editor: Editor): Record<ToolId, Tool> {
     polyline: new PolylineTool(editor),
     ellipse: new EllipseTool(editor),
     keypoints: new KeypointsTool(editor),
+    ruler: new RulerTool(editor),
   };
 }
