@@ -12,6 +12,7 @@ import { ClipboardManager, type ClipboardContent } from './managers/clipboard';
 import { DocumentManager } from './managers/document';
 import { ShapeCommands } from './managers/commands';
 import { HistoryManager, type PendingAction } from './managers/history';
+import { ObjectList } from './managers/objects';
 import { SelectionManager, type SelectMode } from './managers/selection';
 import { ToolHost } from './managers/toolHost';
 import { ViewportManager } from './managers/viewport';
@@ -50,7 +51,8 @@ export const NEUTRAL_COLOR = '#c8c8c8';
  * The annotation editor for one image at a time, free of any framework. Its parts are managers
  * of their own, as in tldraw's editor: the document (DocumentManager: the image's annotations as
  * readonly records keyed by id), the selection, the history (saving, undo and redo), the tool
- * host, the viewport, visibility and locking, the clipboard and the commands on shapes. The
+ * host, the viewport, visibility and locking, the clipboard, the commands on shapes and the object
+ * list. The
  * editor's methods delegate to them, so callers need not know which part does what. Every
  * completed user action is one `edit` call on the backend (see HistoryManager).
  */
@@ -82,6 +84,8 @@ export class Editor {
   readonly clipboardManager: ClipboardManager;
   readonly commands: ShapeCommands;
   readonly viewport: ViewportManager;
+  /** The object list's order, filters and picking (Tab cycles through it). */
+  readonly objects: ObjectList;
   readonly toolHost: ToolHost;
 
   constructor(readonly backend: EditorBackend) {
@@ -92,6 +96,7 @@ export class Editor {
     this.clipboardManager = new ClipboardManager(this);
     this.commands = new ShapeCommands(this);
     this.viewport = new ViewportManager(this);
+    this.objects = new ObjectList(this);
     // Last: tools may read the rest of the editor when they are made.
     this.toolHost = new ToolHost(this);
   }
