@@ -163,7 +163,9 @@ describe('object list', () => {
 
     // Delete with the focus in the list deletes the picked shape from the dataset; undo restores it.
     await row(page, mediumId).click();
-    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('object-rows');
+    await expect
+      .poll(() => page.evaluate(() => (globalThis as unknown as { document: { activeElement: { getAttribute(n: string): string | null } | null } }).document.activeElement?.getAttribute('data-testid')))
+      .toBe('object-rows');
     await page.keyboard.press('Delete');
     await expect.poll(() => total(page)).toBe(3);
     expect(storedGeometry(datasetFile, mediumId)).toBeNull();

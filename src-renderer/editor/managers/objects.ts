@@ -32,6 +32,7 @@ export class ObjectList {
   version = 0;
   private readonly made = new WeakMap<AnnotationRecord, ObjectRow>();
   private cached: ObjectRow[] | null = null;
+  private counts: Map<number | null, number> | null = null;
   /** The row a Shift+click extends from. */
   private anchor: number | null = null;
 
@@ -43,6 +44,7 @@ export class ObjectList {
 
   private invalidate(): void {
     this.cached = null;
+    this.counts = null;
     this.version++;
   }
 
@@ -92,9 +94,11 @@ export class ObjectList {
   }
 
   /** Shapes per class on the current frame, every source (the list's class strip). */
-  classCounts(): Map<number | null, number> {
+  classCounts(): ReadonlyMap<number | null, number> {
+    if (this.counts) return this.counts;
     const counts = new Map<number | null, number>();
-    for (const a of this.editor.ordered()) counts.set(a.classId, (counts.get(a.classId) ?? 0) + 1);
+    for (const a of this.editor.annotations.values()) if (a.kind !== 'tag' && a.frame === this.editor.frame) counts.set(a.classId, (counts.get(a.classId) ?? 0) + 1);
+    this.counts = counts;
     return counts;
   }
 
