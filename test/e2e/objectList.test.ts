@@ -202,13 +202,13 @@ describe('object list', () => {
     const mediumArea = await region(290, 40, 60, 50);
     const predArea = await region(300, 220, 80, 60);
     const shown = await shot();
-    await page.locator(`[data-testid="object-class"][data-class-id="${small}"] [data-testid="object-class-hide"]`).click();
+    await page.locator(`[data-testid="object-class"][data-object-class="${small}"] [data-testid="object-class-hide"]`).click();
     const hiddenShot = await shot();
     expect(changed(shown, hiddenShot, mediumArea)).toBeGreaterThan(100);
     expect(changed(shown, hiddenShot, predArea)).toBe(0);
     // The rows stay, marked hidden, so the class can be shown again from here.
     expect(await row(page, smallId).getAttribute('class')).toContain('hidden');
-    await page.locator(`[data-testid="object-class"][data-class-id="${small}"] [data-testid="object-class-hide"]`).click();
+    await page.locator(`[data-testid="object-class"][data-object-class="${small}"] [data-testid="object-class-hide"]`).click();
     expect(changed(shown, await shot(), mediumArea)).toBe(0);
 
     // Lock the medium box from its row: a drag on it with the select tool moves nothing.
