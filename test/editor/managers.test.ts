@@ -169,11 +169,16 @@ describe('object list', () => {
     const [a, b, c, d] = ids as [number, number, number, number];
     const ctx = { editor };
     const tab = (shift = false) => handleKey(ctx, { key: 'Tab', shift, ctrl: false, alt: false });
+    const view = recordingView();
+    editor.viewport.attach(view);
     editor.objects.setSort('area');
     expect(tab()).toBe(true);
     expect(editor.selection).toEqual([b]);
+    expect(view.calls).toEqual([]);
     tab();
     expect(editor.selection).toEqual([d]);
+    // d lies outside the region on screen: the view pans to it.
+    expect(view.calls).toEqual(['center 170,30']);
     // A locked row is stepped over.
     editor.visibility.setLocked([c], true);
     tab();
