@@ -7,6 +7,9 @@
  *     the same script on the same image with no shapes (baseline)
  *   - selecting and dragging one polygon, and how many shapes that repaints
  *   - time to open the image with its shapes; the same and the pan for 20,000 boxes
+ *   - the object list beside the canvas with those 5,001 shapes: frames while scrolling it by
+ *     wheel, selecting shapes by clicking rows and by Tab, beside the canvas alone in the same run
+ *     (the pan at fit zoom, and selecting shapes by clicking them with the select tool)
  * Annotations are stored in the dataset and opened through the app (the editor loads them over
  * the contract); the drag uses the editor's select tool with real pointer events.
  * Options: --shots (screenshots to the temp folder), --json
@@ -304,6 +307,78 @@ async function dragOne(page: Page, box: Viewport, shape: SceneShape): Promise<Dr
   };
 }
 
+interface ObjectListResult {
+  scroll: Frames;
+  rowClicks: Frames;
+  tab: Frames;
+  canvasClicks: Frames;
+  /** Rows the list's DOM holds after the scroll, and how many shapes it lists. */
+  domRows: number;
+  total: number;
+}
+
+const PICKS = 30;
+
+/**
+ * The object list with the 5,001 shapes open: scrolls it by wheel, clicks rows (each selects its
+ * shape), steps with Tab; then, for the canvas alone, selects shapes by clicking them on the
+ * canvas with the select tool. Each click waits a few frames, as a person would.
+ */
+async function objectList(page: Page, box: Viewport, shapes: readonly SceneShape[]): Promise<ObjectListResult> {
+  const list = page.getByTestId('object-rows');
+  await page.getByTestId('viewer-fit').click();
+  await page.keyboard.press('v');
+  await page.waitForFunction(
+    (n) => Number((globalThis as unknown as PageGlobals).document.querySelector('[data-testid="object-rows"]')?.getAttribute('data-total') ?? 0) === n,
+    shapes.length,
+  );
+  await quiet(page);
+  const lb = (await list.boundingBox())!;
+  const scroll = await recordFrames(page, async () => {
+    await page.mouse.move(lb.x + lb.width / 2, lb.y + lb.height / 2);
+    for (let i = 0; i < 80; i++) {
+      await page.mouse.wheel(0, i < 60 ? 120 : -240);
+      await page.waitForTimeout(16);
+    }
+  });
+  await quiet(page);
+  const domRows = await page.locator('[data-testid="object-row"]').count();
+  const rowClicks = await recordFrames(page, async () => {
+    for (let i = 0; i < PICKS; i++) {
+      await page.mouse.click(lb.x + lb.width / 3, lb.y + 12 + (i % 10) * 24);
+      await page.waitForTimeout(40);
+    }
+  });
+  await quiet(page);
+  const tab = await recordFrames(page, async () => {
+    for (let i = 0; i < PICKS; i++) {
+      await page.keyboard.press('Tab');
+      await page.waitForTimeout(40);
+    }
+  });
+  await quiet(page);
+  const targets: { x: number; y: number }[] = [];
+  for (let i = 0; i < PICKS; i++) {
+    const ring = (shapes[100 + i * 150]!.geometry as Extract<Geometry, { kind: 'polygon' }>).parts[0]!;
+    let cx = 0;
+    let cy = 0;
+    for (let k = 0; k < ring.length; k += 2) {
+      cx += ring[k]! / (ring.length / 2);
+      cy += ring[k + 1]! / (ring.length / 2);
+    }
+    const at = await page.evaluate((p) => (globalThis as unknown as PageGlobals).__tesseraCanvas!.imageToStage(p), { x: cx, y: cy });
+    targets.push({ x: box.x + at.x, y: box.y + at.y });
+  }
+  const canvasClicks = await recordFrames(page, async () => {
+    for (const t of targets) {
+      await page.mouse.click(t.x, t.y);
+      await page.waitForTimeout(40);
+    }
+  });
+  await quiet(page);
+  return { scroll, rowClicks, tab, canvasClicks, domRows, total: shapes.length };
+}
+
 async function main(): Promise<void> {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (set CHROMIUM=...)`);
   if (!fs.existsSync(path.join(staticDir, 'index.html'))) {
@@ -370,6 +445,9 @@ async function main(): Promise<void> {
       await page.screenshot({ path: path.join(os.tmpdir(), 'tessera-bench-zoomed.png') });
     }
 
+    log('the object list with 5,001 shapes...');
+    const objects = await objectList(page, box, polys);
+
     log('20,000 boxes...');
     const boxOpen = await openImage(page, idOf('c-boxes'), 20_000);
     const boxPan = await recordFrames(page, () => pan(page, box, 120));
@@ -396,10 +474,19 @@ async function main(): Promise<void> {
       ['  of which painting every chunk (one static layer draw)', `${boxOpen.paintMs.toFixed(0)} ms`, '', ''],
       ['20,000 boxes: pan at fit zoom', f(boxPan), f(base.panFit), 'p95 ≤ 33 ms'],
     ];
+    const ratio = (a: Frames, b: Frames) => `${(pct(a.gaps, 50) / pct(b.gaps, 50)).toFixed(2)} / ${(pct(a.gaps, 95) / pct(b.gaps, 95)).toFixed(2)}`;
+    const listRows: [string, string, string, string][] = [
+      ['scroll the list by wheel / pan the canvas at fit zoom', f(objects.scroll), f(withShapes.panFit), ratio(objects.scroll, withShapes.panFit)],
+      [`select ${PICKS} shapes: click list rows / click shapes on the canvas`, f(objects.rowClicks), f(objects.canvasClicks), ratio(objects.rowClicks, objects.canvasClicks)],
+      [`select ${PICKS} shapes: Tab / click shapes on the canvas`, f(objects.tab), f(objects.canvasClicks), ratio(objects.tab, objects.canvasClicks)],
+      ['rows in the list\'s DOM after the scroll', `${objects.domRows} of ${objects.total}`, '', ''],
+    ];
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ rows, errors }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ rows, objectList: listRows, errors }, null, 2)}\n`);
     } else {
       printTable(['metric', '5,000 polygons + mask', 'baseline (no shapes)', 'target'], rows);
+      console.log('');
+      printTable(['object list (5,001 shapes), frame p50 / p95 (static layer)', 'object list', 'canvas alone', 'ratio p50 / p95'], listRows);
       console.log(
         `\nChromium ${browser.version()} headless, --disable-gpu (software raster), viewport ${VIEWPORT.width}x${VIEWPORT.height}. ` +
           `Frames: requestAnimationFrame intervals in the page during each gesture, p50 / p95; in brackets the static ` +

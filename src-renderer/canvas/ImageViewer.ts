@@ -425,6 +425,14 @@ export class ImageViewer implements SceneView {
     this.fitted = false;
   }
 
+  /** Centres the image point `p`, keeping the zoom. */
+  centerOn(p: Point): void {
+    if (!this.size) return;
+    const z = this.getZoom();
+    this.setView(z, { x: this.stage.width() / 2 - p.x * z, y: this.stage.height() / 2 - p.y * z });
+    this.fitted = false;
+  }
+
   /** Image pixel coordinates to stage (container CSS pixel) coordinates. */
   imageToStage(p: Point): Point {
     const z = this.getZoom();

@@ -78,6 +78,7 @@ const hasSelectedPrediction = (c: ActionContext): boolean => !!c.review && selec
 /** Selected boxes that are stored (a box still being saved has no id the backend knows yet). */
 const selectedBoxIds = (c: ActionContext): number[] => c.editor.selectedRecords.filter((a) => a.kind === 'box' && a.id > 0).map((a) => a.id);
 const hasImage = (c: ActionContext): boolean => c.editor.image !== null;
+const samHoldsPrompt = (c: ActionContext): boolean => c.editor.toolName === 'sam' && c.editor.tool.busy;
 const hasFrames = (c: ActionContext): boolean => !!c.nav?.stepFrame && Math.min(c.editor.frames, c.nav.frames?.() ?? Infinity) > 1;
 const selectionHas = (kinds: readonly string[]) => (c: ActionContext) => c.editor.selectedRecords.some((a) => kinds.includes(a.kind));
 
@@ -157,21 +158,22 @@ export const ACTIONS: readonly Action[] = [
     perform: (c) => c.editor.retryPending(),
   },
   toolKeyAction('finish', 'Close the polygon; store the segment mask', 'enter'),
+  // Tab belongs to the segment tool while it holds a prompt (its mask candidates), else to the object list.
   {
-    id: 'samNext',
-    label: 'Next mask candidate of the segment tool',
-    group: 'Mask',
+    id: 'nextObject',
+    label: 'Select the next object of the list (segment tool with a prompt: next mask candidate)',
+    group: 'Selection',
     keys: ['tab'],
-    predicate: (c) => c.editor.toolName === 'sam' && c.editor.tool.busy,
-    perform: (c) => c.editor.toolKey('tab'),
+    predicate: (c) => samHoldsPrompt(c) || c.editor.objects.canCycle(),
+    perform: (c) => (samHoldsPrompt(c) ? c.editor.toolKey('tab') : c.editor.objects.cycle(1)),
   },
   {
-    id: 'samPrevious',
-    label: 'Previous mask candidate of the segment tool',
-    group: 'Mask',
+    id: 'previousObject',
+    label: 'Select the previous object of the list (segment tool with a prompt: previous mask candidate)',
+    group: 'Selection',
     keys: ['shift+tab'],
-    predicate: (c) => c.editor.toolName === 'sam' && c.editor.tool.busy,
-    perform: (c) => c.editor.toolKey('shift+tab'),
+    predicate: (c) => samHoldsPrompt(c) || c.editor.objects.canCycle(),
+    perform: (c) => (samHoldsPrompt(c) ? c.editor.toolKey('shift+tab') : c.editor.objects.cycle(-1)),
   },
   {
     id: 'keypointSkip',
