@@ -70,6 +70,13 @@ export const CHANNELS = [
   'smart:scissors',
   'dialog:pick',
   'app:showInFolder',
+  'comments:list',
+  'comments:open',
+  'comments:add',
+  'comments:resolve',
+  'comments:delete',
+  'dataset:openImage',
+  'dataset:setOpenImage',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];

@@ -124,6 +124,11 @@ function whereClause(filter: ImageFilter): { sql: string; params: unknown[] } {
   if (filter.labeled !== undefined) {
     conds.push(`${filter.labeled ? '' : 'NOT '}EXISTS (SELECT 1 FROM annotations a WHERE a.image_id = i.id AND a.source = 'human')`);
   }
+  if (filter.hasOpenComments !== undefined) {
+    conds.push(
+      `${filter.hasOpenComments ? '' : 'NOT '}EXISTS (SELECT 1 FROM comments c WHERE c.image_id = i.id AND c.parent_id IS NULL AND c.resolved_at IS NULL)`,
+    );
+  }
   if (filter.ids !== undefined) {
     // One bound JSON array rather than one parameter per id: lists can be longer than SQLite's limit.
     conds.push('i.id IN (SELECT value FROM json_each(?))');
@@ -146,7 +151,8 @@ export function listImages(db: Db, filter: ImageFilter, offset: number, limit: n
   const rows = db
     .prepare(
       `SELECT i.id, i.path, i.external, i.content_hash AS contentHash, i.width, i.height, i.bit_depth AS bitDepth, i.frames, i.status, i.split,
-              (SELECT count(*) FROM annotations a WHERE a.image_id = i.id) AS annotationCount
+              (SELECT count(*) FROM annotations a WHERE a.image_id = i.id) AS annotationCount,
+              (SELECT count(*) FROM comments c WHERE c.image_id = i.id AND c.parent_id IS NULL AND c.resolved_at IS NULL) AS openComments
        FROM images i ${sql}
        ORDER BY i.id
        LIMIT ? OFFSET ?`,

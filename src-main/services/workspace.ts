@@ -18,6 +18,8 @@ import { deleteClass, reorderClasses, updateClassInfo } from './classes';
 import { Dataset } from './dataset';
 import { datasetHealth } from './health';
 import { reviewImage } from './review';
+import { addComment, imageComments, openComments, removeComment, resolveComment } from './comments';
+import { getOpenImage, setOpenImage } from './openImage';
 import { importImages, maxPixelsSetting } from './importer';
 import { exportDataset } from './interchange/exportDataset';
 import { importDataset, inspectDataset } from './interchange/importDataset';
@@ -378,6 +380,19 @@ export class Workspace {
         annotationCount: countAnnotationsOfImage(ds.db, id),
         reviewComment: getReviewComment(ds.db, id),
       };
+    },
+    'comments:list': ({ imageId }) => imageComments(this.need(), imageId),
+    'comments:open': ({ limit }) => openComments(this.need(), limit),
+    'comments:add': (args) => addComment(this.need(), args),
+    'comments:resolve': (args) => resolveComment(this.need(), args),
+    'comments:delete': ({ id }) => {
+      removeComment(this.need(), id);
+      return null;
+    },
+    'dataset:openImage': () => getOpenImage(this.need()),
+    'dataset:setOpenImage': ({ id }) => {
+      setOpenImage(this.need(), id);
+      return null;
     },
     'images:setStatus': ({ ids, status }) => setStatus(this.need().db, ids, status),
     'images:review': (args) => reviewImage(this.need(), args),
