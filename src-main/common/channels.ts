@@ -77,6 +77,7 @@ export const CHANNELS = [
   'comments:delete',
   'dataset:openImage',
   'dataset:setOpenImage',
+  'images:indexOf',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];

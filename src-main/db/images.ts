@@ -264,6 +264,15 @@ export function findNextImage(
   return { id, index };
 }
 
+/** The image's place in the filtered list (id order); null when the filter leaves it out. */
+export function indexOfImage(db: Db, filter: ImageFilter, id: number): number | null {
+  const { sql, params } = whereClause(filter);
+  const where = (extra: string) => `${sql ? `${sql} AND` : 'WHERE'} ${extra}`;
+  const inList = db.prepare(`SELECT 1 FROM images i ${where('i.id = ?')}`).get(...params, id);
+  if (!inList) return null;
+  return db.prepare(`SELECT count(*) FROM images i ${where('i.id < ?')}`).pluck().get(...params, id) as number;
+}
+
 /** Images whose stored path is `name` or ends in `/name` (a file name, or a path below the root), in id order. */
 export function findImagesByName(db: Db, name: string): ImageRecord[] {
   const rows = db

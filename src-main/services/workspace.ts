@@ -4,7 +4,7 @@ import { AppError } from '../common/errors';
 import type { ParsedArgs, ResultOf, Channel, EventName, Events } from '../common/contract';
 import type { ModelManifest, Provider, ThreadSettings } from '../common/inference/types';
 import { insertClass, listClasses } from '../db/classes';
-import { countByStatusWhere, countImages, findNextImage, getImage, getReviewComment, listImages, setStatus } from '../db/images';
+import { countByStatusWhere, countImages, findNextImage, getImage, getReviewComment, indexOfImage, listImages, setStatus } from '../db/images';
 import { countAnnotationsOfImage } from '../db/annotations';
 import { setRememberedWindow } from '../db/imaging';
 import type { ImagingInfo } from '../common/imaging/info';
@@ -389,6 +389,7 @@ export class Workspace {
       removeComment(this.need(), id);
       return null;
     },
+    'images:indexOf': ({ id, filter }) => indexOfImage(this.need().db, filter, id),
     'dataset:openImage': () => getOpenImage(this.need()),
     'dataset:setOpenImage': ({ id }) => {
       setOpenImage(this.need(), id);

@@ -9,6 +9,7 @@ import { OverlayPainter } from './paintOverlay';
 import { StaticScene, type StaticStats } from './StaticScene';
 import { TileLayer, type TileSource, type TileStats } from './TileLayer';
 import { exposeForTests, forgetForTests } from './testHooks';
+import { CommentPinLayer, type CommentPin } from './commentPins';
 
 export interface Point {
   x: number;
@@ -84,6 +85,8 @@ export class ImageViewer implements SceneView {
   private press: { pointerId: number; button: number; pan: { x: number; y: number } | null; drag?: { x: number; y: number } } | null = null;
   private rightDrag: RightDragHandler | null = null;
   private readonly cleanup: (() => void)[] = [];
+  /** Comment markers, above everything else; their count is on the container (`data-comment-pins`). */
+  private readonly pins: CommentPinLayer;
 
   constructor(
     private readonly container: HTMLDivElement,
@@ -102,6 +105,8 @@ export class ImageViewer implements SceneView {
     this.imageNode = new KonvaImage({ image: undefined, x: 0, y: 0 });
     this.imageLayer.add(this.imageNode);
     this.stage.add(this.imageLayer, this.annotationLayer, this.overlayLayer);
+    this.pins = new CommentPinLayer((n) => (container.dataset['commentPins'] = String(n)));
+    this.stage.add(this.pins.layer);
     this.scene = new StaticScene(this.annotationLayer, () => this.visibleRect(), (s) => this.publishStats(s));
     this.overlayLayer.add(
       new Konva.Shape({
@@ -366,6 +371,11 @@ export class ImageViewer implements SceneView {
     const cy = rect.y + rect.h / 2;
     this.setView(zoom, { x: w / 2 - cx * zoom, y: h / 2 - cy * zoom });
     this.fitted = false;
+  }
+
+  /** Shows these comment markers (image pixels) instead of the ones shown. */
+  setCommentPins(pins: readonly CommentPin[]): void {
+    this.pins.set(pins);
   }
 
   /** Image pixel coordinates to stage (container CSS pixel) coordinates. */
