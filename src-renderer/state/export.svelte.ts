@@ -109,6 +109,7 @@ export class ExportState {
     this.report = null;
     this.error = null;
     this.splitsError = null;
+    this.askExisting = null;
   }
 
   async assignSplits(): Promise<void> {
