@@ -75,7 +75,7 @@ export class AppState {
       this.info = info;
       if (current) {
         await this.enter(current);
-        await this.restoreImage();
+        await this.restoreImage(true);
         return;
       }
     } catch (e) {
@@ -105,7 +105,7 @@ export class AppState {
     const summary = await call('dataset:open', { path });
     await this.enter(summary);
     this.say(`Opened ${summary.path}`);
-    await this.restoreImage();
+    await this.restoreImage(false);
   }
 
   async closeDataset(): Promise<void> {
@@ -150,12 +150,13 @@ export class AppState {
   }
 
   /**
-   * Back to the image that was open when the page was reloaded or the dataset last closed with an
-   * image open (on its remembered frame); the grid, with a message, when it is gone.
+   * Back to the image that was open (on its remembered frame) when the page was reloaded
+   * (`reload`: the URL hash), or, in the desktop app, when the dataset was last left with an image
+   * open; the grid, with a message, when that image is gone.
    */
-  private async restoreImage(): Promise<void> {
+  private async restoreImage(reload: boolean): Promise<void> {
     try {
-      const open = await openImageToRestore();
+      const open = await openImageToRestore({ fromHash: reload, fromDataset: this.info?.mode === 'electron' });
       if (!open || this.screen !== 'dataset' || this.viewer.active) return;
       if (open.index === null) {
         this.say(`The image that was open (id ${open.id}) is no longer in the dataset`, 'error');

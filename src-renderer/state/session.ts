@@ -19,12 +19,16 @@ export function rememberOpenImage(id: number | null): void {
   });
 }
 
-/** The image to come back to: this tab's (URL hash) first, else the dataset's record; null for the grid. */
-export async function openImageToRestore(): Promise<{ id: number; index: number | null } | null> {
-  const m = HASH.exec(window.location.hash);
+/**
+ * The image to come back to, null for the grid: this tab's (the URL hash, `fromHash`: a reload),
+ * else the dataset's record (`fromDataset`: the desktop app, whose window is the only one; in
+ * browser mode another tab or a new one starts on the grid).
+ */
+export async function openImageToRestore(opts: { fromHash: boolean; fromDataset: boolean }): Promise<{ id: number; index: number | null } | null> {
+  const m = opts.fromHash ? HASH.exec(window.location.hash) : null;
   if (m) {
     const id = Number(m[1]);
     return { id, index: await call('images:indexOf', { id, filter: {} }) };
   }
-  return call('dataset:openImage', {});
+  return opts.fromDataset ? call('dataset:openImage', {}) : null;
 }
