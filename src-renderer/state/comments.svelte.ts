@@ -113,6 +113,13 @@ export class CommentsState {
     this.app.say('Click on the image where the comment goes (Esc cancels)');
   }
 
+  /** A point comment at this place of the image (image pixels), e.g. where the right-click menu was opened. */
+  startAt(x: number, y: number): void {
+    this.draft = null;
+    this.placing = true;
+    this.place(x, y);
+  }
+
   /** The click that places a point comment (image pixels). */
   place(x: number, y: number): void {
     const item = this.app.viewer.item;

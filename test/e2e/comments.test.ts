@@ -126,6 +126,18 @@ describe('comments, reload and export into a used folder in the browser', () => 
     await page.getByTestId('comments-overview-item').click();
     await viewerOn(page, a.id);
     await expect.poll(() => page.locator('[data-testid="comment"][data-state="open"]').count()).toBe(1);
+
+    // The right-click menu pins a comment where it was opened when no shape is there.
+    const empty = await toPage(page, 50, 35);
+    await page.mouse.click(empty.x, empty.y, { button: 'right' });
+    await page.getByRole('menuitem', { name: /^Comment on/ }).click();
+    await page.getByTestId('comment-text').fill('and here');
+    await page.getByTestId('comment-text').press('Enter');
+    await expect.poll(() => page.getByTestId('comments-open-count').getAttribute('data-count')).toBe('2');
+    const fromMenu = stored().find((c) => c.body === 'and here')!;
+    expect(fromMenu.annotation_id).toBeNull();
+    expect(Math.abs(fromMenu.x - 50)).toBeLessThan(1);
+    expect(Math.abs(fromMenu.y - 35)).toBeLessThan(1);
     expect(pageErrors).toEqual([]);
   });
 
