@@ -5,6 +5,16 @@ import { call } from '../bridge';
 import { app, type AppState } from './app.svelte';
 import { editorState, type EditorState } from './editor.svelte';
 
+const AUTHOR_KEY = 'tessera.commentAuthor';
+
+function storedAuthor(): string {
+  try {
+    return localStorage.getItem(AUTHOR_KEY) ?? '';
+  } catch {
+    return '';
+  }
+}
+
 /** Where a new comment goes: a stored shape, or a point of a frame (image pixels). */
 export interface CommentDraft {
   imageId: number;
@@ -32,6 +42,8 @@ export class CommentsState {
   /** The comment picked in the list (its marker is highlighted). */
   active = $state<number | null>(null);
   showResolved = $state(false);
+  /** The name comments are signed with, remembered on this computer; empty: the backend's user name. */
+  author = $state(storedAuthor());
   /** Open comments across the dataset (the review overview); null until asked for. */
   overview = $state.raw<CommentRecord[] | null>(null);
   /** The viewer's zoom to an area of the image, while a viewer is shown. */
@@ -44,6 +56,21 @@ export class CommentsState {
     private readonly es: EditorState,
   ) {
     es.ctx.comments = { add: () => this.start() };
+  }
+
+  setAuthor(name: string): void {
+    this.author = name;
+    try {
+      if (name.trim()) localStorage.setItem(AUTHOR_KEY, name.trim());
+      else localStorage.removeItem(AUTHOR_KEY);
+    } catch {
+      // Not remembered: storage is unavailable.
+    }
+  }
+
+  private signed(): { author?: string } {
+    const a = this.author.trim();
+    return a ? { author: a } : {};
   }
 
   /** Top-level comments of the open image, open ones first unless resolved ones are hidden. */
@@ -143,7 +170,9 @@ export class CommentsState {
     try {
       const c = await call(
         'comments:add',
-        d.annotationId !== null ? { imageId: d.imageId, frame: d.frame, annotationId: d.annotationId, body: this.text } : { imageId: d.imageId, frame: d.frame, x: d.x, y: d.y, body: this.text },
+        d.annotationId !== null
+          ? { imageId: d.imageId, frame: d.frame, annotationId: d.annotationId, body: this.text, ...this.signed() }
+          : { imageId: d.imageId, frame: d.frame, x: d.x, y: d.y, body: this.text, ...this.signed() },
       );
       this.draft = null;
       this.text = '';
@@ -160,7 +189,7 @@ export class CommentsState {
     const imageId = this.imageId;
     if (imageId === null || !body.trim()) return false;
     try {
-      await call('comments:add', { imageId, parentId, body });
+      await call('comments:add', { imageId, parentId, body, ...this.signed() });
       await this.changed(imageId);
       return true;
     } catch (e) {
@@ -171,7 +200,7 @@ export class CommentsState {
 
   async resolve(c: CommentRecord, resolved: boolean): Promise<void> {
     try {
-      await call('comments:resolve', { id: c.id, resolved });
+      await call('comments:resolve', { id: c.id, resolved, ...this.signed() });
       await this.changed(c.imageId);
     } catch (e) {
       this.app.fail(e);

@@ -76,12 +76,14 @@ describe('comments, reload and export into a used folder in the browser', () => 
     const centre = await toPage(page, 25, 20);
     await page.mouse.click(centre.x, centre.y);
     await page.keyboard.press('Shift+C');
+    await page.getByTestId('comment-author').fill('Ana');
     await page.getByTestId('comment-text').fill('boundary too loose');
     await page.getByTestId('comment-text').press('Enter');
     await expect.poll(() => page.getByTestId('comments-open-count').getAttribute('data-count')).toBe('1');
     await expect.poll(() => pins(page)).toBe('1');
-    const stored = () => rows<{ id: number; annotation_id: number | null; x: number; y: number; resolved_at: number | null; body: string }>(file, 'SELECT * FROM comments ORDER BY id');
-    expect(stored()).toEqual([expect.objectContaining({ annotation_id: shape, x: 40, y: 10, body: 'boundary too loose', resolved_at: null })]);
+    const stored = () =>
+      rows<{ id: number; annotation_id: number | null; x: number; y: number; resolved_at: number | null; body: string; author: string }>(file, 'SELECT * FROM comments ORDER BY id');
+    expect(stored()).toEqual([expect.objectContaining({ annotation_id: shape, x: 40, y: 10, body: 'boundary too loose', resolved_at: null, author: 'Ana' })]);
 
     // Nothing selected: Shift+C waits for a click, which places the comment and draws nothing else.
     await page.keyboard.press('Escape');
@@ -95,6 +97,7 @@ describe('comments, reload and export into a used folder in the browser', () => 
     await expect.poll(() => pins(page)).toBe('2');
     const point = stored()[1]!;
     expect(point.annotation_id).toBeNull();
+    expect(point.author).toBe('Ana'); // the name is remembered
     expect(Math.abs(point.x - 55)).toBeLessThan(1.5);
     expect(Math.abs(point.y - 40)).toBeLessThan(1.5);
     expect(Number(await page.getByTestId('viewer').getAttribute('data-annotations'))).toBe(1);
