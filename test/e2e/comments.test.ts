@@ -89,6 +89,12 @@ describe('comments, reload and export into a used folder in the browser', () => 
     await page.keyboard.press('Escape');
     await page.keyboard.press('Shift+C');
     await page.getByTestId('comment-placing').waitFor();
+    // Esc gives up placing, and only that: the image stays open.
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByTestId('comment-placing').count()).toBe(0);
+    await viewerOn(page, a.id);
+    await page.keyboard.press('Shift+C');
+    await page.getByTestId('comment-placing').waitFor();
     const spot = await toPage(page, 55, 40);
     await page.mouse.click(spot.x, spot.y);
     await page.getByTestId('comment-text').fill('missed cell here');
