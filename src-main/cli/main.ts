@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { AppError, toErrorData } from '../common/errors';
+import { AppError, isAppError, toErrorData } from '../common/errors';
 import { EXPORT_FORMATS, FORMATS, type ExportFormat, type ExportReport, type FormatName, type InterchangeReport } from '../common/formats/types';
 import type { ImportReport, JobProgress } from '../common/model';
 import { Dataset } from '../services/dataset';
@@ -30,6 +30,7 @@ const USAGE = `usage:
   tessera export <db> <outdir> --format ${EXPORT_FORMATS.join('|')}
                  [--split 0.8,0.1,0.1 [--seed N]] [--only all|done|reviewed] [--with-predictions]
                  [--images copy|link|none] [--strict] [--coco-segmentation polygon|rle] [--json]
+                 [--overwrite | --merge]
   tessera info <db> [--json]
   tessera prelabel <db> --model <manifest.json|model.onnx> [--images all|unlabeled] [--conf 0.25]
                  [--iou 0.45] [--provider ${PROVIDERS.join('|')}] [--json]
@@ -48,6 +49,11 @@ import --format auto (the default) imports annotations when every path is recogn
 annotated dataset (COCO, YOLO, VOC, labelme, CVAT), and image files only when none is; each
 annotated path is imported in its own transaction. --dry-run checks that the images exist without
 opening them; --probe also opens each one, as the import does (hash, size, damaged files).
+
+export refuses an output folder that is not empty unless told what to do with it: --overwrite
+replaces an earlier export there (only when every file in it is listed in the .tessera-export.json
+an export leaves; anything else is refused, never deleted), --merge writes this export's files over
+those of the same path and keeps the rest (for COCO the annotation files are replaced whole).
 
 prelabel runs onnxruntime with one intra-op thread per physical core (--threads); idle threads
 spin only on machines of 4 or more physical cores (--spin on|off overrides).
@@ -258,9 +264,13 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
     images: { type: 'string', default: 'copy' },
     strict: { type: 'boolean', default: false },
     'coco-segmentation': { type: 'string', default: 'polygon' },
+    overwrite: { type: 'boolean', default: false },
+    merge: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   });
   if (positionals.length !== 2) throw new AppError('INVALID_ARGUMENT', 'export takes a dataset path and an output folder');
+  if (values['overwrite'] && values['merge']) throw new AppError('INVALID_ARGUMENT', '--overwrite and --merge exclude each other');
+  const ifExists = values['overwrite'] ? 'overwrite' : values['merge'] ? 'merge' : 'refuse';
   if (values['format'] === undefined) throw new AppError('INVALID_ARGUMENT', `export needs --format ${EXPORT_FORMATS.join('|')}`);
   const format = oneOf<ExportFormat>('format', values['format'] as string, EXPORT_FORMATS);
   const only = oneOf('only', values['only'] as string, ['all', 'done', 'reviewed'] as const);
@@ -273,13 +283,25 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
   const json = values['json'] as boolean;
   const { assignSplits } = await import('../services/interchange/splits');
   const { exportDataset } = await import('../services/interchange/exportDataset');
+  const { checkOutDir } = await import('../services/interchange/exportPlace');
+  const outDir = path.resolve(positionals[1]!);
+  // Before the splits are assigned: a refused folder changes nothing.
+  try {
+    checkOutDir(outDir, ifExists);
+  } catch (e) {
+    if (isAppError(e) && e.detail?.['notEmpty']) {
+      throw new AppError('INVALID_ARGUMENT', `${outDir}: folder is not empty; pass --overwrite to replace an earlier export there, or --merge to add this export's files to it`, e.detail);
+    }
+    throw e;
+  }
   const ds = Dataset.open(positionals[0]!);
   try {
     const splits = ratios ? assignSplits(ds, { ratios, seed, stratify: true, only }) : null;
     const report = await withSigint((cancelled) =>
       exportDataset(ds, {
-        outDir: path.resolve(positionals[1]!),
+        outDir,
         format,
+        ifExists,
         only,
         withPredictions: values['with-predictions'] as boolean,
         images,

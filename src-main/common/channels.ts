@@ -74,6 +74,14 @@ export const CHANNELS = [
   'smart:scissors',
   'dialog:pick',
   'app:showInFolder',
+  'comments:list',
+  'comments:open',
+  'comments:add',
+  'comments:resolve',
+  'comments:delete',
+  'dataset:openImage',
+  'dataset:setOpenImage',
+  'images:indexOf',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];

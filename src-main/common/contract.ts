@@ -21,6 +21,7 @@ import type {
   AnnotationRecord,
   AppInfo,
   ClassRecord,
+  CommentRecord,
   DatasetInfo,
   DatasetSummary,
   ImageDetail,
@@ -183,6 +184,7 @@ export const imageFilterSchema = z
     hasPredictions: z.boolean().optional(),
     labeled: z.boolean().optional(),
     ids: z.array(id).max(100_000).optional(),
+    hasOpenComments: z.boolean().optional(),
   })
   .strict();
 
@@ -303,6 +305,11 @@ export const argSchemas = {
       strict: z.boolean().default(false),
       /** COCO: write polygons as polygons (default) or every shape as RLE. */
       cocoSegmentation: z.enum(['polygon', 'rle']).default('polygon'),
+      /**
+       * A folder that is not empty: refused, replaced (only when everything in it was written by
+       * an earlier export), or merged into (this export's files replace those of the same name).
+       */
+      ifExists: z.enum(['refuse', 'overwrite', 'merge']).default('refuse'),
     })
     .strict(),
   /** Assigns train/val/test by ratios, seeded, stratified by class presence; stored in the dataset. */
@@ -500,6 +507,38 @@ export const argSchemas = {
     .strict(),
   /** Shows a folder or file (e.g. an export's output) in the system file manager. */
   'app:showInFolder': z.object({ path }).strict(),
+  /** Comments of one image, replies included, oldest first. */
+  'comments:list': z.object({ imageId: id }).strict(),
+  /** Open comments across the dataset (replies left out), in image order. */
+  'comments:open': z.object({ limit: z.number().int().min(1).max(10_000).default(1000) }).strict(),
+  /**
+   * Pins a comment to a shape (`annotationId`) or a point (`x`, `y`) of an image's frame, or
+   * replies to one (`parentId`). Without `author` it is signed with the operating system's user.
+   */
+  'comments:add': z
+    .object({
+      imageId: id,
+      frame: z.number().int().min(0).max(1_000_000).default(0),
+      body: z.string().max(10_000),
+      annotationId: id.optional(),
+      x: coord.optional(),
+      y: coord.optional(),
+      parentId: id.optional(),
+      author: z.string().max(200).optional(),
+    })
+    .strict(),
+  'comments:resolve': z.object({ id, resolved: z.boolean(), author: z.string().max(200).optional() }).strict(),
+  /** Deletes a comment with its replies. */
+  'comments:delete': z.object({ id }).strict(),
+  /**
+   * The image last open in the viewer of this dataset, so a reload or restart comes back to it:
+   * `index` is its place in the unfiltered list, null when the image is gone. Null when none.
+   */
+  'dataset:openImage': empty,
+  /** Remembers the image open in the viewer (null: the grid is shown). */
+  'dataset:setOpenImage': z.object({ id: id.nullable() }).strict(),
+  /** The image's place in the list the filter gives (id order); null when the filter leaves it out. */
+  'images:indexOf': z.object({ id, filter: imageFilterSchema.default({}) }).strict(),
 } as const satisfies Record<Channel, z.ZodType>;
 
 export interface Results {
@@ -576,6 +615,14 @@ export interface Results {
   'jobs:cancel': boolean;
   'dialog:pick': string[] | null;
   'app:showInFolder': null;
+  'comments:list': CommentRecord[];
+  'comments:open': CommentRecord[];
+  'comments:add': CommentRecord;
+  'comments:resolve': CommentRecord;
+  'comments:delete': null;
+  'dataset:openImage': { id: number; index: number | null } | null;
+  'dataset:setOpenImage': null;
+  'images:indexOf': number | null;
 }
 
 /** Arguments as callers write them (defaults may be omitted). */

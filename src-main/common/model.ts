@@ -95,6 +95,8 @@ export interface ImageListItem {
   status: ImageStatus;
   split: Split | null;
   annotationCount: number;
+  /** Open comments pinned on the image (replies not counted). */
+  openComments: number;
   /**
    * The image's media address, `<dataset uuid>/<image id>/<version>`: the version follows the
    * file's content hash, size and modification time, so no cache can hand back another dataset's
@@ -112,6 +114,8 @@ export interface ImageFilter {
   labeled?: boolean;
   /** Only these images (e.g. the images a dataset health figure points at). */
   ids?: number[];
+  /** With (true) or without (false) an open comment. */
+  hasOpenComments?: boolean;
 }
 
 /** Verdicts a reviewer gives a done image. */
@@ -246,4 +250,29 @@ export interface AppInfo {
   version: string;
   mode: 'electron' | 'web';
   nativeDialogs: boolean;
+}
+
+/**
+ * A comment pinned to a shape (`annotationId`) or to a point of an image's frame. `x`, `y` is the
+ * pin in image pixels, kept when the shape goes (the comment then shows as a point comment, and
+ * finds its shape again if an undo brings it back). Replies name their comment in `parentId`; only
+ * top-level comments are resolved and counted.
+ */
+export interface CommentRecord {
+  id: number;
+  imageId: number;
+  frame: number;
+  annotationId: number | null;
+  /** Whether the shape of `annotationId` still exists. */
+  shapeExists: boolean;
+  x: number;
+  y: number;
+  parentId: number | null;
+  author: string;
+  body: string;
+  createdAt: number;
+  resolvedAt: number | null;
+  resolvedBy: string | null;
+  /** The image's stored path, for lists across images. */
+  imagePath: string;
 }

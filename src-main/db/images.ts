@@ -124,6 +124,11 @@ function whereClause(filter: ImageFilter): { sql: string; params: unknown[] } {
   if (filter.labeled !== undefined) {
     conds.push(`${filter.labeled ? '' : 'NOT '}EXISTS (SELECT 1 FROM annotations a WHERE a.image_id = i.id AND a.source = 'human')`);
   }
+  if (filter.hasOpenComments !== undefined) {
+    conds.push(
+      `${filter.hasOpenComments ? '' : 'NOT '}EXISTS (SELECT 1 FROM comments c WHERE c.image_id = i.id AND c.parent_id IS NULL AND c.resolved_at IS NULL)`,
+    );
+  }
   if (filter.ids !== undefined) {
     // One bound JSON array rather than one parameter per id: lists can be longer than SQLite's limit.
     conds.push('i.id IN (SELECT value FROM json_each(?))');
@@ -146,7 +151,8 @@ export function listImages(db: Db, filter: ImageFilter, offset: number, limit: n
   const rows = db
     .prepare(
       `SELECT i.id, i.path, i.external, i.content_hash AS contentHash, i.width, i.height, i.bit_depth AS bitDepth, i.frames, i.status, i.split,
-              (SELECT count(*) FROM annotations a WHERE a.image_id = i.id) AS annotationCount
+              (SELECT count(*) FROM annotations a WHERE a.image_id = i.id) AS annotationCount,
+              (SELECT count(*) FROM comments c WHERE c.image_id = i.id AND c.parent_id IS NULL AND c.resolved_at IS NULL) AS openComments
        FROM images i ${sql}
        ORDER BY i.id
        LIMIT ? OFFSET ?`,
@@ -256,6 +262,15 @@ export function findNextImage(
   if (id === undefined) return null;
   const index = db.prepare(`SELECT count(*) FROM images i ${where('i.id < ?')}`).pluck().get(...params, id) as number;
   return { id, index };
+}
+
+/** The image's place in the filtered list (id order); null when the filter leaves it out. */
+export function indexOfImage(db: Db, filter: ImageFilter, id: number): number | null {
+  const { sql, params } = whereClause(filter);
+  const where = (extra: string) => `${sql ? `${sql} AND` : 'WHERE'} ${extra}`;
+  const inList = db.prepare(`SELECT 1 FROM images i ${where('i.id = ?')}`).get(...params, id);
+  if (!inList) return null;
+  return db.prepare(`SELECT count(*) FROM images i ${where('i.id < ?')}`).pluck().get(...params, id) as number;
 }
 
 /** Images whose stored path is `name` or ends in `/name` (a file name, or a path below the root), in id order. */

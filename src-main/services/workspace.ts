@@ -4,7 +4,7 @@ import { AppError } from '../common/errors';
 import type { ParsedArgs, ResultOf, Channel, EventName, Events } from '../common/contract';
 import type { ModelManifest, Provider, ThreadSettings } from '../common/inference/types';
 import { insertClass, listClasses } from '../db/classes';
-import { countByStatusWhere, countImages, findNextImage, getImage, getReviewComment, listImages, setStatus } from '../db/images';
+import { countByStatusWhere, countImages, findNextImage, getImage, getReviewComment, indexOfImage, listImages, setStatus } from '../db/images';
 import { countAnnotationsOfImage } from '../db/annotations';
 import { setRememberedWindow } from '../db/imaging';
 import { getDisplay, setDisplay } from '../db/display';
@@ -20,6 +20,8 @@ import { deleteClass, reorderClasses, setKeypointSchema, updateClassInfo } from 
 import { Dataset } from './dataset';
 import { datasetHealth } from './health';
 import { reviewImage } from './review';
+import { addComment, imageComments, openComments, removeComment, resolveComment } from './comments';
+import { getOpenImage, setOpenImage } from './openImage';
 import { importImages, maxPixelsSetting } from './importer';
 import { exportDataset } from './interchange/exportDataset';
 import { importDataset, inspectDataset } from './interchange/importDataset';
@@ -380,6 +382,20 @@ export class Workspace {
         annotationCount: countAnnotationsOfImage(ds.db, id),
         reviewComment: getReviewComment(ds.db, id),
       };
+    },
+    'comments:list': ({ imageId }) => imageComments(this.need(), imageId),
+    'comments:open': ({ limit }) => openComments(this.need(), limit),
+    'comments:add': (args) => addComment(this.need(), args),
+    'comments:resolve': (args) => resolveComment(this.need(), args),
+    'comments:delete': ({ id }) => {
+      removeComment(this.need(), id);
+      return null;
+    },
+    'images:indexOf': ({ id, filter }) => indexOfImage(this.need().db, filter, id),
+    'dataset:openImage': () => getOpenImage(this.need()),
+    'dataset:setOpenImage': ({ id }) => {
+      setOpenImage(this.need(), id);
+      return null;
     },
     'images:setStatus': ({ ids, status }) => setStatus(this.need().db, ids, status),
     'images:review': (args) => reviewImage(this.need(), args),

@@ -10,6 +10,7 @@ import { StaticScene, type StaticStats } from './StaticScene';
 import { TileLayer, type TileSource, type TileStats } from './TileLayer';
 import { exposeForTests, forgetForTests } from './testHooks';
 import { adjustedCopy, applyDisplayToLayer, sourcePixels, type DisplayLuts } from './display';
+import { CommentPinLayer, type CommentPin } from './commentPins';
 
 export interface Point {
   x: number;
@@ -93,6 +94,8 @@ export class ImageViewer implements SceneView {
   private adjustedCopy = false;
   private displayFrame: number | null = null;
   private readonly shownHandlers = new Set<() => void>();
+  /** Comment markers, above everything else; their count is on the container (`data-comment-pins`). */
+  private readonly pins: CommentPinLayer;
 
   constructor(
     private readonly container: HTMLDivElement,
@@ -115,6 +118,8 @@ export class ImageViewer implements SceneView {
     this.imageLayer.on('draw', () => {
       if (this.displayLuts && !this.adjustedCopy) applyDisplayToLayer(this.imageLayer.getCanvas()._canvas, this.displayLuts);
     });
+    this.pins = new CommentPinLayer((n) => (container.dataset['commentPins'] = String(n)));
+    this.stage.add(this.pins.layer);
     this.scene = new StaticScene(this.annotationLayer, () => this.visibleRect(), (s) => this.publishStats(s));
     this.overlayLayer.add(
       new Konva.Shape({
@@ -431,6 +436,11 @@ export class ImageViewer implements SceneView {
     const z = this.getZoom();
     this.setView(z, { x: this.stage.width() / 2 - p.x * z, y: this.stage.height() / 2 - p.y * z });
     this.fitted = false;
+  }
+
+  /** Shows these comment markers (image pixels) instead of the ones shown. */
+  setCommentPins(pins: readonly CommentPin[]): void {
+    this.pins.set(pins);
   }
 
   /** Image pixel coordinates to stage (container CSS pixel) coordinates. */

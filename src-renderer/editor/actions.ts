@@ -49,6 +49,11 @@ export interface ActionContext {
     /** Opens the comment box; the rejection is sent from there. */
     reject(): void;
   };
+  /** Comments pinned on the image (state/comments.svelte.ts); unavailable without it. */
+  comments?: {
+    /** A comment on the selected shape, or at the next click on the image when none is selected. */
+    add(): void;
+  };
 }
 
 export type ActionGroup = 'Tools' | 'Edit' | 'Selection' | 'Classes' | 'Mask' | 'View' | 'Image' | 'Review' | 'Help';
@@ -294,6 +299,15 @@ export const ACTIONS: readonly Action[] = [
   // Alt with Enter and Backspace: the same keys on every layout, and next to Ctrl+Enter (mark done).
   imageVerdictAction('accept', 'Accept the image as reviewed', 'alt+enter'),
   imageVerdictAction('reject', 'Reject the image, with a comment', 'alt+backspace'),
+  {
+    id: 'comment.add',
+    label: 'Comment on the selected shape, else on the next point clicked',
+    group: 'Review',
+    keys: ['shift+c'],
+    predicate: (c) => hasImage(c) && !!c.comments,
+    contextMenu: true,
+    perform: (c) => c.comments?.add(),
+  },
 
   { id: 'shortcuts', label: 'Keyboard shortcuts', group: 'Help', keys: ['?'], predicate: (c) => !!c.ui, perform: (c) => c.ui?.toggleShortcuts() },
 ];

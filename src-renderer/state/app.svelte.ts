@@ -4,6 +4,7 @@ import { DatasetState } from './dataset.svelte';
 import { ExportState } from './export.svelte';
 import { ImportState } from './import.svelte';
 import { ViewerState } from './viewer.svelte';
+import { openImageToRestore, rememberOpenImage } from './session';
 
 export type Screen = 'loading' | 'start' | 'dataset';
 export type PickPurpose = 'createDataset' | 'openDataset' | 'folder' | 'files';
@@ -67,11 +68,14 @@ export class AppState {
   }
 
   async init(): Promise<void> {
+    // The frame stepped to just before a reload is written now rather than after its pause.
+    window.addEventListener('pagehide', () => this.viewer.flushViewedFrame());
     try {
       const [info, current] = await Promise.all([call('app:info', {}), call('dataset:current', {})]);
       this.info = info;
       if (current) {
         await this.enter(current);
+        await this.restoreImage(true);
         return;
       }
     } catch (e) {
@@ -101,6 +105,7 @@ export class AppState {
     const summary = await call('dataset:open', { path });
     await this.enter(summary);
     this.say(`Opened ${summary.path}`);
+    await this.restoreImage(false);
   }
 
   async closeDataset(): Promise<void> {
@@ -141,6 +146,26 @@ export class AppState {
     } catch (e) {
       this.fail(e);
       return null;
+    }
+  }
+
+  /**
+   * Back to the image that was open (on its remembered frame) when the page was reloaded
+   * (`reload`: the URL hash), or, in the desktop app, when the dataset was last left with an image
+   * open; the grid, with a message, when that image is gone.
+   */
+  private async restoreImage(reload: boolean): Promise<void> {
+    try {
+      const open = await openImageToRestore({ fromHash: reload, fromDataset: this.info?.mode === 'electron' });
+      if (!open || this.screen !== 'dataset' || this.viewer.active) return;
+      if (open.index === null) {
+        this.say(`The image that was open (id ${open.id}) is no longer in the dataset`, 'error');
+        rememberOpenImage(null);
+        return;
+      }
+      await this.viewer.open(open.index);
+    } catch (e) {
+      this.fail(e);
     }
   }
 

@@ -96,6 +96,18 @@ export class DatasetState {
     }
   }
 
+  /** Changes fields of an image of the fetched pages (e.g. its open comment count after a comment). */
+  updateItem(id: number, patch: Partial<Omit<ImageListItem, 'id'>>): void {
+    for (const [page, items] of this.pages) {
+      const i = items.findIndex((it) => it.id === id);
+      if (i < 0) continue;
+      const next = items.slice();
+      next[i] = { ...items[i]!, ...patch };
+      this.pages.set(page, next);
+      return;
+    }
+  }
+
   /** The item at `index` in filter order if its page is already here (reactive). */
   itemAt(index: number): ImageListItem | undefined {
     return this.pages.get(Math.floor(index / PAGE_SIZE))?.[index % PAGE_SIZE];

@@ -1,6 +1,6 @@
 import type { JobProgress, Split } from '../../src-main/common/model';
 import { EXPORT_FORMATS, type ExportFormat, type ExportReport } from '../../src-main/common/formats/types';
-import { call, errorCode, errorMessage } from '../bridge';
+import { BridgeError, call, errorCode, errorMessage } from '../bridge';
 import { plural } from './format';
 import { JobTracker } from './job.svelte';
 
@@ -66,6 +66,8 @@ export class ExportState {
   phase = $state<ExportPhase>('idle');
   report = $state.raw<ExportReport | null>(null);
   error = $state<string | null>(null);
+  /** The folder chosen is not empty: the dialog asks whether to overwrite it, merge into it, or not export. */
+  askExisting = $state<string | null>(null);
   private readonly job: JobTracker;
 
   constructor(private readonly hooks: ExportHooks) {
@@ -107,6 +109,7 @@ export class ExportState {
     this.report = null;
     this.error = null;
     this.splitsError = null;
+    this.askExisting = null;
   }
 
   async assignSplits(): Promise<void> {
@@ -136,8 +139,18 @@ export class ExportState {
     }
   }
 
-  async start(): Promise<void> {
+  /** Drops the question about a folder that is not empty: nothing is exported. */
+  dismissExisting(): void {
+    this.askExisting = null;
+  }
+
+  /**
+   * Exports with the dialog's options. A folder that is not empty is refused by the backend
+   * unless `ifExists` says otherwise; the refusal turns into the question (askExisting).
+   */
+  async start(ifExists: 'refuse' | 'overwrite' | 'merge' = 'refuse'): Promise<void> {
     if (this.running || this.assigning) return;
+    this.askExisting = null;
     const outDir = this.outDir.trim();
     if (!outDir) {
       this.error = 'Enter the folder to export to.';
@@ -157,6 +170,7 @@ export class ExportState {
           images: this.images,
           strict: this.strict,
           cocoSegmentation: this.cocoSegmentation,
+          ifExists,
         }),
       );
       this.report = report;
@@ -168,7 +182,10 @@ export class ExportState {
         'info',
       );
     } catch (e) {
-      if (errorCode(e) === 'CANCELLED') {
+      if (ifExists === 'refuse' && e instanceof BridgeError && e.detail?.['notEmpty'] === true) {
+        this.phase = 'idle';
+        this.askExisting = outDir;
+      } else if (errorCode(e) === 'CANCELLED') {
         this.phase = 'idle';
         this.error = 'Export cancelled.';
         this.hooks.onMessage('Export cancelled', 'info');

@@ -2,6 +2,7 @@ import type { ImageDetail, ImageListItem } from '../../src-main/common/model';
 import { call, errorMessage } from '../bridge';
 import type { DatasetState } from './dataset.svelte';
 import { baseName } from './format';
+import { rememberOpenImage } from './session';
 
 /** How long frame stepping pauses before the frame shown is remembered for the image. */
 export const VIEWED_FRAME_DELAY_MS = 300;
@@ -93,7 +94,10 @@ export class ViewerState {
       }
       if (token !== this.navToken) return;
     }
-    if (item.id !== this.item?.id) this.onContextChange();
+    if (item.id !== this.item?.id) {
+      this.onContextChange();
+      rememberOpenImage(item.id);
+    }
     this.index = index;
     this.item = item;
     this.frame = Math.min(frame, item.frames - 1);
@@ -186,6 +190,7 @@ export class ViewerState {
     this.flushViewedFrame();
     if (this.index !== null) this.onContextChange();
     if (this.index !== null) this.dataset.returnTo(this.index);
+    if (this.index !== null) rememberOpenImage(null);
     this.index = null;
     this.item = null;
     this.detail = null;

@@ -33,6 +33,7 @@ describe('openDatabase', () => {
       'classes',
       'coco_category_ids',
       'coco_image_ids',
+      'comments',
       'edit_journal',
       'image_geo',
       'image_imaging',

@@ -160,10 +160,9 @@ describe('annotation editor in the browser', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => annotationCount(page)).toBe(2);
 
-    // Reload and reopen: the shapes come back from the dataset.
+    // Reload: back on the same image (a reload returns to the image open), the shapes from the dataset.
     await page.reload();
-    await page.getByTestId('grid').waitFor();
-    await openFirst();
+    await page.locator(`[data-testid="viewer"][data-image-id="${imageId}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
     await expect.poll(() => annotationCount(page)).toBe(2);
     const stored = rows(datasetFile);
     expect(stored.map((r) => [r.image_id, r.kind, r.class_id])).toEqual([

@@ -83,7 +83,11 @@ describe('media of the current dataset only', () => {
     await page.getByTestId('grid-cell').first().click();
     await page.locator('[data-testid="viewer"][data-ready="true"]').waitFor({ timeout: 30_000 });
     expect(await colourAt(stage(page))).toEqual(BLUE);
+    // A reload comes back to the image that was open; its thumbnail is one step back.
     await page.reload();
+    await page.locator('[data-testid="viewer"][data-ready="true"]').waitFor({ timeout: 30_000 });
+    expect(await colourAt(stage(page))).toEqual(BLUE);
+    await page.getByTestId('viewer-back').click();
     await expect.poll(() => colourAt(thumb(page))).toEqual(BLUE);
 
     // B's picture replaced by another of the same byte size.

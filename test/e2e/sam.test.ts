@@ -210,10 +210,9 @@ describe('segment tool in the browser', () => {
     await expect.poll(() => annotationCount(page)).toBe(1);
     expect((await stored()).map((a) => a.geometry)).toEqual([poly!.geometry]);
 
-    // Reload: the polygon is there, from the dataset.
+    // Reload: back on the same image (a reload returns to the image open), the polygon from the dataset.
     await page.reload();
-    await page.getByTestId('grid').waitFor();
-    await openFirst();
+    await page.locator(`[data-testid="viewer"][data-image-id="${imageId}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
     await expect.poll(() => annotationCount(page)).toBe(1);
     expect((await stored()).map((a) => a.geometry)).toEqual([poly!.geometry]);
 

@@ -83,9 +83,10 @@ describe('thread settings in the browser', () => {
     await expect.poll(() => runParameters(datasetFile).length, { timeout: 60_000 }).toBe(2);
     await expect.poll(() => runParameters(datasetFile)[1], { timeout: 60_000 }).toMatchObject({ threads: 1, spinning: true });
 
-    // Remembered on this computer: a reload shows them again.
+    // Remembered on this computer: a reload (back on the image that was open) shows them again.
     await page.reload();
-    await openImage(page, null);
+    await page.locator('[data-testid="viewer"][data-ready="true"]').waitFor({ timeout: 30_000 });
+    await expect.poll(() => page.getByTestId('model-select').inputValue(), { timeout: 30_000 }).not.toBe('');
     await page.getByTestId('provider-settings').locator('summary').click();
     expect(await page.getByTestId('thread-count').inputValue()).toBe('1');
     expect(await page.getByTestId('thread-spinning').isChecked()).toBe(true);

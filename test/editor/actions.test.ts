@@ -101,6 +101,20 @@ describe('the action registry', () => {
     press('N', { shift: true });
     expect(calls).toEqual(['next', 'prev', 'fit', 'fit', 'close', 'unlabeled', 'notDone']);
   });
+
+  it('Shift+C comments, only on an open image and where the comments state is supplied', async () => {
+    const editor = new Editor(idleBackend);
+    const added: string[] = [];
+    const withComments = { editor, comments: { add: () => added.push('add') } };
+    const shiftC = { key: 'C', ctrl: false, shift: true, alt: false };
+    expect(actionForChord(chordOf(shiftC))?.id).toBe('comment.add');
+    expect(ACTIONS.find((a) => a.id === 'comment.add')?.contextMenu).toBe(true);
+    expect(handleKey(withComments, shiftC)).toBe(false); // no image yet
+    await editor.load({ id: 1, width: 10, height: 10 });
+    expect(handleKey({ editor }, shiftC)).toBe(false); // no comments state
+    expect(handleKey(withComments, shiftC)).toBe(true);
+    expect(added).toEqual(['add']);
+  });
 });
 
 describe('connecting a view', () => {

@@ -15,6 +15,7 @@ import { conversionMessage, convertGeometry } from './convert';
 import type { FormatWriter, WriteContext } from './types';
 import { writeDeidentifiedDicom } from '../dicom/deidentify';
 import { createExportTemp, releaseExportTemp, removeStaleExportTemps, sealExportTemp } from './exportTemp';
+import { checkOutDir, placeExport, writeManifest, type IfExists } from './exportPlace';
 
 export interface ExportOptions {
   outDir: string;
@@ -24,6 +25,8 @@ export interface ExportOptions {
   images: 'copy' | 'link' | 'none';
   strict: boolean;
   cocoSegmentation: 'polygon' | 'rle';
+  /** A folder that is not empty: refused (the default), overwritten or merged into (see placeExport). */
+  ifExists?: IfExists;
   isCancelled?: () => boolean;
   onProgress?: (p: { done: number; total: number }) => void;
 }
@@ -59,12 +62,15 @@ const CHUNK = 64;
  * the report, and the output appears only when complete: it is written into a temporary sibling
  * folder and renamed into place, so a failed or cancelled export leaves nothing behind; the
  * temporary folders of exports that were killed are removed when the next export starts there.
+ * A folder that is not empty is refused unless `ifExists` says to overwrite or merge into it;
+ * every export leaves a manifest of the files it wrote there (EXPORT_MANIFEST).
  */
 export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor: WriterLookup = registryWriter): Promise<ExportReport> {
   const t0 = Date.now();
   const db = ds.db;
   const outDir = path.resolve(opts.outDir);
-  checkOutDir(outDir);
+  const ifExists = opts.ifExists ?? 'refuse';
+  checkOutDir(outDir, ifExists);
   const allowed = CAPABILITIES[opts.format];
   if (!allowed) throw new AppError('INVALID_ARGUMENT', `unknown export format ${String(opts.format)}`, { format: opts.format });
 
@@ -207,10 +213,11 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   try {
     const written = await writer.write(tmp, classes, images(), ctx);
     if (cancelled()) throw new AppError('CANCELLED', 'export cancelled');
-    // rename() replaces an empty folder on POSIX but not on Windows; the check above allowed only an empty one.
-    if (fs.existsSync(outDir)) fs.rmdirSync(outDir);
     sealExportTemp(tmp);
-    fs.renameSync(tmp, outDir);
+    writeManifest(tmp, opts.format, []);
+    placeExport(tmp, outDir, ifExists);
+    // A merge leaves the emptied temporary folders behind.
+    fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
     opts.onProgress?.({ done: imageCount, total });
     return {
       format: opts.format,
@@ -228,19 +235,6 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
     throw e;
   } finally {
     releaseExportTemp(tmp);
-  }
-}
-
-function checkOutDir(outDir: string): void {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(outDir);
-  } catch {
-    return;
-  }
-  if (!st.isDirectory()) throw new AppError('INVALID_ARGUMENT', `${outDir}: exists and is not a folder`, { path: outDir });
-  if (fs.readdirSync(outDir).length > 0) {
-    throw new AppError('INVALID_ARGUMENT', `${outDir}: folder is not empty; export into a new or empty folder`, { path: outDir });
   }
 }
 

@@ -1,0 +1,26 @@
+import { AppError } from '../common/errors';
+import { getImage } from '../db/images';
+import { getMeta, setMeta } from '../db/meta';
+import type { Dataset } from './dataset';
+
+/** The meta key holding the id of the image open in the viewer ('' while the grid is shown). */
+const KEY = 'viewer.open_image';
+
+/** Remembers the image open in the viewer, so a reload or a restart comes back to it; null for the grid. */
+export function setOpenImage(ds: Dataset, id: number | null): void {
+  if (id !== null && !getImage(ds.db, id)) throw new AppError('NOT_FOUND', `image ${id} is not in the dataset`, { id });
+  setMeta(ds.db, KEY, id === null ? '' : String(id));
+}
+
+/**
+ * The image last open in the viewer and its place in the unfiltered (id-ordered) list; `index` is
+ * null when the image has since been removed. Null when the grid was shown last.
+ */
+export function getOpenImage(ds: Dataset): { id: number; index: number | null } | null {
+  const v = getMeta(ds.db, KEY);
+  const id = v ? Number(v) : NaN;
+  if (!Number.isInteger(id) || id <= 0) return null;
+  if (!getImage(ds.db, id)) return { id, index: null };
+  const index = ds.db.prepare('SELECT count(*) FROM images WHERE id < ?').pluck().get(id) as number;
+  return { id, index };
+}
