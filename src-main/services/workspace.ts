@@ -1,10 +1,12 @@
 import fs from 'node:fs';
+import { countTiles, getStack, getViewedSlice, listStackMembers, listTiles, setViewedSlice, tileIndexOf } from '../db/stacks';
+import { interpolateShapes, propagateShapes } from './stacks';
 import nodePath from 'node:path';
 import { AppError } from '../common/errors';
 import type { ParsedArgs, ResultOf, Channel, EventName, Events } from '../common/contract';
 import type { ModelManifest, Provider, ThreadSettings } from '../common/inference/types';
 import { insertClass, listClasses } from '../db/classes';
-import { countByStatusWhere, countImages, findNextImage, getImage, getReviewComment, listImages, setStatus } from '../db/images';
+import { countByStatusWhere, findNextImage, getImage, getReviewComment, setStatus } from '../db/images';
 import { countAnnotationsOfImage } from '../db/annotations';
 import { setRememberedWindow } from '../db/imaging';
 import type { ImagingInfo } from '../common/imaging/info';
@@ -360,13 +362,13 @@ export class Workspace {
     },
     'images:list': ({ filter, offset, limit }) => {
       const ds = this.need();
-      const items = listImages(ds.db, filter, offset, limit).map(({ external, contentHash, ...item }) => ({
+      const items = listTiles(ds.db, filter, offset, limit).map(({ external, contentHash, ...item }) => ({
         ...item,
         media: mediaKey(ds, { id: item.id, path: item.path, external, contentHash }),
       }));
       return { items, offset };
     },
-    'images:count': ({ filter }) => countImages(this.need().db, filter),
+    'images:count': ({ filter }) => countTiles(this.need().db, filter),
     'images:get': ({ id }) => {
       const ds = this.need();
       const im = getImage(ds.db, id);
@@ -396,6 +398,19 @@ export class Workspace {
       setViewedFrame(db, id, frame);
       return frame;
     },
+    'stacks:get': ({ id }) => {
+      const ds = this.need();
+      const stack = getStack(ds.db, id);
+      if (!stack) throw new AppError('NOT_FOUND', `stack ${id} is not in the dataset`, { id });
+      const members = listStackMembers(ds.db, id).map(({ external, contentHash, ...item }) => ({
+        ...item,
+        media: mediaKey(ds, { id: item.id, path: item.path, external, contentHash }),
+      }));
+      return { stack, members, viewedImageId: getViewedSlice(ds.db, id) };
+    },
+    'stacks:setViewed': ({ id, imageId }) => setViewedSlice(this.need().db, id, imageId),
+    'stacks:propagate': (args) => propagateShapes(this.need(), args),
+    'stacks:interpolate': (args) => interpolateShapes(this.need(), args),
     'classes:list': () => listClasses(this.need().db),
     'classes:create': ({ name, color, hotkey }) => {
       const db = this.need().db;
@@ -407,7 +422,12 @@ export class Workspace {
         throw e;
       }
     },
-    'images:findNext': ({ filter, afterId, want }) => findNextImage(this.need().db, filter, afterId, want),
+    'images:findNext': ({ filter, afterId, want }) => {
+      const db = this.need().db;
+      const found = findNextImage(db, filter, afterId, want);
+      // The grid shows tiles: a slice of a stack is found at its stack's position.
+      return found ? { id: found.id, index: tileIndexOf(db, filter, found.id) } : null;
+    },
     'images:pyramid': ({ imageId }) => this.pyramidsFor().info(imageId),
     'images:buildPyramid': async ({ jobId, imageId }) => {
       const pyramids = this.pyramidsFor();

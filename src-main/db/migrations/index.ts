@@ -7,8 +7,9 @@ import { predictions } from './0006-predictions';
 import { frames } from './0007-frames';
 import { classOrder } from './0008-class-order';
 import { shapeKinds } from './0009-shape-kinds';
+import { stacks } from './0010-stacks';
 import type { Migration } from './types';
 
 export type { Migration };
-export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, predictions, frames, classOrder, shapeKinds];
+export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, predictions, frames, classOrder, shapeKinds, stacks];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
