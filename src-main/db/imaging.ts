@@ -29,16 +29,20 @@ function windowKey(db: Db, imageId: number): { key: string; stack: boolean } | n
 
 /**
  * The window remembered for the image itself, else for its series. A slice of a stack takes the
- * stack's window first, so a window chosen on one slice stays while stepping through the others.
+ * stack's window when it was chosen after the slice's own (on another slice), so a window chosen
+ * on one slice stays while stepping through the others.
  */
 export function getRememberedWindow(db: Db, imageId: number): { window: VoiWindow; scope: 'image' | 'series' } | null {
   const shared = windowKey(db, imageId);
-  const ofKey = (key: string) => db.prepare('SELECT center, width FROM series_windows WHERE series_uid = ?').get(key) as VoiWindow | undefined;
+  const ofKey = (key: string) =>
+    db.prepare('SELECT center, width, updated_at AS at FROM series_windows WHERE series_uid = ?').get(key) as (VoiWindow & { at: number }) | undefined;
+  const own = db.prepare('SELECT center, width, updated_at AS at FROM image_windows WHERE image_id = ?').get(imageId) as (VoiWindow & { at: number }) | undefined;
   if (shared?.stack) {
     const w = ofKey(shared.key);
-    if (w) return { window: { center: w.center, width: w.width }, scope: 'series' };
+    // Set in the same millisecond: different values can only come from a later choice on another slice.
+    const newer = w && (!own || w.at > own.at || (w.at === own.at && (w.center !== own.center || w.width !== own.width)));
+    if (w && newer) return { window: { center: w.center, width: w.width }, scope: 'series' };
   }
-  const own = db.prepare('SELECT center, width FROM image_windows WHERE image_id = ?').get(imageId) as VoiWindow | undefined;
   if (own) return { window: { center: own.center, width: own.width }, scope: 'image' };
   const series = shared ? ofKey(shared.key) : undefined;
   return series ? { window: { center: series.center, width: series.width }, scope: 'series' } : null;

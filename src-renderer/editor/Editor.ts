@@ -1,4 +1,5 @@
 import type { AnnotationDraft, AnnotationPatch, EditOp, EditResult, HistoryState } from '../../src-main/common/editing';
+import { isInterpolated } from '../../src-main/common/stacks';
 import type { AnnotationRecord, AttributeValue, ClassRecord, Geometry } from '../../src-main/common/model';
 import { geometryArea, geometryBBox, hitTest, polygonSelfIntersects, validateGeometry } from '../../src-main/common/geometry/shapes';
 import { errorCodeOf, messageOf, type EditorBackend } from './backend';
@@ -280,6 +281,7 @@ export class Editor {
     }
     const shape: SceneShape = { id: a.id, geometry: a.geometry, color: this.colorOf(a.classId), prediction: a.source === 'model', flagged, z: a.z };
     if (shape.prediction && a.score !== null && a.score !== undefined) shape.score = a.score;
+    if (isInterpolated(a)) shape.interpolated = true;
     return shape;
   }
 
