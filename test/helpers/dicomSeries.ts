@@ -25,6 +25,8 @@ export const SLICE_SPACING_MM = 2.5;
  * also gets a bright 12 × 12 square at x = 8 + 20k, y = 8, so the slices' pictures differ.
  */
 export function writeCtSeries(source: string, dir: string, names: readonly string[]): SeriesSlice[] {
+  // Private tags of the source are carried over as they are; dcmjs would list each one it cannot name.
+  dcmjs.log.setLevel('error');
   const buf = fs.readFileSync(source);
   const read = DicomMessage.readFile(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer);
   const base = DicomMetaDictionary.naturalizeDataset(read.dict);
