@@ -1,5 +1,7 @@
 import type { DicomMeta } from './imaging/dicom';
 
+export { INTERPOLATED_ATTRIBUTE, isInterpolated } from './geometry/interpolate';
+
 /**
  * Stacks: separate image files that are slices of one volume, shown as one grid tile and stepped
  * through in the viewer. A DICOM series (same Series Instance UID) and a numbered sequence of
@@ -138,17 +140,6 @@ export function planStacks(images: readonly StackCandidate[]): PlannedStack[] {
 export interface SliceRef {
   imageId: number;
   frame: number;
-}
-
-/**
- * The attribute that marks a shape made by interpolation between two key slices. It goes with the
- * shape through undo, redo, copy and export; moving or reshaping the shape removes it, making it
- * a key shape like any drawn one.
- */
-export const INTERPOLATED_ATTRIBUTE = 'interpolated';
-
-export function isInterpolated(a: { attributes: Readonly<Record<string, unknown>> }): boolean {
-  return a.attributes[INTERPOLATED_ATTRIBUTE] === true;
 }
 
 /** What a propagation or interpolation wrote. */

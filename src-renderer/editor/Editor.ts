@@ -1,5 +1,5 @@
 import type { AnnotationDraft, AnnotationPatch, EditOp, EditResult, HistoryState } from '../../src-main/common/editing';
-import { isInterpolated } from '../../src-main/common/stacks';
+import { isInterpolated } from '../../src-main/common/geometry/interpolate';
 import type { AnnotationRecord, AttributeValue, ClassRecord, Geometry } from '../../src-main/common/model';
 import { geometryArea, geometryBBox, hitTest, polygonSelfIntersects, validateGeometry } from '../../src-main/common/geometry/shapes';
 import { errorCodeOf, messageOf, type EditorBackend } from './backend';

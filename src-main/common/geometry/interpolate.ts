@@ -3,6 +3,17 @@ import type { Geometry } from '../model';
 type Box = Extract<Geometry, { kind: 'box' }>;
 type Polygon = Extract<Geometry, { kind: 'polygon' }>;
 
+/**
+ * The attribute that marks a shape made by interpolation between two key slices. It goes with the
+ * shape through undo, redo, copy and paste, and export (a copy made by propagation is a key shape); moving or reshaping the shape removes it, making it
+ * a key shape like any drawn one.
+ */
+export const INTERPOLATED_ATTRIBUTE = 'interpolated';
+
+export function isInterpolated(a: { attributes: Readonly<Record<string, unknown>> }): boolean {
+  return a.attributes[INTERPOLATED_ATTRIBUTE] === true;
+}
+
 const lerp = (a: number, b: number, t: number): number => a + (b - a) * t;
 
 /** The box a fraction `t` of the way from `a` (t = 0) to `b` (t = 1): each side moves linearly. */
