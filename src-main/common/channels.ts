@@ -25,6 +25,7 @@ export const CHANNELS = [
   'images:geo',
   'images:viewedFrame',
   'images:setViewedFrame',
+  'images:locate',
   'stacks:get',
   'stacks:setViewed',
   'stacks:propagate',

@@ -204,6 +204,8 @@ export const argSchemas = {
   'images:viewedFrame': z.object({ id }).strict(),
   /** Remembers the frame viewed on a multi-frame image; returns it. */
   'images:setViewedFrame': z.object({ id, frame: z.number().int().min(0).max(1_000_000) }).strict(),
+  /** The grid position of the tile showing an image (its stack's tile for a slice); null when the filter hides it. */
+  'images:locate': z.object({ filter: imageFilterSchema.default({}), id }).strict(),
   /** A stack's slices in order, and the slice it was last viewed on. */
   'stacks:get': z.object({ id }).strict(),
   /** Remembers the slice a stack is viewed on (an image of the stack). */
@@ -484,6 +486,7 @@ export interface Results {
   'images:geo': GeoReference | null;
   'images:viewedFrame': number;
   'images:setViewedFrame': number;
+  'images:locate': number | null;
   'stacks:get': { stack: StackInfo; members: ImageListItem[]; viewedImageId: number | null };
   'stacks:setViewed': boolean;
   'stacks:propagate': SliceEditSummary;

@@ -247,3 +247,10 @@ export function listStackMembers(db: Db, stackId: number): ImageListRow[] {
     .all(stackId) as TileRow[];
   return rows.map((r) => ({ ...r, external: r.external === 1 }));
 }
+
+/** The grid position of the tile showing `imageId` under the filter, or null when the filter hides the image. */
+export function locateTile(db: Db, filter: ImageFilter, imageId: number): number | null {
+  const { sql, params } = whereClause(filter);
+  const matches = db.prepare(`SELECT 1 FROM images i ${sql ? `${sql} AND` : 'WHERE'} i.id = ?`).get(...params, imageId);
+  return matches ? tileIndexOf(db, filter, imageId) : null;
+}

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { countTiles, getStack, getViewedSlice, listStackMembers, listTiles, setViewedSlice, tileIndexOf } from '../db/stacks';
+import { countTiles, getStack, locateTile, getViewedSlice, listStackMembers, listTiles, setViewedSlice, tileIndexOf } from '../db/stacks';
 import { interpolateShapes, propagateShapes } from './stacks';
 import nodePath from 'node:path';
 import { AppError } from '../common/errors';
@@ -398,6 +398,7 @@ export class Workspace {
       setViewedFrame(db, id, frame);
       return frame;
     },
+    'images:locate': ({ filter, id }) => locateTile(this.need().db, filter, id),
     'stacks:get': ({ id }) => {
       const ds = this.need();
       const stack = getStack(ds.db, id);

@@ -145,6 +145,9 @@ describe('a DICOM series of separate files', () => {
     const next = await ok(ws, 'images:findNext', { filter: {}, afterId: ids[3], want: 'unlabeled' });
     expect(next).not.toBeNull();
     expect(next!.index).toBe(0);
+    // The error browser and review find a slice at its stack's tile; a slice the filter hides is not found.
+    expect(await ok(ws, 'images:locate', { filter: { classId: cls }, id: ids[3]! })).toBe(0);
+    expect(await ok(ws, 'images:locate', { filter: { classId: cls }, id: ids[0]! })).toBeNull();
   });
 
   it('shares one window across the slices: a window set on one slice is the one every slice opens with', async () => {
