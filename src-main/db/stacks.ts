@@ -1,6 +1,6 @@
 import type { ImageFilter, ImageStatus } from '../common/model';
 import { planStacks, type SliceOrder, type SliceRef, type StackCandidate, type StackInfo, type StackKind } from '../common/stacks';
-import { whereClause, type ImageListRow } from './images';
+import { countImages, listImages, whereClause, type ImageListRow } from './images';
 import { getMeta, setMeta } from './meta';
 import type { Db } from './open';
 
@@ -156,24 +156,72 @@ export function slicesOf(db: Db, imageId: number): SliceRef[] {
 
 /**
  * Tiles of the images matching the filter: a stack is one tile when any of its slices matches
- * (filters look at each slice); tiles are in order of their first matching image id.
+ * (filters look at each slice); tiles are in order of their first matching image id. Images in
+ * no stack are read in id order straight from the table (a page costs what it did without
+ * stacks); the stacks' tiles, one row per stack, are merged into them.
  */
-function tilesSql(filter: ImageFilter): { sql: string; params: unknown[] } {
+function filterParts(filter: ImageFilter): { sql: string; and: string; params: unknown[] } {
   const { sql, params } = whereClause(filter);
-  return {
-    sql: `WITH matched AS (SELECT i.id FROM images i ${sql}),
-          tiles AS (
-            SELECT min(matched.id) AS sk, sm.stack_id AS stackId
-            FROM matched LEFT JOIN stack_members sm ON sm.image_id = matched.id
-            GROUP BY CASE WHEN sm.stack_id IS NULL THEN matched.id ELSE -sm.stack_id END
-          )`,
-    params,
-  };
+  return { sql, and: sql ? `${sql} AND` : 'WHERE', params };
+}
+
+const NOT_A_SLICE = 'NOT EXISTS (SELECT 1 FROM stack_members m WHERE m.image_id = i.id)';
+
+/** The stacks' tiles under the filter, by their first matching image id. */
+function stackTiles(db: Db, filter: ImageFilter): { sk: number; stackId: number }[] {
+  const { sql, params } = filterParts(filter);
+  return db
+    .prepare(`SELECT min(i.id) AS sk, m.stack_id AS stackId FROM stack_members m JOIN images i ON i.id = m.image_id ${sql} GROUP BY m.stack_id ORDER BY sk`)
+    .all(...params) as { sk: number; stackId: number }[];
+}
+
+function countPlain(db: Db, filter: ImageFilter): number {
+  if (Object.keys(filter).length === 0) {
+    return countImages(db, {}) - (db.prepare('SELECT count(*) FROM stack_members').pluck().get() as number);
+  }
+  const { and, params } = filterParts(filter);
+  return db.prepare(`SELECT count(*) FROM images i ${and} ${NOT_A_SLICE}`).pluck().get(...params) as number;
+}
+
+/** Whether any image is a slice of a stack; without stacks the grid is the plain image list. */
+function hasStacks(db: Db): boolean {
+  return db.prepare('SELECT EXISTS (SELECT 1 FROM stack_members)').pluck().get() === 1;
 }
 
 export function countTiles(db: Db, filter: ImageFilter): number {
-  const { sql, params } = tilesSql(filter);
-  return db.prepare(`${sql} SELECT count(*) FROM tiles`).pluck().get(...params) as number;
+  if (!hasStacks(db)) return countImages(db, filter);
+  return countPlain(db, filter) + stackTiles(db, filter).length;
+}
+
+/**
+ * Tiles [offset, offset + limit) in grid order. The images in no stack before the page number at
+ * least offset - (stack tiles), so a window of them from there, merged with the stack tiles,
+ * holds the page; positions counted in the merge are exact from the window's first image on.
+ */
+function pageTiles(db: Db, filter: ImageFilter, offset: number, limit: number): { sk: number; stackId: number | null }[] {
+  const stacks = stackTiles(db, filter);
+  const { and, params } = filterParts(filter);
+  const start = Math.max(0, offset - stacks.length);
+  const want = limit + stacks.length;
+  const plain = db.prepare(`SELECT i.id FROM images i ${and} ${NOT_A_SLICE} ORDER BY i.id LIMIT ? OFFSET ?`).pluck().all(...params, want, start) as number[];
+  const ended = plain.length < want;
+  const out: { sk: number; stackId: number | null }[] = [];
+  let a = 0;
+  let s = 0;
+  while (out.length < limit) {
+    const nextPlain = a < plain.length ? plain[a]! : null;
+    const nextStack = s < stacks.length ? stacks[s]! : null;
+    if (nextPlain === null && (!ended || nextStack === null)) break;
+    const pos = start + a + s;
+    if (nextStack !== null && (nextPlain === null || nextStack.sk < nextPlain)) {
+      if (pos >= offset) out.push(nextStack);
+      s++;
+    } else {
+      if (pos >= offset) out.push({ sk: nextPlain!, stackId: null });
+      a++;
+    }
+  }
+  return out;
 }
 
 /** The status a stack tile shows: rejected if a slice is, else as far as its least advanced slice got. */
@@ -196,11 +244,8 @@ const TILE_COLUMNS = `i.id, i.path, i.external, i.content_hash AS contentHash, i
  * status of stackStatus.
  */
 export function listTiles(db: Db, filter: ImageFilter, offset: number, limit: number): ImageListRow[] {
-  const { sql, params } = tilesSql(filter);
-  const tiles = db.prepare(`${sql} SELECT sk, stackId FROM tiles ORDER BY sk LIMIT ? OFFSET ?`).all(...params, limit, offset) as {
-    sk: number;
-    stackId: number | null;
-  }[];
+  if (!hasStacks(db)) return listImages(db, filter, offset, limit);
+  const tiles = pageTiles(db, filter, offset, limit);
   const image = db.prepare(`SELECT ${TILE_COLUMNS} FROM images i WHERE i.id = ?`);
   const members = db.prepare(
     `SELECT m.image_id AS id, i.status, (SELECT count(*) FROM annotations a WHERE a.image_id = m.image_id) AS n
@@ -229,15 +274,12 @@ export function listTiles(db: Db, filter: ImageFilter, offset: number, limit: nu
 
 /** The grid position of the tile holding `imageId` under the filter (the image must match it). */
 export function tileIndexOf(db: Db, filter: ImageFilter, imageId: number): number {
-  const { sql, params } = tilesSql(filter);
-  return db
-    .prepare(
-      `${sql} SELECT count(*) FROM tiles WHERE sk < (
-         SELECT sk FROM tiles WHERE stackId = (SELECT stack_id FROM stack_members WHERE image_id = ?)
-            OR (stackId IS NULL AND sk = ?))`,
-    )
-    .pluck()
-    .get(...params, imageId, imageId) as number;
+  const { and, params } = filterParts(filter);
+  const stacks = hasStacks(db) ? stackTiles(db, filter) : [];
+  const stackId = db.prepare('SELECT stack_id FROM stack_members WHERE image_id = ?').pluck().get(imageId) as number | undefined;
+  const sk = stackId === undefined ? imageId : (stacks.find((t) => t.stackId === stackId)?.sk ?? imageId);
+  const plainBefore = db.prepare(`SELECT count(*) FROM images i ${and} ${NOT_A_SLICE} AND i.id < ?`).pluck().get(...params, sk) as number;
+  return plainBefore + stacks.filter((t) => t.sk < sk).length;
 }
 
 /** The grid rows of a stack's slices, first slice first (each an image of its own). */
