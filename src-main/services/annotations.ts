@@ -1,8 +1,8 @@
 import { AppError } from '../common/errors';
-import { INTERPOLATED_ATTRIBUTE, isInterpolated } from '../common/stacks';
 import type { AnnotationDraft, EditOp, EditResult, HistoryState } from '../common/editing';
 import { validateGeometry } from '../common/geometry/shapes';
 import type { AnnotationRecord, ImageRecord } from '../common/model';
+import { INTERPOLATED_ATTRIBUTE, isInterpolated } from '../common/stacks';
 import {
   deleteAnnotationsByIds,
   getAnnotationsByIds,

@@ -1,7 +1,7 @@
 import type { AnnotationDraft, AnnotationPatch, EditOp, EditResult, HistoryState } from '../../src-main/common/editing';
-import { isInterpolated } from '../../src-main/common/geometry/interpolate';
 import type { AnnotationRecord, AttributeValue, ClassRecord, Geometry } from '../../src-main/common/model';
 import { geometryArea, geometryBBox, hitTest, polygonSelfIntersects, validateGeometry } from '../../src-main/common/geometry/shapes';
+import { isInterpolated } from '../../src-main/common/geometry/interpolate';
 import { errorCodeOf, messageOf, type EditorBackend } from './backend';
 import { Emitter } from './emitter';
 import { convertGeometry, fillMaskHoles, translateGeometry, type ConvertTarget } from './masks';

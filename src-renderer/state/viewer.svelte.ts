@@ -228,6 +228,9 @@ export class ViewerState {
     this.flushViewedFrame();
     const item = s.members[i]!;
     this.onContextChange();
+    // The slice left keeps what changed while it was open (its status), for stepping back to it.
+    const left = this.item;
+    if (left && s.members[this.slice]?.id === left.id) this.stack = { ...s, members: s.members.map((m, k) => (k === this.slice ? left : m)) };
     this.slice = i;
     this.item = item;
     this.frame = 0;
