@@ -154,12 +154,11 @@ export function slicesOf(db: Db, imageId: number): SliceRef[] {
 
 // ---- the grid: one tile per image that is in no stack, one per stack ---------------------------
 
-/**
- * Tiles of the images matching the filter: a stack is one tile when any of its slices matches
- * (filters look at each slice); tiles are in order of their first matching image id. Images in
- * no stack are read in id order straight from the table (a page costs what it did without
- * stacks); the stacks' tiles, one row per stack, are merged into them.
- */
+// Tiles of the images matching the filter: a stack is one tile when any of its slices matches
+// (filters look at each slice); tiles are in order of their first matching image id. Images in
+// no stack are read in id order straight from the table (a page costs what it did without
+// stacks); the stacks' tiles, one row per stack, are merged into them.
+
 function filterParts(filter: ImageFilter): { sql: string; and: string; params: unknown[] } {
   const { sql, params } = whereClause(filter);
   return { sql, and: sql ? `${sql} AND` : 'WHERE', params };
