@@ -17,6 +17,7 @@ import type { BoxesToMasksSummary, EncodeResult, SamInspection, SamModelEntry, S
 import type { ImagingInfo } from './imaging/info';
 import type { DisplayInfo } from './imaging/display';
 import type { PixelBlock } from './imaging/pixels';
+import type { SliceEditSummary, StackInfo } from './stacks';
 import type {
   AnnotationRecord,
   AppInfo,
@@ -223,6 +224,18 @@ export const argSchemas = {
   'images:viewedFrame': z.object({ id }).strict(),
   /** Remembers the frame viewed on a multi-frame image; returns it. */
   'images:setViewedFrame': z.object({ id, frame: z.number().int().min(0).max(1_000_000) }).strict(),
+  /** The grid position of the tile showing an image (its stack's tile for a slice); null when the filter hides it. */
+  'images:locate': z.object({ filter: imageFilterSchema.default({}), id }).strict(),
+  /** A stack's slices in order, and the slice it was last viewed on. */
+  'stacks:get': z.object({ id }).strict(),
+  /** Remembers the slice a stack is viewed on (an image of the stack). */
+  'stacks:setViewed': z.object({ id, imageId: id }).strict(),
+  /** Copies shapes of one slice to the next `count` slices of its stack or multi-frame image. */
+  'stacks:propagate': z
+    .object({ imageId: id, frame, ids: z.array(id).min(1).max(10_000), count: z.number().int().min(1).max(10_000).default(1) })
+    .strict(),
+  /** Interpolates a box or polygon towards the nearest key shape of its class on another slice (or `toId`). */
+  'stacks:interpolate': z.object({ imageId: id, id, toId: id.optional() }).strict(),
   'images:setStatus': z.object({ ids: z.array(id).min(1).max(100_000), status: z.enum(IMAGE_STATUSES) }).strict(),
   'images:findNext': z
     .object({
@@ -564,6 +577,11 @@ export interface Results {
   'images:geo': GeoReference | null;
   'images:viewedFrame': number;
   'images:setViewedFrame': number;
+  'images:locate': number | null;
+  'stacks:get': { stack: StackInfo; members: ImageListItem[]; viewedImageId: number | null };
+  'stacks:setViewed': boolean;
+  'stacks:propagate': SliceEditSummary;
+  'stacks:interpolate': SliceEditSummary & { from: number; to: number };
   'classes:list': ClassRecord[];
   'classes:create': ClassRecord;
   'classes:update': ClassRecord;

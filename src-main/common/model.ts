@@ -1,3 +1,5 @@
+import type { StackInfo } from './stacks';
+
 /** Value sets of the dataset model, shared by the store, the services and the renderer. */
 export const IMAGE_STATUSES = ['new', 'in_progress', 'done', 'reviewed', 'rejected'] as const;
 export type ImageStatus = (typeof IMAGE_STATUSES)[number];
@@ -103,6 +105,11 @@ export interface ImageListItem {
    * or an older file's pixels for it. Renditions are asked for by this key only.
    */
   media: string;
+  /**
+   * Set when the grid item is a stack of separate files: the item is its middle slice (its
+   * thumbnail), with the status and annotation count of the whole stack.
+   */
+  stack?: StackInfo;
 }
 
 export interface ImageFilter {

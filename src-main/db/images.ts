@@ -98,7 +98,7 @@ export function findByPath(db: Db, path: string): ImageRecord | undefined {
   return row ? toRecord(row) : undefined;
 }
 
-function whereClause(filter: ImageFilter): { sql: string; params: unknown[] } {
+export function whereClause(filter: ImageFilter): { sql: string; params: unknown[] } {
   const conds: string[] = [];
   const params: unknown[] = [];
   if (filter.status) {

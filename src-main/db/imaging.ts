@@ -14,16 +14,37 @@ export function getImagingMeta(db: Db, imageId: number): DicomMeta | null {
   return row ? (JSON.parse(row) as DicomMeta) : null;
 }
 
-/** The window remembered for the image itself, else for its series. */
+/**
+ * The key a window is shared under: a stack's (its series UID, or `sequence:` and its key), else
+ * the image's series UID; null for an image in neither.
+ */
+function windowKey(db: Db, imageId: number): { key: string; stack: boolean } | null {
+  const stack = db
+    .prepare('SELECT s.kind, s.key FROM stack_members m JOIN stacks s ON s.id = m.stack_id WHERE m.image_id = ?')
+    .get(imageId) as { kind: string; key: string } | undefined;
+  if (stack) return { key: stack.kind === 'dicom' ? stack.key : `sequence:${stack.key}`, stack: true };
+  const series = db.prepare('SELECT series_uid FROM image_imaging WHERE image_id = ?').pluck().get(imageId) as string | null | undefined;
+  return series ? { key: series, stack: false } : null;
+}
+
+/**
+ * The window remembered for the image itself, else for its series. A slice of a stack takes the
+ * stack's window when it was chosen after the slice's own (on another slice), so a window chosen
+ * on one slice stays while stepping through the others.
+ */
 export function getRememberedWindow(db: Db, imageId: number): { window: VoiWindow; scope: 'image' | 'series' } | null {
-  const own = db.prepare('SELECT center, width FROM image_windows WHERE image_id = ?').get(imageId) as VoiWindow | undefined;
+  const shared = windowKey(db, imageId);
+  const ofKey = (key: string) =>
+    db.prepare('SELECT center, width, updated_at AS at FROM series_windows WHERE series_uid = ?').get(key) as (VoiWindow & { at: number }) | undefined;
+  const own = db.prepare('SELECT center, width, updated_at AS at FROM image_windows WHERE image_id = ?').get(imageId) as (VoiWindow & { at: number }) | undefined;
+  if (shared?.stack) {
+    const w = ofKey(shared.key);
+    // Set in the same millisecond: different values can only come from a later choice on another slice.
+    const newer = w && (!own || w.at > own.at || (w.at === own.at && (w.center !== own.center || w.width !== own.width)));
+    if (w && newer) return { window: { center: w.center, width: w.width }, scope: 'series' };
+  }
   if (own) return { window: { center: own.center, width: own.width }, scope: 'image' };
-  const series = db
-    .prepare(
-      `SELECT w.center, w.width FROM image_imaging i JOIN series_windows w ON w.series_uid = i.series_uid
-       WHERE i.image_id = ?`,
-    )
-    .get(imageId) as VoiWindow | undefined;
+  const series = shared ? ofKey(shared.key) : undefined;
   return series ? { window: { center: series.center, width: series.width }, scope: 'series' } : null;
 }
 
@@ -32,7 +53,7 @@ export function getRememberedWindow(db: Db, imageId: number): { window: VoiWindo
  * next slice opens with it. `null` forgets both (back to the file's or the automatic window).
  */
 export function setRememberedWindow(db: Db, imageId: number, win: VoiWindow | null, now = Date.now()): void {
-  const series = db.prepare('SELECT series_uid FROM image_imaging WHERE image_id = ?').pluck().get(imageId) as string | null | undefined;
+  const series = windowKey(db, imageId)?.key;
   db.transaction(() => {
     if (!win) {
       db.prepare('DELETE FROM image_windows WHERE image_id = ?').run(imageId);

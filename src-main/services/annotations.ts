@@ -3,6 +3,7 @@ import type { AnnotationDraft, EditOp, EditResult, HistoryState } from '../commo
 import { validateGeometry } from '../common/geometry/shapes';
 import { keypointsFit } from '../common/keypoints';
 import type { AnnotationRecord, ClassRecord, ImageRecord } from '../common/model';
+import { INTERPOLATED_ATTRIBUTE, isInterpolated } from '../common/stacks';
 import {
   deleteAnnotationsByIds,
   getAnnotationsByIds,
@@ -170,12 +171,18 @@ export function editAnnotations(ds: Dataset, args: EditArgs, now = Date.now()): 
             checkClass(i, p.classId);
             // Source, model run and score stay: editing a prediction does not make it a human one.
             const cur = t.after!;
+            let attributes = p.attributes ?? cur.attributes;
+            // An interpolated shape moved or reshaped by hand is a key shape from then on.
+            if (p.geometry && !sameJson(p.geometry, cur.geometry) && isInterpolated({ attributes }) && !p.attributes) {
+              const { [INTERPOLATED_ATTRIBUTE]: _mark, ...rest } = attributes;
+              attributes = rest;
+            }
             t.after = {
               ...cur,
               classId: p.classId === undefined ? cur.classId : p.classId,
               geometry: p.geometry ?? cur.geometry,
               kind: p.geometry?.kind ?? cur.kind,
-              attributes: p.attributes ?? cur.attributes,
+              attributes,
               z: p.z ?? cur.z,
             };
             return;

@@ -10,6 +10,7 @@ import { countBySplit, countByStatus, countImages, externalImagePaths } from '..
 import { getMeta, setMeta } from '../db/meta';
 import { countModelRuns } from '../db/modelRuns';
 import { openDatabase, schemaVersion, type Db } from '../db/open';
+import { ensureStacksPlanned } from '../db/stacks';
 import { resolveStoredPath } from './paths';
 
 /** An open dataset: its database, the folder image paths are relative to, and its cache. */
@@ -60,6 +61,7 @@ export class Dataset {
     const db = openDatabase(abs);
     const stored = getMeta(db, 'root') ?? '.';
     const root = path.resolve(path.dirname(abs), stored);
+    ensureStacksPlanned(db);
     return new Dataset(abs, db, root, datasetUuid(db, abs));
   }
 

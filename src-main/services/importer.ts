@@ -5,6 +5,7 @@ import type { ImportDuplicate, ImportProblem, ImportReport, JobProgress } from '
 import type { DicomMeta } from '../common/imaging/dicom';
 import { findByHashes, findByPath, insertImages, type NewImage } from '../db/images';
 import { setImagingMeta } from '../db/imaging';
+import { rebuildStacks } from '../db/stacks';
 import { probeGeoReferences, storeGeoReferences } from './geotiff';
 import type { Dataset } from './dataset';
 import { isInside, toStoredPath } from './paths';
@@ -189,6 +190,8 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
       if (meta) setImagingMeta(ds.db, id, meta);
     });
     storeGeoReferences(ds.db, ids, geoOf);
+    // New files may join a series or a numbered sequence, or complete one.
+    if (ids.length > 0) rebuildStacks(ds.db);
   })();
   problems.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   opts.onProgress?.({

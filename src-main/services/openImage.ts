@@ -1,6 +1,7 @@
 import { AppError } from '../common/errors';
 import { getImage } from '../db/images';
 import { getMeta, setMeta } from '../db/meta';
+import { locateTile } from '../db/stacks';
 import type { Dataset } from './dataset';
 
 /** The meta key holding the id of the image open in the viewer ('' while the grid is shown). */
@@ -13,7 +14,7 @@ export function setOpenImage(ds: Dataset, id: number | null): void {
 }
 
 /**
- * The image last open in the viewer and its place in the unfiltered (id-ordered) list; `index` is
+ * The image last open in the viewer and the place of its grid tile in the unfiltered grid; `index` is
  * null when the image has since been removed. Null when the grid was shown last.
  */
 export function getOpenImage(ds: Dataset): { id: number; index: number | null } | null {
@@ -21,6 +22,6 @@ export function getOpenImage(ds: Dataset): { id: number; index: number | null } 
   const id = v ? Number(v) : NaN;
   if (!Number.isInteger(id) || id <= 0) return null;
   if (!getImage(ds.db, id)) return { id, index: null };
-  const index = ds.db.prepare('SELECT count(*) FROM images WHERE id < ?').pluck().get(id) as number;
-  return { id, index };
+  // The grid shows a stack as one tile: the index is the tile's, and the image opens as its slice.
+  return { id, index: locateTile(ds.db, {}, id) };
 }

@@ -4,7 +4,7 @@ import { AppError } from '../common/errors';
 import type { ParsedArgs, ResultOf, Channel, EventName, Events } from '../common/contract';
 import type { ModelManifest, Provider, ThreadSettings } from '../common/inference/types';
 import { insertClass, listClasses } from '../db/classes';
-import { countByStatusWhere, countImages, findNextImage, getImage, getReviewComment, indexOfImage, listImages, setStatus } from '../db/images';
+import { countByStatusWhere, findNextImage, getImage, getReviewComment, setStatus } from '../db/images';
 import { countAnnotationsOfImage } from '../db/annotations';
 import { setRememberedWindow } from '../db/imaging';
 import { getDisplay, setDisplay } from '../db/display';
@@ -15,6 +15,7 @@ import { imagingInfo } from './dicom/display';
 import { unfinishedRuns } from '../db/prelabel';
 import { getGeo } from '../db/geo';
 import { getViewedFrame, setViewedFrame } from '../db/frames';
+import { countTiles, getStack, getViewedSlice, listStackMembers, listTiles, locateTile, setViewedSlice, tileIndexOf } from '../db/stacks';
 import { editAnnotations, historyState, listImageAnnotations, redoEdit, undoEdit } from './annotations';
 import { deleteClass, reorderClasses, setKeypointSchema, updateClassInfo } from './classes';
 import { Dataset } from './dataset';
@@ -22,6 +23,7 @@ import { datasetHealth } from './health';
 import { reviewImage } from './review';
 import { addComment, imageComments, openComments, removeComment, resolveComment } from './comments';
 import { getOpenImage, setOpenImage } from './openImage';
+import { interpolateShapes, propagateShapes } from './stacks';
 import { importImages, maxPixelsSetting } from './importer';
 import { exportDataset } from './interchange/exportDataset';
 import { importDataset, inspectDataset } from './interchange/importDataset';
@@ -364,13 +366,13 @@ export class Workspace {
     },
     'images:list': ({ filter, offset, limit }) => {
       const ds = this.need();
-      const items = listImages(ds.db, filter, offset, limit).map(({ external, contentHash, ...item }) => ({
+      const items = listTiles(ds.db, filter, offset, limit).map(({ external, contentHash, ...item }) => ({
         ...item,
         media: mediaKey(ds, { id: item.id, path: item.path, external, contentHash }),
       }));
       return { items, offset };
     },
-    'images:count': ({ filter }) => countImages(this.need().db, filter),
+    'images:count': ({ filter }) => countTiles(this.need().db, filter),
     'images:get': ({ id }) => {
       const ds = this.need();
       const im = getImage(ds.db, id);
@@ -391,7 +393,7 @@ export class Workspace {
       removeComment(this.need(), id);
       return null;
     },
-    'images:indexOf': ({ id, filter }) => indexOfImage(this.need().db, filter, id),
+    'images:indexOf': ({ id, filter }) => locateTile(this.need().db, filter, id),
     'dataset:openImage': () => getOpenImage(this.need()),
     'dataset:setOpenImage': ({ id }) => {
       setOpenImage(this.need(), id);
@@ -414,6 +416,20 @@ export class Workspace {
       setViewedFrame(db, id, frame);
       return frame;
     },
+    'images:locate': ({ filter, id }) => locateTile(this.need().db, filter, id),
+    'stacks:get': ({ id }) => {
+      const ds = this.need();
+      const stack = getStack(ds.db, id);
+      if (!stack) throw new AppError('NOT_FOUND', `stack ${id} is not in the dataset`, { id });
+      const members = listStackMembers(ds.db, id).map(({ external, contentHash, ...item }) => ({
+        ...item,
+        media: mediaKey(ds, { id: item.id, path: item.path, external, contentHash }),
+      }));
+      return { stack, members, viewedImageId: getViewedSlice(ds.db, id) };
+    },
+    'stacks:setViewed': ({ id, imageId }) => setViewedSlice(this.need().db, id, imageId),
+    'stacks:propagate': (args) => propagateShapes(this.need(), args),
+    'stacks:interpolate': (args) => interpolateShapes(this.need(), args),
     'classes:list': () => listClasses(this.need().db),
     'classes:create': ({ name, color, hotkey }) => {
       const db = this.need().db;
@@ -425,7 +441,12 @@ export class Workspace {
         throw e;
       }
     },
-    'images:findNext': ({ filter, afterId, want }) => findNextImage(this.need().db, filter, afterId, want),
+    'images:findNext': ({ filter, afterId, want }) => {
+      const db = this.need().db;
+      const found = findNextImage(db, filter, afterId, want);
+      // The grid shows tiles: a slice of a stack is found at its stack's position.
+      return found ? { id: found.id, index: tileIndexOf(db, filter, found.id) } : null;
+    },
     'images:pyramid': ({ imageId }) => this.pyramidsFor().info(imageId),
     'images:buildPyramid': async ({ jobId, imageId }) => {
       const pyramids = this.pyramidsFor();

@@ -65,9 +65,12 @@ function traceRing(ctx: CanvasRenderingContext2D, ring: readonly number[], close
   if (closed) ctx.closePath();
 }
 
+/** Interpolated shapes are outlined dash-dotted (in CSS pixels), apart from drawn and predicted ones. */
+export const INTERPOLATED_DASH = [8, 3, 2, 3];
+
 /** Shapes that share colour and flags are painted with one path: one fill and one stroke call. */
 export function styleKey(s: SceneShape): string {
-  return `${s.color}|${s.prediction ? 'p' : 'h'}|${s.flagged ? 'f' : ''}`;
+  return `${s.color}|${s.prediction ? 'p' : 'h'}|${s.flagged ? 'f' : ''}${s.interpolated ? '|i' : ''}`;
 }
 
 /** Paints shapes that share one style (see styleKey) as a single path. */
@@ -99,7 +102,7 @@ export function paintGroup(ctx: CanvasRenderingContext2D, shapes: readonly Scene
   if (lines > 0) for (const s of shapes) if (s.geometry.kind === 'polyline') tracePath(ctx, s.geometry, px);
   ctx.strokeStyle = first.color;
   ctx.lineWidth = LINE_PX * px;
-  ctx.setLineDash(first.prediction ? [6 * px, 4 * px] : []);
+  ctx.setLineDash(first.prediction ? [6 * px, 4 * px] : first.interpolated ? INTERPOLATED_DASH.map((d) => d * px) : []);
   ctx.stroke();
   ctx.setLineDash([]);
   if (points > 0) paintPoints(ctx, shapes, first, px);

@@ -23,6 +23,15 @@ export interface ActionContext {
     stepFrame?(by: number): void;
     /** Frames that can be shown (fewer than the image's when it is shown from its tile pyramid). */
     frames?(): number;
+    /** Slices of the open image's stack (1 when it is in none): , and . step them too. */
+    slices?(): number;
+  };
+  /** Shapes across slices (state/stacks.svelte.ts): unavailable without it. */
+  slices?: {
+    /** Asks how many next slices, then copies the selected shapes to them. */
+    propagate(): void;
+    /** Interpolates the selected box or polygon towards the nearest key slice. */
+    interpolate(): void;
   };
   ui?: { toggleShortcuts(): void; closeShortcuts(): boolean };
   /** Model-assisted labeling, supplied by state/models.svelte.ts; the review actions are unavailable without it. */
@@ -84,7 +93,11 @@ const hasSelectedPrediction = (c: ActionContext): boolean => !!c.review && selec
 const selectedBoxIds = (c: ActionContext): number[] => c.editor.selectedRecords.filter((a) => a.kind === 'box' && a.id > 0).map((a) => a.id);
 const hasImage = (c: ActionContext): boolean => c.editor.image !== null;
 const samHoldsPrompt = (c: ActionContext): boolean => c.editor.toolName === 'sam' && c.editor.tool.busy;
-const hasFrames = (c: ActionContext): boolean => !!c.nav?.stepFrame && Math.min(c.editor.frames, c.nav.frames?.() ?? Infinity) > 1;
+const hasFrames = (c: ActionContext): boolean =>
+  !!c.nav?.stepFrame && (Math.min(c.editor.frames, c.nav.frames?.() ?? Infinity) > 1 || (c.nav.slices?.() ?? 1) > 1);
+/** Slices to copy or interpolate across: frames of the image or slices of its stack. */
+const sliceSelection = (kinds?: readonly string[]) => (c: ActionContext): boolean =>
+  !!c.slices && hasFrames(c) && c.editor.selectedRecords.some((a) => a.id > 0 && a.kind !== 'tag' && (!kinds || kinds.includes(a.kind)));
 const selectionHas = (kinds: readonly string[]) => (c: ActionContext) => c.editor.selectedRecords.some((a) => kinds.includes(a.kind));
 
 function toolAction(tool: ToolId, label: string, key: string): Action {
@@ -272,6 +285,16 @@ export const ACTIONS: readonly Action[] = [
     perform: (c) => c.nav?.stepFrame?.(-1),
   },
   { id: 'nextFrame', label: 'Next frame (Alt+wheel)', group: 'Image', keys: ['.'], predicate: hasFrames, perform: (c) => c.nav?.stepFrame?.(1) },
+  { id: 'propagate', label: 'Copy the selection to the next slices…', group: 'Selection', keys: ['>'], predicate: sliceSelection(), contextMenu: true, perform: (c) => c.slices?.propagate() },
+  {
+    id: 'interpolate',
+    label: 'Interpolate to the nearest key slice',
+    group: 'Selection',
+    keys: ['shift+i'],
+    predicate: sliceSelection(['box', 'polygon']),
+    contextMenu: true,
+    perform: (c) => c.slices?.interpolate(),
+  },
   { id: 'markDone', label: 'Mark the image done', group: 'Image', keys: ['ctrl+enter'], predicate: (c) => !!c.nav && hasImage(c), perform: (c) => c.nav?.markDone() },
   { id: 'nextUnlabeled', label: 'Next unlabeled image', group: 'Image', keys: ['n'], predicate: (c) => !!c.nav, perform: (c) => c.nav?.nextUnlabeled() },
   { id: 'nextNotDone', label: 'Next image not done', group: 'Image', keys: ['shift+n'], predicate: (c) => !!c.nav, perform: (c) => c.nav?.nextNotDone() },

@@ -18,6 +18,8 @@ export interface SceneShape {
   score?: number;
   /** Drawn with a warning outline (e.g. a self-intersecting polygon). */
   flagged: boolean;
+  /** Made by interpolation between key slices and not edited since: drawn dash-dotted. */
+  interpolated?: boolean;
   /** Stacking order (higher is drawn above); shapes arrive sorted by z then id, this is for partial updates. */
   z?: number;
   /** Keypoints objects: their class's skeleton edges (0-based keypoint indexes), drawn as lines. */

@@ -133,9 +133,10 @@ export class AppState {
   }
 
   /** Opens the image at `index` of the filtered list; a finished import's report makes way for it. */
-  openImage(index: number): void {
+  /** Opens the grid item at `index`; for a stack, on the slice `imageId` when given. */
+  openImage(index: number, imageId?: number): void {
     if (this.importer.open && !this.importer.running && this.importer.phase === 'done') this.importer.hide();
-    void this.viewer.open(index);
+    void this.viewer.open(index, imageId);
   }
 
   /** A native file dialog; null when cancelled or where there are none (browser mode). */
@@ -163,7 +164,7 @@ export class AppState {
         rememberOpenImage(null);
         return;
       }
-      await this.viewer.open(open.index);
+      await this.viewer.open(open.index, open.id);
     } catch (e) {
       this.fail(e);
     }

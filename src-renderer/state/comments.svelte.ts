@@ -244,7 +244,7 @@ export class CommentsState {
       if (index === null) return;
       this.active = c.id;
       this.pendingFocus = c.id;
-      await this.app.viewer.open(index);
+      await this.app.viewer.open(index, c.imageId);
     } catch (e) {
       this.app.fail(e);
     }

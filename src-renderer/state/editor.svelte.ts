@@ -4,6 +4,7 @@ import { call, errorMessage } from '../bridge';
 import { ACTIONS, connectView, Editor, enabled, handleKey, type Action, type ActionContext, type EditorBackend, type ToolId } from '../editor';
 import type { SceneView } from '../editor/scene';
 import { app, type AppState } from './app.svelte';
+import { SliceEdits } from './stacks.svelte';
 
 /** The editor's port over the bridge: the same contract entries the main process answers. */
 const bridgeBackend: EditorBackend = {
@@ -60,6 +61,8 @@ export class EditorState {
   private loadedImage: number | null = null;
 
   readonly ctx: ActionContext;
+  /** Copying and interpolating shapes across slices. */
+  readonly sliceEdits = new SliceEdits(this);
 
   constructor(private readonly appState: AppState) {
     const e = this.editor;
@@ -82,6 +85,11 @@ export class EditorState {
         markDone: () => void this.markDone(),
         stepFrame: (by) => this.appState.viewer.stepFrame(by),
         frames: () => this.appState.viewer.frames,
+        slices: () => this.appState.viewer.slices,
+      },
+      slices: {
+        propagate: () => this.sliceEdits.askPropagate(),
+        interpolate: () => void this.sliceEdits.interpolate(),
       },
       ui: {
         toggleShortcuts: () => (this.shortcutsOpen = !this.shortcutsOpen),
@@ -157,6 +165,19 @@ export class EditorState {
     }
   }
 
+  /** Shapes were written to other images: the grid's counts are refreshed on the way back. */
+  noteOutsideEdit(): void {
+    this.statusChanged = true;
+  }
+
+  /** Reads the open image's shapes again, after they were written from outside the editor. */
+  async reload(): Promise<void> {
+    const item = this.appState.viewer.item;
+    if (!item) return;
+    this.loadedImage = null;
+    await this.open(item, this.appState.viewer.frame);
+  }
+
   /**
    * Back to the grid. Counts, statuses and class filters shown there are out of date once
    * something was stored, so the grid's list is fetched again then (and only then).
@@ -210,7 +231,7 @@ export class EditorState {
         this.appState.say(want === 'unlabeled' ? 'No other unlabeled image' : 'Every other image is done');
         return;
       }
-      await v.open(r.index);
+      await v.open(r.index, r.id);
     } catch (e) {
       this.appState.fail(e);
     }

@@ -234,7 +234,7 @@ export class EvaluationState {
       const [x, y, w, h] = e.bbox;
       if (e.replaced) this.appState.say('This detection was replaced by a later run of the model (or found where a labeled or rejected shape was), so it is not on the image any more');
       this.focus = { imageId: e.imageId, rect: { x, y, w, h }, annotationId: e.annotationId };
-      this.appState.openImage(index);
+      this.appState.openImage(index, e.imageId);
     } catch (err) {
       this.appState.fail(err);
     }
@@ -306,21 +306,11 @@ export class EvaluationState {
     }
   }
 
-  /** Position of an image in the grid's list, which is ordered by id: a binary search over pages. */
+  /** Position in the grid's list of the tile showing an image (its stack's, for a slice); null when the filter hides it. */
   private async indexOf(imageId: number): Promise<number | null> {
     const ds = this.appState.dataset;
     if (ds.total === null) await ds.refresh();
-    let lo = 0;
-    let hi = (ds.total ?? 0) - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const item = await ds.getItem(mid);
-      if (!item) return null;
-      if (item.id === imageId) return mid;
-      if (item.id < imageId) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return null;
+    return call('images:locate', { filter: ds.filter, id: imageId });
   }
 }
 

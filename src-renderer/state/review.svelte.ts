@@ -51,7 +51,7 @@ export class ReviewState {
     }
     this.active = true;
     this.closeComment();
-    await this.app.viewer.open(r.index);
+    await this.app.viewer.open(r.index, r.id);
     await this.countRemaining();
   }
 
@@ -122,7 +122,7 @@ export class ReviewState {
       this.app.say(this.remaining === 0 ? 'No done images left to review' : 'No other done image to review');
       return;
     }
-    await this.app.viewer.open(r.index);
+    await this.app.viewer.open(r.index, r.id);
     if (note) this.app.say(note);
     await this.countRemaining();
   }

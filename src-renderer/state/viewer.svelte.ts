@@ -1,4 +1,5 @@
 import type { ImageDetail, ImageListItem } from '../../src-main/common/model';
+import type { StackInfo } from '../../src-main/common/stacks';
 import { call, errorMessage } from '../bridge';
 import type { DatasetState } from './dataset.svelte';
 import { baseName } from './format';
@@ -33,6 +34,12 @@ export class ViewerState {
    * its other frames cannot be shown, so it counts as one frame (no frame bar, no frame keys).
    */
   tiled = $state(false);
+  /**
+   * The stack the open image is a slice of (a DICOM series or numbered sequence of files), with
+   * its slices in order; null for an image in no stack. `slice` is the open image's position.
+   */
+  stack = $state.raw<{ info: StackInfo; members: ImageListItem[] } | null>(null);
+  slice = $state(0);
 
   readonly fileProblem = $derived.by((): ViewerProblem | null => {
     const d = this.detail;
@@ -67,6 +74,8 @@ export class ViewerState {
   private navToken = 0;
   /** The frame to remember for an image, written once stepping pauses (see setFrame). */
   private frameWrite: { id: number; frame: number; timer: ReturnType<typeof setTimeout> } | null = null;
+  /** The slice to remember for a stack, written like the frame (see setSlice). */
+  private sliceWrite: { stackId: number; imageId: number; timer: ReturnType<typeof setTimeout> } | null = null;
 
   constructor(
     private readonly dataset: DatasetState,
@@ -79,11 +88,26 @@ export class ViewerState {
     return this.index !== null;
   }
 
-  async open(index: number): Promise<void> {
+  /** Opens the grid item at `index`; a stack opens on `sliceImageId`, else on the slice last viewed. */
+  async open(index: number, sliceImageId?: number): Promise<void> {
     const token = ++this.navToken;
     this.flushViewedFrame();
-    const item = await this.dataset.getItem(index);
-    if (token !== this.navToken || !item) return;
+    const tile = await this.dataset.getItem(index);
+    if (token !== this.navToken || !tile) return;
+    let item = tile;
+    let stack: ViewerState['stack'] = null;
+    let slice = 0;
+    if (tile.stack) {
+      try {
+        const s = await call('stacks:get', { id: tile.stack.id });
+        stack = { info: s.stack, members: s.members };
+        slice = Math.max(0, s.members.findIndex((m) => m.id === (sliceImageId ?? s.viewedImageId)));
+        item = s.members[slice] ?? tile;
+      } catch {
+        // The stack could not be read: its tile's own slice, as a single image.
+      }
+      if (token !== this.navToken) return;
+    }
     // A multi-frame image opens on the frame last viewed, so its pixels and shapes load once.
     let frame = 0;
     if (item.frames > 1) {
@@ -99,6 +123,8 @@ export class ViewerState {
       rememberOpenImage(item.id);
     }
     this.index = index;
+    this.stack = stack;
+    this.slice = slice;
     this.item = item;
     this.frame = Math.min(frame, item.frames - 1);
     this.shownFrame = null;
@@ -106,6 +132,10 @@ export class ViewerState {
     this.detail = null;
     this.loadError = null;
     this.ready = false;
+    await this.loadDetail(token, item);
+  }
+
+  private async loadDetail(token: number, item: ImageListItem): Promise<void> {
     try {
       const detail = await call('images:get', { id: item.id });
       if (token !== this.navToken) return;
@@ -170,6 +200,7 @@ export class ViewerState {
 
   /** Writes the frame waiting to be remembered now (the image is left, the viewer closes). */
   flushViewedFrame(): void {
+    this.flushViewedSlice();
     const w = this.frameWrite;
     if (!w) return;
     clearTimeout(w.timer);
@@ -177,8 +208,53 @@ export class ViewerState {
     call('images:setViewedFrame', { id: w.id, frame: w.frame }).catch((e: unknown) => this.onError(e));
   }
 
+  /** Steps frames of the open image; past its first or last frame, slices of its stack. */
   stepFrame(by: number): boolean {
-    return this.setFrame(this.frame + by);
+    if (this.setFrame(this.frame + by)) return true;
+    return this.setSlice(this.slice + by);
+  }
+
+  /** Slices of the open stack (1 for an image in no stack). */
+  get slices(): number {
+    return this.stack?.members.length ?? 1;
+  }
+
+  /**
+   * Shows another slice of the open stack (clamped): that image, its own shapes and pixels, in
+   * the same view; the slice is remembered for the stack once stepping pauses, like frames.
+   */
+  setSlice(k: number): boolean {
+    const s = this.stack;
+    if (!s || this.index === null) return false;
+    const i = Math.max(0, Math.min(s.members.length - 1, Math.round(k)));
+    if (i === this.slice) return false;
+    const token = ++this.navToken;
+    this.flushViewedFrame();
+    const item = s.members[i]!;
+    this.onContextChange();
+    // The slice left keeps what changed while it was open (its status), for stepping back to it.
+    const left = this.item;
+    if (left && s.members[this.slice]?.id === left.id) this.stack = { ...s, members: s.members.map((m, k) => (k === this.slice ? left : m)) };
+    this.slice = i;
+    this.item = item;
+    this.frame = 0;
+    this.shownFrame = null;
+    this.tiled = false;
+    this.detail = null;
+    this.loadError = null;
+    this.ready = false;
+    if (this.sliceWrite) clearTimeout(this.sliceWrite.timer);
+    this.sliceWrite = { stackId: s.info.id, imageId: item.id, timer: setTimeout(() => this.flushViewedSlice(), VIEWED_FRAME_DELAY_MS) };
+    void this.loadDetail(token, item);
+    return true;
+  }
+
+  private flushViewedSlice(): void {
+    const w = this.sliceWrite;
+    if (!w) return;
+    clearTimeout(w.timer);
+    this.sliceWrite = null;
+    call('stacks:setViewed', { id: w.stackId, imageId: w.imageId }).catch((e: unknown) => this.onError(e));
   }
 
   setLoadError(imageId: number, e: unknown): void {
@@ -200,5 +276,7 @@ export class ViewerState {
     this.frame = 0;
     this.shownFrame = null;
     this.tiled = false;
+    this.stack = null;
+    this.slice = 0;
   }
 }

@@ -47,6 +47,8 @@ describe('openDatabase', () => {
       'prediction_rejections',
       'series_windows',
       'sqlite_sequence',
+      'stack_members',
+      'stacks',
     ]);
     db.close();
     const again = openDatabase(file);

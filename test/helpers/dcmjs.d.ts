@@ -6,6 +6,8 @@ declare module 'dcmjs' {
     write(options?: Record<string, unknown>): ArrayBuffer;
   }
   const dcmjs: {
+    /** loglevel's logger: 'error' keeps reading files with private tags quiet. */
+    log: { setLevel(level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent'): void };
     data: {
       DicomMessage: { readFile(buffer: ArrayBuffer, options?: Record<string, unknown>): { dict: Record<string, unknown>; meta: Record<string, unknown> } };
       DicomMetaDictionary: {

@@ -46,3 +46,14 @@ export async function importedDataset(imageDir: string): Promise<{ ws: Workspace
   const { items } = await ok(ws, 'images:list', {});
   return { ws, file, items };
 }
+
+/** Every image of the dataset as a grid item, the slices of stacks included (the grid shows a stack as one tile). */
+export async function allImages(ws: Workspace): Promise<ImageListItem[]> {
+  const { items } = await ok(ws, 'images:list', { limit: 1000 });
+  const out: ImageListItem[] = [];
+  for (const it of items) {
+    if (it.stack) out.push(...(await ok(ws, 'stacks:get', { id: it.stack.id })).members);
+    else out.push(it);
+  }
+  return out;
+}

@@ -19,7 +19,7 @@ import { closeInferenceBackend, inferenceBackend, runPrelabel } from '../../src-
 import { yolov8nInt8Manifest } from '../helpers/models';
 import { enhancedDicom, storedPixels } from '../helpers/enhancedDicom';
 import { sharedPath, tempDir } from '../helpers/shared';
-import { newWorkspace, ok } from '../helpers/workspace';
+import { allImages, newWorkspace, ok } from '../helpers/workspace';
 
 const dir = sharedPath('datasets/dicom_pydicom');
 const d = describe.skipIf(!dir);
@@ -305,8 +305,7 @@ d('importing and showing DICOM through the workspace', () => {
     const report = await ok(ws, 'images:import', { jobId: 'dcm', paths: [dir!], allowOutsideRoot: true });
     expect(report.imported).toBe(21);
     expect(report.problems).toEqual([{ file: path.join(dir!, 'rtstruct.dcm'), kind: 'unsupported', reason: expect.stringMatching(/^DICOM object without pixel data/) }]);
-    const { items } = await ok(ws, 'images:list', { limit: 100 });
-    for (const it of items) ids.set(path.basename(it.path), it.id);
+    for (const it of await allImages(ws)) ids.set(path.basename(it.path), it.id);
   });
   afterAll(() => ws.close());
 
@@ -459,8 +458,7 @@ d('importing and showing DICOM through the workspace', () => {
     fs.mkdirSync(extra);
     fs.writeFileSync(path.join(extra, 'mono1.dcm'), m1);
     await ok(ws, 'images:import', { jobId: 'm1', paths: [extra] });
-    const { items } = await ok(ws, 'images:list', { limit: 100 });
-    const id = items.find((i) => i.path.endsWith('mono1.dcm'))!.id;
+    const id = (await allImages(ws)).find((i) => i.path.endsWith('mono1.dcm'))!.id;
     expect((await ok(ws, 'imaging:getWindow', { imageId: id })).invert).toBe(true);
     const a = await viewPixels(`view/${ws.mediaKey(ids.get('MR_small.dcm')!)}/0/600/1600`);
     const b = await viewPixels(`view/${ws.mediaKey(id)}/0/600/1600`);

@@ -46,6 +46,15 @@ export interface DicomMeta {
   /** Millimetres per pixel as [row spacing (vertical), column spacing (horizontal)]. */
   pixelSpacing: [number, number] | null;
   seriesInstanceUid: string | null;
+  /**
+   * Where the slice lies, for ordering the files of a series into a stack: Image Position
+   * (Patient) (0020,0032) in mm, Image Orientation (Patient) (0020,0037) as row then column
+   * direction cosines, and Instance Number (0020,0013). Absent in metadata stored before they
+   * were kept; null when the file does not state them.
+   */
+  imagePosition?: [number, number, number] | null;
+  imageOrientation?: [number, number, number, number, number, number] | null;
+  instanceNumber?: number | null;
 }
 
 /** The rescale and display windows that apply to one frame. */

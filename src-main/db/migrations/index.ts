@@ -7,10 +7,11 @@ import { predictions } from './0006-predictions';
 import { frames } from './0007-frames';
 import { classOrder } from './0008-class-order';
 import { shapeKinds } from './0009-shape-kinds';
+import { stacks } from './0010-stacks';
 import { comments } from './0011-comments';
 import { display } from './0012-display';
 import type { Migration } from './types';
 
 export type { Migration };
-export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, predictions, frames, classOrder, shapeKinds, comments, display];
+export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, predictions, frames, classOrder, shapeKinds, stacks, comments, display];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -153,7 +153,21 @@ function readMeta(ds: DataSet, ts: string, rows: number, columns: number): Dicom
     paddingRangeLimit: padding('x00280121'),
     pixelSpacing: spacing('x00280030') ?? spacing('x00181164'),
     seriesInstanceUid: str('x0020000e'),
+    imagePosition: numbers(ds, 'x00200032', 3) as [number, number, number] | null,
+    imageOrientation: numbers(ds, 'x00200037', 6) as [number, number, number, number, number, number] | null,
+    instanceNumber: num('x00200013'),
   };
+}
+
+/** `n` numbers of a multi-valued decimal string, or null when any is missing or not finite. */
+function numbers(ds: DataSet, tag: string, n: number): number[] | null {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = numberIn(ds, tag, i);
+    if (v === null) return null;
+    out.push(v);
+  }
+  return out;
 }
 
 function numberIn(ds: DataSet, tag: string, i = 0): number | null {

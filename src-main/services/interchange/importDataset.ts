@@ -12,6 +12,7 @@ import { keypointSchemaProblem, keypointsFit } from '../../common/keypoints';
 import { insertImages, type NewImage } from '../../db/images';
 import { annotationKeysOfImages, imagesByHashes, imagesByPaths, rememberCocoIds, setImageSplits, takenPaths } from '../../db/interchange';
 import { finishModelRun, insertModelRun } from '../../db/modelRuns';
+import { rebuildStacks } from '../../db/stacks';
 import type { Dataset } from '../dataset';
 import { imageRow, maxPixelsSetting, probeFiles } from '../importer';
 import { probeGeoReferences, storeGeoReferences } from '../geotiff';
@@ -206,6 +207,7 @@ function writePlan(ds: Dataset, plan: ImportPlan, geos: readonly (GeoReference |
   db.transaction(() => {
     const addedIds = insertImages(db, plan.newImages);
     storeGeoReferences(db, addedIds, geos);
+    if (addedIds.length > 0) rebuildStacks(db);
     const classIds = new Map<string, number>();
     // Looked up again inside the transaction: a class made since the plan is reused, not doubled.
     const present = listClasses(db);

@@ -1,6 +1,7 @@
 import type { EditResult, HistoryState } from '../../../src-main/common/editing';
 import type { AnnotationRecord, Geometry } from '../../../src-main/common/model';
 import { polygonSelfIntersects } from '../../../src-main/common/geometry/shapes';
+import { isInterpolated } from '../../../src-main/common/geometry/interpolate';
 import type { Editor, EditorImage } from '../Editor';
 import type { SceneShape } from '../scene';
 import { NO_HISTORY } from './history';
@@ -91,6 +92,7 @@ export class DocumentManager {
     }
     const shape: SceneShape = { id: a.id, geometry: a.geometry, color: this.editor.colorOf(a.classId), prediction: a.source === 'model', flagged, z: a.z };
     if (shape.prediction && a.score !== null && a.score !== undefined) shape.score = a.score;
+    if (isInterpolated(a)) shape.interpolated = true;
     if (g.kind === 'keypoints') shape.skeleton = this.editor.classById(a.classId)?.keypoints?.skeleton ?? [];
     return shape;
   }

@@ -1,0 +1,300 @@
+import type { ImageFilter, ImageStatus } from '../common/model';
+import { planStacks, type SliceOrder, type SliceRef, type StackCandidate, type StackInfo, type StackKind } from '../common/stacks';
+import { countImages, listImages, whereClause, type ImageListRow } from './images';
+import { getMeta, setMeta } from './meta';
+import type { Db } from './open';
+
+/** Meta key set once stacks were planned for the dataset's images (datasets from before stacks have none). */
+const PLANNED_KEY = 'stacks_planned';
+
+/**
+ * Plans the stacks of every image in the dataset again (see planStacks) and stores them. Stack
+ * rows keep their id (and slice last viewed) while their kind and key stay; stacks that no
+ * longer exist are removed. Runs inside the caller's transaction when there is one.
+ */
+export function rebuildStacks(db: Db): { stacks: number; members: number } {
+  const rows = db
+    .prepare(
+      `SELECT i.id, i.path, i.width, i.height, i.channels, i.bit_depth AS bitDepth, i.format, i.frames,
+              m.image_id IS NOT NULL AS dicom, m.series_uid AS seriesUid,
+              json_extract(m.meta, '$.imagePosition') AS position,
+              json_extract(m.meta, '$.imageOrientation') AS orientation,
+              json_extract(m.meta, '$.instanceNumber') AS instance
+       FROM images i LEFT JOIN image_imaging m ON m.image_id = i.id
+       ORDER BY i.id`,
+    )
+    .all() as {
+    id: number;
+    path: string;
+    width: number;
+    height: number;
+    channels: number;
+    bitDepth: number;
+    format: string;
+    frames: number;
+    dicom: number;
+    seriesUid: string | null;
+    position: string | null;
+    orientation: string | null;
+    instance: number | null;
+  }[];
+  const candidates: StackCandidate[] = rows.map((r) => ({
+    imageId: r.id,
+    path: r.path,
+    width: r.width,
+    height: r.height,
+    channels: r.channels,
+    bitDepth: r.bitDepth,
+    format: r.format,
+    frames: r.frames,
+    dicom: r.dicom
+      ? {
+          seriesInstanceUid: r.seriesUid,
+          imagePosition: r.position ? (JSON.parse(r.position) as [number, number, number]) : null,
+          imageOrientation: r.orientation ? (JSON.parse(r.orientation) as [number, number, number, number, number, number]) : null,
+          instanceNumber: typeof r.instance === 'number' ? r.instance : null,
+        }
+      : null,
+  }));
+  const planned = planStacks(candidates);
+  let members = 0;
+  db.transaction(() => {
+    db.prepare('DELETE FROM stack_members').run();
+    const upsert = db.prepare(
+      `INSERT INTO stacks (kind, key, name, slice_order) VALUES (?, ?, ?, ?)
+       ON CONFLICT (kind, key) DO UPDATE SET name = excluded.name, slice_order = excluded.slice_order
+       RETURNING id`,
+    );
+    const member = db.prepare('INSERT INTO stack_members (stack_id, image_id, position) VALUES (?, ?, ?)');
+    const keep: number[] = [];
+    for (const s of planned) {
+      const id = upsert.pluck().get(s.kind, s.key, s.name, s.order) as number;
+      keep.push(id);
+      s.members.forEach((imageId, position) => member.run(id, imageId, position));
+      members += s.members.length;
+    }
+    db.prepare('DELETE FROM stacks WHERE id NOT IN (SELECT value FROM json_each(?))').run(JSON.stringify(keep));
+    setMeta(db, PLANNED_KEY, '1');
+  })();
+  return { stacks: planned.length, members };
+}
+
+/**
+ * Plans stacks for a dataset made before stacks existed, once, when it is opened. A read-only
+ * dataset keeps showing its images one by one.
+ */
+export function ensureStacksPlanned(db: Db): void {
+  if (getMeta(db, PLANNED_KEY) === '1') return;
+  try {
+    rebuildStacks(db);
+  } catch {
+    // Read-only file: nothing can be stored, and images show as they did.
+  }
+}
+
+interface StackRow {
+  id: number;
+  kind: StackKind;
+  name: string;
+  slice_order: SliceOrder;
+  slices: number;
+}
+
+function toInfo(r: StackRow): StackInfo {
+  return { id: r.id, kind: r.kind, name: r.name, order: r.slice_order, slices: r.slices };
+}
+
+const STACK_SELECT = `SELECT s.id, s.kind, s.name, s.slice_order, (SELECT count(*) FROM stack_members m WHERE m.stack_id = s.id) AS slices FROM stacks s`;
+
+export function getStack(db: Db, stackId: number): StackInfo | null {
+  const r = db.prepare(`${STACK_SELECT} WHERE s.id = ?`).get(stackId) as StackRow | undefined;
+  return r ? toInfo(r) : null;
+}
+
+/** The stack an image is a slice of, or null. */
+export function stackOfImage(db: Db, imageId: number): StackInfo | null {
+  const r = db.prepare(`${STACK_SELECT} WHERE s.id = (SELECT stack_id FROM stack_members WHERE image_id = ?)`).get(imageId) as StackRow | undefined;
+  return r ? toInfo(r) : null;
+}
+
+/** Image ids of a stack's slices, first slice first. */
+export function stackMemberIds(db: Db, stackId: number): number[] {
+  return db.prepare('SELECT image_id FROM stack_members WHERE stack_id = ? ORDER BY position').pluck().all(stackId) as number[];
+}
+
+/** The slice a stack was last viewed on: an image id of the stack, or null when none was remembered. */
+export function getViewedSlice(db: Db, stackId: number): number | null {
+  return (
+    (db
+      .prepare('SELECT s.viewed_image_id FROM stacks s JOIN stack_members m ON m.stack_id = s.id AND m.image_id = s.viewed_image_id WHERE s.id = ?')
+      .pluck()
+      .get(stackId) as number | undefined) ?? null
+  );
+}
+
+export function setViewedSlice(db: Db, stackId: number, imageId: number): boolean {
+  return db.prepare('UPDATE stacks SET viewed_image_id = ? WHERE id = ? AND EXISTS (SELECT 1 FROM stack_members WHERE stack_id = ? AND image_id = ?)').run(imageId, stackId, stackId, imageId).changes === 1;
+}
+
+/**
+ * Every slice an image's shapes can be propagated or interpolated through, in order: each frame
+ * of each file of its stack, or each frame of the image alone when it is in no stack.
+ */
+export function slicesOf(db: Db, imageId: number): SliceRef[] {
+  const stack = stackOfImage(db, imageId);
+  const ids = stack ? stackMemberIds(db, stack.id) : [imageId];
+  const frames = db.prepare('SELECT frames FROM images WHERE id = ?').pluck();
+  const out: SliceRef[] = [];
+  for (const id of ids) {
+    const n = Math.max(1, (frames.get(id) as number | undefined) ?? 1);
+    for (let f = 0; f < n; f++) out.push({ imageId: id, frame: f });
+  }
+  return out;
+}
+
+// ---- the grid: one tile per image that is in no stack, one per stack ---------------------------
+
+// Tiles of the images matching the filter: a stack is one tile when any of its slices matches
+// (filters look at each slice); tiles are in order of their first matching image id. Images in
+// no stack are read in id order straight from the table (a page costs what it did without
+// stacks); the stacks' tiles, one row per stack, are merged into them.
+
+function filterParts(filter: ImageFilter): { sql: string; and: string; params: unknown[] } {
+  const { sql, params } = whereClause(filter);
+  return { sql, and: sql ? `${sql} AND` : 'WHERE', params };
+}
+
+const NOT_A_SLICE = 'NOT EXISTS (SELECT 1 FROM stack_members m WHERE m.image_id = i.id)';
+
+/** The stacks' tiles under the filter, by their first matching image id. */
+function stackTiles(db: Db, filter: ImageFilter): { sk: number; stackId: number }[] {
+  const { sql, params } = filterParts(filter);
+  return db
+    .prepare(`SELECT min(i.id) AS sk, m.stack_id AS stackId FROM stack_members m JOIN images i ON i.id = m.image_id ${sql} GROUP BY m.stack_id ORDER BY sk`)
+    .all(...params) as { sk: number; stackId: number }[];
+}
+
+function countPlain(db: Db, filter: ImageFilter): number {
+  if (Object.keys(filter).length === 0) {
+    return countImages(db, {}) - (db.prepare('SELECT count(*) FROM stack_members').pluck().get() as number);
+  }
+  const { and, params } = filterParts(filter);
+  return db.prepare(`SELECT count(*) FROM images i ${and} ${NOT_A_SLICE}`).pluck().get(...params) as number;
+}
+
+/** Whether any image is a slice of a stack; without stacks the grid is the plain image list. */
+function hasStacks(db: Db): boolean {
+  return db.prepare('SELECT EXISTS (SELECT 1 FROM stack_members)').pluck().get() === 1;
+}
+
+export function countTiles(db: Db, filter: ImageFilter): number {
+  if (!hasStacks(db)) return countImages(db, filter);
+  return countPlain(db, filter) + stackTiles(db, filter).length;
+}
+
+/**
+ * Tiles [offset, offset + limit) in grid order. The images in no stack before the page number at
+ * least offset - (stack tiles), so a window of them from there, merged with the stack tiles,
+ * holds the page; positions counted in the merge are exact from the window's first image on.
+ */
+function pageTiles(db: Db, filter: ImageFilter, offset: number, limit: number): { sk: number; stackId: number | null }[] {
+  const stacks = stackTiles(db, filter);
+  const { and, params } = filterParts(filter);
+  const start = Math.max(0, offset - stacks.length);
+  const want = limit + stacks.length;
+  const plain = db.prepare(`SELECT i.id FROM images i ${and} ${NOT_A_SLICE} ORDER BY i.id LIMIT ? OFFSET ?`).pluck().all(...params, want, start) as number[];
+  const ended = plain.length < want;
+  const out: { sk: number; stackId: number | null }[] = [];
+  let a = 0;
+  let s = 0;
+  while (out.length < limit) {
+    const nextPlain = a < plain.length ? plain[a]! : null;
+    const nextStack = s < stacks.length ? stacks[s]! : null;
+    if (nextPlain === null && (!ended || nextStack === null)) break;
+    const pos = start + a + s;
+    if (nextStack !== null && (nextPlain === null || nextStack.sk < nextPlain)) {
+      if (pos >= offset) out.push(nextStack);
+      s++;
+    } else {
+      if (pos >= offset) out.push({ sk: nextPlain!, stackId: null });
+      a++;
+    }
+  }
+  return out;
+}
+
+/** The status a stack tile shows: rejected if a slice is, else as far as its least advanced slice got. */
+export function stackStatus(statuses: readonly ImageStatus[]): ImageStatus {
+  if (statuses.includes('rejected')) return 'rejected';
+  if (statuses.every((s) => s === 'reviewed')) return 'reviewed';
+  if (statuses.every((s) => s === 'done' || s === 'reviewed')) return 'done';
+  if (statuses.every((s) => s === 'new')) return 'new';
+  return 'in_progress';
+}
+
+type TileRow = Omit<ImageListRow, 'external'> & { external: number };
+
+const TILE_COLUMNS = `i.id, i.path, i.external, i.content_hash AS contentHash, i.width, i.height, i.bit_depth AS bitDepth, i.frames, i.status, i.split,
+  (SELECT count(*) FROM annotations a WHERE a.image_id = i.id) AS annotationCount,
+  (SELECT count(*) FROM comments c WHERE c.image_id = i.id AND c.parent_id IS NULL AND c.resolved_at IS NULL) AS openComments`;
+
+/**
+ * One page of grid tiles. An image in no stack is itself; a stack is shown by its middle slice
+ * (its thumbnail), with the stack's slice count, the annotations of all its slices and the
+ * status of stackStatus.
+ */
+export function listTiles(db: Db, filter: ImageFilter, offset: number, limit: number): ImageListRow[] {
+  if (!hasStacks(db)) return listImages(db, filter, offset, limit);
+  const tiles = pageTiles(db, filter, offset, limit);
+  const image = db.prepare(`SELECT ${TILE_COLUMNS} FROM images i WHERE i.id = ?`);
+  const members = db.prepare(
+    `SELECT m.image_id AS id, i.status, (SELECT count(*) FROM annotations a WHERE a.image_id = m.image_id) AS n,
+            (SELECT count(*) FROM comments c WHERE c.image_id = m.image_id AND c.parent_id IS NULL AND c.resolved_at IS NULL) AS c
+     FROM stack_members m JOIN images i ON i.id = m.image_id WHERE m.stack_id = ? ORDER BY m.position`,
+  );
+  const out: ImageListRow[] = [];
+  for (const t of tiles) {
+    if (t.stackId === null) {
+      const r = image.get(t.sk) as TileRow;
+      out.push({ ...r, external: r.external === 1 });
+      continue;
+    }
+    const ms = members.all(t.stackId) as { id: number; status: ImageStatus; n: number; c: number }[];
+    const stack = getStack(db, t.stackId)!;
+    const cover = image.get(ms[Math.floor((ms.length - 1) / 2)]!.id) as TileRow;
+    out.push({
+      ...cover,
+      external: cover.external === 1,
+      status: stackStatus(ms.map((m) => m.status)),
+      annotationCount: ms.reduce((a, m) => a + m.n, 0),
+      openComments: ms.reduce((a, m) => a + m.c, 0),
+      stack,
+    });
+  }
+  return out;
+}
+
+/** The grid position of the tile holding `imageId` under the filter (the image must match it). */
+export function tileIndexOf(db: Db, filter: ImageFilter, imageId: number): number {
+  const { and, params } = filterParts(filter);
+  const stacks = hasStacks(db) ? stackTiles(db, filter) : [];
+  const stackId = db.prepare('SELECT stack_id FROM stack_members WHERE image_id = ?').pluck().get(imageId) as number | undefined;
+  const sk = stackId === undefined ? imageId : (stacks.find((t) => t.stackId === stackId)?.sk ?? imageId);
+  const plainBefore = db.prepare(`SELECT count(*) FROM images i ${and} ${NOT_A_SLICE} AND i.id < ?`).pluck().get(...params, sk) as number;
+  return plainBefore + stacks.filter((t) => t.sk < sk).length;
+}
+
+/** The grid rows of a stack's slices, first slice first (each an image of its own). */
+export function listStackMembers(db: Db, stackId: number): ImageListRow[] {
+  const rows = db
+    .prepare(`SELECT ${TILE_COLUMNS} FROM stack_members m JOIN images i ON i.id = m.image_id WHERE m.stack_id = ? ORDER BY m.position`)
+    .all(stackId) as TileRow[];
+  return rows.map((r) => ({ ...r, external: r.external === 1 }));
+}
+
+/** The grid position of the tile showing `imageId` under the filter, or null when the filter hides the image. */
+export function locateTile(db: Db, filter: ImageFilter, imageId: number): number | null {
+  const { sql, params } = whereClause(filter);
+  const matches = db.prepare(`SELECT 1 FROM images i ${sql ? `${sql} AND` : 'WHERE'} i.id = ?`).get(...params, imageId);
+  return matches ? tileIndexOf(db, filter, imageId) : null;
+}
