@@ -15,6 +15,7 @@ export const CHANNELS = [
   'images:import',
   'images:list',
   'images:count',
+  'images:countImages',
   'images:get',
   'images:setStatus',
   'images:findNext',

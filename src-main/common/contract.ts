@@ -217,6 +217,7 @@ export const argSchemas = {
     })
     .strict(),
   'images:count': z.object({ filter: imageFilterSchema.default({}) }).strict(),
+  'images:countImages': z.object({ filter: imageFilterSchema.default({}) }).strict(),
   'images:get': z.object({ id }).strict(),
   /** The image's georeference (GeoTIFF), null when it has none. */
   'images:geo': z.object({ id }).strict(),
@@ -566,7 +567,10 @@ export interface Results {
   'dataset:allowExternal': DatasetSummary;
   'images:import': ImportReport;
   'images:list': { items: ImageListItem[]; offset: number };
+  /** Grid tiles matching the filter (a stack is one tile). */
   'images:count': number;
+  /** Images matching the filter, each slice of a stack counted. */
+  'images:countImages': number;
   'images:get': ImageDetail;
   'images:setStatus': number;
   'images:findNext': { id: number; index: number } | null;

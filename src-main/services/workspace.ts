@@ -4,7 +4,7 @@ import { AppError } from '../common/errors';
 import type { ParsedArgs, ResultOf, Channel, EventName, Events } from '../common/contract';
 import type { ModelManifest, Provider, ThreadSettings } from '../common/inference/types';
 import { insertClass, listClasses } from '../db/classes';
-import { countByStatusWhere, findNextImage, getImage, getReviewComment, setStatus } from '../db/images';
+import { countByStatusWhere, countImages, findNextImage, getImage, getReviewComment, setStatus } from '../db/images';
 import { countAnnotationsOfImage } from '../db/annotations';
 import { setRememberedWindow } from '../db/imaging';
 import { getDisplay, setDisplay } from '../db/display';
@@ -373,6 +373,7 @@ export class Workspace {
       return { items, offset };
     },
     'images:count': ({ filter }) => countTiles(this.need().db, filter),
+    'images:countImages': ({ filter }) => countImages(this.need().db, filter),
     'images:get': ({ id }) => {
       const ds = this.need();
       const im = getImage(ds.db, id);

@@ -111,6 +111,8 @@ describe('stacks in the browser', () => {
     await page.getByTestId('grid-cell').first().waitFor();
     expect(await page.getByTestId('grid-cell').count()).toBe(2);
     expect((await page.getByTestId('grid-stack').textContent())?.trim()).toBe('▤ 5');
+    // The count says what the tiles hold: six images (five slices and the RT dose) in two tiles.
+    await expect.poll(() => page.getByTestId('image-count').textContent()).toBe('6 images in 2 tiles');
 
     // Opening the tile shows slice 1 of 5: the first file along the normal, s-c.dcm.
     await page.locator(`[data-testid="grid-cell"][data-image-id="${ids[2]}"]`).click();
