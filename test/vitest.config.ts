@@ -25,6 +25,9 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+          // The UI answers within a second on an idle machine; CI's may be busy (unit files run
+          // beside the browser), so a poll waits up to 15 s before it fails.
+          expect: { poll: { timeout: 15_000 } },
         },
       },
     ],

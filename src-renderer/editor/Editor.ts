@@ -141,6 +141,11 @@ export class Editor {
     return this.edits.state;
   }
 
+  /** Whether an edit or an undo/redo step is still on its way (the history state may be about to change). */
+  get historySettling(): boolean {
+    return this.edits.settling;
+  }
+
   /** Failed actions waiting for a retry, oldest first. */
   get pending(): PendingAction[] {
     return this.edits.pending;

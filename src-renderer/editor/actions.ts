@@ -158,13 +158,15 @@ export const ACTIONS: readonly Action[] = [
   toolAction('keypoints', 'Keypoints: click each in order (right click or Shift+click: not visible; J: skip; Enter: store)', 'k'),
   toolAction('ruler', 'Ruler: drag to measure (pixels, mm, metres); Esc clears', 'u'),
 
-  { id: 'undo', label: 'Undo', group: 'Edit', keys: ['ctrl+z'], predicate: (c) => c.editor.history.canUndo, perform: (c) => c.editor.undo() },
+  { id: 'undo', label: 'Undo', group: 'Edit', keys: ['ctrl+z'], predicate: (c) => c.editor.history.canUndo || c.editor.historySettling, perform: (c) => c.editor.undo() },
   {
     id: 'redo',
     label: 'Redo',
     group: 'Edit',
     keys: ['shift+ctrl+z', 'ctrl+y'],
-    predicate: (c) => c.editor.history.canRedo,
+    // A step pressed while the previous one is still being answered is queued behind it (the
+    // dataset then says "Nothing to redo" if there is none), not dropped on the stale state.
+    predicate: (c) => c.editor.history.canRedo || c.editor.historySettling,
     perform: (c) => c.editor.redo(),
   },
   {

@@ -39,6 +39,13 @@ export class HistoryManager {
   pending: PendingAction[] = [];
   private inFlight: PendingAction[] = [];
   private queue: Promise<unknown> = Promise.resolve();
+  /** Jobs (edits, undo and redo steps) queued or running; the history state is refreshed after each. */
+  private queued = 0;
+
+  /** Whether an edit or a step is still on its way, so the undo/redo state shown may be about to change. */
+  get settling(): boolean {
+    return this.queued > 0;
+  }
 
   constructor(private readonly editor: Editor) {}
 
@@ -82,7 +89,10 @@ export class HistoryManager {
   }
 
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(job);
+    this.queued++;
+    const run = this.queue.then(job).finally(() => {
+      this.queued--;
+    });
     this.queue = run.catch(() => undefined);
     return run;
   }
