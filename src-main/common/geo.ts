@@ -22,6 +22,11 @@ export interface GeoReference {
   crsName: string | null;
   /** GDAL_NODATA: samples of this value are no data (NaN allowed); null when the file sets none. */
   nodata: number | null;
+  /**
+   * Metres per unit of a projected CRS as the file states it (ProjLinearUnitsGeoKey: metre, foot,
+   * US survey foot, ...); null or absent when the file does not say (see metresPerCrsUnit).
+   */
+  linearUnit?: number | null;
 }
 
 /** The TIFF tags a georeference comes from (GeoTIFF 1.1 section 2.6 / 2.7). */
@@ -67,6 +72,64 @@ export function epsgFromGeoKeys(keys: Record<string, unknown> | null | undefined
     if (typeof v === 'number' && Number.isInteger(v) && v > 0 && v !== 32767) return v;
   }
   return null;
+}
+
+/** EPSG linear units (the unit of measure codes GeoTIFF uses) in metres. */
+const LINEAR_UNITS: Record<number, number> = {
+  9001: 1, // metre
+  9002: 0.3048, // international foot
+  9003: 1200 / 3937, // US survey foot
+  9005: 0.3047972654, // Clarke's foot
+  9014: 1.8288, // fathom
+  9030: 1852, // nautical mile
+  9036: 1000, // kilometre
+  9093: 1609.344, // statute mile
+};
+
+/**
+ * Metres per linear unit of the projected CRS as the GeoKeys state it: ProjLinearUnitsGeoKey,
+ * or a user-defined unit (32767) with its ProjLinearUnitSizeGeoKey; null when they say nothing.
+ */
+export function linearUnitFromGeoKeys(keys: Record<string, unknown> | null | undefined): number | null {
+  if (!keys) return null;
+  const code = keys['ProjLinearUnitsGeoKey'];
+  if (typeof code !== 'number') return null;
+  if (code === 32767) {
+    const size = keys['ProjLinearUnitSizeGeoKey'];
+    return typeof size === 'number' && Number.isFinite(size) && size > 0 ? size : null;
+  }
+  return LINEAR_UNITS[code] ?? null;
+}
+
+/**
+ * Projected CRSs whose unit is the metre by definition, for files that name the CRS by its EPSG
+ * code without stating the unit: UTM zones on WGS 84, NAD27, NAD83, ETRS89, SIRGAS 2000 and
+ * GDA94/GDA2020 (MGA), ETRS89-LAEA and LCC Europe, Lambert-93, the British National Grid,
+ * Australian Albers and World Mercator. Others are not assumed: a US State Plane zone may be in
+ * feet, and a length in feet labelled metres is worse than none.
+ */
+const METRE_EPSG_RANGES: readonly [number, number][] = [
+  [32601, 32660],
+  [32701, 32760],
+  [26701, 26722],
+  [26901, 26923],
+  [25828, 25838],
+  [31965, 31985],
+  [28348, 28358],
+  [7846, 7859],
+  [3034, 3035],
+  [2154, 2154],
+  [27700, 27700],
+  [3577, 3577],
+  [3395, 3395],
+];
+
+/** Metres per unit of a georeference's projected CRS: as its file states, else as its EPSG code defines; null when unknown. */
+export function metresPerCrsUnit(geo: Pick<GeoReference, 'epsg' | 'linearUnit'>): number | null {
+  if (geo.linearUnit !== undefined && geo.linearUnit !== null) return geo.linearUnit;
+  const e = geo.epsg;
+  if (e === null) return null;
+  return METRE_EPSG_RANGES.some(([a, b]) => e >= a && e <= b) ? 1 : null;
 }
 
 /** GDAL_NODATA is ASCII ("0", "-9999", "nan"); null when absent or unreadable. */

@@ -1,4 +1,4 @@
-import { pixelToCrs, type GeoReference } from './geo';
+import { metresPerCrsUnit, pixelToCrs, type GeoReference } from './geo';
 
 /**
  * Lengths of a line drawn on an image (the ruler): in pixels always, in millimetres when the
@@ -11,12 +11,17 @@ export interface RulerLength {
   metres: number | null;
   /** How the metres were found: in a projected CRS's units, or geodesic on the WGS 84 ellipsoid (geographic CRS, Web Mercator). */
   metresBy: 'projected' | 'geodesic' | null;
+  /**
+   * The grid distance in the projected CRS's own units when their size in metres is unknown (the
+   * file states no unit and its EPSG code is not one known to be in metres); null otherwise.
+   */
+  crsUnits: number | null;
 }
 
 export interface MeasureContext {
   /** Millimetres per pixel [row spacing (vertical), column spacing (horizontal)], DICOM's PixelSpacing order. */
   pixelSpacing?: readonly [number, number] | null;
-  geo?: Pick<GeoReference, 'transform' | 'epsg'> | null;
+  geo?: Pick<GeoReference, 'transform' | 'epsg' | 'linearUnit'> | null;
 }
 
 export function rulerLength(x0: number, y0: number, x1: number, y1: number, ctx: MeasureContext = {}): RulerLength {
@@ -26,6 +31,7 @@ export function rulerLength(x0: number, y0: number, x1: number, y1: number, ctx:
   const mm = s ? Math.hypot(dx * s[1], dy * s[0]) : null;
   let metres: number | null = null;
   let metresBy: RulerLength['metresBy'] = null;
+  let crsUnits: number | null = null;
   if (ctx.geo) {
     const a = pixelToCrs(ctx.geo.transform, x0, y0);
     const b = pixelToCrs(ctx.geo.transform, x1, y1);
@@ -39,19 +45,25 @@ export function rulerLength(x0: number, y0: number, x1: number, y1: number, ctx:
       const [lon1, lat1] = fromWebMercator(b[0], b[1]);
       metres = geodesicDistance(lat0, lon0, lat1, lon1);
       metresBy = 'geodesic';
-    } else if (ctx.geo.epsg !== null) {
-      metres = Math.hypot(b[0] - a[0], b[1] - a[1]);
-      metresBy = 'projected';
+    } else {
+      const grid = Math.hypot(b[0] - a[0], b[1] - a[1]);
+      const unit = metresPerCrsUnit(ctx.geo);
+      if (unit !== null) {
+        metres = grid * unit;
+        metresBy = 'projected';
+      } else {
+        crsUnits = grid;
+      }
     }
   }
-  return { pixels, mm, metres, metresBy };
+  return { pixels, mm, metres, metresBy, crsUnits };
 }
 
 /**
  * Whether an EPSG code names a geographic (longitude/latitude) CRS: EPSG gives geographic 2D
- * CRSs codes 4001..4999 (4326 WGS 84, 4269 NAD83, 4258 ETRS89 ...). Projected CRSs (UTM 326xx
- * ...) are taken to be in metres, which nearly all that GeoTIFFs use are; lengths in them are
- * grid distances (UTM's scale factor, at most 0.04 % off within a zone, is not undone).
+ * CRSs codes 4001..4999 (4326 WGS 84, 4269 NAD83, 4258 ETRS89 ...). Lengths in a projected CRS
+ * are grid distances in its unit (UTM's scale factor, at most 0.04 % off within a zone, is not
+ * undone), converted to metres only when that unit is known (see metresPerCrsUnit).
  */
 export function isGeographicEpsg(epsg: number | null | undefined): boolean {
   return epsg !== null && epsg !== undefined && epsg >= 4001 && epsg <= 4999;

@@ -10,24 +10,31 @@ interface GeoRow {
   epsg: number | null;
   crs_name: string | null;
   nodata: string | null;
+  linear_unit: number | null;
 }
 
 function toGeo(r: GeoRow): GeoReference {
-  return { transform: JSON.parse(r.transform) as GeoTransform, epsg: r.epsg, crsName: r.crs_name, nodata: parseNodata(r.nodata) };
+  return {
+    transform: JSON.parse(r.transform) as GeoTransform,
+    epsg: r.epsg,
+    crsName: r.crs_name,
+    nodata: parseNodata(r.nodata),
+    linearUnit: r.linear_unit,
+  };
 }
 
 /** Writes (or replaces) the georeferences of images; callers wrap it with the images' insert. */
 export function setGeoReferences(db: Db, rows: readonly { imageId: number; geo: GeoReference }[]): void {
-  const stmt = db.prepare('INSERT OR REPLACE INTO image_geo (image_id, transform, epsg, crs_name, nodata) VALUES (?, ?, ?, ?, ?)');
+  const stmt = db.prepare('INSERT OR REPLACE INTO image_geo (image_id, transform, epsg, crs_name, nodata, linear_unit) VALUES (?, ?, ?, ?, ?, ?)');
   db.transaction(() => {
     for (const { imageId, geo } of rows) {
       const nodata = geo.nodata === null ? null : Number.isNaN(geo.nodata) ? 'nan' : String(geo.nodata);
-      stmt.run(imageId, JSON.stringify(geo.transform), geo.epsg, geo.crsName, nodata);
+      stmt.run(imageId, JSON.stringify(geo.transform), geo.epsg, geo.crsName, nodata, geo.linearUnit ?? null);
     }
   })();
 }
 
 export function getGeo(db: Db, imageId: number): GeoReference | null {
-  const r = db.prepare('SELECT image_id, transform, epsg, crs_name, nodata FROM image_geo WHERE image_id = ?').get(imageId) as GeoRow | undefined;
+  const r = db.prepare('SELECT image_id, transform, epsg, crs_name, nodata, linear_unit FROM image_geo WHERE image_id = ?').get(imageId) as GeoRow | undefined;
   return r ? toGeo(r) : null;
 }

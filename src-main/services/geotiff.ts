@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fromFile } from 'geotiff';
-import { crsMember, epsgFromGeoKeys, geoTransformFromTags, geometryToGeoJson, parseNodata, type GeoReference } from '../common/geo';
+import { crsMember, epsgFromGeoKeys, linearUnitFromGeoKeys, geoTransformFromTags, geometryToGeoJson, parseNodata, type GeoReference } from '../common/geo';
 import type { ExportClass, ExportImage } from '../common/formats/types';
 import type { Split } from '../common/model';
 import { setGeoReferences } from '../db/geo';
@@ -37,6 +37,7 @@ export async function readGeoReference(file: string): Promise<GeoReference | nul
     return {
       transform,
       epsg: epsgFromGeoKeys(keys),
+      linearUnit: linearUnitFromGeoKeys(keys),
       crsName: typeof citation === 'string' ? citation.replace(/\|+$/, '') : null,
       nodata: parseNodata(typeof nodataTag === 'string' ? nodataTag : nodataTag === undefined ? null : String(nodataTag)),
     };

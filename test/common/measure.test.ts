@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { geodesicDistance, isGeographicEpsg, rulerLength } from '../../src-main/common/measure';
+import { linearUnitFromGeoKeys, metresPerCrsUnit } from '../../src-main/common/geo';
 
 describe('ruler lengths', () => {
   it('measures pixels, and mm with the row and the column spacing each on its own axis', () => {
@@ -49,5 +50,32 @@ describe('ruler lengths', () => {
 
   it('gives no metres for a georeference without a CRS (units unknown)', () => {
     expect(rulerLength(0, 0, 10, 0, { geo: { transform: [0, 1, 0, 0, 0, -1], epsg: null } }).metres).toBeNull();
+  });
+
+  it('converts a CRS stated in feet, and gives no metres for a projected CRS whose unit is unknown', () => {
+    const t: [number, number, number, number, number, number] = [980000, 2, 0, 200000, 0, -2];
+    // NY Long Island State Plane (EPSG:2263) is in US survey feet: 100 pixels of 2 ft.
+    const feet = rulerLength(0, 0, 100, 0, { geo: { transform: t, epsg: 2263, linearUnit: 1200 / 3937 } });
+    expect(feet.metres).toBeCloseTo(200 * (1200 / 3937), 9);
+    expect(feet.crsUnits).toBeNull();
+    // The same file without its unit key: 200 grid units, never called metres.
+    const unknown = rulerLength(0, 0, 100, 0, { geo: { transform: t, epsg: 2263 } });
+    expect(unknown.metres).toBeNull();
+    expect(unknown.metresBy).toBeNull();
+    expect(unknown.crsUnits).toBeCloseTo(200, 9);
+    // A UTM zone is in metres by definition, stated or not; a user-defined CRS needs the key.
+    expect(rulerLength(0, 0, 100, 0, { geo: { transform: t, epsg: 32618 } }).metres).toBeCloseTo(200, 9);
+    expect(rulerLength(0, 0, 100, 0, { geo: { transform: t, epsg: null, linearUnit: 1 } }).metres).toBeCloseTo(200, 9);
+  });
+
+  it('reads the linear unit from GeoKeys', () => {
+    expect(linearUnitFromGeoKeys({ ProjLinearUnitsGeoKey: 9001 })).toBe(1);
+    expect(linearUnitFromGeoKeys({ ProjLinearUnitsGeoKey: 9002 })).toBe(0.3048);
+    expect(linearUnitFromGeoKeys({ ProjLinearUnitsGeoKey: 9003 })).toBeCloseTo(0.3048006096, 10);
+    expect(linearUnitFromGeoKeys({ ProjLinearUnitsGeoKey: 32767, ProjLinearUnitSizeGeoKey: 0.5 })).toBe(0.5);
+    expect(linearUnitFromGeoKeys({ ProjLinearUnitsGeoKey: 9999 })).toBeNull();
+    expect(linearUnitFromGeoKeys({ GeographicTypeGeoKey: 4326 })).toBeNull();
+    expect(metresPerCrsUnit({ epsg: 2263, linearUnit: null })).toBeNull();
+    expect(metresPerCrsUnit({ epsg: 32633 })).toBe(1);
   });
 });

@@ -93,6 +93,9 @@ describe.runIf(dir)('GeoTIFFs of rasterio', () => {
     const tenth = (await readGeoReference(path.join(dir!, 'rgb-byte-tenth.tif')))!;
     expect(tenth.epsg).toBeNull();
     expect(tenth.crsName).toBe('UTM Zone 18, Northern Hemisphere');
+    // No EPSG code, but the file states metres: its ruler lengths are metres.
+    expect(tenth.linearUnit).toBe(1);
+    expect(world.linearUnit).toBeNull();
   });
 });
 
@@ -111,7 +114,9 @@ describe.runIf(dir)('GeoTIFF in a dataset', () => {
 
   it('stores the georeference at import and serves it to the status line', async () => {
     const g = await ok(ws, 'images:geo', { id: imageId });
-    expect(g).toEqual({ transform: RGB_BYTE, epsg: 32618, crsName: 'WGS 84 / UTM zone 18N', nodata: 0 });
+    expect(g).toEqual({ transform: RGB_BYTE, epsg: 32618, crsName: 'WGS 84 / UTM zone 18N', nodata: 0, linearUnit: 1 });
+    const world = (await ok(ws, 'images:list', { offset: 0, limit: 10 })).items.find((i) => i.path === 'world.byte.tif')!;
+    expect((await ok(ws, 'images:geo', { id: world.id }))!.linearUnit).toBeNull();
   });
 
   it('exports a box and a scored prediction as GeoJSON in the image CRS', async () => {
@@ -244,6 +249,6 @@ describe.runIf(dir)('GeoTIFF in an annotated-dataset import', () => {
     const { items } = await ok(ws, 'images:list', {});
     expect(items.map((i) => i.path)).toEqual(['scene.tif']);
     const g = await ok(ws, 'images:geo', { id: items[0]!.id });
-    expect(g).toEqual({ transform: RGB_BYTE, epsg: 32618, crsName: 'WGS 84 / UTM zone 18N', nodata: 0 });
+    expect(g).toEqual({ transform: RGB_BYTE, epsg: 32618, crsName: 'WGS 84 / UTM zone 18N', nodata: 0, linearUnit: 1 });
   });
 });

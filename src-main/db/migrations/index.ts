@@ -10,8 +10,9 @@ import { shapeKinds } from './0009-shape-kinds';
 import { stacks } from './0010-stacks';
 import { comments } from './0011-comments';
 import { display } from './0012-display';
+import { geoUnits } from './0013-geo-units';
 import type { Migration } from './types';
 
 export type { Migration };
-export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, predictions, frames, classOrder, shapeKinds, stacks, comments, display];
+export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, predictions, frames, classOrder, shapeKinds, stacks, comments, display, geoUnits];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
