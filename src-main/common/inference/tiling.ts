@@ -1,4 +1,5 @@
 import { rleMerge, type Rle } from '../geometry/rle';
+import { probiou } from './obbPose';
 import type { Detection } from './types';
 
 /**
@@ -19,8 +20,9 @@ import type { Detection } from './types';
  * - A detection matching a kept complete one is dropped (plain NMS). A cut detection matching a
  *   kept cut one is fused into it: the boxes' union, the higher score, the masks' union. That
  *   rebuilds objects larger than the overlap that no single tile saw whole.
- * - Rotated boxes and keypoints are matched by the axis-aligned boxes around them, and a group
- *   keeps those of its first (best complete, else best cut) detection.
+ * - Rotated boxes match by probiou (as the obb decoder's NMS) when neither is cut, else by the
+ *   axis-aligned boxes around them; keypoints by their boxes. A group keeps the rotated box and
+ *   keypoints of its first (best complete, else best cut) detection.
  */
 
 /** Image-pixel rectangle, x/y of the top-left corner, integer pixels. */
@@ -169,10 +171,14 @@ interface Member {
   box: Box;
   tile: Tile;
   cut: boolean;
+  /** The rotated box of an obb model's detection. */
+  obb?: Detection['obb'];
 }
 
 /** The IoU of two detections, inside the tiles' shared region when either is cut (see above). */
 export function tiledIou(a: Member, b: Member): number {
+  // Whole rotated boxes compare as the decoder's NMS does: thin boxes crossing share their bounding box.
+  if (a.obb && b.obb && ((!a.cut && !b.cut) || sameTile(a.tile, b.tile))) return probiou(a.obb, b.obb);
   if (!(a.cut || b.cut) || sameTile(a.tile, b.tile)) return iouOf(a.box, b.box);
   const shared = intersect(a.tile, b.tile);
   if (!shared) return 0;
@@ -208,7 +214,7 @@ export function mergeTiled(items: readonly TileDetection[], opts: MergeOptions):
   for (const i of order) {
     const { it, cut } = entries[i]!;
     const d = it.detection;
-    const me: Member = { box: d.box, tile: it.tile, cut };
+    const me: Member = { box: d.box, tile: it.tile, cut, ...(d.obb ? { obb: d.obb } : {}) };
     let matched: Group | null = null;
     for (const g of groups) {
       if (g.classIndex !== d.classIndex) continue;

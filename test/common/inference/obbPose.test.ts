@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isAppError } from '../../../src-main/common/errors';
 import { obbFromCorners } from '../../../src-main/common/formats/yolo';
-import { obbCorners } from '../../../src-main/common/geometry/shapes';
+import { geometryBBox, obbCorners } from '../../../src-main/common/geometry/shapes';
 import { COCO_PERSON_KEYPOINTS } from '../../../src-main/common/keypoints';
 import { letterboxGeometry } from '../../../src-main/common/inference/letterbox';
 import { parseManifest, proposeManifest } from '../../../src-main/common/inference/manifest';
@@ -241,6 +241,25 @@ describe('rotated boxes and keypoints between threads and tiles', () => {
     expect(unpack(pack([obbDet, { ...obbDet, score: 0.25 }]).packed)).toEqual([obbDet, { ...obbDet, score: 0.25 }]);
     expect(unpack(pack([kpDet]).packed)).toEqual([kpDet]);
     expect(unpack(pack([{ classIndex: 0, score: 0.5, box: { x: 0, y: 0, w: 1, h: 1 } }]).packed)[0]).toEqual({ classIndex: 0, score: 0.5, box: { x: 0, y: 0, w: 1, h: 1 } });
+  });
+
+  it('tiles merge whole rotated boxes by probiou: thin boxes crossing stay two, the same box seen by two tiles is one', () => {
+    const left = { x: 0, y: 0, w: 600, h: 600 };
+    const right = { x: 400, y: 0, w: 600, h: 600 };
+    const thin = (w: number, h: number, angle: number, score: number): Detection => {
+      const obb = { cx: 500, cy: 300, w, h, angle };
+      return { classIndex: 0, score, box: geometryBBox({ kind: 'obb', ...obb }), obb };
+    };
+    const merged = mergeTiled(
+      [
+        { detection: thin(150, 8, Math.PI / 4, 0.9), tile: left },
+        { detection: thin(8, 150, (3 * Math.PI) / 4, 0.8), tile: right }, // the same box under another name
+        { detection: thin(8, 150, Math.PI / 4, 0.7), tile: right }, // crossing it
+        { detection: thin(150, 8, Math.PI / 4, 0.6), tile: right },
+      ],
+      { width: 1000, height: 600, iou: 0.45 },
+    );
+    expect(merged.map((d) => d.score)).toEqual([0.9, 0.7]);
   });
 
   it('a tile\'s detections move into image pixels and survive the merge', () => {
