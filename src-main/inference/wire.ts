@@ -119,6 +119,11 @@ export interface PackedDetections {
   /** For each detection, its RLE counts, or an empty array when it has no mask. */
   maskCounts: Uint32Array[];
   maskSize: [number, number] | null;
+  /** Rotated boxes (obb models), cx, cy, w, h, angle per detection; empty when the detections have none. */
+  obbs?: Float64Array;
+  /** Keypoints (pose models), `keypointCount` x, y, score triples per detection; empty when none. */
+  keypoints?: Float64Array;
+  keypointCount?: number;
 }
 
 export type DetectReply =
@@ -142,9 +147,17 @@ export function pack(dets: readonly Detection[]): { packed: PackedDetections; tr
     maskCounts.push(d.mask ? Uint32Array.from(d.mask.counts) : new Uint32Array(0));
     if (d.mask) maskSize = d.mask.size;
   });
+  // Every detection of one run has a rotated box, or keypoints of one count, or neither.
+  const obbs = new Float64Array(dets[0]?.obb ? n * 5 : 0);
+  const kc = (dets[0]?.keypoints?.length ?? 0) / 3;
+  const keypoints = new Float64Array(n * kc * 3);
+  dets.forEach((d, i) => {
+    if (obbs.length > 0 && d.obb) obbs.set([d.obb.cx, d.obb.cy, d.obb.w, d.obb.h, d.obb.angle], i * 5);
+    if (kc > 0 && d.keypoints) keypoints.set(d.keypoints.slice(0, kc * 3), i * kc * 3);
+  });
   return {
-    packed: { boxes, scores, classes, maskCounts, maskSize },
-    transfer: [boxes.buffer, scores.buffer, classes.buffer, ...maskCounts.map((m) => m.buffer as ArrayBuffer)],
+    packed: { boxes, scores, classes, maskCounts, maskSize, obbs, keypoints, keypointCount: kc },
+    transfer: [boxes.buffer, scores.buffer, classes.buffer, obbs.buffer, keypoints.buffer, ...maskCounts.map((m) => m.buffer as ArrayBuffer)],
   };
 }
 
@@ -158,6 +171,9 @@ export function unpack(p: PackedDetections): Detection[] {
     };
     const counts = p.maskCounts[i];
     if (p.maskSize && counts && counts.length > 0) d.mask = { size: p.maskSize, counts: Array.from(counts) };
+    if (p.obbs && p.obbs.length > 0) d.obb = { cx: p.obbs[i * 5]!, cy: p.obbs[i * 5 + 1]!, w: p.obbs[i * 5 + 2]!, h: p.obbs[i * 5 + 3]!, angle: p.obbs[i * 5 + 4]! };
+    const kc = p.keypointCount ?? 0;
+    if (p.keypoints && kc > 0) d.keypoints = Array.from(p.keypoints.subarray(i * kc * 3, (i + 1) * kc * 3));
     out.push(d);
   }
   return out;

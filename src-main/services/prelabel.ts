@@ -6,6 +6,9 @@ import type { Geometry, ImageFilter, ImageRecord, JobProgress } from '../common/
 import type { PrelabelProgress, PrelabelSummary } from '../common/prelabel';
 import { validateGeometry } from '../common/geometry/shapes';
 import { insertAnnotations, type NewAnnotation } from '../db/annotations';
+import { getClass, setClassKeypoints } from '../db/classes';
+import { keypointSchemaProblem } from '../common/keypoints';
+import { keypointsFromScores, manifestKeypoints } from '../common/inference/obbPose';
 import { getImage, listImages } from '../db/images';
 import { finishModelRun, insertModelRun } from '../db/modelRuns';
 import {
@@ -135,8 +138,44 @@ function runThreads(p: RunParameters): ThreadSettings {
   return { threads: p.threads ?? d.threads, spinning: p.spinning ?? d.spinning };
 }
 
+/**
+ * What a detection is stored as: its mask, rotated box (`obb`), keypoints (visibility from the
+ * model's scores, see keypointsFromScores; the pose box itself is not stored), else its box.
+ */
 export function detectionGeometry(d: Detection): Geometry {
-  return d.mask ? { kind: 'mask', rle: { size: d.mask.size, counts: d.mask.counts } } : { kind: 'box', ...d.box };
+  if (d.mask) return { kind: 'mask', rle: { size: d.mask.size, counts: d.mask.counts } };
+  if (d.obb) return { kind: 'obb', cx: d.obb.cx, cy: d.obb.cy, w: d.obb.w, h: d.obb.h, angle: d.obb.angle };
+  if (d.keypoints) return { kind: 'keypoints', points: keypointsFromScores(d.keypoints) };
+  return { kind: 'box', ...d.box };
+}
+
+/**
+ * Makes sure a class can hold a pose model's keypoints: a class without a keypoint schema gets the
+ * model's (manifest `keypoints`, COCO's person when omitted); a class with another schema (another
+ * count, or other names in order) fails the run, naming both, rather than storing keypoints under
+ * the wrong names. Call inside the image's transaction.
+ */
+function ensureKeypointSchema(db: Dataset['db'], classId: number, m: ModelManifest): void {
+  const c = getClass(db, classId);
+  if (!c) return;
+  const want = manifestKeypoints(m);
+  if (!c.keypoints) {
+    const problem = keypointSchemaProblem(want);
+    if (problem) throw new AppError('INVALID_ARGUMENT', `model "${m.id}": keypoints: ${problem}`, { model: m.id });
+    setClassKeypoints(db, classId, want);
+    return;
+  }
+  const have = c.keypoints.names;
+  const sameCount = have.length === want.names.length;
+  const differs = sameCount ? have.findIndex((n, i) => n.toLowerCase() !== want.names[i]!.toLowerCase()) : -1;
+  if (sameCount && differs < 0) return;
+  const list = (names: readonly string[]): string => (names.length > 8 ? `${names.slice(0, 8).join(', ')}, …` : names.join(', '));
+  const detail = sameCount ? `keypoint ${differs + 1} is "${have[differs]}" in the class, "${want.names[differs]}" in the model` : `the class has ${have.length} keypoints (${list(have)}), the model ${want.names.length} (${list(want.names)})`;
+  throw new AppError(
+    'INVALID_ARGUMENT',
+    `class "${c.name}" has another keypoint schema than model "${m.id}": ${detail}; map the model's class to another class, or change the class's keypoints to the model's`,
+    { classId, model: m.id },
+  );
 }
 
 /** Clips a box to the image; detections at the border often reach a pixel or two outside. */
@@ -221,6 +260,8 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
   let alreadyLabeled = 0;
   let alreadyRejected = 0;
   const duplicateIou = duplicateIouSetting();
+  // Classes whose keypoint schema was checked against the model's (pose models).
+  const schemaChecked = new Set<number>();
   let ran = 0;
   let inferMs = 0;
   let cancelled = false;
@@ -347,6 +388,10 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
           const classId = resolve(d.classIndex);
           params.classes[name] = classId;
           if (classId === null) continue;
+          if (d.keypoints && !schemaChecked.has(classId)) {
+            ensureKeypointSchema(db, classId, params.manifest);
+            schemaChecked.add(classId);
+          }
           const geometry = detectionGeometry(d);
           if (validateGeometry(geometry, image)) continue;
           const shape = { frame: 0, classId, geometry };

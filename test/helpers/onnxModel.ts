@@ -68,8 +68,8 @@ function initializer(t: Initializer): number[] {
   return [...t.dims.flatMap((d) => int(1, d)), ...int(2, t.type), ...str(8, t.name), ...bytes(9, raw)];
 }
 
-/** A model of one graph at opset 13. */
-export function onnxModel(g: { inputs: ValueInfo[]; outputs: ValueInfo[]; nodes: Node[]; initializers?: Initializer[] }): Uint8Array {
+/** A model of one graph at opset 13; `metadata` becomes its metadata_props (as Ultralytics writes names, task...). */
+export function onnxModel(g: { inputs: ValueInfo[]; outputs: ValueInfo[]; nodes: Node[]; initializers?: Initializer[]; metadata?: Record<string, string> }): Uint8Array {
   const graph = [
     ...g.nodes.flatMap((n) => bytes(1, node(n))),
     ...str(2, 'test'),
@@ -77,5 +77,6 @@ export function onnxModel(g: { inputs: ValueInfo[]; outputs: ValueInfo[]; nodes:
     ...g.inputs.flatMap((v) => bytes(11, valueInfo(v))),
     ...g.outputs.flatMap((v) => bytes(12, valueInfo(v))),
   ];
-  return Uint8Array.from([...int(1, 8), ...bytes(8, [...str(1, ''), ...int(2, 13)]), ...bytes(7, graph)]);
+  const metadata = Object.entries(g.metadata ?? {}).flatMap(([k, v]) => bytes(14, [...str(1, k), ...str(2, v)]));
+  return Uint8Array.from([...int(1, 8), ...bytes(8, [...str(1, ''), ...int(2, 13)]), ...bytes(7, graph), ...metadata]);
 }

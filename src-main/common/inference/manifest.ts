@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { AppError } from '../errors';
+import { keypointSchemaProblem } from '../keypoints';
 import { COCO80 } from './coco';
 import { fmtDims, yoloxAnchorCount } from './decode';
-import { parseImgsz, parseUltralyticsNames } from './onnxMetadata';
+import { parseImgsz, parseKptShape, parseUltralyticsNames } from './onnxMetadata';
 import { DECODER_FAMILIES, HIGH_BIT_DEPTH_MODES, MODEL_TASKS, RESIZE_METHODS, type DecoderFamily, type ModelIo, type ModelManifest, type ModelTask } from './types';
 
 const size = z.tuple([z.number().int().positive(), z.number().int().positive()]);
@@ -64,6 +65,13 @@ export const manifestSchema = z
     if (m.size === 'dynamic' && !m.defaultSize) ctx.addIssue({ code: 'custom', path: ['defaultSize'], message: 'required when size is "dynamic"' });
     if (m.task === 'segment' && (m.family === 'yolox' || m.family === 'rtdetr')) {
       ctx.addIssue({ code: 'custom', path: ['family'], message: `${m.family} has no segmentation head` });
+    }
+    if ((m.task === 'obb' || m.task === 'pose') && m.family !== 'ultralytics') {
+      ctx.addIssue({ code: 'custom', path: ['family'], message: `${m.task} models are read as Ultralytics heads: family must be "ultralytics"` });
+    }
+    if (m.keypoints) {
+      const problem = keypointSchemaProblem(m.keypoints);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['keypoints'], message: problem });
     }
     if (m.strides && m.family !== 'yolox') ctx.addIssue({ code: 'custom', path: ['strides'], message: 'only yolox models use strides' });
     if (m.window && m.highBitDepth !== 'fixed') ctx.addIssue({ code: 'custom', path: ['window'], message: 'only used with highBitDepth "fixed"' });
@@ -158,9 +166,34 @@ export function proposeManifest(io: ModelIo, metadata: Record<string, string>, f
     };
   }
   const metaTask = metadata['task'];
+  // Oriented boxes and pose share the ultralytics layout with detect: the extra rows (an angle,
+  // K keypoint triples) are told apart by the metadata's task and kpt_shape, or by the rows left
+  // over after the metadata's names.
+  let keypoints: ModelManifest['keypoints'];
+  if (family === 'ultralytics' && rank4.length === 0) {
+    const extra = wanted !== undefined ? nc - wanted : undefined;
+    const kpt = metadata['kpt_shape'] !== undefined ? parseKptShape(metadata['kpt_shape']) : null;
+    if (metadata['kpt_shape'] !== undefined && !kpt) problems.push(`metadata "kpt_shape" could not be read: ${metadata['kpt_shape'].slice(0, 40)}`);
+    if (metaTask === 'obb' || (metaTask === undefined && extra === 1)) {
+      task = 'obb';
+      nc -= 1;
+    } else if (metaTask === 'pose' || (metaTask === undefined && (kpt || (extra !== undefined && extra > 0 && extra % 3 === 0)))) {
+      const [k, dim] = kpt ?? (extra !== undefined && extra > 0 && extra % 3 === 0 ? [extra / 3, 3] : [17, 3]);
+      if (!kpt && extra === undefined) problems.push('a pose model without "kpt_shape" metadata: assuming 17 COCO person keypoints of x, y, score');
+      task = 'pose';
+      nc -= k * dim;
+      if (k !== 17) {
+        keypoints = { names: Array.from({ length: k }, (_, i) => `kp_${i}`), skeleton: [] };
+        problems.push(`keypoint names unknown for ${k} keypoints: named kp_0..kp_${k - 1} with no skeleton; give the manifest "keypoints" before saving`);
+      }
+    }
+  }
+  if (family && nc !== undefined && nc < 1) {
+    return { manifest: null, problems: [...problems, `${file}: the output ${shapes} leaves no class scores for an ultralytics ${task} head`] };
+  }
   if (metaTask === 'segment' || metaTask === 'detect') {
     if (metaTask !== task) problems.push(`metadata says task "${metaTask}" but the outputs look like "${task}"; using "${task}"`);
-  } else if (metaTask !== undefined) {
+  } else if (metaTask !== undefined && !(metaTask === task && (task === 'obb' || task === 'pose'))) {
     problems.push(`metadata task "${metaTask}" is not supported for pre-labeling`);
     task = metaTask === 'classify' ? 'classify' : task;
   }
@@ -188,6 +221,7 @@ export function proposeManifest(io: ModelIo, metadata: Record<string, string>, f
     ...(family === 'yolox' ? { letterboxAlign: 'topleft' as const } : {}),
     classes,
     thresholds: { score: 0.25, iou: 0.45, maxDetections: 300 },
+    ...(keypoints ? { keypoints } : {}),
     file,
   };
   return { manifest, problems };

@@ -117,3 +117,9 @@ export function parseImgsz(s: string): [number, number] | null {
   if (nums.length === 2) return [nums[0]!, nums[1]!];
   return null;
 }
+
+/** Ultralytics' pose `kpt_shape`, "[17, 3]": keypoints and values per keypoint (2 or 3); null when unparseable. */
+export function parseKptShape(s: string): [number, number] | null {
+  const m = /^\s*\[\s*(\d+)\s*,\s*([23])\s*\]\s*$/.exec(s);
+  return m && Number(m[1]) > 0 ? [Number(m[1]), Number(m[2])] : null;
+}

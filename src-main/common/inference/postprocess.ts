@@ -2,6 +2,7 @@ import { decode } from './decode';
 import { inputBoxToImage, type LetterboxGeometry } from './letterbox';
 import { MaskAssembler } from './masks';
 import { nms, topK } from './nms';
+import { postprocessObb, postprocessPose } from './obbPose';
 import type { Detection, DetectOverrides, ModelManifest, OutputTensor } from './types';
 
 export interface EffectiveThresholds {
@@ -21,9 +22,12 @@ export function effectiveThresholds(m: ModelManifest, o: DetectOverrides = {}): 
 /**
  * Raw outputs to detections in image pixels (xywh) of the oriented image: decode, suppress
  * (class-aware NMS unless the family's output is final), undo the letterbox, build masks.
+ * Oriented boxes and pose keypoints have their own decoders (obbPose.ts).
  */
 export function postprocess(outputs: readonly OutputTensor[], m: ModelManifest, g: LetterboxGeometry, file: string, overrides: DetectOverrides = {}): Detection[] {
   const t = effectiveThresholds(m, overrides);
+  if (m.task === 'obb') return postprocessObb(outputs, m, g, file, t);
+  if (m.task === 'pose') return postprocessPose(outputs, m, g, file, t);
   const decoded = decode(outputs, m, { file, inputSize: [g.dstH, g.dstW], scoreThreshold: t.score });
   const c = decoded.candidates;
   const kept = decoded.final ? topK(c, t.maxDetections) : nms(c, t.iou, t.maxDetections);

@@ -1,4 +1,5 @@
 import { rleMerge, type Rle } from '../geometry/rle';
+import { probiou } from './obbPose';
 import type { Detection } from './types';
 
 /**
@@ -19,6 +20,9 @@ import type { Detection } from './types';
  * - A detection matching a kept complete one is dropped (plain NMS). A cut detection matching a
  *   kept cut one is fused into it: the boxes' union, the higher score, the masks' union. That
  *   rebuilds objects larger than the overlap that no single tile saw whole.
+ * - Rotated boxes match by probiou (as the obb decoder's NMS) when neither is cut, else by the
+ *   axis-aligned boxes around them; keypoints by their boxes. A group keeps the rotated box and
+ *   keypoints of its first (best complete, else best cut) detection.
  */
 
 /** Image-pixel rectangle, x/y of the top-left corner, integer pixels. */
@@ -167,10 +171,14 @@ interface Member {
   box: Box;
   tile: Tile;
   cut: boolean;
+  /** The rotated box of an obb model's detection. */
+  obb?: Detection['obb'];
 }
 
 /** The IoU of two detections, inside the tiles' shared region when either is cut (see above). */
 export function tiledIou(a: Member, b: Member): number {
+  // Whole rotated boxes compare as the decoder's NMS does: thin boxes crossing share their bounding box.
+  if (a.obb && b.obb && ((!a.cut && !b.cut) || sameTile(a.tile, b.tile))) return probiou(a.obb, b.obb);
   if (!(a.cut || b.cut) || sameTile(a.tile, b.tile)) return iouOf(a.box, b.box);
   const shared = intersect(a.tile, b.tile);
   if (!shared) return 0;
@@ -185,6 +193,9 @@ interface Group {
   cut: boolean;
   members: Member[];
   masks: Rle[];
+  /** The rotated box and keypoints of the group's first (best) detection. */
+  obb?: Detection['obb'];
+  keypoints?: Detection['keypoints'];
 }
 
 function union(a: Box, b: Box): Box {
@@ -203,7 +214,7 @@ export function mergeTiled(items: readonly TileDetection[], opts: MergeOptions):
   for (const i of order) {
     const { it, cut } = entries[i]!;
     const d = it.detection;
-    const me: Member = { box: d.box, tile: it.tile, cut };
+    const me: Member = { box: d.box, tile: it.tile, cut, ...(d.obb ? { obb: d.obb } : {}) };
     let matched: Group | null = null;
     for (const g of groups) {
       if (g.classIndex !== d.classIndex) continue;
@@ -213,7 +224,7 @@ export function mergeTiled(items: readonly TileDetection[], opts: MergeOptions):
       }
     }
     if (!matched) {
-      groups.push({ classIndex: d.classIndex, score: d.score, box: d.box, cut, members: [me], masks: d.mask ? [d.mask] : [] });
+      groups.push({ classIndex: d.classIndex, score: d.score, box: d.box, cut, members: [me], masks: d.mask ? [d.mask] : [], ...(d.obb ? { obb: d.obb } : {}), ...(d.keypoints ? { keypoints: d.keypoints } : {}) });
       continue;
     }
     // Complete keepers suppress; cut keepers absorb other cut pieces of their object.
@@ -228,6 +239,8 @@ export function mergeTiled(items: readonly TileDetection[], opts: MergeOptions):
   return kept.map((g) => {
     const det: Detection = { classIndex: g.classIndex, score: g.score, box: g.box };
     if (g.masks.length > 0) det.mask = g.masks.length === 1 ? g.masks[0]! : (rleMerge(g.masks) as Detection['mask'] & Rle);
+    if (g.obb) det.obb = g.obb;
+    if (g.keypoints) det.keypoints = g.keypoints;
     return det;
   });
 }
@@ -236,5 +249,7 @@ export function mergeTiled(items: readonly TileDetection[], opts: MergeOptions):
 export function toImage(d: Detection, tile: Tile, width: number, height: number): Detection {
   const out: Detection = { classIndex: d.classIndex, score: d.score, box: { x: d.box.x + tile.x, y: d.box.y + tile.y, w: d.box.w, h: d.box.h } };
   if (d.mask) out.mask = placeMask(d.mask, tile.x, tile.y, height, width);
+  if (d.obb) out.obb = { ...d.obb, cx: d.obb.cx + tile.x, cy: d.obb.cy + tile.y };
+  if (d.keypoints) out.keypoints = d.keypoints.map((v, i) => (i % 3 === 0 ? v + tile.x : i % 3 === 1 ? v + tile.y : v));
   return out;
 }

@@ -100,6 +100,13 @@ export interface Detection {
   box: { x: number; y: number; w: number; h: number };
   /** Instance mask for segmentation models, COCO RLE over the whole image. */
   mask?: { size: [number, number]; counts: number[] };
+  /**
+   * Rotated box of an `obb` model, stored as the `obb` geometry (angle in radians, in [0, π/2));
+   * `box` is the axis-aligned box around it.
+   */
+  obb?: { cx: number; cy: number; w: number; h: number; angle: number };
+  /** Keypoints of a `pose` model: `[x, y, score, ...]` in image pixels, the score the model's 0..1 visibility. */
+  keypoints?: number[];
 }
 
 /** 8-bit pixels already decoded (and windowed, for deeper images), row-major, interleaved. */
