@@ -94,27 +94,50 @@ export function paintGroup(ctx: CanvasRenderingContext2D, shapes: readonly Scene
   ctx.stroke();
   ctx.setLineDash([]);
   if (points > 0) paintPoints(ctx, shapes, first, px);
-  if (first.prediction) paintScores(ctx, shapes, px);
+  paintLabels(ctx, shapes, px);
+}
+
+/** Text widths at SCORE_FONT_PX, by text: labels repeat (class names), and measuring is not free. */
+const labelWidths = new Map<string, number>();
+const LABEL_WIDTHS_MAX = 4096;
+
+function labelWidth(ctx: CanvasRenderingContext2D, text: string): number {
+  let w = labelWidths.get(text);
+  if (w === undefined) {
+    const font = ctx.font;
+    ctx.font = `${SCORE_FONT_PX}px sans-serif`;
+    w = ctx.measureText(text).width;
+    ctx.font = font;
+    if (labelWidths.size >= LABEL_WIDTHS_MAX) labelWidths.clear();
+    labelWidths.set(text, w);
+  }
+  return w;
 }
 
 /**
- * A prediction's score on a tab of its class colour, inside its top-left corner: inside, because
- * a chunk's bitmap covers the shapes' bounds only, and a tab outside would be cut off. Points
- * have no corner to hold one; their score is in the review panel.
+ * A shape's label (class name and/or a prediction's score, see SceneShape.label) on a tab of its
+ * class colour, inside its top-left corner: inside, because a chunk's bitmap covers the shapes'
+ * bounds only, and a tab outside would be cut off. Points have no corner to hold one; their class
+ * and score are in the panels.
  */
-function paintScores(ctx: CanvasRenderingContext2D, shapes: readonly SceneShape[], px: number): void {
+function paintLabels(ctx: CanvasRenderingContext2D, shapes: readonly SceneShape[], px: number): void {
   const font = SCORE_FONT_PX * px;
   const pad = SCORE_PAD_PX * px;
-  ctx.font = `${font}px sans-serif`;
-  ctx.textBaseline = 'top';
+  const h = font + 2 * pad;
+  let ready = false;
   for (const s of shapes) {
-    if (s.score === undefined || s.geometry.kind === 'point') continue;
+    const text = s.label;
+    if (text === undefined || s.geometry.kind === 'point') continue;
     const b = geometryBBox(s.geometry);
-    const text = s.score.toFixed(2);
-    const w = ctx.measureText(text).width + 2 * pad;
-    const h = font + 2 * pad;
-    // A label bigger than its shape would hide what it scores; zooming in brings it back.
-    if (w > b.w || h > b.h) continue;
+    // A label bigger than its shape would hide what it names; zooming in brings it back.
+    if (h > b.h) continue;
+    if (!ready) {
+      ctx.font = `${font}px sans-serif`;
+      ctx.textBaseline = 'top';
+      ready = true;
+    }
+    const w = labelWidth(ctx, text) * px + 2 * pad;
+    if (w > b.w) continue;
     ctx.fillStyle = s.color;
     ctx.globalAlpha = 0.85;
     ctx.fillRect(b.x, b.y, w, h);

@@ -10,6 +10,7 @@ import { DEFAULT_SMART, type SmartSettings } from './smart';
 import { HIT_PX, type Tool, type ToolId, type ToolOverlay } from './tools/Tool';
 import { createTools } from './tools';
 import type { SamTool, Segmenter } from './tools/sam';
+import { shapeLabel, type LabelMode } from './labels';
 
 export interface EditorImage {
   id: number;
@@ -96,6 +97,8 @@ export class Editor {
   private readonly tools: Record<ToolId, Tool>;
   private toolId: ToolId = 'select';
   activeClassId: number | null = null;
+  /** What each shape's tab shows on the canvas (see labels.ts). */
+  labelMode: LabelMode = 'both';
   readonly hiddenIds = new Set<number>();
   readonly lockedIds = new Set<number>();
   readonly hiddenClasses = new Set<number | null>();
@@ -280,6 +283,8 @@ export class Editor {
     }
     const shape: SceneShape = { id: a.id, geometry: a.geometry, color: this.colorOf(a.classId), prediction: a.source === 'model', flagged, z: a.z };
     if (shape.prediction && a.score !== null && a.score !== undefined) shape.score = a.score;
+    const label = shapeLabel(this.labelMode, this.classById(a.classId)?.name, shape.score);
+    if (label !== undefined) shape.label = label;
     return shape;
   }
 
@@ -455,6 +460,12 @@ export class Editor {
     const had = this.tool.cancel();
     if (had) this.refreshOverlay();
     return had;
+  }
+
+  setLabelMode(mode: LabelMode): void {
+    if (mode === this.labelMode) return;
+    this.labelMode = mode;
+    this.emitScene();
   }
 
   setActiveClass(id: number | null): void {
