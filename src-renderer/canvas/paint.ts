@@ -97,21 +97,41 @@ export function paintGroup(ctx: CanvasRenderingContext2D, shapes: readonly Scene
   paintLabels(ctx, shapes, px);
 }
 
-/** Text widths at SCORE_FONT_PX, by text: labels repeat (class names), and measuring is not free. */
-const labelWidths = new Map<string, number>();
-const LABEL_WIDTHS_MAX = 4096;
+/**
+ * Label tabs drawn once each (text, colour and device pixels per CSS pixel) and then copied: a
+ * copy costs far less than laying out text, and the same class names repeat over thousands of
+ * shapes.
+ */
+const sprites = new Map<string, HTMLCanvasElement | null>();
+const SPRITES_MAX = 2048;
 
-function labelWidth(ctx: CanvasRenderingContext2D, text: string): number {
-  let w = labelWidths.get(text);
-  if (w === undefined) {
-    const font = ctx.font;
-    ctx.font = `${SCORE_FONT_PX}px sans-serif`;
-    w = ctx.measureText(text).width;
-    ctx.font = font;
-    if (labelWidths.size >= LABEL_WIDTHS_MAX) labelWidths.clear();
-    labelWidths.set(text, w);
+function labelSprite(text: string, color: string, dev: number): HTMLCanvasElement | null {
+  const key = `${dev}|${color}|${text}`;
+  let sprite = sprites.get(key);
+  if (sprite !== undefined) return sprite;
+  sprite = null;
+  const canvas = document.createElement('canvas');
+  const c = canvas.getContext('2d');
+  if (c) {
+    const font = SCORE_FONT_PX * dev;
+    const pad = SCORE_PAD_PX * dev;
+    c.font = `${font}px sans-serif`;
+    canvas.width = Math.ceil(c.measureText(text).width + 2 * pad);
+    canvas.height = Math.ceil(font + 2 * pad);
+    // Resizing resets the context.
+    c.font = `${font}px sans-serif`;
+    c.textBaseline = 'top';
+    c.fillStyle = color;
+    c.globalAlpha = 0.85;
+    c.fillRect(0, 0, canvas.width, canvas.height);
+    c.globalAlpha = 1;
+    c.fillStyle = textOn(color);
+    c.fillText(text, pad, pad);
+    sprite = canvas;
   }
-  return w;
+  if (sprites.size >= SPRITES_MAX) sprites.clear();
+  sprites.set(key, sprite);
+  return sprite;
 }
 
 /**
@@ -121,29 +141,24 @@ function labelWidth(ctx: CanvasRenderingContext2D, text: string): number {
  * and score are in the panels.
  */
 function paintLabels(ctx: CanvasRenderingContext2D, shapes: readonly SceneShape[], px: number): void {
-  const font = SCORE_FONT_PX * px;
-  const pad = SCORE_PAD_PX * px;
-  const h = font + 2 * pad;
-  let ready = false;
+  // Tabs keep their size on screen: drawn in device pixels, placed in image pixels.
+  let scale = 0;
+  const minH = (SCORE_FONT_PX + 2 * SCORE_PAD_PX) * px;
   for (const s of shapes) {
     const text = s.label;
     if (text === undefined || s.geometry.kind === 'point') continue;
     const b = geometryBBox(s.geometry);
     // A label bigger than its shape would hide what it names; zooming in brings it back.
-    if (h > b.h) continue;
-    if (!ready) {
-      ctx.font = `${font}px sans-serif`;
-      ctx.textBaseline = 'top';
-      ready = true;
+    if (minH > b.h) continue;
+    if (scale === 0) {
+      const m = ctx.getTransform();
+      scale = Math.hypot(m.a, m.b) || 1;
     }
-    const w = labelWidth(ctx, text) * px + 2 * pad;
+    const sprite = labelSprite(text, s.color, Math.round(scale * px * 100) / 100);
+    if (!sprite) continue;
+    const w = sprite.width / scale;
     if (w > b.w) continue;
-    ctx.fillStyle = s.color;
-    ctx.globalAlpha = 0.85;
-    ctx.fillRect(b.x, b.y, w, h);
-    ctx.globalAlpha = 1;
-    ctx.fillStyle = textOn(s.color);
-    ctx.fillText(text, b.x + pad, b.y + pad);
+    ctx.drawImage(sprite, b.x, b.y, w, sprite.height / scale);
   }
 }
 
