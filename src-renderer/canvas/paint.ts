@@ -104,6 +104,21 @@ export function paintGroup(ctx: CanvasRenderingContext2D, shapes: readonly Scene
  */
 const sprites = new Map<string, HTMLCanvasElement | null>();
 const SPRITES_MAX = 2048;
+/** Text widths in CSS pixels at SCORE_FONT_PX, so a tab that will not fit is skipped before any drawing. */
+const widths = new Map<string, number>();
+let measurer: CanvasRenderingContext2D | null | undefined;
+
+function textWidth(text: string): number {
+  let w = widths.get(text);
+  if (w !== undefined) return w;
+  measurer ??= document.createElement('canvas').getContext('2d');
+  if (!measurer) return Infinity;
+  measurer.font = `${SCORE_FONT_PX}px sans-serif`;
+  w = measurer.measureText(text).width;
+  if (widths.size >= SPRITES_MAX) widths.clear();
+  widths.set(text, w);
+  return w;
+}
 
 function labelSprite(text: string, color: string, dev: number): HTMLCanvasElement | null {
   const key = `${dev}|${color}|${text}`;
@@ -115,8 +130,7 @@ function labelSprite(text: string, color: string, dev: number): HTMLCanvasElemen
   if (c) {
     const font = SCORE_FONT_PX * dev;
     const pad = SCORE_PAD_PX * dev;
-    c.font = `${font}px sans-serif`;
-    canvas.width = Math.ceil(c.measureText(text).width + 2 * pad);
+    canvas.width = Math.ceil((textWidth(text) + 2 * SCORE_PAD_PX) * dev) + 1;
     canvas.height = Math.ceil(font + 2 * pad);
     // Resizing resets the context.
     c.font = `${font}px sans-serif`;
@@ -149,16 +163,13 @@ function paintLabels(ctx: CanvasRenderingContext2D, shapes: readonly SceneShape[
     if (text === undefined || s.geometry.kind === 'point') continue;
     const b = geometryBBox(s.geometry);
     // A label bigger than its shape would hide what it names; zooming in brings it back.
-    if (minH > b.h) continue;
+    if (minH > b.h || (textWidth(text) + 2 * SCORE_PAD_PX) * px > b.w) continue;
     if (scale === 0) {
       const m = ctx.getTransform();
       scale = Math.hypot(m.a, m.b) || 1;
     }
     const sprite = labelSprite(text, s.color, Math.round(scale * px * 100) / 100);
-    if (!sprite) continue;
-    const w = sprite.width / scale;
-    if (w > b.w) continue;
-    ctx.drawImage(sprite, b.x, b.y, w, sprite.height / scale);
+    if (sprite) ctx.drawImage(sprite, b.x, b.y, sprite.width / scale, sprite.height / scale);
   }
 }
 
