@@ -157,6 +157,7 @@ function labelSprite(text: string, color: string, dev: number): HTMLCanvasElemen
 function paintLabels(ctx: CanvasRenderingContext2D, shapes: readonly SceneShape[], px: number): void {
   // Tabs keep their size on screen: drawn in device pixels, placed in image pixels.
   let scale = 0;
+  let m: DOMMatrix | null = null;
   const minH = (SCORE_FONT_PX + 2 * SCORE_PAD_PX) * px;
   for (const s of shapes) {
     const text = s.label;
@@ -164,12 +165,19 @@ function paintLabels(ctx: CanvasRenderingContext2D, shapes: readonly SceneShape[
     const b = geometryBBox(s.geometry);
     // A label bigger than its shape would hide what it names; zooming in brings it back.
     if (minH > b.h || (textWidth(text) + 2 * SCORE_PAD_PX) * px > b.w) continue;
-    if (scale === 0) {
-      const m = ctx.getTransform();
+    if (m === null) {
+      m = ctx.getTransform();
       scale = Math.hypot(m.a, m.b) || 1;
     }
     const sprite = labelSprite(text, s.color, Math.round(scale * px * 100) / 100);
-    if (sprite) ctx.drawImage(sprite, b.x, b.y, sprite.width / scale, sprite.height / scale);
+    if (!sprite) continue;
+    let { x, y } = b;
+    if (m.b === 0 && m.c === 0 && m.a > 0 && m.d > 0) {
+      // On whole device pixels, so the copy is as sharp as the text drawn into it.
+      x = (Math.round(m.a * x + m.e) - m.e) / m.a;
+      y = (Math.round(m.d * y + m.f) - m.f) / m.d;
+    }
+    ctx.drawImage(sprite, x, y, sprite.width / scale, sprite.height / scale);
   }
 }
 
