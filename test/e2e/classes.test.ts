@@ -69,7 +69,9 @@ async function openImage(page: Page, id: number): Promise<void> {
 }
 
 const shownNames = (page: Page) => page.getByTestId('class-row').locator('.name').allTextContents();
-const focused = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? null);
+/** The test id of the element holding the keyboard (the page's document, reached through globalThis: tests compile without the DOM types). */
+const focused = (page: Page) =>
+  page.evaluate(() => (globalThis as unknown as { document: { activeElement: { getAttribute(n: string): string | null } | null } }).document.activeElement?.getAttribute('data-testid') ?? null);
 
 describe('many classes in the UI', () => {
   let app: App | null = null;
