@@ -25,7 +25,7 @@ export interface CliIo {
 
 const USAGE = `usage:
   tessera init <db> [--root DIR]
-  tessera import <db> <path...> [--format auto|images|${FORMATS.join('|')}] [--dry-run [--probe]] [--json]
+  tessera import <db> <path...> [--format auto|images|${FORMATS.join('|')}] [--dry-run [--probe]] [--keep-empty-classes] [--json]
                  [--no-recursive] [--max-pixels N]
   tessera export <db> <outdir> --format ${EXPORT_FORMATS.join('|')}
                  [--split 0.8,0.1,0.1 [--seed N]] [--only all|done|reviewed] [--with-predictions]
@@ -49,6 +49,8 @@ import --format auto (the default) imports annotations when every path is recogn
 annotated dataset (COCO, YOLO, VOC, labelme, CVAT), and image files only when none is; each
 annotated path is imported in its own transaction. --dry-run checks that the images exist without
 opening them; --probe also opens each one, as the import does (hash, size, damaged files).
+COCO categories that no annotation uses are not created as classes unless --keep-empty-classes
+is given; the report counts them.
 
 export refuses an output folder that is not empty unless told what to do with it: --overwrite
 replaces an earlier export there (only when every file in it is listed in the .tessera-export.json
@@ -146,6 +148,7 @@ async function cmdImport(args: string[], io: CliIo): Promise<number> {
     format: { type: 'string', default: 'auto' },
     'dry-run': { type: 'boolean', default: false },
     probe: { type: 'boolean', default: false },
+    'keep-empty-classes': { type: 'boolean', default: false },
   });
   if (positionals.length < 2) throw new AppError('INVALID_ARGUMENT', 'import takes a dataset path and at least one file or folder');
   const { maxPixelsSetting } = await import('../services/importer');
@@ -184,7 +187,7 @@ async function cmdImport(args: string[], io: CliIo): Promise<number> {
     await withSigint(async (cancelled) => {
       for (const [i, p] of paths.entries()) {
         // Paths typed on the command line are the user's choice, as for image imports.
-        const opts = { path: p, format: formats[i]!, allowOutsideRoot: true, maxPixels, isCancelled: cancelled, probe: values['probe'] as boolean };
+        const opts = { path: p, format: formats[i]!, allowOutsideRoot: true, maxPixels, isCancelled: cancelled, probe: values['probe'] as boolean, keepEmptyClasses: values['keep-empty-classes'] as boolean };
         try {
           reports.push(dryRun ? await inspectDataset(ds, opts) : await importDataset(ds, opts));
         } catch (e) {
@@ -380,6 +383,8 @@ function formatInterchangeReport(r: InterchangeReport): string {
     `annotations ${r.annotations.total}${kinds ? ` (${kinds})` : ''}`,
     `classes     ${r.classes.map((c) => `${c.name} ${c.annotations}${c.isNew ? ' (new)' : ''}`).join(', ') || 'none'}`,
   ];
+  const empty = r.counters['emptyClassesLeftOut'] ?? 0;
+  if (empty > 0) lines.push(`            ${empty} ${empty === 1 ? 'category' : 'categories'} with no annotations not created (--keep-empty-classes creates them)`);
   const counters = Object.entries(r.counters).filter(([, n]) => n > 0);
   if (counters.length) lines.push(`counters    ${counters.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   for (const p of r.problems) lines.push(`${p.severity.padEnd(11)} ${p.file}${p.where ? ` (${p.where})` : ''}: ${p.message}`);

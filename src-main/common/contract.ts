@@ -296,7 +296,13 @@ export const argSchemas = {
   'annotations:history': z.object({ imageId: id }).strict(),
   /** Dry run: reads an annotated dataset (file or folder) and reports what an import would do. */
   'interchange:inspect': z
-    .object({ path, format: z.enum([...FORMATS, 'auto']).default('auto'), allowOutsideRoot: z.boolean().default(false) })
+    .object({
+      path,
+      format: z.enum([...FORMATS, 'auto']).default('auto'),
+      allowOutsideRoot: z.boolean().default(false),
+      /** Create COCO categories that no annotation uses (left out and counted by default). */
+      keepEmptyClasses: z.boolean().default(false),
+    })
     .strict(),
   /** Imports an annotated dataset in one transaction (images, classes, annotations), or nothing. */
   'interchange:import': z
@@ -305,6 +311,7 @@ export const argSchemas = {
       path,
       format: z.enum([...FORMATS, 'auto']).default('auto'),
       allowOutsideRoot: z.boolean().default(false),
+      keepEmptyClasses: z.boolean().default(false),
     })
     .strict(),
   'interchange:export': z

@@ -57,6 +57,11 @@ export function updateClassInfo(ds: Dataset, u: ClassUpdate): ClassRecord {
         if (other && other.id !== u.id) throw new AppError('INVALID_ARGUMENT', `a class named "${other.name}" already exists`, { name: u.name });
       }
       if (u.attributes) checkAttributes(u.attributes);
+      if (u.hotkey) {
+        // One class per key, whoever sets it (the class panel also refuses keys the editor uses).
+        const other = listClasses(db).find((c) => c.id !== u.id && c.hotkey === u.hotkey);
+        if (other) throw new AppError('INVALID_ARGUMENT', `key "${u.hotkey}" is already the key of class "${other.name}"`, { hotkey: u.hotkey });
+      }
       updateClass(db, u.id, { name: u.name, color: u.color, hotkey: u.hotkey, attributes: u.attributes });
       return getClass(db, u.id)!;
     })

@@ -14,6 +14,7 @@ import { appendEdit, type JournalChange } from '../db/journal';
 import { getClassMap, humanShapesOfImage, predictionIds, recordRejections, setClassMap, type KnownShape } from '../db/prelabel';
 import { shapeIou } from '../common/geometry/overlap';
 import type { Dataset } from './dataset';
+import { nextClassColour } from '../common/palette';
 
 /**
  * Reviewing predictions. A prediction is an annotation with source 'model', a score and its run.
@@ -193,19 +194,20 @@ export function setModelClassMap(ds: Dataset, modelId: string, map: ClassMap): C
   return map;
 }
 
-const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45', '#469990', '#9a6324'];
 
 /**
  * The dataset class of a name, created (with the next palette colour) when there is none. The
  * classes are counted once, so creating many stays linear.
  */
 function classMaker(ds: Dataset): (name: string) => number {
-  let count: number | null = null;
+  let colours: string[] | null = null;
   return (name) => {
     const existing = findClassByName(ds.db, name);
     if (existing) return existing.id;
-    count ??= listClasses(ds.db).length;
-    return insertClass(ds.db, { name, color: PALETTE[count++ % PALETTE.length]!, hotkey: null }).id;
+    colours ??= listClasses(ds.db).map((c) => c.color);
+    const color = nextClassColour(colours);
+    colours.push(color);
+    return insertClass(ds.db, { name, color, hotkey: null }).id;
   };
 }
 

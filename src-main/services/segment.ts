@@ -25,6 +25,7 @@ import type { Dataset } from './dataset';
 import { requireImageUnchanged } from './media';
 import { chosenWindow, decodedForDisplay, defaultWindow, rasterNeedsWindow } from './dicom/display';
 import { fullDecodePixelsSetting, readRaster, readRasterPart, requireFrame, vipsReadable } from './raster';
+import { nextClassColour } from '../common/palette';
 
 /**
  * Interactive segmentation with SAM-family pairs (Segment Anything, EfficientViT-SAM, SAM 2): which pixels the encoder sees
@@ -588,12 +589,9 @@ export function saveSegment(ds: Dataset, a: { imageId: number; frame: number; cl
   return ds.db.transaction(() => {
     let cls = listClasses(ds.db).find((c) => c.name === name);
     if (!cls) {
-      const n = listClasses(ds.db).length;
-      cls = insertClass(ds.db, { name, color: CLASS_COLOURS[n % CLASS_COLOURS.length]!, hotkey: null });
+      cls = insertClass(ds.db, { name, color: nextClassColour(listClasses(ds.db).map((c) => c.color)), hotkey: null });
     }
     const r = editAnnotations(ds, { imageId: a.imageId, label: a.geometry.kind === 'polygon' ? 'Segment (polygon)' : 'Segment (mask)', ops: [{ op: 'create', draft: { classId: cls.id, geometry: a.geometry, frame: a.frame } }] });
     return { annotationId: r.created[0]!, classId: cls.id, journalId: r.journalId };
   })();
 }
-
-const CLASS_COLOURS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45', '#469990', '#9a6324'];

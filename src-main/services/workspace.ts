@@ -49,6 +49,7 @@ import { threadSettings } from '../inference/threads';
 import { VisionWorker } from '../vision/client';
 import { smartGrabcut, smartScissors, smartWand, smartWatershed, type SmartDeps } from './smart';
 import { boxesToMasks, Segmenter } from './segment';
+import { nextClassColour } from '../common/palette';
 
 export type Handlers = { [C in Channel]: (args: ParsedArgs<C>) => Promise<ResultOf<C>> | ResultOf<C> };
 
@@ -86,7 +87,6 @@ async function manifestForFile(inference: Promise<InferenceBackend>, file: strin
   return { ...inspection.proposed, file };
 }
 
-const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45', '#469990', '#9a6324'];
 
 /**
  * The use cases behind every contract entry, for one window: at most one dataset open at a time.
@@ -434,9 +434,8 @@ export class Workspace {
     'classes:list': () => listClasses(this.need().db),
     'classes:create': ({ name, color, hotkey }) => {
       const db = this.need().db;
-      const n = listClasses(db).length;
       try {
-        return insertClass(db, { name, color: color ?? PALETTE[n % PALETTE.length]!, hotkey: hotkey ?? null });
+        return insertClass(db, { name, color: color ?? nextClassColour(listClasses(db).map((c) => c.color)), hotkey: hotkey ?? null });
       } catch (e) {
         if (/UNIQUE/.test((e as Error).message)) throw new AppError('INVALID_ARGUMENT', `a class named "${name}" already exists`, { name });
         throw e;
@@ -474,9 +473,9 @@ export class Workspace {
     'annotations:undo': ({ imageId }) => undoEdit(this.need(), imageId),
     'annotations:redo': ({ imageId }) => redoEdit(this.need(), imageId),
     'annotations:history': ({ imageId }) => historyState(this.need(), imageId),
-    'interchange:inspect': ({ path, format, allowOutsideRoot }) =>
-      inspectDataset(this.need(), { path, format, allowOutsideRoot, confine: this.confine, maxPixels: this.opts.maxPixels }),
-    'interchange:import': async ({ jobId, path, format, allowOutsideRoot }) => {
+    'interchange:inspect': ({ path, format, allowOutsideRoot, keepEmptyClasses }) =>
+      inspectDataset(this.need(), { path, format, allowOutsideRoot, keepEmptyClasses, confine: this.confine, maxPixels: this.opts.maxPixels }),
+    'interchange:import': async ({ jobId, path, format, allowOutsideRoot, keepEmptyClasses }) => {
       const ds = this.need();
       const job = this.jobs.start(jobId);
       try {
@@ -484,6 +483,7 @@ export class Workspace {
           path,
           format,
           allowOutsideRoot,
+          keepEmptyClasses,
           confine: this.confine,
           maxPixels: this.opts.maxPixels,
           isCancelled: () => job.cancelled,

@@ -576,7 +576,7 @@ function sameShape(a: SceneShape | undefined, b: SceneShape): boolean {
   return (
     a !== undefined &&
     (a === b ||
-      (a.geometry === b.geometry && a.color === b.color && a.prediction === b.prediction && a.flagged === b.flagged && a.interpolated === b.interpolated && (a.z ?? 0) === (b.z ?? 0)))
+      (a.geometry === b.geometry && a.color === b.color && a.prediction === b.prediction && a.flagged === b.flagged && a.interpolated === b.interpolated && (a.z ?? 0) === (b.z ?? 0) && a.label === b.label))
   );
 }
 

@@ -107,33 +107,90 @@ export function paintGroup(ctx: CanvasRenderingContext2D, shapes: readonly Scene
   ctx.setLineDash([]);
   if (points > 0) paintPoints(ctx, shapes, first, px);
   if (keypoints > 0) paintKeypoints(ctx, shapes, first, px);
-  if (first.prediction) paintScores(ctx, shapes, px);
+  paintLabels(ctx, shapes, px);
 }
 
 /**
- * A prediction's score on a tab of its class colour, inside its top-left corner: inside, because
- * a chunk's bitmap covers the shapes' bounds only, and a tab outside would be cut off. Points
- * have no corner to hold one; their score is in the review panel.
+ * Label tabs drawn once each (text, colour and device pixels per CSS pixel) and then copied: a
+ * copy costs far less than laying out text, and the same class names repeat over thousands of
+ * shapes.
  */
-function paintScores(ctx: CanvasRenderingContext2D, shapes: readonly SceneShape[], px: number): void {
-  const font = SCORE_FONT_PX * px;
-  const pad = SCORE_PAD_PX * px;
-  ctx.font = `${font}px sans-serif`;
-  ctx.textBaseline = 'top';
+const sprites = new Map<string, HTMLCanvasElement | null>();
+const SPRITES_MAX = 2048;
+/** Text widths in CSS pixels at SCORE_FONT_PX, so a tab that will not fit is skipped before any drawing. */
+const widths = new Map<string, number>();
+let measurer: CanvasRenderingContext2D | null | undefined;
+
+function textWidth(text: string): number {
+  let w = widths.get(text);
+  if (w !== undefined) return w;
+  measurer ??= document.createElement('canvas').getContext('2d');
+  if (!measurer) return Infinity;
+  measurer.font = `${SCORE_FONT_PX}px sans-serif`;
+  w = measurer.measureText(text).width;
+  if (widths.size >= SPRITES_MAX) widths.clear();
+  widths.set(text, w);
+  return w;
+}
+
+function labelSprite(text: string, color: string, dev: number): HTMLCanvasElement | null {
+  const key = `${dev}|${color}|${text}`;
+  let sprite = sprites.get(key);
+  if (sprite !== undefined) return sprite;
+  sprite = null;
+  const canvas = document.createElement('canvas');
+  const c = canvas.getContext('2d');
+  if (c) {
+    const font = SCORE_FONT_PX * dev;
+    const pad = SCORE_PAD_PX * dev;
+    canvas.width = Math.ceil((textWidth(text) + 2 * SCORE_PAD_PX) * dev) + 1;
+    canvas.height = Math.ceil(font + 2 * pad);
+    // Resizing resets the context.
+    c.font = `${font}px sans-serif`;
+    c.textBaseline = 'top';
+    c.fillStyle = color;
+    c.globalAlpha = 0.85;
+    c.fillRect(0, 0, canvas.width, canvas.height);
+    c.globalAlpha = 1;
+    c.fillStyle = textOn(color);
+    c.fillText(text, pad, pad);
+    sprite = canvas;
+  }
+  if (sprites.size >= SPRITES_MAX) sprites.clear();
+  sprites.set(key, sprite);
+  return sprite;
+}
+
+/**
+ * A shape's label (class name and/or a prediction's score, see SceneShape.label) on a tab of its
+ * class colour, inside its top-left corner: inside, because a chunk's bitmap covers the shapes'
+ * bounds only, and a tab outside would be cut off. Points have no corner to hold one; their class
+ * and score are in the panels.
+ */
+function paintLabels(ctx: CanvasRenderingContext2D, shapes: readonly SceneShape[], px: number): void {
+  // Tabs keep their size on screen: drawn in device pixels, placed in image pixels.
+  let scale = 0;
+  let m: DOMMatrix | null = null;
+  const minH = (SCORE_FONT_PX + 2 * SCORE_PAD_PX) * px;
   for (const s of shapes) {
-    if (s.score === undefined || s.geometry.kind === 'point') continue;
+    const text = s.label;
+    if (text === undefined || s.geometry.kind === 'point') continue;
     const b = geometryBBox(s.geometry);
-    const text = s.score.toFixed(2);
-    const w = ctx.measureText(text).width + 2 * pad;
-    const h = font + 2 * pad;
-    // A label bigger than its shape would hide what it scores; zooming in brings it back.
-    if (w > b.w || h > b.h) continue;
-    ctx.fillStyle = s.color;
-    ctx.globalAlpha = 0.85;
-    ctx.fillRect(b.x, b.y, w, h);
-    ctx.globalAlpha = 1;
-    ctx.fillStyle = textOn(s.color);
-    ctx.fillText(text, b.x + pad, b.y + pad);
+    // A label bigger than its shape would hide what it names; zooming in brings it back.
+    if (minH > b.h || (textWidth(text) + 2 * SCORE_PAD_PX) * px > b.w) continue;
+    if (m === null) {
+      m = ctx.getTransform();
+      scale = Math.hypot(m.a, m.b) || 1;
+    }
+    const sprite = labelSprite(text, s.color, Math.round(scale * px * 100) / 100);
+    if (!sprite) continue;
+    let { x, y } = b;
+    if (m.b === 0 && m.c === 0 && m.a > 0 && m.d > 0) {
+      // On whole device pixels, so the copy is as sharp as the text drawn into it.
+      x = (Math.round(m.a * x + m.e) - m.e) / m.a;
+      y = (Math.round(m.d * y + m.f) - m.f) / m.d;
+    }
+    ctx.drawImage(sprite, x, y, sprite.width / scale, sprite.height / scale);
   }
 }
 

@@ -17,6 +17,7 @@ import { SelectionManager, type SelectMode } from './managers/selection';
 import { ToolHost } from './managers/toolHost';
 import { ViewportManager } from './managers/viewport';
 import { VisibilityManager } from './managers/visibility';
+import type { LabelMode } from './labels';
 
 export interface EditorImage {
   id: number;
@@ -66,6 +67,8 @@ export class Editor {
   frame = 0;
   private classList: ClassRecord[] = [];
   activeClassId: number | null = null;
+  /** What each shape's tab shows on the canvas (see labels.ts). */
+  labelMode: LabelMode = 'both';
   /** How far (image pixels) a traced outline may stray from the mask when converting to a polygon. */
   traceTolerance = 1;
   /** The smart tools' settings: the wand's tolerance, and whether they commit masks or polygons. */
@@ -329,6 +332,12 @@ export class Editor {
 
   cancelGesture(): boolean {
     return this.toolHost.cancelGesture();
+  }
+
+  setLabelMode(mode: LabelMode): void {
+    if (mode === this.labelMode) return;
+    this.labelMode = mode;
+    this.emitScene();
   }
 
   setActiveClass(id: number | null): void {

@@ -33,7 +33,12 @@ export interface ActionContext {
     /** Interpolates the selected box or polygon towards the nearest key slice. */
     interpolate(): void;
   };
-  ui?: { toggleShortcuts(): void; closeShortcuts(): boolean };
+  ui?: {
+    toggleShortcuts(): void;
+    closeShortcuts(): boolean;
+    /** Puts the keyboard in the class search box; false where there is none on screen. */
+    focusClassSearch?(): boolean;
+  };
   /** Model-assisted labeling, supplied by state/models.svelte.ts; the review actions are unavailable without it. */
   review?: {
     canPrelabel(): boolean;
@@ -249,6 +254,14 @@ export const ACTIONS: readonly Action[] = [
   convertAction('boxFrom', 'Box from shape', 'shift+b', 'box', ['polygon', 'mask', 'obb']),
 
   ...CLASS_KEYS,
+  {
+    id: 'classSearch',
+    label: 'Search the classes (type, ↑↓, Enter picks)',
+    group: 'Classes',
+    keys: ['/'],
+    predicate: (c) => !!c.ui?.focusClassSearch,
+    perform: (c) => c.ui?.focusClassSearch?.(),
+  },
 
   { id: 'brushSmaller', label: 'Smaller brush', group: 'Mask', keys: ['['], perform: (c) => c.editor.setBrushRadius(c.editor.brushRadius * 0.8) },
   { id: 'brushLarger', label: 'Larger brush', group: 'Mask', keys: [']'], perform: (c) => c.editor.setBrushRadius(Math.max(c.editor.brushRadius + 1, c.editor.brushRadius * 1.25)) },

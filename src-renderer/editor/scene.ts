@@ -16,6 +16,8 @@ export interface SceneShape {
   prediction: boolean;
   /** A prediction's confidence (0..1), labelled on the canvas; absent for human shapes. */
   score?: number;
+  /** Written on a tab in the shape's top-left corner: its class name and/or score (see editor/labels.ts). */
+  label?: string;
   /** Drawn with a warning outline (e.g. a self-intersecting polygon). */
   flagged: boolean;
   /** Made by interpolation between key slices and not edited since: drawn dash-dotted. */

@@ -3,6 +3,7 @@ import type { AnnotationRecord, AttributeDef, ClassRecord, ImageListItem, Keypoi
 import { call, errorMessage } from '../bridge';
 import { ACTIONS, connectView, Editor, enabled, handleKey, type Action, type ActionContext, type EditorBackend, type ToolId } from '../editor';
 import type { SceneView } from '../editor/scene';
+import { handleClassKey } from '../editor/classKeys';
 import { app, type AppState } from './app.svelte';
 import { SliceEdits } from './stacks.svelte';
 
@@ -50,6 +51,8 @@ export class EditorState {
   lockedClasses = $state.raw<ReadonlySet<number | null>>(new Set());
   shortcutsOpen = $state(false);
   traceTolerance = $state(this.editor.traceTolerance);
+  /** Set by the class panel while its search box is on screen. */
+  focusClassSearch: (() => boolean) | null = null;
   /** Bumped on every editor change so action predicates (read through `can`) are re-evaluated. */
   tick = $state(0);
 
@@ -98,6 +101,7 @@ export class EditorState {
           this.shortcutsOpen = false;
           return true;
         },
+        focusClassSearch: () => this.focusClassSearch?.() ?? false,
       },
     };
   }
@@ -200,7 +204,8 @@ export class EditorState {
 
   /** A key press from the window; returns whether an action took it. */
   onKey(e: KeyboardEvent): boolean {
-    return handleKey(this.ctx, { key: e.key, ctrl: e.ctrlKey || e.metaKey, shift: e.shiftKey, alt: e.altKey });
+    const k = { key: e.key, ctrl: e.ctrlKey || e.metaKey, shift: e.shiftKey, alt: e.altKey };
+    return handleKey(this.ctx, k) || handleClassKey(this.ctx, k);
   }
 
   toolActions(): Action[] {
@@ -263,7 +268,7 @@ export class EditorState {
     });
   }
 
-  updateClass(id: number, patch: { name?: string; color?: string; attributes?: AttributeDef[] }): Promise<boolean> {
+  updateClass(id: number, patch: { name?: string; color?: string; hotkey?: string | null; attributes?: AttributeDef[] }): Promise<boolean> {
     return this.classCall(() => call('classes:update', { id, ...patch }));
   }
 

@@ -47,6 +47,8 @@ export class ImportState {
   open = $state(false);
   pathsText = $state('');
   recursive = $state(true);
+  /** Create COCO categories no annotation uses (left out and counted by default). */
+  keepEmptyClasses = $state(false);
   format = $state<ImportFormat>('images');
   phase = $state<ImportPhase>('idle');
   /** Final report of a plain image import. */
@@ -110,7 +112,7 @@ export class ImportState {
   }
 
   private get key(): string {
-    return `${this.format}\n${this.paths.join('\n')}`;
+    return `${this.format}\n${this.keepEmptyClasses}\n${this.paths.join('\n')}`;
   }
 
   show(): void {
@@ -160,6 +162,7 @@ export class ImportState {
         path: target,
         format,
         allowOutsideRoot: this.outsideAgreedKey === key,
+        keepEmptyClasses: this.keepEmptyClasses,
       });
       this.dryRunReport = report;
       this.dryRunKey = key;
@@ -221,7 +224,7 @@ export class ImportState {
     if (target === null) return;
     const format = this.format === 'images' ? 'auto' : this.format;
     await this.runJob('import', async (jobId) => {
-      const report = await call('interchange:import', { jobId, path: target, format, allowOutsideRoot });
+      const report = await call('interchange:import', { jobId, path: target, format, allowOutsideRoot, keepEmptyClasses: this.keepEmptyClasses });
       this.interchangeReport = report;
       this.hooks.onMessage(
         `Import finished: ${plural(report.images.added, 'image')} added, ${plural(report.annotations.total, 'annotation')}, ` +

@@ -132,7 +132,7 @@ describe('tessera import/export of annotated datasets', () => {
     expect(mi.err).toMatch(/missing\.json: its one image cannot be used: .*nope\.png not found/);
     expect(rowCounts(db)).toEqual(empty);
     // The dry run prints the whole report and fails the same way.
-    const dry = await cli('import', db, notList, '--format', 'coco', '--dry-run', '--json');
+    const dry = await cli('import', db, notList, '--format', 'coco', '--dry-run', '--keep-empty-classes', '--json');
     expect(dry.code).toBe(1);
     const report = JSON.parse(dry.out) as InterchangeReport;
     expect(report.refused).toMatch(/no image to import/);
@@ -147,7 +147,9 @@ describe('tessera import/export of annotated datasets', () => {
     // The good file still imports, with exit 0.
     const ok = await cli('import', db, write('good.json', good), '--format', 'coco');
     expect(ok.code, ok.err).toBe(0);
-    expect(rowCounts(db)).toEqual({ images: 1, classes: 80, annotations: 1, model_runs: 0 });
+    // The one category with an annotation; the 79 others are counted, not created.
+    expect(ok.out).toContain('79 categories with no annotations not created');
+    expect(rowCounts(db)).toEqual({ images: 1, classes: 1, annotations: 1, model_runs: 0 });
   });
 
   it('imports several annotation files one by one, printing every report and every refusal by file', async () => {
@@ -209,11 +211,37 @@ describe('tessera import/export of annotated datasets', () => {
     expect(bin('init', db, '--root', coco).status).toBe(0);
     const r = bin('import', db, path.join(coco, 'annotations', 'instances_train2017.json'), '--json');
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ format: 'coco', images: { added: 32 }, annotations: { total: 288 } });
+    expect(JSON.parse(r.stdout)).toMatchObject({ format: 'coco', images: { added: 32 }, annotations: { total: 288 }, counters: { emptyClassesLeftOut: 39 } });
+    expect(rowCounts(db).classes).toBe(41);
     const missing = bin('import', db, path.join(dir, 'nope.json'), '--format', 'coco');
     expect(missing.status).toBe(1);
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
     expect(missing.stderr).toMatch(/FILE_NOT_FOUND: .*nope\.json/);
+  });
+});
+
+describe('tessera import --keep-empty-classes', () => {
+  it('COCO categories with no annotations are counted and not created, unless --keep-empty-classes', async () => {
+    const coco = sharedPath('datasets/coco_tinycoco');
+    if (!coco) return;
+    const json = path.join(coco, 'annotations', 'instances_train2017.json');
+    const dir = tempDir();
+    const db = path.join(dir, 'c.tessera');
+    expect((await cli('init', db, '--root', coco)).code).toBe(0);
+    const dry = await cli('import', db, json, '--dry-run');
+    expect(dry.code, dry.err).toBe(0);
+    expect(dry.out).toContain('39 categories with no annotations not created (--keep-empty-classes creates them)');
+    const imp = await cli('import', db, json);
+    expect(imp.code, imp.err).toBe(0);
+    expect(imp.out).toContain('39 categories with no annotations not created');
+    expect(rowCounts(db)).toMatchObject({ images: 32, classes: 41, annotations: 288 });
+
+    const db2 = path.join(dir, 'all.tessera');
+    expect((await cli('init', db2, '--root', coco)).code).toBe(0);
+    const keep = await cli('import', db2, json, '--keep-empty-classes', '--json');
+    expect(keep.code, keep.err).toBe(0);
+    expect((JSON.parse(keep.out) as InterchangeReport).counters['emptyClassesLeftOut']).toBeUndefined();
+    expect(rowCounts(db2)).toMatchObject({ images: 32, classes: 80, annotations: 288 });
   });
 });
 

@@ -5,6 +5,7 @@ import { AppError, isAppError } from '../../common/errors';
 import { safeRelativeKey } from '../../common/formats/paths';
 import type { FormatName, FormatProblem, InterchangeDataset, InterchangeImage, InterchangeReport } from '../../common/formats/types';
 import { ringSignedArea, validateGeometry } from '../../common/geometry/shapes';
+import { nextClassColours } from '../../common/palette';
 import { ANNOTATION_KINDS, SPLITS, type AttributeValue, type Geometry, type JobProgress, type KeypointSchema, type Split } from '../../common/model';
 import { insertAnnotations, type NewAnnotation } from '../../db/annotations';
 import { insertClasses, listClasses, setClassKeypoints } from '../../db/classes';
@@ -48,15 +49,18 @@ export interface InterchangeImportOptions {
    */
   probe?: boolean;
   concurrency?: number;
+  /**
+   * Create the COCO categories no annotation uses too. By default they are left out (counted as
+   * emptyClassesLeftOut): a COCO file lists all 80 categories for a few images of two of them.
+   * Classes already in the dataset are never affected.
+   */
+  keepEmptyClasses?: boolean;
   /** The formats to choose from; all registered readers by default. */
   readers?: readonly FormatReader[];
   isCancelled?: () => boolean;
   onProgress?: (p: Omit<JobProgress, 'jobId' | 'kind'>) => void;
   progressIntervalMs?: number;
 }
-
-/** Same colours as classes created by hand, continuing from the classes already there. */
-const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45', '#469990', '#9a6324'];
 
 /** Limits of what an edit may store (see the contract); an imported value must fit them too. */
 const MAX_COORD = 1e7;
@@ -218,10 +222,11 @@ function writePlan(ds: Dataset, plan: ImportPlan, geos: readonly (GeoReference |
       if (id === undefined) added.push(c);
       else classIds.set(c.key, id);
     }
-    const colour = present.length;
+    // Same colours as classes created by hand, continuing from the classes already there.
+    const colours = nextClassColours(present.map((c) => c.color), added.length);
     const newClassIds = insertClasses(
       db,
-      added.map((c, i) => ({ name: c.name, color: PALETTE[(colour + i) % PALETTE.length]! })),
+      added.map((c, i) => ({ name: c.name, color: colours[i]! })),
     );
     added.forEach((c, i) => classIds.set(c.key, newClassIds[i]!));
     const presentKeypoints = new Map(present.map((c) => [c.id, c.keypoints]));
@@ -839,6 +844,16 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
     planned.push({ target: k.target, split: e.split, annotations: out, ...(e.cocoId !== undefined ? { cocoId: e.cocoId } : {}) });
     e.annotations = [];
     e.tags = [];
+  }
+
+  // COCO lists every category whether used or not; one without annotations is not created unless
+  // asked (its category id is not needed to re-export: no annotation refers to it).
+  if (reader.name === 'coco' && !opts.keepEmptyClasses) {
+    for (const [key, c] of classes) {
+      if (c.existingId !== null || c.annotations > 0) continue;
+      classes.delete(key);
+      count('emptyClassesLeftOut');
+    }
   }
 
   const refused = refusal(images.total, kept.length, problems);

@@ -3,6 +3,7 @@ import type { AnnotationRecord, Geometry } from '../../../src-main/common/model'
 import { polygonSelfIntersects } from '../../../src-main/common/geometry/shapes';
 import { isInterpolated } from '../../../src-main/common/geometry/interpolate';
 import type { Editor, EditorImage } from '../Editor';
+import { shapeLabel } from '../labels';
 import type { SceneShape } from '../scene';
 import { NO_HISTORY } from './history';
 
@@ -93,6 +94,8 @@ export class DocumentManager {
     const shape: SceneShape = { id: a.id, geometry: a.geometry, color: this.editor.colorOf(a.classId), prediction: a.source === 'model', flagged, z: a.z };
     if (shape.prediction && a.score !== null && a.score !== undefined) shape.score = a.score;
     if (isInterpolated(a)) shape.interpolated = true;
+    const label = shapeLabel(this.editor.labelMode, this.editor.classById(a.classId)?.name, shape.score);
+    if (label !== undefined) shape.label = label;
     if (g.kind === 'keypoints') shape.skeleton = this.editor.classById(a.classId)?.keypoints?.skeleton ?? [];
     return shape;
   }

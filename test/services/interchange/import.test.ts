@@ -85,8 +85,10 @@ describe('importing the shared datasets', () => {
     expect(r.problems.filter((p) => p.severity === 'error')).toEqual([]);
     expect(perClassInReport(r)).toEqual(expected);
     expect(perClassInDb(ds)).toEqual(expected);
-    // Every category becomes a class, in the file's order, used or not.
-    expect(ds.db.prepare('SELECT name FROM classes ORDER BY sort_order').pluck().all()).toEqual(coco.categories.map((c) => c.name));
+    // Every category with annotations becomes a class, in the file's order; the 39 unused are counted.
+    expect(ds.db.prepare('SELECT name FROM classes ORDER BY sort_order').pluck().all()).toEqual(coco.categories.map((c) => c.name).filter((n) => expected[n]));
+    expect(r.counters['emptyClassesLeftOut']).toBe(coco.categories.length - Object.keys(expected).length);
+    expect(r.counters['emptyClassesLeftOut']).toBe(39);
     const crowd = ds.db.prepare("SELECT count(*) FROM annotations WHERE json_extract(attributes, '$.iscrowd') = 1").pluck().get();
     expect(crowd).toBe(coco.annotations.filter((a) => a.iscrowd).length);
     expect(ds.db.prepare("SELECT count(*) FROM annotations WHERE source <> 'human'").pluck().get()).toBe(0);
@@ -182,6 +184,42 @@ describe('import guarantees', () => {
     const real = await importDataset(ds, { path: json, format: 'coco' });
     const strip = (r: InterchangeReport) => ({ ...r, dryRun: null, elapsedMs: null });
     expect(strip(real)).toEqual(strip(dry));
+  });
+
+  it('COCO categories without annotations: left out and counted by default, the dry run says the same, created when asked', async () => {
+    const dir = sharedPath('datasets/coco_tinycoco');
+    if (!dir) return;
+    const json = path.join(dir, 'annotations', 'instances_train2017.json');
+    const coco = JSON.parse(fs.readFileSync(json, 'utf8')) as { categories: { id: number; name: string }[]; annotations: { category_id: number }[] };
+    const used = new Set(coco.annotations.map((a) => a.category_id));
+    const usedNames = coco.categories.filter((c) => used.has(c.id)).map((c) => c.name);
+    const names = (ds: Dataset) => ds.db.prepare('SELECT name FROM classes ORDER BY sort_order').pluck().all();
+
+    const ds = dataset(dir);
+    const dry = await inspectDataset(ds, { path: json, format: 'coco' });
+    expect(dry.counters['emptyClassesLeftOut']).toBe(coco.categories.length - usedNames.length);
+    expect(dry.classes.map((c) => c.name)).toEqual(usedNames);
+    const real = await importDataset(ds, { path: json, format: 'coco' });
+    expect(real.counters['emptyClassesLeftOut']).toBe(dry.counters['emptyClassesLeftOut']);
+    expect(names(ds)).toEqual(usedNames);
+    const unused = coco.categories.find((c) => !used.has(c.id))!.name;
+    expect(names(ds)).not.toContain(unused);
+
+    const kept = dataset(dir);
+    const dryKept = await inspectDataset(kept, { path: json, format: 'coco', keepEmptyClasses: true });
+    expect(dryKept.counters['emptyClassesLeftOut']).toBeUndefined();
+    expect(dryKept.classes).toHaveLength(80);
+    const all = await importDataset(kept, { path: json, format: 'coco', keepEmptyClasses: true });
+    expect(all.counters['emptyClassesLeftOut']).toBeUndefined();
+    expect(names(kept)).toEqual(coco.categories.map((c) => c.name));
+    // Every class gets its own colour.
+    expect(new Set(kept.db.prepare('SELECT lower(color) FROM classes').pluck().all()).size).toBe(80);
+
+    // A class already in the dataset is never left out: importing into `ds` again with the empty
+    // ones asked for creates exactly those.
+    const again = await importDataset(ds, { path: json, format: 'coco', keepEmptyClasses: true });
+    expect(again.classes.filter((c) => c.isNew)).toHaveLength(coco.categories.length - usedNames.length);
+    expect(names(ds)).toHaveLength(80);
   });
 
   it('an import that fails while writing writes nothing at all', async () => {
@@ -464,7 +502,7 @@ describe('large imports', () => {
     );
     const ds = dataset(root);
     const t0 = Date.now();
-    const r = await importDataset(ds, { path: file, format: 'coco' });
+    const r = await importDataset(ds, { path: file, format: 'coco', keepEmptyClasses: true });
     const ms = Date.now() - t0;
     expect(ms).toBeLessThan(GENEROUS_MS);
     expect(r.classes).toHaveLength(n);
@@ -625,10 +663,10 @@ describe('inputs refused as a whole', () => {
       expect(e.message).toMatch(/nothing was written$/);
       expect(tableCounts(ds), name).toEqual(before);
     }
-    // The same file with its image present imports, all 80 classes included.
+    // The same file with its image present imports, all 80 classes included when asked.
     const file = path.join(root, 'good.json');
     fs.writeFileSync(file, JSON.stringify(good));
-    const done = await importDataset(ds, { path: file, format: 'coco' });
+    const done = await importDataset(ds, { path: file, format: 'coco', keepEmptyClasses: true });
     expect(done.refused).toBeUndefined();
     expect(tableCounts(ds)).toMatchObject({ images: 1, classes: 80, annotations: 1 });
   });
