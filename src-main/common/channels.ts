@@ -87,7 +87,6 @@ export const CHANNELS = [
   'comments:delete',
   'dataset:openImage',
   'dataset:setOpenImage',
-  'images:indexOf',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];

@@ -559,7 +559,6 @@ export const argSchemas = {
   /** Remembers the image open in the viewer (null: the grid is shown). */
   'dataset:setOpenImage': z.object({ id: id.nullable() }).strict(),
   /** The image's place in the list the filter gives (id order); null when the filter leaves it out. */
-  'images:indexOf': z.object({ id, filter: imageFilterSchema.default({}) }).strict(),
 } as const satisfies Record<Channel, z.ZodType>;
 
 export interface Results {
@@ -651,7 +650,6 @@ export interface Results {
   'comments:delete': null;
   'dataset:openImage': { id: number; index: number | null } | null;
   'dataset:setOpenImage': null;
-  'images:indexOf': number | null;
 }
 
 /** Arguments as callers write them (defaults may be omitted). */

@@ -88,6 +88,18 @@ export function setKeypointSchema(ds: Dataset, id: number, keypoints: KeypointSc
       }
       const before = c.keypoints?.names.length ?? 0;
       const after = keypoints?.names.length ?? 0;
+      // The same names in another order would silently relabel every stored point (left and
+      // right eye swapped): refused while annotations exist, like a change of the count.
+      if (before === after && c.keypoints && keypoints && isReordering(c.keypoints.names, keypoints.names)) {
+        const n = keypointAnnotationCount(db, id);
+        if (n > 0) {
+          throw new AppError(
+            'INVALID_ARGUMENT',
+            `class "${c.name}" has ${n} keypoint annotation${n === 1 ? '' : 's'}: its keypoints cannot be put in another order (the stored points would take other names); rename them in place instead`,
+            { id, annotations: n },
+          );
+        }
+      }
       if (before !== after) {
         const n = keypointAnnotationCount(db, id);
         if (n > 0) {
@@ -139,7 +151,19 @@ export function deleteClass(ds: Dataset, id: number, moveTo: number | null, now 
       requireClass(ds, id);
       if (moveTo !== null) {
         if (moveTo === id) throw new AppError('INVALID_ARGUMENT', `cannot move the annotations of class ${id} to itself`, { moveTo });
-        if (!getClass(db, moveTo)) throw new AppError('INVALID_ARGUMENT', `class ${moveTo} to move annotations to does not exist`, { moveTo });
+        const target = getClass(db, moveTo);
+        if (!target) throw new AppError('INVALID_ARGUMENT', `class ${moveTo} to move annotations to does not exist`, { moveTo });
+        // Keypoint objects are read by their class's names, by position: they may only go to a
+        // class with the same keypoints in the same order.
+        const n = keypointAnnotationCount(db, id);
+        const from = getClass(db, id)!.keypoints;
+        if (n > 0 && !sameKeypointNames(from, target.keypoints)) {
+          throw new AppError(
+            'INVALID_ARGUMENT',
+            `class "${getClass(db, id)!.name}" has ${n} keypoint annotation${n === 1 ? '' : 's'} of ${from?.names.length ?? 0} keypoints; "${target.name}" has ${target.keypoints ? `other keypoints (${target.keypoints.names.join(', ')})` : 'no keypoints'}: move them to a class with the same keypoints, or delete them with the class`,
+            { id, moveTo, annotations: n },
+          );
+        }
       }
       clearHistory(db, imagesWithHistoryOfClass(db, id));
       const moved = moveTo === null ? 0 : moveAnnotationsToClass(db, id, moveTo, now);
@@ -152,4 +176,18 @@ export function deleteClass(ds: Dataset, id: number, moveTo: number | null, now 
       return { moved, deleted };
     })
     .immediate();
+}
+
+/** Whether two schemas name the same keypoints in the same order (both null: no keypoints). */
+export function sameKeypointNames(a: KeypointSchema | null, b: KeypointSchema | null): boolean {
+  if (!a || !b) return !a && !b;
+  return a.names.length === b.names.length && a.names.every((n, i) => n === b.names[i]);
+}
+
+/** Whether `next` holds the names of `prev` (all of them, none new) at other places. */
+function isReordering(prev: readonly string[], next: readonly string[]): boolean {
+  if (prev.length !== next.length || prev.every((n, i) => n === next[i])) return false;
+  const a = [...prev].sort();
+  const b = [...next].sort();
+  return a.every((n, i) => n === b[i]);
 }

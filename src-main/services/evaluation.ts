@@ -65,13 +65,15 @@ function shapeRle(g: Geometry, image: EvalImageRow): Rle | null {
 }
 
 /**
- * COCO's view of a stored geometry; null for shapes without an area (points, tags). A ground
+ * COCO's view of a stored geometry; null for shapes without an area (points, tags) and for open
+ * lines and keypoints, which COCO's box and mask evaluation do not take (a COCO person's
+ * keypoints are evaluated by OKS, not as a second box beside its outline). A ground
  * truth has the area and box its COCO file would give it (see reference.ts). A detection's area
  * is its box's width x height, as COCO's loadRes sets it for results, which always carry a box;
  * it only decides whether an unmatched detection counts in an area range.
  */
 function cocoShape(g: Geometry, image: EvalImageRow, iouType: IouType, detection: boolean): CocoShape | null {
-  if (g.kind === 'point' || g.kind === 'tag') return null;
+  if (g.kind === 'point' || g.kind === 'tag' || g.kind === 'polyline' || g.kind === 'keypoints') return null;
   const bbox = cocoBBox(g);
   const shape: CocoShape = { bbox, area: detection ? bbox[2] * bbox[3] : cocoArea(g) };
   if (iouType === 'segm') {

@@ -394,7 +394,6 @@ export class Workspace {
       removeComment(this.need(), id);
       return null;
     },
-    'images:indexOf': ({ id, filter }) => locateTile(this.need().db, filter, id),
     'dataset:openImage': () => getOpenImage(this.need()),
     'dataset:setOpenImage': ({ id }) => {
       setOpenImage(this.need(), id);

@@ -236,10 +236,10 @@ export class CommentsState {
   async openFrom(c: CommentRecord): Promise<void> {
     const ds = this.app.dataset;
     try {
-      let index = await call('images:indexOf', { id: c.imageId, filter: ds.filter });
+      let index = await call('images:locate', { id: c.imageId, filter: ds.filter });
       if (index === null) {
         ds.setFilter({});
-        index = await call('images:indexOf', { id: c.imageId, filter: {} });
+        index = await call('images:locate', { id: c.imageId, filter: {} });
       }
       if (index === null) return;
       this.active = c.id;

@@ -28,7 +28,7 @@ export async function openImageToRestore(opts: { fromHash: boolean; fromDataset:
   const m = opts.fromHash ? HASH.exec(window.location.hash) : null;
   if (m) {
     const id = Number(m[1]);
-    return { id, index: await call('images:indexOf', { id, filter: {} }) };
+    return { id, index: await call('images:locate', { id, filter: {} }) };
   }
   return opts.fromDataset ? call('dataset:openImage', {}) : null;
 }

@@ -89,9 +89,9 @@ describe('comments', () => {
     await ok(ws, 'comments:resolve', { id: onB.id, resolved: true });
     expect(await ok(ws, 'images:count', { filter: { hasOpenComments: true } })).toBe(1);
     expect((await ok(ws, 'images:list', { filter: { hasOpenComments: false } })).items.map((i) => i.id)).toContain(b.id);
-    expect(await ok(ws, 'images:indexOf', { id: a.id, filter: { hasOpenComments: true } })).toBe(0);
-    expect(await ok(ws, 'images:indexOf', { id: b.id, filter: { hasOpenComments: true } })).toBeNull();
-    expect(await ok(ws, 'images:indexOf', { id: b.id })).toBe(items.findIndex((i) => i.id === b.id));
+    expect(await ok(ws, 'images:locate', { id: a.id, filter: { hasOpenComments: true } })).toBe(0);
+    expect(await ok(ws, 'images:locate', { id: b.id, filter: { hasOpenComments: true } })).toBeNull();
+    expect(await ok(ws, 'images:locate', { id: b.id })).toBe(items.findIndex((i) => i.id === b.id));
     const open = await ok(ws, 'comments:open', {});
     expect(open.map((c) => c.body)).toEqual(['two']);
     expect(path.basename(open[0]!.imagePath)).toBe('a.jpg');

@@ -116,6 +116,21 @@ describe('evaluating a model run against the human annotations', () => {
     expect(low.confidence.best).not.toBeNull();
   });
 
+  it('leaves keypoints and open lines out of box and mask evaluation (a COCO person is its outline, not also its keypoints)', async () => {
+    const s = await scene();
+    const db = s.ws.current!.db;
+    // a1's cell also has keypoints and a polyline along its edge, as a COCO person_keypoints import gives.
+    insertAnnotations(db, [
+      { imageId: s.a.id, classId: s.cell, geometry: { kind: 'keypoints', points: [1, 1, 2, 9, 9, 2] }, source: 'human' },
+      { imageId: s.a.id, classId: s.cell, geometry: { kind: 'polyline', points: [0, 0, 10, 0] }, source: 'human' },
+    ]);
+    for (const iouType of ['bbox', 'segm'] as const) {
+      const r = await ok(s.ws, 'eval:run', { runId: s.run, iouType });
+      expect(r.groundTruths, iouType).toBe(4);
+      expect(r.perClass.find((c) => c.classId === s.cell), iouType).toMatchObject({ groundTruths: 3, tp: 2, fn: 1 });
+    }
+  });
+
   it('evaluates masks: the box on b covers exactly the pixels of its polygon', async () => {
     const s = await scene();
     const r = await ok(s.ws, 'eval:run', { runId: s.run, iouType: 'segm' });

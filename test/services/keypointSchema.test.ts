@@ -67,6 +67,26 @@ describe('classes:setKeypoints', () => {
     expect((await ok(ws, 'annotations:history', { imageId: image })).canUndo).toBe(false);
   });
 
+  it('refuses putting the keypoints in another order, or moving keypoint objects to a class with other keypoints, while they exist', async () => {
+    const { ws, pose, image } = await session();
+    await ok(ws, 'classes:setKeypoints', { id: pose, keypoints: THREE });
+    await ok(ws, 'annotations:edit', { imageId: image, label: 'Add keypoints', ops: [create(pose, [1, 2, 2, 3, 4, 1, 5, 6, 2])] });
+    const reordered = await fails(ws, 'classes:setKeypoints', { id: pose, keypoints: { names: ['tail', 'neck', 'head'], skeleton: [] } });
+    expect(reordered.message).toMatch(/cannot be put in another order/);
+
+    const other = (await ok(ws, 'classes:create', { name: 'other' })).id;
+    await ok(ws, 'classes:setKeypoints', { id: other, keypoints: { names: ['a', 'b', 'c'], skeleton: [] } });
+    const moved = await fails(ws, 'classes:delete', { id: pose, moveTo: other });
+    expect(moved.message).toMatch(/has 1 keypoint annotation of 3 keypoints; "other" has other keypoints \(a, b, c\)/);
+    const plain = (await ok(ws, 'classes:create', { name: 'plain' })).id;
+    expect((await fails(ws, 'classes:delete', { id: pose, moveTo: plain })).message).toMatch(/"plain" has no keypoints/);
+    // Nothing moved; a class with the same keypoints takes them.
+    expect((await ok(ws, 'annotations:list', { imageId: image }))[0]!.classId).toBe(pose);
+    const same = (await ok(ws, 'classes:create', { name: 'same' })).id;
+    await ok(ws, 'classes:setKeypoints', { id: same, keypoints: { names: ['head', 'neck', 'tail'], skeleton: [] } });
+    expect(await ok(ws, 'classes:delete', { id: pose, moveTo: same })).toMatchObject({ moved: 1 });
+  });
+
   it('refuses keypoints whose count differs from the class schema, or of a class without one', async () => {
     const { ws, pose, image } = await session();
     const none = await fails(ws, 'annotations:edit', { imageId: image, label: 'Add', ops: [create(pose, [1, 2, 2])] });

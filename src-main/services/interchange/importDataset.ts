@@ -112,6 +112,18 @@ function keypointSchemaOf(c: PlannedClass): KeypointSchema | null {
   return c.existingKeypoints ?? c.fileKeypoints ?? null;
 }
 
+/**
+ * For a file whose keypoints are the class's names in another order: for each of the class's
+ * keypoints, the index of the file's keypoint of that name. Null when the names differ.
+ */
+function keypointRemap(file: KeypointSchema, cls: KeypointSchema): number[] | null {
+  if (file.names.length !== cls.names.length) return null;
+  const at = new Map(file.names.map((n, i) => [n, i]));
+  if (at.size !== file.names.length) return null;
+  const map = cls.names.map((n) => at.get(n));
+  return map.every((i): i is number => i !== undefined) ? map : null;
+}
+
 export interface ImportPlan {
   report: InterchangeReport;
   newImages: NewImage[];
@@ -738,7 +750,12 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
         c.fileKeypoints = k;
         const ex = c.existingKeypoints;
         if (ex && JSON.stringify(ex.names) !== JSON.stringify(k.names)) {
-          problem(path.basename(input), 'warning', `class "${c.name}" keeps its ${ex.names.length} keypoints (${ex.names.slice(0, 3).join(', ')}${ex.names.length > 3 ? ', ...' : ''}); the file's ${k.names.length} (${k.names.slice(0, 3).join(', ')}${k.names.length > 3 ? ', ...' : ''}) are not stored`);
+          const names = (s: KeypointSchema) => `${s.names.length} (${s.names.slice(0, 3).join(', ')}${s.names.length > 3 ? ', ...' : ''})`;
+          if (keypointRemap(k, ex)) {
+            problem(path.basename(input), 'warning', `class "${c.name}" keeps its keypoints ${names(ex)}; the file names the same keypoints in another order, so its objects' keypoints are put in the class's order by name`);
+          } else {
+            problem(path.basename(input), 'error', `class "${c.name}" has the keypoints ${names(ex)}, the file ${names(k)}: its keypoint objects of this class are skipped (their points would take other names)`);
+          }
         }
       }
     }
@@ -799,9 +816,23 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
         count('skippedAnnotations');
         continue;
       }
-      const g = a!.geometry as Geometry;
+      let g = a!.geometry as Geometry;
       if (g.kind === 'keypoints') {
-        const schema = keypointSchemaOf(useClass(name));
+        const planned = useClass(name);
+        const schema = keypointSchemaOf(planned);
+        // A file naming the class's keypoints in another order is read by name; other names are refused.
+        const ex = planned.existingKeypoints;
+        const fk = planned.fileKeypoints;
+        if (ex && fk && JSON.stringify(ex.names) !== JSON.stringify(fk.names)) {
+          const map = keypointRemap(fk, ex);
+          if (!map || g.points.length !== fk.names.length * 3) {
+            problem(file, 'error', `keypoints named ${fk.names.slice(0, 3).join(', ')}${fk.names.length > 3 ? ', ...' : ''} do not match class "${name}"'s; annotation skipped`, where);
+            count('skippedAnnotations');
+            continue;
+          }
+          const pts = g.points;
+          g = { kind: 'keypoints', points: map.flatMap((from) => [pts[from * 3]!, pts[from * 3 + 1]!, pts[from * 3 + 2]!]) };
+        }
         const why = !schema
           ? `class "${name}" has no keypoint schema (the file defines no keypoints for it)`
           : !keypointsFit(g.points, schema)
@@ -829,7 +860,7 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
       }
       // Crowd regions are kept as an attribute so a COCO export can restore iscrowd.
       if (a!.crowd === true) attributes['iscrowd'] = true;
-      accept(name, normalizeGeometry(a!.geometry as Geometry), attributes, score);
+      accept(name, normalizeGeometry(g), attributes, score);
     }
     for (const raw of e.tags) {
       const name = validName(raw);

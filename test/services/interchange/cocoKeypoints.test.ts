@@ -190,10 +190,40 @@ describe('COCO keypoints import', () => {
     const report = await inspectDataset(ds, { path: dir, format: 'coco', allowOutsideRoot: false });
     const errors = report.problems.filter((p) => p.severity === 'error').map((p) => `${p.file}: ${p.where}: ${p.message}`);
     expect(errors).toEqual([
-      'images/val/p1.jpg: image images/val/p1.jpg, annotation 1: 17 keypoints, but class "person" has 2; annotation skipped',
-      'images/val/p2.jpg: image images/val/p2.jpg, annotation 1: 17 keypoints, but class "person" has 2; annotation skipped',
+      `${path.basename(dir)}: undefined: class "person" has the keypoints 2 (head, tail), the file 17 (nose, left_eye, right_eye, ...): its keypoint objects of this class are skipped (their points would take other names)`,
+      'images/val/p1.jpg: image images/val/p1.jpg, annotation 1: keypoints named nose, left_eye, right_eye, ... do not match class "person"\'s; annotation skipped',
+      'images/val/p2.jpg: image images/val/p2.jpg, annotation 1: keypoints named nose, left_eye, right_eye, ... do not match class "person"\'s; annotation skipped',
     ]);
-    expect(report.problems.some((p) => p.severity === 'warning' && /keeps its 2 keypoints \(head, tail\)/.test(p.message))).toBe(true);
+  });
+
+  it('reads a file naming the class\'s keypoints in another order by name, and skips one naming others', async () => {
+    const { dir, doc } = await personKeypointsFolder();
+    // The dataset's person lists COCO's keypoints with left and right swapped.
+    const names = COCO_PERSON_KEYPOINTS.names;
+    const swapped = names.map((n) => (n.startsWith('left_') ? n.replace('left_', 'right_') : n.startsWith('right_') ? n.replace('right_', 'left_') : n));
+    const ds = newDataset(dir);
+    const c = insertClass(ds.db, { name: 'person', color: '#ff0000' });
+    setClassKeypoints(ds.db, c.id, { names: swapped, skeleton: [] });
+    const report = await importDataset(ds, { path: dir, format: 'coco', allowOutsideRoot: false });
+    expect(report.problems.filter((p) => p.severity === 'error')).toEqual([]);
+    expect(report.problems.some((p) => p.severity === 'warning' && /same keypoints in another order/.test(p.message))).toBe(true);
+    const kp = keypointsOf(ds).find((a) => a.file === 'p1.jpg')!.geometry as { points: number[] };
+    const file = (doc.annotations as { keypoints: number[] }[])[0]!.keypoints;
+    // Each stored keypoint is the file's keypoint of the same name.
+    swapped.forEach((n, i) => {
+      const j = names.indexOf(n);
+      expect(kp.points.slice(i * 3, i * 3 + 3), n).toEqual(file.slice(j * 3, j * 3 + 3));
+    });
+    expect(kp.points.slice(3, 6)).toEqual(file.slice(6, 9));
+
+    // Same count, other names: the objects are skipped, not stored under the wrong names.
+    const { dir: dir2 } = await personKeypointsFolder();
+    const ds2 = newDataset(dir2);
+    const c2 = insertClass(ds2.db, { name: 'person', color: '#ff0000' });
+    setClassKeypoints(ds2.db, c2.id, { names: names.map((n, i) => `p${i}`), skeleton: [] });
+    const r2 = await importDataset(ds2, { path: dir2, format: 'coco', allowOutsideRoot: false });
+    expect(keypointsOf(ds2)).toEqual([]);
+    expect(r2.problems.filter((p) => p.severity === 'error' && /do not match class "person"'s/.test(p.message))).toHaveLength(2);
   });
 });
 
