@@ -363,7 +363,7 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
         (opts.instances
           ? 'pass --allow-new-classes to import them as new classes named as in that file, else "category N" '
           : 'give the instances file the results were made for with --instances, or pass --allow-new-classes to import them as new classes "category N" ') +
-        '(which no ground truth uses, so they score zero). Nothing was imported.',
+        '(which no ground truth uses, so they score zero). A COCO import creates no class for a category no annotation uses, unless imported with --keep-empty-classes. Nothing was imported.',
       { file: opts.file, categoryIds: unknown },
     );
   }

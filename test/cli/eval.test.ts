@@ -44,7 +44,8 @@ describe.runIf(tiny && oracleDir)('tessera eval against the pycocotools referenc
     tmp = tempDir('tessera-eval-');
     db = path.join(tmp, 'tiny.tessera');
     expect((await cli('init', db, '--root', tiny!)).code).toBe(0);
-    const imp = await cli('import', db, instances(), '--json');
+    // COCO's evaluation runs over every category of the ground truth file, empty ones included.
+    const imp = await cli('import', db, instances(), '--keep-empty-classes', '--json');
     expect(imp.code, imp.err).toBe(0);
     const pred = await cli('predictions', 'import', db, path.join(oracleDir!, 'yolox_nano_train2017_detections.json'), '--name', 'yolox-nano', '--instances', instances(), '--json');
     expect(pred.code, pred.err).toBe(0);
@@ -131,7 +132,16 @@ describe.runIf(tiny && oracleDir)('COCO ids remembered by a COCO import', () => 
     tmp = tempDir('tessera-cocoids-');
     const db = path.join(tmp, 'tiny.tessera');
     expect((await cli('init', db, '--root', tiny!)).code).toBe(0);
-    const imp = await cli('import', db, instances, '--format', 'coco', '--json');
+    // Without its empty categories the results of those categories have nowhere to go, and the
+    // refusal says which and why.
+    const lean = path.join(tmp, 'lean.tessera');
+    expect((await cli('init', lean, '--root', tiny!)).code).toBe(0);
+    expect((await cli('import', lean, instances, '--format', 'coco', '--json')).code).toBe(0);
+    const leanPred = await cli('predictions', 'import', lean, path.join(oracleDir!, 'yolox_nano_train2017_detections.json'), '--name', 'yolox-nano', '--json');
+    expect(leanPred.code).not.toBe(0);
+    expect(leanPred.err).toMatch(/category ids 11,/);
+    expect(leanPred.err).toMatch(/unless imported with --keep-empty-classes/);
+    const imp = await cli('import', db, instances, '--format', 'coco', '--keep-empty-classes', '--json');
     expect(imp.code, imp.err).toBe(0);
     const pred = await cli('predictions', 'import', db, path.join(oracleDir!, 'yolox_nano_train2017_detections.json'), '--name', 'yolox-nano', '--json');
     expect(pred.code, pred.err).toBe(0);
