@@ -136,6 +136,7 @@ function runThreads(p: RunParameters): ThreadSettings {
 }
 
 export function detectionGeometry(d: Detection): Geometry {
+  if (d.tag) return { kind: 'tag' };
   return d.mask ? { kind: 'mask', rle: { size: d.mask.size, counts: d.mask.counts } } : { kind: 'box', ...d.box };
 }
 
