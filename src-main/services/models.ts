@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../common/errors';
-import { parseManifest } from '../common/inference/manifest';
-import type { ModelManifest } from '../common/inference/types';
+import { parseManifest, proposeManifest } from '../common/inference/manifest';
+import type { ModelManifest, ModelTask } from '../common/inference/types';
+import type { ModelInspection } from '../inference/inspect';
 import type { DownloadProgress, ModelEntry } from '../common/prelabel';
 import { fetchToFile, recordedSha256 } from './download';
 
@@ -202,4 +203,43 @@ export class ModelRegistry {
 /** Where the shipped manifests are: `TESSERA_MODELS_DIR`, else `models/` of the working folder. */
 export function defaultManifestDir(): string {
   return process.env['TESSERA_MODELS_DIR'] ?? path.resolve('models');
+}
+
+/**
+ * The labels file found beside a model: `<stem>.json` or `<stem>.txt`, else `labels.json` or
+ * `labels.txt` in its folder. A JSON file there that is not a list of names (a manifest, say) is
+ * passed over.
+ */
+export function labelsBeside(modelFile: string): { file: string; names: string[] } | null {
+  const dir = path.dirname(modelFile);
+  const stem = path.basename(modelFile).replace(/\.onnx$/i, '');
+  for (const name of [`${stem}.json`, `${stem}.txt`, 'labels.json', 'labels.txt']) {
+    const file = path.join(dir, name);
+    if (!fs.existsSync(file)) continue;
+    try {
+      return { file, names: readLabelsFile(file) };
+    } catch {
+      continue;
+    }
+  }
+  return null;
+}
+
+/**
+ * A model's inspection with its labels: the labels file given (which must read, and hold as many
+ * names as the model has classes), else one found beside the model; `task` overrides what the
+ * shapes say. The proposal is made again from the inspected shapes, so nothing is loaded twice.
+ */
+export async function inspectWithLabels(
+  inspect: (file: string) => Promise<ModelInspection>,
+  file: string,
+  opts: { labels?: string; task?: ModelTask } = {},
+): Promise<ModelInspection> {
+  const labels = opts.labels ? { file: path.resolve(opts.labels), names: readLabelsFile(path.resolve(opts.labels)) } : labelsBeside(file);
+  const inspection = await inspect(file);
+  if (!labels && !opts.task) return inspection;
+  const p = proposeManifest(inspection, inspection.metadata, file, { ...(labels ? { labels } : {}), ...(opts.task ? { task: opts.task } : {}) });
+  if (p.manifest && inspection.metadata['license']) p.manifest.licence = inspection.metadata['license'];
+  const own = inspection.problems.filter((x) => x.startsWith(`${file}: metadata unreadable`));
+  return { ...inspection, proposed: p.manifest, problems: [...own, ...p.problems] };
 }
