@@ -9,10 +9,11 @@ import { MAX_THREADS, PROVIDERS, type ModelManifest, type ModelTask, type Provid
 /** What `prelabel --task` may say a model file is. */
 const PRELABEL_TASKS = ['classify', 'semantic', 'detect', 'segment', 'obb', 'pose'] as const satisfies readonly ModelTask[];
 
-/** ", 7 tag" style counts of predictions by kind, for the one-line summaries. */
+/** " (7 tag)" style counts of predictions by kind, for the one-line summaries. */
 function kindList(byKind: Record<string, number>): string {
   const kinds = Object.entries(byKind).filter(([, n]) => n > 0);
-  return kinds.length === 0 ? '' : ` (${kinds.map(([k, n]) => `${n} ${k}`).join(', ')})`;
+  // A detector's boxes go without saying, as before per-kind counts.
+  return kinds.length === 0 || (kinds.length === 1 && kinds[0]![0] === 'box') ? '' : ` (${kinds.map(([k, n]) => `${n} ${k}`).join(', ')})`;
 }
 import type { InferenceBackend } from '../services/inference';
 import type { TilingOptions } from '../common/inference/tiling';

@@ -263,7 +263,8 @@ function proposeWholeImage(io: ModelIo, metadata: Record<string, string>, file: 
   const d = input?.dims ?? [];
   const nhwc = d.length === 4 && (d[3] === 3 || d[3] === 1) && d[1] !== 3 && d[1] !== 1;
   const channels = nhwc ? d[3] : d[1];
-  if (!input || d.length !== 4 || (typeof channels === 'number' && channels !== 3 && channels !== 1)) {
+  // Classifier inputs are read as colour images; a one-channel input is a semantic model's (microscopy).
+  if (!input || d.length !== 4 || (typeof channels === 'number' && channels !== 3 && (task === 'classify' || channels !== 1))) {
     return { manifest: null, problems: [`${file}: the first input is not an image batch [1, 3, H, W] or [1, H, W, 3] (${shapes})`] };
   }
   const ih = num(nhwc ? d[1] : d[2]), iw = num(nhwc ? d[2] : d[3]);
