@@ -416,6 +416,7 @@ export async function tryModel(
 ): Promise<ImageDetectResult> {
   const image = getImage(ds.db, q.imageId);
   if (!image) throw new AppError('NOT_FOUND', `image ${q.imageId} is not in the dataset`, { id: q.imageId });
+  if (q.tiling && q.manifest.task === 'classify') throw new AppError('INVALID_ARGUMENT', `model "${q.manifest.id}" is a classifier: it labels whole images and does not run tiled`, { id: q.manifest.id });
   const r = await detectImage(ds, detector, image, {
     manifest: q.manifest,
     modelFile: q.modelFile,

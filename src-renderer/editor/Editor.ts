@@ -152,9 +152,9 @@ export class Editor {
     return this.selectionIds.map((id) => this.docs.get(id)).filter((a): a is AnnotationRecord => a !== undefined);
   }
 
-  /** Image-level tags (classification labels) of the current image. */
+  /** Image-level tags (classification labels) of the current image; a model's tag predictions are not among them until accepted. */
   get tags(): AnnotationRecord[] {
-    return [...this.docs.values()].filter((a) => a.kind === 'tag');
+    return [...this.docs.values()].filter((a) => a.kind === 'tag' && a.source !== 'model');
   }
 
   get tool(): Tool {
