@@ -318,7 +318,7 @@ function proposeWholeImage(io: ModelIo, metadata: Record<string, string>, file: 
     ...(task === 'classify' ? { topK: Math.min(5, nc) } : {}),
     classes,
     ...(hints.labels ? { labels: hints.labels.file } : {}),
-    thresholds: { score: task === 'classify' ? 0.1 : 0.5, iou: 0.5, maxDetections: task === 'classify' ? Math.min(5, nc) : 100 },
+    thresholds: { score: task === 'classify' ? 0.01 : 0.5, iou: 0.5, maxDetections: task === 'classify' ? Math.min(5, nc) : 100 },
     file,
   };
   return { manifest, problems };
