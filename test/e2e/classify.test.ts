@@ -99,7 +99,7 @@ describe('a classifier in the browser', () => {
     expect(stored.every((r) => r.kind === 'tag' && r.source === 'model')).toBe(true);
     expect(stored.map((r) => r.name).sort()).toEqual(shown.map(([name]) => name!).sort());
     // Model tags are not the image's tags until accepted.
-    expect(await page.getByTestId('tag-toggle').evaluateAll((els) => els.filter((e) => (e as HTMLInputElement).checked).length)).toBe(0);
+    expect(await page.getByTestId('tag-toggle').evaluateAll((els) => els.filter((e) => (e as unknown as { checked: boolean }).checked).length)).toBe(0);
 
     // The slider hides the tags below it.
     const threshold = (shown[0]![1] + shown[1]![1]) / 2;
@@ -115,7 +115,7 @@ describe('a classifier in the browser', () => {
     const cab = rows(datasetFile).find((r) => r.name === 'Cab')!;
     expect(cab.kind).toBe('tag');
     expect(rows(datasetFile).filter((r) => r.source === 'model')).toHaveLength(shown.length - 1);
-    await expect.poll(() => page.getByTestId('tag-toggle').evaluateAll((els) => els.filter((e) => (e as HTMLInputElement).checked).length)).toBe(1);
+    await expect.poll(() => page.getByTestId('tag-toggle').evaluateAll((els) => els.filter((e) => (e as unknown as { checked: boolean }).checked).length)).toBe(1);
     // Reject the next one: it is gone.
     const second = shown[1]![0]!;
     await page.locator(`[data-testid="tag-prediction"][data-class="${second}"] [data-testid="tag-reject"]`).click();
