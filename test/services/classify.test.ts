@@ -85,4 +85,27 @@ describe.runIf(model && labels && images)('pre-labeling with a classifier (Mobil
     const err = await fails(ws, 'prelabel:run', { jobId: 'r', modelId: 'mobilenet-short', scope: { imageIds: [items[0]!.id] }, skipLabeled: false });
     expect(err.message).toContain(`holds 1000 class scores but the manifest names 10 classes (labels file ${short})`);
   });
+
+  it('inspection proposes classify and reads a labels file beside the model, or the one chosen', async () => {
+    const dir = tempDir();
+    const linked = path.join(dir, 'leafnet.onnx');
+    fs.symlinkSync(model!, linked);
+    const names = JSON.parse(fs.readFileSync(labels!, 'utf8')) as string[];
+    // A manifest-like JSON of the same stem is no labels file: passed over for labels.txt.
+    fs.writeFileSync(path.join(dir, 'leafnet.json'), JSON.stringify({ id: 'x' }));
+    fs.writeFileSync(path.join(dir, 'labels.txt'), names.join('\n'));
+    const found = await ok(ws, 'models:inspect', { file: linked });
+    expect(found.proposed).toMatchObject({ task: 'classify', size: [224, 224], cropFrom: 256, labels: path.join(dir, 'labels.txt') });
+    expect(found.proposed!.classes).toEqual(names);
+    expect(found.outputs).toEqual([{ name: 'output', dims: [expect.anything(), 1000] }]);
+    const short = path.join(dir, 'two.json');
+    fs.writeFileSync(short, JSON.stringify(['healthy', 'diseased']));
+    const chosen = await ok(ws, 'models:inspect', { file: linked, labels: short });
+    expect(chosen.proposed).toBeNull();
+    expect(chosen.problems.join('\n')).toContain(`${short}: holds 2 names but ${linked} outputs 1000 class scores`);
+    fs.rmSync(path.join(dir, 'labels.txt'));
+    const none = await ok(ws, 'models:inspect', { file: linked });
+    expect(none.proposed!.classes.slice(0, 2)).toEqual(['class_0', 'class_1']);
+    expect(none.problems.join('\n')).toContain('no labels file');
+  });
 });
