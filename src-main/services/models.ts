@@ -238,7 +238,13 @@ export async function inspectWithLabels(
   const labels = opts.labels ? { file: path.resolve(opts.labels), names: readLabelsFile(path.resolve(opts.labels)) } : labelsBeside(file);
   const inspection = await inspect(file);
   if (!labels && !opts.task) return inspection;
-  const p = proposeManifest(inspection, inspection.metadata, file, { ...(labels ? { labels } : {}), ...(opts.task ? { task: opts.task } : {}) });
+  const task = opts.task ? { task: opts.task } : {};
+  let p = proposeManifest(inspection, inspection.metadata, file, { ...(labels ? { labels } : {}), ...task });
+  // A labels file found beside the model that does not fit it is left out, saying so; one given must fit.
+  if (!p.manifest && labels && !opts.labels) {
+    const without = proposeManifest(inspection, inspection.metadata, file, task);
+    if (without.manifest) p = { manifest: without.manifest, problems: [...p.problems.filter((x) => x.startsWith(`${labels.file}:`)).map((x) => `${x}; not used`), ...without.problems] };
+  }
   if (p.manifest && inspection.metadata['license']) p.manifest.licence = inspection.metadata['license'];
   const own = inspection.problems.filter((x) => x.startsWith(`${file}: metadata unreadable`));
   return { ...inspection, proposed: p.manifest, problems: [...own, ...p.problems] };
