@@ -60,6 +60,21 @@ describe.runIf(model && labels && images)('MobileNetV2 on coco_tinycoco', () => 
     );
   });
 
+  it('an NHWC manifest on an NCHW model fails naming the input layout expected', async () => {
+    await expect(detectInProcess({ file: model!, providers: ['cpu'] }, path.join(images!, MOBILENET_TOP1[0]![0]), { ...manifest, layout: 'nhwc' })).rejects.toThrow(
+      'input "input" is not an NHWC image batch of the manifest\'s size: expected [1, 224, 224, 3], got [batch_size, 3, 224, 224]',
+    );
+  });
+
+  it('sigmoid scores each class on its own (multi-label), a plain resize sees the whole image', async () => {
+    const m: ModelManifest = { ...manifest, activation: 'sigmoid', cropFrom: undefined, topK: 3 };
+    const r = await detectInProcess({ file: model!, providers: ['cpu'] }, path.join(images!, MOBILENET_TOP1[0]![0]), m);
+    expect(r.detections).toHaveLength(3);
+    expect(m.classes[r.detections[0]!.classIndex]).toBe('Unicycle');
+    // Logits through a sigmoid: the best is near 1 and the others need not sum with it to 1.
+    expect(r.detections.reduce((a, d) => a + d.score, 0)).toBeGreaterThan(1);
+  });
+
   it('an output name the model lacks fails saying which it has', async () => {
     await expect(detectInProcess({ file: model!, providers: ['cpu'] }, path.join(images!, MOBILENET_TOP1[0]![0]), { ...manifest, output: 'logits' })).rejects.toThrow('output "logits"');
   });

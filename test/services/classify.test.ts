@@ -108,4 +108,27 @@ describe.runIf(model && labels && images)('pre-labeling with a classifier (Mobil
     expect(none.proposed!.classes.slice(0, 2)).toEqual(['class_0', 'class_1']);
     expect(none.problems.join('\n')).toContain('no labels file');
   });
+
+  it('maps model classes to dataset classes as for detectors: mapped ones stored under the dataset class, the rest ignored', async () => {
+    const db = ws.current!.db;
+    const vehicle = (await ok(ws, 'classes:create', { name: 'vehicle' })).id;
+    await ok(ws, 'classmap:set', { modelId: 'mobilenetv2', map: { Cab: vehicle, 'School bus': vehicle } });
+    const image = items.find((i) => i.path === '000000303818.jpg')!;
+    const s = await ok(ws, 'prelabel:run', { jobId: 'm', modelId: 'mobilenetv2', scope: { imageIds: [image.id] }, skipLabeled: false, conf: 0.01 });
+    const stored = listAnnotations(db, image.id).filter((a) => a.modelRunId === s.runId);
+    expect(stored.length).toBe(2);
+    expect(stored.every((a) => a.classId === vehicle && a.kind === 'tag')).toBe(true);
+    expect(stored.map((a) => a.attributes['modelClass']).sort()).toEqual(['Cab', 'School bus']);
+  });
+
+  it('a labels file beside the model that does not fit it is left out, saying so', async () => {
+    const dir = tempDir();
+    const linked = path.join(dir, 'other.onnx');
+    fs.symlinkSync(model!, linked);
+    fs.writeFileSync(path.join(dir, 'other.txt'), 'a\nb\n');
+    const r = await ok(ws, 'models:inspect', { file: linked });
+    expect(r.proposed?.task).toBe('classify');
+    expect(r.proposed!.classes[0]).toBe('class_0');
+    expect(r.problems.join('\n')).toContain(`${path.join(dir, 'other.txt')}: holds 2 names but ${linked} outputs 1000 class scores (inputs input [batch_size, 3, 224, 224]; outputs output [batch_size, 1000]); not used`);
+  });
 });
