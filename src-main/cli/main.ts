@@ -4,7 +4,17 @@ import { AppError, isAppError, toErrorData } from '../common/errors';
 import { EXPORT_FORMATS, FORMATS, type ExportFormat, type ExportReport, type FormatName, type InterchangeReport } from '../common/formats/types';
 import type { ImportReport, JobProgress } from '../common/model';
 import { Dataset } from '../services/dataset';
-import { MAX_THREADS, PROVIDERS, type ModelManifest, type Provider, type ThreadSettings } from '../common/inference/types';
+import { MAX_THREADS, PROVIDERS, type ModelManifest, type ModelTask, type Provider, type ThreadSettings } from '../common/inference/types';
+
+/** What `prelabel --task` may say a model file is. */
+const PRELABEL_TASKS = ['classify', 'semantic', 'detect', 'segment', 'obb', 'pose'] as const satisfies readonly ModelTask[];
+
+/** " (7 tag)" style counts of predictions by kind, for the one-line summaries. */
+function kindList(byKind: Record<string, number>): string {
+  const kinds = Object.entries(byKind).filter(([, n]) => n > 0);
+  // A detector's boxes go without saying, as before per-kind counts.
+  return kinds.length === 0 || (kinds.length === 1 && kinds[0]![0] === 'box') ? '' : ` (${kinds.map(([k, n]) => `${n} ${k}`).join(', ')})`;
+}
 import type { InferenceBackend } from '../services/inference';
 import type { TilingOptions } from '../common/inference/tiling';
 import { COCO_STAT_NAMES, IOU_TYPES, type EvalResult, type IouType } from '../common/eval/types';
@@ -34,9 +44,11 @@ const USAGE = `usage:
   tessera info <db> [--json]
   tessera prelabel <db> --model <manifest.json|model.onnx> [--images all|unlabeled] [--conf 0.25]
                  [--iou 0.45] [--provider ${PROVIDERS.join('|')}] [--json]
+                 [--labels <labels.json|txt>] [--task ${PRELABEL_TASKS.join('|')}] (with a model.onnx)
                  [--tile 640 [--overlap 0.2] [--full-pass]] [--threads N] [--spin on|off]
   tessera predictions import <db> <coco-results.json> --name <run> [--instances <instances.json>] [--allow-new-classes]
                  [--json]
+  tessera predictions list <db> [--run <id|name>] [--image <id|file name>] [--json]
   tessera eval <db> --run <id|name> [--iou-type bbox|segm] [--split train|val|test|none]
                  [--status STATUS] [--conf 0.5] [--iou 0.5] [--json]
   tessera segment <db> --image <id|file name> (--encoder <enc.onnx> --decoder <dec.onnx> | --model <manifest.json>)
@@ -56,6 +68,10 @@ export refuses an output folder that is not empty unless told what to do with it
 replaces an earlier export there (only when every file in it is listed in the .tessera-export.json
 an export leaves; anything else is refused, never deleted), --merge writes this export's files over
 those of the same path and keeps the rest (for COCO the annotation files are replaced whole).
+
+prelabel with a model.onnx and no manifest proposes one from the model's shapes (a [1, C] output is
+a classifier), reading class names from --labels or a labels file beside the model; --task says
+what the model is where the shapes do not, and a model that does not fit it fails.
 
 prelabel runs onnxruntime with one intra-op thread per physical core (--threads); idle threads
 spin only on machines of 4 or more physical cores (--spin on|off overrides).
@@ -410,9 +426,16 @@ function formatExportReport(r: ExportReport, splits: Record<string, number> | nu
  * then uses, with the run's thread settings, so the file is loaded once. (Inspection loads on the
  * CPU: a run on another provider loads its own session.)
  */
-async function modelFromArg(arg: string, backend: InferenceBackend, providers: Provider[] | undefined, threads: ThreadSettings): Promise<{ manifest: ModelManifest; file: string }> {
+async function modelFromArg(
+  arg: string,
+  backend: InferenceBackend,
+  providers: Provider[] | undefined,
+  threads: ThreadSettings,
+  given: { labels?: string; task?: ModelTask } = {},
+): Promise<{ manifest: ModelManifest; file: string }> {
   const abs = path.resolve(arg);
   if (abs.toLowerCase().endsWith('.json')) {
+    if (given.labels || given.task) throw new AppError('INVALID_ARGUMENT', `--labels and --task are for a model file without a manifest; ${abs} says them itself`, { path: abs });
     const { readManifestFile } = await import('../services/models');
     const manifest = readManifestFile(abs);
     if (!manifest.file) {
@@ -422,7 +445,8 @@ async function modelFromArg(arg: string, backend: InferenceBackend, providers: P
     backend.prepare(manifest.file, providers, threads).catch(() => undefined);
     return { manifest, file: manifest.file };
   }
-  const inspection = await backend.inspect(abs, threads);
+  const { inspectWithLabels } = await import('../services/models');
+  const inspection = await inspectWithLabels((f) => backend.inspect(f, threads), abs, given);
   if (!inspection.proposed) {
     throw new AppError('UNSUPPORTED_FORMAT', `${abs}: ${inspection.problems.join('; ') || 'no decoder family fits its outputs'}`, { path: abs });
   }
@@ -468,6 +492,8 @@ async function tilingArg(tile: unknown, overlap: unknown, fullPass: boolean): Pr
 async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, {
     model: { type: 'string' },
+    labels: { type: 'string' },
+    task: { type: 'string' },
     images: { type: 'string', default: 'all' },
     conf: { type: 'string' },
     iou: { type: 'string' },
@@ -495,7 +521,8 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
   // while this thread loads the rest and opens the dataset.
   const { closeInferenceBackend, inferenceBackend, providerOrder } = await import('../services/inference');
   const backend = await inferenceBackend();
-  const model = modelFromArg(values['model'] as string, backend, providerOrder(provider), threads);
+  const task = values['task'] === undefined ? undefined : oneOf('task', values['task'] as string, PRELABEL_TASKS);
+  const model = modelFromArg(values['model'] as string, backend, providerOrder(provider), threads, { labels: values['labels'] as string | undefined, task });
   model.catch(() => undefined);
   let ds: Dataset;
   try {
@@ -528,7 +555,7 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
       const ms = summary.msPerImage === null ? '-' : summary.msPerImage.toFixed(1);
       io.out(
         `run ${summary.runId}: ${summary.done} of ${summary.images} images pre-labeled (${summary.skipped} skipped, ${summary.failed} failed), ` +
-          `${summary.detections} detections, ${ms} ms per image, provider ${summary.provider ?? '-'}` +
+          `${summary.detections} detections${kindList(summary.byKind)}, ${ms} ms per image, provider ${summary.provider ?? '-'}` +
           ` (${threads.threads} thread${threads.threads === 1 ? '' : 's'}, spinning ${threads.spinning ? 'on' : 'off'})` +
           (summary.replaced ? `; ${summary.replaced} older predictions of this model replaced` : '') +
           (summary.alreadyLabeled + summary.alreadyRejected ? `; ${summary.alreadyLabeled + summary.alreadyRejected} already labeled or rejected left out` : '') +
@@ -542,9 +569,31 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
   }
 }
 
+async function cmdPredictionsList(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, { run: { type: 'string' }, image: { type: 'string' }, json: { type: 'boolean', default: false } });
+  if (positionals.length !== 1) throw new AppError('INVALID_ARGUMENT', 'predictions list takes one dataset path');
+  const { listPredictions } = await import('../services/predictionList');
+  const ds = Dataset.open(positionals[0]!);
+  try {
+    const list = listPredictions(ds, { run: values['run'] as string | undefined, image: values['image'] as string | undefined });
+    if (values['json']) io.out(JSON.stringify(list, null, 2));
+    else {
+      for (const p of list) {
+        const where = p.bbox ? ` [${p.bbox.map((v) => Math.round(v * 10) / 10).join(', ')}]` : '';
+        io.out(`${p.file}\t${p.kind}\t${p.className ?? '-'}\t${p.score === null ? '-' : p.score.toFixed(3)}${where}`);
+      }
+      io.err(`${list.length} predictions`);
+    }
+    return 0;
+  } finally {
+    ds.close();
+  }
+}
+
 async function cmdPredictions(args: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'import') throw new AppError('INVALID_ARGUMENT', `unknown predictions command "${sub ?? ''}" (only "import")`);
+  if (sub === 'list') return cmdPredictionsList(rest, io);
+  if (sub !== 'import') throw new AppError('INVALID_ARGUMENT', `unknown predictions command "${sub ?? ''}" (import or list)`);
   const { values, positionals } = parse(rest, {
     name: { type: 'string' },
     instances: { type: 'string' },

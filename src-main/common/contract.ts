@@ -344,7 +344,8 @@ export const argSchemas = {
     .strict(),
   'models:list': empty,
   /** Reads an .onnx file's inputs, outputs and metadata and proposes a manifest. */
-  'models:inspect': z.object({ file: path }).strict(),
+  /** `labels`: a labels file for the model's classes; one beside the model is read when omitted. */
+  'models:inspect': z.object({ file: path, labels: path.optional() }).strict(),
   /** Adds a custom model; without a manifest the proposed one is used. Validated by the service. */
   'models:add': z.object({ file: path, manifest: z.record(z.string(), z.unknown()).optional() }).strict(),
   'models:download': z.object({ jobId, id: modelId }).strict(),

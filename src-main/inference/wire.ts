@@ -124,6 +124,8 @@ export interface PackedDetections {
   /** Keypoints (pose models), `keypointCount` x, y, score triples per detection; empty when none. */
   keypoints?: Float64Array;
   keypointCount?: number;
+  /** 1 for a detection that is an image tag (classify), else 0; absent when none is. */
+  tags?: Uint8Array;
 }
 
 export type DetectReply =
@@ -140,12 +142,14 @@ export function pack(dets: readonly Detection[]): { packed: PackedDetections; tr
   const classes = new Int32Array(n);
   const maskCounts: Uint32Array[] = [];
   let maskSize: [number, number] | null = null;
+  const tags = dets.some((d) => d.tag) ? new Uint8Array(n) : undefined;
   dets.forEach((d, i) => {
     boxes.set([d.box.x, d.box.y, d.box.w, d.box.h], i * 4);
     scores[i] = d.score;
     classes[i] = d.classIndex;
     maskCounts.push(d.mask ? Uint32Array.from(d.mask.counts) : new Uint32Array(0));
     if (d.mask) maskSize = d.mask.size;
+    if (tags && d.tag) tags[i] = 1;
   });
   // Every detection of one run has a rotated box, or keypoints of one count, or neither.
   const obbs = new Float64Array(dets[0]?.obb ? n * 5 : 0);
@@ -156,8 +160,8 @@ export function pack(dets: readonly Detection[]): { packed: PackedDetections; tr
     if (kc > 0 && d.keypoints) keypoints.set(d.keypoints.slice(0, kc * 3), i * kc * 3);
   });
   return {
-    packed: { boxes, scores, classes, maskCounts, maskSize, obbs, keypoints, keypointCount: kc },
-    transfer: [boxes.buffer, scores.buffer, classes.buffer, obbs.buffer, keypoints.buffer, ...maskCounts.map((m) => m.buffer as ArrayBuffer)],
+    packed: { boxes, scores, classes, maskCounts, maskSize, obbs, keypoints, keypointCount: kc, ...(tags ? { tags } : {}) },
+    transfer: [boxes.buffer, scores.buffer, classes.buffer, obbs.buffer, keypoints.buffer, ...maskCounts.map((m) => m.buffer as ArrayBuffer), ...(tags ? [tags.buffer as ArrayBuffer] : [])],
   };
 }
 
@@ -174,6 +178,7 @@ export function unpack(p: PackedDetections): Detection[] {
     if (p.obbs && p.obbs.length > 0) d.obb = { cx: p.obbs[i * 5]!, cy: p.obbs[i * 5 + 1]!, w: p.obbs[i * 5 + 2]!, h: p.obbs[i * 5 + 3]!, angle: p.obbs[i * 5 + 4]! };
     const kc = p.keypointCount ?? 0;
     if (p.keypoints && kc > 0) d.keypoints = Array.from(p.keypoints.subarray(i * kc * 3, (i + 1) * kc * 3));
+    if (p.tags?.[i]) d.tag = true;
     out.push(d);
   }
   return out;

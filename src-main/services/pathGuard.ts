@@ -12,6 +12,12 @@ import type { Handlers, Workspace } from './workspace';
  * of the part that exists, so a link inside a root cannot lead out of it.
  */
 
+/** The labels file a manifest given with a model file names (read relative to the model's folder). */
+function manifestLabels(file: string, manifest: Record<string, unknown> | undefined): string[] {
+  const labels = manifest?.['labels'];
+  return typeof labels === 'string' ? [path.resolve(path.dirname(file), labels)] : [];
+}
+
 /** The path arguments of each channel that takes any. */
 export const PATH_ARGS: { [C in Channel]?: (a: ParsedArgs<C>) => readonly string[] } = {
   'dataset:create': (a) => (a.root === undefined ? [a.path] : [a.path, a.root]),
@@ -21,9 +27,9 @@ export const PATH_ARGS: { [C in Channel]?: (a: ParsedArgs<C>) => readonly string
   'interchange:inspect': (a) => [a.path],
   'interchange:import': (a) => [a.path],
   'interchange:export': (a) => [a.outDir],
-  'models:inspect': (a) => [a.file],
-  'models:add': (a) => [a.file],
-  'models:try': (a) => ('file' in a ? [a.file] : []),
+  'models:inspect': (a) => (a.labels === undefined ? [a.file] : [a.file, a.labels]),
+  'models:add': (a) => [a.file, ...manifestLabels(a.file, a.manifest)],
+  'models:try': (a) => ('file' in a ? [a.file, ...manifestLabels(a.file, a.manifest)] : []),
   'segment:inspect': (a) => [a.encoder, a.decoder],
   'segment:add': (a) => [a.encoder, a.decoder],
   'app:showInFolder': (a) => [a.path],

@@ -143,6 +143,7 @@ function runThreads(p: RunParameters): ThreadSettings {
  * model's scores, see keypointsFromScores; the pose box itself is not stored), else its box.
  */
 export function detectionGeometry(d: Detection): Geometry {
+  if (d.tag) return { kind: 'tag' };
   if (d.mask) return { kind: 'mask', rle: { size: d.mask.size, counts: d.mask.counts } };
   if (d.obb) return { kind: 'obb', cx: d.obb.cx, cy: d.obb.cy, w: d.obb.w, h: d.obb.h, angle: d.obb.angle };
   if (d.keypoints) return { kind: 'keypoints', points: keypointsFromScores(d.keypoints) };
@@ -189,6 +190,7 @@ function clip(d: Detection, width: number, height: number): Detection {
 
 export async function runPrelabel(ds: Dataset, detector: Detector, args: PrelabelRunArgs, hooks: JobHooks = {}): Promise<PrelabelSummary> {
   const m = args.manifest;
+  if (args.tiling && m.task === 'classify') throw new AppError('INVALID_ARGUMENT', `model "${m.id}" is a classifier: it labels whole images and does not run tiled`, { id: m.id });
   const params: RunParameters = {
     // The resize method is written out so that the run records it, and a resumed run keeps it.
     manifest: { ...m, resize: m.resize ?? 'cv2-linear' },
@@ -256,6 +258,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
   const warnings = new Set<string>();
   let provider: Provider | null = (getModelRun(db, runId)?.provider as Provider | null) ?? null;
   let detections = 0;
+  const byKind: Record<string, number> = {};
   let replaced = 0;
   let alreadyLabeled = 0;
   let alreadyRejected = 0;
@@ -408,6 +411,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
         else if (h.reason === 'rejected') alreadyRejected++;
       }
       detections += rows.length;
+      for (const r of rows) byKind[r.geometry.kind] = (byKind[r.geometry.kind] ?? 0) + 1;
       ran++;
       inferMs += result.ms;
       processed++;
@@ -438,6 +442,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
     failed: counts.failed,
     pending: counts.pending,
     detections,
+    byKind,
     replaced,
     alreadyLabeled,
     alreadyRejected,
@@ -456,6 +461,7 @@ export async function tryModel(
 ): Promise<ImageDetectResult> {
   const image = getImage(ds.db, q.imageId);
   if (!image) throw new AppError('NOT_FOUND', `image ${q.imageId} is not in the dataset`, { id: q.imageId });
+  if (q.tiling && q.manifest.task === 'classify') throw new AppError('INVALID_ARGUMENT', `model "${q.manifest.id}" is a classifier: it labels whole images and does not run tiled`, { id: q.manifest.id });
   const r = await detectImage(ds, detector, image, {
     manifest: q.manifest,
     modelFile: q.modelFile,

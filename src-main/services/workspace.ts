@@ -37,7 +37,7 @@ import { isInside } from './paths';
 import { Pyramids } from './pyramid';
 import { requireFrame } from './raster';
 import { Settings } from './settings';
-import { ModelRegistry, defaultManifestDir, parseManifest } from './models';
+import { ModelRegistry, defaultManifestDir, inspectWithLabels, parseManifest, withLabels } from './models';
 import { SamModelRegistry, defaultSamManifestDir } from './samModels';
 import { inspectSamPair } from '../common/inference/samFamily';
 import { parseSamManifest } from '../common/inference/samManifest';
@@ -81,8 +81,9 @@ function providerPreference(a: { provider?: Provider | undefined; providers?: Pr
  */
 async function manifestForFile(inference: Promise<InferenceBackend>, file: string, manifest: Record<string, unknown> | undefined, threads: ThreadSettings = threadSettings('app')): Promise<ModelManifest> {
   // The file picked is the model's file, whatever the manifest given says.
-  if (manifest) return parseManifest({ ...manifest, file }, file);
-  const inspection = await (await inference).inspect(file, threads);
+  if (manifest) return withLabels(parseManifest({ ...manifest, file }, file), nodePath.dirname(file), file);
+  const backend = await inference;
+  const inspection = await inspectWithLabels((f) => backend.inspect(f, threads), file);
   if (!inspection.proposed) throw new AppError('UNSUPPORTED_FORMAT', `${file}: ${inspection.problems.join('; ') || 'no decoder family fits its outputs'}`, { file });
   return { ...inspection.proposed, file };
 }
@@ -512,7 +513,10 @@ export class Workspace {
     'splits:assign': (args) => assignSplits(this.need(), args),
     'models:list': () => this.models().list(),
     // Loaded with the app's thread settings, as the tries and runs that follow use by default.
-    'models:inspect': async ({ file }) => (await this.inference()).inspect(file, threadSettings('app')),
+    'models:inspect': async ({ file, labels }) => {
+      const backend = await this.inference();
+      return inspectWithLabels((f) => backend.inspect(f, threadSettings('app')), file, { labels });
+    },
     'models:add': async ({ file, manifest }) => this.models().add(file, await manifestForFile(this.inference(), file, manifest)),
     'models:download': async ({ jobId, id }) => {
       const job = this.jobs.start(jobId);

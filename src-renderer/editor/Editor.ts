@@ -122,9 +122,9 @@ export class Editor {
     return this.selectionManager.records;
   }
 
-  /** Image-level tags (classification labels) of the current image. */
+  /** Image-level tags (classification labels) of the current image; a model's tag predictions are not among them until accepted. */
   get tags(): AnnotationRecord[] {
-    return [...this.store.records.values()].filter((a) => a.kind === 'tag');
+    return [...this.store.records.values()].filter((a) => a.kind === 'tag' && a.source !== 'model');
   }
 
   get tool(): Tool {

@@ -110,6 +110,8 @@ export class ModelsState {
   // The custom-model dialog.
   dialogOpen = $state(false);
   file = $state('');
+  /** A labels file chosen for the model's class names (else one beside the model is read). */
+  labelsFile = $state('');
   report = $state.raw<ModelInspection | null>(null);
   tried = $state.raw<TryResult | null>(null);
   /** The model the dialog added; trying it on the current image needs its id. */
@@ -281,7 +283,8 @@ export class ModelsState {
     this.tried = null;
     this.added = null;
     return this.step(async () => {
-      this.report = await call('models:inspect', { file: this.file.trim() });
+      const labels = this.labelsFile.trim();
+      this.report = await call('models:inspect', { file: this.file.trim(), ...(labels ? { labels } : {}) });
     });
   }
 
@@ -289,12 +292,18 @@ export class ModelsState {
   add(): Promise<void> {
     return this.step(async () => {
       // Without a manifest the service stores the one it proposed, which the dialog has shown.
-      const added = await call('models:add', { file: this.file.trim() });
+      const added = await call('models:add', { file: this.file.trim(), ...this.chosenManifest() });
       await this.refresh();
       await this.choose(added.manifest.id);
       this.added = added;
       this.app.say(`Model added: ${added.manifest.name}`);
     });
+  }
+
+  /** With a labels file chosen, the manifest inspection proposed with its names; else the service proposes one itself. */
+  private chosenManifest(): { manifest?: Record<string, unknown> } {
+    const p = this.report?.proposed;
+    return this.labelsFile.trim() && p ? { manifest: { ...p } } : {};
   }
 
   /** Runs the inspected file on the current image without registering the model or storing anything. */
@@ -303,7 +312,7 @@ export class ModelsState {
     const file = this.file.trim();
     if (imageId === undefined || !file) return Promise.resolve();
     return this.step(async () => {
-      this.tried = await call('models:try', { file, imageId, conf: this.threshold, providers: this.providerOrder(), tiling: this.tiling(), ...this.threadOptions() });
+      this.tried = await call('models:try', { file, imageId, ...this.chosenManifest(), conf: this.threshold, providers: this.providerOrder(), tiling: this.tiling(), ...this.threadOptions() });
       this.provider = this.tried.provider;
       this.warnings = this.tried.warnings;
     });

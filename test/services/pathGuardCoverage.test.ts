@@ -4,7 +4,7 @@ import { argSchemas, CHANNELS } from '../../src-main/common/contract';
 import { PATH_ARGS } from '../../src-main/services/pathGuard';
 
 /** Argument names that carry file-system paths in the contract. */
-const PATH_KEYS = new Set(['path', 'paths', 'file', 'folders', 'outDir', 'root', 'encoder', 'decoder']);
+const PATH_KEYS = new Set(['path', 'paths', 'file', 'folders', 'outDir', 'root', 'encoder', 'decoder', 'labels']);
 
 /** The keys of an object schema, or of every object in a union of them. */
 function keysOf(schema: z.ZodType): string[] {

@@ -191,6 +191,11 @@ describe('browser-mode path confinement', () => {
     expect(fs.existsSync(path.join(dir, 'out', 'data.yaml'))).toBe(true);
     expect(await callOk('interchange:inspect', { path: '/etc/passwd' })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
     expect(await callOk('models:inspect', { file: '/etc/passwd' })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
+    // A labels file is read too: one outside the roots, chosen or named by a manifest, is refused.
+    const model = path.join(dir, 'model.onnx');
+    expect(await callOk('models:inspect', { file: model, labels: '/etc/passwd' })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
+    const labelled = { id: 'm', name: 'm', task: 'classify', size: [224, 224], colour: 'rgb', scale: 1, letterbox: 'stretch', labels: '../../../../../../../etc/passwd', thresholds: { score: 0.1, iou: 0.5, maxDetections: 5 } };
+    expect(await callOk('models:add', { file: model, manifest: labelled })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
     // A SAM pair is two model files: either outside the roots is refused before anything reads it.
     const inside = path.join(dir, 'enc.onnx');
     for (const [encoder, decoder] of [['/etc/passwd', inside], [inside, '/etc/hostname']]) {

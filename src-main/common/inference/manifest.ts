@@ -6,6 +6,13 @@ import { fmtDims, yoloxAnchorCount } from './decode';
 import { parseImgsz, parseKptShape, parseUltralyticsNames } from './onnxMetadata';
 import { DECODER_FAMILIES, HIGH_BIT_DEPTH_MODES, MODEL_TASKS, RESIZE_METHODS, type DecoderFamily, type ModelIo, type ModelManifest, type ModelTask } from './types';
 
+/**
+ * Tasks whose outputs are decoded by a detector family (`family` required). Classify, semantic
+ * and embed models have one output tensor read as the task says; `family` is optional there and
+ * not used.
+ */
+export const FAMILY_TASKS: ReadonlySet<ModelTask> = new Set<ModelTask>(['detect', 'segment', 'obb', 'pose']);
+
 const size = z.tuple([z.number().int().positive(), z.number().int().positive()]);
 const triple = z.tuple([z.number(), z.number(), z.number()]);
 
@@ -14,7 +21,7 @@ export const manifestSchema = z
     id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, ".", "_" or "-"'),
     name: z.string().min(1),
     task: z.enum(MODEL_TASKS),
-    family: z.enum(DECODER_FAMILIES),
+    family: z.enum(DECODER_FAMILIES).optional(),
     input: z.string().min(1).optional(),
     size: z.union([size, z.literal('dynamic')]),
     defaultSize: size.optional(),
@@ -26,7 +33,7 @@ export const manifestSchema = z
     letterboxAlign: z.enum(['center', 'topleft']).optional(),
     resize: z.enum(RESIZE_METHODS).optional(),
     strides: z.array(z.number().int().positive()).min(1).optional(),
-    classes: z.array(z.string().min(1)).min(1),
+    classes: z.array(z.string().min(1)).min(1).optional(),
     thresholds: z.object({
       score: z.number().min(0).max(1),
       iou: z.number().min(0).max(1),
@@ -62,6 +69,8 @@ export const manifestSchema = z
   })
   .strict()
   .superRefine((m, ctx) => {
+    if (!m.family && FAMILY_TASKS.has(m.task)) ctx.addIssue({ code: 'custom', path: ['family'], message: `required for task "${m.task}" (one of ${DECODER_FAMILIES.join(', ')})` });
+    if (!m.classes && !m.labels) ctx.addIssue({ code: 'custom', path: ['classes'], message: 'a manifest needs classes or a labels file' });
     if (m.size === 'dynamic' && !m.defaultSize) ctx.addIssue({ code: 'custom', path: ['defaultSize'], message: 'required when size is "dynamic"' });
     if (m.task === 'segment' && (m.family === 'yolox' || m.family === 'rtdetr')) {
       ctx.addIssue({ code: 'custom', path: ['family'], message: `${m.family} has no segmentation head` });
@@ -80,11 +89,13 @@ export const manifestSchema = z
 
 /**
  * Validates a manifest, reporting every problem with its JSON path and the manifest file's
- * name, e.g. `models/x.json: thresholds.iou: Too big: expected number to be <=1`.
+ * name, e.g. `models/x.json: thresholds.iou: Too big: expected number to be <=1`. A manifest
+ * naming a `labels` file instead of `classes` comes back with `classes` empty: the caller that
+ * knows where the manifest lives reads the file (services/models.ts `readManifestFile`).
  */
 export function parseManifest(json: unknown, file: string): ModelManifest {
   const r = manifestSchema.safeParse(json);
-  if (r.success) return r.data as ModelManifest;
+  if (r.success) return { ...r.data, classes: r.data.classes ?? [] } as ModelManifest;
   const lines = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
   throw new AppError('INVALID_ARGUMENT', `${file}: invalid model manifest: ${lines.join('; ')}`, { file, issues: lines });
 }
@@ -101,10 +112,12 @@ const num = (d: number | string | undefined): number | undefined => (typeof d ==
  * Guesses family, task, size, classes and input conventions from the input and output shapes and
  * any Ultralytics metadata. Everything it could not decide is listed in `problems`.
  */
-export function proposeManifest(io: ModelIo, metadata: Record<string, string>, file = 'model.onnx'): Proposal {
+export function proposeManifest(io: ModelIo, metadata: Record<string, string>, file = 'model.onnx', hints: ProposeHints = {}): Proposal {
   const problems: string[] = [];
   const shapes = `inputs ${io.inputs.map((t) => `${t.name} ${fmtDims(t.dims)}`).join(', ')}; outputs ${io.outputs.map((t) => `${t.name} ${fmtDims(t.dims)}`).join(', ')}`;
   const input = io.inputs[0];
+  const wholeImage = hints.task === 'classify' || hints.task === 'semantic' || (hints.task === undefined && wholeImageOutput(io) !== null);
+  if (wholeImage) return proposeWholeImage(io, metadata, file, hints, shapes);
   if (!input || input.dims.length !== 4 || (typeof input.dims[1] === 'number' && input.dims[1] !== 3)) {
     return { manifest: null, problems: [`${file}: the first input is not an image batch [1, 3, H, W] (${shapes})`] };
   }
@@ -197,8 +210,25 @@ export function proposeManifest(io: ModelIo, metadata: Record<string, string>, f
     problems.push(`metadata task "${metaTask}" is not supported for pre-labeling`);
     task = metaTask === 'classify' ? 'classify' : task;
   }
+  if (hints.task === 'obb' || hints.task === 'pose') {
+    if (family !== 'ultralytics') {
+      return { manifest: null, problems: [...problems, `${file}: an ${hints.task} model must have an Ultralytics head [1, 4+nc+${hints.task === 'obb' ? '1 (angle)' : '3K (keypoints)'}, N] (${shapes})`] };
+    }
+    if (hints.task === 'obb') nc -= 1;
+    else {
+      const k = hints.keypoints ?? 17;
+      nc -= 3 * k;
+    }
+    if (nc < 1) return { manifest: null, problems: [...problems, `${file}: the output has too few rows for an ${hints.task} head (${shapes})`] };
+    task = hints.task;
+  } else if (hints.task !== undefined && hints.task !== task) {
+    return { manifest: null, problems: [...problems, `${file}: --task ${hints.task} does not fit the outputs, which look like a "${task}" model (${shapes})`] };
+  }
   let classes: string[];
-  if (metaNames && metaNames.length === nc) classes = metaNames;
+  if (hints.labels && hints.labels.names.length === nc) classes = hints.labels.names;
+  else if (hints.labels) {
+    return { manifest: null, problems: [...problems, `${hints.labels.file}: holds ${hints.labels.names.length} names but ${file} outputs ${nc} classes (${shapes})`] };
+  } else if (metaNames && metaNames.length === nc) classes = metaNames;
   else {
     if (metaNames) problems.push(`metadata lists ${metaNames.length} names but the output holds ${nc} classes`);
     classes = nc === 80 ? [...COCO80] : Array.from({ length: nc }, (_, i) => `class_${i}`);
@@ -220,8 +250,109 @@ export function proposeManifest(io: ModelIo, metadata: Record<string, string>, f
     letterbox: family === 'rtdetr' ? 'stretch' : 114,
     ...(family === 'yolox' ? { letterboxAlign: 'topleft' as const } : {}),
     classes,
+    ...(hints.labels ? { labels: hints.labels.file } : {}),
     thresholds: { score: 0.25, iou: 0.45, maxDetections: 300 },
     ...(keypoints ? { keypoints } : {}),
+    file,
+  };
+  return { manifest, problems };
+}
+
+/** What the caller knows beyond the shapes: a labels file read, the task the user says the model does. */
+export interface ProposeHints {
+  labels?: { file: string; names: string[] };
+  task?: ModelTask;
+  /** pose: keypoints per detection (17, COCO person, when omitted). */
+  keypoints?: number;
+}
+
+/** The class count of a classifier's output [B, C] or [B, C, 1, 1]; null for other shapes. */
+function classifierClasses(dims: readonly (number | string)[]): number | null {
+  const c = num(dims[1]);
+  if (c === undefined || c < 1) return null;
+  if (dims.length === 2 || (dims.length === 4 && dims[2] === 1 && dims[3] === 1)) return c;
+  return null;
+}
+
+/** A model with one output of one score per class ([B, C]): what the shapes alone call a classifier. */
+function wholeImageOutput(io: ModelIo): number | null {
+  return io.outputs.length === 1 && io.inputs.length === 1 ? classifierClasses(io.outputs[0]!.dims) : null;
+}
+
+function baseId(file: string): { id: string; name: string } {
+  const base = file.split(/[\\/]/).pop() ?? file;
+  const id = base.replace(/\.onnx$/i, '').toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'model';
+  return { id, name: base.replace(/\.onnx$/i, '') };
+}
+
+/**
+ * A classifier ([B, C] output) or, asked for, a semantic segmenter ([B, C, H, W] or NHWC
+ * [B, H, W, C] at the input size): ImageNet conventions proposed (RGB, /255, ImageNet mean/std,
+ * short side to 256/224 of the input then a centre crop; softmax), to be checked by the user.
+ */
+function proposeWholeImage(io: ModelIo, metadata: Record<string, string>, file: string, hints: ProposeHints, shapes: string): Proposal {
+  const problems: string[] = [];
+  const input = io.inputs[0];
+  const task = hints.task ?? 'classify';
+  const d = input?.dims ?? [];
+  const nhwc = d.length === 4 && (d[3] === 3 || d[3] === 1) && d[1] !== 3 && d[1] !== 1;
+  const channels = nhwc ? d[3] : d[1];
+  // Classifier inputs are read as colour images; a one-channel input is a semantic model's (microscopy).
+  if (!input || d.length !== 4 || (typeof channels === 'number' && channels !== 3 && (task === 'classify' || channels !== 1))) {
+    return { manifest: null, problems: [`${file}: the first input is not an image batch [1, 3, H, W] or [1, H, W, 3] (${shapes})`] };
+  }
+  const ih = num(nhwc ? d[1] : d[2]), iw = num(nhwc ? d[2] : d[3]);
+  const fixed: [number, number] | undefined = ih && iw ? [ih, iw] : undefined;
+  const metaSize = metadata['imgsz'] !== undefined ? parseImgsz(metadata['imgsz']) : null;
+  const inputSize: [number, number] = fixed ?? metaSize ?? [224, 224];
+  if (!fixed && !metaSize) problems.push(`input size is dynamic ${fmtDims(d)} and the file has no "imgsz" metadata: assuming 224x224`);
+  const out = hints.task === undefined ? io.outputs[0] : io.outputs.find((o) => (task === 'classify' ? classifierClasses(o.dims) !== null : o.dims.length === 4));
+  let nc: number | undefined;
+  if (task === 'classify') {
+    nc = out ? (classifierClasses(out.dims) ?? undefined) : undefined;
+    if (nc === undefined) return { manifest: null, problems: [`${file}: a classify model must have an output of one score per class [1, C] (${shapes})`] };
+  } else {
+    const od = out?.dims ?? [];
+    const outNhwc = od.length === 4 && num(od[1]) === inputSize[0] && num(od[2]) === inputSize[1];
+    nc = od.length === 4 ? num(outNhwc ? od[3] : od[1]) : undefined;
+    if (nc === undefined) return { manifest: null, problems: [`${file}: a semantic model must have an output of class scores per pixel [1, C, H, W] or [1, H, W, C] (${shapes})`] };
+  }
+  let classes: string[];
+  if (hints.labels) {
+    if (hints.labels.names.length !== nc) {
+      return { manifest: null, problems: [...problems, `${hints.labels.file}: holds ${hints.labels.names.length} names but ${file} outputs ${nc} class scores (${shapes})`] };
+    }
+    classes = hints.labels.names;
+  } else {
+    const metaNames = metadata['names'] !== undefined ? parseUltralyticsNames(metadata['names']) : null;
+    if (metaNames && metaNames.length === nc) classes = metaNames;
+    else {
+      classes = Array.from({ length: nc }, (_, i) => `class_${i}`);
+      problems.push(`no labels file (a JSON list or one name per line, beside the model as ${baseId(file).name}.json/.txt or labels.json/.txt): class names unknown, named class_0..class_${nc - 1}`);
+    }
+  }
+  problems.push(
+    task === 'classify'
+      ? 'input conventions assumed to be ImageNet\'s (RGB, /255, mean 0.485,0.456,0.406, std 0.229,0.224,0.225, short side resized then centre-cropped); check them before saving'
+      : 'input conventions assumed (RGB, /255, stretched to the input); check them before saving',
+  );
+  const manifest: ModelManifest = {
+    ...baseId(file),
+    task,
+    input: input.name,
+    ...(out && io.outputs.length > 1 ? { output: out.name } : {}),
+    size: fixed ?? 'dynamic',
+    ...(fixed ? {} : { defaultSize: inputSize }),
+    colour: 'rgb',
+    scale: 1 / 255,
+    ...(task === 'classify' ? { mean: [0.485, 0.456, 0.406] as [number, number, number], std: [0.229, 0.224, 0.225] as [number, number, number], cropFrom: Math.round(inputSize[0] / 0.875) } : {}),
+    letterbox: 'stretch',
+    ...(nhwc ? { layout: 'nhwc' as const } : {}),
+    activation: task === 'semantic' && nc === 1 ? 'sigmoid' : 'softmax',
+    ...(task === 'classify' ? { topK: Math.min(5, nc) } : {}),
+    classes,
+    ...(hints.labels ? { labels: hints.labels.file } : {}),
+    thresholds: { score: task === 'classify' ? 0.01 : 0.5, iou: 0.5, maxDetections: task === 'classify' ? Math.min(5, nc) : 100 },
     file,
   };
   return { manifest, problems };

@@ -22,7 +22,11 @@ export interface ModelManifest {
   id: string;
   name: string;
   task: ModelTask;
-  family: DecoderFamily;
+  /**
+   * The decoder of a detect, segment, obb or pose model (required there); classify, semantic and
+   * embed models have none (optional, not used).
+   */
+  family?: DecoderFamily;
   /** Input tensor name; the first input when omitted. */
   input?: string;
   /** [height, width] of the network input, or 'dynamic' (then `defaultSize` is used). */
@@ -41,6 +45,10 @@ export interface ModelManifest {
   resize?: ResizeMethod;
   /** Grid strides of a yolox head; [8, 16, 32] when omitted. */
   strides?: number[];
+  /**
+   * Class names in output order. In a manifest file it may be left out when `labels` names a
+   * file; loading the manifest fills it from that file.
+   */
   classes: string[];
   thresholds: { score: number; iou: number; maxDetections: number };
   licence?: string;
@@ -107,6 +115,8 @@ export interface Detection {
   obb?: { cx: number; cy: number; w: number; h: number; angle: number };
   /** Keypoints of a `pose` model: `[x, y, score, ...]` in image pixels, the score the model's 0..1 visibility. */
   keypoints?: number[];
+  /** classify: a label of the whole image, stored as an image tag; `box` is then the whole image. */
+  tag?: true;
 }
 
 /** 8-bit pixels already decoded (and windowed, for deeper images), row-major, interleaved. */

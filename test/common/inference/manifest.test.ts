@@ -138,3 +138,58 @@ describe('readOnnxMetadata', () => {
     expect(parseImgsz('none')).toBeNull();
   });
 });
+
+describe('parseManifest: tasks without a decoder family', () => {
+  const classify = {
+    id: 'mobilenet',
+    name: 'MobileNet',
+    task: 'classify',
+    size: [224, 224],
+    colour: 'rgb',
+    scale: 1 / 255,
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    letterbox: 'stretch',
+    cropFrom: 256,
+    activation: 'softmax',
+    labels: 'labels.json',
+    thresholds: { score: 0.1, iou: 0.5, maxDetections: 5 },
+    file: 'mobilenet.onnx',
+  };
+  it('takes a classify manifest without family and with a labels file instead of classes', () => {
+    const m = parseManifest(classify, 'models/mobilenet.json');
+    expect(m.family).toBeUndefined();
+    expect(m.labels).toBe('labels.json');
+    expect(m.classes).toEqual([]);
+  });
+  it.each(['detect', 'segment', 'obb', 'pose'])('still needs a family for %s', (task) => {
+    expect(() => parseManifest({ ...classify, task }, 'models/x.json')).toThrow(`family: required for task "${task}"`);
+  });
+  it('needs classes or a labels file', () => {
+    expect(() => parseManifest({ ...classify, labels: undefined }, 'models/x.json')).toThrow('classes: a manifest needs classes or a labels file');
+  });
+});
+
+describe('proposeManifest: classifiers', () => {
+  it('proposes classify for a single [B, C] output, with the labels given and ImageNet conventions', () => {
+    const names = Array.from({ length: 1000 }, (_, i) => `n${i}`);
+    const p = proposeManifest(io([1, 3, 224, 224], [1, 1000]), {}, '/m/mobilenet.onnx', { labels: { file: '/m/labels.txt', names } });
+    expect(p.manifest).toMatchObject({ task: 'classify', size: [224, 224], cropFrom: 256, mean: [0.485, 0.456, 0.406], activation: 'softmax', topK: 5, labels: '/m/labels.txt', letterbox: 'stretch' });
+    expect(p.manifest!.family).toBeUndefined();
+    expect(p.manifest!.classes).toBe(names);
+    expect(() => parseManifest(p.manifest, 'proposed')).not.toThrow();
+    const dyn = proposeManifest(io(['batch', 3, 224, 224], ['batch', 5, 1, 1]), {}, 'x.onnx');
+    expect(dyn.manifest).toMatchObject({ task: 'classify', classes: ['class_0', 'class_1', 'class_2', 'class_3', 'class_4'] });
+    expect(dyn.problems.join('\n')).toContain('no labels file');
+  });
+  it('a labels file of another length, or a task the outputs do not fit, proposes nothing and says why', () => {
+    const p = proposeManifest(io([1, 3, 224, 224], [1, 1000]), {}, 'm.onnx', { labels: { file: 'l.txt', names: ['a', 'b'] } });
+    expect(p.manifest).toBeNull();
+    expect(p.problems.at(-1)).toContain('l.txt: holds 2 names but m.onnx outputs 1000 class scores');
+    const d = proposeManifest(io([1, 3, 320, 320], [1, 84, 2100]), {}, 'y.onnx', { task: 'classify' });
+    expect(d.manifest).toBeNull();
+    expect(d.problems[0]).toContain('a classify model must have an output of one score per class [1, C]');
+    const s = proposeManifest(io([1, 3, 320, 320], [1, 84, 2100]), {}, 'y.onnx', { task: 'segment' });
+    expect(s.problems.at(-1)).toContain('--task segment does not fit the outputs, which look like a "detect" model');
+  });
+});
