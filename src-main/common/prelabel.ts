@@ -41,6 +41,8 @@ export interface PrelabelSummary {
   pending: number;
   /** Predictions stored for review. */
   detections: number;
+  /** The predictions stored for review by kind (box, mask, tag, ...); kinds with none are left out. */
+  byKind: Record<string, number>;
   /** Pending predictions of earlier runs of the model that this run replaced on its images. */
   replaced: number;
   /** Detections left out of review because a human shape of their class is already there. */
@@ -90,6 +92,15 @@ export function plural(n: number, noun: string, nouns = `${noun}s`): string {
   return `${n.toLocaleString('en-US')} ${n === 1 ? noun : nouns}`;
 }
 
+const KIND_WORDS: Record<string, string> = { box: 'box', mask: 'mask', polygon: 'polygon', tag: 'tag', obb: 'rotated box', keypoints: 'pose', point: 'point', polyline: 'polyline' };
+
+/** " (3 tags)", " (5 masks, 2 boxes)": what the predictions are, unless they are all boxes. */
+function kindsText(byKind: Record<string, number>): string {
+  const kinds = Object.entries(byKind).filter(([, n]) => n > 0);
+  if (kinds.length === 0 || (kinds.length === 1 && kinds[0]![0] === 'box')) return '';
+  return ` (${kinds.map(([k, n]) => plural(n, KIND_WORDS[k] ?? k).replace(/(box|x)s$/, '$1es')).join(', ')})`;
+}
+
 /**
  * What a pre-labeling run did, in words: how many images the model ran on out of how many, what it
  * stored, and why the rest were not run (skipped for their human labels, failed, or left to do
@@ -102,7 +113,7 @@ export function prelabelSummaryText(s: PrelabelSummary): string {
   else if (ran === 0 && s.skipped === s.images && s.images > 0) {
     parts.push(`No image run: ${s.images === 1 ? 'the image holds' : `all ${s.images} images hold`} human labels and "skip images with human labels" is on`);
   } else parts.push(`Pre-labeled ${ran === s.images ? plural(ran, 'image') : `${ran} of ${plural(s.images, 'image')}`}`);
-  if (ran > 0 || s.detections > 0) parts[0] += `: ${plural(s.detections, 'prediction')}`;
+  if (ran > 0 || s.detections > 0) parts[0] += `: ${plural(s.detections, 'prediction')}${kindsText(s.byKind ?? {})}`;
   if (s.replaced > 0) parts.push(`${plural(s.replaced, 'older prediction')} of this model replaced`);
   const known = s.alreadyLabeled + s.alreadyRejected;
   if (known > 0) {

@@ -5,6 +5,7 @@ import { modelInputTensor, resolveSemanticInput, semanticMaps, type SemanticMaps
 import type { Detection, DetectOverrides, DetectTimings, ModelManifest, OutputTensor, Provider } from '../common/inference/types';
 import { preprocess, type ImageInput, type PixelOptions } from './preprocess';
 import { getSession, type SessionOptions } from './sessions';
+import { classifyInProcess } from './classify';
 
 /** Which session runs a model: its file and the provider preference order. */
 export interface SessionKey extends SessionOptions {
@@ -26,6 +27,7 @@ export interface DetectResult {
  * function is what the worker runs.
  */
 export async function detectInProcess(key: SessionKey, input: ImageInput, manifest: ModelManifest, overrides: DetectOverrides = {}, pixels: PixelOptions = {}): Promise<DetectResult> {
+  if (manifest.task === 'classify') return classifyInProcess(key, input, manifest, overrides, pixels);
   const { session, provider, warnings } = await getSession(key.file, key);
   const inputName = manifest.input ?? session.inputNames[0]!;
   const meta = session.inputMetadata.find((m) => m.name === inputName);

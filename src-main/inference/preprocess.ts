@@ -58,7 +58,7 @@ async function readImage(file: string): Promise<Buffer> {
 }
 
 /** Oriented size of an image from its header: EXIF orientations 5-8 swap width and height. */
-async function orientedSize(file: string, bytes: Buffer | string): Promise<{ width: number; height: number; deep: boolean }> {
+export async function orientedSize(file: string, bytes: Buffer | string): Promise<{ width: number; height: number; deep: boolean }> {
   let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();

@@ -119,6 +119,8 @@ export interface PackedDetections {
   /** For each detection, its RLE counts, or an empty array when it has no mask. */
   maskCounts: Uint32Array[];
   maskSize: [number, number] | null;
+  /** 1 for a detection that is an image tag (classify), else 0; absent when none is. */
+  tags?: Uint8Array;
 }
 
 export type DetectReply =
@@ -135,16 +137,18 @@ export function pack(dets: readonly Detection[]): { packed: PackedDetections; tr
   const classes = new Int32Array(n);
   const maskCounts: Uint32Array[] = [];
   let maskSize: [number, number] | null = null;
+  const tags = dets.some((d) => d.tag) ? new Uint8Array(n) : undefined;
   dets.forEach((d, i) => {
     boxes.set([d.box.x, d.box.y, d.box.w, d.box.h], i * 4);
     scores[i] = d.score;
     classes[i] = d.classIndex;
     maskCounts.push(d.mask ? Uint32Array.from(d.mask.counts) : new Uint32Array(0));
     if (d.mask) maskSize = d.mask.size;
+    if (tags && d.tag) tags[i] = 1;
   });
   return {
-    packed: { boxes, scores, classes, maskCounts, maskSize },
-    transfer: [boxes.buffer, scores.buffer, classes.buffer, ...maskCounts.map((m) => m.buffer as ArrayBuffer)],
+    packed: { boxes, scores, classes, maskCounts, maskSize, ...(tags ? { tags } : {}) },
+    transfer: [boxes.buffer, scores.buffer, classes.buffer, ...maskCounts.map((m) => m.buffer as ArrayBuffer), ...(tags ? [tags.buffer as ArrayBuffer] : [])],
   };
 }
 
@@ -158,6 +162,7 @@ export function unpack(p: PackedDetections): Detection[] {
     };
     const counts = p.maskCounts[i];
     if (p.maskSize && counts && counts.length > 0) d.mask = { size: p.maskSize, counts: Array.from(counts) };
+    if (p.tags?.[i]) d.tag = true;
     out.push(d);
   }
   return out;

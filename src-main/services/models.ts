@@ -23,9 +23,61 @@ function readJson(file: string): unknown {
   }
 }
 
+/**
+ * Class names from a labels file: a JSON list of names, a JSON object of index -> name (as
+ * Ultralytics and torchvision write them), or text with one name per line (blank lines at the end
+ * ignored). A file that is none of these fails naming the file.
+ */
+export function readLabelsFile(file: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'FILE_NOT_FOUND' : 'INVALID_ARGUMENT';
+    throw new AppError(code, `${file}: labels file cannot be read: ${(e as Error).message}`, { path: file });
+  }
+  const bad = (why: string): AppError => new AppError('INVALID_ARGUMENT', `${file}: not a labels file: ${why}`, { path: file });
+  let names: unknown[];
+  if (/\.json$/i.test(file) || /^\s*[[{]/.test(text)) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text) as unknown;
+    } catch (e) {
+      throw bad(`cannot be read as JSON: ${(e as Error).message}`);
+    }
+    if (Array.isArray(json)) names = json;
+    else if (json && typeof json === 'object') {
+      const entries = Object.entries(json as Record<string, unknown>);
+      if (entries.some(([k], i) => k !== String(i))) throw bad('a JSON object of labels must have the keys "0", "1", ... in order');
+      names = entries.map(([, v]) => v);
+    } else throw bad('expected a JSON list of names');
+  } else {
+    names = text.replace(/^\uFEFF/, '').split(/\r?\n/).map((l) => l.trim());
+    while (names.length > 0 && names[names.length - 1] === '') names.pop();
+  }
+  if (names.length === 0) throw bad('it holds no names');
+  const blank = names.findIndex((n) => typeof n !== 'string' || n.trim() === '');
+  if (blank >= 0) throw bad(`entry ${blank} (line ${blank + 1}) is not a name: ${JSON.stringify(names[blank])}`);
+  return (names as string[]).map((n) => n.trim());
+}
+
+/**
+ * Fills `classes` from the manifest's labels file, resolved relative to `baseDir`. A manifest
+ * giving both must give the same number of names.
+ */
+export function withLabels(m: ModelManifest, baseDir: string, what: string): ModelManifest {
+  if (!m.labels) return m;
+  const file = path.resolve(baseDir, m.labels);
+  const names = readLabelsFile(file);
+  if (m.classes.length > 0 && m.classes.length !== names.length) {
+    throw new AppError('INVALID_ARGUMENT', `${what}: lists ${m.classes.length} classes but its labels file ${file} holds ${names.length} names`, { path: file });
+  }
+  return { ...m, labels: file, classes: m.classes.length > 0 ? m.classes : names };
+}
+
 export function readManifestFile(file: string): ModelManifest {
   if (!fs.existsSync(file)) throw new AppError('FILE_NOT_FOUND', `${file}: does not exist`, { path: file });
-  const m = parseManifest(readJson(file), file);
+  const m = withLabels(parseManifest(readJson(file), file), path.dirname(file), file);
   // A relative weights path is relative to the manifest, so a manifest and its model travel together.
   return m.file && !path.isAbsolute(m.file) ? { ...m, file: path.resolve(path.dirname(file), m.file) } : m;
 }
@@ -61,7 +113,11 @@ export class ModelRegistry {
     if (!fs.existsSync(this.customFile)) return [];
     const list = readJson(this.customFile);
     if (!Array.isArray(list)) throw new AppError('INVALID_ARGUMENT', `${this.customFile}: is not a list of manifests`, { file: this.customFile });
-    return list.map((m, i) => parseManifest(m, `${this.customFile}[${i}]`));
+    return list.map((m, i) => {
+      const what = `${this.customFile}[${i}]`;
+      const parsed = parseManifest(m, what);
+      return parsed.classes.length > 0 ? parsed : withLabels(parsed, this.opts.configDir, what);
+    });
   }
 
   private entry(manifest: ModelManifest, origin: ModelEntry['origin']): ModelEntry {
@@ -94,7 +150,9 @@ export class ModelRegistry {
   add(file: string, manifest: ModelManifest): ModelEntry {
     const abs = path.resolve(file);
     if (!fs.existsSync(abs)) throw new AppError('FILE_NOT_FOUND', `${abs}: does not exist`, { path: abs });
-    const m = parseManifest({ ...manifest, file: abs }, abs);
+    const parsed = parseManifest({ ...manifest, file: abs }, abs);
+    // The names are stored with the model, so a labels file moved later does not lose them.
+    const m = parsed.classes.length > 0 ? parsed : withLabels(parsed, path.dirname(abs), abs);
     if (this.builtin().some((b) => b.id === m.id)) throw new AppError('INVALID_ARGUMENT', `model id "${m.id}" is taken by a shipped model`, { id: m.id });
     const rest = this.custom().filter((c) => c.id !== m.id);
     fs.mkdirSync(this.opts.configDir, { recursive: true });

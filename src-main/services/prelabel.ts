@@ -142,6 +142,7 @@ function runThreads(p: RunParameters): ThreadSettings {
 }
 
 export function detectionGeometry(d: Detection): Geometry {
+  if (d.tag) return { kind: 'tag' };
   return d.mask ? { kind: 'mask', rle: { size: d.mask.size, counts: d.mask.counts } } : { kind: 'box', ...d.box };
 }
 
@@ -156,6 +157,7 @@ function clip(d: Detection, width: number, height: number): Detection {
 
 export async function runPrelabel(ds: Dataset, detector: Detector, args: PrelabelRunArgs, hooks: JobHooks = {}): Promise<PrelabelSummary> {
   const m = args.manifest;
+  if (args.tiling && m.task === 'classify') throw new AppError('INVALID_ARGUMENT', `model "${m.id}" is a classifier: it labels whole images and does not run tiled`, { id: m.id });
   const params: RunParameters = {
     // The resize method is written out so that the run records it, and a resumed run keeps it.
     manifest: { ...m, resize: m.resize ?? 'cv2-linear' },
@@ -223,6 +225,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
   const warnings = new Set<string>();
   let provider: Provider | null = (getModelRun(db, runId)?.provider as Provider | null) ?? null;
   let detections = 0;
+  const byKind: Record<string, number> = {};
   let replaced = 0;
   let alreadyLabeled = 0;
   let alreadyRejected = 0;
@@ -369,6 +372,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
         else if (h.reason === 'rejected') alreadyRejected++;
       }
       detections += rows.length;
+      for (const r of rows) byKind[r.geometry.kind] = (byKind[r.geometry.kind] ?? 0) + 1;
       ran++;
       inferMs += result.ms;
       processed++;
@@ -399,6 +403,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
     failed: counts.failed,
     pending: counts.pending,
     detections,
+    byKind,
     replaced,
     alreadyLabeled,
     alreadyRejected,

@@ -33,7 +33,7 @@ import { isInside } from './paths';
 import { Pyramids } from './pyramid';
 import { requireFrame } from './raster';
 import { Settings } from './settings';
-import { ModelRegistry, defaultManifestDir, parseManifest } from './models';
+import { ModelRegistry, defaultManifestDir, parseManifest, withLabels } from './models';
 import { SamModelRegistry, defaultSamManifestDir } from './samModels';
 import { inspectSamPair } from '../common/inference/samFamily';
 import { parseSamManifest } from '../common/inference/samManifest';
@@ -76,7 +76,7 @@ function providerPreference(a: { provider?: Provider | undefined; providers?: Pr
  */
 async function manifestForFile(inference: Promise<InferenceBackend>, file: string, manifest: Record<string, unknown> | undefined, threads: ThreadSettings = threadSettings('app')): Promise<ModelManifest> {
   // The file picked is the model's file, whatever the manifest given says.
-  if (manifest) return parseManifest({ ...manifest, file }, file);
+  if (manifest) return withLabels(parseManifest({ ...manifest, file }, file), nodePath.dirname(file), file);
   const inspection = await (await inference).inspect(file, threads);
   if (!inspection.proposed) throw new AppError('UNSUPPORTED_FORMAT', `${file}: ${inspection.problems.join('; ') || 'no decoder family fits its outputs'}`, { file });
   return { ...inspection.proposed, file };

@@ -10,6 +10,7 @@ const base: PrelabelSummary = {
   failed: 0,
   pending: 0,
   detections: 31,
+  byKind: { box: 31 },
   replaced: 0,
   alreadyLabeled: 0,
   alreadyRejected: 0,
@@ -46,5 +47,10 @@ describe('pre-labeling job summaries', () => {
     expect(text).toBe(
       'Pre-labeled 4 of 6 images: 31 predictions; 7 older predictions of this model replaced; 3 objects left out (2 already labeled, 1 rejected before); 1 skipped (human labels); 1 failed; 42 ms per image',
     );
+  });
+
+  it('says what the predictions are unless they are all boxes', () => {
+    expect(prelabelSummaryText({ ...base, images: 2, done: 2, detections: 7, byKind: { tag: 7 }, msPerImage: 40 })).toBe('Pre-labeled 2 images: 7 predictions (7 tags); 40 ms per image');
+    expect(prelabelSummaryText({ ...base, images: 1, done: 1, detections: 3, byKind: { mask: 1, box: 2 }, msPerImage: 40 })).toBe('Pre-labeled 1 image: 3 predictions (1 mask, 2 boxes); 40 ms per image');
   });
 });

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import { readLabelsFile } from '../../src-main/services/models';
 import { COCO80 } from '../../src-main/common/inference/coco';
 import type { ModelManifest } from '../../src-main/common/inference/types';
 
@@ -25,3 +27,33 @@ export function ultralyticsDetectManifest(over: Partial<ModelManifest> & Pick<Mo
 export function yolov8nInt8Manifest(file: string): ModelManifest {
   return ultralyticsDetectManifest({ id: 'yolov8n-int8', name: 'YOLOv8n int8', classes: [...COCO80], file });
 }
+
+/** MobileNetV2 (ONNX model zoo, int8) as the shared models' README describes it: ImageNet crop, mean/std, softmax. */
+export function mobilenetManifest(file: string, labels: string): ModelManifest {
+  return {
+    id: 'mobilenetv2',
+    name: 'MobileNetV2',
+    task: 'classify',
+    size: [224, 224],
+    colour: 'rgb',
+    scale: 1 / 255,
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    letterbox: 'stretch',
+    cropFrom: 256,
+    activation: 'softmax',
+    topK: 5,
+    labels,
+    classes: fs.existsSync(labels) ? readLabelsFile(labels) : [],
+    thresholds: { score: 0.05, iou: 0.5, maxDetections: 5 },
+    file,
+  };
+}
+
+/** The MobileNetV2 top-1 answers the shared models' README lists (checked by hand with onnxruntime), with the least score each must reach. */
+export const MOBILENET_TOP1: [string, string, number][] = [
+  ['000000087038.jpg', 'Unicycle', 0.95],
+  ['000000058636.jpg', 'Street sign', 0.85],
+  ['000000303818.jpg', 'Cab', 0.8],
+  ['000000037777.jpg', 'Microwave', 0.7],
+];

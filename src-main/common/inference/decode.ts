@@ -283,6 +283,8 @@ export function decode(outputs: readonly OutputTensor[], m: ModelManifest, o: De
       return decodeEnd2end(outputs, m, o);
     case 'rtdetr':
       return decodeRtdetr(outputs, m, o);
+    case undefined:
+      throw new AppError('INVALID_ARGUMENT', `${o.file}: a ${m.task} model needs a decoder family in its manifest`, { file: o.file });
   }
 }
 

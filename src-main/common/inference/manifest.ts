@@ -5,6 +5,13 @@ import { fmtDims, yoloxAnchorCount } from './decode';
 import { parseImgsz, parseUltralyticsNames } from './onnxMetadata';
 import { DECODER_FAMILIES, HIGH_BIT_DEPTH_MODES, MODEL_TASKS, RESIZE_METHODS, type DecoderFamily, type ModelIo, type ModelManifest, type ModelTask } from './types';
 
+/**
+ * Tasks whose outputs are decoded by a detector family (`family` required). Classify, semantic
+ * and embed models have one output tensor read as the task says; `family` is optional there and
+ * not used.
+ */
+export const FAMILY_TASKS: ReadonlySet<ModelTask> = new Set<ModelTask>(['detect', 'segment', 'obb', 'pose']);
+
 const size = z.tuple([z.number().int().positive(), z.number().int().positive()]);
 const triple = z.tuple([z.number(), z.number(), z.number()]);
 
@@ -13,7 +20,7 @@ export const manifestSchema = z
     id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, ".", "_" or "-"'),
     name: z.string().min(1),
     task: z.enum(MODEL_TASKS),
-    family: z.enum(DECODER_FAMILIES),
+    family: z.enum(DECODER_FAMILIES).optional(),
     input: z.string().min(1).optional(),
     size: z.union([size, z.literal('dynamic')]),
     defaultSize: size.optional(),
@@ -25,7 +32,7 @@ export const manifestSchema = z
     letterboxAlign: z.enum(['center', 'topleft']).optional(),
     resize: z.enum(RESIZE_METHODS).optional(),
     strides: z.array(z.number().int().positive()).min(1).optional(),
-    classes: z.array(z.string().min(1)).min(1),
+    classes: z.array(z.string().min(1)).min(1).optional(),
     thresholds: z.object({
       score: z.number().min(0).max(1),
       iou: z.number().min(0).max(1),
@@ -61,6 +68,8 @@ export const manifestSchema = z
   })
   .strict()
   .superRefine((m, ctx) => {
+    if (!m.family && FAMILY_TASKS.has(m.task)) ctx.addIssue({ code: 'custom', path: ['family'], message: `required for task "${m.task}" (one of ${DECODER_FAMILIES.join(', ')})` });
+    if (!m.classes && !m.labels) ctx.addIssue({ code: 'custom', path: ['classes'], message: 'a manifest needs classes or a labels file' });
     if (m.size === 'dynamic' && !m.defaultSize) ctx.addIssue({ code: 'custom', path: ['defaultSize'], message: 'required when size is "dynamic"' });
     if (m.task === 'segment' && (m.family === 'yolox' || m.family === 'rtdetr')) {
       ctx.addIssue({ code: 'custom', path: ['family'], message: `${m.family} has no segmentation head` });
@@ -72,11 +81,13 @@ export const manifestSchema = z
 
 /**
  * Validates a manifest, reporting every problem with its JSON path and the manifest file's
- * name, e.g. `models/x.json: thresholds.iou: Too big: expected number to be <=1`.
+ * name, e.g. `models/x.json: thresholds.iou: Too big: expected number to be <=1`. A manifest
+ * naming a `labels` file instead of `classes` comes back with `classes` empty: the caller that
+ * knows where the manifest lives reads the file (services/models.ts `readManifestFile`).
  */
 export function parseManifest(json: unknown, file: string): ModelManifest {
   const r = manifestSchema.safeParse(json);
-  if (r.success) return r.data as ModelManifest;
+  if (r.success) return { ...r.data, classes: r.data.classes ?? [] } as ModelManifest;
   const lines = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
   throw new AppError('INVALID_ARGUMENT', `${file}: invalid model manifest: ${lines.join('; ')}`, { file, issues: lines });
 }

@@ -22,7 +22,11 @@ export interface ModelManifest {
   id: string;
   name: string;
   task: ModelTask;
-  family: DecoderFamily;
+  /**
+   * The decoder of a detect, segment, obb or pose model (required there); classify, semantic and
+   * embed models have none (optional, not used).
+   */
+  family?: DecoderFamily;
   /** Input tensor name; the first input when omitted. */
   input?: string;
   /** [height, width] of the network input, or 'dynamic' (then `defaultSize` is used). */
@@ -41,6 +45,10 @@ export interface ModelManifest {
   resize?: ResizeMethod;
   /** Grid strides of a yolox head; [8, 16, 32] when omitted. */
   strides?: number[];
+  /**
+   * Class names in output order. In a manifest file it may be left out when `labels` names a
+   * file; loading the manifest fills it from that file.
+   */
   classes: string[];
   thresholds: { score: number; iou: number; maxDetections: number };
   licence?: string;
@@ -100,6 +108,8 @@ export interface Detection {
   box: { x: number; y: number; w: number; h: number };
   /** Instance mask for segmentation models, COCO RLE over the whole image. */
   mask?: { size: [number, number]; counts: number[] };
+  /** classify: a label of the whole image, stored as an image tag; `box` is then the whole image. */
+  tag?: true;
 }
 
 /** 8-bit pixels already decoded (and windowed, for deeper images), row-major, interleaved. */

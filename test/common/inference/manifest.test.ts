@@ -138,3 +138,34 @@ describe('readOnnxMetadata', () => {
     expect(parseImgsz('none')).toBeNull();
   });
 });
+
+describe('parseManifest: tasks without a decoder family', () => {
+  const classify = {
+    id: 'mobilenet',
+    name: 'MobileNet',
+    task: 'classify',
+    size: [224, 224],
+    colour: 'rgb',
+    scale: 1 / 255,
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    letterbox: 'stretch',
+    cropFrom: 256,
+    activation: 'softmax',
+    labels: 'labels.json',
+    thresholds: { score: 0.1, iou: 0.5, maxDetections: 5 },
+    file: 'mobilenet.onnx',
+  };
+  it('takes a classify manifest without family and with a labels file instead of classes', () => {
+    const m = parseManifest(classify, 'models/mobilenet.json');
+    expect(m.family).toBeUndefined();
+    expect(m.labels).toBe('labels.json');
+    expect(m.classes).toEqual([]);
+  });
+  it.each(['detect', 'segment', 'obb', 'pose'])('still needs a family for %s', (task) => {
+    expect(() => parseManifest({ ...classify, task }, 'models/x.json')).toThrow(`family: required for task "${task}"`);
+  });
+  it('needs classes or a labels file', () => {
+    expect(() => parseManifest({ ...classify, labels: undefined }, 'models/x.json')).toThrow('classes: a manifest needs classes or a labels file');
+  });
+});
