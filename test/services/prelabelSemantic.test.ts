@@ -8,6 +8,7 @@ import { listAnnotations } from '../../src-main/db/annotations';
 import { closeInferenceBackend, inferenceBackend, runPrelabel } from '../../src-main/services/prelabel';
 import type { Workspace } from '../../src-main/services/workspace';
 import { instanceF1, labelImage, pixelIou } from '../helpers/instances';
+import { deeplabManifest, unetManifest } from '../helpers/semanticModels';
 import { FLOAT, onnxModel } from '../helpers/onnxModel';
 import { sharedPath, tempDir } from '../helpers/shared';
 import { newWorkspace, ok } from '../helpers/workspace';
@@ -17,48 +18,6 @@ const unet = sharedPath('models/unet2d_nuclei_broad.onnx');
 const coco = sharedPath('datasets/coco_tinycoco');
 const img2d = sharedPath('datasets/tiff16_stardist_dsb2018/img2d.tif');
 const mask2d = sharedPath('datasets/tiff16_stardist_dsb2018/mask2d.tif');
-
-export const VOC = ['background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor'];
-
-/** DeepLabV3 (TensorFlow export): NHWC input, RGB stretched to 257x257, x/127.5 - 1; 21 VOC scores per pixel. */
-export function deeplabManifest(file: string): ModelManifest {
-  return {
-    id: 'deeplabv3-voc',
-    name: 'DeepLabV3 MobileNetV2 VOC',
-    task: 'semantic',
-    size: [257, 257],
-    colour: 'rgb',
-    scale: 1 / 127.5,
-    mean: [1, 1, 1],
-    std: [1, 1, 1],
-    letterbox: 'stretch',
-    layout: 'nhwc',
-    classes: VOC,
-    background: 0,
-    activation: 'softmax',
-    thresholds: { score: 0, iou: 0.5, maxDetections: 100 },
-    file,
-  };
-}
-
-/** The bioimage.io nuclei U-Net: one channel, z-scored per image, one logit per pixel. */
-export function unetManifest(file: string, instances?: ModelManifest['instances']): ModelManifest {
-  return {
-    id: 'unet2d-nuclei',
-    name: 'UNet2D nuclei',
-    task: 'semantic',
-    size: [512, 512],
-    colour: 'rgb',
-    scale: 1,
-    letterbox: 'stretch',
-    normalize: 'zscore',
-    highBitDepth: 'minmax',
-    classes: ['nucleus'],
-    thresholds: { score: 0, iou: 0.5, maxDetections: 1000 },
-    ...(instances ? { instances } : {}),
-    file,
-  };
-}
 
 async function workspaceWith(files: string[], root: string): Promise<{ ws: Workspace; ids: number[] }> {
   const dir = tempDir();
