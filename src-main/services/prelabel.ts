@@ -240,7 +240,8 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
   const tiling = params.tiling ?? null;
   const tilesOf = (id: number): number => {
     const im = tiling ? getImage(db, id) : undefined;
-    return im ? tileGrid(im.width, im.height, tiling!).length + (tiling!.fullPass ? 1 : 0) : 0;
+    // Semantic models stitch their tiles and run no whole-image pass (see detectImage).
+    return im ? tileGrid(im.width, im.height, tiling!).length + (tiling!.fullPass && params.manifest.task !== 'semantic' ? 1 : 0) : 0;
   };
   const tileCount = new Map(tiling ? pending.map((id) => [id, tilesOf(id)] as const) : []);
   const tiles = tiling ? { done: 0, total: [...tileCount.values()].reduce((a, b) => a + b, 0) } : null;
@@ -580,6 +581,7 @@ export async function detectImage(
   const parts: { tile: Tile; maps: SemanticMaps }[] = [];
   const found: TileDetection[] = [];
   const warnings = new Set<string>();
+  if (q.tiling.fullPass && semantic) warnings.add(`${q.manifest.id}: a semantic model's tiles are stitched; the "+ whole image" pass is not run`);
   let provider: Provider | null = null;
   const started = performance.now();
   let next = 0;
