@@ -3,6 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeMask, rasterizePolygon, type Rle } from '../../src-main/common/geometry';
+import { tileGrid } from '../../src-main/common/inference/tiling';
 import type { ModelManifest } from '../../src-main/common/inference/types';
 import { listAnnotations } from '../../src-main/db/annotations';
 import { closeInferenceBackend, inferenceBackend, runPrelabel } from '../../src-main/services/prelabel';
@@ -185,6 +186,18 @@ describe.runIf(coco)('tiled semantic segmentation', () => {
         expect(differ / ma.length).toBeLessThan(1e-4);
         expect(pixelIou(ma, mb)).toBeGreaterThan(0.998);
       }
+      // A whole-image pass adds nothing to stitched tiles: it is not run, and the run says so.
+      const progress: number[] = [];
+      const full = await runPrelabel(
+        ws.current!,
+        detector,
+        { manifest: { ...base([160, 160]), id: 'conv-full' }, modelFile: model, imageIds: ids, skipLabeled: false, tiling: { size: 160, overlap: 32, fullPass: true } },
+        { onProgress: (p) => p.tiles && progress.push(p.tiles.total) },
+      );
+      expect(full.warnings.some((w) => w.includes('"+ whole image" pass is not run'))).toBe(true);
+      expect(new Set(progress)).toEqual(new Set([tileGrid(640, 427, { size: 160, overlap: 32 }).length]));
+      const c = masksOf(ws, ids[0]!, full.runId);
+      expect(rowMajor(c.find((m) => m.className === 'a')!.rle)).toEqual(rowMajor(b.find((m) => m.className === 'a')!.rle));
     } finally {
       ws.dispose();
     }
