@@ -2,11 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeMask, rasterizePolygon, type Rle } from '../../src-main/common/geometry';
+import { decodeMask, rasterizePolygon, rleArea, type Rle } from '../../src-main/common/geometry';
 import { tileGrid } from '../../src-main/common/inference/tiling';
 import type { ModelManifest } from '../../src-main/common/inference/types';
 import { listAnnotations } from '../../src-main/db/annotations';
-import { closeInferenceBackend, inferenceBackend, runPrelabel } from '../../src-main/services/prelabel';
+import { closeInferenceBackend, inferenceBackend, runPrelabel, semanticDetections } from '../../src-main/services/prelabel';
+import { NO_CLASS } from '../../src-main/common/inference/semantic';
 import type { Workspace } from '../../src-main/services/workspace';
 import { instanceF1, labelImage, pixelIou } from '../helpers/instances';
 import { deeplabManifest, unetManifest } from '../helpers/semanticModels';
@@ -201,5 +202,68 @@ describe.runIf(coco)('tiled semantic segmentation', () => {
     } finally {
       ws.dispose();
     }
+  });
+});
+
+describe('instances from a semantic mask', () => {
+  const one = (instances: ModelManifest['instances']): ModelManifest => ({
+    id: 'synthetic',
+    name: 'synthetic',
+    task: 'semantic',
+    size: [64, 64],
+    colour: 'rgb',
+    scale: 1,
+    letterbox: 'stretch',
+    classes: ['cell'],
+    thresholds: { score: 0, iou: 0.5, maxDetections: 100 },
+    file: 'none.onnx',
+    ...(instances ? { instances } : {}),
+  });
+  const maps = (W: number, H: number, inside: (x: number, y: number) => number | null) => {
+    const labels = new Uint16Array(W * H).fill(NO_CLASS);
+    const prob = new Uint8Array(W * H);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const p = inside(x, y);
+        if (p !== null) {
+          labels[y * W + x] = 0;
+          prob[y * W + x] = p;
+        }
+      }
+    }
+    return { width: W, height: H, labels, prob };
+  };
+
+  it('a class covering most of the image is its own foreground: holes filled, nothing inverted', async () => {
+    // A 100x70 rectangle in a 120x80 image (73 % of it) with a 10x10 hole.
+    const m = maps(120, 80, (x, y) => (x >= 10 && x < 110 && y >= 5 && y < 75 && !(x >= 50 && x < 60 && y >= 30 && y < 40) ? 200 : null));
+    const [d, ...rest] = await semanticDetections(m, { manifest: one({ split: 'none', minArea: 10, fillHoles: true }), conf: 0 });
+    expect(rest).toHaveLength(0);
+    expect(d!.box).toEqual({ x: 10, y: 5, w: 100, h: 70 });
+    expect(rleArea(d!.mask!)).toBe(7000);
+    const plain = await semanticDetections(m, { manifest: one(undefined), conf: 0 });
+    expect(rleArea(plain[0]!.mask!)).toBe(6900);
+  });
+
+  it('splits two touching discs with the watershed, not with connected components; drops specks under minArea', async () => {
+    const disc = (x: number, y: number, cx: number, r: number): number => Math.hypot(x - cx, y - 40) / r;
+    const m = maps(140, 80, (x, y) => {
+      const a = disc(x, y, 45, 24), b = disc(x, y, 85, 24);
+      if (x >= 130 && x < 133 && y >= 5 && y < 8) return 200; // a 9-pixel speck
+      const d = Math.min(a, b);
+      return d < 1 ? Math.round(255 - 120 * d) : null;
+    });
+    const split = await semanticDetections(m, { manifest: one({ split: 'watershed', minArea: 20, fillHoles: true }), conf: 0 });
+    const plain = await semanticDetections(m, { manifest: one({ split: 'none', minArea: 20, fillHoles: true }), conf: 0 });
+    expect(plain).toHaveLength(1);
+    expect(split).toHaveLength(2);
+    const xs = split.map((d) => d.box.x + d.box.w / 2).sort((p, q) => p - q);
+    expect(xs[0]).toBeGreaterThan(35);
+    expect(xs[0]).toBeLessThan(55);
+    expect(xs[1]).toBeGreaterThan(75);
+    expect(xs[1]).toBeLessThan(95);
+    // The two instances share the pixels of the one component.
+    expect(rleArea(split[0]!.mask!) + rleArea(split[1]!.mask!)).toBe(rleArea(plain[0]!.mask!));
+    for (const d of split) expect(d.score).toBeGreaterThan(0.5);
   });
 });
