@@ -94,7 +94,7 @@ export class InferencePool {
     // Decoded pixels are handed over, not copied: the caller builds them for this request.
     const transfer = typeof input === 'object' && 'raw' in input ? [input.raw.data.buffer as ArrayBuffer] : [];
     return this.request<DetectReply & { ok: true }>(sessionCacheKey(key.file, key.providers, key.intraOpThreads, key.spinning), (id): DetectRequest => ({ id, kind: 'detect', key, input, manifest, overrides, pixels }), transfer).then(
-      (reply) => ({ detections: unpack(reply.packed), timings: reply.timings, provider: reply.provider, warnings: reply.warnings }),
+      (reply) => ({ detections: unpack(reply.packed), timings: reply.timings, provider: reply.provider, warnings: reply.warnings, ...(reply.semantic ? { semantic: reply.semantic } : {}) }),
     );
   }
 

@@ -4,6 +4,7 @@ import { AppError } from '../common/errors';
 import { letterboxGeometry, type LetterboxGeometry } from '../common/inference/letterbox';
 import { modelInputWindow } from '../common/inference/highBitDepth';
 import { resizeLinear16, resizeLinear8 } from '../common/inference/resize';
+import type { ZscoreStats } from '../common/inference/semantic';
 import type { Tile } from '../common/inference/tiling';
 import type { ModelManifest, RawPixels } from '../common/inference/types';
 
@@ -39,6 +40,8 @@ export interface PixelOptions {
   nodata?: number;
   /** For images deeper than 8 bits: the sample range mapped onto 0-255, overriding the manifest rule. */
   window?: { low: number; high: number };
+  /** For `normalize: 'zscore'`: the whole image's sample statistics, so that its tiles share them. */
+  zscore?: ZscoreStats;
 }
 
 /**

@@ -129,7 +129,7 @@ export interface PackedDetections {
 }
 
 export type DetectReply =
-  | { id: number; ok: true; packed: PackedDetections; timings: DetectResult['timings']; provider: DetectResult['provider']; warnings: string[] }
+  | { id: number; ok: true; packed: PackedDetections; timings: DetectResult['timings']; provider: DetectResult['provider']; warnings: string[]; semantic?: DetectResult['semantic'] }
   | { id: number; ok: false; error: ErrorData & { stack?: string } };
 
 /** The answer to an inspect or stats request. */

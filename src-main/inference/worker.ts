@@ -82,7 +82,8 @@ port.on('message', (msg: WorkerRequest) => {
   detectInProcess(msg.key, msg.input, msg.manifest, msg.overrides, msg.pixels).then(
     (r) => {
       const { packed, transfer } = pack(r.detections);
-      const reply: DetectReply = { id: msg.id, ok: true, packed, timings: r.timings, provider: r.provider, warnings: r.warnings };
+      const reply: DetectReply = { id: msg.id, ok: true, packed, timings: r.timings, provider: r.provider, warnings: r.warnings, ...(r.semantic ? { semantic: r.semantic } : {}) };
+      if (r.semantic) transfer.push(r.semantic.labels.buffer as ArrayBuffer, r.semantic.prob.buffer as ArrayBuffer);
       port.postMessage(reply, transfer);
     },
     (e: unknown) => port.postMessage(failure(msg.id, e)),

@@ -55,9 +55,9 @@ function backendOver(pool: () => InferencePool): InferenceBackend {
     detector: {
       async detect(req) {
         const input = detectInput(req);
-        const pixels = req.nodata !== undefined ? { nodata: req.nodata } : {};
+        const pixels = { ...(req.nodata !== undefined ? { nodata: req.nodata } : {}), ...(req.zscore ? { zscore: req.zscore } : {}) };
         const r = await pool().detect({ file: req.modelFile, providers: req.providers, ...sessionThreads(req.threads) }, input, req.manifest, { score: req.conf, iou: req.iou }, pixels);
-        return { detections: r.detections, provider: r.provider, ms: r.timings.preMs + r.timings.runMs + r.timings.postMs, warnings: r.warnings };
+        return { detections: r.detections, provider: r.provider, ms: r.timings.preMs + r.timings.runMs + r.timings.postMs, warnings: r.warnings, ...(r.semantic ? { semantic: r.semantic } : {}) };
       },
     },
     inspect: (file, threads) => pool().inspect(file, sessionThreads(threads)),

@@ -38,6 +38,8 @@ import { maxPixelsSetting } from './importer';
 import type { Raster } from '../common/imaging/raster';
 import { classResolver, duplicateIouSetting, sameObject } from './predictions';
 import { threadSettings } from '../inference/threads';
+import { classesPresent, classMasks, classRelief, regionDetections, stitchSemantic, zscoreStats, type SemanticMaps, type ZscoreStats } from '../common/inference/semantic';
+import { VisionWorker } from '../vision/client';
 
 /**
  * Pre-labeling many images as a resumable job. The model run row records the model, the
@@ -71,6 +73,8 @@ export interface DetectRequest {
   raw?: RawPixels;
   /** Samples of this value are "no data"; an input holding nothing else is not run. */
   nodata?: number;
+  /** For `normalize: 'zscore'` in a tiled run: the whole image's statistics, which every tile uses. */
+  zscore?: ZscoreStats;
 }
 
 export interface DetectResult {
@@ -79,6 +83,8 @@ export interface DetectResult {
   ms: number;
   /** Providers that failed to load, and similar things the user must see. */
   warnings?: string[];
+  /** Semantic models: per-pixel classes of the image or region, made into masks by the caller. */
+  semantic?: SemanticMaps;
 }
 
 /** Runs a model on one image file; the inference layer implements it off the main thread. */
@@ -275,7 +281,8 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
   const tiling = params.tiling ?? null;
   const tilesOf = (id: number): number => {
     const im = tiling ? getImage(db, id) : undefined;
-    return im ? tileGrid(im.width, im.height, tiling!).length + (tiling!.fullPass ? 1 : 0) : 0;
+    // Semantic models stitch their tiles and run no whole-image pass (see detectImage).
+    return im ? tileGrid(im.width, im.height, tiling!).length + (tiling!.fullPass && params.manifest.task !== 'semantic' ? 1 : 0) : 0;
   };
   const tileCount = new Map(tiling ? pending.map((id) => [id, tilesOf(id)] as const) : []);
   const tiles = tiling ? { done: 0, total: [...tileCount.values()].reduce((a, b) => a + b, 0) } : null;
@@ -549,7 +556,7 @@ export async function detectImage(
   const imagePath = ds.imagePath(image);
   const stored = geoNodata(ds.db, image);
   const nodata = stored !== null && Number.isFinite(stored) ? stored : undefined;
-  const base = { manifest: q.manifest, modelFile: q.modelFile, imagePath, conf: q.conf, iou: q.iou, providers: q.providers, ...(q.threads ? { threads: q.threads } : {}) };
+  const base: Omit<DetectRequest, 'region' | 'raw' | 'size' | 'nodata'> = { manifest: q.manifest, modelFile: q.modelFile, imagePath, conf: q.conf, iou: q.iou, providers: q.providers, ...(q.threads ? { threads: q.threads } : {}) };
   let window: InputWindow | undefined;
   let source: { bytes: { data: Uint8Array; channels: 1 | 3 }; samples: ArrayLike<number>; channels: number } | null = null;
   const W = image.width, H = image.height;
@@ -577,6 +584,12 @@ export async function detectImage(
     }
     source = { bytes: inputBytes(raster, window), samples: raster.data, channels: raster.channels };
   }
+  const semantic = q.manifest.task === 'semantic';
+  if (semantic && q.tiling && q.manifest.normalize === 'zscore') {
+    // Every tile is normalised with the whole image's statistics (a reduced copy when not decoded here).
+    const bytes = source?.bytes ?? inputBytes(await readRasterPart(ds, image, 0, { maxSide: REDUCED_SIDE }, limitInputPixels), window);
+    base.zscore = zscoreStats(bytes.data, bytes.channels);
+  }
   let skippedFullPass = false;
   const request = async (tile: Tile | null): Promise<DetectRequest | null> => {
     if (byRegion) {
@@ -601,12 +614,20 @@ export async function detectImage(
     const req = await request(null);
     if (!req) return { detections: [], provider: q.providers?.[0] ?? 'cpu', ms: 0, warnings: [], tiles: 0, ...(window ? { window } : {}) };
     const r = await detector.detect(req);
+    if (semantic) {
+      const started = performance.now();
+      const detections = r.semantic ? await semanticDetections(r.semantic, q) : [];
+      return { detections, provider: r.provider, ms: r.ms + (performance.now() - started), warnings: r.warnings ?? [], tiles: 0, ...(window ? { window } : {}) };
+    }
     return { ...r, tiles: 0, ...(window ? { window } : {}) };
   }
   const jobs: { tile: Tile; region: Tile | null }[] = tileGrid(W, H, q.tiling).map((t) => ({ tile: t, region: t }));
-  if (q.tiling.fullPass) jobs.push({ tile: whole, region: null });
+  // A semantic model's tiles cover every pixel; a whole-image pass would add nothing to stitch.
+  if (q.tiling.fullPass && !semantic) jobs.push({ tile: whole, region: null });
+  const parts: { tile: Tile; maps: SemanticMaps }[] = [];
   const found: TileDetection[] = [];
   const warnings = new Set<string>();
+  if (q.tiling.fullPass && semantic) warnings.add(`${q.manifest.id}: a semantic model's tiles are stitched; the "+ whole image" pass is not run`);
   let provider: Provider | null = null;
   const started = performance.now();
   let next = 0;
@@ -626,6 +647,7 @@ export async function detectImage(
           provider = r.provider;
           for (const w of r.warnings ?? []) warnings.add(w);
           for (const d of r.detections) found.push({ detection: job.region ? toImage(d, job.region, W, H) : d, tile: job.tile });
+          if (r.semantic && job.region) parts.push({ tile: job.region, maps: r.semantic });
         }
         hooks.onTile?.();
       }
@@ -639,7 +661,9 @@ export async function detectImage(
   const failed = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
   if (failed) throw failed.reason;
   if (skippedFullPass) warnings.add(`${image.path}: too large for a full-image pass at ${image.bitDepth} bits; only its tiles were run`);
-  const detections = mergeTiled(found, { width: W, height: H, iou: q.iou, maxDetections: q.manifest.thresholds.maxDetections });
+  const detections = semantic
+    ? await semanticDetections(stitchSemantic(parts, W, H), q)
+    : mergeTiled(found, { width: W, height: H, iou: q.iou, maxDetections: q.manifest.thresholds.maxDetections });
   // Wall time of the image: tiles run two at a time, so their own times would add up to more.
   const ms = performance.now() - started;
   return { detections, provider: provider ?? q.providers?.[0] ?? 'cpu', ms, warnings: [...warnings], tiles: jobs.length, ...(window ? { window } : {}) };
@@ -669,3 +693,37 @@ export function jobProgress(jobId: string, p: PrelabelProgress, finished = false
 }
 
 export { closeInferenceBackend, createInferenceBackend, detectInput, inferenceBackend, providerOrder, type InferenceBackend } from './inference';
+
+/** The smart tools' OpenCV thread, for instances from semantic masks; started on first use, idle it keeps no process alive. */
+let instancesWorker: VisionWorker | null = null;
+
+/**
+ * A semantic model's answer for one image as detections: one mask per class present (the
+ * background class left out), or with `instances` in the manifest each class's connected
+ * components, split by the smart tools' distance-transform watershed when asked (see
+ * vision/ops.ts watershed), holes filled and pieces under `minArea` dropped. Scores are the mean
+ * probability of the mask's pixels; those under the run's score threshold are left out, and at
+ * most the manifest's `maxDetections` (best first) are kept.
+ */
+export async function semanticDetections(maps: SemanticMaps, q: Pick<ImageQuery, 'manifest' | 'conf'>): Promise<Detection[]> {
+  const m = q.manifest;
+  let found: Detection[];
+  if (!m.instances) {
+    found = classMasks(maps, m);
+  } else {
+    const inst = m.instances;
+    found = [];
+    for (const k of classesPresent(maps, m)) {
+      instancesWorker ??= new VisionWorker();
+      const out = await instancesWorker.watershed(
+        { data: classRelief(maps, k), width: maps.width, height: maps.height, channels: 1 },
+        { threshold: 0, foreground: 'bright', smooth: 1, split: inst.split === 'watershed', minArea: inst.minArea, fillHoles: inst.fillHoles },
+      );
+      found.push(...regionDetections(out.labels, out.count, maps.width, maps.height, maps.prob, () => k));
+    }
+  }
+  return found
+    .filter((d) => d.score >= q.conf)
+    .sort((a, b) => b.score - a.score)
+    .slice(0, m.thresholds.maxDetections);
+}

@@ -172,6 +172,12 @@ export interface WatershedOptions {
   depth?: number;
   /** Gaussian blur of the grey image before the threshold (kernel side, odd; 1 for none). */
   smooth?: number;
+  /**
+   * Which side of the threshold is foreground: 'auto' (default) the side covering less of the
+   * image; 'bright' the pixels above it, however much of the image they cover (a mask or a
+   * probability map).
+   */
+  foreground?: 'auto' | 'bright';
 }
 
 /**
@@ -202,7 +208,7 @@ export function watershed(cv: OpenCv, px: Pixels, o: WatershedOptions): LabelsOu
     const bin = keep(new cv.Mat());
     const threshold = o.threshold ?? cv.threshold(grey, bin, 0, 255, cv.THRESH_BINARY | cv.THRESH_OTSU);
     if (o.threshold !== undefined) cv.threshold(grey, bin, o.threshold, 255, cv.THRESH_BINARY);
-    if (cv.countNonZero(bin) * 2 > w * h) cv.bitwise_not(bin, bin);
+    if ((o.foreground ?? 'auto') === 'auto' && cv.countNonZero(bin) * 2 > w * h) cv.bitwise_not(bin, bin);
     if (o.fillHoles) {
       const contours = keep(new cv.MatVector());
       const hierarchy = keep(new cv.Mat());
