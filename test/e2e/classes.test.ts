@@ -192,8 +192,8 @@ describe('many classes in the UI', () => {
     await expect.poll(rowHeight).toBeLessThan(full);
     const compact = await rowHeight();
     await page.reload();
-    if (await page.getByTestId('open-dataset-path').isVisible().catch(() => false)) await openDataset(page, file);
-    await openImage(page, imageId);
+    // A reload comes back to the image that was open.
+    await page.locator(`[data-testid="viewer"][data-ready="true"][data-image-id="${imageId}"]`).waitFor({ timeout: 30_000 });
     expect(await page.getByTestId('class-compact').getAttribute('aria-pressed')).toBe('true');
     expect(await page.getByTestId('label-mode').inputValue()).toBe('none');
     expect(await rowHeight()).toBe(compact);
