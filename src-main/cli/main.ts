@@ -285,7 +285,7 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
   if (!Number.isSafeInteger(seed)) throw new AppError('INVALID_ARGUMENT', '--seed must be a whole number');
   const json = values['json'] as boolean;
   const { assignSplits } = await import('../services/interchange/splits');
-  const { exportDataset } = await import('../services/interchange/exportDataset');
+  const { exportDataset, checkNotSources } = await import('../services/interchange/exportDataset');
   const { checkOutDir } = await import('../services/interchange/exportPlace');
   const outDir = path.resolve(positionals[1]!);
   // Before the splits are assigned: a refused folder changes nothing.
@@ -299,6 +299,10 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
   }
   const ds = Dataset.open(positionals[0]!);
   try {
+    // Merge conflicts and the dataset's own image folders are refused before the splits change too.
+    const { listClasses } = await import('../db/classes');
+    checkNotSources(ds, outDir);
+    checkOutDir(outDir, ifExists, { format, classes: listClasses(ds.db).map((c) => c.name) });
     const splits = ratios ? assignSplits(ds, { ratios, seed, stratify: true, only }) : null;
     const report = await withSigint((cancelled) =>
       exportDataset(ds, {
