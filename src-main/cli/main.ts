@@ -302,7 +302,7 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
     // Merge conflicts and the dataset's own image folders are refused before the splits change too.
     const { listClasses } = await import('../db/classes');
     checkNotSources(ds, outDir);
-    checkOutDir(outDir, ifExists, { format, classes: listClasses(ds.db).map((c) => c.name) });
+    checkOutDir(outDir, ifExists, { format, classes: listClasses(ds.db).map((c) => c.name), dataset: ds.uuid });
     const splits = ratios ? assignSplits(ds, { ratios, seed, stratify: true, only }) : null;
     const report = await withSigint((cancelled) =>
       exportDataset(ds, {

@@ -73,7 +73,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   const outDir = path.resolve(opts.outDir);
   const ifExists = opts.ifExists ?? 'refuse';
   checkNotSources(ds, outDir);
-  checkOutDir(outDir, ifExists, { format: opts.format, classes: listClasses(db).map((c) => c.name) });
+  checkOutDir(outDir, ifExists, { format: opts.format, classes: listClasses(db).map((c) => c.name), dataset: ds.uuid });
   const allowed = CAPABILITIES[opts.format];
   if (!allowed) throw new AppError('INVALID_ARGUMENT', `unknown export format ${String(opts.format)}`, { format: opts.format });
 
@@ -224,9 +224,10 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
       [],
       classes.map((c) => c.name),
       exported,
+      ds.uuid,
     );
     placeExport(tmp, outDir, ifExists, {
-      expect: { format: opts.format, classes: classes.map((c) => c.name) },
+      expect: { format: opts.format, classes: classes.map((c) => c.name), dataset: ds.uuid },
       inDataset: (key) => db.prepare('SELECT 1 FROM images WHERE path = ?').pluck().get(key) !== undefined,
     });
     // A merge leaves the emptied temporary folders behind.

@@ -25,6 +25,8 @@ export interface ManifestImage {
 interface Manifest {
   writer: 'tessera';
   format: string;
+  /** The dataset exported (its uuid). */
+  dataset?: string;
   /** Class names in index order: the indices label files refer to. */
   classes?: string[];
   /** Stored image path → that image's files; what a merge needs to remove an image's stale files. */
@@ -61,6 +63,7 @@ function readManifest(dir: string): Manifest | null {
     const m = JSON.parse(text) as Partial<Manifest>;
     if (m.writer !== 'tessera' || !Array.isArray(m.files) || !m.files.every((f) => typeof f === 'string')) return null;
     const out: Manifest = { writer: 'tessera', format: String(m.format ?? ''), files: m.files };
+    if (typeof m.dataset === 'string') out.dataset = m.dataset;
     if (Array.isArray(m.classes) && m.classes.every((c) => typeof c === 'string')) out.classes = m.classes;
     if (m.images && typeof m.images === 'object') {
       const images: Record<string, ManifestImage> = {};
@@ -86,7 +89,14 @@ const stemOf = (rel: string) => {
  * names in order, and for each image the files written for it: its image file and the files named
  * after it (label file, annotation file, masks); output names are unique by stem (UniqueNames).
  */
-export function writeManifest(dir: string, format: string, skip: readonly string[], classes: readonly string[] = [], exported: readonly ExportedImage[] = []): void {
+export function writeManifest(
+  dir: string,
+  format: string,
+  skip: readonly string[],
+  classes: readonly string[] = [],
+  exported: readonly ExportedImage[] = [],
+  dataset?: string,
+): void {
   const files = filesUnder(dir, [...skip, EXPORT_MANIFEST, EXPORT_MARKER]);
   const byStem = new Map<string, ManifestImage>();
   const images: Record<string, ManifestImage> = {};
@@ -96,7 +106,7 @@ export function writeManifest(dir: string, format: string, skip: readonly string
     byStem.set(stemOf(e.name), rec);
   }
   for (const f of files) byStem.get(stemOf(f))?.files.push(f);
-  const m: Manifest = { writer: 'tessera', format, classes: [...classes], images, files };
+  const m: Manifest = { writer: 'tessera', format, ...(dataset ? { dataset } : {}), classes: [...classes], images, files };
   fs.writeFileSync(path.join(dir, EXPORT_MANIFEST), `${JSON.stringify(m, null, 1)}\n`);
 }
 
@@ -115,6 +125,8 @@ function isEmptyDir(dir: string): boolean | null {
 export interface MergeExpect {
   format: string;
   classes: readonly string[];
+  /** The dataset's uuid. */
+  dataset?: string;
 }
 
 /**
@@ -162,6 +174,9 @@ function mergeable(outDir: string, old: Manifest | null, expect: MergeExpect): v
     });
   };
   if (old.format !== expect.format) refuse(`the earlier export there is ${old.format || 'of another format'}, this one is ${expect.format}`, { was: old.format, format: expect.format });
+  if (old.dataset && expect.dataset && old.dataset !== expect.dataset) {
+    refuse('the earlier export there is of another dataset, whose images could have the same output names as this one\'s', { was: old.dataset, dataset: expect.dataset });
+  }
   if (!old.classes || !old.images) refuse(`its ${EXPORT_MANIFEST} does not list the classes and images of the earlier export, so the two cannot be checked to fit`, {});
   const was = old.classes!;
   const now = expect.classes;

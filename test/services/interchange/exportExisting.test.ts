@@ -185,6 +185,19 @@ describe('merge into an earlier export', () => {
     ws.close();
   });
 
+  it('is refused when the earlier export is of another dataset, whose images could take the same names', async () => {
+    const first = await labelled();
+    const second = await labelled();
+    const out = path.join(tempDir(), 'out');
+    await ok(first.ws, 'interchange:export', { jobId: 'x', outDir: out, format: 'yolo', images: 'copy' });
+    const before = filesUnder(out).map((f) => [f, read(out, f)]);
+    const e = await fails(second.ws, 'interchange:export', { jobId: 'y', outDir: out, format: 'yolo', images: 'copy', ifExists: 'merge' });
+    expect(e.message).toMatch(/another dataset.*Overwrite/);
+    expect(filesUnder(out).map((f) => [f, read(out, f)])).toEqual(before);
+    first.ws.close();
+    second.ws.close();
+  });
+
   it('keeps the files of images a partial export leaves out, and refuses when another image takes their name', async () => {
     const root = tempDir();
     for (const [dir, r] of [['p', 200], ['q', 20]] as const) {
