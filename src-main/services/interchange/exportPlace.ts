@@ -88,6 +88,8 @@ const stemOf = (rel: string) => {
  * Writes the manifest of the export in `dir` (the files there now, `skip` left out): format, class
  * names in order, and for each image the files written for it: its image file and the files named
  * after it (label file, annotation file, masks); output names are unique by stem (UniqueNames).
+ * Files at the top of the folder (beside no image), under ImageSets/ and under annotations/ belong
+ * to the export as a whole.
  */
 export function writeManifest(
   dir: string,
@@ -105,7 +107,13 @@ export function writeManifest(
     images[e.key] = rec;
     byStem.set(stemOf(e.name), rec);
   }
-  for (const f of files) byStem.get(stemOf(f))?.files.push(f);
+  for (const f of files) {
+    const rec = byStem.get(stemOf(f));
+    // Files every export writes whatever its images (data.yaml, split lists, COCO's JSON) are
+    // nobody's, even where an image's name happens to match.
+    if (!rec || /^(ImageSets|annotations)\//.test(f) || (!f.includes('/') && rec.image.includes('/'))) continue;
+    rec.files.push(f);
+  }
   const m: Manifest = { writer: 'tessera', format, ...(dataset ? { dataset } : {}), classes: [...classes], images, files };
   fs.writeFileSync(path.join(dir, EXPORT_MANIFEST), `${JSON.stringify(m, null, 1)}\n`);
 }

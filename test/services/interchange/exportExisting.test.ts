@@ -237,6 +237,40 @@ describe('merge into an earlier export', () => {
   });
 });
 
+describe('the manifest of an export', () => {
+  it('gives each image its own files, never the files of the whole export that share its name', async () => {
+    const root = tempDir();
+    fs.mkdirSync(path.join(root, 'p'));
+    for (const [n, r] of [['data', 10], ['train', 90], ['other', 200]] as const) {
+      await sharp({ create: { width: 16, height: 12, channels: 3, background: { r, g: 1, b: 1 } } }).jpeg().toFile(path.join(root, 'p', `${n}.jpg`));
+    }
+    const dir = tempDir();
+    const ws = newWorkspace(dir);
+    await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root });
+    await ok(ws, 'images:import', { jobId: 'imp', paths: [path.join(root, 'p')] });
+    await ok(ws, 'classes:create', { name: 'cell' });
+    const { items } = await ok(ws, 'images:list', {});
+    const other = items.find((i) => i.path === 'p/other.jpg')!;
+    await ok(ws, 'splits:assign', { ratios: [1, 0, 0] });
+    for (const format of ['yolo', 'voc'] as const) {
+      const out = path.join(tempDir(), format);
+      await ok(ws, 'interchange:export', { jobId: 'a', outDir: out, format, images: 'copy' });
+      const m = JSON.parse(read(out, EXPORT_MANIFEST)) as { images: Record<string, { image: string; files: string[] }> };
+      for (const rec of Object.values(m.images)) {
+        expect(rec.files).toContain(rec.image);
+        for (const f of rec.files) expect(f).not.toMatch(/^(data\.yaml|ImageSets\/)/);
+      }
+      expect(m.images['p/data.jpg']!.files).toHaveLength(2);
+      // A partial export writes data.yaml and the split lists again: no image of the earlier export is in its way.
+      await ok(ws, 'images:setStatus', { ids: [other.id], status: 'done' });
+      await ok(ws, 'interchange:export', { jobId: 'b', outDir: out, format, images: 'copy', only: 'done', ifExists: 'merge' });
+      await ok(ws, 'images:setStatus', { ids: [other.id], status: 'new' });
+      expect(filesUnder(out).filter((f) => f.includes('data.') || f.includes('train.'))).not.toEqual([]);
+    }
+    ws.close();
+  });
+});
+
 describe('merge and overwrite never reach the source images', () => {
   it('refuses a link in the folder, leaving the files it leads to as they were', async () => {
     const { ws } = await labelled();
