@@ -226,9 +226,10 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
       exported,
       ds.uuid,
     );
+    const inDataset = db.prepare('SELECT 1 FROM images WHERE path = ?').pluck();
     placeExport(tmp, outDir, ifExists, {
       expect: { format: opts.format, classes: classes.map((c) => c.name), dataset: ds.uuid },
-      inDataset: (key) => db.prepare('SELECT 1 FROM images WHERE path = ?').pluck().get(key) !== undefined,
+      inDataset: (key) => inDataset.get(key) !== undefined,
     });
     // A merge leaves the emptied temporary folders behind.
     fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });

@@ -466,6 +466,9 @@ function mergeInto(tmp: string, outDir: string, opts: PlaceOptions): void {
   fs.rmSync(journal, { force: true });
 }
 
+const escapeRe = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const safeRel = (rel: string) => rel !== '' && !rel.includes('\\') && !path.isAbsolute(rel) && rel.split('/').every((p) => p !== '' && p !== '.' && p !== '..');
+
 /** Puts back what a merge moved; false when something could not be (the backup keeps it). */
 function rollBack(outDir: string, backup: string, entries: readonly JournalEntry[]): boolean {
   let restored = true;
@@ -519,8 +522,8 @@ export function recoverInterruptedPlacements(parent: string): string[] {
     if (!m || !gone(Number(m[2]))) continue;
     const file = path.join(parent, name);
     if (m[4]) {
-      // A journal that was being rewritten: the complete one beside it (or none: nothing moved yet) decides.
-      if (!names.includes(name.slice(0, -4))) rm(file);
+      // A journal that was being written: the complete one beside it (or none: nothing moved yet) decides.
+      rm(file);
       continue;
     }
     let j: Journal;
@@ -530,7 +533,13 @@ export function recoverInterruptedPlacements(parent: string): string[] {
     } catch {
       continue; // not ours to interpret
     }
-    if ([j.out, j.aside, j.tmp].some((n) => n.includes('/') || n.includes('\\') || n === '..' || n === '.')) continue;
+    // Only names a placement makes, for the folder the journal is named after, and paths inside it.
+    const ok =
+      j.out === m[1] &&
+      SIBLING.exec(j.aside)?.[1] === j.out &&
+      new RegExp(`^\\.${escapeRe(j.out)}\\.export-\\d{1,10}-[0-9a-f]{8}$`).test(j.tmp) &&
+      (j.entries ?? []).every((e) => typeof e.rel === 'string' && safeRel(e.rel));
+    if (!ok) continue;
     const outDir = path.join(parent, j.out);
     const aside = path.join(parent, j.aside);
     handled.add(j.aside);
