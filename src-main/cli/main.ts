@@ -54,8 +54,12 @@ is given; the report counts them.
 
 export refuses an output folder that is not empty unless told what to do with it: --overwrite
 replaces an earlier export there (only when every file in it is listed in the .tessera-export.json
-an export leaves; anything else is refused, never deleted), --merge writes this export's files over
-those of the same path and keeps the rest (for COCO the annotation files are replaced whole).
+an export leaves; anything else is refused, never deleted), --merge updates an earlier export of
+the same dataset, format and classes: writes this export's files over those of the same path, removes
+the earlier export's files this one no longer writes (an image moved to another split or renamed
+leaves no copy) and keeps your own files and those of images this export leaves out; annotation
+files holding many images (COCO, split lists) are replaced whole. A merge that does not fit the
+earlier export is refused: use --overwrite.
 
 prelabel runs onnxruntime with one intra-op thread per physical core (--threads); idle threads
 spin only on machines of 4 or more physical cores (--spin on|off overrides).
