@@ -6,6 +6,7 @@ import { EXPORT_MANIFEST, filesUnder } from '../../../src-main/services/intercha
 import { removeStaleExportTemps } from '../../../src-main/services/interchange/exportTemp';
 import sharp from 'sharp';
 import { fails, importedDataset, makeImageDir, newWorkspace, ok } from '../../helpers/workspace';
+import { makeImages } from '../../helpers/images';
 import { tempDir } from '../../helpers/shared';
 
 /**
@@ -307,6 +308,25 @@ describe('merge and overwrite never reach the source images', () => {
     await ok(ws, 'interchange:export', { jobId: 'y', outDir: inside, format: 'yolo', images: 'none' });
     await ok(ws, 'interchange:export', { jobId: 'z', outDir: inside, format: 'yolo', images: 'none', ifExists: 'merge' });
     fs.rmSync(inside, { recursive: true });
+    ws.close();
+  });
+
+  it('refuses to merge into a folder inside one holding images from outside the dataset folder', async () => {
+    const outside = tempDir();
+    await makeImages(path.join(outside, 'pics'));
+    const dir = tempDir();
+    const ws = newWorkspace(dir);
+    await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root: tempDir() });
+    await ok(ws, 'images:import', { jobId: 'imp', paths: [path.join(outside, 'pics')], allowOutsideRoot: true });
+    expect((await ok(ws, 'images:list', {})).items.length).toBeGreaterThan(0);
+    // A new folder there is fine; merging or overwriting into it later is not.
+    const out = path.join(outside, 'pics', 'export');
+    await ok(ws, 'interchange:export', { jobId: 'x', outDir: out, format: 'yolo', images: 'none' });
+    for (const ifExists of ['merge', 'overwrite'] as const) {
+      const e = await fails(ws, 'interchange:export', { jobId: 'y', outDir: out, format: 'yolo', images: 'none', ifExists });
+      expect(e.message).toContain(`is inside ${path.join(outside, 'pics')}`);
+      expect(e.detail).toMatchObject({ sources: true });
+    }
     ws.close();
   });
 });
