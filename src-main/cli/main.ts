@@ -66,8 +66,12 @@ is given; the report counts them.
 
 export refuses an output folder that is not empty unless told what to do with it: --overwrite
 replaces an earlier export there (only when every file in it is listed in the .tessera-export.json
-an export leaves; anything else is refused, never deleted), --merge writes this export's files over
-those of the same path and keeps the rest (for COCO the annotation files are replaced whole).
+an export leaves; anything else is refused, never deleted), --merge updates an earlier export of
+the same dataset, format and classes: writes this export's files over those of the same path, removes
+the earlier export's files this one no longer writes (an image moved to another split or renamed
+leaves no copy) and keeps your own files and those of images this export leaves out; annotation
+files holding many images (COCO, split lists) are replaced whole. A merge that does not fit the
+earlier export is refused: use --overwrite.
 
 prelabel with a model.onnx and no manifest proposes one from the model's shapes (a [1, C] output is
 a classifier), reading class names from --labels or a labels file beside the model; --task says
@@ -301,7 +305,7 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
   if (!Number.isSafeInteger(seed)) throw new AppError('INVALID_ARGUMENT', '--seed must be a whole number');
   const json = values['json'] as boolean;
   const { assignSplits } = await import('../services/interchange/splits');
-  const { exportDataset } = await import('../services/interchange/exportDataset');
+  const { exportDataset, checkNotSources } = await import('../services/interchange/exportDataset');
   const { checkOutDir } = await import('../services/interchange/exportPlace');
   const outDir = path.resolve(positionals[1]!);
   // Before the splits are assigned: a refused folder changes nothing.
@@ -315,6 +319,10 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
   }
   const ds = Dataset.open(positionals[0]!);
   try {
+    // Merge conflicts and the dataset's own image folders are refused before the splits change too.
+    const { listClasses } = await import('../db/classes');
+    checkNotSources(ds, outDir);
+    checkOutDir(outDir, ifExists, { format, classes: listClasses(ds.db).map((c) => c.name), dataset: ds.uuid });
     const splits = ratios ? assignSplits(ds, { ratios, seed, stratify: true, only }) : null;
     const report = await withSigint((cancelled) =>
       exportDataset(ds, {

@@ -328,7 +328,8 @@ export const argSchemas = {
       cocoSegmentation: z.enum(['polygon', 'rle']).default('polygon'),
       /**
        * A folder that is not empty: refused, replaced (only when everything in it was written by
-       * an earlier export), or merged into (this export's files replace those of the same name).
+       * an earlier export), or merged into (this export's files replace those of the same name, and
+       * the earlier export's files it no longer writes go; see exportPlace.mergeInto).
        */
       ifExists: z.enum(['refuse', 'overwrite', 'merge']).default('refuse'),
     })

@@ -68,6 +68,8 @@ export class ExportState {
   error = $state<string | null>(null);
   /** The folder chosen is not empty: the dialog asks whether to overwrite it, merge into it, or not export. */
   askExisting = $state<string | null>(null);
+  /** Why a merge into that folder was refused (the earlier export there does not fit this one); Overwrite is still offered. */
+  mergeRefused = $state<string | null>(null);
   private readonly job: JobTracker;
 
   constructor(private readonly hooks: ExportHooks) {
@@ -110,6 +112,7 @@ export class ExportState {
     this.error = null;
     this.splitsError = null;
     this.askExisting = null;
+    this.mergeRefused = null;
   }
 
   async assignSplits(): Promise<void> {
@@ -142,6 +145,7 @@ export class ExportState {
   /** Drops the question about a folder that is not empty: nothing is exported. */
   dismissExisting(): void {
     this.askExisting = null;
+    this.mergeRefused = null;
   }
 
   /**
@@ -151,6 +155,7 @@ export class ExportState {
   async start(ifExists: 'refuse' | 'overwrite' | 'merge' = 'refuse'): Promise<void> {
     if (this.running || this.assigning) return;
     this.askExisting = null;
+    this.mergeRefused = null;
     const outDir = this.outDir.trim();
     if (!outDir) {
       this.error = 'Enter the folder to export to.';
@@ -185,6 +190,11 @@ export class ExportState {
       if (ifExists === 'refuse' && e instanceof BridgeError && e.detail?.['notEmpty'] === true) {
         this.phase = 'idle';
         this.askExisting = outDir;
+      } else if (ifExists === 'merge' && e instanceof BridgeError && e.detail?.['mergeConflict'] === true) {
+        // The question stays, with the reason: Overwrite or Cancel.
+        this.phase = 'idle';
+        this.askExisting = outDir;
+        this.mergeRefused = errorMessage(e);
       } else if (errorCode(e) === 'CANCELLED') {
         this.phase = 'idle';
         this.error = 'Export cancelled.';

@@ -67,4 +67,29 @@ describe('tessera export into a folder that is not empty', () => {
     expect(fs.readFileSync(path.join(out, 'notes.txt'), 'utf8')).toBe('mine');
     expect(filesUnder(out)).toEqual([...overFiles, 'notes.txt'].sort());
   });
+
+  it('--merge refuses another format and the dataset\'s own folders before assigning splits, suggesting --overwrite', async () => {
+    const dir = tempDir();
+    await makeImages(path.join(dir, 'imgs'));
+    const db = path.join(dir, 'd.tessera');
+    expect((await cli('init', db, '--root', dir)).code).toBe(0);
+    expect((await cli('import', db, path.join(dir, 'imgs'))).code).toBe(0);
+    const out = path.join(dir, 'out');
+    expect((await cli('export', db, out, '--format', 'yolo', '--images', 'none')).code).toBe(0);
+    const firstFiles = filesUnder(out);
+
+    const other = await cli('export', db, out, '--format', 'voc', '--images', 'none', '--merge', '--split', '0.5,0.5,0');
+    expect(other.code).not.toBe(0);
+    expect(other.err).toMatch(/cannot merge: the earlier export there is yolo, this one is voc/);
+    expect(other.err).toContain('--overwrite');
+    expect(splits(db)).toBe(0);
+    expect(filesUnder(out)).toEqual(firstFiles);
+
+    for (const target of [dir, path.join(dir, 'imgs')]) {
+      const into = await cli('export', db, target, '--format', 'yolo', '--merge', '--split', '0.5,0.5,0');
+      expect(into.code).not.toBe(0);
+      expect(into.err).toMatch(/dataset folder|holds the dataset's image/);
+      expect(splits(db)).toBe(0);
+    }
+  });
 });

@@ -227,6 +227,25 @@ describe('comments, reload and export into a used folder in the browser', () => 
     expect(fs.readFileSync(path.join(out, 'notes.txt'), 'utf8')).toBe('mine');
     expect(fs.readFileSync(path.join(out, 'data.yaml'), 'utf8')).not.toBe('stale');
     expect(filesUnder(out, [EXPORT_MANIFEST])).toEqual([...overwritten, 'notes.txt'].sort());
+
+    // Another format: the dialog says Merge does not mix them; Merge is refused with the reason
+    // and the question stays; Overwrite then replaces the earlier export.
+    fs.rmSync(path.join(out, 'notes.txt'));
+    const before = filesUnder(out);
+    await page.getByRole('button', { name: 'Export again' }).click();
+    await page.getByTestId('export-format').selectOption('voc');
+    await page.getByTestId('export-images').selectOption('none');
+    await page.getByTestId('export-outdir').fill(out);
+    await page.getByTestId('export-start').click();
+    await expect.poll(() => page.getByTestId('export-existing').textContent()).toMatch(/refused when the\s+format or the classes changed/);
+    await page.getByTestId('export-merge').click();
+    await expect.poll(async () => (await page.getByTestId('export-merge-refused').count()) > 0 ? page.getByTestId('export-merge-refused').textContent() : '').toMatch(/earlier export there is yolo, this one is voc.*Overwrite/);
+    expect(filesUnder(out)).toEqual(before);
+    await page.getByTestId('export-overwrite').click();
+    await page.getByTestId('export-summary').waitFor();
+    const voc = filesUnder(out, [EXPORT_MANIFEST]);
+    expect(voc.some((f) => f.startsWith('Annotations/'))).toBe(true);
+    expect(voc).not.toContain('data.yaml');
     expect(pageErrors).toEqual([]);
   });
 });

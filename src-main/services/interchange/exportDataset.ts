@@ -14,8 +14,10 @@ import { isInside, resolveStoredPath } from '../paths';
 import { conversionMessage, convertGeometry } from './convert';
 import type { FormatWriter, WriteContext } from './types';
 import { writeDeidentifiedDicom } from '../dicom/deidentify';
-import { createExportTemp, releaseExportTemp, removeStaleExportTemps, sealExportTemp } from './exportTemp';
-import { checkOutDir, placeExport, writeManifest, type IfExists } from './exportPlace';
+import { createExportTemp, releaseExportTemp, removeStaleExportTemps } from './exportTemp';
+import { checkOutDir, placeExport, writeManifest, type ExportedImage, type IfExists } from './exportPlace';
+import { externalImagePaths } from '../../db/images';
+import type { Db } from '../../db/open';
 
 export interface ExportOptions {
   outDir: string;
@@ -70,7 +72,8 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   const db = ds.db;
   const outDir = path.resolve(opts.outDir);
   const ifExists = opts.ifExists ?? 'refuse';
-  checkOutDir(outDir, ifExists);
+  checkNotSources(ds, outDir);
+  checkOutDir(outDir, ifExists, { format: opts.format, classes: listClasses(db).map((c) => c.name), dataset: ds.uuid });
   const allowed = CAPABILITIES[opts.format];
   if (!allowed) throw new AppError('INVALID_ARGUMENT', `unknown export format ${String(opts.format)}`, { format: opts.format });
 
@@ -125,6 +128,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   const tmp = createExportTemp(outDir);
   const files = new ImageFiles(tmp, opts.images, ctx);
   const names = new UniqueNames();
+  const exported: ExportedImage[] = [];
   const sources = new Sources(ds.root, ds.externalAllowed);
 
   async function* images(): AsyncGenerator<ExportImage> {
@@ -184,6 +188,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
         const name = names.take(im);
         const split = im.split;
         const file = writer.imagePath(name, split);
+        exported.push({ key: im.path, name, image: file });
         // Resolving follows links on disk; an export without image files whose writer never
         // reads them (most formats) need not do it for every image.
         let resolved: string | null | undefined;
@@ -213,9 +218,19 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   try {
     const written = await writer.write(tmp, classes, images(), ctx);
     if (cancelled()) throw new AppError('CANCELLED', 'export cancelled');
-    sealExportTemp(tmp);
-    writeManifest(tmp, opts.format, []);
-    placeExport(tmp, outDir, ifExists);
+    writeManifest(
+      tmp,
+      opts.format,
+      [],
+      classes.map((c) => c.name),
+      exported,
+      ds.uuid,
+    );
+    const inDataset = db.prepare('SELECT 1 FROM images WHERE path = ?').pluck();
+    placeExport(tmp, outDir, ifExists, {
+      expect: { format: opts.format, classes: classes.map((c) => c.name), dataset: ds.uuid },
+      inDataset: (key) => inDataset.get(key) !== undefined,
+    });
     // A merge leaves the emptied temporary folders behind.
     fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
     opts.onProgress?.({ done: imageCount, total });
@@ -236,6 +251,60 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   } finally {
     releaseExportTemp(tmp);
   }
+}
+
+function realOrSelf(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/**
+ * Refuses to overwrite or merge into a folder that holds the dataset's own images: the dataset
+ * folder itself or one above it, a folder holding an image of the dataset, or a folder inside one
+ * that holds images from outside the dataset folder. An export into a new or empty folder (a
+ * subfolder of the dataset folder, say) is not affected.
+ */
+export function checkNotSources(ds: Pick<Dataset, 'root' | 'db'>, outDir: string): void {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(outDir);
+  } catch {
+    return;
+  }
+  if (entries.length === 0) return;
+  const out = realOrSelf(outDir);
+  const root = realOrSelf(ds.root);
+  const refuse = (why: string, file?: string) => {
+    throw new AppError('INVALID_ARGUMENT', `${outDir}: ${why}; an export there could replace or delete them, so choose another folder`, {
+      path: outDir,
+      sources: true,
+      ...(file ? { file } : {}),
+    });
+  };
+  if (isInside(out, root)) refuse(out === root ? 'is the dataset folder, which holds its images' : 'holds the dataset folder and its images');
+  if (isInside(root, out)) {
+    const rel = path.relative(root, out).split(path.sep).join('/');
+    const hit = internalUnder(ds.db, rel);
+    if (hit) refuse(`holds the dataset's image ${hit}`, hit);
+  }
+  for (const stored of externalImagePaths(ds.db)) {
+    let file: string;
+    try {
+      file = realOrSelf(resolveStoredPath(ds.root, stored, true));
+    } catch {
+      continue;
+    }
+    if (isInside(out, file)) refuse(`holds the dataset's image ${file}`, file);
+    if (isInside(path.dirname(file), out)) refuse(`is inside ${path.dirname(file)}, which holds the dataset's image ${path.basename(file)}`, file);
+  }
+}
+
+function internalUnder(db: Db, rel: string): string | null {
+  const like = `${rel.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`;
+  return (db.prepare("SELECT path FROM images WHERE external = 0 AND path LIKE ? ESCAPE '\\' LIMIT 1").pluck().get(like) as string | undefined) ?? null;
 }
 
 /**

@@ -1,15 +1,17 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { EXPORT_MARKER, processAlive, recoverInterruptedPlacements } from './exportPlace';
 
 /**
  * The hidden folder an export is written into before it is renamed into place:
  * `.<name>.export-<pid>-<8 hex>` beside the destination, holding a marker file with the pid while
- * it is being written. A process killed mid-export (kill -9, power loss) leaves it behind; the next
- * export into the same parent folder removes the ones whose writer is gone.
+ * it is being written and until it is in place. A process killed mid-export (kill -9, power loss) leaves it behind; the next
+ * export into the same parent folder removes the ones whose writer is gone, after finishing or
+ * rolling back an overwrite or merge it was placing (recoverInterruptedPlacements).
  */
 const TEMP_NAME = /^\..+\.export-(\d{1,10})-[0-9a-f]{8}$/;
-const MARKER = '.tessera-export.pid';
+const MARKER = EXPORT_MARKER;
 
 /** Temporary folders this process is writing now: never stale, whatever the pid says. */
 const active = new Set<string>();
@@ -23,24 +25,9 @@ export function createExportTemp(outDir: string): string {
   return tmp;
 }
 
-/** Removes the marker, so the folder holds only the export, just before it is renamed into place. */
-export function sealExportTemp(tmp: string): void {
-  fs.rmSync(path.join(tmp, MARKER), { force: true });
-}
-
 /** The export in `tmp` has ended (renamed into place or removed). */
 export function releaseExportTemp(tmp: string): void {
   active.delete(tmp);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: the process exists but belongs to another user.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -84,13 +71,13 @@ function isStale(parent: string, name: string): boolean {
  * A folder that cannot be removed is left for a later export: cleaning never fails an export.
  */
 export function removeStaleExportTemps(parent: string): string[] {
+  const removed = recoverInterruptedPlacements(parent);
   let names: string[];
   try {
     names = fs.readdirSync(parent);
   } catch {
-    return [];
+    return removed;
   }
-  const removed: string[] = [];
   for (const name of names) {
     if (!isStale(parent, name)) continue;
     const dir = path.join(parent, name);
