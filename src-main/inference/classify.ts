@@ -1,6 +1,7 @@
 import ort from 'onnxruntime-node';
 import { classifyCrop, classifyOutput, classScores, DEFAULT_TOP_K, topTags } from '../common/inference/classify';
 import { fmtDims, modelMismatch, resolveInputSize } from '../common/inference/decode';
+import { modelInputTensor } from '../common/inference/semantic';
 import type { DetectOverrides, ModelManifest, OutputTensor, RawPixels } from '../common/inference/types';
 import type { DetectResult, SessionKey } from './detect';
 import { orientedSize, preprocess, type ImageInput, type PixelOptions } from './preprocess';
@@ -32,7 +33,7 @@ function toNhwc(t: Float32Array, h: number, w: number): Float32Array {
 
 /**
  * One image through a classifier: the centre crop (`cropFrom`) or the whole image resized to the
- * input, the manifest's mean/std and layout, then the output's activation; the `topK` best
+ * input, the manifest's mean/std (and `normalize`) and layout, then the output's activation; the `topK` best
  * classes at or above the score threshold come back as tags of the whole image.
  */
 export async function classifyInProcess(key: SessionKey, input: ImageInput, manifest: ModelManifest, overrides: DetectOverrides = {}, pixels: PixelOptions = {}): Promise<DetectResult> {
@@ -63,7 +64,9 @@ export async function classifyInProcess(key: SessionKey, input: ImageInput, mani
   const t1 = performance.now();
   if (pre.nodataOnly) return { detections: [], timings: { preMs: t1 - t0, runMs: 0, postMs: 0 }, provider, warnings };
   const nhwc = manifest.layout === 'nhwc';
-  const feeds = { [inputName]: new ort.Tensor('float32', nhwc ? toNhwc(pre.tensor, h, w) : pre.tensor, nhwc ? [1, h, w, 3] : [1, 3, h, w]) };
+  // normalize "zscore": each channel zero-mean, unit-variance over the image the network sees.
+  const planes = manifest.normalize === 'zscore' ? modelInputTensor(pre.tensor, pre.geometry, manifest, { layout: 'nchw', channels: 3, size: [h, w] }) : pre.tensor;
+  const feeds = { [inputName]: new ort.Tensor('float32', nhwc ? toNhwc(planes, h, w) : planes, nhwc ? [1, h, w, 3] : [1, 3, h, w]) };
   const wanted = manifest.output ?? session.outputNames[0]!;
   if (!session.outputNames.includes(wanted)) throw modelMismatch(key.file, 'the manifest names an output the model does not have', `output "${wanted}"`, `outputs ${session.outputNames.join(', ')}`);
   const results = await session.run(feeds, [wanted]);

@@ -1,4 +1,5 @@
 import ort from 'onnxruntime-node';
+import { AppError } from '../common/errors';
 import { fmtDims, modelMismatch, resolveInputSize } from '../common/inference/decode';
 import { postprocess } from '../common/inference/postprocess';
 import { modelInputTensor, resolveSemanticInput, semanticMaps, type SemanticMaps } from '../common/inference/semantic';
@@ -28,6 +29,7 @@ export interface DetectResult {
  */
 export async function detectInProcess(key: SessionKey, input: ImageInput, manifest: ModelManifest, overrides: DetectOverrides = {}, pixels: PixelOptions = {}): Promise<DetectResult> {
   if (manifest.task === 'classify') return classifyInProcess(key, input, manifest, overrides, pixels);
+  if (manifest.task === 'embed') throw new AppError('INVALID_ARGUMENT', `model "${manifest.id}" (${key.file}): embed models compute embeddings, not predictions`, { id: manifest.id, file: key.file });
   const { session, provider, warnings } = await getSession(key.file, key);
   const inputName = manifest.input ?? session.inputNames[0]!;
   const meta = session.inputMetadata.find((m) => m.name === inputName);

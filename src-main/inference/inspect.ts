@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { proposeManifest } from '../common/inference/manifest';
-import { readOnnxMetadata } from '../common/inference/onnxMetadata';
+import { readOnnxMetadata, readOnnxOutputOps } from '../common/inference/onnxMetadata';
 import type { ModelIo, ModelManifest } from '../common/inference/types';
 import { getSession, type SessionOptions } from './sessions';
 
@@ -9,6 +9,8 @@ export interface ModelInspection extends ModelIo {
   /** Null when the outputs fit no decoder family; `problems` then says what was expected. */
   proposed: ModelManifest | null;
   problems: string[];
+  /** The op making each output's values (see readOnnxOutputOps); absent when the graph is unreadable. */
+  outputOps?: Record<string, string>;
 }
 
 /**
@@ -26,12 +28,15 @@ export async function inspectModel(file: string, threads: Pick<SessionOptions, '
   };
   const problems: string[] = [];
   let metadata: Record<string, string> = {};
+  let outputOps: Record<string, string> | undefined;
   try {
-    metadata = readOnnxMetadata(await fs.promises.readFile(file));
+    const bytes = await fs.promises.readFile(file);
+    metadata = readOnnxMetadata(bytes);
+    outputOps = readOnnxOutputOps(bytes);
   } catch (e) {
     problems.push(`${file}: metadata unreadable: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const p = proposeManifest(io, metadata, file);
+  const p = proposeManifest(io, metadata, file, outputOps ? { outputOps } : {});
   if (p.manifest && metadata['license']) p.manifest.licence = metadata['license'];
-  return { ...io, metadata, proposed: p.manifest, problems: [...problems, ...p.problems] };
+  return { ...io, metadata, proposed: p.manifest, problems: [...problems, ...p.problems], ...(outputOps ? { outputOps } : {}) };
 }

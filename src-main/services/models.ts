@@ -208,14 +208,22 @@ export function defaultManifestDir(): string {
 /**
  * The labels file found beside a model: `<stem>.json` or `<stem>.txt`, else `labels.json` or
  * `labels.txt` in its folder. A JSON file there that is not a list of names (a manifest, say) is
- * passed over.
+ * passed over, and so is a symbolic link.
  */
 export function labelsBeside(modelFile: string): { file: string; names: string[] } | null {
-  const dir = path.dirname(modelFile);
+  // The folder the model really lies in (the path checked when the app is confined to some
+  // folders), and in it only plain files: a link there may point anywhere.
+  let dir: string;
+  try {
+    dir = path.dirname(fs.realpathSync(modelFile));
+  } catch {
+    return null;
+  }
   const stem = path.basename(modelFile).replace(/\.onnx$/i, '');
   for (const name of [`${stem}.json`, `${stem}.txt`, 'labels.json', 'labels.txt']) {
     const file = path.join(dir, name);
-    if (!fs.existsSync(file)) continue;
+    const st = fs.lstatSync(file, { throwIfNoEntry: false });
+    if (!st || !st.isFile()) continue;
     try {
       return { file, names: readLabelsFile(file) };
     } catch {
@@ -238,7 +246,7 @@ export async function inspectWithLabels(
   const labels = opts.labels ? { file: path.resolve(opts.labels), names: readLabelsFile(path.resolve(opts.labels)) } : labelsBeside(file);
   const inspection = await inspect(file);
   if (!labels && !opts.task) return inspection;
-  const task = opts.task ? { task: opts.task } : {};
+  const task = { ...(opts.task ? { task: opts.task } : {}), ...(inspection.outputOps ? { outputOps: inspection.outputOps } : {}) };
   let p = proposeManifest(inspection, inspection.metadata, file, { ...(labels ? { labels } : {}), ...task });
   // A labels file found beside the model that does not fit it is left out, saying so; one given must fit.
   if (!p.manifest && labels && !opts.labels) {

@@ -1,3 +1,4 @@
+import { AppError } from '../errors';
 import { fmtDims, modelMismatch } from './decode';
 import type { Detection, ModelManifest, OutputTensor } from './types';
 
@@ -51,6 +52,8 @@ export function classScores(t: OutputTensor, m: ModelManifest, file: string): Fl
   const raw = t.data.subarray(0, c);
   const out = new Float32Array(c);
   const act = m.activation ?? 'softmax';
+  const already = alreadyProbabilities(raw, c, 1, act);
+  if (already) throw new AppError('INVALID_ARGUMENT', `${file}: output "${t.name}": ${already}`, { file, output: t.name, activation: act });
   if (act === 'softmax') {
     let max = -Infinity;
     for (let i = 0; i < c; i++) if (raw[i]! > max) max = raw[i]!;
@@ -71,4 +74,32 @@ export function topTags(scores: Float32Array, topK: number, threshold: number, w
   const order = Array.from(scores.keys()).filter((i) => scores[i]! >= threshold);
   order.sort((a, b) => scores[b]! - scores[a]! || a - b);
   return order.slice(0, topK).map((i) => ({ classIndex: i, score: scores[i]!, box: { x: 0, y: 0, w: width, h: height }, tag: true as const }));
+}
+
+/**
+ * Why the scores in `data` (`c` classes at each of `n` positions: a position's classes adjacent
+ * when `channelsLast`, else one plane of `n` per class) look like probabilities already, which
+ * `act` would squash: softmax of probabilities is about 1/C each, so nothing passes a threshold;
+ * sigmoid of them lies in 0.5..0.73, so everything passes 0.5. Null when they look like logits.
+ * Probabilities: every value in [0, 1] and, for softmax, each position's scores summing to 1.
+ * Softmax over one class is refused too: it is 1 everywhere.
+ */
+export function alreadyProbabilities(data: ArrayLike<number>, c: number, n: number, act: 'softmax' | 'sigmoid' | 'none', channelsLast = true): string | null {
+  if (act === 'none') return null;
+  const fix = 'the model\'s output already holds probabilities (its export ends in a Softmax or Sigmoid): set "activation": "none" in the manifest';
+  if (act === 'softmax' && c === 1) return 'softmax over one class is 1 everywhere: set "activation" in the manifest to "sigmoid" (logits) or "none" (probabilities)';
+  const total = c * n;
+  // A few logits may all fall in [0, 1] by chance; a whole output of them does not.
+  if (act === 'sigmoid' && total < 16) return null;
+  for (let i = 0; i < total; i++) {
+    const v = data[i]!;
+    if (!(v >= 0 && v <= 1)) return null;
+  }
+  if (act === 'sigmoid') return `every score is between 0 and 1, which sigmoid would turn into 0.5..0.73; ${fix}`;
+  for (let p = 0; p < n; p++) {
+    let sum = 0;
+    for (let k = 0; k < c; k++) sum += data[channelsLast ? p * c + k : k * n + p]!;
+    if (Math.abs(sum - 1) > 1e-3) return null;
+  }
+  return `the class scores sum to 1 at every position, which softmax would flatten to about 1/${c} each; ${fix}`;
 }

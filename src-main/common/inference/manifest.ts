@@ -85,6 +85,23 @@ export const manifestSchema = z
     if (m.strides && m.family !== 'yolox') ctx.addIssue({ code: 'custom', path: ['strides'], message: 'only yolox models use strides' });
     if (m.window && m.highBitDepth !== 'fixed') ctx.addIssue({ code: 'custom', path: ['window'], message: 'only used with highBitDepth "fixed"' });
     if (!m.file && !m.url) ctx.addIssue({ code: 'custom', path: ['file'], message: 'a manifest needs a file or a url' });
+    if (m.activation === 'softmax' && m.classes?.length === 1) {
+      ctx.addIssue({ code: 'custom', path: ['activation'], message: 'softmax over one class is 1 everywhere: use "sigmoid" (logits) or "none" (probabilities)' });
+    }
+    // Fields read only by some tasks: given to another, they would be ignored without a word.
+    const usedBy: Record<string, readonly ModelTask[]> = {
+      activation: ['classify', 'semantic'],
+      topK: ['classify'],
+      cropFrom: ['classify'],
+      background: ['semantic'],
+      instances: ['semantic'],
+      normalize: ['classify', 'semantic'],
+    };
+    for (const [k, tasks] of Object.entries(usedBy)) {
+      if (m[k as keyof typeof m] !== undefined && !tasks.includes(m.task)) {
+        ctx.addIssue({ code: 'custom', path: [k], message: `not used by task "${m.task}" (only by ${tasks.join(', ')}): remove it` });
+      }
+    }
   });
 
 /**
@@ -183,9 +200,9 @@ export function proposeManifest(io: ModelIo, metadata: Record<string, string>, f
   // K keypoint triples) are told apart by the metadata's task and kpt_shape, or by the rows left
   // over after the metadata's names.
   let keypoints: ModelManifest['keypoints'];
+  const kpt = metadata['kpt_shape'] !== undefined ? parseKptShape(metadata['kpt_shape']) : null;
   if (family === 'ultralytics' && rank4.length === 0) {
     const extra = wanted !== undefined ? nc - wanted : undefined;
-    const kpt = metadata['kpt_shape'] !== undefined ? parseKptShape(metadata['kpt_shape']) : null;
     if (metadata['kpt_shape'] !== undefined && !kpt) problems.push(`metadata "kpt_shape" could not be read: ${metadata['kpt_shape'].slice(0, 40)}`);
     if (metaTask === 'obb' || (metaTask === undefined && extra === 1)) {
       task = 'obb';
@@ -214,10 +231,20 @@ export function proposeManifest(io: ModelIo, metadata: Record<string, string>, f
     if (family !== 'ultralytics') {
       return { manifest: null, problems: [...problems, `${file}: an ${hints.task} model must have an Ultralytics head [1, 4+nc+${hints.task === 'obb' ? '1 (angle)' : '3K (keypoints)'}, N] (${shapes})`] };
     }
-    if (hints.task === 'obb') nc -= 1;
-    else {
-      const k = hints.keypoints ?? 17;
-      nc -= 3 * k;
+    // The metadata may already have told the head apart (and its rows are then taken off nc).
+    if ((task === 'obb' || task === 'pose') && task !== hints.task) {
+      return { manifest: null, problems: [...problems, `${file}: --task ${hints.task} does not fit the model, whose metadata says task "${task}" (${shapes})`] };
+    }
+    if (task !== hints.task) {
+      if (hints.task === 'obb') nc -= 1;
+      else {
+        const k = hints.keypoints ?? kpt?.[0] ?? 17;
+        nc -= k * (kpt?.[1] ?? 3);
+        if (k !== 17) {
+          keypoints = { names: Array.from({ length: k }, (_, i) => `kp_${i}`), skeleton: [] };
+          problems.push(`keypoint names unknown for ${k} keypoints: named kp_0..kp_${k - 1} with no skeleton; give the manifest "keypoints" before saving`);
+        }
+      }
     }
     if (nc < 1) return { manifest: null, problems: [...problems, `${file}: the output has too few rows for an ${hints.task} head (${shapes})`] };
     task = hints.task;
@@ -262,8 +289,10 @@ export function proposeManifest(io: ModelIo, metadata: Record<string, string>, f
 export interface ProposeHints {
   labels?: { file: string; names: string[] };
   task?: ModelTask;
-  /** pose: keypoints per detection (17, COCO person, when omitted). */
+  /** pose: keypoints per detection (the metadata's kpt_shape, else 17, COCO person, when omitted). */
   keypoints?: number;
+  /** The op making each output's values, read from the graph (onnxMetadata.ts readOnnxOutputOps). */
+  outputOps?: Record<string, string>;
 }
 
 /** The class count of a classifier's output [B, C] or [B, C, 1, 1]; null for other shapes. */
@@ -331,6 +360,19 @@ function proposeWholeImage(io: ModelIo, metadata: Record<string, string>, file: 
       problems.push(`no labels file (a JSON list or one name per line, beside the model as ${baseId(file).name}.json/.txt or labels.json/.txt): class names unknown, named class_0..class_${nc - 1}`);
     }
   }
+  // An export that ends in its activation already gives probabilities: another one on top would
+  // squash them (softmax of probabilities is about 1/C each; sigmoid of them 0.5..0.73).
+  const lastOp = out ? hints.outputOps?.[out.name] : undefined;
+  const activation: 'softmax' | 'sigmoid' | 'none' = lastOp === 'Softmax' || lastOp === 'Sigmoid' ? 'none' : task === 'semantic' && nc === 1 ? 'sigmoid' : 'softmax';
+  if (activation === 'none') problems.push(`output "${out!.name}" is made by a ${lastOp} node: its scores are probabilities already, so "activation" is "none"`);
+  let background: number | undefined;
+  if (task === 'semantic') {
+    const i = classes.findIndex((c) => /^_{0,2}background_{0,2}$/i.test(c.trim()));
+    if (i >= 0) {
+      background = i;
+      problems.push(`class ${i} "${classes[i]}" is taken as the background ("background": ${i}): no masks are made of it`);
+    }
+  }
   problems.push(
     task === 'classify'
       ? 'input conventions assumed to be ImageNet\'s (RGB, /255, mean 0.485,0.456,0.406, std 0.229,0.224,0.225, short side resized then centre-cropped); check them before saving'
@@ -348,7 +390,8 @@ function proposeWholeImage(io: ModelIo, metadata: Record<string, string>, file: 
     ...(task === 'classify' ? { mean: [0.485, 0.456, 0.406] as [number, number, number], std: [0.229, 0.224, 0.225] as [number, number, number], cropFrom: Math.round(inputSize[0] / 0.875) } : {}),
     letterbox: 'stretch',
     ...(nhwc ? { layout: 'nhwc' as const } : {}),
-    activation: task === 'semantic' && nc === 1 ? 'sigmoid' : 'softmax',
+    activation,
+    ...(background !== undefined ? { background } : {}),
     ...(task === 'classify' ? { topK: Math.min(5, nc) } : {}),
     classes,
     ...(hints.labels ? { labels: hints.labels.file } : {}),

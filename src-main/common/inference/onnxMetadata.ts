@@ -123,3 +123,78 @@ export function parseKptShape(s: string): [number, number] | null {
   const m = /^\s*\[\s*(\d+)\s*,\s*([23])\s*\]\s*$/.exec(s);
   return m && Number(m[1]) > 0 ? [Number(m[1]), Number(m[2])] : null;
 }
+
+/**
+ * Ops that leave values as they are (reshape, reorder, resize): a Softmax behind them still
+ * makes the output probabilities.
+ */
+const PASS_THROUGH = new Set(['Identity', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Resize', 'Upsample', 'Cast', 'Slice', 'Gather']);
+
+/**
+ * For each graph output of an ONNX ModelProto, the op that makes its values: the node producing
+ * it, followed back through ops that only move values (PASS_THROUGH). A classifier or segmenter
+ * exported with its activation ends in "Softmax" or "Sigmoid". Outputs that are graph inputs or
+ * initializers are left out. GraphProto: node = field 1, output = field 12; NodeProto: input = 1,
+ * output = 2, op_type = 4; ValueInfoProto: name = 1. Throws RangeError on a malformed file.
+ */
+export function readOnnxOutputOps(bytes: Uint8Array): Record<string, string> {
+  const producers = new Map<string, { op: string; input: string | undefined }>();
+  const outputs: string[] = [];
+  const strings = (start: number, end: number, wanted: ReadonlySet<number>): Map<number, string[]> => {
+    const r = new Reader(bytes, end);
+    r.pos = start;
+    const found = new Map<number, string[]>();
+    while (r.pos < r.end) {
+      const key = r.varint();
+      const f = Math.floor(key / 8);
+      if (wanted.has(f) && (key & 7) === 2) {
+        const l = r.varint();
+        const s = utf8.decode(bytes.subarray(r.pos, r.pos + l));
+        r.advance(l);
+        found.set(f, [...(found.get(f) ?? []), s]);
+      } else r.skip(key & 7);
+    }
+    return found;
+  };
+  const top = new Reader(bytes);
+  while (top.pos < top.end) {
+    const key = top.varint();
+    if (Math.floor(key / 8) !== 7 || (key & 7) !== 2) {
+      top.skip(key & 7);
+      continue;
+    }
+    const len = top.varint();
+    const g = new Reader(bytes, top.pos + len);
+    if (g.end > bytes.length) throw new RangeError(`graph at byte ${top.pos} runs past the end`);
+    g.pos = top.pos;
+    while (g.pos < g.end) {
+      const gk = g.varint();
+      const gf = Math.floor(gk / 8);
+      if ((gf === 1 || gf === 12) && (gk & 7) === 2) {
+        const l = g.varint();
+        const start = g.pos;
+        g.advance(l);
+        if (gf === 1) {
+          const n = strings(start, start + l, new Set([1, 2, 4]));
+          const op = n.get(4)?.[0] ?? '';
+          for (const o of n.get(2) ?? []) producers.set(o, { op, input: n.get(1)?.[0] });
+        } else {
+          const name = strings(start, start + l, new Set([1])).get(1)?.[0];
+          if (name !== undefined) outputs.push(name);
+        }
+      } else g.skip(gk & 7);
+    }
+    top.pos = g.end;
+  }
+  const out: Record<string, string> = {};
+  for (const name of outputs) {
+    let p = producers.get(name);
+    for (let hops = 0; p && PASS_THROUGH.has(p.op) && p.input !== undefined && hops < 64; hops++) {
+      const next = producers.get(p.input);
+      if (!next) break;
+      p = next;
+    }
+    if (p) out[name] = p.op;
+  }
+  return out;
+}

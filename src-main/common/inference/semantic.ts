@@ -1,4 +1,6 @@
 import { encodeMask } from '../geometry';
+import { AppError } from '../errors';
+import { alreadyProbabilities } from './classify';
 import { fmtDims, modelMismatch } from './decode';
 import type { LetterboxGeometry } from './letterbox';
 import { placeMask, type Tile } from './tiling';
@@ -173,6 +175,8 @@ export function semanticMaps(outputs: readonly OutputTensor[], m: ModelManifest,
   const o = semanticOutput(outputs, m, file);
   const { nhwc, h: oh, w: ow, c: C } = scoreLayout(o, m, file);
   const act = m.activation ?? (C === 1 ? 'sigmoid' : 'softmax');
+  const already = alreadyProbabilities(o.data, C, oh * ow, act, nhwc);
+  if (already) throw new AppError('INVALID_ARGUMENT', `${file}: output "${o.name}": ${already}`, { file, output: o.name, activation: act });
   const W = g.srcW, H = g.srcH;
   const kx = ow / g.dstW, ky = oh / g.dstH;
   const clampTo = (v: number, max: number): number => (v < 0 ? 0 : v > max ? max : v);
