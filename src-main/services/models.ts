@@ -211,14 +211,9 @@ export function defaultManifestDir(): string {
  * passed over, and so is a symbolic link.
  */
 export function labelsBeside(modelFile: string): { file: string; names: string[] } | null {
-  // The folder the model really lies in (the path checked when the app is confined to some
-  // folders), and in it only plain files: a link there may point anywhere.
-  let dir: string;
-  try {
-    dir = path.dirname(fs.realpathSync(modelFile));
-  } catch {
-    return null;
-  }
+  // Only plain files: a link there may point anywhere, outside the folders a browser-mode server
+  // is confined to included (see pathGuard.ts), and its lines would come back as class names.
+  const dir = path.dirname(modelFile);
   const stem = path.basename(modelFile).replace(/\.onnx$/i, '');
   for (const name of [`${stem}.json`, `${stem}.txt`, 'labels.json', 'labels.txt']) {
     const file = path.join(dir, name);

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { classifyCrop, classScores, topTags } from '../../src-main/common/inference/classify';
@@ -5,7 +6,8 @@ import type { ModelManifest } from '../../src-main/common/inference/types';
 import { detectInProcess } from '../../src-main/inference/detect';
 import { releaseSessions } from '../../src-main/inference/sessions';
 import { MOBILENET_TOP1, mobilenetManifest } from '../helpers/models';
-import { sharedPath } from '../helpers/shared';
+import { FLOAT, onnxModel } from '../helpers/onnxModel';
+import { sharedPath, tempDir } from '../helpers/shared';
 
 const model = sharedPath('models/mobilenetv2-12-int8.onnx');
 const labels = sharedPath('models/imagenet_labels.json');
@@ -35,6 +37,54 @@ describe('classification post-processing', () => {
   it('fails naming the labels file when the output holds another number of classes', () => {
     const t = { name: 'out', dims: [1, 4], data: new Float32Array(4) };
     expect(() => classScores(t, { ...m, labels: '/x/labels.txt' }, 'x.onnx')).toThrow('x.onnx: output "out" holds 4 class scores but the manifest names 3 classes (labels file /x/labels.txt): expected [1, 3], got [1, 4]');
+  });
+});
+
+describe('manifest fields a classifier reads', () => {
+  afterAll(() => releaseSessions());
+  /** Scores = each input channel's mean ([1, 3, 4, 4] to [1, 3]). */
+  function channelMeans(): string {
+    const file = path.join(tempDir(), 'means.onnx');
+    fs.writeFileSync(
+      file,
+      onnxModel({
+        inputs: [{ name: 'x', type: FLOAT, dims: [1, 3, 4, 4] }],
+        outputs: [{ name: 'means', type: FLOAT, dims: [1, 3] }],
+        nodes: [
+          { op: 'GlobalAveragePool', inputs: ['x'], outputs: ['p'] },
+          { op: 'Flatten', inputs: ['p'], outputs: ['means'], int: { axis: 1 } },
+        ],
+      }),
+    );
+    return file;
+  }
+  const m = (file: string): ModelManifest => ({
+    id: 'means',
+    name: 'means',
+    task: 'classify',
+    size: [4, 4],
+    colour: 'rgb',
+    scale: 1 / 255,
+    letterbox: 'stretch',
+    activation: 'none',
+    classes: ['r', 'g', 'b'],
+    thresholds: { score: -1, iou: 0.5, maxDetections: 3 },
+    file,
+  });
+  const image = { raw: { data: Uint8Array.from({ length: 4 * 4 * 3 }, (_, i) => [200, 100, 50][i % 3]! + (i % 7)), width: 4, height: 4, channels: 3 as const } };
+
+  it('normalize "zscore" makes each channel zero-mean before the network', async () => {
+    const file = channelMeans();
+    const raw = await detectInProcess({ file, providers: ['cpu'] }, image, m(file));
+    expect(Math.max(...raw.detections.map((d) => d.score))).toBeGreaterThan(0.7);
+    const z = await detectInProcess({ file, providers: ['cpu'] }, image, { ...m(file), normalize: 'zscore' });
+    expect(z.detections.length).toBe(3);
+    for (const d of z.detections) expect(Math.abs(d.score)).toBeLessThan(1e-5);
+  });
+
+  it('an embed model is refused for predictions', async () => {
+    const file = channelMeans();
+    await expect(detectInProcess({ file, providers: ['cpu'] }, image, { ...m(file), task: 'embed' })).rejects.toThrow(`model "means" (${file}): embed models compute embeddings, not predictions`);
   });
 });
 

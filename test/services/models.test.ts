@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAppError } from '../../src-main/common/errors';
 import type { ModelManifest } from '../../src-main/common/inference/types';
 import type { DownloadProgress } from '../../src-main/common/prelabel';
-import { ModelRegistry } from '../../src-main/services/models';
+import { labelsBeside, ModelRegistry } from '../../src-main/services/models';
 import { ultralyticsDetectManifest } from '../helpers/models';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
 
@@ -136,5 +136,21 @@ describe('shipped manifests', () => {
     fs.rmSync(path.join(reg.cacheDir, 'tofu.onnx'));
     expect((await codeOf(reg.download('tofu'))).detail['reason']).toBe('sha256-mismatch');
     expect(fs.existsSync(path.join(reg.cacheDir, 'tofu.onnx'))).toBe(false);
+  });
+});
+
+describe('labelsBeside', () => {
+  it('reads a plain labels file beside the model and passes over a link, which may point outside the allowed folders', () => {
+    const outside = tempDir();
+    const secret = path.join(outside, 'secret');
+    fs.writeFileSync(secret, 'root:x:0:0\nhunter2\n');
+    const dir = tempDir();
+    const model = path.join(dir, 'net.onnx');
+    fs.writeFileSync(model, 'not read');
+    fs.symlinkSync(secret, path.join(dir, 'labels.txt'));
+    fs.symlinkSync(secret, path.join(dir, 'net.json'));
+    expect(labelsBeside(model)).toBeNull();
+    fs.writeFileSync(path.join(dir, 'net.txt'), 'cat\ndog\n');
+    expect(labelsBeside(model)).toEqual({ file: path.join(dir, 'net.txt'), names: ['cat', 'dog'] });
   });
 });

@@ -193,3 +193,50 @@ describe('proposeManifest: classifiers', () => {
     expect(s.problems.at(-1)).toContain('--task segment does not fit the outputs, which look like a "detect" model');
   });
 });
+
+describe('parseManifest: fields a task does not read are refused', () => {
+  const detect = {
+    id: 'y',
+    name: 'Y',
+    task: 'detect',
+    family: 'ultralytics',
+    size: [640, 640],
+    colour: 'rgb',
+    scale: 1 / 255,
+    letterbox: 114,
+    classes: ['a', 'b'],
+    thresholds: { score: 0.25, iou: 0.45, maxDetections: 300 },
+    file: 'y.onnx',
+  };
+  it.each([
+    ['detect', 'instances', { split: 'none', minArea: 0, fillHoles: false }, 'semantic'],
+    ['obb', 'background', 0, 'semantic'],
+    ['pose', 'activation', 'sigmoid', 'classify, semantic'],
+    ['detect', 'cropFrom', 256, 'classify'],
+    ['obb', 'topK', 5, 'classify'],
+    ['detect', 'normalize', 'zscore', 'classify, semantic'],
+    ['semantic', 'topK', 3, 'classify'],
+    ['classify', 'background', 0, 'semantic'],
+  ])('%s with %s', (task, field, value, users) => {
+    expect(() => parseManifest({ ...detect, task, [field]: value }, 'models/y.json')).toThrow(`models/y.json: invalid model manifest: ${field}: not used by task "${task}" (only by ${users}): remove it`);
+  });
+  it('softmax over one class is refused; sigmoid is taken', () => {
+    const one = { ...detect, task: 'semantic', family: undefined, letterbox: 'stretch', classes: ['nucleus'] };
+    expect(() => parseManifest({ ...one, activation: 'softmax' }, 'models/u.json')).toThrow('activation: softmax over one class is 1 everywhere');
+    expect(parseManifest({ ...one, activation: 'sigmoid' }, 'models/u.json').activation).toBe('sigmoid');
+  });
+});
+
+describe('proposeManifest: semantic background', () => {
+  it.each(['background', '__background__', '_Background_'])('takes a class named %s as the background and says so', (bg) => {
+    const names = ['cat', bg, 'dog'];
+    const p = proposeManifest(io([1, 3, 64, 64], [1, 3, 64, 64]), {}, 'seg.onnx', { task: 'semantic', labels: { file: 'l.txt', names } });
+    expect(p.manifest?.background).toBe(1);
+    expect(p.problems.join('\n')).toContain(`class 1 "${bg}" is taken as the background ("background": 1): no masks are made of it`);
+    expect(() => parseManifest(p.manifest, 'proposed')).not.toThrow();
+  });
+  it('leaves it out when no class is named so', () => {
+    const p = proposeManifest(io([1, 3, 64, 64], [1, 2, 64, 64]), {}, 'seg.onnx', { task: 'semantic', labels: { file: 'l.txt', names: ['backgrounds', 'cell'] } });
+    expect(p.manifest).not.toHaveProperty('background');
+  });
+});
