@@ -48,7 +48,7 @@ const USAGE = `usage:
                  [--tile 640 [--overlap 0.2] [--full-pass]] [--threads N] [--spin on|off]
   tessera predictions import <db> <coco-results.json> --name <run> [--instances <instances.json>] [--allow-new-classes]
                  [--json]
-  tessera predictions list <db> [--run <id|name>] [--image <id|file name>] [--json]
+  tessera predictions list <db> [--run <id|name>] [--image <id|file name>] [--all] [--json]
   tessera eval <db> --run <id|name> [--iou-type bbox|segm] [--split train|val|test|none]
                  [--status STATUS] [--conf 0.5] [--iou 0.5] [--json]
   tessera segment <db> --image <id|file name> (--encoder <enc.onnx> --decoder <dec.onnx> | --model <manifest.json>)
@@ -86,7 +86,12 @@ in image pixels, labels 1 (foreground, the default) or 0 (background); it prints
 (area, bbox, predicted IoU) and, with --save, stores it as an annotation of class NAME.
 With --from-run it prompts the pair with every box prediction of that run instead and stores the
 masks (or polygons) as predictions of a new run, to review like a pre-label run; Ctrl+C stops it,
-keeping the images done.`;
+keeping the images done.
+
+predictions list prints the predictions still pending review; with --all also those accepted
+(human annotations now, with the score the model gave) and those a newer run of the model
+superseded or that were found where a shape already was, each with its status. Rejected
+predictions are deleted and not listed.`;
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -578,17 +583,18 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
 }
 
 async function cmdPredictionsList(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(args, { run: { type: 'string' }, image: { type: 'string' }, json: { type: 'boolean', default: false } });
+  const { values, positionals } = parse(args, { run: { type: 'string' }, image: { type: 'string' }, all: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } });
   if (positionals.length !== 1) throw new AppError('INVALID_ARGUMENT', 'predictions list takes one dataset path');
   const { listPredictions } = await import('../services/predictionList');
   const ds = Dataset.open(positionals[0]!);
   try {
-    const list = listPredictions(ds, { run: values['run'] as string | undefined, image: values['image'] as string | undefined });
+    const all = values['all'] as boolean;
+    const list = listPredictions(ds, { run: values['run'] as string | undefined, image: values['image'] as string | undefined, all });
     if (values['json']) io.out(JSON.stringify(list, null, 2));
     else {
       for (const p of list) {
         const where = p.bbox ? ` [${p.bbox.map((v) => Math.round(v * 10) / 10).join(', ')}]` : '';
-        io.out(`${p.file}\t${p.kind}\t${p.className ?? '-'}\t${p.score === null ? '-' : p.score.toFixed(3)}${where}`);
+        io.out(`${p.file}\t${p.kind}\t${p.className ?? '-'}\t${p.score === null ? '-' : p.score.toFixed(3)}${all ? `\t${p.status}` : ''}${where}`);
       }
       io.err(`${list.length} predictions`);
     }

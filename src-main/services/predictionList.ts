@@ -32,7 +32,16 @@ export interface ListedPrediction {
   point?: [number, number];
   /** A polyline's points [x0, y0, x1, y1, ...]. */
   line?: number[];
+  /**
+   * With `all`: pending (`id` an annotation's), accepted (now a human annotation, `id` its id,
+   * as accepted, edits included; the score the model gave), or kept in the run's history (`id`
+   * that row's): superseded by a newer run of the model, or not offered for review because a
+   * human or rejected shape of the class was already there (labeled, rejected).
+   */
+  status?: 'pending' | 'accepted' | PredictionHistoryReason;
 }
+
+type PredictionHistoryReason = 'superseded' | 'labeled' | 'rejected';
 
 function bboxOf(g: Geometry): [number, number, number, number] | undefined {
   if (g.kind === 'tag') return undefined;
@@ -66,21 +75,67 @@ export function cocoGeometry(g: Geometry): Pick<ListedPrediction, 'bbox' | 'segm
   }
 }
 
-/** The pending predictions of one run (id or name) or all runs, of one image (id or file name) or all, by image then id. */
-export function listPredictions(ds: Dataset, q: { run?: string; image?: string } = {}): ListedPrediction[] {
+/**
+ * The pending predictions of one run (id or name) or all runs, of one image (id or file name) or
+ * all, by image then id. With `all`, every prediction the runs made that is still known: the
+ * pending ones, those accepted (human annotations now, found by the run they were accepted from),
+ * and those in the prediction history (superseded, or found where a shape already was), each with
+ * its `status`. Predictions the user rejected are deleted and not listed.
+ */
+export function listPredictions(ds: Dataset, q: { run?: string; image?: string; all?: boolean } = {}): ListedPrediction[] {
   const runId = q.run !== undefined ? resolveRun(ds, q.run) : undefined;
   const imageId = q.image !== undefined ? findImageByRef(ds, q.image).id : undefined;
+  const params = { run: runId ?? null, image: imageId ?? null };
+  const accepted = q.all ? " OR (a.source = 'human' AND json_extract(a.attributes, '$.acceptedFrom') IS NOT NULL)" : '';
   const rows = ds.db
     .prepare(
       `SELECT a.id, i.path AS file, c.name AS className
          FROM annotations a JOIN images i ON i.id = a.image_id LEFT JOIN classes c ON c.id = a.class_id
-        WHERE a.source = 'model' AND (@run IS NULL OR a.model_run_id = @run) AND (@image IS NULL OR a.image_id = @image)
+        WHERE (a.source = 'model'${accepted})
+          AND (@run IS NULL OR coalesce(a.model_run_id, json_extract(a.attributes, '$.acceptedFrom')) = @run) AND (@image IS NULL OR a.image_id = @image)
         ORDER BY i.path, a.image_id, a.frame, a.id`,
     )
-    .all({ run: runId ?? null, image: imageId ?? null }) as { id: number; file: string; className: string | null }[];
+    .all(params) as { id: number; file: string; className: string | null }[];
   const records = getAnnotationsByIds(ds.db, rows.map((r) => r.id));
-  return rows.map((r) => {
+  const listed: ListedPrediction[] = rows.map((r) => {
     const a = records.get(r.id)!;
-    return { id: a.id, runId: a.modelRunId, imageId: a.imageId, file: r.file, frame: a.frame, kind: a.kind, className: r.className, score: a.score, ...cocoGeometry(a.geometry) };
+    if (a.source === 'model') {
+      return { id: a.id, runId: a.modelRunId, imageId: a.imageId, file: r.file, frame: a.frame, kind: a.kind, className: r.className, score: a.score, ...cocoGeometry(a.geometry), ...(q.all ? { status: 'pending' as const } : {}) };
+    }
+    const from = a.attributes['acceptedFrom'], score = a.attributes['score'];
+    return {
+      id: a.id,
+      runId: typeof from === 'number' ? from : null,
+      imageId: a.imageId,
+      file: r.file,
+      frame: a.frame,
+      kind: a.kind,
+      className: r.className,
+      score: typeof score === 'number' ? score : null,
+      ...cocoGeometry(a.geometry),
+      status: 'accepted' as const,
+    };
   });
+  if (!q.all) return listed;
+  const history = ds.db
+    .prepare(
+      `SELECT h.id, h.run_id AS runId, h.image_id AS imageId, h.frame, h.geometry, h.score, h.reason, i.path AS file, c.name AS className
+         FROM prediction_history h JOIN images i ON i.id = h.image_id LEFT JOIN classes c ON c.id = h.class_id
+        WHERE (@run IS NULL OR h.run_id = @run) AND (@image IS NULL OR h.image_id = @image)
+        ORDER BY i.path, h.image_id, h.frame, h.id`,
+    )
+    .all(params) as { id: number; runId: number; imageId: number; frame: number; geometry: string; score: number | null; reason: PredictionHistoryReason; file: string; className: string | null }[];
+  for (const h of history) {
+    const g = JSON.parse(h.geometry) as Geometry;
+    listed.push({ id: h.id, runId: h.runId, imageId: h.imageId, file: h.file, frame: h.frame, kind: g.kind, className: h.className, score: h.score, ...cocoGeometry(g), status: h.reason });
+  }
+  // By image, as without `all`; within an image the stored (pending, accepted) before the history.
+  const key = (p: ListedPrediction): [string, number, number] => [p.file, p.imageId, p.frame];
+  return listed
+    .map((p, i) => ({ p, i }))
+    .sort((x, y) => {
+      const [fa, ia, ra] = key(x.p), [fb, ib, rb] = key(y.p);
+      return (fa < fb ? -1 : fa > fb ? 1 : 0) || ia - ib || ra - rb || x.i - y.i;
+    })
+    .map((e) => e.p);
 }

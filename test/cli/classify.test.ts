@@ -139,6 +139,35 @@ describe.runIf(model && labels && images)('tessera prelabel with a classifier, a
     expect(text.out.split('\n')).toHaveLength(s.detections);
     expect((await cli('predictions', 'list', db, '--run', 'no-such-run')).err).toContain('no model run has the id or name "no-such-run"');
   });
+
+  it('--all lists every prediction a run made: those a newer run superseded and those accepted too', async () => {
+    const again = JSON.parse((await cli('prelabel', db, '--model', model!, '--labels', labels!, '--provider', 'cpu', '--json')).out) as PrelabelSummary;
+    expect(again.runId).not.toBe(bare.runId);
+    // The first run's pending predictions were replaced by the newer run of the same model.
+    expect(JSON.parse((await cli('predictions', 'list', db, '--run', String(bare.runId), '--json')).out)).toEqual([]);
+    const all = JSON.parse((await cli('predictions', 'list', db, '--run', String(bare.runId), '--all', '--json')).out) as ListedPrediction[];
+    expect(all).toHaveLength(bare.detections);
+    expect(all.every((p) => p.status === 'superseded' && p.runId === bare.runId && p.kind === 'tag')).toBe(true);
+    const best = topTags(all, bare.runId);
+    for (const [file, label] of MOBILENET_TOP1) expect(best.get(file)?.[0]).toBe(label);
+    // One prediction of the newer run accepted: a human tag now, still listed with --all.
+    const pending = JSON.parse((await cli('predictions', 'list', db, '--run', String(again.runId), '--json')).out) as ListedPrediction[];
+    const { Dataset } = await import('../../src-main/services/dataset');
+    const { acceptPredictions } = await import('../../src-main/services/predictions');
+    const ds = Dataset.open(db);
+    try {
+      acceptPredictions(ds, [pending[0]!.id]);
+    } finally {
+      ds.close();
+    }
+    const after = JSON.parse((await cli('predictions', 'list', db, '--run', String(again.runId), '--all', '--json')).out) as ListedPrediction[];
+    expect(after).toHaveLength(pending.length);
+    const accepted = after.filter((p) => p.status === 'accepted');
+    expect(accepted.map((p) => [p.id, p.className, p.score])).toEqual([[pending[0]!.id, pending[0]!.className, pending[0]!.score]]);
+    expect(after.filter((p) => p.status === 'pending')).toHaveLength(pending.length - 1);
+    const text = await cli('predictions', 'list', db, '--run', String(again.runId), '--all');
+    expect(text.out.split('\n').filter((l) => l.split('\t')[4] === 'accepted')).toHaveLength(1);
+  });
 });
 
 describe('predictions in COCO terms', () => {
