@@ -6,6 +6,8 @@ import { inspectModel } from '../../src-main/inference/inspect';
 import { releaseSessions } from '../../src-main/inference/sessions';
 import { inspectWithLabels } from '../../src-main/services/models';
 import { FLOAT, onnxModel } from '../helpers/onnxModel';
+import { VOC } from '../helpers/semanticModels';
+import { sharedPath } from '../helpers/shared';
 
 /**
  * `--task obb|pose` on an Ultralytics export whose metadata already names the task: the angle row
@@ -63,5 +65,17 @@ describe('inspection with --task obb or pose of an Ultralytics export with metad
     const r = await inspectWithLabels(inspectModel, file, { task: 'pose' });
     expect(r.proposed).toBeNull();
     expect(r.problems.join('\n')).toContain('--task pose does not fit the model, whose metadata says task "obb"');
+  });
+});
+
+const deeplab = sharedPath('models/deeplabv3_mnv2_voc_257.onnx');
+
+describe.runIf(deeplab)('DeepLabV3 inspected with --task semantic and the VOC labels', () => {
+  it('takes class 0 "background" as the background, saying so; its Conv output keeps softmax', async () => {
+    const voc = path.join(dir, 'voc.txt');
+    fs.writeFileSync(voc, VOC.join('\n'));
+    const r = await inspectWithLabels(inspectModel, deeplab!, { task: 'semantic', labels: voc });
+    expect(r.proposed).toMatchObject({ task: 'semantic', layout: 'nhwc', background: 0, activation: 'softmax', classes: VOC });
+    expect(r.problems.join('\n')).toContain('class 0 "background" is taken as the background ("background": 0)');
   });
 });
