@@ -58,7 +58,7 @@ function boxesOn(file: string, imageId: number): { x: number; y: number; w: numb
   try {
     return (db.prepare("SELECT geometry, attributes FROM annotations WHERE image_id = ? AND kind = 'box' ORDER BY id").all(imageId) as { geometry: string; attributes: string }[]).map((r) => {
       const g = JSON.parse(r.geometry) as { x: number; y: number; w: number; h: number };
-      return { x: g.x, y: g.y, w: g.w, h: g.h, interpolated: (JSON.parse(r.attributes) as Record<string, unknown>)['interpolated'] === true };
+      return { x: g.x, y: g.y, w: g.w, h: g.h, interpolated: typeof (JSON.parse(r.attributes) as Record<string, unknown>)['interpolated'] === 'string' };
     });
   } finally {
     db.close();
@@ -198,6 +198,15 @@ describe('stacks in the browser', () => {
     await page.locator(`[data-testid="grid-cell"][data-image-id="${ids[2]}"]`).click();
     await page.locator(`[data-testid="viewer"][data-image-id="${ids[1]}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
     expect(await text(page, 'status-slice')).toBe('slice 2 of 5');
+
+    // A reload comes back to the slice shown (slice 3), not to the slice the stack was opened on.
+    await page.keyboard.press('.');
+    await expect.poll(() => text(page, 'status-slice')).toBe('slice 3 of 5');
+    await page.locator(`[data-testid="viewer"][data-image-id="${ids[2]}"][data-ready="true"]`).waitFor();
+    await expect.poll(() => new URL(page.url()).hash, { timeout: 5_000 }).toBe(`#image=${ids[2]}`);
+    await page.reload();
+    await page.locator(`[data-testid="viewer"][data-image-id="${ids[2]}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
+    expect(await text(page, 'status-slice')).toBe('slice 3 of 5');
 
     // rtdose.dcm: 15 frames, stepped with `.`, each with its own picture.
     await page.getByTestId('viewer-back').click();
