@@ -44,7 +44,7 @@ export class SliceEdits {
   }
 
   askPropagate(): void {
-    if (this.selectedIds().length > 0) this.asking = true;
+    if (this.es.editor.selectedRecords.some((a) => a.kind !== 'tag')) this.asking = true;
   }
 
   cancel(): void {

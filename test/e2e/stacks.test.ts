@@ -158,7 +158,10 @@ describe('stacks in the browser', () => {
     await page.getByTestId('tool-select').focus();
     await drawBox(page, 60, 50, 110, 80);
     await expect.poll(() => boxesOn(file, ids[4]!).length).toBe(1);
+    // (Select all once the editor holds the saved box: a shape still being saved is not in it yet.)
+    await expect.poll(() => attr(page, 'data-annotations')).toBe('1');
     await page.keyboard.press('Control+a');
+    await expect.poll(() => page.locator('[data-testid="object-row"][aria-selected="true"]').count()).toBe(1);
     await page.keyboard.press('Shift+KeyI');
     await expect.poll(() => boxesOn(file, ids[2]!).length).toBe(1);
     await expect.poll(() => text(page, 'status-line')).toContain('Interpolated on 3 slices between slices 1 and 5');
