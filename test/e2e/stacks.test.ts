@@ -102,7 +102,7 @@ describe('stacks in the browser', () => {
     const dose = items.find((i) => i.path.endsWith('rtdose.dcm'))!;
     const ids = (await ok(ws, 'stacks:get', { id: tile.stack!.id })).members.map((m) => m.id);
     await ok(ws, 'classes:create', { name: 'lesion' });
-    await ok(ws, 'comments:add', { imageId: ids[0]!, body: 'check the margin', x: 5, y: 5, author: 'Ana' });
+    await ok(ws, 'comments:add', { imageId: ids[1]!, body: 'check the margin', x: 5, y: 5, author: 'Ana' });
     ws.close();
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
@@ -115,6 +115,8 @@ describe('stacks in the browser', () => {
     expect((await page.getByTestId('grid-stack').textContent())?.trim()).toBe('▤ 5');
     // The count says what the tiles hold: six images (five slices and the RT dose) in two tiles.
     await expect.poll(() => page.getByTestId('image-count').textContent()).toBe('6 images in 2 tiles');
+    // The stack's tile counts the open comment of slice 2.
+    expect(await page.getByTestId('grid-open-comments').textContent()).toContain('1');
 
     // Opening the tile shows slice 1 of 5: the first file along the normal, s-c.dcm.
     await page.locator(`[data-testid="grid-cell"][data-image-id="${ids[2]}"]`).click();
@@ -124,6 +126,22 @@ describe('stacks in the browser', () => {
     // Each slice has its bright square at x = 8 + 20k: slice 1's at 14, not yet at 34.
     await expect.poll(async () => (await shown(page, 14, 14)).px[0]).toBe(255);
     expect((await shown(page, 34, 14)).px[0]).toBeLessThan(200);
+
+    // A comment on slice 1 counts on the stack's tile, which already counted slice 2's.
+    const badge = page.locator(`[data-testid="grid-cell"][data-image-id="${ids[2]}"] [data-testid="grid-open-comments"]`);
+    await page.keyboard.press('Shift+C');
+    await page.getByTestId('comment-placing').waitFor();
+    const spot = await toPage(page, 120, 8);
+    await page.mouse.click(spot.x, spot.y);
+    if (await page.getByTestId('comment-author').isVisible()) await page.getByTestId('comment-author').fill('Ana');
+    await page.getByTestId('comment-text').fill('slice 1 too');
+    await page.getByTestId('comment-save').click();
+    await expect.poll(() => page.getByTestId('comments-open-count').getAttribute('data-count')).toBe('1');
+    await page.getByTestId('viewer-back').click();
+    await expect.poll(() => badge.textContent()).toContain('2');
+    await page.locator(`[data-testid="grid-cell"][data-image-id="${ids[2]}"]`).click();
+    await page.locator(`[data-testid="viewer"][data-image-id="${ids[0]}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
+    await page.getByTestId('tool-select').focus();
 
     // `.`: slice 2 of 5, s-a.dcm, with its own picture.
     await page.keyboard.press('.');
@@ -229,21 +247,9 @@ describe('stacks in the browser', () => {
     await page.getByTestId('pending').getByRole('button', { name: 'Discard' }).click();
     await expect.poll(() => page.getByTestId('pending').count()).toBe(0);
 
-    // A comment on slice 2 counts on the stack's tile, which already counted slice 1's.
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('Shift+C');
-    await page.getByTestId('comment-placing').waitFor();
-    const spot = await toPage(page, 120, 8);
-    await page.mouse.click(spot.x, spot.y);
-    if (await page.getByTestId('comment-author').isVisible()) await page.getByTestId('comment-author').fill('Ana');
-    await page.getByTestId('comment-text').fill('slice 2 too');
-    await page.getByTestId('comment-save').click();
-    await expect.poll(() => page.getByTestId('comments-open-count').getAttribute('data-count')).toBe('1');
-
     // The slice last viewed is remembered: back in the grid and into the tile again, slice 2.
     await page.getByTestId('viewer-back').click();
     await page.getByTestId('grid-cell').first().waitFor();
-    await expect.poll(() => page.locator(`[data-testid="grid-cell"][data-image-id="${ids[2]}"] [data-testid="grid-open-comments"]`).textContent()).toContain('2');
     await page.locator(`[data-testid="grid-cell"][data-image-id="${ids[2]}"]`).click();
     await page.locator(`[data-testid="viewer"][data-image-id="${ids[1]}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
     expect(await text(page, 'status-slice')).toBe('slice 2 of 5');
