@@ -147,6 +147,20 @@ describe('a DICOM series of separate files', () => {
     expect((await fails(ws, 'stacks:interpolate', { imageId: ids[1]!, id: lone })).message).toMatch(/no box of this class on another slice overlaps/);
   });
 
+  it('replaces shapes interpolated before the keys were recorded (marked true) only where they overlap the new ones', async () => {
+    const a = await draw(ids[0]!, box(0, 0, 20, 20));
+    await draw(ids[4]!, box(4, 0, 20, 20));
+    const legacy = async (k: number, g: Geometry) =>
+      (await ok(ws, 'annotations:edit', { imageId: ids[k]!, label: 'old', ops: [{ op: 'create', draft: { classId: cls, geometry: g, attributes: { [INTERPOLATED_ATTRIBUTE]: true } } }] })).created[0]!;
+    const over = await legacy(2, box(1, 1, 20, 20));
+    const apart = await legacy(2, box(90, 90, 10, 10));
+    const r = await ok(ws, 'stacks:interpolate', { imageId: ids[0]!, id: a });
+    expect(r).toMatchObject({ created: 3, replaced: 1 });
+    const left = (await ok(ws, 'annotations:list', { imageId: ids[2]! })).map((x) => x.id);
+    expect(left).not.toContain(over);
+    expect(left).toContain(apart);
+  });
+
   it('interpolates polygons resampled to one vertex count and aligned on the nearest starting vertex', async () => {
     const square = { kind: 'polygon' as const, parts: [[0, 0, 40, 0, 40, 40, 0, 40]] };
     // The same square moved by (20, 10), listed from another corner and the other way round.
