@@ -1,6 +1,6 @@
 import type { DicomMeta } from './imaging/dicom';
 
-export { INTERPOLATED_ATTRIBUTE, isInterpolated } from './geometry/interpolate';
+export { INTERPOLATED_ATTRIBUTE, interpolationMark, isInterpolated } from './geometry/interpolate';
 
 /**
  * Stacks: separate image files that are slices of one volume, shown as one grid tile and stepped
@@ -152,4 +152,6 @@ export interface SliceEditSummary {
   images: number;
   /** Shapes created, with the slice each landed on. */
   shapes: { id: number; imageId: number; frame: number }[];
+  /** Earlier interpolated shapes deleted to make way for the new ones. */
+  replaced: number;
 }

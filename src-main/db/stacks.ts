@@ -166,12 +166,28 @@ function filterParts(filter: ImageFilter): { sql: string; and: string; params: u
 
 const NOT_A_SLICE = 'NOT EXISTS (SELECT 1 FROM stack_members m WHERE m.image_id = i.id)';
 
+/**
+ * The last stackTiles answer per connection, kept while nothing was written (total_changes of
+ * this connection, data_version for other connections) and asked again for the same filter: the
+ * grid asks for the count and then for pages, each of which needs every stack's position.
+ */
+const tileCache = new WeakMap<Db, { key: string; tiles: { sk: number; stackId: number }[] }>();
+
 /** The stacks' tiles under the filter, by their first matching image id. */
 function stackTiles(db: Db, filter: ImageFilter): { sk: number; stackId: number }[] {
+  const version = db.prepare('SELECT total_changes()').pluck().get() as number;
+  const key = `${version}|${db.pragma('data_version', { simple: true }) as number}|${JSON.stringify(filter)}`;
+  const cached = tileCache.get(db);
+  if (cached?.key === key) return cached.tiles;
   const { sql, params } = filterParts(filter);
-  return db
-    .prepare(`SELECT min(i.id) AS sk, m.stack_id AS stackId FROM stack_members m JOIN images i ON i.id = m.image_id ${sql} GROUP BY m.stack_id ORDER BY sk`)
-    .all(...params) as { sk: number; stackId: number }[];
+  // Without a filter the first image of a stack is its lowest member id: no image row is read.
+  const tiles = (
+    sql
+      ? db.prepare(`SELECT min(i.id) AS sk, m.stack_id AS stackId FROM stack_members m JOIN images i ON i.id = m.image_id ${sql} GROUP BY m.stack_id ORDER BY sk`).all(...params)
+      : db.prepare('SELECT min(m.image_id) AS sk, m.stack_id AS stackId FROM stack_members m GROUP BY m.stack_id ORDER BY sk').all()
+  ) as { sk: number; stackId: number }[];
+  tileCache.set(db, { key, tiles });
+  return tiles;
 }
 
 function countPlain(db: Db, filter: ImageFilter): number {
@@ -238,37 +254,84 @@ const TILE_COLUMNS = `i.id, i.path, i.external, i.content_hash AS contentHash, i
   (SELECT count(*) FROM annotations a WHERE a.image_id = i.id) AS annotationCount,
   (SELECT count(*) FROM comments c WHERE c.image_id = i.id AND c.parent_id IS NULL AND c.resolved_at IS NULL) AS openComments`;
 
+/** stackStatus from the number of slices in each status (the grid reads counts, not every slice). */
+function stackStatusOf(n: Record<ImageStatus, number>, slices: number): ImageStatus {
+  if (n.rejected > 0) return 'rejected';
+  if (n.reviewed === slices) return 'reviewed';
+  if (n.done + n.reviewed === slices) return 'done';
+  if (n.new === slices) return 'new';
+  return 'in_progress';
+}
+
+type StackTileRow = TileRow & StackRow & { stackId: number; p0: number; p1: number; nNew: number; nProgress: number; nDone: number; nReviewed: number; nRejected: number; annotations: number; comments: number };
+
+/**
+ * The page's stack tiles in one query: per stack its slice count, the slices in each status, the
+ * annotations and open comments of all its slices (grouped over the page's stacks only), and the
+ * cover slice's own columns. The cover is found by position when the positions have no gap (slices
+ * removed since the stacks were planned leave gaps; listTiles then finds it by rank).
+ */
+const STACK_TILES = `WITH page AS (SELECT value AS stack_id FROM json_each(?))
+SELECT ${TILE_COLUMNS}, g.*, s.kind, s.name, s.slice_order, coalesce(an.n, 0) AS annotations, coalesce(co.n, 0) AS comments
+FROM (
+  SELECT m.stack_id AS stackId, count(*) AS slices, min(m.position) AS p0, max(m.position) AS p1,
+    sum(i.status = 'new') AS nNew, sum(i.status = 'in_progress') AS nProgress, sum(i.status = 'done') AS nDone,
+    sum(i.status = 'reviewed') AS nReviewed, sum(i.status = 'rejected') AS nRejected
+  FROM page p JOIN stack_members m ON m.stack_id = p.stack_id JOIN images i ON i.id = m.image_id
+  GROUP BY m.stack_id
+) g
+JOIN stacks s ON s.id = g.stackId
+LEFT JOIN stack_members x ON x.stack_id = g.stackId AND g.p1 - g.p0 = g.slices - 1 AND x.position = g.p0 + (g.slices - 1) / 2
+LEFT JOIN images i ON i.id = x.image_id
+LEFT JOIN (
+  SELECT m.stack_id, count(*) AS n FROM page p JOIN stack_members m ON m.stack_id = p.stack_id JOIN annotations a ON a.image_id = m.image_id GROUP BY m.stack_id
+) an ON an.stack_id = g.stackId
+LEFT JOIN (
+  SELECT m.stack_id, count(*) AS n FROM page p JOIN stack_members m ON m.stack_id = p.stack_id
+    JOIN comments c ON c.image_id = m.image_id AND c.parent_id IS NULL AND c.resolved_at IS NULL
+  GROUP BY m.stack_id
+) co ON co.stack_id = g.stackId`;
+
 /**
  * One page of grid tiles. An image in no stack is itself; a stack is shown by its middle slice
- * (its thumbnail), with the stack's slice count, the annotations of all its slices and the
- * status of stackStatus.
+ * (its thumbnail), with the stack's slice count, the annotations and open comments of all its
+ * slices and the status of stackStatus. Two queries a page: the plain images, and the stacks
+ * (STACK_TILES).
  */
 export function listTiles(db: Db, filter: ImageFilter, offset: number, limit: number): ImageListRow[] {
   if (!hasStacks(db)) return listImages(db, filter, offset, limit);
   const tiles = pageTiles(db, filter, offset, limit);
-  const image = db.prepare(`SELECT ${TILE_COLUMNS} FROM images i WHERE i.id = ?`);
-  const members = db.prepare(
-    `SELECT m.image_id AS id, i.status, (SELECT count(*) FROM annotations a WHERE a.image_id = m.image_id) AS n,
-            (SELECT count(*) FROM comments c WHERE c.image_id = m.image_id AND c.parent_id IS NULL AND c.resolved_at IS NULL) AS c
-     FROM stack_members m JOIN images i ON i.id = m.image_id WHERE m.stack_id = ? ORDER BY m.position`,
-  );
+  const plainIds = tiles.filter((t) => t.stackId === null).map((t) => t.sk);
+  const stackIds = tiles.filter((t) => t.stackId !== null).map((t) => t.stackId!);
+  const plain = new Map<number, TileRow>();
+  if (plainIds.length > 0) {
+    for (const r of db.prepare(`SELECT ${TILE_COLUMNS} FROM images i WHERE i.id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(plainIds)) as TileRow[]) plain.set(r.id, r);
+  }
+  const stacks = new Map<number, StackTileRow>();
+  if (stackIds.length > 0) {
+    for (const r of db.prepare(STACK_TILES).all(JSON.stringify(stackIds)) as StackTileRow[]) stacks.set(r.stackId, r);
+  }
   const out: ImageListRow[] = [];
   for (const t of tiles) {
     if (t.stackId === null) {
-      const r = image.get(t.sk) as TileRow;
-      out.push({ ...r, external: r.external === 1 });
+      const r = plain.get(t.sk);
+      if (r) out.push({ ...r, external: r.external === 1 });
       continue;
     }
-    const ms = members.all(t.stackId) as { id: number; status: ImageStatus; n: number; c: number }[];
-    const stack = getStack(db, t.stackId)!;
-    const cover = image.get(ms[Math.floor((ms.length - 1) / 2)]!.id) as TileRow;
+    const r = stacks.get(t.stackId);
+    if (!r) continue;
+    const { stackId, kind, name, slice_order, slices, p0: _p0, p1: _p1, nNew, nProgress, nDone, nReviewed, nRejected, annotations, comments, ...found } = r;
+    const cover =
+      found.id === null
+        ? (db.prepare(`SELECT ${TILE_COLUMNS} FROM images i WHERE i.id = (SELECT image_id FROM stack_members WHERE stack_id = ? ORDER BY position LIMIT 1 OFFSET ?)`).get(stackId, Math.floor((slices - 1) / 2)) as TileRow)
+        : found;
     out.push({
       ...cover,
       external: cover.external === 1,
-      status: stackStatus(ms.map((m) => m.status)),
-      annotationCount: ms.reduce((a, m) => a + m.n, 0),
-      openComments: ms.reduce((a, m) => a + m.c, 0),
-      stack,
+      status: stackStatusOf({ new: nNew, in_progress: nProgress, done: nDone, reviewed: nReviewed, rejected: nRejected }, slices),
+      annotationCount: annotations,
+      openComments: comments,
+      stack: toInfo({ id: stackId, kind, name, slice_order, slices }),
     });
   }
   return out;

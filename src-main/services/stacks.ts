@@ -1,8 +1,9 @@
 import { AppError } from '../common/errors';
 import type { EditOp } from '../common/editing';
+import { bboxIou } from '../common/eval/coco';
 import { interpolateGeometry } from '../common/geometry/interpolate';
-import type { AnnotationRecord } from '../common/model';
-import { INTERPOLATED_ATTRIBUTE, isInterpolated, type SliceEditSummary, type SliceRef } from '../common/stacks';
+import type { AnnotationRecord, Geometry } from '../common/model';
+import { INTERPOLATED_ATTRIBUTE, interpolationMark, isInterpolated, type SliceEditSummary, type SliceRef } from '../common/stacks';
 import { getAnnotationsByIds, listAnnotations } from '../db/annotations';
 import { slicesOf } from '../db/stacks';
 import { editAnnotations } from './annotations';
@@ -51,7 +52,7 @@ function writePerImage(ds: Dataset, label: string, creates: { slice: SliceRef; o
     }
   })();
   const slices = new Set(creates.map((c) => `${c.slice.imageId}:${c.slice.frame}`)).size;
-  return { slices, created: creates.length, images: byImage.size, shapes };
+  return { slices, created: creates.length, images: byImage.size, shapes, replaced: 0 };
 }
 
 /**
@@ -76,12 +77,39 @@ export function propagateShapes(ds: Dataset, args: { imageId: number; frame: num
   return writePerImage(ds, targets.length === 1 ? 'Copy to next slice' : `Copy to next ${targets.length} slices`, creates);
 }
 
+type Bbox = [number, number, number, number];
+
+/** The bounding box [x, y, w, h] of a box or polygon (every part). */
+function bboxOf(g: Geometry): Bbox {
+  if (g.kind === 'box') return [g.x, g.y, g.w, g.h];
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -Infinity;
+  let y1 = -Infinity;
+  if (g.kind === 'polygon') {
+    for (const p of g.parts) {
+      for (let i = 0; i + 1 < p.length; i += 2) {
+        x0 = Math.min(x0, p[i]!);
+        x1 = Math.max(x1, p[i]!);
+        y0 = Math.min(y0, p[i + 1]!);
+        y1 = Math.max(y1, p[i + 1]!);
+      }
+    }
+  }
+  return Number.isFinite(x0) ? [x0, y0, x1 - x0, y1 - y0] : [0, 0, 0, 0];
+}
+
 /**
- * Interpolates a box or polygon between its slice and the nearest other slice holding a key shape
- * (a human shape that is not interpolated) of the same class and kind: the shape on each slice
- * between is the linear interpolation (interpolateGeometry) and carries the interpolated mark.
- * Interpolated shapes of that class and kind already on those slices are replaced. With `toId`
- * the other key shape is named instead of searched.
+ * Interpolates a box or polygon between its slice and another slice holding a key shape (a human
+ * shape that is not interpolated) of the same class and kind: the shape on each slice between is
+ * the linear interpolation (interpolateGeometry) and carries the interpolated mark naming the two
+ * keys (interpolationMark). The other key is the one on the nearest slice whose bounding box
+ * overlaps this shape's (IoU > 0); when none overlaps, the only key of that class and kind on
+ * another slice, if there is exactly one. Two overlapping keys on that nearest slice, or several
+ * keys none of which overlaps, are refused: which object goes on is not known. With `toId` the
+ * other key is named instead of searched. Interpolated shapes between the same two keys already on
+ * those slices are replaced (and unmarked-key ones of the class and kind that overlap the new
+ * shape on their slice); other objects' interpolations stay.
  */
 export function interpolateShapes(ds: Dataset, args: { imageId: number; id: number; toId?: number }): SliceEditSummary & { from: number; to: number } {
   const [a] = requireShapes(ds, args.imageId, [args.id]);
@@ -96,49 +124,57 @@ export function interpolateShapes(ds: Dataset, args: { imageId: number; id: numb
     b = all.find((x) => x.id === args.toId);
     if (!b) throw new AppError('NOT_FOUND', `annotation ${args.toId} is not on a slice of this stack or image`, { id: args.toId });
     if (b.kind !== a!.kind || b.classId !== a!.classId) throw new AppError('INVALID_ARGUMENT', `annotation ${b.id} is not a ${a!.kind} of the same class`, { id: b.id });
+    if (sliceOf(b) === at) throw new AppError('INVALID_ARGUMENT', `annotation ${b.id} is on the same slice`, { id: b.id });
   } else {
-    const centre = (x: AnnotationRecord) => {
-      const g = x.geometry;
-      if (g.kind === 'box') return [g.x + g.w / 2, g.y + g.h / 2];
-      if (g.kind === 'polygon') {
-        const p = g.parts[0] ?? [];
-        let sx = 0;
-        let sy = 0;
-        for (let i = 0; i < p.length; i += 2) {
-          sx += p[i]!;
-          sy += p[i + 1]!;
-        }
-        return [sx / Math.max(1, p.length / 2), sy / Math.max(1, p.length / 2)];
+    const box = bboxOf(a!.geometry);
+    const pool = all.filter((x) => x.id !== a!.id && x.kind === a!.kind && x.classId === a!.classId && x.source === 'human' && !isInterpolated(x) && sliceOf(x) !== at && sliceOf(x) >= 0);
+    const overlapping = pool
+      .map((x) => ({ x, gap: Math.abs(sliceOf(x) - at), iou: bboxIou(bboxOf(x.geometry), box, false) }))
+      .filter((c) => c.iou > 0)
+      .sort((p, q) => p.gap - q.gap || q.iou - p.iou || sliceOf(p.x) - sliceOf(q.x));
+    const slice = (x: AnnotationRecord) => sliceOf(x) + 1;
+    if (overlapping.length > 0) {
+      const nearest = overlapping.filter((c) => c.gap === overlapping[0]!.gap);
+      const crowded = nearest.find((c) => nearest.some((d) => d !== c && sliceOf(d.x) === sliceOf(c.x)));
+      if (crowded) {
+        throw new AppError('INVALID_ARGUMENT', `several ${a!.kind === 'box' ? 'boxes' : 'polygons'} of this class on slice ${slice(crowded.x)} overlap this one: which to interpolate towards is not known`, { id: a!.id, slice: slice(crowded.x) });
       }
-      return [0, 0];
-    };
-    const [cx, cy] = centre(a!);
-    const candidates = all
-      .filter((x) => x.id !== a!.id && x.kind === a!.kind && x.classId === a!.classId && x.source === 'human' && !isInterpolated(x) && sliceOf(x) !== at && sliceOf(x) >= 0)
-      .map((x) => ({ x, gap: Math.abs(sliceOf(x) - at), d: Math.hypot(centre(x)[0]! - cx!, centre(x)[1]! - cy!) }))
-      .sort((p, q) => p.gap - q.gap || p.d - q.d || sliceOf(p.x) - sliceOf(q.x));
-    b = candidates[0]?.x;
+      b = overlapping[0]!.x;
+    } else if (pool.length === 1) {
+      b = pool[0];
+    } else if (pool.length > 1) {
+      const on = [...new Set(pool.map(slice))].sort((p, q) => p - q);
+      throw new AppError('INVALID_ARGUMENT', `no ${a!.kind} of this class on another slice overlaps this one, and there are ${pool.length} (on slices ${on.join(', ')}): move it over its next position first`, { id: a!.id });
+    }
     if (!b) throw new AppError('INVALID_ARGUMENT', `no other slice holds a ${a!.kind} of this class to interpolate towards`, { id: a!.id });
   }
   const bi = sliceOf(b);
   const [lo, hi, first, last] = at < bi ? [at, bi, a!, b] : [bi, at, b, a!];
   if (hi - lo < 2) throw new AppError('INVALID_ARGUMENT', 'the two key shapes are on neighbouring slices: there is no slice between them', {});
+  const mark = interpolationMark(a!.id, b.id);
   const creates: Parameters<typeof writePerImage>[2] = [];
+  const made = new Map<number, Bbox>();
   for (let k = lo + 1; k < hi; k++) {
     const t = (k - lo) / (hi - lo);
     const g = interpolateGeometry(first.geometry, last.geometry, t);
     if ('reason' in g) throw new AppError('INVALID_ARGUMENT', `cannot interpolate: ${g.reason}`, {});
     const slice = slices[k]!;
-    creates.push({ slice, op: { op: 'create', draft: { classId: a!.classId, geometry: g.geometry, frame: slice.frame, attributes: { [INTERPOLATED_ATTRIBUTE]: true }, z: first.z } } });
+    made.set(k, bboxOf(g.geometry));
+    creates.push({ slice, op: { op: 'create', draft: { classId: a!.classId, geometry: g.geometry, frame: slice.frame, attributes: { [INTERPOLATED_ATTRIBUTE]: mark }, z: first.z } } });
   }
-  // Earlier interpolations of this class and kind between the keys make way for the new ones.
+  // Earlier interpolations between the same two keys make way for the new ones; so do unmarked-key
+  // interpolations (older datasets) of this class and kind that overlap the new shape.
   const replaced = new Map<number, EditOp[]>();
+  let deleted = 0;
   for (const x of all) {
     const k = sliceOf(x);
-    if (k > lo && k < hi && isInterpolated(x) && x.kind === a!.kind && x.classId === a!.classId) {
+    if (!(k > lo && k < hi && isInterpolated(x) && x.kind === a!.kind && x.classId === a!.classId)) continue;
+    const v = x.attributes[INTERPOLATED_ATTRIBUTE];
+    if (v === mark || (v === true && bboxIou(bboxOf(x.geometry), made.get(k)!, false) > 0)) {
       replaced.set(x.imageId, [...(replaced.get(x.imageId) ?? []), { op: 'delete', id: x.id }]);
+      deleted++;
     }
   }
   const summary = writePerImage(ds, `Interpolate ${a!.kind}`, creates, replaced);
-  return { ...summary, from: lo, to: hi };
+  return { ...summary, replaced: deleted, from: lo, to: hi };
 }

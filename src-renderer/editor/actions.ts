@@ -101,8 +101,9 @@ const samHoldsPrompt = (c: ActionContext): boolean => c.editor.toolName === 'sam
 const hasFrames = (c: ActionContext): boolean =>
   !!c.nav?.stepFrame && (Math.min(c.editor.frames, c.nav.frames?.() ?? Infinity) > 1 || (c.nav.slices?.() ?? 1) > 1);
 /** Slices to copy or interpolate across: frames of the image or slices of its stack. */
+// A shape still being saved counts: propagation and interpolation wait for the save (SliceEdits).
 const sliceSelection = (kinds?: readonly string[]) => (c: ActionContext): boolean =>
-  !!c.slices && hasFrames(c) && c.editor.selectedRecords.some((a) => a.id > 0 && a.kind !== 'tag' && (!kinds || kinds.includes(a.kind)));
+  !!c.slices && hasFrames(c) && c.editor.selectedRecords.some((a) => a.kind !== 'tag' && (!kinds || kinds.includes(a.kind)));
 const selectionHas = (kinds: readonly string[]) => (c: ActionContext) => c.editor.selectedRecords.some((a) => kinds.includes(a.kind));
 
 function toolAction(tool: ToolId, label: string, key: string): Action {

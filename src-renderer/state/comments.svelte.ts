@@ -279,8 +279,13 @@ export class CommentsState {
   private async changed(imageId: number): Promise<void> {
     if (imageId === this.imageId) await this.load(imageId);
     const open = this.imageId === imageId ? this.openCount : null;
-    if (open !== null) this.app.dataset.updateItem(imageId, { openComments: open });
     const v = this.app.viewer;
+    const stack = v.stack && v.item?.id === imageId && v.stack.members.some((m) => m.id === imageId) ? v.stack.info.id : null;
+    if (open !== null && stack !== null) {
+      // A slice's tile is its stack's, counting every slice: it moves by this slice's change.
+      const delta = open - v.item!.openComments;
+      if (delta !== 0) this.app.dataset.updateStackTile(stack, (t) => ({ openComments: Math.max(0, t.openComments + delta) }));
+    } else if (open !== null) this.app.dataset.updateItem(imageId, { openComments: open });
     if (open !== null && v.item?.id === imageId) v.item = { ...v.item, openComments: open };
     if (this.overview !== null) await this.loadOverview();
   }

@@ -108,6 +108,18 @@ export class DatasetState {
     }
   }
 
+  /** Changes fields of the grid tile of a stack in the fetched pages (its id is a cover slice's). */
+  updateStackTile(stackId: number, patch: (tile: ImageListItem) => Partial<Omit<ImageListItem, 'id'>>): void {
+    for (const [page, items] of this.pages) {
+      const i = items.findIndex((it) => it.stack?.id === stackId);
+      if (i < 0) continue;
+      const next = items.slice();
+      next[i] = { ...items[i]!, ...patch(items[i]!) };
+      this.pages.set(page, next);
+      return;
+    }
+  }
+
   /** The item at `index` in filter order if its page is already here (reactive). */
   itemAt(index: number): ImageListItem | undefined {
     return this.pages.get(Math.floor(index / PAGE_SIZE))?.[index % PAGE_SIZE];

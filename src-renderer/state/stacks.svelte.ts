@@ -24,12 +24,27 @@ export class SliceEdits {
     return app.viewer.stack ? 'slice' : 'frame';
   }
 
+  /**
+   * Waits for the edits still being saved, so the backend reads the shapes as they are on screen;
+   * false (said in the status line) while an edit that failed to save waits to be retried or
+   * discarded, as drawing is refused then.
+   */
+  private async saved(): Promise<boolean> {
+    const ed = this.es.editor;
+    await ed.idle();
+    if (ed.pending.length > 0) {
+      app.say(`Not done: "${ed.pending[0]!.label}" is waiting to be saved. Retry or discard it first.`, 'error');
+      return false;
+    }
+    return true;
+  }
+
   private selectedIds(kinds?: readonly string[]): number[] {
     return this.es.editor.selectedRecords.filter((a) => a.id > 0 && a.kind !== 'tag' && (!kinds || kinds.includes(a.kind))).map((a) => a.id);
   }
 
   askPropagate(): void {
-    if (this.selectedIds().length > 0) this.asking = true;
+    if (this.es.editor.selectedRecords.some((a) => a.kind !== 'tag')) this.asking = true;
   }
 
   cancel(): void {
@@ -41,11 +56,16 @@ export class SliceEdits {
     this.asking = false;
     const v = app.viewer;
     const item = v.item;
-    const ids = this.selectedIds();
-    if (!item || ids.length === 0 || !Number.isInteger(count) || count < 1) return;
+    const frame = v.frame;
+    if (!item || this.es.editor.selectedRecords.length === 0) return;
+    if (!Number.isInteger(count) || count < 1) return;
     this.count = count;
     try {
-      const r = await call('stacks:propagate', { imageId: item.id, frame: v.frame, ids, count });
+      // Shapes still being saved get their ids first; the selection is read once they have.
+      if (!(await this.saved()) || v.item?.id !== item.id || v.frame !== frame) return;
+      const ids = this.selectedIds();
+      if (ids.length === 0) return;
+      const r = await call('stacks:propagate', { imageId: item.id, frame, ids, count });
       const unit = this.unit();
       const what = ids.length === 1 ? '1 shape' : `${ids.length} shapes`;
       app.say(`${what} copied to the next ${r.slices === 1 ? unit : `${r.slices} ${unit}s`} (${undoText(r.images)})`);
@@ -55,20 +75,22 @@ export class SliceEdits {
     }
   }
 
-  /** Interpolates the selected box or polygon towards the nearest key slice of its class. */
+  /** Interpolates the selected box or polygon towards the key shape of the same object on another slice. */
   async interpolate(): Promise<void> {
     const v = app.viewer;
     const item = v.item;
-    const ids = this.selectedIds(['box', 'polygon']);
     if (!item) return;
-    if (ids.length !== 1) {
-      app.say('Select one box or polygon to interpolate', 'error');
-      return;
-    }
     try {
+      if (!(await this.saved()) || v.item?.id !== item.id) return;
+      const ids = this.selectedIds(['box', 'polygon']);
+      if (ids.length !== 1) {
+        app.say('Select one box or polygon to interpolate', 'error');
+        return;
+      }
       const r = await call('stacks:interpolate', { imageId: item.id, id: ids[0]! });
       const unit = this.unit();
-      app.say(`Interpolated on ${r.slices} ${r.slices === 1 ? unit : `${unit}s`} between ${unit}s ${r.from + 1} and ${r.to + 1} (${undoText(r.images)})`);
+      const replaced = r.replaced === 0 ? '' : `, replacing ${r.replaced} interpolated ${r.replaced === 1 ? 'shape' : 'shapes'}`;
+      app.say(`Interpolated on ${r.slices} ${r.slices === 1 ? unit : `${unit}s`} between ${unit}s ${r.from + 1} and ${r.to + 1}${replaced} (${undoText(r.images)})`);
       this.after(item.id, r.shapes);
     } catch (e) {
       app.say(errorMessage(e), 'error');

@@ -221,7 +221,8 @@ export class ViewerState {
 
   /**
    * Shows another slice of the open stack (clamped): that image, its own shapes and pixels, in
-   * the same view; the slice is remembered for the stack once stepping pauses, like frames.
+   * the same view; the slice is remembered for the stack, and as the open image (rememberOpenImage),
+   * once stepping pauses, like frames.
    */
   setSlice(k: number): boolean {
     const s = this.stack;
@@ -255,6 +256,8 @@ export class ViewerState {
     clearTimeout(w.timer);
     this.sliceWrite = null;
     call('stacks:setViewed', { id: w.stackId, imageId: w.imageId }).catch((e: unknown) => this.onError(e));
+    // The open image is the slice shown, so a reload or restart comes back to this slice.
+    rememberOpenImage(w.imageId);
   }
 
   setLoadError(imageId: number, e: unknown): void {

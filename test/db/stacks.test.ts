@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { insertImages, setStatus } from '../../src-main/db/images';
 import { openDatabase } from '../../src-main/db/open';
-import { countTiles, listTiles, locateTile, rebuildStacks, stackMemberIds } from '../../src-main/db/stacks';
+import { insertAnnotations } from '../../src-main/db/annotations';
+import type { Db } from '../../src-main/db/open';
+import { countTiles, listTiles, locateTile, rebuildStacks, stackMemberIds, stackStatus } from '../../src-main/db/stacks';
+import type { ImageStatus } from '../../src-main/common/model';
 
 /**
  * The grid's tiles against a plain reading of the rule: every image in no stack is a tile, every
@@ -62,5 +65,69 @@ describe('grid tiles over real SQLite', () => {
       expect(got).toEqual(want);
     }
     for (const [i, w] of want.entries()) expect(locateTile(db, filter, w.id)).toBe(i);
+  });
+
+  /** The same connection, counting the statements it runs (get, all, run, iterate). */
+  function counting(): { db: Db; runs: () => number } {
+    let runs = 0;
+    const wrap = (st: object): object => {
+      const proxy: object = new Proxy(st, {
+        get(t, k) {
+          const v = Reflect.get(t, k, t) as unknown;
+          if (typeof v !== 'function') return v;
+          return (...args: unknown[]) => {
+            if (k === 'get' || k === 'all' || k === 'run' || k === 'iterate') runs++;
+            const r = (v as (...a: unknown[]) => unknown).apply(t, args);
+            return r === t ? proxy : r;
+          };
+        },
+      });
+      return proxy;
+    };
+    const counted = new Proxy(db, {
+      get(t, k) {
+        const v = Reflect.get(t, k, t) as unknown;
+        if (k === 'prepare') return (sql: string) => wrap(t.prepare(sql));
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    return { db: counted, runs: () => runs };
+  }
+
+  it('sums each stack tile over its slices (annotations, open comments, status) in a few queries a page, whatever its size', () => {
+    const stacks = db.prepare('SELECT id FROM stacks ORDER BY id').pluck().all() as number[];
+    const first = stackMemberIds(db, stacks[0]!);
+    // Annotations and comments on some slices; one slice of the first stack removed (a gap in its positions).
+    insertAnnotations(db, ids.filter((_, k) => k % 4 === 0).map((imageId) => ({ imageId, classId: null, geometry: { kind: 'box' as const, x: 0, y: 0, w: 1, h: 1 }, source: 'human' as const })));
+    const comment = db.prepare("INSERT INTO comments (image_id, x, y, author, body, created_at, resolved_at, parent_id) VALUES (?, 0, 0, 'a', 'b', 0, ?, ?)");
+    for (const [k, id] of ids.entries()) if (k % 5 === 0) comment.run(id, k % 10 === 0 ? 1 : null, null);
+    const parent = Number(comment.run(ids[3]!, null, null).lastInsertRowid);
+    comment.run(ids[3]!, null, parent);
+    setStatus(db, [first[1]!], 'rejected');
+    db.prepare('DELETE FROM images WHERE id = ?').run(first[2]!);
+    const one = (sql: string, id: number) => db.prepare(sql).pluck().get(id) as number;
+    const runs: number[] = [];
+    const total = countTiles(db, {});
+    for (const size of [3, 200]) {
+      const c = counting();
+      const tiles = listTiles(c.db, {}, 0, size);
+      expect(tiles).toHaveLength(Math.min(size, total));
+      runs.push(c.runs());
+      for (const t of tiles) {
+        const members = t.stack ? stackMemberIds(db, t.stack.id) : [t.id];
+        const sum = (sql: string) => members.reduce((a, id) => a + one(sql, id), 0);
+        expect(t.annotationCount).toBe(sum('SELECT count(*) FROM annotations WHERE image_id = ?'));
+        expect(t.openComments).toBe(sum('SELECT count(*) FROM comments WHERE image_id = ? AND parent_id IS NULL AND resolved_at IS NULL'));
+        if (!t.stack) continue;
+        expect(t.stack.slices).toBe(members.length);
+        expect(t.id).toBe(members[Math.floor((members.length - 1) / 2)]);
+        expect(t.status).toBe(stackStatus(members.map((id) => db.prepare('SELECT status FROM images WHERE id = ?').pluck().get(id) as ImageStatus)));
+      }
+    }
+    // The statements a page runs do not grow with its tiles or its stacks' slices (a stack with a
+    // removed slice costs one more, for its cover).
+    expect(runs[1]).toBe(runs[0]);
+    expect(runs[1]).toBeLessThanOrEqual(7);
+    expect(listTiles(db, {}, 0, 200).find((t) => t.stack?.id === stacks[0])!.status).toBe('rejected');
   });
 });

@@ -244,6 +244,18 @@ describe('object list', () => {
     await expect.poll(async () => Math.max(...(await page.locator('[data-testid="object-row"]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-index'))))))).toBe(MANY - 1);
     expect(await page.locator('[data-testid="object-row"]').count()).toBeLessThan(40);
 
+    // The class filter outlives the viewer: closed and opened again, the dropdown still names the
+    // class the list is filtered by.
+    await page.getByTestId('object-class-filter').selectOption(String(small));
+    await expect.poll(() => total(page)).toBe(Math.ceil((MANY - 1) / 3));
+    await page.getByTestId('viewer-back').click();
+    await page.getByTestId('grid-cell').first().click();
+    await page.locator(`[data-testid="viewer"][data-image-id="${imageA}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
+    await expect.poll(() => total(page)).toBe(2);
+    expect(await page.getByTestId('object-class-filter').inputValue()).toBe(String(small));
+    await page.getByTestId('object-class-filter').selectOption('all');
+    await expect.poll(() => total(page)).toBe(4);
+
     expect(pageErrors).toEqual([]);
   });
 });

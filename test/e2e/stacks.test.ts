@@ -13,8 +13,9 @@ import { newWorkspace, ok } from '../helpers/workspace';
  * order) are one grid tile with its slice count; `.` and `,` and the slider step slices in
  * position order, each with its own picture and shapes; a window chosen on one slice stays on the
  * next; a box interpolated from the UI between slices 1 and 5 lands on slice 3 as the exact
- * linear interpolation, and a box copied to the next 2 slices lands on them; rtdose.dcm's 15
- * frames step with `.`, each with its own picture.
+ * linear interpolation, and a box copied to the next 2 slices lands on them; copying waits for a
+ * change not yet saved; a comment on a slice counts on the stack's tile; a reload comes back to
+ * the slice shown; rtdose.dcm's 15 frames step with `.`, each with its own picture.
  */
 const ct = sharedPath('datasets/dicom_pydicom/CT_small.dcm');
 const rtdose = sharedPath('datasets/dicom_pydicom/rtdose.dcm');
@@ -58,7 +59,7 @@ function boxesOn(file: string, imageId: number): { x: number; y: number; w: numb
   try {
     return (db.prepare("SELECT geometry, attributes FROM annotations WHERE image_id = ? AND kind = 'box' ORDER BY id").all(imageId) as { geometry: string; attributes: string }[]).map((r) => {
       const g = JSON.parse(r.geometry) as { x: number; y: number; w: number; h: number };
-      return { x: g.x, y: g.y, w: g.w, h: g.h, interpolated: (JSON.parse(r.attributes) as Record<string, unknown>)['interpolated'] === true };
+      return { x: g.x, y: g.y, w: g.w, h: g.h, interpolated: typeof (JSON.parse(r.attributes) as Record<string, unknown>)['interpolated'] === 'string' };
     });
   } finally {
     db.close();
@@ -101,6 +102,7 @@ describe('stacks in the browser', () => {
     const dose = items.find((i) => i.path.endsWith('rtdose.dcm'))!;
     const ids = (await ok(ws, 'stacks:get', { id: tile.stack!.id })).members.map((m) => m.id);
     await ok(ws, 'classes:create', { name: 'lesion' });
+    await ok(ws, 'comments:add', { imageId: ids[1]!, body: 'check the margin', x: 5, y: 5, author: 'Ana' });
     ws.close();
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
@@ -113,6 +115,8 @@ describe('stacks in the browser', () => {
     expect((await page.getByTestId('grid-stack').textContent())?.trim()).toBe('▤ 5');
     // The count says what the tiles hold: six images (five slices and the RT dose) in two tiles.
     await expect.poll(() => page.getByTestId('image-count').textContent()).toBe('6 images in 2 tiles');
+    // The stack's tile counts the open comment of slice 2.
+    expect(await page.getByTestId('grid-open-comments').textContent()).toContain('1');
 
     // Opening the tile shows slice 1 of 5: the first file along the normal, s-c.dcm.
     await page.locator(`[data-testid="grid-cell"][data-image-id="${ids[2]}"]`).click();
@@ -122,6 +126,22 @@ describe('stacks in the browser', () => {
     // Each slice has its bright square at x = 8 + 20k: slice 1's at 14, not yet at 34.
     await expect.poll(async () => (await shown(page, 14, 14)).px[0]).toBe(255);
     expect((await shown(page, 34, 14)).px[0]).toBeLessThan(200);
+
+    // A comment on slice 1 counts on the stack's tile, which already counted slice 2's.
+    const badge = page.locator(`[data-testid="grid-cell"][data-image-id="${ids[2]}"] [data-testid="grid-open-comments"]`);
+    await page.keyboard.press('Shift+C');
+    await page.getByTestId('comment-placing').waitFor();
+    const spot = await toPage(page, 120, 8);
+    await page.mouse.click(spot.x, spot.y);
+    if (await page.getByTestId('comment-author').isVisible()) await page.getByTestId('comment-author').fill('Ana');
+    await page.getByTestId('comment-text').fill('slice 1 too');
+    await page.getByTestId('comment-save').click();
+    await expect.poll(() => page.getByTestId('comments-open-count').getAttribute('data-count')).toBe('1');
+    await page.getByTestId('viewer-back').click();
+    await expect.poll(() => badge.textContent()).toContain('2');
+    await page.locator(`[data-testid="grid-cell"][data-image-id="${ids[2]}"]`).click();
+    await page.locator(`[data-testid="viewer"][data-image-id="${ids[0]}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
+    await page.getByTestId('tool-select').focus();
 
     // `.`: slice 2 of 5, s-a.dcm, with its own picture.
     await page.keyboard.press('.');
@@ -156,7 +176,10 @@ describe('stacks in the browser', () => {
     await page.getByTestId('tool-select').focus();
     await drawBox(page, 60, 50, 110, 80);
     await expect.poll(() => boxesOn(file, ids[4]!).length).toBe(1);
+    // (Select all once the editor holds the saved box: a shape still being saved is not in it yet.)
+    await expect.poll(() => attr(page, 'data-annotations')).toBe('1');
     await page.keyboard.press('Control+a');
+    await expect.poll(() => page.locator('[data-testid="object-row"][aria-selected="true"]').count()).toBe(1);
     await page.keyboard.press('Shift+KeyI');
     await expect.poll(() => boxesOn(file, ids[2]!).length).toBe(1);
     await expect.poll(() => text(page, 'status-line')).toContain('Interpolated on 3 slices between slices 1 and 5');
@@ -192,12 +215,53 @@ describe('stacks in the browser', () => {
     await page.locator(`[data-testid="viewer"][data-image-id="${ids[1]}"][data-ready="true"]`).waitFor();
     await expect.poll(() => attr(page, 'data-annotations')).toBe('2');
 
+    // A change that could not be saved (the dataset locked by another program) waits for Retry or
+    // Discard; copying to the next slices meanwhile is refused, and nothing is written.
+    const onThird = boxesOn(file, ids[2]!).length;
+    const viewed = () => {
+      const db = new Database(file, { readonly: true, fileMustExist: true });
+      try {
+        return db.prepare('SELECT viewed_image_id FROM stacks').pluck().get();
+      } finally {
+        db.close();
+      }
+    };
+    // (The slice shown is written once stepping pauses; the lock below would hold that back.)
+    await expect.poll(viewed).toBe(ids[1]);
+    const locker = new Database(file);
+    locker.exec('BEGIN EXCLUSIVE');
+    await page.getByTestId('tool-select').focus();
+    await page.keyboard.press('Control+a');
+    await page.keyboard.press('Control+]');
+    try {
+      await page.getByTestId('pending').waitFor({ timeout: 30_000 });
+    } finally {
+      locker.exec('ROLLBACK');
+      locker.close();
+    }
+    await page.keyboard.press('>');
+    await page.getByTestId('propagate-count').fill('1');
+    await page.getByTestId('propagate-count').press('Enter');
+    await expect.poll(() => text(page, 'status-line')).toContain('is waiting to be saved');
+    expect(boxesOn(file, ids[2]!)).toHaveLength(onThird);
+    await page.getByTestId('pending').getByRole('button', { name: 'Discard' }).click();
+    await expect.poll(() => page.getByTestId('pending').count()).toBe(0);
+
     // The slice last viewed is remembered: back in the grid and into the tile again, slice 2.
     await page.getByTestId('viewer-back').click();
     await page.getByTestId('grid-cell').first().waitFor();
     await page.locator(`[data-testid="grid-cell"][data-image-id="${ids[2]}"]`).click();
     await page.locator(`[data-testid="viewer"][data-image-id="${ids[1]}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
     expect(await text(page, 'status-slice')).toBe('slice 2 of 5');
+
+    // A reload comes back to the slice shown (slice 3), not to the slice the stack was opened on.
+    await page.keyboard.press('.');
+    await expect.poll(() => text(page, 'status-slice')).toBe('slice 3 of 5');
+    await page.locator(`[data-testid="viewer"][data-image-id="${ids[2]}"][data-ready="true"]`).waitFor();
+    await expect.poll(() => new URL(page.url()).hash, { timeout: 5_000 }).toBe(`#image=${ids[2]}`);
+    await page.reload();
+    await page.locator(`[data-testid="viewer"][data-image-id="${ids[2]}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
+    expect(await text(page, 'status-slice')).toBe('slice 3 of 5');
 
     // rtdose.dcm: 15 frames, stepped with `.`, each with its own picture.
     await page.getByTestId('viewer-back').click();

@@ -82,14 +82,15 @@ describe('a DICOM series of separate files', () => {
 
   it('interpolates a box between slices 1 and 5: slice 3 holds the exact linear interpolation, marked until edited', async () => {
     const a = await draw(ids[0]!, box(10, 20, 30, 40));
-    await draw(ids[4]!, box(50, 60, 70, 20));
+    const e = await draw(ids[4]!, box(50, 60, 70, 20));
     const r = await ok(ws, 'stacks:interpolate', { imageId: ids[0]!, id: a });
-    expect(r).toMatchObject({ slices: 3, created: 3, images: 3, from: 0, to: 4 });
+    expect(r).toMatchObject({ slices: 3, created: 3, images: 3, from: 0, to: 4, replaced: 0 });
     const on = async (k: number) => (await ok(ws, 'annotations:list', { imageId: ids[k]! })).filter((x) => x.kind === 'box');
     const third = await on(2);
     expect(third).toHaveLength(1);
     expect(third[0]!.geometry).toEqual(box(30, 40, 50, 30));
-    expect(third[0]!.attributes[INTERPOLATED_ATTRIBUTE]).toBe(true);
+    // The mark names the two key shapes, lower id first.
+    expect(third[0]!.attributes[INTERPOLATED_ATTRIBUTE]).toBe(`${Math.min(a, e)}-${Math.max(a, e)}`);
     expect((await on(1))[0]!.geometry).toEqual(box(20, 30, 40, 35));
     expect((await on(3))[0]!.geometry).toEqual(box(40, 50, 60, 25));
     // Editing the shape makes it a key shape: the mark goes.
@@ -105,6 +106,59 @@ describe('a DICOM series of separate files', () => {
     expect(again).toMatchObject({ from: 2, to: 4, created: 1 });
     expect((await on(3))[0]!.geometry).toEqual(box(40.5, 50, 60, 25));
     expect(await on(1)).toHaveLength(1);
+  });
+
+  it('interpolates one object towards its own key, not towards another object of the class nearer in slices, and keeps the other object\'s interpolations', async () => {
+    // Lesion A: keys on slices 1 and 5 at the top left; lesion B: a key on slice 3 at the bottom right.
+    const a0 = await draw(ids[0]!, box(0, 0, 20, 20));
+    const a4 = await draw(ids[4]!, box(4, 0, 20, 20));
+    const b2 = await draw(ids[2]!, box(100, 100, 10, 10));
+    const on = async (k: number) => (await ok(ws, 'annotations:list', { imageId: ids[k]! })).filter((x) => x.kind === 'box');
+    const r = await ok(ws, 'stacks:interpolate', { imageId: ids[0]!, id: a0 });
+    expect(r).toMatchObject({ from: 0, to: 4, created: 3, replaced: 0 });
+    // Slice 3 holds A's interpolation (one step of 1 px per slice), not a morph into B.
+    expect((await on(2)).map((x) => x.geometry)).toEqual(expect.arrayContaining([box(2, 0, 20, 20), box(100, 100, 10, 10)]));
+    expect((await on(1)).map((x) => x.geometry)).toEqual([box(1, 0, 20, 20)]);
+    // B gets a second key on slice 5; interpolating B (3 to 5) leaves A's slice-4 shape alone.
+    const b4 = await draw(ids[4]!, box(102, 100, 10, 10));
+    const rb = await ok(ws, 'stacks:interpolate', { imageId: ids[2]!, id: b2 });
+    expect(rb).toMatchObject({ from: 2, to: 4, created: 1, replaced: 0 });
+    expect((await on(3)).map((x) => [x.geometry, x.attributes[INTERPOLATED_ATTRIBUTE]])).toEqual(
+      expect.arrayContaining([
+        [box(3, 0, 20, 20), `${a0}-${a4}`],
+        [box(101, 100, 10, 10), `${Math.min(b2, b4)}-${Math.max(b2, b4)}`],
+      ]),
+    );
+    expect(await on(3)).toHaveLength(2);
+    // Interpolating A again replaces A's three interpolated shapes only, and says so.
+    const again = await ok(ws, 'stacks:interpolate', { imageId: ids[4]!, id: a4 });
+    expect(again).toMatchObject({ from: 0, to: 4, created: 3, replaced: 3 });
+    expect(await on(3)).toHaveLength(2);
+    expect(await on(1)).toHaveLength(1);
+    // A third lesion key overlapping A on slice 5 makes A's target ambiguous: refused, nothing written.
+    await draw(ids[4]!, box(10, 10, 20, 20));
+    const refused = await fails(ws, 'stacks:interpolate', { imageId: ids[0]!, id: a0 });
+    expect(refused.code).toBe('INVALID_ARGUMENT');
+    expect(refused.message).toMatch(/several boxes of this class on slice 5 overlap/);
+    // Named explicitly, the target is used.
+    expect(await ok(ws, 'stacks:interpolate', { imageId: ids[0]!, id: a0, toId: a4 })).toMatchObject({ from: 0, to: 4, replaced: 3 });
+    // Several keys of the class, none overlapping: refused rather than guessed.
+    const lone = await draw(ids[1]!, box(100, 0, 5, 5));
+    expect((await fails(ws, 'stacks:interpolate', { imageId: ids[1]!, id: lone })).message).toMatch(/no box of this class on another slice overlaps/);
+  });
+
+  it('replaces shapes interpolated before the keys were recorded (marked true) only where they overlap the new ones', async () => {
+    const a = await draw(ids[0]!, box(0, 0, 20, 20));
+    await draw(ids[4]!, box(4, 0, 20, 20));
+    const legacy = async (k: number, g: Geometry) =>
+      (await ok(ws, 'annotations:edit', { imageId: ids[k]!, label: 'old', ops: [{ op: 'create', draft: { classId: cls, geometry: g, attributes: { [INTERPOLATED_ATTRIBUTE]: true } } }] })).created[0]!;
+    const over = await legacy(2, box(1, 1, 20, 20));
+    const apart = await legacy(2, box(90, 90, 10, 10));
+    const r = await ok(ws, 'stacks:interpolate', { imageId: ids[0]!, id: a });
+    expect(r).toMatchObject({ created: 3, replaced: 1 });
+    const left = (await ok(ws, 'annotations:list', { imageId: ids[2]! })).map((x) => x.id);
+    expect(left).not.toContain(over);
+    expect(left).toContain(apart);
   });
 
   it('interpolates polygons resampled to one vertex count and aligned on the nearest starting vertex', async () => {

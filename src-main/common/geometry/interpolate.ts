@@ -10,8 +10,20 @@ type Polygon = Extract<Geometry, { kind: 'polygon' }>;
  */
 export const INTERPOLATED_ATTRIBUTE = 'interpolated';
 
+/**
+ * The mark's value: the ids of the two key shapes the shape was interpolated between, lower id
+ * first ("12-40"). Shapes marked `true` (written before the keys were recorded) are interpolated
+ * shapes whose keys are unknown.
+ */
+export function interpolationMark(keyA: number, keyB: number): string {
+  return `${Math.min(keyA, keyB)}-${Math.max(keyA, keyB)}`;
+}
+
+const MARK = /^\d+-\d+$/;
+
 export function isInterpolated(a: { attributes: Readonly<Record<string, unknown>> }): boolean {
-  return a.attributes[INTERPOLATED_ATTRIBUTE] === true;
+  const v = a.attributes[INTERPOLATED_ATTRIBUTE];
+  return v === true || (typeof v === 'string' && MARK.test(v));
 }
 
 const lerp = (a: number, b: number, t: number): number => a + (b - a) * t;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alignRings, interpolateGeometry, lerpBox, lerpPolygon, resampleRing } from '../../../src-main/common/geometry/interpolate';
+import { alignRings, interpolateGeometry, interpolationMark, isInterpolated, lerpBox, lerpPolygon, resampleRing } from '../../../src-main/common/geometry/interpolate';
 
 describe('interpolation between key shapes', () => {
   it.each([
@@ -33,5 +33,13 @@ describe('interpolation between key shapes', () => {
   it('refuses other kinds and mixed kinds with a reason', () => {
     expect(interpolateGeometry({ kind: 'point', x: 1, y: 1 }, { kind: 'point', x: 2, y: 2 }, 0.5)).toEqual({ reason: 'only boxes and polygons are interpolated, not a point' });
     expect(interpolateGeometry({ kind: 'box', x: 0, y: 0, w: 1, h: 1 }, { kind: 'polygon', parts: [[0, 0, 1, 0, 1, 1]] }, 0.5)).toEqual({ reason: 'a box and a polygon cannot be interpolated' });
+  });
+
+  it('marks a shape with the ids of its two keys, lower first; the older mark `true` still counts', () => {
+    expect(interpolationMark(40, 12)).toBe('12-40');
+    expect(isInterpolated({ attributes: { interpolated: '12-40' } })).toBe(true);
+    expect(isInterpolated({ attributes: { interpolated: true } })).toBe(true);
+    expect(isInterpolated({ attributes: { interpolated: 'yes' } })).toBe(false);
+    expect(isInterpolated({ attributes: {} })).toBe(false);
   });
 });
