@@ -73,6 +73,8 @@ export interface DetectRequest {
   raw?: RawPixels;
   /** Samples of this value are "no data"; an input holding nothing else is not run. */
   nodata?: number;
+  /** The input is one tile of a tiled run (pose keypoints outside it are left unclamped for the merge). */
+  tile?: boolean;
   /** For `normalize: 'zscore'` in a tiled run: the whole image's statistics, which every tile uses. */
   zscore?: ZscoreStats;
 }
@@ -642,7 +644,7 @@ export async function detectImage(
         const req = await request(job.region);
         if (stop) return;
         if (req) {
-          const r = await detector.detect(req);
+          const r = await detector.detect(job.region ? { ...req, tile: true } : req);
           if (stop) return;
           provider = r.provider;
           for (const w of r.warnings ?? []) warnings.add(w);
