@@ -8,7 +8,7 @@ import { validateGeometry } from '../common/geometry/shapes';
 import { insertAnnotations, type NewAnnotation } from '../db/annotations';
 import { getClass, setClassKeypoints } from '../db/classes';
 import { keypointSchemaProblem } from '../common/keypoints';
-import { keypointsFromScores, manifestKeypoints } from '../common/inference/obbPose';
+import { KEYPOINT_LABELLED_SCORE, keypointsFromScores, manifestKeypoints } from '../common/inference/obbPose';
 import { getImage, listImages } from '../db/images';
 import { finishModelRun, insertModelRun } from '../db/modelRuns';
 import {
@@ -270,6 +270,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
   let replaced = 0;
   let alreadyLabeled = 0;
   let alreadyRejected = 0;
+  let unscoredPose = 0;
   const duplicateIou = duplicateIouSetting();
   // Classes whose keypoint schema was checked against the model's (pose models).
   const schemaChecked = new Set<number>();
@@ -405,7 +406,11 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
             schemaChecked.add(classId);
           }
           const geometry = detectionGeometry(d);
-          if (validateGeometry(geometry, image)) continue;
+          if (validateGeometry(geometry, image)) {
+            // Keypoints none of which scored enough to be labelled: counted, not stored.
+            if (geometry.kind === 'keypoints') unscoredPose++;
+            continue;
+          }
           const shape = { frame: 0, classId, geometry };
           const reason = sameObject(shape, humans, duplicateIou, image) ? 'labeled' : sameObject(shape, rejected, duplicateIou, image) ? 'rejected' : newer !== undefined ? 'superseded' : null;
           if (reason) hidden.push({ runId, imageId, classId, geometry, score: d.score, attributes: { modelClass: name }, reason, replacedBy: reason === 'superseded' ? newer : undefined });
@@ -442,6 +447,9 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
   }
   const counts = runImageCounts(db, runId);
   finishModelRun(db, runId, cancelled ? 'cancelled' : 'done');
+  if (unscoredPose > 0) {
+    warnings.add(`${unscoredPose} ${unscoredPose === 1 ? 'object was' : 'objects were'} found with no keypoint scoring ${KEYPOINT_LABELLED_SCORE} or more, and not stored`);
+  }
   return {
     runId,
     model: params.manifest.id,
