@@ -38,7 +38,7 @@ import { maxPixelsSetting } from './importer';
 import type { Raster } from '../common/imaging/raster';
 import { classResolver, duplicateIouSetting, sameObject } from './predictions';
 import { threadSettings } from '../inference/threads';
-import { classesPresent, classMasks, classRelief, regionDetections, stitchSemantic, zscoreStats, type SemanticMaps, type ZscoreStats } from '../common/inference/semantic';
+import { classesPresent, classMasks, classRelief, NO_CLASS, regionDetections, zscoreStats, type SemanticMaps, type ZscoreStats } from '../common/inference/semantic';
 import { VisionWorker } from '../vision/client';
 
 /**
@@ -116,6 +116,8 @@ export interface JobHooks {
   onProgress?: (p: PrelabelProgress) => void;
   /** Called once the run row exists, so a caller can show or store its id before the work ends. */
   onRun?: (runId: number) => void;
+  /** The OpenCV thread that splits semantic instances (the workspace's); a module-level one when omitted. */
+  vision?: () => VisionWorker;
 }
 
 interface RunParameters {
@@ -211,7 +213,7 @@ export async function runPrelabel(ds: Dataset, detector: Detector, args: Prelabe
     ...(args.threads ?? threadSettings('app')),
     classes: {},
     tiling: args.tiling ?? null,
-    highBitDepth: { mode: m.highBitDepth ?? 'window', window: m.window ?? null, images: {} },
+    highBitDepth: { mode: inputWindowRule(m).highBitDepth ?? 'window', window: m.window ?? null, images: {} },
   };
   const runId = ds.db.transaction(() => {
     const id = insertModelRun(ds.db, { model: m.id, name: args.name ?? m.name, parameters: { ...params } });
@@ -331,7 +333,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
       if (params.skipLabeled && hasHumanAnnotations(db, imageId)) return 'skip';
       const q: ImageQuery = { manifest: params.manifest, modelFile: params.modelFile, conf: params.conf, iou: params.iou, providers: params.providers ?? undefined, threads: runThreads(params), tiling };
       // The image run ahead stops between tiles once the run itself has ended (failed, say).
-      const outcome = detectImage(ds, detector, image, q, { onTile: () => onTile(imageId), isCancelled: () => ended || (hooks.isCancelled?.() ?? false) });
+      const outcome = detectImage(ds, detector, image, q, { onTile: () => onTile(imageId), isCancelled: () => ended || (hooks.isCancelled?.() ?? false), ...(hooks.vision ? { vision: hooks.vision } : {}) });
       return { image, outcome: outcome.then((result): Outcome => ({ ok: true, result }), (error: Error): Outcome => ({ ok: false, error })) };
     };
     let next = pending.length > 0 ? launch(pending[0]!) : null;
@@ -474,7 +476,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
 export async function tryModel(
   ds: Dataset,
   detector: Detector,
-  q: { manifest: ModelManifest; modelFile: string; imageId: number; conf?: number; iou?: number; providers?: Provider[]; threads?: ThreadSettings; tiling?: TilingOptions },
+  q: { manifest: ModelManifest; modelFile: string; imageId: number; conf?: number; iou?: number; providers?: Provider[]; threads?: ThreadSettings; tiling?: TilingOptions; vision?: () => VisionWorker },
 ): Promise<ImageDetectResult> {
   const image = getImage(ds.db, q.imageId);
   if (!image) throw new AppError('NOT_FOUND', `image ${q.imageId} is not in the dataset`, { id: q.imageId });
@@ -487,7 +489,7 @@ export async function tryModel(
     providers: q.providers,
     threads: q.threads ?? threadSettings('app'),
     tiling: q.tiling ?? null,
-  });
+  }, q.vision ? { vision: q.vision } : {});
   return { ...r, detections: r.detections.map((d) => clip(d, image.width, image.height)) };
 }
 
@@ -516,6 +518,16 @@ export interface ImageDetectResult extends DetectResult {
 function displayWindow(ds: Dataset, image: ImageRecord): { low: number; high: number } | null {
   const chosen = chosenWindow(ds.db, image);
   return chosen ? rangeOfWindow(chosen.window) : null;
+}
+
+/**
+ * The rule that makes a deep image's model input: the manifest's, except that a z-scoring model
+ * is not shown the labeler's display window (which clips and quantises the samples, so that a
+ * change of display contrast would change the next run's predictions) but the image's whole
+ * sample range ('minmax'), of which its z-score is that of the samples themselves.
+ */
+export function inputWindowRule(m: ModelManifest): ModelManifest {
+  return m.normalize === 'zscore' && (m.highBitDepth ?? 'window') === 'window' ? { ...m, highBitDepth: 'minmax' } : m;
 }
 
 /** Model input bytes of a decoded raster: windowed when its samples need one, else as stored. */
@@ -561,8 +573,10 @@ export async function detectImage(
   detector: Detector,
   image: ImageRecord,
   q: ImageQuery,
-  hooks: { onTile?: () => void; isCancelled?: () => boolean } = {},
+  hooks: { onTile?: () => void; isCancelled?: () => boolean; vision?: () => VisionWorker } = {},
 ): Promise<ImageDetectResult> {
+  const vision = hooks.vision;
+  if (q.manifest.task === 'semantic') semanticPreflight(image, q.manifest);
   const imagePath = ds.imagePath(image);
   const stored = geoNodata(ds.db, image);
   const nodata = stored !== null && Number.isFinite(stored) ? stored : undefined;
@@ -584,13 +598,13 @@ export async function detectImage(
       throw new AppError('IMAGE_TOO_LARGE', `${image.path}: ${W}x${H} pixels at ${image.bitDepth} bits is too large to run whole; run it tiled (tile size and overlap)`, { imageId: image.id });
     }
     const reduced = await readRasterPart(ds, image, 0, { maxSide: REDUCED_SIDE }, limitInputPixels);
-    if (rasterNeedsWindow(reduced)) window = modelInputWindow(q.manifest, reduced.data, reduced.channels, displayWindow(ds, image), nodata);
+    if (rasterNeedsWindow(reduced)) window = modelInputWindow(inputWindowRule(q.manifest), reduced.data, reduced.channels, displayWindow(ds, image), nodata);
   } else if (decodedHere) {
     const raster = await readRaster(ds, image, 0);
     if (rasterNeedsWindow(raster)) {
       // The model sees the image as the viewer shows it: padding and outside-the-scan values left out.
       const padding = paddingOf(image.format === 'dicom' ? getImagingMeta(ds.db, image.id) : null, raster, nodata ?? null);
-      window = modelInputWindow(q.manifest, raster.data, raster.channels, displayWindow(ds, image), nodata, padding);
+      window = modelInputWindow(inputWindowRule(q.manifest), raster.data, raster.channels, displayWindow(ds, image), nodata, padding);
     }
     source = { bytes: inputBytes(raster, window), samples: raster.data, channels: raster.channels };
   }
@@ -626,7 +640,7 @@ export async function detectImage(
     const r = await detector.detect(req);
     if (semantic) {
       const started = performance.now();
-      const detections = r.semantic ? await semanticDetections(r.semantic, q) : [];
+      const detections = r.semantic ? await semanticDetections(r.semantic, q, vision) : [];
       return { detections, provider: r.provider, ms: r.ms + (performance.now() - started), warnings: r.warnings ?? [], tiles: 0, ...(window ? { window } : {}) };
     }
     return { ...r, tiles: 0, ...(window ? { window } : {}) };
@@ -634,7 +648,9 @@ export async function detectImage(
   const jobs: { tile: Tile; region: Tile | null }[] = tileGrid(W, H, q.tiling).map((t) => ({ tile: t, region: t }));
   // A semantic model's tiles cover every pixel; a whole-image pass would add nothing to stitch.
   if (q.tiling.fullPass && !semantic) jobs.push({ tile: whole, region: null });
-  const parts: { tile: Tile; maps: SemanticMaps }[] = [];
+  const grid = jobs.map((j) => j.tile);
+  // Each tile's maps go into the image's as they arrive, and are let go.
+  const stitched = semantic ? new SemanticStitch(W, H, grid) : null;
   const found: TileDetection[] = [];
   const warnings = new Set<string>();
   if (q.tiling.fullPass && semantic) warnings.add(`${q.manifest.id}: a semantic model's tiles are stitched; the "+ whole image" pass is not run`);
@@ -657,7 +673,7 @@ export async function detectImage(
           provider = r.provider;
           for (const w of r.warnings ?? []) warnings.add(w);
           for (const d of r.detections) found.push({ detection: job.region ? toImage(d, job.region, W, H) : d, tile: job.tile });
-          if (r.semantic && job.region) parts.push({ tile: job.region, maps: r.semantic });
+          if (r.semantic && job.region) stitched!.add(job.region, r.semantic);
         }
         hooks.onTile?.();
       }
@@ -672,7 +688,7 @@ export async function detectImage(
   if (failed) throw failed.reason;
   if (skippedFullPass) warnings.add(`${image.path}: too large for a full-image pass at ${image.bitDepth} bits; only its tiles were run`);
   const detections = semantic
-    ? await semanticDetections(stitchSemantic(parts, W, H), q)
+    ? await semanticDetections(stitched!.maps(), q, vision)
     : mergeTiled(found, { width: W, height: H, iou: q.iou, maxDetections: q.manifest.thresholds.maxDetections });
   // Wall time of the image: tiles run two at a time, so their own times would add up to more.
   const ms = performance.now() - started;
@@ -704,8 +720,107 @@ export function jobProgress(jobId: string, p: PrelabelProgress, finished = false
 
 export { closeInferenceBackend, createInferenceBackend, detectInput, inferenceBackend, providerOrder, type InferenceBackend } from './inference';
 
-/** The smart tools' OpenCV thread, for instances from semantic masks; started on first use, idle it keeps no process alive. */
+/** The smart tools' OpenCV thread for instances when the caller gives none (see JobHooks.vision); closed by closeInstancesWorker. */
 let instancesWorker: VisionWorker | null = null;
+
+/** Closes the OpenCV thread semantic instances used when their caller gave none (the CLI, at exit). */
+export async function closeInstancesWorker(): Promise<void> {
+  const w = instancesWorker;
+  instancesWorker = null;
+  await w?.close();
+}
+
+/** Whether that thread is running (diagnostics). */
+export function instancesWorkerRunning(): boolean {
+  return instancesWorker?.running ?? false;
+}
+
+/** Most pixels of an image a semantic model is run on (TESSERA_SEMANTIC_MAX_PIXELS): its stitched classes take 3 bytes a pixel in this process. */
+export const DEFAULT_SEMANTIC_MAX_PIXELS = 250_000_000;
+/** Most pixels of an image whose semantic classes are split into instances (TESSERA_INSTANCES_MAX_PIXELS): the watershed needs over 20 bytes a pixel in OpenCV's 32-bit WebAssembly heap. */
+export const DEFAULT_INSTANCES_MAX_PIXELS = 64_000_000;
+
+function pixelSetting(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+  const v = Number(env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
+export const semanticPixelsSetting = (env: NodeJS.ProcessEnv = process.env): number => pixelSetting('TESSERA_SEMANTIC_MAX_PIXELS', DEFAULT_SEMANTIC_MAX_PIXELS, env);
+export const instancesPixelsSetting = (env: NodeJS.ProcessEnv = process.env): number => pixelSetting('TESSERA_INSTANCES_MAX_PIXELS', DEFAULT_INSTANCES_MAX_PIXELS, env);
+
+const mp = (n: number): string => `${(n / 1e6).toFixed(n < 1e7 ? 1 : 0)} MP`;
+
+/**
+ * Refuses, before any of it runs, an image a semantic model's answer cannot be held for: over
+ * TESSERA_SEMANTIC_MAX_PIXELS, or with instances over TESSERA_INSTANCES_MAX_PIXELS.
+ */
+export function semanticPreflight(image: Pick<ImageRecord, 'path' | 'width' | 'height' | 'id'>, m: ModelManifest): void {
+  const px = image.width * image.height;
+  const size = `${image.width}x${image.height} pixels (${mp(px)})`;
+  const limit = semanticPixelsSetting();
+  if (px > limit) {
+    throw new AppError(
+      'IMAGE_TOO_LARGE',
+      `${image.path}: ${size} is more than semantic model "${m.id}" can be run on, ${mp(limit)} (TESSERA_SEMANTIC_MAX_PIXELS); cut the image into parts and run them, or raise the limit if this computer has the memory (3 bytes a pixel)`,
+      { imageId: image.id, pixels: px, limit },
+    );
+  }
+  const instances = instancesPixelsSetting();
+  if (m.instances && px > instances) {
+    throw new AppError(
+      'IMAGE_TOO_LARGE',
+      `${image.path}: ${size} is more than semantic model "${m.id}" can split into instances, ${mp(instances)} (TESSERA_INSTANCES_MAX_PIXELS, bounded by OpenCV's 32-bit memory); use the model without "instances" for one mask per class, or cut the image into parts`,
+      { imageId: image.id, pixels: px, limit: instances },
+    );
+  }
+}
+
+/**
+ * A semantic model's tile maps stitched into the image's as each arrives: along each axis a tile
+ * owns the pixels up to the middle of its overlap with the neighbouring tile, where both saw the
+ * most context around them. Only the image's classes and probabilities are held.
+ */
+export class SemanticStitch {
+  private readonly labels: Uint16Array;
+  private readonly prob: Uint8Array;
+  private readonly cols: Map<number, [number, number]>;
+  private readonly rows: Map<number, [number, number]>;
+
+  constructor(
+    private readonly width: number,
+    private readonly height: number,
+    tiles: readonly Tile[],
+  ) {
+    this.labels = new Uint16Array(width * height).fill(NO_CLASS);
+    this.prob = new Uint8Array(width * height);
+    this.cols = SemanticStitch.spans(tiles.map((t) => [t.x, t.w] as const), width);
+    this.rows = SemanticStitch.spans(tiles.map((t) => [t.y, t.h] as const), height);
+  }
+
+  /** Start of each tile along an axis -> the [from, to) it owns. */
+  private static spans(extents: readonly (readonly [number, number])[], length: number): Map<number, [number, number]> {
+    const ends = new Map<number, number>();
+    for (const [s, n] of extents) ends.set(s, Math.max(ends.get(s) ?? 0, s + n));
+    const starts = [...ends.keys()].sort((a, b) => a - b);
+    const cut = starts.map((s, i) => (i === 0 ? 0 : Math.floor((s + ends.get(starts[i - 1]!)!) / 2)));
+    return new Map(starts.map((s, i) => [s, [cut[i]!, i + 1 < starts.length ? cut[i + 1]! : length]]));
+  }
+
+  add(t: Tile, maps: SemanticMaps): void {
+    if (maps.width !== t.w || maps.height !== t.h) throw new RangeError(`tile maps ${maps.width}x${maps.height} do not match the ${t.w}x${t.h} tile`);
+    const [x0, x1] = this.cols.get(t.x) ?? [t.x, t.x + t.w];
+    const [y0, y1] = this.rows.get(t.y) ?? [t.y, t.y + t.h];
+    for (let y = y0; y < y1; y++) {
+      const from = (y - t.y) * t.w + (x0 - t.x);
+      this.labels.set(maps.labels.subarray(from, from + x1 - x0), y * this.width + x0);
+      this.prob.set(maps.prob.subarray(from, from + x1 - x0), y * this.width + x0);
+    }
+  }
+
+  maps(): SemanticMaps {
+    return { width: this.width, height: this.height, labels: this.labels, prob: this.prob };
+  }
+}
 
 /**
  * A semantic model's answer for one image as detections: one mask per class present (the
@@ -713,19 +828,22 @@ let instancesWorker: VisionWorker | null = null;
  * components, split by the smart tools' distance-transform watershed when asked (see
  * vision/ops.ts watershed), holes filled and pieces under `minArea` dropped. Scores are the mean
  * probability of the mask's pixels; those under the run's score threshold are left out, and at
- * most the manifest's `maxDetections` (best first) are kept.
+ * most the manifest's `maxDetections` (best first) are kept. The watershed runs in `vision` (the
+ * workspace's OpenCV thread), else in a thread of this module's (see closeInstancesWorker).
  */
-export async function semanticDetections(maps: SemanticMaps, q: Pick<ImageQuery, 'manifest' | 'conf'>): Promise<Detection[]> {
+export async function semanticDetections(maps: SemanticMaps, q: Pick<ImageQuery, 'manifest' | 'conf'>, vision?: () => VisionWorker): Promise<Detection[]> {
   const m = q.manifest;
   let found: Detection[];
   if (!m.instances) {
     found = classMasks(maps, m);
   } else {
     const inst = m.instances;
+    const limit = instancesPixelsSetting();
+    if (maps.width * maps.height > limit) throw new AppError('IMAGE_TOO_LARGE', `${maps.width}x${maps.height} pixels is more than semantic model "${m.id}" can split into instances, ${mp(limit)} (TESSERA_INSTANCES_MAX_PIXELS)`);
     found = [];
     for (const k of classesPresent(maps, m)) {
-      instancesWorker ??= new VisionWorker();
-      const out = await instancesWorker.watershed(
+      const worker = vision ? vision() : (instancesWorker ??= new VisionWorker());
+      const out = await worker.watershed(
         { data: classRelief(maps, k), width: maps.width, height: maps.height, channels: 1 },
         { threshold: 0, foreground: 'bright', smooth: 1, split: inst.split === 'watershed', minArea: inst.minArea, fillHoles: inst.fillHoles },
       );
