@@ -6,7 +6,7 @@ import { decodeMask, rasterizePolygon, rleArea, type Rle } from '../../src-main/
 import { tileGrid } from '../../src-main/common/inference/tiling';
 import type { ModelManifest } from '../../src-main/common/inference/types';
 import { listAnnotations } from '../../src-main/db/annotations';
-import { closeInferenceBackend, inferenceBackend, instancesWorkerRunning, runPrelabel, semanticDetections, tryModel } from '../../src-main/services/prelabel';
+import { closeInferenceBackend, inferenceBackend, instancesWorkerRunning, runPrelabel, SemanticStitch, semanticDetections, tryModel } from '../../src-main/services/prelabel';
 import { runCli } from '../../src-main/cli/main';
 import { NO_CLASS } from '../../src-main/common/inference/semantic';
 import type { Workspace } from '../../src-main/services/workspace';
@@ -344,5 +344,30 @@ describe.runIf(unet && img2d)('U-Net on the 16-bit stardist image: input window 
     } finally {
       await ws.dispose();
     }
+  });
+});
+
+describe('stitching a semantic model\'s tiles as they arrive', () => {
+  it('each tile owns its pixels up to the middle of its overlaps, per axis; pixels of no tile stay unclassified', () => {
+    // 100x60 image, tiles of 60 px: x at 0 and 40 (overlap 40..60, cut at 50), y at 0 only.
+    const tiles = tileGrid(100, 60, { size: 60, overlap: 20 });
+    expect(tiles.map((t) => [t.x, t.y, t.w, t.h])).toEqual([
+      [0, 0, 60, 60],
+      [40, 0, 60, 60],
+    ]);
+    const flat = (k: number, p: number) => ({ width: 60, height: 60, labels: new Uint16Array(3600).fill(k), prob: new Uint8Array(3600).fill(p) });
+    const st = new SemanticStitch(100, 60, tiles);
+    st.add(tiles[1]!, flat(2, 200));
+    st.add(tiles[0]!, flat(1, 100));
+    const m = st.maps();
+    for (const y of [0, 30, 59]) {
+      expect([m.labels[y * 100 + 49], m.labels[y * 100 + 50], m.prob[y * 100 + 49], m.prob[y * 100 + 50]]).toEqual([1, 2, 100, 200]);
+    }
+    expect(new Set(m.labels.subarray(0, 50))).toEqual(new Set([1]));
+    expect(new Set(m.labels.subarray(50, 100))).toEqual(new Set([2]));
+    // A tile not run (no data only) leaves its part unclassified.
+    const partial = new SemanticStitch(100, 60, tiles);
+    partial.add(tiles[0]!, flat(1, 100));
+    expect([partial.maps().labels[55], partial.maps().prob[55]]).toEqual([NO_CLASS, 0]);
   });
 });
