@@ -1,6 +1,7 @@
 import { AppError } from '../common/errors';
 import type { Detection, ModelManifest, Provider, RawPixels, ThreadSettings } from '../common/inference/types';
 import { modelInputWindow, windowToBytes, type InputWindow } from '../common/inference/highBitDepth';
+import { antialiasedByDefault } from '../common/inference/resize';
 import { mergeTiled, tileGrid, toImage, type Tile, type TileDetection, type TilingOptions } from '../common/inference/tiling';
 import type { Geometry, ImageFilter, ImageRecord, JobProgress } from '../common/model';
 import type { PrelabelProgress, PrelabelSummary } from '../common/prelabel';
@@ -202,8 +203,9 @@ export async function runPrelabel(ds: Dataset, detector: Detector, args: Prelabe
   const m = args.manifest;
   if (args.tiling && m.task === 'classify') throw new AppError('INVALID_ARGUMENT', `model "${m.id}" is a classifier: it labels whole images and does not run tiled`, { id: m.id });
   const params: RunParameters = {
-    // The resize method is written out so that the run records it, and a resumed run keeps it.
-    manifest: { ...m, resize: m.resize ?? 'cv2-linear' },
+    // The resize method is written out so that the run records it, and a resumed run keeps it;
+    // classifiers and semantic models without one keep none, their default averaging large shrinks.
+    manifest: m.resize || antialiasedByDefault(m.task) ? { ...m } : { ...m, resize: 'cv2-linear' },
     modelFile: args.modelFile,
     conf: args.conf ?? m.thresholds.score,
     iou: args.iou ?? m.thresholds.iou,

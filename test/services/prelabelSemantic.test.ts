@@ -6,7 +6,7 @@ import { decodeMask, rasterizePolygon, rleArea, type Rle } from '../../src-main/
 import { tileGrid } from '../../src-main/common/inference/tiling';
 import type { ModelManifest } from '../../src-main/common/inference/types';
 import { listAnnotations } from '../../src-main/db/annotations';
-import { closeInferenceBackend, inferenceBackend, instancesWorkerRunning, runPrelabel, SemanticStitch, semanticDetections, tryModel } from '../../src-main/services/prelabel';
+import { closeInferenceBackend, closeInstancesWorker, inferenceBackend, instancesWorkerRunning, runPrelabel, SemanticStitch, semanticDetections, tryModel } from '../../src-main/services/prelabel';
 import { runCli } from '../../src-main/cli/main';
 import { NO_CLASS } from '../../src-main/common/inference/semantic';
 import type { Workspace } from '../../src-main/services/workspace';
@@ -299,6 +299,8 @@ describe.runIf(unet && img2d)('U-Net on the 16-bit stardist image: input window 
   });
 
   it('a workspace splits instances in its own OpenCV thread, which closes with it', async () => {
+    // The thread earlier tests' direct runs used, closed: this run must not start it again.
+    await closeInstancesWorker();
     const { ws, ids } = await workspaceWith([img2d!], path.dirname(img2d!));
     const model = await ok(ws, 'models:add', { file: unet!, manifest: { ...unetManifest(unet!, { split: 'watershed', minArea: 10, fillHoles: true }), file: undefined } });
     const summary = await ok(ws, 'prelabel:run', { jobId: 'u', modelId: model.manifest.id, scope: { imageIds: ids }, skipLabeled: false });
