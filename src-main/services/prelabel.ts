@@ -1,6 +1,6 @@
 import { AppError } from '../common/errors';
 import type { Detection, ModelManifest, Provider, RawPixels, ThreadSettings } from '../common/inference/types';
-import { modelInputWindow, windowToBytes, type InputWindow } from '../common/inference/highBitDepth';
+import { inputWindowMode, modelInputWindow, windowToBytes, type InputWindow } from '../common/inference/highBitDepth';
 import { antialiasedByDefault } from '../common/inference/resize';
 import { mergeTiled, tileGrid, toImage, type Tile, type TileDetection, type TilingOptions } from '../common/inference/tiling';
 import type { Geometry, ImageFilter, ImageRecord, JobProgress } from '../common/model';
@@ -215,7 +215,7 @@ export async function runPrelabel(ds: Dataset, detector: Detector, args: Prelabe
     ...(args.threads ?? threadSettings('app')),
     classes: {},
     tiling: args.tiling ?? null,
-    highBitDepth: { mode: inputWindowRule(m).highBitDepth ?? 'window', window: m.window ?? null, images: {} },
+    highBitDepth: { mode: inputWindowMode(m), window: m.window ?? null, images: {} },
   };
   const runId = ds.db.transaction(() => {
     const id = insertModelRun(ds.db, { model: m.id, name: args.name ?? m.name, parameters: { ...params } });
@@ -522,16 +522,6 @@ function displayWindow(ds: Dataset, image: ImageRecord): { low: number; high: nu
   return chosen ? rangeOfWindow(chosen.window) : null;
 }
 
-/**
- * The rule that makes a deep image's model input: the manifest's, except that a z-scoring model
- * is not shown the labeler's display window (which clips and quantises the samples, so that a
- * change of display contrast would change the next run's predictions) but the image's whole
- * sample range ('minmax'), of which its z-score is that of the samples themselves.
- */
-export function inputWindowRule(m: ModelManifest): ModelManifest {
-  return m.normalize === 'zscore' && (m.highBitDepth ?? 'window') === 'window' ? { ...m, highBitDepth: 'minmax' } : m;
-}
-
 /** Model input bytes of a decoded raster: windowed when its samples need one, else as stored. */
 function inputBytes(r: Raster, window: InputWindow | undefined): { data: Uint8Array; channels: 1 | 3 } {
   if (window && rasterNeedsWindow(r)) return windowToBytes(r.data, r.channels, window, r.invert ?? false);
@@ -600,13 +590,13 @@ export async function detectImage(
       throw new AppError('IMAGE_TOO_LARGE', `${image.path}: ${W}x${H} pixels at ${image.bitDepth} bits is too large to run whole; run it tiled (tile size and overlap)`, { imageId: image.id });
     }
     const reduced = await readRasterPart(ds, image, 0, { maxSide: REDUCED_SIDE }, limitInputPixels);
-    if (rasterNeedsWindow(reduced)) window = modelInputWindow(inputWindowRule(q.manifest), reduced.data, reduced.channels, displayWindow(ds, image), nodata);
+    if (rasterNeedsWindow(reduced)) window = modelInputWindow(q.manifest, reduced.data, reduced.channels, displayWindow(ds, image), nodata);
   } else if (decodedHere) {
     const raster = await readRaster(ds, image, 0);
     if (rasterNeedsWindow(raster)) {
       // The model sees the image as the viewer shows it: padding and outside-the-scan values left out.
       const padding = paddingOf(image.format === 'dicom' ? getImagingMeta(ds.db, image.id) : null, raster, nodata ?? null);
-      window = modelInputWindow(inputWindowRule(q.manifest), raster.data, raster.channels, displayWindow(ds, image), nodata, padding);
+      window = modelInputWindow(q.manifest, raster.data, raster.channels, displayWindow(ds, image), nodata, padding);
     }
     source = { bytes: inputBytes(raster, window), samples: raster.data, channels: raster.channels };
   }
