@@ -578,6 +578,8 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
     return summary.cancelled ? 130 : summary.failed > 0 ? 1 : 0;
   } finally {
     ds.close();
+    // The OpenCV thread semantic instances were split in, when the model has instances.
+    await (await import('../services/prelabel')).closeInstancesWorker();
     await closeInferenceBackend();
   }
 }

@@ -3,7 +3,7 @@ import sharp, { type Metadata, type Sharp } from 'sharp';
 import { AppError } from '../common/errors';
 import { letterboxGeometry, type LetterboxGeometry } from '../common/inference/letterbox';
 import { modelInputWindow } from '../common/inference/highBitDepth';
-import { resizeLinear16, resizeLinear8 } from '../common/inference/resize';
+import { antialiasedByDefault, resizeLinear16, resizeLinear8, shrinkArea } from '../common/inference/resize';
 import type { ZscoreStats } from '../common/inference/semantic';
 import type { Tile } from '../common/inference/tiling';
 import type { ModelManifest, RawPixels } from '../common/inference/types';
@@ -77,7 +77,8 @@ export async function orientedSize(file: string, bytes: Buffer | string): Promis
  * RGB or BGR, value * scale, then (value - mean) / std. The manifest's `resize` chooses the
  * resize: 'cv2-linear' (default) decodes the full image with sharp, keeping 8-bit samples as
  * stored (no ICC conversion, as cv2.imread), and resizes as cv2.resize INTER_LINEAR does (see
- * common/inference/resize.ts); 'vips-linear' lets sharp resize (antialiased, with JPEG
+ * common/inference/resize.ts), classifiers and semantic models averaging first the axes shrunk
+ * more than 2x when their manifest names no resize; 'vips-linear' lets sharp resize (antialiased, with JPEG
  * shrink-on-load). The letterbox padding is written here rather than by sharp so that it carries
  * the same 0-255 value for 16-bit images.
  */
@@ -133,10 +134,13 @@ export async function preprocess(input: ImageInput, m: ModelManifest, inputSize:
     ? new Uint16Array(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength / 2)
     : new Uint8Array(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength);
   if (cv2) {
+    // Classifiers and semantic models without a resize of their own average the pixels of an axis
+    // shrunk more than 2x (a photo to 224 px), which the detectors' reference resize would alias.
+    const pre = m.resize === undefined && antialiasedByDefault(m.task) ? shrinkArea(data, info.width, info.height, channels, g.newW, g.newH) : { data, width: info.width, height: info.height };
     data =
-      data instanceof Uint16Array
-        ? resizeLinear16(data, info.width, info.height, channels, g.newW, g.newH)
-        : resizeLinear8(data, info.width, info.height, channels, g.newW, g.newH);
+      pre.data instanceof Uint16Array
+        ? resizeLinear16(pre.data, pre.width, pre.height, channels, g.newW, g.newH)
+        : resizeLinear8(pre.data, pre.width, pre.height, channels, g.newW, g.newH);
   }
   const plane = dstW * dstH;
   const tensor = new Float32Array(3 * plane);

@@ -56,7 +56,7 @@ function backendOver(pool: () => InferencePool): InferenceBackend {
       async detect(req) {
         const input = detectInput(req);
         const pixels = { ...(req.nodata !== undefined ? { nodata: req.nodata } : {}), ...(req.zscore ? { zscore: req.zscore } : {}) };
-        const r = await pool().detect({ file: req.modelFile, providers: req.providers, ...sessionThreads(req.threads) }, input, req.manifest, { score: req.conf, iou: req.iou }, pixels);
+        const r = await pool().detect({ file: req.modelFile, providers: req.providers, ...sessionThreads(req.threads) }, input, req.manifest, { score: req.conf, iou: req.iou, ...(req.tile ? { tile: true } : {}) }, pixels);
         return { detections: r.detections, provider: r.provider, ms: r.timings.preMs + r.timings.runMs + r.timings.postMs, warnings: r.warnings, ...(r.semantic ? { semantic: r.semantic } : {}) };
       },
     },

@@ -1,6 +1,7 @@
 import { AppError } from '../common/errors';
 import type { Detection, ModelManifest, Provider, RawPixels, ThreadSettings } from '../common/inference/types';
-import { modelInputWindow, windowToBytes, type InputWindow } from '../common/inference/highBitDepth';
+import { inputWindowMode, modelInputWindow, windowToBytes, type InputWindow } from '../common/inference/highBitDepth';
+import { antialiasedByDefault } from '../common/inference/resize';
 import { mergeTiled, tileGrid, toImage, type Tile, type TileDetection, type TilingOptions } from '../common/inference/tiling';
 import type { Geometry, ImageFilter, ImageRecord, JobProgress } from '../common/model';
 import type { PrelabelProgress, PrelabelSummary } from '../common/prelabel';
@@ -8,7 +9,7 @@ import { validateGeometry } from '../common/geometry/shapes';
 import { insertAnnotations, type NewAnnotation } from '../db/annotations';
 import { getClass, setClassKeypoints } from '../db/classes';
 import { keypointSchemaProblem } from '../common/keypoints';
-import { keypointsFromScores, manifestKeypoints } from '../common/inference/obbPose';
+import { KEYPOINT_LABELLED_SCORE, keypointsFromScores, manifestKeypoints } from '../common/inference/obbPose';
 import { getImage, listImages } from '../db/images';
 import { finishModelRun, insertModelRun } from '../db/modelRuns';
 import {
@@ -38,7 +39,7 @@ import { maxPixelsSetting } from './importer';
 import type { Raster } from '../common/imaging/raster';
 import { classResolver, duplicateIouSetting, sameObject } from './predictions';
 import { threadSettings } from '../inference/threads';
-import { classesPresent, classMasks, classRelief, regionDetections, stitchSemantic, zscoreStats, type SemanticMaps, type ZscoreStats } from '../common/inference/semantic';
+import { classesPresent, classMasks, classRelief, NO_CLASS, regionDetections, zscoreStats, type SemanticMaps, type ZscoreStats } from '../common/inference/semantic';
 import { VisionWorker } from '../vision/client';
 
 /**
@@ -73,6 +74,8 @@ export interface DetectRequest {
   raw?: RawPixels;
   /** Samples of this value are "no data"; an input holding nothing else is not run. */
   nodata?: number;
+  /** The input is one tile of a tiled run (pose keypoints outside it are left unclamped for the merge). */
+  tile?: boolean;
   /** For `normalize: 'zscore'` in a tiled run: the whole image's statistics, which every tile uses. */
   zscore?: ZscoreStats;
 }
@@ -114,6 +117,8 @@ export interface JobHooks {
   onProgress?: (p: PrelabelProgress) => void;
   /** Called once the run row exists, so a caller can show or store its id before the work ends. */
   onRun?: (runId: number) => void;
+  /** The OpenCV thread that splits semantic instances (the workspace's); a module-level one when omitted. */
+  vision?: () => VisionWorker;
 }
 
 interface RunParameters {
@@ -198,8 +203,9 @@ export async function runPrelabel(ds: Dataset, detector: Detector, args: Prelabe
   const m = args.manifest;
   if (args.tiling && m.task === 'classify') throw new AppError('INVALID_ARGUMENT', `model "${m.id}" is a classifier: it labels whole images and does not run tiled`, { id: m.id });
   const params: RunParameters = {
-    // The resize method is written out so that the run records it, and a resumed run keeps it.
-    manifest: { ...m, resize: m.resize ?? 'cv2-linear' },
+    // The resize method is written out so that the run records it, and a resumed run keeps it;
+    // classifiers and semantic models without one keep none, their default averaging large shrinks.
+    manifest: m.resize || antialiasedByDefault(m.task) ? { ...m } : { ...m, resize: 'cv2-linear' },
     modelFile: args.modelFile,
     conf: args.conf ?? m.thresholds.score,
     iou: args.iou ?? m.thresholds.iou,
@@ -209,7 +215,7 @@ export async function runPrelabel(ds: Dataset, detector: Detector, args: Prelabe
     ...(args.threads ?? threadSettings('app')),
     classes: {},
     tiling: args.tiling ?? null,
-    highBitDepth: { mode: m.highBitDepth ?? 'window', window: m.window ?? null, images: {} },
+    highBitDepth: { mode: inputWindowMode(m), window: m.window ?? null, images: {} },
   };
   const runId = ds.db.transaction(() => {
     const id = insertModelRun(ds.db, { model: m.id, name: args.name ?? m.name, parameters: { ...params } });
@@ -268,6 +274,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
   let replaced = 0;
   let alreadyLabeled = 0;
   let alreadyRejected = 0;
+  let unscoredPose = 0;
   const duplicateIou = duplicateIouSetting();
   // Classes whose keypoint schema was checked against the model's (pose models).
   const schemaChecked = new Set<number>();
@@ -328,7 +335,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
       if (params.skipLabeled && hasHumanAnnotations(db, imageId)) return 'skip';
       const q: ImageQuery = { manifest: params.manifest, modelFile: params.modelFile, conf: params.conf, iou: params.iou, providers: params.providers ?? undefined, threads: runThreads(params), tiling };
       // The image run ahead stops between tiles once the run itself has ended (failed, say).
-      const outcome = detectImage(ds, detector, image, q, { onTile: () => onTile(imageId), isCancelled: () => ended || (hooks.isCancelled?.() ?? false) });
+      const outcome = detectImage(ds, detector, image, q, { onTile: () => onTile(imageId), isCancelled: () => ended || (hooks.isCancelled?.() ?? false), ...(hooks.vision ? { vision: hooks.vision } : {}) });
       return { image, outcome: outcome.then((result): Outcome => ({ ok: true, result }), (error: Error): Outcome => ({ ok: false, error })) };
     };
     let next = pending.length > 0 ? launch(pending[0]!) : null;
@@ -403,7 +410,11 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
             schemaChecked.add(classId);
           }
           const geometry = detectionGeometry(d);
-          if (validateGeometry(geometry, image)) continue;
+          if (validateGeometry(geometry, image)) {
+            // Keypoints none of which scored enough to be labelled: counted, not stored.
+            if (geometry.kind === 'keypoints') unscoredPose++;
+            continue;
+          }
           const shape = { frame: 0, classId, geometry };
           const reason = sameObject(shape, humans, duplicateIou, image) ? 'labeled' : sameObject(shape, rejected, duplicateIou, image) ? 'rejected' : newer !== undefined ? 'superseded' : null;
           if (reason) hidden.push({ runId, imageId, classId, geometry, score: d.score, attributes: { modelClass: name }, reason, replacedBy: reason === 'superseded' ? newer : undefined });
@@ -440,6 +451,9 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
   }
   const counts = runImageCounts(db, runId);
   finishModelRun(db, runId, cancelled ? 'cancelled' : 'done');
+  if (unscoredPose > 0) {
+    warnings.add(`${unscoredPose} ${unscoredPose === 1 ? 'object was' : 'objects were'} found with no keypoint scoring ${KEYPOINT_LABELLED_SCORE} or more, and not stored`);
+  }
   return {
     runId,
     model: params.manifest.id,
@@ -464,7 +478,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
 export async function tryModel(
   ds: Dataset,
   detector: Detector,
-  q: { manifest: ModelManifest; modelFile: string; imageId: number; conf?: number; iou?: number; providers?: Provider[]; threads?: ThreadSettings; tiling?: TilingOptions },
+  q: { manifest: ModelManifest; modelFile: string; imageId: number; conf?: number; iou?: number; providers?: Provider[]; threads?: ThreadSettings; tiling?: TilingOptions; vision?: () => VisionWorker },
 ): Promise<ImageDetectResult> {
   const image = getImage(ds.db, q.imageId);
   if (!image) throw new AppError('NOT_FOUND', `image ${q.imageId} is not in the dataset`, { id: q.imageId });
@@ -477,7 +491,7 @@ export async function tryModel(
     providers: q.providers,
     threads: q.threads ?? threadSettings('app'),
     tiling: q.tiling ?? null,
-  });
+  }, q.vision ? { vision: q.vision } : {});
   return { ...r, detections: r.detections.map((d) => clip(d, image.width, image.height)) };
 }
 
@@ -551,8 +565,10 @@ export async function detectImage(
   detector: Detector,
   image: ImageRecord,
   q: ImageQuery,
-  hooks: { onTile?: () => void; isCancelled?: () => boolean } = {},
+  hooks: { onTile?: () => void; isCancelled?: () => boolean; vision?: () => VisionWorker } = {},
 ): Promise<ImageDetectResult> {
+  const vision = hooks.vision;
+  if (q.manifest.task === 'semantic') semanticPreflight(image, q.manifest);
   const imagePath = ds.imagePath(image);
   const stored = geoNodata(ds.db, image);
   const nodata = stored !== null && Number.isFinite(stored) ? stored : undefined;
@@ -616,7 +632,7 @@ export async function detectImage(
     const r = await detector.detect(req);
     if (semantic) {
       const started = performance.now();
-      const detections = r.semantic ? await semanticDetections(r.semantic, q) : [];
+      const detections = r.semantic ? await semanticDetections(r.semantic, q, vision) : [];
       return { detections, provider: r.provider, ms: r.ms + (performance.now() - started), warnings: r.warnings ?? [], tiles: 0, ...(window ? { window } : {}) };
     }
     return { ...r, tiles: 0, ...(window ? { window } : {}) };
@@ -624,7 +640,9 @@ export async function detectImage(
   const jobs: { tile: Tile; region: Tile | null }[] = tileGrid(W, H, q.tiling).map((t) => ({ tile: t, region: t }));
   // A semantic model's tiles cover every pixel; a whole-image pass would add nothing to stitch.
   if (q.tiling.fullPass && !semantic) jobs.push({ tile: whole, region: null });
-  const parts: { tile: Tile; maps: SemanticMaps }[] = [];
+  const grid = jobs.map((j) => j.tile);
+  // Each tile's maps go into the image's as they arrive, and are let go.
+  const stitched = semantic ? new SemanticStitch(W, H, grid) : null;
   const found: TileDetection[] = [];
   const warnings = new Set<string>();
   if (q.tiling.fullPass && semantic) warnings.add(`${q.manifest.id}: a semantic model's tiles are stitched; the "+ whole image" pass is not run`);
@@ -642,12 +660,12 @@ export async function detectImage(
         const req = await request(job.region);
         if (stop) return;
         if (req) {
-          const r = await detector.detect(req);
+          const r = await detector.detect(job.region ? { ...req, tile: true } : req);
           if (stop) return;
           provider = r.provider;
           for (const w of r.warnings ?? []) warnings.add(w);
           for (const d of r.detections) found.push({ detection: job.region ? toImage(d, job.region, W, H) : d, tile: job.tile });
-          if (r.semantic && job.region) parts.push({ tile: job.region, maps: r.semantic });
+          if (r.semantic && job.region) stitched!.add(job.region, r.semantic);
         }
         hooks.onTile?.();
       }
@@ -662,7 +680,7 @@ export async function detectImage(
   if (failed) throw failed.reason;
   if (skippedFullPass) warnings.add(`${image.path}: too large for a full-image pass at ${image.bitDepth} bits; only its tiles were run`);
   const detections = semantic
-    ? await semanticDetections(stitchSemantic(parts, W, H), q)
+    ? await semanticDetections(stitched!.maps(), q, vision)
     : mergeTiled(found, { width: W, height: H, iou: q.iou, maxDetections: q.manifest.thresholds.maxDetections });
   // Wall time of the image: tiles run two at a time, so their own times would add up to more.
   const ms = performance.now() - started;
@@ -694,8 +712,107 @@ export function jobProgress(jobId: string, p: PrelabelProgress, finished = false
 
 export { closeInferenceBackend, createInferenceBackend, detectInput, inferenceBackend, providerOrder, type InferenceBackend } from './inference';
 
-/** The smart tools' OpenCV thread, for instances from semantic masks; started on first use, idle it keeps no process alive. */
+/** The smart tools' OpenCV thread for instances when the caller gives none (see JobHooks.vision); closed by closeInstancesWorker. */
 let instancesWorker: VisionWorker | null = null;
+
+/** Closes the OpenCV thread semantic instances used when their caller gave none (the CLI, at exit). */
+export async function closeInstancesWorker(): Promise<void> {
+  const w = instancesWorker;
+  instancesWorker = null;
+  await w?.close();
+}
+
+/** Whether that thread is running (diagnostics). */
+export function instancesWorkerRunning(): boolean {
+  return instancesWorker?.running ?? false;
+}
+
+/** Most pixels of an image a semantic model is run on (TESSERA_SEMANTIC_MAX_PIXELS): its stitched classes take 3 bytes a pixel in this process. */
+export const DEFAULT_SEMANTIC_MAX_PIXELS = 250_000_000;
+/** Most pixels of an image whose semantic classes are split into instances (TESSERA_INSTANCES_MAX_PIXELS): the watershed needs over 20 bytes a pixel in OpenCV's 32-bit WebAssembly heap. */
+export const DEFAULT_INSTANCES_MAX_PIXELS = 64_000_000;
+
+function pixelSetting(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+  const v = Number(env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
+export const semanticPixelsSetting = (env: NodeJS.ProcessEnv = process.env): number => pixelSetting('TESSERA_SEMANTIC_MAX_PIXELS', DEFAULT_SEMANTIC_MAX_PIXELS, env);
+export const instancesPixelsSetting = (env: NodeJS.ProcessEnv = process.env): number => pixelSetting('TESSERA_INSTANCES_MAX_PIXELS', DEFAULT_INSTANCES_MAX_PIXELS, env);
+
+const mp = (n: number): string => `${(n / 1e6).toFixed(n < 1e7 ? 1 : 0)} MP`;
+
+/**
+ * Refuses, before any of it runs, an image a semantic model's answer cannot be held for: over
+ * TESSERA_SEMANTIC_MAX_PIXELS, or with instances over TESSERA_INSTANCES_MAX_PIXELS.
+ */
+export function semanticPreflight(image: Pick<ImageRecord, 'path' | 'width' | 'height' | 'id'>, m: ModelManifest): void {
+  const px = image.width * image.height;
+  const size = `${image.width}x${image.height} pixels (${mp(px)})`;
+  const limit = semanticPixelsSetting();
+  if (px > limit) {
+    throw new AppError(
+      'IMAGE_TOO_LARGE',
+      `${image.path}: ${size} is more than semantic model "${m.id}" can be run on, ${mp(limit)} (TESSERA_SEMANTIC_MAX_PIXELS); cut the image into parts and run them, or raise the limit if this computer has the memory (3 bytes a pixel)`,
+      { imageId: image.id, pixels: px, limit },
+    );
+  }
+  const instances = instancesPixelsSetting();
+  if (m.instances && px > instances) {
+    throw new AppError(
+      'IMAGE_TOO_LARGE',
+      `${image.path}: ${size} is more than semantic model "${m.id}" can split into instances, ${mp(instances)} (TESSERA_INSTANCES_MAX_PIXELS, bounded by OpenCV's 32-bit memory); use the model without "instances" for one mask per class, or cut the image into parts`,
+      { imageId: image.id, pixels: px, limit: instances },
+    );
+  }
+}
+
+/**
+ * A semantic model's tile maps stitched into the image's as each arrives: along each axis a tile
+ * owns the pixels up to the middle of its overlap with the neighbouring tile, where both saw the
+ * most context around them. Only the image's classes and probabilities are held.
+ */
+export class SemanticStitch {
+  private readonly labels: Uint16Array;
+  private readonly prob: Uint8Array;
+  private readonly cols: Map<number, [number, number]>;
+  private readonly rows: Map<number, [number, number]>;
+
+  constructor(
+    private readonly width: number,
+    private readonly height: number,
+    tiles: readonly Tile[],
+  ) {
+    this.labels = new Uint16Array(width * height).fill(NO_CLASS);
+    this.prob = new Uint8Array(width * height);
+    this.cols = SemanticStitch.spans(tiles.map((t) => [t.x, t.w] as const), width);
+    this.rows = SemanticStitch.spans(tiles.map((t) => [t.y, t.h] as const), height);
+  }
+
+  /** Start of each tile along an axis -> the [from, to) it owns. */
+  private static spans(extents: readonly (readonly [number, number])[], length: number): Map<number, [number, number]> {
+    const ends = new Map<number, number>();
+    for (const [s, n] of extents) ends.set(s, Math.max(ends.get(s) ?? 0, s + n));
+    const starts = [...ends.keys()].sort((a, b) => a - b);
+    const cut = starts.map((s, i) => (i === 0 ? 0 : Math.floor((s + ends.get(starts[i - 1]!)!) / 2)));
+    return new Map(starts.map((s, i) => [s, [cut[i]!, i + 1 < starts.length ? cut[i + 1]! : length]]));
+  }
+
+  add(t: Tile, maps: SemanticMaps): void {
+    if (maps.width !== t.w || maps.height !== t.h) throw new RangeError(`tile maps ${maps.width}x${maps.height} do not match the ${t.w}x${t.h} tile`);
+    const [x0, x1] = this.cols.get(t.x) ?? [t.x, t.x + t.w];
+    const [y0, y1] = this.rows.get(t.y) ?? [t.y, t.y + t.h];
+    for (let y = y0; y < y1; y++) {
+      const from = (y - t.y) * t.w + (x0 - t.x);
+      this.labels.set(maps.labels.subarray(from, from + x1 - x0), y * this.width + x0);
+      this.prob.set(maps.prob.subarray(from, from + x1 - x0), y * this.width + x0);
+    }
+  }
+
+  maps(): SemanticMaps {
+    return { width: this.width, height: this.height, labels: this.labels, prob: this.prob };
+  }
+}
 
 /**
  * A semantic model's answer for one image as detections: one mask per class present (the
@@ -703,19 +820,22 @@ let instancesWorker: VisionWorker | null = null;
  * components, split by the smart tools' distance-transform watershed when asked (see
  * vision/ops.ts watershed), holes filled and pieces under `minArea` dropped. Scores are the mean
  * probability of the mask's pixels; those under the run's score threshold are left out, and at
- * most the manifest's `maxDetections` (best first) are kept.
+ * most the manifest's `maxDetections` (best first) are kept. The watershed runs in `vision` (the
+ * workspace's OpenCV thread), else in a thread of this module's (see closeInstancesWorker).
  */
-export async function semanticDetections(maps: SemanticMaps, q: Pick<ImageQuery, 'manifest' | 'conf'>): Promise<Detection[]> {
+export async function semanticDetections(maps: SemanticMaps, q: Pick<ImageQuery, 'manifest' | 'conf'>, vision?: () => VisionWorker): Promise<Detection[]> {
   const m = q.manifest;
   let found: Detection[];
   if (!m.instances) {
     found = classMasks(maps, m);
   } else {
     const inst = m.instances;
+    const limit = instancesPixelsSetting();
+    if (maps.width * maps.height > limit) throw new AppError('IMAGE_TOO_LARGE', `${maps.width}x${maps.height} pixels is more than semantic model "${m.id}" can split into instances, ${mp(limit)} (TESSERA_INSTANCES_MAX_PIXELS)`);
     found = [];
     for (const k of classesPresent(maps, m)) {
-      instancesWorker ??= new VisionWorker();
-      const out = await instancesWorker.watershed(
+      const worker = vision ? vision() : (instancesWorker ??= new VisionWorker());
+      const out = await worker.watershed(
         { data: classRelief(maps, k), width: maps.width, height: maps.height, channels: 1 },
         { threshold: 0, foreground: 'bright', smooth: 1, split: inst.split === 'watershed', minArea: inst.minArea, fillHoles: inst.fillHoles },
       );

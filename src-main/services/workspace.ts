@@ -539,7 +539,7 @@ export class Workspace {
           ? this.models().requireFile(args.modelId)
           : await manifestForFile(this.inference(), args.file, args.manifest, threads).then((m) => ({ manifest: m, path: args.file }));
       const { imageId, conf, iou, tiling } = args;
-      const r = await tryModel(ds, (await this.inference()).detector, { manifest, modelFile, imageId, conf, iou, tiling, providers: providerPreference(args), threads });
+      const r = await tryModel(ds, (await this.inference()).detector, { manifest, modelFile, imageId, conf, iou, tiling, providers: providerPreference(args), threads, vision: () => this.vision() });
       return {
         detections: r.detections.map((d) => ({ ...d, className: manifest.classes[d.classIndex] ?? `class ${d.classIndex}` })),
         provider: r.provider,
@@ -562,6 +562,7 @@ export class Workspace {
           {
             isCancelled: () => job.cancelled,
             onProgress: (p) => this.opts.emit('job:progress', jobProgress(jobId, p)),
+            vision: () => this.vision(),
             // Until this job ends, its run is in progress, not left unfinished.
             onRun: (id) => {
               runId = id;
@@ -589,6 +590,7 @@ export class Workspace {
           {
             isCancelled: () => job.cancelled,
             onProgress: (p) => this.opts.emit('job:progress', jobProgress(jobId, p)),
+            vision: () => this.vision(),
           },
           threadSettings('app', { threads, spinning }),
         );

@@ -109,3 +109,29 @@ describe('preprocess', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('shrinking a photo a lot', () => {
+  // One-pixel black and white columns and rows (a fine fabric, a crop field seen from above): 600 px to 224, 2.7x.
+  const side = 600;
+  const checker = new Uint8Array(side * side * 3);
+  for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) checker.fill((x + y) % 2 ? 255 : 0, (y * side + x) * 3, (y * side + x) * 3 + 3);
+  const raw = { raw: { data: checker, width: side, height: side, channels: 3 as const } };
+  const spread = (t: Float32Array): number => {
+    let lo = Infinity, hi = -Infinity;
+    for (const v of t) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+    return hi - lo;
+  };
+
+  it('classifiers and semantic models average the pixels (mid grey); detectors keep the reference cv2 resize, which aliases', async () => {
+    const m = { ...base, size: [224, 224] as [number, number], letterbox: 'stretch' as const, scale: 1 };
+    for (const task of ['classify', 'semantic'] as const) {
+      const t = (await preprocess(raw, { ...m, task }, [224, 224])).tensor;
+      // Blocks of 2 or 3 pixels a side: 4/9 to 5/9 white at most, 113 to 142.
+      expect(spread(t)).toBeLessThanOrEqual(30);
+      expect(Math.abs(t.reduce((a, b) => a + b, 0) / t.length - 127.5)).toBeLessThan(2);
+      // A manifest naming the cv2 resize gets it as named.
+      expect(spread((await preprocess(raw, { ...m, task, resize: 'cv2-linear' }, [224, 224])).tensor)).toBeGreaterThan(100);
+    }
+    expect(spread((await preprocess(raw, { ...m, task: 'detect' }, [224, 224])).tensor)).toBeGreaterThan(100);
+  });
+});

@@ -147,6 +147,16 @@ describe('pre-labeling with an Ultralytics pose model', () => {
     await ws.close();
   });
 
+  it('counts in the summary the objects whose keypoints all scored too low to be stored', async () => {
+    const { ws, dir, image } = await dataset();
+    const faint = [...columns, person(100, 0.7, (k) => [80 + k, 220 + 5 * k, 0.1]), person(200, 0.65, (k) => [180 + k, 220 + 5 * k, 0.2])];
+    const file = constantModel(path.join(dir, 'pose.onnx'), faint);
+    const summary = await runPrelabel(ws.current!, (await inferenceBackend()).detector, { manifest: base({ task: 'pose', classes: ['person'], file }), modelFile: file, imageIds: [image.id], skipLabeled: false });
+    expect([summary.done, summary.detections]).toEqual([1, 2]);
+    expect(summary.warnings).toEqual(['2 objects were found with no keypoint scoring 0.25 or more, and not stored']);
+    await ws.close();
+  });
+
   it('fails the run, storing nothing, when the class has another keypoint schema', async () => {
     const { ws, dir, image } = await dataset();
     const cls = await ok(ws, 'classes:create', { name: 'person' });

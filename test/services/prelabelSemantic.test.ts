@@ -6,7 +6,8 @@ import { decodeMask, rasterizePolygon, rleArea, type Rle } from '../../src-main/
 import { tileGrid } from '../../src-main/common/inference/tiling';
 import type { ModelManifest } from '../../src-main/common/inference/types';
 import { listAnnotations } from '../../src-main/db/annotations';
-import { closeInferenceBackend, inferenceBackend, runPrelabel, semanticDetections } from '../../src-main/services/prelabel';
+import { closeInferenceBackend, closeInstancesWorker, inferenceBackend, instancesWorkerRunning, runPrelabel, SemanticStitch, semanticDetections, tryModel } from '../../src-main/services/prelabel';
+import { runCli } from '../../src-main/cli/main';
 import { NO_CLASS } from '../../src-main/common/inference/semantic';
 import type { Workspace } from '../../src-main/services/workspace';
 import { instanceF1, labelImage, pixelIou } from '../helpers/instances';
@@ -265,5 +266,110 @@ describe('instances from a semantic mask', () => {
     // The two instances share the pixels of the one component.
     expect(rleArea(split[0]!.mask!) + rleArea(split[1]!.mask!)).toBe(rleArea(plain[0]!.mask!));
     for (const d of split) expect(d.score).toBeGreaterThan(0.5);
+  });
+});
+
+describe.runIf(unet && img2d)('U-Net on the 16-bit stardist image: input window and OpenCV thread', () => {
+  /** The U-Net as its manifest would be without a high-bit-depth rule: the display window by default. */
+  const byDefault = (id: string, instances?: ModelManifest['instances']): ModelManifest => {
+    const { highBitDepth: _, ...m } = unetManifest(unet!, instances);
+    return { ...m, id };
+  };
+
+  it('a z-scoring model sees the samples, not the display window: a narrow stored window changes nothing', async () => {
+    const { ws, ids } = await workspaceWith([img2d!], path.dirname(img2d!));
+    const id = ids[0]!;
+    try {
+      const detector = (await inferenceBackend()).detector;
+      const plain = await runPrelabel(ws.current!, detector, { manifest: byDefault('unet-a'), modelFile: unet!, imageIds: [id], skipLabeled: false });
+      const info = await ok(ws, 'imaging:getWindow', { imageId: id });
+      const range = info.range!;
+      // A narrow window in the lower part of the samples: most nuclei clip to white.
+      const narrow = { center: range.low + (range.high - range.low) * 0.1, width: Math.max(1, (range.high - range.low) * 0.05) };
+      await ok(ws, 'imaging:setWindow', { imageId: id, window: narrow });
+      const windowed = await runPrelabel(ws.current!, detector, { manifest: byDefault('unet-b'), modelFile: unet!, imageIds: [id], skipLabeled: false });
+      const a = masksOf(ws, id, plain.runId), b = masksOf(ws, id, windowed.runId);
+      expect(a).toHaveLength(1);
+      expect(b).toHaveLength(1);
+      expect(rowMajor(b[0]!.rle)).toEqual(rowMajor(a[0]!.rle));
+      expect(b[0]!.score).toBeCloseTo(a[0]!.score, 6);
+    } finally {
+      await ws.dispose();
+    }
+  });
+
+  it('a workspace splits instances in its own OpenCV thread, which closes with it', async () => {
+    // The thread earlier tests' direct runs used, closed: this run must not start it again.
+    await closeInstancesWorker();
+    const { ws, ids } = await workspaceWith([img2d!], path.dirname(img2d!));
+    const model = await ok(ws, 'models:add', { file: unet!, manifest: { ...unetManifest(unet!, { split: 'watershed', minArea: 10, fillHoles: true }), file: undefined } });
+    const summary = await ok(ws, 'prelabel:run', { jobId: 'u', modelId: model.manifest.id, scope: { imageIds: ids }, skipLabeled: false });
+    expect(summary).toMatchObject({ done: 1, failed: 0 });
+    expect(summary.detections).toBeGreaterThan(10);
+    expect(ws.vision().running).toBe(true);
+    expect(instancesWorkerRunning()).toBe(false);
+    const vision = ws.vision();
+    await ws.dispose();
+    expect(vision.running).toBe(false);
+  });
+
+  it('the CLI closes the OpenCV thread it split instances in when its prelabel ends', async () => {
+    const dir = tempDir();
+    const db = path.join(dir, 'd.tessera');
+    const io = { out: () => undefined, err: () => undefined, tty: false };
+    expect(await runCli(['init', db, '--root', path.dirname(img2d!)], io)).toBe(0);
+    expect(await runCli(['import', db, img2d!], io)).toBe(0);
+    const manifest = path.join(dir, 'unet.json');
+    fs.writeFileSync(manifest, JSON.stringify(unetManifest(unet!, { split: 'watershed', minArea: 10, fillHoles: true })));
+    const out: string[] = [];
+    expect(await runCli(['prelabel', db, '--model', manifest, '--provider', 'cpu', '--json'], { ...io, out: (s) => out.push(s) })).toBe(0);
+    expect((JSON.parse(out.join('\n')) as { detections: number }).detections).toBeGreaterThan(10);
+    expect(instancesWorkerRunning()).toBe(false);
+  });
+
+  it('refuses, before running anything, an image too large for a semantic model\'s stitched classes or for instances', async () => {
+    const { ws, ids } = await workspaceWith([img2d!], path.dirname(img2d!));
+    const id = ids[0]!;
+    try {
+      const detector = (await inferenceBackend()).detector;
+      // The record claims an orthomosaic's size: nothing of that size is read or allocated.
+      ws.current!.db.prepare('UPDATE images SET width = 20000, height = 20000 WHERE id = ?').run(id);
+      const err = await tryModel(ws.current!, detector, { manifest: byDefault('unet-big'), modelFile: unet!, imageId: id, tiling: { size: 512, overlap: 64 } }).then(() => null, (e: Error) => e);
+      expect(err?.message).toBe(
+        'img2d.tif: 20000x20000 pixels (400 MP) is more than semantic model "unet-big" can be run on, 250 MP (TESSERA_SEMANTIC_MAX_PIXELS); cut the image into parts and run them, or raise the limit if this computer has the memory (3 bytes a pixel)',
+      );
+      ws.current!.db.prepare('UPDATE images SET width = 9000, height = 8000 WHERE id = ?').run(id);
+      const inst = await tryModel(ws.current!, detector, { manifest: byDefault('unet-inst', { split: 'watershed', minArea: 10, fillHoles: true }), modelFile: unet!, imageId: id, tiling: { size: 512, overlap: 64 } }).then(() => null, (e: Error) => e);
+      expect(inst?.message).toBe(
+        'img2d.tif: 9000x8000 pixels (72 MP) is more than semantic model "unet-inst" can split into instances, 64 MP (TESSERA_INSTANCES_MAX_PIXELS, bounded by OpenCV\'s 32-bit memory); use the model without "instances" for one mask per class, or cut the image into parts',
+      );
+    } finally {
+      await ws.dispose();
+    }
+  });
+});
+
+describe('stitching a semantic model\'s tiles as they arrive', () => {
+  it('each tile owns its pixels up to the middle of its overlaps, per axis; pixels of no tile stay unclassified', () => {
+    // 100x60 image, tiles of 60 px: x at 0 and 40 (overlap 40..60, cut at 50), y at 0 only.
+    const tiles = tileGrid(100, 60, { size: 60, overlap: 20 });
+    expect(tiles.map((t) => [t.x, t.y, t.w, t.h])).toEqual([
+      [0, 0, 60, 60],
+      [40, 0, 60, 60],
+    ]);
+    const flat = (k: number, p: number) => ({ width: 60, height: 60, labels: new Uint16Array(3600).fill(k), prob: new Uint8Array(3600).fill(p) });
+    const st = new SemanticStitch(100, 60, tiles);
+    st.add(tiles[1]!, flat(2, 200));
+    st.add(tiles[0]!, flat(1, 100));
+    const m = st.maps();
+    for (const y of [0, 30, 59]) {
+      expect([m.labels[y * 100 + 49], m.labels[y * 100 + 50], m.prob[y * 100 + 49], m.prob[y * 100 + 50]]).toEqual([1, 2, 100, 200]);
+    }
+    expect(new Set(m.labels.subarray(0, 50))).toEqual(new Set([1]));
+    expect(new Set(m.labels.subarray(50, 100))).toEqual(new Set([2]));
+    // A tile not run (no data only) leaves its part unclassified.
+    const partial = new SemanticStitch(100, 60, tiles);
+    partial.add(tiles[0]!, flat(1, 100));
+    expect([partial.maps().labels[55], partial.maps().prob[55]]).toEqual([NO_CLASS, 0]);
   });
 });

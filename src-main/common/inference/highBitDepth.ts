@@ -10,6 +10,9 @@ import type { HighBitDepthMode, ModelManifest } from './types';
  * - 'fixed': the manifest's `window` {center, width}; without one, the whole sample range of the
  *   type (0..65535 for 16-bit);
  * - 'minmax': the image's lowest to highest sample.
+ * A model that z-scores its input (`normalize: 'zscore'`) under the 'window' rule gets 'minmax':
+ * its z-score is then that of the samples, not of a display window that clips and quantises them
+ * (which would make the predictions follow the labeler's display contrast).
  */
 export interface InputWindow {
   mode: HighBitDepthMode;
@@ -26,15 +29,21 @@ type Samples = Uint8Array | Uint16Array | Float32Array;
  * CT's outside-the-scan value) are not image and stay out of the automatic and min-max windows,
  * as they do out of the viewer's.
  */
+/** The rule a model's deep input follows: the manifest's, 'minmax' for a z-scoring model under 'window' (see above). */
+export function inputWindowMode(m: Pick<ModelManifest, 'highBitDepth' | 'normalize'>): HighBitDepthMode {
+  const mode = m.highBitDepth ?? 'window';
+  return mode === 'window' && m.normalize === 'zscore' ? 'minmax' : mode;
+}
+
 export function modelInputWindow(
-  m: Pick<ModelManifest, 'highBitDepth' | 'window'>,
+  m: Pick<ModelManifest, 'highBitDepth' | 'window' | 'normalize'>,
   data: Samples,
   channels: number,
   display?: { low: number; high: number } | null,
   nodata?: number | null,
   exclude?: SampleRange | null,
 ): InputWindow {
-  const mode = m.highBitDepth ?? 'window';
+  const mode = inputWindowMode(m);
   if (mode === 'fixed') {
     if (m.window) return { mode, low: m.window.center - m.window.width / 2, high: m.window.center + m.window.width / 2 };
     if (data instanceof Uint16Array) return { mode, low: 0, high: 65535 };

@@ -132,6 +132,8 @@ export interface Thresholds {
   score: number;
   iou: number;
   maxDetections: number;
+  /** The input is one tile of a larger image (see DetectOverrides.tile). */
+  tile?: boolean;
 }
 
 function prediction(outputs: readonly OutputTensor[], file: string): OutputTensor {
@@ -218,7 +220,9 @@ export function postprocessPose(outputs: readonly OutputTensor[], m: ModelManife
     const keypoints: number[] = [];
     for (let k = 0; k < kp; k++) {
       const base = (4 + nc + k * dim) * n + row;
-      keypoints.push(clip((d[base]! - g.padLeft) / g.scaleX, g.srcW), clip((d[base + n]! - g.padTop) / g.scaleY, g.srcH), dim === 3 ? d[base + 2 * n]! : 1);
+      const x = (d[base]! - g.padLeft) / g.scaleX, y = (d[base + n]! - g.padTop) / g.scaleY;
+      // A tile's keypoints stay where the model put them: one outside the tile is the merge's to judge (see tiling.ts toImage).
+      keypoints.push(t.tile ? x : clip(x, g.srcW), t.tile ? y : clip(y, g.srcH), dim === 3 ? d[base + 2 * n]! : 1);
     }
     out.push({ classIndex: c.classes[i]!, score: c.scores[i]!, box: { x: b.x1, y: b.y1, w: b.x2 - b.x1, h: b.y2 - b.y1 }, keypoints });
   }

@@ -9,6 +9,7 @@ export interface EffectiveThresholds {
   score: number;
   iou: number;
   maxDetections: number;
+  tile?: boolean;
 }
 
 export function effectiveThresholds(m: ModelManifest, o: DetectOverrides = {}): EffectiveThresholds {
@@ -16,6 +17,7 @@ export function effectiveThresholds(m: ModelManifest, o: DetectOverrides = {}): 
     score: o.score ?? m.thresholds.score,
     iou: o.iou ?? m.thresholds.iou,
     maxDetections: o.maxDetections ?? m.thresholds.maxDetections,
+    ...(o.tile ? { tile: true } : {}),
   };
 }
 

@@ -209,3 +209,43 @@ export function resizeLinear16(src: Uint16Array, sw: number, sh: number, cn: num
   }
   return out;
 }
+
+/**
+ * Area averaging along the axes shrunk by more than `minFactor`: output pixel i of such an axis is
+ * the mean of source pixels floor(i * s / d) to floor((i + 1) * s / d) - 1, so every source pixel
+ * counts (no aliasing of fine detail, as a photo shrunk 20x to a classifier's input would have);
+ * the other axes keep their size. 8-bit and 16-bit means are rounded.
+ */
+export function shrinkArea<T extends Uint8Array | Uint16Array>(src: T, sw: number, sh: number, cn: number, dw: number, dh: number, minFactor = 2): { data: T; width: number; height: number } {
+  const W = sw / dw > minFactor ? dw : sw;
+  const H = sh / dh > minFactor ? dh : sh;
+  if (W === sw && H === sh) return { data: src, width: sw, height: sh };
+  const edges = (s: number, d: number): Int32Array => Int32Array.from({ length: d + 1 }, (_, i) => Math.floor((i * s) / d));
+  const ex = edges(sw, W), ey = edges(sh, H);
+  const sums = new Float64Array(W * cn);
+  const out = (src instanceof Uint16Array ? new Uint16Array(W * H * cn) : new Uint8Array(W * H * cn)) as T;
+  for (let y = 0; y < H; y++) {
+    sums.fill(0);
+    for (let r = ey[y]!; r < ey[y + 1]!; r++) {
+      const row = r * sw * cn;
+      for (let x = 0; x < W; x++) {
+        for (let c = ex[x]!; c < ex[x + 1]!; c++) for (let k = 0; k < cn; k++) sums[x * cn + k]! += src[row + c * cn + k]!;
+      }
+    }
+    const rows = ey[y + 1]! - ey[y]!;
+    for (let x = 0; x < W; x++) {
+      const n = rows * (ex[x + 1]! - ex[x]!);
+      for (let k = 0; k < cn; k++) out[(y * W + x) * cn + k] = Math.round(sums[x * cn + k]! / n);
+    }
+  }
+  return { data: out, width: W, height: H };
+}
+
+/**
+ * Whether a model whose manifest names no `resize` has the axes its input shrinks more than 2x
+ * area-averaged before the cv2 linear resize: classifiers and semantic models, which see a whole
+ * photo at a few hundred pixels. Detectors keep the plain cv2 resize their reference validates.
+ */
+export function antialiasedByDefault(task: string | undefined): boolean {
+  return task === 'classify' || task === 'semantic';
+}

@@ -1,4 +1,5 @@
 import { rleMerge, type Rle } from '../geometry/rle';
+import { obbCorners } from '../geometry/shapes';
 import { probiou } from './obbPose';
 import type { Detection } from './types';
 
@@ -22,7 +23,10 @@ import type { Detection } from './types';
  *   rebuilds objects larger than the overlap that no single tile saw whole.
  * - Rotated boxes match by probiou (as the obb decoder's NMS) when neither is cut, else by the
  *   axis-aligned boxes around them; keypoints by their boxes. A group keeps the rotated box and
- *   keypoints of its first (best complete, else best cut) detection.
+ *   keypoints of its first (best complete, else best cut) detection; a fused group's rotated box
+ *   is the first piece's orientation stretched over every piece's corners (see fuseRotated), and
+ *   its keypoints are taken one by one from the piece whose tile holds the point farthest from an
+ *   inner tile edge (see fuseKeypoints; a tile's keypoints outside it come unscored).
  */
 
 /** Image-pixel rectangle, x/y of the top-left corner, integer pixels. */
@@ -167,12 +171,14 @@ export function iouOf(a: Box, b: Box): number {
 
 const sameTile = (a: Tile, b: Tile): boolean => a.x === b.x && a.y === b.y && a.w === b.w && a.h === b.h;
 
-interface Member {
+export interface Member {
   box: Box;
   tile: Tile;
   cut: boolean;
   /** The rotated box of an obb model's detection. */
   obb?: Detection['obb'];
+  /** A pose model's keypoints `[x, y, score, ...]` in image pixels. */
+  keypoints?: Detection['keypoints'];
 }
 
 /** The IoU of two detections, inside the tiles' shared region when either is cut (see above). */
@@ -214,7 +220,7 @@ export function mergeTiled(items: readonly TileDetection[], opts: MergeOptions):
   for (const i of order) {
     const { it, cut } = entries[i]!;
     const d = it.detection;
-    const me: Member = { box: d.box, tile: it.tile, cut, ...(d.obb ? { obb: d.obb } : {}) };
+    const me: Member = { box: d.box, tile: it.tile, cut, ...(d.obb ? { obb: d.obb } : {}), ...(d.keypoints ? { keypoints: d.keypoints } : {}) };
     let matched: Group | null = null;
     for (const g of groups) {
       if (g.classIndex !== d.classIndex) continue;
@@ -239,10 +245,66 @@ export function mergeTiled(items: readonly TileDetection[], opts: MergeOptions):
   return kept.map((g) => {
     const det: Detection = { classIndex: g.classIndex, score: g.score, box: g.box };
     if (g.masks.length > 0) det.mask = g.masks.length === 1 ? g.masks[0]! : (rleMerge(g.masks) as Detection['mask'] & Rle);
-    if (g.obb) det.obb = g.obb;
-    if (g.keypoints) det.keypoints = g.keypoints;
+    if (g.obb) det.obb = g.members.length > 1 ? fuseRotated(g.members, g.obb) : g.obb;
+    if (g.keypoints) det.keypoints = g.members.length > 1 ? fuseKeypoints(g.members, g.keypoints, opts.width, opts.height) : g.keypoints;
     return det;
   });
+}
+
+type Rotated = NonNullable<Detection['obb']>;
+
+/**
+ * The rotated box of pieces of one object cut by tile edges: the first piece's orientation, its
+ * extent along both of its axes the span of every piece's corners, so a long object crossing
+ * several tiles is stored whole rather than as the first tile's piece.
+ */
+export function fuseRotated(members: readonly Member[], first: Rotated): Rotated {
+  const c = Math.cos(first.angle), s = Math.sin(first.angle);
+  let u0 = Infinity, u1 = -Infinity, v0 = Infinity, v1 = -Infinity;
+  for (const m of members) {
+    // A piece without a rotated box contributes its axis-aligned box.
+    const pts = m.obb ? obbCorners({ kind: 'obb', ...m.obb }) : [m.box.x, m.box.y, m.box.x + m.box.w, m.box.y, m.box.x + m.box.w, m.box.y + m.box.h, m.box.x, m.box.y + m.box.h];
+    for (let i = 0; i < pts.length; i += 2) {
+      const dx = pts[i]! - first.cx, dy = pts[i + 1]! - first.cy;
+      const u = dx * c + dy * s, v = -dx * s + dy * c;
+      u0 = Math.min(u0, u);
+      u1 = Math.max(u1, u);
+      v0 = Math.min(v0, v);
+      v1 = Math.max(v1, v);
+    }
+  }
+  const um = (u0 + u1) / 2, vm = (v0 + v1) / 2;
+  return { cx: first.cx + um * c - vm * s, cy: first.cy + um * s + vm * c, w: u1 - u0, h: v1 - v0, angle: first.angle };
+}
+
+/** How far a point lies inside its tile from the nearest tile edge inside the image (Infinity when none). */
+function innerEdgeDistance(x: number, y: number, t: Tile, width: number, height: number): number {
+  return Math.min(t.x > 0 ? x - t.x : Infinity, t.y > 0 ? y - t.y : Infinity, t.x + t.w < width ? t.x + t.w - x : Infinity, t.y + t.h < height ? t.y + t.h - y : Infinity);
+}
+
+/**
+ * The keypoints of pieces of one object cut by tile edges, index by index: of the pieces that
+ * scored the keypoint (a tile's keypoints outside it are unscored), the one whose tile holds it
+ * farthest from an inner tile edge, where the model saw most around it; unscored in every piece,
+ * the first piece's.
+ */
+export function fuseKeypoints(members: readonly Member[], first: readonly number[], width: number, height: number): number[] {
+  const out = [...first];
+  for (let i = 0; i + 2 < out.length; i += 3) {
+    let best = -Infinity;
+    for (const m of members) {
+      const k = m.keypoints;
+      if (!k || k.length !== out.length || !(k[i + 2]! > 0)) continue;
+      const d = innerEdgeDistance(k[i]!, k[i + 1]!, m.tile, width, height);
+      if (d > best) {
+        best = d;
+        out[i] = k[i]!;
+        out[i + 1] = k[i + 1]!;
+        out[i + 2] = k[i + 2]!;
+      }
+    }
+  }
+  return out;
 }
 
 /** A tile detection (in tile pixels) moved into image pixels, its mask placed in an image-size RLE. */
@@ -250,6 +312,18 @@ export function toImage(d: Detection, tile: Tile, width: number, height: number)
   const out: Detection = { classIndex: d.classIndex, score: d.score, box: { x: d.box.x + tile.x, y: d.box.y + tile.y, w: d.box.w, h: d.box.h } };
   if (d.mask) out.mask = placeMask(d.mask, tile.x, tile.y, height, width);
   if (d.obb) out.obb = { ...d.obb, cx: d.obb.cx + tile.x, cy: d.obb.cy + tile.y };
-  if (d.keypoints) out.keypoints = d.keypoints.map((v, i) => (i % 3 === 0 ? v + tile.x : i % 3 === 1 ? v + tile.y : v));
+  if (d.keypoints) {
+    // A keypoint beyond an inner edge of its tile (decoded unclamped, see DetectOverrides.tile) lies
+    // in another tile, which scores it: here it is unscored. Beyond the image border it is clamped.
+    const k = d.keypoints;
+    const kp: number[] = [];
+    const clamp = (v: number, max: number): number => (v < 0 ? 0 : v > max ? max : v);
+    for (let i = 0; i + 2 < k.length; i += 3) {
+      const x = k[i]!, y = k[i + 1]!;
+      const outside = (tile.x > 0 && x < 0) || (tile.y > 0 && y < 0) || (tile.x + tile.w < width && x > tile.w) || (tile.y + tile.h < height && y > tile.h);
+      kp.push(clamp(x + tile.x, width), clamp(y + tile.y, height), outside ? 0 : k[i + 2]!);
+    }
+    out.keypoints = kp;
+  }
   return out;
 }

@@ -166,6 +166,8 @@ export interface DetectOverrides {
   score?: number;
   iou?: number;
   maxDetections?: number;
+  /** The input is one tile of a larger image: pose keypoints outside it are not clamped to it. */
+  tile?: boolean;
 }
 
 /** A tensor's dimensions as the model declares them: a number, or a symbolic name when dynamic. */

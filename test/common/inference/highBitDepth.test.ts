@@ -60,3 +60,13 @@ describe('model input windows for images deeper than 8 bits', () => {
     expect(windowToBytes(rgba, 4, { low: 0, high: 100 })).toEqual({ data: Uint8Array.from([0, 102, 255]), channels: 3 });
   });
 });
+
+describe('the input window of a z-scoring model', () => {
+  it('is the samples\' range, not the display window, under the default rule; a fixed window stays', () => {
+    const data = Uint16Array.from([100, 200, 300, 4000]);
+    const display = { low: 150, high: 250 };
+    expect(modelInputWindow({ normalize: 'zscore' }, data, 1, display)).toEqual({ mode: 'minmax', low: 100, high: 4000 });
+    expect(modelInputWindow({}, data, 1, display)).toEqual({ mode: 'window', low: 150, high: 250 });
+    expect(modelInputWindow({ normalize: 'zscore', highBitDepth: 'fixed', window: { center: 200, width: 100 } }, data, 1, display)).toEqual({ mode: 'fixed', low: 150, high: 250 });
+  });
+});

@@ -311,3 +311,67 @@ describe('manifests of obb and pose models', () => {
     expect(postprocess([channelsFirst([[320, 320, 10, 10, 0.9, ...Array.from({ length: 51 }, () => 1)]])], parsed, g, 'p.onnx')[0]!.keypoints).toHaveLength(COCO_PERSON_KEYPOINTS.names.length * 3);
   });
 });
+
+describe('rotated boxes and keypoints of objects crossing tiles', () => {
+  // Three tiles of 600 px across a 1400x600 image, 200 px overlaps.
+  const tiles = [
+    { x: 0, y: 0, w: 600, h: 600 },
+    { x: 400, y: 0, w: 600, h: 600 },
+    { x: 800, y: 0, w: 600, h: 600 },
+  ];
+  const opts = { width: 1400, height: 600, iou: 0.45 };
+
+  it('a long rotated box cut by two tile edges is stored whole: the pieces\' corners spanned along the first piece\'s axes', () => {
+    // A crop row from x 100 to 1300 at a slight tilt; each tile sees the part inside it.
+    const angle = 0.05;
+    const along = (x0: number, x1: number) => {
+      const c = Math.cos(angle), s = Math.sin(angle);
+      const u0 = (x0 - 700) / c, u1 = (x1 - 700) / c;
+      const um = (u0 + u1) / 2;
+      return { cx: 700 + um * c, cy: 300 + um * s, w: u1 - u0, h: 20, angle };
+    };
+    const piece = (x0: number, x1: number, score: number, tile: (typeof tiles)[number]) => {
+      const obb = along(x0, x1);
+      return { detection: { classIndex: 0, score, box: geometryBBox({ kind: 'obb', ...obb }), obb }, tile };
+    };
+    const merged = mergeTiled([piece(100, 600, 0.9, tiles[0]!), piece(400, 1000, 0.8, tiles[1]!), piece(800, 1300, 0.7, tiles[2]!)], opts);
+    expect(merged).toHaveLength(1);
+    const o = merged[0]!.obb!;
+    const whole = along(100, 1300);
+    expect(o.angle).toBeCloseTo(angle, 9);
+    expect(o.w).toBeCloseTo(whole.w, 1);
+    expect(o.h).toBeCloseTo(20, 1);
+    expect(o.cx).toBeCloseTo(whole.cx, 1);
+    expect(o.cy).toBeCloseTo(whole.cy, 1);
+  });
+
+  const tm = manifest({ task: 'pose', classes: ['cow'], keypoints: { names: ['head', 'hip', 'tail'], skeleton: [[0, 1], [1, 2]] } });
+  /** A 600x600 tile run at 640: scale 640/600, no padding. */
+  const tg = letterboxGeometry(600, 600, 640, 640);
+  const s = tg.scaleX;
+  const poseCol = (cx: number, cy: number, w: number, h: number, score: number, kps: number[][]): number[] => [cx, cy, w, h, score, ...kps.flat()];
+
+  it('a tile\'s keypoint outside it is unscored rather than clamped onto the tile edge; whole images still clamp', () => {
+    // Box from tile x 450 to 600 (cut at the right edge); the tail at tile x 700, outside the tile.
+    const col = poseCol(525 * s, 300 * s, 150 * s, 100 * s, 0.9, [[480 * s, 300 * s, 0.9], [560 * s, 300 * s, 0.8], [700 * s, 300 * s, 0.85]]);
+    const tile = tiles[0]!;
+    const inTile = postprocess([channelsFirst([col])], tm, tg, 'cow.onnx', { tile: true });
+    const placed = toImage(inTile[0]!, tile, 1400, 600);
+    expect(placed.keypoints!.map((v) => +v.toFixed(3))).toEqual([480, 300, 0.9, 560, 300, 0.8, 700, 300, 0]);
+    expect(keypointsFromScores(placed.keypoints!).slice(6)).toEqual([0, 0, 0]);
+    const whole = postprocess([channelsFirst([col])], tm, tg, 'cow.onnx');
+    expect(whole[0]!.keypoints!.map((v) => +v.toFixed(3)).slice(6)).toEqual([600, 300, 0.85]);
+  });
+
+  it('fused pose pieces take each keypoint from the tile where it lies farthest from a cut edge', () => {
+    // A cow from x 450 to 750 crossing the edge at 600 (tile 0) and 400 (tile 1).
+    const det = (kps: number[], score: number): Detection => ({ classIndex: 0, score, box: { x: 450, y: 250, w: 150, h: 100 }, keypoints: kps });
+    const left = { detection: det([480, 300, 0.9, 590, 300, 0.6, 600, 300, 0], 0.9), tile: tiles[0]! };
+    const right = { detection: { ...det([460, 300, 0.4, 600, 300, 0.95, 720, 300, 0.8], 0.8), box: { x: 400, y: 250, w: 350, h: 100 } }, tile: tiles[1]! };
+    const merged = mergeTiled([left, right], opts);
+    expect(merged).toHaveLength(1);
+    // Head: 480 is 120 px from tile 0's edge at 600, 460 only 60 px from tile 1's at 400.
+    // Hip: 590 is 10 px inside tile 0, 600 is 200 px inside tile 1. Tail: only tile 1 scored it.
+    expect(merged[0]!.keypoints).toEqual([480, 300, 0.9, 600, 300, 0.95, 720, 300, 0.8]);
+  });
+});
