@@ -1,9 +1,10 @@
 import type { EditorPointerEvent } from '../../scene';
 import { boxFromCorners } from '../../shapes';
-import { moved, Tool, ToolState } from '../Tool';
+import { ToolState } from '../Tool';
+import { CornerPointing, CornerTool } from '../cornerDrag';
 
 /** Box tool: drag from corner to corner, or click one corner and then the other. */
-export class BoxTool extends Tool {
+export class BoxTool extends CornerTool {
   readonly id = 'box' as const;
   initial(): ToolState {
     return new Idle(this);
@@ -28,53 +29,6 @@ class Idle extends ToolState<BoxTool> {
     this.editor.setToolOverlay({});
   }
   override onPointerDown(e: EditorPointerEvent): void {
-    this.tool.transition(new Pointing(this.tool, e));
-  }
-}
-
-/** Pressed, not moved yet: a drag draws the box, a click starts the two-corner mode. */
-class Pointing extends ToolState<BoxTool> {
-  readonly name = 'pointing';
-  constructor(tool: BoxTool, private readonly start: EditorPointerEvent) {
-    super(tool);
-  }
-  override onPointerMove(e: EditorPointerEvent): void {
-    if (moved(this.start, e, e.zoom)) this.tool.transition(new Dragging(this.tool, this.start, e));
-  }
-  override onPointerUp(): void {
-    this.tool.transition(new SecondCorner(this.tool, this.start));
-  }
-}
-
-class Dragging extends ToolState<BoxTool> {
-  readonly name = 'dragging';
-  constructor(tool: BoxTool, private readonly start: EditorPointerEvent, private readonly at: EditorPointerEvent) {
-    super(tool);
-  }
-  override onEnter(): void {
-    this.tool.preview(this.start.x, this.start.y, this.at.x, this.at.y);
-  }
-  override onPointerMove(e: EditorPointerEvent): void {
-    this.tool.preview(this.start.x, this.start.y, e.x, e.y);
-  }
-  override onPointerUp(e: EditorPointerEvent): void {
-    this.tool.finish(this.start.x, this.start.y, e.x, e.y);
-  }
-}
-
-/** The first corner is set; the box follows the pointer until the second click. */
-class SecondCorner extends ToolState<BoxTool> {
-  readonly name = 'secondCorner';
-  constructor(tool: BoxTool, private readonly start: EditorPointerEvent) {
-    super(tool);
-  }
-  override onEnter(): void {
-    this.tool.preview(this.start.x, this.start.y, this.start.x, this.start.y);
-  }
-  override onPointerMove(e: EditorPointerEvent): void {
-    this.tool.preview(this.start.x, this.start.y, e.x, e.y);
-  }
-  override onPointerDown(e: EditorPointerEvent): void {
-    this.tool.finish(this.start.x, this.start.y, e.x, e.y);
+    this.tool.transition(new CornerPointing(this.tool, e));
   }
 }

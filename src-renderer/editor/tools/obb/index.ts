@@ -2,7 +2,8 @@ import { hitTest } from '../../../../src-main/common/geometry/shapes';
 import { translateGeometry } from '../../masks';
 import type { EditorPointerEvent } from '../../scene';
 import { q } from '../../shapes';
-import { HIT_PX, moved, Tool, ToolState } from '../Tool';
+import { HIT_PX, moved, ToolState } from '../Tool';
+import { CornerPointing, CornerTool } from '../cornerDrag';
 import { obbHandleGesture } from './edit';
 import { obbFromCorners, type Obb } from './geometry';
 
@@ -13,7 +14,7 @@ import { obbFromCorners, type Obb } from './geometry';
  * above its top side turns it about its centre (Shift snaps to 15 degrees), and a drag inside it
  * moves it. Every gesture is one edit.
  */
-export class ObbTool extends Tool {
+export class ObbTool extends CornerTool {
   readonly id = 'obb' as const;
   initial(): ToolState {
     return new Idle(this);
@@ -48,64 +49,7 @@ class Idle extends ToolState<ObbTool> {
       this.tool.transition(new Moving(this.tool, one.id, one.geometry, e));
       return;
     }
-    this.tool.transition(new Pointing(this.tool, e));
-  }
-}
-
-/** Pressed, not moved yet: a drag draws the box, a click starts the two-corner mode. */
-class Pointing extends ToolState<ObbTool> {
-  readonly name = 'pointing';
-  constructor(
-    tool: ObbTool,
-    private readonly start: EditorPointerEvent,
-  ) {
-    super(tool);
-  }
-  override onPointerMove(e: EditorPointerEvent): void {
-    if (moved(this.start, e, e.zoom)) this.tool.transition(new Dragging(this.tool, this.start, e));
-  }
-  override onPointerUp(): void {
-    this.tool.transition(new SecondCorner(this.tool, this.start));
-  }
-}
-
-class Dragging extends ToolState<ObbTool> {
-  readonly name = 'dragging';
-  constructor(
-    tool: ObbTool,
-    private readonly start: EditorPointerEvent,
-    private readonly at: EditorPointerEvent,
-  ) {
-    super(tool);
-  }
-  override onEnter(): void {
-    this.tool.preview(this.start.x, this.start.y, this.at.x, this.at.y);
-  }
-  override onPointerMove(e: EditorPointerEvent): void {
-    this.tool.preview(this.start.x, this.start.y, e.x, e.y);
-  }
-  override onPointerUp(e: EditorPointerEvent): void {
-    this.tool.finish(this.start.x, this.start.y, e.x, e.y);
-  }
-}
-
-/** The first corner is set; the box follows the pointer until the second click. */
-class SecondCorner extends ToolState<ObbTool> {
-  readonly name = 'secondCorner';
-  constructor(
-    tool: ObbTool,
-    private readonly start: EditorPointerEvent,
-  ) {
-    super(tool);
-  }
-  override onEnter(): void {
-    this.tool.preview(this.start.x, this.start.y, this.start.x, this.start.y);
-  }
-  override onPointerMove(e: EditorPointerEvent): void {
-    this.tool.preview(this.start.x, this.start.y, e.x, e.y);
-  }
-  override onPointerDown(e: EditorPointerEvent): void {
-    this.tool.finish(this.start.x, this.start.y, e.x, e.y);
+    this.tool.transition(new CornerPointing(this.tool, e));
   }
 }
 
