@@ -39,7 +39,7 @@ import { maxPixelsSetting } from './importer';
 import type { Raster } from '../common/imaging/raster';
 import { classResolver, duplicateIouSetting, sameObject } from './predictions';
 import { threadSettings } from '../inference/threads';
-import { classesPresent, classMasks, classRelief, NO_CLASS, regionDetections, zscoreStats, type SemanticMaps, type ZscoreStats } from '../common/inference/semantic';
+import { classesPresent, classMasks, classRelief, regionDetections, SemanticStitch, zscoreStats, type SemanticMaps, type ZscoreStats } from '../common/inference/semantic';
 import { VisionWorker } from '../vision/client';
 
 /**
@@ -764,53 +764,6 @@ export function semanticPreflight(image: Pick<ImageRecord, 'path' | 'width' | 'h
       `${image.path}: ${size} is more than semantic model "${m.id}" can split into instances, ${mp(instances)} (TESSERA_INSTANCES_MAX_PIXELS, bounded by OpenCV's 32-bit memory); use the model without "instances" for one mask per class, or cut the image into parts`,
       { imageId: image.id, pixels: px, limit: instances },
     );
-  }
-}
-
-/**
- * A semantic model's tile maps stitched into the image's as each arrives: along each axis a tile
- * owns the pixels up to the middle of its overlap with the neighbouring tile, where both saw the
- * most context around them. Only the image's classes and probabilities are held.
- */
-export class SemanticStitch {
-  private readonly labels: Uint16Array;
-  private readonly prob: Uint8Array;
-  private readonly cols: Map<number, [number, number]>;
-  private readonly rows: Map<number, [number, number]>;
-
-  constructor(
-    private readonly width: number,
-    private readonly height: number,
-    tiles: readonly Tile[],
-  ) {
-    this.labels = new Uint16Array(width * height).fill(NO_CLASS);
-    this.prob = new Uint8Array(width * height);
-    this.cols = SemanticStitch.spans(tiles.map((t) => [t.x, t.w] as const), width);
-    this.rows = SemanticStitch.spans(tiles.map((t) => [t.y, t.h] as const), height);
-  }
-
-  /** Start of each tile along an axis -> the [from, to) it owns. */
-  private static spans(extents: readonly (readonly [number, number])[], length: number): Map<number, [number, number]> {
-    const ends = new Map<number, number>();
-    for (const [s, n] of extents) ends.set(s, Math.max(ends.get(s) ?? 0, s + n));
-    const starts = [...ends.keys()].sort((a, b) => a - b);
-    const cut = starts.map((s, i) => (i === 0 ? 0 : Math.floor((s + ends.get(starts[i - 1]!)!) / 2)));
-    return new Map(starts.map((s, i) => [s, [cut[i]!, i + 1 < starts.length ? cut[i + 1]! : length]]));
-  }
-
-  add(t: Tile, maps: SemanticMaps): void {
-    if (maps.width !== t.w || maps.height !== t.h) throw new RangeError(`tile maps ${maps.width}x${maps.height} do not match the ${t.w}x${t.h} tile`);
-    const [x0, x1] = this.cols.get(t.x) ?? [t.x, t.x + t.w];
-    const [y0, y1] = this.rows.get(t.y) ?? [t.y, t.y + t.h];
-    for (let y = y0; y < y1; y++) {
-      const from = (y - t.y) * t.w + (x0 - t.x);
-      this.labels.set(maps.labels.subarray(from, from + x1 - x0), y * this.width + x0);
-      this.prob.set(maps.prob.subarray(from, from + x1 - x0), y * this.width + x0);
-    }
-  }
-
-  maps(): SemanticMaps {
-    return { width: this.width, height: this.height, labels: this.labels, prob: this.prob };
   }
 }
 

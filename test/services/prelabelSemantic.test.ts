@@ -6,7 +6,8 @@ import { decodeMask, rasterizePolygon, rleArea, type Rle } from '../../src-main/
 import { tileGrid } from '../../src-main/common/inference/tiling';
 import type { ModelManifest } from '../../src-main/common/inference/types';
 import { listAnnotations } from '../../src-main/db/annotations';
-import { closeInferenceBackend, closeInstancesWorker, inferenceBackend, instancesWorkerRunning, runPrelabel, SemanticStitch, semanticDetections, tryModel } from '../../src-main/services/prelabel';
+import { closeInferenceBackend, closeInstancesWorker, inferenceBackend, instancesWorkerRunning, runPrelabel, semanticDetections, tryModel } from '../../src-main/services/prelabel';
+import { SemanticStitch } from '../../src-main/common/inference/semantic';
 import { runCli } from '../../src-main/cli/main';
 import { NO_CLASS } from '../../src-main/common/inference/semantic';
 import type { Workspace } from '../../src-main/services/workspace';

@@ -233,32 +233,50 @@ export function semanticMaps(outputs: readonly OutputTensor[], m: ModelManifest,
 }
 
 /**
- * One image's maps from the maps of its tiles, cropping the margins: each pixel is taken from
- * the tile in which it lies farthest from an edge shared with another tile (the image's own
- * border does not count), so every pixel comes from a tile that saw at least half the overlap
- * of context around it, and no blend of two tiles' answers is made.
+ * A semantic model's tile maps stitched into the image's as each arrives: along each axis a tile
+ * owns the pixels up to the middle of its overlap with the neighbouring tile, where both saw the
+ * most context around them. Only the image's classes and probabilities are held.
  */
-export function stitchSemantic(parts: readonly { tile: Tile; maps: SemanticMaps }[], width: number, height: number): SemanticMaps {
-  const labels = new Uint16Array(width * height).fill(NO_CLASS);
-  const prob = new Uint8Array(width * height);
-  const best = new Float32Array(width * height).fill(-1);
-  for (const { tile: t, maps } of parts) {
+export class SemanticStitch {
+  private readonly labels: Uint16Array;
+  private readonly prob: Uint8Array;
+  private readonly cols: Map<number, [number, number]>;
+  private readonly rows: Map<number, [number, number]>;
+
+  constructor(
+    private readonly width: number,
+    private readonly height: number,
+    tiles: readonly Tile[],
+  ) {
+    this.labels = new Uint16Array(width * height).fill(NO_CLASS);
+    this.prob = new Uint8Array(width * height);
+    this.cols = SemanticStitch.spans(tiles.map((t) => [t.x, t.w] as const), width);
+    this.rows = SemanticStitch.spans(tiles.map((t) => [t.y, t.h] as const), height);
+  }
+
+  /** Start of each tile along an axis -> the [from, to) it owns. */
+  private static spans(extents: readonly (readonly [number, number])[], length: number): Map<number, [number, number]> {
+    const ends = new Map<number, number>();
+    for (const [s, n] of extents) ends.set(s, Math.max(ends.get(s) ?? 0, s + n));
+    const starts = [...ends.keys()].sort((a, b) => a - b);
+    const cut = starts.map((s, i) => (i === 0 ? 0 : Math.floor((s + ends.get(starts[i - 1]!)!) / 2)));
+    return new Map(starts.map((s, i) => [s, [cut[i]!, i + 1 < starts.length ? cut[i + 1]! : length]]));
+  }
+
+  add(t: Tile, maps: SemanticMaps): void {
     if (maps.width !== t.w || maps.height !== t.h) throw new RangeError(`tile maps ${maps.width}x${maps.height} do not match the ${t.w}x${t.h} tile`);
-    const inner = { l: t.x > 0, t: t.y > 0, r: t.x + t.w < width, b: t.y + t.h < height };
-    for (let y = 0; y < t.h; y++) {
-      const dy = Math.min(inner.t ? y + 0.5 : Infinity, inner.b ? t.h - y - 0.5 : Infinity);
-      for (let x = 0; x < t.w; x++) {
-        const dd = Math.min(dy, inner.l ? x + 0.5 : Infinity, inner.r ? t.w - x - 0.5 : Infinity);
-        const o = (t.y + y) * width + t.x + x;
-        if (dd > best[o]!) {
-          best[o] = dd;
-          labels[o] = maps.labels[y * t.w + x]!;
-          prob[o] = maps.prob[y * t.w + x]!;
-        }
-      }
+    const [x0, x1] = this.cols.get(t.x) ?? [t.x, t.x + t.w];
+    const [y0, y1] = this.rows.get(t.y) ?? [t.y, t.y + t.h];
+    for (let y = y0; y < y1; y++) {
+      const from = (y - t.y) * t.w + (x0 - t.x);
+      this.labels.set(maps.labels.subarray(from, from + x1 - x0), y * this.width + x0);
+      this.prob.set(maps.prob.subarray(from, from + x1 - x0), y * this.width + x0);
     }
   }
-  return { width, height, labels, prob };
+
+  maps(): SemanticMaps {
+    return { width: this.width, height: this.height, labels: this.labels, prob: this.prob };
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeMask, rleArea } from '../../../src-main/common/geometry';
 import { letterboxGeometry } from '../../../src-main/common/inference/letterbox';
-import { classMasks, modelInputTensor, NO_CLASS, resolveSemanticInput, semanticMaps, stitchSemantic, type SemanticMaps } from '../../../src-main/common/inference/semantic';
+import { classMasks, modelInputTensor, NO_CLASS, resolveSemanticInput, semanticMaps, SemanticStitch, type SemanticMaps } from '../../../src-main/common/inference/semantic';
 import { tileGrid } from '../../../src-main/common/inference/tiling';
 import type { ModelManifest, OutputTensor } from '../../../src-main/common/inference/types';
 
@@ -120,7 +120,9 @@ describe('stitching tiles', () => {
         }
         return { tile: t, maps };
       });
-      const s = stitchSemantic(parts, W, H);
+      const st = new SemanticStitch(W, H, tiles);
+      for (const p of parts) st.add(p.tile, p.maps);
+      const s = st.maps();
       expect(s.prob).toEqual(whole.prob);
       expect(s.labels).toEqual(whole.labels);
     }
