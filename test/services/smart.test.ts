@@ -4,11 +4,11 @@ import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeMask, paintRle, rleArea, rleBBox } from '../../src-main/common/geometry/rle';
-import type { SegmentMask } from '../../src-main/common/segment';
+import { decodeMask, rleArea, rleBBox } from '../../src-main/common/geometry/rle';
 import { VisionWorker } from '../../src-main/vision/client';
 import type { Workspace } from '../../src-main/services/workspace';
 import { fails, newWorkspace, ok } from '../helpers/workspace';
+import { instanceF1, labelImage } from '../helpers/instances';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
 
 async function withImages(files: string[], root: string): Promise<{ ws: Workspace; ids: number[] }> {
@@ -18,47 +18,6 @@ async function withImages(files: string[], root: string): Promise<{ ws: Workspac
   await ok(ws, 'images:import', { jobId: 'imp', paths: files });
   const { items } = await ok(ws, 'images:list', {});
   return { ws, ids: files.map((f) => items.find((i) => i.path === path.relative(root, f).split(path.sep).join('/'))!.id) };
-}
-
-/** Mask pixels as a row-major label image (instance i is i + 1). */
-function labelImage(masks: SegmentMask[], width: number, height: number): Uint16Array {
-  const out = new Uint16Array(width * height);
-  masks.forEach((m, i) => paintRle(out, width, m.rle, i + 1));
-  return out;
-}
-
-/**
- * Instance F1 at IoU 0.5 between two label images. Matching is one-to-one and greedy by IoU, but
- * at a threshold of 0.5 no instance can overlap two others by more than half, so the greedy
- * matching is the optimal (Hungarian) one.
- */
-function instanceF1(pred: ArrayLike<number>, truth: ArrayLike<number>): { f1: number; tp: number; pred: number; truth: number } {
-  const areaP = new Map<number, number>();
-  const areaT = new Map<number, number>();
-  const inter = new Map<string, number>();
-  for (let i = 0; i < pred.length; i++) {
-    const p = pred[i]!;
-    const t = truth[i]!;
-    if (p) areaP.set(p, (areaP.get(p) ?? 0) + 1);
-    if (t) areaT.set(t, (areaT.get(t) ?? 0) + 1);
-    if (p && t) inter.set(`${p}:${t}`, (inter.get(`${p}:${t}`) ?? 0) + 1);
-  }
-  const pairs = [...inter].map(([k, n]) => {
-    const [p, t] = k.split(':').map(Number) as [number, number];
-    return { p, t, iou: n / (areaP.get(p)! + areaT.get(t)! - n) };
-  });
-  pairs.sort((a, b) => b.iou - a.iou);
-  const usedP = new Set<number>();
-  const usedT = new Set<number>();
-  let tp = 0;
-  for (const x of pairs) {
-    if (x.iou < 0.5) break;
-    if (usedP.has(x.p) || usedT.has(x.t)) continue;
-    usedP.add(x.p);
-    usedT.add(x.t);
-    tp++;
-  }
-  return { f1: (2 * tp) / (areaP.size + areaT.size), tp, pred: areaP.size, truth: areaT.size };
 }
 
 describe('magic wand on a synthetic image with known regions', () => {
@@ -262,8 +221,8 @@ describe.runIf(img2d && mask2d)('watershed on fluorescence nuclei (stardist img2
     expect(new Set(truth).size - 1).toBe(125);
     const split = await ok(ws, 'smart:watershed', { imageId: id, split: true });
     const plain = await ok(ws, 'smart:watershed', { imageId: id, split: false, threshold: split.threshold });
-    const fs1 = instanceF1(labelImage(split.instances, 512, 512), truth);
-    const fp = instanceF1(labelImage(plain.instances, 512, 512), truth);
+    const fs1 = instanceF1(labelImage(split.instances.map((m) => m.rle), 512, 512), truth);
+    const fp = instanceF1(labelImage(plain.instances.map((m) => m.rle), 512, 512), truth);
     console.log(
       `watershed split: threshold ${split.threshold} (Otsu, displayed 8-bit), instances ${fs1.pred}, matched ${fs1.tp}/${fs1.truth}, F1@0.5 ${fs1.f1.toFixed(3)}; ` +
         `connected components: instances ${fp.pred}, matched ${fp.tp}/${fp.truth}, F1@0.5 ${fp.f1.toFixed(3)}`,
@@ -276,7 +235,7 @@ describe.runIf(img2d && mask2d)('watershed on fluorescence nuclei (stardist img2
     expect(rleArea(any.rle)).toBe(any.area);
     const b = rleBBox(any.rle);
     expect(any.bbox).toEqual([b.x, b.y, b.w, b.h]);
-    const painted = labelImage(split.instances, 512, 512);
+    const painted = labelImage(split.instances.map((m) => m.rle), 512, 512);
     expect(painted.reduce((n, v) => n + (v ? 1 : 0), 0)).toBe(split.instances.reduce((n, m) => n + m.area, 0));
   });
 
