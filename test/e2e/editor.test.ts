@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import type { Page } from 'playwright-core';
 import { rleArea } from '../../src-main/common/geometry/rle';
 import type { Geometry } from '../../src-main/common/model';
-import { chromiumOrSkip, createDatasetViaUi, startApp, type App, toPage } from '../helpers/browser';
+import { chromiumOrSkip, createDatasetViaUi, startApp, type App, toPage, mouseTo, clickAt, dragImage, zoomOf, annotationCount } from '../helpers/browser';
 
 /**
  * The annotation editor in the real renderer (browser mode, real services, Chromium): draw with
@@ -63,28 +63,6 @@ function attributesOf(file: string, kind: string): unknown {
     db.close();
   }
 }
-
-
-async function mouseTo(page: Page, x: number, y: number, steps = 1): Promise<void> {
-  const p = await toPage(page, x, y);
-  await page.mouse.move(p.x, p.y, { steps });
-}
-
-async function clickAt(page: Page, x: number, y: number): Promise<void> {
-  await mouseTo(page, x, y);
-  await page.mouse.down();
-  await page.mouse.up();
-}
-
-async function dragImage(page: Page, from: [number, number], to: [number, number], steps = 8): Promise<void> {
-  await mouseTo(page, from[0], from[1]);
-  await page.mouse.down();
-  await mouseTo(page, to[0], to[1], steps);
-  await page.mouse.up();
-}
-
-const zoomOf = async (page: Page): Promise<number> => Number(await page.getByTestId('viewer').getAttribute('data-zoom'));
-const annotationCount = async (page: Page): Promise<number> => Number(await page.getByTestId('viewer').getAttribute('data-annotations'));
 
 describe('annotation editor in the browser', () => {
   let app: App | null = null;

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import type { Page } from 'playwright-core';
 import { rleBBox, type Rle } from '../../src-main/common/geometry/rle';
 import { geometryBBox } from '../../src-main/common/geometry/shapes';
-import { chromiumOrSkip, createDatasetViaUi, startApp, toPage, type App } from '../helpers/browser';
+import { chromiumOrSkip, createDatasetViaUi, startApp, toPage, type App, annotationCount } from '../helpers/browser';
 import { sharedDir, sharedPath } from '../helpers/shared';
 import { ok } from '../helpers/workspace';
 
@@ -89,8 +89,6 @@ function embeddings(cacheDir: string): number {
   if (!fs.existsSync(dir)) return 0;
   return fs.readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.emb')).length;
 }
-
-const annotationCount = async (page: Page): Promise<number> => Number(await page.getByTestId('viewer').getAttribute('data-annotations'));
 
 describe('segment tool in the browser', () => {
   let app: App | null = null;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { Page } from 'playwright-core';
 import { rleBBox, type Rle } from '../../src-main/common/geometry/rle';
-import { chromiumOrSkip, createDatasetViaUi, startApp, toPage, type App } from '../helpers/browser';
+import { chromiumOrSkip, createDatasetViaUi, startApp, toPage, type App, annotationCount } from '../helpers/browser';
 import { sharedDir } from '../helpers/shared';
 import { ok } from '../helpers/workspace';
 
@@ -61,7 +61,6 @@ async function clickAt(page: Page, x: number, y: number): Promise<void> {
   await page.mouse.up();
 }
 
-const annotationCount = async (page: Page): Promise<number> => Number(await page.getByTestId('viewer').getAttribute('data-annotations'));
 const row = (page: Page, id: string) => page.locator(`[data-testid="sam-model-row"][data-model-id="${id}"]`);
 
 /**

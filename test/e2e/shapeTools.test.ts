@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import type { Page } from 'playwright-core';
 import type { Geometry } from '../../src-main/common/model';
-import { chromiumOrSkip, createDatasetViaUi, startApp, type App, toPage } from '../helpers/browser';
+import { chromiumOrSkip, createDatasetViaUi, startApp, type App, toPage, mouseTo, clickAt, dragImage, zoomOf, annotationCount } from '../helpers/browser';
 
 /**
  * The rotated box, polyline and ellipse tools in the real renderer (browser mode, real services,
@@ -45,27 +45,6 @@ function corners(cx: number, cy: number, w: number, h: number, angle: number): [
     [-w / 2, h / 2],
   ].map(([u, v]) => [cx + u! * c - v! * s, cy + u! * s + v! * c]);
 }
-
-async function mouseTo(page: Page, x: number, y: number, steps = 1): Promise<void> {
-  const p = await toPage(page, x, y);
-  await page.mouse.move(p.x, p.y, { steps });
-}
-
-async function clickAt(page: Page, x: number, y: number): Promise<void> {
-  await mouseTo(page, x, y);
-  await page.mouse.down();
-  await page.mouse.up();
-}
-
-async function dragImage(page: Page, from: [number, number], to: [number, number], steps = 8): Promise<void> {
-  await mouseTo(page, from[0], from[1]);
-  await page.mouse.down();
-  await mouseTo(page, to[0], to[1], steps);
-  await page.mouse.up();
-}
-
-const zoomOf = async (page: Page): Promise<number> => Number(await page.getByTestId('viewer').getAttribute('data-zoom'));
-const annotationCount = async (page: Page): Promise<number> => Number(await page.getByTestId('viewer').getAttribute('data-annotations'));
 
 describe('shape tools in the browser', () => {
   let app: App | null = null;

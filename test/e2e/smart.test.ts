@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import type { Page } from 'playwright-core';
 import { rleArea } from '../../src-main/common/geometry/rle';
 import type { Geometry } from '../../src-main/common/model';
-import { chromiumOrSkip, createDatasetViaUi, startApp, type App, toPage } from '../helpers/browser';
+import { chromiumOrSkip, createDatasetViaUi, startApp, type App, toPage, mouseTo, clickAt, annotationCount } from '../helpers/browser';
 
 /**
  * The smart tools in the real renderer (browser mode, real services with OpenCV in its worker,
@@ -57,18 +57,6 @@ function rows(file: string): (Row & { g: Geometry })[] {
   }
 }
 
-async function mouseTo(page: Page, x: number, y: number, steps = 1): Promise<void> {
-  const p = await toPage(page, x, y);
-  await page.mouse.move(p.x, p.y, { steps });
-}
-
-async function clickAt(page: Page, x: number, y: number): Promise<void> {
-  await mouseTo(page, x, y);
-  await page.mouse.down();
-  await page.mouse.up();
-}
-
-const annotationCount = async (page: Page): Promise<number> => Number(await page.getByTestId('viewer').getAttribute('data-annotations'));
 const status = async (page: Page): Promise<string> => (await page.getByTestId('status-line').textContent()) ?? '';
 
 describe('smart tools in the browser', () => {

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import type { Page } from 'playwright-core';
 import { repoRoot } from '../helpers/shared';
-import { chromiumOrSkip, createDatasetViaUi, startApp, toPage, type App } from '../helpers/browser';
+import { chromiumOrSkip, createDatasetViaUi, startApp, toPage, type App, mouseTo, zoomOf, annotationCount } from '../helpers/browser';
 
 /**
  * The viewer's chrome around the editor, in the real renderer (browser mode, real services,
@@ -34,11 +34,6 @@ function rows(file: string): Row[] {
   }
 }
 
-async function mouseTo(page: Page, x: number, y: number, steps = 1): Promise<void> {
-  const p = await toPage(page, x, y);
-  await page.mouse.move(p.x, p.y, { steps });
-}
-
 async function dragImage(page: Page, from: [number, number], to: [number, number]): Promise<void> {
   await mouseTo(page, from[0], from[1]);
   await page.mouse.down();
@@ -51,8 +46,6 @@ async function clickAt(page: Page, x: number, y: number, button: 'left' | 'right
   await page.mouse.click(p.x, p.y, { button });
 }
 
-const annotationCount = async (page: Page): Promise<number> => Number(await page.getByTestId('viewer').getAttribute('data-annotations'));
-const zoomOf = async (page: Page): Promise<number> => Number(await page.getByTestId('viewer').getAttribute('data-zoom'));
 const statusText = async (page: Page): Promise<string> => (await page.getByTestId('status-line').textContent()) ?? '';
 /** What the attribute panel says about the selection: 'box #12 · cell', or its hint when not one shape is selected. */
 const selectedText = async (page: Page): Promise<string> => (await page.getByTestId('attribute-panel').textContent()) ?? '';

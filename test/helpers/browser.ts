@@ -157,3 +157,31 @@ export async function toPage(page: Page, x: number, y: number): Promise<{ x: num
   const box = (await page.locator('[data-testid="viewer"] .stage').boundingBox())!;
   return { x: box.x + stage.x, y: box.y + stage.y };
 }
+
+/** Moves the mouse to an image pixel (through the viewer's transform), in `steps` moves. */
+export async function mouseTo(page: Page, x: number, y: number, steps = 1): Promise<void> {
+  const p = await toPage(page, x, y);
+  await page.mouse.move(p.x, p.y, { steps });
+}
+
+/** A left click at an image pixel. */
+export async function clickAt(page: Page, x: number, y: number): Promise<void> {
+  await mouseTo(page, x, y);
+  await page.mouse.down();
+  await page.mouse.up();
+}
+
+/** A left drag between two image pixels, in `steps` moves. */
+export async function dragImage(page: Page, from: [number, number], to: [number, number], steps = 8): Promise<void> {
+  await mouseTo(page, from[0], from[1]);
+  await page.mouse.down();
+  await mouseTo(page, to[0], to[1], steps);
+  await page.mouse.up();
+}
+
+/** The viewer's zoom (image pixels to CSS pixels), as it publishes it. */
+export const zoomOf = async (page: Page): Promise<number> => Number(await page.getByTestId('viewer').getAttribute('data-zoom'));
+
+/** How many annotations the viewer shows, as it publishes it. */
+export const annotationCount = async (page: Page): Promise<number> => Number(await page.getByTestId('viewer').getAttribute('data-annotations'));
+
