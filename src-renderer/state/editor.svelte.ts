@@ -45,6 +45,8 @@ export class EditorState {
   counts = $state.raw<ReadonlyMap<number | null, number>>(new Map());
   history = $state.raw<HistoryState>({ canUndo: false, canRedo: false, undoLabel: null, redoLabel: null });
   pendingCount = $state(0);
+  /** Whether an edit or an undo/redo step is still on its way to the dataset. */
+  saving = $state(false);
   pendingError = $state<string | null>(null);
   brushRadius = $state(this.editor.brushRadius);
   hiddenClasses = $state.raw<ReadonlySet<number | null>>(new Set());
@@ -124,6 +126,7 @@ export class EditorState {
     this.counts = counts;
     this.history = e.history;
     this.pendingCount = e.pending.length;
+    this.saving = e.historySettling;
     this.pendingError = e.pending[0]?.error ?? null;
     this.brushRadius = e.brushRadius;
     this.hiddenClasses = new Set(e.hiddenClasses);

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import type { Page } from 'playwright-core';
 import type { Geometry } from '../../src-main/common/model';
-import { chromiumOrSkip, createDatasetViaUi, startApp, type App, toPage, mouseTo, clickAt, dragImage, zoomOf, annotationCount } from '../helpers/browser';
+import { chromiumOrSkip, createDatasetViaUi, startApp, type App, toPage, mouseTo, clickAt, dragImage, zoomOf, annotationCount, settled } from '../helpers/browser';
 
 /**
  * The rotated box, polyline and ellipse tools in the real renderer (browser mode, real services,
@@ -108,6 +108,8 @@ describe('shape tools in the browser', () => {
     expect(Math.abs(resized.w - (drawn.w + 40))).toBeLessThanOrEqual(1);
     expect(resized.cx - resized.w / 2).toBeCloseTo(drawn.cx - drawn.w / 2, 1);
     expect([resized.cy, resized.h, resized.angle]).toEqual([drawn.cy, drawn.h, 0]);
+    // The stored row can be written before the viewer has the answer; the knob is where the answer puts it.
+    await settled(page);
 
     // Rotate: the knob sits 24 screen px above the top side; dragged with Shift to 32 degrees, it snaps to 30.
     const zoom = await zoomOf(page);

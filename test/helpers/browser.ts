@@ -182,6 +182,11 @@ export async function dragImage(page: Page, from: [number, number], to: [number,
 /** The viewer's zoom (image pixels to CSS pixels), as it publishes it. */
 export const zoomOf = async (page: Page): Promise<number> => Number(await page.getByTestId('viewer').getAttribute('data-zoom'));
 
+/** Waits until the viewer has every edit answered and applied (its shapes and handles are the stored ones). */
+export async function settled(page: Page): Promise<void> {
+  await page.locator('[data-testid="viewer"][data-saving="false"]').waitFor({ timeout: 15_000 });
+}
+
 /** How many annotations the viewer shows, as it publishes it. */
 export const annotationCount = async (page: Page): Promise<number> => Number(await page.getByTestId('viewer').getAttribute('data-annotations'));
 

@@ -90,8 +90,11 @@ export class HistoryManager {
 
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
     this.queued++;
+    if (this.queued === 1) this.editor.events.emit('change');
     const run = this.queue.then(job).finally(() => {
       this.queued--;
+      // The last job answered: whoever shows "saving" learns it is over.
+      if (this.queued === 0) this.editor.events.emit('change');
     });
     this.queue = run.catch(() => undefined);
     return run;
