@@ -3,7 +3,7 @@ import { defineConfig } from 'electron-vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 // Native and large Node modules stay outside the bundles and load from node_modules at run time.
-const external = ['better-sqlite3', 'sharp', 'onnxruntime-node', 'fast-bmp', 'ws', 'zod', 'yaml', 'fast-xml-parser', 'dicom-parser', 'jpeg-lossless-decoder-js', 'geotiff', '@techstark/opencv-js'];
+const external = ['better-sqlite3', 'sharp', 'onnxruntime-node', 'fast-bmp', 'ws', 'zod', 'yaml', 'fast-xml-parser', 'dicom-parser', 'jpeg-lossless-decoder-js', 'geotiff', '@techstark/opencv-js', 'usearch', 'umap-js'];
 // The DICOM codecs are Emscripten builds that load their .wasm from beside their own script.
 const externalPatterns = [/^@cornerstonejs\/codec-/];
 

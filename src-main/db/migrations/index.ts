@@ -11,8 +11,9 @@ import { stacks } from './0010-stacks';
 import { comments } from './0011-comments';
 import { display } from './0012-display';
 import { geoUnits } from './0013-geo-units';
+import { embeddings } from './0014-embeddings';
 import type { Migration } from './types';
 
 export type { Migration };
-export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, predictions, frames, classOrder, shapeKinds, stacks, comments, display, geoUnits];
+export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, predictions, frames, classOrder, shapeKinds, stacks, comments, display, geoUnits, embeddings];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,181 @@
+import { decodeF16, encodeF16 } from '../common/float16';
+import type { Db } from './open';
+
+/**
+ * The embedding store: models (one row per embedding model key, with its vector size and storage
+ * type) and vectors per image or per annotation. Vectors go in and come out as Float32Array;
+ * float16 blobs halve the space and keep cosine similarity to about 1e-3.
+ */
+
+export type EmbeddingDtype = 'f16' | 'f32';
+
+export interface EmbeddingModelRecord {
+  id: number;
+  key: string;
+  name: string;
+  dim: number;
+  dtype: EmbeddingDtype;
+  normalized: boolean;
+  parameters: Record<string, unknown>;
+  createdAt: number;
+  /** Image vectors stored (annotation vectors not counted). */
+  imageCount: number;
+}
+
+interface ModelRow {
+  id: number;
+  key: string;
+  name: string;
+  dim: number;
+  dtype: EmbeddingDtype;
+  normalized: number;
+  parameters: string;
+  created_at: number;
+  image_count: number;
+}
+
+const SELECT_MODELS = `
+  SELECT m.*, (SELECT COUNT(*) FROM embeddings e WHERE e.model_id = m.id AND e.annotation_id IS NULL) AS image_count
+  FROM embedding_models m`;
+
+function toModel(r: ModelRow): EmbeddingModelRecord {
+  return {
+    id: r.id,
+    key: r.key,
+    name: r.name,
+    dim: r.dim,
+    dtype: r.dtype,
+    normalized: r.normalized === 1,
+    parameters: JSON.parse(r.parameters) as Record<string, unknown>,
+    createdAt: r.created_at,
+    imageCount: r.image_count,
+  };
+}
+
+/**
+ * The model row for `key`, created on first use. A key already stored with another vector size
+ * is refused: its vectors could not be compared with the new ones.
+ */
+export function ensureEmbeddingModel(
+  db: Db,
+  m: { key: string; name: string; dim: number; dtype: EmbeddingDtype; normalized: boolean; parameters?: Record<string, unknown> },
+): EmbeddingModelRecord {
+  const existing = embeddingModelByKey(db, m.key);
+  if (existing) {
+    if (existing.dim !== m.dim) throw new Error(`embedding model "${m.key}" is stored with ${existing.dim} values per vector, not ${m.dim}`);
+    return existing;
+  }
+  db.prepare('INSERT INTO embedding_models (key, name, dim, dtype, normalized, parameters, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+    m.key,
+    m.name,
+    m.dim,
+    m.dtype,
+    m.normalized ? 1 : 0,
+    JSON.stringify(m.parameters ?? {}),
+    Date.now(),
+  );
+  return embeddingModelByKey(db, m.key)!;
+}
+
+export function embeddingModelByKey(db: Db, key: string): EmbeddingModelRecord | null {
+  const r = db.prepare(`${SELECT_MODELS} WHERE m.key = ?`).get(key) as ModelRow | undefined;
+  return r ? toModel(r) : null;
+}
+
+export function embeddingModelById(db: Db, id: number): EmbeddingModelRecord | null {
+  const r = db.prepare(`${SELECT_MODELS} WHERE m.id = ?`).get(id) as ModelRow | undefined;
+  return r ? toModel(r) : null;
+}
+
+export function listEmbeddingModels(db: Db): EmbeddingModelRecord[] {
+  return (db.prepare(`${SELECT_MODELS} ORDER BY m.id`).all() as ModelRow[]).map(toModel);
+}
+
+export function encodeVector(model: Pick<EmbeddingModelRecord, 'dim' | 'dtype'>, v: ArrayLike<number>): Buffer {
+  if (v.length !== model.dim) throw new Error(`an embedding has ${v.length} values, the model ${model.dim}`);
+  if (model.dtype === 'f16') return encodeF16(v);
+  const f = Float32Array.from(v);
+  return Buffer.from(f.buffer, f.byteOffset, f.byteLength);
+}
+
+export function decodeVector(model: Pick<EmbeddingModelRecord, 'dim' | 'dtype'>, blob: Uint8Array, out?: Float32Array, offset = 0): Float32Array {
+  const bytes = model.dtype === 'f16' ? 2 : 4;
+  if (blob.byteLength !== model.dim * bytes) throw new Error(`a stored embedding has ${blob.byteLength} bytes, expected ${model.dim * bytes}`);
+  if (model.dtype === 'f16') return decodeF16(blob, out ?? new Float32Array(model.dim), offset);
+  const f = new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
+  if (!out) return f;
+  out.set(f, offset);
+  return out;
+}
+
+export interface EmbeddingInput {
+  imageId: number;
+  /** Set for an object crop's vector; the image's own vector when null or absent. */
+  annotationId?: number | null;
+  contentHash: string;
+  vector: ArrayLike<number>;
+}
+
+/** Stores vectors (replacing what the same image or annotation had) in one transaction. */
+export function putEmbeddings(db: Db, model: EmbeddingModelRecord, rows: readonly EmbeddingInput[]): void {
+  const delImage = db.prepare('DELETE FROM embeddings WHERE model_id = ? AND image_id = ? AND annotation_id IS NULL');
+  const delAnn = db.prepare('DELETE FROM embeddings WHERE model_id = ? AND annotation_id = ?');
+  const ins = db.prepare('INSERT INTO embeddings (model_id, image_id, annotation_id, content_hash, vector, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+  const now = Date.now();
+  db.transaction(() => {
+    for (const r of rows) {
+      const blob = encodeVector(model, r.vector);
+      if (r.annotationId == null) delImage.run(model.id, r.imageId);
+      else delAnn.run(model.id, r.annotationId);
+      ins.run(model.id, r.imageId, r.annotationId ?? null, r.contentHash, blob, now);
+    }
+  })();
+}
+
+/** Ids of the images (in id order) that have no current vector of the model: none stored, or stored for other content. */
+export function imagesWithoutEmbedding(db: Db, modelId: number): number[] {
+  return (
+    db
+      .prepare(
+        `SELECT i.id FROM images i
+         LEFT JOIN embeddings e ON e.model_id = ? AND e.image_id = i.id AND e.annotation_id IS NULL
+         WHERE e.id IS NULL OR e.content_hash <> i.content_hash ORDER BY i.id`,
+      )
+      .all(modelId) as { id: number }[]
+  ).map((r) => r.id);
+}
+
+/** All current image vectors of a model as one row-major matrix, rows in image id order. */
+export interface EmbeddingMatrix {
+  model: EmbeddingModelRecord;
+  imageIds: Int32Array;
+  dim: number;
+  data: Float32Array;
+}
+
+export function loadImageEmbeddings(db: Db, model: EmbeddingModelRecord): EmbeddingMatrix {
+  const rows = db
+    .prepare(
+      `SELECT e.image_id, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id
+       WHERE e.model_id = ? AND e.annotation_id IS NULL AND e.content_hash = i.content_hash ORDER BY e.image_id`,
+    )
+    .all(model.id) as { image_id: number; vector: Buffer }[];
+  const data = new Float32Array(rows.length * model.dim);
+  const imageIds = new Int32Array(rows.length);
+  rows.forEach((r, i) => {
+    imageIds[i] = r.image_id;
+    decodeVector(model, r.vector, data, i * model.dim);
+  });
+  return { model, imageIds, dim: model.dim, data };
+}
+
+/** One image's current vector of the model, or null. */
+export function imageEmbedding(db: Db, model: EmbeddingModelRecord, imageId: number): Float32Array | null {
+  const r = db
+    .prepare(
+      `SELECT e.vector FROM embeddings e JOIN images i ON i.id = e.image_id
+       WHERE e.model_id = ? AND e.image_id = ? AND e.annotation_id IS NULL AND e.content_hash = i.content_hash`,
+    )
+    .get(model.id, imageId) as { vector: Buffer } | undefined;
+  return r ? decodeVector(model, r.vector) : null;
+}
