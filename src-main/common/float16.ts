@@ -43,9 +43,13 @@ export function fromHalf(h: number): number {
 }
 
 /** Float32 values as a little-endian float16 blob. */
-export function encodeF16(values: ArrayLike<number>): Buffer {
-  const out = Buffer.allocUnsafe(values.length * 2);
-  for (let i = 0; i < values.length; i++) out.writeUInt16LE(toHalf(values[i]!), i * 2);
+export function encodeF16(values: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(values.length * 2);
+  for (let i = 0; i < values.length; i++) {
+    const h = toHalf(values[i]!);
+    out[2 * i] = h & 0xff;
+    out[2 * i + 1] = h >>> 8;
+  }
   return out;
 }
 

@@ -119,8 +119,14 @@ export interface ImageFilter {
   hasPredictions?: boolean;
   /** With (true) or without (false) any human annotation, tags included; predictions do not count. */
   labeled?: boolean;
-  /** Only these images (e.g. the images a dataset health figure points at). */
+  /** Only these images (e.g. the images a dataset health figure points at, or those picked on the embedding map). */
   ids?: number[];
+  /**
+   * Only these images, in this order rather than import order, each with its score shown in the
+   * grid: "More like this" (cosine similarity), "What to label next" (the strategy's priority).
+   * `label` names the ranking in the grid's header.
+   */
+  ranked?: { ids: number[]; scores?: number[]; label: string };
   /** With (true) or without (false) an open comment. */
   hasOpenComments?: boolean;
 }
@@ -233,7 +239,7 @@ export type JobPhase = 'scanning' | 'probing' | 'writing' | 'done';
 export interface JobProgress {
   jobId: string;
   /** prelabel: done/total images, `imported` = predictions stored; model-download, sam-model-download: bytes (both files of a pair together). */
-  kind: 'import' | 'interchange-import' | 'export' | 'prelabel' | 'model-download' | 'sam-model-download' | 'pyramid';
+  kind: 'import' | 'interchange-import' | 'export' | 'prelabel' | 'model-download' | 'sam-model-download' | 'pyramid' | 'embed' | 'embedding-map' | 'train-classifier' | 'augment-preview';
   phase: JobPhase;
   done: number;
   total: number;

@@ -93,7 +93,10 @@ export function listEmbeddingModels(db: Db): EmbeddingModelRecord[] {
 
 export function encodeVector(model: Pick<EmbeddingModelRecord, 'dim' | 'dtype'>, v: ArrayLike<number>): Buffer {
   if (v.length !== model.dim) throw new Error(`an embedding has ${v.length} values, the model ${model.dim}`);
-  if (model.dtype === 'f16') return encodeF16(v);
+  if (model.dtype === 'f16') {
+    const h = encodeF16(v);
+    return Buffer.from(h.buffer, h.byteOffset, h.byteLength);
+  }
   const f = Float32Array.from(v);
   return Buffer.from(f.buffer, f.byteOffset, f.byteLength);
 }
