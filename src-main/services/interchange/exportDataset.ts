@@ -18,6 +18,7 @@ import { createExportTemp, releaseExportTemp, removeStaleExportTemps } from './e
 import { checkOutDir, placeExport, writeManifest, type ExportedImage, type IfExists } from './exportPlace';
 import { externalImagePaths } from '../../db/images';
 import type { Db } from '../../db/open';
+import type { Recipe } from '../../common/augment/recipe';
 
 export interface ExportOptions {
   outDir: string;
@@ -29,6 +30,10 @@ export interface ExportOptions {
   cocoSegmentation: 'polygon' | 'rle';
   /** A folder that is not empty: refused (the default), overwritten or merged into (see placeExport). */
   ifExists?: IfExists;
+  /** Export this frozen version of the dataset instead of its current labels (see services/versions). */
+  version?: number;
+  /** Preprocessing of every image and augmentation of the train split (common/augment/recipe). */
+  recipe?: Pick<Recipe, 'preprocess' | 'augment'>;
   isCancelled?: () => boolean;
   onProgress?: (p: { done: number; total: number }) => void;
 }
