@@ -19,6 +19,7 @@ import type { InferenceBackend } from '../services/inference';
 import type { TilingOptions } from '../common/inference/tiling';
 import { COCO_STAT_NAMES, IOU_TYPES, type EvalResult, type IouType } from '../common/eval/types';
 import { IMAGE_STATUSES, SPLITS, type ImageFilter } from '../common/model';
+import type { VersionDiff } from '../common/versions';
 // Each command imports the services it needs when it runs, so that `--help` and `info` start
 // without loading the imaging, interchange and inference modules (sharp, onnxruntime-node).
 
@@ -40,7 +41,10 @@ const USAGE = `usage:
   tessera export <db> <outdir> --format ${EXPORT_FORMATS.join('|')}
                  [--split 0.8,0.1,0.1 [--seed N]] [--only all|done|reviewed] [--with-predictions]
                  [--images copy|link|none] [--strict] [--coco-segmentation polygon|rle] [--json]
-                 [--overwrite | --merge]
+                 [--overwrite | --merge] [--version N]
+  tessera version create <db> --name NAME [--note TEXT] [--with-predictions] [--json]
+  tessera version list <db> [--json]
+  tessera version diff <db> A B|current [--json]
   tessera info <db> [--json]
   tessera prelabel <db> --model <manifest.json|model.onnx> [--images all|unlabeled] [--conf 0.25]
                  [--iou 0.45] [--provider ${PROVIDERS.join('|')}] [--json]
@@ -72,6 +76,13 @@ the earlier export's files this one no longer writes (an image moved to another 
 leaves no copy) and keeps your own files and those of images this export leaves out; annotation
 files holding many images (COCO, split lists) are replaced whole. A merge that does not fit the
 earlier export is refused: use --overwrite.
+
+version create freezes the dataset's images (with their content hashes), classes, splits, tags
+and human annotations (accepted predictions included; pending predictions too with
+--with-predictions) as version N; export --version N writes that version, byte for byte the same
+files whenever it runs, and refuses when an image file changed on disk since. version diff lists
+what changed from version A to version B, or to the dataset now (current). Every export folder
+gets a tessera-version.json: dataset, version, settings, tool version and the sha256 of each file.
 
 prelabel with a model.onnx and no manifest proposes one from the model's shapes (a [1, C] output is
 a classifier), reading class names from --labels or a labels file beside the model; --task says
@@ -105,6 +116,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await cmdExport(rest, io);
       case 'info':
         return cmdInfo(rest, io);
+      case 'version':
+        return await cmdVersion(rest, io);
       case 'prelabel':
         return await cmdPrelabel(rest, io);
       case 'predictions':
@@ -295,8 +308,11 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
     overwrite: { type: 'boolean', default: false },
     merge: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    version: { type: 'string' },
   });
   if (positionals.length !== 2) throw new AppError('INVALID_ARGUMENT', 'export takes a dataset path and an output folder');
+  const version = values['version'] !== undefined ? versionNumber(values['version'] as string, '--version') : undefined;
+  if (version !== undefined && values['split'] !== undefined) throw new AppError('INVALID_ARGUMENT', '--split changes the dataset, not a version: a version keeps the splits it froze');
   if (values['overwrite'] && values['merge']) throw new AppError('INVALID_ARGUMENT', '--overwrite and --merge exclude each other');
   const ifExists = values['overwrite'] ? 'overwrite' : values['merge'] ? 'merge' : 'refuse';
   if (values['format'] === undefined) throw new AppError('INVALID_ARGUMENT', `export needs --format ${EXPORT_FORMATS.join('|')}`);
@@ -326,8 +342,10 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
   try {
     // Merge conflicts and the dataset's own image folders are refused before the splits change too.
     const { listClasses } = await import('../db/classes');
-    checkNotSources(ds, outDir);
-    checkOutDir(outDir, ifExists, { format, classes: listClasses(ds.db).map((c) => c.name), dataset: ds.uuid });
+    if (version === undefined) {
+      checkNotSources(ds, outDir);
+      checkOutDir(outDir, ifExists, { format, classes: listClasses(ds.db).map((c) => c.name), dataset: ds.uuid });
+    }
     const splits = ratios ? assignSplits(ds, { ratios, seed, stratify: true, only }) : null;
     const report = await withSigint((cancelled) =>
       exportDataset(ds, {
@@ -339,6 +357,7 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
         images,
         strict: values['strict'] as boolean,
         cocoSegmentation,
+        ...(version !== undefined ? { version } : {}),
         isCancelled: cancelled,
         onProgress: io.tty && !json ? ({ done, total }) => process.stderr.write(`\rexporting ${done}/${total}   `) : undefined,
       }),
@@ -349,6 +368,90 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
   } finally {
     ds.close();
   }
+}
+
+/** A version number as the command line gives it. */
+function versionNumber(text: string, what: string): number {
+  const n = Number(text.replace(/^v/i, ''));
+  if (!Number.isSafeInteger(n) || n < 1) throw new AppError('INVALID_ARGUMENT', `${what} must be a version number (1, 2, ...), not "${text}"`);
+  return n;
+}
+
+async function cmdVersion(args: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parse(rest, {
+    name: { type: 'string' },
+    note: { type: 'string' },
+    'with-predictions': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  });
+  const json = values['json'] as boolean;
+  const versions = await import('../services/versions');
+  const need = (n: number, usage: string) => {
+    if (positionals.length !== n) throw new AppError('INVALID_ARGUMENT', `usage: tessera version ${usage}`);
+  };
+  if (sub === 'create') {
+    need(1, 'create <db> --name NAME [--note TEXT] [--with-predictions] [--json]');
+    if (values['name'] === undefined) throw new AppError('INVALID_ARGUMENT', 'version create needs --name NAME');
+  } else if (sub === 'list') need(1, 'list <db> [--json]');
+  else if (sub === 'diff') need(3, 'diff <db> A B|current [--json]');
+  else throw new AppError('INVALID_ARGUMENT', `unknown version command "${sub ?? ''}": create, list or diff`);
+  if (sub !== 'create' && (values['name'] !== undefined || values['note'] !== undefined || values['with-predictions'])) {
+    throw new AppError('INVALID_ARGUMENT', '--name, --note and --with-predictions apply to version create');
+  }
+  const ds = Dataset.open(positionals[0]!);
+  try {
+    if (sub === 'create') {
+      const v = versions.createVersion(ds, {
+        name: values['name'] as string,
+        ...(values['note'] !== undefined ? { note: values['note'] as string } : {}),
+        withPredictions: values['with-predictions'] as boolean,
+      });
+      io.out(json ? JSON.stringify(v, null, 2) : `created version ${v.number} "${v.name}": ${v.images} image(s), ${v.classes} class(es), ${v.annotations} annotation(s)`);
+    } else if (sub === 'list') {
+      const list = versions.listVersions(ds);
+      if (json) io.out(JSON.stringify(list, null, 2));
+      else if (list.length === 0) io.out('no versions');
+      else {
+        for (const v of list) {
+          io.out(
+            `${String(v.number).padStart(3)}  ${v.name}  ${new Date(v.createdAt).toISOString()}  ${v.images} image(s), ${v.classes} class(es), ${v.annotations} annotation(s)` +
+              `${v.withPredictions ? ', with predictions' : ''}${v.note ? `  ${v.note}` : ''}`,
+          );
+        }
+      }
+    } else {
+      const a = versionNumber(positionals[1]!, 'A');
+      const b = positionals[2]!.toLowerCase() === 'current' ? 'current' : versionNumber(positionals[2]!, 'B');
+      const d = versions.diffVersions(ds, a, b);
+      io.out(json ? JSON.stringify(d, null, 2) : formatDiff(d));
+    }
+    return 0;
+  } finally {
+    ds.close();
+  }
+}
+
+function formatDiff(d: VersionDiff): string {
+  const side = (v: { number: number; name: string } | null) => (v ? `version ${v.number} (${v.name})` : 'the dataset now');
+  const list = (items: { path: string }[]) => (items.length ? `: ${items.slice(0, 5).map((i) => i.path).join(', ')}${items.length > 5 ? ', …' : ''}` : '');
+  const lines = [
+    `from ${side(d.from)} to ${side(d.to)}`,
+    `images      ${d.images.added.length} added${list(d.images.added)}`,
+    `            ${d.images.removed.length} removed${list(d.images.removed)}`,
+    `            ${d.images.replaced.length} with another file${list(d.images.replaced)}`,
+    `            ${d.images.splitMoves.length} moved to another split${d.images.splitMoves.length ? `: ${d.images.splitMoves.slice(0, 5).map((m) => `${m.path} ${m.from ?? 'none'} -> ${m.to ?? 'none'}`).join(', ')}` : ''}`,
+    `annotations ${d.annotations.added} added, ${d.annotations.changed} changed, ${d.annotations.removed} removed`,
+  ];
+  for (const c of d.annotations.byClass) lines.push(`  ${c.name.padEnd(20)} +${c.added} ~${c.changed} -${c.removed}`);
+  const cls = d.classes;
+  if (cls.added.length + cls.removed.length + cls.changed.length === 0) lines.push('classes     unchanged');
+  else {
+    if (cls.added.length) lines.push(`classes     added ${cls.added.map((c) => c.name).join(', ')}`);
+    if (cls.removed.length) lines.push(`classes     removed ${cls.removed.map((c) => c.name).join(', ')}`);
+    for (const c of cls.changed) lines.push(`classes     ${c.was}${c.was !== c.name ? ` -> ${c.name}` : ''}: ${c.fields.join(', ')} changed`);
+  }
+  return lines.join('\n');
 }
 
 function cmdInfo(args: string[], io: CliIo): number {

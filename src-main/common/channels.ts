@@ -87,6 +87,11 @@ export const CHANNELS = [
   'comments:delete',
   'dataset:openImage',
   'dataset:setOpenImage',
+  'versions:list',
+  'versions:create',
+  'versions:diff',
+  'versions:delete',
+  'versions:annotations',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];

@@ -10,6 +10,7 @@ export type { Channel, EventName } from './channels';
 import type { EditResult, HistoryState } from './editing';
 import { keypointSchemaProblem, MAX_KEYPOINT_NAME, MAX_KEYPOINTS } from './keypoints';
 import type { HealthReport } from './health';
+import type { VersionDiff, VersionRecord } from './versions';
 import { IOU_TYPES, type EvalResult, type EvalRunInfo } from './eval/types';
 import { EXPORT_FORMATS, FORMATS, type ExportReport, type InterchangeReport } from './formats/types';
 import type { PyramidInfo } from './pyramid';
@@ -332,6 +333,8 @@ export const argSchemas = {
        * the earlier export's files it no longer writes go; see exportPlace.mergeInto).
        */
       ifExists: z.enum(['refuse', 'overwrite', 'merge']).default('refuse'),
+      /** Export this frozen version (its number) instead of the dataset as it is now. */
+      version: z.number().int().min(1).optional(),
     })
     .strict(),
   /** Assigns train/val/test by ratios, seeded, stratified by class presence; stored in the dataset. */
@@ -560,6 +563,21 @@ export const argSchemas = {
   'dataset:openImage': empty,
   /** Remembers the image open in the viewer (null: the grid is shown). */
   'dataset:setOpenImage': z.object({ id: id.nullable() }).strict(),
+  /** The dataset's versions, oldest first. */
+  'versions:list': empty,
+  /** Freezes the dataset as it is now as the next version (see services/versions). */
+  'versions:create': z
+    .object({
+      name: z.string().trim().min(1, 'a version needs a name').max(200),
+      note: z.string().max(10_000).default(''),
+      withPredictions: z.boolean().default(false),
+    })
+    .strict(),
+  /** What changed from version `a` to version `b`, or to the dataset now ('current'). */
+  'versions:diff': z.object({ a: z.number().int().min(1), b: z.union([z.number().int().min(1), z.literal('current')]) }).strict(),
+  'versions:delete': z.object({ number: z.number().int().min(1) }).strict(),
+  /** One image's annotations as a version froze them (read-only viewing). */
+  'versions:annotations': z.object({ number: z.number().int().min(1), imageId: id }).strict(),
   /** The image's place in the list the filter gives (id order); null when the filter leaves it out. */
 } as const satisfies Record<Channel, z.ZodType>;
 
@@ -652,6 +670,11 @@ export interface Results {
   'comments:delete': null;
   'dataset:openImage': { id: number; index: number | null } | null;
   'dataset:setOpenImage': null;
+  'versions:list': VersionRecord[];
+  'versions:create': VersionRecord;
+  'versions:diff': VersionDiff;
+  'versions:delete': null;
+  'versions:annotations': AnnotationRecord[];
 }
 
 /** Arguments as callers write them (defaults may be omitted). */

@@ -42,6 +42,7 @@ import { SamModelRegistry, defaultSamManifestDir } from './samModels';
 import { inspectSamPair } from '../common/inference/samFamily';
 import { parseSamManifest } from '../common/inference/samManifest';
 import type { SamInspection, SamManifest } from '../common/segment';
+import { createVersion, deleteVersion, diffVersions, listVersions, versionAnnotations } from './versions';
 import { acceptAbove, acceptPredictions, getModelClassMap, rejectPredictions, setModelClassMap } from './predictions';
 import type { PoolStats } from '../inference/pool';
 import { createInferenceBackend, jobProgress, providerOrder, type InferenceBackend, resumePrelabel, runPrelabel, scopeImageIds, tryModel } from './prelabel';
@@ -400,6 +401,14 @@ export class Workspace {
       setOpenImage(this.need(), id);
       return null;
     },
+    'versions:list': () => listVersions(this.need()),
+    'versions:create': (args) => createVersion(this.need(), args),
+    'versions:diff': ({ a, b }) => diffVersions(this.need(), a, b),
+    'versions:delete': ({ number }) => {
+      deleteVersion(this.need(), number);
+      return null;
+    },
+    'versions:annotations': ({ number, imageId }) => versionAnnotations(this.need(), number, imageId),
     'images:setStatus': ({ ids, status }) => setStatus(this.need().db, ids, status),
     'images:review': (args) => reviewImage(this.need(), args),
     'images:statusCounts': ({ filter }) => countByStatusWhere(this.need().db, filter),

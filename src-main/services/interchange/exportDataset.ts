@@ -4,10 +4,7 @@ import sharp from 'sharp';
 import { AppError } from '../../common/errors';
 import { CAPABILITIES, type ExportClass, type ExportFormat, type ExportImage, type ExportReport, type ExportWarning } from '../../common/formats/types';
 import type { Split } from '../../common/model';
-import { listClasses } from '../../db/classes';
-import { cocoExportIds } from '../../db/interchange';
-import { countKindsOutside, countOnLaterFrames, countScopeImages, readExportChunk, type ExportImageRow } from '../../db/export';
-import { getGeo } from '../../db/geo';
+import type { ExportImageRow } from '../../db/export';
 import { geoJsonWriter } from '../geotiff';
 import type { Dataset } from '../dataset';
 import { isInside, resolveStoredPath } from '../paths';
@@ -16,6 +13,9 @@ import type { FormatWriter, WriteContext } from './types';
 import { writeDeidentifiedDicom } from '../dicom/deidentify';
 import { createExportTemp, releaseExportTemp, removeStaleExportTemps } from './exportTemp';
 import { checkOutDir, placeExport, writeManifest, type ExportedImage, type IfExists } from './exportPlace';
+import { liveSource, versionSource, type ExportSource } from './exportSource';
+import { checkFrozenFiles, writeVersionFile } from './versionFile';
+import { requireVersion } from '../versions';
 import { externalImagePaths } from '../../db/images';
 import type { Db } from '../../db/open';
 import type { Recipe } from '../../common/augment/recipe';
@@ -77,13 +77,15 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   const db = ds.db;
   const outDir = path.resolve(opts.outDir);
   const ifExists = opts.ifExists ?? 'refuse';
-  checkNotSources(ds, outDir);
-  checkOutDir(outDir, ifExists, { format: opts.format, classes: listClasses(db).map((c) => c.name), dataset: ds.uuid });
+  // The dataset as it is now, or a frozen version of it (services/versions).
+  const reader: ExportSource = opts.version === undefined ? liveSource(db) : versionSource(db, requireVersion(ds, opts.version));
+  checkNotSources(ds, outDir, reader.externalPaths());
+  checkOutDir(outDir, ifExists, { format: opts.format, classes: reader.classes().map((c) => c.name), dataset: ds.uuid });
   const allowed = CAPABILITIES[opts.format];
   if (!allowed) throw new AppError('INVALID_ARGUMENT', `unknown export format ${String(opts.format)}`, { format: opts.format });
 
   if (opts.strict) {
-    const outside = countKindsOutside(db, opts.only, opts.withPredictions, allowed);
+    const outside = reader.kindsOutside(opts.only, opts.withPredictions, allowed);
     if (outside.first) {
       const f = outside.first;
       throw new AppError(
@@ -93,7 +95,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
         { path: f.path, imageId: f.imageId, annotationId: f.annotationId, kind: f.kind, count: outside.count },
       );
     }
-    const later = countOnLaterFrames(db, opts.only, opts.withPredictions);
+    const later = reader.onLaterFrames(opts.only, opts.withPredictions);
     if (later.first) {
       const f = later.first;
       throw new AppError(
@@ -106,10 +108,10 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   }
 
   // GeoJSON needs each image's georeference from the dataset, which the writer registry does not hold.
-  const writer = opts.format === 'geojson' ? geoJsonWriter((id) => getGeo(db, id)) : await writerFor(opts);
-  const classRecords = listClasses(db);
+  const writer = opts.format === 'geojson' ? geoJsonWriter((id) => reader.geo(id)) : await writerFor(opts);
+  const classRecords = reader.classes();
   // COCO ids a COCO import remembered are written again, so they round-trip.
-  const cocoIds = cocoExportIds(db);
+  const cocoIds = reader.cocoIds();
   const classes: ExportClass[] = classRecords.map((c, index) => ({ index, name: c.name, color: c.color, cocoId: cocoIds.category(c.id, index), keypoints: c.keypoints }));
   const classIndex = new Map(classRecords.map((c, index) => [c.id, index]));
 
@@ -122,11 +124,15 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
     },
   };
 
-  const total = countScopeImages(db, opts.only);
+  const total = reader.countImages(opts.only);
   const bySplit: Record<Split | 'none', number> = { train: 0, val: 0, test: 0, none: 0 };
   let imageCount = 0;
   let annotationCount = 0;
   const cancelled = opts.isCancelled ?? (() => false);
+
+  const sources = new Sources(ds.root, ds.externalAllowed);
+  // A version's image whose file changed since is refused, before anything is written.
+  if (reader.frozenHashes) await checkFrozenFiles(reader, opts.only, (im) => sources.resolve(im), cancelled);
 
   fs.mkdirSync(path.dirname(outDir), { recursive: true });
   removeStaleExportTemps(path.dirname(outDir));
@@ -134,12 +140,11 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   const files = new ImageFiles(tmp, opts.images, ctx);
   const names = new UniqueNames();
   const exported: ExportedImage[] = [];
-  const sources = new Sources(ds.root, ds.externalAllowed);
 
   async function* images(): AsyncGenerator<ExportImage> {
     let after = 0;
     for (;;) {
-      const chunk = readExportChunk(db, opts.only, opts.withPredictions, after, CHUNK);
+      const chunk = reader.readChunk(opts.only, opts.withPredictions, after, CHUNK);
       if (chunk.images.length === 0) return;
       for (const im of chunk.images) {
         if (cancelled()) throw new AppError('CANCELLED', 'export cancelled');
@@ -223,6 +228,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   try {
     const written = await writer.write(tmp, classes, images(), ctx);
     if (cancelled()) throw new AppError('CANCELLED', 'export cancelled');
+    await writeVersionFile(tmp, ds, reader.version, opts);
     writeManifest(
       tmp,
       opts.format,
@@ -231,10 +237,9 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
       exported,
       ds.uuid,
     );
-    const inDataset = db.prepare('SELECT 1 FROM images WHERE path = ?').pluck();
     placeExport(tmp, outDir, ifExists, {
       expect: { format: opts.format, classes: classes.map((c) => c.name), dataset: ds.uuid },
-      inDataset: (key) => inDataset.get(key) !== undefined,
+      inDataset: (key) => reader.hasPath(key),
     });
     // A merge leaves the emptied temporary folders behind.
     fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
@@ -272,7 +277,7 @@ function realOrSelf(p: string): string {
  * that holds images from outside the dataset folder. An export into a new or empty folder (a
  * subfolder of the dataset folder, say) is not affected.
  */
-export function checkNotSources(ds: Pick<Dataset, 'root' | 'db'>, outDir: string): void {
+export function checkNotSources(ds: Pick<Dataset, 'root' | 'db'>, outDir: string, externalPaths: readonly string[] = externalImagePaths(ds.db)): void {
   let entries: string[];
   try {
     entries = fs.readdirSync(outDir);
@@ -295,7 +300,7 @@ export function checkNotSources(ds: Pick<Dataset, 'root' | 'db'>, outDir: string
     const hit = internalUnder(ds.db, rel);
     if (hit) refuse(`holds the dataset's image ${hit}`, hit);
   }
-  for (const stored of externalImagePaths(ds.db)) {
+  for (const stored of externalPaths) {
     let file: string;
     try {
       file = realOrSelf(resolveStoredPath(ds.root, stored, true));
@@ -331,7 +336,7 @@ class Sources {
   }
 
   /** The image's file on disk, or null when its stored path or a link leads outside the root. */
-  resolve(im: ExportImageRow): string | null {
+  resolve(im: Pick<ExportImageRow, 'path' | 'external'>): string | null {
     if (im.external) {
       try {
         const file = resolveStoredPath(this.root, im.path, true);

@@ -1,0 +1,95 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { version as TOOL_VERSION } from '../../../package.json';
+import { AppError } from '../../common/errors';
+import type { VersionRecord } from '../../common/versions';
+import type { ExportImageRow, ExportScope } from '../../db/export';
+import type { Dataset } from '../dataset';
+import { EXPORT_MANIFEST, EXPORT_MARKER, filesUnder } from './exportPlace';
+import type { ExportSource } from './exportSource';
+
+/**
+ * Every export folder holds this file: the dataset and version exported, the export settings and
+ * recipe, the tool's version, and the sha256 of every file the export wrote (paths relative to the
+ * folder, `/`-separated; the file itself and the export manifest left out). It holds no time, so
+ * exporting a version twice gives the same file.
+ */
+export const VERSION_FILE = 'tessera-version.json';
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export interface VersionFile {
+  writer: 'tessera';
+  tool: { name: 'tessera'; version: string };
+  dataset: { uuid: string; name: string };
+  version: { number: number; name: string; note: string; createdAt: number; withPredictions: boolean } | null;
+  format: string;
+  options: { only: string; withPredictions: boolean; images: string; strict: boolean; cocoSegmentation: string };
+  recipe: unknown;
+  files: Record<string, string>;
+}
+
+/** Writes VERSION_FILE into the finished export in `dir` (before its manifest, which then lists it). */
+export async function writeVersionFile(
+  dir: string,
+  ds: Pick<Dataset, 'uuid' | 'name'>,
+  version: VersionRecord | null,
+  opts: { format: string; only: string; withPredictions: boolean; images: string; strict: boolean; cocoSegmentation: string; recipe?: unknown },
+): Promise<void> {
+  const files: Record<string, string> = {};
+  for (const rel of filesUnder(dir, [VERSION_FILE, EXPORT_MANIFEST, EXPORT_MARKER])) files[rel] = await sha256File(path.join(dir, ...rel.split('/')));
+  const out: VersionFile = {
+    writer: 'tessera',
+    tool: { name: 'tessera', version: TOOL_VERSION },
+    dataset: { uuid: ds.uuid, name: ds.name },
+    version: version
+      ? { number: version.number, name: version.name, note: version.note, createdAt: version.createdAt, withPredictions: version.withPredictions }
+      : null,
+    format: opts.format,
+    options: { only: opts.only, withPredictions: opts.withPredictions, images: opts.images, strict: opts.strict, cocoSegmentation: opts.cocoSegmentation },
+    recipe: opts.recipe ?? null,
+    files,
+  };
+  fs.writeFileSync(path.join(dir, VERSION_FILE), `${JSON.stringify(out, null, 1)}\n`);
+}
+
+/**
+ * Refuses to export a version when an image file of it changed on disk since it was frozen (its
+ * content hash differs): the export would pair the old labels with another picture. The error
+ * names the files (the first ten, and how many in all). A missing file is left to the export,
+ * which writes the labels and counts it as missing, as for the dataset now.
+ */
+export async function checkFrozenFiles(
+  source: ExportSource,
+  scope: ExportScope,
+  resolve: (im: Pick<ExportImageRow, 'path' | 'external'>) => string | null,
+  cancelled: () => boolean,
+): Promise<void> {
+  const changed: string[] = [];
+  for (const im of source.frozenHashes?.(scope) ?? []) {
+    if (cancelled()) throw new AppError('CANCELLED', 'export cancelled');
+    const file = resolve(im);
+    if (!file) continue;
+    let hash: string;
+    try {
+      hash = await sha256File(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new AppError('FILE_MISSING', `${im.path}: cannot read it to check it against version ${source.version?.number}: ${(e as Error).message}`, { path: im.path });
+    }
+    if (hash !== im.contentHash) changed.push(im.path);
+  }
+  if (changed.length === 0) return;
+  const v = source.version!;
+  throw new AppError(
+    'FILE_CHANGED',
+    `version ${v.number} (${v.name}): ${changed.length} image file(s) changed on disk since the version was made, so its labels no longer fit them: ` +
+      `${changed.slice(0, 10).join(', ')}${changed.length > 10 ? ', …' : ''}; restore those files, or export the dataset as it is now`,
+    { version: v.number, files: changed.slice(0, 100), count: changed.length },
+  );
+}

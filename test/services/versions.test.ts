@@ -1,0 +1,265 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CHANNELS } from '../../src-main/common/contract';
+import type { AppError } from '../../src-main/common/errors';
+import { insertAnnotations } from '../../src-main/db/annotations';
+import { insertClass } from '../../src-main/db/classes';
+import { setSplits } from '../../src-main/db/export';
+import { listImages } from '../../src-main/db/images';
+import { insertModelRun } from '../../src-main/db/modelRuns';
+import { insertVersion, listVersions as dbListVersions } from '../../src-main/db/versions';
+import { editAnnotations, listImageAnnotations } from '../../src-main/services/annotations';
+import { Dataset } from '../../src-main/services/dataset';
+import { importImages } from '../../src-main/services/importer';
+import { exportDataset, type ExportOptions } from '../../src-main/services/interchange/exportDataset';
+import { EXPORT_MANIFEST } from '../../src-main/services/interchange/exportPlace';
+import { sha256File, VERSION_FILE, type VersionFile } from '../../src-main/services/interchange/versionFile';
+import { createVersion, deleteVersion, diffVersions, listVersions, versionAnnotations } from '../../src-main/services/versions';
+import { tempDir } from '../helpers/shared';
+
+const open: Dataset[] = [];
+afterEach(() => {
+  for (const ds of open.splice(0)) ds.close();
+});
+
+interface Fixture {
+  dir: string;
+  root: string;
+  ds: Dataset;
+  ids: Record<string, number>;
+  classes: Record<string, number>;
+  /** Annotation ids by a short name. */
+  ann: Record<string, number>;
+}
+
+/** Four PNGs (one in the train split), classes cell / nucleus, boxes, a polygon, a tag and a pending prediction. */
+async function fixture(): Promise<Fixture> {
+  const dir = tempDir('tessera-versions-');
+  const root = path.join(dir, 'imgs');
+  fs.mkdirSync(root, { recursive: true });
+  for (const [i, name] of ['a.png', 'b.png', 'c.png', 'd.png'].entries()) {
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 30 * i, g: 100, b: 200 - 20 * i } } })
+      .png()
+      .toFile(path.join(root, name));
+  }
+  const ds = Dataset.create(path.join(dir, 'd.tessera'), root);
+  open.push(ds);
+  expect((await importImages(ds, { paths: [root] })).imported).toBe(4);
+  const ids: Record<string, number> = {};
+  for (const im of listImages(ds.db, {}, 0, 100)) ids[im.path] = im.id;
+  const classes: Record<string, number> = {};
+  for (const name of ['cell', 'nucleus']) classes[name] = insertClass(ds.db, { name, color: '#112233' }).id;
+  setSplits(ds.db, [
+    [ids['a.png']!, 'train'],
+    [ids['b.png']!, 'train'],
+    [ids['c.png']!, 'train'],
+    [ids['d.png']!, 'test'],
+  ]);
+  const run = insertModelRun(ds.db, { model: 'm' });
+  const [boxA, boxB, polyB, tagC, boxC, pred] = insertAnnotations(ds.db, [
+    { imageId: ids['a.png']!, classId: classes['cell']!, geometry: { kind: 'box', x: 2, y: 3, w: 10, h: 8 }, source: 'human' },
+    { imageId: ids['b.png']!, classId: classes['nucleus']!, geometry: { kind: 'box', x: 5, y: 5, w: 6, h: 6 }, source: 'human' },
+    { imageId: ids['b.png']!, classId: classes['cell']!, geometry: { kind: 'polygon', parts: [[1, 1, 20, 1, 20, 15, 1, 15]] }, source: 'human', z: 1 },
+    { imageId: ids['c.png']!, classId: classes['nucleus']!, geometry: { kind: 'tag' }, source: 'human' },
+    { imageId: ids['c.png']!, classId: classes['cell']!, geometry: { kind: 'box', x: 0, y: 0, w: 12, h: 12 }, source: 'human' },
+    { imageId: ids['d.png']!, classId: classes['cell']!, geometry: { kind: 'box', x: 1, y: 1, w: 4, h: 4 }, source: 'model', modelRunId: run, score: 0.9 },
+  ]);
+  return { dir, root, ds, ids, classes, ann: { boxA: boxA!, boxB: boxB!, polyB: polyB!, tagC: tagC!, boxC: boxC!, pred: pred! } };
+}
+
+function opts(outDir: string, extra: Partial<ExportOptions> = {}): ExportOptions {
+  return { outDir, format: 'coco', only: 'all', withPredictions: false, images: 'copy', strict: false, cocoSegmentation: 'polygon', ...extra };
+}
+
+/** Every file under `dir` (relative, `/`-separated) -> its sha256. */
+async function hashes(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isDirectory()) continue;
+    const abs = path.join(e.parentPath, e.name);
+    out[path.relative(dir, abs).split(path.sep).join('/')] = await sha256File(abs);
+  }
+  return out;
+}
+
+/** Edits made between v1 and v2: a box moved, an image deleted, an image moved to val. */
+function editDataset(f: Fixture): void {
+  editAnnotations(f.ds, { imageId: f.ids['a.png']!, label: 'move box', ops: [{ op: 'update', id: f.ann['boxA']!, patch: { geometry: { kind: 'box', x: 4, y: 3, w: 10, h: 9 } } }] });
+  f.ds.db.prepare('DELETE FROM images WHERE id = ?').run(f.ids['b.png']!);
+  setSplits(f.ds.db, [[f.ids['c.png']!, 'val']]);
+}
+
+describe('dataset versions', () => {
+  it('diffs v1 and v2 with exactly the changes made between them, and a version against the dataset now', async () => {
+    const f = await fixture();
+    const v1 = createVersion(f.ds, { name: 'first', note: 'before edits' });
+    expect(v1).toMatchObject({ number: 1, name: 'first', note: 'before edits', images: 4, classes: 2, annotations: 5, withPredictions: false });
+    editDataset(f);
+    const v2 = createVersion(f.ds, { name: 'second' });
+    expect(v2).toMatchObject({ number: 2, images: 3, annotations: 3 });
+
+    const d = diffVersions(f.ds, 1, 2);
+    expect(d.from).toEqual({ number: 1, name: 'first' });
+    expect(d.to).toEqual({ number: 2, name: 'second' });
+    expect(d.images.added).toEqual([]);
+    expect(d.images.removed).toEqual([{ id: f.ids['b.png'], path: 'b.png' }]);
+    expect(d.images.replaced).toEqual([]);
+    expect(d.images.splitMoves).toEqual([{ id: f.ids['c.png'], path: 'c.png', from: 'train', to: 'val' }]);
+    expect(d.annotations).toEqual({
+      added: 0,
+      changed: 1,
+      removed: 2,
+      byClass: [
+        { classId: f.classes['cell'], name: 'cell', added: 0, changed: 1, removed: 1 },
+        { classId: f.classes['nucleus'], name: 'nucleus', added: 0, changed: 0, removed: 1 },
+      ],
+    });
+    expect(d.classes).toEqual({ added: [], removed: [], changed: [] });
+
+    // v2 against the dataset now: nothing, until a class is renamed and a box added.
+    const same = diffVersions(f.ds, 2, 'current');
+    expect(same.to).toBeNull();
+    expect([same.annotations.added, same.annotations.changed, same.annotations.removed, same.images.splitMoves.length]).toEqual([0, 0, 0, 0]);
+    f.ds.db.prepare("UPDATE classes SET name = 'cyte' WHERE id = ?").run(f.classes['cell']!);
+    editAnnotations(f.ds, { imageId: f.ids['d.png']!, label: 'add', ops: [{ op: 'create', draft: { classId: f.classes['nucleus']!, geometry: { kind: 'box', x: 1, y: 1, w: 3, h: 3 } } }] });
+    const now = diffVersions(f.ds, 2, 'current');
+    expect(now.classes.changed).toEqual([{ id: f.classes['cell'], name: 'cyte', was: 'cell', fields: ['name'] }]);
+    expect(now.annotations.byClass).toEqual([{ classId: f.classes['nucleus'], name: 'nucleus', added: 1, changed: 0, removed: 0 }]);
+    expect(() => diffVersions(f.ds, 1, 7)).toThrow(/no version 7 in this dataset \(versions: 1, 2\)/);
+  });
+
+  for (const format of ['coco', 'yolo'] as const) {
+    it(`exports v1 after v2 (${format}) as the same files, byte for byte, as v1's first export`, async () => {
+      const f = await fixture();
+      createVersion(f.ds, { name: 'first' });
+      const first = path.join(f.dir, 'out1');
+      const r1 = await exportDataset(f.ds, opts(first, { format, version: 1 }));
+      expect(r1.images).toBe(4);
+      const before = await hashes(first);
+      expect(Object.keys(before)).toEqual(expect.arrayContaining([VERSION_FILE, EXPORT_MANIFEST]));
+
+      editDataset(f);
+      f.ds.db.prepare("UPDATE classes SET name = 'cyte', sort_order = 9 WHERE id = ?").run(f.classes['cell']!);
+      createVersion(f.ds, { name: 'second' });
+
+      const again = path.join(f.dir, 'out2');
+      await exportDataset(f.ds, opts(again, { format, version: 1 }));
+      expect(await hashes(again)).toEqual(before);
+
+      // The dataset now exports otherwise: the check above could fail.
+      const live = path.join(f.dir, 'live');
+      await exportDataset(f.ds, opts(live, { format }));
+      expect(await hashes(live)).not.toEqual(before);
+    });
+  }
+
+  it('writes tessera-version.json listing every written file with its sha256, for versions and the dataset now', async () => {
+    const f = await fixture();
+    createVersion(f.ds, { name: 'first', note: 'n' });
+    for (const [dir, version] of [
+      ['v', 1],
+      ['now', undefined],
+    ] as const) {
+      const out = path.join(f.dir, dir);
+      await exportDataset(f.ds, opts(out, { format: 'yolo', ...(version ? { version } : {}) }));
+      const vf = JSON.parse(fs.readFileSync(path.join(out, VERSION_FILE), 'utf8')) as VersionFile;
+      const all = await hashes(out);
+      delete all[VERSION_FILE];
+      delete all[EXPORT_MANIFEST];
+      expect(Object.keys(all).length).toBeGreaterThan(8);
+      expect(vf.files).toEqual(all);
+      expect(vf.dataset).toEqual({ uuid: f.ds.uuid, name: f.ds.name });
+      expect(vf.format).toBe('yolo');
+      expect(vf.tool.version).toMatch(/^\d+\.\d+\.\d+/);
+      if (version) expect(vf.version).toMatchObject({ number: 1, name: 'first', note: 'n' });
+      else expect(vf.version).toBeNull();
+      // The export manifest lists it, so an overwrite or a merge later may replace it.
+      expect(JSON.parse(fs.readFileSync(path.join(out, EXPORT_MANIFEST), 'utf8')).files).toContain(VERSION_FILE);
+    }
+    // Overwrite and merge into an earlier export (which holds its tessera-version.json) still work.
+    const out = path.join(f.dir, 'now');
+    editDataset(f);
+    await exportDataset(f.ds, opts(out, { format: 'yolo', ifExists: 'overwrite' }));
+    await exportDataset(f.ds, opts(out, { format: 'yolo', ifExists: 'merge' }));
+    const vf = JSON.parse(fs.readFileSync(path.join(out, VERSION_FILE), 'utf8')) as VersionFile;
+    expect(Object.keys(vf.files)).not.toContain('images/train/b.png');
+    for (const [rel, h] of Object.entries(vf.files)) expect(await sha256File(path.join(out, rel))).toBe(h);
+  });
+
+  it('refuses to export a version whose image file changed on disk, naming it, and writes nothing', async () => {
+    const f = await fixture();
+    createVersion(f.ds, { name: 'first' });
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 1, g: 2, b: 3 } } })
+      .png()
+      .toFile(path.join(f.root, 'c.png'));
+    const out = path.join(f.dir, 'out');
+    await expect(exportDataset(f.ds, opts(out, { version: 1 }))).rejects.toMatchObject({
+      code: 'FILE_CHANGED',
+      message: expect.stringMatching(/version 1 \(first\): 1 image file\(s\) changed on disk .*: c\.png;/),
+    });
+    expect(fs.existsSync(out)).toBe(false);
+    expect(fs.readdirSync(f.dir).filter((n) => n.startsWith('.out'))).toEqual([]);
+    // The dataset now exports as before.
+    await exportDataset(f.ds, opts(out));
+    await expect(exportDataset(f.ds, opts(path.join(f.dir, 'x'), { version: 3 }))).rejects.toThrow(/no version 3/);
+  });
+
+  it('keeps versions immutable: later edits do not reach them, no channel edits them, the tables refuse updates', async () => {
+    const f = await fixture();
+    createVersion(f.ds, { name: 'first' });
+    const before = versionAnnotations(f.ds, 1, f.ids['a.png']!);
+    expect(before.map((a) => a.geometry)).toEqual([{ kind: 'box', x: 2, y: 3, w: 10, h: 8 }]);
+    editDataset(f);
+    f.ds.db.prepare('DELETE FROM annotations').run();
+    expect(listImageAnnotations(f.ds, f.ids['a.png']!)).toEqual([]);
+    expect(versionAnnotations(f.ds, 1, f.ids['a.png']!)).toEqual(before);
+    // The deleted image is still in the version, with its annotations in drawing order.
+    expect(versionAnnotations(f.ds, 1, f.ids['b.png']!).map((a) => a.id)).toEqual([f.ann['boxB'], f.ann['polyB']]);
+    expect(() => versionAnnotations(f.ds, 1, 999)).toThrow(/image 999 is not in version 1/);
+
+    for (const t of ['versions', 'version_images', 'version_classes', 'version_annotations']) {
+      const set = t === 'versions' ? 'name = name' : 'version_id = version_id';
+      expect(() => f.ds.db.prepare(`UPDATE ${t} SET ${set}`).run()).toThrow(/versions are immutable/);
+    }
+    expect(CHANNELS.filter((c) => c.startsWith('versions:')).sort()).toEqual(['versions:annotations', 'versions:create', 'versions:delete', 'versions:diff', 'versions:list']);
+
+    // Deleting is allowed, and numbers are not given again.
+    deleteVersion(f.ds, 1);
+    expect(listVersions(f.ds)).toEqual([]);
+    expect(f.ds.db.prepare('SELECT count(*) FROM version_annotations').pluck().get()).toBe(0);
+    expect(createVersion(f.ds, { name: 'again' }).number).toBe(2);
+  });
+
+  it('creates a version in one transaction: a failure leaves nothing, and the number is not used up', async () => {
+    const f = await fixture();
+    expect(() =>
+      insertVersion(f.ds.db, { name: 'broken' }, Date.now(), () => {
+        throw new Error('disk full');
+      }),
+    ).toThrow('disk full');
+    expect(dbListVersions(f.ds.db)).toEqual([]);
+    for (const t of ['versions', 'version_images', 'version_classes', 'version_annotations']) expect(f.ds.db.prepare(`SELECT count(*) FROM ${t}`).pluck().get()).toBe(0);
+    expect(createVersion(f.ds, { name: 'ok' }).number).toBe(1);
+    expect(() => createVersion(f.ds, { name: '  ' })).toThrow(/needs a name/);
+  });
+
+  it('freezes pending predictions only when asked, and exports them only with withPredictions', async () => {
+    const f = await fixture();
+    createVersion(f.ds, { name: 'human' });
+    createVersion(f.ds, { name: 'all', withPredictions: true });
+    expect(listVersions(f.ds).map((v) => [v.number, v.annotations, v.withPredictions])).toEqual([
+      [1, 5, false],
+      [2, 6, true],
+    ]);
+    f.ds.db.prepare('DELETE FROM annotations WHERE source = ?').run('model');
+    const out = path.join(f.dir, 'p');
+    const r = await exportDataset(f.ds, opts(out, { version: 2, withPredictions: true, images: 'none' }));
+    expect(r.annotations).toBe(5); // 4 shapes + the prediction (the tag is no COCO annotation)
+    const r1 = await exportDataset(f.ds, opts(path.join(f.dir, 'q'), { version: 2, images: 'none' }));
+    expect(r1.annotations).toBe(4);
+    const err = await exportDataset(f.ds, opts(path.join(f.dir, 'r'), { version: 2, format: 'yolo', strict: true, images: 'none' })).catch((e: AppError) => e);
+    expect((err as AppError).message).toMatch(/strict export to yolo: b\.png: annotation \d+ is a polygon/);
+  });
+});
