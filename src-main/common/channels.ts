@@ -92,6 +92,7 @@ export const CHANNELS = [
   'versions:diff',
   'versions:delete',
   'versions:annotations',
+  'versions:images',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];

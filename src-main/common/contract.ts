@@ -578,6 +578,8 @@ export const argSchemas = {
   'versions:delete': z.object({ number: z.number().int().min(1) }).strict(),
   /** One image's annotations as a version froze them (read-only viewing). */
   'versions:annotations': z.object({ number: z.number().int().min(1), imageId: id }).strict(),
+  /** Ids of a version's images that the dataset still holds, in id order (to open them in the viewer). */
+  'versions:images': z.object({ number: z.number().int().min(1) }).strict(),
   /** The image's place in the list the filter gives (id order); null when the filter leaves it out. */
 } as const satisfies Record<Channel, z.ZodType>;
 
@@ -675,6 +677,7 @@ export interface Results {
   'versions:diff': VersionDiff;
   'versions:delete': null;
   'versions:annotations': AnnotationRecord[];
+  'versions:images': number[];
 }
 
 /** Arguments as callers write them (defaults may be omitted). */

@@ -52,6 +52,12 @@ export function deleteVersion(ds: Dataset, number: number): void {
   db.deleteVersion(ds.db, number);
 }
 
+/** Ids of the version's images that the dataset still holds (id order). */
+export function versionImageIds(ds: Dataset, number: number): number[] {
+  const v = requireVersion(ds, number);
+  return ds.db.prepare('SELECT v.image_id FROM version_images v JOIN images i ON i.id = v.image_id WHERE v.version_id = ? ORDER BY v.image_id').pluck().all(v.id) as number[];
+}
+
 /** The annotations one image had in a version (for viewing it read-only). */
 export function versionAnnotations(ds: Dataset, number: number, imageId: number): AnnotationRecord[] {
   const v = requireVersion(ds, number);

@@ -42,7 +42,7 @@ import { SamModelRegistry, defaultSamManifestDir } from './samModels';
 import { inspectSamPair } from '../common/inference/samFamily';
 import { parseSamManifest } from '../common/inference/samManifest';
 import type { SamInspection, SamManifest } from '../common/segment';
-import { createVersion, deleteVersion, diffVersions, listVersions, versionAnnotations } from './versions';
+import { createVersion, deleteVersion, diffVersions, listVersions, versionAnnotations, versionImageIds } from './versions';
 import { acceptAbove, acceptPredictions, getModelClassMap, rejectPredictions, setModelClassMap } from './predictions';
 import type { PoolStats } from '../inference/pool';
 import { createInferenceBackend, jobProgress, providerOrder, type InferenceBackend, resumePrelabel, runPrelabel, scopeImageIds, tryModel } from './prelabel';
@@ -409,6 +409,7 @@ export class Workspace {
       return null;
     },
     'versions:annotations': ({ number, imageId }) => versionAnnotations(this.need(), number, imageId),
+    'versions:images': ({ number }) => versionImageIds(this.need(), number),
     'images:setStatus': ({ ids, status }) => setStatus(this.need().db, ids, status),
     'images:review': (args) => reviewImage(this.need(), args),
     'images:statusCounts': ({ filter }) => countByStatusWhere(this.need().db, filter),

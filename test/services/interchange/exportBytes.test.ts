@@ -13,6 +13,7 @@ import { Dataset } from '../../../src-main/services/dataset';
 import { exportDataset, type ExportOptions } from '../../../src-main/services/interchange/exportDataset';
 import { importDataset } from '../../../src-main/services/interchange/importDataset';
 import { EXPORT_MANIFEST } from '../../../src-main/services/interchange/exportPlace';
+import { VERSION_FILE } from '../../../src-main/services/interchange/versionFile';
 import { sharedPath, tempDir } from '../../helpers/shared';
 
 /*
@@ -151,13 +152,14 @@ function fixture(): Dataset {
 
 /**
  * How many files there are under `dir`, and one SHA-256 of their paths and contents. The export's
- * manifest (the list of the files written, for a later overwrite) is not part of the format.
+ * manifest (the list of the files written, for a later overwrite) and tessera-version.json (which
+ * names the dataset by its random uuid) are not part of the format.
  */
 function hashes(dir: string): { files: number; sha256: string } {
   const out: Record<string, string> = {};
   for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
     if (!e.isFile()) continue;
-    if (e.name === EXPORT_MANIFEST && e.parentPath === dir) continue;
+    if ((e.name === EXPORT_MANIFEST || e.name === VERSION_FILE) && e.parentPath === dir) continue;
     const file = path.join(e.parentPath, e.name);
     out[path.relative(dir, file).split(path.sep).join('/')] = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
   }
