@@ -6,14 +6,20 @@ import type { SceneView } from '../editor/scene';
 import { handleClassKey } from '../editor/classKeys';
 import { app, type AppState } from './app.svelte';
 import { SliceEdits } from './stacks.svelte';
+import { versionView } from './versions.svelte';
 
-/** The editor's port over the bridge: the same contract entries the main process answers. */
+const NO_VERSION_HISTORY: HistoryState = { canUndo: false, canRedo: false, undoLabel: null, redoLabel: null };
+
+/**
+ * The editor's port over the bridge: the same contract entries the main process answers. While a
+ * version is open (versionView) it reads the version's annotations and refuses every edit.
+ */
 const bridgeBackend: EditorBackend = {
-  list: (imageId) => call('annotations:list', { imageId }),
-  edit: (imageId, label, ops) => call('annotations:edit', { imageId, label, ops }),
-  undo: (imageId) => call('annotations:undo', { imageId }),
-  redo: (imageId) => call('annotations:redo', { imageId }),
-  history: (imageId) => call('annotations:history', { imageId }),
+  list: (imageId) => (versionView.current ? call('versions:annotations', { number: versionView.current.number, imageId }) : call('annotations:list', { imageId })),
+  edit: (imageId, label, ops) => (versionView.current ? Promise.reject(versionView.refusal()) : call('annotations:edit', { imageId, label, ops })),
+  undo: (imageId) => (versionView.current ? Promise.reject(versionView.refusal()) : call('annotations:undo', { imageId })),
+  redo: (imageId) => (versionView.current ? Promise.reject(versionView.refusal()) : call('annotations:redo', { imageId })),
+  history: (imageId) => (versionView.current ? Promise.resolve(NO_VERSION_HISTORY) : call('annotations:history', { imageId })),
   smart: {
     wand: (a) => call('smart:wand', a),
     grabcut: (a) => call('smart:grabcut', a),
