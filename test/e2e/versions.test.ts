@@ -1,0 +1,122 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { chromiumOrSkip, startApp, type App } from '../helpers/browser';
+import { makeImages } from '../helpers/images';
+import { newWorkspace, ok } from '../helpers/workspace';
+
+/**
+ * Versions in the real renderer: a dataset of small images with one box on each of three images;
+ * version 1 is created from the Versions view, the dataset is edited (a box added, a box moved, an
+ * image deleted, an image moved to val), version 2 is created, the comparison shows exactly those
+ * changes per class, and version 1 opens in the viewer read-only: its annotations, the badge, and
+ * an edit refused with the dataset left as it was.
+ */
+const prerequisites = chromiumOrSkip('versions');
+
+function query<T>(file: string, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+function write(file: string, sql: string, ...params: unknown[]): void {
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    db.pragma('foreign_keys = ON');
+    db.prepare(sql).run(...params);
+  } finally {
+    db.close();
+  }
+}
+
+const cell = (page: Page, cls: string, col: number) => page.locator(`[data-testid="version-diff-class"][data-class="${cls}"] td`).nth(col).textContent();
+
+describe('dataset versions in the browser', () => {
+  let app: App | null = null;
+  beforeAll(async () => {
+    app = await startApp({ tmpPrefix: 'tessera-versions-e2e-' });
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it.skipIf(prerequisites.skip)('creates two versions, compares them per class, and opens v1 read-only in the viewer', { timeout: 180_000 }, async () => {
+    prerequisites.assertPresent();
+    const { tmp } = app!;
+    await makeImages(path.join(tmp, 'imgs'));
+    const file = path.join(tmp, 'versions.tessera');
+    const ws = newWorkspace(path.join(tmp, 'prep'));
+    await ok(ws, 'dataset:create', { path: file, root: tmp });
+    await ok(ws, 'images:import', { jobId: 'imp', paths: [path.join(tmp, 'imgs')] });
+    const { items } = await ok(ws, 'images:list', {});
+    const cls = (await ok(ws, 'classes:create', { name: 'cell' })).id;
+    const [a, b, c] = items;
+    const boxOf: Record<number, number> = {};
+    for (const im of [a!, b!, c!]) {
+      const r = await ok(ws, 'annotations:edit', { imageId: im.id, label: 'box', ops: [{ op: 'create', draft: { classId: cls, geometry: { kind: 'box', x: 1, y: 1, w: 8, h: 6 } } }] });
+      boxOf[im.id] = r.created[0]!;
+    }
+    ws.close();
+
+    const { page, pageErrors } = await app!.newPage({ viewport: { width: 1500, height: 900 } });
+    await page.getByTestId('open-dataset-path').fill(file);
+    await page.getByTestId('open-dataset').click();
+    await page.getByTestId('versions-open').click();
+    await page.getByTestId('version-empty').waitFor();
+    await page.getByTestId('version-name').fill('first');
+    await page.getByTestId('version-note').fill('three boxes');
+    await page.getByTestId('version-create').click();
+    await expect.poll(() => page.getByTestId('version-row').count()).toBe(1);
+    expect(await page.locator('[data-testid="version-row"][data-number="1"] [data-testid="version-annotations"]').textContent()).toBe('3');
+
+    // Edits between the versions: a box added on a, b's box moved and b moved to val, c deleted.
+    const ws2 = newWorkspace(path.join(tmp, 'prep2'));
+    await ok(ws2, 'dataset:open', { path: file });
+    await ok(ws2, 'annotations:edit', { imageId: a!.id, label: 'box', ops: [{ op: 'create', draft: { classId: cls, geometry: { kind: 'box', x: 10, y: 10, w: 5, h: 5 } } }] });
+    await ok(ws2, 'annotations:edit', { imageId: b!.id, label: 'move', ops: [{ op: 'update', id: boxOf[b!.id]!, patch: { geometry: { kind: 'box', x: 3, y: 2, w: 8, h: 6 } } }] });
+    ws2.close();
+    write(file, "UPDATE images SET split = 'val' WHERE id = ?", b!.id);
+    write(file, 'DELETE FROM images WHERE id = ?', c!.id);
+
+    await page.getByTestId('version-name').fill('second');
+    await page.getByTestId('version-create').click();
+    await expect.poll(() => page.getByTestId('version-row').count()).toBe(2);
+    expect(await page.getByTestId('version-diff-a').inputValue()).toBe('1');
+    expect(await page.getByTestId('version-diff-b').inputValue()).toBe('2');
+    await page.getByTestId('version-diff-run').click();
+    await page.getByTestId('version-diff').waitFor();
+    expect(await page.getByTestId('version-diff-images-removed').textContent()).toBe(`1 image removed: ${c!.path}`);
+    expect(await page.getByTestId('version-diff-images-added').textContent()).toBe('0 images added');
+    expect((await page.getByTestId('version-diff-split-moves').textContent())!.trim()).toBe(`1 image moved to another split: ${b!.path} none → val`);
+    expect(await page.getByTestId('version-diff-class').count()).toBe(1);
+    expect([await cell(page, 'cell', 1), await cell(page, 'cell', 2), await cell(page, 'cell', 3)]).toEqual(['1', '1', '1']);
+
+    // Version 1 in the viewer: its single box on a (the dataset has two now), read-only.
+    await page.locator('[data-testid="version-row"][data-number="1"] [data-testid="version-view"]').click();
+    await page.locator(`[data-testid="viewer"][data-image-id="${a!.id}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('version-badge').textContent()).toBe('Version 1 (read-only)');
+    await expect.poll(async () => page.getByTestId('viewer').getAttribute('data-annotations')).toBe('1');
+    await page.getByTestId('viewer').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('Control+a');
+    await page.keyboard.press('Delete');
+    await expect.poll(() => page.getByTestId('status-line').locator('.message').textContent()).toMatch(/refused: version 1 \(first\) is read-only/);
+    expect(query<{ n: number }>(file, 'SELECT count(*) AS n FROM annotations WHERE image_id = ?', a!.id)[0]!.n).toBe(2);
+    expect(await page.getByTestId('viewer').getAttribute('data-annotations')).toBe('1');
+
+    // Back: the Versions view again, and the dataset's own annotations editable in the viewer.
+    await page.getByTestId('viewer-back').click();
+    await page.getByTestId('versions').waitFor();
+    expect(await page.getByTestId('version-badge').count()).toBe(0);
+    await page.getByTestId('versions-close').click();
+    await page.getByTestId('grid-cell').first().click();
+    await page.locator(`[data-testid="viewer"][data-image-id="${a!.id}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
+    await expect.poll(async () => page.getByTestId('viewer').getAttribute('data-annotations')).toBe('2');
+    expect(await page.getByTestId('version-badge').count()).toBe(0);
+    expect(pageErrors).toEqual([]);
+  });
+});
