@@ -3,6 +3,7 @@ import { parseNodata } from '../common/geo';
 import type { AnnotationKind, AnnotationRecord, AnnotationSource, AttributeDef, AttributeValue, ClassRecord, Geometry, ImageStatus, KeypointSchema, Split } from '../common/model';
 import type { VersionDiff, VersionRecord } from '../common/versions';
 import type { ExportAnnotationRow, ExportChunk, ExportImageRow, ExportScope, KindsOutside } from './export';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './open';
 
 /**
@@ -114,6 +115,16 @@ const SCOPE: Record<ExportScope, string> = {
 
 // ---- what an export of a version reads (the frozen counterparts of db/export.ts) ----
 
+/** Statements of readVersionChunk, prepared once per connection (it runs for every few dozen images). */
+const chunkStatements = new WeakMap<Db, Map<string, Statement>>();
+function prepared(db: Db, sql: string): Statement {
+  let byText = chunkStatements.get(db);
+  if (!byText) chunkStatements.set(db, (byText = new Map()));
+  let stmt = byText.get(sql);
+  if (!stmt) byText.set(sql, (stmt = db.prepare(sql)));
+  return stmt;
+}
+
 export function countVersionImages(db: Db, version: number, scope: ExportScope): number {
   return db.prepare(`SELECT count(*) FROM version_images WHERE version_id = ? AND ${SCOPE[scope]}`).pluck().get(version) as number;
 }
@@ -122,18 +133,18 @@ export function countVersionImages(db: Db, version: number, scope: ExportScope):
 export function readVersionChunk(db: Db, version: number, scope: ExportScope, withPredictions: boolean, afterId: number, limit: number): ExportChunk {
   const images: ExportImageRow[] = [];
   const annotations = new Map<number, ExportAnnotationRow[]>();
-  const rows = db
-    .prepare(
-      `SELECT image_id AS id, path, external, width, height, orientation, split, format FROM version_images
-       WHERE version_id = ? AND image_id > ? AND ${SCOPE[scope]} ORDER BY image_id LIMIT ?`,
-    )
-    .all(version, afterId, limit) as (Omit<ExportImageRow, 'external'> & { external: number })[];
+  const rows = prepared(
+    db,
+    `SELECT image_id AS id, path, external, width, height, orientation, split, format FROM version_images
+     WHERE version_id = ? AND image_id > ? AND ${SCOPE[scope]} ORDER BY image_id LIMIT ?`,
+  ).all(version, afterId, limit) as (Omit<ExportImageRow, 'external'> & { external: number })[];
   for (const r of rows) {
     images.push({ ...r, external: r.external === 1 });
     annotations.set(r.id, []);
   }
   if (images.length === 0) return { images, annotations };
-  const stmt = db.prepare(
+  const stmt = prepared(
+    db,
     `SELECT id, image_id, class_id, kind, geometry, source, score, attributes, z, frame FROM version_annotations
      WHERE version_id = ? AND image_id BETWEEN ? AND ? AND ${frozenSource(withPredictions)} ORDER BY image_id, z, id`,
   );
