@@ -5,6 +5,7 @@ import { call, errorCode, errorMessage } from '../bridge';
 import { app as appState, type AppState } from './app.svelte';
 import { editorState, type EditorState } from './editor.svelte';
 import { JobTracker } from './job.svelte';
+import { versionView } from './versions.svelte';
 
 export type PrelabelScope = 'image' | 'all' | 'filtered' | 'unlabeled';
 
@@ -455,6 +456,8 @@ export class ModelsState {
   // ---- review -------------------------------------------------------------------------------
 
   private async review(work: () => Promise<unknown>, done: string | null): Promise<void> {
+    // A version open in the viewer is read-only: its predictions are not the dataset's to accept.
+    if (versionView.current) return void this.app.say(versionView.refusal().message, 'error');
     try {
       await this.es.editor.idle();
       await work();

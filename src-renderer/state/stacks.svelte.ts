@@ -1,6 +1,7 @@
 import { call, errorMessage } from '../bridge';
 import { app } from './app.svelte';
 import type { EditorState } from './editor.svelte';
+import { versionView } from './versions.svelte';
 
 /** "one undo step" on one image, or one on each image written to. */
 function undoText(images: number): string {
@@ -59,6 +60,7 @@ export class SliceEdits {
     const frame = v.frame;
     if (!item || this.es.editor.selectedRecords.length === 0) return;
     if (!Number.isInteger(count) || count < 1) return;
+    if (versionView.current) return void app.say(versionView.refusal().message, 'error');
     this.count = count;
     try {
       // Shapes still being saved get their ids first; the selection is read once they have.
@@ -80,6 +82,7 @@ export class SliceEdits {
     const v = app.viewer;
     const item = v.item;
     if (!item) return;
+    if (versionView.current) return void app.say(versionView.refusal().message, 'error');
     try {
       if (!(await this.saved()) || v.item?.id !== item.id) return;
       const ids = this.selectedIds(['box', 'polygon']);
