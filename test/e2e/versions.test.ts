@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +96,20 @@ describe('dataset versions in the browser', () => {
     expect((await page.getByTestId('version-diff-split-moves').textContent())!.trim()).toBe(`1 image moved to another split: ${b!.path} none → val`);
     expect(await page.getByTestId('version-diff-class').count()).toBe(1);
     expect([await cell(page, 'cell', 1), await cell(page, 'cell', 2), await cell(page, 'cell', 3)]).toEqual(['1', '1', '1']);
+
+    // Version 1 exported from its row: three boxes on three images, whatever the dataset holds now.
+    await page.locator('[data-testid="version-row"][data-number="1"] [data-testid="version-export"]').click();
+    await page.getByTestId('version-export-format').selectOption('yolo');
+    const out = path.join(tmp, 'v1-yolo');
+    await page.getByTestId('version-export-dir').fill(out);
+    await page.getByTestId('version-export-start').click();
+    await expect.poll(() => page.getByTestId('version-export-result').count()).toBe(1);
+    expect(await page.getByTestId('version-export-result').textContent()).toMatch(/^Exported version 1: \d+ images and 3 annotations to /);
+    const vf = JSON.parse(fs.readFileSync(path.join(out, 'tessera-version.json'), 'utf8')) as { version: { number: number }; format: string; files: Record<string, string> };
+    expect(vf.version.number).toBe(1);
+    expect(vf.format).toBe('yolo');
+    // The image deleted since is in it, with its file.
+    expect(Object.keys(vf.files).some((f) => f.startsWith('images/') && f.endsWith(`/${path.basename(c!.path)}`))).toBe(true);
 
     // Version 1 in the viewer: its single box on a (the dataset has two now), read-only.
     await page.locator('[data-testid="version-row"][data-number="1"] [data-testid="version-view"]').click();
