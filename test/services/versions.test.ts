@@ -263,3 +263,43 @@ describe('dataset versions', () => {
     expect((err as AppError).message).toMatch(/strict export to yolo: b\.png: annotation \d+ is a polygon/);
   });
 });
+
+describe('versions over the IPC contract', () => {
+  it('creates, lists, diffs, reads and deletes versions through dispatch, validating every argument', async () => {
+    const { newWorkspace, ok, fails } = await import('../helpers/workspace');
+    const dir = tempDir('tessera-versions-ipc-');
+    const root = path.join(dir, 'imgs');
+    fs.mkdirSync(root);
+    await sharp({ create: { width: 20, height: 10, channels: 3, background: { r: 9, g: 9, b: 9 } } })
+      .png()
+      .toFile(path.join(root, 'x.png'));
+    const ws = newWorkspace(path.join(dir, 'config'));
+    try {
+      await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root });
+      await ok(ws, 'images:import', { jobId: 'imp', paths: [root] });
+      const [im] = (await ok(ws, 'images:list', {})).items;
+      const cls = (await ok(ws, 'classes:create', { name: 'cell' })).id;
+      await ok(ws, 'annotations:edit', { imageId: im!.id, label: 'box', ops: [{ op: 'create', draft: { classId: cls, geometry: { kind: 'box', x: 1, y: 1, w: 4, h: 4 } } }] });
+      expect((await fails(ws, 'versions:create', { name: '   ' })).code).toBe('INVALID_ARGUMENT');
+      expect((await fails(ws, 'versions:create', { name: 'x', extra: 1 } as never)).code).toBe('INVALID_ARGUMENT');
+      const v = await ok(ws, 'versions:create', { name: ' v1 ', note: 'first' });
+      expect(v).toMatchObject({ number: 1, name: 'v1', note: 'first', images: 1, annotations: 1 });
+      expect((await ok(ws, 'versions:list', {})).map((x) => x.number)).toEqual([1]);
+      expect((await fails(ws, 'versions:diff', { a: 1, b: 'latest' as never })).code).toBe('INVALID_ARGUMENT');
+      expect((await fails(ws, 'versions:diff', { a: 0, b: 'current' })).code).toBe('INVALID_ARGUMENT');
+      expect((await fails(ws, 'versions:diff', { a: 2, b: 'current' })).code).toBe('NOT_FOUND');
+      expect((await ok(ws, 'versions:diff', { a: 1, b: 'current' })).annotations.added).toBe(0);
+      expect(await ok(ws, 'versions:images', { number: 1 })).toEqual([im!.id]);
+      expect((await ok(ws, 'versions:annotations', { number: 1, imageId: im!.id })).map((a) => a.geometry)).toEqual([{ kind: 'box', x: 1, y: 1, w: 4, h: 4 }]);
+      expect((await fails(ws, 'versions:annotations', { number: 1, imageId: -1 })).code).toBe('INVALID_ARGUMENT');
+      expect((await fails(ws, 'interchange:export', { jobId: 'e', outDir: path.join(dir, 'out'), format: 'coco', version: 0 })).code).toBe('INVALID_ARGUMENT');
+      const r = await ok(ws, 'interchange:export', { jobId: 'e', outDir: path.join(dir, 'out'), format: 'coco', version: 1 });
+      expect(r.annotations).toBe(1);
+      expect(await ok(ws, 'versions:delete', { number: 1 })).toBeNull();
+      expect((await fails(ws, 'versions:delete', { number: 1 })).code).toBe('NOT_FOUND');
+      expect(await ok(ws, 'versions:list', {})).toEqual([]);
+    } finally {
+      ws.close();
+    }
+  });
+});
