@@ -35,3 +35,40 @@ describe('migration 15 (versions)', () => {
     db.close();
   });
 });
+
+describe('frozen georeferences and COCO ids', () => {
+  it('reads back as the live ones did when the version was made, after the live rows change', async () => {
+    const { setGeoReferences, getGeo } = await import('../../src-main/db/geo');
+    const { cocoExportIds } = await import('../../src-main/db/interchange');
+    const { versionGeo, versionCocoIds, versionClasses } = await import('../../src-main/db/versions');
+    const { listClasses } = await import('../../src-main/db/classes');
+    const db = openDatabase(path.join(tempDir(), 'g.tessera'), { create: true });
+    const img = (p: string) => ({ path: p, external: false, contentHash: p, fileSize: 1, fileMtimeMs: 1, width: 10, height: 10, channels: 3, bitDepth: 8, format: 'tiff', frames: 1, orientation: 1 });
+    const [a, b, c] = insertImages(db, [img('a.tif'), img('b.tif'), img('c.tif')]);
+    const k1 = insertClass(db, { name: 'one', color: '#000000', attributes: [{ name: 'occluded', type: 'boolean' }] }).id;
+    const k2 = insertClass(db, { name: 'two', color: '#ffffff' }).id;
+    setGeoReferences(db, [
+      { imageId: a!, geo: { transform: [500000, 0.5, 0, 4100000, 0, -0.5], epsg: 32618, crsName: 'WGS 84 / UTM zone 18N', nodata: Number.NaN, linearUnit: 1 } },
+      { imageId: b!, geo: { transform: [1, 2, 0, 3, 0, -2], epsg: null, crsName: null, nodata: -9999, linearUnit: null } },
+    ]);
+    db.prepare('INSERT INTO coco_image_ids (image_id, coco_id) VALUES (?, 7000)').run(b!);
+    db.prepare('INSERT INTO coco_category_ids (class_id, coco_id) VALUES (?, 90)').run(k2);
+    const liveGeo = [a!, b!, c!].map((id) => getGeo(db, id));
+    const liveIds = cocoExportIds(db);
+    const ids = [a!, b!, c!].map((id) => liveIds.image(id));
+    const cats = listClasses(db).map((k, i) => liveIds.category(k.id, i));
+    const classes = listClasses(db);
+    insertVersion(db, { name: 'v' });
+
+    db.prepare('DELETE FROM image_geo').run();
+    db.prepare('DELETE FROM coco_image_ids').run();
+    db.prepare('UPDATE classes SET attributes = ? WHERE id = ?').run('[]', k1);
+    expect([a!, b!, c!].map((id) => versionGeo(db, 1, id))).toEqual(liveGeo);
+    expect(Number.isNaN(versionGeo(db, 1, a!)!.nodata)).toBe(true);
+    const frozen = versionCocoIds(db, 1);
+    expect([a!, b!, c!].map((id) => frozen.image(id))).toEqual(ids);
+    expect(versionClasses(db, 1).map((k, i) => frozen.category(k.id, i))).toEqual(cats);
+    expect(versionClasses(db, 1).map(({ cocoId: _, ...k }) => k)).toEqual(classes.map((k) => ({ ...k, hotkey: null })));
+    db.close();
+  });
+});
