@@ -64,8 +64,24 @@ export async function writeVersionFile(
   version: VersionRecord | null,
   opts: { format: string; only: string; withPredictions: boolean; images: string; strict: boolean; cocoSegmentation: string; recipe?: unknown },
 ): Promise<void> {
+  const rels = filesUnder(dir, [VERSION_FILE, EXPORT_MANIFEST, EXPORT_MARKER]);
+  const hashes = new Array<string>(rels.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < rels.length) {
+      const i = next++;
+      const file = path.join(dir, ...rels[i]!.split('/'));
+      const h = await sha256OrNull(file);
+      if (h === null) {
+        next = rels.length;
+        throw new AppError('INTERNAL', `${file}: vanished from the export before it was hashed`, { path: file });
+      }
+      hashes[i] = h;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, rels.length) }, worker));
   const files: Record<string, string> = {};
-  for (const rel of filesUnder(dir, [VERSION_FILE, EXPORT_MANIFEST, EXPORT_MARKER])) files[rel] = await sha256File(path.join(dir, ...rel.split('/')));
+  rels.forEach((rel, i) => (files[rel] = hashes[i]!));
   const out: VersionFile = {
     writer: 'tessera',
     tool: { name: 'tessera', version: TOOL_VERSION },
