@@ -40,7 +40,7 @@ const USAGE = `usage:
   tessera export <db> <outdir> --format ${EXPORT_FORMATS.join('|')}
                  [--split 0.8,0.1,0.1 [--seed N]] [--only all|done|reviewed] [--with-predictions]
                  [--images copy|link|none] [--strict] [--coco-segmentation polygon|rle] [--json]
-                 [--overwrite | --merge]
+                 [--overwrite | --merge] [--augment recipe.json | --recipe recipe.json]
   tessera info <db> [--json]
   tessera prelabel <db> --model <manifest.json|model.onnx> [--images all|unlabeled] [--conf 0.25]
                  [--iou 0.45] [--provider ${PROVIDERS.join('|')}] [--json]
@@ -295,8 +295,25 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
     overwrite: { type: 'boolean', default: false },
     merge: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    augment: { type: 'string' },
+    recipe: { type: 'string' },
   });
   if (positionals.length !== 2) throw new AppError('INVALID_ARGUMENT', 'export takes a dataset path and an output folder');
+  // --recipe: the whole export (format, scope, preprocessing, augmentation) from the file;
+  // --augment: only its preprocessing and augmentation, the rest from the command line.
+  if (values['augment'] !== undefined && values['recipe'] !== undefined) throw new AppError('INVALID_ARGUMENT', '--augment and --recipe exclude each other');
+  const { readRecipeFile } = await import('../services/interchange/recipeExport');
+  const recipeFile = (values['recipe'] ?? values['augment']) as string | undefined;
+  const recipe = recipeFile !== undefined ? readRecipeFile(path.resolve(recipeFile)) : null;
+  if (recipe && values['recipe'] !== undefined) {
+    for (const k of ['format', 'only', 'with-predictions', 'coco-segmentation'] as const) {
+      if (args.some((a) => a === `--${k}` || a.startsWith(`--${k}=`))) throw new AppError('INVALID_ARGUMENT', `--${k} is given by the recipe ${recipeFile}; use --augment to take only its preprocessing and augmentation`);
+    }
+    values['format'] = recipe.format;
+    values['only'] = recipe.only;
+    values['with-predictions'] = recipe.withPredictions;
+    values['coco-segmentation'] = recipe.cocoSegmentation;
+  }
   if (values['overwrite'] && values['merge']) throw new AppError('INVALID_ARGUMENT', '--overwrite and --merge exclude each other');
   const ifExists = values['overwrite'] ? 'overwrite' : values['merge'] ? 'merge' : 'refuse';
   if (values['format'] === undefined) throw new AppError('INVALID_ARGUMENT', `export needs --format ${EXPORT_FORMATS.join('|')}`);
@@ -339,6 +356,7 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
         images,
         strict: values['strict'] as boolean,
         cocoSegmentation,
+        ...(recipe ? { recipe: { preprocess: recipe.preprocess, augment: recipe.augment } } : {}),
         isCancelled: cancelled,
         onProgress: io.tty && !json ? ({ done, total }) => process.stderr.write(`\rexporting ${done}/${total}   `) : undefined,
       }),
