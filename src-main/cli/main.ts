@@ -73,6 +73,10 @@ leaves no copy) and keeps your own files and those of images this export leaves 
 files holding many images (COCO, split lists) are replaced whole. A merge that does not fit the
 earlier export is refused: use --overwrite.
 
+export --recipe recipe.json takes the whole export from a recipe (format, scope, preprocessing and
+augmentation); --augment recipe.json takes only its preprocessing (resize, grayscale, tiles) and its
+augmentation of the train split (N seeded outputs per image), the rest from the command line.
+
 prelabel with a model.onnx and no manifest proposes one from the model's shapes (a [1, C] output is
 a classifier), reading class names from --labels or a labels file beside the model; --task says
 what the model is where the shapes do not, and a model that does not fit it fails.
