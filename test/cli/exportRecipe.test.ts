@@ -41,7 +41,7 @@ describe('tessera export --recipe / --augment', () => {
     const report = JSON.parse(r.out) as { format: string; images: number };
     expect(report.format).toBe('coco');
     expect(report.images).toBe(9);
-    const coco = JSON.parse(fs.readFileSync(path.join(out, 'annotations.json'), 'utf8')) as { images: { file_name: string; width: number; height: number }[] };
+    const coco = JSON.parse(fs.readFileSync(path.join(out, 'annotations/instances_train.json'), 'utf8')) as { images: { file_name: string; width: number; height: number }[] };
     expect(coco.images).toHaveLength(9);
     for (const im of coco.images) expect([im.width, im.height]).toEqual([32, 24]);
     expect(coco.images.filter((im) => im.file_name.includes('_aug'))).toHaveLength(6);
@@ -62,10 +62,14 @@ describe('tessera export --recipe / --augment', () => {
     expect((JSON.parse(r.out) as { format: string }).format).toBe('yolo');
     const files = fs.readdirSync(path.join(out, 'images/train')).sort();
     expect(files).toEqual(['im0.png', 'im0_aug1.png', 'im1.png', 'im1_aug1.png', 'im2.png', 'im2_aug1.png']);
-    // Grayscale, and a quarter turn: 40 x 48.
-    const meta = await sharp(path.join(out, 'images/train/im0_aug1.png')).metadata();
-    expect([meta.width, meta.height]).toEqual([40, 48]);
-    expect(meta.channels).toBe(1);
+    // Grayscale, and turned by 90, 180 or 270 degrees: the augmented copy is the grey original turned.
+    for (const f of ['im0.png', 'im0_aug1.png']) expect((await sharp(path.join(out, 'images/train', f)).metadata()).channels).toBe(1);
+    const grey = await sharp(path.join(out, 'images/train/im0.png')).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+    const aug = await sharp(path.join(out, 'images/train/im0_aug1.png')).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+    const turns = await Promise.all(
+      [90, 180, 270].map((a) => sharp(grey.data, { raw: { width: grey.info.width, height: grey.info.height, channels: 1 } }).rotate(a).extractChannel(0).raw().toBuffer()),
+    );
+    expect(turns.some((t) => t.equals(aug.data))).toBe(true);
   });
 
   it('a bad recipe file is refused, naming the file and the JSON path', async () => {

@@ -74,7 +74,9 @@ export function outputExtension(sourceName: string): '.jpg' | '.jpeg' | '.png' |
 
 /** Encodes raw pixels; the same pixels always give the same bytes. */
 export async function encodeRaw(img: RawImage, ext: string): Promise<Buffer> {
-  const s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } });
+  let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } });
+  // One channel stays one channel (a grey file), not grey copied into three.
+  if (img.channels === 1) s = s.toColourspace('b-w');
   if (ext === '.jpg' || ext === '.jpeg') return s.jpeg({ quality: 95 }).toBuffer();
   if (ext === '.webp') return s.webp({ quality: 95 }).toBuffer();
   return s.png().toBuffer();

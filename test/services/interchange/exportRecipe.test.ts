@@ -13,6 +13,7 @@ import { Dataset } from '../../../src-main/services/dataset';
 import { importImages } from '../../../src-main/services/importer';
 import { exportDataset, type ExportOptions } from '../../../src-main/services/interchange/exportDataset';
 import { readRecipeFile } from '../../../src-main/services/interchange/recipeExport';
+import { previewRecipe } from '../../../src-main/services/interchange/recipePreview';
 import { tempDir } from '../../helpers/shared';
 
 const open: Dataset[] = [];
@@ -226,6 +227,40 @@ describe('export with a recipe: augmentation', () => {
     const ha = hashes(a);
     const hb = hashes(b);
     for (const k of [1, 2, 3]) expect(hb[`images/train/t1_aug${k}.png`]).toBe(ha[`images/train/t1_aug${k}.png`]);
+  });
+});
+
+describe('the preview of a recipe', () => {
+  it('shows the very samples the export writes, with their transformed outlines', async () => {
+    const ds = await dataset([
+      { name: 'p1.png', width: 96, height: 64, split: 'train', shapes: [box(10, 10, 30, 20)] },
+      { name: 'p2.png', width: 64, height: 64, split: 'val', shapes: [box(5, 5, 10, 10)] },
+    ]);
+    const r = recipeSchema.parse({
+      recipe: 1,
+      format: 'yolo',
+      augment: { outputs: 2, seed: 11, steps: [{ op: 'flip', horizontal: 1 }, { op: 'rotate', p: 1, degrees: [10, 30] }] },
+    });
+    const preview = await previewRecipe(ds, { preprocess: r.preprocess, augment: r.augment, images: 3, samples: 2, maxSide: 1024 });
+    expect(preview.fromTrain).toBe(true);
+    // Only the train image: as it is, then two samples.
+    expect(preview.samples.map((s) => [path.basename(s.path), s.index])).toEqual([
+      ['p1.png', 0],
+      ['p1.png', 1],
+      ['p1.png', 2],
+    ]);
+    const out = path.join(tempDir('tessera-recipe-out-'), 'o');
+    await exportDataset(ds, opts(out, r));
+    for (const s of preview.samples) {
+      const file = path.join(out, 'images/train', s.index === 0 ? 'p1.png' : `p1_aug${s.index}.png`);
+      const shown = await sharp(Buffer.from(s.dataUrl.replace(/^data:image\/png;base64,/, ''), 'base64')).raw().toBuffer();
+      const written = await sharp(file).raw().toBuffer();
+      expect(shown.equals(written)).toBe(true);
+      expect(s.shapes).toHaveLength(1);
+      expect(s.shapes[0]!.d).toMatch(/^M[\d.-]+ [\d.-]+L/);
+    }
+    expect(preview.samples[1]!.applied.join(' ')).toMatch(/flip/);
+    expect(preview.samples[1]!.applied.join(' ')).toMatch(/rotate/);
   });
 });
 
