@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { insertAnnotations } from '../../src-main/db/annotations';
 import { insertClass } from '../../src-main/db/classes';
@@ -83,6 +84,7 @@ describe('augmentation in the export panel', () => {
     // The sample is an image with an outline drawn over it.
     const img = augmented.first().locator('img');
     expect(await img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(0);
+    await page.getByTestId('augment-preview-grid').screenshot({ path: path.join(os.tmpdir(), 'tessera-augment-preview.png') });
     const d = await augmented.first().getByTestId('augment-outline').first().getAttribute('d');
     expect(d).toMatch(/^M[\d.-]+ [\d.-]+L/);
 
