@@ -179,6 +179,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
         rows.filter((a) => a.kind !== 'tag' && a.frame === 0 && a.classId !== null && classIndex.has(a.classId)).map((a) => pipelineAnnotation(a, classIndex.get(a.classId!)!)),
       )
     : null;
+  const reshape = !!(recipe?.preprocess?.resize || recipe?.preprocess?.grayscale || recipe?.preprocess?.tile);
   let sourcesDone = 0;
 
   /** The outputs of one image under the recipe, each written as a new file and handed to the writer. */
@@ -212,18 +213,21 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
       if (o.annotations.length > 0 && annotations.length === 0) {
         ctx.warn('dropped-all', `images whose every annotation was dropped in conversion to ${opts.format}: their label files are empty`);
       }
-      const name = names.take({ ...im, path: stem + o.suffix + ext });
+      const name = !reshape && o.suffix === '' ? names.take(im) : names.take({ ...im, path: stem + o.suffix + ext });
       const file = writer.imagePath(name, im.split);
       exported.push({ key: o.suffix ? `${im.path}#${o.suffix.slice(1)}` : im.path, name, image: file });
       const dest = path.join(tmp, ...file.split('/'));
-      if (opts.images !== 'none') {
+      // Unpreprocessed, the image itself leaves as a plain export's does (copied, linked, oriented or de-identified).
+      const asItIs = !reshape && o.suffix === '';
+      if (asItIs) await files.put(im, source, file);
+      else if (opts.images !== 'none') {
         fs.mkdirSync(path.dirname(dest), { recursive: true });
         await fs.promises.writeFile(dest, await encodeRaw(o.image, ext));
       }
       imageCount++;
       annotationCount += annotations.length;
       bySplit[im.split ?? 'none']++;
-      yield { id: im.id, file, source: dest, width: o.image.width, height: o.image.height, split: im.split, tags, annotations, cocoId: o.suffix ? undefined : cocoIds.image(im.id) };
+      yield { id: im.id, file, source: asItIs ? source : dest, width: o.image.width, height: o.image.height, split: im.split, tags, annotations, cocoId: o.suffix ? undefined : cocoIds.image(im.id) };
     }
     if (opts.onProgress && (sourcesDone % 8 === 0 || sourcesDone === total)) opts.onProgress({ done: sourcesDone, total });
   }
@@ -239,6 +243,8 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
         const tags: string[] = [];
         const annotations: ExportImage['annotations'] = [];
         const pending: PipelineAnnotation[] = [];
+        // Without preprocessing, only train images change (their augmented copies); the rest export as they are.
+        const viaRecipe = recipe !== null && (reshape || im.split === 'train');
         let shapes = 0;
         for (const a of chunk.annotations.get(im.id) ?? []) {
           const index = a.classId === null ? undefined : classIndex.get(a.classId);
@@ -259,14 +265,14 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
           }
           shapes++;
           // With a recipe, shapes are converted after their geometry is transformed, per output.
-          if (recipe) {
+          if (viaRecipe) {
             pending.push(pipelineAnnotation(a, index));
             continue;
           }
           const out = exportAnnotation(a, index, a.geometry, im.width, im.height);
           if (out) annotations.push(out);
         }
-        if (recipe) {
+        if (viaRecipe) {
           yield* recipeImages(im, tags, pending);
           continue;
         }

@@ -152,6 +152,27 @@ describe('export with a recipe: preprocessing', () => {
     expect(objects).toBeGreaterThanOrEqual(3);
   });
 
+  it('a 16-bit image is written at 8 bits through the display window the viewer uses', async () => {
+    const dir = tempDir('tessera-export-recipe16-');
+    const imgs = path.join(dir, 'imgs');
+    fs.mkdirSync(imgs);
+    // Values 0..235 of 65535, as fluorescence microscopy often has: a plain shift to 8 bits would be black.
+    const g16 = new Uint16Array(50 * 20);
+    for (let i = 0; i < g16.length; i++) g16[i] = i % 236;
+    await sharp(g16, { raw: { width: 50, height: 20, channels: 1 } }).toColourspace('grey16').png().toFile(path.join(imgs, 'deep.png'));
+    const ds = Dataset.create(path.join(dir, 'd.tessera'), dir);
+    open.push(ds);
+    await importImages(ds, { paths: [imgs] });
+    const out = path.join(dir, 'o');
+    await exportDataset(ds, opts(out, { recipe: 1, format: 'yolo', preprocess: { resize: { mode: 'stretch', width: 100, height: 40 } } }));
+    const file = path.join(out, 'images/train/deep.png');
+    const meta = await sharp(file).metadata();
+    expect([meta.width, meta.height, meta.depth, meta.channels]).toEqual([100, 40, 'uchar', 1]);
+    const stats = await sharp(file).stats();
+    expect(stats.channels[0]!.max).toBeGreaterThan(200);
+    expect(stats.channels[0]!.min).toBeLessThan(30);
+  });
+
   it('an export without a recipe (or with an empty one) is the plain export, byte for byte', async () => {
     const ds = await dataset([{ name: 'a.png', width: 40, height: 30, split: 'train', shapes: [box(1, 2, 10, 10)] }]);
     const a = path.join(tempDir('tessera-recipe-out-'), 'o');
@@ -193,6 +214,14 @@ describe('export with a recipe: augmentation', () => {
     expect(fs.readdirSync(path.join(out, 'images/test'))).toEqual(['s1.png']);
     expect(r.bySplit).toEqual({ train: 8, val: 1, test: 1, none: 0 });
     expect(fs.readdirSync(path.join(out, 'labels/train'))).toHaveLength(8);
+    // Without preprocessing the images themselves and their labels are a plain export's, byte for byte.
+    const plain = path.join(tempDir('tessera-recipe-out-'), 'o');
+    await exportDataset(ds, opts(plain, null));
+    const ours = hashes(out);
+    const theirs = hashes(plain);
+    const originals = Object.keys(theirs).filter((f) => f.startsWith('images/') || f.startsWith('labels/'));
+    expect(originals).toHaveLength(8);
+    for (const f of originals) expect(ours[f], f).toBe(theirs[f]);
   });
 
   it('the same recipe twice gives identical bytes; another seed gives other augmented files', async () => {
