@@ -181,6 +181,14 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
     : null;
   const reshape = !!(recipe?.preprocess?.resize || recipe?.preprocess?.grayscale || recipe?.preprocess?.tile);
   let sourcesDone = 0;
+  // Tiles and augmented copies are images of their own: ids above every id of the dataset (and
+  // every COCO id it remembers), so a format that numbers images and objects never repeats one.
+  const derived = { image: 0, annotation: 0, cocoImage: 0 };
+  if (recipe) {
+    derived.image = db.prepare('SELECT coalesce(max(id), 0) FROM images').pluck().get() as number;
+    derived.annotation = db.prepare('SELECT coalesce(max(id), 0) FROM annotations').pluck().get() as number;
+    derived.cocoImage = (db.prepare('SELECT coalesce(max(coco_id), 0) FROM coco_image_ids').pluck().get() as number) + derived.image;
+  }
 
   /** The outputs of one image under the recipe, each written as a new file and handed to the writer. */
   async function* recipeImages(im: ExportImageRow, tags: string[], pending: PipelineAnnotation[]): AsyncGenerator<ExportImage> {
@@ -208,7 +216,9 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
       const annotations: ExportImage['annotations'] = [];
       for (const t of o.annotations) {
         const out = exportAnnotation(t.row, t.index, t.geometry, o.image.width, o.image.height);
-        if (out) annotations.push(out);
+        if (!out) continue;
+        if (o.suffix) out.id = ++derived.annotation;
+        annotations.push(out);
       }
       if (o.annotations.length > 0 && annotations.length === 0) {
         ctx.warn('dropped-all', `images whose every annotation was dropped in conversion to ${opts.format}: their label files are empty`);
@@ -227,7 +237,8 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
       imageCount++;
       annotationCount += annotations.length;
       bySplit[im.split ?? 'none']++;
-      yield { id: im.id, file, source: asItIs ? source : dest, width: o.image.width, height: o.image.height, split: im.split, tags, annotations, cocoId: o.suffix ? undefined : cocoIds.image(im.id) };
+      const ids = o.suffix ? { id: ++derived.image, cocoId: ++derived.cocoImage } : { id: im.id, cocoId: cocoIds.image(im.id) };
+      yield { ...ids, file, source: asItIs ? source : dest, width: o.image.width, height: o.image.height, split: im.split, tags, annotations };
     }
     if (opts.onProgress && (sourcesDone % 8 === 0 || sourcesDone === total)) opts.onProgress({ done: sourcesDone, total });
   }

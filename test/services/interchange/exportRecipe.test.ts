@@ -14,7 +14,8 @@ import { importImages } from '../../../src-main/services/importer';
 import { exportDataset, type ExportOptions } from '../../../src-main/services/interchange/exportDataset';
 import { readRecipeFile } from '../../../src-main/services/interchange/recipeExport';
 import { previewRecipe } from '../../../src-main/services/interchange/recipePreview';
-import { tempDir } from '../../helpers/shared';
+import { importDataset } from '../../../src-main/services/interchange/importDataset';
+import { sharedPath, tempDir } from '../../helpers/shared';
 
 const open: Dataset[] = [];
 afterEach(() => {
@@ -282,6 +283,37 @@ describe('export with a recipe: augmentation', () => {
     const ha = hashes(a);
     const hb = hashes(b);
     for (const k of [1, 2, 3]) expect(hb[`images/train/t1_aug${k}.png`]).toBe(ha[`images/train/t1_aug${k}.png`]);
+  });
+});
+
+describe('export with a recipe: ids', () => {
+  const tiny = sharedPath('datasets/coco_tinycoco');
+  it.skipIf(!tiny)('COCO: tiles and augmented copies get image and object ids of their own, above the ids a COCO import remembered', async () => {
+    const dir = tempDir('tessera-export-recipe-coco-');
+    const ds = Dataset.create(path.join(dir, 'd.tessera'), dir);
+    open.push(ds);
+    await importDataset(ds, { path: tiny!, format: 'coco', allowOutsideRoot: true });
+    ds.db.prepare("UPDATE images SET split = 'train'").run();
+    const out = path.join(dir, 'o');
+    const r = await exportDataset(
+      ds,
+      opts(out, { recipe: 1, format: 'coco', preprocess: { tile: { size: 400, overlap: 40 } }, augment: { outputs: 1, seed: 2, steps: [{ op: 'flip', horizontal: 1 }] } }, { format: 'coco' }),
+    );
+    const coco = JSON.parse(fs.readFileSync(path.join(out, 'annotations/instances_train.json'), 'utf8')) as {
+      images: { id: number; file_name: string }[];
+      annotations: { id: number; image_id: number }[];
+    };
+    expect(coco.images.length).toBe(r.images);
+    expect(coco.images.length).toBeGreaterThan(64);
+    expect(new Set(coco.images.map((i) => i.id)).size).toBe(coco.images.length);
+    expect(new Set(coco.images.map((i) => i.file_name)).size).toBe(coco.images.length);
+    expect(new Set(coco.annotations.map((a) => a.id)).size).toBe(coco.annotations.length);
+    const imageIds = new Set(coco.images.map((i) => i.id));
+    for (const a of coco.annotations) expect(imageIds.has(a.image_id)).toBe(true);
+    const remembered = ds.db.prepare('SELECT coco_id FROM coco_image_ids').pluck().all() as number[];
+    expect(remembered.length).toBe(32);
+    // Every output is a tile: none takes an id the COCO file gave its image.
+    for (const id of remembered) expect(imageIds.has(id)).toBe(false);
   });
 });
 
