@@ -137,3 +137,9 @@ async function affineWarp(img: RawImage, m: Affine, width: number, height: numbe
   // Frame pixel i is result pixel i - k.
   return placeInFrame(warped, kx, ky, width, height, fill);
 }
+
+/** Encodes raw pixels as a PNG (lossless) or JPEG file's bytes. */
+export async function encodeImage(img: RawImage, format: 'png' | 'jpeg', quality = 95): Promise<Buffer> {
+  const s = sharpOf(img);
+  return format === 'png' ? s.png().toBuffer() : s.jpeg({ quality }).toBuffer();
+}

@@ -82,6 +82,23 @@ describe('photometric augmentations', () => {
     expect(mean(await run({ op: 'brightness', p: 1, factor: [1.3, 1.3] }))).toBeGreaterThan(mean(s.image.data) + 5);
     expect(mean(await run({ op: 'gamma', p: 1, gamma: [0.6, 0.6] }))).toBeGreaterThan(mean(s.image.data) + 5);
     expect(spread(await run({ op: 'contrast', p: 1, factor: [1.6, 1.6] }))).toBeGreaterThan(spread(s.image.data) * 1.4);
+    // Noise of sigma 10: away from the clipped ends, the change has mean 0 and deviation 10.
+    const noisy = await run({ op: 'noise', p: 1, sigma: [10, 10] });
+    let sum = 0;
+    let sq = 0;
+    let n = 0;
+    for (let i = 0; i < noisy.length; i++) {
+      const v = s.image.data[i]!;
+      if (v < 50 || v > 205) continue;
+      const d = noisy[i]! - v;
+      sum += d;
+      sq += d * d;
+      n++;
+    }
+    expect(n).toBeGreaterThan(100_000);
+    expect(Math.abs(sum / n)).toBeLessThan(0.1);
+    expect(Math.sqrt(sq / n - (sum / n) ** 2)).toBeGreaterThan(9.8);
+    expect(Math.sqrt(sq / n - (sum / n) ** 2)).toBeLessThan(10.2);
   });
 });
 
