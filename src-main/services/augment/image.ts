@@ -101,7 +101,8 @@ const PAD = 2;
 
 /**
  * libvips' affine takes pixel-centre (index) coordinates and writes the bounding box of the
- * transformed input, its origin at the rounded minimum corner. The input is padded with `fill`
+ * transformed input (the corners of [0, width] x [0, height] mapped by the linear part), its
+ * origin at the minimum corner rounded half away from zero. The input is padded with `fill`
  * first (so edge pixels interpolate against the fill), the fractional part of the offset goes to
  * `odx`/`ody`, and the whole part is a crop or pad of the result onto the frame.
  */
@@ -119,8 +120,9 @@ async function affineWarp(img: RawImage, m: Affine, width: number, height: numbe
   const Ty = c * (0.5 - PAD) + d * (0.5 - PAD) + f - 0.5;
   const xs = [0, a * Wp, b * Hp, a * Wp + b * Hp];
   const ys = [0, c * Wp, d * Hp, c * Wp + d * Hp];
-  const Lx = Math.round(Math.min(...xs));
-  const Ly = Math.round(Math.min(...ys));
+  // The minimum is at most 0 (the origin maps to 0); libvips rounds its halves away from zero.
+  const Lx = -Math.round(-Math.min(...xs));
+  const Ly = -Math.round(-Math.min(...ys));
   const kx = Math.floor(Tx + Lx);
   const ky = Math.floor(Ty + Ly);
   const warped = await toRaw(
@@ -134,4 +136,10 @@ async function affineWarp(img: RawImage, m: Affine, width: number, height: numbe
   );
   // Frame pixel i is result pixel i - k.
   return placeInFrame(warped, kx, ky, width, height, fill);
+}
+
+/** Encodes raw pixels as a PNG (lossless) or JPEG file's bytes. */
+export async function encodeImage(img: RawImage, format: 'png' | 'jpeg', quality = 95): Promise<Buffer> {
+  const s = sharpOf(img);
+  return format === 'png' ? s.png().toBuffer() : s.jpeg({ quality }).toBuffer();
 }

@@ -180,25 +180,50 @@ function meanGrey(img: RawImage): number {
   return sum / ((img.data.length / img.channels) * bands);
 }
 
-/** Gaussian noise of `sigma` grey levels on every colour band, normal values by Box-Muller from `rng`. */
+/**
+ * The standard normal quantile at p (Acklam's rational approximation, relative error below
+ * 1.2e-9), for the noise table.
+ */
+function normalQuantile(p: number): number {
+  const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
+  const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+  const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+  const tail = (q: number) => (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
+  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
+  const q = p - 0.5;
+  const r = q * q;
+  return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+}
+
+const NOISE_BITS = 12;
+/** Standard normal values at the midpoints of 4,096 equal-probability slices. */
+const NORMAL_TABLE = Float64Array.from({ length: 1 << NOISE_BITS }, (_, i) => normalQuantile((i + 0.5) / (1 << NOISE_BITS)));
+
+/**
+ * Gaussian noise of `sigma` grey levels on every colour band. One draw from `rng` seeds a
+ * xorshift stream that picks each sample's value from a table of normal quantiles: the same
+ * distribution to far below a grey level, at a fraction of the cost of a transcendental pair per
+ * sample.
+ */
 function addNoise(img: RawImage, sigma: number, rng: Rng): RawImage {
   const data = Buffer.from(img.data);
-  const bands = img.channels === 4 ? 3 : img.channels;
-  let spare: number | null = null;
-  const normal = () => {
-    if (spare !== null) {
-      const s = spare;
-      spare = null;
-      return s;
+  const px = new Uint8Array(data.buffer, data.byteOffset, data.length);
+  let x = Math.floor(rng() * 0xffffffff) | 0 || 0x9e3779b9;
+  // Offsets of half a grey level make the truncation below a rounding.
+  const table = Float64Array.from(NORMAL_TABLE, (v) => v * sigma + 0.5);
+  const shift = 32 - NOISE_BITS;
+  const step = img.channels;
+  const bands = step === 4 ? 3 : step;
+  for (let i = 0; i < px.length; i += step) {
+    for (let c = i; c < i + bands; c++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      const v = px[c]! + table[x >>> shift]!;
+      px[c] = v <= 0 ? 0 : v >= 255 ? 255 : v;
     }
-    const u = 1 - rng();
-    const v = rng();
-    const r = Math.sqrt(-2 * Math.log(u));
-    spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  };
-  for (let i = 0; i < data.length; i += img.channels) {
-    for (let c = 0; c < bands; c++) data[i + c] = Math.max(0, Math.min(255, Math.round(data[i + c]! + sigma * normal())));
   }
   return { ...img, data };
 }
