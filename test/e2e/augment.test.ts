@@ -2,6 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { recipeSchema } from '../../src-main/common/augment/recipe';
 import { insertAnnotations } from '../../src-main/db/annotations';
 import { insertClass } from '../../src-main/db/classes';
 import { setSplits } from '../../src-main/db/export';
@@ -87,6 +88,23 @@ describe('augmentation in the export panel', () => {
     await page.getByTestId('augment-preview-grid').screenshot({ path: path.join(os.tmpdir(), 'tessera-augment-preview.png') });
     const d = await augmented.first().getByTestId('augment-outline').first().getAttribute('d');
     expect(d).toMatch(/^M[\d.-]+ [\d.-]+L/);
+
+    // Save recipe: the panel's settings as a recipe file, which the schema reads back.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('augment-save').click()]);
+    const saved = recipeSchema.parse(JSON.parse(fs.readFileSync((await download.path())!, 'utf8')));
+    expect(saved.augment?.outputs).toBe(3);
+    expect(saved.augment?.seed).toBe(5);
+    expect(saved.augment?.steps).toEqual([
+      { op: 'flip', horizontal: 1, vertical: 0 },
+      { op: 'rotate', p: 1, degrees: [-20, 20], fill: 0 },
+    ]);
+    // Load recipe: a bad one is refused naming the file and the JSON path.
+    const bad = path.join(tmp, 'bad-recipe.json');
+    fs.writeFileSync(bad, JSON.stringify({ recipe: 1, format: 'yolo', augment: { outputs: 2, seed: 1, steps: [{ op: 'rotate', p: 3, degrees: [0, 5] }] } }));
+    await page.getByTestId('augment-load-file').setInputFiles(bad);
+    await expect.poll(() => page.getByTestId('augment-recipe-error').textContent()).toMatch(/bad-recipe\.json: invalid recipe: augment\.steps\[0\]\.p:/);
+    // The settings are kept.
+    expect(await page.getByTestId('augment-outputs').inputValue()).toBe('3');
 
     const outDir = path.join(tmp, 'yolo-aug');
     await page.getByTestId('export-format').selectOption('yolo');
