@@ -315,7 +315,9 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
           annotations,
           cocoId: cocoIds.image(im.id),
         };
-        if (opts.onProgress && (imageCount % 64 === 0 || imageCount === total)) opts.onProgress({ done: imageCount, total });
+        // With a recipe, progress counts the dataset's images, not the outputs made of them.
+        const done = recipe ? ++sourcesDone : imageCount;
+        if (opts.onProgress && (done % 64 === 0 || done === total)) opts.onProgress({ done, total });
       }
     }
   }
@@ -332,9 +334,16 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
       ds.uuid,
     );
     const inDataset = db.prepare('SELECT 1 FROM images WHERE path = ?').pluck();
+    const exportedImages = new Set(exported.map((e) => derivedOf(e.key) ?? e.key));
     placeExport(tmp, outDir, ifExists, {
       expect: { format: opts.format, classes: classes.map((c) => c.name), dataset: ds.uuid },
-      inDataset: (key) => inDataset.get(key) !== undefined,
+      inDataset: (key) => {
+        if (inDataset.get(key) !== undefined) return true;
+        // A tile or augmented copy ("<path>#t0003", "<path>#aug1") is kept with its image when this
+        // export leaves the image out; when it exports the image again, copies it no longer makes go.
+        const image = derivedOf(key);
+        return image !== null && !exportedImages.has(image) && inDataset.get(image) !== undefined;
+      },
     });
     // A merge leaves the emptied temporary folders behind.
     fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
@@ -356,6 +365,12 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   } finally {
     releaseExportTemp(tmp);
   }
+}
+
+/** The image a tile's or augmented copy's manifest key ("<path>#t0003_aug1") belongs to; null for an image's own key. */
+function derivedOf(key: string): string | null {
+  const m = /#(t\d{4})?_?(aug\d+)?$/.exec(key);
+  return m && (m[1] || m[2]) ? key.slice(0, m.index) : null;
 }
 
 function realOrSelf(p: string): string {

@@ -271,6 +271,23 @@ describe('export with a recipe: augmentation', () => {
     expect(runs[2]!['images/train/t1.png']).toBe(runs[0]!['images/train/t1.png']);
   });
 
+  it('a merge into an earlier augmented export removes the copies no longer made and keeps those of images left out', async () => {
+    const ds = await dataset(specs());
+    const out = path.join(tempDir('tessera-recipe-out-'), 'o');
+    await exportDataset(ds, opts(out, recipe(7)));
+    const withOutputs = (n: number): RecipeInput => {
+      const r = recipe(7);
+      return { ...r, augment: { ...r.augment!, outputs: n } };
+    };
+    await exportDataset(ds, opts(out, withOutputs(2), { ifExists: 'merge' }));
+    expect(fs.readdirSync(path.join(out, 'images/train')).sort()).toEqual(['t1.png', 't1_aug1.png', 't1_aug2.png', 't2.jpg', 't2_aug1.jpg', 't2_aug2.jpg']);
+    expect(fs.readdirSync(path.join(out, 'labels/train')).sort()).toEqual(['t1.txt', 't1_aug1.txt', 't1_aug2.txt', 't2.txt', 't2_aug1.txt', 't2_aug2.txt']);
+    // Only t1 this time: t2 and its copies stay as the earlier export wrote them.
+    ds.db.prepare("UPDATE images SET status = 'done' WHERE path LIKE '%t1.png'").run();
+    await exportDataset(ds, opts(out, withOutputs(1), { ifExists: 'merge', only: 'done' }));
+    expect(fs.readdirSync(path.join(out, 'images/train')).sort()).toEqual(['t1.png', 't1_aug1.png', 't2.jpg', 't2_aug1.jpg', 't2_aug2.jpg']);
+  });
+
   it('an image augments the same whatever other images the export holds', async () => {
     const ds = await dataset(specs());
     const a = path.join(tempDir('tessera-recipe-out-'), 'o');
