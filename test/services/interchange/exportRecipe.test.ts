@@ -7,7 +7,7 @@ import type { RecipeInput } from '../../../src-main/common/augment/recipe';
 import { recipeSchema } from '../../../src-main/common/augment/recipe';
 import type { Geometry, Split } from '../../../src-main/common/model';
 import { insertAnnotations } from '../../../src-main/db/annotations';
-import { insertClass } from '../../../src-main/db/classes';
+import { insertClass, setClassKeypoints } from '../../../src-main/db/classes';
 import { setSplits } from '../../../src-main/db/export';
 import { Dataset } from '../../../src-main/services/dataset';
 import { importImages } from '../../../src-main/services/importer';
@@ -269,6 +269,28 @@ describe('export with a recipe: augmentation', () => {
     // The originals do not depend on the seed.
     expect(runs[2]!['images/val/v1.png']).toBe(runs[0]!['images/val/v1.png']);
     expect(runs[2]!['images/train/t1.png']).toBe(runs[0]!['images/train/t1.png']);
+  });
+
+  it('a flip swaps left and right keypoints by the class\'s flip pairs', async () => {
+    const ds = await dataset([{ name: 'k.png', width: 100, height: 50, split: 'train', shapes: [{ kind: 'keypoints', points: [10, 20, 2, 30, 22, 2, 50, 40, 2] }] }]);
+    const cls = ds.db.prepare('SELECT id FROM classes').pluck().get() as number;
+    setClassKeypoints(ds.db, cls, { names: ['left_eye', 'right_eye', 'nose'], skeleton: [], flipPairs: [[0, 1]] });
+    const out = path.join(tempDir('tessera-recipe-out-'), 'o');
+    await exportDataset(ds, opts(out, { recipe: 1, format: 'coco', augment: { outputs: 1, seed: 1, steps: [{ op: 'flip', horizontal: 1 }] } }, { format: 'coco' }));
+    const coco = JSON.parse(fs.readFileSync(path.join(out, 'annotations/instances_train.json'), 'utf8')) as {
+      images: { id: number; file_name: string }[];
+      annotations: { image_id: number; keypoints: number[] }[];
+    };
+    const aug = coco.images.find((i) => i.file_name.includes('k_aug1'))!;
+    const kp = coco.annotations.find((a) => a.image_id === aug.id)!.keypoints;
+    // Mirrored (x -> 100 - x), then the eyes swap: the left eye is where the mirrored right eye is.
+    expect(kp).toHaveLength(9);
+    expect(kp[0]).toBeCloseTo(70, 3);
+    expect(kp[1]).toBeCloseTo(22, 3);
+    expect(kp[3]).toBeCloseTo(90, 3);
+    expect(kp[4]).toBeCloseTo(20, 3);
+    expect(kp[6]).toBeCloseTo(50, 3);
+    expect(kp[7]).toBeCloseTo(40, 3);
   });
 
   it('a merge into an earlier augmented export removes the copies no longer made and keeps those of images left out', async () => {
