@@ -67,6 +67,24 @@ function mapRings(rings: readonly (readonly number[])[], m: Affine, frame: Frame
 }
 
 /**
+ * The same rectangle described with its angle closest to `target` (width and height swap with
+ * each quarter turn), so a refitted box keeps the orientation its width had.
+ */
+function nearestOrientation(r: { cx: number; cy: number; w: number; h: number; angle: number }, target: number): { cx: number; cy: number; w: number; h: number; angle: number } {
+  let best = r;
+  let bestDiff = Infinity;
+  for (let k = 0; k < 4; k++) {
+    const angle = r.angle + (k * Math.PI) / 2;
+    const diff = Math.abs(Math.atan2(Math.sin(angle - target), Math.cos(angle - target)));
+    if (diff < bestDiff - 1e-12) {
+      bestDiff = diff;
+      best = { cx: r.cx, cy: r.cy, w: k % 2 ? r.h : r.w, h: k % 2 ? r.w : r.h, angle: Math.atan2(Math.sin(angle), Math.cos(angle)) };
+    }
+  }
+  return best;
+}
+
+/**
  * One geometry moved by `m` and cut to `frame`, dropped when less than `minVisible` of its area
  * (measured on the moved geometry before the cut) is inside. Boxes move as their outline and are
  * boxed again around what is left; rotated boxes stay rectangles under turns, mirrors and
@@ -101,14 +119,16 @@ export function transformGeometry(
     case 'obb': {
       const r = mapRings([obbCorners(g)], m, frame, minVisible);
       if (!r) return DROPPED;
+      // The direction the box's width axis is turned to.
+      const ux = m[0] * Math.cos(g.angle) + m[1] * Math.sin(g.angle);
+      const uy = m[2] * Math.cos(g.angle) + m[3] * Math.sin(g.angle);
+      const turned = Math.atan2(uy, ux);
       if (!r.clipped && isSimilarity(m)) {
         const [cx, cy] = applyAffine(m, g.cx, g.cy);
-        const ux = m[0] * Math.cos(g.angle) + m[1] * Math.sin(g.angle);
-        const uy = m[2] * Math.cos(g.angle) + m[3] * Math.sin(g.angle);
         const s = Math.sqrt(Math.abs(determinant(m)));
-        return kept([{ kind: 'obb', cx, cy, w: g.w * s, h: g.h * s, angle: Math.atan2(uy, ux) }], false);
+        return kept([{ kind: 'obb', cx, cy, w: g.w * s, h: g.h * s, angle: turned }], false);
       }
-      const rect = minAreaRect(r.rings[0]!);
+      const rect = nearestOrientation(minAreaRect(r.rings[0]!), turned);
       if (rect.w <= EPS || rect.h <= EPS) return DROPPED;
       return kept([{ kind: 'obb', ...rect }], r.clipped);
     }

@@ -65,8 +65,9 @@ export async function placeInFrame(img: RawImage, dx: number, dy: number, width:
 /**
  * The image moved by `m` into a width x height frame (area outside the source filled with
  * `fill`). Mirrors and quarter turns use libvips' flip and rotate (exact), scales with whole-pixel
- * offsets use resize plus extract/extend, anything else libvips' affine with bilinear
- * interpolation. A `mask` (0 or 255 in one band) is resampled smoothly and thresholded at half,
+ * offsets use resize plus extract/extend when they shrink, anything else libvips' affine with bilinear
+ * interpolation (also for enlargements: libvips' resize shifts an enlarged image by half an
+ * output pixel, which the affine path does not). A `mask` (0 or 255 in one band) is resampled smoothly and thresholded at half,
  * so its edge follows the mapped pixel boundary the way a rasterised polygon's does.
  */
 export async function warpImage(img: RawImage, m: Affine, width: number, height: number, fill: number, mask = false): Promise<RawImage> {
@@ -80,7 +81,7 @@ export async function warpImage(img: RawImage, m: Affine, width: number, height:
   else if (same(m, compose(flipX(W), flipY(H))) && width === W && height === H) out = await toRaw(sharpOf(img).rotate(180), img.channels);
   else if (same(m, rot90(1, W, H)) && width === H && height === W) out = await toRaw(sharpOf(img).rotate(90), img.channels);
   else if (same(m, rot90(3, W, H)) && width === H && height === W) out = await toRaw(sharpOf(img).rotate(270), img.channels);
-  else if (m[1] === 0 && m[2] === 0 && m[0] > 0 && m[3] > 0 && isWhole(m[0] * W) && isWhole(m[3] * H) && isWhole(m[4]) && isWhole(m[5])) {
+  else if (m[1] === 0 && m[2] === 0 && m[0] > 0 && m[3] > 0 && m[0] <= 1 && m[3] <= 1 && isWhole(m[0] * W) && isWhole(m[3] * H) && isWhole(m[4]) && isWhole(m[5])) {
     const rw = Math.round(m[0] * W);
     const rh = Math.round(m[3] * H);
     let scaled = img;

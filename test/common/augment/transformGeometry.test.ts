@@ -84,6 +84,13 @@ describe('transformGeometry', () => {
     // The sheared rectangle is a parallelogram of the same area; the rectangle around it is larger.
     expect(sheared.w * sheared.h).toBeGreaterThan(300);
     expect(sheared.w * sheared.h).toBeLessThan(300 * 1.5);
+    // The refitted box keeps its long side as its width, turned about as far as the shear turned it.
+    expect(sheared.w).toBeGreaterThan(sheared.h);
+    expect(Math.abs(sheared.angle - 0.3)).toBeLessThan(0.3);
+    // An unequal scale refits too, keeping the orientation of the width.
+    const stretched = transformGeometry({ ...g, angle: 1.2 }, scale(1.1, 0.9), frame, 0.25).geometries[0] as typeof g;
+    expect(stretched.w).toBeGreaterThan(stretched.h);
+    expect(Math.abs(stretched.angle - Math.atan2(0.9 * Math.sin(1.2), 1.1 * Math.cos(1.2)))).toBeLessThan(0.1);
   });
 
   it('keeps a polygon part with area and drops slivers', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyAffine, rotateAbout, shearAbout, type Affine } from '../../../src-main/common/augment/affine';
+import { applyAffine, compose, rotateAbout, scale, shearAbout, translate, type Affine } from '../../../src-main/common/augment/affine';
 import { warpImage } from '../../../src-main/services/augment/image';
 
 /** The centre of mass of a warped 4x4 white square must land where the affine map sends the square's centre. */
@@ -35,6 +35,20 @@ describe('warpImage', () => {
         ] as const) {
           expect(await centroidError(W, H, m, W, H, px, py)).toBeLessThan(0.05);
         }
+      }
+    }
+  });
+
+  it('moves pixels exactly under scales with whole-pixel offsets, shrinking and enlarging', async () => {
+    const W = 640;
+    const H = 480;
+    for (const s of [0.5, 0.6, 1.25, 1.4, 2]) {
+      const m = compose(translate(-13, -7), scale(Math.round(W * s) / W, Math.round(H * s) / H));
+      for (const [px, py] of [
+        [100, 100],
+        [300, 200],
+      ] as const) {
+        expect(await centroidError(W, H, m, W, H, px, py), `scale ${s}`).toBeLessThan(0.1);
       }
     }
   });
