@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { isAppError } from '../../common/errors';
 import type { Augment, Preprocess } from '../../common/augment/recipe';
 import { outlinePath, type PreviewResult, type PreviewSample } from '../../common/augment/preview';
 import { listClasses } from '../../db/classes';
@@ -45,7 +46,14 @@ export async function previewRecipe(ds: Dataset, opts: PreviewOptions): Promise<
     const chunk = readExportChunk(db, 'all', false, id - 1, 1);
     const im = chunk.images[0];
     if (!im || im.id !== id) continue;
-    const image = await decodeForRecipe(ds, id);
+    let image;
+    try {
+      image = await decodeForRecipe(ds, id);
+    } catch (e) {
+      // A file gone from disk leaves its image out of the preview, as the export leaves it out.
+      if (isAppError(e) && e.code === 'FILE_MISSING') continue;
+      throw e;
+    }
     const sample = { image, annotations: annotationsOf(chunk.annotations.get(id) ?? []) };
     let index = 0;
     // Only the first tile's outputs: one row per image.
