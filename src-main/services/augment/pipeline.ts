@@ -4,8 +4,9 @@ import type { Augment, AugmentStep, Preprocess } from '../../common/augment/reci
 import { compose, determinant, flipX, flipY, mapPoints, rot90, rotateAbout, scale, shearAbout, translate, type Affine } from '../../common/augment/affine';
 import { transformGeometry, type Frame } from '../../common/augment/transformGeometry';
 import { decodeMask, encodeMask, rleArea, rleBBox } from '../../common/geometry/rle';
+import { geometryBBox } from '../../common/geometry/shapes';
 import type { Geometry } from '../../common/model';
-import { placeInFrame, sharpOf, toRaw, warpImage } from './image';
+import { sharpOf, toRaw, warpImage } from './image';
 import type { AugAnnotation, RawImage, Rng, Sample, TransformCounts, Transformed } from './types';
 
 /**
@@ -50,11 +51,55 @@ function maskFromImage(img: RawImage): MaskGeometry {
   return { kind: 'mask', rle: encodeMask(img.data, img.width, img.height) };
 }
 
+/**
+ * A mask moved by whole pixels (dx, dy) into a width x height mask, run by run without decoding:
+ * what lands outside is cut off. Column-major order is kept by a shift, so the pieces arrive
+ * sorted.
+ */
+export function shiftRleInto(rle: MaskGeometry['rle'], dx: number, dy: number, width: number, height: number): MaskGeometry['rle'] {
+  const [h] = rle.size;
+  const out: number[] = [];
+  let end = 0;
+  const emit = (a: number, b: number) => {
+    if (a === end && out.length > 0) out[out.length - 1] = out[out.length - 1]! + b - a;
+    else out.push(a - end, b - a);
+    end = b;
+  };
+  let p = 0;
+  for (let i = 0; i < rle.counts.length; i++) {
+    const c = rle.counts[i]!;
+    if (i & 1 && c > 0) {
+      for (let a = p, e = p + c; a < e; ) {
+        const x = Math.floor(a / h);
+        const y0 = a - x * h;
+        const y1 = Math.min(h, y0 + (e - a));
+        const nx = x + dx;
+        const ny0 = Math.max(0, y0 + dy);
+        const ny1 = Math.min(height, y1 + dy);
+        if (nx >= 0 && nx < width && ny0 < ny1) emit(nx * height + ny0, nx * height + ny1);
+        a = x * h + y1;
+      }
+    }
+    p += c;
+  }
+  if (end < width * height || out.length === 0) out.push(width * height - end);
+  return { size: [height, width], counts: out };
+}
+
+/** The whole-pixel offset of a map that only translates by whole pixels, else null. */
+function wholeShift(m: Affine): [number, number] | null {
+  if (m[0] !== 1 || m[1] !== 0 || m[2] !== 0 || m[3] !== 1) return null;
+  return Number.isInteger(m[4]) && Number.isInteger(m[5]) ? [m[4], m[5]] : null;
+}
+
 /** A mask moved by the step, or null when dropped; `clipped` when its moved outline leaves the frame. */
 async function transformMask(g: MaskGeometry, step: GeoStep, minVisible: number): Promise<{ geometry: MaskGeometry | null; clipped: boolean }> {
   const before = rleArea(g.rle) * Math.abs(determinant(step.m));
-  const moved = await warpImage(maskImage(g), step.m, step.width, step.height, 0, true);
-  const geometry = maskFromImage(moved);
+  const shift = wholeShift(step.m);
+  // Tiles and crops move masks by whole pixels: cut the runs directly, the same pixels a warp gives.
+  const geometry: MaskGeometry = shift
+    ? { kind: 'mask', rle: shiftRleInto(g.rle, shift[0], shift[1], step.width, step.height) }
+    : maskFromImage(await warpImage(maskImage(g), step.m, step.width, step.height, 0, true));
   const after = rleArea(geometry.rle);
   const r = rleBBox(g.rle);
   const corners = mapPoints(step.m, [r.x, r.y, r.x + r.w, r.y, r.x + r.w, r.y + r.h, r.x, r.y + r.h]);
@@ -63,10 +108,41 @@ async function transformMask(g: MaskGeometry, step: GeoStep, minVisible: number)
   return { geometry, clipped };
 }
 
-async function transformAnnotations<A extends AugAnnotation>(annotations: readonly A[], step: GeoStep, minVisible: number, counts: TransformCounts): Promise<A[]> {
+/** Whether the geometry's moved bounding box misses the frame (touching an edge with no area inside counts as missing for shapes with area). */
+function missesFrame(g: Geometry, m: Affine, width: number, height: number): boolean {
+  if (g.kind === 'tag') return false;
+  const r = geometryBBox(g);
+  const c = mapPoints(m, [r.x, r.y, r.x + r.w, r.y, r.x + r.w, r.y + r.h, r.x, r.y + r.h]);
+  const xs = [c[0]!, c[2]!, c[4]!, c[6]!];
+  const ys = [c[1]!, c[3]!, c[5]!, c[7]!];
+  const x0 = Math.min(...xs);
+  const x1 = Math.max(...xs);
+  const y0 = Math.min(...ys);
+  const y1 = Math.max(...ys);
+  if (x1 < 0 || y1 < 0 || x0 > width || y0 > height) return true;
+  const hasArea = g.kind === 'box' || g.kind === 'polygon' || g.kind === 'mask' || g.kind === 'obb';
+  return hasArea && (x1 <= 0 || y1 <= 0 || x0 >= width || y0 >= height);
+}
+
+/**
+ * The annotations moved by a step. An object whose moved box misses the frame entirely is
+ * dropped and counted, unless `outsideIsElsewhere` (tiles: it belongs to another tile, and is
+ * neither cut nor lost).
+ */
+async function transformAnnotations<A extends AugAnnotation>(
+  annotations: readonly A[],
+  step: GeoStep,
+  minVisible: number,
+  counts: TransformCounts,
+  outsideIsElsewhere = false,
+): Promise<A[]> {
   const out: A[] = [];
   const frame = fullFrame(step.width, step.height);
   for (const a of annotations) {
+    if (missesFrame(a.geometry, step.m, step.width, step.height)) {
+      if (!outsideIsElsewhere) counts.dropped++;
+      continue;
+    }
     if (a.geometry.kind === 'mask') {
       const r = await transformMask(a.geometry, step, minVisible);
       if (!r.geometry) counts.dropped++;
@@ -84,9 +160,16 @@ async function transformAnnotations<A extends AugAnnotation>(annotations: readon
   return out;
 }
 
-async function applyGeo<A extends AugAnnotation>(sample: Sample<A>, step: GeoStep, fill: number, minVisible: number, counts: TransformCounts): Promise<Sample<A>> {
+async function applyGeo<A extends AugAnnotation>(
+  sample: Sample<A>,
+  step: GeoStep,
+  fill: number,
+  minVisible: number,
+  counts: TransformCounts,
+  outsideIsElsewhere = false,
+): Promise<Sample<A>> {
   const image = await warpImage(sample.image, step.m, step.width, step.height, fill);
-  const annotations = await transformAnnotations(sample.annotations, step, minVisible, counts);
+  const annotations = await transformAnnotations(sample.annotations, step, minVisible, counts, outsideIsElsewhere);
   return { image, annotations };
 }
 
@@ -127,8 +210,8 @@ async function grayscale(img: RawImage): Promise<RawImage> {
 
 /**
  * Preprocessing of one image for export: tiles first (several outputs, objects cut by a tile
- * edge clipped and dropped under the tile's `minVisible`), then resize, then grayscale. Without
- * tiling, one output.
+ * edge clipped and dropped under the tile's `minVisible`, and counted in that tile; objects wholly
+ * in other tiles are not counted), then resize, then grayscale. Without tiling, one output.
  */
 export async function preprocessSample<A extends AugAnnotation>(sample: Sample<A>, preprocess: Preprocess): Promise<Transformed<A>[]> {
   const tiles: Transformed<A>[] = [];
@@ -139,7 +222,7 @@ export async function preprocessSample<A extends AugAnnotation>(sample: Sample<A
       for (const x of tileOrigins(width, size, overlap)) {
         const counts = { clipped: 0, dropped: 0 };
         const step = { m: translate(-x, -y), width: Math.min(size, width), height: Math.min(size, height) };
-        const t = await applyGeo(sample, step, 0, minVisible, counts);
+        const t = await applyGeo(sample, step, 0, minVisible, counts, true);
         tiles.push({ ...t, counts, applied: [`tile ${x},${y} ${step.width}x${step.height}`] });
       }
     }
@@ -323,8 +406,7 @@ async function onCanvas<A extends AugAnnotation>(annotations: readonly A[], dx: 
   const m = translate(dx, dy);
   for (const a of annotations) {
     if (a.geometry.kind === 'mask') {
-      const placed = await placeInFrame(maskImage(a.geometry), dx, dy, width, height, 0);
-      out.push({ ...a, geometry: maskFromImage(placed) });
+      out.push({ ...a, geometry: { kind: 'mask', rle: shiftRleInto(a.geometry.rle, dx, dy, width, height) } });
     } else {
       const r = transformGeometry(a.geometry, m, fullFrame(width, height), 0, undefined);
       for (const geometry of r.geometries) out.push({ ...a, geometry });

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { applyAffine, compose, rotateAbout, scale, shearAbout, translate, type Affine } from '../../../src-main/common/augment/affine';
 import { warpImage } from '../../../src-main/services/augment/image';
+import { shiftRleInto } from '../../../src-main/services/augment/pipeline';
+import { decodeMask, encodeMask } from '../../../src-main/common/geometry/rle';
+import { mulberry32 } from '../../../src-main/common/random';
 
 /** The centre of mass of a warped 4x4 white square must land where the affine map sends the square's centre. */
 async function centroidError(W: number, H: number, m: Affine, outW: number, outH: number, px: number, py: number): Promise<number> {
@@ -60,6 +63,36 @@ describe('warpImage', () => {
         const m: Affine = [a, 0, 0, 1, -a * W, 0];
         expect(await centroidError(W, 10, m, Math.ceil(-a * W), 10, 8, 3), `width ${W}, scale ${a}`).toBeLessThan(0.05);
       }
+    }
+  });
+});
+
+describe('shiftRleInto', () => {
+  it('moves a mask by whole pixels into another size, the same pixels as moving the decoded mask', () => {
+    const W = 37;
+    const H = 23;
+    const bits = new Uint8Array(W * H);
+    const rng = mulberry32(4);
+    for (let i = 0; i < bits.length; i++) bits[i] = rng() < 0.4 ? 1 : 0;
+    const rle = encodeMask(bits, W, H);
+    for (const [dx, dy, w, h] of [
+      [0, 0, W, H],
+      [-10, -5, 20, 12],
+      [5, 7, 50, 40],
+      [-36, 0, 10, 10],
+      [40, 0, 10, 10],
+    ] as const) {
+      const expected = new Uint8Array(w * h);
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          const nx = x + dx;
+          const ny = y + dy;
+          if (bits[y * W + x] && nx >= 0 && nx < w && ny >= 0 && ny < h) expected[ny * w + nx] = 1;
+        }
+      }
+      const moved = shiftRleInto(rle, dx, dy, w, h);
+      expect(moved).toEqual(encodeMask(expected, w, h));
+      expect(Array.from(decodeMask(moved))).toEqual(Array.from(expected));
     }
   });
 });

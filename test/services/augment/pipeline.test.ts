@@ -170,7 +170,7 @@ describe('keypoints', () => {
     expect(turned.annotations[0]!.geometry).toEqual({ kind: 'keypoints', points: [H - 120, 100, 2, H - 130, 200, 2, 0, 0, 0, H - 50, W - 3, 1] });
   });
 
-  it('points leaving the frame become unlabelled, and an object with none left is dropped', async () => {
+  it('points leaving the frame become unlabelled, and an object with none left is dropped and counted', async () => {
     const all = await bccdSamples(1);
     if (!all) return;
     const image = all[0]!.image;
@@ -181,7 +181,16 @@ describe('keypoints', () => {
     const first = out[0]!;
     expect(first.applied[0]).toBe('tile 0,0 320x320');
     expect(first.annotations).toEqual([{ ...pose(W), geometry: { kind: 'keypoints', points: [100, 120, 2, 200, 130, 2, 0, 0, 0, 0, 0, 0] } }]);
-    expect(first.counts).toEqual({ clipped: 1, dropped: 1 });
+    // The edge object lies wholly in another tile: not counted here.
+    expect(first.counts).toEqual({ clipped: 1, dropped: 0 });
+    // A quarter turn about the centre of the 640 x 480 frame moves both right-edge points below it.
+    const turned = await augmentSample(sample, augmentSchema.parse({ outputs: 1, seed: 1, steps: [{ op: 'rotate', p: 1, degrees: [90, 90] }] }), mulberry32(1));
+    const H = image.height;
+    const at = (x: number, y: number) => [W / 2 - (y - H / 2), H / 2 + (x - W / 2)];
+    const kp = (turned.annotations[0]!.geometry as { points: number[] }).points;
+    expect(kp.map((v) => Math.round(v * 1e6) / 1e6)).toEqual([...at(100, 120), 2, ...at(200, 130), 2, 0, 0, 0, 0, 0, 0]);
+    expect(turned.annotations).toHaveLength(1);
+    expect(turned.counts).toEqual({ clipped: 1, dropped: 1 });
   });
 });
 
@@ -199,6 +208,26 @@ describe('tiling', () => {
       expect(o[o.length - 1]! + size).toBe(len);
       for (let i = 1; i < o.length; i++) expect(o[i]! - o[i - 1]!).toBeLessThanOrEqual(size - overlap);
     }
+  });
+
+  it('counts an object only where a tile edge cuts it, not in the tiles it is wholly outside of', async () => {
+    const image = { data: Buffer.alloc(512 * 256 * 3, 90), width: 512, height: 256, channels: 3 as const };
+    const inside: Ann = { label: 'a', geometry: { kind: 'box', x: 10, y: 10, w: 40, h: 40 } };
+    const across: Ann = { label: 'b', geometry: { kind: 'box', x: 236, y: 100, w: 40, h: 20 } };
+    const mostlyRight: Ann = { label: 'c', geometry: { kind: 'box', x: 250, y: 200, w: 40, h: 20 } };
+    const tiles = await preprocessSample({ image, annotations: [inside, across, mostlyRight] }, preprocessSchema.parse({ tile: { size: 256, overlap: 0, minVisible: 0.25 } }));
+    expect(tiles.map((t) => t.applied)).toEqual([['tile 0,0 256x256'], ['tile 256,0 256x256']]);
+    expect(tiles[0]!.annotations.map((a) => [a.label, a.geometry])).toEqual([
+      ['a', { kind: 'box', x: 10, y: 10, w: 40, h: 40 }],
+      ['b', { kind: 'box', x: 236, y: 100, w: 20, h: 20 }],
+    ]);
+    // c has 6 of its 40 pixels of width in the left tile: dropped there, kept on the right.
+    expect(tiles[0]!.counts).toEqual({ clipped: 1, dropped: 1 });
+    expect(tiles[1]!.annotations.map((a) => [a.label, a.geometry])).toEqual([
+      ['b', { kind: 'box', x: 0, y: 100, w: 20, h: 20 }],
+      ['c', { kind: 'box', x: 0, y: 200, w: 34, h: 20 }],
+    ]);
+    expect(tiles[1]!.counts).toEqual({ clipped: 2, dropped: 0 });
   });
 
   it('cuts a COCO image into tiles whose objects are clipped, dropped under minVisible, counted, and never without area', async () => {
