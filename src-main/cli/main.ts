@@ -42,6 +42,7 @@ const USAGE = `usage:
                  [--split 0.8,0.1,0.1 [--seed N]] [--only all|done|reviewed] [--with-predictions]
                  [--images copy|link|none] [--strict] [--coco-segmentation polygon|rle] [--json]
                  [--overwrite | --merge] [--version N]
+                 [--augment recipe.json | --recipe recipe.json]
   tessera version create <db> --name NAME [--note TEXT] [--with-predictions] [--json]
   tessera version list <db> [--json]
   tessera version diff <db> A B|current [--json]
@@ -83,6 +84,9 @@ and human annotations (accepted predictions included; pending predictions too wi
 files whenever it runs, and refuses when an image file changed on disk since. version diff lists
 what changed from version A to version B, or to the dataset now (current). Every export folder
 gets a tessera-version.json: dataset, version, settings, tool version and the sha256 of each file.
+export --recipe recipe.json takes the whole export from a recipe (format, scope, preprocessing and
+augmentation); --augment recipe.json takes only its preprocessing (resize, grayscale, tiles) and its
+augmentation of the train split (N seeded outputs per image), the rest from the command line.
 
 prelabel with a model.onnx and no manifest proposes one from the model's shapes (a [1, C] output is
 a classifier), reading class names from --labels or a labels file beside the model; --task says
@@ -309,10 +313,27 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
     merge: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     version: { type: 'string' },
+    augment: { type: 'string' },
+    recipe: { type: 'string' },
   });
   if (positionals.length !== 2) throw new AppError('INVALID_ARGUMENT', 'export takes a dataset path and an output folder');
   const version = values['version'] !== undefined ? versionNumber(values['version'] as string, '--version') : undefined;
   if (version !== undefined && values['split'] !== undefined) throw new AppError('INVALID_ARGUMENT', '--split changes the dataset, not a version: a version keeps the splits it froze');
+  // --recipe: the whole export (format, scope, preprocessing, augmentation) from the file;
+  // --augment: only its preprocessing and augmentation, the rest from the command line.
+  if (values['augment'] !== undefined && values['recipe'] !== undefined) throw new AppError('INVALID_ARGUMENT', '--augment and --recipe exclude each other');
+  const { readRecipeFile } = await import('../services/interchange/recipeExport');
+  const recipeFile = (values['recipe'] ?? values['augment']) as string | undefined;
+  const recipe = recipeFile !== undefined ? readRecipeFile(path.resolve(recipeFile)) : null;
+  if (recipe && values['recipe'] !== undefined) {
+    for (const k of ['format', 'only', 'with-predictions', 'coco-segmentation'] as const) {
+      if (args.some((a) => a === `--${k}` || a.startsWith(`--${k}=`))) throw new AppError('INVALID_ARGUMENT', `--${k} is given by the recipe ${recipeFile}; use --augment to take only its preprocessing and augmentation`);
+    }
+    values['format'] = recipe.format;
+    values['only'] = recipe.only;
+    values['with-predictions'] = recipe.withPredictions;
+    values['coco-segmentation'] = recipe.cocoSegmentation;
+  }
   if (values['overwrite'] && values['merge']) throw new AppError('INVALID_ARGUMENT', '--overwrite and --merge exclude each other');
   const ifExists = values['overwrite'] ? 'overwrite' : values['merge'] ? 'merge' : 'refuse';
   if (values['format'] === undefined) throw new AppError('INVALID_ARGUMENT', `export needs --format ${EXPORT_FORMATS.join('|')}`);
@@ -358,6 +379,7 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
         strict: values['strict'] as boolean,
         cocoSegmentation,
         ...(version !== undefined ? { version } : {}),
+        ...(recipe ? { recipe: { preprocess: recipe.preprocess, augment: recipe.augment } } : {}),
         isCancelled: cancelled,
         onProgress: io.tty && !json ? ({ done, total }) => process.stderr.write(`\rexporting ${done}/${total}   `) : undefined,
       }),

@@ -45,6 +45,7 @@ export const CHANNELS = [
   'interchange:inspect',
   'interchange:import',
   'interchange:export',
+  'augment:preview',
   'splits:assign',
   'models:list',
   'models:inspect',

@@ -14,6 +14,8 @@ import type { VersionDiff, VersionRecord } from './versions';
 import { IOU_TYPES, type EvalResult, type EvalRunInfo } from './eval/types';
 import { EXPORT_FORMATS, FORMATS, type ExportReport, type InterchangeReport } from './formats/types';
 import type { PyramidInfo } from './pyramid';
+import { augmentSchema, preprocessSchema } from './augment/recipe';
+import type { PreviewResult } from './augment/preview';
 import type { BoxesToMasksSummary, EncodeResult, SamInspection, SamModelEntry, SegmentMask, SegmentResult } from './segment';
 import type { ImagingInfo } from './imaging/info';
 import type { DisplayInfo } from './imaging/display';
@@ -335,6 +337,18 @@ export const argSchemas = {
       ifExists: z.enum(['refuse', 'overwrite', 'merge']).default('refuse'),
       /** Export this frozen version (its number) instead of the dataset as it is now. */
       version: z.number().int().min(1).optional(),
+      /** Preprocessing of every image and augmentation of the train split (common/augment/recipe). */
+      recipe: z.object({ preprocess: preprocessSchema, augment: augmentSchema.optional() }).strict().optional(),
+    })
+    .strict(),
+  /** Augmented samples of the first few train images through the export's pipeline and seeding, for the export panel. */
+  'augment:preview': z
+    .object({
+      preprocess: preprocessSchema,
+      augment: augmentSchema.optional(),
+      images: z.number().int().min(1).max(12).default(3),
+      samples: z.number().int().min(1).max(16).default(4),
+      maxSide: z.number().int().min(32).max(1024).default(192),
     })
     .strict(),
   /** Assigns train/val/test by ratios, seeded, stratified by class presence; stored in the dataset. */
@@ -628,6 +642,7 @@ export interface Results {
   'interchange:inspect': InterchangeReport;
   'interchange:import': InterchangeReport;
   'interchange:export': ExportReport;
+  'augment:preview': PreviewResult;
   'splits:assign': Record<'train' | 'val' | 'test' | 'none', number>;
   'models:list': ModelEntry[];
   'models:inspect': ModelInspection;

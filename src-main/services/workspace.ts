@@ -26,6 +26,7 @@ import { getOpenImage, setOpenImage } from './openImage';
 import { interpolateShapes, propagateShapes } from './stacks';
 import { importImages, maxPixelsSetting } from './importer';
 import { exportDataset } from './interchange/exportDataset';
+import { previewRecipe } from './interchange/recipePreview';
 import { importDataset, inspectDataset } from './interchange/importDataset';
 import { assignSplits } from './interchange/splits';
 import { evalRuns, evaluateRun } from './evaluation';
@@ -520,6 +521,7 @@ export class Workspace {
         job.finish();
       }
     },
+    'augment:preview': (args) => previewRecipe(this.need(), args),
     'splits:assign': (args) => assignSplits(this.need(), args),
     'models:list': () => this.models().list(),
     // Loaded with the app's thread settings, as the tries and runs that follow use by default.

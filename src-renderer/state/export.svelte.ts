@@ -3,6 +3,7 @@ import { EXPORT_FORMATS, type ExportFormat, type ExportReport } from '../../src-
 import { BridgeError, call, errorCode, errorMessage } from '../bridge';
 import { plural } from './format';
 import { JobTracker } from './job.svelte';
+import { AugmentState } from './augment.svelte';
 
 export type ExportPhase = 'idle' | 'running' | 'done' | 'failed';
 export type ExportOnly = 'all' | 'done' | 'reviewed';
@@ -70,6 +71,8 @@ export class ExportState {
   askExisting = $state<string | null>(null);
   /** Why a merge into that folder was refused (the earlier export there does not fit this one); Overwrite is still offered. */
   mergeRefused = $state<string | null>(null);
+  /** Preprocessing and augmentation applied at export (a recipe), with its preview. */
+  readonly augment = new AugmentState();
   private readonly job: JobTracker;
 
   constructor(private readonly hooks: ExportHooks) {
@@ -161,6 +164,11 @@ export class ExportState {
       this.error = 'Enter the folder to export to.';
       return;
     }
+    const recipe = this.augment.active ? this.augment.parts() : null;
+    if (typeof recipe === 'string') {
+      this.error = recipe;
+      return;
+    }
     this.phase = 'running';
     this.error = null;
     this.report = null;
@@ -176,6 +184,7 @@ export class ExportState {
           strict: this.strict,
           cocoSegmentation: this.cocoSegmentation,
           ifExists,
+          ...(recipe ? { recipe } : {}),
         }),
       );
       this.report = report;

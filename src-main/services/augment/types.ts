@@ -25,7 +25,11 @@ export interface Sample<A extends AugAnnotation> {
   annotations: A[];
 }
 
-/** What a transform did to the objects: cut by the frame and clipped, or dropped (mostly or wholly outside, or no area left). */
+/**
+ * What a transform did to the objects: cut by the frame and clipped, or dropped (less than the
+ * minimum visible fraction inside, or no area left). Counted per step, so an object cut by two
+ * steps counts twice.
+ */
 export interface TransformCounts {
   clipped: number;
   dropped: number;

@@ -19,6 +19,10 @@ import { requireVersion } from '../versions';
 import { externalImagePaths } from '../../db/images';
 import type { Db } from '../../db/open';
 import type { Recipe } from '../../common/augment/recipe';
+import type { Geometry } from '../../common/model';
+import { isAppError } from '../../common/errors';
+import type { ExportAnnotationRow } from '../../db/export';
+import { decodeForRecipe, encodeRaw, mosaicSource, outputExtension, recipeActive, recipeOutputs, warnCounts, type PipelineAnnotation } from './recipeExport';
 
 export interface ExportOptions {
   outDir: string;
@@ -141,6 +145,109 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   const names = new UniqueNames();
   const exported: ExportedImage[] = [];
 
+  /** One shape as the format holds it, converted at the size of the image it is written with; null when dropped. */
+  function exportAnnotation(a: ExportAnnotationRow, index: number, geometry: Geometry, width: number, height: number): ExportImage['annotations'][number] | null {
+    const c = convertGeometry(geometry, allowed, width, height);
+    if (c.conversion) ctx.warn(c.conversion, conversionMessage(c.conversion));
+    if (!c.geometry) {
+      if (c.conversion && !c.conversion.startsWith('unsupported:')) {
+        ctx.warn('empty-after-conversion', 'shapes too small to cover a pixel after conversion dropped');
+      }
+      return null;
+    }
+    // The row's attributes are its own object, so the common case (no iscrowd) needs no copy.
+    let attributes = a.attributes;
+    let crowd = false;
+    if ('iscrowd' in attributes) {
+      const { iscrowd, ...rest } = attributes;
+      attributes = rest;
+      crowd = iscrowd === true;
+    }
+    const out: ExportImage['annotations'][number] = { id: a.id, classIndex: index, label: classes[index]!.name, geometry: c.geometry, attributes, source: a.source };
+    if (c.geometry === a.geometry) out.geometryJson = a.geometryJson;
+    if (crowd) out.crowd = true;
+    if (a.score !== null) out.score = a.score;
+    return out;
+  }
+
+  // Preprocessing and augmentation (a recipe): every image decoded, transformed and written anew.
+  const recipe = recipeActive(opts.recipe) ? opts.recipe : null;
+  if (recipe && opts.format === 'geojson' && (recipe.augment || recipe.preprocess?.resize || recipe.preprocess?.tile)) {
+    throw new AppError('INVALID_ARGUMENT', 'geojson exports keep each image\'s georeference: resizing, tiling and augmentation do not apply to them', { format: opts.format });
+  }
+  const pipelineAnnotation = (a: ExportAnnotationRow, index: number): PipelineAnnotation => {
+    const flipPairs = classes[index]!.keypoints?.flipPairs;
+    return flipPairs ? { geometry: a.geometry, flipPairs, row: a, index } : { geometry: a.geometry, row: a, index };
+  };
+  const mosaic = recipe?.augment?.steps.some((s) => s.op === 'mosaic')
+    ? mosaicSource(ds, opts.only, opts.withPredictions, recipe, (rows) =>
+        rows.filter((a) => a.kind !== 'tag' && a.frame === 0 && a.classId !== null && classIndex.has(a.classId)).map((a) => pipelineAnnotation(a, classIndex.get(a.classId!)!)),
+      )
+    : null;
+  const reshape = !!(recipe?.preprocess?.resize || recipe?.preprocess?.grayscale || recipe?.preprocess?.tile);
+  let sourcesDone = 0;
+  // Tiles and augmented copies are images of their own: ids above every id of the dataset (and
+  // every COCO id it remembers), so a format that numbers images and objects never repeats one.
+  const derived = { image: 0, annotation: 0, cocoImage: 0 };
+  if (recipe) {
+    derived.image = db.prepare('SELECT coalesce(max(id), 0) FROM images').pluck().get() as number;
+    derived.annotation = db.prepare('SELECT coalesce(max(id), 0) FROM annotations').pluck().get() as number;
+    derived.cocoImage = (db.prepare('SELECT coalesce(max(coco_id), 0) FROM coco_image_ids').pluck().get() as number) + derived.image;
+  }
+
+  /** The outputs of one image under the recipe, each written as a new file and handed to the writer. */
+  async function* recipeImages(im: ExportImageRow, tags: string[], pending: PipelineAnnotation[]): AsyncGenerator<ExportImage> {
+    const source = sources.resolve(im);
+    sourcesDone++;
+    if (!source) {
+      ctx.warn('image-outside-root', 'image files whose stored path leads outside the dataset root were not exported');
+      return;
+    }
+    let image;
+    try {
+      image = await decodeForRecipe(ds, im.id);
+    } catch (e) {
+      if (isAppError(e) && e.code === 'FILE_MISSING') {
+        ctx.warn('missing-image', 'image files missing on disk were not exported (a recipe needs their pixels)');
+        return;
+      }
+      throw e;
+    }
+    const base = im.path.replace(/\\/g, '/').split('/').pop() || `image_${im.id}`;
+    const stem = base.slice(0, base.length - path.extname(base).length);
+    const ext = outputExtension(base);
+    for await (const o of recipeOutputs({ image, annotations: pending }, im.id, im.split === 'train', recipe!, mosaic)) {
+      warnCounts(o.counts, o.stage === 'augment' ? 'augment' : recipe!.preprocess?.tile ? 'tile' : 'resize', ctx.warn);
+      const annotations: ExportImage['annotations'] = [];
+      for (const t of o.annotations) {
+        const out = exportAnnotation(t.row, t.index, t.geometry, o.image.width, o.image.height);
+        if (!out) continue;
+        if (o.suffix) out.id = ++derived.annotation;
+        annotations.push(out);
+      }
+      if (o.annotations.length > 0 && annotations.length === 0) {
+        ctx.warn('dropped-all', `images whose every annotation was dropped in conversion to ${opts.format}: their label files are empty`);
+      }
+      const name = !reshape && o.suffix === '' ? names.take(im) : names.take({ ...im, path: stem + o.suffix + ext });
+      const file = writer.imagePath(name, im.split);
+      exported.push({ key: o.suffix ? `${im.path}#${o.suffix.slice(1)}` : im.path, name, image: file });
+      const dest = path.join(tmp, ...file.split('/'));
+      // Unpreprocessed, the image itself leaves as a plain export's does (copied, linked, oriented or de-identified).
+      const asItIs = !reshape && o.suffix === '';
+      if (asItIs) await files.put(im, source, file);
+      else if (opts.images !== 'none') {
+        fs.mkdirSync(path.dirname(dest), { recursive: true });
+        await fs.promises.writeFile(dest, await encodeRaw(o.image, ext));
+      }
+      imageCount++;
+      annotationCount += annotations.length;
+      bySplit[im.split ?? 'none']++;
+      const ids = o.suffix ? { id: ++derived.image, cocoId: ++derived.cocoImage } : { id: im.id, cocoId: cocoIds.image(im.id) };
+      yield { ...ids, file, source: asItIs ? source : dest, width: o.image.width, height: o.image.height, split: im.split, tags, annotations };
+    }
+    if (opts.onProgress && (sourcesDone % 8 === 0 || sourcesDone === total)) opts.onProgress({ done: sourcesDone, total });
+  }
+
   async function* images(): AsyncGenerator<ExportImage> {
     let after = 0;
     for (;;) {
@@ -151,6 +258,9 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
         after = im.id;
         const tags: string[] = [];
         const annotations: ExportImage['annotations'] = [];
+        const pending: PipelineAnnotation[] = [];
+        // Without preprocessing, only train images change (their augmented copies); the rest export as they are.
+        const viaRecipe = recipe !== null && (reshape || im.split === 'train');
         let shapes = 0;
         for (const a of chunk.annotations.get(im.id) ?? []) {
           const index = a.classId === null ? undefined : classIndex.get(a.classId);
@@ -170,27 +280,17 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
             continue;
           }
           shapes++;
-          const c = convertGeometry(a.geometry, allowed, im.width, im.height);
-          if (c.conversion) ctx.warn(c.conversion, conversionMessage(c.conversion));
-          if (!c.geometry) {
-            if (c.conversion && !c.conversion.startsWith('unsupported:')) {
-              ctx.warn('empty-after-conversion', 'shapes too small to cover a pixel after conversion dropped');
-            }
+          // With a recipe, shapes are converted after their geometry is transformed, per output.
+          if (viaRecipe) {
+            pending.push(pipelineAnnotation(a, index));
             continue;
           }
-          // The row's attributes are its own object, so the common case (no iscrowd) needs no copy.
-          let attributes = a.attributes;
-          let crowd = false;
-          if ('iscrowd' in attributes) {
-            const { iscrowd, ...rest } = attributes;
-            attributes = rest;
-            crowd = iscrowd === true;
-          }
-          const out: ExportImage['annotations'][number] = { id: a.id, classIndex: index, label: name, geometry: c.geometry, attributes, source: a.source };
-          if (c.geometry === a.geometry) out.geometryJson = a.geometryJson;
-          if (crowd) out.crowd = true;
-          if (a.score !== null) out.score = a.score;
-          annotations.push(out);
+          const out = exportAnnotation(a, index, a.geometry, im.width, im.height);
+          if (out) annotations.push(out);
+        }
+        if (viaRecipe) {
+          yield* recipeImages(im, tags, pending);
+          continue;
         }
         if (shapes > 0 && annotations.length === 0) {
           ctx.warn('dropped-all', `images whose every annotation was dropped in conversion to ${opts.format}: their label files are empty`);
@@ -220,7 +320,9 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
           annotations,
           cocoId: cocoIds.image(im.id),
         };
-        if (opts.onProgress && (imageCount % 64 === 0 || imageCount === total)) opts.onProgress({ done: imageCount, total });
+        // With a recipe, progress counts the dataset's images, not the outputs made of them.
+        const done = recipe ? ++sourcesDone : imageCount;
+        if (opts.onProgress && (done % 64 === 0 || done === total)) opts.onProgress({ done, total });
       }
     }
   }
@@ -237,13 +339,20 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
       exported,
       ds.uuid,
     );
+    const exportedImages = new Set(exported.map((e) => derivedOf(e.key) ?? e.key));
     placeExport(tmp, outDir, ifExists, {
       expect: { format: opts.format, classes: classes.map((c) => c.name), dataset: ds.uuid },
-      inDataset: (key) => reader.hasPath(key),
+      inDataset: (key) => {
+        if (reader.hasPath(key)) return true;
+        // A tile or augmented copy ("<path>#t0003", "<path>#aug1") is kept with its image when this
+        // export leaves the image out; when it exports the image again, copies it no longer makes go.
+        const image = derivedOf(key);
+        return image !== null && !exportedImages.has(image) && reader.hasPath(image);
+      },
     });
     // A merge leaves the emptied temporary folders behind.
     fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
-    opts.onProgress?.({ done: imageCount, total });
+    opts.onProgress?.(recipe ? { done: sourcesDone, total } : { done: imageCount, total });
     return {
       format: opts.format,
       outDir,
@@ -261,6 +370,12 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   } finally {
     releaseExportTemp(tmp);
   }
+}
+
+/** The image a tile's or augmented copy's manifest key ("<path>#t0003_aug1") belongs to; null for an image's own key. */
+function derivedOf(key: string): string | null {
+  const m = /#(t\d{4})?_?(aug\d+)?$/.exec(key);
+  return m && (m[1] || m[2]) ? key.slice(0, m.index) : null;
 }
 
 function realOrSelf(p: string): string {
