@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { AppError } from '../common/errors';
-import { badVectors, vectorProblem } from '../common/inference/embed';
-import type { ModelManifest, Provider, ThreadSettings } from '../common/inference/types';
+import { badVectors, proposeEmbedManifest, vectorProblem } from '../common/inference/embed';
+import type { ModelIo, ModelManifest, Provider, ThreadSettings } from '../common/inference/types';
 import { geometryBBox } from '../common/geometry/shapes';
 import type { Geometry, ImageFilter, ImageRecord } from '../common/model';
 import {
@@ -98,6 +98,17 @@ export interface EmbedSummary {
   counts: EmbeddingCounts;
 }
 
+/**
+ * An embed manifest for a model file given without one (a custom ONNX): its inputs and outputs
+ * read from the file (`inspect` loads it in the inference layer), the vector read from `output`
+ * or the output whose name says it (see proposeEmbedManifest). `problems` lists what was assumed.
+ */
+export async function embedManifestForFile(inspect: (file: string) => Promise<ModelIo>, file: string, output?: string): Promise<{ manifest: ModelManifest; problems: string[] }> {
+  if (!fs.existsSync(file)) throw new AppError('FILE_NOT_FOUND', `${file}: model file not found`, { path: file });
+  const io = await inspect(file);
+  return proposeEmbedManifest(io, file, output);
+}
+
 /** The margin around an object's bounding box in its crop, as a fraction of the box's side. */
 export const CROP_MARGIN = 0.1;
 const MAX_PROBLEMS = 50;
@@ -151,16 +162,24 @@ export async function embeddingModelKey(m: ModelManifest, file: string): Promise
   return `${m.id}@${sha.slice(0, 16)}.${pre.slice(0, 8)}`;
 }
 
-/** The ids an `images` choice names, in id order, and how many current ones it leaves out. */
-function targetImages(ds: Dataset, images: ComputeEmbeddingsOptions['images'], modelId: number | null): { ids: number[]; skipped: number } {
-  if (images === 'all') return { ids: ds.db.prepare('SELECT id FROM images ORDER BY id').pluck().all() as number[], skipped: 0 };
-  const missing = modelId === null ? null : new Set(imagesWithoutEmbedding(ds.db, modelId));
-  const filter: ImageFilter = images === 'new' ? {} : images;
-  const { ranked, ...rest } = filter;
-  const { sql, params } = whereClause(ranked ? { ...rest, ids: rest.ids ? rest.ids.filter((i) => ranked.ids.includes(i)) : ranked.ids } : rest);
-  const matched = ds.db.prepare(`SELECT i.id FROM images i ${sql} ORDER BY i.id`).pluck().all(...params) as number[];
-  const ids = missing ? matched.filter((id) => missing.has(id)) : matched;
-  return { ids, skipped: matched.length - ids.length };
+/**
+ * The images a job visits, in id order: those whose own vector it computes (`whole`: every image
+ * for 'all', else those without a current vector), and with crops also those with an object
+ * whose crop vector is missing; `skipped` counts the images it leaves alone.
+ */
+function targetImages(ds: Dataset, images: ComputeEmbeddingsOptions['images'], modelId: number | null, crops: boolean): { ids: number[]; whole: Set<number>; skipped: number } {
+  let matched: number[];
+  if (images === 'all' || images === 'new') matched = ds.db.prepare('SELECT id FROM images ORDER BY id').pluck().all() as number[];
+  else {
+    const { ranked, ...rest } = images;
+    const { sql, params } = whereClause(ranked ? { ...rest, ids: rest.ids ? rest.ids.filter((i) => ranked.ids.includes(i)) : ranked.ids } : rest);
+    matched = ds.db.prepare(`SELECT i.id FROM images i ${sql} ORDER BY i.id`).pluck().all(...params) as number[];
+  }
+  const missing = images === 'all' || modelId === null ? null : new Set(imagesWithoutEmbedding(ds.db, modelId));
+  const whole = new Set(missing ? matched.filter((id) => missing.has(id)) : matched);
+  const withCrops = crops ? new Set(annotationsWithoutEmbedding(ds.db, images === 'all' ? null : modelId, matched).map((t) => t.imageId)) : new Set<number>();
+  const ids = matched.filter((id) => whole.has(id) || withCrops.has(id));
+  return { ids, whole, skipped: matched.length - ids.length };
 }
 
 /** An object's crop: its bounding box grown by CROP_MARGIN on each side, clamped to the image; null when empty. */
@@ -192,7 +211,7 @@ export async function computeEmbeddings(ds: Dataset, opts: ComputeEmbeddingsOpti
   if (manifest.task !== 'embed') throw new AppError('INVALID_ARGUMENT', `${file}: model "${manifest.id}" is a ${manifest.task} model, not an embed model`, { file, id: manifest.id });
   const key = await embeddingModelKey(manifest, file);
   let model = embeddingModelByKey(ds.db, key);
-  const { ids, skipped } = targetImages(ds, opts.images, model?.id ?? null);
+  const { ids, whole, skipped } = targetImages(ds, opts.images, model?.id ?? null, opts.crops === true);
   const batchSize = Math.max(1, opts.batchSize ?? 16);
   const summary: EmbedSummary = { model, key, total: ids.length, computed: 0, crops: 0, skipped, failed: 0, problems: [], cancelled: false, ms: 0, counts: { images: 0, stale: 0, annotations: 0 } };
   const problem = (line: string): void => {
@@ -225,15 +244,17 @@ export async function computeEmbeddings(ds: Dataset, opts: ComputeEmbeddingsOpti
       // The dataset's record of an 8-bit image's oriented size spares reading its header again.
       items.push({ image, annotationId: null, input: image.bitDepth <= 8 ? { path, size: { width: image.width, height: image.height } } : path, label: path });
     }
+    const readable = new Map(items.map((it) => [it.image.id, it]));
     if (opts.crops) {
-      const imagesById = new Map(items.map((it) => [it.image.id, it]));
-      for (const t of annotationsWithoutEmbedding(ds.db, opts.images === 'all' ? null : (model?.id ?? null), [...imagesById.keys()])) {
-        const it = imagesById.get(t.imageId)!;
+      for (const t of annotationsWithoutEmbedding(ds.db, opts.images === 'all' ? null : (model?.id ?? null), [...readable.keys()])) {
+        const it = readable.get(t.imageId)!;
         const region = cropRegion(JSON.parse(t.geometry) as Geometry, it.image.width, it.image.height);
         if (!region) continue;
         const p = typeof it.input === 'string' ? it.input : 'path' in it.input ? it.input.path : it.label;
         items.push({ image: it.image, annotationId: t.annotationId, input: { path: p, region }, label: `${p} (annotation ${t.annotationId})` });
       }
+      // Images visited only for their objects' crops keep their current vector.
+      for (let i = items.length - 1; i >= 0; i--) if (items[i]!.annotationId === null && !whole.has(items[i]!.image.id)) items.splice(i, 1);
     }
     if (items.length === 0) {
       done += batchIds.length;

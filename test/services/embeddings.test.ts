@@ -4,9 +4,13 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cosine } from '../../src-main/common/inference/embed';
-import { embeddingCounts, imageEmbedding, imagesWithoutEmbedding, listEmbeddingModels, loadImageEmbeddings } from '../../src-main/db/embeddings';
+import { annotationEmbeddings, annotationsWithoutEmbedding, embeddingCounts, imageEmbedding, imagesWithoutEmbedding, listEmbeddingModels, loadImageEmbeddings } from '../../src-main/db/embeddings';
+import { insertAnnotations } from '../../src-main/db/annotations';
+import { insertClass } from '../../src-main/db/classes';
+import type { ModelIo, ModelManifest } from '../../src-main/common/inference/types';
+import { FLOAT, onnxModel } from '../helpers/onnxModel';
 import { Dataset } from '../../src-main/services/dataset';
-import { computeEmbeddings, embeddingModelKey, type EmbedSummary } from '../../src-main/services/embeddings';
+import { computeEmbeddings, embedManifestForFile, embeddingModelKey, type EmbedSummary } from '../../src-main/services/embeddings';
 import { closeInferenceBackend, inferenceBackend } from '../../src-main/services/inference';
 import { mobilenetEmbedManifest } from '../helpers/models';
 import { sharedPath, tempDir } from '../helpers/shared';
@@ -127,6 +131,107 @@ describe.runIf(model && photos)('embeddings with MobileNetV2 (output "embedding"
     expect(r2.failed).toBe(1);
     expect(r2.problems[0]).toMatch(new RegExp(`${NAMES[1]}.*changed on disk`));
     expect(r2.computed).toBe(2);
+    ds.close();
+  });
+});
+
+describe.runIf(model && photos)('embedding models that do not fit, custom ONNX files and object crops', () => {
+  let embedder: Awaited<ReturnType<typeof inferenceBackend>>['embedder'];
+  let inspect: (f: string) => Promise<ModelIo>;
+  beforeAll(async () => {
+    const b = await inferenceBackend();
+    embedder = b.embedder;
+    inspect = (f) => b.inspect(f);
+  });
+  afterAll(closeInferenceBackend);
+
+  /** A model of input [N, 3, 8, 8] whose nodes make `out` from `x`. */
+  function tinyModel(name: string, out: { name: string; dims: (number | string)[] }, nodes: Parameters<typeof onnxModel>[0]['nodes'], initializers: Parameters<typeof onnxModel>[0]['initializers'] = []): string {
+    const file = path.join(tempDir(), name);
+    fs.writeFileSync(file, onnxModel({ inputs: [{ name: 'x', type: FLOAT, dims: ['N', 3, 8, 8] }], outputs: [{ name: out.name, type: FLOAT, dims: out.dims }], nodes, initializers }));
+    return file;
+  }
+  const tinyManifest = (file: string, output: string, pooling: 'none' | 'mean'): ModelManifest => ({
+    ...mobilenetEmbedManifest(file),
+    id: 'tiny',
+    size: [8, 8],
+    cropFrom: undefined,
+    output,
+    embedding: { pooling, l2: true },
+  });
+
+  it('a wrong output name, an output that is not a vector, NaN or constant vectors fail naming the file, and store nothing', async () => {
+    const { ds } = await dataset(NAMES.slice(0, 3));
+    const wrong = computeEmbeddings(ds, { model: { manifest: { ...mobilenetEmbedManifest(model!), output: 'features' }, file: model! }, images: 'all', embedder });
+    await expect(wrong).rejects.toThrow(`${model}: the manifest names an output the model does not have: expected output "features", got outputs output, embedding`);
+
+    const map = tinyModel('map.onnx', { name: 'map', dims: ['N', 3, 8, 8] }, [{ op: 'Identity', inputs: ['x'], outputs: ['map'] }]);
+    await expect(computeEmbeddings(ds, { model: { manifest: tinyManifest(map, 'map', 'none'), file: map }, images: 'all', embedder })).rejects.toThrow(
+      `${map}: output "map" is not a vector and the manifest's embedding.pooling is "none"`,
+    );
+
+    const zeros = tinyModel('zeros.onnx', { name: 'v', dims: ['N', 3] }, [
+      { op: 'ReduceMean', inputs: ['x'], outputs: ['m'], ints: { axes: [2, 3] }, int: { keepdims: 0 } },
+      { op: 'Mul', inputs: ['m', 'zero'], outputs: ['v'] },
+    ], [{ name: 'zero', type: FLOAT, dims: [1], values: [0] }]);
+    await expect(computeEmbeddings(ds, { model: { manifest: tinyManifest(zeros, 'v', 'none'), file: zeros }, images: 'all', embedder })).rejects.toThrow(
+      new RegExp(`^${zeros.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: output "v" has all 3 values equal \\(0\\) for .*imgs.*\\.jpg: the model gives no usable embedding`),
+    );
+
+    const nan = tinyModel('nan.onnx', { name: 'v', dims: ['N', 3] }, [
+      { op: 'ReduceMean', inputs: ['x'], outputs: ['m'], ints: { axes: [2, 3] }, int: { keepdims: 0 } },
+      { op: 'Mul', inputs: ['m', 'zero'], outputs: ['z'] },
+      { op: 'Div', inputs: ['z', 'z'], outputs: ['v'] },
+    ], [{ name: 'zero', type: FLOAT, dims: [1], values: [0] }]);
+    await expect(computeEmbeddings(ds, { model: { manifest: tinyManifest(nan, 'v', 'none'), file: nan }, images: 'all', embedder })).rejects.toThrow(`${nan}: output "v" holds NaN values`);
+    expect(listEmbeddingModels(ds.db)).toEqual([]);
+    ds.close();
+  });
+
+  it('a custom ONNX file without a manifest: its outputs read, the embedding output chosen, pooling from the shape', async () => {
+    const { ds } = await dataset(NAMES.slice(0, 3));
+    const direct = await embedManifestForFile(inspect, model!);
+    expect(direct.manifest).toMatchObject({ task: 'embed', output: 'embedding', embedding: { pooling: 'none', l2: true }, size: [224, 224], cropFrom: 256 });
+    const a = await computeEmbeddings(ds, { model: { manifest: direct.manifest, file: model! }, images: 'all', embedder });
+    const b = await computeEmbeddings(ds, { model: { manifest: mobilenetEmbedManifest(model!), file: model! }, images: 'all', embedder });
+    // The same file and preprocessing under another id is another model row, with the same vectors.
+    expect(a.model!.id).not.toBe(b.model!.id);
+    const id = idOf(ds, NAMES[1]!);
+    expect(cosine(imageEmbedding(ds.db, a.model!, id)!, imageEmbedding(ds.db, b.model!, id)!)).toBeGreaterThan(0.9999);
+    await expect(embedManifestForFile(inspect, model!, 'features')).rejects.toThrow(`${model}: the model has no output "features" (inputs input [batch_size, 3, 224, 224]; outputs output [batch_size, 1000], embedding [batch_size, 1280])`);
+    await expect(embedManifestForFile(inspect, '/nonexistent/m.onnx')).rejects.toThrow('/nonexistent/m.onnx: model file not found');
+    // A feature map [N, 3, 8, 8] is averaged over its positions: the vector is the mean colour.
+    const map = tinyModel('features.onnx', { name: 'features', dims: ['N', 3, 8, 8] }, [{ op: 'Identity', inputs: ['x'], outputs: ['features'] }]);
+    const proposed = await embedManifestForFile(inspect, map);
+    expect(proposed.manifest.embedding).toEqual({ pooling: 'mean', l2: true });
+    const s = await computeEmbeddings(ds, { model: { manifest: proposed.manifest, file: map }, images: 'all', embedder });
+    expect(s).toMatchObject({ computed: 3, failed: 0 });
+    expect(s.model!.dim).toBe(3);
+    ds.close();
+  });
+
+  it('object crops: one vector per annotation with an area, stored with its annotation id, recomputed when the annotation changes', async () => {
+    const { ds } = await dataset(NAMES.slice(0, 2));
+    const img = idOf(ds, NAMES[0]!);
+    const cls = insertClass(ds.db, { name: 'thing', color: '#ff0000' }).id;
+    const [boxA, boxB, tag] = insertAnnotations(ds.db, [
+      { imageId: img, classId: cls, geometry: { kind: 'box', x: 10, y: 20, w: 200, h: 150 }, source: 'human' },
+      { imageId: img, classId: cls, geometry: { kind: 'box', x: 300, y: 200, w: 120, h: 100 }, source: 'human' },
+      { imageId: img, classId: cls, geometry: { kind: 'tag' }, source: 'human' },
+    ]);
+    const s = await computeEmbeddings(ds, { model: { manifest: mobilenetEmbedManifest(model!), file: model! }, images: 'all', crops: true, embedder });
+    expect(s).toMatchObject({ computed: 2, crops: 2, failed: 0 });
+    expect(s.counts).toMatchObject({ images: 2, annotations: 2 });
+    const vectors = annotationEmbeddings(ds.db, s.model!, [boxA!, boxB!, tag!]);
+    expect([...vectors.keys()].sort()).toEqual([boxA, boxB].sort());
+    const whole = imageEmbedding(ds.db, s.model!, img)!;
+    expect(cosine(vectors.get(boxA!)!, vectors.get(boxB!)!)).toBeLessThan(0.99);
+    expect(cosine(vectors.get(boxA!)!, whole)).toBeLessThan(0.99);
+    // Nothing is missing; moving one box makes its crop (only) stale.
+    expect(annotationsWithoutEmbedding(ds.db, s.model!.id, [img])).toEqual([]);
+    ds.db.prepare('UPDATE annotations SET geometry = ?, updated_at = ? WHERE id = ?').run(JSON.stringify({ kind: 'box', x: 50, y: 50, w: 100, h: 100 }), Date.now() + 1000, boxB);
+    const again = await computeEmbeddings(ds, { model: { manifest: mobilenetEmbedManifest(model!), file: model! }, images: { ids: [img] }, crops: true, embedder });
+    expect(again).toMatchObject({ total: 1, computed: 0, crops: 1, skipped: 0 });
     ds.close();
   });
 });

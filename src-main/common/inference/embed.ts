@@ -1,6 +1,6 @@
 import { AppError } from '../errors';
 import { fmtDims, modelMismatch } from './decode';
-import type { EmbeddingSpec, OutputTensor } from './types';
+import type { EmbeddingPooling, EmbeddingSpec, ModelIo, ModelManifest, OutputTensor } from './types';
 
 /**
  * Embedding vectors from a model output: pooling over the spatial or token axis, then L2
@@ -108,4 +108,61 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
     bb += b[i]! * b[i]!;
   }
   return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+}
+
+const num = (d: number | string | undefined): number | undefined => (typeof d === 'number' && d > 0 ? d : undefined);
+
+/** Output names that say "the vector" in common exports (timm, Transformers, CLIP, the test fixture). */
+const EMBEDDING_NAMES = /^(embeddings?|image_embeds|pooler_output|features?|pooled|last_hidden_state)$/i;
+
+/**
+ * An embed manifest for a model file given without one: the input as an image batch (ImageNet
+ * conventions assumed and said so), the output named by `output`, else one whose name says it is
+ * the embedding, else the first; its pooling from its shape ([B, D]: none, [B, C, H, W]: mean,
+ * [B, T, C]: the class token). A named output the model does not have is an error listing those it has.
+ */
+export function proposeEmbedManifest(io: ModelIo, file: string, output?: string): { manifest: ModelManifest; problems: string[] } {
+  const shapes = `inputs ${io.inputs.map((t) => `${t.name} ${fmtDims(t.dims)}`).join(', ')}; outputs ${io.outputs.map((t) => `${t.name} ${fmtDims(t.dims)}`).join(', ')}`;
+  const input = io.inputs[0];
+  const d = input?.dims ?? [];
+  const nhwc = d.length === 4 && d[3] === 3 && d[1] !== 3;
+  if (!input || d.length !== 4 || (typeof (nhwc ? d[3] : d[1]) === 'number' && (nhwc ? d[3] : d[1]) !== 3)) {
+    throw new AppError('INVALID_ARGUMENT', `${file}: the first input is not an image batch [B, 3, H, W] or [B, H, W, 3] (${shapes})`, { file });
+  }
+  const out = output !== undefined ? io.outputs.find((o) => o.name === output) : (io.outputs.find((o) => EMBEDDING_NAMES.test(o.name)) ?? io.outputs[0]);
+  if (!out) throw new AppError('INVALID_ARGUMENT', `${file}: the model has no output "${output}" (${shapes})`, { file, output });
+  const od = out.dims;
+  const problems: string[] = [];
+  let pooling: EmbeddingPooling;
+  if (od.length === 2 || (od.length === 4 && od[2] === 1 && od[3] === 1)) pooling = 'none';
+  else if (od.length === 4) pooling = 'mean';
+  else if (od.length === 3) pooling = 'cls';
+  else throw new AppError('INVALID_ARGUMENT', `${file}: output "${out.name}" ${fmtDims(od)} is not a vector, a feature map [B, C, H, W] or tokens [B, T, C]`, { file, output: out.name });
+  if (pooling !== 'none') problems.push(`output "${out.name}" ${fmtDims(od)} is ${pooling === 'mean' ? 'a feature map: averaged over its positions' : 'a token sequence: its first (class) token taken'}`);
+  const ih = num(nhwc ? d[1] : d[2]), iw = num(nhwc ? d[2] : d[3]);
+  const size: [number, number] = ih && iw ? [ih, iw] : [224, 224];
+  if (!(ih && iw)) problems.push(`input size is dynamic ${fmtDims(d)}: assuming 224x224`);
+  problems.push("input conventions assumed to be ImageNet's (RGB, /255, mean 0.485,0.456,0.406, std 0.229,0.224,0.225, short side resized then centre-cropped)");
+  const base = file.split(/[\\/]/).pop() ?? file;
+  const id = base.replace(/\.onnx$/i, '').toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'model';
+  const manifest: ModelManifest = {
+    id,
+    name: base.replace(/\.onnx$/i, ''),
+    task: 'embed',
+    input: input.name,
+    size,
+    colour: 'rgb',
+    scale: 1 / 255,
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    letterbox: 'stretch',
+    cropFrom: Math.round(size[0] / 0.875),
+    ...(nhwc ? { layout: 'nhwc' as const } : {}),
+    output: out.name,
+    embedding: { pooling, l2: true },
+    classes: [],
+    thresholds: { score: 0, iou: 0, maxDetections: 1 },
+    file,
+  };
+  return { manifest, problems };
 }
