@@ -4,13 +4,15 @@ import { AppError } from '../common/errors';
 import { badVectors, proposeEmbedManifest, vectorProblem } from '../common/inference/embed';
 import type { ModelIo, ModelManifest, Provider, ThreadSettings } from '../common/inference/types';
 import { geometryBBox } from '../common/geometry/shapes';
-import type { Geometry, ImageFilter, ImageRecord } from '../common/model';
+import type { EmbedJobSummary, StoredEmbeddingModel } from '../common/embeddings';
+import type { Geometry, ImageFilter, ImageRecord, JobProgress } from '../common/model';
 import {
   annotationsWithoutEmbedding,
   embeddingCounts,
   embeddingModelByKey,
   ensureEmbeddingModel,
   imagesWithoutEmbedding,
+  listEmbeddingModels,
   putEmbeddings,
   type EmbeddingCounts,
   type EmbeddingDtype,
@@ -302,4 +304,36 @@ export async function computeEmbeddings(ds: Dataset, opts: ComputeEmbeddingsOpti
 function sameVector(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** The models whose vectors the dataset holds, with their counts, oldest first. */
+export function storedEmbeddingModels(ds: Dataset): StoredEmbeddingModel[] {
+  return listEmbeddingModels(ds.db).map((m) => toStored(ds, m));
+}
+
+function toStored(ds: Dataset, m: EmbeddingModelRecord): StoredEmbeddingModel {
+  const c = embeddingCounts(ds.db, m.id);
+  const manifestId = typeof m.parameters['manifestId'] === 'string' ? m.parameters['manifestId'] : null;
+  return { id: m.id, key: m.key, name: m.name, manifestId, dim: m.dim, dtype: m.dtype, createdAt: m.createdAt, images: c.images, stale: c.stale, annotations: c.annotations };
+}
+
+/** A job's summary as the embedding channels report it. */
+export function jobSummary(ds: Dataset, s: EmbedSummary): EmbedJobSummary {
+  return {
+    key: s.key,
+    model: s.model ? toStored(ds, s.model) : null,
+    total: s.total,
+    computed: s.computed,
+    crops: s.crops,
+    skipped: s.skipped,
+    failed: s.failed,
+    problems: s.problems,
+    cancelled: s.cancelled,
+    ms: Math.round(s.ms),
+  };
+}
+
+/** A job's progress as a 'job:progress' event (kind 'embed'): images done of total, vectors stored, failures. */
+export function embedJobProgress(jobId: string, p: EmbedProgress, finished = false): JobProgress {
+  return { jobId, kind: 'embed', phase: finished ? 'done' : 'writing', done: p.done, total: p.total, imported: p.stored, duplicates: 0, problems: p.failed, etaMs: p.etaMs };
 }

@@ -14,7 +14,9 @@ import { computeEmbeddings, embedManifestForFile, embeddingModelKey, type EmbedS
 import { closeInferenceBackend, inferenceBackend } from '../../src-main/services/inference';
 import { mobilenetEmbedManifest } from '../helpers/models';
 import { sharedPath, tempDir } from '../helpers/shared';
-import { newWorkspace, ok } from '../helpers/workspace';
+import { fails, newWorkspace, ok } from '../helpers/workspace';
+import { Workspace } from '../../src-main/services/workspace';
+import type { JobProgress } from '../../src-main/common/model';
 
 const model = sharedPath('models/mobilenetv2-12-int8-with-embedding.onnx');
 const photos = sharedPath('datasets/coco_tinycoco/images/train2017');
@@ -233,5 +235,51 @@ describe.runIf(model && photos)('embedding models that do not fit, custom ONNX f
     const again = await computeEmbeddings(ds, { model: { manifest: mobilenetEmbedManifest(model!), file: model! }, images: { ids: [img] }, crops: true, embedder });
     expect(again).toMatchObject({ total: 1, computed: 0, crops: 1, skipped: 0 });
     ds.close();
+  });
+});
+
+describe.runIf(model && photos)('embedding channels: models, compute with progress, cancel', () => {
+  afterAll(closeInferenceBackend);
+
+  it('lists the shipped encoders and a custom one, computes new vectors with progress events, and counts them', async () => {
+    const dir = tempDir();
+    const root = path.join(dir, 'imgs');
+    fs.mkdirSync(root);
+    for (const n of NAMES.slice(0, 5)) fs.copyFileSync(path.join(photos!, n), path.join(root, n));
+    const events: JobProgress[] = [];
+    const ws = new Workspace({ configDir: dir, mode: 'web', version: 'test', emit: (_e, p) => void events.push(p as JobProgress) });
+    await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root });
+    await ok(ws, 'images:import', { jobId: 'imp', paths: [root] });
+    await ok(ws, 'models:add', { file: model!, manifest: { ...mobilenetEmbedManifest(model!) } });
+    const before = await ok(ws, 'embeddings:models', {});
+    expect(before.imageCount).toBe(5);
+    expect(before.stored).toEqual([]);
+    expect(before.available.map((m) => m.id)).toEqual(expect.arrayContaining(['dinov2-small', 'clip-vit-b32-image', 'mobilenetv2-12', 'mobilenetv2-embed']));
+    expect(before.available.find((m) => m.id === 'mobilenetv2-embed')).toMatchObject({ origin: 'custom', downloaded: true });
+    expect(before.available.find((m) => m.id === 'dinov2-small')).toMatchObject({ origin: 'builtin', downloadable: true });
+    // No detector is offered as an embed model.
+    expect(before.available.some((m) => m.id.startsWith('yolo'))).toBe(false);
+
+    // A job cancelled at once stores nothing; the one after it computes all five.
+    const pending = ok(ws, 'embeddings:compute', { jobId: 'e1', modelId: 'mobilenetv2-embed', images: 'new', crops: false });
+    expect(await ok(ws, 'jobs:cancel', { jobId: 'e1' })).toBe(true);
+    const cancelled = await pending;
+    expect(cancelled.cancelled).toBe(true);
+    expect(cancelled.computed).toBe(0);
+    events.length = 0;
+    const done = await ok(ws, 'embeddings:compute', { jobId: 'e2', modelId: 'mobilenetv2-embed', images: 'new', crops: false });
+    expect(done).toMatchObject({ total: 5, computed: 5, failed: 0, cancelled: false });
+    expect(done.model).toMatchObject({ manifestId: 'mobilenetv2-embed', dim: 1280, images: 5, stale: 0, annotations: 0 });
+    expect(events.every((e) => e.kind === 'embed' && e.jobId === 'e2')).toBe(true);
+    expect(events.at(-1)).toMatchObject({ phase: 'done', done: 5, total: 5, imported: 5 });
+    const after = await ok(ws, 'embeddings:models', {});
+    expect(after.stored).toEqual([expect.objectContaining({ name: 'MobileNetV2 embedding', images: 5 })]);
+    // A filter: only the images it matches and that have no vector (none here).
+    const filtered = await ok(ws, 'embeddings:compute', { jobId: 'e3', modelId: 'mobilenetv2-embed', images: { filter: { status: 'new' } }, crops: false });
+    expect(filtered).toMatchObject({ total: 0, skipped: 5 });
+    // A shipped encoder not downloaded yet says so.
+    const e = await fails(ws, 'embeddings:compute', { jobId: 'e4', modelId: 'dinov2-small', images: 'new', crops: false });
+    expect(e).toMatchObject({ code: 'NOT_FOUND', message: 'model "dinov2-small" is not downloaded yet' });
+    await ok(ws, 'dataset:close', {});
   });
 });
