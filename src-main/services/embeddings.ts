@@ -223,11 +223,8 @@ export async function computeEmbeddings(ds: Dataset, opts: ComputeEmbeddingsOpti
   let done = 0;
   const started = performance.now();
   opts.onProgress?.({ done: 0, total: ids.length, stored: 0, failed: 0, etaMs: null });
-  for (let start = 0; start < ids.length; start += batchSize) {
-    if (opts.isCancelled?.()) {
-      summary.cancelled = true;
-      break;
-    }
+  /** The items of the batch at `start`: its readable images (and their objects' crops). */
+  const prepare = (start: number): { batchIds: number[]; items: Item[] } => {
     const batchIds = ids.slice(start, start + batchSize);
     const items: Item[] = [];
     for (const id of batchIds) {
@@ -258,11 +255,30 @@ export async function computeEmbeddings(ds: Dataset, opts: ComputeEmbeddingsOpti
       // Images visited only for their objects' crops keep their current vector.
       for (let i = items.length - 1; i >= 0; i--) if (items[i]!.annotationId === null && !whole.has(items[i]!.image.id)) items.splice(i, 1);
     }
-    if (items.length === 0) {
+    return { batchIds, items };
+  };
+  const send = (items: Item[]): Promise<EmbedResult | null> =>
+    items.length === 0 ? Promise.resolve(null) : opts.embedder.embed({ manifest, modelFile: file, inputs: items.map((it) => it.input), ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}) });
+  // The next batch is sent before this one is stored, so the worker decodes its images while
+  // this one runs; a cancel drops the batch in flight and keeps those stored.
+  let next: { batchIds: number[]; items: Item[]; result: Promise<EmbedResult | null> } | null = null;
+  const start0 = (start: number): typeof next => {
+    if (start >= ids.length || opts.isCancelled?.()) return null;
+    const b = prepare(start);
+    const result = send(b.items);
+    result.catch(() => undefined);
+    return { ...b, result };
+  };
+  next = start0(0);
+  for (let start = 0; next; start += batchSize) {
+    const { batchIds, items } = next;
+    const r = await next.result;
+    if (opts.isCancelled?.()) break;
+    next = start0(start + batchSize);
+    if (!r) {
       done += batchIds.length;
       continue;
     }
-    const r = await opts.embedder.embed({ manifest, modelFile: file, inputs: items.map((it) => it.input), ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}) });
     for (const f of r.failures) problem(`${items[f.index]!.label}: ${f.message}`);
     const rows: EmbeddingInput[] = [];
     const output = manifest.output ?? 'the first output';
@@ -295,6 +311,7 @@ export async function computeEmbeddings(ds: Dataset, opts: ComputeEmbeddingsOpti
     const elapsed = performance.now() - started;
     opts.onProgress?.({ done, total: ids.length, stored: summary.computed + summary.crops, failed: summary.failed, etaMs: done < ids.length ? Math.round((elapsed / done) * (ids.length - done)) : 0 });
   }
+  summary.cancelled = done < ids.length && opts.isCancelled?.() === true;
   summary.model = model;
   summary.counts = model ? embeddingCounts(ds.db, model.id) : summary.counts;
   summary.ms = performance.now() - t0;
