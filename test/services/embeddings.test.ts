@@ -209,6 +209,17 @@ describe.runIf(model && photos)('embedding models that do not fit, custom ONNX f
     const s = await computeEmbeddings(ds, { model: { manifest: proposed.manifest, file: map }, images: 'all', embedder });
     expect(s).toMatchObject({ computed: 3, failed: 0 });
     expect(s.model!.dim).toBe(3);
+    // A fixed batch of 2: three images run as two batches, the last filled up; the same vectors.
+    const fixedFile = path.join(tempDir(), 'fixed.onnx');
+    fs.writeFileSync(fixedFile, onnxModel({ inputs: [{ name: 'x', type: FLOAT, dims: [2, 3, 8, 8] }], outputs: [{ name: 'features', type: FLOAT, dims: [2, 3, 8, 8] }], nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['features'] }] }));
+    const fixed = await embedManifestForFile(inspect, fixedFile);
+    const f = await computeEmbeddings(ds, { model: { manifest: fixed.manifest, file: fixedFile }, images: 'all', embedder });
+    expect(f).toMatchObject({ computed: 3, failed: 0 });
+    for (const n of NAMES.slice(0, 3)) {
+      const a = imageEmbedding(ds.db, s.model!, idOf(ds, n))!;
+      const b = imageEmbedding(ds.db, f.model!, idOf(ds, n))!;
+      expect(Array.from(b)).toEqual(Array.from(a));
+    }
     ds.close();
   });
 
