@@ -294,3 +294,38 @@ describe.runIf(model && photos)('embedding channels: models, compute with progre
     await ok(ws, 'dataset:close', {});
   });
 });
+
+const dicomDir = sharedPath('datasets/dicom_pydicom');
+const tiff16 = sharedPath('datasets/tiff16_stardist_dsb2018/img2d.tif');
+
+describe.runIf(model && dicomDir && tiff16)('embeddings of DICOM and 16-bit images', () => {
+  afterAll(closeInferenceBackend);
+
+  it('decodes them here and feeds the model the windowed pixels the viewer shows, crops included', async () => {
+    const dir = tempDir();
+    const root = path.join(dir, 'imgs');
+    fs.mkdirSync(root);
+    for (const n of ['CT_small.dcm', 'MR_small.dcm']) fs.copyFileSync(path.join(dicomDir!, n), path.join(root, n));
+    fs.copyFileSync(tiff16!, path.join(root, 'img2d.tif'));
+    const ws = newWorkspace(dir);
+    await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root });
+    await ok(ws, 'images:import', { jobId: 'imp', paths: [root] });
+    const file = ws.current!.file;
+    await ok(ws, 'dataset:close', {});
+    const ds = Dataset.open(file);
+    const depths = ds.db.prepare('SELECT path, bit_depth, format FROM images ORDER BY path').all() as { path: string; bit_depth: number; format: string }[];
+    expect(depths.map((d) => [d.path, d.bit_depth > 8])).toEqual([['CT_small.dcm', true], ['MR_small.dcm', true], ['img2d.tif', true]]);
+    const ct = idOf(ds, 'CT_small.dcm');
+    const cls = insertClass(ds.db, { name: 'organ', color: '#00ff00' }).id;
+    const [box] = insertAnnotations(ds.db, [{ imageId: ct, classId: cls, geometry: { kind: 'box', x: 10, y: 10, w: 40, h: 30 }, source: 'human' }]);
+    const { embedder } = await inferenceBackend();
+    const s = await computeEmbeddings(ds, { model: { manifest: mobilenetEmbedManifest(model!), file: model! }, images: 'all', crops: true, embedder });
+    expect(s.problems).toEqual([]);
+    expect(s).toMatchObject({ computed: 3, crops: 1, failed: 0 });
+    const v = (name: string) => imageEmbedding(ds.db, s.model!, idOf(ds, name))!;
+    expect(cosine(v('CT_small.dcm'), v('MR_small.dcm'))).toBeLessThan(0.99);
+    expect(cosine(v('CT_small.dcm'), v('img2d.tif'))).toBeLessThan(0.99);
+    expect(annotationEmbeddings(ds.db, s.model!, [box!]).size).toBe(1);
+    ds.close();
+  });
+});
