@@ -92,6 +92,36 @@ function wholeShift(m: Affine): [number, number] | null {
   return Number.isInteger(m[4]) && Number.isInteger(m[5]) ? [m[4], m[5]] : null;
 }
 
+/**
+ * A mask warped like the image, but only around the object: the mask's box with two pixels of
+ * margin (all unset, so nothing spills out of it) is warped into the box of its mapped corners
+ * within the frame, and the result placed in the full frame. The same pixels as warping the whole
+ * mask, at the cost of the object's size rather than the image's.
+ */
+async function warpMaskWindow(rle: MaskGeometry['rle'], step: GeoStep): Promise<MaskGeometry['rle']> {
+  const [H, W] = rle.size;
+  const r = rleBBox(rle);
+  const empty = () => shiftRleInto({ size: [1, 1], counts: [1] }, 0, 0, step.width, step.height);
+  if (r.w === 0 || r.h === 0) return empty();
+  const sx = Math.max(0, r.x - 2);
+  const sy = Math.max(0, r.y - 2);
+  const sw = Math.min(W, r.x + r.w + 2) - sx;
+  const sh = Math.min(H, r.y + r.h + 2) - sy;
+  const m1 = compose(step.m, translate(sx, sy));
+  const c = mapPoints(m1, [0, 0, sw, 0, sw, sh, 0, sh]);
+  const xs = [c[0]!, c[2]!, c[4]!, c[6]!];
+  const ys = [c[1]!, c[3]!, c[5]!, c[7]!];
+  // Rounded outward after a tolerance, so a map onto whole pixels keeps its exact window.
+  const wx0 = Math.max(0, Math.floor(Math.min(...xs) + 1e-9));
+  const wy0 = Math.max(0, Math.floor(Math.min(...ys) + 1e-9));
+  const wx1 = Math.min(step.width, Math.ceil(Math.max(...xs) - 1e-9));
+  const wy1 = Math.min(step.height, Math.ceil(Math.max(...ys) - 1e-9));
+  if (wx1 <= wx0 || wy1 <= wy0) return empty();
+  const sub = maskImage({ kind: 'mask', rle: shiftRleInto(rle, -sx, -sy, sw, sh) });
+  const warped = await warpImage(sub, compose(translate(-wx0, -wy0), m1), wx1 - wx0, wy1 - wy0, 0, true);
+  return shiftRleInto(encodeMask(warped.data, warped.width, warped.height), wx0, wy0, step.width, step.height);
+}
+
 /** A mask moved by the step, or null when dropped; `clipped` when its moved outline leaves the frame. */
 async function transformMask(g: MaskGeometry, step: GeoStep, minVisible: number): Promise<{ geometry: MaskGeometry | null; clipped: boolean }> {
   const before = rleArea(g.rle) * Math.abs(determinant(step.m));
@@ -99,7 +129,7 @@ async function transformMask(g: MaskGeometry, step: GeoStep, minVisible: number)
   // Tiles and crops move masks by whole pixels: cut the runs directly, the same pixels a warp gives.
   const geometry: MaskGeometry = shift
     ? { kind: 'mask', rle: shiftRleInto(g.rle, shift[0], shift[1], step.width, step.height) }
-    : maskFromImage(await warpImage(maskImage(g), step.m, step.width, step.height, 0, true));
+    : { kind: 'mask', rle: await warpMaskWindow(g.rle, step) };
   const after = rleArea(geometry.rle);
   const r = rleBBox(g.rle);
   const corners = mapPoints(step.m, [r.x, r.y, r.x + r.w, r.y, r.x + r.w, r.y + r.h, r.x, r.y + r.h]);

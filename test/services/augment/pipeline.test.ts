@@ -5,7 +5,8 @@ import { mulberry32 } from '../../../src-main/common/random';
 import { geometryArea, validateGeometry } from '../../../src-main/common/geometry/shapes';
 import { augmentSample, preprocessSample, tileOrigins } from '../../../src-main/services/augment/pipeline';
 import type { Sample } from '../../../src-main/services/augment/types';
-import { type Ann, bccdSamples, cocoSamples, obbSamples } from './fixtures';
+import { decodeMask } from '../../../src-main/common/geometry/rle';
+import { type Ann, bccdSamples, bitsOf, cocoSamples, obbSamples, rasterOf } from './fixtures';
 
 const PHOTOMETRIC: AugmentStep[] = [
   { op: 'brightness', p: 1, factor: [1.3, 1.3] },
@@ -282,4 +283,32 @@ describe('channels', () => {
       }
     }
   }, 60_000);
+});
+
+describe('masks', () => {
+  it('a mask warped around its object gives the pixels of warping the whole mask like the image', async () => {
+    const all = await cocoSamples(2, true);
+    if (!all) return;
+    const sample = all.find((s) => s.annotations.some((a) => a.geometry.kind === 'mask'))!;
+    const mask = sample.annotations.find((a) => a.geometry.kind === 'mask')!;
+    const { width, height } = sample.image;
+    const raster = rasterOf(mask.geometry, width, height);
+    for (const step of [
+      { op: 'rotate', p: 1, degrees: [17, 17], fill: 0 },
+      { op: 'shear', p: 1, x: [12, 12], y: [-7, -7], fill: 0 },
+      { op: 'flip', horizontal: 1, vertical: 0 },
+      { op: 'scaleCrop', p: 1, scale: [1.4, 1.4], fill: 0 },
+    ] as const) {
+      const aug = augmentSchema.parse({ outputs: 1, seed: 1, minVisible: 0, steps: [step] });
+      const moved = await augmentSample({ image: sample.image, annotations: [mask] }, aug, mulberry32(9));
+      const whole = await augmentSample({ image: raster, annotations: [] }, aug, mulberry32(9));
+      const g = moved.annotations[0]!.geometry;
+      expect(g.kind).toBe('mask');
+      const bits = decodeMask((g as Extract<typeof g, { kind: 'mask' }>).rle);
+      const expected = bitsOf(whole.image);
+      let diff = 0;
+      for (let i = 0; i < bits.length; i++) if (bits[i] !== expected[i]) diff++;
+      expect(diff, step.op).toBe(0);
+    }
+  });
 });
