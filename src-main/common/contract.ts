@@ -18,6 +18,7 @@ import type { ImagingInfo } from './imaging/info';
 import type { DisplayInfo } from './imaging/display';
 import type { PixelBlock } from './imaging/pixels';
 import type { SliceEditSummary, StackInfo } from './stacks';
+import { QUEUE_POOLS, QUEUE_STRATEGIES, UNCERTAINTY_MEASURES, type ClassifierPrediction, type ClassifierReport, type EmbeddingModelInfo, type NextQueue } from './curation';
 import type {
   AnnotationRecord,
   AppInfo,
@@ -560,6 +561,42 @@ export const argSchemas = {
   'dataset:openImage': empty,
   /** Remembers the image open in the viewer (null: the grid is shown). */
   'dataset:setOpenImage': z.object({ id: id.nullable() }).strict(),
+  /** The embedding models of the open dataset with their stored image vectors. */
+  'curation:models': empty,
+  /**
+   * What to label next: the images still to label ordered by a strategy (README, Curation).
+   * Uncertainty uses `runId` (the latest run with predictions when omitted); the others the
+   * vectors of `embeddingModelId` (the model with most vectors when omitted).
+   */
+  'curation:queue': z
+    .object({
+      strategy: z.enum(QUEUE_STRATEGIES),
+      measure: z.enum(UNCERTAINTY_MEASURES).default('margin'),
+      pool: z.enum(QUEUE_POOLS).default('unlabeled'),
+      runId: id.optional(),
+      embeddingModelId: id.optional(),
+      limit: z.number().int().min(1).max(20_000).default(500),
+    })
+    .strict(),
+  /** Trains a logistic regression on the vectors of the human-tagged images (progress on 'job:progress', cancellable). */
+  'classifier:train': z
+    .object({
+      jobId,
+      embeddingModelId: id.optional(),
+      /** Fraction of each class held out for evaluation. */
+      holdout: z.number().min(0.05).max(0.5).default(0.2),
+      l2: z.number().min(0).max(100).default(1e-3),
+      seed: z.number().int().min(0).max(2 ** 31).default(1),
+    })
+    .strict(),
+  /** Tags the untagged images with the trained classifier as a new model run. */
+  'classifier:predict': z
+    .object({
+      classifierId: z.string().regex(/^clf-[a-z0-9-]{1,40}$/, 'not a classifier id'),
+      topK: z.number().int().min(1).max(100).default(3),
+      minScore: unit.default(0.1),
+    })
+    .strict(),
   /** The image's place in the list the filter gives (id order); null when the filter leaves it out. */
 } as const satisfies Record<Channel, z.ZodType>;
 
@@ -652,6 +689,10 @@ export interface Results {
   'comments:delete': null;
   'dataset:openImage': { id: number; index: number | null } | null;
   'dataset:setOpenImage': null;
+  'curation:models': EmbeddingModelInfo[];
+  'curation:queue': NextQueue;
+  'classifier:train': ClassifierReport;
+  'classifier:predict': ClassifierPrediction;
 }
 
 /** Arguments as callers write them (defaults may be omitted). */

@@ -58,3 +58,13 @@ export interface ClassifierPrediction {
   images: number;
   tags: number;
 }
+
+/** An embedding model as the curation views list it. */
+export interface EmbeddingModelInfo {
+  id: number;
+  key: string;
+  name: string;
+  dim: number;
+  /** Image vectors stored. */
+  imageCount: number;
+}
