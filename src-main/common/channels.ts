@@ -59,7 +59,6 @@ export const CHANNELS = [
   'predictions:accept',
   'predictions:reject',
   'predictions:acceptAbove',
-  'curation:models',
   'curation:queue',
   'classifier:train',
   'classifier:predict',

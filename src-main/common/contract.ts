@@ -19,7 +19,7 @@ import type { ImagingInfo } from './imaging/info';
 import type { DisplayInfo } from './imaging/display';
 import type { PixelBlock } from './imaging/pixels';
 import type { SliceEditSummary, StackInfo } from './stacks';
-import { QUEUE_POOLS, QUEUE_STRATEGIES, UNCERTAINTY_MEASURES, type ClassifierPrediction, type ClassifierReport, type EmbeddingModelInfo, type NextQueue } from './curation';
+import { QUEUE_POOLS, QUEUE_STRATEGIES, UNCERTAINTY_MEASURES, type ClassifierPrediction, type ClassifierReport, type NextQueue } from './curation';
 import type {
   AnnotationRecord,
   AppInfo,
@@ -578,8 +578,6 @@ export const argSchemas = {
   'dataset:openImage': empty,
   /** Remembers the image open in the viewer (null: the grid is shown). */
   'dataset:setOpenImage': z.object({ id: id.nullable() }).strict(),
-  /** The embedding models of the open dataset with their stored image vectors. */
-  'curation:models': empty,
   /**
    * What to label next: the images still to label ordered by a strategy (README, Curation).
    * Uncertainty uses `runId` (the latest run with predictions when omitted); the others the
@@ -708,7 +706,6 @@ export interface Results {
   'comments:delete': null;
   'dataset:openImage': { id: number; index: number | null } | null;
   'dataset:setOpenImage': null;
-  'curation:models': EmbeddingModelInfo[];
   'curation:queue': NextQueue;
   'classifier:train': ClassifierReport;
   'classifier:predict': ClassifierPrediction;

@@ -59,12 +59,3 @@ export interface ClassifierPrediction {
   tags: number;
 }
 
-/** An embedding model as the curation views list it. */
-export interface EmbeddingModelInfo {
-  id: number;
-  key: string;
-  name: string;
-  dim: number;
-  /** Image vectors stored. */
-  imageCount: number;
-}

@@ -53,7 +53,6 @@ import { boxesToMasks, Segmenter } from './segment';
 import { nextClassColour } from '../common/palette';
 import { buildQueue } from './activeLearning';
 import { predictTags, trainClassifier, type TrainedClassifier } from './linearClassifier';
-import { listEmbeddingModels } from '../db/embeddings';
 
 export type Handlers = { [C in Channel]: (args: ParsedArgs<C>) => Promise<ResultOf<C>> | ResultOf<C> };
 
@@ -406,8 +405,6 @@ export class Workspace {
       setOpenImage(this.need(), id);
       return null;
     },
-    'curation:models': () =>
-      listEmbeddingModels(this.need().db).map((m) => ({ id: m.id, key: m.key, name: m.name, dim: m.dim, imageCount: m.imageCount })),
     'curation:queue': (args) => buildQueue(this.need().db, args),
     'classifier:train': async ({ jobId, embeddingModelId, holdout, l2, seed }) => {
       const ds = this.need();
