@@ -5,6 +5,10 @@ import { getModelRun, runImageCounts } from '../../src-main/db/prelabel';
 import type { Dataset } from '../../src-main/services/dataset';
 import { predictTags, stratifiedSplit, trainClassifier } from '../../src-main/services/linearClassifier';
 import { gaussian, vectorDataset } from '../helpers/curation';
+import type { JobProgress } from '../../src-main/common/model';
+import { Workspace } from '../../src-main/services/workspace';
+import { tempDir } from '../helpers/shared';
+import { fails, ok } from '../helpers/workspace';
 
 const open: Dataset[] = [];
 afterAll(() => open.forEach((d) => d.close()));
@@ -107,7 +111,6 @@ describe('the classifier trained on stored embeddings', () => {
     open.push(f.ds);
     const trained = await trainClassifier(f.ds.db);
     expect(trained.report.untagged).toBe(20);
-    const before = listAnnotations(f.ds.db, f.imageIds[0]!).length;
     const pred = predictTags(f.ds.db, trained);
     expect(pred.images).toBe(20);
     const run = getModelRun(f.ds.db, pred.runId)!;
@@ -135,7 +138,6 @@ describe('the classifier trained on stored embeddings', () => {
     });
     expect(tagsSeen).toBe(pred.tags);
     expect(right).toBe(20);
-    expect(listAnnotations(f.ds.db, f.imageIds[0]!).length).toBe(before + listAnnotations(f.ds.db, f.imageIds[0]!).filter((a) => a.source === 'model').length);
   });
 
   it('says what is missing: no tags, one class, too few to hold out; and stops when cancelled', async () => {
@@ -152,5 +154,32 @@ describe('the classifier trained on stored embeddings', () => {
     const ok = vectorDataset(vectors, cls.map((c) => [c]), 2);
     open.push(ok.ds);
     await expect(trainClassifier(ok.ds.db, { maxIterations: 1_000_000, l2: 0 }, { cancelled: () => true })).rejects.toThrow(/cancelled/);
+  });
+});
+
+describe('the classifier channels', () => {
+  it('train as a job with train-classifier progress, predict with the id it returned, and refuse bad arguments', async () => {
+    const { vectors, cls } = clusters(2, 30, 8, 0.3, 13);
+    const f = vectorDataset(vectors, cls.map((c, i) => (i < 10 ? [] : [c])), 2);
+    const file = f.ds.file;
+    f.ds.close();
+    const events: JobProgress[] = [];
+    const ws = new Workspace({ configDir: tempDir(), mode: 'web', version: 'test', emit: (_e, p) => events.push(p) });
+    await ok(ws, 'dataset:open', { path: file });
+    const report = await ok(ws, 'classifier:train', { jobId: 'clf-1' });
+    expect(report.accuracy).toBe(1);
+    expect(report.untagged).toBe(10);
+    expect(events.length).toBeGreaterThan(1);
+    expect(events.every((e) => e.kind === 'train-classifier' && e.jobId === 'clf-1')).toBe(true);
+    expect(events.at(-1)!.phase).toBe('done');
+    expect((await fails(ws, 'classifier:predict', { classifierId: 'clf-other' })).message).toContain('not the one last trained');
+    const run = await ok(ws, 'classifier:predict', { classifierId: report.classifierId });
+    expect(run.images).toBe(10);
+    expect((await fails(ws, 'classifier:train', { jobId: 'clf-2', holdout: 0.9 })).code).toBe('INVALID_ARGUMENT');
+    expect((await fails(ws, 'curation:queue', { strategy: 'diversity', limit: 0 })).code).toBe('INVALID_ARGUMENT');
+    const q = await ok(ws, 'curation:queue', { strategy: 'uncertainty' });
+    expect(q.runId).toBe(run.runId);
+    expect(q.ids).toHaveLength(10);
+    await ws.dispose();
   });
 });
