@@ -1,4 +1,4 @@
-import usearch from 'usearch';
+import { usearch } from './usearch';
 import { AppError } from '../common/errors';
 import { SPLITS, type Split } from '../common/model';
 import { DEFAULT_DUPLICATE_THRESHOLD, type DuplicatePair, type DuplicateReport } from '../common/similarity';

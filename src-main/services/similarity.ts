@@ -1,4 +1,4 @@
-import usearch from 'usearch';
+import { usearch } from './usearch';
 import { AppError } from '../common/errors';
 import type { Split } from '../common/model';
 import { DEFAULT_SIMILAR_K, MAX_SIMILAR_K, type SimilarHit, type SimilarResult } from '../common/similarity';
