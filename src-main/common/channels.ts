@@ -92,6 +92,9 @@ export const CHANNELS = [
   'comments:delete',
   'dataset:openImage',
   'dataset:setOpenImage',
+  'similar:find',
+  'duplicates:find',
+  'duplicates:resolve',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];

@@ -11,6 +11,7 @@ export type { Channel, EventName } from './channels';
 import type { EditResult, HistoryState } from './editing';
 import { keypointSchemaProblem, MAX_KEYPOINT_NAME, MAX_KEYPOINTS } from './keypoints';
 import type { HealthReport } from './health';
+import { MAX_SIMILAR_K, type DuplicateReport, type SimilarResult } from './similarity';
 import { IOU_TYPES, type EvalResult, type EvalRunInfo } from './eval/types';
 import { EXPORT_FORMATS, FORMATS, type ExportReport, type InterchangeReport } from './formats/types';
 import type { PyramidInfo } from './pyramid';
@@ -187,6 +188,15 @@ export const imageFilterSchema = z
     hasPredictions: z.boolean().optional(),
     labeled: z.boolean().optional(),
     ids: z.array(id).max(100_000).optional(),
+    ranked: z
+      .object({
+        ids: z.array(id).max(100_000),
+        scores: z.array(finite).max(100_000).optional(),
+        label: z.string().min(1, 'a ranking needs a label').max(200),
+      })
+      .strict()
+      .refine((r) => r.scores === undefined || r.scores.length === r.ids.length, 'a ranking has one score per image')
+      .optional(),
     hasOpenComments: z.boolean().optional(),
   })
   .strict();
@@ -613,6 +623,25 @@ export const argSchemas = {
     })
     .strict(),
   /** The image's place in the list the filter gives (id order); null when the filter leaves it out. */
+  /**
+   * "More like this": the k images nearest by cosine similarity to one image, the mean of several,
+   * or an object's crop vector, with one embedding model's vectors (the one with most when omitted).
+   */
+  'similar:find': z
+    .object({
+      imageIds: z.array(id).min(1).max(10_000).optional(),
+      annotationId: id.optional(),
+      model: z.string().min(1).max(200).optional(),
+      k: z.number().int().min(1).max(MAX_SIMILAR_K).default(200),
+    })
+    .strict()
+    .refine((a) => (a.imageIds === undefined) !== (a.annotationId === undefined), 'give either imageIds or annotationId'),
+  /** Near-duplicate pairs and groups at or above a cosine similarity threshold, with split leakage. */
+  'duplicates:find': z
+    .object({ threshold: z.number().min(-1).max(1).default(0.95), model: z.string().min(1).max(200).optional() })
+    .strict(),
+  /** One near-duplicate pair resolved: `imageId` moved into the split of `keepId`, or dropped from the dataset (its file stays). */
+  'duplicates:resolve': z.object({ action: z.enum(['move', 'drop']), imageId: id, keepId: id }).strict(),
 } as const satisfies Record<Channel, z.ZodType>;
 
 export interface Results {
@@ -709,6 +738,9 @@ export interface Results {
   'curation:queue': NextQueue;
   'classifier:train': ClassifierReport;
   'classifier:predict': ClassifierPrediction;
+  'similar:find': SimilarResult;
+  'duplicates:find': DuplicateReport;
+  'duplicates:resolve': { action: 'move' | 'drop'; imageId: number; split: 'train' | 'val' | 'test' | null };
 }
 
 /** Arguments as callers write them (defaults may be omitted). */

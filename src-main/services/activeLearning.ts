@@ -1,9 +1,10 @@
-import { exactSearch, MetricKind, type BatchMatches, type Matches } from 'usearch';
+import type { BatchMatches, Matches } from 'usearch';
 import { AppError } from '../common/errors';
 import type { NextQueue, QueueStrategy, UncertaintyMeasure } from '../common/curation';
 import { latestRunWithPredictions, poolImageIds, runExists, runImageScores, type QueuePool } from '../db/curation';
 import { embeddingModelById, listEmbeddingModels, loadImageEmbeddings, type EmbeddingMatrix, type EmbeddingModelRecord } from '../db/embeddings';
 import type { Db } from '../db/open';
+import { usearch } from './usearch';
 
 /**
  * What to label next: a queue of the images still to label, ordered by
@@ -79,7 +80,7 @@ export function kCenterGreedy(
   const minDist = new Float64Array(n);
   if (centres.length > 0 && n > 0) {
     // The nearest labeled image of every candidate, by an exact SIMD search.
-    const found = firstNeighbours(exactSearch(rowsOf(data, dim, centres), rowsOf(data, dim, candidates), dim, 1, MetricKind.Cos), n, 1);
+    const found = firstNeighbours(usearch.exactSearch(rowsOf(data, dim, centres), rowsOf(data, dim, candidates), dim, 1, usearch.MetricKind.Cos), n, 1);
     for (let i = 0; i < n; i++) minDist[i] = Math.max(0, found.distances[i * found.k]!);
   } else {
     const mean = new Float64Array(dim);
@@ -137,7 +138,7 @@ export function uniquenessScores(data: Float32Array, dim: number): Float64Array 
   const n = data.length / dim;
   const out = new Float64Array(n);
   if (n < 2) return out.fill(1);
-  const m = firstNeighbours(exactSearch(data, data, dim, 2, MetricKind.Cos), n, 2);
+  const m = firstNeighbours(usearch.exactSearch(data, data, dim, 2, usearch.MetricKind.Cos), n, 2);
   for (let i = 0; i < n; i++) {
     // The row itself is usually first, but an exact duplicate may come before it.
     const a = Number(m.keys[i * m.k]);

@@ -53,6 +53,8 @@ import { boxesToMasks, Segmenter } from './segment';
 import { nextClassColour } from '../common/palette';
 import { buildQueue } from './activeLearning';
 import { predictTags, trainClassifier, type TrainedClassifier } from './linearClassifier';
+import { findSimilar } from './similarity';
+import { findNearDuplicates, resolveDuplicate } from './duplicates';
 
 export type Handlers = { [C in Channel]: (args: ParsedArgs<C>) => Promise<ResultOf<C>> | ResultOf<C> };
 
@@ -451,6 +453,9 @@ export class Workspace {
       return frame;
     },
     'images:locate': ({ filter, id }) => locateTile(this.need().db, filter, id),
+    'similar:find': ({ imageIds, annotationId, model, k }) => findSimilar(this.need(), { imageIds, annotationId, model, k }),
+    'duplicates:find': ({ threshold, model }) => findNearDuplicates(this.need(), { threshold, model }),
+    'duplicates:resolve': (args) => resolveDuplicate(this.need(), args),
     'stacks:get': ({ id }) => {
       const ds = this.need();
       const stack = getStack(ds.db, id);

@@ -15,7 +15,8 @@ import { gaussian } from '../helpers/curation';
 /**
  * Curation in the real renderer: the classifier trained from Curate shows its held-out accuracy
  * and confusion matrix and tags the rest as a run; the queue of what to label next is built from
- * that run, and "Next in queue" (button and Alt+N) walks it in the viewer until it is exhausted.
+ * that run, "Next in queue" (button and Alt+N) walks it in the viewer until it is exhausted, and
+ * "Show in grid" lists it in its order.
  * The vectors are synthetic (two clusters), stored beside the app through the dataset's own store.
  */
 const prerequisites = chromiumOrSkip('curation');
@@ -125,6 +126,13 @@ describe('curation in the browser', () => {
     await page.keyboard.press('Alt+n');
     await expect.poll(() => page.getByTestId('status-line').textContent()).toContain('The queue is exhausted');
     expect(await page.getByTestId('viewer').getAttribute('data-image-id')).toBe(String(expected[2]));
+
+    // Show in grid: the queue's images, in its order.
+    await page.getByTestId('viewer-back').click();
+    await page.getByTestId('curate-open').click();
+    await expect.poll(() => page.getByTestId('next-size').getAttribute('data-count')).toBe('3');
+    await page.getByTestId('next-show').click();
+    await expect.poll(() => page.getByTestId('grid-cell').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-image-id')))), { timeout: 30_000 }).toEqual(expected);
     expect(pageErrors).toEqual([]);
   });
 });
