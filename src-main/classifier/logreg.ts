@@ -52,9 +52,9 @@ function standardiser(x: Float32Array, dim: number, rows: Int32Array): { mean: F
   return { mean, scale };
 }
 
-/** Standardised copy of the rows (n x dim). */
-function standardise(x: Float32Array, dim: number, rows: ArrayLike<number>, mean: Float64Array, scale: number): Float64Array {
-  const out = new Float64Array(rows.length * dim);
+/** Standardised copy of the rows (n x dim), in single precision: half the memory to stream per pass. */
+function standardise(x: Float32Array, dim: number, rows: ArrayLike<number>, mean: Float64Array, scale: number): Float32Array {
+  const out = new Float32Array(rows.length * dim);
   const inv = 1 / scale;
   for (let i = 0; i < rows.length; i++) {
     const o = rows[i]! * dim;
@@ -64,7 +64,7 @@ function standardise(x: Float32Array, dim: number, rows: ArrayLike<number>, mean
 }
 
 /** Largest eigenvalue of [X 1]^T [X 1] / n by power iteration (a slight overestimate is safe). */
-function largestEigenvalue(z: Float64Array, n: number, dim: number): number {
+function largestEigenvalue(z: Float32Array, n: number, dim: number): number {
   let v = new Float64Array(dim + 1).fill(1 / Math.sqrt(dim + 1));
   let lambda = 1;
   const t = new Float64Array(n);
@@ -93,29 +93,60 @@ function largestEigenvalue(z: Float64Array, n: number, dim: number): number {
   return lambda;
 }
 
+/** a[ao..ao+len) . b[bo..bo+len), four partial sums at a time. */
+function dot(a: Float64Array, ao: number, b: Float32Array, bo: number, len: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let j = 0;
+  for (; j + 3 < len; j += 4) {
+    s0 += a[ao + j]! * b[bo + j]!;
+    s1 += a[ao + j + 1]! * b[bo + j + 1]!;
+    s2 += a[ao + j + 2]! * b[bo + j + 2]!;
+    s3 += a[ao + j + 3]! * b[bo + j + 3]!;
+  }
+  for (; j < len; j++) s0 += a[ao + j]! * b[bo + j]!;
+  return s0 + s1 + s2 + s3;
+}
+
+/** y[yo..yo+len) += g x[xo..xo+len). */
+function axpy(g: number, x: Float32Array, xo: number, y: Float64Array, yo: number, len: number): void {
+  let j = 0;
+  for (; j + 3 < len; j += 4) {
+    y[yo + j]! += g * x[xo + j]!;
+    y[yo + j + 1]! += g * x[xo + j + 1]!;
+    y[yo + j + 2]! += g * x[xo + j + 2]!;
+    y[yo + j + 3]! += g * x[xo + j + 3]!;
+  }
+  for (; j < len; j++) y[yo + j]! += g * x[xo + j]!;
+}
+
+/** Turns the logits out[at..at+k) (their largest `max`) into probabilities in place. */
+function activate(mode: LinearMode, out: Float64Array, at: number, k: number, max: number): void {
+  if (mode === 'softmax') {
+    let sum = 0;
+    for (let c = 0; c < k; c++) {
+      const e = Math.exp(out[at + c]! - max);
+      out[at + c] = e;
+      sum += e;
+    }
+    for (let c = 0; c < k; c++) out[at + c]! /= sum;
+  } else {
+    for (let c = 0; c < k; c++) out[at + c] = 1 / (1 + Math.exp(-out[at + c]!));
+  }
+}
+
 /** Class probabilities (rows x classes) of standardised rows for weights w, b. */
-function probabilities(mode: LinearMode, z: Float64Array, n: number, dim: number, k: number, w: Float64Array, b: Float64Array, out: Float64Array): void {
+function probabilities(mode: LinearMode, z: Float32Array, n: number, dim: number, k: number, w: Float64Array, b: Float64Array, out: Float64Array): void {
   for (let i = 0; i < n; i++) {
-    const o = i * dim;
     let max = -Infinity;
     for (let c = 0; c < k; c++) {
-      let s = b[c]!;
-      const wc = c * dim;
-      for (let j = 0; j < dim; j++) s += w[wc + j]! * z[o + j]!;
-      out[i * k + c] = s;
-      if (s > max) max = s;
+      const v = dot(w, c * dim, z, i * dim, dim) + b[c]!;
+      out[i * k + c] = v;
+      if (v > max) max = v;
     }
-    if (mode === 'softmax') {
-      let sum = 0;
-      for (let c = 0; c < k; c++) {
-        const e = Math.exp(out[i * k + c]! - max);
-        out[i * k + c] = e;
-        sum += e;
-      }
-      for (let c = 0; c < k; c++) out[i * k + c]! /= sum;
-    } else {
-      for (let c = 0; c < k; c++) out[i * k + c] = 1 / (1 + Math.exp(-out[i * k + c]!));
-    }
+    activate(mode, out, i * k, k, max);
   }
 }
 
@@ -155,17 +186,25 @@ export function trainLinear(input: TrainInput, onProgress?: (done: number, total
     for (let q = 0; q < size; q++) vw[q] = w[q]! + momentum * (w[q]! - wPrev[q]!);
     for (let c = 0; c < k; c++) vb[c] = b[c]! + momentum * (b[c]! - bPrev[c]!);
     t = tNext;
-    probabilities(mode, z, n, dim, k, vw, vb, p);
     gw.fill(0);
     gb.fill(0);
+    // One pass over the rows: each row's probabilities, then its share of the gradient while the
+    // row is still in cache.
     for (let i = 0; i < n; i++) {
       const o = i * dim;
+      const pi = i * k;
+      let max = -Infinity;
       for (let c = 0; c < k; c++) {
-        const g = (p[i * k + c]! - target[i * k + c]!) / n;
+        const v = dot(vw, c * dim, z, o, dim) + vb[c]!;
+        p[pi + c] = v;
+        if (v > max) max = v;
+      }
+      activate(mode, p, pi, k, max);
+      for (let c = 0; c < k; c++) {
+        const g = (p[pi + c]! - target[pi + c]!) / n;
         if (g === 0) continue;
         gb[c]! += g;
-        const wc = c * dim;
-        for (let j = 0; j < dim; j++) gw[wc + j]! += g * z[o + j]!;
+        axpy(g, z, o, gw, c * dim, dim);
       }
     }
     let gmax = 0;

@@ -56,8 +56,7 @@ function rowsOf(data: Float32Array, dim: number, rows: readonly number[]): Float
   return out;
 }
 
-function firstNeighbours(m: Matches | BatchMatches, queries: number, k: number): { keys: BigUint64Array; distances: Float32Array; k: number } {
-  void queries;
+function firstNeighbours(m: Matches | BatchMatches, k: number): { keys: BigUint64Array; distances: Float32Array; k: number } {
   return { keys: m.keys, distances: m.distances, k: 'k' in m ? m.k : k };
 }
 
@@ -80,7 +79,7 @@ export function kCenterGreedy(
   const minDist = new Float64Array(n);
   if (centres.length > 0 && n > 0) {
     // The nearest labeled image of every candidate, by an exact SIMD search.
-    const found = firstNeighbours(usearch.exactSearch(rowsOf(data, dim, centres), rowsOf(data, dim, candidates), dim, 1, usearch.MetricKind.Cos), n, 1);
+    const found = firstNeighbours(usearch.exactSearch(rowsOf(data, dim, centres), rowsOf(data, dim, candidates), dim, 1, usearch.MetricKind.Cos), 1);
     for (let i = 0; i < n; i++) minDist[i] = Math.max(0, found.distances[i * found.k]!);
   } else {
     const mean = new Float64Array(dim);
@@ -95,6 +94,7 @@ export function kCenterGreedy(
       minDist[i] = 1 - dot / norm;
     }
   }
+  const candidateRows = rowsOf(data, dim, candidates);
   const picked = new Uint8Array(n);
   const order: number[] = [];
   const values: number[] = [];
@@ -117,13 +117,15 @@ export function kCenterGreedy(
       // The mean only chose the first pick; distances from now on are to picks.
       minDist.fill(Infinity);
     }
-    const o = candidates[best]! * dim;
-    for (let i = 0; i < n; i++) {
+    if (step === steps - 1) break;
+    // Distances from the pick to every candidate, by the same exact SIMD search.
+    const found = usearch.exactSearch(candidateRows, candidateRows.slice(best * dim, (best + 1) * dim), dim, n, usearch.MetricKind.Cos);
+    const keys = found.keys;
+    const dist = found.distances;
+    for (let r = 0; r < keys.length; r++) {
+      const i = Number(keys[r]);
       if (picked[i]) continue;
-      const c = candidates[i]! * dim;
-      let dot = 0;
-      for (let j = 0; j < dim; j++) dot += data[c + j]! * data[o + j]!;
-      const d = Math.max(0, 1 - dot);
+      const d = Math.max(0, dist[r]!);
       if (d < minDist[i]!) minDist[i] = d;
     }
   }
@@ -138,7 +140,7 @@ export function uniquenessScores(data: Float32Array, dim: number): Float64Array 
   const n = data.length / dim;
   const out = new Float64Array(n);
   if (n < 2) return out.fill(1);
-  const m = firstNeighbours(usearch.exactSearch(data, data, dim, 2, usearch.MetricKind.Cos), n, 2);
+  const m = firstNeighbours(usearch.exactSearch(data, data, dim, 2, usearch.MetricKind.Cos), 2);
   for (let i = 0; i < n; i++) {
     // The row itself is usually first, but an exact duplicate may come before it.
     const a = Number(m.keys[i * m.k]);
