@@ -20,6 +20,19 @@ import { gaussian } from '../helpers/curation';
  * The vectors are synthetic (two clusters), stored beside the app through the dataset's own store.
  */
 const prerequisites = chromiumOrSkip('curation');
+
+/** The class names of an image's human tags, read from the dataset file. */
+function humanTags(file: string, imageId: number): string[] {
+  const ds = Dataset.open(file);
+  try {
+    return ds.db
+      .prepare("SELECT c.name FROM annotations a JOIN classes c ON c.id = a.class_id WHERE a.image_id = ? AND a.kind = 'tag' AND a.source = 'human' ORDER BY c.name")
+      .pluck()
+      .all(imageId) as string[];
+  } finally {
+    ds.close();
+  }
+}
 const N = 30;
 
 describe('curation in the browser', () => {
@@ -72,6 +85,9 @@ describe('curation in the browser', () => {
       ds.close();
     }
     expect(ids).toHaveLength(N);
+    // The page loaded again (the dataset stays open), so the app reads the classes written beside it.
+    await page.reload();
+    await page.getByTestId('curate-open').waitFor();
 
     await page.getByTestId('curate-open').click();
     await page.getByTestId('clf-section').waitFor();
@@ -117,6 +133,12 @@ describe('curation in the browser', () => {
     await page.getByTestId('next-in-viewer').click();
     await expect.poll(() => page.getByTestId('viewer').getAttribute('data-image-id')).toBe(String(expected[0]));
     expect(await page.getByTestId('next-in-viewer').getAttribute('data-position')).toBe('1');
+    // The classifier's tags are reviewed like any run's: the best is the image's class; accepting it makes it a human tag.
+    await expect.poll(() => page.getByTestId('tag-prediction').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    const truth = ids.indexOf(expected[0]!) % 2 ? 'dog' : 'cat';
+    expect(await page.getByTestId('tag-prediction').first().getAttribute('data-class')).toBe(truth);
+    await page.getByTestId('tag-prediction').first().getByTestId('tag-accept').click();
+    await expect.poll(() => humanTags(file, expected[0]!)).toEqual([truth]);
     await page.locator('[data-testid="viewer"][data-ready="true"]').waitFor({ timeout: 30_000 });
     await page.keyboard.press('Alt+n');
     await expect.poll(() => page.getByTestId('viewer').getAttribute('data-image-id')).toBe(String(expected[1]));
