@@ -9,7 +9,7 @@ class CurationState {
   queue = $state.raw<NextQueue | null>(null);
   classifier = $state.raw<ClassifierReport | null>(null);
   /** The dataset (its file) these belong to. */
-  private file: string | null = null;
+  private file = $state<string | null>(null);
 
   /** Drops what belongs to another dataset than `file`. */
   forDataset(file: string | undefined): this {
@@ -19,6 +19,11 @@ class CurationState {
       this.classifier = null;
     }
     return this;
+  }
+
+  /** The queue when it belongs to the dataset `file` (read-only: nothing is dropped). */
+  queueOf(file: string | undefined): NextQueue | null {
+    return (file ?? null) === this.file ? this.queue : null;
   }
 
   /**
