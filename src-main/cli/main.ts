@@ -63,6 +63,8 @@ const USAGE = `usage:
                  [--save --class NAME] [--provider ${PROVIDERS.join('|')}] [--json]
   tessera segment <db> --from-run <runId> (--encoder <enc.onnx> --decoder <dec.onnx> | --model <manifest.json>)
                  [--as mask|polygon] [--tolerance 1] [--provider ${PROVIDERS.join('|')}] [--json]
+  tessera similar <db> --image <id|file name> [--k 10] [--model KEY] [--json]
+  tessera duplicates <db> [--threshold 0.95] [--model KEY] [--json]
 
 import --format auto (the default) imports annotations when every path is recognised as an
 annotated dataset (COCO, YOLO, VOC, labelme, CVAT), and image files only when none is; each
@@ -110,6 +112,11 @@ of an embed model: a manifest with task "embed", or a model.onnx whose output is
 vector (--output, else the one named like an embedding, else the first; a feature map is averaged,
 tokens give their first token; ImageNet preprocessing assumed). --images new (the default) computes
 only images without a current vector, so a run stopped with Ctrl+C continues where it stopped.
+similar lists the images nearest to one image by cosine similarity of their stored embeddings
+(best first, with the score); duplicates lists the pairs of images at or above the threshold,
+grouped, and marks pairs split across train/val/test as leakage. Both use the vectors of the
+embedding model with the most images unless --model names its key, and need embeddings computed
+first (tessera embed).
 
 predictions list prints the predictions still pending review; with --all also those accepted
 (human annotations now, with the score the model gave) and those a newer run of the model
@@ -140,6 +147,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await cmdEval(rest, io);
       case 'segment':
         return await cmdSegment(rest, io);
+      case 'similar':
+        return await cmdSimilar(rest, io);
+      case 'duplicates':
+        return await cmdDuplicates(rest, io);
       case undefined:
       case '-h':
       case '--help':
@@ -1119,4 +1130,61 @@ async function segmentFromRun(db: string, fromRun: string, values: Record<string
     ds.close();
     await closeInferenceBackend();
   }
+}
+
+async function cmdSimilar(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, {
+    image: { type: 'string' },
+    k: { type: 'string', default: '10' },
+    model: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  if (positionals.length !== 1) throw new AppError('INVALID_ARGUMENT', 'similar takes one dataset path');
+  if (!values['image']) throw new AppError('INVALID_ARGUMENT', 'similar needs --image <id|file name>');
+  const k = Number(values['k']);
+  if (!Number.isInteger(k) || k < 1 || k > 10_000) throw new AppError('INVALID_ARGUMENT', `--k must be a whole number from 1 to 10000, not "${String(values['k'])}"`);
+  const { findImageRef, findSimilar } = await import('../services/similarity');
+  const ds = Dataset.open(positionals[0]!);
+  try {
+    const imageId = findImageRef(ds, values['image'] as string);
+    const r = findSimilar(ds, { imageIds: [imageId], k, model: values['model'] as string | undefined });
+    if (values['json']) io.out(JSON.stringify(r, null, 2));
+    else {
+      io.out(`images like ${imageId} (model ${r.model.key}, ${r.searched} image vectors, ${r.elapsedMs.toFixed(1)} ms):`);
+      for (const h of r.hits) io.out(`${h.score.toFixed(4)}  ${String(h.imageId).padStart(6)}  ${h.path}${h.split ? `  [${h.split}]` : ''}`);
+    }
+  } finally {
+    ds.close();
+  }
+  return 0;
+}
+
+async function cmdDuplicates(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, {
+    threshold: { type: 'string', default: '0.95' },
+    model: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  if (positionals.length !== 1) throw new AppError('INVALID_ARGUMENT', 'duplicates takes one dataset path');
+  const threshold = Number(values['threshold']);
+  if (!Number.isFinite(threshold) || threshold < -1 || threshold > 1) throw new AppError('INVALID_ARGUMENT', `--threshold must be a cosine similarity from -1 to 1, not "${String(values['threshold'])}"`);
+  const { findNearDuplicates } = await import('../services/duplicates');
+  const ds = Dataset.open(positionals[0]!);
+  try {
+    const r = findNearDuplicates(ds, { threshold, model: values['model'] as string | undefined });
+    if (values['json']) io.out(JSON.stringify(r, null, 2));
+    else {
+      io.out(
+        `${r.pairs.length} near-duplicate pair(s) at cosine >= ${r.threshold} in ${r.groups.length} group(s), ${r.leakage} across splits` +
+          ` (model ${r.model.key}, ${r.searched} image vectors, ${(r.elapsedMs / 1000).toFixed(1)} s)`,
+      );
+      for (const p of r.pairs) {
+        const split = (s: string | null): string => (s ? ` [${s}]` : '');
+        io.out(`${p.score.toFixed(4)}  ${p.a.imageId} ${p.a.path}${split(p.a.split)}  ~  ${p.b.imageId} ${p.b.path}${split(p.b.split)}${p.leakage ? '  LEAKAGE' : ''}`);
+      }
+    }
+  } finally {
+    ds.close();
+  }
+  return 0;
 }

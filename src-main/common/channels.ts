@@ -60,6 +60,9 @@ export const CHANNELS = [
   'predictions:accept',
   'predictions:reject',
   'predictions:acceptAbove',
+  'curation:queue',
+  'classifier:train',
+  'classifier:predict',
   'classmap:get',
   'classmap:set',
   'eval:runs',
@@ -96,6 +99,9 @@ export const CHANNELS = [
   'versions:delete',
   'versions:annotations',
   'versions:images',
+  'similar:find',
+  'duplicates:find',
+  'duplicates:resolve',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];

@@ -12,6 +12,7 @@ import type { EditResult, HistoryState } from './editing';
 import { keypointSchemaProblem, MAX_KEYPOINT_NAME, MAX_KEYPOINTS } from './keypoints';
 import type { HealthReport } from './health';
 import type { VersionDiff, VersionRecord } from './versions';
+import { MAX_SIMILAR_K, type DuplicateReport, type SimilarResult } from './similarity';
 import { IOU_TYPES, type EvalResult, type EvalRunInfo } from './eval/types';
 import { EXPORT_FORMATS, FORMATS, type ExportReport, type InterchangeReport } from './formats/types';
 import type { PyramidInfo } from './pyramid';
@@ -22,6 +23,7 @@ import type { ImagingInfo } from './imaging/info';
 import type { DisplayInfo } from './imaging/display';
 import type { PixelBlock } from './imaging/pixels';
 import type { SliceEditSummary, StackInfo } from './stacks';
+import { QUEUE_POOLS, QUEUE_STRATEGIES, UNCERTAINTY_MEASURES, type ClassifierPrediction, type ClassifierReport, type NextQueue } from './curation';
 import type {
   AnnotationRecord,
   AppInfo,
@@ -189,6 +191,15 @@ export const imageFilterSchema = z
     hasPredictions: z.boolean().optional(),
     labeled: z.boolean().optional(),
     ids: z.array(id).max(100_000).optional(),
+    ranked: z
+      .object({
+        ids: z.array(id).max(100_000),
+        scores: z.array(finite).max(100_000).optional(),
+        label: z.string().min(1, 'a ranking needs a label').max(200),
+      })
+      .strict()
+      .refine((r) => r.scores === undefined || r.scores.length === r.ids.length, 'a ranking has one score per image')
+      .optional(),
     hasOpenComments: z.boolean().optional(),
   })
   .strict();
@@ -611,7 +622,60 @@ export const argSchemas = {
   'versions:annotations': z.object({ number: z.number().int().min(1), imageId: id }).strict(),
   /** Ids of a version's images that the dataset still holds, in id order (to open them in the viewer). */
   'versions:images': z.object({ number: z.number().int().min(1) }).strict(),
+  /**
+   * What to label next: the images still to label ordered by a strategy (README, Curation).
+   * Uncertainty uses `runId` (the latest run with predictions when omitted); the others the
+   * vectors of `embeddingModelId` (the model with most vectors when omitted).
+   */
+  'curation:queue': z
+    .object({
+      strategy: z.enum(QUEUE_STRATEGIES),
+      measure: z.enum(UNCERTAINTY_MEASURES).default('margin'),
+      pool: z.enum(QUEUE_POOLS).default('unlabeled'),
+      runId: id.optional(),
+      embeddingModelId: id.optional(),
+      limit: z.number().int().min(1).max(20_000).default(500),
+    })
+    .strict(),
+  /** Trains a logistic regression on the vectors of the human-tagged images (progress on 'job:progress', cancellable). */
+  'classifier:train': z
+    .object({
+      jobId,
+      embeddingModelId: id.optional(),
+      /** Fraction of each class held out for evaluation. */
+      holdout: z.number().min(0.05).max(0.5).default(0.2),
+      l2: z.number().min(0).max(100).default(1e-3),
+      seed: z.number().int().min(0).max(2 ** 31).default(1),
+    })
+    .strict(),
+  /** Tags the untagged images with the trained classifier as a new model run. */
+  'classifier:predict': z
+    .object({
+      classifierId: z.string().regex(/^clf-[a-z0-9-]{1,40}$/, 'not a classifier id'),
+      topK: z.number().int().min(1).max(100).default(3),
+      minScore: unit.default(0.1),
+    })
+    .strict(),
   /** The image's place in the list the filter gives (id order); null when the filter leaves it out. */
+  /**
+   * "More like this": the k images nearest by cosine similarity to one image, the mean of several,
+   * or an object's crop vector, with one embedding model's vectors (the one with most when omitted).
+   */
+  'similar:find': z
+    .object({
+      imageIds: z.array(id).min(1).max(10_000).optional(),
+      annotationId: id.optional(),
+      model: z.string().min(1).max(200).optional(),
+      k: z.number().int().min(1).max(MAX_SIMILAR_K).default(200),
+    })
+    .strict()
+    .refine((a) => (a.imageIds === undefined) !== (a.annotationId === undefined), 'give either imageIds or annotationId'),
+  /** Near-duplicate pairs and groups at or above a cosine similarity threshold, with split leakage. */
+  'duplicates:find': z
+    .object({ threshold: z.number().min(-1).max(1).default(0.95), model: z.string().min(1).max(200).optional() })
+    .strict(),
+  /** One near-duplicate pair resolved: `imageId` moved into the split of `keepId`, or dropped from the dataset (its file stays). */
+  'duplicates:resolve': z.object({ action: z.enum(['move', 'drop']), imageId: id, keepId: id }).strict(),
 } as const satisfies Record<Channel, z.ZodType>;
 
 export interface Results {
@@ -712,6 +776,12 @@ export interface Results {
   'versions:delete': null;
   'versions:annotations': AnnotationRecord[];
   'versions:images': number[];
+  'curation:queue': NextQueue;
+  'classifier:train': ClassifierReport;
+  'classifier:predict': ClassifierPrediction;
+  'similar:find': SimilarResult;
+  'duplicates:find': DuplicateReport;
+  'duplicates:resolve': { action: 'move' | 'drop'; imageId: number; split: 'train' | 'val' | 'test' | null };
 }
 
 /** Arguments as callers write them (defaults may be omitted). */

@@ -105,6 +105,8 @@ export interface ImageListItem {
    * or an older file's pixels for it. Renditions are asked for by this key only.
    */
   media: string;
+  /** The item's score under a ranked filter (e.g. cosine similarity for "More like this"). */
+  score?: number;
   /**
    * Set when the grid item is a stack of separate files: the item is its middle slice (its
    * thumbnail), with the status and annotation count of the whole stack.

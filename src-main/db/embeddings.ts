@@ -133,6 +133,7 @@ export function putEmbeddings(db: Db, model: EmbeddingModelRecord, rows: readonl
       ins.run(model.id, r.imageId, r.annotationId ?? null, r.contentHash, blob, now);
     }
   })();
+  noteEmbeddingsChanged(db);
 }
 
 /** Ids of the images (in id order) that have no current vector of the model: none stored, or stored for other content. */
@@ -181,6 +182,37 @@ export function imageEmbedding(db: Db, model: EmbeddingModelRecord, imageId: num
     )
     .get(model.id, imageId) as { vector: Buffer } | undefined;
   return r ? decodeVector(model, r.vector) : null;
+}
+
+const writeCounts = new WeakMap<Db, number>();
+
+/**
+ * A number that changes whenever this connection writes vectors through putEmbeddings (or a
+ * caller that changes what is current, such as removing images, says so with
+ * noteEmbeddingsChanged); caches of loaded matrices are keyed by it.
+ */
+export function embeddingsVersion(db: Db): number {
+  return writeCounts.get(db) ?? 0;
+}
+
+export function noteEmbeddingsChanged(db: Db): void {
+  writeCounts.set(db, (writeCounts.get(db) ?? 0) + 1);
+}
+
+/** An object's current crop vector of the model (its image's content unchanged), with the image it is on; or null. */
+export function annotationEmbedding(db: Db, model: EmbeddingModelRecord, annotationId: number): { imageId: number; vector: Float32Array } | null {
+  const r = db
+    .prepare(
+      `SELECT e.image_id, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id JOIN annotations a ON a.id = e.annotation_id
+       WHERE e.model_id = ? AND e.annotation_id = ? AND e.content_hash = i.content_hash AND e.created_at >= a.updated_at`,
+    )
+    .get(model.id, annotationId) as { image_id: number; vector: Buffer } | undefined;
+  return r ? { imageId: r.image_id, vector: decodeVector(model, r.vector) } : null;
+}
+
+/** Crop vectors stored for the model (any image), to tell "not computed" from "not this object". */
+export function countAnnotationEmbeddings(db: Db, modelId: number): number {
+  return db.prepare('SELECT count(*) FROM embeddings WHERE model_id = ? AND annotation_id IS NOT NULL').pluck().get(modelId) as number;
 }
 
 /** An annotation whose object crop has no current vector of a model. */

@@ -134,6 +134,10 @@ export function whereClause(filter: ImageFilter): { sql: string; params: unknown
     conds.push('i.id IN (SELECT value FROM json_each(?))');
     params.push(JSON.stringify(filter.ids));
   }
+  if (filter.ranked !== undefined) {
+    conds.push('i.id IN (SELECT value FROM json_each(?))');
+    params.push(JSON.stringify(filter.ranked.ids));
+  }
   return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', params };
 }
 
@@ -145,8 +149,53 @@ export function externalImagePaths(db: Db): string[] {
 /** A grid entry as stored; its media address is added by the service that knows the files. */
 export type ImageListRow = Omit<ImageListItem, 'media'> & { external: boolean; contentHash: string };
 
-/** One page of the image grid, in import order, with the number of annotations of each image. */
+/**
+ * A ranked filter's images that match its other keys, in the ranking's order (each once, at its
+ * first place), with the score given for that place.
+ */
+export function rankedImages(db: Db, filter: ImageFilter): { ids: number[]; scores: Map<number, number> } {
+  const ranked = filter.ranked;
+  if (!ranked) throw new Error('not a ranked filter');
+  const { sql, params } = whereClause(filter);
+  const matching = new Set(db.prepare(`SELECT i.id FROM images i ${sql}`).pluck().all(...params) as number[]);
+  const ids: number[] = [];
+  const scores = new Map<number, number>();
+  ranked.ids.forEach((id, i) => {
+    // Deleting as it goes keeps each image at its first place only.
+    if (!matching.delete(id)) return;
+    ids.push(id);
+    const s = ranked.scores?.[i];
+    if (s !== undefined) scores.set(id, s);
+  });
+  return { ids, scores };
+}
+
+const LIST_COLUMNS = `i.id, i.path, i.external, i.content_hash AS contentHash, i.width, i.height, i.bit_depth AS bitDepth, i.frames, i.status, i.split,
+  (SELECT count(*) FROM annotations a WHERE a.image_id = i.id) AS annotationCount,
+  (SELECT count(*) FROM comments c WHERE c.image_id = i.id AND c.parent_id IS NULL AND c.resolved_at IS NULL) AS openComments`;
+
+/** A page of a ranked filter's images in the ranking's order, each with its score. */
+function listRanked(db: Db, filter: ImageFilter, offset: number, limit: number): ImageListRow[] {
+  const { ids, scores } = rankedImages(db, filter);
+  const page = ids.slice(offset, offset + limit);
+  if (page.length === 0) return [];
+  const rows = new Map<number, Omit<ImageListRow, 'external'> & { external: number }>();
+  for (const r of db.prepare(`SELECT ${LIST_COLUMNS} FROM images i WHERE i.id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(page)) as (Omit<ImageListRow, 'external'> & { external: number })[]) {
+    rows.set(r.id, r);
+  }
+  const out: ImageListRow[] = [];
+  for (const id of page) {
+    const r = rows.get(id);
+    if (!r) continue;
+    const score = scores.get(id);
+    out.push({ ...r, external: r.external === 1, ...(score !== undefined ? { score } : {}) });
+  }
+  return out;
+}
+
+/** One page of the image grid, in import order (a ranked filter: its order), with the number of annotations of each image. */
 export function listImages(db: Db, filter: ImageFilter, offset: number, limit: number): ImageListRow[] {
+  if (filter.ranked) return listRanked(db, filter, offset, limit);
   const { sql, params } = whereClause(filter);
   const rows = db
     .prepare(
@@ -250,6 +299,20 @@ export function findNextImage(
   afterId: number | undefined,
   want: NextWant,
 ): { id: number; index: number } | null {
+  if (filter.ranked) {
+    // In the ranking's order: the first image after afterId's place that is `want`, wrapping round.
+    const { ids } = rankedImages(db, filter);
+    const { sql: wsql, params: wparams } = whereClause(filter);
+    const wanted = new Set(db.prepare(`SELECT i.id FROM images i ${wsql ? `${wsql} AND` : 'WHERE'} ${WANT_SQL[want]}`).pluck().all(...wparams) as number[]);
+    const from = afterId === undefined ? -1 : ids.indexOf(afterId);
+    for (let step = 1; step <= ids.length; step++) {
+      const index = (from + step) % ids.length;
+      const id = ids[index]!;
+      if (id === afterId) break;
+      if (wanted.has(id)) return { id, index };
+    }
+    return null;
+  }
   const { sql, params } = whereClause(filter);
   const where = (extra: string) => `${sql ? `${sql} AND` : 'WHERE'} ${extra}`;
   const first = (range: string, bound: number) =>
@@ -266,6 +329,10 @@ export function findNextImage(
 
 /** The image's place in the filtered list (id order); null when the filter leaves it out. */
 export function indexOfImage(db: Db, filter: ImageFilter, id: number): number | null {
+  if (filter.ranked) {
+    const index = rankedImages(db, filter).ids.indexOf(id);
+    return index < 0 ? null : index;
+  }
   const { sql, params } = whereClause(filter);
   const where = (extra: string) => `${sql ? `${sql} AND` : 'WHERE'} ${extra}`;
   const inList = db.prepare(`SELECT 1 FROM images i ${where('i.id = ?')}`).get(...params, id);

@@ -1,6 +1,6 @@
 import type { ImageFilter, ImageStatus } from '../common/model';
 import { planStacks, type SliceOrder, type SliceRef, type StackCandidate, type StackInfo, type StackKind } from '../common/stacks';
-import { countImages, listImages, whereClause, type ImageListRow } from './images';
+import { countImages, listImages, rankedImages, whereClause, type ImageListRow } from './images';
 import { getMeta, setMeta } from './meta';
 import type { Db } from './open';
 
@@ -204,7 +204,8 @@ function hasStacks(db: Db): boolean {
 }
 
 export function countTiles(db: Db, filter: ImageFilter): number {
-  if (!hasStacks(db)) return countImages(db, filter);
+  // A ranking orders images, not stacks: each ranked image is a tile of its own.
+  if (!hasStacks(db) || filter.ranked) return countImages(db, filter);
   return countPlain(db, filter) + stackTiles(db, filter).length;
 }
 
@@ -299,7 +300,7 @@ LEFT JOIN (
  * (STACK_TILES).
  */
 export function listTiles(db: Db, filter: ImageFilter, offset: number, limit: number): ImageListRow[] {
-  if (!hasStacks(db)) return listImages(db, filter, offset, limit);
+  if (!hasStacks(db) || filter.ranked) return listImages(db, filter, offset, limit);
   const tiles = pageTiles(db, filter, offset, limit);
   const plainIds = tiles.filter((t) => t.stackId === null).map((t) => t.sk);
   const stackIds = tiles.filter((t) => t.stackId !== null).map((t) => t.stackId!);
@@ -339,6 +340,7 @@ export function listTiles(db: Db, filter: ImageFilter, offset: number, limit: nu
 
 /** The grid position of the tile holding `imageId` under the filter (the image must match it). */
 export function tileIndexOf(db: Db, filter: ImageFilter, imageId: number): number {
+  if (filter.ranked) return Math.max(0, rankedImages(db, filter).ids.indexOf(imageId));
   const { and, params } = filterParts(filter);
   const stacks = hasStacks(db) ? stackTiles(db, filter) : [];
   const stackId = db.prepare('SELECT stack_id FROM stack_members WHERE image_id = ?').pluck().get(imageId) as number | undefined;

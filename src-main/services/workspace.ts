@@ -10,7 +10,7 @@ import { setRememberedWindow } from '../db/imaging';
 import { getDisplay, setDisplay } from '../db/display';
 import { readPixelBlock } from './pixels';
 import type { ImagingInfo } from '../common/imaging/info';
-import type { ImageRecord } from '../common/model';
+import type { ImageRecord, JobProgress } from '../common/model';
 import { imagingInfo } from './dicom/display';
 import { unfinishedRuns } from '../db/prelabel';
 import { getGeo } from '../db/geo';
@@ -53,6 +53,10 @@ import { VisionWorker } from '../vision/client';
 import { smartGrabcut, smartScissors, smartWand, smartWatershed, type SmartDeps } from './smart';
 import { boxesToMasks, Segmenter } from './segment';
 import { nextClassColour } from '../common/palette';
+import { buildQueue } from './activeLearning';
+import { predictTags, trainClassifier, type TrainedClassifier } from './linearClassifier';
+import { findSimilar } from './similarity';
+import { findNearDuplicates, resolveDuplicate } from './duplicates';
 
 export type Handlers = { [C in Channel]: (args: ParsedArgs<C>) => Promise<ResultOf<C>> | ResultOf<C> };
 
@@ -104,6 +108,8 @@ export class Workspace {
   /** Runs being worked on now: 'running' in the database, but not left unfinished. */
   private readonly activeRuns = new Set<number>();
   private readonly settings: Settings;
+  /** The classifier last trained in the app, for the dataset it was trained on (kept until replaced). */
+  private classifier: { file: string; trained: TrainedClassifier } | null = null;
 
   constructor(private readonly opts: WorkspaceOptions) {
     this.settings = new Settings(opts.configDir);
@@ -412,6 +418,34 @@ export class Workspace {
     },
     'versions:annotations': ({ number, imageId }) => versionAnnotations(this.need(), number, imageId),
     'versions:images': ({ number }) => versionImageIds(this.need(), number),
+    'curation:queue': (args) => buildQueue(this.need().db, args),
+    'classifier:train': async ({ jobId, embeddingModelId, holdout, l2, seed }) => {
+      const ds = this.need();
+      const job = this.jobs.start(jobId);
+      const started = Date.now();
+      const progress = (phase: JobProgress['phase'], done: number, total: number): void => {
+        const elapsed = Date.now() - started;
+        const etaMs = phase === 'done' ? 0 : done > 0 ? Math.round((elapsed * (total - done)) / done) : null;
+        this.opts.emit('job:progress', { jobId, kind: 'train-classifier', phase, done, total, imported: 0, duplicates: 0, problems: 0, etaMs });
+      };
+      try {
+        progress('scanning', 0, 1);
+        const trained = await trainClassifier(ds.db, { embeddingModelId, holdout, l2, seed }, { onProgress: (d, t) => progress('writing', d, t), cancelled: () => job.cancelled });
+        this.classifier = { file: ds.file, trained };
+        progress('done', 1, 1);
+        return trained.report;
+      } finally {
+        job.finish();
+      }
+    },
+    'classifier:predict': ({ classifierId, topK, minScore }) => {
+      const ds = this.need();
+      const c = this.classifier;
+      if (!c || c.file !== ds.file || c.trained.report.classifierId !== classifierId) {
+        throw new AppError('NOT_FOUND', `classifier ${classifierId} is not the one last trained on this dataset: train it again`, { classifierId });
+      }
+      return predictTags(ds.db, c.trained, { topK, minScore });
+    },
     'images:setStatus': ({ ids, status }) => setStatus(this.need().db, ids, status),
     'images:review': (args) => reviewImage(this.need(), args),
     'images:statusCounts': ({ filter }) => countByStatusWhere(this.need().db, filter),
@@ -430,6 +464,9 @@ export class Workspace {
       return frame;
     },
     'images:locate': ({ filter, id }) => locateTile(this.need().db, filter, id),
+    'similar:find': ({ imageIds, annotationId, model, k }) => findSimilar(this.need(), { imageIds, annotationId, model, k }),
+    'duplicates:find': ({ threshold, model }) => findNearDuplicates(this.need(), { threshold, model }),
+    'duplicates:resolve': (args) => resolveDuplicate(this.need(), args),
     'stacks:get': ({ id }) => {
       const ds = this.need();
       const stack = getStack(ds.db, id);

@@ -18,6 +18,8 @@ export interface ActionContext {
     close(): void;
     nextUnlabeled(): void;
     nextNotDone(): void;
+    /** Opens the next image of the "what to label next" queue (Curate); unavailable without it. */
+    nextInQueue?(): void;
     markDone(): void;
     /** Steps through the frames of a multi-frame image; frame actions are unavailable without it. */
     stepFrame?(by: number): void;
@@ -314,6 +316,7 @@ export const ACTIONS: readonly Action[] = [
   { id: 'markDone', label: 'Mark the image done', group: 'Image', keys: ['ctrl+enter'], predicate: (c) => !!c.nav && hasImage(c), perform: (c) => c.nav?.markDone() },
   { id: 'nextUnlabeled', label: 'Next unlabeled image', group: 'Image', keys: ['n'], predicate: (c) => !!c.nav, perform: (c) => c.nav?.nextUnlabeled() },
   { id: 'nextNotDone', label: 'Next image not done', group: 'Image', keys: ['shift+n'], predicate: (c) => !!c.nav, perform: (c) => c.nav?.nextNotDone() },
+  { id: 'nextInQueue', label: 'Next image of the queue (Curate, what to label next)', group: 'Image', keys: ['alt+n'], predicate: (c) => !!c.nav?.nextInQueue, perform: (c) => c.nav?.nextInQueue?.() },
 
   // 'a' already steps back an image, so accepting is Y (yes) and rejecting X, next to each other.
   {

@@ -7,6 +7,7 @@ import { handleClassKey } from '../editor/classKeys';
 import { app, type AppState } from './app.svelte';
 import { SliceEdits } from './stacks.svelte';
 import { versionView } from './versions.svelte';
+import { curation } from './curation.svelte';
 
 const NO_VERSION_HISTORY: HistoryState = { canUndo: false, canRedo: false, undoLabel: null, redoLabel: null };
 
@@ -93,6 +94,7 @@ export class EditorState {
         close: () => this.appState.viewer.close(),
         nextUnlabeled: () => void this.findNext('unlabeled'),
         nextNotDone: () => void this.findNext('not_done'),
+        nextInQueue: () => void this.nextInQueue(),
         markDone: () => void this.markDone(),
         stepFrame: (by) => this.appState.viewer.stepFrame(by),
         frames: () => this.appState.viewer.frames,
@@ -232,6 +234,42 @@ export class EditorState {
       this.statusChanged = true;
       if (v.item?.id === item.id) v.item = { ...item, status: 'done' };
       this.appState.say('Marked done');
+    } catch (e) {
+      this.appState.fail(e);
+    }
+  }
+
+  /**
+   * Opens the image after the open one in the queue of what to label next. The viewer walks the
+   * grid's list, so the image is looked up there; when the grid's filter hides it, the grid shows
+   * every image.
+   */
+  async nextInQueue(): Promise<void> {
+    const v = this.appState.viewer;
+    const ds = this.appState.dataset;
+    const target = curation.forDataset(ds.summary?.path).after(v.item?.id ?? null);
+    if (target === 'none') {
+      this.appState.say('No queue: build one in Curate, What to label next');
+      return;
+    }
+    if (target === null) {
+      this.appState.say(`The queue is exhausted: this is its last image (${curation.queue!.ids.length}); build it again in Curate`);
+      return;
+    }
+    try {
+      let index = await call('images:locate', { filter: ds.filter, id: target });
+      if (index === null) {
+        ds.filter = {};
+        ds.gridAnchor = 0;
+        ds.focusAnchor = false;
+        await ds.refresh();
+        index = await call('images:locate', { filter: {}, id: target });
+      }
+      if (index === null) {
+        this.appState.say(`Image ${target} of the queue is no longer in the dataset`, 'error');
+        return;
+      }
+      await v.open(index, target);
     } catch (e) {
       this.appState.fail(e);
     }

@@ -1,0 +1,72 @@
+import type { Db } from './open';
+
+/** Queries behind "what to label next" and the classifier trained on embeddings. */
+
+export type QueuePool = 'unlabeled' | 'not_done';
+
+const POOL_SQL: Record<QueuePool, string> = {
+  // No human annotation (tags included); predictions do not make an image labeled.
+  unlabeled: "NOT EXISTS (SELECT 1 FROM annotations a WHERE a.image_id = i.id AND a.source = 'human')",
+  not_done: "i.status NOT IN ('done', 'reviewed')",
+};
+
+/** Ids (in id order) of the images still to label: the pool a queue is drawn from. */
+export function poolImageIds(db: Db, pool: QueuePool): number[] {
+  return db.prepare(`SELECT i.id FROM images i WHERE ${POOL_SQL[pool]} ORDER BY i.id`).pluck().all() as number[];
+}
+
+/** The latest model run (highest id) that has predictions still stored, or null. */
+export function latestRunWithPredictions(db: Db): number | null {
+  const id = db.prepare("SELECT max(model_run_id) FROM annotations WHERE source = 'model'").pluck().get() as number | null;
+  return id ?? null;
+}
+
+export function runExists(db: Db, runId: number): boolean {
+  return db.prepare('SELECT 1 FROM model_runs WHERE id = ?').get(runId) !== undefined;
+}
+
+/**
+ * Per image the run looked at, the scores of the run's predictions on it (highest first; empty
+ * when it found nothing). Images are those the run records as done, and those holding its
+ * predictions (runs that record no per-image progress).
+ */
+export function runImageScores(db: Db, runId: number): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (const id of db.prepare("SELECT image_id FROM model_run_images WHERE run_id = ? AND state = 'done'").pluck().all(runId) as number[]) out.set(id, []);
+  const rows = db
+    .prepare("SELECT image_id, coalesce(score, 1) AS score FROM annotations WHERE model_run_id = ? AND source = 'model' ORDER BY image_id, score DESC")
+    .all(runId) as { image_id: number; score: number }[];
+  for (const r of rows) {
+    let list = out.get(r.image_id);
+    if (!list) out.set(r.image_id, (list = []));
+    list.push(r.score);
+  }
+  return out;
+}
+
+/** Human image tags: image id -> the distinct classes tagged on it (frame 0 and any other frame together). */
+export function humanImageTags(db: Db): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  const rows = db
+    .prepare("SELECT DISTINCT image_id, class_id FROM annotations WHERE kind = 'tag' AND source = 'human' AND class_id IS NOT NULL ORDER BY image_id, class_id")
+    .all() as { image_id: number; class_id: number }[];
+  for (const r of rows) {
+    let list = out.get(r.image_id);
+    if (!list) out.set(r.image_id, (list = []));
+    list.push(r.class_id);
+  }
+  return out;
+}
+
+export function classNames(db: Db, ids: readonly number[]): string[] {
+  const stmt = db.prepare('SELECT name FROM classes WHERE id = ?').pluck();
+  return ids.map((id) => (stmt.get(id) as string | undefined) ?? `class ${id}`);
+}
+
+/** Records images a run has finished (a run computed all at once, such as the classifier's). */
+export function addDoneRunImages(db: Db, runId: number, images: readonly { imageId: number; detections: number }[]): void {
+  const stmt = db.prepare("INSERT OR REPLACE INTO model_run_images (run_id, image_id, state, detections) VALUES (?, ?, 'done', ?)");
+  db.transaction(() => {
+    for (const r of images) stmt.run(runId, r.imageId, r.detections);
+  })();
+}
