@@ -53,6 +53,9 @@ import { nextClassColour } from '../common/palette';
 import { findSimilar } from './similarity';
 import { findNearDuplicates, resolveDuplicate } from './duplicates';
 
+/** Near-duplicate pairs sent with thumbnail addresses (the dashboard lists these). */
+const DUPLICATE_PAIRS_SHOWN = 500;
+
 export type Handlers = { [C in Channel]: (args: ParsedArgs<C>) => Promise<ResultOf<C>> | ResultOf<C> };
 
 export interface WorkspaceOptions {
@@ -421,7 +424,17 @@ export class Workspace {
     },
     'images:locate': ({ filter, id }) => locateTile(this.need().db, filter, id),
     'similar:find': ({ imageIds, annotationId, model, k }) => findSimilar(this.need(), { imageIds, annotationId, model, k }),
-    'duplicates:find': ({ threshold, model }) => findNearDuplicates(this.need(), { threshold, model }),
+    'duplicates:find': ({ threshold, model }) => {
+      const ds = this.need();
+      const r = findNearDuplicates(ds, { threshold, model });
+      // Thumbnails of the pairs the dashboard shows.
+      const media = (id: number): string | undefined => {
+        const im = getImage(ds.db, id);
+        return im ? mediaKey(ds, im) : undefined;
+      };
+      const shown = r.pairs.slice(0, DUPLICATE_PAIRS_SHOWN).map((p) => ({ ...p, a: { ...p.a, media: media(p.a.imageId) }, b: { ...p.b, media: media(p.b.imageId) } }));
+      return { ...r, pairs: [...shown, ...r.pairs.slice(DUPLICATE_PAIRS_SHOWN)] };
+    },
     'duplicates:resolve': (args) => resolveDuplicate(this.need(), args),
     'stacks:get': ({ id }) => {
       const ds = this.need();
