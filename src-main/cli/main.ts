@@ -931,9 +931,11 @@ async function cmdSimilar(args: string[], io: CliIo): Promise<number> {
   if (!values['image']) throw new AppError('INVALID_ARGUMENT', 'similar needs --image <id|file name>');
   const k = Number(values['k']);
   if (!Number.isInteger(k) || k < 1 || k > 10_000) throw new AppError('INVALID_ARGUMENT', `--k must be a whole number from 1 to 10000, not "${String(values['k'])}"`);
-  const { findImageRef, findSimilar } = await import('../services/similarity');
+  const { findImageRef, findSimilar, pickEmbeddingModel } = await import('../services/similarity');
   const ds = Dataset.open(positionals[0]!);
   try {
+    // Without vectors the answer is to compute them, whatever image is named.
+    pickEmbeddingModel(ds, values['model'] as string | undefined);
     const imageId = findImageRef(ds, values['image'] as string);
     const r = findSimilar(ds, { imageIds: [imageId], k, model: values['model'] as string | undefined });
     if (values['json']) io.out(JSON.stringify(r, null, 2));
