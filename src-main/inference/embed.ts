@@ -10,6 +10,14 @@ import type { SessionKey } from './detect';
 import { orientedSize, preprocess, type ImageInput } from './preprocess';
 import { getSession } from './sessions';
 
+/**
+ * Images per session.run on the CPU when the batch dimension is dynamic. Larger batches are no
+ * faster per image there and can be much slower (MobileNetV2 int8 on 2 threads: 16 per run gave
+ * about 40% of the images per second of 4 per run; see bench/embed/throughput.ts): the
+ * activations of many images no longer fit the caches. GPUs take the whole request in one run.
+ */
+export const CPU_RUN_BATCH = 4;
+
 export interface EmbedTimings {
   preMs: number;
   runMs: number;
@@ -33,7 +41,7 @@ export interface EmbedResult {
 }
 
 /** The model input of one image: the manifest's centre crop (`cropFrom`) or the whole image or region, resized. */
-async function modelInput(input: ImageInput, manifest: ModelManifest, size: [number, number]): Promise<Float32Array> {
+export async function embedModelInput(input: ImageInput, manifest: ModelManifest, size: [number, number]): Promise<Float32Array> {
   let source: ImageInput;
   if (typeof input === 'object' && 'raw' in input) {
     const crop = classifyCrop(manifest, size, input.raw.width, input.raw.height);
@@ -54,8 +62,8 @@ async function modelInput(input: ImageInput, manifest: ModelManifest, size: [num
 /**
  * Embedding vectors of several images with an embed model: each image preprocessed as the
  * manifest says (as a classifier's: centre crop or whole image, mean/std, layout), then the
- * images run together in batches (one run when the input's batch dimension is dynamic, else
- * batches of its fixed size), the `output` pooled and normalised (common/inference/embed.ts).
+ * images run together in batches (with a dynamic batch dimension CPU_RUN_BATCH per run on the
+ * CPU and all of them in one run elsewhere; else batches of the input's fixed size), the `output` pooled and normalised (common/inference/embed.ts).
  * An image that cannot be read is reported in `failures`; a model that does not fit (input,
  * output name or shape) throws an error naming the file.
  */
@@ -80,7 +88,7 @@ export async function embedInProcess(key: SessionKey, inputs: readonly ImageInpu
   const tensors: { index: number; data: Float32Array }[] = [];
   const pre = await Promise.all(
     inputs.map((input, index) =>
-      modelInput(input, manifest, [h, w]).then(
+      embedModelInput(input, manifest, [h, w]).then(
         (t) => ({ index, t }),
         (e: unknown) => {
           const d = toErrorData(e);
@@ -93,7 +101,7 @@ export async function embedInProcess(key: SessionKey, inputs: readonly ImageInpu
   for (const p of pre) if (p) tensors.push({ index: p.index, data: nhwc ? toNhwc(p.t, h, w) : p.t });
   const t1 = performance.now();
 
-  const step = fixedBatch ?? Math.max(1, tensors.length);
+  const step = fixedBatch ?? Math.max(1, provider === 'cpu' ? Math.min(CPU_RUN_BATCH, tensors.length) : tensors.length);
   let dim = 0;
   const chunks: Float32Array[] = [];
   let runMs = 0;

@@ -2,15 +2,17 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { AppError } from '../common/errors';
 import { badVectors, proposeEmbedManifest, vectorProblem } from '../common/inference/embed';
-import type { ModelIo, ModelManifest, Provider, ThreadSettings } from '../common/inference/types';
+import type { ModelIo, ModelManifest, Provider, RawPixels, ThreadSettings } from '../common/inference/types';
 import { geometryBBox } from '../common/geometry/shapes';
-import type { Geometry, ImageFilter, ImageRecord } from '../common/model';
+import type { EmbedJobSummary, StoredEmbeddingModel } from '../common/embeddings';
+import type { Geometry, ImageFilter, ImageRecord, JobProgress } from '../common/model';
 import {
   annotationsWithoutEmbedding,
   embeddingCounts,
   embeddingModelByKey,
   ensureEmbeddingModel,
   imagesWithoutEmbedding,
+  listEmbeddingModels,
   putEmbeddings,
   type EmbeddingCounts,
   type EmbeddingDtype,
@@ -22,6 +24,11 @@ import type { EmbedResult } from '../inference/embed';
 import type { ImageInput } from '../inference/preprocess';
 import type { Dataset } from './dataset';
 import { requireImageUnchanged } from './media';
+import { decodedForDisplay, geoNodata, paddingOf, rasterNeedsWindow } from './dicom/display';
+import { getImagingMeta } from '../db/imaging';
+import { modelInputWindow, type InputWindow } from '../common/inference/highBitDepth';
+import { displayWindow, inputBytes } from './prelabel';
+import { readRaster } from './raster';
 
 /**
  * Embedding vectors of a dataset's images (and optionally of its objects' crops) as a resumable
@@ -221,11 +228,8 @@ export async function computeEmbeddings(ds: Dataset, opts: ComputeEmbeddingsOpti
   let done = 0;
   const started = performance.now();
   opts.onProgress?.({ done: 0, total: ids.length, stored: 0, failed: 0, etaMs: null });
-  for (let start = 0; start < ids.length; start += batchSize) {
-    if (opts.isCancelled?.()) {
-      summary.cancelled = true;
-      break;
-    }
+  /** The items of the batch at `start`: its readable images (and their objects' crops). */
+  const prepare = async (start: number): Promise<{ batchIds: number[]; items: Item[] }> => {
     const batchIds = ids.slice(start, start + batchSize);
     const items: Item[] = [];
     for (const id of batchIds) {
@@ -238,7 +242,17 @@ export async function computeEmbeddings(ds: Dataset, opts: ComputeEmbeddingsOpti
         // would be stored under the recorded content hash, so it is reported instead.
         requireImageUnchanged(ds, image);
       } catch (e) {
-        problem(`${image.path}: ${e instanceof Error ? e.message : String(e)}`);
+        problem(about(image.path, e instanceof Error ? e.message : String(e)));
+        continue;
+      }
+      if (decodedForDisplay(image)) {
+        // Deeper than 8 bits, or DICOM: decoded here and windowed as the viewer shows it (as
+        // pre-labeling does), the model given the 8-bit pixels.
+        try {
+          items.push({ image, annotationId: null, input: { raw: await windowedPixels(ds, image, manifest) }, label: path });
+        } catch (e) {
+          problem(about(path, e instanceof Error ? e.message : String(e)));
+        }
         continue;
       }
       // The dataset's record of an 8-bit image's oriented size spares reading its header again.
@@ -250,18 +264,38 @@ export async function computeEmbeddings(ds: Dataset, opts: ComputeEmbeddingsOpti
         const it = readable.get(t.imageId)!;
         const region = cropRegion(JSON.parse(t.geometry) as Geometry, it.image.width, it.image.height);
         if (!region) continue;
-        const p = typeof it.input === 'string' ? it.input : 'path' in it.input ? it.input.path : it.label;
-        items.push({ image: it.image, annotationId: t.annotationId, input: { path: p, region }, label: `${p} (annotation ${t.annotationId})` });
+        const label = `${it.label} (annotation ${t.annotationId})`;
+        if (typeof it.input === 'object' && 'raw' in it.input) items.push({ image: it.image, annotationId: t.annotationId, input: { raw: cropPixels(it.input.raw, region) }, label });
+        else items.push({ image: it.image, annotationId: t.annotationId, input: { path: typeof it.input === 'string' ? it.input : it.input.path, region }, label });
       }
       // Images visited only for their objects' crops keep their current vector.
       for (let i = items.length - 1; i >= 0; i--) if (items[i]!.annotationId === null && !whole.has(items[i]!.image.id)) items.splice(i, 1);
     }
-    if (items.length === 0) {
+    return { batchIds, items };
+  };
+  const send = (items: Item[]): Promise<EmbedResult | null> =>
+    items.length === 0 ? Promise.resolve(null) : opts.embedder.embed({ manifest, modelFile: file, inputs: items.map((it) => it.input), ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}) });
+  // The next batch is sent before this one is stored, so the worker decodes its images while
+  // this one runs; a cancel drops the batch in flight and keeps those stored.
+  let next: { batchIds: number[]; items: Item[]; result: Promise<EmbedResult | null> } | null = null;
+  const start0 = async (start: number): Promise<typeof next> => {
+    if (start >= ids.length || opts.isCancelled?.()) return null;
+    const b = await prepare(start);
+    const result = send(b.items);
+    result.catch(() => undefined);
+    return { ...b, result };
+  };
+  next = await start0(0);
+  for (let start = 0; next; start += batchSize) {
+    const { batchIds, items } = next;
+    const r = await next.result;
+    if (opts.isCancelled?.()) break;
+    next = await start0(start + batchSize);
+    if (!r) {
       done += batchIds.length;
       continue;
     }
-    const r = await opts.embedder.embed({ manifest, modelFile: file, inputs: items.map((it) => it.input), ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.threads ? { threads: opts.threads } : {}) });
-    for (const f of r.failures) problem(`${items[f.index]!.label}: ${f.message}`);
+    for (const f of r.failures) problem(about(items[f.index]!.label, f.message));
     const rows: EmbeddingInput[] = [];
     const output = manifest.output ?? 'the first output';
     for (let k = 0; k < r.rows.length; k++) {
@@ -293,13 +327,73 @@ export async function computeEmbeddings(ds: Dataset, opts: ComputeEmbeddingsOpti
     const elapsed = performance.now() - started;
     opts.onProgress?.({ done, total: ids.length, stored: summary.computed + summary.crops, failed: summary.failed, etaMs: done < ids.length ? Math.round((elapsed / done) * (ids.length - done)) : 0 });
   }
+  summary.cancelled = done < ids.length && opts.isCancelled?.() === true;
   summary.model = model;
   summary.counts = model ? embeddingCounts(ds.db, model.id) : summary.counts;
   summary.ms = performance.now() - t0;
   return summary;
 }
 
+/** The 8-bit pixels a model sees of an image decoded here: its samples through the viewer's window. */
+async function windowedPixels(ds: Dataset, image: ImageRecord, manifest: ModelManifest): Promise<RawPixels> {
+  const raster = await readRaster(ds, image, 0);
+  let window: InputWindow | undefined;
+  if (rasterNeedsWindow(raster)) {
+    const stored = geoNodata(ds.db, image);
+    const nodata = stored !== null && Number.isFinite(stored) ? stored : undefined;
+    const padding = paddingOf(image.format === 'dicom' ? getImagingMeta(ds.db, image.id) : null, raster, nodata ?? null);
+    window = modelInputWindow(manifest, raster.data, raster.channels, displayWindow(ds, image), nodata, padding);
+  }
+  const bytes = inputBytes(raster, window);
+  return { data: bytes.data, width: raster.width, height: raster.height, channels: bytes.channels };
+}
+
+function cropPixels(r: RawPixels, c: { x: number; y: number; w: number; h: number }): RawPixels {
+  const ch = r.channels;
+  const out = new Uint8Array(c.w * c.h * ch);
+  for (let y = 0; y < c.h; y++) out.set(r.data.subarray(((c.y + y) * r.width + c.x) * ch, ((c.y + y) * r.width + c.x + c.w) * ch), y * c.w * ch);
+  return { data: out, width: c.w, height: c.h, channels: ch };
+}
+
+/** A problem line naming what failed once: most messages already start with the file. */
+function about(label: string, message: string): string {
+  const file = label.replace(/ \(annotation \d+\)$/, '');
+  return message.startsWith(`${file}: `) ? `${label}: ${message.slice(file.length + 2)}` : `${label}: ${message}`;
+}
+
 function sameVector(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** The models whose vectors the dataset holds, with their counts, oldest first. */
+export function storedEmbeddingModels(ds: Dataset): StoredEmbeddingModel[] {
+  return listEmbeddingModels(ds.db).map((m) => toStored(ds, m));
+}
+
+function toStored(ds: Dataset, m: EmbeddingModelRecord): StoredEmbeddingModel {
+  const c = embeddingCounts(ds.db, m.id);
+  const manifestId = typeof m.parameters['manifestId'] === 'string' ? m.parameters['manifestId'] : null;
+  return { id: m.id, key: m.key, name: m.name, manifestId, dim: m.dim, dtype: m.dtype, createdAt: m.createdAt, images: c.images, stale: c.stale, annotations: c.annotations };
+}
+
+/** A job's summary as the embedding channels report it. */
+export function jobSummary(ds: Dataset, s: EmbedSummary): EmbedJobSummary {
+  return {
+    key: s.key,
+    model: s.model ? toStored(ds, s.model) : null,
+    total: s.total,
+    computed: s.computed,
+    crops: s.crops,
+    skipped: s.skipped,
+    failed: s.failed,
+    problems: s.problems,
+    cancelled: s.cancelled,
+    ms: Math.round(s.ms),
+  };
+}
+
+/** A job's progress as a 'job:progress' event (kind 'embed'): images done of total, vectors stored, failures. */
+export function embedJobProgress(jobId: string, p: EmbedProgress, finished = false): JobProgress {
+  return { jobId, kind: 'embed', phase: finished ? 'done' : 'writing', done: p.done, total: p.total, imported: p.stored, duplicates: 0, problems: p.failed, etaMs: p.etaMs };
 }

@@ -517,13 +517,13 @@ export interface ImageDetectResult extends DetectResult {
  * The window the labeler sees the image through, when it is not the automatic one: the window
  * remembered for the image or its series, else the DICOM file's first own preset.
  */
-function displayWindow(ds: Dataset, image: ImageRecord): { low: number; high: number } | null {
+export function displayWindow(ds: Dataset, image: ImageRecord): { low: number; high: number } | null {
   const chosen = chosenWindow(ds.db, image);
   return chosen ? rangeOfWindow(chosen.window) : null;
 }
 
 /** Model input bytes of a decoded raster: windowed when its samples need one, else as stored. */
-function inputBytes(r: Raster, window: InputWindow | undefined): { data: Uint8Array; channels: 1 | 3 } {
+export function inputBytes(r: Raster, window: InputWindow | undefined): { data: Uint8Array; channels: 1 | 3 } {
   if (window && rasterNeedsWindow(r)) return windowToBytes(r.data, r.channels, window, r.invert ?? false);
   const data = r.data as Uint8Array;
   if (r.channels !== 4) return { data, channels: r.channels as 1 | 3 };

@@ -14,7 +14,9 @@ import { computeEmbeddings, embedManifestForFile, embeddingModelKey, type EmbedS
 import { closeInferenceBackend, inferenceBackend } from '../../src-main/services/inference';
 import { mobilenetEmbedManifest } from '../helpers/models';
 import { sharedPath, tempDir } from '../helpers/shared';
-import { newWorkspace, ok } from '../helpers/workspace';
+import { fails, newWorkspace, ok } from '../helpers/workspace';
+import { Workspace } from '../../src-main/services/workspace';
+import type { JobProgress } from '../../src-main/common/model';
 
 const model = sharedPath('models/mobilenetv2-12-int8-with-embedding.onnx');
 const photos = sharedPath('datasets/coco_tinycoco/images/train2017');
@@ -207,6 +209,17 @@ describe.runIf(model && photos)('embedding models that do not fit, custom ONNX f
     const s = await computeEmbeddings(ds, { model: { manifest: proposed.manifest, file: map }, images: 'all', embedder });
     expect(s).toMatchObject({ computed: 3, failed: 0 });
     expect(s.model!.dim).toBe(3);
+    // A fixed batch of 2: three images run as two batches, the last filled up; the same vectors.
+    const fixedFile = path.join(tempDir(), 'fixed.onnx');
+    fs.writeFileSync(fixedFile, onnxModel({ inputs: [{ name: 'x', type: FLOAT, dims: [2, 3, 8, 8] }], outputs: [{ name: 'features', type: FLOAT, dims: [2, 3, 8, 8] }], nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['features'] }] }));
+    const fixed = await embedManifestForFile(inspect, fixedFile);
+    const f = await computeEmbeddings(ds, { model: { manifest: fixed.manifest, file: fixedFile }, images: 'all', embedder });
+    expect(f).toMatchObject({ computed: 3, failed: 0 });
+    for (const n of NAMES.slice(0, 3)) {
+      const a = imageEmbedding(ds.db, s.model!, idOf(ds, n))!;
+      const b = imageEmbedding(ds.db, f.model!, idOf(ds, n))!;
+      expect(Array.from(b)).toEqual(Array.from(a));
+    }
     ds.close();
   });
 
@@ -232,6 +245,87 @@ describe.runIf(model && photos)('embedding models that do not fit, custom ONNX f
     ds.db.prepare('UPDATE annotations SET geometry = ?, updated_at = ? WHERE id = ?').run(JSON.stringify({ kind: 'box', x: 50, y: 50, w: 100, h: 100 }), Date.now() + 1000, boxB);
     const again = await computeEmbeddings(ds, { model: { manifest: mobilenetEmbedManifest(model!), file: model! }, images: { ids: [img] }, crops: true, embedder });
     expect(again).toMatchObject({ total: 1, computed: 0, crops: 1, skipped: 0 });
+    ds.close();
+  });
+});
+
+describe.runIf(model && photos)('embedding channels: models, compute with progress, cancel', () => {
+  afterAll(closeInferenceBackend);
+
+  it('lists the shipped encoders and a custom one, computes new vectors with progress events, and counts them', async () => {
+    const dir = tempDir();
+    const root = path.join(dir, 'imgs');
+    fs.mkdirSync(root);
+    for (const n of NAMES.slice(0, 5)) fs.copyFileSync(path.join(photos!, n), path.join(root, n));
+    const events: JobProgress[] = [];
+    const ws = new Workspace({ configDir: dir, mode: 'web', version: 'test', emit: (_e, p) => void events.push(p as JobProgress) });
+    await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root });
+    await ok(ws, 'images:import', { jobId: 'imp', paths: [root] });
+    await ok(ws, 'models:add', { file: model!, manifest: { ...mobilenetEmbedManifest(model!) } });
+    const before = await ok(ws, 'embeddings:models', {});
+    expect(before.imageCount).toBe(5);
+    expect(before.stored).toEqual([]);
+    expect(before.available.map((m) => m.id)).toEqual(expect.arrayContaining(['dinov2-small', 'clip-vit-b32-image', 'mobilenetv2-12', 'mobilenetv2-embed']));
+    expect(before.available.find((m) => m.id === 'mobilenetv2-embed')).toMatchObject({ origin: 'custom', downloaded: true });
+    expect(before.available.find((m) => m.id === 'dinov2-small')).toMatchObject({ origin: 'builtin', downloadable: true });
+    // No detector is offered as an embed model.
+    expect(before.available.some((m) => m.id.startsWith('yolo'))).toBe(false);
+
+    // A job cancelled at once stores nothing; the one after it computes all five.
+    const pending = ok(ws, 'embeddings:compute', { jobId: 'e1', modelId: 'mobilenetv2-embed', images: 'new', crops: false });
+    expect(await ok(ws, 'jobs:cancel', { jobId: 'e1' })).toBe(true);
+    const cancelled = await pending;
+    expect(cancelled.cancelled).toBe(true);
+    expect(cancelled.computed).toBe(0);
+    events.length = 0;
+    const done = await ok(ws, 'embeddings:compute', { jobId: 'e2', modelId: 'mobilenetv2-embed', images: 'new', crops: false });
+    expect(done).toMatchObject({ total: 5, computed: 5, failed: 0, cancelled: false });
+    expect(done.model).toMatchObject({ manifestId: 'mobilenetv2-embed', dim: 1280, images: 5, stale: 0, annotations: 0 });
+    expect(events.every((e) => e.kind === 'embed' && e.jobId === 'e2')).toBe(true);
+    expect(events.at(-1)).toMatchObject({ phase: 'done', done: 5, total: 5, imported: 5 });
+    const after = await ok(ws, 'embeddings:models', {});
+    expect(after.stored).toEqual([expect.objectContaining({ name: 'MobileNetV2 embedding', images: 5 })]);
+    // A filter: only the images it matches and that have no vector (none here).
+    const filtered = await ok(ws, 'embeddings:compute', { jobId: 'e3', modelId: 'mobilenetv2-embed', images: { filter: { status: 'new' } }, crops: false });
+    expect(filtered).toMatchObject({ total: 0, skipped: 5 });
+    // A shipped encoder not downloaded yet says so.
+    const e = await fails(ws, 'embeddings:compute', { jobId: 'e4', modelId: 'dinov2-small', images: 'new', crops: false });
+    expect(e).toMatchObject({ code: 'NOT_FOUND', message: 'model "dinov2-small" is not downloaded yet' });
+    await ok(ws, 'dataset:close', {});
+  });
+});
+
+const dicomDir = sharedPath('datasets/dicom_pydicom');
+const tiff16 = sharedPath('datasets/tiff16_stardist_dsb2018/img2d.tif');
+
+describe.runIf(model && dicomDir && tiff16)('embeddings of DICOM and 16-bit images', () => {
+  afterAll(closeInferenceBackend);
+
+  it('decodes them here and feeds the model the windowed pixels the viewer shows, crops included', async () => {
+    const dir = tempDir();
+    const root = path.join(dir, 'imgs');
+    fs.mkdirSync(root);
+    for (const n of ['CT_small.dcm', 'MR_small.dcm']) fs.copyFileSync(path.join(dicomDir!, n), path.join(root, n));
+    fs.copyFileSync(tiff16!, path.join(root, 'img2d.tif'));
+    const ws = newWorkspace(dir);
+    await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root });
+    await ok(ws, 'images:import', { jobId: 'imp', paths: [root] });
+    const file = ws.current!.file;
+    await ok(ws, 'dataset:close', {});
+    const ds = Dataset.open(file);
+    const depths = ds.db.prepare('SELECT path, bit_depth, format FROM images ORDER BY path').all() as { path: string; bit_depth: number; format: string }[];
+    expect(depths.map((d) => [d.path, d.bit_depth > 8])).toEqual([['CT_small.dcm', true], ['MR_small.dcm', true], ['img2d.tif', true]]);
+    const ct = idOf(ds, 'CT_small.dcm');
+    const cls = insertClass(ds.db, { name: 'organ', color: '#00ff00' }).id;
+    const [box] = insertAnnotations(ds.db, [{ imageId: ct, classId: cls, geometry: { kind: 'box', x: 10, y: 10, w: 40, h: 30 }, source: 'human' }]);
+    const { embedder } = await inferenceBackend();
+    const s = await computeEmbeddings(ds, { model: { manifest: mobilenetEmbedManifest(model!), file: model! }, images: 'all', crops: true, embedder });
+    expect(s.problems).toEqual([]);
+    expect(s).toMatchObject({ computed: 3, crops: 1, failed: 0 });
+    const v = (name: string) => imageEmbedding(ds.db, s.model!, idOf(ds, name))!;
+    expect(cosine(v('CT_small.dcm'), v('MR_small.dcm'))).toBeLessThan(0.99);
+    expect(cosine(v('CT_small.dcm'), v('img2d.tif'))).toBeLessThan(0.99);
+    expect(annotationEmbeddings(ds.db, s.model!, [box!]).size).toBe(1);
     ds.close();
   });
 });

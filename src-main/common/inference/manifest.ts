@@ -33,7 +33,7 @@ export const manifestSchema = z
     letterboxAlign: z.enum(['center', 'topleft']).optional(),
     resize: z.enum(RESIZE_METHODS).optional(),
     strides: z.array(z.number().int().positive()).min(1).optional(),
-    classes: z.array(z.string().min(1)).min(1).optional(),
+    classes: z.array(z.string().min(1)).optional(),
     thresholds: z
       .object({
         score: z.number().min(0).max(1),
@@ -75,8 +75,11 @@ export const manifestSchema = z
     if (!m.family && FAMILY_TASKS.has(m.task)) ctx.addIssue({ code: 'custom', path: ['family'], message: `required for task "${m.task}" (one of ${DECODER_FAMILIES.join(', ')})` });
     // An embedding model outputs vectors, not class scores: it names no classes and no thresholds.
     if (m.task !== 'embed') {
+      if (m.classes && m.classes.length === 0) ctx.addIssue({ code: 'custom', path: ['classes'], message: 'Too small: expected array to have >=1 items' });
       if (!m.classes && !m.labels) ctx.addIssue({ code: 'custom', path: ['classes'], message: 'a manifest needs classes or a labels file' });
       if (!m.thresholds) ctx.addIssue({ code: 'custom', path: ['thresholds'], message: `required for task "${m.task}" (score, iou, maxDetections)` });
+    } else if (m.classes?.length || m.labels) {
+      ctx.addIssue({ code: 'custom', path: [m.labels ? 'labels' : 'classes'], message: 'an embed model has no classes: remove it' });
     } else if (!m.embedding) {
       ctx.addIssue({ code: 'custom', path: ['embedding'], message: 'required for task "embed": { "pooling": "none" | "mean" | "max" | "cls", "l2": true | false }' });
     }
