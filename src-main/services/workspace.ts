@@ -52,7 +52,7 @@ import { smartGrabcut, smartScissors, smartWand, smartWatershed, type SmartDeps 
 import { boxesToMasks, Segmenter } from './segment';
 import { nextClassColour } from '../common/palette';
 import { findSimilar } from './similarity';
-import { findNearDuplicates, resolveDuplicate } from './duplicates';
+import { findNearDuplicatesInWorker, resolveDuplicate } from './duplicates';
 
 /** Near-duplicate pairs sent with thumbnail addresses (the dashboard lists these). */
 const DUPLICATE_PAIRS_SHOWN = 500;
@@ -425,9 +425,9 @@ export class Workspace {
     },
     'images:locate': ({ filter, id }) => locateTile(this.need().db, filter, id),
     'similar:find': ({ imageIds, annotationId, model, k }) => findSimilar(this.need(), { imageIds, annotationId, model, k }),
-    'duplicates:find': ({ threshold, model }) => {
+    'duplicates:find': async ({ threshold, model }) => {
       const ds = this.need();
-      const r = findNearDuplicates(ds, { threshold, model });
+      const r = await findNearDuplicatesInWorker(ds, { threshold, model });
       // Thumbnails of the pairs the dashboard shows.
       const media = (id: number): string | undefined => {
         const im = getImage(ds.db, id);

@@ -7,7 +7,7 @@ import { ensureEmbeddingModel, putEmbeddings, type EmbeddingModelRecord } from '
 import { setSplits } from '../../src-main/db/export';
 import { insertImages } from '../../src-main/db/images';
 import { Dataset } from '../../src-main/services/dataset';
-import { findNearDuplicates, removeImages, resolveDuplicate } from '../../src-main/services/duplicates';
+import { findNearDuplicates, findNearDuplicatesInWorker, removeImages, resolveDuplicate } from '../../src-main/services/duplicates';
 import { findSimilar } from '../../src-main/services/similarity';
 import { tempDir } from '../helpers/shared';
 import { fails, newWorkspace, ok } from '../helpers/workspace';
@@ -150,7 +150,7 @@ describe('similarity search', () => {
 });
 
 describe('near-duplicates', () => {
-  it('finds exactly the pairs at or above the threshold (brute force), grouped, with split leakage', () => {
+  it('finds exactly the pairs at or above the threshold (brute force), grouped, with split leakage', async () => {
     setSplits(ds.db, [
       [ids[10]!, 'train'],
       [ids[11]!, 'val'],
@@ -173,6 +173,11 @@ describe('near-duplicates', () => {
       // 22 has no split: not leakage.
       expect(r.pairs.filter((p) => p.b.imageId === ids[22]).every((p) => !p.leakage)).toBe(true);
       expect(r.leakage).toBe(1);
+    }
+    // The app's path, in a worker thread: the same answer.
+    for (const method of ['exact', 'index'] as const) {
+      const inWorker = await findNearDuplicatesInWorker(ds, { threshold: 0.95, method });
+      expect(inWorker.pairs).toEqual(findNearDuplicates(ds, { threshold: 0.95, method }).pairs);
     }
     // A lower threshold finds more pairs; 1.0 none of these.
     expect(findNearDuplicates(ds, { threshold: 0.2 }).pairs.length).toBeGreaterThan(3);
