@@ -20,6 +20,8 @@ export default defineConfig({
           visionWorker: resolve(__dirname, 'src-main/vision/worker.ts'),
           // The in-app classifier trains in a worker thread of its own (classifier/client.ts).
           classifierWorker: resolve(__dirname, 'src-main/classifier/worker.ts'),
+          // Near-duplicate search over many vectors runs in a worker thread (services/duplicates.ts).
+          duplicatesWorker: resolve(__dirname, 'src-main/services/duplicatesWorker.ts'),
           // The `tessera` command (scripts/tessera.mjs runs it when it is not older than src-main).
           cli: resolve(__dirname, 'src-main/cli/bin.ts'),
         },

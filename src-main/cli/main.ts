@@ -112,6 +112,7 @@ of an embed model: a manifest with task "embed", or a model.onnx whose output is
 vector (--output, else the one named like an embedding, else the first; a feature map is averaged,
 tokens give their first token; ImageNet preprocessing assumed). --images new (the default) computes
 only images without a current vector, so a run stopped with Ctrl+C continues where it stopped.
+
 similar lists the images nearest to one image by cosine similarity of their stored embeddings
 (best first, with the score); duplicates lists the pairs of images at or above the threshold,
 grouped, and marks pairs split across train/val/test as leakage. Both use the vectors of the
@@ -1143,9 +1144,11 @@ async function cmdSimilar(args: string[], io: CliIo): Promise<number> {
   if (!values['image']) throw new AppError('INVALID_ARGUMENT', 'similar needs --image <id|file name>');
   const k = Number(values['k']);
   if (!Number.isInteger(k) || k < 1 || k > 10_000) throw new AppError('INVALID_ARGUMENT', `--k must be a whole number from 1 to 10000, not "${String(values['k'])}"`);
-  const { findImageRef, findSimilar } = await import('../services/similarity');
+  const { findImageRef, findSimilar, pickEmbeddingModel } = await import('../services/similarity');
   const ds = Dataset.open(positionals[0]!);
   try {
+    // Without vectors the answer is to compute them, whatever image is named.
+    pickEmbeddingModel(ds, values['model'] as string | undefined);
     const imageId = findImageRef(ds, values['image'] as string);
     const r = findSimilar(ds, { imageIds: [imageId], k, model: values['model'] as string | undefined });
     if (values['json']) io.out(JSON.stringify(r, null, 2));

@@ -28,9 +28,17 @@ export interface SimilarResult {
 }
 
 /** Two images whose vectors are at or above the threshold; `a` has the lower image id. */
+export interface DuplicateImage {
+  imageId: number;
+  path: string;
+  split: Split | null;
+  /** The image's media address (set by the app's channel, for thumbnails). */
+  media?: string;
+}
+
 export interface DuplicatePair {
-  a: { imageId: number; path: string; split: Split | null };
-  b: { imageId: number; path: string; split: Split | null };
+  a: DuplicateImage;
+  b: DuplicateImage;
   score: number;
   /** The two are in different splits (train / val / test): the same picture is trained and evaluated on. */
   leakage: boolean;

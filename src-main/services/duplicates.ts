@@ -1,12 +1,13 @@
-import { usearch } from './usearch';
+import { Worker } from 'node:worker_threads';
 import { AppError } from '../common/errors';
 import { SPLITS, type Split } from '../common/model';
 import { DEFAULT_DUPLICATE_THRESHOLD, type DuplicatePair, type DuplicateReport } from '../common/similarity';
-import { noteEmbeddingsChanged, type EmbeddingMatrix } from '../db/embeddings';
+import { noteEmbeddingsChanged, type EmbeddingMatrix, type EmbeddingModelRecord } from '../db/embeddings';
 import { setSplits } from '../db/export';
 import { getImage } from '../db/images';
 import type { Db } from '../db/open';
 import type { Dataset } from './dataset';
+import { buildIndex, candidatePairs, cosine, norms, QUANTISATION_MARGIN, type HnswIndex, type VectorMatrix } from './neighbours';
 import { imageMatrix, noEmbeddingsMessage, pickEmbeddingModel } from './similarity';
 
 /**
@@ -14,22 +15,14 @@ import { imageMatrix, noEmbeddingsMessage, pickEmbeddingModel } from './similari
  * joined into groups. Up to EXACT_LIMIT images every image is compared with every other one
  * (usearch exactSearch, a block of queries at a time). Beyond, all-pairs costs n² (at 100,000 x
  * 1,280 about 15 minutes on two cores), so the candidates come from a usearch HNSW index of the
- * vectors quantised to 8 bits (built once per set of vectors and kept), and every candidate's
- * similarity is computed again exactly from the float vectors: the scores reported are exact, and
- * only a pair the index failed to propose could be missed.
+ * vectors quantised to 8 bits, and every candidate's similarity is computed again exactly from the
+ * float vectors: the scores reported are exact, and only a pair the index failed to propose could
+ * be missed. The app searches in a worker thread (findNearDuplicatesInWorker), so the window stays
+ * responsive; the command line searches on its own thread and keeps the index between thresholds.
  */
-
-const { exactSearch, Index, MetricKind, ScalarKind } = usearch;
 
 /** Above this many vectors the candidates come from the HNSW index. */
 export const EXACT_LIMIT = 10_000;
-/** Neighbours asked per image first; an image whose last neighbour still passes is asked again with more. */
-const FIRST_K = 16;
-const MAX_K = 1024;
-/** Queries per exactSearch call. */
-const BLOCK = 512;
-/** Candidates from the 8-bit index are rescored when their approximate score is this close below the threshold. */
-const QUANTISATION_MARGIN = 0.03;
 
 export interface DuplicateOptions {
   threshold?: number;
@@ -38,131 +31,41 @@ export interface DuplicateOptions {
   method?: 'auto' | 'exact' | 'index';
 }
 
-interface Neighbours {
-  /** Rows of each query's neighbours (itself possibly among them) and their approximate similarities. */
-  rows: Uint32Array;
-  scores: Float32Array;
-  counts: Uint32Array;
-  k: number;
-}
-
-type Searcher = (queries: Uint32Array, k: number) => Neighbours;
-
-function exactSearcher(m: EmbeddingMatrix): Searcher {
-  const n = m.imageIds.length;
-  return (queries, k) => {
-    const kk = Math.min(k, n);
-    const rows = new Uint32Array(queries.length * kk);
-    const scores = new Float32Array(queries.length * kk);
-    const counts = new Uint32Array(queries.length);
-    for (let b = 0; b < queries.length; b += BLOCK) {
-      const batch = queries.subarray(b, Math.min(queries.length, b + BLOCK));
-      const q = new Float32Array(batch.length * m.dim);
-      batch.forEach((row, i) => q.set(m.data.subarray(row * m.dim, (row + 1) * m.dim), i * m.dim));
-      const found = exactSearch(m.data, q, m.dim, kk, MetricKind.Cos, 0) as { keys: BigUint64Array; distances: Float32Array; counts?: BigUint64Array };
-      for (let i = 0; i < batch.length; i++) {
-        const c = found.counts ? Number(found.counts[i]) : found.keys.length;
-        counts[b + i] = c;
-        for (let j = 0; j < c; j++) {
-          rows[(b + i) * kk + j] = Number(found.keys[i * kk + j]);
-          scores[(b + i) * kk + j] = 1 - found.distances[i * kk + j]!;
-        }
-      }
-    }
-    return { rows, scores, counts, k: kk };
-  };
-}
-
 /** HNSW indexes per connection and model, kept while the vectors are (same key as the matrix). */
-const indexes = new WeakMap<Db, Map<number, { key: string; index: InstanceType<typeof Index> }>>();
+const indexes = new WeakMap<Db, Map<number, { key: string; index: HnswIndex }>>();
 
-function indexSearcher(db: Db, modelId: number, key: string, m: EmbeddingMatrix): Searcher {
+function cachedIndex(db: Db, modelId: number, key: string, m: VectorMatrix): HnswIndex {
   let perDb = indexes.get(db);
   if (!perDb) indexes.set(db, (perDb = new Map()));
-  let entry = perDb.get(modelId);
-  if (entry?.key !== key) {
-    const index = new Index({ dimensions: m.dim, metric: MetricKind.Cos, quantization: ScalarKind.I8, connectivity: 16, expansion_add: 64, expansion_search: 64, multi: false });
-    const n = m.imageIds.length;
-    const keys = new BigUint64Array(n);
-    for (let i = 0; i < n; i++) keys[i] = BigInt(i);
-    index.add(keys, m.data, 0);
-    entry = { key, index };
-    perDb.set(modelId, entry);
-  }
-  const index = entry.index;
-  return (queries, k) => {
-    const kk = Math.min(k, m.imageIds.length);
-    const rows = new Uint32Array(queries.length * kk);
-    const scores = new Float32Array(queries.length * kk);
-    const counts = new Uint32Array(queries.length);
-    for (let b = 0; b < queries.length; b += 4096) {
-      const batch = queries.subarray(b, Math.min(queries.length, b + 4096));
-      const q = new Float32Array(batch.length * m.dim);
-      batch.forEach((row, i) => q.set(m.data.subarray(row * m.dim, (row + 1) * m.dim), i * m.dim));
-      const found = index.search(q, kk, 0) as { keys: BigUint64Array; distances: Float32Array; counts?: BigUint64Array };
-      for (let i = 0; i < batch.length; i++) {
-        const c = found.counts ? Number(found.counts[i]) : Math.min(kk, found.keys.length);
-        counts[b + i] = c;
-        for (let j = 0; j < c; j++) {
-          rows[(b + i) * kk + j] = Number(found.keys[i * kk + j]);
-          scores[(b + i) * kk + j] = 1 - found.distances[i * kk + j]!;
-        }
-      }
-    }
-    return { rows, scores, counts, k: kk };
-  };
+  const hit = perDb.get(modelId);
+  if (hit?.key === key) return hit.index;
+  const index = buildIndex(m);
+  perDb.set(modelId, { key, index });
+  return index;
 }
 
-function norms(m: EmbeddingMatrix): Float32Array {
-  const out = new Float32Array(m.imageIds.length);
-  for (let r = 0; r < out.length; r++) {
-    let s = 0;
-    for (let i = r * m.dim, e = i + m.dim; i < e; i++) s += m.data[i]! * m.data[i]!;
-    out[r] = Math.sqrt(s);
-  }
-  return out;
+interface Plan {
+  threshold: number;
+  model: EmbeddingModelRecord;
+  matrix: EmbeddingMatrix;
+  key: string;
+  useIndex: boolean;
+  /** The cut candidates are searched with (below the threshold by the index's quantisation margin). */
+  cut: number;
 }
 
-function cosine(m: EmbeddingMatrix, norm: Float32Array, a: number, b: number): number {
-  let s = 0;
-  const oa = a * m.dim;
-  const ob = b * m.dim;
-  for (let i = 0; i < m.dim; i++) s += m.data[oa + i]! * m.data[ob + i]!;
-  const d = norm[a]! * norm[b]!;
-  return d > 0 ? s / d : 0;
+function plan(ds: Dataset, opts: DuplicateOptions): Plan {
+  const threshold = opts.threshold ?? DEFAULT_DUPLICATE_THRESHOLD;
+  if (!Number.isFinite(threshold) || threshold < -1 || threshold > 1) throw new AppError('INVALID_ARGUMENT', `the near-duplicate threshold must be a cosine similarity from -1 to 1, not ${threshold}`);
+  const model = pickEmbeddingModel(ds, opts.model);
+  const { matrix, key } = imageMatrix(ds.db, model);
+  const n = matrix.imageIds.length;
+  if (n === 0) throw new AppError('NOT_FOUND', noEmbeddingsMessage(ds.file, model.key));
+  const useIndex = opts.method === 'index' || (opts.method !== 'exact' && n > EXACT_LIMIT);
+  return { threshold, model, matrix, key, useIndex, cut: useIndex ? threshold - QUANTISATION_MARGIN : threshold - 1e-6 };
 }
 
-/**
- * Row pairs (a < b) at or above the threshold. Each row's neighbours are read best first; a row
- * whose last neighbour still passes may have more, and is asked again with four times as many.
- */
-function pairsAbove(search: Searcher, n: number, cut: number): Map<number, Set<number>> {
-  const out = new Map<number, Set<number>>();
-  let queries = Uint32Array.from({ length: n }, (_, i) => i);
-  let k = FIRST_K;
-  while (queries.length > 0) {
-    const found = search(queries, k);
-    const again: number[] = [];
-    for (let i = 0; i < queries.length; i++) {
-      const a = queries[i]!;
-      const c = found.counts[i]!;
-      for (let j = 0; j < c; j++) {
-        const b = found.rows[i * found.k + j]!;
-        if (found.scores[i * found.k + j]! < cut) continue;
-        if (b === a) continue;
-        const lo = Math.min(a, b);
-        const hi = Math.max(a, b);
-        let s = out.get(lo);
-        if (!s) out.set(lo, (s = new Set()));
-        s.add(hi);
-      }
-      if (c === found.k && found.k < n && found.scores[i * found.k + c - 1]! >= cut && k < MAX_K) again.push(a);
-    }
-    queries = Uint32Array.from(again);
-    k *= 4;
-  }
-  return out;
-}
+const vectors = (m: EmbeddingMatrix): VectorMatrix => ({ data: m.data, dim: m.dim, rows: m.imageIds.length });
 
 /** Connected groups of the pairs (union-find over image ids), largest first, ids ascending. */
 function groupsOf(pairs: readonly DuplicatePair[]): number[][] {
@@ -197,22 +100,50 @@ function groupsOf(pairs: readonly DuplicatePair[]): number[][] {
 /** Pairs of images at or above the threshold (default 0.95) by the model's current vectors, with their groups and split leakage. */
 export function findNearDuplicates(ds: Dataset, opts: DuplicateOptions = {}): DuplicateReport {
   const t0 = performance.now();
-  const threshold = opts.threshold ?? DEFAULT_DUPLICATE_THRESHOLD;
-  if (!Number.isFinite(threshold) || threshold < -1 || threshold > 1) throw new AppError('INVALID_ARGUMENT', `the near-duplicate threshold must be a cosine similarity from -1 to 1, not ${threshold}`);
-  const model = pickEmbeddingModel(ds, opts.model);
-  const { matrix, key } = imageMatrix(ds.db, model);
+  const p = plan(ds, opts);
+  const m = vectors(p.matrix);
+  const pairs = candidatePairs(m, p.cut, p.useIndex ? cachedIndex(ds.db, p.model.id, p.key, m) : null);
+  return report(ds, p, pairs, t0);
+}
+
+/** The entry of the duplicates worker: worker.ts from source (through tsx), the build's duplicatesWorker.js beside this bundle. */
+function workerEntry(): URL {
+  const here = new URL(import.meta.url);
+  return here.pathname.endsWith('.ts') ? new URL('./duplicatesWorkerEntry.mjs', here) : new URL('./duplicatesWorker.js', here);
+}
+
+/** findNearDuplicates with the candidate search in a worker thread of its own (started per call). */
+export async function findNearDuplicatesInWorker(ds: Dataset, opts: DuplicateOptions = {}): Promise<DuplicateReport> {
+  const t0 = performance.now();
+  const p = plan(ds, opts);
+  // A copy goes to the thread: the cached matrix stays usable here meanwhile.
+  const data = p.matrix.data.slice();
+  const pairs = await new Promise<Uint32Array>((resolve, reject) => {
+    const worker = new Worker(workerEntry());
+    worker.once('message', (msg: { ok: true; pairs: Uint32Array } | { ok: false; message: string }) => {
+      if (msg.ok) resolve(msg.pairs);
+      else reject(new AppError('INTERNAL', `near-duplicate search failed: ${msg.message}`));
+      void worker.terminate();
+    });
+    worker.once('error', (e) => reject(new AppError('INTERNAL', `near-duplicate search failed: ${e.message}`)));
+    worker.once('exit', (code) => reject(new AppError('INTERNAL', `near-duplicate worker exited with code ${code}`)));
+    worker.postMessage({ data, dim: p.matrix.dim, rows: p.matrix.imageIds.length, cut: p.cut, useIndex: p.useIndex }, [data.buffer]);
+  });
+  return report(ds, p, pairs, t0);
+}
+
+/** Exact scores of the candidate row pairs, those at or above the threshold as image pairs with paths, splits and groups. */
+function report(ds: Dataset, p: Plan, candidates: Uint32Array, t0: number): DuplicateReport {
+  const { matrix, threshold, model } = p;
   const n = matrix.imageIds.length;
-  if (n === 0) throw new AppError('NOT_FOUND', noEmbeddingsMessage(ds.file, model.key));
-  const useIndex = opts.method === 'index' || (opts.method !== 'exact' && n > EXACT_LIMIT);
-  const search = useIndex ? indexSearcher(ds.db, model.id, key, matrix) : exactSearcher(matrix);
-  const found = pairsAbove(search, n, useIndex ? threshold - QUANTISATION_MARGIN : threshold - 1e-6);
-  const norm = norms(matrix);
+  const m = vectors(matrix);
+  const norm = norms(m);
   const raw: { a: number; b: number; score: number }[] = [];
-  for (const [a, bs] of found) {
-    for (const b of bs) {
-      const score = cosine(matrix, norm, a, b);
-      if (score >= threshold) raw.push({ a: matrix.imageIds[a]!, b: matrix.imageIds[b]!, score });
-    }
+  for (let i = 0; i < candidates.length; i += 2) {
+    const a = candidates[i]!;
+    const b = candidates[i + 1]!;
+    const score = cosine(m, norm, a, b);
+    if (score >= threshold) raw.push({ a: matrix.imageIds[a]!, b: matrix.imageIds[b]!, score });
   }
   const info = new Map<number, { path: string; split: Split | null }>();
   const ids = [...new Set(raw.flatMap((p) => [p.a, p.b]))];

@@ -36,13 +36,15 @@ interface CachedMatrix {
 const matrices = new WeakMap<Db, Map<number, CachedMatrix>>();
 
 /**
- * What the cached matrix of a model depends on: vectors written on this connection
- * (embeddingsVersion), commits by other connections (data_version), and the model's image
- * vectors (removed images take theirs with them).
+ * What the cached matrix of a model depends on: vectors written or images removed on this
+ * connection (embeddingsVersion; see putEmbeddings and removeImages), commits by other
+ * connections (data_version), and the newest vector row of any model (so a query costs no scan
+ * of the vectors).
  */
 function matrixKey(db: Db, modelId: number): string {
-  const c = db.prepare('SELECT count(*) AS n, coalesce(max(id), 0) AS top FROM embeddings WHERE model_id = ? AND annotation_id IS NULL').get(modelId) as { n: number; top: number };
-  return `${embeddingsVersion(db)}|${db.pragma('data_version', { simple: true }) as number}|${c.n}|${c.top}`;
+  // The table's largest rowid: read from the end of its b-tree, whatever its size.
+  const top = db.prepare('SELECT coalesce(max(id), 0) FROM embeddings').pluck().get() as number;
+  return `${modelId}|${embeddingsVersion(db)}|${db.pragma('data_version', { simple: true }) as number}|${top}`;
 }
 
 /** The model's current image vectors as one matrix (cached; see matrixKey). */
@@ -177,7 +179,8 @@ export function findSimilar(ds: Dataset, q: SimilarQuery): SimilarResult {
   // Equal scores in image id order, so that answers repeat exactly.
   hits.sort((a, b) => b.score - a.score || a.imageId - b.imageId);
   const info = imageInfo(ds.db, hits.map((h) => h.imageId));
-  const out: SimilarHit[] = hits.map((h) => ({ ...h, path: info.get(h.imageId)?.path ?? '', split: info.get(h.imageId)?.split ?? null }));
+  // An image removed since the matrix was loaded (by a writer that did not say so) is left out.
+  const out: SimilarHit[] = hits.filter((h) => info.has(h.imageId)).map((h) => ({ ...h, path: info.get(h.imageId)!.path, split: info.get(h.imageId)!.split }));
   return {
     model: { key: model.key, name: model.name },
     query: { imageIds: q.annotationId !== undefined ? exclude : [...excluded], annotationId: q.annotationId ?? null },

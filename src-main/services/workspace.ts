@@ -56,7 +56,10 @@ import { nextClassColour } from '../common/palette';
 import { buildQueue } from './activeLearning';
 import { predictTags, trainClassifier, type TrainedClassifier } from './linearClassifier';
 import { findSimilar } from './similarity';
-import { findNearDuplicates, resolveDuplicate } from './duplicates';
+import { findNearDuplicatesInWorker, resolveDuplicate } from './duplicates';
+
+/** Near-duplicate pairs sent with thumbnail addresses (the dashboard lists these). */
+const DUPLICATE_PAIRS_SHOWN = 500;
 
 export type Handlers = { [C in Channel]: (args: ParsedArgs<C>) => Promise<ResultOf<C>> | ResultOf<C> };
 
@@ -465,7 +468,17 @@ export class Workspace {
     },
     'images:locate': ({ filter, id }) => locateTile(this.need().db, filter, id),
     'similar:find': ({ imageIds, annotationId, model, k }) => findSimilar(this.need(), { imageIds, annotationId, model, k }),
-    'duplicates:find': ({ threshold, model }) => findNearDuplicates(this.need(), { threshold, model }),
+    'duplicates:find': async ({ threshold, model }) => {
+      const ds = this.need();
+      const r = await findNearDuplicatesInWorker(ds, { threshold, model });
+      // Thumbnails of the pairs the dashboard shows.
+      const media = (id: number): string | undefined => {
+        const im = getImage(ds.db, id);
+        return im ? mediaKey(ds, im) : undefined;
+      };
+      const shown = r.pairs.slice(0, DUPLICATE_PAIRS_SHOWN).map((p) => ({ ...p, a: { ...p.a, media: media(p.a.imageId) }, b: { ...p.b, media: media(p.b.imageId) } }));
+      return { ...r, pairs: [...shown, ...r.pairs.slice(DUPLICATE_PAIRS_SHOWN)] };
+    },
     'duplicates:resolve': (args) => resolveDuplicate(this.need(), args),
     'stacks:get': ({ id }) => {
       const ds = this.need();

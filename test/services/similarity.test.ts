@@ -7,7 +7,7 @@ import { ensureEmbeddingModel, putEmbeddings, type EmbeddingModelRecord } from '
 import { setSplits } from '../../src-main/db/export';
 import { insertImages } from '../../src-main/db/images';
 import { Dataset } from '../../src-main/services/dataset';
-import { findNearDuplicates, removeImages, resolveDuplicate } from '../../src-main/services/duplicates';
+import { findNearDuplicates, findNearDuplicatesInWorker, removeImages, resolveDuplicate } from '../../src-main/services/duplicates';
 import { findSimilar } from '../../src-main/services/similarity';
 import { tempDir } from '../helpers/shared';
 import { fails, newWorkspace, ok } from '../helpers/workspace';
@@ -150,7 +150,7 @@ describe('similarity search', () => {
 });
 
 describe('near-duplicates', () => {
-  it('finds exactly the pairs at or above the threshold (brute force), grouped, with split leakage', () => {
+  it('finds exactly the pairs at or above the threshold (brute force), grouped, with split leakage', async () => {
     setSplits(ds.db, [
       [ids[10]!, 'train'],
       [ids[11]!, 'val'],
@@ -173,6 +173,11 @@ describe('near-duplicates', () => {
       // 22 has no split: not leakage.
       expect(r.pairs.filter((p) => p.b.imageId === ids[22]).every((p) => !p.leakage)).toBe(true);
       expect(r.leakage).toBe(1);
+    }
+    // The app's path, in a worker thread: the same answer.
+    for (const method of ['exact', 'index'] as const) {
+      const inWorker = await findNearDuplicatesInWorker(ds, { threshold: 0.95, method });
+      expect(inWorker.pairs).toEqual(findNearDuplicates(ds, { threshold: 0.95, method }).pairs);
     }
     // A lower threshold finds more pairs; 1.0 none of these.
     expect(findNearDuplicates(ds, { threshold: 0.2 }).pairs.length).toBeGreaterThan(3);
@@ -219,6 +224,17 @@ describe('the grid ranked, and the contract', () => {
     setSplits(ds.db, [[ranked.ids[4]!, 'test'], [ranked.ids[1]!, 'test']]);
     const inTest = await ok(ws, 'images:list', { filter: { ranked, split: 'test' }, offset: 0, limit: 50 });
     expect(inTest.items.map((i) => i.id)).toEqual([ranked.ids[1], ranked.ids[4]]);
+    // Slices of a stack are shown one by one under a ranking (it ranks images, not stacks).
+    const stack = ds.db.prepare("INSERT INTO stacks (kind, key, name, slice_order) VALUES ('sequence', 'k', 'seq', 'name') RETURNING id").pluck().get() as number;
+    ranked.ids.slice(0, 3).forEach((imageId, position) => ds.db.prepare('INSERT INTO stack_members (stack_id, image_id, position) VALUES (?, ?, ?)').run(stack, imageId, position));
+    const withStack = await ok(ws, 'images:list', { filter: { ranked }, offset: 0, limit: 50 });
+    expect(withStack.items.map((i) => i.id)).toEqual(ranked.ids);
+    expect(withStack.items.every((i) => i.stack === undefined)).toBe(true);
+    expect(await ok(ws, 'images:count', { filter: { ranked } })).toBe(12);
+    expect(await ok(ws, 'images:locate', { filter: { ranked }, id: ranked.ids[2]! })).toBe(2);
+    // Without the ranking the stack is one tile again.
+    expect(await ok(ws, 'images:count', {})).toBe(N - 2 - 1);
+    ds.db.prepare('DELETE FROM stacks WHERE id = ?').run(stack);
     expect((await fails(ws, 'images:list', { filter: { ranked: { ids: [1, 2], scores: [0.5], label: 'x' } } })).code).toBe('INVALID_ARGUMENT');
     expect((await fails(ws, 'similar:find', {})).code).toBe('INVALID_ARGUMENT');
     const dup = await ok(ws, 'duplicates:find', { threshold: 0.95 });
