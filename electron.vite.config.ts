@@ -18,6 +18,8 @@ export default defineConfig({
           inferenceWorker: resolve(__dirname, 'src-main/inference/worker.ts'),
           // The smart tools' OpenCV (WebAssembly) runs in a worker thread of its own (vision/client.ts).
           visionWorker: resolve(__dirname, 'src-main/vision/worker.ts'),
+          // The embedding map's projections (PCA, UMAP) run in a worker thread (services/embeddingMap.ts).
+          projectionWorker: resolve(__dirname, 'src-main/services/projectionWorker.ts'),
           // The `tessera` command (scripts/tessera.mjs runs it when it is not older than src-main).
           cli: resolve(__dirname, 'src-main/cli/bin.ts'),
         },

@@ -87,6 +87,10 @@ export const CHANNELS = [
   'comments:delete',
   'dataset:openImage',
   'dataset:setOpenImage',
+  'map:get',
+  'map:compute',
+  'map:points',
+  'map:filterIds',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];

@@ -18,6 +18,7 @@ import type { ImagingInfo } from './imaging/info';
 import type { DisplayInfo } from './imaging/display';
 import type { PixelBlock } from './imaging/pixels';
 import type { SliceEditSummary, StackInfo } from './stacks';
+import type { EmbeddingMapData, EmbeddingMapState, MapPointInfo } from './embeddingMap';
 import type {
   AnnotationRecord,
   AppInfo,
@@ -560,6 +561,17 @@ export const argSchemas = {
   'dataset:openImage': empty,
   /** Remembers the image open in the viewer (null: the grid is shown). */
   'dataset:setOpenImage': z.object({ id: id.nullable() }).strict(),
+  /**
+   * The embedding map: the models with image vectors, the model shown (`modelId`, else the one with
+   * the most vectors) and its cached map by `method` when the vectors are unchanged, else null.
+   */
+  'map:get': z.object({ modelId: id.optional(), method: z.enum(['pca', 'umap']).default('pca') }).strict(),
+  /** Computes the map (cached unless `recompute`) as a background job (progress on 'job:progress', cancellable). */
+  'map:compute': z.object({ jobId, modelId: id, method: z.enum(['pca', 'umap']).default('pca'), recompute: z.boolean().default(false) }).strict(),
+  /** What the map colours points by, for every image (class, split, status, best prediction score). */
+  'map:points': empty,
+  /** Ids of the images matching a grid filter, in id order (the map dims the others). */
+  'map:filterIds': z.object({ filter: imageFilterSchema.default({}) }).strict(),
   /** The image's place in the list the filter gives (id order); null when the filter leaves it out. */
 } as const satisfies Record<Channel, z.ZodType>;
 
@@ -652,6 +664,10 @@ export interface Results {
   'comments:delete': null;
   'dataset:openImage': { id: number; index: number | null } | null;
   'dataset:setOpenImage': null;
+  'map:get': EmbeddingMapState;
+  'map:compute': EmbeddingMapData;
+  'map:points': MapPointInfo;
+  'map:filterIds': number[];
 }
 
 /** Arguments as callers write them (defaults may be omitted). */
