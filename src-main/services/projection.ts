@@ -1,7 +1,11 @@
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { UMAP } from 'umap-js';
-import usearch from 'usearch';
+import { createRequire } from 'node:module';
 import { mulberry32 } from '../common/random';
+
+// usearch's ES build looks for its native addon from a global `__dirname` when one is defined
+// (`tsx -e` defines '.', and the search then never ends); its CommonJS build uses its own folder.
+const usearch = createRequire(import.meta.url)('usearch') as typeof import('usearch').default;
 
 /**
  * 2-D projections of a row-major matrix of vectors (the embedding map): PCA by randomized subspace
