@@ -46,6 +46,8 @@ const USAGE = `usage:
                  [--iou 0.45] [--provider ${PROVIDERS.join('|')}] [--json]
                  [--labels <labels.json|txt>] [--task ${PRELABEL_TASKS.join('|')}] (with a model.onnx)
                  [--tile 640 [--overlap 0.2] [--full-pass]] [--threads N] [--spin on|off]
+  tessera embed <db> --model <manifest.json|model.onnx> [--output NAME] (with a model.onnx) [--images all|new]
+                 [--crops] [--provider ${PROVIDERS.join('|')}] [--threads N] [--spin on|off] [--json]
   tessera predictions import <db> <coco-results.json> --name <run> [--instances <instances.json>] [--allow-new-classes]
                  [--json]
   tessera predictions list <db> [--run <id|name>] [--image <id|file name>] [--all] [--json]
@@ -88,6 +90,12 @@ With --from-run it prompts the pair with every box prediction of that run instea
 masks (or polygons) as predictions of a new run, to review like a pre-label run; Ctrl+C stops it,
 keeping the images done.
 
+embed stores an embedding vector per image (and with --crops per object: its box with a margin)
+of an embed model: a manifest with task "embed", or a model.onnx whose output is read as the
+vector (--output, else the one named like an embedding, else the first; a feature map is averaged,
+tokens give their first token; ImageNet preprocessing assumed). --images new (the default) computes
+only images without a current vector, so a run stopped with Ctrl+C continues where it stopped.
+
 predictions list prints the predictions still pending review; with --all also those accepted
 (human annotations now, with the score the model gave) and those a newer run of the model
 superseded or that were found where a shape already was, each with its status. Rejected
@@ -109,6 +117,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await cmdPrelabel(rest, io);
       case 'predictions':
         return await cmdPredictions(rest, io);
+      case 'embed':
+        return await cmdEmbed(rest, io);
       case 'eval':
         return await cmdEval(rest, io);
       case 'segment':
@@ -580,6 +590,84 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
     ds.close();
     // The OpenCV thread semantic instances were split in, when the model has instances.
     await (await import('../services/prelabel')).closeInstancesWorker();
+    await closeInferenceBackend();
+  }
+}
+
+async function cmdEmbed(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, {
+    model: { type: 'string' },
+    output: { type: 'string' },
+    images: { type: 'string', default: 'new' },
+    crops: { type: 'boolean', default: false },
+    provider: { type: 'string' },
+    threads: { type: 'string' },
+    spin: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  if (positionals.length !== 1) throw new AppError('INVALID_ARGUMENT', 'embed takes one dataset path');
+  if (!values['model']) throw new AppError('INVALID_ARGUMENT', 'embed needs --model <manifest.json|model.onnx>');
+  const images = oneOf('images', values['images'] as string, ['all', 'new'] as const);
+  const provider = values['provider'] === undefined ? undefined : oneOf('provider', values['provider'] as string, PROVIDERS);
+  const threadArgs = { threads: threadsArg(values['threads']), spinning: spinArg(values['spin']) };
+  const json = values['json'] as boolean;
+  const { threadSettings } = await import('../inference/threads');
+  const threads = threadSettings('batch', threadArgs);
+  const { closeInferenceBackend, inferenceBackend, providerOrder } = await import('../services/inference');
+  const { computeEmbeddings, embedManifestForFile, storedEmbeddingModels } = await import('../services/embeddings');
+  const backend = await inferenceBackend();
+  try {
+    const abs = path.resolve(values['model'] as string);
+    let manifest: ModelManifest;
+    let file: string;
+    if (abs.toLowerCase().endsWith('.json')) {
+      if (values['output'] !== undefined) throw new AppError('INVALID_ARGUMENT', `--output is for a model file without a manifest; ${abs} names its output itself`, { path: abs });
+      const { readManifestFile } = await import('../services/models');
+      manifest = readManifestFile(abs);
+      if (manifest.task !== 'embed') throw new AppError('INVALID_ARGUMENT', `${abs}: a ${manifest.task} model, not an embed model (task "embed")`, { path: abs });
+      if (!manifest.file) throw new AppError('INVALID_ARGUMENT', `${abs}: the manifest names no local file; download the model in the app first, or pass the .onnx file`, { path: abs });
+      file = manifest.file;
+    } else {
+      const proposed = await embedManifestForFile((f) => backend.inspect(f, threads), abs, values['output'] as string | undefined);
+      if (!json) for (const p of proposed.problems) io.err(`note: ${p}`);
+      manifest = proposed.manifest;
+      file = abs;
+    }
+    const ds = Dataset.open(positionals[0]!);
+    try {
+      const summary = await withSigint((cancelled) =>
+        computeEmbeddings(ds, {
+          model: { manifest, file },
+          images,
+          crops: values['crops'] as boolean,
+          embedder: backend.embedder,
+          providers: providerOrder(provider),
+          threads,
+          isCancelled: cancelled,
+          onProgress: io.tty && !json ? (p) => process.stderr.write(`\rembedding ${p.done}/${p.total}${p.etaMs ? `, ${Math.ceil(p.etaMs / 1000)} s left` : ''}   `) : undefined,
+        }),
+      );
+      if (io.tty && !json) io.err('');
+      const stored = storedEmbeddingModels(ds).find((m) => m.key === summary.key) ?? null;
+      const imageCount = ds.db.prepare('SELECT COUNT(*) FROM images').pluck().get() as number;
+      const perSecond = summary.ms > 0 ? (summary.computed + summary.crops) / (summary.ms / 1000) : 0;
+      if (json) {
+        io.out(JSON.stringify({ ...summary, model: stored, imageCount, ms: Math.round(summary.ms), perSecond: Math.round(perSecond * 10) / 10 }, null, 2));
+      } else {
+        for (const p of summary.problems) io.err(`problem: ${p}`);
+        io.out(
+          `${manifest.id}: ${summary.computed} of ${summary.total} images embedded` +
+            (values['crops'] ? `, ${summary.crops} object crops` : '') +
+            ` (${summary.skipped} already current, ${summary.failed} failed), ${perSecond.toFixed(1)} vectors/s` +
+            (stored ? `; stored: ${stored.images} of ${imageCount} images${stored.stale ? ` (${stored.stale} stale)` : ''}, ${stored.annotations} objects, ${stored.dim} values (${stored.dtype}), key ${stored.key}` : '; nothing stored') +
+            (summary.cancelled ? '; cancelled' : ''),
+        );
+      }
+      return summary.cancelled ? 130 : summary.failed > 0 ? 1 : 0;
+    } finally {
+      ds.close();
+    }
+  } finally {
     await closeInferenceBackend();
   }
 }

@@ -54,6 +54,8 @@ export const CHANNELS = [
   'prelabel:run',
   'prelabel:resume',
   'prelabel:unfinished',
+  'embeddings:models',
+  'embeddings:compute',
   'predictions:accept',
   'predictions:reject',
   'predictions:acceptAbove',

@@ -4,6 +4,7 @@ import { MAX_THREADS, PROVIDERS } from './inference/types';
 import type { ModelIo, ModelManifest } from './inference/types';
 import type { GeoReference } from './geo';
 import type { ClassMap, ModelEntry, PrelabelSummary, ReviewResult, TryResult, UnfinishedRun } from './prelabel';
+import type { EmbedJobSummary, EmbeddingModelsInfo } from './embeddings';
 import type { Channel, EventName } from './channels';
 export { CHANNELS, EVENT_NAMES } from './channels';
 export type { Channel, EventName } from './channels';
@@ -386,6 +387,22 @@ export const argSchemas = {
   'prelabel:resume': z.object({ jobId, runId: id, ...threadOptions }).strict(),
   /** Runs of the open dataset that stopped with images left (cancelled, or cut off by a quit). */
   'prelabel:unfinished': empty,
+  /** The embed models one can choose, and those whose vectors the open dataset holds, with counts. */
+  'embeddings:models': empty,
+  /**
+   * Computes embedding vectors as a background job (progress on 'job:progress', kind 'embed';
+   * Cancel with jobs:cancel keeps the batches done): every image, those without a current vector
+   * ('new'), or those a filter matches that have none; `crops` adds one vector per object.
+   */
+  'embeddings:compute': z
+    .object({
+      jobId,
+      modelId,
+      images: z.union([z.literal('all'), z.literal('new'), z.object({ filter: imageFilterSchema }).strict()]).default('new'),
+      crops: z.boolean().default(false),
+      ...threadOptions,
+    })
+    .strict(),
   /** Accepts predictions as human annotations; `edits` change class or geometry while accepting. */
   'predictions:accept': z
     .object({
@@ -629,6 +646,8 @@ export interface Results {
   'prelabel:run': PrelabelSummary;
   'prelabel:resume': PrelabelSummary;
   'prelabel:unfinished': UnfinishedRun[];
+  'embeddings:models': EmbeddingModelsInfo;
+  'embeddings:compute': EmbedJobSummary;
   'predictions:accept': ReviewResult;
   'predictions:reject': ReviewResult;
   'predictions:acceptAbove': ReviewResult;

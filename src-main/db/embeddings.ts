@@ -292,3 +292,56 @@ export function mapPointInfo(db: Db): MapPointInfo {
   }
   return out;
 }
+
+/** An annotation whose object crop has no current vector of a model. */
+export interface CropTarget {
+  annotationId: number;
+  imageId: number;
+  geometry: string;
+}
+
+/**
+ * The annotations of `imageIds` (frame 0; shapes with an area, so not tags or points) that have
+ * no current crop vector of the model: none stored, stored for other image content, or stored
+ * before the annotation last changed.
+ */
+export function annotationsWithoutEmbedding(db: Db, modelId: number | null, imageIds: readonly number[]): CropTarget[] {
+  if (imageIds.length === 0) return [];
+  return db
+    .prepare(
+      `SELECT a.id AS annotationId, a.image_id AS imageId, a.geometry FROM annotations a JOIN images i ON i.id = a.image_id
+       LEFT JOIN embeddings e ON e.model_id = ? AND e.annotation_id = a.id
+       WHERE a.image_id IN (SELECT value FROM json_each(?)) AND a.frame = 0 AND a.kind NOT IN ('tag', 'point')
+         AND (e.id IS NULL OR e.content_hash <> i.content_hash OR e.created_at < a.updated_at)
+       ORDER BY a.image_id, a.id`,
+    )
+    .all(modelId ?? -1, JSON.stringify(imageIds)) as CropTarget[];
+}
+
+/** Vectors of a model by kind: current image vectors, stale ones (the file changed since), object crops. */
+export interface EmbeddingCounts {
+  images: number;
+  stale: number;
+  annotations: number;
+}
+
+export function embeddingCounts(db: Db, modelId: number): EmbeddingCounts {
+  const r = db
+    .prepare(
+      `SELECT
+         COALESCE(SUM(e.annotation_id IS NULL AND e.content_hash = i.content_hash), 0) AS images,
+         COALESCE(SUM(e.annotation_id IS NULL AND e.content_hash <> i.content_hash), 0) AS stale,
+         COALESCE(SUM(e.annotation_id IS NOT NULL), 0) AS annotations
+       FROM embeddings e JOIN images i ON i.id = e.image_id WHERE e.model_id = ?`,
+    )
+    .get(modelId) as EmbeddingCounts;
+  return r;
+}
+
+/** The annotation vectors of a model for the given annotations, by annotation id (stale ones included). */
+export function annotationEmbeddings(db: Db, model: EmbeddingModelRecord, annotationIds: readonly number[]): Map<number, Float32Array> {
+  const rows = db
+    .prepare('SELECT annotation_id, vector FROM embeddings WHERE model_id = ? AND annotation_id IN (SELECT value FROM json_each(?))')
+    .all(model.id, JSON.stringify(annotationIds)) as { annotation_id: number; vector: Buffer }[];
+  return new Map(rows.map((r) => [r.annotation_id, decodeVector(model, r.vector)]));
+}

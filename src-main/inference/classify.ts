@@ -8,7 +8,7 @@ import { orientedSize, preprocess, type ImageInput, type PixelOptions } from './
 import { getSession } from './sessions';
 
 /** The input size of a classifier, from a [1, 3, H, W] input (NCHW) or a [1, H, W, 3] one (NHWC). */
-function inputSizeOf(m: ModelManifest, dims: readonly (number | string)[], file: string, name: string): [number, number] {
+export function inputSizeOf(m: ModelManifest, dims: readonly (number | string)[], file: string, name: string): [number, number] {
   if (m.layout !== 'nhwc') return resolveInputSize(m, dims, file, name);
   const want: [number, number] = m.size === 'dynamic' ? (m.defaultSize ?? [224, 224]) : m.size;
   const fits = dims.length === 4 && (typeof dims[3] !== 'number' || dims[3] === 3) && [dims[1], dims[2]].every((d, i) => typeof d !== 'number' || d === want[i]);
@@ -16,7 +16,7 @@ function inputSizeOf(m: ModelManifest, dims: readonly (number | string)[], file:
   return want;
 }
 
-function cropRaw(r: RawPixels, c: { x: number; y: number; w: number; h: number }): RawPixels {
+export function cropRaw(r: RawPixels, c: { x: number; y: number; w: number; h: number }): RawPixels {
   const ch = r.channels;
   const out = new Uint8Array(c.w * c.h * ch);
   for (let y = 0; y < c.h; y++) out.set(r.data.subarray(((c.y + y) * r.width + c.x) * ch, ((c.y + y) * r.width + c.x + c.w) * ch), y * c.w * ch);
@@ -24,7 +24,7 @@ function cropRaw(r: RawPixels, c: { x: number; y: number; w: number; h: number }
 }
 
 /** NCHW [1, 3, H, W] to NHWC [1, H, W, 3]. */
-function toNhwc(t: Float32Array, h: number, w: number): Float32Array {
+export function toNhwc(t: Float32Array, h: number, w: number): Float32Array {
   const plane = h * w;
   const out = new Float32Array(3 * plane);
   for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) out[p * 3 + c] = t[c * plane + p]!;

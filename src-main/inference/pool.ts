@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { AppError } from '../common/errors';
 import type { DetectOverrides, ModelManifest } from '../common/inference/types';
 import type { DetectResult, SessionKey } from './detect';
+import type { EmbedResult } from './embed';
 import type { ModelInspection } from './inspect';
 import type { ImageInput, PixelOptions } from './preprocess';
 import type { SamComputed, SamDecodeArgs, SamDecodeValue, SamEncodeArgs, SamEncoderInfo, SamEncodeValue, SamModelKey } from './sam';
@@ -96,6 +97,14 @@ export class InferencePool {
     return this.request<DetectReply & { ok: true }>(sessionCacheKey(key.file, key.providers, key.intraOpThreads, key.spinning), (id): DetectRequest => ({ id, kind: 'detect', key, input, manifest, overrides, pixels }), transfer).then(
       (reply) => ({ detections: unpack(reply.packed), timings: reply.timings, provider: reply.provider, warnings: reply.warnings, ...(reply.semantic ? { semantic: reply.semantic } : {}) }),
     );
+  }
+
+  /**
+   * Embedding vectors of several images in a worker (see embedInProcess), batched there as the
+   * model allows; the vectors come back transferred, not copied.
+   */
+  embed(key: SessionKey, inputs: ImageInput[], manifest: ModelManifest): Promise<EmbedResult> {
+    return this.request<OkValue<EmbedResult>>(sessionCacheKey(key.file, key.providers, key.intraOpThreads, key.spinning), (id) => ({ id, kind: 'embed', key, inputs, manifest })).then((r) => r.value);
   }
 
   /**

@@ -34,6 +34,15 @@ export interface PrepareRequest {
   key: SessionKey;
 }
 
+/** Embedding vectors of several images with an embed model; see inference/embed.ts. */
+export interface EmbedRequest {
+  id: number;
+  kind: 'embed';
+  key: SessionKey;
+  inputs: ImageInput[];
+  manifest: ModelManifest;
+}
+
 /** Asks a worker what it has loaded (diagnostics). */
 export interface StatsRequest {
   id: number;
@@ -82,7 +91,7 @@ export interface SamStatsRequest {
   kind: 'samStats';
 }
 
-export type WorkerRequest = DetectRequest | InspectRequest | PrepareRequest | StatsRequest | SamEncodeRequest | SamDecodeRequest | SamComputeRequest | SamPutRequest | SamStatsRequest | SamEncoderInfoRequest | { close: true };
+export type WorkerRequest = DetectRequest | EmbedRequest | InspectRequest | PrepareRequest | StatsRequest | SamEncodeRequest | SamDecodeRequest | SamComputeRequest | SamPutRequest | SamStatsRequest | SamEncoderInfoRequest | { close: true };
 
 /** One session a worker holds: its model file, provider order, intra-op threads and spinning (null: onnxruntime's default). */
 export interface SessionInfo {

@@ -1,6 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { toErrorData } from '../common/errors';
 import { detectInProcess } from './detect';
+import { embedInProcess } from './embed';
 import { inspectModel } from './inspect';
 import { samCompute, samDecode, samEncode, samEncoderInfo, samPut, samStats } from './sam';
 import { getSession, releaseSessions, sessionStats } from './sessions';
@@ -68,6 +69,13 @@ port.on('message', (msg: WorkerRequest) => {
   if (msg.kind === 'samDecode') {
     samDecode(msg).then(
       (value) => port.postMessage({ id: msg.id, ok: true, value }, value.masks.map((m) => m.counts.buffer as ArrayBuffer)),
+      (e: unknown) => port.postMessage(failure(msg.id, e)),
+    );
+    return;
+  }
+  if (msg.kind === 'embed') {
+    embedInProcess(msg.key, msg.inputs, msg.manifest).then(
+      (value) => port.postMessage({ id: msg.id, ok: true, value }, [value.data.buffer as ArrayBuffer]),
       (e: unknown) => port.postMessage(failure(msg.id, e)),
     );
     return;

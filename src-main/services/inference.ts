@@ -2,6 +2,7 @@ import type { ModelInspection } from '../common/contract';
 import type { Provider, ThreadSettings } from '../common/inference/types';
 import { InferencePool, sharedPool, type PoolOptions, type PoolStats } from '../inference/pool';
 import type { ImageInput } from '../inference/preprocess';
+import type { Embedder } from './embeddings';
 import type { DetectRequest, Detector } from './prelabel';
 import type { SamBackend } from './segment';
 
@@ -27,6 +28,8 @@ export function detectInput(req: DetectRequest): ImageInput {
 /** What pre-labeling and interactive segmentation need from the inference layer: detection, model inspection, SAM-family pairs. */
 export interface InferenceBackend extends SamBackend {
   detector: Detector;
+  /** Embedding vectors of images, batched in a worker (see services/embeddings.ts). */
+  embedder: Embedder;
   /**
    * Inspects a model where it then runs, loading it on the CPU with `threads`, so that a CPU run of
    * the same file with the same thread settings does not load it again (one with other settings
@@ -59,6 +62,9 @@ function backendOver(pool: () => InferencePool): InferenceBackend {
         const r = await pool().detect({ file: req.modelFile, providers: req.providers, ...sessionThreads(req.threads) }, input, req.manifest, { score: req.conf, iou: req.iou, ...(req.tile ? { tile: true } : {}) }, pixels);
         return { detections: r.detections, provider: r.provider, ms: r.timings.preMs + r.timings.runMs + r.timings.postMs, warnings: r.warnings, ...(r.semantic ? { semantic: r.semantic } : {}) };
       },
+    },
+    embedder: {
+      embed: (req) => pool().embed({ file: req.modelFile, providers: req.providers, ...sessionThreads(req.threads) }, req.inputs, req.manifest),
     },
     inspect: (file, threads) => pool().inspect(file, sessionThreads(threads)),
     prepare: (file, providers, threads) => pool().prepare({ file, providers, ...sessionThreads(threads) }),

@@ -46,6 +46,7 @@ import { parseSamManifest } from '../common/inference/samManifest';
 import type { SamInspection, SamManifest } from '../common/segment';
 import { acceptAbove, acceptPredictions, getModelClassMap, rejectPredictions, setModelClassMap } from './predictions';
 import type { PoolStats } from '../inference/pool';
+import { computeEmbeddings, embedJobProgress, jobSummary, storedEmbeddingModels } from './embeddings';
 import { createInferenceBackend, jobProgress, providerOrder, type InferenceBackend, resumePrelabel, runPrelabel, scopeImageIds, tryModel } from './prelabel';
 import { threadSettings } from '../inference/threads';
 import { VisionWorker } from '../vision/client';
@@ -619,6 +620,36 @@ export class Workspace {
         return summary;
       } finally {
         this.activeRuns.delete(runId);
+        job.finish();
+      }
+    },
+    'embeddings:models': () => {
+      const ds = this.need();
+      const available = this.models()
+        .list()
+        .filter((e) => e.manifest.task === 'embed')
+        .map((e) => ({ id: e.manifest.id, name: e.manifest.name, origin: e.origin, downloaded: e.path !== null, downloadable: e.downloadable, licence: e.manifest.licence ?? null }));
+      return { available, stored: storedEmbeddingModels(ds), imageCount: ds.db.prepare('SELECT COUNT(*) FROM images').pluck().get() as number };
+    },
+    'embeddings:compute': async ({ jobId, modelId, images, crops, threads, spinning }) => {
+      const ds = this.need();
+      const { manifest, path: file } = this.models().requireFile(modelId);
+      // Started before anything is awaited, so a Cancel right after the start is not lost.
+      const job = this.jobs.start(jobId);
+      try {
+        const { embedder } = await this.inference();
+        const summary = await computeEmbeddings(ds, {
+          model: { manifest, file },
+          images: typeof images === 'string' ? images : images.filter,
+          crops,
+          embedder,
+          threads: threadSettings('app', { threads, spinning }),
+          isCancelled: () => job.cancelled,
+          onProgress: (p) => this.opts.emit('job:progress', embedJobProgress(jobId, p)),
+        });
+        this.opts.emit('job:progress', embedJobProgress(jobId, { done: summary.total, total: summary.total, stored: summary.computed + summary.crops, failed: summary.failed, etaMs: 0 }, true));
+        return jobSummary(ds, summary);
+      } finally {
         job.finish();
       }
     },

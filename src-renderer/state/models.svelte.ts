@@ -176,7 +176,8 @@ export class ModelsState {
   async refresh(): Promise<void> {
     this.forgetOtherDataset();
     try {
-      const list = await call('models:list', {});
+      // Embed models compute vectors (the Curate view's), not predictions.
+      const list = (await call('models:list', {})).filter((m) => m.manifest.task !== 'embed');
       this.models = list;
       // Only models whose weights are on disk can run; the others need downloading first.
       if (this.modelId === null || !list.some((m) => m.manifest.id === this.modelId)) this.modelId = list.find((m) => m.path !== null)?.manifest.id ?? null;

@@ -57,3 +57,27 @@ export const MOBILENET_TOP1: [string, string, number][] = [
   ['000000303818.jpg', 'Cab', 0.8],
   ['000000037777.jpg', 'Microwave', 0.7],
 ];
+
+/**
+ * The embed manifest of ../shared/models/mobilenetv2-12-int8-with-embedding.onnx: MobileNetV2's
+ * ImageNet preprocessing, the pooled features of output `embedding` (1,280 values), unit length.
+ */
+export function mobilenetEmbedManifest(file: string): ModelManifest {
+  return {
+    id: 'mobilenetv2-embed',
+    name: 'MobileNetV2 embedding',
+    task: 'embed',
+    size: [224, 224],
+    colour: 'rgb',
+    scale: 1 / 255,
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    letterbox: 'stretch',
+    cropFrom: 256,
+    output: 'embedding',
+    embedding: { pooling: 'none', l2: true },
+    classes: [],
+    thresholds: { score: 0, iou: 0, maxDetections: 1 },
+    file,
+  };
+}

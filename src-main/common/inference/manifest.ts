@@ -4,7 +4,7 @@ import { keypointSchemaProblem } from '../keypoints';
 import { COCO80 } from './coco';
 import { fmtDims, yoloxAnchorCount } from './decode';
 import { parseImgsz, parseKptShape, parseUltralyticsNames } from './onnxMetadata';
-import { DECODER_FAMILIES, HIGH_BIT_DEPTH_MODES, MODEL_TASKS, RESIZE_METHODS, type DecoderFamily, type ModelIo, type ModelManifest, type ModelTask } from './types';
+import { DECODER_FAMILIES, EMBEDDING_POOLINGS, HIGH_BIT_DEPTH_MODES, MODEL_TASKS, RESIZE_METHODS, type DecoderFamily, type ModelIo, type ModelManifest, type ModelTask } from './types';
 
 /**
  * Tasks whose outputs are decoded by a detector family (`family` required). Classify, semantic
@@ -33,12 +33,14 @@ export const manifestSchema = z
     letterboxAlign: z.enum(['center', 'topleft']).optional(),
     resize: z.enum(RESIZE_METHODS).optional(),
     strides: z.array(z.number().int().positive()).min(1).optional(),
-    classes: z.array(z.string().min(1)).min(1).optional(),
-    thresholds: z.object({
-      score: z.number().min(0).max(1),
-      iou: z.number().min(0).max(1),
-      maxDetections: z.number().int().positive(),
-    }),
+    classes: z.array(z.string().min(1)).optional(),
+    thresholds: z
+      .object({
+        score: z.number().min(0).max(1),
+        iou: z.number().min(0).max(1),
+        maxDetections: z.number().int().positive(),
+      })
+      .optional(),
     licence: z.string().optional(),
     file: z.string().min(1).optional(),
     url: z.url({ protocol: /^https?$/ }).optional(),
@@ -66,11 +68,21 @@ export const manifestSchema = z
       })
       .strict()
       .optional(),
+    embedding: z.object({ pooling: z.enum(EMBEDDING_POOLINGS), l2: z.boolean() }).strict().optional(),
   })
   .strict()
   .superRefine((m, ctx) => {
     if (!m.family && FAMILY_TASKS.has(m.task)) ctx.addIssue({ code: 'custom', path: ['family'], message: `required for task "${m.task}" (one of ${DECODER_FAMILIES.join(', ')})` });
-    if (!m.classes && !m.labels) ctx.addIssue({ code: 'custom', path: ['classes'], message: 'a manifest needs classes or a labels file' });
+    // An embedding model outputs vectors, not class scores: it names no classes and no thresholds.
+    if (m.task !== 'embed') {
+      if (m.classes && m.classes.length === 0) ctx.addIssue({ code: 'custom', path: ['classes'], message: 'Too small: expected array to have >=1 items' });
+      if (!m.classes && !m.labels) ctx.addIssue({ code: 'custom', path: ['classes'], message: 'a manifest needs classes or a labels file' });
+      if (!m.thresholds) ctx.addIssue({ code: 'custom', path: ['thresholds'], message: `required for task "${m.task}" (score, iou, maxDetections)` });
+    } else if (m.classes?.length || m.labels) {
+      ctx.addIssue({ code: 'custom', path: [m.labels ? 'labels' : 'classes'], message: 'an embed model has no classes: remove it' });
+    } else if (!m.embedding) {
+      ctx.addIssue({ code: 'custom', path: ['embedding'], message: 'required for task "embed": { "pooling": "none" | "mean" | "max" | "cls", "l2": true | false }' });
+    }
     if (m.size === 'dynamic' && !m.defaultSize) ctx.addIssue({ code: 'custom', path: ['defaultSize'], message: 'required when size is "dynamic"' });
     if (m.task === 'segment' && (m.family === 'yolox' || m.family === 'rtdetr')) {
       ctx.addIssue({ code: 'custom', path: ['family'], message: `${m.family} has no segmentation head` });
@@ -92,10 +104,11 @@ export const manifestSchema = z
     const usedBy: Record<string, readonly ModelTask[]> = {
       activation: ['classify', 'semantic'],
       topK: ['classify'],
-      cropFrom: ['classify'],
+      cropFrom: ['classify', 'embed'],
       background: ['semantic'],
       instances: ['semantic'],
-      normalize: ['classify', 'semantic'],
+      normalize: ['classify', 'semantic', 'embed'],
+      embedding: ['embed'],
     };
     for (const [k, tasks] of Object.entries(usedBy)) {
       if (m[k as keyof typeof m] !== undefined && !tasks.includes(m.task)) {
@@ -103,6 +116,9 @@ export const manifestSchema = z
       }
     }
   });
+
+/** The thresholds an embed manifest stands in with: nothing reads them. */
+const EMBED_THRESHOLDS = { score: 0, iou: 0, maxDetections: 1 };
 
 /**
  * Validates a manifest, reporting every problem with its JSON path and the manifest file's
@@ -112,7 +128,7 @@ export const manifestSchema = z
  */
 export function parseManifest(json: unknown, file: string): ModelManifest {
   const r = manifestSchema.safeParse(json);
-  if (r.success) return { ...r.data, classes: r.data.classes ?? [] } as ModelManifest;
+  if (r.success) return { ...r.data, classes: r.data.classes ?? [], thresholds: r.data.thresholds ?? EMBED_THRESHOLDS } as ModelManifest;
   const lines = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
   throw new AppError('INVALID_ARGUMENT', `${file}: invalid model manifest: ${lines.join('; ')}`, { file, issues: lines });
 }

@@ -247,5 +247,5 @@ export function shrinkArea<T extends Uint8Array | Uint16Array>(src: T, sw: numbe
  * photo at a few hundred pixels. Detectors keep the plain cv2 resize their reference validates.
  */
 export function antialiasedByDefault(task: string | undefined): boolean {
-  return task === 'classify' || task === 'semantic';
+  return task === 'classify' || task === 'semantic' || task === 'embed';
 }

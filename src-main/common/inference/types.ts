@@ -50,6 +50,7 @@ export interface ModelManifest {
    * file; loading the manifest fills it from that file.
    */
   classes: string[];
+  /** Score, IoU and count limits of the predictions; an embed manifest may leave them out (they are then unused defaults). */
   thresholds: { score: number; iou: number; maxDetections: number };
   licence?: string;
   /** Where the weights come from: a file path, or a URL downloaded on demand with its sha256. */
@@ -75,7 +76,7 @@ export interface ModelManifest {
    * read into `classes` when the manifest is loaded.
    */
   labels?: string;
-  /** classify: resize the short side to this, then centre-crop `size` (ImageNet: 256 then 224); a plain resize when omitted. */
+  /** classify, embed: resize the short side to this, then centre-crop `size` (ImageNet: 256 then 224); a plain resize when omitted. */
   cropFrom?: number;
   /**
    * classify: 'softmax' over the classes (one label per image) or 'sigmoid' per class
@@ -96,6 +97,25 @@ export interface ModelManifest {
   instances?: { split: 'none' | 'watershed'; minArea: number; fillHoles: boolean };
   /** pose: the keypoint names and skeleton of the model's class (COCO person when omitted). */
   keypoints?: { names: string[]; skeleton: [number, number][]; flipPairs?: [number, number][] };
+  /** embed: how the `output` tensor becomes one vector per image (see EmbeddingSpec). */
+  embedding?: EmbeddingSpec;
+}
+
+export const EMBEDDING_POOLINGS = ['none', 'mean', 'max', 'cls'] as const;
+export type EmbeddingPooling = (typeof EMBEDDING_POOLINGS)[number];
+
+/**
+ * How an embed model's output becomes a vector. The output is read per batch item as:
+ * - [B, D] or [B, D, 1, 1]: the vector itself (any pooling);
+ * - [B, C, H, W] (a feature map, channels first): pooled over H and W, C values;
+ * - [B, T, C] (tokens, as transformer encoders give): pooled over T, C values; 'cls' takes the
+ *   first token (CLIP's and DINOv2's class token).
+ * 'none' accepts only an output that already is a vector. `l2` scales each vector to unit length,
+ * so that a dot product is the cosine similarity.
+ */
+export interface EmbeddingSpec {
+  pooling: EmbeddingPooling;
+  l2: boolean;
 }
 
 export const HIGH_BIT_DEPTH_MODES = ['window', 'fixed', 'minmax'] as const;

@@ -11,11 +11,17 @@ const shipped = fs.readdirSync(modelsDir).filter((f) => f.endsWith('.json'));
 
 describe('parseManifest', () => {
   it('accepts every shipped manifest', () => {
-    expect(shipped.sort()).toEqual(['rtdetr-l.json', 'yolo11n.json', 'yolov8n.json', 'yolov8s.json', 'yolox-nano.json', 'yolox-s.json']);
+    expect(shipped.sort()).toEqual(['clip-vit-b32-image.json', 'dinov2-small.json', 'mobilenetv2-12.json', 'rtdetr-l.json', 'yolo11n.json', 'yolov8n.json', 'yolov8s.json', 'yolox-nano.json', 'yolox-s.json']);
     for (const f of shipped) {
       const m = parseManifest(JSON.parse(fs.readFileSync(path.join(modelsDir, f), 'utf8')), `models/${f}`);
       expect(m.id).toBe(f.replace(/\.json$/, ''));
-      expect(m.classes).toHaveLength(80);
+      if (m.task === 'embed') {
+        // Encoders download on demand and name the output their vector is read from.
+        expect(m.url).toMatch(/^https:\/\//);
+        expect(m.output).toBeTruthy();
+        expect(m.embedding?.l2).toBe(true);
+        expect(m.classes).toEqual([]);
+      } else expect(m.classes).toHaveLength(80);
     }
   });
 
@@ -212,9 +218,10 @@ describe('parseManifest: fields a task does not read are refused', () => {
     ['detect', 'instances', { split: 'none', minArea: 0, fillHoles: false }, 'semantic'],
     ['obb', 'background', 0, 'semantic'],
     ['pose', 'activation', 'sigmoid', 'classify, semantic'],
-    ['detect', 'cropFrom', 256, 'classify'],
+    ['detect', 'cropFrom', 256, 'classify, embed'],
     ['obb', 'topK', 5, 'classify'],
-    ['detect', 'normalize', 'zscore', 'classify, semantic'],
+    ['detect', 'normalize', 'zscore', 'classify, semantic, embed'],
+    ['classify', 'embedding', { pooling: 'mean', l2: true }, 'embed'],
     ['semantic', 'topK', 3, 'classify'],
     ['classify', 'background', 0, 'semantic'],
   ])('%s with %s', (task, field, value, users) => {
@@ -238,5 +245,36 @@ describe('proposeManifest: semantic background', () => {
   it('leaves it out when no class is named so', () => {
     const p = proposeManifest(io([1, 3, 64, 64], [1, 2, 64, 64]), {}, 'seg.onnx', { task: 'semantic', labels: { file: 'l.txt', names: ['backgrounds', 'cell'] } });
     expect(p.manifest).not.toHaveProperty('background');
+  });
+});
+
+describe('parseManifest: embed models', () => {
+  const embed = {
+    id: 'enc',
+    name: 'Encoder',
+    task: 'embed',
+    size: [224, 224],
+    colour: 'rgb',
+    scale: 1 / 255,
+    letterbox: 'stretch',
+    output: 'features',
+    embedding: { pooling: 'mean', l2: true },
+    file: 'enc.onnx',
+  };
+  it('needs neither classes nor thresholds, and keeps the pooling', () => {
+    const m = parseManifest(embed, 'models/enc.json');
+    expect(m.embedding).toEqual({ pooling: 'mean', l2: true });
+    expect(m.classes).toEqual([]);
+    expect(m.output).toBe('features');
+  });
+  it('needs an embedding field; other tasks still need classes and thresholds', () => {
+    const { embedding: _e, ...bare } = embed;
+    void _e;
+    expect(() => parseManifest(bare, 'models/enc.json')).toThrow('models/enc.json: invalid model manifest: embedding: required for task "embed"');
+    expect(() => parseManifest({ ...embed, embedding: { pooling: 'median', l2: true } }, 'models/enc.json')).toThrow('embedding.pooling: Invalid option');
+    const { embedding: _f, output: _o, ...cls } = { ...embed, task: 'classify' };
+    void _f;
+    void _o;
+    expect(() => parseManifest(cls, 'models/c.json')).toThrow(/classes: a manifest needs classes or a labels file; thresholds: required for task "classify"/);
   });
 });
