@@ -16,7 +16,9 @@ import { projectionParameters } from '../../src-main/services/embeddingMap';
  * The embedding map in the real renderer: a dataset of eight small images whose stored vectors
  * (synthetic, 32 values) fall in two clusters is opened; the Curate view computes and draws the
  * PCA map in a worker; a freehand lasso drawn with the mouse around one cluster opens the grid on
- * exactly those images ("picked images"), and back on the map the others are dimmed.
+ * exactly those images ("picked images"), and back on the map the others are dimmed. Then with
+ * real vectors: six coco_tinycoco photos embedded by MobileNetV2 from the Curate view, the map
+ * follows by itself, and a lasso over part of it filters the grid to the images inside.
  */
 const prerequisites = chromiumOrSkip('embeddingMap');
 const DIM = 32;
@@ -129,6 +131,19 @@ describe('embedding map in the browser', () => {
     await page.locator('[data-testid="map"][data-cached="true"]').waitFor({ timeout: 30_000 });
     await expect.poll(() => page.getByTestId('map-summary').textContent()).toContain(`${ids.length - half} outside the filter dimmed`);
     expect(pageErrors).toEqual([]);
+  });
+
+});
+
+describe('embedding map of MobileNetV2 vectors in the browser', () => {
+  let app: App | null = null;
+
+  beforeAll(async () => {
+    app = await startApp({ tmpPrefix: 'tessera-map-real-e2e-' });
+  });
+
+  afterAll(async () => {
+    await app?.close();
   });
 
   it.skipIf(realPrerequisites.skip)('computes MobileNetV2 embeddings in Curate, maps them, and a lasso filters the grid to the images inside it', { timeout: 180_000 }, async () => {
