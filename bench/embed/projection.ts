@@ -92,6 +92,7 @@ export async function run(): Promise<void> {
   // PCA in this thread, three runs.
   const ours = [0, 1, 2].map(() => time(() => pca(x, N, D)));
   const oursMs = median(ours.map((r) => r.ms));
+  console.log(`PCA in this thread: ${ours.map((r) => fmt(r.ms)).join(', ')}`);
   // The same through the map's worker thread (start-up, transfer and all), three runs.
   const viaWorker: number[] = [];
   for (let r = 0; r < 3; r++) {
@@ -99,7 +100,9 @@ export async function run(): Promise<void> {
     await projectInWorker({ method: 'pca', data: x.slice(), n: N, d: D });
     viaWorker.push(performance.now() - t0);
   }
+  console.log(`PCA in the worker thread: ${viaWorker.map(fmt).join(', ')}`);
   const exact = time(() => exactPca(x, N, D));
+  console.log(`exact PCA: ${fmt(exact.ms)}`);
   const axes = ours[0]!.value.axes;
   const agree = [0, 1].map((j) => Math.abs(exact.value.axes[j]!.reduce((s, v, t) => s + v * axes[j * D + t]!, 0)));
   rows.push(['PCA, this thread', `${N}`, fmt(oursMs), '3', `exact covariance + eigen-decomposition: ${fmt(exact.ms)} (1 run)`, `${(exact.ms / oursMs).toFixed(1)}x`]);
@@ -107,13 +110,16 @@ export async function run(): Promise<void> {
 
   // UMAP at full size (one run: it takes a while).
   const umapFull = time(() => umap2d(x, N, D));
+  console.log(`UMAP at ${N}: ${fmt(umapFull.ms)}`);
   rows.push(['UMAP (PCA-32 + usearch k-NN + umap-js)', `${N}`, fmt(umapFull.ms), '1', 'umap-js alone: not run at this size (minutes)', '–']);
 
   // UMAP beside umap-js out of the box, at a size the baseline finishes in.
   const small = x.subarray(0, UMAP_BASELINE_N * D);
   const oursSmall = [0, 1, 2].map(() => time(() => umap2d(small, UMAP_BASELINE_N, D)).ms);
+  console.log(`UMAP at ${UMAP_BASELINE_N}: ${oursSmall.map(fmt).join(', ')}`);
   const asArrays = Array.from({ length: UMAP_BASELINE_N }, (_, i) => Array.from(small.subarray(i * D, (i + 1) * D)));
   const plain = time(() => new UMAP({ nComponents: 2, nNeighbors: 15, minDist: 0.1, random: mulberry32(42) }).fit(asArrays));
+  console.log(`umap-js alone at ${UMAP_BASELINE_N}: ${fmt(plain.ms)}\n`);
   rows.push([
     'UMAP (PCA-32 + usearch k-NN + umap-js)',
     `${UMAP_BASELINE_N}`,
