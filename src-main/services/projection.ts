@@ -36,7 +36,11 @@ export interface PcaOptions extends ProjectionHooks {
   oversample?: number;
   /** Most subspace iterations; fewer when the leading variances have settled. */
   maxIterations?: number;
-  /** Relative change of the leading variances below which iteration stops. */
+  /**
+   * Relative change of the leading variances' sum below which iteration stops. The sum, not each
+   * variance: where the leading variances are nearly equal their axes may turn within the plane
+   * they span for many more iterations without changing what the map shows.
+   */
   tolerance?: number;
   seed?: number;
 }
@@ -72,11 +76,26 @@ function project(x: Float32Array, n: number, d: number, mean: Float64Array, q: F
   }
   for (let i = 0; i < n; i++) {
     const base = i * d;
-    for (let j = 0; j < k; j++) {
-      const qb = j * d;
-      let s = 0;
-      for (let t = 0; t < d; t++) s += x[base + t]! * q[qb + t]!;
-      y[i * k + j] = s - mq[j]!;
+    // Two axes per pass over the row: each value of x is loaded once for both.
+    let j = 0;
+    for (; j + 1 < k; j += 2) {
+      const qa = j * d;
+      const qb = qa + d;
+      let sa = 0;
+      let sb = 0;
+      for (let t = 0; t < d; t++) {
+        const v = x[base + t]!;
+        sa += v * q[qa + t]!;
+        sb += v * q[qb + t]!;
+      }
+      y[i * k + j] = sa - mq[j]!;
+      y[i * k + j + 1] = sb - mq[j + 1]!;
+    }
+    if (j < k) {
+      const qa = j * d;
+      let sa = 0;
+      for (let t = 0; t < d; t++) sa += x[base + t]! * q[qa + t]!;
+      y[i * k + j] = sa - mq[j]!;
     }
   }
 }
@@ -87,12 +106,25 @@ function backProject(x: Float32Array, n: number, d: number, mean: Float64Array, 
   const ysum = new Float64Array(k);
   for (let i = 0; i < n; i++) {
     const base = i * d;
-    for (let j = 0; j < k; j++) {
-      const yij = y[i * k + j]!;
-      if (yij === 0) continue;
-      ysum[j]! += yij;
-      const qb = j * d;
-      for (let t = 0; t < d; t++) q[qb + t]! += x[base + t]! * yij;
+    let j = 0;
+    for (; j + 1 < k; j += 2) {
+      const ya = y[i * k + j]!;
+      const yb = y[i * k + j + 1]!;
+      ysum[j]! += ya;
+      ysum[j + 1]! += yb;
+      const qa = j * d;
+      const qb = qa + d;
+      for (let t = 0; t < d; t++) {
+        const v = x[base + t]!;
+        q[qa + t]! += v * ya;
+        q[qb + t]! += v * yb;
+      }
+    }
+    if (j < k) {
+      const ya = y[i * k + j]!;
+      ysum[j]! += ya;
+      const qa = j * d;
+      for (let t = 0; t < d; t++) q[qa + t]! += x[base + t]! * ya;
     }
   }
   for (let j = 0; j < k; j++) for (let t = 0; t < d; t++) q[j * d + t]! -= mean[t]! * ysum[j]!;
@@ -106,9 +138,9 @@ function backProject(x: Float32Array, n: number, d: number, mean: Float64Array, 
 export function pca(x: Float32Array, n: number, d: number, opts: PcaOptions = {}): PcaResult {
   if (x.length !== n * d) throw new Error(`a ${n} x ${d} matrix needs ${n * d} values, got ${x.length}`);
   const c = Math.max(1, Math.min(opts.components ?? 2, d, Math.max(1, n)));
-  const k = Math.min(d, c + (opts.oversample ?? 4));
-  const maxIterations = opts.maxIterations ?? 30;
-  const tolerance = opts.tolerance ?? 1e-6;
+  const k = Math.min(d, c + (opts.oversample ?? 6));
+  const maxIterations = opts.maxIterations ?? 5;
+  const tolerance = opts.tolerance ?? 1e-3;
   const mean = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let t = 0; t < d; t++) mean[t]! += x[i * d + t]!;
   for (let t = 0; t < d; t++) mean[t]! /= Math.max(1, n);
@@ -143,8 +175,8 @@ export function pca(x: Float32Array, n: number, d: number, opts: PcaOptions = {}
     });
     iterations++;
     opts.onProgress?.(iterations, maxIterations);
-    const settled =
-      previous !== null && values.slice(0, c).every((v, i) => Math.abs(v - previous![i]!) <= tolerance * Math.max(values[0]!, 1e-30));
+    const lead = values.slice(0, c).reduce((a, v) => a + v, 0);
+    const settled = previous !== null && Math.abs(lead - previous.slice(0, c).reduce((a, v) => a + v, 0)) <= tolerance * Math.max(lead, 1e-30);
     if (settled || iterations >= maxIterations || k === d) break;
     previous = values;
     backProject(x, n, d, mean, y, k, q);
