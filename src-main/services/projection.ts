@@ -43,6 +43,12 @@ export interface PcaOptions extends ProjectionHooks {
    */
   tolerance?: number;
   seed?: number;
+  /**
+   * Rows the axes are found from when there are more (evenly spaced through the matrix); every row
+   * is then projected on them. The leading axes of 5,000 rows are those of 20,000 to well within
+   * what a map shows, at a quarter of the work.
+   */
+  sampleRows?: number;
 }
 
 /** Orthonormalises the k rows (length d) of `q` in place (modified Gram-Schmidt). */
@@ -138,6 +144,8 @@ function backProject(x: Float32Array, n: number, d: number, mean: Float64Array, 
 export function pca(x: Float32Array, n: number, d: number, opts: PcaOptions = {}): PcaResult {
   if (x.length !== n * d) throw new Error(`a ${n} x ${d} matrix needs ${n * d} values, got ${x.length}`);
   const c = Math.max(1, Math.min(opts.components ?? 2, d, Math.max(1, n)));
+  const sampleRows = opts.sampleRows ?? 5000;
+  if (n > sampleRows && sampleRows > c) return sampledPca(x, n, d, c, sampleRows, opts);
   const k = Math.min(d, c + (opts.oversample ?? 6));
   const maxIterations = opts.maxIterations ?? 5;
   const tolerance = opts.tolerance ?? 1e-3;
@@ -204,6 +212,29 @@ export function pca(x: Float32Array, n: number, d: number, opts: PcaOptions = {}
       coords[i * c + j] = s * signs[j]!;
     }
   return { coords, variance: Float64Array.from(values.slice(0, c)), axes, iterations };
+}
+
+/** PCA axes from evenly spaced rows, then every row projected on them (centred on the mean of all rows). */
+function sampledPca(x: Float32Array, n: number, d: number, c: number, rows: number, opts: PcaOptions): PcaResult {
+  const sample = new Float32Array(rows * d);
+  for (let r = 0; r < rows; r++) {
+    const i = Math.floor((r * n) / rows);
+    sample.set(x.subarray(i * d, (i + 1) * d), r * d);
+  }
+  const found = pca(sample, rows, d, { ...opts, components: c, sampleRows: rows });
+  const mean = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let t = 0; t < d; t++) mean[t]! += x[i * d + t]!;
+  for (let t = 0; t < d; t++) mean[t]! /= n;
+  const coords = new Float32Array(n * c);
+  const y = new Float64Array(n * c);
+  project(x, n, d, mean, found.axes, c, y);
+  const variance = new Float64Array(c);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < c; j++) {
+      coords[i * c + j] = y[i * c + j]!;
+      variance[j]! += (y[i * c + j]! * y[i * c + j]!) / Math.max(1, n - 1);
+    }
+  return { coords, variance, axes: found.axes, iterations: found.iterations };
 }
 
 export interface UmapOptions extends ProjectionHooks {
