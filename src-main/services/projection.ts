@@ -44,9 +44,9 @@ export interface PcaOptions extends ProjectionHooks {
   tolerance?: number;
   seed?: number;
   /**
-   * Rows the axes are found from when there are more (evenly spaced through the matrix); every row
-   * is then projected on them. The leading axes of 5,000 rows are those of 20,000 to well within
-   * what a map shows, at a quarter of the work.
+   * Rows the axes are found from when there are more (a seeded random sample); every row is then
+   * projected on them. The leading axes of 5,000 rows are those of 20,000 to well within what a
+   * map shows, at a quarter of the work.
    */
   sampleRows?: number;
 }
@@ -146,9 +146,9 @@ export function pca(x: Float32Array, n: number, d: number, opts: PcaOptions = {}
   const c = Math.max(1, Math.min(opts.components ?? 2, d, Math.max(1, n)));
   const sampleRows = opts.sampleRows ?? 5000;
   if (n > sampleRows && sampleRows > c) return sampledPca(x, n, d, c, sampleRows, opts);
-  const k = Math.min(d, c + (opts.oversample ?? 6));
-  const maxIterations = opts.maxIterations ?? 5;
-  const tolerance = opts.tolerance ?? 1e-3;
+  const k = Math.min(d, c + (opts.oversample ?? 10));
+  const maxIterations = opts.maxIterations ?? 6;
+  const tolerance = opts.tolerance ?? 1e-4;
   const mean = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let t = 0; t < d; t++) mean[t]! += x[i * d + t]!;
   for (let t = 0; t < d; t++) mean[t]! /= Math.max(1, n);
@@ -214,11 +214,24 @@ export function pca(x: Float32Array, n: number, d: number, opts: PcaOptions = {}
   return { coords, variance: Float64Array.from(values.slice(0, c)), axes, iterations };
 }
 
-/** PCA axes from evenly spaced rows, then every row projected on them (centred on the mean of all rows). */
+/**
+ * PCA axes from a seeded random sample of rows (random, not evenly spaced: rows often come in
+ * runs or cycles, a folder at a time), then every row projected on them, centred on the mean of
+ * all rows.
+ */
 function sampledPca(x: Float32Array, n: number, d: number, c: number, rows: number, opts: PcaOptions): PcaResult {
+  const rand = mulberry32((opts.seed ?? 1) ^ 0x9e3779b9);
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  for (let r = 0; r < rows; r++) {
+    const pick = r + Math.floor(rand() * (n - r));
+    const tmp = order[r]!;
+    order[r] = order[pick]!;
+    order[pick] = tmp;
+  }
+  const chosen = order.subarray(0, rows).sort();
   const sample = new Float32Array(rows * d);
   for (let r = 0; r < rows; r++) {
-    const i = Math.floor((r * n) / rows);
+    const i = chosen[r]!;
     sample.set(x.subarray(i * d, (i + 1) * d), r * d);
   }
   const found = pca(sample, rows, d, { ...opts, components: c, sampleRows: rows });

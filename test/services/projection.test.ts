@@ -75,7 +75,7 @@ describe('PCA (randomized subspace iteration)', () => {
     expect(worst).toBeLessThan(0.5);
   });
 
-  it('finds the axes from evenly spaced rows of a large matrix and projects every row on them', () => {
+  it('finds the axes from a random sample of the rows of a large matrix and projects every row on them', () => {
     const n = 6000;
     const d = 40;
     const rand = mulberry32(17);
