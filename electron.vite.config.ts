@@ -22,6 +22,8 @@ export default defineConfig({
           classifierWorker: resolve(__dirname, 'src-main/classifier/worker.ts'),
           // Near-duplicate search over many vectors runs in a worker thread (services/duplicates.ts).
           duplicatesWorker: resolve(__dirname, 'src-main/services/duplicatesWorker.ts'),
+          // The embedding map's projections (PCA, UMAP) run in a worker thread (services/embeddingMap.ts).
+          projectionWorker: resolve(__dirname, 'src-main/services/projectionWorker.ts'),
           // The `tessera` command (scripts/tessera.mjs runs it when it is not older than src-main).
           cli: resolve(__dirname, 'src-main/cli/bin.ts'),
         },

@@ -102,6 +102,10 @@ export const CHANNELS = [
   'similar:find',
   'duplicates:find',
   'duplicates:resolve',
+  'map:get',
+  'map:compute',
+  'map:points',
+  'map:filterIds',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];

@@ -24,6 +24,7 @@ import type { DisplayInfo } from './imaging/display';
 import type { PixelBlock } from './imaging/pixels';
 import type { SliceEditSummary, StackInfo } from './stacks';
 import { QUEUE_POOLS, QUEUE_STRATEGIES, UNCERTAINTY_MEASURES, type ClassifierPrediction, type ClassifierReport, type NextQueue } from './curation';
+import type { EmbeddingMapData, EmbeddingMapState, MapPointInfo } from './embeddingMap';
 import type {
   AnnotationRecord,
   AppInfo,
@@ -656,6 +657,17 @@ export const argSchemas = {
       minScore: unit.default(0.1),
     })
     .strict(),
+  /**
+   * The embedding map: the models with image vectors, the model shown (`modelId`, else the one with
+   * the most vectors) and its cached map by `method` when the vectors are unchanged, else null.
+   */
+  'map:get': z.object({ modelId: id.optional(), method: z.enum(['pca', 'umap']).default('pca') }).strict(),
+  /** Computes the map (cached unless `recompute`) as a background job (progress on 'job:progress', cancellable). */
+  'map:compute': z.object({ jobId, modelId: id, method: z.enum(['pca', 'umap']).default('pca'), recompute: z.boolean().default(false) }).strict(),
+  /** What the map colours points by, for every image (class, split, status, best prediction score). */
+  'map:points': empty,
+  /** Ids of the images matching a grid filter, in id order (the map dims the others). */
+  'map:filterIds': z.object({ filter: imageFilterSchema.default({}) }).strict(),
   /** The image's place in the list the filter gives (id order); null when the filter leaves it out. */
   /**
    * "More like this": the k images nearest by cosine similarity to one image, the mean of several,
@@ -782,6 +794,10 @@ export interface Results {
   'similar:find': SimilarResult;
   'duplicates:find': DuplicateReport;
   'duplicates:resolve': { action: 'move' | 'drop'; imageId: number; split: 'train' | 'val' | 'test' | null };
+  'map:get': EmbeddingMapState;
+  'map:compute': EmbeddingMapData;
+  'map:points': MapPointInfo;
+  'map:filterIds': number[];
 }
 
 /** Arguments as callers write them (defaults may be omitted). */

@@ -1,5 +1,9 @@
+import { createHash } from 'node:crypto';
 import { decodeF16, encodeF16 } from '../common/float16';
 import type { Db } from './open';
+import { IMAGE_STATUSES, SPLITS, type ImageStatus, type Split } from '../common/model';
+import type { MapPointInfo, ProjectionMethod } from '../common/embeddingMap';
+export type { ProjectionMethod } from '../common/embeddingMap';
 
 /**
  * The embedding store: models (one row per embedding model key, with its vector size and storage
@@ -213,6 +217,112 @@ export function annotationEmbedding(db: Db, model: EmbeddingModelRecord, annotat
 /** Crop vectors stored for the model (any image), to tell "not computed" from "not this object". */
 export function countAnnotationEmbeddings(db: Db, modelId: number): number {
   return db.prepare('SELECT count(*) FROM embeddings WHERE model_id = ? AND annotation_id IS NOT NULL').pluck().get(modelId) as number;
+}
+
+/**
+ * A digest of a model's current image vectors: their image ids and stored bytes, in image id
+ * order. Any added, removed, replaced or stale vector changes it.
+ */
+export function imageEmbeddingsDigest(db: Db, model: EmbeddingModelRecord): { digest: string; count: number } {
+  const h = createHash('sha256');
+  h.update(`${model.id}:${model.dim}:${model.dtype}\n`);
+  const id = Buffer.alloc(4);
+  let count = 0;
+  const rows = db
+    .prepare(
+      `SELECT e.image_id, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id
+       WHERE e.model_id = ? AND e.annotation_id IS NULL AND e.content_hash = i.content_hash ORDER BY e.image_id`,
+    )
+    .raw()
+    .iterate(model.id) as IterableIterator<[number, Buffer]>;
+  for (const [imageId, vector] of rows) {
+    id.writeInt32LE(imageId, 0);
+    h.update(id);
+    h.update(vector);
+    count++;
+  }
+  return { digest: h.digest('hex'), count };
+}
+
+
+/** A cached 2-D projection: `coords` holds x, y per image of `imageIds`. */
+export interface StoredProjection {
+  modelId: number;
+  method: ProjectionMethod;
+  parameters: string;
+  inputHash: string;
+  imageIds: Int32Array;
+  coords: Float32Array;
+  createdAt: number;
+}
+
+export function getProjection(db: Db, modelId: number, method: ProjectionMethod, parameters: string): StoredProjection | null {
+  const r = db
+    .prepare('SELECT input_hash, image_ids, coords, created_at FROM embedding_projections WHERE model_id = ? AND method = ? AND parameters = ?')
+    .get(modelId, method, parameters) as { input_hash: string; image_ids: Buffer; coords: Buffer; created_at: number } | undefined;
+  if (!r) return null;
+  const ids = new Int32Array(r.image_ids.buffer.slice(r.image_ids.byteOffset, r.image_ids.byteOffset + r.image_ids.byteLength));
+  const coords = new Float32Array(r.coords.buffer.slice(r.coords.byteOffset, r.coords.byteOffset + r.coords.byteLength));
+  return { modelId, method, parameters, inputHash: r.input_hash, imageIds: ids, coords, createdAt: r.created_at };
+}
+
+/** Stores (or replaces) the projection of a model, method and parameters. */
+export function putProjection(db: Db, p: Omit<StoredProjection, 'createdAt'>, now = Date.now()): void {
+  if (p.coords.length !== p.imageIds.length * 2) throw new Error(`a projection of ${p.imageIds.length} images needs ${p.imageIds.length * 2} coordinates, got ${p.coords.length}`);
+  db.prepare(
+    `INSERT INTO embedding_projections (model_id, method, parameters, input_hash, image_ids, coords, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (model_id, method, parameters) DO UPDATE SET input_hash = excluded.input_hash, image_ids = excluded.image_ids,
+       coords = excluded.coords, created_at = excluded.created_at`,
+  ).run(
+    p.modelId,
+    p.method,
+    p.parameters,
+    p.inputHash,
+    Buffer.from(p.imageIds.buffer, p.imageIds.byteOffset, p.imageIds.byteLength),
+    Buffer.from(p.coords.buffer, p.coords.byteOffset, p.coords.byteLength),
+    now,
+  );
+}
+
+export function mapPointInfo(db: Db): MapPointInfo {
+  const rows = db.prepare('SELECT id, status, split FROM images ORDER BY id').raw().all() as [number, ImageStatus, Split | null][];
+  const out: MapPointInfo = { ids: [], status: [], split: [], classId: [], score: [] };
+  const at = new Map<number, number>();
+  for (const [id, status, split] of rows) {
+    at.set(id, out.ids.length);
+    out.ids.push(id);
+    out.status.push(IMAGE_STATUSES.indexOf(status));
+    out.split.push(split ? SPLITS.indexOf(split) : -1);
+    out.classId.push(0);
+    out.score.push(null);
+  }
+  const classes = db
+    .prepare(
+      `SELECT image_id, class_id, count(*) AS n FROM annotations WHERE source = 'human' AND class_id IS NOT NULL
+       GROUP BY image_id, class_id ORDER BY image_id, n DESC, class_id`,
+    )
+    .raw()
+    .all() as [number, number, number][];
+  let last = -1;
+  for (const [imageId, classId] of classes) {
+    if (imageId === last) continue;
+    last = imageId;
+    const i = at.get(imageId);
+    if (i !== undefined) out.classId[i] = classId;
+  }
+  const scores = db
+    .prepare(
+      `SELECT a.image_id, max(a.score) FROM annotations a
+       WHERE a.source = 'model' AND a.model_run_id = (SELECT max(b.model_run_id) FROM annotations b WHERE b.image_id = a.image_id AND b.source = 'model')
+       GROUP BY a.image_id`,
+    )
+    .raw()
+    .all() as [number, number | null][];
+  for (const [imageId, score] of scores) {
+    const i = at.get(imageId);
+    if (i !== undefined) out.score[i] = score;
+  }
+  return out;
 }
 
 /** An annotation whose object crop has no current vector of a model. */

@@ -210,6 +210,12 @@ export function listImages(db: Db, filter: ImageFilter, offset: number, limit: n
   return rows.map((r) => ({ ...r, external: r.external === 1 }));
 }
 
+/** Ids of the images matching the filter, in id order. */
+export function imageIdsWhere(db: Db, filter: ImageFilter): number[] {
+  const { sql, params } = whereClause(filter);
+  return db.prepare(`SELECT i.id FROM images i ${sql} ORDER BY i.id`).pluck().all(...params) as number[];
+}
+
 export function countImages(db: Db, filter: ImageFilter): number {
   const { sql, params } = whereClause(filter);
   return db.prepare(`SELECT count(*) FROM images i ${sql}`).pluck().get(...params) as number;

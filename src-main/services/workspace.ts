@@ -4,7 +4,7 @@ import { AppError } from '../common/errors';
 import type { ParsedArgs, ResultOf, Channel, EventName, Events } from '../common/contract';
 import type { ModelManifest, Provider, ThreadSettings } from '../common/inference/types';
 import { insertClass, listClasses } from '../db/classes';
-import { countByStatusWhere, countImages, findNextImage, getImage, getReviewComment, setStatus } from '../db/images';
+import { countByStatusWhere, countImages, findNextImage, getImage, getReviewComment, imageIdsWhere, setStatus } from '../db/images';
 import { countAnnotationsOfImage } from '../db/annotations';
 import { setRememberedWindow } from '../db/imaging';
 import { getDisplay, setDisplay } from '../db/display';
@@ -31,6 +31,8 @@ import { importDataset, inspectDataset } from './interchange/importDataset';
 import { assignSplits } from './interchange/splits';
 import { evalRuns, evaluateRun } from './evaluation';
 import { Jobs } from './jobs';
+import { computeEmbeddingMap, embeddingMapState } from './embeddingMap';
+import { mapPointInfo } from '../db/embeddings';
 import { Media } from './media';
 import { mediaKey } from './mediaRoute';
 import { realPathOf } from './pathGuard';
@@ -449,6 +451,25 @@ export class Workspace {
       }
       return predictTags(ds.db, c.trained, { topK, minScore });
     },
+    'map:get': ({ modelId, method }) => embeddingMapState(this.need().db, method, modelId),
+    'map:compute': async ({ jobId, modelId, method, recompute }) => {
+      const db = this.need().db;
+      const job = this.jobs.start(jobId);
+      const started = Date.now();
+      const progress = (phase: 'writing' | 'done', done: number, total: number) => {
+        const etaMs = phase === 'done' ? 0 : done > 0 ? ((Date.now() - started) / done) * (total - done) : null;
+        this.opts.emit('job:progress', { jobId, kind: 'embedding-map', phase, done, total, imported: done, duplicates: 0, problems: 0, etaMs });
+      };
+      try {
+        const map = await computeEmbeddingMap(db, modelId, method, { recompute, isCancelled: () => job.cancelled, onProgress: (d, t) => progress('writing', d, t) });
+        progress('done', 1, 1);
+        return map;
+      } finally {
+        job.finish();
+      }
+    },
+    'map:points': () => mapPointInfo(this.need().db),
+    'map:filterIds': ({ filter }) => imageIdsWhere(this.need().db, filter),
     'images:setStatus': ({ ids, status }) => setStatus(this.need().db, ids, status),
     'images:review': (args) => reviewImage(this.need(), args),
     'images:statusCounts': ({ filter }) => countByStatusWhere(this.need().db, filter),
