@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
  * Hosts the system browser may be sent to from a link in the app: where the built-in model
  * manifests (models/*.json) download from. Anything else a page tries to open is dropped.
  */
-export const EXTERNAL_HOSTS: readonly string[] = ['github.com'];
+export const EXTERNAL_HOSTS: readonly string[] = ['github.com', 'huggingface.co'];
 
 /** An https URL on an allowed host, without credentials or an unusual port. */
 export function isAllowedExternalUrl(raw: string, hosts: readonly string[] = EXTERNAL_HOSTS): boolean {

@@ -36,6 +36,9 @@ describe('openDatabase', () => {
       'comments',
       'dataset_display',
       'edit_journal',
+      'embedding_models',
+      'embedding_projections',
+      'embeddings',
       'image_display',
       'image_geo',
       'image_imaging',
@@ -51,6 +54,10 @@ describe('openDatabase', () => {
       'sqlite_sequence',
       'stack_members',
       'stacks',
+      'version_annotations',
+      'version_classes',
+      'version_images',
+      'versions',
     ]);
     db.close();
     const again = openDatabase(file);

@@ -330,7 +330,8 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   try {
     const written = await writer.write(tmp, classes, images(), ctx);
     if (cancelled()) throw new AppError('CANCELLED', 'export cancelled');
-    await writeVersionFile(tmp, ds, reader.version, opts);
+    // A recipe that changes nothing is no recipe: the folder is the plain export's, byte for byte.
+    await writeVersionFile(tmp, ds, reader.version, recipe ? opts : { ...opts, recipe: undefined });
     writeManifest(
       tmp,
       opts.format,
