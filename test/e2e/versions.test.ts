@@ -134,6 +134,16 @@ describe('dataset versions in the browser', () => {
     expect(await page.getByTestId('version-badge').count()).toBe(0);
     expect(pageErrors).toEqual([]);
   });
+});
+
+describe('a version with a recipe in the browser', () => {
+  let app: App | null = null;
+  beforeAll(async () => {
+    app = await startApp({ tmpPrefix: 'tessera-versions-recipe-e2e-' });
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
 
   it.skipIf(prerequisites.skip)('creates a version with a recipe file and exports it with that recipe', { timeout: 180_000 }, async () => {
     prerequisites.assertPresent();
