@@ -41,10 +41,13 @@ export function createVersion(ds: Dataset, args: CreateVersionArgs, now = Date.n
 function frozenDisplay(d: Db): Map<number, db.FrozenDisplay> {
   const out = new Map<number, db.FrozenDisplay>();
   const rows = d.prepare("SELECT id, path, format, frames, bit_depth AS bitDepth FROM images WHERE format = 'dicom' OR bit_depth > 8").all() as Pick<ImageRecord, 'id' | 'path' | 'format' | 'frames' | 'bitDepth'>[];
+  // Only DICOM files carry windows of their own; others have one only when it was remembered.
+  const anySeries = d.prepare('SELECT 1 FROM series_windows LIMIT 1').get() !== undefined;
+  const own = new Set(d.prepare('SELECT image_id FROM image_windows').pluck().all() as number[]);
   for (const r of rows) {
     const entry: db.FrozenDisplay = {};
     if (r.bitDepth > 8) entry.bitDepth = r.bitDepth;
-    const chosen = chosenWindow(d, r as ImageRecord, 0);
+    const chosen = r.format === 'dicom' || anySeries || own.has(r.id) ? chosenWindow(d, r as ImageRecord, 0) : null;
     if (chosen) entry.window = chosen.window;
     const modality = r.format === 'dicom' ? getImagingMeta(d, r.id)?.modality : undefined;
     if (modality) entry.modality = modality;
