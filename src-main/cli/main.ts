@@ -43,7 +43,7 @@ const USAGE = `usage:
                  [--images copy|link|none] [--strict] [--coco-segmentation polygon|rle] [--json]
                  [--overwrite | --merge] [--version N]
                  [--augment recipe.json | --recipe recipe.json]
-  tessera version create <db> --name NAME [--note TEXT] [--with-predictions] [--json]
+  tessera version create <db> --name NAME [--note TEXT] [--with-predictions] [--recipe recipe.json] [--json]
   tessera version list <db> [--json]
   tessera version diff <db> A B|current [--json]
   tessera info <db> [--json]
@@ -91,6 +91,8 @@ gets a tessera-version.json: dataset, version, settings, tool version and the sh
 export --recipe recipe.json takes the whole export from a recipe (format, scope, preprocessing and
 augmentation); --augment recipe.json takes only its preprocessing (resize, grayscale, tiles) and its
 augmentation of the train split (N seeded outputs per image), the rest from the command line.
+version create --recipe recipe.json saves the recipe with the version; export --version N without
+--recipe or --augment then exports with it (format and scope included), the same files every time.
 
 prelabel with a model.onnx and no manifest proposes one from the model's shapes (a [1, C] output is
 a classifier), reading class names from --labels or a labels file beside the model; --task says
@@ -346,10 +348,33 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
   if (values['augment'] !== undefined && values['recipe'] !== undefined) throw new AppError('INVALID_ARGUMENT', '--augment and --recipe exclude each other');
   const { readRecipeFile } = await import('../services/interchange/recipeExport');
   const recipeFile = (values['recipe'] ?? values['augment']) as string | undefined;
-  const recipe = recipeFile !== undefined ? readRecipeFile(path.resolve(recipeFile)) : null;
-  if (recipe && values['recipe'] !== undefined) {
+  let recipe = recipeFile !== undefined ? readRecipeFile(path.resolve(recipeFile)) : null;
+  // A version exported without a recipe file takes the recipe saved with it, when it has one.
+  let saved: number | null = null;
+  if (!recipe && version !== undefined) {
+    const { requireVersion } = await import('../services/versions');
+    const { parseRecipe } = await import('../common/augment/parseRecipe');
+    const probe = Dataset.open(positionals[0]!);
+    try {
+      const v = requireVersion(probe, version);
+      if (v.recipe !== null && v.recipe !== undefined) {
+        recipe = parseRecipe(v.recipe, `version ${version}'s saved recipe`);
+        saved = version;
+      }
+    } finally {
+      probe.close();
+    }
+  }
+  if (recipe && (values['recipe'] !== undefined || saved !== null)) {
     for (const k of ['format', 'only', 'with-predictions', 'coco-segmentation'] as const) {
-      if (args.some((a) => a === `--${k}` || a.startsWith(`--${k}=`))) throw new AppError('INVALID_ARGUMENT', `--${k} is given by the recipe ${recipeFile}; use --augment to take only its preprocessing and augmentation`);
+      if (args.some((a) => a === `--${k}` || a.startsWith(`--${k}=`))) {
+        throw new AppError(
+          'INVALID_ARGUMENT',
+          saved !== null
+            ? `--${k} is given by the recipe saved with version ${saved}; pass --recipe FILE to export it with another recipe, or --augment FILE to take only a file's preprocessing and augmentation`
+            : `--${k} is given by the recipe ${recipeFile}; use --augment to take only its preprocessing and augmentation`,
+        );
+      }
     }
     values['format'] = recipe.format;
     values['only'] = recipe.only;
@@ -407,6 +432,7 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
       }),
     );
     if (io.tty && !json) io.err('');
+    if (saved !== null && !json) io.out(`exported with the recipe saved with version ${saved}`);
     io.out(json ? JSON.stringify(splits ? { ...report, splits } : report, null, 2) : formatExportReport(report, splits));
     return 0;
   } finally {
@@ -427,6 +453,7 @@ async function cmdVersion(args: string[], io: CliIo): Promise<number> {
     name: { type: 'string' },
     note: { type: 'string' },
     'with-predictions': { type: 'boolean', default: false },
+    recipe: { type: 'string' },
     json: { type: 'boolean', default: false },
   });
   const json = values['json'] as boolean;
@@ -435,13 +462,18 @@ async function cmdVersion(args: string[], io: CliIo): Promise<number> {
     if (positionals.length !== n) throw new AppError('INVALID_ARGUMENT', `usage: tessera version ${usage}`);
   };
   if (sub === 'create') {
-    need(1, 'create <db> --name NAME [--note TEXT] [--with-predictions] [--json]');
+    need(1, 'create <db> --name NAME [--note TEXT] [--with-predictions] [--recipe recipe.json] [--json]');
     if (values['name'] === undefined) throw new AppError('INVALID_ARGUMENT', 'version create needs --name NAME');
   } else if (sub === 'list') need(1, 'list <db> [--json]');
   else if (sub === 'diff') need(3, 'diff <db> A B|current [--json]');
   else throw new AppError('INVALID_ARGUMENT', `unknown version command "${sub ?? ''}": create, list or diff`);
-  if (sub !== 'create' && (values['name'] !== undefined || values['note'] !== undefined || values['with-predictions'])) {
-    throw new AppError('INVALID_ARGUMENT', '--name, --note and --with-predictions apply to version create');
+  if (sub !== 'create' && (values['name'] !== undefined || values['note'] !== undefined || values['with-predictions'] || values['recipe'] !== undefined)) {
+    throw new AppError('INVALID_ARGUMENT', '--name, --note, --with-predictions and --recipe apply to version create');
+  }
+  let recipe: unknown;
+  if (values['recipe'] !== undefined) {
+    const { readRecipeFile } = await import('../services/interchange/recipeExport');
+    recipe = readRecipeFile(path.resolve(values['recipe'] as string));
   }
   const ds = Dataset.open(positionals[0]!);
   try {
@@ -450,8 +482,13 @@ async function cmdVersion(args: string[], io: CliIo): Promise<number> {
         name: values['name'] as string,
         ...(values['note'] !== undefined ? { note: values['note'] as string } : {}),
         withPredictions: values['with-predictions'] as boolean,
+        ...(recipe !== undefined ? { recipe } : {}),
       });
-      io.out(json ? JSON.stringify(v, null, 2) : `created version ${v.number} "${v.name}": ${v.images} image(s), ${v.classes} class(es), ${v.annotations} annotation(s)`);
+      io.out(
+        json
+          ? JSON.stringify(v, null, 2)
+          : `created version ${v.number} "${v.name}": ${v.images} image(s), ${v.classes} class(es), ${v.annotations} annotation(s)${v.recipe ? ', with its recipe' : ''}`,
+      );
     } else if (sub === 'list') {
       const list = versions.listVersions(ds);
       if (json) io.out(JSON.stringify(list, null, 2));
@@ -460,7 +497,7 @@ async function cmdVersion(args: string[], io: CliIo): Promise<number> {
         for (const v of list) {
           io.out(
             `${String(v.number).padStart(3)}  ${v.name}  ${new Date(v.createdAt).toISOString()}  ${v.images} image(s), ${v.classes} class(es), ${v.annotations} annotation(s)` +
-              `${v.withPredictions ? ', with predictions' : ''}${v.note ? `  ${v.note}` : ''}`,
+              `${v.withPredictions ? ', with predictions' : ''}${v.recipe ? ', with a recipe' : ''}${v.note ? `  ${v.note}` : ''}`,
           );
         }
       }

@@ -16,7 +16,7 @@ import { MAX_SIMILAR_K, type DuplicateReport, type SimilarResult } from './simil
 import { IOU_TYPES, type EvalResult, type EvalRunInfo } from './eval/types';
 import { EXPORT_FORMATS, FORMATS, type ExportReport, type InterchangeReport } from './formats/types';
 import type { PyramidInfo } from './pyramid';
-import { augmentSchema, preprocessSchema } from './augment/recipe';
+import { augmentSchema, preprocessSchema, recipeSchema } from './augment/recipe';
 import type { PreviewResult } from './augment/preview';
 import type { BoxesToMasksSummary, EncodeResult, SamInspection, SamModelEntry, SegmentMask, SegmentResult } from './segment';
 import type { ImagingInfo } from './imaging/info';
@@ -614,6 +614,8 @@ export const argSchemas = {
       name: z.string().trim().min(1, 'a version needs a name').max(200),
       note: z.string().max(10_000).default(''),
       withPredictions: z.boolean().default(false),
+      /** Export settings saved with the version (a recipe file's content): exporting the version uses them. */
+      recipe: recipeSchema.optional(),
     })
     .strict(),
   /** What changed from version `a` to version `b`, or to the dataset now ('current'). */

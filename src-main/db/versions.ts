@@ -46,6 +46,24 @@ export interface NewVersion {
   note?: string;
   withPredictions?: boolean;
   recipe?: unknown;
+  /**
+   * How images shown through a display window (DICOM, samples deeper than 8 bits) were displayed
+   * when frozen, by image id: read inside the version's transaction (services/versions computes it).
+   */
+  display?: () => Map<number, FrozenDisplay>;
+}
+
+/**
+ * What decoding a frozen image for a recipe needs beyond its row, kept with the version so a later
+ * export reads neither the live image record nor the live window: the sample depth (above 8 bits
+ * only), the window chosen for it (remembered, else the file's own; absent: automatic from the
+ * pixels), and the DICOM modality (an automatic CT window leaves the padding out). Stored in the
+ * version image's JSON column `geo` under the key `display`, beside the georeference's keys.
+ */
+export interface FrozenDisplay {
+  bitDepth?: number;
+  window?: { center: number; width: number };
+  modality?: string;
 }
 
 /**
@@ -65,13 +83,22 @@ export function insertVersion(db: Db, v: NewVersion, now = Date.now(), hook?: ()
       `INSERT INTO versions (id, number, name, note, created_at, with_predictions, recipe, image_count, class_count, annotation_count)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(next, next, v.name, v.note ?? '', now, withPredictions ? 1 : 0, v.recipe === undefined || v.recipe === null ? null : JSON.stringify(v.recipe), images, classes, annotations);
+    // The display of windowed images goes through a temporary table joined into the copy (rows are never updated).
+    db.exec('CREATE TEMP TABLE IF NOT EXISTS version_display (image_id INTEGER PRIMARY KEY, display TEXT NOT NULL)');
+    db.exec('DELETE FROM temp.version_display');
+    const putDisplay = db.prepare('INSERT INTO temp.version_display (image_id, display) VALUES (?, ?)');
+    for (const [id, d] of v.display?.() ?? []) putDisplay.run(id, JSON.stringify({ display: d }));
     db.prepare(
       `INSERT INTO version_images (version_id, image_id, path, external, content_hash, width, height, orientation, format, frames, status, split, coco_id, geo)
        SELECT ?, i.id, i.path, i.external, i.content_hash, i.width, i.height, i.orientation, i.format, i.frames, i.status, i.split, c.coco_id,
-              CASE WHEN g.image_id IS NULL THEN NULL ELSE json_object('transform', json(g.transform), 'epsg', g.epsg, 'crs_name', g.crs_name,
-                                                                      'nodata', g.nodata, 'linear_unit', g.linear_unit) END
-       FROM images i LEFT JOIN coco_image_ids c ON c.image_id = i.id LEFT JOIN image_geo g ON g.image_id = i.id`,
+              CASE WHEN g.image_id IS NULL AND d.display IS NULL THEN NULL
+                   ELSE json_patch(CASE WHEN g.image_id IS NULL THEN '{}' ELSE json_object('transform', json(g.transform), 'epsg', g.epsg, 'crs_name', g.crs_name,
+                                                                      'nodata', g.nodata, 'linear_unit', g.linear_unit) END,
+                                   coalesce(d.display, '{}')) END
+       FROM images i LEFT JOIN coco_image_ids c ON c.image_id = i.id LEFT JOIN image_geo g ON g.image_id = i.id
+       LEFT JOIN temp.version_display d ON d.image_id = i.id`,
     ).run(next);
+    db.exec('DELETE FROM temp.version_display');
     db.prepare(
       `INSERT INTO version_classes (version_id, class_id, name, color, sort_order, attributes, keypoints, coco_id)
        SELECT ?, k.id, k.name, k.color, k.sort_order, k.attributes, k.keypoints, c.coco_id
@@ -210,8 +237,40 @@ export function versionCocoIds(db: Db, version: number): { image: (id: number) =
 export function versionGeo(db: Db, version: number, imageId: number): GeoReference | null {
   const text = db.prepare('SELECT geo FROM version_images WHERE version_id = ? AND image_id = ?').pluck().get(version, imageId) as string | null | undefined;
   if (!text) return null;
-  const g = JSON.parse(text) as { transform: GeoTransform; epsg: number | null; crs_name: string | null; nodata: string | null; linear_unit: number | null };
+  const g = JSON.parse(text) as { transform?: GeoTransform; epsg: number | null; crs_name: string | null; nodata: string | null; linear_unit: number | null };
+  // The column may hold only the frozen display (FrozenDisplay).
+  if (!g.transform) return null;
   return { transform: g.transform, epsg: g.epsg, crsName: g.crs_name, nodata: parseNodata(g.nodata), linearUnit: g.linear_unit };
+}
+
+/** A version's image as it was frozen, with its frozen display; undefined when the version does not hold it. */
+export function versionImageRow(
+  db: Db,
+  version: number,
+  imageId: number,
+): { id: number; path: string; external: boolean; contentHash: string; width: number; height: number; orientation: number; format: string; frames: number; status: ImageStatus; split: Split | null; display: FrozenDisplay } | undefined {
+  const r = db
+    .prepare(
+      `SELECT image_id AS id, path, external, content_hash AS contentHash, width, height, orientation, format, frames, status, split, geo
+       FROM version_images WHERE version_id = ? AND image_id = ?`,
+    )
+    .get(version, imageId) as { id: number; path: string; external: number; contentHash: string; width: number; height: number; orientation: number; format: string; frames: number; status: ImageStatus; split: Split | null; geo: string | null } | undefined;
+  if (!r) return undefined;
+  const { geo, external, ...rest } = r;
+  const display = geo ? ((JSON.parse(geo) as { display?: FrozenDisplay }).display ?? {}) : {};
+  return { ...rest, external: external === 1, display };
+}
+
+/** The version's train images of the scope, in id order (the images a mosaic draws from). */
+export function versionTrainImageIds(db: Db, version: number, scope: ExportScope): number[] {
+  return db.prepare(`SELECT image_id FROM version_images WHERE version_id = ? AND split = 'train' AND ${SCOPE[scope]} ORDER BY image_id`).pluck().all(version) as number[];
+}
+
+/** The largest image id, annotation id and remembered COCO image id the version holds (0 when none). */
+export function versionMaxIds(db: Db, version: number): { image: number; annotation: number; cocoImage: number } {
+  const images = db.prepare('SELECT coalesce(max(image_id), 0) AS image, coalesce(max(coco_id), 0) AS coco FROM version_images WHERE version_id = ?').get(version) as { image: number; coco: number };
+  const annotation = db.prepare('SELECT coalesce(max(id), 0) FROM version_annotations WHERE version_id = ?').pluck().get(version) as number;
+  return { image: images.image, annotation, cocoImage: images.coco };
 }
 
 export function versionExternalPaths(db: Db, version: number): string[] {

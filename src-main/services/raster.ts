@@ -104,7 +104,8 @@ function decodeError(im: ImageRecord, src: string, e: unknown): AppError {
     return new AppError('UNSUPPORTED_FORMAT', `${im.path}: ${e.message}`, { imageId: im.id, path: im.path });
   }
   const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return new AppError('FILE_MISSING', `${im.path}: file is missing on disk`, { imageId: im.id, path: im.path });
+  // libvips says so in words rather than with a code.
+  if (code === 'ENOENT' || /^Input file is missing/.test((e as Error).message ?? '')) return new AppError('FILE_MISSING', `${im.path}: file is missing on disk`, { imageId: im.id, path: im.path });
   return new AppError('CORRUPT_IMAGE', `${im.path}: cannot decode (${(e as Error).message})`, { imageId: im.id, path: src });
 }
 

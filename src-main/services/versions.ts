@@ -1,8 +1,12 @@
 import { AppError } from '../common/errors';
-import type { AnnotationRecord } from '../common/model';
 import type { VersionDiff, VersionRecord } from '../common/versions';
+import { parseRecipe } from '../common/augment/parseRecipe';
+import type { AnnotationRecord, ImageRecord } from '../common/model';
+import { getImagingMeta } from '../db/imaging';
+import type { Db } from '../db/open';
 import * as db from '../db/versions';
 import type { Dataset } from './dataset';
+import { chosenWindow } from './dicom/display';
 
 /**
  * Versions of a dataset: numbered, named, immutable snapshots of its images (with content
@@ -15,14 +19,41 @@ export interface CreateVersionArgs {
   note?: string;
   /** Also freeze pending model predictions (human annotations, accepted predictions among them, always are). */
   withPredictions?: boolean;
-  /** Export settings to keep with the version (common/augment/recipe). */
+  /** Export settings to keep with the version (common/augment/recipe): validated, kept as parsed. */
   recipe?: unknown;
+  /** Where the recipe came from, for its error messages (a file name). */
+  recipeFile?: string;
 }
 
 export function createVersion(ds: Dataset, args: CreateVersionArgs, now = Date.now()): VersionRecord {
   const name = args.name.trim();
   if (!name) throw new AppError('INVALID_ARGUMENT', 'a version needs a name', { field: 'name' });
-  return db.insertVersion(ds.db, { ...args, name }, now);
+  const recipe = args.recipe === undefined || args.recipe === null ? undefined : parseRecipe(args.recipe, args.recipeFile ?? 'recipe');
+  const { recipeFile: _file, ...rest } = args;
+  return db.insertVersion(ds.db, { ...rest, name, recipe, display: () => frozenDisplay(ds.db) }, now);
+}
+
+/**
+ * How each image shown through a display window (DICOM, samples deeper than 8 bits) is displayed
+ * now, frozen with a version so a recipe's export of it later gives the same 8-bit pixels whatever
+ * window is chosen since (or whether the image is still in the dataset).
+ */
+function frozenDisplay(d: Db): Map<number, db.FrozenDisplay> {
+  const out = new Map<number, db.FrozenDisplay>();
+  const rows = d.prepare("SELECT id, path, format, frames, bit_depth AS bitDepth FROM images WHERE format = 'dicom' OR bit_depth > 8").all() as Pick<ImageRecord, 'id' | 'path' | 'format' | 'frames' | 'bitDepth'>[];
+  // Only DICOM files carry windows of their own; others have one only when it was remembered.
+  const anySeries = d.prepare('SELECT 1 FROM series_windows LIMIT 1').get() !== undefined;
+  const own = new Set(d.prepare('SELECT image_id FROM image_windows').pluck().all() as number[]);
+  for (const r of rows) {
+    const entry: db.FrozenDisplay = {};
+    if (r.bitDepth > 8) entry.bitDepth = r.bitDepth;
+    const chosen = r.format === 'dicom' || anySeries || own.has(r.id) ? chosenWindow(d, r as ImageRecord, 0) : null;
+    if (chosen) entry.window = chosen.window;
+    const modality = r.format === 'dicom' ? getImagingMeta(d, r.id)?.modality : undefined;
+    if (modality) entry.modality = modality;
+    if (Object.keys(entry).length > 0) out.set(r.id, entry);
+  }
+  return out;
 }
 
 export function listVersions(ds: Dataset): VersionRecord[] {

@@ -97,3 +97,92 @@ describe('tessera version create | list | diff, and export --version', () => {
     expect((await cli('export', db, path.join(dir, 'x'), '--format', 'yolo', '--version', '1', '--split', '0.8,0.2,0')).code).toBe(2);
   });
 });
+
+describe('tessera version create --recipe, and export --version with the saved recipe', () => {
+  it('exports a version with its recipe as the same files before and after the dataset is edited', async () => {
+    const dir = tempDir('tessera-cli-version-recipe-');
+    const root = path.join(dir, 'imgs');
+    fs.mkdirSync(root);
+    for (const [i, n] of ['a.png', 'b.png', 'c.png', 'd.png'].entries()) {
+      const data = Buffer.alloc(48 * 40 * 3);
+      for (let p = 0; p < data.length; p++) data[p] = (p * (i + 3) + i * 50) % 251;
+      await sharp(data, { raw: { width: 48, height: 40, channels: 3 } }).png().toFile(path.join(root, n));
+    }
+    const db = path.join(dir, 'd.tessera');
+    expect((await cli('init', db, '--root', root)).code).toBe(0);
+    expect((await cli('import', db, root, '--json')).code).toBe(0);
+    let ds = Dataset.open(db);
+    const ids = Object.fromEntries((ds.db.prepare('SELECT path, id FROM images').raw().all() as [string, number][]).map(([p, id]) => [p, id]));
+    const cell = insertClass(ds.db, { name: 'cell', color: '#00ff00' }).id;
+    insertAnnotations(
+      ds.db,
+      ['a.png', 'b.png', 'c.png', 'd.png'].map((n, i) => ({ imageId: ids[n]!, classId: cell, geometry: { kind: 'box' as const, x: 2 + i, y: 3, w: 20, h: 15 }, source: 'human' as const })),
+    );
+    setSplits(ds.db, [
+      [ids['a.png']!, 'train'],
+      [ids['b.png']!, 'train'],
+      [ids['c.png']!, 'train'],
+      [ids['d.png']!, 'val'],
+    ]);
+    ds.close();
+    const recipe = path.join(dir, 'recipe.json');
+    fs.writeFileSync(
+      recipe,
+      JSON.stringify({
+        recipe: 1,
+        format: 'coco',
+        preprocess: { resize: { mode: 'letterbox', width: 40, height: 40 } },
+        augment: { outputs: 2, seed: 9, steps: [{ op: 'mosaic', p: 0.5 }, { op: 'flip', horizontal: 0.5 }, { op: 'rotate', p: 0.7, degrees: [-20, 20] }] },
+      }),
+    );
+
+    const created = await cli('version', 'create', db, '--name', 'train-set', '--recipe', recipe);
+    expect(created.code, created.err).toBe(0);
+    expect(created.out).toMatch(/with its recipe/);
+    expect((await cli('version', 'list', db)).out).toMatch(/with a recipe/);
+
+    // Without --recipe: the version's own recipe (format included).
+    const out1 = path.join(dir, 'out1');
+    const e1 = await cli('export', db, out1, '--version', '1');
+    expect(e1.code, e1.err).toBe(0);
+    expect(e1.out).toMatch(/exported with the recipe saved with version 1/);
+    const first = await hashes(out1);
+    expect(Object.keys(first).filter((f) => f.includes('_aug'))).toHaveLength(6);
+    expect(first['annotations/instances_train.json']).toBeDefined();
+    // The same recipe given as a file: the same files.
+    const out2 = path.join(dir, 'out2');
+    expect((await cli('export', db, out2, '--version', '1', '--recipe', recipe)).code).toBe(0);
+    expect(await hashes(out2)).toEqual(first);
+
+    // The dataset edited: a split moved, a box added, an image deleted, another imported, a class renamed.
+    await sharp({ create: { width: 30, height: 30, channels: 3, background: '#445566' } }).png().toFile(path.join(root, 'e.png'));
+    expect((await cli('import', db, path.join(root, 'e.png'), '--json')).code).toBe(0);
+    ds = Dataset.open(db);
+    setSplits(ds.db, [[ids['b.png']!, 'val']]);
+    insertAnnotations(ds.db, [{ imageId: ids['a.png']!, classId: cell, geometry: { kind: 'box', x: 30, y: 20, w: 10, h: 10 }, source: 'human' }]);
+    ds.db.prepare('DELETE FROM images WHERE id = ?').run(ids['c.png']!);
+    ds.db.prepare("UPDATE classes SET name = 'cyte' WHERE id = ?").run(cell);
+    ds.close();
+    const out3 = path.join(dir, 'out3');
+    const e3 = await cli('export', db, out3, '--version', '1');
+    expect(e3.code, e3.err).toBe(0);
+    expect(await hashes(out3)).toEqual(first);
+
+    // The saved recipe gives the format: another one on the command line is refused.
+    const other = await cli('export', db, path.join(dir, 'out4'), '--version', '1', '--format', 'yolo');
+    expect(other.code).not.toBe(0);
+    expect(other.err).toMatch(/--format is given by the recipe saved with version 1/);
+  });
+
+  it('a bad recipe for version create is refused, naming the file, and no version is made', async () => {
+    const dir = tempDir('tessera-cli-version-recipe-');
+    const db = path.join(dir, 'd.tessera');
+    expect((await cli('init', db, '--root', dir)).code).toBe(0);
+    const bad = path.join(dir, 'bad.json');
+    fs.writeFileSync(bad, JSON.stringify({ recipe: 1, format: 'yolo', augment: { outputs: 0, seed: 1, steps: [{ op: 'flip' }] } }));
+    const r = await cli('version', 'create', db, '--name', 'x', '--recipe', bad);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain(`${bad}: invalid recipe: augment.outputs:`);
+    expect((await cli('version', 'list', db)).out).toMatch(/no versions/);
+  });
+});

@@ -135,3 +135,65 @@ describe('dataset versions in the browser', () => {
     expect(pageErrors).toEqual([]);
   });
 });
+
+describe('a version with a recipe in the browser', () => {
+  let app: App | null = null;
+  beforeAll(async () => {
+    app = await startApp({ tmpPrefix: 'tessera-versions-recipe-e2e-' });
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it.skipIf(prerequisites.skip)('creates a version with a recipe file and exports it with that recipe', { timeout: 180_000 }, async () => {
+    prerequisites.assertPresent();
+    const { tmp } = app!;
+    const imgs = path.join(tmp, 'imgs-recipe');
+    await makeImages(imgs);
+    const file = path.join(tmp, 'recipe.tessera');
+    const ws = newWorkspace(path.join(tmp, 'prep-recipe'));
+    await ok(ws, 'dataset:create', { path: file, root: tmp });
+    await ok(ws, 'images:import', { jobId: 'imp', paths: [imgs] });
+    const { items } = await ok(ws, 'images:list', {});
+    const cls = (await ok(ws, 'classes:create', { name: 'cell' })).id;
+    for (const im of items.slice(0, 2)) {
+      await ok(ws, 'annotations:edit', { imageId: im.id, label: 'box', ops: [{ op: 'create', draft: { classId: cls, geometry: { kind: 'box', x: 1, y: 1, w: 8, h: 6 } } }] });
+    }
+    ws.close();
+    write(file, "UPDATE images SET split = 'train'");
+    const recipe = { recipe: 1, format: 'coco', augment: { outputs: 2, seed: 4, steps: [{ op: 'flip', horizontal: 1 }] } };
+    const recipeFile = path.join(tmp, 'saved-recipe.json');
+    fs.writeFileSync(recipeFile, JSON.stringify(recipe));
+
+    const { page, pageErrors } = await app!.newPage({ viewport: { width: 1500, height: 900 } });
+    await page.getByTestId('open-dataset-path').fill(file);
+    await page.getByTestId('open-dataset').click();
+    await page.getByTestId('versions-open').click();
+    await page.getByTestId('version-empty').waitFor();
+    // A bad recipe file is refused with its name and the JSON path.
+    const bad = path.join(tmp, 'bad-recipe.json');
+    fs.writeFileSync(bad, JSON.stringify({ recipe: 1, format: 'coco', augment: { outputs: 0, seed: 1, steps: [{ op: 'flip' }] } }));
+    await page.getByTestId('version-recipe-file').setInputFiles(bad);
+    await expect.poll(() => page.getByTestId('version-recipe-error').textContent()).toMatch(/bad-recipe\.json: invalid recipe: augment\.outputs/);
+    await page.getByTestId('version-recipe-file').setInputFiles(recipeFile);
+    await expect.poll(() => page.getByTestId('version-recipe').textContent()).toBe('saved-recipe.json: coco, 2 augmented outputs per train image');
+    await page.getByTestId('version-name').fill('with recipe');
+    await page.getByTestId('version-create').click();
+    await expect.poll(() => page.getByTestId('version-row').count()).toBe(1);
+    expect(query<{ recipe: string }>(file, 'SELECT recipe FROM versions WHERE number = 1')[0]!.recipe).toContain('"outputs":2');
+
+    await page.locator('[data-testid="version-row"][data-number="1"] [data-testid="version-export"]').click();
+    await page.getByTestId('version-export-recipe').waitFor();
+    expect(await page.getByTestId('version-export-format').count()).toBe(0);
+    const out = path.join(tmp, 'v1-recipe');
+    await page.getByTestId('version-export-dir').fill(out);
+    await page.getByTestId('version-export-start').click();
+    await expect.poll(() => page.getByTestId('version-export-result').count()).toBe(1);
+    expect(await page.getByTestId('version-export-result').textContent()).toMatch(/^Exported version 1 with its recipe: /);
+    const vf = JSON.parse(fs.readFileSync(path.join(out, 'tessera-version.json'), 'utf8')) as { format: string; recipe: { augment: { outputs: number; seed: number } }; files: Record<string, string> };
+    expect(vf.format).toBe('coco');
+    expect(vf.recipe.augment).toMatchObject({ outputs: 2, seed: 4 });
+    expect(Object.keys(vf.files).filter((f) => f.includes('_aug')).length).toBe(2 * items.length);
+    expect(pageErrors).toEqual([]);
+  });
+});

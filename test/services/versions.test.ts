@@ -2,12 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
+import { recipeSchema } from '../../src-main/common/augment/recipe';
 import { CHANNELS } from '../../src-main/common/contract';
 import type { AppError } from '../../src-main/common/errors';
 import { insertAnnotations } from '../../src-main/db/annotations';
 import { insertClass } from '../../src-main/db/classes';
 import { setSplits } from '../../src-main/db/export';
 import { listImages } from '../../src-main/db/images';
+import { setRememberedWindow } from '../../src-main/db/imaging';
 import { insertModelRun } from '../../src-main/db/modelRuns';
 import { insertVersion, listVersions as dbListVersions } from '../../src-main/db/versions';
 import { editAnnotations, listImageAnnotations } from '../../src-main/services/annotations';
@@ -173,6 +175,9 @@ describe('dataset versions', () => {
       expect(vf.dataset).toEqual({ uuid: f.ds.uuid, name: f.ds.name });
       expect(vf.format).toBe('yolo');
       expect(vf.tool.version).toMatch(/^\d+\.\d+\.\d+/);
+      // The whole recipe of the export, one `tessera export --recipe` takes back.
+      expect(recipeSchema.parse(vf.recipe)).toEqual(vf.recipe);
+      expect(vf.recipe).toMatchObject({ recipe: 1, format: 'yolo', only: 'all', withPredictions: false });
       if (version) expect(vf.version).toMatchObject({ number: 1, name: 'first', note: 'n' });
       else expect(vf.version).toBeNull();
       // The export manifest lists it, so an overwrite or a merge later may replace it.
@@ -301,5 +306,85 @@ describe('versions over the IPC contract', () => {
     } finally {
       ws.close();
     }
+  });
+});
+
+describe('a version exported with a recipe', () => {
+  const mosaic = recipeSchema.parse({ recipe: 1, format: 'coco', augment: { outputs: 2, seed: 5, steps: [{ op: 'mosaic', p: 1 }, { op: 'flip', horizontal: 0.5 }] } });
+  const flip = recipeSchema.parse({ recipe: 1, format: 'coco', augment: { outputs: 2, seed: 5, steps: [{ op: 'flip', horizontal: 1 }] } });
+  const withRecipe = (outDir: string, r: typeof mosaic, version = 1) => opts(outDir, { version, recipe: { preprocess: r.preprocess, augment: r.augment } });
+
+  it('draws its mosaics from the version\'s train images, whatever the dataset\'s splits are now', async () => {
+    const f = await fixture();
+    createVersion(f.ds, { name: 'first' });
+    const first = path.join(f.dir, 'out1');
+    await exportDataset(f.ds, withRecipe(first, mosaic));
+    const before = await hashes(first);
+    // Every train image but one moved out of train now: a mosaic drawn from the live split would differ.
+    setSplits(f.ds.db, [
+      [f.ids['b.png']!, 'val'],
+      [f.ids['c.png']!, 'test'],
+    ]);
+    const again = path.join(f.dir, 'out2');
+    await exportDataset(f.ds, withRecipe(again, mosaic));
+    expect(await hashes(again)).toEqual(before);
+  });
+
+  it('numbers augmented copies and their objects above the version\'s own ids, not the dataset\'s now', async () => {
+    const f = await fixture();
+    createVersion(f.ds, { name: 'first' });
+    const first = path.join(f.dir, 'out1');
+    await exportDataset(f.ds, withRecipe(first, flip));
+    const before = await hashes(first);
+    const coco = JSON.parse(fs.readFileSync(path.join(first, 'annotations/instances_train.json'), 'utf8')) as { images: { id: number }[]; annotations: { id: number }[] };
+    expect(coco.images.length).toBe(9);
+    // The dataset grows: a new image with a box.
+    await sharp({ create: { width: 20, height: 20, channels: 3, background: '#808080' } }).png().toFile(path.join(f.root, 'e.png'));
+    await importImages(f.ds, { paths: [path.join(f.root, 'e.png')] });
+    const e = listImages(f.ds.db, {}, 0, 100).find((im) => im.path === 'e.png')!.id;
+    editAnnotations(f.ds, { imageId: e, label: 'add', ops: [{ op: 'create', draft: { classId: f.classes['cell']!, geometry: { kind: 'box', x: 1, y: 1, w: 5, h: 5 } } }] });
+    const again = path.join(f.dir, 'out2');
+    await exportDataset(f.ds, withRecipe(again, flip));
+    expect(await hashes(again)).toEqual(before);
+  });
+
+  it('reads a deleted image and a 16-bit image\'s window as they were frozen', async () => {
+    const f = await fixture();
+    const g16 = new Uint16Array(50 * 20);
+    for (let i = 0; i < g16.length; i++) g16[i] = (i * 37) % 4000;
+    await sharp(g16, { raw: { width: 50, height: 20, channels: 1 } }).toColourspace('grey16').png().toFile(path.join(f.root, 'deep.png'));
+    await importImages(f.ds, { paths: [path.join(f.root, 'deep.png')] });
+    const deep = listImages(f.ds.db, {}, 0, 100).find((im) => im.path === 'deep.png')!.id;
+    setSplits(f.ds.db, [[deep, 'train']]);
+    setRememberedWindow(f.ds.db, deep, { center: 1000, width: 800 });
+    createVersion(f.ds, { name: 'first' });
+    const grey = recipeSchema.parse({ recipe: 1, format: 'coco', preprocess: { grayscale: true }, augment: { outputs: 1, seed: 2, steps: [{ op: 'flip', horizontal: 1 }] } });
+    const first = path.join(f.dir, 'out1');
+    await exportDataset(f.ds, withRecipe(first, grey));
+    const before = await hashes(first);
+
+    // Another window chosen since, then the images deleted from the dataset (their files stay).
+    setRememberedWindow(f.ds.db, deep, { center: 3000, width: 200 });
+    const windowed = path.join(f.dir, 'out2');
+    await exportDataset(f.ds, withRecipe(windowed, grey));
+    expect(await hashes(windowed)).toEqual(before);
+    f.ds.db.prepare('DELETE FROM images WHERE id IN (?, ?)').run(deep, f.ids['b.png']!);
+    const deleted = path.join(f.dir, 'out3');
+    await exportDataset(f.ds, withRecipe(deleted, grey));
+    expect(await hashes(deleted)).toEqual(before);
+
+    // The live dataset's window does change a live export: the check above could fail.
+    await importImages(f.ds, { paths: [path.join(f.root, 'deep.png')] });
+    const again = listImages(f.ds.db, {}, 0, 100).find((im) => im.path === 'deep.png')!.id;
+    setSplits(f.ds.db, [[again, 'train']]);
+    const liveA = path.join(f.dir, 'liveA');
+    const liveB = path.join(f.dir, 'liveB');
+    setRememberedWindow(f.ds.db, again, { center: 1000, width: 800 });
+    await exportDataset(f.ds, { ...withRecipe(liveA, grey), version: undefined });
+    setRememberedWindow(f.ds.db, again, { center: 3000, width: 200 });
+    await exportDataset(f.ds, { ...withRecipe(liveB, grey), version: undefined });
+    const a = await hashes(liveA);
+    const b = await hashes(liveB);
+    expect(b['images/train/deep.png']).not.toBe(a['images/train/deep.png']);
   });
 });

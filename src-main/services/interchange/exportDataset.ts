@@ -180,19 +180,27 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
     return flipPairs ? { geometry: a.geometry, flipPairs, row: a, index } : { geometry: a.geometry, row: a, index };
   };
   const mosaic = recipe?.augment?.steps.some((s) => s.op === 'mosaic')
-    ? mosaicSource(ds, opts.only, opts.withPredictions, recipe, (rows) =>
-        rows.filter((a) => a.kind !== 'tag' && a.frame === 0 && a.classId !== null && classIndex.has(a.classId)).map((a) => pipelineAnnotation(a, classIndex.get(a.classId!)!)),
+    ? mosaicSource(
+        ds,
+        reader,
+        opts.only,
+        opts.withPredictions,
+        recipe,
+        (rows) => rows.filter((a) => a.kind !== 'tag' && a.frame === 0 && a.classId !== null && classIndex.has(a.classId)).map((a) => pipelineAnnotation(a, classIndex.get(a.classId!)!)),
+        ctx.warn,
       )
     : null;
   const reshape = !!(recipe?.preprocess?.resize || recipe?.preprocess?.grayscale || recipe?.preprocess?.tile);
   let sourcesDone = 0;
-  // Tiles and augmented copies are images of their own: ids above every id of the dataset (and
+  // Tiles and augmented copies are images of their own: ids above every id of the source (and
   // every COCO id it remembers), so a format that numbers images and objects never repeats one.
+  // A version's own largest ids, so its export is the same whatever the dataset holds later.
   const derived = { image: 0, annotation: 0, cocoImage: 0 };
   if (recipe) {
-    derived.image = db.prepare('SELECT coalesce(max(id), 0) FROM images').pluck().get() as number;
-    derived.annotation = db.prepare('SELECT coalesce(max(id), 0) FROM annotations').pluck().get() as number;
-    derived.cocoImage = (db.prepare('SELECT coalesce(max(coco_id), 0) FROM coco_image_ids').pluck().get() as number) + derived.image;
+    const max = reader.maxIds();
+    derived.image = max.image;
+    derived.annotation = max.annotation;
+    derived.cocoImage = max.cocoImage + max.image;
   }
 
   /** The outputs of one image under the recipe, each written as a new file and handed to the writer. */
@@ -205,7 +213,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
     }
     let image;
     try {
-      image = await decodeForRecipe(ds, im.id);
+      image = await decodeForRecipe(ds, reader, im.id);
     } catch (e) {
       if (isAppError(e) && e.code === 'FILE_MISSING') {
         ctx.warn('missing-image', 'image files missing on disk were not exported (a recipe needs their pixels)');

@@ -1,13 +1,17 @@
 import type { GeoReference } from '../../common/geo';
-import type { AnnotationKind, ClassRecord } from '../../common/model';
+import type { DicomMeta } from '../../common/imaging/dicom';
+import type { Raster } from '../../common/imaging/raster';
+import { percentileWindowOf, type VoiWindow } from '../../common/imaging/window';
+import type { AnnotationKind, ClassRecord, ImageRecord } from '../../common/model';
 import type { VersionRecord } from '../../common/versions';
 import { listClasses } from '../../db/classes';
 import { countKindsOutside, countOnLaterFrames, countScopeImages, readExportChunk, type ExportChunk, type ExportScope, type KindsOutside } from '../../db/export';
 import { getGeo } from '../../db/geo';
-import { externalImagePaths } from '../../db/images';
+import { externalImagePaths, getImage } from '../../db/images';
 import { cocoExportIds } from '../../db/interchange';
 import type { Db } from '../../db/open';
 import * as frozen from '../../db/versions';
+import { defaultWindow, paddingOf } from '../dicom/display';
 
 /**
  * What an export reads: the dataset as it is now, or a frozen version of it. Both give images in
@@ -30,6 +34,19 @@ export interface ExportSource {
   hasPath(path: string): boolean;
   /** The content hash each image of the scope had when frozen (versions only: the files must still match). */
   frozenHashes?(scope: ExportScope): ReturnType<typeof frozen.versionImageHashes>;
+  /** The train images of the scope in id order (the images a mosaic draws from). */
+  trainImageIds(scope: ExportScope): number[];
+  /**
+   * The largest image id, annotation id and remembered COCO image id the source holds (0 when
+   * none): tiles and augmented copies are numbered above them, so a version's are the same
+   * whatever the dataset holds later.
+   */
+  maxIds(): { image: number; annotation: number; cocoImage: number };
+  /**
+   * What decoding an image's pixels reads: its record and the display window of its first frame
+   * (for samples deeper than 8 bits and DICOM greyscale); undefined when the source has no such image.
+   */
+  pixels(imageId: number): { record: ImageRecord; window: (raster: () => Raster) => VoiWindow } | undefined;
 }
 
 export function liveSource(db: Db): ExportSource {
@@ -45,6 +62,19 @@ export function liveSource(db: Db): ExportSource {
     geo: (imageId) => getGeo(db, imageId),
     externalPaths: () => externalImagePaths(db),
     hasPath: (p) => inDataset.get(p) !== undefined,
+    trainImageIds: (scope) => {
+      const statuses = scope === 'done' ? "AND status IN ('done', 'reviewed')" : scope === 'reviewed' ? "AND status = 'reviewed'" : '';
+      return db.prepare(`SELECT id FROM images WHERE split = 'train' ${statuses} ORDER BY id`).pluck().all() as number[];
+    },
+    maxIds: () => ({
+      image: db.prepare('SELECT coalesce(max(id), 0) FROM images').pluck().get() as number,
+      annotation: db.prepare('SELECT coalesce(max(id), 0) FROM annotations').pluck().get() as number,
+      cocoImage: db.prepare('SELECT coalesce(max(coco_id), 0) FROM coco_image_ids').pluck().get() as number,
+    }),
+    pixels: (imageId) => {
+      const record = getImage(db, imageId);
+      return record ? { record, window: (raster) => defaultWindow(db, record, 0, raster).window } : undefined;
+    },
   };
 }
 
@@ -64,5 +94,27 @@ export function versionSource(db: Db, record: VersionRecord & { id: number }): E
     externalPaths: () => frozen.versionExternalPaths(db, v),
     hasPath: (p) => hasPath.get(v, p) !== undefined,
     frozenHashes: (scope) => frozen.versionImageHashes(db, v, scope),
+    trainImageIds: (scope) => frozen.versionTrainImageIds(db, v, scope),
+    maxIds: () => frozen.versionMaxIds(db, v),
+    // The frozen row and display: neither the image's live record (it may be deleted since) nor its live window.
+    pixels: (imageId) => {
+      const row = frozen.versionImageRow(db, v, imageId);
+      if (!row) return undefined;
+      const { display, ...rest } = row;
+      const record: ImageRecord = { ...rest, fileSize: 0, fileMtimeMs: 0, channels: 0, bitDepth: display.bitDepth ?? 8, createdAt: record0, updatedAt: record0 };
+      return {
+        record,
+        window: (raster) => {
+          if (display.window) return display.window;
+          const r = raster();
+          const nodata = record.format === 'tiff' ? (frozen.versionGeo(db, v, imageId)?.nodata ?? null) : null;
+          const meta = display.modality ? ({ modality: display.modality } as DicomMeta) : null;
+          return percentileWindowOf(r.data, r.channels, { nodata, exclude: paddingOf(meta, r, nodata) });
+        },
+      };
+    },
   };
 }
+
+/** Times of a frozen image's record, which nothing that decodes it reads. */
+const record0 = 0;

@@ -1,15 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { AppError } from '../../common/errors';
+import { AppError, isAppError } from '../../common/errors';
 import type { Augment, Preprocess, Recipe } from '../../common/augment/recipe';
 import { parseRecipeText } from '../../common/augment/parseRecipe';
 import { applyVoi } from '../../common/imaging/window';
 import { mulberry32 } from '../../common/random';
-import { getImage } from '../../db/images';
-import { readExportChunk, type ExportAnnotationRow, type ExportScope } from '../../db/export';
+import type { ExportAnnotationRow, ExportScope } from '../../db/export';
 import type { Dataset } from '../dataset';
-import { defaultWindow, rasterNeedsWindow } from '../dicom/display';
+import { rasterNeedsWindow } from '../dicom/display';
+import type { ExportSource } from './exportSource';
 import { readRaster } from '../raster';
 import { augmentSample, preprocessSample } from '../augment/pipeline';
 import type { AugAnnotation, RawImage, Rng, Sample, Transformed, TransformCounts } from '../augment/types';
@@ -53,15 +53,14 @@ export function outputRng(seed: number, imageId: number, index: number): Rng {
 /**
  * An image's pixels as 8-bit samples, oriented as its annotations are: samples deeper than 8 bits
  * and DICOM greyscale through the display window the viewer uses (remembered, the file's own, else
- * automatic), MONOCHROME1 inverted.
+ * automatic), MONOCHROME1 inverted. A version's image is read as it was frozen, through the window
+ * it had then (the export source's `pixels`).
  */
-export async function decodeForRecipe(ds: Dataset, imageId: number): Promise<RawImage> {
-  const rec = getImage(ds.db, imageId);
-  if (!rec) throw new AppError('NOT_FOUND', `image ${imageId} not found`, { imageId });
-  const r = await readRaster(ds, rec, 0);
-  const bytes = rasterNeedsWindow(r)
-    ? applyVoi(r.data, r.channels, defaultWindow(ds.db, rec, 0, () => r).window, { invert: r.invert ?? false })
-    : (r.data as Uint8Array);
+export async function decodeForRecipe(ds: Dataset, source: ExportSource, imageId: number): Promise<RawImage> {
+  const px = source.pixels(imageId);
+  if (!px) throw new AppError('NOT_FOUND', `image ${imageId} not found${source.version ? ` in version ${source.version.number}` : ''}`, { imageId });
+  const r = await readRaster(ds, px.record, 0);
+  const bytes = rasterNeedsWindow(r) ? applyVoi(r.data, r.channels, px.window(() => r), { invert: r.invert ?? false }) : (r.data as Uint8Array);
   return { data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), width: r.width, height: r.height, channels: r.channels };
 }
 
@@ -163,24 +162,31 @@ export interface PipelineAnnotation extends AugAnnotation {
  */
 export function mosaicSource(
   ds: Dataset,
+  source: ExportSource,
   only: ExportScope,
   withPredictions: boolean,
   recipe: RecipeParts,
   annotationsOf: (rows: ExportAnnotationRow[]) => PipelineAnnotation[],
+  warn: (kind: string, message: string) => void,
 ): MosaicSource<PipelineAnnotation> {
-  const statuses = only === 'done' ? "AND status IN ('done', 'reviewed')" : only === 'reviewed' ? "AND status = 'reviewed'" : '';
-  const ids = ds.db.prepare(`SELECT id FROM images WHERE split = 'train' ${statuses} ORDER BY id`).pluck().all() as number[];
+  const ids = source.trainImageIds(only);
   return {
     ids,
     async load(id) {
-      const chunk = readExportChunk(ds.db, only, withPredictions, id - 1, 1);
+      const chunk = source.readChunk(only, withPredictions, id - 1, 1);
       const im = chunk.images[0];
       if (!im || im.id !== id) return null;
       let image: RawImage;
       try {
-        image = await decodeForRecipe(ds, id);
-      } catch {
-        return null;
+        image = await decodeForRecipe(ds, source, id);
+      } catch (e) {
+        // A file missing on disk is left out of the mosaic (the image itself fills its place), and
+        // counted; any other failure (an unreadable or corrupt file) stops the export.
+        if (isAppError(e) && e.code === 'FILE_MISSING') {
+          warn('mosaic-missing-image', 'mosaic tiles whose drawn image file is missing on disk: the augmented image itself took their place');
+          return null;
+        }
+        throw e;
       }
       const pre = await preprocessSample({ image, annotations: annotationsOf(chunk.annotations.get(id) ?? []) }, recipe.preprocess ?? { grayscale: false });
       const first = pre[0];

@@ -6,6 +6,7 @@ import { listClasses } from '../../db/classes';
 import { readExportChunk, type ExportAnnotationRow } from '../../db/export';
 import type { Dataset } from '../dataset';
 import type { Transformed } from '../augment/types';
+import { liveSource } from './exportSource';
 import { decodeForRecipe, mosaicSource, recipeOutputs, type PipelineAnnotation } from './recipeExport';
 
 export interface PreviewOptions {
@@ -39,8 +40,9 @@ export async function previewRecipe(ds: Dataset, opts: PreviewOptions): Promise<
   let ids = db.prepare("SELECT id FROM images WHERE split = 'train' ORDER BY id LIMIT ?").pluck().all(opts.images) as number[];
   const fromTrain = ids.length > 0;
   if (!fromTrain) ids = db.prepare('SELECT id FROM images ORDER BY id LIMIT ?').pluck().all(opts.images) as number[];
+  const live = liveSource(db);
   const recipe = { preprocess: opts.preprocess, augment: opts.augment ? { ...opts.augment, outputs: opts.samples } : undefined };
-  const mosaic = recipe.augment?.steps.some((s) => s.op === 'mosaic') ? mosaicSource(ds, 'all', false, recipe, annotationsOf) : null;
+  const mosaic = recipe.augment?.steps.some((s) => s.op === 'mosaic') ? mosaicSource(ds, live, 'all', false, recipe, annotationsOf, () => {}) : null;
   const samples: PreviewSample[] = [];
   for (const id of ids) {
     const chunk = readExportChunk(db, 'all', false, id - 1, 1);
@@ -48,7 +50,7 @@ export async function previewRecipe(ds: Dataset, opts: PreviewOptions): Promise<
     if (!im || im.id !== id) continue;
     let image;
     try {
-      image = await decodeForRecipe(ds, id);
+      image = await decodeForRecipe(ds, live, id);
     } catch (e) {
       // A file gone from disk leaves its image out of the preview, as the export leaves it out.
       if (isAppError(e) && e.code === 'FILE_MISSING') continue;

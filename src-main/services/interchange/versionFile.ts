@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { version as TOOL_VERSION } from '../../../package.json';
 import { AppError } from '../../common/errors';
+import type { Recipe } from '../../common/augment/recipe';
 import type { VersionRecord } from '../../common/versions';
 import type { ExportImageRow, ExportScope } from '../../db/export';
 import type { Dataset } from '../dataset';
@@ -53,7 +54,8 @@ export interface VersionFile {
   version: { number: number; name: string; note: string; createdAt: number; withPredictions: boolean } | null;
   format: string;
   options: { only: string; withPredictions: boolean; images: string; strict: boolean; cocoSegmentation: string };
-  recipe: unknown;
+  /** The export's whole recipe: given back to `tessera export --recipe`, it makes the same export. */
+  recipe: Recipe;
   files: Record<string, string>;
 }
 
@@ -91,10 +93,29 @@ export async function writeVersionFile(
       : null,
     format: opts.format,
     options: { only: opts.only, withPredictions: opts.withPredictions, images: opts.images, strict: opts.strict, cocoSegmentation: opts.cocoSegmentation },
-    recipe: opts.recipe ?? null,
+    recipe: fullRecipe(opts),
     files,
   };
   fs.writeFileSync(path.join(dir, VERSION_FILE), `${JSON.stringify(out, null, 1)}\n`);
+}
+
+/**
+ * The whole recipe of an export (common/augment/recipe): its format and scope as well as its
+ * preprocessing and augmentation, so the file given back as `--recipe` makes the same export.
+ * An export without preprocessing or augmentation records an empty preprocessing.
+ */
+function fullRecipe(opts: { format: string; only: string; withPredictions: boolean; cocoSegmentation: string; recipe?: unknown }): Recipe {
+  const parts = (opts.recipe ?? {}) as Partial<Pick<Recipe, 'preprocess' | 'augment'>>;
+  const out: Recipe = {
+    recipe: 1,
+    format: opts.format as Recipe['format'],
+    only: opts.only as Recipe['only'],
+    withPredictions: opts.withPredictions,
+    cocoSegmentation: opts.cocoSegmentation as Recipe['cocoSegmentation'],
+    preprocess: parts.preprocess ?? { grayscale: false },
+  };
+  if (parts.augment) out.augment = parts.augment;
+  return out;
 }
 
 /**

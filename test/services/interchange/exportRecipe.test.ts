@@ -411,3 +411,32 @@ describe('recipe files', () => {
   });
 });
 
+
+describe('mosaic images that cannot be read', () => {
+  const mosaic = recipeSchema.parse({ recipe: 1, format: 'yolo', augment: { outputs: 2, seed: 4, steps: [{ op: 'mosaic', p: 1 }] } });
+  const specs = (): Spec[] => [
+    { name: 'm1.png', width: 64, height: 48, split: 'train', shapes: [box(10, 10, 20, 20)] },
+    { name: 'm2.png', width: 64, height: 48, split: 'train', shapes: [box(5, 5, 10, 10)] },
+  ];
+
+  it('a drawn image missing on disk is left out of the mosaic and counted', async () => {
+    const ds = await dataset(specs());
+    fs.rmSync(path.join(ds.root, 'imgs/m2.png'));
+    const out = path.join(tempDir('tessera-recipe-out-'), 'o');
+    const r = await exportDataset(ds, opts(out, mosaic));
+    expect(fs.readdirSync(path.join(out, 'images/train')).sort()).toEqual(['m1.png', 'm1_aug1.png', 'm1_aug2.png']);
+    // Both of m1's mosaics drew m2 (the only other train image) three times each.
+    expect(r.warnings.find((w) => w.kind === 'mosaic-missing-image')?.count).toBe(6);
+    expect(r.warnings.find((w) => w.kind === 'missing-image')?.count).toBe(1);
+  });
+
+  it('a drawn image that cannot be decoded stops the preview and the export, naming the file', async () => {
+    const ds = await dataset(specs());
+    fs.writeFileSync(path.join(ds.root, 'imgs/m2.png'), 'not a png at all');
+    // The preview shows only m1, so m2 is read only as a mosaic's drawn image.
+    await expect(previewRecipe(ds, { preprocess: mosaic.preprocess, augment: mosaic.augment, images: 1, samples: 1, maxSide: 256 })).rejects.toThrow(/m2\.png/);
+    const out = path.join(tempDir('tessera-recipe-out-'), 'o');
+    await expect(exportDataset(ds, opts(out, mosaic))).rejects.toThrow(/m2\.png/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});
