@@ -338,8 +338,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   try {
     const written = await writer.write(tmp, classes, images(), ctx);
     if (cancelled()) throw new AppError('CANCELLED', 'export cancelled');
-    // A recipe that changes nothing is no recipe: the folder is the plain export's, byte for byte.
-    await writeVersionFile(tmp, ds, reader.version, recipe ? opts : { ...opts, recipe: undefined });
+    await writeVersionFile(tmp, ds, reader.version, opts);
     writeManifest(
       tmp,
       opts.format,
