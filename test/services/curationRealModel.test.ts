@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertAnnotations } from '../../src-main/db/annotations';
 import { insertClass } from '../../src-main/db/classes';
@@ -132,4 +133,110 @@ describe.runIf(embedModel && classifyModel && labelsFile && agri)('curation with
     // Bad arguments are refused by the contract.
     await expect(ok(ws, 'curation:queue', { strategy: 'nope' as 'diversity' })).rejects.toThrow(/strategy/);
   }, 120_000);
+});
+
+const bccd = sharedPath('datasets/bccd_voc');
+
+interface Box {
+  name: string;
+  xmin: number;
+  ymin: number;
+  xmax: number;
+  ymax: number;
+}
+
+/** The objects of a Pascal VOC annotation file. */
+function vocBoxes(xml: string): Box[] {
+  return [...xml.matchAll(/<object>([\s\S]*?)<\/object>/g)].map((m) => {
+    const v = (tag: string): number => Number(new RegExp(`<${tag}>\\s*([\\d.]+)\\s*</${tag}>`).exec(m[1]!)![1]);
+    return { name: /<name>\s*([^<]+?)\s*<\/name>/.exec(m[1]!)![1]!, xmin: v('xmin'), ymin: v('ymin'), xmax: v('xmax'), ymax: v('ymax') };
+  });
+}
+
+const overlaps = (a: Box, x: number, y: number, s: number): boolean => a.xmin < x + s && a.xmax > x && a.ymin < y + s && a.ymax > y;
+
+/**
+ * Linear evaluation on the BCCD microscopy images, with a held-out set of about twenty: from each
+ * image the test cuts a square around its first WBC box (tagged "WBC") and a square of the same
+ * size that overlaps no WBC box (tagged "no WBC", red cells and platelets only), so the classes
+ * come from the dataset's VOC boxes, not from the file they were cut from.
+ */
+describe.runIf(embedModel && bccd)('the classifier on BCCD crops with and without a WBC, real MobileNetV2', () => {
+  let ws: Workspace;
+  let counts: [number, number];
+  beforeAll(async () => {
+    const dir = tempDir();
+    const root = path.join(dir, 'crops');
+    fs.mkdirSync(root);
+    const truth = new Map<string, number>();
+    for (const xmlName of fs.readdirSync(path.join(bccd!, 'Annotations')).filter((n) => n.endsWith('.xml')).sort()) {
+      const xml = fs.readFileSync(path.join(bccd!, 'Annotations', xmlName), 'utf8');
+      const jpg = path.join(bccd!, 'JPEGImages', xmlName.replace(/\.xml$/, '.jpg'));
+      if (!fs.existsSync(jpg)) continue;
+      const meta = await sharp(jpg).metadata();
+      const [w, h] = [meta.width!, meta.height!];
+      const boxes = vocBoxes(xml);
+      const wbcs = boxes.filter((b) => b.name === 'WBC');
+      if (wbcs.length === 0) continue;
+      const b = wbcs[0]!;
+      const s = Math.min(w, h, Math.round(Math.max(b.xmax - b.xmin, b.ymax - b.ymin)));
+      const clamp = (v: number, max: number): number => Math.max(0, Math.min(max - s, Math.round(v)));
+      const base = xmlName.replace(/\.xml$/, '');
+      await sharp(jpg).extract({ left: clamp((b.xmin + b.xmax - s) / 2, w), top: clamp((b.ymin + b.ymax - s) / 2, h), width: s, height: s }).jpeg({ quality: 92 }).toFile(path.join(root, `${base}-wbc.jpg`));
+      truth.set(`${base}-wbc.jpg`, 0);
+      // The free square farthest from the WBC: candidates on a 16-pixel grid that touch no WBC box.
+      let best: { x: number; y: number; d: number } | null = null;
+      for (let y = 0; y + s <= h; y += 16)
+        for (let x = 0; x + s <= w; x += 16) {
+          if (wbcs.some((c) => overlaps(c, x, y, s))) continue;
+          const d = Math.hypot(x + s / 2 - (b.xmin + b.xmax) / 2, y + s / 2 - (b.ymin + b.ymax) / 2);
+          if (!best || d > best.d) best = { x, y, d };
+        }
+      if (best) {
+        await sharp(jpg).extract({ left: best.x, top: best.y, width: s, height: s }).jpeg({ quality: 92 }).toFile(path.join(root, `${base}-none.jpg`));
+        truth.set(`${base}-none.jpg`, 1);
+      }
+    }
+    ws = newWorkspace(dir);
+    await ok(ws, 'dataset:create', { path: path.join(dir, 'bccd.tessera'), root });
+    await ok(ws, 'images:import', { jobId: 'imp', paths: [root] });
+    const ds = ws.current!;
+    const rows = ds.db.prepare('SELECT id, path FROM images').all() as { id: number; path: string }[];
+    expect(rows).toHaveLength(truth.size);
+    const classIds = [insertClass(ds.db, { name: 'WBC', color: '#7030a0' }).id, insertClass(ds.db, { name: 'no WBC', color: '#c04040' }).id];
+    insertAnnotations(ds.db, rows.map((r) => ({ imageId: r.id, classId: classIds[truth.get(path.basename(r.path))!]!, geometry: { kind: 'tag' as const }, source: 'human' as const })));
+    counts = [0, 0];
+    for (const c of truth.values()) counts[c]!++;
+    const { embedder } = await inferenceBackend();
+    const t0 = performance.now();
+    const s = await computeEmbeddings(ds, { model: { manifest: mobilenetEmbedManifest(embedModel!), file: embedModel! }, images: 'all', embedder });
+    console.log(`BCCD crops: ${counts[0]} with a WBC, ${counts[1]} without; embedded in ${Math.round(performance.now() - t0)} ms`);
+    expect(s.computed).toBe(truth.size);
+  }, 180_000);
+  afterAll(async () => {
+    await closeInferenceBackend();
+    await ws?.dispose();
+  });
+
+  it('beats the majority-class baseline on about twenty held-out crops', async () => {
+    const db = ws.current!.db;
+    let right = 0;
+    let base = 0;
+    let held = 0;
+    for (const seed of [1, 2, 3]) {
+      const t = await trainClassifier(db, { seed, holdout: 0.4 });
+      expect(t.report.heldOutImages).toBeGreaterThanOrEqual(20);
+      right += t.report.accuracy * t.report.heldOutImages;
+      base += t.report.baseline * t.report.heldOutImages;
+      held += t.report.heldOutImages;
+      console.log(`BCCD seed ${seed}: held-out accuracy ${t.report.accuracy.toFixed(3)} vs majority baseline ${t.report.baseline.toFixed(3)} (${t.report.heldOutImages} held out, ${t.report.trainImages} trained, ${t.report.ms} ms); confusion ${JSON.stringify(t.report.confusion)}`);
+    }
+    const accuracy = right / held;
+    const baseline = base / held;
+    console.log(`BCCD over 3 splits (${held} held-out predictions): accuracy ${accuracy.toFixed(3)}, majority baseline ${baseline.toFixed(3)}`);
+    expect(counts[0]).toBeGreaterThanOrEqual(20);
+    expect(counts[1]).toBeGreaterThanOrEqual(20);
+    expect(accuracy).toBeGreaterThan(baseline + 0.2);
+    expect(accuracy).toBeGreaterThanOrEqual(0.85);
+  }, 60_000);
 });
