@@ -1211,7 +1211,7 @@ async function cmdDuplicates(args: string[], io: CliIo): Promise<number> {
   const { findNearDuplicates } = await import('../services/duplicates');
   const ds = Dataset.open(positionals[0]!);
   try {
-    const r = findNearDuplicates(ds, { threshold, model: values['model'] as string | undefined });
+    const r = findNearDuplicates(ds, { threshold, model: values['model'] as string | undefined, maxPairs: Number.POSITIVE_INFINITY });
     if (values['json']) io.out(JSON.stringify(r, null, 2));
     else {
       io.out(

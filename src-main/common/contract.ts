@@ -686,7 +686,7 @@ export const argSchemas = {
     .refine((a) => (a.imageIds === undefined) !== (a.annotationId === undefined), 'give either imageIds or annotationId'),
   /** Near-duplicate pairs and groups at or above a cosine similarity threshold, with split leakage. */
   'duplicates:find': z
-    .object({ threshold: z.number().min(-1).max(1).default(0.95), model: z.string().min(1).max(200).optional() })
+    .object({ threshold: z.number().min(0).max(1).default(0.95), model: z.string().min(1).max(200).optional() })
     .strict(),
   /** One near-duplicate pair resolved: `imageId` moved into the split of `keepId`, or dropped from the dataset (its file stays). */
   'duplicates:resolve': z.object({ action: z.enum(['move', 'drop']), imageId: id, keepId: id }).strict(),

@@ -2,6 +2,8 @@ import type { Split } from './model';
 
 /** The near-duplicate threshold (cosine similarity) used when none is given. */
 export const DEFAULT_DUPLICATE_THRESHOLD = 0.95;
+/** At most this many pairs (the best) are listed in a near-duplicate report; `found` counts them all. */
+export const MAX_DUPLICATE_PAIRS = 10_000;
 /** Neighbours returned by a similarity search when no count is given. */
 export const DEFAULT_SIMILAR_K = 10;
 /** Most neighbours one search returns (the grid shows them as one ranking). */
@@ -49,11 +51,13 @@ export interface DuplicateReport {
   threshold: number;
   /** Current image vectors compared. */
   searched: number;
-  /** Highest score first. */
+  /** Highest score first; at most MAX_DUPLICATE_PAIRS (or the caller's limit) of them. */
   pairs: DuplicatePair[];
+  /** Pairs at or above the threshold, listed or not. */
+  found: number;
   /** Connected groups of the pairs (each pair's images joined), largest first; image ids ascending. */
   groups: number[][];
-  /** Pairs flagged as leakage. */
+  /** Pairs flagged as leakage, listed or not. */
   leakage: number;
   elapsedMs: number;
 }

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../common/errors';
 import { SPLITS, type Split } from '../common/model';
-import { DEFAULT_DUPLICATE_THRESHOLD, type DuplicatePair, type DuplicateReport } from '../common/similarity';
+import { DEFAULT_DUPLICATE_THRESHOLD, MAX_DUPLICATE_PAIRS, type DuplicatePair, type DuplicateReport } from '../common/similarity';
 import { noteEmbeddingsChanged, type EmbeddingMatrix, type EmbeddingModelRecord } from '../db/embeddings';
 import { setSplits } from '../db/export';
 import { getImage } from '../db/images';
@@ -29,6 +29,8 @@ export interface DuplicateOptions {
   model?: string;
   /** Force the exact all-pairs comparison (or the index) whatever the size; for tests and the benchmark. */
   method?: 'auto' | 'exact' | 'index';
+  /** The most pairs listed, best first (MAX_DUPLICATE_PAIRS by default); a low threshold can match nearly every pair. */
+  maxPairs?: number;
 }
 
 /** HNSW indexes per connection and model, kept while the vectors are (same key as the matrix). */
@@ -52,6 +54,7 @@ interface Plan {
   useIndex: boolean;
   /** The cut candidates are searched with (below the threshold by the index's quantisation margin). */
   cut: number;
+  maxPairs: number;
 }
 
 function plan(ds: Dataset, opts: DuplicateOptions): Plan {
@@ -62,13 +65,14 @@ function plan(ds: Dataset, opts: DuplicateOptions): Plan {
   const n = matrix.imageIds.length;
   if (n === 0) throw new AppError('NOT_FOUND', noEmbeddingsMessage(ds.file, model.key));
   const useIndex = opts.method === 'index' || (opts.method !== 'exact' && n > EXACT_LIMIT);
-  return { threshold, model, matrix, key, useIndex, cut: useIndex ? threshold - QUANTISATION_MARGIN : threshold - 1e-6 };
+  const maxPairs = opts.maxPairs ?? MAX_DUPLICATE_PAIRS;
+  return { threshold, model, matrix, key, useIndex, cut: useIndex ? threshold - QUANTISATION_MARGIN : threshold - 1e-6, maxPairs };
 }
 
 const vectors = (m: EmbeddingMatrix): VectorMatrix => ({ data: m.data, dim: m.dim, rows: m.imageIds.length });
 
 /** Connected groups of the pairs (union-find over image ids), largest first, ids ascending. */
-function groupsOf(pairs: readonly DuplicatePair[]): number[][] {
+function groupsOf(pairs: readonly { a: { imageId: number }; b: { imageId: number } }[]): number[][] {
   const parent = new Map<number, number>();
   const find = (x: number): number => {
     let r = x;
@@ -143,28 +147,34 @@ function report(ds: Dataset, p: Plan, candidates: Uint32Array, t0: number): Dupl
     const a = candidates[i]!;
     const b = candidates[i + 1]!;
     const score = cosine(m, norm, a, b);
-    if (score >= threshold) raw.push({ a: matrix.imageIds[a]!, b: matrix.imageIds[b]!, score });
+    if (score >= threshold) {
+      const [lo, hi] = matrix.imageIds[a]! < matrix.imageIds[b]! ? [matrix.imageIds[a]!, matrix.imageIds[b]!] : [matrix.imageIds[b]!, matrix.imageIds[a]!];
+      raw.push({ a: lo, b: hi, score });
+    }
   }
+  raw.sort((x, y) => y.score - x.score || x.a - y.a || x.b - y.b);
   const info = new Map<number, { path: string; split: Split | null }>();
   const ids = [...new Set(raw.flatMap((p) => [p.a, p.b]))];
   for (let i = 0; i < ids.length; i += 10_000) {
     const rows = ds.db.prepare('SELECT id, path, split FROM images WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids.slice(i, i + 10_000))) as { id: number; path: string; split: Split | null }[];
     for (const r of rows) info.set(r.id, { path: r.path, split: r.split });
   }
-  const pairs: DuplicatePair[] = raw.map((p) => {
-    const [lo, hi] = p.a < p.b ? [p.a, p.b] : [p.b, p.a];
-    const a = { imageId: lo, ...(info.get(lo) ?? { path: '', split: null }) };
-    const b = { imageId: hi, ...(info.get(hi) ?? { path: '', split: null }) };
-    return { a, b, score: p.score, leakage: a.split !== null && b.split !== null && a.split !== b.split };
+  const splitOf = (id: number): Split | null => info.get(id)?.split ?? null;
+  const crosses = (p: { a: number; b: number }): boolean => splitOf(p.a) !== null && splitOf(p.b) !== null && splitOf(p.a) !== splitOf(p.b);
+  // Groups and leakage count every pair found; only the best maxPairs are listed.
+  const pairs: DuplicatePair[] = raw.slice(0, Math.max(0, p.maxPairs)).map((p) => {
+    const a = { imageId: p.a, ...(info.get(p.a) ?? { path: '', split: null }) };
+    const b = { imageId: p.b, ...(info.get(p.b) ?? { path: '', split: null }) };
+    return { a, b, score: p.score, leakage: crosses(p) };
   });
-  pairs.sort((x, y) => y.score - x.score || x.a.imageId - y.a.imageId || x.b.imageId - y.b.imageId);
   return {
     model: { key: model.key, name: model.name },
     threshold,
     searched: n,
     pairs,
-    groups: groupsOf(pairs),
-    leakage: pairs.filter((p) => p.leakage).length,
+    found: raw.length,
+    groups: groupsOf(raw.map((p) => ({ a: { imageId: p.a }, b: { imageId: p.b } }))),
+    leakage: raw.filter(crosses).length,
     elapsedMs: performance.now() - t0,
   };
 }

@@ -9,6 +9,7 @@ import { insertImages } from '../../src-main/db/images';
 import { Dataset } from '../../src-main/services/dataset';
 import { findNearDuplicates, findNearDuplicatesInWorker, removeImages, resolveDuplicate } from '../../src-main/services/duplicates';
 import { findSimilar } from '../../src-main/services/similarity';
+import { MAX_DUPLICATE_PAIRS } from '../../src-main/common/similarity';
 import { tempDir } from '../helpers/shared';
 import { fails, newWorkspace, ok } from '../helpers/workspace';
 
@@ -184,6 +185,28 @@ describe('near-duplicates', () => {
     expect(() => findNearDuplicates(ds, { threshold: 2 })).toThrow(/from -1 to 1/);
   });
 
+  it('lists at most the best pairs when a low threshold matches most of them, counting them all', () => {
+    // Random directions: about half of all pairs have a positive cosine.
+    const all: number[] = [];
+    const live = ds.db.prepare('SELECT image_id FROM embeddings WHERE annotation_id IS NULL ORDER BY image_id').pluck().all() as number[];
+    for (let i = 0; i < live.length; i++) for (let j = i + 1; j < live.length; j++) {
+      const c = cos(vectors.get(live[i]!)!, vectors.get(live[j]!)!);
+      if (c >= 0) all.push(c);
+    }
+    all.sort((a, b) => b - a);
+    expect(all.length).toBeGreaterThan(MAX_DUPLICATE_PAIRS);
+    const r = findNearDuplicates(ds, { threshold: 0, method: 'exact' });
+    expect(r.found).toBe(all.length);
+    expect(r.pairs).toHaveLength(MAX_DUPLICATE_PAIRS);
+    // The listed ones are the best: none left out scores above the last listed.
+    expect(r.pairs.at(-1)!.score).toBeGreaterThanOrEqual(all[MAX_DUPLICATE_PAIRS]! - 1e-6);
+    expect(r.pairs[0]!.score).toBeCloseTo(all[0]!, 5);
+    const few = findNearDuplicates(ds, { threshold: 0, method: 'exact', maxPairs: 5 });
+    expect(few.pairs.map((p) => p.score)).toEqual(r.pairs.slice(0, 5).map((p) => p.score));
+    expect(few.found).toBe(r.found);
+    expect(few.groups).toEqual(r.groups);
+  });
+
   it('moves the second image into the first one\'s split, or drops it with its annotations (file kept), each in one transaction', () => {
     expect(resolveDuplicate(ds, { action: 'move', imageId: ids[11]!, keepId: ids[10]! })).toEqual({ action: 'move', imageId: ids[11], split: 'train' });
     expect(findNearDuplicates(ds).leakage).toBe(0);
@@ -242,6 +265,32 @@ describe('the grid ranked, and the contract', () => {
     expect((await fails(ws, 'duplicates:find', { threshold: 1.5 })).code).toBe('INVALID_ARGUMENT');
     expect((await fails(ws, 'duplicates:resolve', { action: 'move', imageId: 999999, keepId: ids[1]! })).code).toBe('NOT_FOUND');
     await ok(ws, 'dataset:close', {});
+  });
+
+  it('refuses out-of-range arguments on the curation channels before touching the dataset', async () => {
+    const ws = newWorkspace(tempDir());
+    const refused: [Parameters<typeof fails>[1], unknown][] = [
+      ['duplicates:find', { threshold: -0.5 }],
+      ['duplicates:find', { threshold: 1.01 }],
+      ['duplicates:find', { model: 'x'.repeat(201) }],
+      ['duplicates:resolve', { action: 'drop', imageId: 0, keepId: 1 }],
+      ['duplicates:resolve', { action: 'delete', imageId: 2, keepId: 1 }],
+      ['similar:find', { imageIds: [1], k: 0 }],
+      ['similar:find', { imageIds: [1], k: 10_001 }],
+      ['similar:find', { imageIds: [-3] }],
+      ['similar:find', { imageIds: [1], annotationId: 2 }],
+      ['curation:queue', { strategy: 'diversity', limit: 20_001 }],
+      ['curation:queue', { strategy: 'uniqueness', embeddingModelId: 1.5 }],
+      ['classifier:train', { jobId: 't', holdout: 0.9 }],
+      ['classifier:predict', { classifierId: '../../x' }],
+      ['classifier:predict', { classifierId: 'clf-a', minScore: 2 }],
+      ['map:compute', { jobId: 'm', modelId: -1 }],
+      ['embeddings:compute', { jobId: 'e', modelId: '../evil' }],
+    ];
+    for (const [channel, args] of refused) {
+      const e = await fails(ws, channel, args as never);
+      expect(e.code, `${channel} ${JSON.stringify(args)}`).toBe('INVALID_ARGUMENT');
+    }
   });
 
   it('says to compute embeddings first when there are none', async () => {
