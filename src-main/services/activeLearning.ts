@@ -205,10 +205,14 @@ export function buildQueue(db: Db, opts: QueueOptions): NextQueue {
   }
   const model = chooseEmbeddingModel(db, opts.embeddingModelId);
   const m = loadUnit(db, model);
+  if (m.imageIds.length === 0) {
+    throw new AppError('INVALID_ARGUMENT', `the ${model.imageCount} image vectors of "${model.name}" are all out of date (their images changed since): compute embeddings again (Curate, Embeddings)`, { embeddingModelId: model.id });
+  }
   const inPool = new Set(pool);
   if (opts.strategy === 'uniqueness') {
     const uniq = uniquenessScores(m.data, m.dim);
     const scored = pool.filter((id) => m.row.has(id));
+    if (scored.length === 0 && pool.length > 0) throw new AppError('INVALID_ARGUMENT', `no ${poolName} image has a current vector of "${model.name}": compute embeddings for new images first (Curate, Embeddings)`);
     scored.sort((a, b) => uniq[m.row.get(b)!]! - uniq[m.row.get(a)!]! || a - b);
     const ids = scored.slice(0, limit);
     return {

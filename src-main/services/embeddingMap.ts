@@ -106,7 +106,15 @@ export async function computeEmbeddingMap(db: Db, modelId: number, method: Proje
     const stored = getProjection(db, model.id, method, parameters);
     if (stored && stored.inputHash === digest) return toData(stored, true, 0);
   }
-  if (count === 0) throw new AppError('INVALID_ARGUMENT', `embedding model "${model.name}" has no current image vectors to map`, { modelId });
+  if (count === 0) {
+    throw new AppError(
+      'INVALID_ARGUMENT',
+      model.imageCount > 0
+        ? `the ${model.imageCount} image vectors of "${model.name}" are all out of date (their images changed since): compute embeddings again (Curate, Embeddings)`
+        : `embedding model "${model.name}" has no image vectors to map: compute embeddings first (Curate, Embeddings)`,
+      { modelId },
+    );
+  }
   const started = performance.now();
   const m = loadImageEmbeddings(db, model);
   const n = m.imageIds.length;

@@ -5,6 +5,7 @@ import { setStatus } from '../../src-main/db/images';
 import { buildQueue, kCenterGreedy, normalizeRows, uncertaintyOf, uniquenessScores } from '../../src-main/services/activeLearning';
 import type { Dataset } from '../../src-main/services/dataset';
 import { predictTags, trainClassifier } from '../../src-main/services/linearClassifier';
+import { computeEmbeddingMap } from '../../src-main/services/embeddingMap';
 import { gaussian, vectorDataset } from '../helpers/curation';
 
 const open: Dataset[] = [];
@@ -167,5 +168,24 @@ describe('the queue of what to label next', () => {
     f.ds.db.prepare('DELETE FROM embeddings').run();
     expect(() => buildQueue(f.ds.db, { strategy: 'diversity' })).toThrow(/no embeddings are stored/);
     expect(() => buildQueue(f.ds.db, { strategy: 'diversity', embeddingModelId: 99 })).toThrow(/embedding model 99 does not exist/);
+  });
+});
+
+describe('vectors that are all out of date', () => {
+  it('the queue, the classifier and the map say to compute embeddings again instead of answering with nothing', async () => {
+    const rng = mulberry32(12);
+    const vectors = Array.from({ length: 12 }, (_, i) => Float32Array.from({ length: 8 }, (_, j) => (j === i % 2 ? 3 : 0) + 0.3 * gaussian(rng)));
+    const tags = vectors.map((_, i) => (i < 8 ? [i % 2] : []));
+    const f = vectorDataset(vectors, tags, 2);
+    open.push(f.ds);
+    expect(buildQueue(f.ds.db, { strategy: 'uniqueness' }).ids).toHaveLength(4);
+    // Every image's content changes: the stored vectors no longer describe them.
+    f.ds.db.prepare("UPDATE images SET content_hash = 'changed-' || id").run();
+    for (const strategy of ['uniqueness', 'diversity'] as const) {
+      expect(() => buildQueue(f.ds.db, { strategy }), strategy).toThrow(/out of date.*compute embeddings again/);
+    }
+    await expect(trainClassifier(f.ds.db, {})).rejects.toThrow(/compute embeddings/);
+    const modelId = f.ds.db.prepare('SELECT id FROM embedding_models').pluck().get() as number;
+    await expect(computeEmbeddingMap(f.ds.db, modelId, 'pca')).rejects.toThrow(/out of date.*compute embeddings again/);
   });
 });
