@@ -13,7 +13,8 @@ import { sharedDir } from '../helpers/shared';
 /**
  * Curation end to end with the real MobileNetV2 embedding in the real renderer, as one flow:
  * six coco_tinycoco photos and a mirrored copy of one (made here with sharp) imported from the
- * start screen; embeddings computed from the Curate view; "More like this" from the viewer on the
+ * start screen; before any vector, "More like this", the queue and the classifier each say to
+ * compute embeddings first; embeddings computed from the Curate view; "More like this" from the viewer on the
  * original ranks the mirrored copy first with its cosine shown; the uniqueness queue puts that
  * pair last with 1 - that cosine; a lasso on the map around the points right of its widest gap
  * filters the grid to exactly those images.
@@ -65,12 +66,28 @@ describe('curation flow with MobileNetV2 in the browser', () => {
     const original = idOf.get(ORIGINAL)!;
     const mirrored = idOf.get(MIRRORED)!;
 
-    // Embeddings computed from the Curate view with the real model.
+    // Before any embedding each tool says what to do first, rather than showing an empty answer.
+    await page.locator(`[data-testid="grid-cell"][data-image-id="${original}"]`).click();
+    await viewerOn(page, original);
+    await page.getByTestId('more-like-this').click();
+    await expect.poll(() => page.locator('.message.error').textContent()).toMatch(/no image embeddings .*compute them first/);
+    await page.getByTestId('viewer-back').click();
     await page.getByTestId('curate-open').click();
+    await page.getByTestId('map-empty').waitFor();
+    await page.getByTestId('next-strategy').selectOption('uniqueness');
+    await page.getByTestId('next-build').click();
+    await expect.poll(() => page.getByTestId('next-problem').textContent()).toMatch(/compute embeddings first/);
+    await page.getByTestId('clf-train').click();
+    await expect.poll(() => page.getByTestId('clf-problem').textContent()).toMatch(/compute embeddings first/);
+
+    // Embeddings computed from the Curate view with the real model.
     await page.getByTestId('embed-model').selectOption('mobilenetv2-embed');
     await page.getByTestId('embed-start').click();
     await expect.poll(() => page.getByTestId('embed-summary').textContent(), { timeout: 120_000 }).toContain(`${total} images computed`);
     await page.locator(`[data-testid="map"][data-method="pca"][data-points="${total}"]`).waitFor({ timeout: 60_000 });
+    // With vectors but no tagged image, the classifier says what it lacks.
+    await page.getByTestId('clf-train').click();
+    await expect.poll(() => page.getByTestId('clf-problem').textContent()).toMatch(/no image has a human image tag/);
     await page.getByTestId('curate-close').click();
 
     // "More like this" from the viewer on the original: its mirrored copy first, with its score.
