@@ -119,4 +119,21 @@ describe.runIf(model && photos)('similar images and near-duplicates with MobileN
     expect((await cli(['duplicates', file, '--threshold', '3'])).code).toBe(2);
     expect((await cli(['similar', file, '--image', MIRRORED, '--model', 'other'])).err).toMatch(/no embedding model "other"/);
   });
+
+  it('dropping a near-duplicate takes it out of the dataset whole and leaves its file on disk as it was', () => {
+    const copy = path.join(path.dirname(file), 'imgs', 'reencoded.jpg');
+    const bytes = fs.readFileSync(copy);
+    const dropped = id['reencoded.jpg']!;
+    // A write that fails half-way changes nothing.
+    ds.db.exec("CREATE TEMP TRIGGER refuse BEFORE DELETE ON embeddings BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    expect(() => resolveDuplicate(ds, { action: 'drop', imageId: dropped, keepId: id[REENCODED]! })).toThrow(/refused/);
+    ds.db.exec('DROP TRIGGER refuse');
+    expect(ds.db.prepare('SELECT count(*) FROM images WHERE id = ?').pluck().get(dropped)).toBe(1);
+    expect(ds.db.prepare('SELECT count(*) FROM embeddings WHERE image_id = ?').pluck().get(dropped)).toBe(1);
+    resolveDuplicate(ds, { action: 'drop', imageId: dropped, keepId: id[REENCODED]! });
+    expect(ds.db.prepare('SELECT count(*) FROM images WHERE id = ?').pluck().get(dropped)).toBe(0);
+    expect(ds.db.prepare('SELECT count(*) FROM embeddings WHERE image_id = ?').pluck().get(dropped)).toBe(0);
+    expect(fs.readFileSync(copy).equals(bytes)).toBe(true);
+    expect(findNearDuplicates(ds, { threshold: 0.95 }).pairs.some((p) => p.a.imageId === dropped || p.b.imageId === dropped)).toBe(false);
+  });
 });
