@@ -196,6 +196,10 @@ describe('browser-mode path confinement', () => {
     expect(await callOk('models:inspect', { file: model, labels: '/etc/passwd' })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
     const labelled = { id: 'm', name: 'm', task: 'classify', size: [224, 224], colour: 'rgb', scale: 1, letterbox: 'stretch', labels: '../../../../../../../etc/passwd', thresholds: { score: 0.1, iou: 0.5, maxDetections: 5 } };
     expect(await callOk('models:add', { file: model, manifest: labelled })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
+    // A custom embedding model is a model file like any other: outside the roots it is refused.
+    const embed = { id: 'enc', name: 'enc', task: 'embed', size: [224, 224], colour: 'rgb', scale: 1, letterbox: 'stretch', output: 'embedding', embedding: { pooling: 'mean', l2: true } };
+    expect(await callOk('models:add', { file: path.join(outside, 'enc.onnx'), manifest: embed })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
+    expect(await callOk('models:try', { file: path.join(outside, 'enc.onnx'), manifest: embed, imageId: 1 })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
     // A SAM pair is two model files: either outside the roots is refused before anything reads it.
     const inside = path.join(dir, 'enc.onnx');
     for (const [encoder, decoder] of [['/etc/passwd', inside], [inside, '/etc/hostname']]) {
