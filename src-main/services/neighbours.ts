@@ -62,12 +62,16 @@ export function exactSearcher(m: VectorMatrix): Searcher {
 
 export type HnswIndex = InstanceType<typeof Index>;
 
-/** An HNSW index of the rows (cosine, vectors quantised to 8 bits); row numbers are its keys. */
+/**
+ * An HNSW index of the rows (cosine, vectors quantised to 8 bits); row numbers are its keys. Built
+ * in one thread: a graph built by several threads depends on their timing, and the same vectors
+ * must give the same near-duplicates every time they are asked for.
+ */
 export function buildIndex(m: VectorMatrix): HnswIndex {
   const index = new Index({ dimensions: m.dim, metric: MetricKind.Cos, quantization: ScalarKind.I8, connectivity: 16, expansion_add: 64, expansion_search: 64, multi: false });
   const keys = new BigUint64Array(m.rows);
   for (let i = 0; i < m.rows; i++) keys[i] = BigInt(i);
-  index.add(keys, m.data, 0);
+  index.add(keys, m.data, 1);
   return index;
 }
 
@@ -82,7 +86,8 @@ export function indexSearcher(index: HnswIndex, m: VectorMatrix): Searcher {
       const batch = queries.subarray(b, Math.min(queries.length, b + 4096));
       const q = new Float32Array(batch.length * m.dim);
       batch.forEach((row, i) => q.set(m.data.subarray(row * m.dim, (row + 1) * m.dim), i * m.dim));
-      const found = index.search(q, kk, 0) as { keys: BigUint64Array; distances: Float32Array; counts?: BigUint64Array };
+      // One thread, as the index was built with (it holds search contexts for that many).
+      const found = index.search(q, kk, 1) as { keys: BigUint64Array; distances: Float32Array; counts?: BigUint64Array };
       for (let i = 0; i < batch.length; i++) {
         const c = found.counts ? Number(found.counts[i]) : Math.min(kk, found.keys.length);
         counts[b + i] = c;
