@@ -96,7 +96,8 @@ export interface HealthReport {
   /**
    * Images with identical content. Content hashes are unique in a dataset, so an import skips a
    * file whose content is already there (and lists it in its report); this can only be empty
-   * unless that rule is broken. Near-duplicates (resized, re-encoded) are not detected.
+   * unless that rule is broken. Near-duplicates (resized, re-encoded) are found from embeddings
+   * (services/duplicates.ts), not here.
    */
   duplicates: { contentHash: string; imageIds: number[] }[];
   limits: typeof HEALTH_LIMITS;
