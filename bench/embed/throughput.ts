@@ -20,29 +20,10 @@ import { computeEmbeddings } from '../../src-main/services/embeddings';
 import { closeInferenceBackend, inferenceBackend } from '../../src-main/services/inference';
 import { median } from '../stats';
 import { printTable } from '../table';
+import { mobilenetEmbedManifest } from '../../test/helpers/models';
 
 const RUNS = Number(process.env['EMBED_BENCH_RUNS'] ?? 5);
 const BATCH = 16;
-
-function manifest(file: string): ModelManifest {
-  return {
-    id: 'mobilenetv2-embed',
-    name: 'MobileNetV2 embedding',
-    task: 'embed',
-    size: [224, 224],
-    colour: 'rgb',
-    scale: 1 / 255,
-    mean: [0.485, 0.456, 0.406],
-    std: [0.229, 0.224, 0.225],
-    letterbox: 'stretch',
-    cropFrom: 256,
-    output: 'embedding',
-    embedding: { pooling: 'none', l2: true },
-    classes: [],
-    thresholds: { score: 0, iou: 0, maxDetections: 1 },
-    file,
-  };
-}
 
 export async function run(): Promise<void> {
   const shared = path.resolve(import.meta.dirname, '..', '..', '..', 'shared');
@@ -56,7 +37,7 @@ export async function run(): Promise<void> {
   const quiet = { out: () => {}, err: (s: string) => console.error(s), tty: false };
   const db = path.join(dir, 'd.tessera');
   if ((await runCli(['init', db, '--root', images], quiet)) !== 0 || (await runCli(['import', db, images], quiet)) !== 0) throw new Error('could not make the benchmark dataset');
-  const m = manifest(model);
+  const m = mobilenetEmbedManifest(model);
   const threads = threadSettings('batch');
   const ds = Dataset.open(db);
   const n = ds.db.prepare('SELECT COUNT(*) FROM images').pluck().get() as number;

@@ -3,11 +3,10 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getProjection } from '../../src-main/db/embeddings';
 import { openDatabase } from '../../src-main/db/open';
-import { projectionParameters } from '../../src-main/services/embeddingMap';
 import { chromiumOrSkip, createDatasetViaUi, startApp, type App } from '../helpers/browser';
 import { mobilenetEmbedManifest } from '../helpers/models';
+import { lassoRightOfWidestGap, mapPointsOnPage } from '../helpers/embeddingMap';
 import { sharedDir } from '../helpers/shared';
 
 /**
@@ -127,33 +126,9 @@ describe('curation flow with MobileNetV2 in the browser', () => {
     // The map: a lasso around the points right of its widest gap filters the grid to exactly them.
     await page.getByTestId('curate-open').click();
     await page.locator(`[data-testid="map"][data-points="${total}"][data-cached="true"]`).waitFor({ timeout: 60_000 });
-    const db = openDatabase(file);
-    const modelId = db.prepare('SELECT id FROM embedding_models ORDER BY id LIMIT 1').pluck().get() as number;
-    const stored = getProjection(db, modelId, 'pca', projectionParameters('pca'))!;
-    db.close();
-    const canvas = page.getByTestId('map-canvas');
-    const box = (await canvas.boundingBox())!;
-    const [scale, tx, ty] = (await canvas.getAttribute('data-view'))!.split(',').map(Number) as [number, number, number];
-    const ids = [...stored.imageIds];
-    const xy = ids.map((_, i) => ({ x: box.x + stored.coords[2 * i]! * scale + tx, y: box.y + stored.coords[2 * i + 1]! * scale + ty }));
-    const xs = xy.map((p) => p.x).sort((p, q) => p - q);
-    let cut = 1;
-    for (let k = 2; k < xs.length; k++) if (xs[k]! - xs[k - 1]! > xs[cut]! - xs[cut - 1]!) cut = k;
-    const midX = (xs[cut]! + xs[cut - 1]!) / 2;
-    const expected = ids.filter((_, i) => xy[i]!.x > midX).sort((p, q) => p - q);
+    const expected = await lassoRightOfWidestGap(page, await mapPointsOnPage(page, file));
     expect(expected.length).toBeGreaterThan(0);
     expect(expected.length).toBeLessThan(total);
-    const corners = [
-      [midX, box.y + 4],
-      [box.x + box.width - 4, box.y + 4],
-      [box.x + box.width - 4, box.y + box.height - 4],
-      [midX, box.y + box.height - 4],
-      [midX, box.y + 6],
-    ] as const;
-    await page.mouse.move(corners[0][0], corners[0][1]);
-    await page.mouse.down();
-    for (const [x, y] of corners.slice(1)) await page.mouse.move(x, y, { steps: 6 });
-    await page.mouse.up();
     await expect.poll(() => page.getByTestId('filter-ids').textContent()).toContain(`${expected.length} picked image`);
     await expect.poll(async () => (await gridIds(page)).sort((p, q) => p - q)).toEqual(expected);
     console.log(`lasso picked ${expected.length} of ${total}: ${expected.join(' ')}`);

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import type { Page } from 'playwright-core';
 import { chromiumOrSkip, createDatasetViaUi, startApp, type App } from '../helpers/browser';
 import { mobilenetEmbedManifest } from '../helpers/models';
+import { lassoRightOfWidestGap, mapPointsOnPage } from '../helpers/embeddingMap';
 import { sharedDir } from '../helpers/shared';
 import { makeImages } from '../helpers/images';
 import { newWorkspace, ok } from '../helpers/workspace';
@@ -29,19 +30,6 @@ const realPrerequisites = chromiumOrSkip('embeddingMap (MobileNetV2)', [
   ...PHOTOS.map((n) => ({ path: path.join(IMAGES_DIR, n), what: 'the coco_tinycoco images' })),
   { path: MODEL, what: 'the mobilenetv2-12-int8-with-embedding test model' },
 ]);
-
-/** The map's points on the page: the cached projection's coordinates through the canvas's view. */
-async function pointsOnPage(page: Page, file: string): Promise<{ ids: number[]; xy: { x: number; y: number }[] }> {
-  const db = openDatabase(file);
-  const modelId = db.prepare('SELECT id FROM embedding_models ORDER BY id LIMIT 1').pluck().get() as number;
-  const stored = getProjection(db, modelId, 'pca', projectionParameters('pca'))!;
-  db.close();
-  const canvas = page.getByTestId('map-canvas');
-  const box = (await canvas.boundingBox())!;
-  const [scale, tx, ty] = (await canvas.getAttribute('data-view'))!.split(',').map(Number) as [number, number, number];
-  const ids = [...stored.imageIds];
-  return { ids, xy: ids.map((_, i) => ({ x: box.x + stored.coords[2 * i]! * scale + tx, y: box.y + stored.coords[2 * i + 1]! * scale + ty })) };
-}
 
 const gridIds = async (page: Page): Promise<number[]> =>
   (await page.getByTestId('grid-cell').evaluateAll((cells) => cells.map((c) => Number(c.getAttribute('data-image-id'))))).sort((p, q) => p - q);
@@ -172,26 +160,10 @@ describe('embedding map of MobileNetV2 vectors in the browser', () => {
     await page.locator(`[data-testid="map"][data-method="pca"][data-points="${PHOTOS.length}"]`).waitFor({ timeout: 60_000 });
 
     // A lasso over the right part of the map, split at the widest gap between points.
-    const { ids, xy } = await pointsOnPage(page, file);
-    const xs = xy.map((p) => p.x).sort((p, q) => p - q);
-    let cut = 1;
-    for (let k = 2; k < xs.length; k++) if (xs[k]! - xs[k - 1]! > xs[cut]! - xs[cut - 1]!) cut = k;
-    const midX = (xs[cut]! + xs[cut - 1]!) / 2;
-    const expected = ids.filter((_, i) => xy[i]!.x > midX).sort((p, q) => p - q);
+    const points = await mapPointsOnPage(page, file);
+    const expected = await lassoRightOfWidestGap(page, points);
     expect(expected.length).toBeGreaterThan(0);
-    expect(expected.length).toBeLessThan(ids.length);
-    const box = (await page.getByTestId('map-canvas').boundingBox())!;
-    const corners = [
-      [midX, box.y + 4],
-      [box.x + box.width - 4, box.y + 4],
-      [box.x + box.width - 4, box.y + box.height - 4],
-      [midX, box.y + box.height - 4],
-      [midX, box.y + 6],
-    ] as const;
-    await page.mouse.move(corners[0][0], corners[0][1]);
-    await page.mouse.down();
-    for (const [x, y] of corners.slice(1)) await page.mouse.move(x, y, { steps: 6 });
-    await page.mouse.up();
+    expect(expected.length).toBeLessThan(points.ids.length);
 
     await expect.poll(() => page.getByTestId('filter-ids').textContent()).toContain(`${expected.length} picked image`);
     await expect.poll(() => gridIds(page)).toEqual(expected);
