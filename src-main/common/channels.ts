@@ -98,6 +98,7 @@ export const CHANNELS = [
   'versions:diff',
   'versions:delete',
   'versions:annotations',
+  'versions:classes',
   'versions:images',
   'similar:find',
   'duplicates:find',

@@ -623,6 +623,8 @@ export const argSchemas = {
   'versions:delete': z.object({ number: z.number().int().min(1) }).strict(),
   /** One image's annotations as a version froze them (read-only viewing). */
   'versions:annotations': z.object({ number: z.number().int().min(1), imageId: id }).strict(),
+  /** The classes as a version froze them (read-only viewing shows its names and colours). */
+  'versions:classes': z.object({ number: z.number().int().min(1) }).strict(),
   /** Ids of a version's images that the dataset still holds, in id order (to open them in the viewer). */
   'versions:images': z.object({ number: z.number().int().min(1) }).strict(),
   /**
@@ -789,6 +791,7 @@ export interface Results {
   'versions:diff': VersionDiff;
   'versions:delete': null;
   'versions:annotations': AnnotationRecord[];
+  'versions:classes': ClassRecord[];
   'versions:images': number[];
   'curation:queue': NextQueue;
   'classifier:train': ClassifierReport;

@@ -1,7 +1,7 @@
 import { AppError } from '../common/errors';
 import type { VersionDiff, VersionRecord } from '../common/versions';
 import { parseRecipe } from '../common/augment/parseRecipe';
-import type { AnnotationRecord, ImageRecord } from '../common/model';
+import type { AnnotationRecord, ClassRecord, ImageRecord } from '../common/model';
 import { getImagingMeta } from '../db/imaging';
 import type { Db } from '../db/open';
 import * as db from '../db/versions';
@@ -90,6 +90,12 @@ export function versionImageIds(ds: Dataset, number: number): number[] {
 }
 
 /** The annotations one image had in a version (for viewing it read-only). */
+/** The classes as version `number` froze them (names, colours, attributes, keypoints), for viewing it. */
+export function versionClassList(ds: Dataset, number: number): ClassRecord[] {
+  const v = requireVersion(ds, number);
+  return db.versionClasses(ds.db, v.id).map(({ cocoId: _, ...c }) => c);
+}
+
 export function versionAnnotations(ds: Dataset, number: number, imageId: number): AnnotationRecord[] {
   const v = requireVersion(ds, number);
   if (!db.versionHasImage(ds.db, v.id, imageId)) {

@@ -45,7 +45,7 @@ import { SamModelRegistry, defaultSamManifestDir } from './samModels';
 import { inspectSamPair } from '../common/inference/samFamily';
 import { parseSamManifest } from '../common/inference/samManifest';
 import type { SamInspection, SamManifest } from '../common/segment';
-import { createVersion, deleteVersion, diffVersions, listVersions, versionAnnotations, versionImageIds } from './versions';
+import { createVersion, deleteVersion, diffVersions, listVersions, versionAnnotations, versionClassList, versionImageIds } from './versions';
 import { acceptAbove, acceptPredictions, getModelClassMap, rejectPredictions, setModelClassMap } from './predictions';
 import type { PoolStats } from '../inference/pool';
 import { computeEmbeddings, embedJobProgress, jobSummary, storedEmbeddingModels } from './embeddings';
@@ -422,6 +422,7 @@ export class Workspace {
       return null;
     },
     'versions:annotations': ({ number, imageId }) => versionAnnotations(this.need(), number, imageId),
+    'versions:classes': ({ number }) => versionClassList(this.need(), number),
     'versions:images': ({ number }) => versionImageIds(this.need(), number),
     'curation:queue': (args) => buildQueue(this.need().db, args),
     'classifier:train': async ({ jobId, embeddingModelId, holdout, l2, seed }) => {

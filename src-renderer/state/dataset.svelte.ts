@@ -1,6 +1,7 @@
 import { SvelteMap } from 'svelte/reactivity';
 import type { ClassRecord, DatasetSummary, FileState, ImageFilter, ImageListItem } from '../../src-main/common/model';
 import { call } from '../bridge';
+import { versionView } from './versions.svelte';
 
 export const PAGE_SIZE = 200;
 
@@ -75,7 +76,9 @@ export class DatasetState {
     this.total = null;
     const filter = this.filter;
     try {
-      const [total, classes] = await Promise.all([call('images:count', { filter }), call('classes:list', {})]);
+      // While a version is open read-only, its own classes name and colour its shapes.
+      const version = versionView.current;
+      const [total, classes] = await Promise.all([call('images:count', { filter }), version ? call('versions:classes', { number: version.number }) : call('classes:list', {})]);
       if (gen !== this.generation) return;
       this.total = total;
       this.classes = classes;

@@ -298,6 +298,12 @@ export class EditorState {
   }
 
   private async classCall(job: () => Promise<unknown>): Promise<boolean> {
+    // A version shows the classes it froze: changing the dataset's classes from there would
+    // change what is not on screen.
+    if (versionView.current) {
+      this.appState.say(versionView.refusal().message, 'error');
+      return false;
+    }
     try {
       await job();
       await this.reloadClasses();

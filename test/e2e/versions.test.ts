@@ -111,11 +111,20 @@ describe('dataset versions in the browser', () => {
     // The image deleted since is in it, with its file.
     expect(Object.keys(vf.files).some((f) => f.startsWith('images/') && f.endsWith(`/${path.basename(c!.path)}`))).toBe(true);
 
-    // Version 1 in the viewer: its single box on a (the dataset has two now), read-only.
+    // The class is renamed in the dataset after both versions.
+    write(file, "UPDATE classes SET name = 'nucleus' WHERE id = ?", cls);
+
+    // Version 1 in the viewer: its single box on a (the dataset has two now), read-only, under the
+    // class name it froze; the dataset's classes cannot be changed from there.
     await page.locator('[data-testid="version-row"][data-number="1"] [data-testid="version-view"]').click();
     await page.locator(`[data-testid="viewer"][data-image-id="${a!.id}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
     expect(await page.getByTestId('version-badge').textContent()).toBe('Version 1 (read-only)');
     await expect.poll(async () => page.getByTestId('viewer').getAttribute('data-annotations')).toBe('1');
+    await expect.poll(() => page.getByTestId('class-row').allTextContents()).toEqual([expect.stringContaining('cell')]);
+    await page.getByTestId('class-new-name').fill('mitosis');
+    await page.getByTestId('class-add').click();
+    await expect.poll(() => page.getByTestId('status-line').locator('.message').textContent()).toMatch(/version 1 \(first\) is read-only/);
+    expect(query<{ n: number }>(file, "SELECT count(*) AS n FROM classes WHERE name = 'mitosis'")[0]!.n).toBe(0);
     await page.getByTestId('viewer').click({ position: { x: 5, y: 5 } });
     await page.keyboard.press('Control+a');
     await page.keyboard.press('Delete');
@@ -132,6 +141,7 @@ describe('dataset versions in the browser', () => {
     await page.locator(`[data-testid="viewer"][data-image-id="${a!.id}"][data-ready="true"]`).waitFor({ timeout: 30_000 });
     await expect.poll(async () => page.getByTestId('viewer').getAttribute('data-annotations')).toBe('2');
     expect(await page.getByTestId('version-badge').count()).toBe(0);
+    await expect.poll(() => page.getByTestId('class-row').allTextContents()).toEqual([expect.stringContaining('nucleus')]);
     expect(pageErrors).toEqual([]);
   });
 });

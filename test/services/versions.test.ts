@@ -228,7 +228,7 @@ describe('dataset versions', () => {
       const set = t === 'versions' ? 'name = name' : 'version_id = version_id';
       expect(() => f.ds.db.prepare(`UPDATE ${t} SET ${set}`).run()).toThrow(/versions are immutable/);
     }
-    expect(CHANNELS.filter((c) => c.startsWith('versions:')).sort()).toEqual(['versions:annotations', 'versions:create', 'versions:delete', 'versions:diff', 'versions:images', 'versions:list']);
+    expect(CHANNELS.filter((c) => c.startsWith('versions:')).sort()).toEqual(['versions:annotations', 'versions:classes', 'versions:create', 'versions:delete', 'versions:diff', 'versions:images', 'versions:list']);
 
     // Deleting is allowed, and numbers are not given again.
     deleteVersion(f.ds, 1);
