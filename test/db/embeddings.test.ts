@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeF16, encodeF16, fromHalf, toHalf } from '../../src-main/common/float16';
 import { insertImages } from '../../src-main/db/images';
 import { openDatabase } from '../../src-main/db/open';
+import { imageRows } from '../helpers/images';
 import { ensureEmbeddingModel, imageEmbedding, imagesWithoutEmbedding, listEmbeddingModels, loadImageEmbeddings, putEmbeddings } from '../../src-main/db/embeddings';
 
 describe('float16', () => {
@@ -23,10 +24,7 @@ describe('float16', () => {
 
 describe('embedding store over real SQLite', () => {
   const db = openDatabase(':memory:', { create: true });
-  const ids = insertImages(
-    db,
-    [0, 1, 2].map((i) => ({ path: `i${i}.png`, external: false, contentHash: `h${i}`, fileSize: 1, fileMtimeMs: 1, width: 8, height: 8, channels: 3, bitDepth: 8, format: 'png', frames: 1, orientation: 1 })),
-  );
+  const ids = insertImages(db, imageRows(3, { size: 8, pathOf: (i) => `i${i}.png` }));
 
   it('stores vectors per image, replaces them, and reports images without a current one', () => {
     const m = ensureEmbeddingModel(db, { key: 'test-f16', name: 'Test', dim: 4, dtype: 'f16', normalized: true });

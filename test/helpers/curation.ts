@@ -3,6 +3,7 @@ import { insertAnnotations, type NewAnnotation } from '../../src-main/db/annotat
 import { insertClass } from '../../src-main/db/classes';
 import { ensureEmbeddingModel, putEmbeddings, type EmbeddingModelRecord } from '../../src-main/db/embeddings';
 import { insertImages } from '../../src-main/db/images';
+import { imageRows } from './images';
 import { Dataset } from '../../src-main/services/dataset';
 import { tempDir } from './shared';
 
@@ -17,23 +18,7 @@ export function vectorDataset(
   nClasses: number,
 ): { ds: Dataset; imageIds: number[]; classIds: number[]; model: EmbeddingModelRecord } {
   const ds = Dataset.create(path.join(tempDir('tessera-curation-'), 'd.tessera'));
-  const imageIds = insertImages(
-    ds.db,
-    vectors.map((_, i) => ({
-      path: `img/${i}.png`,
-      external: false,
-      contentHash: `h${i}`,
-      fileSize: 1,
-      fileMtimeMs: 0,
-      width: 10,
-      height: 10,
-      channels: 3,
-      bitDepth: 8,
-      format: 'png',
-      frames: 1,
-      orientation: 1,
-    })),
-  );
+  const imageIds = insertImages(ds.db, imageRows(vectors.length));
   const classIds = Array.from({ length: nClasses }, (_, k) => insertClass(ds.db, { name: `c${k}`, color: '#000000' }).id);
   const anns: NewAnnotation[] = [];
   tags.forEach((ls, i) => ls.forEach((k) => anns.push({ imageId: imageIds[i]!, classId: classIds[k]!, geometry: { kind: 'tag' }, source: 'human' })));

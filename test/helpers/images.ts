@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { encode as encodeBmp } from 'fast-bmp';
+import type { NewImage } from '../../src-main/db/images';
 
 /** Small real image files of every supported kind, made with sharp (and fast-bmp for BMP). */
 export async function makeImages(dir: string): Promise<Record<string, string>> {
@@ -33,4 +34,31 @@ export async function makeImages(dir: string): Promise<Record<string, string>> {
   for (let i = 0; i < bmpData.length; i++) bmpData[i] = (i * 5) % 256;
   await put('h.bmp', Buffer.from(encodeBmp({ width: 8, height: 4, channels: 3, components: 3, bitsPerPixel: 24, data: bmpData })));
   return files;
+}
+
+/**
+ * Rows for `insertImages` standing for `n` images that are never read from disk (tests of the
+ * store and of services working on vectors, tags or splits): image i is named `pathOf(i + from)`
+ * with content hash `h${i + from}`, `size` pixels square.
+ */
+export function imageRows(n: number, opts: { pathOf?: (i: number) => string; from?: number; size?: number } = {}): NewImage[] {
+  const { pathOf = (i: number) => `img/${i}.png`, from = 0, size = 10 } = opts;
+  return Array.from({ length: n }, (_, k) => {
+    const i = k + from;
+    const name = pathOf(i);
+    return {
+      path: name,
+      external: false,
+      contentHash: `h${i}`,
+      fileSize: 1,
+      fileMtimeMs: 1,
+      width: size,
+      height: size,
+      channels: 3,
+      bitDepth: 8,
+      format: name.endsWith('.jpg') ? 'jpeg' : 'png',
+      frames: 1,
+      orientation: 1,
+    };
+  });
 }

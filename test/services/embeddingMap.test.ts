@@ -3,6 +3,7 @@ import { mulberry32 } from '../../src-main/common/random';
 import { ensureEmbeddingModel, getProjection, mapPointInfo, putEmbeddings } from '../../src-main/db/embeddings';
 import { insertImages } from '../../src-main/db/images';
 import { openDatabase } from '../../src-main/db/open';
+import { imageRows } from '../helpers/images';
 import { computeEmbeddingMap, embeddingMapState, projectionParameters } from '../../src-main/services/embeddingMap';
 
 const DIM = 48;
@@ -12,7 +13,7 @@ function dataset(n: number) {
   const db = openDatabase(':memory:', { create: true });
   const ids = insertImages(
     db,
-    Array.from({ length: n }, (_, i) => ({ path: `i${i}.png`, external: false, contentHash: `h${i}`, fileSize: 1, fileMtimeMs: 1, width: 8, height: 8, channels: 3, bitDepth: 8, format: 'png', frames: 1, orientation: 1 })),
+    imageRows(n, { size: 8, pathOf: (i) => `i${i}.png` }),
   );
   const model = ensureEmbeddingModel(db, { key: 'synthetic', name: 'Synthetic', dim: DIM, dtype: 'f16', normalized: false });
   const rand = mulberry32(4);

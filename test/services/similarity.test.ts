@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src-main/common/random';
+import { imageRows } from '../helpers/images';
 import { insertAnnotations } from '../../src-main/db/annotations';
 import { insertClass } from '../../src-main/db/classes';
 import { ensureEmbeddingModel, putEmbeddings, type EmbeddingModelRecord } from '../../src-main/db/embeddings';
@@ -37,22 +38,7 @@ let model: EmbeddingModelRecord;
 let ids: number[];
 const vectors = new Map<number, Float32Array>();
 
-function fakeImages(n: number, from = 0) {
-  return Array.from({ length: n }, (_, i) => ({
-    path: `img${String(i + from).padStart(4, '0')}.jpg`,
-    external: false,
-    contentHash: `h${i + from}`,
-    fileSize: 1,
-    fileMtimeMs: 1,
-    width: 8,
-    height: 8,
-    channels: 3,
-    bitDepth: 8,
-    format: 'jpeg',
-    frames: 1,
-    orientation: 1,
-  }));
-}
+const fakeImages = (n: number, from = 0) => imageRows(n, { from, size: 8, pathOf: (i) => `img${String(i).padStart(4, '0')}.jpg` });
 
 beforeAll(() => {
   dir = tempDir();

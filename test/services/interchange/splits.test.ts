@@ -4,6 +4,7 @@ import type { Split } from '../../../src-main/common/model';
 import { insertAnnotations, type NewAnnotation } from '../../../src-main/db/annotations';
 import { insertClass } from '../../../src-main/db/classes';
 import { insertImages, setStatus } from '../../../src-main/db/images';
+import { imageRows } from '../../helpers/images';
 import { Dataset } from '../../../src-main/services/dataset';
 import { allocate, assignSplits } from '../../../src-main/services/interchange/splits';
 import { mulberry32 } from '../../../src-main/common/random';
@@ -22,23 +23,7 @@ function dataset(labels: number[][], nClasses: number): { ds: Dataset; imageIds:
   const dir = tempDir('tessera-splits-');
   const ds = Dataset.create(path.join(dir, 'd.tessera'));
   open.push(ds);
-  const imageIds = insertImages(
-    ds.db,
-    labels.map((_, i) => ({
-      path: `img/${i}.png`,
-      external: false,
-      contentHash: `h${i}`,
-      fileSize: 1,
-      fileMtimeMs: 0,
-      width: 10,
-      height: 10,
-      channels: 3,
-      bitDepth: 8,
-      format: 'png',
-      frames: 1,
-      orientation: 1,
-    })),
-  );
+  const imageIds = insertImages(ds.db, imageRows(labels.length));
   const classIds = Array.from({ length: nClasses }, (_, k) => insertClass(ds.db, { name: `c${k}`, color: '#000000' }).id);
   const anns: NewAnnotation[] = [];
   labels.forEach((ls, i) =>
