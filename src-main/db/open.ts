@@ -2,9 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AppError } from '../common/errors';
+import type { Db } from './engine';
 import { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations';
+import { SqliteDb } from './sqlite';
 
-export type Db = Database.Database;
+export type { Db };
 
 /** Written to the SQLite header so a Tessera dataset is told apart from any other SQLite file. */
 export const APPLICATION_ID = 0x54455353; // "TESS"
@@ -32,6 +34,11 @@ function nativeBindingFromEnv(): string | undefined {
  * Every failure is an AppError naming the file.
  */
 export function openDatabase(file: string, opts: OpenOptions = {}): Db {
+  return new SqliteDb(openSqlite(file, opts), file);
+}
+
+/** The SQLite connection itself, opened, checked and migrated as `openDatabase` does. */
+export function openSqlite(file: string, opts: OpenOptions = {}): Database.Database {
   const migrations = opts.migrations ?? MIGRATIONS;
   const target = migrations.length ? migrations[migrations.length - 1]!.version : 0;
   const memory = file === ':memory:';
@@ -58,7 +65,7 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
     }
   }
 
-  let db: Db;
+  let db: Database.Database;
   try {
     db = new Database(file, {
       readonly: opts.readonly ?? false,
@@ -113,12 +120,12 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
   }
 }
 
-function isEmptySchema(db: Db): boolean {
+function isEmptySchema(db: Database.Database): boolean {
   const row = db.prepare('SELECT count(*) AS n FROM sqlite_schema').get() as { n: number };
   return row.n === 0;
 }
 
-function migrate(db: Db, from: number, migrations: readonly Migration[]): void {
+function migrate(db: Database.Database, from: number, migrations: readonly Migration[]): void {
   for (let i = 1; i < migrations.length; i++) {
     if (migrations[i]!.version <= migrations[i - 1]!.version) {
       throw new Error(`migrations are not strictly increasing at ${migrations[i]!.name}`);
@@ -147,6 +154,8 @@ function describeOpenError(file: string, e: unknown): AppError {
   return new AppError('INTERNAL', `${file}: ${msg}`, { path: file });
 }
 
-export function schemaVersion(db: Db): number {
-  return db.pragma('user_version', { simple: true }) as number;
+export async function schemaVersion(db: Db): Promise<number> {
+  if (db.sqlite) return db.sqlite.pragma('user_version', { simple: true }) as number;
+  const v = (await db.prepare('SELECT max(version) FROM schema_migrations').pluck().get()) as number | null;
+  return v ?? 0;
 }

@@ -1,0 +1,154 @@
+import type Database from 'better-sqlite3';
+import { currentScope, Lock, runInScope, type Db, type Params, type RunResult, type Statement, type TransactionFn } from './engine';
+
+/**
+ * The store on SQLite: one better-sqlite3 connection. Statements run synchronously inside the
+ * async calls, so a call outside a transaction costs one resolved promise. A transaction holds a
+ * lock while its function runs; calls from outside it wait for the lock, so nothing from another
+ * task lands inside someone else's transaction.
+ */
+export class SqliteDb implements Db {
+  readonly engine = 'sqlite' as const;
+  private readonly lock = new Lock();
+  private readonly statements = new Map<string, Database.Statement>();
+  private savepoints = 0;
+
+  constructor(readonly sqlite: Database.Database, readonly location: string) {}
+
+  get open(): boolean {
+    return this.sqlite.open;
+  }
+
+  get inTransaction(): boolean {
+    return currentScope(this) !== undefined;
+  }
+
+  /** Waits while another task's transaction holds the connection. */
+  async ready(): Promise<void> {
+    if (this.lock.held && !currentScope(this)) await this.lock.idle();
+  }
+
+  compiled(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.sqlite.prepare(sql);
+      if (this.statements.size > 500) this.statements.clear();
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  prepare(sql: string): Statement {
+    return new SqliteStatement(this, sql);
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.ready();
+    this.sqlite.exec(sql);
+  }
+
+  async dataVersion(): Promise<number> {
+    await this.ready();
+    return this.sqlite.pragma('data_version', { simple: true }) as number;
+  }
+
+  transaction<A extends unknown[], T>(fn: (...args: A) => Promise<T> | T): TransactionFn<A, T> {
+    const run = (mode: 'IMMEDIATE' | 'DEFERRED') => async (...args: A): Promise<T> => {
+      const scope = currentScope(this);
+      if (scope) {
+        // Nested: a savepoint, so an inner failure undoes only the inner work.
+        const name = `sp${++this.savepoints}`;
+        this.sqlite.exec(`SAVEPOINT ${name}`);
+        try {
+          const value = await fn(...args);
+          this.sqlite.exec(`RELEASE ${name}`);
+          return value;
+        } catch (e) {
+          if (this.sqlite.inTransaction) {
+            this.sqlite.exec(`ROLLBACK TO ${name}`);
+            this.sqlite.exec(`RELEASE ${name}`);
+          }
+          throw e;
+        }
+      }
+      const release = await this.lock.acquire();
+      try {
+        this.sqlite.exec(`BEGIN ${mode}`);
+        try {
+          const value = await runInScope({ db: this, depth: 1 }, async () => fn(...args));
+          this.sqlite.exec('COMMIT');
+          return value;
+        } catch (e) {
+          if (this.sqlite.inTransaction) this.sqlite.exec('ROLLBACK');
+          throw e;
+        }
+      } finally {
+        release();
+      }
+    };
+    const call = run('DEFERRED') as TransactionFn<A, T>;
+    call.immediate = run('IMMEDIATE');
+    call.deferred = run('DEFERRED');
+    return call;
+  }
+
+  async close(): Promise<void> {
+    await this.ready();
+    this.statements.clear();
+    if (this.sqlite.open) this.sqlite.close();
+  }
+}
+
+class SqliteStatement implements Statement {
+  private pluckOn = false;
+  private rawOn = false;
+
+  constructor(private readonly db: SqliteDb, private readonly sql: string) {}
+
+  private stmt(): Database.Statement {
+    const s = this.db.compiled(this.sql);
+    if (s.reader) {
+      // A compiled statement is shared: set its row shape for this call every time.
+      s.raw(false);
+      if (this.rawOn) s.raw(true);
+      else s.pluck(this.pluckOn);
+    }
+    return s;
+  }
+
+  pluck(on = true): this {
+    this.pluckOn = on;
+    if (on) this.rawOn = false;
+    return this;
+  }
+
+  raw(on = true): this {
+    this.rawOn = on;
+    if (on) this.pluckOn = false;
+    return this;
+  }
+
+  async all(...params: Params): Promise<unknown[]> {
+    await this.db.ready();
+    return this.stmt().all(...params);
+  }
+
+  async get(...params: Params): Promise<unknown> {
+    await this.db.ready();
+    return this.stmt().get(...params);
+  }
+
+  async run(...params: Params): Promise<RunResult> {
+    await this.db.ready();
+    const r = this.stmt().run(...params);
+    return { changes: r.changes, lastInsertRowid: r.lastInsertRowid };
+  }
+
+  async *iterate(...params: Params): AsyncIterableIterator<unknown> {
+    await this.db.ready();
+    // Rows are read in pages so no other statement runs on the connection while an iterator is
+    // open (better-sqlite3 refuses that) and the caller may await between rows.
+    const rows = this.stmt().all(...params);
+    for (const r of rows) yield r;
+  }
+}
