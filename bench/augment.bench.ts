@@ -47,10 +47,10 @@ runBench(async () => {
     return;
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-augment-'));
-  const ds = Dataset.create(path.join(dir, 'd.tessera'), dir);
+  const ds = await Dataset.create(path.join(dir, 'd.tessera'), dir);
   try {
     await importDataset(ds, { path: tiny, format: 'coco', allowOutsideRoot: true });
-    assignSplits(ds, { ratios: [1, 0, 0], seed: 1, stratify: false, only: 'all' });
+    await assignSplits(ds, { ratios: [1, 0, 0], seed: 1, stratify: false, only: 'all' });
     const base: ExportOptions = { outDir: '', format: 'yolo-seg', only: 'all', withPredictions: false, images: 'copy', strict: false, cocoSegmentation: 'polygon' };
     const kinds = {
       plain: base,
@@ -92,7 +92,7 @@ runBench(async () => {
     console.log(`augmented copies alone (${written.augmented - written.plain} per export): ${copiesPerSec.toFixed(1)} / s`);
     console.log(loadNote(load0));
   } finally {
-    ds.close();
+    await ds.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

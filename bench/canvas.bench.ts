@@ -403,9 +403,9 @@ async function main(): Promise<void> {
     const classes: ClassRecord[] = [];
     for (const [i, color] of PALETTE.entries()) classes.push(await h['classes:create']({ name: `class ${i}`, color }));
     const db = server.workspace.current!.db;
-    const run = insertModelRun(db, { model: 'bench' });
-    const store = (imageId: number, scene: SceneShape[]) =>
-      insertAnnotations(
+    const run = await insertModelRun(db, { model: 'bench' });
+    const store = async (imageId: number, scene: SceneShape[]) =>
+      await insertAnnotations(
         db,
         scene.map((s, i) => ({
           imageId,
@@ -415,8 +415,8 @@ async function main(): Promise<void> {
         })),
       );
     const polys = [maskShape(1), ...polygonScene(5000)];
-    const polyIds = store(idOf('b-polygons'), polys);
-    store(idOf('c-boxes'), boxScene(20_000));
+    const polyIds = await store(idOf('b-polygons'), polys);
+    await store(idOf('c-boxes'), boxScene(20_000));
 
     const { page, errors } = await openBenchPage(browser, server, VIEWPORT);
 

@@ -133,10 +133,11 @@ function geometryFor(i: number): Geometry {
   return { kind: 'box', x: (i * 7) % (W - 60), y: (i * 3) % (H - 40), w: 50.5, h: 32.25 };
 }
 
-function build(file: string): void {
-  const ds = Dataset.create(file);
+async function build(file: string): Promise<void> {
+  const ds = await Dataset.create(file);
   const db = ds.db;
-  const classes = Array.from({ length: 20 }, (_, k) => insertClass(db, { name: `class_${k}`, color: '#336699' }).id);
+  const classes: number[] = [];
+  for (let k = 0; k < 20; k++) classes.push((await insertClass(db, { name: `class_${k}`, color: '#336699' })).id);
   const rows: NewImage[] = Array.from({ length: N_IMAGES }, (_, i) => ({
     path: `images/${imageName(i)}`,
     external: false,
@@ -151,7 +152,7 @@ function build(file: string): void {
     frames: 1,
     orientation: 1,
   }));
-  const ids = insertImages(db, rows);
+  const ids = await insertImages(db, rows);
   const BATCH = 50_000;
   for (let made = 0; made < N_ANN; ) {
     const batch: NewAnnotation[] = [];
@@ -159,10 +160,10 @@ function build(file: string): void {
       const imageId = ids[Math.floor((made * ids.length) / N_ANN)]!;
       batch.push({ imageId, classId: classes[(made * 7919) % classes.length]!, geometry: geometryFor(made), source: 'human' });
     }
-    insertAnnotations(db, batch);
+    await insertAnnotations(db, batch);
   }
-  assignSplits(ds, { ratios: [0.8, 0.1, 0.1], seed: 1, stratify: true, only: 'all' });
-  ds.close();
+  await assignSplits(ds, { ratios: [0.8, 0.1, 0.1], seed: 1, stratify: true, only: 'all' });
+  await ds.close();
 }
 
 function exportOpts(outDir: string, format: ExportOptions['format']): ExportOptions {
@@ -173,23 +174,23 @@ function exportOpts(outDir: string, format: ExportOptions['format']): ExportOpti
  * The naive exporter: everything in memory, one JSON.stringify per split. Annotations are read
  * with .all() per split, the usual first version of an exporter.
  */
-function naiveCocoExport(dbFile: string, outDir: string, scale: number): { images: number; annotations: number } {
-  const ds = Dataset.open(dbFile);
+async function naiveCocoExport(dbFile: string, outDir: string, scale: number): Promise<{ images: number; annotations: number }> {
+  const ds = await Dataset.open(dbFile);
   const db = ds.db;
   fs.mkdirSync(path.join(outDir, 'annotations'), { recursive: true });
-  const classes = listClasses(db);
+  const classes = await listClasses(db);
   const catId = new Map(classes.map((c, i) => [c.id, i + 1]));
   const maxId = Math.ceil(N_IMAGES * scale);
   let nImages = 0;
   let nAnn = 0;
   for (const split of ['train', 'val', 'test'] as Split[]) {
-    const images = db.prepare('SELECT id, path, width, height FROM images WHERE split = ? AND id <= ? ORDER BY id').all(split, maxId) as {
+    const images = await db.prepare('SELECT id, path, width, height FROM images WHERE split = ? AND id <= ? ORDER BY id').all(split, maxId) as {
       id: number;
       path: string;
       width: number;
       height: number;
     }[];
-    const anns = db
+    const anns = await db
       .prepare('SELECT a.id, a.image_id, a.class_id, a.geometry, a.attributes FROM annotations a JOIN images i ON i.id = a.image_id WHERE i.split = ? AND i.id <= ? ORDER BY a.id')
       .all(split, maxId) as { id: number; image_id: number; class_id: number; geometry: string; attributes: string }[];
     const doc = {
@@ -213,7 +214,7 @@ function naiveCocoExport(dbFile: string, outDir: string, scale: number): { image
     nImages += images.length;
     nAnn += anns.length;
   }
-  ds.close();
+  await ds.close();
   return { images: nImages, annotations: nAnn };
 }
 
@@ -228,12 +229,12 @@ async function phase(name: string): Promise<void> {
   const t = performance.now();
   let extra: Record<string, unknown> = {};
   if (name === 'coco-export' || name === 'yolo-seg-export') {
-    const ds = Dataset.open(dbFile);
+    const ds = await Dataset.open(dbFile);
     const r = await exportDataset(ds, exportOpts(out, name === 'coco-export' ? 'coco' : 'yolo-seg'));
     extra = { images: r.images, annotations: r.annotations, warnings: r.warnings.map((w) => `${w.kind} ${w.count}`) };
-    ds.close();
+    await ds.close();
   } else if (name === 'naive-coco-export') {
-    extra = naiveCocoExport(dbFile, out, Number(values.scale));
+    extra = await naiveCocoExport(dbFile, out, Number(values.scale));
   } else if (name === 'json-parse' || name === 'json-stringify') {
     // The exported files: parsed (timed for json-parse), then, for json-stringify, one
     // JSON.stringify of the same content, timed alone.
@@ -247,10 +248,10 @@ async function phase(name: string): Promise<void> {
       return;
     }
   } else if (name === 'coco-import') {
-    const ds = Dataset.create(path.join(path.dirname(out), `import-${Date.now()}.tessera`), out);
+    const ds = await Dataset.create(path.join(path.dirname(out), `import-${Date.now()}.tessera`), out);
     const r = await importDataset(ds, { path: out, format: 'coco', allowOutsideRoot: true });
     extra = { images: r.images, annotations: r.annotations.total, problems: r.problems.length };
-    ds.close();
+    await ds.close();
   } else throw new Error(`unknown phase ${name}`);
   const ms = performance.now() - t;
   process.stdout.write(JSON.stringify({ ms, rssMiB: peakRssMiB(), ...extra }));
@@ -314,7 +315,7 @@ async function main(): Promise<void> {
   const pngs = await pngFolder(N_IMAGES);
   log(`building ${N_IMAGES} images, ${N_ANN} annotations...`);
   let t = performance.now();
-  build(dbFile);
+  await build(dbFile);
   log(`  built in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   // The export and its JSON.stringify baseline, alternately, --runs times: medians of each, and

@@ -78,13 +78,13 @@ async function makeImage(): Promise<void> {
 
 /** The child process: builds the pyramid alone, so its peak RSS is the builder's own. */
 async function childBuild(datasetFile: string, imageId: number): Promise<void> {
-  const ds = Dataset.open(datasetFile);
+  const ds = await Dataset.open(datasetFile);
   const media = new Media(ds, 2_500_000_000);
   const pyramids = new Pyramids(ds, media, { thresholdPixels: 1, limitInputPixels: 2_500_000_000 });
   const t0 = performance.now();
   const info = await pyramids.ensure(imageId);
   const ms = performance.now() - t0;
-  ds.close();
+  await ds.close();
   process.stdout.write(JSON.stringify({ ms, maxRssMb: process.resourceUsage().maxRSS / 1024, levels: info.levels }));
 }
 

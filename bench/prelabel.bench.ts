@@ -194,12 +194,12 @@ async function main(): Promise<void> {
     for (const m of models) {
       // A fresh dataset per model, so stored predictions of one do not slow the other's writes.
       const dir = m.images?.dir ?? imagesDir;
-      const ds = Dataset.create(path.join(work, `${m.manifest.id}.tessera`), dir);
+      const ds = await Dataset.create(path.join(work, `${m.manifest.id}.tessera`), dir);
       await importImages(ds, { paths: m.images ? m.images.files.map((f) => path.join(dir, f)) : [imagesDir] });
-      const ids = listImages(ds.db, {}, 0, 1000).map((i) => i.id);
+      const ids = (await listImages(ds.db, {}, 0, 1000)).map((i) => i.id);
       log(`${m.manifest.id}: ${ids.length} images x ${ROUNDS * (m.passes ?? 1)} rounds, intra-op threads ${THREADS ?? 'default'}, ${os.availableParallelism()} cores`);
       rows.push(await benchModel(m, m.images?.files ?? files, ds, ids));
-      ds.close();
+      await ds.close();
     }
   } finally {
     await closeInferenceBackend();

@@ -45,10 +45,10 @@ export async function prelabelStartup(root: string, bin: string, dir: string, ru
   const manifest = yolov8nInt8Manifest(model);
   fs.writeFileSync(manifestFile, JSON.stringify(manifest));
   const db = path.join(dir, 'one.tessera');
-  const ds = Dataset.create(db, imagesDir);
+  const ds = await Dataset.create(db, imagesDir);
   await importImages(ds, { paths: [image] });
-  const ids = listImages(ds.db, {}, 0, 10).map((i) => i.id);
-  ds.close();
+  const ids = (await listImages(ds.db, {}, 0, 10)).map((i) => i.id);
+  await ds.close();
   const workerEntry = pathToFileURL(path.join(root, 'out', 'main', 'inferenceWorker.js'));
 
   const spawn = (args: string[], env: NodeJS.ProcessEnv, command = bin): number => {
@@ -80,7 +80,7 @@ export async function prelabelStartup(root: string, bin: string, dir: string, ru
    */
   const jobs = async (): Promise<number[]> => {
     const backend = createInferenceBackend({ size: 1, entry: workerEntry });
-    const ds = Dataset.open(db);
+    const ds = await Dataset.open(db);
     try {
       const job = async (): Promise<number> => {
         const t0 = performance.now();
@@ -98,7 +98,7 @@ export async function prelabelStartup(root: string, bin: string, dir: string, ru
       if (stats.loads !== 1) throw new Error(`the model was loaded ${stats.loads} times in one worker`);
       return times;
     } finally {
-      ds.close();
+      await ds.close();
       await backend.close();
     }
   };

@@ -84,29 +84,32 @@ async function main(): Promise<void> {
 
   // Import: Tessera's concurrent probe versus one file at a time, on fresh datasets.
   log('import...');
-  const ds = Dataset.create(path.join(work, 'bench.tessera'), imagesDir);
+  const ds = await Dataset.create(path.join(work, 'bench.tessera'), imagesDir);
   let t = performance.now();
   const report = await importImages(ds, { paths: [imagesDir] });
   const importS = (performance.now() - t) / 1000;
   if (report.imported !== N_IMAGES) throw new Error(`imported ${report.imported} of ${N_IMAGES}: ${JSON.stringify(report.problems.slice(0, 3))}`);
   const importRate = N_IMAGES / importS;
 
-  const baseDs = Dataset.create(path.join(work, 'baseline.tessera'), imagesDir);
+  const baseDs = await Dataset.create(path.join(work, 'baseline.tessera'), imagesDir);
   const subset = path.join(imagesDir, '000');
   t = performance.now();
   const baseReport = await importImages(baseDs, { paths: [subset], concurrency: 1 });
   const baseImportRate = baseReport.imported / ((performance.now() - t) / 1000);
-  baseDs.close();
+  await baseDs.close();
   results['import (probe + insert)'] = { tessera: importRate, baseline: baseImportRate, unit: 'images/s', target: '>= 2000', ok: importRate >= 2000 };
 
   // Annotations: batched transactions with prepared statements versus auto-commit per row.
   log('annotations...');
   const db = ds.db;
-  const classes = ['RBC', 'WBC', 'Platelets', 'crop', 'weed'].map((name, i) => insertClass(db, { name, color: `#00000${i}` }).id);
-  const imageIds = db.prepare('SELECT id FROM images ORDER BY id').pluck().all() as number[];
+  const classes: number[] = [];
+  for (const [i, name] of ['RBC', 'WBC', 'Platelets', 'crop', 'weed'].entries()) classes.push((await insertClass(db, { name, color: `#00000${i}` })).id);
+  const imageIds = await db.prepare('SELECT id FROM images ORDER BY id').pluck().all() as number[];
   const statuses = IMAGE_STATUSES;
   const setStatus = db.prepare('UPDATE images SET status = ? WHERE id = ?');
-  db.transaction(() => imageIds.forEach((id, i) => setStatus.run(statuses[i % statuses.length], id)))();
+  await db.transaction(async () => {
+    for (const [i, id] of imageIds.entries()) await setStatus.run(statuses[i % statuses.length], id);
+  })();
 
   // Geometry objects are made outside the timer: an importer or a model hands them over ready.
   const BATCH = 50_000;
@@ -120,30 +123,30 @@ async function main(): Promise<void> {
       batch.push({ imageId, classId: classes[(made * 7919) % classes.length]!, geometry: geometryFor(made, 32, 24), source: 'human' });
     }
     t = performance.now();
-    insertAnnotations(db, batch);
+    await insertAnnotations(db, batch);
     annS += (performance.now() - t) / 1000;
   }
   const annRate = N_ANN / annS;
 
-  const naive = Dataset.create(path.join(work, 'naive.tessera'), imagesDir);
-  naive.db.exec(`INSERT INTO images SELECT * FROM (SELECT 1 AS id, 'x.png', 0, 'h', 1, 0, 32, 24, 3, 8, 'png', 1, 1, 'new', NULL, NULL, 0, 0)`);
+  const naive = await Dataset.create(path.join(work, 'naive.tessera'), imagesDir);
+  await naive.db.exec(`INSERT INTO images SELECT * FROM (SELECT 1 AS id, 'x.png', 0, 'h', 1, 0, 32, 24, 3, 8, 'png', 1, 1, 'new', NULL, NULL, 0, 0)`);
   const NAIVE_N = 5_000;
   const naiveGeoms = Array.from({ length: NAIVE_N }, (_, k) => geometryFor(k, 32, 24));
   t = performance.now();
   for (let k = 0; k < NAIVE_N; k++) {
-    naive.db
+    await naive.db
       .prepare(
         'INSERT INTO annotations (image_id, class_id, kind, geometry, source, created_at, updated_at) VALUES (1, NULL, ?, ?, ?, ?, ?)',
       )
       .run(naiveGeoms[k]!.kind, JSON.stringify(naiveGeoms[k]), 'human', Date.now(), Date.now());
   }
   const naiveRate = NAIVE_N / ((performance.now() - t) / 1000);
-  naive.close();
+  await naive.close();
   results[`insert ${N_ANN.toLocaleString('en')} annotations`] = { tessera: annRate, baseline: naiveRate, unit: 'annotations/s', target: '>= 200000', ok: annRate >= 200_000 };
 
   // Page query at that size: random status, class and page; Tessera's query versus the naive one.
   log('page queries...');
-  db.pragma('optimize');
+  db.sqlite?.pragma('optimize');
   const naivePage = db.prepare(
     `SELECT i.id, i.path, i.width, i.height, i.status, count(a.id) AS annotationCount
      FROM images i LEFT JOIN annotations a ON a.image_id = i.id
@@ -159,12 +162,12 @@ async function main(): Promise<void> {
     const classId = classes[(q * 3) % classes.length]!;
     const offset = Math.floor(((q * 7) % 97) / 97 * Math.max(0, perStatus - 200));
     let t0 = performance.now();
-    const page = listImages(db, { status, classId }, offset, 200);
+    const page = await listImages(db, { status, classId }, offset, 200);
     ours.push(performance.now() - t0);
     rows += page.length;
     if (q < 60) {
       t0 = performance.now();
-      naivePage.all(status, classId, offset);
+      await naivePage.all(status, classId, offset);
       theirs.push(performance.now() - t0);
     }
   }
@@ -174,16 +177,16 @@ async function main(): Promise<void> {
 
   // Open: the dataset as the app opens it (schema check, pragmas, first summary), cold process cache aside.
   log('open...');
-  ds.close();
+  await ds.close();
   const opens: number[] = [];
   const rawOpens: number[] = [];
   const Database = (await import('better-sqlite3')).default;
   for (let k = 0; k < 7; k++) {
     let t0 = performance.now();
-    const again = Dataset.open(path.join(work, 'bench.tessera'));
-    again.summary();
+    const again = await Dataset.open(path.join(work, 'bench.tessera'));
+    await again.summary();
     opens.push(performance.now() - t0);
-    again.close();
+    await again.close();
     t0 = performance.now();
     const raw = new Database(path.join(work, 'bench.tessera'), { readonly: true });
     raw.prepare('SELECT count(*) FROM images').get();

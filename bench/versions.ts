@@ -16,8 +16,9 @@ import { createVersion, deleteVersion, diffVersions } from '../src-main/services
 const IMAGES = 20_000;
 const PER_IMAGE = 10;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-versions-'));
-const ds = Dataset.create(path.join(dir, 'd.tessera'), dir);
-const classes = ['a', 'b', 'c', 'd'].map((name) => insertClass(ds.db, { name, color: '#123456' }).id);
+const ds = await Dataset.create(path.join(dir, 'd.tessera'), dir);
+const classes: number[] = [];
+for (const name of ['a', 'b', 'c', 'd']) classes.push((await insertClass(ds.db, { name, color: '#123456' })).id);
 const rows: NewImage[] = Array.from({ length: IMAGES }, (_, i) => ({
   path: `imgs/im_${i}.jpg`,
   external: false,
@@ -32,10 +33,10 @@ const rows: NewImage[] = Array.from({ length: IMAGES }, (_, i) => ({
   frames: 1,
   orientation: 1,
 }));
-const ids = insertImages(ds.db, rows);
+const ids = await insertImages(ds.db, rows);
 const anns: NewAnnotation[] = [];
 for (const id of ids) for (let k = 0; k < PER_IMAGE; k++) anns.push({ imageId: id, classId: classes[k % 4]!, geometry: { kind: 'box', x: k * 7.5, y: k * 3.25, w: 40, h: 30 }, source: 'human' });
-ds.db.transaction(() => insertAnnotations(ds.db, anns))();
+await ds.db.transaction(async () => await insertAnnotations(ds.db, anns))();
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 async function time(f: () => unknown | Promise<unknown>): Promise<number> {
@@ -46,16 +47,16 @@ async function time(f: () => unknown | Promise<unknown>): Promise<number> {
 
 const create: number[] = [];
 for (let i = 0; i < 3; i++) {
-  create.push(await time(() => createVersion(ds, { name: `v${i}` })));
-  if (i < 2) deleteVersion(ds, i + 1);
+  create.push(await time(async () => await createVersion(ds, { name: `v${i}` })));
+  if (i < 2) await deleteVersion(ds, i + 1);
 }
 const v = 3;
 // Edits after the version: 1% of boxes moved, 1% of images deleted.
-ds.db.prepare('UPDATE annotations SET geometry = json_set(geometry, \'$.x\', 1) WHERE id % 100 = 0').run();
-ds.db.prepare('DELETE FROM images WHERE id % 100 = 1').run();
+await ds.db.prepare('UPDATE annotations SET geometry = json_set(geometry, \'$.x\', 1) WHERE id % 100 = 0').run();
+await ds.db.prepare('DELETE FROM images WHERE id % 100 = 1').run();
 const diff: number[] = [];
-let d = diffVersions(ds, v, 'current');
-for (let i = 0; i < 3; i++) diff.push(await time(() => (d = diffVersions(ds, v, 'current'))));
+let d = await diffVersions(ds, v, 'current');
+for (let i = 0; i < 3; i++) diff.push(await time(async () => (d = await diffVersions(ds, v, 'current'))));
 const live: number[] = [];
 const frozen: number[] = [];
 for (let i = 0; i < 3; i++) {
@@ -70,5 +71,5 @@ console.log(`diff vs current       ${median(diff).toFixed(0)} ms (${d.images.rem
 console.log(`export COCO, now      ${median(live).toFixed(0)} ms`);
 console.log(`export COCO, version  ${median(frozen).toFixed(0)} ms (ratio ${(median(frozen) / median(live)).toFixed(2)})`);
 console.log(`dataset file          ${(size / 1e6).toFixed(1)} MB with one version`);
-ds.close();
+await ds.close();
 fs.rmSync(dir, { recursive: true, force: true });

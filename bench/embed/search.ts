@@ -44,15 +44,15 @@ function unitInPlace(v: Float32Array): Float32Array {
 }
 
 /** A dataset of n images with clustered unit vectors; the last PLANTED images are near-copies of the first PLANTED. */
-function build(n: number, dir: string): { ds: Dataset; ids: number[]; seconds: number } {
+async function build(n: number, dir: string): Promise<{ ds: Dataset; ids: number[]; seconds: number }> {
   const t0 = performance.now();
   const file = path.join(dir, `bench-${n}.tessera`);
-  const ds = Dataset.create(file, dir);
-  const ids = insertImages(
+  const ds = await Dataset.create(file, dir);
+  const ids = await insertImages(
     ds.db,
     Array.from({ length: n }, (_, i) => ({ path: `img${i}.jpg`, external: false, contentHash: `h${i}`, fileSize: 1, fileMtimeMs: 1, width: 8, height: 8, channels: 3, bitDepth: 8, format: 'jpeg', frames: 1, orientation: 1 })),
   );
-  const model = ensureEmbeddingModel(ds.db, { key: 'bench', name: 'Synthetic', dim: DIM, dtype: 'f16', normalized: true });
+  const model = await ensureEmbeddingModel(ds.db, { key: 'bench', name: 'Synthetic', dim: DIM, dtype: 'f16', normalized: true });
   const rnd = mulberry32(1);
   const centres = Array.from({ length: 1000 }, () => unitInPlace(Float32Array.from({ length: DIM }, () => gaussian(rnd))));
   const first = new Map<number, Float32Array>();
@@ -71,7 +71,7 @@ function build(n: number, dir: string): { ds: Dataset; ids: number[]; seconds: n
       }
       rows.push({ imageId: ids[i]!, contentHash: `h${i}`, vector: v });
     }
-    putEmbeddings(ds.db, model, rows);
+    await putEmbeddings(ds.db, model, rows);
   }
   return { ds, ids, seconds: (performance.now() - t0) / 1000 };
 }
@@ -95,21 +95,21 @@ export async function run(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-search-'));
   try {
     console.log(`similarity search and near-duplicates: ${N.toLocaleString('en-US')} x ${DIM} float16 vectors, ${os.cpus().length} cores (load ${os.loadavg()[0]!.toFixed(1)})`);
-    const { ds, ids, seconds } = build(N, dir);
+    const { ds, ids, seconds } = await build(N, dir);
     console.log(`stored in ${seconds.toFixed(1)} s`);
     const rnd = mulberry32(2);
     const queryIds = Array.from({ length: QUERIES }, () => ids[Math.floor(rnd() * (N - PLANTED))]!);
 
     let t = performance.now();
-    findSimilar(ds, { imageIds: [queryIds[0]!], k: K });
+    await findSimilar(ds, { imageIds: [queryIds[0]!], k: K });
     const coldMs = performance.now() - t;
     const ours: number[] = [];
     for (const id of queryIds) {
       t = performance.now();
-      findSimilar(ds, { imageIds: [id], k: K });
+      await findSimilar(ds, { imageIds: [id], k: K });
       ours.push(performance.now() - t);
     }
-    const { matrix } = imageMatrix(ds.db, pickEmbeddingModel(ds));
+    const { matrix } = await imageMatrix(ds.db, await pickEmbeddingModel(ds));
     // The search alone, without the store's reads (the query vector, the cache check, the hits' paths).
     const bare: number[] = [];
     for (const id of queryIds) {
@@ -128,7 +128,7 @@ export async function run(): Promise<void> {
       const best = jsScan(matrix.data, DIM, q, K + 1);
       js.push(performance.now() - t);
       const want = best.map((r) => matrix.imageIds[r]!).filter((x) => x !== id).slice(0, K);
-      const got = findSimilar(ds, { imageIds: [id], k: K }).hits.map((h) => h.imageId);
+      const got = (await findSimilar(ds, { imageIds: [id], k: K })).hits.map((h) => h.imageId);
       if (JSON.stringify(want) === JSON.stringify(got)) agree++;
     }
     printTable(
@@ -143,24 +143,24 @@ export async function run(): Promise<void> {
     console.log(`ratio (JS scan / ours, p50): ${(median(js) / median(ours)).toFixed(1)}x; target p50 < 50 ms: ${median(ours) < 50 ? 'met' : 'NOT met'}; same top-10 as the JS scan in ${agree}/10 queries`);
 
     if (process.env['BENCH_DUPLICATES'] === '0') {
-      ds.close();
+      await ds.close();
       return;
     }
     t = performance.now();
-    const dup = findNearDuplicates(ds, { threshold: 0.95, maxPairs: Number.POSITIVE_INFINITY });
+    const dup = await findNearDuplicates(ds, { threshold: 0.95, maxPairs: Number.POSITIVE_INFINITY });
     const dupS = (performance.now() - t) / 1000;
     const planted = new Set(Array.from({ length: PLANTED }, (_, i) => `${ids[i]}-${ids[N - PLANTED + i]}`));
     const found = dup.pairs.filter((p) => planted.has(`${p.a.imageId}-${p.b.imageId}`)).length;
     t = performance.now();
-    findNearDuplicates(ds, { threshold: 0.9 });
+    await findNearDuplicates(ds, { threshold: 0.9 });
     const againS = (performance.now() - t) / 1000;
-    ds.close();
+    await ds.close();
 
-    const small = build(EXACT_SAMPLE, dir);
+    const small = await build(EXACT_SAMPLE, dir);
     t = performance.now();
-    const exact = findNearDuplicates(small.ds, { threshold: 0.95, method: 'exact' });
+    const exact = await findNearDuplicates(small.ds, { threshold: 0.95, method: 'exact' });
     const exactS = (performance.now() - t) / 1000;
-    small.ds.close();
+    await small.ds.close();
     const scaledExact = exactS * (N / EXACT_SAMPLE) ** 2;
     const jsAllPairs = (median(js) / 1000) * N;
     printTable(

@@ -39,8 +39,8 @@ export async function run(): Promise<void> {
   if ((await runCli(['init', db, '--root', images], quiet)) !== 0 || (await runCli(['import', db, images], quiet)) !== 0) throw new Error('could not make the benchmark dataset');
   const m = mobilenetEmbedManifest(model);
   const threads = threadSettings('batch');
-  const ds = Dataset.open(db);
-  const n = ds.db.prepare('SELECT COUNT(*) FROM images').pluck().get() as number;
+  const ds = await Dataset.open(db);
+  const n = await ds.db.prepare('SELECT COUNT(*) FROM images').pluck().get() as number;
   try {
     const { embedder } = await inferenceBackend();
     const job = async (): Promise<number> => {
@@ -49,7 +49,7 @@ export async function run(): Promise<void> {
       return n / (s.ms / 1000);
     };
     // The same images preprocessed once, then only session.run, in this thread.
-    const paths = (ds.db.prepare('SELECT path FROM images ORDER BY id').pluck().all() as string[]).map((p) => path.join(images, p));
+    const paths = (await ds.db.prepare('SELECT path FROM images ORDER BY id').pluck().all() as string[]).map((p) => path.join(images, p));
     const tensors = await Promise.all(paths.map((p) => embedModelInput(p, m, [224, 224])));
     const { session } = await getSession(model, { intraOpThreads: threads.threads, spinning: threads.spinning });
     const plane = 3 * 224 * 224;
@@ -93,7 +93,7 @@ export async function run(): Promise<void> {
       ],
     );
   } finally {
-    ds.close();
+    await ds.close();
     await releaseSessions();
     await closeInferenceBackend();
     fs.rmSync(dir, { recursive: true, force: true });

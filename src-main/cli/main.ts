@@ -131,13 +131,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     switch (command) {
       case 'init':
-        return cmdInit(rest, io);
+        return await cmdInit(rest, io);
       case 'import':
         return await cmdImport(rest, io);
       case 'export':
         return await cmdExport(rest, io);
       case 'info':
-        return cmdInfo(rest, io);
+        return await cmdInfo(rest, io);
       case 'version':
         return await cmdVersion(rest, io);
       case 'prelabel':
@@ -178,14 +178,14 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>)
   }
 }
 
-function cmdInit(args: string[], io: CliIo): number {
+async function cmdInit(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, { root: { type: 'string' } });
   if (positionals.length !== 1) throw new AppError('INVALID_ARGUMENT', 'init takes one dataset path');
-  const ds = Dataset.create(positionals[0]!, values['root'] as string | undefined);
+  const ds = await Dataset.create(positionals[0]!, values['root'] as string | undefined);
   try {
     io.out(`created ${ds.file} (image root ${ds.root})`);
   } finally {
-    ds.close();
+    await ds.close();
   }
   return 0;
 }
@@ -228,7 +228,7 @@ async function cmdImport(args: string[], io: CliIo): Promise<number> {
   }
   const dryRun = values['dry-run'] as boolean;
   const json = values['json'] as boolean;
-  const ds = Dataset.open(positionals[0]!);
+  const ds = await Dataset.open(positionals[0]!);
   try {
     const paths = positionals.slice(1).map((p) => path.resolve(p));
     let formats: FormatName[] | null = null;
@@ -281,7 +281,7 @@ async function cmdImport(args: string[], io: CliIo): Promise<number> {
     if (failures.some((f) => toErrorData(f.error).code === 'CANCELLED')) return 130;
     return refused.length > 0 || failures.length > 0 ? 1 : 0;
   } finally {
-    ds.close();
+    await ds.close();
   }
 }
 
@@ -354,15 +354,15 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
   if (!recipe && version !== undefined) {
     const { requireVersion } = await import('../services/versions');
     const { parseRecipe } = await import('../common/augment/parseRecipe');
-    const probe = Dataset.open(positionals[0]!);
+    const probe = await Dataset.open(positionals[0]!);
     try {
-      const v = requireVersion(probe, version);
+      const v = await requireVersion(probe, version);
       if (v.recipe !== null && v.recipe !== undefined) {
         recipe = parseRecipe(v.recipe, `version ${version}'s saved recipe`);
         saved = version;
       }
     } finally {
-      probe.close();
+      await probe.close();
     }
   }
   if (recipe && (values['recipe'] !== undefined || saved !== null)) {
@@ -406,15 +406,15 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
     }
     throw e;
   }
-  const ds = Dataset.open(positionals[0]!);
+  const ds = await Dataset.open(positionals[0]!);
   try {
     // Merge conflicts and the dataset's own image folders are refused before the splits change too.
     const { listClasses } = await import('../db/classes');
     if (version === undefined) {
-      checkNotSources(ds, outDir);
-      checkOutDir(outDir, ifExists, { format, classes: listClasses(ds.db).map((c) => c.name), dataset: ds.uuid });
+      await checkNotSources(ds, outDir);
+      checkOutDir(outDir, ifExists, { format, classes: (await listClasses(ds.db)).map((c) => c.name), dataset: ds.uuid });
     }
-    const splits = ratios ? assignSplits(ds, { ratios, seed, stratify: true, only }) : null;
+    const splits = ratios ? await assignSplits(ds, { ratios, seed, stratify: true, only }) : null;
     const report = await withSigint((cancelled) =>
       exportDataset(ds, {
         outDir,
@@ -436,7 +436,7 @@ async function cmdExport(args: string[], io: CliIo): Promise<number> {
     io.out(json ? JSON.stringify(splits ? { ...report, splits } : report, null, 2) : formatExportReport(report, splits));
     return 0;
   } finally {
-    ds.close();
+    await ds.close();
   }
 }
 
@@ -475,10 +475,10 @@ async function cmdVersion(args: string[], io: CliIo): Promise<number> {
     const { readRecipeFile } = await import('../services/interchange/recipeExport');
     recipe = readRecipeFile(path.resolve(values['recipe'] as string));
   }
-  const ds = Dataset.open(positionals[0]!);
+  const ds = await Dataset.open(positionals[0]!);
   try {
     if (sub === 'create') {
-      const v = versions.createVersion(ds, {
+      const v = await versions.createVersion(ds, {
         name: values['name'] as string,
         ...(values['note'] !== undefined ? { note: values['note'] as string } : {}),
         withPredictions: values['with-predictions'] as boolean,
@@ -490,7 +490,7 @@ async function cmdVersion(args: string[], io: CliIo): Promise<number> {
           : `created version ${v.number} "${v.name}": ${v.images} image(s), ${v.classes} class(es), ${v.annotations} annotation(s)${v.recipe ? ', with its recipe' : ''}`,
       );
     } else if (sub === 'list') {
-      const list = versions.listVersions(ds);
+      const list = await versions.listVersions(ds);
       if (json) io.out(JSON.stringify(list, null, 2));
       else if (list.length === 0) io.out('no versions');
       else {
@@ -504,12 +504,12 @@ async function cmdVersion(args: string[], io: CliIo): Promise<number> {
     } else {
       const a = versionNumber(positionals[1]!, 'A');
       const b = positionals[2]!.toLowerCase() === 'current' ? 'current' : versionNumber(positionals[2]!, 'B');
-      const d = versions.diffVersions(ds, a, b);
+      const d = await versions.diffVersions(ds, a, b);
       io.out(json ? JSON.stringify(d, null, 2) : formatDiff(d));
     }
     return 0;
   } finally {
-    ds.close();
+    await ds.close();
   }
 }
 
@@ -535,12 +535,12 @@ function formatDiff(d: VersionDiff): string {
   return lines.join('\n');
 }
 
-function cmdInfo(args: string[], io: CliIo): number {
+async function cmdInfo(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, { json: { type: 'boolean', default: false } });
   if (positionals.length !== 1) throw new AppError('INVALID_ARGUMENT', 'info takes one dataset path');
-  const ds = Dataset.open(positionals[0]!);
+  const ds = await Dataset.open(positionals[0]!);
   try {
-    const info = ds.info();
+    const info = await ds.info();
     if (values['json']) {
       io.out(JSON.stringify(info, null, 2));
     } else {
@@ -561,7 +561,7 @@ function cmdInfo(args: string[], io: CliIo): number {
       );
     }
   } finally {
-    ds.close();
+    await ds.close();
   }
   return 0;
 }
@@ -723,7 +723,7 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
   model.catch(() => undefined);
   let ds: Dataset;
   try {
-    ds = Dataset.open(positionals[0]!);
+    ds = await Dataset.open(positionals[0]!);
   } catch (e) {
     await closeInferenceBackend();
     throw e;
@@ -733,11 +733,11 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
     const { imageIdsForPrelabel } = await import('../db/prelabel');
     const { manifest, file } = await model;
     const { detector } = backend;
-    const summary = await withSigint((cancelled) =>
+    const summary = await withSigint(async (cancelled) =>
       runPrelabel(
         ds,
         detector,
-        { manifest, modelFile: file, imageIds: imageIdsForPrelabel(ds.db, images === 'unlabeled'), conf, iou, skipLabeled: images === 'unlabeled', providers: providerOrder(provider), tiling, threads },
+        { manifest, modelFile: file, imageIds: await imageIdsForPrelabel(ds.db, images === 'unlabeled'), conf, iou, skipLabeled: images === 'unlabeled', providers: providerOrder(provider), tiling, threads },
         {
           isCancelled: cancelled,
           onProgress:
@@ -761,7 +761,7 @@ async function cmdPrelabel(args: string[], io: CliIo): Promise<number> {
     }
     return summary.cancelled ? 130 : summary.failed > 0 ? 1 : 0;
   } finally {
-    ds.close();
+    await ds.close();
     // The OpenCV thread semantic instances were split in, when the model has instances.
     await (await import('../services/prelabel')).closeInstancesWorker();
     await closeInferenceBackend();
@@ -807,7 +807,7 @@ async function cmdEmbed(args: string[], io: CliIo): Promise<number> {
       manifest = proposed.manifest;
       file = abs;
     }
-    const ds = Dataset.open(positionals[0]!);
+    const ds = await Dataset.open(positionals[0]!);
     try {
       const summary = await withSigint((cancelled) =>
         computeEmbeddings(ds, {
@@ -822,8 +822,8 @@ async function cmdEmbed(args: string[], io: CliIo): Promise<number> {
         }),
       );
       if (io.tty && !json) io.err('');
-      const stored = storedEmbeddingModels(ds).find((m) => m.key === summary.key) ?? null;
-      const imageCount = ds.db.prepare('SELECT COUNT(*) FROM images').pluck().get() as number;
+      const stored = (await storedEmbeddingModels(ds)).find((m) => m.key === summary.key) ?? null;
+      const imageCount = await ds.db.prepare('SELECT COUNT(*) FROM images').pluck().get() as number;
       const perSecond = summary.ms > 0 ? (summary.computed + summary.crops) / (summary.ms / 1000) : 0;
       if (json) {
         io.out(JSON.stringify({ ...summary, model: stored, imageCount, ms: Math.round(summary.ms), perSecond: Math.round(perSecond * 10) / 10 }, null, 2));
@@ -839,7 +839,7 @@ async function cmdEmbed(args: string[], io: CliIo): Promise<number> {
       }
       return summary.cancelled ? 130 : summary.failed > 0 ? 1 : 0;
     } finally {
-      ds.close();
+      await ds.close();
     }
   } finally {
     await closeInferenceBackend();
@@ -850,10 +850,10 @@ async function cmdPredictionsList(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, { run: { type: 'string' }, image: { type: 'string' }, all: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } });
   if (positionals.length !== 1) throw new AppError('INVALID_ARGUMENT', 'predictions list takes one dataset path');
   const { listPredictions } = await import('../services/predictionList');
-  const ds = Dataset.open(positionals[0]!);
+  const ds = await Dataset.open(positionals[0]!);
   try {
     const all = values['all'] as boolean;
-    const list = listPredictions(ds, { run: values['run'] as string | undefined, image: values['image'] as string | undefined, all });
+    const list = await listPredictions(ds, { run: values['run'] as string | undefined, image: values['image'] as string | undefined, all });
     if (values['json']) io.out(JSON.stringify(list, null, 2));
     else {
       for (const p of list) {
@@ -864,7 +864,7 @@ async function cmdPredictionsList(args: string[], io: CliIo): Promise<number> {
     }
     return 0;
   } finally {
-    ds.close();
+    await ds.close();
   }
 }
 
@@ -881,9 +881,9 @@ async function cmdPredictions(args: string[], io: CliIo): Promise<number> {
   if (positionals.length !== 2) throw new AppError('INVALID_ARGUMENT', 'predictions import takes a dataset path and a COCO results file');
   if (!values['name']) throw new AppError('INVALID_ARGUMENT', 'predictions import needs --name <run>');
   const { importCocoResults } = await import('../services/predictions');
-  const ds = Dataset.open(positionals[0]!);
+  const ds = await Dataset.open(positionals[0]!);
   try {
-    const r = importCocoResults(ds, {
+    const r = await importCocoResults(ds, {
       file: positionals[1]!,
       name: values['name'] as string,
       instances: values['instances'] as string | undefined,
@@ -899,7 +899,7 @@ async function cmdPredictions(args: string[], io: CliIo): Promise<number> {
     }
     return 0;
   } finally {
-    ds.close();
+    await ds.close();
   }
 }
 
@@ -984,14 +984,14 @@ async function cmdEval(args: string[], io: CliIo): Promise<number> {
   const scoreThreshold = unitOption(values, 'conf', 0.5);
   const iouThreshold = unitOption(values, 'iou', 0.5);
   const { evaluateRun, resolveRun } = await import('../services/evaluation');
-  const ds = Dataset.open(positionals[0]!);
+  const ds = await Dataset.open(positionals[0]!);
   try {
-    const r = evaluateRun(ds, { runId: resolveRun(ds, values['run'] as string), iouType: iouType as IouType, filter, scoreThreshold, iouThreshold });
+    const r = await evaluateRun(ds, { runId: await resolveRun(ds, values['run'] as string), iouType: iouType as IouType, filter, scoreThreshold, iouThreshold });
     if (values['json']) io.out(JSON.stringify(r));
     else for (const line of formatEval(r)) io.out(line);
     return 0;
   } finally {
-    ds.close();
+    await ds.close();
   }
 }
 
@@ -1059,7 +1059,7 @@ async function cmdSegment(args: string[], io: CliIo): Promise<number> {
   const { threadSettings } = await import('../inference/threads');
   let ds: Dataset;
   try {
-    ds = Dataset.open(positionals[0]!);
+    ds = await Dataset.open(positionals[0]!);
   } catch (e) {
     await closeInferenceBackend();
     throw e;
@@ -1068,7 +1068,7 @@ async function cmdSegment(args: string[], io: CliIo): Promise<number> {
     const backend = await inferenceBackend();
     // Two files are inspected for their family and input size; a manifest says them itself.
     const model = hasPair ? await inspectedPair((file) => backend.inspect(file, threadSettings('batch')), given) : given;
-    const image = findImageByRef(ds, values['image'] as string);
+    const image = await findImageByRef(ds, values['image'] as string);
     const seg = new Segmenter(inferenceBackend);
     const r = await seg.decode(ds, model, { imageId: image.id, frame, points, box, providers: providerOrder(provider), threads: threadSettings('batch') });
     const best = r.masks[0]!;
@@ -1077,7 +1077,7 @@ async function cmdSegment(args: string[], io: CliIo): Promise<number> {
     let saved: { annotationId: number; classId: number; journalId: number } | null = null;
     if (save) {
       if (best.area === 0 || (as === 'polygon' && !polygon)) throw new AppError('INVALID_ARGUMENT', `${image.path}: the mask is empty; nothing was saved`, { imageId: image.id });
-      saved = saveSegment(ds, { imageId: image.id, frame, className: className!, geometry: polygon ? { kind: 'polygon', parts: polygon } : { kind: 'mask', rle: best.rle } });
+      saved = await saveSegment(ds, { imageId: image.id, frame, className: className!, geometry: polygon ? { kind: 'polygon', parts: polygon } : { kind: 'mask', rle: best.rle } });
     }
     const vertices = polygon ? polygon.reduce((n, p) => n + p.length / 2, 0) : null;
     if (json) {
@@ -1108,7 +1108,7 @@ async function cmdSegment(args: string[], io: CliIo): Promise<number> {
     }
     return 0;
   } finally {
-    ds.close();
+    await ds.close();
     await closeInferenceBackend();
   }
 }
@@ -1134,7 +1134,7 @@ async function segmentFromRun(db: string, fromRun: string, values: Record<string
   const { threadSettings } = await import('../inference/threads');
   let ds: Dataset;
   try {
-    ds = Dataset.open(db);
+    ds = await Dataset.open(db);
   } catch (e) {
     await closeInferenceBackend();
     throw e;
@@ -1165,7 +1165,7 @@ async function segmentFromRun(db: string, fromRun: string, values: Record<string
     }
     return summary.cancelled ? 130 : summary.failed > 0 ? 1 : 0;
   } finally {
-    ds.close();
+    await ds.close();
     await closeInferenceBackend();
   }
 }
@@ -1182,19 +1182,19 @@ async function cmdSimilar(args: string[], io: CliIo): Promise<number> {
   const k = Number(values['k']);
   if (!Number.isInteger(k) || k < 1 || k > 10_000) throw new AppError('INVALID_ARGUMENT', `--k must be a whole number from 1 to 10000, not "${String(values['k'])}"`);
   const { findImageRef, findSimilar, pickEmbeddingModel } = await import('../services/similarity');
-  const ds = Dataset.open(positionals[0]!);
+  const ds = await Dataset.open(positionals[0]!);
   try {
     // Without vectors the answer is to compute them, whatever image is named.
-    pickEmbeddingModel(ds, values['model'] as string | undefined);
-    const imageId = findImageRef(ds, values['image'] as string);
-    const r = findSimilar(ds, { imageIds: [imageId], k, model: values['model'] as string | undefined });
+    await pickEmbeddingModel(ds, values['model'] as string | undefined);
+    const imageId = await findImageRef(ds, values['image'] as string);
+    const r = await findSimilar(ds, { imageIds: [imageId], k, model: values['model'] as string | undefined });
     if (values['json']) io.out(JSON.stringify(r, null, 2));
     else {
       io.out(`images like ${imageId} (model ${r.model.key}, ${r.searched} image vectors, ${r.elapsedMs.toFixed(1)} ms):`);
       for (const h of r.hits) io.out(`${h.score.toFixed(4)}  ${String(h.imageId).padStart(6)}  ${h.path}${h.split ? `  [${h.split}]` : ''}`);
     }
   } finally {
-    ds.close();
+    await ds.close();
   }
   return 0;
 }
@@ -1209,9 +1209,9 @@ async function cmdDuplicates(args: string[], io: CliIo): Promise<number> {
   const threshold = Number(values['threshold']);
   if (!Number.isFinite(threshold) || threshold < -1 || threshold > 1) throw new AppError('INVALID_ARGUMENT', `--threshold must be a cosine similarity from -1 to 1, not "${String(values['threshold'])}"`);
   const { findNearDuplicates } = await import('../services/duplicates');
-  const ds = Dataset.open(positionals[0]!);
+  const ds = await Dataset.open(positionals[0]!);
   try {
-    const r = findNearDuplicates(ds, { threshold, model: values['model'] as string | undefined, maxPairs: Number.POSITIVE_INFINITY });
+    const r = await findNearDuplicates(ds, { threshold, model: values['model'] as string | undefined, maxPairs: Number.POSITIVE_INFINITY });
     if (values['json']) io.out(JSON.stringify(r, null, 2));
     else {
       io.out(
@@ -1224,7 +1224,7 @@ async function cmdDuplicates(args: string[], io: CliIo): Promise<number> {
       }
     }
   } finally {
-    ds.close();
+    await ds.close();
   }
   return 0;
 }

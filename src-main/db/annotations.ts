@@ -82,35 +82,42 @@ function pushRow(params: unknown[], a: NewAnnotation, now: number): void {
  * Inserts annotations in one transaction (all or nothing); returns the new ids in order.
  * Rows go in multi-row statements; the ids of one statement are consecutive rowids.
  */
-export function insertAnnotations(db: Db, items: readonly NewAnnotation[], now = Date.now()): number[] {
-  const sqlFor = (n: number) => `INSERT INTO annotations ${INSERT_COLUMNS} VALUES ${Array(n).fill(ROW_PARAMS).join(', ')}`;
+export async function insertAnnotations(db: Db, items: readonly NewAnnotation[], now = Date.now()): Promise<number[]> {
+  // SQLite numbers one statement's rows consecutively; PostgreSQL says which ids it gave.
+  const returning = db.engine === 'sqlite' ? '' : ' RETURNING id';
+  const sqlFor = (n: number) => `INSERT INTO annotations ${INSERT_COLUMNS} VALUES ${Array(n).fill(ROW_PARAMS).join(', ')}${returning}`;
   const full = items.length >= CHUNK ? db.prepare(sqlFor(CHUNK)) : null;
   const ids: number[] = new Array(items.length);
-  db.transaction(() => {
+  await db.transaction(async () => {
     for (let start = 0; start < items.length; start += CHUNK) {
       const n = Math.min(CHUNK, items.length - start);
       const params: unknown[] = [];
       for (let i = start; i < start + n; i++) pushRow(params, items[i]!, now);
       const stmt = n === CHUNK && full ? full : db.prepare(sqlFor(n));
-      const last = Number(stmt.run(params).lastInsertRowid);
-      for (let k = 0; k < n; k++) ids[start + k] = last - n + 1 + k;
+      if (returning) {
+        const got = (await stmt.pluck().all(params)) as number[];
+        for (let k = 0; k < n; k++) ids[start + k] = got[k]!;
+      } else {
+        const last = Number((await stmt.run(params)).lastInsertRowid);
+        for (let k = 0; k < n; k++) ids[start + k] = last - n + 1 + k;
+      }
     }
   })();
   return ids;
 }
 
-export function countAnnotationsOfImage(db: Db, imageId: number): number {
-  return db.prepare('SELECT count(*) FROM annotations WHERE image_id = ?').pluck().get(imageId) as number;
+export async function countAnnotationsOfImage(db: Db, imageId: number): Promise<number> {
+  return await db.prepare('SELECT count(*) FROM annotations WHERE image_id = ?').pluck().get(imageId) as number;
 }
 
-export function listAnnotations(db: Db, imageId: number): AnnotationRecord[] {
-  const rows = db.prepare('SELECT * FROM annotations WHERE image_id = ? ORDER BY z, id').all(imageId) as AnnotationRow[];
+export async function listAnnotations(db: Db, imageId: number): Promise<AnnotationRecord[]> {
+  const rows = await db.prepare('SELECT * FROM annotations WHERE image_id = ? ORDER BY z, id').all(imageId) as AnnotationRow[];
   return rows.map(toRecord);
 }
 
-export function countByKind(db: Db): Record<AnnotationKind, number> {
+export async function countByKind(db: Db): Promise<Record<AnnotationKind, number>> {
   const out: Record<AnnotationKind, number> = { box: 0, polygon: 0, mask: 0, point: 0, obb: 0, tag: 0, polyline: 0, keypoints: 0 };
-  for (const r of db.prepare('SELECT kind, count(*) AS n FROM annotations GROUP BY kind').all() as {
+  for (const r of await db.prepare('SELECT kind, count(*) AS n FROM annotations GROUP BY kind').all() as {
     kind: AnnotationKind;
     n: number;
   }[]) {
@@ -119,9 +126,9 @@ export function countByKind(db: Db): Record<AnnotationKind, number> {
   return out;
 }
 
-export function countBySource(db: Db): Record<AnnotationSource, number> {
+export async function countBySource(db: Db): Promise<Record<AnnotationSource, number>> {
   const out: Record<AnnotationSource, number> = { human: 0, model: 0 };
-  for (const r of db.prepare('SELECT source, count(*) AS n FROM annotations GROUP BY source').all() as {
+  for (const r of await db.prepare('SELECT source, count(*) AS n FROM annotations GROUP BY source').all() as {
     source: AnnotationSource;
     n: number;
   }[]) {
@@ -133,12 +140,12 @@ export function countBySource(db: Db): Record<AnnotationSource, number> {
 const LOOKUP_CHUNK = 500;
 
 /** The stored annotations with these ids, whichever image they are on; missing ids are absent. */
-export function getAnnotationsByIds(db: Db, ids: readonly number[]): Map<number, AnnotationRecord> {
+export async function getAnnotationsByIds(db: Db, ids: readonly number[]): Promise<Map<number, AnnotationRecord>> {
   const out = new Map<number, AnnotationRecord>();
   const unique = [...new Set(ids)];
   for (let start = 0; start < unique.length; start += LOOKUP_CHUNK) {
     const part = unique.slice(start, start + LOOKUP_CHUNK);
-    const rows = db
+    const rows = await db
       .prepare(`SELECT * FROM annotations WHERE id IN (${part.map(() => '?').join(', ')})`)
       .all(...part) as AnnotationRow[];
     for (const r of rows) out.set(r.id, toRecord(r));
@@ -168,31 +175,44 @@ function valueParams(a: AnnotationValue): unknown[] {
  * Inserts full values, every field as given (timestamps and version included); a value with an
  * `id` is stored under that id. Returns the ids in order.
  */
-export function insertAnnotationValues(db: Db, values: readonly AnnotationValue[]): number[] {
-  const stmt = db.prepare(
-    `INSERT INTO annotations (id, image_id, frame, class_id, kind, geometry, source, model_run_id, score, attributes, z,
-       created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  return db.transaction(() => values.map((v) => Number(stmt.run(v.id ?? null, ...valueParams(v)).lastInsertRowid)))();
+export async function insertAnnotationValues(db: Db, values: readonly AnnotationValue[]): Promise<number[]> {
+  const columns = 'image_id, frame, class_id, kind, geometry, source, model_run_id, score, attributes, z, created_at, updated_at, version';
+  const withId = db.prepare(`INSERT INTO annotations (id, ${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`).pluck();
+  const fresh = db.prepare(`INSERT INTO annotations (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`).pluck();
+  return await db.transaction(async () => {
+    const ids: number[] = [];
+    for (const v of values) {
+      ids.push((await (v.id == null ? await fresh.get(...valueParams(v)) : await withId.get(v.id, ...valueParams(v)))) as number);
+    }
+    return ids;
+  })();
 }
 
 /** Overwrites stored annotations with full values (matched by id); returns how many rows it wrote. */
-export function replaceAnnotations(db: Db, records: readonly AnnotationRecord[]): number {
+export async function replaceAnnotations(db: Db, records: readonly AnnotationRecord[]): Promise<number> {
   const stmt = db.prepare(
     `UPDATE annotations SET image_id = ?, frame = ?, class_id = ?, kind = ?, geometry = ?, source = ?, model_run_id = ?,
        score = ?, attributes = ?, z = ?, created_at = ?, updated_at = ?, version = ? WHERE id = ?`,
   );
-  return db.transaction(() => records.reduce((n, r) => n + stmt.run(...valueParams(r), r.id).changes, 0))();
+  return await db.transaction(async () => {
+    let n = 0;
+    for (const r of records) n += (await stmt.run(...valueParams(r), r.id)).changes;
+    return n;
+  })();
 }
 
-export function deleteAnnotationsByIds(db: Db, ids: readonly number[]): number {
+export async function deleteAnnotationsByIds(db: Db, ids: readonly number[]): Promise<number> {
   const stmt = db.prepare('DELETE FROM annotations WHERE id = ?');
-  return db.transaction(() => ids.reduce((n, id) => n + stmt.run(id).changes, 0))();
+  return await db.transaction(async () => {
+    let n = 0;
+    for (const id of ids) n += (await stmt.run(id)).changes;
+    return n;
+  })();
 }
 
 /** Images holding at least one annotation of the class. */
-export function imagesWithClass(db: Db, classId: number): number[] {
-  return db.prepare('SELECT DISTINCT image_id FROM annotations WHERE class_id = ?').pluck().all(classId) as number[];
+export async function imagesWithClass(db: Db, classId: number): Promise<number[]> {
+  return await db.prepare('SELECT DISTINCT image_id FROM annotations WHERE class_id = ?').pluck().all(classId) as number[];
 }
 
 /**
@@ -200,15 +220,15 @@ export function imagesWithClass(db: Db, classId: number): number[] {
  * Kept predictions and rejections follow, and `to` takes over the COCO category id of `from`
  * when it has none.
  */
-export function moveAnnotationsToClass(db: Db, from: number, to: number, now = Date.now()): number {
-  db.prepare('UPDATE prediction_history SET class_id = ? WHERE class_id = ?').run(to, from);
-  db.prepare('UPDATE prediction_rejections SET class_id = ? WHERE class_id = ?').run(to, from);
-  db.prepare('UPDATE OR IGNORE coco_category_ids SET class_id = ? WHERE class_id = ?').run(to, from);
-  return db
+export async function moveAnnotationsToClass(db: Db, from: number, to: number, now = Date.now()): Promise<number> {
+  await db.prepare('UPDATE prediction_history SET class_id = ? WHERE class_id = ?').run(to, from);
+  await db.prepare('UPDATE prediction_rejections SET class_id = ? WHERE class_id = ?').run(to, from);
+  await db.prepare('UPDATE OR IGNORE coco_category_ids SET class_id = ? WHERE class_id = ?').run(to, from);
+  return (await db
     .prepare('UPDATE annotations SET class_id = ?, updated_at = ?, version = version + 1 WHERE class_id = ?')
-    .run(to, now, from).changes;
+    .run(to, now, from)).changes;
 }
 
-export function deleteAnnotationsOfClass(db: Db, classId: number): number {
-  return db.prepare('DELETE FROM annotations WHERE class_id = ?').run(classId).changes;
+export async function deleteAnnotationsOfClass(db: Db, classId: number): Promise<number> {
+  return (await db.prepare('DELETE FROM annotations WHERE class_id = ?').run(classId)).changes;
 }

@@ -53,41 +53,42 @@ export interface NewComment {
   body: string;
 }
 
-export function insertComment(db: Db, c: NewComment, now = Date.now()): number {
-  const r = db
+export async function insertComment(db: Db, c: NewComment, now = Date.now()): Promise<number> {
+  const r = await db
     .prepare(
       `INSERT INTO comments (image_id, frame, annotation_id, x, y, parent_id, author, body, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
     )
-    .run(c.imageId, c.frame, c.annotationId, c.x, c.y, c.parentId, c.author, c.body, now);
-  return Number(r.lastInsertRowid);
+    .pluck()
+    .get(c.imageId, c.frame, c.annotationId, c.x, c.y, c.parentId, c.author, c.body, now);
+  return r as number;
 }
 
-export function getComment(db: Db, id: number): CommentRecord | undefined {
-  const row = db.prepare(`${SELECT} WHERE c.id = ?`).get(id) as CommentRow | undefined;
+export async function getComment(db: Db, id: number): Promise<CommentRecord | undefined> {
+  const row = await db.prepare(`${SELECT} WHERE c.id = ?`).get(id) as CommentRow | undefined;
   return row && toRecord(row);
 }
 
 /** Comments of one image (every frame), replies included, oldest first. */
-export function listImageComments(db: Db, imageId: number): CommentRecord[] {
-  return (db.prepare(`${SELECT} WHERE c.image_id = ? ORDER BY c.id`).all(imageId) as CommentRow[]).map(toRecord);
+export async function listImageComments(db: Db, imageId: number): Promise<CommentRecord[]> {
+  return (await db.prepare(`${SELECT} WHERE c.image_id = ? ORDER BY c.id`).all(imageId) as CommentRow[]).map(toRecord);
 }
 
 /** Open top-level comments across the dataset, in image order then oldest first; at most `limit`. */
-export function listOpenComments(db: Db, limit: number): CommentRecord[] {
+export async function listOpenComments(db: Db, limit: number): Promise<CommentRecord[]> {
   return (
-    db.prepare(`${SELECT} WHERE c.parent_id IS NULL AND c.resolved_at IS NULL ORDER BY c.image_id, c.id LIMIT ?`).all(limit) as CommentRow[]
+    await db.prepare(`${SELECT} WHERE c.parent_id IS NULL AND c.resolved_at IS NULL ORDER BY c.image_id, c.id LIMIT ?`).all(limit) as CommentRow[]
   ).map(toRecord);
 }
 
-export function countOpenComments(db: Db): number {
-  return db.prepare('SELECT count(*) FROM comments WHERE parent_id IS NULL AND resolved_at IS NULL').pluck().get() as number;
+export async function countOpenComments(db: Db): Promise<number> {
+  return await db.prepare('SELECT count(*) FROM comments WHERE parent_id IS NULL AND resolved_at IS NULL').pluck().get() as number;
 }
 
-export function setResolved(db: Db, id: number, by: string | null, now = Date.now()): void {
-  db.prepare('UPDATE comments SET resolved_at = ?, resolved_by = ? WHERE id = ?').run(by === null ? null : now, by, id);
+export async function setResolved(db: Db, id: number, by: string | null, now = Date.now()): Promise<void> {
+  await db.prepare('UPDATE comments SET resolved_at = ?, resolved_by = ? WHERE id = ?').run(by === null ? null : now, by, id);
 }
 
-export function deleteComment(db: Db, id: number): void {
-  db.prepare('DELETE FROM comments WHERE id = ?').run(id);
+export async function deleteComment(db: Db, id: number): Promise<void> {
+  await db.prepare('DELETE FROM comments WHERE id = ?').run(id);
 }

@@ -11,18 +11,18 @@ const POOL_SQL: Record<QueuePool, string> = {
 };
 
 /** Ids (in id order) of the images still to label: the pool a queue is drawn from. */
-export function poolImageIds(db: Db, pool: QueuePool): number[] {
-  return db.prepare(`SELECT i.id FROM images i WHERE ${POOL_SQL[pool]} ORDER BY i.id`).pluck().all() as number[];
+export async function poolImageIds(db: Db, pool: QueuePool): Promise<number[]> {
+  return await db.prepare(`SELECT i.id FROM images i WHERE ${POOL_SQL[pool]} ORDER BY i.id`).pluck().all() as number[];
 }
 
 /** The latest model run (highest id) that has predictions still stored, or null. */
-export function latestRunWithPredictions(db: Db): number | null {
-  const id = db.prepare("SELECT max(model_run_id) FROM annotations WHERE source = 'model'").pluck().get() as number | null;
+export async function latestRunWithPredictions(db: Db): Promise<number | null> {
+  const id = await db.prepare("SELECT max(model_run_id) FROM annotations WHERE source = 'model'").pluck().get() as number | null;
   return id ?? null;
 }
 
-export function runExists(db: Db, runId: number): boolean {
-  return db.prepare('SELECT 1 FROM model_runs WHERE id = ?').get(runId) !== undefined;
+export async function runExists(db: Db, runId: number): Promise<boolean> {
+  return await db.prepare('SELECT 1 FROM model_runs WHERE id = ?').get(runId) !== undefined;
 }
 
 /**
@@ -30,10 +30,10 @@ export function runExists(db: Db, runId: number): boolean {
  * when it found nothing). Images are those the run records as done, and those holding its
  * predictions (runs that record no per-image progress).
  */
-export function runImageScores(db: Db, runId: number): Map<number, number[]> {
+export async function runImageScores(db: Db, runId: number): Promise<Map<number, number[]>> {
   const out = new Map<number, number[]>();
-  for (const id of db.prepare("SELECT image_id FROM model_run_images WHERE run_id = ? AND state = 'done'").pluck().all(runId) as number[]) out.set(id, []);
-  const rows = db
+  for (const id of await db.prepare("SELECT image_id FROM model_run_images WHERE run_id = ? AND state = 'done'").pluck().all(runId) as number[]) out.set(id, []);
+  const rows = await db
     .prepare("SELECT image_id, coalesce(score, 1) AS score FROM annotations WHERE model_run_id = ? AND source = 'model' ORDER BY image_id, score DESC")
     .all(runId) as { image_id: number; score: number }[];
   for (const r of rows) {
@@ -45,9 +45,9 @@ export function runImageScores(db: Db, runId: number): Map<number, number[]> {
 }
 
 /** Human image tags: image id -> the distinct classes tagged on it (frame 0 and any other frame together). */
-export function humanImageTags(db: Db): Map<number, number[]> {
+export async function humanImageTags(db: Db): Promise<Map<number, number[]>> {
   const out = new Map<number, number[]>();
-  const rows = db
+  const rows = await db
     .prepare("SELECT DISTINCT image_id, class_id FROM annotations WHERE kind = 'tag' AND source = 'human' AND class_id IS NOT NULL ORDER BY image_id, class_id")
     .all() as { image_id: number; class_id: number }[];
   for (const r of rows) {
@@ -58,15 +58,17 @@ export function humanImageTags(db: Db): Map<number, number[]> {
   return out;
 }
 
-export function classNames(db: Db, ids: readonly number[]): string[] {
+export async function classNames(db: Db, ids: readonly number[]): Promise<string[]> {
   const stmt = db.prepare('SELECT name FROM classes WHERE id = ?').pluck();
-  return ids.map((id) => (stmt.get(id) as string | undefined) ?? `class ${id}`);
+  const names: string[] = [];
+  for (const id of ids) names.push(((await stmt.get(id)) as string | undefined) ?? `class ${id}`);
+  return names;
 }
 
 /** Records images a run has finished (a run computed all at once, such as the classifier's). */
-export function addDoneRunImages(db: Db, runId: number, images: readonly { imageId: number; detections: number }[]): void {
+export async function addDoneRunImages(db: Db, runId: number, images: readonly { imageId: number; detections: number }[]): Promise<void> {
   const stmt = db.prepare("INSERT OR REPLACE INTO model_run_images (run_id, image_id, state, detections) VALUES (?, ?, 'done', ?)");
-  db.transaction(() => {
-    for (const r of images) stmt.run(runId, r.imageId, r.detections);
+  await db.transaction(async () => {
+    for (const r of images) await stmt.run(runId, r.imageId, r.detections);
   })();
 }

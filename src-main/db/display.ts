@@ -2,10 +2,10 @@ import { DEFAULT_DISPLAY, type DisplayInfo, type DisplaySettings } from '../comm
 import type { Db } from './open';
 
 /** The display settings of an image: its own, else the dataset's default, else none (identity). */
-export function getDisplay(db: Db, imageId: number): DisplayInfo {
-  const own = db.prepare('SELECT settings FROM image_display WHERE image_id = ?').pluck().get(imageId) as string | undefined;
+export async function getDisplay(db: Db, imageId: number): Promise<DisplayInfo> {
+  const own = await db.prepare('SELECT settings FROM image_display WHERE image_id = ?').pluck().get(imageId) as string | undefined;
   if (own !== undefined) return { imageId, settings: parse(own), source: 'image' };
-  const def = db.prepare('SELECT settings FROM dataset_display WHERE id = 1').pluck().get() as string | undefined;
+  const def = await db.prepare('SELECT settings FROM dataset_display WHERE id = 1').pluck().get() as string | undefined;
   if (def !== undefined) return { imageId, settings: parse(def), source: 'dataset' };
   return { imageId, settings: copy(DEFAULT_DISPLAY), source: 'default' };
 }
@@ -15,19 +15,19 @@ export function getDisplay(db: Db, imageId: number): DisplayInfo {
  * open with them too (as a display window is remembered for the image and its series). `null`
  * forgets both, back to the unadjusted image; other images' own settings stay.
  */
-export function setDisplay(db: Db, imageId: number, settings: DisplaySettings | null, now = Date.now()): void {
-  db.transaction(() => {
+export async function setDisplay(db: Db, imageId: number, settings: DisplaySettings | null, now = Date.now()): Promise<void> {
+  await db.transaction(async () => {
     if (!settings) {
-      db.prepare('DELETE FROM image_display WHERE image_id = ?').run(imageId);
-      db.prepare('DELETE FROM dataset_display WHERE id = 1').run();
+      await db.prepare('DELETE FROM image_display WHERE image_id = ?').run(imageId);
+      await db.prepare('DELETE FROM dataset_display WHERE id = 1').run();
       return;
     }
     const json = JSON.stringify(copy(settings));
-    db.prepare(
+    await db.prepare(
       `INSERT INTO image_display (image_id, settings, updated_at) VALUES (?, ?, ?)
        ON CONFLICT (image_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`,
     ).run(imageId, json, now);
-    db.prepare(
+    await db.prepare(
       `INSERT INTO dataset_display (id, settings, updated_at) VALUES (1, ?, ?)
        ON CONFLICT (id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`,
     ).run(json, now);

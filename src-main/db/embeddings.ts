@@ -60,16 +60,16 @@ function toModel(r: ModelRow): EmbeddingModelRecord {
  * The model row for `key`, created on first use. A key already stored with another vector size
  * is refused: its vectors could not be compared with the new ones.
  */
-export function ensureEmbeddingModel(
+export async function ensureEmbeddingModel(
   db: Db,
   m: { key: string; name: string; dim: number; dtype: EmbeddingDtype; normalized: boolean; parameters?: Record<string, unknown> },
-): EmbeddingModelRecord {
-  const existing = embeddingModelByKey(db, m.key);
+): Promise<EmbeddingModelRecord> {
+  const existing = await embeddingModelByKey(db, m.key);
   if (existing) {
     if (existing.dim !== m.dim) throw new Error(`embedding model "${m.key}" is stored with ${existing.dim} values per vector, not ${m.dim}`);
     return existing;
   }
-  db.prepare('INSERT INTO embedding_models (key, name, dim, dtype, normalized, parameters, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+  await db.prepare('INSERT INTO embedding_models (key, name, dim, dtype, normalized, parameters, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
     m.key,
     m.name,
     m.dim,
@@ -78,21 +78,21 @@ export function ensureEmbeddingModel(
     JSON.stringify(m.parameters ?? {}),
     Date.now(),
   );
-  return embeddingModelByKey(db, m.key)!;
+  return (await embeddingModelByKey(db, m.key))!;
 }
 
-export function embeddingModelByKey(db: Db, key: string): EmbeddingModelRecord | null {
-  const r = db.prepare(`${SELECT_MODELS} WHERE m.key = ?`).get(key) as ModelRow | undefined;
+export async function embeddingModelByKey(db: Db, key: string): Promise<EmbeddingModelRecord | null> {
+  const r = await db.prepare(`${SELECT_MODELS} WHERE m.key = ?`).get(key) as ModelRow | undefined;
   return r ? toModel(r) : null;
 }
 
-export function embeddingModelById(db: Db, id: number): EmbeddingModelRecord | null {
-  const r = db.prepare(`${SELECT_MODELS} WHERE m.id = ?`).get(id) as ModelRow | undefined;
+export async function embeddingModelById(db: Db, id: number): Promise<EmbeddingModelRecord | null> {
+  const r = await db.prepare(`${SELECT_MODELS} WHERE m.id = ?`).get(id) as ModelRow | undefined;
   return r ? toModel(r) : null;
 }
 
-export function listEmbeddingModels(db: Db): EmbeddingModelRecord[] {
-  return (db.prepare(`${SELECT_MODELS} ORDER BY m.id`).all() as ModelRow[]).map(toModel);
+export async function listEmbeddingModels(db: Db): Promise<EmbeddingModelRecord[]> {
+  return (await db.prepare(`${SELECT_MODELS} ORDER BY m.id`).all() as ModelRow[]).map(toModel);
 }
 
 export function encodeVector(model: Pick<EmbeddingModelRecord, 'dim' | 'dtype'>, v: ArrayLike<number>): Buffer {
@@ -124,26 +124,26 @@ export interface EmbeddingInput {
 }
 
 /** Stores vectors (replacing what the same image or annotation had) in one transaction. */
-export function putEmbeddings(db: Db, model: EmbeddingModelRecord, rows: readonly EmbeddingInput[]): void {
+export async function putEmbeddings(db: Db, model: EmbeddingModelRecord, rows: readonly EmbeddingInput[]): Promise<void> {
   const delImage = db.prepare('DELETE FROM embeddings WHERE model_id = ? AND image_id = ? AND annotation_id IS NULL');
   const delAnn = db.prepare('DELETE FROM embeddings WHERE model_id = ? AND annotation_id = ?');
   const ins = db.prepare('INSERT INTO embeddings (model_id, image_id, annotation_id, content_hash, vector, created_at) VALUES (?, ?, ?, ?, ?, ?)');
   const now = Date.now();
-  db.transaction(() => {
+  await db.transaction(async () => {
     for (const r of rows) {
       const blob = encodeVector(model, r.vector);
-      if (r.annotationId == null) delImage.run(model.id, r.imageId);
-      else delAnn.run(model.id, r.annotationId);
-      ins.run(model.id, r.imageId, r.annotationId ?? null, r.contentHash, blob, now);
+      if (r.annotationId == null) await delImage.run(model.id, r.imageId);
+      else await delAnn.run(model.id, r.annotationId);
+      await ins.run(model.id, r.imageId, r.annotationId ?? null, r.contentHash, blob, now);
     }
   })();
   noteEmbeddingsChanged(db);
 }
 
 /** Ids of the images (in id order) that have no current vector of the model: none stored, or stored for other content. */
-export function imagesWithoutEmbedding(db: Db, modelId: number): number[] {
+export async function imagesWithoutEmbedding(db: Db, modelId: number): Promise<number[]> {
   return (
-    db
+    await db
       .prepare(
         `SELECT i.id FROM images i
          LEFT JOIN embeddings e ON e.model_id = ? AND e.image_id = i.id AND e.annotation_id IS NULL
@@ -161,8 +161,8 @@ export interface EmbeddingMatrix {
   data: Float32Array;
 }
 
-export function loadImageEmbeddings(db: Db, model: EmbeddingModelRecord): EmbeddingMatrix {
-  const rows = db
+export async function loadImageEmbeddings(db: Db, model: EmbeddingModelRecord): Promise<EmbeddingMatrix> {
+  const rows = await db
     .prepare(
       `SELECT e.image_id, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id
        WHERE e.model_id = ? AND e.annotation_id IS NULL AND e.content_hash = i.content_hash ORDER BY e.image_id`,
@@ -178,8 +178,8 @@ export function loadImageEmbeddings(db: Db, model: EmbeddingModelRecord): Embedd
 }
 
 /** One image's current vector of the model, or null. */
-export function imageEmbedding(db: Db, model: EmbeddingModelRecord, imageId: number): Float32Array | null {
-  const r = db
+export async function imageEmbedding(db: Db, model: EmbeddingModelRecord, imageId: number): Promise<Float32Array | null> {
+  const r = await db
     .prepare(
       `SELECT e.vector FROM embeddings e JOIN images i ON i.id = e.image_id
        WHERE e.model_id = ? AND e.image_id = ? AND e.annotation_id IS NULL AND e.content_hash = i.content_hash`,
@@ -204,8 +204,8 @@ export function noteEmbeddingsChanged(db: Db): void {
 }
 
 /** An object's current crop vector of the model (its image's content unchanged), with the image it is on; or null. */
-export function annotationEmbedding(db: Db, model: EmbeddingModelRecord, annotationId: number): { imageId: number; vector: Float32Array } | null {
-  const r = db
+export async function annotationEmbedding(db: Db, model: EmbeddingModelRecord, annotationId: number): Promise<{ imageId: number; vector: Float32Array } | null> {
+  const r = await db
     .prepare(
       `SELECT e.image_id, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id JOIN annotations a ON a.id = e.annotation_id
        WHERE e.model_id = ? AND e.annotation_id = ? AND e.content_hash = i.content_hash AND e.created_at >= a.updated_at`,
@@ -215,15 +215,15 @@ export function annotationEmbedding(db: Db, model: EmbeddingModelRecord, annotat
 }
 
 /** Crop vectors stored for the model (any image), to tell "not computed" from "not this object". */
-export function countAnnotationEmbeddings(db: Db, modelId: number): number {
-  return db.prepare('SELECT count(*) FROM embeddings WHERE model_id = ? AND annotation_id IS NOT NULL').pluck().get(modelId) as number;
+export async function countAnnotationEmbeddings(db: Db, modelId: number): Promise<number> {
+  return await db.prepare('SELECT count(*) FROM embeddings WHERE model_id = ? AND annotation_id IS NOT NULL').pluck().get(modelId) as number;
 }
 
 /**
  * A digest of a model's current image vectors: their image ids and stored bytes, in image id
  * order. Any added, removed, replaced or stale vector changes it.
  */
-export function imageEmbeddingsDigest(db: Db, model: EmbeddingModelRecord): { digest: string; count: number } {
+export async function imageEmbeddingsDigest(db: Db, model: EmbeddingModelRecord): Promise<{ digest: string; count: number }> {
   const h = createHash('sha256');
   h.update(`${model.id}:${model.dim}:${model.dtype}\n`);
   const id = Buffer.alloc(4);
@@ -234,8 +234,8 @@ export function imageEmbeddingsDigest(db: Db, model: EmbeddingModelRecord): { di
        WHERE e.model_id = ? AND e.annotation_id IS NULL AND e.content_hash = i.content_hash ORDER BY e.image_id`,
     )
     .raw()
-    .iterate(model.id) as IterableIterator<[number, Buffer]>;
-  for (const [imageId, vector] of rows) {
+    .iterate(model.id) as AsyncIterableIterator<[number, Buffer]>;
+  for await (const [imageId, vector] of rows) {
     id.writeInt32LE(imageId, 0);
     h.update(id);
     h.update(vector);
@@ -256,8 +256,8 @@ export interface StoredProjection {
   createdAt: number;
 }
 
-export function getProjection(db: Db, modelId: number, method: ProjectionMethod, parameters: string): StoredProjection | null {
-  const r = db
+export async function getProjection(db: Db, modelId: number, method: ProjectionMethod, parameters: string): Promise<StoredProjection | null> {
+  const r = await db
     .prepare('SELECT input_hash, image_ids, coords, created_at FROM embedding_projections WHERE model_id = ? AND method = ? AND parameters = ?')
     .get(modelId, method, parameters) as { input_hash: string; image_ids: Buffer; coords: Buffer; created_at: number } | undefined;
   if (!r) return null;
@@ -267,9 +267,9 @@ export function getProjection(db: Db, modelId: number, method: ProjectionMethod,
 }
 
 /** Stores (or replaces) the projection of a model, method and parameters. */
-export function putProjection(db: Db, p: Omit<StoredProjection, 'createdAt'>, now = Date.now()): void {
+export async function putProjection(db: Db, p: Omit<StoredProjection, 'createdAt'>, now = Date.now()): Promise<void> {
   if (p.coords.length !== p.imageIds.length * 2) throw new Error(`a projection of ${p.imageIds.length} images needs ${p.imageIds.length * 2} coordinates, got ${p.coords.length}`);
-  db.prepare(
+  await db.prepare(
     `INSERT INTO embedding_projections (model_id, method, parameters, input_hash, image_ids, coords, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (model_id, method, parameters) DO UPDATE SET input_hash = excluded.input_hash, image_ids = excluded.image_ids,
        coords = excluded.coords, created_at = excluded.created_at`,
@@ -284,8 +284,8 @@ export function putProjection(db: Db, p: Omit<StoredProjection, 'createdAt'>, no
   );
 }
 
-export function mapPointInfo(db: Db): MapPointInfo {
-  const rows = db.prepare('SELECT id, status, split FROM images ORDER BY id').raw().all() as [number, ImageStatus, Split | null][];
+export async function mapPointInfo(db: Db): Promise<MapPointInfo> {
+  const rows = await db.prepare('SELECT id, status, split FROM images ORDER BY id').raw().all() as [number, ImageStatus, Split | null][];
   const out: MapPointInfo = { ids: [], status: [], split: [], classId: [], score: [] };
   const at = new Map<number, number>();
   for (const [id, status, split] of rows) {
@@ -296,7 +296,7 @@ export function mapPointInfo(db: Db): MapPointInfo {
     out.classId.push(0);
     out.score.push(null);
   }
-  const classes = db
+  const classes = await db
     .prepare(
       `SELECT image_id, class_id, count(*) AS n FROM annotations WHERE source = 'human' AND class_id IS NOT NULL
        GROUP BY image_id, class_id ORDER BY image_id, n DESC, class_id`,
@@ -310,7 +310,7 @@ export function mapPointInfo(db: Db): MapPointInfo {
     const i = at.get(imageId);
     if (i !== undefined) out.classId[i] = classId;
   }
-  const scores = db
+  const scores = await db
     .prepare(
       `SELECT a.image_id, max(a.score) FROM annotations a
        WHERE a.source = 'model' AND a.model_run_id = (SELECT max(b.model_run_id) FROM annotations b WHERE b.image_id = a.image_id AND b.source = 'model')
@@ -337,9 +337,9 @@ export interface CropTarget {
  * no current crop vector of the model: none stored, stored for other image content, or stored
  * before the annotation last changed.
  */
-export function annotationsWithoutEmbedding(db: Db, modelId: number | null, imageIds: readonly number[]): CropTarget[] {
+export async function annotationsWithoutEmbedding(db: Db, modelId: number | null, imageIds: readonly number[]): Promise<CropTarget[]> {
   if (imageIds.length === 0) return [];
-  return db
+  return await db
     .prepare(
       `SELECT a.id AS annotationId, a.image_id AS imageId, a.geometry FROM annotations a JOIN images i ON i.id = a.image_id
        LEFT JOIN embeddings e ON e.model_id = ? AND e.annotation_id = a.id
@@ -357,8 +357,8 @@ export interface EmbeddingCounts {
   annotations: number;
 }
 
-export function embeddingCounts(db: Db, modelId: number): EmbeddingCounts {
-  const r = db
+export async function embeddingCounts(db: Db, modelId: number): Promise<EmbeddingCounts> {
+  const r = await db
     .prepare(
       `SELECT
          COALESCE(SUM(e.annotation_id IS NULL AND e.content_hash = i.content_hash), 0) AS images,
@@ -371,8 +371,8 @@ export function embeddingCounts(db: Db, modelId: number): EmbeddingCounts {
 }
 
 /** The annotation vectors of a model for the given annotations, by annotation id (stale ones included). */
-export function annotationEmbeddings(db: Db, model: EmbeddingModelRecord, annotationIds: readonly number[]): Map<number, Float32Array> {
-  const rows = db
+export async function annotationEmbeddings(db: Db, model: EmbeddingModelRecord, annotationIds: readonly number[]): Promise<Map<number, Float32Array>> {
+  const rows = await db
     .prepare('SELECT annotation_id, vector FROM embeddings WHERE model_id = ? AND annotation_id IN (SELECT value FROM json_each(?))')
     .all(model.id, JSON.stringify(annotationIds)) as { annotation_id: number; vector: Buffer }[];
   return new Map(rows.map((r) => [r.annotation_id, decodeVector(model, r.vector)]));

@@ -52,8 +52,9 @@ export interface Db {
   /** True while the calling code runs inside a transaction of this Db. */
   readonly inTransaction: boolean;
   /**
-   * A number that changes whenever another connection commits a change (SQLite's data_version,
-   * PostgreSQL's change counter in meta); caches keyed on it see others' writes.
+   * A number that changes whenever any connection, this one included, changes the dataset
+   * (SQLite's data_version and total_changes, a PostgreSQL sequence bumped by triggers); caches
+   * keyed on it see every write.
    */
   dataVersion(): Promise<number>;
   close(): Promise<void>;

@@ -15,8 +15,8 @@ export interface EvalRunRow {
 }
 
 /** Every model run, newest first, with how many images and predictions it has. */
-export function listEvalRuns(db: Db): EvalRunRow[] {
-  return db
+export async function listEvalRuns(db: Db): Promise<EvalRunRow[]> {
+  return await db
     .prepare(
       `SELECT r.id, r.name, r.model, r.status, r.started_at AS startedAt,
               max((SELECT count(*) FROM model_run_images i WHERE i.run_id = r.id),
@@ -36,13 +36,13 @@ export interface EvalRunRecord {
   model: string;
 }
 
-export function getEvalRun(db: Db, id: number): EvalRunRecord | undefined {
-  return db.prepare('SELECT id, name, model FROM model_runs WHERE id = ?').get(id) as EvalRunRecord | undefined;
+export async function getEvalRun(db: Db, id: number): Promise<EvalRunRecord | undefined> {
+  return await db.prepare('SELECT id, name, model FROM model_runs WHERE id = ?').get(id) as EvalRunRecord | undefined;
 }
 
 /** Runs called `name`, newest first (names are not unique). */
-export function findEvalRunsByName(db: Db, name: string): EvalRunRecord[] {
-  return db.prepare('SELECT id, name, model FROM model_runs WHERE name = ? ORDER BY id DESC').all(name) as EvalRunRecord[];
+export async function findEvalRunsByName(db: Db, name: string): Promise<EvalRunRecord[]> {
+  return await db.prepare('SELECT id, name, model FROM model_runs WHERE name = ? ORDER BY id DESC').all(name) as EvalRunRecord[];
 }
 
 export interface EvalImageRow {
@@ -52,11 +52,11 @@ export interface EvalImageRow {
   height: number;
 }
 
-export function getEvalImages(db: Db, ids: readonly number[]): EvalImageRow[] {
+export async function getEvalImages(db: Db, ids: readonly number[]): Promise<EvalImageRow[]> {
   const stmt = db.prepare('SELECT id, path, width, height FROM images WHERE id = ?');
   const out: EvalImageRow[] = [];
   for (const id of ids) {
-    const r = stmt.get(id) as EvalImageRow | undefined;
+    const r = await stmt.get(id) as EvalImageRow | undefined;
     if (r) out.push(r);
   }
   return out;
@@ -91,10 +91,10 @@ interface ShapeRow {
  * for an annotation (see EvalError.replaced). Only the first
  * frame: models run on it, and COCO has one image per entry.
  */
-export function evalShapesOfImage(db: Db, imageId: number, from: { source: 'human' } | { runId: number }): EvalShape[] {
+export async function evalShapesOfImage(db: Db, imageId: number, from: { source: 'human' } | { runId: number }): Promise<EvalShape[]> {
   const rows = (
     'runId' in from
-      ? db
+      ? await db
           .prepare(
             `SELECT id, image_id, class_id, kind, geometry, score, attributes FROM (
                SELECT 0 AS part, id, image_id, class_id, kind, geometry, score, attributes
@@ -105,7 +105,7 @@ export function evalShapesOfImage(db: Db, imageId: number, from: { source: 'huma
              ORDER BY part, abs(id)`,
           )
           .all(imageId, from.runId, imageId, from.runId)
-      : db.prepare("SELECT id, image_id, class_id, kind, geometry, score, attributes FROM annotations WHERE image_id = ? AND source = 'human' AND frame = 0 ORDER BY id").all(imageId)
+      : await db.prepare("SELECT id, image_id, class_id, kind, geometry, score, attributes FROM annotations WHERE image_id = ? AND source = 'human' AND frame = 0 ORDER BY id").all(imageId)
   ) as ShapeRow[];
   return rows.map((r) => ({
     id: r.id,
@@ -122,8 +122,8 @@ export function evalShapesOfImage(db: Db, imageId: number, from: { source: 'huma
  * The images a pre-labeling run has finished, or null for a run without a per-image record
  * (imported predictions), whose images are those in scope.
  */
-export function runFinishedImages(db: Db, runId: number): Set<number> | null {
-  const recorded = db.prepare('SELECT count(*) FROM model_run_images WHERE run_id = ?').pluck().get(runId) as number;
+export async function runFinishedImages(db: Db, runId: number): Promise<Set<number> | null> {
+  const recorded = await db.prepare('SELECT count(*) FROM model_run_images WHERE run_id = ?').pluck().get(runId) as number;
   if (recorded === 0) return null;
-  return new Set(db.prepare("SELECT image_id FROM model_run_images WHERE run_id = ? AND state = 'done'").pluck().all(runId) as number[]);
+  return new Set(await db.prepare("SELECT image_id FROM model_run_images WHERE run_id = ? AND state = 'done'").pluck().all(runId) as number[]);
 }

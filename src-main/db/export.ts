@@ -1,5 +1,5 @@
 import type { AnnotationKind, AnnotationSource, AttributeValue, Geometry, ImageStatus, Split } from '../common/model';
-import type { Statement } from 'better-sqlite3';
+import type { Statement } from './engine';
 import type { Db } from './open';
 
 /** Which images an export or a split assignment covers. */
@@ -67,8 +67,8 @@ function prepared(db: Db, sql: string): Statement {
   return stmt;
 }
 
-export function countScopeImages(db: Db, scope: ExportScope): number {
-  return db.prepare(`SELECT count(*) FROM images WHERE ${scopeSql(scope)}`).pluck().get() as number;
+export async function countScopeImages(db: Db, scope: ExportScope): Promise<number> {
+  return await db.prepare(`SELECT count(*) FROM images WHERE ${scopeSql(scope)}`).pluck().get() as number;
 }
 
 /**
@@ -78,14 +78,14 @@ export function countScopeImages(db: Db, scope: ExportScope): number {
  * images, and an iterator left open over those awaits would keep the connection busy for every
  * other caller (the app keeps editing while an export runs).
  */
-export function readExportChunk(db: Db, scope: ExportScope, withPredictions: boolean, afterId: number, limit: number): ExportChunk {
+export async function readExportChunk(db: Db, scope: ExportScope, withPredictions: boolean, afterId: number, limit: number): Promise<ExportChunk> {
   const images: ExportImageRow[] = [];
   const annotations = new Map<number, ExportAnnotationRow[]>();
-  for (const r of prepared(
+  for await (const r of prepared(
     db,
     `SELECT id, path, external, width, height, orientation, split, format FROM images
        WHERE id > ? AND ${scopeSql(scope)} ORDER BY id LIMIT ?`,
-  ).iterate(afterId, limit) as IterableIterator<{
+  ).iterate(afterId, limit) as AsyncIterableIterator<{
     id: number;
     path: string;
     external: number;
@@ -113,7 +113,7 @@ export function readExportChunk(db: Db, scope: ExportScope, withPredictions: boo
   );
   // Rows as arrays (raw): no object with named keys per row, measurable over millions.
   type Row = [number, number, number | null, AnnotationKind, string, AnnotationSource | null, number | null, string | null, number, number];
-  for (const r of stmt.raw(true).iterate(first, last) as IterableIterator<Row>) {
+  for await (const r of stmt.raw(true).iterate(first, last) as AsyncIterableIterator<Row>) {
     const list = annotations.get(r[1]);
     if (!list) continue;
     list.push({
@@ -138,12 +138,12 @@ export function readExportChunk(db: Db, scope: ExportScope, withPredictions: boo
  * how many there are: the interchange formats describe one picture per image file, so these
  * cannot be exported as drawn.
  */
-export function countOnLaterFrames(db: Db, scope: ExportScope, withPredictions: boolean): { count: number; first: { imageId: number; path: string; annotationId: number; frame: number } | null } {
+export async function countOnLaterFrames(db: Db, scope: ExportScope, withPredictions: boolean): Promise<{ count: number; first: { imageId: number; path: string; annotationId: number; frame: number } | null }> {
   const where = `FROM images i JOIN annotations a ON a.image_id = i.id
      WHERE ${scopeSql(scope, 'i.')} AND ${sourceSql(withPredictions, 'a.')} AND a.frame > 0 AND a.kind != 'tag' AND a.class_id IS NOT NULL`;
-  const count = db.prepare(`SELECT count(*) ${where}`).pluck().get() as number;
+  const count = await db.prepare(`SELECT count(*) ${where}`).pluck().get() as number;
   if (count === 0) return { count, first: null };
-  const first = db
+  const first = await db
     .prepare(`SELECT i.id AS imageId, i.path AS path, a.id AS annotationId, a.frame AS frame ${where} ORDER BY i.id, a.z, a.id LIMIT 1`)
     .get() as { imageId: number; path: string; annotationId: number; frame: number };
   return { count, first };
@@ -160,20 +160,20 @@ export interface KindsOutside {
  * they are never shapes of the export). A strict export is refused from this count alone,
  * before anything is written.
  */
-export function countKindsOutside(db: Db, scope: ExportScope, withPredictions: boolean, kinds: readonly AnnotationKind[]): KindsOutside {
+export async function countKindsOutside(db: Db, scope: ExportScope, withPredictions: boolean, kinds: readonly AnnotationKind[]): Promise<KindsOutside> {
   const notIn = kinds.length ? `AND a.kind NOT IN (${kinds.map(() => '?').join(', ')})` : '';
   const where = `FROM annotations a JOIN images i ON i.id = a.image_id
      WHERE ${scopeSql(scope, 'i.')} AND ${sourceSql(withPredictions, 'a.')} AND a.kind <> 'tag' AND a.class_id IS NOT NULL ${notIn}`;
-  const count = db.prepare(`SELECT count(*) ${where}`).pluck().get(...kinds) as number;
+  const count = await db.prepare(`SELECT count(*) ${where}`).pluck().get(...kinds) as number;
   if (count === 0) return { count, first: null };
-  const first = db
+  const first = await db
     .prepare(`SELECT i.id AS imageId, i.path AS path, a.id AS annotationId, a.kind AS kind ${where} ORDER BY i.id, a.z, a.id LIMIT 1`)
     .get(...kinds) as KindsOutside['first'];
   return { count, first };
 }
 
 /** (image, class) pairs of human annotations (tags included) of the images in scope, image id order. */
-export function imageClassPairs(db: Db, scope: ExportScope): { imageId: number; classes: number[] }[] {
+export async function imageClassPairs(db: Db, scope: ExportScope): Promise<{ imageId: number; classes: number[] }[]> {
   const out: { imageId: number; classes: number[] }[] = [];
   let cur: { imageId: number; classes: number[] } | null = null;
   const rows = db
@@ -183,8 +183,8 @@ export function imageClassPairs(db: Db, scope: ExportScope): { imageId: number; 
          ON a.image_id = i.id
        WHERE ${scopeSql(scope, 'i.')} ORDER BY i.id, a.class_id`,
     )
-    .iterate() as IterableIterator<{ imageId: number; classId: number | null }>;
-  for (const r of rows) {
+    .iterate() as AsyncIterableIterator<{ imageId: number; classId: number | null }>;
+  for await (const r of rows) {
     if (!cur || cur.imageId !== r.imageId) {
       cur = { imageId: r.imageId, classes: [] };
       out.push(cur);
@@ -195,7 +195,11 @@ export function imageClassPairs(db: Db, scope: ExportScope): { imageId: number; 
 }
 
 /** Writes the split of each image in one transaction; returns how many rows changed. */
-export function setSplits(db: Db, pairs: readonly (readonly [number, Split | null])[], now = Date.now()): number {
-  const stmt = db.prepare('UPDATE images SET split = ?, updated_at = ? WHERE id = ? AND split IS NOT ?');
-  return db.transaction(() => pairs.reduce((n, [id, split]) => n + stmt.run(split, now, id, split).changes, 0))();
+export async function setSplits(db: Db, pairs: readonly (readonly [number, Split | null])[], now = Date.now()): Promise<number> {
+  const stmt = db.prepare('UPDATE images SET split = ?, updated_at = ? WHERE id = ? AND split IS DISTINCT FROM ?');
+  return await db.transaction(async () => {
+    let n = 0;
+    for (const [id, split] of pairs) n += (await stmt.run(split, now, id, split)).changes;
+    return n;
+  })();
 }

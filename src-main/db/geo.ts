@@ -24,17 +24,17 @@ function toGeo(r: GeoRow): GeoReference {
 }
 
 /** Writes (or replaces) the georeferences of images; callers wrap it with the images' insert. */
-export function setGeoReferences(db: Db, rows: readonly { imageId: number; geo: GeoReference }[]): void {
+export async function setGeoReferences(db: Db, rows: readonly { imageId: number; geo: GeoReference }[]): Promise<void> {
   const stmt = db.prepare('INSERT OR REPLACE INTO image_geo (image_id, transform, epsg, crs_name, nodata, linear_unit) VALUES (?, ?, ?, ?, ?, ?)');
-  db.transaction(() => {
+  await db.transaction(async () => {
     for (const { imageId, geo } of rows) {
       const nodata = geo.nodata === null ? null : Number.isNaN(geo.nodata) ? 'nan' : String(geo.nodata);
-      stmt.run(imageId, JSON.stringify(geo.transform), geo.epsg, geo.crsName, nodata, geo.linearUnit ?? null);
+      await stmt.run(imageId, JSON.stringify(geo.transform), geo.epsg, geo.crsName, nodata, geo.linearUnit ?? null);
     }
   })();
 }
 
-export function getGeo(db: Db, imageId: number): GeoReference | null {
-  const r = db.prepare('SELECT image_id, transform, epsg, crs_name, nodata, linear_unit FROM image_geo WHERE image_id = ?').get(imageId) as GeoRow | undefined;
+export async function getGeo(db: Db, imageId: number): Promise<GeoReference | null> {
+  const r = await db.prepare('SELECT image_id, transform, epsg, crs_name, nodata, linear_unit FROM image_geo WHERE image_id = ?').get(imageId) as GeoRow | undefined;
   return r ? toGeo(r) : null;
 }

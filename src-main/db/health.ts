@@ -10,27 +10,27 @@ export interface ClassSourceCount {
 }
 
 /** Annotations per class and source (tags included). */
-export function annotationsByClassAndSource(db: Db): ClassSourceCount[] {
-  return db
+export async function annotationsByClassAndSource(db: Db): Promise<ClassSourceCount[]> {
+  return await db
     .prepare('SELECT class_id AS classId, source, count(*) AS n FROM annotations GROUP BY class_id, source')
     .all() as ClassSourceCount[];
 }
 
 /** Images holding at least one human annotation of each class. */
-export function humanImagesByClass(db: Db): Map<number | null, number> {
-  const rows = db
+export async function humanImagesByClass(db: Db): Promise<Map<number | null, number>> {
+  const rows = await db
     .prepare("SELECT class_id AS classId, count(DISTINCT image_id) AS n FROM annotations WHERE source = 'human' GROUP BY class_id")
     .all() as { classId: number | null; n: number }[];
   return new Map(rows.map((r) => [r.classId, r.n]));
 }
 
-export function countHumanTags(db: Db): number {
-  return db.prepare("SELECT count(*) FROM annotations WHERE source = 'human' AND kind = 'tag'").pluck().get() as number;
+export async function countHumanTags(db: Db): Promise<number> {
+  return await db.prepare("SELECT count(*) FROM annotations WHERE source = 'human' AND kind = 'tag'").pluck().get() as number;
 }
 
 /** Every image id with its number of human annotations other than tags, by id. */
-export function humanObjectsPerImage(db: Db): { id: number; n: number }[] {
-  return db
+export async function humanObjectsPerImage(db: Db): Promise<{ id: number; n: number }[]> {
+  return await db
     .prepare(
       `SELECT i.id, (SELECT count(*) FROM annotations a WHERE a.image_id = i.id AND a.source = 'human' AND a.kind <> 'tag') AS n
        FROM images i ORDER BY i.id`,
@@ -38,8 +38,8 @@ export function humanObjectsPerImage(db: Db): { id: number; n: number }[] {
     .all() as { id: number; n: number }[];
 }
 
-export function countUnlabeledImages(db: Db): number {
-  return db
+export async function countUnlabeledImages(db: Db): Promise<number> {
+  return await db
     .prepare("SELECT count(*) FROM images i WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.image_id = i.id AND a.source = 'human')")
     .pluck()
     .get() as number;
@@ -57,7 +57,7 @@ export interface ShapeRow {
 }
 
 /** Human annotations that have a shape (not tags), with their image's size, by annotation id. */
-export function humanShapes(db: Db): IterableIterator<ShapeRow> {
+export function humanShapes(db: Db): AsyncIterableIterator<ShapeRow> {
   return db
     .prepare(
       `SELECT a.id, a.image_id AS imageId, a.class_id AS classId, a.kind, a.geometry, i.width, i.height
@@ -65,12 +65,12 @@ export function humanShapes(db: Db): IterableIterator<ShapeRow> {
        WHERE a.source = 'human' AND a.kind <> 'tag'
        ORDER BY a.id`,
     )
-    .iterate() as IterableIterator<ShapeRow>;
+    .iterate() as AsyncIterableIterator<ShapeRow>;
 }
 
 /** Human annotations per class and split (null: images without a split). */
-export function humanByClassAndSplit(db: Db): { classId: number; split: Split | null; n: number }[] {
-  return db
+export async function humanByClassAndSplit(db: Db): Promise<{ classId: number; split: Split | null; n: number }[]> {
+  return await db
     .prepare(
       `SELECT a.class_id AS classId, i.split, count(*) AS n
        FROM annotations a JOIN images i ON i.id = a.image_id
@@ -81,8 +81,8 @@ export function humanByClassAndSplit(db: Db): { classId: number; split: Split | 
 }
 
 /** Groups of images sharing one content hash (empty while the UNIQUE constraint holds). */
-export function duplicateContent(db: Db): { contentHash: string; imageIds: number[] }[] {
-  const rows = db
+export async function duplicateContent(db: Db): Promise<{ contentHash: string; imageIds: number[] }[]> {
+  const rows = await db
     .prepare(
       `SELECT content_hash AS contentHash, json_group_array(id) AS ids FROM
          (SELECT content_hash, id FROM images ORDER BY id)

@@ -46,16 +46,16 @@ function toRecord(r: ImageRow): ImageRecord {
 export type NewImage = Omit<ImageRecord, 'id' | 'status' | 'split' | 'createdAt' | 'updatedAt'>;
 
 /** Inserts images in one transaction; returns their ids in order. */
-export function insertImages(db: Db, images: readonly NewImage[], now = Date.now()): number[] {
+export async function insertImages(db: Db, images: readonly NewImage[], now = Date.now()): Promise<number[]> {
   const stmt = db.prepare(
     `INSERT INTO images (path, external, content_hash, file_size, file_mtime_ms, width, height, channels,
        bit_depth, format, frames, orientation, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+  ).pluck();
   const ids: number[] = [];
-  db.transaction(() => {
+  await db.transaction(async () => {
     for (const im of images) {
-      const info = stmt.run(
+      const id = await stmt.get(
         im.path,
         im.external ? 1 : 0,
         im.contentHash,
@@ -71,30 +71,30 @@ export function insertImages(db: Db, images: readonly NewImage[], now = Date.now
         now,
         now,
       );
-      ids.push(Number(info.lastInsertRowid));
+      ids.push(id as number);
     }
   })();
   return ids;
 }
 
-export function getImage(db: Db, id: number): ImageRecord | undefined {
-  const row = db.prepare('SELECT * FROM images WHERE id = ?').get(id) as ImageRow | undefined;
+export async function getImage(db: Db, id: number): Promise<ImageRecord | undefined> {
+  const row = await db.prepare('SELECT * FROM images WHERE id = ?').get(id) as ImageRow | undefined;
   return row ? toRecord(row) : undefined;
 }
 
 /** Existing images by content hash, for duplicate detection. */
-export function findByHashes(db: Db, hashes: readonly string[]): Map<string, string> {
+export async function findByHashes(db: Db, hashes: readonly string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const stmt = db.prepare('SELECT path FROM images WHERE content_hash = ?').pluck();
   for (const h of hashes) {
-    const p = stmt.get(h) as string | undefined;
+    const p = await stmt.get(h) as string | undefined;
     if (p !== undefined) out.set(h, p);
   }
   return out;
 }
 
-export function findByPath(db: Db, path: string): ImageRecord | undefined {
-  const row = db.prepare('SELECT * FROM images WHERE path = ?').get(path) as ImageRow | undefined;
+export async function findByPath(db: Db, path: string): Promise<ImageRecord | undefined> {
+  const row = await db.prepare('SELECT * FROM images WHERE path = ?').get(path) as ImageRow | undefined;
   return row ? toRecord(row) : undefined;
 }
 
@@ -142,8 +142,8 @@ export function whereClause(filter: ImageFilter): { sql: string; params: unknown
 }
 
 /** Stored paths of the images imported from outside the dataset root (absolute paths). */
-export function externalImagePaths(db: Db): string[] {
-  return db.prepare('SELECT path FROM images WHERE external = 1').pluck().all() as string[];
+export async function externalImagePaths(db: Db): Promise<string[]> {
+  return await db.prepare('SELECT path FROM images WHERE external = 1').pluck().all() as string[];
 }
 
 /** A grid entry as stored; its media address is added by the service that knows the files. */
@@ -153,11 +153,11 @@ export type ImageListRow = Omit<ImageListItem, 'media'> & { external: boolean; c
  * A ranked filter's images that match its other keys, in the ranking's order (each once, at its
  * first place), with the score given for that place.
  */
-export function rankedImages(db: Db, filter: ImageFilter): { ids: number[]; scores: Map<number, number> } {
+export async function rankedImages(db: Db, filter: ImageFilter): Promise<{ ids: number[]; scores: Map<number, number> }> {
   const ranked = filter.ranked;
   if (!ranked) throw new Error('not a ranked filter');
   const { sql, params } = whereClause(filter);
-  const matching = new Set(db.prepare(`SELECT i.id FROM images i ${sql}`).pluck().all(...params) as number[]);
+  const matching = new Set(await db.prepare(`SELECT i.id FROM images i ${sql}`).pluck().all(...params) as number[]);
   const ids: number[] = [];
   const scores = new Map<number, number>();
   ranked.ids.forEach((id, i) => {
@@ -175,12 +175,12 @@ const LIST_COLUMNS = `i.id, i.path, i.external, i.content_hash AS contentHash, i
   (SELECT count(*) FROM comments c WHERE c.image_id = i.id AND c.parent_id IS NULL AND c.resolved_at IS NULL) AS openComments`;
 
 /** A page of a ranked filter's images in the ranking's order, each with its score. */
-function listRanked(db: Db, filter: ImageFilter, offset: number, limit: number): ImageListRow[] {
-  const { ids, scores } = rankedImages(db, filter);
+async function listRanked(db: Db, filter: ImageFilter, offset: number, limit: number): Promise<ImageListRow[]> {
+  const { ids, scores } = await rankedImages(db, filter);
   const page = ids.slice(offset, offset + limit);
   if (page.length === 0) return [];
   const rows = new Map<number, Omit<ImageListRow, 'external'> & { external: number }>();
-  for (const r of db.prepare(`SELECT ${LIST_COLUMNS} FROM images i WHERE i.id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(page)) as (Omit<ImageListRow, 'external'> & { external: number })[]) {
+  for (const r of await db.prepare(`SELECT ${LIST_COLUMNS} FROM images i WHERE i.id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(page)) as (Omit<ImageListRow, 'external'> & { external: number })[]) {
     rows.set(r.id, r);
   }
   const out: ImageListRow[] = [];
@@ -194,10 +194,10 @@ function listRanked(db: Db, filter: ImageFilter, offset: number, limit: number):
 }
 
 /** One page of the image grid, in import order (a ranked filter: its order), with the number of annotations of each image. */
-export function listImages(db: Db, filter: ImageFilter, offset: number, limit: number): ImageListRow[] {
-  if (filter.ranked) return listRanked(db, filter, offset, limit);
+export async function listImages(db: Db, filter: ImageFilter, offset: number, limit: number): Promise<ImageListRow[]> {
+  if (filter.ranked) return await listRanked(db, filter, offset, limit);
   const { sql, params } = whereClause(filter);
-  const rows = db
+  const rows = await db
     .prepare(
       `SELECT i.id, i.path, i.external, i.content_hash AS contentHash, i.width, i.height, i.bit_depth AS bitDepth, i.frames, i.status, i.split,
               (SELECT count(*) FROM annotations a WHERE a.image_id = i.id) AS annotationCount,
@@ -211,22 +211,22 @@ export function listImages(db: Db, filter: ImageFilter, offset: number, limit: n
 }
 
 /** Ids of the images matching the filter, in id order. */
-export function imageIdsWhere(db: Db, filter: ImageFilter): number[] {
+export async function imageIdsWhere(db: Db, filter: ImageFilter): Promise<number[]> {
   const { sql, params } = whereClause(filter);
-  return db.prepare(`SELECT i.id FROM images i ${sql} ORDER BY i.id`).pluck().all(...params) as number[];
+  return await db.prepare(`SELECT i.id FROM images i ${sql} ORDER BY i.id`).pluck().all(...params) as number[];
 }
 
-export function countImages(db: Db, filter: ImageFilter): number {
+export async function countImages(db: Db, filter: ImageFilter): Promise<number> {
   const { sql, params } = whereClause(filter);
-  return db.prepare(`SELECT count(*) FROM images i ${sql}`).pluck().get(...params) as number;
+  return await db.prepare(`SELECT count(*) FROM images i ${sql}`).pluck().get(...params) as number;
 }
 
 /** Images per status among those matching the filter's other keys (its status is ignored). */
-export function countByStatusWhere(db: Db, filter: ImageFilter): Record<ImageStatus, number> {
+export async function countByStatusWhere(db: Db, filter: ImageFilter): Promise<Record<ImageStatus, number>> {
   const { status: _ignored, ...rest } = filter;
   const { sql, params } = whereClause(rest);
   const out: Record<ImageStatus, number> = { new: 0, in_progress: 0, done: 0, reviewed: 0, rejected: 0 };
-  for (const r of db.prepare(`SELECT i.status, count(*) AS n FROM images i ${sql} GROUP BY i.status`).all(...params) as {
+  for (const r of await db.prepare(`SELECT i.status, count(*) AS n FROM images i ${sql} GROUP BY i.status`).all(...params) as {
     status: ImageStatus;
     n: number;
   }[]) {
@@ -235,9 +235,9 @@ export function countByStatusWhere(db: Db, filter: ImageFilter): Record<ImageSta
   return out;
 }
 
-export function countByStatus(db: Db): Record<ImageStatus, number> {
+export async function countByStatus(db: Db): Promise<Record<ImageStatus, number>> {
   const out: Record<ImageStatus, number> = { new: 0, in_progress: 0, done: 0, reviewed: 0, rejected: 0 };
-  for (const r of db.prepare('SELECT status, count(*) AS n FROM images GROUP BY status').all() as {
+  for (const r of await db.prepare('SELECT status, count(*) AS n FROM images GROUP BY status').all() as {
     status: ImageStatus;
     n: number;
   }[]) {
@@ -246,9 +246,9 @@ export function countByStatus(db: Db): Record<ImageStatus, number> {
   return out;
 }
 
-export function countBySplit(db: Db): Record<Split | 'none', number> {
+export async function countBySplit(db: Db): Promise<Record<Split | 'none', number>> {
   const out: Record<Split | 'none', number> = { train: 0, val: 0, test: 0, none: 0 };
-  for (const r of db.prepare('SELECT split, count(*) AS n FROM images GROUP BY split').all() as {
+  for (const r of await db.prepare('SELECT split, count(*) AS n FROM images GROUP BY split').all() as {
     split: Split | null;
     n: number;
   }[]) {
@@ -257,32 +257,32 @@ export function countBySplit(db: Db): Record<Split | 'none', number> {
   return out;
 }
 
-export function setStatus(db: Db, ids: readonly number[], status: ImageStatus, now = Date.now()): number {
+export async function setStatus(db: Db, ids: readonly number[], status: ImageStatus, now = Date.now()): Promise<number> {
   const stmt = db.prepare('UPDATE images SET status = ?, updated_at = ? WHERE id = ? AND status <> ?');
   let changed = 0;
-  db.transaction(() => {
-    for (const id of ids) changed += stmt.run(status, now, id, status).changes;
+  await db.transaction(async () => {
+    for (const id of ids) changed += (await stmt.run(status, now, id, status)).changes;
   })();
   return changed;
 }
 
 /** A reviewer's verdict and comment (null clears it); returns whether the image exists. */
-export function setReview(db: Db, id: number, status: ImageStatus, comment: string | null, now = Date.now()): boolean {
-  return db.prepare('UPDATE images SET status = ?, review_comment = ?, updated_at = ? WHERE id = ?').run(status, comment, now, id).changes === 1;
+export async function setReview(db: Db, id: number, status: ImageStatus, comment: string | null, now = Date.now()): Promise<boolean> {
+  return (await db.prepare('UPDATE images SET status = ?, review_comment = ?, updated_at = ? WHERE id = ?').run(status, comment, now, id)).changes === 1;
 }
 
-export function getReviewComment(db: Db, id: number): string | null {
-  return (db.prepare('SELECT review_comment FROM images WHERE id = ?').pluck().get(id) as string | null | undefined) ?? null;
+export async function getReviewComment(db: Db, id: number): Promise<string | null> {
+  return (await db.prepare('SELECT review_comment FROM images WHERE id = ?').pluck().get(id) as string | null | undefined) ?? null;
 }
 
 /** Records a new modification time for a file whose content was verified unchanged. */
-export function setFileMtime(db: Db, id: number, mtimeMs: number): void {
-  db.prepare('UPDATE images SET file_mtime_ms = ? WHERE id = ?').run(Math.round(mtimeMs), id);
+export async function setFileMtime(db: Db, id: number, mtimeMs: number): Promise<void> {
+  await db.prepare('UPDATE images SET file_mtime_ms = ? WHERE id = ?').run(Math.round(mtimeMs), id);
 }
 
 /** An image being edited for the first time leaves 'new'; any later status is the user's choice. */
-export function markInProgress(db: Db, id: number, now = Date.now()): boolean {
-  return db.prepare("UPDATE images SET status = 'in_progress', updated_at = ? WHERE id = ? AND status = 'new'").run(now, id).changes === 1;
+export async function markInProgress(db: Db, id: number, now = Date.now()): Promise<boolean> {
+  return (await db.prepare("UPDATE images SET status = 'in_progress', updated_at = ? WHERE id = ? AND status = 'new'").run(now, id)).changes === 1;
 }
 
 export type NextWant = 'unlabeled' | 'not_done' | 'done';
@@ -299,17 +299,17 @@ const WANT_SQL: Record<NextWant, string> = {
  * `want`, wrapping round to the start and stopping before `afterId` itself; with its position in
  * the filtered list.
  */
-export function findNextImage(
+export async function findNextImage(
   db: Db,
   filter: ImageFilter,
   afterId: number | undefined,
   want: NextWant,
-): { id: number; index: number } | null {
+): Promise<{ id: number; index: number } | null> {
   if (filter.ranked) {
     // In the ranking's order: the first image after afterId's place that is `want`, wrapping round.
-    const { ids } = rankedImages(db, filter);
+    const { ids } = await rankedImages(db, filter);
     const { sql: wsql, params: wparams } = whereClause(filter);
-    const wanted = new Set(db.prepare(`SELECT i.id FROM images i ${wsql ? `${wsql} AND` : 'WHERE'} ${WANT_SQL[want]}`).pluck().all(...wparams) as number[]);
+    const wanted = new Set(await db.prepare(`SELECT i.id FROM images i ${wsql ? `${wsql} AND` : 'WHERE'} ${WANT_SQL[want]}`).pluck().all(...wparams) as number[]);
     const from = afterId === undefined ? -1 : ids.indexOf(afterId);
     for (let step = 1; step <= ids.length; step++) {
       const index = (from + step) % ids.length;
@@ -321,34 +321,34 @@ export function findNextImage(
   }
   const { sql, params } = whereClause(filter);
   const where = (extra: string) => `${sql ? `${sql} AND` : 'WHERE'} ${extra}`;
-  const first = (range: string, bound: number) =>
-    db
+  const first = async (range: string, bound: number) =>
+    await db
       .prepare(`SELECT i.id FROM images i ${where(`${WANT_SQL[want]} AND ${range}`)} ORDER BY i.id LIMIT 1`)
       .pluck()
       .get(...params, bound) as number | undefined;
   const after = afterId ?? 0;
-  const id = first('i.id > ?', after) ?? (after > 0 ? first('i.id < ?', after) : undefined);
+  const id = await first('i.id > ?', after) ?? (after > 0 ? await first('i.id < ?', after) : undefined);
   if (id === undefined) return null;
-  const index = db.prepare(`SELECT count(*) FROM images i ${where('i.id < ?')}`).pluck().get(...params, id) as number;
+  const index = await db.prepare(`SELECT count(*) FROM images i ${where('i.id < ?')}`).pluck().get(...params, id) as number;
   return { id, index };
 }
 
 /** The image's place in the filtered list (id order); null when the filter leaves it out. */
-export function indexOfImage(db: Db, filter: ImageFilter, id: number): number | null {
+export async function indexOfImage(db: Db, filter: ImageFilter, id: number): Promise<number | null> {
   if (filter.ranked) {
-    const index = rankedImages(db, filter).ids.indexOf(id);
+    const index = (await rankedImages(db, filter)).ids.indexOf(id);
     return index < 0 ? null : index;
   }
   const { sql, params } = whereClause(filter);
   const where = (extra: string) => `${sql ? `${sql} AND` : 'WHERE'} ${extra}`;
-  const inList = db.prepare(`SELECT 1 FROM images i ${where('i.id = ?')}`).get(...params, id);
+  const inList = await db.prepare(`SELECT 1 FROM images i ${where('i.id = ?')}`).get(...params, id);
   if (!inList) return null;
-  return db.prepare(`SELECT count(*) FROM images i ${where('i.id < ?')}`).pluck().get(...params, id) as number;
+  return await db.prepare(`SELECT count(*) FROM images i ${where('i.id < ?')}`).pluck().get(...params, id) as number;
 }
 
 /** Images whose stored path is `name` or ends in `/name` (a file name, or a path below the root), in id order. */
-export function findImagesByName(db: Db, name: string): ImageRecord[] {
-  const rows = db
+export async function findImagesByName(db: Db, name: string): Promise<ImageRecord[]> {
+  const rows = await db
     .prepare("SELECT * FROM images WHERE path = ? OR substr(path, -length(?) - 1) = '/' || ? OR substr(path, -length(?) - 1) = '\\' || ? ORDER BY id")
     .all(name, name, name, name, name) as ImageRow[];
   return rows.map(toRecord);

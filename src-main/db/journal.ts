@@ -45,43 +45,44 @@ function toEntry(r: JournalRow): JournalEntry {
 }
 
 /** Records a new edit; entries that were undone are dropped, as a new edit ends the redo branch. */
-export function appendEdit(
+export async function appendEdit(
   db: Db,
   e: { imageId: number; label: string; forward: unknown; backward: unknown },
   now = Date.now(),
-): number {
-  return db.transaction(() => {
-    db.prepare('DELETE FROM edit_journal WHERE image_id = ? AND undone = 1').run(e.imageId);
-    const info = db
-      .prepare('INSERT INTO edit_journal (image_id, label, forward, backward, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(e.imageId, e.label, JSON.stringify(e.forward), JSON.stringify(e.backward), now);
-    return Number(info.lastInsertRowid);
+): Promise<number> {
+  return await db.transaction(async () => {
+    await db.prepare('DELETE FROM edit_journal WHERE image_id = ? AND undone = 1').run(e.imageId);
+    const info = await db
+      .prepare('INSERT INTO edit_journal (image_id, label, forward, backward, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id')
+      .pluck()
+      .get(e.imageId, e.label, JSON.stringify(e.forward), JSON.stringify(e.backward), now);
+    return info as number;
   })();
 }
 
 /** The entry an undo would revert, if any. */
-export function peekUndo(db: Db, imageId: number): JournalEntry | undefined {
-  const r = db
+export async function peekUndo(db: Db, imageId: number): Promise<JournalEntry | undefined> {
+  const r = await db
     .prepare('SELECT * FROM edit_journal WHERE image_id = ? AND undone = 0 ORDER BY id DESC LIMIT 1')
     .get(imageId) as JournalRow | undefined;
   return r ? toEntry(r) : undefined;
 }
 
 /** The entry a redo would re-apply, if any. */
-export function peekRedo(db: Db, imageId: number): JournalEntry | undefined {
-  const r = db
+export async function peekRedo(db: Db, imageId: number): Promise<JournalEntry | undefined> {
+  const r = await db
     .prepare('SELECT * FROM edit_journal WHERE image_id = ? AND undone = 1 ORDER BY id ASC LIMIT 1')
     .get(imageId) as JournalRow | undefined;
   return r ? toEntry(r) : undefined;
 }
 
-export function markUndone(db: Db, id: number, undone: boolean): void {
-  db.prepare('UPDATE edit_journal SET undone = ? WHERE id = ?').run(undone ? 1 : 0, id);
+export async function markUndone(db: Db, id: number, undone: boolean): Promise<void> {
+  await db.prepare('UPDATE edit_journal SET undone = ? WHERE id = ?').run(undone ? 1 : 0, id);
 }
 
 /** Marks an entry undone or redone, and stores payloads rewritten while applying it. */
-export function setEntryState(db: Db, id: number, undone: boolean, payloads: { forward: unknown; backward: unknown }): void {
-  db.prepare('UPDATE edit_journal SET undone = ?, forward = ?, backward = ? WHERE id = ?').run(
+export async function setEntryState(db: Db, id: number, undone: boolean, payloads: { forward: unknown; backward: unknown }): Promise<void> {
+  await db.prepare('UPDATE edit_journal SET undone = ?, forward = ?, backward = ? WHERE id = ?').run(
     undone ? 1 : 0,
     JSON.stringify(payloads.forward),
     JSON.stringify(payloads.backward),
@@ -90,18 +91,22 @@ export function setEntryState(db: Db, id: number, undone: boolean, payloads: { f
 }
 
 /** Forgets the whole undo and redo history of these images. */
-export function clearHistory(db: Db, imageIds: readonly number[]): number {
+export async function clearHistory(db: Db, imageIds: readonly number[]): Promise<number> {
   const stmt = db.prepare('DELETE FROM edit_journal WHERE image_id = ?');
-  return db.transaction(() => imageIds.reduce((n, id) => n + stmt.run(id).changes, 0))();
+  return await db.transaction(async () => {
+    let n = 0;
+    for (const id of imageIds) n += (await stmt.run(id)).changes;
+    return n;
+  })();
 }
 
 /**
  * Images whose history holds an annotation value of the class on either side. Payloads of
  * another shape match nothing: the CASE keeps json_extract away from elements that are not objects.
  */
-export function imagesWithHistoryOfClass(db: Db, classId: number): number[] {
+export async function imagesWithHistoryOfClass(db: Db, classId: number): Promise<number[]> {
   const side = (col: string) =>
     `SELECT j.image_id FROM edit_journal j, json_each(j.${col}) e
      WHERE CASE WHEN e.type = 'object' THEN json_extract(e.value, '$.value.classId') END = ?`;
-  return db.prepare(`${side('forward')} UNION ${side('backward')}`).pluck().all(classId, classId) as number[];
+  return await db.prepare(`${side('forward')} UNION ${side('backward')}`).pluck().all(classId, classId) as number[];
 }

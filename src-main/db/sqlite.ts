@@ -49,7 +49,10 @@ export class SqliteDb implements Db {
 
   async dataVersion(): Promise<number> {
     await this.ready();
-    return this.sqlite.pragma('data_version', { simple: true }) as number;
+    // data_version moves with other connections' commits, total_changes with this one's.
+    const others = this.sqlite.pragma('data_version', { simple: true }) as number;
+    const own = this.sqlite.prepare('SELECT total_changes()').pluck().get() as number;
+    return others * 1e9 + own;
   }
 
   transaction<A extends unknown[], T>(fn: (...args: A) => Promise<T> | T): TransactionFn<A, T> {

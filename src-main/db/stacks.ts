@@ -12,8 +12,8 @@ const PLANNED_KEY = 'stacks_planned';
  * rows keep their id (and slice last viewed) while their kind and key stay; stacks that no
  * longer exist are removed. Runs inside the caller's transaction when there is one.
  */
-export function rebuildStacks(db: Db): { stacks: number; members: number } {
-  const rows = db
+export async function rebuildStacks(db: Db): Promise<{ stacks: number; members: number }> {
+  const rows = await db
     .prepare(
       `SELECT i.id, i.path, i.width, i.height, i.channels, i.bit_depth AS bitDepth, i.format, i.frames,
               m.image_id IS NOT NULL AS dicom, m.series_uid AS seriesUid,
@@ -58,8 +58,8 @@ export function rebuildStacks(db: Db): { stacks: number; members: number } {
   }));
   const planned = planStacks(candidates);
   let members = 0;
-  db.transaction(() => {
-    db.prepare('DELETE FROM stack_members').run();
+  await db.transaction(async () => {
+    await db.prepare('DELETE FROM stack_members').run();
     const upsert = db.prepare(
       `INSERT INTO stacks (kind, key, name, slice_order) VALUES (?, ?, ?, ?)
        ON CONFLICT (kind, key) DO UPDATE SET name = excluded.name, slice_order = excluded.slice_order
@@ -68,13 +68,13 @@ export function rebuildStacks(db: Db): { stacks: number; members: number } {
     const member = db.prepare('INSERT INTO stack_members (stack_id, image_id, position) VALUES (?, ?, ?)');
     const keep: number[] = [];
     for (const s of planned) {
-      const id = upsert.pluck().get(s.kind, s.key, s.name, s.order) as number;
+      const id = await upsert.pluck().get(s.kind, s.key, s.name, s.order) as number;
       keep.push(id);
-      s.members.forEach((imageId, position) => member.run(id, imageId, position));
+      for (const [position, imageId] of s.members.entries()) await member.run(id, imageId, position);
       members += s.members.length;
     }
-    db.prepare('DELETE FROM stacks WHERE id NOT IN (SELECT value FROM json_each(?))').run(JSON.stringify(keep));
-    setMeta(db, PLANNED_KEY, '1');
+    await db.prepare('DELETE FROM stacks WHERE id NOT IN (SELECT value FROM json_each(?))').run(JSON.stringify(keep));
+    await setMeta(db, PLANNED_KEY, '1');
   })();
   return { stacks: planned.length, members };
 }
@@ -83,10 +83,10 @@ export function rebuildStacks(db: Db): { stacks: number; members: number } {
  * Plans stacks for a dataset made before stacks existed, once, when it is opened. A read-only
  * dataset keeps showing its images one by one.
  */
-export function ensureStacksPlanned(db: Db): void {
-  if (getMeta(db, PLANNED_KEY) === '1') return;
+export async function ensureStacksPlanned(db: Db): Promise<void> {
+  if (await getMeta(db, PLANNED_KEY) === '1') return;
   try {
-    rebuildStacks(db);
+    await rebuildStacks(db);
   } catch {
     // Read-only file: nothing can be stored, and images show as they did.
   }
@@ -106,47 +106,47 @@ function toInfo(r: StackRow): StackInfo {
 
 const STACK_SELECT = `SELECT s.id, s.kind, s.name, s.slice_order, (SELECT count(*) FROM stack_members m WHERE m.stack_id = s.id) AS slices FROM stacks s`;
 
-export function getStack(db: Db, stackId: number): StackInfo | null {
-  const r = db.prepare(`${STACK_SELECT} WHERE s.id = ?`).get(stackId) as StackRow | undefined;
+export async function getStack(db: Db, stackId: number): Promise<StackInfo | null> {
+  const r = await db.prepare(`${STACK_SELECT} WHERE s.id = ?`).get(stackId) as StackRow | undefined;
   return r ? toInfo(r) : null;
 }
 
 /** The stack an image is a slice of, or null. */
-export function stackOfImage(db: Db, imageId: number): StackInfo | null {
-  const r = db.prepare(`${STACK_SELECT} WHERE s.id = (SELECT stack_id FROM stack_members WHERE image_id = ?)`).get(imageId) as StackRow | undefined;
+export async function stackOfImage(db: Db, imageId: number): Promise<StackInfo | null> {
+  const r = await db.prepare(`${STACK_SELECT} WHERE s.id = (SELECT stack_id FROM stack_members WHERE image_id = ?)`).get(imageId) as StackRow | undefined;
   return r ? toInfo(r) : null;
 }
 
 /** Image ids of a stack's slices, first slice first. */
-export function stackMemberIds(db: Db, stackId: number): number[] {
-  return db.prepare('SELECT image_id FROM stack_members WHERE stack_id = ? ORDER BY position').pluck().all(stackId) as number[];
+export async function stackMemberIds(db: Db, stackId: number): Promise<number[]> {
+  return await db.prepare('SELECT image_id FROM stack_members WHERE stack_id = ? ORDER BY position').pluck().all(stackId) as number[];
 }
 
 /** The slice a stack was last viewed on: an image id of the stack, or null when none was remembered. */
-export function getViewedSlice(db: Db, stackId: number): number | null {
+export async function getViewedSlice(db: Db, stackId: number): Promise<number | null> {
   return (
-    (db
+    (await db
       .prepare('SELECT s.viewed_image_id FROM stacks s JOIN stack_members m ON m.stack_id = s.id AND m.image_id = s.viewed_image_id WHERE s.id = ?')
       .pluck()
       .get(stackId) as number | undefined) ?? null
   );
 }
 
-export function setViewedSlice(db: Db, stackId: number, imageId: number): boolean {
-  return db.prepare('UPDATE stacks SET viewed_image_id = ? WHERE id = ? AND EXISTS (SELECT 1 FROM stack_members WHERE stack_id = ? AND image_id = ?)').run(imageId, stackId, stackId, imageId).changes === 1;
+export async function setViewedSlice(db: Db, stackId: number, imageId: number): Promise<boolean> {
+  return (await db.prepare('UPDATE stacks SET viewed_image_id = ? WHERE id = ? AND EXISTS (SELECT 1 FROM stack_members WHERE stack_id = ? AND image_id = ?)').run(imageId, stackId, stackId, imageId)).changes === 1;
 }
 
 /**
  * Every slice an image's shapes can be propagated or interpolated through, in order: each frame
  * of each file of its stack, or each frame of the image alone when it is in no stack.
  */
-export function slicesOf(db: Db, imageId: number): SliceRef[] {
-  const stack = stackOfImage(db, imageId);
-  const ids = stack ? stackMemberIds(db, stack.id) : [imageId];
+export async function slicesOf(db: Db, imageId: number): Promise<SliceRef[]> {
+  const stack = await stackOfImage(db, imageId);
+  const ids = stack ? await stackMemberIds(db, stack.id) : [imageId];
   const frames = db.prepare('SELECT frames FROM images WHERE id = ?').pluck();
   const out: SliceRef[] = [];
   for (const id of ids) {
-    const n = Math.max(1, (frames.get(id) as number | undefined) ?? 1);
+    const n = Math.max(1, (await frames.get(id) as number | undefined) ?? 1);
     for (let f = 0; f < n; f++) out.push({ imageId: id, frame: f });
   }
   return out;
@@ -174,39 +174,38 @@ const NOT_A_SLICE = 'NOT EXISTS (SELECT 1 FROM stack_members m WHERE m.image_id 
 const tileCache = new WeakMap<Db, { key: string; tiles: { sk: number; stackId: number }[] }>();
 
 /** The stacks' tiles under the filter, by their first matching image id. */
-function stackTiles(db: Db, filter: ImageFilter): { sk: number; stackId: number }[] {
-  const version = db.prepare('SELECT total_changes()').pluck().get() as number;
-  const key = `${version}|${db.pragma('data_version', { simple: true }) as number}|${JSON.stringify(filter)}`;
+async function stackTiles(db: Db, filter: ImageFilter): Promise<{ sk: number; stackId: number }[]> {
+  const key = `${await db.dataVersion()}|${JSON.stringify(filter)}`;
   const cached = tileCache.get(db);
   if (cached?.key === key) return cached.tiles;
   const { sql, params } = filterParts(filter);
   // Without a filter the first image of a stack is its lowest member id: no image row is read.
   const tiles = (
     sql
-      ? db.prepare(`SELECT min(i.id) AS sk, m.stack_id AS stackId FROM stack_members m JOIN images i ON i.id = m.image_id ${sql} GROUP BY m.stack_id ORDER BY sk`).all(...params)
-      : db.prepare('SELECT min(m.image_id) AS sk, m.stack_id AS stackId FROM stack_members m GROUP BY m.stack_id ORDER BY sk').all()
+      ? await db.prepare(`SELECT min(i.id) AS sk, m.stack_id AS stackId FROM stack_members m JOIN images i ON i.id = m.image_id ${sql} GROUP BY m.stack_id ORDER BY sk`).all(...params)
+      : await db.prepare('SELECT min(m.image_id) AS sk, m.stack_id AS stackId FROM stack_members m GROUP BY m.stack_id ORDER BY sk').all()
   ) as { sk: number; stackId: number }[];
   tileCache.set(db, { key, tiles });
   return tiles;
 }
 
-function countPlain(db: Db, filter: ImageFilter): number {
+async function countPlain(db: Db, filter: ImageFilter): Promise<number> {
   if (Object.keys(filter).length === 0) {
-    return countImages(db, {}) - (db.prepare('SELECT count(*) FROM stack_members').pluck().get() as number);
+    return await countImages(db, {}) - (await db.prepare('SELECT count(*) FROM stack_members').pluck().get() as number);
   }
   const { and, params } = filterParts(filter);
-  return db.prepare(`SELECT count(*) FROM images i ${and} ${NOT_A_SLICE}`).pluck().get(...params) as number;
+  return await db.prepare(`SELECT count(*) FROM images i ${and} ${NOT_A_SLICE}`).pluck().get(...params) as number;
 }
 
 /** Whether any image is a slice of a stack; without stacks the grid is the plain image list. */
-function hasStacks(db: Db): boolean {
-  return db.prepare('SELECT EXISTS (SELECT 1 FROM stack_members)').pluck().get() === 1;
+async function hasStacks(db: Db): Promise<boolean> {
+  return await db.prepare('SELECT EXISTS (SELECT 1 FROM stack_members)').pluck().get() === 1;
 }
 
-export function countTiles(db: Db, filter: ImageFilter): number {
+export async function countTiles(db: Db, filter: ImageFilter): Promise<number> {
   // A ranking orders images, not stacks: each ranked image is a tile of its own.
-  if (!hasStacks(db) || filter.ranked) return countImages(db, filter);
-  return countPlain(db, filter) + stackTiles(db, filter).length;
+  if (!await hasStacks(db) || filter.ranked) return await countImages(db, filter);
+  return await countPlain(db, filter) + (await stackTiles(db, filter)).length;
 }
 
 /**
@@ -214,12 +213,12 @@ export function countTiles(db: Db, filter: ImageFilter): number {
  * least offset - (stack tiles), so a window of them from there, merged with the stack tiles,
  * holds the page; positions counted in the merge are exact from the window's first image on.
  */
-function pageTiles(db: Db, filter: ImageFilter, offset: number, limit: number): { sk: number; stackId: number | null }[] {
-  const stacks = stackTiles(db, filter);
+async function pageTiles(db: Db, filter: ImageFilter, offset: number, limit: number): Promise<{ sk: number; stackId: number | null }[]> {
+  const stacks = await stackTiles(db, filter);
   const { and, params } = filterParts(filter);
   const start = Math.max(0, offset - stacks.length);
   const want = limit + stacks.length;
-  const plain = db.prepare(`SELECT i.id FROM images i ${and} ${NOT_A_SLICE} ORDER BY i.id LIMIT ? OFFSET ?`).pluck().all(...params, want, start) as number[];
+  const plain = await db.prepare(`SELECT i.id FROM images i ${and} ${NOT_A_SLICE} ORDER BY i.id LIMIT ? OFFSET ?`).pluck().all(...params, want, start) as number[];
   const ended = plain.length < want;
   const out: { sk: number; stackId: number | null }[] = [];
   let a = 0;
@@ -299,18 +298,18 @@ LEFT JOIN (
  * slices and the status of stackStatus. Two queries a page: the plain images, and the stacks
  * (STACK_TILES).
  */
-export function listTiles(db: Db, filter: ImageFilter, offset: number, limit: number): ImageListRow[] {
-  if (!hasStacks(db) || filter.ranked) return listImages(db, filter, offset, limit);
-  const tiles = pageTiles(db, filter, offset, limit);
+export async function listTiles(db: Db, filter: ImageFilter, offset: number, limit: number): Promise<ImageListRow[]> {
+  if (!await hasStacks(db) || filter.ranked) return await listImages(db, filter, offset, limit);
+  const tiles = await pageTiles(db, filter, offset, limit);
   const plainIds = tiles.filter((t) => t.stackId === null).map((t) => t.sk);
   const stackIds = tiles.filter((t) => t.stackId !== null).map((t) => t.stackId!);
   const plain = new Map<number, TileRow>();
   if (plainIds.length > 0) {
-    for (const r of db.prepare(`SELECT ${TILE_COLUMNS} FROM images i WHERE i.id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(plainIds)) as TileRow[]) plain.set(r.id, r);
+    for (const r of await db.prepare(`SELECT ${TILE_COLUMNS} FROM images i WHERE i.id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(plainIds)) as TileRow[]) plain.set(r.id, r);
   }
   const stacks = new Map<number, StackTileRow>();
   if (stackIds.length > 0) {
-    for (const r of db.prepare(STACK_TILES).all(JSON.stringify(stackIds)) as StackTileRow[]) stacks.set(r.stackId, r);
+    for (const r of await db.prepare(STACK_TILES).all(JSON.stringify(stackIds)) as StackTileRow[]) stacks.set(r.stackId, r);
   }
   const out: ImageListRow[] = [];
   for (const t of tiles) {
@@ -324,7 +323,7 @@ export function listTiles(db: Db, filter: ImageFilter, offset: number, limit: nu
     const { stackId, kind, name, slice_order, slices, p0: _p0, p1: _p1, nNew, nProgress, nDone, nReviewed, nRejected, annotations, comments, ...found } = r;
     const cover =
       found.id === null
-        ? (db.prepare(`SELECT ${TILE_COLUMNS} FROM images i WHERE i.id = (SELECT image_id FROM stack_members WHERE stack_id = ? ORDER BY position LIMIT 1 OFFSET ?)`).get(stackId, Math.floor((slices - 1) / 2)) as TileRow)
+        ? (await db.prepare(`SELECT ${TILE_COLUMNS} FROM images i WHERE i.id = (SELECT image_id FROM stack_members WHERE stack_id = ? ORDER BY position LIMIT 1 OFFSET ?)`).get(stackId, Math.floor((slices - 1) / 2)) as TileRow)
         : found;
     out.push({
       ...cover,
@@ -339,27 +338,27 @@ export function listTiles(db: Db, filter: ImageFilter, offset: number, limit: nu
 }
 
 /** The grid position of the tile holding `imageId` under the filter (the image must match it). */
-export function tileIndexOf(db: Db, filter: ImageFilter, imageId: number): number {
-  if (filter.ranked) return Math.max(0, rankedImages(db, filter).ids.indexOf(imageId));
+export async function tileIndexOf(db: Db, filter: ImageFilter, imageId: number): Promise<number> {
+  if (filter.ranked) return Math.max(0, (await rankedImages(db, filter)).ids.indexOf(imageId));
   const { and, params } = filterParts(filter);
-  const stacks = hasStacks(db) ? stackTiles(db, filter) : [];
-  const stackId = db.prepare('SELECT stack_id FROM stack_members WHERE image_id = ?').pluck().get(imageId) as number | undefined;
+  const stacks = await hasStacks(db) ? await stackTiles(db, filter) : [];
+  const stackId = await db.prepare('SELECT stack_id FROM stack_members WHERE image_id = ?').pluck().get(imageId) as number | undefined;
   const sk = stackId === undefined ? imageId : (stacks.find((t) => t.stackId === stackId)?.sk ?? imageId);
-  const plainBefore = db.prepare(`SELECT count(*) FROM images i ${and} ${NOT_A_SLICE} AND i.id < ?`).pluck().get(...params, sk) as number;
+  const plainBefore = await db.prepare(`SELECT count(*) FROM images i ${and} ${NOT_A_SLICE} AND i.id < ?`).pluck().get(...params, sk) as number;
   return plainBefore + stacks.filter((t) => t.sk < sk).length;
 }
 
 /** The grid rows of a stack's slices, first slice first (each an image of its own). */
-export function listStackMembers(db: Db, stackId: number): ImageListRow[] {
-  const rows = db
+export async function listStackMembers(db: Db, stackId: number): Promise<ImageListRow[]> {
+  const rows = await db
     .prepare(`SELECT ${TILE_COLUMNS} FROM stack_members m JOIN images i ON i.id = m.image_id WHERE m.stack_id = ? ORDER BY m.position`)
     .all(stackId) as TileRow[];
   return rows.map((r) => ({ ...r, external: r.external === 1 }));
 }
 
 /** The grid position of the tile showing `imageId` under the filter, or null when the filter hides the image. */
-export function locateTile(db: Db, filter: ImageFilter, imageId: number): number | null {
+export async function locateTile(db: Db, filter: ImageFilter, imageId: number): Promise<number | null> {
   const { sql, params } = whereClause(filter);
-  const matches = db.prepare(`SELECT 1 FROM images i ${sql ? `${sql} AND` : 'WHERE'} i.id = ?`).get(...params, imageId);
-  return matches ? tileIndexOf(db, filter, imageId) : null;
+  const matches = await db.prepare(`SELECT 1 FROM images i ${sql ? `${sql} AND` : 'WHERE'} i.id = ?`).get(...params, imageId);
+  return matches ? await tileIndexOf(db, filter, imageId) : null;
 }

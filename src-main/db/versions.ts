@@ -3,7 +3,7 @@ import { parseNodata } from '../common/geo';
 import type { AnnotationKind, AnnotationRecord, AnnotationSource, AttributeDef, AttributeValue, ClassRecord, Geometry, ImageStatus, KeypointSchema, Split } from '../common/model';
 import type { VersionDiff, VersionRecord } from '../common/versions';
 import type { ExportAnnotationRow, ExportChunk, ExportImageRow, ExportScope, KindsOutside } from './export';
-import type { Statement } from 'better-sqlite3';
+import type { Statement } from './engine';
 import type { Db } from './open';
 
 /**
@@ -50,7 +50,7 @@ export interface NewVersion {
    * How images shown through a display window (DICOM, samples deeper than 8 bits) were displayed
    * when frozen, by image id: read inside the version's transaction (services/versions computes it).
    */
-  display?: () => Map<number, FrozenDisplay>;
+  display?: () => Promise<Map<number, FrozenDisplay>>;
 }
 
 /**
@@ -72,23 +72,23 @@ export interface FrozenDisplay {
  * failure anywhere leaves no version behind. `hook` runs inside it after the rows are copied (a
  * test makes it throw).
  */
-export function insertVersion(db: Db, v: NewVersion, now = Date.now(), hook?: () => void): VersionRecord {
+export async function insertVersion(db: Db, v: NewVersion, now = Date.now(), hook?: () => void): Promise<VersionRecord> {
   const withPredictions = v.withPredictions === true;
-  return db.transaction(() => {
-    const next = ((db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'versions'").pluck().get() as number | undefined) ?? 0) + 1;
-    const images = db.prepare('SELECT count(*) FROM images').pluck().get() as number;
-    const classes = db.prepare('SELECT count(*) FROM classes').pluck().get() as number;
-    const annotations = db.prepare(`SELECT count(*) FROM annotations WHERE ${frozenSource(withPredictions)}`).pluck().get() as number;
-    db.prepare(
+  return await db.transaction(async () => {
+    const next = ((await db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'versions'").pluck().get() as number | undefined) ?? 0) + 1;
+    const images = await db.prepare('SELECT count(*) FROM images').pluck().get() as number;
+    const classes = await db.prepare('SELECT count(*) FROM classes').pluck().get() as number;
+    const annotations = await db.prepare(`SELECT count(*) FROM annotations WHERE ${frozenSource(withPredictions)}`).pluck().get() as number;
+    await db.prepare(
       `INSERT INTO versions (id, number, name, note, created_at, with_predictions, recipe, image_count, class_count, annotation_count)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(next, next, v.name, v.note ?? '', now, withPredictions ? 1 : 0, v.recipe === undefined || v.recipe === null ? null : JSON.stringify(v.recipe), images, classes, annotations);
     // The display of windowed images goes through a temporary table joined into the copy (rows are never updated).
-    db.exec('CREATE TEMP TABLE IF NOT EXISTS version_display (image_id INTEGER PRIMARY KEY, display TEXT NOT NULL)');
-    db.exec('DELETE FROM temp.version_display');
+    await db.exec('CREATE TEMP TABLE IF NOT EXISTS version_display (image_id INTEGER PRIMARY KEY, display TEXT NOT NULL)');
+    await db.exec('DELETE FROM temp.version_display');
     const putDisplay = db.prepare('INSERT INTO temp.version_display (image_id, display) VALUES (?, ?)');
-    for (const [id, d] of v.display?.() ?? []) putDisplay.run(id, JSON.stringify({ display: d }));
-    db.prepare(
+    for (const [id, d] of (await v.display?.()) ?? []) await putDisplay.run(id, JSON.stringify({ display: d }));
+    await db.prepare(
       `INSERT INTO version_images (version_id, image_id, path, external, content_hash, width, height, orientation, format, frames, status, split, coco_id, geo)
        SELECT ?, i.id, i.path, i.external, i.content_hash, i.width, i.height, i.orientation, i.format, i.frames, i.status, i.split, c.coco_id,
               CASE WHEN g.image_id IS NULL AND d.display IS NULL THEN NULL
@@ -98,38 +98,38 @@ export function insertVersion(db: Db, v: NewVersion, now = Date.now(), hook?: ()
        FROM images i LEFT JOIN coco_image_ids c ON c.image_id = i.id LEFT JOIN image_geo g ON g.image_id = i.id
        LEFT JOIN temp.version_display d ON d.image_id = i.id`,
     ).run(next);
-    db.exec('DELETE FROM temp.version_display');
-    db.prepare(
+    await db.exec('DELETE FROM temp.version_display');
+    await db.prepare(
       `INSERT INTO version_classes (version_id, class_id, name, color, sort_order, attributes, keypoints, coco_id)
        SELECT ?, k.id, k.name, k.color, k.sort_order, k.attributes, k.keypoints, c.coco_id
        FROM classes k LEFT JOIN coco_category_ids c ON c.class_id = k.id`,
     ).run(next);
-    db.prepare(
+    await db.prepare(
       `INSERT INTO version_annotations (version_id, id, image_id, frame, class_id, kind, geometry, attributes, source, score, z)
        SELECT ?, id, image_id, frame, class_id, kind, geometry, attributes, source, score, z FROM annotations WHERE ${frozenSource(withPredictions)}`,
     ).run(next);
     hook?.();
-    return toRecord(db.prepare('SELECT * FROM versions WHERE id = ?').get(next) as VersionRow);
+    return toRecord(await db.prepare('SELECT * FROM versions WHERE id = ?').get(next) as VersionRow);
   })();
 }
 
-export function listVersions(db: Db): VersionRecord[] {
-  return (db.prepare('SELECT * FROM versions ORDER BY number').all() as VersionRow[]).map(toRecord);
+export async function listVersions(db: Db): Promise<VersionRecord[]> {
+  return (await db.prepare('SELECT * FROM versions ORDER BY number').all() as VersionRow[]).map(toRecord);
 }
 
-export function getVersion(db: Db, number: number): VersionRecord | undefined {
-  const r = db.prepare('SELECT * FROM versions WHERE number = ?').get(number) as VersionRow | undefined;
+export async function getVersion(db: Db, number: number): Promise<VersionRecord | undefined> {
+  const r = await db.prepare('SELECT * FROM versions WHERE number = ?').get(number) as VersionRow | undefined;
   return r ? toRecord(r) : undefined;
 }
 
 /** Deletes a version and its frozen rows; false when there was none of that number. */
-export function deleteVersion(db: Db, number: number): boolean {
-  return db.transaction(() => {
-    const id = db.prepare('SELECT id FROM versions WHERE number = ?').pluck().get(number) as number | undefined;
+export async function deleteVersion(db: Db, number: number): Promise<boolean> {
+  return await db.transaction(async () => {
+    const id = await db.prepare('SELECT id FROM versions WHERE number = ?').pluck().get(number) as number | undefined;
     if (id === undefined) return false;
     // Children first: the foreign keys cascade only where the connection enables them.
-    for (const t of ['version_annotations', 'version_classes', 'version_images']) db.prepare(`DELETE FROM ${t} WHERE version_id = ?`).run(id);
-    db.prepare('DELETE FROM versions WHERE id = ?').run(id);
+    for (const t of ['version_annotations', 'version_classes', 'version_images']) await db.prepare(`DELETE FROM ${t} WHERE version_id = ?`).run(id);
+    await db.prepare('DELETE FROM versions WHERE id = ?').run(id);
     return true;
   })();
 }
@@ -152,15 +152,15 @@ function prepared(db: Db, sql: string): Statement {
   return stmt;
 }
 
-export function countVersionImages(db: Db, version: number, scope: ExportScope): number {
-  return db.prepare(`SELECT count(*) FROM version_images WHERE version_id = ? AND ${SCOPE[scope]}`).pluck().get(version) as number;
+export async function countVersionImages(db: Db, version: number, scope: ExportScope): Promise<number> {
+  return await db.prepare(`SELECT count(*) FROM version_images WHERE version_id = ? AND ${SCOPE[scope]}`).pluck().get(version) as number;
 }
 
 /** The version's images after `afterId` (id order) with their frozen annotations by z then id, as readExportChunk. */
-export function readVersionChunk(db: Db, version: number, scope: ExportScope, withPredictions: boolean, afterId: number, limit: number): ExportChunk {
+export async function readVersionChunk(db: Db, version: number, scope: ExportScope, withPredictions: boolean, afterId: number, limit: number): Promise<ExportChunk> {
   const images: ExportImageRow[] = [];
   const annotations = new Map<number, ExportAnnotationRow[]>();
-  const rows = prepared(
+  const rows = await prepared(
     db,
     `SELECT image_id AS id, path, external, width, height, orientation, split, format FROM version_images
      WHERE version_id = ? AND image_id > ? AND ${SCOPE[scope]} ORDER BY image_id LIMIT ?`,
@@ -176,7 +176,7 @@ export function readVersionChunk(db: Db, version: number, scope: ExportScope, wi
      WHERE version_id = ? AND image_id BETWEEN ? AND ? AND ${frozenSource(withPredictions)} ORDER BY image_id, z, id`,
   );
   type Row = [number, number, number | null, AnnotationKind, string, AnnotationSource, number | null, string, number, number];
-  for (const r of stmt.raw(true).iterate(version, images[0]!.id, images[images.length - 1]!.id) as IterableIterator<Row>) {
+  for await (const r of stmt.raw(true).iterate(version, images[0]!.id, images[images.length - 1]!.id) as AsyncIterableIterator<Row>) {
     const list = annotations.get(r[1]);
     if (!list) continue;
     list.push({
@@ -206,8 +206,8 @@ interface VersionClassRow {
 }
 
 /** The version's classes in their frozen order (as listClasses orders them). */
-export function versionClasses(db: Db, version: number): (ClassRecord & { cocoId: number | null })[] {
-  const rows = db.prepare('SELECT * FROM version_classes WHERE version_id = ? ORDER BY sort_order, class_id').all(version) as VersionClassRow[];
+export async function versionClasses(db: Db, version: number): Promise<(ClassRecord & { cocoId: number | null })[]> {
+  const rows = await db.prepare('SELECT * FROM version_classes WHERE version_id = ? ORDER BY sort_order, class_id').all(version) as VersionClassRow[];
   return rows.map((r) => ({
     id: r.class_id,
     name: r.name,
@@ -221,9 +221,9 @@ export function versionClasses(db: Db, version: number): (ClassRecord & { cocoId
 }
 
 /** The COCO ids an export of the version writes, computed from its frozen ids as cocoExportIds does from the live ones. */
-export function versionCocoIds(db: Db, version: number): { image: (id: number) => number; category: (classId: number, index: number) => number } {
-  const images = new Map(db.prepare('SELECT image_id, coco_id FROM version_images WHERE version_id = ? AND coco_id IS NOT NULL').raw().all(version) as [number, number][]);
-  const classes = new Map(db.prepare('SELECT class_id, coco_id FROM version_classes WHERE version_id = ? AND coco_id IS NOT NULL').raw().all(version) as [number, number][]);
+export async function versionCocoIds(db: Db, version: number): Promise<{ image: (id: number) => number; category: (classId: number, index: number) => number }> {
+  const images = new Map(await db.prepare('SELECT image_id, coco_id FROM version_images WHERE version_id = ? AND coco_id IS NOT NULL').raw().all(version) as [number, number][]);
+  const classes = new Map(await db.prepare('SELECT class_id, coco_id FROM version_classes WHERE version_id = ? AND coco_id IS NOT NULL').raw().all(version) as [number, number][]);
   const largest = (ids: Iterable<number>) => {
     let m = 0;
     for (const v of ids) if (v > m) m = v;
@@ -234,8 +234,8 @@ export function versionCocoIds(db: Db, version: number): { image: (id: number) =
   return { image: (id) => images.get(id) ?? imageBase + id, category: (classId, index) => classes.get(classId) ?? classBase + index + 1 };
 }
 
-export function versionGeo(db: Db, version: number, imageId: number): GeoReference | null {
-  const text = db.prepare('SELECT geo FROM version_images WHERE version_id = ? AND image_id = ?').pluck().get(version, imageId) as string | null | undefined;
+export async function versionGeo(db: Db, version: number, imageId: number): Promise<GeoReference | null> {
+  const text = await db.prepare('SELECT geo FROM version_images WHERE version_id = ? AND image_id = ?').pluck().get(version, imageId) as string | null | undefined;
   if (!text) return null;
   const g = JSON.parse(text) as { transform?: GeoTransform; epsg: number | null; crs_name: string | null; nodata: string | null; linear_unit: number | null };
   // The column may hold only the frozen display (FrozenDisplay).
@@ -244,12 +244,12 @@ export function versionGeo(db: Db, version: number, imageId: number): GeoReferen
 }
 
 /** A version's image as it was frozen, with its frozen display; undefined when the version does not hold it. */
-export function versionImageRow(
+export async function versionImageRow(
   db: Db,
   version: number,
   imageId: number,
-): { id: number; path: string; external: boolean; contentHash: string; width: number; height: number; orientation: number; format: string; frames: number; status: ImageStatus; split: Split | null; display: FrozenDisplay } | undefined {
-  const r = db
+): Promise<{ id: number; path: string; external: boolean; contentHash: string; width: number; height: number; orientation: number; format: string; frames: number; status: ImageStatus; split: Split | null; display: FrozenDisplay } | undefined> {
+  const r = await db
     .prepare(
       `SELECT image_id AS id, path, external, content_hash AS contentHash, width, height, orientation, format, frames, status, split, geo
        FROM version_images WHERE version_id = ? AND image_id = ?`,
@@ -262,25 +262,25 @@ export function versionImageRow(
 }
 
 /** The version's train images of the scope, in id order (the images a mosaic draws from). */
-export function versionTrainImageIds(db: Db, version: number, scope: ExportScope): number[] {
-  return db.prepare(`SELECT image_id FROM version_images WHERE version_id = ? AND split = 'train' AND ${SCOPE[scope]} ORDER BY image_id`).pluck().all(version) as number[];
+export async function versionTrainImageIds(db: Db, version: number, scope: ExportScope): Promise<number[]> {
+  return await db.prepare(`SELECT image_id FROM version_images WHERE version_id = ? AND split = 'train' AND ${SCOPE[scope]} ORDER BY image_id`).pluck().all(version) as number[];
 }
 
 /** The largest image id, annotation id and remembered COCO image id the version holds (0 when none). */
-export function versionMaxIds(db: Db, version: number): { image: number; annotation: number; cocoImage: number } {
-  const images = db.prepare('SELECT coalesce(max(image_id), 0) AS image, coalesce(max(coco_id), 0) AS coco FROM version_images WHERE version_id = ?').get(version) as { image: number; coco: number };
-  const annotation = db.prepare('SELECT coalesce(max(id), 0) FROM version_annotations WHERE version_id = ?').pluck().get(version) as number;
+export async function versionMaxIds(db: Db, version: number): Promise<{ image: number; annotation: number; cocoImage: number }> {
+  const images = await db.prepare('SELECT coalesce(max(image_id), 0) AS image, coalesce(max(coco_id), 0) AS coco FROM version_images WHERE version_id = ?').get(version) as { image: number; coco: number };
+  const annotation = await db.prepare('SELECT coalesce(max(id), 0) FROM version_annotations WHERE version_id = ?').pluck().get(version) as number;
   return { image: images.image, annotation, cocoImage: images.coco };
 }
 
-export function versionExternalPaths(db: Db, version: number): string[] {
-  return db.prepare('SELECT path FROM version_images WHERE version_id = ? AND external = 1').pluck().all(version) as string[];
+export async function versionExternalPaths(db: Db, version: number): Promise<string[]> {
+  return await db.prepare('SELECT path FROM version_images WHERE version_id = ? AND external = 1').pluck().all(version) as string[];
 }
 
 /** The version's images of the scope with the content hash each had when it was frozen. */
-export function versionImageHashes(db: Db, version: number, scope: ExportScope): (ExportImageRow & { contentHash: string })[] {
+export async function versionImageHashes(db: Db, version: number, scope: ExportScope): Promise<(ExportImageRow & { contentHash: string })[]> {
   return (
-    db
+    await db
       .prepare(
         `SELECT image_id AS id, path, external, width, height, orientation, split, format, content_hash AS contentHash FROM version_images
          WHERE version_id = ? AND ${SCOPE[scope]} ORDER BY image_id`,
@@ -290,38 +290,38 @@ export function versionImageHashes(db: Db, version: number, scope: ExportScope):
 }
 
 /** countKindsOutside over the frozen rows. */
-export function versionKindsOutside(db: Db, version: number, scope: ExportScope, withPredictions: boolean, kinds: readonly AnnotationKind[]): KindsOutside {
+export async function versionKindsOutside(db: Db, version: number, scope: ExportScope, withPredictions: boolean, kinds: readonly AnnotationKind[]): Promise<KindsOutside> {
   const notIn = kinds.length ? `AND a.kind NOT IN (${kinds.map(() => '?').join(', ')})` : '';
   const where = `FROM version_annotations a JOIN version_images i ON i.version_id = a.version_id AND i.image_id = a.image_id
      WHERE a.version_id = ? AND ${SCOPE[scope].replace('status', 'i.status')} AND ${frozenSource(withPredictions, 'a.')} AND a.kind <> 'tag' AND a.class_id IS NOT NULL ${notIn}`;
-  const count = db.prepare(`SELECT count(*) ${where}`).pluck().get(version, ...kinds) as number;
+  const count = await db.prepare(`SELECT count(*) ${where}`).pluck().get(version, ...kinds) as number;
   if (count === 0) return { count, first: null };
-  const first = db
+  const first = await db
     .prepare(`SELECT i.image_id AS imageId, i.path AS path, a.id AS annotationId, a.kind AS kind ${where} ORDER BY i.image_id, a.z, a.id LIMIT 1`)
     .get(version, ...kinds) as KindsOutside['first'];
   return { count, first };
 }
 
 /** countOnLaterFrames over the frozen rows. */
-export function versionOnLaterFrames(
+export async function versionOnLaterFrames(
   db: Db,
   version: number,
   scope: ExportScope,
   withPredictions: boolean,
-): { count: number; first: { imageId: number; path: string; annotationId: number; frame: number } | null } {
+): Promise<{ count: number; first: { imageId: number; path: string; annotationId: number; frame: number } | null }> {
   const where = `FROM version_annotations a JOIN version_images i ON i.version_id = a.version_id AND i.image_id = a.image_id
      WHERE a.version_id = ? AND ${SCOPE[scope].replace('status', 'i.status')} AND ${frozenSource(withPredictions, 'a.')} AND a.frame > 0 AND a.kind != 'tag' AND a.class_id IS NOT NULL`;
-  const count = db.prepare(`SELECT count(*) ${where}`).pluck().get(version) as number;
+  const count = await db.prepare(`SELECT count(*) ${where}`).pluck().get(version) as number;
   if (count === 0) return { count, first: null };
-  const first = db
+  const first = await db
     .prepare(`SELECT i.image_id AS imageId, i.path AS path, a.id AS annotationId, a.frame AS frame ${where} ORDER BY i.image_id, a.z, a.id LIMIT 1`)
     .get(version) as { imageId: number; path: string; annotationId: number; frame: number };
   return { count, first };
 }
 
 /** The frozen annotations of one image as the viewer reads annotations (drawing order). */
-export function versionImageAnnotations(db: Db, version: number, imageId: number, createdAt: number): AnnotationRecord[] {
-  const rows = db
+export async function versionImageAnnotations(db: Db, version: number, imageId: number, createdAt: number): Promise<AnnotationRecord[]> {
+  const rows = await db
     .prepare('SELECT id, image_id, frame, class_id, kind, geometry, attributes, source, score, z FROM version_annotations WHERE version_id = ? AND image_id = ? ORDER BY z, id')
     .all(version, imageId) as { id: number; image_id: number; frame: number; class_id: number | null; kind: AnnotationKind; geometry: string; attributes: string; source: AnnotationSource; score: number | null; z: number }[];
   return rows.map((r) => ({
@@ -342,8 +342,8 @@ export function versionImageAnnotations(db: Db, version: number, imageId: number
   }));
 }
 
-export function versionHasImage(db: Db, version: number, imageId: number): boolean {
-  return db.prepare('SELECT 1 FROM version_images WHERE version_id = ? AND image_id = ?').get(version, imageId) !== undefined;
+export async function versionHasImage(db: Db, version: number, imageId: number): Promise<boolean> {
+  return await db.prepare('SELECT 1 FROM version_images WHERE version_id = ? AND image_id = ?').get(version, imageId) !== undefined;
 }
 
 // ---- diff ----
@@ -371,26 +371,26 @@ function sides(side: number | null, withPredictions: boolean) {
  * annotations are matched by id: an annotation is changed when its class, kind, frame, geometry,
  * attributes, drawing order, source or score differ.
  */
-export function diffVersions(db: Db, a: VersionRecord & { id: number }, b: (VersionRecord & { id: number }) | null): VersionDiff {
+export async function diffVersions(db: Db, a: VersionRecord & { id: number }, b: (VersionRecord & { id: number }) | null): Promise<VersionDiff> {
   const A = sides(a.id, a.withPredictions);
   const B = sides(b?.id ?? null, a.withPredictions);
   const params = [...A.params, ...B.params];
   const cte = (t: 'images' | 'classes' | 'annotations') => `WITH a AS (${A[t]}), b AS (${B[t]})`;
   type Img = { id: number; path: string };
-  const added = db.prepare(`${cte('images')} SELECT id, path FROM b WHERE id NOT IN (SELECT id FROM a) ORDER BY id`).all(...params) as Img[];
-  const removed = db.prepare(`${cte('images')} SELECT id, path FROM a WHERE id NOT IN (SELECT id FROM b) ORDER BY id`).all(...params) as Img[];
-  const replaced = db.prepare(`${cte('images')} SELECT b.id, b.path FROM a JOIN b ON a.id = b.id WHERE a.content_hash <> b.content_hash ORDER BY b.id`).all(...params) as Img[];
-  const splitMoves = db
+  const added = await db.prepare(`${cte('images')} SELECT id, path FROM b WHERE id NOT IN (SELECT id FROM a) ORDER BY id`).all(...params) as Img[];
+  const removed = await db.prepare(`${cte('images')} SELECT id, path FROM a WHERE id NOT IN (SELECT id FROM b) ORDER BY id`).all(...params) as Img[];
+  const replaced = await db.prepare(`${cte('images')} SELECT b.id, b.path FROM a JOIN b ON a.id = b.id WHERE a.content_hash <> b.content_hash ORDER BY b.id`).all(...params) as Img[];
+  const splitMoves = await db
     .prepare(`${cte('images')} SELECT b.id, b.path, a.split AS "from", b.split AS "to" FROM a JOIN b ON a.id = b.id WHERE a.split IS NOT b.split ORDER BY b.id`)
     .all(...params) as (Img & { from: Split | null; to: Split | null })[];
-  const statusChanges = db
+  const statusChanges = await db
     .prepare(`${cte('images')} SELECT b.id, b.path, a.status AS "from", b.status AS "to" FROM a JOIN b ON a.id = b.id WHERE a.status IS NOT b.status ORDER BY b.id`)
     .all(...params) as (Img & { from: ImageStatus; to: ImageStatus })[];
 
-  const perClass = (sql: string) => db.prepare(`${cte('annotations')} ${sql}`).raw().all(...params) as [number | null, number][];
-  const addedBy = perClass('SELECT class_id, count(*) FROM b WHERE id NOT IN (SELECT id FROM a) GROUP BY class_id');
-  const removedBy = perClass('SELECT class_id, count(*) FROM a WHERE id NOT IN (SELECT id FROM b) GROUP BY class_id');
-  const changedBy = perClass(
+  const perClass = async (sql: string) => await db.prepare(`${cte('annotations')} ${sql}`).raw().all(...params) as [number | null, number][];
+  const addedBy = await perClass('SELECT class_id, count(*) FROM b WHERE id NOT IN (SELECT id FROM a) GROUP BY class_id');
+  const removedBy = await perClass('SELECT class_id, count(*) FROM a WHERE id NOT IN (SELECT id FROM b) GROUP BY class_id');
+  const changedBy = await perClass(
     `SELECT b.class_id, count(*) FROM a JOIN b ON a.id = b.id
      WHERE a.class_id IS NOT b.class_id OR a.kind IS NOT b.kind OR a.frame IS NOT b.frame OR a.geometry IS NOT b.geometry
         OR a.attributes IS NOT b.attributes OR a.z IS NOT b.z OR a.source IS NOT b.source OR a.score IS NOT b.score
@@ -398,8 +398,8 @@ export function diffVersions(db: Db, a: VersionRecord & { id: number }, b: (Vers
   );
 
   type Cls = { id: number; name: string; color: string; sort_order: number; attributes: string; keypoints: string | null };
-  const classesA = new Map((db.prepare(A.classes).all(...A.params) as Cls[]).map((c) => [c.id, c]));
-  const classesB = new Map((db.prepare(B.classes).all(...B.params) as Cls[]).map((c) => [c.id, c]));
+  const classesA = new Map((await db.prepare(A.classes).all(...A.params) as Cls[]).map((c) => [c.id, c]));
+  const classesB = new Map((await db.prepare(B.classes).all(...B.params) as Cls[]).map((c) => [c.id, c]));
   const className = (id: number | null) => (id === null ? '(no class)' : (classesB.get(id)?.name ?? classesA.get(id)?.name ?? `class ${id}`));
   const byClass = new Map<number | null, { classId: number | null; name: string; added: number; changed: number; removed: number }>();
   const row = (id: number | null) => {
@@ -437,6 +437,6 @@ export function diffVersions(db: Db, a: VersionRecord & { id: number }, b: (Vers
 }
 
 /** The row id of a version (what the other functions here take), or undefined. */
-export function versionId(db: Db, number: number): number | undefined {
-  return db.prepare('SELECT id FROM versions WHERE number = ?').pluck().get(number) as number | undefined;
+export async function versionId(db: Db, number: number): Promise<number | undefined> {
+  return await db.prepare('SELECT id FROM versions WHERE number = ?').pluck().get(number) as number | undefined;
 }

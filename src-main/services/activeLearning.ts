@@ -150,44 +150,44 @@ export function uniquenessScores(data: Float32Array, dim: number): Float64Array 
 }
 
 /** The embedding model to use: the one asked for, else the one with most image vectors. */
-export function chooseEmbeddingModel(db: Db, id: number | undefined): EmbeddingModelRecord {
+export async function chooseEmbeddingModel(db: Db, id: number | undefined): Promise<EmbeddingModelRecord> {
   if (id !== undefined) {
-    const m = embeddingModelById(db, id);
+    const m = await embeddingModelById(db, id);
     if (!m) throw new AppError('NOT_FOUND', `embedding model ${id} does not exist in this dataset`, { embeddingModelId: id });
     if (m.imageCount === 0) throw new AppError('INVALID_ARGUMENT', `embedding model "${m.name}" has no image vectors yet: compute embeddings first (Curate, Embeddings)`, { embeddingModelId: id });
     return m;
   }
-  const models = listEmbeddingModels(db).filter((m) => m.imageCount > 0);
+  const models = (await listEmbeddingModels(db)).filter((m) => m.imageCount > 0);
   if (models.length === 0) throw new AppError('INVALID_ARGUMENT', 'no embeddings are stored in this dataset: compute embeddings first (Curate, Embeddings)');
   return models.reduce((a, b) => (b.imageCount > a.imageCount ? b : a));
 }
 
-function runUncertainty(db: Db, runId: number | undefined, measure: UncertaintyMeasure): { runId: number; u: Map<number, number> } {
-  const id = runId ?? latestRunWithPredictions(db);
+async function runUncertainty(db: Db, runId: number | undefined, measure: UncertaintyMeasure): Promise<{ runId: number; u: Map<number, number> }> {
+  const id = runId ?? await latestRunWithPredictions(db);
   if (id === null) throw new AppError('INVALID_ARGUMENT', 'no prediction run has predictions in this dataset: pre-label images with a model (or predict tags with the classifier) first, or choose the diversity strategy');
-  if (!runExists(db, id)) throw new AppError('NOT_FOUND', `model run ${id} does not exist`, { runId: id });
-  const scores = runImageScores(db, id);
+  if (!await runExists(db, id)) throw new AppError('NOT_FOUND', `model run ${id} does not exist`, { runId: id });
+  const scores = await runImageScores(db, id);
   if (scores.size === 0) throw new AppError('INVALID_ARGUMENT', `model run ${id} holds no predictions and no finished images`, { runId: id });
   const u = new Map<number, number>();
   for (const [image, s] of scores) u.set(image, uncertaintyOf(s, measure));
   return { runId: id, u };
 }
 
-function loadUnit(db: Db, model: EmbeddingModelRecord): EmbeddingMatrix & { row: Map<number, number> } {
-  const m = loadImageEmbeddings(db, model);
+async function loadUnit(db: Db, model: EmbeddingModelRecord): Promise<EmbeddingMatrix & { row: Map<number, number> }> {
+  const m = await loadImageEmbeddings(db, model);
   normalizeRows(m.data, m.dim);
   const row = new Map<number, number>();
   m.imageIds.forEach((id, i) => row.set(id, i));
   return { ...m, row };
 }
 
-export function buildQueue(db: Db, opts: QueueOptions): NextQueue {
+export async function buildQueue(db: Db, opts: QueueOptions): Promise<NextQueue> {
   const measure = opts.measure ?? 'margin';
-  const pool = poolImageIds(db, opts.pool ?? 'unlabeled');
+  const pool = await poolImageIds(db, opts.pool ?? 'unlabeled');
   const limit = opts.limit ?? DEFAULT_QUEUE_LIMIT;
   const poolName = opts.pool === 'not_done' ? 'not done' : 'unlabeled';
   if (opts.strategy === 'uncertainty') {
-    const { runId, u } = runUncertainty(db, opts.runId, measure);
+    const { runId, u } = await runUncertainty(db, opts.runId, measure);
     const scored = pool.filter((id) => u.has(id));
     // Most uncertain first; ties in id order.
     scored.sort((a, b) => u.get(b)! - u.get(a)! || a - b);
@@ -203,8 +203,8 @@ export function buildQueue(db: Db, opts: QueueOptions): NextQueue {
       unscored: pool.length - scored.length,
     };
   }
-  const model = chooseEmbeddingModel(db, opts.embeddingModelId);
-  const m = loadUnit(db, model);
+  const model = await chooseEmbeddingModel(db, opts.embeddingModelId);
+  const m = await loadUnit(db, model);
   if (m.imageIds.length === 0) {
     throw new AppError('INVALID_ARGUMENT', `the ${model.imageCount} image vectors of "${model.name}" are all out of date (their images changed since): compute embeddings again (Curate, Embeddings)`, { embeddingModelId: model.id });
   }
@@ -230,7 +230,7 @@ export function buildQueue(db: Db, opts: QueueOptions): NextQueue {
   let weights: Float64Array | undefined;
   let runId: number | null = null;
   if (opts.strategy === 'hybrid') {
-    const r = runUncertainty(db, opts.runId, measure);
+    const r = await runUncertainty(db, opts.runId, measure);
     runId = r.runId;
     candidates = candidates.filter((id) => r.u.has(id));
     weights = Float64Array.from(candidates, (id) => r.u.get(id)!);

@@ -46,21 +46,21 @@ export interface EditArgs {
   ops: readonly EditOp[];
 }
 
-function requireImage(ds: Dataset, imageId: number): ImageRecord {
-  const image = getImage(ds.db, imageId);
+async function requireImage(ds: Dataset, imageId: number): Promise<ImageRecord> {
+  const image = await getImage(ds.db, imageId);
   if (!image) throw new AppError('NOT_FOUND', `image ${imageId} is not in the dataset`, { imageId });
   return image;
 }
 
-export function listImageAnnotations(ds: Dataset, imageId: number): AnnotationRecord[] {
-  requireImage(ds, imageId);
-  return listAnnotations(ds.db, imageId);
+export async function listImageAnnotations(ds: Dataset, imageId: number): Promise<AnnotationRecord[]> {
+  await requireImage(ds, imageId);
+  return await listAnnotations(ds.db, imageId);
 }
 
-export function historyState(ds: Dataset, imageId: number): HistoryState {
-  requireImage(ds, imageId);
-  const undo = peekUndo(ds.db, imageId);
-  const redo = peekRedo(ds.db, imageId);
+export async function historyState(ds: Dataset, imageId: number): Promise<HistoryState> {
+  await requireImage(ds, imageId);
+  const undo = await peekUndo(ds.db, imageId);
+  const redo = await peekRedo(ds.db, imageId);
   return { canUndo: Boolean(undo), canRedo: Boolean(redo), undoLabel: undo?.label ?? null, redoLabel: redo?.label ?? null };
 }
 
@@ -92,14 +92,14 @@ interface Touched {
 }
 
 /** Validates every op against the stored state, then writes them all with one journal entry. */
-export function editAnnotations(ds: Dataset, args: EditArgs, now = Date.now()): EditResult {
+export async function editAnnotations(ds: Dataset, args: EditArgs, now = Date.now()): Promise<EditResult> {
   const db = ds.db;
-  return db
-    .transaction((): EditResult => {
-      const image = requireImage(ds, args.imageId);
-      const classes = classIds(db);
+  return await db
+    .transaction(async (): Promise<EditResult> => {
+      const image = await requireImage(ds, args.imageId);
+      const classes = await classIds(db);
       const referenced = args.ops.flatMap((op) => (op.op === 'create' ? [] : [op.id]));
-      const stored = getAnnotationsByIds(db, referenced);
+      const stored = await getAnnotationsByIds(db, referenced);
       const touched = new Map<number, Touched>();
       const drafts: AnnotationValue[] = [];
       // Order of first appearance, so results list annotations in the order the ops named them.
@@ -197,36 +197,36 @@ export function editAnnotations(ds: Dataset, args: EditArgs, now = Date.now()): 
       const updated = [...touched.values()]
         .filter((t): t is Touched & { after: AnnotationRecord } => t.after !== null && !sameEditable(t.before, t.after))
         .map((t) => ({ ...t.after, version: t.before.version + 1, updatedAt: now }));
-      checkKeypointCounts(db, [...drafts, ...updated]);
+      await checkKeypointCounts(db, [...drafts, ...updated]);
       if (removed.length === 0 && updated.length === 0 && drafts.length === 0) {
         // Nothing to undo, so no history entry; 0 is never a journal id.
         return { journalId: 0, label: args.label, changed: [], deleted: [], created: [] };
       }
 
-      deleteAnnotationsByIds(db, removed);
+      await deleteAnnotationsByIds(db, removed);
       // A prediction deleted in the editor is rejected like one rejected in review: the next run of
       // the model leaves that object out. Undo brings the id back, and a rejection whose id exists
       // again no longer counts (see rejectedShapesOfImage); redo deletes it, and it counts again.
-      recordRejections(
+      await recordRejections(
         db,
         removed.map((id) => touched.get(id)!.before).filter((a) => a.source === 'model'),
         now,
       );
-      replaceAnnotations(db, updated);
-      const created = insertAnnotationValues(db, drafts);
+      await replaceAnnotations(db, updated);
+      const created = await insertAnnotationValues(db, drafts);
       const updatedIds = new Set(updated.map((u) => u.id));
       const written = sequence.flatMap((s) => {
         if ('draft' in s) return [created[s.draft]!];
         const t = touched.get(s.existing)!;
         return t.after === null || updatedIds.has(t.id) ? [t.id] : [];
       });
-      const afterValues = getAnnotationsByIds(db, written);
+      const afterValues = await getAnnotationsByIds(db, written);
       const changes: { id: number; before: AnnotationRecord | null; after: AnnotationRecord | null }[] = written.map((id) => ({
         id,
         before: touched.get(id)?.before ?? null,
         after: afterValues.get(id) ?? null,
       }));
-      const journalId = appendEdit(
+      const journalId = await appendEdit(
         db,
         {
           imageId: image.id,
@@ -236,7 +236,7 @@ export function editAnnotations(ds: Dataset, args: EditArgs, now = Date.now()): 
         },
         now,
       );
-      markInProgress(db, image.id, now);
+      await markInProgress(db, image.id, now);
       return {
         journalId,
         label: args.label,
@@ -252,11 +252,11 @@ export function editAnnotations(ds: Dataset, args: EditArgs, now = Date.now()): 
  * Keypoints are stored by position, one triple per keypoint of their class's schema: an object
  * of another length (or of a class without a schema) could not be drawn or exported by name.
  */
-function checkKeypointCounts(db: Dataset['db'], values: readonly { classId: number | null; geometry: AnnotationRecord['geometry'] }[]): void {
+async function checkKeypointCounts(db: Dataset['db'], values: readonly { classId: number | null; geometry: AnnotationRecord['geometry'] }[]): Promise<void> {
   let schemas: Map<number, ClassRecord> | null = null;
   for (const v of values) {
     if (v.geometry.kind !== 'keypoints' || v.classId === null) continue;
-    schemas ??= new Map(listClasses(db).map((c) => [c.id, c]));
+    schemas ??= new Map((await listClasses(db)).map((c) => [c.id, c]));
     const c = schemas.get(v.classId);
     if (!c) continue;
     const n = v.geometry.points.length / 3;
@@ -289,7 +289,7 @@ function isForeignKeyFailure(e: unknown): boolean {
 }
 
 /** Writes one side of an entry over the other, which must be what is stored now. */
-function applyEntry(ds: Dataset, imageId: number, entry: JournalEntry, direction: 'undo' | 'redo', now: number): EditResult {
+async function applyEntry(ds: Dataset, imageId: number, entry: JournalEntry, direction: 'undo' | 'redo', now: number): Promise<EditResult> {
   const db = ds.db;
   const forward = parseChanges(entry.forward);
   const backward = parseChanges(entry.backward);
@@ -297,7 +297,7 @@ function applyEntry(ds: Dataset, imageId: number, entry: JournalEntry, direction
   if (wanted.length !== current.length || wanted.some((c, i) => c.id !== current[i]!.id)) {
     throw new StaleHistory('the history entry is damaged');
   }
-  const stored = getAnnotationsByIds(
+  const stored = await getAnnotationsByIds(
     db,
     wanted.map((c) => c.id),
   );
@@ -321,16 +321,16 @@ function applyEntry(ds: Dataset, imageId: number, entry: JournalEntry, direction
     }
   });
 
-  deleteAnnotationsByIds(db, removed);
-  replaceAnnotations(db, updates);
+  await deleteAnnotationsByIds(db, removed);
+  await replaceAnnotations(db, updates);
   try {
-    insertAnnotationValues(db, inserts);
+    await insertAnnotationValues(db, inserts);
   } catch (e) {
     if (isForeignKeyFailure(e)) throw new StaleHistory('an annotation refers to a class or model run that no longer exists');
     throw e;
   }
-  setEntryState(db, entry.id, direction === 'undo', { forward, backward });
-  const after = getAnnotationsByIds(db, [...updates, ...inserts].map((r) => r.id));
+  await setEntryState(db, entry.id, direction === 'undo', { forward, backward });
+  const after = await getAnnotationsByIds(db, [...updates, ...inserts].map((r) => r.id));
   return {
     journalId: entry.id,
     label: entry.label,
@@ -340,30 +340,30 @@ function applyEntry(ds: Dataset, imageId: number, entry: JournalEntry, direction
   };
 }
 
-function step(ds: Dataset, imageId: number, direction: 'undo' | 'redo', now: number): EditResult | null {
+async function step(ds: Dataset, imageId: number, direction: 'undo' | 'redo', now: number): Promise<EditResult | null> {
   const db = ds.db;
-  requireImage(ds, imageId);
+  await requireImage(ds, imageId);
   try {
-    return db
-      .transaction(() => {
-        const entry = direction === 'undo' ? peekUndo(db, imageId) : peekRedo(db, imageId);
-        return entry ? applyEntry(ds, imageId, entry, direction, now) : null;
+    return await db
+      .transaction(async () => {
+        const entry = direction === 'undo' ? await peekUndo(db, imageId) : await peekRedo(db, imageId);
+        return entry ? await applyEntry(ds, imageId, entry, direction, now) : null;
       })
       .immediate();
   } catch (e) {
     if (!(e instanceof StaleHistory)) throw e;
     // The entry can never apply again, and older entries sit behind it: the history is dropped.
-    clearHistory(db, [imageId]);
+    await clearHistory(db, [imageId]);
     throw new AppError('STALE_EDIT', `image ${imageId}: cannot ${direction}: ${e.message}; its edit history was cleared`, { imageId });
   }
 }
 
 /** Reverts the newest edit of the image that is not undone; null when there is none. */
-export function undoEdit(ds: Dataset, imageId: number, now = Date.now()): EditResult | null {
-  return step(ds, imageId, 'undo', now);
+export async function undoEdit(ds: Dataset, imageId: number, now = Date.now()): Promise<EditResult | null> {
+  return await step(ds, imageId, 'undo', now);
 }
 
 /** Re-applies the oldest undone edit of the image; null when there is none. */
-export function redoEdit(ds: Dataset, imageId: number, now = Date.now()): EditResult | null {
-  return step(ds, imageId, 'redo', now);
+export async function redoEdit(ds: Dataset, imageId: number, now = Date.now()): Promise<EditResult | null> {
+  return await step(ds, imageId, 'redo', now);
 }

@@ -20,8 +20,8 @@ export interface ClassUpdate {
   attributes?: AttributeDef[];
 }
 
-function requireClass(ds: Dataset, id: number): ClassRecord {
-  const c = getClass(ds.db, id);
+async function requireClass(ds: Dataset, id: number): Promise<ClassRecord> {
+  const c = await getClass(ds.db, id);
   if (!c) throw new AppError('NOT_FOUND', `class ${id} does not exist`, { id });
   return c;
 }
@@ -46,24 +46,24 @@ function checkAttributes(defs: readonly AttributeDef[]): void {
   }
 }
 
-export function updateClassInfo(ds: Dataset, u: ClassUpdate): ClassRecord {
+export async function updateClassInfo(ds: Dataset, u: ClassUpdate): Promise<ClassRecord> {
   const db = ds.db;
-  return db
-    .transaction(() => {
-      requireClass(ds, u.id);
+  return await db
+    .transaction(async () => {
+      await requireClass(ds, u.id);
       if (u.name !== undefined) {
         // The same rule as creation: names are unique without regard to case.
-        const other = findClassByName(db, u.name);
+        const other = await findClassByName(db, u.name);
         if (other && other.id !== u.id) throw new AppError('INVALID_ARGUMENT', `a class named "${other.name}" already exists`, { name: u.name });
       }
       if (u.attributes) checkAttributes(u.attributes);
       if (u.hotkey) {
         // One class per key, whoever sets it (the class panel also refuses keys the editor uses).
-        const other = listClasses(db).find((c) => c.id !== u.id && c.hotkey === u.hotkey);
+        const other = (await listClasses(db)).find((c) => c.id !== u.id && c.hotkey === u.hotkey);
         if (other) throw new AppError('INVALID_ARGUMENT', `key "${u.hotkey}" is already the key of class "${other.name}"`, { hotkey: u.hotkey });
       }
-      updateClass(db, u.id, { name: u.name, color: u.color, hotkey: u.hotkey, attributes: u.attributes });
-      return getClass(db, u.id)!;
+      await updateClass(db, u.id, { name: u.name, color: u.color, hotkey: u.hotkey, attributes: u.attributes });
+      return (await getClass(db, u.id))!;
     })
     .immediate();
 }
@@ -77,11 +77,11 @@ export function updateClassInfo(ds: Dataset, u: ClassUpdate): ClassRecord {
  * class is cleared, as on deleting a class: undoing a deletion would bring back an object of
  * the old count.
  */
-export function setKeypointSchema(ds: Dataset, id: number, keypoints: KeypointSchema | null): ClassRecord {
+export async function setKeypointSchema(ds: Dataset, id: number, keypoints: KeypointSchema | null): Promise<ClassRecord> {
   const db = ds.db;
-  return db
-    .transaction(() => {
-      const c = requireClass(ds, id);
+  return await db
+    .transaction(async () => {
+      const c = await requireClass(ds, id);
       if (keypoints) {
         const problem = keypointSchemaProblem(keypoints);
         if (problem) throw new AppError('INVALID_ARGUMENT', `class "${c.name}": ${problem}`, { id });
@@ -91,7 +91,7 @@ export function setKeypointSchema(ds: Dataset, id: number, keypoints: KeypointSc
       // The same names in another order would silently relabel every stored point (left and
       // right eye swapped): refused while annotations exist, like a change of the count.
       if (before === after && c.keypoints && keypoints && isReordering(c.keypoints.names, keypoints.names)) {
-        const n = keypointAnnotationCount(db, id);
+        const n = await keypointAnnotationCount(db, id);
         if (n > 0) {
           throw new AppError(
             'INVALID_ARGUMENT',
@@ -101,7 +101,7 @@ export function setKeypointSchema(ds: Dataset, id: number, keypoints: KeypointSc
         }
       }
       if (before !== after) {
-        const n = keypointAnnotationCount(db, id);
+        const n = await keypointAnnotationCount(db, id);
         if (n > 0) {
           const change = keypoints ? `change its keypoint count from ${before} to ${after}` : 'remove its keypoint schema';
           throw new AppError(
@@ -110,23 +110,23 @@ export function setKeypointSchema(ds: Dataset, id: number, keypoints: KeypointSc
             { id, annotations: n },
           );
         }
-        clearHistory(db, imagesWithHistoryOfClass(db, id));
+        await clearHistory(db, await imagesWithHistoryOfClass(db, id));
       }
       const value: KeypointSchema | null = keypoints
         ? { names: [...keypoints.names], skeleton: keypoints.skeleton.map(([a, b]) => [a, b]), ...(keypoints.flipPairs ? { flipPairs: keypoints.flipPairs.map(([a, b]) => [a, b] as [number, number]) } : {}) }
         : null;
-      setClassKeypoints(db, id, value);
-      return getClass(db, id)!;
+      await setClassKeypoints(db, id, value);
+      return (await getClass(db, id))!;
     })
     .immediate();
 }
 
 /** `ids` must name every class exactly once; the list comes back in that order. */
-export function reorderClasses(ds: Dataset, ids: readonly number[]): ClassRecord[] {
+export async function reorderClasses(ds: Dataset, ids: readonly number[]): Promise<ClassRecord[]> {
   const db = ds.db;
-  return db
-    .transaction(() => {
-      const existing = new Set(listClasses(db).map((c) => c.id));
+  return await db
+    .transaction(async () => {
+      const existing = new Set((await listClasses(db)).map((c) => c.id));
       const given = new Set(ids);
       const missing = [...existing].filter((id) => !given.has(id));
       const unknown = ids.filter((id) => !existing.has(id));
@@ -137,41 +137,41 @@ export function reorderClasses(ds: Dataset, ids: readonly number[]): ClassRecord
           { missing, unknown },
         );
       }
-      setClassOrder(db, ids);
-      return listClasses(db);
+      await setClassOrder(db, ids);
+      return await listClasses(db);
     })
     .immediate();
 }
 
 /** Deletes the class, moving its annotations to `moveTo` or deleting them when it is null. */
-export function deleteClass(ds: Dataset, id: number, moveTo: number | null, now = Date.now()): { moved: number; deleted: number } {
+export async function deleteClass(ds: Dataset, id: number, moveTo: number | null, now = Date.now()): Promise<{ moved: number; deleted: number }> {
   const db = ds.db;
-  return db
-    .transaction(() => {
-      requireClass(ds, id);
+  return await db
+    .transaction(async () => {
+      await requireClass(ds, id);
       if (moveTo !== null) {
         if (moveTo === id) throw new AppError('INVALID_ARGUMENT', `cannot move the annotations of class ${id} to itself`, { moveTo });
-        const target = getClass(db, moveTo);
+        const target = await getClass(db, moveTo);
         if (!target) throw new AppError('INVALID_ARGUMENT', `class ${moveTo} to move annotations to does not exist`, { moveTo });
         // Keypoint objects are read by their class's names, by position: they may only go to a
         // class with the same keypoints in the same order.
-        const n = keypointAnnotationCount(db, id);
-        const from = getClass(db, id)!.keypoints;
+        const n = await keypointAnnotationCount(db, id);
+        const from = (await getClass(db, id))!.keypoints;
         if (n > 0 && !sameKeypointNames(from, target.keypoints)) {
           throw new AppError(
             'INVALID_ARGUMENT',
-            `class "${getClass(db, id)!.name}" has ${n} keypoint annotation${n === 1 ? '' : 's'} of ${from?.names.length ?? 0} keypoints; "${target.name}" has ${target.keypoints ? `other keypoints (${target.keypoints.names.join(', ')})` : 'no keypoints'}: move them to a class with the same keypoints, or delete them with the class`,
+            `class "${(await getClass(db, id))!.name}" has ${n} keypoint annotation${n === 1 ? '' : 's'} of ${from?.names.length ?? 0} keypoints; "${target.name}" has ${target.keypoints ? `other keypoints (${target.keypoints.names.join(', ')})` : 'no keypoints'}: move them to a class with the same keypoints, or delete them with the class`,
             { id, moveTo, annotations: n },
           );
         }
       }
-      clearHistory(db, imagesWithHistoryOfClass(db, id));
-      const moved = moveTo === null ? 0 : moveAnnotationsToClass(db, id, moveTo, now);
-      const deleted = moveTo === null ? deleteAnnotationsOfClass(db, id) : 0;
-      deleteClassRow(db, id);
-      setClassOrder(
+      await clearHistory(db, await imagesWithHistoryOfClass(db, id));
+      const moved = moveTo === null ? 0 : await moveAnnotationsToClass(db, id, moveTo, now);
+      const deleted = moveTo === null ? await deleteAnnotationsOfClass(db, id) : 0;
+      await deleteClassRow(db, id);
+      await setClassOrder(
         db,
-        listClasses(db).map((c) => c.id),
+        (await listClasses(db)).map((c) => c.id),
       );
       return { moved, deleted };
     })

@@ -21,8 +21,8 @@ function authorOf(author: string | undefined): string {
   return author?.trim() || defaultAuthor();
 }
 
-function need(ds: Dataset, id: number): CommentRecord {
-  const c = getComment(ds.db, id);
+async function need(ds: Dataset, id: number): Promise<CommentRecord> {
+  const c = await getComment(ds.db, id);
   if (!c) throw new AppError('NOT_FOUND', `comment ${id} is not in the dataset`, { id });
   return c;
 }
@@ -44,26 +44,26 @@ export interface AddCommentArgs {
  * Pins a comment to a shape or a point of an image's frame, or replies to one. One transaction:
  * the image, shape and parent are checked against what is stored when the row is written.
  */
-export function addComment(ds: Dataset, args: AddCommentArgs, now = Date.now()): CommentRecord {
+export async function addComment(ds: Dataset, args: AddCommentArgs, now = Date.now()): Promise<CommentRecord> {
   const body = args.body.trim();
   if (!body) throw new AppError('INVALID_ARGUMENT', 'a comment needs some text', { field: 'body' });
   const author = authorOf(args.author);
   const db = ds.db;
-  const id = db.transaction(() => {
-    const im = getImage(db, args.imageId);
+  const id = await db.transaction(async () => {
+    const im = await getImage(db, args.imageId);
     if (!im) throw new AppError('NOT_FOUND', `image ${args.imageId} is not in the dataset`, { id: args.imageId });
     if (args.parentId !== undefined) {
-      const parent = need(ds, args.parentId);
+      const parent = await need(ds, args.parentId);
       if (parent.imageId !== im.id) throw new AppError('INVALID_ARGUMENT', `comment ${parent.id} is on another image`, { parentId: parent.id });
       if (parent.parentId !== null) throw new AppError('INVALID_ARGUMENT', `comment ${parent.id} is a reply; reply to the comment it answers`, { parentId: parent.id });
-      return insertComment(db, { imageId: im.id, frame: parent.frame, annotationId: parent.annotationId, x: parent.x, y: parent.y, parentId: parent.id, author, body }, now);
+      return await insertComment(db, { imageId: im.id, frame: parent.frame, annotationId: parent.annotationId, x: parent.x, y: parent.y, parentId: parent.id, author, body }, now);
     }
     requireFrame(im, args.frame);
     let x = args.x;
     let y = args.y;
     let annotationId: number | null = null;
     if (args.annotationId !== undefined) {
-      const a = getAnnotationsByIds(db, [args.annotationId]).get(args.annotationId);
+      const a = (await getAnnotationsByIds(db, [args.annotationId])).get(args.annotationId);
       if (!a || a.imageId !== im.id) {
         throw new AppError('NOT_FOUND', `${im.path}: annotation ${args.annotationId} is not on this image`, { imageId: im.id, annotationId: args.annotationId });
       }
@@ -81,36 +81,36 @@ export function addComment(ds: Dataset, args: AddCommentArgs, now = Date.now()):
     if (x < 0 || y < 0 || x > im.width || y > im.height) {
       throw new AppError('INVALID_ARGUMENT', `${im.path}: point (${x}, ${y}) lies outside the ${im.width}×${im.height} image`, { imageId: im.id, x, y });
     }
-    return insertComment(db, { imageId: im.id, frame: args.frame, annotationId, x, y, parentId: null, author, body }, now);
+    return await insertComment(db, { imageId: im.id, frame: args.frame, annotationId, x, y, parentId: null, author, body }, now);
   })();
-  return need(ds, id);
+  return await need(ds, id);
 }
 
 /** Comments of an image, replies included, oldest first. */
-export function imageComments(ds: Dataset, imageId: number): CommentRecord[] {
-  if (!getImage(ds.db, imageId)) throw new AppError('NOT_FOUND', `image ${imageId} is not in the dataset`, { id: imageId });
-  return listImageComments(ds.db, imageId);
+export async function imageComments(ds: Dataset, imageId: number): Promise<CommentRecord[]> {
+  if (!await getImage(ds.db, imageId)) throw new AppError('NOT_FOUND', `image ${imageId} is not in the dataset`, { id: imageId });
+  return await listImageComments(ds.db, imageId);
 }
 
 /** Open comments across the dataset (replies left out), in image order; at most `limit`. */
-export function openComments(ds: Dataset, limit: number): CommentRecord[] {
-  return listOpenComments(ds.db, limit);
+export async function openComments(ds: Dataset, limit: number): Promise<CommentRecord[]> {
+  return await listOpenComments(ds.db, limit);
 }
 
 /** Resolves or reopens a comment; replies follow the comment they answer, so they cannot be resolved alone. */
-export function resolveComment(ds: Dataset, args: { id: number; resolved: boolean; author?: string | undefined }, now = Date.now()): CommentRecord {
-  ds.db.transaction(() => {
-    const c = need(ds, args.id);
+export async function resolveComment(ds: Dataset, args: { id: number; resolved: boolean; author?: string | undefined }, now = Date.now()): Promise<CommentRecord> {
+  await ds.db.transaction(async () => {
+    const c = await need(ds, args.id);
     if (c.parentId !== null) throw new AppError('INVALID_ARGUMENT', `comment ${c.id} is a reply; resolve the comment it answers (${c.parentId})`, { id: c.id });
-    setResolved(ds.db, c.id, args.resolved ? authorOf(args.author) : null, now);
+    await setResolved(ds.db, c.id, args.resolved ? authorOf(args.author) : null, now);
   })();
-  return need(ds, args.id);
+  return await need(ds, args.id);
 }
 
 /** Deletes a comment with its replies. */
-export function removeComment(ds: Dataset, id: number): void {
-  ds.db.transaction(() => {
-    need(ds, id);
-    deleteComment(ds.db, id);
+export async function removeComment(ds: Dataset, id: number): Promise<void> {
+  await ds.db.transaction(async () => {
+    await need(ds, id);
+    await deleteComment(ds.db, id);
   })();
 }

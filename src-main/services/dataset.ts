@@ -32,7 +32,7 @@ export class Dataset {
   ) {}
 
   /** Creates a new dataset file. `root` defaults to the folder that holds the file. */
-  static create(file: string, root?: string): Dataset {
+  static async create(file: string, root?: string): Promise<Dataset> {
     const abs = path.resolve(file);
     const rootAbs = path.resolve(root ?? path.dirname(abs));
     let st: fs.Stats;
@@ -44,25 +44,25 @@ export class Dataset {
     if (!st.isDirectory()) throw new AppError('INVALID_ARGUMENT', `${rootAbs}: dataset root is not a folder`, { path: rootAbs });
     const db = openDatabase(abs, { create: true });
     try {
-      db.transaction(() => {
-        setMeta(db, 'root', storedRoot(abs, rootAbs));
-        setMeta(db, 'created_at', String(Date.now()));
-        setMeta(db, 'uuid', crypto.randomUUID());
+      await db.transaction(async () => {
+        await setMeta(db, 'root', storedRoot(abs, rootAbs));
+        await setMeta(db, 'created_at', String(Date.now()));
+        await setMeta(db, 'uuid', crypto.randomUUID());
       })();
     } catch (e) {
-      db.close();
+      await db.close();
       throw e;
     }
-    return new Dataset(abs, db, rootAbs, getMeta(db, 'uuid')!);
+    return new Dataset(abs, db, rootAbs, (await getMeta(db, 'uuid'))!);
   }
 
-  static open(file: string): Dataset {
+  static async open(file: string): Promise<Dataset> {
     const abs = path.resolve(file);
     const db = openDatabase(abs);
-    const stored = getMeta(db, 'root') ?? '.';
+    const stored = await getMeta(db, 'root') ?? '.';
     const root = path.resolve(path.dirname(abs), stored);
-    ensureStacksPlanned(db);
-    return new Dataset(abs, db, root, datasetUuid(db, abs));
+    await ensureStacksPlanned(db);
+    return new Dataset(abs, db, root, await datasetUuid(db, abs));
   }
 
   /**
@@ -106,24 +106,24 @@ export class Dataset {
     return this.cache;
   }
 
-  summary(): DatasetSummary {
+  async summary(): Promise<DatasetSummary> {
     return {
       path: this.file,
       name: this.name,
       root: this.root,
-      schemaVersion: schemaVersion(this.db),
-      imageCount: countImages(this.db, {}),
+      schemaVersion: await schemaVersion(this.db),
+      imageCount: await countImages(this.db, {}),
       uuid: this.uuid,
-      blockedFolders: this.blockedFolders(),
+      blockedFolders: await this.blockedFolders(),
     };
   }
 
   /** Folders outside the root holding images that `externalAllowed` refuses, with their image counts. */
-  blockedFolders(): { folder: string; images: number }[] {
+  async blockedFolders(): Promise<{ folder: string; images: number }[]> {
     const allowed = this.externalAllowed;
     if (!allowed) return [];
     const counts = new Map<string, number>();
-    for (const stored of externalImagePaths(this.db)) {
+    for (const stored of await externalImagePaths(this.db)) {
       let file: string;
       try {
         file = resolveStoredPath(this.root, stored, true);
@@ -137,27 +137,27 @@ export class Dataset {
     return [...counts].map(([folder, images]) => ({ folder, images })).sort((a, b) => a.folder.localeCompare(b.folder));
   }
 
-  info(): DatasetInfo {
+  async info(): Promise<DatasetInfo> {
     const db = this.db;
-    const byClass = annotationCountsByClass(db);
-    const byKind = countByKind(db);
+    const byClass = await annotationCountsByClass(db);
+    const byKind = await countByKind(db);
     return {
       path: this.file,
       root: this.root,
-      schemaVersion: schemaVersion(db),
-      images: { total: countImages(db, {}), byStatus: countByStatus(db), bySplit: countBySplit(db) },
-      classes: listClasses(db).map((c) => ({ id: c.id, name: c.name, color: c.color, annotations: byClass.get(c.id) ?? 0 })),
+      schemaVersion: await schemaVersion(db),
+      images: { total: await countImages(db, {}), byStatus: await countByStatus(db), bySplit: await countBySplit(db) },
+      classes: (await listClasses(db)).map((c) => ({ id: c.id, name: c.name, color: c.color, annotations: byClass.get(c.id) ?? 0 })),
       annotations: {
         total: Object.values(byKind).reduce((a, b) => a + b, 0),
         byKind,
-        bySource: countBySource(db),
+        bySource: await countBySource(db),
       },
-      modelRuns: countModelRuns(db),
+      modelRuns: await countModelRuns(db),
     };
   }
 
-  close(): void {
-    if (this.db.open) this.db.close();
+  async close(): Promise<void> {
+    if (this.db.open) await this.db.close();
   }
 }
 
@@ -165,15 +165,15 @@ export class Dataset {
  * The dataset's identity. Datasets made before it existed get one when first opened; a read-only
  * file gets one derived from its path and creation time instead, stable across opens.
  */
-function datasetUuid(db: Db, file: string): string {
-  const stored = getMeta(db, 'uuid');
+async function datasetUuid(db: Db, file: string): Promise<string> {
+  const stored = await getMeta(db, 'uuid');
   if (stored) return stored;
   const fresh = crypto.randomUUID();
   try {
-    setMeta(db, 'uuid', fresh);
+    await setMeta(db, 'uuid', fresh);
     return fresh;
   } catch {
-    const h = crypto.createHash('sha256').update(`${file}\0${getMeta(db, 'created_at') ?? ''}`).digest('hex');
+    const h = crypto.createHash('sha256').update(`${file}\0${await getMeta(db, 'created_at') ?? ''}`).digest('hex');
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
   }
 }

@@ -57,11 +57,11 @@ interface Plan {
   maxPairs: number;
 }
 
-function plan(ds: Dataset, opts: DuplicateOptions): Plan {
+async function plan(ds: Dataset, opts: DuplicateOptions): Promise<Plan> {
   const threshold = opts.threshold ?? DEFAULT_DUPLICATE_THRESHOLD;
   if (!Number.isFinite(threshold) || threshold < -1 || threshold > 1) throw new AppError('INVALID_ARGUMENT', `the near-duplicate threshold must be a cosine similarity from -1 to 1, not ${threshold}`);
-  const model = pickEmbeddingModel(ds, opts.model);
-  const { matrix, key } = imageMatrix(ds.db, model);
+  const model = await pickEmbeddingModel(ds, opts.model);
+  const { matrix, key } = await imageMatrix(ds.db, model);
   const n = matrix.imageIds.length;
   if (n === 0) throw new AppError('NOT_FOUND', noEmbeddingsMessage(ds.file, model.key));
   const useIndex = opts.method === 'index' || (opts.method !== 'exact' && n > EXACT_LIMIT);
@@ -102,12 +102,12 @@ function groupsOf(pairs: readonly { a: { imageId: number }; b: { imageId: number
 }
 
 /** Pairs of images at or above the threshold (default 0.95) by the model's current vectors, with their groups and split leakage. */
-export function findNearDuplicates(ds: Dataset, opts: DuplicateOptions = {}): DuplicateReport {
+export async function findNearDuplicates(ds: Dataset, opts: DuplicateOptions = {}): Promise<DuplicateReport> {
   const t0 = performance.now();
-  const p = plan(ds, opts);
+  const p = await plan(ds, opts);
   const m = vectors(p.matrix);
   const pairs = candidatePairs(m, p.cut, p.useIndex ? cachedIndex(ds.db, p.model.id, p.key, m) : null);
-  return report(ds, p, pairs, t0);
+  return await report(ds, p, pairs, t0);
 }
 
 /** The entry of the duplicates worker: worker.ts from source (through tsx), the build's duplicatesWorker.js beside this bundle. */
@@ -119,7 +119,7 @@ function workerEntry(): URL {
 /** findNearDuplicates with the candidate search in a worker thread of its own (started per call). */
 export async function findNearDuplicatesInWorker(ds: Dataset, opts: DuplicateOptions = {}): Promise<DuplicateReport> {
   const t0 = performance.now();
-  const p = plan(ds, opts);
+  const p = await plan(ds, opts);
   // A copy goes to the thread: the cached matrix stays usable here meanwhile.
   const data = p.matrix.data.slice();
   const pairs = await new Promise<Uint32Array>((resolve, reject) => {
@@ -133,11 +133,11 @@ export async function findNearDuplicatesInWorker(ds: Dataset, opts: DuplicateOpt
     worker.once('exit', (code) => reject(new AppError('INTERNAL', `near-duplicate worker exited with code ${code}`)));
     worker.postMessage({ data, dim: p.matrix.dim, rows: p.matrix.imageIds.length, cut: p.cut, useIndex: p.useIndex }, [data.buffer]);
   });
-  return report(ds, p, pairs, t0);
+  return await report(ds, p, pairs, t0);
 }
 
 /** Exact scores of the candidate row pairs, those at or above the threshold as image pairs with paths, splits and groups. */
-function report(ds: Dataset, p: Plan, candidates: Uint32Array, t0: number): DuplicateReport {
+async function report(ds: Dataset, p: Plan, candidates: Uint32Array, t0: number): Promise<DuplicateReport> {
   const { matrix, threshold, model } = p;
   const n = matrix.imageIds.length;
   const m = vectors(matrix);
@@ -156,7 +156,7 @@ function report(ds: Dataset, p: Plan, candidates: Uint32Array, t0: number): Dupl
   const info = new Map<number, { path: string; split: Split | null }>();
   const ids = [...new Set(raw.flatMap((p) => [p.a, p.b]))];
   for (let i = 0; i < ids.length; i += 10_000) {
-    const rows = ds.db.prepare('SELECT id, path, split FROM images WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids.slice(i, i + 10_000))) as { id: number; path: string; split: Split | null }[];
+    const rows = await ds.db.prepare('SELECT id, path, split FROM images WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids.slice(i, i + 10_000))) as { id: number; path: string; split: Split | null }[];
     for (const r of rows) info.set(r.id, { path: r.path, split: r.split });
   }
   const splitOf = (id: number): Split | null => info.get(id)?.split ?? null;
@@ -191,19 +191,19 @@ export interface ResolveResult {
  * removes `imageId` from the dataset with its annotations, comments and vectors (the file on
  * disk stays). Each in one transaction.
  */
-export function resolveDuplicate(ds: Dataset, a: { action: 'move' | 'drop'; imageId: number; keepId: number }): ResolveResult {
+export async function resolveDuplicate(ds: Dataset, a: { action: 'move' | 'drop'; imageId: number; keepId: number }): Promise<ResolveResult> {
   if (a.imageId === a.keepId) throw new AppError('INVALID_ARGUMENT', 'a near-duplicate pair needs two different images');
-  return ds.db.transaction(() => {
-    const keep = getImage(ds.db, a.keepId);
+  return await ds.db.transaction(async () => {
+    const keep = await getImage(ds.db, a.keepId);
     if (!keep) throw new AppError('NOT_FOUND', `image ${a.keepId} is not in the dataset`, { id: a.keepId });
-    const im = getImage(ds.db, a.imageId);
+    const im = await getImage(ds.db, a.imageId);
     if (!im) throw new AppError('NOT_FOUND', `image ${a.imageId} is not in the dataset`, { id: a.imageId });
     if (a.action === 'move') {
       if (keep.split !== null && !SPLITS.includes(keep.split)) throw new AppError('INVALID_ARGUMENT', `image ${a.keepId} has an unknown split`);
-      setSplits(ds.db, [[a.imageId, keep.split]]);
+      await setSplits(ds.db, [[a.imageId, keep.split]]);
       return { action: 'move' as const, imageId: a.imageId, split: keep.split };
     }
-    removeImages(ds.db, [a.imageId]);
+    await removeImages(ds.db, [a.imageId]);
     return { action: 'drop' as const, imageId: a.imageId, split: null };
   })();
 }
@@ -213,11 +213,11 @@ export function resolveDuplicate(ds: Dataset, a: { action: 'move' | 'drop'; imag
  * the rest of what belongs to them go with them (foreign keys cascade). Files on disk are not
  * touched. Returns how many were removed.
  */
-export function removeImages(db: Db, ids: readonly number[]): number {
+export async function removeImages(db: Db, ids: readonly number[]): Promise<number> {
   const del = db.prepare('DELETE FROM images WHERE id = ?');
   let removed = 0;
-  db.transaction(() => {
-    for (const id of ids) removed += del.run(id).changes;
+  await db.transaction(async () => {
+    for (const id of ids) removed += (await del.run(id)).changes;
   })();
   if (removed > 0) noteEmbeddingsChanged(db);
   return removed;

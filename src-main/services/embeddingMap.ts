@@ -37,8 +37,8 @@ function defaultEntry(): URL {
   return here.pathname.endsWith('.ts') ? new URL('./projectionWorkerEntry.mjs', here) : new URL('./projectionWorker.js', here);
 }
 
-function modelOf(db: Db, modelId: number): EmbeddingModelRecord {
-  const model = embeddingModelById(db, modelId);
+async function modelOf(db: Db, modelId: number): Promise<EmbeddingModelRecord> {
+  const model = await embeddingModelById(db, modelId);
   if (!model) throw new AppError('NOT_FOUND', `no embedding model with id ${modelId}`, { modelId });
   return model;
 }
@@ -48,13 +48,13 @@ function toData(p: { modelId: number; method: ProjectionMethod; imageIds: Int32A
 }
 
 /** The models that have image vectors, the model to show, and its cached map when current. */
-export function embeddingMapState(db: Db, method: ProjectionMethod, modelId?: number): EmbeddingMapState {
-  const models = listEmbeddingModels(db).map((m) => ({ id: m.id, key: m.key, name: m.name, dim: m.dim, imageCount: m.imageCount }));
+export async function embeddingMapState(db: Db, method: ProjectionMethod, modelId?: number): Promise<EmbeddingMapState> {
+  const models = (await listEmbeddingModels(db)).map((m) => ({ id: m.id, key: m.key, name: m.name, dim: m.dim, imageCount: m.imageCount }));
   const chosen = modelId ?? [...models].sort((a, b) => b.imageCount - a.imageCount || a.id - b.id).find((m) => m.imageCount > 0)?.id ?? null;
   if (chosen === null) return { models, modelId: null, map: null };
-  const model = modelOf(db, chosen);
-  const stored = getProjection(db, model.id, method, projectionParameters(method));
-  if (!stored || stored.inputHash !== imageEmbeddingsDigest(db, model).digest) return { models, modelId: chosen, map: null };
+  const model = await modelOf(db, chosen);
+  const stored = await getProjection(db, model.id, method, projectionParameters(method));
+  if (!stored || stored.inputHash !== (await imageEmbeddingsDigest(db, model)).digest) return { models, modelId: chosen, map: null };
   return { models, modelId: chosen, map: toData(stored, true, 0) };
 }
 
@@ -99,11 +99,11 @@ export function projectInWorker(req: ProjectionRequest, opts: Pick<ComputeMapOpt
  * unchanged (unless `recompute`), else computed off the main thread and cached.
  */
 export async function computeEmbeddingMap(db: Db, modelId: number, method: ProjectionMethod, opts: ComputeMapOptions = {}): Promise<EmbeddingMapData> {
-  const model = modelOf(db, modelId);
+  const model = await modelOf(db, modelId);
   const parameters = projectionParameters(method);
-  const { digest, count } = imageEmbeddingsDigest(db, model);
+  const { digest, count } = await imageEmbeddingsDigest(db, model);
   if (!opts.recompute) {
-    const stored = getProjection(db, model.id, method, parameters);
+    const stored = await getProjection(db, model.id, method, parameters);
     if (stored && stored.inputHash === digest) return toData(stored, true, 0);
   }
   if (count === 0) {
@@ -116,7 +116,7 @@ export async function computeEmbeddingMap(db: Db, modelId: number, method: Proje
     );
   }
   const started = performance.now();
-  const m = loadImageEmbeddings(db, model);
+  const m = await loadImageEmbeddings(db, model);
   const n = m.imageIds.length;
   let coords: Float32Array;
   if (method === 'umap' && n <= UMAP_DEFAULTS.nNeighbors + 1) {
@@ -131,6 +131,6 @@ export async function computeEmbeddingMap(db: Db, modelId: number, method: Proje
   }
   const stored = { modelId: model.id, method, parameters, inputHash: digest, imageIds: m.imageIds, coords };
   const now = Date.now();
-  putProjection(db, stored, now);
+  await putProjection(db, stored, now);
   return toData({ ...stored, createdAt: now }, false, performance.now() - started);
 }

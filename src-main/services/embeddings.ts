@@ -174,17 +174,17 @@ export async function embeddingModelKey(m: ModelManifest, file: string): Promise
  * for 'all', else those without a current vector), and with crops also those with an object
  * whose crop vector is missing; `skipped` counts the images it leaves alone.
  */
-function targetImages(ds: Dataset, images: ComputeEmbeddingsOptions['images'], modelId: number | null, crops: boolean): { ids: number[]; whole: Set<number>; skipped: number } {
+async function targetImages(ds: Dataset, images: ComputeEmbeddingsOptions['images'], modelId: number | null, crops: boolean): Promise<{ ids: number[]; whole: Set<number>; skipped: number }> {
   let matched: number[];
-  if (images === 'all' || images === 'new') matched = ds.db.prepare('SELECT id FROM images ORDER BY id').pluck().all() as number[];
+  if (images === 'all' || images === 'new') matched = await ds.db.prepare('SELECT id FROM images ORDER BY id').pluck().all() as number[];
   else {
     const { ranked, ...rest } = images;
     const { sql, params } = whereClause(ranked ? { ...rest, ids: rest.ids ? rest.ids.filter((i) => ranked.ids.includes(i)) : ranked.ids } : rest);
-    matched = ds.db.prepare(`SELECT i.id FROM images i ${sql} ORDER BY i.id`).pluck().all(...params) as number[];
+    matched = await ds.db.prepare(`SELECT i.id FROM images i ${sql} ORDER BY i.id`).pluck().all(...params) as number[];
   }
-  const missing = images === 'all' || modelId === null ? null : new Set(imagesWithoutEmbedding(ds.db, modelId));
+  const missing = images === 'all' || modelId === null ? null : new Set(await imagesWithoutEmbedding(ds.db, modelId));
   const whole = new Set(missing ? matched.filter((id) => missing.has(id)) : matched);
-  const withCrops = crops ? new Set(annotationsWithoutEmbedding(ds.db, images === 'all' ? null : modelId, matched).map((t) => t.imageId)) : new Set<number>();
+  const withCrops = crops ? new Set((await annotationsWithoutEmbedding(ds.db, images === 'all' ? null : modelId, matched)).map((t) => t.imageId)) : new Set<number>();
   const ids = matched.filter((id) => whole.has(id) || withCrops.has(id));
   return { ids, whole, skipped: matched.length - ids.length };
 }
@@ -217,8 +217,8 @@ export async function computeEmbeddings(ds: Dataset, opts: ComputeEmbeddingsOpti
   const { manifest, file } = opts.model;
   if (manifest.task !== 'embed') throw new AppError('INVALID_ARGUMENT', `${file}: model "${manifest.id}" is a ${manifest.task} model, not an embed model`, { file, id: manifest.id });
   const key = await embeddingModelKey(manifest, file);
-  let model = embeddingModelByKey(ds.db, key);
-  const { ids, whole, skipped } = targetImages(ds, opts.images, model?.id ?? null, opts.crops === true);
+  let model = await embeddingModelByKey(ds.db, key);
+  const { ids, whole, skipped } = await targetImages(ds, opts.images, model?.id ?? null, opts.crops === true);
   const batchSize = Math.max(1, opts.batchSize ?? 16);
   const summary: EmbedSummary = { model, key, total: ids.length, computed: 0, crops: 0, skipped, failed: 0, problems: [], cancelled: false, ms: 0, counts: { images: 0, stale: 0, annotations: 0 } };
   const problem = (line: string): void => {
@@ -233,14 +233,14 @@ export async function computeEmbeddings(ds: Dataset, opts: ComputeEmbeddingsOpti
     const batchIds = ids.slice(start, start + batchSize);
     const items: Item[] = [];
     for (const id of batchIds) {
-      const image = getImage(ds.db, id);
+      const image = await getImage(ds.db, id);
       if (!image) continue;
       let path: string;
       try {
         path = ds.imagePath(image);
         // A file replaced on disk since its import is not what the dataset records: its vector
         // would be stored under the recorded content hash, so it is reported instead.
-        requireImageUnchanged(ds, image);
+        await requireImageUnchanged(ds, image);
       } catch (e) {
         problem(about(image.path, e instanceof Error ? e.message : String(e)));
         continue;
@@ -260,7 +260,7 @@ export async function computeEmbeddings(ds: Dataset, opts: ComputeEmbeddingsOpti
     }
     const readable = new Map(items.map((it) => [it.image.id, it]));
     if (opts.crops) {
-      for (const t of annotationsWithoutEmbedding(ds.db, opts.images === 'all' ? null : (model?.id ?? null), [...readable.keys()])) {
+      for (const t of await annotationsWithoutEmbedding(ds.db, opts.images === 'all' ? null : (model?.id ?? null), [...readable.keys()])) {
         const it = readable.get(t.imageId)!;
         const region = cropRegion(JSON.parse(t.geometry) as Geometry, it.image.width, it.image.height);
         if (!region) continue;
@@ -310,7 +310,7 @@ export async function computeEmbeddings(ds: Dataset, opts: ComputeEmbeddingsOpti
       throw badVectors(file, output, `gives the same vector for ${wholes.length} different images`, items[0]!.label);
     }
     if (rows.length > 0) {
-      model ??= ensureEmbeddingModel(ds.db, {
+      model ??= await ensureEmbeddingModel(ds.db, {
         key,
         name: manifest.name,
         dim: r.dim,
@@ -319,7 +319,7 @@ export async function computeEmbeddings(ds: Dataset, opts: ComputeEmbeddingsOpti
         parameters: { manifestId: manifest.id, file, ...embeddingParameters(manifest) },
       });
       if (model.dim !== r.dim) throw new AppError('INVALID_ARGUMENT', `${file}: output "${output}" gives ${r.dim} values, but its vectors are stored with ${model.dim}`, { file });
-      putEmbeddings(ds.db, model, rows);
+      await putEmbeddings(ds.db, model, rows);
     }
     summary.computed += wholes.length;
     summary.crops += rows.length - wholes.length;
@@ -329,7 +329,7 @@ export async function computeEmbeddings(ds: Dataset, opts: ComputeEmbeddingsOpti
   }
   summary.cancelled = done < ids.length && opts.isCancelled?.() === true;
   summary.model = model;
-  summary.counts = model ? embeddingCounts(ds.db, model.id) : summary.counts;
+  summary.counts = model ? await embeddingCounts(ds.db, model.id) : summary.counts;
   summary.ms = performance.now() - t0;
   return summary;
 }
@@ -339,10 +339,10 @@ async function windowedPixels(ds: Dataset, image: ImageRecord, manifest: ModelMa
   const raster = await readRaster(ds, image, 0);
   let window: InputWindow | undefined;
   if (rasterNeedsWindow(raster)) {
-    const stored = geoNodata(ds.db, image);
+    const stored = await geoNodata(ds.db, image);
     const nodata = stored !== null && Number.isFinite(stored) ? stored : undefined;
-    const padding = paddingOf(image.format === 'dicom' ? getImagingMeta(ds.db, image.id) : null, raster, nodata ?? null);
-    window = modelInputWindow(manifest, raster.data, raster.channels, displayWindow(ds, image), nodata, padding);
+    const padding = paddingOf(image.format === 'dicom' ? await getImagingMeta(ds.db, image.id) : null, raster, nodata ?? null);
+    window = modelInputWindow(manifest, raster.data, raster.channels, await displayWindow(ds, image), nodata, padding);
   }
   const bytes = inputBytes(raster, window);
   return { data: bytes.data, width: raster.width, height: raster.height, channels: bytes.channels };
@@ -367,21 +367,23 @@ function sameVector(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
 }
 
 /** The models whose vectors the dataset holds, with their counts, oldest first. */
-export function storedEmbeddingModels(ds: Dataset): StoredEmbeddingModel[] {
-  return listEmbeddingModels(ds.db).map((m) => toStored(ds, m));
+export async function storedEmbeddingModels(ds: Dataset): Promise<StoredEmbeddingModel[]> {
+  const out: StoredEmbeddingModel[] = [];
+  for (const m of await listEmbeddingModels(ds.db)) out.push(await toStored(ds, m));
+  return out;
 }
 
-function toStored(ds: Dataset, m: EmbeddingModelRecord): StoredEmbeddingModel {
-  const c = embeddingCounts(ds.db, m.id);
+async function toStored(ds: Dataset, m: EmbeddingModelRecord): Promise<StoredEmbeddingModel> {
+  const c = await embeddingCounts(ds.db, m.id);
   const manifestId = typeof m.parameters['manifestId'] === 'string' ? m.parameters['manifestId'] : null;
   return { id: m.id, key: m.key, name: m.name, manifestId, dim: m.dim, dtype: m.dtype, createdAt: m.createdAt, images: c.images, stale: c.stale, annotations: c.annotations };
 }
 
 /** A job's summary as the embedding channels report it. */
-export function jobSummary(ds: Dataset, s: EmbedSummary): EmbedJobSummary {
+export async function jobSummary(ds: Dataset, s: EmbedSummary): Promise<EmbedJobSummary> {
   return {
     key: s.key,
-    model: s.model ? toStored(ds, s.model) : null,
+    model: s.model ? await toStored(ds, s.model) : null,
     total: s.total,
     computed: s.computed,
     crops: s.crops,

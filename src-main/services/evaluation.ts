@@ -23,14 +23,14 @@ import type { Dataset } from './dataset';
 import { scopeImageIds } from './prelabel';
 
 /** Model runs of the dataset that can be evaluated, newest first. */
-export function evalRuns(ds: Dataset): EvalRunInfo[] {
-  return listEvalRuns(ds.db).map((r) => ({ id: r.id, name: r.name ?? `run ${r.id}`, model: r.model, status: r.status, images: r.images, detections: r.detections, startedAt: r.startedAt }));
+export async function evalRuns(ds: Dataset): Promise<EvalRunInfo[]> {
+  return (await listEvalRuns(ds.db)).map((r) => ({ id: r.id, name: r.name ?? `run ${r.id}`, model: r.model, status: r.status, images: r.images, detections: r.detections, startedAt: r.startedAt }));
 }
 
 /** A run named on the command line: its id, or else its name (the newest run of that name). */
-export function resolveRun(ds: Dataset, ref: string): number {
-  if (/^\d+$/.test(ref) && getEvalRun(ds.db, Number(ref))) return Number(ref);
-  const named = findEvalRunsByName(ds.db, ref);
+export async function resolveRun(ds: Dataset, ref: string): Promise<number> {
+  if (/^\d+$/.test(ref) && await getEvalRun(ds.db, Number(ref))) return Number(ref);
+  const named = await findEvalRunsByName(ds.db, ref);
   if (named.length === 0) throw new AppError('NOT_FOUND', `${ds.file}: no model run has the id or name "${ref}"`, { run: ref });
   return named[0]!.id;
 }
@@ -99,11 +99,11 @@ interface Loaded {
  * them by image id, and COCO's file names are their zero-padded ids, so the same detections rank
  * the same way whatever order the images were imported in.
  */
-function load(ds: Dataset, runId: number, imageIds: readonly number[], iouType: IouType): Loaded {
-  const images = getEvalImages(ds.db, imageIds).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.id - b.id));
+async function load(ds: Dataset, runId: number, imageIds: readonly number[], iouType: IouType): Promise<Loaded> {
+  const images = (await getEvalImages(ds.db, imageIds)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.id - b.id));
   const out: Loaded = { images, gts: [], dts: [], gtShapes: [], dtShapes: [] };
   for (const image of out.images) {
-    for (const s of evalShapesOfImage(ds.db, image.id, { source: 'human' })) {
+    for (const s of await evalShapesOfImage(ds.db, image.id, { source: 'human' })) {
       if (s.classId === null) continue;
       const c = cocoShape(s.geometry, image, iouType, false);
       if (!c) continue;
@@ -111,7 +111,7 @@ function load(ds: Dataset, runId: number, imageIds: readonly number[], iouType: 
       out.gts.push({ id: s.id, imageId: image.id, categoryId: s.classId, ...c, ...file, iscrowd: s.attributes['iscrowd'] === true });
       out.gtShapes.push(s);
     }
-    for (const s of evalShapesOfImage(ds.db, image.id, { runId })) {
+    for (const s of await evalShapesOfImage(ds.db, image.id, { runId })) {
       if (s.classId === null) continue;
       const c = cocoShape(s.geometry, image, iouType, true);
       if (!c) continue;
@@ -128,16 +128,16 @@ function load(ds: Dataset, runId: number, imageIds: readonly number[], iouType: 
  * thresholds precision, recall and F1 per class, the confusion matrix and the errors. A
  * pre-labeling run is judged only on the images it finished.
  */
-export function evaluateRun(ds: Dataset, req: EvalRequest): EvalResult {
-  const run = getEvalRun(ds.db, req.runId);
+export async function evaluateRun(ds: Dataset, req: EvalRequest): Promise<EvalResult> {
+  const run = await getEvalRun(ds.db, req.runId);
   if (!run) throw new AppError('NOT_FOUND', `${ds.file}: model run ${req.runId} does not exist`, { runId: req.runId });
   const scoreThreshold = req.scoreThreshold ?? 0.5;
   const iouThreshold = req.iouThreshold ?? 0.5;
   const iouType = req.iouType;
-  const finished = runFinishedImages(ds.db, run.id);
-  const inScope = scopeImageIds(ds, { filter: req.filter ?? {}, unlabeledOnly: false }).filter((id) => !finished || finished.has(id));
-  const { images, gts, dts, gtShapes, dtShapes } = load(ds, run.id, inScope, iouType);
-  const classes = listClasses(ds.db);
+  const finished = await runFinishedImages(ds.db, run.id);
+  const inScope = (await scopeImageIds(ds, { filter: req.filter ?? {}, unlabeledOnly: false })).filter((id) => !finished || finished.has(id));
+  const { images, gts, dts, gtShapes, dtShapes } = await load(ds, run.id, inScope, iouType);
+  const classes = await listClasses(ds.db);
   const categoryIds = classes.map((c) => c.id);
 
   const ev = evaluateCoco(gts, dts, defaultParams(iouType, images.map((im) => im.id), categoryIds));

@@ -68,8 +68,8 @@ export async function probeGeoReferences(images: readonly { file: string; format
 }
 
 /** Records probed georeferences for the rows just inserted (`ids` in the probe's order); call inside the insert's transaction. */
-export function storeGeoReferences(db: Db, ids: readonly number[], geos: readonly (GeoReference | null)[]): void {
-  setGeoReferences(
+export async function storeGeoReferences(db: Db, ids: readonly number[], geos: readonly (GeoReference | null)[]): Promise<void> {
+  await setGeoReferences(
     db,
     ids.flatMap((imageId, i) => (geos[i] ? [{ imageId, geo: geos[i]! }] : [])),
   );
@@ -82,7 +82,7 @@ export function storeGeoReferences(db: Db, ids: readonly number[], geos: readonl
  * properties class, source ('human' | 'model'), score (null for human shapes), image and the
  * annotation id. Images without a georeference get no file and one counted warning.
  */
-export function geoJsonWriter(geoOf: (imageId: number) => GeoReference | null): FormatWriter {
+export function geoJsonWriter(geoOf: (imageId: number) => Promise<GeoReference | null>): FormatWriter {
   return {
     format: 'geojson',
     imagePath: (name: string, _split: Split | null) => name,
@@ -90,7 +90,7 @@ export function geoJsonWriter(geoOf: (imageId: number) => GeoReference | null): 
       let files = 0;
       let empty = 0;
       for await (const im of images) {
-        const geo = geoOf(im.id);
+        const geo = await geoOf(im.id);
         if (!geo) {
           ctx.warn('not-georeferenced', 'images without a georeference: no GeoJSON written for them');
           continue;

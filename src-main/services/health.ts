@@ -122,10 +122,10 @@ export function tinyReason(g: Geometry): string | null {
   return null;
 }
 
-function splitShortfalls(ds: Dataset, bySplit: Record<Split | 'none', number>): SplitShortfall[] {
-  const classes = listClasses(ds.db);
+async function splitShortfalls(ds: Dataset, bySplit: Record<Split | 'none', number>): Promise<SplitShortfall[]> {
+  const classes = await listClasses(ds.db);
   const counts = new Map<string, number>();
-  for (const r of humanByClassAndSplit(ds.db)) {
+  for (const r of await humanByClassAndSplit(ds.db)) {
     counts.set(`${r.classId}:${r.split ?? 'none'}`, r.n);
     counts.set(`${r.classId}:all`, (counts.get(`${r.classId}:all`) ?? 0) + r.n);
   }
@@ -142,14 +142,14 @@ function splitShortfalls(ds: Dataset, bySplit: Record<Split | 'none', number>): 
 }
 
 /** The dataset health report: read-only, computed from the stored images and annotations. */
-export function datasetHealth(ds: Dataset): HealthReport {
+export async function datasetHealth(ds: Dataset): Promise<HealthReport> {
   const db = ds.db;
-  const bySplit = countBySplit(db);
+  const bySplit = await countBySplit(db);
 
   const perClass = new Map<number | null, { human: number; predictions: number }>();
   let human = 0;
   let predictions = 0;
-  for (const r of annotationsByClassAndSource(db)) {
+  for (const r of await annotationsByClassAndSource(db)) {
     const c = perClass.get(r.classId) ?? { human: 0, predictions: 0 };
     if (r.source === 'human') {
       c.human += r.n;
@@ -160,8 +160,8 @@ export function datasetHealth(ds: Dataset): HealthReport {
     }
     perClass.set(r.classId, c);
   }
-  const imagesOf = humanImagesByClass(db);
-  const classes: ClassHealth[] = listClasses(db).map((c) => ({
+  const imagesOf = await humanImagesByClass(db);
+  const classes: ClassHealth[] = (await listClasses(db)).map((c) => ({
     classId: c.id,
     name: c.name,
     color: c.color,
@@ -176,7 +176,7 @@ export function datasetHealth(ds: Dataset): HealthReport {
     OBJECT_EDGES,
     OBJECT_EDGES.slice(0, -1).map((min, i) => objectLabel(min, OBJECT_EDGES[i + 1]!)),
   );
-  for (const r of humanObjectsPerImage(db)) objects.add(r.n, r.id);
+  for (const r of await humanObjectsPerImage(db)) objects.add(r.n, r.id);
 
   const sizeNames = SIZE_EDGES.slice(0, -1).map(String);
   const sizes = new Histogram(
@@ -189,7 +189,7 @@ export function datasetHealth(ds: Dataset): HealthReport {
   );
   const tiny = new IssueList();
   const degenerate = new IssueList();
-  for (const row of humanShapes(db)) {
+  for await (const row of humanShapes(db)) {
     const g = JSON.parse(row.geometry) as Geometry;
     const base = { annotationId: row.id, imageId: row.imageId, classId: row.classId, kind: row.kind };
     const bad = degenerateReason(g, row);
@@ -208,16 +208,16 @@ export function datasetHealth(ds: Dataset): HealthReport {
   }
 
   return {
-    images: { total: countImages(db, {}), byStatus: countByStatus(db), bySplit, unlabeled: countUnlabeledImages(db) },
-    annotations: { human, predictions, tags: countHumanTags(db) },
+    images: { total: await countImages(db, {}), byStatus: await countByStatus(db), bySplit, unlabeled: await countUnlabeledImages(db) },
+    annotations: { human, predictions, tags: await countHumanTags(db) },
     classes,
     objectsPerImage: objects.bins(),
     sizes: sizes.bins(),
     aspectRatios: aspects.bins(),
     tiny: tiny.report(),
     degenerate: degenerate.report(),
-    splitShortfalls: splitShortfalls(ds, bySplit),
-    duplicates: duplicateContent(db),
+    splitShortfalls: await splitShortfalls(ds, bySplit),
+    duplicates: await duplicateContent(db),
     limits: HEALTH_LIMITS,
   };
 }

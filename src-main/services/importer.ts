@@ -141,7 +141,7 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
 
   // 3. Drop duplicates (within this import and against the dataset), then write all at once.
   const probed = results.filter((r): r is ProbeResult => r !== null);
-  const existing = findByHashes(
+  const existing = await findByHashes(
     ds.db,
     probed.map((r) => r.contentHash),
   );
@@ -157,7 +157,7 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
       duplicates.push({ file: r.file, duplicateOf: dupOf });
       continue;
     }
-    const samePath = findByPath(ds.db, stored.path);
+    const samePath = await findByPath(ds.db, stored.path);
     if (samePath) {
       problems.push({
         file: r.file,
@@ -183,15 +183,15 @@ export async function importImages(ds: Dataset, opts: ImportOptions): Promise<Im
     problems: problems.length,
     etaMs: 0,
   });
-  ds.db.transaction(() => {
-    const ids = insertImages(ds.db, rows);
-    ids.forEach((id, i) => {
+  await ds.db.transaction(async () => {
+    const ids = await insertImages(ds.db, rows);
+    for (const [i, id] of ids.entries()) {
       const meta = dicomOf[i];
-      if (meta) setImagingMeta(ds.db, id, meta);
-    });
-    storeGeoReferences(ds.db, ids, geoOf);
+      if (meta) await setImagingMeta(ds.db, id, meta);
+    }
+    await storeGeoReferences(ds.db, ids, geoOf);
     // New files may join a series or a numbered sequence, or complete one.
-    if (ids.length > 0) rebuildStacks(ds.db);
+    if (ids.length > 0) await rebuildStacks(ds.db);
   })();
   problems.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   opts.onProgress?.({

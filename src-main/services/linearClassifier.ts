@@ -78,9 +78,9 @@ interface Tagged {
   untaggedRows: number[];
 }
 
-function gather(db: Db, model: EmbeddingModelRecord): Tagged {
-  const matrix = loadImageEmbeddings(db, model);
-  const tags = humanImageTags(db);
+async function gather(db: Db, model: EmbeddingModelRecord): Promise<Tagged> {
+  const matrix = await loadImageEmbeddings(db, model);
+  const tags = await humanImageTags(db);
   const rowOf = new Map<number, number>();
   matrix.imageIds.forEach((id, i) => rowOf.set(id, i));
   const classSet = new Set<number>();
@@ -111,8 +111,8 @@ export async function trainClassifier(db: Db, opts: TrainOptions = {}, hooks: Tr
   const holdout = opts.holdout ?? CLASSIFIER_DEFAULTS.holdout;
   const l2 = opts.l2 ?? CLASSIFIER_DEFAULTS.l2;
   const seed = opts.seed ?? CLASSIFIER_DEFAULTS.seed;
-  const embeddingModel = chooseEmbeddingModel(db, opts.embeddingModelId);
-  const t = gather(db, embeddingModel);
+  const embeddingModel = await chooseEmbeddingModel(db, opts.embeddingModelId);
+  const t = await gather(db, embeddingModel);
   if (t.rows.length === 0) {
     throw new AppError(
       'INVALID_ARGUMENT',
@@ -122,7 +122,7 @@ export async function trainClassifier(db: Db, opts: TrainOptions = {}, hooks: Tr
     );
   }
   if (t.classIds.length < 2) {
-    throw new AppError('INVALID_ARGUMENT', `the tagged images have only one class (${classNames(db, t.classIds).join('')}): a classifier needs images of at least two classes`);
+    throw new AppError('INVALID_ARGUMENT', `the tagged images have only one class (${(await classNames(db, t.classIds)).join('')}): a classifier needs images of at least two classes`);
   }
   const mode: LinearMode = t.labels.some((l) => l.length > 1) ? 'one-vs-rest' : 'softmax';
   const k = t.classIds.length;
@@ -188,7 +188,7 @@ export async function trainClassifier(db: Db, opts: TrainOptions = {}, hooks: Tr
     embeddingModelId: embeddingModel.id,
     mode,
     classIds: t.classIds,
-    classNames: classNames(db, t.classIds),
+    classNames: await classNames(db, t.classIds),
     trainImages: split.train.length,
     heldOutImages: split.test.length,
     accuracy: correct / split.test.length,
@@ -216,18 +216,18 @@ export interface PredictOptions {
  * best class and the next ones above `minScore` (at most `topK`), as tag annotations with their
  * probabilities, all in one transaction.
  */
-export function predictTags(db: Db, trained: TrainedClassifier, opts: PredictOptions = {}): ClassifierPrediction {
+export async function predictTags(db: Db, trained: TrainedClassifier, opts: PredictOptions = {}): Promise<ClassifierPrediction> {
   const topK = opts.topK ?? 3;
   const minScore = opts.minScore ?? 0.1;
   const { model, embeddingModel, report } = trained;
-  const t = gather(db, embeddingModel);
+  const t = await gather(db, embeddingModel);
   if (t.untaggedRows.length === 0) throw new AppError('INVALID_ARGUMENT', `every image with a vector of "${embeddingModel.name}" has a human tag: nothing left to predict`);
   const p = predictLinear(model, t.matrix.data, t.untaggedRows);
   const k = model.classes;
   const annotations: NewAnnotation[] = [];
   const perImage: { imageId: number; detections: number }[] = [];
-  return db.transaction(() => {
-    const runId = insertModelRun(db, {
+  return await db.transaction(async () => {
+    const runId = await insertModelRun(db, {
       model: `linear-classifier:${embeddingModel.key}`,
       name: `Linear classifier on ${embeddingModel.name}`,
       parameters: {
@@ -254,9 +254,9 @@ export function predictTags(db: Db, trained: TrainedClassifier, opts: PredictOpt
       }
       perImage.push({ imageId, detections: keep.length });
     });
-    insertAnnotations(db, annotations);
-    addDoneRunImages(db, runId, perImage);
-    finishModelRun(db, runId, 'done');
+    await insertAnnotations(db, annotations);
+    await addDoneRunImages(db, runId, perImage);
+    await finishModelRun(db, runId, 'done');
     return { runId, images: perImage.length, tags: annotations.length };
   })();
 }

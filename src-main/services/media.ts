@@ -82,24 +82,24 @@ export class Media {
   }
 
   /** Whether the file is still what was imported (see imageFileState). */
-  fileState(im: ImageRecord): FileState {
-    return imageFileState(this.ds, im);
+  async fileState(im: ImageRecord): Promise<FileState> {
+    return await imageFileState(this.ds, im);
   }
 
   /** Throws FILE_MISSING or FILE_CHANGED unless the file is still what was imported. */
-  requireUnchanged(im: ImageRecord): void {
-    requireImageUnchanged(this.ds, im);
+  async requireUnchanged(im: ImageRecord): Promise<void> {
+    await requireImageUnchanged(this.ds, im);
   }
 
   async get(kind: MediaKind, imageId: number, opts: MediaOptions = {}): Promise<MediaFile> {
-    const im = getImage(this.ds.db, imageId);
+    const im = await getImage(this.ds.db, imageId);
     if (!im) throw new AppError('NOT_FOUND', `image ${imageId} is not in the dataset`, { imageId });
-    this.requireUnchanged(im);
+    await this.requireUnchanged(im);
     const src = this.imagePath(im);
     const frame = opts.frame ?? 0;
     requireFrame(im, frame);
     // GeoTIFF nodata (GDAL_NODATA): those pixels are drawn transparent.
-    const nodata = geoNodata(this.ds.db, im);
+    const nodata = await geoNodata(this.ds.db, im);
     if (decodedForDisplay(im) || frame > 0) return this.windowed(kind, im, frame, opts.window, nodata);
     if (kind === 'view' && DIRECT[im.format] && im.orientation === 1 && im.bitDepth <= 8 && im.frames === 1) {
       await this.requireImageFile(im, src);
@@ -186,7 +186,7 @@ export class Media {
     let win: VoiWindow | null = requested ?? null;
     if (!win) {
       if (needsWindow(im)) decoded = await this.statsRaster(im, frame);
-      win = needsWindow(im) ? defaultWindow(this.ds.db, im, frame, () => decoded!).window : null;
+      win = needsWindow(im) ? (await defaultWindow(this.ds.db, im, frame, () => decoded!)).window : null;
       if (!reduced && this.isLarge(im)) decoded = null;
     }
     const tag = (win ? `-w${fmt(win.center)}_${fmt(win.width)}` : '') + (nodata === null ? '' : '-nodata');
@@ -397,7 +397,7 @@ export function pruneWindowed(dir: string, keep: string, now = Date.now()): void
  * unchanged size costs a hash; when the content proves identical the new time is recorded, so
  * the file is not hashed again on the next request.
  */
-export function imageFileState(ds: Dataset, im: ImageRecord): FileState {
+export async function imageFileState(ds: Dataset, im: ImageRecord): Promise<FileState> {
   let file: string;
   try {
     file = ds.imagePath(im);
@@ -416,14 +416,14 @@ export function imageFileState(ds: Dataset, im: ImageRecord): FileState {
   if (st.size === im.fileSize && Math.round(st.mtimeMs) === im.fileMtimeMs) return 'ok';
   if (st.size !== im.fileSize) return 'changed';
   if (hashFile(file) !== im.contentHash) return 'changed';
-  setFileMtime(ds.db, im.id, st.mtimeMs);
+  await setFileMtime(ds.db, im.id, st.mtimeMs);
   return 'ok';
 }
 
 /** Throws FILE_MISSING or FILE_CHANGED (or EXTERNAL_NOT_ALLOWED) unless the file is still what was imported. */
-export function requireImageUnchanged(ds: Dataset, im: ImageRecord): void {
+export async function requireImageUnchanged(ds: Dataset, im: ImageRecord): Promise<void> {
   ds.imagePath(im); // an image in a folder not allowed is refused as such
-  const state = imageFileState(ds, im);
+  const state = await imageFileState(ds, im);
   if (state === 'missing') throw new AppError('FILE_MISSING', `${im.path}: file is missing on disk`, { imageId: im.id, path: im.path });
   if (state === 'changed') {
     throw new AppError('FILE_CHANGED', `${im.path}: file changed on disk since it was imported`, { imageId: im.id, path: im.path });

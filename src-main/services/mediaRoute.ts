@@ -82,13 +82,13 @@ export async function resolveMedia(ws: Workspace, pathname: string): Promise<Med
     const ds = ws.current;
     if (!ds) throw new AppError('NO_DATASET_OPEN', 'no dataset is open');
     if (key.uuid !== ds.uuid) throw new AppError('NOT_FOUND', `media of another dataset (${key.uuid}); ${ds.name} is open`, { uuid: key.uuid });
-    const im = getImage(ds.db, key.id);
+    const im = await getImage(ds.db, key.id);
     if (!im) throw new AppError('NOT_FOUND', `image ${key.id} is not in the dataset`, { imageId: key.id });
     if (mediaVersion(ds, im) !== key.version) {
       throw new AppError('FILE_CHANGED', `${im.path}: the file is not the version this address names`, { imageId: im.id, path: im.path });
     }
     if (t) {
-      const f = ws.pyramidsFor().tile(im.id, Number(t[4]), Number(t[5]), Number(t[6]));
+      const f = await ws.pyramidsFor().tile(im.id, Number(t[4]), Number(t[5]), Number(t[6]));
       return { ok: true, ...f, etag: etagOf(f.file, key.version) };
     }
     const frame = m![5] === undefined ? undefined : Number(m![5]);

@@ -81,7 +81,7 @@ export function confinedHandlers(workspace: Workspace, roots: readonly string[])
       if (channel === 'dataset:open' || channel === 'dataset:create') {
         const ds = workspace.current;
         if (ds && !real.some((r) => isInside(r, realPathOf(ds.root)))) {
-          workspace.refuseCurrent();
+          await workspace.refuseCurrent();
           requireAllowedPath(real, ds.root);
         }
       }

@@ -30,7 +30,7 @@ export async function readPixelBlock(
     });
   }
   const w = x1 - x, h = y1 - y;
-  media.requireUnchanged(im);
+  await media.requireUnchanged(im);
   // A large image is never decoded whole here: libvips reads the block alone.
   const whole = !media.isLarge(im);
   const r = whole ? await media.raster(im, frame) : await readRasterPart(ds, im, frame, { region: { x, y, w, h } });
@@ -42,7 +42,7 @@ export async function readPixelBlock(
     const base = ((oy + row) * r.width + ox) * c;
     for (let i = 0; i < w * c; i++) values[k++] = r.data[base + i]!;
   }
-  const meta = im.format === 'dicom' ? getImagingMeta(ds.db, im.id) : null;
+  const meta = im.format === 'dicom' ? await getImagingMeta(ds.db, im.id) : null;
   let stored: number[] | null = null;
   let rescale: PixelBlock['rescale'] = null;
   let unit: string | null = null;

@@ -82,12 +82,12 @@ export function cocoGeometry(g: Geometry): Pick<ListedPrediction, 'bbox' | 'segm
  * and those in the prediction history (superseded, or found where a shape already was), each with
  * its `status`. Predictions the user rejected are deleted and not listed.
  */
-export function listPredictions(ds: Dataset, q: { run?: string; image?: string; all?: boolean } = {}): ListedPrediction[] {
-  const runId = q.run !== undefined ? resolveRun(ds, q.run) : undefined;
-  const imageId = q.image !== undefined ? findImageByRef(ds, q.image).id : undefined;
+export async function listPredictions(ds: Dataset, q: { run?: string; image?: string; all?: boolean } = {}): Promise<ListedPrediction[]> {
+  const runId = q.run !== undefined ? await resolveRun(ds, q.run) : undefined;
+  const imageId = q.image !== undefined ? (await findImageByRef(ds, q.image)).id : undefined;
   const params = { run: runId ?? null, image: imageId ?? null };
   const accepted = q.all ? " OR (a.source = 'human' AND json_extract(a.attributes, '$.acceptedFrom') IS NOT NULL)" : '';
-  const rows = ds.db
+  const rows = await ds.db
     .prepare(
       `SELECT a.id, i.path AS file, c.name AS className
          FROM annotations a JOIN images i ON i.id = a.image_id LEFT JOIN classes c ON c.id = a.class_id
@@ -96,7 +96,7 @@ export function listPredictions(ds: Dataset, q: { run?: string; image?: string; 
         ORDER BY i.path, a.image_id, a.frame, a.id`,
     )
     .all(params) as { id: number; file: string; className: string | null }[];
-  const records = getAnnotationsByIds(ds.db, rows.map((r) => r.id));
+  const records = await getAnnotationsByIds(ds.db, rows.map((r) => r.id));
   const listed: ListedPrediction[] = rows.map((r) => {
     const a = records.get(r.id)!;
     if (a.source === 'model') {
@@ -117,7 +117,7 @@ export function listPredictions(ds: Dataset, q: { run?: string; image?: string; 
     };
   });
   if (!q.all) return listed;
-  const history = ds.db
+  const history = await ds.db
     .prepare(
       `SELECT h.id, h.run_id AS runId, h.image_id AS imageId, h.frame, h.geometry, h.score, h.reason, i.path AS file, c.name AS className
          FROM prediction_history h JOIN images i ON i.id = h.image_id LEFT JOIN classes c ON c.id = h.class_id

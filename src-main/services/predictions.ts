@@ -50,8 +50,8 @@ export interface PredictionEdit {
 
 export type { ClassMap, ReviewResult };
 
-function loadPredictions(ds: Dataset, ids: readonly number[]): Map<number, AnnotationRecord[]> {
-  const stored = getAnnotationsByIds(ds.db, ids);
+async function loadPredictions(ds: Dataset, ids: readonly number[]): Promise<Map<number, AnnotationRecord[]>> {
+  const stored = await getAnnotationsByIds(ds.db, ids);
   const byImage = new Map<number, AnnotationRecord[]>();
   for (const id of new Set(ids)) {
     const a = stored.get(id);
@@ -64,8 +64,8 @@ function loadPredictions(ds: Dataset, ids: readonly number[]): Map<number, Annot
   return byImage;
 }
 
-function journal(ds: Dataset, imageId: number, label: string, before: AnnotationRecord[], after: (AnnotationRecord | null)[], now: number): number {
-  const id = appendEdit(
+async function journal(ds: Dataset, imageId: number, label: string, before: AnnotationRecord[], after: (AnnotationRecord | null)[], now: number): Promise<number> {
+  const id = await appendEdit(
     ds.db,
     {
       imageId,
@@ -75,7 +75,7 @@ function journal(ds: Dataset, imageId: number, label: string, before: Annotation
     },
     now,
   );
-  markInProgress(ds.db, imageId, now);
+  await markInProgress(ds.db, imageId, now);
   return id;
 }
 
@@ -85,25 +85,25 @@ function journal(ds: Dataset, imageId: number, label: string, before: Annotation
  * its id is listed in `duplicates`. Higher scores are accepted first, so of two copies the
  * better-scored one stays.
  */
-export function acceptPredictions(
+export async function acceptPredictions(
   ds: Dataset,
   ids: readonly number[],
   edits: readonly PredictionEdit[] = [],
   now = Date.now(),
   opts: { duplicateIou?: number } = {},
-): ReviewResult {
+): Promise<ReviewResult> {
   const db = ds.db;
   const iou = opts.duplicateIou ?? duplicateIouSetting();
-  return db
-    .transaction((): ReviewResult => {
-      const byImage = loadPredictions(ds, [...ids, ...edits.map((e) => e.id)]);
+  return await db
+    .transaction(async (): Promise<ReviewResult> => {
+      const byImage = await loadPredictions(ds, [...ids, ...edits.map((e) => e.id)]);
       const patch = new Map(edits.map((e) => [e.id, e]));
-      const classes = classIds(db);
+      const classes = await classIds(db);
       const out: ReviewResult = { ids: [], images: [], duplicates: [] };
       for (const [imageId, unordered] of byImage) {
-        const image = getImage(db, imageId)!;
+        const image = (await getImage(db, imageId))!;
         const before = [...unordered].sort((a, b) => (b.score ?? 0) - (a.score ?? 0) || a.id - b.id);
-        const known = humanShapesOfImage(db, imageId);
+        const known = await humanShapesOfImage(db, imageId);
         const after = before.map((a): AnnotationRecord | null => {
           const e = patch.get(a.id);
           if (e?.geometry) {
@@ -131,10 +131,10 @@ export function acceptPredictions(
         });
         const kept = after.filter((a): a is AnnotationRecord => a !== null);
         const dropped = before.filter((_, i) => after[i] === null).map((a) => a.id);
-        replaceAnnotations(db, kept);
-        deleteAnnotationsByIds(db, dropped);
+        await replaceAnnotations(db, kept);
+        await deleteAnnotationsByIds(db, dropped);
         const label = before.length === 1 ? 'Accept prediction' : `Accept ${before.length} predictions`;
-        const journalId = journal(ds, imageId, label, before, after, now);
+        const journalId = await journal(ds, imageId, label, before, after, now);
         out.ids.push(...kept.map((a) => a.id));
         out.duplicates!.push(...dropped);
         out.images.push({ imageId, journalId });
@@ -145,15 +145,15 @@ export function acceptPredictions(
 }
 
 /** Removes predictions (never human annotations), undoably. */
-export function rejectPredictions(ds: Dataset, ids: readonly number[], now = Date.now()): ReviewResult {
+export async function rejectPredictions(ds: Dataset, ids: readonly number[], now = Date.now()): Promise<ReviewResult> {
   const db = ds.db;
-  return db
-    .transaction((): ReviewResult => {
+  return await db
+    .transaction(async (): Promise<ReviewResult> => {
       const out: ReviewResult = { ids: [], images: [] };
-      for (const [imageId, before] of loadPredictions(ds, ids)) {
-        deleteAnnotationsByIds(db, before.map((a) => a.id));
-        recordRejections(db, before, now);
-        const journalId = journal(ds, imageId, before.length === 1 ? 'Reject prediction' : `Reject ${before.length} predictions`, before, before.map(() => null), now);
+      for (const [imageId, before] of await loadPredictions(ds, ids)) {
+        await deleteAnnotationsByIds(db, before.map((a) => a.id));
+        await recordRejections(db, before, now);
+        const journalId = await journal(ds, imageId, before.length === 1 ? 'Reject prediction' : `Reject ${before.length} predictions`, before, before.map(() => null), now);
         out.ids.push(...before.map((a) => a.id));
         out.images.push({ imageId, journalId });
       }
@@ -166,10 +166,11 @@ export function rejectPredictions(ds: Dataset, ids: readonly number[], now = Dat
  * Accepts every prediction of the runs (or of one image of them) scoring at least `threshold`,
  * in one call: one journal entry per image however many runs the predictions come from.
  */
-export function acceptAbove(ds: Dataset, q: { runId?: number; runIds?: readonly number[]; imageId?: number; threshold: number }, now = Date.now()): ReviewResult {
+export async function acceptAbove(ds: Dataset, q: { runId?: number; runIds?: readonly number[]; imageId?: number; threshold: number }, now = Date.now()): Promise<ReviewResult> {
   const runs = [...new Set([...(q.runId === undefined ? [] : [q.runId]), ...(q.runIds ?? [])])];
-  const ids = runs.flatMap((runId) => predictionIds(ds.db, { runId, imageId: q.imageId, minScore: q.threshold }));
-  return ids.length === 0 ? { ids: [], images: [], duplicates: [] } : acceptPredictions(ds, ids, [], now);
+  const ids: number[] = [];
+  for (const runId of runs) ids.push(...(await predictionIds(ds.db, { runId, imageId: q.imageId, minScore: q.threshold })));
+  return ids.length === 0 ? { ids: [], images: [], duplicates: [] } : await acceptPredictions(ds, ids, [], now);
 }
 
 /**
@@ -178,19 +179,19 @@ export function acceptAbove(ds: Dataset, q: { runId?: number; runIds?: readonly 
  * class of the same name (case-insensitive), created when first needed.
  */
 
-export function getModelClassMap(ds: Dataset, modelId: string, modelClasses: readonly string[]): { map: ClassMap; stored: boolean } {
-  const stored = getClassMap(ds.db, modelId);
+export async function getModelClassMap(ds: Dataset, modelId: string, modelClasses: readonly string[]): Promise<{ map: ClassMap; stored: boolean }> {
+  const stored = await getClassMap(ds.db, modelId);
   if (stored) return { map: stored, stored: true };
-  const byName = new Map(listClasses(ds.db).map((c) => [c.name.toLowerCase(), c.id]));
+  const byName = new Map((await listClasses(ds.db)).map((c) => [c.name.toLowerCase(), c.id]));
   return { map: Object.fromEntries(modelClasses.map((n) => [n, byName.get(n.toLowerCase()) ?? null])), stored: false };
 }
 
-export function setModelClassMap(ds: Dataset, modelId: string, map: ClassMap): ClassMap {
-  const known = classIds(ds.db);
+export async function setModelClassMap(ds: Dataset, modelId: string, map: ClassMap): Promise<ClassMap> {
+  const known = await classIds(ds.db);
   for (const [name, id] of Object.entries(map)) {
     if (id !== null && !known.has(id)) throw new AppError('INVALID_ARGUMENT', `class ${id} (for "${name}") does not exist`, { name, classId: id });
   }
-  setClassMap(ds.db, modelId, map);
+  await setClassMap(ds.db, modelId, map);
   return map;
 }
 
@@ -199,15 +200,15 @@ export function setModelClassMap(ds: Dataset, modelId: string, map: ClassMap): C
  * The dataset class of a name, created (with the next palette colour) when there is none. The
  * classes are counted once, so creating many stays linear.
  */
-function classMaker(ds: Dataset): (name: string) => number {
+function classMaker(ds: Dataset): (name: string) => Promise<number> {
   let colours: string[] | null = null;
-  return (name) => {
-    const existing = findClassByName(ds.db, name);
+  return async (name) => {
+    const existing = await findClassByName(ds.db, name);
     if (existing) return existing.id;
-    colours ??= listClasses(ds.db).map((c) => c.color);
+    colours ??= (await listClasses(ds.db)).map((c) => c.color);
     const color = nextClassColour(colours);
     colours.push(color);
-    return insertClass(ds.db, { name, color, hotkey: null }).id;
+    return (await insertClass(ds.db, { name, color, hotkey: null })).id;
   };
 }
 
@@ -215,18 +216,18 @@ function classMaker(ds: Dataset): (name: string) => number {
  * Resolves the dataset class for each model class index: the stored map when there is one,
  * otherwise the same-named class, created on demand. Returns null for ignored classes.
  */
-export function classResolver(ds: Dataset, modelId: string, modelClasses: readonly string[]): (index: number) => number | null {
-  const stored = getClassMap(ds.db, modelId);
+export async function classResolver(ds: Dataset, modelId: string, modelClasses: readonly string[]): Promise<(index: number) => Promise<number | null>> {
+  const stored = await getClassMap(ds.db, modelId);
   const make = classMaker(ds);
   const cache = new Map<number, number | null>();
-  return (index) => {
+  return async (index) => {
     const hit = cache.get(index);
     if (hit !== undefined) return hit;
     const name = modelClasses[index] ?? `class ${index}`;
     let id: number | null;
     if (stored) id = stored[name] ?? null;
     else {
-      id = make(name);
+      id = await make(name);
     }
     cache.set(index, id);
     return id;
@@ -313,7 +314,7 @@ function resultGeometry(r: CocoResult, file: string, index: number): Geometry {
  * anything else as the box. A malformed or wrongly sized RLE refuses the whole file: nothing is
  * stored.
  */
-export function importCocoResults(ds: Dataset, opts: { file: string; name: string; instances?: string; allowNewClasses?: boolean }, now = Date.now()): ResultsImportReport {
+export async function importCocoResults(ds: Dataset, opts: { file: string; name: string; instances?: string; allowNewClasses?: boolean }, now = Date.now()): Promise<ResultsImportReport> {
   const list = readJsonFile(opts.file);
   if (!Array.isArray(list)) throw new AppError('UNSUPPORTED_FORMAT', `${opts.file}: is not a COCO results list (a JSON array)`, { file: opts.file });
   list.forEach((r, i) => {
@@ -324,7 +325,7 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
 
   const byBase = new Map<string, number>();
   const byNumber = new Map<number, number>();
-  for (const row of ds.db.prepare('SELECT id, path FROM images').all() as { id: number; path: string }[]) {
+  for (const row of await ds.db.prepare('SELECT id, path FROM images').all() as { id: number; path: string }[]) {
     const base = path.basename(row.path);
     byBase.set(base.toLowerCase(), row.id);
     const stem = base.replace(/\.[^.]+$/, '');
@@ -332,7 +333,7 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
   }
   const imageOf = new Map<number, number | undefined>();
   const categoryName = new Map<number, string>();
-  const remembered = { images: imagesByCocoId(ds.db), classes: classesByCocoId(ds.db) };
+  const remembered = { images: await imagesByCocoId(ds.db), classes: await classesByCocoId(ds.db) };
   if (opts.instances) {
     const inst = readJsonFile(opts.instances) as { images?: { id: number; file_name: string }[]; categories?: { id: number; name: string }[] };
     if (!Array.isArray(inst?.images)) throw new AppError('UNSUPPORTED_FORMAT', `${opts.instances}: is not a COCO instances file (no images list)`, { file: opts.instances });
@@ -343,14 +344,18 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
   // The class each category id stands for without creating any: undefined when none.
   // With an instances file, a category whose name no dataset class has is as unknown as one the
   // file lacks: its results could only score zero.
-  const known = (cat: number): number | undefined => {
+  const known = async (cat: number): Promise<number | undefined> => {
     if (opts.instances) {
       const name = categoryName.get(cat);
-      return name === undefined ? undefined : findClassByName(ds.db, name)?.id;
+      return name === undefined ? undefined : (await findClassByName(ds.db, name))?.id;
     }
     return remembered.classes.get(cat);
   };
-  const unknown = [...new Set(results.filter((r) => imageFor(r.image_id) !== undefined).map((r) => r.category_id))].filter((c) => known(c) === undefined).sort((a, b) => a - b);
+  const unknown: number[] = [];
+  for (const c of new Set(results.filter((r) => imageFor(r.image_id) !== undefined).map((r) => r.category_id))) {
+    if ((await known(c)) === undefined) unknown.push(c);
+  }
+  unknown.sort((a, b) => a - b);
   if (unknown.length > 0 && !opts.allowNewClasses) {
     const named = (c: number) => (categoryName.has(c) ? `${c} (${categoryName.get(c)})` : String(c));
     const shown = unknown.slice(0, 20).map(named).join(', ') + (unknown.length > 20 ? `, … (${unknown.length} in all)` : '');
@@ -369,30 +374,30 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
   }
   const newCategories = new Set(unknown);
 
-  return ds.db
-    .transaction((): ResultsImportReport => {
-      const runId = insertModelRun(ds.db, {
+  return await ds.db
+    .transaction(async (): Promise<ResultsImportReport> => {
+      const runId = await insertModelRun(ds.db, {
         model: `import ${path.basename(opts.file)}`,
         name: opts.name,
         parameters: { format: 'coco-results', source: path.resolve(opts.file), instances: opts.instances ? path.resolve(opts.instances) : null },
       }, now);
       const classFor = new Map<number, number>();
       const make = classMaker(ds);
-      const resolveClass = (cat: number): number => {
+      const resolveClass = async (cat: number): Promise<number> => {
         let id = classFor.get(cat);
         if (id === undefined) {
-          const k = newCategories.has(cat) ? undefined : known(cat);
+          const k = newCategories.has(cat) ? undefined : await known(cat);
           if (k !== undefined) id = k;
           else {
             const name = categoryName.get(cat) ?? `category ${cat}`;
-            id = make(name);
+            id = await make(name);
           }
           classFor.set(cat, id);
         }
         return id;
       };
       let newCategoryResults = 0;
-      const images = new Map<number, ReturnType<typeof getImage>>();
+      const images = new Map<number, Awaited<ReturnType<typeof getImage>>>();
       const rows: NewAnnotation[] = [];
       const unmatched = new Set<number>();
       let unmatchedResults = 0;
@@ -404,7 +409,7 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
           unmatchedResults++;
           continue;
         }
-        if (!images.has(imageId)) images.set(imageId, getImage(ds.db, imageId));
+        if (!images.has(imageId)) images.set(imageId, await getImage(ds.db, imageId));
         const image = images.get(imageId)!;
         const geometry = geometries[i]!;
         if (geometry.kind === 'mask' && (geometry.rle.size[0] !== image.height || geometry.rle.size[1] !== image.width)) {
@@ -420,10 +425,10 @@ export function importCocoResults(ds: Dataset, opts: { file: string; name: strin
           continue;
         }
         if (newCategories.has(r.category_id)) newCategoryResults++;
-        rows.push({ imageId, classId: resolveClass(r.category_id), geometry, source: 'model', modelRunId: runId, score: r.score, attributes: { cocoCategory: r.category_id } });
+        rows.push({ imageId, classId: await resolveClass(r.category_id), geometry, source: 'model', modelRunId: runId, score: r.score, attributes: { cocoCategory: r.category_id } });
       }
-      insertAnnotations(ds.db, rows, now);
-      finishModelRun(ds.db, runId, 'done', now);
+      await insertAnnotations(ds.db, rows, now);
+      await finishModelRun(ds.db, runId, 'done', now);
       return {
         runId,
         predictions: rows.length,

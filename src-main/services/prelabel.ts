@@ -167,14 +167,14 @@ export function detectionGeometry(d: Detection): Geometry {
  * count, or other names in order) fails the run, naming both, rather than storing keypoints under
  * the wrong names. Call inside the image's transaction.
  */
-function ensureKeypointSchema(db: Dataset['db'], classId: number, m: ModelManifest): void {
-  const c = getClass(db, classId);
+async function ensureKeypointSchema(db: Dataset['db'], classId: number, m: ModelManifest): Promise<void> {
+  const c = await getClass(db, classId);
   if (!c) return;
   const want = manifestKeypoints(m);
   if (!c.keypoints) {
     const problem = keypointSchemaProblem(want);
     if (problem) throw new AppError('INVALID_ARGUMENT', `model "${m.id}": keypoints: ${problem}`, { model: m.id });
-    setClassKeypoints(db, classId, want);
+    await setClassKeypoints(db, classId, want);
     return;
   }
   const have = c.keypoints.names;
@@ -217,9 +217,9 @@ export async function runPrelabel(ds: Dataset, detector: Detector, args: Prelabe
     tiling: args.tiling ?? null,
     highBitDepth: { mode: inputWindowMode(m), window: m.window ?? null, images: {} },
   };
-  const runId = ds.db.transaction(() => {
-    const id = insertModelRun(ds.db, { model: m.id, name: args.name ?? m.name, parameters: { ...params } });
-    addRunImages(ds.db, id, args.imageIds);
+  const runId = await ds.db.transaction(async () => {
+    const id = await insertModelRun(ds.db, { model: m.id, name: args.name ?? m.name, parameters: { ...params } });
+    await addRunImages(ds.db, id, args.imageIds);
     return id;
   })();
   return continueRun(ds, detector, runId, params, hooks);
@@ -231,15 +231,15 @@ export async function runPrelabel(ds: Dataset, detector: Detector, args: Prelabe
  * ones (a run started on another computer, or from the command line, resumed in the app).
  */
 export async function resumePrelabel(ds: Dataset, detector: Detector, runId: number, hooks: JobHooks = {}, threads?: ThreadSettings): Promise<PrelabelSummary> {
-  const run = getModelRun(ds.db, runId);
+  const run = await getModelRun(ds.db, runId);
   if (!run) throw new AppError('NOT_FOUND', `model run ${runId} does not exist`, { runId });
   const params = run.parameters as unknown as RunParameters;
   if (!params.manifest || !params.modelFile) throw new AppError('INVALID_ARGUMENT', `model run ${runId} was not a pre-labeling run (an import, say) and cannot be resumed`, { runId });
   if (active.has(`${ds.file}\u0000${runId}`)) throw new AppError('INVALID_ARGUMENT', `model run ${runId} is already running`, { runId });
-  reopenRun(ds.db, runId);
+  await reopenRun(ds.db, runId);
   if (threads) {
     Object.assign(params, threads);
-    setRunParameters(ds.db, runId, { ...run.parameters, ...threads });
+    await setRunParameters(ds.db, runId, { ...run.parameters, ...threads });
   }
   return continueRun(ds, detector, runId, params, hooks);
 }
@@ -263,12 +263,12 @@ async function continueRun(ds: Dataset, detector: Detector, runId: number, param
 async function work(ds: Dataset, detector: Detector, runId: number, params: RunParameters, hooks: JobHooks): Promise<PrelabelSummary> {
   const db = ds.db;
   hooks.onRun?.(runId);
-  const pending = pendingRunImages(db, runId);
-  const before = runImageCounts(db, runId);
+  const pending = await pendingRunImages(db, runId);
+  const before = await runImageCounts(db, runId);
   const total = before.done + before.skipped + before.failed + before.pending;
-  const resolve = classResolver(ds, params.manifest.id, params.manifest.classes);
+  const resolve = await classResolver(ds, params.manifest.id, params.manifest.classes);
   const warnings = new Set<string>();
-  let provider: Provider | null = (getModelRun(db, runId)?.provider as Provider | null) ?? null;
+  let provider: Provider | null = ((await getModelRun(db, runId))?.provider as Provider | null) ?? null;
   let detections = 0;
   const byKind: Record<string, number> = {};
   let replaced = 0;
@@ -286,12 +286,13 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
   let processed = 0;
   // Tiled runs count progress in tiles too: one image may take minutes.
   const tiling = params.tiling ?? null;
-  const tilesOf = (id: number): number => {
-    const im = tiling ? getImage(db, id) : undefined;
+  const tilesOf = async (id: number): Promise<number> => {
+    const im = tiling ? await getImage(db, id) : undefined;
     // Semantic models stitch their tiles and run no whole-image pass (see detectImage).
     return im ? tileGrid(im.width, im.height, tiling!).length + (tiling!.fullPass && params.manifest.task !== 'semantic' ? 1 : 0) : 0;
   };
-  const tileCount = new Map(tiling ? pending.map((id) => [id, tilesOf(id)] as const) : []);
+  const tileCount = new Map<number, number>();
+  if (tiling) for (const id of pending) tileCount.set(id, await tilesOf(id));
   const tiles = tiling ? { done: 0, total: [...tileCount.values()].reduce((a, b) => a + b, 0) } : null;
   // Tiles of settled images, and tiles done of images still in flight (this one and the next).
   let tilesSettled = 0;
@@ -328,17 +329,17 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
     // One image ahead: the next image is decoded and run in the inference worker while this
     // thread writes the current one's predictions.
     type Outcome = { ok: true; result: ImageDetectResult } | { ok: false; error: Error & { code?: string } };
-    const launch = (imageId: number): { image: ImageRecord; outcome: Promise<Outcome> } | 'gone' | 'skip' => {
-      const image = getImage(db, imageId);
+    const launch = async (imageId: number): Promise<{ image: ImageRecord; outcome: Promise<Outcome> } | 'gone' | 'skip'> => {
+      const image = await getImage(db, imageId);
       // Deleted since the run began; its run_images row went with it (ON DELETE CASCADE).
       if (!image) return 'gone';
-      if (params.skipLabeled && hasHumanAnnotations(db, imageId)) return 'skip';
+      if (params.skipLabeled && await hasHumanAnnotations(db, imageId)) return 'skip';
       const q: ImageQuery = { manifest: params.manifest, modelFile: params.modelFile, conf: params.conf, iou: params.iou, providers: params.providers ?? undefined, threads: runThreads(params), tiling };
       // The image run ahead stops between tiles once the run itself has ended (failed, say).
       const outcome = detectImage(ds, detector, image, q, { onTile: () => onTile(imageId), isCancelled: () => ended || (hooks.isCancelled?.() ?? false), ...(hooks.vision ? { vision: hooks.vision } : {}) });
       return { image, outcome: outcome.then((result): Outcome => ({ ok: true, result }), (error: Error): Outcome => ({ ok: false, error })) };
     };
-    let next = pending.length > 0 ? launch(pending[0]!) : null;
+    let next = pending.length > 0 ? await launch(pending[0]!) : null;
     let failedInARow = 0;
     for (let k = 0; k < pending.length; k++) {
       const imageId = pending[k]!;
@@ -347,14 +348,14 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
         cancelled = true;
         break;
       }
-      next = k + 1 < pending.length ? launch(pending[k + 1]!) : null;
+      next = k + 1 < pending.length ? await launch(pending[k + 1]!) : null;
       if (current === 'gone') {
         processed++;
         settleTiles(imageId);
         continue;
       }
       if (current === 'skip') {
-        markRunImage(db, runId, imageId, 'skipped');
+        await markRunImage(db, runId, imageId, 'skipped');
         processed++;
         settleTiles(imageId);
         report();
@@ -373,7 +374,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
         // A model that cannot run (wrong family or size, missing file) fails the run rather than
         // every image one by one; an image that cannot be read fails only itself.
         if ((err.code && FATAL.has(err.code)) || (ran === 0 && failedInARow >= 3)) throw err;
-        markRunImage(db, runId, imageId, 'failed', { error: err.message });
+        await markRunImage(db, runId, imageId, 'failed', { error: err.message });
         warnings.add(`${image.path}: ${err.message}`);
         processed++;
         settleTiles(imageId);
@@ -386,27 +387,27 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
       if (result.window && params.highBitDepth) params.highBitDepth.images[String(imageId)] = [result.window.low, result.window.high];
       if (provider !== result.provider) {
         provider = result.provider;
-        setRunProvider(db, runId, provider);
+        await setRunProvider(db, runId, provider);
       }
       const rows: NewAnnotation[] = [];
       const hidden: HistoryPrediction[] = [];
       // Immediate: the transaction reads before it writes, and a deferred one could not take the
       // write lock once another connection had written in between (SQLITE_BUSY, not retried).
-      db.transaction(() => {
-        replaced += supersedePredictions(db, { model: params.manifest.id, runId, imageId });
+      await db.transaction(async () => {
+        replaced += await supersedePredictions(db, { model: params.manifest.id, runId, imageId });
         // A resumed older run on an image a newer run of the model already did: what it finds is
         // kept for its evaluation, as replaced by the newer run, and not offered for review again.
-        const newer = newerRunOfImage(db, { model: params.manifest.id, runId, imageId });
-        const humans = humanShapesOfImage(db, imageId, { edited: true });
-        const rejected = rejectedShapesOfImage(db, imageId);
+        const newer = await newerRunOfImage(db, { model: params.manifest.id, runId, imageId });
+        const humans = await humanShapesOfImage(db, imageId, { edited: true });
+        const rejected = await rejectedShapesOfImage(db, imageId);
         for (const raw of result.detections) {
           const d = clip(raw, image.width, image.height);
           const name = params.manifest.classes[d.classIndex] ?? `class ${d.classIndex}`;
-          const classId = resolve(d.classIndex);
+          const classId = await resolve(d.classIndex);
           params.classes[name] = classId;
           if (classId === null) continue;
           if (d.keypoints && !schemaChecked.has(classId)) {
-            ensureKeypointSchema(db, classId, params.manifest);
+            await ensureKeypointSchema(db, classId, params.manifest);
             schemaChecked.add(classId);
           }
           const geometry = detectionGeometry(d);
@@ -420,9 +421,9 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
           if (reason) hidden.push({ runId, imageId, classId, geometry, score: d.score, attributes: { modelClass: name }, reason, replacedBy: reason === 'superseded' ? newer : undefined });
           else rows.push({ imageId, classId, geometry, source: 'model', modelRunId: runId, score: d.score, attributes: { modelClass: name } });
         }
-        insertAnnotations(db, rows);
-        addPredictionHistory(db, hidden);
-        markRunImage(db, runId, imageId, 'done', { detections: rows.length + hidden.length, ms: result.ms });
+        await insertAnnotations(db, rows);
+        await addPredictionHistory(db, hidden);
+        await markRunImage(db, runId, imageId, 'done', { detections: rows.length + hidden.length, ms: result.ms });
       }).immediate();
       for (const h of hidden) {
         if (h.reason === 'labeled') alreadyLabeled++;
@@ -437,20 +438,20 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
       report();
     }
   } catch (e) {
-    finishModelRun(db, runId, 'failed');
+    await finishModelRun(db, runId, 'failed');
     throw e;
   } finally {
     ended = true;
-    const stored = getModelRun(db, runId)!.parameters;
+    const stored = (await getModelRun(db, runId))!.parameters;
     const hbd = stored['highBitDepth'] as RunParameters['highBitDepth'] | undefined;
-    setRunParameters(db, runId, {
+    await setRunParameters(db, runId, {
       ...stored,
       classes: { ...(stored['classes'] as object | undefined), ...params.classes },
       ...(hbd && params.highBitDepth ? { highBitDepth: { ...hbd, images: { ...hbd.images, ...params.highBitDepth.images } } } : {}),
     });
   }
-  const counts = runImageCounts(db, runId);
-  finishModelRun(db, runId, cancelled ? 'cancelled' : 'done');
+  const counts = await runImageCounts(db, runId);
+  await finishModelRun(db, runId, cancelled ? 'cancelled' : 'done');
   if (unscoredPose > 0) {
     warnings.add(`${unscoredPose} ${unscoredPose === 1 ? 'object was' : 'objects were'} found with no keypoint scoring ${KEYPOINT_LABELLED_SCORE} or more, and not stored`);
   }
@@ -480,7 +481,7 @@ export async function tryModel(
   detector: Detector,
   q: { manifest: ModelManifest; modelFile: string; imageId: number; conf?: number; iou?: number; providers?: Provider[]; threads?: ThreadSettings; tiling?: TilingOptions; vision?: () => VisionWorker },
 ): Promise<ImageDetectResult> {
-  const image = getImage(ds.db, q.imageId);
+  const image = await getImage(ds.db, q.imageId);
   if (!image) throw new AppError('NOT_FOUND', `image ${q.imageId} is not in the dataset`, { id: q.imageId });
   if (q.tiling && q.manifest.task === 'classify') throw new AppError('INVALID_ARGUMENT', `model "${q.manifest.id}" is a classifier: it labels whole images and does not run tiled`, { id: q.manifest.id });
   const r = await detectImage(ds, detector, image, {
@@ -517,8 +518,8 @@ export interface ImageDetectResult extends DetectResult {
  * The window the labeler sees the image through, when it is not the automatic one: the window
  * remembered for the image or its series, else the DICOM file's first own preset.
  */
-export function displayWindow(ds: Dataset, image: ImageRecord): { low: number; high: number } | null {
-  const chosen = chosenWindow(ds.db, image);
+export async function displayWindow(ds: Dataset, image: ImageRecord): Promise<{ low: number; high: number } | null> {
+  const chosen = await chosenWindow(ds.db, image);
   return chosen ? rangeOfWindow(chosen.window) : null;
 }
 
@@ -570,7 +571,7 @@ export async function detectImage(
   const vision = hooks.vision;
   if (q.manifest.task === 'semantic') semanticPreflight(image, q.manifest);
   const imagePath = ds.imagePath(image);
-  const stored = geoNodata(ds.db, image);
+  const stored = await geoNodata(ds.db, image);
   const nodata = stored !== null && Number.isFinite(stored) ? stored : undefined;
   const base: Omit<DetectRequest, 'region' | 'raw' | 'size' | 'nodata'> = { manifest: q.manifest, modelFile: q.modelFile, imagePath, conf: q.conf, iou: q.iou, providers: q.providers, ...(q.threads ? { threads: q.threads } : {}) };
   let window: InputWindow | undefined;
@@ -590,13 +591,13 @@ export async function detectImage(
       throw new AppError('IMAGE_TOO_LARGE', `${image.path}: ${W}x${H} pixels at ${image.bitDepth} bits is too large to run whole; run it tiled (tile size and overlap)`, { imageId: image.id });
     }
     const reduced = await readRasterPart(ds, image, 0, { maxSide: REDUCED_SIDE }, limitInputPixels);
-    if (rasterNeedsWindow(reduced)) window = modelInputWindow(q.manifest, reduced.data, reduced.channels, displayWindow(ds, image), nodata);
+    if (rasterNeedsWindow(reduced)) window = modelInputWindow(q.manifest, reduced.data, reduced.channels, await displayWindow(ds, image), nodata);
   } else if (decodedHere) {
     const raster = await readRaster(ds, image, 0);
     if (rasterNeedsWindow(raster)) {
       // The model sees the image as the viewer shows it: padding and outside-the-scan values left out.
-      const padding = paddingOf(image.format === 'dicom' ? getImagingMeta(ds.db, image.id) : null, raster, nodata ?? null);
-      window = modelInputWindow(q.manifest, raster.data, raster.channels, displayWindow(ds, image), nodata, padding);
+      const padding = paddingOf(image.format === 'dicom' ? await getImagingMeta(ds.db, image.id) : null, raster, nodata ?? null);
+      window = modelInputWindow(q.manifest, raster.data, raster.channels, await displayWindow(ds, image), nodata, padding);
     }
     source = { bytes: inputBytes(raster, window), samples: raster.data, channels: raster.channels };
   }
@@ -688,16 +689,16 @@ export async function detectImage(
 }
 
 /** The images a `prelabel:run` scope names, in id order. */
-export function scopeImageIds(ds: Dataset, scope: { imageIds: readonly number[] } | { filter: ImageFilter; unlabeledOnly: boolean }): number[] {
+export async function scopeImageIds(ds: Dataset, scope: { imageIds: readonly number[] } | { filter: ImageFilter; unlabeledOnly: boolean }): Promise<number[]> {
   if ('imageIds' in scope) {
-    for (const id of scope.imageIds) if (!getImage(ds.db, id)) throw new AppError('NOT_FOUND', `image ${id} is not in the dataset`, { id });
+    for (const id of scope.imageIds) if (!await getImage(ds.db, id)) throw new AppError('NOT_FOUND', `image ${id} is not in the dataset`, { id });
     return [...new Set(scope.imageIds)];
   }
   const ids: number[] = [];
   const PAGE = 1000;
   for (let offset = 0; ; offset += PAGE) {
-    const page = listImages(ds.db, scope.filter, offset, PAGE);
-    for (const im of page) if (!scope.unlabeledOnly || !hasHumanAnnotations(ds.db, im.id)) ids.push(im.id);
+    const page = await listImages(ds.db, scope.filter, offset, PAGE);
+    for (const im of page) if (!scope.unlabeledOnly || !await hasHumanAnnotations(ds.db, im.id)) ids.push(im.id);
     if (page.length < PAGE) return ids;
   }
 }

@@ -88,12 +88,12 @@ export class Pyramids {
     return tiled ?? false;
   }
 
-  info(imageId: number): PyramidInfo {
-    const im = this.image(imageId);
+  async info(imageId: number): Promise<PyramidInfo> {
+    const im = await this.image(imageId);
     const base = { imageId, width: im.width, height: im.height, tileSize: TILE_SIZE };
     if (!this.needsPyramid(im)) return { ...base, state: 'none', levels: 0 };
     const levels = pyramidLevels(im.width, im.height, TILE_SIZE);
-    const meta = this.readMeta(im);
+    const meta = await this.readMeta(im);
     if (meta) return { ...base, state: 'ready', levels: meta.levels, tileSize: meta.tileSize };
     return { ...base, state: this.builds.has(im.contentHash) ? 'building' : 'missing', levels };
   }
@@ -104,9 +104,9 @@ export class Pyramids {
    * removes what it wrote; the call then rejects with CANCELLED.
    */
   async ensure(imageId: number, watcher: BuildWatcher = {}): Promise<PyramidInfo> {
-    const im = this.image(imageId);
-    this.media.requireUnchanged(im);
-    if (!this.needsPyramid(im) || this.readMeta(im)) return this.info(imageId);
+    const im = await this.image(imageId);
+    await this.media.requireUnchanged(im);
+    if (!this.needsPyramid(im) || await this.readMeta(im)) return await this.info(imageId);
     let build = this.builds.get(im.contentHash);
     if (!build) {
       const b: Build = { promise: Promise.resolve(), watchers: new Set(), last: null };
@@ -121,13 +121,13 @@ export class Pyramids {
     } finally {
       build.watchers.delete(watcher);
     }
-    return this.info(imageId);
+    return await this.info(imageId);
   }
 
   /** The file of one tile; every part of the address is checked against the pyramid's grid. */
-  tile(imageId: number, level: number, col: number, row: number): MediaFile {
-    const im = this.image(imageId);
-    const meta = this.readMeta(im);
+  async tile(imageId: number, level: number, col: number, row: number): Promise<MediaFile> {
+    const im = await this.image(imageId);
+    const meta = await this.readMeta(im);
     if (!meta) throw new AppError('NOT_FOUND', `${im.path}: no tile pyramid has been built`, { imageId });
     const ok = (v: number, below: number) => Number.isSafeInteger(v) && v >= 0 && v < below;
     if (!ok(level, meta.levels)) throw new AppError('INVALID_ARGUMENT', `tile level ${level} is outside 0..${meta.levels - 1}`, { imageId, level });
@@ -149,8 +149,8 @@ export class Pyramids {
     this.closed = true;
   }
 
-  private image(imageId: number): ImageRecord {
-    const im = getImage(this.ds.db, imageId);
+  private async image(imageId: number): Promise<ImageRecord> {
+    const im = await getImage(this.ds.db, imageId);
     if (!im) throw new AppError('NOT_FOUND', `image ${imageId} is not in the dataset`, { imageId });
     return im;
   }
@@ -159,14 +159,14 @@ export class Pyramids {
     return path.join(this.ds.cacheDir, 'pyramid', im.contentHash.slice(0, 2), im.contentHash);
   }
 
-  private readMeta(im: ImageRecord): Meta | null {
+  private async readMeta(im: ImageRecord): Promise<Meta | null> {
     const known = this.metas.get(im.contentHash);
     if (known) return known;
     try {
       const m = JSON.parse(fs.readFileSync(path.join(this.dir(im), 'pyramid.json'), 'utf8')) as Meta;
       if (m.width !== im.width || m.height !== im.height) return null;
       // A pyramid of the other tile format (made before nodata was masked) is built again.
-      if ((m.format ?? 'jpeg') !== (this.nodataMask(im) === null ? 'jpeg' : 'webp')) return null;
+      if ((m.format ?? 'jpeg') !== (await this.nodataMask(im) === null ? 'jpeg' : 'webp')) return null;
       this.metas.set(im.contentHash, m);
       return m;
     } catch {
@@ -180,9 +180,9 @@ export class Pyramids {
    * extremes of an 8-bit sample: nodata 0 or 255, on images without an alpha channel. Other
    * nodata values, and images over 8 bits, keep JPEG tiles with nodata shown as stored.
    */
-  private nodataMask(im: ImageRecord): 0 | 255 | null {
+  private async nodataMask(im: ImageRecord): Promise<0 | 255 | null> {
     if (im.format !== 'tiff' || im.bitDepth > 8 || (im.channels !== 1 && im.channels !== 3)) return null;
-    const nodata = geoNodata(this.ds.db, im);
+    const nodata = await geoNodata(this.ds.db, im);
     return nodata === 0 || nodata === 255 ? nodata : null;
   }
 
@@ -196,7 +196,7 @@ export class Pyramids {
     const started = Date.now();
     const file = this.media.imagePath(im);
     let img = sharp(file, { limitInputPixels: this.opts.limitInputPixels, page: 0 });
-    const nodata = this.nodataMask(im);
+    const nodata = await this.nodataMask(im);
     const maskFile = path.join(tmp, 'nodata-mask.tif');
     let stopped: 'cancelled' | 'closed' | null = null;
     const writing = (async () => {
@@ -210,7 +210,7 @@ export class Pyramids {
           .raw({ depth: 'ushort' })
           .toBuffer({ resolveWithObject: true });
         if (stopped) throw new AppError('CANCELLED', `${im.path}: tile pyramid build cancelled`, { imageId: im.id });
-        const w = percentileRange(new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2), info.channels, { nodata: geoNodata(this.ds.db, im) });
+        const w = percentileRange(new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2), info.channels, { nodata: await geoNodata(this.ds.db, im) });
         const k = 65535 / (w.high - w.low);
         img = img.linear(k, -w.low * k);
       }

@@ -9,8 +9,8 @@ import type { Dataset } from './dataset';
  * before can be judged; the comment is kept until the next verdict, whatever the status does
  * in between, so the labeler can read why the image came back.
  */
-export function reviewImage(ds: Dataset, args: { id: number; verdict: ReviewVerdict; comment?: string | undefined }): ImageReview {
-  const im = getImage(ds.db, args.id);
+export async function reviewImage(ds: Dataset, args: { id: number; verdict: ReviewVerdict; comment?: string | undefined }): Promise<ImageReview> {
+  const im = await getImage(ds.db, args.id);
   if (!im) throw new AppError('NOT_FOUND', `image ${args.id} is not in the dataset`, { id: args.id });
   if (im.status === 'new' || im.status === 'in_progress') {
     throw new AppError(
@@ -20,6 +20,6 @@ export function reviewImage(ds: Dataset, args: { id: number; verdict: ReviewVerd
     );
   }
   const comment = args.comment?.trim() || null;
-  setReview(ds.db, args.id, args.verdict, comment);
+  await setReview(ds.db, args.id, args.verdict, comment);
   return { id: args.id, status: args.verdict, reviewComment: comment };
 }

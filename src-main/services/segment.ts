@@ -131,7 +131,7 @@ interface Plan {
  */
 export interface PyramidLevels {
   geometry: PyramidGeometry;
-  tile(level: number, col: number, row: number): string;
+  tile(level: number, col: number, row: number): Promise<string>;
 }
 
 /**
@@ -166,7 +166,7 @@ export async function regionFromLevel(p: PyramidLevels, level: number, region: S
     for (let col = Math.floor(lx0 / T); col <= Math.floor((lx1 - 1) / T); col++) {
       tiles.push(
         (async () => {
-          const { data, info } = await sharp(p.tile(level, col, row)).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+          const { data, info } = await sharp(await p.tile(level, col, row)).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
           const tx = col * T, ty = row * T;
           const ix0 = Math.max(lx0, tx), iy0 = Math.max(ly0, ty), ix1 = Math.min(lx1, tx + info.width), iy1 = Math.min(ly1, ty + info.height);
           for (let y = iy0; y < iy1; y++) {
@@ -189,34 +189,34 @@ export class Segmenter {
    */
   constructor(
     private readonly backend: () => Promise<SamBackend>,
-    private readonly levels: (ds: Dataset, im: ImageRecord) => PyramidLevels | null = () => null,
+    private readonly levels: (ds: Dataset, im: ImageRecord) => Promise<PyramidLevels | null> = async () => null,
   ) {}
 
-  private image(ds: Dataset, imageId: number): ImageRecord {
-    const im = getImage(ds.db, imageId);
+  private async image(ds: Dataset, imageId: number): Promise<ImageRecord> {
+    const im = await getImage(ds.db, imageId);
     if (!im) throw new AppError('NOT_FOUND', `image ${imageId} is not in the dataset`, { imageId });
     return im;
   }
 
   /** What the encoder sees of an image for a model, and the embedding's cache identity. */
-  plan(ds: Dataset, model: SamModelFiles, t: SegmentTarget): Plan {
+  async plan(ds: Dataset, model: SamModelFiles, t: SegmentTarget): Promise<Plan> {
     const m = model.manifest;
-    const im = this.image(ds, t.imageId);
+    const im = await this.image(ds, t.imageId);
     // The pixels must be the ones imported: a file edited since would be encoded under the old
     // content hash, and its masks placed with the old size.
-    requireImageUnchanged(ds, im);
+    await requireImageUnchanged(ds, im);
     requireFrame(im, t.frame);
     let region = encodedRegion(im, t.region);
     // 8-bit images with a built pyramid: a large region comes from a reduced level. (Deeper
     // images go through the current display window, which the pyramid's tiles may not show.)
-    const pyramid = decodedForDisplay(im) || !vipsReadable(im) || t.frame !== 0 ? null : this.levels(ds, im);
+    const pyramid = decodedForDisplay(im) || !vipsReadable(im) || t.frame !== 0 ? null : await this.levels(ds, im);
     const level = pyramid ? levelForRegion(pyramid.geometry, region, m.inputSize) : null;
     if (level) region = level.region;
     const pre: SamPreprocessing = { family: m.family, inputSize: m.inputSize, mean: m.mean, std: m.std };
     const decoded = decodedForDisplay(im) || !vipsReadable(im);
     // The window is part of the identity: the display it was encoded through. An automatic window
     // follows from the pixels, which the content hash and frame already name.
-    const chosen = decodedForDisplay(im) ? chosenWindow(ds.db, im, t.frame) : null;
+    const chosen = decodedForDisplay(im) ? await chosenWindow(ds.db, im, t.frame) : null;
     const windowTag = chosen ? `w${chosen.window.center},${chosen.window.width}` : 'auto';
     const key = [
       fileIdentity(model.encoderPath),
@@ -261,7 +261,7 @@ export class Segmenter {
     }
     // The same mapping the viewer draws the frame with (media.ts), alpha left for the encoder to drop.
     const bytes = rasterNeedsWindow(raster)
-      ? { data: applyVoi(raster.data, raster.channels, defaultWindow(ds.db, im, frame, () => raster).window, { invert: raster.invert ?? false }), channels: raster.channels }
+      ? { data: applyVoi(raster.data, raster.channels, (await defaultWindow(ds.db, im, frame, () => raster)).window, { invert: raster.invert ?? false }), channels: raster.channels }
       : { data: raster.data as Uint8Array, channels: raster.channels };
     const full = cut.x === 0 && cut.y === 0 && cut.w === raster.width && cut.h === raster.height;
     const data = full ? bytes.data : crop8(bytes, raster.width, cut);
@@ -274,7 +274,7 @@ export class Segmenter {
    * embedding is in neither cache.
    */
   async encode(ds: Dataset, model: SamModelFiles, t: SegmentTarget): Promise<EncodeResult> {
-    const p = this.plan(ds, model, t);
+    const p = await this.plan(ds, model, t);
     const backend = await this.backend();
     const args = { model: p.model, pre: p.pre, key: p.key, diskFile: p.diskFile, frame: p.frame };
     let r = await backend.samEncode({ ...args, source: p.decodesHere ? null : await p.source() });
@@ -285,8 +285,8 @@ export class Segmenter {
   /** Masks for a prompt in image pixels; encodes the image first when its embedding is not cached. */
   async decode(ds: Dataset, model: SamModelFiles, q: SegmentPrompt): Promise<SegmentResult> {
     if (q.points.length === 0 && !q.box) throw new AppError('INVALID_ARGUMENT', 'a prompt needs a point or a box');
-    requireInside(this.image(ds, q.imageId), q);
-    const p = this.plan(ds, model, q);
+    requireInside(await this.image(ds, q.imageId), q);
+    const p = await this.plan(ds, model, q);
     const backend = await this.backend();
     const args: SamDecodeArgs = { model: p.model, pre: p.pre, key: p.key, diskFile: p.diskFile, points: q.points, ...(q.box ? { box: q.box } : {}), refineFrom: q.refineFrom, keepLowRes: q.keepLowRes };
     let t0 = performance.now();
@@ -386,9 +386,9 @@ export interface BoxesToMasksHooks {
 export async function boxesToMasks(seg: Segmenter, ds: Dataset, a: BoxesToMasksArgs, hooks: BoxesToMasksHooks = {}): Promise<BoxesToMasksSummary> {
   const db = ds.db;
   const m = a.model.manifest;
-  if (a.runId !== undefined && !getModelRun(db, a.runId)) throw new AppError('NOT_FOUND', `model run ${a.runId} does not exist`, { runId: a.runId });
-  const ids = a.annotationIds ?? predictionIds(db, { runId: a.runId!, minScore: -Number.MAX_VALUE });
-  const found = getAnnotationsByIds(db, ids);
+  if (a.runId !== undefined && !await getModelRun(db, a.runId)) throw new AppError('NOT_FOUND', `model run ${a.runId} does not exist`, { runId: a.runId });
+  const ids = a.annotationIds ?? await predictionIds(db, { runId: a.runId!, minScore: -Number.MAX_VALUE });
+  const found = await getAnnotationsByIds(db, ids);
   if (a.annotationIds) {
     const missing = a.annotationIds.filter((id) => !found.has(id));
     if (missing.length > 0) throw new AppError('NOT_FOUND', `annotations ${missing.slice(0, 10).join(', ')} do not exist`, { ids: missing.slice(0, 100) });
@@ -411,9 +411,9 @@ export async function boxesToMasks(seg: Segmenter, ds: Dataset, a: BoxesToMasksA
     decoder: path.basename(a.model.decoderPath),
     inputSize: m.inputSize,
   };
-  const runId = db.transaction(() => {
-    const id = insertModelRun(db, { model: m.id, name: `${m.name}: masks from ${a.runId !== undefined ? `run ${a.runId}` : `${boxes.length} box${boxes.length === 1 ? '' : 'es'}`}`, parameters });
-    addRunImages(db, id, [...byImage.keys()]);
+  const runId = await db.transaction(async () => {
+    const id = await insertModelRun(db, { model: m.id, name: `${m.name}: masks from ${a.runId !== undefined ? `run ${a.runId}` : `${boxes.length} box${boxes.length === 1 ? '' : 'es'}`}`, parameters });
+    await addRunImages(db, id, [...byImage.keys()]);
     return id;
   })();
   hooks.onRun?.(runId);
@@ -456,12 +456,12 @@ export async function boxesToMasks(seg: Segmenter, ds: Dataset, a: BoxesToMasksA
         failedInARow++;
         // A model that cannot run fails the run rather than every image one by one (and so does
         // a run whose first images all fail); an image that cannot be read fails only itself.
-        const im = getImage(db, imageId);
+        const im = await getImage(db, imageId);
         const name = im?.path ?? `image ${imageId}`;
         if (modelLevelError(e, a.model, name) || (ran === 0 && failedInARow >= 3)) throw e;
         const message = e instanceof Error ? e.message : String(e);
         const error = message.startsWith(`${name}: `) ? message : `${name}: ${message}`;
-        markRunImage(db, runId, imageId, 'failed', { error });
+        await markRunImage(db, runId, imageId, 'failed', { error });
         warn(error);
         failed++;
         done++;
@@ -471,20 +471,20 @@ export async function boxesToMasks(seg: Segmenter, ds: Dataset, a: BoxesToMasksA
       failedInARow = 0;
       ran++;
       empty += boxEmpty;
-      db.transaction(() => {
-        insertAnnotations(db, items);
-        markRunImage(db, runId, imageId, 'done', { detections: items.length, ms: performance.now() - started });
+      await db.transaction(async () => {
+        await insertAnnotations(db, items);
+        await markRunImage(db, runId, imageId, 'done', { detections: items.length, ms: performance.now() - started });
       })();
       created += items.length;
       done++;
       hooks.onProgress?.({ done, total: byImage.size, created });
     }
   } catch (e) {
-    finishModelRun(db, runId, 'failed');
+    await finishModelRun(db, runId, 'failed');
     throw e;
   }
-  if (provider) setRunProvider(db, runId, provider);
-  finishModelRun(db, runId, cancelled ? 'cancelled' : 'done');
+  if (provider) await setRunProvider(db, runId, provider);
+  await finishModelRun(db, runId, cancelled ? 'cancelled' : 'done');
   const list = [...warnings];
   if (moreWarnings > 0) list.push(`and ${moreWarnings} more`);
   return { runId, boxes: boxes.length, created, empty, failed, warnings: list, cancelled };
@@ -567,12 +567,12 @@ export async function inspectedPair(inspect: (file: string) => Promise<ModelIo>,
 }
 
 /** An image by id (digits) or by file name / path below the dataset root; an ambiguous name is refused. */
-export function findImageByRef(ds: Dataset, ref: string): ImageRecord {
+export async function findImageByRef(ds: Dataset, ref: string): Promise<ImageRecord> {
   if (/^\d+$/.test(ref)) {
-    const im = getImage(ds.db, Number(ref));
+    const im = await getImage(ds.db, Number(ref));
     if (im) return im;
   }
-  const found = findImagesByName(ds.db, ref.replace(/\\/g, '/'));
+  const found = await findImagesByName(ds.db, ref.replace(/\\/g, '/'));
   if (found.length === 1) return found[0]!;
   if (found.length === 0) throw new AppError('NOT_FOUND', `${ds.file}: no image ${/^\d+$/.test(ref) ? 'with id or' : ''} named "${ref}"`, { image: ref });
   throw new AppError('INVALID_ARGUMENT', `"${ref}" names ${found.length} images (${found.slice(0, 5).map((i) => `${i.id} ${i.path}`).join(', ')}); give the id or a longer path`, { image: ref });
@@ -582,16 +582,16 @@ export function findImageByRef(ds: Dataset, ref: string): ImageRecord {
  * Stores a segmented shape as a human annotation of the named class (created when missing)
  * through the editor's edit path: one transaction, one journal entry, undoable.
  */
-export function saveSegment(ds: Dataset, a: { imageId: number; frame: number; className: string; geometry: Geometry }): { annotationId: number; classId: number; journalId: number } {
+export async function saveSegment(ds: Dataset, a: { imageId: number; frame: number; className: string; geometry: Geometry }): Promise<{ annotationId: number; classId: number; journalId: number }> {
   const name = a.className.trim();
   if (!name) throw new AppError('INVALID_ARGUMENT', 'the class name is empty');
   // One transaction: a class made for a shape that cannot be stored is not left behind.
-  return ds.db.transaction(() => {
-    let cls = listClasses(ds.db).find((c) => c.name === name);
+  return await ds.db.transaction(async () => {
+    let cls = (await listClasses(ds.db)).find((c) => c.name === name);
     if (!cls) {
-      cls = insertClass(ds.db, { name, color: nextClassColour(listClasses(ds.db).map((c) => c.color)), hotkey: null });
+      cls = await insertClass(ds.db, { name, color: nextClassColour((await listClasses(ds.db)).map((c) => c.color)), hotkey: null });
     }
-    const r = editAnnotations(ds, { imageId: a.imageId, label: a.geometry.kind === 'polygon' ? 'Segment (polygon)' : 'Segment (mask)', ops: [{ op: 'create', draft: { classId: cls.id, geometry: a.geometry, frame: a.frame } }] });
+    const r = await editAnnotations(ds, { imageId: a.imageId, label: a.geometry.kind === 'polygon' ? 'Segment (polygon)' : 'Segment (mask)', ops: [{ op: 'create', draft: { classId: cls.id, geometry: a.geometry, frame: a.frame } }] });
     return { annotationId: r.created[0]!, classId: cls.id, journalId: r.journalId };
   })();
 }

@@ -41,20 +41,20 @@ const matrices = new WeakMap<Db, Map<number, CachedMatrix>>();
  * connections (data_version), and the newest vector row of any model (so a query costs no scan
  * of the vectors).
  */
-function matrixKey(db: Db, modelId: number): string {
+async function matrixKey(db: Db, modelId: number): Promise<string> {
   // The table's largest rowid: read from the end of its b-tree, whatever its size.
-  const top = db.prepare('SELECT coalesce(max(id), 0) FROM embeddings').pluck().get() as number;
-  return `${modelId}|${embeddingsVersion(db)}|${db.pragma('data_version', { simple: true }) as number}|${top}`;
+  const top = await db.prepare('SELECT coalesce(max(id), 0) FROM embeddings').pluck().get() as number;
+  return `${modelId}|${embeddingsVersion(db)}|${await db.dataVersion()}|${top}`;
 }
 
 /** The model's current image vectors as one matrix (cached; see matrixKey). */
-export function imageMatrix(db: Db, model: EmbeddingModelRecord): CachedMatrix {
+export async function imageMatrix(db: Db, model: EmbeddingModelRecord): Promise<CachedMatrix> {
   let perDb = matrices.get(db);
   if (!perDb) matrices.set(db, (perDb = new Map()));
-  const key = matrixKey(db, model.id);
+  const key = await matrixKey(db, model.id);
   const hit = perDb.get(model.id);
   if (hit?.key === key) return hit;
-  const matrix = loadImageEmbeddings(db, model);
+  const matrix = await loadImageEmbeddings(db, model);
   const rowOf = new Map<number, number>();
   matrix.imageIds.forEach((id, row) => rowOf.set(id, row));
   const entry = { key, matrix, rowOf };
@@ -71,25 +71,25 @@ export function noEmbeddingsMessage(file: string, model?: string): string {
  * The embedding model to search: the one named, else the model with the most current image
  * vectors (the latest on a tie). Refused when the dataset has none.
  */
-export function pickEmbeddingModel(ds: Dataset, key?: string): EmbeddingModelRecord {
+export async function pickEmbeddingModel(ds: Dataset, key?: string): Promise<EmbeddingModelRecord> {
   if (key !== undefined) {
-    const m = embeddingModelByKey(ds.db, key);
+    const m = await embeddingModelByKey(ds.db, key);
     if (!m) {
-      const known = listEmbeddingModels(ds.db).map((x) => x.key);
+      const known = (await listEmbeddingModels(ds.db)).map((x) => x.key);
       throw new AppError('NOT_FOUND', `${ds.file}: no embedding model "${key}"${known.length ? ` (stored: ${known.join(', ')})` : ''}`, { model: key });
     }
     if (m.imageCount === 0) throw new AppError('NOT_FOUND', noEmbeddingsMessage(ds.file, key), { model: key });
     return m;
   }
-  const withVectors = listEmbeddingModels(ds.db).filter((m) => m.imageCount > 0);
+  const withVectors = (await listEmbeddingModels(ds.db)).filter((m) => m.imageCount > 0);
   if (withVectors.length === 0) throw new AppError('NOT_FOUND', noEmbeddingsMessage(ds.file));
   return withVectors.reduce((best, m) => (m.imageCount >= best.imageCount ? m : best));
 }
 
 /** An image by id or by file name (or a path ending in it), for the command line. */
-export function findImageRef(ds: Dataset, ref: string): number {
-  if (/^\d+$/.test(ref) && getImage(ds.db, Number(ref))) return Number(ref);
-  const found = findImagesByName(ds.db, ref.replace(/\\/g, '/'));
+export async function findImageRef(ds: Dataset, ref: string): Promise<number> {
+  if (/^\d+$/.test(ref) && await getImage(ds.db, Number(ref))) return Number(ref);
+  const found = await findImagesByName(ds.db, ref.replace(/\\/g, '/'));
   if (found.length === 1) return found[0]!.id;
   if (found.length === 0) throw new AppError('NOT_FOUND', `${ds.file}: no image ${/^\d+$/.test(ref) ? 'with id or ' : ''}named "${ref}"`, { image: ref });
   throw new AppError('INVALID_ARGUMENT', `"${ref}" names ${found.length} images (${found.slice(0, 5).map((i) => `${i.id} ${i.path}`).join(', ')}); give the id or a longer path`, { image: ref });
@@ -115,13 +115,13 @@ export interface SimilarQuery {
 }
 
 /** The query's vector and the images to leave out of the answer. */
-function queryVector(ds: Dataset, model: EmbeddingModelRecord, q: SimilarQuery): { vector: Float32Array; exclude: number[] } {
+async function queryVector(ds: Dataset, model: EmbeddingModelRecord, q: SimilarQuery): Promise<{ vector: Float32Array; exclude: number[] }> {
   if (q.annotationId !== undefined) {
-    const found = annotationEmbedding(ds.db, model, q.annotationId);
+    const found = await annotationEmbedding(ds.db, model, q.annotationId);
     if (!found) {
-      const ann = ds.db.prepare('SELECT image_id FROM annotations WHERE id = ?').pluck().get(q.annotationId) as number | undefined;
+      const ann = await ds.db.prepare('SELECT image_id FROM annotations WHERE id = ?').pluck().get(q.annotationId) as number | undefined;
       if (ann === undefined) throw new AppError('NOT_FOUND', `object ${q.annotationId} is not in the dataset`, { annotationId: q.annotationId });
-      if (countAnnotationEmbeddings(ds.db, model.id) === 0) {
+      if (await countAnnotationEmbeddings(ds.db, model.id) === 0) {
         throw new AppError('NOT_FOUND', `object crops are not computed for embedding model "${model.key}": compute embeddings with object crops first`, { annotationId: q.annotationId });
       }
       throw new AppError('NOT_FOUND', `object ${q.annotationId} has no current crop embedding of model "${model.key}": compute embeddings again`, { annotationId: q.annotationId });
@@ -132,9 +132,9 @@ function queryVector(ds: Dataset, model: EmbeddingModelRecord, q: SimilarQuery):
   if (ids.length === 0) throw new AppError('INVALID_ARGUMENT', 'a similarity search needs an image, several images or an object');
   const sum = new Float32Array(model.dim);
   for (const id of ids) {
-    const v = imageEmbedding(ds.db, model, id);
+    const v = await imageEmbedding(ds.db, model, id);
     if (!v) {
-      if (!getImage(ds.db, id)) throw new AppError('NOT_FOUND', `image ${id} is not in the dataset`, { id });
+      if (!await getImage(ds.db, id)) throw new AppError('NOT_FOUND', `image ${id} is not in the dataset`, { id });
       throw new AppError('NOT_FOUND', `image ${id} has no current embedding of model "${model.key}": compute embeddings for new images first`, { id });
     }
     normalise(v);
@@ -144,10 +144,10 @@ function queryVector(ds: Dataset, model: EmbeddingModelRecord, q: SimilarQuery):
 }
 
 /** Path and split of each image id. */
-function imageInfo(db: Db, ids: readonly number[]): Map<number, { path: string; split: Split | null }> {
+async function imageInfo(db: Db, ids: readonly number[]): Promise<Map<number, { path: string; split: Split | null }>> {
   const out = new Map<number, { path: string; split: Split | null }>();
   if (ids.length === 0) return out;
-  for (const r of db.prepare('SELECT id, path, split FROM images WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as { id: number; path: string; split: Split | null }[]) {
+  for (const r of await db.prepare('SELECT id, path, split FROM images WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as { id: number; path: string; split: Split | null }[]) {
     out.set(r.id, { path: r.path, split: r.split });
   }
   return out;
@@ -158,12 +158,12 @@ function imageInfo(db: Db, ids: readonly number[]): Map<number, { path: string; 
  * best first, the query's own images left out. Images whose file changed since their vector was
  * made are not searched.
  */
-export function findSimilar(ds: Dataset, q: SimilarQuery): SimilarResult {
+export async function findSimilar(ds: Dataset, q: SimilarQuery): Promise<SimilarResult> {
   const t0 = performance.now();
   const k = Math.min(MAX_SIMILAR_K, Math.max(1, Math.floor(q.k ?? DEFAULT_SIMILAR_K)));
-  const model = pickEmbeddingModel(ds, q.model);
-  const { vector, exclude } = queryVector(ds, model, q);
-  const { matrix } = imageMatrix(ds.db, model);
+  const model = await pickEmbeddingModel(ds, q.model);
+  const { vector, exclude } = await queryVector(ds, model, q);
+  const { matrix } = await imageMatrix(ds.db, model);
   const n = matrix.imageIds.length;
   if (n === 0) throw new AppError('NOT_FOUND', noEmbeddingsMessage(ds.file, model.key));
   const excluded = new Set(exclude);
@@ -178,7 +178,7 @@ export function findSimilar(ds: Dataset, q: SimilarQuery): SimilarResult {
   }
   // Equal scores in image id order, so that answers repeat exactly.
   hits.sort((a, b) => b.score - a.score || a.imageId - b.imageId);
-  const info = imageInfo(ds.db, hits.map((h) => h.imageId));
+  const info = await imageInfo(ds.db, hits.map((h) => h.imageId));
   // An image removed since the matrix was loaded (by a writer that did not say so) is left out.
   const out: SimilarHit[] = hits.filter((h) => info.has(h.imageId)).map((h) => ({ ...h, path: info.get(h.imageId)!.path, split: info.get(h.imageId)!.split }));
   return {

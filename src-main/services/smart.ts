@@ -32,8 +32,8 @@ interface Area {
   h: number;
 }
 
-function image(deps: SmartDeps, imageId: number, frame: number): ImageRecord {
-  const im = getImage(deps.ds.db, imageId);
+async function image(deps: SmartDeps, imageId: number, frame: number): Promise<ImageRecord> {
+  const im = await getImage(deps.ds.db, imageId);
   if (!im) throw new AppError('NOT_FOUND', `image ${imageId} is not in the dataset`, { imageId });
   requireFrame(im, frame);
   return im;
@@ -55,14 +55,14 @@ function clip(im: ImageRecord, x0: number, y0: number, x1: number, y1: number): 
  */
 export async function displayedPixels(deps: SmartDeps, im: ImageRecord, frame: number, area: Area): Promise<Pixels> {
   // Only the pixels imported: a file edited since would give a mask of another picture.
-  deps.media.requireUnchanged(im);
+  await deps.media.requireUnchanged(im);
   const whole = area.x === 0 && area.y === 0 && area.w === im.width && area.h === im.height;
   const byPart = !whole && deps.media.isLarge(im) && vipsReadable(im);
   const r: Raster = byPart ? await readRasterPart(deps.ds, im, frame, { region: area }) : await deps.media.raster(im, frame);
   let bytes: Uint8Array;
   if (rasterNeedsWindow(r)) {
     const stats = await deps.media.statsRaster(im, frame);
-    const win = defaultWindow(deps.ds.db, im, frame, () => stats).window;
+    const win = (await defaultWindow(deps.ds.db, im, frame, () => stats)).window;
     bytes = applyVoi(r.data, r.channels, win, { invert: r.invert === true });
   } else {
     bytes = r.data as Uint8Array;
@@ -151,7 +151,7 @@ function placeLabels(labels: Int32Array, count: number, area: Area, im: ImageRec
 
 /** Magic wand: the region around (x, y) whose displayed colour is within `tolerance` per channel. */
 export async function smartWand(deps: SmartDeps, a: ParsedArgs<'smart:wand'>): Promise<ResultOf<'smart:wand'>> {
-  const im = image(deps, a.imageId, a.frame);
+  const im = await image(deps, a.imageId, a.frame);
   const px = Math.floor(a.x);
   const py = Math.floor(a.y);
   if (px < 0 || py < 0 || px >= im.width || py >= im.height) {
@@ -176,7 +176,7 @@ function grabcutMargin(w: number, h: number): number {
  * the whole image: the result lies inside the box, and the crop keeps the call fast.
  */
 export async function smartGrabcut(deps: SmartDeps, a: ParsedArgs<'smart:grabcut'>): Promise<ResultOf<'smart:grabcut'>> {
-  const im = image(deps, a.imageId, a.frame);
+  const im = await image(deps, a.imageId, a.frame);
   const box = clip(im, a.box.x0, a.box.y0, a.box.x1, a.box.y1);
   if (!box || box.w < 2 || box.h < 2) throw new AppError('INVALID_ARGUMENT', `${im.path}: the GrabCut box must cover at least 2x2 pixels of the image`, { imageId: im.id });
   const m = grabcutMargin(box.w, box.h);
@@ -194,7 +194,7 @@ export async function smartGrabcut(deps: SmartDeps, a: ParsedArgs<'smart:grabcut
  * threshold used (Otsu's when none is given) comes back with the instances.
  */
 export async function smartWatershed(deps: SmartDeps, a: ParsedArgs<'smart:watershed'>): Promise<ResultOf<'smart:watershed'>> {
-  const im = image(deps, a.imageId, a.frame);
+  const im = await image(deps, a.imageId, a.frame);
   const area = a.box ? clip(im, a.box.x0, a.box.y0, a.box.x1, a.box.y1) : { x: 0, y: 0, w: im.width, h: im.height };
   if (!area) throw new AppError('INVALID_ARGUMENT', `${im.path}: the box lies outside the image`, { imageId: im.id });
   const pixels = await displayedPixels(deps, im, a.frame, area);
@@ -213,7 +213,7 @@ function scissorsMargin(from: { x: number; y: number }, to: { x: number; y: numb
  * call stays fast on large images).
  */
 export async function smartScissors(deps: SmartDeps, a: ParsedArgs<'smart:scissors'>): Promise<ResultOf<'smart:scissors'>> {
-  const im = image(deps, a.imageId, a.frame);
+  const im = await image(deps, a.imageId, a.frame);
   for (const p of [a.from, a.to]) {
     if (p.x < 0 || p.y < 0 || p.x >= im.width || p.y >= im.height) {
       throw new AppError('INVALID_ARGUMENT', `${im.path}: point (${p.x}, ${p.y}) is outside the ${im.width}x${im.height} image`, { imageId: im.id });

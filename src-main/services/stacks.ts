@@ -20,8 +20,8 @@ function indexOfSlice(slices: readonly SliceRef[], imageId: number, frame: numbe
   return slices.findIndex((s) => s.imageId === imageId && s.frame === frame);
 }
 
-function requireShapes(ds: Dataset, imageId: number, ids: readonly number[]): AnnotationRecord[] {
-  const found = getAnnotationsByIds(ds.db, ids);
+async function requireShapes(ds: Dataset, imageId: number, ids: readonly number[]): Promise<AnnotationRecord[]> {
+  const found = await getAnnotationsByIds(ds.db, ids);
   return ids.map((id) => {
     const a = found.get(id);
     if (!a || a.imageId !== imageId) throw new AppError('NOT_FOUND', `annotation ${id} is not an annotation of image ${imageId}`, { id, imageId });
@@ -31,7 +31,7 @@ function requireShapes(ds: Dataset, imageId: number, ids: readonly number[]): An
 }
 
 /** Writes the creates grouped per image, one edit each, in one transaction. */
-function writePerImage(ds: Dataset, label: string, creates: { slice: SliceRef; op: Extract<EditOp, { op: 'create' }> }[], extraOps: Map<number, EditOp[]> = new Map()): SliceEditSummary {
+async function writePerImage(ds: Dataset, label: string, creates: { slice: SliceRef; op: Extract<EditOp, { op: 'create' }> }[], extraOps: Map<number, EditOp[]> = new Map()): Promise<SliceEditSummary> {
   const byImage = new Map<number, { slices: SliceRef[]; ops: EditOp[] }>();
   for (const [imageId, ops] of extraOps) byImage.set(imageId, { slices: [], ops: [...ops] });
   for (const c of creates) {
@@ -41,9 +41,9 @@ function writePerImage(ds: Dataset, label: string, creates: { slice: SliceRef; o
     byImage.set(c.slice.imageId, e);
   }
   const shapes: SliceEditSummary['shapes'] = [];
-  ds.db.transaction(() => {
+  await ds.db.transaction(async () => {
     for (const [imageId, e] of byImage) {
-      const r = editAnnotations(ds, { imageId, label, ops: e.ops });
+      const r = await editAnnotations(ds, { imageId, label, ops: e.ops });
       let k = 0;
       e.ops.forEach((op) => {
         if (op.op !== 'create') return;
@@ -59,11 +59,11 @@ function writePerImage(ds: Dataset, label: string, creates: { slice: SliceRef; o
  * Copies shapes of one slice to the next `count` slices (fewer at the end of the stack or image).
  * Copies keep class, geometry, attributes and z; an interpolated shape's copy is a key shape.
  */
-export function propagateShapes(ds: Dataset, args: { imageId: number; frame: number; ids: readonly number[]; count: number }): SliceEditSummary {
-  const shapes = requireShapes(ds, args.imageId, args.ids);
+export async function propagateShapes(ds: Dataset, args: { imageId: number; frame: number; ids: readonly number[]; count: number }): Promise<SliceEditSummary> {
+  const shapes = await requireShapes(ds, args.imageId, args.ids);
   const bad = shapes.find((a) => a.frame !== args.frame);
   if (bad) throw new AppError('INVALID_ARGUMENT', `annotation ${bad.id} is on frame ${bad.frame}, not on frame ${args.frame}`, { id: bad.id });
-  const slices = slicesOf(ds.db, args.imageId);
+  const slices = await slicesOf(ds.db, args.imageId);
   const at = indexOfSlice(slices, args.imageId, args.frame);
   if (at < 0) throw new AppError('INVALID_ARGUMENT', `frame ${args.frame} does not exist on image ${args.imageId}`, { frame: args.frame });
   const targets = slices.slice(at + 1, at + 1 + args.count);
@@ -74,7 +74,7 @@ export function propagateShapes(ds: Dataset, args: { imageId: number; frame: num
       return { slice, op: { op: 'create' as const, draft: { classId: a.classId, geometry: a.geometry, frame: slice.frame, attributes, z: a.z } } };
     }),
   );
-  return writePerImage(ds, targets.length === 1 ? 'Copy to next slice' : `Copy to next ${targets.length} slices`, creates);
+  return await writePerImage(ds, targets.length === 1 ? 'Copy to next slice' : `Copy to next ${targets.length} slices`, creates);
 }
 
 type Bbox = [number, number, number, number];
@@ -111,13 +111,14 @@ function bboxOf(g: Geometry): Bbox {
  * those slices are replaced (and unmarked-key ones of the class and kind that overlap the new
  * shape on their slice); other objects' interpolations stay.
  */
-export function interpolateShapes(ds: Dataset, args: { imageId: number; id: number; toId?: number }): SliceEditSummary & { from: number; to: number } {
-  const [a] = requireShapes(ds, args.imageId, [args.id]);
+export async function interpolateShapes(ds: Dataset, args: { imageId: number; id: number; toId?: number }): Promise<SliceEditSummary & { from: number; to: number }> {
+  const [a] = await requireShapes(ds, args.imageId, [args.id]);
   if (a!.kind !== 'box' && a!.kind !== 'polygon') throw new AppError('INVALID_ARGUMENT', `only boxes and polygons are interpolated, not a ${a!.kind}`, { id: a!.id });
-  const slices = slicesOf(ds.db, args.imageId);
+  const slices = await slicesOf(ds.db, args.imageId);
   const at = indexOfSlice(slices, a!.imageId, a!.frame);
   const imageIds = [...new Set(slices.map((s) => s.imageId))];
-  const all = imageIds.flatMap((id) => listAnnotations(ds.db, id));
+  const all: AnnotationRecord[] = [];
+  for (const id of imageIds) all.push(...(await listAnnotations(ds.db, id)));
   const sliceOf = (x: AnnotationRecord) => indexOfSlice(slices, x.imageId, x.frame);
   let b: AnnotationRecord | undefined;
   if (args.toId !== undefined) {
@@ -175,6 +176,6 @@ export function interpolateShapes(ds: Dataset, args: { imageId: number; id: numb
       deleted++;
     }
   }
-  const summary = writePerImage(ds, `Interpolate ${a!.kind}`, creates, replaced);
+  const summary = await writePerImage(ds, `Interpolate ${a!.kind}`, creates, replaced);
   return { ...summary, replaced: deleted, from: lo, to: hi };
 }

@@ -139,8 +139,8 @@ export class Workspace {
     return this.pyramids!;
   }
 
-  private use(ds: Dataset): void {
-    this.dataset?.close();
+  private async use(ds: Dataset): Promise<void> {
+    await this.dataset?.close();
     this.dataset = ds;
     this.trustExternal(ds);
     const limitInputPixels = this.opts.maxPixels ?? maxPixelsSetting();
@@ -185,11 +185,11 @@ export class Workspace {
   }
 
   /** Folders of the dataset's images outside its root, allowed or not. */
-  private externalFolderSet(ds: Dataset): Set<string> {
+  private async externalFolderSet(ds: Dataset): Promise<Set<string>> {
     const saved = ds.externalAllowed;
     ds.externalAllowed = () => false;
     try {
-      return new Set(ds.blockedFolders().map((b) => b.folder));
+      return new Set((await ds.blockedFolders()).map((b) => b.folder));
     } finally {
       ds.externalAllowed = saved;
     }
@@ -201,13 +201,13 @@ export class Workspace {
    */
   private async importing<T>(ds: Dataset, allowOutsideRoot: boolean, run: () => Promise<T>): Promise<T> {
     if (!allowOutsideRoot) return run();
-    const before = this.externalFolderSet(ds);
+    const before = await this.externalFolderSet(ds);
     try {
       return await run();
     } finally {
       // Files a list or an annotation file names outside the served folders are stored but never
       // granted: they stay blocked until allowed, which browser mode refuses outside its folders.
-      const added = [...this.externalFolderSet(ds)].filter((f) => !before.has(f) && this.withinConfinement(f));
+      const added = [...await this.externalFolderSet(ds)].filter((f) => !before.has(f) && this.withinConfinement(f));
       if (added.length > 0 && this.dataset === ds) {
         this.settings.allowExternal(ds.file, ds.uuid, added);
         this.trustExternal(ds);
@@ -215,28 +215,28 @@ export class Workspace {
     }
   }
 
-  private imageOrThrow(imageId: number): ImageRecord {
-    const im = getImage(this.need().db, imageId);
+  private async imageOrThrow(imageId: number): Promise<ImageRecord> {
+    const im = await getImage(this.need().db, imageId);
     if (!im) throw new AppError('NOT_FOUND', `image ${imageId} is not in the dataset`, { imageId });
     return im;
   }
 
-  private imagingInfo(imageId: number, frame: number): Promise<ImagingInfo> {
-    const im = this.imageOrThrow(imageId);
+  private async imagingInfo(imageId: number, frame: number): Promise<ImagingInfo> {
+    const im = await this.imageOrThrow(imageId);
     requireFrame(im, frame);
     return imagingInfo(this.need().db, im, frame, () => this.mediaFor().statsRaster(im, frame));
   }
 
   /** Closes the open dataset and takes it off the recent list, e.g. when it may not be used here. */
-  refuseCurrent(): void {
+  async refuseCurrent(): Promise<void> {
     const file = this.dataset?.file;
-    this.close();
+    await this.close();
     if (file) this.settings.removeRecent(file);
   }
 
   /** The open dataset's media address of an image now (see ImageListItem.media). */
-  mediaKey(imageId: number): string {
-    return mediaKey(this.need(), this.imageOrThrow(imageId));
+  async mediaKey(imageId: number): Promise<string> {
+    return mediaKey(this.need(), await this.imageOrThrow(imageId));
   }
 
   private models(): ModelRegistry {
@@ -279,16 +279,16 @@ export class Workspace {
   /** Interactive segmentation over this workspace's inference workers, reading built pyramids' levels. */
   private readonly segmenter = new Segmenter(
     () => this.inference(),
-    (ds, im) => {
+    async (ds, im) => {
       const pyramids = ds === this.dataset ? this.pyramids : null;
-      const info = pyramids?.info(im.id);
+      const info = await pyramids?.info(im.id);
       if (!pyramids || info?.state !== 'ready') return null;
-      return { geometry: { width: info.width, height: info.height, tileSize: info.tileSize, levels: info.levels }, tile: (level, col, row) => pyramids.tile(im.id, level, col, row).file };
+      return { geometry: { width: info.width, height: info.height, tileSize: info.tileSize, levels: info.levels }, tile: async (level, col, row) => (await pyramids.tile(im.id, level, col, row)).file };
     },
   );
 
-  close(): void {
-    this.dataset?.close();
+  async close(): Promise<void> {
+    await this.dataset?.close();
     this.dataset = null;
     this.media = null;
     this.pyramids?.close();
@@ -325,7 +325,7 @@ export class Workspace {
 
   /** Closes the dataset and stops the inference and smart tools workers, releasing their sessions (the app is closing). */
   async dispose(): Promise<void> {
-    this.close();
+    await this.close();
     const b = this.inferenceBackend;
     this.inferenceBackend = null;
     const v = this.visionWorker;
@@ -335,32 +335,32 @@ export class Workspace {
 
   readonly handlers: Handlers = {
     'app:info': () => ({ version: this.opts.version, mode: this.opts.mode, nativeDialogs: Boolean(this.opts.pick) }),
-    'dataset:create': ({ path, root }) => {
-      this.use(Dataset.create(path, root));
-      return this.dataset!.summary();
+    'dataset:create': async ({ path, root }) => {
+      await this.use(await Dataset.create(path, root));
+      return await this.dataset!.summary();
     },
-    'dataset:open': ({ path }) => {
-      this.use(Dataset.open(path));
-      return this.dataset!.summary();
+    'dataset:open': async ({ path }) => {
+      await this.use(await Dataset.open(path));
+      return await this.dataset!.summary();
     },
-    'dataset:close': () => {
-      this.close();
+    'dataset:close': async () => {
+      await this.close();
       return null;
     },
-    'dataset:current': () => this.dataset?.summary() ?? null,
-    'dataset:info': () => this.need().info(),
+    'dataset:current': async () => await this.dataset?.summary() ?? null,
+    'dataset:info': async () => await this.need().info(),
     'dataset:recent': () => this.settings.recent(),
-    'dataset:health': () => datasetHealth(this.need()),
-    'dataset:allowExternal': ({ folders }) => {
+    'dataset:health': async () => await datasetHealth(this.need()),
+    'dataset:allowExternal': async ({ folders }) => {
       const ds = this.need();
-      const blocked = new Set(ds.blockedFolders().map((b) => b.folder));
+      const blocked = new Set((await ds.blockedFolders()).map((b) => b.folder));
       const unknown = folders.filter((f) => !blocked.has(f));
       if (unknown.length > 0) {
         throw new AppError('INVALID_ARGUMENT', `not a folder of this dataset's images waiting to be allowed: ${unknown.slice(0, 3).join(', ')}`, { folders: unknown.slice(0, 20) });
       }
       this.settings.allowExternal(ds.file, ds.uuid, folders);
       this.trustExternal(ds);
-      return ds.summary();
+      return await ds.summary();
     },
     'images:import': async ({ jobId, paths, recursive, allowOutsideRoot }) => {
       const ds = this.need();
@@ -379,52 +379,52 @@ export class Workspace {
         job.finish();
       }
     },
-    'images:list': ({ filter, offset, limit }) => {
+    'images:list': async ({ filter, offset, limit }) => {
       const ds = this.need();
-      const items = listTiles(ds.db, filter, offset, limit).map(({ external, contentHash, ...item }) => ({
+      const items = (await listTiles(ds.db, filter, offset, limit)).map(({ external, contentHash, ...item }) => ({
         ...item,
         media: mediaKey(ds, { id: item.id, path: item.path, external, contentHash }),
       }));
       return { items, offset };
     },
-    'images:count': ({ filter }) => countTiles(this.need().db, filter),
-    'images:countImages': ({ filter }) => countImages(this.need().db, filter),
-    'images:get': ({ id }) => {
+    'images:count': async ({ filter }) => await countTiles(this.need().db, filter),
+    'images:countImages': async ({ filter }) => await countImages(this.need().db, filter),
+    'images:get': async ({ id }) => {
       const ds = this.need();
-      const im = getImage(ds.db, id);
+      const im = await getImage(ds.db, id);
       if (!im) throw new AppError('NOT_FOUND', `image ${id} is not in the dataset`, { id });
       return {
         ...im,
-        fileState: this.media!.fileState(im),
+        fileState: await this.media!.fileState(im),
         media: mediaKey(ds, im),
-        annotationCount: countAnnotationsOfImage(ds.db, id),
-        reviewComment: getReviewComment(ds.db, id),
+        annotationCount: await countAnnotationsOfImage(ds.db, id),
+        reviewComment: await getReviewComment(ds.db, id),
       };
     },
-    'comments:list': ({ imageId }) => imageComments(this.need(), imageId),
-    'comments:open': ({ limit }) => openComments(this.need(), limit),
-    'comments:add': (args) => addComment(this.need(), args),
-    'comments:resolve': (args) => resolveComment(this.need(), args),
-    'comments:delete': ({ id }) => {
-      removeComment(this.need(), id);
+    'comments:list': async ({ imageId }) => await imageComments(this.need(), imageId),
+    'comments:open': async ({ limit }) => await openComments(this.need(), limit),
+    'comments:add': async (args) => await addComment(this.need(), args),
+    'comments:resolve': async (args) => await resolveComment(this.need(), args),
+    'comments:delete': async ({ id }) => {
+      await removeComment(this.need(), id);
       return null;
     },
-    'dataset:openImage': () => getOpenImage(this.need()),
-    'dataset:setOpenImage': ({ id }) => {
-      setOpenImage(this.need(), id);
+    'dataset:openImage': async () => await getOpenImage(this.need()),
+    'dataset:setOpenImage': async ({ id }) => {
+      await setOpenImage(this.need(), id);
       return null;
     },
-    'versions:list': () => listVersions(this.need()),
-    'versions:create': (args) => createVersion(this.need(), args),
-    'versions:diff': ({ a, b }) => diffVersions(this.need(), a, b),
-    'versions:delete': ({ number }) => {
-      deleteVersion(this.need(), number);
+    'versions:list': async () => await listVersions(this.need()),
+    'versions:create': async (args) => await createVersion(this.need(), args),
+    'versions:diff': async ({ a, b }) => await diffVersions(this.need(), a, b),
+    'versions:delete': async ({ number }) => {
+      await deleteVersion(this.need(), number);
       return null;
     },
-    'versions:annotations': ({ number, imageId }) => versionAnnotations(this.need(), number, imageId),
-    'versions:classes': ({ number }) => versionClassList(this.need(), number),
-    'versions:images': ({ number }) => versionImageIds(this.need(), number),
-    'curation:queue': (args) => buildQueue(this.need().db, args),
+    'versions:annotations': async ({ number, imageId }) => await versionAnnotations(this.need(), number, imageId),
+    'versions:classes': async ({ number }) => await versionClassList(this.need(), number),
+    'versions:images': async ({ number }) => await versionImageIds(this.need(), number),
+    'curation:queue': async (args) => await buildQueue(this.need().db, args),
     'classifier:train': async ({ jobId, embeddingModelId, holdout, l2, seed }) => {
       const ds = this.need();
       const job = this.jobs.start(jobId);
@@ -444,15 +444,15 @@ export class Workspace {
         job.finish();
       }
     },
-    'classifier:predict': ({ classifierId, topK, minScore }) => {
+    'classifier:predict': async ({ classifierId, topK, minScore }) => {
       const ds = this.need();
       const c = this.classifier;
       if (!c || c.file !== ds.file || c.trained.report.classifierId !== classifierId) {
         throw new AppError('NOT_FOUND', `classifier ${classifierId} is not the one last trained on this dataset: train it again`, { classifierId });
       }
-      return predictTags(ds.db, c.trained, { topK, minScore });
+      return await predictTags(ds.db, c.trained, { topK, minScore });
     },
-    'map:get': ({ modelId, method }) => embeddingMapState(this.need().db, method, modelId),
+    'map:get': async ({ modelId, method }) => await embeddingMapState(this.need().db, method, modelId),
     'map:compute': async ({ jobId, modelId, method, recompute }) => {
       const db = this.need().db;
       const job = this.jobs.start(jobId);
@@ -469,69 +469,72 @@ export class Workspace {
         job.finish();
       }
     },
-    'map:points': () => mapPointInfo(this.need().db),
-    'map:filterIds': ({ filter }) => imageIdsWhere(this.need().db, filter),
-    'images:setStatus': ({ ids, status }) => setStatus(this.need().db, ids, status),
-    'images:review': (args) => reviewImage(this.need(), args),
-    'images:statusCounts': ({ filter }) => countByStatusWhere(this.need().db, filter),
-    'images:geo': ({ id }) => getGeo(this.need().db, id),
-    'images:viewedFrame': ({ id }) => {
+    'map:points': async () => await mapPointInfo(this.need().db),
+    'map:filterIds': async ({ filter }) => await imageIdsWhere(this.need().db, filter),
+    'images:setStatus': async ({ ids, status }) => await setStatus(this.need().db, ids, status),
+    'images:review': async (args) => await reviewImage(this.need(), args),
+    'images:statusCounts': async ({ filter }) => await countByStatusWhere(this.need().db, filter),
+    'images:geo': async ({ id }) => await getGeo(this.need().db, id),
+    'images:viewedFrame': async ({ id }) => {
       const db = this.need().db;
-      if (!getImage(db, id)) throw new AppError('NOT_FOUND', `image ${id} is not in the dataset`, { id });
-      return getViewedFrame(db, id);
+      if (!await getImage(db, id)) throw new AppError('NOT_FOUND', `image ${id} is not in the dataset`, { id });
+      return await getViewedFrame(db, id);
     },
-    'images:setViewedFrame': ({ id, frame }) => {
+    'images:setViewedFrame': async ({ id, frame }) => {
       const db = this.need().db;
-      const im = getImage(db, id);
+      const im = await getImage(db, id);
       if (!im) throw new AppError('NOT_FOUND', `image ${id} is not in the dataset`, { id });
       requireFrame(im, frame);
-      setViewedFrame(db, id, frame);
+      await setViewedFrame(db, id, frame);
       return frame;
     },
-    'images:locate': ({ filter, id }) => locateTile(this.need().db, filter, id),
-    'similar:find': ({ imageIds, annotationId, model, k }) => findSimilar(this.need(), { imageIds, annotationId, model, k }),
+    'images:locate': async ({ filter, id }) => await locateTile(this.need().db, filter, id),
+    'similar:find': async ({ imageIds, annotationId, model, k }) => await findSimilar(this.need(), { imageIds, annotationId, model, k }),
     'duplicates:find': async ({ threshold, model }) => {
       const ds = this.need();
       const r = await findNearDuplicatesInWorker(ds, { threshold, model });
       // Thumbnails of the pairs the dashboard shows.
-      const media = (id: number): string | undefined => {
-        const im = getImage(ds.db, id);
+      const media = async (id: number): Promise<string | undefined> => {
+        const im = await getImage(ds.db, id);
         return im ? mediaKey(ds, im) : undefined;
       };
-      const shown = r.pairs.slice(0, DUPLICATE_PAIRS_SHOWN).map((p) => ({ ...p, a: { ...p.a, media: media(p.a.imageId) }, b: { ...p.b, media: media(p.b.imageId) } }));
+      const shown = [];
+      for (const p of r.pairs.slice(0, DUPLICATE_PAIRS_SHOWN)) {
+        shown.push({ ...p, a: { ...p.a, media: await media(p.a.imageId) }, b: { ...p.b, media: await media(p.b.imageId) } });
+      }
       return { ...r, pairs: [...shown, ...r.pairs.slice(DUPLICATE_PAIRS_SHOWN)] };
     },
-    'duplicates:resolve': (args) => resolveDuplicate(this.need(), args),
-    'stacks:get': ({ id }) => {
+    'duplicates:resolve': async (args) => await resolveDuplicate(this.need(), args),
+    'stacks:get': async ({ id }) => {
       const ds = this.need();
-      const stack = getStack(ds.db, id);
+      const stack = await getStack(ds.db, id);
       if (!stack) throw new AppError('NOT_FOUND', `stack ${id} is not in the dataset`, { id });
-      const members = listStackMembers(ds.db, id).map(({ external, contentHash, ...item }) => ({
+      const members = (await listStackMembers(ds.db, id)).map(({ external, contentHash, ...item }) => ({
         ...item,
         media: mediaKey(ds, { id: item.id, path: item.path, external, contentHash }),
       }));
-      return { stack, members, viewedImageId: getViewedSlice(ds.db, id) };
+      return { stack, members, viewedImageId: await getViewedSlice(ds.db, id) };
     },
-    'stacks:setViewed': ({ id, imageId }) => setViewedSlice(this.need().db, id, imageId),
-    'stacks:propagate': (args) => propagateShapes(this.need(), args),
-    'stacks:interpolate': (args) => interpolateShapes(this.need(), args),
-    'classes:list': () => listClasses(this.need().db),
-    'classes:create': ({ name, color, hotkey }) => {
+    'stacks:setViewed': async ({ id, imageId }) => await setViewedSlice(this.need().db, id, imageId),
+    'stacks:propagate': async (args) => await propagateShapes(this.need(), args),
+    'stacks:interpolate': async (args) => await interpolateShapes(this.need(), args),
+    'classes:list': async () => await listClasses(this.need().db),
+    'classes:create': async ({ name, color, hotkey }) => {
       const db = this.need().db;
       try {
-        return insertClass(db, { name, color: color ?? nextClassColour(listClasses(db).map((c) => c.color)), hotkey: hotkey ?? null });
+        return await insertClass(db, { name, color: color ?? nextClassColour((await listClasses(db)).map((c) => c.color)), hotkey: hotkey ?? null });
       } catch (e) {
         if (/UNIQUE/.test((e as Error).message)) throw new AppError('INVALID_ARGUMENT', `a class named "${name}" already exists`, { name });
         throw e;
       }
     },
-    'images:findNext': ({ filter, afterId, want }) => {
+    'images:findNext': async ({ filter, afterId, want }) => {
       const db = this.need().db;
-      const found = findNextImage(db, filter, afterId, want);
+      const found = await findNextImage(db, filter, afterId, want);
       // The grid shows tiles: a slice of a stack is found at its stack's position.
-      return found ? { id: found.id, index: tileIndexOf(db, filter, found.id) } : null;
+      return found ? { id: found.id, index: await tileIndexOf(db, filter, found.id) } : null;
     },
-    'images:pyramid': ({ imageId }) => this.pyramidsFor().info(imageId),
+    'images:pyramid': async ({ imageId }) => await this.pyramidsFor().info(imageId),
     'images:buildPyramid': async ({ jobId, imageId }) => {
       const pyramids = this.pyramidsFor();
       const job = this.jobs.start(jobId);
@@ -548,15 +551,15 @@ export class Workspace {
         job.finish();
       }
     },
-    'classes:update': (args) => updateClassInfo(this.need(), args),
-    'classes:setKeypoints': ({ id, keypoints }) => setKeypointSchema(this.need(), id, keypoints),
-    'classes:reorder': ({ ids }) => reorderClasses(this.need(), ids),
-    'classes:delete': ({ id, moveTo }) => deleteClass(this.need(), id, moveTo),
-    'annotations:list': ({ imageId }) => listImageAnnotations(this.need(), imageId),
-    'annotations:edit': (args) => editAnnotations(this.need(), args),
-    'annotations:undo': ({ imageId }) => undoEdit(this.need(), imageId),
-    'annotations:redo': ({ imageId }) => redoEdit(this.need(), imageId),
-    'annotations:history': ({ imageId }) => historyState(this.need(), imageId),
+    'classes:update': async (args) => await updateClassInfo(this.need(), args),
+    'classes:setKeypoints': async ({ id, keypoints }) => await setKeypointSchema(this.need(), id, keypoints),
+    'classes:reorder': async ({ ids }) => await reorderClasses(this.need(), ids),
+    'classes:delete': async ({ id, moveTo }) => await deleteClass(this.need(), id, moveTo),
+    'annotations:list': async ({ imageId }) => await listImageAnnotations(this.need(), imageId),
+    'annotations:edit': async (args) => await editAnnotations(this.need(), args),
+    'annotations:undo': async ({ imageId }) => await undoEdit(this.need(), imageId),
+    'annotations:redo': async ({ imageId }) => await redoEdit(this.need(), imageId),
+    'annotations:history': async ({ imageId }) => await historyState(this.need(), imageId),
     'interchange:inspect': ({ path, format, allowOutsideRoot, keepEmptyClasses }) =>
       inspectDataset(this.need(), { path, format, allowOutsideRoot, keepEmptyClasses, confine: this.confine, maxPixels: this.opts.maxPixels }),
     'interchange:import': async ({ jobId, path, format, allowOutsideRoot, keepEmptyClasses }) => {
@@ -595,7 +598,7 @@ export class Workspace {
       }
     },
     'augment:preview': (args) => previewRecipe(this.need(), args),
-    'splits:assign': (args) => assignSplits(this.need(), args),
+    'splits:assign': async (args) => await assignSplits(this.need(), args),
     'models:list': () => this.models().list(),
     // Loaded with the app's thread settings, as the tries and runs that follow use by default.
     'models:inspect': async ({ file, labels }) => {
@@ -635,7 +638,7 @@ export class Workspace {
     'prelabel:run': async ({ jobId, modelId, scope, conf, iou, skipLabeled, provider, providers, tiling, threads, spinning }) => {
       const ds = this.need();
       const { manifest, path: modelFile } = this.models().requireFile(modelId);
-      const imageIds = scopeImageIds(ds, scope);
+      const imageIds = await scopeImageIds(ds, scope);
       const { detector } = await this.inference();
       const job = this.jobs.start(jobId);
       let runId: number | null = null;
@@ -686,13 +689,13 @@ export class Workspace {
         job.finish();
       }
     },
-    'embeddings:models': () => {
+    'embeddings:models': async () => {
       const ds = this.need();
       const available = this.models()
         .list()
         .filter((e) => e.manifest.task === 'embed')
         .map((e) => ({ id: e.manifest.id, name: e.manifest.name, origin: e.origin, downloaded: e.path !== null, downloadable: e.downloadable, licence: e.manifest.licence ?? null }));
-      return { available, stored: storedEmbeddingModels(ds), imageCount: ds.db.prepare('SELECT COUNT(*) FROM images').pluck().get() as number };
+      return { available, stored: await storedEmbeddingModels(ds), imageCount: await ds.db.prepare('SELECT COUNT(*) FROM images').pluck().get() as number };
     },
     'embeddings:compute': async ({ jobId, modelId, images, crops, threads, spinning }) => {
       const ds = this.need();
@@ -711,37 +714,37 @@ export class Workspace {
           onProgress: (p) => this.opts.emit('job:progress', embedJobProgress(jobId, p)),
         });
         this.opts.emit('job:progress', embedJobProgress(jobId, { done: summary.total, total: summary.total, stored: summary.computed + summary.crops, failed: summary.failed, etaMs: 0 }, true));
-        return jobSummary(ds, summary);
+        return await jobSummary(ds, summary);
       } finally {
         job.finish();
       }
     },
-    'prelabel:unfinished': () =>
-      unfinishedRuns(this.need().db)
+    'prelabel:unfinished': async () =>
+      (await unfinishedRuns(this.need().db))
         .filter((r) => !this.activeRuns.has(r.runId))
         .map((r) => ({ runId: r.runId, modelId: r.model, status: r.status === 'cancelled' ? 'cancelled' : 'running', pending: r.pending, done: r.done })),
-    'predictions:accept': ({ ids, edits }) => acceptPredictions(this.need(), ids, edits),
-    'predictions:reject': ({ ids }) => rejectPredictions(this.need(), ids),
-    'predictions:acceptAbove': (args) => acceptAbove(this.need(), args),
-    'classmap:get': ({ modelId }) => getModelClassMap(this.need(), modelId, this.models().get(modelId).manifest.classes),
-    'classmap:set': ({ modelId, map }) => setModelClassMap(this.need(), modelId, map),
-    'eval:runs': () => evalRuns(this.need()),
-    'eval:run': (args) => evaluateRun(this.need(), args),
-    'imaging:getWindow': ({ imageId, frame }) => this.imagingInfo(imageId, frame),
-    'imaging:setWindow': ({ imageId, frame, window }) => {
-      this.imageOrThrow(imageId);
-      setRememberedWindow(this.need().db, imageId, window);
-      return this.imagingInfo(imageId, frame);
+    'predictions:accept': async ({ ids, edits }) => await acceptPredictions(this.need(), ids, edits),
+    'predictions:reject': async ({ ids }) => await rejectPredictions(this.need(), ids),
+    'predictions:acceptAbove': async (args) => await acceptAbove(this.need(), args),
+    'classmap:get': async ({ modelId }) => await getModelClassMap(this.need(), modelId, this.models().get(modelId).manifest.classes),
+    'classmap:set': async ({ modelId, map }) => await setModelClassMap(this.need(), modelId, map),
+    'eval:runs': async () => await evalRuns(this.need()),
+    'eval:run': async (args) => await evaluateRun(this.need(), args),
+    'imaging:getWindow': async ({ imageId, frame }) => await this.imagingInfo(imageId, frame),
+    'imaging:setWindow': async ({ imageId, frame, window }) => {
+      await this.imageOrThrow(imageId);
+      await setRememberedWindow(this.need().db, imageId, window);
+      return await this.imagingInfo(imageId, frame);
     },
-    'imaging:pixels': ({ imageId, frame, x, y, w, h }) => readPixelBlock(this.need(), this.mediaFor(), this.imageOrThrow(imageId), frame, { x, y, w, h }),
-    'display:get': ({ imageId }) => {
-      this.imageOrThrow(imageId);
-      return getDisplay(this.need().db, imageId);
+    'imaging:pixels': async ({ imageId, frame, x, y, w, h }) => readPixelBlock(this.need(), this.mediaFor(), await this.imageOrThrow(imageId), frame, { x, y, w, h }),
+    'display:get': async ({ imageId }) => {
+      await this.imageOrThrow(imageId);
+      return await getDisplay(this.need().db, imageId);
     },
-    'display:set': ({ imageId, settings }) => {
-      this.imageOrThrow(imageId);
-      setDisplay(this.need().db, imageId, settings);
-      return getDisplay(this.need().db, imageId);
+    'display:set': async ({ imageId, settings }) => {
+      await this.imageOrThrow(imageId);
+      await setDisplay(this.need().db, imageId, settings);
+      return await getDisplay(this.need().db, imageId);
     },
     // Interactive segmentation (issue in progress): each handler is replaced by its service.
     'segment:models': () => this.samModels().list(),

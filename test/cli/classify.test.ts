@@ -154,11 +154,11 @@ describe.runIf(model && labels && images)('tessera prelabel with a classifier, a
     const pending = JSON.parse((await cli('predictions', 'list', db, '--run', String(again.runId), '--json')).out) as ListedPrediction[];
     const { Dataset } = await import('../../src-main/services/dataset');
     const { acceptPredictions } = await import('../../src-main/services/predictions');
-    const ds = Dataset.open(db);
+    const ds = await Dataset.open(db);
     try {
-      acceptPredictions(ds, [pending[0]!.id]);
+      await acceptPredictions(ds, [pending[0]!.id]);
     } finally {
-      ds.close();
+      await ds.close();
     }
     const after = JSON.parse((await cli('predictions', 'list', db, '--run', String(again.runId), '--all', '--json')).out) as ListedPrediction[];
     expect(after).toHaveLength(pending.length);

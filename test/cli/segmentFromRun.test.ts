@@ -12,6 +12,7 @@ import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
 import { yolov8nInt8Manifest } from '../helpers/models';
 import { insertAnnotations } from '../../src-main/db/annotations';
 import { insertModelRun } from '../../src-main/db/modelRuns';
+import { openDatabase } from '../../src-main/db/open';
 
 const BIN = path.join(repoRoot, 'scripts', 'tessera.mjs');
 const pair = sharedPath('models/sam_contract');
@@ -147,14 +148,14 @@ describe.runIf(pair && detector && images)('tessera segment --from-run with the 
     const db = path.join(tempDir(), 'd.tessera');
     expect((await cli('init', db, '--root', root)).code).toBe(0);
     expect((await cli('import', db, ...names.map((n) => path.join(root, n)), '--json')).code).toBe(0);
-    const handle = new Database(db);
+    const handle = openDatabase(db);
     let runId: number;
     try {
-      runId = insertModelRun(handle, { model: 'detector', parameters: {} });
-      const ids = handle.prepare('SELECT id FROM images ORDER BY path').pluck().all() as number[];
-      insertAnnotations(handle, ids.map((imageId) => ({ imageId, classId: null, geometry: { kind: 'box' as const, x: 10, y: 10, w: 50, h: 50 }, source: 'model' as const, modelRunId: runId, score: 0.9 })));
+      runId = await insertModelRun(handle, { model: 'detector', parameters: {} });
+      const ids = await handle.prepare('SELECT id FROM images ORDER BY path').pluck().all() as number[];
+      await insertAnnotations(handle, ids.map((imageId) => ({ imageId, classId: null, geometry: { kind: 'box' as const, x: 10, y: 10, w: 50, h: 50 }, source: 'model' as const, modelRunId: runId, score: 0.9 })));
     } finally {
-      handle.close();
+      await handle.close();
     }
     fs.rmSync(path.join(root, 'b.png'));
     const r = await cli('segment', db, '--from-run', String(runId), '--encoder', ENC, '--decoder', DEC, '--json');

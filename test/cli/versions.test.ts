@@ -39,14 +39,14 @@ describe('tessera version create | list | diff, and export --version', () => {
     const db = path.join(dir, 'd.tessera');
     expect((await cli('init', db, '--root', root)).code).toBe(0);
     expect((await cli('import', db, root, '--json')).code).toBe(0);
-    let ds = Dataset.open(db);
-    const ids = Object.fromEntries((ds.db.prepare('SELECT path, id FROM images').raw().all() as [string, number][]).map(([p, id]) => [p, id]));
-    const cell = insertClass(ds.db, { name: 'cell', color: '#00ff00' }).id;
-    const [box] = insertAnnotations(ds.db, [
+    let ds = await Dataset.open(db);
+    const ids = Object.fromEntries((await ds.db.prepare('SELECT path, id FROM images').raw().all() as [string, number][]).map(([p, id]) => [p, id]));
+    const cell = (await insertClass(ds.db, { name: 'cell', color: '#00ff00' })).id;
+    const [box] = await insertAnnotations(ds.db, [
       { imageId: ids['a.png']!, classId: cell, geometry: { kind: 'box', x: 1, y: 1, w: 5, h: 5 }, source: 'human' },
       { imageId: ids['b.png']!, classId: cell, geometry: { kind: 'box', x: 2, y: 2, w: 5, h: 5 }, source: 'human' },
     ]);
-    ds.close();
+    await ds.close();
 
     const created = await cli('version', 'create', db, '--name', 'baseline', '--note', 'first labels', '--json');
     expect(created.code).toBe(0);
@@ -57,11 +57,11 @@ describe('tessera version create | list | diff, and export --version', () => {
     const first = await hashes(out1);
     expect(JSON.parse(fs.readFileSync(path.join(out1, VERSION_FILE), 'utf8')).version).toMatchObject({ number: 1, name: 'baseline' });
 
-    ds = Dataset.open(db);
-    ds.db.prepare("UPDATE annotations SET geometry = json_set(geometry, '$.x', 3) WHERE id = ?").run(box!);
-    ds.db.prepare('DELETE FROM images WHERE id = ?').run(ids['b.png']!);
-    setSplits(ds.db, [[ids['c.png']!, 'val']]);
-    ds.close();
+    ds = await Dataset.open(db);
+    await ds.db.prepare("UPDATE annotations SET geometry = json_set(geometry, '$.x', 3) WHERE id = ?").run(box!);
+    await ds.db.prepare('DELETE FROM images WHERE id = ?').run(ids['b.png']!);
+    await setSplits(ds.db, [[ids['c.png']!, 'val']]);
+    await ds.close();
     const c2 = await cli('version', 'create', db, '--name', 'cleaned');
     expect(c2).toMatchObject({ code: 0, out: 'created version 2 "cleaned": 2 image(s), 1 class(es), 1 annotation(s)' });
 
@@ -111,20 +111,20 @@ describe('tessera version create --recipe, and export --version with the saved r
     const db = path.join(dir, 'd.tessera');
     expect((await cli('init', db, '--root', root)).code).toBe(0);
     expect((await cli('import', db, root, '--json')).code).toBe(0);
-    let ds = Dataset.open(db);
-    const ids = Object.fromEntries((ds.db.prepare('SELECT path, id FROM images').raw().all() as [string, number][]).map(([p, id]) => [p, id]));
-    const cell = insertClass(ds.db, { name: 'cell', color: '#00ff00' }).id;
-    insertAnnotations(
+    let ds = await Dataset.open(db);
+    const ids = Object.fromEntries((await ds.db.prepare('SELECT path, id FROM images').raw().all() as [string, number][]).map(([p, id]) => [p, id]));
+    const cell = (await insertClass(ds.db, { name: 'cell', color: '#00ff00' })).id;
+    await insertAnnotations(
       ds.db,
       ['a.png', 'b.png', 'c.png', 'd.png'].map((n, i) => ({ imageId: ids[n]!, classId: cell, geometry: { kind: 'box' as const, x: 2 + i, y: 3, w: 20, h: 15 }, source: 'human' as const })),
     );
-    setSplits(ds.db, [
+    await setSplits(ds.db, [
       [ids['a.png']!, 'train'],
       [ids['b.png']!, 'train'],
       [ids['c.png']!, 'train'],
       [ids['d.png']!, 'val'],
     ]);
-    ds.close();
+    await ds.close();
     const recipe = path.join(dir, 'recipe.json');
     fs.writeFileSync(
       recipe,
@@ -157,12 +157,12 @@ describe('tessera version create --recipe, and export --version with the saved r
     // The dataset edited: a split moved, a box added, an image deleted, another imported, a class renamed.
     await sharp({ create: { width: 30, height: 30, channels: 3, background: '#445566' } }).png().toFile(path.join(root, 'e.png'));
     expect((await cli('import', db, path.join(root, 'e.png'), '--json')).code).toBe(0);
-    ds = Dataset.open(db);
-    setSplits(ds.db, [[ids['b.png']!, 'val']]);
-    insertAnnotations(ds.db, [{ imageId: ids['a.png']!, classId: cell, geometry: { kind: 'box', x: 30, y: 20, w: 10, h: 10 }, source: 'human' }]);
-    ds.db.prepare('DELETE FROM images WHERE id = ?').run(ids['c.png']!);
-    ds.db.prepare("UPDATE classes SET name = 'cyte' WHERE id = ?").run(cell);
-    ds.close();
+    ds = await Dataset.open(db);
+    await setSplits(ds.db, [[ids['b.png']!, 'val']]);
+    await insertAnnotations(ds.db, [{ imageId: ids['a.png']!, classId: cell, geometry: { kind: 'box', x: 30, y: 20, w: 10, h: 10 }, source: 'human' }]);
+    await ds.db.prepare('DELETE FROM images WHERE id = ?').run(ids['c.png']!);
+    await ds.db.prepare("UPDATE classes SET name = 'cyte' WHERE id = ?").run(cell);
+    await ds.close();
     const out3 = path.join(dir, 'out3');
     const e3 = await cli('export', db, out3, '--version', '1');
     expect(e3.code, e3.err).toBe(0);

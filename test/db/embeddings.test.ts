@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeF16, encodeF16, fromHalf, toHalf } from '../../src-main/common/float16';
 import { insertImages } from '../../src-main/db/images';
 import { openDatabase } from '../../src-main/db/open';
@@ -24,32 +24,35 @@ describe('float16', () => {
 
 describe('embedding store over real SQLite', () => {
   const db = openDatabase(':memory:', { create: true });
-  const ids = insertImages(db, imageRows(3, { size: 8, pathOf: (i) => `i${i}.png` }));
+  let ids: number[] = [];
+  beforeAll(async () => {
+    ids = await insertImages(db, imageRows(3, { size: 8, pathOf: (i) => `i${i}.png` }));
+  });
 
-  it('stores vectors per image, replaces them, and reports images without a current one', () => {
-    const m = ensureEmbeddingModel(db, { key: 'test-f16', name: 'Test', dim: 4, dtype: 'f16', normalized: true });
-    expect(imagesWithoutEmbedding(db, m.id)).toEqual(ids);
-    putEmbeddings(db, m, [
+  it('stores vectors per image, replaces them, and reports images without a current one', async () => {
+    const m = await ensureEmbeddingModel(db, { key: 'test-f16', name: 'Test', dim: 4, dtype: 'f16', normalized: true });
+    expect(await imagesWithoutEmbedding(db, m.id)).toEqual(ids);
+    await putEmbeddings(db, m, [
       { imageId: ids[0]!, contentHash: 'h0', vector: [1, 0, 0, 0] },
       { imageId: ids[1]!, contentHash: 'h1', vector: [0, 1, 0, 0] },
     ]);
-    putEmbeddings(db, m, [{ imageId: ids[1]!, contentHash: 'h1', vector: [0, 0, 1, 0] }]);
-    expect(imagesWithoutEmbedding(db, m.id)).toEqual([ids[2]]);
-    const mat = loadImageEmbeddings(db, m);
+    await putEmbeddings(db, m, [{ imageId: ids[1]!, contentHash: 'h1', vector: [0, 0, 1, 0] }]);
+    expect(await imagesWithoutEmbedding(db, m.id)).toEqual([ids[2]]);
+    const mat = await loadImageEmbeddings(db, m);
     expect([...mat.imageIds]).toEqual([ids[0], ids[1]]);
     expect([...mat.data]).toEqual([1, 0, 0, 0, 0, 0, 1, 0]);
-    expect(listEmbeddingModels(db).find((x) => x.key === 'test-f16')!.imageCount).toBe(2);
+    expect((await listEmbeddingModels(db)).find((x) => x.key === 'test-f16')!.imageCount).toBe(2);
     // The file behind image 0 changes: its vector is stale, not returned, and it is to be embedded again.
-    db.prepare("UPDATE images SET content_hash = 'h0-new' WHERE id = ?").run(ids[0]);
-    expect(imageEmbedding(db, m, ids[0]!)).toBeNull();
-    expect(imagesWithoutEmbedding(db, m.id)).toEqual([ids[0], ids[2]]);
+    await db.prepare("UPDATE images SET content_hash = 'h0-new' WHERE id = ?").run(ids[0]);
+    expect(await imageEmbedding(db, m, ids[0]!)).toBeNull();
+    expect(await imagesWithoutEmbedding(db, m.id)).toEqual([ids[0], ids[2]]);
   });
 
-  it('refuses a second vector size under one key and a vector of the wrong size', () => {
-    const m = ensureEmbeddingModel(db, { key: 'test-f32', name: 'Test', dim: 3, dtype: 'f32', normalized: false });
-    expect(() => ensureEmbeddingModel(db, { key: 'test-f32', name: 'Test', dim: 5, dtype: 'f32', normalized: false })).toThrow(/3 values per vector, not 5/);
-    expect(() => putEmbeddings(db, m, [{ imageId: ids[2]!, contentHash: 'h2', vector: [1, 2] }])).toThrow(/2 values, the model 3/);
-    putEmbeddings(db, m, [{ imageId: ids[2]!, contentHash: 'h2', vector: [0.1, 0.2, 0.3] }]);
-    expect([...imageEmbedding(db, m, ids[2]!)!]).toEqual([...Float32Array.from([0.1, 0.2, 0.3])]);
+  it('refuses a second vector size under one key and a vector of the wrong size', async () => {
+    const m = await ensureEmbeddingModel(db, { key: 'test-f32', name: 'Test', dim: 3, dtype: 'f32', normalized: false });
+    await expect(async () => ensureEmbeddingModel(db, { key: 'test-f32', name: 'Test', dim: 5, dtype: 'f32', normalized: false })).rejects.toThrow(/3 values per vector, not 5/);
+    await expect(async () => putEmbeddings(db, m, [{ imageId: ids[2]!, contentHash: 'h2', vector: [1, 2] }])).rejects.toThrow(/2 values, the model 3/);
+    await putEmbeddings(db, m, [{ imageId: ids[2]!, contentHash: 'h2', vector: [0.1, 0.2, 0.3] }]);
+    expect([...(await imageEmbedding(db, m, ids[2]!))!]).toEqual([...Float32Array.from([0.1, 0.2, 0.3])]);
   });
 });

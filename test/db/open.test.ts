@@ -18,14 +18,14 @@ function code(fn: () => unknown): string {
 }
 
 describe('openDatabase', () => {
-  it('creates a dataset with WAL, foreign keys, application id and the current schema', () => {
+  it('creates a dataset with WAL, foreign keys, application id and the current schema', async () => {
     const file = path.join(tempDir(), 'a.tessera');
     const db = openDatabase(file, { create: true });
-    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    expect(db.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
-    const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
+    expect(db.sqlite!.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.sqlite!.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.sqlite!.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.sqlite!.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
+    const tables = await db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
     // sqlite_sequence holds the AUTOINCREMENT counter that keeps annotation ids from being reused.
     expect(tables).toEqual([
       'annotations',
@@ -59,10 +59,10 @@ describe('openDatabase', () => {
       'version_images',
       'versions',
     ]);
-    db.close();
+    await db.close();
     const again = openDatabase(file);
-    expect(again.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    again.close();
+    expect(again.sqlite!.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    await again.close();
   });
 
   it('refuses to create over an existing file', () => {
@@ -91,9 +91,9 @@ describe('openDatabase', () => {
     check.close();
   });
 
-  it('refuses a dataset written by a newer version and does not modify it', () => {
+  it('refuses a dataset written by a newer version and does not modify it', async () => {
     const file = path.join(tempDir(), 'new.tessera');
-    openDatabase(file, { create: true }).close();
+    await openDatabase(file, { create: true }).close();
     const raw = new Database(file);
     raw.pragma(`user_version = ${SCHEMA_VERSION + 5}`);
     raw.close();
@@ -128,25 +128,25 @@ describe('openDatabase', () => {
     expect(code(() => openDatabase(path.join(dir, 'a.tessera'), { create: true }))).toBe('READ_ONLY');
   });
 
-  it('enforces foreign keys and value checks', () => {
+  it('enforces foreign keys and value checks', async () => {
     const db = openDatabase(':memory:', { create: true });
-    expect(() =>
+    await expect(async () =>
       db
         .prepare(
           "INSERT INTO annotations (image_id, kind, geometry, source, created_at, updated_at) VALUES (999, 'box', '{}', 'human', 0, 0)",
         )
         .run(),
-    ).toThrow(/FOREIGN KEY/);
-    db.prepare(
+    ).rejects.toThrow(/FOREIGN KEY/);
+    await db.prepare(
       "INSERT INTO images (path, content_hash, file_size, file_mtime_ms, width, height, channels, bit_depth, format, created_at, updated_at) VALUES ('a.png', 'h', 1, 0, 1, 1, 3, 8, 'png', 0, 0)",
     ).run();
-    expect(() => db.prepare("UPDATE images SET status = 'finished'").run()).toThrow(/CHECK/);
+    await expect(async () => db.prepare("UPDATE images SET status = 'finished'").run()).rejects.toThrow(/CHECK/);
     // A prediction must name its model run, a human annotation must not.
-    expect(() =>
+    await expect(async () =>
       db
         .prepare("INSERT INTO annotations (image_id, kind, geometry, source, created_at, updated_at) VALUES (1, 'box', '{}', 'model', 0, 0)")
         .run(),
-    ).toThrow(/CHECK/);
-    db.close();
+    ).rejects.toThrow(/CHECK/);
+    await db.close();
   });
 });

@@ -38,21 +38,21 @@ describe('augmentation in the export panel', () => {
     const names = fs.readdirSync(IMAGES_DIR).filter((n) => n.endsWith('.jpg')).sort().slice(0, 4);
     for (const n of names) fs.copyFileSync(path.join(IMAGES_DIR, n), path.join(imgs, n));
     const file = path.join(tmp, 'aug.tessera');
-    const ds = Dataset.create(file, tmp);
+    const ds = await Dataset.create(file, tmp);
     try {
       await importImages(ds, { paths: [imgs] });
-      const cls = insertClass(ds.db, { name: 'cell', color: '#00c0ff' }).id;
-      const ids = ds.db.prepare('SELECT id FROM images ORDER BY id').pluck().all() as number[];
+      const cls = (await insertClass(ds.db, { name: 'cell', color: '#00c0ff' })).id;
+      const ids = await ds.db.prepare('SELECT id FROM images ORDER BY id').pluck().all() as number[];
       for (const id of ids) {
-        insertAnnotations(ds.db, [
+        await insertAnnotations(ds.db, [
           { imageId: id, classId: cls, geometry: { kind: 'box', x: 100, y: 80, w: 120, h: 90 }, source: 'human' },
           { imageId: id, classId: cls, geometry: { kind: 'polygon', parts: [[300, 200, 420, 220, 380, 330]] }, source: 'human' },
         ]);
       }
       // Three train images and one val image.
-      setSplits(ds.db, ids.map((id, i) => [id, i < 3 ? 'train' : 'val'] as const));
+      await setSplits(ds.db, ids.map((id, i) => [id, i < 3 ? 'train' : 'val'] as const));
     } finally {
-      ds.close();
+      await ds.close();
     }
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1500, height: 1000 } });

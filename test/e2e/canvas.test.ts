@@ -106,14 +106,14 @@ describe('annotation canvas in the renderer', () => {
     // The mask first, in the first class's colour; every tenth polygon a model prediction.
     const geoms = [ellipseMask(1200, 1500, 900, 1200), ...blobPolygons(N_POLYGONS, 7, W, H)];
     const db = srv.workspace.current!.db;
-    const run = insertModelRun(db, { model: 'test-model' });
+    const run = await insertModelRun(db, { model: 'test-model' });
     const records = geoms.map((geometry, i) => ({
       imageId,
       classId: classes[i % classes.length]!.id,
       geometry,
       ...(i % 10 === 3 ? { source: 'model' as const, modelRunId: run, score: 0.8 } : { source: 'human' as const }),
     }));
-    const ids = insertAnnotations(db, records);
+    const ids = await insertAnnotations(db, records);
     const shapes: SceneShape[] = geoms.map((geometry, i) => ({
       id: ids[i]!,
       geometry,

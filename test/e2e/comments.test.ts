@@ -43,7 +43,7 @@ async function prepare(tmp: string, name: string) {
   const a = byName('a.jpg');
   const edit = await ok(ws, 'annotations:edit', { imageId: a.id, label: 'box', ops: [{ op: 'create', draft: { classId: cls, geometry: { kind: 'box', x: 10, y: 10, w: 30, h: 20 } } }] });
   await ok(ws, 'images:setStatus', { ids: [a.id], status: 'done' });
-  ws.close();
+  await ws.close();
   return { file, a, shape: edit.created[0]!, pages: byName('f-pages.tif'), b: byName('b.png') };
 }
 

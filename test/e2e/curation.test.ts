@@ -22,15 +22,15 @@ import { gaussian } from '../helpers/curation';
 const prerequisites = chromiumOrSkip('curation');
 
 /** The class names of an image's human tags, read from the dataset file. */
-function humanTags(file: string, imageId: number): string[] {
-  const ds = Dataset.open(file);
+async function humanTags(file: string, imageId: number): Promise<string[]> {
+  const ds = await Dataset.open(file);
   try {
-    return ds.db
+    return await ds.db
       .prepare("SELECT c.name FROM annotations a JOIN classes c ON c.id = a.class_id WHERE a.image_id = ? AND a.kind = 'tag' AND a.source = 'human' ORDER BY c.name")
       .pluck()
       .all(imageId) as string[];
   } finally {
-    ds.close();
+    await ds.close();
   }
 }
 const N = 30;
@@ -66,23 +66,23 @@ describe('curation in the browser', () => {
 
     // Tags and vectors written to the same file through the dataset's own store: images 0-23
     // tagged (even: cat, odd: dog), 24-29 untagged; vectors in two clusters by the same parity.
-    const ds = Dataset.open(file);
-    const ids = listImages(ds.db, {}, 0, 1000).map((i) => i.id);
+    const ds = await Dataset.open(file);
+    const ids = (await listImages(ds.db, {}, 0, 1000)).map((i) => i.id);
     try {
-      const cat = insertClass(ds.db, { name: 'cat', color: '#ff0000' }).id;
-      const dog = insertClass(ds.db, { name: 'dog', color: '#00ff00' }).id;
-      insertAnnotations(ds.db, ids.slice(0, 24).map((imageId, i) => ({ imageId, classId: i % 2 ? dog : cat, geometry: { kind: 'tag' as const }, source: 'human' as const })));
-      const model = ensureEmbeddingModel(ds.db, { key: 'synthetic', name: 'Synthetic', dim: 8, dtype: 'f32', normalized: false });
+      const cat = (await insertClass(ds.db, { name: 'cat', color: '#ff0000' })).id;
+      const dog = (await insertClass(ds.db, { name: 'dog', color: '#00ff00' })).id;
+      await insertAnnotations(ds.db, ids.slice(0, 24).map((imageId, i) => ({ imageId, classId: i % 2 ? dog : cat, geometry: { kind: 'tag' as const }, source: 'human' as const })));
+      const model = await ensureEmbeddingModel(ds.db, { key: 'synthetic', name: 'Synthetic', dim: 8, dtype: 'f32', normalized: false });
       const rng = mulberry32(2);
-      const hashes = ds.db.prepare('SELECT id, content_hash FROM images').all() as { id: number; content_hash: string }[];
+      const hashes = await ds.db.prepare('SELECT id, content_hash FROM images').all() as { id: number; content_hash: string }[];
       const hashOf = new Map(hashes.map((h) => [h.id, h.content_hash]));
-      putEmbeddings(
+      await putEmbeddings(
         ds.db,
         model,
         ids.map((imageId, i) => ({ imageId, contentHash: hashOf.get(imageId)!, vector: Array.from({ length: 8 }, (_, j) => (j === 0 ? (i % 2 ? 2 : -2) : 0) + 0.4 * gaussian(rng)) })),
       );
     } finally {
-      ds.close();
+      await ds.close();
     }
     expect(ids).toHaveLength(N);
     // The page loaded again (the dataset stays open), so the app reads the classes written beside it.
@@ -109,14 +109,14 @@ describe('curation in the browser', () => {
     await page.getByTestId('clf-predict').click();
     await page.getByTestId('clf-run').waitFor({ timeout: 30_000 });
     const runId = Number(await page.getByTestId('clf-run').getAttribute('data-run-id'));
-    const check = Dataset.open(file);
+    const check = await Dataset.open(file);
     let expected: number[];
     try {
-      const tagged = check.db.prepare("SELECT DISTINCT image_id FROM annotations WHERE model_run_id = ? AND source = 'model' AND kind = 'tag'").pluck().all(runId) as number[];
+      const tagged = await check.db.prepare("SELECT DISTINCT image_id FROM annotations WHERE model_run_id = ? AND source = 'model' AND kind = 'tag'").pluck().all(runId) as number[];
       expect(tagged.sort((a, b) => a - b)).toEqual(ids.slice(24));
-      expected = buildQueue(check.db, { strategy: 'uncertainty', limit: 3 }).ids;
+      expected = (await buildQueue(check.db, { strategy: 'uncertainty', limit: 3 })).ids;
     } finally {
-      check.close();
+      await check.close();
     }
 
     // What to label next: uncertainty of that run over the 6 untagged images, at most 3.
@@ -138,7 +138,7 @@ describe('curation in the browser', () => {
     const truth = ids.indexOf(expected[0]!) % 2 ? 'dog' : 'cat';
     expect(await page.getByTestId('tag-prediction').first().getAttribute('data-class')).toBe(truth);
     await page.getByTestId('tag-prediction').first().getByTestId('tag-accept').click();
-    await expect.poll(() => humanTags(file, expected[0]!)).toEqual([truth]);
+    await expect.poll(async () => await humanTags(file, expected[0]!)).toEqual([truth]);
     await page.locator('[data-testid="viewer"][data-ready="true"]').waitFor({ timeout: 30_000 });
     await page.keyboard.press('Alt+n');
     await expect.poll(() => page.getByTestId('viewer').getAttribute('data-image-id')).toBe(String(expected[1]));

@@ -60,8 +60,8 @@ describe('curation flow with MobileNetV2 in the browser', () => {
     await page.getByTestId('import-start').click();
     await expect.poll(() => page.getByTestId('import-summary').textContent(), { timeout: 30_000 }).toContain(`${total} imported`);
     const check = openDatabase(file);
-    const idOf = new Map((check.prepare('SELECT id, path FROM images').all() as { id: number; path: string }[]).map((r) => [path.basename(r.path), r.id]));
-    check.close();
+    const idOf = new Map((await check.prepare('SELECT id, path FROM images').all() as { id: number; path: string }[]).map((r) => [path.basename(r.path), r.id]));
+    await check.close();
     const original = idOf.get(ORIGINAL)!;
     const mirrored = idOf.get(MIRRORED)!;
 

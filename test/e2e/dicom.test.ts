@@ -66,7 +66,7 @@ describe('DICOM window/level in the browser', () => {
     const cls = (await ok(ws, 'classes:create', { name: 'lesion' })).id;
     await ok(ws, 'annotations:edit', { imageId: ct, label: 'box', ops: [{ op: 'create', draft: { classId: cls, geometry: { kind: 'box', x: 40, y: 50, w: 20, h: 10 } } }] });
     const auto = (await ok(ws, 'imaging:getWindow', { imageId: ct })).window!;
-    ws.close();
+    await ws.close();
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
     await page.getByTestId('open-dataset-path').fill(file);
@@ -101,12 +101,12 @@ describe('DICOM window/level in the browser', () => {
     // The drag adjusted the window, not the view, and opened no menu.
     expect(await page.getByTestId('viewer').getAttribute('data-zoom')).toBe(zoomBefore);
     expect(await page.getByTestId('context-menu').count()).toBe(0);
-    await expect.poll(() => {
+    await expect.poll(async () => {
       const db = openDatabase(file);
       try {
-        return getRememberedWindow(db, ct)?.window.width ?? null;
+        return (await getRememberedWindow(db, ct))?.window.width ?? null;
       } finally {
-        db.close();
+        await db.close();
       }
     }).toBeCloseTo(1500 + 100 * step, 3);
 
@@ -122,10 +122,10 @@ describe('DICOM window/level in the browser', () => {
     await expect.poll(() => shownUrl(page)).toMatch(new RegExp(`/${ct}/[\\w-]+/0/${Math.round(settled.center * 100) / 100}/${Math.round(settled.width * 100) / 100}$`));
     const db = openDatabase(file);
     try {
-      expect(getRememberedWindow(db, ct)?.window.width).toBeCloseTo(1500 + 100 * step, 3);
-      expect(getRememberedWindow(db, ct)?.window.center).toBeCloseTo(-600 + 50 * step, 3);
+      expect((await getRememberedWindow(db, ct))?.window.width).toBeCloseTo(1500 + 100 * step, 3);
+      expect((await getRememberedWindow(db, ct))?.window.center).toBeCloseTo(-600 + 50 * step, 3);
     } finally {
-      db.close();
+      await db.close();
     }
 
     // Select the box: its area in mm² from the pixel spacing (0.661468 mm both ways).
@@ -178,7 +178,7 @@ describe('enhanced DICOM values in the browser', () => {
       const { items } = await ok(ws, 'images:list', {});
       const ct = items.find((i) => i.path.endsWith('a-enhanced-ct.dcm'))!.id;
       const map = items.find((i) => i.path.endsWith('b-perfusion-map.dcm'))!.id;
-      ws.close();
+      await ws.close();
 
       const { page, pageErrors } = await app!.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
       await page.getByTestId('open-dataset-path').fill(file);

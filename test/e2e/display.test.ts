@@ -79,7 +79,7 @@ describe('display controls, readout and ruler in the browser', () => {
     const { items } = await ok(ws, 'images:list', {});
     const a = items.find((i) => i.path.endsWith('a.png'))!.id;
     const b = items.find((i) => i.path.endsWith('b.png'))!.id;
-    ws.close();
+    await ws.close();
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
     await page.getByTestId('open-dataset-path').fill(file);
@@ -122,10 +122,10 @@ describe('display controls, readout and ruler in the browser', () => {
     await expect.poll(async () => (await drawnPixel(page, 10, 30))[0]).toBeLessThan(80);
     const db = openDatabase(file);
     try {
-      expect(getDisplay(db, a)).toMatchObject({ source: 'image', settings: { contrast: 50 } });
-      expect(getDisplay(db, b).source).toBe('default');
+      expect(await getDisplay(db, a)).toMatchObject({ source: 'image', settings: { contrast: 50 } });
+      expect((await getDisplay(db, b)).source).toBe('default');
     } finally {
-      db.close();
+      await db.close();
     }
     expect(pageErrors).toEqual([]);
   });
@@ -153,7 +153,7 @@ describe('display controls, readout and ruler in the browser', () => {
       await ok(ws, 'dataset:create', { path: file, root: tmp });
       await ok(ws, 'images:import', { jobId: 'imp', paths: [imgs] });
       const id = (await ok(ws, 'images:list', {})).items[0]!.id;
-      ws.close();
+      await ws.close();
       const { page, pageErrors } = await tiledApp.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
       await page.getByTestId('open-dataset-path').fill(file);
       await page.getByTestId('open-dataset').click();
@@ -189,7 +189,7 @@ describe('display controls, readout and ruler in the browser', () => {
       const names = ['RGB.byte.tif', 'world.byte.tif'];
       await ok(ws, 'images:import', { jobId: 'imp', paths: names.map((n) => path.join(geoDir!, n)), allowOutsideRoot: true });
       const { items } = await ok(ws, 'images:list', {});
-      ws.close();
+      await ws.close();
       const { page, pageErrors } = await geoApp.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
       await page.getByTestId('open-dataset-path').fill(file);
       await page.getByTestId('open-dataset').click();
@@ -255,7 +255,7 @@ async function huAndRuler(app: App): Promise<void> {
     await ok(ws, 'dataset:create', { path: file, root: tmp });
     await ok(ws, 'images:import', { jobId: 'imp', paths: [ctFile!], allowOutsideRoot: true });
     const ct = (await ok(ws, 'images:list', {})).items[0]!.id;
-    ws.close();
+    await ws.close();
 
     // The expected values straight from the file.
     const bytes = fs.readFileSync(ctFile!);

@@ -54,7 +54,7 @@ describe('embedding map in the browser', () => {
     await ok(ws, 'dataset:create', { path: file, root: tmp });
     await ok(ws, 'images:import', { jobId: 'imp', paths: [path.join(tmp, 'imgs')] });
     const { items } = await ok(ws, 'images:list', {});
-    ws.close();
+    await ws.close();
     const ids = items.filter((i) => !i.stack).map((i) => i.id);
     expect(ids.length).toBeGreaterThanOrEqual(6);
     const half = Math.floor(ids.length / 2);
@@ -62,10 +62,10 @@ describe('embedding map in the browser', () => {
 
     // Two clusters of vectors, stored as the embedding step stores them.
     const db = openDatabase(file);
-    const model = ensureEmbeddingModel(db, { key: 'synthetic', name: 'Synthetic', dim: DIM, dtype: 'f16', normalized: false });
+    const model = await ensureEmbeddingModel(db, { key: 'synthetic', name: 'Synthetic', dim: DIM, dtype: 'f16', normalized: false });
     const rand = mulberry32(9);
-    const hashes = new Map((db.prepare('SELECT id, content_hash FROM images').all() as { id: number; content_hash: string }[]).map((r) => [r.id, r.content_hash]));
-    putEmbeddings(
+    const hashes = new Map((await db.prepare('SELECT id, content_hash FROM images').all() as { id: number; content_hash: string }[]).map((r) => [r.id, r.content_hash]));
+    await putEmbeddings(
       db,
       model,
       ids.map((id, i) => ({
@@ -74,7 +74,7 @@ describe('embedding map in the browser', () => {
         vector: Array.from({ length: DIM }, (_, t) => (t === (i < half ? 0 : 1) ? 5 : 0) + (rand() - 0.5) * 0.4),
       })),
     );
-    db.close();
+    await db.close();
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1400, height: 1000 } });
     await page.getByTestId('open-dataset-path').fill(file);
@@ -87,8 +87,8 @@ describe('embedding map in the browser', () => {
 
     // Where the map put each image, from its cache, and where that is on the canvas.
     const check = openDatabase(file);
-    const stored = getProjection(check, model.id, 'pca', projectionParameters('pca'))!;
-    check.close();
+    const stored = (await getProjection(check, model.id, 'pca', projectionParameters('pca')))!;
+    await check.close();
     expect([...stored.imageIds]).toEqual(ids);
     const canvas = page.getByTestId('map-canvas');
     const box = (await canvas.boundingBox())!;

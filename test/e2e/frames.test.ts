@@ -84,7 +84,7 @@ describe('frames of multi-frame images in the browser', () => {
     const dose = items.find((i) => i.path.endsWith('rtdose.dcm'))!;
     expect([dcm.frames, tif.frames, dose.frames]).toEqual([2, 3, 15]);
     await ok(ws, 'classes:create', { name: 'cell' });
-    ws.close();
+    await ws.close();
 
     const open = async (page: Page, id: number): Promise<void> => {
       await page.locator(`[data-testid="grid-cell"][data-image-id="${id}"]`).click();
@@ -280,7 +280,7 @@ describe('a multi-frame image shown from its tile pyramid', () => {
     const tif = items[0]!;
     expect(tif.frames).toBe(3);
     await ok(ws, 'images:setViewedFrame', { id: tif.id, frame: 2 });
-    ws.close();
+    await ws.close();
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1200, height: 800 }, hooks: true });
     const start = page.getByTestId('open-dataset-path');

@@ -123,7 +123,7 @@ describe('gigapixel images in the browser', () => {
     // Asked for the same pyramid again while its overview is still loading (or after another
     // image's load started), the viewer waits for it and shows the annotation layer again.
     const imageId = Number(await page.getByTestId('viewer').getAttribute('data-image-id'));
-    const key = app!.server.workspace.mediaKey(imageId);
+    const key = await app!.server.workspace.mediaKey(imageId);
     const again = await page.evaluate(
       async ([id, geometry]) => {
         const v = (globalThis as unknown as PageGlobals).__tesseraCanvas!;

@@ -65,7 +65,7 @@ describe('media of the current dataset only', () => {
       made[name] = path.join(dir, `${name}.tessera`);
       await ok(ws, 'dataset:create', { path: made[name]!, root: dir });
       await ok(ws, 'images:import', { jobId: 'i', paths: [path.join(dir, 'imgs')] });
-      ws.close();
+      await ws.close();
     }
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1000, height: 700 } });
@@ -120,7 +120,7 @@ describe('media of the current dataset only', () => {
     const ws = newWorkspace(path.join(tmp, 'someone-else'));
     await ok(ws, 'dataset:create', { path: file, root });
     await ok(ws, 'images:import', { jobId: 'i', paths: [path.join(outside, 'far.png')], allowOutsideRoot: true });
-    ws.close();
+    await ws.close();
 
     await app!.server.workspace.handlers['dataset:close']({});
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1000, height: 700 } });
@@ -152,7 +152,7 @@ describe('media of the current dataset only', () => {
     const ws = newWorkspace(app!.configDir);
     await ok(ws, 'dataset:create', { path: file, root: dir });
     await ok(ws, 'images:import', { jobId: 'i', paths: [path.join(dir, 'imgs')] });
-    ws.close();
+    await ws.close();
     await app!.server.workspace.handlers['dataset:close']({});
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 700, height: 450 } });

@@ -92,10 +92,10 @@ describe('object list', () => {
       classes.push(await h['classes:create']({ name, color }));
     const [large, small, other] = classes.map((c) => c.id) as [number, number, number];
     const db = srv.workspace.current!.db;
-    const run = insertModelRun(db, { model: 'test-model' });
+    const run = await insertModelRun(db, { model: 'test-model' });
     // A small box under a large one (the large one stacked on top), a medium box of the same class
     // as the small one, and a prediction.
-    const [bigId, smallId, mediumId, predId] = insertAnnotations(db, [
+    const [bigId, smallId, mediumId, predId] = await insertAnnotations(db, [
       { imageId: imageA, classId: large, geometry: { kind: 'box', x: 10, y: 10, w: 250, h: 200 }, source: 'human', z: 5 },
       { imageId: imageA, classId: small, geometry: { kind: 'box', x: 40, y: 150, w: 16, h: 12 }, source: 'human', z: 1 },
       { imageId: imageA, classId: small, geometry: { kind: 'box', x: 290, y: 40, w: 60, h: 50 }, source: 'human', z: 4 },
@@ -107,7 +107,7 @@ describe('object list', () => {
       geometry: { kind: 'box' as const, x: (i % 100) * 4, y: Math.floor(i / 100) * 6, w: 3, h: 4 },
       source: 'human' as const,
     }));
-    insertAnnotations(db, many);
+    await insertAnnotations(db, many);
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1400, height: 1000 }, hooks: true });
     await page.getByTestId('grid-cell').first().click();

@@ -78,33 +78,33 @@ describe('reviewing predictions of several runs in the browser', () => {
 
     // Dataset A: on OTHER a human box, and two runs that both found it (a pixel off) and one new
     // object (identically); on KITCHEN a cancelled pre-labeling run waiting to be resumed.
-    const ds = Dataset.open(fileA);
+    const ds = await Dataset.open(fileA);
     let other = 0;
     let resumable = 0;
     try {
       const db = ds.db;
-      const idOf = (name: string) => db.prepare('SELECT id FROM images WHERE path LIKE ?').pluck().get(`%${name}`) as number;
-      other = idOf(OTHER);
-      const person = insertClass(db, { name: 'person', color: '#e6194b' }).id;
-      insertAnnotations(db, [{ imageId: other, classId: person, geometry: box(100, 100, 80, 80), source: 'human' }]);
+      const idOf = async (name: string) => await db.prepare('SELECT id FROM images WHERE path LIKE ?').pluck().get(`%${name}`) as number;
+      other = await idOf(OTHER);
+      const person = (await insertClass(db, { name: 'person', color: '#e6194b' })).id;
+      await insertAnnotations(db, [{ imageId: other, classId: person, geometry: box(100, 100, 80, 80), source: 'human' }]);
       for (const name of ['first', 'second']) {
-        const run = insertModelRun(db, { model: 'seeded', name });
-        insertAnnotations(db, [
+        const run = await insertModelRun(db, { model: 'seeded', name });
+        await insertAnnotations(db, [
           { imageId: other, classId: person, geometry: box(101, 100, 80, 80), source: 'model', modelRunId: run, score: 0.9 },
           { imageId: other, classId: person, geometry: box(300, 100, 60, 60), source: 'model', modelRunId: run, score: 0.8 },
         ]);
-        finishModelRun(db, run, 'done');
+        await finishModelRun(db, run, 'done');
       }
       const manifest = yolov8nInt8Manifest(MODEL);
-      resumable = insertModelRun(db, {
+      resumable = await insertModelRun(db, {
         model: manifest.id,
         name: manifest.name,
         parameters: { manifest, modelFile: MODEL, conf: 0.25, iou: 0.45, size: manifest.size, skipLabeled: false, providers: null, classes: {}, tiling: null },
       });
-      addRunImages(db, resumable, [idOf(KITCHEN)]);
-      finishModelRun(db, resumable, 'cancelled');
+      await addRunImages(db, resumable, [await idOf(KITCHEN)]);
+      await finishModelRun(db, resumable, 'cancelled');
     } finally {
-      ds.close();
+      await ds.close();
     }
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1500, height: 950 }, hooks: true });

@@ -55,7 +55,7 @@ describe('review and dataset health in the browser', () => {
     }
     const done = [a!.id, b!.id, c!.id];
     await ok(ws, 'images:setStatus', { ids: done, status: 'done' });
-    ws.close();
+    await ws.close();
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1500, height: 900 } });
     await page.getByTestId('open-dataset-path').fill(file);

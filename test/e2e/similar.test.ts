@@ -48,23 +48,21 @@ describe('similar images and near-duplicates in the browser', () => {
     await ok(ws, 'dataset:create', { path: file, root: tmp });
     await ok(ws, 'images:import', { jobId: 'imp', paths: [path.join(tmp, 'imgs')] });
     await ok(ws, 'dataset:close', {});
-    ws.close();
-    const ds = Dataset.open(file);
-    const ids = ds.db.prepare('SELECT id FROM images ORDER BY id').pluck().all() as number[];
+    await ws.close();
+    const ds = await Dataset.open(file);
+    const ids = await ds.db.prepare('SELECT id FROM images ORDER BY id').pluck().all() as number[];
     expect(ids).toHaveLength(ANGLES.length);
-    const model = ensureEmbeddingModel(ds.db, { key: 'test-plane', name: 'Plane', dim: 8, dtype: 'f32', normalized: true });
+    const model = await ensureEmbeddingModel(ds.db, { key: 'test-plane', name: 'Plane', dim: 8, dtype: 'f32', normalized: true });
     const hash = ds.db.prepare('SELECT content_hash FROM images WHERE id = ?').pluck();
-    putEmbeddings(
-      ds.db,
-      model,
-      ids.map((id, i) => {
-        const t = (ANGLES[i]! * Math.PI) / 180;
-        return { imageId: id, contentHash: hash.get(id) as string, vector: [Math.cos(t), Math.sin(t), 0, 0, 0, 0, 0, 0] };
-      }),
-    );
-    ds.db.prepare("UPDATE images SET split = 'train' WHERE id = ?").run(ids[0]);
-    ds.db.prepare("UPDATE images SET split = 'val' WHERE id = ?").run(ids[4]);
-    ds.close();
+    const vectors = [];
+    for (const [i, id] of ids.entries()) {
+      const t = (ANGLES[i]! * Math.PI) / 180;
+      vectors.push({ imageId: id, contentHash: await hash.get(id) as string, vector: [Math.cos(t), Math.sin(t), 0, 0, 0, 0, 0, 0] });
+    }
+    await putEmbeddings(ds.db, model, vectors);
+    await ds.db.prepare("UPDATE images SET split = 'train' WHERE id = ?").run(ids[0]);
+    await ds.db.prepare("UPDATE images SET split = 'val' WHERE id = ?").run(ids[4]);
+    await ds.close();
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1500, height: 900 } });
     await page.getByTestId('open-dataset-path').fill(file);

@@ -103,7 +103,7 @@ describe('stacks in the browser', () => {
     const ids = (await ok(ws, 'stacks:get', { id: tile.stack!.id })).members.map((m) => m.id);
     await ok(ws, 'classes:create', { name: 'lesion' });
     await ok(ws, 'comments:add', { imageId: ids[1]!, body: 'check the margin', x: 5, y: 5, author: 'Ana' });
-    ws.close();
+    await ws.close();
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1400, height: 900 }, hooks: true });
     await page.getByTestId('open-dataset-path').fill(file);

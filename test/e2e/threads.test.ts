@@ -62,7 +62,7 @@ describe('thread settings in the browser', () => {
     await ok(ws, 'images:import', { jobId: 'imp', paths: [path.join(IMAGES_DIR, KITCHEN)] });
     const { file: _f, ...manifest } = yolov8nInt8Manifest(MODEL);
     await ok(ws, 'models:add', { file: MODEL, manifest: manifest as Record<string, unknown> });
-    ws.close();
+    await ws.close();
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1500, height: 950 } });
     await openImage(page, datasetFile);

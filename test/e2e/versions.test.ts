@@ -62,7 +62,7 @@ describe('dataset versions in the browser', () => {
       const r = await ok(ws, 'annotations:edit', { imageId: im.id, label: 'box', ops: [{ op: 'create', draft: { classId: cls, geometry: { kind: 'box', x: 1, y: 1, w: 8, h: 6 } } }] });
       boxOf[im.id] = r.created[0]!;
     }
-    ws.close();
+    await ws.close();
 
     const { page, pageErrors } = await app!.newPage({ viewport: { width: 1500, height: 900 } });
     await page.getByTestId('open-dataset-path').fill(file);
@@ -80,7 +80,7 @@ describe('dataset versions in the browser', () => {
     await ok(ws2, 'dataset:open', { path: file });
     await ok(ws2, 'annotations:edit', { imageId: a!.id, label: 'box', ops: [{ op: 'create', draft: { classId: cls, geometry: { kind: 'box', x: 10, y: 10, w: 5, h: 5 } } }] });
     await ok(ws2, 'annotations:edit', { imageId: b!.id, label: 'move', ops: [{ op: 'update', id: boxOf[b!.id]!, patch: { geometry: { kind: 'box', x: 3, y: 2, w: 8, h: 6 } } }] });
-    ws2.close();
+    await ws2.close();
     write(file, "UPDATE images SET split = 'val' WHERE id = ?", b!.id);
     write(file, 'DELETE FROM images WHERE id = ?', c!.id);
 
@@ -169,7 +169,7 @@ describe('a version with a recipe in the browser', () => {
     for (const im of items.slice(0, 2)) {
       await ok(ws, 'annotations:edit', { imageId: im.id, label: 'box', ops: [{ op: 'create', draft: { classId: cls, geometry: { kind: 'box', x: 1, y: 1, w: 8, h: 6 } } }] });
     }
-    ws.close();
+    await ws.close();
     write(file, "UPDATE images SET split = 'train'");
     const recipe = { recipe: 1, format: 'coco', augment: { outputs: 2, seed: 4, steps: [{ op: 'flip', horizontal: 1 }] } };
     const recipeFile = path.join(tmp, 'saved-recipe.json');

@@ -51,7 +51,7 @@ describe('class keys in the editor', () => {
   beforeAll(async () => {
     ds = await createTestDataset();
   });
-  afterAll(() => closeTestDataset(ds));
+  afterAll(async () => await closeTestDataset(ds));
 
   it("a class's own key picks it and relabels the selected shape, as 1-9 do; an action's key still does the action", async () => {
     const debris = ds.classes.find((c) => c.name === 'debris')!;
@@ -117,7 +117,7 @@ describe('shape labels', () => {
       editor.setLabelMode('name');
       expect(scenes.at(-1)!.map((s) => s.label)).toEqual(['nucleus']);
     } finally {
-      closeTestDataset(ds);
+      await closeTestDataset(ds);
     }
   });
 });

@@ -36,8 +36,8 @@ beforeAll(async () => {
   await callWs(ws, 'classes:create', { name: 'cell' });
 });
 
-afterAll(() => {
-  ws.close();
+afterAll(async () => {
+  await ws.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -12,7 +12,7 @@ beforeAll(async () => {
   ds = await createTestDataset();
 });
 
-afterAll(() => closeTestDataset(ds));
+afterAll(async () => await closeTestDataset(ds));
 
 async function openEditor(backend: EditorBackend, image = ds.images[0]!): Promise<{ editor: Editor; d: EditorDriver }> {
   const editor = new Editor(backend);
@@ -68,7 +68,7 @@ describe('undo and redo through the backend journal', () => {
     d.click(7, 9);
     await d.settle();
     expect(await callWs(ds.ws, 'annotations:list', { imageId: image.id })).toHaveLength(2);
-    ds.ws.close();
+    await ds.ws.close();
 
     const ws2 = newWorkspace(path.join(ds.dir, 'config2'));
     await callWs(ws2, 'dataset:open', { path: ds.file });
@@ -82,7 +82,7 @@ describe('undo and redo through the backend journal', () => {
       expect(left.map((a) => a.geometry)).toEqual([{ kind: 'point', x: 5, y: 5 }]);
       expect([...editor.annotations.values()]).toEqual(left);
     } finally {
-      ws2.close();
+      await ws2.close();
       await callWs(ds.ws, 'dataset:open', { path: ds.file });
     }
   });

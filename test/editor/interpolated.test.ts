@@ -9,7 +9,7 @@ beforeAll(async () => {
   ds = await createTestDataset();
 });
 
-afterAll(() => closeTestDataset(ds));
+afterAll(async () => await closeTestDataset(ds));
 
 describe('interpolated shapes in the editor', () => {
   it('are drawn marked until moved by hand, after which the stored shape is a key shape', async () => {

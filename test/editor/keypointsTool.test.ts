@@ -27,7 +27,7 @@ beforeAll(async () => {
   pose = await callWs(ds.ws, 'classes:setKeypoints', { id: pose.id, keypoints: { names: ['head', 'neck', 'tail'], skeleton: [[0, 1], [1, 2]] } });
 });
 
-afterAll(() => closeTestDataset(ds));
+afterAll(async () => await closeTestDataset(ds));
 
 beforeEach(async () => {
   const existing = await stored();

@@ -46,7 +46,7 @@ beforeAll(async () => {
   ds = await createTestDataset();
 });
 
-afterAll(() => closeTestDataset(ds));
+afterAll(async () => await closeTestDataset(ds));
 
 /** The view the editor is shown in, as the canvas would answer: a fixed region, recording what it is asked. */
 function recordingView(region = { x: 0, y: 0, w: 100, h: 100 }): ViewportView & { calls: string[] } {
@@ -65,9 +65,9 @@ beforeEach(async () => {
   if (existing.length) await callWs(ds.ws, 'annotations:edit', { imageId: im.id, label: 'reset', ops: existing.map((a) => ({ op: 'delete' as const, id: a.id })) });
   const [cell, nucleus, debris] = ds.classes.map((c) => c.id) as [number, number, number];
   const db = ds.ws.current!.db;
-  const run = insertModelRun(db, { model: 'test-model' });
+  const run = await insertModelRun(db, { model: 'test-model' });
   // Stacking order a, b, c, d; areas b < d < c < a; scores c 0.9, d 0.4.
-  ids = insertAnnotations(db, [
+  ids = await insertAnnotations(db, [
     { imageId: im.id, classId: debris, geometry: BOX(0, 0, 150, 120), source: 'human', z: 1 },
     { imageId: im.id, classId: cell, geometry: BOX(10, 10, 5, 5), source: 'human', z: 2 },
     { imageId: im.id, classId: nucleus, geometry: BOX(100, 100, 60, 40), source: 'model', modelRunId: run, score: 0.9, z: 3 },

@@ -16,7 +16,7 @@ beforeAll(async () => {
   onRulerLine((l) => (line = l));
 });
 
-afterAll(() => closeTestDataset(ds));
+afterAll(async () => await closeTestDataset(ds));
 
 beforeEach(async () => {
   editor = new Editor(workspaceBackend(ds.ws));

@@ -125,8 +125,8 @@ describe.runIf(pair)('segment tool', () => {
     tool = editor.samTool;
   });
 
-  afterAll(() => {
-    ws?.close();
+  afterAll(async () => {
+    await ws?.close();
     if (root) fs.rmSync(root, { recursive: true, force: true });
   });
 

@@ -12,7 +12,7 @@ beforeAll(async () => {
   ds = await createTestDataset();
 });
 
-afterAll(() => closeTestDataset(ds));
+afterAll(async () => await closeTestDataset(ds));
 
 async function reset(imageId: number): Promise<void> {
   const existing = await callWs(ds.ws, 'annotations:list', { imageId });

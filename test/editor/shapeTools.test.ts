@@ -52,7 +52,7 @@ beforeAll(async () => {
   imageId = ds.images[0]!.id;
 });
 
-afterAll(() => closeTestDataset(ds));
+afterAll(async () => await closeTestDataset(ds));
 
 beforeEach(async () => {
   const existing = await callWs(ds.ws, 'annotations:list', { imageId });

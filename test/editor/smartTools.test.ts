@@ -36,7 +36,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await ds.ws.dispose();
-  closeTestDataset(ds);
+  await closeTestDataset(ds);
 });
 
 beforeEach(async () => {

@@ -12,21 +12,22 @@ import { tempDir } from './shared';
  * of one synthetic embedding model, and human image tags: `tags[i]` are the class numbers of
  * image i (empty: untagged).
  */
-export function vectorDataset(
+export async function vectorDataset(
   vectors: readonly ArrayLike<number>[],
   tags: readonly number[][],
   nClasses: number,
-): { ds: Dataset; imageIds: number[]; classIds: number[]; model: EmbeddingModelRecord } {
-  const ds = Dataset.create(path.join(tempDir('tessera-curation-'), 'd.tessera'));
-  const imageIds = insertImages(ds.db, imageRows(vectors.length));
-  const classIds = Array.from({ length: nClasses }, (_, k) => insertClass(ds.db, { name: `c${k}`, color: '#000000' }).id);
+): Promise<{ ds: Dataset; imageIds: number[]; classIds: number[]; model: EmbeddingModelRecord }> {
+  const ds = await Dataset.create(path.join(tempDir('tessera-curation-'), 'd.tessera'));
+  const imageIds = await insertImages(ds.db, imageRows(vectors.length));
+  const classIds: number[] = [];
+  for (let k = 0; k < nClasses; k++) classIds.push((await insertClass(ds.db, { name: `c${k}`, color: '#000000' })).id);
   const anns: NewAnnotation[] = [];
   tags.forEach((ls, i) => ls.forEach((k) => anns.push({ imageId: imageIds[i]!, classId: classIds[k]!, geometry: { kind: 'tag' }, source: 'human' })));
-  insertAnnotations(ds.db, anns);
+  await insertAnnotations(ds.db, anns);
   const dim = vectors[0]!.length;
-  const model = ensureEmbeddingModel(ds.db, { key: 'synthetic', name: 'Synthetic', dim, dtype: 'f32', normalized: false });
-  putEmbeddings(ds.db, model, vectors.map((v, i) => ({ imageId: imageIds[i]!, contentHash: `h${i}`, vector: v })));
-  return { ds, imageIds, classIds, model: ensureEmbeddingModel(ds.db, { key: 'synthetic', name: 'Synthetic', dim, dtype: 'f32', normalized: false }) };
+  const model = await ensureEmbeddingModel(ds.db, { key: 'synthetic', name: 'Synthetic', dim, dtype: 'f32', normalized: false });
+  await putEmbeddings(ds.db, model, vectors.map((v, i) => ({ imageId: imageIds[i]!, contentHash: `h${i}`, vector: v })));
+  return { ds, imageIds, classIds, model: await ensureEmbeddingModel(ds.db, { key: 'synthetic', name: 'Synthetic', dim, dtype: 'f32', normalized: false }) };
 }
 
 /** A standard normal sample from a uniform generator (Box-Muller). */

@@ -75,9 +75,9 @@ export async function createTestDataset(): Promise<TestDataset> {
 }
 
 /** Closes the dataset and removes its folder: the afterAll of every file that made one. */
-export function closeTestDataset(ds: TestDataset | undefined): void {
+export async function closeTestDataset(ds: TestDataset | undefined): Promise<void> {
   if (!ds) return;
-  ds.ws.close();
+  await ds.ws.close();
   fs.rmSync(ds.dir, { recursive: true, force: true });
 }
 

@@ -6,9 +6,9 @@ import { projectionParameters } from '../../src-main/services/embeddingMap';
 /** The map's points on the page: the cached PCA projection's coordinates through the canvas's view. */
 export async function mapPointsOnPage(page: Page, file: string): Promise<{ ids: number[]; xy: { x: number; y: number }[] }> {
   const db = openDatabase(file);
-  const modelId = db.prepare('SELECT id FROM embedding_models ORDER BY id LIMIT 1').pluck().get() as number;
-  const stored = getProjection(db, modelId, 'pca', projectionParameters('pca'))!;
-  db.close();
+  const modelId = await db.prepare('SELECT id FROM embedding_models ORDER BY id LIMIT 1').pluck().get() as number;
+  const stored = (await getProjection(db, modelId, 'pca', projectionParameters('pca')))!;
+  await db.close();
   const canvas = page.getByTestId('map-canvas');
   const box = (await canvas.boundingBox())!;
   const [scale, tx, ty] = (await canvas.getAttribute('data-view'))!.split(',').map(Number) as [number, number, number];

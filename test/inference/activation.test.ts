@@ -18,8 +18,8 @@ import { FLOAT, onnxModel } from '../helpers/onnxModel';
  */
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-activation-'));
-afterAll(() => {
-  releaseSessions();
+afterAll(async () => {
+  await releaseSessions();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -15,8 +15,8 @@ import { sharedPath } from '../helpers/shared';
  */
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-inspect-'));
-afterAll(() => {
-  releaseSessions();
+afterAll(async () => {
+  await releaseSessions();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -9,7 +9,9 @@ import { computeEmbeddingMap } from '../../src-main/services/embeddingMap';
 import { gaussian, vectorDataset } from '../helpers/curation';
 
 const open: Dataset[] = [];
-afterAll(() => open.forEach((d) => d.close()));
+afterAll(async () => {
+  for (const d of open) await d.close();
+});
 
 function randomUnit(n: number, dim: number, seed: number): Float32Array {
   const rng = mulberry32(seed);
@@ -88,7 +90,7 @@ describe('uniqueness', () => {
 });
 
 describe('the queue of what to label next', () => {
-  it('diversity starts from the labeled images and leaves them out; uniqueness ranks the odd image first', () => {
+  it('diversity starts from the labeled images and leaves them out; uniqueness ranks the odd image first', async () => {
     const dim = 16;
     const rng = mulberry32(4);
     // Two tight clusters; the labeled images are all in the first, so the second is new ground.
@@ -96,9 +98,9 @@ describe('the queue of what to label next', () => {
     for (let i = 0; i < 30; i++) vectors.push(Float32Array.from({ length: dim }, (_, j) => (j === (i < 20 ? 0 : 1) ? 5 : 0) + 0.3 * gaussian(rng)));
     vectors.push(Float32Array.from({ length: dim }, (_, j) => (j === 0 ? -5 : 0)));
     const tags = vectors.map((_, i) => (i < 10 ? [0] : []));
-    const f = vectorDataset(vectors, tags, 1);
+    const f = await vectorDataset(vectors, tags, 1);
     open.push(f.ds);
-    const q = buildQueue(f.ds.db, { strategy: 'diversity', limit: 5 });
+    const q = await buildQueue(f.ds.db, { strategy: 'diversity', limit: 5 });
     expect(q.candidates).toBe(21);
     expect(q.ids).toHaveLength(5);
     for (const id of q.ids) expect(f.imageIds.indexOf(id)).toBeGreaterThanOrEqual(10);
@@ -106,12 +108,12 @@ describe('the queue of what to label next', () => {
     expect(q.ids[0]).toBe(f.imageIds[30]);
     expect(f.imageIds.indexOf(q.ids[1]!)).toBeGreaterThanOrEqual(20);
     expect(q.scores[0]).toBeGreaterThan(q.scores[2]!);
-    const u = buildQueue(f.ds.db, { strategy: 'uniqueness' });
+    const u = await buildQueue(f.ds.db, { strategy: 'uniqueness' });
     expect(u.ids[0]).toBe(f.imageIds[30]);
     expect(u.ids).toHaveLength(21);
     // not_done: images marked done leave the pool.
-    setStatus(f.ds.db, [f.imageIds[30]!], 'done');
-    expect(buildQueue(f.ds.db, { strategy: 'diversity', pool: 'not_done', limit: 3 }).ids).not.toContain(f.imageIds[30]);
+    await setStatus(f.ds.db, [f.imageIds[30]!], 'done');
+    expect((await buildQueue(f.ds.db, { strategy: 'diversity', pool: 'not_done', limit: 3 })).ids).not.toContain(f.imageIds[30]);
   });
 
   it('uncertainty orders the pool by the margin (or confidence) of the last run’s predictions, as stored', async () => {
@@ -128,46 +130,45 @@ describe('the queue of what to label next', () => {
       vectors.push(Float32Array.from({ length: dim }, (_, j) => (j === 0 ? -2 + (4 * i) / 11 : 0.3 * gaussian(rng))));
       tags.push([]);
     }
-    const f = vectorDataset(vectors, tags, 2);
+    const f = await vectorDataset(vectors, tags, 2);
     open.push(f.ds);
     await expect(async () => buildQueue(f.ds.db, { strategy: 'uncertainty' })).rejects.toThrow(/no prediction run/);
-    const run = predictTags(f.ds.db, await trainClassifier(f.ds.db), { minScore: 0 });
-    const q = buildQueue(f.ds.db, { strategy: 'uncertainty', measure: 'margin' });
+    const run = await predictTags(f.ds.db, await trainClassifier(f.ds.db), { minScore: 0 });
+    const q = await buildQueue(f.ds.db, { strategy: 'uncertainty', measure: 'margin' });
     expect(q.runId).toBe(run.runId);
     expect(q.ids).toHaveLength(12);
     // The reference: margins read back from the stored predictions.
-    const margin = new Map(
-      f.imageIds.slice(40).map((id) => {
-        const s = listAnnotations(f.ds.db, id)
-          .filter((a) => a.modelRunId === run.runId)
-          .map((a) => a.score!)
-          .sort((a, b) => b - a);
-        return [id, 1 - (s[0]! - (s[1] ?? 0))];
-      }),
-    );
+    const margin = new Map<number, number>();
+    for (const id of f.imageIds.slice(40)) {
+      const s = (await listAnnotations(f.ds.db, id))
+        .filter((a) => a.modelRunId === run.runId)
+        .map((a) => a.score!)
+        .sort((a, b) => b - a);
+      margin.set(id, 1 - (s[0]! - (s[1] ?? 0)));
+    }
     const expected = [...margin.keys()].sort((a, b) => margin.get(b)! - margin.get(a)! || a - b);
     expect(q.ids).toEqual(expected);
     q.ids.forEach((id, i) => expect(q.scores[i]).toBeCloseTo(margin.get(id)!, 10));
     // The middle of the line (images 45, 46) is where the classifier hesitates most.
     expect([f.imageIds[45], f.imageIds[46]]).toContain(q.ids[0]);
-    const lc = buildQueue(f.ds.db, { strategy: 'uncertainty', measure: 'least-confidence' });
+    const lc = await buildQueue(f.ds.db, { strategy: 'uncertainty', measure: 'least-confidence' });
     expect(lc.ids[0]).toBe(q.ids[0]);
     expect(uncertaintyOf([0.7, 0.2], 'least-confidence')).toBeCloseTo(0.3);
     expect(uncertaintyOf([0.7, 0.2], 'margin')).toBeCloseTo(0.5);
     expect(uncertaintyOf([], 'margin')).toBe(1);
     // Hybrid: only images the run scored, picked by uncertainty x distance.
-    const h = buildQueue(f.ds.db, { strategy: 'hybrid', limit: 4 });
+    const h = await buildQueue(f.ds.db, { strategy: 'hybrid', limit: 4 });
     expect(h.ids).toHaveLength(4);
     expect(h.runId).toBe(run.runId);
     for (const id of h.ids) expect(f.imageIds.indexOf(id)).toBeGreaterThanOrEqual(40);
   });
 
-  it('says when embeddings are missing', () => {
-    const f = vectorDataset([new Float32Array([1, 0])], [[]], 1);
+  it('says when embeddings are missing', async () => {
+    const f = await vectorDataset([new Float32Array([1, 0])], [[]], 1);
     open.push(f.ds);
-    f.ds.db.prepare('DELETE FROM embeddings').run();
-    expect(() => buildQueue(f.ds.db, { strategy: 'diversity' })).toThrow(/no embeddings are stored/);
-    expect(() => buildQueue(f.ds.db, { strategy: 'diversity', embeddingModelId: 99 })).toThrow(/embedding model 99 does not exist/);
+    await f.ds.db.prepare('DELETE FROM embeddings').run();
+    await expect(async () => buildQueue(f.ds.db, { strategy: 'diversity' })).rejects.toThrow(/no embeddings are stored/);
+    await expect(async () => buildQueue(f.ds.db, { strategy: 'diversity', embeddingModelId: 99 })).rejects.toThrow(/embedding model 99 does not exist/);
   });
 });
 
@@ -176,16 +177,16 @@ describe('vectors that are all out of date', () => {
     const rng = mulberry32(12);
     const vectors = Array.from({ length: 12 }, (_, i) => Float32Array.from({ length: 8 }, (_, j) => (j === i % 2 ? 3 : 0) + 0.3 * gaussian(rng)));
     const tags = vectors.map((_, i) => (i < 8 ? [i % 2] : []));
-    const f = vectorDataset(vectors, tags, 2);
+    const f = await vectorDataset(vectors, tags, 2);
     open.push(f.ds);
-    expect(buildQueue(f.ds.db, { strategy: 'uniqueness' }).ids).toHaveLength(4);
+    expect((await buildQueue(f.ds.db, { strategy: 'uniqueness' })).ids).toHaveLength(4);
     // Every image's content changes: the stored vectors no longer describe them.
-    f.ds.db.prepare("UPDATE images SET content_hash = 'changed-' || id").run();
+    await f.ds.db.prepare("UPDATE images SET content_hash = 'changed-' || id").run();
     for (const strategy of ['uniqueness', 'diversity'] as const) {
-      expect(() => buildQueue(f.ds.db, { strategy }), strategy).toThrow(/out of date.*compute embeddings again/);
+      await expect(async () => buildQueue(f.ds.db, { strategy }), strategy).rejects.toThrow(/out of date.*compute embeddings again/);
     }
     await expect(trainClassifier(f.ds.db, {})).rejects.toThrow(/compute embeddings/);
-    const modelId = f.ds.db.prepare('SELECT id FROM embedding_models').pluck().get() as number;
+    const modelId = await f.ds.db.prepare('SELECT id FROM embedding_models').pluck().get() as number;
     await expect(computeEmbeddingMap(f.ds.db, modelId, 'pca')).rejects.toThrow(/out of date.*compute embeddings again/);
   });
 });

@@ -37,21 +37,21 @@ async function session(): Promise<Session> {
   return { ws, file, images: items, img, other, cls, cls2 };
 }
 
-function journalRows(ws: Workspace): number {
-  return ws.current!.db.prepare('SELECT count(*) FROM edit_journal').pluck().get() as number;
+async function journalRows(ws: Workspace): Promise<number> {
+  return await ws.current!.db.prepare('SELECT count(*) FROM edit_journal').pluck().get() as number;
 }
 
-function annotationRows(ws: Workspace): number {
-  return ws.current!.db.prepare('SELECT count(*) FROM annotations').pluck().get() as number;
+async function annotationRows(ws: Workspace): Promise<number> {
+  return await ws.current!.db.prepare('SELECT count(*) FROM annotations').pluck().get() as number;
 }
 
 /** Stored state an edit may touch: rows, history, and image statuses. */
-function snapshot(ws: Workspace) {
+async function snapshot(ws: Workspace) {
   const db = ws.current!.db;
   return {
-    annotations: db.prepare('SELECT * FROM annotations ORDER BY id').all(),
-    journal: db.prepare('SELECT * FROM edit_journal ORDER BY id').all(),
-    statuses: db.prepare('SELECT id, status, updated_at FROM images ORDER BY id').all(),
+    annotations: await db.prepare('SELECT * FROM annotations ORDER BY id').all(),
+    journal: await db.prepare('SELECT * FROM edit_journal ORDER BY id').all(),
+    statuses: await db.prepare('SELECT id, status, updated_at FROM images ORDER BY id').all(),
   };
 }
 
@@ -126,7 +126,7 @@ describe('annotations:edit', () => {
       label: 'draw',
       ops: [{ op: 'create', draft: { classId: cls, geometry: { kind: 'box', x: 1, y: 2, w: 3, h: 4 }, attributes: { a: 1, b: 'x' } } }],
     });
-    const before = snapshot(ws);
+    const before = await snapshot(ws);
     const same = await ok(ws, 'annotations:edit', {
       imageId: img.id,
       label: 'nothing',
@@ -136,7 +136,7 @@ describe('annotations:edit', () => {
       ],
     });
     expect(same).toEqual({ journalId: 0, label: 'nothing', changed: [], deleted: [], created: [] });
-    expect(snapshot(ws)).toEqual(before);
+    expect(await snapshot(ws)).toEqual(before);
 
     // Two ops that cancel out inside one edit are no change either; two that do not bump once.
     const id = created[0]!;
@@ -163,8 +163,8 @@ describe('annotations:edit', () => {
   it('keeps the source, model run and score when a prediction is edited', async () => {
     const { ws, img, cls } = await session();
     const db = ws.current!.db;
-    const run = insertModelRun(db, { model: 'yolo', provider: 'cpu' });
-    const [pred] = insertAnnotations(db, [{ imageId: img.id, classId: cls, geometry: { kind: 'box', x: 1, y: 1, w: 5, h: 5 }, source: 'model', modelRunId: run, score: 0.8 }], 1000);
+    const run = await insertModelRun(db, { model: 'yolo', provider: 'cpu' });
+    const [pred] = await insertAnnotations(db, [{ imageId: img.id, classId: cls, geometry: { kind: 'box', x: 1, y: 1, w: 5, h: 5 }, source: 'model', modelRunId: run, score: 0.8 }], 1000);
     const r = await ok(ws, 'annotations:edit', {
       imageId: img.id,
       label: 'resize',
@@ -188,9 +188,9 @@ describe('annotations:edit', () => {
       ops: [{ op: 'create', draft: { classId: cls, geometry: GEOMETRIES[0]! } }],
     });
     await ok(ws, 'images:setStatus', { ids: [img.id], status: 'new' });
-    const before = snapshot(ws);
-    expect(annotationRows(ws)).toBe(1);
-    expect(journalRows(ws)).toBe(1);
+    const before = await snapshot(ws);
+    expect(await annotationRows(ws)).toBe(1);
+    expect(await journalRows(ws)).toBe(1);
     for (const ops of [
       [{ op: 'create', draft: { classId: cls, geometry: GEOMETRIES[3]! } }, { op: 'create', draft: { classId: cls, geometry } }],
       [{ op: 'update', id: created[0]!, patch: { z: 3 } }, { op: 'update', id: created[0]!, patch: { geometry } }],
@@ -201,9 +201,9 @@ describe('annotations:edit', () => {
       expect(err.message).toMatch(reason);
       expect(err.detail).toMatchObject({ op: 1 });
     }
-    expect(annotationRows(ws)).toBe(1);
-    expect(journalRows(ws)).toBe(1);
-    expect(snapshot(ws)).toEqual(before);
+    expect(await annotationRows(ws)).toBe(1);
+    expect(await journalRows(ws)).toBe(1);
+    expect(await snapshot(ws)).toEqual(before);
   });
 
   it('writes nothing when an op in the middle of a batch fails, whatever the reason', async () => {
@@ -227,7 +227,7 @@ describe('annotations:edit', () => {
       { op: 'update', id: a, patch: { z: 4 } },
       { op: 'delete', id: b },
     ];
-    const before = snapshot(ws);
+    const before = await snapshot(ws);
     const cases: [EditOp, string][] = [
       [{ op: 'delete', id: 999_999 }, 'NOT_FOUND'],
       [{ op: 'update', id: elsewhere.created[0]!, patch: { z: 1 } }, 'NOT_FOUND'],
@@ -241,7 +241,7 @@ describe('annotations:edit', () => {
       const err = await fails(ws, 'annotations:edit', { imageId: img.id, label: 'batch', ops: [...good, bad, good[0]!] });
       expect(err.code, JSON.stringify(bad)).toBe(code);
       expect(err.message).toMatch(/^op 3: /);
-      expect(snapshot(ws)).toEqual(before);
+      expect(await snapshot(ws)).toEqual(before);
     }
     expect(await fails(ws, 'annotations:edit', { imageId: 999_999, label: 'x', ops: good })).toMatchObject({ code: 'NOT_FOUND' });
     // The same batch without the failing op goes through.
@@ -257,10 +257,10 @@ describe('annotations:edit', () => {
     });
     const id = created[0]!;
     await ok(ws, 'annotations:edit', { imageId: img.id, label: 'move', ops: [{ op: 'update', id, patch: { z: 1 }, baseVersion: 1 }] });
-    const before = snapshot(ws);
+    const before = await snapshot(ws);
     const err = await fails(ws, 'annotations:edit', { imageId: img.id, label: 'late', ops: [{ op: 'update', id, patch: { z: 2 }, baseVersion: 1 }] });
     expect(err).toMatchObject({ code: 'STALE_EDIT', detail: { id, version: 2 } });
-    expect(snapshot(ws)).toEqual(before);
+    expect(await snapshot(ws)).toEqual(before);
   });
 });
 
@@ -269,8 +269,8 @@ describe('annotations:undo and annotations:redo', () => {
   async function seeded() {
     const s = await session();
     const db = s.ws.current!.db;
-    const run = insertModelRun(db, { model: 'yolo', provider: 'cpu' });
-    const [human, pred] = insertAnnotations(
+    const run = await insertModelRun(db, { model: 'yolo', provider: 'cpu' });
+    const [human, pred] = await insertAnnotations(
       db,
       [
         { imageId: s.img.id, classId: s.cls, geometry: { kind: 'box', x: 1, y: 1, w: 4, h: 4 }, source: 'human', attributes: { k: 'v' }, z: 1 },
@@ -423,10 +423,10 @@ describe('annotations:undo and annotations:redo', () => {
     const a = await ok(ws, 'annotations:edit', { imageId: img.id, label: 'draw', ops: [{ op: 'create', draft: { classId: cls, geometry: GEOMETRIES[0]! } }] });
     await ok(ws, 'annotations:edit', { imageId: img.id, label: 'move', ops: [{ op: 'update', id: a.created[0]!, patch: { z: 2 } }] });
     // Something outside the editor (an import, pre-labeling) removes the annotation.
-    deleteAnnotationsByIds(ws.current!.db, a.created);
-    const before = annotationRows(ws);
+    await deleteAnnotationsByIds(ws.current!.db, a.created);
+    const before = await annotationRows(ws);
     expect(await fails(ws, 'annotations:undo', { imageId: img.id })).toMatchObject({ code: 'STALE_EDIT' });
-    expect(annotationRows(ws)).toBe(before);
+    expect(await annotationRows(ws)).toBe(before);
     expect(await ok(ws, 'annotations:history', { imageId: img.id })).toEqual({ canUndo: false, canRedo: false, undoLabel: null, redoLabel: null });
     expect(await ok(ws, 'annotations:undo', { imageId: img.id })).toBeNull();
   });

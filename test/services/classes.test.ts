@@ -21,8 +21,8 @@ async function session() {
 
 const tag = (classId: number | null) => ({ op: 'create' as const, draft: { classId, geometry: { kind: 'tag' as const } } });
 
-function rows(ws: Workspace, sql: string): unknown[] {
-  return ws.current!.db.prepare(sql).all();
+async function rows(ws: Workspace, sql: string): Promise<unknown[]> {
+  return await ws.current!.db.prepare(sql).all();
 }
 
 describe('classes:update', () => {
@@ -139,12 +139,12 @@ describe('classes:delete', () => {
   it('refuses a bad target and changes nothing', async () => {
     const { ws, images, cell } = await session();
     await ok(ws, 'annotations:edit', { imageId: images[0]!, label: 'tags', ops: [tag(cell)] });
-    const snap = () => [rows(ws, 'SELECT * FROM classes ORDER BY id'), rows(ws, 'SELECT * FROM annotations ORDER BY id'), rows(ws, 'SELECT * FROM edit_journal')];
-    const before = snap();
+    const snap = async () => [await rows(ws, 'SELECT * FROM classes ORDER BY id'), await rows(ws, 'SELECT * FROM annotations ORDER BY id'), await rows(ws, 'SELECT * FROM edit_journal')];
+    const before = await snap();
     expect(await fails(ws, 'classes:delete', { id: cell, moveTo: cell })).toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(await fails(ws, 'classes:delete', { id: cell, moveTo: 4242 })).toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(await fails(ws, 'classes:delete', { id: 4242, moveTo: null })).toMatchObject({ code: 'NOT_FOUND' });
-    expect(snap()).toEqual(before);
+    expect(await snap()).toEqual(before);
   });
 
   it('is not undoable, and clears only the history that held the deleted class', async () => {
@@ -153,7 +153,7 @@ describe('classes:delete', () => {
     const created = await ok(ws, 'annotations:edit', { imageId: a, label: 'draw cell', ops: [tag(cell)] });
     // A history where the class only appears on the before side: an imported annotation of the
     // class, changed to another class in the editor.
-    insertAnnotations(ws.current!.db, [{ imageId: b, classId: cell, geometry: { kind: 'tag' }, source: 'human' }]);
+    await insertAnnotations(ws.current!.db, [{ imageId: b, classId: cell, geometry: { kind: 'tag' }, source: 'human' }]);
     const onB = (await ok(ws, 'annotations:list', { imageId: b }))[0]!;
     await ok(ws, 'annotations:edit', { imageId: b, label: 'recolour', ops: [{ op: 'update', id: onB.id, patch: { classId: nucleus } }] });
     await ok(ws, 'annotations:edit', { imageId: c, label: 'draw debris', ops: [tag(debris)] });

@@ -42,7 +42,7 @@ describe.runIf(model && labels && images)('pre-labeling with a classifier (Mobil
     const nameOf = new Map(classes.map((c) => [c.id, c.name]));
     for (const [file, label, min] of MOBILENET_TOP1) {
       const image = items.find((i) => i.path === file)!;
-      const tags = listAnnotations(db, image.id).filter((a) => a.source === 'model');
+      const tags = (await listAnnotations(db, image.id)).filter((a) => a.source === 'model');
       expect(tags.length).toBeGreaterThanOrEqual(1);
       expect(tags.length).toBeLessThanOrEqual(5);
       for (const t of tags) {
@@ -61,11 +61,11 @@ describe.runIf(model && labels && images)('pre-labeling with a classifier (Mobil
     const db = ws.current!.db;
     // Microwave (0.76) leaves room for other classes above the threshold.
     const image = items.find((i) => i.path === '000000037777.jpg')!;
-    const tags = listAnnotations(db, image.id).filter((a) => a.source === 'model').sort((a, b) => b.score! - a.score!);
+    const tags = (await listAnnotations(db, image.id)).filter((a) => a.source === 'model').sort((a, b) => b.score! - a.score!);
     expect(tags.length).toBeGreaterThanOrEqual(2);
     await ok(ws, 'predictions:accept', { ids: [tags[0]!.id] });
     await ok(ws, 'predictions:reject', { ids: [tags[1]!.id] });
-    const after = listAnnotations(db, image.id);
+    const after = await listAnnotations(db, image.id);
     const accepted = after.find((a) => a.id === tags[0]!.id)!;
     expect(accepted.source).toBe('human');
     expect(accepted.kind).toBe('tag');
@@ -115,7 +115,7 @@ describe.runIf(model && labels && images)('pre-labeling with a classifier (Mobil
     await ok(ws, 'classmap:set', { modelId: 'mobilenetv2', map: { Cab: vehicle, 'School bus': vehicle } });
     const image = items.find((i) => i.path === '000000303818.jpg')!;
     const s = await ok(ws, 'prelabel:run', { jobId: 'm', modelId: 'mobilenetv2', scope: { imageIds: [image.id] }, skipLabeled: false, conf: 0.01 });
-    const stored = listAnnotations(db, image.id).filter((a) => a.modelRunId === s.runId);
+    const stored = (await listAnnotations(db, image.id)).filter((a) => a.modelRunId === s.runId);
     expect(stored.length).toBe(2);
     expect(stored.every((a) => a.classId === vehicle && a.kind === 'tag')).toBe(true);
     expect(stored.map((a) => a.attributes['modelClass']).sort()).toEqual(['Cab', 'School bus']);

@@ -43,7 +43,7 @@ describe('comments', () => {
     await ok(ws, 'annotations:undo', { imageId: a.id });
     const afterUndo = (await ok(ws, 'comments:list', { imageId: a.id })).find((c) => c.id === onShape.id)!;
     expect(afterUndo.shapeExists).toBe(true);
-    ws.close();
+    await ws.close();
   });
 
   it('refuses comments without text, outside the image, on another image\'s shape or on a missing frame', async () => {
@@ -62,7 +62,7 @@ describe('comments', () => {
     const onFrame = await ok(ws, 'comments:add', { imageId: pages.id, frame: 2, x: 1, y: 1, body: 'third page' });
     expect(onFrame.frame).toBe(2);
     expect(await ok(ws, 'comments:list', { imageId: a.id })).toEqual([]);
-    ws.close();
+    await ws.close();
   });
 
   it('counts open comments per image for the grid and its filter; resolve and reopen; replies follow their comment', async () => {
@@ -102,18 +102,18 @@ describe('comments', () => {
 
     await ok(ws, 'comments:delete', { id: first.id });
     expect((await ok(ws, 'comments:list', { imageId: a.id })).map((c) => c.body)).toEqual(['two']);
-    ws.close();
+    await ws.close();
   });
 
   it('goes with its image', async () => {
     const { ws, items, file } = await importedDataset(imageDir);
     const a = byName(items, 'a.jpg');
     await ok(ws, 'comments:add', { imageId: a.id, x: 1, y: 1, body: 'one' });
-    ws.close();
+    await ws.close();
     const db = openDatabase(file);
-    db.prepare('DELETE FROM images WHERE id = ?').run(a.id);
-    expect(db.prepare('SELECT count(*) FROM comments').pluck().get()).toBe(0);
-    db.close();
+    await db.prepare('DELETE FROM images WHERE id = ?').run(a.id);
+    expect(await db.prepare('SELECT count(*) FROM comments').pluck().get()).toBe(0);
+    await db.close();
   });
 });
 
@@ -132,13 +132,13 @@ describe('the open image of the viewer', () => {
     expect(await ok(ws, 'dataset:openImage', {})).toBeNull();
 
     await ok(ws, 'dataset:setOpenImage', { id: third.id });
-    ws.close();
+    await ws.close();
     const db = openDatabase(file);
-    db.prepare('DELETE FROM images WHERE id = ?').run(third.id);
-    db.close();
+    await db.prepare('DELETE FROM images WHERE id = ?').run(third.id);
+    await db.close();
     const again = (await importedDataset(imageDir)).ws;
     await ok(again, 'dataset:open', { path: file });
     expect(await ok(again, 'dataset:openImage', {})).toEqual({ id: third.id, index: null });
-    again.close();
+    await again.close();
   });
 });

@@ -48,13 +48,13 @@ describe.runIf(embedModel && classifyModel && labelsFile && agri)('curation with
     await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root: images });
     await ok(ws, 'images:import', { jobId: 'imp', paths: [images] });
     const ds = ws.current!;
-    const rows = ds.db.prepare('SELECT id, path FROM images ORDER BY path').all() as { id: number; path: string }[];
+    const rows = await ds.db.prepare('SELECT id, path FROM images ORDER BY path').all() as { id: number; path: string }[];
     expect(rows).toHaveLength(30);
     truth = new Map(rows.map((r) => [r.id, dominantClass(path.join(agri!, 'labels', r.path.replace(/\.jpg$/, '.txt')))]));
-    classIds = [insertClass(ds.db, { name: 'crop', color: '#00aa00' }).id, insertClass(ds.db, { name: 'weed', color: '#aa0000' }).id];
+    classIds = [(await insertClass(ds.db, { name: 'crop', color: '#00aa00' })).id, (await insertClass(ds.db, { name: 'weed', color: '#aa0000' })).id];
     // Every fifth image (by name) stays untagged for the classifier to predict.
     untagged = rows.filter((_, i) => i % 5 === 0).map((r) => r.id);
-    insertAnnotations(
+    await insertAnnotations(
       ds.db,
       rows.filter((r) => !untagged.includes(r.id)).map((r) => ({ imageId: r.id, classId: classIds[truth.get(r.id)!]!, geometry: { kind: 'tag' as const }, source: 'human' as const })),
     );
@@ -89,11 +89,11 @@ describe.runIf(embedModel && classifyModel && labelsFile && agri)('curation with
     console.log(`mean over 5 splits: accuracy ${mean(accuracies).toFixed(3)}, baseline ${mean(baselines).toFixed(3)}`);
     expect(mean(accuracies)).toBeGreaterThan(mean(baselines) + 0.1);
 
-    const run = predictTags(db, first!);
+    const run = await predictTags(db, first!);
     expect(run.images).toBe(untagged.length);
     let right = 0;
     for (const id of untagged) {
-      const tags = listAnnotations(db, id).filter((a) => a.modelRunId === run.runId);
+      const tags = (await listAnnotations(db, id)).filter((a) => a.modelRunId === run.runId);
       expect(tags.length).toBeGreaterThanOrEqual(1);
       for (const a of tags) expect(a).toMatchObject({ kind: 'tag', source: 'model' });
       const best = tags.reduce((x, y) => (y.score! > x.score! ? y : x));
@@ -114,20 +114,22 @@ describe.runIf(embedModel && classifyModel && labelsFile && agri)('curation with
     const db = ws.current!.db;
     const q = await ok(ws, 'curation:queue', { strategy: 'uncertainty', measure: 'margin' });
     expect(q.runId).toBe(summary.runId);
-    const margin = (id: number): number => {
-      const s = listAnnotations(db, id)
+    const margin = async (id: number): Promise<number> => {
+      const s = (await listAnnotations(db, id))
         .filter((a) => a.modelRunId === summary.runId)
         .map((a) => a.score!)
         .sort((a, b) => b - a);
       return 1 - ((s[0] ?? 0) - (s[1] ?? 0));
     };
-    const expected = [...untagged].sort((a, b) => margin(b) - margin(a) || a - b);
+    const margins = new Map<number, number>();
+    for (const id of untagged) margins.set(id, await margin(id));
+    const expected = [...untagged].sort((a, b) => margins.get(b)! - margins.get(a)! || a - b);
     console.log(`uncertainty queue (margin): ${q.ids.map((id) => `${id}:${q.scores[q.ids.indexOf(id)]!.toFixed(3)}`).join(' ')}`);
     expect(q.ids).toEqual(expected);
-    const d = buildQueue(db, { strategy: 'diversity' });
+    const d = await buildQueue(db, { strategy: 'diversity' });
     expect([...d.ids].sort((a, b) => a - b)).toEqual([...untagged].sort((a, b) => a - b));
     for (let i = 1; i < d.scores.length; i++) expect(d.scores[i]!).toBeLessThanOrEqual(d.scores[i - 1]! + 1e-6);
-    const u = buildQueue(db, { strategy: 'uniqueness' });
+    const u = await buildQueue(db, { strategy: 'uniqueness' });
     expect(u.ids).toHaveLength(untagged.length);
     for (const s of u.scores) expect(s).toBeGreaterThan(0);
     // Bad arguments are refused by the contract.
@@ -201,10 +203,10 @@ describe.runIf(embedModel && bccd)('the classifier on BCCD crops with and withou
     await ok(ws, 'dataset:create', { path: path.join(dir, 'bccd.tessera'), root });
     await ok(ws, 'images:import', { jobId: 'imp', paths: [root] });
     const ds = ws.current!;
-    const rows = ds.db.prepare('SELECT id, path FROM images').all() as { id: number; path: string }[];
+    const rows = await ds.db.prepare('SELECT id, path FROM images').all() as { id: number; path: string }[];
     expect(rows).toHaveLength(truth.size);
-    const classIds = [insertClass(ds.db, { name: 'WBC', color: '#7030a0' }).id, insertClass(ds.db, { name: 'no WBC', color: '#c04040' }).id];
-    insertAnnotations(ds.db, rows.map((r) => ({ imageId: r.id, classId: classIds[truth.get(path.basename(r.path))!]!, geometry: { kind: 'tag' as const }, source: 'human' as const })));
+    const classIds = [(await insertClass(ds.db, { name: 'WBC', color: '#7030a0' })).id, (await insertClass(ds.db, { name: 'no WBC', color: '#c04040' })).id];
+    await insertAnnotations(ds.db, rows.map((r) => ({ imageId: r.id, classId: classIds[truth.get(path.basename(r.path))!]!, geometry: { kind: 'tag' as const }, source: 'human' as const })));
     counts = [0, 0];
     for (const c of truth.values()) counts[c]!++;
     const { embedder } = await inferenceBackend();

@@ -270,7 +270,7 @@ d('unsupported transfer syntaxes', () => {
     fs.writeFileSync(path.join(folder, 'cut.dcm'), read('CT_small.dcm').subarray(0, 20_000));
     fs.writeFileSync(path.join(folder, 'mr.dcm'), read('MR_small.dcm'));
     fs.writeFileSync(path.join(folder, 'notes.dcm'), 'not an image at all, just text saved with the wrong name\n'.repeat(4));
-    const ds = Dataset.create(path.join(tmp, 'mixed.tessera'), tmp);
+    const ds = await Dataset.create(path.join(tmp, 'mixed.tessera'), tmp);
     try {
       const report = await importImages(ds, { paths: [folder] });
       expect(report.imported).toBe(1);
@@ -288,7 +288,7 @@ d('unsupported transfer syntaxes', () => {
       expect(big.imported).toBe(0);
       expect(big.problems[0]).toMatchObject({ kind: 'too_large', reason: expect.stringContaining('320x240x30 frames = 2,304,000 pixels') });
     } finally {
-      ds.close();
+      await ds.close();
     }
   });
 });
@@ -307,7 +307,7 @@ d('importing and showing DICOM through the workspace', () => {
     expect(report.problems).toEqual([{ file: path.join(dir!, 'rtstruct.dcm'), kind: 'unsupported', reason: expect.stringMatching(/^DICOM object without pixel data/) }]);
     for (const it of await allImages(ws)) ids.set(path.basename(it.path), it.id);
   });
-  afterAll(() => ws.close());
+  afterAll(async () => await ws.close());
 
   async function viewPixels(pathname: string): Promise<{ data: Buffer; info: OutputInfo }> {
     const r = await resolveMedia(ws, pathname);
@@ -323,7 +323,7 @@ d('importing and showing DICOM through the workspace', () => {
     const ct = await ok(ws, 'images:get', { id: ids.get('CT_small.dcm')! });
     expect([ct.width, ct.height, ct.bitDepth, ct.channels]).toEqual([128, 128, 16, 1]);
     const db = ws.current!.db;
-    const stored = db.prepare('SELECT meta FROM image_imaging').pluck().all() as string[];
+    const stored = await db.prepare('SELECT meta FROM image_imaging').pluck().all() as string[];
     expect(stored).toHaveLength(21);
     const patientNames = ['CT_small.dcm', 'MR_small.dcm'].map((f) => rawElement(read(f), 0x0010, 0x0010, 'PN').toString('latin1').trim());
     expect(patientNames).toEqual(['CompressedSamples^CT1', 'CompressedSamples^MR1']);
@@ -342,16 +342,16 @@ d('importing and showing DICOM through the workspace', () => {
     expect(info.pixelSpacing).toEqual([0.661468, 0.661468]);
     expect(info.presets.map((p) => p.name)).toEqual(['Lung', 'Mediastinum', 'Bone', 'Brain', 'Abdomen']);
     expect(info.range).toEqual({ low: -896, high: 1167 });
-    const auto = await viewPixels(`view/${ws.mediaKey(id)}`);
+    const auto = await viewPixels(`view/${await ws.mediaKey(id)}`);
     expect([auto.info.width, auto.info.height]).toEqual([128, 128]);
     let mean = 0;
     for (const v of auto.data) mean += v / auto.data.length;
     expect(mean).toBeGreaterThan(30);
     expect(mean).toBeLessThan(225);
     // Lung window -600/1500: the first pixel, -849 HU, is ((-849 + 600.5) / 1499 + 0.5) * 255 = 85.2.
-    const lung = await viewPixels(`view/${ws.mediaKey(id)}/0/-600/1500`);
+    const lung = await viewPixels(`view/${await ws.mediaKey(id)}/0/-600/1500`);
     expect(lung.data[0]).toBe(85);
-    const thumb = await resolveMedia(ws, `thumb/${ws.mediaKey(id)}`);
+    const thumb = await resolveMedia(ws, `thumb/${await ws.mediaKey(id)}`);
     expect(thumb.ok).toBe(true);
   });
 
@@ -365,8 +365,8 @@ d('importing and showing DICOM through the workspace', () => {
     const sameSeries = await ok(ws, 'imaging:getWindow', { imageId: implicit });
     expect([sameSeries.source, sameSeries.window]).toEqual(['series', { center: 900, width: 400 }]);
     // The default view follows the remembered window.
-    const remembered = await viewPixels(`view/${ws.mediaKey(implicit)}`);
-    const explicit = await viewPixels(`view/${ws.mediaKey(implicit)}/0/900/400`);
+    const remembered = await viewPixels(`view/${await ws.mediaKey(implicit)}`);
+    const explicit = await viewPixels(`view/${await ws.mediaKey(implicit)}/0/900/400`);
     expect(remembered.data.equals(explicit.data)).toBe(true);
     const reset = await ok(ws, 'imaging:setWindow', { imageId: mr, window: null });
     expect(reset.source).toBe('file');
@@ -375,11 +375,11 @@ d('importing and showing DICOM through the workspace', () => {
 
   it('shows each frame of a multi-frame file and refuses frames that do not exist', async () => {
     const id = ids.get('SC_rgb_rle_2frame.dcm')!;
-    const f0 = await viewPixels(`view/${ws.mediaKey(id)}/0`);
-    const f1 = await viewPixels(`view/${ws.mediaKey(id)}/1`);
+    const f0 = await viewPixels(`view/${await ws.mediaKey(id)}/0`);
+    const f1 = await viewPixels(`view/${await ws.mediaKey(id)}/1`);
     expect(Array.from(f0.data.subarray(0, 3))).toEqual([255, 0, 0]);
     expect(Array.from(f1.data.subarray(0, 3))).toEqual([0, 255, 255]);
-    const bad = await resolveMedia(ws, `view/${ws.mediaKey(id)}/2`);
+    const bad = await resolveMedia(ws, `view/${await ws.mediaKey(id)}/2`);
     expect(bad.ok ? null : bad.error.code).toBe('INVALID_ARGUMENT');
   });
 
@@ -460,8 +460,8 @@ d('importing and showing DICOM through the workspace', () => {
     await ok(ws, 'images:import', { jobId: 'm1', paths: [extra] });
     const id = (await allImages(ws)).find((i) => i.path.endsWith('mono1.dcm'))!.id;
     expect((await ok(ws, 'imaging:getWindow', { imageId: id })).invert).toBe(true);
-    const a = await viewPixels(`view/${ws.mediaKey(ids.get('MR_small.dcm')!)}/0/600/1600`);
-    const b = await viewPixels(`view/${ws.mediaKey(id)}/0/600/1600`);
+    const a = await viewPixels(`view/${await ws.mediaKey(ids.get('MR_small.dcm')!)}/0/600/1600`);
+    const b = await viewPixels(`view/${await ws.mediaKey(id)}/0/600/1600`);
     expect(Array.from(b.data)).toEqual(Array.from(a.data, (v) => 255 - v));
   });
 });
@@ -511,7 +511,7 @@ d('DICOM recognised by content and crafted DICOM files', () => {
         expect(bytes.includes(Buffer.from(name)), e.name).toBe(false);
       }
     } finally {
-      ws.close();
+      await ws.close();
     }
   });
 
@@ -521,7 +521,7 @@ d('DICOM recognised by content and crafted DICOM files', () => {
     fs.writeFileSync(path.join(folder, 'huge_rle.dcm'), withSize('MR_small_RLE.dcm', 50000, 50000));
     fs.writeFileSync(path.join(folder, 'huge_native.dcm'), withSize('MR_small.dcm', 50000, 50000));
     fs.writeFileSync(path.join(folder, 'mr.dcm'), read('MR_small.dcm'));
-    const ds = Dataset.create(path.join(tmp, 'huge.tessera'), tmp);
+    const ds = await Dataset.create(path.join(tmp, 'huge.tessera'), tmp);
     try {
       const t0 = performance.now();
       // max-pixels (sized for streamed decoding) lets 2.5 G pixels through: the in-memory cap refuses them.
@@ -534,7 +534,7 @@ d('DICOM recognised by content and crafted DICOM files', () => {
         { file: path.join(folder, 'huge_rle.dcm'), kind: 'unsupported', reason },
       ]);
     } finally {
-      ds.close();
+      await ds.close();
     }
   });
 
@@ -592,7 +592,7 @@ d('DICOM recognised by content and crafted DICOM files', () => {
     fs.mkdirSync(folder);
     fs.writeFileSync(path.join(folder, 'bad_frames.dcm'), bytes);
     fs.writeFileSync(path.join(folder, 'mr.dcm'), read('MR_small.dcm'));
-    const ds = Dataset.create(path.join(tmp, 'frames.tessera'), tmp);
+    const ds = await Dataset.create(path.join(tmp, 'frames.tessera'), tmp);
     try {
       const report = await importImages(ds, { paths: [folder] });
       expect(report.imported).toBe(1);
@@ -600,7 +600,7 @@ d('DICOM recognised by content and crafted DICOM files', () => {
         { file: path.join(folder, 'bad_frames.dcm'), kind: 'corrupt', reason: 'NumberOfFrames (0028,0008) is "x", not a whole number' },
       ]);
     } finally {
-      ds.close();
+      await ds.close();
     }
   });
 });
@@ -689,7 +689,7 @@ d('enhanced CT: rescale, unit and windows from the functional groups', () => {
     for (const it of items) ids.set(path.basename(it.path), it.id);
   });
   afterAll(async () => {
-    ws?.close();
+    await ws?.close();
     await closeInferenceBackend();
   });
 
@@ -784,7 +784,7 @@ d('enhanced CT: rescale, unit and windows from the functional groups', () => {
       const imageId = ids.get(name)!;
       const s = await runPrelabel(ws.current!, detector, { manifest: yolov8nInt8Manifest(yolo!), modelFile: yolo!, imageIds: [imageId], skipLabeled: false });
       expect(s.done).toBe(1);
-      const hbd = getModelRun(ws.current!.db, s.runId)!.parameters['highBitDepth'] as { images: Record<string, [number, number]> };
+      const hbd = (await getModelRun(ws.current!.db, s.runId))!.parameters['highBitDepth'] as { images: Record<string, [number, number]> };
       expect([name, hbd.images[String(imageId)]]).toEqual([name, [want.low, want.high]]);
     }
   }, 120_000);

@@ -48,7 +48,7 @@ beforeEach(async () => {
   await ok(ws, 'images:import', { jobId: 'imp', paths: [path.join(dir, 'imgs')] });
   const { items } = await ok(ws, 'images:list', {});
   ids = Object.fromEntries(items.map((i) => [path.basename(i.path), i.id]));
-  return () => ws.close();
+  return async () => await ws.close();
 });
 
 afterEach(() => {
@@ -68,12 +68,12 @@ describe('display settings', () => {
     expect((await ok(ws, 'display:get', { imageId: rgb })).settings).toEqual(s);
     expect((await ok(ws, 'display:get', { imageId: other })).settings).toEqual(t);
     // Kept in the dataset file: read again from a fresh connection.
-    ws.close();
+    await ws.close();
     const db = openDatabase(file);
     try {
-      expect(getDisplay(db, rgb)).toEqual({ imageId: rgb, settings: s, source: 'image' });
+      expect(await getDisplay(db, rgb)).toEqual({ imageId: rgb, settings: s, source: 'image' });
     } finally {
-      db.close();
+      await db.close();
     }
     ws = newWorkspace(path.join(dir, 'config'));
     await ok(ws, 'dataset:open', { path: file });

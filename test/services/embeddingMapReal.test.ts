@@ -41,7 +41,7 @@ describe.runIf(model && photos)('embedding map of MobileNetV2 vectors', () => {
     await ok(ws, 'images:import', { jobId: 'imp', paths: [root] });
     const file = ws.current!.file;
     await ok(ws, 'dataset:close', {});
-    const ds = Dataset.open(file);
+    const ds = await Dataset.open(file);
     try {
       const s = await computeEmbeddings(ds, { model: { manifest: mobilenetEmbedManifest(model!), file: model! }, embedder, images: 'all' });
       expect(s.computed).toBe(12);
@@ -50,7 +50,7 @@ describe.runIf(model && photos)('embedding map of MobileNetV2 vectors', () => {
       expect(map.imageIds).toHaveLength(12);
 
       // Exact PCA: the top eigenvectors of the centred Gram matrix give the coordinates directly.
-      const m = loadImageEmbeddings(ds.db, s.model!);
+      const m = await loadImageEmbeddings(ds.db, s.model!);
       const n = 12;
       const d = m.dim;
       const mean = new Float64Array(d);
@@ -74,7 +74,7 @@ describe.runIf(model && photos)('embedding map of MobileNetV2 vectors', () => {
       }
       expect((await computeEmbeddingMap(ds.db, s.model!.id, 'pca')).cached).toBe(true);
     } finally {
-      ds.close();
+      await ds.close();
     }
   });
 });

@@ -32,10 +32,10 @@ async function dataset(names: readonly string[]): Promise<{ ds: Dataset; root: s
   await ok(ws, 'images:import', { jobId: 'imp', paths: [root] });
   const file = ws.current!.file;
   await ok(ws, 'dataset:close', {});
-  return { ds: Dataset.open(file), root };
+  return { ds: await Dataset.open(file), root };
 }
 
-const idOf = (ds: Dataset, name: string): number => ds.db.prepare('SELECT id FROM images WHERE path = ?').pluck().get(name) as number;
+const idOf = async (ds: Dataset, name: string): Promise<number> => await ds.db.prepare('SELECT id FROM images WHERE path = ?').pluck().get(name) as number;
 
 describe.runIf(model && photos)('embeddings with MobileNetV2 (output "embedding") on coco_tinycoco', () => {
   let embedder: Awaited<ReturnType<typeof inferenceBackend>>['embedder'];
@@ -51,7 +51,7 @@ describe.runIf(model && photos)('embeddings with MobileNetV2 (output "embedding"
     expect(s).toMatchObject({ total: 4, computed: 4, failed: 0, cancelled: false });
     expect(s.model!.dim).toBe(1280);
     expect(s.counts.images).toBe(4);
-    const m = loadImageEmbeddings(ds.db, s.model!);
+    const m = await loadImageEmbeddings(ds.db, s.model!);
     expect(m.imageIds.length).toBe(4);
     for (let i = 0; i < 4; i++) {
       const v = m.data.subarray(i * 1280, (i + 1) * 1280);
@@ -59,24 +59,24 @@ describe.runIf(model && photos)('embeddings with MobileNetV2 (output "embedding"
       expect(norm).toBeGreaterThan(0.999);
       expect(norm).toBeLessThan(1.001);
     }
-    const first = imageEmbedding(ds.db, s.model!, idOf(ds, NAMES[0]!))!;
+    const first = (await imageEmbedding(ds.db, s.model!, await idOf(ds, NAMES[0]!)))!;
     // Computed again, alone in its batch: the same vector (batching does not change it).
-    const again = await computeEmbeddings(ds, { ...opts(), images: { ids: [idOf(ds, NAMES[0]!)] } as never, batchSize: 1 });
+    const again = await computeEmbeddings(ds, { ...opts(), images: { ids: [await idOf(ds, NAMES[0]!)] } as never, batchSize: 1 });
     expect(again.skipped).toBe(1);
     await computeEmbeddings(ds, { ...opts(), images: 'all', batchSize: 1 });
-    const second = imageEmbedding(ds.db, s.model!, idOf(ds, NAMES[0]!))!;
+    const second = (await imageEmbedding(ds.db, s.model!, await idOf(ds, NAMES[0]!)))!;
     expect(cosine(first, second)).toBeGreaterThan(0.9999);
     // Different photos (a unicycle, a street sign, a cab, a microwave) are far apart.
     for (let i = 1; i < 4; i++) {
-      const other = imageEmbedding(ds.db, s.model!, idOf(ds, NAMES[i]!))!;
+      const other = (await imageEmbedding(ds.db, s.model!, await idOf(ds, NAMES[i]!)))!;
       const c = cosine(first, other);
       console.log(`cosine ${NAMES[0]} vs ${NAMES[i]}: ${c.toFixed(3)}`);
       expect(c).toBeLessThan(0.8);
     }
     // One model row, keyed by manifest id, weights hash and preprocessing.
-    expect(listEmbeddingModels(ds.db).map((r) => r.key)).toEqual([await embeddingModelKey(mobilenetEmbedManifest(model!), model!)]);
+    expect((await listEmbeddingModels(ds.db)).map((r) => r.key)).toEqual([await embeddingModelKey(mobilenetEmbedManifest(model!), model!)]);
     expect(s.key).toMatch(/^mobilenetv2-embed@[0-9a-f]{16}\.[0-9a-f]{8}$/);
-    ds.close();
+    await ds.close();
   });
 
   it('a cancelled job keeps its finished batches, and "new" then computes only the missing images', async () => {
@@ -95,34 +95,34 @@ describe.runIf(model && photos)('embeddings with MobileNetV2 (output "embedding"
     });
     expect(cut).toMatchObject({ cancelled: true, computed: 2, total: 6 });
     expect(progress).toEqual([0, 2]);
-    expect(embeddingCounts(ds.db, cut.model!.id).images).toBe(2);
-    const before = loadImageEmbeddings(ds.db, cut.model!);
+    expect((await embeddingCounts(ds.db, cut.model!.id)).images).toBe(2);
+    const before = await loadImageEmbeddings(ds.db, cut.model!);
     const rest = await computeEmbeddings(ds, { ...opts(), images: 'new', batchSize: 2 });
     expect(rest).toMatchObject({ cancelled: false, computed: 4, skipped: 2, total: 4 });
     expect(rest.counts.images).toBe(6);
     // The two done before the cancel were not computed again (same rows, same creation).
-    const after = loadImageEmbeddings(ds.db, rest.model!);
+    const after = await loadImageEmbeddings(ds.db, rest.model!);
     expect(Array.from(after.data.subarray(0, 2 * 1280))).toEqual(Array.from(before.data));
     const nothing = await computeEmbeddings(ds, { ...opts(), images: 'new' });
     expect(nothing).toMatchObject({ total: 0, computed: 0, skipped: 6 });
-    ds.close();
+    await ds.close();
   });
 
   it('an image whose recorded content changed is computed again under "new"; a file changed behind the dataset\'s back is reported, not stored', async () => {
     const { ds, root } = await dataset(NAMES.slice(0, 3));
     const s = await computeEmbeddings(ds, { ...opts(), images: 'all' });
-    const id = idOf(ds, NAMES[0]!);
-    const old = imageEmbedding(ds.db, s.model!, id)!;
+    const id = await idOf(ds, NAMES[0]!);
+    const old = (await imageEmbedding(ds.db, s.model!, id))!;
     // The file is replaced by its mirror image and the dataset records the new content (as a re-import does).
     const file = path.join(root, NAMES[0]!);
     const mirrored = await sharp(path.join(photos!, NAMES[0]!)).flop().jpeg({ quality: 90 }).toBuffer();
     fs.writeFileSync(file, mirrored);
     const st = fs.statSync(file);
-    ds.db.prepare('UPDATE images SET content_hash = ?, file_size = ?, file_mtime_ms = ? WHERE id = ?').run(crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'), st.size, Math.round(st.mtimeMs), id);
-    expect(imagesWithoutEmbedding(ds.db, s.model!.id)).toEqual([id]);
+    await ds.db.prepare('UPDATE images SET content_hash = ?, file_size = ?, file_mtime_ms = ? WHERE id = ?').run(crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'), st.size, Math.round(st.mtimeMs), id);
+    expect(await imagesWithoutEmbedding(ds.db, s.model!.id)).toEqual([id]);
     const r = await computeEmbeddings(ds, { ...opts(), images: 'new' });
     expect(r).toMatchObject({ total: 1, computed: 1, skipped: 2 });
-    const now = imageEmbedding(ds.db, s.model!, id)!;
+    const now = (await imageEmbedding(ds.db, s.model!, id))!;
     const c = cosine(old, now);
     expect(c).toBeLessThan(0.999);
     expect(c).toBeGreaterThan(0.5); // a mirror image still looks alike
@@ -133,7 +133,7 @@ describe.runIf(model && photos)('embeddings with MobileNetV2 (output "embedding"
     expect(r2.failed).toBe(1);
     expect(r2.problems[0]).toMatch(new RegExp(`${NAMES[1]}.*changed on disk`));
     expect(r2.computed).toBe(2);
-    ds.close();
+    await ds.close();
   });
 });
 
@@ -186,8 +186,8 @@ describe.runIf(model && photos)('embedding models that do not fit, custom ONNX f
       { op: 'Div', inputs: ['z', 'z'], outputs: ['v'] },
     ], [{ name: 'zero', type: FLOAT, dims: [1], values: [0] }]);
     await expect(computeEmbeddings(ds, { model: { manifest: tinyManifest(nan, 'v', 'none'), file: nan }, images: 'all', embedder })).rejects.toThrow(`${nan}: output "v" holds NaN values`);
-    expect(listEmbeddingModels(ds.db)).toEqual([]);
-    ds.close();
+    expect(await listEmbeddingModels(ds.db)).toEqual([]);
+    await ds.close();
   });
 
   it('a custom ONNX file without a manifest: its outputs read, the embedding output chosen, pooling from the shape', async () => {
@@ -198,8 +198,8 @@ describe.runIf(model && photos)('embedding models that do not fit, custom ONNX f
     const b = await computeEmbeddings(ds, { model: { manifest: mobilenetEmbedManifest(model!), file: model! }, images: 'all', embedder });
     // The same file and preprocessing under another id is another model row, with the same vectors.
     expect(a.model!.id).not.toBe(b.model!.id);
-    const id = idOf(ds, NAMES[1]!);
-    expect(cosine(imageEmbedding(ds.db, a.model!, id)!, imageEmbedding(ds.db, b.model!, id)!)).toBeGreaterThan(0.9999);
+    const id = await idOf(ds, NAMES[1]!);
+    expect(cosine((await imageEmbedding(ds.db, a.model!, id))!, (await imageEmbedding(ds.db, b.model!, id))!)).toBeGreaterThan(0.9999);
     await expect(embedManifestForFile(inspect, model!, 'features')).rejects.toThrow(`${model}: the model has no output "features" (inputs input [batch_size, 3, 224, 224]; outputs output [batch_size, 1000], embedding [batch_size, 1280])`);
     await expect(embedManifestForFile(inspect, '/nonexistent/m.onnx')).rejects.toThrow('/nonexistent/m.onnx: model file not found');
     // A feature map [N, 3, 8, 8] is averaged over its positions: the vector is the mean colour.
@@ -216,18 +216,18 @@ describe.runIf(model && photos)('embedding models that do not fit, custom ONNX f
     const f = await computeEmbeddings(ds, { model: { manifest: fixed.manifest, file: fixedFile }, images: 'all', embedder });
     expect(f).toMatchObject({ computed: 3, failed: 0 });
     for (const n of NAMES.slice(0, 3)) {
-      const a = imageEmbedding(ds.db, s.model!, idOf(ds, n))!;
-      const b = imageEmbedding(ds.db, f.model!, idOf(ds, n))!;
+      const a = (await imageEmbedding(ds.db, s.model!, await idOf(ds, n)))!;
+      const b = (await imageEmbedding(ds.db, f.model!, await idOf(ds, n)))!;
       expect(Array.from(b)).toEqual(Array.from(a));
     }
-    ds.close();
+    await ds.close();
   });
 
   it('object crops: one vector per annotation with an area, stored with its annotation id, recomputed when the annotation changes', async () => {
     const { ds } = await dataset(NAMES.slice(0, 2));
-    const img = idOf(ds, NAMES[0]!);
-    const cls = insertClass(ds.db, { name: 'thing', color: '#ff0000' }).id;
-    const [boxA, boxB, tag] = insertAnnotations(ds.db, [
+    const img = await idOf(ds, NAMES[0]!);
+    const cls = (await insertClass(ds.db, { name: 'thing', color: '#ff0000' })).id;
+    const [boxA, boxB, tag] = await insertAnnotations(ds.db, [
       { imageId: img, classId: cls, geometry: { kind: 'box', x: 10, y: 20, w: 200, h: 150 }, source: 'human' },
       { imageId: img, classId: cls, geometry: { kind: 'box', x: 300, y: 200, w: 120, h: 100 }, source: 'human' },
       { imageId: img, classId: cls, geometry: { kind: 'tag' }, source: 'human' },
@@ -235,17 +235,17 @@ describe.runIf(model && photos)('embedding models that do not fit, custom ONNX f
     const s = await computeEmbeddings(ds, { model: { manifest: mobilenetEmbedManifest(model!), file: model! }, images: 'all', crops: true, embedder });
     expect(s).toMatchObject({ computed: 2, crops: 2, failed: 0 });
     expect(s.counts).toMatchObject({ images: 2, annotations: 2 });
-    const vectors = annotationEmbeddings(ds.db, s.model!, [boxA!, boxB!, tag!]);
+    const vectors = await annotationEmbeddings(ds.db, s.model!, [boxA!, boxB!, tag!]);
     expect([...vectors.keys()].sort()).toEqual([boxA, boxB].sort());
-    const whole = imageEmbedding(ds.db, s.model!, img)!;
+    const whole = (await imageEmbedding(ds.db, s.model!, img))!;
     expect(cosine(vectors.get(boxA!)!, vectors.get(boxB!)!)).toBeLessThan(0.99);
     expect(cosine(vectors.get(boxA!)!, whole)).toBeLessThan(0.99);
     // Nothing is missing; moving one box makes its crop (only) stale.
-    expect(annotationsWithoutEmbedding(ds.db, s.model!.id, [img])).toEqual([]);
-    ds.db.prepare('UPDATE annotations SET geometry = ?, updated_at = ? WHERE id = ?').run(JSON.stringify({ kind: 'box', x: 50, y: 50, w: 100, h: 100 }), Date.now() + 1000, boxB);
+    expect(await annotationsWithoutEmbedding(ds.db, s.model!.id, [img])).toEqual([]);
+    await ds.db.prepare('UPDATE annotations SET geometry = ?, updated_at = ? WHERE id = ?').run(JSON.stringify({ kind: 'box', x: 50, y: 50, w: 100, h: 100 }), Date.now() + 1000, boxB);
     const again = await computeEmbeddings(ds, { model: { manifest: mobilenetEmbedManifest(model!), file: model! }, images: { ids: [img] }, crops: true, embedder });
     expect(again).toMatchObject({ total: 1, computed: 0, crops: 1, skipped: 0 });
-    ds.close();
+    await ds.close();
   });
 });
 
@@ -312,20 +312,20 @@ describe.runIf(model && dicomDir && tiff16)('embeddings of DICOM and 16-bit imag
     await ok(ws, 'images:import', { jobId: 'imp', paths: [root] });
     const file = ws.current!.file;
     await ok(ws, 'dataset:close', {});
-    const ds = Dataset.open(file);
-    const depths = ds.db.prepare('SELECT path, bit_depth, format FROM images ORDER BY path').all() as { path: string; bit_depth: number; format: string }[];
+    const ds = await Dataset.open(file);
+    const depths = await ds.db.prepare('SELECT path, bit_depth, format FROM images ORDER BY path').all() as { path: string; bit_depth: number; format: string }[];
     expect(depths.map((d) => [d.path, d.bit_depth > 8])).toEqual([['CT_small.dcm', true], ['MR_small.dcm', true], ['img2d.tif', true]]);
-    const ct = idOf(ds, 'CT_small.dcm');
-    const cls = insertClass(ds.db, { name: 'organ', color: '#00ff00' }).id;
-    const [box] = insertAnnotations(ds.db, [{ imageId: ct, classId: cls, geometry: { kind: 'box', x: 10, y: 10, w: 40, h: 30 }, source: 'human' }]);
+    const ct = await idOf(ds, 'CT_small.dcm');
+    const cls = (await insertClass(ds.db, { name: 'organ', color: '#00ff00' })).id;
+    const [box] = await insertAnnotations(ds.db, [{ imageId: ct, classId: cls, geometry: { kind: 'box', x: 10, y: 10, w: 40, h: 30 }, source: 'human' }]);
     const { embedder } = await inferenceBackend();
     const s = await computeEmbeddings(ds, { model: { manifest: mobilenetEmbedManifest(model!), file: model! }, images: 'all', crops: true, embedder });
     expect(s.problems).toEqual([]);
     expect(s).toMatchObject({ computed: 3, crops: 1, failed: 0 });
-    const v = (name: string) => imageEmbedding(ds.db, s.model!, idOf(ds, name))!;
-    expect(cosine(v('CT_small.dcm'), v('MR_small.dcm'))).toBeLessThan(0.99);
-    expect(cosine(v('CT_small.dcm'), v('img2d.tif'))).toBeLessThan(0.99);
-    expect(annotationEmbeddings(ds.db, s.model!, [box!]).size).toBe(1);
-    ds.close();
+    const v = async (name: string) => (await imageEmbedding(ds.db, s.model!, await idOf(ds, name)))!;
+    expect(cosine(await v('CT_small.dcm'), await v('MR_small.dcm'))).toBeLessThan(0.99);
+    expect(cosine(await v('CT_small.dcm'), await v('img2d.tif'))).toBeLessThan(0.99);
+    expect((await annotationEmbeddings(ds.db, s.model!, [box!])).size).toBe(1);
+    await ds.close();
   });
 });

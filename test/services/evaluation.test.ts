@@ -45,14 +45,14 @@ async function scene(): Promise<Scene> {
   const cell = (await ok(ws, 'classes:create', { name: 'cell' })).id;
   const debris = (await ok(ws, 'classes:create', { name: 'debris' })).id;
   const db = ws.current!.db;
-  const [a1, a2, a3, b1] = insertAnnotations(db, [
+  const [a1, a2, a3, b1] = await insertAnnotations(db, [
     { imageId: a.id, classId: cell, geometry: box(0, 0, 10, 10), source: 'human' },
     { imageId: a.id, classId: debris, geometry: box(20, 0, 10, 10), source: 'human' },
     { imageId: a.id, classId: cell, geometry: box(40, 20, 10, 10), source: 'human' },
     { imageId: b.id, classId: cell, geometry: { kind: 'polygon', parts: [[5, 5, 15, 5, 15, 15, 5, 15]] }, source: 'human' },
   ]);
-  const run = insertModelRun(db, { model: 'detector', name: 'first' });
-  const [right, wrongClass, falsePositive, low, onB] = insertAnnotations(db, [
+  const run = await insertModelRun(db, { model: 'detector', name: 'first' });
+  const [right, wrongClass, falsePositive, low, onB] = await insertAnnotations(db, [
     { imageId: a.id, classId: cell, geometry: box(0, 0, 10, 10), source: 'model', modelRunId: run, score: 0.9 },
     { imageId: a.id, classId: debris, geometry: box(40, 20, 10, 10), source: 'model', modelRunId: run, score: 0.8 },
     { imageId: a.id, classId: cell, geometry: box(50, 0, 10, 10), source: 'model', modelRunId: run, score: 0.7 },
@@ -120,7 +120,7 @@ describe('evaluating a model run against the human annotations', () => {
     const s = await scene();
     const db = s.ws.current!.db;
     // a1's cell also has keypoints and a polyline along its edge, as a COCO person_keypoints import gives.
-    insertAnnotations(db, [
+    await insertAnnotations(db, [
       { imageId: s.a.id, classId: s.cell, geometry: { kind: 'keypoints', points: [1, 1, 2, 9, 9, 2] }, source: 'human' },
       { imageId: s.a.id, classId: s.cell, geometry: { kind: 'polyline', points: [0, 0, 10, 0] }, source: 'human' },
     ]);
@@ -142,16 +142,16 @@ describe('evaluating a model run against the human annotations', () => {
   it('judges only the images in scope, and a pre-labeling run only on the images it finished', async () => {
     const s = await scene();
     const db = s.ws.current!.db;
-    db.prepare("UPDATE images SET split = 'val' WHERE id = ?").run(s.b.id);
+    await db.prepare("UPDATE images SET split = 'val' WHERE id = ?").run(s.b.id);
     const val = await ok(s.ws, 'eval:run', { runId: s.run, iouType: 'bbox', filter: { split: 'val' } });
     expect(val).toMatchObject({ images: 1, groundTruths: 1, detections: 1 });
     expect(val.perClass.find((c) => c.classId === s.cell)!.ap).toBeCloseTo(1, 12);
     expect(val.perClass.find((c) => c.classId === s.debris)!.ap).toBe(-1);
 
-    const pre = insertModelRun(db, { model: 'prelabel' });
-    addRunImages(db, pre, [s.a.id, s.b.id]);
-    markRunImage(db, pre, s.b.id, 'done', { detections: 1 });
-    insertAnnotations(db, [{ imageId: s.b.id, classId: s.cell, geometry: box(5, 5, 10, 10), source: 'model', modelRunId: pre, score: 0.5 }]);
+    const pre = await insertModelRun(db, { model: 'prelabel' });
+    await addRunImages(db, pre, [s.a.id, s.b.id]);
+    await markRunImage(db, pre, s.b.id, 'done', { detections: 1 });
+    await insertAnnotations(db, [{ imageId: s.b.id, classId: s.cell, geometry: box(5, 5, 10, 10), source: 'model', modelRunId: pre, score: 0.5 }]);
     const r = await ok(s.ws, 'eval:run', { runId: pre, iouType: 'bbox' });
     // Image a is still pending: its ground truth is not counted against the run.
     expect(r).toMatchObject({ images: 1, groundTruths: 1, detections: 1 });
@@ -165,9 +165,9 @@ describe('evaluating a model run against the human annotations', () => {
     // box but outside the mask's falls in the crowd region (ignored) while the import stands.
     const mask = rectMask(64, 48, 30, 30, 10, 10);
     const reference = cocoReference(mask, 400, [30, 30, 20, 20])!;
-    const [crowd] = insertAnnotations(db, [{ imageId: s.a.id, classId: s.cell, geometry: mask, source: 'human', attributes: { iscrowd: true, [COCO_REFERENCE_ATTRIBUTE]: reference } }]);
-    const run = insertModelRun(db, { model: 'detector', name: 'crowd' });
-    insertAnnotations(db, [
+    const [crowd] = await insertAnnotations(db, [{ imageId: s.a.id, classId: s.cell, geometry: mask, source: 'human', attributes: { iscrowd: true, [COCO_REFERENCE_ATTRIBUTE]: reference } }]);
+    const run = await insertModelRun(db, { model: 'detector', name: 'crowd' });
+    await insertAnnotations(db, [
       { imageId: s.a.id, classId: s.cell, geometry: box(42, 32, 6, 6), source: 'model', modelRunId: run, score: 0.95 },
       { imageId: s.a.id, classId: s.cell, geometry: box(0, 0, 10, 10), source: 'model', modelRunId: run, score: 0.9 },
     ]);

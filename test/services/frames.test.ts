@@ -41,7 +41,7 @@ beforeEach(async () => {
   const { items } = await ok(ws, 'images:list', {});
   imageId = items[0]!.id;
   cls = (await ok(ws, 'classes:create', { name: 'cell' })).id;
-  return () => ws.close();
+  return async () => await ws.close();
 });
 
 afterEach(() => {
@@ -52,8 +52,8 @@ describe('multi-page TIFF frames', () => {
   it('imports every page as a frame and serves each frame\'s own pixels', async () => {
     const { items } = await ok(ws, 'images:list', {});
     expect(items[0]!.frames).toBe(3);
-    for (const [f, grey] of PAGE_GREYS.entries()) expect(await meanOf(ws, `view/${ws.mediaKey(imageId)}/${f}`)).toBeCloseTo(grey, 0);
-    const r = await resolveMedia(ws, `view/${ws.mediaKey(imageId)}/3`);
+    for (const [f, grey] of PAGE_GREYS.entries()) expect(await meanOf(ws, `view/${await ws.mediaKey(imageId)}/${f}`)).toBeCloseTo(grey, 0);
+    const r = await resolveMedia(ws, `view/${await ws.mediaKey(imageId)}/3`);
     expect(r.ok).toBe(false);
   });
 

@@ -122,8 +122,8 @@ describe.runIf(dir)('GeoTIFF in a dataset', () => {
   it('exports a box and a scored prediction as GeoJSON in the image CRS', async () => {
     const db = ws.current!.db;
     const cls = (await ok(ws, 'classes:create', { name: 'field' })).id;
-    const runId = insertModelRun(db, { model: 'm', name: 'm', parameters: {} });
-    insertAnnotations(db, [
+    const runId = await insertModelRun(db, { model: 'm', name: 'm', parameters: {} });
+    await insertAnnotations(db, [
       { imageId, classId: cls, geometry: { kind: 'box', x: 10, y: 20, w: 30, h: 40 }, source: 'human' },
       { imageId, classId: cls, geometry: { kind: 'polygon', parts: [[100, 100, 200, 100, 150, 180]] }, source: 'model', modelRunId: runId, score: 0.75 },
     ]);
@@ -160,13 +160,13 @@ describe.runIf(dir)('GeoTIFF in a dataset', () => {
     const info = await pyramids.ensure(imageId);
     expect(info.state).toBe('ready');
     const top = info.levels - 1; // full resolution
-    const corner = pyramids.tile(imageId, top, 0, 0);
+    const corner = await pyramids.tile(imageId, top, 0, 0);
     expect(corner.mime).toBe('image/webp');
     const a = await sharp(corner.file).raw().toBuffer({ resolveWithObject: true });
     expect(a.info.channels).toBe(4);
     expect(a.data[3]).toBe(0); // pixel (0, 0): nodata
     // Pixel (395, 359) is in tile (1, 1) at (139, 103): data, opaque, its colour kept (lossy WebP).
-    const mid = await sharp(pyramids.tile(imageId, top, 1, 1).file).raw().toBuffer({ resolveWithObject: true });
+    const mid = await sharp((await pyramids.tile(imageId, top, 1, 1)).file).raw().toBuffer({ resolveWithObject: true });
     const src = await sharp(path.join(dir!, 'RGB.byte.tif')).extract({ left: 395, top: 359, width: 1, height: 1 }).raw().toBuffer();
     const at = (103 * mid.info.width + 139) * 4;
     expect(mid.data[at + 3]).toBe(255);
@@ -183,7 +183,7 @@ describe.runIf(dir)('GeoTIFF in a dataset', () => {
     const { items } = await ok(ws, 'images:list', {});
     const world = items.find((i) => i.path === 'world.byte.tif')!.id;
     await pyramids.ensure(world);
-    expect(pyramids.tile(world, pyramids.info(world).levels - 1, 0, 0).mime).toBe('image/jpeg');
+    expect((await pyramids.tile(world, (await pyramids.info(world)).levels - 1, 0, 0)).mime).toBe('image/jpeg');
     pyramids.close();
   });
 
@@ -223,7 +223,7 @@ describe.runIf(dir)('GeoTIFF in a dataset', () => {
       tiling: { size: 384, overlap: 32 },
     });
     expect(s.done).toBe(1);
-    expect(getModelRun(ws.current!.db, s.runId)!.parameters['tiling']).toEqual({ size: 384, overlap: 32 });
+    expect((await getModelRun(ws.current!.db, s.runId))!.parameters['tiling']).toEqual({ size: 384, overlap: 32 });
   });
 });
 

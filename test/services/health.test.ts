@@ -76,18 +76,18 @@ async function build(): Promise<Scene> {
   });
   await ok(ws, 'annotations:edit', { imageId: img.c.id, label: 'draw', ops: [create(cell, { kind: 'point', x: 16, y: 16 })] });
   const db = ws.current!.db;
-  const degenerateIds = insertAnnotations(db, [
+  const degenerateIds = await insertAnnotations(db, [
     { imageId: img.d.id, classId: cell, geometry: box(1, 1, 0, 5), source: 'human' },
     { imageId: img.d.id, classId: cell, geometry: box(10, 1, -5, 5), source: 'human' },
     { imageId: img.d.id, classId: debris, geometry: { kind: 'polygon', parts: [[1, 1, 2, 2, 1, 1]] }, source: 'human' },
     { imageId: img.d.id, classId: null, geometry: { kind: 'mask', rle: { size: [20, 50], counts: [1000] } }, source: 'human' },
   ]);
-  const run = insertModelRun(db, { model: 'tiny', parameters: {}, provider: 'cpu' });
-  insertAnnotations(db, [
+  const run = await insertModelRun(db, { model: 'tiny', parameters: {}, provider: 'cpu' });
+  await insertAnnotations(db, [
     { imageId: img.e.id, classId: cell, geometry: box(1, 1, 8, 8), source: 'model', modelRunId: run, score: 0.9 },
     { imageId: img.e.id, classId: debris, geometry: box(20, 1, 8, 8), source: 'model', modelRunId: run, score: 0.4 },
   ]);
-  setImageSplits(db, [
+  await setImageSplits(db, [
     { id: img.a.id, split: 'train' },
     { id: img.b.id, split: 'train' },
     { id: img.c.id, split: 'val' },
@@ -179,10 +179,10 @@ describe('dataset health', () => {
     // Written directly, past the importer, the same content under another path is still refused:
     // the duplicates figure can only ever list datasets written by something else.
     const db = s.ws.current!.db;
-    const columns = (db.prepare('PRAGMA table_info(images)').all() as { name: string }[]).map((c) => c.name).filter((c) => c !== 'id');
+    const columns = (await db.prepare('PRAGMA table_info(images)').all() as { name: string }[]).map((c) => c.name).filter((c) => c !== 'id');
     const values = columns.map((c) => (c === 'path' ? `path || '.copy'` : c));
     const insertCopy = db.prepare(`INSERT INTO images (${columns.join(', ')}) SELECT ${values.join(', ')} FROM images WHERE id = ?`);
-    expect(() => insertCopy.run(s.img.a.id)).toThrow(/UNIQUE constraint failed: images\.content_hash/);
+    await expect(async () => insertCopy.run(s.img.a.id)).rejects.toThrow(/UNIQUE constraint failed: images\.content_hash/);
   });
 
   it('links figures to grid filters that list the same images', async () => {

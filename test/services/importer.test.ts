@@ -10,14 +10,14 @@ import { sharedPath, tempDir } from '../helpers/shared';
 let root: string;
 let ds: Dataset;
 
-beforeEach(() => {
+beforeEach(async () => {
   root = tempDir();
-  ds = Dataset.create(path.join(root, 'set.tessera'));
-  return () => ds.close();
+  ds = await Dataset.create(path.join(root, 'set.tessera'));
+  return async () => await ds.close();
 });
 
-function rows(): { path: string; width: number; height: number; bit_depth: number; frames: number; format: string; orientation: number }[] {
-  return ds.db.prepare('SELECT * FROM images ORDER BY id').all() as never;
+async function rows(): Promise<{ path: string; width: number; height: number; bit_depth: number; frames: number; format: string; orientation: number }[]> {
+  return await ds.db.prepare('SELECT * FROM images ORDER BY id').all() as never;
 }
 
 describe('importImages', () => {
@@ -46,7 +46,7 @@ describe('importImages', () => {
     ]);
     expect(events[0]).toBe('scanning');
     expect(events.at(-1)).toBe('done');
-    const byName = new Map(rows().map((r) => [path.basename(r.path), r]));
+    const byName = new Map((await rows()).map((r) => [path.basename(r.path), r]));
     expect(byName.get('g-rot.jpg')).toMatchObject({ width: 20, height: 60, orientation: 6 });
     expect(byName.get('d16.png')).toMatchObject({ bit_depth: 16 });
     expect(byName.get('f-pages.tif')).toMatchObject({ frames: 3 });
@@ -64,17 +64,17 @@ describe('importImages', () => {
     const again = await importImages(ds, { paths: [path.join(root, 'one')] });
     expect(again.imported).toBe(0);
     expect(again.duplicates).toHaveLength(Object.keys(files).length);
-    expect(rows()).toHaveLength(Object.keys(files).length);
+    expect(await rows()).toHaveLength(Object.keys(files).length);
   });
 
   it('refuses paths outside the root unless allowed, then stores them as absolute paths', async () => {
     const elsewhere = tempDir();
     await makeImages(elsewhere);
     await expect(importImages(ds, { paths: [elsewhere] })).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' } satisfies Partial<AppError>);
-    expect(rows()).toHaveLength(0);
+    expect(await rows()).toHaveLength(0);
     const r = await importImages(ds, { paths: [elsewhere], allowOutsideRoot: true });
     expect(r.external).toBe(r.imported);
-    expect(rows().every((x) => path.isAbsolute(x.path))).toBe(true);
+    expect((await rows()).every((x) => path.isAbsolute(x.path))).toBe(true);
   });
 
   it('writes nothing when cancelled', async () => {
@@ -90,15 +90,15 @@ describe('importImages', () => {
       },
     });
     expect(r.cancelled).toBe(true);
-    expect(rows()).toHaveLength(0);
+    expect(await rows()).toHaveLength(0);
   });
 
   it('writes nothing when the database write fails part way', async () => {
     await makeImages(path.join(root, 'imgs'));
-    ds.db.exec(`CREATE TRIGGER fail_third BEFORE INSERT ON images WHEN (SELECT count(*) FROM images) >= 2
+    await ds.db.exec(`CREATE TRIGGER fail_third BEFORE INSERT ON images WHEN (SELECT count(*) FROM images) >= 2
                 BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END`);
     await expect(importImages(ds, { paths: [path.join(root, 'imgs')] })).rejects.toThrow(/disk full/);
-    expect(rows()).toHaveLength(0);
+    expect(await rows()).toHaveLength(0);
   });
 
   it('follows symbolic links to files and folders inside the root, and reports loops, dangling links and links leading out', async () => {
@@ -119,9 +119,9 @@ describe('importImages', () => {
 
     const report = await importImages(ds, { paths: [path.join(root, 'imgs')] });
     expect(report.imported).toBe(Object.keys(files).length + 1);
-    const stored = rows().map((r) => r.path);
+    const stored = (await rows()).map((r) => r.path);
     expect(stored).toContain('imgs/x-link.png');
-    expect(rows().find((r) => r.path === 'imgs/x-link.png')).toMatchObject({ width: 9, height: 7 });
+    expect((await rows()).find((r) => r.path === 'imgs/x-link.png')).toMatchObject({ width: 9, height: 7 });
     // z.png has b.png's content: found through the folder link, and reported as its duplicate.
     expect(report.duplicates).toEqual([{ file: path.join(root, 'imgs', 'linked-dir', 'z.png'), duplicateOf: 'imgs/b.png' }]);
     expect(report.problems.map((p) => [path.basename(p.file), p.kind])).toEqual([
@@ -234,7 +234,7 @@ describe('importImages', () => {
     const r = await importImages(ds, { paths: [cog], allowOutsideRoot: true, maxPixels: 2 * 1024 * 1024 });
     expect(r.problems).toEqual([]);
     expect(r.imported).toBe(1);
-    expect(rows()).toMatchObject([{ width: 1024, height: 1024, frames: 1, format: 'tiff' }]);
+    expect(await rows()).toMatchObject([{ width: 1024, height: 1024, frames: 1, format: 'tiff' }]);
   });
 
   it('imports the 28 BCCD microscopy images from the shared data', async () => {
@@ -243,6 +243,6 @@ describe('importImages', () => {
     const r = await importImages(ds, { paths: [bccd], allowOutsideRoot: true });
     expect(r.imported).toBe(28);
     expect(r.problems).toEqual([]);
-    expect(new Set(rows().map((x) => `${x.width}x${x.height}`))).toEqual(new Set(['640x480']));
+    expect(new Set((await rows()).map((x) => `${x.width}x${x.height}`))).toEqual(new Set(['640x480']));
   });
 });

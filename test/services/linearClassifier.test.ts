@@ -11,7 +11,9 @@ import { tempDir } from '../helpers/shared';
 import { fails, ok } from '../helpers/workspace';
 
 const open: Dataset[] = [];
-afterAll(() => open.forEach((d) => d.close()));
+afterAll(async () => {
+  for (const d of open) await d.close();
+});
 
 /** `perClass` vectors around each of `k` random centres in `dim` dimensions, with noise `sigma`. */
 function clusters(k: number, perClass: number, dim: number, sigma: number, seed: number): { vectors: Float32Array[]; cls: number[] } {
@@ -46,7 +48,7 @@ describe('the classifier trained on stored embeddings', () => {
     const { vectors, cls } = clusters(3, 60, 32, 0.3, 1);
     const keep = vectors.map((_, i) => i).filter((i) => cls[i] === 0 || (cls[i] === 1 && i % 2 === 0) || (cls[i] === 2 && i % 4 === 0) || i < 30);
     const tags = keep.map((i) => [cls[i]!]);
-    const f = vectorDataset(keep.map((i) => vectors[i]!), tags, 3);
+    const f = await vectorDataset(keep.map((i) => vectors[i]!), tags, 3);
     open.push(f.ds);
     const progress: number[] = [];
     const t = await trainClassifier(f.ds.db, {}, { onProgress: (d) => progress.push(d) });
@@ -70,7 +72,7 @@ describe('the classifier trained on stored embeddings', () => {
     const n = 400;
     const vectors = Array.from({ length: n }, () => Float32Array.from({ length: 32 }, () => gaussian(rng)));
     const tags = vectors.map(() => [rng() < 0.5 ? 0 : 1]);
-    const f = vectorDataset(vectors, tags, 2);
+    const f = await vectorDataset(vectors, tags, 2);
     open.push(f.ds);
     const { report: r } = await trainClassifier(f.ds.db);
     console.log(`random labels: accuracy ${r.accuracy.toFixed(3)} vs baseline ${r.baseline.toFixed(3)} on ${r.heldOutImages} held-out images`);
@@ -93,7 +95,7 @@ describe('the classifier trained on stored embeddings', () => {
       vectors.push(v);
       tags.push([...(a ? [0] : []), ...(b ? [1] : [])]);
     }
-    const f = vectorDataset(vectors, tags, 2);
+    const f = await vectorDataset(vectors, tags, 2);
     open.push(f.ds);
     const { report: r } = await trainClassifier(f.ds.db);
     console.log(`one-vs-rest: accuracy ${r.accuracy.toFixed(3)} vs baseline ${r.baseline.toFixed(3)}`);
@@ -107,23 +109,23 @@ describe('the classifier trained on stored embeddings', () => {
     const { vectors, cls } = clusters(2, 50, 16, 0.3, 9);
     // Every fifth image stays untagged.
     const tags = cls.map((c, i) => (i % 5 === 0 ? [] : [c]));
-    const f = vectorDataset(vectors, tags, 2);
+    const f = await vectorDataset(vectors, tags, 2);
     open.push(f.ds);
     const trained = await trainClassifier(f.ds.db);
     expect(trained.report.untagged).toBe(20);
-    const pred = predictTags(f.ds.db, trained);
+    const pred = await predictTags(f.ds.db, trained);
     expect(pred.images).toBe(20);
-    const run = getModelRun(f.ds.db, pred.runId)!;
+    const run = (await getModelRun(f.ds.db, pred.runId))!;
     expect(run.status).toBe('done');
     expect(run.model).toBe('linear-classifier:synthetic');
-    expect(runImageCounts(f.ds.db, pred.runId).done).toBe(20);
+    expect((await runImageCounts(f.ds.db, pred.runId)).done).toBe(20);
     let right = 0;
     let tagsSeen = 0;
-    cls.forEach((c, i) => {
-      const model = listAnnotations(f.ds.db, f.imageIds[i]!).filter((a) => a.source === 'model');
+    for (const [i, c] of cls.entries()) {
+      const model = (await listAnnotations(f.ds.db, f.imageIds[i]!)).filter((a) => a.source === 'model');
       if (i % 5 !== 0) {
         expect(model).toEqual([]);
-        return;
+        continue;
       }
       expect(model.length).toBeGreaterThanOrEqual(1);
       tagsSeen += model.length;
@@ -135,23 +137,23 @@ describe('the classifier trained on stored embeddings', () => {
       }
       const best = model.reduce((x, y) => (y.score! > x.score! ? y : x));
       if (best.classId === f.classIds[c]) right++;
-    });
+    }
     expect(tagsSeen).toBe(pred.tags);
     expect(right).toBe(20);
   });
 
   it('says what is missing: no tags, one class, too few to hold out; and stops when cancelled', async () => {
     const { vectors, cls } = clusters(2, 20, 8, 0.3, 11);
-    const none = vectorDataset(vectors, vectors.map(() => []), 2);
+    const none = await vectorDataset(vectors, vectors.map(() => []), 2);
     open.push(none.ds);
     await expect(trainClassifier(none.ds.db)).rejects.toThrow(/no image has a human image tag/);
-    const one = vectorDataset(vectors, vectors.map(() => [0]), 2);
+    const one = await vectorDataset(vectors, vectors.map(() => [0]), 2);
     open.push(one.ds);
     await expect(trainClassifier(one.ds.db)).rejects.toThrow(/only one class/);
-    const few = vectorDataset(vectors, vectors.map((_, i) => (i < 2 ? [i] : [])), 2);
+    const few = await vectorDataset(vectors, vectors.map((_, i) => (i < 2 ? [i] : [])), 2);
     open.push(few.ds);
     await expect(trainClassifier(few.ds.db)).rejects.toThrow(/none to hold out/);
-    const ok = vectorDataset(vectors, cls.map((c) => [c]), 2);
+    const ok = await vectorDataset(vectors, cls.map((c) => [c]), 2);
     open.push(ok.ds);
     await expect(trainClassifier(ok.ds.db, { maxIterations: 1_000_000, l2: 0 }, { cancelled: () => true })).rejects.toThrow(/cancelled/);
   });
@@ -160,9 +162,9 @@ describe('the classifier trained on stored embeddings', () => {
 describe('the classifier channels', () => {
   it('train as a job with train-classifier progress, predict with the id it returned, and refuse bad arguments', async () => {
     const { vectors, cls } = clusters(2, 30, 8, 0.3, 13);
-    const f = vectorDataset(vectors, cls.map((c, i) => (i < 10 ? [] : [c])), 2);
+    const f = await vectorDataset(vectors, cls.map((c, i) => (i < 10 ? [] : [c])), 2);
     const file = f.ds.file;
-    f.ds.close();
+    await f.ds.close();
     const events: JobProgress[] = [];
     const ws = new Workspace({ configDir: tempDir(), mode: 'web', version: 'test', emit: (_e, p) => events.push(p) });
     await ok(ws, 'dataset:open', { path: file });

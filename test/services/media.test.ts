@@ -15,26 +15,26 @@ let ds: Dataset;
 let media: Media;
 let files: Record<string, string>;
 
-function idOf(name: string): number {
-  return ds.db.prepare('SELECT id FROM images WHERE path LIKE ?').pluck().get(`%/${name}`) as number;
+async function idOf(name: string): Promise<number> {
+  return await ds.db.prepare('SELECT id FROM images WHERE path LIKE ?').pluck().get(`%/${name}`) as number;
 }
 
 beforeEach(async () => {
   root = tempDir();
-  ds = Dataset.create(path.join(root, 'set.tessera'));
+  ds = await Dataset.create(path.join(root, 'set.tessera'));
   media = new Media(ds, 1e9);
   files = await makeImages(path.join(root, 'imgs'));
   await importImages(ds, { paths: [path.join(root, 'imgs')] });
-  return () => ds.close();
+  return async () => await ds.close();
 });
 
 describe('Media', () => {
   it('makes thumbnails in the displayed orientation and caches them beside the dataset', async () => {
-    const t = await media.get('thumb', idOf('g-rot.jpg'));
+    const t = await media.get('thumb', await idOf('g-rot.jpg'));
     expect(t.file.startsWith(`${ds.file}-cache`)).toBe(true);
     const m = await sharp(t.file).metadata();
     expect([m.width, m.height]).toEqual([20, 60]);
-    const again = await media.get('thumb', idOf('g-rot.jpg'));
+    const again = await media.get('thumb', await idOf('g-rot.jpg'));
     expect(again.file).toBe(t.file);
   });
 
@@ -47,7 +47,7 @@ describe('Media', () => {
       ['h.bmp', [8, 4]],
       ['d16.png', [50, 20]],
     ] as const) {
-      const v = await media.get('view', idOf(name));
+      const v = await media.get('view', await idOf(name));
       expect(['image/jpeg', 'image/png', 'image/webp']).toContain(v.mime);
       const m = await sharp(v.file).metadata();
       expect([name, m.width, m.height]).toEqual([name, ...size]);
@@ -55,7 +55,7 @@ describe('Media', () => {
   });
 
   it('decodes BMP pixels faithfully', async () => {
-    const v = await media.get('view', idOf('h.bmp'));
+    const v = await media.get('view', await idOf('h.bmp'));
     const { data, info } = await sharp(v.file).raw().toBuffer({ resolveWithObject: true });
     expect(info.channels).toBeGreaterThanOrEqual(3);
     // The helper wrote pixel bytes (i * 5) % 256 in RGB order; the first pixel is 0, 5, 10.
@@ -63,13 +63,13 @@ describe('Media', () => {
   });
 
   it('a 16-bit image with a tiny value range does not display black', async () => {
-    const v = await media.get('view', idOf('d16.png'));
+    const v = await media.get('view', await idOf('d16.png'));
     const stats = await sharp(v.file).stats();
     expect(stats.channels[0]!.max).toBeGreaterThan(200);
     const stardist = sharedPath('datasets/tiff16_stardist_dsb2018/img2d.tif');
     if (!stardist) return;
     await importImages(ds, { paths: [stardist], allowOutsideRoot: true });
-    const id = ds.db.prepare("SELECT id FROM images WHERE path LIKE '%img2d.tif'").pluck().get() as number;
+    const id = await ds.db.prepare("SELECT id FROM images WHERE path LIKE '%img2d.tif'").pluck().get() as number;
     const s2 = await sharp((await media.get('thumb', id)).file).stats();
     expect(s2.channels[0]!.mean).toBeGreaterThan(10);
   });
@@ -78,7 +78,7 @@ describe('Media', () => {
     const rgb = sharedPath('datasets/geotiff_rasterio/RGB.byte.tif');
     if (!rgb) return;
     await importImages(ds, { paths: [rgb], allowOutsideRoot: true });
-    const id = ds.db.prepare("SELECT id FROM images WHERE path LIKE '%RGB.byte.tif'").pluck().get() as number;
+    const id = await ds.db.prepare("SELECT id FROM images WHERE path LIKE '%RGB.byte.tif'").pluck().get() as number;
     const view = await media.get('view', id);
     expect(view.mime).toBe('image/png');
     const { data, info } = await sharp(view.file).raw().toBuffer({ resolveWithObject: true });
@@ -104,9 +104,9 @@ describe('Media', () => {
     expect(thumb.data[(Math.floor(thumb.info.height / 2) * 256 + 128) * 4 + 3]).toBe(255);
 
     // No nodata: the TIFF view stays opaque RGB/grey, a JPEG is still served as the file itself.
-    const plain = await media.get('view', idOf('e8.tif'));
+    const plain = await media.get('view', await idOf('e8.tif'));
     expect((await sharp(plain.file).metadata()).hasAlpha).toBe(false);
-    expect((await media.get('view', idOf('a.jpg'))).file).toBe(files['a.jpg']);
+    expect((await media.get('view', await idOf('a.jpg'))).file).toBe(files['a.jpg']);
   });
 
   it('masks nodata on stored samples, not on display values; NaN nodata matches NaN; alpha is kept', () => {
@@ -123,33 +123,33 @@ describe('Media', () => {
   });
 
   it('reports a missing file and a changed file, and recovers when the file returns', async () => {
-    const id = idOf('b.png');
-    const im = getImage(ds.db, id)!;
-    expect(media.fileState(im)).toBe('ok');
+    const id = await idOf('b.png');
+    const im = (await getImage(ds.db, id))!;
+    expect(await media.fileState(im)).toBe('ok');
     const file = files['b.png']!;
     const saved = fs.readFileSync(file);
     fs.unlinkSync(file);
-    expect(media.fileState(im)).toBe('missing');
+    expect(await media.fileState(im)).toBe('missing');
     await expect(media.get('thumb', id)).rejects.toMatchObject({ code: 'FILE_MISSING' });
     fs.writeFileSync(file, Buffer.concat([saved, Buffer.from('x')]));
-    expect(media.fileState(im)).toBe('changed');
+    expect(await media.fileState(im)).toBe('changed');
     await expect(media.get('view', id)).rejects.toMatchObject({ code: 'FILE_CHANGED' });
     fs.writeFileSync(file, saved);
-    expect(media.fileState(im)).toBe('ok'); // same bytes, new time: verified by hash
+    expect(await media.fileState(im)).toBe('ok'); // same bytes, new time: verified by hash
     // The verified time is recorded, so the next check needs no hash.
-    expect(getImage(ds.db, id)!.fileMtimeMs).toBe(Math.round(fs.statSync(file).mtimeMs));
+    expect((await getImage(ds.db, id))!.fileMtimeMs).toBe(Math.round(fs.statSync(file).mtimeMs));
   });
 
   it('never follows a stored path or link out of the dataset root', async () => {
-    const id = idOf('a.jpg');
-    ds.db.prepare('UPDATE images SET path = ? WHERE id = ?').run('../../../etc/passwd', id);
+    const id = await idOf('a.jpg');
+    await ds.db.prepare('UPDATE images SET path = ? WHERE id = ?').run('../../../etc/passwd', id);
     await expect(media.get('view', id)).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' });
-    ds.db.prepare('UPDATE images SET path = ? WHERE id = ?').run('/etc/passwd', id);
+    await ds.db.prepare('UPDATE images SET path = ? WHERE id = ?').run('/etc/passwd', id);
     await expect(media.get('view', id)).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' });
     const outside = tempDir();
     fs.copyFileSync(files['a.jpg']!, path.join(outside, 'a.jpg'));
     fs.symlinkSync(outside, path.join(root, 'imgs', 'link'));
-    ds.db.prepare('UPDATE images SET path = ? WHERE id = ?').run('imgs/link/a.jpg', id);
+    await ds.db.prepare('UPDATE images SET path = ? WHERE id = ?').run('imgs/link/a.jpg', id);
     await expect(media.get('view', id)).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' });
   });
 });
@@ -164,12 +164,12 @@ describe('Media of large and multi-band high-bit-depth images', () => {
     const file = path.join(root, 'imgs', 'wide16.png');
     await sharp(px, { raw: { width: w, height: h, channels: 1 } }).toColourspace('grey16').png().toFile(file);
     await importImages(ds, { paths: [file] });
-    return idOf('wide16.png');
+    return await idOf('wide16.png');
   }
 
   it('takes a large image window, range and thumbnail from a reduced copy, and leaves small images as they were', async () => {
     const id = await wide16();
-    const im = getImage(ds.db, id)!;
+    const im = (await getImage(ds.db, id))!;
     const capped = new Media(ds, 1e9, { fullDecodePixels: 1_000_000 });
     expect(capped.isLarge(im)).toBe(true);
     const reduced = await capped.statsRaster(im, 0);
@@ -199,8 +199,8 @@ describe('Media of large and multi-band high-bit-depth images', () => {
     const src = sharedPath('datasets/geotiff_rasterio/RGBA.uint16.tif');
     if (!src) return;
     await importImages(ds, { paths: [src], allowOutsideRoot: true });
-    const id = ds.db.prepare("SELECT id FROM images WHERE path LIKE '%RGBA.uint16.tif'").pluck().get() as number;
-    const im = getImage(ds.db, id)!;
+    const id = await ds.db.prepare("SELECT id FROM images WHERE path LIKE '%RGBA.uint16.tif'").pluck().get() as number;
+    const im = (await getImage(ds.db, id))!;
     const r = await readRaster(ds, im);
     expect([r.width, r.height, r.channels, r.bitDepth]).toEqual([634, 411, 4, 16]);
     expect(r.data).toBeInstanceOf(Uint16Array);
@@ -255,7 +255,7 @@ describe('Media of large and multi-band high-bit-depth images', () => {
   });
 
   it('a render for an explicit window served again counts as new, so pruning spares it', async () => {
-    const id = idOf('d16.png');
+    const id = await idOf('d16.png');
     const first = await media.get('view', id, { window: { center: 100, width: 50 } });
     const old = Date.now() / 1000 - 3600;
     fs.utimesSync(first.file, old, old);

@@ -62,7 +62,7 @@ describe('media addresses', () => {
     await ok(ws, 'dataset:open', { path: a.file });
     expect((await ok(ws, 'images:get', { id: a.id })).media).toBe(a.media);
     expect(await view(a.media)).toEqual([240, 0, 0]);
-    ws.close();
+    await ws.close();
   });
 
   it('name the version: a file replaced by another picture of the same byte size is shown as changed, never as the old pixels', async () => {
@@ -85,7 +85,7 @@ describe('media addresses', () => {
       expect(await firstPixel(ws, `${kind}/${media}`)).toBe('FILE_CHANGED');
       expect(await firstPixel(ws, `${kind}/${detail.media}`)).toBe('FILE_CHANGED');
     }
-    ws.close();
+    await ws.close();
   });
 
   it('never send a stored file that is not the imported image, whatever its row says', async () => {
@@ -96,20 +96,20 @@ describe('media addresses', () => {
     fs.writeFileSync(secret, 'secret: 12345\n'.repeat(40));
     const st = fs.statSync(secret);
     const db = ws.current!.db;
-    db.prepare('UPDATE images SET path = ?, file_size = ?, file_mtime_ms = ? WHERE id = ?').run('imgs/notes.txt', st.size, Math.round(st.mtimeMs), id);
+    await db.prepare('UPDATE images SET path = ?, file_size = ?, file_mtime_ms = ? WHERE id = ?').run('imgs/notes.txt', st.size, Math.round(st.mtimeMs), id);
     expect((await ok(ws, 'images:get', { id })).fileState).toBe('ok');
-    const r = await resolveMedia(ws, `view/${ws.mediaKey(id)}`);
+    const r = await resolveMedia(ws, `view/${await ws.mediaKey(id)}`);
     expect(r.ok ? fs.readFileSync(r.file, 'utf8').slice(0, 6) : r.status).toBe(422);
-    expect(await firstPixel(ws, `thumb/${ws.mediaKey(id)}`)).toBe('CORRUPT_IMAGE');
+    expect(await firstPixel(ws, `thumb/${await ws.mediaKey(id)}`)).toBe('CORRUPT_IMAGE');
 
     // A real picture of the imported format, size and byte size, with the row's time: still not
     // the imported content, so its bytes are not sent.
     const other = path.join(dir, 'imgs', 'other.png');
     await flatPng(other, [200, 200, 0]);
     const ost = fs.statSync(other);
-    db.prepare('UPDATE images SET path = ?, file_size = ?, file_mtime_ms = ? WHERE id = ?').run('imgs/other.png', ost.size, Math.round(ost.mtimeMs), id);
+    await db.prepare('UPDATE images SET path = ?, file_size = ?, file_mtime_ms = ? WHERE id = ?').run('imgs/other.png', ost.size, Math.round(ost.mtimeMs), id);
     expect((await ok(ws, 'images:get', { id })).fileState).toBe('ok');
-    const swapped = await resolveMedia(ws, `view/${ws.mediaKey(id)}`);
+    const swapped = await resolveMedia(ws, `view/${await ws.mediaKey(id)}`);
     expect(swapped.ok ? 'sent' : [swapped.status, swapped.error.code]).toEqual([409, 'FILE_CHANGED']);
 
     // The same row made absolute and external, as a crafted dataset file would have it: the
@@ -118,10 +118,10 @@ describe('media addresses', () => {
     const passwd = path.join(outside, 'passwd');
     fs.copyFileSync(secret, passwd);
     const pst = fs.statSync(passwd);
-    db.prepare('UPDATE images SET path = ?, external = 1, file_size = ?, file_mtime_ms = ? WHERE id = ?').run(passwd, pst.size, Math.round(pst.mtimeMs), id);
-    const blocked = await resolveMedia(ws, `view/${ws.mediaKey(id)}`);
+    await db.prepare('UPDATE images SET path = ?, external = 1, file_size = ?, file_mtime_ms = ? WHERE id = ?').run(passwd, pst.size, Math.round(pst.mtimeMs), id);
+    const blocked = await resolveMedia(ws, `view/${await ws.mediaKey(id)}`);
     expect(blocked.ok ? 'sent' : [blocked.status, blocked.error.code]).toEqual([403, 'EXTERNAL_NOT_ALLOWED']);
-    ws.close();
+    await ws.close();
   });
 
   it('read images outside the root only from folders this user allowed for this dataset file', async () => {
@@ -137,30 +137,30 @@ describe('media addresses', () => {
     const [item] = (await ok(mine, 'images:list', {})).items;
     expect((await ok(mine, 'dataset:current', {}))!.blockedFolders).toEqual([]);
     expect(await firstPixel(mine, `view/${item!.media}`)).toEqual([90, 90, 90]);
-    mine.close();
+    await mine.close();
 
     // The same dataset file opened by another user (another settings folder): nothing is allowed.
     const theirs = newWorkspace(tempDir());
     const summary = await ok(theirs, 'dataset:open', { path: file });
     expect(summary.blockedFolders).toEqual([{ folder: path.join(outside, 'far'), images: 1 }]);
     expect((await ok(theirs, 'images:get', { id: item!.id })).fileState).toBe('not_allowed');
-    expect(await firstPixel(theirs, `view/${theirs.mediaKey(item!.id)}`)).toBe('EXTERNAL_NOT_ALLOWED');
-    expect(await firstPixel(theirs, `thumb/${theirs.mediaKey(item!.id)}`)).toBe('EXTERNAL_NOT_ALLOWED');
+    expect(await firstPixel(theirs, `view/${await theirs.mediaKey(item!.id)}`)).toBe('EXTERNAL_NOT_ALLOWED');
+    expect(await firstPixel(theirs, `thumb/${await theirs.mediaKey(item!.id)}`)).toBe('EXTERNAL_NOT_ALLOWED');
     expect((await fails(theirs, 'dataset:allowExternal', { folders: ['/etc'] })).code).toBe('INVALID_ARGUMENT');
     const allowed = await ok(theirs, 'dataset:allowExternal', { folders: [path.join(outside, 'far')] });
     expect(allowed.blockedFolders).toEqual([]);
-    expect(await firstPixel(theirs, `view/${theirs.mediaKey(item!.id)}`)).toEqual([90, 90, 90]);
+    expect(await firstPixel(theirs, `view/${await theirs.mediaKey(item!.id)}`)).toEqual([90, 90, 90]);
     // A folder is allowed, not what lies below it: a row pointing into a subfolder stays blocked.
     const deeper = path.join(outside, 'far', 'private');
     await flatPng(path.join(deeper, 'y.png'), [10, 10, 10]);
     const st = fs.statSync(path.join(deeper, 'y.png'));
-    theirs.current!.db.prepare('UPDATE images SET path = ?, file_size = ?, file_mtime_ms = ? WHERE id = ?').run(path.join(deeper, 'y.png'), st.size, Math.round(st.mtimeMs), item!.id);
+    await theirs.current!.db.prepare('UPDATE images SET path = ?, file_size = ?, file_mtime_ms = ? WHERE id = ?').run(path.join(deeper, 'y.png'), st.size, Math.round(st.mtimeMs), item!.id);
     expect((await ok(theirs, 'images:get', { id: item!.id })).fileState).toBe('not_allowed');
-    expect(await firstPixel(theirs, `view/${theirs.mediaKey(item!.id)}`)).toBe('EXTERNAL_NOT_ALLOWED');
+    expect(await firstPixel(theirs, `view/${await theirs.mediaKey(item!.id)}`)).toBe('EXTERNAL_NOT_ALLOWED');
     const far = path.join(outside, 'far', 'x.png');
     const fst = fs.statSync(far);
-    theirs.current!.db.prepare('UPDATE images SET path = ?, file_size = ?, file_mtime_ms = ? WHERE id = ?').run(far, fst.size, Math.round(fst.mtimeMs), item!.id);
-    theirs.close();
+    await theirs.current!.db.prepare('UPDATE images SET path = ?, file_size = ?, file_mtime_ms = ? WHERE id = ?').run(far, fst.size, Math.round(fst.mtimeMs), item!.id);
+    await theirs.close();
 
     // A copy of the dataset file elsewhere is another dataset file: the grant of the original
     // does not carry over to it, though it holds the same identity.
@@ -170,6 +170,6 @@ describe('media addresses', () => {
     expect((await ok(again, 'dataset:open', { path: file })).blockedFolders).toEqual([]);
     const copied = await ok(again, 'dataset:open', { path: copy });
     expect(copied.blockedFolders.map((b) => b.folder)).toEqual([path.join(outside, 'far')]);
-    again.close();
+    await again.close();
   });
 });

@@ -34,10 +34,10 @@ async function scene(): Promise<Scene> {
   const cell = (await ok(ws, 'classes:create', { name: 'cell' })).id;
   const other = (await ok(ws, 'classes:create', { name: 'other' })).id;
   const db = ws.current!.db;
-  const run = insertModelRun(db, { model: 'tiny', parameters: { conf: 0.25 }, provider: 'cpu' });
-  const [human] = insertAnnotations(db, [{ imageId: a.id, classId: cell, geometry: { kind: 'box', x: 1, y: 1, w: 5, h: 5 }, source: 'human' }]);
+  const run = await insertModelRun(db, { model: 'tiny', parameters: { conf: 0.25 }, provider: 'cpu' });
+  const [human] = await insertAnnotations(db, [{ imageId: a.id, classId: cell, geometry: { kind: 'box', x: 1, y: 1, w: 5, h: 5 }, source: 'human' }]);
   const box = (x: number) => ({ kind: 'box' as const, x, y: 2, w: 10, h: 8 });
-  const preds = insertAnnotations(db, [
+  const preds = await insertAnnotations(db, [
     { imageId: a.id, classId: cell, geometry: box(2), source: 'model', modelRunId: run, score: 0.9 },
     { imageId: a.id, classId: cell, geometry: box(12), source: 'model', modelRunId: run, score: 0.6 },
     { imageId: a.id, classId: cell, geometry: box(22), source: 'model', modelRunId: run, score: 0.3 },
@@ -46,32 +46,32 @@ async function scene(): Promise<Scene> {
   return { ws, a, b, cell, other, run, human: human!, preds };
 }
 
-const byId = (ws: Workspace, imageId: number) => new Map(listAnnotations(ws.current!.db, imageId).map((r) => [r.id, r]));
+const byId = async (ws: Workspace, imageId: number) => new Map((await listAnnotations(ws.current!.db, imageId)).map((r) => [r.id, r]));
 
 describe('reviewing predictions', () => {
   it('accept turns a prediction into a human annotation, keeps run and score in attributes, and undoes', async () => {
     const s = await scene();
-    const before = byId(s.ws, s.a.id);
+    const before = await byId(s.ws, s.a.id);
     const r = await ok(s.ws, 'predictions:accept', { ids: [s.preds[0]!] });
     expect(r.ids).toEqual([s.preds[0]]);
     expect(r.images).toHaveLength(1);
-    const accepted = byId(s.ws, s.a.id).get(s.preds[0]!)!;
+    const accepted = (await byId(s.ws, s.a.id)).get(s.preds[0]!)!;
     expect(accepted).toMatchObject({ source: 'human', modelRunId: null, score: null, version: 2, classId: s.cell });
     expect(accepted.attributes).toEqual({ acceptedFrom: s.run, score: 0.9 });
     expect(accepted.geometry).toEqual(before.get(s.preds[0]!)!.geometry);
     // The human annotation is untouched.
-    expect(byId(s.ws, s.a.id).get(s.human)).toEqual(before.get(s.human));
+    expect((await byId(s.ws, s.a.id)).get(s.human)).toEqual(before.get(s.human));
     expect((await ok(s.ws, 'images:get', { id: s.a.id })).status).toBe('in_progress');
 
     expect((await ok(s.ws, 'annotations:history', { imageId: s.a.id })).undoLabel).toBe('Accept prediction');
     await ok(s.ws, 'annotations:undo', { imageId: s.a.id });
-    expect(byId(s.ws, s.a.id).get(s.preds[0]!)).toMatchObject({ source: 'model', modelRunId: s.run, score: 0.9, attributes: {} });
+    expect((await byId(s.ws, s.a.id)).get(s.preds[0]!)).toMatchObject({ source: 'model', modelRunId: s.run, score: 0.9, attributes: {} });
   });
 
   it('edit-to-accept applies the class and geometry change while accepting', async () => {
     const s = await scene();
     await ok(s.ws, 'predictions:accept', { ids: [], edits: [{ id: s.preds[1]!, classId: s.other, geometry: { kind: 'box', x: 13, y: 3, w: 9, h: 7 } }] });
-    expect(byId(s.ws, s.a.id).get(s.preds[1]!)).toMatchObject({ source: 'human', classId: s.other, geometry: { kind: 'box', x: 13, y: 3, w: 9, h: 7 } });
+    expect((await byId(s.ws, s.a.id)).get(s.preds[1]!)).toMatchObject({ source: 'human', classId: s.other, geometry: { kind: 'box', x: 13, y: 3, w: 9, h: 7 } });
     expect((await fails(s.ws, 'predictions:accept', { ids: [], edits: [{ id: s.preds[2]!, geometry: { kind: 'box', x: 1, y: 1, w: 0, h: 4 } }] })).code).toBe('INVALID_GEOMETRY');
   });
 
@@ -79,12 +79,12 @@ describe('reviewing predictions', () => {
     const s = await scene();
     const r = await ok(s.ws, 'predictions:reject', { ids: [s.preds[1]!, s.preds[2]!, s.preds[3]!] });
     expect(r.images.map((i) => i.imageId).sort()).toEqual([s.a.id, s.b.id].sort());
-    expect([...byId(s.ws, s.a.id).keys()].sort()).toEqual([s.human, s.preds[0]!].sort());
-    expect(byId(s.ws, s.b.id).size).toBe(0);
+    expect([...(await byId(s.ws, s.a.id)).keys()].sort()).toEqual([s.human, s.preds[0]!].sort());
+    expect((await byId(s.ws, s.b.id)).size).toBe(0);
     await ok(s.ws, 'annotations:undo', { imageId: s.a.id });
-    expect(byId(s.ws, s.a.id).size).toBe(4);
+    expect((await byId(s.ws, s.a.id)).size).toBe(4);
     expect((await fails(s.ws, 'predictions:reject', { ids: [s.human] })).code).toBe('INVALID_ARGUMENT');
-    expect(byId(s.ws, s.a.id).has(s.human)).toBe(true);
+    expect((await byId(s.ws, s.a.id)).has(s.human)).toBe(true);
     expect((await fails(s.ws, 'predictions:accept', { ids: [999_999] })).code).toBe('NOT_FOUND');
   });
 
@@ -92,8 +92,8 @@ describe('reviewing predictions', () => {
     const s = await scene();
     const one = await ok(s.ws, 'predictions:acceptAbove', { runId: s.run, imageId: s.a.id, threshold: 0.5 });
     expect(one.ids.sort()).toEqual([s.preds[0]!, s.preds[1]!].sort());
-    expect(byId(s.ws, s.a.id).get(s.preds[2]!)!.source).toBe('model');
-    expect(byId(s.ws, s.b.id).get(s.preds[3]!)!.source).toBe('model');
+    expect((await byId(s.ws, s.a.id)).get(s.preds[2]!)!.source).toBe('model');
+    expect((await byId(s.ws, s.b.id)).get(s.preds[3]!)!.source).toBe('model');
     const all = await ok(s.ws, 'predictions:acceptAbove', { runId: s.run, threshold: 0.5 });
     expect(all.ids).toEqual([s.preds[3]]);
     expect((await ok(s.ws, 'predictions:acceptAbove', { runId: s.run, threshold: 0.95 })).ids).toEqual([]);
@@ -102,10 +102,10 @@ describe('reviewing predictions', () => {
   it('remembers a class map per model, refusing unknown dataset classes', async () => {
     const s = await scene();
     const ds = s.ws.current!;
-    expect(getModelClassMap(ds, 'tiny', ['Cell', 'potted plant'])).toEqual({ map: { Cell: s.cell, 'potted plant': null }, stored: false });
+    expect(await getModelClassMap(ds, 'tiny', ['Cell', 'potted plant'])).toEqual({ map: { Cell: s.cell, 'potted plant': null }, stored: false });
     await ok(s.ws, 'classmap:set', { modelId: 'tiny', map: { 'potted plant': s.other, Cell: null } });
-    expect(getModelClassMap(ds, 'tiny', ['Cell', 'potted plant'])).toEqual({ map: { 'potted plant': s.other, Cell: null }, stored: true });
-    expect(getModelClassMap(ds, 'another', ['cell']).stored).toBe(false);
+    expect(await getModelClassMap(ds, 'tiny', ['Cell', 'potted plant'])).toEqual({ map: { 'potted plant': s.other, Cell: null }, stored: true });
+    expect((await getModelClassMap(ds, 'another', ['cell'])).stored).toBe(false);
     expect((await fails(s.ws, 'classmap:set', { modelId: 'tiny', map: { x: 4242 } })).code).toBe('INVALID_ARGUMENT');
   });
 });
@@ -115,13 +115,13 @@ describe('accepting never stacks duplicates', () => {
   async function twoRuns() {
     const s = await scene();
     const db = s.ws.current!.db;
-    const second = insertModelRun(db, { model: 'tiny', parameters: {}, provider: 'cpu' });
-    const human = insertAnnotations(db, [
+    const second = await insertModelRun(db, { model: 'tiny', parameters: {}, provider: 'cpu' });
+    const human = await insertAnnotations(db, [
       { imageId: s.a.id, classId: s.cell, geometry: { kind: 'box', x: 30, y: 20, w: 20, h: 20 }, source: 'human' },
       { imageId: s.a.id, classId: s.other, geometry: { kind: 'box', x: 0, y: 30, w: 12, h: 12 }, source: 'human' },
     ]);
-    const found = (run: number) =>
-      insertAnnotations(db, [
+    const found = async (run: number) =>
+      await insertAnnotations(db, [
         // The human cell box, a pixel off: IoU 19*20 / (400 + 400 - 380) = 0.905.
         { imageId: s.a.id, classId: s.cell, geometry: { kind: 'box', x: 31, y: 20, w: 20, h: 20 }, source: 'model', modelRunId: run, score: 0.95 },
         // Where the "other" box is, but as a cell: a different class is no duplicate.
@@ -129,19 +129,19 @@ describe('accepting never stacks duplicates', () => {
         // A new object, found by both runs identically.
         { imageId: s.a.id, classId: s.cell, geometry: { kind: 'box', x: 40, y: 0, w: 10, h: 10 }, source: 'model', modelRunId: run, score: run === s.run ? 0.7 : 0.8 },
       ]);
-    return { ...s, second, humanBoxes: human, first: found(s.run), again: found(second) };
+    return { ...s, second, humanBoxes: human, first: await found(s.run), again: await found(second) };
   }
 
-  const humans = (ws: Workspace, imageId: number) => listAnnotations(ws.current!.db, imageId).filter((a) => a.source === 'human');
+  const humans = async (ws: Workspace, imageId: number) => (await listAnnotations(ws.current!.db, imageId)).filter((a) => a.source === 'human');
   const exactDuplicates = (list: { classId: number | null; geometry: unknown }[]) => list.length - new Set(list.map((a) => JSON.stringify([a.classId, a.geometry]))).size;
 
   it('accept-all over two runs adds each new object once, keeps the human boxes, and is one undo step', async () => {
     const s = await twoRuns();
-    const before = humans(s.ws, s.a.id);
+    const before = await humans(s.ws, s.a.id);
     expect(before).toHaveLength(3);
     const r = await ok(s.ws, 'predictions:acceptAbove', { runIds: [s.run, s.second], imageId: s.a.id, threshold: 0.5 });
     expect(r.images).toHaveLength(1);
-    const after = humans(s.ws, s.a.id);
+    const after = await humans(s.ws, s.a.id);
     expect(exactDuplicates(after)).toBe(0);
     // The three human boxes, the scene's two predictions over 0.5, the cell where "other" is, and
     // the new object: seven shapes, not eleven.
@@ -150,11 +150,11 @@ describe('accepting never stacks duplicates', () => {
     // Of the identical copies the better-scored one (the second run's) became the human shape.
     expect(after.find((a) => (a.geometry as { x: number }).x === 40)!.attributes).toMatchObject({ acceptedFrom: s.second, score: 0.8 });
     expect(r.duplicates!.sort()).toEqual([s.first[0]!, s.again[0]!, s.again[1]!, s.first[2]!].sort());
-    expect(listAnnotations(s.ws.current!.db, s.a.id).filter((a) => a.source === 'model' && a.score! >= 0.5)).toHaveLength(0);
+    expect((await listAnnotations(s.ws.current!.db, s.a.id)).filter((a) => a.source === 'model' && a.score! >= 0.5)).toHaveLength(0);
 
     await ok(s.ws, 'annotations:undo', { imageId: s.a.id });
-    expect(humans(s.ws, s.a.id)).toEqual(before);
-    expect(listAnnotations(s.ws.current!.db, s.a.id).filter((a) => a.source === 'model')).toHaveLength(9);
+    expect(await humans(s.ws, s.a.id)).toEqual(before);
+    expect((await listAnnotations(s.ws.current!.db, s.a.id)).filter((a) => a.source === 'model')).toHaveLength(9);
   });
 
   it('accepting one prediction over a human shape of its class at IoU >= 0.9 removes it instead; the threshold is configurable', async () => {
@@ -162,10 +162,10 @@ describe('accepting never stacks duplicates', () => {
     const r = await ok(s.ws, 'predictions:accept', { ids: [s.first[0]!] });
     expect(r.ids).toEqual([]);
     expect(r.duplicates).toEqual([s.first[0]]);
-    expect(humans(s.ws, s.a.id)).toHaveLength(3);
-    expect(listAnnotations(s.ws.current!.db, s.a.id).some((a) => a.id === s.first[0])).toBe(false);
+    expect(await humans(s.ws, s.a.id)).toHaveLength(3);
+    expect((await listAnnotations(s.ws.current!.db, s.a.id)).some((a) => a.id === s.first[0])).toBe(false);
     // At a stricter threshold the same overlap (0.905) is a different object.
-    const strict = acceptPredictions(s.ws.current!, [s.again[0]!], [], Date.now(), { duplicateIou: 0.95 });
+    const strict = await acceptPredictions(s.ws.current!, [s.again[0]!], [], Date.now(), { duplicateIou: 0.95 });
     expect(strict.ids).toEqual([s.again[0]]);
     expect(duplicateIouSetting({ TESSERA_DUPLICATE_IOU: '0.75' })).toBe(0.75);
     expect(duplicateIouSetting({})).toBe(0.9);
@@ -203,7 +203,7 @@ describe('importing COCO results with RLE masks', () => {
     const debris = (await ok(ws, 'classes:create', { name: 'debris' })).id;
     const ds = ws.current!;
     const square = (x0: number, y0: number) => maskOf(64, 48, (x, y) => x >= x0 && x < x0 + 10 && y >= y0 && y < y0 + 10);
-    insertAnnotations(ds.db, [
+    await insertAnnotations(ds.db, [
       { imageId: a.id, classId: cell, geometry: { kind: 'mask', rle: encodeMask(square(0, 0), 64, 48) }, source: 'human' },
       { imageId: a.id, classId: debris, geometry: { kind: 'mask', rle: encodeMask(square(30, 10), 64, 48) }, source: 'human' },
     ]);
@@ -220,9 +220,9 @@ describe('importing COCO results with RLE masks', () => {
 
   it('stores compressed and uncompressed RLE results as masks, and mask IoU decides the evaluation', async () => {
     const s = await partialOverlap();
-    const report = importCocoResults(s.ds, { file: s.results, name: 'masks', instances: s.instances });
+    const report = await importCocoResults(s.ds, { file: s.results, name: 'masks', instances: s.instances });
     expect(report).toMatchObject({ predictions: 2, images: 1, unmatchedResults: 0, invalid: 0 });
-    const stored = listAnnotations(s.ds.db, s.a.id).filter((x) => x.source === 'model');
+    const stored = (await listAnnotations(s.ds.db, s.a.id)).filter((x) => x.source === 'model');
     expect(stored.map((x) => [x.classId, x.score, x.modelRunId, x.geometry])).toEqual([
       [s.cell, 0.9, report.runId, { kind: 'mask', rle: s.cellPred }],
       [s.debris, 0.8, report.runId, { kind: 'mask', rle: s.debrisPred }],
@@ -258,18 +258,18 @@ describe('importing COCO results with RLE masks', () => {
 
   it('refuses an RLE whose size is not the image\'s, or that is malformed, and stores nothing', async () => {
     const s = await partialOverlap();
-    const count = () => ({
-      runs: s.ds.db.prepare('SELECT count(*) FROM model_runs').pluck().get(),
-      annotations: s.ds.db.prepare('SELECT count(*) FROM annotations').pluck().get(),
-      classes: s.ds.db.prepare('SELECT count(*) FROM classes').pluck().get(),
+    const count = async () => ({
+      runs: await s.ds.db.prepare('SELECT count(*) FROM model_runs').pluck().get(),
+      annotations: await s.ds.db.prepare('SELECT count(*) FROM annotations').pluck().get(),
+      classes: await s.ds.db.prepare('SELECT count(*) FROM classes').pluck().get(),
     });
-    const before = count();
+    const before = await count();
     const good = JSON.parse(fs.readFileSync(s.results, 'utf8')) as unknown[];
     // [width, height] instead of COCO's [height, width]: the runs still cover 64 x 48 pixels.
     const swapped = writeJson(path.dirname(s.results), 'swapped.json', [...good, { image_id: 1, category_id: 1, bbox: [0, 0, 5, 5], score: 0.5, segmentation: { size: [64, 48], counts: rleToString(s.cellPred) } }]);
-    const e = (() => {
+    const e = await (async () => {
       try {
-        importCocoResults(s.ds, { file: swapped, name: 'wrong size', instances: s.instances });
+        await importCocoResults(s.ds, { file: swapped, name: 'wrong size', instances: s.instances });
       } catch (err) {
         return err as { code: string; message: string };
       }
@@ -277,16 +277,16 @@ describe('importing COCO results with RLE masks', () => {
     })();
     expect(e.code).toBe('INVALID_GEOMETRY');
     expect(e.message).toBe(`${swapped}: result 2: RLE size [64, 48] is not the [height, width] of image 1 (${s.a.path}, [48, 64])`);
-    expect(count()).toEqual(before);
+    expect(await count()).toEqual(before);
 
     const short = writeJson(path.dirname(s.results), 'short.json', [...good, { image_id: 1, category_id: 1, score: 0.5, segmentation: { size: [48, 64], counts: [100, 20] } }]);
-    expect(() => importCocoResults(s.ds, { file: short, name: 'short', instances: s.instances })).toThrow(`${short}: result 2: segmentation: RLE runs cover 120 pixels, not 3072 (48x64)`);
+    await expect(async () => importCocoResults(s.ds, { file: short, name: 'short', instances: s.instances })).rejects.toThrow(`${short}: result 2: segmentation: RLE runs cover 120 pixels, not 3072 (48x64)`);
     const garbled = writeJson(path.dirname(s.results), 'garbled.json', [{ image_id: 1, category_id: 1, score: 0.5, segmentation: { size: [48, 64], counts: 'ab\u0001' } }]);
-    expect(() => importCocoResults(s.ds, { file: garbled, name: 'garbled', instances: s.instances })).toThrow(/garbled\.json: result 0: segmentation: RLE counts string is malformed/);
+    await expect(async () => importCocoResults(s.ds, { file: garbled, name: 'garbled', instances: s.instances })).rejects.toThrow(/garbled\.json: result 0: segmentation: RLE counts string is malformed/);
     // Without an RLE a result still needs its box.
     const boxless = writeJson(path.dirname(s.results), 'boxless.json', [{ image_id: 1, category_id: 1, score: 0.5, segmentation: [[0, 0, 5, 0, 5, 5]] }]);
-    expect(() => importCocoResults(s.ds, { file: boxless, name: 'boxless', instances: s.instances })).toThrow(/boxless\.json: result 0 lacks/);
-    expect(count()).toEqual(before);
+    await expect(async () => importCocoResults(s.ds, { file: boxless, name: 'boxless', instances: s.instances })).rejects.toThrow(/boxless\.json: result 0 lacks/);
+    expect(await count()).toEqual(before);
   });
 });
 
@@ -306,22 +306,22 @@ describe('importing COCO results with an instances file', () => {
       { image_id: 1, category_id: 7, bbox: [20, 20, 5, 5], score: 0.8 },
       { image_id: 1, category_id: 7, bbox: [30, 20, 5, 5], score: 0.7 },
     ]);
-    const count = () => ({
-      runs: ds.db.prepare('SELECT count(*) FROM model_runs').pluck().get(),
-      annotations: ds.db.prepare('SELECT count(*) FROM annotations').pluck().get(),
-      classes: ds.db.prepare('SELECT count(*) FROM classes').pluck().get(),
+    const count = async () => ({
+      runs: await ds.db.prepare('SELECT count(*) FROM model_runs').pluck().get(),
+      annotations: await ds.db.prepare('SELECT count(*) FROM annotations').pluck().get(),
+      classes: await ds.db.prepare('SELECT count(*) FROM classes').pluck().get(),
     });
-    const before = count();
-    expect(() => importCocoResults(ds, { file: results, name: 'refused', instances })).toThrow(
+    const before = await count();
+    await expect(async () => importCocoResults(ds, { file: results, name: 'refused', instances })).rejects.toThrow(
       `${results}: category id 7 (platelet) matches no class of the dataset by name in ${instances}; pass --allow-new-classes to import them as new classes named as in that file`,
     );
-    expect(count()).toEqual(before);
+    expect(await count()).toEqual(before);
 
-    const report = importCocoResults(ds, { file: results, name: 'allowed', instances, allowNewClasses: true });
+    const report = await importCocoResults(ds, { file: results, name: 'allowed', instances, allowNewClasses: true });
     expect(report).toMatchObject({ predictions: 3, newCategoryIds: [7], newClassNames: ['platelet'], newCategoryResults: 2 });
     const platelet = (await ok(ws, 'classes:list', {})).find((c) => c.name === 'platelet')!;
-    expect(listAnnotations(ds.db, a.id).map((x) => x.classId)).toEqual([cell, platelet.id, platelet.id]);
-    ws.close();
+    expect((await listAnnotations(ds.db, a.id)).map((x) => x.classId)).toEqual([cell, platelet.id, platelet.id]);
+    await ws.close();
   });
 });
 
@@ -340,7 +340,7 @@ describe('importing results with many categories', () => {
       categories.map((c) => ({ image_id: 1, category_id: c.id, bbox: [c.id % 50, 2, 8, 8], score: 0.5 })),
     );
     const t = performance.now();
-    const report = importCocoResults(ds, { file: results, name: 'many', instances, allowNewClasses: true });
+    const report = await importCocoResults(ds, { file: results, name: 'many', instances, allowNewClasses: true });
     const ms = performance.now() - t;
     expect(report).toMatchObject({ predictions: n, images: 1 });
     const classes = await ok(ws, 'classes:list', {});
@@ -349,6 +349,6 @@ describe('importing results with many categories', () => {
     expect(new Set(classes.map((c) => c.color)).size).toBeGreaterThan(1);
     // Linear: about a second here; one class at a time re-reading every class took minutes.
     expect(ms).toBeLessThan(20_000);
-    ws.close();
+    await ws.close();
   }, 120_000);
 });

@@ -55,7 +55,7 @@ describe.runIf(model && images)('pre-labeling with yolov8n_int8 on coco_tinycoco
     const db = ws.current!.db;
     const labeled = items.find((i) => i.path === NAMES[2])!;
     const cls = (await ok(ws, 'classes:create', { name: 'mine' })).id;
-    const [human] = insertAnnotations(db, [{ imageId: labeled.id, classId: cls, geometry: { kind: 'box', x: 1, y: 1, w: 9, h: 9 }, source: 'human' }]);
+    const [human] = await insertAnnotations(db, [{ imageId: labeled.id, classId: cls, geometry: { kind: 'box', x: 1, y: 1, w: 9, h: 9 }, source: 'human' }]);
     const { detector, calls } = await countingDetector();
     const progress: number[] = [];
     const s = await runPrelabel(
@@ -69,20 +69,20 @@ describe.runIf(model && images)('pre-labeling with yolov8n_int8 on coco_tinycoco
     expect(progress.at(-1)).toBe(3);
     expect(s.msPerImage).toBeGreaterThan(0);
 
-    const first = listAnnotations(db, items.find((i) => i.path === NAMES[0])!.id);
+    const first = await listAnnotations(db, items.find((i) => i.path === NAMES[0])!.id);
     expect(first.length).toBeGreaterThan(0);
-    expect(s.detections).toBe(listAnnotations(db, items.find((i) => i.path === NAMES[1])!.id).length + first.length);
+    expect(s.detections).toBe((await listAnnotations(db, items.find((i) => i.path === NAMES[1])!.id)).length + first.length);
     for (const a of first) {
       expect(a).toMatchObject({ source: 'model', modelRunId: s.runId, kind: 'box' });
       expect(a.score).toBeGreaterThanOrEqual(0.3);
     }
-    const person = ws.current!.db.prepare("SELECT id FROM classes WHERE name = 'person'").pluck().get() as number;
+    const person = await ws.current!.db.prepare("SELECT id FROM classes WHERE name = 'person'").pluck().get() as number;
     const people = first.filter((a) => a.classId === person && a.geometry.kind === 'box');
     expect(Math.max(...people.map((a) => iou(a.geometry as { x: number; y: number; w: number; h: number }, { x: 389, y: 70, w: 109, h: 278 })))).toBeGreaterThanOrEqual(0.7);
     expect(first.find((a) => a.attributes['modelClass'] === 'person')).toBeTruthy();
 
-    expect(listAnnotations(db, labeled.id).map((a) => a.id)).toEqual([human]);
-    const run = getModelRun(db, s.runId)!;
+    expect((await listAnnotations(db, labeled.id)).map((a) => a.id)).toEqual([human]);
+    const run = (await getModelRun(db, s.runId))!;
     expect(run).toMatchObject({ model: 'yolov8n-int8', provider: 'cpu', status: 'done' });
     expect(run.parameters).toMatchObject({ conf: 0.3, iou: 0.45, size: [320, 320], skipLabeled: true, classes: { person: person }, manifest: { resize: 'cv2-linear' } });
   });
@@ -92,11 +92,12 @@ describe.runIf(model && images)('pre-labeling with yolov8n_int8 on coco_tinycoco
     const { detector, calls } = await countingDetector();
     const ids = items.filter((i) => i.path !== NAMES[2]).map((i) => i.id);
     let runId = 0;
-    const first = await runPrelabel(ws.current!, detector, { manifest, modelFile: model!, imageIds: ids, skipLabeled: false }, { isCancelled: () => runId > 0 && runImageCounts(db, runId).done >= 1, onRun: (id) => (runId = id) });
+    let doneSoFar = 0;
+    const first = await runPrelabel(ws.current!, detector, { manifest, modelFile: model!, imageIds: ids, skipLabeled: false }, { onProgress: (p) => (doneSoFar = p.done), isCancelled: () => doneSoFar >= 1, onRun: (id) => (runId = id) });
     expect(first).toMatchObject({ runId, cancelled: true, done: 1, pending: 1 });
-    expect(getModelRun(db, runId)!.status).toBe('cancelled');
-    const ofRun = () => db.prepare('SELECT count(*) FROM annotations WHERE model_run_id = ?').pluck().get(runId) as number;
-    const afterFirst = ofRun();
+    expect((await getModelRun(db, runId))!.status).toBe('cancelled');
+    const ofRun = async () => await db.prepare('SELECT count(*) FROM annotations WHERE model_run_id = ?').pluck().get(runId) as number;
+    const afterFirst = await ofRun();
 
     const resumed = await resumePrelabel(ws.current!, detector, runId);
     expect(resumed).toMatchObject({ runId, cancelled: false, done: 2, pending: 0, images: 2 });
@@ -104,15 +105,15 @@ describe.runIf(model && images)('pre-labeling with yolov8n_int8 on coco_tinycoco
     const doneFirst = items.find((i) => i.id === ids[0])!.path;
     expect(calls.filter((c) => c === doneFirst)).toHaveLength(1);
     expect(new Set(calls).size).toBe(2);
-    expect(ofRun()).toBe(afterFirst + resumed.detections);
-    expect(runImageCounts(db, runId)).toEqual({ pending: 0, done: 2, skipped: 0, failed: 0 });
-    expect(getModelRun(db, runId)!.status).toBe('done');
+    expect(await ofRun()).toBe(afterFirst + resumed.detections);
+    expect(await runImageCounts(db, runId)).toEqual({ pending: 0, done: 2, skipped: 0, failed: 0 });
+    expect((await getModelRun(db, runId))!.status).toBe('done');
   });
 
   it('a model that does not fit its manifest fails the run with the decoder error, storing nothing', async () => {
     const db = ws.current!.db;
-    const count = () => db.prepare('SELECT count(*) FROM annotations').pluck().get() as number;
-    const before = count();
+    const count = async () => await db.prepare('SELECT count(*) FROM annotations').pluck().get() as number;
+    const before = await count();
     let runId = 0;
     const wrong: ModelManifest = { ...manifest, id: 'wrong', family: 'yolox', colour: 'bgr', scale: 1 };
     const err = await runPrelabel(ws.current!, (await inferenceBackend()).detector, { manifest: wrong, modelFile: model!, imageIds: [items[0]!.id], skipLabeled: false }, { onRun: (id) => (runId = id) }).then(
@@ -121,18 +122,18 @@ describe.runIf(model && images)('pre-labeling with yolov8n_int8 on coco_tinycoco
     );
     expect(err?.code).toMatch(/INVALID_ARGUMENT|UNSUPPORTED/);
     expect(err?.message).toMatch(/yolov8n_int8\.onnx/);
-    expect(getModelRun(db, runId)!.status).toBe('failed');
-    expect(count()).toBe(before);
+    expect((await getModelRun(db, runId))!.status).toBe('failed');
+    expect(await count()).toBe(before);
   });
 
   it('trying a model on one image returns detections and stores nothing', async () => {
     const db = ws.current!.db;
-    const count = () => db.prepare('SELECT count(*) FROM annotations').pluck().get() as number;
-    const before = count();
+    const count = async () => await db.prepare('SELECT count(*) FROM annotations').pluck().get() as number;
+    const before = await count();
     const r = await tryModel(ws.current!, (await inferenceBackend()).detector, { manifest, modelFile: model!, imageId: items[0]!.id });
     expect(r.detections.length).toBeGreaterThan(0);
     expect(r.provider).toBe('cpu');
-    expect(count()).toBe(before);
+    expect(await count()).toBe(before);
     expect(fs.existsSync(model!)).toBe(true);
   });
 });
@@ -145,7 +146,7 @@ async function firstRun() {
   const { detector } = await countingDetector();
   const args = { manifest, modelFile: model!, imageIds: [image.id], skipLabeled: false, conf: 0.15 };
   const first = await runPrelabel(ws.current!, detector, args);
-  const found = listAnnotations(db, image.id).filter((a) => a.source === 'model');
+  const found = (await listAnnotations(db, image.id)).filter((a) => a.source === 'model');
   expect(found.length).toBeGreaterThanOrEqual(4);
   return { ws, db, image, detector, args, first, found };
 }
@@ -165,7 +166,7 @@ describe.runIf(model && images)('running a model again on the same image', () =>
 
     const again = await runPrelabel(ws.current!, detector, args);
     expect(again).toMatchObject({ replaced: rest.length, alreadyLabeled: 2, alreadyRejected: 1, detections: rest.length });
-    const now = listAnnotations(db, image.id);
+    const now = await listAnnotations(db, image.id);
     // Only the new run's predictions are pending, one per object, and none on the accepted box;
     // the edited one is still there as it was.
     expect(now.filter((a) => a.source === 'model' && a.id !== moved!.id).every((a) => a.modelRunId === again.runId)).toBe(true);
@@ -183,7 +184,7 @@ describe.runIf(model && images)('running a model again on the same image', () =>
     expect(e1.detections).toBe(rest.length + 1);
     // Its replaced detections are listed as such, under negative ids that name no annotation: a
     // history row's own id may equal an annotation's, and a fix must never reach that shape.
-    const live = new Set(listAnnotations(db, image.id).map((a) => a.id));
+    const live = new Set((await listAnnotations(db, image.id)).map((a) => a.id));
     const listed = (await ok(ws, 'eval:run', { runId: first.runId, iouType: 'bbox', scoreThreshold: 0.1 })).errors.filter((e) => e.kind !== 'false_negative');
     expect(listed.filter((e) => e.replaced)).toHaveLength(rest.length);
     expect(listed.filter((e) => e.replaced).every((e) => e.annotationId < 0)).toBe(true);
@@ -195,14 +196,14 @@ describe.runIf(model && images)('running a model again on the same image', () =>
     // An undo of the reject makes that object a prediction again: the rejection no longer counts,
     // and like an edited one the restored prediction stays, so a third run does not repeat it.
     await ok(ws, 'annotations:undo', { imageId: image.id });
-    const undone = listAnnotations(db, image.id).find((a) => a.id === second!.id)!;
+    const undone = (await listAnnotations(db, image.id)).find((a) => a.id === second!.id)!;
     expect(undone.source).toBe('model');
     await ok(ws, 'predictions:reject', { ids: [undone.id] });
     await ok(ws, 'annotations:undo', { imageId: image.id });
     const third = await runPrelabel(ws.current!, detector, args);
     expect(third).toMatchObject({ alreadyLabeled: 3, alreadyRejected: 0 });
-    expect(listAnnotations(db, image.id).find((a) => a.id === second!.id)).toMatchObject({ source: 'model', modelRunId: first.runId });
-    const last = listAnnotations(db, image.id);
+    expect((await listAnnotations(db, image.id)).find((a) => a.id === second!.id)).toMatchObject({ source: 'model', modelRunId: first.runId });
+    const last = await listAnnotations(db, image.id);
     expect(new Set(last.map(key)).size).toBe(last.length);
   }, 120_000);
 });
@@ -219,22 +220,22 @@ describe.runIf(model && images)('deleting a prediction in the editor', () => {
     await ok(ws, 'annotations:edit', { imageId: image.id, label: 'Delete', ops: [{ op: 'delete', id: best!.id }] });
     const second = await runPrelabel(ws.current!, detector, args);
     expect(second).toMatchObject({ replaced: found.length - 1, alreadyRejected: 1, alreadyLabeled: 0, detections: found.length - 1 });
-    expect(listAnnotations(db, image.id).some((a) => key(a) === key(best!))).toBe(false);
+    expect((await listAnnotations(db, image.id)).some((a) => key(a) === key(best!))).toBe(false);
 
     // Undone, the deleted prediction is back and pending; the rejection no longer counts, and like
     // any restored prediction it stays, so the next run leaves its object out as already there.
-    const rejected = () => rejectedShapesOfImage(db, image.id).map(key);
-    expect(rejected()).toEqual([key(best!)]);
+    const rejected = async () => (await rejectedShapesOfImage(db, image.id)).map(key);
+    expect(await rejected()).toEqual([key(best!)]);
     await ok(ws, 'annotations:undo', { imageId: image.id });
-    expect(rejected()).toEqual([]);
+    expect(await rejected()).toEqual([]);
     await ok(ws, 'annotations:redo', { imageId: image.id });
-    expect(rejected()).toEqual([key(best!)]);
+    expect(await rejected()).toEqual([key(best!)]);
     await ok(ws, 'annotations:undo', { imageId: image.id });
-    expect(rejected()).toEqual([]);
-    expect(listAnnotations(db, image.id).find((a) => a.id === best!.id)).toMatchObject({ source: 'model', modelRunId: first.runId });
+    expect(await rejected()).toEqual([]);
+    expect((await listAnnotations(db, image.id)).find((a) => a.id === best!.id)).toMatchObject({ source: 'model', modelRunId: first.runId });
     const third = await runPrelabel(ws.current!, detector, args);
     expect(third).toMatchObject({ alreadyRejected: 0, alreadyLabeled: 1 });
-    const now = listAnnotations(db, image.id);
+    const now = await listAnnotations(db, image.id);
     expect(now.filter((a) => key(a) === key(best!))).toHaveLength(1);
     expect(new Set(now.map(key)).size).toBe(now.length);
   }, 120_000);
@@ -252,7 +253,8 @@ describe.runIf(model && images)('pre-labeling beside another writer of the datas
     // A run left with one image pending and its provider already known, so that nothing but the
     // image's own transaction writes after its detection.
     let runId = 0;
-    const first = await runPrelabel(ws.current!, real, { manifest, modelFile: model!, imageIds: ids, skipLabeled: false }, { isCancelled: () => runId > 0 && runImageCounts(db, runId).done >= 1, onRun: (id) => (runId = id) });
+    let doneSoFar = 0;
+    const first = await runPrelabel(ws.current!, real, { manifest, modelFile: model!, imageIds: ids, skipLabeled: false }, { onProgress: (p) => (doneSoFar = p.done), isCancelled: () => doneSoFar >= 1, onRun: (id) => (runId = id) });
     expect(first).toMatchObject({ done: 1, pending: 1 });
 
     // Another connection (a second window, the command line) takes the write lock as the
@@ -283,13 +285,13 @@ describe.runIf(model && images)('pre-labeling beside another writer of the datas
         return r;
       },
     };
-    const updatedBefore = db.prepare('SELECT updated_at FROM images WHERE id = ?').pluck().get(other.id) as number;
+    const updatedBefore = await db.prepare('SELECT updated_at FROM images WHERE id = ?').pluck().get(other.id) as number;
     const resumed = await resumePrelabel(ws.current!, detector, runId);
     await exited;
     expect(resumed).toMatchObject({ done: 2, failed: 0, pending: 0 });
     expect(resumed.detections).toBeGreaterThan(0);
-    expect(runImageCounts(db, runId)).toEqual({ pending: 0, done: 2, skipped: 0, failed: 0 });
-    expect(db.prepare('SELECT updated_at FROM images WHERE id = ?').pluck().get(other.id)).toBe(updatedBefore + 1);
+    expect(await runImageCounts(db, runId)).toEqual({ pending: 0, done: 2, skipped: 0, failed: 0 });
+    expect(await db.prepare('SELECT updated_at FROM images WHERE id = ?').pluck().get(other.id)).toBe(updatedBefore + 1);
   }, 120_000);
 });
 
@@ -306,15 +308,15 @@ describe.runIf(model && images)('resuming an older run of a model', () => {
     expect(older).toMatchObject({ cancelled: true, pending: 1, detections: 0 });
     const newer = await runPrelabel(ws.current!, detector, args);
     expect(newer.runId).toBeGreaterThan(older.runId);
-    const pending = () => listAnnotations(db, image.id).filter((a) => a.source === 'model');
-    const before = pending();
+    const pending = async () => (await listAnnotations(db, image.id)).filter((a) => a.source === 'model');
+    const before = await pending();
     expect(before.length).toBeGreaterThanOrEqual(4);
 
     const resumed = await resumePrelabel(ws.current!, detector, older.runId);
     expect(resumed).toMatchObject({ runId: older.runId, done: 1, replaced: 0, detections: 0 });
     // The newer run's predictions are untouched and are the only ones offered for review.
-    expect(pending()).toEqual(before);
-    const history = db.prepare('SELECT run_id AS runId, reason, replaced_by AS replacedBy, count(*) AS n FROM prediction_history GROUP BY run_id, reason, replaced_by').all();
+    expect(await pending()).toEqual(before);
+    const history = await db.prepare('SELECT run_id AS runId, reason, replaced_by AS replacedBy, count(*) AS n FROM prediction_history GROUP BY run_id, reason, replaced_by').all();
     expect(history).toEqual([{ runId: older.runId, reason: 'superseded', replacedBy: newer.runId, n: before.length }]);
     // The older run is still judged on all it found.
     const runs = await ok(ws, 'eval:runs', {});
@@ -342,7 +344,7 @@ describe.runIf(model && images)('pre-labeling through the contract', () => {
     const tried = await ok(ws, 'models:try', { modelId: manifest.id, imageId: items[0]!.id, conf: 0.4 });
     expect(tried.provider).toBe('cpu');
     expect(tried.detections.some((d) => d.className === 'person')).toBe(true);
-    expect(ws.current!.db.prepare('SELECT count(*) FROM annotations').pluck().get()).toBe(0);
+    expect(await ws.current!.db.prepare('SELECT count(*) FROM annotations').pluck().get()).toBe(0);
 
     events.length = 0;
     const s = await ok(ws, 'prelabel:run', { jobId: 'pl', modelId: manifest.id, scope: { filter: {}, unlabeledOnly: true }, conf: 0.4, provider: 'cpu' });
@@ -359,7 +361,7 @@ describe.runIf(model && images)('pre-labeling through the contract', () => {
 
     const again = await ok(ws, 'prelabel:resume', { jobId: 'pl2', runId: s.runId });
     expect(again).toMatchObject({ done: 2, detections: 0 });
-    expect(ws.current!.db.prepare('SELECT count(*) FROM annotations').pluck().get()).toBe(s.detections);
+    expect(await ws.current!.db.prepare('SELECT count(*) FROM annotations').pluck().get()).toBe(s.detections);
     await ws.dispose();
   });
 
@@ -375,17 +377,18 @@ describe.runIf(model && images)('pre-labeling through the contract', () => {
     const db = ws.current!.db;
     const { items } = await ok(ws, 'images:list', {});
     let runId = 0;
+    let doneSoFar = 0;
     const { detector } = await inferenceBackend();
     const first = await runPrelabel(
       ws.current!,
       detector,
       { manifest, modelFile: model!, imageIds: items.map((i) => i.id), skipLabeled: false },
-      { isCancelled: () => runId > 0 && runImageCounts(db, runId).done >= 1, onRun: (id) => (runId = id) },
+      { onProgress: (p) => (doneSoFar = p.done), isCancelled: () => doneSoFar >= 1, onRun: (id) => (runId = id) },
     );
     expect(first).toMatchObject({ cancelled: true, pending: 1 });
     expect(await ok(ws, 'prelabel:unfinished', {})).toEqual([{ runId, modelId: manifest.id, status: 'cancelled', pending: 1, done: 1 }]);
     // A run the app quit during stays 'running' in the file; it is unfinished all the same.
-    db.prepare("UPDATE model_runs SET status = 'running' WHERE id = ?").run(runId);
+    await db.prepare("UPDATE model_runs SET status = 'running' WHERE id = ?").run(runId);
     expect(await ok(ws, 'prelabel:unfinished', {})).toMatchObject([{ runId, status: 'running', pending: 1 }]);
 
     await ok(ws, 'prelabel:resume', { jobId: 'pl2', runId });
@@ -423,7 +426,7 @@ describe.runIf(model && images)('pre-labeling through the contract', () => {
       // loads with the app's thread settings, which the tries and jobs use.
       expect(await ws.inferenceStats()).toEqual({ workers: 1, loads: 1, sessions: [{ file: model!, providers: ['cpu'], intraOpThreads: physicalCores(), spinning: false }] });
       // Another dataset in the same window keeps the worker too.
-      ws.close();
+      await ws.close();
       await ok(ws, 'dataset:create', { path: path.join(dir, 'e.tessera'), root: images! });
       await ok(ws, 'images:import', { jobId: 'imp2', paths: [path.join(images!, NAMES[2]!)] });
       const other = (await ok(ws, 'images:list', {})).items[0]!;
@@ -454,7 +457,7 @@ describe.runIf(model && images)('pre-labeling through the contract', () => {
     const given = await ok(ws, 'models:try', { file: model!, manifest: { ...rest, classes: COCO80.map((c) => `m-${c}`) }, imageId: items[0]!.id, conf: 0.4 });
     expect(given.detections.some((d) => d.className === 'm-person')).toBe(true);
 
-    expect(ws.current!.db.prepare('SELECT count(*) FROM annotations').pluck().get()).toBe(0);
+    expect(await ws.current!.db.prepare('SELECT count(*) FROM annotations').pluck().get()).toBe(0);
     expect((await ok(ws, 'models:list', {})).some((e) => e.origin === 'custom')).toBe(false);
     // Naming both a registered id and a file is refused by the contract, as is naming neither.
     expect((await fails(ws, 'models:try', { modelId: 'x', file: model!, imageId: items[0]!.id } as never)).code).toBe('INVALID_ARGUMENT');
@@ -474,15 +477,15 @@ describe.runIf(model && images)('thread settings of pre-labeling through the con
     const { file: _f, ...rest } = manifest;
     await ok(ws, 'models:add', { file: model!, manifest: rest as Record<string, unknown> });
     const scope = { filter: {}, unlabeledOnly: false };
-    const params = (runId: number) => getModelRun(ws.current!.db, runId)!.parameters;
+    const params = async (runId: number) => (await getModelRun(ws.current!.db, runId))!.parameters;
 
     const plain = await ok(ws, 'prelabel:run', { jobId: 'a', modelId: manifest.id, scope });
     expect(plain.done).toBe(1);
-    expect(params(plain.runId)).toMatchObject({ threads: physicalCores(), spinning: false });
+    expect(await params(plain.runId)).toMatchObject({ threads: physicalCores(), spinning: false });
 
     const asked = await ok(ws, 'prelabel:run', { jobId: 'b', modelId: manifest.id, scope, threads: 1, spinning: true });
     expect(asked.done).toBe(1);
-    expect(params(asked.runId)).toMatchObject({ threads: 1, spinning: true });
+    expect(await params(asked.runId)).toMatchObject({ threads: 1, spinning: true });
     // The same detections whatever the threads.
     expect(asked.detections).toBe(plain.detections);
 
@@ -490,12 +493,12 @@ describe.runIf(model && images)('thread settings of pre-labeling through the con
     expect(tried.detections.length).toBe(plain.detections);
 
     await ok(ws, 'prelabel:resume', { jobId: 'c', runId: asked.runId, threads: 2 });
-    expect(params(asked.runId)).toMatchObject({ threads: 2, spinning: false });
+    expect(await params(asked.runId)).toMatchObject({ threads: 2, spinning: false });
 
     for (const bad of [{ threads: 0 }, { threads: 1.5 }, { threads: 257 }, { spinning: 'yes' }]) {
       const e = await fails(ws, 'prelabel:run', { jobId: 'd', modelId: manifest.id, scope, ...(bad as object) });
       expect(e.code).toBe('INVALID_ARGUMENT');
     }
-    ws.close();
+    await ws.close();
   });
 });

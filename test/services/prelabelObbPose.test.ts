@@ -68,7 +68,7 @@ async function dataset(): Promise<{ ws: Workspace; dir: string; image: ImageList
   return { ws, dir, image: items[0]! };
 }
 
-const predictions = (ws: Workspace, imageId: number): AnnotationRecord[] => listAnnotations(ws.current!.db, imageId).filter((a) => a.source === 'model');
+const predictions = async (ws: Workspace, imageId: number): Promise<AnnotationRecord[]> => (await listAnnotations(ws.current!.db, imageId)).filter((a) => a.source === 'model');
 
 afterAll(closeInferenceBackend);
 
@@ -84,7 +84,7 @@ describe('pre-labeling with an Ultralytics OBB model', () => {
     ]);
     const summary = await runPrelabel(ws.current!, (await inferenceBackend()).detector, { manifest: base({ file }), modelFile: file, imageIds: [image.id], skipLabeled: false });
     expect([summary.done, summary.failed, summary.detections]).toEqual([1, 0, 4]);
-    const got = predictions(ws, image.id);
+    const got = await predictions(ws, image.id);
     expect(got.map((a) => a.kind)).toEqual(['obb', 'obb', 'obb', 'obb']);
     const byScore = [...got].sort((a, b) => b.score! - a.score!);
     const geo = byScore.map((a) => a.geometry as Extract<AnnotationRecord['geometry'], { kind: 'obb' }>);
@@ -101,7 +101,8 @@ describe('pre-labeling with an Ultralytics OBB model', () => {
     const cos = Math.cos(0.3), sin = Math.sin(0.3);
     expect(c[0]).toBeCloseTo(640 - 200 * cos + 50 * sin, 3);
     expect(c[1]).toBeCloseTo(320 - 200 * sin - 50 * cos, 3);
-    expect(byScore.map((a) => [findClassByName(ws.current!.db, 'car')!.id === a.classId ? 'car' : 'truck', a.modelRunId])).toEqual([
+    const car = (await findClassByName(ws.current!.db, 'car'))!.id;
+    expect(byScore.map((a) => [car === a.classId ? 'car' : 'truck', a.modelRunId])).toEqual([
       ['car', summary.runId],
       ['truck', summary.runId],
       ['car', summary.runId],
@@ -134,14 +135,14 @@ describe('pre-labeling with an Ultralytics pose model', () => {
     const file = constantModel(path.join(dir, 'pose.onnx'), columns);
     const summary = await runPrelabel(ws.current!, (await inferenceBackend()).detector, { manifest: base({ task: 'pose', classes: ['person'], file }), modelFile: file, imageIds: [image.id], skipLabeled: false });
     expect([summary.done, summary.detections]).toEqual([1, 2]);
-    const got = predictions(ws, image.id).sort((a, b) => b.score! - a.score!);
+    const got = (await predictions(ws, image.id)).sort((a, b) => b.score! - a.score!);
     expect(got.map((a) => a.kind)).toEqual(['keypoints', 'keypoints']);
     const points = (got[0]!.geometry as { points: number[] }).points;
     expect(points).toHaveLength(51);
     // Keypoint 1 scored 0.9: visible; 2 scored 0.3: labelled, not visible; 3 scored 0.1: not labelled.
     expect(points.slice(0, 9).map((v) => +v.toFixed(3))).toEqual([600, 120, 2, 602, 130, 1, 0, 0, 0]);
     expect(points.slice(9, 12).map((v) => +v.toFixed(3))).toEqual([606, 150, 2]);
-    const cls = findClassByName(ws.current!.db, 'person')!;
+    const cls = (await findClassByName(ws.current!.db, 'person'))!;
     expect(got[0]!.classId).toBe(cls.id);
     expect(cls.keypoints).toEqual(COCO_PERSON_KEYPOINTS);
     await ws.close();
@@ -170,9 +171,9 @@ describe('pre-labeling with an Ultralytics pose model', () => {
     expect(err?.message).toBe(
       'class "person" has another keypoint schema than model "x": the class has 2 keypoints (head, tail), the model 17 (nose, left_eye, right_eye, left_ear, right_ear, left_shoulder, right_shoulder, left_elbow, …); map the model\'s class to another class, or change the class\'s keypoints to the model\'s',
     );
-    expect(predictions(ws, image.id)).toEqual([]);
-    expect(getModelRun(ws.current!.db, runId)!.status).toBe('failed');
-    expect(findClassByName(ws.current!.db, 'person')!.keypoints!.names).toEqual(['head', 'tail']);
+    expect(await predictions(ws, image.id)).toEqual([]);
+    expect((await getModelRun(ws.current!.db, runId))!.status).toBe('failed');
+    expect((await findClassByName(ws.current!.db, 'person'))!.keypoints!.names).toEqual(['head', 'tail']);
     await ws.close();
   });
 });

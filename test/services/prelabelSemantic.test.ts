@@ -32,9 +32,9 @@ async function workspaceWith(files: string[], root: string): Promise<{ ws: Works
   return { ws, ids: files.map((f) => items.find((i) => i.path === path.relative(root, f).split(path.sep).join('/'))!.id) };
 }
 
-function masksOf(ws: Workspace, imageId: number, runId: number): { rle: Rle; score: number; className: string }[] {
-  const names = new Map((ws.current!.db.prepare('SELECT id, name FROM classes').all() as { id: number; name: string }[]).map((c) => [c.id, c.name]));
-  return listAnnotations(ws.current!.db, imageId)
+async function masksOf(ws: Workspace, imageId: number, runId: number): Promise<{ rle: Rle; score: number; className: string }[]> {
+  const names = new Map((await ws.current!.db.prepare('SELECT id, name FROM classes').all() as { id: number; name: string }[]).map((c) => [c.id, c.name]));
+  return (await listAnnotations(ws.current!.db, imageId))
     .filter((a) => a.modelRunId === runId)
     .map((a) => {
       if (a.geometry.kind !== 'mask') throw new Error(`expected a mask, got ${a.geometry.kind}`);
@@ -51,7 +51,7 @@ describe.runIf(deeplab && coco)('DeepLabV3 (NHWC) on coco_tinycoco 000000386912.
     try {
       const s = await runPrelabel(ws.current!, (await inferenceBackend()).detector, { manifest: deeplabManifest(deeplab!), modelFile: deeplab!, imageIds: ids, skipLabeled: false });
       expect(s).toMatchObject({ done: 1, failed: 0 });
-      const masks = masksOf(ws, ids[0]!, s.runId);
+      const masks = await masksOf(ws, ids[0]!, s.runId);
       // One mask per class: no class twice, never the background.
       expect(new Set(masks.map((m) => m.className)).size).toBe(masks.length);
       expect(masks.map((m) => m.className)).not.toContain('background');
@@ -71,7 +71,7 @@ describe.runIf(deeplab && coco)('DeepLabV3 (NHWC) on coco_tinycoco 000000386912.
       console.log(`DeepLabV3 person mask IoU with the ground truth: ${iou.toFixed(3)} (scores upsampled bilinearly, then argmax)`);
       expect(iou).toBeGreaterThanOrEqual(0.7);
     } finally {
-      ws.dispose();
+      await ws.dispose();
     }
   });
 });
@@ -86,7 +86,7 @@ describe.runIf(unet && img2d && mask2d)('U-Net nuclei on the 16-bit stardist ima
   const run = async (m: ModelManifest, tiling?: { size: number; overlap: number }) => {
     const s = await runPrelabel(ws.current!, (await inferenceBackend()).detector, { manifest: m, modelFile: unet!, imageIds: [id], skipLabeled: false, ...(tiling ? { tiling } : {}) });
     expect(s).toMatchObject({ done: 1, failed: 0 });
-    return masksOf(ws, id, s.runId);
+    return await masksOf(ws, id, s.runId);
   };
 
   it('foreground IoU against mask2d >= 0.75; watershed instances beat connected components in F1 at IoU 0.5', async () => {
@@ -176,8 +176,8 @@ describe.runIf(coco)('tiled semantic segmentation', () => {
       const tiled = await runPrelabel(ws.current!, detector, { manifest: base([160, 160]), modelFile: model, imageIds: ids, skipLabeled: false, tiling: { size: 160, overlap: 32 } });
       expect(whole).toMatchObject({ done: 1, failed: 0 });
       expect(tiled).toMatchObject({ done: 1, failed: 0 });
-      const a = masksOf(ws, ids[0]!, whole.runId);
-      const b = masksOf(ws, ids[0]!, tiled.runId);
+      const a = await masksOf(ws, ids[0]!, whole.runId);
+      const b = await masksOf(ws, ids[0]!, tiled.runId);
       expect(a.map((m) => m.className).sort()).toEqual(['a', 'b']);
       for (const name of ['a', 'b']) {
         const ma = rowMajor(a.find((m) => m.className === name)!.rle);
@@ -199,10 +199,10 @@ describe.runIf(coco)('tiled semantic segmentation', () => {
       );
       expect(full.warnings.some((w) => w.includes('"+ whole image" pass is not run'))).toBe(true);
       expect(new Set(progress)).toEqual(new Set([tileGrid(640, 427, { size: 160, overlap: 32 }).length]));
-      const c = masksOf(ws, ids[0]!, full.runId);
+      const c = await masksOf(ws, ids[0]!, full.runId);
       expect(rowMajor(c.find((m) => m.className === 'a')!.rle)).toEqual(rowMajor(b.find((m) => m.className === 'a')!.rle));
     } finally {
-      ws.dispose();
+      await ws.dispose();
     }
   });
 });
@@ -289,7 +289,7 @@ describe.runIf(unet && img2d)('U-Net on the 16-bit stardist image: input window 
       const narrow = { center: range.low + (range.high - range.low) * 0.1, width: Math.max(1, (range.high - range.low) * 0.05) };
       await ok(ws, 'imaging:setWindow', { imageId: id, window: narrow });
       const windowed = await runPrelabel(ws.current!, detector, { manifest: byDefault('unet-b'), modelFile: unet!, imageIds: [id], skipLabeled: false });
-      const a = masksOf(ws, id, plain.runId), b = masksOf(ws, id, windowed.runId);
+      const a = await masksOf(ws, id, plain.runId), b = await masksOf(ws, id, windowed.runId);
       expect(a).toHaveLength(1);
       expect(b).toHaveLength(1);
       expect(rowMajor(b[0]!.rle)).toEqual(rowMajor(a[0]!.rle));
@@ -334,12 +334,12 @@ describe.runIf(unet && img2d)('U-Net on the 16-bit stardist image: input window 
     try {
       const detector = (await inferenceBackend()).detector;
       // The record claims an orthomosaic's size: nothing of that size is read or allocated.
-      ws.current!.db.prepare('UPDATE images SET width = 20000, height = 20000 WHERE id = ?').run(id);
+      await ws.current!.db.prepare('UPDATE images SET width = 20000, height = 20000 WHERE id = ?').run(id);
       const err = await tryModel(ws.current!, detector, { manifest: byDefault('unet-big'), modelFile: unet!, imageId: id, tiling: { size: 512, overlap: 64 } }).then(() => null, (e: Error) => e);
       expect(err?.message).toBe(
         'img2d.tif: 20000x20000 pixels (400 MP) is more than semantic model "unet-big" can be run on, 250 MP (TESSERA_SEMANTIC_MAX_PIXELS); cut the image into parts and run them, or raise the limit if this computer has the memory (3 bytes a pixel)',
       );
-      ws.current!.db.prepare('UPDATE images SET width = 9000, height = 8000 WHERE id = ?').run(id);
+      await ws.current!.db.prepare('UPDATE images SET width = 9000, height = 8000 WHERE id = ?').run(id);
       const inst = await tryModel(ws.current!, detector, { manifest: byDefault('unet-inst', { split: 'watershed', minArea: 10, fillHoles: true }), modelFile: unet!, imageId: id, tiling: { size: 512, overlap: 64 } }).then(() => null, (e: Error) => e);
       expect(inst?.message).toBe(
         'img2d.tif: 9000x8000 pixels (72 MP) is more than semantic model "unet-inst" can split into instances, 64 MP (TESSERA_INSTANCES_MAX_PIXELS, bounded by OpenCV\'s 32-bit memory); use the model without "instances" for one mask per class, or cut the image into parts',

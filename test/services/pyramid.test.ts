@@ -55,8 +55,8 @@ beforeAll(async () => {
   imageId = (await ok(ws, 'images:list', {})).items[0]!.id;
 }, 60_000);
 
-afterAll(() => {
-  ws?.close();
+afterAll(async () => {
+  await ws?.close();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
   if (savedThreshold === undefined) delete process.env['TESSERA_PYRAMID_PIXELS'];
   else process.env['TESSERA_PYRAMID_PIXELS'] = savedThreshold;
@@ -116,7 +116,7 @@ describe('tile pyramid', () => {
     const cache = path.join(dir, 'd.tessera-cache', 'pyramid');
     const left = fs.existsSync(cache) ? fs.readdirSync(cache, { recursive: true }).map(String) : [];
     expect(left.filter((f) => f.endsWith('pyramid.json') || f.includes('.build-'))).toEqual([]);
-    const r = await resolveMedia(ws, `tile/${ws.mediaKey(imageId)}/0/0/0`);
+    const r = await resolveMedia(ws, `tile/${await ws.mediaKey(imageId)}/0/0/0`);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.code).toBe('NOT_FOUND');
   });
@@ -144,7 +144,7 @@ describe('tile pyramid', () => {
       const picks = new Map<string, [number, number]>();
       for (const [c, r] of [[0, 0], [grid.cols >> 1, grid.rows >> 1], [grid.cols - 1, grid.rows - 1]] as const) picks.set(`${c},${r}`, [c, r]);
       for (const [col, row] of picks.values()) {
-        const r = await resolveMedia(ws, `tile/${ws.mediaKey(imageId)}/${level}/${col}/${row}`);
+        const r = await resolveMedia(ws, `tile/${await ws.mediaKey(imageId)}/${level}/${col}/${row}`);
         if (!r.ok) throw new Error(r.error.message);
         expect(r.mime).toBe('image/jpeg');
         const { data, info: t } = await sharp(r.file).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -181,13 +181,13 @@ describe('tile pyramid', () => {
       const win = await ok(ws, 'imaging:getWindow', { imageId: id });
       expect(win.range!.high).toBeGreaterThanOrEqual(230);
       expect(win.range!.high).toBeLessThanOrEqual(235);
-      const r = await resolveMedia(ws, `tile/${ws.mediaKey(id)}/${info.levels - 1}/4/1`);
+      const r = await resolveMedia(ws, `tile/${await ws.mediaKey(id)}/${info.levels - 1}/4/1`);
       if (!r.ok) throw new Error(r.error.message);
       // Columns 1024..1199: input 200..235, the top of the window, so near white.
       const stats = await sharp(r.file).stats();
       expect(stats.channels[0]!.mean).toBeGreaterThan(200);
       // Columns 0..255: input 0..50, the bottom fifth of the window: dark, but not all black.
-      const left = await resolveMedia(ws, `tile/${ws.mediaKey(id)}/${info.levels - 1}/0/0`);
+      const left = await resolveMedia(ws, `tile/${await ws.mediaKey(id)}/${info.levels - 1}/0/0`);
       if (!left.ok) throw new Error(left.error.message);
       const l = (await sharp(left.file).stats()).channels[0]!;
       expect(l.max).toBeGreaterThan(40);
@@ -208,8 +208,8 @@ describe('tile pyramid', () => {
     process.env['TESSERA_PYRAMID_PIXELS'] = String(im.width * im.height);
     try {
       const info = await ok(ws, 'images:buildPyramid', { jobId: 'psd', imageId: im.id });
-      const view = await resolveMedia(ws, `view/${ws.mediaKey(im.id)}`);
-      const tile = await resolveMedia(ws, `tile/${ws.mediaKey(im.id)}/${info.levels - 1}/0/0`);
+      const view = await resolveMedia(ws, `view/${await ws.mediaKey(im.id)}`);
+      const tile = await resolveMedia(ws, `tile/${await ws.mediaKey(im.id)}/${info.levels - 1}/0/0`);
       if (!view.ok || !tile.ok) throw new Error('no view or tile');
       const a = await sharp(view.file).extract({ left: 0, top: 0, width: TILE_SIZE, height: TILE_SIZE }).greyscale().raw().toBuffer();
       const b = await sharp(tile.file).greyscale().raw().toBuffer();
@@ -268,19 +268,19 @@ describe('tile pyramid', () => {
     const top = info.levels - 1;
     const grid = tileGrid(g, top);
     for (const [p, status] of [
-      [`tile/${ws.mediaKey(imageId)}/${info.levels}/0/0`, 400],
-      [`tile/${ws.mediaKey(imageId)}/${top}/${grid.cols}/0`, 400],
-      [`tile/${ws.mediaKey(imageId)}/${top}/0/${grid.rows}`, 400],
-      [`tile/${ws.mediaKey(imageId)}/${top}/../../x`, 400],
-      [`tile/${ws.mediaKey(imageId)}/-1/0/0`, 400],
-      [`tile/${ws.mediaKey(imageId)}/${top}/0/0.jpeg`, 400],
-      [`tile/${ws.mediaKey(imageId).replace(/\/\d+\//, `/${imageId + 1000}/`)}/0/0/0`, 404],
+      [`tile/${await ws.mediaKey(imageId)}/${info.levels}/0/0`, 400],
+      [`tile/${await ws.mediaKey(imageId)}/${top}/${grid.cols}/0`, 400],
+      [`tile/${await ws.mediaKey(imageId)}/${top}/0/${grid.rows}`, 400],
+      [`tile/${await ws.mediaKey(imageId)}/${top}/../../x`, 400],
+      [`tile/${await ws.mediaKey(imageId)}/-1/0/0`, 400],
+      [`tile/${await ws.mediaKey(imageId)}/${top}/0/0.jpeg`, 400],
+      [`tile/${(await ws.mediaKey(imageId)).replace(/\/\d+\//, `/${imageId + 1000}/`)}/0/0/0`, 404],
     ] as const) {
       const r = await resolveMedia(ws, p);
       expect(r.ok, p).toBe(false);
       if (!r.ok) expect(r.status, p).toBe(status);
     }
-    const r = await resolveMedia(ws, `tile/${ws.mediaKey(imageId)}/${top}/${grid.cols - 1}/${grid.rows - 1}`);
+    const r = await resolveMedia(ws, `tile/${await ws.mediaKey(imageId)}/${top}/${grid.cols - 1}/${grid.rows - 1}`);
     expect(r.ok).toBe(true);
     if (r.ok) expect(path.relative(path.join(dir, 'd.tessera-cache'), r.file).startsWith('..')).toBe(false);
   });

@@ -355,12 +355,12 @@ describe.runIf(pair)('saving a segment', () => {
     const { ws, ids } = await datasetWith(async (imgs) => flat(path.join(imgs, 'a.png'), 64, 48));
     try {
       const ds = ws.current!;
-      const before = listClasses(ds.db).map((c) => c.name);
+      const before = (await listClasses(ds.db)).map((c) => c.name);
       // Frame 3 of a one-frame image: the edit is refused after the class would have been made.
-      expect(() => saveSegment(ds, { imageId: ids['a.png']!, frame: 3, className: 'ghost', geometry: { kind: 'polygon', parts: [[1, 1, 20, 1, 20, 20]] } })).toThrow();
-      expect(listClasses(ds.db).map((c) => c.name)).toEqual(before);
-      const ok1 = saveSegment(ds, { imageId: ids['a.png']!, frame: 0, className: 'cell', geometry: { kind: 'polygon', parts: [[1, 1, 20, 1, 20, 20]] } });
-      expect(listClasses(ds.db).find((c) => c.id === ok1.classId)?.name).toBe('cell');
+      await expect(async () => saveSegment(ds, { imageId: ids['a.png']!, frame: 3, className: 'ghost', geometry: { kind: 'polygon', parts: [[1, 1, 20, 1, 20, 20]] } })).rejects.toThrow();
+      expect((await listClasses(ds.db)).map((c) => c.name)).toEqual(before);
+      const ok1 = await saveSegment(ds, { imageId: ids['a.png']!, frame: 0, className: 'cell', geometry: { kind: 'polygon', parts: [[1, 1, 20, 1, 20, 20]] } });
+      expect((await listClasses(ds.db)).find((c) => c.id === ok1.classId)?.name).toBe('cell');
     } finally {
       await ws.dispose();
     }
@@ -445,7 +445,7 @@ describe.runIf(pair)('large and tiled images', () => {
     near(r.masks[0]!, expected(6000, 5000, points, undefined, region));
     // The pixels of level 3 of 6 (a quarter of each side), assembled from its tiles with no gap.
     const pyramids = ws.pyramidsFor();
-    const levels = { geometry: { width: 6000, height: 5000, tileSize: info.tileSize, levels: info.levels }, tile: (l: number, c: number, r: number) => pyramids.tile(imageId, l, c, r).file };
+    const levels = { geometry: { width: 6000, height: 5000, tileSize: info.tileSize, levels: info.levels }, tile: async (l: number, c: number, r: number) => (await pyramids.tile(imageId, l, c, r)).file };
     const px = await regionFromLevel(levels, 3, region);
     expect([px.width, px.height, px.channels]).toEqual([1024, 768, 3]);
     const at = (x: number, y: number) => Array.from(px.data.subarray((((y - region.y) / 4) * px.width + (x - region.x) / 4) * 3, (((y - region.y) / 4) * px.width + (x - region.x) / 4) * 3 + 3));
@@ -506,12 +506,12 @@ describe.runIf(pair && dicomDir)('DICOM frames and 16-bit images', () => {
       const seg = new Segmenter(() => Promise.reject(new Error('not used')));
       for (const [name, frame] of [['MR_small.dcm', 0], ['two.dcm', 0], ['two.dcm', 1], ['deep.png', 0]] as const) {
         const imageId = ids[name]!;
-        const src = await seg.plan(ds, model, { imageId, frame }).source();
+        const src = await (await seg.plan(ds, model, { imageId, frame })).source();
         if (!('raw' in src)) throw new Error(`${name}: expected decoded pixels`);
         expect(await unlikeShown(ws, imageId, frame, src.raw), `${name} frame ${frame}: samples unlike the display`).toBe(0);
       }
-      const f0 = (await seg.plan(ds, model, { imageId: ids['two.dcm']!, frame: 0 }).source()) as { raw: { data: Uint8Array } };
-      const f1 = (await seg.plan(ds, model, { imageId: ids['two.dcm']!, frame: 1 }).source()) as { raw: { data: Uint8Array } };
+      const f0 = (await (await seg.plan(ds, model, { imageId: ids['two.dcm']!, frame: 0 })).source()) as { raw: { data: Uint8Array } };
+      const f1 = (await (await seg.plan(ds, model, { imageId: ids['two.dcm']!, frame: 1 })).source()) as { raw: { data: Uint8Array } };
       expect(Buffer.from(f0.raw.data).equals(Buffer.from(f1.raw.data))).toBe(false);
 
       const mr = ids['MR_small.dcm']!;
@@ -528,7 +528,7 @@ describe.runIf(pair && dicomDir)('DICOM frames and 16-bit images', () => {
       expect((await ok(ws, 'segment:encode', { imageId: mr, modelId })).cached).toBe(true);
       await ok(ws, 'imaging:setWindow', { imageId: mr, frame: 0, window: { center: 300, width: 200 } });
       expect((await ok(ws, 'segment:encode', { imageId: mr, modelId })).cached).toBe(false);
-      const narrow = await seg.plan(ds, model, { imageId: mr, frame: 0 }).source();
+      const narrow = await (await seg.plan(ds, model, { imageId: mr, frame: 0 })).source();
       if (!('raw' in narrow)) throw new Error('expected decoded pixels');
       expect(await unlikeShown(ws, mr, 0, narrow.raw)).toBe(0);
       const { dispatch } = await import('../../src-main/services/dispatch');
@@ -549,9 +549,9 @@ describe.runIf(pair)('boxes to masks', () => {
     try {
       const db = ws.current!.db;
       const cls = await ok(ws, 'classes:create', { name: 'thing' });
-      const source = insertModelRun(db, { model: 'detector', name: 'detector run', parameters: {} });
+      const source = await insertModelRun(db, { model: 'detector', name: 'detector run', parameters: {} });
       const a = ids['a.png']!, b = ids['b.png']!;
-      insertAnnotations(db, [
+      await insertAnnotations(db, [
         { imageId: a, classId: cls.id, geometry: { kind: 'box', x: 100, y: 100, w: 100, h: 50 }, source: 'model', modelRunId: source, score: 0.8 },
         { imageId: a, classId: cls.id, geometry: { kind: 'box', x: 300, y: 200, w: 40, h: 30 }, source: 'model', modelRunId: source, score: 0.6 },
         // Too thin to hold a pixel centre: an empty mask.
@@ -560,10 +560,10 @@ describe.runIf(pair)('boxes to masks', () => {
       ]);
       const s = await ok(ws, 'segment:boxesToMasks', { jobId: 'b2m', modelId, runId: source });
       expect(s).toMatchObject({ boxes: 4, created: 3, empty: 1, cancelled: false });
-      const run = getModelRun(db, s.runId)!;
+      const run = (await getModelRun(db, s.runId))!;
       expect(run).toMatchObject({ model: modelId, status: 'done', provider: 'cpu' });
       expect(run.parameters).toMatchObject({ sourceRunId: source, as: 'mask' });
-      const rows = db.prepare('SELECT image_id AS imageId, class_id AS classId, kind, geometry, score, source FROM annotations WHERE model_run_id = ? ORDER BY id').all(s.runId) as { imageId: number; classId: number | null; kind: string; geometry: string; score: number; source: string }[];
+      const rows = await db.prepare('SELECT image_id AS imageId, class_id AS classId, kind, geometry, score, source FROM annotations WHERE model_run_id = ? ORDER BY id').all(s.runId) as { imageId: number; classId: number | null; kind: string; geometry: string; score: number; source: string }[];
       expect(rows.map((r) => [r.imageId, r.classId, r.kind, r.source, r.score])).toEqual([
         [a, cls.id, 'mask', 'model', 0.8],
         [a, cls.id, 'mask', 'model', 0.6],
@@ -572,10 +572,10 @@ describe.runIf(pair)('boxes to masks', () => {
       const areas = rows.map((r) => (JSON.parse(r.geometry) as { rle: { size: [number, number]; counts: number[] } }).rle).map((rle) => decodeMask(rle).reduce((n, v) => n + v, 0));
       expect(areas).toEqual([5000, 1200, 6000]);
 
-      const p = await ok(ws, 'segment:boxesToMasks', { jobId: 'b2p', modelId, annotationIds: [rows.length > 0 ? (db.prepare('SELECT id FROM annotations WHERE model_run_id = ? ORDER BY id').pluck().get(source) as number) : 0], as: 'polygon', tolerance: 0.5 });
+      const p = await ok(ws, 'segment:boxesToMasks', { jobId: 'b2p', modelId, annotationIds: [rows.length > 0 ? (await db.prepare('SELECT id FROM annotations WHERE model_run_id = ? ORDER BY id').pluck().get(source) as number) : 0], as: 'polygon', tolerance: 0.5 });
       expect(p).toMatchObject({ boxes: 1, created: 1, empty: 0 });
-      expect(getModelRun(db, p.runId)!.name).toMatch(/: masks from 1 box$/);
-      const poly = db.prepare('SELECT kind, geometry FROM annotations WHERE model_run_id = ?').get(p.runId) as { kind: string; geometry: string };
+      expect((await getModelRun(db, p.runId))!.name).toMatch(/: masks from 1 box$/);
+      const poly = await db.prepare('SELECT kind, geometry FROM annotations WHERE model_run_id = ?').get(p.runId) as { kind: string; geometry: string };
       expect(poly.kind).toBe('polygon');
       const parts = (JSON.parse(poly.geometry) as { parts: number[][] }).parts;
       const xs = parts[0]!.filter((_, i) => i % 2 === 0), ys = parts[0]!.filter((_, i) => i % 2 === 1);
@@ -591,20 +591,20 @@ describe.runIf(pair)('boxes to masks', () => {
     });
     try {
       const db = ws.current!.db;
-      const source = insertModelRun(db, { model: 'detector', parameters: {} });
+      const source = await insertModelRun(db, { model: 'detector', parameters: {} });
       const order = ['a.png', 'b.png', 'c.png'].map((n) => ids[n]!);
-      insertAnnotations(db, order.map((imageId) => ({ imageId, classId: null, geometry: { kind: 'box' as const, x: 10, y: 10, w: 50, h: 50 }, source: 'model' as const, modelRunId: source, score: 0.9 })));
+      await insertAnnotations(db, order.map((imageId) => ({ imageId, classId: null, geometry: { kind: 'box' as const, x: 10, y: 10, w: 50, h: 50 }, source: 'model' as const, modelRunId: source, score: 0.9 })));
       fs.rmSync(path.join(root, 'imgs', 'b.png'));
       const s = await ok(ws, 'segment:boxesToMasks', { jobId: 'gone', modelId, runId: source });
       expect(s).toMatchObject({ boxes: 3, created: 2, failed: 1, cancelled: false });
       // A run with a failed image finishes as a pre-label run with one does.
-      expect(getModelRun(db, s.runId)!.status).toBe('done');
-      const states = db.prepare('SELECT image_id AS imageId, state, error FROM model_run_images WHERE run_id = ? ORDER BY image_id').all(s.runId) as { imageId: number; state: string; error: string | null }[];
+      expect((await getModelRun(db, s.runId))!.status).toBe('done');
+      const states = await db.prepare('SELECT image_id AS imageId, state, error FROM model_run_images WHERE run_id = ? ORDER BY image_id').all(s.runId) as { imageId: number; state: string; error: string | null }[];
       expect(states.map((r) => [r.imageId, r.state])).toEqual(order.map((id) => [id, id === ids['b.png'] ? 'failed' : 'done']).sort((p, q) => (p[0] as number) - (q[0] as number)));
       const error = states.find((r) => r.state === 'failed')!.error!;
       expect(error, error).toMatch(/^imgs\/b\.png: /);
       expect(s.warnings).toContain(error);
-      const masked = db.prepare('SELECT image_id FROM annotations WHERE model_run_id = ? ORDER BY image_id').pluck().all(s.runId);
+      const masked = await db.prepare('SELECT image_id FROM annotations WHERE model_run_id = ? ORDER BY image_id').pluck().all(s.runId);
       expect(masked).toEqual([ids['a.png'], ids['c.png']].sort((p, q) => p! - q!));
     } finally {
       await ws.dispose();
@@ -618,8 +618,8 @@ describe.runIf(pair)('boxes to masks', () => {
     }, config);
     try {
       const db = ws.current!.db;
-      const source = insertModelRun(db, { model: 'detector', parameters: {} });
-      insertAnnotations(db, [{ imageId: ids['a.png']!, classId: null, geometry: { kind: 'box' as const, x: 10, y: 10, w: 50, h: 50 }, source: 'model' as const, modelRunId: source, score: 0.9 }]);
+      const source = await insertModelRun(db, { model: 'detector', parameters: {} });
+      await insertAnnotations(db, [{ imageId: ids['a.png']!, classId: null, geometry: { kind: 'box' as const, x: 10, y: 10, w: 50, h: 50 }, source: 'model' as const, modelRunId: source, score: 0.9 }]);
       // The same model id over a decoder that is not an ONNX model.
       const junk = path.join(tempDir(), 'junk_decoder.onnx');
       fs.writeFileSync(junk, 'not a model');
@@ -629,7 +629,7 @@ describe.runIf(pair)('boxes to masks', () => {
       fs.writeFileSync(file, JSON.stringify(list));
       const refused = await fails(ws, 'segment:boxesToMasks', { jobId: 'bad', modelId, runId: source });
       expect(refused.message).toContain(junk);
-      const run = db.prepare("SELECT status FROM model_runs WHERE parameters LIKE '%boxes-to-masks%' ORDER BY id DESC").pluck().get();
+      const run = await db.prepare("SELECT status FROM model_runs WHERE parameters LIKE '%boxes-to-masks%' ORDER BY id DESC").pluck().get();
       expect(run).toBe('failed');
     } finally {
       await ws.dispose();
@@ -660,15 +660,15 @@ describe.runIf(pair)('boxes to masks', () => {
       await ok(ws, 'dataset:create', { path: path.join(root, 'd.tessera'), root });
       await ok(ws, 'images:import', { jobId: 'i', paths: [imgs] });
       const db = ws.current!.db;
-      const source = insertModelRun(db, { model: 'detector', parameters: {} });
+      const source = await insertModelRun(db, { model: 'detector', parameters: {} });
       const { items } = await ok(ws, 'images:list', {});
-      insertAnnotations(db, items.map((im) => ({ imageId: im.id, classId: null, geometry: { kind: 'box' as const, x: 10, y: 10, w: 50, h: 50 }, source: 'model' as const, modelRunId: source, score: 0.9 })));
+      await insertAnnotations(db, items.map((im) => ({ imageId: im.id, classId: null, geometry: { kind: 'box' as const, x: 10, y: 10, w: 50, h: 50 }, source: 'model' as const, modelRunId: source, score: 0.9 })));
       const s = await ok(ws, 'segment:boxesToMasks', { jobId: 'cancel-me', modelId, runId: source });
       expect(s).toMatchObject({ boxes: 3, created: 1, cancelled: true });
       // Progress counts images, the last event too: one of three done when it stopped.
       expect(events.at(-1)).toMatchObject({ phase: 'done', done: 1, total: 3, imported: 1 });
-      expect(getModelRun(db, s.runId)!.status).toBe('cancelled');
-      expect(db.prepare('SELECT count(*) FROM annotations WHERE model_run_id = ?').pluck().get(s.runId)).toBe(1);
+      expect((await getModelRun(db, s.runId))!.status).toBe('cancelled');
+      expect(await db.prepare('SELECT count(*) FROM annotations WHERE model_run_id = ?').pluck().get(s.runId)).toBe(1);
     } finally {
       await ws.dispose();
     }

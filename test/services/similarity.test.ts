@@ -40,12 +40,12 @@ const vectors = new Map<number, Float32Array>();
 
 const fakeImages = (n: number, from = 0) => imageRows(n, { from, size: 8, pathOf: (i) => `img${String(i).padStart(4, '0')}.jpg` });
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = tempDir();
   file = path.join(dir, 'sim.tessera');
-  ds = Dataset.create(file, dir);
-  ids = insertImages(ds.db, fakeImages(N));
-  model = ensureEmbeddingModel(ds.db, { key: 'synthetic', name: 'Synthetic', dim: DIM, dtype: 'f16', normalized: true });
+  ds = await Dataset.create(file, dir);
+  ids = await insertImages(ds.db, fakeImages(N));
+  model = await ensureEmbeddingModel(ds.db, { key: 'synthetic', name: 'Synthetic', dim: DIM, dtype: 'f16', normalized: true });
   const rnd = mulberry32(7);
   const rows = ids.map((imageId, i) => {
     let v = unit(Float32Array.from({ length: DIM }, () => rnd() - 0.5));
@@ -55,14 +55,14 @@ beforeAll(() => {
     vectors.set(imageId, v);
     return { imageId, contentHash: `h${i}`, vector: v };
   });
-  putEmbeddings(ds.db, model, rows);
+  await putEmbeddings(ds.db, model, rows);
   // Read back what the store keeps (float16), for the brute-force answers.
-  for (const r of ds.db.prepare('SELECT image_id, vector FROM embeddings').all() as { image_id: number; vector: Buffer }[]) {
+  for (const r of await ds.db.prepare('SELECT image_id, vector FROM embeddings').all() as { image_id: number; vector: Buffer }[]) {
     const h = new Uint16Array(r.vector.buffer.slice(r.vector.byteOffset, r.vector.byteOffset + r.vector.byteLength));
     vectors.set(r.image_id, Float32Array.from(h, (x) => halfToFloat(x)));
   }
 });
-afterAll(() => ds.close());
+afterAll(async () => await ds.close());
 
 function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
@@ -82,9 +82,9 @@ function bruteForce(query: Float32Array, exclude: number[], k: number): { imageI
 }
 
 describe('similarity search', () => {
-  it('returns the k nearest images by cosine, best first, equal to a brute-force scan, the query left out', () => {
+  it('returns the k nearest images by cosine, best first, equal to a brute-force scan, the query left out', async () => {
     for (const q of [0, 10, 137, 299]) {
-      const r = findSimilar(ds, { imageIds: [ids[q]!], k: 15 });
+      const r = await findSimilar(ds, { imageIds: [ids[q]!], k: 15 });
       const want = bruteForce(vectors.get(ids[q]!)!, [ids[q]!], 15);
       expect(r.hits.map((h) => h.imageId)).toEqual(want.map((w) => w.imageId));
       r.hits.forEach((h, i) => expect(h.score).toBeCloseTo(want[i]!.score, 5));
@@ -93,59 +93,59 @@ describe('similarity search', () => {
       expect(r.searched).toBe(N);
       expect(r.model.key).toBe('synthetic');
     }
-    expect(findSimilar(ds, { imageIds: [ids[10]!], k: 1 }).hits[0]!.imageId).toBe(ids[11]);
+    expect((await findSimilar(ds, { imageIds: [ids[10]!], k: 1 })).hits[0]!.imageId).toBe(ids[11]);
   });
 
-  it('searches from several images with their normalised mean, leaving all of them out', () => {
+  it('searches from several images with their normalised mean, leaving all of them out', async () => {
     const q = [ids[3]!, ids[50]!, ids[200]!];
     const mean = unit(q.map((id) => unit(vectors.get(id)!)).reduce((a, b) => a.map((x, i) => x + b[i]!)));
-    const r = findSimilar(ds, { imageIds: q, k: 20 });
+    const r = await findSimilar(ds, { imageIds: q, k: 20 });
     const want = bruteForce(mean, q, 20);
     expect(r.hits.map((h) => h.imageId)).toEqual(want.map((w) => w.imageId));
     expect(r.query.imageIds.sort()).toEqual([...q].sort());
   });
 
-  it('searches from an object crop vector, and says when crops are not computed', () => {
-    const cls = insertClass(ds.db, { name: 'thing', color: '#ff0000', hotkey: null });
-    const [ann] = insertAnnotations(ds.db, [{ imageId: ids[5]!, classId: cls.id, source: 'human', geometry: { kind: 'box', x: 0, y: 0, w: 4, h: 4 } }]);
-    expect(() => findSimilar(ds, { annotationId: ann!, k: 5 })).toThrow(/object crops are not computed/);
+  it('searches from an object crop vector, and says when crops are not computed', async () => {
+    const cls = await insertClass(ds.db, { name: 'thing', color: '#ff0000', hotkey: null });
+    const [ann] = await insertAnnotations(ds.db, [{ imageId: ids[5]!, classId: cls.id, source: 'human', geometry: { kind: 'box', x: 0, y: 0, w: 4, h: 4 } }]);
+    await expect(async () => findSimilar(ds, { annotationId: ann!, k: 5 })).rejects.toThrow(/object crops are not computed/);
     // The crop looks like image 40.
-    putEmbeddings(ds.db, model, [{ imageId: ids[5]!, annotationId: ann!, contentHash: 'h5', vector: vectors.get(ids[40]!)! }]);
-    const r = findSimilar(ds, { annotationId: ann!, k: 3 });
+    await putEmbeddings(ds.db, model, [{ imageId: ids[5]!, annotationId: ann!, contentHash: 'h5', vector: vectors.get(ids[40]!)! }]);
+    const r = await findSimilar(ds, { annotationId: ann!, k: 3 });
     expect(r.hits[0]!.imageId).toBe(ids[40]);
     expect(r.hits[0]!.score).toBeCloseTo(1, 3);
     expect(r.hits.some((h) => h.imageId === ids[5])).toBe(false);
     expect(r.query).toEqual({ imageIds: [ids[5]], annotationId: ann });
   });
 
-  it('drops stale vectors and sees new ones (the cached matrix follows writes)', () => {
-    expect(findSimilar(ds, { imageIds: [ids[20]!], k: 1 }).hits[0]!.imageId).toBe(ids[21]);
+  it('drops stale vectors and sees new ones (the cached matrix follows writes)', async () => {
+    expect((await findSimilar(ds, { imageIds: [ids[20]!], k: 1 })).hits[0]!.imageId).toBe(ids[21]);
     // Image 21's file changed: its vector no longer counts.
-    ds.db.prepare("UPDATE images SET content_hash = 'changed' WHERE id = ?").run(ids[21]);
-    putEmbeddings(ds.db, model, [{ imageId: ids[299]!, contentHash: 'h299', vector: vectors.get(ids[299]!)! }]);
-    const r = findSimilar(ds, { imageIds: [ids[20]!], k: 5 });
+    await ds.db.prepare("UPDATE images SET content_hash = 'changed' WHERE id = ?").run(ids[21]);
+    await putEmbeddings(ds.db, model, [{ imageId: ids[299]!, contentHash: 'h299', vector: vectors.get(ids[299]!)! }]);
+    const r = await findSimilar(ds, { imageIds: [ids[20]!], k: 5 });
     expect(r.hits.some((h) => h.imageId === ids[21])).toBe(false);
     expect(r.searched).toBe(N - 1);
-    expect(() => findSimilar(ds, { imageIds: [ids[21]!] })).toThrow(/no current embedding/);
+    await expect(async () => findSimilar(ds, { imageIds: [ids[21]!] })).rejects.toThrow(/no current embedding/);
     // A new vector for image 42 equal to image 20's: found first at once.
-    putEmbeddings(ds.db, model, [{ imageId: ids[42]!, contentHash: 'h42', vector: vectors.get(ids[20]!)! }]);
-    expect(findSimilar(ds, { imageIds: [ids[20]!], k: 1 }).hits[0]).toMatchObject({ imageId: ids[42] });
+    await putEmbeddings(ds.db, model, [{ imageId: ids[42]!, contentHash: 'h42', vector: vectors.get(ids[20]!)! }]);
+    expect((await findSimilar(ds, { imageIds: [ids[20]!], k: 1 })).hits[0]).toMatchObject({ imageId: ids[42] });
     // Put back as it was for the tests below.
-    ds.db.prepare("UPDATE images SET content_hash = 'h21' WHERE id = ?").run(ids[21]);
-    putEmbeddings(ds.db, model, [{ imageId: ids[42]!, contentHash: 'h42', vector: vectors.get(ids[42]!)! }]);
+    await ds.db.prepare("UPDATE images SET content_hash = 'h21' WHERE id = ?").run(ids[21]);
+    await putEmbeddings(ds.db, model, [{ imageId: ids[42]!, contentHash: 'h42', vector: vectors.get(ids[42]!)! }]);
   });
 });
 
 describe('near-duplicates', () => {
   it('finds exactly the pairs at or above the threshold (brute force), grouped, with split leakage', async () => {
-    setSplits(ds.db, [
+    await setSplits(ds.db, [
       [ids[10]!, 'train'],
       [ids[11]!, 'val'],
       [ids[20]!, 'train'],
       [ids[21]!, 'train'],
     ]);
     for (const method of ['exact', 'index'] as const) {
-      const r = findNearDuplicates(ds, { threshold: 0.95, method });
+      const r = await findNearDuplicates(ds, { threshold: 0.95, method });
       const want: string[] = [];
       for (let a = 0; a < ids.length; a++)
         for (let b = a + 1; b < ids.length; b++) if (cos(vectors.get(ids[a]!)!, vectors.get(ids[b]!)!) >= 0.95) want.push(`${ids[a]}-${ids[b]}`);
@@ -164,52 +164,52 @@ describe('near-duplicates', () => {
     // The app's path, in a worker thread: the same answer.
     for (const method of ['exact', 'index'] as const) {
       const inWorker = await findNearDuplicatesInWorker(ds, { threshold: 0.95, method });
-      expect(inWorker.pairs).toEqual(findNearDuplicates(ds, { threshold: 0.95, method }).pairs);
+      expect(inWorker.pairs).toEqual((await findNearDuplicates(ds, { threshold: 0.95, method })).pairs);
     }
     // A lower threshold finds more pairs; 1.0 none of these.
-    expect(findNearDuplicates(ds, { threshold: 0.2 }).pairs.length).toBeGreaterThan(3);
-    expect(() => findNearDuplicates(ds, { threshold: 2 })).toThrow(/from -1 to 1/);
+    expect((await findNearDuplicates(ds, { threshold: 0.2 })).pairs.length).toBeGreaterThan(3);
+    await expect(async () => findNearDuplicates(ds, { threshold: 2 })).rejects.toThrow(/from -1 to 1/);
   });
 
-  it('lists at most the best pairs when a low threshold matches most of them, counting them all', () => {
+  it('lists at most the best pairs when a low threshold matches most of them, counting them all', async () => {
     // Random directions: about half of all pairs have a positive cosine.
     const all: number[] = [];
-    const live = ds.db.prepare('SELECT image_id FROM embeddings WHERE annotation_id IS NULL ORDER BY image_id').pluck().all() as number[];
+    const live = await ds.db.prepare('SELECT image_id FROM embeddings WHERE annotation_id IS NULL ORDER BY image_id').pluck().all() as number[];
     for (let i = 0; i < live.length; i++) for (let j = i + 1; j < live.length; j++) {
       const c = cos(vectors.get(live[i]!)!, vectors.get(live[j]!)!);
       if (c >= 0) all.push(c);
     }
     all.sort((a, b) => b - a);
     expect(all.length).toBeGreaterThan(MAX_DUPLICATE_PAIRS);
-    const r = findNearDuplicates(ds, { threshold: 0, method: 'exact' });
+    const r = await findNearDuplicates(ds, { threshold: 0, method: 'exact' });
     expect(r.found).toBe(all.length);
     expect(r.pairs).toHaveLength(MAX_DUPLICATE_PAIRS);
     // The listed ones are the best: none left out scores above the last listed.
     expect(r.pairs.at(-1)!.score).toBeGreaterThanOrEqual(all[MAX_DUPLICATE_PAIRS]! - 1e-6);
     expect(r.pairs[0]!.score).toBeCloseTo(all[0]!, 5);
-    const few = findNearDuplicates(ds, { threshold: 0, method: 'exact', maxPairs: 5 });
+    const few = await findNearDuplicates(ds, { threshold: 0, method: 'exact', maxPairs: 5 });
     expect(few.pairs.map((p) => p.score)).toEqual(r.pairs.slice(0, 5).map((p) => p.score));
     expect(few.found).toBe(r.found);
     expect(few.groups).toEqual(r.groups);
   });
 
-  it('moves the second image into the first one\'s split, or drops it with its annotations (file kept), each in one transaction', () => {
-    expect(resolveDuplicate(ds, { action: 'move', imageId: ids[11]!, keepId: ids[10]! })).toEqual({ action: 'move', imageId: ids[11], split: 'train' });
-    expect(findNearDuplicates(ds).leakage).toBe(0);
-    const cls = insertClass(ds.db, { name: 'dup', color: '#00ff00', hotkey: null });
-    insertAnnotations(ds.db, [{ imageId: ids[22]!, classId: cls.id, source: 'human', geometry: { kind: 'box', x: 0, y: 0, w: 2, h: 2 } }]);
-    expect(resolveDuplicate(ds, { action: 'drop', imageId: ids[22]!, keepId: ids[21]! }).action).toBe('drop');
-    expect(ds.db.prepare('SELECT count(*) FROM images WHERE id = ?').pluck().get(ids[22])).toBe(0);
-    expect(ds.db.prepare('SELECT count(*) FROM annotations WHERE image_id = ?').pluck().get(ids[22])).toBe(0);
-    expect(ds.db.prepare('SELECT count(*) FROM embeddings WHERE image_id = ?').pluck().get(ids[22])).toBe(0);
-    expect(findNearDuplicates(ds).groups).toContainEqual([ids[20], ids[21]]);
-    expect(findSimilar(ds, { imageIds: [ids[21]!], k: 300 }).hits.some((h) => h.imageId === ids[22])).toBe(false);
+  it('moves the second image into the first one\'s split, or drops it with its annotations (file kept), each in one transaction', async () => {
+    expect(await resolveDuplicate(ds, { action: 'move', imageId: ids[11]!, keepId: ids[10]! })).toEqual({ action: 'move', imageId: ids[11], split: 'train' });
+    expect((await findNearDuplicates(ds)).leakage).toBe(0);
+    const cls = await insertClass(ds.db, { name: 'dup', color: '#00ff00', hotkey: null });
+    await insertAnnotations(ds.db, [{ imageId: ids[22]!, classId: cls.id, source: 'human', geometry: { kind: 'box', x: 0, y: 0, w: 2, h: 2 } }]);
+    expect((await resolveDuplicate(ds, { action: 'drop', imageId: ids[22]!, keepId: ids[21]! })).action).toBe('drop');
+    expect(await ds.db.prepare('SELECT count(*) FROM images WHERE id = ?').pluck().get(ids[22])).toBe(0);
+    expect(await ds.db.prepare('SELECT count(*) FROM annotations WHERE image_id = ?').pluck().get(ids[22])).toBe(0);
+    expect(await ds.db.prepare('SELECT count(*) FROM embeddings WHERE image_id = ?').pluck().get(ids[22])).toBe(0);
+    expect((await findNearDuplicates(ds)).groups).toContainEqual([ids[20], ids[21]]);
+    expect((await findSimilar(ds, { imageIds: [ids[21]!], k: 300 })).hits.some((h) => h.imageId === ids[22])).toBe(false);
     // A failing removal leaves everything: the second delete of the transaction throws, the first is undone.
-    ds.db.exec('CREATE TEMP TRIGGER refuse BEFORE DELETE ON images WHEN old.id = ' + ids[31] + " BEGIN SELECT RAISE(ABORT, 'refused'); END");
-    expect(() => removeImages(ds.db, [ids[30]!, ids[31]!])).toThrow(/refused/);
-    ds.db.exec('DROP TRIGGER refuse');
-    expect(ds.db.prepare('SELECT count(*) FROM images WHERE id IN (?, ?)').pluck().get(ids[30], ids[31])).toBe(2);
-    expect(() => resolveDuplicate(ds, { action: 'drop', imageId: ids[22]!, keepId: ids[21]! })).toThrow(/not in the dataset/);
+    await ds.db.exec('CREATE TEMP TRIGGER refuse BEFORE DELETE ON images WHEN old.id = ' + ids[31] + " BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    await expect(async () => removeImages(ds.db, [ids[30]!, ids[31]!])).rejects.toThrow(/refused/);
+    await ds.db.exec('DROP TRIGGER refuse');
+    expect(await ds.db.prepare('SELECT count(*) FROM images WHERE id IN (?, ?)').pluck().get(ids[30], ids[31])).toBe(2);
+    await expect(async () => resolveDuplicate(ds, { action: 'drop', imageId: ids[22]!, keepId: ids[21]! })).rejects.toThrow(/not in the dataset/);
   });
 });
 
@@ -230,12 +230,12 @@ describe('the grid ranked, and the contract', () => {
     const next = await ok(ws, 'images:findNext', { filter: { ranked }, afterId: ranked.ids[2]!, want: 'not_done' });
     expect(next).toEqual({ id: ranked.ids[3], index: 3 });
     // With a split filter: the ranking's images in that split, still in ranked order.
-    setSplits(ds.db, [[ranked.ids[4]!, 'test'], [ranked.ids[1]!, 'test']]);
+    await setSplits(ds.db, [[ranked.ids[4]!, 'test'], [ranked.ids[1]!, 'test']]);
     const inTest = await ok(ws, 'images:list', { filter: { ranked, split: 'test' }, offset: 0, limit: 50 });
     expect(inTest.items.map((i) => i.id)).toEqual([ranked.ids[1], ranked.ids[4]]);
     // Slices of a stack are shown one by one under a ranking (it ranks images, not stacks).
-    const stack = ds.db.prepare("INSERT INTO stacks (kind, key, name, slice_order) VALUES ('sequence', 'k', 'seq', 'name') RETURNING id").pluck().get() as number;
-    ranked.ids.slice(0, 3).forEach((imageId, position) => ds.db.prepare('INSERT INTO stack_members (stack_id, image_id, position) VALUES (?, ?, ?)').run(stack, imageId, position));
+    const stack = await ds.db.prepare("INSERT INTO stacks (kind, key, name, slice_order) VALUES ('sequence', 'k', 'seq', 'name') RETURNING id").pluck().get() as number;
+    for (const [position, imageId] of ranked.ids.slice(0, 3).entries()) await ds.db.prepare('INSERT INTO stack_members (stack_id, image_id, position) VALUES (?, ?, ?)').run(stack, imageId, position);
     const withStack = await ok(ws, 'images:list', { filter: { ranked }, offset: 0, limit: 50 });
     expect(withStack.items.map((i) => i.id)).toEqual(ranked.ids);
     expect(withStack.items.every((i) => i.stack === undefined)).toBe(true);
@@ -243,7 +243,7 @@ describe('the grid ranked, and the contract', () => {
     expect(await ok(ws, 'images:locate', { filter: { ranked }, id: ranked.ids[2]! })).toBe(2);
     // Without the ranking the stack is one tile again.
     expect(await ok(ws, 'images:count', {})).toBe(N - 2 - 1);
-    ds.db.prepare('DELETE FROM stacks WHERE id = ?').run(stack);
+    await ds.db.prepare('DELETE FROM stacks WHERE id = ?').run(stack);
     expect((await fails(ws, 'images:list', { filter: { ranked: { ids: [1, 2], scores: [0.5], label: 'x' } } })).code).toBe('INVALID_ARGUMENT');
     expect((await fails(ws, 'similar:find', {})).code).toBe('INVALID_ARGUMENT');
     const dup = await ok(ws, 'duplicates:find', { threshold: 0.95 });
@@ -282,9 +282,9 @@ describe('the grid ranked, and the contract', () => {
   it('says to compute embeddings first when there are none', async () => {
     const d2 = tempDir();
     const f2 = path.join(d2, 'empty.tessera');
-    const e = Dataset.create(f2, d2);
-    insertImages(e.db, fakeImages(2));
-    e.close();
+    const e = await Dataset.create(f2, d2);
+    await insertImages(e.db, fakeImages(2));
+    await e.close();
     const ws = newWorkspace(tempDir());
     await ok(ws, 'dataset:open', { path: f2 });
     const err = await fails(ws, 'similar:find', { imageIds: [1] });

@@ -50,7 +50,7 @@ describe.runIf(model && photos)('similar images and near-duplicates with MobileN
     await ok(ws, 'dataset:create', { path: file, root });
     await ok(ws, 'images:import', { jobId: 'imp', paths: [root] });
     await ok(ws, 'dataset:close', {});
-    ds = Dataset.open(file);
+    ds = await Dataset.open(file);
     // Before any embedding: a clear message, never an empty success.
     const none = await cli(['similar', file, '--image', MIRRORED]);
     expect(none.code).toBe(1);
@@ -59,16 +59,16 @@ describe.runIf(model && photos)('similar images and near-duplicates with MobileN
     const embedder = (await inferenceBackend()).embedder;
     const s = await computeEmbeddings(ds, { model: { manifest: mobilenetEmbedManifest(model!), file: model! }, embedder, images: 'all', batchSize: 8 });
     expect(s.computed).toBe(names.length + 2);
-    for (const r of ds.db.prepare('SELECT id, path FROM images').all() as { id: number; path: string }[]) id[r.path] = r.id;
+    for (const r of await ds.db.prepare('SELECT id, path FROM images').all() as { id: number; path: string }[]) id[r.path] = r.id;
   }, 300_000);
   afterAll(async () => {
-    ds?.close();
+    await ds?.close();
     await closeInferenceBackend();
   });
 
-  it('an image and its mirrored copy are each other\'s nearest neighbour', () => {
-    const a = findSimilar(ds, { imageIds: [id[MIRRORED]!], k: 5 });
-    const b = findSimilar(ds, { imageIds: [id['mirrored.jpg']!], k: 5 });
+  it('an image and its mirrored copy are each other\'s nearest neighbour', async () => {
+    const a = await findSimilar(ds, { imageIds: [id[MIRRORED]!], k: 5 });
+    const b = await findSimilar(ds, { imageIds: [id['mirrored.jpg']!], k: 5 });
     console.log(`mirror: ${a.hits[0]!.path} ${a.hits[0]!.score.toFixed(3)}, next ${a.hits[1]!.path} ${a.hits[1]!.score.toFixed(3)}`);
     expect(a.hits[0]!.imageId).toBe(id['mirrored.jpg']);
     expect(b.hits[0]!.imageId).toBe(id[MIRRORED]);
@@ -76,12 +76,12 @@ describe.runIf(model && photos)('similar images and near-duplicates with MobileN
     for (let i = 1; i < a.hits.length; i++) expect(a.hits[i]!.score).toBeLessThanOrEqual(a.hits[i - 1]!.score);
   });
 
-  it('a re-encoded JPEG is a near-duplicate, a different photo is not; a pair across train and val is flagged, and moving it clears the flag', () => {
-    setSplits(ds.db, [
+  it('a re-encoded JPEG is a near-duplicate, a different photo is not; a pair across train and val is flagged, and moving it clears the flag', async () => {
+    await setSplits(ds.db, [
       [id[REENCODED]!, 'train'],
       [id['reencoded.jpg']!, 'val'],
     ]);
-    const r = findNearDuplicates(ds, { threshold: 0.95 });
+    const r = await findNearDuplicates(ds, { threshold: 0.95 });
     const pair = r.pairs.find((p) => [p.a.imageId, p.b.imageId].includes(id['reencoded.jpg']!));
     console.log(`re-encoded pair score ${pair?.score.toFixed(4)}; pairs at 0.95: ${r.pairs.map((p) => `${p.a.path}~${p.b.path} ${p.score.toFixed(3)}`).join(', ')}`);
     expect(pair).toBeDefined();
@@ -91,13 +91,13 @@ describe.runIf(model && photos)('similar images and near-duplicates with MobileN
     // No pair of two different COCO photos.
     const copies = new Set([id['reencoded.jpg'], id['mirrored.jpg']]);
     expect(r.pairs.every((p) => copies.has(p.a.imageId) || copies.has(p.b.imageId))).toBe(true);
-    const other = findSimilar(ds, { imageIds: [id[REENCODED]!], k: 2 }).hits[1]!;
+    const other = (await findSimilar(ds, { imageIds: [id[REENCODED]!], k: 2 })).hits[1]!;
     expect(other.score).toBeLessThan(0.95);
-    resolveDuplicate(ds, { action: 'move', imageId: id['reencoded.jpg']!, keepId: id[REENCODED]! });
-    const after = findNearDuplicates(ds, { threshold: 0.95 });
+    await resolveDuplicate(ds, { action: 'move', imageId: id['reencoded.jpg']!, keepId: id[REENCODED]! });
+    const after = await findNearDuplicates(ds, { threshold: 0.95 });
     expect(after.leakage).toBe(0);
     expect(after.pairs.find((p) => p.b.imageId === id['reencoded.jpg'] || p.a.imageId === id['reencoded.jpg'])!.a.split).toBe('train');
-    setSplits(ds.db, [[id['reencoded.jpg']!, 'val']]);
+    await setSplits(ds.db, [[id['reencoded.jpg']!, 'val']]);
   });
 
   it('tessera similar and duplicates print the same answers, as text and JSON', async () => {
@@ -120,20 +120,20 @@ describe.runIf(model && photos)('similar images and near-duplicates with MobileN
     expect((await cli(['similar', file, '--image', MIRRORED, '--model', 'other'])).err).toMatch(/no embedding model "other"/);
   });
 
-  it('dropping a near-duplicate takes it out of the dataset whole and leaves its file on disk as it was', () => {
+  it('dropping a near-duplicate takes it out of the dataset whole and leaves its file on disk as it was', async () => {
     const copy = path.join(path.dirname(file), 'imgs', 'reencoded.jpg');
     const bytes = fs.readFileSync(copy);
     const dropped = id['reencoded.jpg']!;
     // A write that fails half-way changes nothing.
-    ds.db.exec("CREATE TEMP TRIGGER refuse BEFORE DELETE ON embeddings BEGIN SELECT RAISE(ABORT, 'refused'); END");
-    expect(() => resolveDuplicate(ds, { action: 'drop', imageId: dropped, keepId: id[REENCODED]! })).toThrow(/refused/);
-    ds.db.exec('DROP TRIGGER refuse');
-    expect(ds.db.prepare('SELECT count(*) FROM images WHERE id = ?').pluck().get(dropped)).toBe(1);
-    expect(ds.db.prepare('SELECT count(*) FROM embeddings WHERE image_id = ?').pluck().get(dropped)).toBe(1);
-    resolveDuplicate(ds, { action: 'drop', imageId: dropped, keepId: id[REENCODED]! });
-    expect(ds.db.prepare('SELECT count(*) FROM images WHERE id = ?').pluck().get(dropped)).toBe(0);
-    expect(ds.db.prepare('SELECT count(*) FROM embeddings WHERE image_id = ?').pluck().get(dropped)).toBe(0);
+    await ds.db.exec("CREATE TEMP TRIGGER refuse BEFORE DELETE ON embeddings BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    await expect(async () => resolveDuplicate(ds, { action: 'drop', imageId: dropped, keepId: id[REENCODED]! })).rejects.toThrow(/refused/);
+    await ds.db.exec('DROP TRIGGER refuse');
+    expect(await ds.db.prepare('SELECT count(*) FROM images WHERE id = ?').pluck().get(dropped)).toBe(1);
+    expect(await ds.db.prepare('SELECT count(*) FROM embeddings WHERE image_id = ?').pluck().get(dropped)).toBe(1);
+    await resolveDuplicate(ds, { action: 'drop', imageId: dropped, keepId: id[REENCODED]! });
+    expect(await ds.db.prepare('SELECT count(*) FROM images WHERE id = ?').pluck().get(dropped)).toBe(0);
+    expect(await ds.db.prepare('SELECT count(*) FROM embeddings WHERE image_id = ?').pluck().get(dropped)).toBe(0);
     expect(fs.readFileSync(copy).equals(bytes)).toBe(true);
-    expect(findNearDuplicates(ds, { threshold: 0.95 }).pairs.some((p) => p.a.imageId === dropped || p.b.imageId === dropped)).toBe(false);
+    expect((await findNearDuplicates(ds, { threshold: 0.95 })).pairs.some((p) => p.a.imageId === dropped || p.b.imageId === dropped)).toBe(false);
   });
 });

@@ -41,8 +41,8 @@ beforeEach(async () => {
   await dataset();
 });
 
-afterEach(() => {
-  ws.close();
+afterEach(async () => {
+  await ws.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -124,7 +124,7 @@ describe.runIf(model && photo)('tiled inference with yolov8n_int8 on a photo pas
       { onProgress: (p) => progress.push(jobProgress('j', p)) },
     );
     expect(s.done).toBe(1);
-    const anns = listAnnotations(ws.current!.db, imageId);
+    const anns = await listAnnotations(ws.current!.db, imageId);
     const dets = anns.map((a) => ({ cls: String(a.attributes['modelClass']), box: boxOf(a.geometry) }));
     expectOnce(dets, 'person', shift(PERSON));
     expectOnce(dets, 'bowl', shift(BOWL));
@@ -137,7 +137,7 @@ describe.runIf(model && photo)('tiled inference with yolov8n_int8 on a photo pas
     // Progress counts tiles: 3 x 2 of them.
     const tiles = progress.filter((p) => p.total === 6).map((p) => p.done);
     expect([...new Set(tiles)]).toEqual([0, 1, 2, 3, 4, 5, 6]);
-    const params = getModelRun(ws.current!.db, s.runId)!.parameters;
+    const params = (await getModelRun(ws.current!.db, s.runId))!.parameters;
     expect(params['tiling']).toEqual(TILING);
   });
 
@@ -230,7 +230,7 @@ describe.runIf(model && deep)('what models see of a 16-bit image (stardist img2d
     const manifest = { ...yolov8nInt8Manifest(model!), ...rule };
     const s = await runPrelabel(ws.current!, recorder.detector, { manifest, modelFile: model!, imageIds: [imageId], skipLabeled: false });
     expect(s.done).toBe(1);
-    const hbd = getModelRun(ws.current!.db, s.runId)!.parameters['highBitDepth'] as { mode: string; images: Record<string, [number, number]> };
+    const hbd = (await getModelRun(ws.current!.db, s.runId))!.parameters['highBitDepth'] as { mode: string; images: Record<string, [number, number]> };
     expect(recorder.last).not.toBeNull();
     return { recorded: hbd.images[String(imageId)]!, mode: hbd.mode, bytes: recorder.last! };
   }
@@ -359,7 +359,7 @@ describe.runIf(model && deep)('pre-labeling a deep image too large to decode who
       expect(s.failed).toBe(1);
       expect(seen.size).toBe(0);
       expect(s.warnings.join('\n')).toMatch(/too large to run whole; run it tiled/);
-      const row = ws.current!.db.prepare('SELECT error FROM model_run_images WHERE run_id = ? AND image_id = ?').get(s.runId, imageId) as { error: string };
+      const row = await ws.current!.db.prepare('SELECT error FROM model_run_images WHERE run_id = ? AND image_id = ?').get(s.runId, imageId) as { error: string };
       expect(row.error).toContain('tiled');
     } finally {
       if (savedPyramid === undefined) delete process.env['TESSERA_PYRAMID_PIXELS'];
@@ -393,15 +393,15 @@ describe.runIf(model && colourDicom)('pre-labeling 8-bit colour DICOM', () => {
     const recorder = await recordingDetector();
     const s = await runPrelabel(ws.current!, recorder.detector, { manifest: yolov8nInt8Manifest(model!), modelFile: model!, imageIds: [imageId], skipLabeled: false });
     expect(s.done).toBe(1);
-    const im = getImage(ws.current!.db, imageId)!;
+    const im = (await getImage(ws.current!.db, imageId))!;
     const stored = await readRaster(ws.current!, im);
     expect(stored.data).toBeInstanceOf(Uint8Array);
     expect(stored.channels).toBe(3);
     expect(recorder.last).not.toBeNull();
     expect(Buffer.from(recorder.last!).equals(Buffer.from(stored.data as Uint8Array))).toBe(true);
     // No input window is recorded for it.
-    const hbd = getModelRun(ws.current!.db, s.runId)!.parameters['highBitDepth'] as { images: Record<string, unknown> };
+    const hbd = (await getModelRun(ws.current!.db, s.runId))!.parameters['highBitDepth'] as { images: Record<string, unknown> };
     expect(hbd.images[String(imageId)]).toBeUndefined();
-    ws.close();
+    await ws.close();
   });
 });

@@ -22,8 +22,8 @@ import { createVersion, deleteVersion, diffVersions, listVersions, versionAnnota
 import { tempDir } from '../helpers/shared';
 
 const open: Dataset[] = [];
-afterEach(() => {
-  for (const ds of open.splice(0)) ds.close();
+afterEach(async () => {
+  for (const ds of open.splice(0)) await ds.close();
 });
 
 interface Fixture {
@@ -46,21 +46,21 @@ async function fixture(): Promise<Fixture> {
       .png()
       .toFile(path.join(root, name));
   }
-  const ds = Dataset.create(path.join(dir, 'd.tessera'), root);
+  const ds = await Dataset.create(path.join(dir, 'd.tessera'), root);
   open.push(ds);
   expect((await importImages(ds, { paths: [root] })).imported).toBe(4);
   const ids: Record<string, number> = {};
-  for (const im of listImages(ds.db, {}, 0, 100)) ids[im.path] = im.id;
+  for (const im of await listImages(ds.db, {}, 0, 100)) ids[im.path] = im.id;
   const classes: Record<string, number> = {};
-  for (const name of ['cell', 'nucleus']) classes[name] = insertClass(ds.db, { name, color: '#112233' }).id;
-  setSplits(ds.db, [
+  for (const name of ['cell', 'nucleus']) classes[name] = (await insertClass(ds.db, { name, color: '#112233' })).id;
+  await setSplits(ds.db, [
     [ids['a.png']!, 'train'],
     [ids['b.png']!, 'train'],
     [ids['c.png']!, 'train'],
     [ids['d.png']!, 'test'],
   ]);
-  const run = insertModelRun(ds.db, { model: 'm' });
-  const [boxA, boxB, polyB, tagC, boxC, pred] = insertAnnotations(ds.db, [
+  const run = await insertModelRun(ds.db, { model: 'm' });
+  const [boxA, boxB, polyB, tagC, boxC, pred] = await insertAnnotations(ds.db, [
     { imageId: ids['a.png']!, classId: classes['cell']!, geometry: { kind: 'box', x: 2, y: 3, w: 10, h: 8 }, source: 'human' },
     { imageId: ids['b.png']!, classId: classes['nucleus']!, geometry: { kind: 'box', x: 5, y: 5, w: 6, h: 6 }, source: 'human' },
     { imageId: ids['b.png']!, classId: classes['cell']!, geometry: { kind: 'polygon', parts: [[1, 1, 20, 1, 20, 15, 1, 15]] }, source: 'human', z: 1 },
@@ -87,22 +87,22 @@ async function hashes(dir: string): Promise<Record<string, string>> {
 }
 
 /** Edits made between v1 and v2: a box moved, an image deleted, an image moved to val. */
-function editDataset(f: Fixture): void {
-  editAnnotations(f.ds, { imageId: f.ids['a.png']!, label: 'move box', ops: [{ op: 'update', id: f.ann['boxA']!, patch: { geometry: { kind: 'box', x: 4, y: 3, w: 10, h: 9 } } }] });
-  f.ds.db.prepare('DELETE FROM images WHERE id = ?').run(f.ids['b.png']!);
-  setSplits(f.ds.db, [[f.ids['c.png']!, 'val']]);
+async function editDataset(f: Fixture): Promise<void> {
+  await editAnnotations(f.ds, { imageId: f.ids['a.png']!, label: 'move box', ops: [{ op: 'update', id: f.ann['boxA']!, patch: { geometry: { kind: 'box', x: 4, y: 3, w: 10, h: 9 } } }] });
+  await f.ds.db.prepare('DELETE FROM images WHERE id = ?').run(f.ids['b.png']!);
+  await setSplits(f.ds.db, [[f.ids['c.png']!, 'val']]);
 }
 
 describe('dataset versions', () => {
   it('diffs v1 and v2 with exactly the changes made between them, and a version against the dataset now', async () => {
     const f = await fixture();
-    const v1 = createVersion(f.ds, { name: 'first', note: 'before edits' });
+    const v1 = await createVersion(f.ds, { name: 'first', note: 'before edits' });
     expect(v1).toMatchObject({ number: 1, name: 'first', note: 'before edits', images: 4, classes: 2, annotations: 5, withPredictions: false });
-    editDataset(f);
-    const v2 = createVersion(f.ds, { name: 'second' });
+    await editDataset(f);
+    const v2 = await createVersion(f.ds, { name: 'second' });
     expect(v2).toMatchObject({ number: 2, images: 3, annotations: 3 });
 
-    const d = diffVersions(f.ds, 1, 2);
+    const d = await diffVersions(f.ds, 1, 2);
     expect(d.from).toEqual({ number: 1, name: 'first' });
     expect(d.to).toEqual({ number: 2, name: 'second' });
     expect(d.images.added).toEqual([]);
@@ -121,30 +121,30 @@ describe('dataset versions', () => {
     expect(d.classes).toEqual({ added: [], removed: [], changed: [] });
 
     // v2 against the dataset now: nothing, until a class is renamed and a box added.
-    const same = diffVersions(f.ds, 2, 'current');
+    const same = await diffVersions(f.ds, 2, 'current');
     expect(same.to).toBeNull();
     expect([same.annotations.added, same.annotations.changed, same.annotations.removed, same.images.splitMoves.length]).toEqual([0, 0, 0, 0]);
-    f.ds.db.prepare("UPDATE classes SET name = 'cyte' WHERE id = ?").run(f.classes['cell']!);
-    editAnnotations(f.ds, { imageId: f.ids['d.png']!, label: 'add', ops: [{ op: 'create', draft: { classId: f.classes['nucleus']!, geometry: { kind: 'box', x: 1, y: 1, w: 3, h: 3 } } }] });
-    const now = diffVersions(f.ds, 2, 'current');
+    await f.ds.db.prepare("UPDATE classes SET name = 'cyte' WHERE id = ?").run(f.classes['cell']!);
+    await editAnnotations(f.ds, { imageId: f.ids['d.png']!, label: 'add', ops: [{ op: 'create', draft: { classId: f.classes['nucleus']!, geometry: { kind: 'box', x: 1, y: 1, w: 3, h: 3 } } }] });
+    const now = await diffVersions(f.ds, 2, 'current');
     expect(now.classes.changed).toEqual([{ id: f.classes['cell'], name: 'cyte', was: 'cell', fields: ['name'] }]);
     expect(now.annotations.byClass).toEqual([{ classId: f.classes['nucleus'], name: 'nucleus', added: 1, changed: 0, removed: 0 }]);
-    expect(() => diffVersions(f.ds, 1, 7)).toThrow(/no version 7 in this dataset \(versions: 1, 2\)/);
+    await expect(async () => diffVersions(f.ds, 1, 7)).rejects.toThrow(/no version 7 in this dataset \(versions: 1, 2\)/);
   });
 
   for (const format of ['coco', 'yolo'] as const) {
     it(`exports v1 after v2 (${format}) as the same files, byte for byte, as v1's first export`, async () => {
       const f = await fixture();
-      createVersion(f.ds, { name: 'first' });
+      await createVersion(f.ds, { name: 'first' });
       const first = path.join(f.dir, 'out1');
       const r1 = await exportDataset(f.ds, opts(first, { format, version: 1 }));
       expect(r1.images).toBe(4);
       const before = await hashes(first);
       expect(Object.keys(before)).toEqual(expect.arrayContaining([VERSION_FILE, EXPORT_MANIFEST]));
 
-      editDataset(f);
-      f.ds.db.prepare("UPDATE classes SET name = 'cyte', sort_order = 9 WHERE id = ?").run(f.classes['cell']!);
-      createVersion(f.ds, { name: 'second' });
+      await editDataset(f);
+      await f.ds.db.prepare("UPDATE classes SET name = 'cyte', sort_order = 9 WHERE id = ?").run(f.classes['cell']!);
+      await createVersion(f.ds, { name: 'second' });
 
       const again = path.join(f.dir, 'out2');
       await exportDataset(f.ds, opts(again, { format, version: 1 }));
@@ -159,7 +159,7 @@ describe('dataset versions', () => {
 
   it('writes tessera-version.json listing every written file with its sha256, for versions and the dataset now', async () => {
     const f = await fixture();
-    createVersion(f.ds, { name: 'first', note: 'n' });
+    await createVersion(f.ds, { name: 'first', note: 'n' });
     for (const [dir, version] of [
       ['v', 1],
       ['now', undefined],
@@ -185,7 +185,7 @@ describe('dataset versions', () => {
     }
     // Overwrite and merge into an earlier export (which holds its tessera-version.json) still work.
     const out = path.join(f.dir, 'now');
-    editDataset(f);
+    await editDataset(f);
     await exportDataset(f.ds, opts(out, { format: 'yolo', ifExists: 'overwrite' }));
     await exportDataset(f.ds, opts(out, { format: 'yolo', ifExists: 'merge' }));
     const vf = JSON.parse(fs.readFileSync(path.join(out, VERSION_FILE), 'utf8')) as VersionFile;
@@ -195,7 +195,7 @@ describe('dataset versions', () => {
 
   it('refuses to export a version whose image file changed on disk, naming it, and writes nothing', async () => {
     const f = await fixture();
-    createVersion(f.ds, { name: 'first' });
+    await createVersion(f.ds, { name: 'first' });
     await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 1, g: 2, b: 3 } } })
       .png()
       .toFile(path.join(f.root, 'c.png'));
@@ -213,52 +213,52 @@ describe('dataset versions', () => {
 
   it('keeps versions immutable: later edits do not reach them, no channel edits them, the tables refuse updates', async () => {
     const f = await fixture();
-    createVersion(f.ds, { name: 'first' });
-    const before = versionAnnotations(f.ds, 1, f.ids['a.png']!);
+    await createVersion(f.ds, { name: 'first' });
+    const before = await versionAnnotations(f.ds, 1, f.ids['a.png']!);
     expect(before.map((a) => a.geometry)).toEqual([{ kind: 'box', x: 2, y: 3, w: 10, h: 8 }]);
-    editDataset(f);
-    f.ds.db.prepare('DELETE FROM annotations').run();
-    expect(listImageAnnotations(f.ds, f.ids['a.png']!)).toEqual([]);
-    expect(versionAnnotations(f.ds, 1, f.ids['a.png']!)).toEqual(before);
+    await editDataset(f);
+    await f.ds.db.prepare('DELETE FROM annotations').run();
+    expect(await listImageAnnotations(f.ds, f.ids['a.png']!)).toEqual([]);
+    expect(await versionAnnotations(f.ds, 1, f.ids['a.png']!)).toEqual(before);
     // The deleted image is still in the version, with its annotations in drawing order.
-    expect(versionAnnotations(f.ds, 1, f.ids['b.png']!).map((a) => a.id)).toEqual([f.ann['boxB'], f.ann['polyB']]);
-    expect(() => versionAnnotations(f.ds, 1, 999)).toThrow(/image 999 is not in version 1/);
+    expect((await versionAnnotations(f.ds, 1, f.ids['b.png']!)).map((a) => a.id)).toEqual([f.ann['boxB'], f.ann['polyB']]);
+    await expect(async () => versionAnnotations(f.ds, 1, 999)).rejects.toThrow(/image 999 is not in version 1/);
 
     for (const t of ['versions', 'version_images', 'version_classes', 'version_annotations']) {
       const set = t === 'versions' ? 'name = name' : 'version_id = version_id';
-      expect(() => f.ds.db.prepare(`UPDATE ${t} SET ${set}`).run()).toThrow(/versions are immutable/);
+      await expect(async () => f.ds.db.prepare(`UPDATE ${t} SET ${set}`).run()).rejects.toThrow(/versions are immutable/);
     }
     expect(CHANNELS.filter((c) => c.startsWith('versions:')).sort()).toEqual(['versions:annotations', 'versions:classes', 'versions:create', 'versions:delete', 'versions:diff', 'versions:images', 'versions:list']);
 
     // Deleting is allowed, and numbers are not given again.
-    deleteVersion(f.ds, 1);
-    expect(listVersions(f.ds)).toEqual([]);
-    expect(f.ds.db.prepare('SELECT count(*) FROM version_annotations').pluck().get()).toBe(0);
-    expect(createVersion(f.ds, { name: 'again' }).number).toBe(2);
+    await deleteVersion(f.ds, 1);
+    expect(await listVersions(f.ds)).toEqual([]);
+    expect(await f.ds.db.prepare('SELECT count(*) FROM version_annotations').pluck().get()).toBe(0);
+    expect((await createVersion(f.ds, { name: 'again' })).number).toBe(2);
   });
 
   it('creates a version in one transaction: a failure leaves nothing, and the number is not used up', async () => {
     const f = await fixture();
-    expect(() =>
+    await expect(async () =>
       insertVersion(f.ds.db, { name: 'broken' }, Date.now(), () => {
         throw new Error('disk full');
       }),
-    ).toThrow('disk full');
-    expect(dbListVersions(f.ds.db)).toEqual([]);
-    for (const t of ['versions', 'version_images', 'version_classes', 'version_annotations']) expect(f.ds.db.prepare(`SELECT count(*) FROM ${t}`).pluck().get()).toBe(0);
-    expect(createVersion(f.ds, { name: 'ok' }).number).toBe(1);
-    expect(() => createVersion(f.ds, { name: '  ' })).toThrow(/needs a name/);
+    ).rejects.toThrow('disk full');
+    expect(await dbListVersions(f.ds.db)).toEqual([]);
+    for (const t of ['versions', 'version_images', 'version_classes', 'version_annotations']) expect(await f.ds.db.prepare(`SELECT count(*) FROM ${t}`).pluck().get()).toBe(0);
+    expect((await createVersion(f.ds, { name: 'ok' })).number).toBe(1);
+    await expect(async () => createVersion(f.ds, { name: '  ' })).rejects.toThrow(/needs a name/);
   });
 
   it('freezes pending predictions only when asked, and exports them only with withPredictions', async () => {
     const f = await fixture();
-    createVersion(f.ds, { name: 'human' });
-    createVersion(f.ds, { name: 'all', withPredictions: true });
-    expect(listVersions(f.ds).map((v) => [v.number, v.annotations, v.withPredictions])).toEqual([
+    await createVersion(f.ds, { name: 'human' });
+    await createVersion(f.ds, { name: 'all', withPredictions: true });
+    expect((await listVersions(f.ds)).map((v) => [v.number, v.annotations, v.withPredictions])).toEqual([
       [1, 5, false],
       [2, 6, true],
     ]);
-    f.ds.db.prepare('DELETE FROM annotations WHERE source = ?').run('model');
+    await f.ds.db.prepare('DELETE FROM annotations WHERE source = ?').run('model');
     const out = path.join(f.dir, 'p');
     const r = await exportDataset(f.ds, opts(out, { version: 2, withPredictions: true, images: 'none' }));
     expect(r.annotations).toBe(5); // 4 shapes + the prediction (the tag is no COCO annotation)
@@ -304,7 +304,7 @@ describe('versions over the IPC contract', () => {
       expect((await fails(ws, 'versions:delete', { number: 1 })).code).toBe('NOT_FOUND');
       expect(await ok(ws, 'versions:list', {})).toEqual([]);
     } finally {
-      ws.close();
+      await ws.close();
     }
   });
 });
@@ -316,12 +316,12 @@ describe('a version exported with a recipe', () => {
 
   it('draws its mosaics from the version\'s train images, whatever the dataset\'s splits are now', async () => {
     const f = await fixture();
-    createVersion(f.ds, { name: 'first' });
+    await createVersion(f.ds, { name: 'first' });
     const first = path.join(f.dir, 'out1');
     await exportDataset(f.ds, withRecipe(first, mosaic));
     const before = await hashes(first);
     // Every train image but one moved out of train now: a mosaic drawn from the live split would differ.
-    setSplits(f.ds.db, [
+    await setSplits(f.ds.db, [
       [f.ids['b.png']!, 'val'],
       [f.ids['c.png']!, 'test'],
     ]);
@@ -332,7 +332,7 @@ describe('a version exported with a recipe', () => {
 
   it('numbers augmented copies and their objects above the version\'s own ids, not the dataset\'s now', async () => {
     const f = await fixture();
-    createVersion(f.ds, { name: 'first' });
+    await createVersion(f.ds, { name: 'first' });
     const first = path.join(f.dir, 'out1');
     await exportDataset(f.ds, withRecipe(first, flip));
     const before = await hashes(first);
@@ -341,8 +341,8 @@ describe('a version exported with a recipe', () => {
     // The dataset grows: a new image with a box.
     await sharp({ create: { width: 20, height: 20, channels: 3, background: '#808080' } }).png().toFile(path.join(f.root, 'e.png'));
     await importImages(f.ds, { paths: [path.join(f.root, 'e.png')] });
-    const e = listImages(f.ds.db, {}, 0, 100).find((im) => im.path === 'e.png')!.id;
-    editAnnotations(f.ds, { imageId: e, label: 'add', ops: [{ op: 'create', draft: { classId: f.classes['cell']!, geometry: { kind: 'box', x: 1, y: 1, w: 5, h: 5 } } }] });
+    const e = (await listImages(f.ds.db, {}, 0, 100)).find((im) => im.path === 'e.png')!.id;
+    await editAnnotations(f.ds, { imageId: e, label: 'add', ops: [{ op: 'create', draft: { classId: f.classes['cell']!, geometry: { kind: 'box', x: 1, y: 1, w: 5, h: 5 } } }] });
     const again = path.join(f.dir, 'out2');
     await exportDataset(f.ds, withRecipe(again, flip));
     expect(await hashes(again)).toEqual(before);
@@ -354,34 +354,34 @@ describe('a version exported with a recipe', () => {
     for (let i = 0; i < g16.length; i++) g16[i] = (i * 37) % 4000;
     await sharp(g16, { raw: { width: 50, height: 20, channels: 1 } }).toColourspace('grey16').png().toFile(path.join(f.root, 'deep.png'));
     await importImages(f.ds, { paths: [path.join(f.root, 'deep.png')] });
-    const deep = listImages(f.ds.db, {}, 0, 100).find((im) => im.path === 'deep.png')!.id;
-    setSplits(f.ds.db, [[deep, 'train']]);
-    setRememberedWindow(f.ds.db, deep, { center: 1000, width: 800 });
-    createVersion(f.ds, { name: 'first' });
+    const deep = (await listImages(f.ds.db, {}, 0, 100)).find((im) => im.path === 'deep.png')!.id;
+    await setSplits(f.ds.db, [[deep, 'train']]);
+    await setRememberedWindow(f.ds.db, deep, { center: 1000, width: 800 });
+    await createVersion(f.ds, { name: 'first' });
     const grey = recipeSchema.parse({ recipe: 1, format: 'coco', preprocess: { grayscale: true }, augment: { outputs: 1, seed: 2, steps: [{ op: 'flip', horizontal: 1 }] } });
     const first = path.join(f.dir, 'out1');
     await exportDataset(f.ds, withRecipe(first, grey));
     const before = await hashes(first);
 
     // Another window chosen since, then the images deleted from the dataset (their files stay).
-    setRememberedWindow(f.ds.db, deep, { center: 3000, width: 200 });
+    await setRememberedWindow(f.ds.db, deep, { center: 3000, width: 200 });
     const windowed = path.join(f.dir, 'out2');
     await exportDataset(f.ds, withRecipe(windowed, grey));
     expect(await hashes(windowed)).toEqual(before);
-    f.ds.db.prepare('DELETE FROM images WHERE id IN (?, ?)').run(deep, f.ids['b.png']!);
+    await f.ds.db.prepare('DELETE FROM images WHERE id IN (?, ?)').run(deep, f.ids['b.png']!);
     const deleted = path.join(f.dir, 'out3');
     await exportDataset(f.ds, withRecipe(deleted, grey));
     expect(await hashes(deleted)).toEqual(before);
 
     // The live dataset's window does change a live export: the check above could fail.
     await importImages(f.ds, { paths: [path.join(f.root, 'deep.png')] });
-    const again = listImages(f.ds.db, {}, 0, 100).find((im) => im.path === 'deep.png')!.id;
-    setSplits(f.ds.db, [[again, 'train']]);
+    const again = (await listImages(f.ds.db, {}, 0, 100)).find((im) => im.path === 'deep.png')!.id;
+    await setSplits(f.ds.db, [[again, 'train']]);
     const liveA = path.join(f.dir, 'liveA');
     const liveB = path.join(f.dir, 'liveB');
-    setRememberedWindow(f.ds.db, again, { center: 1000, width: 800 });
+    await setRememberedWindow(f.ds.db, again, { center: 1000, width: 800 });
     await exportDataset(f.ds, { ...withRecipe(liveA, grey), version: undefined });
-    setRememberedWindow(f.ds.db, again, { center: 3000, width: 200 });
+    await setRememberedWindow(f.ds.db, again, { center: 3000, width: 200 });
     await exportDataset(f.ds, { ...withRecipe(liveB, grey), version: undefined });
     const a = await hashes(liveA);
     const b = await hashes(liveB);

@@ -241,13 +241,13 @@ describe('browser-mode path confinement', () => {
     const file = path.join(dir, 'g.tessera');
     // Made in the desktop app over the same settings, with an image from outside the folders
     // browser mode serves: that folder is granted for the dataset.
-    Dataset.create(file, dir).close();
+    await (await Dataset.create(file, dir)).close();
     const { Workspace } = await import('../../src-main/services/workspace');
     const own = new Workspace({ configDir, mode: 'electron', version: 'test', emit: () => {} });
     await own.handlers['dataset:open']({ path: file });
     await own.handlers['images:import']({ jobId: 'desk', paths: [path.join(outside, 'a.jpg')], recursive: true, allowOutsideRoot: true });
     expect((await own.handlers['dataset:current']({}))!.blockedFolders).toEqual([]);
-    own.close();
+    await own.close();
     // Browser mode does not honour the grant outside its folders.
     expect(await callOk('dataset:open', { path: file })).toMatchObject({ ok: true, value: { blockedFolders: [{ folder: outside, images: 1 }] } });
     const list = (await callOk('images:list', {})) as { value: { items: { media: string }[] } };
@@ -258,7 +258,7 @@ describe('browser-mode path confinement', () => {
 
   it('refuses to open a dataset whose image folder lies outside the allowed folders', async () => {
     const file = path.join(root, 'points-out.tessera');
-    Dataset.create(file, tempDir()).close();
+    await (await Dataset.create(file, tempDir())).close();
     expect(await callOk('dataset:open', { path: file })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
     expect(await callOk('dataset:current', {})).toMatchObject({ ok: true, value: null });
     // Nor is it offered again as a recent dataset.

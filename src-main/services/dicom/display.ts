@@ -28,8 +28,8 @@ export function rasterNeedsWindow(r: Raster): boolean {
 }
 
 /** A GeoTIFF's nodata value: its samples stay out of automatic windows and value ranges. */
-export function geoNodata(db: Db, im: ImageRecord): number | null {
-  return im.format === 'tiff' ? (getGeo(db, im.id)?.nodata ?? null) : null;
+export async function geoNodata(db: Db, im: ImageRecord): Promise<number | null> {
+  return im.format === 'tiff' ? ((await getGeo(db, im.id))?.nodata ?? null) : null;
 }
 
 /**
@@ -50,12 +50,12 @@ export function paddingOf(meta: DicomMeta | null, r: Raster, nodata: number | nu
  * frame's first WindowCenter/Width in the file, else the automatic 0.5-99.5 % percentile window
  * of the pixels, padding left out.
  */
-export function defaultWindow(db: Db, im: ImageRecord, frame: number, raster: () => Raster): { window: VoiWindow; source: WindowSource } {
-  const chosen = chosenWindow(db, im, frame);
+export async function defaultWindow(db: Db, im: ImageRecord, frame: number, raster: () => Raster): Promise<{ window: VoiWindow; source: WindowSource }> {
+  const chosen = await chosenWindow(db, im, frame);
   if (chosen) return chosen;
   const r = raster();
-  const nodata = geoNodata(db, im);
-  const meta = im.format === 'dicom' ? getImagingMeta(db, im.id) : null;
+  const nodata = await geoNodata(db, im);
+  const meta = im.format === 'dicom' ? await getImagingMeta(db, im.id) : null;
   return { window: percentileWindowOf(r.data, r.channels, { nodata, exclude: paddingOf(meta, r, nodata) }), source: 'auto' };
 }
 
@@ -64,10 +64,10 @@ export function defaultWindow(db: Db, im: ImageRecord, frame: number, raster: ()
  * else for its series, else the DICOM file's first WindowCenter/Width for the frame (an enhanced
  * object's per-frame or shared Frame VOI LUT); null when none is.
  */
-export function chosenWindow(db: Db, im: ImageRecord, frame = 0): { window: VoiWindow; source: 'image' | 'series' | 'file' } | null {
-  const remembered = getRememberedWindow(db, im.id);
+export async function chosenWindow(db: Db, im: ImageRecord, frame = 0): Promise<{ window: VoiWindow; source: 'image' | 'series' | 'file' } | null> {
+  const remembered = await getRememberedWindow(db, im.id);
   if (remembered) return { window: remembered.window, source: remembered.scope };
-  const meta = im.format === 'dicom' ? getImagingMeta(db, im.id) : null;
+  const meta = im.format === 'dicom' ? await getImagingMeta(db, im.id) : null;
   const file = meta ? frameValues(meta, frame).windows[0] : undefined;
   return file ? { window: { center: file.center, width: file.width }, source: 'file' } : null;
 }
@@ -87,7 +87,7 @@ export function windowPresets(meta: DicomMeta | null, frame = 0): NamedWindow[] 
  * range and unit, pixel spacing. `raster` decodes the frame (shared with the media renderer's cache).
  */
 export async function imagingInfo(db: Db, im: ImageRecord, frame: number, raster: () => Promise<Raster>): Promise<ImagingInfo> {
-  const meta = im.format === 'dicom' ? getImagingMeta(db, im.id) : null;
+  const meta = im.format === 'dicom' ? await getImagingMeta(db, im.id) : null;
   const windowed = needsWindow(im);
   const base: ImagingInfo = {
     imageId: im.id,
@@ -105,7 +105,7 @@ export async function imagingInfo(db: Db, im: ImageRecord, frame: number, raster
   };
   if (!windowed) return base;
   const r = await raster();
-  const { window, source } = defaultWindow(db, im, frame, () => r);
-  const nodata = geoNodata(db, im);
+  const { window, source } = await defaultWindow(db, im, frame, () => r);
+  const nodata = await geoNodata(db, im);
   return { ...base, window, source, range: sampleRangeOf(r.data, r.channels, nodata, paddingOf(meta, r, nodata)) };
 }

@@ -82,14 +82,14 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   const outDir = path.resolve(opts.outDir);
   const ifExists = opts.ifExists ?? 'refuse';
   // The dataset as it is now, or a frozen version of it (services/versions).
-  const reader: ExportSource = opts.version === undefined ? liveSource(db) : versionSource(db, requireVersion(ds, opts.version));
-  checkNotSources(ds, outDir, reader.externalPaths());
-  checkOutDir(outDir, ifExists, { format: opts.format, classes: reader.classes().map((c) => c.name), dataset: ds.uuid });
+  const reader: ExportSource = opts.version === undefined ? liveSource(db) : versionSource(db, await requireVersion(ds, opts.version));
+  await checkNotSources(ds, outDir, await reader.externalPaths());
+  checkOutDir(outDir, ifExists, { format: opts.format, classes: (await reader.classes()).map((c) => c.name), dataset: ds.uuid });
   const allowed = CAPABILITIES[opts.format];
   if (!allowed) throw new AppError('INVALID_ARGUMENT', `unknown export format ${String(opts.format)}`, { format: opts.format });
 
   if (opts.strict) {
-    const outside = reader.kindsOutside(opts.only, opts.withPredictions, allowed);
+    const outside = await reader.kindsOutside(opts.only, opts.withPredictions, allowed);
     if (outside.first) {
       const f = outside.first;
       throw new AppError(
@@ -99,7 +99,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
         { path: f.path, imageId: f.imageId, annotationId: f.annotationId, kind: f.kind, count: outside.count },
       );
     }
-    const later = reader.onLaterFrames(opts.only, opts.withPredictions);
+    const later = await reader.onLaterFrames(opts.only, opts.withPredictions);
     if (later.first) {
       const f = later.first;
       throw new AppError(
@@ -112,10 +112,10 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   }
 
   // GeoJSON needs each image's georeference from the dataset, which the writer registry does not hold.
-  const writer = opts.format === 'geojson' ? geoJsonWriter((id) => reader.geo(id)) : await writerFor(opts);
-  const classRecords = reader.classes();
+  const writer = opts.format === 'geojson' ? geoJsonWriter(async (id) => await reader.geo(id)) : await writerFor(opts);
+  const classRecords = await reader.classes();
   // COCO ids a COCO import remembered are written again, so they round-trip.
-  const cocoIds = reader.cocoIds();
+  const cocoIds = await reader.cocoIds();
   const classes: ExportClass[] = classRecords.map((c, index) => ({ index, name: c.name, color: c.color, cocoId: cocoIds.category(c.id, index), keypoints: c.keypoints }));
   const classIndex = new Map(classRecords.map((c, index) => [c.id, index]));
 
@@ -128,7 +128,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
     },
   };
 
-  const total = reader.countImages(opts.only);
+  const total = await reader.countImages(opts.only);
   const bySplit: Record<Split | 'none', number> = { train: 0, val: 0, test: 0, none: 0 };
   let imageCount = 0;
   let annotationCount = 0;
@@ -180,7 +180,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
     return flipPairs ? { geometry: a.geometry, flipPairs, row: a, index } : { geometry: a.geometry, row: a, index };
   };
   const mosaic = recipe?.augment?.steps.some((s) => s.op === 'mosaic')
-    ? mosaicSource(
+    ? await mosaicSource(
         ds,
         reader,
         opts.only,
@@ -197,7 +197,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   // A version's own largest ids, so its export is the same whatever the dataset holds later.
   const derived = { image: 0, annotation: 0, cocoImage: 0 };
   if (recipe) {
-    const max = reader.maxIds();
+    const max = await reader.maxIds();
     derived.image = max.image;
     derived.annotation = max.annotation;
     derived.cocoImage = max.cocoImage + max.image;
@@ -259,7 +259,7 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
   async function* images(): AsyncGenerator<ExportImage> {
     let after = 0;
     for (;;) {
-      const chunk = reader.readChunk(opts.only, opts.withPredictions, after, CHUNK);
+      const chunk = await reader.readChunk(opts.only, opts.withPredictions, after, CHUNK);
       if (chunk.images.length === 0) return;
       for (const im of chunk.images) {
         if (cancelled()) throw new AppError('CANCELLED', 'export cancelled');
@@ -348,14 +348,14 @@ export async function exportDataset(ds: Dataset, opts: ExportOptions, writerFor:
       ds.uuid,
     );
     const exportedImages = new Set(exported.map((e) => derivedOf(e.key) ?? e.key));
-    placeExport(tmp, outDir, ifExists, {
+    await placeExport(tmp, outDir, ifExists, {
       expect: { format: opts.format, classes: classes.map((c) => c.name), dataset: ds.uuid },
-      inDataset: (key) => {
-        if (reader.hasPath(key)) return true;
+      inDataset: async (key) => {
+        if (await reader.hasPath(key)) return true;
         // A tile or augmented copy ("<path>#t0003", "<path>#aug1") is kept with its image when this
         // export leaves the image out; when it exports the image again, copies it no longer makes go.
         const image = derivedOf(key);
-        return image !== null && !exportedImages.has(image) && reader.hasPath(image);
+        return image !== null && !exportedImages.has(image) && await reader.hasPath(image);
       },
     });
     // A merge leaves the emptied temporary folders behind.
@@ -400,7 +400,8 @@ function realOrSelf(p: string): string {
  * that holds images from outside the dataset folder. An export into a new or empty folder (a
  * subfolder of the dataset folder, say) is not affected.
  */
-export function checkNotSources(ds: Pick<Dataset, 'root' | 'db'>, outDir: string, externalPaths: readonly string[] = externalImagePaths(ds.db)): void {
+export async function checkNotSources(ds: Pick<Dataset, 'root' | 'db'>, outDir: string, known?: readonly string[]): Promise<void> {
+  const externalPaths = known ?? (await externalImagePaths(ds.db));
   let entries: string[];
   try {
     entries = fs.readdirSync(outDir);
@@ -420,7 +421,7 @@ export function checkNotSources(ds: Pick<Dataset, 'root' | 'db'>, outDir: string
   if (isInside(out, root)) refuse(out === root ? 'is the dataset folder, which holds its images' : 'holds the dataset folder and its images');
   if (isInside(root, out)) {
     const rel = path.relative(root, out).split(path.sep).join('/');
-    const hit = internalUnder(ds.db, rel);
+    const hit = await internalUnder(ds.db, rel);
     if (hit) refuse(`holds the dataset's image ${hit}`, hit);
   }
   for (const stored of externalPaths) {
@@ -435,9 +436,9 @@ export function checkNotSources(ds: Pick<Dataset, 'root' | 'db'>, outDir: string
   }
 }
 
-function internalUnder(db: Db, rel: string): string | null {
+async function internalUnder(db: Db, rel: string): Promise<string | null> {
   const like = `${rel.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`;
-  return (db.prepare("SELECT path FROM images WHERE external = 0 AND path LIKE ? ESCAPE '\\' LIMIT 1").pluck().get(like) as string | undefined) ?? null;
+  return (await db.prepare("SELECT path FROM images WHERE external = 0 AND path LIKE ? ESCAPE '\\' LIMIT 1").pluck().get(like) as string | undefined) ?? null;
 }
 
 /**

@@ -287,7 +287,7 @@ export interface PlaceOptions {
   /** Compared with the earlier export before a merge (format, class names in order). */
   expect?: MergeExpect;
   /** Whether the dataset still holds the image of this stored path (a merge keeps an uncovered image's files only then). */
-  inDataset?: (key: string) => boolean;
+  inDataset?: (key: string) => Promise<boolean>;
 }
 
 /**
@@ -303,7 +303,7 @@ export interface PlaceOptions {
  * Overwrite and merge write a journal beside `outDir` before moving anything, so that the next
  * export into the same parent folder can finish or roll back one that was killed.
  */
-export function placeExport(tmp: string, outDir: string, ifExists: IfExists, opts: PlaceOptions = {}): void {
+export async function placeExport(tmp: string, outDir: string, ifExists: IfExists, opts: PlaceOptions = {}): Promise<void> {
   const empty = isEmptyDir(outDir);
   if (empty === null || empty) {
     // rename() replaces an empty folder on POSIX but not on Windows.
@@ -341,7 +341,7 @@ export function placeExport(tmp: string, outDir: string, ifExists: IfExists, opt
     fs.rmSync(journal, { force: true });
     return;
   }
-  mergeInto(tmp, outDir, opts);
+  await mergeInto(tmp, outDir, opts);
 }
 
 const under = (dir: string, rel: string) => path.join(dir, ...rel.split('/'));
@@ -377,7 +377,7 @@ function plainPath(outDir: string, rel: string): void {
  * - All or nothing: the files replaced or removed are moved to a backup folder first and put
  *   back if any move fails (or, after a crash, by the next export: see the journal).
  */
-function mergeInto(tmp: string, outDir: string, opts: PlaceOptions): void {
+async function mergeInto(tmp: string, outDir: string, opts: PlaceOptions): Promise<void> {
   const files = filesUnder(tmp, [EXPORT_MANIFEST, EXPORT_MARKER]);
   const fresh = readManifest(tmp);
   if (!fresh) throw new AppError('INTERNAL', `${tmp}: the export has no ${EXPORT_MANIFEST}`, { path: tmp });
@@ -398,7 +398,7 @@ function mergeInto(tmp: string, outDir: string, opts: PlaceOptions): void {
           keep.add(rec.image);
           now.files = [...now.files, rec.image].sort();
         }
-      } else if (opts.inDataset?.(key)) {
+      } else if (await opts.inDataset?.(key)) {
         const taken = rec.files.find((f) => writes.has(f));
         if (taken) {
           // Output names are unique per export: another image now has this one's name.

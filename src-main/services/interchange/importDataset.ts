@@ -178,7 +178,7 @@ export async function importDataset(ds: Dataset, opts: InterchangeImportOptions)
   progress('writing');
   const written = await extractEmbedded(plan);
   try {
-    writePlan(ds, plan, geos);
+    await writePlan(ds, plan, geos);
   } catch (e) {
     // The rows are rolled back; the image files written for them go too.
     for (const f of written) fs.rmSync(f, { force: true });
@@ -218,15 +218,15 @@ function cancelledError(source: string): AppError {
   return new AppError('CANCELLED', `${source}: import cancelled; nothing was written`, { path: source });
 }
 
-function writePlan(ds: Dataset, plan: ImportPlan, geos: readonly (GeoReference | null)[]): void {
+async function writePlan(ds: Dataset, plan: ImportPlan, geos: readonly (GeoReference | null)[]): Promise<void> {
   const db = ds.db;
-  db.transaction(() => {
-    const addedIds = insertImages(db, plan.newImages);
-    storeGeoReferences(db, addedIds, geos);
-    if (addedIds.length > 0) rebuildStacks(db);
+  await db.transaction(async () => {
+    const addedIds = await insertImages(db, plan.newImages);
+    await storeGeoReferences(db, addedIds, geos);
+    if (addedIds.length > 0) await rebuildStacks(db);
     const classIds = new Map<string, number>();
     // Looked up again inside the transaction: a class made since the plan is reused, not doubled.
-    const present = listClasses(db);
+    const present = await listClasses(db);
     const byKey = new Map(present.map((c) => [classKey(c.name), c.id]));
     const added: PlannedClass[] = [];
     for (const c of plan.classes) {
@@ -236,7 +236,7 @@ function writePlan(ds: Dataset, plan: ImportPlan, geos: readonly (GeoReference |
     }
     // Same colours as classes created by hand, continuing from the classes already there.
     const colours = nextClassColours(present.map((c) => c.color), added.length);
-    const newClassIds = insertClasses(
+    const newClassIds = await insertClasses(
       db,
       added.map((c, i) => ({ name: c.name, color: colours[i]! })),
     );
@@ -244,10 +244,10 @@ function writePlan(ds: Dataset, plan: ImportPlan, geos: readonly (GeoReference |
     const presentKeypoints = new Map(present.map((c) => [c.id, c.keypoints]));
     for (const c of plan.classes) {
       const id = classIds.get(c.key)!;
-      if (c.fileKeypoints && !presentKeypoints.get(id)) setClassKeypoints(db, id, c.fileKeypoints);
+      if (c.fileKeypoints && !presentKeypoints.get(id)) await setClassKeypoints(db, id, c.fileKeypoints);
     }
     const runId = plan.hasPredictions
-      ? insertModelRun(db, { model: `import ${path.basename(plan.source)}`, name: path.basename(plan.source), parameters: { format: plan.format, source: plan.source } })
+      ? await insertModelRun(db, { model: `import ${path.basename(plan.source)}`, name: path.basename(plan.source), parameters: { format: plan.format, source: plan.source } })
       : null;
     let rows: NewAnnotation[] = [];
     const splits: { id: number; split: Split }[] = [];
@@ -267,14 +267,14 @@ function writePlan(ds: Dataset, plan: ImportPlan, geos: readonly (GeoReference |
         });
       }
       if (rows.length >= WRITE_BATCH) {
-        insertAnnotations(db, rows);
+        await insertAnnotations(db, rows);
         rows = [];
       }
     }
-    insertAnnotations(db, rows);
-    if (runId !== null) finishModelRun(db, runId, 'done');
-    setImageSplits(db, splits);
-    rememberCocoIds(
+    await insertAnnotations(db, rows);
+    if (runId !== null) await finishModelRun(db, runId, 'done');
+    await setImageSplits(db, splits);
+    await rememberCocoIds(
       db,
       plan.images.flatMap((im) => (im.cocoId === undefined ? [] : [{ id: 'existing' in im.target ? im.target.existing : addedIds[im.target.added]!, cocoId: im.cocoId }])),
       plan.classes.flatMap((c) => (c.cocoId === undefined ? [] : [{ id: classIds.get(c.key)!, cocoId: c.cocoId }])),
@@ -639,12 +639,12 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
   if (cancelled()) throw cancelledError(input);
 
   // Match by content, or plan a new row.
-  const known = imagesByHashes(
+  const known = await imagesByHashes(
     ds.db,
     probed.filter((r): r is ProbeResult => r !== null).map((r) => r.contentHash),
   );
   const stored = present.map((e) => toStoredPath(ds.root, e.storeAt ?? e.abs));
-  const taken = takenPaths(
+  const taken = await takenPaths(
     ds.db,
     stored.map((s) => s.path),
   );
@@ -656,7 +656,7 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
   if (!probe) {
     // Not opened: an image is in the dataset when its stored path is, and is as large as the
     // dataset or the annotation file says (NaN when neither does: only masks need the size).
-    const byPath = imagesByPaths(
+    const byPath = await imagesByPaths(
       ds.db,
       stored.map((s) => s.path),
     );
@@ -724,7 +724,7 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
   }
 
   // Classes: the file's list first, in its order, then labels and tags as they appear.
-  const existingClasses = new Map(listClasses(ds.db).map((c) => [classKey(c.name), c]));
+  const existingClasses = new Map((await listClasses(ds.db)).map((c) => [classKey(c.name), c]));
   const classes = new Map<string, PlannedClass>();
   const useClass = (name: string): PlannedClass => {
     const key = classKey(name);
@@ -763,10 +763,10 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
   }
 
   // What is already stored on matched images, to recognise a second import of the same file.
-  const classNameById = new Map(listClasses(ds.db).map((c) => [c.id, classKey(c.name)]));
+  const classNameById = new Map((await listClasses(ds.db)).map((c) => [c.id, classKey(c.name)]));
   const existingKeys = new Map<number, Set<string>>();
   const matchedIds = kept.flatMap((k) => ('existing' in k.target ? [k.target.existing] : []));
-  for (const a of annotationKeysOfImages(ds.db, matchedIds)) {
+  for (const a of await annotationKeysOfImages(ds.db, matchedIds)) {
     let set = existingKeys.get(a.imageId);
     if (!set) existingKeys.set(a.imageId, (set = new Set()));
     let g: unknown;

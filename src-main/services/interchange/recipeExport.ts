@@ -57,10 +57,10 @@ export function outputRng(seed: number, imageId: number, index: number): Rng {
  * it had then (the export source's `pixels`).
  */
 export async function decodeForRecipe(ds: Dataset, source: ExportSource, imageId: number): Promise<RawImage> {
-  const px = source.pixels(imageId);
+  const px = await source.pixels(imageId);
   if (!px) throw new AppError('NOT_FOUND', `image ${imageId} not found${source.version ? ` in version ${source.version.number}` : ''}`, { imageId });
   const r = await readRaster(ds, px.record, 0);
-  const bytes = rasterNeedsWindow(r) ? applyVoi(r.data, r.channels, px.window(() => r), { invert: r.invert ?? false }) : (r.data as Uint8Array);
+  const bytes = rasterNeedsWindow(r) ? applyVoi(r.data, r.channels, await px.window(() => r), { invert: r.invert ?? false }) : (r.data as Uint8Array);
   return { data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), width: r.width, height: r.height, channels: r.channels };
 }
 
@@ -160,7 +160,7 @@ export interface PipelineAnnotation extends AugAnnotation {
  * The train images of the export's scope, for mosaic: each loaded (decoded, annotated and
  * preprocessed) when drawn. Ids in id order, so a seeded draw picks the same image every time.
  */
-export function mosaicSource(
+export async function mosaicSource(
   ds: Dataset,
   source: ExportSource,
   only: ExportScope,
@@ -168,12 +168,12 @@ export function mosaicSource(
   recipe: RecipeParts,
   annotationsOf: (rows: ExportAnnotationRow[]) => PipelineAnnotation[],
   warn: (kind: string, message: string) => void,
-): MosaicSource<PipelineAnnotation> {
-  const ids = source.trainImageIds(only);
+): Promise<MosaicSource<PipelineAnnotation>> {
+  const ids = await source.trainImageIds(only);
   return {
     ids,
     async load(id) {
-      const chunk = source.readChunk(only, withPredictions, id - 1, 1);
+      const chunk = await source.readChunk(only, withPredictions, id - 1, 1);
       const im = chunk.images[0];
       if (!im || im.id !== id) return null;
       let image: RawImage;

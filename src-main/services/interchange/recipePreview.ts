@@ -27,7 +27,7 @@ export interface PreviewOptions {
  */
 export async function previewRecipe(ds: Dataset, opts: PreviewOptions): Promise<PreviewResult> {
   const db = ds.db;
-  const classes = listClasses(db);
+  const classes = await listClasses(db);
   const classIndex = new Map(classes.map((c, i) => [c.id, i]));
   const annotationsOf = (rows: ExportAnnotationRow[]): PipelineAnnotation[] =>
     rows
@@ -37,15 +37,15 @@ export async function previewRecipe(ds: Dataset, opts: PreviewOptions): Promise<
         const flipPairs = classes[index]!.keypoints?.flipPairs;
         return flipPairs ? { geometry: a.geometry, flipPairs, row: a, index } : { geometry: a.geometry, row: a, index };
       });
-  let ids = db.prepare("SELECT id FROM images WHERE split = 'train' ORDER BY id LIMIT ?").pluck().all(opts.images) as number[];
+  let ids = await db.prepare("SELECT id FROM images WHERE split = 'train' ORDER BY id LIMIT ?").pluck().all(opts.images) as number[];
   const fromTrain = ids.length > 0;
-  if (!fromTrain) ids = db.prepare('SELECT id FROM images ORDER BY id LIMIT ?').pluck().all(opts.images) as number[];
+  if (!fromTrain) ids = await db.prepare('SELECT id FROM images ORDER BY id LIMIT ?').pluck().all(opts.images) as number[];
   const live = liveSource(db);
   const recipe = { preprocess: opts.preprocess, augment: opts.augment ? { ...opts.augment, outputs: opts.samples } : undefined };
-  const mosaic = recipe.augment?.steps.some((s) => s.op === 'mosaic') ? mosaicSource(ds, live, 'all', false, recipe, annotationsOf, () => {}) : null;
+  const mosaic = recipe.augment?.steps.some((s) => s.op === 'mosaic') ? await mosaicSource(ds, live, 'all', false, recipe, annotationsOf, () => {}) : null;
   const samples: PreviewSample[] = [];
   for (const id of ids) {
-    const chunk = readExportChunk(db, 'all', false, id - 1, 1);
+    const chunk = await readExportChunk(db, 'all', false, id - 1, 1);
     const im = chunk.images[0];
     if (!im || im.id !== id) continue;
     let image;

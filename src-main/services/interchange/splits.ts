@@ -60,9 +60,9 @@ export function allocate(n: number, ratios: readonly number[], behind: readonly 
  * Returns the images given to each split, and as `none` the images outside the scope, whose
  * split is left as it was.
  */
-export function assignSplits(ds: Dataset, opts: SplitOptions): Record<Split | 'none', number> {
+export async function assignSplits(ds: Dataset, opts: SplitOptions): Promise<Record<Split | 'none', number>> {
   const ratios = normalise(opts.ratios);
-  const images = imageClassPairs(ds.db, opts.only);
+  const images = await imageClassPairs(ds.db, opts.only);
   const groups = opts.stratify ? groupByRarestClass(images) : [images.map((i) => i.imageId)];
   const rand = mulberry32(opts.seed);
   const assigned: [number, Split][] = [];
@@ -85,8 +85,8 @@ export function assignSplits(ds: Dataset, opts: SplitOptions): Record<Split | 'n
       due[s]! += ratios[s]! * ids.length;
     });
   }
-  setSplits(ds.db, assigned);
-  const total = countScopeImages(ds.db, 'all');
+  await setSplits(ds.db, assigned);
+  const total = await countScopeImages(ds.db, 'all');
   return { train: got[0]!, val: got[1]!, test: got[2]!, none: total - assigned.length };
 }
 

@@ -130,7 +130,7 @@ export async function checkFrozenFiles(
   resolve: (im: Pick<ExportImageRow, 'path' | 'external'>) => string | null,
   cancelled: () => boolean,
 ): Promise<void> {
-  const images = source.frozenHashes?.(scope) ?? [];
+  const images = await source.frozenHashes?.(scope) ?? [];
   const differs = new Array<boolean>(images.length).fill(false);
   let next = 0;
   const worker = async (): Promise<void> => {

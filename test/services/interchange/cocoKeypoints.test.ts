@@ -14,26 +14,26 @@ import { sharedPath, tempDir } from '../../helpers/shared';
 const DATUMARO_KEYPOINTS = sharedPath('datasets/datumaro_assets/coco_dataset/coco_person_keypoints');
 
 const open: Dataset[] = [];
-afterAll(() => {
-  for (const ds of open.splice(0)) ds.close();
+afterAll(async () => {
+  for (const ds of open.splice(0)) await ds.close();
 });
 
-function newDataset(root: string): Dataset {
-  const ds = Dataset.create(path.join(tempDir('tessera-kp-ds-'), 'd.tessera'), root);
+async function newDataset(root: string): Promise<Dataset> {
+  const ds = await Dataset.create(path.join(tempDir('tessera-kp-ds-'), 'd.tessera'), root);
   open.push(ds);
   return ds;
 }
 
 /** Every stored annotation as (file, class, geometry), ordered for comparison. */
-function stored(ds: Dataset): { file: string; label: string; geometry: unknown }[] {
-  const rows = ds.db
+async function stored(ds: Dataset): Promise<{ file: string; label: string; geometry: unknown }[]> {
+  const rows = await ds.db
     .prepare('SELECT i.path AS file, c.name AS label, a.geometry AS g FROM annotations a JOIN images i ON i.id = a.image_id JOIN classes c ON c.id = a.class_id ORDER BY i.path, a.kind, a.geometry')
     .all() as { file: string; label: string; g: string }[];
   return rows.map((r) => ({ file: path.basename(r.file), label: r.label, geometry: JSON.parse(r.g) as unknown }));
 }
 
-function keypointsOf(ds: Dataset) {
-  return stored(ds).filter((a) => (a.geometry as { kind: string }).kind === 'keypoints');
+async function keypointsOf(ds: Dataset) {
+  return (await stored(ds)).filter((a) => (a.geometry as { kind: string }).kind === 'keypoints');
 }
 
 /** COCO 2017's person category, as person_keypoints_val2017.json writes it (skeleton from 1). */
@@ -107,17 +107,17 @@ async function personKeypointsFolder(): Promise<{ dir: string; doc: Record<strin
 describe('COCO keypoints import', () => {
   it('gives the class the category keypoints and skeleton (from 1 in the file, from 0 stored), and each person its keypoints beside its outline', async () => {
     const { dir } = await personKeypointsFolder();
-    const ds = newDataset(dir);
+    const ds = await newDataset(dir);
     const report = await importDataset(ds, { path: dir, format: 'auto', allowOutsideRoot: false });
     expect(report.format).toBe('coco');
     expect(report.problems).toEqual([]);
     expect(report.annotations.byKind).toEqual({ keypoints: 2, polygon: 2, box: 1 });
     expect(report.counters['keypointsNoneLabelled']).toBe(1);
-    const [cls] = listClasses(ds.db);
+    const [cls] = await listClasses(ds.db);
     expect(cls!.keypoints).toEqual({ names: COCO_PERSON_KEYPOINTS.names, skeleton: COCO_PERSON_KEYPOINTS.skeleton });
     // The preset is COCO's own skeleton.
     expect(PERSON_CATEGORY.skeleton.map(([a, b]) => [a! - 1, b! - 1])).toEqual(COCO_PERSON_KEYPOINTS.skeleton);
-    expect(keypointsOf(ds)).toEqual([
+    expect(await keypointsOf(ds)).toEqual([
       { file: 'p1.jpg', label: 'person', geometry: { kind: 'keypoints', points: person(1, V1) } },
       { file: 'p2.jpg', label: 'person', geometry: { kind: 'keypoints', points: person(2, V2) } },
     ]);
@@ -125,17 +125,17 @@ describe('COCO keypoints import', () => {
 
   it.runIf(DATUMARO_KEYPOINTS)('reads Datumaro\'s person keypoints fixture: unnamed keypoints are numbered, a skeleton from 0 is read as such', async () => {
     const src = DATUMARO_KEYPOINTS!;
-    const ds = newDataset(tempDir('tessera-kp-root-'));
+    const ds = await newDataset(tempDir('tessera-kp-root-'));
     const report = await importDataset(ds, { path: src, format: 'auto', allowOutsideRoot: true });
     expect(report.problems.filter((p) => p.severity === 'error')).toEqual([]);
     expect(report.problems.filter((p) => /read as numbered from 0/.test(p.message)).length).toBeGreaterThan(0);
     const schema: KeypointSchema = { names: ['1', '2', '3'], skeleton: [[0, 1], [1, 2]] };
-    expect(listClasses(ds.db).map((c) => [c.name, c.keypoints])).toEqual([
+    expect((await listClasses(ds.db)).map((c) => [c.name, c.keypoints])).toEqual([
       ['a', schema],
       ['b', schema],
     ]);
     // The fixture's unlabelled first point of b on a.jpg stays (0, 0, 0); flags exactly as written.
-    expect(keypointsOf(ds)).toEqual([
+    expect(await keypointsOf(ds)).toEqual([
       { file: 'a.jpg', label: 'b', geometry: { kind: 'keypoints', points: [0, 0, 0, 0, 2, 1, 4, 1, 2] } },
       { file: 'b.jpg', label: 'a', geometry: { kind: 'keypoints', points: [1, 2, 2, 3, 4, 2, 2, 3, 2] } },
       { file: 'b.jpg', label: 'b', geometry: { kind: 'keypoints', points: [2, 4, 2, 4, 4, 2, 4, 2, 2] } },
@@ -184,9 +184,9 @@ describe('COCO keypoints import', () => {
 
   it('keeps a class\'s own schema and skips objects that do not fit it, naming the file and image', async () => {
     const { dir } = await personKeypointsFolder();
-    const ds = newDataset(dir);
-    const c = insertClass(ds.db, { name: 'person', color: '#ff0000' });
-    setClassKeypoints(ds.db, c.id, { names: ['head', 'tail'], skeleton: [[0, 1]] });
+    const ds = await newDataset(dir);
+    const c = await insertClass(ds.db, { name: 'person', color: '#ff0000' });
+    await setClassKeypoints(ds.db, c.id, { names: ['head', 'tail'], skeleton: [[0, 1]] });
     const report = await inspectDataset(ds, { path: dir, format: 'coco', allowOutsideRoot: false });
     const errors = report.problems.filter((p) => p.severity === 'error').map((p) => `${p.file}: ${p.where}: ${p.message}`);
     expect(errors).toEqual([
@@ -201,13 +201,13 @@ describe('COCO keypoints import', () => {
     // The dataset's person lists COCO's keypoints with left and right swapped.
     const names = COCO_PERSON_KEYPOINTS.names;
     const swapped = names.map((n) => (n.startsWith('left_') ? n.replace('left_', 'right_') : n.startsWith('right_') ? n.replace('right_', 'left_') : n));
-    const ds = newDataset(dir);
-    const c = insertClass(ds.db, { name: 'person', color: '#ff0000' });
-    setClassKeypoints(ds.db, c.id, { names: swapped, skeleton: [] });
+    const ds = await newDataset(dir);
+    const c = await insertClass(ds.db, { name: 'person', color: '#ff0000' });
+    await setClassKeypoints(ds.db, c.id, { names: swapped, skeleton: [] });
     const report = await importDataset(ds, { path: dir, format: 'coco', allowOutsideRoot: false });
     expect(report.problems.filter((p) => p.severity === 'error')).toEqual([]);
     expect(report.problems.some((p) => p.severity === 'warning' && /same keypoints in another order/.test(p.message))).toBe(true);
-    const kp = keypointsOf(ds).find((a) => a.file === 'p1.jpg')!.geometry as { points: number[] };
+    const kp = (await keypointsOf(ds)).find((a) => a.file === 'p1.jpg')!.geometry as { points: number[] };
     const file = (doc.annotations as { keypoints: number[] }[])[0]!.keypoints;
     // Each stored keypoint is the file's keypoint of the same name.
     swapped.forEach((n, i) => {
@@ -218,11 +218,11 @@ describe('COCO keypoints import', () => {
 
     // Same count, other names: the objects are skipped, not stored under the wrong names.
     const { dir: dir2 } = await personKeypointsFolder();
-    const ds2 = newDataset(dir2);
-    const c2 = insertClass(ds2.db, { name: 'person', color: '#ff0000' });
-    setClassKeypoints(ds2.db, c2.id, { names: names.map((n, i) => `p${i}`), skeleton: [] });
+    const ds2 = await newDataset(dir2);
+    const c2 = await insertClass(ds2.db, { name: 'person', color: '#ff0000' });
+    await setClassKeypoints(ds2.db, c2.id, { names: names.map((n, i) => `p${i}`), skeleton: [] });
     const r2 = await importDataset(ds2, { path: dir2, format: 'coco', allowOutsideRoot: false });
-    expect(keypointsOf(ds2)).toEqual([]);
+    expect(await keypointsOf(ds2)).toEqual([]);
     expect(r2.problems.filter((p) => p.severity === 'error' && /do not match class "person"'s/.test(p.message))).toHaveLength(2);
   });
 });
@@ -230,7 +230,7 @@ describe('COCO keypoints import', () => {
 describe('COCO keypoints export', () => {
   it('round-trips keypoints, visibility flags and skeleton exactly: import, export, import again', async () => {
     const { dir, doc } = await personKeypointsFolder();
-    const first = newDataset(dir);
+    const first = await newDataset(dir);
     await importDataset(first, { path: dir, format: 'coco', allowOutsideRoot: false });
     const out = path.join(tempDir('tessera-kp-out-'), 'out');
     const report = await exportDataset(first, { outDir: out, format: 'coco', only: 'all', withPredictions: true, images: 'copy', strict: true, cocoSegmentation: 'polygon' });
@@ -257,11 +257,11 @@ describe('COCO keypoints export', () => {
     // The outlines and the box are written as their own objects, without keypoints.
     expect(written.annotations.filter((a) => !a.keypoints)).toHaveLength(3);
 
-    const second = newDataset(out);
+    const second = await newDataset(out);
     const again = await importDataset(second, { path: out, format: 'coco', allowOutsideRoot: false });
     expect(again.problems).toEqual([]);
-    expect(listClasses(second.db)[0]!.keypoints).toEqual(listClasses(first.db)[0]!.keypoints);
-    expect(keypointsOf(second).map((a) => a.geometry)).toEqual(keypointsOf(first).map((a) => a.geometry));
-    expect(stored(second).length).toBe(stored(first).length);
+    expect((await listClasses(second.db))[0]!.keypoints).toEqual((await listClasses(first.db))[0]!.keypoints);
+    expect((await keypointsOf(second)).map((a) => a.geometry)).toEqual((await keypointsOf(first)).map((a) => a.geometry));
+    expect((await stored(second)).length).toBe((await stored(first)).length);
   });
 });

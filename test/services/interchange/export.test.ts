@@ -17,8 +17,8 @@ import type { FormatWriter } from '../../../src-main/services/interchange/types'
 import { tempDir } from '../../helpers/shared';
 
 const open: Dataset[] = [];
-afterEach(() => {
-  for (const ds of open.splice(0)) ds.close();
+afterEach(async () => {
+  for (const ds of open.splice(0)) await ds.close();
 });
 
 interface Fixture {
@@ -49,14 +49,14 @@ async function fixture(): Promise<Fixture> {
     .withMetadata({ orientation: 6 })
     .jpeg()
     .toFile(path.join(root, 'a', 'rotated.jpg'));
-  const ds = Dataset.create(path.join(dir, 'd.tessera'), root);
+  const ds = await Dataset.create(path.join(dir, 'd.tessera'), root);
   open.push(ds);
   const rep = await importImages(ds, { paths: [root] });
   expect(rep.imported).toBe(5);
   const ids: Record<string, number> = {};
-  for (const im of listImages(ds.db, {}, 0, 100)) ids[im.path] = im.id;
+  for (const im of await listImages(ds.db, {}, 0, 100)) ids[im.path] = im.id;
   const classes: Record<string, number> = {};
-  for (const name of ['cell', 'nucleus', 'debris', 'blurry']) classes[name] = insertClass(ds.db, { name, color: '#112233' }).id;
+  for (const name of ['cell', 'nucleus', 'debris', 'blurry']) classes[name] = (await insertClass(ds.db, { name, color: '#112233' })).id;
   return { dir, ds, ids, classes };
 }
 
@@ -124,8 +124,8 @@ describe('exportDataset', () => {
   it('hands images in id order with classes in panel order, tags apart, crowd from iscrowd, predictions only when asked', async () => {
     const f = await fixture();
     const { cell, nucleus, debris, blurry } = f.classes;
-    setClassOrder(f.ds.db, [debris!, cell!, nucleus!, blurry!]);
-    const run = insertModelRun(f.ds.db, { model: 'm' });
+    await setClassOrder(f.ds.db, [debris!, cell!, nucleus!, blurry!]);
+    const run = await insertModelRun(f.ds.db, { model: 'm' });
     const one = f.ids['a/one.png']!;
     const anns: NewAnnotation[] = [
       { imageId: one, classId: cell!, geometry: box(1, 2, 3, 4), source: 'human', z: 2 },
@@ -133,7 +133,7 @@ describe('exportDataset', () => {
       { imageId: one, classId: blurry!, geometry: { kind: 'tag' }, source: 'human' },
       { imageId: one, classId: debris!, geometry: box(0, 0, 9, 9), source: 'model', modelRunId: run, score: 0.75 },
     ];
-    insertAnnotations(f.ds.db, anns);
+    await insertAnnotations(f.ds.db, anns);
 
     const a = recorder('coco');
     const rep = await exportDataset(f.ds, opts(path.join(f.dir, 'o1'), { format: 'coco' }), a.lookup);
@@ -160,9 +160,9 @@ describe('exportDataset', () => {
 
   it('exports only done and reviewed images, or only reviewed ones', async () => {
     const f = await fixture();
-    setStatus(f.ds.db, [f.ids['a/one.png']!], 'done');
-    setStatus(f.ds.db, [f.ids['a/two.png']!], 'reviewed');
-    setStatus(f.ds.db, [f.ids['b/one.png']!], 'in_progress');
+    await setStatus(f.ds.db, [f.ids['a/one.png']!], 'done');
+    await setStatus(f.ds.db, [f.ids['a/two.png']!], 'reviewed');
+    await setStatus(f.ds.db, [f.ids['b/one.png']!], 'in_progress');
     const done = recorder('voc');
     const r1 = await exportDataset(f.ds, opts(path.join(f.dir, 'd'), { only: 'done' }), done.lookup);
     expect(done.seen.map((i) => i.id)).toEqual([f.ids['a/one.png'], f.ids['a/two.png']]);
@@ -176,18 +176,18 @@ describe('exportDataset', () => {
     const f = await fixture();
     const n = 130_000;
     // Image rows for the remembered ids, marked new, so an export of done images leaves them out.
-    f.ds.db
+    await f.ds.db
       .prepare(
         `WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?)
          INSERT INTO images (path, content_hash, file_size, file_mtime_ms, width, height, channels, bit_depth, format, created_at, updated_at)
          SELECT 'far/' || i || '.png', 'hash' || i, 1, 0, 10, 10, 3, 8, 'png', 0, 0 FROM k`,
       )
       .run(n);
-    f.ds.db.prepare("INSERT INTO coco_image_ids (image_id, coco_id) SELECT id, 1000 + id FROM images WHERE path LIKE 'far/%'").run();
-    const largest = f.ds.db.prepare('SELECT max(coco_id) FROM coco_image_ids').pluck().get() as number;
-    expect(f.ds.db.prepare('SELECT count(*) FROM coco_image_ids').pluck().get()).toBe(n);
+    await f.ds.db.prepare("INSERT INTO coco_image_ids (image_id, coco_id) SELECT id, 1000 + id FROM images WHERE path LIKE 'far/%'").run();
+    const largest = await f.ds.db.prepare('SELECT max(coco_id) FROM coco_image_ids').pluck().get() as number;
+    expect(await f.ds.db.prepare('SELECT count(*) FROM coco_image_ids').pluck().get()).toBe(n);
     const one = f.ids['a/one.png']!;
-    setStatus(f.ds.db, [one], 'done');
+    await setStatus(f.ds.db, [one], 'done');
     const a = recorder('coco');
     const rep = await exportDataset(f.ds, opts(path.join(f.dir, 'big'), { format: 'coco', only: 'done' }), a.lookup);
     expect(rep.images).toBe(1);
@@ -199,7 +199,7 @@ describe('exportDataset', () => {
     const { cell, nucleus } = f.classes;
     const one = f.ids['a/one.png']!;
     const two = f.ids['a/two.png']!;
-    insertAnnotations(f.ds.db, [
+    await insertAnnotations(f.ds.db, [
       { imageId: one, classId: cell!, geometry: poly(1, 1, 9, 2, 4, 8), source: 'human' },
       { imageId: one, classId: cell!, geometry: poly(10, 10, 20, 10, 20, 20), source: 'human' },
       { imageId: two, classId: nucleus!, geometry: maskRect(40, 30, 3, 4, 8, 10), source: 'human' },
@@ -226,7 +226,7 @@ describe('exportDataset', () => {
     const first = f.ids['a/one.png']!;
     const later = f.ids['b/one.png']!;
     expect(first).toBeLessThan(later);
-    insertAnnotations(f.ds.db, [
+    await insertAnnotations(f.ds.db, [
       { imageId: first, classId: f.classes['cell']!, geometry: box(1, 1, 5, 5), source: 'human' },
       { imageId: later, classId: f.classes['cell']!, geometry: poly(1, 1, 9, 2, 4, 8), source: 'human' },
       { imageId: first, classId: f.classes['cell']!, geometry: { kind: 'point', x: 3, y: 3 }, source: 'human' },
@@ -247,7 +247,7 @@ describe('exportDataset', () => {
   it('warns when an image loses all its annotations in conversion instead of writing a silently empty label', async () => {
     const f = await fixture();
     const one = f.ids['a/one.png']!;
-    insertAnnotations(f.ds.db, [
+    await insertAnnotations(f.ds.db, [
       { imageId: one, classId: f.classes['cell']!, geometry: { kind: 'point', x: 3, y: 3 }, source: 'human' },
       { imageId: one, classId: f.classes['cell']!, geometry: { kind: 'point', x: 5, y: 3 }, source: 'human' },
     ]);
@@ -301,7 +301,7 @@ describe('exportDataset', () => {
     const secret = path.join(f.dir, 'secret.png');
     fs.copyFileSync(path.join(f.ds.root, 'a', 'two.png'), secret);
     fs.symlinkSync(secret, path.join(f.ds.root, 'a', 'link.png'));
-    insertImages(f.ds.db, [
+    await insertImages(f.ds.db, [
       { path: 'a/link.png', external: false, contentHash: 'x', fileSize: 1, fileMtimeMs: 0, width: 40, height: 30, channels: 3, bitDepth: 8, format: 'png', frames: 1, orientation: 1 },
     ]);
     const out = path.join(f.dir, 'o');

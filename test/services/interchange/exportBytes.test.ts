@@ -36,8 +36,8 @@ const GOLDEN: Record<string, { files: number; sha256: string }> = {
 };
 
 const open: Dataset[] = [];
-afterEach(() => {
-  for (const ds of open.splice(0)) ds.close();
+afterEach(async () => {
+  for (const ds of open.splice(0)) await ds.close();
 });
 
 /** Deterministic pseudo-random numbers (a linear congruential generator). */
@@ -56,12 +56,13 @@ function rng(seed: number): () => number {
  * attributes (plain, named like COCO keys, integer-like), tags, shapes without a class, and
  * images of every split and none.
  */
-function fixture(): Dataset {
+async function fixture(): Promise<Dataset> {
   const dir = tempDir('tessera-export-bytes-');
-  const ds = Dataset.create(path.join(dir, 'd.tessera'), dir);
+  const ds = await Dataset.create(path.join(dir, 'd.tessera'), dir);
   open.push(ds);
   const db = ds.db;
-  const classes = ['cell', 'nucleus', 'débris "x"', 'blurry'].map((name) => insertClass(db, { name, color: '#112233' }).id);
+  const classes: number[] = [];
+  for (const name of ['cell', 'nucleus', 'débris "x"', 'blurry']) classes.push((await insertClass(db, { name, color: '#112233' })).id);
   const sizes = [
     [64, 48],
     [40, 30],
@@ -83,8 +84,8 @@ function fixture(): Dataset {
     frames: 1,
     orientation: 1,
   }));
-  const ids = insertImages(db, rows);
-  const run = insertModelRun(db, { model: 'm' });
+  const ids = await insertImages(db, rows);
+  const run = await insertModelRun(db, { model: 'm' });
   const r = rng(12345);
   const coord = (max: number): number => {
     const k = r();
@@ -141,9 +142,9 @@ function fixture(): Dataset {
       });
     }
   });
-  insertAnnotations(db, anns);
+  await insertAnnotations(db, anns);
   const splits: (Split | null)[] = ['train', 'val', 'test', null];
-  setSplits(
+  await setSplits(
     db,
     ids.map((id, i) => [id, splits[i % 4]!] as const),
   );
@@ -186,7 +187,7 @@ async function exportHashes(ds: Dataset, opts: (typeof CASES)[number]['opts']): 
 describe('exported bytes', () => {
   for (const c of CASES) {
     it(`a dataset of every kind of shape, ${c.name}: the same files as before`, async () => {
-      const got = await exportHashes(fixture(), c.opts);
+      const got = await exportHashes(await fixture(), c.opts);
       expect(got).toEqual(GOLDEN[`fixture ${c.name}`]);
     });
   }
@@ -195,7 +196,7 @@ describe('exported bytes', () => {
   for (const c of CASES.filter((x) => x.name !== 'coco human only')) {
     it.skipIf(!tiny)(`coco_tinycoco re-exported, ${c.name}: the same files as before`, async () => {
       const dir = tempDir('tessera-export-bytes-tiny-');
-      const ds = Dataset.create(path.join(dir, 'd.tessera'), dir);
+      const ds = await Dataset.create(path.join(dir, 'd.tessera'), dir);
       open.push(ds);
       // Every category, as the files were first written with (unused ones included).
       await importDataset(ds, { path: tiny!, format: 'coco', allowOutsideRoot: true, keepEmptyClasses: true });

@@ -42,7 +42,7 @@ describe('export into a folder that is not empty', () => {
     expect(e.message).toMatch(/not empty.*overwrite or merge/);
     expect(e.detail).toMatchObject({ notEmpty: true });
     expect(fs.readdirSync(out)).toEqual(['notes.txt']);
-    ws.close();
+    await ws.close();
   });
 
   it('overwrite replaces an earlier export, dropping its files this one does not write', async () => {
@@ -60,7 +60,7 @@ describe('export into a folder that is not empty', () => {
     expect(files.some((f) => f.startsWith('labels/'))).toBe(true);
     expect(manifest(out).files).toEqual(files);
     expect(siblings(out)).toEqual(['out']);
-    ws.close();
+    await ws.close();
   });
 
   it('overwrite refuses a folder holding files no export wrote, and one no export made, changing nothing', async () => {
@@ -80,7 +80,7 @@ describe('export into a folder that is not empty', () => {
     fs.writeFileSync(path.join(plain, 'data.yaml'), 'mine');
     expect((await fails(ws, 'interchange:export', { jobId: 'z', outDir: plain, format: 'yolo', ifExists: 'overwrite' })).message).toContain(EXPORT_MANIFEST);
     expect(read(plain, 'data.yaml')).toBe('mine');
-    ws.close();
+    await ws.close();
   });
 
   it('merge replaces the files the export writes and keeps the others; COCO\'s annotation file is replaced whole', async () => {
@@ -111,7 +111,7 @@ describe('export into a folder that is not empty', () => {
 
     // What merge added is an export's: overwrite may now replace it all except the user's files, so it refuses.
     expect((await fails(ws, 'interchange:export', { jobId: 'z', outDir: out, format: 'coco', ifExists: 'overwrite' })).message).toContain('README.txt');
-    ws.close();
+    await ws.close();
   });
 
   it('merge changes nothing when a folder stands where the export writes a file', async () => {
@@ -125,7 +125,7 @@ describe('export into a folder that is not empty', () => {
     expect(e.message).toContain('data.yaml');
     expect(filesUnder(out)).toEqual(before);
     expect(siblings(out)).toEqual(['out']);
-    ws.close();
+    await ws.close();
   });
 });
 
@@ -158,7 +158,7 @@ describe('merge into an earlier export', () => {
     expect(last.some((f) => f.startsWith('labels/test/'))).toBe(true);
     expect(last.some((f) => f.startsWith('images/'))).toBe(false);
     expect(siblings(out)).toEqual(['out']);
-    ws.close();
+    await ws.close();
   });
 
   it('is refused when the classes or the format changed, naming the change and Overwrite, and changes nothing', async () => {
@@ -183,7 +183,7 @@ describe('merge into an earlier export', () => {
     await ok(ws, 'interchange:export', { jobId: 'w', outDir: out, format: 'yolo', images: 'none', ifExists: 'overwrite' });
     expect(read(out, 'data.yaml')).toContain('blood cell');
     expect(siblings(out)).toEqual(['out']);
-    ws.close();
+    await ws.close();
   });
 
   it('is refused when the earlier export is of another dataset, whose images could take the same names', async () => {
@@ -195,8 +195,8 @@ describe('merge into an earlier export', () => {
     const e = await fails(second.ws, 'interchange:export', { jobId: 'y', outDir: out, format: 'yolo', images: 'copy', ifExists: 'merge' });
     expect(e.message).toMatch(/another dataset.*Overwrite/);
     expect(filesUnder(out).map((f) => [f, read(out, f)])).toEqual(before);
-    first.ws.close();
-    second.ws.close();
+    await first.ws.close();
+    await second.ws.close();
   });
 
   it('keeps the files of images a partial export leaves out, and refuses when another image takes their name', async () => {
@@ -234,7 +234,7 @@ describe('merge into an earlier export', () => {
     expect(e.message).toContain('Overwrite');
     expect(filesUnder(out).map((f) => [f, fs.readFileSync(path.join(out, f)).toString('base64')])).toEqual(before);
     expect(siblings(out)).toEqual(['out']);
-    ws.close();
+    await ws.close();
   });
 });
 
@@ -268,7 +268,7 @@ describe('the manifest of an export', () => {
       await ok(ws, 'images:setStatus', { ids: [other.id], status: 'new' });
       expect(filesUnder(out).filter((f) => f.includes('data.') || f.includes('train.'))).not.toEqual([]);
     }
-    ws.close();
+    await ws.close();
   });
 });
 
@@ -291,7 +291,7 @@ describe('merge and overwrite never reach the source images', () => {
     // Overwrite refuses it too (the link is no export's file), and deletes nothing through it.
     await fails(ws, 'interchange:export', { jobId: 'z', outDir: out, format: 'yolo', images: 'copy', ifExists: 'overwrite' });
     expect(stat()).toEqual(before);
-    ws.close();
+    await ws.close();
   });
 
   it('refuses to merge into the dataset folder or a folder holding its images', async () => {
@@ -308,7 +308,7 @@ describe('merge and overwrite never reach the source images', () => {
     await ok(ws, 'interchange:export', { jobId: 'y', outDir: inside, format: 'yolo', images: 'none' });
     await ok(ws, 'interchange:export', { jobId: 'z', outDir: inside, format: 'yolo', images: 'none', ifExists: 'merge' });
     fs.rmSync(inside, { recursive: true });
-    ws.close();
+    await ws.close();
   });
 
   it('refuses to merge into a folder inside one holding images from outside the dataset folder', async () => {
@@ -327,7 +327,7 @@ describe('merge and overwrite never reach the source images', () => {
       expect(e.message).toContain(`is inside ${path.join(outside, 'pics')}`);
       expect(e.detail).toMatchObject({ sources: true });
     }
-    ws.close();
+    await ws.close();
   });
 });
 
@@ -354,7 +354,7 @@ describe('an overwrite or merge killed while placing the export', () => {
     await ok(ws, 'annotations:edit', { imageId: a.id, label: 'more', ops: [{ op: 'create', draft: { classId: cls, geometry: { kind: 'box', x: 20, y: 20, w: 5, h: 5 } } }] });
     const staging = path.join(tempDir(), 'b');
     await ok(ws, 'interchange:export', { jobId: 'b', outDir: staging, format: 'yolo', images: 'copy' });
-    ws.close();
+    await ws.close();
     const b = snapshot(staging);
     const tmp = path.join(parent, '.out.export-1-0badc0de');
     fs.cpSync(staging, tmp, { recursive: true });

@@ -18,8 +18,8 @@ import { importDataset } from '../../../src-main/services/interchange/importData
 import { sharedPath, tempDir } from '../../helpers/shared';
 
 const open: Dataset[] = [];
-afterEach(() => {
-  for (const ds of open.splice(0)) ds.close();
+afterEach(async () => {
+  for (const ds of open.splice(0)) await ds.close();
 });
 
 /** A textured image (so that flips, rotations and noise change its bytes) of the given size. */
@@ -50,26 +50,26 @@ async function dataset(specs: Spec[]): Promise<Dataset> {
   const imgs = path.join(dir, 'imgs');
   fs.mkdirSync(imgs);
   for (const [i, s] of specs.entries()) await texture(path.join(imgs, s.name), s.width, s.height, i);
-  const ds = Dataset.create(path.join(dir, 'd.tessera'), dir);
+  const ds = await Dataset.create(path.join(dir, 'd.tessera'), dir);
   open.push(ds);
   await importImages(ds, { paths: [imgs] });
-  const cls = insertClass(ds.db, { name: 'thing', color: '#ff0000' }).id;
-  const byName = new Map(imageRows(ds).map((im) => [path.basename(im.path), im.id]));
+  const cls = (await insertClass(ds.db, { name: 'thing', color: '#ff0000' })).id;
+  const byName = new Map((await imageRows(ds)).map((im) => [path.basename(im.path), im.id]));
   const pairs: [number, Split | null][] = [];
   for (const s of specs) {
     const id = byName.get(s.name)!;
     pairs.push([id, s.split]);
-    insertAnnotations(
+    await insertAnnotations(
       ds.db,
       s.shapes.map((g) => ({ imageId: id, classId: cls, geometry: g, source: 'human' as const })),
     );
   }
-  setSplits(ds.db, pairs);
+  await setSplits(ds.db, pairs);
   return ds;
 }
 
-function imageRows(ds: Dataset): { id: number; path: string }[] {
-  return ds.db.prepare('SELECT id, path FROM images ORDER BY id').all() as { id: number; path: string }[];
+async function imageRows(ds: Dataset): Promise<{ id: number; path: string }[]> {
+  return await ds.db.prepare('SELECT id, path FROM images ORDER BY id').all() as { id: number; path: string }[];
 }
 
 function opts(outDir: string, recipe: RecipeInput | null, extra: Partial<ExportOptions> = {}): ExportOptions {
@@ -161,7 +161,7 @@ describe('export with a recipe: preprocessing', () => {
     const g16 = new Uint16Array(50 * 20);
     for (let i = 0; i < g16.length; i++) g16[i] = i % 236;
     await sharp(g16, { raw: { width: 50, height: 20, channels: 1 } }).toColourspace('grey16').png().toFile(path.join(imgs, 'deep.png'));
-    const ds = Dataset.create(path.join(dir, 'd.tessera'), dir);
+    const ds = await Dataset.create(path.join(dir, 'd.tessera'), dir);
     open.push(ds);
     await importImages(ds, { paths: [imgs] });
     const out = path.join(dir, 'o');
@@ -273,8 +273,8 @@ describe('export with a recipe: augmentation', () => {
 
   it('a flip swaps left and right keypoints by the class\'s flip pairs', async () => {
     const ds = await dataset([{ name: 'k.png', width: 100, height: 50, split: 'train', shapes: [{ kind: 'keypoints', points: [10, 20, 2, 30, 22, 2, 50, 40, 2] }] }]);
-    const cls = ds.db.prepare('SELECT id FROM classes').pluck().get() as number;
-    setClassKeypoints(ds.db, cls, { names: ['left_eye', 'right_eye', 'nose'], skeleton: [], flipPairs: [[0, 1]] });
+    const cls = await ds.db.prepare('SELECT id FROM classes').pluck().get() as number;
+    await setClassKeypoints(ds.db, cls, { names: ['left_eye', 'right_eye', 'nose'], skeleton: [], flipPairs: [[0, 1]] });
     const out = path.join(tempDir('tessera-recipe-out-'), 'o');
     await exportDataset(ds, opts(out, { recipe: 1, format: 'coco', augment: { outputs: 1, seed: 1, steps: [{ op: 'flip', horizontal: 1 }] } }, { format: 'coco' }));
     const coco = JSON.parse(fs.readFileSync(path.join(out, 'annotations/instances_train.json'), 'utf8')) as {
@@ -305,7 +305,7 @@ describe('export with a recipe: augmentation', () => {
     expect(fs.readdirSync(path.join(out, 'images/train')).sort()).toEqual(['t1.png', 't1_aug1.png', 't1_aug2.png', 't2.jpg', 't2_aug1.jpg', 't2_aug2.jpg']);
     expect(fs.readdirSync(path.join(out, 'labels/train')).sort()).toEqual(['t1.txt', 't1_aug1.txt', 't1_aug2.txt', 't2.txt', 't2_aug1.txt', 't2_aug2.txt']);
     // Only t1 this time: t2 and its copies stay as the earlier export wrote them.
-    ds.db.prepare("UPDATE images SET status = 'done' WHERE path LIKE '%t1.png'").run();
+    await ds.db.prepare("UPDATE images SET status = 'done' WHERE path LIKE '%t1.png'").run();
     await exportDataset(ds, opts(out, withOutputs(1), { ifExists: 'merge', only: 'done' }));
     expect(fs.readdirSync(path.join(out, 'images/train')).sort()).toEqual(['t1.png', 't1_aug1.png', 't2.jpg', 't2_aug1.jpg', 't2_aug2.jpg']);
   });
@@ -316,7 +316,7 @@ describe('export with a recipe: augmentation', () => {
     const b = path.join(tempDir('tessera-recipe-out-'), 'o');
     await exportDataset(ds, opts(a, recipe(7)));
     // Only t1 in the second export's scope.
-    ds.db.prepare("UPDATE images SET status = 'done' WHERE path LIKE '%t1.png'").run();
+    await ds.db.prepare("UPDATE images SET status = 'done' WHERE path LIKE '%t1.png'").run();
     const r = await exportDataset(ds, opts(b, recipe(7), { only: 'done' }));
     expect(r.bySplit.train).toBe(4);
     const ha = hashes(a);
@@ -329,10 +329,10 @@ describe('export with a recipe: ids', () => {
   const tiny = sharedPath('datasets/coco_tinycoco');
   it.skipIf(!tiny)('COCO: tiles and augmented copies get image and object ids of their own, above the ids a COCO import remembered', async () => {
     const dir = tempDir('tessera-export-recipe-coco-');
-    const ds = Dataset.create(path.join(dir, 'd.tessera'), dir);
+    const ds = await Dataset.create(path.join(dir, 'd.tessera'), dir);
     open.push(ds);
     await importDataset(ds, { path: tiny!, format: 'coco', allowOutsideRoot: true });
-    ds.db.prepare("UPDATE images SET split = 'train'").run();
+    await ds.db.prepare("UPDATE images SET split = 'train'").run();
     const out = path.join(dir, 'o');
     const r = await exportDataset(
       ds,
@@ -349,7 +349,7 @@ describe('export with a recipe: ids', () => {
     expect(new Set(coco.annotations.map((a) => a.id)).size).toBe(coco.annotations.length);
     const imageIds = new Set(coco.images.map((i) => i.id));
     for (const a of coco.annotations) expect(imageIds.has(a.image_id)).toBe(true);
-    const remembered = ds.db.prepare('SELECT coco_id FROM coco_image_ids').pluck().all() as number[];
+    const remembered = await ds.db.prepare('SELECT coco_id FROM coco_image_ids').pluck().all() as number[];
     expect(remembered.length).toBe(32);
     // Every output is a tile: none takes an id the COCO file gave its image.
     for (const id of remembered) expect(imageIds.has(id)).toBe(false);

@@ -298,8 +298,8 @@ async function fixtures(root: string): Promise<Fixture[]> {
 }
 
 type Counts = { images: number; classes: number; annotations: number; model_runs: number };
-function counts(ds: Dataset): Counts {
-  return ds.db
+async function counts(ds: Dataset): Promise<Counts> {
+  return await ds.db
     .prepare(
       `SELECT (SELECT count(*) FROM images) AS images, (SELECT count(*) FROM classes) AS classes,
               (SELECT count(*) FROM annotations) AS annotations, (SELECT count(*) FROM model_runs) AS model_runs`,
@@ -325,14 +325,14 @@ beforeAll(async () => {
   root = tempDir('tessera-fuzz-');
   all = await fixtures(root);
 });
-afterAll(() => {
-  for (const ds of datasets) ds.close();
+afterAll(async () => {
+  for (const ds of datasets) await ds.close();
 });
 
 describe('fuzzed annotation files', () => {
   it('the pristine fixtures import cleanly with every format', async () => {
     for (const f of all) {
-      const ds = Dataset.create(path.join(tempDir(), 'clean.tessera'), root);
+      const ds = await Dataset.create(path.join(tempDir(), 'clean.tessera'), root);
       datasets.push(ds);
       const r = await importDataset(ds, { path: f.input, format: f.format });
       expect(r.problems.filter((p) => p.severity === 'error'), f.format).toEqual([]);
@@ -348,7 +348,7 @@ describe('fuzzed annotation files', () => {
     const codes = new Map<string, number>();
     const examples: string[] = [];
     for (const f of all) {
-      const ds = Dataset.create(path.join(tempDir(), `${f.format}.tessera`), root);
+      const ds = await Dataset.create(path.join(tempDir(), `${f.format}.tessera`), root);
       datasets.push(ds);
       for (let i = 0; i < CASES_PER_FORMAT; i++) {
         // Most cases damage one file; some damage all of them.
@@ -361,7 +361,7 @@ describe('fuzzed annotation files', () => {
           applied.push(x.file);
         }
         const label = `${f.format} case ${i} (${applied.map((a) => path.relative(root, a)).join(', ')})`;
-        const before = counts(ds);
+        const before = await counts(ds);
         let report: InterchangeReport | null = null;
         try {
           await bounded(detectFormat(f.input), `${label}: detect`);
@@ -370,13 +370,13 @@ describe('fuzzed annotation files', () => {
           if (!isAppError(e) || e.code === 'INTERNAL') throw new Error(`${label}: not a typed error: ${(e as Error).stack ?? String(e)}`);
           const named = [f.input, ...applied.map((a) => path.basename(a))].some((n) => e.message.includes(n));
           expect(named, `${label}: "${e.message}" names no file`).toBe(true);
-          expect(counts(ds), `${label}: failed but wrote`).toEqual(before);
+          expect(await counts(ds), `${label}: failed but wrote`).toEqual(before);
           codes.set(e.code, (codes.get(e.code) ?? 0) + 1);
           if (examples.length < 12) examples.push(`${label}: ${e.code}: ${e.message.slice(0, 300)}`);
           outcomes.refused++;
         }
         if (report) {
-          const after = counts(ds);
+          const after = await counts(ds);
           expect(after.images - before.images, label).toBe(report.images.added);
           expect(after.annotations - before.annotations, label).toBe(report.annotations.total);
           expect(after.classes - before.classes, label).toBe(report.classes.filter((c) => c.isNew).length);
@@ -389,7 +389,7 @@ describe('fuzzed annotation files', () => {
       }
       for (const x of f.files) fs.writeFileSync(x.file, x.text);
       // Every stored image path stays inside the dataset root, whatever the files said.
-      for (const row of ds.db.prepare('SELECT path, external FROM images').all() as { path: string; external: number }[]) {
+      for (const row of await ds.db.prepare('SELECT path, external FROM images').all() as { path: string; external: number }[]) {
         expect(row.external, row.path).toBe(0);
         expect(() => resolveStoredPath(root, row.path, false), row.path).not.toThrow();
       }

@@ -16,24 +16,26 @@ import { makeImages } from '../../helpers/images';
 import { sharedPath, tempDir } from '../../helpers/shared';
 
 const open: Dataset[] = [];
-afterEach(() => {
-  for (const ds of open.splice(0)) ds.close();
+afterEach(async () => {
+  for (const ds of open.splice(0)) await ds.close();
 });
 
-function dataset(root: string): Dataset {
-  const ds = Dataset.create(path.join(tempDir(), 'set.tessera'), root);
+async function dataset(root: string): Promise<Dataset> {
+  const ds = await Dataset.create(path.join(tempDir(), 'set.tessera'), root);
   open.push(ds);
   return ds;
 }
 
 const TABLES = ['images', 'classes', 'annotations', 'model_runs', 'edit_journal', 'meta'] as const;
 
-function tableCounts(ds: Dataset): Record<string, number> {
-  return Object.fromEntries(TABLES.map((t) => [t, ds.db.prepare(`SELECT count(*) FROM ${t}`).pluck().get() as number]));
+async function tableCounts(ds: Dataset): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const t of TABLES) counts[t] = await ds.db.prepare(`SELECT count(*) FROM ${t}`).pluck().get() as number;
+  return counts;
 }
 
-function perClassInDb(ds: Dataset): Record<string, number> {
-  const rows = ds.db
+async function perClassInDb(ds: Dataset): Promise<Record<string, number>> {
+  const rows = await ds.db
     .prepare('SELECT c.name AS name, count(a.id) AS n FROM classes c LEFT JOIN annotations a ON a.class_id = c.id GROUP BY c.id')
     .all() as { name: string; n: number }[];
   return Object.fromEntries(rows.filter((r) => r.n > 0).map((r) => [r.name, r.n]));
@@ -45,15 +47,15 @@ function perClassInReport(r: InterchangeReport): Record<string, number> {
 
 /** Imports, checks the rows written equal the report, then imports again and checks nothing is added. */
 async function importTwice(ds: Dataset, input: string, format: 'auto' | 'coco' | 'voc' | 'yolo' | 'labelme' | 'cvat' = 'auto') {
-  const before = tableCounts(ds);
+  const before = await tableCounts(ds);
   const first = await importDataset(ds, { path: input, format });
-  const after = tableCounts(ds);
+  const after = await tableCounts(ds);
   expect(first.dryRun).toBe(false);
   expect(after['images']! - before['images']!).toBe(first.images.added);
   expect(after['annotations']! - before['annotations']!).toBe(first.annotations.total);
   expect(after['classes']! - before['classes']!).toBe(first.classes.filter((c) => c.isNew).length);
   const second = await importDataset(ds, { path: input, format });
-  expect(tableCounts(ds)).toEqual(after);
+  expect(await tableCounts(ds)).toEqual(after);
   expect(second.images.added).toBe(0);
   expect(second.images.matched).toBe(first.images.added + first.images.matched);
   expect(second.annotations.total).toBe(0);
@@ -76,7 +78,7 @@ describe('importing the shared datasets', () => {
       const name = coco.categories.find((c) => c.id === a.category_id)!.name;
       expected[name] = (expected[name] ?? 0) + 1;
     }
-    const ds = dataset(dir);
+    const ds = await dataset(dir);
     expect((await detectFormat(json))?.reader.name).toBe('coco');
     const r = await importTwice(ds, json);
     expect(r.format).toBe('coco');
@@ -84,16 +86,16 @@ describe('importing the shared datasets', () => {
     expect(r.annotations.total).toBe(288);
     expect(r.problems.filter((p) => p.severity === 'error')).toEqual([]);
     expect(perClassInReport(r)).toEqual(expected);
-    expect(perClassInDb(ds)).toEqual(expected);
+    expect(await perClassInDb(ds)).toEqual(expected);
     // Every category with annotations becomes a class, in the file's order; the 39 unused are counted.
-    expect(ds.db.prepare('SELECT name FROM classes ORDER BY sort_order').pluck().all()).toEqual(coco.categories.map((c) => c.name).filter((n) => expected[n]));
+    expect(await ds.db.prepare('SELECT name FROM classes ORDER BY sort_order').pluck().all()).toEqual(coco.categories.map((c) => c.name).filter((n) => expected[n]));
     expect(r.counters['emptyClassesLeftOut']).toBe(coco.categories.length - Object.keys(expected).length);
     expect(r.counters['emptyClassesLeftOut']).toBe(39);
-    const crowd = ds.db.prepare("SELECT count(*) FROM annotations WHERE json_extract(attributes, '$.iscrowd') = 1").pluck().get();
+    const crowd = await ds.db.prepare("SELECT count(*) FROM annotations WHERE json_extract(attributes, '$.iscrowd') = 1").pluck().get();
     expect(crowd).toBe(coco.annotations.filter((a) => a.iscrowd).length);
-    expect(ds.db.prepare("SELECT count(*) FROM annotations WHERE source <> 'human'").pluck().get()).toBe(0);
+    expect(await ds.db.prepare("SELECT count(*) FROM annotations WHERE source <> 'human'").pluck().get()).toBe(0);
     // Stored paths are relative to the root and resolve inside it.
-    for (const p of ds.db.prepare('SELECT path FROM images').pluck().all() as string[]) {
+    for (const p of await ds.db.prepare('SELECT path FROM images').pluck().all() as string[]) {
       expect(p.startsWith('images/train2017/')).toBe(true);
       expect(() => resolveStoredPath(ds.root, p, false)).not.toThrow();
     }
@@ -109,16 +111,16 @@ describe('importing the shared datasets', () => {
         expected[m[1]!.trim()] = (expected[m[1]!.trim()] ?? 0) + 1;
       }
     }
-    const ds = dataset(dir);
+    const ds = await dataset(dir);
     const r = await importTwice(ds, dir);
     expect(r.format).toBe('voc');
     expect(r.images.added).toBe(28);
     // Boxes the reader refuses (zero area) are reported as problems, never silently lost.
     const refused = r.problems.filter((p) => p.severity === 'error').length;
     const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
-    expect(sum(perClassInDb(ds))).toBe(sum(expected) - refused);
-    expect(perClassInDb(ds)).toEqual(perClassInReport(r));
-    if (refused === 0) expect(perClassInDb(ds)).toEqual(expected);
+    expect(sum(await perClassInDb(ds))).toBe(sum(expected) - refused);
+    expect(await perClassInDb(ds)).toEqual(perClassInReport(r));
+    if (refused === 0) expect(await perClassInDb(ds)).toEqual(expected);
     expect(r.annotations.byKind).toEqual({ box: sum(expected) - refused });
   });
 
@@ -132,11 +134,11 @@ describe('importing the shared datasets', () => {
         if (line.trim()) expected[names[Number(line.trim().split(/\s+/)[0])]!] = (expected[names[Number(line.trim().split(/\s+/)[0])]!] ?? 0) + 1;
       }
     }
-    const ds = dataset(dir);
+    const ds = await dataset(dir);
     const r = await importTwice(ds, dir);
     expect(r.format).toBe('yolo');
     expect(r.images.added).toBe(30);
-    expect(perClassInDb(ds)).toEqual(expected);
+    expect(await perClassInDb(ds)).toEqual(expected);
     expect(perClassInReport(r)).toEqual(expected);
     expect(Object.keys(r.annotations.byKind)).toEqual(['obb']);
   });
@@ -159,9 +161,9 @@ describe('importing the shared datasets', () => {
       const input = sharedPath(`datasets/${rel}`);
       if (!input) continue;
       if (!(await detectFormat(input))) continue;
-      const ds = dataset(fs.statSync(input).isDirectory() ? input : path.dirname(input));
+      const ds = await dataset(fs.statSync(input).isDirectory() ? input : path.dirname(input));
       const r = await importTwice(ds, input);
-      expect(perClassInDb(ds), rel).toEqual(perClassInReport(r));
+      expect(await perClassInDb(ds), rel).toEqual(perClassInReport(r));
       if (r.annotations.total > 0) imported++;
     }
     expect(imported).toBeGreaterThanOrEqual(3);
@@ -173,11 +175,11 @@ describe('import guarantees', () => {
     const dir = sharedPath('datasets/coco_tinycoco');
     if (!dir) return;
     const json = path.join(dir, 'annotations', 'instances_train2017.json');
-    const ds = dataset(dir);
-    const before = tableCounts(ds);
+    const ds = await dataset(dir);
+    const before = await tableCounts(ds);
     // Opening the images as the import does (probe): the report is then the import's own.
     const dry = await inspectDataset(ds, { path: json, format: 'auto', probe: true });
-    expect(tableCounts(ds)).toEqual(before);
+    expect(await tableCounts(ds)).toEqual(before);
     expect(dry.dryRun).toBe(true);
     expect(dry.annotations.total).toBe(288);
     expect(dry.classes.every((c) => c.isNew)).toBe(true);
@@ -193,52 +195,52 @@ describe('import guarantees', () => {
     const coco = JSON.parse(fs.readFileSync(json, 'utf8')) as { categories: { id: number; name: string }[]; annotations: { category_id: number }[] };
     const used = new Set(coco.annotations.map((a) => a.category_id));
     const usedNames = coco.categories.filter((c) => used.has(c.id)).map((c) => c.name);
-    const names = (ds: Dataset) => ds.db.prepare('SELECT name FROM classes ORDER BY sort_order').pluck().all();
+    const names = async (ds: Dataset) => await ds.db.prepare('SELECT name FROM classes ORDER BY sort_order').pluck().all();
 
-    const ds = dataset(dir);
+    const ds = await dataset(dir);
     const dry = await inspectDataset(ds, { path: json, format: 'coco' });
     expect(dry.counters['emptyClassesLeftOut']).toBe(coco.categories.length - usedNames.length);
     expect(dry.classes.map((c) => c.name)).toEqual(usedNames);
     const real = await importDataset(ds, { path: json, format: 'coco' });
     expect(real.counters['emptyClassesLeftOut']).toBe(dry.counters['emptyClassesLeftOut']);
-    expect(names(ds)).toEqual(usedNames);
+    expect(await names(ds)).toEqual(usedNames);
     const unused = coco.categories.find((c) => !used.has(c.id))!.name;
-    expect(names(ds)).not.toContain(unused);
+    expect(await names(ds)).not.toContain(unused);
 
-    const kept = dataset(dir);
+    const kept = await dataset(dir);
     const dryKept = await inspectDataset(kept, { path: json, format: 'coco', keepEmptyClasses: true });
     expect(dryKept.counters['emptyClassesLeftOut']).toBeUndefined();
     expect(dryKept.classes).toHaveLength(80);
     const all = await importDataset(kept, { path: json, format: 'coco', keepEmptyClasses: true });
     expect(all.counters['emptyClassesLeftOut']).toBeUndefined();
-    expect(names(kept)).toEqual(coco.categories.map((c) => c.name));
+    expect(await names(kept)).toEqual(coco.categories.map((c) => c.name));
     // Every class gets its own colour.
-    expect(new Set(kept.db.prepare('SELECT lower(color) FROM classes').pluck().all()).size).toBe(80);
+    expect(new Set(await kept.db.prepare('SELECT lower(color) FROM classes').pluck().all()).size).toBe(80);
 
     // A class already in the dataset is never left out: importing into `ds` again with the empty
     // ones asked for creates exactly those.
     const again = await importDataset(ds, { path: json, format: 'coco', keepEmptyClasses: true });
     expect(again.classes.filter((c) => c.isNew)).toHaveLength(coco.categories.length - usedNames.length);
-    expect(names(ds)).toHaveLength(80);
+    expect(await names(ds)).toHaveLength(80);
   });
 
   it('an import that fails while writing writes nothing at all', async () => {
     const dir = sharedPath('datasets/coco_tinycoco');
     if (!dir) return;
-    const ds = dataset(dir);
-    ds.db.exec(`CREATE TRIGGER fail_nth BEFORE INSERT ON annotations WHEN (SELECT count(*) FROM annotations) >= 200
+    const ds = await dataset(dir);
+    await ds.db.exec(`CREATE TRIGGER fail_nth BEFORE INSERT ON annotations WHEN (SELECT count(*) FROM annotations) >= 200
                 BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END`);
-    const before = tableCounts(ds);
+    const before = await tableCounts(ds);
     await expect(importDataset(ds, { path: path.join(dir, 'annotations', 'instances_train2017.json'), format: 'coco' })).rejects.toThrow(/disk full/);
-    expect(tableCounts(ds)).toEqual(before);
+    expect(await tableCounts(ds)).toEqual(before);
   });
 
   it('a cancelled import writes nothing and says so', async () => {
     const dir = sharedPath('datasets/bccd_voc');
     if (!dir) return;
-    const ds = dataset(dir);
+    const ds = await dataset(dir);
     let probed = 0;
-    const before = tableCounts(ds);
+    const before = await tableCounts(ds);
     await expect(
       importDataset(ds, {
         path: dir,
@@ -251,27 +253,27 @@ describe('import guarantees', () => {
         },
       }),
     ).rejects.toMatchObject({ code: 'CANCELLED' } satisfies Partial<AppError>);
-    expect(tableCounts(ds)).toEqual(before);
+    expect(await tableCounts(ds)).toEqual(before);
   });
 
   it('refuses a dataset outside the root unless allowed, then stores absolute paths', async () => {
     const dir = sharedPath('datasets/bccd_voc');
     if (!dir) return;
-    const ds = dataset(tempDir());
-    const before = tableCounts(ds);
+    const ds = await dataset(tempDir());
+    const before = await tableCounts(ds);
     await expect(importDataset(ds, { path: dir, format: 'voc' })).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' } satisfies Partial<AppError>);
     await expect(inspectDataset(ds, { path: dir, format: 'voc' })).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' } satisfies Partial<AppError>);
-    expect(tableCounts(ds)).toEqual(before);
+    expect(await tableCounts(ds)).toEqual(before);
     const r = await importDataset(ds, { path: dir, format: 'voc', allowOutsideRoot: true });
     expect(r.images.added).toBe(28);
-    const rows = ds.db.prepare('SELECT path, external FROM images').all() as { path: string; external: number }[];
+    const rows = await ds.db.prepare('SELECT path, external FROM images').all() as { path: string; external: number }[];
     expect(rows.every((x) => x.external === 1 && path.isAbsolute(x.path) && x.path.startsWith(dir))).toBe(true);
   });
 
   it('names no format for a folder of plain images', async () => {
     const root = tempDir();
     await makeImages(path.join(root, 'imgs'));
-    const ds = dataset(root);
+    const ds = await dataset(root);
     await expect(importDataset(ds, { path: path.join(root, 'imgs'), format: 'auto' })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       message: expect.stringContaining(`no known annotation format found in ${path.join(root, 'imgs')}`),
@@ -343,7 +345,7 @@ describe('what the pipeline checks', () => {
       problems: [],
       counters: {},
     });
-    const ds = dataset(root);
+    const ds = await dataset(root);
     const r = await importDataset(ds, { path: path.join(root, 'set'), format: 'coco', readers: [reader] });
     expect(r.images).toEqual({ total: 8, matched: 0, added: 2, missing: 1 });
     expect(r.annotations.total).toBe(2);
@@ -354,14 +356,14 @@ describe('what the pipeline checks', () => {
     expect(errors.some((m) => /gone\.png not found/.test(m))).toBe(true);
     expect(errors.some((m) => /states 63x48 but the image is 64x48/.test(m))).toBe(true);
     expect(r.counters['skippedAnnotations']).toBe(7);
-    expect((ds.db.prepare('SELECT path FROM images ORDER BY path').pluck().all() as string[])).toEqual(['set/imgs/b.png', 'set/imgs/g-rot.jpg']);
+    expect((await ds.db.prepare('SELECT path FROM images ORDER BY path').pluck().all() as string[])).toEqual(['set/imgs/b.png', 'set/imgs/g-rot.jpg']);
   });
 
   it('validates geometry against the image, matches classes without case, stores tags, predictions, crowd and splits', async () => {
     const root = tempDir();
     await makeImages(path.join(root, 'imgs'));
-    const ds = dataset(root);
-    ds.db.prepare("INSERT INTO classes (name, color, sort_order, created_at) VALUES ('Cell', '#000000', 0, 0)").run();
+    const ds = await dataset(root);
+    await ds.db.prepare("INSERT INTO classes (name, color, sort_order, created_at) VALUES ('Cell', '#000000', 0, 0)").run();
     const reader = fixedReader(root, {
       classes: ['cell', 'Nucleus', '', 'nucleus'],
       images: [
@@ -392,7 +394,7 @@ describe('what the pipeline checks', () => {
     expect(r.annotations).toEqual({ total: 3, byKind: { box: 1, polygon: 1, tag: 1 } });
     expect(r.counters).toMatchObject({ clampedCoordinates: 2, skippedAnnotations: 5, droppedAttributes: 1 });
     expect(r.problems[0]).toEqual({ file: 'x.json', severity: 'warning', message: 'from the reader' });
-    const rows = ds.db
+    const rows = await ds.db
       .prepare('SELECT c.name, a.kind, a.source, a.score, a.attributes, a.model_run_id AS run FROM annotations a JOIN classes c ON c.id = a.class_id ORDER BY a.id')
       .all() as { name: string; kind: string; source: string; score: number | null; attributes: string; run: number | null }[];
     expect(rows.map((x) => [x.name, x.kind, x.source, x.score, JSON.parse(x.attributes)])).toEqual([
@@ -400,14 +402,14 @@ describe('what the pipeline checks', () => {
       ['Nucleus', 'polygon', 'model', 0.75, {}],
       ['blurry', 'tag', 'human', null, {}],
     ]);
-    const run = ds.db.prepare('SELECT model, parameters, status FROM model_runs').get() as { model: string; parameters: string; status: string };
+    const run = await ds.db.prepare('SELECT model, parameters, status FROM model_runs').get() as { model: string; parameters: string; status: string };
     expect(run).toEqual({ model: `import ${path.basename(root)}`, parameters: JSON.stringify({ format: 'coco', source: root }), status: 'done' });
-    expect(ds.db.prepare('SELECT split FROM images').pluck().get()).toBe('val');
+    expect(await ds.db.prepare('SELECT split FROM images').pluck().get()).toBe('val');
     // The same file again: nothing new, not even a second model run.
     const again = await importDataset(ds, { path: root, format: 'coco', readers: [reader] });
     expect(again.annotations.total).toBe(0);
     expect(again.counters['duplicateAnnotations']).toBe(3);
-    expect(ds.db.prepare('SELECT count(*) FROM model_runs').pluck().get()).toBe(1);
+    expect(await ds.db.prepare('SELECT count(*) FROM model_runs').pluck().get()).toBe(1);
   });
 });
 
@@ -415,7 +417,7 @@ describe('polygon checks', () => {
   it('accepts plain polygons and refuses each kind of bad one with its reason', async () => {
     const root = tempDir();
     await makeImages(path.join(root, 'imgs'));
-    const ds = dataset(root);
+    const ds = await dataset(root);
     const poly = (...parts: number[][]) => ({ label: 'cell', geometry: { kind: 'polygon' as const, parts }, attributes: {} });
     const reader = fixedReader(root, {
       classes: ['cell'],
@@ -470,11 +472,11 @@ describe('large imports', () => {
   it('writes annotations spread over several write batches, every one of them', async () => {
     const root = tempDir();
     await makeImages(path.join(root, 'imgs'));
-    const ds = dataset(root);
+    const ds = await dataset(root);
     const r = await importDataset(ds, { path: root, format: 'coco', readers: [manyBoxes(root)] });
     expect(r.annotations.total).toBe(50_000);
-    expect(perClassInDb(ds)).toEqual({ cell: 25_000, nucleus: 25_000 });
-    expect(ds.db.prepare('SELECT split FROM images ORDER BY path').pluck().all()).toEqual(['train', 'val']);
+    expect(await perClassInDb(ds)).toEqual({ cell: 25_000, nucleus: 25_000 });
+    expect(await ds.db.prepare('SELECT split FROM images ORDER BY path').pluck().all()).toEqual(['train', 'val']);
   });
 
   /*
@@ -485,8 +487,8 @@ describe('large imports', () => {
    */
   const GENEROUS_MS = 20_000;
 
-  function classNamesInOrder(ds: Dataset): string[] {
-    return ds.db.prepare('SELECT name FROM classes ORDER BY sort_order, id').pluck().all() as string[];
+  async function classNamesInOrder(ds: Dataset): Promise<string[]> {
+    return await ds.db.prepare('SELECT name FROM classes ORDER BY sort_order, id').pluck().all() as string[];
   }
 
   it('creates the 50,080 categories of a COCO file in seconds, in the file\'s order', { timeout: 120_000 }, async () => {
@@ -500,18 +502,18 @@ describe('large imports', () => {
       file,
       JSON.stringify({ images: [{ id: 1, file_name: 'imgs/b.png', width: 40, height: 30 }], annotations: [{ id: 1, image_id: 1, category_id: n, bbox: [1, 1, 5, 5] }], categories }),
     );
-    const ds = dataset(root);
+    const ds = await dataset(root);
     const t0 = Date.now();
     const r = await importDataset(ds, { path: file, format: 'coco', keepEmptyClasses: true });
     const ms = Date.now() - t0;
     expect(ms).toBeLessThan(GENEROUS_MS);
     expect(r.classes).toHaveLength(n);
-    const names = classNamesInOrder(ds);
+    const names = await classNamesInOrder(ds);
     expect(names).toHaveLength(n);
     expect(names.slice(0, 3)).toEqual(['category 1', 'category 2', 'category 3']);
     expect(names.at(-1)).toBe(`category ${n}`);
-    expect(new Set(ds.db.prepare('SELECT sort_order FROM classes').pluck().all()).size).toBe(n);
-    expect(perClassInDb(ds)).toEqual({ [`category ${n}`]: 1 });
+    expect(new Set(await ds.db.prepare('SELECT sort_order FROM classes').pluck().all()).size).toBe(n);
+    expect(await perClassInDb(ds)).toEqual({ [`category ${n}`]: 1 });
   });
 
   it('reads a data.yaml of 100,000 names in seconds: classes in index order, a repeated key still refused', { timeout: 240_000 }, async () => {
@@ -525,7 +527,7 @@ describe('large imports', () => {
 
     // The key of the first entry again at the end: found, with its line, without the quadratic scan.
     fs.writeFileSync(path.join(root, 'data.yaml'), yaml([...names, '  0: again']));
-    const ds = dataset(root);
+    const ds = await dataset(root);
     let t0 = Date.now();
     const dup = await inspectDataset(ds, { path: root, format: 'yolo' });
     expect(Date.now() - t0).toBeLessThan(GENEROUS_MS);
@@ -536,22 +538,22 @@ describe('large imports', () => {
     const r = await importDataset(ds, { path: root, format: 'yolo' });
     expect(Date.now() - t0).toBeLessThan(GENEROUS_MS);
     expect(r.classes).toHaveLength(n);
-    const stored = classNamesInOrder(ds);
+    const stored = await classNamesInOrder(ds);
     expect(stored).toHaveLength(n);
     expect(stored.slice(0, 2)).toEqual(['name 0', 'name 1']);
     expect(stored.at(-1)).toBe('name 99999');
-    expect(perClassInDb(ds)).toEqual({ 'name 0': 1, 'name 99999': 1 });
+    expect(await perClassInDb(ds)).toEqual({ 'name 0': 1, 'name 99999': 1 });
   });
 
   it('rolls back every written batch when a later step fails', async () => {
     const root = tempDir();
     await makeImages(path.join(root, 'imgs'));
-    const ds = dataset(root);
+    const ds = await dataset(root);
     // Splits are set after all annotation batches: failing there must undo them all.
-    ds.db.exec(`CREATE TRIGGER fail_split BEFORE UPDATE OF split ON images BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END`);
-    const before = tableCounts(ds);
+    await ds.db.exec(`CREATE TRIGGER fail_split BEFORE UPDATE OF split ON images BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END`);
+    const before = await tableCounts(ds);
     await expect(importDataset(ds, { path: root, format: 'coco', readers: [manyBoxes(root)] })).rejects.toThrow(/disk full/);
-    expect(tableCounts(ds)).toEqual(before);
+    expect(await tableCounts(ds)).toEqual(before);
   });
 });
 
@@ -571,7 +573,7 @@ describe('the contract handlers', () => {
       const cancelled = dispatch(ws.handlers, 'interchange:import', { jobId: 'imp1', path: voc });
       expect(await dispatch(ws.handlers, 'jobs:cancel', { jobId: 'imp1' })).toEqual({ ok: true, value: true });
       expect(await cancelled).toMatchObject({ ok: false, error: { code: 'CANCELLED' } });
-      expect(ws.current!.info().images.total).toBe(0);
+      expect((await ws.current!.info()).images.total).toBe(0);
 
       const imported = await dispatch(ws.handlers, 'interchange:import', { jobId: 'imp2', path: voc, format: 'voc' });
       expect(imported).toMatchObject({ ok: true, value: { dryRun: false, images: { added: 28 } } });
@@ -594,7 +596,7 @@ describe('the contract handlers', () => {
       expect(exportEvents.every((e) => e.kind === 'export')).toBe(true);
       expect(exportEvents.at(-1)).toMatchObject({ phase: 'done', done: 28, total: 28 });
     } finally {
-      ws.close();
+      await ws.close();
     }
   });
 });
@@ -617,25 +619,25 @@ describe('labelme images found only embedded in their JSON', () => {
         imageWidth: 40,
       }),
     );
-    const ds = dataset(root);
+    const ds = await dataset(root);
     const dry = await inspectDataset(ds, { path: path.join(root, 'ann'), format: 'labelme' });
     expect(dry.images).toMatchObject({ total: 1, added: 1, missing: 0 });
     expect(dry.counters['embeddedImagesUsed']).toBe(1);
     expect(fs.existsSync(path.join(root, 'embedded-images'))).toBe(false);
-    expect(tableCounts(ds)['images']).toBe(0);
+    expect((await tableCounts(ds))['images']).toBe(0);
 
     const done = await importDataset(ds, { path: path.join(root, 'ann'), format: 'labelme' });
     expect(done.images.added).toBe(1);
-    const row = ds.db.prepare('SELECT path, width, height, external FROM images').get() as { path: string; width: number; height: number; external: number };
+    const row = await ds.db.prepare('SELECT path, width, height, external FROM images').get() as { path: string; width: number; height: number; external: number };
     expect(row).toEqual({ path: 'embedded-images/cells.png', width: 40, height: 30, external: 0 });
     expect(fs.readFileSync(path.join(root, 'embedded-images', 'cells.png')).equals(bytes)).toBe(true);
-    const box = ds.db.prepare('SELECT geometry FROM annotations').pluck().get() as string;
+    const box = await ds.db.prepare('SELECT geometry FROM annotations').pluck().get() as string;
     expect(JSON.parse(box)).toMatchObject({ kind: 'box', w: 10, h: 10 });
 
     // Importing again matches the stored image by content and writes nothing new.
     const again = await importDataset(ds, { path: path.join(root, 'ann'), format: 'labelme' });
     expect(again.images).toMatchObject({ added: 0, matched: 1 });
-    expect(tableCounts(ds)['images']).toBe(1);
+    expect((await tableCounts(ds))['images']).toBe(1);
   });
 });
 
@@ -643,7 +645,7 @@ describe('inputs refused as a whole', () => {
   it('an unreadable file, one whose images are not a list, or one with no usable image writes nothing, not even its classes', async () => {
     const root = tempDir();
     await makeImages(path.join(root, 'imgs'));
-    const ds = dataset(root);
+    const ds = await dataset(root);
     const categories = Array.from({ length: 80 }, (_, i) => ({ id: i + 1, name: `class ${i + 1}` }));
     const good = { images: [{ id: 1, file_name: 'imgs/b.png', width: 40, height: 30 }], annotations: [{ id: 1, image_id: 1, category_id: 3, bbox: [1, 1, 5, 5] }], categories };
     const cases: [string, string, AppError['code'], RegExp][] = [
@@ -651,7 +653,7 @@ describe('inputs refused as a whole', () => {
       ['not-a-list.json', JSON.stringify({ ...good, images: { id: 1 } }), 'UNSUPPORTED_FORMAT', /not-a-list\.json: no image to import: .*\(images\): must be an array/],
       ['gone.json', JSON.stringify({ ...good, images: [{ id: 1, file_name: 'imgs/gone.png', width: 40, height: 30 }] }), 'FILE_MISSING', /gone\.json: its one image cannot be used: .*gone\.png not found/],
     ];
-    const before = tableCounts(ds);
+    const before = await tableCounts(ds);
     for (const [name, text, code, message] of cases) {
       const file = path.join(root, name);
       fs.writeFileSync(file, text);
@@ -661,14 +663,14 @@ describe('inputs refused as a whole', () => {
       expect(e.code, name).toBe(code);
       expect(e.message).toMatch(message);
       expect(e.message).toMatch(/nothing was written$/);
-      expect(tableCounts(ds), name).toEqual(before);
+      expect(await tableCounts(ds), name).toEqual(before);
     }
     // The same file with its image present imports, all 80 classes included when asked.
     const file = path.join(root, 'good.json');
     fs.writeFileSync(file, JSON.stringify(good));
     const done = await importDataset(ds, { path: file, format: 'coco', keepEmptyClasses: true });
     expect(done.refused).toBeUndefined();
-    expect(tableCounts(ds)).toMatchObject({ images: 1, classes: 80, annotations: 1 });
+    expect(await tableCounts(ds)).toMatchObject({ images: 1, classes: 80, annotations: 1 });
   });
 });
 
@@ -696,7 +698,7 @@ describe('a labelme folder with one hostile file', () => {
     ];
     fs.writeFileSync(path.join(root, 'imgs', 'a.json'), JSON.stringify(doc('a.jpg', { imageWidth: 64, imageHeight: 48 })));
     for (const [name, text] of hostile) fs.writeFileSync(path.join(root, 'imgs', name), text.replace(mark, deep));
-    const ds = dataset(root);
+    const ds = await dataset(root);
     const r = await importDataset(ds, { path: path.join(root, 'imgs'), format: 'labelme' });
     expect(r.images.added).toBe(4);
     expect(r.problems.map((p) => [p.file, p.where, p.severity])).toEqual([
@@ -706,7 +708,7 @@ describe('a labelme folder with one hostile file', () => {
     ]);
     expect(r.problems.every((p) => p.message.length < 300)).toBe(true);
     // The rectangle of every file but the one whose shape type is unreadable.
-    expect(perClassInDb(ds)).toEqual({ cell: 3 });
+    expect(await perClassInDb(ds)).toEqual({ cell: 3 });
   });
 
   it('follows links to annotation files but not to folders, and names a dangling link or a loop instead of dropping it', async () => {
@@ -730,10 +732,10 @@ describe('a labelme folder with one hostile file', () => {
     await sharp({ create: { width: 20, height: 10, channels: 3, background: '#808080' } }).png().toFile(path.join(ann, 'd.png'));
     fs.writeFileSync(path.join(ann, '.hidden', 'd.json'), JSON.stringify(doc('../d.png', 20, 10)));
     fs.symlinkSync(path.join(ann, '.hidden'), path.join(ann, 'visible'));
-    const ds = dataset(root);
+    const ds = await dataset(root);
     const r = await importDataset(ds, { path: ann, format: 'labelme' });
     expect(r.images.added).toBe(3);
-    expect(perClassInDb(ds)).toEqual({ cell: 3 });
+    expect(await perClassInDb(ds)).toEqual({ cell: 3 });
     expect(r.problems.filter((p) => p.severity === 'error').map((p) => p.file).sort()).toEqual(['gone.json', 'self.json']);
     expect(r.problems.every((p) => /cannot be read/.test(p.message))).toBe(true);
   });
@@ -749,12 +751,12 @@ describe('a labelme folder with one hostile file', () => {
     fs.writeFileSync(path.join(data, 'labels', 'x.json'), JSON.stringify(doc));
     // Sorted before labels/, this link used to be walked first and name the file aa/shortcut/x.json.
     fs.symlinkSync('../labels', path.join(data, 'aa', 'shortcut'));
-    const ds = dataset(root);
+    const ds = await dataset(root);
     const r = await importDataset(ds, { path: data, format: 'labelme' });
     expect(r.problems.filter((p) => p.severity === 'error')).toEqual([]);
     expect(r.images.added).toBe(1);
-    expect(perClassInDb(ds)).toEqual({ cell: 1 });
-    const rows = ds.db.prepare('SELECT path FROM images').all() as { path: string }[];
+    expect(await perClassInDb(ds)).toEqual({ cell: 1 });
+    const rows = await ds.db.prepare('SELECT path FROM images').all() as { path: string }[];
     expect(rows.map((x) => x.path)).toEqual(['data/images/x.png']);
   });
 });
@@ -778,7 +780,7 @@ describe('a dry run without --probe', () => {
     };
     const json = path.join(root, 'ann.json');
     fs.writeFileSync(json, JSON.stringify(doc));
-    const ds = dataset(root);
+    const ds = await dataset(root);
 
     const quick = await inspectDataset(ds, { path: json, format: 'coco' });
     expect(quick.images).toEqual({ total: 3, matched: 0, added: 2, missing: 1 });
@@ -794,7 +796,7 @@ describe('a dry run without --probe', () => {
 
     const done = await importDataset(ds, { path: json, format: 'coco' });
     expect({ ...done, dryRun: null, elapsedMs: null }).toEqual({ ...probed, dryRun: null, elapsedMs: null });
-    expect(tableCounts(ds)).toMatchObject({ images: 1, annotations: 1 });
+    expect(await tableCounts(ds)).toMatchObject({ images: 1, annotations: 1 });
 
     // Images already stored are matched by path without opening them, and their annotations
     // recognised as duplicates; a stated size the dataset contradicts is still refused.

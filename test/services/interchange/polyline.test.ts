@@ -27,7 +27,7 @@ beforeAll(async () => {
   });
 });
 
-afterAll(() => closeTestDataset(ds));
+afterAll(async () => await closeTestDataset(ds));
 
 /** Imports `dir` into a new dataset and returns the shapes of the image named `a.png`, with their class names. */
 async function importBack(dir: string, format: 'cvat' | 'labelme'): Promise<{ label: string; geometry: Geometry }[]> {
@@ -42,7 +42,7 @@ async function importBack(dir: string, format: 'cvat' | 'labelme'): Promise<{ la
     const anns = await callWs(ws, 'annotations:list', { imageId: a.id });
     return anns.map((x) => ({ label: classes.get(x.classId!)!, geometry: x.geometry })).sort((p, q) => p.label.localeCompare(q.label));
   } finally {
-    ws.close();
+    await ws.close();
   }
 }
 

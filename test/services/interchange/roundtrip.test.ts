@@ -13,8 +13,8 @@ import { assignSplits } from '../../../src-main/services/interchange/splits';
 import { sharedPath, tempDir } from '../../helpers/shared';
 
 const open: Dataset[] = [];
-afterAll(() => {
-  for (const ds of open.splice(0)) ds.close();
+afterAll(async () => {
+  for (const ds of open.splice(0)) await ds.close();
 });
 
 interface Shape {
@@ -29,10 +29,10 @@ interface ImageState {
 }
 
 /** Everything a round trip must keep, per image file name. */
-function snapshot(ds: Dataset): Map<string, ImageState> {
-  const names = new Map(listClasses(ds.db).map((c) => [c.id, c.name]));
+async function snapshot(ds: Dataset): Promise<Map<string, ImageState>> {
+  const names = new Map((await listClasses(ds.db)).map((c) => [c.id, c.name]));
   const out = new Map<string, ImageState>();
-  const images = ds.db.prepare('SELECT id, path, split FROM images ORDER BY id').all() as { id: number; path: string; split: Split | null }[];
+  const images = await ds.db.prepare('SELECT id, path, split FROM images ORDER BY id').all() as { id: number; path: string; split: Split | null }[];
   const byId = new Map<number, ImageState>();
   for (const im of images) {
     const st: ImageState = { split: im.split, tags: [], shapes: [] };
@@ -41,7 +41,7 @@ function snapshot(ds: Dataset): Map<string, ImageState> {
     out.set(key, st);
     byId.set(im.id, st);
   }
-  const rows = ds.db.prepare('SELECT image_id, class_id, geometry, attributes FROM annotations').all() as {
+  const rows = await ds.db.prepare('SELECT image_id, class_id, geometry, attributes FROM annotations').all() as {
     image_id: number;
     class_id: number;
     geometry: string;
@@ -93,7 +93,7 @@ function near(a: unknown, b: unknown, where: string): string | null {
 }
 
 async function importInto(file: string, root: string, source: string, format: FormatName): Promise<Dataset> {
-  const ds = Dataset.create(file, root);
+  const ds = await Dataset.create(file, root);
   open.push(ds);
   await importDataset(ds, { path: source, format, allowOutsideRoot: true });
   return ds;
@@ -111,7 +111,7 @@ async function roundTrip(
   const dir = tempDir(`tessera-rt-${target}-`);
   const first = await importInto(path.join(dir, 'first.tessera'), dir, source, format);
   // Every image gets a split, so the round trip also shows that each format keeps them.
-  assignSplits(first, { ratios: [0.6, 0.2, 0.2], seed: 1, stratify: true, only: 'all' });
+  await assignSplits(first, { ratios: [0.6, 0.2, 0.2], seed: 1, stratify: true, only: 'all' });
   prepare?.(first);
   const out = path.join(dir, 'out');
   const report = await exportDataset(first, {
@@ -128,9 +128,9 @@ async function roundTrip(
 }
 
 /** `splits: false` only where the format has no place for splits (compared separately). */
-function expectSame(first: Dataset, second: Dataset, { splits = true } = {}): void {
-  const a = snapshot(first);
-  const b = snapshot(second);
+async function expectSame(first: Dataset, second: Dataset, { splits = true } = {}): Promise<void> {
+  const a = await snapshot(first);
+  const b = await snapshot(second);
   if (!splits) for (const st of [...a.values(), ...b.values()]) st.split = null;
   expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
   const shapes = [...a.values()].reduce((n, s) => n + s.shapes.length, 0);
@@ -139,7 +139,7 @@ function expectSame(first: Dataset, second: Dataset, { splits = true } = {}): vo
     const d = near(b.get(key), st, key);
     if (d) throw new Error(d);
   }
-  expect(listClasses(second.db).map((c) => c.name)).toEqual(listClasses(first.db).map((c) => c.name));
+  expect((await listClasses(second.db)).map((c) => c.name)).toEqual((await listClasses(first.db)).map((c) => c.name));
 }
 
 const CASES: { name: string; rel: string; format: FormatName; target: ExportFormat }[] = [
@@ -158,7 +158,7 @@ describe('round trips: import, export, import again gives the same dataset', () 
       if (!source) return;
       const { first, second, report } = await roundTrip(source, c.format, c.target);
       expect(report.warnings).toEqual([]);
-      expectSame(first, second);
+      await expectSame(first, second);
     });
   }
 
@@ -176,17 +176,17 @@ describe('round trips: import, export, import again gives the same dataset', () 
     }
     const { first, second, report } = await roundTrip(src, 'labelme', 'labelme');
     expect(report.warnings).toEqual([]);
-    expect(snapshot(first).get('one.png')!.tags).toEqual(['blurry']);
+    expect((await snapshot(first)).get('one.png')!.tags).toEqual(['blurry']);
     // The labelme writer puts every image beside its JSON with no split folder, so splits do not
     // survive a labelme round trip yet (reported to the format's owner); all else must.
-    expectSame(first, second, { splits: false });
+    await expectSame(first, second, { splits: false });
   });
 
   it('polygons and masks to YOLO detect: boxes in non-empty label files, every conversion counted', async () => {
     const source = sharedPath('datasets/coco_tinycoco');
     if (!source) return;
     const { first, second, report, out } = await roundTrip(source, 'coco', 'yolo', 'yolo');
-    const kinds = first.db.prepare("SELECT kind, count(*) AS n FROM annotations GROUP BY kind").all() as { kind: string; n: number }[];
+    const kinds = await first.db.prepare("SELECT kind, count(*) AS n FROM annotations GROUP BY kind").all() as { kind: string; n: number }[];
     const count = Object.fromEntries(kinds.map((k) => [k.kind, k.n]));
     expect(count['polygon']).toBeGreaterThan(0);
     const warned = Object.fromEntries(report.warnings.map((w) => [w.kind, w.count]));
@@ -194,7 +194,7 @@ describe('round trips: import, export, import again gives the same dataset', () 
     expect(warned['mask→box'] ?? 0).toBe(count['mask'] ?? 0);
     expect(warned['dropped-all']).toBeUndefined();
 
-    const a = snapshot(first);
+    const a = await snapshot(first);
     const withShapes = [...a.values()].filter((s) => s.shapes.length > 0).length;
     const labels = fs
       .readdirSync(out, { recursive: true, withFileTypes: true })
@@ -204,7 +204,7 @@ describe('round trips: import, export, import again gives the same dataset', () 
     expect(report.emptyLabelFiles).toBe(a.size - withShapes);
 
     // Each shape came back as the box around it.
-    const b = snapshot(second);
+    const b = await snapshot(second);
     for (const [key, st] of a) {
       const boxes = st.shapes.map((s) => ({ label: s.label, geometry: { kind: 'box', ...geometryBBox(s.geometry) } }));
       boxes.sort((x, y) => sortKey({ ...x, attributes: {} } as Shape).localeCompare(sortKey({ ...y, attributes: {} } as Shape)));
@@ -219,9 +219,9 @@ describe('round trips: import, export, import again gives the same dataset', () 
     if (!source) return;
     const { first, second, report } = await roundTrip(source, 'coco', 'coco', 'coco', 'rle');
     expect(report.warnings).toEqual([]);
-    const sizes = imageSizes(first);
-    const a = snapshot(first);
-    const b = snapshot(second);
+    const sizes = await imageSizes(first);
+    const a = await snapshot(first);
+    const b = await snapshot(second);
     for (const [key, st] of a) {
       const [w, h] = sizes.get(key)!;
       const expected = st.shapes.map((s) => ({ label: s.label, rle: rasterOf(s.geometry, w, h) }));
@@ -238,17 +238,17 @@ describe('round trips: import, export, import again gives the same dataset', () 
     const source = sharedPath('datasets/coco_tinycoco');
     if (!source) return;
     // Masks alone, so that what comes back can be compared pixel for pixel.
-    const onlyMasks = (ds: Dataset) => ds.db.prepare("DELETE FROM annotations WHERE kind <> 'mask'").run();
+    const onlyMasks = async (ds: Dataset) => await ds.db.prepare("DELETE FROM annotations WHERE kind <> 'mask'").run();
     const { first, second, report } = await roundTrip(source, 'coco', 'yolo-seg', 'yolo', 'polygon', onlyMasks);
-    const masks = first.db.prepare("SELECT count(*) FROM annotations WHERE kind = 'mask'").pluck().get() as number;
+    const masks = await first.db.prepare("SELECT count(*) FROM annotations WHERE kind = 'mask'").pluck().get() as number;
     expect(masks).toBeGreaterThan(0);
     const warned = Object.fromEntries(report.warnings.map((w) => [w.kind, w.count]));
     expect(warned['mask→polygon']).toBe(masks);
     // Masks of several components are traced to several parts, which YOLO's writer joins (and counts).
     expect(Object.keys(warned).sort()).toEqual(Object.keys(warned).length === 1 ? ['mask→polygon'] : ['mask→polygon', 'polygon-parts-joined']);
-    const sizes = imageSizes(first);
-    const b = snapshot(second);
-    for (const [key, st] of snapshot(first)) {
+    const sizes = await imageSizes(first);
+    const b = await snapshot(second);
+    for (const [key, st] of await snapshot(first)) {
       const [w, h] = sizes.get(key)!;
       // Per class, the union of its shapes: a mask of several components comes back as one polygon per part.
       const union = (shapes: Shape[]) => {
@@ -266,15 +266,15 @@ describe('round trips: import, export, import again gives the same dataset', () 
   it('polygons to YOLO segment and back stay within 0.5 px, vertex for vertex', async () => {
     const source = sharedPath('datasets/coco_tinycoco');
     if (!source) return;
-    const onlyPolygons = (ds: Dataset) => ds.db.prepare("DELETE FROM annotations WHERE kind <> 'polygon'").run();
+    const onlyPolygons = async (ds: Dataset) => await ds.db.prepare("DELETE FROM annotations WHERE kind <> 'polygon'").run();
     const { first, second, report } = await roundTrip(source, 'coco', 'yolo-seg', 'yolo', 'polygon', onlyPolygons);
     // YOLO has one polygon per line: multi-part polygons are joined by the writer, and counted.
-    const multi = first.db.prepare("SELECT count(*) FROM annotations WHERE json_array_length(geometry, '$.parts') > 1").pluck().get() as number;
+    const multi = await first.db.prepare("SELECT count(*) FROM annotations WHERE json_array_length(geometry, '$.parts') > 1").pluck().get() as number;
     expect(multi).toBeGreaterThan(0);
     expect(Object.fromEntries(report.warnings.map((w) => [w.kind, w.count]))).toEqual({ 'polygon-parts-joined': multi });
-    const b = snapshot(second);
+    const b = await snapshot(second);
     let vertices = 0;
-    for (const [key, st] of snapshot(first)) {
+    for (const [key, st] of await snapshot(first)) {
       const back = b.get(key)!.shapes;
       for (const s of st.shapes) {
         const parts = (s.geometry as Extract<Geometry, { kind: 'polygon' }>).parts;
@@ -302,8 +302,8 @@ describe('round trips: import, export, import again gives the same dataset', () 
   });
 });
 
-function imageSizes(ds: Dataset): Map<string, [number, number]> {
-  const rows = ds.db.prepare('SELECT path, width, height FROM images').all() as { path: string; width: number; height: number }[];
+async function imageSizes(ds: Dataset): Promise<Map<string, [number, number]>> {
+  const rows = await ds.db.prepare('SELECT path, width, height FROM images').all() as { path: string; width: number; height: number }[];
   return new Map(rows.map((r) => [r.path.replace(/\\/g, '/').split('/').pop()!, [r.width, r.height]]));
 }
 

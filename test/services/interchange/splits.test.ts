@@ -11,20 +11,21 @@ import { mulberry32 } from '../../../src-main/common/random';
 import { tempDir } from '../../helpers/shared';
 
 const open: Dataset[] = [];
-afterEach(() => {
-  for (const ds of open.splice(0)) ds.close();
+afterEach(async () => {
+  for (const ds of open.splice(0)) await ds.close();
 });
 
 /**
  * A dataset of rows only (no files are read by splitting): `labels[i]` are the class numbers
  * present on image i, as human boxes (and one tag, which counts as presence too).
  */
-function dataset(labels: number[][], nClasses: number): { ds: Dataset; imageIds: number[]; classIds: number[] } {
+async function dataset(labels: number[][], nClasses: number): Promise<{ ds: Dataset; imageIds: number[]; classIds: number[] }> {
   const dir = tempDir('tessera-splits-');
-  const ds = Dataset.create(path.join(dir, 'd.tessera'));
+  const ds = await Dataset.create(path.join(dir, 'd.tessera'));
   open.push(ds);
-  const imageIds = insertImages(ds.db, imageRows(labels.length));
-  const classIds = Array.from({ length: nClasses }, (_, k) => insertClass(ds.db, { name: `c${k}`, color: '#000000' }).id);
+  const imageIds = await insertImages(ds.db, imageRows(labels.length));
+  const classIds: number[] = [];
+  for (let k = 0; k < nClasses; k++) classIds.push((await insertClass(ds.db, { name: `c${k}`, color: '#000000' })).id);
   const anns: NewAnnotation[] = [];
   labels.forEach((ls, i) =>
     ls.forEach((k, j) =>
@@ -36,12 +37,12 @@ function dataset(labels: number[][], nClasses: number): { ds: Dataset; imageIds:
       }),
     ),
   );
-  insertAnnotations(ds.db, anns);
+  await insertAnnotations(ds.db, anns);
   return { ds, imageIds, classIds };
 }
 
-function splitsOf(ds: Dataset): Map<number, Split | null> {
-  const rows = ds.db.prepare('SELECT id, split FROM images ORDER BY id').all() as { id: number; split: Split | null }[];
+async function splitsOf(ds: Dataset): Promise<Map<number, Split | null>> {
+  const rows = await ds.db.prepare('SELECT id, split FROM images ORDER BY id').all() as { id: number; split: Split | null }[];
   return new Map(rows.map((r) => [r.id, r.split]));
 }
 
@@ -83,26 +84,26 @@ describe('allocate', () => {
 });
 
 describe('assignSplits', () => {
-  it('normalises ratios and hits them exactly when they divide the count', () => {
-    const { ds } = dataset(Array.from({ length: 1000 }, () => []), 1);
-    expect(assignSplits(ds, { ratios: [7, 2, 1], seed: 1, stratify: false, only: 'all' })).toEqual({ train: 700, val: 200, test: 100, none: 0 });
-    const stored = [...splitsOf(ds).values()];
+  it('normalises ratios and hits them exactly when they divide the count', async () => {
+    const { ds } = await dataset(Array.from({ length: 1000 }, () => []), 1);
+    expect(await assignSplits(ds, { ratios: [7, 2, 1], seed: 1, stratify: false, only: 'all' })).toEqual({ train: 700, val: 200, test: 100, none: 0 });
+    const stored = [...(await splitsOf(ds)).values()];
     expect(stored.filter((s) => s === 'val')).toHaveLength(200);
     expect(stored.includes(null)).toBe(false);
   });
 
-  it('is deterministic for a seed and differs between seeds', () => {
+  it('is deterministic for a seed and differs between seeds', async () => {
     const labels = randomLabels(300, 6, 3);
-    const a = dataset(labels, 6);
-    const b = dataset(labels, 6);
-    assignSplits(a.ds, { ratios: [0.8, 0.1, 0.1], seed: 42, stratify: true, only: 'all' });
-    assignSplits(b.ds, { ratios: [0.8, 0.1, 0.1], seed: 42, stratify: true, only: 'all' });
-    expect([...splitsOf(a.ds).values()]).toEqual([...splitsOf(b.ds).values()]);
-    assignSplits(b.ds, { ratios: [0.8, 0.1, 0.1], seed: 43, stratify: true, only: 'all' });
-    expect([...splitsOf(a.ds).values()]).not.toEqual([...splitsOf(b.ds).values()]);
+    const a = await dataset(labels, 6);
+    const b = await dataset(labels, 6);
+    await assignSplits(a.ds, { ratios: [0.8, 0.1, 0.1], seed: 42, stratify: true, only: 'all' });
+    await assignSplits(b.ds, { ratios: [0.8, 0.1, 0.1], seed: 42, stratify: true, only: 'all' });
+    expect([...(await splitsOf(a.ds)).values()]).toEqual([...(await splitsOf(b.ds)).values()]);
+    await assignSplits(b.ds, { ratios: [0.8, 0.1, 0.1], seed: 43, stratify: true, only: 'all' });
+    expect([...(await splitsOf(a.ds)).values()]).not.toEqual([...(await splitsOf(b.ds)).values()]);
   });
 
-  it('stratified: every rarest-class group within ±1 of the ratios, every class of 3+ images in every split', () => {
+  it('stratified: every rarest-class group within ±1 of the ratios, every class of 3+ images in every split', async () => {
     const nClasses = 8;
     const labels = randomLabels(400, nClasses, 11);
     // Three scarce classes with 3, 4 and 5 images.
@@ -113,11 +114,11 @@ describe('assignSplits', () => {
     ] as const) {
       for (let i = 0; i < n; i++) labels.push([0, k]);
     }
-    const { ds, imageIds } = dataset(labels, nClasses + 3);
+    const { ds, imageIds } = await dataset(labels, nClasses + 3);
     const ratios = [0.7, 0.2, 0.1];
-    const r = assignSplits(ds, { ratios: [0.7, 0.2, 0.1], seed: 5, stratify: true, only: 'all' });
+    const r = await assignSplits(ds, { ratios: [0.7, 0.2, 0.1], seed: 5, stratify: true, only: 'all' });
     expect(r.train + r.val + r.test).toBe(labels.length);
-    const split = splitsOf(ds);
+    const split = await splitsOf(ds);
 
     const freq = new Map<number, number>();
     for (const ls of labels) for (const k of new Set(ls)) freq.set(k, (freq.get(k) ?? 0) + 1);
@@ -141,48 +142,48 @@ describe('assignSplits', () => {
     }
   });
 
-  it('without stratification a scarce class can miss a split that stratification fills', () => {
+  it('without stratification a scarce class can miss a split that stratification fills', async () => {
     const labels: number[][] = [...Array.from({ length: 97 }, () => [0]), [1], [1], [1]];
     let missed = 0;
     for (let seed = 0; seed < 20; seed++) {
-      const { ds, imageIds } = dataset(labels, 2);
-      assignSplits(ds, { ratios: [0.8, 0.1, 0.1], seed, stratify: false, only: 'all' });
-      const split = splitsOf(ds);
+      const { ds, imageIds } = await dataset(labels, 2);
+      await assignSplits(ds, { ratios: [0.8, 0.1, 0.1], seed, stratify: false, only: 'all' });
+      const split = await splitsOf(ds);
       const rare = new Set(imageIds.slice(97).map((id) => split.get(id)));
       if (rare.size < 3) missed++;
-      assignSplits(ds, { ratios: [0.8, 0.1, 0.1], seed, stratify: true, only: 'all' });
-      const strat = splitsOf(ds);
+      await assignSplits(ds, { ratios: [0.8, 0.1, 0.1], seed, stratify: true, only: 'all' });
+      const strat = await splitsOf(ds);
       expect(new Set(imageIds.slice(97).map((id) => strat.get(id)))).toEqual(new Set(['train', 'val', 'test']));
-      ds.close();
+      await ds.close();
     }
     expect(missed).toBeGreaterThan(10);
   });
 
-  it('splits only the images in scope and leaves the others as they were', () => {
-    const { ds, imageIds } = dataset(Array.from({ length: 20 }, () => [0]), 1);
-    ds.db.prepare("UPDATE images SET split = 'test' WHERE id = ?").run(imageIds[0]);
-    setStatus(ds.db, imageIds.slice(5, 15), 'done');
-    setStatus(ds.db, imageIds.slice(15), 'reviewed');
-    const r = assignSplits(ds, { ratios: [0.5, 0.5, 0], seed: 9, stratify: true, only: 'done' });
+  it('splits only the images in scope and leaves the others as they were', async () => {
+    const { ds, imageIds } = await dataset(Array.from({ length: 20 }, () => [0]), 1);
+    await ds.db.prepare("UPDATE images SET split = 'test' WHERE id = ?").run(imageIds[0]);
+    await setStatus(ds.db, imageIds.slice(5, 15), 'done');
+    await setStatus(ds.db, imageIds.slice(15), 'reviewed');
+    const r = await assignSplits(ds, { ratios: [0.5, 0.5, 0], seed: 9, stratify: true, only: 'done' });
     expect(r).toEqual({ train: 8, val: 7, test: 0, none: 5 });
-    const split = splitsOf(ds);
+    const split = await splitsOf(ds);
     expect(split.get(imageIds[0]!)).toBe('test');
     for (const id of imageIds.slice(1, 5)) expect(split.get(id)).toBeNull();
     for (const id of imageIds.slice(5)) expect(['train', 'val']).toContain(split.get(id));
 
-    const only = assignSplits(ds, { ratios: [0, 0, 1], seed: 9, stratify: false, only: 'reviewed' });
+    const only = await assignSplits(ds, { ratios: [0, 0, 1], seed: 9, stratify: false, only: 'reviewed' });
     expect(only).toEqual({ train: 0, val: 0, test: 5, none: 15 });
-    for (const id of imageIds.slice(15)) expect(splitsOf(ds).get(id)).toBe('test');
+    for (const id of imageIds.slice(15)) expect((await splitsOf(ds)).get(id)).toBe('test');
   });
 
-  it('refuses ratios that are negative, not numbers or all zero', () => {
-    const { ds } = dataset([[0]], 1);
+  it('refuses ratios that are negative, not numbers or all zero', async () => {
+    const { ds } = await dataset([[0]], 1);
     for (const ratios of [
       [-1, 1, 1],
       [0, 0, 0],
       [Number.NaN, 1, 1],
     ] as [number, number, number][]) {
-      expect(() => assignSplits(ds, { ratios, seed: 1, stratify: true, only: 'all' })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+      await expect(async () => assignSplits(ds, { ratios, seed: 1, stratify: true, only: 'all' })).rejects.toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     }
   });
 });
