@@ -154,7 +154,9 @@ export class PgDb implements Db {
     }
     values = values.map(toPg);
     try {
-      return await this.target().query({ text: t.text, values, rowMode });
+      const q = this.target();
+      const config = (rowMode ? { text: t.text, values, rowMode } : { text: t.text, values }) as pg.QueryConfig;
+      return await (q.query as (c: pg.QueryConfig) => Promise<pg.QueryResult>).call(q, config);
     } catch (e) {
       throw new PgQueryError(e as Error, sql);
     }

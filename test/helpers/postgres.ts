@@ -144,7 +144,13 @@ export async function freshPgDataset(name = 'ds', opts: { created?: boolean } = 
   if (opts.created !== false) await adminQuery(`CREATE SCHEMA ${schema}`);
   const u = new URL(base);
   u.searchParams.set('schema', schema);
-  return { url: u.href, schema, drop: () => adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
+  return {
+    url: u.href,
+    schema,
+    drop: async () => {
+      await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    },
+  };
 }
 
 /** One statement on the test cluster over a connection of its own. */
