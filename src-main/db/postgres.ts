@@ -231,9 +231,10 @@ export class PgDb implements Db {
   }
 }
 
-/** Values as pg sends them; better-sqlite3 takes bigint, pg takes its text. */
+/** Values as pg sends them: bigint as its text, booleans as the 1 and 0 the schema stores. */
 function toPg(v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'boolean') return v ? 1 : 0;
   if (v instanceof Uint8Array && !Buffer.isBuffer(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
   return v;
 }

@@ -126,6 +126,8 @@ describe.skipIf(skip !== null)('PostgreSQL engine', () => {
     for await (const r of db.prepare('SELECT path FROM images').pluck().iterate()) rows.push(r);
     expect(rows).toEqual(['types.png']);
     expect(await db.prepare('SELECT group_concat(path) FROM images WHERE id = @id').pluck().get({ id })).toBe('types.png');
+    expect(await db.prepare('SELECT count(*) FROM images WHERE id = ? AND external = ?').pluck().get(BigInt(id), false)).toBe(1);
+    expect(await db.prepare('SELECT ifnull(NULL, width) + ? FROM images WHERE id = ?').pluck().get([7, id])).toBe(17);
   });
 
   it('runs INSERT OR IGNORE and reports changes', async () => {

@@ -99,13 +99,25 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
   }
   process.env[URL_ENV] = url;
 
-  return async () => {
+  let stopped = false;
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
     try {
       run(pgCtl, ['stop', '-m', 'fast', '-w', '-D', data]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   };
+  // A run that ends without its teardown (interrupted) still stops the server.
+  process.once('exit', () => {
+    try {
+      stop();
+    } catch {
+      // nothing more to do while exiting
+    }
+  });
+  return async () => stop();
 }
 
 /** The test cluster's URL (database `postgres`, schema `public`), or null when it is not running. */
