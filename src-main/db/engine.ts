@@ -53,7 +53,8 @@ export interface Db {
   readonly inTransaction: boolean;
   /**
    * A number that changes whenever another connection commits a change (SQLite's data_version,
-   * PostgreSQL's change counter in meta); caches keyed on it see others' writes.
+   * PostgreSQL's change counter, a sequence bumped by every statement that writes); caches keyed
+   * on it see others' writes.
    */
   dataVersion(): Promise<number>;
   close(): Promise<void>;

@@ -43,6 +43,13 @@ describe('SQLite to PostgreSQL statement translation', () => {
     );
     expect(t("SELECT 'ifnull(group_concat(x)) AS REAL)'")).toBe("SELECT 'ifnull(group_concat(x)) AS REAL)'");
   });
+
+  it("rewrites SQLite's null-safe IS and IS NOT comparisons", () => {
+    expect(t('SELECT 1 WHERE a.x IS NOT b.x OR y IS ? OR z IS NOT NULL OR w IS NULL OR v IS NOT TRUE')).toBe(
+      'SELECT 1 WHERE a.x IS DISTINCT FROM b.x OR y IS NOT DISTINCT FROM $1 OR z IS NOT NULL OR w IS NULL OR v IS NOT TRUE',
+    );
+    expect(t('SELECT a IS DISTINCT FROM b, c IS NOT DISTINCT FROM d')).toBe('SELECT a IS DISTINCT FROM b, c IS NOT DISTINCT FROM d');
+  });
 });
 
 describe('SQLite migration 16 (journal user)', () => {
@@ -128,6 +135,7 @@ describe.skipIf(skip !== null)('PostgreSQL engine', () => {
     expect(await db.prepare('SELECT group_concat(path) FROM images WHERE id = @id').pluck().get({ id })).toBe('types.png');
     expect(await db.prepare('SELECT count(*) FROM images WHERE id = ? AND external = ?').pluck().get(BigInt(id), false)).toBe(1);
     expect(await db.prepare('SELECT ifnull(NULL, width) + ? FROM images WHERE id = ?').pluck().get([7, id])).toBe(17);
+    expect(await db.prepare('SELECT count(*) FROM images WHERE split IS ? AND review_comment IS NOT ?').pluck().get(null, 'x')).toBe(1);
   });
 
   it('runs INSERT OR IGNORE and reports changes', async () => {

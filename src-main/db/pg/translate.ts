@@ -7,7 +7,9 @@
  * - `INSERT OR IGNORE INTO` becomes `INSERT INTO ... ON CONFLICT DO NOTHING` (before a trailing
  *   `RETURNING`);
  * - `ifnull(` becomes `coalesce(`; `CAST(x AS REAL)` becomes `CAST(x AS double precision)`;
- * - `group_concat(a[, sep])` becomes `string_agg((a)::text, sep)` (sep defaults to ',').
+ * - `group_concat(a[, sep])` becomes `string_agg((a)::text, sep)` (sep defaults to ',');
+ * - SQLite's null-safe `a IS b` / `a IS NOT b` (b not NULL, TRUE or FALSE) become
+ *   `IS NOT DISTINCT FROM` / `IS DISTINCT FROM`.
  *
  * Nothing inside '...' literals, "..." identifiers or comments is touched. Anything else that only
  * SQLite understands is written for both engines in the query itself.
@@ -184,6 +186,8 @@ export function translateSql(sql: string): Translated {
   s = rewriteInsertOrIgnore(s);
   s = replaceCode(s, /\bifnull\s*\(/i, () => 'coalesce(');
   s = replaceCode(s, /\bAS\s+REAL\s*\)/i, () => 'AS double precision)');
+  s = replaceCode(s, /\bIS\s+NOT\s+(?!(?:NULL|TRUE|FALSE|UNKNOWN|DISTINCT)\b)/i, () => 'IS DISTINCT FROM ');
+  s = replaceCode(s, /\bIS\s+(?!(?:NOT|NULL|TRUE|FALSE|UNKNOWN|DISTINCT)\b)/i, () => 'IS NOT DISTINCT FROM ');
   return numberParameters(s);
 }
 
