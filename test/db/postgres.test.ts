@@ -275,6 +275,14 @@ describe.skipIf(skip !== null)('PostgreSQL engine', () => {
     expect(db.location).toBe(ds.url);
   });
 
+  it('keeps datasets in different schemas of one database apart', async () => {
+    const second = await fresh('second');
+    await addImage(second.db, 'only-in-second.png');
+    expect(await second.db.prepare('SELECT path FROM images').pluck().all()).toEqual(['only-in-second.png']);
+    expect(await db.prepare("SELECT count(*) FROM images WHERE path = 'only-in-second.png'").pluck().get()).toBe(0);
+    expect(second.db.location).toContain(`?schema=${second.ds.schema}`);
+  });
+
   it('upgrades a dataset made by older migrations', async () => {
     const d = await freshPgDataset('upgrade');
     datasets.push(d);
