@@ -7,6 +7,7 @@ import { repoRoot } from './helpers/shared';
 const RULES: { module: RegExp; allowed: RegExp; name: string }[] = [
   { name: 'electron', module: /^electron$/, allowed: /^src-main\/(app|ipc|preload)\// },
   { name: 'better-sqlite3', module: /^better-sqlite3$/, allowed: /^src-main\/db\// },
+  { name: 'pg', module: /^pg(-[a-z-]+)?$/, allowed: /^src-main\/db\// },
   { name: 'onnxruntime-node', module: /^onnxruntime-(node|web|common)/, allowed: /^src-main\/inference\// },
   { name: 'konva', module: /^konva(\/|$)/, allowed: /^src-renderer\/canvas\// },
   { name: '@techstark/opencv-js', module: /^@techstark\/opencv-js$/, allowed: /^src-main\/vision\// },

@@ -15,6 +15,8 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: ['test/e2e/**'],
           testTimeout: 30_000,
+          // A throw-away PostgreSQL cluster for the run (skipped with a reason when not installed).
+          globalSetup: ['./test/helpers/postgres.ts'],
         },
       },
       {

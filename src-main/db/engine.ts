@@ -93,9 +93,11 @@ export class Lock {
   }
 }
 
-interface TxScope {
+export interface TxScope {
   db: object;
   depth: number;
+  /** The engine's connection that the transaction runs on (PostgreSQL: a pooled client). */
+  client?: unknown;
 }
 
 const scopes = new AsyncLocalStorage<TxScope>();
