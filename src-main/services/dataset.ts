@@ -10,6 +10,7 @@ import { countBySplit, countByStatus, countImages, externalImagePaths } from '..
 import { getMeta, setMeta } from '../db/meta';
 import { countModelRuns } from '../db/modelRuns';
 import { openDatabase, schemaVersion, type Db } from '../db/open';
+import { isPostgresUrl, openPostgres, redact } from '../db/postgres';
 import { ensureStacksPlanned } from '../db/stacks';
 import { resolveStoredPath } from './paths';
 
@@ -31,17 +32,32 @@ export class Dataset {
     readonly uuid: string,
   ) {}
 
-  /** Creates a new dataset file. `root` defaults to the folder that holds the file. */
+  /**
+   * Creates a new dataset: a `.tessera` file, or a postgres:// URL (a schema of a PostgreSQL
+   * database). `root` defaults to the folder that holds the file; a PostgreSQL dataset needs one
+   * and stores it as an absolute path.
+   */
   static async create(file: string, root?: string): Promise<Dataset> {
-    const abs = path.resolve(file);
-    const rootAbs = path.resolve(root ?? path.dirname(abs));
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(rootAbs);
-    } catch {
-      throw new AppError('FILE_NOT_FOUND', `${rootAbs}: dataset root folder does not exist`, { path: rootAbs });
+    if (isPostgresUrl(file)) {
+      if (root === undefined) {
+        throw new AppError('INVALID_ARGUMENT', `${redact(file)}: a PostgreSQL dataset needs the folder its images are under (its root)`, { url: redact(file) });
+      }
+      const rootAbs = checkRoot(root);
+      const db = await openPostgres(file, { create: true });
+      try {
+        await db.transaction(async () => {
+          await setMeta(db, 'root', rootAbs);
+          await setMeta(db, 'created_at', String(Date.now()));
+          await setMeta(db, 'uuid', crypto.randomUUID());
+        })();
+      } catch (e) {
+        await db.close();
+        throw e;
+      }
+      return new Dataset(db.location, db, rootAbs, (await getMeta(db, 'uuid'))!);
     }
-    if (!st.isDirectory()) throw new AppError('INVALID_ARGUMENT', `${rootAbs}: dataset root is not a folder`, { path: rootAbs });
+    const abs = path.resolve(file);
+    const rootAbs = checkRoot(root ?? path.dirname(abs));
     const db = openDatabase(abs, { create: true });
     try {
       await db.transaction(async () => {
@@ -56,7 +72,22 @@ export class Dataset {
     return new Dataset(abs, db, rootAbs, (await getMeta(db, 'uuid'))!);
   }
 
+  /** Opens a dataset: a `.tessera` file or a postgres:// URL. */
   static async open(file: string): Promise<Dataset> {
+    if (isPostgresUrl(file)) {
+      const db = await openPostgres(file);
+      try {
+        const root = await getMeta(db, 'root');
+        if (!root || !path.isAbsolute(root)) {
+          throw new AppError('NOT_A_DATASET', `${db.location}: the dataset has no absolute image root folder stored`, { url: db.location });
+        }
+        await ensureStacksPlanned(db);
+        return new Dataset(db.location, db, root, await datasetUuid(db, db.location));
+      } catch (e) {
+        await db.close();
+        throw e;
+      }
+    }
     const abs = path.resolve(file);
     const db = openDatabase(abs);
     const stored = await getMeta(db, 'root') ?? '.';
@@ -82,6 +113,10 @@ export class Dataset {
   }
 
   get name(): string {
+    if (this.db.engine === 'postgres') {
+      const u = new URL(this.file);
+      return u.searchParams.get('schema') ?? decodeURIComponent(u.pathname.replace(/^\//, ''));
+    }
     return path.basename(this.file).replace(/\.(tessera|sqlite|db)$/i, '');
   }
 
@@ -93,6 +128,12 @@ export class Dataset {
    */
   get cacheDir(): string {
     if (this.cache) return this.cache;
+    if (this.db.engine === 'postgres') {
+      // No file to sit beside: the cache of a PostgreSQL dataset is per machine, by its identity.
+      this.cache = path.join(os.tmpdir(), 'tessera-cache', this.uuid);
+      fs.mkdirSync(this.cache, { recursive: true });
+      return this.cache;
+    }
     const beside = `${this.file}-cache`;
     try {
       fs.mkdirSync(beside, { recursive: true });
@@ -176,6 +217,18 @@ async function datasetUuid(db: Db, file: string): Promise<string> {
     const h = crypto.createHash('sha256').update(`${file}\0${await getMeta(db, 'created_at') ?? ''}`).digest('hex');
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
   }
+}
+
+function checkRoot(root: string): string {
+  const rootAbs = path.resolve(root);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(rootAbs);
+  } catch {
+    throw new AppError('FILE_NOT_FOUND', `${rootAbs}: dataset root folder does not exist`, { path: rootAbs });
+  }
+  if (!st.isDirectory()) throw new AppError('INVALID_ARGUMENT', `${rootAbs}: dataset root is not a folder`, { path: rootAbs });
+  return rootAbs;
 }
 
 /** The root is stored relative to the dataset file when possible, so the pair can be moved together. */

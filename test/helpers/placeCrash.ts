@@ -12,5 +12,5 @@ fs.writeFileSync(path.join(tmp, EXPORT_MARKER), `${process.pid}\n`);
 placementSteps.step = (name) => {
   if (name === at) process.kill(process.pid, 'SIGKILL');
 };
-await placeExport(tmp, outDir, ifExists, { inDataset: () => true });
+await placeExport(tmp, outDir, ifExists, { inDataset: async () => true });
 process.stdout.write('placed\n');
