@@ -20,6 +20,17 @@ export default defineConfig({
         },
       },
       {
+        // The store, service, command-line and server suites again, with every dataset in PostgreSQL.
+        extends: true,
+        test: {
+          name: 'unit-pg',
+          include: ['test/services/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/web/**/*.test.ts', 'test/db/store.test.ts'],
+          testTimeout: 30_000,
+          globalSetup: ['./test/helpers/postgres.ts'],
+          setupFiles: ['./test/helpers/pgStore.ts'],
+        },
+      },
+      {
         extends: true,
         test: {
           name: 'e2e',

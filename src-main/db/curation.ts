@@ -67,7 +67,8 @@ export async function classNames(db: Db, ids: readonly number[]): Promise<string
 
 /** Records images a run has finished (a run computed all at once, such as the classifier's). */
 export async function addDoneRunImages(db: Db, runId: number, images: readonly { imageId: number; detections: number }[]): Promise<void> {
-  const stmt = db.prepare("INSERT OR REPLACE INTO model_run_images (run_id, image_id, state, detections) VALUES (?, ?, 'done', ?)");
+  const stmt = db.prepare(`INSERT INTO model_run_images (run_id, image_id, state, detections) VALUES (?, ?, 'done', ?)
+     ON CONFLICT (run_id, image_id) DO UPDATE SET state = excluded.state, detections = excluded.detections`);
   await db.transaction(async () => {
     for (const r of images) await stmt.run(runId, r.imageId, r.detections);
   })();

@@ -25,7 +25,9 @@ function toGeo(r: GeoRow): GeoReference {
 
 /** Writes (or replaces) the georeferences of images; callers wrap it with the images' insert. */
 export async function setGeoReferences(db: Db, rows: readonly { imageId: number; geo: GeoReference }[]): Promise<void> {
-  const stmt = db.prepare('INSERT OR REPLACE INTO image_geo (image_id, transform, epsg, crs_name, nodata, linear_unit) VALUES (?, ?, ?, ?, ?, ?)');
+  const stmt = db.prepare(`INSERT INTO image_geo (image_id, transform, epsg, crs_name, nodata, linear_unit) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (image_id) DO UPDATE SET transform = excluded.transform, epsg = excluded.epsg, crs_name = excluded.crs_name,
+       nodata = excluded.nodata, linear_unit = excluded.linear_unit`);
   await db.transaction(async () => {
     for (const { imageId, geo } of rows) {
       const nodata = geo.nodata === null ? null : Number.isNaN(geo.nodata) ? 'nan' : String(geo.nodata);

@@ -286,6 +286,8 @@ class PgStatement implements Statement {
 export interface PgOpenOptions {
   /** Create the dataset in an empty (or missing) schema. Refused if the schema holds one. */
   create?: boolean;
+  /** With `create`: drop whatever the schema holds first (a dataset path made again; see storeUrlFor). */
+  replace?: boolean;
   /** Migrations to apply; tests pass a prefix to build older versions. */
   migrations?: readonly Migration[];
   /** Connections in the pool (default 10). */
@@ -323,6 +325,7 @@ export async function openPostgres(url: string, opts: PgOpenOptions = {}): Promi
     throw new AppError('CONNECTION_FAILED', `${location}: cannot connect to PostgreSQL (${msg})`, { url: location });
   }
   try {
+    if (opts.create && opts.replace) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     const exists = (await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount === 1;
     const state = exists ? await datasetState(client, schema) : 'empty';
     if (opts.create) {

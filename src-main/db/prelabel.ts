@@ -191,7 +191,9 @@ export async function newerRunOfImage(db: Db, q: { model: string; runId: number;
 
 /** Remembers rejected predictions, so a later run finding the same object leaves it out. */
 export async function recordRejections(db: Db, rows: readonly { id: number; imageId: number; frame: number; classId: number | null; geometry: Geometry }[], now = Date.now()): Promise<void> {
-  const stmt = db.prepare('INSERT OR REPLACE INTO prediction_rejections (annotation_id, image_id, frame, class_id, geometry, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+  const stmt = db.prepare(`INSERT INTO prediction_rejections (annotation_id, image_id, frame, class_id, geometry, created_at) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (annotation_id) DO UPDATE SET image_id = excluded.image_id, frame = excluded.frame, class_id = excluded.class_id,
+       geometry = excluded.geometry, created_at = excluded.created_at`);
   for (const r of rows) await stmt.run(r.id, r.imageId, r.frame, r.classId, JSON.stringify(r.geometry), now);
 }
 

@@ -13,6 +13,7 @@ import { openDatabase, schemaVersion, type Db } from '../db/open';
 import { isPostgresUrl, openPostgres, redact } from '../db/postgres';
 import { ensureStacksPlanned } from '../db/stacks';
 import { resolveStoredPath } from './paths';
+import { storeUrlFor } from './storeTarget';
 
 /** An open dataset: its database, the folder image paths are relative to, and its cache. */
 export class Dataset {
@@ -58,6 +59,8 @@ export class Dataset {
     }
     const abs = path.resolve(file);
     const rootAbs = checkRoot(root ?? path.dirname(abs));
+    const mapped = storeUrlFor(abs);
+    if (mapped) return await Dataset.createMapped(abs, mapped, rootAbs);
     const db = openDatabase(abs, { create: true });
     try {
       await db.transaction(async () => {
@@ -89,11 +92,40 @@ export class Dataset {
       }
     }
     const abs = path.resolve(file);
+    const mapped = storeUrlFor(abs);
+    if (mapped) return await Dataset.openMapped(abs, mapped);
     const db = openDatabase(abs);
     const stored = await getMeta(db, 'root') ?? '.';
     const root = path.resolve(path.dirname(abs), stored);
     await ensureStacksPlanned(db);
     return new Dataset(abs, db, root, await datasetUuid(db, abs));
+  }
+
+  /** A dataset named by a path but kept in PostgreSQL (see storeUrlFor): the file marks it. */
+  private static async createMapped(abs: string, url: string, rootAbs: string): Promise<Dataset> {
+    if (fs.existsSync(abs)) throw new AppError('DATASET_EXISTS', `${abs}: a file already exists there`, { path: abs });
+    if (!fs.existsSync(path.dirname(abs))) throw new AppError('FILE_NOT_FOUND', `${abs}: folder ${path.dirname(abs)} does not exist`, { path: abs });
+    const db = await openPostgres(url, { create: true, replace: true });
+    await db.transaction(async () => {
+      await setMeta(db, 'root', rootAbs);
+      await setMeta(db, 'created_at', String(Date.now()));
+      await setMeta(db, 'uuid', crypto.randomUUID());
+    })();
+    fs.writeFileSync(abs, `${db.location}\n`);
+    return new Dataset(abs, db, rootAbs, (await getMeta(db, 'uuid'))!);
+  }
+
+  private static async openMapped(abs: string, url: string): Promise<Dataset> {
+    if (!fs.existsSync(abs)) throw new AppError('FILE_NOT_FOUND', `${abs}: no such dataset file`, { path: abs });
+    const db = await openPostgres(url);
+    try {
+      const root = (await getMeta(db, 'root')) ?? path.dirname(abs);
+      await ensureStacksPlanned(db);
+      return new Dataset(abs, db, root, await datasetUuid(db, abs));
+    } catch (e) {
+      await db.close();
+      throw e;
+    }
   }
 
   /**
@@ -113,7 +145,7 @@ export class Dataset {
   }
 
   get name(): string {
-    if (this.db.engine === 'postgres') {
+    if (this.db.engine === 'postgres' && isPostgresUrl(this.file)) {
       const u = new URL(this.file);
       return u.searchParams.get('schema') ?? decodeURIComponent(u.pathname.replace(/^\//, ''));
     }

@@ -123,6 +123,33 @@ function rewriteGroupConcat(sql: string): string {
   }
 }
 
+/**
+ * `json_extract(x, '$.a.b')` -> `((x)::jsonb #>> '{a,b}')`: the value as text (SQLite gives
+ * numbers as numbers; compare with a cast where that matters).
+ */
+function rewriteJsonExtract(sql: string): string {
+  const re = /\bjson_extract\s*\(/i;
+  for (;;) {
+    const masked = maskSql(sql);
+    const m = re.exec(masked);
+    if (!m) return sql;
+    const open = m.index + m[0].length;
+    const { close, commas } = closing(masked, open);
+    if (commas.length !== 1) return sql;
+    const value = sql.slice(open, commas[0]).trim();
+    const pathLit = sql.slice(commas[0]! + 1, close).trim();
+    const pm = /^'\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)'$/.exec(pathLit);
+    if (!pm) return sql;
+    const keys = pm[1]!.slice(1).split('.');
+    sql = `${sql.slice(0, m.index)}((${value})::jsonb #>> '{${keys.join(',')}}')${sql.slice(close + 1)}`;
+  }
+}
+
+/** `SELECT value FROM json_each(?)` over a JSON array of ids -> the ids as bigints. */
+function rewriteJsonEachIds(sql: string): string {
+  return sql.replace(/\bSELECT\s+value(\s+AS\s+[A-Za-z_][A-Za-z0-9_]*)?\s+FROM\s+json_each\(\?\)/gi, (_m, as: string | undefined) => `SELECT value::bigint${as ?? ''} FROM jsonb_array_elements_text(?::jsonb) AS value`);
+}
+
 function rewriteInsertOrIgnore(sql: string): string {
   const masked = maskSql(sql);
   const m = /\bINSERT\s+OR\s+IGNORE\s+INTO\b/i.exec(masked);
@@ -183,6 +210,8 @@ function numberParameters(sql: string): Translated {
 
 export function translateSql(sql: string): Translated {
   let s = rewriteGroupConcat(sql);
+  s = rewriteJsonExtract(s);
+  s = rewriteJsonEachIds(s);
   s = rewriteInsertOrIgnore(s);
   s = replaceCode(s, /\bifnull\s*\(/i, () => 'coalesce(');
   s = replaceCode(s, /\bAS\s+REAL\s*\)/i, () => 'AS double precision)');
