@@ -36,6 +36,7 @@ export interface CliIo {
 
 const USAGE = `usage:
   tessera init <db> [--root DIR]
+  tessera copy <from> <to> [--json]
   tessera import <db> <path...> [--format auto|images|${FORMATS.join('|')}] [--dry-run [--probe]] [--keep-empty-classes] [--json]
                  [--no-recursive] [--max-pixels N]
   tessera export <db> <outdir> --format ${EXPORT_FORMATS.join('|')}
@@ -121,6 +122,14 @@ grouped, and marks pairs split across train/val/test as leakage. Both use the ve
 embedding model with the most images unless --model names its key, and need embeddings computed
 first (tessera embed).
 
+A <db> is a .tessera file or a PostgreSQL dataset, postgres://user[:password]@host[:port]/database
+[?schema=name] (one dataset per schema; init needs --root for one, the folder its images are under).
+
+copy copies a whole dataset, every table with its ids and history, into a new .tessera file or an
+empty (or missing) PostgreSQL schema, in one transaction; it then compares every table of both
+(row counts and a hash of the rows) and says verified, or removes the copy and fails naming the
+table that differs.
+
 predictions list prints the predictions still pending review; with --all also those accepted
 (human annotations now, with the score the model gave) and those a newer run of the model
 superseded or that were found where a shape already was, each with its status. Rejected
@@ -134,6 +143,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await cmdInit(rest, io);
       case 'import':
         return await cmdImport(rest, io);
+      case 'copy':
+        return await cmdCopy(rest, io);
       case 'export':
         return await cmdExport(rest, io);
       case 'info':
@@ -187,6 +198,25 @@ async function cmdInit(args: string[], io: CliIo): Promise<number> {
   } finally {
     await ds.close();
   }
+  return 0;
+}
+
+async function cmdCopy(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean', default: false } });
+  if (positionals.length !== 2) throw new AppError('INVALID_ARGUMENT', 'copy takes the dataset to copy and the new dataset to copy it to');
+  const { copyDataset } = await import('../services/copy');
+  const report = await copyDataset(positionals[0]!, positionals[1]!, {
+    onTable: io.tty ? (table, rows) => io.err(`copied ${table} (${rows} rows)`) : undefined,
+  });
+  if (values['json']) {
+    io.out(JSON.stringify(report, null, 2));
+    return 0;
+  }
+  const width = Math.max(5, ...report.tables.map((t) => t.table.length));
+  const lines = [`${'table'.padEnd(width)}  rows`];
+  for (const t of report.tables) lines.push(`${t.table.padEnd(width)}  ${t.rows}`);
+  lines.push(`copied ${report.rows} rows in ${report.tables.length} tables from ${report.from} to ${report.to} (image root ${report.root}); verified`);
+  io.out(lines.join('\n'));
   return 0;
 }
 

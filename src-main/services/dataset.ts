@@ -264,7 +264,7 @@ function checkRoot(root: string): string {
 }
 
 /** The root is stored relative to the dataset file when possible, so the pair can be moved together. */
-function storedRoot(file: string, root: string): string {
+export function storedRoot(file: string, root: string): string {
   const rel = path.relative(path.dirname(file), root);
   return rel === '' ? '.' : path.isAbsolute(rel) ? root : rel.split(path.sep).join('/');
 }
