@@ -361,7 +361,7 @@ export async function embeddingCounts(db: Db, modelId: number): Promise<Embeddin
   const r = await db
     .prepare(
       `SELECT
-         COALESCE(SUM(e.annotation_id IS NULL AND e.content_hash = i.content_hash), 0) AS images,
+         count(*) FILTER (WHERE e.annotation_id IS NULL AND e.content_hash = i.content_hash) AS images,
          COALESCE(SUM(e.annotation_id IS NULL AND e.content_hash <> i.content_hash), 0) AS stale,
          COALESCE(SUM(e.annotation_id IS NOT NULL), 0) AS annotations
        FROM embeddings e JOIN images i ON i.id = e.image_id WHERE e.model_id = ?`,

@@ -21,7 +21,7 @@ export async function listEvalRuns(db: Db): Promise<EvalRunRow[]> {
       `SELECT r.id, r.name, r.model, r.status, r.started_at AS startedAt,
               max((SELECT count(*) FROM model_run_images i WHERE i.run_id = r.id),
                   (SELECT count(*) FROM (SELECT a.image_id FROM annotations a WHERE a.model_run_id = r.id
-                                         UNION SELECT h.image_id FROM prediction_history h WHERE h.run_id = r.id))) AS images,
+                                         UNION SELECT h.image_id FROM prediction_history h WHERE h.run_id = r.id) AS u)) AS images,
               (SELECT count(*) FROM annotations a WHERE a.model_run_id = r.id)
                 + (SELECT count(*) FROM prediction_history h WHERE h.run_id = r.id) AS detections
          FROM model_runs r
@@ -101,7 +101,7 @@ export async function evalShapesOfImage(db: Db, imageId: number, from: { source:
                  FROM annotations WHERE image_id = ? AND source = 'model' AND model_run_id = ? AND frame = 0
                UNION ALL
                SELECT 1 AS part, -id AS id, image_id, class_id, json_extract(geometry, '$.kind') AS kind, geometry, score, attributes
-                 FROM prediction_history WHERE image_id = ? AND run_id = ? AND frame = 0)
+                 FROM prediction_history WHERE image_id = ? AND run_id = ? AND frame = 0) AS u
              ORDER BY part, abs(id)`,
           )
           .all(imageId, from.runId, imageId, from.runId)

@@ -13,12 +13,12 @@ const SCOPE_STATUSES: Record<ExportScope, readonly ImageStatus[] | null> = {
 
 function scopeSql(scope: ExportScope, alias = ''): string {
   const statuses = SCOPE_STATUSES[scope];
-  return statuses ? `${alias}status IN (${statuses.map((s) => `'${s}'`).join(', ')})` : '1';
+  return statuses ? `${alias}status IN (${statuses.map((s) => `'${s}'`).join(', ')})` : '1 = 1';
 }
 
 /** Predictions join an export only when asked for. */
 function sourceSql(withPredictions: boolean, alias = ''): string {
-  return withPredictions ? '1' : `${alias}source = 'human'`;
+  return withPredictions ? '1 = 1' : `${alias}source = 'human'`;
 }
 
 export interface ExportImageRow {

@@ -169,7 +169,7 @@ export class PgDb implements Db {
   async exec(sql: string): Promise<void> {
     if (this.closed) throw new AppError('NO_DATASET_OPEN', `${this.location}: the dataset is closed`);
     try {
-      await this.target().query(sql);
+      await this.target().query(translated(sql).text);
     } catch (e) {
       throw new PgQueryError(e as Error, sql);
     }

@@ -89,7 +89,7 @@ export async function unfinishedRuns(db: Db): Promise<{ runId: number; model: st
   return await db
     .prepare(
       `SELECT r.id AS runId, r.model AS model, r.status AS status,
-              sum(i.state = 'pending') AS pending, sum(i.state <> 'pending') AS done
+              count(*) FILTER (WHERE i.state = 'pending') AS pending, count(*) FILTER (WHERE i.state <> 'pending') AS done
          FROM model_runs r JOIN model_run_images i ON i.run_id = r.id
         WHERE r.status IN ('running', 'cancelled')
         GROUP BY r.id

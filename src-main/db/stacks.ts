@@ -275,8 +275,8 @@ const STACK_TILES = `WITH page AS (SELECT value AS stack_id FROM json_each(?))
 SELECT ${TILE_COLUMNS}, g.*, s.kind, s.name, s.slice_order, coalesce(an.n, 0) AS annotations, coalesce(co.n, 0) AS comments
 FROM (
   SELECT m.stack_id AS stackId, count(*) AS slices, min(m.position) AS p0, max(m.position) AS p1,
-    sum(i.status = 'new') AS nNew, sum(i.status = 'in_progress') AS nProgress, sum(i.status = 'done') AS nDone,
-    sum(i.status = 'reviewed') AS nReviewed, sum(i.status = 'rejected') AS nRejected
+    count(*) FILTER (WHERE i.status = 'new') AS nNew, count(*) FILTER (WHERE i.status = 'in_progress') AS nProgress, count(*) FILTER (WHERE i.status = 'done') AS nDone,
+    count(*) FILTER (WHERE i.status = 'reviewed') AS nReviewed, count(*) FILTER (WHERE i.status = 'rejected') AS nRejected
   FROM page p JOIN stack_members m ON m.stack_id = p.stack_id JOIN images i ON i.id = m.image_id
   GROUP BY m.stack_id
 ) g

@@ -39,7 +39,7 @@ function toRecord(r: VersionRow): VersionRecord {
 }
 
 /** Which stored annotations a version freezes: human ones (accepted predictions are human rows), and pending predictions when asked. */
-const frozenSource = (withPredictions: boolean, alias = '') => (withPredictions ? '1' : `${alias}source = 'human'`);
+const frozenSource = (withPredictions: boolean, alias = '') => (withPredictions ? '1 = 1' : `${alias}source = 'human'`);
 
 export interface NewVersion {
   name: string;
@@ -75,7 +75,11 @@ export interface FrozenDisplay {
 export async function insertVersion(db: Db, v: NewVersion, now = Date.now(), hook?: () => void): Promise<VersionRecord> {
   const withPredictions = v.withPredictions === true;
   return await db.transaction(async () => {
-    const next = ((await db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'versions'").pluck().get() as number | undefined) ?? 0) + 1;
+    // Numbers are never reused, even after the newest version is deleted: the id sequence says.
+    const next =
+      db.engine === 'sqlite'
+        ? (((await db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'versions'").pluck().get()) as number | undefined) ?? 0) + 1
+        : ((await db.prepare("SELECT nextval(pg_get_serial_sequence('versions', 'id'))").pluck().get()) as number);
     const images = await db.prepare('SELECT count(*) FROM images').pluck().get() as number;
     const classes = await db.prepare('SELECT count(*) FROM classes').pluck().get() as number;
     const annotations = await db.prepare(`SELECT count(*) FROM annotations WHERE ${frozenSource(withPredictions)}`).pluck().get() as number;
@@ -91,10 +95,7 @@ export async function insertVersion(db: Db, v: NewVersion, now = Date.now(), hoo
     await db.prepare(
       `INSERT INTO version_images (version_id, image_id, path, external, content_hash, width, height, orientation, format, frames, status, split, coco_id, geo)
        SELECT ?, i.id, i.path, i.external, i.content_hash, i.width, i.height, i.orientation, i.format, i.frames, i.status, i.split, c.coco_id,
-              CASE WHEN g.image_id IS NULL AND d.display IS NULL THEN NULL
-                   ELSE json_patch(CASE WHEN g.image_id IS NULL THEN '{}' ELSE json_object('transform', json(g.transform), 'epsg', g.epsg, 'crs_name', g.crs_name,
-                                                                      'nodata', g.nodata, 'linear_unit', g.linear_unit) END,
-                                   coalesce(d.display, '{}')) END
+              ${frozenGeo(db)}
        FROM images i LEFT JOIN coco_image_ids c ON c.image_id = i.id LEFT JOIN image_geo g ON g.image_id = i.id
        LEFT JOIN temp.version_display d ON d.image_id = i.id`,
     ).run(next);
@@ -135,12 +136,25 @@ export async function deleteVersion(db: Db, number: number): Promise<boolean> {
 }
 
 const SCOPE: Record<ExportScope, string> = {
-  all: '1',
+  all: '1 = 1',
   done: "status IN ('done', 'reviewed')",
   reviewed: "status = 'reviewed'",
 };
 
 // ---- what an export of a version reads (the frozen counterparts of db/export.ts) ----
+
+/** The georeference and display window an image is frozen with, as one JSON value (or NULL). */
+function frozenGeo(db: Db): string {
+  if (db.engine === 'postgres') {
+    return `CASE WHEN g.image_id IS NULL AND d.display IS NULL THEN NULL
+                 ELSE (CASE WHEN g.image_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('transform', g.transform::jsonb, 'epsg', g.epsg,
+                         'crs_name', g.crs_name, 'nodata', g.nodata, 'linear_unit', g.linear_unit) END) || coalesce(d.display::jsonb, '{}'::jsonb) END`;
+  }
+  return `CASE WHEN g.image_id IS NULL AND d.display IS NULL THEN NULL
+               ELSE json_patch(CASE WHEN g.image_id IS NULL THEN '{}' ELSE json_object('transform', json(g.transform), 'epsg', g.epsg, 'crs_name', g.crs_name,
+                                                                  'nodata', g.nodata, 'linear_unit', g.linear_unit) END,
+                               coalesce(d.display, '{}')) END`;
+}
 
 /** Statements of readVersionChunk, prepared once per connection (it runs for every few dozen images). */
 const chunkStatements = new WeakMap<Db, Map<string, Statement>>();

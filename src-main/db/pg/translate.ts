@@ -150,6 +150,18 @@ function rewriteJsonEachIds(sql: string): string {
   return sql.replace(/\bSELECT\s+value(\s+AS\s+[A-Za-z_][A-Za-z0-9_]*)?\s+FROM\s+json_each\(\?\)/gi, (_m, as: string | undefined) => `SELECT value::bigint${as ?? ''} FROM jsonb_array_elements_text(?::jsonb) AS value`);
 }
 
+/** SQLite's two-argument scalar max/min -> greatest/least (one argument: the aggregate, kept). */
+function rewriteScalarMinMax(sql: string): string {
+  const masked = maskSql(sql);
+  const re = /\b(max|min)\s*\(/gi;
+  const edits: Edit[] = [];
+  for (let m = re.exec(masked); m; m = re.exec(masked)) {
+    const { commas } = closing(masked, m.index + m[0].length);
+    if (commas.length >= 1) edits.push({ from: m.index, to: m.index + m[1]!.length, text: m[1]!.toLowerCase() === 'max' ? 'greatest' : 'least' });
+  }
+  return applyEdits(sql, edits);
+}
+
 function rewriteInsertOrIgnore(sql: string): string {
   const masked = maskSql(sql);
   const m = /\bINSERT\s+OR\s+IGNORE\s+INTO\b/i.exec(masked);
@@ -212,12 +224,24 @@ export function translateSql(sql: string): Translated {
   let s = rewriteGroupConcat(sql);
   s = rewriteJsonExtract(s);
   s = rewriteJsonEachIds(s);
+  s = rewriteScalarMinMax(s);
+  s = replaceCode(s, /\btemp\./i, () => 'pg_temp.');
   s = rewriteInsertOrIgnore(s);
   s = replaceCode(s, /\bifnull\s*\(/i, () => 'coalesce(');
   s = replaceCode(s, /\bAS\s+REAL\s*\)/i, () => 'AS double precision)');
   s = replaceCode(s, /\bIS\s+NOT\s+(?!(?:NULL|TRUE|FALSE|UNKNOWN|DISTINCT)\b)/i, () => 'IS DISTINCT FROM ');
   s = replaceCode(s, /\bIS\s+(?!(?:NOT|NULL|TRUE|FALSE|UNKNOWN|DISTINCT)\b)/i, () => 'IS NOT DISTINCT FROM ');
-  return numberParameters(s);
+  const t = numberParameters(s);
+  return { ...t, text: quoteMixedCase(t.text) };
+}
+
+/**
+ * PostgreSQL folds unquoted names to lower case; SQLite keeps them. The schema's names are all
+ * lower case, so a mixed-case name (`AS imageId`, `ORDER BY imageId`) is a result alias: quoted,
+ * it keeps its case on both sides of the query and in the row objects.
+ */
+function quoteMixedCase(sql: string): string {
+  return replaceCode(sql, /(?<![$@:\w"])([a-z][a-z0-9_]*[A-Z][A-Za-z0-9_]*)\b/, (m) => `"${m[1]}"`);
 }
 
 const cache = new Map<string, Translated>();
