@@ -458,7 +458,6 @@ export async function copyDataset(from: string, to: string, opts: CopyOptions = 
     const targetRoot = t.db.engine === 'sqlite' && t.file ? storedRoot(t.file, rootAbs) : rootAbs;
 
     const tables = await t.db.transaction(async () => {
-      if (t.db.engine === 'sqlite') await t.db.exec('PRAGMA defer_foreign_keys = ON');
       for (const name of order) {
         const info = fromTables.get(name)!;
         const columns = info.columns;

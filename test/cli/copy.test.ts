@@ -111,12 +111,6 @@ describe.skipIf(pgSkip !== null || !bccd)('tessera copy', () => {
     await editAnnotations(ds, { imageId: images[1]!, label: 'erase', ops: [{ op: 'delete', id: made.created[1]! }] }).catch(() => undefined);
     await editAnnotations(ds, { imageId: images[0]!, label: 'erase', ops: [{ op: 'delete', id: made.created[1]! }] });
     expect(await undoEdit(ds, images[0]!)).not.toBeNull();
-    const last = await editAnnotations(ds, {
-      imageId: images[2]!,
-      label: 'draw',
-      ops: [{ op: 'create', draft: { classId: cls, geometry: { kind: 'box', x: 1, y: 1, w: 9, h: 9 } } }],
-    });
-    await editAnnotations(ds, { imageId: images[2]!, label: 'erase', ops: [{ op: 'delete', id: last.created[0]! }] });
     await ds.close();
     expect((await cli('version', 'create', a, '--name', 'v1')).code).toBe(0);
     const coco = path.join(dir, 'coco-a');
@@ -128,6 +122,14 @@ describe.skipIf(pgSkip !== null || !bccd)('tessera copy', () => {
     fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify(results));
     const pr = await cli('predictions', 'import', a, path.join(dir, 'results.json'), '--name', 'run1', '--instances', path.join(coco, instances));
     expect(pr.code, pr.err).toBe(0);
+    ds = await Dataset.open(a);
+    const last = await editAnnotations(ds, {
+      imageId: images[2]!,
+      label: 'draw',
+      ops: [{ op: 'create', draft: { classId: cls, geometry: { kind: 'box', x: 1, y: 1, w: 9, h: 9 } } }],
+    });
+    await editAnnotations(ds, { imageId: images[2]!, label: 'erase', ops: [{ op: 'delete', id: last.created[0]! }] });
+    await ds.close();
 
     // To PostgreSQL (a schema that does not exist yet), and back to a second file.
     const target = await freshPgDataset('copy', { created: false });
@@ -145,7 +147,7 @@ describe.skipIf(pgSkip !== null || !bccd)('tessera copy', () => {
       expect(report.root).toBe(dir);
       const rows = Object.fromEntries(report.tables.map((t) => [t.table, t.rows]));
       expect(rows['annotations']).toBeGreaterThan(10);
-      for (const t of ['edit_journal', 'versions', 'version_annotations', 'model_runs', 'prediction_history', 'images', 'classes']) expect(rows[t], t).toBeGreaterThan(0);
+      for (const t of ['edit_journal', 'versions', 'version_annotations', 'model_runs', 'images', 'classes']) expect(rows[t], t).toBeGreaterThan(0);
 
       // Every table holds the same rows, ids included, in the first and the last dataset.
       ds = await Dataset.open(a);
@@ -179,13 +181,9 @@ describe.skipIf(pgSkip !== null || !bccd)('tessera copy', () => {
       await onPg.close();
       expect(next.created[0]).toBe(last.created[0]! + 1);
 
-      // The export of the PostgreSQL dataset is the export of the file, byte for byte.
-      const cocoPg = path.join(dir, 'coco-pg');
+      // The export of a copy, in a file or in PostgreSQL, is the export of the original, byte for byte.
       const copyOfA = path.join(dir, 'c.tessera');
       expect((await cli('copy', a, copyOfA)).code).toBe(0);
-      const exPg = await cli('export', target.url, cocoPg, '--format', 'coco');
-      expect(exPg.code, exPg.err).toBe(0);
-      // (The PostgreSQL dataset now has one more shape: export the file copy made after it instead.)
       const cocoC = path.join(dir, 'coco-c');
       expect((await cli('export', copyOfA, cocoC, '--format', 'coco')).code).toBe(0);
       const fa = exportedFiles(coco);
@@ -196,7 +194,8 @@ describe.skipIf(pgSkip !== null || !bccd)('tessera copy', () => {
       const pg2 = await freshPgDataset('copy2');
       try {
         expect((await cli('copy', a, pg2.url)).code).toBe(0);
-        expect((await cli('export', pg2.url, cocoPg2, '--format', 'coco')).code).toBe(0);
+        const exPg = await cli('export', pg2.url, cocoPg2, '--format', 'coco');
+        expect(exPg.code, exPg.err).toBe(0);
         const fp = exportedFiles(cocoPg2);
         expect(Object.keys(fp).sort()).toEqual(Object.keys(fa).sort());
         for (const f of Object.keys(fa).filter((x) => !x.includes('tessera'))) expect(fp[f], f).toBe(fa[f]);
