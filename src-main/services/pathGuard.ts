@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../common/errors';
 import type { Channel, ParsedArgs } from '../common/contract';
+import { isPostgresUrl } from '../db/postgres';
 import { isInside } from './paths';
 import type { Handlers, Workspace } from './workspace';
 
@@ -18,10 +19,16 @@ function manifestLabels(file: string, manifest: Record<string, unknown> | undefi
   return typeof labels === 'string' ? [path.resolve(path.dirname(file), labels)] : [];
 }
 
+/**
+ * A dataset named by a postgres:// URL is no file to confine; the image root of the dataset it
+ * opens still has to lie in the allowed folders (checked once it is open).
+ */
+const datasetFile = (p: string): string[] => (isPostgresUrl(p) ? [] : [p]);
+
 /** The path arguments of each channel that takes any. */
 export const PATH_ARGS: { [C in Channel]?: (a: ParsedArgs<C>) => readonly string[] } = {
-  'dataset:create': (a) => (a.root === undefined ? [a.path] : [a.path, a.root]),
-  'dataset:open': (a) => [a.path],
+  'dataset:create': (a) => (a.root === undefined ? datasetFile(a.path) : [...datasetFile(a.path), a.root]),
+  'dataset:open': (a) => datasetFile(a.path),
   'dataset:allowExternal': (a) => a.folders,
   'images:import': (a) => a.paths,
   'interchange:inspect': (a) => [a.path],

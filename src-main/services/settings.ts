@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RecentDataset } from '../common/model';
+import { isPostgresUrl, redact } from '../db/postgres';
 
 const MAX_RECENT = 12;
 
@@ -70,7 +71,9 @@ export class Settings {
     }
   }
 
+  /** A PostgreSQL dataset is remembered by its URL without the password (PGPASSWORD or ~/.pgpass give it again). */
   addRecent(entry: RecentDataset): void {
+    if (isPostgresUrl(entry.path)) entry = { ...entry, path: redact(entry.path) };
     this.writeRecent([entry, ...this.recent().filter((r) => r.path !== entry.path)].slice(0, MAX_RECENT));
   }
 
