@@ -103,7 +103,7 @@ describe.skipIf(pgSkip !== null || !bccd)('tessera copy', () => {
       imageId: images[0]!,
       label: 'draw',
       ops: [
-        { op: 'create', draft: { classId: cls, geometry: { kind: 'box', x: 5, y: 6, w: 30, h: 20 }, attributes: { note: 'x', b: [1, 2] } } },
+        { op: 'create', draft: { classId: cls, geometry: { kind: 'box', x: 5, y: 6, w: 30, h: 20 }, attributes: { note: 'x', b: 2 } } },
         { op: 'create', draft: { classId: cls, geometry: { kind: 'polygon', parts: [[0, 0, 40, 0, 40, 30]] } } },
       ],
     });
