@@ -5,7 +5,9 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src-main/cli/main';
 import type { Db } from '../../src-main/db/engine';
+import { ensureEmbeddingModel, putEmbeddings } from '../../src-main/db/embeddings';
 import { editAnnotations, undoEdit } from '../../src-main/services/annotations';
+import { addComment } from '../../src-main/services/comments';
 import { compareDatasets, describeTables, parentsFirst } from '../../src-main/services/copy';
 import { Dataset } from '../../src-main/services/dataset';
 import { adminQuery, freshPgDataset, pgSkipReason } from '../helpers/postgres';
@@ -129,6 +131,11 @@ describe.skipIf(pgSkip !== null || !bccd)('tessera copy', () => {
       ops: [{ op: 'create', draft: { classId: cls, geometry: { kind: 'box', x: 1, y: 1, w: 9, h: 9 } } }],
     });
     await editAnnotations(ds, { imageId: images[2]!, label: 'erase', ops: [{ op: 'delete', id: last.created[0]! }] });
+    // Vectors (bytes), model parameters (JSON) and a comment thread (a reply refers to its comment).
+    const model = await ensureEmbeddingModel(ds.db, { key: 'test-embed', name: 'test', dim: 4, dtype: 'f32', normalized: true, parameters: { size: 224, mean: [0.5, 0.4] } });
+    await putEmbeddings(ds.db, model, images.map((id, i) => ({ imageId: id, contentHash: `h${i}`, vector: [i, 0.25, -1.5, 1e-7] })));
+    const note = await addComment(ds, { imageId: images[0]!, frame: 0, body: 'look here', x: 3, y: 4, author: 'ann' });
+    await addComment(ds, { imageId: images[0]!, frame: 0, body: 'seen', parentId: note.id, author: 'bob' });
     await ds.close();
 
     // To PostgreSQL (a schema that does not exist yet), and back to a second file.
@@ -147,7 +154,7 @@ describe.skipIf(pgSkip !== null || !bccd)('tessera copy', () => {
       expect(report.root).toBe(dir);
       const rows = Object.fromEntries(report.tables.map((t) => [t.table, t.rows]));
       expect(rows['annotations']).toBeGreaterThan(10);
-      for (const t of ['edit_journal', 'versions', 'version_annotations', 'model_runs', 'images', 'classes']) expect(rows[t], t).toBeGreaterThan(0);
+      for (const t of ['edit_journal', 'versions', 'version_annotations', 'model_runs', 'images', 'classes', 'embeddings', 'embedding_models', 'comments']) expect(rows[t], t).toBeGreaterThan(0);
 
       // Every table holds the same rows, ids included, in the first and the last dataset.
       ds = await Dataset.open(a);
