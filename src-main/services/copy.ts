@@ -1,10 +1,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { AppError, isAppError } from '../common/errors';
 import type { Db } from '../db/engine';
 import { openDatabase } from '../db/open';
+import { dropPgSchema, pgSchemaExists } from '../db/pgSchema';
 import { isPostgresUrl, openPostgres, parsePgUrl, redact, resetIdentities, type PgDb } from '../db/postgres';
 import { Dataset, storedRoot } from './dataset';
 import { storeUrlFor } from './storeTarget';
@@ -367,24 +367,8 @@ function refuse(where: string): never {
   });
 }
 
-async function schemaExists(url: string): Promise<boolean> {
-  const t = parsePgUrl(url);
-  const c = new pg.Client({ connectionString: t.connection, connectionTimeoutMillis: 10_000 });
-  try {
-    await c.connect();
-  } catch (e) {
-    await c.end().catch(() => {});
-    throw new AppError('CONNECTION_FAILED', `${t.location}: cannot connect to PostgreSQL (${(e as Error).message})`, { url: t.location });
-  }
-  try {
-    return (await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [t.schema])).rowCount === 1;
-  } finally {
-    await c.end();
-  }
-}
-
 async function createPgTarget(url: string, location: string, opts: { replace?: boolean; marker?: string }): Promise<Target> {
-  const existed = opts.replace ? false : await schemaExists(url);
+  const existed = opts.replace ? false : await pgSchemaExists(url);
   let db: PgDb;
   try {
     db = await openPostgres(url, { create: true, replace: opts.replace });
@@ -392,23 +376,14 @@ async function createPgTarget(url: string, location: string, opts: { replace?: b
     if (isAppError(e) && (e.code === 'DATASET_EXISTS' || e.code === 'NOT_A_DATASET')) refuse(location);
     throw e;
   }
-  const schema = db.schema;
   return {
     db,
     location,
     file: null,
     remove: async () => {
       await db.close();
-      const t = parsePgUrl(url);
-      const c = new pg.Client({ connectionString: t.connection });
-      await c.connect();
-      try {
-        // The schema goes with everything the copy made in it; one that was there (empty) before stays, empty.
-        await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        if (existed) await c.query(`CREATE SCHEMA ${schema}`);
-      } finally {
-        await c.end();
-      }
+      // The schema goes with everything the copy made in it; one that was there (empty) before stays, empty.
+      await dropPgSchema(url, existed);
     },
     commit: () => {
       if (opts.marker) fs.writeFileSync(opts.marker, `${db.location}\n`);
