@@ -106,7 +106,13 @@ export async function clearHistory(db: Db, imageIds: readonly number[]): Promise
  */
 export async function imagesWithHistoryOfClass(db: Db, classId: number): Promise<number[]> {
   const side = (col: string) =>
-    `SELECT j.image_id FROM edit_journal j, json_each(j.${col}) e
-     WHERE CASE WHEN e.type = 'object' THEN json_extract(e.value, '$.value.classId') END = ?`;
+    db.engine === 'postgres'
+      ? `SELECT j.image_id FROM edit_journal j,
+           jsonb_array_elements(CASE jsonb_typeof(j.${col}::jsonb) WHEN 'array' THEN j.${col}::jsonb
+                                  WHEN 'object' THEN (SELECT coalesce(jsonb_agg(m.value), '[]'::jsonb) FROM jsonb_each(j.${col}::jsonb) m)
+                                  ELSE '[]'::jsonb END) e
+         WHERE CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value #>> '{value,classId}' END = CAST(? AS text)`
+      : `SELECT j.image_id FROM edit_journal j, json_each(j.${col}) e
+         WHERE CASE WHEN e.type = 'object' THEN json_extract(e.value, '$.value.classId') END = ?`;
   return await db.prepare(`${side('forward')} UNION ${side('backward')}`).pluck().all(classId, classId) as number[];
 }
