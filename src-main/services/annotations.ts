@@ -314,24 +314,20 @@ async function applyEntry(ds: Dataset, imageId: number, entry: JournalEntry, dir
     if (had ? !cur || cur.imageId !== imageId : cur) {
       throw new StaleHistory(`annotation ${w.id} was changed outside the editor`);
     }
-    // Entries that record their user keep the stored version on the side that is current (see
-    // below), so a change made since by someone else (another user's edit) is told apart and not
-    // overwritten. Older entries did not, and are applied as before.
-    if (entry.user !== null && had && cur && had.version !== cur.version) {
-      throw new StaleHistory(`annotation ${w.id} was changed since (now at version ${cur.version})`);
+    // What the entry left must still be there: another user's later edit of the annotation is
+    // never overwritten. (Versions differ by design, as undo and redo bump them; the fields an
+    // edit changes are compared.)
+    if (had && cur && !sameEditable(had, cur)) {
+      throw new StaleHistory(`annotation ${w.id} was changed since (it is at version ${cur.version})`);
     }
     if (!w.value) {
       removed.push(w.id);
       // The next re-creation of this id continues from the version it had when removed.
       current[i] = { id: w.id, value: { ...had!, version: cur!.version } };
     } else if (cur) {
-      const version = cur.version + 1;
-      updates.push({ ...w.value, id: w.id, version, updatedAt: now });
-      wanted[i] = { id: w.id, value: { ...w.value, version } };
+      updates.push({ ...w.value, id: w.id, version: cur.version + 1, updatedAt: now });
     } else {
-      const version = w.value.version + 1;
-      inserts.push({ ...w.value, id: w.id, version, updatedAt: now });
-      wanted[i] = { id: w.id, value: { ...w.value, version } };
+      inserts.push({ ...w.value, id: w.id, version: w.value.version + 1, updatedAt: now });
     }
   });
 
