@@ -70,10 +70,16 @@ export async function appendEdit(
   return await db.transaction(async () => {
     const who = ofUser(e.user);
     await db.prepare(`DELETE FROM edit_journal WHERE image_id = ? AND undone = 1${who.sql}`).run(e.imageId, ...who.params);
+    const values = [e.imageId, e.label, JSON.stringify(e.forward), JSON.stringify(e.backward), now];
+    // Without a user the entry is written as before users were recorded (it belongs to everyone).
     const info = await db
-      .prepare('INSERT INTO edit_journal (image_id, label, forward, backward, created_at, user_name) VALUES (?, ?, ?, ?, ?, ?) RETURNING id')
+      .prepare(
+        e.user === undefined
+          ? 'INSERT INTO edit_journal (image_id, label, forward, backward, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id'
+          : 'INSERT INTO edit_journal (image_id, label, forward, backward, created_at, user_name) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
+      )
       .pluck()
-      .get(e.imageId, e.label, JSON.stringify(e.forward), JSON.stringify(e.backward), now, e.user ?? null);
+      .get(...values, ...(e.user === undefined ? [] : [e.user]));
     return info as number;
   })();
 }
