@@ -42,7 +42,8 @@ export interface EditorResult {
   /** When the edit was started and when it returned (ms since the epoch). */
   startedAt: number;
   finishedAt: number;
-  /** Holder: when its transaction committed, and whether the other was seen waiting for it. */
+  /** Holder: when it let its transaction commit (just before COMMIT), when the commit returned, and whether the other was seen waiting for it. */
+  releasedAt?: number;
   committedAt?: number;
   sawWaiter?: boolean;
 }
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
           ).catch(() => {
             out.sawWaiter = false;
           });
+          out.releasedAt = Date.now();
         })
         .immediate();
       out.committedAt = Date.now();
