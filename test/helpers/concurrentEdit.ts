@@ -1,5 +1,6 @@
 /**
- * Run as a child process (`node --import tsx`): one of two processes editing one dataset at once.
+ * Run as a child process (`node --import tsx`): one of two processes editing one dataset at once
+ * (an edit, or an undo).
  * argv[2] is a JSON `EditorTask`. The two meet through files in `task.dir`, so that their edits
  * overlap every time:
  *
@@ -19,7 +20,7 @@ import pg from 'pg';
 import type { EditOp } from '../../src-main/common/editing';
 import { toErrorData } from '../../src-main/common/errors';
 import { parsePgUrl } from '../../src-main/db/postgres';
-import { editAnnotations } from '../../src-main/services/annotations';
+import { editAnnotations, undoEdit } from '../../src-main/services/annotations';
 import { Dataset } from '../../src-main/services/dataset';
 
 export interface EditorTask {
@@ -27,6 +28,8 @@ export interface EditorTask {
   dataset: string;
   dir: string;
   imageId: number;
+  /** An edit (the default), or an undo of this user's last edit of the image. */
+  action?: 'edit' | 'undo';
   label: string;
   ops: EditOp[];
 }
@@ -73,6 +76,16 @@ async function blockedBy(url: string, pid: number): Promise<boolean> {
   }
 }
 
+/** The task's edit or undo; the journal entry it wrote or reverted. */
+async function act(ds: Dataset): Promise<number> {
+  if (task.action === 'undo') {
+    const r = await undoEdit(ds, task.imageId);
+    if (!r) throw new Error(`${task.role}: nothing to undo`);
+    return r.journalId;
+  }
+  return (await editAnnotations(ds, { imageId: task.imageId, label: task.label, ops: task.ops })).journalId;
+}
+
 async function main(): Promise<void> {
   const ds = await Dataset.open(task.dataset);
   const out: EditorResult = { ok: false, user: ds.user, startedAt: 0, finishedAt: 0 };
@@ -82,10 +95,9 @@ async function main(): Promise<void> {
       await ds.db
         .transaction(async () => {
           out.startedAt = Date.now();
-          const r = await editAnnotations(ds, { imageId: task.imageId, label: task.label, ops: task.ops });
+          out.journalId = await act(ds);
           out.finishedAt = Date.now();
           out.ok = true;
-          out.journalId = r.journalId;
           const pid = ds.db.engine === 'postgres' ? ((await ds.db.prepare('SELECT pg_backend_pid()').pluck().get()) as number) : 0;
           mark('holding');
           let since = 0;
@@ -117,9 +129,8 @@ async function main(): Promise<void> {
       mark('starting');
       out.startedAt = Date.now();
       try {
-        const r = await editAnnotations(ds, { imageId: task.imageId, label: task.label, ops: task.ops });
+        out.journalId = await act(ds);
         out.ok = true;
-        out.journalId = r.journalId;
       } finally {
         out.finishedAt = Date.now();
       }

@@ -94,16 +94,28 @@ function runEditor(task: EditorTask, user: string): Promise<void> {
   });
 }
 
-/** Alice's process holds its edit open while Bob's makes his; both results come back. */
-async function overlap(f: Fixture, alice: EditOp[], bob: EditOp[]): Promise<{ alice: EditorResult; bob: EditorResult }> {
+/** What one process does: an edit labelled "<user> edits", or an undo. */
+interface Move {
+  user: string;
+  action?: 'edit' | 'undo';
+  ops?: EditOp[];
+}
+
+/** The holder's process keeps its edit (or undo) open while the other's makes its own; both results come back. */
+async function overlap(f: Fixture, holder: Move, other: Move): Promise<{ holder: EditorResult; other: EditorResult }> {
   const dir = tempDir('tessera-conc-barrier-');
-  const common = { dataset: f.location, dir, imageId: f.imageId };
-  await Promise.all([
-    runEditor({ ...common, role: 'holder', label: 'alice edits', ops: alice }, 'alice'),
-    runEditor({ ...common, role: 'other', label: 'bob edits', ops: bob }, 'bob'),
-  ]);
+  const task = (role: 'holder' | 'other', m: Move): EditorTask => ({
+    role,
+    dataset: f.location,
+    dir,
+    imageId: f.imageId,
+    action: m.action ?? 'edit',
+    label: `${m.user} edits`,
+    ops: m.ops ?? [],
+  });
+  await Promise.all([runEditor(task('holder', holder), holder.user), runEditor(task('other', other), other.user)]);
   const read = (role: string) => JSON.parse(fs.readFileSync(path.join(dir, `${role}.json`), 'utf8')) as EditorResult;
-  return { alice: read('holder'), bob: read('other') };
+  return { holder: read('holder'), other: read('other') };
 }
 
 async function stored(location: string) {
@@ -129,7 +141,12 @@ describe.skipIf(mapped)('two processes editing one image at once', () => {
     describe.skipIf(engine.skip !== null)(engine.name, () => {
       it('both succeed when they edit different annotations', async () => {
         const f = await fixture(engine);
-        const r = await overlap(f, [{ op: 'update', id: f.a, baseVersion: 1, patch: { geometry: box(3) } }], [{ op: 'update', id: f.b, baseVersion: 1, patch: { geometry: box(30) } }]);
+        const { holder: alice, other: bob } = await overlap(
+          f,
+          { user: 'alice', ops: [{ op: 'update', id: f.a, baseVersion: 1, patch: { geometry: box(3) } }] },
+          { user: 'bob', ops: [{ op: 'update', id: f.b, baseVersion: 1, patch: { geometry: box(30) } }] },
+        );
+        const r = { alice, bob };
 
         expect(r.alice).toMatchObject({ ok: true, user: 'alice' });
         expect(r.bob).toMatchObject({ ok: true, user: 'bob' });
@@ -147,7 +164,12 @@ describe.skipIf(mapped)('two processes editing one image at once', () => {
 
       it('gives the second writer of one annotation STALE_EDIT, and keeps the first edit and its journal entry', async () => {
         const f = await fixture(engine);
-        const r = await overlap(f, [{ op: 'update', id: f.a, baseVersion: 1, patch: { geometry: box(3) } }], [{ op: 'update', id: f.a, baseVersion: 1, patch: { geometry: box(40) } }]);
+        const { holder: alice, other: bob } = await overlap(
+          f,
+          { user: 'alice', ops: [{ op: 'update', id: f.a, baseVersion: 1, patch: { geometry: box(3) } }] },
+          { user: 'bob', ops: [{ op: 'update', id: f.a, baseVersion: 1, patch: { geometry: box(40) } }] },
+        );
+        const r = { alice, bob };
 
         expect(r.alice).toMatchObject({ ok: true, user: 'alice', sawWaiter: true });
         expect(r.bob.startedAt).toBeLessThan(r.alice.releasedAt!);
@@ -162,6 +184,29 @@ describe.skipIf(mapped)('two processes editing one image at once', () => {
         expect(s.journal).toHaveLength(1);
         expect(s.journal[0]).toMatchObject({ user: 'alice', label: 'alice edits' });
         expect(s.journal[0]!.forward).toEqual([{ id: f.a, value: expect.objectContaining({ geometry: box(3), version: 2 }) }]);
+      }, 120_000);
+
+      it("refuses an undo racing another user's edit of its annotation, and keeps the edit", async () => {
+        const f = await fixture(engine);
+        const alice = await Dataset.open(f.location);
+        alice.user = 'alice';
+        try {
+          await editAnnotations(alice, { imageId: f.imageId, label: 'alice edits', ops: [{ op: 'update', id: f.a, patch: { geometry: box(3) } }] });
+        } finally {
+          await alice.close();
+        }
+        // Bob moves the shape Alice just moved while she undoes her move.
+        const r = await overlap(f, { user: 'bob', ops: [{ op: 'update', id: f.a, baseVersion: 2, patch: { geometry: box(40) } }] }, { user: 'alice', action: 'undo' });
+
+        expect(r.holder).toMatchObject({ ok: true, user: 'bob', sawWaiter: true });
+        expect(r.other.startedAt).toBeLessThan(r.holder.releasedAt!);
+        expect(r.other).toMatchObject({ ok: false, code: 'STALE_EDIT', user: 'alice' });
+        expect(r.other.message).toContain(`annotation ${f.a} was changed since`);
+
+        const s = await stored(f.location);
+        expect(s.byId.get(f.a)).toEqual({ geometry: box(40), version: 3 });
+        // Alice's history of the image was dropped; Bob's edit is journalled.
+        expect(s.journal.map((j) => [j.user, j.label])).toEqual([['bob', 'bob edits']]);
       }, 120_000);
     });
   }
