@@ -367,7 +367,7 @@ async function step(ds: Dataset, imageId: number, direction: 'undo' | 'redo', no
     // The entry can never apply again, and older entries sit behind it: this user's history of
     // the image is dropped (other users' entries stay; each is checked when it is applied).
     await clearHistory(db, [imageId], ds.user);
-    throw new AppError('STALE_EDIT', `image ${imageId}: cannot ${direction}: ${e.message}; its edit history was cleared`, { imageId });
+    throw new AppError('STALE_EDIT', `image ${imageId}: cannot ${direction}: ${e.message}; your edit history of this image was cleared`, { imageId });
   }
 }
 
