@@ -22,14 +22,18 @@ import { toErrorData } from '../../src-main/common/errors';
 import { parsePgUrl } from '../../src-main/db/postgres';
 import { editAnnotations, undoEdit } from '../../src-main/services/annotations';
 import { Dataset } from '../../src-main/services/dataset';
+import { saveSegment } from '../../src-main/services/segment';
 
 export interface EditorTask {
   role: 'holder' | 'other';
   dataset: string;
   dir: string;
   imageId: number;
-  /** An edit (the default), or an undo of this user's last edit of the image. */
-  action?: 'edit' | 'undo';
+  /**
+   * An edit (the default), an undo of this user's last edit of the image, or a segmented shape
+   * stored as a box of class "cell" (saveSegment, which edits inside a transaction of its own).
+   */
+  action?: 'edit' | 'undo' | 'segment';
   label: string;
   ops: EditOp[];
 }
@@ -78,6 +82,9 @@ async function blockedBy(url: string, pid: number): Promise<boolean> {
 
 /** The task's edit or undo; the journal entry it wrote or reverted. */
 async function act(ds: Dataset): Promise<number> {
+  if (task.action === 'segment') {
+    return (await saveSegment(ds, { imageId: task.imageId, frame: 0, className: 'cell', geometry: { kind: 'box', x: 40, y: 30, w: 5, h: 5 } })).journalId;
+  }
   if (task.action === 'undo') {
     const r = await undoEdit(ds, task.imageId);
     if (!r) throw new Error(`${task.role}: nothing to undo`);

@@ -97,7 +97,7 @@ function runEditor(task: EditorTask, user: string): Promise<void> {
 /** What one process does: an edit labelled "<user> edits", or an undo. */
 interface Move {
   user: string;
-  action?: 'edit' | 'undo';
+  action?: 'edit' | 'undo' | 'segment';
   ops?: EditOp[];
 }
 
@@ -148,8 +148,8 @@ describe.skipIf(mapped)('two processes editing one image at once', () => {
         );
         const r = { alice, bob };
 
-        expect(r.alice).toMatchObject({ ok: true, user: 'alice' });
-        expect(r.bob).toMatchObject({ ok: true, user: 'bob' });
+        expect(r.alice, JSON.stringify(r.alice)).toMatchObject({ ok: true, user: 'alice' });
+        expect(r.bob, JSON.stringify(r.bob)).toMatchObject({ ok: true, user: 'bob' });
         // They overlapped: Bob started before Alice's transaction committed.
         expect(r.bob.startedAt).toBeLessThan(r.alice.releasedAt!);
 
@@ -171,10 +171,10 @@ describe.skipIf(mapped)('two processes editing one image at once', () => {
         );
         const r = { alice, bob };
 
-        expect(r.alice).toMatchObject({ ok: true, user: 'alice', sawWaiter: true });
+        expect(r.alice, JSON.stringify(r.alice)).toMatchObject({ ok: true, user: 'alice', sawWaiter: true });
         expect(r.bob.startedAt).toBeLessThan(r.alice.releasedAt!);
         // Bob waited for Alice's edit, then saw its version: a conflict, not a busy database.
-        expect(r.bob).toMatchObject({ ok: false, code: 'STALE_EDIT' });
+        expect(r.bob, JSON.stringify(r.bob)).toMatchObject({ ok: false, code: 'STALE_EDIT' });
         expect(r.bob.message).toContain(`annotation ${f.a} is at version 2, the edit was made on 1`);
         expect(r.bob.finishedAt).toBeGreaterThanOrEqual(r.alice.releasedAt!);
 
@@ -184,6 +184,22 @@ describe.skipIf(mapped)('two processes editing one image at once', () => {
         expect(s.journal).toHaveLength(1);
         expect(s.journal[0]).toMatchObject({ user: 'alice', label: 'alice edits' });
         expect(s.journal[0]!.forward).toEqual([{ id: f.a, value: expect.objectContaining({ geometry: box(3), version: 2 }) }]);
+      }, 120_000);
+
+      it('stores a segmented shape made while another process edits the image (it waits its turn)', async () => {
+        const f = await fixture(engine);
+        const r = await overlap(f, { user: 'alice', ops: [{ op: 'update', id: f.a, baseVersion: 1, patch: { geometry: box(3) } }] }, { user: 'bob', action: 'segment' });
+
+        expect(r.holder, JSON.stringify(r.holder)).toMatchObject({ ok: true, user: 'alice' });
+        expect(r.other.startedAt).toBeLessThan(r.holder.releasedAt!);
+        expect(r.other, JSON.stringify(r.other)).toMatchObject({ ok: true, user: 'bob' });
+        const s = await stored(f.location);
+        expect(s.byId.get(f.a)).toEqual({ geometry: box(3), version: 2 });
+        expect([...s.byId.values()].map((a) => a.geometry)).toContainEqual({ kind: 'box', x: 40, y: 30, w: 5, h: 5 });
+        expect(s.journal.map((j) => [j.user, j.label]).sort()).toEqual([
+          ['alice', 'alice edits'],
+          ['bob', 'Segment (mask)'],
+        ]);
       }, 120_000);
 
       it("refuses an undo racing another user's edit of its annotation, and keeps the edit", async () => {
@@ -198,9 +214,9 @@ describe.skipIf(mapped)('two processes editing one image at once', () => {
         // Bob moves the shape Alice just moved while she undoes her move.
         const r = await overlap(f, { user: 'bob', ops: [{ op: 'update', id: f.a, baseVersion: 2, patch: { geometry: box(40) } }] }, { user: 'alice', action: 'undo' });
 
-        expect(r.holder).toMatchObject({ ok: true, user: 'bob', sawWaiter: true });
+        expect(r.holder, JSON.stringify(r.holder)).toMatchObject({ ok: true, user: 'bob', sawWaiter: true });
         expect(r.other.startedAt).toBeLessThan(r.holder.releasedAt!);
-        expect(r.other).toMatchObject({ ok: false, code: 'STALE_EDIT', user: 'alice' });
+        expect(r.other, JSON.stringify(r.other)).toMatchObject({ ok: false, code: 'STALE_EDIT', user: 'alice' });
         expect(r.other.message).toContain(`annotation ${f.a} was changed since`);
 
         const s = await stored(f.location);
