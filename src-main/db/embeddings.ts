@@ -362,8 +362,8 @@ export async function embeddingCounts(db: Db, modelId: number): Promise<Embeddin
     .prepare(
       `SELECT
          count(*) FILTER (WHERE e.annotation_id IS NULL AND e.content_hash = i.content_hash) AS images,
-         COALESCE(SUM(e.annotation_id IS NULL AND e.content_hash <> i.content_hash), 0) AS stale,
-         COALESCE(SUM(e.annotation_id IS NOT NULL), 0) AS annotations
+         count(*) FILTER (WHERE e.annotation_id IS NULL AND e.content_hash <> i.content_hash) AS stale,
+         count(*) FILTER (WHERE e.annotation_id IS NOT NULL) AS annotations
        FROM embeddings e JOIN images i ON i.id = e.image_id WHERE e.model_id = ?`,
     )
     .get(modelId) as EmbeddingCounts;

@@ -84,8 +84,8 @@ export async function humanByClassAndSplit(db: Db): Promise<{ classId: number; s
 export async function duplicateContent(db: Db): Promise<{ contentHash: string; imageIds: number[] }[]> {
   const rows = await db
     .prepare(
-      `SELECT content_hash AS contentHash, json_group_array(id) AS ids FROM
-         (SELECT content_hash, id FROM images ORDER BY id)
+      `SELECT content_hash AS contentHash, ${db.engine === 'postgres' ? 'json_agg(id ORDER BY id)::text' : 'json_group_array(id)'} AS ids FROM
+         (SELECT content_hash, id FROM images ORDER BY id) AS s
        GROUP BY content_hash HAVING count(*) > 1 ORDER BY min(id)`,
     )
     .all() as { contentHash: string; ids: string }[];

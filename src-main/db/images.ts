@@ -280,6 +280,18 @@ export async function setFileMtime(db: Db, id: number, mtimeMs: number): Promise
   await db.prepare('UPDATE images SET file_mtime_ms = ? WHERE id = ?').run(Math.round(mtimeMs), id);
 }
 
+/**
+ * Inside a transaction: holds the image's annotations and edit history for this transaction, so
+ * that edits, undo and redo of one image by several processes run one after another and each sees
+ * what the previous one committed. PostgreSQL locks the image's row (FOR NO KEY UPDATE, which
+ * still lets other transactions insert rows that refer to it); on SQLite the transaction must be
+ * IMMEDIATE, which already holds the whole file's write lock, so there is nothing more to take.
+ */
+export async function lockImageForEdit(db: Db, id: number): Promise<void> {
+  if (db.engine !== 'postgres') return;
+  await db.prepare('SELECT id FROM images WHERE id = ? FOR NO KEY UPDATE').run(id);
+}
+
 /** An image being edited for the first time leaves 'new'; any later status is the user's choice. */
 export async function markInProgress(db: Db, id: number, now = Date.now()): Promise<boolean> {
   return (await db.prepare("UPDATE images SET status = 'in_progress', updated_at = ? WHERE id = ? AND status = 'new'").run(now, id)).changes === 1;

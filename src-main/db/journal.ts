@@ -5,6 +5,11 @@ import type { Db } from './open';
  * The edit journal: the undo/redo history of each image, kept in the dataset so it survives a
  * restart. `forward` and `backward` are JSON payloads; the annotation service writes both as
  * `JournalChange[]` (see services/annotations.ts), and `imagesWithHistoryOfClass` reads that shape.
+ *
+ * History is per user: each entry records who made the edit (`user_name`), and undo, redo and a new
+ * edit's end of the redo branch act on that user's entries only. Entries written before users
+ * were recorded have none and belong to every user, so their history undoes as before. Where a
+ * function takes no user, it acts on every entry.
  */
 /** One annotation's state on one side of an edit: its full value, or null where it does not exist. */
 export interface JournalChange {
@@ -20,6 +25,8 @@ export interface JournalEntry {
   backward: unknown;
   undone: boolean;
   createdAt: number;
+  /** Who made the edit; null for entries written before users were recorded. */
+  user: string | null;
 }
 
 interface JournalRow {
@@ -30,6 +37,7 @@ interface JournalRow {
   backward: string;
   undone: number;
   created_at: number;
+  user_name: string | null;
 }
 
 function toEntry(r: JournalRow): JournalEntry {
@@ -41,38 +49,56 @@ function toEntry(r: JournalRow): JournalEntry {
     backward: JSON.parse(r.backward),
     undone: r.undone === 1,
     createdAt: r.created_at,
+    user: r.user_name ?? null,
   };
 }
 
-/** Records a new edit; entries that were undone are dropped, as a new edit ends the redo branch. */
+/** The entries of `user` (and those of no recorded user), or every entry when no user is given. */
+function ofUser(user: string | undefined): { sql: string; params: unknown[] } {
+  return user === undefined ? { sql: '', params: [] } : { sql: ' AND (user_name = ? OR user_name IS NULL)', params: [user] };
+}
+
+/**
+ * Records a new edit by `e.user`; that user's entries that were undone are dropped, as a new edit
+ * ends their redo branch (other users' redo branches stay).
+ */
 export async function appendEdit(
   db: Db,
-  e: { imageId: number; label: string; forward: unknown; backward: unknown },
+  e: { imageId: number; label: string; forward: unknown; backward: unknown; user?: string },
   now = Date.now(),
 ): Promise<number> {
   return await db.transaction(async () => {
-    await db.prepare('DELETE FROM edit_journal WHERE image_id = ? AND undone = 1').run(e.imageId);
+    const who = ofUser(e.user);
+    await db.prepare(`DELETE FROM edit_journal WHERE image_id = ? AND undone = 1${who.sql}`).run(e.imageId, ...who.params);
+    const values = [e.imageId, e.label, JSON.stringify(e.forward), JSON.stringify(e.backward), now];
+    // Without a user the entry is written as before users were recorded (it belongs to everyone).
     const info = await db
-      .prepare('INSERT INTO edit_journal (image_id, label, forward, backward, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id')
+      .prepare(
+        e.user === undefined
+          ? 'INSERT INTO edit_journal (image_id, label, forward, backward, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id'
+          : 'INSERT INTO edit_journal (image_id, label, forward, backward, created_at, user_name) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
+      )
       .pluck()
-      .get(e.imageId, e.label, JSON.stringify(e.forward), JSON.stringify(e.backward), now);
+      .get(...values, ...(e.user === undefined ? [] : [e.user]));
     return info as number;
   })();
 }
 
-/** The entry an undo would revert, if any. */
-export async function peekUndo(db: Db, imageId: number): Promise<JournalEntry | undefined> {
+/** The entry an undo by `user` would revert, if any. */
+export async function peekUndo(db: Db, imageId: number, user?: string): Promise<JournalEntry | undefined> {
+  const who = ofUser(user);
   const r = await db
-    .prepare('SELECT * FROM edit_journal WHERE image_id = ? AND undone = 0 ORDER BY id DESC LIMIT 1')
-    .get(imageId) as JournalRow | undefined;
+    .prepare(`SELECT * FROM edit_journal WHERE image_id = ? AND undone = 0${who.sql} ORDER BY id DESC LIMIT 1`)
+    .get(imageId, ...who.params) as JournalRow | undefined;
   return r ? toEntry(r) : undefined;
 }
 
-/** The entry a redo would re-apply, if any. */
-export async function peekRedo(db: Db, imageId: number): Promise<JournalEntry | undefined> {
+/** The entry a redo by `user` would re-apply, if any. */
+export async function peekRedo(db: Db, imageId: number, user?: string): Promise<JournalEntry | undefined> {
+  const who = ofUser(user);
   const r = await db
-    .prepare('SELECT * FROM edit_journal WHERE image_id = ? AND undone = 1 ORDER BY id ASC LIMIT 1')
-    .get(imageId) as JournalRow | undefined;
+    .prepare(`SELECT * FROM edit_journal WHERE image_id = ? AND undone = 1${who.sql} ORDER BY id ASC LIMIT 1`)
+    .get(imageId, ...who.params) as JournalRow | undefined;
   return r ? toEntry(r) : undefined;
 }
 
@@ -90,12 +116,13 @@ export async function setEntryState(db: Db, id: number, undone: boolean, payload
   );
 }
 
-/** Forgets the whole undo and redo history of these images. */
-export async function clearHistory(db: Db, imageIds: readonly number[]): Promise<number> {
-  const stmt = db.prepare('DELETE FROM edit_journal WHERE image_id = ?');
+/** Forgets the whole undo and redo history of these images: `user`'s entries, or everyone's. */
+export async function clearHistory(db: Db, imageIds: readonly number[], user?: string): Promise<number> {
+  const who = ofUser(user);
+  const stmt = db.prepare(`DELETE FROM edit_journal WHERE image_id = ?${who.sql}`);
   return await db.transaction(async () => {
     let n = 0;
-    for (const id of imageIds) n += (await stmt.run(id)).changes;
+    for (const id of imageIds) n += (await stmt.run(id, ...who.params)).changes;
     return n;
   })();
 }
@@ -106,7 +133,13 @@ export async function clearHistory(db: Db, imageIds: readonly number[]): Promise
  */
 export async function imagesWithHistoryOfClass(db: Db, classId: number): Promise<number[]> {
   const side = (col: string) =>
-    `SELECT j.image_id FROM edit_journal j, json_each(j.${col}) e
-     WHERE CASE WHEN e.type = 'object' THEN json_extract(e.value, '$.value.classId') END = ?`;
+    db.engine === 'postgres'
+      ? `SELECT j.image_id FROM edit_journal j,
+           jsonb_array_elements(CASE jsonb_typeof(j.${col}::jsonb) WHEN 'array' THEN j.${col}::jsonb
+                                  WHEN 'object' THEN (SELECT coalesce(jsonb_agg(m.value), '[]'::jsonb) FROM jsonb_each(j.${col}::jsonb) m)
+                                  ELSE '[]'::jsonb END) e
+         WHERE CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value #>> '{value,classId}' END = CAST(? AS text)`
+      : `SELECT j.image_id FROM edit_journal j, json_each(j.${col}) e
+         WHERE CASE WHEN e.type = 'object' THEN json_extract(e.value, '$.value.classId') END = ?`;
   return await db.prepare(`${side('forward')} UNION ${side('backward')}`).pluck().all(classId, classId) as number[];
 }

@@ -93,7 +93,7 @@ export async function unfinishedRuns(db: Db): Promise<{ runId: number; model: st
          FROM model_runs r JOIN model_run_images i ON i.run_id = r.id
         WHERE r.status IN ('running', 'cancelled')
         GROUP BY r.id
-       HAVING pending > 0
+       HAVING count(*) FILTER (WHERE i.state = 'pending') > 0
         ORDER BY r.id DESC`,
     )
     .all() as { runId: number; model: string; status: ModelRunRecord['status']; pending: number; done: number }[];

@@ -13,7 +13,7 @@ import {
   type AnnotationValue,
 } from '../db/annotations';
 import { classIds, listClasses } from '../db/classes';
-import { getImage, markInProgress } from '../db/images';
+import { getImage, lockImageForEdit, markInProgress } from '../db/images';
 import { appendEdit, clearHistory, peekRedo, peekUndo, setEntryState, type JournalChange, type JournalEntry } from '../db/journal';
 import { recordRejections } from '../db/prelabel';
 import type { Dataset } from './dataset';
@@ -59,8 +59,8 @@ export async function listImageAnnotations(ds: Dataset, imageId: number): Promis
 
 export async function historyState(ds: Dataset, imageId: number): Promise<HistoryState> {
   await requireImage(ds, imageId);
-  const undo = await peekUndo(ds.db, imageId);
-  const redo = await peekRedo(ds.db, imageId);
+  const undo = await peekUndo(ds.db, imageId, ds.user);
+  const redo = await peekRedo(ds.db, imageId, ds.user);
   return { canUndo: Boolean(undo), canRedo: Boolean(redo), undoLabel: undo?.label ?? null, redoLabel: redo?.label ?? null };
 }
 
@@ -96,6 +96,9 @@ export async function editAnnotations(ds: Dataset, args: EditArgs, now = Date.no
   const db = ds.db;
   return await db
     .transaction(async (): Promise<EditResult> => {
+      // Another process editing this image waits here, then reads what it committed, so a
+      // `baseVersion` is always compared with the latest version (see lockImageForEdit).
+      await lockImageForEdit(db, args.imageId);
       const image = await requireImage(ds, args.imageId);
       const classes = await classIds(db);
       const referenced = args.ops.flatMap((op) => (op.op === 'create' ? [] : [op.id]));
@@ -233,6 +236,7 @@ export async function editAnnotations(ds: Dataset, args: EditArgs, now = Date.no
           label: args.label,
           forward: changes.map((c): JournalChange => ({ id: c.id, value: c.after })),
           backward: changes.map((c): JournalChange => ({ id: c.id, value: c.before })),
+          user: ds.user,
         },
         now,
       );
@@ -310,6 +314,12 @@ async function applyEntry(ds: Dataset, imageId: number, entry: JournalEntry, dir
     if (had ? !cur || cur.imageId !== imageId : cur) {
       throw new StaleHistory(`annotation ${w.id} was changed outside the editor`);
     }
+    // What the entry left must still be there: another user's later edit of the annotation is
+    // never overwritten. (Versions differ by design, as undo and redo bump them; the fields an
+    // edit changes are compared.)
+    if (had && cur && !sameEditable(had, cur)) {
+      throw new StaleHistory(`annotation ${w.id} was changed since (it is at version ${cur.version})`);
+    }
     if (!w.value) {
       removed.push(w.id);
       // The next re-creation of this id continues from the version it had when removed.
@@ -346,15 +356,18 @@ async function step(ds: Dataset, imageId: number, direction: 'undo' | 'redo', no
   try {
     return await db
       .transaction(async () => {
-        const entry = direction === 'undo' ? await peekUndo(db, imageId) : await peekRedo(db, imageId);
+        // One undo, redo or edit of the image at a time, across processes (see lockImageForEdit).
+        await lockImageForEdit(db, imageId);
+        const entry = direction === 'undo' ? await peekUndo(db, imageId, ds.user) : await peekRedo(db, imageId, ds.user);
         return entry ? await applyEntry(ds, imageId, entry, direction, now) : null;
       })
       .immediate();
   } catch (e) {
     if (!(e instanceof StaleHistory)) throw e;
-    // The entry can never apply again, and older entries sit behind it: the history is dropped.
-    await clearHistory(db, [imageId]);
-    throw new AppError('STALE_EDIT', `image ${imageId}: cannot ${direction}: ${e.message}; its edit history was cleared`, { imageId });
+    // The entry can never apply again, and older entries sit behind it: this user's history of
+    // the image is dropped (other users' entries stay; each is checked when it is applied).
+    await clearHistory(db, [imageId], ds.user);
+    throw new AppError('STALE_EDIT', `image ${imageId}: cannot ${direction}: ${e.message}; your edit history of this image was cleared`, { imageId });
   }
 }
 

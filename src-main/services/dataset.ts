@@ -25,6 +25,12 @@ export class Dataset {
    */
   externalAllowed: ((absFile: string) => boolean) | null = null;
 
+  /**
+   * Who is editing: recorded with each edit in the history, and undo and redo act on this user's
+   * edits only. Defaults to `defaultUser()`; the app and the command line may set another.
+   */
+  user: string = defaultUser();
+
   private constructor(
     readonly file: string,
     readonly db: Db,
@@ -231,6 +237,18 @@ export class Dataset {
 
   async close(): Promise<void> {
     if (this.db.open) await this.db.close();
+  }
+}
+
+/** The user edits are recorded for: TESSERA_USER when set, else the operating system's user name. */
+export function defaultUser(): string {
+  const fromEnv = process.env['TESSERA_USER']?.trim();
+  if (fromEnv) return fromEnv;
+  try {
+    return os.userInfo().username || 'unknown';
+  } catch {
+    // No account entry for this process's user id (some containers).
+    return process.env['USER'] || process.env['USERNAME'] || 'unknown';
   }
 }
 

@@ -8,7 +8,7 @@ import { validateGeometry } from '../common/geometry/shapes';
 import { deleteAnnotationsByIds, getAnnotationsByIds, insertAnnotations, replaceAnnotations, type NewAnnotation } from '../db/annotations';
 import { finishModelRun, insertModelRun } from '../db/modelRuns';
 import { classIds, findClassByName, insertClass, listClasses } from '../db/classes';
-import { getImage, markInProgress } from '../db/images';
+import { getImage, lockImageForEdit, markInProgress } from '../db/images';
 import { classesByCocoId, imagesByCocoId } from '../db/interchange';
 import { appendEdit, type JournalChange } from '../db/journal';
 import { getClassMap, humanShapesOfImage, predictionIds, recordRejections, setClassMap, type KnownShape } from '../db/prelabel';
@@ -50,7 +50,15 @@ export interface PredictionEdit {
 
 export type { ClassMap, ReviewResult };
 
+/**
+ * The predictions by image, read after their images are held for editing (lockImageForEdit, in id
+ * order so two callers never wait on each other), so no edit of another process slips in between.
+ */
 async function loadPredictions(ds: Dataset, ids: readonly number[]): Promise<Map<number, AnnotationRecord[]>> {
+  if (ds.db.engine === 'postgres') {
+    const images = [...new Set([...(await getAnnotationsByIds(ds.db, ids)).values()].map((a) => a.imageId))].sort((a, b) => a - b);
+    for (const imageId of images) await lockImageForEdit(ds.db, imageId);
+  }
   const stored = await getAnnotationsByIds(ds.db, ids);
   const byImage = new Map<number, AnnotationRecord[]>();
   for (const id of new Set(ids)) {
@@ -72,6 +80,7 @@ async function journal(ds: Dataset, imageId: number, label: string, before: Anno
       label,
       forward: before.map((b, i): JournalChange => ({ id: b.id, value: after[i] ?? null })),
       backward: before.map((b): JournalChange => ({ id: b.id, value: b })),
+      user: ds.user,
     },
     now,
   );

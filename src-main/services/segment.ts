@@ -593,5 +593,5 @@ export async function saveSegment(ds: Dataset, a: { imageId: number; frame: numb
     }
     const r = await editAnnotations(ds, { imageId: a.imageId, label: a.geometry.kind === 'polygon' ? 'Segment (polygon)' : 'Segment (mask)', ops: [{ op: 'create', draft: { classId: cls.id, geometry: a.geometry, frame: a.frame } }] });
     return { annotationId: r.created[0]!, classId: cls.id, journalId: r.journalId };
-  })();
+  }).immediate(); // Reads, then writes: see editAnnotations.
 }

@@ -41,6 +41,8 @@ async function writePerImage(ds: Dataset, label: string, creates: { slice: Slice
     byImage.set(c.slice.imageId, e);
   }
   const shapes: SliceEditSummary['shapes'] = [];
+  // Immediate, as each edit inside it is: it reads before it writes, and another process writing
+  // in between would make SQLite refuse it (SQLITE_BUSY) instead of waiting its turn.
   await ds.db.transaction(async () => {
     for (const [imageId, e] of byImage) {
       const r = await editAnnotations(ds, { imageId, label, ops: e.ops });
@@ -50,7 +52,7 @@ async function writePerImage(ds: Dataset, label: string, creates: { slice: Slice
         shapes.push({ id: r.created[k++]!, imageId, frame: op.draft.frame ?? 0 });
       });
     }
-  })();
+  }).immediate();
   const slices = new Set(creates.map((c) => `${c.slice.imageId}:${c.slice.frame}`)).size;
   return { slices, created: creates.length, images: byImage.size, shapes, replaced: 0 };
 }

@@ -76,6 +76,8 @@ export interface WorkspaceOptions {
   /** Reveals a path in the system file manager, where the shell can (Electron). */
   showInFolder?: (path: string) => void;
   maxPixels?: number;
+  /** Who edits through this window (the edit history is per user); defaults to the Dataset's default user. */
+  user?: string;
 }
 
 /**
@@ -142,6 +144,7 @@ export class Workspace {
   private async use(ds: Dataset): Promise<void> {
     await this.dataset?.close();
     this.dataset = ds;
+    if (this.opts.user) ds.user = this.opts.user;
     this.trustExternal(ds);
     const limitInputPixels = this.opts.maxPixels ?? maxPixelsSetting();
     // Images shown from tiles are never decoded whole for their thumbnail or display window.

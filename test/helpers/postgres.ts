@@ -18,7 +18,7 @@ import pg from 'pg';
 const URL_ENV = 'TESSERA_TEST_PG_URL';
 const SKIP_ENV = 'TESSERA_TEST_PG_SKIP';
 
-function findBin(name: string): string | null {
+export function findBin(name: string): string | null {
   for (const dir of (process.env['PATH'] ?? '').split(path.delimiter)) {
     if (dir && fs.existsSync(path.join(dir, name))) return path.join(dir, name);
   }
