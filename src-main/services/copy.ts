@@ -116,10 +116,14 @@ function absoluteRoot(side: Side, stored: string | undefined): string {
   return stored;
 }
 
-/** The meta rows as the dataset means them: without engine rows, with the root made absolute. */
+/**
+ * The meta rows as the dataset means them: without engine rows and the identity, with the root
+ * made absolute. A copy is a dataset of its own: it gets a new identity (`uuid`, part of every
+ * media address), so the original and the copy open side by side never share a cached picture.
+ */
 async function metaRows(side: Side): Promise<[string, string][]> {
   const rows = await metaPairs(side.db);
-  const kept = rows.filter(([k]) => !META_SKIP.has(k) && k !== 'root');
+  const kept = rows.filter(([k]) => !META_SKIP.has(k) && k !== 'root' && k !== 'uuid');
   kept.push(['root', absoluteRoot(side, rows.find(([k]) => k === 'root')?.[1])]);
   return kept.sort(([a], [b]) => (Buffer.compare(Buffer.from(a), Buffer.from(b))));
 }
@@ -277,7 +281,8 @@ export async function copyDataset(from: string, to: string, opts: CopyOptions = 
         };
         if (name === 'meta') {
           // The target's own application_id stays; the root is stored as the target engine keeps it.
-          const rows = (await metaRows(source)).map(([k, v]) => columns.map((c) => (c === 'key' ? k : c === 'value' ? (k === 'root' ? targetRoot : v) : null)));
+          const pairs: [string, string][] = [...(await metaRows(source)), ['uuid', crypto.randomUUID()]];
+          const rows = pairs.map(([k, v]) => columns.map((c) => (c === 'key' ? k : c === 'value' ? (k === 'root' ? targetRoot : v) : null)));
           await clearMeta(t.db);
           await write(rows);
         } else {
