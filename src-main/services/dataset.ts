@@ -123,6 +123,7 @@ export class Dataset {
 
   private static async openMapped(abs: string, url: string): Promise<Dataset> {
     if (!fs.existsSync(abs)) throw new AppError('FILE_NOT_FOUND', `${abs}: no such dataset file`, { path: abs });
+    if (!isMarker(abs)) throw new AppError('NOT_A_DATASET', `${abs}: is not a Tessera dataset (not the marker of a PostgreSQL dataset)`, { path: abs });
     const db = await openPostgres(url);
     try {
       const root = (await getMeta(db, 'root')) ?? path.dirname(abs);
@@ -266,6 +267,19 @@ async function datasetUuid(db: Db, file: string): Promise<string> {
   } catch {
     const h = crypto.createHash('sha256').update(`${file}\0${await getMeta(db, 'created_at') ?? ''}`).digest('hex');
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+  }
+}
+
+/** Whether the file is the marker a PostgreSQL-kept dataset leaves at its path: one postgres:// URL. */
+function isMarker(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(4096);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    const text = buf.subarray(0, n).toString('utf8').trim();
+    return !text.includes('\n') && isPostgresUrl(text);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -92,7 +92,7 @@ export async function listPredictions(ds: Dataset, q: { run?: string; image?: st
       `SELECT a.id, i.path AS file, c.name AS className
          FROM annotations a JOIN images i ON i.id = a.image_id LEFT JOIN classes c ON c.id = a.class_id
         WHERE (a.source = 'model'${accepted})
-          AND (@run IS NULL OR coalesce(a.model_run_id, json_extract(a.attributes, '$.acceptedFrom')) = @run) AND (@image IS NULL OR a.image_id = @image)
+          AND (CAST(@run AS bigint) IS NULL OR coalesce(a.model_run_id, CAST(json_extract(a.attributes, '$.acceptedFrom') AS INTEGER)) = @run) AND (CAST(@image AS bigint) IS NULL OR a.image_id = @image)
         ORDER BY i.path, a.image_id, a.frame, a.id`,
     )
     .all(params) as { id: number; file: string; className: string | null }[];
@@ -121,7 +121,7 @@ export async function listPredictions(ds: Dataset, q: { run?: string; image?: st
     .prepare(
       `SELECT h.id, h.run_id AS runId, h.image_id AS imageId, h.frame, h.geometry, h.score, h.reason, i.path AS file, c.name AS className
          FROM prediction_history h JOIN images i ON i.id = h.image_id LEFT JOIN classes c ON c.id = h.class_id
-        WHERE (@run IS NULL OR h.run_id = @run) AND (@image IS NULL OR h.image_id = @image)
+        WHERE (CAST(@run AS bigint) IS NULL OR h.run_id = @run) AND (CAST(@image AS bigint) IS NULL OR h.image_id = @image)
         ORDER BY i.path, h.image_id, h.frame, h.id`,
     )
     .all(params) as { id: number; runId: number; imageId: number; frame: number; geometry: string; score: number | null; reason: PredictionHistoryReason; file: string; className: string | null }[];

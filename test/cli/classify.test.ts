@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src-main/cli/main';
 import type { PrelabelSummary } from '../../src-main/common/prelabel';
+import { Dataset } from '../../src-main/services/dataset';
 import type { ListedPrediction } from '../../src-main/services/predictionList';
 import { cocoGeometry } from '../../src-main/services/predictionList';
 import { MOBILENET_TOP1, mobilenetManifest } from '../helpers/models';
@@ -122,10 +122,10 @@ describe.runIf(model && labels && images)('tessera prelabel with a classifier, a
     expect(s.byKind).toEqual({ box: s.detections });
     const list = JSON.parse((await cli('predictions', 'list', db, '--run', String(s.runId), '--json')).out) as ListedPrediction[];
     expect(list).toHaveLength(s.detections);
-    const raw = new Database(db, { readonly: true });
+    const ds = await Dataset.open(db);
     try {
       for (const p of list) {
-        const row = raw.prepare('SELECT geometry, score FROM annotations WHERE id = ?').get(p.id) as { geometry: string; score: number };
+        const row = await ds.db.prepare('SELECT geometry, score FROM annotations WHERE id = ?').get(p.id) as { geometry: string; score: number };
         const g = JSON.parse(row.geometry) as { x: number; y: number; w: number; h: number };
         expect(p.kind).toBe('box');
         expect(p.bbox).toEqual([g.x, g.y, g.w, g.h]);
@@ -133,7 +133,7 @@ describe.runIf(model && labels && images)('tessera prelabel with a classifier, a
         expect(p.className).toBeTruthy();
       }
     } finally {
-      raw.close();
+      await ds.close();
     }
     const text = await cli('predictions', 'list', db, '--run', String(s.runId));
     expect(text.out.split('\n')).toHaveLength(s.detections);

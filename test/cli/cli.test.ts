@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { Dataset } from '../../src-main/services/dataset';
 import { makeImages } from '../helpers/images';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
 
@@ -35,10 +35,10 @@ describe('tessera CLI', () => {
     expect(report.imported).toBe(8);
     expect(report.problems).toEqual([expect.objectContaining({ file: path.join(dir, 'imgs', 'broken.jpg'), kind: 'truncated' })]);
 
-    // The same rows the services wrote, read straight from SQLite.
-    const raw = new Database(db, { readonly: true });
-    expect(raw.prepare('SELECT count(*) FROM images').pluck().get()).toBe(8);
-    raw.close();
+    // The same rows the command wrote, read straight from the store.
+    const ds = await Dataset.open(db);
+    expect(await ds.db.prepare('SELECT count(*) FROM images').pluck().get()).toBe(8);
+    await ds.close();
 
     const info = tessera('info', db, '--json');
     expect(info.code).toBe(0);

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src-main/cli/main';
 import { mobilenetEmbedManifest } from '../helpers/models';
 import { sharedPath, tempDir } from '../helpers/shared';
+import { withStore } from '../helpers/storeRead';
 
 const model = sharedPath('models/mobilenetv2-12-int8-with-embedding.onnx');
 const images = sharedPath('datasets/coco_tinycoco/images/train2017');
@@ -26,13 +26,8 @@ async function newDataset(names: readonly string[]): Promise<{ dir: string; db: 
   return { dir, db };
 }
 
-function vectorCount(db: string): number {
-  const d = new Database(db, { readonly: true });
-  try {
-    return d.prepare('SELECT COUNT(*) FROM embeddings WHERE annotation_id IS NULL').pluck().get() as number;
-  } finally {
-    d.close();
-  }
+async function vectorCount(db: string): Promise<number> {
+  return await withStore(db, async (d) => (await d.prepare('SELECT COUNT(*) FROM embeddings WHERE annotation_id IS NULL').pluck().get()) as number);
 }
 
 describe.runIf(model && images)('tessera embed', () => {
@@ -49,7 +44,7 @@ describe.runIf(model && images)('tessera embed', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^mobilenetv2-embed: 4 of 4 images embedded \(0 already current, 0 failed\), [\d.]+ vectors\/s; stored: 4 of 4 images, 0 objects, 1280 values \(f16\), key mobilenetv2-embed@[0-9a-f]{16}\.[0-9a-f]{8}$/);
-    expect(vectorCount(db)).toBe(4);
+    expect(await vectorCount(db)).toBe(4);
     const again = await cli('embed', db, '--model', manifest, '--json');
     expect(again.code).toBe(0);
     const s = JSON.parse(again.out) as { total: number; computed: number; skipped: number; failed: number; model: { images: number; dim: number }; imageCount: number };

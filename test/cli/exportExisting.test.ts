@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src-main/cli/main';
 import { EXPORT_MANIFEST, filesUnder } from '../../src-main/services/interchange/exportPlace';
 import { makeImages } from '../helpers/images';
 import { tempDir } from '../helpers/shared';
+import { withStore } from '../helpers/storeRead';
 
 async function cli(...argv: string[]) {
   const out: string[] = [];
@@ -14,14 +14,8 @@ async function cli(...argv: string[]) {
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
-const splits = (db: string) => {
-  const raw = new Database(db, { readonly: true });
-  try {
-    return raw.prepare('SELECT count(*) FROM images WHERE split IS NOT NULL').pluck().get() as number;
-  } finally {
-    raw.close();
-  }
-};
+const splits = async (db: string): Promise<number> =>
+  await withStore(db, async (raw) => (await raw.prepare('SELECT count(*) FROM images WHERE split IS NOT NULL').pluck().get()) as number);
 
 describe('tessera export into a folder that is not empty', () => {
   it('refuses without --overwrite or --merge, naming them, before assigning splits; overwrites and merges with them', async () => {
@@ -40,7 +34,7 @@ describe('tessera export into a folder that is not empty', () => {
     expect(refused.code).not.toBe(0);
     expect(refused.err).toContain('--overwrite');
     expect(refused.err).toContain('--merge');
-    expect(splits(db)).toBe(0);
+    expect(await splits(db)).toBe(0);
     expect(filesUnder(out)).toEqual(firstFiles);
 
     const both = await cli('export', db, out, '--format', 'yolo', '--overwrite', '--merge');
@@ -82,14 +76,14 @@ describe('tessera export into a folder that is not empty', () => {
     expect(other.code).not.toBe(0);
     expect(other.err).toMatch(/cannot merge: the earlier export there is yolo, this one is voc/);
     expect(other.err).toContain('--overwrite');
-    expect(splits(db)).toBe(0);
+    expect(await splits(db)).toBe(0);
     expect(filesUnder(out)).toEqual(firstFiles);
 
     for (const target of [dir, path.join(dir, 'imgs')]) {
       const into = await cli('export', db, target, '--format', 'yolo', '--merge', '--split', '0.5,0.5,0');
       expect(into.code).not.toBe(0);
       expect(into.err).toMatch(/dataset folder|holds the dataset's image/);
-      expect(splits(db)).toBe(0);
+      expect(await splits(db)).toBe(0);
     }
   });
 });

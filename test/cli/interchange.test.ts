@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src-main/cli/main';
 import type { ExportReport, InterchangeReport } from '../../src-main/common/formats/types';
 import type { ImportReport } from '../../src-main/common/model';
 import { makeImages } from '../helpers/images';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
+import { withStore } from '../helpers/storeRead';
 
 /** The CLI in this process (fast), with its output captured. */
 async function cli(...argv: string[]) {
@@ -17,15 +17,12 @@ async function cli(...argv: string[]) {
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
-function rowCounts(db: string): Record<string, number> {
-  const raw = new Database(db, { readonly: true });
-  try {
-    return Object.fromEntries(
-      ['images', 'classes', 'annotations', 'model_runs'].map((t) => [t, raw.prepare(`SELECT count(*) FROM ${t}`).pluck().get() as number]),
-    );
-  } finally {
-    raw.close();
-  }
+async function rowCounts(db: string): Promise<Record<string, number>> {
+  return await withStore(db, async (raw) => {
+    const counts: Record<string, number> = {};
+    for (const t of ['images', 'classes', 'annotations', 'model_runs']) counts[t] = (await raw.prepare(`SELECT count(*) FROM ${t}`).pluck().get()) as number;
+    return counts;
+  });
 }
 
 describe('tessera import/export of annotated datasets', () => {
@@ -40,14 +37,14 @@ describe('tessera import/export of annotated datasets', () => {
     expect(dry.code, dry.err).toBe(0);
     const planned = JSON.parse(dry.out) as InterchangeReport;
     expect(planned).toMatchObject({ format: 'voc', dryRun: true, images: { total: 28, added: 28, matched: 0, missing: 0 } });
-    expect(rowCounts(db)).toEqual({ images: 0, classes: 0, annotations: 0, model_runs: 0 });
+    expect(await rowCounts(db)).toEqual({ images: 0, classes: 0, annotations: 0, model_runs: 0 });
 
     const imp = await cli('import', db, voc, '--json');
     expect(imp.code, imp.err).toBe(0);
     const done = JSON.parse(imp.out) as InterchangeReport;
     expect(done.dryRun).toBe(false);
     expect(done.annotations.total).toBe(planned.annotations.total);
-    expect(rowCounts(db)).toEqual({ images: 28, classes: 3, annotations: done.annotations.total, model_runs: 0 });
+    expect(await rowCounts(db)).toEqual({ images: 28, classes: 3, annotations: done.annotations.total, model_runs: 0 });
 
     // Text output names the counts; a second import adds nothing.
     const again = await cli('import', db, voc, '--format', 'voc');
@@ -55,7 +52,7 @@ describe('tessera import/export of annotated datasets', () => {
     expect(again.out).toMatch(/imported voc from .*bccd_voc/);
     expect(again.out).toMatch(/annotations 0\b/);
     expect(again.out).toContain(`duplicateAnnotations ${done.annotations.total}`);
-    expect(rowCounts(db).annotations).toBe(done.annotations.total);
+    expect((await rowCounts(db)).annotations).toBe(done.annotations.total);
 
     const out = path.join(dir, 'yolo-out');
     const exp = await cli('export', db, out, '--format', 'yolo', '--split', '0.8,0.1,0.1', '--seed', '7', '--images', 'none', '--json');
@@ -69,9 +66,7 @@ describe('tessera import/export of annotated datasets', () => {
     expect(report.bySplit).toEqual(report.splits);
     expect(fs.existsSync(path.join(out, 'data.yaml'))).toBe(true);
     // Splits are stored: the dataset now says which image went where.
-    const raw = new Database(db, { readonly: true });
-    expect(raw.prepare("SELECT count(*) FROM images WHERE split = 'train'").pluck().get()).toBe(report.splits.train);
-    raw.close();
+    expect(await withStore(db, async (raw) => await raw.prepare("SELECT count(*) FROM images WHERE split = 'train'").pluck().get())).toBe(report.splits.train);
   });
 
   it('auto falls back to the image import for a folder without annotations', async () => {
@@ -93,7 +88,7 @@ describe('tessera import/export of annotated datasets', () => {
     const dryCoco = await cli('import', db, path.join(dir, 'imgs'), '--format', 'coco', '--dry-run', '--json');
     expect(dryCoco.code).toBe(1);
     expect((JSON.parse(dryCoco.out) as InterchangeReport).refused).toMatch(/holds no COCO instances json/);
-    expect(rowCounts(db)).toEqual({ images: 8, classes: 0, annotations: 0, model_runs: 0 });
+    expect(await rowCounts(db)).toEqual({ images: 8, classes: 0, annotations: 0, model_runs: 0 });
   });
 
   it('exits non-zero and writes nothing for an unreadable or unusable annotation file', async () => {
@@ -117,20 +112,20 @@ describe('tessera import/export of annotated datasets', () => {
       expect(r.code, r.out).toBe(1);
       expect(r.err.split('\n')).toHaveLength(1);
       expect(r.err).toMatch(/broken\.json: .*is not valid JSON/);
-      expect(rowCounts(db)).toEqual(empty);
+      expect(await rowCounts(db)).toEqual(empty);
     }
     // `images` is not a list: its 80 categories are not created either.
     const notList = write('not-a-list.json', { ...good, images: { id: 1, file_name: 'imgs/b.png' } });
     const nl = await cli('import', db, notList, '--format', 'coco');
     expect(nl.code).toBe(1);
     expect(nl.err).toMatch(/not-a-list\.json: .*images.*must be an array/);
-    expect(rowCounts(db)).toEqual(empty);
+    expect(await rowCounts(db)).toEqual(empty);
     // Every image missing: 0 usable images.
     const missing = write('missing.json', { ...good, images: [{ id: 1, file_name: 'imgs/nope.png', width: 40, height: 30 }] });
     const mi = await cli('import', db, missing, '--format', 'coco');
     expect(mi.code).toBe(1);
     expect(mi.err).toMatch(/missing\.json: its one image cannot be used: .*nope\.png not found/);
-    expect(rowCounts(db)).toEqual(empty);
+    expect(await rowCounts(db)).toEqual(empty);
     // The dry run prints the whole report and fails the same way.
     const dry = await cli('import', db, notList, '--format', 'coco', '--dry-run', '--keep-empty-classes', '--json');
     expect(dry.code).toBe(1);
@@ -143,13 +138,13 @@ describe('tessera import/export of annotated datasets', () => {
     const img = await cli('import', db, path.join(dir, 'imgs', 'cut.png'));
     expect(img.code).toBe(1);
     expect(img.err).toMatch(/nothing imported: .*cut\.png: truncated PNG/);
-    expect(rowCounts(db)).toEqual(empty);
+    expect(await rowCounts(db)).toEqual(empty);
     // The good file still imports, with exit 0.
     const ok = await cli('import', db, write('good.json', good), '--format', 'coco');
     expect(ok.code, ok.err).toBe(0);
     // The one category with an annotation; the 79 others are counted, not created.
     expect(ok.out).toContain('79 categories with no annotations not created');
-    expect(rowCounts(db)).toEqual({ images: 1, classes: 1, annotations: 1, model_runs: 0 });
+    expect(await rowCounts(db)).toEqual({ images: 1, classes: 1, annotations: 1, model_runs: 0 });
   });
 
   it('imports several annotation files one by one, printing every report and every refusal by file', async () => {
@@ -171,7 +166,7 @@ describe('tessera import/export of annotated datasets', () => {
     expect(r.out).toMatch(/imported coco from .*a\.json/);
     expect(r.err).toMatch(/FILE_MISSING: .*b\.json: its one image cannot be used: .*nope\.png not found/);
     expect(r.err).toMatch(/1 of 2 paths imported/);
-    expect(rowCounts(db)).toMatchObject({ images: 1, annotations: 1 });
+    expect(await rowCounts(db)).toMatchObject({ images: 1, annotations: 1 });
     // Refused first, the other path is still imported and reported, in JSON as a list.
     const c = write('c.json', { images: [{ id: 1, file_name: 'imgs/a.jpg', width: 64, height: 48 }], annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [2, 2, 5, 5] }], categories });
     const j = await cli('import', db, b, c, '--format', 'coco', '--json');
@@ -179,7 +174,7 @@ describe('tessera import/export of annotated datasets', () => {
     const reports = JSON.parse(j.out) as InterchangeReport[];
     expect(reports.map((x) => path.basename(x.source))).toEqual(['c.json']);
     expect(j.err).toMatch(/b\.json: its one image cannot be used/);
-    expect(rowCounts(db)).toMatchObject({ images: 2, annotations: 2 });
+    expect(await rowCounts(db)).toMatchObject({ images: 2, annotations: 2 });
   });
 
   it('refuses bad arguments with exit 2 and one line', async () => {
@@ -199,10 +194,10 @@ describe('tessera import/export of annotated datasets', () => {
       expect(r.err.split('\n'), args.join(' ')).toHaveLength(1);
       expect(r.err).toMatch(pattern);
     }
-    expect(rowCounts(db)).toEqual({ images: 0, classes: 0, annotations: 0, model_runs: 0 });
+    expect(await rowCounts(db)).toEqual({ images: 0, classes: 0, annotations: 0, model_runs: 0 });
   });
 
-  it('the installed command imports a COCO file and exits non-zero naming a broken one', () => {
+  it('the installed command imports a COCO file and exits non-zero naming a broken one', async () => {
     const coco = sharedPath('datasets/coco_tinycoco');
     if (!coco) return;
     const dir = tempDir();
@@ -212,7 +207,7 @@ describe('tessera import/export of annotated datasets', () => {
     const r = bin('import', db, path.join(coco, 'annotations', 'instances_train2017.json'), '--json');
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ format: 'coco', images: { added: 32 }, annotations: { total: 288 }, counters: { emptyClassesLeftOut: 39 } });
-    expect(rowCounts(db).classes).toBe(41);
+    expect((await rowCounts(db)).classes).toBe(41);
     const missing = bin('import', db, path.join(dir, 'nope.json'), '--format', 'coco');
     expect(missing.status).toBe(1);
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
@@ -234,14 +229,14 @@ describe('tessera import --keep-empty-classes', () => {
     const imp = await cli('import', db, json);
     expect(imp.code, imp.err).toBe(0);
     expect(imp.out).toContain('39 categories with no annotations not created');
-    expect(rowCounts(db)).toMatchObject({ images: 32, classes: 41, annotations: 288 });
+    expect(await rowCounts(db)).toMatchObject({ images: 32, classes: 41, annotations: 288 });
 
     const db2 = path.join(dir, 'all.tessera');
     expect((await cli('init', db2, '--root', coco)).code).toBe(0);
     const keep = await cli('import', db2, json, '--keep-empty-classes', '--json');
     expect(keep.code, keep.err).toBe(0);
     expect((JSON.parse(keep.out) as InterchangeReport).counters['emptyClassesLeftOut']).toBeUndefined();
-    expect(rowCounts(db2)).toMatchObject({ images: 32, classes: 80, annotations: 288 });
+    expect(await rowCounts(db2)).toMatchObject({ images: 32, classes: 80, annotations: 288 });
   });
 });
 
@@ -275,6 +270,6 @@ describe('tessera import --dry-run --probe', () => {
     const report = JSON.parse(probed.out) as InterchangeReport;
     expect(report.images).toMatchObject({ added: 1, missing: 0 });
     expect(report.problems).toEqual([expect.objectContaining({ severity: 'error', message: expect.stringMatching(/cut\.jpg: truncated JPEG/) })]);
-    expect(rowCounts(db)).toEqual({ images: 0, classes: 0, annotations: 0, model_runs: 0 });
+    expect(await rowCounts(db)).toEqual({ images: 0, classes: 0, annotations: 0, model_runs: 0 });
   });
 });

@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src-main/cli/main';
 import { COCO_STAT_NAMES, type EvalResult } from '../../src-main/common/eval/types';
@@ -9,6 +8,7 @@ import { polygonToRle, rleToString } from '../../src-main/common/geometry';
 import type { PrelabelSummary } from '../../src-main/common/prelabel';
 import { PROVIDERS } from '../../src-main/common/inference/types';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
+import { withStore } from '../helpers/storeRead';
 import { yolov8nInt8Manifest } from '../helpers/models';
 import { physicalCores, SPIN_MIN_CORES } from '../../src-main/inference/threads';
 
@@ -31,7 +31,7 @@ function newDataset(): { dir: string; db: string } {
 }
 
 describe.runIf(model && images)('tessera prelabel and predictions import', () => {
-  it('pre-labels coco_tinycoco images with yolov8n_int8 from a manifest and prints the run summary', () => {
+  it('pre-labels coco_tinycoco images with yolov8n_int8 from a manifest and prints the run summary', async () => {
     const { dir, db } = newDataset();
     const manifest = path.join(dir, 'yolov8n.json');
     fs.writeFileSync(
@@ -46,38 +46,32 @@ describe.runIf(model && images)('tessera prelabel and predictions import', () =>
     expect(s.detections).toBeGreaterThan(3);
     expect(s.msPerImage).toBeGreaterThan(0);
 
-    const raw = new Database(db, { readonly: true });
-    try {
-      const run = raw.prepare('SELECT * FROM model_runs WHERE id = ?').get(s.runId) as { model: string; provider: string; status: string; parameters: string };
+    await withStore(db, async (raw) => {
+      const run = await raw.prepare('SELECT * FROM model_runs WHERE id = ?').get(s.runId) as { model: string; provider: string; status: string; parameters: string };
       expect(run).toMatchObject({ model: 'yolov8n-int8', provider: 'cpu', status: 'done' });
       // A command-line run has the machine to itself: one thread per physical core, spinning.
       expect(JSON.parse(run.parameters)).toMatchObject({ conf: 0.3, iou: 0.45, size: [320, 320], providers: ['cpu'], threads: physicalCores(), spinning: physicalCores() >= SPIN_MIN_CORES });
-      const rows = raw.prepare('SELECT source, model_run_id AS run, score, kind FROM annotations').all() as { source: string; run: number; score: number; kind: string }[];
+      const rows = await raw.prepare('SELECT source, model_run_id AS run, score, kind FROM annotations').all() as { source: string; run: number; score: number; kind: string }[];
       expect(rows).toHaveLength(s.detections);
       expect(rows.every((x) => x.source === 'model' && x.run === s.runId && x.score >= 0.3 && x.kind === 'box')).toBe(true);
-      expect(raw.prepare("SELECT count(*) FROM model_run_images WHERE run_id = ? AND state = 'done'").pluck().get(s.runId)).toBe(3);
-    } finally {
-      raw.close();
-    }
+      expect(await raw.prepare("SELECT count(*) FROM model_run_images WHERE run_id = ? AND state = 'done'").pluck().get(s.runId)).toBe(3);
+    });
 
     const text = tessera('prelabel', db, '--model', model!, '--images', 'unlabeled');
     expect(text.code).toBe(0);
     expect(text.out).toMatch(/^run 2: 3 of 3 images pre-labeled \(0 skipped, 0 failed\), \d+ detections, [\d.]+ ms per image, provider cpu/);
   });
 
-  it('runs with the thread settings of --threads and --spin, records them, and refuses bad values naming the flag', () => {
+  it('runs with the thread settings of --threads and --spin, records them, and refuses bad values naming the flag', async () => {
     const { db } = newDataset();
     const r = tessera('prelabel', db, '--model', model!, '--threads', '1', '--spin', 'off');
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/provider cpu \(1 thread, spinning off\)$/m);
-    const raw = new Database(db, { readonly: true });
-    try {
-      const params = raw.prepare('SELECT parameters FROM model_runs ORDER BY id DESC LIMIT 1').pluck().get() as string;
+    await withStore(db, async (raw) => {
+      const params = await raw.prepare('SELECT parameters FROM model_runs ORDER BY id DESC LIMIT 1').pluck().get() as string;
       expect(JSON.parse(params)).toMatchObject({ threads: 1, spinning: false });
-    } finally {
-      raw.close();
-    }
+    });
     for (const [flag, value, message] of [
       ['--threads', '0', '--threads must be a whole number from 1 to 256, got "0"'],
       ['--threads', '2.5', '--threads must be a whole number from 1 to 256, got "2.5"'],
@@ -92,7 +86,7 @@ describe.runIf(model && images)('tessera prelabel and predictions import', () =>
     }
   });
 
-  it('imports COCO results as a model run, matching images by file name', () => {
+  it('imports COCO results as a model run, matching images by file name', async () => {
     const { dir, db } = newDataset();
     const results = path.join(dir, 'detections_results.json');
     fs.writeFileSync(
@@ -111,17 +105,14 @@ describe.runIf(model && images)('tessera prelabel and predictions import', () =>
     expect(r.err).toBe('warning: 2 results of 2 category ids no class matched were imported as new classes: "category 1", "category 51"\n');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ runId: 1, predictions: 2, images: 1, unmatchedImageIds: [42], unmatchedResults: 1, invalid: 0, newCategoryIds: [1, 51], newCategoryResults: 2 });
-    const raw = new Database(db, { readonly: true });
-    try {
-      expect(raw.prepare('SELECT name, status FROM model_runs').all()).toEqual([{ name: 'external', status: 'done' }]);
-      const rows = raw.prepare('SELECT a.kind, a.score, a.source, c.name, i.path FROM annotations a JOIN classes c ON c.id = a.class_id JOIN images i ON i.id = a.image_id ORDER BY a.id').all();
+    await withStore(db, async (raw) => {
+      expect(await raw.prepare('SELECT name, status FROM model_runs').all()).toEqual([{ name: 'external', status: 'done' }]);
+      const rows = await raw.prepare('SELECT a.kind, a.score, a.source, c.name, i.path FROM annotations a JOIN classes c ON c.id = a.class_id JOIN images i ON i.id = a.image_id ORDER BY a.id').all();
       expect(rows).toEqual([
         { kind: 'box', score: 0.91, source: 'model', name: 'category 1', path: NAMES[0] },
         { kind: 'polygon', score: 0.7, source: 'model', name: 'category 51', path: NAMES[0] },
       ]);
-    } finally {
-      raw.close();
-    }
+    });
     expect(tessera('predictions', 'import', db, results).code).toBe(2);
   });
 
@@ -180,12 +171,9 @@ describe.runIf(tiny)('predictions import keeps RLE masks for segm evaluation', (
     const pred = await cli('predictions', 'import', db, file, '--name', 'own masks', '--instances', instances, '--json');
     expect(pred.code, pred.err).toBe(0);
     expect(JSON.parse(pred.out)).toMatchObject({ predictions: 288, images: new Set(results.map((x) => x.image_id)).size, unmatchedResults: 0, invalid: 0 });
-    const raw = new Database(db, { readonly: true });
-    try {
-      expect(raw.prepare("SELECT kind, count(*) AS n FROM annotations WHERE source = 'model' GROUP BY kind").all()).toEqual([{ kind: 'mask', n: 288 }]);
-    } finally {
-      raw.close();
-    }
+    await withStore(db, async (raw) => {
+      expect(await raw.prepare("SELECT kind, count(*) AS n FROM annotations WHERE source = 'model' GROUP BY kind").all()).toEqual([{ kind: 'mask', n: 288 }]);
+    });
 
     const r = await cli('eval', db, '--run', 'own masks', '--iou-type', 'segm', '--json');
     expect(r.code, r.err).toBe(0);

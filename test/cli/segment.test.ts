@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src-main/cli/main';
 import { rleArea, rleBBox } from '../../src-main/common/geometry/rle';
 import { polygonToRle } from '../../src-main/common/geometry';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
+import { withStore } from '../helpers/storeRead';
 import { familyManifest, writeSam2Pair } from '../helpers/samFamilyModels';
 
 const BIN = path.join(repoRoot, 'scripts', 'tessera.mjs');
@@ -93,9 +93,8 @@ describe.runIf(pair)('tessera segment with the SAM-contract pair', () => {
     expect(r.code).toBe(0);
     const p = JSON.parse(r.out) as SegmentJson;
     expect(p.vertices).toBeGreaterThan(8);
-    const raw = new Database(db, { readonly: true });
-    try {
-      const row = raw.prepare('SELECT a.kind, a.source, a.geometry, c.name FROM annotations a JOIN classes c ON c.id = a.class_id WHERE a.id = ?').get(p.saved!.annotationId) as { kind: string; source: string; geometry: string; name: string };
+    await withStore(db, async (raw) => {
+      const row = await raw.prepare('SELECT a.kind, a.source, a.geometry, c.name FROM annotations a JOIN classes c ON c.id = a.class_id WHERE a.id = ?').get(p.saved!.annotationId) as { kind: string; source: string; geometry: string; name: string };
       expect(row).toMatchObject({ kind: 'polygon', source: 'human', name: 'disk' });
       const rle = polygonToRle((JSON.parse(row.geometry) as { parts: number[][] }).parts, 427, 640);
       // The traced disk covers the mask within its outline's pixels.
@@ -103,22 +102,17 @@ describe.runIf(pair)('tessera segment with the SAM-contract pair', () => {
       const bb = rleBBox(rle);
       expect(Math.abs(bb.x - 360)).toBeLessThanOrEqual(1);
       expect(Math.abs(bb.y - 160)).toBeLessThanOrEqual(1);
-      expect(raw.prepare('SELECT count(*) FROM edit_journal WHERE image_id = 1').pluck().get()).toBe(1);
-    } finally {
-      raw.close();
-    }
+      expect(await raw.prepare('SELECT count(*) FROM edit_journal WHERE image_id = 1').pluck().get()).toBe(1);
+    });
     const m = await cli('segment', db, '--image', 'street.jpg', '--model', manifest, '--box', '100,100,200,150', '--save', '--class', 'disk', '--json');
     expect(m.code).toBe(0);
-    const raw2 = new Database(db, { readonly: true });
-    try {
-      const rows = raw2.prepare("SELECT a.kind, a.geometry FROM annotations a WHERE a.kind = 'mask'").all() as { geometry: string }[];
+    await withStore(db, async (raw2) => {
+      const rows = await raw2.prepare("SELECT a.kind, a.geometry FROM annotations a WHERE a.kind = 'mask'").all() as { geometry: string }[];
       expect(rows).toHaveLength(1);
       const g = JSON.parse(rows[0]!.geometry) as { rle: { size: [number, number]; counts: number[] } };
       expect(rleArea(g.rle)).toBe(5000);
-      expect(raw2.prepare("SELECT count(*) FROM classes WHERE name = 'disk'").pluck().get()).toBe(1);
-    } finally {
-      raw2.close();
-    }
+      expect(await raw2.prepare("SELECT count(*) FROM classes WHERE name = 'disk'").pluck().get()).toBe(1);
+    });
   });
 
   it('names the file and the problem for a missing file and for a pair that is not SAM-contract', async () => {

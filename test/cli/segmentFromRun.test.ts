@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src-main/cli/main';
@@ -12,7 +11,8 @@ import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
 import { yolov8nInt8Manifest } from '../helpers/models';
 import { insertAnnotations } from '../../src-main/db/annotations';
 import { insertModelRun } from '../../src-main/db/modelRuns';
-import { openDatabase } from '../../src-main/db/open';
+import { Dataset } from '../../src-main/services/dataset';
+import { withStore } from '../helpers/storeRead';
 
 const BIN = path.join(repoRoot, 'scripts', 'tessera.mjs');
 const pair = sharedPath('models/sam_contract');
@@ -52,13 +52,8 @@ async function prelabeled(names = NAMES): Promise<{ dir: string; db: string; run
   return { dir, db, runId: s.runId };
 }
 
-function rows(db: string, runId: number): Row[] {
-  const raw = new Database(db, { readonly: true });
-  try {
-    return raw.prepare('SELECT image_id AS imageId, class_id AS classId, kind, geometry, score FROM annotations WHERE model_run_id = ? ORDER BY id').all(runId) as Row[];
-  } finally {
-    raw.close();
-  }
+async function rows(db: string, runId: number): Promise<Row[]> {
+  return await withStore(db, async (raw) => (await raw.prepare('SELECT image_id AS imageId, class_id AS classId, kind, geometry, score FROM annotations WHERE model_run_id = ? ORDER BY id').all(runId)) as Row[]);
 }
 
 /** Whether a box holds a pixel centre: the contract pair fills exactly the pixels whose centres are in the box. */
@@ -69,7 +64,7 @@ function holdsPixelCentre(b: { x: number; y: number; w: number; h: number }): bo
 describe.runIf(pair && detector && images)('tessera segment --from-run with the SAM-contract pair', () => {
   it('turns every yolov8n box of a pre-label run into a mask of a new run, each within 1 px of its box', async () => {
     const { db, runId } = await prelabeled();
-    const boxes = rows(db, runId);
+    const boxes = await rows(db, runId);
     expect(boxes.every((b) => b.kind === 'box')).toBe(true);
     const r = await cli('segment', db, '--from-run', String(runId), '--encoder', ENC, '--decoder', DEC, '--json');
     expect(r.err).toBe('');
@@ -80,7 +75,7 @@ describe.runIf(pair && detector && images)('tessera segment --from-run with the 
     expect(s).toMatchObject({ boxes: boxes.length, created: nonEmpty, empty: boxes.length - nonEmpty, cancelled: false, sourceRunId: runId, as: 'mask' });
     expect(s.runId).not.toBe(runId);
 
-    const masks = rows(db, s.runId);
+    const masks = await rows(db, s.runId);
     expect(masks).toHaveLength(nonEmpty);
     // Each mask keeps its box's image, class and score; the pair fills the box, so the mask's
     // bounding box is the box's within a pixel on every side.
@@ -100,21 +95,18 @@ describe.runIf(pair && detector && images)('tessera segment --from-run with the 
     }
     expect(unmatched).toHaveLength(0);
 
-    const raw = new Database(db, { readonly: true });
-    try {
-      const run = raw.prepare('SELECT status, parameters FROM model_runs WHERE id = ?').get(s.runId) as { status: string; parameters: string };
+    await withStore(db, async (raw) => {
+      const run = await raw.prepare('SELECT status, parameters FROM model_runs WHERE id = ?').get(s.runId) as { status: string; parameters: string };
       expect(run.status).toBe('done');
       expect(JSON.parse(run.parameters)).toMatchObject({ task: 'boxes-to-masks', sourceRunId: runId, as: 'mask' });
-    } finally {
-      raw.close();
-    }
+    });
 
     // As polygons, from the package bin, with a plain summary line.
     const p = await cli('segment', db, '--from-run', String(runId), '--encoder', ENC, '--decoder', DEC, '--as', 'polygon', '--tolerance', '0.5');
     expect(p.code).toBe(0);
     expect(p.out).toMatch(new RegExp(`^run \\d+: ${nonEmpty} polygons from ${boxes.length} boxes of run ${runId}`));
     const polyRun = Number(/^run (\d+)/.exec(p.out)![1]);
-    const polys = rows(db, polyRun);
+    const polys = await rows(db, polyRun);
     expect(polys).toHaveLength(nonEmpty);
     expect(polys.every((x) => x.kind === 'polygon')).toBe(true);
   }, 180_000);
@@ -148,15 +140,12 @@ describe.runIf(pair && detector && images)('tessera segment --from-run with the 
     const db = path.join(tempDir(), 'd.tessera');
     expect((await cli('init', db, '--root', root)).code).toBe(0);
     expect((await cli('import', db, ...names.map((n) => path.join(root, n)), '--json')).code).toBe(0);
-    const handle = openDatabase(db);
-    let runId: number;
-    try {
-      runId = await insertModelRun(handle, { model: 'detector', parameters: {} });
+    const runId = await withStore(db, async (handle) => {
+      const id = await insertModelRun(handle, { model: 'detector', parameters: {} });
       const ids = await handle.prepare('SELECT id FROM images ORDER BY path').pluck().all() as number[];
-      await insertAnnotations(handle, ids.map((imageId) => ({ imageId, classId: null, geometry: { kind: 'box' as const, x: 10, y: 10, w: 50, h: 50 }, source: 'model' as const, modelRunId: runId, score: 0.9 })));
-    } finally {
-      await handle.close();
-    }
+      await insertAnnotations(handle, ids.map((imageId) => ({ imageId, classId: null, geometry: { kind: 'box' as const, x: 10, y: 10, w: 50, h: 50 }, source: 'model' as const, modelRunId: id, score: 0.9 })));
+      return id;
+    });
     fs.rmSync(path.join(root, 'b.png'));
     const r = await cli('segment', db, '--from-run', String(runId), '--encoder', ENC, '--decoder', DEC, '--json');
     expect(r.code, `${r.out}\n${r.err}`).toBe(1);
@@ -172,6 +161,7 @@ describe.runIf(pair && detector && images)('tessera segment --from-run with the 
 
   it('stops at Ctrl+C from the package bin, keeping the images done and marking the run cancelled', async () => {
     const { db, runId } = await prelabeled(fs.readdirSync(images!).filter((n) => n.endsWith('.jpg')).sort().slice(0, 12));
+    const watcher = await Dataset.open(db);
     const child = spawn(process.execPath, [BIN, 'segment', db, '--from-run', String(runId), '--encoder', ENC, '--decoder', DEC, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -179,30 +169,32 @@ describe.runIf(pair && detector && images)('tessera segment --from-run with the 
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     // SIGINT as soon as the new run exists, while its first images are encoded.
     const started = Date.now();
-    const poll = setInterval(() => {
-      const raw = new Database(db, { readonly: true, timeout: 1000 });
-      try {
-        const found = raw.prepare("SELECT count(*) FROM model_runs WHERE parameters LIKE '%boxes-to-masks%'").pluck().get() as number;
+    let exited = false;
+    const closed = new Promise<number | null>((resolve) => child.on('close', (c) => {
+      exited = true;
+      resolve(c);
+    }));
+    try {
+      while (!exited) {
+        const found = await watcher.db.prepare("SELECT count(*) FROM model_runs WHERE CAST(parameters AS TEXT) LIKE '%boxes-to-masks%'").pluck().get() as number;
         if (found > 0 || Date.now() - started > 60_000) {
-          clearInterval(poll);
           child.kill('SIGINT');
+          break;
         }
-      } finally {
-        raw.close();
+        await new Promise((resolve) => setTimeout(resolve, 10));
       }
-    }, 10);
-    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    } finally {
+      await watcher.close();
+    }
+    const code = await closed;
     expect(err).toBe('');
     const s = JSON.parse(out) as BoxesToMasksSummary;
     expect(s.cancelled).toBe(true);
     expect(s.created).toBeLessThan(s.boxes);
     expect(code).toBe(130);
-    const raw = new Database(db, { readonly: true });
-    try {
-      expect(raw.prepare('SELECT status FROM model_runs WHERE id = ?').pluck().get(s.runId)).toBe('cancelled');
-      expect(raw.prepare('SELECT count(*) FROM annotations WHERE model_run_id = ?').pluck().get(s.runId)).toBe(s.created);
-    } finally {
-      raw.close();
-    }
+    await withStore(db, async (raw) => {
+      expect(await raw.prepare('SELECT status FROM model_runs WHERE id = ?').pluck().get(s.runId)).toBe('cancelled');
+      expect(await raw.prepare('SELECT count(*) FROM annotations WHERE model_run_id = ?').pluck().get(s.runId)).toBe(s.created);
+    });
   }, 180_000);
 });

@@ -58,7 +58,9 @@ describe('tessera version create | list | diff, and export --version', () => {
     expect(JSON.parse(fs.readFileSync(path.join(out1, VERSION_FILE), 'utf8')).version).toMatchObject({ number: 1, name: 'baseline' });
 
     ds = await Dataset.open(db);
-    await ds.db.prepare("UPDATE annotations SET geometry = json_set(geometry, '$.x', 3) WHERE id = ?").run(box!);
+    const moved = JSON.parse(await ds.db.prepare('SELECT geometry FROM annotations WHERE id = ?').pluck().get(box!) as string) as { x: number };
+    moved.x = 3;
+    await ds.db.prepare('UPDATE annotations SET geometry = ? WHERE id = ?').run(JSON.stringify(moved), box!);
     await ds.db.prepare('DELETE FROM images WHERE id = ?').run(ids['b.png']!);
     await setSplits(ds.db, [[ids['c.png']!, 'val']]);
     await ds.close();
