@@ -358,7 +358,7 @@ async function main(): Promise<void> {
   const mark = (r: Result | undefined) => (r === undefined || r.ok === null ? '' : r.ok ? 'ok' : 'MISSED');
   const rowName = (name: string) => (name === 'insert annotations' ? `insert ${N_ANN.toLocaleString('en')} annotations` : name);
   const sizes = [sq ? `SQLite ${sq.databaseMiB.toFixed(0)} MiB` : '', pgRun ? `PostgreSQL ${pgRun.databaseMiB.toFixed(0)} MiB` : ''].filter(Boolean).join(', ');
-  console.log(`\nTessera dataset store: ${N_IMAGES.toLocaleString('en')} images, ${N_ANN.toLocaleString('en')} annotations (${sizes})`);
+  console.log(`\nTessera dataset store: ${N_IMAGES.toLocaleString('en')} images, ${N_ANN.toLocaleString('en')} annotations${sizes ? ` (${sizes})` : ''}`);
   console.log(
     `${'metric'.padEnd(32)}${'SQLite'.padStart(11)}${'baseline'.padStart(11)}${'PostgreSQL'.padStart(12)}${'baseline'.padStart(11)}  ${'unit'.padEnd(14)}${'target'.padEnd(10)}SQLite / PostgreSQL`,
   );
