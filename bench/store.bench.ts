@@ -1,38 +1,52 @@
 /**
- * Dataset store benchmark (`npm run bench:store`). Prints Tessera's figures beside a naive
- * baseline measured in the same run, and the targets:
+ * Dataset store benchmark (`npm run bench:store`). Runs the same measurements on both engines,
+ * SQLite (a `.tessera` file) and PostgreSQL (a throw-away cluster started for the run, as the tests
+ * start theirs, and stopped at the end), and prints them side by side, each beside a naive
+ * baseline measured on the same engine in the same run, and the targets:
  *   - import rate (probe + insert, no thumbnails) of 20,000 small images, images/s
  *     baseline: the same importer probing one file at a time
  *   - inserting 1,000,000 annotations (boxes and 20-vertex polygons), annotations/s
  *     baseline: one auto-committed INSERT per annotation
  *   - p50/p95 of a grid page query (200 images with annotation counts, by status and class)
  *     baseline: the same page written as LEFT JOIN + GROUP BY with IN (subquery)
- *   - time to open the dataset; peak RSS
- * Options: --images N (default 20000), --annotations N (default 1000000), --json
+ *   - time to open the dataset (Dataset.open and its summary) at that size
+ *     baseline: a bare connection (better-sqlite3 open, pg client connect) and a count
+ *   - peak RSS of the process
+ * Without PostgreSQL installed (no initdb/pg_ctl) the PostgreSQL column says why and only SQLite
+ * runs. A server of one's own is used instead of a throw-away cluster when TESSERA_TEST_PG_URL
+ * names it (the bench works in schemas of its own there and drops them).
+ * Options: --images N (default 20000), --annotations N (default 1000000),
+ *          --engine sqlite|postgres|both (default both), --json
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import sharp from 'sharp';
 import type { Geometry } from '../src-main/common/model';
 import { insertAnnotations, type NewAnnotation } from '../src-main/db/annotations';
 import { insertClass } from '../src-main/db/classes';
-import { listImages } from '../src-main/db/images';
+import { insertImages, listImages } from '../src-main/db/images';
 import { Dataset } from '../src-main/services/dataset';
 import { importImages } from '../src-main/services/importer';
 import { IMAGE_STATUSES } from '../src-main/common/model';
+import startPgCluster, { pgUrl } from '../test/helpers/postgres';
 import { median, pct } from './stats';
 
 const { values } = parseArgs({
   options: {
     images: { type: 'string', default: '20000' },
     annotations: { type: 'string', default: '1000000' },
+    engine: { type: 'string', default: 'both' },
     json: { type: 'boolean', default: false },
   },
 });
 const N_IMAGES = Number(values.images);
 const N_ANN = Number(values.annotations);
+if (!['sqlite', 'postgres', 'both'].includes(values.engine)) throw new Error(`--engine ${values.engine}: use sqlite, postgres or both`);
+// Dataset paths name SQLite files here, whatever the environment maps them to.
+delete process.env['TESSERA_STORE'];
 
 function log(msg: string): void {
   if (!values.json) process.stderr.write(`${msg}\n`);
@@ -77,21 +91,110 @@ function geometryFor(i: number, w: number, h: number): Geometry {
   return { kind: 'polygon', parts: [pts] };
 }
 
-async function main(): Promise<void> {
-  const imagesDir = await imageFolder(N_IMAGES);
+interface Result {
+  tessera: number;
+  baseline: number | null;
+  unit: string;
+  target: string;
+  ok: boolean | null;
+}
+
+interface EngineRun {
+  results: Record<string, Result>;
+  databaseMiB: number;
+  /** Peak RSS of the process when this engine's half ended (the halves run one after the other). */
+  peakRssMiB: number;
+  seconds: number;
+}
+
+/** Where one engine keeps the bench's datasets, and what it takes to open one bare. */
+interface Store {
+  engine: 'sqlite' | 'postgres';
+  /** The dataset called `name`: a `.tessera` path, or a postgres:// URL of a schema of its own. */
+  location(name: string): string;
+  /** The baseline open: a bare connection and a count of the images. */
+  rawOpen(location: string): Promise<void>;
+  sizeMiB(location: string): Promise<number>;
+  cleanup(): Promise<void>;
+}
+
+function sqliteStore(): Store {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-'));
-  const results: Record<string, { tessera: number; baseline: number | null; unit: string; target: string; ok: boolean | null }> = {};
+  return {
+    engine: 'sqlite',
+    location: (name) => path.join(work, `${name}.tessera`),
+    rawOpen: async (file) => {
+      const Database = (await import('better-sqlite3')).default;
+      const raw = new Database(file, { readonly: true });
+      raw.prepare('SELECT count(*) FROM images').get();
+      raw.close();
+    },
+    sizeMiB: async (file) => fs.statSync(file).size / 2 ** 20,
+    cleanup: async () => fs.rmSync(work, { recursive: true, force: true }),
+  };
+}
+
+function pgStore(base: string): Store {
+  const tag = `${process.pid}_${Date.now().toString(36)}`;
+  const schemas = new Set<string>();
+  const admin = async (sql: string, params: unknown[] = []): Promise<pg.QueryResult> => {
+    const c = new pg.Client({ connectionString: base });
+    await c.connect();
+    try {
+      return await c.query(sql, params);
+    } finally {
+      await c.end();
+    }
+  };
+  return {
+    engine: 'postgres',
+    location: (name) => {
+      const schema = `bench_${name}_${tag}`;
+      schemas.add(schema);
+      const u = new URL(base);
+      u.searchParams.set('schema', schema);
+      return u.href;
+    },
+    rawOpen: async (url) => {
+      const u = new URL(url);
+      const schema = u.searchParams.get('schema')!;
+      u.searchParams.delete('schema');
+      const c = new pg.Client({ connectionString: u.href });
+      await c.connect();
+      await c.query(`SELECT count(*) FROM ${schema}.images`);
+      await c.end();
+    },
+    sizeMiB: async (url) => {
+      const schema = new URL(url).searchParams.get('schema')!;
+      const r = await admin(
+        `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND c.relkind IN ('r', 'm')`,
+        [schema],
+      );
+      return Number(r.rows[0].bytes) / 2 ** 20;
+    },
+    cleanup: async () => {
+      for (const s of schemas) await admin(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+    },
+  };
+}
+
+async function measure(store: Store, imagesDir: string): Promise<EngineRun> {
+  const started = performance.now();
+  const results: Record<string, Result> = {};
+  const name = store.engine === 'sqlite' ? 'SQLite' : 'PostgreSQL';
 
   // Import: Tessera's concurrent probe versus one file at a time, on fresh datasets.
-  log('import...');
-  const ds = await Dataset.create(path.join(work, 'bench.tessera'), imagesDir);
+  log(`${name}: import...`);
+  const benchLoc = store.location('bench');
+  const ds = await Dataset.create(benchLoc, imagesDir);
   let t = performance.now();
   const report = await importImages(ds, { paths: [imagesDir] });
   const importS = (performance.now() - t) / 1000;
   if (report.imported !== N_IMAGES) throw new Error(`imported ${report.imported} of ${N_IMAGES}: ${JSON.stringify(report.problems.slice(0, 3))}`);
   const importRate = N_IMAGES / importS;
 
-  const baseDs = await Dataset.create(path.join(work, 'baseline.tessera'), imagesDir);
+  const baseDs = await Dataset.create(store.location('baseline'), imagesDir);
   const subset = path.join(imagesDir, '000');
   t = performance.now();
   const baseReport = await importImages(baseDs, { paths: [subset], concurrency: 1 });
@@ -100,7 +203,7 @@ async function main(): Promise<void> {
   results['import (probe + insert)'] = { tessera: importRate, baseline: baseImportRate, unit: 'images/s', target: '>= 2000', ok: importRate >= 2000 };
 
   // Annotations: batched transactions with prepared statements versus auto-commit per row.
-  log('annotations...');
+  log(`${name}: annotations...`);
   const db = ds.db;
   const classes: number[] = [];
   for (const [i, name] of ['RBC', 'WBC', 'Platelets', 'crop', 'weed'].entries()) classes.push((await insertClass(db, { name, color: `#00000${i}` })).id);
@@ -128,25 +231,31 @@ async function main(): Promise<void> {
   }
   const annRate = N_ANN / annS;
 
-  const naive = await Dataset.create(path.join(work, 'naive.tessera'), imagesDir);
-  await naive.db.exec(`INSERT INTO images SELECT * FROM (SELECT 1 AS id, 'x.png', 0, 'h', 1, 0, 32, 24, 3, 8, 'png', 1, 1, 'new', NULL, NULL, 0, 0)`);
+  const naive = await Dataset.create(store.location('naive'), imagesDir);
+  const [naiveImage] = await insertImages(naive.db, [
+    { path: 'x.png', external: false, contentHash: 'h', fileSize: 1, fileMtimeMs: 0, width: 32, height: 24, channels: 3, bitDepth: 8, format: 'png', frames: 1, orientation: 1 },
+  ]);
   const NAIVE_N = 5_000;
   const naiveGeoms = Array.from({ length: NAIVE_N }, (_, k) => geometryFor(k, 32, 24));
   t = performance.now();
   for (let k = 0; k < NAIVE_N; k++) {
     await naive.db
       .prepare(
-        'INSERT INTO annotations (image_id, class_id, kind, geometry, source, created_at, updated_at) VALUES (1, NULL, ?, ?, ?, ?, ?)',
+        'INSERT INTO annotations (image_id, class_id, kind, geometry, source, created_at, updated_at) VALUES (?, NULL, ?, ?, ?, ?, ?)',
       )
-      .run(naiveGeoms[k]!.kind, JSON.stringify(naiveGeoms[k]), 'human', Date.now(), Date.now());
+      .run(naiveImage, naiveGeoms[k]!.kind, JSON.stringify(naiveGeoms[k]), 'human', Date.now(), Date.now());
   }
   const naiveRate = NAIVE_N / ((performance.now() - t) / 1000);
   await naive.close();
-  results[`insert ${N_ANN.toLocaleString('en')} annotations`] = { tessera: annRate, baseline: naiveRate, unit: 'annotations/s', target: '>= 200000', ok: annRate >= 200_000 };
+  results['insert annotations'] = { tessera: annRate, baseline: naiveRate, unit: 'annotations/s', target: '>= 200000', ok: annRate >= 200_000 };
 
   // Page query at that size: random status, class and page; Tessera's query versus the naive one.
-  log('page queries...');
-  db.sqlite?.pragma('optimize');
+  // Statistics first, as each engine keeps them after a bulk load: SQLite's PRAGMA optimize, and
+  // on PostgreSQL what autovacuum does after many inserts (VACUUM ANALYZE: statistics, and the
+  // visibility map that lets the counts read the indexes alone).
+  log(`${name}: page queries...`);
+  if (db.sqlite) db.sqlite.pragma('optimize');
+  else await db.exec('VACUUM ANALYZE');
   const naivePage = db.prepare(
     `SELECT i.id, i.path, i.width, i.height, i.status, count(a.id) AS annotationCount
      FROM images i LEFT JOIN annotations a ON a.image_id = i.id
@@ -175,45 +284,102 @@ async function main(): Promise<void> {
   results['page query p50'] = { tessera: median(ours), baseline: median(theirs), unit: 'ms', target: '', ok: null };
   results['page query p95'] = { tessera: pct(ours, 95), baseline: pct(theirs, 95), unit: 'ms', target: '< 20', ok: pct(ours, 95) < 20 };
 
-  // Open: the dataset as the app opens it (schema check, pragmas, first summary), cold process cache aside.
-  log('open...');
+  // Open: the dataset as the app opens it (schema check and migrations, root, first summary),
+  // with the data in the OS cache.
+  log(`${name}: open...`);
   await ds.close();
   const opens: number[] = [];
   const rawOpens: number[] = [];
-  const Database = (await import('better-sqlite3')).default;
   for (let k = 0; k < 7; k++) {
     let t0 = performance.now();
-    const again = await Dataset.open(path.join(work, 'bench.tessera'));
+    const again = await Dataset.open(benchLoc);
     await again.summary();
     opens.push(performance.now() - t0);
     await again.close();
     t0 = performance.now();
-    const raw = new Database(path.join(work, 'bench.tessera'), { readonly: true });
-    raw.prepare('SELECT count(*) FROM images').get();
+    await store.rawOpen(benchLoc);
     rawOpens.push(performance.now() - t0);
-    raw.close();
   }
   results['open dataset'] = { tessera: median(opens), baseline: median(rawOpens), unit: 'ms', target: '< 500', ok: median(opens) < 500 };
-  const rssMiB = process.resourceUsage().maxRSS / 1024;
-  results['peak RSS'] = { tessera: rssMiB, baseline: null, unit: 'MiB', target: '', ok: null };
-  const dbMiB = fs.statSync(path.join(work, 'bench.tessera')).size / 2 ** 20;
-  fs.rmSync(work, { recursive: true, force: true });
+  const databaseMiB = await store.sizeMiB(benchLoc);
+  return { results, databaseMiB, peakRssMiB: process.resourceUsage().maxRSS / 1024, seconds: (performance.now() - started) / 1000 };
+}
+
+/** The PostgreSQL server to measure: TESSERA_TEST_PG_URL, or a throw-away cluster of this run. */
+async function startPostgres(): Promise<{ url: string; stop: () => Promise<void> } | { skipped: string }> {
+  let stop: (() => Promise<void>) | undefined;
+  try {
+    stop = await startPgCluster();
+  } catch (e) {
+    return { skipped: `the PostgreSQL cluster did not start: ${(e as Error).message.split('\n')[0]}` };
+  }
+  const url = pgUrl();
+  if (!url) return { skipped: process.env['TESSERA_TEST_PG_SKIP'] ?? 'no PostgreSQL server' };
+  return { url, stop: stop ?? (async () => {}) };
+}
+
+async function main(): Promise<void> {
+  const imagesDir = await imageFolder(N_IMAGES);
+  const runs: { sqlite?: EngineRun; postgres?: EngineRun | { skipped: string } } = {};
+
+  if (values.engine !== 'postgres') {
+    const store = sqliteStore();
+    try {
+      runs.sqlite = await measure(store, imagesDir);
+    } finally {
+      await store.cleanup();
+    }
+  }
+  if (values.engine !== 'sqlite') {
+    log('PostgreSQL: starting a throw-away cluster...');
+    const server = await startPostgres();
+    if ('skipped' in server) {
+      runs.postgres = server;
+      log(`PostgreSQL: skipped (${server.skipped})`);
+    } else {
+      const store = pgStore(server.url);
+      try {
+        runs.postgres = await measure(store, imagesDir);
+      } finally {
+        await store.cleanup().catch(() => {});
+        await server.stop();
+      }
+    }
+  }
 
   if (values.json) {
-    console.log(JSON.stringify({ images: N_IMAGES, annotations: N_ANN, results, databaseMiB: dbMiB }, null, 2));
+    console.log(JSON.stringify({ images: N_IMAGES, annotations: N_ANN, engines: runs }, null, 2));
     return;
   }
-  const fmt = (x: number | null, unit: string) => (x === null ? '-' : unit === 'ms' ? x.toFixed(2) : Math.round(x).toLocaleString('en'));
-  console.log(`\nTessera dataset store: ${N_IMAGES.toLocaleString('en')} images, ${N_ANN.toLocaleString('en')} annotations (database ${dbMiB.toFixed(0)} MiB)`);
-  console.log(`${'metric'.padEnd(34)}${'tessera'.padStart(14)}${'baseline'.padStart(14)}${'ratio'.padStart(9)}  ${'unit'.padEnd(14)}target`);
-  for (const [name, r] of Object.entries(results)) {
-    const ratio = r.baseline ? (r.unit === 'ms' ? r.baseline / r.tessera : r.tessera / r.baseline) : null;
+  const sq = runs.sqlite;
+  const pgRun = runs.postgres && 'results' in runs.postgres ? runs.postgres : undefined;
+  const fmt = (x: number | null | undefined, unit: string) =>
+    x === null || x === undefined ? '-' : unit === 'ms' ? x.toFixed(2) : Math.round(x).toLocaleString('en');
+  const mark = (r: Result | undefined) => (r === undefined || r.ok === null ? '' : r.ok ? 'ok' : 'MISSED');
+  const rowName = (name: string) => (name === 'insert annotations' ? `insert ${N_ANN.toLocaleString('en')} annotations` : name);
+  const sizes = [sq ? `SQLite ${sq.databaseMiB.toFixed(0)} MiB` : '', pgRun ? `PostgreSQL ${pgRun.databaseMiB.toFixed(0)} MiB` : ''].filter(Boolean).join(', ');
+  console.log(`\nTessera dataset store: ${N_IMAGES.toLocaleString('en')} images, ${N_ANN.toLocaleString('en')} annotations${sizes ? ` (${sizes})` : ''}`);
+  console.log(
+    `${'metric'.padEnd(32)}${'SQLite'.padStart(11)}${'baseline'.padStart(11)}${'PostgreSQL'.padStart(12)}${'baseline'.padStart(11)}  ${'unit'.padEnd(14)}${'target'.padEnd(10)}SQLite / PostgreSQL`,
+  );
+  const names = Object.keys((sq ?? pgRun)?.results ?? {});
+  for (const n of names) {
+    const a = sq?.results[n];
+    const b = pgRun?.results[n];
+    const r = (a ?? b)!;
+    const marks = [sq ? mark(a) : '', pgRun ? mark(b) : ''];
     console.log(
-      `${name.padEnd(34)}${fmt(r.tessera, r.unit).padStart(14)}${fmt(r.baseline, r.unit).padStart(14)}${(ratio ? `${ratio.toFixed(1)}x` : '-').padStart(9)}  ${r.unit.padEnd(14)}${r.target}${r.ok === null ? '' : r.ok ? '  ok' : '  MISSED'}`,
+      `${rowName(n).padEnd(32)}${fmt(a?.tessera, r.unit).padStart(11)}${fmt(a?.baseline, r.unit).padStart(11)}${fmt(b?.tessera, r.unit).padStart(12)}${fmt(b?.baseline, r.unit).padStart(11)}  ${r.unit.padEnd(14)}${r.target.padEnd(10)}${r.ok === null ? '' : marks.filter(Boolean).join(' / ')}`,
     );
   }
+  console.log(
+    `${'peak RSS after each half'.padEnd(32)}${fmt(sq?.peakRssMiB, 'MiB').padStart(11)}${''.padStart(11)}${fmt(pgRun?.peakRssMiB, 'MiB').padStart(12)}${''.padStart(11)}  MiB (the process; PostgreSQL's server apart)`,
+  );
+  console.log(`${'time for the half'.padEnd(32)}${fmt(sq?.seconds, 's').padStart(11)}${''.padStart(11)}${fmt(pgRun?.seconds, 's').padStart(12)}${''.padStart(11)}  s`);
+  if (runs.postgres && 'skipped' in runs.postgres) console.log(`PostgreSQL: not measured: ${runs.postgres.skipped}`);
   console.log('baselines: import = one file at a time (1,000 files); annotations = auto-commit per row (5,000 rows);');
-  console.log('           page query = LEFT JOIN + GROUP BY + IN (subquery); open = bare better-sqlite3 open + count');
+  console.log('           page query = LEFT JOIN + GROUP BY + IN (subquery); open = bare connection (better-sqlite3 open,');
+  console.log('           pg client connect) + count');
 }
 
 await main();

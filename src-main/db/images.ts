@@ -45,33 +45,52 @@ function toRecord(r: ImageRow): ImageRecord {
 
 export type NewImage = Omit<ImageRecord, 'id' | 'status' | 'split' | 'createdAt' | 'updatedAt'>;
 
-/** Inserts images in one transaction; returns their ids in order. */
+const IMAGE_COLUMNS = `(path, external, content_hash, file_size, file_mtime_ms, width, height, channels,
+       bit_depth, format, frames, orientation, created_at, updated_at)`;
+const IMAGE_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+/** Rows per INSERT statement: one call into the store per chunk rather than per image. */
+const IMAGE_CHUNK = 64;
+
+/**
+ * Inserts images in one transaction; returns their ids in order. Rows go in multi-row statements;
+ * SQLite numbers one statement's rows consecutively, PostgreSQL says which ids it gave.
+ */
 export async function insertImages(db: Db, images: readonly NewImage[], now = Date.now()): Promise<number[]> {
-  const stmt = db.prepare(
-    `INSERT INTO images (path, external, content_hash, file_size, file_mtime_ms, width, height, channels,
-       bit_depth, format, frames, orientation, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-  ).pluck();
-  const ids: number[] = [];
+  const returning = db.engine === 'sqlite' ? '' : ' RETURNING id';
+  const sqlFor = (n: number) => `INSERT INTO images ${IMAGE_COLUMNS} VALUES ${Array(n).fill(IMAGE_ROW).join(', ')}${returning}`;
+  const full = images.length >= IMAGE_CHUNK ? db.prepare(sqlFor(IMAGE_CHUNK)) : null;
+  const ids: number[] = new Array(images.length);
   await db.transaction(async () => {
-    for (const im of images) {
-      const id = await stmt.get(
-        im.path,
-        im.external ? 1 : 0,
-        im.contentHash,
-        im.fileSize,
-        Math.round(im.fileMtimeMs),
-        im.width,
-        im.height,
-        im.channels,
-        im.bitDepth,
-        im.format,
-        im.frames,
-        im.orientation,
-        now,
-        now,
-      );
-      ids.push(id as number);
+    for (let start = 0; start < images.length; start += IMAGE_CHUNK) {
+      const n = Math.min(IMAGE_CHUNK, images.length - start);
+      const params: unknown[] = [];
+      for (let i = start; i < start + n; i++) {
+        const im = images[i]!;
+        params.push(
+          im.path,
+          im.external ? 1 : 0,
+          im.contentHash,
+          im.fileSize,
+          Math.round(im.fileMtimeMs),
+          im.width,
+          im.height,
+          im.channels,
+          im.bitDepth,
+          im.format,
+          im.frames,
+          im.orientation,
+          now,
+          now,
+        );
+      }
+      const stmt = n === IMAGE_CHUNK && full ? full : db.prepare(sqlFor(n));
+      if (returning) {
+        const got = (await stmt.pluck().all(params)) as number[];
+        for (let k = 0; k < n; k++) ids[start + k] = got[k]!;
+      } else {
+        const last = Number((await stmt.run(params)).lastInsertRowid);
+        for (let k = 0; k < n; k++) ids[start + k] = last - n + 1 + k;
+      }
     }
   })();
   return ids;
@@ -82,13 +101,17 @@ export async function getImage(db: Db, id: number): Promise<ImageRecord | undefi
   return row ? toRecord(row) : undefined;
 }
 
+const HASH_CHUNK = 500;
+
 /** Existing images by content hash, for duplicate detection. */
 export async function findByHashes(db: Db, hashes: readonly string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  const stmt = db.prepare('SELECT path FROM images WHERE content_hash = ?').pluck();
-  for (const h of hashes) {
-    const p = await stmt.get(h) as string | undefined;
-    if (p !== undefined) out.set(h, p);
+  const unique = [...new Set(hashes)];
+  const full = unique.length >= HASH_CHUNK ? db.prepare(`SELECT content_hash, path FROM images WHERE content_hash IN (${Array(HASH_CHUNK).fill('?').join(', ')})`).raw() : null;
+  for (let start = 0; start < unique.length; start += HASH_CHUNK) {
+    const part = unique.slice(start, start + HASH_CHUNK);
+    const stmt = part.length === HASH_CHUNK && full ? full : db.prepare(`SELECT content_hash, path FROM images WHERE content_hash IN (${part.map(() => '?').join(', ')})`).raw();
+    for (const [h, p] of (await stmt.all(part)) as [string, string][]) out.set(h, p);
   }
   return out;
 }

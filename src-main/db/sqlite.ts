@@ -3,14 +3,15 @@ import { currentScope, Lock, runInScope, type Db, type Params, type RunResult, t
 
 /**
  * The store on SQLite: one better-sqlite3 connection. Statements run synchronously inside the
- * async calls, so a call outside a transaction costs one resolved promise. A transaction holds a
- * lock while its function runs; calls from outside it wait for the lock, so nothing from another
- * task lands inside someone else's transaction.
+ * async calls, so a call costs one resolved promise: it runs at once unless another task's
+ * transaction holds the connection. A transaction holds a lock while its function runs; calls from
+ * outside it wait for the lock, so nothing from another task lands inside someone else's
+ * transaction.
  */
 export class SqliteDb implements Db {
   readonly engine = 'sqlite' as const;
   private readonly lock = new Lock();
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements = new Map<string, Compiled>();
   private savepoints = 0;
 
   constructor(readonly sqlite: Database.Database, readonly location: string) {}
@@ -23,19 +24,25 @@ export class SqliteDb implements Db {
     return currentScope(this) !== undefined;
   }
 
-  /** Waits while another task's transaction holds the connection. */
-  async ready(): Promise<void> {
-    if (this.lock.held && !currentScope(this)) await this.lock.idle();
+  /** True when another task's transaction holds the connection, so a call must wait (see ready). */
+  blocked(): boolean {
+    return this.lock.held && !currentScope(this);
   }
 
-  compiled(sql: string): Database.Statement {
-    let s = this.statements.get(sql);
-    if (!s) {
-      s = this.sqlite.prepare(sql);
+  /** Waits while another task's transaction holds the connection. */
+  async ready(): Promise<void> {
+    if (this.blocked()) await this.lock.idle();
+  }
+
+  compiled(sql: string): Compiled {
+    let c = this.statements.get(sql);
+    if (!c) {
+      const stmt = this.sqlite.prepare(sql);
+      c = { stmt, shape: stmt.reader ? 'rows' : null };
       if (this.statements.size > 500) this.statements.clear();
-      this.statements.set(sql, s);
+      this.statements.set(sql, c);
     }
-    return s;
+    return c;
   }
 
   prepare(sql: string): Statement {
@@ -43,7 +50,7 @@ export class SqliteDb implements Db {
   }
 
   async exec(sql: string): Promise<void> {
-    await this.ready();
+    if (this.blocked()) await this.ready();
     this.sqlite.exec(sql);
   }
 
@@ -102,6 +109,15 @@ export class SqliteDb implements Db {
   }
 }
 
+/** Row shapes of a reading statement; null for one that returns no rows. */
+type Shape = 'rows' | 'pluck' | 'raw';
+
+interface Compiled {
+  stmt: Database.Statement;
+  /** The row shape the statement is set to now. */
+  shape: Shape | null;
+}
+
 class SqliteStatement implements Statement {
   private pluckOn = false;
   private rawOn = false;
@@ -109,14 +125,18 @@ class SqliteStatement implements Statement {
   constructor(private readonly db: SqliteDb, private readonly sql: string) {}
 
   private stmt(): Database.Statement {
-    const s = this.db.compiled(this.sql);
-    if (s.reader) {
-      // A compiled statement is shared: set its row shape for this call every time.
-      s.raw(false);
-      if (this.rawOn) s.raw(true);
-      else s.pluck(this.pluckOn);
+    const c = this.db.compiled(this.sql);
+    if (c.shape !== null) {
+      // A compiled statement is shared: set its row shape for this call when another call left a different one.
+      const shape: Shape = this.rawOn ? 'raw' : this.pluckOn ? 'pluck' : 'rows';
+      if (c.shape !== shape) {
+        c.stmt.raw(false);
+        if (shape === 'raw') c.stmt.raw(true);
+        else c.stmt.pluck(shape === 'pluck');
+        c.shape = shape;
+      }
     }
-    return s;
+    return c.stmt;
   }
 
   pluck(on = true): this {
@@ -132,23 +152,23 @@ class SqliteStatement implements Statement {
   }
 
   async all(...params: Params): Promise<unknown[]> {
-    await this.db.ready();
+    if (this.db.blocked()) await this.db.ready();
     return this.stmt().all(...params);
   }
 
   async get(...params: Params): Promise<unknown> {
-    await this.db.ready();
+    if (this.db.blocked()) await this.db.ready();
     return this.stmt().get(...params);
   }
 
   async run(...params: Params): Promise<RunResult> {
-    await this.db.ready();
+    if (this.db.blocked()) await this.db.ready();
     const r = this.stmt().run(...params);
     return { changes: r.changes, lastInsertRowid: r.lastInsertRowid };
   }
 
   async *iterate(...params: Params): AsyncIterableIterator<unknown> {
-    await this.db.ready();
+    if (this.db.blocked()) await this.db.ready();
     // Rows are read in pages so no other statement runs on the connection while an iterator is
     // open (better-sqlite3 refuses that) and the caller may await between rows.
     const rows = this.stmt().all(...params);
