@@ -169,8 +169,9 @@ class SqliteStatement implements Statement {
 
   async *iterate(...params: Params): AsyncIterableIterator<unknown> {
     if (this.db.blocked()) await this.db.ready();
-    // Rows are read in pages so no other statement runs on the connection while an iterator is
-    // open (better-sqlite3 refuses that) and the caller may await between rows.
+    // The rows are read at once: better-sqlite3 refuses other statements on the connection while
+    // an iterator is open, and the caller may await (and so run other statements) between rows.
+    // Callers that may meet many rows read in pages (see readExportChunk).
     const rows = this.stmt().all(...params);
     for (const r of rows) yield r;
   }
