@@ -228,13 +228,23 @@ export async function imageEmbeddingsDigest(db: Db, model: EmbeddingModelRecord)
   h.update(`${model.id}:${model.dim}:${model.dtype}\n`);
   const id = Buffer.alloc(4);
   let count = 0;
-  const rows = db
+  // One image vector per image and model (a unique index): pages of image ids, a few MiB each.
+  const stmt = db
     .prepare(
       `SELECT e.image_id, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id
-       WHERE e.model_id = ? AND e.annotation_id IS NULL AND e.content_hash = i.content_hash ORDER BY e.image_id`,
+       WHERE e.model_id = ? AND e.annotation_id IS NULL AND e.content_hash = i.content_hash AND e.image_id > ?
+       ORDER BY e.image_id LIMIT 2000`,
     )
-    .raw()
-    .iterate(model.id) as AsyncIterableIterator<[number, Buffer]>;
+    .raw();
+  async function* pages(): AsyncIterableIterator<[number, Buffer]> {
+    for (let after = 0; ; ) {
+      const rows = (await stmt.all(model.id, after)) as [number, Buffer][];
+      yield* rows;
+      if (rows.length < 2000) return;
+      after = rows[rows.length - 1]![0];
+    }
+  }
+  const rows = pages();
   for await (const [imageId, vector] of rows) {
     id.writeInt32LE(imageId, 0);
     h.update(id);

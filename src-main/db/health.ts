@@ -56,16 +56,23 @@ export interface ShapeRow {
   height: number;
 }
 
-/** Human annotations that have a shape (not tags), with their image's size, by annotation id. */
-export function humanShapes(db: Db): AsyncIterableIterator<ShapeRow> {
-  return db
-    .prepare(
-      `SELECT a.id, a.image_id AS imageId, a.class_id AS classId, a.kind, a.geometry, i.width, i.height
-       FROM annotations a JOIN images i ON i.id = a.image_id
-       WHERE a.source = 'human' AND a.kind <> 'tag'
-       ORDER BY a.id`,
-    )
-    .iterate() as AsyncIterableIterator<ShapeRow>;
+/**
+ * Human annotations that have a shape (not tags), with their image's size, by annotation id. Read
+ * in pages of ids, so a dataset of a million shapes is never held at once.
+ */
+export async function* humanShapes(db: Db, page = 5000): AsyncIterableIterator<ShapeRow> {
+  const stmt = db.prepare(
+    `SELECT a.id, a.image_id AS imageId, a.class_id AS classId, a.kind, a.geometry, i.width, i.height
+     FROM annotations a JOIN images i ON i.id = a.image_id
+     WHERE a.source = 'human' AND a.kind <> 'tag' AND a.id > ?
+     ORDER BY a.id LIMIT ?`,
+  );
+  for (let after = 0; ; ) {
+    const rows = (await stmt.all(after, page)) as ShapeRow[];
+    yield* rows;
+    if (rows.length < page) return;
+    after = rows[rows.length - 1]!.id;
+  }
 }
 
 /** Human annotations per class and split (null: images without a split). */

@@ -1,5 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { insertAnnotations } from '../../src-main/db/annotations';
+import { insertClass } from '../../src-main/db/classes';
+import { humanShapes } from '../../src-main/db/health';
 import { findByHashes, insertImages } from '../../src-main/db/images';
+import { insertModelRun } from '../../src-main/db/modelRuns';
 import { openDatabase, type Db } from '../../src-main/db/open';
 import { openPostgres } from '../../src-main/db/postgres';
 import { imageRows } from '../helpers/images';
@@ -44,6 +48,23 @@ describe.each(engines)('image rows in chunks ($name)', ({ skip, open }) => {
       rows.forEach((r, k) => expect(byPath.get(r.path)).toEqual({ id: ids[k], h: r.contentHash, at: 42 }));
     }
     expect(await insertImages(db, [])).toEqual([]);
+  });
+
+  it.skipIf(skip !== null)('reads every human shape once, in id order, across pages, with other statements between pages', async () => {
+    opened = await open();
+    const { db } = opened;
+    const [img] = await insertImages(db, imageRows(1, { from: 5 }));
+    const cls = await insertClass(db, { name: 'cell', color: '#112233' });
+    const box = (x: number) => ({ imageId: img!, classId: cls.id, geometry: { kind: 'box' as const, x, y: 1, w: 2, h: 2 }, source: 'human' as const });
+    const run = await insertModelRun(db, { model: 'm' });
+    const ids = await insertAnnotations(db, [box(0), box(1), { ...box(2), source: 'model' as const, modelRunId: run, score: 0.5 }, box(3), box(4), box(5), box(6)]);
+    const seen: number[] = [];
+    for await (const row of humanShapes(db, 2)) {
+      seen.push(row.id);
+      // Another statement while the pages are read: allowed on both engines.
+      expect(await db.prepare('SELECT count(*) FROM annotations').pluck().get()).toBe(7);
+    }
+    expect(seen).toEqual(ids.filter((_, k) => k !== 2));
   });
 
   it.skipIf(skip !== null)('writes none of the images when one of them is refused', async () => {
