@@ -106,13 +106,13 @@ async function roundTrip(
   target: ExportFormat,
   reformat: FormatName = format,
   cocoSegmentation: 'polygon' | 'rle' = 'polygon',
-  prepare?: (ds: Dataset) => void,
+  prepare?: (ds: Dataset) => Promise<unknown> | void,
 ) {
   const dir = tempDir(`tessera-rt-${target}-`);
   const first = await importInto(path.join(dir, 'first.tessera'), dir, source, format);
   // Every image gets a split, so the round trip also shows that each format keeps them.
   await assignSplits(first, { ratios: [0.6, 0.2, 0.2], seed: 1, stratify: true, only: 'all' });
-  prepare?.(first);
+  await prepare?.(first);
   const out = path.join(dir, 'out');
   const report = await exportDataset(first, {
     outDir: out,
