@@ -34,9 +34,13 @@ export async function getClass(db: Db, id: number): Promise<ClassRecord | undefi
   return r ? toRecord(r) : undefined;
 }
 
-/** Names compare without case (the column's collation), as the UNIQUE constraint does. */
+/**
+ * Names compare without case, as the UNIQUE constraint does: SQLite's column collation (NOCASE,
+ * which its index serves), PostgreSQL's index on lower(name).
+ */
 export async function findClassByName(db: Db, name: string): Promise<ClassRecord | undefined> {
-  const r = await db.prepare(`${SELECT} WHERE name = ?`).get(name) as ClassRow | undefined;
+  const where = db.engine === 'postgres' ? 'lower(name) = lower(?)' : 'name = ?';
+  const r = await db.prepare(`${SELECT} WHERE ${where}`).get(name) as ClassRow | undefined;
   return r ? toRecord(r) : undefined;
 }
 
