@@ -12,6 +12,7 @@ import { detectFormat, rankFormats, resolveReader } from '../../../src-main/serv
 import { importDataset, inspectDataset } from '../../../src-main/services/interchange/importDataset';
 import type { FormatReader } from '../../../src-main/services/interchange/types';
 import { resolveStoredPath } from '../../../src-main/services/paths';
+import { injectFault } from '../../helpers/faults';
 import { makeImages } from '../../helpers/images';
 import { sharedPath, tempDir } from '../../helpers/shared';
 
@@ -228,8 +229,7 @@ describe('import guarantees', () => {
     const dir = sharedPath('datasets/coco_tinycoco');
     if (!dir) return;
     const ds = await dataset(dir);
-    await ds.db.exec(`CREATE TRIGGER fail_nth BEFORE INSERT ON annotations WHEN (SELECT count(*) FROM annotations) >= 200
-                BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END`);
+    await injectFault(ds.db, { name: 'fail_nth', table: 'annotations', on: 'INSERT', when: '(SELECT count(*) FROM annotations) >= 200', message: 'disk full (simulated)' });
     const before = await tableCounts(ds);
     await expect(importDataset(ds, { path: path.join(dir, 'annotations', 'instances_train2017.json'), format: 'coco' })).rejects.toThrow(/disk full/);
     expect(await tableCounts(ds)).toEqual(before);
@@ -550,7 +550,7 @@ describe('large imports', () => {
     await makeImages(path.join(root, 'imgs'));
     const ds = await dataset(root);
     // Splits are set after all annotation batches: failing there must undo them all.
-    await ds.db.exec(`CREATE TRIGGER fail_split BEFORE UPDATE OF split ON images BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END`);
+    await injectFault(ds.db, { name: 'fail_split', table: 'images', on: 'UPDATE OF split', message: 'disk full (simulated)' });
     const before = await tableCounts(ds);
     await expect(importDataset(ds, { path: root, format: 'coco', readers: [manyBoxes(root)] })).rejects.toThrow(/disk full/);
     expect(await tableCounts(ds)).toEqual(before);
