@@ -223,7 +223,9 @@ export async function imagesWithClass(db: Db, classId: number): Promise<number[]
 export async function moveAnnotationsToClass(db: Db, from: number, to: number, now = Date.now()): Promise<number> {
   await db.prepare('UPDATE prediction_history SET class_id = ? WHERE class_id = ?').run(to, from);
   await db.prepare('UPDATE prediction_rejections SET class_id = ? WHERE class_id = ?').run(to, from);
-  await db.prepare('UPDATE OR IGNORE coco_category_ids SET class_id = ? WHERE class_id = ?').run(to, from);
+  await db
+    .prepare('UPDATE coco_category_ids SET class_id = ? WHERE class_id = ? AND NOT EXISTS (SELECT 1 FROM coco_category_ids WHERE class_id = ?)')
+    .run(to, from, to);
   return (await db
     .prepare('UPDATE annotations SET class_id = ?, updated_at = ?, version = version + 1 WHERE class_id = ?')
     .run(to, now, from)).changes;

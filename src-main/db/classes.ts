@@ -34,9 +34,13 @@ export async function getClass(db: Db, id: number): Promise<ClassRecord | undefi
   return r ? toRecord(r) : undefined;
 }
 
-/** Names compare without case (the column's collation), as the UNIQUE constraint does. */
+/**
+ * Names compare without case, as the UNIQUE constraint does: SQLite's column collation (NOCASE,
+ * which its index serves), PostgreSQL's index on lower(name).
+ */
 export async function findClassByName(db: Db, name: string): Promise<ClassRecord | undefined> {
-  const r = await db.prepare(`${SELECT} WHERE name = ?`).get(name) as ClassRow | undefined;
+  const where = db.engine === 'postgres' ? 'lower(name) = lower(?)' : 'name = ?';
+  const r = await db.prepare(`${SELECT} WHERE ${where}`).get(name) as ClassRow | undefined;
   return r ? toRecord(r) : undefined;
 }
 
@@ -62,21 +66,32 @@ export async function insertClass(
   return (await getClass(db, info as number))!;
 }
 
+/** Rows per multi-row INSERT of insertClasses: 6 parameters each, well within both engines' limits. */
+const CLASS_CHUNK = 500;
+
 /**
  * Adds classes at the end of the list, in the given order; returns their ids. The end is found
  * once here (MAX(sort_order), a lookup in the classes_sort_order index of migration 0008) and
- * the classes numbered on from it with one prepared statement, which keeps an import of 50,000
- * categories linear. Call inside a transaction.
+ * the classes numbered on from it, CLASS_CHUNK rows per statement, which keeps an import of
+ * 50,000 categories linear and few round trips to a PostgreSQL server. Call inside a transaction.
  */
 export async function insertClasses(
   db: Db,
   classes: readonly { name: string; color: string; hotkey?: string | null; attributes?: readonly AttributeDef[] }[],
   now = Date.now(),
 ): Promise<number[]> {
-  const insert = db.prepare('INSERT INTO classes (name, color, hotkey, sort_order, attributes, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id').pluck();
-  let order = await nextClassOrder(db);
-  const ids: number[] = [];
-  for (const c of classes) ids.push((await insert.get(c.name, c.color, c.hotkey ?? null, order++, JSON.stringify(c.attributes ?? []), now)) as number);
+  const first = await nextClassOrder(db);
+  const ids: number[] = new Array(classes.length);
+  for (let start = 0; start < classes.length; start += CLASS_CHUNK) {
+    const chunk = classes.slice(start, start + CLASS_CHUNK);
+    const params = chunk.flatMap((c, k) => [c.name, c.color, c.hotkey ?? null, first + start + k, JSON.stringify(c.attributes ?? []), now]);
+    const rows = (await db
+      .prepare(`INSERT INTO classes (name, color, hotkey, sort_order, attributes, created_at) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')} RETURNING id, sort_order`)
+      .raw()
+      .all(params)) as [number, number][];
+    // Matched by sort_order: neither engine promises RETURNING rows in VALUES order.
+    for (const [id, order] of rows) ids[order - first] = id;
+  }
   return ids;
 }
 

@@ -85,10 +85,19 @@ export async function setImageSplits(db: Db, items: readonly { id: number; split
  * class that has an id keeps it, and an id already given to another image or class is not reused.
  */
 export async function rememberCocoIds(db: Db, images: readonly { id: number; cocoId: number }[], classes: readonly { id: number; cocoId: number }[]): Promise<void> {
-  const im = db.prepare('INSERT OR IGNORE INTO coco_image_ids (image_id, coco_id) VALUES (?, ?)');
-  for (const r of images) await im.run(r.id, r.cocoId);
-  const cl = db.prepare('INSERT OR IGNORE INTO coco_category_ids (class_id, coco_id) VALUES (?, ?)');
-  for (const r of classes) await cl.run(r.id, r.cocoId);
+  // Many rows per statement (few round trips to a PostgreSQL server); rows are taken in order.
+  const chunk = 500;
+  for (const [table, column, rows] of [
+    ['coco_image_ids', 'image_id', images],
+    ['coco_category_ids', 'class_id', classes],
+  ] as const) {
+    for (let start = 0; start < rows.length; start += chunk) {
+      const part = rows.slice(start, start + chunk);
+      await db
+        .prepare(`INSERT OR IGNORE INTO ${table} (${column}, coco_id) VALUES ${part.map(() => '(?, ?)').join(', ')}`)
+        .run(part.flatMap((r) => [r.id, r.cocoId]));
+    }
+  }
 }
 
 /** COCO image id -> dataset image id, as COCO imports remembered them. */

@@ -75,11 +75,25 @@ export interface FrozenDisplay {
 export async function insertVersion(db: Db, v: NewVersion, now = Date.now(), hook?: () => void): Promise<VersionRecord> {
   const withPredictions = v.withPredictions === true;
   return await db.transaction(async () => {
-    // Numbers are never reused, even after the newest version is deleted: the id sequence says.
-    const next =
-      db.engine === 'sqlite'
-        ? (((await db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'versions'").pluck().get()) as number | undefined) ?? 0) + 1
-        : ((await db.prepare("SELECT nextval(pg_get_serial_sequence('versions', 'id'))").pluck().get()) as number);
+    // Numbers are never reused, even after the newest version is deleted, and a failed create
+    // uses none up. SQLite's sequence rolls back with the transaction; a PostgreSQL sequence does
+    // not, so there the last number given is kept in meta, written in this transaction (its row
+    // lock also makes concurrent creates take turns).
+    let next: number;
+    if (db.engine === 'sqlite') {
+      next = (((await db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'versions'").pluck().get()) as number | undefined) ?? 0) + 1;
+    } else {
+      await db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('versions_last_number', '0')").run();
+      next = Number(
+        await db
+          .prepare(
+            `UPDATE meta SET value = CAST(greatest(CAST(value AS bigint), (SELECT coalesce(max(id), 0) FROM versions)) + 1 AS text)
+             WHERE key = 'versions_last_number' RETURNING value`,
+          )
+          .pluck()
+          .get(),
+      );
+    }
     const images = await db.prepare('SELECT count(*) FROM images').pluck().get() as number;
     const classes = await db.prepare('SELECT count(*) FROM classes').pluck().get() as number;
     const annotations = await db.prepare(`SELECT count(*) FROM annotations WHERE ${frozenSource(withPredictions)}`).pluck().get() as number;

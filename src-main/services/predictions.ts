@@ -7,14 +7,14 @@ import type { ClassMap, ReviewResult } from '../common/prelabel';
 import { validateGeometry } from '../common/geometry/shapes';
 import { deleteAnnotationsByIds, getAnnotationsByIds, insertAnnotations, replaceAnnotations, type NewAnnotation } from '../db/annotations';
 import { finishModelRun, insertModelRun } from '../db/modelRuns';
-import { classIds, findClassByName, insertClass, listClasses } from '../db/classes';
+import { classIds, findClassByName, insertClass, insertClasses, listClasses } from '../db/classes';
 import { getImage, lockImageForEdit, markInProgress } from '../db/images';
 import { classesByCocoId, imagesByCocoId } from '../db/interchange';
 import { appendEdit, type JournalChange } from '../db/journal';
 import { getClassMap, humanShapesOfImage, predictionIds, recordRejections, setClassMap, type KnownShape } from '../db/prelabel';
 import { shapeIou } from '../common/geometry/overlap';
 import type { Dataset } from './dataset';
-import { nextClassColour } from '../common/palette';
+import { nextClassColour, nextClassColours } from '../common/palette';
 
 /**
  * Reviewing predictions. A prediction is an annotation with source 'model', a score and its run.
@@ -221,6 +221,32 @@ function classMaker(ds: Dataset): (name: string) => Promise<number> {
   };
 }
 
+/** A class name as the store compares names: ASCII letters without case (see findClassByName). */
+function nameKey(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
+/** The dataset's classes by nameKey, read in one query. */
+async function classesByName(ds: Dataset): Promise<Map<string, number>> {
+  return new Map((await listClasses(ds.db)).map((c) => [nameKey(c.name), c.id]));
+}
+
+/**
+ * The dataset classes of these names, in order. The missing ones are added at the end of the
+ * class list in the order first named, with the next palette colours, in one batch: creating
+ * thousands stays a few statements.
+ */
+async function ensureClasses(ds: Dataset, names: readonly string[]): Promise<number[]> {
+  const present = await listClasses(ds.db);
+  const byKey = new Map(present.map((c) => [nameKey(c.name), c.id]));
+  const missing = new Map<string, string>();
+  for (const name of names) if (!byKey.has(nameKey(name)) && !missing.has(nameKey(name))) missing.set(nameKey(name), name);
+  const colours = nextClassColours(present.map((c) => c.color), missing.size);
+  const ids = await insertClasses(ds.db, [...missing.values()].map((name, i) => ({ name, color: colours[i]! })));
+  [...missing.keys()].forEach((k, i) => byKey.set(k, ids[i]!));
+  return names.map((name) => byKey.get(nameKey(name))!);
+}
+
 /**
  * Resolves the dataset class for each model class index: the stored map when there is one,
  * otherwise the same-named class, created on demand. Returns null for ignored classes.
@@ -343,6 +369,8 @@ export async function importCocoResults(ds: Dataset, opts: { file: string; name:
   const imageOf = new Map<number, number | undefined>();
   const categoryName = new Map<number, string>();
   const remembered = { images: await imagesByCocoId(ds.db), classes: await classesByCocoId(ds.db) };
+  // Read again inside the transaction below.
+  let byName = await classesByName(ds);
   if (opts.instances) {
     const inst = readJsonFile(opts.instances) as { images?: { id: number; file_name: string }[]; categories?: { id: number; name: string }[] };
     if (!Array.isArray(inst?.images)) throw new AppError('UNSUPPORTED_FORMAT', `${opts.instances}: is not a COCO instances file (no images list)`, { file: opts.instances });
@@ -353,16 +381,16 @@ export async function importCocoResults(ds: Dataset, opts: { file: string; name:
   // The class each category id stands for without creating any: undefined when none.
   // With an instances file, a category whose name no dataset class has is as unknown as one the
   // file lacks: its results could only score zero.
-  const known = async (cat: number): Promise<number | undefined> => {
+  const known = (cat: number): number | undefined => {
     if (opts.instances) {
       const name = categoryName.get(cat);
-      return name === undefined ? undefined : (await findClassByName(ds.db, name))?.id;
+      return name === undefined ? undefined : byName.get(nameKey(name));
     }
     return remembered.classes.get(cat);
   };
   const unknown: number[] = [];
   for (const c of new Set(results.filter((r) => imageFor(r.image_id) !== undefined).map((r) => r.category_id))) {
-    if ((await known(c)) === undefined) unknown.push(c);
+    if (known(c) === undefined) unknown.push(c);
   }
   unknown.sort((a, b) => a - b);
   if (unknown.length > 0 && !opts.allowNewClasses) {
@@ -390,21 +418,10 @@ export async function importCocoResults(ds: Dataset, opts: { file: string; name:
         name: opts.name,
         parameters: { format: 'coco-results', source: path.resolve(opts.file), instances: opts.instances ? path.resolve(opts.instances) : null },
       }, now);
+      byName = await classesByName(ds);
       const classFor = new Map<number, number>();
-      const make = classMaker(ds);
-      const resolveClass = async (cat: number): Promise<number> => {
-        let id = classFor.get(cat);
-        if (id === undefined) {
-          const k = newCategories.has(cat) ? undefined : await known(cat);
-          if (k !== undefined) id = k;
-          else {
-            const name = categoryName.get(cat) ?? `category ${cat}`;
-            id = await make(name);
-          }
-          classFor.set(cat, id);
-        }
-        return id;
-      };
+      // The category of each row; its class is set once every row is read.
+      const categoryOfRow: number[] = [];
       let newCategoryResults = 0;
       const images = new Map<number, Awaited<ReturnType<typeof getImage>>>();
       const rows: NewAnnotation[] = [];
@@ -434,8 +451,20 @@ export async function importCocoResults(ds: Dataset, opts: { file: string; name:
           continue;
         }
         if (newCategories.has(r.category_id)) newCategoryResults++;
-        rows.push({ imageId, classId: await resolveClass(r.category_id), geometry, source: 'model', modelRunId: runId, score: r.score, attributes: { cocoCategory: r.category_id } });
+        rows.push({ imageId, classId: null, geometry, source: 'model', modelRunId: runId, score: r.score, attributes: { cocoCategory: r.category_id } });
+        categoryOfRow.push(r.category_id);
       }
+      // Each category met gets its class: a known one, else the class of its name (or
+      // "category N"), created in the order first met, all in one batch.
+      const named: number[] = [];
+      for (const cat of new Set(categoryOfRow)) {
+        const k = newCategories.has(cat) ? undefined : known(cat);
+        if (k !== undefined) classFor.set(cat, k);
+        else named.push(cat);
+      }
+      const made = await ensureClasses(ds, named.map((cat) => categoryName.get(cat) ?? `category ${cat}`));
+      named.forEach((cat, i) => classFor.set(cat, made[i]!));
+      rows.forEach((row, i) => (row.classId = classFor.get(categoryOfRow[i]!)!));
       await insertAnnotations(ds.db, rows, now);
       await finishModelRun(ds.db, runId, 'done', now);
       return {

@@ -527,7 +527,7 @@ export class Workspace {
       try {
         return await insertClass(db, { name, color: color ?? nextClassColour((await listClasses(db)).map((c) => c.color)), hotkey: hotkey ?? null });
       } catch (e) {
-        if (/UNIQUE/.test((e as Error).message)) throw new AppError('INVALID_ARGUMENT', `a class named "${name}" already exists`, { name });
+        if ((e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new AppError('INVALID_ARGUMENT', `a class named "${name}" already exists`, { name });
         throw e;
       }
     },

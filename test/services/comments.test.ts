@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src-main/db/open';
 import { defaultAuthor } from '../../src-main/services/comments';
+import { openStore } from '../helpers/engine';
 import { fails, importedDataset, makeImageDir, ok } from '../helpers/workspace';
 
 /**
@@ -110,7 +110,7 @@ describe('comments', () => {
     const a = byName(items, 'a.jpg');
     await ok(ws, 'comments:add', { imageId: a.id, x: 1, y: 1, body: 'one' });
     await ws.close();
-    const db = openDatabase(file);
+    const db = await openStore(file);
     await db.prepare('DELETE FROM images WHERE id = ?').run(a.id);
     expect(await db.prepare('SELECT count(*) FROM comments').pluck().get()).toBe(0);
     await db.close();
@@ -133,7 +133,7 @@ describe('the open image of the viewer', () => {
 
     await ok(ws, 'dataset:setOpenImage', { id: third.id });
     await ws.close();
-    const db = openDatabase(file);
+    const db = await openStore(file);
     await db.prepare('DELETE FROM images WHERE id = ?').run(third.id);
     await db.close();
     const again = (await importedDataset(imageDir)).ws;

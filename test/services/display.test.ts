@@ -4,8 +4,8 @@ import dicomParser from 'dicom-parser';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getDisplay } from '../../src-main/db/display';
-import { openDatabase } from '../../src-main/db/open';
 import type { Workspace } from '../../src-main/services/workspace';
+import { openStore } from '../helpers/engine';
 import { sharedPath, tempDir } from '../helpers/shared';
 import { fails, newWorkspace, ok } from '../helpers/workspace';
 
@@ -69,7 +69,7 @@ describe('display settings', () => {
     expect((await ok(ws, 'display:get', { imageId: other })).settings).toEqual(t);
     // Kept in the dataset file: read again from a fresh connection.
     await ws.close();
-    const db = openDatabase(file);
+    const db = await openStore(file);
     try {
       expect(await getDisplay(db, rgb)).toEqual({ imageId: rgb, settings: s, source: 'image' });
     } finally {

@@ -179,10 +179,11 @@ describe('dataset health', () => {
     // Written directly, past the importer, the same content under another path is still refused:
     // the duplicates figure can only ever list datasets written by something else.
     const db = s.ws.current!.db;
-    const columns = (await db.prepare('PRAGMA table_info(images)').all() as { name: string }[]).map((c) => c.name).filter((c) => c !== 'id');
+    const columns = Object.keys(await db.prepare('SELECT * FROM images WHERE id = ?').get(s.img.a.id) as object).filter((c) => c !== 'id');
     const values = columns.map((c) => (c === 'path' ? `path || '.copy'` : c));
     const insertCopy = db.prepare(`INSERT INTO images (${columns.join(', ')}) SELECT ${values.join(', ')} FROM images WHERE id = ?`);
-    await expect(async () => insertCopy.run(s.img.a.id)).rejects.toThrow(/UNIQUE constraint failed: images\.content_hash/);
+    // The unique constraint on content_hash (SQLite: images.content_hash; PostgreSQL: images_content_hash_key).
+    await expect(async () => insertCopy.run(s.img.a.id)).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_UNIQUE', message: expect.stringMatching(/images[._]content_hash/) });
   });
 
   it('links figures to grid filters that list the same images', async () => {

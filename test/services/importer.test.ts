@@ -4,6 +4,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { AppError } from '../../src-main/common/errors';
 import { Dataset } from '../../src-main/services/dataset';
 import { DEFAULT_MAX_PIXELS, importImages, maxPixelsSetting } from '../../src-main/services/importer';
+import { injectFault } from '../helpers/faults';
 import { makeImages } from '../helpers/images';
 import { sharedPath, tempDir } from '../helpers/shared';
 
@@ -95,8 +96,7 @@ describe('importImages', () => {
 
   it('writes nothing when the database write fails part way', async () => {
     await makeImages(path.join(root, 'imgs'));
-    await ds.db.exec(`CREATE TRIGGER fail_third BEFORE INSERT ON images WHEN (SELECT count(*) FROM images) >= 2
-                BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END`);
+    await injectFault(ds.db, { name: 'fail_third', table: 'images', on: 'INSERT', when: '(SELECT count(*) FROM images) >= 2', message: 'disk full (simulated)' });
     await expect(importImages(ds, { paths: [path.join(root, 'imgs')] })).rejects.toThrow(/disk full/);
     expect(await rows()).toHaveLength(0);
   });

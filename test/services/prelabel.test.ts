@@ -6,8 +6,10 @@ import { COCO80 } from '../../src-main/common/inference/coco';
 import type { ModelManifest } from '../../src-main/common/inference/types';
 import type { ImageListItem } from '../../src-main/common/model';
 import { insertAnnotations, listAnnotations } from '../../src-main/db/annotations';
+import { parsePgUrl } from '../../src-main/db/postgres';
 import { getModelRun, rejectedShapesOfImage, runImageCounts } from '../../src-main/db/prelabel';
 import { closeInferenceBackend, inferenceBackend, resumePrelabel, runPrelabel, tryModel, type Detector } from '../../src-main/services/prelabel';
+import { storeUrlFor } from '../../src-main/services/storeTarget';
 import { Workspace } from '../../src-main/services/workspace';
 import { physicalCores } from '../../src-main/inference/threads';
 import type { JobProgress } from '../../src-main/common/model';
@@ -259,21 +261,44 @@ describe.runIf(model && images)('pre-labeling beside another writer of the datas
 
     // Another connection (a second window, the command line) takes the write lock as the
     // detection returns and commits a second later, while this one is writing the results.
+    // On PostgreSQL the other connection holds its transaction (and the row it wrote) open the same way.
     const flag = new Int32Array(new SharedArrayBuffer(8));
+    const pgUrl = storeUrlFor(ws.current!.file);
     const writer = new Worker(
-      `const { workerData } = require('node:worker_threads');
-       const Database = require(workerData.module);
-       const flag = new Int32Array(workerData.sab);
-       const db = new Database(workerData.file);
-       Atomics.wait(flag, 0, 0, 60000);
-       db.exec('BEGIN IMMEDIATE');
-       db.prepare('UPDATE images SET updated_at = updated_at + 1 WHERE id = ?').run(workerData.imageId);
-       Atomics.store(flag, 0, 2);
-       Atomics.notify(flag, 0);
-       Atomics.wait(flag, 1, 0, 1000);
-       db.exec('COMMIT');
-       db.close();`,
-      { eval: true, workerData: { sab: flag.buffer, file: ws.current!.file, imageId: other.id, module: require.resolve('better-sqlite3') } },
+      pgUrl
+        ? `const { workerData } = require('node:worker_threads');
+           const pg = require(workerData.module);
+           const flag = new Int32Array(workerData.sab);
+           const c = new pg.Client({ connectionString: workerData.connection, options: '-c search_path=' + workerData.schema });
+           (async () => {
+             await c.connect();
+             Atomics.wait(flag, 0, 0, 60000);
+             await c.query('BEGIN');
+             await c.query('UPDATE images SET updated_at = updated_at + 1 WHERE id = $1', [workerData.imageId]);
+             Atomics.store(flag, 0, 2);
+             Atomics.notify(flag, 0);
+             Atomics.wait(flag, 1, 0, 1000);
+             await c.query('COMMIT');
+             await c.end();
+           })().catch((e) => { process.exitCode = 1; throw e; });`
+        : `const { workerData } = require('node:worker_threads');
+           const Database = require(workerData.module);
+           const flag = new Int32Array(workerData.sab);
+           const db = new Database(workerData.file);
+           Atomics.wait(flag, 0, 0, 60000);
+           db.exec('BEGIN IMMEDIATE');
+           db.prepare('UPDATE images SET updated_at = updated_at + 1 WHERE id = ?').run(workerData.imageId);
+           Atomics.store(flag, 0, 2);
+           Atomics.notify(flag, 0);
+           Atomics.wait(flag, 1, 0, 1000);
+           db.exec('COMMIT');
+           db.close();`,
+      {
+        eval: true,
+        workerData: pgUrl
+          ? { sab: flag.buffer, ...parsePgUrl(pgUrl), imageId: other.id, module: require.resolve('pg') }
+          : { sab: flag.buffer, file: ws.current!.file, imageId: other.id, module: require.resolve('better-sqlite3') },
+      },
     );
     const exited = new Promise((resolve, reject) => writer.on('exit', resolve).on('error', reject));
     const detector: Detector = {

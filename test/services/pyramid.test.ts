@@ -113,7 +113,7 @@ describe('tile pyramid', () => {
     });
     await expect(build).rejects.toMatchObject({ code: 'CANCELLED' });
     expect((await ok(ws, 'images:pyramid', { imageId })).state).toBe('missing');
-    const cache = path.join(dir, 'd.tessera-cache', 'pyramid');
+    const cache = path.join(ws.current!.cacheDir, 'pyramid');
     const left = fs.existsSync(cache) ? fs.readdirSync(cache, { recursive: true }).map(String) : [];
     expect(left.filter((f) => f.endsWith('pyramid.json') || f.includes('.build-'))).toEqual([]);
     const r = await resolveMedia(ws, `tile/${await ws.mediaKey(imageId)}/0/0/0`);
@@ -125,7 +125,7 @@ describe('tile pyramid', () => {
     const events: { done: number; total: number }[] = [];
     // What a killed build left behind (its process is gone) is removed by the next build.
     const hash = (await ok(ws, 'images:get', { id: imageId })).contentHash;
-    const abandoned = path.join(dir, 'd.tessera-cache', 'pyramid', hash.slice(0, 2), `${hash}.build-999999999-dead`);
+    const abandoned = path.join(ws.current!.cacheDir, 'pyramid', hash.slice(0, 2), `${hash}.build-999999999-dead`);
     fs.mkdirSync(path.join(abandoned, 'p_files', '0'), { recursive: true });
     const pyramids = ws.pyramidsFor();
     const info = await pyramids.ensure(imageId, { onProgress: (p) => events.push({ done: p.done, total: p.total }) });
@@ -252,7 +252,7 @@ describe('tile pyramid', () => {
     process.env['TESSERA_PYRAMID_PIXELS'] = String(w * h);
     try {
       await expect(ws.pyramidsFor().ensure(im.id)).rejects.toMatchObject({ code: 'CORRUPT_IMAGE' });
-      const cache = path.join(dir, 'd.tessera-cache', 'pyramid', im.contentHash.slice(0, 2));
+      const cache = path.join(ws.current!.cacheDir, 'pyramid', im.contentHash.slice(0, 2));
       const left = fs.existsSync(cache) ? fs.readdirSync(cache).filter((f) => f.startsWith(im.contentHash)) : [];
       expect(left).toEqual([]);
     } finally {
@@ -282,6 +282,6 @@ describe('tile pyramid', () => {
     }
     const r = await resolveMedia(ws, `tile/${await ws.mediaKey(imageId)}/${top}/${grid.cols - 1}/${grid.rows - 1}`);
     expect(r.ok).toBe(true);
-    if (r.ok) expect(path.relative(path.join(dir, 'd.tessera-cache'), r.file).startsWith('..')).toBe(false);
+    if (r.ok) expect(path.relative(ws.current!.cacheDir, r.file).startsWith('..')).toBe(false);
   });
 });

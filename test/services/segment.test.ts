@@ -629,7 +629,7 @@ describe.runIf(pair)('boxes to masks', () => {
       fs.writeFileSync(file, JSON.stringify(list));
       const refused = await fails(ws, 'segment:boxesToMasks', { jobId: 'bad', modelId, runId: source });
       expect(refused.message).toContain(junk);
-      const run = await db.prepare("SELECT status FROM model_runs WHERE parameters LIKE '%boxes-to-masks%' ORDER BY id DESC").pluck().get();
+      const run = await db.prepare("SELECT status FROM model_runs WHERE CAST(parameters AS TEXT) LIKE '%boxes-to-masks%' ORDER BY id DESC").pluck().get();
       expect(run).toBe('failed');
     } finally {
       await ws.dispose();

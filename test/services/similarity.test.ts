@@ -11,6 +11,7 @@ import { Dataset } from '../../src-main/services/dataset';
 import { findNearDuplicates, findNearDuplicatesInWorker, removeImages, resolveDuplicate } from '../../src-main/services/duplicates';
 import { findSimilar } from '../../src-main/services/similarity';
 import { MAX_DUPLICATE_PAIRS } from '../../src-main/common/similarity';
+import { injectFault } from '../helpers/faults';
 import { tempDir } from '../helpers/shared';
 import { fails, newWorkspace, ok } from '../helpers/workspace';
 
@@ -205,9 +206,9 @@ describe('near-duplicates', () => {
     expect((await findNearDuplicates(ds)).groups).toContainEqual([ids[20], ids[21]]);
     expect((await findSimilar(ds, { imageIds: [ids[21]!], k: 300 })).hits.some((h) => h.imageId === ids[22])).toBe(false);
     // A failing removal leaves everything: the second delete of the transaction throws, the first is undone.
-    await ds.db.exec('CREATE TEMP TRIGGER refuse BEFORE DELETE ON images WHEN old.id = ' + ids[31] + " BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    const heal = await injectFault(ds.db, { name: 'refuse', table: 'images', on: 'DELETE', when: `old.id = ${ids[31]!}`, message: 'refused' });
     await expect(async () => removeImages(ds.db, [ids[30]!, ids[31]!])).rejects.toThrow(/refused/);
-    await ds.db.exec('DROP TRIGGER refuse');
+    await heal();
     expect(await ds.db.prepare('SELECT count(*) FROM images WHERE id IN (?, ?)').pluck().get(ids[30], ids[31])).toBe(2);
     await expect(async () => resolveDuplicate(ds, { action: 'drop', imageId: ids[22]!, keepId: ids[21]! })).rejects.toThrow(/not in the dataset/);
   });

@@ -10,6 +10,7 @@ import { findNearDuplicates, resolveDuplicate } from '../../src-main/services/du
 import { computeEmbeddings } from '../../src-main/services/embeddings';
 import { closeInferenceBackend, inferenceBackend } from '../../src-main/services/inference';
 import { findSimilar } from '../../src-main/services/similarity';
+import { injectFault } from '../helpers/faults';
 import { mobilenetEmbedManifest } from '../helpers/models';
 import { sharedPath, tempDir } from '../helpers/shared';
 import { newWorkspace, ok } from '../helpers/workspace';
@@ -125,9 +126,9 @@ describe.runIf(model && photos)('similar images and near-duplicates with MobileN
     const bytes = fs.readFileSync(copy);
     const dropped = id['reencoded.jpg']!;
     // A write that fails half-way changes nothing.
-    await ds.db.exec("CREATE TEMP TRIGGER refuse BEFORE DELETE ON embeddings BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    const heal = await injectFault(ds.db, { name: 'refuse', table: 'embeddings', on: 'DELETE', message: 'refused' });
     await expect(async () => resolveDuplicate(ds, { action: 'drop', imageId: dropped, keepId: id[REENCODED]! })).rejects.toThrow(/refused/);
-    await ds.db.exec('DROP TRIGGER refuse');
+    await heal();
     expect(await ds.db.prepare('SELECT count(*) FROM images WHERE id = ?').pluck().get(dropped)).toBe(1);
     expect(await ds.db.prepare('SELECT count(*) FROM embeddings WHERE image_id = ?').pluck().get(dropped)).toBe(1);
     await resolveDuplicate(ds, { action: 'drop', imageId: dropped, keepId: id[REENCODED]! });

@@ -6,6 +6,7 @@ import type { Geometry } from '../../src-main/common/model';
 import { INTERPOLATED_ATTRIBUTE } from '../../src-main/common/stacks';
 import type { Workspace } from '../../src-main/services/workspace';
 import { writeCtSeries, type SeriesSlice } from '../helpers/dicomSeries';
+import { openStore } from '../helpers/engine';
 import { sharedPath, tempDir } from '../helpers/shared';
 import { fails, newWorkspace, ok } from '../helpers/workspace';
 
@@ -216,10 +217,9 @@ describe('a DICOM series of separate files', () => {
   it('plans stacks once for a dataset from before stacks existed, when it is opened', async () => {
     const file = path.join(dir, 'd.tessera');
     await ok(ws, 'dataset:close', {});
-    const Database = (await import('better-sqlite3')).default;
-    const db = new Database(file);
-    db.exec("DELETE FROM stacks; DELETE FROM meta WHERE key = 'stacks_planned'");
-    db.close();
+    const db = await openStore(file);
+    await db.exec("DELETE FROM stacks; DELETE FROM meta WHERE key = 'stacks_planned'");
+    await db.close();
     await ok(ws, 'dataset:open', { path: file });
     expect(await ok(ws, 'images:count', {})).toBe(1);
   });

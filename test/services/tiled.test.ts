@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rleArea, rleBBox } from '../../src-main/common/geometry/rle';
@@ -14,6 +13,7 @@ import { readRaster } from '../../src-main/services/raster';
 import { getModelRun } from '../../src-main/db/prelabel';
 import { closeInferenceBackend, inferenceBackend, jobProgress, runPrelabel, tryModel, type Detector } from '../../src-main/services/prelabel';
 import { Workspace } from '../../src-main/services/workspace';
+import { openStore } from '../helpers/engine';
 import { yolov8nInt8Manifest } from '../helpers/models';
 import { repoRoot, sharedPath, tempDir } from '../helpers/shared';
 import { newWorkspace, ok } from '../helpers/workspace';
@@ -302,12 +302,12 @@ describe.runIf(model && photo)('tessera prelabel --tile', () => {
     expect(r.code, r.err).toBe(0);
     const s = JSON.parse(r.out) as { runId: number; done: number };
     expect(s.done).toBe(1);
-    const sql = new Database(db, { readonly: true });
-    const params = JSON.parse(sql.prepare('SELECT parameters FROM model_runs WHERE id = ?').pluck().get(s.runId) as string);
-    const persons = (sql.prepare("SELECT geometry FROM annotations WHERE json_extract(attributes, '$.modelClass') = 'person'").pluck().all() as string[]).map(
+    const sql = await openStore(db);
+    const params = JSON.parse(await sql.prepare('SELECT parameters FROM model_runs WHERE id = ?').pluck().get(s.runId) as string);
+    const persons = (await sql.prepare("SELECT geometry FROM annotations WHERE json_extract(attributes, '$.modelClass') = 'person'").pluck().all() as string[]).map(
       (g) => JSON.parse(g) as Box,
     );
-    sql.close();
+    await sql.close();
     expect(params.tiling).toEqual({ size: 640, overlap: 0.2, fullPass: true });
     expect(persons.filter((b) => iou(b, shift(PERSON)) > 0.3)).toHaveLength(1);
   });

@@ -320,10 +320,11 @@ function describe(v: unknown): string {
   return Array.isArray(v) ? 'a list' : `a ${typeof v}`;
 }
 
+/** A class name from a file, trimmed; null when empty, too long, not text or holding a NUL (which PostgreSQL text cannot hold). */
 function validName(raw: unknown): string | null {
   if (typeof raw !== 'string') return null;
   const s = raw.trim();
-  return s.length > 0 && s.length <= MAX_NAME ? s : null;
+  return s.length > 0 && s.length <= MAX_NAME && !s.includes('\0') ? s : null;
 }
 
 /** Why a geometry from a file cannot be stored (beyond validateGeometry: shape and bounds), or null. */
@@ -806,7 +807,7 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
       const a = raw as { label?: unknown; geometry?: unknown; attributes?: unknown; crowd?: unknown; score?: unknown } | null;
       const name = validName(a?.label);
       if (!name) {
-        problem(file, 'error', `label ${describe(a?.label)} is empty, too long or not text; annotation skipped`, where);
+        problem(file, 'error', `label ${describe(a?.label)} is empty, too long, not text or holds a NUL character; annotation skipped`, where);
         count('skippedAnnotations');
         continue;
       }
@@ -865,7 +866,7 @@ async function plan(ds: Dataset, opts: InterchangeImportOptions): Promise<Import
     for (const raw of e.tags) {
       const name = validName(raw);
       if (!name) {
-        problem(file, 'error', `image tag ${describe(raw)} is empty, too long or not text; skipped`, `image ${e.key}`);
+        problem(file, 'error', `image tag ${describe(raw)} is empty, too long, not text or holds a NUL character; skipped`, `image ${e.key}`);
         count('skippedAnnotations');
         continue;
       }
