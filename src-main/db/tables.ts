@@ -152,6 +152,9 @@ export async function idCounters(db: Db): Promise<Map<string, number>> {
     const last = r.is_called ? Number(r.last_value) : Number(r.last_value) - 1;
     if (last > 0) out.set(table, last);
   }
+  // Version numbers are counted in meta on PostgreSQL (a failed create uses none up; see insertVersion).
+  const versions = Number((await db.prepare("SELECT value FROM meta WHERE key = 'versions_last_number'").pluck().get()) ?? 0);
+  if (versions > (out.get('versions') ?? 0)) out.set('versions', versions);
   return out;
 }
 

@@ -87,7 +87,9 @@ export async function insertVersion(db: Db, v: NewVersion, now = Date.now(), hoo
       next = Number(
         await db
           .prepare(
-            `UPDATE meta SET value = CAST(greatest(CAST(value AS bigint), (SELECT coalesce(max(id), 0) FROM versions)) + 1 AS text)
+            // The id sequence holds the counter a copy from SQLite carried over (see carryCounters).
+            `UPDATE meta SET value = CAST(greatest(CAST(value AS bigint), (SELECT coalesce(max(id), 0) FROM versions),
+                 coalesce(pg_sequence_last_value(pg_get_serial_sequence('versions', 'id')::regclass), 0)) + 1 AS text)
              WHERE key = 'versions_last_number' RETURNING value`,
           )
           .pluck()

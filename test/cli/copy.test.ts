@@ -11,6 +11,7 @@ import { addComment } from '../../src-main/services/comments';
 import { describeTables, parentsFirst } from '../../src-main/db/tables';
 import { compareDatasets } from '../../src-main/services/copy';
 import { Dataset } from '../../src-main/services/dataset';
+import { createVersion, deleteVersion, listVersions } from '../../src-main/services/versions';
 import { adminQuery, freshPgDataset, pgSkipReason } from '../helpers/postgres';
 import { sharedPath, tempDir } from '../helpers/shared';
 
@@ -313,6 +314,33 @@ describe.skipIf(pgSkip !== null || !bccd)('tessera copy', () => {
         await src.close();
         await dst.close();
       }
+    } finally {
+      await target.drop();
+    }
+  });
+
+  it('never hands out a deleted version number again, through PostgreSQL and back', async () => {
+    const dir = tempDir();
+    const a = path.join(dir, 'a.tessera');
+    const ds = await Dataset.create(a, dir);
+    for (const name of ['one', 'two', 'three']) await createVersion(ds, { name });
+    await deleteVersion(ds, 3);
+    await ds.close();
+    const target = await freshPgDataset('vnum', { created: false });
+    try {
+      expect((await cli('copy', a, target.url)).code).toBe(0);
+      const pgDs = await Dataset.open(target.url);
+      // 3 was handed out once: the next is 4, and a version whose creation fails uses no number.
+      await expect(createVersion(pgDs, { name: '' })).rejects.toThrow(/needs a name/);
+      expect((await createVersion(pgDs, { name: 'four' })).number).toBe(4);
+      await deleteVersion(pgDs, 4);
+      await pgDs.close();
+      const b = path.join(dir, 'b.tessera');
+      expect((await cli('copy', target.url, b)).code).toBe(0);
+      const back = await Dataset.open(b);
+      expect((await createVersion(back, { name: 'five' })).number).toBe(5);
+      expect((await listVersions(back)).map((v) => v.number)).toEqual([1, 2, 5]);
+      await back.close();
     } finally {
       await target.drop();
     }
