@@ -245,13 +245,19 @@ export class Dataset {
 export function defaultUser(): string {
   const fromEnv = process.env['TESSERA_USER']?.trim();
   if (fromEnv) return fromEnv;
-  try {
-    return os.userInfo().username || 'unknown';
-  } catch {
-    // No account entry for this process's user id (some containers).
-    return process.env['USER'] || process.env['USERNAME'] || 'unknown';
-  }
+  // The account's name does not change while the process runs: asked once (a file read).
+  systemUser ??= (() => {
+    try {
+      return os.userInfo().username || 'unknown';
+    } catch {
+      // No account entry for this process's user id (some containers).
+      return process.env['USER'] || process.env['USERNAME'] || 'unknown';
+    }
+  })();
+  return systemUser;
 }
+
+let systemUser: string | undefined;
 
 /**
  * The dataset's identity. Datasets made before it existed get one when first opened; a read-only
