@@ -98,6 +98,8 @@ export interface TxScope {
   depth: number;
   /** The engine's connection that the transaction runs on (PostgreSQL: a pooled client). */
   client?: unknown;
+  /** Set once the transaction's function has settled. */
+  done?: boolean;
 }
 
 const scopes = new AsyncLocalStorage<TxScope>();
@@ -105,11 +107,17 @@ const scopes = new AsyncLocalStorage<TxScope>();
 /** The transaction of `db` the calling code runs in, if any. */
 export function currentScope(db: object): TxScope | undefined {
   const s = scopes.getStore();
-  return s && s.db === db ? s : undefined;
+  // A task started inside a transaction and still running after it (a timer, say) keeps the
+  // scope in its async context: once the transaction is over it is outside it, like any other.
+  return s && s.db === db && !s.done ? s : undefined;
 }
 
-export function runInScope<T>(scope: TxScope, fn: () => Promise<T>): Promise<T> {
-  return scopes.run(scope, fn);
+export async function runInScope<T>(scope: TxScope, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await scopes.run(scope, fn);
+  } finally {
+    scope.done = true;
+  }
 }
 
 /** better-sqlite3 takes `run(a, b)` and `run([a, b])` alike; so do both engines here. */

@@ -67,6 +67,29 @@ describe.each(engines)('image rows in chunks ($name)', ({ skip, open }) => {
     expect(seen).toEqual(ids.filter((_, k) => k !== 2));
   });
 
+  it.skipIf(skip !== null)('a task a transaction started and left running works outside it once it is over', async () => {
+    opened = await open();
+    const { db } = opened;
+    await db.exec('CREATE TABLE straggler_marks (n INTEGER NOT NULL)');
+    let straggler: Promise<unknown> | undefined;
+    await db.transaction(async () => {
+      await db.prepare('INSERT INTO straggler_marks (n) VALUES (1)').run();
+      // Not awaited: it runs after this transaction has committed.
+      straggler = new Promise((resolve) => setTimeout(resolve, 50)).then(() => db.prepare('INSERT INTO straggler_marks (n) VALUES (2)').run());
+    })();
+    // Another transaction, open while the straggler writes, is rolled back: the straggler's row
+    // must not be part of it.
+    await expect(
+      db.transaction(async () => {
+        await db.prepare('INSERT INTO straggler_marks (n) VALUES (3)').run();
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        throw new Error('rolled back');
+      })(),
+    ).rejects.toThrow('rolled back');
+    await straggler;
+    expect(await db.prepare('SELECT n FROM straggler_marks ORDER BY n').pluck().all()).toEqual([1, 2]);
+  });
+
   it.skipIf(skip !== null)('writes none of the images when one of them is refused', async () => {
     opened = await open();
     const { db } = opened;
