@@ -1,5 +1,4 @@
 import type { AnnotationKind, AnnotationSource, AttributeValue, Geometry, ImageStatus, Split } from '../common/model';
-import type { Statement } from './engine';
 import type { Db } from './open';
 
 /** Which images an export or a split assignment covers. */
@@ -54,18 +53,6 @@ export interface ExportChunk {
   annotations: Map<number, ExportAnnotationRow[]>;
 }
 
-/**
- * Statements of readExportChunk, prepared once per connection: an export calls it for every few
- * dozen images, and preparing costs about as much as running it on a small chunk.
- */
-const chunkStatements = new WeakMap<Db, Map<string, Statement>>();
-function prepared(db: Db, sql: string): Statement {
-  let byText = chunkStatements.get(db);
-  if (!byText) chunkStatements.set(db, (byText = new Map()));
-  let stmt = byText.get(sql);
-  if (!stmt) byText.set(sql, (stmt = db.prepare(sql)));
-  return stmt;
-}
 
 export async function countScopeImages(db: Db, scope: ExportScope): Promise<number> {
   return await db.prepare(`SELECT count(*) FROM images WHERE ${scopeSql(scope)}`).pluck().get() as number;
@@ -81,8 +68,7 @@ export async function countScopeImages(db: Db, scope: ExportScope): Promise<numb
 export async function readExportChunk(db: Db, scope: ExportScope, withPredictions: boolean, afterId: number, limit: number): Promise<ExportChunk> {
   const images: ExportImageRow[] = [];
   const annotations = new Map<number, ExportAnnotationRow[]>();
-  for await (const r of prepared(
-    db,
+  for await (const r of db.prepare(
     `SELECT id, path, external, width, height, orientation, split, format FROM images
        WHERE id > ? AND ${scopeSql(scope)} ORDER BY id LIMIT ?`,
   ).iterate(afterId, limit) as AsyncIterableIterator<{
@@ -103,8 +89,7 @@ export async function readExportChunk(db: Db, scope: ExportScope, withPrediction
   const last = images[images.length - 1]!.id;
   // Images by rowid range, then their annotations through the image index: a sparse scope
   // (few done images) never reads the annotations of the images between them.
-  const stmt = prepared(
-    db,
+  const stmt = db.prepare(
     // The common values come back as NULL (no string made for each row): human source, no attributes.
     `SELECT a.id, a.image_id, a.class_id, a.kind, a.geometry, NULLIF(a.source, 'human'), a.score, NULLIF(a.attributes, '{}'), a.z, a.frame
      FROM images i JOIN annotations a ON a.image_id = i.id

@@ -3,7 +3,6 @@ import { parseNodata } from '../common/geo';
 import type { AnnotationKind, AnnotationRecord, AnnotationSource, AttributeDef, AttributeValue, ClassRecord, Geometry, ImageStatus, KeypointSchema, Split } from '../common/model';
 import type { VersionDiff, VersionRecord } from '../common/versions';
 import type { ExportAnnotationRow, ExportChunk, ExportImageRow, ExportScope, KindsOutside } from './export';
-import type { Statement } from './engine';
 import type { Db } from './open';
 
 /**
@@ -172,15 +171,6 @@ function frozenGeo(db: Db): string {
                                coalesce(d.display, '{}')) END`;
 }
 
-/** Statements of readVersionChunk, prepared once per connection (it runs for every few dozen images). */
-const chunkStatements = new WeakMap<Db, Map<string, Statement>>();
-function prepared(db: Db, sql: string): Statement {
-  let byText = chunkStatements.get(db);
-  if (!byText) chunkStatements.set(db, (byText = new Map()));
-  let stmt = byText.get(sql);
-  if (!stmt) byText.set(sql, (stmt = db.prepare(sql)));
-  return stmt;
-}
 
 export async function countVersionImages(db: Db, version: number, scope: ExportScope): Promise<number> {
   return await db.prepare(`SELECT count(*) FROM version_images WHERE version_id = ? AND ${SCOPE[scope]}`).pluck().get(version) as number;
@@ -190,8 +180,7 @@ export async function countVersionImages(db: Db, version: number, scope: ExportS
 export async function readVersionChunk(db: Db, version: number, scope: ExportScope, withPredictions: boolean, afterId: number, limit: number): Promise<ExportChunk> {
   const images: ExportImageRow[] = [];
   const annotations = new Map<number, ExportAnnotationRow[]>();
-  const rows = await prepared(
-    db,
+  const rows = await db.prepare(
     `SELECT image_id AS id, path, external, width, height, orientation, split, format FROM version_images
      WHERE version_id = ? AND image_id > ? AND ${SCOPE[scope]} ORDER BY image_id LIMIT ?`,
   ).all(version, afterId, limit) as (Omit<ExportImageRow, 'external'> & { external: number })[];
@@ -200,8 +189,7 @@ export async function readVersionChunk(db: Db, version: number, scope: ExportSco
     annotations.set(r.id, []);
   }
   if (images.length === 0) return { images, annotations };
-  const stmt = prepared(
-    db,
+  const stmt = db.prepare(
     `SELECT id, image_id, class_id, kind, geometry, source, score, attributes, z, frame FROM version_annotations
      WHERE version_id = ? AND image_id BETWEEN ? AND ? AND ${frozenSource(withPredictions)} ORDER BY image_id, z, id`,
   );

@@ -99,28 +99,35 @@ function closing(masked: string, from: number): { close: number; commas: number[
   throw new Error(`unbalanced parentheses in: ${masked.slice(0, 80)}`);
 }
 
-function rewriteGroupConcat(sql: string): string {
-  const re = /\bgroup_concat\s*\(/i;
+/**
+ * Rewrites every call of the function `name` outside literals and comments: `make` gets the
+ * call's top-level arguments (trimmed source text) and returns its replacement, or null to keep
+ * that call and every later one as they are.
+ */
+function rewriteCalls(sql: string, name: string, make: (args: string[]) => string | null): string {
+  const re = new RegExp(`\\b${name}\\s*\\(`, 'i');
   for (;;) {
     const masked = maskSql(sql);
     const m = re.exec(masked);
     if (!m) return sql;
     const open = m.index + m[0].length;
     const { close, commas } = closing(masked, open);
-    const parts: string[] = [];
-    let start = open;
-    for (const c of commas) {
-      parts.push(sql.slice(start, c));
-      start = c + 1;
-    }
-    parts.push(sql.slice(start, close));
-    const arg = parts[0]!.trim();
-    const distinct = /^distinct\s+/i.exec(arg);
-    const value = distinct ? arg.slice(distinct[0].length) : arg;
-    const sep = parts.length > 1 ? parts.slice(1).join(',').trim() : "','";
-    const replacement = `string_agg(${distinct ? 'DISTINCT ' : ''}(${value})::text, ${sep})`;
+    const bounds = [open - 1, ...commas, close];
+    const args = bounds.slice(1).map((end, k) => sql.slice(bounds[k]! + 1, end).trim());
+    const replacement = make(args);
+    if (replacement === null) return sql;
     sql = sql.slice(0, m.index) + replacement + sql.slice(close + 1);
   }
+}
+
+/** `group_concat([DISTINCT] x[, sep])` -> `string_agg([DISTINCT] (x)::text, sep)`. */
+function rewriteGroupConcat(sql: string): string {
+  return rewriteCalls(sql, 'group_concat', ([arg, ...rest]) => {
+    const distinct = /^distinct\s+/i.exec(arg!);
+    const value = distinct ? arg!.slice(distinct[0].length) : arg!;
+    const sep = rest.length > 0 ? rest.join(',') : "','";
+    return `string_agg(${distinct ? 'DISTINCT ' : ''}(${value})::text, ${sep})`;
+  });
 }
 
 /**
@@ -128,21 +135,12 @@ function rewriteGroupConcat(sql: string): string {
  * numbers as numbers; compare with a cast where that matters).
  */
 function rewriteJsonExtract(sql: string): string {
-  const re = /\bjson_extract\s*\(/i;
-  for (;;) {
-    const masked = maskSql(sql);
-    const m = re.exec(masked);
-    if (!m) return sql;
-    const open = m.index + m[0].length;
-    const { close, commas } = closing(masked, open);
-    if (commas.length !== 1) return sql;
-    const value = sql.slice(open, commas[0]).trim();
-    const pathLit = sql.slice(commas[0]! + 1, close).trim();
-    const pm = /^'\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)'$/.exec(pathLit);
-    if (!pm) return sql;
-    const keys = pm[1]!.slice(1).split('.');
-    sql = `${sql.slice(0, m.index)}((${value})::jsonb #>> '{${keys.join(',')}}')${sql.slice(close + 1)}`;
-  }
+  return rewriteCalls(sql, 'json_extract', (args) => {
+    if (args.length !== 2) return null;
+    const pm = /^'\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)'$/.exec(args[1]!);
+    if (!pm) return null;
+    return `((${args[0]})::jsonb #>> '{${pm[1]!.slice(1).split('.').join(',')}}')`;
+  });
 }
 
 /** `SELECT value FROM json_each(?)` over a JSON array of ids -> the ids as bigints. */
