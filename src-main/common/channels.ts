@@ -107,10 +107,27 @@ export const CHANNELS = [
   'map:compute',
   'map:points',
   'map:filterIds',
+  'team:me',
+  'team:members',
+  'team:setRole',
+  'team:lease',
+  'team:release',
+  'team:leaseOf',
+  'team:jobs',
+  'team:myJobs',
+  'team:createJobs',
+  'team:deleteJob',
+  'team:jobImageIds',
+  'team:dashboard',
+  'team:audit',
+  'team:workers',
+  'team:runParts',
+  'team:queuePrelabel',
+  'team:queueEmbeddings',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];
 
 /** Events pushed from the main process to the renderer. */
-export const EVENT_NAMES = ['job:progress'] as const;
+export const EVENT_NAMES = ['job:progress', 'annotations:changed', 'lease:changed'] as const;
 export type EventName = (typeof EVENT_NAMES)[number];

@@ -6,6 +6,7 @@ import type { GeoReference } from './geo';
 import type { ClassMap, ModelEntry, PrelabelSummary, ReviewResult, TryResult, UnfinishedRun } from './prelabel';
 import type { EmbedJobSummary, EmbeddingModelsInfo } from './embeddings';
 import type { Channel, EventName } from './channels';
+import { ROLES, USER_NAME_PATTERN, type AnnotationsChanged, type AuditEntry, type LeaseState, type QueuedRun, type Role, type RunPart, type TeamDashboard, type TeamMe, type WorkJob, type WorkerInfo } from './team';
 export { CHANNELS, EVENT_NAMES } from './channels';
 export type { Channel, EventName } from './channels';
 import type { EditResult, HistoryState } from './editing';
@@ -52,6 +53,7 @@ const jobId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'job id must be 1-64 let
 const empty = z.object({}).strict();
 const modelId = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'model id must be 1-100 letters, digits, ., _ or -');
 const unit = z.number().min(0).max(1);
+const userName = z.string().regex(USER_NAME_PATTERN, 'a user name is 1-64 letters, digits, ., _, @ or -');
 const finite = z.number().finite();
 const providerList = z.array(z.enum(PROVIDERS)).min(1).max(PROVIDERS.length);
 /**
@@ -692,6 +694,73 @@ export const argSchemas = {
     .strict(),
   /** One near-duplicate pair resolved: `imageId` moved into the split of `keepId`, or dropped from the dataset (its file stays). */
   'duplicates:resolve': z.object({ action: z.enum(['move', 'drop']), imageId: id, keepId: id }).strict(),
+  /** Who this session is logged in as (null outside team mode). */
+  'team:me': empty,
+  /** Everyone with a role on the dataset (manager). */
+  'team:members': empty,
+  /** Gives a user a role on the dataset, or takes it away with null (manager). */
+  'team:setRole': z.object({ user: userName, role: z.enum(ROLES).nullable() }).strict(),
+  /** Takes or renews the edit lease of an image; answers who holds it when someone else does. */
+  'team:lease': z.object({ imageId: id }).strict(),
+  /** Gives up the caller's lease of an image (nothing when it holds none). */
+  'team:release': z.object({ imageId: id }).strict(),
+  /** Who holds an image's lease, without taking it. */
+  'team:leaseOf': z.object({ imageId: id }).strict(),
+  /** Every job on the dataset with its progress (reviewer and up). */
+  'team:jobs': empty,
+  /** The jobs the caller is assignee or reviewer of. */
+  'team:myJobs': empty,
+  /**
+   * Splits the images matching `filter` that are in no job yet into jobs of `perJob` images,
+   * handed to `assignees` in turn (manager).
+   */
+  'team:createJobs': z
+    .object({
+      name: z.string().trim().min(1).max(200).optional(),
+      filter: imageFilterSchema.default({}),
+      perJob: z.number().int().min(1).max(100_000),
+      /** At most this many jobs (the rest of the images stay unassigned). */
+      maxJobs: z.number().int().min(1).max(10_000).optional(),
+      assignees: z.array(userName).min(1).max(1000),
+      reviewer: userName.optional(),
+    })
+    .strict(),
+  /** Deletes a job; its images become unassigned, their annotations stay (manager). */
+  'team:deleteJob': z.object({ jobId: id }).strict(),
+  /** The images of a job in id order (its assignee, its reviewer, or a manager). */
+  'team:jobImageIds': z.object({ jobId: id }).strict(),
+  /** Jobs, per-user throughput and workers (manager). */
+  'team:dashboard': empty,
+  /** The audit log, newest first, of one image and/or one user (reviewer and up). */
+  'team:audit': z
+    .object({ imageId: id.optional(), user: userName.optional(), limit: z.number().int().min(1).max(10_000).default(200) })
+    .strict(),
+  /** Worker processes the queue has seen. */
+  'team:workers': empty,
+  /** The parts of a queued run and which worker ran each, with its provider. */
+  'team:runParts': z.object({ runId: id }).strict(),
+  /** Queues a pre-label run for `tessera worker` processes, in parts of `partSize` images (manager). */
+  'team:queuePrelabel': z
+    .object({
+      modelId,
+      scope: z.union([
+        z.object({ imageIds: z.array(id).min(1).max(1_000_000) }).strict(),
+        z.object({ filter: imageFilterSchema.default({}), unlabeledOnly: z.boolean().default(false) }).strict(),
+      ]),
+      conf: unit.optional(),
+      iou: unit.optional(),
+      skipLabeled: z.boolean().default(true),
+      partSize: z.number().int().min(1).max(10_000).default(16),
+    })
+    .strict(),
+  /** Queues embedding computation for `tessera worker` processes (manager). */
+  'team:queueEmbeddings': z
+    .object({
+      modelId,
+      images: z.union([z.literal('all'), z.literal('new'), z.object({ filter: imageFilterSchema }).strict()]).default('new'),
+      partSize: z.number().int().min(1).max(10_000).default(64),
+    })
+    .strict(),
 } as const satisfies Record<Channel, z.ZodType>;
 
 export interface Results {
@@ -803,6 +872,23 @@ export interface Results {
   'map:compute': EmbeddingMapData;
   'map:points': MapPointInfo;
   'map:filterIds': number[];
+  'team:me': TeamMe | null;
+  'team:members': { user: string; role: Role }[];
+  'team:setRole': null;
+  'team:lease': LeaseState;
+  'team:release': null;
+  'team:leaseOf': LeaseState;
+  'team:jobs': WorkJob[];
+  'team:myJobs': WorkJob[];
+  'team:createJobs': WorkJob[];
+  'team:deleteJob': null;
+  'team:jobImageIds': number[];
+  'team:dashboard': TeamDashboard;
+  'team:audit': AuditEntry[];
+  'team:workers': WorkerInfo[];
+  'team:runParts': RunPart[];
+  'team:queuePrelabel': QueuedRun;
+  'team:queueEmbeddings': QueuedRun;
 }
 
 /** Arguments as callers write them (defaults may be omitted). */
@@ -814,6 +900,10 @@ export type ResultOf<C extends Channel> = Results[C];
 /** Events pushed from the main process to the renderer. */
 export interface Events {
   'job:progress': JobProgress;
+  /** Team mode: someone changed an image's shapes. */
+  'annotations:changed': AnnotationsChanged;
+  /** Team mode: an image's lease was taken, released or lapsed. */
+  'lease:changed': LeaseState;
 }
 
 /** What `models:inspect` reports: inputs, outputs, metadata, and a manifest when one fits. */

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,7 +30,13 @@ export class Dataset {
    * Who is editing: recorded with each edit in the history, and undo and redo act on this user's
    * edits only. Defaults to `defaultUser()`; the app and the command line may set another.
    */
-  user: string = defaultUser();
+  get user(): string {
+    return actingUser.getStore() ?? this.ownUser;
+  }
+  set user(name: string) {
+    this.ownUser = name;
+  }
+  private ownUser: string = defaultUser();
 
   private constructor(
     readonly file: string,
@@ -239,6 +246,17 @@ export class Dataset {
   async close(): Promise<void> {
     if (this.db.open) await this.db.close();
   }
+}
+
+/**
+ * The user a call is made for, where one process serves several (the team server runs each call
+ * inside `asUser`): it wins over the dataset's own `user` for everything that call awaits.
+ */
+const actingUser = new AsyncLocalStorage<string>();
+
+/** Runs `fn` on behalf of `name`: edits, journal entries and undo inside it are that user's. */
+export function asUser<T>(name: string, fn: () => T): T {
+  return actingUser.run(name, fn);
 }
 
 /** The user edits are recorded for: TESSERA_USER when set, else the operating system's user name. */

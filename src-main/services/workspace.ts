@@ -60,6 +60,17 @@ import { predictTags, trainClassifier, type TrainedClassifier } from './linearCl
 import { findSimilar } from './similarity';
 import { findNearDuplicatesInWorker, resolveDuplicate } from './duplicates';
 
+/** Handlers answering that a channel needs a team server (`tessera serve`). */
+function notInTeam<C extends Channel>(channels: readonly C[]): { [K in C]: () => never } {
+  const out = {} as { [K in C]: () => never };
+  for (const c of channels) {
+    out[c] = () => {
+      throw new AppError('UNSUPPORTED', `${c}: this needs a team server (tessera serve); this window works on a dataset of its own`);
+    };
+  }
+  return out;
+}
+
 /** Near-duplicate pairs sent with thumbnail addresses (the dashboard lists these). */
 const DUPLICATE_PAIRS_SHOWN = 500;
 
@@ -508,6 +519,13 @@ export class Workspace {
       return { ...r, pairs: [...shown, ...r.pairs.slice(DUPLICATE_PAIRS_SHOWN)] };
     },
     'duplicates:resolve': async (args) => await resolveDuplicate(this.need(), args),
+    // Team mode is the team server's (src-main/team): a window on one person's dataset has no team.
+    'team:me': () => null,
+    ...notInTeam([
+      'team:members', 'team:setRole', 'team:lease', 'team:release', 'team:leaseOf', 'team:jobs', 'team:myJobs', 'team:createJobs',
+      'team:deleteJob', 'team:jobImageIds', 'team:dashboard', 'team:audit', 'team:workers', 'team:runParts', 'team:queuePrelabel',
+      'team:queueEmbeddings',
+    ] as const),
     'stacks:get': async ({ id }) => {
       const ds = this.need();
       const stack = await getStack(ds.db, id);

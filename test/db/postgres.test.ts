@@ -62,7 +62,7 @@ describe('SQLite migration 16 (journal user)', () => {
     expect(cols()).not.toContain('user_name');
     older.exec(MIGRATIONS.find((m) => m.version === 16)!.up);
     expect(cols()).toContain('user_name');
-    const fresh = openSqlite(':memory:', { create: true });
+    const fresh = openSqlite(':memory:', { create: true, migrations: MIGRATIONS.filter((m) => m.version <= 16) });
     expect(fresh.pragma('user_version', { simple: true })).toBe(16);
     expect(schemaOf(older)).toEqual(schemaOf(fresh));
     const info = (fresh.pragma('table_info(edit_journal)') as { name: string; notnull: number; type: string }[]).find((c) => c.name === 'user_name');

@@ -99,7 +99,7 @@ describe('the IPC contract', () => {
   it('cancels a running import through jobs:cancel and writes nothing', async () => {
     const dir = tempDir();
     const events: { jobId: string; phase: string }[] = [];
-    const ws = new Workspace({ configDir: dir, mode: 'web', version: 't', emit: (_e, p) => events.push(p) });
+    const ws = new Workspace({ configDir: dir, mode: 'web', version: 't', emit: (_e, p) => events.push(p as { jobId: string; phase: string }) });
     await dispatch(ws.handlers, 'dataset:create', { path: path.join(dir, 'd.tessera') });
     const { makeImages } = await import('../helpers/images');
     for (let i = 0; i < 6; i++) await makeImages(path.join(dir, `imgs${i}`));

@@ -166,7 +166,7 @@ describe('the classifier channels', () => {
     const file = f.ds.file;
     await f.ds.close();
     const events: JobProgress[] = [];
-    const ws = new Workspace({ configDir: tempDir(), mode: 'web', version: 'test', emit: (_e, p) => events.push(p) });
+    const ws = new Workspace({ configDir: tempDir(), mode: 'web', version: 'test', emit: (_e, p) => events.push(p as JobProgress) });
     await ok(ws, 'dataset:open', { path: file });
     const report = await ok(ws, 'classifier:train', { jobId: 'clf-1' });
     expect(report.accuracy).toBe(1);

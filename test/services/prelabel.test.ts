@@ -356,7 +356,7 @@ describe.runIf(model && images)('pre-labeling through the contract', () => {
   it('adds a custom model, tries it, runs a job with progress events and resumes nothing twice', async () => {
     const dir = tempDir();
     const events: JobProgress[] = [];
-    const ws = new Workspace({ configDir: dir, mode: 'web', version: 'test', emit: (_e, p) => void events.push(p) });
+    const ws = new Workspace({ configDir: dir, mode: 'web', version: 'test', emit: (_e, p) => void events.push(p as JobProgress) });
     await ok(ws, 'dataset:create', { path: path.join(dir, 'd.tessera'), root: images! });
     await ok(ws, 'images:import', { jobId: 'imp', paths: NAMES.slice(0, 2).map((n) => path.join(images!, n)) });
     const { items } = await ok(ws, 'images:list', {});

@@ -564,7 +564,7 @@ describe('the contract handlers', () => {
     const voc = sharedPath('datasets/bccd_voc');
     if (!voc) return;
     const events: JobProgress[] = [];
-    const ws = new Workspace({ configDir: tempDir(), mode: 'web', version: 't', emit: (_e, p) => events.push(p) });
+    const ws = new Workspace({ configDir: tempDir(), mode: 'web', version: 't', emit: (_e, p) => events.push(p as JobProgress) });
     const dir = tempDir();
     try {
       expect(await dispatch(ws.handlers, 'dataset:create', { path: path.join(dir, 'w.tessera'), root: voc })).toMatchObject({ ok: true });
