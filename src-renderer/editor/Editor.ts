@@ -14,7 +14,7 @@ import { ShapeCommands } from './managers/commands';
 import { HistoryManager, type PendingAction } from './managers/history';
 import { ObjectList } from './managers/objects';
 import { SelectionManager, type SelectMode } from './managers/selection';
-import { ToolHost } from './managers/toolHost';
+import { ToolHost, VIEW_ONLY_TOOLS } from './managers/toolHost';
 import { ViewportManager } from './managers/viewport';
 import { VisibilityManager } from './managers/visibility';
 import type { LabelMode } from './labels';
@@ -75,6 +75,12 @@ export class Editor {
   readonly smart: SmartSettings = { ...DEFAULT_SMART };
   /** Counts stored changes (edits, undos, redos) applied since the editor was made. */
   revision = 0;
+  /**
+   * View only: someone else is editing the image (team mode, the image's lease is theirs). No
+   * edit, undo or redo is sent, only the tools that change nothing can be chosen, and the
+   * actions that edit are unavailable (see actions.ts VIEW_ONLY_ACTIONS).
+   */
+  readOnly = false;
   /** The prompt-driven segmentation model behind the segment tool; null where there is none. */
   segmenter: Segmenter | null = null;
 
@@ -328,6 +334,22 @@ export class Editor {
 
   setTool(id: ToolId): void {
     this.toolHost.setTool(id);
+  }
+
+  /** Makes the image view only, or editable again (see readOnly). */
+  setReadOnly(on: boolean): void {
+    if (on === this.readOnly) return;
+    if (on) {
+      this.cancelGesture();
+      this.readOnly = true;
+      this.select([]);
+      if (!VIEW_ONLY_TOOLS.includes(this.toolName)) this.toolHost.setTool('pan');
+    } else {
+      this.readOnly = false;
+      if (this.toolName === 'pan') this.toolHost.setTool('select');
+    }
+    this.refreshOverlay();
+    this.events.emit('change');
   }
 
   cancelGesture(): boolean {

@@ -368,7 +368,35 @@ export function actionForChord(chord: string): Action | undefined {
   return BY_CHORD.get(chord);
 }
 
+/**
+ * The actions a view-only image (Editor.readOnly) keeps: looking, navigating, commenting and
+ * reviewing; everything else changes shapes and is unavailable, by button and by key.
+ */
+export const VIEW_ONLY_ACTIONS: ReadonlySet<string> = new Set([
+  'tool.pan',
+  'tool.ruler',
+  'cancel',
+  'showAll',
+  'classSearch',
+  'fit',
+  'oneToOne',
+  'zoomIn',
+  'zoomOut',
+  'next',
+  'previous',
+  'previousFrame',
+  'nextFrame',
+  'nextUnlabeled',
+  'nextNotDone',
+  'nextInQueue',
+  'image.accept',
+  'image.reject',
+  'comment.add',
+  'shortcuts',
+]);
+
 export function enabled(a: Action, ctx: ActionContext): boolean {
+  if (ctx.editor.readOnly && !VIEW_ONLY_ACTIONS.has(a.id)) return false;
   return a.predicate ? a.predicate(ctx) : true;
 }
 

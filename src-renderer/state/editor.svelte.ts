@@ -60,6 +60,10 @@ export class EditorState {
   lockedClasses = $state.raw<ReadonlySet<number | null>>(new Set());
   shortcutsOpen = $state(false);
   traceTolerance = $state(this.editor.traceTolerance);
+  /** The open image is view only (team mode: someone else is editing it); see Editor.readOnly. */
+  readOnly = $state(false);
+  /** Stored changes applied to the open image so far (Editor.revision; a reload counts too). */
+  revision = $state(0);
   /** Set by the class panel while its search box is on screen. */
   focusClassSearch: (() => boolean) | null = null;
   /** Bumped on every editor change so action predicates (read through `can`) are re-evaluated. */
@@ -139,6 +143,8 @@ export class EditorState {
     this.brushRadius = e.brushRadius;
     this.hiddenClasses = new Set(e.hiddenClasses);
     this.lockedClasses = new Set(e.lockedClasses);
+    this.readOnly = e.readOnly;
+    this.revision = e.revision;
     // Written from a plain counter: `tick++` would read the state, and sync runs inside effects.
     this.tick = ++this.ticks;
   }

@@ -21,7 +21,7 @@ export interface PendingAction {
 
 export const NO_HISTORY: HistoryState = { canUndo: false, canRedo: false, undoLabel: null, redoLabel: null };
 /** Codes for which sending the same action again cannot succeed. */
-const FINAL_CODES = new Set(['INVALID_GEOMETRY', 'INVALID_ARGUMENT', 'STALE_EDIT', 'NOT_FOUND', 'NO_DATASET_OPEN', 'READ_ONLY']);
+const FINAL_CODES = new Set(['INVALID_GEOMETRY', 'INVALID_ARGUMENT', 'STALE_EDIT', 'NOT_FOUND', 'NO_DATASET_OPEN', 'READ_ONLY', 'LEASED', 'FORBIDDEN']);
 
 /**
  * Saving and the journal: every completed user action is one `edit` call on the backend, sent in
@@ -77,6 +77,10 @@ export class HistoryManager {
   ): Promise<EditResult | null> {
     const image = this.editor.image;
     if (!image || ops.length === 0) return Promise.resolve(null);
+    if (this.editor.readOnly) {
+      this.editor.refuse(`${label} was not saved: this image is view only`);
+      return Promise.resolve(null);
+    }
     if (this.pending.length > 0) {
       this.editor.refuse(`Not saved: "${this.pending[0]!.label}" is waiting to be saved. Retry or discard it first.`);
       return Promise.resolve(null);
@@ -201,6 +205,10 @@ export class HistoryManager {
   step(which: 'undo' | 'redo'): Promise<void> {
     const ed = this.editor;
     if (!ed.image) return Promise.resolve();
+    if (ed.readOnly) {
+      ed.refuse(`Nothing to ${which}: this image is view only`);
+      return Promise.resolve();
+    }
     if (this.pending.length > 0) {
       ed.refuse(`"${this.pending[0]!.label}" is not saved yet: retry or discard it before ${which === 'undo' ? 'undoing' : 'redoing'}.`);
       return Promise.resolve();

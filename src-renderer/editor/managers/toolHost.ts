@@ -9,6 +9,9 @@ import { polylineHandles } from '../tools/polyline/geometry';
 
 const DEFAULT_BRUSH_RADIUS = 8;
 
+/** Tools that change nothing: the only ones a view-only image (Editor.readOnly) offers. */
+export const VIEW_ONLY_TOOLS: readonly ToolId[] = ['pan', 'ruler'];
+
 /**
  * The tools and the one that is active: pointer events and keys go to it, and what it draws is
  * combined with the selection and the actions in flight into the overlay.
@@ -57,6 +60,10 @@ export class ToolHost {
 
   setTool(id: ToolId): void {
     if (id === this.toolId) return;
+    if (this.editor.readOnly && !VIEW_ONLY_TOOLS.includes(id)) {
+      this.editor.refuse('This image is view only: its shapes cannot be changed');
+      return;
+    }
     this.tool.deactivate();
     this.toolId = id;
     this.tool.activate();
