@@ -7,7 +7,7 @@ import type { EventName, Events } from '../common/contract';
 import { registerIpc } from '../ipc/register';
 import { MEDIA_CACHE_CONTROL, resolveMedia } from '../services/mediaRoute';
 import { Workspace } from '../services/workspace';
-import { isAllowedExternalUrl, isTrustedSender, permissionAllowed, rendererEntry } from './security';
+import { isAllowedExternalUrl, isTrustedSender, permissionAllowed, rendererEntry, teamWindowAllows } from './security';
 
 // Thin Electron shell: windows, the media protocol and wiring. Everything else is in services/.
 
@@ -44,6 +44,7 @@ const workspace = new Workspace({
     if (win && !win.isDestroyed()) win.webContents.send(event, payload);
   },
   showInFolder: (p) => shell.showItemInFolder(p),
+  openTeamServer: (server) => openTeamWindow(server.origin, server.login),
   pick: async ({ purpose, title }) => {
     if (!win) return null;
     if (purpose === 'createDataset') {
@@ -91,6 +92,45 @@ function createWindow(): void {
   win.on('closed', () => {
     win = null;
   });
+}
+
+/** Team servers' pages share one session of their own: not the app's, and no preload, no IPC. */
+const TEAM_PARTITION = 'persist:tessera-team';
+
+/**
+ * A team server (`tessera serve`) in a window of its own: the server's pages run as in a browser,
+ * sandboxed, without the preload (so without the app's services), and may not leave its origin.
+ */
+function openTeamWindow(origin: string, login: string): void {
+  const teamSession = session.fromPartition(TEAM_PARTITION);
+  teamSession.setPermissionRequestHandler((_wc, _permission, cb) => cb(false));
+  teamSession.setPermissionCheckHandler(() => false);
+  teamSession.setDevicePermissionHandler(() => false);
+  const w = new BrowserWindow({
+    width: 1400,
+    height: 900,
+    title: `Tessera — ${origin}`,
+    webPreferences: {
+      session: teamSession,
+      contextIsolation: true,
+      nodeIntegration: false,
+      sandbox: true,
+      webSecurity: true,
+      spellcheck: false,
+    },
+  });
+  w.webContents.setWindowOpenHandler(({ url }) => {
+    if (teamWindowAllows(url, origin)) void w.loadURL(url);
+    else if (isAllowedExternalUrl(url)) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+  const guard = (e: { preventDefault(): void }, url: string) => {
+    if (!teamWindowAllows(url, origin)) e.preventDefault();
+  };
+  w.webContents.on('will-navigate', (e) => guard(e, e.url));
+  w.webContents.on('will-redirect', (e) => guard(e, e.url));
+  w.webContents.on('will-attach-webview', (e) => e.preventDefault());
+  void w.loadURL(login);
 }
 
 app.whenReady().then(() => {

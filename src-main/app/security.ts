@@ -72,3 +72,15 @@ export interface SenderFacts {
 export function isTrustedSender(sender: SenderFacts, entry: RendererEntry): boolean {
   return sender.fromAppWindow && sender.isMainFrame && sender.frameUrl !== null && isAppPage(sender.frameUrl, entry);
 }
+
+/**
+ * Where a team server's window (opened from the Start screen) may go: pages of the server's own
+ * origin (scheme, host and port exactly), nothing else: a link elsewhere, a redirect to another
+ * host or a downgrade from https to http is refused.
+ */
+export function teamWindowAllows(url: string, origin: string): boolean {
+  const u = URL.parse(url);
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) return false;
+  if (u.username !== '' || u.password !== '') return false;
+  return u.origin === origin;
+}

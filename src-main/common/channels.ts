@@ -86,6 +86,7 @@ export const CHANNELS = [
   'smart:scissors',
   'dialog:pick',
   'app:showInFolder',
+  'app:openTeamServer',
   'comments:list',
   'comments:open',
   'comments:add',

@@ -578,6 +578,8 @@ export const argSchemas = {
     .strict(),
   /** Shows a folder or file (e.g. an export's output) in the system file manager. */
   'app:showInFolder': z.object({ path }).strict(),
+  /** Opens a team server (`tessera serve`) at its login page in a window of its own (desktop app). */
+  'app:openTeamServer': z.object({ url: z.string().max(2000) }).strict(),
   /** Comments of one image, replies included, oldest first. */
   'comments:list': z.object({ imageId: id }).strict(),
   /** Open comments across the dataset (replies left out), in image order. */
@@ -848,6 +850,8 @@ export interface Results {
   'jobs:cancel': boolean;
   'dialog:pick': string[] | null;
   'app:showInFolder': null;
+  /** The origin of the server opened. */
+  'app:openTeamServer': { origin: string };
   'comments:list': CommentRecord[];
   'comments:open': CommentRecord[];
   'comments:add': CommentRecord;

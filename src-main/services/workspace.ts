@@ -59,6 +59,7 @@ import { buildQueue } from './activeLearning';
 import { predictTags, trainClassifier, type TrainedClassifier } from './linearClassifier';
 import { findSimilar } from './similarity';
 import { findNearDuplicatesInWorker, resolveDuplicate } from './duplicates';
+import { parseTeamServerUrl } from '../common/teamUrl';
 
 /** Handlers answering that a channel needs a team server (`tessera serve`). */
 function notInTeam<C extends Channel>(channels: readonly C[]): { [K in C]: () => never } {
@@ -86,6 +87,8 @@ export interface WorkspaceOptions {
   pick?: (args: ParsedArgs<'dialog:pick'>) => Promise<string[] | null>;
   /** Reveals a path in the system file manager, where the shell can (Electron). */
   showInFolder?: (path: string) => void;
+  /** Opens a team server's login page (an origin checked by parseTeamServerUrl) in a window of its own (Electron). */
+  openTeamServer?: (server: { origin: string; login: string }) => void;
   maxPixels?: number;
   /** Who edits through this window (the edit history is per user); defaults to the Dataset's default user. */
   user?: string;
@@ -836,6 +839,13 @@ export class Workspace {
       if (!fs.existsSync(path)) throw new AppError('FILE_NOT_FOUND', `${path}: does not exist`, { path });
       this.opts.showInFolder(path);
       return null;
+    },
+    'app:openTeamServer': ({ url }) => {
+      if (!this.opts.openTeamServer) throw new AppError('UNSUPPORTED', 'team server windows are opened by the desktop app; in a browser, go to the server\'s address');
+      const server = parseTeamServerUrl(url);
+      if (!server.ok) throw new AppError('INVALID_ARGUMENT', server.reason);
+      this.opts.openTeamServer(server);
+      return { origin: server.origin };
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { ImageFilter } from '../../src-main/common/model';
-import { roleAtLeast, type AnnotationsChanged, type AuditEntry, type LeaseState, type Role, type TeamDashboard, type TeamMe, type WorkJob } from '../../src-main/common/team';
+import { roleAtLeast, type AnnotationsChanged, type AuditEntry, type LeaseState, type QueuedRun, type Role, type RunPart, type TeamDashboard, type TeamMe, type WorkJob } from '../../src-main/common/team';
 import { call, errorMessage, onEvent } from '../bridge';
 import { app } from './app.svelte';
 import { editorState } from './editor.svelte';
@@ -19,6 +19,8 @@ class TeamState {
   dashboardOpen = $state(false);
   dashboard = $state.raw<TeamDashboard | null>(null);
   members = $state.raw<{ user: string; role: Role }[]>([]);
+  /** Pre-label runs queued to workers from this page, newest first. */
+  queuedRuns = $state.raw<QueuedRun[]>([]);
   /** The lease of the image open in the editor as last answered; null when none is open or outside team mode. */
   lease = $state.raw<LeaseState | null>(null);
   /** Someone else holds the open image: it is view only. */
@@ -168,6 +170,22 @@ class TeamState {
     } catch (e) {
       app.fail(e);
     }
+  }
+
+  /** Queues a pre-label run for `tessera worker` processes (manager); throws so the panel can say why. */
+  async queuePrelabel(modelId: string, scope: 'unlabeled' | 'filtered' | 'all', skipLabeled: boolean): Promise<QueuedRun> {
+    const run = await call('team:queuePrelabel', {
+      modelId,
+      scope: { filter: scope === 'filtered' ? app.dataset.filter : {}, unlabeledOnly: scope === 'unlabeled' },
+      skipLabeled,
+    });
+    this.queuedRuns = [run, ...this.queuedRuns.filter((r) => r.runId !== run.runId)];
+    app.say(`Queued run #${run.runId} for the workers: ${run.images} images in ${run.parts} parts`);
+    return run;
+  }
+
+  runParts(runId: number): Promise<RunPart[]> {
+    return call('team:runParts', { runId });
   }
 
   async audit(imageId: number): Promise<AuditEntry[]> {
