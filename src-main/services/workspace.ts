@@ -844,7 +844,7 @@ export class Workspace {
       if (!this.opts.openTeamServer) throw new AppError('UNSUPPORTED', 'team server windows are opened by the desktop app; in a browser, go to the server\'s address');
       const server = parseTeamServerUrl(url);
       if (!server.ok) throw new AppError('INVALID_ARGUMENT', server.reason);
-      this.opts.openTeamServer(server);
+      this.opts.openTeamServer({ origin: server.origin, login: server.login });
       return { origin: server.origin };
     },
   };

@@ -9,8 +9,10 @@ import {
   isTrustedSender,
   permissionAllowed,
   rendererEntry,
+  teamWindowAllows,
   type RendererEntry,
 } from '../../src-main/app/security';
+import { parseTeamServerUrl } from '../../src-main/common/teamUrl';
 import { repoRoot } from '../helpers/shared';
 
 /**
@@ -114,5 +116,64 @@ describe('who may call the services over IPC', () => {
     expect(shell).toMatch(/frameUrl: event\.senderFrame/);
     const ipc = fs.readFileSync(path.join(repoRoot, 'src-main', 'ipc', 'register.ts'), 'utf8');
     expect(ipc).toMatch(/if \(!isTrusted\(event\)\)/);
+  });
+});
+
+describe('a team server window', () => {
+  const origin = 'https://tessera.example.org:8443';
+
+  it('goes only to pages of the server\'s own origin', () => {
+    expect(teamWindowAllows('https://tessera.example.org:8443/login', origin)).toBe(true);
+    expect(teamWindowAllows('https://tessera.example.org:8443/?x=1#image=3', origin)).toBe(true);
+    for (const url of [
+      'http://tessera.example.org:8443/login', // downgraded to http
+      'https://tessera.example.org/login', // another port
+      'https://tessera.example.org:8443.evil.example/login',
+      'https://evil.example/',
+      'https://user:pw@tessera.example.org:8443/',
+      'file:///etc/passwd',
+      'javascript:alert(1)',
+      'data:text/html,hi',
+      'not a url',
+    ]) {
+      expect(teamWindowAllows(url, origin), url).toBe(false);
+    }
+  });
+
+  it('is opened from an http or https address only, at the server\'s login page', () => {
+    expect(parseTeamServerUrl(' https://tessera.example.org:8443/some/page?q=1 ')).toEqual({
+      ok: true,
+      origin,
+      login: `${origin}/login`,
+    });
+    expect(parseTeamServerUrl('http://127.0.0.1:8080')).toEqual({ ok: true, origin: 'http://127.0.0.1:8080', login: 'http://127.0.0.1:8080/login' });
+    for (const [raw, why] of [
+      ['', /enter the address/],
+      ['tessera.example.org', /not a URL/],
+      ['file:///etc/passwd', /http:\/\/ or https:\/\//],
+      ['javascript:alert(1)', /http:\/\/ or https:\/\//],
+      ['ftp://tessera.example.org', /not ftp:/],
+      ['https://bob:secret@tessera.example.org', /user name and password/],
+    ] as const) {
+      const r = parseTeamServerUrl(raw);
+      expect(r.ok, raw).toBe(false);
+      if (!r.ok) expect(r.reason).toMatch(why);
+    }
+  });
+
+  it('is wired into the Electron shell: its own session, no preload, sandboxed, kept to its origin', () => {
+    const shell = fs.readFileSync(path.join(repoRoot, 'src-main', 'app', 'index.ts'), 'utf8');
+    const fn = shell.slice(shell.indexOf('function openTeamWindow('), shell.indexOf('app.whenReady()'));
+    expect(fn.length).toBeGreaterThan(100);
+    expect(fn).not.toMatch(/preload/);
+    expect(fn).toMatch(/contextIsolation: true/);
+    expect(fn).toMatch(/nodeIntegration: false/);
+    expect(fn).toMatch(/sandbox: true/);
+    expect(fn).toMatch(/session: teamSession/);
+    expect(fn).toMatch(/on\('will-navigate', \(e\) => guard\(e, e\.url\)\)/);
+    expect(fn).toMatch(/on\('will-redirect', \(e\) => guard\(e, e\.url\)\)/);
+    expect(fn).toMatch(/if \(!teamWindowAllows\(url, origin\)\) e\.preventDefault\(\)/);
+    expect(fn).toMatch(/return \{ action: 'deny' \}/);
+    expect(shell).toMatch(/openTeamServer: \(server\) => openTeamWindow\(server\.origin, server\.login\)/);
   });
 });

@@ -42,6 +42,18 @@ describe('the IPC contract', () => {
     expect(await dispatch(ws.handlers, 'images:count', {})).toMatchObject({ ok: false, error: { code: 'NO_DATASET_OPEN' } });
     expect(await dispatch(ws.handlers, 'dialog:pick', { purpose: 'folder' })).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED' } });
     expect(await dispatch(ws.handlers, 'app:showInFolder', { path: '/' })).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED' } });
+    expect(await dispatch(ws.handlers, 'app:openTeamServer', { url: 'https://tessera.example.org' })).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED' } });
+  });
+
+  it('opens a team server only at an http or https address, at its login page, where the shell offers it', async () => {
+    const opened: { origin: string; login: string }[] = [];
+    const ws = new Workspace({ configDir: tempDir(), mode: 'electron', version: 't', emit: () => {}, openTeamServer: (s) => opened.push(s) });
+    for (const url of ['file:///etc/passwd', 'javascript:alert(1)', 'https://a:b@tessera.example.org', 'tessera']) {
+      expect(await dispatch(ws.handlers, 'app:openTeamServer', { url }), url).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    }
+    expect(opened).toEqual([]);
+    expect(await dispatch(ws.handlers, 'app:openTeamServer', { url: 'http://127.0.0.1:8080/x' })).toEqual({ ok: true, value: { origin: 'http://127.0.0.1:8080' } });
+    expect(opened).toEqual([{ origin: 'http://127.0.0.1:8080', login: 'http://127.0.0.1:8080/login' }]);
   });
 
   it('shows only existing paths in the file manager, where the shell offers it', async () => {
