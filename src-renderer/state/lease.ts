@@ -32,6 +32,8 @@ export class LeaseKeeper {
   /** Bumped by every open and close, so an answer for an image left since is dropped. */
   private generation = 0;
   private asking = false;
+  /** A lease:changed event came while a request was on its way: ask again once it is answered. */
+  private askAgain = false;
 
   constructor(
     private readonly port: LeasePort,
@@ -59,6 +61,7 @@ export class LeaseKeeper {
     this.imageId = null;
     this.current = null;
     this.asking = false;
+    this.askAgain = false;
     if (id === null) return;
     this.opts.onState(null);
     if (wasMine) this.port.release(id).catch((e: unknown) => this.opts.onError?.(e));
@@ -90,7 +93,11 @@ export class LeaseKeeper {
 
   private async ask(): Promise<void> {
     const id = this.imageId;
-    if (id === null || this.asking) return;
+    if (id === null) return;
+    if (this.asking) {
+      this.askAgain = true;
+      return;
+    }
     this.asking = true;
     const gen = this.generation;
     let next: LeaseState | null = null;
@@ -110,7 +117,10 @@ export class LeaseKeeper {
       this.current = next;
       if (changed) this.opts.onState(next);
     }
-    // Ours: renew before it lapses. Someone else's (or no answer): ask again soon.
-    this.schedule(this.current?.mine ? this.renewMs : (this.opts.retryMs ?? LEASE_RETRY_MS));
+    // Ours: renew before it lapses. Someone else's (or no answer): ask again soon, or at once
+    // when its lease changed meanwhile.
+    const again = this.askAgain && !this.current?.mine;
+    this.askAgain = false;
+    this.schedule(this.current?.mine ? this.renewMs : again ? 0 : (this.opts.retryMs ?? LEASE_RETRY_MS));
   }
 }

@@ -137,4 +137,37 @@ describe('LeaseKeeper', () => {
     expect(leases.held.has(7)).toBe(false);
     expect(k.state).toBeNull();
   });
+
+  it('a lease event that comes while a request is on its way is not lost: the image is asked for again at once', async () => {
+    const leases = new Leases(30_000);
+    const first = new LeaseKeeper(leases.port('ann1', 's1'), { leaseSeconds: 30, onState: () => {} });
+    first.open(7);
+    await flush();
+    // The server answers the second's request while the first still holds the image; the answer
+    // arrives only after the first has let go and its lease:changed event has come.
+    const port = leases.port('ann2', 's2');
+    let arrive = () => {};
+    const late = new Promise<void>((r) => (arrive = r));
+    const second = new LeaseKeeper(
+      {
+        take: async (id) => {
+          const answer = await port.take(id);
+          await late;
+          return answer;
+        },
+        release: port.release,
+      },
+      { leaseSeconds: 30, onState: () => {} },
+    );
+    second.open(7);
+    await flush();
+    first.close();
+    second.changed({ imageId: 7, mine: false, holder: null, expiresAt: null });
+    arrive();
+    await flush();
+    await flush();
+    // Well before the 3 s retry.
+    expect(second.state).toMatchObject({ mine: true, holder: 'ann2' });
+    expect(leases.calls.filter((c) => c === 's2 take 7')).toHaveLength(2);
+  });
 });
