@@ -190,3 +190,35 @@ export async function selectAudit(db: Db, q: { imageId?: number; user?: string; 
     )
     .all(...params, q.limit) as AuditEntry[];
 }
+
+/** An edit journal entry without its payloads: who changed which image when, for the audit. */
+export interface JournalLine {
+  id: number;
+  imageId: number;
+  at: number;
+  /** Null for edits made before users were recorded. */
+  user: string | null;
+  label: string;
+  undone: boolean;
+}
+
+/** Edit journal entries newest first, of one image and/or one user. */
+export async function journalLines(db: Db, q: { imageId?: number; user?: string; limit: number }): Promise<JournalLine[]> {
+  const conds: string[] = [];
+  const params: unknown[] = [];
+  if (q.imageId !== undefined) {
+    conds.push('image_id = ?');
+    params.push(q.imageId);
+  }
+  if (q.user !== undefined) {
+    conds.push('user_name = ?');
+    params.push(q.user);
+  }
+  const rows = await db
+    .prepare(
+      `SELECT id, image_id AS imageId, created_at AS at, user_name AS "user", label, undone FROM edit_journal
+       ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
+    )
+    .all(...params, q.limit) as (Omit<JournalLine, 'undone'> & { undone: number })[];
+  return rows.map((r) => ({ ...r, undone: r.undone === 1 }));
+}

@@ -14,6 +14,7 @@ import {
   imageLease,
   insertAudit,
   insertJob,
+  journalLines,
   jobExists,
   jobNamesLike,
   selectAudit,
@@ -22,6 +23,7 @@ import {
   setReviewed,
   setStarted,
   upsertLease,
+  type JournalLine,
   type LeaseRow,
 } from '../db/teamWork';
 
@@ -242,14 +244,20 @@ export function auditDetailText(detail: unknown): string | null {
   if (text === undefined) return null;
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes <= AUDIT_DETAIL_MAX_BYTES) return text;
-  // Leave room for the marker; escapes in the quoted start can grow it, so shrink until it fits.
-  let keep = AUDIT_DETAIL_MAX_BYTES - 100;
-  for (;;) {
-    const start = Buffer.from(text, 'utf8').subarray(0, keep).toString('utf8').replace(/\uFFFD+$/, '');
-    const cut = JSON.stringify({ truncated: true, bytes, start });
-    if (Buffer.byteLength(cut, 'utf8') <= AUDIT_DETAIL_MAX_BYTES) return cut;
-    keep -= Buffer.byteLength(cut, 'utf8') - AUDIT_DETAIL_MAX_BYTES + 16;
+  // The longest start whose marked form fits (escapes make the quoted start longer than its text).
+  const whole = Buffer.from(text, 'utf8');
+  const marked = (keep: number): string => {
+    const start = whole.subarray(0, keep).toString('utf8').replace(/\uFFFD$/, '');
+    return JSON.stringify({ truncated: true, bytes, start });
+  };
+  let lo = 0;
+  let hi = AUDIT_DETAIL_MAX_BYTES;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (Buffer.byteLength(marked(mid), 'utf8') <= AUDIT_DETAIL_MAX_BYTES) lo = mid;
+    else hi = mid - 1;
   }
+  return marked(lo);
 }
 
 /** Appends one line to the audit log; `detail` is stored as JSON text, cut to 4 KB with a marker. */
@@ -264,4 +272,9 @@ export async function recordAudit(
 /** The audit log newest first, of one image and/or one user. */
 export async function auditLog(ds: Dataset, q: { imageId?: number; user?: string; limit: number }): Promise<AuditEntry[]> {
   return await selectAudit(ds.db, q);
+}
+
+/** The edit journal newest first, of one image and/or one user: which edits each user made, without their payloads. */
+export async function editHistory(ds: Dataset, q: { imageId?: number; user?: string; limit: number }): Promise<JournalLine[]> {
+  return await journalLines(ds.db, q);
 }
