@@ -1,5 +1,6 @@
+import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ParsedArgs } from '../../src-main/common/contract';
 import { isAppError } from '../../src-main/common/errors';
 import type { LeaseState } from '../../src-main/common/team';
@@ -26,6 +27,8 @@ import {
   throughput,
 } from '../../src-main/team/work';
 import { imageRows } from '../helpers/images';
+import type { LeaseRaceTask } from '../helpers/leaseRace';
+import { freshPgDataset, pgSkipReason, type PgDataset } from '../helpers/postgres';
 import { tempDir } from '../helpers/shared';
 
 /**
@@ -173,6 +176,83 @@ describe('image leases', () => {
     expect(winner).not.toBe('old');
     for (const r of results) expect(r.holder).toBe(winner);
   });
+});
+
+/**
+ * Real processes, each with its own connection, taking the same leases at the same moment. The
+ * unit project runs both engines here by name, so unit-pg (which maps dataset paths to
+ * PostgreSQL) does not run it a second time.
+ */
+const mapped = Boolean(process.env['TESSERA_STORE']);
+const pgSkip = mapped ? null : pgSkipReason();
+const schemas: PgDataset[] = [];
+afterAll(async () => {
+  for (const s of schemas) await s.drop();
+});
+
+/** Starts a lease-taking process; resolves with its answers once `go` resolves and it is done. */
+function racer(task: LeaseRaceTask, ready: () => void, go: Promise<void>): Promise<LeaseState[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('test/helpers/leaseRace.ts'), JSON.stringify(task)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let sawReady = false;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!sawReady && out.startsWith('ready\n')) {
+        sawReady = true;
+        ready();
+        void go.then(() => child.stdin.write('go\n'));
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${task.session} exited with ${code}: ${err}`));
+      resolve(JSON.parse(out.slice('ready\n'.length)) as LeaseState[]);
+    });
+  });
+}
+
+describe.skipIf(mapped)('leases taken by several processes at once', () => {
+  const engines = [
+    { name: 'SQLite file', skip: null as string | null, location: async () => path.join(tempDir('tessera-lease-race-'), 'race.tessera') },
+    {
+      name: 'PostgreSQL',
+      skip: pgSkip,
+      location: async () => {
+        const s = await freshPgDataset('lease_race');
+        schemas.push(s);
+        return s.url;
+      },
+    },
+  ];
+  for (const engine of engines) {
+    it.skipIf(engine.skip !== null)(`${engine.name}: each image goes to exactly one process`, async () => {
+      const location = await engine.location();
+      const ds = await Dataset.create(location, tempDir('tessera-lease-race-root-'));
+      open.push(ds);
+      const ids = await insertImages(ds.db, imageRows(8));
+      const n = 4;
+      let readyCount = 0;
+      let start!: () => void;
+      const go = new Promise<void>((r) => (start = r));
+      const ready = () => {
+        if (++readyCount === n) start();
+      };
+      const results = await Promise.all(
+        Array.from({ length: n }, (_, k) => racer({ dataset: location, imageIds: ids, user: `user${k}`, session: `proc${k}`, ttlMs: 120_000 }, ready, go)),
+      );
+      for (const [i, id] of ids.entries()) {
+        const answers = results.map((r) => r[i]!);
+        expect(answers.every((a) => a.imageId === id)).toBe(true);
+        const winners = answers.map((a, k) => (a.mine ? k : -1)).filter((k) => k >= 0);
+        expect(winners, JSON.stringify(answers)).toHaveLength(1);
+        for (const a of answers) expect(a.holder).toBe(`user${winners[0]}`);
+        expect(await ds.db.prepare('SELECT session FROM image_leases WHERE image_id = ?').pluck().get(id)).toBe(`proc${winners[0]}`);
+      }
+    }, 120_000);
+  }
 });
 
 const jobArgs = (a: Partial<ParsedArgs<'team:createJobs'>> & Pick<ParsedArgs<'team:createJobs'>, 'perJob' | 'assignees'>): ParsedArgs<'team:createJobs'> => ({
