@@ -316,6 +316,23 @@ describe('jobs', () => {
     expect(await ds.db.prepare('SELECT count(*) FROM work_jobs').pluck().get()).toBe(4);
   });
 
+  it('gives no image to two jobs when two managers split at once', async () => {
+    const { ds, ids, file } = await fresh(20);
+    // PostgreSQL: another pooled handle, so the two transactions overlap. SQLite: the same handle
+    // (its transactions queue); a second connection in this process would wait for the first in
+    // SQLite's busy handler, which blocks the thread the first needs to finish.
+    const other = ds.db.engine === 'postgres' ? await reopen(file) : ds;
+    const [a, b] = await Promise.all([
+      createJobs(ds, jobArgs({ perJob: 5, maxJobs: 2, assignees: ['ann'] }), 'max', T),
+      createJobs(other, jobArgs({ perJob: 5, maxJobs: 2, assignees: ['ben'] }), 'mia', T),
+    ]);
+    const jobs = [...a!, ...b!];
+    expect(jobs.map((j) => j.images)).toEqual([5, 5, 5, 5]);
+    expect(new Set(jobs.map((j) => j.name))).toEqual(new Set(['Job 1', 'Job 2', 'Job 3', 'Job 4']));
+    const images = (await Promise.all(jobs.map((j) => jobImageIds(ds, j.id)))).flat().sort((p, q) => p - q);
+    expect(images).toEqual(ids);
+  });
+
   it('lists the jobs of a user, counts progress, and deletes a job leaving its images free', async () => {
     const { ds, ids } = await fresh(6);
     const [j1, j2] = await createJobs(ds, jobArgs({ perJob: 3, assignees: ['ann', 'ben'], reviewer: 'rita' }), 'max', T);
