@@ -120,6 +120,10 @@ export async function jobExists(db: Db, jobId: number): Promise<boolean> {
   return (await db.prepare('SELECT 1 FROM work_jobs WHERE id = ?').get(jobId)) !== undefined;
 }
 
+export async function jobIdOfImage(db: Db, imageId: number): Promise<number | null> {
+  return (await db.prepare('SELECT job_id FROM work_job_images WHERE image_id = ?').pluck().get(imageId) as number | undefined) ?? null;
+}
+
 export async function imageIdsOfJob(db: Db, jobId: number): Promise<number[]> {
   return await db.prepare('SELECT image_id FROM work_job_images WHERE job_id = ? ORDER BY image_id').pluck().all(jobId) as number[];
 }

@@ -16,6 +16,7 @@ import {
   insertJob,
   journalLines,
   jobExists,
+  jobIdOfImage,
   jobNamesLike,
   selectAudit,
   selectJobs,
@@ -55,7 +56,8 @@ function stateOf(imageId: number, lease: LeaseRow | null, now: number, mine: (l:
 /**
  * Takes or renews `user`'s lease of an image for `ttlMs` (on `session`); tells who holds it when another does.
  * A lease is one session's (one browser tab): the same user in another session gets the image
- * read-only like anyone else until the lease is released or lapses.
+ * read-only like anyone else until the lease is released or lapses. Taking it (not renewing)
+ * also records the start of the image's work, as `markStarted` does.
  */
 export async function takeLease(ds: Dataset, imageId: number, user: string, session: string, ttlMs: number, now = Date.now()): Promise<LeaseState> {
   if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new AppError('INVALID_ARGUMENT', `a lease must last a positive time, not ${ttlMs} ms`, { ttlMs });
@@ -69,7 +71,12 @@ export async function takeLease(ds: Dataset, imageId: number, user: string, sess
       if (isForeignKeyError(e)) throw noImage(imageId);
       throw e;
     }
-    if (taken) return { imageId, mine: true, holder: taken.user, expiresAt: taken.expiresAt };
+    if (taken) {
+      // A lease newly taken is the user opening the image for editing: the first one starts its
+      // clock for the time per image (when it is in one of the user's jobs).
+      if (taken.acquiredAt === now) await setStarted(ds.db, [imageId], user, now);
+      return { imageId, mine: true, holder: taken.user, expiresAt: taken.expiresAt };
+    }
     const { exists, lease } = await imageLease(ds.db, imageId);
     if (!exists) throw noImage(imageId);
     if (lease && lease.session !== session && lease.expiresAt > now) return { imageId, mine: false, holder: lease.user, expiresAt: lease.expiresAt };
@@ -167,6 +174,12 @@ export async function getJob(ds: Dataset, jobId: number): Promise<WorkJob | null
 /** Deletes a job; its images become unassigned (their annotations stay). NOT_FOUND when there is none. */
 export async function deleteJob(ds: Dataset, jobId: number): Promise<void> {
   if (!(await deleteJobRow(ds.db, jobId))) throw new AppError('NOT_FOUND', `job ${jobId} does not exist`, { jobId });
+}
+
+/** The job an image is in, null when none. */
+export async function jobOfImage(ds: Dataset, imageId: number): Promise<WorkJob | null> {
+  const jobId = await jobIdOfImage(ds.db, imageId);
+  return jobId === null ? null : await getJob(ds, jobId);
 }
 
 /** The images of a job in id order; NOT_FOUND when there is no such job. */

@@ -14,6 +14,7 @@ import {
   deleteJob,
   getJob,
   jobImageIds,
+  jobOfImage,
   leaseOf,
   listJobs,
   markReviewed,
@@ -386,6 +387,29 @@ describe('jobs', () => {
       { id: b, s: T + 9 },
       { id: c, s: null },
     ]);
+  });
+
+  it('starts an image\'s clock when its assignee first takes its lease, not on renewal or by others', async () => {
+    const { ds, ids } = await fresh(3);
+    const [job] = await createJobs(ds, jobArgs({ perJob: 2, maxJobs: 1, assignees: ['ann'] }), 'max', T);
+    const [a, b] = await jobImageIds(ds, job!.id);
+    const startedAt = async (id: number) => await ds.db.prepare('SELECT started_at FROM work_job_images WHERE image_id = ?').pluck().get(id);
+    expect(await jobOfImage(ds, a!)).toEqual(job);
+    expect(await jobOfImage(ds, ids[2]!)).toBeNull();
+
+    await takeLease(ds, b!, 'ben', 's-b', TTL, T + 1);
+    expect(await startedAt(b!)).toBeNull();
+    await releaseLease(ds, b!, 's-b');
+    await takeLease(ds, a!, 'ann', 's-a', TTL, T + 2);
+    await takeLease(ds, a!, 'ann', 's-a', TTL, T + 3);
+    expect(await startedAt(a!)).toBe(T + 2);
+    await releaseLease(ds, a!, 's-a');
+    await takeLease(ds, a!, 'ann', 's-a2', TTL, T + 4);
+    expect(await startedAt(a!)).toBe(T + 2);
+    await takeLease(ds, b!, 'ann', 's-a', TTL, T + 5);
+    expect(await startedAt(b!)).toBe(T + 5);
+    await takeLease(ds, ids[2]!, 'ann', 's-a', TTL, T + 6);
+    expect(await ds.db.prepare('SELECT count(*) FROM work_job_images WHERE image_id = ?').pluck().get(ids[2])).toBe(0);
   });
 });
 
