@@ -66,6 +66,7 @@ const USAGE = `usage:
                  [--as mask|polygon] [--tolerance 1] [--provider ${PROVIDERS.join('|')}] [--json]
   tessera similar <db> --image <id|file name> [--k 10] [--model KEY] [--json]
   tessera duplicates <db> [--threshold 0.95] [--model KEY] [--json]
+  tessera audit <db> [--image <id|file name>] [--user NAME] [--limit 200] [--json]
 
 import --format auto (the default) imports annotations when every path is recognised as an
 annotated dataset (COCO, YOLO, VOC, labelme, CVAT), and image files only when none is; each
@@ -165,6 +166,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await cmdSimilar(rest, io);
       case 'duplicates':
         return await cmdDuplicates(rest, io);
+      case 'audit':
+        return await (await import('./audit')).cmdAudit(rest, io);
       case undefined:
       case '-h':
       case '--help':
