@@ -171,8 +171,10 @@ function readForm(req: http.IncomingMessage): Promise<URLSearchParams | null> {
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_FORM_BYTES) {
+        // The rest is not read; the answer closes the connection.
+        req.removeAllListeners('data');
+        req.pause();
         resolve(null);
-        req.destroy();
         return;
       }
       chunks.push(c);
@@ -436,7 +438,7 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServ
     if (!originOk(req.headers.origin)) return deny(res, 403, 'login refused: the form must come from this server');
     if (!(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return deny(res, 415, 'login takes a form');
     const form = await readForm(req);
-    if (!form) return deny(res, 413, 'login form too large');
+    if (!form) return deny(res, 413, 'login form too large', { connection: 'close' });
     const user = (form.get('user') ?? '').trim().slice(0, 64);
     const password = form.get('password') ?? '';
     const keys = [`user:${user}`, `ip:${req.socket.remoteAddress ?? ''}`];
@@ -589,7 +591,13 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServ
     dataset: ds,
     roots: confined.roots,
     close: async () => {
-      for (const c of conns) c.ws.terminate();
+      // The leases of open sockets go before the dataset closes.
+      const open = [...conns];
+      conns.clear();
+      for (const c of open) {
+        for (const imageId of c.leased) await note('releasing a lease', () => work.releaseLease(ds, imageId, c.sessionId));
+        c.ws.terminate();
+      }
       wss.close();
       server.closeAllConnections?.();
       await new Promise<void>((r) => server.close(() => r()));
