@@ -74,6 +74,9 @@ export async function cmdUser(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(rest, { role: { type: 'string' }, json: { type: 'boolean', default: false } });
   const url = needPostgres(positionals[0], `user ${sub ?? ''}`.trim());
   const name = positionals[1];
+  if ((sub === 'add' || sub === 'passwd') && positionals.length > 2) {
+    throw new AppError('INVALID_ARGUMENT', `user ${sub} takes no password on the command line (it would stay in the shell history): set TESSERA_PASSWORD or write it on standard input`);
+  }
   const a = await import('../team/accounts');
   const needName = (): string => {
     if (!name) throw new AppError('INVALID_ARGUMENT', `user ${sub} takes the dataset URL and a user name`);
