@@ -43,6 +43,9 @@ async function q<T = Record<string, unknown>>(db: Db, sql: string, params: unkno
   return (await pool(db).query(sql, params)).rows as T[];
 }
 
+/** Verified against when the name is unknown, so the answer takes as long as for a real account. */
+let dummyHash: Promise<string> | null = null;
+
 /** Creates the accounts schema and its tables when missing, once even when several processes start at once. */
 export async function ensureAccounts(db: Db): Promise<void> {
   const client = await pool(db).connect();
@@ -75,10 +78,13 @@ export async function ensureAccounts(db: Db): Promise<void> {
     await client.query('COMMIT');
   } catch (e) {
     await client.query('ROLLBACK').catch(() => {});
-    throw e;
+    throw new AppError('CONNECTION_FAILED', `${db.location}: cannot set up the team accounts (schema ${SCHEMA}): ${(e as Error).message}`, { url: db.location });
   } finally {
     client.release();
   }
+  // Ready before the first login of an unknown name, so that one takes no longer than the others.
+  dummyHash ??= hashPassword(crypto.randomBytes(16).toString('hex'));
+  await dummyHash;
 }
 
 function checkName(name: string): void {
@@ -109,9 +115,6 @@ export async function verifyPassword(password: string, stored: string): Promise<
   });
   return got.length === expected.length && crypto.timingSafeEqual(got, expected);
 }
-
-/** Verified against when the name is unknown, so the answer takes as long as for a real account. */
-let dummyHash: Promise<string> | null = null;
 
 export async function addUser(db: Db, name: string, password: string): Promise<void> {
   checkName(name);
@@ -179,15 +182,19 @@ export async function createSession(db: Db, user: string, policy: SessionPolicy 
 export async function sessionUser(db: Db, token: string | undefined, policy: SessionPolicy = DEFAULT_SESSION_POLICY, now = Date.now()): Promise<SessionInfo | null> {
   if (!token || token.length > 200) return null;
   const id = digest(token);
-  const rows = await q<{ user_name: string }>(
+  const rows = await q<{ user_name: string; last_seen: number }>(
     db,
-    `UPDATE ${SCHEMA}.sessions s SET last_seen = $2
-       FROM ${SCHEMA}.users u
-      WHERE s.id = $1 AND u.name = s.user_name AND NOT u.disabled AND s.expires_at > $2 AND s.last_seen > $2 - $3::bigint
-      RETURNING s.user_name`,
+    `SELECT s.user_name, s.last_seen FROM ${SCHEMA}.sessions s JOIN ${SCHEMA}.users u ON u.name = s.user_name
+      WHERE s.id = $1 AND NOT u.disabled AND s.expires_at > $2 AND s.last_seen > $2 - $3::bigint`,
     [id, now, policy.idleMs],
   );
-  return rows[0] ? { id, user: rows[0].user_name } : null;
+  const row = rows[0];
+  if (!row) return null;
+  // Written at most every few seconds, not at every call a busy session makes.
+  if (Number(row.last_seen) < now - Math.min(5000, policy.idleMs / 10)) {
+    await pool(db).query(`UPDATE ${SCHEMA}.sessions SET last_seen = $2 WHERE id = $1 AND last_seen < $2`, [id, now]);
+  }
+  return { id, user: row.user_name };
 }
 
 /** Ends a session by its token; the session's id when there was one. */
@@ -204,6 +211,10 @@ export async function roleOf(db: Db, datasetUuid: string, user: string): Promise
 
 /** Gives `user` a role on the dataset, or takes it away (null). */
 export async function setRole(db: Db, datasetUuid: string, user: string, role: Role | null): Promise<void> {
+  if (role !== 'manager' && (await roleOf(db, datasetUuid, user)) === 'manager') {
+    const managers = (await members(db, datasetUuid)).filter((m) => m.role === 'manager');
+    if (managers.length === 1) throw new AppError('INVALID_ARGUMENT', `${user} is the dataset's only manager: make someone else manager first`, { user });
+  }
   if (role === null) {
     await pool(db).query(`DELETE FROM ${SCHEMA}.roles WHERE dataset = $1 AND user_name = $2`, [datasetUuid, user]);
     return;

@@ -396,8 +396,14 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServ
           : `${c}: needs the ${needed} role; ${conn.user} is ${role === 'annotator' ? 'an' : 'a'} ${role} on this dataset`;
       return { ok: false, error: { code: 'FORBIDDEN', message, detail: { channel: c, needed, role } } };
     }
-    if (typeof args['jobId'] === 'string' && c !== 'jobs:cancel') jobOwners.set(args['jobId'], conn.user);
-    const result = await asUser(conn.user, () => dispatch(conn.handlers, c, rawArgs));
+    const jobId = typeof args['jobId'] === 'string' && c !== 'jobs:cancel' ? args['jobId'] : null;
+    if (jobId !== null) jobOwners.set(jobId, conn.user);
+    let result: Result<unknown>;
+    try {
+      result = await asUser(conn.user, () => dispatch(conn.handlers, c, rawArgs));
+    } finally {
+      if (jobId !== null) jobOwners.delete(jobId);
+    }
     if (result.ok && CHANNEL_EFFECTS[c] === 'change') await audit(conn.user, c, auditImage(c, args), rawArgs);
     if (!result.ok && (result.error.code === 'LEASED' || result.error.code === 'FORBIDDEN')) await audit(conn.user, `refused:${c}`, auditImage(c, args), rawArgs);
     return result;
