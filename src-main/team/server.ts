@@ -286,7 +286,8 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServ
       (async (args: ParsedArgs<C>) => {
         await work.requireLease(ds, args.imageId, conn.sessionId);
         const result = await (base[channel] as (a: ParsedArgs<C>) => Promise<unknown>)(args);
-        emit('annotations:changed', { imageId: args.imageId, by: conn.user, action: channel });
+        // An undo or redo with nothing left to do changed nothing.
+        if (result !== null) emit('annotations:changed', { imageId: args.imageId, by: conn.user, action: channel });
         return result;
       }) as Handlers[C];
     const own: Partial<Handlers> = {
