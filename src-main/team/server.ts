@@ -146,7 +146,7 @@ const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.ch
 
 function loginPage(message: string | null, user = ''): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Tessera: log in</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Tessera: log in</title><link rel="icon" href="data:,">
 <style>body{font:15px system-ui,sans-serif;background:#1e1f22;color:#ddd;display:flex;justify-content:center;margin-top:12vh}
 form{display:flex;flex-direction:column;gap:.6em;width:18em}input,button{font:inherit;padding:.4em}p.error{color:#f88}</style></head>
 <body><form method="post" action="/login"><h1>Tessera</h1>
