@@ -7,6 +7,7 @@ import { CHANNELS, type Channel, type EventName, type Events, type ParsedArgs } 
 import { AppError, type ErrorData, type Result } from '../common/errors';
 import { roleAtLeast, type LeaseState, type Role } from '../common/team';
 import { isPostgresUrl } from '../db/postgres';
+import { slicesOf } from '../db/stacks';
 import { asUser, type Dataset } from '../services/dataset';
 import { dispatch } from '../services/dispatch';
 import { confinedHandlers, realPathOf } from '../services/pathGuard';
@@ -285,6 +286,16 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServ
     const leased = <C extends (typeof LEASED_CHANNELS)[number]>(channel: C) =>
       (async (args: ParsedArgs<C>) => {
         await work.requireLease(ds, args.imageId, conn.sessionId);
+        if (channel.startsWith('stacks:')) {
+          // Slice tools write into the stack's other images too: none of them may be someone else's now.
+          for (const imageId of new Set((await slicesOf(db, args.imageId)).map((sl) => sl.imageId))) {
+            if (imageId === args.imageId) continue;
+            const lease = await work.leaseOf(ds, imageId, conn.user);
+            if (lease.holder !== null && !lease.mine) {
+              throw new AppError('LEASED', `image ${imageId} of this stack is being edited by ${lease.holder}`, { imageId, holder: lease.holder });
+            }
+          }
+        }
         const result = await (base[channel] as (a: ParsedArgs<C>) => Promise<unknown>)(args);
         // An undo or redo with nothing left to do changed nothing.
         if (result !== null) emit('annotations:changed', { imageId: args.imageId, by: conn.user, action: channel });

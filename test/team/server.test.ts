@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CHANNELS, type Channel } from '../../src-main/common/contract';
 import { insertImages } from '../../src-main/db/images';
+import { rebuildStacks } from '../../src-main/db/stacks';
 import { Dataset } from '../../src-main/services/dataset';
 import { addUser, ensureAccounts, setRole } from '../../src-main/team/accounts';
 import { CHANNEL_ROLES } from '../../src-main/team/roles';
@@ -118,6 +119,7 @@ let staticDir: string;
 let server: TeamServer;
 const extra: TeamServer[] = [];
 let imageIds: number[] = [];
+let stackIds: number[] = [];
 
 async function serve(more: Partial<TeamServerOptions> = {}): Promise<TeamServer> {
   const s = await startTeamServer({ url: pgds.url, host: '127.0.0.1', port: 0, staticDir, configDir: tempDir(), version: 'test', roots: [root], ...more });
@@ -145,6 +147,9 @@ describe.skipIf(skip)('team server', () => {
     fs.writeFileSync(path.join(staticDir, 'assets', 'app.js'), 'export {};');
     const ds = await Dataset.create(pgds.url, root);
     imageIds = await insertImages(ds.db, imageRows(4));
+    // Three greyscale slices of one numbered sequence: a stack.
+    stackIds = await insertImages(ds.db, imageRows(3, { pathOf: (i) => `seq/cell_${String(i + 1).padStart(4, '0')}.png`, from: 100 }).map((r) => ({ ...r, channels: 1 })));
+    expect((await rebuildStacks(ds.db)).stacks).toBe(1);
     await ensureAccounts(ds.db);
     for (const [name, role] of [[ANN, 'annotator'], [BOB, 'annotator'], [RITA, 'reviewer'], [MONA, 'manager'], [NOROLE, null], [SLOW, 'annotator']] as const) {
       await addUser(ds.db, name, PASSWORD);
@@ -242,7 +247,7 @@ describe.skipIf(skip)('team server', () => {
     const imported = await ann.call('images:import', { jobId: 'imp1', paths: [root] });
     expect(imported.error?.code).toBe('FORBIDDEN');
     expect((await ann.call('classes:list')).value).toEqual(before);
-    expect((await ann.call('images:countImages', {})).value).toBe(imageIds.length);
+    expect((await ann.call('images:countImages', {})).value).toBe(imageIds.length + stackIds.length);
     // The same call from a manager goes through: the refusal is the role, not the call.
     const mona = await client(server, MONA);
     const made = await mona.call('classes:create', { name: `cls-${sfx}` });
@@ -413,5 +418,33 @@ describe.skipIf(skip)('team server', () => {
     ann.ws.close();
     await expect.poll(async () => (await bob.call('team:lease', { imageId })).value.mine).toBe(true);
     for (const c of [mona, bob, rita]) c.ws.close();
+  });
+
+  it('copies to other slices only when none of them is leased by someone else', async (ctx) => {
+    if (!(await workReady())) {
+      console.warn('[team] stack lease case skipped: the work services (src-main/team/work.ts) answer UNSUPPORTED');
+      ctx.skip();
+    }
+    const mona = await client(server, MONA);
+    const classId = ((await mona.call('classes:list')).value as { id: number }[])[0]!.id;
+    mona.ws.close();
+    const [first, second] = stackIds as [number, number];
+    const ann = await client(server, ANN);
+    const bob = await client(server, BOB);
+    expect((await ann.call('team:lease', { imageId: first })).value.mine).toBe(true);
+    const made = await ann.call('annotations:edit', { imageId: first, label: 'draw', ops: [{ op: 'create', draft: { classId, geometry: { kind: 'box', x: 1, y: 1, w: 3, h: 3 } } }] });
+    expect(made.ok).toBe(true);
+    const id = (made.value as { created: number[] }).created[0]!;
+    expect((await bob.call('team:lease', { imageId: second })).value.mine).toBe(true);
+    const refused = await ann.call('stacks:propagate', { imageId: first, frame: 0, ids: [id], count: 2 });
+    expect(refused.error?.code).toBe('LEASED');
+    expect(refused.error?.message).toContain(BOB);
+    expect((await ann.call('annotations:list', { imageId: second })).value).toHaveLength(0);
+    await bob.call('team:release', { imageId: second });
+    const copied = await ann.call('stacks:propagate', { imageId: first, frame: 0, ids: [id], count: 2 });
+    expect(copied.ok, JSON.stringify(copied.error)).toBe(true);
+    expect((await bob.call('annotations:list', { imageId: second })).value).toHaveLength(1);
+    ann.ws.close();
+    bob.ws.close();
   });
 });
