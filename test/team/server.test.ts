@@ -270,6 +270,28 @@ describe.skipIf(skip)('team server', () => {
     rita.ws.close();
   });
 
+  it('lets a manager give and take roles, which an open socket feels at its next call', async () => {
+    const mona = await client(server, MONA);
+    const bob = await client(server, BOB);
+    expect((await bob.call('team:jobs')).error?.code).toBe('FORBIDDEN');
+    expect((await mona.call('team:setRole', { user: BOB, role: 'reviewer' })).ok).toBe(true);
+    expect((await bob.call('team:me')).value).toMatchObject({ user: BOB, role: 'reviewer' });
+    expect((await bob.call('team:members')).error?.code).toBe('FORBIDDEN');
+    const listed = (await mona.call('team:members')).value as { user: string; role: string }[];
+    expect(listed).toEqual(expect.arrayContaining([{ user: BOB, role: 'reviewer' }, { user: MONA, role: 'manager' }]));
+    expect(listed.find((m) => m.user === NOROLE)).toBeUndefined();
+    // The last manager cannot step down.
+    expect((await mona.call('team:setRole', { user: MONA, role: 'annotator' })).error?.code).toBe('INVALID_ARGUMENT');
+    expect((await mona.call('team:setRole', { user: BOB, role: null })).ok).toBe(true);
+    const gone = await bob.call('images:count', {});
+    expect(gone.error?.code).toBe('FORBIDDEN');
+    expect(gone.error?.message).toContain('no role');
+    expect((await mona.call('team:setRole', { user: BOB, role: 'annotator' })).ok).toBe(true);
+    expect((await bob.call('team:me')).value).toMatchObject({ role: 'annotator' });
+    mona.ws.close();
+    bob.ws.close();
+  });
+
   it('refuses dataset:open, create, close and native dialogs for everyone, managers included', async () => {
     const mona = await client(server, MONA);
     for (const [c, args] of [
