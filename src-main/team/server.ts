@@ -77,8 +77,6 @@ export interface TeamServer {
 export const TEAM_COOKIE = 'tessera_team';
 const LOGIN_CSP = WEB_CSP.replace("form-action 'none'", "form-action 'self'");
 const MAX_FORM_BYTES = 4096;
-/** Longest audit detail kept: the arguments as JSON, cut. */
-const MAX_AUDIT_DETAIL = 2000;
 
 export interface LoginLimitOptions {
   /** Failures allowed before each attempt has to wait. */
@@ -206,11 +204,6 @@ function auditImage(channel: Channel, args: Record<string, unknown>): number | n
   return null;
 }
 
-function auditDetail(args: unknown): string {
-  const text = JSON.stringify(args ?? {});
-  return text.length > MAX_AUDIT_DETAIL ? `${text.slice(0, MAX_AUDIT_DETAIL)}…` : text;
-}
-
 export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServer> {
   if (!isPostgresUrl(opts.url)) {
     throw new AppError('INVALID_ARGUMENT', `${opts.url}: team mode needs a PostgreSQL dataset (postgres://…); copy a .tessera file into one with tessera copy`);
@@ -257,7 +250,7 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServ
 
   const audit = async (user: string, action: string, imageId: number | null, detail: unknown): Promise<void> => {
     try {
-      await work.recordAudit(ds, { user, action, imageId, detail: typeof detail === 'string' ? detail : auditDetail(detail) });
+      await work.recordAudit(ds, { user, action, imageId, detail: detail ?? {} });
     } catch (e) {
       console.error(`[tessera] audit of ${action} by ${user} failed:`, (e as Error).message);
     }
