@@ -30,6 +30,7 @@ import { asUser, Dataset } from '../src-main/services/dataset';
 import { editAnnotations } from '../src-main/services/annotations';
 import { importImages } from '../src-main/services/importer';
 import { insertClass } from '../src-main/db/classes';
+import { addUser, ensureAccounts, setPassword, setRole } from '../src-main/team/accounts';
 import type { Geometry } from '../src-main/common/model';
 import type { EditResult } from '../src-main/common/editing';
 import { median, pct } from './stats';
@@ -143,16 +144,6 @@ async function freePort(): Promise<number> {
 
 const repo = path.resolve(import.meta.dirname, '..');
 const cli = path.join(repo, 'scripts', 'tessera.mjs');
-
-async function runCli(args: string[], env: Record<string, string> = {}): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += String(d)));
-    p.stderr.on('data', (d: Buffer) => (out += String(d)));
-    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`tessera ${args[0]} exited ${code}: ${out.slice(-500)}`))));
-  });
-}
 
 /** A logged-in WebSocket client of the team server. */
 class Client {
@@ -325,8 +316,18 @@ async function baselineRun(url: string, dir: string): Promise<RunResult> {
   }
 }
 
+/** Accounts with the annotator role, made as `tessera user add` makes them (scrypt hashes). */
 async function createAccounts(url: string, users: readonly string[]): Promise<void> {
-  for (const u of users) await runCli(['user', 'add', url, u, '--role', 'annotator'], { TESSERA_PASSWORD: PASSWORD });
+  const ds = await Dataset.open(url);
+  try {
+    await ensureAccounts(ds.db);
+    for (const u of users) {
+      await addUser(ds.db, u, PASSWORD).catch(async () => await setPassword(ds.db, u, PASSWORD));
+      await setRole(ds.db, ds.uuid, u, 'annotator');
+    }
+  } finally {
+    await ds.close();
+  }
 }
 
 async function waitForPort(port: number, proc: ChildProcess, out: () => string): Promise<void> {
