@@ -66,6 +66,10 @@ const USAGE = `usage:
                  [--as mask|polygon] [--tolerance 1] [--provider ${PROVIDERS.join('|')}] [--json]
   tessera similar <db> --image <id|file name> [--k 10] [--model KEY] [--json]
   tessera duplicates <db> [--threshold 0.95] [--model KEY] [--json]
+  tessera audit <db> [--image <id|file name>] [--user NAME] [--limit 200] [--json]
+  tessera serve <postgres://…> --listen HOST:PORT [--root DIR]... [--tls-cert FILE --tls-key FILE]
+                 [--lease-seconds 60] [--session-hours 12] [--allow-host NAME]... [--static DIR]
+  tessera user add|passwd|disable|enable|role|list <postgres://…> [NAME] [ROLE] [--role ROLE] [--json]
 
 import --format auto (the default) imports annotations when every path is recognised as an
 annotated dataset (COCO, YOLO, VOC, labelme, CVAT), and image files only when none is; each
@@ -130,6 +134,10 @@ empty (or missing) PostgreSQL schema, in one transaction; it then compares every
 (row counts and a hash of the rows) and says verified, or removes the copy and fails naming the
 table that differs.
 
+serve is the team server: one PostgreSQL dataset for many people, who log in with accounts made by
+user add (password from TESSERA_PASSWORD or a line of standard input, never the command line)
+and are given a role on the dataset: annotator, reviewer or manager (see the README, Team mode).
+
 predictions list prints the predictions still pending review; with --all also those accepted
 (human annotations now, with the score the model gave) and those a newer run of the model
 superseded or that were found where a shape already was, each with its status. Rejected
@@ -165,6 +173,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await cmdSimilar(rest, io);
       case 'duplicates':
         return await cmdDuplicates(rest, io);
+      case 'audit':
+        return await (await import('./audit')).cmdAudit(rest, io);
+      case 'serve':
+        return await (await import('./team')).cmdServe(rest, io);
+      case 'user':
+        return await (await import('./team')).cmdUser(rest, io);
       case undefined:
       case '-h':
       case '--help':

@@ -383,8 +383,11 @@ export async function indexOfImage(db: Db, filter: ImageFilter, id: number): Pro
 
 /** Images whose stored path is `name` or ends in `/name` (a file name, or a path below the root), in id order. */
 export async function findImagesByName(db: Db, name: string): Promise<ImageRecord[]> {
+  // The tail from a positive start: a negative start counts from the end in SQLite only.
   const rows = await db
-    .prepare("SELECT * FROM images WHERE path = ? OR substr(path, -length(?) - 1) = '/' || ? OR substr(path, -length(?) - 1) = '\\' || ? ORDER BY id")
+    .prepare(
+      "SELECT * FROM images WHERE path = ? OR substr(path, length(path) - length(?)) = '/' || ? OR substr(path, length(path) - length(?)) = '\\' || ? ORDER BY id",
+    )
     .all(name, name, name, name, name) as ImageRow[];
   return rows.map(toRecord);
 }

@@ -1,15 +1,13 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { EventName, Events } from '../common/contract';
 import { dispatch } from '../services/dispatch';
-import { MEDIA_CACHE_CONTROL, resolveMedia } from '../services/mediaRoute';
-import { isInside } from '../services/paths';
 import { confinedHandlers } from '../services/pathGuard';
 import { Workspace } from '../services/workspace';
+import { deny, serveMedia, serveStatic } from './serve';
 
 /**
  * Browser mode: the real renderer served on 127.0.0.1 and the real services behind the same
@@ -57,16 +55,6 @@ const COOKIE = 'tessera_session';
  * WebSocket layer as soon as its declared length (or its fragments' total) passes the cap.
  */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.woff2': 'font/woff2',
-  '.json': 'application/json',
-};
 export const WEB_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
@@ -138,42 +126,8 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     }
     if (!sessionOk(cookieToken(req))) return deny(res, 403, 'open the URL with its token first');
 
-    if (url.pathname.startsWith('/media/')) {
-      const r = await resolveMedia(workspace, url.pathname.slice('/media/'.length));
-      if (!r.ok) {
-        res.writeHead(r.status, { 'content-type': 'application/json' });
-        return void res.end(JSON.stringify(r.error));
-      }
-      const headers = { 'cache-control': MEDIA_CACHE_CONTROL, etag: r.etag, 'x-content-type-options': 'nosniff' };
-      if (req.headers['if-none-match'] === r.etag) {
-        res.writeHead(304, headers);
-        return void res.end();
-      }
-      res.writeHead(200, { ...headers, 'content-type': r.mime });
-      // A rendition pruned or a file removed meanwhile ends this response, not the process.
-      fs.createReadStream(r.file)
-        .on('error', () => res.destroy())
-        .pipe(res);
-      return;
-    }
-    let rel: string;
-    try {
-      rel = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname.slice(1));
-    } catch {
-      return deny(res, 400, 'malformed percent-encoding in the path');
-    }
-    const file = path.resolve(opts.staticDir, rel);
-    if (!isInside(opts.staticDir, file) || !fs.existsSync(file) || !fs.statSync(file).isFile()) return deny(res, 404, 'not found');
-    res.writeHead(200, {
-      'content-type': MIME[path.extname(file)] ?? 'application/octet-stream',
-      'content-security-policy': WEB_CSP,
-      'x-content-type-options': 'nosniff',
-      'cache-control': 'no-cache',
-    });
-    // A file removed after the check above ends this response, not the process.
-    fs.createReadStream(file)
-      .on('error', () => res.destroy())
-      .pipe(res);
+    if (url.pathname.startsWith('/media/')) return serveMedia(workspace, url.pathname.slice('/media/'.length), req, res);
+    serveStatic(opts.staticDir, url.pathname, res, WEB_CSP);
   }
 
   // A bad frame (invalid UTF-8, too large, not masked) closes that socket with 1002/1007/1009 and
@@ -238,9 +192,4 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       await workspace.dispose();
     },
   };
-}
-
-function deny(res: http.ServerResponse, status: number, message: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
-  res.end(message);
 }
