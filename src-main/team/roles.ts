@@ -16,6 +16,8 @@ export const CHANNEL_ROLES: Record<Channel, Role | 'never'> = {
   'dataset:allowExternal': 'never',
   'dialog:pick': 'never',
   'app:showInFolder': 'never',
+  // Opening another server's window is the desktop app's business, not a shared server's.
+  'app:openTeamServer': 'never',
 
   // Reading the dataset and viewing images: everyone with a role.
   'app:info': 'annotator',
@@ -239,6 +241,7 @@ export const CHANNEL_EFFECTS: Record<Channel, ChannelEffect> = {
   'smart:scissors': 'read',
   'dialog:pick': 'read',
   'app:showInFolder': 'read',
+  'app:openTeamServer': 'read',
   'comments:list': 'read',
   'comments:open': 'read',
   'comments:add': 'change',

@@ -18,6 +18,8 @@ class TeamState {
   activeJob = $state<number | null>(null);
   dashboardOpen = $state(false);
   dashboard = $state.raw<TeamDashboard | null>(null);
+  /** Why the dashboard could not be read, shown in its place. */
+  dashboardError = $state<string | null>(null);
   members = $state.raw<{ user: string; role: Role }[]>([]);
   /** Pre-label runs queued to workers from this page, newest first. */
   queuedRuns = $state.raw<QueuedRun[]>([]);
@@ -136,13 +138,20 @@ class TeamState {
   // ---- manager -----------------------------------------------------------------------------
 
   async loadDashboard(): Promise<void> {
-    try {
-      const [dashboard, members] = await Promise.all([call('team:dashboard', {}), call('team:members', {})]);
-      this.dashboard = dashboard;
-      this.members = members;
-    } catch (e) {
-      app.fail(e);
+    // Each on its own: members can be managed while the dashboard cannot be read, and back.
+    const [dashboard, members] = await Promise.allSettled([call('team:dashboard', {}), call('team:members', {})]);
+    if (dashboard.status === 'fulfilled') this.dashboard = dashboard.value;
+    else {
+      // The jobs at least (the throughput and workers are what failed to be read).
+      try {
+        this.dashboard = { jobs: await call('team:jobs', {}), users: this.dashboard?.users ?? [], workers: this.dashboard?.workers ?? [] };
+      } catch {
+        // The error below says why.
+      }
     }
+    if (members.status === 'fulfilled') this.members = members.value;
+    this.dashboardError = dashboard.status === 'rejected' ? errorMessage(dashboard.reason) : null;
+    if (members.status === 'rejected') app.fail(members.reason);
   }
 
   /** Splits the images of `filter` into jobs; throws so the form can show why. */
