@@ -6,6 +6,7 @@ import { app as appState, type AppState } from './app.svelte';
 import { editorState, type EditorState } from './editor.svelte';
 import { JobTracker } from './job.svelte';
 import { versionView } from './versions.svelte';
+import { team } from './team.svelte';
 
 export type PrelabelScope = 'image' | 'all' | 'filtered' | 'unlabeled';
 
@@ -138,7 +139,7 @@ export class ModelsState {
     this.downloadJob = new JobTracker('model-download', (t) => this.app.say(t, 'error'));
     // The review actions live in the editor's registry (keys, menu, help); their effects are ours.
     es.ctx.review = {
-      canPrelabel: () => this.modelId !== null && !this.running,
+      canPrelabel: () => this.modelId !== null && !this.running && this.mayRun,
       prelabelImage: () => void this.prelabel('image'),
       accept: (ids) => void this.accept(ids),
       reject: (ids) => void this.reject(ids),
@@ -189,7 +190,16 @@ export class ModelsState {
     }
   }
 
+  /** Whether this user may run models here: always, except for a team server's annotators and reviewers. */
+  get mayRun(): boolean {
+    return !team.active || team.isManager;
+  }
+
   async loadUnfinished(): Promise<void> {
+    if (!this.mayRun) {
+      this.unfinished = [];
+      return;
+    }
     try {
       this.unfinished = await call('prelabel:unfinished', {});
     } catch (e) {

@@ -142,6 +142,8 @@ describe('team mode in the browser', () => {
     await Promise.all([drawBox(ann1.page, [20, 20], [90, 80]), drawBox(ann2.page, [100, 40], [180, 120])]);
     expect(await annotationCount(ann1.page)).toBe(1);
     expect(await annotationCount(ann2.page)).toBe(1);
+    // Nothing an annotator may not do was asked for on their behalf (the server would have said so).
+    for (const s of [ann1, ann2]) expect(await s.page.locator('[data-testid="status-line"] .message.error').allTextContents()).toEqual([]);
     await Promise.all([back(ann1.page), back(ann2.page)]);
 
     const rita = await login(U.rita);
