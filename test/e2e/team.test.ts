@@ -264,6 +264,8 @@ describe('team mode in the browser', () => {
     await expect.poll(() => rita.page.getByTestId('my-job').count()).toBe(2);
     expect(await ann2.page.getByTestId('team-open').count()).toBe(0);
     expect(await rita.page.getByTestId('team-open').count()).toBe(0);
+    expect(await ann2.page.getByTestId('import-open').count()).toBe(0);
+    expect(await mona.page.getByTestId('import-open').count()).toBe(1);
 
     // Log out: back to the login page, and the app is not reachable without logging in again.
     await Promise.all([ann2.page.waitForURL(`${base()}/login`), ann2.page.getByTestId('team-logout').click()]);
