@@ -46,8 +46,10 @@ export async function cmdWorker(args: string[], io: CliIo): Promise<number> {
     name: { type: 'string' },
     heartbeat: { type: 'string' },
     stale: { type: 'string' },
+    threads: { type: 'string' },
   });
   const url = needsUrl('worker', positionals);
+  const threadCount = positiveInt('threads', values['threads'], 256);
   const provider = values['provider'] as string | undefined;
   if (provider !== undefined && !(PROVIDERS as readonly string[]).includes(provider)) throw new AppError('INVALID_ARGUMENT', `--provider must be one of ${PROVIDERS.join(', ')}`);
   const concurrency = positiveInt('concurrency', values['concurrency'], 64);
@@ -72,6 +74,7 @@ export async function cmdWorker(args: string[], io: CliIo): Promise<number> {
       ...(values['name'] ? { name: values['name'] as string } : {}),
       ...(heartbeatMs ? { heartbeatMs } : {}),
       ...(staleMs ? { staleMs } : {}),
+      ...(threadCount ? { threads: (await import('../inference/threads')).threadSettings('batch', { threads: threadCount }) } : {}),
       signal: stop.signal,
       log: (line) => io.out(`${new Date().toISOString()} ${line}`),
     });

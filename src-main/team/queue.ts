@@ -87,7 +87,6 @@ export async function startBoss(ds: Dataset, opts: { supervise?: boolean; onErro
     schedule: false,
     migrate: true,
     maintenanceIntervalSeconds: 60,
-    monitorStateIntervalSeconds: undefined,
   });
   boss.on('error', (e: Error) => opts.onError?.(e));
   await boss.start();
