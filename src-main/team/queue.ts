@@ -79,9 +79,13 @@ function pgOf(ds: Dataset): PgDb {
  * claimed too long); workers do, the server need not.
  */
 export async function startBoss(ds: Dataset, opts: { supervise?: boolean; onError?: (e: Error) => void } = {}): Promise<PgBoss> {
-  const pool = pgOf(ds).pool;
+  // A pool of its own, with pg's own type parsing (the dataset's pool returns JSON as text), on
+  // the dataset's connection (password included).
+  const { connectionString } = (pgOf(ds).pool as unknown as { options: { connectionString: string } }).options;
   const boss = new PgBoss({
-    db: { executeSql: async (text: string, values: unknown[]) => pool.query(text, values) },
+    connectionString,
+    max: 4,
+    application_name: 'tessera-queue',
     schema: QUEUE_SCHEMA,
     supervise: opts.supervise ?? false,
     schedule: false,
@@ -153,7 +157,7 @@ export async function openQueue(ds: Dataset, opts: QueueOptions = {}): Promise<T
       return await enqueue(on, boss, { kind: 'embed', model: manifest.id, name: manifest.name, parameters, imageIds, partSize: args.partSize });
     },
     async close() {
-      await boss.stop({ graceful: false, wait: true, close: false });
+      await boss.stop({ graceful: false, wait: true });
     },
   };
 }

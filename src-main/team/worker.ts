@@ -195,7 +195,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
           await last;
           await setProvider(s.provider);
           for (const w of s.warnings) log(`run ${runId} part ${part}: warning: ${w}`);
-          images = s.done + s.failed + s.skipped;
+          images = imageIds.length;
         } else {
           const run = await db.prepare('SELECT parameters FROM model_runs WHERE id = ?').pluck().get(runId) as string | undefined;
           if (run === undefined) return;
@@ -239,7 +239,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
     });
     stopping = true;
     log(`worker ${name}: stopping, finishing the parts in hand`);
-    await b.stop({ graceful: true, wait: true, close: false, timeout: opts.stopTimeoutMs ?? 60_000 });
+    await b.stop({ graceful: true, wait: true, timeout: opts.stopTimeoutMs ?? 60_000 });
     boss = null;
     // pg-boss completes a handler's job without waiting; the job is settled already (see runPart).
     await new Promise((r) => setTimeout(r, 300));
@@ -247,7 +247,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
   } finally {
     stopping = true;
     if (timer) clearTimeout(timer);
-    if (boss) await boss.stop({ graceful: false, wait: true, close: false }).catch(() => undefined);
+    if (boss) await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
     await backend?.close().catch(() => undefined);
     await ds.close();
   }

@@ -27,12 +27,15 @@ const lookup: ModelLookup = (id) => {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** What the test prints when a wait times out (the workers' output). */
+let onTimeout: (() => string) | null = null;
+
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
     if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${onTimeout ? `\n${onTimeout()}` : ''}`);
     await sleep(50);
   }
 }
@@ -127,7 +130,7 @@ describe.skipIf(skip !== null)('the work queue', () => {
       const boss = (await import('../../src-main/team/queue')).startBoss(ds);
       const b = await boss;
       await sendParts(ds, b, r.runId, 3);
-      await b.stop({ graceful: false, close: false });
+      await b.stop({ graceful: false });
       expect(await jobs()).toHaveLength(3);
       expect((await runParts(ds, r.runId)).map((p) => [p.part, p.images, p.state, p.worker])).toEqual([
         [0, 2, 'queued', null],
@@ -202,6 +205,7 @@ describe.skipIf(skip !== null || !model || !coco)('tessera worker processes', ()
     c.exitCode !== null || c.signalCode !== null ? Promise.resolve(c.exitCode) : new Promise((r) => c.once('exit', (code) => r(code)));
 
   beforeAll(async () => {
+    onTimeout = () => [...logs].map(([n, l]) => `${n}:\n  ${l.slice(-40).join('\n  ')}`).join('\n');
     dir = tempDir();
     const files = await makeImages(dir);
     pg = await freshPgDataset('workers');
@@ -320,7 +324,7 @@ describe.skipIf(skip !== null || !model || !coco)('tessera worker processes', ()
         }
       }
       // The status command shows the workers and, per part, who ran it on which provider.
-      const st = spawnSync(process.execPath, [BIN, 'queue', 'status', pg.url, '--run', String(runId)], { encoding: 'utf8', timeout: 60_000 });
+      const st = spawnSync(process.execPath, [BIN, 'queue', 'status', pg.url, '--run', String(runId), '--stale', '3000'], { encoding: 'utf8', timeout: 60_000 });
       expect(st.status, st.stderr).toBe(0);
       expect(st.stdout).toMatch(/worker-a +gone/);
       expect(st.stdout).toMatch(/part 0: done, 4 images, worker worker-[ab], provider cpu, attempts \d/);
