@@ -8,7 +8,7 @@ import type { Geometry } from '../../src-main/common/model';
 import { Dataset } from '../../src-main/services/dataset';
 import { importImages } from '../../src-main/services/importer';
 import { ModelRegistry, defaultManifestDir } from '../../src-main/services/models';
-import { closeInferenceBackend, inferenceBackend, runPrelabel } from '../../src-main/services/prelabel';
+import { closeInferenceBackend, inferenceBackend, runPrelabel, runPrelabelPart } from '../../src-main/services/prelabel';
 import { QUEUE_SCHEMA, openQueue, partJobId, queueName, runParts, sendParts, type ModelLookup } from '../../src-main/team/queue';
 import { yolov8nInt8Manifest } from '../helpers/models';
 import { adminQuery, freshPgDataset, pgSkipReason, type PgDataset } from '../helpers/postgres';
@@ -177,6 +177,49 @@ describe.skipIf(skip !== null)('the work queue', () => {
     } finally {
       await file.close();
     }
+  });
+});
+
+describe.skipIf(skip !== null || !model || !coco)('a part run twice at once', () => {
+  let pg: PgDataset;
+  let ds: Dataset;
+  afterAll(async () => {
+    await closeInferenceBackend();
+    await ds?.close();
+    await pg?.drop();
+  });
+
+  it('leaves one set of the run\'s predictions per image (a worker given up on that was still running)', async () => {
+    const dir = tempDir();
+    const names = fs.readdirSync(coco!).filter((f) => f.endsWith('.jpg')).sort().slice(0, 4);
+    for (const n of names) await sharp(path.join(coco!, n)).resize({ width: 320, height: 320, fit: 'inside' }).jpeg().toFile(path.join(dir, n));
+    pg = await freshPgDataset('twice');
+    ds = await Dataset.create(pg.url, dir);
+    await importImages(ds, { paths: [dir] });
+    const queue = await openQueue(ds, { models: lookup });
+    let runId: number;
+    try {
+      ({ runId } = await queue.queuePrelabel(ds, { modelId: manifest.id, scope: { filter: {}, unlabeledOnly: false }, skipLabeled: false, partSize: 4 }, 'lead'));
+    } finally {
+      await queue.close();
+    }
+    const imageIds = (await ds.db.prepare('SELECT id FROM images ORDER BY id').pluck().all()) as number[];
+    const { detector } = await inferenceBackend();
+    // Both attempts see every image pending, and write each one: the later write replaces the earlier.
+    const [one, two] = await Promise.all([
+      runPrelabelPart(ds, detector, runId, { imageIds }),
+      runPrelabelPart(ds, detector, runId, { imageIds }),
+    ]);
+    expect(one.detections).toBeGreaterThan(0);
+    expect(two.detections).toBe(one.detections);
+    const rows = (await ds.db
+      .prepare('SELECT r.image_id AS id, r.detections AS detections, (SELECT count(*) FROM annotations a WHERE a.model_run_id = r.run_id AND a.image_id = r.image_id) AS n FROM model_run_images r WHERE r.run_id = ? ORDER BY r.image_id')
+      .all(runId)) as { id: number; detections: number; n: number }[];
+    expect(rows).toHaveLength(4);
+    for (const r of rows) expect(Number(r.n)).toBe(r.detections);
+    expect(rows.reduce((a, r) => a + Number(r.n), 0)).toBe(one.detections);
+    // A part does not finish the run: the queue does, once every part is done.
+    expect(await ds.db.prepare('SELECT status FROM model_runs WHERE id = ?').pluck().get(runId)).toBe('running');
   });
 });
 
