@@ -95,7 +95,8 @@ export async function runImageCounts(db: Db, runId: number): Promise<Record<RunI
 
 /**
  * Runs that stopped with images still to do: cancelled, or left 'running' by a crash or a quit.
- * A run whose images are all settled is finished whatever its status says, so it is not listed.
+ * A run whose images are all settled is finished whatever its status says, so it is not listed;
+ * nor is a run queued for workers (it has parts), which they finish.
  */
 export async function unfinishedRuns(db: Db): Promise<{ runId: number; model: string; status: ModelRunRecord['status']; pending: number; done: number }[]> {
   return await db
@@ -104,6 +105,7 @@ export async function unfinishedRuns(db: Db): Promise<{ runId: number; model: st
               count(*) FILTER (WHERE i.state = 'pending') AS pending, count(*) FILTER (WHERE i.state <> 'pending') AS done
          FROM model_runs r JOIN model_run_images i ON i.run_id = r.id
         WHERE r.status IN ('running', 'cancelled')
+          AND NOT EXISTS (SELECT 1 FROM run_parts p WHERE p.run_id = r.id)
         GROUP BY r.id
        HAVING count(*) FILTER (WHERE i.state = 'pending') > 0
         ORDER BY r.id DESC`,
