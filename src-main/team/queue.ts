@@ -1,11 +1,10 @@
 import crypto from 'node:crypto';
-import PgBoss from 'pg-boss';
 import type { Dataset } from '../services/dataset';
 import type { ParsedArgs } from '../common/contract';
 import type { QueuedRun, RunPart, WorkerInfo } from '../common/team';
 import type { ModelManifest } from '../common/inference/types';
 import { AppError } from '../common/errors';
-import type { PgDb } from '../db/postgres';
+import { startQueueStore, type PgBoss } from '../db/queue';
 import { insertModelRun } from '../db/modelRuns';
 import { addRunImages } from '../db/prelabel';
 import { prelabelParameters, scopeImageIds } from '../services/prelabel';
@@ -66,44 +65,16 @@ export function partJobId(ds: Dataset, runId: number, part: number): string {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
 }
 
-function pgOf(ds: Dataset): PgDb {
+/**
+ * Starts pg-boss for the dataset's database and makes sure the dataset's queue exists.
+ * `supervise` runs pg-boss's maintenance here (expiring parts claimed too long); workers do, the
+ * server need not.
+ */
+export async function startBoss(ds: Dataset, opts: { supervise?: boolean; onError?: (e: Error) => void } = {}): Promise<PgBoss> {
   if (ds.db.engine !== 'postgres') {
     throw new AppError('UNSUPPORTED', `${ds.file}: workers need a PostgreSQL dataset (postgres://…); a dataset file is used by one process at a time`, { file: ds.file });
   }
-  return ds.db as PgDb;
-}
-
-/**
- * Starts pg-boss over the dataset's connection pool (creating its schema on first use) and makes
- * sure the dataset's queue exists. `supervise` runs pg-boss's maintenance here (expiring parts
- * claimed too long); workers do, the server need not.
- */
-export async function startBoss(ds: Dataset, opts: { supervise?: boolean; onError?: (e: Error) => void } = {}): Promise<PgBoss> {
-  // A pool of its own, with pg's own type parsing (the dataset's pool returns JSON as text), on
-  // the dataset's connection (password included).
-  const { connectionString } = (pgOf(ds).pool as unknown as { options: { connectionString: string } }).options;
-  const boss = new PgBoss({
-    connectionString,
-    max: 4,
-    application_name: 'tessera-queue',
-    schema: QUEUE_SCHEMA,
-    supervise: opts.supervise ?? false,
-    schedule: false,
-    migrate: true,
-    maintenanceIntervalSeconds: 60,
-  });
-  boss.on('error', (e: Error) => opts.onError?.(e));
-  await boss.start();
-  const name = queueName(ds);
-  if (!await boss.getQueue(name)) {
-    try {
-      await boss.createQueue(name, { name, policy: 'standard', retryLimit: PART_RETRY_LIMIT, retryDelay: 1, expireInSeconds: PART_EXPIRE_SECONDS });
-    } catch (e) {
-      // Another process created it at the same moment.
-      if (!await boss.getQueue(name)) throw e;
-    }
-  }
-  return boss;
+  return await startQueueStore(ds.db, { ...opts, schema: QUEUE_SCHEMA, queue: queueName(ds), retryLimit: PART_RETRY_LIMIT, expireInSeconds: PART_EXPIRE_SECONDS });
 }
 
 /** The registry's model with its weights' absolute path, or an error naming the model. */

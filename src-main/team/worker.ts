@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type PgBoss from 'pg-boss';
+import type { PgBoss } from '../db/queue';
 import { AppError } from '../common/errors';
 import type { Provider, ThreadSettings } from '../common/inference/types';
 import type { ModelManifest } from '../common/inference/types';
