@@ -227,8 +227,11 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
     };
 
     for (let i = 0; i < concurrency; i++) {
-      await b.work<PartJob>(queue, { batchSize: 1, pollingIntervalSeconds: 1, includeMetadata: true }, async (jobs) => {
+      let id: string | undefined;
+      id = await b.work<PartJob>(queue, { batchSize: 1, pollingIntervalSeconds: 1, includeMetadata: true }, async (jobs) => {
         for (const job of jobs) await runPart(job);
+        // A part was there: look for the next at once rather than after the polling interval.
+        if (id !== undefined && !stopping) b.notifyWorker(id);
       });
     }
     log(`worker ${name} on ${db.location}: waiting for parts (${concurrency} at once, provider ${wanted})`);
