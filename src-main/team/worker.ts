@@ -200,7 +200,21 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
           const run = await db.prepare('SELECT parameters FROM model_runs WHERE id = ?').pluck().get(runId) as string | undefined;
           if (run === undefined) return;
           const params = JSON.parse(run) as { manifest: ModelManifest; modelFile: string };
-          const s = await computeEmbeddings(ds, { model: { manifest: params.manifest, file: params.modelFile }, images: { ids: imageIds }, embedder: backend!.embedder, ...(providers ? { providers } : {}), threads });
+          let used: string | null = null;
+          const embedder = backend!.embedder;
+          const s = await computeEmbeddings(ds, {
+            model: { manifest: params.manifest, file: params.modelFile },
+            images: { ids: imageIds },
+            // The provider each batch actually ran on (the CPU after a fallback).
+            embedder: { embed: async (req) => {
+              const r = await embedder.embed(req);
+              used = r.provider;
+              return r;
+            } },
+            ...(providers ? { providers } : {}),
+            threads,
+          });
+          await setProvider(used);
           for (const w of s.problems) log(`run ${runId} part ${part}: ${w}`);
           await db.transaction(async () => {
             for (const id of imageIds) await markRunImage(db, runId, id, 'done');

@@ -189,13 +189,17 @@ describe.skipIf(skip !== null)('the work queue', () => {
     }
     const stop = new AbortController();
     const lines: string[] = [];
-    const worker = runWorker({ url: pg.url, name: 'embedder', heartbeatMs: 300, signal: stop.signal, log: (l) => lines.push(l) });
+    // Asked for CUDA: where it cannot load, the worker says so and records the CPU it ran on.
+    const worker = runWorker({ url: pg.url, name: 'embedder', provider: 'cuda', heartbeatMs: 300, signal: stop.signal, log: (l) => lines.push(l) });
     await until('the embedding run to finish', 60_000, async () => (await ds.db.prepare('SELECT status FROM model_runs WHERE id = ?').pluck().get(runId)) === 'done');
     const workers = await listWorkers(ds);
-    expect(workers.find((w) => w.name === 'embedder')).toMatchObject({ alive: true, provider: 'cpu', pid: process.pid });
+    const used = workers.find((w) => w.name === 'embedder')!.provider;
+    expect(workers.find((w) => w.name === 'embedder')).toMatchObject({ alive: true, pid: process.pid });
     stop.abort();
     expect(await worker).toMatchObject({ name: 'embedder', partsDone: 3, partsFailed: 0, images: 5 });
-    expect((await runParts(ds, runId)).map((p) => [p.state, p.worker, p.provider, p.attempts])).toEqual(Array(3).fill(['done', 'embedder', 'cpu', 1]));
+    expect((await runParts(ds, runId)).map((p) => [p.state, p.worker, p.provider, p.attempts])).toEqual(Array(3).fill(['done', 'embedder', used, 1]));
+    if (used === 'cpu') expect(lines.join('\n')).toMatch(/provider cuda is not available here: running on cpu/);
+    else expect(used).toBe('cuda');
     expect(await ds.db.prepare('SELECT count(*) FROM embeddings WHERE annotation_id IS NULL').pluck().get()).toBe(5);
     expect(await ds.db.prepare("SELECT count(*) FROM model_run_images WHERE run_id = ? AND state = 'done'").pluck().get(runId)).toBe(5);
     expect(lines.join('\n')).toMatch(/run \d+ part 2: done, 1 images/);
