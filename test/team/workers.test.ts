@@ -257,6 +257,27 @@ describe.skipIf(skip !== null || !model || !coco)('a part run twice at once', ()
     // A part does not finish the run: the queue does, once every part is done.
     expect(await ds.db.prepare('SELECT status FROM model_runs WHERE id = ?').pluck().get(runId)).toBe('running');
   });
+
+  it('a worker told to stop in the middle of a part finishes it first, and removes nothing', async () => {
+    const queue = await openQueue(ds, { models: lookup });
+    let runId: number;
+    try {
+      ({ runId } = await queue.queuePrelabel(ds, { modelId: manifest.id, scope: { filter: {}, unlabeledOnly: false }, skipLabeled: false, partSize: 4 }, 'lead'));
+    } finally {
+      await queue.close();
+    }
+    const stop = new AbortController();
+    const lines: string[] = [];
+    const worker = runWorker({ url: pg.url, name: 'stopper', heartbeatMs: 300, signal: stop.signal, log: (l) => lines.push(l) });
+    await until('the part to be running', 60_000, async () => (await ds.db.prepare('SELECT state FROM run_parts WHERE run_id = ?').pluck().get(runId)) === 'running');
+    stop.abort();
+    // (It may have run the part the test before left queued too.)
+    expect(await worker).toMatchObject({ partsFailed: 0 });
+    expect(await runParts(ds, runId)).toMatchObject([{ state: 'done', worker: 'stopper', attempts: 1 }]);
+    expect(await ds.db.prepare('SELECT status FROM model_runs WHERE id = ?').pluck().get(runId)).toBe('done');
+    expect(await listWorkers(ds)).toMatchObject([{ name: 'stopper' }]);
+    expect(lines.join('\n')).toMatch(/stopping, finishing the parts in hand[\s\S]*part 0: done/);
+  });
 });
 
 describe.skipIf(skip !== null || !model || !coco)('tessera worker processes', () => {
