@@ -329,14 +329,14 @@ describe.skipIf(skip !== null || !model || !coco)('tessera worker processes', ()
   it(
     'two workers, one killed mid-part: every image ends with exactly one set of predictions, equal to a single-process run, and the run completes',
     async () => {
-      const queue = await openQueue(ds, { models: lookup });
-      let runId: number;
+      // Queued from the command line, with a manifest file naming the weights.
+      const manifestFile = path.join(tempDir(), 'yolo.json');
+      fs.writeFileSync(manifestFile, JSON.stringify(manifest));
       const started = Date.now();
-      try {
-        ({ runId } = await queue.queuePrelabel(ds, { modelId: manifest.id, scope: { filter: {}, unlabeledOnly: false }, skipLabeled: false, partSize: 4 }, 'lead'));
-      } finally {
-        await queue.close();
-      }
+      const queued = spawnSync(process.execPath, [BIN, 'queue', 'prelabel', pg.url, '--model', manifestFile, '--part-size', '4', '--json'], { encoding: 'utf8', timeout: 60_000 });
+      expect(queued.status, queued.stderr).toBe(0);
+      const { runId, parts: partCount, images: imageCount } = JSON.parse(queued.stdout) as { runId: number; parts: number; images: number };
+      expect([partCount, imageCount]).toEqual([16, 64]);
       const a = startWorker('worker-a');
       const b = startWorker('worker-b');
       type Row = { part: number; state: string; worker: string | null; attempts: number };
