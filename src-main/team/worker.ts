@@ -4,7 +4,6 @@ import { AppError } from '../common/errors';
 import type { Provider, ThreadSettings } from '../common/inference/types';
 import type { ModelManifest } from '../common/inference/types';
 import { Dataset } from '../services/dataset';
-import { finishModelRun } from '../db/modelRuns';
 import { markRunImage } from '../db/prelabel';
 import { createInferenceBackend, providerOrder, runPrelabelPart, type InferenceBackend } from '../services/prelabel';
 import { computeEmbeddings } from '../services/embeddings';
@@ -127,12 +126,9 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
       const open = await db.prepare("SELECT count(*) FILTER (WHERE state IN ('queued', 'running')) AS open, count(*) FILTER (WHERE state = 'failed') AS failed FROM run_parts WHERE run_id = ?").get(runId) as { open: number; failed: number };
       if (Number(open.open) > 0) return;
       const status = Number(open.failed) > 0 ? 'failed' : 'done';
-      await db.transaction(async () => {
-        const st = await db.prepare("SELECT status FROM model_runs WHERE id = ? AND status = 'running'").pluck().get(runId);
-        if (st === undefined) return;
-        await finishModelRun(db, runId, status);
-      })();
-      log(`run ${runId}: every part ended, run ${status}`);
+      // Once: the worker that ends the last part and one ending another at the same moment may both get here.
+      const r = await db.prepare("UPDATE model_runs SET status = ?, finished_at = ? WHERE id = ? AND status = 'running'").run(status, Date.now(), runId);
+      if (r.changes > 0) log(`run ${runId}: every part ended, run ${status}`);
     };
 
     const heartbeat = async (): Promise<void> => {

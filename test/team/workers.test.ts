@@ -12,6 +12,7 @@ import { closeInferenceBackend, inferenceBackend, runPrelabel, runPrelabelPart }
 import { QUEUE_SCHEMA, openQueue, partJobId, queueName, runParts, sendParts, type ModelLookup } from '../../src-main/team/queue';
 import { mobilenetEmbedManifest, yolov8nInt8Manifest } from '../helpers/models';
 import { unfinishedRuns } from '../../src-main/db/prelabel';
+import { listEvalRuns } from '../../src-main/db/evaluation';
 import { runWorker } from '../../src-main/team/worker';
 import { listWorkers } from '../../src-main/team/queue';
 import { adminQuery, freshPgDataset, pgSkipReason, type PgDataset } from '../helpers/postgres';
@@ -203,6 +204,8 @@ describe.skipIf(skip !== null)('the work queue', () => {
     expect(await ds.db.prepare('SELECT count(*) FROM embeddings WHERE annotation_id IS NULL').pluck().get()).toBe(5);
     expect(await ds.db.prepare("SELECT count(*) FROM model_run_images WHERE run_id = ? AND state = 'done'").pluck().get(runId)).toBe(5);
     expect(lines.join('\n')).toMatch(/run \d+ part 2: done, 1 images/);
+    // Not a run to evaluate: it predicted nothing.
+    expect((await listEvalRuns(ds.db)).map((r) => r.id)).not.toContain(runId);
   });
 
   it('refuses a dataset file: workers need PostgreSQL', async () => {
