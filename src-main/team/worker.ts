@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { PgBoss } from '../db/queue';
-import { AppError } from '../common/errors';
+import { AppError, type ErrorCode } from '../common/errors';
 import type { Provider, ThreadSettings } from '../common/inference/types';
 import type { ModelManifest } from '../common/inference/types';
 import { Dataset } from '../services/dataset';
@@ -44,6 +44,9 @@ export interface WorkerOptions {
   /** One line per event (parts claimed and done, with timings; fallbacks; sweeps). */
   log?: (line: string) => void;
 }
+
+/** Errors that say the model or the run's request is wrong: trying the part again elsewhere would fail the same way. */
+const WRONG_MODEL = new Set<ErrorCode>(['INVALID_ARGUMENT', 'UNSUPPORTED', 'UNSUPPORTED_FORMAT']);
 
 export interface WorkerSummary {
   name: string;
@@ -231,6 +234,19 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
         summary.partsFailed++;
+        if (WRONG_MODEL.has((e as { code?: ErrorCode }).code!)) {
+          // The model does not fit its manifest (or the task): no worker would do better, so the
+          // part fails now rather than after every try, and the run with it once no part is left.
+          const r = await db
+            .prepare("UPDATE run_parts SET state = 'failed', error = ?, finished_at = ? WHERE run_id = ? AND part = ? AND state = 'running' AND worker = ? AND attempts = ?")
+            .run(message, Date.now(), runId, part, name, attempt);
+          log(`run ${runId} part ${part}: failed for good: ${message}`);
+          if (r.changes > 0) {
+            await b.cancel(queue, job.id);
+            await settleRun(runId);
+          }
+          return;
+        }
         log(`run ${runId} part ${part}: failed: ${message}`);
         await giveBack(held, `failed on ${name}: ${message}`);
       }
