@@ -54,6 +54,12 @@ const USAGE = `usage:
                  [--tile 640 [--overlap 0.2] [--full-pass]] [--threads N] [--spin on|off]
   tessera embed <db> --model <manifest.json|model.onnx> [--output NAME] (with a model.onnx) [--images all|new]
                  [--crops] [--provider ${PROVIDERS.join('|')}] [--threads N] [--spin on|off] [--json]
+  tessera worker <postgres://…> [--provider ${PROVIDERS.join('|')}] [--concurrency N] [--name NAME] [--threads N]
+                 [--heartbeat MS] [--stale MS]
+  tessera queue prelabel <postgres://…> --model <manifest.json|model id> [--part-size 16] [--conf X] [--iou X]
+                 [--images all|unlabeled] [--json]
+  tessera queue embed <postgres://…> --model <manifest.json|model id> [--part-size 64] [--images all|new] [--json]
+  tessera queue status <postgres://…> [--run ID] [--json]
   tessera predictions import <db> <coco-results.json> --name <run> [--instances <instances.json>] [--allow-new-classes]
                  [--json]
   tessera predictions list <db> [--run <id|name>] [--image <id|file name>] [--all] [--json]
@@ -138,6 +144,12 @@ serve is the team server: one PostgreSQL dataset for many people, who log in wit
 user add (password from TESSERA_PASSWORD or a line of standard input, never the command line)
 and are given a role on the dataset: annotator, reviewer or manager (see the README, Team mode).
 
+worker claims parts of the pre-label and embedding runs queued on a PostgreSQL dataset (queue
+prelabel/embed, or the team server) and runs them on this machine, which must see the images and
+the model files at the same paths; it heartbeats, gives back the parts of workers that stopped
+answering, and on SIGINT or SIGTERM finishes the parts it holds and exits. queue status lists the
+workers, the queued runs and, with --run, which worker ran each part on which provider.
+
 predictions list prints the predictions still pending review; with --all also those accepted
 (human annotations now, with the score the model gave) and those a newer run of the model
 superseded or that were found where a shape already was, each with its status. Rejected
@@ -179,6 +191,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await (await import('./team')).cmdServe(rest, io);
       case 'user':
         return await (await import('./team')).cmdUser(rest, io);
+      case 'worker':
+        return await (await import('./worker')).cmdWorker(rest, io);
+      case 'queue':
+        return await (await import('./worker')).cmdQueue(rest, io);
       case undefined:
       case '-h':
       case '--help':

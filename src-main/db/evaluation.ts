@@ -14,7 +14,7 @@ export interface EvalRunRow {
   detections: number;
 }
 
-/** Every model run, newest first, with how many images and predictions it has. */
+/** Every model run, newest first, with how many images and predictions it has (embedding runs of workers left out: they predict nothing). */
 export async function listEvalRuns(db: Db): Promise<EvalRunRow[]> {
   return await db
     .prepare(
@@ -25,6 +25,7 @@ export async function listEvalRuns(db: Db): Promise<EvalRunRow[]> {
               (SELECT count(*) FROM annotations a WHERE a.model_run_id = r.id)
                 + (SELECT count(*) FROM prediction_history h WHERE h.run_id = r.id) AS detections
          FROM model_runs r
+        WHERE NOT EXISTS (SELECT 1 FROM run_parts p WHERE p.run_id = r.id AND p.kind = 'embed')
         ORDER BY r.id DESC`,
     )
     .all() as EvalRunRow[];

@@ -68,6 +68,18 @@ export async function markRunImage(db: Db, runId: number, imageId: number, state
   );
 }
 
+/**
+ * Takes the image's row of the run for this transaction (a row lock on PostgreSQL; SQLite holds
+ * the write lock already) and removes what the run wrote for the image before: its predictions
+ * not yet changed by anyone, and those it kept out of review. A part of a run started again on
+ * another worker, or twice at once, so leaves one set of the run's predictions per image.
+ */
+export async function clearRunImage(db: Db, runId: number, imageId: number): Promise<void> {
+  await db.prepare('UPDATE model_run_images SET state = state WHERE run_id = ? AND image_id = ?').run(runId, imageId);
+  await db.prepare("DELETE FROM annotations WHERE model_run_id = ? AND image_id = ? AND source = 'model' AND version = 1").run(runId, imageId);
+  await db.prepare("DELETE FROM prediction_history WHERE run_id = ? AND image_id = ? AND reason IN ('labeled', 'rejected')").run(runId, imageId);
+}
+
 /** Images of the run still to do, in id order. */
 export async function pendingRunImages(db: Db, runId: number): Promise<number[]> {
   return await db.prepare("SELECT image_id FROM model_run_images WHERE run_id = ? AND state = 'pending' ORDER BY image_id").pluck().all(runId) as number[];
@@ -83,7 +95,8 @@ export async function runImageCounts(db: Db, runId: number): Promise<Record<RunI
 
 /**
  * Runs that stopped with images still to do: cancelled, or left 'running' by a crash or a quit.
- * A run whose images are all settled is finished whatever its status says, so it is not listed.
+ * A run whose images are all settled is finished whatever its status says, so it is not listed;
+ * nor is a run queued for workers (it has parts), which they finish.
  */
 export async function unfinishedRuns(db: Db): Promise<{ runId: number; model: string; status: ModelRunRecord['status']; pending: number; done: number }[]> {
   return await db
@@ -92,6 +105,7 @@ export async function unfinishedRuns(db: Db): Promise<{ runId: number; model: st
               count(*) FILTER (WHERE i.state = 'pending') AS pending, count(*) FILTER (WHERE i.state <> 'pending') AS done
          FROM model_runs r JOIN model_run_images i ON i.run_id = r.id
         WHERE r.status IN ('running', 'cancelled')
+          AND NOT EXISTS (SELECT 1 FROM run_parts p WHERE p.run_id = r.id)
         GROUP BY r.id
        HAVING count(*) FILTER (WHERE i.state = 'pending') > 0
         ORDER BY r.id DESC`,

@@ -15,6 +15,7 @@ import { finishModelRun, insertModelRun } from '../db/modelRuns';
 import {
   addPredictionHistory,
   addRunImages,
+  clearRunImage,
   getModelRun,
   hasHumanAnnotations,
   humanShapesOfImage,
@@ -119,9 +120,15 @@ export interface JobHooks {
   onRun?: (runId: number) => void;
   /** The OpenCV thread that splits semantic instances (the workspace's); a module-level one when omitted. */
   vision?: () => VisionWorker;
+  /**
+   * One part of a run shared by worker processes (see team/worker.ts): only these of its pending
+   * images, on this machine's providers and threads. The run is neither finished nor failed here:
+   * the queue decides that once every part has ended.
+   */
+  part?: { imageIds: readonly number[]; providers?: Provider[]; threads?: ThreadSettings };
 }
 
-interface RunParameters {
+export interface RunParameters {
   manifest: ModelManifest;
   modelFile: string;
   conf: number;
@@ -201,8 +208,20 @@ function clip(d: Detection, width: number, height: number): Detection {
 
 export async function runPrelabel(ds: Dataset, detector: Detector, args: PrelabelRunArgs, hooks: JobHooks = {}): Promise<PrelabelSummary> {
   const m = args.manifest;
+  const params = prelabelParameters(args);
+  const runId = await ds.db.transaction(async () => {
+    const id = await insertModelRun(ds.db, { model: m.id, name: args.name ?? m.name, parameters: { ...params } });
+    await addRunImages(ds.db, id, args.imageIds);
+    return id;
+  })();
+  return continueRun(ds, detector, runId, params, hooks);
+}
+
+/** The parameters a pre-label run records (a queued run's workers read them back). */
+export function prelabelParameters(args: Omit<PrelabelRunArgs, 'imageIds'> & { imageIds?: readonly number[] }): RunParameters {
+  const m = args.manifest;
   if (args.tiling && m.task === 'classify') throw new AppError('INVALID_ARGUMENT', `model "${m.id}" is a classifier: it labels whole images and does not run tiled`, { id: m.id });
-  const params: RunParameters = {
+  return {
     // The resize method is written out so that the run records it, and a resumed run keeps it;
     // classifiers and semantic models without one keep none, their default averaging large shrinks.
     manifest: m.resize || antialiasedByDefault(m.task) ? { ...m } : { ...m, resize: 'cv2-linear' },
@@ -217,12 +236,6 @@ export async function runPrelabel(ds: Dataset, detector: Detector, args: Prelabe
     tiling: args.tiling ?? null,
     highBitDepth: { mode: inputWindowMode(m), window: m.window ?? null, images: {} },
   };
-  const runId = await ds.db.transaction(async () => {
-    const id = await insertModelRun(ds.db, { model: m.id, name: args.name ?? m.name, parameters: { ...params } });
-    await addRunImages(ds.db, id, args.imageIds);
-    return id;
-  })();
-  return continueRun(ds, detector, runId, params, hooks);
 }
 
 /**
@@ -244,6 +257,30 @@ export async function resumePrelabel(ds: Dataset, detector: Detector, runId: num
   return continueRun(ds, detector, runId, params, hooks);
 }
 
+/**
+ * Runs one part of a queued run (see team/queue.ts): the part's images still pending, with the
+ * run's recorded parameters and this machine's providers and threads. Each image's predictions
+ * replace any the run wrote for it before (a part run again after its worker died).
+ */
+export async function runPrelabelPart(
+  ds: Dataset,
+  detector: Detector,
+  runId: number,
+  part: NonNullable<JobHooks['part']>,
+  hooks: Omit<JobHooks, 'part'> = {},
+): Promise<PrelabelSummary> {
+  const run = await getModelRun(ds.db, runId);
+  if (!run) throw new AppError('NOT_FOUND', `model run ${runId} does not exist`, { runId });
+  const params = run.parameters as unknown as RunParameters;
+  if (!params.manifest || !params.modelFile) throw new AppError('INVALID_ARGUMENT', `model run ${runId} is not a pre-labeling run`, { runId });
+  return work(ds, detector, runId, params, { ...hooks, part });
+}
+
+/** Locks the run's row until the transaction ends (PostgreSQL; SQLite holds the write lock already). */
+async function lockRun(db: Dataset['db'], runId: number): Promise<void> {
+  await db.prepare('UPDATE model_runs SET status = status WHERE id = ?').run(runId);
+}
+
 /** Errors that say the model or the request is wrong, not one image. */
 const FATAL = new Set(['INVALID_ARGUMENT', 'UNSUPPORTED', 'CANCELLED', 'NOT_FOUND']);
 
@@ -263,7 +300,8 @@ async function continueRun(ds: Dataset, detector: Detector, runId: number, param
 async function work(ds: Dataset, detector: Detector, runId: number, params: RunParameters, hooks: JobHooks): Promise<PrelabelSummary> {
   const db = ds.db;
   hooks.onRun?.(runId);
-  const pending = await pendingRunImages(db, runId);
+  const inPart = hooks.part ? new Set(hooks.part.imageIds) : null;
+  const pending = (await pendingRunImages(db, runId)).filter((id) => !inPart || inPart.has(id));
   const before = await runImageCounts(db, runId);
   const total = before.done + before.skipped + before.failed + before.pending;
   const resolve = await classResolver(ds, params.manifest.id, params.manifest.classes);
@@ -334,7 +372,15 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
       // Deleted since the run began; its run_images row went with it (ON DELETE CASCADE).
       if (!image) return 'gone';
       if (params.skipLabeled && await hasHumanAnnotations(db, imageId)) return 'skip';
-      const q: ImageQuery = { manifest: params.manifest, modelFile: params.modelFile, conf: params.conf, iou: params.iou, providers: params.providers ?? undefined, threads: runThreads(params), tiling };
+      const q: ImageQuery = {
+        manifest: params.manifest,
+        modelFile: params.modelFile,
+        conf: params.conf,
+        iou: params.iou,
+        providers: hooks.part?.providers ?? params.providers ?? undefined,
+        threads: hooks.part?.threads ?? runThreads(params),
+        tiling,
+      };
       // The image run ahead stops between tiles once the run itself has ended (failed, say).
       const outcome = detectImage(ds, detector, image, q, { onTile: () => onTile(imageId), isCancelled: () => ended || (hooks.isCancelled?.() ?? false), ...(hooks.vision ? { vision: hooks.vision } : {}) });
       return { image, outcome: outcome.then((result): Outcome => ({ ok: true, result }), (error: Error): Outcome => ({ ok: false, error })) };
@@ -394,6 +440,7 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
       // Immediate: the transaction reads before it writes, and a deferred one could not take the
       // write lock once another connection had written in between (SQLITE_BUSY, not retried).
       await db.transaction(async () => {
+        await clearRunImage(db, runId, imageId);
         replaced += await supersedePredictions(db, { model: params.manifest.id, runId, imageId });
         // A resumed older run on an image a newer run of the model already did: what it finds is
         // kept for its evaluation, as replaced by the newer run, and not offered for review again.
@@ -438,20 +485,24 @@ async function work(ds: Dataset, detector: Detector, runId: number, params: RunP
       report();
     }
   } catch (e) {
-    await finishModelRun(db, runId, 'failed');
+    if (!hooks.part) await finishModelRun(db, runId, 'failed');
     throw e;
   } finally {
     ended = true;
-    const stored = (await getModelRun(db, runId))!.parameters;
-    const hbd = stored['highBitDepth'] as RunParameters['highBitDepth'] | undefined;
-    await setRunParameters(db, runId, {
-      ...stored,
-      classes: { ...(stored['classes'] as object | undefined), ...params.classes },
-      ...(hbd && params.highBitDepth ? { highBitDepth: { ...hbd, images: { ...hbd.images, ...params.highBitDepth.images } } } : {}),
-    });
+    // Locked while read and written: workers running parts of the run at once merge in turn.
+    await db.transaction(async () => {
+      await lockRun(db, runId);
+      const stored = (await getModelRun(db, runId))!.parameters;
+      const hbd = stored['highBitDepth'] as RunParameters['highBitDepth'] | undefined;
+      await setRunParameters(db, runId, {
+        ...stored,
+        classes: { ...(stored['classes'] as object | undefined), ...params.classes },
+        ...(hbd && params.highBitDepth ? { highBitDepth: { ...hbd, images: { ...hbd.images, ...params.highBitDepth.images } } } : {}),
+      });
+    }).immediate();
   }
   const counts = await runImageCounts(db, runId);
-  await finishModelRun(db, runId, cancelled ? 'cancelled' : 'done');
+  if (!hooks.part) await finishModelRun(db, runId, cancelled ? 'cancelled' : 'done');
   if (unscoredPose > 0) {
     warnings.add(`${unscoredPose} ${unscoredPose === 1 ? 'object was' : 'objects were'} found with no keypoint scoring ${KEYPOINT_LABELLED_SCORE} or more, and not stored`);
   }

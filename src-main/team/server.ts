@@ -195,6 +195,9 @@ const isLoopback = (h: string): boolean => h === 'localhost' || h === '::1' || /
 const hostPart = (h: string): string => (h.includes(':') ? `[${h}]` : h).toLowerCase();
 
 /** The image a call is about, for the audit log: `imageId`, else `id`, else a single `ids` entry. */
+/** Channels whose handlers above append their own audit entries, one per image. */
+const AUDITED_PER_IMAGE = new Set<Channel>(['predictions:accept', 'predictions:reject']);
+
 function auditImage(channel: Channel, args: Record<string, unknown>): number | null {
   if (typeof args['imageId'] === 'number') return args['imageId'];
   const idIsImage = channel.startsWith('images:');
@@ -273,6 +276,25 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServ
     }
   };
 
+  /**
+   * Runs a call on predictions and then, per image they are on, appends an audit entry naming
+   * those predictions and tells viewers that image's shapes changed.
+   */
+  const perImage = async <T>(conn: Conn, action: Channel, ids: readonly number[], run: () => Promise<T> | T): Promise<T> => {
+    const unique = [...new Set(ids)];
+    const rows = unique.length
+      ? ((await db.prepare('SELECT id, image_id AS imageId FROM annotations WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(unique))) as { id: number; imageId: number }[])
+      : [];
+    const result = await run();
+    const byImage = new Map<number, number[]>();
+    for (const r of rows) byImage.set(r.imageId, [...(byImage.get(r.imageId) ?? []), r.id]);
+    for (const [imageId, of] of byImage) {
+      await audit(conn.user, action, imageId, { ids: of.sort((a, b) => a - b) });
+      emit('annotations:changed', { imageId, by: conn.user, action });
+    }
+    return result;
+  };
+
   /** The handlers as one connection's user sees them. */
   const handlersFor = (conn: Conn): Handlers => {
     const base = confined.handlers;
@@ -310,6 +332,9 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServ
         await note('recording the review', () => work.markReviewed(ds, args.id, conn.user));
         return r;
       },
+      // Predictions are named by their ids: the audit and the viewers learn the images they are on.
+      'predictions:accept': async (args) => await perImage(conn, 'predictions:accept', [...args.ids, ...args.edits.map((e) => e.id)], () => base['predictions:accept'](args)),
+      'predictions:reject': async (args) => await perImage(conn, 'predictions:reject', args.ids, () => base['predictions:reject'](args)),
       'predictions:acceptAbove': async (args) => {
         const r = await base['predictions:acceptAbove'](args);
         if (args.imageId !== undefined) emit('annotations:changed', { imageId: args.imageId, by: conn.user, action: 'predictions:acceptAbove' });
@@ -409,7 +434,7 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServ
     } finally {
       if (jobId !== null) jobOwners.delete(jobId);
     }
-    if (result.ok && CHANNEL_EFFECTS[c] === 'change') await audit(conn.user, c, auditImage(c, args), rawArgs);
+    if (result.ok && CHANNEL_EFFECTS[c] === 'change' && !AUDITED_PER_IMAGE.has(c)) await audit(conn.user, c, auditImage(c, args), rawArgs);
     if (!result.ok && (result.error.code === 'LEASED' || result.error.code === 'FORBIDDEN')) await audit(conn.user, `refused:${c}`, auditImage(c, args), rawArgs);
     return result;
   }

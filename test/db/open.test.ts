@@ -29,6 +29,7 @@ describe('openDatabase', () => {
     // sqlite_sequence holds the AUTOINCREMENT counter that keeps annotation ids from being reused.
     expect(tables).toEqual([
       'annotations',
+      'audit_log',
       'class_maps',
       'classes',
       'coco_category_ids',
@@ -42,6 +43,7 @@ describe('openDatabase', () => {
       'image_display',
       'image_geo',
       'image_imaging',
+      'image_leases',
       'image_viewed_frames',
       'image_windows',
       'images',
@@ -50,6 +52,7 @@ describe('openDatabase', () => {
       'model_runs',
       'prediction_history',
       'prediction_rejections',
+      'run_parts',
       'series_windows',
       'sqlite_sequence',
       'stack_members',
@@ -58,6 +61,9 @@ describe('openDatabase', () => {
       'version_classes',
       'version_images',
       'versions',
+      'work_job_images',
+      'work_jobs',
+      'worker_nodes',
     ]);
     await db.close();
     const again = openDatabase(file);

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CHANNELS, type Channel } from '../../src-main/common/contract';
 import { insertImages } from '../../src-main/db/images';
+import { insertAnnotations } from '../../src-main/db/annotations';
+import { insertModelRun } from '../../src-main/db/modelRuns';
 import { rebuildStacks } from '../../src-main/db/stacks';
 import { Dataset } from '../../src-main/services/dataset';
 import { addUser, ensureAccounts, setRole } from '../../src-main/team/accounts';
@@ -125,16 +127,6 @@ async function serve(more: Partial<TeamServerOptions> = {}): Promise<TeamServer>
   const s = await startTeamServer({ url: pgds.url, host: '127.0.0.1', port: 0, staticDir, configDir: tempDir(), version: 'test', roots: [root], ...more });
   if (server) extra.push(s);
   return s;
-}
-
-/** Whether the jobs, leases and audit services are in (they answer UNSUPPORTED until then). */
-async function workReady(): Promise<boolean> {
-  try {
-    await work.auditLog(server.dataset, { limit: 1 });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe.skipIf(skip)('team server', () => {
@@ -396,11 +388,7 @@ describe.skipIf(skip)('team server', () => {
     await expect(request(s, 'GET', '/login')).rejects.toThrow();
   });
 
-  it('needs the lease to edit shapes, tells others of the change, and audits it with the user', async (ctx) => {
-    if (!(await workReady())) {
-      console.warn('[team] lease and audit case skipped: the work services (src-main/team/work.ts) answer UNSUPPORTED');
-      ctx.skip();
-    }
+  it('needs the lease to edit shapes, tells others of the change, and audits it with the user', async () => {
     const mona = await client(server, MONA);
     const cls = (await mona.call('classes:list')).value as { id: number }[];
     const classId = cls[0]!.id;
@@ -442,11 +430,7 @@ describe.skipIf(skip)('team server', () => {
     for (const c of [mona, bob, rita]) c.ws.close();
   });
 
-  it('copies to other slices only when none of them is leased by someone else', async (ctx) => {
-    if (!(await workReady())) {
-      console.warn('[team] stack lease case skipped: the work services (src-main/team/work.ts) answer UNSUPPORTED');
-      ctx.skip();
-    }
+  it('copies to other slices only when none of them is leased by someone else', async () => {
     const mona = await client(server, MONA);
     const classId = ((await mona.call('classes:list')).value as { id: number }[])[0]!.id;
     mona.ws.close();
@@ -468,5 +452,54 @@ describe.skipIf(skip)('team server', () => {
     expect((await bob.call('annotations:list', { imageId: second })).value).toHaveLength(1);
     ann.ws.close();
     bob.ws.close();
+  });
+
+  it('keeps undo per user and audits accepted and rejected predictions per image, with the reviewer', async () => {
+    const mona = await client(server, MONA);
+    const classId = ((await mona.call('classes:list')).value as { id: number }[])[0]!.id;
+    mona.ws.close();
+    const [a, b] = [imageIds[2]!, imageIds[3]!];
+    const ann = await client(server, ANN);
+    const bob = await client(server, BOB);
+    const box = (x: number) => ({ kind: 'box' as const, x, y: 1, w: 4, h: 4 });
+    // Two annotators edit one image one after the other (the lease passes between them).
+    expect((await ann.call('team:lease', { imageId: a })).value.mine).toBe(true);
+    const mine = await ann.call('annotations:edit', { imageId: a, label: 'ann draws', ops: [{ op: 'create', draft: { classId, geometry: box(1) } }] });
+    expect(mine.ok).toBe(true);
+    await ann.call('team:release', { imageId: a });
+    expect((await bob.call('team:lease', { imageId: a })).value.mine).toBe(true);
+    const his = await bob.call('annotations:edit', { imageId: a, label: 'bob draws', ops: [{ op: 'create', draft: { classId, geometry: box(10) } }] });
+    expect(his.ok).toBe(true);
+    await bob.call('team:release', { imageId: a });
+    // Ann's undo takes back her own shape, not Bob's later one.
+    expect((await ann.call('team:lease', { imageId: a })).value.mine).toBe(true);
+    expect((await ann.call('annotations:history', { imageId: a })).value.undoLabel).toBe('ann draws');
+    expect((await ann.call('annotations:undo', { imageId: a })).ok).toBe(true);
+    const left = (await ann.call('annotations:list', { imageId: a })).value as { id: number }[];
+    expect(left.map((r) => r.id)).toEqual([(his.value as { created: number[] }).created[0]]);
+    await ann.call('team:release', { imageId: a });
+
+    // Predictions on two images: the reviewer accepts one and rejects the other two.
+    const ds = server.dataset;
+    const run = await insertModelRun(ds.db, { model: 'tiny', parameters: {}, provider: 'cpu' });
+    const preds = await insertAnnotations(ds.db, [
+      { imageId: a, classId, geometry: box(20), source: 'model', modelRunId: run, score: 0.9 },
+      { imageId: a, classId, geometry: box(30), source: 'model', modelRunId: run, score: 0.8 },
+      { imageId: b, classId, geometry: box(20), source: 'model', modelRunId: run, score: 0.7 },
+    ]);
+    const rita = await client(server, RITA);
+    expect((await rita.call('predictions:accept', { ids: [preds[0]] })).ok).toBe(true);
+    expect((await rita.call('predictions:reject', { ids: [preds[1], preds[2]] })).ok).toBe(true);
+    await expect.poll(() => ann.events.filter((e) => e.event === 'annotations:changed' && e.payload['by'] === RITA).length).toBe(3);
+    const ofA = (await rita.call('team:audit', { imageId: a })).value as { user: string; action: string; detail: string }[];
+    const ofB = (await rita.call('team:audit', { imageId: b })).value as { user: string; action: string; detail: string }[];
+    expect(ofA.filter((e) => e.action.startsWith('predictions:')).map((e) => [e.user, e.action, JSON.parse(e.detail)])).toEqual([
+      [RITA, 'predictions:reject', { ids: [preds[1]] }],
+      [RITA, 'predictions:accept', { ids: [preds[0]] }],
+    ]);
+    expect(ofB.filter((e) => e.action.startsWith('predictions:')).map((e) => [e.user, e.action, JSON.parse(e.detail)])).toEqual([[RITA, 'predictions:reject', { ids: [preds[2]] }]]);
+    // Who undid what is in the log too.
+    expect(ofA.find((e) => e.action === 'annotations:undo')).toMatchObject({ user: ANN });
+    for (const c of [ann, bob, rita]) c.ws.close();
   });
 });

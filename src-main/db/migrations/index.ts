@@ -15,8 +15,9 @@ import { embeddings } from './0014-embeddings';
 import { versions } from './0015-versions';
 import { journalUser } from './0016-journal-user';
 import { teamWork } from './0017-team-work';
+import { teamWorkers } from './0018-team-workers';
 import type { Migration } from './types';
 
 export type { Migration };
-export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, predictions, frames, classOrder, shapeKinds, stacks, comments, display, geoUnits, embeddings, versions, journalUser, teamWork];
+export const MIGRATIONS: readonly Migration[] = [initial, editing, prelabel, medical, geo, predictions, frames, classOrder, shapeKinds, stacks, comments, display, geoUnits, embeddings, versions, journalUser, teamWork, teamWorkers];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
