@@ -10,6 +10,8 @@ import { startTeamServer, type TeamServer } from '../../src-main/team/server';
 import { annotationCount, chromiumOrSkip, collectPageErrors, dragImage, launchChromium, requireRenderer, settled, startApp, staticDir } from '../helpers/browser';
 import startPostgres, { freshPgDataset, pgUrl, type PgDataset } from '../helpers/postgres';
 import { tempDir } from '../helpers/shared';
+import { yolov8nInt8Manifest } from '../helpers/models';
+import { openQueue } from '../../src-main/team/queue';
 
 /**
  * Team mode in real Chromium against the real team server (`tessera serve`, PostgreSQL): people
@@ -292,5 +294,29 @@ describe('team mode in the browser', () => {
     } finally {
       await local.close();
     }
+  });
+
+  it.skipIf(prerequisites.skip)('the parts of a run queued for the workers show in the model panel, with their state and worker', async (ctx) => {
+    prerequisites.assertPresent();
+    if (!pgUrl()) return ctx.skip();
+    // Queued as the server queues a manager's run; no worker is running, so every part waits.
+    const weights = path.join(root, 'weights.onnx');
+    fs.writeFileSync(weights, 'not read when queueing');
+    const manifest = yolov8nInt8Manifest(weights);
+    const queue = await openQueue(server!.dataset, { models: () => ({ manifest, path: weights }) });
+    let runId: number;
+    try {
+      ({ runId } = await queue.queuePrelabel(server!.dataset, { modelId: manifest.id, scope: { filter: {}, unlabeledOnly: false }, skipLabeled: false, partSize: 3 }, U.mona));
+    } finally {
+      await queue.close();
+    }
+    const mona = await login(U.mona);
+    await openImage(mona.page, 'a.png');
+    await mona.page.getByTestId('run-parts-id').fill(String(runId));
+    await mona.page.getByTestId('run-parts-show').click();
+    const parts = mona.page.locator(`[data-testid="run-parts"][data-run-id="${runId}"] [data-testid="run-part"]`);
+    await expect.poll(() => parts.count()).toBe(2);
+    expect(await parts.evaluateAll((rows) => rows.map((r) => `${r.getAttribute('data-part')}:${r.getAttribute('data-state')}:${r.getAttribute('data-worker')}`))).toEqual(['0:queued:', '1:queued:']);
+    expect(await mona.page.locator(`[data-testid="run-parts"][data-run-id="${runId}"]`).getAttribute('data-finished')).toBe('false');
   });
 });
