@@ -67,9 +67,14 @@ export class LeaseKeeper {
     if (wasMine) this.port.release(id).catch((e: unknown) => this.opts.onError?.(e));
   }
 
-  /** A lease:changed event: when it is about the open image and we do not hold it, ask again now. */
+  /**
+   * A lease:changed event about the open image that does not say it is ours: ask again now. While
+   * someone else holds it, this is how it turns editable at once; while we think we hold it (our
+   * renewals lapsed, another tab of this session gave it back), this is how we learn otherwise
+   * before the next renewal.
+   */
   changed(ev: LeaseState): void {
-    if (ev.imageId !== this.imageId || this.current?.mine) return;
+    if (ev.imageId !== this.imageId || ev.mine) return;
     void this.ask();
   }
 

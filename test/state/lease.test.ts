@@ -170,4 +170,24 @@ describe('LeaseKeeper', () => {
     expect(second.state).toMatchObject({ mine: true, holder: 'ann2' });
     expect(leases.calls.filter((c) => c === 's2 take 7')).toHaveLength(2);
   });
+
+  it('a holder told that someone else now holds its image turns view only at once, not at its next renewal', async () => {
+    const leases = new Leases(30_000);
+    const states: (LeaseState | null)[] = [];
+    const k = new LeaseKeeper(leases.port('ann1', 's1'), { leaseSeconds: 30, onState: (s) => states.push(s) });
+    k.open(7);
+    await flush();
+    expect(k.state?.mine).toBe(true);
+    // Its lease lapsed unnoticed (a suspended laptop) and another annotator took the image.
+    leases.held.set(7, { holder: 'ann2', session: 's2', expiresAt: Date.now() + 30_000 });
+    k.changed({ imageId: 7, mine: false, holder: 'ann2', expiresAt: Date.now() + 30_000 });
+    await flush();
+    expect(k.state).toMatchObject({ mine: false, holder: 'ann2' });
+    expect(states.map((s) => s?.mine)).toEqual([true, false]);
+    // Events saying the lease is ours ask nothing.
+    const asked = leases.calls.length;
+    k.changed({ imageId: 7, mine: true, holder: 'ann1', expiresAt: null });
+    await flush();
+    expect(leases.calls.length).toBe(asked);
+  });
 });
