@@ -258,6 +258,19 @@ describe('team mode in the browser', () => {
     await expect.poll(() => ann2.page.getByTestId('my-job').count()).toBe(1);
     expect(await ann2.page.getByTestId('my-job').getAttribute('data-images')).toBe('2');
     await expect.poll(() => ann2.page.getByTestId('grid-cell').count()).toBe(2);
+    // Marking an image of the job done moves its progress, for the annotator and on the dashboard.
+    const first = ann2.page.getByTestId('grid-cell').first();
+    const doneId = Number(await first.getAttribute('data-image-id'));
+    await first.click();
+    await ann2.page.locator(`[data-testid="viewer"][data-image-id="${doneId}"][data-read-only="false"]`).waitFor();
+    await ann2.page.getByTestId('action-markDone').click();
+    await expect.poll(() => ann2.page.getByTestId('image-status').textContent()).toBe('Done');
+    await back(ann2.page);
+    await ann2.page.getByTestId('my-jobs-refresh').click();
+    await expect.poll(() => ann2.page.getByTestId('my-job').getAttribute('data-done')).toBe('1');
+    await mona.page.getByTestId('team-dashboard-refresh').click();
+    await expect.poll(() => mona.page.locator(`[data-testid="dash-job"][data-assignee="${U.ann2}"]`).getAttribute('data-done')).toBe('1');
+    await expect.poll(() => mona.page.locator(`[data-testid="dash-user"][data-user="${U.ann2}"]`).getAttribute('data-done')).toBe('1');
     await ann2.page.getByTestId('my-job-all').click();
     await expect.poll(() => ann2.page.getByTestId('grid-cell').count()).toBe(4);
 
