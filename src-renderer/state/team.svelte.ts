@@ -1,6 +1,6 @@
 import type { ImageFilter } from '../../src-main/common/model';
 import { roleAtLeast, type AnnotationsChanged, type AuditEntry, type LeaseState, type QueuedRun, type Role, type RunPart, type TeamDashboard, type TeamMe, type WorkJob } from '../../src-main/common/team';
-import { call, errorMessage, onEvent } from '../bridge';
+import { call, errorCode, errorMessage, onEvent } from '../bridge';
 import { app } from './app.svelte';
 import { editorState } from './editor.svelte';
 import { LatestWins } from './latest';
@@ -62,7 +62,9 @@ class TeamState {
     let me: TeamMe | null = null;
     try {
       me = await call('team:me', {});
-    } catch {
+    } catch (e) {
+      // A team server whose session has ended: log in again.
+      if (errorCode(e) === 'UNAUTHENTICATED') location.assign('/login');
       me = null;
     }
     this.me = me;
