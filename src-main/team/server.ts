@@ -242,7 +242,7 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServ
 
   let queue: Promise<TeamQueue> | null = null;
   const teamQueue = (): Promise<TeamQueue> => {
-    queue ??= openQueue(ds).catch((e: unknown) => {
+    queue ??= openQueue(ds, { configDir: opts.configDir }).catch((e: unknown) => {
       queue = null;
       throw e;
     });

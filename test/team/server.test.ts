@@ -18,7 +18,8 @@ import { startTeamServer, type TeamServer, type TeamServerOptions } from '../../
 import * as work from '../../src-main/team/work';
 import { imageRows } from '../helpers/images';
 import { freshPgDataset, pgSkipReason, type PgDataset } from '../helpers/postgres';
-import { tempDir } from '../helpers/shared';
+import { sharedPath, tempDir } from '../helpers/shared';
+import { yolov8nInt8Manifest } from '../helpers/models';
 
 const skip = pgSkipReason();
 
@@ -501,5 +502,27 @@ describe.skipIf(skip)('team server', () => {
     // Who undid what is in the log too.
     expect(ofA.find((e) => e.action === 'annotations:undo')).toMatchObject({ user: ANN });
     for (const c of [ann, bob, rita]) c.ws.close();
+  });
+
+  it('queues a run on a model the manager added to the server', async (ctx) => {
+    const model = sharedPath('models/yolov8n_int8.onnx');
+    if (!model) {
+      console.warn('[team] queue case skipped: ../shared/models/yolov8n_int8.onnx is absent');
+      ctx.skip();
+      return;
+    }
+    // The model file must lie in the served folders, as every path a caller names.
+    const file = path.join(root, 'models', 'my-yolo.onnx');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.copyFileSync(model, file);
+    const mona = await client(server, MONA);
+    const added = await mona.call('models:add', { file, manifest: { ...yolov8nInt8Manifest(file), id: 'my-yolo' } });
+    expect(added.ok, JSON.stringify(added.error)).toBe(true);
+    const queued = await mona.call('team:queuePrelabel', { modelId: 'my-yolo', scope: { imageIds: imageIds.slice(0, 2) }, skipLabeled: false, partSize: 1 });
+    expect(queued.ok, JSON.stringify(queued.error)).toBe(true);
+    expect(queued.value).toMatchObject({ parts: 2, images: 2 });
+    const parts = (await mona.call('team:runParts', { runId: queued.value.runId })).value as { state: string }[];
+    expect(parts.map((p) => p.state)).toEqual(['queued', 'queued']);
+    mona.ws.close();
   });
 });
