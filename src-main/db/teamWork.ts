@@ -39,7 +39,10 @@ export async function upsertLease(db: Db, imageId: number, user: string, session
 }
 
 /** Whether the image exists, and its stored lease (live or lapsed), in one read. */
-export async function imageLease(db: Db, imageId: number): Promise<{ exists: boolean; lease: LeaseRow | null }> {
+export async function imageLease(db: Db, imageId: number, opts: { hold?: boolean } = {}): Promise<{ exists: boolean; lease: LeaseRow | null }> {
+  // Held: until the calling transaction ends, nobody can take, renew or release the lease (their
+  // INSERT ... ON CONFLICT DO UPDATE waits). SQLite's write transaction already excludes them.
+  if (opts.hold && db.engine === 'postgres') await db.prepare('SELECT image_id FROM image_leases WHERE image_id = ? FOR SHARE').run(imageId);
   const row = await db
     .prepare(
       `SELECT i.id AS id, l.user_name AS "user", l.session AS session, l.acquired_at AS acquiredAt, l.expires_at AS expiresAt

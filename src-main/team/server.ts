@@ -300,18 +300,22 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServ
     const base = confined.handlers;
     const leased = <C extends (typeof LEASED_CHANNELS)[number]>(channel: C) =>
       (async (args: ParsedArgs<C>) => {
-        await work.requireLease(ds, args.imageId, conn.sessionId);
-        if (channel.startsWith('stacks:')) {
-          // Slice tools write into the stack's other images too: none of them may be someone else's now.
-          for (const imageId of new Set((await slicesOf(db, args.imageId)).map((sl) => sl.imageId))) {
-            if (imageId === args.imageId) continue;
-            const lease = await work.leaseOf(ds, imageId, conn.user);
-            if (lease.holder !== null && !lease.mine) {
-              throw new AppError('LEASED', `image ${imageId} of this stack is being edited by ${lease.holder}`, { imageId, holder: lease.holder });
+        // The lease check and the edit are one transaction holding the lease: a lease lapsing
+        // meanwhile passes to someone else only after this edit is in.
+        const result = await db.transaction(async () => {
+          await work.requireLease(ds, args.imageId, conn.sessionId, Date.now(), { hold: true });
+          if (channel.startsWith('stacks:')) {
+            // Slice tools write into the stack's other images too: none of them may be someone else's now.
+            for (const imageId of new Set((await slicesOf(db, args.imageId)).map((sl) => sl.imageId))) {
+              if (imageId === args.imageId) continue;
+              const lease = await work.leaseOf(ds, imageId, conn.user);
+              if (lease.holder !== null && !lease.mine) {
+                throw new AppError('LEASED', `image ${imageId} of this stack is being edited by ${lease.holder}`, { imageId, holder: lease.holder });
+              }
             }
           }
-        }
-        const result = await (base[channel] as (a: ParsedArgs<C>) => Promise<unknown>)(args);
+          return await (base[channel] as (a: ParsedArgs<C>) => Promise<unknown>)(args);
+        }).immediate();
         // An undo or redo with nothing left to do changed nothing.
         if (result !== null) emit('annotations:changed', { imageId: args.imageId, by: conn.user, action: channel });
         return result;

@@ -104,9 +104,13 @@ export async function leaseOf(ds: Dataset, imageId: number, user: string, sessio
   return stateOf(imageId, lease, now, (l) => (session === undefined ? l.user === user : l.session === session));
 }
 
-/** Throws LEASED unless `session` holds a live lease on the image. */
-export async function requireLease(ds: Dataset, imageId: number, session: string, now = Date.now()): Promise<void> {
-  const { exists, lease } = await imageLease(ds.db, imageId);
+/**
+ * Throws LEASED unless `session` holds a live lease on the image. With `hold`, inside a
+ * transaction, the lease cannot change hands until that transaction ends: an edit checked this
+ * way commits before anyone else can take the image, even if the lease lapses meanwhile.
+ */
+export async function requireLease(ds: Dataset, imageId: number, session: string, now = Date.now(), opts: { hold?: boolean } = {}): Promise<void> {
+  const { exists, lease } = await imageLease(ds.db, imageId, opts);
   if (!exists) throw noImage(imageId);
   if (lease && lease.expiresAt > now) {
     if (lease.session === session) return;

@@ -17,7 +17,7 @@ import { CHANNEL_ROLES } from '../../src-main/team/roles';
 import { startTeamServer, type TeamServer, type TeamServerOptions } from '../../src-main/team/server';
 import * as work from '../../src-main/team/work';
 import { imageRows } from '../helpers/images';
-import { freshPgDataset, pgSkipReason, type PgDataset } from '../helpers/postgres';
+import { adminQuery, freshPgDataset, pgSkipReason, type PgDataset } from '../helpers/postgres';
 import { sharedPath, tempDir } from '../helpers/shared';
 import { yolov8nInt8Manifest } from '../helpers/models';
 
@@ -524,5 +524,43 @@ describe.skipIf(skip)('team server', () => {
     const parts = (await mona.call('team:runParts', { runId: queued.value.runId })).value as { state: string }[];
     expect(parts.map((p) => p.state)).toEqual(['queued', 'queued']);
     mona.ws.close();
+  });
+
+  it('lets a lease lapsing during an edit pass to someone else only once that edit is in', async () => {
+    // Leases of 3 s; an insert into this image's shapes takes 4 s (a trigger), so the edit's
+    // transaction is still open when its lease lapses and the next annotator asks for it.
+    const short = await serve({ leaseSeconds: 3 });
+    const imageId = imageIds[1]!;
+    const fn = `${pgds.schema}.slow_shape_insert`;
+    await adminQuery(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(4); RETURN NEW; END $$`);
+    await adminQuery(`CREATE TRIGGER slow_shape_insert BEFORE INSERT ON ${pgds.schema}.annotations FOR EACH ROW WHEN (NEW.image_id = ${imageId}) EXECUTE FUNCTION ${fn}()`);
+    try {
+      const mona = await client(short, MONA);
+      const classId = ((await mona.call('classes:list')).value as { id: number }[])[0]!.id;
+      mona.ws.close();
+      const ann = await client(short, ANN);
+      const bob = await client(short, BOB);
+      const t0 = Date.now();
+      expect((await ann.call('team:lease', { imageId })).value.mine).toBe(true);
+      const order: string[] = [];
+      await new Promise((r) => setTimeout(r, 500));
+      const edit = ann
+        .call('annotations:edit', { imageId, label: 'slow', ops: [{ op: 'create', draft: { classId, geometry: { kind: 'box', x: 2, y: 2, w: 5, h: 5 } } }] })
+        .then((r) => (order.push('edit committed'), r));
+      // Past the lease's end (3 s), while the edit is still being written.
+      await new Promise((r) => setTimeout(r, Math.max(0, t0 + 3500 - Date.now())));
+      const lease = bob.call('team:lease', { imageId }).then((r) => (order.push('lease passed'), r));
+      const [edited, taken] = await Promise.all([edit, lease]);
+      expect(edited.ok, JSON.stringify(edited.error)).toBe(true);
+      expect(taken.value).toMatchObject({ mine: true, holder: BOB });
+      expect(order).toEqual(['edit committed', 'lease passed']);
+      // What the new holder sees includes the edit.
+      expect((await bob.call('annotations:list', { imageId })).value).toHaveLength(1);
+      ann.ws.close();
+      bob.ws.close();
+    } finally {
+      await adminQuery(`DROP TRIGGER IF EXISTS slow_shape_insert ON ${pgds.schema}.annotations`);
+      await adminQuery(`DROP FUNCTION IF EXISTS ${fn}()`);
+    }
   });
 });
