@@ -174,7 +174,9 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
       const started = performance.now();
       log(`run ${runId} part ${part}: claimed (${imageIds.length} images, attempt ${attempt})`);
       const held = { run_id: runId, part, worker: name as string | null, attempts: attempt, job_id: job.id };
-      let provider: string = wanted;
+      // The provider the model ran on, once it has run; a part whose images all failed to read ran
+      // nothing and records none (not the one asked for).
+      let provider: string | null = null;
       const setProvider = async (p: string | null): Promise<void> => {
         if (!p || p === provider) return;
         provider = p;
@@ -215,8 +217,28 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
           });
           await setProvider(used);
           for (const w of s.problems) log(`run ${runId} part ${part}: ${w}`);
+          // An image is done when its vector is stored; one that has none failed, with the reason.
+          const stored = new Set(
+            s.model
+              ? ((await db
+                  .prepare('SELECT image_id FROM embeddings WHERE model_id = ? AND annotation_id IS NULL AND image_id IN (SELECT value FROM json_each(?))')
+                  .pluck()
+                  .all(s.model.id, JSON.stringify(imageIds))) as number[])
+              : [],
+          );
+          const paths = new Map(
+            ((await db.prepare('SELECT id, path FROM images WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(imageIds))) as { id: number; path: string }[]).map((r) => [r.id, r.path]),
+          );
           await db.transaction(async () => {
-            for (const id of imageIds) await markRunImage(db, runId, id, 'done');
+            for (const id of imageIds) {
+              if (stored.has(id)) {
+                await markRunImage(db, runId, id, 'done');
+                continue;
+              }
+              const file = paths.get(id);
+              const why = (file !== undefined && s.problems.find((line) => line.includes(file))) || `no vector was stored for image ${id}${file ? ` (${file})` : ''}`;
+              await markRunImage(db, runId, id, 'failed', { error: why });
+            }
           })();
           images = imageIds.length;
         }
@@ -225,7 +247,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
           .run(Date.now(), provider, runId, part, name, attempt);
         const secs = (performance.now() - started) / 1000;
         if (done.changes === 0) log(`run ${runId} part ${part}: finished after it was given to another worker (${secs.toFixed(1)} s)`);
-        else log(`run ${runId} part ${part}: done, ${images} images in ${secs.toFixed(1)} s (${(images / Math.max(secs, 1e-3)).toFixed(2)} images/s) on ${provider}`);
+        else log(`run ${runId} part ${part}: done, ${images} images in ${secs.toFixed(1)} s (${(images / Math.max(secs, 1e-3)).toFixed(2)} images/s) ${provider ? `on ${provider}` : 'without running the model (no image could be read)'}`);
         summary.partsDone++;
         summary.images += images;
         await settleRun(runId);

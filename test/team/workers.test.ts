@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { ModelManifest } from '../../src-main/common/inference/types';
 import type { Geometry } from '../../src-main/common/model';
 import { Dataset } from '../../src-main/services/dataset';
@@ -179,7 +179,7 @@ describe.skipIf(skip !== null)('the work queue', () => {
     expect(await ds.db.prepare('SELECT count(*) FROM run_parts').pluck().get()).toBe(partsBefore);
   });
 
-  it.runIf(embedModel)('runs an embedding run in a worker: a vector per image, every part done by it, the run done', async () => {
+  it.runIf(embedModel)('runs an embedding run in a worker: a vector per readable image, the unreadable one failed with its reason, every part done by it, the run done', async () => {
     const m = mobilenetEmbedManifest(embedModel!);
     const q = await openQueue(ds, { models: (id) => ({ manifest: { ...m, id }, path: embedModel! }) });
     let runId: number;
@@ -188,6 +188,11 @@ describe.skipIf(skip !== null)('the work queue', () => {
     } finally {
       await q.close();
     }
+    // One file is damaged after it was queued.
+    const damaged = path.join(dir, 'q4.png');
+    const intact = fs.readFileSync(damaged);
+    fs.writeFileSync(damaged, intact.subarray(0, 40));
+    onTestFinished(() => fs.writeFileSync(damaged, intact));
     const stop = new AbortController();
     const lines: string[] = [];
     // Asked for CUDA: where it cannot load, the worker says so and records the CPU it ran on.
@@ -198,11 +203,20 @@ describe.skipIf(skip !== null)('the work queue', () => {
     expect(workers.find((w) => w.name === 'embedder')).toMatchObject({ alive: true, pid: process.pid });
     stop.abort();
     expect(await worker).toMatchObject({ name: 'embedder', partsDone: 3, partsFailed: 0, images: 5 });
-    expect((await runParts(ds, runId)).map((p) => [p.state, p.worker, p.provider, p.attempts])).toEqual(Array(3).fill(['done', 'embedder', used, 1]));
+    // The last part held only the damaged file: the model never ran there, so it names no provider.
+    expect((await runParts(ds, runId)).map((p) => [p.state, p.worker, p.provider, p.attempts])).toEqual([
+      ['done', 'embedder', used, 1],
+      ['done', 'embedder', used, 1],
+      ['done', 'embedder', null, 1],
+    ]);
     if (used === 'cpu') expect(lines.join('\n')).toMatch(/provider cuda is not available here: running on cpu/);
     else expect(used).toBe('cuda');
-    expect(await ds.db.prepare('SELECT count(*) FROM embeddings WHERE annotation_id IS NULL').pluck().get()).toBe(5);
-    expect(await ds.db.prepare("SELECT count(*) FROM model_run_images WHERE run_id = ? AND state = 'done'").pluck().get(runId)).toBe(5);
+    expect(await ds.db.prepare('SELECT count(*) FROM embeddings WHERE annotation_id IS NULL').pluck().get()).toBe(4);
+    expect(await ds.db.prepare("SELECT count(*) FROM model_run_images WHERE run_id = ? AND state = 'done'").pluck().get(runId)).toBe(4);
+    const failed = (await ds.db.prepare("SELECT i.path AS path, r.error AS error FROM model_run_images r JOIN images i ON i.id = r.image_id WHERE r.run_id = ? AND r.state = 'failed'").all(runId)) as { path: string; error: string }[];
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.path).toBe('q4.png');
+    expect(failed[0]!.error).toContain('q4.png');
     expect(lines.join('\n')).toMatch(/run \d+ part 2: done, 1 images/);
     // Not a run to evaluate: it predicted nothing.
     expect((await listEvalRuns(ds.db)).map((r) => r.id)).not.toContain(runId);
