@@ -1,5 +1,5 @@
 import PgBoss from 'pg-boss';
-import type { Db } from './engine';
+import { currentScope, type Db } from './engine';
 import type { PgDb } from './postgres';
 
 export type { PgBoss };
@@ -37,4 +37,14 @@ export async function startQueueStore(
     }
   }
   return boss;
+}
+
+/**
+ * pg-boss's executor for the calling transaction of `db`: jobs sent with it (`send(..., { db })`)
+ * are written by that transaction, so they exist exactly when what it wrote does.
+ */
+export function queueExecutor(db: Db): { executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }> } {
+  const client = (currentScope(db) as { client?: { query(text: string, values: unknown[]): Promise<{ rows: unknown[] }> } } | undefined)?.client;
+  if (db.engine !== 'postgres' || !client) throw new Error('queueExecutor: call it inside a transaction of a PostgreSQL dataset');
+  return { executeSql: async (text, values) => ({ rows: (await client.query(text, values)).rows }) };
 }

@@ -4,7 +4,7 @@ import type { ParsedArgs } from '../common/contract';
 import type { QueuedRun, RunPart, WorkerInfo } from '../common/team';
 import type { ModelManifest } from '../common/inference/types';
 import { AppError } from '../common/errors';
-import { startQueueStore, type PgBoss } from '../db/queue';
+import { queueExecutor, startQueueStore, type PgBoss } from '../db/queue';
 import { insertModelRun } from '../db/modelRuns';
 import { addRunImages } from '../db/prelabel';
 import { prelabelParameters, scopeImageIds } from '../services/prelabel';
@@ -133,7 +133,7 @@ export async function openQueue(ds: Dataset, opts: QueueOptions = {}): Promise<T
   };
 }
 
-/** Writes the run, its images and its parts in one transaction, then sends one job per part. */
+/** Writes the run, its images, its parts and one job per part, all in one transaction. */
 async function enqueue(
   ds: Dataset,
   boss: PgBoss,
@@ -147,18 +147,29 @@ async function enqueue(
     await addRunImages(db, id, run.imageIds);
     const stmt = db.prepare('INSERT INTO run_parts (run_id, part, kind, image_ids, job_id) VALUES (?, ?, ?, ?, ?)');
     for (let p = 0; p < parts.length; p++) await stmt.run(id, p, run.kind, JSON.stringify(parts[p]), partJobId(ds, id, p));
+    // The jobs are written by this transaction too: a run is queued with all its jobs, or not at all.
+    await sendParts(ds, boss, id, parts.length, queueExecutor(db));
     return id;
   })();
-  await sendParts(ds, boss, runId, parts.length);
   return { runId, parts: parts.length, images: run.imageIds.length };
 }
 
-/** Sends the jobs of a run's parts; a part already sent is not sent again. */
-export async function sendParts(ds: Dataset, boss: PgBoss, runId: number, count: number): Promise<void> {
+/**
+ * Sends the jobs of a run's parts (with `db`, inside the caller's transaction); a part already
+ * sent is not sent again.
+ */
+export async function sendParts(ds: Dataset, boss: PgBoss, runId: number, count: number, db?: ReturnType<typeof queueExecutor>): Promise<void> {
   const name = queueName(ds);
   for (let p = 0; p < count; p++) {
     const data: PartJob = { runId, part: p };
-    await boss.send(name, data, { id: partJobId(ds, runId, p), singletonKey: `${runId}:${p}`, retryLimit: PART_RETRY_LIMIT, retryDelay: 1, expireInSeconds: PART_EXPIRE_SECONDS });
+    await boss.send(name, data, {
+      id: partJobId(ds, runId, p),
+      singletonKey: `${runId}:${p}`,
+      retryLimit: PART_RETRY_LIMIT,
+      retryDelay: 1,
+      expireInSeconds: PART_EXPIRE_SECONDS,
+      ...(db ? { db } : {}),
+    });
   }
 }
 

@@ -152,6 +152,27 @@ describe.skipIf(skip !== null)('the work queue', () => {
     }
   });
 
+  it('writes no run when its jobs cannot be sent: the run and its jobs are one transaction', async () => {
+    const file = path.join(dir, 'weights.onnx');
+    fs.writeFileSync(file, 'not read when queueing');
+    const q = await openQueue(ds, { models: (id) => ({ manifest: { ...manifest, id, file: undefined }, path: file }) });
+    const runsBefore = await ds.db.prepare('SELECT count(*) FROM model_runs').pluck().get();
+    const partsBefore = await ds.db.prepare('SELECT count(*) FROM run_parts').pluck().get();
+    // The job table refuses this dataset's jobs (as a full disk or a lost connection would fail the send).
+    const fn = `${QUEUE_SCHEMA}.refuse_parts`;
+    await adminQuery(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'job refused'; END $$`);
+    await adminQuery(`CREATE TRIGGER refuse_parts BEFORE INSERT ON ${QUEUE_SCHEMA}.job FOR EACH ROW WHEN (NEW.name = '${queueName(ds)}') EXECUTE FUNCTION ${fn}()`);
+    try {
+      await expect(q.queuePrelabel(ds, { modelId: 'm1', scope: { filter: {}, unlabeledOnly: false }, skipLabeled: true, partSize: 2 }, 'lead')).rejects.toThrow(/job refused/);
+    } finally {
+      await adminQuery(`DROP TRIGGER IF EXISTS refuse_parts ON ${QUEUE_SCHEMA}.job`);
+      await adminQuery(`DROP FUNCTION IF EXISTS ${fn}()`);
+      await q.close();
+    }
+    expect(await ds.db.prepare('SELECT count(*) FROM model_runs').pluck().get()).toBe(runsBefore);
+    expect(await ds.db.prepare('SELECT count(*) FROM run_parts').pluck().get()).toBe(partsBefore);
+  });
+
   it('writes nothing for a model the registry does not have, and says which', async () => {
     const before = await ds.db.prepare('SELECT count(*) FROM model_runs').pluck().get();
     const partsBefore = await ds.db.prepare('SELECT count(*) FROM run_parts').pluck().get();
