@@ -221,7 +221,10 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServ
 
   const emit = <E extends EventName>(event: E, payload: Events[E]): void => {
     const msg = JSON.stringify({ t: 'event', event, payload });
-    for (const c of conns) if (!c.ended && c.ws.readyState === c.ws.OPEN) c.ws.send(msg);
+    // A job's progress goes to the connection that started it (an import, a run, an export), not
+    // to everyone: it names files and models of that person's work.
+    const owner = event === 'job:progress' ? jobOwners.get((payload as Events['job:progress']).jobId) : undefined;
+    for (const c of owner ? [owner] : conns) if (!c.ended && c.ws.readyState === c.ws.OPEN) c.ws.send(msg);
   };
   const workspace = new Workspace({ configDir: opts.configDir, mode: 'web', version: opts.version, emit, maxPixels: opts.maxPixels });
   await workspace.handlers['dataset:open']({ path: opts.url });
@@ -248,8 +251,8 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServ
     });
     return queue;
   };
-  /** Who started each background job, so that only they (or a manager) can cancel it. */
-  const jobOwners = new Map<string, string>();
+  /** The connection that started each background job: only its user (or a manager) may cancel it, and only it hears its progress. */
+  const jobOwners = new Map<string, Conn>();
 
   const audit = async (user: string, action: string, imageId: number | null, detail: unknown): Promise<void> => {
     try {
@@ -351,7 +354,7 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServ
       'dataset:openImage': () => null,
       'dataset:setOpenImage': () => null,
       'jobs:cancel': (args) => {
-        const owner = jobOwners.get(args.jobId);
+        const owner = jobOwners.get(args.jobId)?.user;
         if (owner !== undefined && owner !== conn.user && !roleAtLeast(conn.role, 'manager')) {
           throw new AppError('FORBIDDEN', `jobs:cancel: job ${args.jobId} was started by ${owner}`, { channel: 'jobs:cancel' });
         }
@@ -431,7 +434,7 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServ
       return { ok: false, error: { code: 'FORBIDDEN', message, detail: { channel: c, needed, role } } };
     }
     const jobId = typeof args['jobId'] === 'string' && c !== 'jobs:cancel' ? args['jobId'] : null;
-    if (jobId !== null) jobOwners.set(jobId, conn.user);
+    if (jobId !== null) jobOwners.set(jobId, conn);
     let result: Result<unknown>;
     try {
       result = await asUser(conn.user, () => dispatch(conn.handlers, c, rawArgs));

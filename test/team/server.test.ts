@@ -5,6 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
 import WebSocket from 'ws';
 import { CHANNELS, type Channel } from '../../src-main/common/contract';
 import { insertImages } from '../../src-main/db/images';
@@ -562,5 +563,24 @@ describe.skipIf(skip)('team server', () => {
       await adminQuery(`DROP TRIGGER IF EXISTS slow_shape_insert ON ${pgds.schema}.annotations`);
       await adminQuery(`DROP FUNCTION IF EXISTS ${fn}()`);
     }
+  });
+
+  it('tells only the one who started a job of its progress', async () => {
+    const folder = path.join(root, 'incoming');
+    fs.mkdirSync(folder, { recursive: true });
+    for (const i of [1, 2]) await sharp({ create: { width: 16, height: 12, channels: 3, background: { r: 60 * i, g: 80, b: 100 } } }).png().toFile(path.join(folder, `new${i}.png`));
+    const mona = await client(server, MONA);
+    const ann = await client(server, ANN);
+    const imported = await mona.call('images:import', { jobId: `import-${sfx}`, paths: [folder] });
+    expect(imported.ok, JSON.stringify(imported.error)).toBe(true);
+    const progress = (c: Client) => c.events.filter((e) => e.event === 'job:progress' && e.payload['jobId'] === `import-${sfx}`);
+    expect(progress(mona).length).toBeGreaterThan(0);
+    // An event for everyone still reaches the annotator: it is only the job's progress that does not.
+    expect((await ann.call('team:lease', { imageId: imageIds[0]! })).value.mine).toBe(true);
+    await expect.poll(() => mona.events.some((e) => e.event === 'lease:changed' && e.payload['holder'] === ANN)).toBe(true);
+    expect(progress(ann)).toEqual([]);
+    await ann.call('team:release', { imageId: imageIds[0]! });
+    mona.ws.close();
+    ann.ws.close();
   });
 });
