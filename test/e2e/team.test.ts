@@ -12,6 +12,7 @@ import startPostgres, { freshPgDataset, pgUrl, type PgDataset } from '../helpers
 import { tempDir } from '../helpers/shared';
 import { yolov8nInt8Manifest } from '../helpers/models';
 import { openQueue } from '../../src-main/team/queue';
+import { ModelRegistry, defaultManifestDir } from '../../src-main/services/models';
 
 /**
  * Team mode in real Chromium against the real team server (`tessera serve`, PostgreSQL): people
@@ -36,6 +37,8 @@ describe('team mode in the browser', () => {
   let server: TeamServer | null = null;
   let browser: Browser | null = null;
   let root = '';
+  /** The server's own settings folder: its model registry. */
+  let serverConfig = '';
   /** Image ids by file name. */
   const ids: Record<string, number> = {};
   const sessions: Session[] = [];
@@ -70,7 +73,7 @@ describe('team mode in the browser', () => {
       host: '127.0.0.1',
       port: 0,
       staticDir,
-      configDir: tempDir(),
+      configDir: (serverConfig = tempDir()),
       version: 'test',
       roots: [root],
       leaseSeconds: LEASE_SECONDS,
@@ -331,5 +334,29 @@ describe('team mode in the browser', () => {
     await expect.poll(() => parts.count()).toBe(2);
     expect(await parts.evaluateAll((rows) => rows.map((r) => `${r.getAttribute('data-part')}:${r.getAttribute('data-state')}:${r.getAttribute('data-worker')}`))).toEqual(['0:queued:', '1:queued:']);
     expect(await mona.page.locator(`[data-testid="run-parts"][data-run-id="${runId}"]`).getAttribute('data-finished')).toBe('false');
+  });
+
+  it.skipIf(prerequisites.skip)('a manager queues a pre-labeling on the workers from the model panel, with a model the server has', async (ctx) => {
+    prerequisites.assertPresent();
+    if (!pgUrl()) return ctx.skip();
+    // A model in the server's registry (queueing reads only its manifest; workers read the weights).
+    const weights = path.join(root, 'registered.onnx');
+    fs.writeFileSync(weights, 'not read when queueing');
+    new ModelRegistry({ manifestDir: defaultManifestDir(), configDir: serverConfig }).add(weights, { ...yolov8nInt8Manifest(weights), id: 'e2e-yolo', name: 'E2E YOLO' });
+    const mona = await login(U.mona);
+    await openImage(mona.page, 'a.png');
+    await mona.page.getByTestId('model-select').selectOption('e2e-yolo');
+    await mona.page.getByTestId('prelabel-scope').selectOption('all');
+    await mona.page.getByTestId('prelabel-queue').click();
+    const run = mona.page.locator('[data-testid="worker-runs"] [data-testid="run-parts"]').first();
+    await run.waitFor();
+    const runId = Number(await run.getAttribute('data-run-id'));
+    const stored = (await server!.dataset.db.prepare('SELECT model, parameters FROM model_runs WHERE id = ?').get(runId)) as { model: string; parameters: string };
+    expect(stored.model).toBe('e2e-yolo');
+    expect(JSON.parse(stored.parameters)).toMatchObject({ queued: true, queuedBy: U.mona, modelFile: weights });
+    const parts = run.locator('[data-testid="run-part"]');
+    await expect.poll(() => parts.count()).toBe(1);
+    expect(await parts.evaluateAll((rows) => rows.map((r) => `${r.getAttribute('data-part')}:${r.getAttribute('data-state')}`))).toEqual(['0:queued']);
+    expect(mona.errors).toEqual([]);
   });
 });
