@@ -207,6 +207,12 @@ export const imageFilterSchema = z
   })
   .strict();
 
+/** The images a pre-label run takes: these ids, or those matching a filter (unlabeled ones only, if asked). */
+const prelabelScope = z.union([
+  z.object({ imageIds: z.array(id).min(1).max(1_000_000) }).strict(),
+  z.object({ filter: imageFilterSchema.default({}), unlabeledOnly: z.boolean().default(false) }).strict(),
+]);
+
 export const argSchemas = {
   'app:info': empty,
   'dataset:create': z.object({ path, root: path.optional() }).strict(),
@@ -396,10 +402,7 @@ export const argSchemas = {
     .object({
       jobId,
       modelId,
-      scope: z.union([
-        z.object({ imageIds: z.array(id).min(1).max(1_000_000) }).strict(),
-        z.object({ filter: imageFilterSchema.default({}), unlabeledOnly: z.boolean().default(false) }).strict(),
-      ]),
+      scope: prelabelScope,
       conf: unit.optional(),
       iou: unit.optional(),
       /** Skip images that hold human annotations. */
@@ -745,10 +748,7 @@ export const argSchemas = {
   'team:queuePrelabel': z
     .object({
       modelId,
-      scope: z.union([
-        z.object({ imageIds: z.array(id).min(1).max(1_000_000) }).strict(),
-        z.object({ filter: imageFilterSchema.default({}), unlabeledOnly: z.boolean().default(false) }).strict(),
-      ]),
+      scope: prelabelScope,
       conf: unit.optional(),
       iou: unit.optional(),
       skipLabeled: z.boolean().default(true),

@@ -178,8 +178,8 @@ export async function insertAudit(db: Db, e: { at: number; user: string; action:
     .get(e.at, e.user, e.action, e.imageId, e.detail) as number;
 }
 
-/** Newest first: of one image, of one user, or of both. */
-export async function selectAudit(db: Db, q: { imageId?: number; user?: string; limit: number }): Promise<AuditEntry[]> {
+/** The WHERE clause (empty for neither) of rows of one image and/or one user (`image_id`, `user_name`). */
+function byImageAndUser(q: { imageId?: number; user?: string }): { where: string; params: unknown[] } {
   const conds: string[] = [];
   const params: unknown[] = [];
   if (q.imageId !== undefined) {
@@ -190,10 +190,16 @@ export async function selectAudit(db: Db, q: { imageId?: number; user?: string; 
     conds.push('user_name = ?');
     params.push(q.user);
   }
+  return { where: conds.length ? `WHERE ${conds.join(' AND ')}` : '', params };
+}
+
+/** Newest first: of one image, of one user, or of both. */
+export async function selectAudit(db: Db, q: { imageId?: number; user?: string; limit: number }): Promise<AuditEntry[]> {
+  const { where, params } = byImageAndUser(q);
   return await db
     .prepare(
       `SELECT id, at, user_name AS "user", action, image_id AS imageId, detail FROM audit_log
-       ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
+       ${where} ORDER BY id DESC LIMIT ?`,
     )
     .all(...params, q.limit) as AuditEntry[];
 }
@@ -211,20 +217,11 @@ export interface JournalLine {
 
 /** Edit journal entries newest first, of one image and/or one user. */
 export async function journalLines(db: Db, q: { imageId?: number; user?: string; limit: number }): Promise<JournalLine[]> {
-  const conds: string[] = [];
-  const params: unknown[] = [];
-  if (q.imageId !== undefined) {
-    conds.push('image_id = ?');
-    params.push(q.imageId);
-  }
-  if (q.user !== undefined) {
-    conds.push('user_name = ?');
-    params.push(q.user);
-  }
+  const { where, params } = byImageAndUser(q);
   const rows = await db
     .prepare(
       `SELECT id, image_id AS imageId, created_at AS at, user_name AS "user", label, undone FROM edit_journal
-       ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
+       ${where} ORDER BY id DESC LIMIT ?`,
     )
     .all(...params, q.limit) as (Omit<JournalLine, 'undone'> & { undone: number })[];
   return rows.map((r) => ({ ...r, undone: r.undone === 1 }));

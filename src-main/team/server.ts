@@ -13,7 +13,7 @@ import { dispatch } from '../services/dispatch';
 import { confinedHandlers, realPathOf } from '../services/pathGuard';
 import { isInside } from '../services/paths';
 import { Workspace, type Handlers } from '../services/workspace';
-import { deny, serveMedia, serveStatic } from '../web/serve';
+import { deny, parseCall, serveMedia, serveStatic } from '../web/serve';
 import { MAX_MESSAGE_BYTES, WEB_CSP } from '../web/server';
 import {
   createSession,
@@ -590,15 +590,10 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<TeamServ
         ws.on('close', gone);
         ws.on('error', gone);
         ws.on('message', (data) => {
-          let msg: { t?: unknown; id?: unknown; channel?: unknown; args?: unknown };
-          try {
-            msg = JSON.parse(String(data)) as typeof msg;
-          } catch {
-            return;
-          }
-          if (msg.t !== 'call' || typeof msg.id !== 'number' || typeof msg.channel !== 'string') return;
-          const id = msg.id;
-          void onCall(conn, msg.channel, msg.args)
+          const call = parseCall(data);
+          if (!call) return;
+          const { id } = call;
+          void onCall(conn, call.channel, call.args)
             .catch((e: unknown): Result<unknown> => ({ ok: false, error: { code: 'INTERNAL', message: (e as Error).message } }))
             .then((result) => {
               if (ws.readyState !== ws.OPEN) return;

@@ -63,3 +63,23 @@ export function serveStatic(staticDir: string, pathname: string, res: http.Serve
     .on('error', () => res.destroy())
     .pipe(res);
 }
+
+/** A call as the renderer sends it over the WebSocket: `{ t: 'call', id, channel, args }`. */
+export interface WireCall {
+  id: number;
+  channel: string;
+  args: unknown;
+}
+
+/** The call a WebSocket message carries, or null for anything else (ignored, as before). */
+export function parseCall(data: unknown): WireCall | null {
+  let msg: { t?: unknown; id?: unknown; channel?: unknown; args?: unknown };
+  try {
+    msg = JSON.parse(String(data)) as typeof msg;
+  } catch {
+    return null;
+  }
+  if (msg === null || typeof msg !== 'object' || msg.t !== 'call' || typeof msg.id !== 'number' || typeof msg.channel !== 'string') return null;
+  return { id: msg.id, channel: msg.channel, args: msg.args };
+}
+

@@ -7,7 +7,7 @@ import type { EventName, Events } from '../common/contract';
 import { dispatch } from '../services/dispatch';
 import { confinedHandlers } from '../services/pathGuard';
 import { Workspace } from '../services/workspace';
-import { deny, serveMedia, serveStatic } from './serve';
+import { deny, parseCall, serveMedia, serveStatic } from './serve';
 
 /**
  * Browser mode: the real renderer served on 127.0.0.1 and the real services behind the same
@@ -152,15 +152,10 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
         sockets.delete(ws);
       });
       ws.on('message', (data) => {
-        let msg: { t?: unknown; id?: unknown; channel?: unknown; args?: unknown };
-        try {
-          msg = JSON.parse(String(data)) as typeof msg;
-        } catch {
-          return;
-        }
-        if (msg.t !== 'call' || typeof msg.id !== 'number' || typeof msg.channel !== 'string') return;
-        const id = msg.id;
-        void dispatch(confined.handlers, msg.channel, msg.args).then((result) => {
+        const call = parseCall(data);
+        if (!call) return;
+        const { id } = call;
+        void dispatch(confined.handlers, call.channel, call.args).then((result) => {
           if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ t: 'result', id, result }));
         });
       });
