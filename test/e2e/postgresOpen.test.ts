@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumOrSkip, startApp, type App } from '../helpers/browser';
+import { chromiumOrSkip, decodedThumbs, startApp, type App } from '../helpers/browser';
 import { makeImages } from '../helpers/images';
 import startPostgres, { freshPgDataset, pgUrl, type PgDataset } from '../helpers/postgres';
 
@@ -48,14 +48,7 @@ describe('opening a PostgreSQL dataset from the start screen', () => {
     await page.getByTestId('open-dataset-path').fill(url);
     await page.getByTestId('open-dataset').click();
     await expect.poll(() => page.getByTestId('image-count').textContent(), { timeout: 30_000 }).toMatch(/\b8\b/);
-    const decodedThumbs = (): Promise<number> =>
-      page.locator('[data-testid="grid-cell"] img').evaluateAll(
-        (imgs) => imgs.filter((el) => {
-          const img = el as unknown as { complete: boolean; naturalWidth: number };
-          return img.complete && img.naturalWidth > 0;
-        }).length,
-      );
-    await expect.poll(decodedThumbs, { timeout: 60_000 }).toBe(8);
+    await expect.poll(() => decodedThumbs(page), { timeout: 60_000 }).toBe(8);
     await expect.poll(() => page.title()).toBe(`${target!.schema} — Tessera`);
 
     // Back on the start screen the URL is listed, without the password, and opens again.
@@ -67,7 +60,7 @@ describe('opening a PostgreSQL dataset from the start screen', () => {
     expect(text).toContain(`schema=${target.schema}`);
     expect(text).not.toContain('hunter2');
     await recent.first().click();
-    await expect.poll(decodedThumbs, { timeout: 60_000 }).toBe(8);
+    await expect.poll(() => decodedThumbs(page), { timeout: 60_000 }).toBe(8);
     expect(pageErrors).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser, ensureAccounts, setRole } from '../../src-main/team/accounts';
 import { startTeamServer, type TeamServer } from '../../src-main/team/server';
 import { Workspace } from '../../src-main/services/workspace';
-import { chromiumOrSkip, collectPageErrors, launchChromium, requireRenderer, staticDir } from '../helpers/browser';
+import { chromiumOrSkip, collectPageErrors, decodedThumbs, launchChromium, requireRenderer, staticDir } from '../helpers/browser';
 import { makeImages } from '../helpers/images';
 import startPostgres, { freshPgDataset, pgUrl, type PgDataset } from '../helpers/postgres';
 
@@ -72,14 +72,7 @@ describe('logging in to a team server', () => {
     await page.locator('input[name="password"]').fill('sam password');
     await page.locator('button[type="submit"]').click();
     await expect.poll(() => page.getByTestId('image-count').textContent(), { timeout: 30_000 }).toMatch(/\b8\b/);
-    const decodedThumbs = (): Promise<number> =>
-      page.locator('[data-testid="grid-cell"] img').evaluateAll(
-        (imgs) => imgs.filter((el) => {
-          const img = el as unknown as { complete: boolean; naturalWidth: number };
-          return img.complete && img.naturalWidth > 0;
-        }).length,
-      );
-    await expect.poll(decodedThumbs, { timeout: 60_000 }).toBe(8);
+    await expect.poll(() => decodedThumbs(page), { timeout: 60_000 }).toBe(8);
     const cookie = (await context.cookies()).find((c) => c.name === 'tessera_team')!;
     expect(cookie.httpOnly).toBe(true);
     expect(cookie.sameSite).toBe('Strict');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Page } from 'playwright-core';
 import WebSocket from 'ws';
-import { chromiumOrSkip, createDatasetViaUi, startApp, type App } from '../helpers/browser';
+import { chromiumOrSkip, createDatasetViaUi, decodedThumbs, startApp, type App } from '../helpers/browser';
 import { sharedDir } from '../helpers/shared';
 
 /**
@@ -55,16 +55,7 @@ describe('renderer in browser mode', () => {
     await expect
       .poll(() => page.getByTestId('image-count').textContent(), { timeout: 20_000 })
       .toMatch(new RegExp(`\\b${EXPECTED_IMAGES}\\b`));
-    // Every thumbnail really decoded, not just an <img> that was put there. (A function, not a
-    // string: the page's CSP forbids eval, which string predicates need.)
-    const decodedThumbs = (): Promise<number> =>
-      page.locator('[data-testid="grid-cell"] img').evaluateAll(
-        (imgs) => imgs.filter((el) => {
-          const img = el as unknown as { complete: boolean; naturalWidth: number };
-          return img.complete && img.naturalWidth > 0;
-        }).length,
-      );
-    await expect.poll(decodedThumbs, { timeout: 60_000 }).toBe(EXPECTED_IMAGES);
+    await expect.poll(() => decodedThumbs(page), { timeout: 60_000 }).toBe(EXPECTED_IMAGES);
     expect(await page.getByTestId('grid-cell').count()).toBe(EXPECTED_IMAGES);
     await page.screenshot({ path: path.join(os.tmpdir(), 'tessera-grid.png') });
 

@@ -190,3 +190,16 @@ export async function settled(page: Page): Promise<void> {
 /** How many annotations the viewer shows, as it publishes it. */
 export const annotationCount = async (page: Page): Promise<number> => Number(await page.getByTestId('viewer').getAttribute('data-annotations'));
 
+/**
+ * Grid thumbnails really decoded, not just an <img> put there. (A function, not a string: the
+ * page's CSP forbids eval, which string predicates need.)
+ */
+export const decodedThumbs = (page: Page): Promise<number> =>
+  page.locator('[data-testid="grid-cell"] img').evaluateAll(
+    (imgs) =>
+      imgs.filter((el) => {
+        const img = el as unknown as { complete: boolean; naturalWidth: number };
+        return img.complete && img.naturalWidth > 0;
+      }).length,
+  );
+

@@ -60,6 +60,16 @@ async function makeImages(dir: string): Promise<string[]> {
   return out;
 }
 
+/** Queues a pre-label run of every image, in parts of 4, as the server would; its id. */
+async function queueAllInParts(ds: Dataset, models: ModelLookup, modelId: string): Promise<number> {
+  const queue = await openQueue(ds, { models });
+  try {
+    return (await queue.queuePrelabel(ds, { modelId, scope: { filter: {}, unlabeledOnly: false }, skipLabeled: false, partSize: 4 }, 'lead')).runId;
+  } finally {
+    await queue.close();
+  }
+}
+
 interface Pred {
   cls: string;
   geometry: Geometry;
@@ -270,13 +280,7 @@ describe.skipIf(skip !== null || !model || !coco)('a part run twice at once', ()
     pg = await freshPgDataset('twice');
     ds = await Dataset.create(pg.url, dir);
     await importImages(ds, { paths: [dir] });
-    const queue = await openQueue(ds, { models: lookup });
-    let runId: number;
-    try {
-      ({ runId } = await queue.queuePrelabel(ds, { modelId: manifest.id, scope: { filter: {}, unlabeledOnly: false }, skipLabeled: false, partSize: 4 }, 'lead'));
-    } finally {
-      await queue.close();
-    }
+    const runId = await queueAllInParts(ds, lookup, manifest.id);
     const imageIds = (await ds.db.prepare('SELECT id FROM images ORDER BY id').pluck().all()) as number[];
     const { detector } = await inferenceBackend();
     // Both attempts see every image pending, and write each one: the later write replaces the earlier.
@@ -298,13 +302,7 @@ describe.skipIf(skip !== null || !model || !coco)('a part run twice at once', ()
 
   it('fails a part at once, naming the model file, when the model does not fit its manifest; the run fails', async () => {
     const wrong: ModelManifest = { ...manifest, id: 'two-classes', classes: ['a', 'b'] };
-    const queue = await openQueue(ds, { models: () => ({ manifest: wrong, path: model! }) });
-    let runId: number;
-    try {
-      ({ runId } = await queue.queuePrelabel(ds, { modelId: wrong.id, scope: { filter: {}, unlabeledOnly: false }, skipLabeled: false, partSize: 4 }, 'lead'));
-    } finally {
-      await queue.close();
-    }
+    const runId = await queueAllInParts(ds, () => ({ manifest: wrong, path: model! }), wrong.id);
     const stop = new AbortController();
     const worker = runWorker({ url: pg.url, name: 'misfit', heartbeatMs: 300, signal: stop.signal });
     await until('the run to fail', 60_000, async () => (await ds.db.prepare('SELECT status FROM model_runs WHERE id = ?').pluck().get(runId)) === 'failed');
@@ -319,13 +317,7 @@ describe.skipIf(skip !== null || !model || !coco)('a part run twice at once', ()
   });
 
   it('a worker told to stop in the middle of a part finishes it first, and removes nothing', async () => {
-    const queue = await openQueue(ds, { models: lookup });
-    let runId: number;
-    try {
-      ({ runId } = await queue.queuePrelabel(ds, { modelId: manifest.id, scope: { filter: {}, unlabeledOnly: false }, skipLabeled: false, partSize: 4 }, 'lead'));
-    } finally {
-      await queue.close();
-    }
+    const runId = await queueAllInParts(ds, lookup, manifest.id);
     const stop = new AbortController();
     const lines: string[] = [];
     const worker = runWorker({ url: pg.url, name: 'stopper', heartbeatMs: 300, signal: stop.signal, log: (l) => lines.push(l) });
